@@ -1,0 +1,304 @@
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+const (
+	// EnvDSN names the environment variable holding the connection string
+	// of an existing PostgreSQL server to create test databases on, instead
+	// of starting one. The role needs CREATEDB; the server must be
+	// PostgreSQL 13 or newer (DROP DATABASE ... WITH (FORCE)).
+	EnvDSN = "TXHISTORY_TEST_DSN"
+
+	// EnvCI names the environment variable that, when true ("true", "1"),
+	// turns "no PostgreSQL available" from a skipped test into a failed one.
+	EnvCI = "CI"
+
+	// DBPrefix starts the name of every database NewDB and NewDSN create,
+	// so leftovers of a killed run are easy to recognise.
+	DBPrefix = "t_"
+)
+
+// adminTimeout bounds CREATE DATABASE and DROP DATABASE.
+const adminTimeout = 30 * time.Second
+
+// shared is the per-process state behind NewDB: one admin connection pool
+// and, unless EnvDSN is set, the server it points at.
+var shared struct {
+	once     sync.Once
+	err      error
+	server   *Server // nil when EnvDSN is set
+	admin    *sqlx.DB
+	baseDSN  string
+	fileCopy bool // server supports CREATE DATABASE ... STRATEGY = FILE_COPY
+
+	mu     sync.Mutex
+	closed bool
+}
+
+func setup() error {
+	shared.once.Do(func() {
+		shared.err = connectShared()
+	})
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.closed {
+		return errors.New("pgtest: used after Main finished")
+	}
+	return shared.err
+}
+
+func connectShared() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	if dsn := os.Getenv(EnvDSN); dsn != "" {
+		shared.baseDSN = dsn
+	} else {
+		srv, err := StartServer(ctx, ServerOptions{})
+		if err != nil {
+			return err
+		}
+		shared.server = srv
+		shared.baseDSN = srv.DSN("postgres")
+	}
+
+	admin, err := sqlx.Open("postgres", shared.baseDSN)
+	if err == nil {
+		err = admin.PingContext(ctx)
+	}
+	if err != nil {
+		// The DSN itself is not quoted: it may carry a password.
+		err = fmt.Errorf("pgtest: connecting to the admin database: %w", err)
+		if shared.server != nil {
+			_ = shared.server.Close()
+			shared.server = nil
+		}
+		if admin != nil {
+			_ = admin.Close()
+		}
+		return err
+	}
+	admin.SetMaxOpenConns(8)
+	shared.admin = admin
+
+	var version int
+	if err := admin.GetContext(ctx, &version, `SELECT current_setting('server_version_num')::int`); err == nil {
+		shared.fileCopy = version >= 150000
+	}
+	return nil
+}
+
+// unavailable skips the test because there is no PostgreSQL to test with,
+// or fails it when running in CI, where that is a broken setup.
+func unavailable(tb testing.TB, err error) {
+	tb.Helper()
+	if ci, _ := strconv.ParseBool(os.Getenv(EnvCI)); ci {
+		tb.Fatalf("pgtest: no PostgreSQL available (%s is set, so this fails instead of skipping): %v", EnvCI, err)
+		return
+	}
+	tb.Skipf("pgtest: no PostgreSQL available, skipping (install the server binaries or set %s): %v", EnvDSN, err)
+}
+
+// NewDB returns a connection pool to a new, empty database created for this
+// test alone. In tb.Cleanup the pool is closed and the database dropped,
+// disconnecting any sessions still using it.
+//
+// The database lives on the server named by $TXHISTORY_TEST_DSN if set, and
+// otherwise on a server this test process starts on first use and shares
+// among all its tests (see Main). When neither is possible the test is
+// skipped, or, if $CI is true, failed.
+//
+// NewDB is safe to call from parallel tests.
+func NewDB(tb testing.TB) *sqlx.DB {
+	tb.Helper()
+	dsn := NewDSN(tb)
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		tb.Fatalf("pgtest: opening test database: %v", err)
+	}
+	// Registered after NewDSN's drop, so it runs before it.
+	tb.Cleanup(func() { _ = db.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		tb.Fatalf("pgtest: connecting to test database: %v", err)
+	}
+	return db
+}
+
+// NewDSN is NewDB for tests that connect by themselves, such as ones that
+// start a child process: it creates the database and returns its connection
+// string. The database is dropped in tb.Cleanup, with WITH (FORCE), so
+// connections still open then are cut.
+func NewDSN(tb testing.TB) string {
+	tb.Helper()
+	if err := setup(); err != nil {
+		unavailable(tb, err)
+	}
+	name := databaseName(tb.Name())
+	dsn, err := withDBName(shared.baseDSN, name)
+	if err != nil {
+		tb.Fatalf("pgtest: %s: %v", EnvDSN, err)
+	}
+
+	create := "CREATE DATABASE " + pq.QuoteIdentifier(name)
+	if shared.fileCopy {
+		// Copies template1's files instead of WAL-logging every block:
+		// several times faster for the near-empty template.
+		create += " STRATEGY = FILE_COPY"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	if _, err := shared.admin.ExecContext(ctx, create); err != nil {
+		tb.Fatalf("pgtest: creating test database %s: %v", name, err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+		defer cancel()
+		if _, err := shared.admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
+			tb.Errorf("pgtest: dropping test database %s: %v", name, err)
+		}
+	})
+	return dsn
+}
+
+// SharedServer returns the server NewDB creates databases on in this test
+// process, starting it if needed, for tests that need the server itself.
+// When $TXHISTORY_TEST_DSN is set there is no such server and the test is
+// skipped.
+//
+// Stopping or restarting it disrupts every other test of the process that
+// is using a database at the time, including parallel ones, and a test that
+// leaves it stopped breaks the ones after it. Fault-injection tests should
+// therefore use a server of their own (NewServer or StartServer); use this
+// one only to read its Port, Dir or DSN.
+func SharedServer(tb testing.TB) *Server {
+	tb.Helper()
+	if os.Getenv(EnvDSN) != "" {
+		tb.Skipf("pgtest: %s is set, so there is no local shared server; use NewServer for a private one", EnvDSN)
+		return nil
+	}
+	if err := setup(); err != nil {
+		unavailable(tb, err)
+	}
+	return shared.server
+}
+
+// NewServer starts a private server with StartServer for this test, closed
+// (and its temporary directory removed) in tb.Cleanup. It is what
+// fault-injection tests should use to Stop, Start or kill PostgreSQL without
+// affecting other tests. Like NewDB it skips the test, or fails it when $CI
+// is true, if no server can be started.
+func NewServer(tb testing.TB, opts ServerOptions) *Server {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv, err := StartServer(ctx, opts)
+	if err != nil {
+		unavailable(tb, err)
+	}
+	tb.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			tb.Errorf("pgtest: closing server: %v", err)
+		}
+	})
+	return srv
+}
+
+// Main runs the tests of a package and then stops the server shared by
+// them, so that no PostgreSQL outlives the test binary. Every package whose
+// tests use NewDB, NewDSN or SharedServer should have:
+//
+//	func TestMain(m *testing.M) { pgtest.Main(m) }
+//
+// Without it the server still dies with the test binary on Linux (see
+// Server), but its temporary directory is only removed by a later run.
+func Main(m *testing.M) {
+	code := m.Run()
+	if err := closeShared(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func closeShared() error {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.closed {
+		return nil
+	}
+	shared.closed = true
+	var errs []error
+	if shared.admin != nil {
+		errs = append(errs, shared.admin.Close())
+	}
+	if shared.server != nil {
+		if err := shared.server.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("pgtest: closing shared server: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// databaseName makes a database name from a test name: the prefix, up to 40
+// characters of the lower-cased test name with runs of anything but letters
+// and digits turned into "_", and 8 random hex digits. The result is a plain
+// identifier of at most 51 bytes.
+func databaseName(testName string) string {
+	var b strings.Builder
+	underscore := true // no leading "_"
+	for _, r := range strings.ToLower(testName) {
+		if b.Len() >= 40 {
+			break
+		}
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+			underscore = false
+		} else if !underscore {
+			b.WriteByte('_')
+			underscore = true
+		}
+	}
+	stem := strings.TrimSuffix(b.String(), "_")
+	if stem == "" {
+		stem = "test"
+	}
+	var random [4]byte
+	_, _ = rand.Read(random[:])
+	return DBPrefix + stem + "_" + hex.EncodeToString(random[:])
+}
+
+// withDBName points a lib/pq connection string, URL or key=value form, at
+// database name.
+func withDBName(dsn, name string) (string, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			// url's error quotes the input, which may hold a password.
+			return "", errors.New("connection URL does not parse")
+		}
+		u.Path, u.RawPath = "/"+name, ""
+		return u.String(), nil
+	}
+	// In key=value form a later key overrides an earlier one.
+	return strings.TrimSpace(dsn) + " dbname=" + name, nil
+}

@@ -1,0 +1,59 @@
+// Package schema owns txhistory's PostgreSQL tables: their names, and the
+// versioned migrations that create and change them.
+//
+// # Migrating
+//
+// Every table lives in one PostgreSQL schema, "txhistory" unless configured
+// otherwise, so txhistory can share a database with the application that
+// embeds it. Call Migrate once at startup, before anything reads or writes:
+//
+//	db, err := sqlx.Open("postgres", dsn)
+//	if err != nil {
+//		return err
+//	}
+//	if err := schema.Migrate(ctx, db, schema.WithSchema("txhistory")); err != nil {
+//		return err
+//	}
+//
+// MigrateTx does the same inside a transaction the caller owns, so a
+// deployment can migrate txhistory together with its own tables and commit
+// once.
+//
+// # Migrations
+//
+// Migrations are SQL files embedded in the binary, in pairs:
+// migrations/NNN_name.up.sql and migrations/NNN_name.down.sql, numbered from
+// 001 without gaps. They run with search_path set to the target schema and
+// name tables without a schema prefix, which is how one set of files serves
+// any schema name. Applied versions are recorded in the schema's
+// txhistory_migration table; Versions lists them and Latest reports the
+// newest version this build carries.
+//
+// Version 1 (001_core) creates:
+//
+//   - checkpoint: a single row (id = 1) holding the ledger offset of the last
+//     ingested transaction with its update id, record time and synchronizer.
+//   - synchronizer_time: the latest ingested record time per synchronizer,
+//     from transactions and offset checkpoints alike.
+//   - ingested_update: one row per ingested update id, for deduplication.
+//   - checkpoint_rewind: an audit trail of recovery rewinds.
+//
+// # Guarantees
+//
+//   - All-or-nothing: Migrate applies every pending migration in one
+//     transaction, or none.
+//   - Idempotent: migrating an up-to-date schema changes nothing.
+//   - Safe under concurrency: migrators of the same schema, in any number of
+//     processes, are serialised by a transaction-scoped advisory lock keyed on
+//     the schema name; migrators of different schemas do not wait for each
+//     other.
+//   - Forward only by default: without WithTargetVersion nothing is ever
+//     undone, including versions applied by a newer release. Going down is
+//     explicit, and migrating to version 0 drops every table except
+//     txhistory_migration.
+//   - Safe names: schema names are validated by ValidateName and always
+//     quoted in SQL; Qualify builds a quoted schema.table reference.
+//
+// Errors name the schema and, where one is involved, the migration version
+// and file, and wrap the underlying driver error with %w.
+package schema

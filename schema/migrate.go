@@ -1,0 +1,273 @@
+package schema
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// ErrUnknownVersion is returned, wrapped, when a schema records a migration
+// version this build does not embed (it was migrated by a newer release) and
+// the requested target would require undoing it.
+var ErrUnknownVersion = errors.New("schema: applied migration version unknown to this build")
+
+// lockClass is the first half of the two-part advisory lock key that
+// serialises migrators; the second half is hashtext(schema name). The two-key
+// form lives in a different key space from single bigint keys, so it cannot
+// collide with an application's own pg_advisory_lock(bigint) calls. The value
+// spells "txmg" in ASCII.
+const lockClass = 0x74786d67
+
+// Option configures Migrate, MigrateTx and Versions.
+type Option interface {
+	apply(*config)
+}
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	schema    string
+	target    int
+	targetSet bool
+}
+
+// WithSchema sets the PostgreSQL schema that holds the tables. The default
+// is DefaultName. The name must pass ValidateName.
+func WithSchema(name string) Option {
+	return optionFunc(func(c *config) { c.schema = name })
+}
+
+// WithTargetVersion migrates to exactly version v, running down migrations
+// in reverse order for applied versions above v and up migrations for
+// missing versions up to v. v must be between 0 and Latest(); 0 removes
+// every txhistory table except the migration bookkeeping table.
+//
+// Without this option Migrate only ever moves up: it applies every pending
+// migration up to Latest and never undoes anything, not even versions a
+// newer release applied. Ignored by Versions.
+func WithTargetVersion(v int) Option {
+	return optionFunc(func(c *config) { c.target, c.targetSet = v, true })
+}
+
+func newConfig(opts []Option) (config, error) {
+	c := config{schema: DefaultName}
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	if err := ValidateName(c.schema); err != nil {
+		return c, err
+	}
+	if c.targetSet && (c.target < 0 || c.target > Latest()) {
+		return c, fmt.Errorf("schema: target version %d out of range: this build knows versions 0 to %d", c.target, Latest())
+	}
+	return c, nil
+}
+
+// Applied describes one migration recorded in the migration table.
+type Applied struct {
+	// Version is the migration's number, 1 for 001_core.
+	Version int `db:"version"`
+	// Name is the file name part after the version, "core" for 001_core.
+	Name string `db:"name"`
+	// AppliedAt is when the migration was committed (the transaction's start
+	// time, as given by now()).
+	AppliedAt time.Time `db:"applied_at"`
+}
+
+// Migrate brings the schema to the target version (see WithSchema and
+// WithTargetVersion) in a single transaction of its own: either every
+// pending migration is applied or none is.
+//
+// It creates the schema and the migration table if they are missing; when
+// they already exist it does not need the CREATE privilege, so a DBA can
+// pre-create the schema for a less privileged role. Concurrent calls for the
+// same schema, from any number of processes, are serialised with a
+// transaction-scoped advisory lock; the second caller finds the work done and
+// changes nothing. Running Migrate on an up-to-date schema is a cheap no-op.
+//
+//	if err := schema.Migrate(ctx, db); err != nil {
+//		return err
+//	}
+func Migrate(ctx context.Context, db *sqlx.DB, opts ...Option) error {
+	if _, err := newConfig(opts); err != nil {
+		return err
+	}
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("schema: beginning migration transaction: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }() // no-op after Commit
+
+	if err := MigrateTx(ctx, tx, opts...); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("schema: committing migrations: %w", err)
+	}
+	return nil
+}
+
+// MigrateTx is Migrate inside the caller's transaction, so the schema change
+// commits or rolls back together with the caller's own statements. DDL is
+// transactional in PostgreSQL: nothing is visible to others before commit.
+//
+// The transaction must use READ COMMITTED isolation (PostgreSQL's default):
+// under REPEATABLE READ or SERIALIZABLE the snapshot predates the advisory
+// lock, and a concurrent migrator's work would be invisible. The advisory
+// lock is held until the transaction ends. MigrateTx sets search_path while
+// migrations run and restores the caller's value before returning.
+//
+// On error the transaction is in an aborted state and must be rolled back.
+func MigrateTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) error {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return err
+	}
+	name := cfg.schema
+	qSchema := pq.QuoteIdentifier(name)
+	qTable := Qualify(name, MigrationTable)
+
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockClass, name); err != nil {
+		return fmt.Errorf("schema: taking migration lock for schema %q: %w", name, err)
+	}
+
+	// Existence is checked before creating so that a role without CREATE on
+	// the database can still migrate a schema a DBA made for it. The
+	// advisory lock makes check-then-create safe among migrators.
+	var exists bool
+	if err := tx.GetContext(ctx, &exists, `SELECT to_regnamespace($1) IS NOT NULL`, qSchema); err != nil {
+		return fmt.Errorf("schema: looking up schema %q: %w", name, err)
+	}
+	if !exists {
+		if _, err := tx.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+qSchema); err != nil {
+			return fmt.Errorf("schema: creating schema %q: %w", name, err)
+		}
+	}
+	if err := tx.GetContext(ctx, &exists, `SELECT to_regclass($1) IS NOT NULL`, qTable); err != nil {
+		return fmt.Errorf("schema: looking up %s: %w", qTable, err)
+	}
+	if !exists {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+qTable+` (
+			version    integer     PRIMARY KEY,
+			name       text        NOT NULL,
+			applied_at timestamptz NOT NULL DEFAULT now()
+		)`); err != nil {
+			return fmt.Errorf("schema: creating %s: %w", qTable, err)
+		}
+	}
+
+	var appliedVersions []int
+	if err := tx.SelectContext(ctx, &appliedVersions, `SELECT version FROM `+qTable+` ORDER BY version`); err != nil {
+		return fmt.Errorf("schema: reading %s: %w", qTable, err)
+	}
+
+	plan, err := planSteps(cfg, appliedVersions)
+	if err != nil {
+		return err
+	}
+	if len(plan) == 0 {
+		return nil
+	}
+
+	var savedPath string
+	if err := tx.GetContext(ctx, &savedPath, `SELECT current_setting('search_path')`); err != nil {
+		return fmt.Errorf("schema: reading search_path: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `SET LOCAL search_path TO `+qSchema); err != nil {
+		return fmt.Errorf("schema: setting search_path to schema %q: %w", name, err)
+	}
+
+	for _, s := range plan {
+		m := s.migration
+		if s.up {
+			// No arguments: lib/pq sends the script with the simple query
+			// protocol, which accepts several statements at once.
+			if _, err := tx.ExecContext(ctx, m.UpSQL); err != nil {
+				return fmt.Errorf("schema: applying migration %03d (%s) to schema %q: %w", m.Version, m.UpFile, name, err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO `+qTable+` (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+				return fmt.Errorf("schema: recording migration %03d (%s) in schema %q: %w", m.Version, m.UpFile, name, err)
+			}
+		} else {
+			if _, err := tx.ExecContext(ctx, m.DownSQL); err != nil {
+				return fmt.Errorf("schema: reverting migration %03d (%s) in schema %q: %w", m.Version, m.DownFile, name, err)
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+qTable+` WHERE version = $1`, m.Version); err != nil {
+				return fmt.Errorf("schema: unrecording migration %03d (%s) in schema %q: %w", m.Version, m.DownFile, name, err)
+			}
+		}
+	}
+
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('search_path', $1, true)`, savedPath); err != nil {
+		return fmt.Errorf("schema: restoring search_path: %w", err)
+	}
+	return nil
+}
+
+type step struct {
+	migration migration
+	up        bool
+}
+
+// planSteps lists the scripts that take a schema with the given applied
+// versions to the configured target: down scripts newest first, then up
+// scripts oldest first.
+func planSteps(cfg config, applied []int) ([]step, error) {
+	latest := Latest()
+	target := latest
+	if cfg.targetSet {
+		target = cfg.target
+	}
+
+	isApplied := make(map[int]bool, len(applied))
+	var plan []step
+	for i := len(applied) - 1; i >= 0; i-- {
+		v := applied[i]
+		isApplied[v] = true
+		if v <= target || !cfg.targetSet {
+			continue
+		}
+		if v > latest {
+			return nil, fmt.Errorf("%w: schema %q has version %03d applied, this build knows up to %03d and cannot migrate it down to %03d",
+				ErrUnknownVersion, cfg.schema, v, latest, target)
+		}
+		plan = append(plan, step{migration: migrations[v-1], up: false})
+	}
+	for _, m := range migrations {
+		if m.Version <= target && !isApplied[m.Version] {
+			plan = append(plan, step{migration: m, up: true})
+		}
+	}
+	return plan, nil
+}
+
+// Versions lists the migrations applied to the schema (see WithSchema),
+// oldest first. A schema that was never migrated yields an empty list and no
+// error. q may be a *sqlx.DB, a *sqlx.Tx or a *sqlx.Conn.
+func Versions(ctx context.Context, q sqlx.QueryerContext, opts ...Option) ([]Applied, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	qTable := Qualify(cfg.schema, MigrationTable)
+
+	var exists bool
+	if err := sqlx.GetContext(ctx, q, &exists, `SELECT to_regclass($1) IS NOT NULL`, qTable); err != nil {
+		return nil, fmt.Errorf("schema: looking up %s: %w", qTable, err)
+	}
+	if !exists {
+		return nil, nil
+	}
+	var out []Applied
+	if err := sqlx.SelectContext(ctx, q, &out, `SELECT version, name, applied_at FROM `+qTable+` ORDER BY version`); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("schema: reading %s: %w", qTable, err)
+	}
+	return out, nil
+}
