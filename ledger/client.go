@@ -1,0 +1,345 @@
+package ledger
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/cantonx/txhistory/proto/gen/adminv30"
+	pb "github.com/cantonx/txhistory/proto/gen/lapiv2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// DefaultMaxRecvMsgSize is the default limit on one message from the
+// participant: large enough for transactions with many events.
+const DefaultMaxRecvMsgSize = 64 << 20
+
+// TokenSource supplies the bearer token for a call. It is asked before every
+// call (and every stream), so a source that refreshes expiring tokens keeps
+// long-running ingestion authorised. Implementations must be safe for
+// concurrent use. The token is sent as "authorization: Bearer <token>" and is
+// never logged or put into errors by this package.
+type TokenSource interface {
+	Token(ctx context.Context) (string, error)
+}
+
+// StaticToken is a TokenSource that always returns the same token.
+type StaticToken string
+
+// Token returns the token.
+func (s StaticToken) Token(context.Context) (string, error) { return string(s), nil }
+
+// TokenFunc adapts a function to TokenSource.
+type TokenFunc func(ctx context.Context) (string, error)
+
+// Token calls f.
+func (f TokenFunc) Token(ctx context.Context) (string, error) { return f(ctx) }
+
+// Endpoint says how to reach one gRPC endpoint.
+type Endpoint struct {
+	// Target is the gRPC target, usually "host:port".
+	Target string
+	// TLS configures TLS (set Certificates for mutual TLS). Nil means
+	// plaintext, which is refused unless Insecure is set.
+	TLS *tls.Config
+	// Insecure allows plaintext, for loopback and tests. Tokens are then sent
+	// in clear text.
+	Insecure bool
+	// Tokens, if set, supplies a bearer token for every call.
+	Tokens TokenSource
+}
+
+// Config configures a Client.
+type Config struct {
+	// LedgerAPI is the participant's Ledger API endpoint. Required.
+	LedgerAPI Endpoint
+	// Admin is the participant's admin API endpoint, needed only by the
+	// restore runbook. Empty Target: admin calls fail with ErrNoAdminAPI.
+	Admin Endpoint
+	// MaxRecvMsgSize limits one received message. Default DefaultMaxRecvMsgSize.
+	MaxRecvMsgSize int
+	// DialOptions are appended to the options the client builds.
+	DialOptions []grpc.DialOption
+}
+
+// ErrNoAdminAPI is returned by admin calls of a Client without an admin endpoint.
+var ErrNoAdminAPI = errors.New("ledger: no admin API endpoint configured")
+
+// Client talks to a participant's Ledger API v2 and, optionally, its admin API.
+// It is safe for concurrent use.
+type Client struct {
+	conn      *grpc.ClientConn
+	adminConn *grpc.ClientConn
+	updates   pb.UpdateServiceClient
+	state     pb.StateServiceClient
+	parties   adminv30.PartyManagementServiceClient
+}
+
+// Dial creates a Client. Connections are established lazily, on the first call.
+func Dial(cfg Config) (*Client, error) {
+	if cfg.MaxRecvMsgSize <= 0 {
+		cfg.MaxRecvMsgSize = DefaultMaxRecvMsgSize
+	}
+	conn, err := dial(cfg.LedgerAPI, cfg, "Ledger API")
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{conn: conn, updates: pb.NewUpdateServiceClient(conn), state: pb.NewStateServiceClient(conn)}
+	if cfg.Admin.Target != "" {
+		if c.adminConn, err = dial(cfg.Admin, cfg, "admin API"); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		c.parties = adminv30.NewPartyManagementServiceClient(c.adminConn)
+	}
+	return c, nil
+}
+
+// NewClient wraps existing connections (for callers that manage their own
+// gRPC connections). admin may be nil.
+func NewClient(conn, admin grpc.ClientConnInterface) *Client {
+	c := &Client{updates: pb.NewUpdateServiceClient(conn), state: pb.NewStateServiceClient(conn)}
+	if admin != nil {
+		c.parties = adminv30.NewPartyManagementServiceClient(admin)
+	}
+	return c
+}
+
+func dial(ep Endpoint, cfg Config, what string) (*grpc.ClientConn, error) {
+	if ep.Target == "" {
+		return nil, fmt.Errorf("ledger: %s endpoint has no target", what)
+	}
+	var opts []grpc.DialOption
+	switch {
+	case ep.TLS != nil:
+		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(ep.TLS)))
+	case ep.Insecure:
+		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	default:
+		return nil, fmt.Errorf("ledger: %s endpoint %s: set TLS, or Insecure for plaintext", what, ep.Target)
+	}
+	if ep.Tokens != nil {
+		opts = append(opts, grpc.WithPerRPCCredentials(bearer{src: ep.Tokens, secure: ep.TLS != nil}))
+	}
+	opts = append(opts, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.MaxRecvMsgSize)))
+	opts = append(opts, cfg.DialOptions...)
+	conn, err := grpc.NewClient(ep.Target, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %s endpoint %s: %w", what, ep.Target, err)
+	}
+	return conn, nil
+}
+
+type bearer struct {
+	src    TokenSource
+	secure bool
+}
+
+func (b bearer) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
+	tok, err := b.src.Token(ctx)
+	if err != nil {
+		// The source's error must not carry the token; we add nothing of it.
+		return nil, fmt.Errorf("ledger: get access token: %w", err)
+	}
+	return map[string]string{"authorization": "Bearer " + tok}, nil
+}
+
+func (b bearer) RequireTransportSecurity() bool { return b.secure }
+
+// Close closes the connections that Dial opened.
+func (c *Client) Close() error {
+	var errs []error
+	if c.conn != nil {
+		errs = append(errs, c.conn.Close())
+	}
+	if c.adminConn != nil {
+		errs = append(errs, c.adminConn.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Filter selects what the update stream delivers.
+type Filter struct {
+	// Parties whose transactions to read (the treasury party). Required.
+	Parties []string
+	// Interfaces whose views to include in created events. Nil means the
+	// token standard v1 interfaces (TokenStandardInterfaces); an empty
+	// non-nil slice means none.
+	Interfaces []Identifier
+}
+
+// UpdateFormat builds the wire format txhistory always asks for: ledger
+// effects, verbose values, and per party a wildcard filter plus one interface
+// filter (with views) per interface.
+func (f Filter) UpdateFormat() *pb.UpdateFormat {
+	ifaces := f.Interfaces
+	if ifaces == nil {
+		ifaces = TokenStandardInterfaces()
+	}
+	byParty := make(map[string]*pb.Filters, len(f.Parties))
+	for _, p := range f.Parties {
+		cum := []*pb.CumulativeFilter{{IdentifierFilter: &pb.CumulativeFilter_WildcardFilter{WildcardFilter: &pb.WildcardFilter{}}}}
+		for _, id := range ifaces {
+			cum = append(cum, &pb.CumulativeFilter{IdentifierFilter: &pb.CumulativeFilter_InterfaceFilter{
+				InterfaceFilter: &pb.InterfaceFilter{InterfaceId: id.Proto(), IncludeInterfaceView: true},
+			}})
+		}
+		byParty[p] = &pb.Filters{Cumulative: cum}
+	}
+	return &pb.UpdateFormat{IncludeTransactions: &pb.TransactionFormat{
+		EventFormat:      &pb.EventFormat{FiltersByParty: byParty, Verbose: true},
+		TransactionShape: pb.TransactionShape_TRANSACTION_SHAPE_LEDGER_EFFECTS,
+	}}
+}
+
+// UpdatesRequest asks for a range of the update stream.
+type UpdatesRequest struct {
+	// BeginExclusive: deliver updates after this offset (0 = from the start).
+	BeginExclusive int64
+	// EndInclusive: stop after this offset; 0 tails the ledger forever.
+	EndInclusive int64
+	Filter       Filter
+}
+
+// Proto builds the wire request.
+func (r UpdatesRequest) Proto() *pb.GetUpdatesRequest {
+	req := &pb.GetUpdatesRequest{BeginExclusive: r.BeginExclusive, UpdateFormat: r.Filter.UpdateFormat()}
+	if r.EndInclusive > 0 {
+		end := r.EndInclusive
+		req.EndInclusive = &end
+	}
+	return req
+}
+
+// UpdateStream is an open GetUpdates stream.
+type UpdateStream struct {
+	stream grpc.ServerStreamingClient[pb.GetUpdatesResponse]
+	cancel context.CancelFunc
+	begin  int64
+	last   int64
+}
+
+// Updates opens the update stream. Errors at opening are reported by the
+// first Recv, as gRPC reports them.
+func (c *Client) Updates(ctx context.Context, r UpdatesRequest) (*UpdateStream, error) {
+	if len(r.Filter.Parties) == 0 {
+		return nil, errors.New("ledger: updates request names no party")
+	}
+	if r.BeginExclusive < 0 {
+		return nil, fmt.Errorf("ledger: invalid begin offset %d", r.BeginExclusive)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	st, err := c.updates.GetUpdates(ctx, r.Proto())
+	if err != nil {
+		cancel()
+		return nil, streamErr(r.BeginExclusive, err)
+	}
+	return &UpdateStream{stream: st, cancel: cancel, begin: r.BeginExclusive, last: r.BeginExclusive}, nil
+}
+
+func streamErr(begin int64, err error) error {
+	mapped := mapError("GetUpdates", err)
+	var ae *APIError
+	if errors.As(mapped, &ae) && ae.ErrorID == IDParticipantPrunedDataAccessed {
+		return prunedError(begin, ae)
+	}
+	return mapped
+}
+
+// Recv returns the next update. It returns io.EOF after the end offset of a
+// bounded stream. Updates arrive in strictly increasing offset order; an
+// offset that does not increase is reported as an error.
+func (s *UpdateStream) Recv() (Update, error) {
+	msg, err := s.stream.Recv()
+	if err != nil {
+		if err == io.EOF {
+			return Update{}, io.EOF
+		}
+		return Update{}, streamErr(s.begin, err)
+	}
+	u, err := UpdateFromProto(msg)
+	if err != nil {
+		return Update{}, err
+	}
+	if off := u.Offset(); off != 0 {
+		if off <= s.last {
+			id := ""
+			if u.Transaction != nil {
+				id = u.Transaction.UpdateID
+			}
+			return Update{}, &DecodeError{Offset: off, UpdateID: id, NodeID: -1,
+				Err: fmt.Errorf("offset %d does not increase (previous %d)", off, s.last)}
+		}
+		s.last = off
+	}
+	return u, nil
+}
+
+// Close cancels the stream.
+func (s *UpdateStream) Close() { s.cancel() }
+
+// LedgerEnd returns the participant's ledger end offset (0 for an empty ledger).
+func (c *Client) LedgerEnd(ctx context.Context) (int64, error) {
+	r, err := c.state.GetLedgerEnd(ctx, &pb.GetLedgerEndRequest{})
+	if err != nil {
+		return 0, mapError("GetLedgerEnd", err)
+	}
+	return r.GetOffset(), nil
+}
+
+// PrunedOffsets are the participant's pruning offsets.
+type PrunedOffsets struct {
+	ParticipantPrunedUpToInclusive          int64
+	AllDivulgedContractsPrunedUpToInclusive int64
+}
+
+// PrunedOffsets returns the participant's latest pruning offsets.
+func (c *Client) PrunedOffsets(ctx context.Context) (PrunedOffsets, error) {
+	r, err := c.state.GetLatestPrunedOffsets(ctx, &pb.GetLatestPrunedOffsetsRequest{})
+	if err != nil {
+		return PrunedOffsets{}, mapError("GetLatestPrunedOffsets", err)
+	}
+	return PrunedOffsets{
+		ParticipantPrunedUpToInclusive:          r.GetParticipantPrunedUpToInclusive(),
+		AllDivulgedContractsPrunedUpToInclusive: r.GetAllDivulgedContractsPrunedUpToInclusive(),
+	}, nil
+}
+
+// UpdateByID looks up a transaction by update id. It returns an error
+// matching ErrNotFound if the participant does not know it.
+func (c *Client) UpdateByID(ctx context.Context, updateID string, f Filter) (*Transaction, error) {
+	r, err := c.updates.GetUpdateById(ctx, &pb.GetUpdateByIdRequest{UpdateId: updateID, UpdateFormat: f.UpdateFormat()})
+	if err != nil {
+		return nil, mapError("GetUpdateById", err)
+	}
+	t := r.GetTransaction()
+	if t == nil {
+		return nil, fmt.Errorf("ledger: update %s is not a transaction", updateID)
+	}
+	return TransactionFromProto(t)
+}
+
+// HighestOffsetByTimestamp asks the admin API for the highest ledger offset
+// of synchronizerID whose record time is at or before t (the console's
+// find_highest_offset_by_timestamp). Without force, Canton 3.5+ answers only
+// once it has processed t, and only for an exact record-time match. With
+// force it answers its ledger end for a time it has not processed yet:
+// callers must make sure the participant has caught up first.
+func (c *Client) HighestOffsetByTimestamp(ctx context.Context, synchronizerID string, t time.Time, force bool) (int64, error) {
+	if c.parties == nil {
+		return 0, ErrNoAdminAPI
+	}
+	r, err := c.parties.GetHighestOffsetByTimestamp(ctx, &adminv30.GetHighestOffsetByTimestampRequest{
+		SynchronizerId: synchronizerID, Timestamp: timestamppb.New(t), Force: force,
+	})
+	if err != nil {
+		return 0, mapError("GetHighestOffsetByTimestamp", err)
+	}
+	return r.GetLedgerOffset(), nil
+}

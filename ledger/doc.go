@@ -1,0 +1,39 @@
+// Package ledger is txhistory's client of the Canton Ledger API v2 and of the
+// participant admin API, and the domain types that the rest of the library
+// sees instead of generated protobuf code.
+//
+// # Connecting
+//
+//	client, err := ledger.Dial(ledger.Config{
+//		LedgerAPI: ledger.Endpoint{Target: "validator:5001", TLS: &tls.Config{}, Tokens: mySource},
+//		Admin:     ledger.Endpoint{Target: "validator:5002", TLS: &tls.Config{}},
+//	})
+//
+// Plaintext is refused unless Endpoint.Insecure is set (loopback and tests).
+// Tokens are fetched from the TokenSource before every call and stream, so a
+// refreshing source keeps a long ingestion authorised.
+//
+// # Reading updates
+//
+// Updates opens GetUpdates with the shape txhistory relies on: ledger effects,
+// verbose values, a wildcard filter for the treasury party plus the token
+// standard interfaces with their views. Recv returns each item as an Update:
+// a *Transaction, an *OffsetCheckpoint, or (ignored) a reassignment or
+// topology transaction.
+//
+// # Values
+//
+// Value is an immutable Daml value with typed accessors (AsText, AsParty,
+// AsDecimal, Get, ...) that return a *ValueError instead of panicking, so that
+// malformed input becomes an error naming where it was. Numerics are kept as
+// the exact text the participant sent; AsDecimal parses them exactly, never
+// through a float.
+//
+// # Errors
+//
+// Failed calls return an *APIError carrying the gRPC code and Canton's error
+// id; errors.Is matches the sentinels (ErrOffsetAfterLedgerEnd, ErrPruned,
+// ErrUnauthenticated, ...). A pruned begin offset is a *PrunedError naming the
+// earliest available offset. IsRetryable says whether a retry can help:
+// never for authentication or permission failures.
+package ledger

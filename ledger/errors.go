@@ -1,0 +1,225 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Error ids of the Ledger API and the admin API that txhistory acts on.
+const (
+	IDOffsetAfterLedgerEnd          = "OFFSET_AFTER_LEDGER_END"
+	IDParticipantPrunedDataAccessed = "PARTICIPANT_PRUNED_DATA_ACCESSED"
+	IDOffsetOutOfRange              = "OFFSET_OUT_OF_RANGE"
+	IDUnprocessedRequestedTimestamp = "UNPROCESSED_REQUESTED_TIMESTAMP"
+	IDExactRecordTimeMatchNotFound  = "EXACT_RECORD_TIME_MATCH_NOT_FOUND"
+	IDInvalidTimestamp              = "INVALID_TIMESTAMP_PARTY_MANAGEMENT_ERROR"
+	IDAccessTokenExpired            = "ACCESS_TOKEN_EXPIRED"
+	IDStaleStreamAuthorization      = "STALE_STREAM_AUTHORIZATION"
+)
+
+// Sentinel errors. A *APIError matches one of them with errors.Is when its
+// code and error id say so.
+var (
+	// ErrOffsetAfterLedgerEnd: the requested begin (or end) offset is beyond
+	// the participant's ledger end. Retryable: wait for the ledger to grow.
+	ErrOffsetAfterLedgerEnd = errors.New("ledger: offset after ledger end")
+	// ErrPruned: the requested offset is below the participant's pruning
+	// offset. The error is a *PrunedError carrying the earliest offset.
+	ErrPruned = errors.New("ledger: participant pruned the requested data")
+	// ErrOffsetOutOfRange: the begin offset is after the end offset.
+	ErrOffsetOutOfRange = errors.New("ledger: offset out of range")
+	// ErrUnauthenticated: the participant rejected the token (or there was none).
+	ErrUnauthenticated = errors.New("ledger: unauthenticated")
+	// ErrPermissionDenied: the token does not grant the rights the call needs.
+	ErrPermissionDenied = errors.New("ledger: permission denied")
+	// ErrTokenExpired: the token used to open a long stream expired; refresh
+	// it and resume from the last offset.
+	ErrTokenExpired = errors.New("ledger: access token expired")
+	// ErrUnprocessedTimestamp: admin look-up of a record time the participant
+	// has not processed yet (Canton 3.5+).
+	ErrUnprocessedTimestamp = errors.New("ledger: requested timestamp not processed yet")
+	// ErrNoExactRecordTime: admin look-up without force found no transaction
+	// with exactly that record time (Canton 3.5+).
+	ErrNoExactRecordTime = errors.New("ledger: no transaction with exactly that record time")
+	// ErrInvalidTimestamp: admin look-up failed (Canton 3.4 and earlier report
+	// every failure like this).
+	ErrInvalidTimestamp = errors.New("ledger: invalid timestamp for offset look-up")
+	// ErrNotFound: the requested update (or other entity) does not exist.
+	ErrNotFound = errors.New("ledger: not found")
+)
+
+// APIError is a failed Ledger API or admin API call.
+type APIError struct {
+	Op       string     // the call, e.g. "GetUpdates"
+	Code     codes.Code // gRPC status code
+	ErrorID  string     // Canton error id, e.g. OFFSET_AFTER_LEDGER_END; empty if none was sent
+	Message  string     // the status message
+	Metadata map[string]string
+	err      error // the original status error
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("ledger: %s: %s: %s", e.Op, e.Code, e.Message)
+}
+
+// Unwrap returns the underlying gRPC status error.
+func (e *APIError) Unwrap() error { return e.err }
+
+// GRPCStatus lets status.FromError see through the wrapper.
+func (e *APIError) GRPCStatus() *status.Status { return status.New(e.Code, e.Message) }
+
+// Is matches the package's sentinel errors.
+func (e *APIError) Is(target error) bool {
+	switch target {
+	case ErrOffsetAfterLedgerEnd:
+		return e.ErrorID == IDOffsetAfterLedgerEnd
+	case ErrPruned:
+		return e.ErrorID == IDParticipantPrunedDataAccessed
+	case ErrOffsetOutOfRange:
+		return e.ErrorID == IDOffsetOutOfRange
+	case ErrUnauthenticated:
+		return e.Code == codes.Unauthenticated
+	case ErrPermissionDenied:
+		return e.Code == codes.PermissionDenied
+	case ErrTokenExpired:
+		return e.ErrorID == IDAccessTokenExpired
+	case ErrUnprocessedTimestamp:
+		return e.ErrorID == IDUnprocessedRequestedTimestamp
+	case ErrNoExactRecordTime:
+		return e.ErrorID == IDExactRecordTimeMatchNotFound
+	case ErrInvalidTimestamp:
+		return e.ErrorID == IDInvalidTimestamp
+	case ErrNotFound:
+		return e.Code == codes.NotFound && e.ErrorID != IDExactRecordTimeMatchNotFound
+	}
+	return false
+}
+
+// PrunedError says that the requested begin offset lies below the
+// participant's pruning offset. errors.Is(err, ErrPruned) holds for it.
+type PrunedError struct {
+	Requested int64 // the begin offset that was asked for
+	// EarliestOffset is the earliest offset that can still be read from
+	// (the pruning offset, exclusive begin); 0 if the participant did not say.
+	EarliestOffset int64
+	API            *APIError
+}
+
+func (e *PrunedError) Error() string {
+	if e.EarliestOffset > 0 {
+		return fmt.Sprintf("ledger: offset %d was pruned by the participant; the earliest available begin offset is %d", e.Requested, e.EarliestOffset)
+	}
+	return fmt.Sprintf("ledger: offset %d was pruned by the participant (earliest available offset not reported)", e.Requested)
+}
+
+func (e *PrunedError) Unwrap() error { return e.API }
+
+// Is matches ErrPruned.
+func (e *PrunedError) Is(target error) bool { return target == ErrPruned }
+
+// ErrStreamBroken wraps a stream that ended without a status (a reset
+// connection, an unexpected EOF). Retryable.
+var ErrStreamBroken = errors.New("ledger: update stream broken")
+
+// mapError turns a gRPC error into an *APIError (or *PrunedError). Context
+// errors pass through unchanged.
+func mapError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: %s: %v", ErrStreamBroken, op, err)
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return fmt.Errorf("ledger: %s: %w", op, err)
+	}
+	ae := &APIError{Op: op, Code: st.Code(), Message: st.Message(), err: err}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			ae.ErrorID = info.GetReason()
+			ae.Metadata = info.GetMetadata()
+			break
+		}
+	}
+	if ae.ErrorID == "" {
+		ae.ErrorID = errorIDFromMessage(st.Message())
+	}
+	if st.Code() == codes.Canceled && ae.ErrorID == "" {
+		// The server or a proxy cancelled the stream: treat as a broken stream.
+		return fmt.Errorf("%w: %s: %v", ErrStreamBroken, op, err)
+	}
+	return ae
+}
+
+// errorIDFromMessage reads the error id that Canton puts at the start of a
+// status message: "ERROR_ID(category,correlation): cause".
+func errorIDFromMessage(msg string) string {
+	end := strings.IndexAny(msg, "(:")
+	if end <= 0 {
+		return ""
+	}
+	id := msg[:end]
+	for _, r := range id {
+		if !(r == '_' || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')) {
+			return ""
+		}
+	}
+	return id
+}
+
+func prunedError(begin int64, ae *APIError) *PrunedError {
+	pe := &PrunedError{Requested: begin, API: ae}
+	for _, k := range []string{"earliest_offset", "earliestOffset", "earliest_available_offset"} {
+		if s, ok := ae.Metadata[k]; ok {
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+				pe.EarliestOffset = n
+				break
+			}
+		}
+	}
+	return pe
+}
+
+// IsRetryable reports whether a failed call may succeed if repeated later
+// (after a backoff, a token refresh, or once the ledger has grown): transient
+// unavailability, broken streams, an offset beyond the ledger end, an expired
+// token or stale stream authorisation. Authentication and permission failures,
+// pruned offsets, invalid arguments and unimplemented calls are not.
+func IsRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrStreamBroken) || errors.Is(err, ErrOffsetAfterLedgerEnd) {
+		return true
+	}
+	var ae *APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.Code {
+	case codes.Unavailable, codes.ResourceExhausted, codes.Aborted, codes.DeadlineExceeded:
+		return true
+	case codes.Internal:
+		// Broken HTTP/2 streams surface as INTERNAL without a Canton error id.
+		return ae.ErrorID == ""
+	}
+	return false
+}
+
+// IsAuth reports whether err is an authentication or permission failure,
+// which no retry will fix.
+func IsAuth(err error) bool {
+	return errors.Is(err, ErrUnauthenticated) || errors.Is(err, ErrPermissionDenied)
+}

@@ -1,0 +1,81 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+func cantonStatus(t *testing.T, code codes.Code, id string, md map[string]string) error {
+	st := status.New(code, id+"(9,0a1b2c3d): something happened")
+	st, err := st.WithDetails(&errdetails.ErrorInfo{Reason: id, Metadata: md})
+	require.NoError(t, err)
+	return st.Err()
+}
+
+func TestMapErrorMatchesSentinels(t *testing.T) {
+	cases := []struct {
+		code      codes.Code
+		id        string
+		sentinel  error
+		retryable bool
+	}{
+		{codes.OutOfRange, IDOffsetAfterLedgerEnd, ErrOffsetAfterLedgerEnd, true},
+		{codes.FailedPrecondition, IDOffsetOutOfRange, ErrOffsetOutOfRange, false},
+		{codes.FailedPrecondition, IDUnprocessedRequestedTimestamp, ErrUnprocessedTimestamp, false},
+		{codes.NotFound, IDExactRecordTimeMatchNotFound, ErrNoExactRecordTime, false},
+		{codes.OutOfRange, IDInvalidTimestamp, ErrInvalidTimestamp, false},
+		{codes.Aborted, IDAccessTokenExpired, ErrTokenExpired, true},
+		{codes.Unauthenticated, "", ErrUnauthenticated, false},
+		{codes.PermissionDenied, "", ErrPermissionDenied, false},
+		{codes.NotFound, "UPDATE_NOT_FOUND", ErrNotFound, false},
+	}
+	for _, c := range cases {
+		t.Run(c.sentinel.Error(), func(t *testing.T) {
+			err := mapError("Op", cantonStatus(t, c.code, c.id, nil))
+			require.ErrorIs(t, err, c.sentinel)
+			require.Equal(t, c.retryable, IsRetryable(err))
+			var ae *APIError
+			require.ErrorAs(t, err, &ae)
+			require.Equal(t, c.code, ae.Code)
+			require.Equal(t, c.id, ae.ErrorID)
+		})
+	}
+}
+
+func TestErrorIDFromMessageWithoutDetails(t *testing.T) {
+	err := mapError("GetUpdates", status.Error(codes.OutOfRange, "OFFSET_AFTER_LEDGER_END(12,abcd): begin is after end"))
+	require.ErrorIs(t, err, ErrOffsetAfterLedgerEnd)
+	require.Equal(t, "", errorIDFromMessage("plain message: no id"))
+	require.Equal(t, "X_Y", errorIDFromMessage("X_Y: cause"))
+}
+
+func TestPrunedErrorNamesEarliestOffset(t *testing.T) {
+	err := streamErr(7, cantonStatus(t, codes.FailedPrecondition, IDParticipantPrunedDataAccessed, map[string]string{"earliest_offset": "120"}))
+	var pe *PrunedError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, int64(120), pe.EarliestOffset)
+	require.Equal(t, int64(7), pe.Requested)
+	require.ErrorIs(t, err, ErrPruned)
+	require.False(t, IsRetryable(err))
+	require.Contains(t, err.Error(), "earliest available begin offset is 120")
+}
+
+func TestRetryability(t *testing.T) {
+	require.True(t, IsRetryable(mapError("x", status.Error(codes.Unavailable, "connection refused"))))
+	require.True(t, IsRetryable(mapError("x", io.ErrUnexpectedEOF)))
+	require.True(t, IsRetryable(mapError("x", status.Error(codes.Internal, "stream terminated by RST_STREAM"))))
+	require.False(t, IsRetryable(mapError("x", status.Error(codes.Unimplemented, "no"))))
+	require.False(t, IsRetryable(mapError("x", status.Error(codes.InvalidArgument, "no"))))
+	require.False(t, IsRetryable(nil))
+	require.False(t, IsRetryable(errors.New("plain")))
+	require.ErrorIs(t, mapError("x", context.Canceled), context.Canceled)
+	require.False(t, IsRetryable(fmt.Errorf("wrapped: %w", mapError("x", status.Error(codes.Unauthenticated, "bad token")))))
+}

@@ -1,0 +1,245 @@
+package ledger
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Identifier names a Daml template, interface or data type.
+type Identifier struct {
+	// PackageID is a package id, or "#package-name" for a package-name reference.
+	PackageID  string
+	ModuleName string
+	EntityName string
+}
+
+// String renders the identifier as "package:Module.Path:Entity".
+func (id Identifier) String() string {
+	return id.PackageID + ":" + id.ModuleName + ":" + id.EntityName
+}
+
+// ParseIdentifier parses "package:Module.Path:Entity" (the package may be a
+// "#package-name" reference).
+func ParseIdentifier(s string) (Identifier, error) {
+	parts := strings.Split(s, ":")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return Identifier{}, fmt.Errorf("ledger: invalid identifier %q: want package:Module:Entity", s)
+	}
+	return Identifier{PackageID: parts[0], ModuleName: parts[1], EntityName: parts[2]}, nil
+}
+
+// MustParseIdentifier is ParseIdentifier for constants; it panics on a malformed literal.
+func MustParseIdentifier(s string) Identifier {
+	id, err := ParseIdentifier(s)
+	if err != nil {
+		panic(err)
+	}
+	return id
+}
+
+// IsPackageNameRef reports whether the package is given by name ("#name").
+func (id Identifier) IsPackageNameRef() bool { return strings.HasPrefix(id.PackageID, "#") }
+
+// SameEntity reports whether id and other name the same module and entity,
+// ignoring the package (which differs between package versions and between a
+// package id and a package-name reference).
+func (id Identifier) SameEntity(other Identifier) bool {
+	return id.ModuleName == other.ModuleName && id.EntityName == other.EntityName
+}
+
+// The token standard v1 interfaces that txhistory reads, by package-name reference.
+var (
+	HoldingInterface             = MustParseIdentifier("#splice-api-token-holding-v1:Splice.Api.Token.HoldingV1:Holding")
+	TransferInstructionInterface = MustParseIdentifier("#splice-api-token-transfer-instruction-v1:Splice.Api.Token.TransferInstructionV1:TransferInstruction")
+	TransferFactoryInterface     = MustParseIdentifier("#splice-api-token-transfer-instruction-v1:Splice.Api.Token.TransferInstructionV1:TransferFactory")
+)
+
+// TokenStandardInterfaces are the interfaces whose views the update stream
+// asks for by default.
+func TokenStandardInterfaces() []Identifier {
+	return []Identifier{HoldingInterface, TransferInstructionInterface, TransferFactoryInterface}
+}
+
+// Event is one node of a transaction: a *CreatedEvent, *ArchivedEvent or *ExercisedEvent.
+type Event interface {
+	// Node is the event's node id within its transaction.
+	Node() int32
+	// Contract is the contract id the event is about.
+	Contract() string
+	// Template is the template of that contract.
+	Template() Identifier
+	isEvent()
+}
+
+// CreatedEvent is the creation of a contract.
+type CreatedEvent struct {
+	Offset           int64
+	NodeID           int32
+	ContractID       string
+	TemplateID       Identifier
+	PackageName      string
+	ContractKey      Value
+	CreateArguments  Value // a record
+	CreatedEventBlob []byte
+	InterfaceViews   []InterfaceView
+	WitnessParties   []string
+	Signatories      []string
+	Observers        []string
+	CreatedAt        time.Time
+	ACSDelta         bool
+}
+
+// InterfaceView is the view of a created contract through one interface.
+type InterfaceView struct {
+	InterfaceID Identifier
+	// StatusCode is the gRPC code of the view computation; 0 (OK) when the view is present.
+	StatusCode              int32
+	StatusMessage           string
+	Value                   Value // a record; invalid when the view failed
+	ImplementationPackageID string
+}
+
+// View returns the view of the given interface (matched by module and entity
+// name, whatever the package), if the participant computed it.
+func (e *CreatedEvent) View(iface Identifier) (InterfaceView, bool) {
+	for _, v := range e.InterfaceViews {
+		if v.InterfaceID.SameEntity(iface) {
+			return v, true
+		}
+	}
+	return InterfaceView{}, false
+}
+
+// ArchivedEvent is the archival of a contract (in an ACS-delta stream) ; in a
+// ledger-effects stream archivals show as consuming exercises.
+type ArchivedEvent struct {
+	Offset                int64
+	NodeID                int32
+	ContractID            string
+	TemplateID            Identifier
+	PackageName           string
+	WitnessParties        []string
+	ImplementedInterfaces []Identifier
+}
+
+// ExercisedEvent is the exercise of a choice on a contract. Its sub-events are
+// the nodes with ids in (NodeID, LastDescendantNodeID].
+type ExercisedEvent struct {
+	Offset                int64
+	NodeID                int32
+	ContractID            string
+	TemplateID            Identifier
+	InterfaceID           *Identifier // set when exercised through an interface
+	Choice                string
+	ChoiceArgument        Value
+	ActingParties         []string
+	Consuming             bool
+	WitnessParties        []string
+	LastDescendantNodeID  int32
+	ExerciseResult        Value
+	PackageName           string
+	ImplementedInterfaces []Identifier
+	ACSDelta              bool
+}
+
+func (e *CreatedEvent) Node() int32            { return e.NodeID }
+func (e *CreatedEvent) Contract() string       { return e.ContractID }
+func (e *CreatedEvent) Template() Identifier   { return e.TemplateID }
+func (*CreatedEvent) isEvent()                 {}
+func (e *ArchivedEvent) Node() int32           { return e.NodeID }
+func (e *ArchivedEvent) Contract() string      { return e.ContractID }
+func (e *ArchivedEvent) Template() Identifier  { return e.TemplateID }
+func (*ArchivedEvent) isEvent()                {}
+func (e *ExercisedEvent) Node() int32          { return e.NodeID }
+func (e *ExercisedEvent) Contract() string     { return e.ContractID }
+func (e *ExercisedEvent) Template() Identifier { return e.TemplateID }
+func (*ExercisedEvent) isEvent()               {}
+
+// Transaction is one transaction of the update stream.
+type Transaction struct {
+	UpdateID       string
+	CommandID      string
+	WorkflowID     string
+	Offset         int64
+	SynchronizerID string
+	EffectiveAt    time.Time
+	RecordTime     time.Time
+	// Events in node id order as the participant sent them.
+	Events []Event
+}
+
+// SynchronizerTime is the record time reached on one synchronizer.
+type SynchronizerTime struct {
+	SynchronizerID string
+	RecordTime     time.Time
+}
+
+// OffsetCheckpoint says that everything up to Offset has been delivered, and
+// which record time each synchronizer has reached.
+type OffsetCheckpoint struct {
+	Offset            int64
+	SynchronizerTimes []SynchronizerTime
+}
+
+// UpdateKind tells which item an Update holds.
+type UpdateKind uint8
+
+const (
+	UpdateTransaction UpdateKind = iota + 1
+	UpdateCheckpoint
+	// UpdateOther is a reassignment or topology transaction: txhistory reads
+	// none of their fields.
+	UpdateOther
+)
+
+// Update is one item of the update stream.
+type Update struct {
+	Kind        UpdateKind
+	Transaction *Transaction      // for UpdateTransaction
+	Checkpoint  *OffsetCheckpoint // for UpdateCheckpoint
+}
+
+// Offset returns the item's offset; 0 for UpdateOther, whose offset is not decoded.
+func (u Update) Offset() int64 {
+	switch u.Kind {
+	case UpdateTransaction:
+		return u.Transaction.Offset
+	case UpdateCheckpoint:
+		return u.Checkpoint.Offset
+	}
+	return 0
+}
+
+var decimalText = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
+
+// MaxNumericDigits is the most significant digits a Daml Numeric can have.
+const MaxNumericDigits = 38
+
+// ParseDecimal parses a Daml numeric's text ("-12.3400000000") exactly.
+// Exponents, blanks, signs other than a leading minus and more than 38 digits
+// are errors.
+func ParseDecimal(s string) (decimal.Decimal, error) {
+	if !decimalText.MatchString(s) {
+		return decimal.Decimal{}, &ValueError{Want: "numeric", Got: KindNumeric, Msg: fmt.Sprintf("malformed numeric %q", truncate(s, 64))}
+	}
+	digits := strings.TrimLeft(strings.NewReplacer("-", "", ".", "").Replace(s), "0")
+	if len(digits) > MaxNumericDigits {
+		return decimal.Decimal{}, &ValueError{Want: "numeric", Got: KindNumeric, Msg: fmt.Sprintf("numeric %q has more than %d digits", truncate(s, 64), MaxNumericDigits)}
+	}
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		return decimal.Decimal{}, &ValueError{Want: "numeric", Got: KindNumeric, Msg: err.Error()}
+	}
+	return d, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

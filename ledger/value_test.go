@@ -1,0 +1,123 @@
+package ledger_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+)
+
+func TestValueRoundTripThroughProto(t *testing.T) {
+	id := ledger.MustParseIdentifier("pkg:Mod.Sub:Rec")
+	ts := time.Date(2026, 3, 4, 5, 6, 7, 123456000, time.UTC)
+	v := ledger.Record(&id,
+		ledger.F("unit", ledger.Unit()),
+		ledger.F("b", ledger.Bool(true)),
+		ledger.F("i", ledger.Int64(-42)),
+		ledger.F("d", ledger.Date(ts)),
+		ledger.F("ts", ledger.Timestamp(ts)),
+		ledger.F("n", ledger.Numeric("12.3400000000")),
+		ledger.F("p", ledger.Party("alice::1220")),
+		ledger.F("t", ledger.Text("hello")),
+		ledger.F("c", ledger.ContractID("00abc")),
+		ledger.F("none", ledger.None()),
+		ledger.F("some", ledger.Some(ledger.Text("x"))),
+		ledger.F("l", ledger.List(ledger.Int64(1), ledger.Int64(2))),
+		ledger.F("tm", ledger.TextMapOf(map[string]string{"b": "2", "a": "1"})),
+		ledger.F("gm", ledger.GenMap(ledger.Entry{Key: ledger.Int64(1), Value: ledger.Text("one")})),
+		ledger.F("v", ledger.Variant(&id, "Ctor", ledger.Int64(7))),
+		ledger.F("e", ledger.Enum(&id, "Red")),
+	)
+	wire, err := proto.Marshal(v.Proto())
+	require.NoError(t, err)
+	var pbv = v.Proto()
+	require.NoError(t, proto.Unmarshal(wire, pbv))
+	back, err := ledger.ValueFromProto(pbv)
+	require.NoError(t, err)
+	require.Equal(t, v.String(), back.String())
+
+	got, err := back.Get("ts")
+	require.NoError(t, err)
+	gotTS, err := got.AsTimestamp()
+	require.NoError(t, err)
+	require.True(t, ts.Equal(gotTS))
+	n, _ := back.Get("n")
+	d, err := n.AsDecimal()
+	require.NoError(t, err)
+	require.Equal(t, "12.34", d.String())
+	tm, _ := back.Get("tm")
+	entries, err := tm.AsTextMap()
+	require.NoError(t, err)
+	require.Equal(t, "a", entries[0].Label, "TextMapOf sorts keys")
+	vr, _ := back.Get("v")
+	ctor, payload, err := vr.AsVariant()
+	require.NoError(t, err)
+	require.Equal(t, "Ctor", ctor)
+	require.Equal(t, "7", payload.String())
+	typ, ok := back.TypeID()
+	require.True(t, ok)
+	require.Equal(t, id, typ)
+}
+
+func TestAccessorsRejectWrongKinds(t *testing.T) {
+	v := ledger.Text("not a number")
+	_, err := v.AsDecimal()
+	var ve *ledger.ValueError
+	require.True(t, errors.As(err, &ve))
+	require.Equal(t, ledger.KindText, ve.Got)
+	require.EqualError(t, err, "ledger: value: want numeric, got text")
+
+	var zero ledger.Value
+	require.False(t, zero.IsValid())
+	_, err = zero.AsParty()
+	require.Error(t, err)
+	_, err = zero.Get("x")
+	require.Error(t, err)
+	rec := ledger.Record(nil, ledger.F("a", ledger.Int64(1)))
+	_, err = rec.Get("missing")
+	require.EqualError(t, err, "ledger: value at missing: missing record field")
+	_, _, err = ledger.Int64(1).AsOptional()
+	require.Error(t, err)
+	_, err = ledger.Int64(1).AsList()
+	require.Error(t, err)
+	_, err = ledger.Int64(1).AsRecord()
+	require.Error(t, err)
+}
+
+func TestParseDecimalIsStrict(t *testing.T) {
+	for _, ok := range []string{"0", "1.5", "-0.0000000001", "12345678901234567890123456.7890123456", "007.10"} {
+		_, err := ledger.ParseDecimal(ok)
+		require.NoError(t, err, ok)
+	}
+	for _, bad := range []string{"", "1e5", "1.", ".5", "+1", "1,5", " 1", "NaN", "Infinity", "0x10", "1.2.3", "123456789012345678901234567890123456789"} {
+		_, err := ledger.ParseDecimal(bad)
+		require.Error(t, err, bad)
+	}
+	d, err := ledger.ParseDecimal("0.1")
+	require.NoError(t, err)
+	sum := d.Add(d).Add(d)
+	require.Equal(t, "0.3", sum.String(), "exact, not binary floating point")
+}
+
+func TestValueNestingIsBounded(t *testing.T) {
+	v := ledger.Int64(1)
+	for range 101 {
+		v = ledger.List(v)
+	}
+	_, err := ledger.ValueFromProto(v.Proto())
+	require.ErrorContains(t, err, "nested deeper than 100")
+}
+
+func TestParseIdentifier(t *testing.T) {
+	id, err := ledger.ParseIdentifier("#splice-api-token-holding-v1:Splice.Api.Token.HoldingV1:Holding")
+	require.NoError(t, err)
+	require.True(t, id.IsPackageNameRef())
+	require.True(t, id.SameEntity(ledger.Identifier{PackageID: "abc", ModuleName: "Splice.Api.Token.HoldingV1", EntityName: "Holding"}))
+	for _, bad := range []string{"", "a:b", "a::c", "a:b:c:d"} {
+		_, err := ledger.ParseIdentifier(bad)
+		require.Error(t, err, bad)
+	}
+}
