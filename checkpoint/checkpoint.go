@@ -1,0 +1,273 @@
+package checkpoint
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/cantonx/txhistory/schema"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Checkpoint is the stored position of ingestion.
+type Checkpoint struct {
+	// Offset is the last offset committed: begin_exclusive of the next stream.
+	Offset int64
+	// UpdateID, RecordTime and SynchronizerID describe the last ingested
+	// transaction (tRecovery of the validator node restore runbook). Empty
+	// until a transaction has been ingested.
+	UpdateID       string
+	RecordTime     time.Time
+	SynchronizerID string
+	// RecordTimes is the record time reached per synchronizer, from
+	// transactions and OffsetCheckpoints alike.
+	RecordTimes map[string]time.Time
+	// UpdatedAt is when the checkpoint was last written (database clock).
+	UpdatedAt time.Time
+}
+
+// RecordTimeOn returns the record time reached on a synchronizer (zero if none).
+func (c Checkpoint) RecordTimeOn(synchronizerID string) time.Time {
+	return c.RecordTimes[synchronizerID]
+}
+
+// MaxRecordTime returns the latest record time reached on any synchronizer.
+func (c Checkpoint) MaxRecordTime() time.Time {
+	var m time.Time
+	for _, t := range c.RecordTimes {
+		if t.After(m) {
+			m = t
+		}
+	}
+	return m
+}
+
+// Clone returns a deep copy.
+func (c Checkpoint) Clone() Checkpoint {
+	c.RecordTimes = maps.Clone(c.RecordTimes)
+	if c.RecordTimes == nil {
+		c.RecordTimes = map[string]time.Time{}
+	}
+	return c
+}
+
+// ErrConflict means the stored checkpoint was not where the writer expected
+// it: another process advanced or rewound it. Two ingesters on one
+// Integration DB are a misconfiguration; the second one stops.
+var ErrConflict = errors.New("checkpoint: stored offset changed underneath (another ingester running, or a rewind?)")
+
+// Store reads and writes the checkpoint tables of one schema.
+type Store struct {
+	schema     string
+	checkpoint string
+	syncTime   string
+	rewind     string
+}
+
+// NewStore returns a store for the tables in schemaName (created by schema.Migrate).
+func NewStore(schemaName string) (*Store, error) {
+	if err := schema.ValidateName(schemaName); err != nil {
+		return nil, err
+	}
+	return &Store{
+		schema:     schemaName,
+		checkpoint: schema.Qualify(schemaName, "checkpoint"),
+		syncTime:   schema.Qualify(schemaName, "synchronizer_time"),
+		rewind:     schema.Qualify(schemaName, "checkpoint_rewind"),
+	}, nil
+}
+
+// Get returns the stored checkpoint. found is false before the first write.
+func (s *Store) Get(ctx context.Context, q sqlx.QueryerContext) (cp Checkpoint, found bool, err error) {
+	var row struct {
+		Offset     int64        `db:"ledger_offset"`
+		UpdateID   string       `db:"update_id"`
+		RecordTime sql.NullTime `db:"record_time"`
+		SyncID     string       `db:"synchronizer_id"`
+		UpdatedAt  time.Time    `db:"updated_at"`
+	}
+	err = sqlx.GetContext(ctx, q, &row, `SELECT ledger_offset, update_id, record_time, synchronizer_id, updated_at FROM `+s.checkpoint+` WHERE id = 1`)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Checkpoint{RecordTimes: map[string]time.Time{}}, false, nil
+	}
+	if err != nil {
+		return Checkpoint{}, false, fmt.Errorf("checkpoint: read: %w", err)
+	}
+	cp = Checkpoint{Offset: row.Offset, UpdateID: row.UpdateID, SynchronizerID: row.SyncID, UpdatedAt: row.UpdatedAt.UTC(), RecordTimes: map[string]time.Time{}}
+	if row.RecordTime.Valid {
+		cp.RecordTime = row.RecordTime.Time.UTC()
+	}
+	rows, err := q.QueryxContext(ctx, `SELECT synchronizer_id, record_time FROM `+s.syncTime)
+	if err != nil {
+		return Checkpoint{}, false, fmt.Errorf("checkpoint: read synchronizer times: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var t time.Time
+		if err := rows.Scan(&id, &t); err != nil {
+			return Checkpoint{}, false, fmt.Errorf("checkpoint: read synchronizer times: %w", err)
+		}
+		cp.RecordTimes[id] = t.UTC()
+	}
+	if err := rows.Err(); err != nil {
+		return Checkpoint{}, false, fmt.Errorf("checkpoint: read synchronizer times: %w", err)
+	}
+	return cp, true, nil
+}
+
+// InitTx writes the first checkpoint at offset if none exists yet (ingestion
+// will begin after that offset). It returns the stored checkpoint either way.
+func (s *Store) InitTx(ctx context.Context, tx *sqlx.Tx, offset int64) (Checkpoint, error) {
+	if offset < 0 {
+		return Checkpoint{}, fmt.Errorf("checkpoint: invalid initial offset %d", offset)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO `+s.checkpoint+` (id, ledger_offset) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`, offset); err != nil {
+		return Checkpoint{}, fmt.Errorf("checkpoint: init: %w", err)
+	}
+	cp, _, err := s.Get(ctx, tx)
+	return cp, err
+}
+
+// Init is InitTx in its own transaction.
+func (s *Store) Init(ctx context.Context, db *sqlx.DB, offset int64) (cp Checkpoint, err error) {
+	err = inTx(ctx, db, func(tx *sqlx.Tx) error {
+		cp, err = s.InitTx(ctx, tx, offset)
+		return err
+	})
+	return cp, err
+}
+
+// AdvanceTx moves the checkpoint from prevOffset to next, inside the batch's
+// transaction. It fails with ErrConflict if the stored offset is not
+// prevOffset, and refuses to move backwards (rewinds go through RewindTx).
+// Per-synchronizer record times only ever grow.
+func (s *Store) AdvanceTx(ctx context.Context, tx *sqlx.Tx, prevOffset int64, next Checkpoint) error {
+	if next.Offset < prevOffset {
+		return fmt.Errorf("checkpoint: refusing to move backwards from offset %d to %d", prevOffset, next.Offset)
+	}
+	var rt any
+	if !next.RecordTime.IsZero() {
+		rt = next.RecordTime
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE `+s.checkpoint+`
+		SET ledger_offset = $2, update_id = $3, record_time = $4, synchronizer_id = $5, updated_at = now()
+		WHERE id = 1 AND ledger_offset = $1`,
+		prevOffset, next.Offset, next.UpdateID, rt, next.SynchronizerID)
+	if err != nil {
+		return fmt.Errorf("checkpoint: advance to offset %d: %w", next.Offset, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("checkpoint: advance to offset %d: %w", next.Offset, err)
+	} else if n != 1 {
+		return fmt.Errorf("%w: expected offset %d", ErrConflict, prevOffset)
+	}
+	return s.upsertTimes(ctx, tx, next.RecordTimes, next.Offset, false)
+}
+
+func (s *Store) upsertTimes(ctx context.Context, tx *sqlx.Tx, times map[string]time.Time, offset int64, overwrite bool) error {
+	if len(times) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(times))
+	ts := make([]time.Time, 0, len(times))
+	for id, t := range times {
+		ids = append(ids, id)
+		ts = append(ts, t)
+	}
+	set := `record_time = GREATEST(t.record_time, EXCLUDED.record_time), ledger_offset = EXCLUDED.ledger_offset`
+	if overwrite {
+		set = `record_time = EXCLUDED.record_time, ledger_offset = EXCLUDED.ledger_offset`
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO `+s.syncTime+` AS t (synchronizer_id, record_time, ledger_offset)
+		SELECT u.id, u.rt, $3 FROM unnest($1::text[], $2::timestamptz[]) AS u(id, rt)
+		ON CONFLICT (synchronizer_id) DO UPDATE SET `+set,
+		pq.Array(ids), pq.Array(ts), offset)
+	if err != nil {
+		return fmt.Errorf("checkpoint: store synchronizer record times: %w", err)
+	}
+	return nil
+}
+
+// Rewind describes a move of the checkpoint to an earlier offset, as the
+// validator node restore runbook does.
+type Rewind struct {
+	From, To int64
+	// RecoveryTime is tRecovery (or tRecovery − 1µs), and SynchronizerID its synchronizer.
+	RecoveryTime   time.Time
+	SynchronizerID string
+	// Mode names the runbook variant, e.g. "unique" or "non-unique".
+	Mode string
+	Note string
+}
+
+// RewindTx moves the checkpoint to r.To (which may be any offset: after a
+// participant restore, offsets mean something else), sets the record time of
+// r.SynchronizerID back to r.RecoveryTime so that ingestion accepts the
+// transactions after it again, and writes an audit row. It fails with
+// ErrConflict if the stored offset is not r.From.
+func (s *Store) RewindTx(ctx context.Context, tx *sqlx.Tx, r Rewind) error {
+	if r.To < 0 {
+		return fmt.Errorf("checkpoint: invalid rewind target %d", r.To)
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE `+s.checkpoint+` SET ledger_offset = $2, updated_at = now() WHERE id = 1 AND ledger_offset = $1`, r.From, r.To)
+	if err != nil {
+		return fmt.Errorf("checkpoint: rewind from %d to %d: %w", r.From, r.To, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("%w: expected offset %d", ErrConflict, r.From)
+	}
+	if r.SynchronizerID != "" && !r.RecoveryTime.IsZero() {
+		if err := s.upsertTimes(ctx, tx, map[string]time.Time{r.SynchronizerID: r.RecoveryTime}, r.To, true); err != nil {
+			return err
+		}
+	}
+	var rt any
+	if !r.RecoveryTime.IsZero() {
+		rt = r.RecoveryTime
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO `+s.rewind+` (from_offset, to_offset, recovery_time, synchronizer_id, mode, note) VALUES ($1, $2, $3, $4, $5, $6)`,
+		r.From, r.To, rt, r.SynchronizerID, r.Mode, r.Note)
+	if err != nil {
+		return fmt.Errorf("checkpoint: audit rewind: %w", err)
+	}
+	return nil
+}
+
+// Rewinds returns the audit rows of past rewinds, oldest first.
+func (s *Store) Rewinds(ctx context.Context, q sqlx.QueryerContext) ([]RewindRecord, error) {
+	var out []RewindRecord
+	err := sqlx.SelectContext(ctx, q, &out, `SELECT id, rewound_at, from_offset, to_offset, recovery_time, synchronizer_id, mode, note FROM `+s.rewind+` ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: read rewinds: %w", err)
+	}
+	return out, nil
+}
+
+// RewindRecord is one audit row of a rewind.
+type RewindRecord struct {
+	ID             int64        `db:"id"`
+	RewoundAt      time.Time    `db:"rewound_at"`
+	From           int64        `db:"from_offset"`
+	To             int64        `db:"to_offset"`
+	RecoveryTime   sql.NullTime `db:"recovery_time"`
+	SynchronizerID string       `db:"synchronizer_id"`
+	Mode           string       `db:"mode"`
+	Note           string       `db:"note"`
+}
+
+func inTx(ctx context.Context, db *sqlx.DB, fn func(*sqlx.Tx) error) error {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,17 @@
+// Package checkpoint stores where ingestion stands: the offset of the last
+// update committed (a transaction or an OffsetCheckpoint), the update id,
+// record time and synchronizer of the last ingested transaction, and the
+// record time reached on each synchronizer.
+//
+// The checkpoint is written in the same SQL transaction as the effects of the
+// batch it closes (see package ingest), so the database is always at a batch
+// boundary: after a crash, ingestion resumes from Checkpoint.Offset.
+//
+// Record times here are the ledger's clock: withdrawal expiry, tSafe of the
+// Integration DB restore and tRecovery of the validator node restore are all
+// read from this store, never from a wall clock.
+//
+//	store, _ := checkpoint.NewStore("txhistory")
+//	cp, err := store.Get(ctx, db)
+//	fmt.Println(cp.Offset, cp.UpdateID, cp.RecordTime)
+package checkpoint

@@ -1,0 +1,139 @@
+// Package dedup remembers the update ids that ingestion has applied, so that
+// no transaction is applied twice: not when a stream is replayed after a
+// crash, not after a rewind of the checkpoint, and not when record times are
+// non-unique and the restore runbook resumes a little early (tRecovery − 1µs).
+//
+// Claim inserts a batch's update ids in the batch's SQL transaction with one
+// statement and returns the transactions that were new; the rest were
+// ingested before and must be skipped.
+package dedup
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/schema"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Store is the set of ingested update ids of one schema.
+type Store struct {
+	table string
+}
+
+// NewStore returns a store for the ingested_update table in schemaName.
+func NewStore(schemaName string) (*Store, error) {
+	if err := schema.ValidateName(schemaName); err != nil {
+		return nil, err
+	}
+	return &Store{table: schema.Qualify(schemaName, "ingested_update")}, nil
+}
+
+// ClaimTx records the update ids of txs inside tx and returns the
+// transactions that had not been ingested before, in their original order.
+// A transaction that appears twice in txs is returned once.
+func (s *Store) ClaimTx(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Transaction) ([]*ledger.Transaction, error) {
+	if len(txs) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(txs))
+	offs := make([]int64, len(txs))
+	rts := make([]time.Time, len(txs))
+	syncs := make([]string, len(txs))
+	for i, t := range txs {
+		ids[i], offs[i], rts[i], syncs[i] = t.UpdateID, t.Offset, t.RecordTime, t.SynchronizerID
+	}
+	rows, err := tx.QueryContext(ctx, `INSERT INTO `+s.table+` (update_id, ledger_offset, record_time, synchronizer_id)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[])
+		ON CONFLICT (update_id) DO NOTHING
+		RETURNING update_id`, pq.Array(ids), pq.Array(offs), pq.Array(rts), pq.Array(syncs))
+	if err != nil {
+		return nil, fmt.Errorf("dedup: claim update ids (offsets %d..%d): %w", txs[0].Offset, txs[len(txs)-1].Offset, err)
+	}
+	defer rows.Close()
+	fresh := make(map[string]bool, len(txs))
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("dedup: claim update ids: %w", err)
+		}
+		fresh[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("dedup: claim update ids: %w", err)
+	}
+	out := make([]*ledger.Transaction, 0, len(fresh))
+	for _, t := range txs {
+		if fresh[t.UpdateID] {
+			out = append(out, t)
+			delete(fresh, t.UpdateID)
+		}
+	}
+	return out, nil
+}
+
+// Contains reports whether updateID has been ingested.
+func (s *Store) Contains(ctx context.Context, q sqlx.QueryerContext, updateID string) (bool, error) {
+	var ok bool
+	if err := sqlx.GetContext(ctx, q, &ok, `SELECT EXISTS (SELECT 1 FROM `+s.table+` WHERE update_id = $1)`, updateID); err != nil {
+		return false, fmt.Errorf("dedup: look up %s: %w", updateID, err)
+	}
+	return ok, nil
+}
+
+// OffsetOf returns the offset at which updateID was ingested.
+func (s *Store) OffsetOf(ctx context.Context, q sqlx.QueryerContext, updateID string) (offset int64, found bool, err error) {
+	err = sqlx.GetContext(ctx, q, &offset, `SELECT ledger_offset FROM `+s.table+` WHERE update_id = $1`, updateID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("dedup: look up %s: %w", updateID, err)
+	}
+	return offset, true, nil
+}
+
+// Count returns how many update ids are stored.
+func (s *Store) Count(ctx context.Context, q sqlx.QueryerContext) (int64, error) {
+	var n int64
+	if err := sqlx.GetContext(ctx, q, &n, `SELECT count(*) FROM `+s.table); err != nil {
+		return 0, fmt.Errorf("dedup: count: %w", err)
+	}
+	return n, nil
+}
+
+// Ingested is one stored update id.
+type Ingested struct {
+	UpdateID       string    `db:"update_id"`
+	Offset         int64     `db:"ledger_offset"`
+	RecordTime     time.Time `db:"record_time"`
+	SynchronizerID string    `db:"synchronizer_id"`
+}
+
+// Since returns the ingested updates with record time at or after t on any
+// synchronizer, in record time order (for reports after a restore).
+func (s *Store) Since(ctx context.Context, q sqlx.QueryerContext, t time.Time) ([]Ingested, error) {
+	var out []Ingested
+	err := sqlx.SelectContext(ctx, q, &out, `SELECT update_id, ledger_offset, record_time, synchronizer_id FROM `+s.table+` WHERE record_time >= $1 ORDER BY record_time, ledger_offset`, t)
+	if err != nil {
+		return nil, fmt.Errorf("dedup: list since %s: %w", t.Format(time.RFC3339Nano), err)
+	}
+	return out, nil
+}
+
+// PruneBefore deletes update ids whose record time is before t and returns
+// how many it deleted. Keep at least as much as a restore can replay: the
+// runbooks resume at most one record time early, but a validator node backup
+// may be up to 30 days old, so retain well over 30 days.
+func (s *Store) PruneBefore(ctx context.Context, db sqlx.ExecerContext, t time.Time) (int64, error) {
+	res, err := db.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE record_time < $1`, t)
+	if err != nil {
+		return 0, fmt.Errorf("dedup: prune before %s: %w", t.Format(time.RFC3339Nano), err)
+	}
+	return res.RowsAffected()
+}
