@@ -1,0 +1,171 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/cantonx/txhistory/checkpoint"
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/jmoiron/sqlx"
+)
+
+// ErrParticipantRestored means the participant's history no longer matches
+// the checkpoint: offsets were reassigned by a restore of the validator node
+// from a backup. Ingestion stops without writing anything; run the validator
+// node restore runbook (package recovery) before starting again.
+var ErrParticipantRestored = errors.New("ingest: participant was restored from a backup (offsets changed): run the validator node restore runbook")
+
+// RestoredError gives the evidence for ErrParticipantRestored.
+type RestoredError struct {
+	Offset         int64  // the checkpoint offset, or the offending update's offset
+	UpdateID       string // the offending or looked-up update
+	SynchronizerID string
+	Reason         string
+}
+
+func (e *RestoredError) Error() string {
+	return fmt.Sprintf("%v: %s (offset %d, update %s)", ErrParticipantRestored, e.Reason, e.Offset, e.UpdateID)
+}
+
+// Is matches ErrParticipantRestored.
+func (e *RestoredError) Is(target error) bool { return target == ErrParticipantRestored }
+
+// builder accumulates one batch.
+type builder struct {
+	prev          checkpoint.Checkpoint
+	cp            checkpoint.Checkpoint
+	txs           []*ledger.Transaction
+	cps           []*ledger.OffsetCheckpoint
+	sawCheckpoint bool // the last item added was an OffsetCheckpoint
+	touched       bool
+}
+
+func newBuilder(committed checkpoint.Checkpoint) *builder {
+	return &builder{prev: committed, cp: committed.Clone()}
+}
+
+func (b *builder) empty() bool { return !b.touched }
+
+func (b *builder) add(u ledger.Update) error {
+	switch u.Kind {
+	case ledger.UpdateTransaction:
+		tx := u.Transaction
+		if tx.Offset <= b.cp.Offset {
+			return &ledger.DecodeError{Offset: tx.Offset, UpdateID: tx.UpdateID, NodeID: -1,
+				Err: fmt.Errorf("offset %d is not after the checkpoint offset %d", tx.Offset, b.cp.Offset)}
+		}
+		if tx.SynchronizerID == "" {
+			return &ledger.DecodeError{Offset: tx.Offset, UpdateID: tx.UpdateID, NodeID: -1, Err: errors.New("transaction has no synchronizer id")}
+		}
+		if reached, ok := b.cp.RecordTimes[tx.SynchronizerID]; ok && tx.RecordTime.Before(reached) {
+			return &RestoredError{Offset: tx.Offset, UpdateID: tx.UpdateID, SynchronizerID: tx.SynchronizerID,
+				Reason: fmt.Sprintf("record time %s goes back before the ingested %s on synchronizer %s",
+					tx.RecordTime.Format(time.RFC3339Nano), reached.Format(time.RFC3339Nano), tx.SynchronizerID)}
+		}
+		b.txs = append(b.txs, tx)
+		b.cp.Offset = tx.Offset
+		b.cp.UpdateID, b.cp.RecordTime, b.cp.SynchronizerID = tx.UpdateID, tx.RecordTime, tx.SynchronizerID
+		b.raise(tx.SynchronizerID, tx.RecordTime)
+		b.sawCheckpoint = false
+	case ledger.UpdateCheckpoint:
+		c := u.Checkpoint
+		if c.Offset < b.cp.Offset {
+			return &ledger.DecodeError{Offset: c.Offset, NodeID: -1,
+				Err: fmt.Errorf("offset checkpoint %d is before the checkpoint offset %d", c.Offset, b.cp.Offset)}
+		}
+		b.cps = append(b.cps, c)
+		b.cp.Offset = c.Offset
+		for _, st := range c.SynchronizerTimes {
+			b.raise(st.SynchronizerID, st.RecordTime)
+		}
+		b.sawCheckpoint = true
+	default:
+		return nil
+	}
+	b.touched = true
+	return nil
+}
+
+func (b *builder) raise(sync string, t time.Time) {
+	if cur, ok := b.cp.RecordTimes[sync]; !ok || t.After(cur) {
+		b.cp.RecordTimes[sync] = t
+	}
+}
+
+// commit writes one batch: dedup rows, the handler's effects and the new
+// checkpoint, in one SQL transaction, retrying transient database faults.
+func (ing *Ingester) commit(ctx context.Context, b *builder) error {
+	start := time.Now()
+	attempt := 0
+	for {
+		skipped, err := ing.commitOnce(ctx, b)
+		if err == nil {
+			ing.cp = b.cp
+			ing.stats.committed(b, skipped, time.Since(start))
+			if ing.cfg.OnCommit != nil {
+				ing.cfg.OnCommit(ing.stats.snapshot())
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !IsTransientDBError(err) {
+			return err
+		}
+		attempt++
+		ing.stats.errorOf(err)
+		if ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts {
+			return fmt.Errorf("ingest: giving up on batch (offsets %d..%d) after %d attempts: %w", b.prev.Offset, b.cp.Offset, attempt, err)
+		}
+		wait := ing.backoff(attempt)
+		ing.log.Warn("ingest: database fault, retrying batch", "from_offset", b.prev.Offset, "to_offset", b.cp.Offset, "attempt", attempt, "in", wait, "err", redactErr(err))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (ing *Ingester) commitOnce(ctx context.Context, b *builder) (skipped int, err error) {
+	tx, err := ing.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("ingest: begin batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	fresh, err := ing.dedup.ClaimTx(ctx, tx, b.txs)
+	if err != nil {
+		return 0, err
+	}
+	batch := &Batch{
+		Transactions: fresh,
+		Checkpoints:  b.cps,
+		FromOffset:   b.prev.Offset,
+		ToOffset:     b.cp.Offset,
+		RecordTimes:  maps.Clone(b.cp.RecordTimes),
+		Skipped:      len(b.txs) - len(fresh),
+	}
+	if ing.cfg.Handler != nil && (len(fresh) > 0 || len(b.cps) > 0) {
+		if err := ing.cfg.Handler.HandleBatch(ctx, tx, batch); err != nil {
+			return 0, fmt.Errorf("ingest: handler failed on batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
+		}
+	}
+	if err := ing.cps.AdvanceTx(ctx, tx, b.prev.Offset, b.cp); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("ingest: commit batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
+	}
+	return batch.Skipped, nil
+}
+
+// handlerTx is a compile-time check that HandlerFunc satisfies Handler.
+var _ Handler = HandlerFunc(func(context.Context, *sqlx.Tx, *Batch) error { return nil })

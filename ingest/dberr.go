@@ -1,0 +1,75 @@
+package ingest
+
+import (
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"io"
+	"net"
+	"regexp"
+	"syscall"
+
+	"github.com/lib/pq"
+)
+
+// IsTransientDBError reports whether err is a database fault that a retry
+// of the whole SQL transaction can get past: a lost or refused connection, a
+// server shutting down or starting up, a serialization failure or deadlock,
+// too many connections.
+func IsTransientDBError(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pqe *pq.Error
+	if errors.As(err, &pqe) {
+		switch pqe.Code.Class() {
+		case "08", // connection exception
+			"57": // operator intervention: admin shutdown, crash shutdown, cannot connect now
+			return pqe.Code != "57014" // query_canceled is ours (context), not transient
+		case "53": // insufficient resources (too many connections, out of memory)
+			return true
+		}
+		switch pqe.Code {
+		case "40001", "40P01": // serialization failure, deadlock
+			return true
+		}
+		return false
+	}
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var oe *net.OpError
+	return errors.As(err, &oe)
+}
+
+var dsnPassword = regexp.MustCompile(`(?i)(password=)\S+|(://[^:/@\s]+:)[^@\s]+@`)
+
+// Redact removes passwords from a connection string or an error message
+// that may contain one.
+func Redact(s string) string {
+	return dsnPassword.ReplaceAllStringFunc(s, func(m string) string {
+		sub := dsnPassword.FindStringSubmatch(m)
+		if sub[1] != "" {
+			return sub[1] + "REDACTED"
+		}
+		return sub[2] + "REDACTED@"
+	})
+}
+
+type redacted struct{ err error }
+
+func (r redacted) Error() string { return Redact(r.err.Error()) }
+func (r redacted) Unwrap() error { return r.err }
+
+func redactErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return redacted{err}
+}

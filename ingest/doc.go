@@ -1,0 +1,41 @@
+// Package ingest streams a Canton participant's updates for the treasury
+// party into PostgreSQL, one SQL transaction per batch.
+//
+// Each batch's SQL transaction holds, together or not at all:
+//   - the update ids of its transactions (package dedup), so that a
+//     transaction already ingested is never applied again;
+//   - the effects written by the Handler (token standard history,
+//     withdrawal reconciliation, the exchange's own tables);
+//   - the new checkpoint (package checkpoint): offset, the last transaction's
+//     update id, record time and synchronizer, and the record time reached on
+//     each synchronizer, advanced by OffsetCheckpoints as well.
+//
+// A crash at any moment therefore leaves the database at a batch boundary, and
+// Run resumes from the stored offset. Transient faults (participant
+// unavailable, broken stream, lost database connection) are retried with
+// exponential backoff and jitter; authentication failures, pruned offsets,
+// malformed updates and handler errors stop Run with an error naming the
+// offset and update id.
+//
+// # Usage
+//
+//	if err := schema.Migrate(ctx, db); err != nil { ... }
+//	ing, err := ingest.New(db, client, ingest.Config{
+//		Parties: []string{treasury},
+//		Handler: ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
+//			for _, t := range b.Transactions {
+//				// write t's effects with tx
+//			}
+//			return nil
+//		}),
+//	})
+//	err = ing.Run(ctx) // until ctx ends, Stop, EndOffset, or a fatal error
+//
+// # Restored participants
+//
+// If the participant was restored from a backup its offsets change. A record
+// time going backwards on a synchronizer, or a checkpoint beyond the ledger
+// end whose last transaction the participant no longer has at the same
+// offset, stops Run with ErrParticipantRestored before anything is written:
+// run the validator node restore runbook first.
+package ingest

@@ -1,0 +1,517 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/cantonx/txhistory/checkpoint"
+	"github.com/cantonx/txhistory/dedup"
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/schema"
+	"github.com/jmoiron/sqlx"
+)
+
+// Defaults of Config.
+const (
+	MaxBatchSizeDefault  = 500
+	MaxBatchDelayDefault = 20 * time.Millisecond
+	MinBackoffDefault    = 100 * time.Millisecond
+	MaxBackoffDefault    = 30 * time.Second
+	LedgerEndPollDefault = time.Second
+	StreamBufferDefault  = 2048
+)
+
+// Source is where the Ingester reads updates: a *ledger.Client, or anything
+// that behaves like one (for tests of handlers).
+type Source interface {
+	Updates(ctx context.Context, r ledger.UpdatesRequest) (*ledger.UpdateStream, error)
+	LedgerEnd(ctx context.Context) (int64, error)
+}
+
+// Config configures an Ingester. Zero fields take the documented defaults.
+type Config struct {
+	// Parties whose transactions to ingest (the treasury party). Required.
+	Parties []string
+	// Interfaces whose views the stream asks for. Nil: the token standard v1
+	// interfaces (ledger.TokenStandardInterfaces).
+	Interfaces []ledger.Identifier
+	// Schema holding the txhistory tables. Default schema.DefaultName.
+	Schema string
+	// Handler writes each batch's effects. Nil: only dedup rows and the
+	// checkpoint are written.
+	Handler Handler
+	// StartOffset is where ingestion begins (exclusive) when the database has
+	// no checkpoint yet. Default 0: the start of the ledger.
+	StartOffset int64
+	// EndOffset, if positive, makes Run return nil once the checkpoint has
+	// reached it (a bounded catch-up). Default 0: tail forever.
+	EndOffset int64
+	// MaxBatchSize is the most transactions in one SQL transaction. Default 500.
+	MaxBatchSize int
+	// MaxBatchDelay is the longest an update waits for its batch to fill
+	// before the batch is committed anyway. A batch is also committed as soon
+	// as the stream has nothing more to deliver. Default 20ms.
+	MaxBatchDelay time.Duration
+	// MinBackoff and MaxBackoff bound the exponential backoff (with jitter)
+	// between reconnects and database retries. Defaults 100ms and 30s.
+	MinBackoff, MaxBackoff time.Duration
+	// LedgerEndPoll is how often to look again while the checkpoint is beyond
+	// the participant's ledger end. Default 1s.
+	LedgerEndPoll time.Duration
+	// StreamBuffer is how many decoded updates may wait for the database.
+	// Default 2048. This bounds memory when the database is slower than the
+	// stream.
+	StreamBuffer int
+	// StallTimeout, if positive, reconnects a tailing stream that delivered
+	// nothing (not even an OffsetCheckpoint) for this long. Default 0: never.
+	StallTimeout time.Duration
+	// MaxAttempts, if positive, makes Run fail after this many consecutive
+	// failed attempts of the same kind (stream or database). Default 0:
+	// retry transient faults forever.
+	MaxAttempts int
+	// Logger receives progress and retry logs. Default: slog.Default().
+	Logger *slog.Logger
+	// OnCommit, if set, is called after each committed batch with the stats.
+	OnCommit func(Stats)
+}
+
+// WithDefaults returns a copy of c with empty fields filled.
+func (c Config) WithDefaults() Config {
+	if c.Schema == "" {
+		c.Schema = schema.DefaultName
+	}
+	if c.MaxBatchSize <= 0 {
+		c.MaxBatchSize = MaxBatchSizeDefault
+	}
+	if c.MaxBatchDelay <= 0 {
+		c.MaxBatchDelay = MaxBatchDelayDefault
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = MinBackoffDefault
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = MaxBackoffDefault
+	}
+	if c.MaxBackoff < c.MinBackoff {
+		c.MaxBackoff = c.MinBackoff
+	}
+	if c.LedgerEndPoll <= 0 {
+		c.LedgerEndPoll = LedgerEndPollDefault
+	}
+	if c.StreamBuffer <= 0 {
+		c.StreamBuffer = StreamBufferDefault
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if len(c.Parties) == 0 {
+		return errors.New("ingest: Config.Parties is empty: name the treasury party")
+	}
+	for _, p := range c.Parties {
+		if p == "" {
+			return errors.New("ingest: Config.Parties holds an empty party id")
+		}
+	}
+	if c.StartOffset < 0 || c.EndOffset < 0 {
+		return fmt.Errorf("ingest: negative StartOffset %d or EndOffset %d", c.StartOffset, c.EndOffset)
+	}
+	return schema.ValidateName(c.Schema)
+}
+
+// Ingester streams the update stream into PostgreSQL. Create it with New and
+// run it with Run; one Ingester per Integration DB.
+type Ingester struct {
+	db     *sqlx.DB
+	src    Source
+	cfg    Config
+	cps    *checkpoint.Store
+	dedup  *dedup.Store
+	log    *slog.Logger
+	stats  statsRecorder
+	stopCh chan struct{}
+	stop   sync.Once
+	// cp is the committed checkpoint, owned by the Run goroutine.
+	cp checkpoint.Checkpoint
+}
+
+// New creates an Ingester reading from src into db. The schema must have been
+// migrated (schema.Migrate).
+func New(db *sqlx.DB, src Source, cfg Config) (*Ingester, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if db == nil || src == nil {
+		return nil, errors.New("ingest: nil database or source")
+	}
+	cps, err := checkpoint.NewStore(cfg.Schema)
+	if err != nil {
+		return nil, err
+	}
+	dd, err := dedup.NewStore(cfg.Schema)
+	if err != nil {
+		return nil, err
+	}
+	return &Ingester{db: db, src: src, cfg: cfg, cps: cps, dedup: dd, log: cfg.Logger, stopCh: make(chan struct{})}, nil
+}
+
+// Stop asks Run to commit what it has received and return nil. It does not
+// wait; Run's return says when it is done.
+func (ing *Ingester) Stop() { ing.stop.Do(func() { close(ing.stopCh) }) }
+
+// ErrCheckpointBeyondLedgerEnd is returned (wrapped) when the stored
+// checkpoint stays beyond the participant's ledger end for longer than
+// MaxAttempts polls.
+var ErrCheckpointBeyondLedgerEnd = errors.New("ingest: checkpoint offset is beyond the participant's ledger end")
+
+// Run ingests until ctx ends (returning ctx's error), Stop is called or
+// EndOffset is reached (returning nil), or a fault that no retry can fix
+// occurs (returning it). Transient faults — an unavailable participant, a
+// broken stream, a lost database connection — are retried with backoff; every
+// retry resumes from the committed checkpoint, so nothing is lost or applied
+// twice.
+func (ing *Ingester) Run(ctx context.Context) error {
+	cp, err := ing.loadCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
+	ing.cp = cp
+	ing.stats.setCheckpoint(cp)
+	ing.log.Info("ingest: starting", "offset", cp.Offset, "update_id", cp.UpdateID, "record_time", cp.RecordTime)
+
+	failures := 0
+	for {
+		if ing.done() {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if ing.stopped() {
+			return nil
+		}
+		progressed, err := ing.session(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !retryable(err) {
+			ing.stats.errorOf(err)
+			return err
+		}
+		if progressed {
+			failures = 0
+		}
+		failures++
+		ing.stats.errorOf(err)
+		if ing.cfg.MaxAttempts > 0 && failures >= ing.cfg.MaxAttempts {
+			return fmt.Errorf("ingest: giving up after %d attempts: %w", failures, err)
+		}
+		wait := ing.backoff(failures)
+		if errors.Is(err, ledger.ErrOffsetAfterLedgerEnd) {
+			if rerr := ing.checkRestored(ctx); rerr != nil {
+				ing.stats.errorOf(rerr)
+				return rerr
+			}
+			wait = ing.cfg.LedgerEndPoll
+		}
+		ing.log.Warn("ingest: retrying", "offset", ing.cp.Offset, "attempt", failures, "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ing.stopCh:
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (ing *Ingester) done() bool {
+	return ing.cfg.EndOffset > 0 && ing.cp.Offset >= ing.cfg.EndOffset
+}
+
+func (ing *Ingester) stopped() bool {
+	select {
+	case <-ing.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
+func (ing *Ingester) loadCheckpoint(ctx context.Context) (checkpoint.Checkpoint, error) {
+	var cp checkpoint.Checkpoint
+	attempt := 0
+	for {
+		var err error
+		cp, err = ing.cps.Init(ctx, ing.db, ing.cfg.StartOffset)
+		if err == nil {
+			return cp, nil
+		}
+		attempt++
+		if !IsTransientDBError(err) || ctx.Err() != nil || (ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts) {
+			return cp, fmt.Errorf("ingest: load checkpoint: %w", err)
+		}
+		ing.log.Warn("ingest: database unavailable, retrying", "attempt", attempt, "err", redactErr(err))
+		select {
+		case <-ctx.Done():
+			return cp, ctx.Err()
+		case <-time.After(ing.backoff(attempt)):
+		}
+	}
+}
+
+// backoff returns an exponential delay with full jitter in [d/2, d].
+func (ing *Ingester) backoff(attempt int) time.Duration {
+	d := ing.cfg.MinBackoff
+	for i := 1; i < attempt && d < ing.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	if d > ing.cfg.MaxBackoff {
+		d = ing.cfg.MaxBackoff
+	}
+	half := d / 2
+	return half + time.Duration(rand.Int64N(int64(half)+1))
+}
+
+// item is one decoded update or the error that ended the stream.
+type item struct {
+	u   ledger.Update
+	err error
+}
+
+// session opens one stream from the committed checkpoint and ingests from it
+// until it ends. It returns nil when Run should return nil, and whether it
+// committed anything.
+func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
+	if ing.cfg.EndOffset > 0 {
+		end, err := ing.src.LedgerEnd(ctx)
+		if err != nil {
+			return false, err
+		}
+		if end < ing.cfg.EndOffset {
+			return false, fmt.Errorf("%w: end offset %d is beyond the ledger end %d", ledger.ErrOffsetAfterLedgerEnd, ing.cfg.EndOffset, end)
+		}
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req := ledger.UpdatesRequest{
+		BeginExclusive: ing.cp.Offset,
+		EndInclusive:   ing.cfg.EndOffset,
+		Filter:         ledger.Filter{Parties: ing.cfg.Parties, Interfaces: ing.cfg.Interfaces},
+	}
+	stream, err := ing.src.Updates(sctx, req)
+	if err != nil {
+		return false, ing.annotate(err)
+	}
+	defer stream.Close()
+
+	items := make(chan item, ing.cfg.StreamBuffer)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(items)
+		for {
+			u, err := stream.Recv()
+			select {
+			case items <- item{u: u, err: err}:
+			case <-sctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { cancel(); wg.Wait() }()
+
+	var stall *time.Timer
+	var stallC <-chan time.Time
+	if ing.cfg.StallTimeout > 0 && ing.cfg.EndOffset == 0 {
+		stall = time.NewTimer(ing.cfg.StallTimeout)
+		defer stall.Stop()
+		stallC = stall.C
+	}
+	b := newBuilder(ing.cp)
+	var batchTimer *time.Timer
+	var batchC <-chan time.Time
+	flush := func() error {
+		if batchTimer != nil {
+			batchTimer.Stop()
+			batchTimer, batchC = nil, nil
+		}
+		if b.empty() {
+			return nil
+		}
+		if err := ing.commit(ctx, b); err != nil {
+			return err
+		}
+		progressed = true
+		b = newBuilder(ing.cp)
+		return nil
+	}
+	for {
+		var it item
+		var ok bool
+		select {
+		case it, ok = <-items:
+		default:
+			// Nothing waiting: commit what we have before blocking, so that
+			// a quiet stream is ingested with low latency.
+			if !b.empty() && b.sawCheckpoint {
+				if err := flush(); err != nil {
+					return progressed, err
+				}
+			}
+			select {
+			case it, ok = <-items:
+			case <-batchC:
+				if err := flush(); err != nil {
+					return progressed, err
+				}
+				continue
+			case <-stallC:
+				if err := flush(); err != nil {
+					return progressed, err
+				}
+				return progressed, fmt.Errorf("%w: no update or checkpoint for %s", errStalled, ing.cfg.StallTimeout)
+			case <-ing.stopCh:
+				return progressed, flush()
+			case <-ctx.Done():
+				return progressed, ctx.Err()
+			}
+		}
+		if !ok {
+			// The reader stopped because sctx ended.
+			return progressed, ctx.Err()
+		}
+		if it.err != nil {
+			// Keep what arrived before the fault.
+			if ferr := flush(); ferr != nil {
+				return progressed, ferr
+			}
+			if it.err == io.EOF {
+				if ing.cfg.EndOffset > 0 && ing.cp.Offset < ing.cfg.EndOffset {
+					// The participant has nothing between our checkpoint and the end.
+					if err := ing.advanceEmpty(ctx, ing.cfg.EndOffset); err != nil {
+						return progressed, err
+					}
+				}
+				return progressed, nil
+			}
+			return progressed, ing.annotate(it.err)
+		}
+		if stall != nil {
+			stall.Reset(ing.cfg.StallTimeout)
+		}
+		if it.u.Kind == ledger.UpdateOther {
+			continue
+		}
+		if err := b.add(it.u); err != nil {
+			return progressed, err
+		}
+		if batchC == nil {
+			batchTimer = time.NewTimer(ing.cfg.MaxBatchDelay)
+			batchC = batchTimer.C
+		}
+		if len(b.txs) >= ing.cfg.MaxBatchSize {
+			if err := flush(); err != nil {
+				return progressed, err
+			}
+		}
+		if ing.cfg.EndOffset > 0 && b.cp.Offset >= ing.cfg.EndOffset {
+			if err := flush(); err != nil {
+				return progressed, err
+			}
+			return progressed, nil
+		}
+	}
+}
+
+var errStalled = errors.New("ingest: update stream stalled")
+
+// advanceEmpty moves the checkpoint to offset with nothing else to write (a
+// bounded stream that ended before its end offset had nothing for us).
+func (ing *Ingester) advanceEmpty(ctx context.Context, offset int64) error {
+	b := newBuilder(ing.cp)
+	b.cp.Offset = offset
+	b.touched = true
+	return ing.commit(ctx, b)
+}
+
+// annotate adds the checkpoint to a stream error.
+func (ing *Ingester) annotate(err error) error {
+	var de *ledger.DecodeError
+	if errors.As(err, &de) {
+		return fmt.Errorf("ingest: bad update after checkpoint offset %d: %w", ing.cp.Offset, err)
+	}
+	return fmt.Errorf("ingest: stream from offset %d: %w", ing.cp.Offset, err)
+}
+
+// Stats returns a snapshot of the ingestion statistics. Safe to call from any goroutine.
+func (ing *Ingester) Stats() Stats { return ing.stats.snapshot() }
+
+// LedgerEndLag asks the participant for its ledger end and returns how many
+// offsets the checkpoint is behind it.
+func (ing *Ingester) LedgerEndLag(ctx context.Context) (int64, error) {
+	end, err := ing.src.LedgerEnd(ctx)
+	if err != nil {
+		return 0, err
+	}
+	lag := end - ing.stats.snapshot().Offset
+	ing.stats.lag.Store(lag)
+	return lag, nil
+}
+
+// UpdateLookup is the optional part of a Source that lets the Ingester tell
+// a participant that is behind (wait for it) from one restored from a backup
+// (stop): *ledger.Client implements it.
+type UpdateLookup interface {
+	UpdateByID(ctx context.Context, updateID string, f ledger.Filter) (*ledger.Transaction, error)
+}
+
+// checkRestored runs when the checkpoint is beyond the ledger end. If the
+// participant does not know the last ingested transaction, or knows it under
+// another offset, its offsets were reassigned by a restore: waiting would
+// never help, and resuming would skip or repeat history.
+func (ing *Ingester) checkRestored(ctx context.Context) error {
+	lookup, ok := ing.src.(UpdateLookup)
+	if !ok || ing.cp.UpdateID == "" {
+		return nil
+	}
+	tx, err := lookup.UpdateByID(ctx, ing.cp.UpdateID, ledger.Filter{Parties: ing.cfg.Parties, Interfaces: []ledger.Identifier{}})
+	switch {
+	case errors.Is(err, ledger.ErrNotFound):
+		return &RestoredError{Offset: ing.cp.Offset, UpdateID: ing.cp.UpdateID, SynchronizerID: ing.cp.SynchronizerID,
+			Reason: "the checkpoint is beyond the ledger end and the participant does not know the last ingested transaction"}
+	case err != nil:
+		return nil // cannot tell; keep waiting
+	}
+	stored, found, err := ing.dedup.OffsetOf(ctx, ing.db, ing.cp.UpdateID)
+	if err == nil && found && stored != tx.Offset {
+		return &RestoredError{Offset: ing.cp.Offset, UpdateID: ing.cp.UpdateID, SynchronizerID: ing.cp.SynchronizerID,
+			Reason: fmt.Sprintf("the last ingested transaction was ingested at offset %d but the participant now has it at offset %d", stored, tx.Offset)}
+	}
+	return nil
+}
+
+// retryable decides whether Run should reconnect after err.
+func retryable(err error) bool {
+	if errors.Is(err, errStalled) || ledger.IsRetryable(err) || IsTransientDBError(err) {
+		return true
+	}
+	return false
+}

@@ -1,0 +1,114 @@
+package ingest
+
+import (
+	"errors"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cantonx/txhistory/checkpoint"
+	"github.com/cantonx/txhistory/ledger"
+)
+
+// Stats describes ingestion progress.
+type Stats struct {
+	// Offset is the committed checkpoint offset.
+	Offset int64
+	// UpdateID and RecordTime are those of the last ingested transaction.
+	UpdateID   string
+	RecordTime time.Time
+	// RecordTimes is the record time reached per synchronizer.
+	RecordTimes map[string]time.Time
+	// Transactions counts new transactions committed since Run started;
+	// Skipped those dedup dropped; Checkpoints the OffsetCheckpoints seen;
+	// Batches the SQL transactions committed.
+	Transactions, Skipped, Checkpoints, Batches int64
+	// TxPerSecond is the rate of new transactions over the last committed
+	// batches (a moving average over about ten seconds).
+	TxPerSecond float64
+	// LastBatchLatency is how long the last commit took, retries included.
+	LastBatchLatency time.Duration
+	// LedgerEndLag is the offsets between the checkpoint and the ledger end,
+	// as of the last call of LedgerEndLag.
+	LedgerEndLag int64
+	// Errors counts faults by kind: "stream", "auth", "database", "handler", "other".
+	Errors map[string]int64
+	// LastCommit is when the last batch committed.
+	LastCommit time.Time
+}
+
+type statsRecorder struct {
+	mu     sync.Mutex
+	s      Stats
+	window []rateSample
+	lag    atomic.Int64
+}
+
+type rateSample struct {
+	at time.Time
+	n  int64
+}
+
+func (r *statsRecorder) setCheckpoint(cp checkpoint.Checkpoint) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.s.Offset, r.s.UpdateID, r.s.RecordTime = cp.Offset, cp.UpdateID, cp.RecordTime
+	r.s.RecordTimes = maps.Clone(cp.RecordTimes)
+}
+
+func (r *statsRecorder) committed(b *builder, skipped int, latency time.Duration) {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.s.Offset, r.s.UpdateID, r.s.RecordTime = b.cp.Offset, b.cp.UpdateID, b.cp.RecordTime
+	r.s.RecordTimes = maps.Clone(b.cp.RecordTimes)
+	fresh := int64(len(b.txs) - skipped)
+	r.s.Transactions += fresh
+	r.s.Skipped += int64(skipped)
+	r.s.Checkpoints += int64(len(b.cps))
+	r.s.Batches++
+	r.s.LastBatchLatency = latency
+	r.s.LastCommit = now
+	r.window = append(r.window, rateSample{at: now, n: fresh})
+	cut := 0
+	for cut < len(r.window)-1 && now.Sub(r.window[cut].at) > 10*time.Second {
+		cut++
+	}
+	r.window = r.window[cut:]
+	var n int64
+	for _, s := range r.window[1:] {
+		n += s.n
+	}
+	if span := now.Sub(r.window[0].at); span > 0 {
+		r.s.TxPerSecond = float64(n) / span.Seconds()
+	}
+}
+
+func (r *statsRecorder) errorOf(err error) {
+	kind := "other"
+	switch {
+	case ledger.IsAuth(err):
+		kind = "auth"
+	case IsTransientDBError(err):
+		kind = "database"
+	case ledger.IsRetryable(err), errors.Is(err, errStalled):
+		kind = "stream"
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.s.Errors == nil {
+		r.s.Errors = map[string]int64{}
+	}
+	r.s.Errors[kind]++
+}
+
+func (r *statsRecorder) snapshot() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.s
+	s.RecordTimes = maps.Clone(r.s.RecordTimes)
+	s.Errors = maps.Clone(r.s.Errors)
+	s.LedgerEndLag = r.lag.Load()
+	return s
+}
