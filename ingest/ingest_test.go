@@ -42,7 +42,7 @@ type testBundle struct {
 	client *ledger.Client
 }
 
-func setup(t *testing.T, opts ...ledgertest.Option) *testBundle {
+func setup(t testing.TB, opts ...ledgertest.Option) *testBundle {
 	t.Helper()
 	p, err := ledgertest.New(opts...)
 	require.NoError(t, err)
@@ -56,7 +56,7 @@ func setup(t *testing.T, opts ...ledgertest.Option) *testBundle {
 	return &testBundle{p: p, db: db, dsn: dsn, client: dial(t, p.Addr(), nil)}
 }
 
-func dial(t *testing.T, addr string, tokens ledger.TokenSource) *ledger.Client {
+func dial(t testing.TB, addr string, tokens ledger.TokenSource) *ledger.Client {
 	t.Helper()
 	c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: addr, Insecure: true, Tokens: tokens}})
 	require.NoError(t, err)
