@@ -464,3 +464,32 @@ func TestMalformedUpdateNamesOffsetAndUpdateID(t *testing.T) {
 	// Everything before it was committed.
 	require.Equal(t, stored[0].Offset-1, readState(t, b.db).Checkpoint.Offset)
 }
+
+// Exactly one active ingester per schema: a second one fails at once under
+// LockFail, and under LockWait takes over when the first stops.
+func TestSecondIngesterWaitsOrFails(t *testing.T) {
+	b := setup(t, ledgertest.WithCheckpointInterval(10*time.Millisecond))
+	appendN(t, b.p, 0, 20)
+	first := newIngester(t, b, ingest.Config{})
+	done1 := make(chan error, 1)
+	go func() { done1 <- first.Run(context.Background()) }()
+	require.Eventually(t, func() bool { return first.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
+
+	err := newIngester(t, b, ingest.Config{Lock: ingest.LockFail}).Run(context.Background())
+	require.ErrorIs(t, err, ingest.ErrAnotherIngester)
+
+	second := newIngester(t, b, ingest.Config{LockPoll: 10 * time.Millisecond})
+	done2 := make(chan error, 1)
+	go func() { done2 <- second.Run(context.Background()) }()
+	appendN(t, b.p, 20, 10)
+	require.Eventually(t, func() bool { return first.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
+	require.Zero(t, second.Stats().Batches, "the waiting ingester writes nothing")
+
+	first.Stop()
+	require.NoError(t, <-done1)
+	appendN(t, b.p, 30, 10)
+	require.Eventually(t, func() bool { return second.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
+	second.Stop()
+	require.NoError(t, <-done2)
+	requireAllOnce(t, b)
+}

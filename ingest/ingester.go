@@ -25,6 +25,7 @@ const (
 	MaxBackoffDefault    = 30 * time.Second
 	LedgerEndPollDefault = time.Second
 	StreamBufferDefault  = 2048
+	LockPollDefault      = 2 * time.Second
 )
 
 // Source is where the Ingester reads updates: a *ledger.Client, or anything
@@ -75,6 +76,11 @@ type Config struct {
 	// failed attempts of the same kind (stream or database). Default 0:
 	// retry transient faults forever.
 	MaxAttempts int
+	// Lock says what to do when another Ingester already runs on this
+	// schema. Default LockWait.
+	Lock LockPolicy
+	// LockPoll is how often a waiting Ingester tries the lock again. Default 2s.
+	LockPoll time.Duration
 	// Logger receives progress and retry logs. Default: slog.Default().
 	Logger *slog.Logger
 	// OnCommit, if set, is called after each committed batch with the stats.
@@ -106,6 +112,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.StreamBuffer <= 0 {
 		c.StreamBuffer = StreamBufferDefault
+	}
+	if c.LockPoll <= 0 {
+		c.LockPoll = LockPollDefault
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -181,6 +190,14 @@ var ErrCheckpointBeyondLedgerEnd = errors.New("ingest: checkpoint offset is beyo
 // retry resumes from the committed checkpoint, so nothing is lost or applied
 // twice.
 func (ing *Ingester) Run(ctx context.Context) error {
+	lock, err := ing.acquireLock(ctx)
+	if errors.Is(err, errStopped) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer func() { lock.release() }()
 	cp, err := ing.loadCheckpoint(ctx)
 	if err != nil {
 		return err
@@ -199,6 +216,20 @@ func (ing *Ingester) Run(ctx context.Context) error {
 		}
 		if ing.stopped() {
 			return nil
+		}
+		if !lock.healthy(ctx) {
+			// The database dropped our session (a restart): the lock went
+			// with it. Take it again before writing anything.
+			lock.release()
+			if lock, err = ing.acquireLock(ctx); err != nil {
+				if errors.Is(err, errStopped) {
+					return nil
+				}
+				return err
+			}
+			if ing.cp, err = ing.loadCheckpoint(ctx); err != nil {
+				return err
+			}
 		}
 		progressed, err := ing.session(ctx)
 		if err == nil {

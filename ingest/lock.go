@@ -1,0 +1,111 @@
+package ingest
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// LockPolicy says what an Ingester does when another one already ingests
+// into the same schema.
+type LockPolicy int
+
+const (
+	// LockWait (the default) waits until the other ingester stops, then takes over.
+	LockWait LockPolicy = iota
+	// LockFail makes Run return ErrAnotherIngester at once.
+	LockFail
+	// LockNone takes no lock. The checkpoint's optimistic check still stops
+	// the second of two concurrent writers with checkpoint.ErrConflict.
+	LockNone
+)
+
+// ErrAnotherIngester is returned by Run under LockFail when another process
+// holds the ingestion lock of the schema.
+var ErrAnotherIngester = errors.New("ingest: another ingester is running on this schema (PostgreSQL advisory lock held)")
+
+// lockKey is the advisory lock of a schema: two 32-bit keys, the first
+// fixed for txhistory ingestion, the second derived from the schema name in
+// SQL (hashtext), so that schemas of one database lock independently.
+const lockClass = 0x74786967 // "txig"
+
+// instanceLock is a session-level advisory lock held on its own connection
+// for as long as the Ingester runs.
+type instanceLock struct {
+	conn   *sql.Conn
+	schema string
+}
+
+func (ing *Ingester) acquireLock(ctx context.Context) (*instanceLock, error) {
+	if ing.cfg.Lock == LockNone {
+		return nil, nil
+	}
+	logged := false
+	for attempt := 1; ; attempt++ {
+		conn, err := ing.db.Conn(ctx)
+		if err == nil {
+			var got bool
+			err = conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, lockClass, ing.cfg.Schema).Scan(&got)
+			if err == nil && got {
+				if logged {
+					ing.log.Info("ingest: took over the ingestion lock", "schema", ing.cfg.Schema)
+				}
+				return &instanceLock{conn: conn, schema: ing.cfg.Schema}, nil
+			}
+			conn.Close()
+			if err == nil {
+				if ing.cfg.Lock == LockFail {
+					return nil, fmt.Errorf("%w: schema %s", ErrAnotherIngester, ing.cfg.Schema)
+				}
+				if !logged {
+					ing.log.Warn("ingest: another ingester holds the lock of this schema; waiting for it to stop", "schema", ing.cfg.Schema)
+					logged = true
+				}
+				attempt = 0
+			}
+		}
+		if err != nil && !IsTransientDBError(err) {
+			return nil, fmt.Errorf("ingest: take ingestion lock: %w", redactErr(err))
+		}
+		wait := ing.cfg.LockPoll
+		if err != nil {
+			if ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts {
+				return nil, fmt.Errorf("ingest: take ingestion lock: giving up after %d attempts: %w", attempt, redactErr(err))
+			}
+			ing.log.Warn("ingest: database unavailable while taking the lock, retrying", "attempt", attempt, "err", redactErr(err))
+			wait = ing.backoff(attempt)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-ing.stopCh:
+			return nil, errStopped
+		case <-time.After(wait):
+		}
+	}
+}
+
+var errStopped = errors.New("ingest: stopped")
+
+// healthy reports whether the lock's connection (and so the lock) is still
+// there; a PostgreSQL restart drops it.
+func (l *instanceLock) healthy(ctx context.Context) bool {
+	if l == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return l.conn.PingContext(ctx) == nil
+}
+
+func (l *instanceLock) release() {
+	if l == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = l.conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, lockClass, l.schema)
+	l.conn.Close() // closing the session releases the lock in any case
+}
