@@ -39,6 +39,7 @@ type builder struct {
 	cp            checkpoint.Checkpoint
 	txs           []*ledger.Transaction
 	cps           []*ledger.OffsetCheckpoint
+	poison        []poisonItem
 	sawCheckpoint bool // the last item added was an OffsetCheckpoint
 	touched       bool
 }
@@ -100,8 +101,15 @@ func (b *builder) raise(sync string, t time.Time) {
 func (ing *Ingester) commit(ctx context.Context, b *builder) error {
 	start := time.Now()
 	attempt := 0
+	split := false
 	for {
-		skipped, err := ing.commitOnce(ctx, b)
+		skipped, err := ing.commitOnce(ctx, b, split)
+		var he *handlerError
+		if errors.As(err, &he) && !IsTransientDBError(err) && ing.cfg.Poison == PoisonSetAside && !split {
+			// Find the transactions the handler rejects and set them aside.
+			split = true
+			continue
+		}
 		if err == nil {
 			ing.cp = b.cp
 			ing.stats.committed(b, skipped, time.Since(start))
@@ -131,7 +139,13 @@ func (ing *Ingester) commit(ctx context.Context, b *builder) error {
 	}
 }
 
-func (ing *Ingester) commitOnce(ctx context.Context, b *builder) (skipped int, err error) {
+// handlerError marks a batch that the Handler rejected.
+type handlerError struct{ err error }
+
+func (e *handlerError) Error() string { return e.err.Error() }
+func (e *handlerError) Unwrap() error { return e.err }
+
+func (ing *Ingester) commitOnce(ctx context.Context, b *builder, split bool) (skipped int, err error) {
 	tx, err := ing.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("ingest: begin batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
@@ -154,8 +168,17 @@ func (ing *Ingester) commitOnce(ctx context.Context, b *builder) (skipped int, e
 		Skipped:      len(b.txs) - len(fresh),
 	}
 	if ing.cfg.Handler != nil && (len(fresh) > 0 || len(b.cps) > 0) {
-		if err := ing.cfg.Handler.HandleBatch(ctx, tx, batch); err != nil {
-			return 0, fmt.Errorf("ingest: handler failed on batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
+		if split {
+			if err := ing.handleSplit(ctx, tx, batch); err != nil {
+				return 0, err
+			}
+		} else if err := ing.cfg.Handler.HandleBatch(ctx, tx, batch); err != nil {
+			return 0, &handlerError{fmt.Errorf("ingest: handler failed on batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)}
+		}
+	}
+	for _, p := range b.poison {
+		if err := ing.setAside(ctx, tx, p.updateID, p.offset, time.Time{}, "", p.err, p.raw); err != nil {
+			return 0, err
 		}
 	}
 	if err := ing.cps.AdvanceTx(ctx, tx, b.prev.Offset, b.cp); err != nil {

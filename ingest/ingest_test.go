@@ -493,3 +493,58 @@ func TestSecondIngesterWaitsOrFails(t *testing.T) {
 	require.NoError(t, <-done2)
 	requireAllOnce(t, b)
 }
+
+// Poison transactions: by default ingestion halts on them (see
+// TestHandlerErrorCommitsNothing and TestMalformedUpdateNamesOffsetAndUpdateID);
+// with PoisonSetAside they go to the review table and the rest is ingested.
+func TestPoisonSetAside(t *testing.T) {
+	b := setup(t)
+	appendN(t, b.p, 0, 30)
+	deep := ledger.Int64(1)
+	for range 150 {
+		deep = ledger.List(deep)
+	}
+	malformed := simpleTx(treasury, 1000)
+	malformed.Events[0].(*ledger.CreatedEvent).CreateArguments = ledger.Record(nil, ledger.F("deep", deep))
+	stored, err := b.p.Append(malformed)
+	require.NoError(t, err)
+	appendN(t, b.p, 30, 30)
+	rejected := treasuryTxs(b.p)[40]
+
+	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
+		for _, t := range batch.Transactions {
+			if t.UpdateID == rejected.UpdateID {
+				return fmt.Errorf("handler cannot apply update %s", t.UpdateID)
+			}
+		}
+		return effectsHandler(ctx, tx, batch)
+	})
+	ing := newIngester(t, b, ingest.Config{Handler: h, Poison: ingest.PoisonSetAside, MaxBatchSize: 16, EndOffset: b.p.LedgerEnd()})
+	require.NoError(t, ing.Run(context.Background()))
+
+	aside, err := ing.SetAsideTransactions(context.Background())
+	require.NoError(t, err)
+	require.Len(t, aside, 2)
+	byID := map[string]ingest.SetAsideRecord{}
+	for _, a := range aside {
+		byID[a.UpdateID] = a
+	}
+	require.Contains(t, byID, stored[0].UpdateID)
+	require.Equal(t, stored[0].Offset, byID[stored[0].UpdateID].Offset)
+	require.Contains(t, byID[stored[0].UpdateID].Error, "nested deeper")
+	require.Contains(t, string(byID[stored[0].UpdateID].Raw), stored[0].UpdateID, "the raw transaction is kept")
+	require.Contains(t, byID, rejected.UpdateID)
+	require.Contains(t, byID[rejected.UpdateID].Error, "handler cannot apply")
+
+	var got []string
+	require.NoError(t, b.db.Select(&got, `SELECT update_id FROM effects ORDER BY ledger_offset`))
+	var want []string
+	for _, tx := range treasuryTxs(b.p) {
+		if tx.UpdateID != rejected.UpdateID && tx.UpdateID != stored[0].UpdateID {
+			want = append(want, tx.UpdateID)
+		}
+	}
+	require.Equal(t, want, got)
+	require.Equal(t, b.p.LedgerEnd(), readState(t, b.db).Checkpoint.Offset)
+	require.Equal(t, int64(2), ing.Stats().SetAside)
+}

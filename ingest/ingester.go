@@ -76,6 +76,11 @@ type Config struct {
 	// failed attempts of the same kind (stream or database). Default 0:
 	// retry transient faults forever.
 	MaxAttempts int
+	// Poison says what to do with a transaction that cannot be ingested (the
+	// participant sent it malformed, or the Handler rejects it). Default
+	// PoisonHalt: stop with an error naming it. PoisonSetAside records it in
+	// the review_transaction table and continues.
+	Poison PoisonPolicy
 	// Lock says what to do when another Ingester already runs on this
 	// schema. Default LockWait.
 	Lock LockPolicy
@@ -145,6 +150,7 @@ type Ingester struct {
 	cfg    Config
 	cps    *checkpoint.Store
 	dedup  *dedup.Store
+	review string
 	log    *slog.Logger
 	stats  statsRecorder
 	stopCh chan struct{}
@@ -171,7 +177,8 @@ func New(db *sqlx.DB, src Source, cfg Config) (*Ingester, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Ingester{db: db, src: src, cfg: cfg, cps: cps, dedup: dd, log: cfg.Logger, stopCh: make(chan struct{})}, nil
+	return &Ingester{db: db, src: src, cfg: cfg, cps: cps, dedup: dd, review: schema.Qualify(cfg.Schema, "review_transaction"),
+		log: cfg.Logger, stopCh: make(chan struct{})}, nil
 }
 
 // Stop asks Run to commit what it has received and return nil. It does not
@@ -362,6 +369,9 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 			case <-sctx.Done():
 				return
 			}
+			if _, ok := settable(err); ok && ing.cfg.Poison == PoisonSetAside {
+				continue // the stream itself is fine: read on
+			}
 			if err != nil {
 				return
 			}
@@ -428,6 +438,12 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 		if !ok {
 			// The reader stopped because sctx ended.
 			return progressed, ctx.Err()
+		}
+		if de, ok := settable(it.err); ok && ing.cfg.Poison == PoisonSetAside {
+			if err := b.addPoison(de); err != nil {
+				return progressed, err
+			}
+			continue
 		}
 		if it.err != nil {
 			// Keep what arrived before the fault.

@@ -24,6 +24,8 @@ type Stats struct {
 	// Skipped those dedup dropped; Checkpoints the OffsetCheckpoints seen;
 	// Batches the SQL transactions committed.
 	Transactions, Skipped, Checkpoints, Batches int64
+	// SetAside counts transactions set aside for review (PoisonSetAside).
+	SetAside int64
 	// TxPerSecond is the rate of new transactions over the last committed
 	// batches (a moving average over about ten seconds).
 	TxPerSecond float64
@@ -32,7 +34,8 @@ type Stats struct {
 	// LedgerEndLag is the offsets between the checkpoint and the ledger end,
 	// as of the last call of LedgerEndLag.
 	LedgerEndLag int64
-	// Errors counts faults by kind: "stream", "auth", "database", "handler", "other".
+	// Errors counts faults by kind: "stream", "auth", "database", "handler",
+	// "decode", "other".
 	Errors map[string]int64
 	// LastCommit is when the last batch committed.
 	LastCommit time.Time
@@ -85,9 +88,21 @@ func (r *statsRecorder) committed(b *builder, skipped int, latency time.Duration
 	}
 }
 
+func (r *statsRecorder) setAside() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.s.SetAside++
+}
+
 func (r *statsRecorder) errorOf(err error) {
 	kind := "other"
+	var he *handlerError
+	var de *ledger.DecodeError
 	switch {
+	case errors.As(err, &he):
+		kind = "handler"
+	case errors.As(err, &de):
+		kind = "decode"
 	case ledger.IsAuth(err):
 		kind = "auth"
 	case IsTransientDBError(err):

@@ -1,10 +1,12 @@
 package ledger
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	pb "github.com/cantonx/txhistory/proto/gen/lapiv2"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -240,6 +242,9 @@ type DecodeError struct {
 	UpdateID string
 	NodeID   int32 // -1 when the error is not about one event
 	Err      error
+	// Raw is the offending item in protobuf JSON, when it could be encoded:
+	// what a review queue stores for an operator.
+	Raw []byte
 }
 
 func (e *DecodeError) Error() string {
@@ -464,6 +469,10 @@ func UpdateFromProto(r *pb.GetUpdatesResponse) (Update, error) {
 	case *pb.GetUpdatesResponse_Transaction:
 		tx, err := TransactionFromProto(u.Transaction)
 		if err != nil {
+			var de *DecodeError
+			if errors.As(err, &de) {
+				de.Raw, _ = protojson.Marshal(u.Transaction)
+			}
 			return Update{}, err
 		}
 		return Update{Kind: UpdateTransaction, Transaction: tx}, nil

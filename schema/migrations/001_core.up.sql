@@ -38,3 +38,18 @@ CREATE TABLE checkpoint_rewind (                -- audit of recovery rewinds
   mode            text        NOT NULL,
   note            text        NOT NULL DEFAULT ''
 );
+
+-- Transactions that ingestion set aside for manual review instead of halting
+-- (ingest.Config.Poison = PoisonSetAside).
+CREATE TABLE review_transaction (
+  update_id       text        PRIMARY KEY,  -- 'offset:<n>' when the update id could not be read
+  ledger_offset   bigint      NOT NULL,
+  record_time     timestamptz,
+  synchronizer_id text        NOT NULL DEFAULT '',
+  error           text        NOT NULL,
+  raw             jsonb,                     -- the transaction as the participant sent it (protobuf JSON)
+  set_aside_at    timestamptz NOT NULL DEFAULT now(),
+  resolved_at     timestamptz,
+  resolution      text        NOT NULL DEFAULT ''
+);
+CREATE INDEX review_transaction_open_idx ON review_transaction (ledger_offset) WHERE resolved_at IS NULL;

@@ -1,0 +1,139 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/jmoiron/sqlx"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// PoisonPolicy says what happens to a transaction that cannot be ingested:
+// one the participant sent malformed, or one the Handler rejects.
+type PoisonPolicy int
+
+const (
+	// PoisonHalt (the default) stops Run with an error naming the
+	// transaction's offset and update id. Nothing of its batch is committed;
+	// fix the cause and restart.
+	PoisonHalt PoisonPolicy = iota
+	// PoisonSetAside records the transaction in the review_transaction table
+	// (with the error and the transaction as received) and goes on with the
+	// rest. Its effects are not applied; its update id counts as ingested.
+	PoisonSetAside
+)
+
+// SetAsideRecord is one row of the review table.
+type SetAsideRecord struct {
+	UpdateID       string     `db:"update_id"`
+	Offset         int64      `db:"ledger_offset"`
+	RecordTime     *time.Time `db:"record_time"`
+	SynchronizerID string     `db:"synchronizer_id"`
+	Error          string     `db:"error"`
+	Raw            []byte     `db:"raw"`
+	SetAsideAt     time.Time  `db:"set_aside_at"`
+}
+
+// poisonItem is an undecodable transaction from the stream.
+type poisonItem struct {
+	offset   int64
+	updateID string
+	err      error
+	raw      []byte
+}
+
+// settable reports whether err is a malformed transaction that can be set
+// aside: it names its offset and carries the raw item.
+func settable(err error) (*ledger.DecodeError, bool) {
+	var de *ledger.DecodeError
+	if errors.As(err, &de) && de.Offset > 0 && de.Raw != nil {
+		return de, true
+	}
+	return nil, false
+}
+
+func (b *builder) addPoison(de *ledger.DecodeError) error {
+	if de.Offset <= b.cp.Offset {
+		return fmt.Errorf("ingest: malformed update at offset %d is not after the checkpoint offset %d: %w", de.Offset, b.cp.Offset, de)
+	}
+	b.poison = append(b.poison, poisonItem{offset: de.Offset, updateID: de.UpdateID, err: de, raw: de.Raw})
+	b.cp.Offset = de.Offset
+	b.sawCheckpoint = false
+	b.touched = true
+	return nil
+}
+
+func (ing *Ingester) setAside(ctx context.Context, tx *sqlx.Tx, updateID string, offset int64, rt time.Time, sync string, cause error, raw []byte) error {
+	if updateID == "" {
+		updateID = fmt.Sprintf("offset:%d", offset)
+	}
+	var rtArg, rawArg any
+	if !rt.IsZero() {
+		rtArg = rt
+	}
+	if len(raw) > 0 {
+		rawArg = string(raw)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO `+ing.review+` (update_id, ledger_offset, record_time, synchronizer_id, error, raw)
+		VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (update_id) DO NOTHING`,
+		updateID, offset, rtArg, sync, cause.Error(), rawArg)
+	if err != nil {
+		return fmt.Errorf("ingest: set aside update %s at offset %d: %w", updateID, offset, err)
+	}
+	ing.log.Warn("ingest: transaction set aside for review", "offset", offset, "update_id", updateID, "err", cause)
+	ing.stats.setAside()
+	return nil
+}
+
+// handleSplit runs the handler one transaction at a time, each under a
+// savepoint, setting aside those it rejects. It is the slow path taken
+// under PoisonSetAside once a whole batch has failed.
+func (ing *Ingester) handleSplit(ctx context.Context, tx *sqlx.Tx, batch *Batch) error {
+	for i, t := range batch.Transactions {
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT txhistory_poison`); err != nil {
+			return err
+		}
+		one := *batch
+		one.Transactions = batch.Transactions[i : i+1]
+		one.Checkpoints = nil
+		herr := ing.cfg.Handler.HandleBatch(ctx, tx, &one)
+		if herr == nil {
+			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT txhistory_poison`); err != nil {
+				return err
+			}
+			continue
+		}
+		if IsTransientDBError(herr) || ctx.Err() != nil {
+			return herr
+		}
+		if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT txhistory_poison`); err != nil {
+			return err
+		}
+		raw, _ := protojson.Marshal(t.Proto())
+		if err := ing.setAside(ctx, tx, t.UpdateID, t.Offset, t.RecordTime, t.SynchronizerID, herr, raw); err != nil {
+			return err
+		}
+	}
+	if len(batch.Checkpoints) > 0 {
+		rest := *batch
+		rest.Transactions = nil
+		if err := ing.cfg.Handler.HandleBatch(ctx, tx, &rest); err != nil {
+			return fmt.Errorf("ingest: handler failed on the checkpoints of batch (offsets %d..%d): %w", batch.FromOffset, batch.ToOffset, err)
+		}
+	}
+	return nil
+}
+
+// SetAsideTransactions lists the transactions waiting for review, oldest first.
+func (ing *Ingester) SetAsideTransactions(ctx context.Context) ([]SetAsideRecord, error) {
+	var out []SetAsideRecord
+	err := sqlx.SelectContext(ctx, ing.db, &out, `SELECT update_id, ledger_offset, record_time, synchronizer_id, error, coalesce(raw::text, '')::bytea AS raw, set_aside_at
+		FROM `+ing.review+` WHERE resolved_at IS NULL ORDER BY ledger_offset`)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: list set-aside transactions: %w", err)
+	}
+	return out, nil
+}
