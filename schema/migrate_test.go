@@ -19,8 +19,8 @@ import (
 	"github.com/cantonx/txhistory/schema"
 )
 
-// coreTables are the tables of migration 001, plus the bookkeeping table.
-var coreTables = []string{"checkpoint", "checkpoint_rewind", "ingested_update", "synchronizer_time", "txhistory_migration"}
+// coreTables are the tables of all migrations at the latest version, plus the bookkeeping table.
+var coreTables = []string{"checkpoint", "checkpoint_rewind", "ingested_update", "review_transaction", "synchronizer_time", "txhistory_migration"}
 
 func TestMigrate(t *testing.T) {
 	t.Parallel()
