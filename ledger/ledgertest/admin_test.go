@@ -1,0 +1,174 @@
+package ledgertest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/proto/gen/adminv30"
+	"github.com/cantonx/txhistory/proto/gen/lapiv2"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// adminLedger appends, on the default synchronizer, transactions at t0, t1,
+// t1 (a non-unique record time) and t3, then advances the synchronizer's
+// time to t4, and appends one transaction on another synchronizer. Offsets:
+// 1 (t0), 2 (t1), 3 (t1), 4 (t3), 5 (time advance to t4), 6 (other).
+func adminLedger(t *testing.T, f *fixture) (t0, t1, t3, t4 time.Time) {
+	t.Helper()
+	t0 = DefaultStartTime
+	t1 = t0.Add(time.Second)
+	t3 = t0.Add(3 * time.Second)
+	t4 = t0.Add(4 * time.Second)
+	_, err := f.p.Append(
+		&ledger.Transaction{RecordTime: t0, Events: txFor("alice").Events},
+		&ledger.Transaction{RecordTime: t1, Events: txFor("bob").Events},
+		&ledger.Transaction{RecordTime: t1, Events: txFor("bob").Events},
+		&ledger.Transaction{RecordTime: t3, Events: txFor("alice").Events},
+	)
+	require.NoError(t, err)
+	f.p.AdvanceTime(DefaultSynchronizer, t4)
+	_, err = f.p.Append(&ledger.Transaction{SynchronizerID: "other::1", RecordTime: t4.Add(time.Hour), Events: txFor("alice").Events})
+	require.NoError(t, err)
+	require.Equal(t, int64(6), f.p.LedgerEnd())
+	require.Equal(t, t4, f.p.ProcessedRecordTime(DefaultSynchronizer))
+	return t0, t1, t3, t4
+}
+
+func (f *fixture) lookup(t *testing.T, syncID string, at time.Time, force bool) (int64, error) {
+	t.Helper()
+	resp, err := f.admin.GetHighestOffsetByTimestamp(ctxT(t), &adminv30.GetHighestOffsetByTimestampRequest{
+		SynchronizerId: syncID, Timestamp: timestamppb.New(at), Force: force,
+	})
+	return resp.GetLedgerOffset(), err
+}
+
+func TestAdminV35(t *testing.T) {
+	f := setup(t) // AdminV35 is the default
+	t0, t1, t3, t4 := adminLedger(t, f)
+
+	ok := func(at time.Time, force bool, want int64) {
+		t.Helper()
+		got, err := f.lookup(t, DefaultSynchronizer, at, force)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+	}
+	fails := func(at time.Time, force bool, code codes.Code, id string) {
+		t.Helper()
+		_, err := f.lookup(t, DefaultSynchronizer, at, force)
+		requireError(t, err, code, id)
+	}
+
+	// Exact record times.
+	ok(t0, false, 1)
+	ok(t1, false, 3) // the highest of the transactions sharing t1
+	ok(t3, false, 4)
+	// No transaction at exactly that time: NOT_FOUND unless forced.
+	fails(t1.Add(time.Microsecond), false, codes.NotFound, ErrorIDExactRecordTimeMatchNotFound)
+	ok(t1.Add(time.Microsecond), true, 3)
+	fails(t4, false, codes.NotFound, ErrorIDExactRecordTimeMatchNotFound) // a time advance is no transaction
+	// Nothing at or before the timestamp, forced: 0.
+	ok(t0.Add(-time.Second), true, 0)
+	fails(t0.Add(-time.Second), false, codes.NotFound, ErrorIDExactRecordTimeMatchNotFound)
+	// Beyond what the participant processed.
+	fails(t4.Add(time.Microsecond), false, codes.FailedPrecondition, ErrorIDUnprocessedRequestedTimestamp)
+	// The documented trap: forced, at or past the processed time, it answers the ledger end.
+	ok(t4.Add(time.Hour), true, 6)
+	ok(t4, true, 6)
+
+	_, err := f.lookup(t, "unknown::1", t1, false)
+	requireError(t, err, codes.InvalidArgument, ErrorIDInvalidArgumentPartyManagement)
+	_, err = f.lookup(t, "", t1, false)
+	requireError(t, err, codes.InvalidArgument, ErrorIDMissingField)
+
+	got, err := f.lookup(t, "other::1", t4.Add(time.Hour), false)
+	require.NoError(t, err)
+	require.Equal(t, int64(6), got)
+}
+
+func TestAdminV34(t *testing.T) {
+	f := setup(t, WithAdminBehaviour(AdminV34))
+	t0, t1, t3, t4 := adminLedger(t, f)
+
+	for _, force := range []bool{false, true} { // force is ignored
+		for _, c := range []struct {
+			at   time.Time
+			want int64
+		}{
+			{t0, 1}, {t1, 3}, {t1.Add(time.Microsecond), 3}, {t3, 4}, {t4, 4},
+		} {
+			got, err := f.lookup(t, DefaultSynchronizer, c.at, force)
+			require.NoError(t, err)
+			require.Equal(t, c.want, got, "at %s force %v", c.at, force)
+		}
+		for _, c := range []struct {
+			sync string
+			at   time.Time
+		}{
+			{DefaultSynchronizer, t4.Add(time.Microsecond)}, // not processed yet
+			{DefaultSynchronizer, t0.Add(-time.Second)},     // nothing at or before
+			{"unknown::1", t1},
+		} {
+			_, err := f.lookup(t, c.sync, c.at, force)
+			requireError(t, err, codes.OutOfRange, ErrorIDInvalidTimestampPartyManagement)
+		}
+	}
+
+	f.p.SetAdminBehaviour(AdminV35)
+	_, err := f.lookup(t, DefaultSynchronizer, t1.Add(time.Microsecond), false)
+	requireError(t, err, codes.NotFound, ErrorIDExactRecordTimeMatchNotFound)
+}
+
+func TestAdminOnSeparateListener(t *testing.T) {
+	f := setup(t, WithSeparateAdmin())
+	require.NotEqual(t, f.p.Addr(), f.p.AdminAddr())
+	_, err := f.p.Append(txFor("alice"))
+	require.NoError(t, err)
+	got, err := f.lookup(t, DefaultSynchronizer, DefaultStartTime, false)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), got)
+
+	// Each listener serves only its own API.
+	_, err = adminv30.NewPartyManagementServiceClient(dial(t, f.p.Addr())).GetHighestOffsetByTimestamp(ctxT(t),
+		&adminv30.GetHighestOffsetByTimestampRequest{SynchronizerId: DefaultSynchronizer, Timestamp: timestamppb.New(DefaultStartTime)})
+	require.Equal(t, codes.Unimplemented, status.Code(err))
+	_, err = lapiv2.NewStateServiceClient(dial(t, f.p.AdminAddr())).GetLedgerEnd(ctxT(t), &lapiv2.GetLedgerEndRequest{})
+	require.Equal(t, codes.Unimplemented, status.Code(err))
+}
+
+// The restore runbook's step 5 on a participant that is still catching up:
+// the forced lookup answers a useless ledger end, the exact lookup says
+// "not processed yet" until the participant has recovered tRecovery.
+func TestAdminLookupWhileCatchingUp(t *testing.T) {
+	f := setup(t)
+	_, err := f.p.Append(txFor("alice"), txFor("alice"))
+	require.NoError(t, err)
+	backup := f.p.Backup()
+	ingested, err := f.p.Append(txFor("alice"), txFor("alice"), txFor("alice"))
+	require.NoError(t, err)
+	tRecovery := ingested[1].RecordTime // the last transaction the Integration DB holds
+
+	f.p.Restore(backup, WithCatchUp(true))
+	forced, err := f.lookup(t, DefaultSynchronizer, tRecovery, true)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), forced, "the ledger end of the lagging participant, not offRecovery")
+	_, err = f.lookup(t, DefaultSynchronizer, tRecovery, false)
+	requireError(t, err, codes.FailedPrecondition, ErrorIDUnprocessedRequestedTimestamp)
+
+	f.p.CatchUp(1)
+	_, err = f.lookup(t, DefaultSynchronizer, tRecovery, false)
+	requireError(t, err, codes.FailedPrecondition, ErrorIDUnprocessedRequestedTimestamp)
+
+	f.p.CatchUp(-1)
+	offRecovery, err := f.lookup(t, DefaultSynchronizer, tRecovery, false)
+	require.NoError(t, err)
+	require.Equal(t, int64(1004), offRecovery, "the recovered transaction's new offset")
+	require.NotEqual(t, ingested[1].Offset, offRecovery)
+	// Lookups as of tRecovery - 1µs (non-unique record times variant of the runbook).
+	before, err := f.lookup(t, DefaultSynchronizer, tRecovery.Add(-time.Microsecond), true)
+	require.NoError(t, err)
+	require.Equal(t, int64(1003), before)
+}

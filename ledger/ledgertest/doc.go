@@ -1,0 +1,116 @@
+// Package ledgertest is a fake Canton participant for unit tests: an
+// in-process gRPC server that speaks the Ledger API v2 calls txhistory uses
+// (UpdateService GetUpdates and GetUpdateById, StateService GetLedgerEnd and
+// GetLatestPrunedOffsets) and the admin API's
+// PartyManagementService.GetHighestOffsetByTimestamp, over real loopback
+// gRPC. Tests script its ledger, break it on purpose, and check what the
+// client asked.
+//
+// # Starting one
+//
+//	p, err := ledgertest.New()
+//	if err != nil { t.Fatal(err) }
+//	t.Cleanup(p.Close)
+//	conn, err := grpc.NewClient(p.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+//
+// Options set the default synchronizer, the start of record time, the
+// checkpoint interval, a required bearer token, the offset step (to create
+// offset gaps), the admin API's behaviour (Canton 3.4 or 3.5) and whether
+// the admin API has its own listener (AdminAddr).
+//
+// # Scripting the ledger
+//
+// Append stores transactions and wakes tailing streams. It fills in what the
+// caller leaves out (offset, update id, synchronizer, record time 1ms after
+// the previous one) and returns the stored copies:
+//
+//	txs, err := p.Append(&ledger.Transaction{Events: []ledger.Event{created}})
+//	// txs[0].Offset == 1, txs[0].UpdateID == "upd-1"
+//
+// Record times must not decrease on a synchronizer, but may repeat, as they
+// do after participant-local history changes. AdvanceTime moves a
+// synchronizer's time without a visible transaction (the ledger end still
+// moves, as the participant's other updates would make it). Prune makes old
+// offsets unreadable.
+//
+// # What a stream delivers
+//
+// GetUpdates behaves like a participant's:
+//
+//   - it checks the request first: negative begin_exclusive or non-positive
+//     end_inclusive is INVALID_ARGUMENT, end_inclusive before begin_exclusive
+//     is FAILED_PRECONDITION OFFSET_OUT_OF_RANGE, an offset beyond the ledger
+//     end is OUT_OF_RANGE OFFSET_AFTER_LEDGER_END, begin_exclusive below the
+//     pruning offset is FAILED_PRECONDITION PARTICIPANT_PRUNED_DATA_ACCESSED
+//     with the metadata earliest_offset;
+//   - it delivers the transactions with begin_exclusive < offset ≤
+//     end_inclusive, offsets strictly increasing, then ends (io.EOF on the
+//     client). A bounded stream sends no checkpoints. With descending_order
+//     (bounded streams only) it delivers them in reverse;
+//   - without end_inclusive it tails: it also delivers later appends, and
+//     sends an OffsetCheckpoint (ledger end and the latest record time of
+//     every synchronizer) when the ledger end has moved past the last item
+//     it sent: right after a batch of transactions, or, if nothing was
+//     delivered (filtered out, AdvanceTime), once the stream has been idle
+//     for the checkpoint interval. Offsets on a stream are strictly
+//     increasing, checkpoints included: no checkpoint follows a transaction
+//     at the ledger end, and none repeats an offset;
+//   - the update format filters: an event stays if a filter of one of its
+//     witness parties (or filters_for_any_party) selects it, by wildcard, by
+//     template, or by interface (module and entity names compared, package
+//     ignored; a created event matches an interface it has a view for,
+//     other events one they implement); a transaction with no event left is
+//     not sent, which makes offset gaps. For party filters, witness_parties
+//     keeps only the requested parties. Interface views are kept only for
+//     interface filters with include_interface_view, created_event_blob only
+//     for a matching filter that asks for it. verbose=false strips record
+//     labels and type identifiers and drops trailing None fields,
+//     recursively. An empty Filters or CumulativeFilter is a wildcard;
+//     TRANSACTION_SHAPE_UNSPECIFIED is INVALID_ARGUMENT;
+//   - TRANSACTION_SHAPE_ACS_DELTA is an approximation computed from the
+//     stored events: creates and archives of contracts that outlive the
+//     transaction, consuming exercises turned into archives, everything else
+//     dropped.
+//
+// GetUpdateById applies the same format, and answers NOT_FOUND
+// UPDATE_NOT_FOUND for an unknown, pruned, not yet recovered or filtered out
+// transaction.
+//
+// Errors are gRPC statuses shaped like Canton's: the message
+// "ERROR_ID(category,correlation): cause" and a google.rpc.ErrorInfo detail
+// whose Reason is the error id (see StatusError and the ErrorID constants).
+// A missing or wrong token is UNAUTHENTICATED with a redacted message and no
+// ErrorInfo, as Canton hides the cause of security-sensitive failures.
+//
+// # The admin API
+//
+// GetHighestOffsetByTimestamp looks at all processed transactions of the
+// synchronizer, unfiltered; see AdminV34 and AdminV35 for the two
+// behaviours, including the forced lookup that answers the ledger end for a
+// timestamp the participant has not processed yet.
+//
+// # Backup and restore
+//
+// Backup and Restore replay the validator node restore runbook. After
+// Restore the ledger is the snapshot's, then the updates sequenced since are
+// recovered from the synchronizer with the same update ids and record times
+// but new offsets (WithOffsetShift), and open streams end with UNAVAILABLE.
+// With WithCatchUp(true) the recovery waits for CatchUp, so the ledger end
+// and ProcessedRecordTime lag behind as on a participant still catching up;
+// transactions appended meanwhile queue behind the recovered ones.
+//
+// # Faults and observation
+//
+// Like franz-go's kfake, each call can be controlled: FailNext fails the next
+// calls of a method, Intercept runs a hook before each call (to inspect
+// metadata, delay, or fail with a StatusError), DropStreamsAfter breaks
+// streams after n items, StallStreams freezes them, SetDelay slows them,
+// ExpireTokenOnStreams aborts them with ACCESS_TOKEN_EXPIRED. Requests and
+// Calls tell what the client did.
+//
+// # Guarantees
+//
+// Every method is safe for concurrent use. Close ends all streams and
+// returns after every goroutine of the participant has ended; streams also
+// end when the client cancels.
+package ledgertest

@@ -1,0 +1,1516 @@
+package ledgertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/proto/gen/adminv30"
+	"github.com/cantonx/txhistory/proto/gen/lapiv2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// Defaults of the options.
+const (
+	// DefaultSynchronizer is the synchronizer id given to transactions that
+	// name none.
+	DefaultSynchronizer = "global-domain::1220aa"
+	// DefaultCheckpointInterval is how long a tailing stream stays idle before
+	// it reports a moved ledger end with an OffsetCheckpoint.
+	DefaultCheckpointInterval = 100 * time.Millisecond
+	// DefaultOffsetShift is how far the offsets of recovered transactions move
+	// after a Restore.
+	DefaultOffsetShift = 1000
+)
+
+// DefaultStartTime is the record time of the first transaction of a
+// synchronizer when the caller gives none: 2026-01-01T00:00:00Z.
+var DefaultStartTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Full gRPC method names the fake serves. Methods can also be named by their
+// last element ("GetUpdates") wherever a method name is asked for.
+const (
+	MethodGetUpdates                  = lapiv2.UpdateService_GetUpdates_FullMethodName
+	MethodGetUpdateByID               = lapiv2.UpdateService_GetUpdateById_FullMethodName
+	MethodGetLedgerEnd                = lapiv2.StateService_GetLedgerEnd_FullMethodName
+	MethodGetLatestPrunedOffsets      = lapiv2.StateService_GetLatestPrunedOffsets_FullMethodName
+	MethodGetHighestOffsetByTimestamp = adminv30.PartyManagementService_GetHighestOffsetByTimestamp_FullMethodName
+)
+
+var methodNames = map[string]string{}
+
+func init() {
+	for _, full := range []string{MethodGetUpdates, MethodGetUpdateByID, MethodGetLedgerEnd, MethodGetLatestPrunedOffsets, MethodGetHighestOffsetByTimestamp} {
+		methodNames[full] = full
+		methodNames[full[strings.LastIndex(full, "/")+1:]] = full
+	}
+}
+
+// fullMethod resolves a method name given in full or by its last element. An
+// unknown name is a bug in the test and panics, so that a typo cannot leave a
+// fault switch silently unused.
+func fullMethod(m string) string {
+	if full, ok := methodNames[m]; ok {
+		return full
+	}
+	if full, ok := methodNames[strings.TrimPrefix(m, "/")]; ok {
+		return full
+	}
+	panic(fmt.Sprintf("ledgertest: unknown method %q (want e.g. %q or %q)", m, "GetUpdates", MethodGetUpdates))
+}
+
+// Option configures a Participant.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+type config struct {
+	synchronizer  string
+	startTime     time.Time
+	interval      time.Duration
+	token         string
+	admin         AdminBehaviour
+	separateAdmin bool
+	step          int64
+	listener      net.Listener
+}
+
+// WithSynchronizer sets the synchronizer id given to transactions that name
+// none. Default: DefaultSynchronizer.
+func WithSynchronizer(id string) Option {
+	return optionFunc(func(c *config) { c.synchronizer = id })
+}
+
+// WithStartTime sets the record time of the first transaction appended to a
+// synchronizer without a record time; later ones follow 1ms apart. Default:
+// DefaultStartTime. Record times are kept with microsecond precision, as
+// Canton does.
+func WithStartTime(t time.Time) Option {
+	return optionFunc(func(c *config) { c.startTime = t })
+}
+
+// WithCheckpointInterval sets how long a tailing stream must have been idle
+// before it sends an OffsetCheckpoint for a ledger end that moved without a
+// delivered transaction (filtered out, or AdvanceTime). After a batch that
+// delivered transactions, a checkpoint follows at once if the ledger end is
+// past the last one. Default: DefaultCheckpointInterval; it must be positive.
+func WithCheckpointInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.interval = d })
+}
+
+// WithToken makes every call (Ledger API and admin API) require the metadata
+// "authorization: Bearer tok"; calls without it fail with UNAUTHENTICATED.
+// Default: no authentication. See also [Participant.SetToken].
+func WithToken(tok string) Option {
+	return optionFunc(func(c *config) { c.token = tok })
+}
+
+// WithAdminBehaviour selects how GetHighestOffsetByTimestamp behaves.
+// Default: AdminV35.
+func WithAdminBehaviour(b AdminBehaviour) Option {
+	return optionFunc(func(c *config) { c.admin = b })
+}
+
+// WithSeparateAdmin serves the admin API on its own listener (127.0.0.1:0),
+// as a real participant does; the Ledger API listener then does not serve it.
+// Default: both APIs on one listener.
+func WithSeparateAdmin() Option {
+	return optionFunc(func(c *config) { c.separateAdmin = true })
+}
+
+// WithOffsetStep makes offsets advance by n per appended transaction or time
+// advance, so that streams see gaps even without filtering. Default 1; it
+// must be positive.
+func WithOffsetStep(n int64) Option {
+	return optionFunc(func(c *config) { c.step = n })
+}
+
+// WithListener serves the Ledger API (and the admin API unless
+// WithSeparateAdmin) on l instead of a new 127.0.0.1:0 listener, for example
+// an in-memory listener. Close closes it.
+func WithListener(l net.Listener) Option {
+	return optionFunc(func(c *config) { c.listener = l })
+}
+
+// Participant is a fake Canton participant: an in-process gRPC server with
+// the Ledger API v2 UpdateService and StateService and the admin
+// PartyManagementService's GetHighestOffsetByTimestamp. Tests script its
+// ledger (Append, AdvanceTime, Prune, Backup, Restore, CatchUp) and its
+// faults (FailNext, Intercept, DropStreamsAfter, StallStreams, SetDelay), and
+// observe what clients asked (Requests, Calls). All methods are safe for
+// concurrent use.
+type Participant struct {
+	cfg       config
+	lis       net.Listener
+	adminLis  net.Listener
+	srv       *grpc.Server
+	adminSrv  *grpc.Server
+	serveWG   sync.WaitGroup
+	closeOnce sync.Once
+	done      chan struct{}
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every change streams care about
+	closed  bool
+
+	// The participant's view: what it has processed and serves.
+	log       []*entry          // offset order
+	byID      map[string]*entry // visible transactions by update id
+	end       int64
+	pruned    int64
+	processed map[string]time.Time // per synchronizer: latest processed record time
+	jump      int64                // added once to the next offset (restore shift)
+	gen       uint64               // bumped by Restore: open streams end
+
+	// The synchronizers' view: everything ever sequenced, in sequence order.
+	history   []*entry
+	known     map[string]bool      // update ids in history
+	sequenced map[string]time.Time // latest sequenced record time per synchronizer
+	pending   []*entry             // sequenced but not processed yet (catch-up)
+	autoID    int
+
+	token      string
+	tokenEpoch uint64
+	admin      AdminBehaviour
+
+	requests   []*lapiv2.GetUpdatesRequest
+	calls      map[string]int
+	failNext   map[string]injectedFault
+	intercepts map[string]func(context.Context, proto.Message) error
+	dropAfter  int
+	stalled    bool
+	delay      time.Duration
+}
+
+// entry is one update of the ledger: a transaction, or a synchronizer time
+// advance that is not visible on the stream. Entries are immutable once
+// stored; replaying one after a Restore makes a new entry with a new offset.
+type entry struct {
+	seq    uint64 // position in the synchronizer's history, stable across restores
+	offset int64
+	sync   string
+	time   time.Time
+	tx     *ledger.Transaction // nil for a time advance
+}
+
+type injectedFault struct {
+	n    int
+	code codes.Code
+}
+
+// New starts a fake participant listening on 127.0.0.1 on a free port (or on
+// WithListener's listener). Close it when done.
+func New(opts ...Option) (*Participant, error) {
+	cfg := config{
+		synchronizer: DefaultSynchronizer,
+		startTime:    DefaultStartTime,
+		interval:     DefaultCheckpointInterval,
+		admin:        AdminV35,
+		step:         1,
+	}
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	switch {
+	case cfg.synchronizer == "":
+		return nil, errors.New("ledgertest: synchronizer id is empty")
+	case cfg.interval <= 0:
+		return nil, fmt.Errorf("ledgertest: checkpoint interval %v is not positive", cfg.interval)
+	case cfg.step <= 0:
+		return nil, fmt.Errorf("ledgertest: offset step %d is not positive", cfg.step)
+	case cfg.admin != AdminV34 && cfg.admin != AdminV35:
+		return nil, fmt.Errorf("ledgertest: unknown admin behaviour %d", cfg.admin)
+	}
+	cfg.startTime = normTime(cfg.startTime)
+
+	lis := cfg.listener
+	if lis == nil {
+		var err error
+		if lis, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("ledgertest: listen: %w", err)
+		}
+	}
+	p := &Participant{
+		cfg:        cfg,
+		lis:        lis,
+		done:       make(chan struct{}),
+		changed:    make(chan struct{}),
+		byID:       map[string]*entry{},
+		processed:  map[string]time.Time{},
+		known:      map[string]bool{},
+		sequenced:  map[string]time.Time{},
+		token:      cfg.token,
+		admin:      cfg.admin,
+		calls:      map[string]int{},
+		failNext:   map[string]injectedFault{},
+		intercepts: map[string]func(context.Context, proto.Message) error{},
+	}
+	p.srv = grpc.NewServer(grpc.WaitForHandlers(true))
+	lapiv2.RegisterUpdateServiceServer(p.srv, updateService{p: p})
+	lapiv2.RegisterStateServiceServer(p.srv, stateService{p: p})
+	if cfg.separateAdmin {
+		adminLis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			lis.Close()
+			return nil, fmt.Errorf("ledgertest: listen for the admin API: %w", err)
+		}
+		p.adminLis = adminLis
+		p.adminSrv = grpc.NewServer(grpc.WaitForHandlers(true))
+		adminv30.RegisterPartyManagementServiceServer(p.adminSrv, adminService{p: p})
+	} else {
+		adminv30.RegisterPartyManagementServiceServer(p.srv, adminService{p: p})
+	}
+	p.serve(p.srv, p.lis)
+	if p.adminSrv != nil {
+		p.serve(p.adminSrv, p.adminLis)
+	}
+	return p, nil
+}
+
+func (p *Participant) serve(srv *grpc.Server, lis net.Listener) {
+	p.serveWG.Add(1)
+	go func() {
+		defer p.serveWG.Done()
+		_ = srv.Serve(lis) // returns when Close stops the server
+	}()
+}
+
+// Addr returns the host:port of the Ledger API.
+func (p *Participant) Addr() string { return p.lis.Addr().String() }
+
+// AdminAddr returns the host:port of the admin API: Addr unless the
+// participant was created WithSeparateAdmin.
+func (p *Participant) AdminAddr() string {
+	if p.adminLis != nil {
+		return p.adminLis.Addr().String()
+	}
+	return p.Addr()
+}
+
+// Close stops the servers and ends open streams (clients see UNAVAILABLE). It
+// returns once every handler and server goroutine has returned. Calling it
+// again does nothing.
+func (p *Participant) Close() {
+	p.closeOnce.Do(func() {
+		p.mu.Lock()
+		p.closed = true
+		close(p.done)
+		p.notifyLocked()
+		p.mu.Unlock()
+		p.srv.Stop()
+		if p.adminSrv != nil {
+			p.adminSrv.Stop()
+		}
+		p.serveWG.Wait()
+	})
+}
+
+func (p *Participant) notifyLocked() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// ---------------------------------------------------------------------------
+// Ledger contents.
+
+// Append adds transactions to the ledger, in order, and wakes tailing
+// streams. For each transaction it assigns:
+//
+//   - Offset: the ledger end plus the offset step (a given Offset is ignored);
+//     every event's Offset is set to it too;
+//   - UpdateID, if empty: "upd-<n>", unique;
+//   - SynchronizerID, if empty: the default synchronizer;
+//   - RecordTime, if zero: the synchronizer's latest record time plus 1ms, or
+//     the start time for its first transaction;
+//   - EffectiveAt, if zero: the record time.
+//
+// Record times are truncated to microseconds and must not decrease on a
+// synchronizer (equal record times are allowed, as after participant-local
+// history changes). A duplicate update id is an error. On any error nothing
+// is appended.
+//
+// While a Restore's recovery is pending (manual catch-up), new transactions
+// queue behind the recovered ones, as the synchronizer sequenced them later:
+// they get their offset when CatchUp reaches them, and the returned copies
+// have Offset 0.
+//
+// Append returns copies of the transactions as stored.
+func (p *Participant) Append(txs ...*ledger.Transaction) ([]*ledger.Transaction, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, errors.New("ledgertest: Append on a closed participant")
+	}
+	times := map[string]time.Time{}
+	ids := map[string]bool{}
+	entries := make([]*entry, 0, len(txs))
+	for i, in := range txs {
+		if in == nil {
+			return nil, fmt.Errorf("ledgertest: Append: transaction %d is nil", i)
+		}
+		tx := cloneTx(in, 0)
+		if tx.SynchronizerID == "" {
+			tx.SynchronizerID = p.cfg.synchronizer
+		}
+		if tx.UpdateID == "" {
+			tx.UpdateID = p.nextUpdateIDLocked(ids)
+		} else if p.known[tx.UpdateID] || ids[tx.UpdateID] {
+			return nil, fmt.Errorf("ledgertest: Append: update id %q already exists", tx.UpdateID)
+		}
+		ids[tx.UpdateID] = true
+		last, ok := times[tx.SynchronizerID]
+		if !ok {
+			last, ok = p.sequenced[tx.SynchronizerID]
+		}
+		switch {
+		case tx.RecordTime.IsZero() && ok:
+			tx.RecordTime = last.Add(time.Millisecond)
+		case tx.RecordTime.IsZero():
+			tx.RecordTime = p.cfg.startTime
+		default:
+			tx.RecordTime = normTime(tx.RecordTime)
+			if ok && tx.RecordTime.Before(last) {
+				return nil, fmt.Errorf("ledgertest: Append: record time %s of update %s is before %s, the latest record time of synchronizer %s",
+					tx.RecordTime.Format(time.RFC3339Nano), tx.UpdateID, last.Format(time.RFC3339Nano), tx.SynchronizerID)
+			}
+		}
+		times[tx.SynchronizerID] = tx.RecordTime
+		if tx.EffectiveAt.IsZero() {
+			tx.EffectiveAt = tx.RecordTime
+		} else {
+			tx.EffectiveAt = normTime(tx.EffectiveAt)
+		}
+		entries = append(entries, &entry{sync: tx.SynchronizerID, time: tx.RecordTime, tx: tx})
+	}
+	out := make([]*ledger.Transaction, len(entries))
+	for i, e := range entries {
+		stored := p.sequenceLocked(e)
+		out[i] = cloneTx(stored.tx, stored.offset)
+	}
+	p.notifyLocked()
+	return out, nil
+}
+
+func (p *Participant) nextUpdateIDLocked(taken map[string]bool) string {
+	for {
+		p.autoID++
+		id := fmt.Sprintf("upd-%d", p.autoID)
+		if !p.known[id] && !taken[id] {
+			return id
+		}
+	}
+}
+
+// sequenceLocked records e in the synchronizers' history and, unless a
+// recovery is pending, processes it. It returns the entry as stored (with
+// offset 0 while it is pending).
+func (p *Participant) sequenceLocked(e *entry) *entry {
+	e.seq = uint64(len(p.history)) + 1
+	p.history = append(p.history, e)
+	if e.tx != nil {
+		p.known[e.tx.UpdateID] = true
+	}
+	if e.time.After(p.sequenced[e.sync]) {
+		p.sequenced[e.sync] = e.time
+	}
+	if len(p.pending) > 0 {
+		p.pending = append(p.pending, e)
+		return e
+	}
+	return p.processLocked(e)
+}
+
+// processLocked gives e the next offset and makes it visible.
+func (p *Participant) processLocked(e *entry) *entry {
+	off := max(p.end+1, p.end+p.cfg.step+p.jump)
+	p.jump = 0
+	stored := &entry{seq: e.seq, offset: off, sync: e.sync, time: e.time}
+	if e.tx != nil {
+		stored.tx = cloneTx(e.tx, off)
+		p.byID[stored.tx.UpdateID] = stored
+	}
+	p.log = append(p.log, stored)
+	p.end = off
+	if last, ok := p.processed[e.sync]; !ok || e.time.After(last) {
+		p.processed[e.sync] = e.time
+	}
+	return stored
+}
+
+// AdvanceTime moves the time of a synchronizer ("" for the default one) to t
+// without a visible transaction, as the participant's non-visible updates
+// (other parties' transactions, topology) do: the ledger end moves by one
+// offset step and the next checkpoints carry t. Time never goes backwards: a t
+// before the synchronizer's latest record time keeps that time (the ledger end
+// still moves).
+func (p *Participant) AdvanceTime(syncID string, t time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if syncID == "" {
+		syncID = p.cfg.synchronizer
+	}
+	t = normTime(t)
+	if last, ok := p.sequenced[syncID]; ok && t.Before(last) {
+		t = last
+	}
+	p.sequenceLocked(&entry{sync: syncID, time: t})
+	p.notifyLocked()
+}
+
+// LedgerEnd returns the offset of the last processed update (0 when empty).
+func (p *Participant) LedgerEnd() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.end
+}
+
+// Transactions returns copies of all processed transactions in offset order,
+// pruned ones included.
+func (p *Participant) Transactions() []*ledger.Transaction {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []*ledger.Transaction
+	for _, e := range p.log {
+		if e.tx != nil {
+			out = append(out, cloneTx(e.tx, e.offset))
+		}
+	}
+	return out
+}
+
+// Prune prunes the ledger up to and including offset upTo:
+// GetLatestPrunedOffsets reports it, GetUpdates with a begin_exclusive below
+// it fails with PARTICIPANT_PRUNED_DATA_ACCESSED, open streams positioned
+// below it fail the same way, and GetUpdateById no longer finds pruned
+// transactions. upTo must lie in [0, LedgerEnd()]; pruning to an offset at or
+// below the current pruning offset does nothing.
+func (p *Participant) Prune(upTo int64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if upTo < 0 || upTo > p.end {
+		return fmt.Errorf("ledgertest: Prune(%d): offset outside [0, ledger end %d]", upTo, p.end)
+	}
+	if upTo > p.pruned {
+		p.pruned = upTo
+		p.notifyLocked()
+	}
+	return nil
+}
+
+// PrunedOffset returns the offset the ledger is pruned up to (inclusive).
+func (p *Participant) PrunedOffset() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pruned
+}
+
+// ---------------------------------------------------------------------------
+// Backup and restore.
+
+// Snapshot is a backup of the participant taken by Backup.
+type Snapshot struct {
+	log       []*entry
+	end       int64
+	pruned    int64
+	processed map[string]time.Time
+	seq       uint64 // last history entry the backup holds
+}
+
+// LedgerEnd returns the ledger end at the time of the backup.
+func (s Snapshot) LedgerEnd() int64 { return s.end }
+
+// Backup takes a backup of the participant's state: its processed ledger,
+// ledger end, pruning offset and synchronizer times.
+func (p *Participant) Backup() Snapshot {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := Snapshot{log: slices.Clone(p.log), end: p.end, pruned: p.pruned, processed: maps.Clone(p.processed)}
+	if n := len(p.log); n > 0 {
+		s.seq = p.log[n-1].seq
+	}
+	return s
+}
+
+// RestoreOption configures Restore.
+type RestoreOption interface{ applyRestore(*restoreConfig) }
+
+type restoreOptionFunc func(*restoreConfig)
+
+func (f restoreOptionFunc) applyRestore(c *restoreConfig) { f(c) }
+
+type restoreConfig struct {
+	shift  int64
+	manual bool
+}
+
+// WithOffsetShift sets how far the offsets of recovered updates move compared
+// with the first time round: the first recovered update gets the snapshot's
+// ledger end plus n plus the offset step. Default DefaultOffsetShift. Zero
+// keeps the old offsets; a negative n gives smaller ones (with an offset step
+// above 1), but an offset is always above the previous one.
+func WithOffsetShift(n int64) RestoreOption {
+	return restoreOptionFunc(func(c *restoreConfig) { c.shift = n })
+}
+
+// WithCatchUp(true) makes the restored participant recover the updates
+// sequenced after the backup only when the test calls CatchUp: until then its
+// ledger end and processed record times lag behind. Default (false): all are
+// recovered during Restore.
+func WithCatchUp(manual bool) RestoreOption {
+	return restoreOptionFunc(func(c *restoreConfig) { c.manual = manual })
+}
+
+// Restore restores the participant from a backup, as in the validator node
+// restore runbook. Open streams end with UNAVAILABLE (the node restarts). The
+// ledger is truncated to the snapshot, with the snapshot's pruning offset and
+// synchronizer times; then the participant recovers from the synchronizers
+// every update sequenced after the backup: same update ids, record times and
+// events, but new offsets (see WithOffsetShift). Transactions appended later
+// come after the recovered ones. Fault switches, recorded requests and call
+// counts are kept. s must come from p's own Backup; a snapshot can be
+// restored any number of times.
+func (p *Participant) Restore(s Snapshot, opts ...RestoreOption) {
+	rc := restoreConfig{shift: DefaultOffsetShift}
+	for _, o := range opts {
+		o.applyRestore(&rc)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.log = slices.Clone(s.log)
+	p.end = s.end
+	p.pruned = s.pruned
+	p.processed = maps.Clone(s.processed)
+	if p.processed == nil {
+		p.processed = map[string]time.Time{}
+	}
+	p.byID = map[string]*entry{}
+	for _, e := range p.log {
+		if e.tx != nil {
+			p.byID[e.tx.UpdateID] = e
+		}
+	}
+	p.pending = nil
+	for _, e := range p.history {
+		if e.seq > s.seq {
+			p.pending = append(p.pending, e)
+		}
+	}
+	p.jump = rc.shift
+	p.gen++
+	if !rc.manual {
+		p.catchUpLocked(-1)
+	}
+	p.notifyLocked()
+}
+
+// CatchUp lets a participant restored WithCatchUp(true) recover the next n
+// pending transactions (with the time advances sequenced before them), or all
+// pending updates for n < 0. It wakes tailing streams and returns the number
+// of transactions recovered.
+func (p *Participant) CatchUp(n int) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	count := p.catchUpLocked(n)
+	p.notifyLocked()
+	return count
+}
+
+func (p *Participant) catchUpLocked(n int) int {
+	count := 0
+	for len(p.pending) > 0 && (n < 0 || count < n) {
+		e := p.pending[0]
+		p.pending = p.pending[1:]
+		p.processLocked(e)
+		if e.tx != nil {
+			count++
+		}
+	}
+	if len(p.pending) == 0 {
+		p.pending = nil
+	}
+	return count
+}
+
+// Pending returns how many sequenced transactions the participant has not
+// processed yet (non-zero only after a Restore WithCatchUp(true)).
+func (p *Participant) Pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, e := range p.pending {
+		if e.tx != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// ---------------------------------------------------------------------------
+// Fault switches and observation.
+
+// Requests returns a copy of every GetUpdates request received, in order,
+// including those that failed.
+func (p *Participant) Requests() []*lapiv2.GetUpdatesRequest {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*lapiv2.GetUpdatesRequest, len(p.requests))
+	for i, r := range p.requests {
+		out[i] = proto.CloneOf(r)
+	}
+	return out
+}
+
+// Calls returns how many calls of a method arrived (full name or last
+// element, e.g. "GetUpdates"), including failed ones.
+func (p *Participant) Calls(method string) int {
+	m := fullMethod(method)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls[m]
+}
+
+// DropStreamsAfter makes every GetUpdates stream, open or future, break with
+// UNAVAILABLE once it has sent n items (transactions and checkpoints), like a
+// broken connection: the status carries no ErrorInfo. n <= 0 disables it.
+func (p *Participant) DropStreamsAfter(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dropAfter = max(n, 0)
+	p.notifyLocked()
+}
+
+// FailNext makes the next k calls of method (full name or last element) fail
+// with code and error id TEST_INJECTED_FAULT, before any other processing
+// except counting and recording. k <= 0 clears it. Faults run before
+// Intercept hooks and authentication.
+func (p *Participant) FailNext(method string, k int, code codes.Code) {
+	m := fullMethod(method)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if k <= 0 {
+		delete(p.failNext, m)
+		return
+	}
+	p.failNext[m] = injectedFault{n: k, code: code}
+}
+
+// Intercept runs fn before each call of method (full name or last element),
+// with the call's context (incoming metadata included) and request. A non-nil
+// error is returned to the client as is: build realistic ones with
+// StatusError. fn may block (to delay a call) but should return when ctx
+// ends, and may call the Participant's methods. A nil fn removes the hook.
+func (p *Participant) Intercept(method string, fn func(ctx context.Context, req proto.Message) error) {
+	m := fullMethod(method)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if fn == nil {
+		delete(p.intercepts, m)
+		return
+	}
+	p.intercepts[m] = fn
+}
+
+// StallStreams(true) makes every GetUpdates stream send nothing, neither
+// transactions nor checkpoints, until StallStreams(false). The streams stay
+// open and still end on errors, cancellation and Close.
+func (p *Participant) StallStreams(stall bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stalled = stall
+	p.notifyLocked()
+}
+
+// SetDelay makes GetUpdates streams wait d before sending each item, like a
+// slow network. 0 (the default) disables it.
+func (p *Participant) SetDelay(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.delay = max(d, 0)
+}
+
+// ExpireTokenOnStreams makes every open GetUpdates stream fail with ABORTED
+// ACCESS_TOKEN_EXPIRED, as when the token a stream was opened with expires.
+// Streams opened later are not affected.
+func (p *Participant) ExpireTokenOnStreams() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.tokenEpoch++
+	p.notifyLocked()
+}
+
+// SetToken changes the token calls must present ("" turns authentication
+// off). Open streams are not affected; combine with ExpireTokenOnStreams to
+// force clients to refresh.
+func (p *Participant) SetToken(tok string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.token = tok
+}
+
+// enter is the common prologue of every call: count, record, injected
+// faults, the Intercept hook, authentication.
+func (p *Participant) enter(ctx context.Context, method string, req proto.Message) error {
+	p.mu.Lock()
+	p.calls[method]++
+	if r, ok := req.(*lapiv2.GetUpdatesRequest); ok {
+		p.requests = append(p.requests, proto.CloneOf(r))
+	}
+	var injected error
+	if f := p.failNext[method]; f.n > 0 {
+		f.n--
+		if f.n == 0 {
+			delete(p.failNext, method)
+		} else {
+			p.failNext[method] = f
+		}
+		injected = StatusError(f.code, ErrorIDInjectedFault, "fault injected into "+method+" by ledgertest FailNext", nil)
+	}
+	hook := p.intercepts[method]
+	token := p.token
+	p.mu.Unlock()
+	if injected != nil {
+		return injected
+	}
+	if hook != nil {
+		if err := hook(ctx, req); err != nil {
+			return err
+		}
+	}
+	if token != "" && !hasBearer(ctx, token) {
+		return unauthenticated()
+	}
+	return nil
+}
+
+func hasBearer(ctx context.Context, token string) bool {
+	md, _ := metadata.FromIncomingContext(ctx)
+	for _, v := range md.Get("authorization") {
+		if v == "Bearer "+token {
+			return true
+		}
+	}
+	return false
+}
+
+// ---------------------------------------------------------------------------
+// StateService.
+
+type stateService struct {
+	lapiv2.UnimplementedStateServiceServer
+	p *Participant
+}
+
+func (s stateService) GetLedgerEnd(ctx context.Context, req *lapiv2.GetLedgerEndRequest) (*lapiv2.GetLedgerEndResponse, error) {
+	if err := s.p.enter(ctx, MethodGetLedgerEnd, req); err != nil {
+		return nil, err
+	}
+	return &lapiv2.GetLedgerEndResponse{Offset: s.p.LedgerEnd()}, nil
+}
+
+func (s stateService) GetLatestPrunedOffsets(ctx context.Context, req *lapiv2.GetLatestPrunedOffsetsRequest) (*lapiv2.GetLatestPrunedOffsetsResponse, error) {
+	if err := s.p.enter(ctx, MethodGetLatestPrunedOffsets, req); err != nil {
+		return nil, err
+	}
+	pruned := s.p.PrunedOffset()
+	return &lapiv2.GetLatestPrunedOffsetsResponse{
+		ParticipantPrunedUpToInclusive:          pruned,
+		AllDivulgedContractsPrunedUpToInclusive: pruned,
+	}, nil
+}
+
+// ---------------------------------------------------------------------------
+// UpdateService.
+
+type updateService struct {
+	lapiv2.UnimplementedUpdateServiceServer
+	p *Participant
+}
+
+func (s updateService) GetUpdateById(ctx context.Context, req *lapiv2.GetUpdateByIdRequest) (*lapiv2.GetUpdateResponse, error) {
+	p := s.p
+	if err := p.enter(ctx, MethodGetUpdateByID, req); err != nil {
+		return nil, err
+	}
+	if req.GetUpdateId() == "" {
+		return nil, StatusError(codes.InvalidArgument, ErrorIDMissingField, "The submitted command is missing a mandatory field: update_id", map[string]string{"field_name": "update_id"})
+	}
+	format, err := parseUpdateFormat(req.GetUpdateFormat())
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	e := p.byID[req.GetUpdateId()]
+	if e != nil && e.offset <= p.pruned {
+		e = nil
+	}
+	p.mu.Unlock()
+	var tx *lapiv2.Transaction
+	if e != nil && format != nil {
+		tx = format.apply(e.tx)
+	}
+	if tx == nil {
+		return nil, StatusError(codes.NotFound, ErrorIDUpdateNotFound, "Update not found, or not visible.", map[string]string{"update_id": req.GetUpdateId()})
+	}
+	return &lapiv2.GetUpdateResponse{Update: &lapiv2.GetUpdateResponse_Transaction{Transaction: tx}}, nil
+}
+
+func (s updateService) GetUpdates(req *lapiv2.GetUpdatesRequest, stream grpc.ServerStreamingServer[lapiv2.GetUpdatesResponse]) error {
+	p := s.p
+	ctx := stream.Context()
+	if err := p.enter(ctx, MethodGetUpdates, req); err != nil {
+		return err
+	}
+	begin := req.GetBeginExclusive()
+	bounded := req.EndInclusive != nil
+	endIncl := req.GetEndInclusive()
+	switch {
+	case begin < 0:
+		return StatusError(codes.InvalidArgument, ErrorIDNegativeOffset, fmt.Sprintf("Offset %d in begin_exclusive is a negative integer", begin), map[string]string{"field_name": "begin_exclusive"})
+	case bounded && endIncl <= 0:
+		return StatusError(codes.InvalidArgument, ErrorIDNonPositiveOffset, fmt.Sprintf("Offset %d in end_inclusive is not a positive integer", endIncl), map[string]string{"field_name": "end_inclusive"})
+	case bounded && endIncl < begin:
+		return StatusError(codes.FailedPrecondition, ErrorIDOffsetOutOfRange, fmt.Sprintf("Begin offset %d is after end offset %d", begin, endIncl), nil)
+	case !bounded && req.GetDescendingOrder():
+		return StatusError(codes.InvalidArgument, ErrorIDInvalidArgument, "The submitted request has invalid arguments: descending_order needs end_inclusive", nil)
+	}
+	format, err := parseUpdateFormat(req.GetUpdateFormat())
+	if err != nil {
+		return err
+	}
+
+	p.mu.Lock()
+	ledgerEnd, pruned, gen, epoch := p.end, p.pruned, p.gen, p.tokenEpoch
+	p.mu.Unlock()
+	switch {
+	case begin > ledgerEnd:
+		return StatusError(codes.OutOfRange, ErrorIDOffsetAfterLedgerEnd, fmt.Sprintf("Begin offset (%d) is after ledger end (%d)", begin, ledgerEnd), nil)
+	case bounded && endIncl > ledgerEnd:
+		return StatusError(codes.OutOfRange, ErrorIDOffsetAfterLedgerEnd, fmt.Sprintf("End offset (%d) is after ledger end (%d)", endIncl, ledgerEnd), nil)
+	case begin < pruned:
+		return prunedError(begin, pruned)
+	}
+
+	st := &updateStream{p: p, ctx: ctx, send: stream.Send, gen: gen, epoch: epoch}
+	if bounded {
+		return st.runBounded(begin, endIncl, req.GetDescendingOrder(), format)
+	}
+	return st.runTailing(begin, format)
+}
+
+func prunedError(begin, pruned int64) error {
+	return StatusError(codes.FailedPrecondition, ErrorIDPrunedDataAccessed,
+		fmt.Sprintf("Updates request from %d precedes pruned offset %d", begin, pruned),
+		map[string]string{MetadataEarliestOffset: fmt.Sprint(pruned)})
+}
+
+// updateStream is one GetUpdates call being served.
+type updateStream struct {
+	p     *Participant
+	ctx   context.Context
+	send  func(*lapiv2.GetUpdatesResponse) error
+	gen   uint64
+	epoch uint64
+	sent  int
+}
+
+// view is what a stream sees of the ledger at one moment.
+type view struct {
+	entries []*entry // in (pos, limit], offset order
+	end     int64
+	times   []ledger.SynchronizerTime
+	changed <-chan struct{}
+}
+
+// checkLocked reports why the stream must end, if it must.
+func (st *updateStream) checkLocked() error {
+	p := st.p
+	switch {
+	case p.closed:
+		return status.Error(codes.Unavailable, "ledgertest: participant closed")
+	case st.ctx.Err() != nil:
+		return status.FromContextError(st.ctx.Err()).Err()
+	case p.gen != st.gen:
+		return StatusError(codes.Unavailable, "SERVER_IS_SHUTTING_DOWN", "The participant is restarting (restored from a backup)", nil)
+	case p.tokenEpoch != st.epoch:
+		return StatusError(codes.Aborted, ErrorIDAccessTokenExpired, "Claims were valid until the stream's token expired", nil)
+	case p.dropAfter > 0 && st.sent >= p.dropAfter:
+		return status.Errorf(codes.Unavailable, "ledgertest: connection dropped after %d items (DropStreamsAfter)", st.sent)
+	}
+	return nil
+}
+
+// wait blocks until ch is closed, the timer fires, the client goes away or
+// the participant closes.
+func (st *updateStream) wait(ch <-chan struct{}, timer <-chan time.Time) {
+	select {
+	case <-ch:
+	case <-timer:
+	case <-st.ctx.Done():
+	case <-st.p.done:
+	}
+}
+
+// look returns the entries in (pos, limit] (limit < 0: up to the ledger
+// end), waiting while streams are stalled.
+func (st *updateStream) look(pos, limit int64) (view, error) {
+	p := st.p
+	for {
+		p.mu.Lock()
+		if err := st.checkLocked(); err != nil {
+			p.mu.Unlock()
+			return view{}, err
+		}
+		if pos < p.pruned {
+			p.mu.Unlock()
+			return view{}, prunedError(pos, p.pruned)
+		}
+		if p.stalled {
+			ch := p.changed
+			p.mu.Unlock()
+			st.wait(ch, nil)
+			continue
+		}
+		if limit < 0 || limit > p.end {
+			limit = p.end
+		}
+		i := sort.Search(len(p.log), func(i int) bool { return p.log[i].offset > pos })
+		j := sort.Search(len(p.log), func(i int) bool { return p.log[i].offset > limit })
+		v := view{entries: p.log[i:j:j], end: p.end, times: p.timesLocked(), changed: p.changed}
+		p.mu.Unlock()
+		return v, nil
+	}
+}
+
+func (p *Participant) timesLocked() []ledger.SynchronizerTime {
+	out := make([]ledger.SynchronizerTime, 0, len(p.processed))
+	for _, id := range slices.Sorted(maps.Keys(p.processed)) {
+		out = append(out, ledger.SynchronizerTime{SynchronizerID: id, RecordTime: p.processed[id]})
+	}
+	return out
+}
+
+// emit sends one item, honouring stalls, delays and dropped connections.
+func (st *updateStream) emit(resp *lapiv2.GetUpdatesResponse) error {
+	p := st.p
+	for {
+		p.mu.Lock()
+		if err := st.checkLocked(); err != nil {
+			p.mu.Unlock()
+			return err
+		}
+		if p.stalled {
+			ch := p.changed
+			p.mu.Unlock()
+			st.wait(ch, nil)
+			continue
+		}
+		delay := p.delay
+		p.mu.Unlock()
+		if delay > 0 {
+			t := time.NewTimer(delay)
+			st.wait(nil, t.C)
+			t.Stop()
+			p.mu.Lock()
+			err := st.checkLocked()
+			p.mu.Unlock()
+			if err != nil {
+				return err
+			}
+		}
+		break
+	}
+	if err := st.send(resp); err != nil {
+		return err
+	}
+	st.sent++
+	p.mu.Lock()
+	err := st.checkLocked()
+	p.mu.Unlock()
+	return err
+}
+
+func (st *updateStream) emitTx(tx *lapiv2.Transaction) error {
+	return st.emit(&lapiv2.GetUpdatesResponse{Update: &lapiv2.GetUpdatesResponse_Transaction{Transaction: tx}})
+}
+
+func (st *updateStream) runBounded(begin, endIncl int64, descending bool, format *txFormat) error {
+	v, err := st.look(begin, endIncl)
+	if err != nil {
+		return err
+	}
+	entries := v.entries
+	if descending {
+		entries = slices.Clone(entries)
+		slices.Reverse(entries)
+	}
+	for _, e := range entries {
+		if e.tx == nil || format == nil {
+			continue
+		}
+		if tx := format.apply(e.tx); tx != nil {
+			if err := st.emitTx(tx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (st *updateStream) runTailing(begin int64, format *txFormat) error {
+	interval := st.p.cfg.interval
+	pos := begin      // everything up to pos has been looked at
+	lastSent := begin // offset of the last item sent (or the start)
+	var lastItemAt time.Time
+	for {
+		v, err := st.look(pos, -1)
+		if err != nil {
+			return err
+		}
+		sentTx := false
+		for _, e := range v.entries {
+			if e.tx != nil && format != nil {
+				if tx := format.apply(e.tx); tx != nil {
+					if err := st.emitTx(tx); err != nil {
+						return err
+					}
+					lastSent, sentTx = e.offset, true
+				}
+			}
+			pos = e.offset
+		}
+		if sentTx {
+			lastItemAt = time.Now()
+		}
+		if v.end <= lastSent { // nothing to report: wait for a change
+			st.wait(v.changed, nil)
+			continue
+		}
+		// The ledger end moved past the last item sent. Report it at once
+		// after a batch, otherwise once the stream has idled long enough.
+		if idle := time.Since(lastItemAt); !sentTx && idle < interval {
+			timer := time.NewTimer(interval - idle)
+			st.wait(v.changed, timer.C)
+			timer.Stop()
+			continue
+		}
+		cp := &ledger.OffsetCheckpoint{Offset: v.end, SynchronizerTimes: v.times}
+		if err := st.emit(&lapiv2.GetUpdatesResponse{Update: &lapiv2.GetUpdatesResponse_OffsetCheckpoint{OffsetCheckpoint: cp.Proto()}}); err != nil {
+			return err
+		}
+		lastSent, lastItemAt = v.end, time.Now()
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Filtering: the request's UpdateFormat applied to a stored transaction.
+
+// txFormat is a parsed TransactionFormat.
+type txFormat struct {
+	acsDelta bool
+	verbose  bool
+	anyParty *partyFilter
+	byParty  map[string]*partyFilter
+}
+
+type partyFilter struct {
+	selectors []selector
+}
+
+// selector is one CumulativeFilter.
+type selector struct {
+	wildcard bool
+	template *lapiv2.Identifier
+	iface    *lapiv2.Identifier
+	view     bool // include_interface_view
+	blob     bool // include_created_event_blob
+}
+
+func invalidArgument(format string, args ...any) error {
+	return StatusError(codes.InvalidArgument, ErrorIDInvalidArgument, "The submitted request has invalid arguments: "+fmt.Sprintf(format, args...), nil)
+}
+
+func missingField(name string) error {
+	return StatusError(codes.InvalidArgument, ErrorIDMissingField, "The submitted command is missing a mandatory field: "+name, map[string]string{"field_name": name})
+}
+
+// parseUpdateFormat validates the request's update format. It returns nil
+// (and no error) when the format asks for no transactions.
+func parseUpdateFormat(uf *lapiv2.UpdateFormat) (*txFormat, error) {
+	if uf == nil {
+		return nil, missingField("update_format")
+	}
+	tf := uf.GetIncludeTransactions()
+	if tf == nil {
+		if uf.GetIncludeReassignments() == nil && uf.GetIncludeTopologyEvents() == nil {
+			return nil, invalidArgument("update_format asks for no updates")
+		}
+		return nil, nil
+	}
+	ef := tf.GetEventFormat()
+	if ef == nil {
+		return nil, missingField("event_format")
+	}
+	f := &txFormat{verbose: ef.GetVerbose(), byParty: map[string]*partyFilter{}}
+	switch tf.GetTransactionShape() {
+	case lapiv2.TransactionShape_TRANSACTION_SHAPE_ACS_DELTA:
+		f.acsDelta = true
+	case lapiv2.TransactionShape_TRANSACTION_SHAPE_LEDGER_EFFECTS:
+	default:
+		return nil, invalidArgument("transaction_shape %v is not supported", tf.GetTransactionShape())
+	}
+	if len(ef.GetFiltersByParty()) == 0 && ef.GetFiltersForAnyParty() == nil {
+		return nil, invalidArgument("filters_by_party and filters_for_any_party are both empty")
+	}
+	for party, fs := range ef.GetFiltersByParty() {
+		if party == "" {
+			return nil, invalidArgument("filters_by_party has an empty party")
+		}
+		pf, err := parseFilters(fs)
+		if err != nil {
+			return nil, err
+		}
+		f.byParty[party] = pf
+	}
+	if fs := ef.GetFiltersForAnyParty(); fs != nil {
+		pf, err := parseFilters(fs)
+		if err != nil {
+			return nil, err
+		}
+		f.anyParty = pf
+	}
+	return f, nil
+}
+
+func parseFilters(fs *lapiv2.Filters) (*partyFilter, error) {
+	pf := &partyFilter{}
+	for _, c := range fs.GetCumulative() {
+		switch x := c.GetIdentifierFilter().(type) {
+		case *lapiv2.CumulativeFilter_TemplateFilter:
+			if x.TemplateFilter.GetTemplateId() == nil {
+				return nil, missingField("template_id")
+			}
+			pf.selectors = append(pf.selectors, selector{template: x.TemplateFilter.GetTemplateId(), blob: x.TemplateFilter.GetIncludeCreatedEventBlob()})
+		case *lapiv2.CumulativeFilter_InterfaceFilter:
+			if x.InterfaceFilter.GetInterfaceId() == nil {
+				return nil, missingField("interface_id")
+			}
+			pf.selectors = append(pf.selectors, selector{iface: x.InterfaceFilter.GetInterfaceId(),
+				view: x.InterfaceFilter.GetIncludeInterfaceView(), blob: x.InterfaceFilter.GetIncludeCreatedEventBlob()})
+		case *lapiv2.CumulativeFilter_WildcardFilter:
+			pf.selectors = append(pf.selectors, selector{wildcard: true, blob: x.WildcardFilter.GetIncludeCreatedEventBlob()})
+		default: // an empty CumulativeFilter is a wildcard
+			pf.selectors = append(pf.selectors, selector{wildcard: true})
+		}
+	}
+	if len(pf.selectors) == 0 { // empty Filters: all templates
+		pf.selectors = append(pf.selectors, selector{wildcard: true})
+	}
+	return pf, nil
+}
+
+func sameEntity(a, b *lapiv2.Identifier) bool {
+	return a.GetModuleName() == b.GetModuleName() && a.GetEntityName() == b.GetEntityName()
+}
+
+// eventInfo is what filters look at in an event.
+type eventInfo struct {
+	template  *lapiv2.Identifier
+	ifaces    []*lapiv2.Identifier // views of a created event, implemented interfaces otherwise
+	witnesses []string
+}
+
+func infoOf(ev *lapiv2.Event) eventInfo {
+	switch x := ev.GetEvent().(type) {
+	case *lapiv2.Event_Created:
+		info := eventInfo{template: x.Created.GetTemplateId(), witnesses: x.Created.GetWitnessParties()}
+		for _, v := range x.Created.GetInterfaceViews() {
+			info.ifaces = append(info.ifaces, v.GetInterfaceId())
+		}
+		return info
+	case *lapiv2.Event_Archived:
+		return eventInfo{template: x.Archived.GetTemplateId(), ifaces: x.Archived.GetImplementedInterfaces(), witnesses: x.Archived.GetWitnessParties()}
+	case *lapiv2.Event_Exercised:
+		info := eventInfo{template: x.Exercised.GetTemplateId(), witnesses: x.Exercised.GetWitnessParties()}
+		info.ifaces = append(info.ifaces, x.Exercised.GetImplementedInterfaces()...)
+		if x.Exercised.GetInterfaceId() != nil {
+			info.ifaces = append(info.ifaces, x.Exercised.GetInterfaceId())
+		}
+		return info
+	}
+	return eventInfo{}
+}
+
+func (s selector) matches(info eventInfo) bool {
+	switch {
+	case s.wildcard:
+		return true
+	case s.template != nil:
+		return sameEntity(s.template, info.template)
+	default:
+		return slices.ContainsFunc(info.ifaces, func(id *lapiv2.Identifier) bool { return sameEntity(s.iface, id) })
+	}
+}
+
+func (pf *partyFilter) matches(info eventInfo) bool {
+	return slices.ContainsFunc(pf.selectors, func(s selector) bool { return s.matches(info) })
+}
+
+// apply returns the wire form of tx as the request's format shows it, or nil
+// when no event of it is left.
+func (f *txFormat) apply(tx *ledger.Transaction) *lapiv2.Transaction {
+	out := tx.Proto()
+	events := out.Events
+	if f.acsDelta {
+		events = acsDelta(events)
+	}
+	kept := make([]*lapiv2.Event, 0, len(events))
+	for _, ev := range events {
+		if ev = f.filterEvent(ev); ev != nil {
+			kept = append(kept, ev)
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	out.Events = kept
+	return out
+}
+
+// filterEvent returns ev as the format shows it, or nil if no filter selects
+// it. ev is a fresh wire event, but its slices may share storage with the
+// stored transaction: they are replaced, never modified.
+func (f *txFormat) filterEvent(ev *lapiv2.Event) *lapiv2.Event {
+	info := infoOf(ev)
+	var matched []*partyFilter
+	allWitnesses := false
+	var witnesses []string
+	if f.anyParty != nil && f.anyParty.matches(info) {
+		matched, allWitnesses = append(matched, f.anyParty), true
+	}
+	for _, w := range info.witnesses {
+		if pf := f.byParty[w]; pf != nil && pf.matches(info) && !slices.Contains(witnesses, w) {
+			matched, witnesses = append(matched, pf), append(witnesses, w)
+		}
+	}
+	if len(matched) == 0 {
+		return nil
+	}
+	if !allWitnesses {
+		switch x := ev.GetEvent().(type) {
+		case *lapiv2.Event_Created:
+			x.Created.WitnessParties = witnesses
+		case *lapiv2.Event_Archived:
+			x.Archived.WitnessParties = witnesses
+		case *lapiv2.Event_Exercised:
+			x.Exercised.WitnessParties = witnesses
+		}
+	}
+	if c := ev.GetCreated(); c != nil {
+		wantsBlob := false
+		var views []*lapiv2.InterfaceView
+		for _, pf := range matched {
+			for _, s := range pf.selectors {
+				if !s.matches(info) {
+					continue
+				}
+				wantsBlob = wantsBlob || s.blob
+			}
+		}
+		for _, v := range c.GetInterfaceViews() {
+			if slices.ContainsFunc(matched, func(pf *partyFilter) bool {
+				return slices.ContainsFunc(pf.selectors, func(s selector) bool {
+					return s.iface != nil && s.view && sameEntity(s.iface, v.GetInterfaceId())
+				})
+			}) {
+				views = append(views, v)
+			}
+		}
+		c.InterfaceViews = views
+		if !wantsBlob {
+			c.CreatedEventBlob = nil
+		}
+	}
+	if !f.verbose {
+		stripEvent(ev)
+	}
+	return ev
+}
+
+// acsDelta approximates the ACS_DELTA shape from a ledger-effects event
+// list: creates and archives of contracts that outlive the transaction stay,
+// consuming exercises become archives, non-consuming exercises and contracts
+// created and archived within the transaction disappear.
+func acsDelta(events []*lapiv2.Event) []*lapiv2.Event {
+	created := map[string]bool{}
+	consumed := map[string]bool{}
+	for _, ev := range events {
+		switch x := ev.GetEvent().(type) {
+		case *lapiv2.Event_Created:
+			created[x.Created.GetContractId()] = true
+		case *lapiv2.Event_Archived:
+			consumed[x.Archived.GetContractId()] = true
+		case *lapiv2.Event_Exercised:
+			if x.Exercised.GetConsuming() {
+				consumed[x.Exercised.GetContractId()] = true
+			}
+		}
+	}
+	var out []*lapiv2.Event
+	for _, ev := range events {
+		switch x := ev.GetEvent().(type) {
+		case *lapiv2.Event_Created:
+			if !consumed[x.Created.GetContractId()] {
+				x.Created.AcsDelta = true
+				out = append(out, ev)
+			}
+		case *lapiv2.Event_Archived:
+			if !created[x.Archived.GetContractId()] {
+				out = append(out, ev)
+			}
+		case *lapiv2.Event_Exercised:
+			x2 := x.Exercised
+			if x2.GetConsuming() && !created[x2.GetContractId()] {
+				out = append(out, &lapiv2.Event{Event: &lapiv2.Event_Archived{Archived: &lapiv2.ArchivedEvent{
+					Offset: x2.GetOffset(), NodeId: x2.GetNodeId(), ContractId: x2.GetContractId(),
+					TemplateId: x2.GetTemplateId(), WitnessParties: x2.GetWitnessParties(),
+					PackageName: x2.GetPackageName(), ImplementedInterfaces: x2.GetImplementedInterfaces(),
+				}}})
+			}
+		}
+	}
+	return out
+}
+
+// stripEvent makes the values of ev non-verbose: no record labels, no type
+// identifiers in records, variants and enums, and no trailing None fields.
+func stripEvent(ev *lapiv2.Event) {
+	switch x := ev.GetEvent().(type) {
+	case *lapiv2.Event_Created:
+		stripRecord(x.Created.GetCreateArguments())
+		stripValue(x.Created.GetContractKey())
+		for _, v := range x.Created.GetInterfaceViews() {
+			stripRecord(v.GetViewValue())
+		}
+	case *lapiv2.Event_Exercised:
+		stripValue(x.Exercised.GetChoiceArgument())
+		stripValue(x.Exercised.GetExerciseResult())
+	}
+}
+
+func stripRecord(r *lapiv2.Record) {
+	if r == nil {
+		return
+	}
+	r.RecordId = nil
+	for _, f := range r.GetFields() {
+		f.Label = ""
+		stripValue(f.GetValue())
+	}
+	n := len(r.Fields)
+	for n > 0 && isNone(r.Fields[n-1].GetValue()) {
+		n--
+	}
+	r.Fields = r.Fields[:n]
+}
+
+func isNone(v *lapiv2.Value) bool {
+	o, ok := v.GetSum().(*lapiv2.Value_Optional)
+	return ok && o.Optional.GetValue() == nil
+}
+
+func stripValue(v *lapiv2.Value) {
+	switch x := v.GetSum().(type) {
+	case *lapiv2.Value_Record:
+		stripRecord(x.Record)
+	case *lapiv2.Value_Optional:
+		stripValue(x.Optional.GetValue())
+	case *lapiv2.Value_List:
+		for _, e := range x.List.GetElements() {
+			stripValue(e)
+		}
+	case *lapiv2.Value_TextMap:
+		for _, e := range x.TextMap.GetEntries() {
+			stripValue(e.GetValue())
+		}
+	case *lapiv2.Value_GenMap:
+		for _, e := range x.GenMap.GetEntries() {
+			stripValue(e.GetKey())
+			stripValue(e.GetValue())
+		}
+	case *lapiv2.Value_Variant:
+		if x.Variant != nil {
+			x.Variant.VariantId = nil
+			stripValue(x.Variant.GetValue())
+		}
+	case *lapiv2.Value_Enum:
+		if x.Enum != nil {
+			x.Enum.EnumId = nil
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Copies.
+
+// normTime keeps microsecond precision in UTC, as Canton's timestamps do.
+func normTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// cloneTx deep-copies tx so that neither the caller nor the fake can change
+// the other's copy, and sets offset on the transaction and its events.
+func cloneTx(tx *ledger.Transaction, offset int64) *ledger.Transaction {
+	out := *tx
+	out.Offset = offset
+	out.Events = make([]ledger.Event, 0, len(tx.Events))
+	for _, e := range tx.Events {
+		if c := cloneEvent(e, offset); c != nil {
+			out.Events = append(out.Events, c)
+		}
+	}
+	return &out
+}
+
+func cloneEvent(e ledger.Event, offset int64) ledger.Event {
+	switch ev := e.(type) {
+	case *ledger.CreatedEvent:
+		c := *ev
+		c.Offset = offset
+		c.CreatedEventBlob = slices.Clone(ev.CreatedEventBlob)
+		c.InterfaceViews = slices.Clone(ev.InterfaceViews)
+		c.WitnessParties = slices.Clone(ev.WitnessParties)
+		c.Signatories = slices.Clone(ev.Signatories)
+		c.Observers = slices.Clone(ev.Observers)
+		return &c
+	case *ledger.ArchivedEvent:
+		c := *ev
+		c.Offset = offset
+		c.WitnessParties = slices.Clone(ev.WitnessParties)
+		c.ImplementedInterfaces = slices.Clone(ev.ImplementedInterfaces)
+		return &c
+	case *ledger.ExercisedEvent:
+		c := *ev
+		c.Offset = offset
+		if ev.InterfaceID != nil {
+			id := *ev.InterfaceID
+			c.InterfaceID = &id
+		}
+		c.ActingParties = slices.Clone(ev.ActingParties)
+		c.WitnessParties = slices.Clone(ev.WitnessParties)
+		c.ImplementedInterfaces = slices.Clone(ev.ImplementedInterfaces)
+		return &c
+	}
+	return nil
+}
