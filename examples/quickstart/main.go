@@ -1,0 +1,144 @@
+// Command quickstart runs txhistory's main job end to end on an embedded
+// default: it starts an in-process fake participant with a scripted
+// history of token transfers for a treasury party, starts a local
+// PostgreSQL from the installed server binaries (or uses -dsn), ingests the
+// whole history, prints progress, the final checkpoint and counts, and exits
+// 0.
+//
+//	go run ./examples/quickstart
+//	go run ./examples/quickstart -dsn postgres://user:pass@localhost/db -n 5000
+//	go run ./examples/quickstart -ledger validator:5001 -party 'treasury::1220...' -plaintext
+//
+// With -ledger it reads from that participant instead of the fake one, up to
+// the ledger end at start.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/pgtest"
+	"github.com/cantonx/txhistory/schema"
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", ingest.Redact(err.Error()))
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		dsn       = flag.String("dsn", "", "PostgreSQL connection string; empty starts a local throwaway server")
+		ledgerAt  = flag.String("ledger", "", "Ledger API host:port of a real participant; empty starts the fake one")
+		plaintext = flag.Bool("plaintext", false, "with -ledger: connect without TLS")
+		tokenEnv  = flag.String("token-env", "", "with -ledger: name of an environment variable holding a bearer token")
+		party     = flag.String("party", "treasury::1220cafe", "the treasury party")
+		n         = flag.Int("n", 2000, "with the fake participant: how many transactions to script")
+		schemaNm  = flag.String("schema", schema.DefaultName, "schema for txhistory's tables")
+		verbose   = flag.Bool("v", false, "log retries and warnings")
+	)
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	level := slog.LevelError
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	// 1. The participant.
+	endpoint := ledger.Endpoint{Target: *ledgerAt, Insecure: *plaintext}
+	if *ledgerAt == "" {
+		p, err := ledgertest.New()
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		if err := scriptHistory(p, *party, *n); err != nil {
+			return err
+		}
+		endpoint = ledger.Endpoint{Target: p.Addr(), Insecure: true}
+		fmt.Printf("fake participant on %s: %d transactions, ledger end %d\n", p.Addr(), *n, p.LedgerEnd())
+	} else if *tokenEnv != "" {
+		endpoint.Tokens = ledger.StaticToken(os.Getenv(*tokenEnv))
+	} else if !*plaintext {
+		endpoint.TLS = defaultTLS()
+	}
+	client, err := ledger.Dial(ledger.Config{LedgerAPI: endpoint})
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	end, err := client.LedgerEnd(ctx)
+	if err != nil {
+		return err
+	}
+
+	// 2. The Integration DB.
+	if *dsn == "" {
+		srv, err := pgtest.StartServer(ctx, pgtest.ServerOptions{})
+		if err != nil {
+			return fmt.Errorf("start local PostgreSQL (install the server binaries or pass -dsn): %w", err)
+		}
+		defer srv.Close()
+		*dsn = srv.DSN("postgres")
+		fmt.Printf("local PostgreSQL on 127.0.0.1:%d (data in %s, removed on exit)\n", srv.Port(), srv.Dir())
+	}
+	db, err := sqlx.Open("postgres", *dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := schema.Migrate(ctx, db, schema.WithSchema(*schemaNm)); err != nil {
+		return err
+	}
+
+	// 3. Ingest up to the ledger end, printing progress.
+	h, report, err := newHandler(*schemaNm, *party)
+	if err != nil {
+		return err
+	}
+	ing, err := ingest.New(db, client, ingest.Config{
+		Parties:   []string{*party},
+		Schema:    *schemaNm,
+		Handler:   h,
+		EndOffset: end,
+		Logger:    logger,
+	})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- ing.Run(ctx) }()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for running := true; running; {
+		select {
+		case err = <-done:
+			running = false
+		case <-tick.C:
+			s := ing.Stats()
+			fmt.Printf("  offset %6d / %d   transactions %6d   %7.0f tx/s\n", s.Offset, end, s.Transactions, s.TxPerSecond)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	s := ing.Stats()
+	fmt.Printf("ingested %d transactions in %d batches in %s\n", s.Transactions, s.Batches, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("checkpoint: offset %d, update id %s, record time %s\n", s.Offset, s.UpdateID, s.RecordTime.Format(time.RFC3339Nano))
+	return report(ctx, db)
+}
