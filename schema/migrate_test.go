@@ -19,8 +19,20 @@ import (
 	"github.com/cantonx/txhistory/schema"
 )
 
-// coreTables are the tables of all migrations at the latest version, plus the bookkeeping table.
+// coreTables are the tables of migration 001, plus the bookkeeping table.
+// Later migrations add the tables of other packages; tests of the latest
+// version check that these are among them.
 var coreTables = []string{"checkpoint", "checkpoint_rewind", "ingested_update", "review_transaction", "synchronizer_time", "txhistory_migration"}
+
+// hasCore reports whether got includes every core table.
+func hasCore(got []string) bool {
+	for _, c := range coreTables {
+		if !slices.Contains(got, c) {
+			return false
+		}
+	}
+	return true
+}
 
 func TestMigrate(t *testing.T) {
 	t.Parallel()
@@ -32,7 +44,7 @@ func TestMigrate(t *testing.T) {
 
 		must(t, schema.Migrate(ctx, db))
 
-		if got := tablesIn(t, db, schema.DefaultName); !slices.Equal(got, coreTables) {
+		if got := tablesIn(t, db, schema.DefaultName); !hasCore(got) {
 			t.Fatalf("tables in %q: got %v, want %v", schema.DefaultName, got, coreTables)
 		}
 		if got := tablesIn(t, db, "public"); len(got) != 0 {
@@ -46,11 +58,11 @@ func TestMigrate(t *testing.T) {
 
 		versions, err := schema.Versions(ctx, db)
 		must(t, err)
-		if len(versions) != 1 || versions[0].Version != 1 || versions[0].Name != "core" || versions[0].AppliedAt.IsZero() {
-			t.Fatalf("Versions = %+v, want one entry for 001 core", versions)
+		if len(versions) != schema.Latest() || versions[0].Version != 1 || versions[0].Name != "core" || versions[0].AppliedAt.IsZero() {
+			t.Fatalf("Versions = %+v, want every version, starting with 001 core", versions)
 		}
-		if schema.Latest() != 1 {
-			t.Fatalf("Latest() = %d, want 1", schema.Latest())
+		if schema.Latest() < 1 {
+			t.Fatalf("Latest() = %d, want at least 1", schema.Latest())
 		}
 
 		// The tables take the writes the ingester will do.
@@ -90,7 +102,7 @@ func TestMigrate(t *testing.T) {
 		must(t, schema.Migrate(ctx, db, schema.WithSchema("alpha")))
 		must(t, schema.Migrate(ctx, db, schema.WithSchema("beta")))
 		for _, name := range []string{"alpha", "beta"} {
-			if got := tablesIn(t, db, name); !slices.Equal(got, coreTables) {
+			if got := tablesIn(t, db, name); !hasCore(got) {
 				t.Fatalf("tables in %q: got %v, want %v", name, got, coreTables)
 			}
 		}
@@ -106,7 +118,7 @@ func TestMigrate(t *testing.T) {
 		}
 
 		must(t, schema.Migrate(ctx, db, schema.WithSchema("alpha"), schema.WithTargetVersion(0)))
-		if got := tablesIn(t, db, "beta"); !slices.Equal(got, coreTables) {
+		if got := tablesIn(t, db, "beta"); !hasCore(got) {
 			t.Fatalf("migrating alpha down changed beta: %v", got)
 		}
 	})
@@ -136,10 +148,10 @@ func TestMigrate(t *testing.T) {
 
 		versions, err := schema.Versions(ctx, db, schema.WithSchema("race"))
 		must(t, err)
-		if len(versions) != 1 {
-			t.Fatalf("Versions = %+v, want exactly one", versions)
+		if len(versions) != schema.Latest() {
+			t.Fatalf("Versions = %+v, want each version once", versions)
 		}
-		if got := tablesIn(t, db, "race"); !slices.Equal(got, coreTables) {
+		if got := tablesIn(t, db, "race"); !hasCore(got) {
 			t.Fatalf("tables: got %v, want %v", got, coreTables)
 		}
 	})
@@ -217,7 +229,7 @@ func TestMigrate(t *testing.T) {
 		if !errors.Is(err, schema.ErrUnknownVersion) || !strings.Contains(err.Error(), "999") {
 			t.Fatalf("migrating down past an unknown version: got %v, want ErrUnknownVersion naming 999", err)
 		}
-		if got := tablesIn(t, db, schema.DefaultName); !slices.Equal(got, coreTables) {
+		if got := tablesIn(t, db, schema.DefaultName); !hasCore(got) {
 			t.Fatalf("refused down migration changed tables: %v", got)
 		}
 	})
@@ -254,8 +266,8 @@ func TestMigrateTx(t *testing.T) {
 		}
 		versions, err := schema.Versions(ctx, tx, schema.WithSchema("app_tx"))
 		must(t, err)
-		if len(versions) != 1 {
-			t.Fatalf("inside the transaction: Versions = %+v, want one", versions)
+		if len(versions) != schema.Latest() {
+			t.Fatalf("inside the transaction: Versions = %+v, want all", versions)
 		}
 		must(t, tx.Rollback())
 
@@ -311,7 +323,7 @@ func TestMigrateTx(t *testing.T) {
 			return tx.Commit()
 		}
 		must(t, migrateAs(schema.WithSchema("owned")))
-		if got := tablesIn(t, db, "owned"); !slices.Equal(got, coreTables) {
+		if got := tablesIn(t, db, "owned"); !hasCore(got) {
 			t.Fatalf("tables: got %v, want %v", got, coreTables)
 		}
 		if err := migrateAs(schema.WithSchema("not_owned")); err == nil || !strings.Contains(err.Error(), `creating schema "not_owned"`) {
