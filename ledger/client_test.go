@@ -1,0 +1,143 @@
+package ledger_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/stretchr/testify/require"
+)
+
+const treasury = "treasury::1220abcd"
+
+func holdingTx(owner string, amount string) *ledger.Transaction {
+	view := ledger.Record(nil,
+		ledger.F("owner", ledger.Party(owner)),
+		ledger.F("amount", ledger.Numeric(amount)),
+	)
+	return &ledger.Transaction{Events: []ledger.Event{&ledger.CreatedEvent{
+		ContractID: "00h-" + amount, TemplateID: ledger.MustParseIdentifier("#tok:Tok:Holding"),
+		CreateArguments: view, WitnessParties: []string{owner}, Signatories: []string{owner},
+		InterfaceViews: []ledger.InterfaceView{{InterfaceID: ledger.HoldingInterface, Value: view}},
+	}}}
+}
+
+func newClient(t *testing.T, p *ledgertest.Participant) *ledger.Client {
+	t.Helper()
+	c, err := ledger.Dial(ledger.Config{
+		LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true},
+		Admin:     ledger.Endpoint{Target: p.AdminAddr(), Insecure: true},
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestClientAgainstFakeParticipant(t *testing.T) {
+	ctx := context.Background()
+	p, err := ledgertest.New(ledgertest.WithSeparateAdmin())
+	require.NoError(t, err)
+	defer p.Close()
+	stored, err := p.Append(holdingTx(treasury, "1.5"), holdingTx("other::1220", "2"), holdingTx(treasury, "3.25"))
+	require.NoError(t, err)
+	c := newClient(t, p)
+
+	end, err := c.LedgerEnd(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(3), end)
+
+	// A bounded stream delivers the treasury's transactions with decoded
+	// values and views, then io.EOF.
+	s, err := c.Updates(ctx, ledger.UpdatesRequest{EndInclusive: end, Filter: ledger.Filter{Parties: []string{treasury}}})
+	require.NoError(t, err)
+	var got []*ledger.Transaction
+	for {
+		u, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		require.Equal(t, ledger.UpdateTransaction, u.Kind)
+		got = append(got, u.Transaction)
+	}
+	require.Len(t, got, 2)
+	require.Equal(t, stored[0].UpdateID, got[0].UpdateID)
+	require.Equal(t, int64(3), got[1].Offset)
+	require.True(t, stored[2].RecordTime.Equal(got[1].RecordTime))
+	c0 := got[1].Events[0].(*ledger.CreatedEvent)
+	view, ok := c0.View(ledger.HoldingInterface)
+	require.True(t, ok)
+	amount, err := view.Value.Get("amount")
+	require.NoError(t, err)
+	d, err := amount.AsDecimal()
+	require.NoError(t, err)
+	require.Equal(t, "3.25", d.String())
+
+	tx, err := c.UpdateByID(ctx, stored[2].UpdateID, ledger.Filter{Parties: []string{treasury}})
+	require.NoError(t, err)
+	require.Equal(t, int64(3), tx.Offset)
+	_, err = c.UpdateByID(ctx, "no-such-update", ledger.Filter{Parties: []string{treasury}})
+	require.ErrorIs(t, err, ledger.ErrNotFound)
+
+	off, err := c.HighestOffsetByTimestamp(ctx, stored[0].SynchronizerID, stored[1].RecordTime, false)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), off)
+	_, err = c.HighestOffsetByTimestamp(ctx, stored[0].SynchronizerID, stored[2].RecordTime.Add(time.Hour), false)
+	require.ErrorIs(t, err, ledger.ErrUnprocessedTimestamp)
+
+	require.NoError(t, p.Prune(2))
+	po, err := c.PrunedOffsets(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(2), po.ParticipantPrunedUpToInclusive)
+	s, err = c.Updates(ctx, ledger.UpdatesRequest{BeginExclusive: 1, Filter: ledger.Filter{Parties: []string{treasury}}})
+	require.NoError(t, err)
+	_, err = s.Recv()
+	var pe *ledger.PrunedError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, int64(2), pe.EarliestOffset)
+
+	s, err = c.Updates(ctx, ledger.UpdatesRequest{BeginExclusive: 10, Filter: ledger.Filter{Parties: []string{treasury}}})
+	require.NoError(t, err)
+	_, err = s.Recv()
+	require.ErrorIs(t, err, ledger.ErrOffsetAfterLedgerEnd)
+	require.True(t, ledger.IsRetryable(err))
+}
+
+func TestClientRefusesPlaintextUnlessInsecure(t *testing.T) {
+	_, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: "127.0.0.1:1"}})
+	require.ErrorContains(t, err, "Insecure")
+	c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: "127.0.0.1:1", Insecure: true}})
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.HighestOffsetByTimestamp(context.Background(), "s", time.Now(), false)
+	require.ErrorIs(t, err, ledger.ErrNoAdminAPI)
+	_, err = c.Updates(context.Background(), ledger.UpdatesRequest{})
+	require.ErrorContains(t, err, "no party")
+}
+
+// The token source is asked on every call, so a refreshed token is used
+// from the next call on.
+func TestTokenSourceAskedPerCall(t *testing.T) {
+	p, err := ledgertest.New(ledgertest.WithToken("t1"))
+	require.NoError(t, err)
+	defer p.Close()
+	current := "t1"
+	asked := 0
+	c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true,
+		Tokens: ledger.TokenFunc(func(context.Context) (string, error) { asked++; return current, nil })}})
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.LedgerEnd(context.Background())
+	require.NoError(t, err)
+	p.SetToken("t2")
+	_, err = c.LedgerEnd(context.Background())
+	require.ErrorIs(t, err, ledger.ErrUnauthenticated)
+	current = "t2"
+	_, err = c.LedgerEnd(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 3, asked)
+}
