@@ -1,0 +1,130 @@
+package ingest_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/stretchr/testify/require"
+)
+
+// Restarting ingestion after the validator node was restored from a
+// backup, without running the restore runbook: whatever state the restored
+// participant is in, Run stops with ErrParticipantRestored and the database
+// is exactly as before. Nothing is skipped silently, nothing applied twice.
+func TestRestartAfterRestoreWithoutRunbookStops(t *testing.T) {
+	type scenario struct {
+		name    string
+		opts    []ledgertest.Option
+		restore func(p *ledgertest.Participant, backup ledgertest.Snapshot)
+		reason  string // what RestoredError says
+	}
+	scenarios := []scenario{{
+		// New offsets above the old ones: resuming from the old checkpoint
+		// reads recovered transactions whose record time is behind.
+		name:    "recovered under higher offsets",
+		restore: func(p *ledgertest.Participant, s ledgertest.Snapshot) { p.Restore(s) },
+		reason:  "goes back",
+	}, {
+		// Nothing recovered yet: the checkpoint is beyond the ledger end and
+		// the participant does not know the last ingested transaction.
+		name:    "still catching up",
+		restore: func(p *ledgertest.Participant, s ledgertest.Snapshot) { p.Restore(s, ledgertest.WithCatchUp(true)) },
+		reason:  "does not know the last ingested transaction",
+	}, {
+		name: "partly caught up",
+		restore: func(p *ledgertest.Participant, s ledgertest.Snapshot) {
+			p.Restore(s, ledgertest.WithCatchUp(true))
+			p.CatchUp(100)
+		},
+		reason: "goes back",
+	}, {
+		// New offsets below the old ones: the checkpoint is beyond the new
+		// ledger end, and the participant has the last ingested transaction
+		// at another offset.
+		name:    "recovered under lower offsets",
+		opts:    []ledgertest.Option{ledgertest.WithOffsetStep(10)},
+		restore: func(p *ledgertest.Participant, s ledgertest.Snapshot) { p.Restore(s, ledgertest.WithOffsetShift(-9)) },
+		reason:  "now has it at offset",
+	}}
+	for _, sc := range scenarios {
+		for _, tailing := range []bool{false, true} {
+			name := sc.name + "/bounded"
+			if tailing {
+				name = sc.name + "/tailing"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				b := setup(t, sc.opts...)
+				appendN(t, b.p, 0, 400)
+				backup := b.p.Backup()
+				appendN(t, b.p, 400, 600)
+				end := b.p.LedgerEnd()
+				if sc.opts == nil {
+					end = 900 // ingestion stopped at transaction 900 of 1,000
+				}
+				runToEndAt(t, b, end)
+				before := readState(t, b.db)
+				sc.restore(b.p, backup)
+
+				cfg := ingest.Config{}
+				if !tailing {
+					// A bounded catch-up to the ledger end; when that end is now
+					// below the checkpoint, Run would have nothing to do, so
+					// ask for one offset more.
+					cfg.EndOffset = max(b.p.LedgerEnd(), before.Checkpoint.Offset+1)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				err := newIngester(t, b, cfg).Run(ctx)
+				require.ErrorIs(t, err, ingest.ErrParticipantRestored)
+				var re *ingest.RestoredError
+				require.True(t, errors.As(err, &re), "%v", err)
+				require.Contains(t, re.Reason, sc.reason)
+				require.Contains(t, err.Error(), "run the validator node restore runbook")
+				require.Equal(t, before, readState(t, b.db), "the refused restart wrote nothing")
+			})
+		}
+	}
+}
+
+// runToEndAt ingests up to offset end.
+func runToEndAt(t testing.TB, b *testBundle, end int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, newIngester(t, b, ingest.Config{EndOffset: end}).Run(ctx))
+}
+
+// A participant restored with the very same offsets that is still catching
+// up is not mistaken for a restored one: it still has the last ingested
+// transaction where it was ingested, so ingestion waits for it and goes on.
+func TestRestoredWithSameOffsetsIsWaitedFor(t *testing.T) {
+	b := setup(t, ledgertest.WithCheckpointInterval(10*time.Millisecond))
+	appendN(t, b.p, 0, 50)
+	backup := b.p.Backup()
+	appendN(t, b.p, 50, 50)
+	last := b.p.Transactions()[len(b.p.Transactions())-1]
+	// Time passes after the last transaction: the checkpoint goes beyond it.
+	b.p.AdvanceTime("", last.RecordTime.Add(time.Second))
+	runToEndAt(t, b, b.p.LedgerEnd())
+	require.Greater(t, readState(t, b.db).Checkpoint.Offset, last.Offset)
+
+	b.p.Restore(backup, ledgertest.WithOffsetShift(0), ledgertest.WithCatchUp(true))
+	b.p.CatchUp(50) // the transactions, not the time advance after them
+	require.Equal(t, last.Offset, b.p.LedgerEnd())
+
+	ing := newIngester(t, b, ingest.Config{LedgerEndPoll: 10 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { done <- ing.Run(context.Background()) }()
+	require.Eventually(t, func() bool { return ing.Stats().Errors["stream"] >= 2 }, 10*time.Second, 5*time.Millisecond, "waits beyond the ledger end")
+	b.p.CatchUp(-1)
+	appendN(t, b.p, 100, 20)
+	require.Eventually(t, func() bool { return ing.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
+	ing.Stop()
+	require.NoError(t, <-done)
+	requireAllOnce(t, b)
+}

@@ -1,0 +1,77 @@
+// Package recovery is the validator node restore runbook as code.
+//
+// When the exchange's validator node is restored from a backup, the
+// participant recovers every committed transaction from the synchronizer,
+// with the same update ids and record times but new offsets. The offset in
+// the Integration DB's checkpoint then means something else: resuming from
+// it would skip or repeat history. Package ingest notices this and stops with
+// ingest.ErrParticipantRestored; this package computes and writes the offset
+// to resume from, following "Restoring the Exchange Validator Node" of the
+// exchange integration guide.
+//
+// # The runbook
+//
+//  1. Stop Tx History Ingestion (CheckStopped verifies it; Apply refuses
+//     while an Ingester holds the schema's lock).
+//  2. Read tRecovery and the synchronizer id of the last ingested
+//     transaction from the Integration DB (Plan).
+//  3. Restore the validator node from the backup.
+//  4. Re-upload the .dar files uploaded after the backup (Packages lists the
+//     packages used since a time).
+//  5. Find offRecovery with the admin API, find_highest_offset_by_timestamp
+//     (Plan, after waiting until the participant has processed tRecovery).
+//  6. Make ingestion start from offRecovery (Apply: one SQL transaction,
+//     with an audit row in checkpoint_rewind).
+//  7. Restart Tx History Ingestion.
+//
+// Runbook runs these steps in order and narrates them, for operator commands.
+//
+// # Usage
+//
+//	// After the node was restored, with ingestion stopped:
+//	rw, err := recovery.Plan(ctx, db, client, recovery.Options{
+//		Parties: []string{treasury},
+//		Mode:    recovery.ModeNonUnique, // the default
+//	})
+//	if err != nil { ... }
+//	fmt.Println(rw) // what will change, and the evidence
+//	if err := recovery.Apply(ctx, db, rw); err != nil { ... }
+//	// Start the Ingester again: it resumes after rw.To.
+//
+// client is a *ledger.Client dialled with both the Ledger API and the admin
+// API endpoint (ledger.Config.Admin).
+//
+// # Unique and non-unique record times
+//
+// Record times are unique per synchronizer unless participant-local
+// operations changed the history (ACS imports, party migration or
+// replication, repair commands). With ModeUnique offRecovery is looked up as
+// of tRecovery and ingestion resumes right after it. With ModeNonUnique, the
+// default, it is looked up as of tRecovery − 1µs, ingestion resumes before
+// the first transaction at tRecovery, and the ones already ingested are
+// dropped by update-id dedup: no transaction is skipped when ingestion had
+// stopped half-way through several transactions sharing tRecovery. Plan
+// refuses ModeUnique when the participant shows that this happened.
+//
+// # Guarantees
+//
+//   - Plan writes nothing; it waits (bounded by Options.Timeout) until the
+//     participant has processed tRecovery before it trusts the admin API,
+//     and it never trusts a forced look-up of a time the participant has not
+//     processed (Canton 3.5 answers its ledger end then). Both admin API
+//     behaviours, Canton 3.4 and 3.5+, are handled.
+//   - Apply writes the new offset, the record time of the synchronizer and
+//     the audit row in one SQL transaction, and only if the checkpoint is
+//     still the one Plan read and no Ingester holds the lock.
+//   - After Apply, ingesting to the end leaves the database as if the node
+//     had never been restored: same update ids, same effects, no duplicate,
+//     no gap.
+//
+// # Limits
+//
+// The runbook looks up one synchronizer, the one of the last ingested
+// transaction. With transactions on several synchronizers, the record time
+// of the others is not rewound, and replayed transactions of another
+// synchronizer older than its ingested record time stop ingestion again
+// with ingest.ErrParticipantRestored rather than being ingested twice.
+package recovery

@@ -1,0 +1,37 @@
+package recovery
+
+import "errors"
+
+// Errors of the runbook. Each is returned wrapped, with the offsets, update
+// id and record times it concerns; match them with errors.Is.
+var (
+	// ErrNothingIngested: the checkpoint holds no ingested transaction, so
+	// there is no tRecovery. Nothing was ingested that offsets could have
+	// invalidated; reset the checkpoint by hand if the stored offset is wrong.
+	ErrNothingIngested = errors.New("recovery: the checkpoint names no ingested transaction (no tRecovery)")
+
+	// ErrNotCaughtUp: the participant did not process tRecovery within
+	// Options.Timeout. Wait longer (it may still be recovering from the
+	// synchronizer), and check that it is connected to the synchronizer.
+	ErrNotCaughtUp = errors.New("recovery: the participant has not processed tRecovery yet")
+
+	// ErrHistoryMismatch: the participant has processed tRecovery but shows
+	// no transaction at exactly that record time (Canton 3.5+
+	// EXACT_RECORD_TIME_MATCH_NOT_FOUND). It is not the participant the
+	// Integration DB was filled from, or the synchronizer id is wrong.
+	ErrHistoryMismatch = errors.New("recovery: the participant has no transaction at tRecovery")
+
+	// ErrRecordTimeNotUnique: in ModeUnique, the participant has transactions
+	// after the last ingested one with the same record time tRecovery;
+	// resuming after offRecovery would skip them. Use ModeNonUnique.
+	ErrRecordTimeNotUnique = errors.New("recovery: record times are not unique at tRecovery: use the non-unique mode")
+
+	// ErrUntrustedAnswer: the admin API answered an offset that cannot be
+	// right (beyond the last ingested transaction's offset). Plan never
+	// rewinds to it.
+	ErrUntrustedAnswer = errors.New("recovery: the admin API answered an offset that cannot be offRecovery")
+
+	// ErrIngestionRunning: an Ingester holds the ingestion lock of the
+	// schema. Step 1 of the runbook: stop Tx History Ingestion first.
+	ErrIngestionRunning = errors.New("recovery: Tx History Ingestion is running on this schema: stop it first")
+)

@@ -1,0 +1,217 @@
+package recovery
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cantonx/txhistory/dedup"
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/schema"
+	"github.com/jmoiron/sqlx"
+)
+
+// PackagesConcurrencyDefault is how many look-ups by update id Packages runs
+// at once by default.
+const PackagesConcurrencyDefault = 8
+
+// PackageOptions configure Packages.
+type PackageOptions struct {
+	// Schema holding the txhistory tables. Default schema.DefaultName.
+	Schema string
+	// Parties ingestion reads (the treasury party). Required.
+	Parties []string
+	// Concurrency bounds the parallel look-ups. Default PackagesConcurrencyDefault.
+	Concurrency int
+}
+
+// PackageUse is one Daml package seen in the transactions of a report.
+type PackageUse struct {
+	// PackageID as the participant reports it in template and interface ids.
+	PackageID string
+	// PackageName is the events' package name, when the participant sent one.
+	PackageName string
+	// Templates are the templates and interfaces of the package that
+	// occurred, as "Module:Entity", sorted.
+	Templates []string
+	// FirstSeen and LastSeen are the record times of the first and last
+	// transaction using the package.
+	FirstSeen, LastSeen time.Time
+	// Transactions counts the transactions using the package.
+	Transactions int
+}
+
+// PackageReport lists the packages of the transactions ingested since a time.
+type PackageReport struct {
+	Since time.Time
+	// Transactions is how many ingested transactions have a record time at
+	// or after Since (per the dedup table).
+	Transactions int
+	// Packages in order of first use.
+	Packages []PackageUse
+	// Missing are update ids the participant did not return (not recovered
+	// yet, pruned, or not visible to Parties): their packages are unknown.
+	Missing []string
+}
+
+// Packages helps with step 4 of the runbook, "re-upload all .dar files that
+// were uploaded after the backup": it lists the Daml packages used by the
+// transactions that ingestion took in at or after since (give the time of
+// the backup). A package uploaded after the backup and used since is among
+// them; upload again the .dar files that hold the ones the restored
+// participant no longer has.
+//
+// The Integration DB keeps the update ids and record times of ingested
+// transactions (package dedup), not their templates, so Packages looks each
+// transaction up by update id on the participant (GetUpdateById with the
+// Parties filter) and collects the package ids of the template and
+// interface ids of its events. Run it against the participant before it is
+// restored (runbook step 2), when it still serves every transaction, or
+// against the restored one after it has caught up; transactions it does not
+// return are listed in Missing. Update ids dropped from the dedup table by
+// retention (dedup.Store.PruneBefore) are not seen.
+func Packages(ctx context.Context, db sqlx.QueryerContext, p Participant, since time.Time, opts PackageOptions) (*PackageReport, error) {
+	if opts.Schema == "" {
+		opts.Schema = schema.DefaultName
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = PackagesConcurrencyDefault
+	}
+	if len(opts.Parties) == 0 {
+		return nil, errors.New("recovery: PackageOptions.Parties is empty: name the party ingestion reads")
+	}
+	dd, err := dedup.NewStore(opts.Schema)
+	if err != nil {
+		return nil, err
+	}
+	ingested, err := dd.Since(ctx, db, since)
+	if err != nil {
+		return nil, fmt.Errorf("recovery: %w", err)
+	}
+	report := &PackageReport{Since: since, Transactions: len(ingested)}
+	txs := make([]*ledger.Transaction, len(ingested))
+	errs := make([]error, len(ingested))
+	filter := ledger.Filter{Parties: opts.Parties, Interfaces: []ledger.Identifier{}}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for range min(opts.Concurrency, max(len(ingested), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				txs[i], errs[i] = p.UpdateByID(ctx, ingested[i].UpdateID, filter)
+				if errs[i] != nil && !errors.Is(errs[i], ledger.ErrNotFound) {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = fmt.Errorf("recovery: look up update %s: %w", ingested[i].UpdateID, errs[i])
+					}
+					mu.Unlock()
+					cancel()
+				}
+			}
+		}()
+	}
+feed:
+	for i := range ingested {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	byID := map[string]*PackageUse{}
+	templates := map[string]map[string]bool{}
+	for i, in := range ingested {
+		if errs[i] != nil { // only ErrNotFound is left
+			report.Missing = append(report.Missing, in.UpdateID)
+			continue
+		}
+		seen := map[string]bool{}
+		use := func(id ledger.Identifier, name string) {
+			if id.PackageID == "" {
+				return
+			}
+			u := byID[id.PackageID]
+			if u == nil {
+				u = &PackageUse{PackageID: id.PackageID, FirstSeen: in.RecordTime}
+				byID[id.PackageID] = u
+				templates[id.PackageID] = map[string]bool{}
+			}
+			if u.PackageName == "" && name != "" {
+				u.PackageName = name
+			}
+			templates[id.PackageID][id.ModuleName+":"+id.EntityName] = true
+			if !seen[id.PackageID] {
+				seen[id.PackageID] = true
+				u.Transactions++
+				u.FirstSeen = minTime(u.FirstSeen, in.RecordTime)
+				u.LastSeen = maxTime(u.LastSeen, in.RecordTime)
+			}
+		}
+		for _, ev := range txs[i].Events {
+			switch e := ev.(type) {
+			case *ledger.CreatedEvent:
+				use(e.TemplateID, e.PackageName)
+				for _, v := range e.InterfaceViews {
+					use(v.InterfaceID, "")
+				}
+			case *ledger.ArchivedEvent:
+				use(e.TemplateID, e.PackageName)
+				for _, id := range e.ImplementedInterfaces {
+					use(id, "")
+				}
+			case *ledger.ExercisedEvent:
+				use(e.TemplateID, e.PackageName)
+				if e.InterfaceID != nil {
+					use(*e.InterfaceID, "")
+				}
+				for _, id := range e.ImplementedInterfaces {
+					use(id, "")
+				}
+			}
+		}
+	}
+	for id, u := range byID {
+		for t := range templates[id] {
+			u.Templates = append(u.Templates, t)
+		}
+		slices.Sort(u.Templates)
+		report.Packages = append(report.Packages, *u)
+	}
+	slices.SortFunc(report.Packages, func(a, b PackageUse) int {
+		return cmp.Or(a.FirstSeen.Compare(b.FirstSeen), cmp.Compare(a.PackageID, b.PackageID))
+	})
+	return report, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

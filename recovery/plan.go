@@ -1,0 +1,367 @@
+package recovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cantonx/txhistory/checkpoint"
+	"github.com/cantonx/txhistory/dedup"
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/jmoiron/sqlx"
+)
+
+// Participant is what the runbook asks of the restored participant: the
+// admin API look-up, the ledger end and look-ups by update id.
+// *ledger.Client implements it (with an admin endpoint configured).
+type Participant interface {
+	HighestOffsetByTimestamp(ctx context.Context, synchronizerID string, t time.Time, force bool) (int64, error)
+	LedgerEnd(ctx context.Context) (int64, error)
+	UpdateByID(ctx context.Context, updateID string, f ledger.Filter) (*ledger.Transaction, error)
+}
+
+var _ Participant = (*ledger.Client)(nil)
+
+// Lookup is one answer of the admin API that Plan relied on.
+type Lookup struct {
+	Time   time.Time
+	Force  bool
+	Offset int64
+	// Err is the participant's error, if the answer was one.
+	Err error
+}
+
+func (l Lookup) String() string {
+	s := fmt.Sprintf("find_highest_offset_by_timestamp(%s, force=%t)", l.Time.Format(time.RFC3339Nano), l.Force)
+	if l.Err != nil {
+		return s + " failed: " + l.Err.Error()
+	}
+	return fmt.Sprintf("%s = %d", s, l.Offset)
+}
+
+// Rewind is the outcome of Plan: where the checkpoint stands, what the
+// restored participant says, and the offset ingestion must resume from.
+// Apply writes it. It is a plain value: print it, log it, ask an operator.
+type Rewind struct {
+	Schema string
+	Mode   Mode
+	// AdminAPI is the behaviour Plan detected (or was told); AdminAuto when
+	// the participant answered without an error that would tell.
+	AdminAPI AdminAPI
+
+	// From the Integration DB (runbook step 2).
+
+	// From is the checkpoint offset now.
+	From int64
+	// LastUpdateID, RecoveryTime (tRecovery) and SynchronizerID describe the
+	// last ingested transaction.
+	LastUpdateID   string
+	RecoveryTime   time.Time
+	SynchronizerID string
+	// IngestedOffset is the offset LastUpdateID was ingested at; 0 if the
+	// dedup table no longer holds it (retention).
+	IngestedOffset int64
+
+	// From the participant (runbook step 5).
+
+	// ParticipantOffset is the offset at which the participant now has
+	// LastUpdateID. It differs from IngestedOffset after a restore.
+	ParticipantOffset int64
+	// LookupTime is the time offRecovery was looked up as of: tRecovery in
+	// ModeUnique, tRecovery − 1µs in ModeNonUnique.
+	LookupTime time.Time
+	// To is offRecovery: ingestion resumes after it.
+	To int64
+	// LedgerEnd is the participant's ledger end when Plan finished.
+	LedgerEnd int64
+	// Waited is how long Plan waited for the participant to process tRecovery.
+	Waited time.Duration
+	// Lookups are the admin API answers offRecovery rests on.
+	Lookups []Lookup
+	// Note is Options.Note.
+	Note string
+}
+
+// Restored reports whether the participant has the last ingested transaction
+// at another offset than the one it was ingested at: the evidence that it
+// was restored from a backup. False also when IngestedOffset is unknown.
+func (r *Rewind) Restored() bool {
+	return r.IngestedOffset != 0 && r.ParticipantOffset != r.IngestedOffset
+}
+
+// String describes the rewind in a few lines for an operator.
+func (r *Rewind) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "last ingested transaction: update %s, tRecovery %s, synchronizer %s\n",
+		r.LastUpdateID, r.RecoveryTime.Format(time.RFC3339Nano), r.SynchronizerID)
+	ingested := "unknown (no longer in the dedup table)"
+	if r.IngestedOffset != 0 {
+		ingested = fmt.Sprint(r.IngestedOffset)
+	}
+	fmt.Fprintf(&b, "ingested at offset %s; the participant now has it at offset %d\n", ingested, r.ParticipantOffset)
+	for _, l := range r.Lookups {
+		fmt.Fprintf(&b, "%s: %s\n", r.AdminAPI.label(), l)
+	}
+	fmt.Fprintf(&b, "mode %s: offRecovery %d (as of %s); checkpoint offset %d -> %d; ledger end %d",
+		r.Mode, r.To, r.LookupTime.Format(time.RFC3339Nano), r.From, r.To, r.LedgerEnd)
+	return b.String()
+}
+
+// auditNote is what Apply writes into the audit row's note.
+func (r *Rewind) auditNote() string {
+	s := fmt.Sprintf("validator node restore runbook: last update %s ingested at offset %d, now at %d; offRecovery as of %s (admin API %s); ledger end %d",
+		r.LastUpdateID, r.IngestedOffset, r.ParticipantOffset, r.LookupTime.Format(time.RFC3339Nano), r.AdminAPI, r.LedgerEnd)
+	if r.Note != "" {
+		s += "; " + r.Note
+	}
+	return s
+}
+
+// Plan carries out steps 2 and 5 of the validator node restore runbook
+// against a restored participant, and returns the rewind that step 6
+// (Apply) writes. It changes nothing. db may be a *sqlx.DB or a *sqlx.Tx.
+//
+// Step 2: it reads tRecovery, the synchronizer id and the update id of the
+// last ingested transaction from the checkpoint in db.
+//
+// Waiting: a participant restored from a backup first recovers from the
+// synchronizer every transaction sequenced after the backup, under new
+// offsets. Before it has processed tRecovery its admin API cannot tell
+// offRecovery, and Canton 3.5's forced look-up even answers its current
+// ledger end, which is far too low. So Plan first waits, at most
+// Options.Timeout, polling every Options.PollInterval and reporting through
+// Options.Progress and Options.Logger, until both
+//
+//   - the exact (not forced) look-up of tRecovery succeeds: on 3.5 and later
+//     it fails with UNPROCESSED_REQUESTED_TIMESTAMP until the participant
+//     has processed tRecovery, on 3.4 with INVALID_TIMESTAMP_PARTY_MANAGEMENT_ERROR
+//     (which 3.4 uses for every failure, so Plan keeps waiting on it); and
+//   - the participant knows the last ingested update id (looked up with the
+//     Options.Parties filter), which it does once it has recovered it.
+//
+// The exact look-up is then asked once more, so that its answer is not
+// older than the participant's offset of the last ingested update.
+//
+// Step 5: in ModeUnique offRecovery is the answer of the exact look-up of
+// tRecovery: the highest offset with that record time. If the participant
+// has the last ingested transaction below that offset, other transactions
+// share tRecovery after it and the unique runbook would skip them: Plan
+// fails with ErrRecordTimeNotUnique.
+//
+// In ModeNonUnique offRecovery is the highest offset at or before
+// tRecovery − 1µs. On 3.5 that needs force, since usually no transaction
+// has exactly that record time. The forced answer is trusted because the
+// exact look-up has already shown that the participant processed tRecovery,
+// so tRecovery − 1µs lies strictly before what it has processed: the only
+// case in which a forced answer is the real highest offset. 3.4 ignores
+// force and answers the same; if it fails now, no transaction lies at or
+// before tRecovery − 1µs and offRecovery is 0. Either way the answer must be
+// below the participant's offset of the last ingested transaction, or Plan
+// fails with ErrUntrustedAnswer.
+//
+// The admin API behaviour (Options.AdminAPI) is told from the error ids by
+// default; with Admin34 Plan never sends force.
+func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Options) (*Rewind, error) {
+	opts = opts.WithDefaults()
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	if db == nil || p == nil {
+		return nil, errors.New("recovery: nil database or participant")
+	}
+	cps, err := checkpoint.NewStore(opts.Schema)
+	if err != nil {
+		return nil, err
+	}
+	dd, err := dedup.NewStore(opts.Schema)
+	if err != nil {
+		return nil, err
+	}
+
+	// Step 2: tRecovery and the synchronizer id from the Integration DB.
+	cp, found, err := cps.Get(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("recovery: %w", err)
+	}
+	if !found || cp.UpdateID == "" || cp.RecordTime.IsZero() || cp.SynchronizerID == "" {
+		return nil, fmt.Errorf("%w (checkpoint offset %d)", ErrNothingIngested, cp.Offset)
+	}
+	ingestedAt, _, err := dd.OffsetOf(ctx, db, cp.UpdateID)
+	if err != nil {
+		return nil, fmt.Errorf("recovery: %w", err)
+	}
+	rw := &Rewind{
+		Schema:         opts.Schema,
+		Mode:           opts.Mode,
+		AdminAPI:       opts.AdminAPI,
+		From:           cp.Offset,
+		LastUpdateID:   cp.UpdateID,
+		RecoveryTime:   cp.RecordTime,
+		SynchronizerID: cp.SynchronizerID,
+		IngestedOffset: ingestedAt,
+		Note:           opts.Note,
+	}
+
+	exact, err := waitForRecoveryTime(ctx, p, opts, rw)
+	if err != nil {
+		return nil, err
+	}
+
+	// Step 5: offRecovery.
+	switch opts.Mode {
+	case ModeUnique:
+		rw.LookupTime = rw.RecoveryTime
+		rw.To = exact
+		if rw.ParticipantOffset < exact {
+			return nil, fmt.Errorf("%w: the participant has the last ingested update %s at offset %d, but transactions up to offset %d share its record time %s; resuming after %d would skip them",
+				ErrRecordTimeNotUnique, rw.LastUpdateID, rw.ParticipantOffset, exact, rw.RecoveryTime.Format(time.RFC3339Nano), exact)
+		}
+	case ModeNonUnique:
+		rw.LookupTime = rw.RecoveryTime.Add(-time.Microsecond)
+		force := rw.AdminAPI != Admin34
+		off, err := lookupBefore(ctx, p, opts, rw, force)
+		if err != nil {
+			return nil, err
+		}
+		if off >= rw.ParticipantOffset {
+			return nil, fmt.Errorf("%w: the highest offset at or before %s is %d, not below the last ingested update %s at offset %d",
+				ErrUntrustedAnswer, rw.LookupTime.Format(time.RFC3339Nano), off, rw.LastUpdateID, rw.ParticipantOffset)
+		}
+		rw.To = off
+	}
+	if end, err := p.LedgerEnd(ctx); err == nil {
+		rw.LedgerEnd = end
+	} else {
+		rw.LedgerEnd = -1
+	}
+	opts.Logger.Info("recovery: offRecovery found", "mode", rw.Mode, "off_recovery", rw.To, "checkpoint_offset", rw.From,
+		"last_update_id", rw.LastUpdateID, "participant_offset", rw.ParticipantOffset, "admin_api", rw.AdminAPI.String())
+	return rw, nil
+}
+
+// waitForRecoveryTime polls until the participant has processed tRecovery
+// and knows the last ingested update. It returns the answer of the exact
+// look-up of tRecovery and fills rw.ParticipantOffset, rw.AdminAPI,
+// rw.Waited and rw.Lookups.
+func waitForRecoveryTime(ctx context.Context, p Participant, opts Options, rw *Rewind) (int64, error) {
+	start := time.Now()
+	deadline := start.Add(opts.Timeout)
+	filter := ledger.Filter{Parties: opts.Parties, Interfaces: []ledger.Identifier{}}
+	at := rw.RecoveryTime.Format(time.RFC3339Nano)
+	for attempt := 1; ; attempt++ {
+		var reason error
+		exact, err := p.HighestOffsetByTimestamp(ctx, rw.SynchronizerID, rw.RecoveryTime, false)
+		switch {
+		case err == nil:
+			tx, uerr := p.UpdateByID(ctx, rw.LastUpdateID, filter)
+			if uerr == nil {
+				// Ask again: a participant still catching up may have
+				// processed more transactions at tRecovery since the first
+				// answer, up to the last ingested one.
+				if exact, err = p.HighestOffsetByTimestamp(ctx, rw.SynchronizerID, rw.RecoveryTime, false); err != nil {
+					if ledger.IsRetryable(err) && ctx.Err() == nil {
+						reason = err
+						break
+					}
+					return 0, fmt.Errorf("recovery: look up tRecovery %s on synchronizer %s: %w", at, rw.SynchronizerID, err)
+				}
+				rw.ParticipantOffset = tx.Offset
+				rw.Waited = time.Since(start)
+				rw.Lookups = append(rw.Lookups, Lookup{Time: rw.RecoveryTime, Offset: exact})
+				if tx.Offset > exact {
+					return 0, fmt.Errorf("%w: the highest offset at tRecovery %s is %d, below the last ingested update %s at offset %d",
+						ErrUntrustedAnswer, at, exact, rw.LastUpdateID, tx.Offset)
+				}
+				return exact, nil
+			}
+			if !errors.Is(uerr, ledger.ErrNotFound) && !ledger.IsRetryable(uerr) {
+				return 0, fmt.Errorf("recovery: look up the last ingested update %s: %w", rw.LastUpdateID, uerr)
+			}
+			reason = fmt.Errorf("tRecovery is processed but the last ingested update %s is not visible yet: %w", rw.LastUpdateID, uerr)
+		case ctx.Err() != nil:
+			return 0, ctx.Err()
+		case errors.Is(err, ledger.ErrUnprocessedTimestamp):
+			rw.detect(Admin35)
+			reason = err
+		case errors.Is(err, ledger.ErrInvalidTimestamp):
+			// 3.4 says this for "not processed yet" and every other failure
+			// alike: keep waiting, and show the participant's cause.
+			rw.detect(Admin34)
+			reason = err
+		case errors.Is(err, ledger.ErrNoExactRecordTime):
+			rw.detect(Admin35)
+			return 0, fmt.Errorf("%w: it has processed tRecovery %s on synchronizer %s but has no transaction with exactly that record time (the last ingested update is %s): %w",
+				ErrHistoryMismatch, at, rw.SynchronizerID, rw.LastUpdateID, err)
+		case ledger.IsRetryable(err):
+			reason = err
+		default:
+			return 0, fmt.Errorf("recovery: look up tRecovery %s on synchronizer %s: %w", at, rw.SynchronizerID, err)
+		}
+
+		waited := time.Since(start)
+		if !time.Now().Before(deadline) {
+			return 0, fmt.Errorf("%w after %s (tRecovery %s, synchronizer %s): %w",
+				ErrNotCaughtUp, waited.Round(time.Millisecond), at, rw.SynchronizerID, reason)
+		}
+		end, lerr := p.LedgerEnd(ctx)
+		if lerr != nil {
+			end = -1
+		}
+		opts.Logger.Info("recovery: waiting for the participant to process tRecovery",
+			"t_recovery", at, "synchronizer_id", rw.SynchronizerID, "attempt", attempt, "waited", waited.Round(time.Millisecond), "ledger_end", end, "reason", reason)
+		if opts.Progress != nil {
+			opts.Progress(Progress{Attempt: attempt, Waited: waited, LedgerEnd: end, Reason: reason})
+		}
+		pause := min(opts.PollInterval, time.Until(deadline))
+		t := time.NewTimer(max(pause, 0))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// detect records the admin API behaviour an error id revealed, unless the
+// caller named one.
+func (r *Rewind) detect(a AdminAPI) {
+	if r.AdminAPI == AdminAuto {
+		r.AdminAPI = a
+	}
+}
+
+// lookupBefore asks for the highest offset at or before rw.LookupTime, once
+// the participant has processed tRecovery. Transient failures are retried
+// until the deadline of Options.Timeout (counted afresh: the wait is over).
+func lookupBefore(ctx context.Context, p Participant, opts Options, rw *Rewind, force bool) (int64, error) {
+	deadline := time.Now().Add(opts.Timeout)
+	for {
+		off, err := p.HighestOffsetByTimestamp(ctx, rw.SynchronizerID, rw.LookupTime, force)
+		switch {
+		case err == nil:
+			rw.Lookups = append(rw.Lookups, Lookup{Time: rw.LookupTime, Force: force, Offset: off})
+			return off, nil
+		case ctx.Err() != nil:
+			return 0, ctx.Err()
+		case errors.Is(err, ledger.ErrInvalidTimestamp) && rw.AdminAPI != Admin35:
+			// 3.4, after the look-up of tRecovery succeeded: the only failure
+			// left is that no transaction lies at or before the time.
+			rw.detect(Admin34)
+			rw.Lookups = append(rw.Lookups, Lookup{Time: rw.LookupTime, Force: force, Err: err})
+			return 0, nil
+		case ledger.IsRetryable(err) && time.Now().Before(deadline):
+			opts.Logger.Warn("recovery: look-up failed, retrying", "time", rw.LookupTime, "err", err)
+			select {
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			case <-time.After(opts.PollInterval):
+			}
+		default:
+			return 0, fmt.Errorf("recovery: look up the highest offset at or before %s on synchronizer %s (force=%t): %w",
+				rw.LookupTime.Format(time.RFC3339Nano), rw.SynchronizerID, force, err)
+		}
+	}
+}
