@@ -71,10 +71,13 @@ func run() error {
 		}
 		endpoint = ledger.Endpoint{Target: p.Addr(), Insecure: true}
 		fmt.Printf("fake participant on %s: %d transactions, ledger end %d\n", p.Addr(), *n, p.LedgerEnd())
-	} else if *tokenEnv != "" {
-		endpoint.Tokens = ledger.StaticToken(os.Getenv(*tokenEnv))
-	} else if !*plaintext {
-		endpoint.TLS = defaultTLS()
+	} else {
+		if *tokenEnv != "" {
+			endpoint.Tokens = ledger.StaticToken(os.Getenv(*tokenEnv))
+		}
+		if !*plaintext {
+			endpoint.TLS = defaultTLS()
+		}
 	}
 	client, err := ledger.Dial(ledger.Config{LedgerAPI: endpoint})
 	if err != nil {
