@@ -23,6 +23,10 @@ type Checkpoint struct {
 	UpdateID       string
 	RecordTime     time.Time
 	SynchronizerID string
+	// UpdateOffset is the offset at which UpdateID was ingested; 0 when
+	// unknown (nothing ingested yet, or the checkpoint was rewound since, so
+	// that the participant's offsets may differ).
+	UpdateOffset int64
 	// RecordTimes is the record time reached per synchronizer, from
 	// transactions and OffsetCheckpoints alike.
 	RecordTimes map[string]time.Time
@@ -84,20 +88,21 @@ func NewStore(schemaName string) (*Store, error) {
 // Get returns the stored checkpoint. found is false before the first write.
 func (s *Store) Get(ctx context.Context, q sqlx.QueryerContext) (cp Checkpoint, found bool, err error) {
 	var row struct {
-		Offset     int64        `db:"ledger_offset"`
-		UpdateID   string       `db:"update_id"`
-		RecordTime sql.NullTime `db:"record_time"`
-		SyncID     string       `db:"synchronizer_id"`
-		UpdatedAt  time.Time    `db:"updated_at"`
+		Offset     int64         `db:"ledger_offset"`
+		UpdateID   string        `db:"update_id"`
+		UpdateOff  sql.NullInt64 `db:"update_offset"`
+		RecordTime sql.NullTime  `db:"record_time"`
+		SyncID     string        `db:"synchronizer_id"`
+		UpdatedAt  time.Time     `db:"updated_at"`
 	}
-	err = sqlx.GetContext(ctx, q, &row, `SELECT ledger_offset, update_id, record_time, synchronizer_id, updated_at FROM `+s.checkpoint+` WHERE id = 1`)
+	err = sqlx.GetContext(ctx, q, &row, `SELECT ledger_offset, update_id, update_offset, record_time, synchronizer_id, updated_at FROM `+s.checkpoint+` WHERE id = 1`)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Checkpoint{RecordTimes: map[string]time.Time{}}, false, nil
 	}
 	if err != nil {
 		return Checkpoint{}, false, fmt.Errorf("checkpoint: read: %w", err)
 	}
-	cp = Checkpoint{Offset: row.Offset, UpdateID: row.UpdateID, SynchronizerID: row.SyncID, UpdatedAt: row.UpdatedAt.UTC(), RecordTimes: map[string]time.Time{}}
+	cp = Checkpoint{Offset: row.Offset, UpdateID: row.UpdateID, UpdateOffset: row.UpdateOff.Int64, SynchronizerID: row.SyncID, UpdatedAt: row.UpdatedAt.UTC(), RecordTimes: map[string]time.Time{}}
 	if row.RecordTime.Valid {
 		cp.RecordTime = row.RecordTime.Time.UTC()
 	}
@@ -150,14 +155,17 @@ func (s *Store) AdvanceTx(ctx context.Context, tx *sqlx.Tx, prevOffset int64, ne
 	if next.Offset < prevOffset {
 		return fmt.Errorf("checkpoint: refusing to move backwards from offset %d to %d", prevOffset, next.Offset)
 	}
-	var rt any
+	var rt, uoff any
 	if !next.RecordTime.IsZero() {
 		rt = next.RecordTime
 	}
+	if next.UpdateOffset > 0 {
+		uoff = next.UpdateOffset
+	}
 	res, err := tx.ExecContext(ctx, `UPDATE `+s.checkpoint+`
-		SET ledger_offset = $2, update_id = $3, record_time = $4, synchronizer_id = $5, updated_at = now()
+		SET ledger_offset = $2, update_id = $3, record_time = $4, synchronizer_id = $5, update_offset = $6, updated_at = now()
 		WHERE id = 1 AND ledger_offset = $1`,
-		prevOffset, next.Offset, next.UpdateID, rt, next.SynchronizerID)
+		prevOffset, next.Offset, next.UpdateID, rt, next.SynchronizerID, uoff)
 	if err != nil {
 		return fmt.Errorf("checkpoint: advance to offset %d: %w", next.Offset, err)
 	}
@@ -206,7 +214,8 @@ type Rewind struct {
 }
 
 // RewindTx moves the checkpoint to r.To (which may be any offset: after a
-// participant restore, offsets mean something else), sets the record time of
+// participant restore, offsets mean something else), forgets the offset of
+// the last ingested transaction (UpdateOffset), sets the record time of
 // r.SynchronizerID back to r.RecoveryTime so that ingestion accepts the
 // transactions after it again, and writes an audit row. It fails with
 // ErrConflict if the stored offset is not r.From.
@@ -214,7 +223,7 @@ func (s *Store) RewindTx(ctx context.Context, tx *sqlx.Tx, r Rewind) error {
 	if r.To < 0 {
 		return fmt.Errorf("checkpoint: invalid rewind target %d", r.To)
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE `+s.checkpoint+` SET ledger_offset = $2, updated_at = now() WHERE id = 1 AND ledger_offset = $1`, r.From, r.To)
+	res, err := tx.ExecContext(ctx, `UPDATE `+s.checkpoint+` SET ledger_offset = $2, update_offset = NULL, updated_at = now() WHERE id = 1 AND ledger_offset = $1`, r.From, r.To)
 	if err != nil {
 		return fmt.Errorf("checkpoint: rewind from %d to %d: %w", r.From, r.To, err)
 	}

@@ -68,7 +68,7 @@ func (b *builder) add(u ledger.Update) error {
 		}
 		b.txs = append(b.txs, tx)
 		b.cp.Offset = tx.Offset
-		b.cp.UpdateID, b.cp.RecordTime, b.cp.SynchronizerID = tx.UpdateID, tx.RecordTime, tx.SynchronizerID
+		b.cp.UpdateID, b.cp.RecordTime, b.cp.SynchronizerID, b.cp.UpdateOffset = tx.UpdateID, tx.RecordTime, tx.SynchronizerID, tx.Offset
 		b.raise(tx.SynchronizerID, tx.RecordTime)
 		b.sawCheckpoint = false
 	case ledger.UpdateCheckpoint:

@@ -343,6 +343,9 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 			return false, fmt.Errorf("%w: end offset %d is beyond the ledger end %d", ledger.ErrOffsetAfterLedgerEnd, ing.cfg.EndOffset, end)
 		}
 	}
+	if err := ing.verifyPosition(ctx); err != nil {
+		return false, err
+	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	req := ledger.UpdatesRequest{
@@ -528,6 +531,47 @@ func (ing *Ingester) LedgerEndLag(ctx context.Context) (int64, error) {
 // (stop): *ledger.Client implements it.
 type UpdateLookup interface {
 	UpdateByID(ctx context.Context, updateID string, f ledger.Filter) (*ledger.Transaction, error)
+}
+
+// PositionVerifier is the optional part of a Source that lets the Ingester
+// check, before each stream, that the participant still has the last
+// ingested transaction at the offset it was ingested at: *ledger.Client
+// implements it.
+type PositionVerifier interface {
+	UpdateLookup
+	PrunedOffsets(ctx context.Context) (ledger.PrunedOffsets, error)
+}
+
+// verifyPosition stops ingestion before it resumes from an offset that
+// means something else on a participant restored from a backup: the last
+// ingested transaction must be known to the participant at the offset it
+// was ingested at. It cannot tell once that offset is pruned, and skips the
+// check right after a rewind (UpdateOffset unknown).
+func (ing *Ingester) verifyPosition(ctx context.Context) error {
+	v, ok := ing.src.(PositionVerifier)
+	if !ok || ing.cp.UpdateID == "" || ing.cp.UpdateOffset == 0 {
+		return nil
+	}
+	tx, err := v.UpdateByID(ctx, ing.cp.UpdateID, ledger.Filter{Parties: ing.cfg.Parties, Interfaces: []ledger.Identifier{}})
+	if errors.Is(err, ledger.ErrNotFound) {
+		po, perr := v.PrunedOffsets(ctx)
+		if perr != nil {
+			return perr
+		}
+		if ing.cp.UpdateOffset <= po.ParticipantPrunedUpToInclusive {
+			return nil
+		}
+		return &RestoredError{Offset: ing.cp.UpdateOffset, UpdateID: ing.cp.UpdateID, SynchronizerID: ing.cp.SynchronizerID,
+			Reason: "the participant does not know the last ingested transaction (restored from a backup, perhaps still catching up)"}
+	}
+	if err != nil {
+		return fmt.Errorf("ingest: verify the last ingested transaction %s: %w", ing.cp.UpdateID, err)
+	}
+	if tx.Offset != ing.cp.UpdateOffset {
+		return &RestoredError{Offset: ing.cp.UpdateOffset, UpdateID: ing.cp.UpdateID, SynchronizerID: ing.cp.SynchronizerID,
+			Reason: fmt.Sprintf("the last ingested transaction was ingested at offset %d but the participant now has it at offset %d", ing.cp.UpdateOffset, tx.Offset)}
+	}
+	return nil
 }
 
 // checkRestored runs when the checkpoint is beyond the ledger end. If the

@@ -23,11 +23,13 @@ func TestRestartAfterRestoreWithoutRunbookStops(t *testing.T) {
 		reason  string // what RestoredError says
 	}
 	scenarios := []scenario{{
-		// New offsets above the old ones: resuming from the old checkpoint
-		// reads recovered transactions whose record time is behind.
+		// New offsets above the old ones: the participant has the last
+		// ingested transaction at another offset (and resuming from the old
+		// checkpoint would read recovered transactions whose record time is
+		// behind: see TestRecordTimeBackwardsStops).
 		name:    "recovered under higher offsets",
 		restore: func(p *ledgertest.Participant, s ledgertest.Snapshot) { p.Restore(s) },
-		reason:  "goes back",
+		reason:  "now has it at offset",
 	}, {
 		// Nothing recovered yet: the checkpoint is beyond the ledger end and
 		// the participant does not know the last ingested transaction.
@@ -40,7 +42,7 @@ func TestRestartAfterRestoreWithoutRunbookStops(t *testing.T) {
 			p.Restore(s, ledgertest.WithCatchUp(true))
 			p.CatchUp(100)
 		},
-		reason: "goes back",
+		reason: "does not know the last ingested transaction",
 	}, {
 		// New offsets below the old ones: the checkpoint is beyond the new
 		// ledger end, and the participant has the last ingested transaction

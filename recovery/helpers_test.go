@@ -173,7 +173,7 @@ func ingestErr(t testing.TB, b *bundle) error {
 type history struct {
 	Rows       []string // update id, record time, command, contracts; in record time order
 	Duplicates []string
-	Checkpoint checkpoint.Checkpoint // without Offset and UpdatedAt
+	Checkpoint checkpoint.Checkpoint // without offsets and UpdatedAt
 }
 
 func readHistory(t testing.TB, db *sqlx.DB) history {
@@ -187,7 +187,7 @@ func readHistory(t testing.TB, db *sqlx.DB) history {
 	cp, found, err := store.Get(context.Background(), db)
 	require.NoError(t, err)
 	require.True(t, found)
-	cp.Offset, cp.UpdatedAt = 0, time.Time{}
+	cp.Offset, cp.UpdateOffset, cp.UpdatedAt = 0, 0, time.Time{}
 	h.Checkpoint = cp
 	return h
 }

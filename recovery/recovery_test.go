@@ -15,6 +15,7 @@ import (
 	"github.com/cantonx/txhistory/recovery"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 )
 
 var behaviours = []ledgertest.AdminBehaviour{ledgertest.AdminV34, ledgertest.AdminV35}
@@ -316,9 +317,13 @@ func TestApplyRefusesWhileIngestingOrStale(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, recovery.CheckStopped(ctx, b.db, ""))
 
-	// An Ingester starts anyway and holds the lock while it runs (its stream
-	// is stalled, so it neither ingests nor notices the restore).
-	b.p.StallStreams(true)
+	// An Ingester starts anyway and holds the lock while it runs (its
+	// look-up of the last ingested transaction hangs, so it neither ingests
+	// nor notices the restore yet).
+	b.p.Intercept(ledgertest.MethodGetUpdateByID, func(ctx context.Context, _ proto.Message) error {
+		<-ctx.Done()
+		return ctx.Err()
+	})
 	ing := newIngester(t, b, ingest.Config{})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -328,7 +333,7 @@ func TestApplyRefusesWhileIngestingOrStale(t *testing.T) {
 	require.ErrorIs(t, recovery.Apply(ctx, b.db, rw), recovery.ErrIngestionRunning)
 	cancel()
 	<-done
-	b.p.StallStreams(false)
+	b.p.Intercept(ledgertest.MethodGetUpdateByID, nil)
 	require.NoError(t, recovery.CheckStopped(ctx, b.db, ""))
 	require.Empty(t, rewinds(t, b))
 

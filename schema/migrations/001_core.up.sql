@@ -7,6 +7,7 @@ CREATE TABLE checkpoint (
   id              smallint PRIMARY KEY DEFAULT 1 CHECK (id = 1),
   ledger_offset   bigint      NOT NULL CHECK (ledger_offset >= 0),
   update_id       text        NOT NULL DEFAULT '',   -- last ingested transaction's update id
+  update_offset   bigint,                             -- the offset it had; NULL after a rewind
   record_time     timestamptz,                        -- last ingested transaction's record time
   synchronizer_id text        NOT NULL DEFAULT '',   -- last ingested transaction's synchronizer
   updated_at      timestamptz NOT NULL DEFAULT now()
