@@ -226,8 +226,7 @@ func ParseDecimal(s string) (decimal.Decimal, error) {
 	if !decimalText.MatchString(s) {
 		return decimal.Decimal{}, &ValueError{Want: "numeric", Got: KindNumeric, Msg: fmt.Sprintf("malformed numeric %q", truncate(s, 64))}
 	}
-	digits := strings.TrimLeft(strings.NewReplacer("-", "", ".", "").Replace(s), "0")
-	if len(digits) > MaxNumericDigits {
+	if significantDigits(s) > MaxNumericDigits {
 		return decimal.Decimal{}, &ValueError{Want: "numeric", Got: KindNumeric, Msg: fmt.Sprintf("numeric %q has more than %d digits", truncate(s, 64), MaxNumericDigits)}
 	}
 	d, err := decimal.NewFromString(s)
@@ -235,6 +234,24 @@ func ParseDecimal(s string) (decimal.Decimal, error) {
 		return decimal.Decimal{}, &ValueError{Want: "numeric", Got: KindNumeric, Msg: err.Error()}
 	}
 	return d, nil
+}
+
+// significantDigits counts the digits of a well-formed decimal text after
+// its leading zeros.
+func significantDigits(s string) int {
+	n, leading := 0, true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			continue
+		}
+		if leading && c == '0' {
+			continue
+		}
+		leading = false
+		n++
+	}
+	return n
 }
 
 func truncate(s string, n int) string {
