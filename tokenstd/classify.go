@@ -1,0 +1,917 @@
+package tokenstd
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/shopspring/decimal"
+)
+
+// HoldingLookup finds the treasury's holdings by contract id. Archive events
+// do not carry the archived contract's data, so the classifier asks the
+// lookup what an archived holding held.
+//
+// The lookup must know every treasury holding created before the
+// transaction being classified, live or archived; a contract it does not
+// know is taken not to be a treasury holding. HoldingSet is an in-memory
+// implementation; the History handler reads its table.
+type HoldingLookup interface {
+	// LookupHolding returns the treasury holding with the given contract
+	// id, whether live or already archived.
+	LookupHolding(contractID string) (Holding, bool, error)
+}
+
+// InstructionLookup finds pending transfer instructions that concern the
+// treasury, so that an accept, reject or withdraw can be tied to the
+// transfer it completes. A HoldingLookup passed to Classify that also
+// implements InstructionLookup is used as one.
+type InstructionLookup interface {
+	LookupInstruction(contractID string) (Instruction, bool, error)
+}
+
+// Classifier turns the treasury's transactions into history entries.
+// The zero value is not usable: Treasury must be set.
+type Classifier struct {
+	// Treasury is the party whose history is built.
+	Treasury string
+	// Account maps a deposit's reason to an account. Nil means
+	// DefaultAccount.
+	Account AccountFunc
+}
+
+// Classify is Classifier{Treasury: treasury}.Classify(tx, lookup).
+func Classify(tx *ledger.Transaction, treasury string, lookup HoldingLookup) ([]Entry, error) {
+	c := Classifier{Treasury: treasury}
+	return c.Classify(tx, lookup)
+}
+
+// Classify returns the history entries of tx for the treasury, in node
+// order. It follows the token standard's parsing rules:
+//
+//   - Events are walked in node order. An exercise of
+//     TransferFactory_Transfer, or of any choice whose merged metadata has
+//     tx-kind transfer, is one transfer; the events below it are part of it
+//     and not looked at again. Likewise for the TransferInstruction choices
+//     and for any exercise carrying another tx-kind (merge-split, burn,
+//     mint, unlock, expire-dust, or one this package does not know).
+//   - Operations nested inside other exercises (a wallet's batch, an
+//     automation's choice) are found by descending into those exercises.
+//   - The treasury's net change is the amount of its holdings created
+//     minus that of its holdings archived inside the operation; archived
+//     amounts come from lookup, or from holdings created earlier in tx.
+//   - Treasury holdings created or archived outside any operation are
+//     grouped by outermost exercise and classified from their locks and
+//     amounts (lock, unlock, merge_split, other).
+//   - Events that do not concern the treasury yield no entry.
+//
+// Malformed input yields a *ParseError naming the transaction and node, and
+// no entries. lookup may be nil when the treasury has no earlier holdings.
+// Classify does not modify lookup: apply the entries (HoldingSet.Apply)
+// before classifying the next transaction.
+func (c Classifier) Classify(tx *ledger.Transaction, lookup HoldingLookup) (entries []Entry, err error) {
+	if tx == nil {
+		return nil, errors.New("tokenstd: Classify: nil transaction")
+	}
+	if c.Treasury == "" {
+		return nil, errors.New("tokenstd: Classify: no treasury party")
+	}
+	r := &run{
+		c:            c,
+		tx:           tx,
+		holdings:     lookup,
+		created:      map[string]Holding{},
+		createdInstr: map[string]Instruction{},
+		consumed:     map[string]int32{},
+		loose:        map[looseKey]*change{},
+	}
+	if il, ok := lookup.(InstructionLookup); ok {
+		r.instrs = il
+	}
+	if err := r.run(); err != nil {
+		return nil, err
+	}
+	return r.entries, nil
+}
+
+type run struct {
+	c        Classifier
+	tx       *ledger.Transaction
+	events   []ledger.Event
+	holdings HoldingLookup
+	instrs   InstructionLookup
+
+	created      map[string]Holding     // treasury holdings created in tx
+	createdInstr map[string]Instruction // instructions concerning the treasury created in tx
+	consumed     map[string]int32       // contracts consumed in tx → node
+
+	entries    []Entry
+	loose      map[looseKey]*change
+	looseOrder []looseKey
+}
+
+type looseKey struct {
+	root int32
+	inst Instrument
+}
+
+// change is what happened to the treasury's holdings of one instrument.
+type change struct {
+	created, archived []Holding
+}
+
+func (c *change) net() decimal.Decimal {
+	var n decimal.Decimal
+	for _, h := range c.created {
+		n = n.Add(h.Amount)
+	}
+	for _, h := range c.archived {
+		n = n.Sub(h.Amount)
+	}
+	return n
+}
+
+// changes collects an operation's effects on the treasury.
+type changes struct {
+	byInst      map[Instrument]*change
+	order       []Instrument
+	instrs      []Instruction // instructions (concerning the treasury) created inside
+	closed      []closedInstr // known instructions consumed inside, below the root
+	otherOwners []string      // owners of non-treasury holdings created inside
+	root        int32         // node of the operation
+}
+
+type closedInstr struct {
+	instr Instruction
+	node  int32
+}
+
+func (cs *changes) of(inst Instrument) *change {
+	if cs.byInst == nil {
+		cs.byInst = map[Instrument]*change{}
+	}
+	c, ok := cs.byInst[inst]
+	if !ok {
+		c = &change{}
+		cs.byInst[inst] = c
+		cs.order = append(cs.order, inst)
+	}
+	return c
+}
+
+// take removes and returns the change of inst (nil if none).
+func (cs *changes) take(inst Instrument) *change {
+	c, ok := cs.byInst[inst]
+	if !ok {
+		return nil
+	}
+	delete(cs.byInst, inst)
+	cs.order = slices.DeleteFunc(cs.order, func(i Instrument) bool { return i == inst })
+	return c
+}
+
+func (r *run) fail(node int32, format string, args ...any) error {
+	return &ParseError{UpdateID: r.tx.UpdateID, Offset: r.tx.Offset, NodeID: node, Err: fmt.Errorf(format, args...)}
+}
+
+func (r *run) run() error {
+	r.events = make([]ledger.Event, 0, len(r.tx.Events))
+	for i, ev := range r.tx.Events {
+		if ev == nil || isNilEvent(ev) {
+			return r.fail(-1, "event %d is nil", i)
+		}
+		r.events = append(r.events, ev)
+	}
+	slices.SortStableFunc(r.events, func(a, b ledger.Event) int { return int(a.Node()) - int(b.Node()) })
+	for i := 1; i < len(r.events); i++ {
+		if r.events[i].Node() == r.events[i-1].Node() {
+			return r.fail(r.events[i].Node(), "two events with node id %d", r.events[i].Node())
+		}
+	}
+
+	var stack []*ledger.ExercisedEvent // enclosing exercises that are not operations
+	for i := 0; i < len(r.events); {
+		ev := r.events[i]
+		node := ev.Node()
+		for len(stack) > 0 && stack[len(stack)-1].LastDescendantNodeID < node {
+			stack = stack[:len(stack)-1]
+		}
+		root := node
+		if len(stack) > 0 {
+			root = stack[0].NodeID
+		}
+		switch e := ev.(type) {
+		case *ledger.ExercisedEvent:
+			if e.LastDescendantNodeID < e.NodeID {
+				return r.fail(node, "last descendant node id %d is below the node id", e.LastDescendantNodeID)
+			}
+			op, err := r.operation(e, i)
+			if err != nil {
+				return err
+			}
+			if op {
+				i = r.subtreeEnd(i)
+				continue
+			}
+			if e.Consuming {
+				if err := r.looseConsume(e.ContractID, node, root); err != nil {
+					return err
+				}
+			}
+			stack = append(stack, e)
+		case *ledger.CreatedEvent:
+			if err := r.looseCreate(e, root); err != nil {
+				return err
+			}
+		case *ledger.ArchivedEvent:
+			if err := r.looseConsume(e.ContractID, node, root); err != nil {
+				return err
+			}
+		default:
+			return r.fail(node, "unknown event type %T", ev)
+		}
+		i++
+	}
+	r.flushLoose()
+	slices.SortStableFunc(r.entries, func(a, b Entry) int { return int(a.NodeID) - int(b.NodeID) })
+	return nil
+}
+
+func isNilEvent(ev ledger.Event) bool {
+	switch e := ev.(type) {
+	case *ledger.CreatedEvent:
+		return e == nil
+	case *ledger.ArchivedEvent:
+		return e == nil
+	case *ledger.ExercisedEvent:
+		return e == nil
+	}
+	return false
+}
+
+// subtreeEnd returns the index of the first event after the subtree of the
+// exercise at index i.
+func (r *run) subtreeEnd(i int) int {
+	last := r.events[i].(*ledger.ExercisedEvent).LastDescendantNodeID
+	j := i + 1
+	for j < len(r.events) && r.events[j].Node() <= last {
+		j++
+	}
+	return j
+}
+
+// operation classifies the exercise at index i if it is a token standard
+// operation, and reports whether it was one.
+func (r *run) operation(e *ledger.ExercisedEvent, i int) (bool, error) {
+	std, err := isStandardChoice(e)
+	if err != nil {
+		return false, r.fail(e.NodeID, "%w", err)
+	}
+	switch {
+	case std && e.Choice == ChoiceTransferFactoryTransfer:
+		return true, r.transferOp(e, i)
+	case std:
+		return true, r.instructionOp(e, i, true)
+	}
+	if e.Consuming {
+		if _, known, err := r.instruction(e.ContractID, e.NodeID); err != nil {
+			return false, err
+		} else if known {
+			return true, r.instructionOp(e, i, false)
+		}
+	}
+	meta, err := MergedMetadata(e)
+	if err != nil {
+		return false, r.fail(e.NodeID, "%w", err)
+	}
+	if meta[MetaTxKind] == "" {
+		return false, nil
+	}
+	return true, r.txKindOp(e, i, meta)
+}
+
+// views decodes the token standard interface views of a created event.
+func (r *run) views(e *ledger.CreatedEvent) (*HoldingView, *TransferInstructionView, error) {
+	var hv *HoldingView
+	var iv *TransferInstructionView
+	for _, v := range e.InterfaceViews {
+		standard, supported := IsTokenStandardModule(v.InterfaceID.ModuleName)
+		if !standard {
+			continue
+		}
+		if !supported {
+			return nil, nil, r.fail(e.NodeID, "contract %s: view of interface %s: %w", e.ContractID, v.InterfaceID, ErrUnsupportedVersion)
+		}
+		isHolding := v.InterfaceID.SameEntity(ledger.HoldingInterface)
+		isInstr := v.InterfaceID.SameEntity(ledger.TransferInstructionInterface)
+		if !isHolding && !isInstr {
+			continue
+		}
+		if v.StatusCode != 0 {
+			return nil, nil, r.fail(e.NodeID, "contract %s: the participant could not compute the view of %s: code %d: %s",
+				e.ContractID, v.InterfaceID, v.StatusCode, v.StatusMessage)
+		}
+		if e.ContractID == "" {
+			return nil, nil, r.fail(e.NodeID, "created event without a contract id")
+		}
+		if isHolding {
+			h, err := DecodeHoldingView(v.Value)
+			if err != nil {
+				return nil, nil, r.fail(e.NodeID, "contract %s: holding view: %w", e.ContractID, err)
+			}
+			hv = &h
+		} else {
+			t, err := DecodeTransferInstructionView(v.Value)
+			if err != nil {
+				return nil, nil, r.fail(e.NodeID, "contract %s: transfer instruction view: %w", e.ContractID, err)
+			}
+			iv = &t
+		}
+	}
+	return hv, iv, nil
+}
+
+func (r *run) pos(node int32) Position {
+	return Position{UpdateID: r.tx.UpdateID, Offset: r.tx.Offset, RecordTime: r.tx.RecordTime, NodeID: node}
+}
+
+// create records a created event; it returns the treasury holding created,
+// if any, and any instruction concerning the treasury.
+func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instruction, error) {
+	hv, iv, err := r.views(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, dup := r.created[e.ContractID]; dup && hv != nil {
+		return nil, nil, r.fail(e.NodeID, "contract %s created twice", e.ContractID)
+	}
+	var h *Holding
+	if hv != nil {
+		if hv.Owner == r.c.Treasury {
+			h = &Holding{ContractID: e.ContractID, HoldingView: *hv, Created: r.pos(e.NodeID)}
+			r.created[e.ContractID] = *h
+		} else if cs != nil && !slices.Contains(cs.otherOwners, hv.Owner) {
+			cs.otherOwners = append(cs.otherOwners, hv.Owner)
+		}
+	}
+	var in *Instruction
+	if iv != nil && (iv.Transfer.Sender == r.c.Treasury || iv.Transfer.Receiver == r.c.Treasury) {
+		in = &Instruction{ContractID: e.ContractID, TransferInstructionView: *iv, Created: r.pos(e.NodeID)}
+		r.createdInstr[e.ContractID] = *in
+	}
+	return h, in, nil
+}
+
+// consume records the consumption of a contract and returns the treasury
+// holding it was, if any.
+func (r *run) consume(cid string, node int32) (*Holding, error) {
+	if cid == "" {
+		return nil, r.fail(node, "consumed contract without a contract id")
+	}
+	if first, dup := r.consumed[cid]; dup {
+		return nil, r.fail(node, "contract %s consumed twice (first at node %d)", cid, first)
+	}
+	r.consumed[cid] = node
+	h, ok := r.created[cid]
+	if !ok && r.holdings != nil {
+		var err error
+		h, ok, err = r.holdings.LookupHolding(cid)
+		if err != nil {
+			return nil, fmt.Errorf("tokenstd: transaction %s at offset %d, node %d: looking up holding %s: %w",
+				r.tx.UpdateID, r.tx.Offset, node, cid, err)
+		}
+		if ok && h.Archived != nil && h.Archived.UpdateID != r.tx.UpdateID {
+			return nil, r.fail(node, "holding %s is archived again; it was archived by update %s at offset %d",
+				cid, h.Archived.UpdateID, h.Archived.Offset)
+		}
+	}
+	if !ok || h.Owner != r.c.Treasury {
+		return nil, nil
+	}
+	p := r.pos(node)
+	h.Archived = &p
+	return &h, nil
+}
+
+// instruction returns the pending instruction with the given contract id,
+// if it concerns the treasury.
+func (r *run) instruction(cid string, node int32) (Instruction, bool, error) {
+	if in, ok := r.createdInstr[cid]; ok {
+		return in, true, nil
+	}
+	if r.instrs == nil {
+		return Instruction{}, false, nil
+	}
+	in, ok, err := r.instrs.LookupInstruction(cid)
+	if err != nil {
+		return Instruction{}, false, fmt.Errorf("tokenstd: transaction %s at offset %d, node %d: looking up transfer instruction %s: %w",
+			r.tx.UpdateID, r.tx.Offset, node, cid, err)
+	}
+	return in, ok, nil
+}
+
+// collect gathers the effects of the subtree of the exercise at index i,
+// the exercise included.
+func (r *run) collect(i int) (*changes, error) {
+	root := r.events[i].(*ledger.ExercisedEvent)
+	cs := &changes{}
+	end := r.subtreeEnd(i)
+	for _, ev := range r.events[i:end] {
+		switch e := ev.(type) {
+		case *ledger.CreatedEvent:
+			h, in, err := r.create(e, cs)
+			if err != nil {
+				return nil, err
+			}
+			if h != nil {
+				c := cs.of(h.Instrument)
+				c.created = append(c.created, *h)
+			}
+			if in != nil {
+				cs.instrs = append(cs.instrs, *in)
+			}
+		case *ledger.ExercisedEvent, *ledger.ArchivedEvent:
+			if x, ok := e.(*ledger.ExercisedEvent); ok {
+				if x.LastDescendantNodeID < x.NodeID {
+					return nil, r.fail(x.NodeID, "last descendant node id %d is below the node id", x.LastDescendantNodeID)
+				}
+				if _, err := isStandardChoice(x); err != nil {
+					return nil, r.fail(x.NodeID, "%w", err)
+				}
+				if !x.Consuming {
+					continue
+				}
+			}
+			if err := r.collectConsume(ev, root, cs); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, r.fail(ev.Node(), "unknown event type %T", ev)
+		}
+	}
+	return cs, nil
+}
+
+func (r *run) collectConsume(ev ledger.Event, root *ledger.ExercisedEvent, cs *changes) error {
+	cid, node := ev.Contract(), ev.Node()
+	if node != root.NodeID {
+		in, known, err := r.instruction(cid, node)
+		if err != nil {
+			return err
+		}
+		if known {
+			cs.closed = append(cs.closed, closedInstr{instr: in, node: node})
+		}
+	}
+	h, err := r.consume(cid, node)
+	if err != nil {
+		return err
+	}
+	if h != nil {
+		c := cs.of(h.Instrument)
+		c.archived = append(c.archived, *h)
+	}
+	return nil
+}
+
+func (r *run) newEntry(node int32, kind Kind, inst Instrument, c *change) Entry {
+	e := Entry{
+		UpdateID: r.tx.UpdateID, Offset: r.tx.Offset, RecordTime: r.tx.RecordTime, SynchronizerID: r.tx.SynchronizerID,
+		NodeID: node, Kind: kind, Instrument: inst,
+	}
+	if c != nil {
+		e.Created, e.Archived, e.Amount = c.created, c.archived, c.net()
+	}
+	return e
+}
+
+func (r *run) account(reason string) (string, bool) {
+	if r.c.Account != nil {
+		return r.c.Account(reason)
+	}
+	return DefaultAccount(reason)
+}
+
+// finish emits the operation's entry, then entries for its leftovers:
+// changes of other instruments and instructions closed inside.
+func (r *run) finish(e *Entry, cs *changes) {
+	if e != nil {
+		r.entries = append(r.entries, *e)
+	}
+	for _, inst := range cs.order {
+		o := r.newEntry(r.nodeOf(e, cs), KindOther, inst, cs.byInst[inst])
+		if e != nil {
+			o.TxKind, o.Choice, o.Meta = e.TxKind, e.Choice, e.Meta
+		}
+		r.entries = append(r.entries, o)
+	}
+	for _, in := range cs.instrs {
+		o := r.newEntry(in.Created.NodeID, KindOther, in.Transfer.Instrument, nil)
+		o.Meta = in.Transfer.Meta.Merge(in.Meta)
+		o.Reason = in.Transfer.Meta[MetaReason]
+		r.offer(&o, in)
+		r.entries = append(r.entries, o)
+	}
+	for _, cl := range cs.closed {
+		o := r.newEntry(cl.node, r.endedKind(cl.instr), cl.instr.Transfer.Instrument, nil)
+		r.fillInstruction(&o, cl.instr)
+		r.entries = append(r.entries, o)
+	}
+}
+
+func (r *run) nodeOf(e *Entry, cs *changes) int32 {
+	if e != nil {
+		return e.NodeID
+	}
+	return cs.root
+}
+
+// endedKind classifies an instruction that ended without a standard
+// outcome: expired once its deadline passed, failed before.
+func (r *run) endedKind(in Instruction) Kind {
+	if !in.Transfer.ExecuteBefore.IsZero() && !r.tx.RecordTime.Before(in.Transfer.ExecuteBefore) {
+		return KindExpired
+	}
+	return KindFailed
+}
+
+func (r *run) fillInstruction(e *Entry, in Instruction) {
+	t := in.Transfer
+	e.InstructionCID = in.ContractID
+	e.Sender, e.Receiver, e.Transferred = t.Sender, t.Receiver, t.Amount
+	e.Reason = t.Meta[MetaReason]
+	switch r.c.Treasury {
+	case t.Receiver:
+		if t.Sender != r.c.Treasury {
+			e.Counterparty = t.Sender
+		}
+	case t.Sender:
+		e.Counterparty = t.Receiver
+		e.WithdrawalID = e.Reason
+	}
+}
+
+// completed fills in a completed transfer of amount from sender to receiver.
+func (r *run) completed(e *Entry, sender, receiver string, amount decimal.Decimal, otherOwners []string) {
+	t := r.c.Treasury
+	e.Sender, e.Receiver, e.Transferred = sender, receiver, amount
+	switch {
+	case sender == t && receiver == t:
+		e.Kind = KindMergeSplit
+		e.Fee = e.Amount.Neg()
+	case receiver == t:
+		e.Counterparty = sender
+		if !e.Amount.IsPositive() {
+			e.Kind = KindOther
+			return
+		}
+		if acct, ok := r.account(e.Reason); ok {
+			e.Kind, e.Account = KindDeposit, acct
+		} else {
+			e.Kind = KindDepositUnassigned
+		}
+	case sender == t:
+		e.Kind = KindWithdrawal
+		e.Counterparty = receiver
+		if e.Counterparty == "" && len(otherOwners) > 0 {
+			e.Counterparty = otherOwners[0]
+		}
+		e.WithdrawalID = e.Reason
+		e.Fee = e.Amount.Neg().Sub(amount)
+	default:
+		e.Kind = KindOther
+	}
+}
+
+func (r *run) burned(node int32, meta Metadata) (decimal.Decimal, error) {
+	s, ok := meta[MetaBurned]
+	if !ok || s == "" {
+		return decimal.Decimal{}, nil
+	}
+	d, err := ledger.ParseDecimal(s)
+	if err != nil {
+		return decimal.Decimal{}, r.fail(node, "metadata %s: %w", MetaBurned, err)
+	}
+	return d, nil
+}
+
+func (r *run) transferOp(e *ledger.ExercisedEvent, i int) error {
+	arg, err := DecodeTransferFactoryTransfer(e.ChoiceArgument)
+	if err != nil {
+		return r.fail(e.NodeID, "%s choice argument: %w", e.Choice, err)
+	}
+	res, err := DecodeTransferInstructionResult(e.ExerciseResult)
+	if err != nil {
+		return r.fail(e.NodeID, "%s exercise result: %w", e.Choice, err)
+	}
+	meta := arg.Transfer.Meta.Merge(arg.ExtraArgs.Meta, res.Meta)
+	if _, err := r.burned(e.NodeID, meta); err != nil {
+		return err
+	}
+	cs, err := r.collect(i)
+	if err != nil {
+		return err
+	}
+	cs.root = e.NodeID
+	t := arg.Transfer
+	T := r.c.Treasury
+	main := cs.take(t.Instrument)
+	if t.Sender != T && t.Receiver != T && main == nil {
+		r.finish(nil, cs)
+		return nil
+	}
+	en := r.newEntry(e.NodeID, KindOther, t.Instrument, main)
+	en.Choice, en.TxKind, en.Meta, en.Reason = e.Choice, meta[MetaTxKind], meta, meta[MetaReason]
+	switch res.Output {
+	case OutputCompleted:
+		r.completed(&en, t.Sender, t.Receiver, t.Amount, cs.otherOwners)
+	case OutputPending:
+		in := r.pendingInstruction(cs, res.InstructionCID, t, e.NodeID)
+		r.offer(&en, in)
+	case OutputFailed:
+		en.Kind = KindFailed
+		en.Sender, en.Receiver, en.Transferred = t.Sender, t.Receiver, t.Amount
+		if t.Sender == T {
+			en.Fee = en.Amount.Neg()
+			en.WithdrawalID = en.Reason
+			en.Counterparty = t.Receiver
+		} else {
+			en.Counterparty = t.Sender
+		}
+	}
+	r.finish(&en, cs)
+	return nil
+}
+
+// pendingInstruction returns the instruction a Pending result names: its
+// view from the created event if the treasury saw it, or else one built
+// from the transfer.
+func (r *run) pendingInstruction(cs *changes, cid string, t Transfer, node int32) Instruction {
+	for j, in := range cs.instrs {
+		if in.ContractID == cid {
+			cs.instrs = slices.Delete(cs.instrs, j, j+1)
+			return in
+		}
+	}
+	in := Instruction{
+		ContractID:              cid,
+		TransferInstructionView: TransferInstructionView{Transfer: t, Status: StatusPendingReceiverAcceptance},
+		Created:                 r.pos(node),
+	}
+	if t.Sender == r.c.Treasury || t.Receiver == r.c.Treasury {
+		r.createdInstr[cid] = in
+	}
+	return in
+}
+
+// offer fills in a pending transfer instruction.
+func (r *run) offer(e *Entry, in Instruction) {
+	r.fillInstruction(e, in)
+	e.Instruction = &in
+	if e.Reason == "" {
+		e.Reason = e.Meta[MetaReason]
+	}
+	t := r.c.Treasury
+	switch {
+	case in.Transfer.Sender == t:
+		e.Kind = KindOfferOut
+		e.WithdrawalID = e.Reason
+		e.Fee = e.Amount.Neg()
+	case in.Transfer.Receiver == t:
+		e.Kind = KindOfferIn
+		if acct, ok := r.account(e.Reason); ok {
+			e.Account = acct
+		}
+	default:
+		e.Kind = KindOther
+	}
+}
+
+func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, std bool) error {
+	in, known, err := r.instruction(e.ContractID, e.NodeID)
+	if err != nil {
+		return err
+	}
+	var res TransferInstructionResult
+	var meta Metadata
+	if std {
+		extra, err := DecodeInstructionChoice(e.Choice, e.ChoiceArgument)
+		if err != nil {
+			return r.fail(e.NodeID, "%s choice argument: %w", e.Choice, err)
+		}
+		if res, err = DecodeTransferInstructionResult(e.ExerciseResult); err != nil {
+			return r.fail(e.NodeID, "%s exercise result: %w", e.Choice, err)
+		}
+		meta = in.Transfer.Meta.Merge(extra.Meta, res.Meta)
+	} else {
+		m, err := MergedMetadata(e)
+		if err != nil {
+			return r.fail(e.NodeID, "%w", err)
+		}
+		meta = in.Transfer.Meta.Merge(m)
+	}
+	if _, err := r.burned(e.NodeID, meta); err != nil {
+		return err
+	}
+	cs, err := r.collect(i)
+	if err != nil {
+		return err
+	}
+	cs.root = e.NodeID
+	T := r.c.Treasury
+	if !known {
+		// An instruction the treasury never saw created: reconstruct what
+		// the choice tells. Accept and reject are the receiver's choices,
+		// withdraw the sender's.
+		in = Instruction{ContractID: e.ContractID}
+		in.Transfer.Sender = meta[MetaSender]
+		if slices.Contains(e.ActingParties, T) {
+			switch e.Choice {
+			case ChoiceInstructionAccept, ChoiceInstructionReject:
+				in.Transfer.Receiver = T
+			case ChoiceInstructionWithdraw:
+				in.Transfer.Sender = T
+			}
+		}
+		if len(cs.order) > 0 {
+			in.Transfer.Instrument = cs.order[0]
+		}
+		if in.Transfer.Sender != T && in.Transfer.Receiver != T && len(cs.order) == 0 {
+			r.finish(nil, cs)
+			return nil
+		}
+	}
+	t := in.Transfer
+	main := cs.take(t.Instrument)
+	en := r.newEntry(e.NodeID, KindOther, t.Instrument, main)
+	en.Choice, en.TxKind, en.Meta = e.Choice, meta[MetaTxKind], meta
+	r.fillInstruction(&en, in)
+	if en.Reason == "" {
+		en.Reason = meta[MetaReason]
+		if t.Sender == T {
+			en.WithdrawalID = en.Reason
+		}
+	}
+	out := res.Output
+	if !std {
+		out = ""
+	}
+	switch out {
+	case OutputCompleted:
+		r.completed(&en, t.Sender, t.Receiver, t.Amount, cs.otherOwners)
+	case OutputPending:
+		next := r.pendingInstruction(cs, res.InstructionCID, t, e.NodeID)
+		next.Replaces = e.ContractID
+		if c, ok := r.createdInstr[next.ContractID]; ok {
+			c.Replaces = e.ContractID
+			r.createdInstr[next.ContractID] = c
+		}
+		r.offer(&en, next)
+	default:
+		switch e.Choice {
+		case ChoiceInstructionReject:
+			en.Kind = KindRejected
+		case ChoiceInstructionWithdraw:
+			en.Kind = KindWithdrawn
+		default:
+			en.Kind = r.endedKind(in)
+		}
+		en.Fee = en.Amount.Neg()
+	}
+	r.finish(&en, cs)
+	return nil
+}
+
+// txKindOp classifies an exercise that carries a tx-kind but is not a
+// standard choice.
+func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
+	burned, err := r.burned(e.NodeID, meta)
+	if err != nil {
+		return err
+	}
+	cs, err := r.collect(i)
+	if err != nil {
+		return err
+	}
+	cs.root = e.NodeID
+	T := r.c.Treasury
+	kind := meta[MetaTxKind]
+	for _, inst := range cs.order {
+		c := cs.byInst[inst]
+		en := r.newEntry(e.NodeID, KindOther, inst, c)
+		en.Choice, en.TxKind, en.Meta, en.Reason = e.Choice, kind, meta, meta[MetaReason]
+		switch kind {
+		case TxKindTransfer:
+			sender := meta[MetaSender]
+			switch {
+			case sender == T && en.Amount.IsNegative():
+				receiver := ""
+				if len(cs.otherOwners) > 0 {
+					receiver = cs.otherOwners[0]
+				}
+				r.completed(&en, T, receiver, en.Amount.Neg().Sub(burned), cs.otherOwners)
+			case sender != T && en.Amount.IsPositive():
+				r.completed(&en, sender, T, en.Amount, nil)
+			default:
+				r.completed(&en, T, T, decimal.Decimal{}, nil)
+			}
+		case TxKindMergeSplit:
+			en.Kind, en.Fee = KindMergeSplit, en.Amount.Neg()
+		case TxKindBurn, TxKindExpireDust:
+			en.Kind, en.Fee = KindFee, en.Amount.Neg()
+		case TxKindMint:
+			en.Kind = KindMint
+		case TxKindUnlock:
+			en.Kind, en.Fee = KindUnlock, en.Amount.Neg()
+		}
+		r.entries = append(r.entries, en)
+	}
+	cs.byInst, cs.order = nil, nil
+	r.finish(nil, cs)
+	return nil
+}
+
+func (r *run) looseCreate(e *ledger.CreatedEvent, root int32) error {
+	h, in, err := r.create(e, nil)
+	if err != nil {
+		return err
+	}
+	if h != nil {
+		c := r.looseChange(root, h.Instrument)
+		c.created = append(c.created, *h)
+	}
+	if in != nil {
+		en := r.newEntry(e.NodeID, KindOther, in.Transfer.Instrument, nil)
+		en.Meta = in.Transfer.Meta.Merge(in.Meta)
+		en.Reason = in.Transfer.Meta[MetaReason]
+		r.offer(&en, *in)
+		r.entries = append(r.entries, en)
+	}
+	return nil
+}
+
+func (r *run) looseConsume(cid string, node, root int32) error {
+	in, known, err := r.instruction(cid, node)
+	if err != nil {
+		return err
+	}
+	h, err := r.consume(cid, node)
+	if err != nil {
+		return err
+	}
+	if h != nil {
+		c := r.looseChange(root, h.Instrument)
+		c.archived = append(c.archived, *h)
+	}
+	if known {
+		en := r.newEntry(node, r.endedKind(in), in.Transfer.Instrument, nil)
+		r.fillInstruction(&en, in)
+		r.entries = append(r.entries, en)
+	}
+	return nil
+}
+
+func (r *run) looseChange(root int32, inst Instrument) *change {
+	k := looseKey{root: root, inst: inst}
+	c, ok := r.loose[k]
+	if !ok {
+		c = &change{}
+		r.loose[k] = c
+		r.looseOrder = append(r.looseOrder, k)
+	}
+	return c
+}
+
+// flushLoose classifies the treasury holding changes found outside any
+// operation, one entry per outermost exercise and instrument.
+func (r *run) flushLoose() {
+	for _, k := range r.looseOrder {
+		c := r.loose[k]
+		en := r.newEntry(k.root, KindOther, k.inst, c)
+		var locked decimal.Decimal
+		for _, h := range c.created {
+			if h.Lock != nil {
+				locked = locked.Add(h.Amount)
+			}
+		}
+		for _, h := range c.archived {
+			if h.Lock != nil {
+				locked = locked.Sub(h.Amount)
+			}
+		}
+		outflowOnly := !en.Amount.IsPositive()
+		switch {
+		case outflowOnly && locked.IsPositive():
+			en.Kind = KindLock
+		case outflowOnly && locked.IsNegative():
+			en.Kind = KindUnlock
+		case outflowOnly && len(c.created) > 0 && len(c.archived) > 0:
+			en.Kind = KindMergeSplit
+		}
+		if en.Kind != KindOther {
+			en.Fee = en.Amount.Neg()
+		}
+		r.entries = append(r.entries, en)
+	}
+}

@@ -1,0 +1,683 @@
+package tokenstd
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/shopspring/decimal"
+)
+
+// The modules of the token standard v1 interface packages, and of the Daml
+// standard library type the Lock record uses.
+const (
+	ModuleHolding             = "Splice.Api.Token.HoldingV1"
+	ModuleMetadata            = "Splice.Api.Token.MetadataV1"
+	ModuleTransferInstruction = "Splice.Api.Token.TransferInstructionV1"
+	moduleRelTime             = "DA.Time.Types"
+)
+
+// The token standard v1 choices the classifier reads.
+const (
+	ChoiceTransferFactoryTransfer = "TransferFactory_Transfer"
+	ChoiceInstructionAccept       = "TransferInstruction_Accept"
+	ChoiceInstructionReject       = "TransferInstruction_Reject"
+	ChoiceInstructionWithdraw     = "TransferInstruction_Withdraw"
+	ChoiceInstructionUpdate       = "TransferInstruction_Update"
+)
+
+// ErrUnsupportedVersion is wrapped by errors about values or interfaces of
+// a token standard version this package does not know: a view of a
+// HoldingV2 interface, a record of a V1 type with fields V1 does not have.
+// Reading such data as V1 could miss amounts, so it is never guessed at.
+var ErrUnsupportedVersion = errors.New("tokenstd: unsupported token standard version")
+
+// tokenModule matches the modules of token standard interface packages of
+// any version.
+var tokenModule = regexp.MustCompile(`^Splice\.Api\.Token\.[A-Za-z]+V([0-9]+)$`)
+
+// IsTokenStandardModule reports whether module belongs to a token standard
+// interface package, and whether that package is a version this package
+// reads (v1).
+func IsTokenStandardModule(module string) (standard, supported bool) {
+	m := tokenModule.FindStringSubmatch(module)
+	if m == nil {
+		return false, false
+	}
+	return true, m[1] == "1"
+}
+
+func joinPath(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "." + b
+}
+
+// valueErr puts path in front of err's own path, keeping *ledger.ValueError
+// matchable with errors.As.
+func valueErr(path string, err error) error {
+	var ve *ledger.ValueError
+	if errors.As(err, &ve) {
+		c := *ve
+		c.Path = joinPath(path, ve.Path)
+		return &c
+	}
+	if path == "" {
+		return err
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+func versionErr(path, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if path != "" {
+		return fmt.Errorf("value at %s: %w: %s", path, ErrUnsupportedVersion, msg)
+	}
+	return fmt.Errorf("%w: %s", ErrUnsupportedVersion, msg)
+}
+
+// reader decodes one value, keeping the first error and turning every later
+// access into a no-op, so that decoders read like the record they decode.
+type reader struct{ err error }
+
+func (r *reader) setErr(path string, err error) {
+	if r.err == nil && err != nil {
+		r.err = valueErr(path, err)
+	}
+}
+
+// record checks that v is a record of module:entity (when the participant
+// sent the type) with exactly the given field labels, and returns it.
+// entity "" accepts any entity of the module.
+func (r *reader) record(v ledger.Value, path, module, entity string, labels ...string) ledger.Value {
+	if r.err != nil {
+		return ledger.Value{}
+	}
+	if v.Kind() != ledger.KindRecord {
+		r.err = &ledger.ValueError{Path: path, Want: "record", Got: v.Kind()}
+		return ledger.Value{}
+	}
+	if err := checkType(v, path, module, entity); err != nil {
+		r.err = err
+		return ledger.Value{}
+	}
+	fields, _ := v.AsRecord()
+	seen := make(map[string]bool, len(fields))
+	for _, f := range fields {
+		switch {
+		case f.Label == "":
+			r.err = &ledger.ValueError{Path: path, Msg: "record field without a label: the update stream must be verbose"}
+			return ledger.Value{}
+		case !slices.Contains(labels, f.Label):
+			r.err = versionErr(path, "unexpected field %q in %s.%s (known fields: %v)", f.Label, module, entity, labels)
+			return ledger.Value{}
+		case seen[f.Label]:
+			r.err = &ledger.ValueError{Path: joinPath(path, f.Label), Msg: "duplicate record field"}
+			return ledger.Value{}
+		}
+		seen[f.Label] = true
+	}
+	for _, l := range labels {
+		if !seen[l] {
+			r.err = &ledger.ValueError{Path: joinPath(path, l), Msg: "missing record field"}
+			return ledger.Value{}
+		}
+	}
+	return v
+}
+
+func checkType(v ledger.Value, path, module, entity string) error {
+	id, ok := v.TypeID()
+	if !ok {
+		return nil
+	}
+	if id.ModuleName == module && (entity == "" || id.EntityName == entity) {
+		return nil
+	}
+	if standard, _ := IsTokenStandardModule(id.ModuleName); standard && id.ModuleName != module {
+		return versionErr(path, "value of type %s where %s:%s was expected", id, module, entity)
+	}
+	return &ledger.ValueError{Path: path, Msg: fmt.Sprintf("value of type %s where %s:%s was expected", id, module, entity)}
+}
+
+func (r *reader) field(v ledger.Value, path, label string) (ledger.Value, string) {
+	p := joinPath(path, label)
+	if r.err != nil {
+		return ledger.Value{}, p
+	}
+	f, _ := v.Field(label)
+	return f, p
+}
+
+func (r *reader) party(v ledger.Value, path, label string) string {
+	f, p := r.field(v, path, label)
+	if r.err != nil {
+		return ""
+	}
+	s, err := f.AsParty()
+	if err == nil && s == "" {
+		err = &ledger.ValueError{Msg: "empty party"}
+	}
+	r.setErr(p, err)
+	return s
+}
+
+func (r *reader) text(v ledger.Value, path, label string) string {
+	f, p := r.field(v, path, label)
+	if r.err != nil {
+		return ""
+	}
+	s, err := f.AsText()
+	r.setErr(p, err)
+	return s
+}
+
+// amount reads a non-negative Decimal.
+func (r *reader) amount(v ledger.Value, path, label string) decimal.Decimal {
+	f, p := r.field(v, path, label)
+	if r.err != nil {
+		return decimal.Decimal{}
+	}
+	d, err := f.AsDecimal()
+	if err == nil && d.IsNegative() {
+		err = &ledger.ValueError{Msg: fmt.Sprintf("negative amount %s", d)}
+	}
+	r.setErr(p, err)
+	return d
+}
+
+func (r *reader) time(v ledger.Value, path, label string) time.Time {
+	f, p := r.field(v, path, label)
+	if r.err != nil {
+		return time.Time{}
+	}
+	t, err := f.AsTimestamp()
+	r.setErr(p, err)
+	return t
+}
+
+func (r *reader) optional(v ledger.Value, path, label string) (ledger.Value, bool, string) {
+	f, p := r.field(v, path, label)
+	if r.err != nil {
+		return ledger.Value{}, false, p
+	}
+	inner, ok, err := f.AsOptional()
+	r.setErr(p, err)
+	return inner, ok && err == nil, p
+}
+
+func (r *reader) list(v ledger.Value, path, label string) ([]ledger.Value, string) {
+	f, p := r.field(v, path, label)
+	if r.err != nil {
+		return nil, p
+	}
+	l, err := f.AsList()
+	r.setErr(p, err)
+	return l, p
+}
+
+func (r *reader) contractIDs(v ledger.Value, path, label string) []string {
+	l, p := r.list(v, path, label)
+	if r.err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(l))
+	for i, e := range l {
+		cid, err := e.AsContractID()
+		if err == nil && cid == "" {
+			err = &ledger.ValueError{Msg: "empty contract id"}
+		}
+		if err != nil {
+			r.setErr(fmt.Sprintf("%s[%d]", p, i), err)
+			return nil
+		}
+		out = append(out, cid)
+	}
+	return out
+}
+
+func (r *reader) parties(v ledger.Value, path, label string) []string {
+	l, p := r.list(v, path, label)
+	if r.err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(l))
+	for i, e := range l {
+		s, err := e.AsParty()
+		if err != nil {
+			r.setErr(fmt.Sprintf("%s[%d]", p, i), err)
+			return nil
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (r *reader) metadata(v ledger.Value, path, label string) Metadata {
+	f, p := r.field(v, path, label)
+	if r.err != nil {
+		return nil
+	}
+	return r.meta(f, p)
+}
+
+func (r *reader) meta(v ledger.Value, path string) Metadata {
+	v = r.record(v, path, ModuleMetadata, "Metadata", "values")
+	f, p := r.field(v, path, "values")
+	if r.err != nil {
+		return nil
+	}
+	entries, err := f.AsTextMap()
+	if err != nil {
+		r.setErr(p, err)
+		return nil
+	}
+	out := make(Metadata, len(entries))
+	for _, e := range entries {
+		s, err := e.Value.AsText()
+		if err != nil {
+			r.setErr(fmt.Sprintf("%s[%q]", p, e.Label), err)
+			return nil
+		}
+		if _, dup := out[e.Label]; dup {
+			r.setErr(p, &ledger.ValueError{Msg: fmt.Sprintf("duplicate key %q", e.Label)})
+			return nil
+		}
+		out[e.Label] = s
+	}
+	return out
+}
+
+func (r *reader) instrument(v ledger.Value, path string) Instrument {
+	v = r.record(v, path, ModuleHolding, "InstrumentId", "admin", "id")
+	inst := Instrument{Admin: r.party(v, path, "admin"), ID: r.text(v, path, "id")}
+	if r.err == nil && inst.ID == "" {
+		r.setErr(joinPath(path, "id"), &ledger.ValueError{Msg: "empty instrument id"})
+	}
+	return inst
+}
+
+func (r *reader) lock(v ledger.Value, path string) *Lock {
+	v = r.record(v, path, ModuleHolding, "Lock", "holders", "expiresAt", "expiresAfter", "context")
+	l := &Lock{Holders: r.parties(v, path, "holders")}
+	if t, ok, p := r.optional(v, path, "expiresAt"); ok {
+		at, err := t.AsTimestamp()
+		r.setErr(p, err)
+		l.ExpiresAt = &at
+	}
+	if rt, ok, p := r.optional(v, path, "expiresAfter"); ok {
+		rt = r.record(rt, p, moduleRelTime, "RelTime", "microseconds")
+		f, fp := r.field(rt, p, "microseconds")
+		if r.err == nil {
+			us, err := f.AsInt64()
+			r.setErr(fp, err)
+			d := time.Duration(us) * time.Microsecond
+			if r.err == nil && d/time.Microsecond != time.Duration(us) {
+				r.setErr(fp, &ledger.ValueError{Msg: fmt.Sprintf("relative time of %d µs overflows", us)})
+			}
+			l.ExpiresAfter = &d
+		}
+	}
+	if c, ok, p := r.optional(v, path, "context"); ok {
+		s, err := c.AsText()
+		r.setErr(p, err)
+		l.Context = s
+	}
+	return l
+}
+
+func (r *reader) holdingView(v ledger.Value, path string) HoldingView {
+	v = r.record(v, path, ModuleHolding, "HoldingView", "owner", "instrumentId", "amount", "lock", "meta")
+	h := HoldingView{Owner: r.party(v, path, "owner")}
+	f, p := r.field(v, path, "instrumentId")
+	h.Instrument = r.instrument(f, p)
+	h.Amount = r.amount(v, path, "amount")
+	if l, ok, p := r.optional(v, path, "lock"); ok {
+		h.Lock = r.lock(l, p)
+	}
+	h.Meta = r.metadata(v, path, "meta")
+	return h
+}
+
+func (r *reader) transfer(v ledger.Value, path string) Transfer {
+	v = r.record(v, path, ModuleTransferInstruction, "Transfer",
+		"sender", "receiver", "amount", "instrumentId", "requestedAt", "executeBefore", "inputHoldingCids", "meta")
+	t := Transfer{
+		Sender:   r.party(v, path, "sender"),
+		Receiver: r.party(v, path, "receiver"),
+		Amount:   r.amount(v, path, "amount"),
+	}
+	f, p := r.field(v, path, "instrumentId")
+	t.Instrument = r.instrument(f, p)
+	t.RequestedAt = r.time(v, path, "requestedAt")
+	t.ExecuteBefore = r.time(v, path, "executeBefore")
+	t.InputHoldingCIDs = r.contractIDs(v, path, "inputHoldingCids")
+	t.Meta = r.metadata(v, path, "meta")
+	return t
+}
+
+func (r *reader) extraArgs(v ledger.Value, path string) ExtraArgs {
+	v = r.record(v, path, ModuleMetadata, "ExtraArgs", "context", "meta")
+	ctx, p := r.field(v, path, "context")
+	ctx = r.record(ctx, p, ModuleMetadata, "ChoiceContext", "values")
+	vals, vp := r.field(ctx, p, "values")
+	var out ExtraArgs
+	if r.err == nil {
+		entries, err := vals.AsTextMap()
+		r.setErr(vp, err)
+		if err == nil {
+			out.Context = make(map[string]ledger.Value, len(entries))
+			for _, e := range entries {
+				out.Context[e.Label] = e.Value
+			}
+		}
+	}
+	out.Meta = r.metadata(v, path, "meta")
+	return out
+}
+
+func (r *reader) instructionView(v ledger.Value, path string) TransferInstructionView {
+	v = r.record(v, path, ModuleTransferInstruction, "TransferInstructionView", "originalInstructionCid", "transfer", "status", "meta")
+	var out TransferInstructionView
+	if c, ok, p := r.optional(v, path, "originalInstructionCid"); ok {
+		cid, err := c.AsContractID()
+		r.setErr(p, err)
+		out.OriginalInstructionCID = cid
+	}
+	f, p := r.field(v, path, "transfer")
+	out.Transfer = r.transfer(f, p)
+	st, sp := r.field(v, path, "status")
+	if r.err == nil {
+		cons, payload, err := st.AsVariant()
+		r.setErr(sp, err)
+		if err == nil {
+			if err := checkType(st, sp, ModuleTransferInstruction, "TransferInstructionStatus"); err != nil {
+				r.setErr("", err)
+			}
+		}
+		switch InstructionStatus(cons) {
+		case StatusPendingReceiverAcceptance:
+			out.Status = StatusPendingReceiverAcceptance
+			r.unitPayload(payload, joinPath(sp, cons))
+		case StatusPendingInternalWorkflow:
+			out.Status = StatusPendingInternalWorkflow
+			pp := joinPath(sp, cons)
+			payload = r.record(payload, pp, ModuleTransferInstruction, "", "pendingActions")
+			m, mp := r.field(payload, pp, "pendingActions")
+			if r.err == nil {
+				entries, err := m.AsGenMap()
+				r.setErr(mp, err)
+				out.PendingActions = make(map[string]string, len(entries))
+				for i, e := range entries {
+					party, err := e.Key.AsParty()
+					if err == nil {
+						out.PendingActions[party], err = e.Value.AsText()
+					}
+					if err != nil {
+						r.setErr(fmt.Sprintf("%s[%d]", mp, i), err)
+						break
+					}
+				}
+			}
+		default:
+			if r.err == nil {
+				r.err = versionErr(sp, "unknown TransferInstructionStatus constructor %q", cons)
+			}
+		}
+	}
+	out.Meta = r.metadata(v, path, "meta")
+	return out
+}
+
+// unitPayload accepts the payload of a constructor without fields: unit, or
+// an empty record.
+func (r *reader) unitPayload(v ledger.Value, path string) {
+	if r.err != nil {
+		return
+	}
+	switch v.Kind() {
+	case ledger.KindUnit:
+	case ledger.KindRecord:
+		if v.NumFields() != 0 {
+			r.err = versionErr(path, "constructor without fields has a payload with %d fields", v.NumFields())
+		}
+	default:
+		r.err = &ledger.ValueError{Path: path, Want: "unit", Got: v.Kind()}
+	}
+}
+
+func (r *reader) result(v ledger.Value, path string) TransferInstructionResult {
+	v = r.record(v, path, ModuleTransferInstruction, "TransferInstructionResult", "output", "senderChangeCids", "meta")
+	var out TransferInstructionResult
+	o, op := r.field(v, path, "output")
+	if r.err == nil {
+		cons, payload, err := o.AsVariant()
+		r.setErr(op, err)
+		if err == nil {
+			if err := checkType(o, op, ModuleTransferInstruction, "TransferInstructionResult_Output"); err != nil {
+				r.setErr("", err)
+			}
+		}
+		pp := joinPath(op, cons)
+		switch cons {
+		case "TransferInstructionResult_Pending":
+			out.Output = OutputPending
+			payload = r.record(payload, pp, ModuleTransferInstruction, "", "transferInstructionCid")
+			f, fp := r.field(payload, pp, "transferInstructionCid")
+			if r.err == nil {
+				cid, err := f.AsContractID()
+				if err == nil && cid == "" {
+					err = &ledger.ValueError{Msg: "empty contract id"}
+				}
+				r.setErr(fp, err)
+				out.InstructionCID = cid
+			}
+		case "TransferInstructionResult_Completed":
+			out.Output = OutputCompleted
+			payload = r.record(payload, pp, ModuleTransferInstruction, "", "receiverHoldingCids")
+			out.ReceiverHoldingCIDs = r.contractIDs(payload, pp, "receiverHoldingCids")
+		case "TransferInstructionResult_Failed":
+			out.Output = OutputFailed
+			r.unitPayload(payload, pp)
+		default:
+			if r.err == nil {
+				r.err = versionErr(op, "unknown TransferInstructionResult_Output constructor %q", cons)
+			}
+		}
+	}
+	out.SenderChangeCIDs = r.contractIDs(v, path, "senderChangeCids")
+	out.Meta = r.metadata(v, path, "meta")
+	return out
+}
+
+// DecodeMetadata decodes a Metadata record.
+func DecodeMetadata(v ledger.Value) (Metadata, error) {
+	var r reader
+	m := r.meta(v, "")
+	return m, r.err
+}
+
+// DecodeInstrumentID decodes an InstrumentId record.
+func DecodeInstrumentID(v ledger.Value) (Instrument, error) {
+	var r reader
+	i := r.instrument(v, "")
+	return i, r.err
+}
+
+// DecodeLock decodes a Lock record.
+func DecodeLock(v ledger.Value) (Lock, error) {
+	var r reader
+	l := r.lock(v, "")
+	if r.err != nil {
+		return Lock{}, r.err
+	}
+	return *l, nil
+}
+
+// DecodeHoldingView decodes a HoldingView record: the view of a
+// HoldingV1 Holding. The amount must be a well-formed, non-negative
+// numeric.
+func DecodeHoldingView(v ledger.Value) (HoldingView, error) {
+	var r reader
+	h := r.holdingView(v, "")
+	return h, r.err
+}
+
+// DecodeTransfer decodes a Transfer record.
+func DecodeTransfer(v ledger.Value) (Transfer, error) {
+	var r reader
+	t := r.transfer(v, "")
+	return t, r.err
+}
+
+// DecodeExtraArgs decodes an ExtraArgs record. The choice context's values
+// are kept undecoded.
+func DecodeExtraArgs(v ledger.Value) (ExtraArgs, error) {
+	var r reader
+	e := r.extraArgs(v, "")
+	return e, r.err
+}
+
+// DecodeTransferInstructionView decodes a TransferInstructionView record:
+// the view of a TransferInstructionV1 TransferInstruction.
+func DecodeTransferInstructionView(v ledger.Value) (TransferInstructionView, error) {
+	var r reader
+	t := r.instructionView(v, "")
+	return t, r.err
+}
+
+// DecodeTransferInstructionResult decodes the result of
+// TransferFactory_Transfer and of the TransferInstruction choices.
+func DecodeTransferInstructionResult(v ledger.Value) (TransferInstructionResult, error) {
+	var r reader
+	t := r.result(v, "")
+	return t, r.err
+}
+
+// DecodeTransferFactoryTransfer decodes the argument of the
+// TransferFactory_Transfer choice.
+func DecodeTransferFactoryTransfer(v ledger.Value) (TransferFactoryTransfer, error) {
+	var r reader
+	v = r.record(v, "", ModuleTransferInstruction, ChoiceTransferFactoryTransfer, "expectedAdmin", "transfer", "extraArgs")
+	out := TransferFactoryTransfer{ExpectedAdmin: r.party(v, "", "expectedAdmin")}
+	f, p := r.field(v, "", "transfer")
+	out.Transfer = r.transfer(f, p)
+	f, p = r.field(v, "", "extraArgs")
+	out.ExtraArgs = r.extraArgs(f, p)
+	return out, r.err
+}
+
+// DecodeInstructionChoice decodes the argument of one of the
+// TransferInstruction choices (TransferInstruction_Accept, _Reject,
+// _Withdraw, _Update) and returns its extra arguments.
+func DecodeInstructionChoice(choice string, v ledger.Value) (ExtraArgs, error) {
+	var r reader
+	switch choice {
+	case ChoiceInstructionAccept, ChoiceInstructionReject, ChoiceInstructionWithdraw:
+		v = r.record(v, "", ModuleTransferInstruction, choice, "extraArgs")
+	case ChoiceInstructionUpdate:
+		v = r.record(v, "", ModuleTransferInstruction, choice, "extraActors", "extraArgs")
+		r.parties(v, "", "extraActors")
+	default:
+		return ExtraArgs{}, fmt.Errorf("tokenstd: %q is not a TransferInstruction choice", choice)
+	}
+	f, p := r.field(v, "", "extraArgs")
+	e := r.extraArgs(f, p)
+	return e, r.err
+}
+
+// lenientMeta returns the metadata in v's field label when v is a record
+// with such a field of the Metadata shape, and nil otherwise.
+func lenientMeta(v ledger.Value, label string) Metadata {
+	f, ok := v.Field(label)
+	if !ok {
+		return nil
+	}
+	m, err := DecodeMetadata(f)
+	if err != nil {
+		return nil
+	}
+	return m
+}
+
+func lenientNested(v ledger.Value, outer, label string) Metadata {
+	f, ok := v.Field(outer)
+	if !ok {
+		return nil
+	}
+	return lenientMeta(f, label)
+}
+
+// isStandardChoice reports whether ev is a token standard v1 choice the
+// classifier reads strictly, and fails on a choice of an unsupported
+// version of a token standard interface.
+func isStandardChoice(ev *ledger.ExercisedEvent) (bool, error) {
+	if ev.InterfaceID != nil {
+		standard, supported := IsTokenStandardModule(ev.InterfaceID.ModuleName)
+		if standard && !supported {
+			return false, versionErr("", "choice %s exercised through interface %s", ev.Choice, ev.InterfaceID)
+		}
+		if !standard {
+			return false, nil
+		}
+	}
+	switch ev.Choice {
+	case ChoiceTransferFactoryTransfer:
+		return ev.InterfaceID == nil || ev.InterfaceID.SameEntity(ledger.TransferFactoryInterface), nil
+	case ChoiceInstructionAccept, ChoiceInstructionReject, ChoiceInstructionWithdraw, ChoiceInstructionUpdate:
+		return ev.InterfaceID == nil || ev.InterfaceID.SameEntity(ledger.TransferInstructionInterface), nil
+	}
+	return false, nil
+}
+
+// MergedMetadata returns the metadata of an exercise, merged in the order
+// the token standard documents, later wins: the argument's transfer.meta,
+// then its extraArgs.meta, then its own meta field, then the exercise
+// result's meta.
+//
+// For the standard choices (TransferFactory_Transfer and the
+// TransferInstruction choices) the argument and result must have the
+// standard shapes, or an error says what is wrong. For any other choice
+// the fields are read where they have the Metadata shape and ignored
+// otherwise, since such choices are free to use those names for anything.
+func MergedMetadata(ev *ledger.ExercisedEvent) (Metadata, error) {
+	std, err := isStandardChoice(ev)
+	if err != nil {
+		return nil, err
+	}
+	if !std {
+		arg := ev.ChoiceArgument
+		return Metadata(nil).Merge(
+			lenientNested(arg, "transfer", "meta"),
+			lenientNested(arg, "extraArgs", "meta"),
+			lenientMeta(arg, "meta"),
+			lenientMeta(ev.ExerciseResult, "meta"),
+		), nil
+	}
+	var transferMeta, extraMeta Metadata
+	if ev.Choice == ChoiceTransferFactoryTransfer {
+		a, err := DecodeTransferFactoryTransfer(ev.ChoiceArgument)
+		if err != nil {
+			return nil, valueErr("choice argument", err)
+		}
+		transferMeta, extraMeta = a.Transfer.Meta, a.ExtraArgs.Meta
+	} else {
+		e, err := DecodeInstructionChoice(ev.Choice, ev.ChoiceArgument)
+		if err != nil {
+			return nil, valueErr("choice argument", err)
+		}
+		extraMeta = e.Meta
+	}
+	res, err := DecodeTransferInstructionResult(ev.ExerciseResult)
+	if err != nil {
+		return nil, valueErr("exercise result", err)
+	}
+	return transferMeta.Merge(extraMeta, res.Meta), nil
+}

@@ -1,0 +1,123 @@
+// Package tokenstd turns the treasury party's transactions into an
+// exchange's token history: which deposit to credit to which account, which
+// withdrawal went out and what it cost, and which holdings (UTXOs) the
+// treasury owns. It reads the Canton token standard v1 interfaces (HoldingV1
+// Holding, TransferInstructionV1 TransferInstruction and TransferFactory),
+// not one registry's templates, so it works for Amulet and for any other
+// token standard implementation.
+//
+// The input is the treasury's update stream in the shape the exchange
+// integration guide prescribes: LEDGER_EFFECTS transactions, verbose, with
+// a wildcard filter plus interface filters (include_interface_view) for the
+// three interfaces (ledger.TokenStandardInterfaces). In that shape an
+// archive shows as a consuming exercise; the package handles those and
+// ArchivedEvent alike.
+//
+// # Decoding
+//
+// The Decode functions read verbose values into typed structures —
+// HoldingView, Lock, Instrument (admin + id), Metadata, Transfer,
+// TransferInstructionView, the TransferFactory_Transfer argument, the
+// TransferInstruction choices' extra arguments and TransferInstructionResult
+// (pending, completed, failed) — with amounts as exact decimals parsed by
+// ledger.ParseDecimal, never floats. Records must have exactly the fields of
+// their v1 type: a missing field, a field of the wrong type or a malformed
+// numeric is a *ledger.ValueError naming the path ("transfer.amount"); a
+// field v1 does not have, a record typed by another version's module, or a
+// view of a HoldingV2 interface wraps ErrUnsupportedVersion. MergedMetadata
+// merges an exercise's metadata in the documented order, later wins:
+// transfer.meta, extraArgs.meta, the argument's meta, the result's meta.
+//
+// # Classifying
+//
+// Classify walks a transaction's events in node order and returns its
+// history entries for the treasury:
+//
+//	set := tokenstd.NewHoldingSet()          // the treasury's holdings so far
+//	entries, err := tokenstd.Classify(tx, treasury, set)
+//	if err != nil {
+//		return err // a *ParseError naming update id, offset and node
+//	}
+//	set.Apply(entries)
+//	for _, e := range entries {
+//		switch e.Kind {
+//		case tokenstd.KindDeposit:
+//			credit(e.Account, e.Instrument, e.Amount)
+//		case tokenstd.KindWithdrawal:
+//			completed(e.WithdrawalID, e.UpdateID, e.RecordTime)
+//		}
+//	}
+//
+// An exercise of TransferFactory_Transfer, or of any choice whose merged
+// metadata says tx-kind = transfer, is one transfer; the events below it
+// are its sub-events and are not looked at again. The treasury's net change
+// is the amount of its holdings created inside it minus that of its
+// holdings archived inside it; an archive carries no amount, so archived
+// holdings are looked up in the holding set (a HoldingLookup). Transfers
+// nested in other exercises — a wallet batch, an automation's choice — are
+// found by descending into them. Multi-step transfers are followed through
+// their TransferInstruction: the offer (transfer_offer_in/out, pending), then
+// accept (a deposit or withdrawal), reject, withdraw, or expiry.
+// Merge-splits, burns, mints, locks and unlocks have kinds of their own.
+// Events that do not concern the treasury give no entry; treasury holdings
+// that change outside any recognised operation give a lock, unlock,
+// merge_split or other entry, so that the entries of a transaction always
+// add up to the treasury's balance change. Entry documents each field and
+// Kind each kind.
+//
+// A deposit's account is its reason metadata, passed through the
+// Classifier's AccountFunc (DefaultAccount unless configured); a deposit
+// without a usable account is KindDepositUnassigned, recorded for manual
+// handling, never dropped.
+//
+// # The History handler
+//
+// History plugs into the Ingester as an ingest.Handler. In each batch's SQL
+// transaction it classifies the new transactions, resolving archived
+// holdings from its holding table and from holdings created earlier in the
+// batch, and writes with a few multi-row statements:
+//
+//   - token_holding: the treasury's holdings, with where each was created
+//     and archived; Balances and LiveHoldings read it.
+//   - token_instruction: transfer instructions to and from the treasury and
+//     their outcome; PendingInstructions lists the open ones.
+//   - token_history: the entries, unique on (update id, node id, kind,
+//     instrument); ListEntries reads them.
+//
+// The tables are created by migration 002_tokenstd of package schema:
+//
+//	if err := schema.Migrate(ctx, db, schema.WithSchema("txhistory")); err != nil {
+//		return err
+//	}
+//	history, err := tokenstd.NewHistory(tokenstd.Config{
+//		Treasury: treasuryParty,
+//		Credit:   tokenstd.CreditFunc(creditDeposit), // the exchange's hook
+//	})
+//
+// The DepositCrediter is called for each new deposit in the same SQL
+// transaction, so a deposit is credited exactly when it is recorded. It may
+// answer ErrUnknownAccount to have the deposit kept as unassigned.
+//
+// # Bad input
+//
+// A transaction that cannot be read — missing fields, wrong value types,
+// malformed numerics, unknown interface versions, a failed interface view,
+// events that contradict each other — yields a *ParseError with the update
+// id, offset and node id, never a panic and never a silent skip. By
+// default (Halt) the handler returns it and the batch is not committed;
+// with SetAside the transaction goes to the review_transaction table (with
+// the error and its protobuf JSON) and ingestion goes on.
+//
+// # Guarantees
+//
+//   - Exact: amounts are decimals end to end, NUMERIC in PostgreSQL.
+//   - Conserving: for every entry, Amount is the sum of its created minus
+//     its archived treasury holdings; for a withdrawal Amount equals
+//     −(Transferred + Fee). Over a history, deposits − withdrawals − fees
+//     (plus mints and other entries) equal the balance change.
+//   - Idempotent: the handler skips transactions whose entries are stored;
+//     its inserts do nothing on conflict; the crediter is called once per
+//     deposit.
+//   - Deterministic: the same transaction and holding set give the same
+//     entries.
+package tokenstd

@@ -1,0 +1,594 @@
+package tokenstd
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/schema"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/shopspring/decimal"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// ErrorPolicy says what the History handler does with a transaction it
+// cannot parse (a *ParseError).
+type ErrorPolicy int
+
+const (
+	// Halt (the default) returns the *ParseError: the batch is not
+	// committed and the Ingester stops, or, under the Ingester's own
+	// PoisonSetAside policy, sets the whole transaction aside for every
+	// handler.
+	Halt ErrorPolicy = iota
+	// SetAside records the transaction in the review table (with the error
+	// and the transaction in protobuf JSON) and goes on: its token effects
+	// are not applied, other handlers still see it. A holding it created is
+	// then unknown to the holding set, so resolve set-aside transactions
+	// before later ones spend their holdings.
+	SetAside
+)
+
+func (p ErrorPolicy) String() string {
+	switch p {
+	case Halt:
+		return "Halt"
+	case SetAside:
+		return "SetAside"
+	}
+	return fmt.Sprintf("ErrorPolicy(%d)", int(p))
+}
+
+// ErrUnknownAccount is returned (wrapped or not) by a DepositCrediter that
+// does not know the account a deposit names. The deposit is then recorded
+// as KindDepositUnassigned, for manual handling, and ingestion goes on.
+var ErrUnknownAccount = errors.New("tokenstd: unknown deposit account")
+
+// DepositCrediter is the exchange's hook that credits deposits to its
+// users' accounts, in the same SQL transaction as the history, so a deposit
+// is credited exactly once: with the batch that records it, or not at all.
+//
+// CreditDeposit is called once per KindDeposit entry, in ledger order,
+// after the batch's holdings and history rows are written, from one
+// goroutine at a time. It must use tx and must not commit or roll it back.
+// It may change nothing in e but read it freely. Returning
+// ErrUnknownAccount records the entry as KindDepositUnassigned instead; any
+// other error aborts the batch.
+type DepositCrediter interface {
+	CreditDeposit(ctx context.Context, tx *sqlx.Tx, e *Entry) error
+}
+
+// CreditFunc adapts a function to the DepositCrediter interface.
+type CreditFunc func(ctx context.Context, tx *sqlx.Tx, e *Entry) error
+
+// CreditDeposit calls f.
+func (f CreditFunc) CreditDeposit(ctx context.Context, tx *sqlx.Tx, e *Entry) error {
+	return f(ctx, tx, e)
+}
+
+// Config configures a History handler.
+type Config struct {
+	// Treasury is the party whose history is kept. Required.
+	Treasury string
+	// Schema is the PostgreSQL schema holding the tables (migrated with
+	// schema.Migrate). Default schema.DefaultName.
+	Schema string
+	// OnError is what to do with a transaction that cannot be parsed.
+	// Default Halt.
+	OnError ErrorPolicy
+	// Credit, if set, is called for every new deposit.
+	Credit DepositCrediter
+	// Account maps a deposit's reason to an account; nil means
+	// DefaultAccount.
+	Account AccountFunc
+	// Logger receives a warning per set-aside transaction. Default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// History is the ingest.Handler that keeps the treasury's token standard
+// history: it classifies each transaction of a batch and writes, in the
+// batch's SQL transaction, the holdings it created and archived, the
+// transfer instructions it opened and closed and its history entries, then
+// calls the DepositCrediter for each new deposit.
+//
+// History is idempotent: a transaction whose entries are already stored is
+// skipped, so handing it the same transactions twice changes nothing.
+type History struct {
+	cfg        Config
+	classifier Classifier
+	holdings   string
+	instrs     string
+	history    string
+	review     string
+}
+
+var _ ingest.Handler = (*History)(nil)
+
+// NewHistory returns a History handler, or an error if cfg is invalid.
+func NewHistory(cfg Config) (*History, error) {
+	if cfg.Treasury == "" {
+		return nil, errors.New("tokenstd: Config.Treasury is required")
+	}
+	if cfg.Schema == "" {
+		cfg.Schema = schema.DefaultName
+	}
+	if err := schema.ValidateName(cfg.Schema); err != nil {
+		return nil, fmt.Errorf("tokenstd: Config.Schema: %w", err)
+	}
+	if cfg.OnError != Halt && cfg.OnError != SetAside {
+		return nil, fmt.Errorf("tokenstd: Config.OnError: unknown policy %d", int(cfg.OnError))
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &History{
+		cfg:        cfg,
+		classifier: Classifier{Treasury: cfg.Treasury, Account: cfg.Account},
+		holdings:   schema.Qualify(cfg.Schema, HoldingTable),
+		instrs:     schema.Qualify(cfg.Schema, InstructionTable),
+		history:    schema.Qualify(cfg.Schema, HistoryTable),
+		review:     schema.Qualify(cfg.Schema, ReviewTable),
+	}, nil
+}
+
+// Classifier returns the classifier the handler uses.
+func (h *History) Classifier() Classifier { return h.classifier }
+
+// Balances returns the treasury's balances from the holding set; see
+// Balances.
+func (h *History) Balances(ctx context.Context, q sqlx.QueryerContext) (map[Instrument]decimal.Decimal, error) {
+	return Balances(ctx, q, h.cfg.Schema)
+}
+
+// HandleBatch implements ingest.Handler.
+func (h *History) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
+	if b == nil || len(b.Transactions) == 0 {
+		return nil
+	}
+	todo, err := h.unhandled(ctx, tx, b.Transactions)
+	if err != nil || len(todo) == 0 {
+		return err
+	}
+	set, err := h.load(ctx, tx, todo)
+	if err != nil {
+		return err
+	}
+	var w batchWrites
+	for _, t := range todo {
+		entries, err := h.classifier.Classify(t, set)
+		if err != nil {
+			var pe *ParseError
+			if errors.As(err, &pe) && h.cfg.OnError == SetAside {
+				if err := h.setAside(ctx, tx, t, pe); err != nil {
+					return err
+				}
+				continue
+			}
+			return err
+		}
+		if err := storable(t, entries); err != nil {
+			if h.cfg.OnError == SetAside {
+				if err := h.setAside(ctx, tx, t, err); err != nil {
+					return err
+				}
+				continue
+			}
+			return err
+		}
+		set.Apply(entries)
+		w.add(entries)
+	}
+	if err := h.write(ctx, tx, &w); err != nil {
+		return err
+	}
+	return h.credit(ctx, tx, w.entries)
+}
+
+// storable rejects text PostgreSQL cannot store (NUL bytes), as bad input
+// rather than as a database failure.
+func storable(t *ledger.Transaction, entries []Entry) *ParseError {
+	bad := func(s string) bool { return strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s) }
+	for _, e := range entries {
+		texts := []string{e.UpdateID, e.SynchronizerID, e.Sender, e.Receiver, e.Counterparty, e.Reason, e.Account, e.WithdrawalID, e.InstructionCID,
+			e.TxKind, e.Choice, e.Instrument.Admin, e.Instrument.ID}
+		for k, v := range e.Meta {
+			texts = append(texts, k, v)
+		}
+		if in := e.Instruction; in != nil {
+			texts = append(texts, in.ContractID, in.Replaces, in.OriginalInstructionCID, in.Transfer.Sender, in.Transfer.Receiver)
+			texts = append(texts, in.Transfer.InputHoldingCIDs...)
+			for _, m := range []Metadata{in.Meta, in.Transfer.Meta} {
+				for k, v := range m {
+					texts = append(texts, k, v)
+				}
+			}
+		}
+		for _, hs := range [][]Holding{e.Created, e.Archived} {
+			for _, hd := range hs {
+				texts = append(texts, hd.ContractID, hd.Owner)
+				for k, v := range hd.Meta {
+					texts = append(texts, k, v)
+				}
+				if hd.Lock != nil {
+					texts = append(texts, hd.Lock.Context)
+					texts = append(texts, hd.Lock.Holders...)
+				}
+			}
+		}
+		for _, s := range texts {
+			if bad(s) {
+				return &ParseError{UpdateID: t.UpdateID, Offset: t.Offset, NodeID: e.NodeID,
+					Err: fmt.Errorf("text %q is not storable: it contains a NUL byte or invalid UTF-8", s)}
+			}
+		}
+	}
+	return nil
+}
+
+// unhandled drops the transactions whose entries are already stored.
+func (h *History) unhandled(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Transaction) ([]*ledger.Transaction, error) {
+	ids := make([]string, 0, len(txs))
+	for _, t := range txs {
+		if t == nil {
+			return nil, errors.New("tokenstd: nil transaction in batch")
+		}
+		ids = append(ids, t.UpdateID)
+	}
+	var done []string
+	if err := tx.SelectContext(ctx, &done, `SELECT DISTINCT update_id FROM `+h.history+` WHERE update_id = ANY($1)`, pq.Array(ids)); err != nil {
+		return nil, fmt.Errorf("tokenstd: checking for handled transactions: %w", err)
+	}
+	if len(done) == 0 {
+		return txs, nil
+	}
+	seen := make(map[string]bool, len(done))
+	for _, id := range done {
+		seen[id] = true
+	}
+	out := make([]*ledger.Transaction, 0, len(txs))
+	for _, t := range txs {
+		if !seen[t.UpdateID] {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// load reads the holdings and pending instructions the batch may consume.
+func (h *History) load(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Transaction) (*HoldingSet, error) {
+	var cids []string
+	for _, t := range txs {
+		for _, ev := range t.Events {
+			switch e := ev.(type) {
+			case *ledger.ExercisedEvent:
+				if e != nil && e.Consuming {
+					cids = append(cids, e.ContractID)
+				}
+			case *ledger.ArchivedEvent:
+				if e != nil {
+					cids = append(cids, e.ContractID)
+				}
+			}
+		}
+	}
+	set := NewHoldingSet()
+	if len(cids) == 0 {
+		return set, nil
+	}
+	hs, err := HoldingsByID(ctx, tx, h.cfg.Schema, cids)
+	if err != nil {
+		return nil, err
+	}
+	for _, hd := range hs {
+		set.holdings[hd.ContractID] = hd
+	}
+	ins, err := selectInstructions(ctx, tx, `SELECT `+instructionColumns+` FROM `+h.instrs+
+		` WHERE contract_id = ANY($1) AND outcome IS NULL`, pq.Array(cids))
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range ins {
+		set.AddInstruction(in)
+	}
+	return set, nil
+}
+
+// setAside records t in the review table. The raw column holds the
+// transaction in protobuf JSON, or, when its text has NUL characters (which
+// jsonb cannot hold), {"protobuf_base64": ...}: the binary protobuf, still
+// enough to re-process it.
+func (h *History) setAside(ctx context.Context, tx *sqlx.Tx, t *ledger.Transaction, pe *ParseError) error {
+	raw, err := protojson.Marshal(t.Proto())
+	if err == nil && bytes.Contains(raw, []byte(`\u0000`)) {
+		var bin []byte
+		if bin, err = proto.Marshal(t.Proto()); err == nil {
+			raw, err = json.Marshal(map[string]string{"protobuf_base64": base64.StdEncoding.EncodeToString(bin)})
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("tokenstd: encoding transaction %s at offset %d for review: %w", t.UpdateID, t.Offset, err)
+	}
+	var rt any
+	if !t.RecordTime.IsZero() {
+		rt = t.RecordTime
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO `+h.review+` (update_id, ledger_offset, record_time, synchronizer_id, error, raw)
+		VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (update_id) DO NOTHING`,
+		t.UpdateID, t.Offset, rt, t.SynchronizerID, pe.Error(), string(raw))
+	if err != nil {
+		return fmt.Errorf("tokenstd: setting aside transaction %s at offset %d: %w", t.UpdateID, t.Offset, err)
+	}
+	h.cfg.Logger.Warn("tokenstd: transaction set aside for review", "update_id", t.UpdateID, "offset", t.Offset,
+		"node_id", pe.NodeID, "err", pe.Err)
+	return nil
+}
+
+// batchWrites gathers the rows of one batch.
+type batchWrites struct {
+	entries []*Entry
+	created []Holding // in creation order
+	index   map[string]int
+	// archives of holdings created before the batch
+	archived []Holding
+	opened   []Instruction
+	closed   []closedRow
+}
+
+type closedRow struct {
+	cid     string
+	outcome string
+	pos     Position
+}
+
+func (w *batchWrites) add(entries []Entry) {
+	if w.index == nil {
+		w.index = map[string]int{}
+	}
+	for i := range entries {
+		e := &entries[i]
+		w.entries = append(w.entries, e)
+		for _, hd := range e.Created {
+			if _, dup := w.index[hd.ContractID]; !dup {
+				w.index[hd.ContractID] = len(w.created)
+				w.created = append(w.created, hd)
+			}
+		}
+		for _, hd := range e.Archived {
+			if j, ok := w.index[hd.ContractID]; ok {
+				w.created[j].Archived = hd.Archived
+			} else {
+				w.archived = append(w.archived, hd)
+			}
+		}
+		pos := e.Position()
+		switch {
+		case e.Instruction != nil:
+			w.opened = append(w.opened, *e.Instruction)
+			if e.Instruction.Replaces != "" {
+				w.closed = append(w.closed, closedRow{cid: e.Instruction.Replaces, outcome: "replaced", pos: pos})
+			}
+		case e.InstructionCID != "":
+			w.closed = append(w.closed, closedRow{cid: e.InstructionCID, outcome: string(e.Kind), pos: pos})
+		}
+	}
+}
+
+func nullInt64(p *Position) sql.NullInt64 {
+	if p == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: p.Offset, Valid: true}
+}
+
+func nullString(s string, valid bool) sql.NullString { return sql.NullString{String: s, Valid: valid} }
+
+func (h *History) write(ctx context.Context, tx *sqlx.Tx, w *batchWrites) error {
+	if n := len(w.created); n > 0 {
+		var (
+			cid, admin, id, owner, amount, meta, upd, rt = make([]string, n), make([]string, n), make([]string, n), make([]string, n),
+				make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+			lock        = make([]sql.NullString, n)
+			off         = make([]int64, n)
+			node        = make([]int64, n)
+			aOff, aNode = make([]sql.NullInt64, n), make([]sql.NullInt64, n)
+			aUpd, aRT   = make([]sql.NullString, n), make([]sql.NullString, n)
+		)
+		for i, hd := range w.created {
+			cid[i], admin[i], id[i], owner[i] = hd.ContractID, hd.Instrument.Admin, hd.Instrument.ID, hd.Owner
+			amount[i], meta[i] = hd.Amount.String(), metaJSON(hd.Meta)
+			if hd.Lock != nil {
+				lock[i] = nullString(jsonText(hd.Lock), true)
+			}
+			off[i], upd[i], rt[i], node[i] = hd.Created.Offset, hd.Created.UpdateID, hd.Created.RecordTime.Format(timeLayout), int64(hd.Created.NodeID)
+			if a := hd.Archived; a != nil {
+				aOff[i], aUpd[i] = nullInt64(a), nullString(a.UpdateID, true)
+				aRT[i], aNode[i] = nullString(a.RecordTime.Format(timeLayout), true), sql.NullInt64{Int64: int64(a.NodeID), Valid: true}
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO `+h.holdings+` (contract_id, instrument_admin, instrument_id, owner, amount, lock, meta,
+				created_offset, created_update_id, created_record_time, created_node_id,
+				archived_offset, archived_update_id, archived_record_time, archived_node_id)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::jsonb[], $7::jsonb[],
+				$8::bigint[], $9::text[], $10::timestamptz[], $11::int[], $12::bigint[], $13::text[], $14::timestamptz[], $15::int[])
+			ON CONFLICT (contract_id) DO NOTHING`,
+			pq.Array(cid), pq.Array(admin), pq.Array(id), pq.Array(owner), pq.Array(amount), pq.Array(lock), pq.Array(meta),
+			pq.Array(off), pq.Array(upd), pq.Array(rt), pq.Array(node), pq.Array(aOff), pq.Array(aUpd), pq.Array(aRT), pq.Array(aNode))
+		if err != nil {
+			return fmt.Errorf("tokenstd: writing %d holdings: %w", n, err)
+		}
+	}
+	if n := len(w.archived); n > 0 {
+		cid, upd, rt := make([]string, n), make([]string, n), make([]string, n)
+		off, node := make([]int64, n), make([]int64, n)
+		for i, hd := range w.archived {
+			a := hd.Archived
+			cid[i], off[i], upd[i], rt[i], node[i] = hd.ContractID, a.Offset, a.UpdateID, a.RecordTime.Format(timeLayout), int64(a.NodeID)
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE `+h.holdings+` AS h SET archived_offset = u.off, archived_update_id = u.upd,
+				archived_record_time = u.rt, archived_node_id = u.node
+			FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::int[]) AS u(cid, off, upd, rt, node)
+			WHERE h.contract_id = u.cid AND h.archived_offset IS NULL`,
+			pq.Array(cid), pq.Array(off), pq.Array(upd), pq.Array(rt), pq.Array(node))
+		if err != nil {
+			return fmt.Errorf("tokenstd: archiving %d holdings: %w", n, err)
+		}
+	}
+	if err := h.writeInstructions(ctx, tx, w); err != nil {
+		return err
+	}
+	return h.writeEntries(ctx, tx, w.entries)
+}
+
+func (h *History) writeInstructions(ctx context.Context, tx *sqlx.Tx, w *batchWrites) error {
+	if n := len(w.opened); n > 0 {
+		cid, sender, receiver, admin, id, amount, reason, status := make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		reqAt, execBefore := make([]sql.NullString, n), make([]sql.NullString, n)
+		inputs, tmeta, meta, replaces, upd, rt := make([]string, n), make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n)
+		off := make([]int64, n)
+		for i, in := range w.opened {
+			t := in.Transfer
+			cid[i], sender[i], receiver[i], admin[i], id[i] = in.ContractID, t.Sender, t.Receiver, t.Instrument.Admin, t.Instrument.ID
+			amount[i], reason[i], status[i] = t.Amount.String(), t.Meta[MetaReason], string(in.Status)
+			if !t.RequestedAt.IsZero() {
+				reqAt[i] = nullString(t.RequestedAt.Format(timeLayout), true)
+			}
+			if !t.ExecuteBefore.IsZero() {
+				execBefore[i] = nullString(t.ExecuteBefore.Format(timeLayout), true)
+			}
+			ins := t.InputHoldingCIDs
+			if ins == nil {
+				ins = []string{}
+			}
+			inputs[i], tmeta[i], meta[i], replaces[i] = jsonText(ins), metaJSON(t.Meta), metaJSON(in.Meta), in.Replaces
+			off[i], upd[i], rt[i] = in.Created.Offset, in.Created.UpdateID, in.Created.RecordTime.Format(timeLayout)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO `+h.instrs+` (contract_id, sender, receiver, instrument_admin, instrument_id, amount,
+				reason, status, requested_at, execute_before, input_holding_cids, transfer_meta, meta, replaces,
+				created_offset, created_update_id, created_record_time)
+			SELECT u.cid, u.sender, u.receiver, u.admin, u.id, u.amount, u.reason, u.status, u.req, u.exe,
+				ARRAY(SELECT jsonb_array_elements_text(u.inputs)), u.tmeta, u.meta, u.replaces, u.off, u.upd, u.rt
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::text[], $8::text[],
+				$9::timestamptz[], $10::timestamptz[], $11::jsonb[], $12::jsonb[], $13::jsonb[], $14::text[],
+				$15::bigint[], $16::text[], $17::timestamptz[])
+				AS u(cid, sender, receiver, admin, id, amount, reason, status, req, exe, inputs, tmeta, meta, replaces, off, upd, rt)
+			ON CONFLICT (contract_id) DO NOTHING`,
+			pq.Array(cid), pq.Array(sender), pq.Array(receiver), pq.Array(admin), pq.Array(id), pq.Array(amount), pq.Array(reason),
+			pq.Array(status), pq.Array(reqAt), pq.Array(execBefore), pq.Array(inputs), pq.Array(tmeta), pq.Array(meta),
+			pq.Array(replaces), pq.Array(off), pq.Array(upd), pq.Array(rt))
+		if err != nil {
+			return fmt.Errorf("tokenstd: writing %d transfer instructions: %w", n, err)
+		}
+	}
+	if n := len(w.closed); n > 0 {
+		cid, outcome, upd, rt := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		off := make([]int64, n)
+		for i, c := range w.closed {
+			cid[i], outcome[i], off[i], upd[i], rt[i] = c.cid, c.outcome, c.pos.Offset, c.pos.UpdateID, c.pos.RecordTime.Format(timeLayout)
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE `+h.instrs+` AS i SET outcome = u.outcome, closed_offset = u.off,
+				closed_update_id = u.upd, closed_record_time = u.rt
+			FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::timestamptz[]) AS u(cid, outcome, off, upd, rt)
+			WHERE i.contract_id = u.cid AND i.outcome IS NULL`,
+			pq.Array(cid), pq.Array(outcome), pq.Array(off), pq.Array(upd), pq.Array(rt))
+		if err != nil {
+			return fmt.Errorf("tokenstd: closing %d transfer instructions: %w", n, err)
+		}
+	}
+	return nil
+}
+
+func cidsJSON(hs []Holding) string {
+	cids := make([]string, len(hs))
+	for i, hd := range hs {
+		cids[i] = hd.ContractID
+	}
+	return jsonText(cids)
+}
+
+func (h *History) writeEntries(ctx context.Context, tx *sqlx.Tx, entries []*Entry) error {
+	n := len(entries)
+	if n == 0 {
+		return nil
+	}
+	cols := make([][]string, 19)
+	for i := range cols {
+		cols[i] = make([]string, n)
+	}
+	created, archived := make([]string, n), make([]string, n)
+	node, off := make([]int64, n), make([]int64, n)
+	for i, e := range entries {
+		node[i], off[i] = int64(e.NodeID), e.Offset
+		created[i], archived[i] = cidsJSON(e.Created), cidsJSON(e.Archived)
+		for j, v := range []string{
+			e.UpdateID, string(e.Kind), e.Instrument.Admin, e.Instrument.ID, e.RecordTime.Format(timeLayout), e.SynchronizerID,
+			e.TxKind, e.Choice, e.Amount.String(), e.Transferred.String(), e.Fee.String(), e.Sender, e.Receiver,
+			e.Counterparty, e.Reason, e.Account, e.WithdrawalID, e.InstructionCID, metaJSON(e.Meta),
+		} {
+			cols[j][i] = v
+		}
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO `+h.history+` (update_id, node_id, kind, instrument_admin, instrument_id, ledger_offset,
+			record_time, synchronizer_id, tx_kind, choice, amount, transferred, fee, sender, receiver, counterparty, reason,
+			account, withdrawal_id, instruction_cid, holdings_created, holdings_archived, meta)
+		SELECT u.upd, u.node, u.kind, u.admin, u.id, u.off, u.rt, u.sync, u.txk, u.choice, u.amount, u.transferred, u.fee,
+			u.sender, u.receiver, u.cp, u.reason, u.account, u.wid, u.icid,
+			ARRAY(SELECT jsonb_array_elements_text(u.created)), ARRAY(SELECT jsonb_array_elements_text(u.archived)), u.meta
+		FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::timestamptz[], $8::text[],
+			$9::text[], $10::text[], $11::numeric[], $12::numeric[], $13::numeric[], $14::text[], $15::text[], $16::text[],
+			$17::text[], $18::text[], $19::text[], $20::text[], $21::jsonb[], $22::jsonb[], $23::jsonb[])
+			AS u(upd, node, kind, admin, id, off, rt, sync, txk, choice, amount, transferred, fee, sender, receiver, cp,
+				reason, account, wid, icid, created, archived, meta)
+		ON CONFLICT (update_id, node_id, kind, instrument_admin, instrument_id) DO NOTHING`,
+		pq.Array(cols[0]), pq.Array(node), pq.Array(cols[1]), pq.Array(cols[2]), pq.Array(cols[3]), pq.Array(off),
+		pq.Array(cols[4]), pq.Array(cols[5]), pq.Array(cols[6]), pq.Array(cols[7]), pq.Array(cols[8]), pq.Array(cols[9]),
+		pq.Array(cols[10]), pq.Array(cols[11]), pq.Array(cols[12]), pq.Array(cols[13]), pq.Array(cols[14]), pq.Array(cols[15]),
+		pq.Array(cols[16]), pq.Array(cols[17]), pq.Array(created), pq.Array(archived), pq.Array(cols[18]))
+	if err != nil {
+		return fmt.Errorf("tokenstd: writing %d history entries: %w", n, err)
+	}
+	return nil
+}
+
+// credit calls the DepositCrediter for the batch's deposits.
+func (h *History) credit(ctx context.Context, tx *sqlx.Tx, entries []*Entry) error {
+	if h.cfg.Credit == nil {
+		return nil
+	}
+	for _, e := range entries {
+		if e.Kind != KindDeposit {
+			continue
+		}
+		err := h.cfg.Credit.CreditDeposit(ctx, tx, e)
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, ErrUnknownAccount):
+			_, uerr := tx.ExecContext(ctx, `UPDATE `+h.history+` SET kind = $6, account = ''
+				WHERE update_id = $1 AND node_id = $2 AND kind = $3 AND instrument_admin = $4 AND instrument_id = $5`,
+				e.UpdateID, e.NodeID, string(KindDeposit), e.Instrument.Admin, e.Instrument.ID, string(KindDepositUnassigned))
+			if uerr != nil {
+				return fmt.Errorf("tokenstd: recording unassigned deposit of transaction %s at offset %d, node %d: %w",
+					e.UpdateID, e.Offset, e.NodeID, uerr)
+			}
+			e.Kind, e.Account = KindDepositUnassigned, ""
+		default:
+			return fmt.Errorf("tokenstd: crediting deposit of transaction %s at offset %d, node %d to account %q: %w",
+				e.UpdateID, e.Offset, e.NodeID, e.Account, err)
+		}
+	}
+	return nil
+}

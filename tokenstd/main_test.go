@@ -1,0 +1,9 @@
+package tokenstd_test
+
+import (
+	"testing"
+
+	"github.com/cantonx/txhistory/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -1,0 +1,394 @@
+package tokenstd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/cantonx/txhistory/schema"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/shopspring/decimal"
+)
+
+// The tables of migration 002_tokenstd, inside the configured schema.
+const (
+	// HoldingTable holds the treasury's holdings, live and archived.
+	HoldingTable = "token_holding"
+	// InstructionTable holds the transfer instructions with the treasury as
+	// sender or receiver, pending and closed.
+	InstructionTable = "token_instruction"
+	// HistoryTable holds the history entries.
+	HistoryTable = "token_history"
+	// ReviewTable (from 001_core) receives the transactions the History
+	// handler sets aside.
+	ReviewTable = "review_transaction"
+)
+
+const timeLayout = "2006-01-02T15:04:05.999999Z07:00"
+
+type holdingRow struct {
+	ContractID         string     `db:"contract_id"`
+	InstrumentAdmin    string     `db:"instrument_admin"`
+	InstrumentID       string     `db:"instrument_id"`
+	Owner              string     `db:"owner"`
+	Amount             string     `db:"amount"`
+	Lock               []byte     `db:"lock"`
+	Meta               []byte     `db:"meta"`
+	CreatedOffset      int64      `db:"created_offset"`
+	CreatedUpdateID    string     `db:"created_update_id"`
+	CreatedRecordTime  time.Time  `db:"created_record_time"`
+	CreatedNodeID      int32      `db:"created_node_id"`
+	ArchivedOffset     *int64     `db:"archived_offset"`
+	ArchivedUpdateID   *string    `db:"archived_update_id"`
+	ArchivedRecordTime *time.Time `db:"archived_record_time"`
+	ArchivedNodeID     *int32     `db:"archived_node_id"`
+}
+
+const holdingColumns = `contract_id, instrument_admin, instrument_id, owner, amount::text AS amount, lock, meta,
+	created_offset, created_update_id, created_record_time, created_node_id,
+	archived_offset, archived_update_id, archived_record_time, archived_node_id`
+
+func (r *holdingRow) holding() (Holding, error) {
+	h := Holding{
+		ContractID: r.ContractID,
+		HoldingView: HoldingView{
+			Owner:      r.Owner,
+			Instrument: Instrument{Admin: r.InstrumentAdmin, ID: r.InstrumentID},
+		},
+		Created: Position{UpdateID: r.CreatedUpdateID, Offset: r.CreatedOffset, RecordTime: r.CreatedRecordTime.UTC(), NodeID: r.CreatedNodeID},
+	}
+	var err error
+	if h.Amount, err = decimal.NewFromString(r.Amount); err != nil {
+		return Holding{}, fmt.Errorf("tokenstd: holding %s: amount %q: %w", r.ContractID, r.Amount, err)
+	}
+	if len(r.Lock) > 0 && string(r.Lock) != "null" {
+		h.Lock = &Lock{}
+		if err := json.Unmarshal(r.Lock, h.Lock); err != nil {
+			return Holding{}, fmt.Errorf("tokenstd: holding %s: lock: %w", r.ContractID, err)
+		}
+	}
+	if len(r.Meta) > 0 {
+		if err := json.Unmarshal(r.Meta, &h.Meta); err != nil {
+			return Holding{}, fmt.Errorf("tokenstd: holding %s: meta: %w", r.ContractID, err)
+		}
+		if len(h.Meta) == 0 {
+			h.Meta = nil
+		}
+	}
+	if r.ArchivedUpdateID != nil {
+		h.Archived = &Position{UpdateID: *r.ArchivedUpdateID}
+		if r.ArchivedOffset != nil {
+			h.Archived.Offset = *r.ArchivedOffset
+		}
+		if r.ArchivedRecordTime != nil {
+			h.Archived.RecordTime = r.ArchivedRecordTime.UTC()
+		}
+		if r.ArchivedNodeID != nil {
+			h.Archived.NodeID = *r.ArchivedNodeID
+		}
+	}
+	return h, nil
+}
+
+func selectHoldings(ctx context.Context, q sqlx.QueryerContext, query string, args ...any) ([]Holding, error) {
+	var rows []holdingRow
+	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+		return nil, err
+	}
+	out := make([]Holding, 0, len(rows))
+	for i := range rows {
+		h, err := rows[i].holding()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// HoldingsByID returns the holdings with the given contract ids, live or
+// archived, in no particular order; unknown ids are left out.
+func HoldingsByID(ctx context.Context, q sqlx.QueryerContext, schemaName string, cids []string) ([]Holding, error) {
+	if len(cids) == 0 {
+		return nil, nil
+	}
+	out, err := selectHoldings(ctx, q, `SELECT `+holdingColumns+` FROM `+schema.Qualify(schemaName, HoldingTable)+
+		` WHERE contract_id = ANY($1)`, pq.Array(cids))
+	if err != nil {
+		return nil, fmt.Errorf("tokenstd: reading holdings: %w", err)
+	}
+	return out, nil
+}
+
+// LiveHoldings returns the live holdings, ordered by instrument, then
+// creation offset and node. q may be a *sqlx.DB or a *sqlx.Tx.
+func LiveHoldings(ctx context.Context, q sqlx.QueryerContext, schemaName string) ([]Holding, error) {
+	out, err := selectHoldings(ctx, q, `SELECT `+holdingColumns+` FROM `+schema.Qualify(schemaName, HoldingTable)+
+		` WHERE archived_offset IS NULL ORDER BY instrument_admin, instrument_id, created_offset, created_node_id`)
+	if err != nil {
+		return nil, fmt.Errorf("tokenstd: reading live holdings: %w", err)
+	}
+	return out, nil
+}
+
+// Balances returns the sum of the live holdings per instrument, locked ones
+// included. q may be a *sqlx.DB or a *sqlx.Tx (to read a balance together
+// with the caller's own writes).
+func Balances(ctx context.Context, q sqlx.QueryerContext, schemaName string) (map[Instrument]decimal.Decimal, error) {
+	var rows []struct {
+		Admin string `db:"instrument_admin"`
+		ID    string `db:"instrument_id"`
+		Sum   string `db:"total"`
+	}
+	err := sqlx.SelectContext(ctx, q, &rows, `SELECT instrument_admin, instrument_id, sum(amount)::text AS total FROM `+
+		schema.Qualify(schemaName, HoldingTable)+` WHERE archived_offset IS NULL GROUP BY instrument_admin, instrument_id`)
+	if err != nil {
+		return nil, fmt.Errorf("tokenstd: reading balances: %w", err)
+	}
+	out := make(map[Instrument]decimal.Decimal, len(rows))
+	for _, r := range rows {
+		d, err := decimal.NewFromString(r.Sum)
+		if err != nil {
+			return nil, fmt.Errorf("tokenstd: balance of %s@%s: %w", r.ID, r.Admin, err)
+		}
+		out[Instrument{Admin: r.Admin, ID: r.ID}] = d
+	}
+	return out, nil
+}
+
+type instructionRow struct {
+	ContractID       string         `db:"contract_id"`
+	Sender           string         `db:"sender"`
+	Receiver         string         `db:"receiver"`
+	InstrumentAdmin  string         `db:"instrument_admin"`
+	InstrumentID     string         `db:"instrument_id"`
+	Amount           string         `db:"amount"`
+	RequestedAt      *time.Time     `db:"requested_at"`
+	ExecuteBefore    *time.Time     `db:"execute_before"`
+	InputHoldingCIDs pq.StringArray `db:"input_holding_cids"`
+	Status           string         `db:"status"`
+	TransferMeta     []byte         `db:"transfer_meta"`
+	Meta             []byte         `db:"meta"`
+	Replaces         string         `db:"replaces"`
+	CreatedOffset    int64          `db:"created_offset"`
+	CreatedUpdateID  string         `db:"created_update_id"`
+	CreatedTime      time.Time      `db:"created_record_time"`
+}
+
+const instructionColumns = `contract_id, sender, receiver, instrument_admin, instrument_id, amount::text AS amount,
+	requested_at, execute_before, input_holding_cids, status, transfer_meta, meta, replaces,
+	created_offset, created_update_id, created_record_time`
+
+func (r *instructionRow) instruction() (Instruction, error) {
+	in := Instruction{ContractID: r.ContractID, Replaces: r.Replaces,
+		Created: Position{UpdateID: r.CreatedUpdateID, Offset: r.CreatedOffset, RecordTime: r.CreatedTime.UTC()}}
+	t := &in.Transfer
+	t.Sender, t.Receiver = r.Sender, r.Receiver
+	t.Instrument = Instrument{Admin: r.InstrumentAdmin, ID: r.InstrumentID}
+	t.InputHoldingCIDs = r.InputHoldingCIDs
+	var err error
+	if t.Amount, err = decimal.NewFromString(r.Amount); err != nil {
+		return Instruction{}, fmt.Errorf("tokenstd: instruction %s: amount %q: %w", r.ContractID, r.Amount, err)
+	}
+	if r.RequestedAt != nil {
+		t.RequestedAt = r.RequestedAt.UTC()
+	}
+	if r.ExecuteBefore != nil {
+		t.ExecuteBefore = r.ExecuteBefore.UTC()
+	}
+	in.Status = InstructionStatus(r.Status)
+	for _, m := range []struct {
+		raw []byte
+		to  *Metadata
+	}{{r.TransferMeta, &t.Meta}, {r.Meta, &in.Meta}} {
+		if err := json.Unmarshal(m.raw, m.to); err != nil {
+			return Instruction{}, fmt.Errorf("tokenstd: instruction %s: meta: %w", r.ContractID, err)
+		}
+		if len(*m.to) == 0 {
+			*m.to = nil
+		}
+	}
+	return in, nil
+}
+
+func selectInstructions(ctx context.Context, q sqlx.QueryerContext, query string, args ...any) ([]Instruction, error) {
+	var rows []instructionRow
+	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+		return nil, fmt.Errorf("tokenstd: reading transfer instructions: %w", err)
+	}
+	out := make([]Instruction, 0, len(rows))
+	for i := range rows {
+		in, err := rows[i].instruction()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// PendingInstructions returns the transfer instructions still waiting for
+// a step (offers to the treasury it may accept or reject, and its own
+// offers), oldest first.
+func PendingInstructions(ctx context.Context, q sqlx.QueryerContext, schemaName string) ([]Instruction, error) {
+	return selectInstructions(ctx, q, `SELECT `+instructionColumns+` FROM `+schema.Qualify(schemaName, InstructionTable)+
+		` WHERE outcome IS NULL ORDER BY created_offset, contract_id`)
+}
+
+// EntryFilter selects history entries for ListEntries. The zero value
+// selects everything.
+type EntryFilter struct {
+	// Kinds keeps only entries of these kinds.
+	Kinds []Kind
+	// UpdateID keeps only the entries of one transaction.
+	UpdateID string
+	// AfterOffset keeps entries with a larger offset.
+	AfterOffset int64
+	// Limit caps the number of entries; 0 means no limit.
+	Limit int
+}
+
+type entryRow struct {
+	UpdateID         string         `db:"update_id"`
+	NodeID           int32          `db:"node_id"`
+	Kind             string         `db:"kind"`
+	InstrumentAdmin  string         `db:"instrument_admin"`
+	InstrumentID     string         `db:"instrument_id"`
+	Offset           int64          `db:"ledger_offset"`
+	RecordTime       time.Time      `db:"record_time"`
+	SynchronizerID   string         `db:"synchronizer_id"`
+	TxKind           string         `db:"tx_kind"`
+	Choice           string         `db:"choice"`
+	Amount           string         `db:"amount"`
+	Transferred      string         `db:"transferred"`
+	Fee              string         `db:"fee"`
+	Sender           string         `db:"sender"`
+	Receiver         string         `db:"receiver"`
+	Counterparty     string         `db:"counterparty"`
+	Reason           string         `db:"reason"`
+	Account          string         `db:"account"`
+	WithdrawalID     string         `db:"withdrawal_id"`
+	InstructionCID   string         `db:"instruction_cid"`
+	HoldingsCreated  pq.StringArray `db:"holdings_created"`
+	HoldingsArchived pq.StringArray `db:"holdings_archived"`
+	Meta             []byte         `db:"meta"`
+}
+
+// ListEntries returns history entries in ingestion order (offset, then
+// node). Their Created and Archived holdings are read from the holding
+// table; an offer's Instruction from the instruction table.
+func ListEntries(ctx context.Context, q sqlx.QueryerContext, schemaName string, f EntryFilter) ([]Entry, error) {
+	query := `SELECT update_id, node_id, kind, instrument_admin, instrument_id, ledger_offset, record_time, synchronizer_id,
+		tx_kind, choice, amount::text AS amount, transferred::text AS transferred, fee::text AS fee, sender, receiver,
+		counterparty, reason, account, withdrawal_id, instruction_cid, holdings_created, holdings_archived, meta
+		FROM ` + schema.Qualify(schemaName, HistoryTable) + ` WHERE ledger_offset > $1`
+	args := []any{f.AfterOffset}
+	if len(f.Kinds) > 0 {
+		kinds := make([]string, len(f.Kinds))
+		for i, k := range f.Kinds {
+			kinds[i] = string(k)
+		}
+		args = append(args, pq.Array(kinds))
+		query += fmt.Sprintf(` AND kind = ANY($%d)`, len(args))
+	}
+	if f.UpdateID != "" {
+		args = append(args, f.UpdateID)
+		query += fmt.Sprintf(` AND update_id = $%d`, len(args))
+	}
+	query += ` ORDER BY ledger_offset, node_id, id`
+	if f.Limit > 0 {
+		query += fmt.Sprintf(` LIMIT %d`, f.Limit)
+	}
+	var rows []entryRow
+	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+		return nil, fmt.Errorf("tokenstd: reading history: %w", err)
+	}
+	var cids, instrs []string
+	for _, r := range rows {
+		cids = append(cids, r.HoldingsCreated...)
+		cids = append(cids, r.HoldingsArchived...)
+		if r.InstructionCID != "" && (r.Kind == string(KindOfferIn) || r.Kind == string(KindOfferOut)) {
+			instrs = append(instrs, r.InstructionCID)
+		}
+	}
+	hs, err := HoldingsByID(ctx, q, schemaName, cids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]Holding, len(hs))
+	for _, h := range hs {
+		byID[h.ContractID] = h
+	}
+	ins := map[string]Instruction{}
+	if len(instrs) > 0 {
+		list, err := selectInstructions(ctx, q, `SELECT `+instructionColumns+` FROM `+schema.Qualify(schemaName, InstructionTable)+
+			` WHERE contract_id = ANY($1)`, pq.Array(instrs))
+		if err != nil {
+			return nil, err
+		}
+		for _, in := range list {
+			ins[in.ContractID] = in
+		}
+	}
+	out := make([]Entry, len(rows))
+	for i, r := range rows {
+		e := Entry{
+			UpdateID: r.UpdateID, Offset: r.Offset, RecordTime: r.RecordTime.UTC(), SynchronizerID: r.SynchronizerID,
+			NodeID: r.NodeID, Kind: Kind(r.Kind), TxKind: r.TxKind, Choice: r.Choice,
+			Instrument: Instrument{Admin: r.InstrumentAdmin, ID: r.InstrumentID},
+			Sender:     r.Sender, Receiver: r.Receiver, Counterparty: r.Counterparty, Reason: r.Reason,
+			Account: r.Account, WithdrawalID: r.WithdrawalID, InstructionCID: r.InstructionCID,
+		}
+		for _, d := range []struct {
+			s  string
+			to *decimal.Decimal
+		}{{r.Amount, &e.Amount}, {r.Transferred, &e.Transferred}, {r.Fee, &e.Fee}} {
+			if *d.to, err = decimal.NewFromString(d.s); err != nil {
+				return nil, fmt.Errorf("tokenstd: history entry of update %s node %d: %w", r.UpdateID, r.NodeID, err)
+			}
+		}
+		if err := json.Unmarshal(r.Meta, &e.Meta); err != nil {
+			return nil, fmt.Errorf("tokenstd: history entry of update %s node %d: meta: %w", r.UpdateID, r.NodeID, err)
+		}
+		if len(e.Meta) == 0 {
+			e.Meta = nil
+		}
+		for _, c := range r.HoldingsCreated {
+			e.Created = append(e.Created, withID(byID, c))
+		}
+		for _, c := range r.HoldingsArchived {
+			e.Archived = append(e.Archived, withID(byID, c))
+		}
+		if in, ok := ins[r.InstructionCID]; ok && (e.Kind == KindOfferIn || e.Kind == KindOfferOut) {
+			e.Instruction = &in
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+func withID(byID map[string]Holding, cid string) Holding {
+	if h, ok := byID[cid]; ok {
+		return h
+	}
+	return Holding{ContractID: cid}
+}
+
+// jsonText marshals v for a jsonb parameter.
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only maps of strings and plain structs are marshalled here.
+		panic(fmt.Sprintf("tokenstd: marshalling %T: %v", v, err))
+	}
+	return string(b)
+}
+
+func metaJSON(m Metadata) string {
+	if m == nil {
+		return "{}"
+	}
+	return jsonText(m)
+}
