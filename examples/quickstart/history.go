@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"sort"
 
 	"github.com/cantonx/txhistory/dedup"
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -26,10 +28,15 @@ func scriptHistory(p *ledgertest.Participant, treasury string, n int) error {
 
 func defaultTLS() *tls.Config { return &tls.Config{MinVersion: tls.VersionTLS12} }
 
-// newHandler returns the batch handler and a function printing what was
-// ingested.
+// newHandler returns the token standard history handler and a function
+// printing what was ingested: update ids, history entries by kind, and the
+// treasury's balances from its holdings.
 func newHandler(schemaName, treasury string) (ingest.Handler, func(context.Context, *sqlx.DB) error, error) {
 	dd, err := dedup.NewStore(schemaName)
+	if err != nil {
+		return nil, nil, err
+	}
+	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Schema: schemaName})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -39,7 +46,32 @@ func newHandler(schemaName, treasury string) (ingest.Handler, func(context.Conte
 			return err
 		}
 		fmt.Printf("update ids in the database: %d\n", n)
+		entries, err := tokenstd.ListEntries(ctx, db, schemaName, tokenstd.EntryFilter{})
+		if err != nil {
+			return err
+		}
+		byKind := map[string]int{}
+		for _, e := range entries {
+			byKind[string(e.Kind)]++
+		}
+		kinds := make([]string, 0, len(byKind))
+		for k := range byKind {
+			kinds = append(kinds, k)
+		}
+		sort.Strings(kinds)
+		fmt.Printf("history entries: %d\n", len(entries))
+		for _, k := range kinds {
+			fmt.Printf("  %-20s %6d\n", k, byKind[k])
+		}
+		balances, err := history.Balances(ctx, db)
+		if err != nil {
+			return err
+		}
+		fmt.Println("treasury balances (from its live holdings):")
+		for inst, amount := range balances {
+			fmt.Printf("  %-40s %s\n", inst.ID+" ("+inst.Admin+")", amount.String())
+		}
 		return nil
 	}
-	return nil, report, nil
+	return history, report, nil
 }
