@@ -7,6 +7,7 @@ require (
 	github.com/lib/pq v1.12.3
 	github.com/shopspring/decimal v1.4.0
 	github.com/stretchr/testify v1.12.1
+	golang.org/x/oauth2 v0.38.0
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12

@@ -2,6 +2,7 @@ package ledgertest
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -87,6 +88,7 @@ type config struct {
 	separateAdmin bool
 	step          int64
 	listener      net.Listener
+	tls, adminTLS *tls.Config // nil: plaintext (tls.go)
 }
 
 // WithSynchronizer sets the synchronizer id given to transactions that name
@@ -259,7 +261,7 @@ func New(opts ...Option) (*Participant, error) {
 		failNext:   map[string]injectedFault{},
 		intercepts: map[string]func(context.Context, proto.Message) error{},
 	}
-	p.srv = grpc.NewServer(grpc.WaitForHandlers(true))
+	p.srv = grpc.NewServer(append([]grpc.ServerOption{grpc.WaitForHandlers(true)}, serverCreds(cfg.tls)...)...)
 	lapiv2.RegisterUpdateServiceServer(p.srv, updateService{p: p})
 	lapiv2.RegisterStateServiceServer(p.srv, stateService{p: p})
 	if cfg.separateAdmin {
@@ -269,7 +271,11 @@ func New(opts ...Option) (*Participant, error) {
 			return nil, fmt.Errorf("ledgertest: listen for the admin API: %w", err)
 		}
 		p.adminLis = adminLis
-		p.adminSrv = grpc.NewServer(grpc.WaitForHandlers(true))
+		adminTLS := cfg.adminTLS
+		if adminTLS == nil {
+			adminTLS = cfg.tls
+		}
+		p.adminSrv = grpc.NewServer(append([]grpc.ServerOption{grpc.WaitForHandlers(true)}, serverCreds(adminTLS)...)...)
 		adminv30.RegisterPartyManagementServiceServer(p.adminSrv, adminService{p: p})
 	} else {
 		adminv30.RegisterPartyManagementServiceServer(p.srv, adminService{p: p})

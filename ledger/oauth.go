@@ -1,0 +1,253 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// RefreshBeforeDefault is how long before its expiry a client-credentials
+// token is replaced by a fresh one, unless the token lives so briefly that
+// half its lifetime is shorter.
+const RefreshBeforeDefault = time.Minute
+
+// CredentialsOption configures ClientCredentials.
+type CredentialsOption interface{ applyCredentials(*credentialsConfig) }
+
+type credentialsOptionFunc func(*credentialsConfig)
+
+func (f credentialsOptionFunc) applyCredentials(c *credentialsConfig) { f(c) }
+
+type credentialsConfig struct {
+	cc            clientcredentials.Config
+	refreshBefore time.Duration
+	httpClient    *http.Client
+}
+
+// WithScopes asks the token endpoint for these scopes (the "scope"
+// parameter). Canton's JWT authorisation usually wants "daml_ledger_api".
+// Default: none.
+func WithScopes(scopes ...string) CredentialsOption {
+	return credentialsOptionFunc(func(c *credentialsConfig) { c.cc.Scopes = append(c.cc.Scopes, scopes...) })
+}
+
+// WithAudience sends the "audience" parameter that many identity providers
+// (Auth0, Keycloak with a mapper, Okta) need to issue a token the
+// participant accepts, e.g. "https://daml.com/jwt/aud/participant/<id>".
+// Default: none.
+func WithAudience(aud string) CredentialsOption {
+	return WithEndpointParam("audience", aud)
+}
+
+// WithEndpointParam adds a parameter to every token request, for identity
+// providers that need more than scope and audience (e.g. "resource").
+func WithEndpointParam(key, value string) CredentialsOption {
+	return credentialsOptionFunc(func(c *credentialsConfig) {
+		if c.cc.EndpointParams == nil {
+			c.cc.EndpointParams = url.Values{}
+		}
+		c.cc.EndpointParams.Add(key, value)
+	})
+}
+
+// WithRefreshBefore sets how long before its expiry a token is replaced.
+// Default RefreshBeforeDefault (a minute); a token living less than twice
+// that is replaced after half its lifetime.
+func WithRefreshBefore(d time.Duration) CredentialsOption {
+	return credentialsOptionFunc(func(c *credentialsConfig) { c.refreshBefore = d })
+}
+
+// WithHTTPClient sets the HTTP client that talks to the token endpoint (for
+// a private CA, a proxy or timeouts). Default: a client with a 30s timeout.
+func WithHTTPClient(hc *http.Client) CredentialsOption {
+	return credentialsOptionFunc(func(c *credentialsConfig) { c.httpClient = hc })
+}
+
+// ClientCredentials returns a TokenSource that obtains access tokens from an
+// OAuth2 token endpoint with the client-credentials grant (RFC 6749 §4.4),
+// as a machine user of a Canton participant does.
+//
+// A token is fetched on first use, cached, and replaced shortly before it
+// expires (see WithRefreshBefore), so that every new call and stream gets a
+// valid token; concurrent callers share one fetch. The context of the call
+// that triggers a fetch bounds it. ctx is only consulted for values (an
+// *http.Client under oauth2.HTTPClient), never for cancellation.
+//
+// Errors never contain the client secret, a token, or the token endpoint's
+// response body: they are *TokenEndpointError values naming the endpoint,
+// the HTTP status and the OAuth2 error code. A rejection of the client's
+// credentials (HTTP 400, 401 or 403) reaches the caller of a Ledger API call
+// as UNAUTHENTICATED, which ingestion does not retry; an unreachable or
+// failing endpoint as UNAVAILABLE, which it does.
+func ClientCredentials(ctx context.Context, tokenURL, clientID, clientSecret string, opts ...CredentialsOption) TokenSource {
+	cfg := credentialsConfig{
+		cc: clientcredentials.Config{
+			ClientID:     clientID,
+			ClientSecret: clientSecret,
+			TokenURL:     tokenURL,
+		},
+		refreshBefore: RefreshBeforeDefault,
+	}
+	for _, o := range opts {
+		o.applyCredentials(&cfg)
+	}
+	hc := cfg.httpClient
+	if hc == nil {
+		if c, ok := ctx.Value(oauth2.HTTPClient).(*http.Client); ok && c != nil {
+			hc = c
+		} else {
+			hc = &http.Client{Timeout: 30 * time.Second}
+		}
+	}
+	return &credentialsSource{cfg: cfg.cc, refreshBefore: cfg.refreshBefore, http: hc, now: time.Now, sem: make(chan struct{}, 1)}
+}
+
+// credentialsSource caches one token and fetches the next when it is due.
+type credentialsSource struct {
+	cfg           clientcredentials.Config // a value, used through a pointer: it caches the auth style
+	refreshBefore time.Duration
+	http          *http.Client
+	now           func() time.Time
+
+	// sem (capacity 1) guards the fields below and makes concurrent
+	// callers wait for one fetch, each as long as its context allows.
+	sem     chan struct{}
+	token   string
+	renewAt time.Time // zero: never (the token has no expiry)
+}
+
+func (s *credentialsSource) Token(ctx context.Context) (string, error) {
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return "", &TokenEndpointError{TokenURL: safeURL(s.cfg.TokenURL), Reason: "waiting for a token: " + ctx.Err().Error(), cause: ctx.Err()}
+	}
+	defer func() { <-s.sem }()
+	now := s.now()
+	if s.token != "" && (s.renewAt.IsZero() || now.Before(s.renewAt)) {
+		return s.token, nil
+	}
+	tok, err := s.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, s.http))
+	if err != nil {
+		return "", s.endpointError(err)
+	}
+	if tok.AccessToken == "" {
+		return "", &TokenEndpointError{TokenURL: safeURL(s.cfg.TokenURL), Reason: "the response holds no access token"}
+	}
+	s.token, s.renewAt = tok.AccessToken, time.Time{}
+	if !tok.Expiry.IsZero() {
+		margin := s.refreshBefore
+		if life := tok.Expiry.Sub(now); life/2 < margin {
+			margin = life / 2
+		}
+		s.renewAt = tok.Expiry.Add(-margin)
+	}
+	return s.token, nil
+}
+
+// endpointError turns an error of the oauth2 package into one that carries
+// nothing secret.
+func (s *credentialsSource) endpointError(err error) error {
+	e := &TokenEndpointError{TokenURL: safeURL(s.cfg.TokenURL)}
+	var re *oauth2.RetrieveError
+	switch {
+	case errors.As(err, &re):
+		// Its Error() quotes the response body, which a misbehaving
+		// endpoint may fill with anything: keep only the structured parts.
+		if re.Response != nil {
+			e.StatusCode = re.Response.StatusCode
+		}
+		e.ErrorCode = re.ErrorCode
+		e.Reason = re.ErrorDescription
+	default:
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			// url.Error quotes the URL, whose user info or query may hold
+			// anything: keep the operation and the cause only.
+			e.Reason = ue.Op + ": " + ue.Err.Error()
+			e.cause = ue.Err
+		} else {
+			e.Reason = err.Error()
+			e.cause = err
+		}
+	}
+	e.ErrorCode = scrub(e.ErrorCode, s.cfg.ClientSecret)
+	e.Reason = scrub(e.Reason, s.cfg.ClientSecret)
+	return e
+}
+
+func scrub(s, secret string) string {
+	if secret == "" {
+		return s
+	}
+	return strings.ReplaceAll(s, secret, "REDACTED")
+}
+
+// safeURL drops user info, query and fragment from a URL for messages.
+func safeURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable token URL)"
+	}
+	u.User, u.RawQuery, u.Fragment, u.RawFragment = nil, "", "", ""
+	return u.String()
+}
+
+// TokenEndpointError is a failed request to an OAuth2 token endpoint made
+// by a ClientCredentials source. It holds no credentials, no token and no
+// response body.
+type TokenEndpointError struct {
+	// TokenURL is the endpoint, without user info or query.
+	TokenURL string
+	// StatusCode is the HTTP status, 0 if no response arrived.
+	StatusCode int
+	// ErrorCode is the OAuth2 "error" field, e.g. "invalid_client".
+	ErrorCode string
+	// Reason is the OAuth2 "error_description", or what went wrong on the
+	// way (connection refused, timeout, a response without a token).
+	Reason string
+	cause  error // a transport or context error, for errors.Is
+}
+
+func (e *TokenEndpointError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ledger: OAuth2 token endpoint %s", e.TokenURL)
+	if e.StatusCode != 0 {
+		fmt.Fprintf(&b, ": HTTP %d %s", e.StatusCode, http.StatusText(e.StatusCode))
+	}
+	if e.ErrorCode != "" {
+		fmt.Fprintf(&b, ": %s", e.ErrorCode)
+	}
+	if e.Reason != "" {
+		fmt.Fprintf(&b, ": %s", e.Reason)
+	}
+	return b.String()
+}
+
+// Unwrap returns the transport or context error behind e, if any.
+func (e *TokenEndpointError) Unwrap() error { return e.cause }
+
+// Rejected reports whether the endpoint refused the client's credentials or
+// request (HTTP 400, 401 or 403): a configuration error no retry fixes.
+func (e *TokenEndpointError) Rejected() bool {
+	return e.StatusCode == http.StatusBadRequest || e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden
+}
+
+// GRPCStatus makes a Ledger API call whose token could not be obtained fail
+// with UNAUTHENTICATED when the credentials were rejected (not retried by
+// ingestion) and UNAVAILABLE otherwise (retried).
+func (e *TokenEndpointError) GRPCStatus() *status.Status {
+	if e.Rejected() {
+		return status.New(codes.Unauthenticated, e.Error())
+	}
+	return status.New(codes.Unavailable, e.Error())
+}

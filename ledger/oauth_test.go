@@ -1,0 +1,246 @@
+package ledger_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/stretchr/testify/require"
+)
+
+// tokenEndpoint is a local OAuth2 token endpoint for the client-credentials
+// grant: it checks the client's id, secret and audience, and issues tokens
+// "<prefix>-<n>" living ttl.
+type tokenEndpoint struct {
+	srv      *httptest.Server
+	id       string
+	secret   string
+	audience string
+	prefix   string
+
+	mu       sync.Mutex
+	ttl      time.Duration
+	delay    time.Duration
+	fail     int // HTTP status to answer with instead of a token; 0: none
+	issued   []string
+	requests int
+	onIssue  func(token string)
+}
+
+func newTokenEndpoint(t *testing.T, id, secret, audience string) *tokenEndpoint {
+	t.Helper()
+	e := &tokenEndpoint{id: id, secret: secret, audience: audience, prefix: "access", ttl: time.Hour}
+	e.srv = httptest.NewServer(http.HandlerFunc(e.serve))
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+func (e *tokenEndpoint) URL() string { return e.srv.URL + "/oauth/token" }
+
+func (e *tokenEndpoint) serve(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	e.requests++
+	delay, fail := e.delay, e.fail
+	e.mu.Unlock()
+	if delay > 0 {
+		time.Sleep(delay)
+	}
+	reject := func(code int, errCode, desc string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(code)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": errCode, "error_description": desc})
+	}
+	if fail != 0 {
+		// A careless endpoint that echoes the request: whatever it sends
+		// back must not reach logs or errors.
+		_ = r.ParseForm()
+		user, pass, _ := r.BasicAuth()
+		reject(fail, "server_error", fmt.Sprintf("cannot serve %s:%s %v", user, pass, r.PostForm))
+		return
+	}
+	if r.Method != http.MethodPost || r.URL.Path != "/oauth/token" {
+		reject(http.StatusNotFound, "invalid_request", "no such endpoint")
+		return
+	}
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "client_credentials" {
+		reject(http.StatusBadRequest, "unsupported_grant_type", "want client_credentials")
+		return
+	}
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	if id != e.id || secret != e.secret {
+		reject(http.StatusUnauthorized, "invalid_client", "client authentication failed for secret "+secret)
+		return
+	}
+	if e.audience != "" && r.PostForm.Get("audience") != e.audience {
+		reject(http.StatusBadRequest, "invalid_request", "wrong audience "+r.PostForm.Get("audience"))
+		return
+	}
+	e.mu.Lock()
+	tok := fmt.Sprintf("%s-%d", e.prefix, len(e.issued)+1)
+	e.issued = append(e.issued, tok)
+	ttl, onIssue := e.ttl, e.onIssue
+	e.mu.Unlock()
+	if onIssue != nil {
+		onIssue(tok)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"access_token": tok, "token_type": "Bearer", "expires_in": int(ttl / time.Second), "scope": r.PostForm.Get("scope"),
+	})
+}
+
+func (e *tokenEndpoint) set(f func(e *tokenEndpoint)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f(e)
+}
+
+func (e *tokenEndpoint) counts() (requests, issued int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.requests, len(e.issued)
+}
+
+func TestClientCredentialsCachesToken(t *testing.T) {
+	ep := newTokenEndpoint(t, "ingester", "s3cr3t-client", "https://daml.com/jwt/aud/participant/p1")
+	src := ledger.ClientCredentials(context.Background(), ep.URL(), "ingester", "s3cr3t-client",
+		ledger.WithAudience("https://daml.com/jwt/aud/participant/p1"), ledger.WithScopes("daml_ledger_api"))
+	for range 50 {
+		tok, err := src.Token(ctxT(t))
+		require.NoError(t, err)
+		require.Equal(t, "access-1", tok)
+	}
+	requests, _ := ep.counts()
+	require.Equal(t, 1, requests, "a valid token is reused")
+}
+
+// A token living two seconds is replaced after about one: the source
+// refreshes before expiry, and only then.
+func TestClientCredentialsRefreshesBeforeExpiry(t *testing.T) {
+	ep := newTokenEndpoint(t, "ingester", "s3cr3t-client", "")
+	ep.set(func(e *tokenEndpoint) { e.ttl = 2 * time.Second })
+	src := ledger.ClientCredentials(context.Background(), ep.URL(), "ingester", "s3cr3t-client")
+	first, err := src.Token(ctxT(t))
+	require.NoError(t, err)
+	calls := 0
+	require.Eventually(t, func() bool {
+		calls++
+		tok, err := src.Token(ctxT(t))
+		require.NoError(t, err)
+		return tok != first
+	}, 10*time.Second, 10*time.Millisecond)
+	requests, issued := ep.counts()
+	require.Equal(t, 2, issued)
+	require.Equal(t, 2, requests)
+	require.Greater(t, calls, 2, "the first token was served from the cache in between")
+}
+
+// Concurrent callers wait for one fetch instead of each asking the endpoint.
+func TestClientCredentialsSingleFetch(t *testing.T) {
+	ep := newTokenEndpoint(t, "ingester", "s3cr3t-client", "")
+	ep.set(func(e *tokenEndpoint) { e.delay = 50 * time.Millisecond })
+	src := ledger.ClientCredentials(context.Background(), ep.URL(), "ingester", "s3cr3t-client")
+	var wg sync.WaitGroup
+	var failures atomic.Int32
+	for range 20 {
+		wg.Go(func() {
+			if tok, err := src.Token(context.Background()); err != nil || tok != "access-1" {
+				failures.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	require.Zero(t, failures.Load())
+	requests, _ := ep.counts()
+	require.Equal(t, 1, requests)
+}
+
+// The participant accepts the endpoint's tokens over the Ledger API; a
+// rejected client secret is UNAUTHENTICATED (not retried), a failing
+// endpoint UNAVAILABLE (retried); no error quotes the secret, even when the
+// endpoint echoes it back.
+func TestClientCredentialsAgainstParticipant(t *testing.T) {
+	ep := newTokenEndpoint(t, "ingester", "s3cr3t-client", "")
+	p, err := ledgertest.New()
+	require.NoError(t, err)
+	defer p.Close()
+	ep.set(func(e *tokenEndpoint) { e.onIssue = p.SetToken })
+	dial := func(secret string) *ledger.Client {
+		c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true,
+			Tokens: ledger.ClientCredentials(context.Background(), ep.URL(), "ingester", secret)}})
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+
+	_, err = dial("s3cr3t-client").LedgerEnd(ctxT(t))
+	require.NoError(t, err)
+
+	_, err = dial("wrong-s3cr3t").LedgerEnd(ctxT(t))
+	require.ErrorIs(t, err, ledger.ErrUnauthenticated)
+	require.False(t, ledger.IsRetryable(err))
+	require.Contains(t, err.Error(), "invalid_client")
+	require.Contains(t, err.Error(), "HTTP 401")
+	require.NotContains(t, err.Error(), "wrong-s3cr3t")
+
+	ep.set(func(e *tokenEndpoint) { e.fail = http.StatusServiceUnavailable })
+	_, err = dial("s3cr3t-client").LedgerEnd(ctxT(t))
+	require.Error(t, err)
+	require.True(t, ledger.IsRetryable(err), "a failing token endpoint is worth retrying: %v", err)
+	require.NotContains(t, err.Error(), "s3cr3t-client")
+	require.Contains(t, err.Error(), "HTTP 503")
+}
+
+func TestClientCredentialsErrors(t *testing.T) {
+	ep := newTokenEndpoint(t, "ingester", "s3cr3t-client", "aud-1")
+
+	// Wrong audience: the endpoint's description comes through, as the
+	// OAuth2 error code.
+	_, err := ledger.ClientCredentials(context.Background(), ep.URL(), "ingester", "s3cr3t-client", ledger.WithAudience("aud-2")).Token(ctxT(t))
+	var te *ledger.TokenEndpointError
+	require.ErrorAs(t, err, &te)
+	require.Equal(t, http.StatusBadRequest, te.StatusCode)
+	require.Equal(t, "invalid_request", te.ErrorCode)
+	require.True(t, te.Rejected())
+
+	// The echoing endpoint: the secret is redacted from the description.
+	ep.set(func(e *tokenEndpoint) { e.fail = http.StatusUnauthorized })
+	_, err = ledger.ClientCredentials(context.Background(), ep.URL(), "ingester", "s3cr3t-client", ledger.WithAudience("aud-1")).Token(ctxT(t))
+	require.ErrorAs(t, err, &te)
+	require.NotContains(t, err.Error(), "s3cr3t-client")
+	require.Contains(t, err.Error(), "REDACTED")
+
+	// Nothing listens: a transport error, not a rejection. User info and
+	// query of the token URL are not quoted.
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := lis.Addr().String()
+	lis.Close()
+	_, err = ledger.ClientCredentials(context.Background(), "http://user:pw-in-url@"+addr+"/token?key=query-secret", "ingester", "s3cr3t-client").Token(ctxT(t))
+	require.ErrorAs(t, err, &te)
+	require.False(t, te.Rejected())
+	require.Zero(t, te.StatusCode)
+	require.NotContains(t, err.Error(), "pw-in-url")
+	require.NotContains(t, err.Error(), "query-secret")
+	require.Contains(t, err.Error(), addr)
+
+	// The caller's context bounds the fetch.
+	ep.set(func(e *tokenEndpoint) { e.fail, e.delay = 0, 300*time.Millisecond })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err = ledger.ClientCredentials(context.Background(), ep.URL(), "ingester", "s3cr3t-client", ledger.WithAudience("aud-1")).Token(ctx)
+	require.True(t, errors.Is(err, context.DeadlineExceeded), "got %v", err)
+}
