@@ -1,0 +1,249 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/schema"
+)
+
+// config is the daemon's configuration. Every flag has an environment
+// variable; a flag given on the command line wins over the variable.
+// Secrets (the DSN, the OAuth2 client secret, a static token) are read from
+// the environment or from files, never from flags, which other users of the
+// machine can read in the process list.
+type config struct {
+	ledger, admin        string
+	party, schema        string
+	dsn                  string // from TXHISTORY_DSN or -dsn-file
+	plaintext            bool
+	tlsCA                string
+	tlsCert, tlsKey      string
+	tlsServerName        string
+	adminTLSCert         string
+	adminTLSKey          string
+	tokenFile            string
+	token                string // from TXHISTORY_TOKEN
+	oauthTokenURL        string
+	oauthClientID        string
+	oauthClientSecret    string // from TXHISTORY_OAUTH_CLIENT_SECRET or -oauth-client-secret-file
+	oauthAudience        string
+	oauthScopes          string
+	metricsAddr          string
+	progress             time.Duration
+	maxSilence           time.Duration
+	logLevel             string
+	lock, poison         string
+	stallTimeout         time.Duration
+	startOffset          int64
+	maxBatch             int
+	migrate, migrateOnly bool
+	shutdownTimeout      time.Duration
+	demo                 bool
+	demoRate             int
+	demoBacklog          int
+}
+
+// Environment variables.
+const (
+	envLedger       = "TXHISTORY_LEDGER"
+	envAdmin        = "TXHISTORY_ADMIN"
+	envDSN          = "TXHISTORY_DSN"
+	envDSNFile      = "TXHISTORY_DSN_FILE"
+	envParty        = "TXHISTORY_PARTY"
+	envSchema       = "TXHISTORY_SCHEMA"
+	envToken        = "TXHISTORY_TOKEN"
+	envClientSecret = "TXHISTORY_OAUTH_CLIENT_SECRET"
+)
+
+// parseConfig reads args (without the program name) and the environment.
+func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("ingestd", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	envBool := func(name string, def bool) bool {
+		if b, err := strconv.ParseBool(getenv(name)); err == nil {
+			return b
+		}
+		return def
+	}
+	envDur := func(name string, def time.Duration) time.Duration {
+		d, err := time.ParseDuration(env(name, def.String()))
+		if err != nil {
+			return def
+		}
+		return d
+	}
+	envInt := func(name string, def int64) int64 {
+		n, err := strconv.ParseInt(env(name, strconv.FormatInt(def, 10)), 10, 64)
+		if err != nil {
+			return def
+		}
+		return n
+	}
+	str := func(p *string, name, envName, def, help string) {
+		fs.StringVar(p, name, env(envName, def), help+" ($"+envName+")")
+	}
+
+	str(&c.ledger, "ledger", envLedger, "", "Ledger API host:port of the participant")
+	str(&c.admin, "admin", envAdmin, "", "admin API host:port (only the restore runbook needs it)")
+	str(&c.party, "party", envParty, "", "the treasury party id")
+	str(&c.schema, "schema", envSchema, schema.DefaultName, "PostgreSQL schema of txhistory's tables")
+	dsnFile := ""
+	str(&dsnFile, "dsn-file", envDSNFile, "", "file holding the PostgreSQL connection string (else $"+envDSN+")")
+	fs.BoolVar(&c.plaintext, "plaintext", envBool("TXHISTORY_PLAINTEXT", false), "connect to the participant without TLS (loopback only!) ($TXHISTORY_PLAINTEXT)")
+	str(&c.tlsCA, "tls-ca", "TXHISTORY_TLS_CA", "", "PEM file of the CA that signed the participant's certificate (default: system roots)")
+	str(&c.tlsCert, "tls-cert", "TXHISTORY_TLS_CERT", "", "PEM client certificate for mutual TLS")
+	str(&c.tlsKey, "tls-key", "TXHISTORY_TLS_KEY", "", "PEM key of -tls-cert")
+	str(&c.tlsServerName, "tls-server-name", "TXHISTORY_TLS_SERVER_NAME", "", "name to verify the participant's certificate against (default: the host of -ledger)")
+	str(&c.adminTLSCert, "admin-tls-cert", "TXHISTORY_ADMIN_TLS_CERT", "", "client certificate for the admin API (default: -tls-cert)")
+	str(&c.adminTLSKey, "admin-tls-key", "TXHISTORY_ADMIN_TLS_KEY", "", "key of -admin-tls-cert (default: -tls-key)")
+	str(&c.tokenFile, "token-file", "TXHISTORY_TOKEN_FILE", "", "file holding a bearer token, re-read when it changes (else $"+envToken+")")
+	str(&c.oauthTokenURL, "oauth-token-url", "TXHISTORY_OAUTH_TOKEN_URL", "", "OAuth2 token endpoint for the client-credentials grant")
+	str(&c.oauthClientID, "oauth-client-id", "TXHISTORY_OAUTH_CLIENT_ID", "", "OAuth2 client id")
+	secretFile := ""
+	str(&secretFile, "oauth-client-secret-file", "TXHISTORY_OAUTH_CLIENT_SECRET_FILE", "", "file holding the OAuth2 client secret (else $"+envClientSecret+")")
+	str(&c.oauthAudience, "oauth-audience", "TXHISTORY_OAUTH_AUDIENCE", "", "OAuth2 audience parameter, e.g. https://daml.com/jwt/aud/participant/<id>")
+	str(&c.oauthScopes, "oauth-scopes", "TXHISTORY_OAUTH_SCOPES", "", "OAuth2 scopes, space-separated, e.g. daml_ledger_api")
+	str(&c.metricsAddr, "metrics-addr", "TXHISTORY_METRICS_ADDR", "127.0.0.1:9464", "address of /metrics and /healthz; empty: none")
+	fs.DurationVar(&c.progress, "progress", envDur("TXHISTORY_PROGRESS", 10*time.Second), "interval of progress log lines ($TXHISTORY_PROGRESS)")
+	fs.DurationVar(&c.maxSilence, "max-silence", envDur("TXHISTORY_MAX_SILENCE", 5*time.Minute), "/healthz fails after this long without a commit while behind ($TXHISTORY_MAX_SILENCE)")
+	str(&c.logLevel, "log-level", "TXHISTORY_LOG_LEVEL", "info", "debug, info, warn or error (debug logs every transaction)")
+	str(&c.lock, "lock", "TXHISTORY_LOCK", "wait", "if another ingester runs on the schema: wait or fail")
+	str(&c.poison, "poison", "TXHISTORY_POISON", "halt", "a transaction that cannot be ingested: halt, or set-aside into the review table")
+	fs.DurationVar(&c.stallTimeout, "stall-timeout", envDur("TXHISTORY_STALL_TIMEOUT", 0), "reconnect a stream silent for this long; 0: never ($TXHISTORY_STALL_TIMEOUT)")
+	fs.Int64Var(&c.startOffset, "start-offset", envInt("TXHISTORY_START_OFFSET", 0), "where to begin (exclusive) when the database has no checkpoint yet ($TXHISTORY_START_OFFSET)")
+	maxBatch := int64(0)
+	fs.Int64Var(&maxBatch, "max-batch", envInt("TXHISTORY_MAX_BATCH", ingest.MaxBatchSizeDefault), "most transactions per SQL transaction ($TXHISTORY_MAX_BATCH)")
+	fs.BoolVar(&c.migrate, "migrate", envBool("TXHISTORY_MIGRATE", true), "apply schema migrations at start (needs a role that may create tables) ($TXHISTORY_MIGRATE)")
+	fs.BoolVar(&c.migrateOnly, "migrate-only", false, "apply schema migrations and exit")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDur("TXHISTORY_SHUTDOWN_TIMEOUT", 30*time.Second), "after SIGTERM, how long to wait for the last commit ($TXHISTORY_SHUTDOWN_TIMEOUT)")
+	fs.BoolVar(&c.demo, "demo", false, "run against an in-process fake participant that keeps appending, and a local PostgreSQL (the default with no settings at all)")
+	demoRate := int64(0)
+	fs.Int64Var(&demoRate, "demo-rate", 200, "with -demo: transactions appended per second")
+	demoBacklog := int64(0)
+	fs.Int64Var(&demoBacklog, "demo-backlog", 5000, "with -demo: transactions on the ledger before the daemon starts")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	c.maxBatch, c.demoRate, c.demoBacklog = int(maxBatch), int(demoRate), int(demoBacklog)
+
+	var err error
+	if c.dsn, err = secret(getenv(envDSN), dsnFile, "the PostgreSQL connection string"); err != nil {
+		return nil, err
+	}
+	if c.oauthClientSecret, err = secret(getenv(envClientSecret), secretFile, "the OAuth2 client secret"); err != nil {
+		return nil, err
+	}
+	c.token = getenv(envToken)
+	if !c.demo && c.ledger == "" && c.dsn == "" && c.party == "" {
+		c.demo = true // nothing configured at all: show what it does
+	}
+	return c, c.validate()
+}
+
+// secret returns the value of a file if one is named, else fromEnv.
+func secret(fromEnv, file, what string) (string, error) {
+	if file == "" {
+		return fromEnv, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		// The error names the file, not its content.
+		return "", fmt.Errorf("read %s: %w", what, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func (c *config) validate() error {
+	var errs []error
+	if !c.demo {
+		if c.ledger == "" {
+			errs = append(errs, fmt.Errorf("-ledger (or $%s) is required", envLedger))
+		}
+		if c.dsn == "" {
+			errs = append(errs, fmt.Errorf("$%s (or -dsn-file) is required", envDSN))
+		}
+		if c.party == "" {
+			errs = append(errs, fmt.Errorf("-party (or $%s) is required", envParty))
+		}
+	}
+	if err := schema.ValidateName(c.schema); err != nil {
+		errs = append(errs, err)
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		errs = append(errs, errors.New("-tls-cert and -tls-key go together"))
+	}
+	if (c.adminTLSCert == "") != (c.adminTLSKey == "") {
+		errs = append(errs, errors.New("-admin-tls-cert and -admin-tls-key go together"))
+	}
+	if c.plaintext && (c.tlsCA != "" || c.tlsCert != "") {
+		errs = append(errs, errors.New("-plaintext excludes the -tls-* settings"))
+	}
+	if c.oauthTokenURL != "" {
+		if c.oauthClientID == "" {
+			errs = append(errs, errors.New("-oauth-token-url needs -oauth-client-id"))
+		}
+		if c.oauthClientSecret == "" {
+			errs = append(errs, fmt.Errorf("-oauth-token-url needs the client secret in $%s or -oauth-client-secret-file", envClientSecret))
+		}
+		if c.token != "" || c.tokenFile != "" {
+			errs = append(errs, errors.New("choose OAuth2 or a static token, not both"))
+		}
+	}
+	if c.lock != "wait" && c.lock != "fail" {
+		errs = append(errs, fmt.Errorf("-lock %q: want wait or fail", c.lock))
+	}
+	if c.poison != "halt" && c.poison != "set-aside" {
+		errs = append(errs, fmt.Errorf("-poison %q: want halt or set-aside", c.poison))
+	}
+	if c.progress <= 0 {
+		errs = append(errs, errors.New("-progress must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+// tlsConfig builds the TLS configuration of an endpoint; nil with -plaintext.
+func (c *config) tlsConfig(certFile, keyFile string) (*tls.Config, error) {
+	if c.plaintext {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.tlsServerName}
+	if c.tlsCA != "" {
+		pem, err := os.ReadFile(c.tlsCA)
+		if err != nil {
+			return nil, fmt.Errorf("read -tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-tls-ca %s holds no PEM certificate", c.tlsCA)
+		}
+		cfg.RootCAs = pool
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("load client certificate %s: %w", certFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}

@@ -1,0 +1,435 @@
+// Command ingestd is an ingestion daemon an exchange can run: it streams the
+// treasury party's updates from a Canton participant into the Integration
+// DB with txhistory's ingest package, and exposes Prometheus metrics and a
+// health check.
+//
+// Configuration comes from flags and the environment (a flag on the command
+// line wins). Secrets come only from the environment or files:
+//
+//	export TXHISTORY_LEDGER=validator:5001
+//	export TXHISTORY_PARTY='treasury::1220...'
+//	export TXHISTORY_DSN='postgres://txhistory_ingest:...@db/integration'
+//	export TXHISTORY_OAUTH_CLIENT_SECRET=...
+//	ingestd -tls-ca ca.pem -tls-cert client.pem -tls-key client-key.pem \
+//		-oauth-token-url https://idp/oauth/token -oauth-client-id ingester \
+//		-oauth-audience https://daml.com/jwt/aud/participant/p1 -metrics-addr :9464
+//
+// With no settings at all (or -demo) it starts an in-process fake
+// participant that keeps appending transactions and a local PostgreSQL from
+// the installed server binaries, and ingests from them:
+//
+//	go run ./examples/ingestd -log-level debug -progress 2s
+//
+// Logs are JSON (log/slog) on stderr and carry the offset and update id;
+// while catching up a progress line every -progress gives the offset, the
+// ledger end lag and the rate. /metrics and /healthz are served on
+// -metrics-addr (package metrics). SIGTERM or SIGINT stops it gracefully:
+// the batch in hand is committed and it exits 0; a second signal, or
+// -shutdown-timeout, aborts. Exit status 1 is a fatal ingestion error, 2 a
+// configuration error. See docs/OPERATIONS.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/metrics"
+	"github.com/cantonx/txhistory/schema"
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+)
+
+func main() {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr, sigs, nil))
+}
+
+// run is the whole daemon; it returns the exit status. ready, if not nil,
+// receives the metrics address once ingestion has started (for tests).
+func run(args []string, getenv func(string) string, logOut io.Writer, sigs <-chan os.Signal, ready chan<- string) int {
+	cfg, err := parseConfig(args, getenv, logOut)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(logOut, "ingestd:", ingest.Redact(err.Error()))
+		return 2
+	}
+	level := slog.LevelInfo
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		fmt.Fprintln(logOut, "ingestd: -log-level:", err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
+	d := &daemon{cfg: cfg, log: log, ready: ready}
+	if err := d.run(sigs); err != nil {
+		log.Error("ingestd: stopped by an error", "err", ingest.Redact(err.Error()))
+		return 1
+	}
+	return 0
+}
+
+type daemon struct {
+	cfg   *config
+	log   *slog.Logger
+	ready chan<- string
+
+	mu     sync.Mutex
+	runErr error // set once Run returned with an error
+}
+
+func (d *daemon) run(sigs <-chan os.Signal) error {
+	cfg, log := d.cfg, d.log
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	if cfg.demo {
+		stopDemo, err := startDemo(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer stopDemo()
+	}
+
+	client, err := d.dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+
+	db, err := sqlx.Open("postgres", cfg.dsn)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer db.Close()
+	if cfg.migrate || cfg.migrateOnly {
+		if err := d.migrate(ctx, db); err != nil {
+			return err
+		}
+		if cfg.migrateOnly {
+			return nil
+		}
+	}
+
+	hist := metrics.NewLatencyHistogram()
+	icfg := ingest.Config{
+		Parties:      []string{cfg.party},
+		Schema:       cfg.schema,
+		Handler:      newHandler(log),
+		StartOffset:  cfg.startOffset,
+		MaxBatchSize: cfg.maxBatch,
+		StallTimeout: cfg.stallTimeout,
+		Logger:       log,
+		OnCommit: func(s ingest.Stats) {
+			hist.Observe(s)
+			log.Debug("ingestd: batch committed", "offset", s.Offset, "update_id", s.UpdateID,
+				"record_time", s.RecordTime, "latency", s.LastBatchLatency)
+		},
+	}
+	if cfg.lock == "fail" {
+		icfg.Lock = ingest.LockFail
+	}
+	if cfg.poison == "set-aside" {
+		icfg.Poison = ingest.PoisonSetAside
+	}
+	ing, err := ingest.New(db, client, icfg)
+	if err != nil {
+		return err
+	}
+
+	metricsAddr, stopMetrics, err := d.serveMetrics(ing, hist)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
+
+	done := make(chan error, 1)
+	go func() { done <- ing.Run(ctx) }()
+	log.Info("ingestd: started", "party", cfg.party, "schema", cfg.schema, "ledger", cfg.ledger,
+		"tls", tlsMode(cfg), "auth", authMode(cfg), "dsn", ingest.Redact(cfg.dsn), "metrics", metricsAddr)
+	if d.ready != nil {
+		d.ready <- metricsAddr
+	}
+
+	progress := time.NewTicker(cfg.progress)
+	defer progress.Stop()
+	var shutdown <-chan time.Time
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				d.mu.Lock()
+				d.runErr = err
+				d.mu.Unlock()
+				if shutdown != nil && ctx.Err() != nil {
+					return fmt.Errorf("shutdown did not finish within %s: %w", cfg.shutdownTimeout, err)
+				}
+				return err
+			}
+			s := ing.Stats()
+			log.Info("ingestd: stopped", "offset", s.Offset, "update_id", s.UpdateID, "transactions", s.Transactions)
+			return nil
+		case sig := <-sigs:
+			if shutdown != nil {
+				log.Warn("ingestd: second signal, aborting without waiting for the batch", "signal", sig.String())
+				cancel()
+				continue
+			}
+			log.Info("ingestd: stopping: committing what was received", "signal", sig.String())
+			ing.Stop()
+			shutdown = time.After(cfg.shutdownTimeout)
+		case <-shutdown:
+			log.Warn("ingestd: shutdown timeout, aborting", "timeout", cfg.shutdownTimeout)
+			cancel()
+		case <-progress.C:
+			d.logProgress(ctx, ing)
+		}
+	}
+}
+
+// newHandler returns the batch handler.
+//
+// ============================================================================
+// HISTORY HANDLERS GO HERE. The dedup rows and the checkpoint are written by
+// the Ingester itself; this handler only logs each new transaction at debug
+// level. Plug in the token standard history and the withdrawal reconciler
+// when they are available, in this order, in the same SQL transaction:
+//
+//	return ingest.Handlers(tokenstd.NewHandler(...), withdrawal.NewReconciler(...), logTransactions(log))
+//
+// ============================================================================
+func newHandler(log *slog.Logger) ingest.Handler {
+	return logTransactions(log)
+}
+
+// logTransactions logs every new transaction with its offset and update id.
+func logTransactions(log *slog.Logger) ingest.Handler {
+	return ingest.HandlerFunc(func(ctx context.Context, _ *sqlx.Tx, b *ingest.Batch) error {
+		if !log.Enabled(ctx, slog.LevelDebug) {
+			return nil
+		}
+		for _, t := range b.Transactions {
+			log.Debug("ingestd: transaction", "offset", t.Offset, "update_id", t.UpdateID,
+				"record_time", t.RecordTime, "synchronizer_id", t.SynchronizerID, "events", len(t.Events))
+		}
+		return nil
+	})
+}
+
+func (d *daemon) dial(ctx context.Context) (*ledger.Client, error) {
+	cfg := d.cfg
+	tokens, err := d.tokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ledgerTLS, err := cfg.tlsConfig(cfg.tlsCert, cfg.tlsKey)
+	if err != nil {
+		return nil, err
+	}
+	c := ledger.Config{
+		LedgerAPI: ledger.Endpoint{Target: cfg.ledger, TLS: ledgerTLS, Insecure: cfg.plaintext, Tokens: tokens},
+		// gRPC waits up to two minutes between connection attempts by
+		// default; after an outage of the participant we want to be back
+		// within seconds.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff: backoff.Config{BaseDelay: 200 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
+		})},
+	}
+	if cfg.admin != "" {
+		cert, key := cfg.tlsCert, cfg.tlsKey
+		if cfg.adminTLSCert != "" {
+			cert, key = cfg.adminTLSCert, cfg.adminTLSKey
+		}
+		adminTLS, err := cfg.tlsConfig(cert, key)
+		if err != nil {
+			return nil, err
+		}
+		c.Admin = ledger.Endpoint{Target: cfg.admin, TLS: adminTLS, Insecure: cfg.plaintext, Tokens: tokens}
+	}
+	return ledger.Dial(c)
+}
+
+func (d *daemon) tokens(ctx context.Context) (ledger.TokenSource, error) {
+	cfg := d.cfg
+	switch {
+	case cfg.oauthTokenURL != "":
+		var opts []ledger.CredentialsOption
+		if cfg.oauthAudience != "" {
+			opts = append(opts, ledger.WithAudience(cfg.oauthAudience))
+		}
+		if cfg.oauthScopes != "" {
+			opts = append(opts, ledger.WithScopes(strings.Fields(cfg.oauthScopes)...))
+		}
+		return ledger.ClientCredentials(ctx, cfg.oauthTokenURL, cfg.oauthClientID, cfg.oauthClientSecret, opts...), nil
+	case cfg.tokenFile != "":
+		return &fileToken{path: cfg.tokenFile}, nil
+	case cfg.token != "":
+		return ledger.StaticToken(cfg.token), nil
+	}
+	return nil, nil
+}
+
+// fileToken reads a bearer token from a file that another process (a
+// sidecar, a secrets agent) keeps fresh, again whenever it changed.
+type fileToken struct {
+	path string
+	mu   sync.Mutex
+	mod  time.Time
+	tok  string
+}
+
+func (f *fileToken) Token(context.Context) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, err := os.Stat(f.path)
+	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	if f.tok == "" || !st.ModTime().Equal(f.mod) {
+		b, err := os.ReadFile(f.path)
+		if err != nil {
+			return "", fmt.Errorf("token file: %w", err)
+		}
+		f.tok, f.mod = strings.TrimSpace(string(b)), st.ModTime()
+	}
+	return f.tok, nil
+}
+
+// migrate applies the schema migrations, waiting for the database if it is
+// not up yet.
+func (d *daemon) migrate(ctx context.Context, db *sqlx.DB) error {
+	for attempt := 1; ; attempt++ {
+		err := schema.Migrate(ctx, db, schema.WithSchema(d.cfg.schema))
+		if err == nil {
+			return nil
+		}
+		if !ingest.IsTransientDBError(err) || attempt == 30 {
+			return fmt.Errorf("migrate schema %s: %w", d.cfg.schema, err)
+		}
+		d.log.Warn("ingestd: database not reachable for migrations, retrying", "attempt", attempt, "err", ingest.Redact(err.Error()))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (d *daemon) serveMetrics(ing *ingest.Ingester, hist *metrics.LatencyHistogram) (string, func(), error) {
+	if d.cfg.metricsAddr == "" {
+		return "", func() {}, nil
+	}
+	lis, err := net.Listen("tcp", d.cfg.metricsAddr)
+	if err != nil {
+		return "", nil, fmt.Errorf("metrics: %w", err)
+	}
+	h := metrics.Handler(ing.Stats, metrics.Options{
+		LedgerEndLag: ing.LedgerEndLag,
+		Latency:      hist,
+		MaxSilence:   d.cfg.maxSilence,
+		Check: func() error {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			if d.runErr != nil {
+				return fmt.Errorf("ingestion stopped: %v", ingest.Redact(d.runErr.Error()))
+			}
+			return nil
+		},
+	})
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("ingestd: metrics server", "err", err)
+		}
+	}()
+	return lis.Addr().String(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}
+
+func (d *daemon) logProgress(ctx context.Context, ing *ingest.Ingester) {
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	lag, err := ing.LedgerEndLag(lctx)
+	cancel()
+	s := ing.Stats()
+	attrs := []any{"offset", s.Offset, "update_id", s.UpdateID, "tx_per_s", round1(s.TxPerSecond),
+		"transactions", s.Transactions, "batches", s.Batches}
+	if !s.RecordTime.IsZero() {
+		attrs = append(attrs, "record_time", s.RecordTime)
+	}
+	if latest := latestRecordTime(s); !latest.IsZero() {
+		attrs = append(attrs, "record_time_lag_s", round1(time.Since(latest).Seconds()))
+	}
+	if n := errorCount(s); n > 0 {
+		attrs = append(attrs, "errors", s.Errors)
+	}
+	switch {
+	case err != nil:
+		d.log.Warn("ingestd: progress (ledger end unknown)", append(attrs, "err", ingest.Redact(err.Error()))...)
+	case lag > 0:
+		d.log.Info("ingestd: catching up", append(attrs, "ledger_end_lag", lag)...)
+	default:
+		d.log.Info("ingestd: tailing", append(attrs, "ledger_end_lag", lag)...)
+	}
+}
+
+func latestRecordTime(s ingest.Stats) time.Time {
+	latest := s.RecordTime
+	for _, t := range s.RecordTimes {
+		if t.After(latest) {
+			latest = t
+		}
+	}
+	return latest
+}
+
+func errorCount(s ingest.Stats) int64 {
+	var n int64
+	for _, v := range s.Errors {
+		n += v
+	}
+	return n
+}
+
+func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }
+
+func tlsMode(c *config) string {
+	switch {
+	case c.plaintext:
+		return "plaintext"
+	case c.tlsCert != "":
+		return "mutual TLS"
+	}
+	return "TLS"
+}
+
+func authMode(c *config) string {
+	switch {
+	case c.oauthTokenURL != "":
+		return "OAuth2 client credentials (" + c.oauthClientID + ")"
+	case c.tokenFile != "":
+		return "token file " + c.tokenFile
+	case c.token != "":
+		return "static token"
+	}
+	return "none"
+}

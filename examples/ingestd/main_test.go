@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// The demo daemon ingests, serves /metrics and /healthz, logs progress with
+// offsets and update ids, and on SIGTERM commits and exits 0.
+func TestDemoRunsAndStopsOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL")
+	}
+	logs := &lockedBuffer{}
+	sigs := make(chan os.Signal, 1)
+	ready := make(chan string, 1)
+	code := make(chan int, 1)
+	go func() {
+		code <- run([]string{"-demo", "-metrics-addr", "127.0.0.1:0", "-progress", "100ms", "-demo-rate", "500", "-demo-backlog", "500", "-log-level", "debug"},
+			envOf(nil), logs, sigs, ready)
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case c := <-code:
+		t.Fatalf("exited with %d:\n%s", c, logs.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("not ready:\n%s", logs.String())
+	}
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var h struct{ Offset int64 }
+		_ = json.NewDecoder(resp.Body).Decode(&h)
+		return resp.StatusCode == http.StatusOK && h.Offset > 600
+	}, 30*time.Second, 20*time.Millisecond)
+	resp, err := http.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Contains(t, string(body), "txhistory_checkpoint_offset ")
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), `"msg":"ingestd: tailing"`) }, 10*time.Second, 20*time.Millisecond)
+
+	sigs <- syscall.SIGTERM
+	select {
+	case c := <-code:
+		require.Equal(t, 0, c, logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("did not stop:\n%s", logs.String())
+	}
+	out := logs.String()
+	require.Contains(t, out, `"msg":"ingestd: stopping: committing what was received"`)
+	require.Contains(t, out, `"msg":"ingestd: stopped"`)
+	require.Contains(t, out, `"msg":"ingestd: transaction","offset":`)
+	require.Contains(t, out, `"update_id":"upd-`)
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		require.True(t, json.Valid([]byte(line)), "not a JSON log line: %s", line)
+	}
+}
+
+func TestConfigFromFlagsAndEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "secret")
+	require.NoError(t, os.WriteFile(secretFile, []byte("from-file\n"), 0o600))
+	env := map[string]string{
+		envLedger: "validator:5001", envParty: "treasury::1", envDSN: "postgres://u:pw@db/x",
+		envSchema: "ex_history", "TXHISTORY_OAUTH_TOKEN_URL": "https://idp/token", "TXHISTORY_OAUTH_CLIENT_ID": "ingester",
+		envClientSecret: "from-env", "TXHISTORY_METRICS_ADDR": ":9999",
+	}
+	c, err := parseConfig(nil, envOf(env), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "validator:5001", c.ledger)
+	require.Equal(t, "ex_history", c.schema)
+	require.Equal(t, "from-env", c.oauthClientSecret)
+	require.Equal(t, ":9999", c.metricsAddr)
+	require.False(t, c.demo)
+
+	// Flags win over the environment; a secret file over its variable.
+	c, err = parseConfig([]string{"-ledger", "other:5001", "-schema", "s2", "-oauth-client-secret-file", secretFile}, envOf(env), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "other:5001", c.ledger)
+	require.Equal(t, "s2", c.schema)
+	require.Equal(t, "from-file", c.oauthClientSecret)
+
+	// Secrets cannot be given as flags.
+	_, err = parseConfig([]string{"-oauth-client-secret", "x"}, envOf(env), io.Discard)
+	require.Error(t, err)
+	_, err = parseConfig([]string{"-dsn", "postgres://u:pw@db/x"}, envOf(env), io.Discard)
+	require.Error(t, err)
+
+	// What is missing or wrong is said, all at once.
+	_, err = parseConfig([]string{"-party", "p", "-schema", "bad;name", "-lock", "maybe", "-oauth-token-url", "https://idp"}, envOf(nil), io.Discard)
+	require.Error(t, err)
+	for _, want := range []string{"-ledger", "TXHISTORY_DSN", "bad;name", "-lock", "-oauth-client-id", "TXHISTORY_OAUTH_CLIENT_SECRET"} {
+		require.ErrorContains(t, err, want)
+	}
+
+	// Nothing at all: the demo.
+	c, err = parseConfig(nil, envOf(nil), io.Discard)
+	require.NoError(t, err)
+	require.True(t, c.demo)
+
+	// A configuration error exits 2 without quoting the DSN's password.
+	logs := &lockedBuffer{}
+	env[envSchema] = "bad;name"
+	require.Equal(t, 2, run(nil, envOf(env), logs, nil, nil))
+	require.NotContains(t, logs.String(), "pw")
+}
