@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/url"
 	"regexp"
 	"syscall"
 
@@ -39,6 +40,11 @@ func IsTransientDBError(err error) bool {
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
 		return true
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		// A connection string that does not parse is not a fault to wait out.
+		return ue.Err != nil && IsTransientDBError(ue.Err)
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {

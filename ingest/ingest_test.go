@@ -484,6 +484,8 @@ func TestSecondIngesterWaitsOrFails(t *testing.T) {
 	appendN(t, b.p, 20, 10)
 	require.Eventually(t, func() bool { return first.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
 	require.Zero(t, second.Stats().Batches, "the waiting ingester writes nothing")
+	require.Eventually(t, func() bool { return second.Stats().State == ingest.StateWaitingForLock }, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, ingest.StateStreaming, first.Stats().State)
 
 	first.Stop()
 	require.NoError(t, <-done1)
@@ -491,6 +493,7 @@ func TestSecondIngesterWaitsOrFails(t *testing.T) {
 	require.Eventually(t, func() bool { return second.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
 	second.Stop()
 	require.NoError(t, <-done2)
+	require.Equal(t, ingest.StateStopped, second.Stats().State)
 	requireAllOnce(t, b)
 }
 

@@ -197,6 +197,7 @@ var ErrCheckpointBeyondLedgerEnd = errors.New("ingest: checkpoint offset is beyo
 // retry resumes from the committed checkpoint, so nothing is lost or applied
 // twice.
 func (ing *Ingester) Run(ctx context.Context) error {
+	defer ing.stats.setState(StateStopped)
 	lock, err := ing.acquireLock(ctx)
 	if errors.Is(err, errStopped) {
 		return nil
@@ -258,12 +259,14 @@ func (ing *Ingester) Run(ctx context.Context) error {
 			return fmt.Errorf("ingest: giving up after %d attempts: %w", failures, err)
 		}
 		wait := ing.backoff(failures)
+		ing.stats.setState(StateRetrying)
 		if errors.Is(err, ledger.ErrOffsetAfterLedgerEnd) {
 			if rerr := ing.checkRestored(ctx); rerr != nil {
 				ing.stats.errorOf(rerr)
 				return rerr
 			}
 			wait = ing.cfg.LedgerEndPoll
+			ing.stats.setState(StateWaitingLedgerEnd)
 		}
 		ing.log.Warn("ingest: retrying", "offset", ing.cp.Offset, "attempt", failures, "in", wait, "err", err)
 		select {
@@ -346,6 +349,7 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 	if err := ing.verifyPosition(ctx); err != nil {
 		return false, err
 	}
+	ing.stats.setState(StateStreaming)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	req := ledger.UpdatesRequest{

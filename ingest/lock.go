@@ -59,6 +59,7 @@ func (ing *Ingester) acquireLock(ctx context.Context) (*instanceLock, error) {
 				if ing.cfg.Lock == LockFail {
 					return nil, fmt.Errorf("%w: schema %s", ErrAnotherIngester, ing.cfg.Schema)
 				}
+				ing.stats.setState(StateWaitingForLock)
 				if !logged {
 					ing.log.Warn("ingest: another ingester holds the lock of this schema; waiting for it to stop", "schema", ing.cfg.Schema)
 					logged = true

@@ -11,8 +11,23 @@ import (
 	"github.com/cantonx/txhistory/ledger"
 )
 
+// State is what an Ingester is doing.
+type State string
+
+// The states of an Ingester, as Stats.State reports them.
+const (
+	StateStarting         State = "starting"
+	StateWaitingForLock   State = "waiting_for_lock"       // another ingester holds the schema (standby)
+	StateStreaming        State = "streaming"              // reading and committing updates
+	StateWaitingLedgerEnd State = "waiting_for_ledger_end" // the checkpoint is beyond the participant's ledger end
+	StateRetrying         State = "retrying"               // backing off after a transient fault
+	StateStopped          State = "stopped"                // Run returned
+)
+
 // Stats describes ingestion progress.
 type Stats struct {
+	// State is what the Ingester is doing now.
+	State State
 	// Offset is the committed checkpoint offset.
 	Offset int64
 	// UpdateID and RecordTime are those of the last ingested transaction.
@@ -88,6 +103,12 @@ func (r *statsRecorder) committed(b *builder, skipped int, latency time.Duration
 	}
 }
 
+func (r *statsRecorder) setState(st State) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.s.State = st
+}
+
 func (r *statsRecorder) setAside() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -122,6 +143,9 @@ func (r *statsRecorder) snapshot() Stats {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := r.s
+	if s.State == "" {
+		s.State = StateStarting
+	}
 	s.RecordTimes = maps.Clone(r.s.RecordTimes)
 	s.Errors = maps.Clone(r.s.Errors)
 	s.LedgerEndLag = r.lag.Load()

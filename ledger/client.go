@@ -11,6 +11,7 @@ import (
 	"github.com/cantonx/txhistory/proto/gen/adminv30"
 	pb "github.com/cantonx/txhistory/proto/gen/lapiv2"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -19,6 +20,10 @@ import (
 // DefaultMaxRecvMsgSize is the default limit on one message from the
 // participant: large enough for transactions with many events.
 const DefaultMaxRecvMsgSize = 64 << 20
+
+// ReconnectMaxDelay caps the delay between the gRPC connection's reconnect
+// attempts (Config.DialOptions can override it).
+const ReconnectMaxDelay = 5 * time.Second
 
 // TokenSource supplies the bearer token for a call. It is asked before every
 // call (and every stream), so a source that refreshes expiring tokens keeps
@@ -128,6 +133,12 @@ func dial(ep Endpoint, cfg Config, what string) (*grpc.ClientConn, error) {
 		opts = append(opts, grpc.WithPerRPCCredentials(bearer{src: ep.Tokens, secure: ep.TLS != nil}))
 	}
 	opts = append(opts, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.MaxRecvMsgSize)))
+	// gRPC's default reconnect backoff grows to two minutes; a participant
+	// back after an outage should be noticed within seconds.
+	opts = append(opts, grpc.WithConnectParams(grpc.ConnectParams{
+		Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: ReconnectMaxDelay},
+		MinConnectTimeout: 5 * time.Second,
+	}))
 	opts = append(opts, cfg.DialOptions...)
 	conn, err := grpc.NewClient(ep.Target, opts...)
 	if err != nil {

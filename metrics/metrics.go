@@ -202,6 +202,8 @@ func (e *exporter) health(o observation) Health {
 	}
 	silence := o.now.Sub(s.LastCommit)
 	switch {
+	case s.State == ingest.StateWaitingForLock:
+		return ok("standby: another ingester holds the schema's lock")
 	case !s.LastCommit.IsZero() && silence <= e.opts.MaxSilence:
 		return ok(fmt.Sprintf("last commit %s ago at offset %d", round(silence), s.Offset))
 	case o.lagOK && o.lag <= 0 && e.opts.LedgerEndLag != nil:

@@ -1,0 +1,44 @@
+package ingest
+
+import (
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net/url"
+	"syscall"
+	"testing"
+
+	"github.com/lib/pq"
+	"github.com/stretchr/testify/require"
+)
+
+func TestIsTransientDBError(t *testing.T) {
+	transient := []error{
+		&pq.Error{Code: "57P01"}, // admin_shutdown
+		&pq.Error{Code: "08006"}, // connection_failure
+		&pq.Error{Code: "40001"}, // serialization_failure
+		&pq.Error{Code: "53300"}, // too_many_connections
+		driver.ErrBadConn,
+		fmt.Errorf("dial: %w", syscall.ECONNREFUSED),
+	}
+	for _, err := range transient {
+		require.True(t, IsTransientDBError(err), "%v", err)
+	}
+	permanent := []error{
+		&pq.Error{Code: "23505"}, // unique_violation
+		&pq.Error{Code: "42P01"}, // undefined_table
+		&pq.Error{Code: "57014"}, // query_canceled
+		&url.Error{Op: "parse", URL: "postgres://x:y@h:notaport/db", Err: errors.New("invalid port")},
+		errors.New("handler said no"),
+		nil,
+	}
+	for _, err := range permanent {
+		require.False(t, IsTransientDBError(err), "%v", err)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	require.Equal(t, "postgres://user:REDACTED@host/db", Redact("postgres://user:s3cret@host/db"))
+	require.Equal(t, "host=h password=REDACTED user=u", Redact("host=h password=s3cret user=u"))
+	require.Equal(t, "no secret here", Redact("no secret here"))
+}
