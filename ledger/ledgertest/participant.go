@@ -207,6 +207,10 @@ type entry struct {
 	sync   string
 	time   time.Time
 	tx     *ledger.Transaction // nil for a time advance
+	// gen, if set, makes tx's events on demand (AppendFunc): tx then holds
+	// only the transaction's update id, synchronizer and times.
+	gen    func(int) *ledger.Transaction
+	genIdx int
 }
 
 type injectedFault struct {
@@ -444,7 +448,7 @@ func (p *Participant) sequenceLocked(e *entry) *entry {
 func (p *Participant) processLocked(e *entry) *entry {
 	off := max(p.end+1, p.end+p.cfg.step+p.jump)
 	p.jump = 0
-	stored := &entry{seq: e.seq, offset: off, sync: e.sync, time: e.time}
+	stored := &entry{seq: e.seq, offset: off, sync: e.sync, time: e.time, gen: e.gen, genIdx: e.genIdx}
 	if e.tx != nil {
 		stored.tx = cloneTx(e.tx, off)
 		p.byID[stored.tx.UpdateID] = stored
@@ -492,7 +496,7 @@ func (p *Participant) Transactions() []*ledger.Transaction {
 	var out []*ledger.Transaction
 	for _, e := range p.log {
 		if e.tx != nil {
-			out = append(out, cloneTx(e.tx, e.offset))
+			out = append(out, cloneTx(e.transaction(), e.offset))
 		}
 	}
 	return out
@@ -866,7 +870,7 @@ func (s updateService) GetUpdateById(ctx context.Context, req *lapiv2.GetUpdateB
 	p.mu.Unlock()
 	var tx *lapiv2.Transaction
 	if e != nil && format != nil {
-		tx = format.apply(e.tx)
+		tx = format.apply(e.transaction())
 	}
 	if tx == nil {
 		return nil, StatusError(codes.NotFound, ErrorIDUpdateNotFound, "Update not found, or not visible.", map[string]string{"update_id": req.GetUpdateId()})
@@ -1049,8 +1053,14 @@ func (st *updateStream) emit(resp *lapiv2.GetUpdatesResponse) error {
 	return err
 }
 
-func (st *updateStream) emitTx(tx *lapiv2.Transaction) error {
-	return st.emit(&lapiv2.GetUpdatesResponse{Update: &lapiv2.GetUpdatesResponse_Transaction{Transaction: tx}})
+// response returns what the stream sends for e, or nil when the format
+// leaves nothing of it.
+func (st *updateStream) response(e *entry, format *txFormat) *lapiv2.GetUpdatesResponse {
+	tx := format.apply(e.transaction())
+	if tx == nil {
+		return nil
+	}
+	return &lapiv2.GetUpdatesResponse{Update: &lapiv2.GetUpdatesResponse_Transaction{Transaction: tx}}
 }
 
 func (st *updateStream) runBounded(begin, endIncl int64, descending bool, format *txFormat) error {
@@ -1067,8 +1077,8 @@ func (st *updateStream) runBounded(begin, endIncl int64, descending bool, format
 		if e.tx == nil || format == nil {
 			continue
 		}
-		if tx := format.apply(e.tx); tx != nil {
-			if err := st.emitTx(tx); err != nil {
+		if resp := st.response(e, format); resp != nil {
+			if err := st.emit(resp); err != nil {
 				return err
 			}
 		}
@@ -1089,8 +1099,8 @@ func (st *updateStream) runTailing(begin int64, format *txFormat) error {
 		sentTx := false
 		for _, e := range v.entries {
 			if e.tx != nil && format != nil {
-				if tx := format.apply(e.tx); tx != nil {
-					if err := st.emitTx(tx); err != nil {
+				if resp := st.response(e, format); resp != nil {
+					if err := st.emit(resp); err != nil {
 						return err
 					}
 					lastSent, sentTx = e.offset, true

@@ -1,0 +1,146 @@
+package ledgertest
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/require"
+)
+
+const genTreasury = "treasury::1220gen"
+
+// readAll streams the whole ledger through the library's client.
+func readAll(t *testing.T, p *Participant) []*ledger.Transaction {
+	t.Helper()
+	c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}})
+	require.NoError(t, err)
+	defer c.Close()
+	st, err := c.Updates(ctxT(t), ledger.UpdatesRequest{EndInclusive: p.LedgerEnd(), Filter: ledger.Filter{Parties: []string{genTreasury}}})
+	require.NoError(t, err)
+	defer st.Close()
+	var out []*ledger.Transaction
+	for {
+		u, err := st.Recv()
+		if err == io.EOF {
+			return out
+		}
+		require.NoError(t, err)
+		out = append(out, u.Transaction)
+	}
+}
+
+func TestAppendFuncServesWhatAppendWould(t *testing.T) {
+	h := TransferHistory{Treasury: genTreasury, Customers: 3, WithdrawEvery: 4}
+	const n = 25
+	eager, err := New()
+	require.NoError(t, err)
+	t.Cleanup(eager.Close)
+	for i := range n {
+		_, err := eager.Append(h.Tx(i))
+		require.NoError(t, err)
+	}
+	want := readAll(t, eager)
+	require.Len(t, want, n)
+
+	for name, opts := range map[string][]Option{"plain": nil} {
+		t.Run(name, func(t *testing.T) {
+			lazy, err := New(opts...)
+			require.NoError(t, err)
+			t.Cleanup(lazy.Close)
+			calls := 0
+			require.NoError(t, lazy.AppendFunc(n, func(i int) *ledger.Transaction { calls++; return h.Tx(i) }))
+			require.Zero(t, calls, "AppendFunc makes no transaction itself")
+			require.Equal(t, eager.LedgerEnd(), lazy.LedgerEnd())
+			for round := range 2 {
+				require.Equal(t, want, readAll(t, lazy), "round %d", round)
+			}
+			require.Equal(t, eager.Transactions(), lazy.Transactions())
+		})
+	}
+}
+
+func TestAppendFuncLooksUpByIDAndFollowsAppend(t *testing.T) {
+	h := TransferHistory{Treasury: genTreasury}
+	p, err := New()
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	first, err := p.Append(h.Tx(0))
+	require.NoError(t, err)
+	require.NoError(t, p.AppendFunc(3, func(i int) *ledger.Transaction { return h.Tx(i + 1) }))
+	txs := p.Transactions()
+	require.Len(t, txs, 4)
+	require.Equal(t, first[0].UpdateID, txs[0].UpdateID)
+	for i, tx := range txs {
+		require.Equal(t, int64(i+1), tx.Offset)
+		require.Equal(t, first[0].RecordTime.Add(time.Duration(i)*time.Millisecond), tx.RecordTime, "1ms apart, as Append assigns")
+		require.Equal(t, DefaultSynchronizer, tx.SynchronizerID)
+		for _, ev := range tx.Events {
+			if c, ok := ev.(*ledger.CreatedEvent); ok {
+				require.Equal(t, tx.Offset, c.Offset)
+			}
+		}
+	}
+	c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}})
+	require.NoError(t, err)
+	defer c.Close()
+	got, err := c.UpdateByID(context.Background(), txs[2].UpdateID, ledger.Filter{Parties: []string{genTreasury}})
+	require.NoError(t, err)
+	require.Equal(t, int64(3), got.Offset)
+	require.Equal(t, "transfer-2", got.CommandID)
+}
+
+func TestTransferHistoryIsConsistent(t *testing.T) {
+	h := TransferHistory{Treasury: genTreasury, Customers: 4}
+	p, err := New()
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	const n = 41
+	require.NoError(t, p.AppendFunc(n, h.Tx))
+	txs := readAll(t, p)
+	require.Len(t, txs, n)
+	require.Equal(t, h.Tx(7), h.Tx(7), "Tx depends on i alone")
+
+	// Replay the treasury's holdings: every spent holding must exist, and
+	// no contract id repeats.
+	live := map[string]decimal.Decimal{}
+	seen := map[string]bool{}
+	var deposits, withdrawals int
+	for i, tx := range txs {
+		for _, ev := range tx.Events {
+			switch e := ev.(type) {
+			case *ledger.CreatedEvent:
+				require.False(t, seen[e.ContractID], "contract id %s repeats", e.ContractID)
+				seen[e.ContractID] = true
+				view := e.InterfaceViews[0].Value
+				if owner, _ := view.Get("owner"); must(owner.AsParty()) == genTreasury {
+					amount, _ := view.Get("amount")
+					live[e.ContractID] = must(amount.AsDecimal())
+				}
+			case *ledger.ExercisedEvent:
+				if e.Consuming && e.Choice == "Archive" && h.IsWithdrawal(i) {
+					_, ok := live[e.ContractID]
+					require.True(t, ok, "withdrawal %d spends the treasury's holding %s", i, e.ContractID)
+					delete(live, e.ContractID)
+				}
+			}
+		}
+		if h.IsWithdrawal(i) {
+			withdrawals++
+		} else {
+			deposits++
+		}
+	}
+	require.Equal(t, 4, withdrawals)
+	require.Equal(t, n-4, deposits)
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
