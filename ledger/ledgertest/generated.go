@@ -1,7 +1,8 @@
 package ledgertest
 
 // Large ledgers for benchmarks and soak tests: transactions made on demand
-// (AppendFunc).
+// (AppendFunc) and streams that send each transaction's encoded form from a
+// cache instead of encoding it again (WithWireCache).
 
 import (
 	"errors"
@@ -9,7 +10,19 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/proto/gen/lapiv2"
+	"google.golang.org/protobuf/proto"
 )
+
+// WithWireCache makes streams keep, for every transaction, its encoded form
+// under the update format last asked for, and send that on the next stream
+// with the same format. Streams then cost the fake little more than a copy,
+// so that a benchmark measures the client. The cache costs memory: about
+// the encoded size of each transaction (a few kB for a token transfer).
+// Default: off; every stream encodes every transaction.
+func WithWireCache() Option {
+	return optionFunc(func(c *config) { c.wireCache = true })
+}
 
 // AppendFunc appends n transactions whose content is made on demand by gen:
 // gen(i), for i in [0, n), is called whenever a stream, GetUpdateById or
@@ -64,4 +77,57 @@ func (e *entry) transaction() *ledger.Transaction {
 	tx.CommandID, tx.WorkflowID = made.CommandID, made.WorkflowID
 	tx.Events = made.Events
 	return cloneTx(&tx, e.offset)
+}
+
+// wireCache is an entry's encoded GetUpdatesResponse for one update format;
+// resp is nil when the format leaves nothing of the transaction.
+type wireCache struct {
+	key  string
+	resp []byte
+}
+
+// formatKey identifies an update format: its deterministic encoding.
+func formatKey(uf *lapiv2.UpdateFormat) string {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(uf)
+	if err != nil {
+		return "" // cannot happen for a message that was just decoded; "" disables caching
+	}
+	return string(b)
+}
+
+// cachedResponse returns what a stream with format sends for e, from the
+// cache when it holds this format, or nil when nothing of e is left.
+//
+// The cached bytes travel as the unknown fields of an empty
+// GetUpdatesResponse: protobuf marshals unknown fields verbatim, so the
+// client receives exactly the bytes of the original message, and gRPC's
+// encoding of it is a copy.
+func (e *entry) cachedResponse(format *txFormat) *lapiv2.GetUpdatesResponse {
+	if c := e.wire.Load(); c != nil && c.key == format.key && format.key != "" {
+		return rawResponse(c.resp)
+	}
+	tx := format.apply(e.transaction())
+	c := &wireCache{key: format.key}
+	var resp *lapiv2.GetUpdatesResponse
+	if tx != nil {
+		resp = &lapiv2.GetUpdatesResponse{Update: &lapiv2.GetUpdatesResponse_Transaction{Transaction: tx}}
+		b, err := proto.Marshal(resp)
+		if err != nil {
+			return resp // let gRPC report the encoding error
+		}
+		c.resp = b
+	}
+	if format.key != "" {
+		e.wire.Store(c)
+	}
+	return resp
+}
+
+func rawResponse(b []byte) *lapiv2.GetUpdatesResponse {
+	if b == nil {
+		return nil
+	}
+	resp := &lapiv2.GetUpdatesResponse{}
+	resp.ProtoReflect().SetUnknown(b)
+	return resp
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
+	"github.com/cantonx/txhistory/proto/gen/lapiv2"
+	"google.golang.org/protobuf/proto"
 )
 
 const genTreasury = "treasury::1220gen"
@@ -46,7 +48,7 @@ func TestAppendFuncServesWhatAppendWould(t *testing.T) {
 	want := readAll(t, eager)
 	require.Len(t, want, n)
 
-	for name, opts := range map[string][]Option{"plain": nil} {
+	for name, opts := range map[string][]Option{"plain": nil, "wire cache": {WithWireCache()}} {
 		t.Run(name, func(t *testing.T) {
 			lazy, err := New(opts...)
 			require.NoError(t, err)
@@ -55,7 +57,7 @@ func TestAppendFuncServesWhatAppendWould(t *testing.T) {
 			require.NoError(t, lazy.AppendFunc(n, func(i int) *ledger.Transaction { calls++; return h.Tx(i) }))
 			require.Zero(t, calls, "AppendFunc makes no transaction itself")
 			require.Equal(t, eager.LedgerEnd(), lazy.LedgerEnd())
-			for round := range 2 {
+			for round := range 2 { // the second round comes from the cache, if any
 				require.Equal(t, want, readAll(t, lazy), "round %d", round)
 			}
 			require.Equal(t, eager.Transactions(), lazy.Transactions())
@@ -65,7 +67,7 @@ func TestAppendFuncServesWhatAppendWould(t *testing.T) {
 
 func TestAppendFuncLooksUpByIDAndFollowsAppend(t *testing.T) {
 	h := TransferHistory{Treasury: genTreasury}
-	p, err := New()
+	p, err := New(WithWireCache())
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
 	first, err := p.Append(h.Tx(0))
@@ -91,6 +93,18 @@ func TestAppendFuncLooksUpByIDAndFollowsAppend(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(3), got.Offset)
 	require.Equal(t, "transfer-2", got.CommandID)
+}
+
+func TestWireCacheKeepsFormatsApart(t *testing.T) {
+	f := setup(t, WithWireCache())
+	_, err := f.p.Append(txFor("alice", "bob"))
+	require.NoError(t, err)
+	verbose := f.open(t, bounded(0, 1)).nextTx()
+	terse := f.open(t, &lapiv2.GetUpdatesRequest{EndInclusive: proto.Int64(1), UpdateFormat: anyPartyFormat(false)}).nextTx()
+	again := f.open(t, bounded(0, 1)).nextTx()
+	require.Equal(t, "owner", verbose.GetEvents()[0].GetCreated().GetCreateArguments().GetFields()[0].GetLabel())
+	require.Empty(t, terse.GetEvents()[0].GetCreated().GetCreateArguments().GetFields()[0].GetLabel())
+	require.True(t, proto.Equal(verbose, again))
 }
 
 func TestTransferHistoryIsConsistent(t *testing.T) {

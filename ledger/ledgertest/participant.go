@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cantonx/txhistory/ledger"
@@ -88,6 +89,7 @@ type config struct {
 	separateAdmin bool
 	step          int64
 	listener      net.Listener
+	wireCache     bool
 	tls, adminTLS *tls.Config // nil: plaintext (tls.go)
 }
 
@@ -200,7 +202,8 @@ type Participant struct {
 
 // entry is one update of the ledger: a transaction, or a synchronizer time
 // advance that is not visible on the stream. Entries are immutable once
-// stored; replaying one after a Restore makes a new entry with a new offset.
+// stored (but for the wire cache); replaying one after a Restore makes a new
+// entry with a new offset.
 type entry struct {
 	seq    uint64 // position in the synchronizer's history, stable across restores
 	offset int64
@@ -211,6 +214,8 @@ type entry struct {
 	// only the transaction's update id, synchronizer and times.
 	gen    func(int) *ledger.Transaction
 	genIdx int
+	// wire caches the encoded response for one update format (WithWireCache).
+	wire atomic.Pointer[wireCache]
 }
 
 type injectedFault struct {
@@ -901,6 +906,9 @@ func (s updateService) GetUpdates(req *lapiv2.GetUpdatesRequest, stream grpc.Ser
 	if err != nil {
 		return err
 	}
+	if format != nil && p.cfg.wireCache {
+		format.key = formatKey(req.GetUpdateFormat())
+	}
 
 	p.mu.Lock()
 	ledgerEnd, pruned, gen, epoch := p.end, p.pruned, p.gen, p.tokenEpoch
@@ -1056,6 +1064,9 @@ func (st *updateStream) emit(resp *lapiv2.GetUpdatesResponse) error {
 // response returns what the stream sends for e, or nil when the format
 // leaves nothing of it.
 func (st *updateStream) response(e *entry, format *txFormat) *lapiv2.GetUpdatesResponse {
+	if st.p.cfg.wireCache {
+		return e.cachedResponse(format)
+	}
 	tx := format.apply(e.transaction())
 	if tx == nil {
 		return nil
@@ -1136,6 +1147,7 @@ func (st *updateStream) runTailing(begin int64, format *txFormat) error {
 
 // txFormat is a parsed TransactionFormat.
 type txFormat struct {
+	key      string // identifies the format in the wire cache
 	acsDelta bool
 	verbose  bool
 	anyParty *partyFilter
