@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/pgtest"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMain(m *testing.M) {
+	if js := os.Getenv(childEnv); js != "" {
+		// Re-executed as the fake participant child.
+		if err := runChild(js); err != nil {
+			os.Stderr.WriteString("bench fake participant: " + err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	pgtest.Main(m)
+}
+
+// TestBenchSmall runs every phase with small counts, so that CI exercises
+// the bench's logic: the child participant, the phases' bookkeeping and the
+// JSON result. It checks what was measured, never how fast.
+func TestBenchSmall(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out strings.Builder
+	res, err := run(ctx, options{
+		N: 600, MemN: 400, NaiveN: 40, TailRate: 200, TailFor: 500 * time.Millisecond,
+		DSN: pgtest.NewDSN(t), Phases: "memory,throughput,tail",
+	}, &out)
+	t.Log(out.String())
+	require.NoError(t, err)
+
+	require.Positive(t, res.E2ETxPerS)
+	require.Positive(t, res.CeilingTxPerS)
+	require.Positive(t, res.NaiveTxPerS)
+	require.Positive(t, res.PeakRSSMB)
+	require.Positive(t, res.TailP50MS)
+	require.GreaterOrEqual(t, res.TailP99MS, res.TailP50MS)
+	require.Equal(t, 100, res.TailN, "every appended transaction has a latency sample")
+	require.Len(t, res.Memory, 4, "samples at 10%, 25%, 50% and 100%")
+	for i, mark := range []int64{40, 100, 200, 400} {
+		require.GreaterOrEqual(t, res.Memory[i].Transactions, mark)
+		require.Positive(t, res.Memory[i].PeakRSSMB)
+	}
+	require.Equal(t, int64(400), res.Memory[3].Transactions)
+
+	js, err := json.Marshal(res)
+	require.NoError(t, err)
+	var keys map[string]any
+	require.NoError(t, json.Unmarshal(js, &keys))
+	for _, k := range []string{"e2e_tx_per_s", "ceiling_tx_per_s", "naive_tx_per_s", "peak_rss_mb", "tail_p50_ms", "tail_p99_ms"} {
+		require.Contains(t, keys, k)
+	}
+	require.Contains(t, out.String(), "summary")
+}

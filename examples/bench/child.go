@@ -1,0 +1,225 @@
+package main
+
+// The fake participant runs in a child process (this binary, re-executed
+// with childEnv set), so that its memory and garbage collection do not count
+// against the ingester's, and so that it can be told what to serve.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+)
+
+// childEnv, when set in the environment, makes the binary run as the fake
+// participant child, configured by the JSON of a childConfig.
+const childEnv = "TXHISTORY_BENCH_CHILD"
+
+// childConfig says what the child serves.
+type childConfig struct {
+	Treasury string `json:"treasury"`
+	// N transactions of a ledgertest.TransferHistory, made on demand.
+	N int `json:"n"`
+	// Cache keeps every transaction's encoded form after its first stream
+	// (ledgertest.WithWireCache), and Warm streams them all once before the
+	// child reports ready, so that the measured streams cost the fake only a
+	// copy per transaction.
+	Cache bool `json:"cache"`
+	Warm  bool `json:"warm"`
+}
+
+// fake is a running child.
+type fake struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *bufio.Scanner
+	Addr  string
+	End   int64
+}
+
+// startFake starts a child serving cfg and waits until it is ready.
+func startFake(ctx context.Context, cfg childConfig) (*fake, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	js, _ := json.Marshal(cfg)
+	cmd := exec.CommandContext(ctx, exe)
+	cmd.Env = append(os.Environ(), childEnv+"="+string(js))
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start the fake participant: %w", err)
+	}
+	f := &fake{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout)}
+	line, err := f.readLine("ready")
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	var end string
+	if _, err := fmt.Sscan(line, &f.Addr, &end); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("fake participant said %q: %w", line, err)
+	}
+	f.End, _ = strconv.ParseInt(end, 10, 64)
+	return f, nil
+}
+
+// readLine reads the child's next line, which must start with word.
+func (f *fake) readLine(word string) (string, error) {
+	if !f.out.Scan() {
+		return "", fmt.Errorf("fake participant exited before saying %q: %v", word, f.out.Err())
+	}
+	rest, ok := strings.CutPrefix(f.out.Text(), word+" ")
+	if !ok {
+		return "", fmt.Errorf("fake participant said %q, want %q", f.out.Text(), word)
+	}
+	return rest, nil
+}
+
+// Tail makes the child append rate transactions per second for d, each
+// stamped with its append time (see appendTime); it returns how many it
+// appended, once it is done.
+func (f *fake) Tail(rate int, d time.Duration) (int, error) {
+	if _, err := fmt.Fprintf(f.stdin, "tail %d %d\n", rate, d.Nanoseconds()); err != nil {
+		return 0, err
+	}
+	line, err := f.readLine("appended")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(line)
+}
+
+// Close ends the child (closing its stdin tells it to exit).
+func (f *fake) Close() {
+	f.stdin.Close()
+	done := make(chan struct{})
+	go func() { _ = f.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = f.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// appendTime reads the append time a tailing child stamps on each
+// transaction as its workflow id (Unix nanoseconds).
+func appendTime(tx *ledger.Transaction) (time.Time, bool) {
+	ns, err := strconv.ParseInt(tx.WorkflowID, 10, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(0, ns), true
+}
+
+// runChild is the child's main: serve, say "ready <addr> <ledger end>", then
+// obey commands on stdin until it closes.
+func runChild(js string) error {
+	var cfg childConfig
+	if err := json.Unmarshal([]byte(js), &cfg); err != nil {
+		return fmt.Errorf("bad %s: %w", childEnv, err)
+	}
+	var opts []ledgertest.Option
+	if cfg.Cache {
+		opts = append(opts, ledgertest.WithWireCache())
+	}
+	p, err := ledgertest.New(opts...)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	h := ledgertest.TransferHistory{Treasury: cfg.Treasury}
+	if err := p.AppendFunc(cfg.N, h.Tx); err != nil {
+		return err
+	}
+	if cfg.Warm && cfg.N > 0 {
+		if err := warm(p, cfg.Treasury); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("ready %s %d\n", p.Addr(), p.LedgerEnd())
+	in := bufio.NewScanner(os.Stdin)
+	next := cfg.N // TransferHistory index of the next tailed transaction
+	for in.Scan() {
+		var rate int
+		var d int64
+		if _, err := fmt.Sscanf(in.Text(), "tail %d %d", &rate, &d); err != nil {
+			return fmt.Errorf("unknown command %q", in.Text())
+		}
+		n, err := tail(p, h, next, rate, time.Duration(d))
+		if err != nil {
+			return err
+		}
+		next += n
+		fmt.Printf("appended %d\n", n)
+	}
+	return in.Err()
+}
+
+// warm streams the whole ledger once, in two halves at the same time, with
+// the update format the ingester asks for, so that the wire cache holds
+// every transaction before anything is measured.
+func warm(p *ledgertest.Participant, treasury string) error {
+	c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	end := p.LedgerEnd()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, r := range [][2]int64{{0, end / 2}, {end / 2, end}} {
+		if r[0] == r[1] {
+			continue
+		}
+		wg.Go(func() {
+			_, errs[i] = drain(context.Background(), c, treasury, r[0], r[1])
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// tail appends rate transactions per second for d, from TransferHistory
+// index first on, each with its append time as workflow id, and returns how
+// many it appended. A late tick appends at once, so the rate holds on
+// average.
+func tail(p *ledgertest.Participant, h ledgertest.TransferHistory, first, rate int, d time.Duration) (int, error) {
+	interval := time.Second / time.Duration(rate)
+	start := time.Now()
+	n := 0
+	for ; time.Duration(n)*interval < d; n++ {
+		tx := h.Tx(first + n)
+		if wait := time.Until(start.Add(time.Duration(n) * interval)); wait > 0 {
+			time.Sleep(wait)
+		}
+		tx.WorkflowID = strconv.FormatInt(time.Now().UnixNano(), 10)
+		if _, err := p.Append(tx); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}

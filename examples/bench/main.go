@@ -1,0 +1,283 @@
+// Command bench measures txhistory's ingestion on this machine, in one run:
+//
+//   - e2e: a fake participant (in a child process, over loopback gRPC)
+//     streams -n 1-step token transfers (ledgertest.TransferHistory: deposits
+//     to the treasury and, every tenth, a withdrawal) to an Ingester with
+//     the token standard History handler, into PostgreSQL;
+//   - ceiling: the same stream received and decoded, nothing written;
+//   - naive: the same work for the first -naive-n transactions, one SQL
+//     transaction and one statement per row per ledger transaction;
+//   - memory: this process's peak RSS and Go heap while it ingests -mem-n
+//     transactions, at 10%, 25%, 50% and 100% of them (the fake runs in its
+//     own process, so only the ingester counts);
+//   - tail: a tailing Ingester with default settings while the fake appends
+//     -tail-rate transactions per second: append → commit, p50 and p99.
+//
+// Usage:
+//
+//	go run ./examples/bench                 # the full run (a few minutes)
+//	go run ./examples/bench -quick          # small counts, under a minute
+//	go run ./examples/bench -json -n 500000 # ends with one line of JSON
+//	go run ./examples/bench -dsn postgres://user@localhost/db
+//
+// Without -dsn it starts a throwaway PostgreSQL from the installed server
+// binaries (pgtest.StartServer) with its crash-safety settings on (fsync,
+// synchronous_commit, full_page_writes: -durable=false turns them off). Each
+// phase works in its own schema, dropped afterwards. BENCHMARKS.md has the
+// figures of a run and what they mean.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/pgtest"
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"
+)
+
+func main() {
+	if js := os.Getenv(childEnv); js != "" {
+		if err := runChild(js); err != nil {
+			fmt.Fprintln(os.Stderr, "bench fake participant:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	var o options
+	o.register(flag.CommandLine)
+	flag.Parse()
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	o.quick(set)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := run(ctx, o, os.Stdout)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", ingest.Redact(err.Error()))
+		os.Exit(1)
+	}
+	if o.JSON {
+		js, _ := json.Marshal(res)
+		fmt.Println(string(js))
+	}
+}
+
+// options are the command line flags.
+type options struct {
+	N, MemN, NaiveN int
+	TailRate        int
+	TailFor         time.Duration
+	DSN             string
+	Durable         bool
+	JSON            bool
+	Quick           bool
+	Phases          string
+	CPUProfile      string
+}
+
+func (o *options) register(fs *flag.FlagSet) {
+	fs.IntVar(&o.N, "n", 200_000, "transactions for the e2e and ceiling phases")
+	fs.IntVar(&o.MemN, "mem-n", 1_000_000, "transactions for the memory phase")
+	fs.IntVar(&o.NaiveN, "naive-n", 0, "transactions for the naive baseline (default: n/20, at most 10,000)")
+	fs.IntVar(&o.TailRate, "tail-rate", 1000, "transactions per second appended in the tail phase")
+	fs.DurationVar(&o.TailFor, "tail-for", 30*time.Second, "how long the tail phase appends")
+	fs.StringVar(&o.DSN, "dsn", "", "PostgreSQL connection string; empty starts a local throwaway server")
+	fs.BoolVar(&o.Durable, "durable", true, "local server: keep fsync and synchronous_commit on")
+	fs.BoolVar(&o.JSON, "json", false, "end with one line of JSON holding the results")
+	fs.BoolVar(&o.Quick, "quick", false, "small counts (n 20,000, mem-n 100,000, tail 5s) for a run under a minute")
+	fs.StringVar(&o.Phases, "phases", "memory,throughput,tail", "phases to run: memory, throughput (e2e, ceiling, naive), tail")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of this process during the e2e phase to this file")
+}
+
+// quick scales down the counts the user did not set.
+func (o *options) quick(set map[string]bool) {
+	if !o.Quick {
+		return
+	}
+	if !set["n"] {
+		o.N = 20_000
+	}
+	if !set["mem-n"] {
+		o.MemN = 100_000
+	}
+	if !set["tail-for"] {
+		o.TailFor = 5 * time.Second
+	}
+}
+
+// Result is the JSON line -json prints. The first six keys are the headline
+// figures; the rest say how they were obtained.
+type Result struct {
+	E2ETxPerS     float64 `json:"e2e_tx_per_s"`
+	CeilingTxPerS float64 `json:"ceiling_tx_per_s"`
+	NaiveTxPerS   float64 `json:"naive_tx_per_s"`
+	PeakRSSMB     float64 `json:"peak_rss_mb"`
+	TailP50MS     float64 `json:"tail_p50_ms"`
+	TailP99MS     float64 `json:"tail_p99_ms"`
+
+	N           int        `json:"n"`
+	NaiveN      int        `json:"naive_n"`
+	MemN        int        `json:"mem_n"`
+	PeakHeapMB  float64    `json:"peak_heap_mb"`
+	Memory      []memPoint `json:"memory,omitempty"`
+	MemTxPerS   float64    `json:"memory_phase_tx_per_s"`
+	TailRate    int        `json:"tail_rate"`
+	TailN       int        `json:"tail_n"`
+	TailMaxMS   float64    `json:"tail_max_ms"`
+	Handlers    string     `json:"handlers"`
+	Durable     bool       `json:"durable"`
+	CPUs        int        `json:"cpus"`
+	GoVersion   string     `json:"go"`
+	ElapsedSecs float64    `json:"elapsed_s"`
+}
+
+func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
+	if o.NaiveN <= 0 {
+		o.NaiveN = min(max(o.N/20, 1), 10_000)
+	}
+	o.NaiveN = min(o.NaiveN, o.N)
+	phases := strings.Split(o.Phases, ",")
+	began := time.Now()
+	const treasury = "treasury::1220bench"
+	_, chain, _ := handlerChain("txhistory", treasury)
+	res := &Result{N: o.N, NaiveN: o.NaiveN, MemN: o.MemN, TailRate: o.TailRate, Handlers: chain,
+		CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
+	b := &bench{treasury: treasury, logger: quietLogger(), progress: stdout}
+	b.logf("txhistory bench: %d CPUs, %s, handlers: %s", res.CPUs, res.GoVersion, chain)
+
+	dsn := o.DSN
+	if dsn == "" {
+		srv, err := pgtest.StartServer(ctx, pgtest.ServerOptions{Durable: o.Durable})
+		if err != nil {
+			return nil, fmt.Errorf("start a local PostgreSQL (install the server binaries or pass -dsn): %w", err)
+		}
+		defer srv.Close()
+		dsn = srv.DSN("postgres")
+		res.Durable = o.Durable
+		b.logf("PostgreSQL: local throwaway server on port %d, durable (fsync, synchronous_commit): %v", srv.Port(), o.Durable)
+	} else {
+		b.logf("PostgreSQL: -dsn (its own settings)")
+	}
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	b.db = db
+
+	// The memory phase runs first, in a process that has done nothing else.
+	if slices.Contains(phases, "memory") {
+		b.logf("memory: ingesting %d transactions made on demand by the fake", o.MemN)
+		f, err := startFake(ctx, childConfig{Treasury: treasury, N: o.MemN})
+		if err != nil {
+			return nil, err
+		}
+		points, rate, err := b.memory(ctx, f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("memory phase: %w", err)
+		}
+		res.Memory, res.MemTxPerS = points, rate
+		for _, p := range points {
+			res.PeakRSSMB, res.PeakHeapMB = max(res.PeakRSSMB, p.PeakRSSMB), max(res.PeakHeapMB, p.PeakHeapMB)
+		}
+	}
+
+	if slices.Contains(phases, "throughput") {
+		b.logf("throughput: the fake encodes %d transactions once and serves them from its cache", o.N)
+		f, err := startFake(ctx, childConfig{Treasury: treasury, N: o.N, Cache: true, Warm: true})
+		if err != nil {
+			return nil, err
+		}
+		err = b.throughput(ctx, f, o, res)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("throughput phase: %w", err)
+		}
+	}
+
+	if slices.Contains(phases, "tail") {
+		b.logf("tail: the fake appends %d tx/s for %s to a tailing ingester with default settings", o.TailRate, o.TailFor)
+		f, err := startFake(ctx, childConfig{Treasury: treasury})
+		if err != nil {
+			return nil, err
+		}
+		r, err := b.tail(ctx, f, o.TailRate, o.TailFor)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("tail phase: %w", err)
+		}
+		res.TailN, res.TailP50MS, res.TailP99MS, res.TailMaxMS = r.N, ms(r.P50), ms(r.P99), ms(r.Max)
+	}
+	res.ElapsedSecs = time.Since(began).Seconds()
+	summary(b, res, phases)
+	return res, nil
+}
+
+// throughput runs the ceiling, e2e and naive phases against one fake.
+func (b *bench) throughput(ctx context.Context, f *fake, o options, res *Result) error {
+	var err error
+	if res.CeilingTxPerS, err = b.ceiling(ctx, f); err != nil {
+		return err
+	}
+	stopProfile := func() {}
+	if o.CPUProfile != "" {
+		pf, err := os.Create(o.CPUProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return errors.Join(err, pf.Close())
+		}
+		stopProfile = func() { pprof.StopCPUProfile(); pf.Close() }
+	}
+	res.E2ETxPerS, err = b.ingestAll(ctx, f, "e2e", nil)
+	stopProfile()
+	if err != nil {
+		return err
+	}
+	res.NaiveTxPerS, err = b.naive(ctx, f, int64(o.NaiveN))
+	return err
+}
+
+// summary prints the figures against the targets of issue 7.
+func summary(b *bench, r *Result, phases []string) {
+	b.logf("")
+	b.logf("summary (%s, %.0fs):", map[bool]string{true: "durable PostgreSQL", false: "PostgreSQL"}[r.Durable], r.ElapsedSecs)
+	check := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "MISSED"
+	}
+	if slices.Contains(phases, "throughput") {
+		b.logf("  e2e      %8.0f tx/s  (%d transactions)        target ≥ 20,000 tx/s: %s", r.E2ETxPerS, r.N, check(r.E2ETxPerS >= 20_000))
+		b.logf("  ceiling  %8.0f tx/s  e2e/ceiling = %.0f%%        target ≥ 50%%: %s", r.CeilingTxPerS, 100*r.E2ETxPerS/r.CeilingTxPerS, check(r.E2ETxPerS >= r.CeilingTxPerS/2))
+		b.logf("  naive    %8.0f tx/s  e2e/naive = %.1f×         target ≥ 10×: %s", r.NaiveTxPerS, r.E2ETxPerS/r.NaiveTxPerS, check(r.E2ETxPerS >= 10*r.NaiveTxPerS))
+	}
+	if slices.Contains(phases, "memory") && len(r.Memory) > 0 {
+		first, last := r.Memory[0], r.Memory[len(r.Memory)-1]
+		flat := last.PeakRSSMB <= first.PeakRSSMB*1.25+10
+		b.logf("  memory   peak RSS %.0f MB, peak Go heap %.0f MB over %d transactions   target ≤ 150 MB: %s",
+			r.PeakRSSMB, r.PeakHeapMB, r.MemN, check(r.PeakRSSMB <= 150))
+		b.logf("           peak RSS %.0f MB at %d → %.0f MB at %d                  target flat: %s",
+			first.PeakRSSMB, first.Transactions, last.PeakRSSMB, last.Transactions, check(flat))
+	}
+	if slices.Contains(phases, "tail") {
+		b.logf("  tail     p50 %.1f ms, p99 %.1f ms at %d tx/s                     target p99 ≤ 50 ms: %s",
+			r.TailP50MS, r.TailP99MS, r.TailRate, check(r.TailP99MS <= 50))
+	}
+}

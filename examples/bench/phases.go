@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/schema"
+	"github.com/cantonx/txhistory/tokenstd"
+	"github.com/jmoiron/sqlx"
+)
+
+// bench holds what every phase needs.
+type bench struct {
+	db       *sqlx.DB
+	treasury string
+	logger   *slog.Logger
+	progress io.Writer
+	schemas  int
+}
+
+func (b *bench) logf(format string, args ...any) {
+	fmt.Fprintf(b.progress, format+"\n", args...)
+}
+
+// freshSchema migrates a new schema for one phase and returns its name and
+// a function that drops it.
+func (b *bench) freshSchema(ctx context.Context, phase string) (string, func(), error) {
+	b.schemas++
+	name := fmt.Sprintf("bench_%s_%d_%d", phase, os.Getpid(), b.schemas)
+	if err := schema.Migrate(ctx, b.db, schema.WithSchema(name)); err != nil {
+		return "", nil, err
+	}
+	drop := func() {
+		if _, err := b.db.Exec(`DROP SCHEMA ` + name + ` CASCADE`); err != nil {
+			b.logger.Warn("bench: drop schema", "schema", name, "err", err)
+		}
+	}
+	return name, drop, nil
+}
+
+// handlerChain is the end-to-end handler chain: the token standard history
+// and the withdrawal reconciler.
+//
+// TODO(withdrawal): the withdrawal package is being written. Once it
+// compiles, chain its Reconciler after the History here, e.g.
+//
+//	rec, err := withdrawal.NewReconciler(withdrawal.Config{Treasury: treasury, Schema: schemaName})
+//	return ingest.Handlers(hist, rec), "tokenstd.History + withdrawal.Reconciler", nil
+//
+// Until then the bench measures the History alone and says so.
+func handlerChain(schemaName, treasury string) (ingest.Handler, string, error) {
+	hist, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Schema: schemaName})
+	if err != nil {
+		return nil, "", err
+	}
+	return hist, "tokenstd.History (withdrawal.Reconciler: TODO, package not available yet)", nil
+}
+
+func dial(addr string) (*ledger.Client, error) {
+	return ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: addr, Insecure: true}})
+}
+
+// drain reads the stream (begin, end] as the ingester's reader does
+// (received and decoded into ledger types) and counts its transactions.
+func drain(ctx context.Context, c *ledger.Client, treasury string, begin, end int64) (int, error) {
+	st, err := c.Updates(ctx, ledger.UpdatesRequest{BeginExclusive: begin, EndInclusive: end, Filter: ledger.Filter{Parties: []string{treasury}}})
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	n := 0
+	for {
+		u, err := st.Recv()
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if u.Kind == ledger.UpdateTransaction {
+			n++
+		}
+	}
+}
+
+// ceiling measures the stream alone: the fake's ledger received and decoded,
+// nothing written.
+func (b *bench) ceiling(ctx context.Context, f *fake) (float64, error) {
+	c, err := dial(f.Addr)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	start := time.Now()
+	n, err := drain(ctx, c, b.treasury, 0, f.End)
+	if err != nil {
+		return 0, err
+	}
+	rate := float64(n) / time.Since(start).Seconds()
+	b.logf("  ceiling: %d transactions received and decoded in %s: %.0f tx/s", n, time.Since(start).Round(time.Millisecond), rate)
+	return rate, nil
+}
+
+// ingestAll runs an Ingester with the handler chain over the fake's whole
+// ledger into a fresh schema and returns its rate. onCommit, if set, sees
+// every commit.
+func (b *bench) ingestAll(ctx context.Context, f *fake, phase string, onCommit func(ingest.Stats)) (float64, error) {
+	c, err := dial(f.Addr)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	name, drop, err := b.freshSchema(ctx, phase)
+	if err != nil {
+		return 0, err
+	}
+	defer drop()
+	h, _, err := handlerChain(name, b.treasury)
+	if err != nil {
+		return 0, err
+	}
+	ing, err := ingest.New(b.db, c, ingest.Config{Parties: []string{b.treasury}, Schema: name, Handler: h, EndOffset: f.End,
+		Logger: b.logger, OnCommit: onCommit})
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if err := ing.Run(ctx); err != nil {
+		return 0, err
+	}
+	elapsed := time.Since(start)
+	s := ing.Stats()
+	if s.Transactions != f.End {
+		return 0, fmt.Errorf("%s: ingested %d transactions, want %d", phase, s.Transactions, f.End)
+	}
+	if err := checkHistory(ctx, b.db, name, f.End); err != nil {
+		return 0, err
+	}
+	rate := float64(s.Transactions) / elapsed.Seconds()
+	b.logf("  %s: %d transactions in %d batches in %s: %.0f tx/s", phase, s.Transactions, s.Batches, elapsed.Round(time.Millisecond), rate)
+	return rate, nil
+}
+
+// checkHistory makes sure the handlers did their work: one history entry per
+// transaction (each is a deposit or a withdrawal).
+func checkHistory(ctx context.Context, db *sqlx.DB, schemaName string, want int64) error {
+	var n int64
+	if err := db.GetContext(ctx, &n, `SELECT count(*) FROM `+schemaName+`.`+tokenstd.HistoryTable); err != nil {
+		return err
+	}
+	if n != want {
+		return fmt.Errorf("schema %s holds %d history entries, want %d", schemaName, n, want)
+	}
+	return nil
+}
+
+// memPoint is the memory at one point of the memory phase.
+type memPoint struct {
+	Transactions int64   `json:"transactions"`
+	RSSMB        float64 `json:"rss_mb"`
+	PeakRSSMB    float64 `json:"peak_rss_mb"`
+	HeapMB       float64 `json:"heap_mb"`
+	PeakHeapMB   float64 `json:"peak_heap_mb"`
+}
+
+// memory ingests the fake's whole ledger and samples this process's memory
+// at 10%, 25%, 50% and 100% of it.
+func (b *bench) memory(ctx context.Context, f *fake) ([]memPoint, float64, error) {
+	runtime0 := resetPeakRSS()
+	if !runtime0 {
+		b.logf("  (cannot reset the kernel's peak RSS: peaks are sampled every 20ms)")
+	}
+	sampler := startMemSampler(20 * time.Millisecond)
+	defer sampler.Stop()
+	var marks []int64
+	for _, frac := range []int64{10, 4, 2, 1} {
+		marks = append(marks, f.End/frac)
+	}
+	var mu sync.Mutex
+	var points []memPoint
+	onCommit := func(s ingest.Stats) {
+		mu.Lock()
+		defer mu.Unlock()
+		for len(points) < len(marks) && s.Transactions >= marks[len(points)] {
+			rss, _ := procStatus()
+			peakRSS, peakHeap := sampler.peaks()
+			points = append(points, memPoint{Transactions: s.Transactions, RSSMB: mb(rss), PeakRSSMB: mb(peakRSS),
+				HeapMB: mb(heapBytes()), PeakHeapMB: mb(peakHeap)})
+		}
+	}
+	rate, err := b.ingestAll(ctx, f, "memory", onCommit)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, p := range points {
+		b.logf("  at %8d transactions: RSS %6.1f MB (peak %6.1f MB), Go heap %6.1f MB (peak %6.1f MB)",
+			p.Transactions, p.RSSMB, p.PeakRSSMB, p.HeapMB, p.PeakHeapMB)
+	}
+	return points, rate, nil
+}
+
+// latencyProbe measures, per transaction, the time from its append on the
+// participant (its workflow id) to the commit of its batch. It wraps the
+// handler chain to learn a batch's transactions and hears of the commit
+// through Config.OnCommit.
+type latencyProbe struct {
+	inner   ingest.Handler
+	mu      sync.Mutex
+	pending []time.Time // append times of the batch being committed
+	samples []time.Duration
+}
+
+func (p *latencyProbe) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
+	p.mu.Lock()
+	p.pending = p.pending[:0] // a retried batch starts over
+	for _, t := range b.Transactions {
+		if at, ok := appendTime(t); ok {
+			p.pending = append(p.pending, at)
+		}
+	}
+	p.mu.Unlock()
+	return p.inner.HandleBatch(ctx, tx, b)
+}
+
+func (p *latencyProbe) committed(ingest.Stats) {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, at := range p.pending {
+		p.samples = append(p.samples, now.Sub(at))
+	}
+	p.pending = p.pending[:0]
+}
+
+// tailResult is what the tailing phase measured.
+type tailResult struct {
+	N             int
+	P50, P99, Max time.Duration
+	Batches       int64
+}
+
+// tail runs a tailing Ingester with default settings while the fake appends
+// rate transactions per second for d, and measures append → commit.
+func (b *bench) tail(ctx context.Context, f *fake, rate int, d time.Duration) (tailResult, error) {
+	c, err := dial(f.Addr)
+	if err != nil {
+		return tailResult{}, err
+	}
+	defer c.Close()
+	name, drop, err := b.freshSchema(ctx, "tail")
+	if err != nil {
+		return tailResult{}, err
+	}
+	defer drop()
+	h, _, err := handlerChain(name, b.treasury)
+	if err != nil {
+		return tailResult{}, err
+	}
+	probe := &latencyProbe{inner: h}
+	ing, err := ingest.New(b.db, c, ingest.Config{Parties: []string{b.treasury}, Schema: name, Handler: probe,
+		StartOffset: f.End, Logger: b.logger, OnCommit: probe.committed})
+	if err != nil {
+		return tailResult{}, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ing.Run(runCtx) }()
+	// Let the ingester open its stream before the clock starts.
+	time.Sleep(500 * time.Millisecond)
+	appended, err := f.Tail(rate, d)
+	if err != nil {
+		return tailResult{}, err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for ing.Stats().Transactions < int64(appended) {
+		if time.Now().After(deadline) {
+			return tailResult{}, fmt.Errorf("tail: %d of %d transactions ingested after 30s", ing.Stats().Transactions, appended)
+		}
+		select {
+		case err := <-done:
+			return tailResult{}, fmt.Errorf("tail: ingester stopped: %w", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	ing.Stop()
+	if err := <-done; err != nil {
+		return tailResult{}, err
+	}
+	probe.mu.Lock()
+	s := sortedCopy(probe.samples)
+	probe.mu.Unlock()
+	if len(s) != appended {
+		return tailResult{}, fmt.Errorf("tail: %d latency samples for %d transactions", len(s), appended)
+	}
+	r := tailResult{N: len(s), P50: percentile(s, 50), P99: percentile(s, 99), Max: s[len(s)-1], Batches: ing.Stats().Batches}
+	b.logf("  tail: %d transactions at %d tx/s in %d batches: append → commit p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+		r.N, rate, r.Batches, ms(r.P50), ms(r.P99), ms(r.Max))
+	return r, nil
+}
+
+// quietLogger logs warnings and errors only.
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
