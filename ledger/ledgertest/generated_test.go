@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/proto/gen/lapiv2"
 	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
-	"github.com/cantonx/txhistory/proto/gen/lapiv2"
 	"google.golang.org/protobuf/proto"
 )
 
