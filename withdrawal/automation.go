@@ -1,0 +1,259 @@
+package withdrawal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// ErrNoPreapproval is what a Submitter returns (wrapped or not) when the
+// receiver has no transfer pre-approval for a 1-step transfer: the
+// Automation then marks the withdrawal failed (MarkFailedTx, which credits
+// the user back).
+var ErrNoPreapproval = errors.New("withdrawal: the receiver has no transfer pre-approval")
+
+// Submitter is the exchange's Withdrawal Automation step that puts a
+// withdrawal's transfer on the ledger.
+//
+// Submit submits TransferFactory_Transfer for w, and must, so that a
+// withdrawal is never paid out twice nor matched to the wrong request:
+//   - spend exactly w.ReservedHoldings (inputHoldingCids): a second
+//     submission of the same withdrawal then cannot commit, its inputs
+//     being spent;
+//   - set the reason metadata to w.ID, and send w.Amount of w.Instrument
+//     to w.Receiver;
+//   - set the deadline (executeBefore) to w.TrecTgt at the latest, so the
+//     transfer cannot commit once the withdrawal may be expired;
+//   - use w.ID as the command id (or submission id) for command
+//     deduplication.
+//
+// It returns nil once the participant accepted the command; it need not
+// wait for the transaction (ingestion will see it). ErrNoPreapproval marks
+// the withdrawal failed; any other error leaves it requested, to be tried
+// again next round until its trecTgt passes. Submit runs while the
+// Automation holds the gate in share mode (Disable waits for it), under a
+// context bounded by AutomationConfig.SubmitTimeout, from one goroutine at
+// a time.
+type Submitter interface {
+	Submit(ctx context.Context, w *Withdrawal) error
+}
+
+// SubmitFunc adapts a function to the Submitter interface.
+type SubmitFunc func(ctx context.Context, w *Withdrawal) error
+
+// Submit calls f.
+func (f SubmitFunc) Submit(ctx context.Context, w *Withdrawal) error { return f(ctx, w) }
+
+// Defaults of AutomationConfig.
+const (
+	PollIntervalDefault  = time.Second
+	BatchSizeDefault     = 100
+	SubmitTimeoutDefault = time.Minute
+)
+
+// AutomationConfig configures an Automation. Zero fields take the
+// documented defaults.
+type AutomationConfig struct {
+	// Submitter puts transfers on the ledger. Required.
+	Submitter Submitter
+	// PollInterval is the pause between rounds that found nothing to do, or
+	// while the gate is closed. Default 1s.
+	PollInterval time.Duration
+	// BatchSize is the most withdrawals one round submits. Default 100.
+	BatchSize int
+	// SubmitTimeout bounds one Submit call. Default 1 minute.
+	SubmitTimeout time.Duration
+	// OnRound, if set, is called after each round.
+	OnRound func(Round)
+	// Logger defaults to the store's.
+	Logger *slog.Logger
+}
+
+// WithDefaults returns a copy of c with empty fields filled.
+func (c AutomationConfig) WithDefaults() AutomationConfig {
+	if c.PollInterval <= 0 {
+		c.PollInterval = PollIntervalDefault
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = BatchSizeDefault
+	}
+	if c.SubmitTimeout <= 0 {
+		c.SubmitTimeout = SubmitTimeoutDefault
+	}
+	return c
+}
+
+// Round is what one round of the Automation did.
+type Round struct {
+	// Paused is true when the gate was closed: nothing (more) was
+	// submitted. GateReason says why it was closed.
+	Paused     bool
+	GateReason string
+	// Submitted and Failed count withdrawals marked submitted and failed
+	// (no pre-approval); Errors the Submit calls that failed otherwise.
+	Submitted, Failed, Errors int
+}
+
+// Automation is the Withdrawal Automation loop: it hands requested
+// withdrawals to the Submitter, oldest first, and stops submitting while
+// the withdrawal gate is closed. Run one Automation per Integration DB.
+type Automation struct {
+	s   *Store
+	cfg AutomationConfig
+	log *slog.Logger
+}
+
+// NewAutomation returns an Automation submitting the withdrawals of s.
+func NewAutomation(s *Store, cfg AutomationConfig) (*Automation, error) {
+	if s == nil {
+		return nil, errors.New("withdrawal: NewAutomation: nil store")
+	}
+	if cfg.Submitter == nil {
+		return nil, errors.New("withdrawal: AutomationConfig.Submitter is required")
+	}
+	cfg = cfg.WithDefaults()
+	if cfg.Logger == nil {
+		cfg.Logger = s.log
+	}
+	return &Automation{s: s, cfg: cfg, log: cfg.Logger}, nil
+}
+
+// Run runs rounds until ctx ends, and returns ctx's error. A full round is
+// followed by the next at once; otherwise Run waits PollInterval. Database
+// faults are logged and retried after PollInterval.
+func (a *Automation) Run(ctx context.Context) error {
+	paused := false
+	for {
+		round, err := a.RunOnce(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			a.log.Warn("withdrawal: automation round failed, retrying", "in", a.cfg.PollInterval, "err", err)
+		}
+		if round.Paused != paused {
+			paused = round.Paused
+			if paused {
+				a.log.Info("withdrawal: automation paused: the withdrawal gate is closed", "reason", round.GateReason)
+			} else {
+				a.log.Info("withdrawal: automation resumed: the withdrawal gate is open")
+			}
+		}
+		if a.cfg.OnRound != nil {
+			a.cfg.OnRound(round)
+		}
+		if err == nil && !round.Paused && round.Submitted+round.Failed >= a.cfg.BatchSize {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(a.cfg.PollInterval):
+		}
+	}
+}
+
+// RunOnce runs one round: if the gate is open, it submits up to BatchSize
+// requested withdrawals, oldest first, whose trecTgt the ingested record
+// time has not passed (those are left for the reconciler to expire: their
+// transfer could not commit any more), marking each
+// submitted (or failed, for ErrNoPreapproval). It stops early if the gate
+// closes. The error is a database fault or ctx's error; Submit errors are
+// counted in the Round and logged.
+func (a *Automation) RunOnce(ctx context.Context) (Round, error) {
+	var round Round
+	g, err := a.s.Gate(ctx)
+	if err != nil {
+		return round, err
+	}
+	if !g.Enabled {
+		return Round{Paused: true, GateReason: g.Reason}, nil
+	}
+	ws, err := a.s.submittable(ctx, a.cfg.BatchSize)
+	if err != nil {
+		return round, err
+	}
+	for _, w := range ws {
+		if err := a.submit(ctx, w, &round); err != nil {
+			return round, err
+		}
+		if round.Paused {
+			break
+		}
+	}
+	return round, nil
+}
+
+// submit hands one withdrawal to the Submitter while holding the gate row
+// in share mode, and records the result in the same transaction.
+func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) error {
+	return a.s.inTx(ctx, func(tx *sqlx.Tx) error {
+		g, err := a.s.readGate(ctx, tx, true)
+		if err != nil {
+			return err
+		}
+		if !g.Enabled {
+			round.Paused, round.GateReason = true, g.Reason
+			return nil
+		}
+		cur, err := a.s.get(ctx, tx, w.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status != StatusRequested {
+			return nil // the ledger or another writer moved it meanwhile
+		}
+		sctx, cancel := context.WithTimeout(ctx, a.cfg.SubmitTimeout)
+		serr := a.cfg.Submitter.Submit(sctx, cur)
+		cancel()
+		switch {
+		case serr == nil:
+			if _, err := a.s.MarkSubmittedTx(ctx, tx, w.ID); err != nil {
+				return err
+			}
+			round.Submitted++
+			a.log.Info("withdrawal: submitted", "id", w.ID, "amount", w.Amount, "instrument", w.Instrument, "receiver", w.Receiver)
+		case errors.Is(serr, ErrNoPreapproval):
+			if _, err := a.s.MarkFailedTx(ctx, tx, w.ID, serr.Error()); err != nil {
+				var te *TransitionError
+				if errors.As(err, &te) {
+					a.log.Warn("withdrawal: not marked failed", "id", w.ID, "err", err)
+					return nil
+				}
+				return err
+			}
+			round.Failed++
+			a.log.Info("withdrawal: failed: no transfer pre-approval", "id", w.ID, "receiver", w.Receiver)
+		default:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			round.Errors++
+			a.log.Warn("withdrawal: submission failed, will retry", "id", w.ID, "err", fmt.Errorf("submit: %w", serr))
+		}
+		return nil
+	})
+}
+
+// submittable lists requested withdrawals whose trecTgt the ingested
+// record time has not reached, oldest first.
+func (s *Store) submittable(ctx context.Context, limit int) ([]*Withdrawal, error) {
+	times, err := s.recordTimes(ctx, s.db)
+	if err != nil {
+		return nil, err
+	}
+	c := s.clockArgs(times)
+	ws, err := selectWithdrawals(ctx, s.db, `WITH `+clockCTE+`
+		SELECT `+columns+` FROM `+s.withdrawals+` AS w
+		WHERE w.status = $4 AND w.trec_tgt > `+clockOfRow+`
+		ORDER BY w.created_at, w.id LIMIT $5`,
+		c.syncs, c.times, c.def, string(StatusRequested), limit)
+	if err != nil {
+		return nil, fmt.Errorf("withdrawal: listing withdrawals to submit: %w", err)
+	}
+	return ws, nil
+}

@@ -1,0 +1,107 @@
+// Package withdrawal keeps the exchange's withdrawal requests and follows
+// them through their life cycle on the ledger, so that no withdrawal is paid
+// out twice — not even after the Integration DB was restored from a backup.
+//
+// # The pieces
+//
+//   - Store: the requests (table withdrawal), the treasury holdings (UTXOs)
+//     they reserve (withdrawal_reservation) and the withdrawal gate
+//     (withdrawal_gate, withdrawal_gate_log), created by migration
+//     003_withdrawal of package schema. The exchange's internal systems call
+//     Create; every write has a form in the caller's SQL transaction.
+//   - Reconciler: an ingest.Handler that runs after the tokenstd History
+//     handler in the ingestion batch and moves withdrawals as the ledger
+//     shows their transfers; it expires those whose target record time
+//     trecTgt the ingested record time has passed, and re-creates, through a
+//     RecoveryHook, those whose request it does not know.
+//   - Automation: the Withdrawal Automation loop, handing requested
+//     withdrawals to the exchange's Submitter while the gate is open.
+//   - RestoreProcedure: the runbook for restoring the Integration DB.
+//
+// # Usage
+//
+//	if err := schema.Migrate(ctx, db); err != nil { ... }
+//	store, err := withdrawal.NewStore(db, withdrawal.Config{
+//		Treasury: treasury,
+//		Refunder: withdrawal.RefundFunc(creditBack), // the exchange's: user funds back
+//	})
+//	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury})
+//	reconciler, err := withdrawal.NewReconciler(store, withdrawal.ReconcilerConfig{})
+//	ing, err := ingest.New(db, client, ingest.Config{
+//		Parties: []string{treasury},
+//		Handler: ingest.Handlers(history, reconciler), // this order
+//	})
+//	go ing.Run(ctx)
+//
+//	auto, err := withdrawal.NewAutomation(store, withdrawal.AutomationConfig{Submitter: submitter})
+//	go auto.Run(ctx)
+//
+//	// The exchange's internal systems, when a user asks:
+//	w, err := store.Create(ctx, withdrawal.Request{
+//		ID: "wd-8841", UserAccount: "user-17", Amount: amount, Instrument: amulet, Receiver: party,
+//		ReservedHoldings: cids, ReservedFunds: amount.Add(maxFee), TrecTgt: now.Add(ttl),
+//	})
+//	if errors.Is(err, withdrawal.ErrWithdrawalsDisabled) { ... try later ... }
+//
+// # Life cycle
+//
+// A request starts requested. The automation submits it (submitted). The
+// ledger then shows a 1-step transfer with the withdrawal id as its reason
+// (completed), or a transfer instruction for a receiver without transfer
+// pre-approval (pending_acceptance) that the receiver accepts (completed),
+// rejects (rejected), that the treasury withdraws (withdrawn) or that
+// expires (expired). A receiver without pre-approval makes the 1-step
+// submission fail (failed, written by the automation). A request whose
+// trecTgt the ingested record time passes with no transfer seen is expired.
+// Transitions() lists the allowed moves.
+//
+// Every move is one SQL statement — an UPDATE guarded by the allowed
+// from-statuses that also drops the holding reservations — in the batch's
+// or the caller's transaction. When a withdrawal ends without paying out
+// (failed, expired, rejected, withdrawn) the Refunder credits the user
+// back, in the same transaction, exactly once. Repeating a move that
+// happened (the same transaction, or an older one) changes nothing, so
+// replaying ingestion is harmless; a move the status does not allow is a
+// *TransitionError, and when the ledger itself shows one — a transfer of a
+// withdrawal already paid out or refunded — the Reconciler reports an
+// *Anomaly and, by default, stops ingestion.
+//
+// # Which transfers are withdrawals
+//
+// A history entry is a withdrawal outcome when the treasury sent the
+// transfer (tokenstd sets WithdrawalID to its reason then) and that reason
+// passes Config.IsWithdrawalID (DefaultWithdrawalID: non-empty, no
+// surrounding white space or control characters, at most MaxIDLen bytes).
+// Treasury transfers to itself (merges) are not withdrawals. An exchange
+// that also pays from the treasury for other purposes should give its
+// withdrawal ids a recognisable form and check it in IsWithdrawalID; Create
+// refuses ids that fail it, so every request can be matched.
+//
+// # Restoring the Integration DB
+//
+// Ingestion's own writes come back by re-ingesting, but the requests
+// written after the backup are lost while their transfers may be in flight.
+// RestoreProcedure closes the gate, lets the operator restore, and opens
+// the gate only once the ingested record time is past tSafe (now + ttl, or
+// given), when every transfer that could still commit has been ingested.
+// Meanwhile the Reconciler completes restored requests whose transfers it
+// sees, expires restored ones that lapsed, and re-creates lost ones from
+// the ledger with the RecoveryHook: the default one fills in what the
+// ledger carries (id, amount, instrument, receiver, update id, record time,
+// fee) and marks them recovered; an exchange that puts the user account on
+// the transfer's metadata can read it back in its own hook (Outcome.Meta).
+//
+// # Guarantees
+//
+//   - A holding is reserved by at most one open withdrawal (a primary key),
+//     and only a live, unlocked treasury holding of the instrument can be
+//     reserved.
+//   - Once Disable returns, no Create commits and no submission starts until
+//     the gate is opened again; EnableAfter opens it only if the ingested
+//     record time, read in the same statement, is past tSafe.
+//   - A withdrawal whose transfer is on the ledger is never expired: the
+//     Reconciler applies a batch's transfers before its expiry, and a
+//     transfer cannot commit after its deadline trecTgt.
+//   - Record time is the clock: trecTgt and tSafe are compared with ingested
+//     record times, never with this process's clock.
+package withdrawal

@@ -1,0 +1,196 @@
+package withdrawal
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Gate is the state of the withdrawal gate. While it is closed, Create
+// refuses with ErrWithdrawalsDisabled and the Automation submits nothing.
+type Gate struct {
+	Enabled bool
+	// Reason is what the last change said, ChangedAt when it happened
+	// (database clock).
+	Reason    string
+	ChangedAt time.Time
+}
+
+// GateChange is one row of the gate's audit trail.
+type GateChange struct {
+	ID        int64
+	Enabled   bool
+	Reason    string
+	ChangedAt time.Time
+	// IngestedRecordTime is the store's clock (see Store.IngestedTime) when
+	// the gate changed; zero if nothing was ingested.
+	IngestedRecordTime time.Time
+	// TSafe is the record time an opening by EnableAfter waited for; zero
+	// otherwise.
+	TSafe time.Time
+}
+
+func (s *Store) readGate(ctx context.Context, q sqlx.QueryerContext, lock bool) (Gate, error) {
+	var row struct {
+		Enabled   bool      `db:"enabled"`
+		Reason    string    `db:"reason"`
+		ChangedAt time.Time `db:"changed_at"`
+	}
+	query := `SELECT enabled, reason, changed_at FROM ` + s.gate + ` WHERE id = 1`
+	if lock {
+		query += ` FOR SHARE`
+	}
+	err := sqlx.GetContext(ctx, q, &row, query)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Gate{}, fmt.Errorf("withdrawal: the withdrawal gate row is missing from %s (was migration 003_withdrawal applied?)", s.gate)
+	}
+	if err != nil {
+		return Gate{}, fmt.Errorf("withdrawal: reading the withdrawal gate: %w", err)
+	}
+	return Gate{Enabled: row.Enabled, Reason: row.Reason, ChangedAt: row.ChangedAt.UTC()}, nil
+}
+
+// Gate returns the state of the withdrawal gate.
+func (s *Store) Gate(ctx context.Context) (Gate, error) { return s.readGate(ctx, s.db, false) }
+
+// GateTx is Gate inside the caller's transaction.
+func (s *Store) GateTx(ctx context.Context, tx *sqlx.Tx) (Gate, error) {
+	return s.readGate(ctx, tx, false)
+}
+
+// Disable closes the withdrawal gate, in a transaction of its own. See
+// DisableTx.
+func (s *Store) Disable(ctx context.Context, reason string) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error { return s.DisableTx(ctx, tx, reason) })
+}
+
+// DisableTx closes the withdrawal gate inside the caller's transaction,
+// with one statement that also writes the audit row. It first waits for
+// creates and automation submissions in flight (they hold the gate in
+// share mode until their transaction ends); those that start meanwhile wait
+// for it and then find the gate closed. Once the transaction commits, no
+// Create commits and the Automation submits nothing until the gate is
+// opened again. Closing a closed gate is not an error (it is audited
+// again).
+func (s *Store) DisableTx(ctx context.Context, tx *sqlx.Tx, reason string) error {
+	_, _, err := s.setGate(ctx, tx, false, reason, time.Time{})
+	return err
+}
+
+// Enable opens the withdrawal gate, in a transaction of its own. See
+// EnableTx.
+func (s *Store) Enable(ctx context.Context, reason string) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error { return s.EnableTx(ctx, tx, reason) })
+}
+
+// EnableTx opens the withdrawal gate inside the caller's transaction, in
+// one statement that also writes the audit row, whatever the ingested
+// record time. After restoring the Integration DB use EnableAfter (or
+// RestoreProcedure), which opens only once tSafe has passed.
+func (s *Store) EnableTx(ctx context.Context, tx *sqlx.Tx, reason string) error {
+	_, _, err := s.setGate(ctx, tx, true, reason, time.Time{})
+	return err
+}
+
+// EnableAfter opens the withdrawal gate if the ingested record time (the
+// store's clock, read from the checkpoint in the same statement) is past
+// tSafe, in a transaction of its own. See EnableAfterTx.
+func (s *Store) EnableAfter(ctx context.Context, tSafe time.Time, reason string) (opened bool, ingested time.Time, err error) {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		opened, ingested, err = s.EnableAfterTx(ctx, tx, tSafe, reason)
+		return err
+	})
+	return opened, ingested, err
+}
+
+// EnableAfterTx opens the withdrawal gate inside the caller's transaction
+// if, and only if, the ingested record time is after tSafe; the check, the
+// change and the audit row (with the ingested record time and tSafe) are
+// one statement. It reports whether it opened the gate and the ingested
+// record time it compared.
+func (s *Store) EnableAfterTx(ctx context.Context, tx *sqlx.Tx, tSafe time.Time, reason string) (bool, time.Time, error) {
+	if tSafe.IsZero() {
+		return false, time.Time{}, errors.New("withdrawal: EnableAfter: tSafe is zero")
+	}
+	return s.setGate(ctx, tx, true, reason, tSafe)
+}
+
+// setGate changes the gate and audits it in one statement. With a tSafe it
+// only opens if the ingested record time is after it.
+func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason string, tSafe time.Time) (bool, time.Time, error) {
+	var ts any
+	if !tSafe.IsZero() {
+		ts = normTime(tSafe)
+	}
+	if !enabled {
+		// Table-level, so that creates and submissions arriving while
+		// Disable waits for those in flight queue behind it (row share
+		// locks alone would let them overtake it indefinitely).
+		if _, err := tx.ExecContext(ctx, `LOCK TABLE `+s.gate+` IN EXCLUSIVE MODE`); err != nil {
+			return false, time.Time{}, fmt.Errorf("withdrawal: locking the withdrawal gate: %w", err)
+		}
+	}
+	var out struct {
+		ChangedAt sql.NullTime `db:"changed_at"`
+		Ingested  sql.NullTime `db:"ingested"`
+	}
+	err := tx.GetContext(ctx, &out, `WITH clock AS (
+			SELECT CASE WHEN $4 = '' THEN (SELECT min(record_time) FROM `+s.syncTime+`)
+				ELSE (SELECT record_time FROM `+s.syncTime+` WHERE synchronizer_id = $4) END AS t
+		), moved AS (
+			UPDATE `+s.gate+` SET enabled = $1, reason = $2, changed_at = now()
+			WHERE id = 1 AND ($3::timestamptz IS NULL OR (SELECT t FROM clock) > $3::timestamptz)
+			RETURNING changed_at
+		), logged AS (
+			INSERT INTO `+s.gateLog+` (enabled, reason, changed_at, ingested_record_time, tsafe)
+			SELECT $1, $2, moved.changed_at, (SELECT t FROM clock), $3::timestamptz FROM moved
+		)
+		SELECT (SELECT changed_at FROM moved) AS changed_at, (SELECT t FROM clock) AS ingested`,
+		enabled, reason, ts, s.cfg.Synchronizer)
+	if err != nil {
+		return false, time.Time{}, fmt.Errorf("withdrawal: setting the withdrawal gate to enabled=%t: %w", enabled, err)
+	}
+	var ingested time.Time
+	if out.Ingested.Valid {
+		ingested = out.Ingested.Time.UTC()
+	}
+	if out.ChangedAt.Valid {
+		state := "closed"
+		if enabled {
+			state = "opened"
+		}
+		s.log.Info("withdrawal: gate "+state, "reason", reason, "ingested_record_time", ingested, "tsafe", tSafe)
+	}
+	return out.ChangedAt.Valid, ingested, nil
+}
+
+// GateLog returns the audit trail of the gate, oldest first.
+func (s *Store) GateLog(ctx context.Context) ([]GateChange, error) {
+	var rows []struct {
+		ID        int64        `db:"id"`
+		Enabled   bool         `db:"enabled"`
+		Reason    string       `db:"reason"`
+		ChangedAt time.Time    `db:"changed_at"`
+		Ingested  sql.NullTime `db:"ingested_record_time"`
+		TSafe     sql.NullTime `db:"tsafe"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, `SELECT id, enabled, reason, changed_at, ingested_record_time, tsafe FROM `+
+		s.gateLog+` ORDER BY id`); err != nil {
+		return nil, fmt.Errorf("withdrawal: reading the gate log: %w", err)
+	}
+	out := make([]GateChange, len(rows))
+	for i, r := range rows {
+		out[i] = GateChange{ID: r.ID, Enabled: r.Enabled, Reason: r.Reason, ChangedAt: r.ChangedAt.UTC()}
+		if r.Ingested.Valid {
+			out[i].IngestedRecordTime = r.Ingested.Time.UTC()
+		}
+		if r.TSafe.Valid {
+			out[i].TSafe = r.TSafe.Time.UTC()
+		}
+	}
+	return out, nil
+}

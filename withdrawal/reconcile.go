@@ -1,0 +1,356 @@
+package withdrawal
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/tokenstd"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/shopspring/decimal"
+)
+
+// RecoveryHook re-creates a withdrawal request that the Integration DB
+// does not know — typically one written after the backup it was restored
+// from — from what the ledger shows about its transfer.
+//
+// RecoverWithdrawal is called by the Reconciler, inside the ingestion
+// batch's SQL transaction, for each treasury transfer (or transfer
+// instruction outcome) whose reason passes Config.IsWithdrawalID but names
+// no stored withdrawal. o.Status says what the ledger shows: completed for
+// a transfer that paid out, pending_acceptance for an offer, and so on. It
+// returns the fields it can fill in; the reconciler stores the withdrawal
+// with o.ID, marked recovered, in status recovered for a completed
+// transfer and o.Status otherwise, with the ledger's update id, offset,
+// record time, instruction, transferred amount and fee whatever the hook
+// says, no reserved holdings, and, where the hook left them empty,
+// Amount = o.Transferred, Instrument and Receiver from o. Everything else
+// (user account, reserved funds, trecTgt) is stored as the hook returns it.
+//
+// The hook may write with tx (for instance to debit the user again) but
+// must not commit or roll it back. Returning nil, nil leaves the transfer
+// unrecorded as a withdrawal. An error aborts the batch: nothing of it is
+// committed and the Ingester stops with the error. It is called from one
+// goroutine at a time.
+type RecoveryHook interface {
+	RecoverWithdrawal(ctx context.Context, tx *sqlx.Tx, o *Outcome) (*Withdrawal, error)
+}
+
+// RecoveryFunc adapts a function to the RecoveryHook interface.
+type RecoveryFunc func(ctx context.Context, tx *sqlx.Tx, o *Outcome) (*Withdrawal, error)
+
+// RecoverWithdrawal calls f.
+func (f RecoveryFunc) RecoverWithdrawal(ctx context.Context, tx *sqlx.Tx, o *Outcome) (*Withdrawal, error) {
+	return f(ctx, tx, o)
+}
+
+// RecoverFromLedger is the default RecoveryHook: the withdrawal as the
+// ledger describes it — id, amount, instrument, receiver, and, filled in
+// by the reconciler, update id, record time and fee — with the user
+// account, reserved funds and trecTgt left blank. Hooks of exchanges that
+// put more on the transfer can start from it.
+func RecoverFromLedger(_ context.Context, _ *sqlx.Tx, o *Outcome) (*Withdrawal, error) {
+	return &Withdrawal{Request: Request{ID: o.ID, Amount: o.Transferred, Instrument: o.Instrument, Receiver: o.Receiver}}, nil
+}
+
+// ReconcilerConfig configures a Reconciler. Zero fields take the documented
+// defaults.
+type ReconcilerConfig struct {
+	// Recovery re-creates withdrawals whose request is unknown. Default
+	// RecoveryFunc(RecoverFromLedger).
+	Recovery RecoveryHook
+	// OnAnomaly is called, in the batch's transaction, when the ledger
+	// contradicts the withdrawal records (see Anomaly). An error aborts the
+	// batch; nil goes on (an illegal transition is then skipped, a
+	// mismatch stays applied). Default: return the anomaly, so that
+	// ingestion stops until an operator has looked.
+	OnAnomaly func(ctx context.Context, tx *sqlx.Tx, a *Anomaly) error
+	// Logger defaults to the store's.
+	Logger *slog.Logger
+}
+
+// Reconciler is the ingest.Handler that keeps withdrawals in step with the
+// ledger. Run it after the tokenstd History handler, in the same batch:
+//
+//	ingest.Handlers(history, reconciler)
+//
+// For each batch it reads the history entries the History handler wrote for
+// the batch's transactions (token_history, in the same SQL transaction) —
+// the treasury's outgoing transfers and transfer instruction outcomes whose
+// reason passes Config.IsWithdrawalID — in ledger order, and applies each
+// (ApplyOutcomeTx): a 1-step transfer or an accepted instruction completes
+// the withdrawal, an offer makes it pending_acceptance, a rejection,
+// withdrawal, expiry or failure closes it and credits the user back. A
+// reason naming no stored withdrawal goes to the RecoveryHook. Then it
+// expires the withdrawals whose trecTgt the batch's record time has passed
+// (ExpireDueTx), from transactions and OffsetCheckpoints alike.
+//
+// Reading the stored entries rather than classifying again keeps one
+// classification (the History handler's, with its holding set and
+// instruction tracking) and needs one query per batch. It also means the
+// Reconciler sees nothing of a transaction set aside for review (by the
+// History handler's SetAside policy or the Ingester's PoisonSetAside): such
+// a transaction may be a withdrawal's transfer, so while any set-aside
+// transaction is unresolved (review_transaction.resolved_at is NULL) the
+// Reconciler expires nothing, and withdrawals wait, unrefunded, for an
+// operator. If the History handler does not run before the Reconciler, no
+// transfer is seen and withdrawals would expire although paid out: always
+// chain them as above.
+//
+// Replaying a batch changes nothing: outcomes already applied are
+// recognised by their update id, expiry only touches open withdrawals, and
+// the Refunder and the RecoveryHook are only called for changes.
+type Reconciler struct {
+	s   *Store
+	cfg ReconcilerConfig
+	log *slog.Logger
+}
+
+var _ ingest.Handler = (*Reconciler)(nil)
+
+// NewReconciler returns a Reconciler writing through s.
+func NewReconciler(s *Store, cfg ReconcilerConfig) (*Reconciler, error) {
+	if s == nil {
+		return nil, errors.New("withdrawal: NewReconciler: nil store")
+	}
+	if cfg.Recovery == nil {
+		cfg.Recovery = RecoveryFunc(RecoverFromLedger)
+	}
+	if cfg.OnAnomaly == nil {
+		cfg.OnAnomaly = func(_ context.Context, _ *sqlx.Tx, a *Anomaly) error { return a }
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = s.log
+	}
+	return &Reconciler{s: s, cfg: cfg, log: cfg.Logger}, nil
+}
+
+// HandleBatch implements ingest.Handler.
+func (r *Reconciler) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
+	if b == nil {
+		return nil
+	}
+	if len(b.Transactions) > 0 {
+		outcomes, err := r.s.outcomes(ctx, tx, b)
+		if err != nil {
+			return err
+		}
+		for i := range outcomes {
+			if err := r.apply(ctx, tx, outcomes[i]); err != nil {
+				return err
+			}
+		}
+	}
+	var held bool
+	if err := tx.GetContext(ctx, &held, `SELECT EXISTS (SELECT 1 FROM `+r.s.review+` WHERE resolved_at IS NULL)`); err != nil {
+		return fmt.Errorf("withdrawal: checking for transactions set aside for review: %w", err)
+	}
+	if held {
+		r.log.Warn("withdrawal: not expiring withdrawals while transactions set aside for review are unresolved: one may be a withdrawal's transfer",
+			"to_offset", b.ToOffset)
+		return nil
+	}
+	expired, err := r.s.ExpireDueTx(ctx, tx, b.RecordTimes)
+	if err != nil {
+		return err
+	}
+	for _, w := range expired {
+		r.log.Info("withdrawal: expired: the ingested record time passed its trecTgt with no transfer seen", "id", w.ID,
+			"trec_tgt", w.TrecTgt, "to_offset", b.ToOffset)
+	}
+	return nil
+}
+
+func (r *Reconciler) apply(ctx context.Context, tx *sqlx.Tx, o Outcome) error {
+	if !r.s.cfg.IsWithdrawalID(o.ID) {
+		r.log.Debug("withdrawal: treasury transfer whose reason is no withdrawal id, left alone", "reason", o.ID,
+			"update_id", o.UpdateID, "offset", o.Offset)
+		return nil
+	}
+	for attempt := 0; ; attempt++ {
+		w, changed, err := r.s.applyOutcome(ctx, tx, o)
+		var te *TransitionError
+		switch {
+		case errors.Is(err, ErrNotFound) && attempt == 0:
+			recovered, err := r.recover(ctx, tx, o)
+			if err != nil || recovered {
+				return err
+			}
+			continue // created concurrently: apply to it
+		case errors.As(err, &te):
+			kind := AnomalyIllegalTransition
+			if te.From.PaidOut() && (o.Status == StatusCompleted || o.Status == StatusPendingAcceptance) {
+				kind = AnomalyDoubleExecution
+			}
+			cur, _ := r.s.get(ctx, tx, o.ID)
+			return r.anomaly(ctx, tx, &Anomaly{Kind: kind, Outcome: o, Withdrawal: cur, Detail: te.Error()})
+		case err != nil:
+			return fmt.Errorf("withdrawal: applying update %s at offset %d to withdrawal %q: %w", o.UpdateID, o.Offset, o.ID, err)
+		}
+		if changed {
+			r.log.Info("withdrawal: "+string(w.Status), "id", w.ID, "update_id", o.UpdateID, "offset", o.Offset,
+				"record_time", o.RecordTime, "fee", o.Fee)
+			if d := mismatch(w, o); d != "" {
+				return r.anomaly(ctx, tx, &Anomaly{Kind: AnomalyMismatch, Outcome: o, Withdrawal: w, Detail: d})
+			}
+		}
+		return nil
+	}
+}
+
+func (r *Reconciler) anomaly(ctx context.Context, tx *sqlx.Tx, a *Anomaly) error {
+	r.log.Error("withdrawal: anomaly", "kind", a.Kind, "id", a.Outcome.ID, "update_id", a.Outcome.UpdateID,
+		"offset", a.Outcome.Offset, "detail", a.Detail)
+	return r.cfg.OnAnomaly(ctx, tx, a)
+}
+
+// mismatch says how a transfer differs from its (not recovered) request.
+func mismatch(w *Withdrawal, o Outcome) string {
+	if w.Recovered || (o.Status != StatusCompleted && o.Status != StatusPendingAcceptance) {
+		return ""
+	}
+	switch {
+	case o.Instrument != w.Instrument:
+		return fmt.Sprintf("the transfer moved %s, the request is for %s", o.Instrument, w.Instrument)
+	case !o.Transferred.Equal(w.Amount):
+		return fmt.Sprintf("the transfer moved %s, the request is for %s", o.Transferred, w.Amount)
+	case o.Receiver != "" && o.Receiver != w.Receiver:
+		return fmt.Sprintf("the transfer went to %s, the request is for %s", o.Receiver, w.Receiver)
+	}
+	return ""
+}
+
+// recover calls the hook for an unknown withdrawal and stores what it
+// returns. It reports false if a withdrawal with the id appeared meanwhile.
+func (r *Reconciler) recover(ctx context.Context, tx *sqlx.Tx, o Outcome) (bool, error) {
+	hw, err := r.cfg.Recovery.RecoverWithdrawal(ctx, tx, &o)
+	if err != nil {
+		return false, fmt.Errorf("withdrawal: recovery hook for withdrawal %q (update %s at offset %d): %w", o.ID, o.UpdateID, o.Offset, err)
+	}
+	if hw == nil {
+		r.log.Warn("withdrawal: the recovery hook declined an unknown withdrawal", "id", o.ID, "update_id", o.UpdateID, "offset", o.Offset)
+		return true, nil
+	}
+	w, err := r.s.insertRecovered(ctx, tx, o, hw)
+	if err != nil || w == nil {
+		return false, err
+	}
+	r.log.Warn("withdrawal: recovered a withdrawal whose request was unknown (lost in a restore?)", "id", w.ID,
+		"status", w.Status, "amount", w.Amount, "instrument", w.Instrument, "receiver", w.Receiver,
+		"update_id", o.UpdateID, "offset", o.Offset, "record_time", o.RecordTime)
+	return true, nil
+}
+
+// insertRecovered stores a recovered withdrawal; nil if the id exists.
+func (s *Store) insertRecovered(ctx context.Context, tx *sqlx.Tx, o Outcome, hw *Withdrawal) (*Withdrawal, error) {
+	status := o.Status
+	if status == StatusCompleted {
+		status = StatusRecovered
+	}
+	amount, inst, receiver := hw.Amount, hw.Instrument, hw.Receiver
+	if amount.IsZero() {
+		amount = o.Transferred
+	}
+	if inst == (tokenstd.Instrument{}) {
+		inst = o.Instrument
+	}
+	if receiver == "" {
+		receiver = o.Receiver
+	}
+	reason := hw.FailureReason
+	if reason == "" {
+		reason = o.failureReason()
+	}
+	var trec any
+	if !hw.TrecTgt.IsZero() {
+		trec = normTime(hw.TrecTgt)
+	}
+	closed := "NULL"
+	if rules[o.Status].final {
+		closed = "now()"
+	}
+	w, err := selectOne(ctx, tx, `INSERT INTO `+s.withdrawals+` (id, user_account, amount, instrument_admin, instrument_id,
+			receiver, reserved_funds, trec_tgt, synchronizer_id, status, recovered, instruction_cid, update_id, ledger_offset,
+			record_time, transferred, fee, failure_reason, closed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, true, $11, $12, $13, $14, $15, $16, $17, `+closed+`)
+		ON CONFLICT (id) DO NOTHING
+		RETURNING `+columns,
+		o.ID, hw.UserAccount, amount.Abs().String(), inst.Admin, inst.ID, receiver, hw.ReservedFunds.Abs().String(), trec,
+		hw.SynchronizerID, string(status), o.InstructionCID, o.UpdateID, o.Offset, normTime(o.RecordTime),
+		o.Transferred.String(), o.Fee.String(), reason)
+	if err != nil {
+		return nil, fmt.Errorf("withdrawal: storing recovered withdrawal %q (update %s at offset %d): %w", o.ID, o.UpdateID, o.Offset, err)
+	}
+	return w, nil
+}
+
+// outcomes reads the withdrawal outcomes of the batch's transactions from
+// the history entries, in ledger order.
+func (s *Store) outcomes(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) ([]Outcome, error) {
+	ids := make(pq.StringArray, 0, len(b.Transactions))
+	for _, t := range b.Transactions {
+		if t != nil {
+			ids = append(ids, t.UpdateID)
+		}
+	}
+	kinds := make(pq.StringArray, 0, len(outcomeStatus))
+	for _, k := range OutcomeKinds() {
+		kinds = append(kinds, string(k))
+	}
+	var rows []struct {
+		UpdateID     string    `db:"update_id"`
+		NodeID       int32     `db:"node_id"`
+		Kind         string    `db:"kind"`
+		Admin        string    `db:"instrument_admin"`
+		ID           string    `db:"instrument_id"`
+		Offset       int64     `db:"ledger_offset"`
+		RecordTime   time.Time `db:"record_time"`
+		Sync         string    `db:"synchronizer_id"`
+		Transferred  string    `db:"transferred"`
+		Fee          string    `db:"fee"`
+		Receiver     string    `db:"receiver"`
+		Counterparty string    `db:"counterparty"`
+		WithdrawalID string    `db:"withdrawal_id"`
+		Instruction  string    `db:"instruction_cid"`
+		Meta         []byte    `db:"meta"`
+	}
+	err := tx.SelectContext(ctx, &rows, `SELECT update_id, node_id, kind, instrument_admin, instrument_id, ledger_offset,
+			record_time, synchronizer_id, transferred::text AS transferred, fee::text AS fee, receiver, counterparty,
+			withdrawal_id, instruction_cid, meta
+		FROM `+s.history+` WHERE update_id = ANY($1) AND withdrawal_id <> '' AND kind = ANY($2)
+		ORDER BY ledger_offset, node_id, id`, ids, kinds)
+	if err != nil {
+		return nil, fmt.Errorf("withdrawal: reading the history of batch (offsets %d..%d): %w", b.FromOffset, b.ToOffset, err)
+	}
+	out := make([]Outcome, 0, len(rows))
+	for _, r := range rows {
+		o := Outcome{
+			ID: r.WithdrawalID, Status: outcomeStatus[tokenstd.Kind(r.Kind)], Kind: tokenstd.Kind(r.Kind),
+			UpdateID: r.UpdateID, Offset: r.Offset, RecordTime: r.RecordTime.UTC(), SynchronizerID: r.Sync, NodeID: r.NodeID,
+			Instrument: tokenstd.Instrument{Admin: r.Admin, ID: r.ID}, Receiver: r.Receiver, InstructionCID: r.Instruction,
+		}
+		if o.Receiver == "" {
+			o.Receiver = r.Counterparty
+		}
+		for _, d := range []struct {
+			s  string
+			to *decimal.Decimal
+		}{{r.Transferred, &o.Transferred}, {r.Fee, &o.Fee}} {
+			if *d.to, err = decimal.NewFromString(d.s); err != nil {
+				return nil, fmt.Errorf("withdrawal: history entry of update %s node %d: %w", r.UpdateID, r.NodeID, err)
+			}
+		}
+		if len(r.Meta) > 0 {
+			if err := json.Unmarshal(r.Meta, &o.Meta); err != nil {
+				return nil, fmt.Errorf("withdrawal: history entry of update %s node %d: meta: %w", r.UpdateID, r.NodeID, err)
+			}
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}

@@ -1,0 +1,328 @@
+package withdrawal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults of RestoreProcedure.
+const (
+	RestorePollDefault   = time.Second
+	RestoreReportDefault = 10 * time.Second
+)
+
+// RestoreStep numbers the steps of the Integration DB restore procedure.
+type RestoreStep int
+
+// The steps, as the runbook ("Restoring the Canton Integration DB from a
+// Backup") numbers them.
+const (
+	// StepDisable: disable creating withdrawals and stop the withdrawal
+	// automation (close the gate); estimate tSafe.
+	StepDisable RestoreStep = 1
+	// StepRestore: restore the Integration DB from the backup (the
+	// operator's), then close the restored gate again.
+	StepRestore RestoreStep = 2
+	// StepWait: wait until ingestion has ingested a record time past tSafe,
+	// the largest trecTgt any in-flight withdrawal can have.
+	StepWait RestoreStep = 3
+	// StepEnable: enable withdrawals again (open the gate).
+	StepEnable RestoreStep = 4
+)
+
+func (s RestoreStep) String() string {
+	switch s {
+	case StepDisable:
+		return "disable withdrawals"
+	case StepRestore:
+		return "restore the Integration DB"
+	case StepWait:
+		return "wait for tSafe"
+	case StepEnable:
+		return "enable withdrawals"
+	}
+	return fmt.Sprintf("RestoreStep(%d)", int(s))
+}
+
+// RestoreProgress is reported by RestoreProcedure as it goes: at the start
+// and end of each step and on every poll while it waits.
+type RestoreProgress struct {
+	Step    RestoreStep
+	Message string
+	// TSafe is the record time to wait for, once known.
+	TSafe time.Time
+	// Ingested is the ingested record time last read (the store's clock).
+	Ingested time.Time
+	// Waited is the time spent in StepWait so far.
+	Waited time.Duration
+	// Done is true on the last report of a step.
+	Done bool
+}
+
+// RestoreReport is what RestoreProcedure did.
+type RestoreReport struct {
+	// TSafe is the record time the procedure waited for; Estimated says it
+	// was computed as now + TTL rather than given.
+	TSafe     time.Time
+	Estimated bool
+	// DisabledAt and EnabledAt are when the gate closed (step 1) and opened
+	// (step 4), by the database clock.
+	DisabledAt, EnabledAt time.Time
+	// RestoredGateOpen is true if the restored database had the gate open
+	// (it was open when the backup was taken) and step 2 closed it again.
+	RestoredGateOpen bool
+	// InFlight counts the open withdrawals in the restored database;
+	// LatestTrecTgt is the largest trecTgt among them. tSafe is raised to it
+	// if it is later.
+	InFlight      int
+	LatestTrecTgt time.Time
+	// Ingested is the ingested record time with which the gate was opened:
+	// after TSafe.
+	Ingested time.Time
+	// Waited is the time spent in step 3.
+	Waited time.Duration
+}
+
+// RestoreProcedure is the "Restoring the Canton Integration DB from a
+// Backup" runbook as code. Withdrawal requests written after the backup are
+// lost by the restore while their transfers may be in flight on the
+// ledger; the procedure keeps users from withdrawing those funds again
+// until ingestion has caught up with every transfer that could still
+// commit:
+//
+//  1. Disable: close the withdrawal gate (Create refuses, the Automation
+//     pauses; Disable waits for creates and submissions in flight) and
+//     estimate tSafe = Now() + TTL, unless TSafe is given.
+//  2. Restore: call Restore, the operator's step (stop ingestion, restore
+//     the database in place, start ingestion again). The restored gate
+//     holds whatever it held at backup time, so the procedure closes it
+//     again at once, and raises tSafe to the largest trecTgt of the
+//     withdrawals the backup has in flight.
+//  3. Wait until the ingested record time (the store's clock: the record
+//     time ingested on Config.Synchronizer, or the earliest over all
+//     synchronizers) is after tSafe. Meanwhile ingestion re-ingests the
+//     history since the backup: the Reconciler completes the restored
+//     requests whose transfers it finds, recovers the lost ones
+//     (RecoveryHook) and expires those whose trecTgt passed. tSafe is
+//     compared with record times only, never with this process's clock.
+//  4. Enable: open the gate with EnableAfter, which re-checks in the same
+//     statement that the ingested record time is past tSafe and records
+//     both in the gate log.
+//
+// Progress is reported to Progress and logged. Run the procedure with the
+// Reconciler and the History handler running in the ingestion service.
+type RestoreProcedure struct {
+	// Store is the Integration DB's withdrawal store. Required. The
+	// database is restored in place: Store keeps using the same
+	// connection settings.
+	Store *Store
+	// Restore restores the Integration DB from the backup: stop ingestion,
+	// restore (for PostgreSQL, for instance pg_restore --clean
+	// --single-transaction into the same database), start ingestion again.
+	// It runs after the gate is closed. Nil means the database was restored
+	// before Run was called: the procedure then only closes the restored
+	// gate and goes on.
+	Restore func(ctx context.Context) error
+	// TSafe is the record time after which no withdrawal in flight can
+	// still commit: later than the trecTgt of every withdrawal created
+	// before step 1. Zero: estimated as Now() + TTL in step 1.
+	TSafe time.Time
+	// TTL is the largest time to live the exchange gives withdrawals
+	// (trecTgt = creation time + ttl), plus a margin for the skew between
+	// this clock and the ledger's record time. Required when TSafe is zero.
+	TTL time.Duration
+	// Now is the clock for the estimate of tSafe. Default time.Now.
+	Now func() time.Time
+	// PollInterval is how often step 3 reads the ingested record time.
+	// Default 1s.
+	PollInterval time.Duration
+	// ReportInterval is how often step 3 logs while waiting (Progress is
+	// called on every poll). Default 10s.
+	ReportInterval time.Duration
+	// Reason is written to the gate log with each change. Default
+	// "Integration DB restore".
+	Reason string
+	// Progress, if set, receives the progress reports.
+	Progress func(RestoreProgress)
+	// Logger defaults to the store's.
+	Logger *slog.Logger
+}
+
+// Run runs the procedure and returns what it did. It stops at the first
+// step that fails, with that step's error, leaving the gate closed; when
+// ctx ends during the wait it returns ctx's error, the gate still closed.
+// To go on after a failure, run it again, with Restore nil if the database
+// is restored already: closing a closed gate and waiting again are
+// harmless.
+func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
+	if p.Store == nil {
+		return nil, errors.New("withdrawal: RestoreProcedure.Store is required")
+	}
+	if p.TSafe.IsZero() && p.TTL <= 0 {
+		return nil, errors.New("withdrawal: RestoreProcedure: give TSafe, or TTL to estimate it as now + ttl")
+	}
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	if p.PollInterval <= 0 {
+		p.PollInterval = RestorePollDefault
+	}
+	if p.ReportInterval <= 0 {
+		p.ReportInterval = RestoreReportDefault
+	}
+	if p.Reason == "" {
+		p.Reason = "Integration DB restore"
+	}
+	if p.Logger == nil {
+		p.Logger = p.Store.log
+	}
+	s, rep := p.Store, &RestoreReport{}
+	report := func(pr RestoreProgress) {
+		pr.TSafe = rep.TSafe
+		if pr.Step != StepWait || pr.Done || pr.Waited == 0 {
+			p.Logger.Info("withdrawal: restore procedure: "+pr.Message, "step", int(pr.Step), "tsafe", pr.TSafe,
+				"ingested_record_time", pr.Ingested)
+		}
+		if p.Progress != nil {
+			p.Progress(pr)
+		}
+	}
+	fail := func(step RestoreStep, err error) (*RestoreReport, error) {
+		err = fmt.Errorf("withdrawal: restore procedure step %d (%s): %w", int(step), step, err)
+		report(RestoreProgress{Step: step, Message: "FAILED: " + err.Error(), Done: true})
+		return rep, err
+	}
+
+	// 1. Disable.
+	report(RestoreProgress{Step: StepDisable, Message: "closing the withdrawal gate: Create refuses, the automation pauses"})
+	if err := s.Disable(ctx, p.Reason+": step 1, before the restore"); err != nil {
+		return fail(StepDisable, err)
+	}
+	g, err := s.Gate(ctx)
+	if err != nil {
+		return fail(StepDisable, err)
+	}
+	rep.DisabledAt = g.ChangedAt
+	rep.TSafe = normTime(p.TSafe)
+	if rep.TSafe.IsZero() {
+		rep.TSafe, rep.Estimated = normTime(p.Now().Add(p.TTL)), true
+	}
+	how := "given"
+	if rep.Estimated {
+		how = fmt.Sprintf("estimated as now + ttl (%s)", p.TTL)
+	}
+	report(RestoreProgress{Step: StepDisable, Done: true,
+		Message: fmt.Sprintf("gate closed; tSafe = %s, %s", rep.TSafe.Format(time.RFC3339Nano), how)})
+
+	// 2. Restore.
+	if p.Restore != nil {
+		report(RestoreProgress{Step: StepRestore, Message: "restoring the Integration DB from the backup (operator step)"})
+		if err := p.Restore(ctx); err != nil {
+			return fail(StepRestore, err)
+		}
+	} else {
+		report(RestoreProgress{Step: StepRestore, Message: "the Integration DB was restored before the procedure (no Restore step given)"})
+	}
+	if g, err = s.Gate(ctx); err != nil {
+		return fail(StepRestore, err)
+	}
+	rep.RestoredGateOpen = g.Enabled
+	if err := s.Disable(ctx, p.Reason+": step 2, the restored gate"); err != nil {
+		return fail(StepRestore, err)
+	}
+	open, err := s.ListByStatus(ctx, StatusRequested, StatusSubmitted)
+	if err != nil {
+		return fail(StepRestore, err)
+	}
+	rep.InFlight = len(open)
+	for _, w := range open {
+		if w.TrecTgt.After(rep.LatestTrecTgt) {
+			rep.LatestTrecTgt = w.TrecTgt
+		}
+	}
+	msg := "restored; the gate (closed) was closed again"
+	if rep.RestoredGateOpen {
+		msg = "restored; the restored gate was open (as at backup time): closed again"
+	}
+	msg += fmt.Sprintf("; %d withdrawals in flight in the backup", rep.InFlight)
+	if rep.LatestTrecTgt.After(rep.TSafe) {
+		rep.TSafe = rep.LatestTrecTgt
+		msg += fmt.Sprintf(", the latest trecTgt %s is later: tSafe raised to it", rep.TSafe.Format(time.RFC3339Nano))
+	}
+	report(RestoreProgress{Step: StepRestore, Done: true, Message: msg})
+
+	// 3. Wait for tSafe.
+	report(RestoreProgress{Step: StepWait, Message: "waiting for ingestion to ingest a record time after tSafe"})
+	start := time.Now()
+	lastLog := start
+	var ingested time.Time
+	for {
+		if ingested, err = s.IngestedTime(ctx); err != nil {
+			if ctx.Err() != nil {
+				return fail(StepWait, ctx.Err())
+			}
+			p.Logger.Warn("withdrawal: restore procedure: reading the ingested record time failed, retrying", "err", err)
+		} else if ingested.After(rep.TSafe) {
+			break
+		}
+		rep.Waited = time.Since(start)
+		pr := RestoreProgress{Step: StepWait, Ingested: ingested, Waited: rep.Waited,
+			Message: fmt.Sprintf("ingested record time %s, tSafe %s", fmtTime(ingested), rep.TSafe.Format(time.RFC3339Nano))}
+		if time.Since(lastLog) >= p.ReportInterval {
+			lastLog = time.Now()
+			p.Logger.Info("withdrawal: restore procedure: still waiting for tSafe", "tsafe", rep.TSafe, "ingested_record_time", ingested,
+				"waited", rep.Waited.Round(time.Millisecond))
+		}
+		if p.Progress != nil {
+			pr.TSafe = rep.TSafe
+			p.Progress(pr)
+		}
+		select {
+		case <-ctx.Done():
+			return fail(StepWait, ctx.Err())
+		case <-time.After(p.PollInterval):
+		}
+	}
+	rep.Waited = time.Since(start)
+	report(RestoreProgress{Step: StepWait, Done: true, Ingested: ingested, Waited: rep.Waited,
+		Message: fmt.Sprintf("ingested record time %s is after tSafe (waited %s)", ingested.Format(time.RFC3339Nano), rep.Waited.Round(time.Millisecond))})
+
+	// 4. Enable.
+	report(RestoreProgress{Step: StepEnable, Ingested: ingested, Message: "opening the withdrawal gate"})
+	for {
+		opened, at, err := s.EnableAfter(ctx, rep.TSafe, fmt.Sprintf("%s: step 4, ingested record time past tSafe %s",
+			p.Reason, rep.TSafe.Format(time.RFC3339Nano)))
+		if err != nil {
+			return fail(StepEnable, err)
+		}
+		if opened {
+			rep.Ingested = at
+			break
+		}
+		// The checkpoint went back (a rewind) between the read and the
+		// write: wait again.
+		p.Logger.Warn("withdrawal: restore procedure: the ingested record time is no longer after tSafe, waiting", "ingested_record_time", at)
+		select {
+		case <-ctx.Done():
+			return fail(StepEnable, ctx.Err())
+		case <-time.After(p.PollInterval):
+		}
+	}
+	if g, err = s.Gate(ctx); err != nil {
+		return fail(StepEnable, err)
+	}
+	rep.EnabledAt = g.ChangedAt
+	report(RestoreProgress{Step: StepEnable, Done: true, Ingested: rep.Ingested,
+		Message: fmt.Sprintf("gate open at ingested record time %s: withdrawals are enabled, the automation resumes", rep.Ingested.Format(time.RFC3339Nano))})
+	return rep, nil
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "(nothing ingested)"
+	}
+	return t.Format(time.RFC3339Nano)
+}

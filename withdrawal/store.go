@@ -1,0 +1,564 @@
+package withdrawal
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/cantonx/txhistory/checkpoint"
+	"github.com/cantonx/txhistory/schema"
+	"github.com/cantonx/txhistory/tokenstd"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/shopspring/decimal"
+)
+
+// The tables of migration 003_withdrawal, inside the configured schema.
+const (
+	// Table holds the withdrawal requests.
+	Table = "withdrawal"
+	// ReservationTable holds the holdings open withdrawals have reserved.
+	ReservationTable = "withdrawal_reservation"
+	// GateTable holds the withdrawal gate (one row).
+	GateTable = "withdrawal_gate"
+	// GateLogTable holds the audit trail of gate changes.
+	GateLogTable = "withdrawal_gate_log"
+)
+
+// Refunder is the exchange's hook that gives a withdrawal's reserved user
+// funds back to the user when the withdrawal ends without paying out:
+// failed, expired, rejected or withdrawn.
+//
+// Refund is called exactly once per such withdrawal, in the SQL
+// transaction that moves it to its final status (the ingestion batch's, or
+// the caller's for MarkFailedTx), right after that status change, so the
+// credit commits with it or not at all. It must use tx and must not commit
+// or roll it back; an error aborts that transaction. For a withdrawal
+// re-created by the RecoveryHook, UserAccount and ReservedFunds are what the
+// hook filled in: blank for the default hook. Calls come from one goroutine
+// per transaction, but the ingester and the automation may call it
+// concurrently in their own transactions.
+type Refunder interface {
+	Refund(ctx context.Context, tx *sqlx.Tx, w *Withdrawal) error
+}
+
+// RefundFunc adapts a function to the Refunder interface.
+type RefundFunc func(ctx context.Context, tx *sqlx.Tx, w *Withdrawal) error
+
+// Refund calls f.
+func (f RefundFunc) Refund(ctx context.Context, tx *sqlx.Tx, w *Withdrawal) error {
+	return f(ctx, tx, w)
+}
+
+// Config configures a Store. Zero fields take the documented defaults.
+type Config struct {
+	// Schema holding the txhistory tables (migrated with schema.Migrate).
+	// Default schema.DefaultName.
+	Schema string
+	// Treasury, if set, makes Create refuse holdings owned by another
+	// party. Default "": the holding set holds only the treasury's holdings
+	// anyway (tokenstd.History keeps no others).
+	Treasury string
+	// IsWithdrawalID tells a withdrawal id from other text: Create refuses
+	// ids it rejects, and the Reconciler ignores treasury transfers whose
+	// reason it rejects (operational transfers that are not withdrawals).
+	// Default DefaultWithdrawalID. A stricter test, such as a prefix the
+	// exchange gives all its withdrawal ids, keeps unrelated transfers out
+	// of the withdrawal records.
+	IsWithdrawalID func(id string) bool
+	// Refunder, if set, credits user funds back (see Refunder).
+	Refunder Refunder
+	// Synchronizer is the synchronizer whose ingested record time is the
+	// clock for trecTgt and tSafe, for withdrawals that name none. Default
+	// "": the earliest record time ingested on any synchronizer, so that a
+	// withdrawal is expired only when no synchronizer the treasury uses
+	// can still commit its transfer. Set it when the treasury has left a
+	// synchronizer whose record time no longer moves.
+	Synchronizer string
+	// Logger receives what the store, reconciler and automation do.
+	// Default slog.Default().
+	Logger *slog.Logger
+}
+
+// WithDefaults returns a copy of c with empty fields filled.
+func (c Config) WithDefaults() Config {
+	if c.Schema == "" {
+		c.Schema = schema.DefaultName
+	}
+	if c.IsWithdrawalID == nil {
+		c.IsWithdrawalID = DefaultWithdrawalID
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Store reads and writes the withdrawal tables of one schema. It is safe
+// for concurrent use. Every write has a form taking the caller's
+// transaction (XTx) and one running its own (X).
+type Store struct {
+	db  *sqlx.DB
+	cfg Config
+	cps *checkpoint.Store
+	log *slog.Logger
+
+	withdrawals, reservations, gate, gateLog string
+	holdings, history, syncTime, review      string
+}
+
+// NewStore returns a store for db, whose schema must have been migrated
+// (schema.Migrate).
+func NewStore(db *sqlx.DB, cfg Config) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("withdrawal: nil database")
+	}
+	cfg = cfg.WithDefaults()
+	if err := schema.ValidateName(cfg.Schema); err != nil {
+		return nil, fmt.Errorf("withdrawal: Config.Schema: %w", err)
+	}
+	cps, err := checkpoint.NewStore(cfg.Schema)
+	if err != nil {
+		return nil, err
+	}
+	q := func(t string) string { return schema.Qualify(cfg.Schema, t) }
+	return &Store{
+		db: db, cfg: cfg, cps: cps, log: cfg.Logger,
+		withdrawals: q(Table), reservations: q(ReservationTable), gate: q(GateTable), gateLog: q(GateLogTable),
+		holdings: q(tokenstd.HoldingTable), history: q(tokenstd.HistoryTable), syncTime: q("synchronizer_time"),
+		review: q(tokenstd.ReviewTable),
+	}, nil
+}
+
+// DB returns the store's database.
+func (s *Store) DB() *sqlx.DB { return s.db }
+
+// Config returns the store's configuration, defaults filled in.
+func (s *Store) Config() Config { return s.cfg }
+
+// inTx runs fn in a transaction of its own: committed if fn returns nil,
+// rolled back otherwise.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("withdrawal: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("withdrawal: commit: %w", err)
+	}
+	return nil
+}
+
+// row is a withdrawal as stored.
+type row struct {
+	ID               string         `db:"id"`
+	UserAccount      string         `db:"user_account"`
+	Amount           string         `db:"amount"`
+	InstrumentAdmin  string         `db:"instrument_admin"`
+	InstrumentID     string         `db:"instrument_id"`
+	Receiver         string         `db:"receiver"`
+	ReservedHoldings pq.StringArray `db:"reserved_holdings"`
+	ReservedFunds    string         `db:"reserved_funds"`
+	TrecTgt          sql.NullTime   `db:"trec_tgt"`
+	SynchronizerID   string         `db:"synchronizer_id"`
+	Status           string         `db:"status"`
+	Recovered        bool           `db:"recovered"`
+	InstructionCID   string         `db:"instruction_cid"`
+	UpdateID         string         `db:"update_id"`
+	Offset           sql.NullInt64  `db:"ledger_offset"`
+	RecordTime       sql.NullTime   `db:"record_time"`
+	Transferred      string         `db:"transferred"`
+	Fee              string         `db:"fee"`
+	FailureReason    string         `db:"failure_reason"`
+	CreatedAt        time.Time      `db:"created_at"`
+	UpdatedAt        time.Time      `db:"updated_at"`
+	SubmittedAt      sql.NullTime   `db:"submitted_at"`
+	ClosedAt         sql.NullTime   `db:"closed_at"`
+}
+
+// columns selects a row; it works on the table and on a CTE returning it.
+const columns = `id, user_account, amount::text AS amount, instrument_admin, instrument_id, receiver, reserved_holdings,
+	reserved_funds::text AS reserved_funds, trec_tgt, synchronizer_id, status, recovered, instruction_cid, update_id,
+	ledger_offset, record_time, transferred::text AS transferred, fee::text AS fee, failure_reason,
+	created_at, updated_at, submitted_at, closed_at`
+
+func (r *row) withdrawal() (*Withdrawal, error) {
+	w := &Withdrawal{
+		Request: Request{
+			ID: r.ID, UserAccount: r.UserAccount, Receiver: r.Receiver,
+			Instrument:       tokenstd.Instrument{Admin: r.InstrumentAdmin, ID: r.InstrumentID},
+			ReservedHoldings: []string(r.ReservedHoldings),
+			SynchronizerID:   r.SynchronizerID,
+		},
+		Status: Status(r.Status), Recovered: r.Recovered, InstructionCID: r.InstructionCID, UpdateID: r.UpdateID,
+		FailureReason: r.FailureReason, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+	if len(w.ReservedHoldings) == 0 {
+		w.ReservedHoldings = nil
+	}
+	for _, d := range []struct {
+		s  string
+		to *decimal.Decimal
+	}{{r.Amount, &w.Amount}, {r.ReservedFunds, &w.ReservedFunds}, {r.Transferred, &w.Transferred}, {r.Fee, &w.Fee}} {
+		v, err := decimal.NewFromString(d.s)
+		if err != nil {
+			return nil, fmt.Errorf("withdrawal: %q: amount %q: %w", r.ID, d.s, err)
+		}
+		*d.to = v
+	}
+	if r.TrecTgt.Valid {
+		w.TrecTgt = r.TrecTgt.Time.UTC()
+	}
+	if r.Offset.Valid {
+		w.Offset = r.Offset.Int64
+	}
+	if r.RecordTime.Valid {
+		w.RecordTime = r.RecordTime.Time.UTC()
+	}
+	if r.SubmittedAt.Valid {
+		t := r.SubmittedAt.Time.UTC()
+		w.SubmittedAt = &t
+	}
+	if r.ClosedAt.Valid {
+		t := r.ClosedAt.Time.UTC()
+		w.ClosedAt = &t
+	}
+	return w, nil
+}
+
+func selectWithdrawals(ctx context.Context, q sqlx.QueryerContext, query string, args ...any) ([]*Withdrawal, error) {
+	var rows []row
+	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+		return nil, err
+	}
+	out := make([]*Withdrawal, 0, len(rows))
+	for i := range rows {
+		w, err := rows[i].withdrawal()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+// one returns the only withdrawal the query selects, or nil if none.
+func selectOne(ctx context.Context, q sqlx.QueryerContext, query string, args ...any) (*Withdrawal, error) {
+	ws, err := selectWithdrawals(ctx, q, query, args...)
+	if err != nil || len(ws) == 0 {
+		return nil, err
+	}
+	return ws[0], nil
+}
+
+// Get returns the withdrawal with the given id, or an error matching
+// ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (*Withdrawal, error) { return s.get(ctx, s.db, id) }
+
+// GetTx is Get inside the caller's transaction.
+func (s *Store) GetTx(ctx context.Context, tx *sqlx.Tx, id string) (*Withdrawal, error) {
+	return s.get(ctx, tx, id)
+}
+
+func (s *Store) get(ctx context.Context, q sqlx.QueryerContext, id string) (*Withdrawal, error) {
+	w, err := selectOne(ctx, q, `SELECT `+columns+` FROM `+s.withdrawals+` WHERE id = $1`, id)
+	if err != nil {
+		return nil, fmt.Errorf("withdrawal: reading %q: %w", id, err)
+	}
+	if w == nil {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	return w, nil
+}
+
+// ListByStatus returns the withdrawals in any of the given statuses (all
+// withdrawals if none is given), oldest first.
+func (s *Store) ListByStatus(ctx context.Context, statuses ...Status) ([]*Withdrawal, error) {
+	return s.list(ctx, s.db, 0, statuses)
+}
+
+// ListByStatusTx is ListByStatus inside the caller's transaction.
+func (s *Store) ListByStatusTx(ctx context.Context, tx *sqlx.Tx, statuses ...Status) ([]*Withdrawal, error) {
+	return s.list(ctx, tx, 0, statuses)
+}
+
+func (s *Store) list(ctx context.Context, q sqlx.QueryerContext, limit int, statuses []Status) ([]*Withdrawal, error) {
+	query := `SELECT ` + columns + ` FROM ` + s.withdrawals
+	var args []any
+	if len(statuses) > 0 {
+		names := make([]string, len(statuses))
+		for i, st := range statuses {
+			names[i] = string(st)
+		}
+		query += ` WHERE status = ANY($1)`
+		args = append(args, pq.Array(names))
+	}
+	query += ` ORDER BY created_at, id`
+	if limit > 0 {
+		query += fmt.Sprintf(` LIMIT %d`, limit)
+	}
+	ws, err := selectWithdrawals(ctx, q, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("withdrawal: listing withdrawals %v: %w", statuses, err)
+	}
+	return ws, nil
+}
+
+// Reservations returns the holdings reserved now, contract id → the
+// withdrawal holding it.
+func (s *Store) Reservations(ctx context.Context) (map[string]string, error) {
+	var rows []struct {
+		CID string `db:"contract_id"`
+		WID string `db:"withdrawal_id"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, `SELECT contract_id, withdrawal_id FROM `+s.reservations); err != nil {
+		return nil, fmt.Errorf("withdrawal: reading reservations: %w", err)
+	}
+	out := make(map[string]string, len(rows))
+	for _, r := range rows {
+		out[r.CID] = r.WID
+	}
+	return out, nil
+}
+
+// Create stores a withdrawal request in status requested and reserves its
+// holdings, in a transaction of its own. See CreateTx.
+func (s *Store) Create(ctx context.Context, r Request) (w *Withdrawal, err error) {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		w, err = s.CreateTx(ctx, tx, r)
+		return err
+	})
+	return w, err
+}
+
+// createSavepoint undoes a refused CreateTx without aborting the caller's
+// transaction.
+const createSavepoint = "txhistory_withdrawal_create"
+
+// CreateTx stores a withdrawal request in status requested and reserves
+// its holdings, inside the caller's transaction (which must use READ
+// COMMITTED, PostgreSQL's default), so the exchange can reserve the user's
+// funds in the same transaction. It returns the stored withdrawal.
+//
+// It refuses, with the error named, and leaves tx as it was:
+//   - while the withdrawal gate is closed: ErrWithdrawalsDisabled;
+//   - an invalid request (ErrInvalidRequest);
+//   - a request whose id is taken by a different withdrawal (ErrIDConflict);
+//   - a holding that is not a live, unlocked treasury holding of the
+//     instrument in the holding set (ErrHoldingUnavailable), or holdings
+//     that hold less than the amount;
+//   - a holding another open withdrawal has reserved (ErrHoldingReserved).
+//
+// Create is idempotent: the same request again returns the stored
+// withdrawal, whatever its status by now, and reserves nothing more.
+// Concurrent Creates reserving the same holding are safe: one wins, the
+// other gets ErrHoldingReserved. Once Disable has returned, no Create
+// commits until the gate opens again. Create locks the holdings it checks
+// until tx ends, so ingestion cannot archive them meanwhile; a deadlock
+// with ingestion is possible when it archives the same holdings, and is
+// reported as a database error (SQLSTATE 40P01) that is safe to retry
+// (ingest.IsTransientDBError).
+func (s *Store) CreateTx(ctx context.Context, tx *sqlx.Tx, r Request) (*Withdrawal, error) {
+	r = r.normalize()
+	if err := r.validate(s.cfg.IsWithdrawalID); err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT `+createSavepoint); err != nil {
+		return nil, fmt.Errorf("withdrawal: creating %q: %w", r.ID, err)
+	}
+	w, err := s.create(ctx, tx, r)
+	if err != nil {
+		if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT `+createSavepoint); rerr != nil {
+			return nil, errors.Join(err, fmt.Errorf("withdrawal: rolling back the refused create of %q: %w", r.ID, rerr))
+		}
+	}
+	if _, rerr := tx.ExecContext(ctx, `RELEASE SAVEPOINT `+createSavepoint); rerr != nil {
+		return nil, errors.Join(err, fmt.Errorf("withdrawal: creating %q: %w", r.ID, rerr))
+	}
+	return w, err
+}
+
+func (s *Store) create(ctx context.Context, tx *sqlx.Tx, r Request) (*Withdrawal, error) {
+	// The gate row is locked in share mode until the transaction ends, so
+	// Disable (an UPDATE of it) waits for creates in flight, and creates
+	// after it see the gate closed.
+	g, err := s.readGate(ctx, tx, true)
+	if err != nil {
+		return nil, err
+	}
+	if !g.Enabled {
+		return nil, fmt.Errorf("%w (since %s: %s): withdrawal %q not created", ErrWithdrawalsDisabled,
+			g.ChangedAt.Format(time.RFC3339), g.Reason, r.ID)
+	}
+	if existing, err := selectOne(ctx, tx, `SELECT `+columns+` FROM `+s.withdrawals+` WHERE id = $1`, r.ID); err != nil {
+		return nil, fmt.Errorf("withdrawal: creating %q: %w", r.ID, err)
+	} else if existing != nil {
+		return existingOrConflict(existing, r)
+	}
+	if err := s.checkHoldings(ctx, tx, r); err != nil {
+		return nil, err
+	}
+	w, err := selectOne(ctx, tx, `INSERT INTO `+s.withdrawals+` (id, user_account, amount, instrument_admin, instrument_id,
+			receiver, reserved_holdings, reserved_funds, trec_tgt, synchronizer_id, status)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (id) DO NOTHING
+		RETURNING `+columns,
+		r.ID, r.UserAccount, r.Amount.String(), r.Instrument.Admin, r.Instrument.ID, r.Receiver, pq.Array(r.ReservedHoldings),
+		r.ReservedFunds.String(), r.TrecTgt, r.SynchronizerID, string(StatusRequested))
+	if err != nil {
+		return nil, fmt.Errorf("withdrawal: creating %q: %w", r.ID, err)
+	}
+	if w == nil {
+		// A concurrent Create (or the recovery of its transfer) committed
+		// this id after we looked.
+		existing, err := s.get(ctx, tx, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		return existingOrConflict(existing, r)
+	}
+	// The primary key of the reservation table decides races between
+	// creates that checked the same free holding: the loser waits for the
+	// winner's commit and then inserts nothing.
+	var got []string
+	err = tx.SelectContext(ctx, &got, `INSERT INTO `+s.reservations+` (contract_id, withdrawal_id)
+		SELECT cid, $2 FROM unnest($1::text[]) AS u(cid) ORDER BY cid
+		ON CONFLICT (contract_id) DO NOTHING
+		RETURNING contract_id`, pq.Array(r.ReservedHoldings), r.ID)
+	if err != nil {
+		return nil, fmt.Errorf("withdrawal: reserving the holdings of %q: %w", r.ID, err)
+	}
+	if len(got) < len(r.ReservedHoldings) {
+		for _, cid := range r.ReservedHoldings {
+			if !slices.Contains(got, cid) {
+				var by string
+				_ = tx.GetContext(ctx, &by, `SELECT withdrawal_id FROM `+s.reservations+` WHERE contract_id = $1`, cid)
+				return nil, &HoldingError{Withdrawal: r.ID, ContractID: cid, ReservedBy: by, kind: ErrHoldingReserved}
+			}
+		}
+	}
+	s.log.Debug("withdrawal: created", "id", r.ID, "amount", r.Amount, "instrument", r.Instrument, "holdings", len(r.ReservedHoldings))
+	return w, nil
+}
+
+func existingOrConflict(existing *Withdrawal, r Request) (*Withdrawal, error) {
+	if sameRequest(existing.Request.normalize(), r) {
+		return existing, nil
+	}
+	what := "its content differs"
+	if existing.Recovered {
+		what = "it was recovered from the ledger: its transfer was executed"
+	}
+	return nil, fmt.Errorf("%w: withdrawal %q exists in status %s and %s", ErrIDConflict, r.ID, existing.Status, what)
+}
+
+// checkHoldings locks the requested holdings in share mode (so ingestion
+// cannot archive them before this transaction ends) and checks that they
+// can be reserved.
+func (s *Store) checkHoldings(ctx context.Context, tx *sqlx.Tx, r Request) error {
+	var hs []struct {
+		CID      string `db:"contract_id"`
+		Owner    string `db:"owner"`
+		Admin    string `db:"instrument_admin"`
+		ID       string `db:"instrument_id"`
+		Amount   string `db:"amount"`
+		Locked   bool   `db:"locked"`
+		Archived bool   `db:"archived"`
+	}
+	err := tx.SelectContext(ctx, &hs, `SELECT contract_id, owner, instrument_admin, instrument_id, amount::text AS amount,
+			lock IS NOT NULL AND lock <> 'null'::jsonb AS locked, archived_offset IS NOT NULL AS archived
+		FROM `+s.holdings+` WHERE contract_id = ANY($1) ORDER BY contract_id FOR SHARE`, pq.Array(r.ReservedHoldings))
+	if err != nil {
+		return fmt.Errorf("withdrawal: reading the holdings of %q: %w", r.ID, err)
+	}
+	unavailable := func(cid, reason string) error {
+		return &HoldingError{Withdrawal: r.ID, ContractID: cid, Reason: reason, kind: ErrHoldingUnavailable}
+	}
+	var sum decimal.Decimal
+	found := make(map[string]bool, len(hs))
+	for _, h := range hs {
+		found[h.CID] = true
+		switch {
+		case h.Archived:
+			return unavailable(h.CID, "is archived")
+		case s.cfg.Treasury != "" && h.Owner != s.cfg.Treasury:
+			return unavailable(h.CID, fmt.Sprintf("is owned by %s, not the treasury %s", h.Owner, s.cfg.Treasury))
+		case h.Admin != r.Instrument.Admin || h.ID != r.Instrument.ID:
+			return unavailable(h.CID, fmt.Sprintf("holds %s, not %s", tokenstd.Instrument{Admin: h.Admin, ID: h.ID}, r.Instrument))
+		case h.Locked:
+			return unavailable(h.CID, "is locked")
+		}
+		amt, err := decimal.NewFromString(h.Amount)
+		if err != nil {
+			return fmt.Errorf("withdrawal: holding %s: amount %q: %w", h.CID, h.Amount, err)
+		}
+		sum = sum.Add(amt)
+	}
+	for _, cid := range r.ReservedHoldings {
+		if !found[cid] {
+			return unavailable(cid, "is not in the holding set (not a treasury holding, or not ingested yet)")
+		}
+	}
+	if sum.LessThan(r.Amount) {
+		return fmt.Errorf("%w: withdrawal %q: the reserved holdings hold %s, less than the amount %s", ErrInvalidRequest, r.ID, sum, r.Amount)
+	}
+	var taken []struct {
+		CID string `db:"contract_id"`
+		WID string `db:"withdrawal_id"`
+	}
+	if err := tx.SelectContext(ctx, &taken, `SELECT contract_id, withdrawal_id FROM `+s.reservations+
+		` WHERE contract_id = ANY($1) ORDER BY contract_id`, pq.Array(r.ReservedHoldings)); err != nil {
+		return fmt.Errorf("withdrawal: reading the reservations of %q: %w", r.ID, err)
+	}
+	if len(taken) > 0 {
+		return &HoldingError{Withdrawal: r.ID, ContractID: taken[0].CID, ReservedBy: taken[0].WID, kind: ErrHoldingReserved}
+	}
+	return nil
+}
+
+// clock is the ingested record time trecTgt is compared with, for a
+// withdrawal on synchronizer sync ("" for the store's clock), given the
+// record times reached per synchronizer. Zero when nothing was ingested
+// there.
+func (s *Store) clock(times map[string]time.Time, sync string) time.Time {
+	if sync == "" {
+		sync = s.cfg.Synchronizer
+	}
+	if sync != "" {
+		return times[sync]
+	}
+	var earliest time.Time
+	for _, t := range times {
+		if earliest.IsZero() || t.Before(earliest) {
+			earliest = t
+		}
+	}
+	return earliest
+}
+
+// IngestedTime returns the store's clock: the ingested record time, from
+// the checkpoint, on Config.Synchronizer, or the earliest over all
+// synchronizers if none is configured. Zero before anything was ingested.
+func (s *Store) IngestedTime(ctx context.Context) (time.Time, error) {
+	times, err := s.recordTimes(ctx, s.db)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return s.clock(times, ""), nil
+}
+
+func (s *Store) recordTimes(ctx context.Context, q sqlx.QueryerContext) (map[string]time.Time, error) {
+	cp, _, err := s.cps.Get(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("withdrawal: reading the ingested record time: %w", err)
+	}
+	return cp.RecordTimes, nil
+}

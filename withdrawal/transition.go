@@ -1,0 +1,366 @@
+package withdrawal
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/cantonx/txhistory/tokenstd"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/shopspring/decimal"
+)
+
+// rule is what a transition to a status needs and does.
+type rule struct {
+	// from are the statuses it may start from.
+	from []Status
+	// release drops the withdrawal's holding reservations: the holdings
+	// were spent by its transfer, or it will not spend them.
+	release bool
+	// refund calls the Refunder: the funds did not leave the treasury.
+	refund bool
+	// final sets closed_at.
+	final bool
+}
+
+var (
+	beforeLedger = []Status{StatusRequested, StatusSubmitted}
+	anyOpen      = []Status{StatusRequested, StatusSubmitted, StatusPendingAcceptance}
+)
+
+// rules are the life cycle. A withdrawal still requested may move on as if
+// submitted: the ledger can show the transfer before the automation has
+// marked it, and a restore of the Integration DB can undo the mark.
+var rules = map[Status]rule{
+	StatusSubmitted:         {from: []Status{StatusRequested}},
+	StatusPendingAcceptance: {from: beforeLedger, release: true},
+	StatusCompleted:         {from: anyOpen, release: true, final: true},
+	StatusFailed:            {from: anyOpen, release: true, refund: true, final: true},
+	StatusExpired:           {from: anyOpen, release: true, refund: true, final: true},
+	StatusRejected:          {from: []Status{StatusPendingAcceptance}, release: true, refund: true, final: true},
+	StatusWithdrawn:         {from: []Status{StatusPendingAcceptance}, release: true, refund: true, final: true},
+}
+
+// Transitions returns the life cycle: for each status a withdrawal can be
+// moved to, the statuses it can be moved from. Recovered withdrawals are
+// created in their status by the reconciler, not moved there; a completed
+// transfer of a recovered withdrawal makes it recovered rather than
+// completed.
+func Transitions() map[Status][]Status {
+	out := make(map[Status][]Status, len(rules))
+	for to, r := range rules {
+		out[to] = slices.Clone(r.from)
+	}
+	return out
+}
+
+func statusNames(ss []Status) pq.StringArray {
+	out := make(pq.StringArray, len(ss))
+	for i, s := range ss {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// move runs the transition of withdrawal id to status to as one statement:
+// an UPDATE guarded by the allowed from-statuses that also sets the given
+// columns (set, with arguments from $3 on) and, if the rule says so,
+// deletes the reservations. It returns the moved withdrawal, or nil if it
+// was not in a from-status (or does not exist). The Refunder runs after a
+// move whose rule refunds.
+func (s *Store) move(ctx context.Context, tx *sqlx.Tx, id string, to Status, set string, args ...any) (*Withdrawal, error) {
+	r := rules[to]
+	statusExpr := fmt.Sprintf("'%s'", to)
+	if to == StatusCompleted {
+		statusExpr = fmt.Sprintf(`CASE WHEN recovered THEN '%s' ELSE '%s' END`, StatusRecovered, StatusCompleted)
+	}
+	closed := "closed_at"
+	if r.final {
+		closed = "now()"
+	}
+	if set != "" {
+		set = ", " + set
+	}
+	query := `WITH moved AS (
+			UPDATE ` + s.withdrawals + ` SET status = ` + statusExpr + `, updated_at = now(), closed_at = ` + closed + set + `
+			WHERE id = $1 AND status = ANY($2)
+			RETURNING *
+		)`
+	if r.release {
+		query += `, released AS (
+			DELETE FROM ` + s.reservations + ` AS r USING moved WHERE r.withdrawal_id = moved.id
+		)`
+	}
+	query += ` SELECT ` + columns + ` FROM moved`
+	w, err := selectOne(ctx, tx, query, append([]any{id, statusNames(r.from)}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("withdrawal: moving %q to %s: %w", id, to, err)
+	}
+	if w != nil && r.refund {
+		if err := s.refund(ctx, tx, w); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+func (s *Store) refund(ctx context.Context, tx *sqlx.Tx, w *Withdrawal) error {
+	if s.cfg.Refunder == nil {
+		return nil
+	}
+	if err := s.cfg.Refunder.Refund(ctx, tx, w); err != nil {
+		return fmt.Errorf("withdrawal: refunding %q (%s): %w", w.ID, w.Status, err)
+	}
+	return nil
+}
+
+// MarkSubmitted records that the automation submitted the withdrawal's
+// transfer, in a transaction of its own. See MarkSubmittedTx.
+func (s *Store) MarkSubmitted(ctx context.Context, id string) (w *Withdrawal, err error) {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		w, err = s.MarkSubmittedTx(ctx, tx, id)
+		return err
+	})
+	return w, err
+}
+
+// MarkSubmittedTx moves a requested withdrawal to submitted, in one
+// statement inside the caller's transaction, and returns it. A withdrawal
+// that is past requested already (the ledger was faster, or it was marked
+// before) is left as it is and returned without error: the mark only says
+// the transfer is on its way. An unknown id is ErrNotFound.
+func (s *Store) MarkSubmittedTx(ctx context.Context, tx *sqlx.Tx, id string) (*Withdrawal, error) {
+	w, err := s.move(ctx, tx, id, StatusSubmitted, `submitted_at = now()`)
+	if err != nil || w != nil {
+		return w, err
+	}
+	return s.get(ctx, tx, id)
+}
+
+// MarkFailed marks a withdrawal failed, in a transaction of its own. See
+// MarkFailedTx.
+func (s *Store) MarkFailed(ctx context.Context, id, reason string) (w *Withdrawal, err error) {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		w, err = s.MarkFailedTx(ctx, tx, id, reason)
+		return err
+	})
+	return w, err
+}
+
+// MarkFailedTx moves an open withdrawal to failed, for instance when its
+// receiver has no transfer pre-approval, in one statement inside the
+// caller's transaction: it releases the holding reservations and calls the
+// Refunder. Marking a failed withdrawal failed again changes nothing and is
+// not an error (so this write is safe to redo after an Integration DB
+// restore); any other status is a *TransitionError. An unknown id is
+// ErrNotFound. On a database or Refunder error, roll tx back.
+func (s *Store) MarkFailedTx(ctx context.Context, tx *sqlx.Tx, id, reason string) (*Withdrawal, error) {
+	w, err := s.move(ctx, tx, id, StatusFailed, `failure_reason = $3`, reason)
+	if err != nil || w != nil {
+		return w, err
+	}
+	cur, err := s.get(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if cur.Status == StatusFailed {
+		return cur, nil
+	}
+	return nil, &TransitionError{ID: id, From: cur.Status, To: StatusFailed}
+}
+
+// Outcome is what the ledger shows about a withdrawal: one history entry
+// of a transfer the treasury sent (see tokenstd.Entry), with the
+// withdrawal status it leads to.
+type Outcome struct {
+	// ID is the withdrawal id: the transfer's reason.
+	ID string
+	// Status is pending_acceptance (an offer), completed, rejected,
+	// withdrawn, expired or failed.
+	Status Status
+	// Kind is the history entry's kind.
+	Kind tokenstd.Kind
+	// UpdateID, Offset, RecordTime, SynchronizerID and NodeID say where on
+	// the ledger.
+	UpdateID       string
+	Offset         int64
+	RecordTime     time.Time
+	SynchronizerID string
+	NodeID         int32
+	// Instrument, Receiver, Transferred and Fee describe the transfer.
+	Instrument  tokenstd.Instrument
+	Receiver    string
+	Transferred decimal.Decimal
+	Fee         decimal.Decimal
+	// InstructionCID is the transfer instruction of a multi-step transfer.
+	InstructionCID string
+	// Meta is the operation's merged metadata: extra keys the exchange put
+	// on the transfer are here.
+	Meta tokenstd.Metadata
+}
+
+// outcomeStatus maps history entry kinds of treasury transfers to the
+// withdrawal status they lead to.
+var outcomeStatus = map[tokenstd.Kind]Status{
+	tokenstd.KindWithdrawal: StatusCompleted,
+	tokenstd.KindOfferOut:   StatusPendingAcceptance,
+	tokenstd.KindRejected:   StatusRejected,
+	tokenstd.KindWithdrawn:  StatusWithdrawn,
+	tokenstd.KindExpired:    StatusExpired,
+	tokenstd.KindFailed:     StatusFailed,
+}
+
+// OutcomeKinds returns the history entry kinds that move withdrawals.
+func OutcomeKinds() []tokenstd.Kind { return slices.Sorted(maps.Keys(outcomeStatus)) }
+
+func (o *Outcome) failureReason() string {
+	if o.Status != StatusFailed {
+		return ""
+	}
+	return fmt.Sprintf("the ledger shows the transfer failed (%s, update %s)", o.Kind, o.UpdateID)
+}
+
+// ApplyOutcome applies what the ledger shows, in a transaction of its own.
+// See ApplyOutcomeTx.
+func (s *Store) ApplyOutcome(ctx context.Context, o Outcome) (w *Withdrawal, err error) {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		w, err = s.ApplyOutcomeTx(ctx, tx, o)
+		return err
+	})
+	return w, err
+}
+
+// ApplyOutcomeTx moves the withdrawal o.ID to o.Status in one statement
+// inside the caller's transaction, recording the transaction (update id,
+// offset, record time), the instruction, the transferred amount and the
+// fee; it releases the holding reservations and, for rejected, withdrawn,
+// expired and failed, calls the Refunder. A completed transfer of a
+// recovered withdrawal makes it recovered.
+//
+// Applying an outcome again (the same update id), or one older than the
+// transaction that last moved the withdrawal, changes nothing and is not an
+// error: replaying ingestion is harmless. Otherwise a status the
+// withdrawal cannot move from is a *TransitionError, and an unknown id
+// ErrNotFound. The Reconciler calls this for every withdrawal entry of a
+// batch.
+func (s *Store) ApplyOutcomeTx(ctx context.Context, tx *sqlx.Tx, o Outcome) (*Withdrawal, error) {
+	w, _, err := s.applyOutcome(ctx, tx, o)
+	return w, err
+}
+
+// applyOutcome is ApplyOutcomeTx that also says whether it changed the
+// withdrawal.
+func (s *Store) applyOutcome(ctx context.Context, tx *sqlx.Tx, o Outcome) (*Withdrawal, bool, error) {
+	if _, ok := rules[o.Status]; !ok || o.Status == StatusSubmitted {
+		return nil, false, fmt.Errorf("withdrawal: outcome of %q: %q is not a ledger outcome", o.ID, o.Status)
+	}
+	w, err := s.move(ctx, tx, o.ID, o.Status, `instruction_cid = CASE WHEN $3 <> '' THEN $3 ELSE instruction_cid END,
+		update_id = $4, ledger_offset = $5, record_time = $6, transferred = $7, fee = $8,
+		failure_reason = CASE WHEN $9 <> '' THEN $9 ELSE failure_reason END`,
+		o.InstructionCID, o.UpdateID, o.Offset, normTime(o.RecordTime), o.Transferred.String(), o.Fee.String(), o.failureReason())
+	if err != nil || w != nil {
+		return w, w != nil, err
+	}
+	cur, err := s.get(ctx, tx, o.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	if applied(cur, o) {
+		return cur, false, nil
+	}
+	return nil, false, &TransitionError{ID: o.ID, From: cur.Status, To: o.Status, UpdateID: o.UpdateID, CurrentUpdateID: cur.UpdateID}
+}
+
+// applied reports whether o is already reflected in w: w was moved by the
+// same transaction, or by a later one.
+func applied(w *Withdrawal, o Outcome) bool {
+	if o.UpdateID != "" && w.UpdateID == o.UpdateID {
+		return true
+	}
+	return !w.RecordTime.IsZero() && normTime(o.RecordTime).Before(w.RecordTime)
+}
+
+// ExpireDue expires the withdrawals whose trecTgt has passed, in a
+// transaction of its own. See ExpireDueTx.
+func (s *Store) ExpireDue(ctx context.Context, recordTimes map[string]time.Time) (ws []*Withdrawal, err error) {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		ws, err = s.ExpireDueTx(ctx, tx, recordTimes)
+		return err
+	})
+	return ws, err
+}
+
+// ExpireDueTx moves to expired, in one statement inside the caller's
+// transaction, every requested or submitted withdrawal whose trecTgt is
+// before the ingested record time: that of its synchronizer if it names
+// one, else the store's clock (Config.Synchronizer) computed from
+// recordTimes, the record time reached per synchronizer (ingest.Batch's
+// RecordTimes). Their reservations are released and the Refunder is called
+// for each. It returns them, by trecTgt.
+//
+// A transfer committed before trecTgt has a record time below it, so it was
+// ingested no later than the batch whose record time passes trecTgt; the
+// Reconciler applies a batch's transfers before its expiry, so a withdrawal
+// whose transfer is on the ledger is never expired.
+func (s *Store) ExpireDueTx(ctx context.Context, tx *sqlx.Tx, recordTimes map[string]time.Time) ([]*Withdrawal, error) {
+	if len(recordTimes) == 0 {
+		return nil, nil
+	}
+	c := s.clockArgs(recordTimes)
+	ws, err := selectWithdrawals(ctx, tx, `WITH `+clockCTE+`, moved AS (
+			UPDATE `+s.withdrawals+` AS w SET status = $5, updated_at = now(), closed_at = now()
+			WHERE w.status = ANY($6) AND w.trec_tgt < $4 AND w.trec_tgt < `+clockOfRow+`
+			RETURNING w.*
+		), released AS (
+			DELETE FROM `+s.reservations+` AS r USING moved WHERE r.withdrawal_id = moved.id
+		)
+		SELECT `+columns+` FROM moved ORDER BY trec_tgt, id`,
+		c.syncs, c.times, c.def, c.latest, string(StatusExpired), statusNames(beforeLedger))
+	if err != nil {
+		return nil, fmt.Errorf("withdrawal: expiring withdrawals past their trecTgt: %w", err)
+	}
+	for _, w := range ws {
+		if err := s.refund(ctx, tx, w); err != nil {
+			return nil, err
+		}
+	}
+	return ws, nil
+}
+
+// clockCTE and clockOfRow compare trecTgt with the ingested record time in
+// SQL, as Store.clock does: $1 and $2 are the synchronizers and their
+// record times, $3 the store's clock (NULL if unknown), for a row w.
+const (
+	clockCTE   = `clock(sync, t) AS (SELECT * FROM unnest($1::text[], $2::timestamptz[]))`
+	clockOfRow = `COALESCE(CASE WHEN w.synchronizer_id = '' THEN $3::timestamptz
+		ELSE (SELECT c.t FROM clock c WHERE c.sync = w.synchronizer_id) END, '-infinity')`
+)
+
+// clockArgs are the arguments $1 to $4 of clockCTE and clockOfRow; latest
+// ($4) is the latest record time, an index-friendly upper bound.
+type clockArgs struct {
+	syncs, times pq.StringArray
+	def, latest  any
+}
+
+func (s *Store) clockArgs(recordTimes map[string]time.Time) clockArgs {
+	var c clockArgs
+	var latest time.Time
+	for sync, t := range recordTimes {
+		c.syncs = append(c.syncs, sync)
+		c.times = append(c.times, normTime(t).Format(time.RFC3339Nano))
+		if t.After(latest) {
+			latest = t
+		}
+	}
+	if d := s.clock(recordTimes, ""); !d.IsZero() {
+		c.def = normTime(d)
+	}
+	if !latest.IsZero() {
+		c.latest = normTime(latest)
+	}
+	return c
+}
