@@ -49,6 +49,8 @@ import (
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/metrics"
 	"github.com/cantonx/txhistory/schema"
+	"github.com/cantonx/txhistory/tokenstd"
+	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq"
 	"google.golang.org/grpc"
@@ -128,11 +130,15 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 		}
 	}
 
+	handler, err := newHandler(db, cfg.party, cfg.schema, log)
+	if err != nil {
+		return err
+	}
 	hist := metrics.NewLatencyHistogram()
 	icfg := ingest.Config{
 		Parties:      []string{cfg.party},
 		Schema:       cfg.schema,
-		Handler:      newHandler(log),
+		Handler:      handler,
 		StartOffset:  cfg.startOffset,
 		MaxBatchSize: cfg.maxBatch,
 		StallTimeout: cfg.stallTimeout,
@@ -204,19 +210,26 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 	}
 }
 
-// newHandler returns the batch handler.
-//
-// ============================================================================
-// HISTORY HANDLERS GO HERE. The dedup rows and the checkpoint are written by
-// the Ingester itself; this handler only logs each new transaction at debug
-// level. Plug in the token standard history and the withdrawal reconciler
-// when they are available, in this order, in the same SQL transaction:
-//
-//	return ingest.Handlers(tokenstd.NewHandler(...), withdrawal.NewReconciler(...), logTransactions(log))
-//
-// ============================================================================
-func newHandler(log *slog.Logger) ingest.Handler {
-	return logTransactions(log)
+// newHandler returns the batch handler: the token standard history, then
+// the withdrawal reconciler (which reads the history entries written in the
+// same SQL transaction), then a debug log line per transaction. An exchange
+// embedding txhistory plugs its deposit crediter (tokenstd.Config.Credit)
+// and its refunder (withdrawal.Config.Refunder) in here; without a
+// refunder, expired withdrawals are released and logged but credit no one.
+func newHandler(db *sqlx.DB, party, schemaName string, log *slog.Logger) (ingest.Handler, error) {
+	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: party, Schema: schemaName, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	store, err := withdrawal.NewStore(db, withdrawal.Config{Schema: schemaName, Treasury: party, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	reconciler, err := withdrawal.NewReconciler(store, withdrawal.ReconcilerConfig{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return ingest.Handlers(history, reconciler, logTransactions(log)), nil
 }
 
 // logTransactions logs every new transaction with its offset and update id.
