@@ -29,14 +29,21 @@
 // txhistory_migration table; Versions lists them and Latest reports the
 // newest version this build carries.
 //
-// Version 1 (001_core) creates:
+// The versions:
 //
-//   - checkpoint: a single row (id = 1) holding the ledger offset of the last
-//     ingested transaction with its update id, record time and synchronizer.
-//   - synchronizer_time: the latest ingested record time per synchronizer,
-//     from transactions and offset checkpoints alike.
-//   - ingested_update: one row per ingested update id, for deduplication.
-//   - checkpoint_rewind: an audit trail of recovery rewinds.
+//   - 001_core (packages checkpoint, dedup, ingest): checkpoint, a single
+//     row (id = 1) holding the committed offset and the last ingested
+//     transaction's update id, offset, record time and synchronizer;
+//     synchronizer_time, the latest ingested record time per synchronizer,
+//     from transactions and offset checkpoints alike; ingested_update, one
+//     row per ingested update id, for deduplication; checkpoint_rewind, an
+//     audit trail of recovery rewinds; review_transaction, transactions set
+//     aside for manual review.
+//   - 002_tokenstd (package tokenstd): token_holding, the treasury's
+//     holdings (UTXOs); token_instruction, multi-step transfer
+//     instructions; token_history, the history entries.
+//   - 003_withdrawal (package withdrawal): withdrawal,
+//     withdrawal_reservation, withdrawal_gate and withdrawal_gate_log.
 //
 // # Guarantees
 //
