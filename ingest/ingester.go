@@ -57,7 +57,10 @@ type Config struct {
 	MaxBatchSize int
 	// MaxBatchDelay is the longest an update waits for its batch to fill
 	// before the batch is committed anyway. A batch is also committed as soon
-	// as the stream has nothing more to deliver. Default 20ms.
+	// as the stream has nothing more to deliver (no decoded update is
+	// waiting): a quiet stream is committed at once, and under load batches
+	// grow by themselves, as updates queue up while a commit runs. Default
+	// 20ms.
 	MaxBatchDelay time.Duration
 	// MinBackoff and MaxBackoff bound the exponential backoff (with jitter)
 	// between reconnects and database retries. Defaults 100ms and 30s.
@@ -418,8 +421,9 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 		case it, ok = <-items:
 		default:
 			// Nothing waiting: commit what we have before blocking, so that
-			// a quiet stream is ingested with low latency.
-			if !b.empty() && b.sawCheckpoint {
+			// a quiet stream is ingested with low latency. Under load the
+			// batch grows by itself: updates queue up while a commit runs.
+			if !b.empty() {
 				if err := flush(); err != nil {
 					return progressed, err
 				}
