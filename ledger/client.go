@@ -234,6 +234,9 @@ type UpdateStream struct {
 	cancel context.CancelFunc
 	begin  int64
 	last   int64
+	frame  wireFrame    // the last message's bytes (frameCodec)
+	dec    *wireDecoder // decodes them (wire.go)
+	err    error        // a message that did not unmarshal ended the stream
 }
 
 // Updates opens the update stream. Errors at opening are reported by the
@@ -246,12 +249,12 @@ func (c *Client) Updates(ctx context.Context, r UpdatesRequest) (*UpdateStream, 
 		return nil, fmt.Errorf("ledger: invalid begin offset %d", r.BeginExclusive)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	st, err := c.updates.GetUpdates(ctx, r.Proto())
+	st, err := c.updates.GetUpdates(ctx, r.Proto(), grpc.ForceCodecV2(newFrameCodec()))
 	if err != nil {
 		cancel()
 		return nil, streamErr(r.BeginExclusive, err)
 	}
-	return &UpdateStream{stream: st, cancel: cancel, begin: r.BeginExclusive, last: r.BeginExclusive}, nil
+	return &UpdateStream{stream: st, cancel: cancel, begin: r.BeginExclusive, last: r.BeginExclusive, dec: newWireDecoder()}, nil
 }
 
 func streamErr(begin int64, err error) error {
@@ -267,14 +270,22 @@ func streamErr(begin int64, err error) error {
 // bounded stream. Updates arrive in strictly increasing offset order; an
 // offset that does not increase is reported as an error.
 func (s *UpdateStream) Recv() (Update, error) {
-	msg, err := s.stream.Recv()
-	if err != nil {
+	if s.err != nil {
+		return Update{}, s.err
+	}
+	if err := s.stream.RecvMsg(&s.frame); err != nil {
 		if err == io.EOF {
 			return Update{}, io.EOF
 		}
 		return Update{}, streamErr(s.begin, err)
 	}
-	u, err := UpdateFromProto(msg)
+	u, unmarshalErr, err := s.dec.decode(s.frame.b)
+	if unmarshalErr != nil {
+		// As gRPC does when its codec fails: the stream ends with the error.
+		s.err = streamErr(s.begin, unmarshalErr)
+		s.cancel()
+		return Update{}, s.err
+	}
 	if err != nil {
 		return Update{}, err
 	}

@@ -1,0 +1,22 @@
+package ledger
+
+// WireDecoder is the stream's decoder (wire.go), for tests.
+type WireDecoder struct{ d *wireDecoder }
+
+// NewWireDecoder returns a decoder with nothing shared yet.
+func NewWireDecoder() WireDecoder { return WireDecoder{newWireDecoder()} }
+
+// Decode decodes one GetUpdatesResponse as a stream does, reporting
+// whether the fast path had to fall back to the reference path.
+func (w WireDecoder) Decode(b []byte) (u Update, unmarshalErr, err error, fellBack bool) {
+	if u, err := w.d.update(b); err == nil {
+		return u, nil, nil, false
+	}
+	u, unmarshalErr, err = w.d.decode(b)
+	return u, unmarshalErr, err, true
+}
+
+// DecodeWire decodes b with a new WireDecoder.
+func DecodeWire(b []byte) (u Update, unmarshalErr, err error, fellBack bool) {
+	return NewWireDecoder().Decode(b)
+}
