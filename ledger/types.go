@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -214,7 +213,29 @@ func (u Update) Offset() int64 {
 	return 0
 }
 
-var decimalText = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
+// isDecimalText reports whether s matches ^-?[0-9]+(\.[0-9]+)?$.
+func isDecimalText(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	digits := func() int {
+		n := 0
+		for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+			n++
+		}
+		s = s[n:]
+		return n
+	}
+	if digits() == 0 {
+		return false
+	}
+	if s == "" {
+		return true
+	}
+	if s[0] != '.' {
+		return false
+	}
+	s = s[1:]
+	return digits() > 0 && s == ""
+}
 
 // MaxNumericDigits is the most significant digits a Daml Numeric can have.
 const MaxNumericDigits = 38
@@ -223,7 +244,7 @@ const MaxNumericDigits = 38
 // Exponents, blanks, signs other than a leading minus and more than 38 digits
 // are errors.
 func ParseDecimal(s string) (decimal.Decimal, error) {
-	if !decimalText.MatchString(s) {
+	if !isDecimalText(s) {
 		return decimal.Decimal{}, &ValueError{Want: "numeric", Got: KindNumeric, Msg: fmt.Sprintf("malformed numeric %q", truncate(s, 64))}
 	}
 	if significantDigits(s) > MaxNumericDigits {

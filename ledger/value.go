@@ -356,6 +356,16 @@ func (v Value) AsRecord() ([]Field, error) {
 	return out, nil
 }
 
+// FieldAt returns the i-th field of a record, in wire order, without
+// copying the others as AsRecord does. The second result is false if v is
+// not a record or has no field i.
+func (v Value) FieldAt(i int) (Field, bool) {
+	if v.kind != KindRecord || i < 0 || i >= len(v.keys) {
+		return Field{}, false
+	}
+	return Field{Label: v.keys[i], Value: v.elems[i]}, true
+}
+
 // NumFields returns the number of fields of a record (0 for other kinds).
 func (v Value) NumFields() int {
 	if v.kind != KindRecord {

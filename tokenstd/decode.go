@@ -3,8 +3,8 @@ package tokenstd
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cantonx/txhistory/ledger"
@@ -35,19 +35,32 @@ const (
 // Reading such data as V1 could miss amounts, so it is never guessed at.
 var ErrUnsupportedVersion = errors.New("tokenstd: unsupported token standard version")
 
-// tokenModule matches the modules of token standard interface packages of
-// any version.
-var tokenModule = regexp.MustCompile(`^Splice\.Api\.Token\.[A-Za-z]+V([0-9]+)$`)
-
 // IsTokenStandardModule reports whether module belongs to a token standard
 // interface package, and whether that package is a version this package
-// reads (v1).
+// reads (v1). The modules of token standard interface packages of any
+// version match ^Splice\.Api\.Token\.[A-Za-z]+V([0-9]+)$.
 func IsTokenStandardModule(module string) (standard, supported bool) {
-	m := tokenModule.FindStringSubmatch(module)
-	if m == nil {
+	name, ok := strings.CutPrefix(module, "Splice.Api.Token.")
+	if !ok {
 		return false, false
 	}
-	return true, m[1] == "1"
+	// name is letters, then V, then the version's digits.
+	v := strings.LastIndexByte(name, 'V')
+	if v < 1 || v == len(name)-1 {
+		return false, false
+	}
+	for _, c := range []byte(name[:v]) {
+		if (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') {
+			return false, false
+		}
+	}
+	version := name[v+1:]
+	for _, c := range []byte(version) {
+		if c < '0' || c > '9' {
+			return false, false
+		}
+	}
+	return true, version == "1"
 }
 
 func joinPath(a, b string) string {
@@ -108,24 +121,30 @@ func (r *reader) record(v ledger.Value, path, module, entity string, labels ...s
 		r.err = err
 		return ledger.Value{}
 	}
-	fields, _ := v.AsRecord()
-	seen := make(map[string]bool, len(fields))
-	for _, f := range fields {
+	var buf [16]bool
+	seen := buf[:0] // seen[k]: a field labels[k] was read
+	if len(labels) > len(buf) {
+		seen = make([]bool, len(labels))
+	}
+	seen = seen[:len(labels)]
+	for i := range v.NumFields() {
+		f, _ := v.FieldAt(i)
+		k := slices.Index(labels, f.Label)
 		switch {
 		case f.Label == "":
 			r.err = &ledger.ValueError{Path: path, Msg: "record field without a label: the update stream must be verbose"}
 			return ledger.Value{}
-		case !slices.Contains(labels, f.Label):
+		case k < 0:
 			r.err = versionErr(path, "unexpected field %q in %s.%s (known fields: %v)", f.Label, module, entity, labels)
 			return ledger.Value{}
-		case seen[f.Label]:
+		case seen[k]:
 			r.err = &ledger.ValueError{Path: joinPath(path, f.Label), Msg: "duplicate record field"}
 			return ledger.Value{}
 		}
-		seen[f.Label] = true
+		seen[k] = true
 	}
-	for _, l := range labels {
-		if !seen[l] {
+	for k, l := range labels {
+		if !seen[k] {
 			r.err = &ledger.ValueError{Path: joinPath(path, l), Msg: "missing record field"}
 			return ledger.Value{}
 		}
