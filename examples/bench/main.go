@@ -3,7 +3,8 @@
 //   - e2e: a fake participant (in a child process, over loopback gRPC)
 //     streams -n 1-step token transfers (ledgertest.TransferHistory: deposits
 //     to the treasury and, every tenth, a withdrawal) to an Ingester with
-//     the token standard History handler, into PostgreSQL;
+//     the token standard History and the withdrawal Reconciler, into
+//     PostgreSQL;
 //   - ceiling: the same stream received and decoded, nothing written;
 //   - naive: the same work for the first -naive-n transactions, one SQL
 //     transaction and one statement per row per ledger transaction;
@@ -152,11 +153,10 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 	phases := strings.Split(o.Phases, ",")
 	began := time.Now()
 	const treasury = "treasury::1220bench"
-	_, chain, _ := handlerChain("txhistory", treasury)
-	res := &Result{N: o.N, NaiveN: o.NaiveN, MemN: o.MemN, TailRate: o.TailRate, Handlers: chain,
+	res := &Result{N: o.N, NaiveN: o.NaiveN, MemN: o.MemN, TailRate: o.TailRate, Handlers: handlerNames,
 		CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
 	b := &bench{treasury: treasury, logger: quietLogger(), progress: stdout}
-	b.logf("txhistory bench: %d CPUs, %s, handlers: %s", res.CPUs, res.GoVersion, chain)
+	b.logf("txhistory bench: %d CPUs, %s, handlers: %s", res.CPUs, res.GoVersion, handlerNames)
 
 	dsn := o.DSN
 	if dsn == "" {

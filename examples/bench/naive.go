@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/checkpoint"
+	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/jmoiron/sqlx"
@@ -17,10 +18,11 @@ import (
 // naive ingests the first n transactions of the fake's ledger the obvious
 // way, as a baseline: read the stream and, for each transaction, one SQL
 // transaction with one statement per row. It does the same work as the
-// Ingester with the History handler (update-id dedup, the same
-// classification, the same holding and history rows, the checkpoint and the
-// synchronizer time) but looks each consumed contract up with its own query
-// and writes each row with its own statement.
+// Ingester with the handler chain (update-id dedup, the same
+// classification, the same holding and history rows, the withdrawal
+// reconciler, the checkpoint and the synchronizer time) but looks each
+// consumed contract up with its own query and writes each row with its own
+// statement; the reconciler runs on a batch of one transaction.
 func (b *bench) naive(ctx context.Context, f *fake, n int64) (float64, error) {
 	c, err := dial(f.Addr)
 	if err != nil {
@@ -41,6 +43,10 @@ func (b *bench) naive(ctx context.Context, f *fake, n int64) (float64, error) {
 		return 0, err
 	}
 	w := naiveWriter{schema: name, classifier: tokenstd.Classifier{Treasury: b.treasury}}
+	rec, err := reconciler(b.db, name, b.treasury)
+	if err != nil {
+		return 0, err
+	}
 
 	start := time.Now()
 	st, err := c.Updates(ctx, ledger.UpdatesRequest{EndInclusive: n, Filter: ledger.Filter{Parties: []string{b.treasury}}})
@@ -66,6 +72,10 @@ func (b *bench) naive(ctx context.Context, f *fake, n int64) (float64, error) {
 		next.RecordTimes[t.SynchronizerID] = t.RecordTime
 		err = inTx(ctx, b.db, func(tx *sqlx.Tx) error {
 			if err := w.ingest(ctx, tx, t); err != nil {
+				return err
+			}
+			one := &ingest.Batch{Transactions: []*ledger.Transaction{t}, FromOffset: cp.Offset, ToOffset: next.Offset, RecordTimes: next.RecordTimes}
+			if err := rec.HandleBatch(ctx, tx, one); err != nil {
 				return err
 			}
 			return cps.AdvanceTx(ctx, tx, cp.Offset, next)

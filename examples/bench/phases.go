@@ -11,8 +11,10 @@ import (
 
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/cantonx/txhistory/tokenstd"
+	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -45,23 +47,35 @@ func (b *bench) freshSchema(ctx context.Context, phase string) (string, func(), 
 	return name, drop, nil
 }
 
-// handlerChain is the end-to-end handler chain: the token standard history
-// and the withdrawal reconciler.
-//
-// TODO(withdrawal): the withdrawal package is being written. Once it
-// compiles, chain its Reconciler after the History here, e.g.
-//
-//	rec, err := withdrawal.NewReconciler(withdrawal.Config{Treasury: treasury, Schema: schemaName})
-//	return ingest.Handlers(hist, rec), "tokenstd.History + withdrawal.Reconciler", nil
-//
-// Until then the bench measures the History alone and says so.
-func handlerChain(schemaName, treasury string) (ingest.Handler, string, error) {
+// handlerChain is the end-to-end handler chain, as examples/ingestd runs
+// it: the token standard history, then the withdrawal reconciler, which
+// reads the history entries of the same batch. No withdrawal is requested
+// beforehand, so each withdrawal of the history takes the reconciler's
+// recovery path (RecoverFromLedger: a withdrawal stored as recovered); its
+// warning per withdrawal is not logged.
+func handlerChain(db *sqlx.DB, schemaName, treasury string) (ingest.Handler, error) {
 	hist, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Schema: schemaName})
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	return hist, "tokenstd.History (withdrawal.Reconciler: TODO, package not available yet)", nil
+	rec, err := reconciler(db, schemaName, treasury)
+	if err != nil {
+		return nil, err
+	}
+	return ingest.Handlers(hist, rec), nil
 }
+
+func reconciler(db *sqlx.DB, schemaName, treasury string) (*withdrawal.Reconciler, error) {
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	store, err := withdrawal.NewStore(db, withdrawal.Config{Schema: schemaName, Treasury: treasury, Logger: quiet})
+	if err != nil {
+		return nil, err
+	}
+	return withdrawal.NewReconciler(store, withdrawal.ReconcilerConfig{Logger: quiet})
+}
+
+// handlerNames names handlerChain's handlers.
+const handlerNames = "tokenstd.History + withdrawal.Reconciler"
 
 func dial(addr string) (*ledger.Client, error) {
 	return ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: addr, Insecure: true}})
@@ -122,7 +136,7 @@ func (b *bench) ingestAll(ctx context.Context, f *fake, phase string, onCommit f
 		return 0, err
 	}
 	defer drop()
-	h, _, err := handlerChain(name, b.treasury)
+	h, err := handlerChain(b.db, name, b.treasury)
 	if err != nil {
 		return 0, err
 	}
@@ -148,15 +162,27 @@ func (b *bench) ingestAll(ctx context.Context, f *fake, phase string, onCommit f
 	return rate, nil
 }
 
-// checkHistory makes sure the handlers did their work: one history entry per
-// transaction (each is a deposit or a withdrawal).
-func checkHistory(ctx context.Context, db *sqlx.DB, schemaName string, want int64) error {
-	var n int64
-	if err := db.GetContext(ctx, &n, `SELECT count(*) FROM `+schemaName+`.`+tokenstd.HistoryTable); err != nil {
+// checkHistory makes sure the handlers did their work on the first n
+// transactions of the TransferHistory: one history entry per transaction
+// (each is a deposit or a withdrawal) and one withdrawal record per
+// withdrawal.
+func checkHistory(ctx context.Context, db *sqlx.DB, schemaName string, n int64) error {
+	var entries, withdrawals int64
+	if err := db.GetContext(ctx, &entries, `SELECT count(*) FROM `+schemaName+`.`+tokenstd.HistoryTable); err != nil {
 		return err
 	}
-	if n != want {
-		return fmt.Errorf("schema %s holds %d history entries, want %d", schemaName, n, want)
+	if err := db.GetContext(ctx, &withdrawals, `SELECT count(*) FROM `+schemaName+`.`+withdrawal.Table); err != nil {
+		return err
+	}
+	h := ledgertest.TransferHistory{}
+	var want int64
+	for i := range n {
+		if h.IsWithdrawal(int(i)) {
+			want++
+		}
+	}
+	if entries != n || withdrawals != want {
+		return fmt.Errorf("schema %s holds %d history entries and %d withdrawals, want %d and %d", schemaName, entries, withdrawals, n, want)
 	}
 	return nil
 }
@@ -259,7 +285,7 @@ func (b *bench) tail(ctx context.Context, f *fake, rate int, d time.Duration) (t
 		return tailResult{}, err
 	}
 	defer drop()
-	h, _, err := handlerChain(name, b.treasury)
+	h, err := handlerChain(b.db, name, b.treasury)
 	if err != nil {
 		return tailResult{}, err
 	}
