@@ -90,7 +90,7 @@ func (b *bench) naive(ctx context.Context, f *fake, n int64) (float64, error) {
 	if int64(count) != n {
 		return 0, fmt.Errorf("naive: ingested %d transactions, want %d", count, n)
 	}
-	if err := checkHistory(ctx, b.db, name, n); err != nil {
+	if err := checkHistory(ctx, b.db, name, n, true); err != nil {
 		return 0, err
 	}
 	rate := float64(count) / elapsed.Seconds()
