@@ -100,7 +100,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.DSN, "dsn", "", "PostgreSQL connection string; empty starts a local throwaway server")
 	fs.BoolVar(&o.Durable, "durable", true, "local server: keep fsync and synchronous_commit on")
 	fs.BoolVar(&o.JSON, "json", false, "end with one line of JSON holding the results")
-	fs.BoolVar(&o.Quick, "quick", false, "small counts (n 20,000, mem-n 100,000, tail 5s) for a run under a minute")
+	fs.BoolVar(&o.Quick, "quick", false, "small counts (n 20,000, mem-n 50,000, tail 5s) for a run under a minute")
 	fs.StringVar(&o.Phases, "phases", "memory,throughput,tail", "phases to run: memory, throughput (e2e, ceiling, naive), tail")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of this process during the e2e phase to this file")
 }
@@ -114,7 +114,7 @@ func (o *options) quick(set map[string]bool) {
 		o.N = 20_000
 	}
 	if !set["mem-n"] {
-		o.MemN = 100_000
+		o.MemN = 50_000
 	}
 	if !set["tail-for"] {
 		o.TailFor = 5 * time.Second
