@@ -35,6 +35,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/cantonx/txhistory/examples/internal/exampledb"
 	"io"
 	"log/slog"
 	"maps"
@@ -51,7 +52,6 @@ import (
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/cantonx/txhistory/withdrawal"
@@ -98,20 +98,11 @@ func run() error {
 	defer stop()
 
 	// The Integration DB, in a schema of its own.
-	if *dsn == "" {
-		srv, err := pgtest.StartServer(ctx, pgtest.ServerOptions{})
-		if err != nil {
-			return fmt.Errorf("start local PostgreSQL (install the server binaries or pass -dsn): %w", err)
-		}
-		defer srv.Close()
-		*dsn = srv.DSN("postgres")
-		fmt.Printf("local PostgreSQL on 127.0.0.1:%d (removed on exit)\n", srv.Port())
-	}
-	db, err := sqlx.Open("postgres", *dsn)
+	db, connStr, closeDB, err := exampledb.Open(ctx, *dsn, os.Stdout)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer closeDB()
 	schemaName := fmt.Sprintf("dbrestoredrill_%d_%04d", time.Now().Unix(), rand.IntN(10000))
 	if err := schema.Migrate(ctx, db, schema.WithSchema(schemaName)); err != nil {
 		return err
@@ -161,7 +152,7 @@ func run() error {
 	fmt.Println("\n[2] Back up the Integration DB.")
 	backup := filepath.Join(os.TempDir(), schemaName+".dump")
 	defer os.Remove(backup)
-	if err := tool(ctx, pgDump, "--format=custom", "--schema="+schemaName, "--file="+backup, "--dbname="+*dsn); err != nil {
+	if err := tool(ctx, pgDump, "--format=custom", "--schema="+schemaName, "--file="+backup, "--dbname="+connStr); err != nil {
 		return err
 	}
 	fmt.Printf("    pg_dump --schema=%s → %s (ingested record time %s)\n", schemaName, backup, x.now.Format(time.RFC3339Nano))
@@ -218,7 +209,7 @@ func run() error {
 		Restore: func(ctx context.Context) error {
 			fmt.Println("          operator: stop ingestion; pg_restore --clean --single-transaction; start ingestion")
 			x.stopIngester()
-			if err := tool(ctx, pgRestore, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--dbname="+*dsn, backup); err != nil {
+			if err := tool(ctx, pgRestore, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--dbname="+connStr, backup); err != nil {
 				return err
 			}
 			ws, err := x.store.ListByStatus(ctx)

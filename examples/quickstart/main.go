@@ -17,6 +17,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/cantonx/txhistory/examples/internal/exampledb"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -25,9 +26,7 @@ import (
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/schema"
-	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq"
 )
 
@@ -90,20 +89,11 @@ func run() error {
 	}
 
 	// 2. The Integration DB.
-	if *dsn == "" {
-		srv, err := pgtest.StartServer(ctx, pgtest.ServerOptions{})
-		if err != nil {
-			return fmt.Errorf("start local PostgreSQL (install the server binaries or pass -dsn): %w", err)
-		}
-		defer srv.Close()
-		*dsn = srv.DSN("postgres")
-		fmt.Printf("local PostgreSQL on 127.0.0.1:%d (data in %s, removed on exit)\n", srv.Port(), srv.Dir())
-	}
-	db, err := sqlx.Open("postgres", *dsn)
+	db, _, closeDB, err := exampledb.Open(ctx, *dsn, os.Stdout)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer closeDB()
 	if err := schema.Migrate(ctx, db, schema.WithSchema(*schemaNm)); err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/cantonx/txhistory/examples/internal/exampledb"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -45,7 +46,6 @@ import (
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/recovery"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
@@ -85,20 +85,11 @@ func run() error {
 	defer stop()
 
 	// The Integration DB: two schemas, the drill's and an undisturbed reference.
-	if *dsn == "" {
-		srv, err := pgtest.StartServer(ctx, pgtest.ServerOptions{})
-		if err != nil {
-			return fmt.Errorf("start local PostgreSQL (install the server binaries or pass -dsn): %w", err)
-		}
-		defer srv.Close()
-		*dsn = srv.DSN("postgres")
-		fmt.Printf("local PostgreSQL on 127.0.0.1:%d (removed on exit)\n", srv.Port())
-	}
-	db, err := sqlx.Open("postgres", *dsn)
+	db, _, closeDB, err := exampledb.Open(ctx, *dsn, os.Stdout)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer closeDB()
 	suffix := fmt.Sprintf("%d_%04d", time.Now().Unix(), rand.IntN(10000))
 	drill, ref := "restoredrill_"+suffix, "restoredrill_ref_"+suffix
 	for _, s := range []string{drill, ref} {

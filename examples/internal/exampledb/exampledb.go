@@ -1,0 +1,37 @@
+// Package exampledb opens the Integration DB of the example programs: the
+// database named by -dsn, or a throwaway PostgreSQL started from the
+// installed server binaries.
+package exampledb
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/cantonx/txhistory/pgtest"
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq" // the PostgreSQL driver
+)
+
+// Open connects to dsn or, when dsn is empty, starts a local PostgreSQL
+// (announced on out) and connects to it. It returns the pool, the
+// connection string it used (for client programs such as pg_dump), and a
+// function that closes the pool and stops that server, removing its data.
+func Open(ctx context.Context, dsn string, out io.Writer) (*sqlx.DB, string, func(), error) {
+	stop := func() {}
+	if dsn == "" {
+		srv, err := pgtest.StartServer(ctx, pgtest.ServerOptions{})
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("start local PostgreSQL (install the server binaries or pass -dsn): %w", err)
+		}
+		stop = func() { srv.Close() }
+		dsn = srv.DSN("postgres")
+		fmt.Fprintf(out, "local PostgreSQL on 127.0.0.1:%d (data in %s, removed on exit)\n", srv.Port(), srv.Dir())
+	}
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		stop()
+		return nil, "", nil, err
+	}
+	return db, dsn, func() { db.Close(); stop() }, nil
+}
