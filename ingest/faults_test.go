@@ -304,12 +304,7 @@ func TestPoisonHaltFixResume(t *testing.T) {
 func TestMalformedHaltThenSetAside(t *testing.T) {
 	b := setup(t)
 	appendN(t, b.p, 0, 20)
-	deep := ledger.Int64(1)
-	for range 150 {
-		deep = ledger.List(deep)
-	}
-	malformed := simpleTx(treasury, 500)
-	malformed.Events[0].(*ledger.CreatedEvent).CreateArguments = ledger.Record(nil, ledger.F("deep", deep))
+	malformed := malformedTx(500)
 	stored, err := b.p.Append(malformed)
 	require.NoError(t, err)
 	appendN(t, b.p, 20, 20)

@@ -99,6 +99,18 @@ func simpleTx(party string, n int) *ledger.Transaction {
 	}
 }
 
+// malformedTx is a treasury transaction whose create arguments are nested
+// deeper than the client decodes (100 levels): a poison transaction.
+func malformedTx(n int) *ledger.Transaction {
+	deep := ledger.Int64(1)
+	for range 150 {
+		deep = ledger.List(deep)
+	}
+	tx := simpleTx(treasury, n)
+	tx.Events[0].(*ledger.CreatedEvent).CreateArguments = ledger.Record(nil, ledger.F("deep", deep))
+	return tx
+}
+
 func appendN(t testing.TB, p *ledgertest.Participant, from, n int) {
 	t.Helper()
 	txs := make([]*ledger.Transaction, 0, n)
@@ -444,13 +456,7 @@ func TestConfigValidation(t *testing.T) {
 func TestMalformedUpdateNamesOffsetAndUpdateID(t *testing.T) {
 	b := setup(t)
 	appendN(t, b.p, 0, 5)
-	// A transaction whose create arguments are nested absurdly deep.
-	deep := ledger.Int64(1)
-	for range 150 {
-		deep = ledger.List(deep)
-	}
-	bad := simpleTx(treasury, 99)
-	bad.Events[0].(*ledger.CreatedEvent).CreateArguments = ledger.Record(nil, ledger.F("deep", deep))
+	bad := malformedTx(99)
 	stored, err := b.p.Append(bad)
 	require.NoError(t, err)
 	ing := newIngester(t, b, ingest.Config{EndOffset: b.p.LedgerEnd()})
@@ -503,12 +509,7 @@ func TestSecondIngesterWaitsOrFails(t *testing.T) {
 func TestPoisonSetAside(t *testing.T) {
 	b := setup(t)
 	appendN(t, b.p, 0, 30)
-	deep := ledger.Int64(1)
-	for range 150 {
-		deep = ledger.List(deep)
-	}
-	malformed := simpleTx(treasury, 1000)
-	malformed.Events[0].(*ledger.CreatedEvent).CreateArguments = ledger.Record(nil, ledger.F("deep", deep))
+	malformed := malformedTx(1000)
 	stored, err := b.p.Append(malformed)
 	require.NoError(t, err)
 	appendN(t, b.p, 30, 30)
