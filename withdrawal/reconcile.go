@@ -33,7 +33,10 @@ import (
 // (user account, reserved funds, trecTgt) is stored as the hook returns it.
 //
 // The hook may write with tx (for instance to debit the user again) but
-// must not commit or roll it back. Returning nil, nil leaves the transfer
+// must not commit or roll it back. The Reconciler calls the hooks of a
+// batch's unknown withdrawals first and then stores what they returned
+// with one statement, so a hook cannot yet see the withdrawal rows of the
+// batch (nor reference them with a foreign key). Returning nil, nil leaves the transfer
 // unrecorded as a withdrawal. An error aborts the batch: nothing of it is
 // committed and the Ingester stops with the error. It is called from one
 // goroutine at a time.
@@ -83,12 +86,18 @@ type ReconcilerConfig struct {
 // the batch's transactions (token_history, in the same SQL transaction) —
 // the treasury's outgoing transfers and transfer instruction outcomes whose
 // reason passes Config.IsWithdrawalID — in ledger order, and applies each
-// (ApplyOutcomeTx): a 1-step transfer or an accepted instruction completes
+// as ApplyOutcomeTx would: a 1-step transfer or an accepted instruction completes
 // the withdrawal, an offer makes it pending_acceptance, a rejection,
 // withdrawal, expiry or failure closes it and credits the user back. A
 // reason naming no stored withdrawal goes to the RecoveryHook. Then it
 // expires the withdrawals whose trecTgt the batch's record time has passed
 // (ExpireDueTx), from transactions and OffsetCheckpoints alike.
+//
+// The statements do not grow with the batch: one reads the entries, one
+// reads and locks the withdrawals they name, one moves those whose
+// transition is allowed, one stores the recovered ones, and one expires.
+// Only a withdrawal named twice in one batch (an offer and its acceptance)
+// or a transition the life cycle refuses is applied on its own.
 //
 // Reading the stored entries rather than classifying again keeps one
 // classification (the History handler's, with its holding set and
@@ -140,10 +149,8 @@ func (r *Reconciler) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Bat
 		if err != nil {
 			return err
 		}
-		for i := range outcomes {
-			if err := r.apply(ctx, tx, outcomes[i]); err != nil {
-				return err
-			}
+		if err := r.applyAll(ctx, tx, outcomes); err != nil {
+			return err
 		}
 	}
 	var held bool
@@ -166,12 +173,9 @@ func (r *Reconciler) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Bat
 	return nil
 }
 
+// apply applies one outcome of a withdrawal id: the path of applyAll for
+// the outcomes it does not apply together.
 func (r *Reconciler) apply(ctx context.Context, tx *sqlx.Tx, o Outcome) error {
-	if !r.s.cfg.IsWithdrawalID(o.ID) {
-		r.log.Debug("withdrawal: treasury transfer whose reason is no withdrawal id, left alone", "reason", o.ID,
-			"update_id", o.UpdateID, "offset", o.Offset)
-		return nil
-	}
 	for attempt := 0; ; attempt++ {
 		w, changed, err := r.s.applyOutcome(ctx, tx, o)
 		var te *TransitionError
@@ -193,14 +197,20 @@ func (r *Reconciler) apply(ctx context.Context, tx *sqlx.Tx, o Outcome) error {
 			return fmt.Errorf("withdrawal: applying update %s at offset %d to withdrawal %q: %w", o.UpdateID, o.Offset, o.ID, err)
 		}
 		if changed {
-			r.log.Info("withdrawal: "+string(w.Status), "id", w.ID, "update_id", o.UpdateID, "offset", o.Offset,
-				"record_time", o.RecordTime, "fee", o.Fee)
-			if d := mismatch(w, o); d != "" {
-				return r.anomaly(ctx, tx, &Anomaly{Kind: AnomalyMismatch, Outcome: o, Withdrawal: w, Detail: d})
-			}
+			return r.changed(ctx, tx, w, o)
 		}
 		return nil
 	}
+}
+
+// changed logs a withdrawal an outcome moved and reports a mismatch.
+func (r *Reconciler) changed(ctx context.Context, tx *sqlx.Tx, w *Withdrawal, o Outcome) error {
+	r.log.Info("withdrawal: "+string(w.Status), "id", w.ID, "update_id", o.UpdateID, "offset", o.Offset,
+		"record_time", o.RecordTime, "fee", o.Fee)
+	if d := mismatch(w, o); d != "" {
+		return r.anomaly(ctx, tx, &Anomaly{Kind: AnomalyMismatch, Outcome: o, Withdrawal: w, Detail: d})
+	}
+	return nil
 }
 
 func (r *Reconciler) anomaly(ctx context.Context, tx *sqlx.Tx, a *Anomaly) error {
@@ -228,65 +238,36 @@ func mismatch(w *Withdrawal, o Outcome) string {
 // recover calls the hook for an unknown withdrawal and stores what it
 // returns. It reports false if a withdrawal with the id appeared meanwhile.
 func (r *Reconciler) recover(ctx context.Context, tx *sqlx.Tx, o Outcome) (bool, error) {
-	hw, err := r.cfg.Recovery.RecoverWithdrawal(ctx, tx, &o)
-	if err != nil {
-		return false, fmt.Errorf("withdrawal: recovery hook for withdrawal %q (update %s at offset %d): %w", o.ID, o.UpdateID, o.Offset, err)
+	hw, err := r.hook(ctx, tx, o)
+	if err != nil || hw == nil {
+		return hw == nil, err
 	}
-	if hw == nil {
-		r.log.Warn("withdrawal: the recovery hook declined an unknown withdrawal", "id", o.ID, "update_id", o.UpdateID, "offset", o.Offset)
-		return true, nil
-	}
-	w, err := r.s.insertRecovered(ctx, tx, o, hw)
-	if err != nil || w == nil {
+	made, err := r.s.insertRecovered(ctx, tx, []Outcome{o}, []*Withdrawal{hw})
+	if err != nil || made[o.ID] == nil {
 		return false, err
 	}
-	r.log.Warn("withdrawal: recovered a withdrawal whose request was unknown (lost in a restore?)", "id", w.ID,
-		"status", w.Status, "amount", w.Amount, "instrument", w.Instrument, "receiver", w.Receiver,
-		"update_id", o.UpdateID, "offset", o.Offset, "record_time", o.RecordTime)
+	r.recovered(made[o.ID], o)
 	return true, nil
 }
 
-// insertRecovered stores a recovered withdrawal; nil if the id exists.
-func (s *Store) insertRecovered(ctx context.Context, tx *sqlx.Tx, o Outcome, hw *Withdrawal) (*Withdrawal, error) {
-	status := o.Status
-	if status == StatusCompleted {
-		status = StatusRecovered
-	}
-	amount, inst, receiver := hw.Amount, hw.Instrument, hw.Receiver
-	if amount.IsZero() {
-		amount = o.Transferred
-	}
-	if inst == (tokenstd.Instrument{}) {
-		inst = o.Instrument
-	}
-	if receiver == "" {
-		receiver = o.Receiver
-	}
-	reason := hw.FailureReason
-	if reason == "" {
-		reason = o.failureReason()
-	}
-	var trec any
-	if !hw.TrecTgt.IsZero() {
-		trec = normTime(hw.TrecTgt)
-	}
-	closed := "NULL"
-	if rules[o.Status].final {
-		closed = "now()"
-	}
-	w, err := selectOne(ctx, tx, `INSERT INTO `+s.withdrawals+` (id, user_account, amount, instrument_admin, instrument_id,
-			receiver, reserved_funds, trec_tgt, synchronizer_id, status, recovered, instruction_cid, update_id, ledger_offset,
-			record_time, transferred, fee, failure_reason, closed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, true, $11, $12, $13, $14, $15, $16, $17, `+closed+`)
-		ON CONFLICT (id) DO NOTHING
-		RETURNING `+columns,
-		o.ID, hw.UserAccount, amount.Abs().String(), inst.Admin, inst.ID, receiver, hw.ReservedFunds.Abs().String(), trec,
-		hw.SynchronizerID, string(status), o.InstructionCID, o.UpdateID, o.Offset, normTime(o.RecordTime),
-		o.Transferred.String(), o.Fee.String(), reason)
+// hook calls the RecoveryHook for an unknown withdrawal; nil, nil if it
+// declined.
+func (r *Reconciler) hook(ctx context.Context, tx *sqlx.Tx, o Outcome) (*Withdrawal, error) {
+	hw, err := r.cfg.Recovery.RecoverWithdrawal(ctx, tx, &o)
 	if err != nil {
-		return nil, fmt.Errorf("withdrawal: storing recovered withdrawal %q (update %s at offset %d): %w", o.ID, o.UpdateID, o.Offset, err)
+		return nil, fmt.Errorf("withdrawal: recovery hook for withdrawal %q (update %s at offset %d): %w", o.ID, o.UpdateID, o.Offset, err)
 	}
-	return w, nil
+	if hw == nil {
+		r.log.Warn("withdrawal: the recovery hook declined an unknown withdrawal", "id", o.ID, "update_id", o.UpdateID, "offset", o.Offset)
+	}
+	return hw, nil
+}
+
+// recovered logs a withdrawal stored from what the RecoveryHook returned.
+func (r *Reconciler) recovered(w *Withdrawal, o Outcome) {
+	r.log.Warn("withdrawal: recovered a withdrawal whose request was unknown (lost in a restore?)", "id", w.ID,
+		"status", w.Status, "amount", w.Amount, "instrument", w.Instrument, "receiver", w.Receiver,
+		"update_id", o.UpdateID, "offset", o.Offset, "record_time", o.RecordTime)
 }
 
 // outcomes reads the withdrawal outcomes of the batch's transactions from

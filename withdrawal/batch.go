@@ -1,0 +1,278 @@
+package withdrawal
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// applyAll applies a batch's outcomes with a few statements for the whole
+// batch rather than a few per withdrawal:
+//
+//   - one statement reads and locks (FOR UPDATE) the stored withdrawals the
+//     outcomes name, so their statuses stay as read until the batch commits;
+//   - an outcome already applied (same update id, or older than the last
+//     transaction that moved the withdrawal) is skipped, as ApplyOutcomeTx
+//     would;
+//   - the allowed transitions are made by one UPDATE from arrays, which
+//     also releases the reservations; then the Refunder runs for each
+//     refunding one, in ledger order;
+//   - the RecoveryHook is called, in ledger order, for each unknown id, and
+//     what it returns is stored by one INSERT.
+//
+// Everything else takes the path of one outcome at a time (Reconciler.apply,
+// which reads the withdrawal again): outcomes of a withdrawal named more
+// than once in the batch (an offer and its acceptance), transitions the
+// life cycle does not allow (anomalies), a recovered withdrawal whose id was
+// created concurrently, and a move the locked row no longer matches. The
+// outcomes of different withdrawals are independent, so the order in which
+// the groups are applied does not change the result.
+func (r *Reconciler) applyAll(ctx context.Context, tx *sqlx.Tx, outcomes []Outcome) error {
+	var ids []string
+	named := make(map[string]int, len(outcomes))
+	for _, o := range outcomes {
+		if !r.s.cfg.IsWithdrawalID(o.ID) {
+			r.log.Debug("withdrawal: treasury transfer whose reason is no withdrawal id, left alone", "reason", o.ID,
+				"update_id", o.UpdateID, "offset", o.Offset)
+			continue
+		}
+		if named[o.ID] == 0 {
+			ids = append(ids, o.ID)
+		}
+		named[o.ID]++
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	stored, err := r.s.lockMany(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
+	var moves, recover, slow []Outcome
+	var hooked []*Withdrawal
+	for _, o := range outcomes {
+		n := named[o.ID]
+		w := stored[o.ID]
+		switch {
+		case n == 0: // no withdrawal id
+		case n > 1:
+			slow = append(slow, o)
+		case w == nil:
+			if _, ok := rules[o.Status]; !ok || o.Status == StatusSubmitted {
+				slow = append(slow, o) // reported by applyOutcome
+				continue
+			}
+			hw, err := r.hook(ctx, tx, o)
+			if err != nil {
+				return err
+			}
+			if hw != nil {
+				recover, hooked = append(recover, o), append(hooked, hw)
+			}
+		case applied(w, o):
+		case slices.Contains(rules[o.Status].from, w.Status):
+			moves = append(moves, o)
+		default:
+			slow = append(slow, o)
+		}
+	}
+	if len(moves) > 0 {
+		moved, err := r.s.moveMany(ctx, tx, moves, stored)
+		if err != nil {
+			return err
+		}
+		for _, o := range moves {
+			w := moved[o.ID]
+			if w == nil {
+				slow = append(slow, o)
+				continue
+			}
+			if rules[o.Status].refund {
+				if err := r.s.refund(ctx, tx, w); err != nil {
+					return err
+				}
+			}
+			if err := r.changed(ctx, tx, w, o); err != nil {
+				return err
+			}
+		}
+	}
+	if len(recover) > 0 {
+		made, err := r.s.insertRecovered(ctx, tx, recover, hooked)
+		if err != nil {
+			return err
+		}
+		for _, o := range recover {
+			if w := made[o.ID]; w != nil {
+				r.recovered(w, o)
+			} else {
+				slow = append(slow, o) // created concurrently: apply to it
+			}
+		}
+	}
+	slices.SortStableFunc(slow, func(a, b Outcome) int { return compareOutcomes(a, b) })
+	for _, o := range slow {
+		if err := r.apply(ctx, tx, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compareOutcomes orders outcomes as the ledger does.
+func compareOutcomes(a, b Outcome) int {
+	if a.Offset != b.Offset {
+		return cmpInt64(a.Offset, b.Offset)
+	}
+	return cmpInt64(int64(a.NodeID), int64(b.NodeID))
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// lockMany reads and locks the stored withdrawals with the given ids.
+func (s *Store) lockMany(ctx context.Context, tx *sqlx.Tx, ids []string) (map[string]*Withdrawal, error) {
+	ws, err := selectWithdrawals(ctx, tx, `SELECT `+columns+` FROM `+s.withdrawals+` WHERE id = ANY($1) ORDER BY id FOR UPDATE`,
+		pq.StringArray(ids))
+	if err != nil {
+		return nil, fmt.Errorf("withdrawal: reading the withdrawals of the batch's transfers: %w", err)
+	}
+	out := make(map[string]*Withdrawal, len(ws))
+	for _, w := range ws {
+		out[w.ID] = w
+	}
+	return out, nil
+}
+
+// moveMany makes the transitions of ApplyOutcomeTx for outcomes of distinct
+// withdrawals, each allowed from the withdrawal's status in stored (locked
+// by lockMany), with one statement that also releases their reservations.
+// A withdrawal whose row is no longer in that status is left out of the
+// result. It does not call the Refunder.
+func (s *Store) moveMany(ctx context.Context, tx *sqlx.Tx, moves []Outcome, stored map[string]*Withdrawal) (map[string]*Withdrawal, error) {
+	n := len(moves)
+	var (
+		ids, from, to, instrs, updates, times = make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n),
+			make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n)
+		transferred, fees, reasons = make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n)
+		offsets                    = make(pq.Int64Array, n)
+		final, release             = make(pq.BoolArray, n), make(pq.BoolArray, n)
+	)
+	for i, o := range moves {
+		r := rules[o.Status]
+		ids[i], from[i], to[i] = o.ID, string(stored[o.ID].Status), string(o.Status)
+		instrs[i], updates[i], offsets[i] = o.InstructionCID, o.UpdateID, o.Offset
+		times[i] = normTime(o.RecordTime).Format(time.RFC3339Nano)
+		transferred[i], fees[i], reasons[i] = o.Transferred.String(), o.Fee.String(), o.failureReason()
+		final[i], release[i] = r.final, r.release
+	}
+	ws, err := selectWithdrawals(ctx, tx, `WITH v AS (
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+				$7::timestamptz[], $8::numeric[], $9::numeric[], $10::text[], $11::bool[], $12::bool[])
+				AS v(id, from_status, to_status, instruction_cid, update_id, ledger_offset, record_time, transferred, fee,
+					failure_reason, final, rel)
+		), moved AS (
+			UPDATE `+s.withdrawals+` AS w SET
+				status = CASE WHEN v.to_status = '`+string(StatusCompleted)+`' AND w.recovered
+					THEN '`+string(StatusRecovered)+`' ELSE v.to_status END,
+				updated_at = now(),
+				closed_at = CASE WHEN v.final THEN now() ELSE w.closed_at END,
+				instruction_cid = CASE WHEN v.instruction_cid <> '' THEN v.instruction_cid ELSE w.instruction_cid END,
+				update_id = v.update_id, ledger_offset = v.ledger_offset, record_time = v.record_time,
+				transferred = v.transferred, fee = v.fee,
+				failure_reason = CASE WHEN v.failure_reason <> '' THEN v.failure_reason ELSE w.failure_reason END
+			FROM v WHERE w.id = v.id AND w.status = v.from_status
+			RETURNING w.*, v.rel
+		), released AS (
+			DELETE FROM `+s.reservations+` AS r USING moved WHERE r.withdrawal_id = moved.id AND moved.rel
+		)
+		SELECT `+columns+` FROM moved`,
+		ids, from, to, instrs, updates, offsets, times, transferred, fees, reasons, final, release)
+	if err != nil {
+		return nil, fmt.Errorf("withdrawal: applying %d transfers (offsets %d..%d): %w", n, moves[0].Offset, moves[n-1].Offset, err)
+	}
+	out := make(map[string]*Withdrawal, len(ws))
+	for _, w := range ws {
+		out[w.ID] = w
+	}
+	return out, nil
+}
+
+// insertRecovered stores the withdrawals the RecoveryHook returned (hooked[i]
+// for outcomes[i], distinct ids) with one statement. An id that exists
+// already is left out of the result.
+func (s *Store) insertRecovered(ctx context.Context, tx *sqlx.Tx, outcomes []Outcome, hooked []*Withdrawal) (map[string]*Withdrawal, error) {
+	n := len(outcomes)
+	var (
+		ids, accounts, amounts, admins, instIDs, receivers = make(pq.StringArray, n), make(pq.StringArray, n),
+			make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n)
+		funds, trecs, syncs, statuses, instrs, updates = make(pq.StringArray, n), make(pq.StringArray, n),
+			make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n)
+		times, transferred, fees, reasons = make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n),
+			make(pq.StringArray, n)
+		offsets = make(pq.Int64Array, n)
+		final   = make(pq.BoolArray, n)
+	)
+	for i, o := range outcomes {
+		hw := hooked[i]
+		status := o.Status
+		if status == StatusCompleted {
+			status = StatusRecovered
+		}
+		amount, inst, receiver := hw.Amount, hw.Instrument, hw.Receiver
+		if amount.IsZero() {
+			amount = o.Transferred
+		}
+		if inst.Admin == "" && inst.ID == "" {
+			inst = o.Instrument
+		}
+		if receiver == "" {
+			receiver = o.Receiver
+		}
+		reason := hw.FailureReason
+		if reason == "" {
+			reason = o.failureReason()
+		}
+		if !hw.TrecTgt.IsZero() {
+			trecs[i] = normTime(hw.TrecTgt).Format(time.RFC3339Nano)
+		}
+		ids[i], accounts[i], amounts[i], admins[i], instIDs[i] = o.ID, hw.UserAccount, amount.Abs().String(), inst.Admin, inst.ID
+		receivers[i], funds[i], syncs[i], statuses[i] = receiver, hw.ReservedFunds.Abs().String(), hw.SynchronizerID, string(status)
+		instrs[i], updates[i], offsets[i], times[i] = o.InstructionCID, o.UpdateID, o.Offset, normTime(o.RecordTime).Format(time.RFC3339Nano)
+		transferred[i], fees[i], reasons[i], final[i] = o.Transferred.String(), o.Fee.String(), reason, rules[o.Status].final
+	}
+	ws, err := selectWithdrawals(ctx, tx, `INSERT INTO `+s.withdrawals+` (id, user_account, amount, instrument_admin,
+			instrument_id, receiver, reserved_funds, trec_tgt, synchronizer_id, status, recovered, instruction_cid, update_id,
+			ledger_offset, record_time, transferred, fee, failure_reason, closed_at)
+		SELECT v.id, v.account, v.amount, v.admin, v.inst, v.receiver, v.funds, NULLIF(v.trec, '')::timestamptz, v.sync,
+			v.status, true, v.instr, v.upd, v.off, v.rt, v.transferred, v.fee, v.reason, CASE WHEN v.final THEN now() END
+		FROM unnest($1::text[], $2::text[], $3::numeric[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::text[],
+			$9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::timestamptz[], $15::numeric[],
+			$16::numeric[], $17::text[], $18::bool[])
+			AS v(id, account, amount, admin, inst, receiver, funds, trec, sync, status, instr, upd, off, rt, transferred,
+				fee, reason, final)
+		ON CONFLICT (id) DO NOTHING
+		RETURNING `+columns,
+		ids, accounts, amounts, admins, instIDs, receivers, funds, trecs, syncs, statuses, instrs, updates, offsets, times,
+		transferred, fees, reasons, final)
+	if err != nil {
+		return nil, fmt.Errorf("withdrawal: storing %d recovered withdrawals (offsets %d..%d): %w", n, outcomes[0].Offset,
+			outcomes[n-1].Offset, err)
+	}
+	out := make(map[string]*Withdrawal, len(ws))
+	for _, w := range ws {
+		out[w.ID] = w
+	}
+	return out, nil
+}

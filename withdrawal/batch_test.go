@@ -1,0 +1,139 @@
+package withdrawal_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/withdrawal"
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+)
+
+// TestBatchEqualsOneAtATime hands the same transactions to the Reconciler
+// as one batch (most outcomes applied together: one statement moves the
+// known withdrawals, one stores the recovered ones) and as one batch per
+// transaction (each outcome on its own), and requires the same withdrawals,
+// reservations, refunds, anomalies and RecoveryHook calls — and that they
+// are the ones the life cycle prescribes.
+func TestBatchEqualsOneAtATime(t *testing.T) {
+	type result struct {
+		snapshot  string
+		anomalies []string
+		hooked    []string
+		refunds   map[string]string
+	}
+	world := &ledgertest.TokenWorld{Sequence: true}
+	var envs [2]*env
+	var results [2]*result
+	for i := range envs {
+		r := &result{}
+		results[i] = r
+		hook := withdrawal.RecoveryFunc(func(ctx context.Context, tx *sqlx.Tx, o *withdrawal.Outcome) (*withdrawal.Withdrawal, error) {
+			r.hooked = append(r.hooked, o.ID+" "+string(o.Status))
+			return withdrawal.RecoverFromLedger(ctx, tx, o)
+		})
+		envs[i] = newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{
+			Recovery: hook,
+			OnAnomaly: func(_ context.Context, _ *sqlx.Tx, a *withdrawal.Anomaly) error {
+				r.anomalies = append(r.anomalies, a.Outcome.ID+" "+string(a.Kind))
+				return nil
+			},
+		})
+		envs[i].world = world
+	}
+	each := func(f func(e *env)) {
+		for _, e := range envs {
+			f(e)
+		}
+	}
+
+	var mints []*ledger.Transaction
+	var cids []string
+	for range 9 {
+		op := world.MintOp(treasury, "100")
+		mints = append(mints, world.Tx(op))
+		cids = append(cids, op.Created[0].ContractID)
+	}
+	each(func(e *env) { e.apply(mints...) })
+	ids := []string{"wd-1", "wd-2", "wd-3", "wd-6", "wd-7", "wd-8", "wd-9"}
+	reserve := []int{0, 1, 2, 3, 4, 5, 8} // cids[6] and cids[7] pay the lost withdrawals
+	var ws []*withdrawal.Withdrawal
+	each(func(e *env) {
+		ws = ws[:0]
+		for i, id := range ids {
+			ws = append(ws, e.create(e.request(id, "10", cids[reserve[i]])))
+		}
+	})
+	done6 := envs[0].transfer(ws[3], "0")
+	o9, i9 := envs[0].offer(ws[6], "0")
+	each(func(e *env) {
+		e.apply(done6, o9)
+		_, err := e.store.MarkSubmitted(e.ctx, "wd-2")
+		require.NoError(t, err)
+		_, err = e.store.MarkFailed(e.ctx, "wd-7", "signing service refused")
+		require.NoError(t, err)
+	})
+
+	t1 := envs[0].transfer(ws[0], "0.1")
+	t2, _ := envs[0].offer(ws[1], "0")
+	t3, i3 := envs[0].offer(ws[2], "0")
+	r3 := world.Reject(i3)
+	t4 := world.Transfer(ledgertest.TransferSpec{Sender: treasury, Receiver: external, Amount: "7", InputHoldings: cids[6:7], Reason: "wd-lost-4"})
+	t5, i5 := world.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: external, Amount: "8", InputHoldings: cids[7:8], Reason: "wd-lost-5"})
+	a5 := world.Accept(i5)
+	t7 := envs[0].transfer(ws[4], "0")
+	t8 := world.Transfer(ledgertest.TransferSpec{Sender: treasury, Receiver: external, Amount: "11", InputHoldings: cids[5:6], Reason: "wd-8"})
+	w9 := world.Withdraw(i9)
+	txs := []*ledger.Transaction{t1, t2, t3, r3, t4, t5, a5, done6, t7, t8, w9}
+
+	envs[0].apply(txs...)
+	for _, tx := range txs {
+		envs[1].apply(tx)
+	}
+
+	for i, e := range envs {
+		r := results[i]
+		r.snapshot = withdrawalState(t, e.db)
+		r.refunds = refunds(t, e.db)
+		slices.Sort(r.anomalies)
+		slices.Sort(r.hooked)
+	}
+	require.Equal(t, results[1], results[0], "one batch and one transaction per batch end the same")
+
+	e := envs[0]
+	want := map[string]withdrawal.Status{
+		"wd-1": withdrawal.StatusCompleted, "wd-2": withdrawal.StatusPendingAcceptance, "wd-3": withdrawal.StatusRejected,
+		"wd-lost-4": withdrawal.StatusRecovered, "wd-lost-5": withdrawal.StatusRecovered, "wd-6": withdrawal.StatusCompleted,
+		"wd-7": withdrawal.StatusFailed, "wd-8": withdrawal.StatusCompleted, "wd-9": withdrawal.StatusWithdrawn,
+	}
+	for id, st := range want {
+		require.Equal(t, st, e.get(id).Status, id)
+	}
+	require.Equal(t, t1.UpdateID, e.get("wd-1").UpdateID)
+	requireDec(t, "0.1", e.get("wd-1").Fee)
+	require.Equal(t, done6.UpdateID, e.get("wd-6").UpdateID, "the replayed transfer changed nothing")
+	require.Equal(t, a5.UpdateID, e.get("wd-lost-5").UpdateID)
+	require.Equal(t, r3.UpdateID, e.get("wd-3").UpdateID)
+	require.Equal(t, []string{"wd-7 illegal_transition", "wd-8 mismatch"}, results[0].anomalies)
+	require.Equal(t, []string{"wd-lost-4 completed", "wd-lost-5 pending_acceptance"}, results[0].hooked)
+	require.Equal(t, map[string]string{"wd-3": "11", "wd-7": "11", "wd-9": "11"}, results[0].refunds)
+	require.Empty(t, e.reservations(), "every withdrawal left its reservations")
+}
+
+// withdrawalState renders the withdrawals and reservations without the
+// wall-clock columns.
+func withdrawalState(t *testing.T, db *sqlx.DB) string {
+	t.Helper()
+	var rows []string
+	require.NoError(t, db.Select(&rows, `SELECT concat_ws(' | ', id, user_account, amount, instrument_admin, instrument_id,
+			receiver, reserved_holdings::text, reserved_funds, trec_tgt, synchronizer_id, status, recovered, instruction_cid,
+			update_id, ledger_offset, record_time, transferred, fee, failure_reason, closed_at IS NOT NULL)
+		FROM txhistory.withdrawal ORDER BY id`))
+	var res []string
+	require.NoError(t, db.Select(&res, `SELECT contract_id || ' ' || withdrawal_id FROM txhistory.withdrawal_reservation ORDER BY 1`))
+	return strings.Join(rows, "\n") + "\n--\n" + strings.Join(res, "\n")
+}
