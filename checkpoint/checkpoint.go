@@ -162,31 +162,49 @@ func (s *Store) AdvanceTx(ctx context.Context, tx *sqlx.Tx, prevOffset int64, ne
 	if next.UpdateOffset > 0 {
 		uoff = next.UpdateOffset
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE `+s.checkpoint+`
-		SET ledger_offset = $2, update_id = $3, record_time = $4, synchronizer_id = $5, update_offset = $6, updated_at = now()
-		WHERE id = 1 AND ledger_offset = $1`,
-		prevOffset, next.Offset, next.UpdateID, rt, next.SynchronizerID, uoff)
+	// One statement, one round trip per batch: the synchronizers' record
+	// times are only written if the optimistic check let the UPDATE through.
+	ids, ts := timesArrays(next.RecordTimes)
+	var n int
+	err := tx.GetContext(ctx, &n, `WITH advanced AS (
+			UPDATE `+s.checkpoint+`
+			SET ledger_offset = $2, update_id = $3, record_time = $4, synchronizer_id = $5, update_offset = $6, updated_at = now()
+			WHERE id = 1 AND ledger_offset = $1
+			RETURNING 1
+		), times AS (
+			INSERT INTO `+s.syncTime+` AS t (synchronizer_id, record_time, ledger_offset)
+			SELECT u.id, u.rt, $2 FROM unnest($7::text[], $8::timestamptz[]) AS u(id, rt)
+			WHERE EXISTS (SELECT 1 FROM advanced)
+			ON CONFLICT (synchronizer_id) DO UPDATE
+			SET record_time = GREATEST(t.record_time, EXCLUDED.record_time), ledger_offset = EXCLUDED.ledger_offset
+		)
+		SELECT count(*) FROM advanced`,
+		prevOffset, next.Offset, next.UpdateID, rt, next.SynchronizerID, uoff, ids, ts)
 	if err != nil {
 		return fmt.Errorf("checkpoint: advance to offset %d: %w", next.Offset, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("checkpoint: advance to offset %d: %w", next.Offset, err)
-	} else if n != 1 {
+	if n != 1 {
 		return fmt.Errorf("%w: expected offset %d", ErrConflict, prevOffset)
 	}
-	return s.upsertTimes(ctx, tx, next.RecordTimes, next.Offset, false)
+	return nil
+}
+
+// timesArrays returns the synchronizers and their record times as arrays.
+func timesArrays(times map[string]time.Time) (ids pq.StringArray, ts pq.GenericArray) {
+	ids = make(pq.StringArray, 0, len(times))
+	rts := make([]time.Time, 0, len(times))
+	for id, t := range times {
+		ids = append(ids, id)
+		rts = append(rts, t)
+	}
+	return ids, pq.GenericArray{A: rts}
 }
 
 func (s *Store) upsertTimes(ctx context.Context, tx *sqlx.Tx, times map[string]time.Time, offset int64, overwrite bool) error {
 	if len(times) == 0 {
 		return nil
 	}
-	ids := make([]string, 0, len(times))
-	ts := make([]time.Time, 0, len(times))
-	for id, t := range times {
-		ids = append(ids, id)
-		ts = append(ts, t)
-	}
+	ids, ts := timesArrays(times)
 	set := `record_time = GREATEST(t.record_time, EXCLUDED.record_time), ledger_offset = EXCLUDED.ledger_offset`
 	if overwrite {
 		set = `record_time = EXCLUDED.record_time, ledger_offset = EXCLUDED.ledger_offset`
@@ -194,7 +212,7 @@ func (s *Store) upsertTimes(ctx context.Context, tx *sqlx.Tx, times map[string]t
 	_, err := tx.ExecContext(ctx, `INSERT INTO `+s.syncTime+` AS t (synchronizer_id, record_time, ledger_offset)
 		SELECT u.id, u.rt, $3 FROM unnest($1::text[], $2::timestamptz[]) AS u(id, rt)
 		ON CONFLICT (synchronizer_id) DO UPDATE SET `+set,
-		pq.Array(ids), pq.Array(ts), offset)
+		ids, ts, offset)
 	if err != nil {
 		return fmt.Errorf("checkpoint: store synchronizer record times: %w", err)
 	}

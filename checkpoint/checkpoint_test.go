@@ -78,6 +78,14 @@ func TestAdvanceDetectsConflictsAndRefusesBackwards(t *testing.T) {
 	require.NoError(t, advance(t, db, s, 0, checkpoint.Checkpoint{Offset: 20}))
 	err = advance(t, db, s, 0, checkpoint.Checkpoint{Offset: 30})
 	require.ErrorIs(t, err, checkpoint.ErrConflict)
+	// A conflicting advance writes no synchronizer record time either.
+	tx := db.MustBegin()
+	err = s.AdvanceTx(ctx, tx, 0, checkpoint.Checkpoint{Offset: 30, RecordTimes: map[string]time.Time{"sync-x": time.Now()}})
+	require.ErrorIs(t, err, checkpoint.ErrConflict)
+	var n int
+	require.NoError(t, tx.Get(&n, `SELECT count(*) FROM `+schema.Qualify("ck", "synchronizer_time")))
+	require.Zero(t, n)
+	require.NoError(t, tx.Rollback())
 	err = advance(t, db, s, 20, checkpoint.Checkpoint{Offset: 19})
 	require.ErrorContains(t, err, "backwards")
 	got, _, _ := s.Get(ctx, db)
