@@ -33,6 +33,32 @@
 // moves, as the participant's other updates would make it). Prune makes old
 // offsets unreadable.
 //
+// # Token standard transactions
+//
+// TokenWorld builds token standard transactions as a verbose LEDGER_EFFECTS
+// stream shows them: holdings with their Holding interface views, 1-step
+// transfers through a TransferFactory (Transfer, with fees, change and
+// metadata), multi-step transfers (Offer, then Accept, Reject, Withdraw or
+// Expire on the instruction), Mint, Burn, Lock, Unlock and MergeSplit, and
+// operations wrapped in other exercises (WrapOp). It keeps the holdings and
+// open offers of every party, so tests can compare balances with what an
+// ingester derived. Ops (TransferOp, OfferOp, ...) combine several
+// operations in one transaction with Tx. BuildDemoHistory makes a mixed
+// history for a treasury; TransferHistory makes the deposits and
+// withdrawals of the benchmarks by index, for AppendFunc.
+//
+// AppendFunc appends transactions made on demand and WithWireCache sends
+// each one's encoded form from a cache, so that a million transactions fit
+// in memory and a benchmark measures the client rather than the fake.
+//
+// # TLS and tokens
+//
+// WithTLS serves the Ledger API (and the admin API) over TLS, mutual TLS
+// when the configuration asks for client certificates; WithAdminTLS gives a
+// separate admin listener its own configuration. NewCerts makes a
+// throwaway CA with a server and a client certificate. WithToken requires
+// a bearer token, SetToken changes it while running (to test refreshes).
+//
 // # What a stream delivers
 //
 // GetUpdates behaves like a participant's:
