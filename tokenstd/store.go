@@ -114,8 +114,14 @@ func HoldingsByID(ctx context.Context, q sqlx.QueryerContext, schemaName string,
 	if len(cids) == 0 {
 		return nil, nil
 	}
-	out, err := selectHoldings(ctx, q, `SELECT `+holdingColumns+` FROM `+schema.Qualify(schemaName, HoldingTable)+
-		` WHERE contract_id = ANY($1)`, pq.Array(cids))
+	// One index probe per id, not contract_id = ANY($1): while the table has
+	// no statistics (its first minute, during a catch-up) the planner costs
+	// ANY over a few hundred ids, or a plain join with them, as a sequential
+	// scan of the whole table. LIMIT 1 keeps the lateral subquery a
+	// parameterised index scan; contract_id is the key anyway.
+	out, err := selectHoldings(ctx, q, `SELECT h.* FROM (SELECT DISTINCT unnest($1::text[])) AS u(cid),
+		LATERAL (SELECT `+holdingColumns+` FROM `+schema.Qualify(schemaName, HoldingTable)+` WHERE contract_id = u.cid LIMIT 1) AS h`,
+		pq.Array(cids))
 	if err != nil {
 		return nil, fmt.Errorf("tokenstd: reading holdings: %w", err)
 	}
