@@ -118,7 +118,13 @@ type Reconciler struct {
 	s   *Store
 	cfg ReconcilerConfig
 	log *slog.Logger
+
+	heldCheckedAt time.Time // when the held warning was last checked
 }
+
+// heldWarningInterval is how often, at most, the Reconciler checks for
+// unresolved set-aside transactions to warn that nothing expires.
+const heldWarningInterval = 30 * time.Second
 
 var _ ingest.Handler = (*Reconciler)(nil)
 
@@ -153,16 +159,21 @@ func (r *Reconciler) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Bat
 			return err
 		}
 	}
-	var held bool
-	if err := tx.GetContext(ctx, &held, `SELECT EXISTS (SELECT 1 FROM `+r.s.review+` WHERE resolved_at IS NULL)`); err != nil {
-		return fmt.Errorf("withdrawal: checking for transactions set aside for review: %w", err)
+	// Nothing expires while a set-aside transaction is unresolved: the
+	// expiry statement checks that itself; the warning is checked at most
+	// every heldWarningInterval, to spare every batch a statement.
+	if now := time.Now(); now.Sub(r.heldCheckedAt) >= heldWarningInterval {
+		r.heldCheckedAt = now
+		var held bool
+		if err := tx.GetContext(ctx, &held, `SELECT EXISTS (SELECT 1 FROM `+r.s.review+` WHERE resolved_at IS NULL)`); err != nil {
+			return fmt.Errorf("withdrawal: checking for transactions set aside for review: %w", err)
+		}
+		if held {
+			r.log.Warn("withdrawal: not expiring withdrawals while transactions set aside for review are unresolved: one may be a withdrawal's transfer",
+				"to_offset", b.ToOffset)
+		}
 	}
-	if held {
-		r.log.Warn("withdrawal: not expiring withdrawals while transactions set aside for review are unresolved: one may be a withdrawal's transfer",
-			"to_offset", b.ToOffset)
-		return nil
-	}
-	expired, err := r.s.ExpireDueTx(ctx, tx, b.RecordTimes)
+	expired, err := r.s.expireDue(ctx, tx, b.RecordTimes, true)
 	if err != nil {
 		return err
 	}

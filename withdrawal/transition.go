@@ -306,13 +306,23 @@ func (s *Store) ExpireDue(ctx context.Context, recordTimes map[string]time.Time)
 // Reconciler applies a batch's transfers before its expiry, so a withdrawal
 // whose transfer is on the ledger is never expired.
 func (s *Store) ExpireDueTx(ctx context.Context, tx *sqlx.Tx, recordTimes map[string]time.Time) ([]*Withdrawal, error) {
+	return s.expireDue(ctx, tx, recordTimes, false)
+}
+
+// expireDue is ExpireDueTx; with unlessHeld it expires nothing while a
+// transaction set aside for review is unresolved (in the same statement).
+func (s *Store) expireDue(ctx context.Context, tx *sqlx.Tx, recordTimes map[string]time.Time, unlessHeld bool) ([]*Withdrawal, error) {
 	if len(recordTimes) == 0 {
 		return nil, nil
 	}
 	c := s.clockArgs(recordTimes)
+	held := ""
+	if unlessHeld {
+		held = ` AND NOT EXISTS (SELECT 1 FROM ` + s.review + ` WHERE resolved_at IS NULL)`
+	}
 	ws, err := selectWithdrawals(ctx, tx, `WITH `+clockCTE+`, moved AS (
 			UPDATE `+s.withdrawals+` AS w SET status = $5, updated_at = now(), closed_at = now()
-			WHERE w.status = ANY($6) AND w.trec_tgt < $4 AND w.trec_tgt < `+clockOfRow+`
+			WHERE w.status = ANY($6) AND w.trec_tgt < $4 AND w.trec_tgt < `+clockOfRow+held+`
 			RETURNING w.*
 		), released AS (
 			DELETE FROM `+s.reservations+` AS r USING moved WHERE r.withdrawal_id = moved.id
