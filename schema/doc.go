@@ -44,6 +44,8 @@
 //     instructions; token_history, the history entries.
 //   - 003_withdrawal (package withdrawal): withdrawal,
 //     withdrawal_reservation, withdrawal_gate and withdrawal_gate_log.
+//   - 004_tokenstd_holding_index (package tokenstd): drops token_holding's
+//     index on created_update_id, which no query used.
 //
 // # Guarantees
 //
