@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/cantonx/txhistory/ingest"
@@ -112,6 +113,10 @@ type History struct {
 	instrs     string
 	history    string
 	review     string
+
+	mu          sync.Mutex
+	last        *ingest.Batch // the batch HandleBatch last handled without error
+	lastEntries []*Entry      // what it wrote for it
 }
 
 var _ ingest.Handler = (*History)(nil)
@@ -154,16 +159,47 @@ func (h *History) Balances(ctx context.Context, q sqlx.QueryerContext) (map[Inst
 
 // HandleBatch implements ingest.Handler.
 func (h *History) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
+	h.remember(nil, nil)
+	entries, err := h.handle(ctx, tx, b)
+	if err != nil {
+		return err
+	}
+	h.remember(b, entries)
+	return nil
+}
+
+func (h *History) remember(b *ingest.Batch, entries []*Entry) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.last, h.lastEntries = b, entries
+}
+
+// Written returns the entries HandleBatch wrote for b, in ledger order, if
+// b is the batch it handled last and it handled it without error; the
+// entries of transactions found already stored are not among them. It
+// lets a handler chained after History in the same SQL transaction (the
+// withdrawal Reconciler) use the entries without reading them back, and
+// tell that History did handle the batch.
+func (h *History) Written(b *ingest.Batch) ([]*Entry, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if b == nil || b != h.last {
+		return nil, false
+	}
+	return h.lastEntries, true
+}
+
+func (h *History) handle(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) ([]*Entry, error) {
 	if b == nil || len(b.Transactions) == 0 {
-		return nil
+		return nil, nil
 	}
 	todo, err := h.unhandled(ctx, tx, b.Transactions)
 	if err != nil || len(todo) == 0 {
-		return err
+		return nil, err
 	}
 	set, err := h.load(ctx, tx, todo)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var w batchWrites
 	for _, t := range todo {
@@ -172,28 +208,28 @@ func (h *History) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch)
 			var pe *ParseError
 			if errors.As(err, &pe) && h.cfg.OnError == SetAside {
 				if err := h.setAside(ctx, tx, t, pe); err != nil {
-					return err
+					return nil, err
 				}
 				continue
 			}
-			return err
+			return nil, err
 		}
 		if err := storable(t, entries); err != nil {
 			if h.cfg.OnError == SetAside {
 				if err := h.setAside(ctx, tx, t, err); err != nil {
-					return err
+					return nil, err
 				}
 				continue
 			}
-			return err
+			return nil, err
 		}
 		set.Apply(entries)
 		w.add(entries)
 	}
 	if err := h.write(ctx, tx, &w); err != nil {
-		return err
+		return nil, err
 	}
-	return h.credit(ctx, tx, w.entries)
+	return w.entries, h.credit(ctx, tx, w.entries)
 }
 
 // storable rejects text PostgreSQL cannot store (NUL bytes), as bad input
@@ -516,12 +552,31 @@ func (h *History) writeInstructions(ctx context.Context, tx *sqlx.Tx, w *batchWr
 	return nil
 }
 
-func cidsJSON(hs []Holding) string {
-	cids := make([]string, len(hs))
-	for i, hd := range hs {
-		cids[i] = hd.ContractID
+// cidsLiteral returns the contract ids of hs as a text array literal, each
+// element quoted: one element of a text[] parameter, cast per row with
+// ::text[], which PostgreSQL parses several times faster than a jsonb
+// array unpacked by a subquery.
+func cidsLiteral(hs []Holding) string {
+	if len(hs) == 0 {
+		return "{}"
 	}
-	return jsonText(cids)
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, hd := range hs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		for j := 0; j < len(hd.ContractID); j++ {
+			if c := hd.ContractID[j]; c == '"' || c == '\\' {
+				b.WriteByte('\\')
+			}
+			b.WriteByte(hd.ContractID[j])
+		}
+		b.WriteByte('"')
+	}
+	b.WriteByte('}')
+	return b.String()
 }
 
 func (h *History) writeEntries(ctx context.Context, tx *sqlx.Tx, entries []*Entry) error {
@@ -537,7 +592,7 @@ func (h *History) writeEntries(ctx context.Context, tx *sqlx.Tx, entries []*Entr
 	node, off := make([]int64, n), make([]int64, n)
 	for i, e := range entries {
 		node[i], off[i] = int64(e.NodeID), e.Offset
-		created[i], archived[i] = cidsJSON(e.Created), cidsJSON(e.Archived)
+		created[i], archived[i] = cidsLiteral(e.Created), cidsLiteral(e.Archived)
 		for j, v := range []string{
 			e.UpdateID, string(e.Kind), e.Instrument.Admin, e.Instrument.ID, e.RecordTime.Format(timeLayout), e.SynchronizerID,
 			e.TxKind, e.Choice, e.Amount.String(), e.Transferred.String(), e.Fee.String(), e.Sender, e.Receiver,
@@ -551,10 +606,10 @@ func (h *History) writeEntries(ctx context.Context, tx *sqlx.Tx, entries []*Entr
 			account, withdrawal_id, instruction_cid, holdings_created, holdings_archived, meta)
 		SELECT u.upd, u.node, u.kind, u.admin, u.id, u.off, u.rt, u.sync, u.txk, u.choice, u.amount, u.transferred, u.fee,
 			u.sender, u.receiver, u.cp, u.reason, u.account, u.wid, u.icid,
-			ARRAY(SELECT jsonb_array_elements_text(u.created)), ARRAY(SELECT jsonb_array_elements_text(u.archived)), u.meta
+			u.created::text[], u.archived::text[], u.meta
 		FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::timestamptz[], $8::text[],
 			$9::text[], $10::text[], $11::numeric[], $12::numeric[], $13::numeric[], $14::text[], $15::text[], $16::text[],
-			$17::text[], $18::text[], $19::text[], $20::text[], $21::jsonb[], $22::jsonb[], $23::jsonb[])
+			$17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::jsonb[])
 			AS u(upd, node, kind, admin, id, off, rt, sync, txk, choice, amount, transferred, fee, sender, receiver, cp,
 				reason, account, wid, icid, created, archived, meta)
 		ON CONFLICT (update_id, node_id, kind, instrument_admin, instrument_id) DO NOTHING`,

@@ -114,7 +114,7 @@ func (r *Reconciler) applyAll(ctx context.Context, tx *sqlx.Tx, outcomes []Outco
 			}
 		}
 	}
-	slices.SortStableFunc(slow, func(a, b Outcome) int { return compareOutcomes(a, b) })
+	slices.SortStableFunc(slow, compareOutcomes)
 	for _, o := range slow {
 		if err := r.apply(ctx, tx, o); err != nil {
 			return err

@@ -5,9 +5,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
@@ -20,6 +23,11 @@ import (
 // reservations, refunds, anomalies and RecoveryHook calls — and that they
 // are the ones the life cycle prescribes.
 func TestBatchEqualsOneAtATime(t *testing.T) {
+	t.Run("entries from the History handler", func(t *testing.T) { batchEqualsOneAtATime(t, nil) })
+	t.Run("entries read from token_history", func(t *testing.T) { batchEqualsOneAtATime(t, fromTable{}) })
+}
+
+func batchEqualsOneAtATime(t *testing.T, entries withdrawal.WrittenEntries) {
 	type result struct {
 		snapshot  string
 		anomalies []string
@@ -37,6 +45,7 @@ func TestBatchEqualsOneAtATime(t *testing.T) {
 			return withdrawal.RecoverFromLedger(ctx, tx, o)
 		})
 		envs[i] = newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{
+			History:  entries,
 			Recovery: hook,
 			OnAnomaly: func(_ context.Context, _ *sqlx.Tx, a *withdrawal.Anomaly) error {
 				r.anomalies = append(r.anomalies, a.Outcome.ID+" "+string(a.Kind))
@@ -136,4 +145,22 @@ func withdrawalState(t *testing.T, db *sqlx.DB) string {
 	var res []string
 	require.NoError(t, db.Select(&res, `SELECT contract_id || ' ' || withdrawal_id FROM txhistory.withdrawal_reservation ORDER BY 1`))
 	return strings.Join(rows, "\n") + "\n--\n" + strings.Join(res, "\n")
+}
+
+// TestReconcilerBeforeHistoryFails: given the History handler, the
+// Reconciler refuses a batch the History handler has not handled first,
+// rather than seeing no transfer and expiring paid withdrawals.
+func TestReconcilerBeforeHistoryFails(t *testing.T) {
+	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	cids := e.mint("100")
+	w := e.create(e.request("wd-1", "50", cids[0]))
+	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Logger: quietLog})
+	require.NoError(t, err)
+	rec, err := withdrawal.NewReconciler(e.store, withdrawal.ReconcilerConfig{History: history, Logger: quietLog})
+	require.NoError(t, err)
+	e.handler = ingest.Handlers(rec, history)
+	err = e.run(e.batch(time.Time{}, e.transfer(w, "0")))
+	require.ErrorContains(t, err, "has not handled batch")
+	require.ErrorContains(t, err, "ingest.Handlers(history, reconciler)")
+	require.Equal(t, withdrawal.StatusRequested, e.get(w.ID).Status)
 }

@@ -26,7 +26,7 @@
 //		Refunder: withdrawal.RefundFunc(creditBack), // the exchange's: user funds back
 //	})
 //	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury})
-//	reconciler, err := withdrawal.NewReconciler(store, withdrawal.ReconcilerConfig{})
+//	reconciler, err := withdrawal.NewReconciler(store, withdrawal.ReconcilerConfig{History: history})
 //	ing, err := ingest.New(db, client, ingest.Config{
 //		Parties: []string{treasury},
 //		Handler: ingest.Handlers(history, reconciler), // this order

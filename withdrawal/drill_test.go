@@ -220,6 +220,7 @@ func TestRestoreDrill(t *testing.T) {
 	// Disaster: the Integration DB is restored from the backup while the
 	// procedure keeps withdrawals disabled until tSafe.
 	var waits, paused int
+	var restarted bool
 	var restoredStatus map[string]withdrawal.Status
 	proc := withdrawal.RestoreProcedure{
 		Store:        l.store,
@@ -236,10 +237,16 @@ func TestRestoreDrill(t *testing.T) {
 			for _, w := range ws {
 				restoredStatus[w.ID] = w.Status
 			}
-			l.startIngester()
+			// Ingestion restarts once the procedure waits for tSafe: started
+			// here, it could reconcile withdrawals before the procedure has
+			// counted those in flight in the backup.
 			return nil
 		},
 		Progress: func(pr withdrawal.RestoreProgress) {
+			if pr.Step == withdrawal.StepWait && !restarted {
+				restarted = true
+				l.startIngester()
+			}
 			if pr.Step != withdrawal.StepWait || pr.Done || pr.Waited == 0 {
 				return
 			}

@@ -85,6 +85,12 @@ func newEnv(t *testing.T, cfg withdrawal.Config, rcfg withdrawal.ReconcilerConfi
 	require.NoError(t, err)
 	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Logger: quietLog})
 	require.NoError(t, err)
+	switch rcfg.History.(type) {
+	case nil:
+		rcfg.History = history
+	case fromTable:
+		rcfg.History = nil
+	}
 	rec, err := withdrawal.NewReconciler(store, rcfg)
 	require.NoError(t, err)
 	cps, err := checkpoint.NewStore(schema.DefaultName)
@@ -94,6 +100,13 @@ func newEnv(t *testing.T, cfg withdrawal.Config, rcfg withdrawal.ReconcilerConfi
 	return &env{t: t, ctx: ctx, db: db, store: store, rec: rec, handler: ingest.Handlers(history, rec), cps: cps,
 		world: &ledgertest.TokenWorld{Sequence: true}, times: map[string]time.Time{}}
 }
+
+// fromTable, as the ReconcilerConfig.History given to newEnv, makes the
+// Reconciler read the entries back from token_history; by default newEnv
+// hands it the History handler.
+type fromTable struct{}
+
+func (fromTable) Written(*ingest.Batch) ([]*tokenstd.Entry, bool) { return nil, false }
 
 // batch builds the next batch of the given transactions (and, if tick is
 // set, an offset checkpoint moving the record time to it).

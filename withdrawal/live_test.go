@@ -63,7 +63,9 @@ func (l *live) startIngester() {
 	l.t.Helper()
 	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Logger: quietLog})
 	require.NoError(l.t, err)
-	rec, err := withdrawal.NewReconciler(l.store, l.rcfg)
+	rcfg := l.rcfg
+	rcfg.History = history
+	rec, err := withdrawal.NewReconciler(l.store, rcfg)
 	require.NoError(l.t, err)
 	ing, err := ingest.New(l.db, l.client, ingest.Config{
 		Parties: []string{treasury}, Handler: ingest.Handlers(history, rec), Logger: quietLog,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
@@ -73,8 +74,21 @@ type ReconcilerConfig struct {
 	// mismatch stays applied). Default: return the anomaly, so that
 	// ingestion stops until an operator has looked.
 	OnAnomaly func(ctx context.Context, tx *sqlx.Tx, a *Anomaly) error
+	// History, if set, is the tokenstd History handler chained before the
+	// Reconciler (a *tokenstd.History). The Reconciler then takes each
+	// batch's entries from it rather than reading them back from
+	// token_history (one statement fewer per batch), and fails a batch the
+	// History handler has not handled first: a chain in the wrong order.
+	// Without it, the entries are read from the table.
+	History WrittenEntries
 	// Logger defaults to the store's.
 	Logger *slog.Logger
+}
+
+// WrittenEntries gives the history entries a handler wrote for a batch, and
+// whether it handled that batch; *tokenstd.History implements it.
+type WrittenEntries interface {
+	Written(b *ingest.Batch) ([]*tokenstd.Entry, bool)
 }
 
 // Reconciler is the ingest.Handler that keeps withdrawals in step with the
@@ -82,8 +96,10 @@ type ReconcilerConfig struct {
 //
 //	ingest.Handlers(history, reconciler)
 //
-// For each batch it reads the history entries the History handler wrote for
-// the batch's transactions (token_history, in the same SQL transaction) —
+// For each batch it takes the history entries the History handler wrote for
+// the batch's transactions (from the handler given as
+// ReconcilerConfig.History, else reading token_history in the same SQL
+// transaction) —
 // the treasury's outgoing transfers and transfer instruction outcomes whose
 // reason passes Config.IsWithdrawalID — in ledger order, and applies each
 // as ApplyOutcomeTx would: a 1-step transfer or an accepted instruction completes
@@ -93,23 +109,24 @@ type ReconcilerConfig struct {
 // expires the withdrawals whose trecTgt the batch's record time has passed
 // (ExpireDueTx), from transactions and OffsetCheckpoints alike.
 //
-// The statements do not grow with the batch: one reads the entries, one
-// reads and locks the withdrawals they name, one moves those whose
-// transition is allowed, one stores the recovered ones, and one expires.
-// Only a withdrawal named twice in one batch (an offer and its acceptance)
-// or a transition the life cycle refuses is applied on its own.
+// The statements do not grow with the batch: one reads and locks the
+// withdrawals the entries name, one moves those whose transition is allowed, one
+// stores the recovered ones, and one expires. Only a withdrawal named twice
+// in one batch (an offer and its acceptance) or a transition the life cycle
+// refuses is applied on its own.
 //
-// Reading the stored entries rather than classifying again keeps one
-// classification (the History handler's, with its holding set and
-// instruction tracking) and needs one query per batch. It also means the
-// Reconciler sees nothing of a transaction set aside for review (by the
-// History handler's SetAside policy or the Ingester's PoisonSetAside): such
-// a transaction may be a withdrawal's transfer, so while any set-aside
-// transaction is unresolved (review_transaction.resolved_at is NULL) the
-// Reconciler expires nothing, and withdrawals wait, unrefunded, for an
-// operator. If the History handler does not run before the Reconciler, no
-// transfer is seen and withdrawals would expire although paid out: always
-// chain them as above.
+// Using the History handler's entries rather than classifying again keeps
+// one classification (the History handler's, with its holding set and
+// instruction tracking). It also means the Reconciler sees nothing of a
+// transaction set aside for review (by the History handler's SetAside policy
+// or the Ingester's PoisonSetAside): such a transaction may be a
+// withdrawal's transfer, so while any set-aside transaction is unresolved
+// (review_transaction.resolved_at is NULL) the Reconciler expires nothing,
+// and withdrawals wait, unrefunded, for an operator. If the History handler
+// does not run before the Reconciler, no transfer is seen and withdrawals
+// would expire although paid out: always chain them as above, and set
+// ReconcilerConfig.History, which makes a chain in the wrong order fail
+// every batch instead.
 //
 // Replaying a batch changes nothing: outcomes already applied are
 // recognised by their update id, expiry only touches open withdrawals, and
@@ -151,9 +168,19 @@ func (r *Reconciler) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Bat
 		return nil
 	}
 	if len(b.Transactions) > 0 {
-		outcomes, err := r.s.outcomes(ctx, tx, b)
-		if err != nil {
-			return err
+		var outcomes []Outcome
+		if r.cfg.History != nil {
+			entries, ok := r.cfg.History.Written(b)
+			if !ok {
+				return fmt.Errorf("withdrawal: the History handler has not handled batch (offsets %d..%d) before the Reconciler: chain them as ingest.Handlers(history, reconciler)",
+					b.FromOffset, b.ToOffset)
+			}
+			outcomes = outcomesOf(entries)
+		} else {
+			var err error
+			if outcomes, err = r.s.outcomes(ctx, tx, b); err != nil {
+				return err
+			}
 		}
 		if err := r.applyAll(ctx, tx, outcomes); err != nil {
 			return err
@@ -279,6 +306,29 @@ func (r *Reconciler) recovered(w *Withdrawal, o Outcome) {
 	r.log.Warn("withdrawal: recovered a withdrawal whose request was unknown (lost in a restore?)", "id", w.ID,
 		"status", w.Status, "amount", w.Amount, "instrument", w.Instrument, "receiver", w.Receiver,
 		"update_id", o.UpdateID, "offset", o.Offset, "record_time", o.RecordTime)
+}
+
+// outcomesOf returns the withdrawal outcomes among a batch's history
+// entries, in ledger order, as outcomes reads them from the table.
+func outcomesOf(entries []*tokenstd.Entry) []Outcome {
+	var out []Outcome
+	for _, e := range entries {
+		status, ok := outcomeStatus[e.Kind]
+		if !ok || e.WithdrawalID == "" {
+			continue
+		}
+		o := Outcome{
+			ID: e.WithdrawalID, Status: status, Kind: e.Kind, UpdateID: e.UpdateID, Offset: e.Offset,
+			RecordTime: e.RecordTime.UTC(), SynchronizerID: e.SynchronizerID, NodeID: e.NodeID, Instrument: e.Instrument,
+			Receiver: e.Receiver, Transferred: e.Transferred, Fee: e.Fee, InstructionCID: e.InstructionCID, Meta: e.Meta,
+		}
+		if o.Receiver == "" {
+			o.Receiver = e.Counterparty
+		}
+		out = append(out, o)
+	}
+	slices.SortStableFunc(out, compareOutcomes)
+	return out
 }
 
 // outcomes reads the withdrawal outcomes of the batch's transactions from

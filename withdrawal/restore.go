@@ -74,9 +74,11 @@ type RestoreReport struct {
 	// RestoredGateOpen is true if the restored database had the gate open
 	// (it was open when the backup was taken) and step 2 closed it again.
 	RestoredGateOpen bool
-	// InFlight counts the open withdrawals in the restored database;
-	// LatestTrecTgt is the largest trecTgt among them. tSafe is raised to it
-	// if it is later.
+	// InFlight counts the open withdrawals in the restored database, as
+	// found when Restore has returned (if Restore already started
+	// ingestion again, withdrawals it has closed meanwhile are not
+	// counted); LatestTrecTgt is the largest trecTgt among them. tSafe is
+	// raised to it if it is later.
 	InFlight      int
 	LatestTrecTgt time.Time
 	// Ingested is the ingested record time with which the gate was opened:

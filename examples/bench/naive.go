@@ -43,7 +43,7 @@ func (b *bench) naive(ctx context.Context, f *fake, n int64) (float64, error) {
 		return 0, err
 	}
 	w := naiveWriter{schema: name, classifier: tokenstd.Classifier{Treasury: b.treasury}}
-	rec, err := reconciler(b.db, name, b.treasury)
+	rec, err := reconciler(b.db, name, b.treasury, nil) // reads the entries naiveWriter wrote
 	if err != nil {
 		return 0, err
 	}

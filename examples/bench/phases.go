@@ -58,20 +58,26 @@ func handlerChain(db *sqlx.DB, schemaName, treasury string) (ingest.Handler, err
 	if err != nil {
 		return nil, err
 	}
-	rec, err := reconciler(db, schemaName, treasury)
+	rec, err := reconciler(db, schemaName, treasury, hist)
 	if err != nil {
 		return nil, err
 	}
 	return ingest.Handlers(hist, rec), nil
 }
 
-func reconciler(db *sqlx.DB, schemaName, treasury string) (*withdrawal.Reconciler, error) {
+// reconciler returns the withdrawal Reconciler, taking the entries from
+// hist if it is not nil, else reading them from token_history.
+func reconciler(db *sqlx.DB, schemaName, treasury string, hist *tokenstd.History) (*withdrawal.Reconciler, error) {
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	store, err := withdrawal.NewStore(db, withdrawal.Config{Schema: schemaName, Treasury: treasury, Logger: quiet})
 	if err != nil {
 		return nil, err
 	}
-	return withdrawal.NewReconciler(store, withdrawal.ReconcilerConfig{Logger: quiet})
+	cfg := withdrawal.ReconcilerConfig{Logger: quiet}
+	if hist != nil {
+		cfg.History = hist
+	}
+	return withdrawal.NewReconciler(store, cfg)
 }
 
 // handlerNames names handlerChain's handlers.

@@ -381,13 +381,13 @@ func (x *exchange) startIngester() error {
 	if err != nil {
 		return err
 	}
-	rec, err := withdrawal.NewReconciler(x.store, withdrawal.ReconcilerConfig{})
+	rec, err := withdrawal.NewReconciler(x.store, withdrawal.ReconcilerConfig{History: history})
 	if err != nil {
 		return err
 	}
 	ing, err := ingest.New(x.db, x.client, ingest.Config{
 		Parties: []string{treasury}, Schema: x.schema, Logger: x.log,
-		Handler:       ingest.Handlers(history, rec), // History first: the Reconciler reads its entries
+		Handler:       ingest.Handlers(history, rec), // History first: the Reconciler uses its entries
 		MaxBatchDelay: 5 * time.Millisecond, MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
 	})
 	if err != nil {

@@ -225,7 +225,7 @@ func newHandler(db *sqlx.DB, party, schemaName string, log *slog.Logger) (ingest
 	if err != nil {
 		return nil, err
 	}
-	reconciler, err := withdrawal.NewReconciler(store, withdrawal.ReconcilerConfig{Logger: log})
+	reconciler, err := withdrawal.NewReconciler(store, withdrawal.ReconcilerConfig{Logger: log, History: history})
 	if err != nil {
 		return nil, err
 	}
