@@ -60,4 +60,26 @@ func TestBenchSmall(t *testing.T) {
 		require.Contains(t, keys, k)
 	}
 	require.Contains(t, out.String(), "summary")
+	for _, phase := range []string{"ceiling", "e2e", "e2e_history_only"} {
+		require.Contains(t, res.CPU, phase)
+	}
+	require.Contains(t, out.String(), "CPU per transaction: ingester")
+}
+
+// TestSampleCPU: the CPU time read from /proc grows with work done, and
+// the server's processes are found through the postmaster.
+func TestSampleCPU(t *testing.T) {
+	srv := pgtest.NewServer(t, pgtest.ServerOptions{})
+	pg := postmasterPID(srv.Dir())
+	require.Positive(t, pg)
+	before := sampleCPU(0, pg)
+	x := uint64(1)
+	for start := time.Now(); time.Since(start) < 200*time.Millisecond; {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	after := sampleCPU(0, pg)
+	require.NotZero(t, x)
+	require.GreaterOrEqual(t, after.Ingester-before.Ingester, 100*time.Millisecond, "200 ms of spinning")
+	require.GreaterOrEqual(t, after.Machine-before.Machine, after.Ingester-before.Ingester)
+	require.Positive(t, after.Postgres, "the server's start-up used some CPU")
 }

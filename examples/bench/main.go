@@ -132,6 +132,9 @@ type Result struct {
 	TailP99MS     float64 `json:"tail_p99_ms"`
 
 	HistoryOnlyTxPerS float64 `json:"e2e_history_only_tx_per_s"`
+	// CPU is the CPU time per transaction of each process of the chain in
+	// the throughput phases, by phase.
+	CPU map[string]perTx `json:"cpu_per_tx,omitempty"`
 
 	N           int        `json:"n"`
 	NaiveN      int        `json:"naive_n"`
@@ -171,6 +174,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 		defer srv.Close()
 		dsn = srv.DSN("postgres")
 		res.Durable = o.Durable
+		b.pgPID = postmasterPID(srv.Dir())
 		b.logf("PostgreSQL: local throwaway server on port %d, durable (fsync, synchronous_commit): %v", srv.Port(), o.Durable)
 	} else {
 		b.logf("PostgreSQL: -dsn (its own settings)")
@@ -226,6 +230,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 		}
 		res.TailN, res.TailP50MS, res.TailP99MS, res.TailMaxMS = r.N, ms(r.P50), ms(r.P99), ms(r.Max)
 	}
+	res.CPU = b.cpu
 	res.ElapsedSecs = time.Since(began).Seconds()
 	summary(b, res, phases)
 	return res, nil

@@ -119,3 +119,97 @@ func sortedCopy(d []time.Duration) []time.Duration {
 func mb(b uint64) float64 { return float64(b) / (1 << 20) }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// clockTick is the unit of the CPU times in /proc (USER_HZ), 100 per second
+// on every Linux this runs on.
+const clockTick = 10 * time.Millisecond
+
+// procCPU reads /proc/<pid>/stat: the parent's pid, the CPU time (user +
+// system) the process used and that of its children it has waited for.
+func procCPU(pid string) (ppid int, own, reaped time.Duration, ok bool) {
+	data, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, 0, 0, false
+	}
+	f := strings.Fields(s[i+1:]) // state ppid ... utime(12th) stime cutime cstime
+	if len(f) < 15 {
+		return 0, 0, 0, false
+	}
+	n := func(k int) time.Duration { v, _ := strconv.ParseInt(f[k], 10, 64); return time.Duration(v) * clockTick }
+	ppid, _ = strconv.Atoi(f[1])
+	return ppid, n(11) + n(12), n(13) + n(14), true
+}
+
+// cpuUse is the CPU time the parts of the chain had used at one moment.
+type cpuUse struct {
+	Ingester, Fake, Postgres, Machine time.Duration
+}
+
+// sampleCPU reads the CPU time of this process, of the fake (fakePID), of
+// the PostgreSQL server (pgPID, the postmaster: it and its children, live
+// or exited; 0 when unknown, with -dsn) and of the whole machine (all
+// processes, other users' included: /proc/stat).
+func sampleCPU(fakePID, pgPID int) cpuUse {
+	var u cpuUse
+	_, u.Ingester, _, _ = procCPU("self")
+	if fakePID > 0 {
+		_, u.Fake, _, _ = procCPU(strconv.Itoa(fakePID))
+	}
+	if pgPID > 0 {
+		_, own, reaped, _ := procCPU(strconv.Itoa(pgPID))
+		u.Postgres = own + reaped
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			if e.Name()[0] < '0' || e.Name()[0] > '9' {
+				continue
+			}
+			if ppid, own, _, ok := procCPU(e.Name()); ok && ppid == pgPID {
+				u.Postgres += own
+			}
+		}
+	}
+	if data, err := os.ReadFile("/proc/stat"); err == nil {
+		line, _, _ := strings.Cut(string(data), "\n")
+		f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal
+		for k, v := range f[1:min(len(f), 9)] {
+			if k == 3 || k == 4 { // idle, iowait
+				continue
+			}
+			t, _ := strconv.ParseInt(v, 10, 64)
+			u.Machine += time.Duration(t) * clockTick
+		}
+	}
+	return u
+}
+
+// perTx is the CPU time per transaction each part used between two samples,
+// in microseconds.
+type perTx struct {
+	Ingester float64 `json:"ingester_us"`
+	Fake     float64 `json:"fake_us"`
+	Postgres float64 `json:"postgres_us,omitempty"`
+	Machine  float64 `json:"machine_us"`
+}
+
+func cpuPerTx(before, after cpuUse, n int64) perTx {
+	us := func(a, b time.Duration) float64 { return float64(b-a) / float64(time.Microsecond) / float64(n) }
+	return perTx{Ingester: us(before.Ingester, after.Ingester), Fake: us(before.Fake, after.Fake),
+		Postgres: us(before.Postgres, after.Postgres), Machine: us(before.Machine, after.Machine)}
+}
+
+// postmasterPID reads the server's pid from its data directory; 0 if it
+// cannot.
+func postmasterPID(dataDir string) int {
+	data, err := os.ReadFile(dataDir + "/postmaster.pid")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	pid, _ := strconv.Atoi(strings.TrimSpace(line))
+	return pid
+}

@@ -25,6 +25,38 @@ type bench struct {
 	logger   *slog.Logger
 	progress io.Writer
 	schemas  int
+	pgPID    int              // the local server's postmaster, 0 with -dsn
+	cpu      map[string]perTx // CPU time per transaction, by phase
+}
+
+// measureCPU samples the CPU time of the chain's processes before and after
+// a phase of n transactions and records it per transaction.
+func (b *bench) measureCPU(phase string, f *fake, n int64, run func() error) error {
+	fakePID := 0
+	if f.cmd.Process != nil {
+		fakePID = f.cmd.Process.Pid
+	}
+	before := sampleCPU(fakePID, b.pgPID)
+	if err := run(); err != nil {
+		return err
+	}
+	c := cpuPerTx(before, sampleCPU(fakePID, b.pgPID), n)
+	if b.cpu == nil {
+		b.cpu = map[string]perTx{}
+	}
+	b.cpu[phase] = c
+	return nil
+}
+
+// logCPU prints what measureCPU recorded for phase.
+func (b *bench) logCPU(phase string) {
+	c := b.cpu[phase]
+	pg := "unknown (-dsn)"
+	if b.pgPID > 0 {
+		pg = fmt.Sprintf("%.0f µs", c.Postgres)
+	}
+	b.logf("    CPU per transaction: ingester %.0f µs, PostgreSQL %s, fake %.0f µs; the whole machine %.0f µs (all processes)",
+		c.Ingester, pg, c.Fake, c.Machine)
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -118,13 +150,21 @@ func (b *bench) ceiling(ctx context.Context, f *fake) (float64, error) {
 		return 0, err
 	}
 	defer c.Close()
-	start := time.Now()
-	n, err := drain(ctx, c, b.treasury, 0, f.End)
+	var rate float64
+	err = b.measureCPU("ceiling", f, f.End, func() error {
+		start := time.Now()
+		n, err := drain(ctx, c, b.treasury, 0, f.End)
+		if err != nil {
+			return err
+		}
+		rate = float64(n) / time.Since(start).Seconds()
+		b.logf("  ceiling: %d transactions received and decoded in %s: %.0f tx/s", n, time.Since(start).Round(time.Millisecond), rate)
+		return nil
+	})
 	if err != nil {
 		return 0, err
 	}
-	rate := float64(n) / time.Since(start).Seconds()
-	b.logf("  ceiling: %d transactions received and decoded in %s: %.0f tx/s", n, time.Since(start).Round(time.Millisecond), rate)
+	b.logCPU("ceiling")
 	return rate, nil
 }
 
@@ -156,11 +196,16 @@ func (b *bench) ingestAll(ctx context.Context, f *fake, phase string, historyOnl
 	if err != nil {
 		return 0, err
 	}
-	start := time.Now()
-	if err := ing.Run(ctx); err != nil {
+	var elapsed time.Duration
+	err = b.measureCPU(phase, f, f.End, func() error {
+		start := time.Now()
+		err := ing.Run(ctx)
+		elapsed = time.Since(start)
+		return err
+	})
+	if err != nil {
 		return 0, err
 	}
-	elapsed := time.Since(start)
 	s := ing.Stats()
 	if s.Transactions != f.End {
 		return 0, fmt.Errorf("%s: ingested %d transactions, want %d", phase, s.Transactions, f.End)
@@ -170,6 +215,7 @@ func (b *bench) ingestAll(ctx context.Context, f *fake, phase string, historyOnl
 	}
 	rate := float64(s.Transactions) / elapsed.Seconds()
 	b.logf("  %s: %d transactions in %d batches in %s: %.0f tx/s", phase, s.Transactions, s.Batches, elapsed.Round(time.Millisecond), rate)
+	b.logCPU(phase)
 	return rate, nil
 }
 
