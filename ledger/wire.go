@@ -4,9 +4,12 @@ package ledger
 // its wire bytes straight into ledger types, without building the protobuf
 // messages first, and the strings that repeat from one transaction to the
 // next (identifiers, parties, record labels) are shared instead of
-// allocated again. For a token transfer it makes a sixth of the allocations
-// and a third of the bytes of proto.Unmarshal followed by UpdateFromProto,
-// in a third of the time (BenchmarkDecodeTransfer).
+// allocated again. The rest of a transaction — its events, record fields,
+// party lists, the bytes of its other strings — is cut from a few slabs
+// of its own (slab.go) rather than allocated piece by piece. For a token
+// transfer it makes 9 allocations where proto.Unmarshal followed by
+// UpdateFromProto makes about 670, a third of their bytes, in a third of
+// the time (BenchmarkDecodeTransfer).
 //
 // The fast path handles the messages a participant sends. Anything else —
 // a malformed message, one that fails validation, a field encoded in an
@@ -18,6 +21,7 @@ package ledger
 
 import (
 	"errors"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -77,6 +81,61 @@ type wireDecoder struct {
 	// every nesting level: a level appends its own, decodes them, and
 	// truncates the stack back.
 	stack [][]byte
+	// Scratch of one transaction (events, interface views) or one event
+	// (party lists, implemented interfaces), copied out when complete.
+	events  [][]byte
+	views   [][]byte
+	parties [3][]string
+	ifaces  []Identifier
+
+	// The slabs of the transaction being decoded (slab.go); inTx says
+	// whether one is.
+	inTx          bool
+	vals          slab[Value]
+	labels        slab[string] // record labels, map keys, party lists
+	bytes         slab[byte]   // the contents of the strings not shared
+	idents        slab[Identifier]
+	ivs           slab[InterfaceView]
+	createdSlab   slab[CreatedEvent]
+	archivedSlab  slab[ArchivedEvent]
+	exercisedSlab slab[ExercisedEvent]
+}
+
+// startTx starts the slabs of a transaction of wireLen bytes.
+func (d *wireDecoder) startTx(wireLen int) {
+	d.inTx = true
+	d.vals.start(wireLen)
+	d.labels.start(wireLen)
+	d.bytes.start(wireLen)
+	d.idents.start(wireLen)
+	d.ivs.start(wireLen)
+	d.createdSlab.start(wireLen)
+	d.archivedSlab.start(wireLen)
+	d.exercisedSlab.start(wireLen)
+}
+
+// endTx drops the slabs of the transaction, and the scratch's references
+// into it; ok says whether it was decoded.
+func (d *wireDecoder) endTx(wireLen int, ok bool) {
+	d.inTx = false
+	d.vals.end(wireLen, ok)
+	d.labels.end(wireLen, ok)
+	d.bytes.end(wireLen, ok)
+	d.idents.end(wireLen, ok)
+	d.ivs.end(wireLen, ok)
+	d.createdSlab.end(wireLen, ok)
+	d.archivedSlab.end(wireLen, ok)
+	d.exercisedSlab.end(wireLen, ok)
+	for i := range d.parties {
+		clear(d.parties[i])
+		d.parties[i] = d.parties[i][:0]
+	}
+	clear(d.ifaces)
+	d.ifaces = d.ifaces[:0]
+	clear(d.events) // the wire buffer's: not ours to keep
+	d.events = d.events[:0]
+	clear(d.views)
+	d.views = d.views[:0]
 }
 
 func newWireDecoder() *wireDecoder {
@@ -162,10 +221,13 @@ func want(typ, expected protowire.Type) error {
 }
 
 // str returns data as a string, checking UTF-8 as protobuf does for proto3
-// strings.
-func str(data []byte) (string, error) {
+// strings. Within a transaction its bytes come from the transaction's slab.
+func (d *wireDecoder) str(data []byte) (string, error) {
 	if !utf8.Valid(data) {
 		return "", errSlowPath
+	}
+	if d.inTx {
+		return stringOf(&d.bytes, data), nil
 	}
 	return string(data), nil
 }
@@ -175,13 +237,14 @@ func (d *wireDecoder) shared(data []byte) (string, error) {
 	if s, ok := d.strs[string(data)]; ok {
 		return s, nil
 	}
-	s, err := str(data)
-	if err != nil {
-		return "", err
+	if len(d.strs) >= maxInterned || len(data) > maxInternedLen {
+		return d.str(data) // not kept: it may be the transaction's
 	}
-	if len(d.strs) < maxInterned && len(s) <= maxInternedLen {
-		d.strs[s] = s
+	if !utf8.Valid(data) {
+		return "", errSlowPath
 	}
+	s := string(data) // kept from one transaction to the next: its own allocation
+	d.strs[s] = s
 	return s, nil
 }
 
@@ -290,12 +353,14 @@ func (d *wireDecoder) checkpoint(b []byte) (*OffsetCheckpoint, error) {
 	return cp, nil
 }
 
-func (d *wireDecoder) transaction(b []byte) (*Transaction, error) {
-	tx := &Transaction{}
+func (d *wireDecoder) transaction(b []byte) (tx *Transaction, err error) {
+	d.startTx(len(b))
+	defer func() { d.endTx(len(b), err == nil) }()
+	tx = &Transaction{}
 	var set once
 	hasRecordTime := false
-	var events [][]byte
-	err := fields(b, func(num protowire.Number, typ protowire.Type, v uint64, data []byte) error {
+	d.events = d.events[:0]
+	err = fields(b, func(num protowire.Number, typ protowire.Type, v uint64, data []byte) error {
 		var err error
 		switch num {
 		case 1, 2, 3, 7, 10, 4, 9, 5:
@@ -310,11 +375,11 @@ func (d *wireDecoder) transaction(b []byte) (*Transaction, error) {
 		}
 		switch num {
 		case 1:
-			tx.UpdateID, err = str(data)
+			tx.UpdateID, err = d.str(data)
 		case 2:
-			tx.CommandID, err = str(data)
+			tx.CommandID, err = d.str(data)
 		case 3:
-			tx.WorkflowID, err = str(data)
+			tx.WorkflowID, err = d.str(data)
 		case 7:
 			tx.SynchronizerID, err = d.shared(data)
 		case 4:
@@ -327,15 +392,15 @@ func (d *wireDecoder) transaction(b []byte) (*Transaction, error) {
 				hasRecordTime = true
 			}
 		case 5:
-			events = append(events, data)
+			d.events = append(d.events, data)
 		}
 		return err // 10, external_transaction_hash: not kept
 	})
 	if err != nil || tx.UpdateID == "" || tx.Offset <= 0 || !hasRecordTime {
 		return nil, errSlowPath // TransactionFromProto's errors carry the raw message
 	}
-	tx.Events = make([]Event, 0, len(events))
-	for _, e := range events {
+	tx.Events = make([]Event, 0, len(d.events))
+	for _, e := range d.events {
 		ev, err := d.event(e)
 		if err != nil {
 			return nil, err
@@ -372,19 +437,52 @@ func (d *wireDecoder) event(b []byte) (Event, error) {
 	return ev, nil
 }
 
-// parties appends a party (or other repeated, repeating string) to list.
-func (d *wireDecoder) parties(list []string, typ protowire.Type, data []byte) ([]string, error) {
+// party appends a party (or other repeated, repeating string) to the
+// event's party list i.
+func (d *wireDecoder) party(i int, typ protowire.Type, data []byte) error {
 	if err := want(typ, protowire.BytesType); err != nil {
-		return nil, err
+		return err
 	}
 	s, err := d.shared(data)
-	return append(list, s), err
+	d.parties[i] = append(d.parties[i], s)
+	return err
+}
+
+// startEvent empties the scratch of an event.
+func (d *wireDecoder) startEvent() {
+	for i := range d.parties {
+		d.parties[i] = d.parties[i][:0]
+	}
+	d.ifaces = d.ifaces[:0]
+}
+
+// partyList returns the event's party list i, nil if empty as protobuf
+// leaves an empty repeated field.
+func (d *wireDecoder) partyList(i int) []string {
+	if len(d.parties[i]) == 0 {
+		return nil
+	}
+	out := d.labels.alloc(len(d.parties[i]))
+	copy(out, d.parties[i])
+	return out
+}
+
+// ifaceList returns the event's implemented interfaces, nil if none as
+// identifiersFromProto returns.
+func (d *wireDecoder) ifaceList() []Identifier {
+	if len(d.ifaces) == 0 {
+		return nil
+	}
+	out := d.idents.alloc(len(d.ifaces))
+	copy(out, d.ifaces)
+	return out
 }
 
 func (d *wireDecoder) created(b []byte) (*CreatedEvent, error) {
-	c := &CreatedEvent{}
+	c := d.createdSlab.one()
 	var set once
-	var views [][]byte
+	d.startEvent()
+	d.views = d.views[:0]
 	err := fields(b, func(num protowire.Number, typ protowire.Type, v uint64, data []byte) error {
 		var err error
 		switch num {
@@ -398,14 +496,11 @@ func (d *wireDecoder) created(b []byte) (*CreatedEvent, error) {
 			c.ACSDelta = v != 0
 			return want(typ, protowire.VarintType)
 		case 9:
-			c.WitnessParties, err = d.parties(c.WitnessParties, typ, data)
-			return err
+			return d.party(0, typ, data)
 		case 10:
-			c.Signatories, err = d.parties(c.Signatories, typ, data)
-			return err
+			return d.party(1, typ, data)
 		case 11:
-			c.Observers, err = d.parties(c.Observers, typ, data)
-			return err
+			return d.party(2, typ, data)
 		case 3, 4, 5, 6, 7, 8, 12, 13:
 			if err := want(typ, protowire.BytesType); err != nil {
 				return err
@@ -421,7 +516,7 @@ func (d *wireDecoder) created(b []byte) (*CreatedEvent, error) {
 		}
 		switch num {
 		case 3:
-			c.ContractID, err = str(data)
+			c.ContractID, err = d.str(data)
 		case 4:
 			c.TemplateID, err = d.identifier(data)
 		case 5:
@@ -434,7 +529,7 @@ func (d *wireDecoder) created(b []byte) (*CreatedEvent, error) {
 			}
 			c.CreatedEventBlob = append([]byte(nil), data...)
 		case 8:
-			views = append(views, data)
+			d.views = append(d.views, data)
 		case 12:
 			c.CreatedAt, err = timestamp(data)
 		case 13:
@@ -445,8 +540,9 @@ func (d *wireDecoder) created(b []byte) (*CreatedEvent, error) {
 	if err != nil {
 		return nil, errSlowPath
 	}
-	c.InterfaceViews = make([]InterfaceView, len(views))
-	for i, vb := range views {
+	c.WitnessParties, c.Signatories, c.Observers = d.partyList(0), d.partyList(1), d.partyList(2)
+	c.InterfaceViews = d.ivs.alloc(len(d.views))
+	for i, vb := range d.views {
 		if c.InterfaceViews[i], err = d.view(vb); err != nil {
 			return nil, err
 		}
@@ -501,7 +597,7 @@ func (d *wireDecoder) rpcStatus(b []byte) (int32, string, error) {
 				return err
 			}
 			var err error
-			msg, err = str(data)
+			msg, err = d.str(data)
 			return err
 		case 3:
 			return errSlowPath
@@ -512,8 +608,9 @@ func (d *wireDecoder) rpcStatus(b []byte) (int32, string, error) {
 }
 
 func (d *wireDecoder) archived(b []byte) (*ArchivedEvent, error) {
-	a := &ArchivedEvent{}
+	a := d.archivedSlab.one()
 	var set once
+	d.startEvent()
 	err := fields(b, func(num protowire.Number, typ protowire.Type, v uint64, data []byte) error {
 		var err error
 		switch num {
@@ -525,7 +622,7 @@ func (d *wireDecoder) archived(b []byte) (*ArchivedEvent, error) {
 			return want(typ, protowire.VarintType)
 		case 3:
 			if err = want(typ, protowire.BytesType); err == nil {
-				a.ContractID, err = str(data)
+				a.ContractID, err = d.str(data)
 			}
 		case 4:
 			if err = want(typ, protowire.BytesType); err == nil {
@@ -534,7 +631,7 @@ func (d *wireDecoder) archived(b []byte) (*ArchivedEvent, error) {
 				}
 			}
 		case 5:
-			a.WitnessParties, err = d.parties(a.WitnessParties, typ, data)
+			err = d.party(0, typ, data)
 		case 6:
 			if err = want(typ, protowire.BytesType); err == nil {
 				a.PackageName, err = d.shared(data)
@@ -543,7 +640,7 @@ func (d *wireDecoder) archived(b []byte) (*ArchivedEvent, error) {
 			if err = want(typ, protowire.BytesType); err == nil {
 				var id Identifier
 				id, err = d.identifier(data)
-				a.ImplementedInterfaces = append(a.ImplementedInterfaces, id)
+				d.ifaces = append(d.ifaces, id)
 			}
 		}
 		return err
@@ -551,12 +648,14 @@ func (d *wireDecoder) archived(b []byte) (*ArchivedEvent, error) {
 	if err != nil {
 		return nil, errSlowPath
 	}
+	a.WitnessParties, a.ImplementedInterfaces = d.partyList(0), d.ifaceList()
 	return a, nil
 }
 
 func (d *wireDecoder) exercised(b []byte) (*ExercisedEvent, error) {
-	x := &ExercisedEvent{}
+	x := d.exercisedSlab.one()
 	var set once
+	d.startEvent()
 	err := fields(b, func(num protowire.Number, typ protowire.Type, v uint64, data []byte) error {
 		var err error
 		switch num {
@@ -576,11 +675,9 @@ func (d *wireDecoder) exercised(b []byte) (*ExercisedEvent, error) {
 			x.ACSDelta = v != 0
 			return want(typ, protowire.VarintType)
 		case 8:
-			x.ActingParties, err = d.parties(x.ActingParties, typ, data)
-			return err
+			return d.party(0, typ, data)
 		case 10:
-			x.WitnessParties, err = d.parties(x.WitnessParties, typ, data)
-			return err
+			return d.party(1, typ, data)
 		case 3, 4, 5, 6, 7, 12, 13, 14:
 			if err := want(typ, protowire.BytesType); err != nil {
 				return err
@@ -596,13 +693,13 @@ func (d *wireDecoder) exercised(b []byte) (*ExercisedEvent, error) {
 		}
 		switch num {
 		case 3:
-			x.ContractID, err = str(data)
+			x.ContractID, err = d.str(data)
 		case 4:
 			x.TemplateID, err = d.identifier(data)
 		case 5:
-			var id Identifier
-			if id, err = d.identifier(data); err == nil {
-				x.InterfaceID = &id
+			id := d.idents.one()
+			if *id, err = d.identifier(data); err == nil {
+				x.InterfaceID = id
 			}
 		case 6:
 			x.Choice, err = d.shared(data)
@@ -615,13 +712,14 @@ func (d *wireDecoder) exercised(b []byte) (*ExercisedEvent, error) {
 		case 14:
 			var id Identifier
 			id, err = d.identifier(data)
-			x.ImplementedInterfaces = append(x.ImplementedInterfaces, id)
+			d.ifaces = append(d.ifaces, id)
 		}
 		return err
 	})
 	if err != nil || x.LastDescendantNodeID < x.NodeID {
 		return nil, errSlowPath
 	}
+	x.ActingParties, x.WitnessParties, x.ImplementedInterfaces = d.partyList(0), d.partyList(1), d.ifaceList()
 	return x, nil
 }
 
@@ -659,9 +757,24 @@ func (d *wireDecoder) typeID(b []byte) (*Identifier, error) {
 		return nil, err
 	}
 	if len(d.ids) < maxInterned && len(b) <= maxInternedLen {
-		d.ids[string(b)] = &id
+		// Kept from one transaction to the next, so none of its strings
+		// may be a transaction's (as shared gives once d.strs is full).
+		kept := &Identifier{PackageID: d.keep(id.PackageID), ModuleName: d.keep(id.ModuleName), EntityName: d.keep(id.EntityName)}
+		d.ids[string(b)] = kept
+		return kept, nil
 	}
-	return &id, nil
+	p := d.idents.one()
+	*p = id
+	return p, nil
+}
+
+// keep returns s as a string that no transaction's slab holds: the shared
+// one if there is, else a copy.
+func (d *wireDecoder) keep(s string) string {
+	if k, ok := d.strs[s]; ok {
+		return k
+	}
+	return strings.Clone(s)
 }
 
 // value decodes a Value as valueFromProto converts it.
@@ -707,7 +820,7 @@ func (d *wireDecoder) value(b []byte, depth int) (Value, error) {
 			out = TimestampMicros(int64(v))
 		case 6:
 			var s string
-			s, err = str(data)
+			s, err = d.str(data)
 			out = Numeric(s)
 		case 7:
 			var s string
@@ -715,11 +828,11 @@ func (d *wireDecoder) value(b []byte, depth int) (Value, error) {
 			out = Party(s)
 		case 8:
 			var s string
-			s, err = str(data)
+			s, err = d.str(data)
 			out = Text(s)
 		case 9:
 			var s string
-			s, err = str(data)
+			s, err = d.str(data)
 			out = ContractID(s)
 		case 10:
 			out, err = d.optional(data, depth)
@@ -760,11 +873,11 @@ func (d *wireDecoder) optional(b []byte, depth int) (Value, error) {
 	if !present {
 		return None(), nil
 	}
-	v, err := d.value(inner, depth+1)
-	if err != nil {
+	elems := d.vals.alloc(1)
+	if elems[0], err = d.value(inner, depth+1); err != nil {
 		return Value{}, err
 	}
-	return Some(v), nil
+	return Value{kind: KindOptional, elems: elems}, nil
 }
 
 // push appends the contents of the repeated message field num of b to the
@@ -790,7 +903,7 @@ func (d *wireDecoder) list(b []byte, depth int) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
-	out := Value{kind: KindList, elems: make([]Value, n)}
+	out := Value{kind: KindList, elems: d.vals.alloc(n)}
 	for i := range n {
 		if out.elems[i], err = d.value(d.stack[start+i], depth+1); err != nil {
 			return Value{}, err
@@ -829,7 +942,7 @@ func (d *wireDecoder) textMap(b []byte, depth int) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
-	out := Value{kind: KindTextMap, keys: make([]string, n), elems: make([]Value, n)}
+	out := Value{kind: KindTextMap, keys: d.labels.alloc(n), elems: d.vals.alloc(n)}
 	for i := range n {
 		k, v, err := entry(d.stack[start+i])
 		if err != nil {
@@ -853,7 +966,7 @@ func (d *wireDecoder) genMap(b []byte, depth int) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
-	out := Value{kind: KindGenMap, gkeys: make([]Value, n), elems: make([]Value, n)}
+	out := Value{kind: KindGenMap, gkeys: d.vals.alloc(n), elems: d.vals.alloc(n)}
 	for i := range n {
 		k, v, err := entry(d.stack[start+i])
 		if err != nil {
@@ -900,7 +1013,7 @@ func (d *wireDecoder) record(b []byte, depth int) (Value, error) {
 		return Value{}, err
 	}
 	n := len(d.stack) - start
-	out := Value{kind: KindRecord, id: id, keys: make([]string, n), elems: make([]Value, n)}
+	out := Value{kind: KindRecord, id: id, keys: d.labels.alloc(n), elems: d.vals.alloc(n)}
 	for i := range n {
 		label, v, err := entry(d.stack[start+i])
 		if err != nil {
@@ -947,13 +1060,12 @@ func (d *wireDecoder) variant(b []byte, depth int) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
-	var v Value
+	out.elems = d.vals.alloc(1)
 	if inner != nil {
-		if v, err = d.value(inner, depth+1); err != nil {
+		if out.elems[0], err = d.value(inner, depth+1); err != nil {
 			return Value{}, err
 		}
 	}
-	out.elems = []Value{v}
 	return out, nil
 }
 

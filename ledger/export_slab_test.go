@@ -1,0 +1,46 @@
+package ledger
+
+import (
+	"strconv"
+	"unsafe"
+)
+
+// NewWireDecoderFull returns a decoder whose table of shared strings is
+// full, so that it shares none of a stream's strings: they all come from
+// the transactions' slabs.
+func NewWireDecoderFull() WireDecoder {
+	d := newWireDecoder()
+	for i := range maxInterned {
+		s := "filler-" + strconv.Itoa(i)
+		d.strs[s] = s
+	}
+	return WireDecoder{d}
+}
+
+// KeptStrings returns the data pointers of the strings the decoder keeps
+// from one transaction to the next (its shared strings and type ids).
+func (w WireDecoder) KeptStrings() map[*byte]bool {
+	out := map[*byte]bool{}
+	add := func(s string) {
+		if s != "" {
+			out[unsafe.StringData(s)] = true
+		}
+	}
+	for _, s := range w.d.strs {
+		add(s)
+	}
+	for _, id := range w.d.ids {
+		add(id.PackageID)
+		add(id.ModuleName)
+		add(id.EntityName)
+	}
+	return out
+}
+
+// DecodeInOneChunk decodes b with a first chunk of the string bytes' slab
+// big enough for all of b's strings, so that they lie in one chunk that
+// holds nothing else.
+func (w WireDecoder) DecodeInOneChunk(b []byte) (u Update, unmarshalErr, err error, fellBack bool) {
+	w.d.bytes.rate = 1
+	return w.Decode(b)
+}
