@@ -288,6 +288,13 @@ func summary(b *bench, r *Result, phases []string) {
 			r.PeakRSSMB, r.PeakHeapMB, r.MemN, check(r.PeakRSSMB <= 150))
 		b.logf("           peak RSS %.0f MB at %d → %.0f MB at %d                  target flat: %s",
 			first.PeakRSSMB, first.Transactions, last.PeakRSSMB, last.Transactions, check(flat))
+		var iv []string
+		prev := int64(0)
+		for _, p := range r.Memory {
+			iv = append(iv, fmt.Sprintf("%d–%d: %.0f MB", prev, p.Transactions, p.IntervalPeakRSSMB))
+			prev = p.Transactions
+		}
+		b.logf("           peak RSS per interval: %s", strings.Join(iv, ", "))
 	}
 	if slices.Contains(phases, "tail") {
 		b.logf("  tail     p50 %.1f ms, p99 %.1f ms at %d tx/s                     target p99 ≤ 50 ms: %s",

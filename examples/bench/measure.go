@@ -54,11 +54,14 @@ func heapBytes() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// memSampler samples RSS and heap in the background and keeps their peaks.
+// memSampler samples RSS and heap in the background and keeps their peaks,
+// since the start and since the last mark.
 type memSampler struct {
 	mu       sync.Mutex
 	peakRSS  uint64 // our own samples of VmRSS, in case VmHWM was not reset
 	peakHeap uint64
+	ivRSS    uint64 // the peaks since the last mark
+	ivHeap   uint64
 	stop     chan struct{}
 	done     chan struct{}
 }
@@ -88,14 +91,23 @@ func (s *memSampler) sample() {
 	defer s.mu.Unlock()
 	s.peakRSS = max(s.peakRSS, rss, hwm)
 	s.peakHeap = max(s.peakHeap, heap)
+	s.ivRSS = max(s.ivRSS, rss, hwm)
+	s.ivHeap = max(s.ivHeap, heap)
 }
 
-// peaks returns the peak RSS and heap so far.
-func (s *memSampler) peaks() (rss, heap uint64) {
+// mark returns the peaks since the start and since the previous mark, and
+// starts a new interval: it also resets the kernel's peak RSS (VmHWM), so
+// that the next interval's peak is its own (the peak since the start is
+// kept by the sampler).
+func (s *memSampler) mark() (rss, heap, ivRSS, ivHeap uint64) {
 	s.sample()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.peakRSS, s.peakHeap
+	rss, heap, ivRSS, ivHeap = s.peakRSS, s.peakHeap, s.ivRSS, s.ivHeap
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	cur, _ := procStatus()
+	s.ivRSS, s.ivHeap = cur, heapBytes()
+	return rss, heap, ivRSS, ivHeap
 }
 
 func (s *memSampler) Stop() { close(s.stop); <-s.done }

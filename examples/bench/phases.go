@@ -251,6 +251,9 @@ type memPoint struct {
 	PeakRSSMB    float64 `json:"peak_rss_mb"`
 	HeapMB       float64 `json:"heap_mb"`
 	PeakHeapMB   float64 `json:"peak_heap_mb"`
+	// The peaks since the previous point (since the start for the first).
+	IntervalPeakRSSMB  float64 `json:"interval_peak_rss_mb"`
+	IntervalPeakHeapMB float64 `json:"interval_peak_heap_mb"`
 }
 
 // memory ingests the fake's whole ledger and samples this process's memory
@@ -273,9 +276,10 @@ func (b *bench) memory(ctx context.Context, f *fake) ([]memPoint, float64, error
 		defer mu.Unlock()
 		for len(points) < len(marks) && s.Transactions >= marks[len(points)] {
 			rss, _ := procStatus()
-			peakRSS, peakHeap := sampler.peaks()
+			heap := heapBytes()
+			peakRSS, peakHeap, ivRSS, ivHeap := sampler.mark()
 			points = append(points, memPoint{Transactions: s.Transactions, RSSMB: mb(rss), PeakRSSMB: mb(peakRSS),
-				HeapMB: mb(heapBytes()), PeakHeapMB: mb(peakHeap)})
+				HeapMB: mb(heap), PeakHeapMB: mb(peakHeap), IntervalPeakRSSMB: mb(ivRSS), IntervalPeakHeapMB: mb(ivHeap)})
 		}
 	}
 	rate, err := b.ingestAll(ctx, f, "memory", false, onCommit)
@@ -283,8 +287,8 @@ func (b *bench) memory(ctx context.Context, f *fake) ([]memPoint, float64, error
 		return nil, 0, err
 	}
 	for _, p := range points {
-		b.logf("  at %8d transactions: RSS %6.1f MB (peak %6.1f MB), Go heap %6.1f MB (peak %6.1f MB)",
-			p.Transactions, p.RSSMB, p.PeakRSSMB, p.HeapMB, p.PeakHeapMB)
+		b.logf("  at %8d transactions: RSS %6.1f MB (peak %6.1f MB, since the previous line %6.1f MB), Go heap %6.1f MB (peak %6.1f MB, since the previous line %6.1f MB)",
+			p.Transactions, p.RSSMB, p.PeakRSSMB, p.IntervalPeakRSSMB, p.HeapMB, p.PeakHeapMB, p.IntervalPeakHeapMB)
 	}
 	return points, rate, nil
 }
