@@ -335,8 +335,11 @@ func (h *History) load(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Transacti
 	for _, hd := range hs {
 		set.holdings[hd.ContractID] = hd
 	}
-	ins, err := selectInstructions(ctx, tx, `SELECT `+instructionColumns+` FROM `+h.instrs+
-		` WHERE contract_id = ANY($1) AND outcome IS NULL`, pq.Array(cids))
+	// One index probe per id, as HoldingsByID does: while the table has no
+	// statistics the planner would scan it whole for contract_id = ANY($1).
+	ins, err := selectInstructions(ctx, tx, `SELECT i.* FROM (SELECT DISTINCT unnest($1::text[])) AS u(cid),
+		LATERAL (SELECT `+instructionColumns+` FROM `+h.instrs+` WHERE contract_id = u.cid AND outcome IS NULL LIMIT 1) AS i`,
+		pq.Array(cids))
 	if err != nil {
 		return nil, err
 	}
