@@ -115,8 +115,28 @@ type History struct {
 	review     string
 
 	mu          sync.Mutex
-	last        *ingest.Batch // the batch HandleBatch last handled without error
-	lastEntries []*Entry      // what it wrote for it
+	last        batchKey // the batch HandleBatch last handled without error
+	lastEntries []*Entry // what it wrote for it
+}
+
+// batchKey tells batches apart without keeping their transactions alive:
+// the Ingester's batches, and the one-transaction batches it makes of one
+// under PoisonSetAside, differ in their offsets or transactions.
+type batchKey struct {
+	from, to    int64
+	n           int
+	first, last string // update ids
+}
+
+func keyOf(b *ingest.Batch) batchKey {
+	if b == nil {
+		return batchKey{}
+	}
+	k := batchKey{from: b.FromOffset, to: b.ToOffset, n: len(b.Transactions)}
+	if k.n > 0 && b.Transactions[0] != nil && b.Transactions[k.n-1] != nil {
+		k.first, k.last = b.Transactions[0].UpdateID, b.Transactions[k.n-1].UpdateID
+	}
+	return k
 }
 
 var _ ingest.Handler = (*History)(nil)
@@ -159,19 +179,19 @@ func (h *History) Balances(ctx context.Context, q sqlx.QueryerContext) (map[Inst
 
 // HandleBatch implements ingest.Handler.
 func (h *History) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
-	h.remember(nil, nil)
+	h.remember(batchKey{}, nil)
 	entries, err := h.handle(ctx, tx, b)
 	if err != nil {
 		return err
 	}
-	h.remember(b, entries)
+	h.remember(keyOf(b), entries)
 	return nil
 }
 
-func (h *History) remember(b *ingest.Batch, entries []*Entry) {
+func (h *History) remember(k batchKey, entries []*Entry) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.last, h.lastEntries = b, entries
+	h.last, h.lastEntries = k, entries
 }
 
 // Written returns the entries HandleBatch wrote for b, in ledger order, if
@@ -183,7 +203,7 @@ func (h *History) remember(b *ingest.Batch, entries []*Entry) {
 func (h *History) Written(b *ingest.Batch) ([]*Entry, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if b == nil || b != h.last {
+	if b == nil || keyOf(b) != h.last || h.last == (batchKey{}) {
 		return nil, false
 	}
 	return h.lastEntries, true
