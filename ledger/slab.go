@@ -76,6 +76,16 @@ func (s *slab[T]) alloc(n int) []T {
 	return s.buf[i : i+n : i+n]
 }
 
+// copyOf returns a copy of src cut from s, or nil if src is empty.
+func copyOf[T any](s *slab[T], src []T) []T {
+	if len(src) == 0 {
+		return nil
+	}
+	out := s.alloc(len(src))
+	copy(out, src)
+	return out
+}
+
 // one returns a pointer to one zeroed element.
 func (s *slab[T]) one() *T { return &s.alloc(1)[0] }
 

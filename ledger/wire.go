@@ -458,25 +458,11 @@ func (d *wireDecoder) startEvent() {
 
 // partyList returns the event's party list i, nil if empty as protobuf
 // leaves an empty repeated field.
-func (d *wireDecoder) partyList(i int) []string {
-	if len(d.parties[i]) == 0 {
-		return nil
-	}
-	out := d.labels.alloc(len(d.parties[i]))
-	copy(out, d.parties[i])
-	return out
-}
+func (d *wireDecoder) partyList(i int) []string { return copyOf(&d.labels, d.parties[i]) }
 
 // ifaceList returns the event's implemented interfaces, nil if none as
 // identifiersFromProto returns.
-func (d *wireDecoder) ifaceList() []Identifier {
-	if len(d.ifaces) == 0 {
-		return nil
-	}
-	out := d.idents.alloc(len(d.ifaces))
-	copy(out, d.ifaces)
-	return out
-}
+func (d *wireDecoder) ifaceList() []Identifier { return copyOf(&d.idents, d.ifaces) }
 
 func (d *wireDecoder) created(b []byte) (*CreatedEvent, error) {
 	c := d.createdSlab.one()
