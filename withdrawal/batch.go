@@ -1,6 +1,7 @@
 package withdrawal
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -125,20 +126,16 @@ func (r *Reconciler) applyAll(ctx context.Context, tx *sqlx.Tx, outcomes []Outco
 
 // compareOutcomes orders outcomes as the ledger does.
 func compareOutcomes(a, b Outcome) int {
-	if a.Offset != b.Offset {
-		return cmpInt64(a.Offset, b.Offset)
-	}
-	return cmpInt64(int64(a.NodeID), int64(b.NodeID))
+	return cmp.Or(cmp.Compare(a.Offset, b.Offset), cmp.Compare(a.NodeID, b.NodeID))
 }
 
-func cmpInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+// byID indexes withdrawals by id.
+func byID(ws []*Withdrawal) map[string]*Withdrawal {
+	out := make(map[string]*Withdrawal, len(ws))
+	for _, w := range ws {
+		out[w.ID] = w
 	}
-	return 0
+	return out
 }
 
 // lockMany reads and locks the stored withdrawals with the given ids.
@@ -148,11 +145,7 @@ func (s *Store) lockMany(ctx context.Context, tx *sqlx.Tx, ids []string) (map[st
 	if err != nil {
 		return nil, fmt.Errorf("withdrawal: reading the withdrawals of the batch's transfers: %w", err)
 	}
-	out := make(map[string]*Withdrawal, len(ws))
-	for _, w := range ws {
-		out[w.ID] = w
-	}
-	return out, nil
+	return byID(ws), nil
 }
 
 // moveMany makes the transitions of ApplyOutcomeTx for outcomes of distinct
@@ -202,11 +195,7 @@ func (s *Store) moveMany(ctx context.Context, tx *sqlx.Tx, moves []Outcome, stor
 	if err != nil {
 		return nil, fmt.Errorf("withdrawal: applying %d transfers (offsets %d..%d): %w", n, moves[0].Offset, moves[n-1].Offset, err)
 	}
-	out := make(map[string]*Withdrawal, len(ws))
-	for _, w := range ws {
-		out[w.ID] = w
-	}
-	return out, nil
+	return byID(ws), nil
 }
 
 // insertRecovered stores the withdrawals the RecoveryHook returned (hooked[i]
@@ -270,9 +259,5 @@ func (s *Store) insertRecovered(ctx context.Context, tx *sqlx.Tx, outcomes []Out
 		return nil, fmt.Errorf("withdrawal: storing %d recovered withdrawals (offsets %d..%d): %w", n, outcomes[0].Offset,
 			outcomes[n-1].Offset, err)
 	}
-	out := make(map[string]*Withdrawal, len(ws))
-	for _, w := range ws {
-		out[w.ID] = w
-	}
-	return out, nil
+	return byID(ws), nil
 }
