@@ -576,30 +576,16 @@ func (h *History) writeInstructions(ctx context.Context, tx *sqlx.Tx, w *batchWr
 }
 
 // cidsLiteral returns the contract ids of hs as a text array literal, each
-// element quoted: one element of a text[] parameter, cast per row with
-// ::text[], which PostgreSQL parses several times faster than a jsonb
-// array unpacked by a subquery.
+// element quoted and escaped by lib/pq's StringArray: one element of a
+// text[] parameter, cast per row with ::text[], which PostgreSQL parses
+// several times faster than a jsonb array unpacked by a subquery.
 func cidsLiteral(hs []Holding) string {
-	if len(hs) == 0 {
-		return "{}"
-	}
-	var b strings.Builder
-	b.WriteByte('{')
+	cids := make(pq.StringArray, len(hs))
 	for i, hd := range hs {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('"')
-		for j := 0; j < len(hd.ContractID); j++ {
-			if c := hd.ContractID[j]; c == '"' || c == '\\' {
-				b.WriteByte('\\')
-			}
-			b.WriteByte(hd.ContractID[j])
-		}
-		b.WriteByte('"')
+		cids[i] = hd.ContractID
 	}
-	b.WriteByte('}')
-	return b.String()
+	lit, _ := cids.Value() // a non-nil StringArray always gives a string
+	return lit.(string)
 }
 
 func (h *History) writeEntries(ctx context.Context, tx *sqlx.Tx, entries []*Entry) error {
