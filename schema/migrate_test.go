@@ -50,10 +50,16 @@ func TestMigrate(t *testing.T) {
 		if got := tablesIn(t, db, "public"); len(got) != 0 {
 			t.Fatalf("migration leaked tables into public: %v", got)
 		}
-		var index bool
-		mustGet(t, db, &index, `SELECT to_regclass('txhistory.ingested_update_record_time_idx') IS NOT NULL`)
-		if !index {
-			t.Fatal("ingested_update_record_time_idx missing")
+		var method string
+		mustGet(t, db, &method, `SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam
+			WHERE c.oid = to_regclass('txhistory.ingested_update_record_time_brin')`)
+		if method != "brin" {
+			t.Fatalf("ingested_update_record_time_brin: access method %q, want brin", method)
+		}
+		var old bool
+		mustGet(t, db, &old, `SELECT to_regclass('txhistory.ingested_update_record_time_idx') IS NOT NULL`)
+		if old {
+			t.Fatal("ingested_update_record_time_idx still there after 005")
 		}
 
 		versions, err := schema.Versions(ctx, db)
