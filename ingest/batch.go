@@ -38,6 +38,7 @@ type builder struct {
 	prev          checkpoint.Checkpoint
 	cp            checkpoint.Checkpoint
 	txs           []*ledger.Transaction
+	prepared      map[*ledger.Transaction]any // the Handler's Prepare results
 	cps           []*ledger.OffsetCheckpoint
 	poison        []poisonItem
 	sawCheckpoint bool // the last item added was an OffsetCheckpoint
@@ -50,7 +51,8 @@ func newBuilder(committed checkpoint.Checkpoint) *builder {
 
 func (b *builder) empty() bool { return !b.touched }
 
-func (b *builder) add(u ledger.Update) error {
+// add adds u; prep is what the Handler's Prepare returned for it, if anything.
+func (b *builder) add(u ledger.Update, prep any) error {
 	switch u.Kind {
 	case ledger.UpdateTransaction:
 		tx := u.Transaction
@@ -67,6 +69,12 @@ func (b *builder) add(u ledger.Update) error {
 					tx.RecordTime.Format(time.RFC3339Nano), reached.Format(time.RFC3339Nano), tx.SynchronizerID)}
 		}
 		b.txs = append(b.txs, tx)
+		if prep != nil {
+			if b.prepared == nil {
+				b.prepared = map[*ledger.Transaction]any{}
+			}
+			b.prepared[tx] = prep
+		}
 		b.cp.Offset = tx.Offset
 		b.cp.UpdateID, b.cp.RecordTime, b.cp.SynchronizerID, b.cp.UpdateOffset = tx.UpdateID, tx.RecordTime, tx.SynchronizerID, tx.Offset
 		b.raise(tx.SynchronizerID, tx.RecordTime)
@@ -166,6 +174,7 @@ func (ing *Ingester) commitOnce(ctx context.Context, b *builder, split bool) (sk
 		ToOffset:     b.cp.Offset,
 		RecordTimes:  maps.Clone(b.cp.RecordTimes),
 		Skipped:      len(b.txs) - len(fresh),
+		prepared:     b.prepared,
 	}
 	if ing.cfg.Handler != nil && (len(fresh) > 0 || len(b.cps) > 0) {
 		if split {

@@ -31,6 +31,16 @@
 //	})
 //	err = ing.Run(ctx) // until ctx ends, Stop, EndOffset, or a fatal error
 //
+// # Pipelining
+//
+// Decoding runs ahead of the database: a goroutine reads and decodes the
+// stream into a buffer of Config.StreamBuffer updates while the current
+// batch is written. A Handler that is also a Preparer gets part of its own
+// work done there too: its Prepare is called for each transaction as it
+// arrives, and HandleBatch finds the result with Batch.Prepared. The token
+// standard History handler classifies each transaction that way, and uses
+// the result unless the transaction turns out to spend treasury holdings.
+//
 // # Restored participants
 //
 // If the participant was restored from a backup its offsets change. A record

@@ -333,8 +333,9 @@ func (ing *Ingester) backoff(attempt int) time.Duration {
 
 // item is one decoded update or the error that ended the stream.
 type item struct {
-	u   ledger.Update
-	err error
+	u    ledger.Update
+	err  error
+	prep any // what the Handler's Prepare returned for u's transaction
 }
 
 // session opens one stream from the committed checkpoint and ingests from it
@@ -368,6 +369,7 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 	defer stream.Close()
 
 	items := make(chan item, ing.cfg.StreamBuffer)
+	preparer, _ := ing.cfg.Handler.(Preparer)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -375,8 +377,12 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 		defer close(items)
 		for {
 			u, err := stream.Recv()
+			var prep any
+			if err == nil && preparer != nil && u.Kind == ledger.UpdateTransaction && u.Transaction != nil {
+				prep = preparer.Prepare(u.Transaction)
+			}
 			select {
-			case items <- item{u: u, err: err}:
+			case items <- item{u: u, err: err, prep: prep}:
 			case <-sctx.Done():
 				return
 			}
@@ -479,7 +485,7 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 		if it.u.Kind == ledger.UpdateOther {
 			continue
 		}
-		if err := b.add(it.u); err != nil {
+		if err := b.add(it.u, it.prep); err != nil {
 			return progressed, err
 		}
 		if batchC == nil {
