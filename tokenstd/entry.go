@@ -131,7 +131,9 @@ func (e *Entry) Position() Position {
 }
 
 // AccountFunc maps a deposit's reason to the account to credit, or reports
-// that the reason names no usable account.
+// that the reason names no usable account. It must depend on the reason
+// alone and be safe for concurrent use: the History handler also calls it
+// from its Prepare, ahead of the batch and concurrently with HandleBatch.
 type AccountFunc func(reason string) (account string, ok bool)
 
 // MaxAccountLen is the longest reason DefaultAccount accepts, in runes.

@@ -91,7 +91,9 @@ type Config struct {
 	// Credit, if set, is called for every new deposit.
 	Credit DepositCrediter
 	// Account maps a deposit's reason to an account; nil means
-	// DefaultAccount.
+	// DefaultAccount. It must be a pure function of the reason: Prepare
+	// calls it too, from the Ingester's stream-reading goroutine, ahead of
+	// the batch.
 	Account AccountFunc
 	// Logger receives a warning per set-aside transaction. Default
 	// slog.Default().
@@ -223,6 +225,11 @@ func (h *History) handle(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) ([]*
 	}
 	var w batchWrites
 	for _, t := range todo {
+		if entries, ok := h.prepared(b, t, set); ok {
+			set.Apply(entries)
+			w.add(entries)
+			continue
+		}
 		entries, err := h.classifier.Classify(t, set)
 		if err != nil {
 			var pe *ParseError
