@@ -96,28 +96,67 @@ func versionErr(path, format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrUnsupportedVersion, msg)
 }
 
+// A path says where a value sits in the value being decoded: in the field
+// label of the record at up, or at the root when the path is nil. Decoders
+// hand paths down as they read, and a path is spelled out as a string
+// ("transfer.instrumentId.admin") only when an error names it: decoding a
+// well-formed value builds no path strings.
+//
+// Paths live in the decoders' stack frames. Spell one with String; handing
+// a *path itself to fmt or to an error would move every path to the heap.
+type path struct {
+	up    *path
+	label string
+}
+
+func (p *path) String() string { return string(p.appendTo(nil)) }
+
+// appendTo appends the path to b, joining labels as joinPath does. It copies
+// the labels' bytes rather than returning a label, which would tell the
+// compiler that the path escapes.
+func (p *path) appendTo(b []byte) []byte {
+	if p == nil {
+		return b
+	}
+	b = p.up.appendTo(b)
+	if len(b) > 0 && p.label != "" {
+		b = append(b, '.')
+	}
+	return append(b, p.label...)
+}
+
 // reader decodes one value, keeping the first error and turning every later
 // access into a no-op, so that decoders read like the record they decode.
 type reader struct{ err error }
 
-func (r *reader) setErr(path string, err error) {
+// setErr records err, unless an error was recorded before, as the error of
+// the value at p.
+func (r *reader) setErr(p *path, err error) {
 	if r.err == nil && err != nil {
-		r.err = valueErr(path, err)
+		r.err = valueErr(p.String(), err)
+	}
+}
+
+// setElemErr is setErr for the element of the list or map at p that elem
+// ("[3]", `["key"]`) names.
+func (r *reader) setElemErr(p *path, elem string, err error) {
+	if r.err == nil && err != nil {
+		r.err = valueErr(p.String()+elem, err)
 	}
 }
 
 // record checks that v is a record of module:entity (when the participant
 // sent the type) with exactly the given field labels, and returns it.
 // entity "" accepts any entity of the module.
-func (r *reader) record(v ledger.Value, path, module, entity string, labels ...string) ledger.Value {
+func (r *reader) record(v ledger.Value, at *path, module, entity string, labels ...string) ledger.Value {
 	if r.err != nil {
 		return ledger.Value{}
 	}
 	if v.Kind() != ledger.KindRecord {
-		r.err = &ledger.ValueError{Path: path, Want: "record", Got: v.Kind()}
+		r.err = &ledger.ValueError{Path: at.String(), Want: "record", Got: v.Kind()}
 		return ledger.Value{}
 	}
-	if err := checkType(v, path, module, entity); err != nil {
+	if err := checkType(v, at, module, entity); err != nil {
 		r.err = err
 		return ledger.Value{}
 	}
@@ -132,27 +171,29 @@ func (r *reader) record(v ledger.Value, path, module, entity string, labels ...s
 		k := slices.Index(labels, f.Label)
 		switch {
 		case f.Label == "":
-			r.err = &ledger.ValueError{Path: path, Msg: "record field without a label: the update stream must be verbose"}
+			r.err = &ledger.ValueError{Path: at.String(), Msg: "record field without a label: the update stream must be verbose"}
 			return ledger.Value{}
 		case k < 0:
-			r.err = versionErr(path, "unexpected field %q in %s.%s (known fields: %v)", f.Label, module, entity, labels)
+			// The error gets a copy of labels, so that the callers' lists
+			// of labels need not move to the heap.
+			r.err = versionErr(at.String(), "unexpected field %q in %s.%s (known fields: %v)", f.Label, module, entity, slices.Clone(labels))
 			return ledger.Value{}
 		case seen[k]:
-			r.err = &ledger.ValueError{Path: joinPath(path, f.Label), Msg: "duplicate record field"}
+			r.err = &ledger.ValueError{Path: joinPath(at.String(), f.Label), Msg: "duplicate record field"}
 			return ledger.Value{}
 		}
 		seen[k] = true
 	}
 	for k, l := range labels {
 		if !seen[k] {
-			r.err = &ledger.ValueError{Path: joinPath(path, l), Msg: "missing record field"}
+			r.err = &ledger.ValueError{Path: joinPath(at.String(), l), Msg: "missing record field"}
 			return ledger.Value{}
 		}
 	}
 	return v
 }
 
-func checkType(v ledger.Value, path, module, entity string) error {
+func checkType(v ledger.Value, at *path, module, entity string) error {
 	id, ok := v.TypeID()
 	if !ok {
 		return nil
@@ -161,13 +202,15 @@ func checkType(v ledger.Value, path, module, entity string) error {
 		return nil
 	}
 	if standard, _ := IsTokenStandardModule(id.ModuleName); standard && id.ModuleName != module {
-		return versionErr(path, "value of type %s where %s:%s was expected", id, module, entity)
+		return versionErr(at.String(), "value of type %s where %s:%s was expected", id, module, entity)
 	}
-	return &ledger.ValueError{Path: path, Msg: fmt.Sprintf("value of type %s where %s:%s was expected", id, module, entity)}
+	return &ledger.ValueError{Path: at.String(), Msg: fmt.Sprintf("value of type %s where %s:%s was expected", id, module, entity)}
 }
 
-func (r *reader) field(v ledger.Value, path, label string) (ledger.Value, string) {
-	p := joinPath(path, label)
+// field returns the field label of the record v, and the field's path:
+// label under at, v's path.
+func (r *reader) field(v ledger.Value, at *path, label string) (ledger.Value, path) {
+	p := path{at, label}
 	if r.err != nil {
 		return ledger.Value{}, p
 	}
@@ -175,8 +218,8 @@ func (r *reader) field(v ledger.Value, path, label string) (ledger.Value, string
 	return f, p
 }
 
-func (r *reader) party(v ledger.Value, path, label string) string {
-	f, p := r.field(v, path, label)
+func (r *reader) party(v ledger.Value, at *path, label string) string {
+	f, p := r.field(v, at, label)
 	if r.err != nil {
 		return ""
 	}
@@ -184,23 +227,23 @@ func (r *reader) party(v ledger.Value, path, label string) string {
 	if err == nil && s == "" {
 		err = &ledger.ValueError{Msg: "empty party"}
 	}
-	r.setErr(p, err)
+	r.setErr(&p, err)
 	return s
 }
 
-func (r *reader) text(v ledger.Value, path, label string) string {
-	f, p := r.field(v, path, label)
+func (r *reader) text(v ledger.Value, at *path, label string) string {
+	f, p := r.field(v, at, label)
 	if r.err != nil {
 		return ""
 	}
 	s, err := f.AsText()
-	r.setErr(p, err)
+	r.setErr(&p, err)
 	return s
 }
 
 // amount reads a non-negative Decimal.
-func (r *reader) amount(v ledger.Value, path, label string) decimal.Decimal {
-	f, p := r.field(v, path, label)
+func (r *reader) amount(v ledger.Value, at *path, label string) decimal.Decimal {
+	f, p := r.field(v, at, label)
 	if r.err != nil {
 		return decimal.Decimal{}
 	}
@@ -208,42 +251,42 @@ func (r *reader) amount(v ledger.Value, path, label string) decimal.Decimal {
 	if err == nil && d.IsNegative() {
 		err = &ledger.ValueError{Msg: fmt.Sprintf("negative amount %s", d)}
 	}
-	r.setErr(p, err)
+	r.setErr(&p, err)
 	return d
 }
 
-func (r *reader) time(v ledger.Value, path, label string) time.Time {
-	f, p := r.field(v, path, label)
+func (r *reader) time(v ledger.Value, at *path, label string) time.Time {
+	f, p := r.field(v, at, label)
 	if r.err != nil {
 		return time.Time{}
 	}
 	t, err := f.AsTimestamp()
-	r.setErr(p, err)
+	r.setErr(&p, err)
 	return t
 }
 
-func (r *reader) optional(v ledger.Value, path, label string) (ledger.Value, bool, string) {
-	f, p := r.field(v, path, label)
+func (r *reader) optional(v ledger.Value, at *path, label string) (ledger.Value, bool, path) {
+	f, p := r.field(v, at, label)
 	if r.err != nil {
 		return ledger.Value{}, false, p
 	}
 	inner, ok, err := f.AsOptional()
-	r.setErr(p, err)
+	r.setErr(&p, err)
 	return inner, ok && err == nil, p
 }
 
-func (r *reader) list(v ledger.Value, path, label string) ([]ledger.Value, string) {
-	f, p := r.field(v, path, label)
+func (r *reader) list(v ledger.Value, at *path, label string) ([]ledger.Value, path) {
+	f, p := r.field(v, at, label)
 	if r.err != nil {
 		return nil, p
 	}
 	l, err := f.AsList()
-	r.setErr(p, err)
+	r.setErr(&p, err)
 	return l, p
 }
 
-func (r *reader) contractIDs(v ledger.Value, path, label string) []string {
-	l, p := r.list(v, path, label)
+func (r *reader) contractIDs(v ledger.Value, at *path, label string) []string {
+	l, p := r.list(v, at, label)
 	if r.err != nil {
 		return nil
 	}
@@ -254,7 +297,7 @@ func (r *reader) contractIDs(v ledger.Value, path, label string) []string {
 			err = &ledger.ValueError{Msg: "empty contract id"}
 		}
 		if err != nil {
-			r.setErr(fmt.Sprintf("%s[%d]", p, i), err)
+			r.setElemErr(&p, fmt.Sprintf("[%d]", i), err)
 			return nil
 		}
 		out = append(out, cid)
@@ -262,8 +305,8 @@ func (r *reader) contractIDs(v ledger.Value, path, label string) []string {
 	return out
 }
 
-func (r *reader) parties(v ledger.Value, path, label string) []string {
-	l, p := r.list(v, path, label)
+func (r *reader) parties(v ledger.Value, at *path, label string) []string {
+	l, p := r.list(v, at, label)
 	if r.err != nil {
 		return nil
 	}
@@ -271,7 +314,7 @@ func (r *reader) parties(v ledger.Value, path, label string) []string {
 	for i, e := range l {
 		s, err := e.AsParty()
 		if err != nil {
-			r.setErr(fmt.Sprintf("%s[%d]", p, i), err)
+			r.setElemErr(&p, fmt.Sprintf("[%d]", i), err)
 			return nil
 		}
 		out = append(out, s)
@@ -279,34 +322,34 @@ func (r *reader) parties(v ledger.Value, path, label string) []string {
 	return out
 }
 
-func (r *reader) metadata(v ledger.Value, path, label string) Metadata {
-	f, p := r.field(v, path, label)
+func (r *reader) metadata(v ledger.Value, at *path, label string) Metadata {
+	f, p := r.field(v, at, label)
 	if r.err != nil {
 		return nil
 	}
-	return r.meta(f, p)
+	return r.meta(f, &p)
 }
 
-func (r *reader) meta(v ledger.Value, path string) Metadata {
-	v = r.record(v, path, ModuleMetadata, "Metadata", "values")
-	f, p := r.field(v, path, "values")
+func (r *reader) meta(v ledger.Value, at *path) Metadata {
+	v = r.record(v, at, ModuleMetadata, "Metadata", "values")
+	f, p := r.field(v, at, "values")
 	if r.err != nil {
 		return nil
 	}
 	entries, err := f.AsTextMap()
 	if err != nil {
-		r.setErr(p, err)
+		r.setErr(&p, err)
 		return nil
 	}
 	out := make(Metadata, len(entries))
 	for _, e := range entries {
 		s, err := e.Value.AsText()
 		if err != nil {
-			r.setErr(fmt.Sprintf("%s[%q]", p, e.Label), err)
+			r.setElemErr(&p, fmt.Sprintf("[%q]", e.Label), err)
 			return nil
 		}
 		if _, dup := out[e.Label]; dup {
-			r.setErr(p, &ledger.ValueError{Msg: fmt.Sprintf("duplicate key %q", e.Label)})
+			r.setErr(&p, &ledger.ValueError{Msg: fmt.Sprintf("duplicate key %q", e.Label)})
 			return nil
 		}
 		out[e.Label] = s
@@ -314,83 +357,83 @@ func (r *reader) meta(v ledger.Value, path string) Metadata {
 	return out
 }
 
-func (r *reader) instrument(v ledger.Value, path string) Instrument {
-	v = r.record(v, path, ModuleHolding, "InstrumentId", "admin", "id")
-	inst := Instrument{Admin: r.party(v, path, "admin"), ID: r.text(v, path, "id")}
+func (r *reader) instrument(v ledger.Value, at *path) Instrument {
+	v = r.record(v, at, ModuleHolding, "InstrumentId", "admin", "id")
+	inst := Instrument{Admin: r.party(v, at, "admin"), ID: r.text(v, at, "id")}
 	if r.err == nil && inst.ID == "" {
-		r.setErr(joinPath(path, "id"), &ledger.ValueError{Msg: "empty instrument id"})
+		r.setErr(&path{at, "id"}, &ledger.ValueError{Msg: "empty instrument id"})
 	}
 	return inst
 }
 
-func (r *reader) lock(v ledger.Value, path string) *Lock {
-	v = r.record(v, path, ModuleHolding, "Lock", "holders", "expiresAt", "expiresAfter", "context")
-	l := &Lock{Holders: r.parties(v, path, "holders")}
-	if t, ok, p := r.optional(v, path, "expiresAt"); ok {
-		at, err := t.AsTimestamp()
-		r.setErr(p, err)
-		l.ExpiresAt = &at
+func (r *reader) lock(v ledger.Value, at *path) *Lock {
+	v = r.record(v, at, ModuleHolding, "Lock", "holders", "expiresAt", "expiresAfter", "context")
+	l := &Lock{Holders: r.parties(v, at, "holders")}
+	if t, ok, p := r.optional(v, at, "expiresAt"); ok {
+		ts, err := t.AsTimestamp()
+		r.setErr(&p, err)
+		l.ExpiresAt = &ts
 	}
-	if rt, ok, p := r.optional(v, path, "expiresAfter"); ok {
-		rt = r.record(rt, p, moduleRelTime, "RelTime", "microseconds")
-		f, fp := r.field(rt, p, "microseconds")
+	if rt, ok, p := r.optional(v, at, "expiresAfter"); ok {
+		rt = r.record(rt, &p, moduleRelTime, "RelTime", "microseconds")
+		f, fp := r.field(rt, &p, "microseconds")
 		if r.err == nil {
 			us, err := f.AsInt64()
-			r.setErr(fp, err)
+			r.setErr(&fp, err)
 			d := time.Duration(us) * time.Microsecond
 			if r.err == nil && d/time.Microsecond != time.Duration(us) {
-				r.setErr(fp, &ledger.ValueError{Msg: fmt.Sprintf("relative time of %d µs overflows", us)})
+				r.setErr(&fp, &ledger.ValueError{Msg: fmt.Sprintf("relative time of %d µs overflows", us)})
 			}
 			l.ExpiresAfter = &d
 		}
 	}
-	if c, ok, p := r.optional(v, path, "context"); ok {
+	if c, ok, p := r.optional(v, at, "context"); ok {
 		s, err := c.AsText()
-		r.setErr(p, err)
+		r.setErr(&p, err)
 		l.Context = s
 	}
 	return l
 }
 
-func (r *reader) holdingView(v ledger.Value, path string) HoldingView {
-	v = r.record(v, path, ModuleHolding, "HoldingView", "owner", "instrumentId", "amount", "lock", "meta")
-	h := HoldingView{Owner: r.party(v, path, "owner")}
-	f, p := r.field(v, path, "instrumentId")
-	h.Instrument = r.instrument(f, p)
-	h.Amount = r.amount(v, path, "amount")
-	if l, ok, p := r.optional(v, path, "lock"); ok {
-		h.Lock = r.lock(l, p)
+func (r *reader) holdingView(v ledger.Value, at *path) HoldingView {
+	v = r.record(v, at, ModuleHolding, "HoldingView", "owner", "instrumentId", "amount", "lock", "meta")
+	h := HoldingView{Owner: r.party(v, at, "owner")}
+	f, p := r.field(v, at, "instrumentId")
+	h.Instrument = r.instrument(f, &p)
+	h.Amount = r.amount(v, at, "amount")
+	if l, ok, p := r.optional(v, at, "lock"); ok {
+		h.Lock = r.lock(l, &p)
 	}
-	h.Meta = r.metadata(v, path, "meta")
+	h.Meta = r.metadata(v, at, "meta")
 	return h
 }
 
-func (r *reader) transfer(v ledger.Value, path string) Transfer {
-	v = r.record(v, path, ModuleTransferInstruction, "Transfer",
+func (r *reader) transfer(v ledger.Value, at *path) Transfer {
+	v = r.record(v, at, ModuleTransferInstruction, "Transfer",
 		"sender", "receiver", "amount", "instrumentId", "requestedAt", "executeBefore", "inputHoldingCids", "meta")
 	t := Transfer{
-		Sender:   r.party(v, path, "sender"),
-		Receiver: r.party(v, path, "receiver"),
-		Amount:   r.amount(v, path, "amount"),
+		Sender:   r.party(v, at, "sender"),
+		Receiver: r.party(v, at, "receiver"),
+		Amount:   r.amount(v, at, "amount"),
 	}
-	f, p := r.field(v, path, "instrumentId")
-	t.Instrument = r.instrument(f, p)
-	t.RequestedAt = r.time(v, path, "requestedAt")
-	t.ExecuteBefore = r.time(v, path, "executeBefore")
-	t.InputHoldingCIDs = r.contractIDs(v, path, "inputHoldingCids")
-	t.Meta = r.metadata(v, path, "meta")
+	f, p := r.field(v, at, "instrumentId")
+	t.Instrument = r.instrument(f, &p)
+	t.RequestedAt = r.time(v, at, "requestedAt")
+	t.ExecuteBefore = r.time(v, at, "executeBefore")
+	t.InputHoldingCIDs = r.contractIDs(v, at, "inputHoldingCids")
+	t.Meta = r.metadata(v, at, "meta")
 	return t
 }
 
-func (r *reader) extraArgs(v ledger.Value, path string) ExtraArgs {
-	v = r.record(v, path, ModuleMetadata, "ExtraArgs", "context", "meta")
-	ctx, p := r.field(v, path, "context")
-	ctx = r.record(ctx, p, ModuleMetadata, "ChoiceContext", "values")
-	vals, vp := r.field(ctx, p, "values")
+func (r *reader) extraArgs(v ledger.Value, at *path) ExtraArgs {
+	v = r.record(v, at, ModuleMetadata, "ExtraArgs", "context", "meta")
+	ctx, p := r.field(v, at, "context")
+	ctx = r.record(ctx, &p, ModuleMetadata, "ChoiceContext", "values")
+	vals, vp := r.field(ctx, &p, "values")
 	var out ExtraArgs
 	if r.err == nil {
 		entries, err := vals.AsTextMap()
-		r.setErr(vp, err)
+		r.setErr(&vp, err)
 		if err == nil {
 			out.Context = make(map[string]ledger.Value, len(entries))
 			for _, e := range entries {
@@ -398,41 +441,41 @@ func (r *reader) extraArgs(v ledger.Value, path string) ExtraArgs {
 			}
 		}
 	}
-	out.Meta = r.metadata(v, path, "meta")
+	out.Meta = r.metadata(v, at, "meta")
 	return out
 }
 
-func (r *reader) instructionView(v ledger.Value, path string) TransferInstructionView {
-	v = r.record(v, path, ModuleTransferInstruction, "TransferInstructionView", "originalInstructionCid", "transfer", "status", "meta")
+func (r *reader) instructionView(v ledger.Value, at *path) TransferInstructionView {
+	v = r.record(v, at, ModuleTransferInstruction, "TransferInstructionView", "originalInstructionCid", "transfer", "status", "meta")
 	var out TransferInstructionView
-	if c, ok, p := r.optional(v, path, "originalInstructionCid"); ok {
+	if c, ok, p := r.optional(v, at, "originalInstructionCid"); ok {
 		cid, err := c.AsContractID()
-		r.setErr(p, err)
+		r.setErr(&p, err)
 		out.OriginalInstructionCID = cid
 	}
-	f, p := r.field(v, path, "transfer")
-	out.Transfer = r.transfer(f, p)
-	st, sp := r.field(v, path, "status")
+	f, p := r.field(v, at, "transfer")
+	out.Transfer = r.transfer(f, &p)
+	st, sp := r.field(v, at, "status")
 	if r.err == nil {
 		cons, payload, err := st.AsVariant()
-		r.setErr(sp, err)
+		r.setErr(&sp, err)
 		if err == nil {
-			if err := checkType(st, sp, ModuleTransferInstruction, "TransferInstructionStatus"); err != nil {
-				r.setErr("", err)
+			if err := checkType(st, &sp, ModuleTransferInstruction, "TransferInstructionStatus"); err != nil {
+				r.setErr(nil, err)
 			}
 		}
+		pp := path{&sp, cons}
 		switch InstructionStatus(cons) {
 		case StatusPendingReceiverAcceptance:
 			out.Status = StatusPendingReceiverAcceptance
-			r.unitPayload(payload, joinPath(sp, cons))
+			r.unitPayload(payload, &pp)
 		case StatusPendingInternalWorkflow:
 			out.Status = StatusPendingInternalWorkflow
-			pp := joinPath(sp, cons)
-			payload = r.record(payload, pp, ModuleTransferInstruction, "", "pendingActions")
-			m, mp := r.field(payload, pp, "pendingActions")
+			payload = r.record(payload, &pp, ModuleTransferInstruction, "", "pendingActions")
+			m, mp := r.field(payload, &pp, "pendingActions")
 			if r.err == nil {
 				entries, err := m.AsGenMap()
-				r.setErr(mp, err)
+				r.setErr(&mp, err)
 				out.PendingActions = make(map[string]string, len(entries))
 				for i, e := range entries {
 					party, err := e.Key.AsParty()
@@ -440,24 +483,24 @@ func (r *reader) instructionView(v ledger.Value, path string) TransferInstructio
 						out.PendingActions[party], err = e.Value.AsText()
 					}
 					if err != nil {
-						r.setErr(fmt.Sprintf("%s[%d]", mp, i), err)
+						r.setElemErr(&mp, fmt.Sprintf("[%d]", i), err)
 						break
 					}
 				}
 			}
 		default:
 			if r.err == nil {
-				r.err = versionErr(sp, "unknown TransferInstructionStatus constructor %q", cons)
+				r.err = versionErr(sp.String(), "unknown TransferInstructionStatus constructor %q", cons)
 			}
 		}
 	}
-	out.Meta = r.metadata(v, path, "meta")
+	out.Meta = r.metadata(v, at, "meta")
 	return out
 }
 
 // unitPayload accepts the payload of a constructor without fields: unit, or
 // an empty record.
-func (r *reader) unitPayload(v ledger.Value, path string) {
+func (r *reader) unitPayload(v ledger.Value, at *path) {
 	if r.err != nil {
 		return
 	}
@@ -465,75 +508,75 @@ func (r *reader) unitPayload(v ledger.Value, path string) {
 	case ledger.KindUnit:
 	case ledger.KindRecord:
 		if v.NumFields() != 0 {
-			r.err = versionErr(path, "constructor without fields has a payload with %d fields", v.NumFields())
+			r.err = versionErr(at.String(), "constructor without fields has a payload with %d fields", v.NumFields())
 		}
 	default:
-		r.err = &ledger.ValueError{Path: path, Want: "unit", Got: v.Kind()}
+		r.err = &ledger.ValueError{Path: at.String(), Want: "unit", Got: v.Kind()}
 	}
 }
 
-func (r *reader) result(v ledger.Value, path string) TransferInstructionResult {
-	v = r.record(v, path, ModuleTransferInstruction, "TransferInstructionResult", "output", "senderChangeCids", "meta")
+func (r *reader) result(v ledger.Value, at *path) TransferInstructionResult {
+	v = r.record(v, at, ModuleTransferInstruction, "TransferInstructionResult", "output", "senderChangeCids", "meta")
 	var out TransferInstructionResult
-	o, op := r.field(v, path, "output")
+	o, op := r.field(v, at, "output")
 	if r.err == nil {
 		cons, payload, err := o.AsVariant()
-		r.setErr(op, err)
+		r.setErr(&op, err)
 		if err == nil {
-			if err := checkType(o, op, ModuleTransferInstruction, "TransferInstructionResult_Output"); err != nil {
-				r.setErr("", err)
+			if err := checkType(o, &op, ModuleTransferInstruction, "TransferInstructionResult_Output"); err != nil {
+				r.setErr(nil, err)
 			}
 		}
-		pp := joinPath(op, cons)
+		pp := path{&op, cons}
 		switch cons {
 		case "TransferInstructionResult_Pending":
 			out.Output = OutputPending
-			payload = r.record(payload, pp, ModuleTransferInstruction, "", "transferInstructionCid")
-			f, fp := r.field(payload, pp, "transferInstructionCid")
+			payload = r.record(payload, &pp, ModuleTransferInstruction, "", "transferInstructionCid")
+			f, fp := r.field(payload, &pp, "transferInstructionCid")
 			if r.err == nil {
 				cid, err := f.AsContractID()
 				if err == nil && cid == "" {
 					err = &ledger.ValueError{Msg: "empty contract id"}
 				}
-				r.setErr(fp, err)
+				r.setErr(&fp, err)
 				out.InstructionCID = cid
 			}
 		case "TransferInstructionResult_Completed":
 			out.Output = OutputCompleted
-			payload = r.record(payload, pp, ModuleTransferInstruction, "", "receiverHoldingCids")
-			out.ReceiverHoldingCIDs = r.contractIDs(payload, pp, "receiverHoldingCids")
+			payload = r.record(payload, &pp, ModuleTransferInstruction, "", "receiverHoldingCids")
+			out.ReceiverHoldingCIDs = r.contractIDs(payload, &pp, "receiverHoldingCids")
 		case "TransferInstructionResult_Failed":
 			out.Output = OutputFailed
-			r.unitPayload(payload, pp)
+			r.unitPayload(payload, &pp)
 		default:
 			if r.err == nil {
-				r.err = versionErr(op, "unknown TransferInstructionResult_Output constructor %q", cons)
+				r.err = versionErr(op.String(), "unknown TransferInstructionResult_Output constructor %q", cons)
 			}
 		}
 	}
-	out.SenderChangeCIDs = r.contractIDs(v, path, "senderChangeCids")
-	out.Meta = r.metadata(v, path, "meta")
+	out.SenderChangeCIDs = r.contractIDs(v, at, "senderChangeCids")
+	out.Meta = r.metadata(v, at, "meta")
 	return out
 }
 
 // DecodeMetadata decodes a Metadata record.
 func DecodeMetadata(v ledger.Value) (Metadata, error) {
 	var r reader
-	m := r.meta(v, "")
+	m := r.meta(v, nil)
 	return m, r.err
 }
 
 // DecodeInstrumentID decodes an InstrumentId record.
 func DecodeInstrumentID(v ledger.Value) (Instrument, error) {
 	var r reader
-	i := r.instrument(v, "")
+	i := r.instrument(v, nil)
 	return i, r.err
 }
 
 // DecodeLock decodes a Lock record.
 func DecodeLock(v ledger.Value) (Lock, error) {
 	var r reader
-	l := r.lock(v, "")
+	l := r.lock(v, nil)
 	if r.err != nil {
 		return Lock{}, r.err
 	}
@@ -545,14 +588,14 @@ func DecodeLock(v ledger.Value) (Lock, error) {
 // numeric.
 func DecodeHoldingView(v ledger.Value) (HoldingView, error) {
 	var r reader
-	h := r.holdingView(v, "")
+	h := r.holdingView(v, nil)
 	return h, r.err
 }
 
 // DecodeTransfer decodes a Transfer record.
 func DecodeTransfer(v ledger.Value) (Transfer, error) {
 	var r reader
-	t := r.transfer(v, "")
+	t := r.transfer(v, nil)
 	return t, r.err
 }
 
@@ -560,7 +603,7 @@ func DecodeTransfer(v ledger.Value) (Transfer, error) {
 // are kept undecoded.
 func DecodeExtraArgs(v ledger.Value) (ExtraArgs, error) {
 	var r reader
-	e := r.extraArgs(v, "")
+	e := r.extraArgs(v, nil)
 	return e, r.err
 }
 
@@ -568,7 +611,7 @@ func DecodeExtraArgs(v ledger.Value) (ExtraArgs, error) {
 // the view of a TransferInstructionV1 TransferInstruction.
 func DecodeTransferInstructionView(v ledger.Value) (TransferInstructionView, error) {
 	var r reader
-	t := r.instructionView(v, "")
+	t := r.instructionView(v, nil)
 	return t, r.err
 }
 
@@ -576,7 +619,7 @@ func DecodeTransferInstructionView(v ledger.Value) (TransferInstructionView, err
 // TransferFactory_Transfer and of the TransferInstruction choices.
 func DecodeTransferInstructionResult(v ledger.Value) (TransferInstructionResult, error) {
 	var r reader
-	t := r.result(v, "")
+	t := r.result(v, nil)
 	return t, r.err
 }
 
@@ -584,12 +627,12 @@ func DecodeTransferInstructionResult(v ledger.Value) (TransferInstructionResult,
 // TransferFactory_Transfer choice.
 func DecodeTransferFactoryTransfer(v ledger.Value) (TransferFactoryTransfer, error) {
 	var r reader
-	v = r.record(v, "", ModuleTransferInstruction, ChoiceTransferFactoryTransfer, "expectedAdmin", "transfer", "extraArgs")
-	out := TransferFactoryTransfer{ExpectedAdmin: r.party(v, "", "expectedAdmin")}
-	f, p := r.field(v, "", "transfer")
-	out.Transfer = r.transfer(f, p)
-	f, p = r.field(v, "", "extraArgs")
-	out.ExtraArgs = r.extraArgs(f, p)
+	v = r.record(v, nil, ModuleTransferInstruction, ChoiceTransferFactoryTransfer, "expectedAdmin", "transfer", "extraArgs")
+	out := TransferFactoryTransfer{ExpectedAdmin: r.party(v, nil, "expectedAdmin")}
+	f, p := r.field(v, nil, "transfer")
+	out.Transfer = r.transfer(f, &p)
+	f, p = r.field(v, nil, "extraArgs")
+	out.ExtraArgs = r.extraArgs(f, &p)
 	return out, r.err
 }
 
@@ -600,15 +643,15 @@ func DecodeInstructionChoice(choice string, v ledger.Value) (ExtraArgs, error) {
 	var r reader
 	switch choice {
 	case ChoiceInstructionAccept, ChoiceInstructionReject, ChoiceInstructionWithdraw:
-		v = r.record(v, "", ModuleTransferInstruction, choice, "extraArgs")
+		v = r.record(v, nil, ModuleTransferInstruction, choice, "extraArgs")
 	case ChoiceInstructionUpdate:
-		v = r.record(v, "", ModuleTransferInstruction, choice, "extraActors", "extraArgs")
-		r.parties(v, "", "extraActors")
+		v = r.record(v, nil, ModuleTransferInstruction, choice, "extraActors", "extraArgs")
+		r.parties(v, nil, "extraActors")
 	default:
 		return ExtraArgs{}, fmt.Errorf("tokenstd: %q is not a TransferInstruction choice", choice)
 	}
-	f, p := r.field(v, "", "extraArgs")
-	e := r.extraArgs(f, p)
+	f, p := r.field(v, nil, "extraArgs")
+	e := r.extraArgs(f, &p)
 	return e, r.err
 }
 
