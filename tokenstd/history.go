@@ -300,7 +300,10 @@ func storable(t *ledger.Transaction, entries []Entry) *ParseError {
 	return nil
 }
 
-// unhandled drops the transactions whose entries are already stored.
+// unhandled drops the transactions whose entries are already stored, and
+// the repeats of an update id within the batch (the first stays): the
+// history insert has no ON CONFLICT clause, so a duplicate entry is an
+// error rather than silently dropped.
 func (h *History) unhandled(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Transaction) ([]*ledger.Transaction, error) {
 	ids := make([]string, 0, len(txs))
 	for _, t := range txs {
@@ -318,17 +321,15 @@ func (h *History) unhandled(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Tran
 		WHERE EXISTS (SELECT FROM `+h.history+` AS h WHERE h.update_id = u.id)`, pq.Array(ids)); err != nil {
 		return nil, fmt.Errorf("tokenstd: checking for handled transactions: %w", err)
 	}
-	if len(done) == 0 {
-		return txs, nil
-	}
-	seen := make(map[string]bool, len(done))
+	skip := make(map[string]bool, len(txs))
 	for _, id := range done {
-		seen[id] = true
+		skip[id] = true
 	}
 	out := make([]*ledger.Transaction, 0, len(txs))
 	for _, t := range txs {
-		if !seen[t.UpdateID] {
+		if !skip[t.UpdateID] {
 			out = append(out, t)
+			skip[t.UpdateID] = true
 		}
 	}
 	return out, nil
@@ -627,13 +628,17 @@ func (h *History) writeEntries(ctx context.Context, tx *sqlx.Tx, entries []*Entr
 			$9::text[], $10::text[], $11::numeric[], $12::numeric[], $13::numeric[], $14::text[], $15::text[], $16::text[],
 			$17::text[], $18::text[], $19::text[], $20::text[], $21::text[], $22::text[], $23::jsonb[])
 			AS u(upd, node, kind, admin, id, off, rt, sync, txk, choice, amount, transferred, fee, sender, receiver, cp,
-				reason, account, wid, icid, created, archived, meta)
-		ON CONFLICT (update_id, node_id, kind, instrument_admin, instrument_id) DO NOTHING`,
+				reason, account, wid, icid, created, archived, meta)`,
 		pq.Array(cols[0]), pq.Array(node), pq.Array(cols[1]), pq.Array(cols[2]), pq.Array(cols[3]), pq.Array(off),
 		pq.Array(cols[4]), pq.Array(cols[5]), pq.Array(cols[6]), pq.Array(cols[7]), pq.Array(cols[8]), pq.Array(cols[9]),
 		pq.Array(cols[10]), pq.Array(cols[11]), pq.Array(cols[12]), pq.Array(cols[13]), pq.Array(cols[14]), pq.Array(cols[15]),
 		pq.Array(cols[16]), pq.Array(cols[17]), pq.Array(created), pq.Array(archived), pq.Array(cols[18]))
 	if err != nil {
+		var pqe *pq.Error
+		if errors.As(err, &pqe) && pqe.Code == "23505" { // unique_violation
+			return fmt.Errorf("tokenstd: writing %d history entries (offsets %d..%d): an entry is stored already (%s): %w",
+				n, entries[0].Offset, entries[n-1].Offset, pqe.Detail, err)
+		}
 		return fmt.Errorf("tokenstd: writing %d history entries: %w", n, err)
 	}
 	return nil

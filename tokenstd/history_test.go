@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -447,4 +448,36 @@ func TestTokenHistoryRejectsUnstorableText(t *testing.T) {
 	var n int
 	require.NoError(t, b.db.GetContext(b.ctx, &n, `SELECT count(*) FROM tokens.review_transaction WHERE update_id = $1`, tx.UpdateID))
 	require.Equal(t, 1, n)
+}
+
+// TestTokenHistoryRepeatsAndDuplicateEntries: a transaction named twice in
+// one batch is handled once; an entry whose key is stored already (which
+// only a bug could cause, simulated here by a trigger that gives every
+// entry the same key) fails the batch with an error naming the key,
+// instead of being dropped.
+func TestTokenHistoryRepeatsAndDuplicateEntries(t *testing.T) {
+	_, view := demo(t, 40)
+	want := setupHistory(t)
+	require.NoError(t, want.handle(t, newHistory(t, tokenstd.Config{Credit: creditor()}), view, len(view)))
+
+	twice := setupHistory(t)
+	h := newHistory(t, tokenstd.Config{Credit: creditor()})
+	list := append(append([]*ledger.Transaction{}, view[:20]...), view[:20]...) // [0..19] again at the end of the batch
+	list = append(list, view[20:]...)
+	tx, err := twice.db.BeginTxx(twice.ctx, nil)
+	require.NoError(t, err)
+	require.NoError(t, h.HandleBatch(twice.ctx, tx, &ingest.Batch{Transactions: list, FromOffset: view[0].Offset - 1, ToOffset: view[len(view)-1].Offset}))
+	require.NoError(t, tx.Commit())
+	require.Equal(t, want.snapshot(t), twice.snapshot(t))
+
+	dup := setupHistory(t)
+	_, err = dup.db.ExecContext(dup.ctx, `CREATE FUNCTION public.same_update() RETURNS trigger LANGUAGE plpgsql AS
+			$$ BEGIN NEW.update_id := 'the-same-update'; NEW.node_id := 0; NEW.kind := 'other';
+			NEW.instrument_admin := 'admin'; NEW.instrument_id := 'id'; RETURN NEW; END $$;
+		CREATE TRIGGER same_update BEFORE INSERT ON tokens.token_history FOR EACH ROW EXECUTE FUNCTION public.same_update()`)
+	require.NoError(t, err)
+	err = dup.handle(t, newHistory(t, tokenstd.Config{}), view[:10], 10)
+	require.ErrorContains(t, err, "an entry is stored already")
+	require.ErrorContains(t, err, "the-same-update")
+	require.ErrorContains(t, err, fmt.Sprintf("offsets %d..", view[0].Offset))
 }
