@@ -457,49 +457,11 @@ func (w *batchWrites) add(entries []Entry) {
 	}
 }
 
-func nullInt64(p *Position) sql.NullInt64 {
-	if p == nil {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: p.Offset, Valid: true}
-}
-
 func nullString(s string, valid bool) sql.NullString { return sql.NullString{String: s, Valid: valid} }
 
 func (h *History) write(ctx context.Context, tx *sqlx.Tx, w *batchWrites) error {
-	if n := len(w.created); n > 0 {
-		var (
-			cid, admin, id, owner, amount, meta, upd, rt = make([]string, n), make([]string, n), make([]string, n), make([]string, n),
-				make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-			lock        = make([]sql.NullString, n)
-			off         = make([]int64, n)
-			node        = make([]int64, n)
-			aOff, aNode = make([]sql.NullInt64, n), make([]sql.NullInt64, n)
-			aUpd, aRT   = make([]sql.NullString, n), make([]sql.NullString, n)
-		)
-		for i, hd := range w.created {
-			cid[i], admin[i], id[i], owner[i] = hd.ContractID, hd.Instrument.Admin, hd.Instrument.ID, hd.Owner
-			amount[i], meta[i] = hd.Amount.String(), metaJSON(hd.Meta)
-			if hd.Lock != nil {
-				lock[i] = nullString(jsonText(hd.Lock), true)
-			}
-			off[i], upd[i], rt[i], node[i] = hd.Created.Offset, hd.Created.UpdateID, hd.Created.RecordTime.Format(timeLayout), int64(hd.Created.NodeID)
-			if a := hd.Archived; a != nil {
-				aOff[i], aUpd[i] = nullInt64(a), nullString(a.UpdateID, true)
-				aRT[i], aNode[i] = nullString(a.RecordTime.Format(timeLayout), true), sql.NullInt64{Int64: int64(a.NodeID), Valid: true}
-			}
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO `+h.holdings+` (contract_id, instrument_admin, instrument_id, owner, amount, lock, meta,
-				created_offset, created_update_id, created_record_time, created_node_id,
-				archived_offset, archived_update_id, archived_record_time, archived_node_id)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::jsonb[], $7::jsonb[],
-				$8::bigint[], $9::text[], $10::timestamptz[], $11::int[], $12::bigint[], $13::text[], $14::timestamptz[], $15::int[])
-			ON CONFLICT (contract_id) DO NOTHING`,
-			pq.Array(cid), pq.Array(admin), pq.Array(id), pq.Array(owner), pq.Array(amount), pq.Array(lock), pq.Array(meta),
-			pq.Array(off), pq.Array(upd), pq.Array(rt), pq.Array(node), pq.Array(aOff), pq.Array(aUpd), pq.Array(aRT), pq.Array(aNode))
-		if err != nil {
-			return fmt.Errorf("tokenstd: writing %d holdings: %w", n, err)
-		}
+	if err := h.writeHoldings(ctx, tx, w.created); err != nil {
+		return err
 	}
 	if n := len(w.archived); n > 0 {
 		cid, upd, rt := make([]string, n), make([]string, n), make([]string, n)
@@ -521,6 +483,56 @@ func (h *History) write(ctx context.Context, tx *sqlx.Tx, w *batchWrites) error 
 		return err
 	}
 	return h.writeEntries(ctx, tx, w.entries)
+}
+
+// holdingCopyColumns are the token_holding columns writeHoldings fills, in the
+// order of its COPY rows.
+var holdingCopyColumns = []string{"contract_id", "instrument_admin", "instrument_id", "owner", "amount", "lock", "meta",
+	"created_offset", "created_update_id", "created_record_time", "created_node_id",
+	"archived_offset", "archived_update_id", "archived_record_time", "archived_node_id"}
+
+// writeHoldings stores the holdings the batch created (those it archived
+// again with their archive) with COPY, as writeEntries does. A contract id
+// is stored once: the holdings of transactions already handled are never
+// written again (unhandled), so a duplicate fails the batch, naming it.
+func (h *History) writeHoldings(ctx context.Context, tx *sqlx.Tx, created []Holding) error {
+	n := len(created)
+	if n == 0 {
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, pq.CopyInSchema(h.cfg.Schema, HoldingTable, holdingCopyColumns...))
+	if err != nil {
+		return fmt.Errorf("tokenstd: writing %d holdings: %w", n, err)
+	}
+	defer stmt.Close()
+	for _, hd := range created {
+		var lock, aUpd, aRT any
+		var aOff, aNode any
+		if hd.Lock != nil {
+			lock = jsonText(hd.Lock)
+		}
+		if a := hd.Archived; a != nil {
+			aOff, aUpd, aRT, aNode = a.Offset, a.UpdateID, a.RecordTime.Format(timeLayout), int64(a.NodeID)
+		}
+		_, err = stmt.ExecContext(ctx, hd.ContractID, hd.Instrument.Admin, hd.Instrument.ID, hd.Owner, hd.Amount.String(), lock,
+			metaJSON(hd.Meta), hd.Created.Offset, hd.Created.UpdateID, hd.Created.RecordTime.Format(timeLayout),
+			int64(hd.Created.NodeID), aOff, aUpd, aRT, aNode)
+		if err != nil {
+			break
+		}
+	}
+	if err == nil {
+		_, err = stmt.ExecContext(ctx) // ends the COPY: errors of the rows come here
+	}
+	if err != nil {
+		var pqe *pq.Error
+		if errors.As(err, &pqe) && pqe.Code == "23505" { // unique_violation
+			return fmt.Errorf("tokenstd: writing %d holdings (offsets %d..%d): a holding is stored already (%s): %w",
+				n, created[0].Created.Offset, created[n-1].Created.Offset, pqe.Detail, err)
+		}
+		return fmt.Errorf("tokenstd: writing %d holdings: %w", n, err)
+	}
+	return nil
 }
 
 func (h *History) writeInstructions(ctx context.Context, tx *sqlx.Tx, w *batchWrites) error {
@@ -596,9 +608,9 @@ func cidsLiteral(hs []Holding) string {
 	return lit.(string)
 }
 
-// historyColumns are the token_history columns writeEntries fills, in the
+// historyCopyColumns are the token_history columns writeEntries fills, in the
 // order of its COPY rows.
-var historyColumns = []string{"update_id", "node_id", "kind", "instrument_admin", "instrument_id", "ledger_offset",
+var historyCopyColumns = []string{"update_id", "node_id", "kind", "instrument_admin", "instrument_id", "ledger_offset",
 	"record_time", "synchronizer_id", "tx_kind", "choice", "amount", "transferred", "fee", "sender", "receiver",
 	"counterparty", "reason", "account", "withdrawal_id", "instruction_cid", "holdings_created", "holdings_archived", "meta"}
 
@@ -612,7 +624,7 @@ func (h *History) writeEntries(ctx context.Context, tx *sqlx.Tx, entries []*Entr
 	if n == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, pq.CopyInSchema(h.cfg.Schema, HistoryTable, historyColumns...))
+	stmt, err := tx.PrepareContext(ctx, pq.CopyInSchema(h.cfg.Schema, HistoryTable, historyCopyColumns...))
 	if err != nil {
 		return fmt.Errorf("tokenstd: writing %d history entries: %w", n, err)
 	}

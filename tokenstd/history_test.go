@@ -451,10 +451,10 @@ func TestTokenHistoryRejectsUnstorableText(t *testing.T) {
 }
 
 // TestTokenHistoryRepeatsAndDuplicateEntries: a transaction named twice in
-// one batch is handled once; an entry whose key is stored already (which
-// only a bug could cause, simulated here by a trigger that gives every
-// entry the same key) fails the batch with an error naming the key,
-// instead of being dropped.
+// one batch is handled once; an entry or a holding whose key is stored
+// already (which only a bug could cause, simulated here by triggers that
+// give every row the same key) fails the batch with an error naming the
+// key, instead of being dropped.
 func TestTokenHistoryRepeatsAndDuplicateEntries(t *testing.T) {
 	_, view := demo(t, 40)
 	want := setupHistory(t)
@@ -480,4 +480,13 @@ func TestTokenHistoryRepeatsAndDuplicateEntries(t *testing.T) {
 	require.ErrorContains(t, err, "an entry is stored already")
 	require.ErrorContains(t, err, "the-same-update")
 	require.ErrorContains(t, err, fmt.Sprintf("offsets %d..", view[0].Offset))
+
+	dupHolding := setupHistory(t)
+	_, err = dupHolding.db.ExecContext(dupHolding.ctx, `CREATE FUNCTION public.same_holding() RETURNS trigger LANGUAGE plpgsql AS
+			$$ BEGIN NEW.contract_id := 'the-same-holding'; RETURN NEW; END $$;
+		CREATE TRIGGER same_holding BEFORE INSERT ON tokens.token_holding FOR EACH ROW EXECUTE FUNCTION public.same_holding()`)
+	require.NoError(t, err)
+	err = dupHolding.handle(t, newHistory(t, tokenstd.Config{}), view[:10], 10)
+	require.ErrorContains(t, err, "a holding is stored already")
+	require.ErrorContains(t, err, "the-same-holding")
 }
