@@ -24,7 +24,7 @@ const (
 	MinBackoffDefault    = 100 * time.Millisecond
 	MaxBackoffDefault    = 30 * time.Second
 	LedgerEndPollDefault = time.Second
-	StreamBufferDefault  = 1024
+	StreamBufferDefault  = 512
 	LockPollDefault      = 2 * time.Second
 )
 
@@ -69,9 +69,11 @@ type Config struct {
 	// the participant's ledger end. Default 1s.
 	LedgerEndPoll time.Duration
 	// StreamBuffer is how many decoded updates may wait for the database.
-	// Default 1024, about two batches of the default size: enough to decode
-	// the next batch while one commits. It bounds memory when the database
-	// is slower than the stream (a decoded token transfer holds about 12 KB).
+	// Default 512, about one batch of the default size: the next batch is
+	// decoded (and prepared, see Preparer) while one commits. It bounds
+	// memory when the database is slower than the stream (a decoded token
+	// transfer holds about 12 KB, and the History handler's prepared
+	// entries about 2 KB more).
 	StreamBuffer int
 	// StallTimeout, if positive, reconnects a tailing stream that delivered
 	// nothing (not even an OffsetCheckpoint) for this long. Default 0: never.
