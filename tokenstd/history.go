@@ -500,39 +500,51 @@ func (h *History) writeHoldings(ctx context.Context, tx *sqlx.Tx, created []Hold
 	if n == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, pq.CopyInSchema(h.cfg.Schema, HoldingTable, holdingCopyColumns...))
-	if err != nil {
-		return fmt.Errorf("tokenstd: writing %d holdings: %w", n, err)
-	}
-	defer stmt.Close()
-	for _, hd := range created {
-		var lock, aUpd, aRT any
-		var aOff, aNode any
+	err := h.copyIn(ctx, tx, HoldingTable, holdingCopyColumns, n, func(i int) []any {
+		hd := created[i]
+		var lock, aOff, aUpd, aRT, aNode any
 		if hd.Lock != nil {
 			lock = jsonText(hd.Lock)
 		}
 		if a := hd.Archived; a != nil {
 			aOff, aUpd, aRT, aNode = a.Offset, a.UpdateID, a.RecordTime.Format(timeLayout), int64(a.NodeID)
 		}
-		_, err = stmt.ExecContext(ctx, hd.ContractID, hd.Instrument.Admin, hd.Instrument.ID, hd.Owner, hd.Amount.String(), lock,
+		return []any{hd.ContractID, hd.Instrument.Admin, hd.Instrument.ID, hd.Owner, hd.Amount.String(), lock,
 			metaJSON(hd.Meta), hd.Created.Offset, hd.Created.UpdateID, hd.Created.RecordTime.Format(timeLayout),
-			int64(hd.Created.NodeID), aOff, aUpd, aRT, aNode)
-		if err != nil {
-			break
-		}
-	}
-	if err == nil {
-		_, err = stmt.ExecContext(ctx) // ends the COPY: errors of the rows come here
-	}
+			int64(hd.Created.NodeID), aOff, aUpd, aRT, aNode}
+	})
 	if err != nil {
-		var pqe *pq.Error
-		if errors.As(err, &pqe) && pqe.Code == "23505" { // unique_violation
-			return fmt.Errorf("tokenstd: writing %d holdings (offsets %d..%d): a holding is stored already (%s): %w",
-				n, created[0].Created.Offset, created[n-1].Created.Offset, pqe.Detail, err)
-		}
-		return fmt.Errorf("tokenstd: writing %d holdings: %w", n, err)
+		return copyErr("holdings", n, created[0].Created.Offset, created[n-1].Created.Offset, err)
 	}
 	return nil
+}
+
+// copyIn writes n rows into table (in the handler's schema) with COPY, in
+// tx; row(i) gives the values of row i in the order of cols.
+func (h *History) copyIn(ctx context.Context, tx *sqlx.Tx, table string, cols []string, n int, row func(i int) []any) error {
+	stmt, err := tx.PrepareContext(ctx, pq.CopyInSchema(h.cfg.Schema, table, cols...))
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for i := range n {
+		if _, err := stmt.ExecContext(ctx, row(i)...); err != nil {
+			return err
+		}
+	}
+	_, err = stmt.ExecContext(ctx) // ends the COPY: errors of the rows come here
+	return err
+}
+
+// copyErr wraps an error of copyIn that wrote n rows of what, for the
+// transactions at offsets from..to, naming the key when a row was stored
+// already (a unique violation, which only a bug or a foreign writer causes).
+func copyErr(what string, n int, from, to int64, err error) error {
+	var pqe *pq.Error
+	if errors.As(err, &pqe) && pqe.Code == "23505" { // unique_violation
+		return fmt.Errorf("tokenstd: writing %d %s (offsets %d..%d): one is stored already (%s): %w", n, what, from, to, pqe.Detail, err)
+	}
+	return fmt.Errorf("tokenstd: writing %d %s: %w", n, what, err)
 }
 
 func (h *History) writeInstructions(ctx context.Context, tx *sqlx.Tx, w *batchWrites) error {
@@ -624,30 +636,15 @@ func (h *History) writeEntries(ctx context.Context, tx *sqlx.Tx, entries []*Entr
 	if n == 0 {
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, pq.CopyInSchema(h.cfg.Schema, HistoryTable, historyCopyColumns...))
-	if err != nil {
-		return fmt.Errorf("tokenstd: writing %d history entries: %w", n, err)
-	}
-	defer stmt.Close()
-	for _, e := range entries {
-		_, err = stmt.ExecContext(ctx, e.UpdateID, int64(e.NodeID), string(e.Kind), e.Instrument.Admin, e.Instrument.ID, e.Offset,
+	err := h.copyIn(ctx, tx, HistoryTable, historyCopyColumns, n, func(i int) []any {
+		e := entries[i]
+		return []any{e.UpdateID, int64(e.NodeID), string(e.Kind), e.Instrument.Admin, e.Instrument.ID, e.Offset,
 			e.RecordTime.Format(timeLayout), e.SynchronizerID, e.TxKind, e.Choice, e.Amount.String(), e.Transferred.String(),
 			e.Fee.String(), e.Sender, e.Receiver, e.Counterparty, e.Reason, e.Account, e.WithdrawalID, e.InstructionCID,
-			cidsLiteral(e.Created), cidsLiteral(e.Archived), metaJSON(e.Meta))
-		if err != nil {
-			break
-		}
-	}
-	if err == nil {
-		_, err = stmt.ExecContext(ctx) // ends the COPY: errors of the rows come here
-	}
+			cidsLiteral(e.Created), cidsLiteral(e.Archived), metaJSON(e.Meta)}
+	})
 	if err != nil {
-		var pqe *pq.Error
-		if errors.As(err, &pqe) && pqe.Code == "23505" { // unique_violation
-			return fmt.Errorf("tokenstd: writing %d history entries (offsets %d..%d): an entry is stored already (%s): %w",
-				n, entries[0].Offset, entries[n-1].Offset, pqe.Detail, err)
-		}
-		return fmt.Errorf("tokenstd: writing %d history entries: %w", n, err)
+		return copyErr("history entries", n, entries[0].Offset, entries[n-1].Offset, err)
 	}
 	return nil
 }

@@ -477,7 +477,8 @@ func TestTokenHistoryRepeatsAndDuplicateEntries(t *testing.T) {
 		CREATE TRIGGER same_update BEFORE INSERT ON tokens.token_history FOR EACH ROW EXECUTE FUNCTION public.same_update()`)
 	require.NoError(t, err)
 	err = dup.handle(t, newHistory(t, tokenstd.Config{}), view[:10], 10)
-	require.ErrorContains(t, err, "an entry is stored already")
+	require.ErrorContains(t, err, "history entries")
+	require.ErrorContains(t, err, "one is stored already")
 	require.ErrorContains(t, err, "the-same-update")
 	require.ErrorContains(t, err, fmt.Sprintf("offsets %d..", view[0].Offset))
 
@@ -487,6 +488,7 @@ func TestTokenHistoryRepeatsAndDuplicateEntries(t *testing.T) {
 		CREATE TRIGGER same_holding BEFORE INSERT ON tokens.token_holding FOR EACH ROW EXECUTE FUNCTION public.same_holding()`)
 	require.NoError(t, err)
 	err = dupHolding.handle(t, newHistory(t, tokenstd.Config{}), view[:10], 10)
-	require.ErrorContains(t, err, "a holding is stored already")
+	require.ErrorContains(t, err, "holdings")
+	require.ErrorContains(t, err, "one is stored already")
 	require.ErrorContains(t, err, "the-same-holding")
 }
