@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -69,11 +70,23 @@ func newHistory(t *testing.T, cfg tokenstd.Config) *tokenstd.History {
 // each batch in its own SQL transaction, as the Ingester would.
 func (b *historyBundle) handle(t *testing.T, h ingest.Handler, list []*ledger.Transaction, n int) error {
 	t.Helper()
+	return b.handlePrepared(t, h, list, n, nil)
+}
+
+// handlePrepared is handle with each batch carrying, for each transaction,
+// what hint returns for its index in list (nothing when hint is nil).
+func (b *historyBundle) handlePrepared(t *testing.T, h ingest.Handler, list []*ledger.Transaction, n int, hint func(i int) any) error {
+	t.Helper()
 	for start := 0; start < len(list); start += n {
 		end := min(start+n, len(list))
 		tx, err := b.db.BeginTxx(b.ctx, nil)
 		require.NoError(t, err)
 		batch := &ingest.Batch{Transactions: list[start:end], FromOffset: list[start].Offset - 1, ToOffset: list[end-1].Offset}
+		if hint != nil {
+			batch = batch.WithPrepared(func(t *ledger.Transaction) any {
+				return hint(start + slices.Index(list[start:end], t))
+			})
+		}
 		if err := h.HandleBatch(b.ctx, tx, batch); err != nil {
 			require.NoError(t, tx.Rollback())
 			return err
