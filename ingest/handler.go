@@ -80,7 +80,8 @@ type Handler interface {
 // handled twice with the same results (after a transient database fault).
 // A result is a hint, not a commitment: HandleBatch must write the same
 // effects with it, without it (Prepared returns nil) and after a failed
-// attempt, and must not modify it.
+// attempt, and must not modify it. A Prepare that panics is logged and
+// taken as having returned nil.
 type Preparer interface {
 	Prepare(t *ledger.Transaction) any
 }

@@ -381,7 +381,7 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 			u, err := stream.Recv()
 			var prep any
 			if err == nil && preparer != nil && u.Kind == ledger.UpdateTransaction && u.Transaction != nil {
-				prep = preparer.Prepare(u.Transaction)
+				prep = ing.prepare(preparer, u.Transaction)
 			}
 			select {
 			case items <- item{u: u, err: err, prep: prep}:
@@ -506,6 +506,20 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 			return progressed, nil
 		}
 	}
+}
+
+// prepare calls p.Prepare(t). A panic there is logged and taken as no
+// result: HandleBatch then does that work itself, in the committing
+// goroutine, where a fault in the transaction shows up as it always did.
+func (ing *Ingester) prepare(p Preparer, t *ledger.Transaction) (out any) {
+	defer func() {
+		if r := recover(); r != nil {
+			ing.log.Error("ingest: Prepare panicked; the transaction is handled without its result",
+				"offset", t.Offset, "update_id", t.UpdateID, "panic", fmt.Sprint(r))
+			out = nil
+		}
+	}()
+	return p.Prepare(t)
 }
 
 var errStalled = errors.New("ingest: update stream stalled")

@@ -95,3 +95,28 @@ func TestPreparerResultsReachTheirTransactions(t *testing.T) {
 	var bt ingest.Batch
 	require.Nil(t, bt.Prepared(b.p.Transactions()[0]))
 }
+
+// panickyPreparer panics in Prepare for every third transaction.
+type panickyPreparer struct{ preparingHandler }
+
+func (h *panickyPreparer) Prepare(t *ledger.Transaction) any {
+	if t.Offset%3 == 0 {
+		panic("prepare fault at offset " + fmt.Sprint(t.Offset))
+	}
+	return h.preparingHandler.Prepare(t)
+}
+
+// TestPreparePanicIsNoResult: a panic in Prepare costs that transaction its
+// prepared result, nothing else; every transaction is still handled once.
+func TestPreparePanicIsNoResult(t *testing.T) {
+	b := setup(t)
+	appendN(t, b.p, 0, 60)
+	h := &panickyPreparer{preparingHandler{tag: "p", effects: true}}
+	runToEnd(t, b, ingest.Config{Handler: h, MaxBatchSize: 8})
+	requireAllOnce(t, b)
+	n := len(treasuryTxs(b.p))
+	require.Empty(t, h.wrong)
+	require.Positive(t, h.withoutPrepared)
+	require.Positive(t, h.withPrepared)
+	require.Equal(t, n, h.withPrepared+h.withoutPrepared)
+}
