@@ -38,6 +38,9 @@ type childConfig struct {
 	// copy per transaction.
 	Cache bool `json:"cache"`
 	Warm  bool `json:"warm"`
+	// CantonIDs makes the identifiers as long as a Canton participant's
+	// (ledgertest.WithCantonUpdateIDs, TransferHistory.CantonIDs).
+	CantonIDs bool `json:"canton_ids"`
 }
 
 // fake is a running child.
@@ -146,12 +149,15 @@ func runChild(js string) error {
 	if cfg.Cache {
 		opts = append(opts, ledgertest.WithWireCache())
 	}
+	if cfg.CantonIDs {
+		opts = append(opts, ledgertest.WithCantonUpdateIDs())
+	}
 	p, err := ledgertest.New(opts...)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	h := ledgertest.TransferHistory{Treasury: cfg.Treasury}
+	h := ledgertest.TransferHistory{Treasury: cfg.Treasury, CantonIDs: cfg.CantonIDs}
 	if err := p.AppendFunc(cfg.N, h.Tx); err != nil {
 		return err
 	}

@@ -46,6 +46,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq"
@@ -89,6 +90,7 @@ type options struct {
 	Quick           bool
 	Phases          string
 	CPUProfile      string
+	CantonIDs       bool
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -99,6 +101,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.TailFor, "tail-for", 30*time.Second, "how long the tail phase appends")
 	fs.StringVar(&o.DSN, "dsn", "", "PostgreSQL connection string; empty starts a local throwaway server")
 	fs.BoolVar(&o.Durable, "durable", true, "local server: keep fsync and synchronous_commit on")
+	fs.BoolVar(&o.CantonIDs, "canton-ids", false, "identifiers as long as a Canton participant's (update ids, contract ids, parties)")
 	fs.BoolVar(&o.JSON, "json", false, "end with one line of JSON holding the results")
 	fs.BoolVar(&o.Quick, "quick", false, "small counts (n 20,000, mem-n 50,000, tail 5s) for a run under a minute")
 	fs.StringVar(&o.Phases, "phases", "memory,throughput,tail", "phases to run: memory, throughput (e2e, ceiling, naive), tail")
@@ -147,6 +150,7 @@ type Result struct {
 	TailMaxMS   float64    `json:"tail_max_ms"`
 	Handlers    string     `json:"handlers"`
 	Durable     bool       `json:"durable"`
+	CantonIDs   bool       `json:"canton_ids"`
 	CPUs        int        `json:"cpus"`
 	GoVersion   string     `json:"go"`
 	ElapsedSecs float64    `json:"elapsed_s"`
@@ -159,9 +163,12 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 	o.NaiveN = min(o.NaiveN, o.N)
 	phases := strings.Split(o.Phases, ",")
 	began := time.Now()
-	const treasury = "treasury::1220bench"
+	treasury := "treasury::1220bench"
+	if o.CantonIDs {
+		treasury = ledgertest.CantonID("treasury::1220", treasury)
+	}
 	res := &Result{N: o.N, NaiveN: o.NaiveN, MemN: o.MemN, TailRate: o.TailRate, Handlers: handlerNames,
-		CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
+		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), CantonIDs: o.CantonIDs}
 	b := &bench{treasury: treasury, logger: quietLogger(), progress: stdout}
 	b.logf("txhistory bench: %d CPUs, %s, handlers: %s", res.CPUs, res.GoVersion, handlerNames)
 
@@ -189,7 +196,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 	// The memory phase runs first, in a process that has done nothing else.
 	if slices.Contains(phases, "memory") {
 		b.logf("memory: ingesting %d transactions made on demand by the fake", o.MemN)
-		f, err := startFake(ctx, childConfig{Treasury: treasury, N: o.MemN})
+		f, err := startFake(ctx, childConfig{Treasury: treasury, N: o.MemN, CantonIDs: o.CantonIDs})
 		if err != nil {
 			return nil, err
 		}
@@ -206,7 +213,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 
 	if slices.Contains(phases, "throughput") {
 		b.logf("throughput: the fake encodes %d transactions once and serves them from its cache", o.N)
-		f, err := startFake(ctx, childConfig{Treasury: treasury, N: o.N, Cache: true, Warm: true})
+		f, err := startFake(ctx, childConfig{Treasury: treasury, N: o.N, Cache: true, Warm: true, CantonIDs: o.CantonIDs})
 		if err != nil {
 			return nil, err
 		}
@@ -219,7 +226,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 
 	if slices.Contains(phases, "tail") {
 		b.logf("tail: the fake appends %d tx/s for %s to a tailing ingester with default settings", o.TailRate, o.TailFor)
-		f, err := startFake(ctx, childConfig{Treasury: treasury})
+		f, err := startFake(ctx, childConfig{Treasury: treasury, CantonIDs: o.CantonIDs})
 		if err != nil {
 			return nil, err
 		}

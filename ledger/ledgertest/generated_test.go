@@ -3,6 +3,7 @@ package ledgertest
 import (
 	"context"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,8 +109,17 @@ func TestWireCacheKeepsFormatsApart(t *testing.T) {
 }
 
 func TestTransferHistoryIsConsistent(t *testing.T) {
-	h := TransferHistory{Treasury: genTreasury, Customers: 4}
-	p, err := New()
+	t.Run("short ids", func(t *testing.T) { testTransferHistory(t, false) })
+	t.Run("Canton ids", func(t *testing.T) { testTransferHistory(t, true) })
+}
+
+func testTransferHistory(t *testing.T, canton bool) {
+	h := TransferHistory{Treasury: genTreasury, Customers: 4, CantonIDs: canton}
+	var opts []Option
+	if canton {
+		opts = append(opts, WithCantonUpdateIDs())
+	}
+	p, err := New(opts...)
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
 	const n = 41
@@ -150,6 +160,24 @@ func TestTransferHistoryIsConsistent(t *testing.T) {
 	}
 	require.Equal(t, 4, withdrawals)
 	require.Equal(t, n-4, deposits)
+
+	// Canton-length identifiers: update ids "1220" + 64 hex digits, contract
+	// ids of about 140 hex digits, parties with a 68-character fingerprint.
+	for _, tx := range txs {
+		require.Equal(t, canton, len(tx.UpdateID) == 68, "update id %s", tx.UpdateID)
+		for _, ev := range tx.Events {
+			c, ok := ev.(*ledger.CreatedEvent)
+			if !ok || len(c.InterfaceViews) == 0 {
+				continue
+			}
+			require.Equal(t, canton, len(c.ContractID) > 130, "contract id %s", c.ContractID)
+			owner, _ := c.InterfaceViews[0].Value.Get("owner")
+			if party := must(owner.AsParty()); party != genTreasury {
+				_, fingerprint, _ := strings.Cut(party, "::")
+				require.Equal(t, canton, len(fingerprint) == 68, "party %s", party)
+			}
+		}
+	}
 }
 
 func must[T any](v T, err error) T {

@@ -90,7 +90,16 @@ type config struct {
 	step          int64
 	listener      net.Listener
 	wireCache     bool
+	cantonIDs     bool
 	tls, adminTLS *tls.Config // nil: plaintext (tls.go)
+}
+
+// WithCantonUpdateIDs makes the update ids the participant assigns as long
+// as a Canton participant's: "1220" and 64 hex digits (a hash of
+// "upd-<n>"), instead of "upd-<n>". For benchmarks that should move as
+// much text as a real stream.
+func WithCantonUpdateIDs() Option {
+	return optionFunc(func(c *config) { c.cantonIDs = true })
 }
 
 // WithSynchronizer sets the synchronizer id given to transactions that name
@@ -424,6 +433,9 @@ func (p *Participant) nextUpdateIDLocked(taken map[string]bool) string {
 	for {
 		p.autoID++
 		id := fmt.Sprintf("upd-%d", p.autoID)
+		if p.cfg.cantonIDs {
+			id = CantonID("1220", id)
+		}
 		if !p.known[id] && !taken[id] {
 			return id
 		}

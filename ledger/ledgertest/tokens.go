@@ -283,6 +283,9 @@ type TokenWorld struct {
 	Sequence bool
 	// SynchronizerID is used with Sequence; DefaultSynchronizer if empty.
 	SynchronizerID string
+	// CantonIDs makes contract ids as long as a Canton participant's
+	// (about 140 hex digits) instead of "00holding0001".
+	CantonIDs bool
 
 	ready    bool
 	clock    time.Time
@@ -681,7 +684,26 @@ func (w *TokenWorld) impl(inst TokenInstrument) tokenImpl {
 
 func (w *TokenWorld) newCID(kind string) string {
 	w.cids++
-	return fmt.Sprintf("00%s%04d", kind, w.cids)
+	return w.cid(kind, w.cids)
+}
+
+// cid is the contract id newCID gives the n-th contract of a kind.
+func (w *TokenWorld) cid(kind string, n int) string {
+	id := fmt.Sprintf("00%s%04d", kind, n)
+	if w.CantonIDs {
+		// A Canton contract id: 00, a 64-hex-digit discriminator, and a
+		// suffix of about 70 more hex digits.
+		return CantonID(id, id) + CantonID("ca11", id+"/suffix")
+	}
+	return id
+}
+
+// CantonID returns prefix followed by the 64 hex digits of the SHA-256 of
+// seed: identifiers as long as a Canton participant's (update ids and
+// party fingerprints are "1220" and 64 hex digits).
+func CantonID(prefix, seed string) string {
+	sum := sha256.Sum256([]byte(seed))
+	return prefix + hex.EncodeToString(sum[:])
 }
 
 // tokenSingletonCID names the one rules or factory contract of an implementation

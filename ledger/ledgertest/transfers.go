@@ -44,6 +44,11 @@ type TransferHistory struct {
 	WithdrawEvery int
 	// External receives the withdrawals. Default TransferDefaultExternal.
 	External string
+	// CantonIDs makes the customers' and External's party ids, the
+	// instrument admin and the contract ids as long as a Canton
+	// participant's (a hint, "::1220" and 64 hex digits; contract ids of
+	// about 140 hex digits). Pair it with WithCantonUpdateIDs.
+	CantonIDs bool
 }
 
 // The fixed parts of a withdrawal.
@@ -76,7 +81,11 @@ func (h TransferHistory) Customer(i int) (party, account string) {
 	if n <= 0 {
 		n = TransferDefaultCustomers
 	}
-	return fmt.Sprintf("customer-%d::1220bench", i%n), fmt.Sprintf("acct-%d", i%n)
+	party = fmt.Sprintf("customer-%d::1220bench", i%n)
+	if h.CantonIDs {
+		party = CantonID(fmt.Sprintf("customer-%d::1220", i%n), party)
+	}
+	return party, fmt.Sprintf("acct-%d", i%n)
 }
 
 // Tx returns transaction i (i ≥ 0), without offset, update id or record
@@ -87,7 +96,10 @@ func (h TransferHistory) Tx(i int) *ledger.Transaction {
 	}
 	// The world clock (creation and request times) follows the record
 	// times a Participant assigns: 1ms apart from DefaultStartTime.
-	w := &TokenWorld{Start: DefaultStartTime.Add(time.Duration(i) * time.Millisecond), Step: time.Microsecond}
+	w := &TokenWorld{Start: DefaultStartTime.Add(time.Duration(i) * time.Millisecond), Step: time.Microsecond, CantonIDs: h.CantonIDs}
+	if h.CantonIDs {
+		w.Admin = CantonID("DSO::1220", TokenDefaultAdmin)
+	}
 	w.init()
 	var tx *ledger.Transaction
 	if h.IsWithdrawal(i) {
@@ -95,11 +107,14 @@ func (h TransferHistory) Tx(i int) *ledger.Transaction {
 		// contract id, then spend it.
 		w.cids = (i-1)*cidsPerTx + 1
 		w.Mint(h.Treasury, h.DepositAmount(i-1))
-		input := fmt.Sprintf("00holding%04d", (i-1)*cidsPerTx+2)
+		input := w.cid("holding", (i-1)*cidsPerTx+2)
 		w.cids = i * cidsPerTx
 		external := h.External
 		if external == "" {
 			external = TransferDefaultExternal
+			if h.CantonIDs {
+				external = CantonID("exchange-b::1220", external)
+			}
 		}
 		tx = w.Transfer(TransferSpec{Sender: h.Treasury, Receiver: external, Amount: WithdrawalAmount, Fee: WithdrawalFee,
 			Reason: fmt.Sprintf("wd-%d", i), InputHoldings: []string{input}})
