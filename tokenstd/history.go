@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/internal/pglist"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
@@ -317,8 +318,9 @@ func (h *History) unhandled(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Tran
 	// planner costs ANY over a few hundred ids as a sequential scan of the
 	// whole table, but a nested loop of index probes as what it is.
 	var done []string
-	if err := tx.SelectContext(ctx, &done, `SELECT u.id FROM unnest($1::text[]) AS u(id)
-		WHERE EXISTS (SELECT FROM `+h.history+` AS h WHERE h.update_id = u.id)`, pq.Array(ids)); err != nil {
+	list, arg := pglist.Param(1, ids)
+	if err := tx.SelectContext(ctx, &done, `SELECT u.id FROM unnest(`+list+`) AS u(id)
+		WHERE EXISTS (SELECT FROM `+h.history+` AS h WHERE h.update_id = u.id)`, arg); err != nil {
 		return nil, fmt.Errorf("tokenstd: checking for handled transactions: %w", err)
 	}
 	skip := make(map[string]bool, len(txs))
@@ -365,9 +367,10 @@ func (h *History) load(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Transacti
 	}
 	// One index probe per id, as HoldingsByID does: while the table has no
 	// statistics the planner would scan it whole for contract_id = ANY($1).
-	ins, err := selectInstructions(ctx, tx, `SELECT i.* FROM (SELECT DISTINCT unnest($1::text[])) AS u(cid),
+	list, arg := pglist.Param(1, cids)
+	ins, err := selectInstructions(ctx, tx, `SELECT i.* FROM (SELECT DISTINCT unnest(`+list+`)) AS u(cid),
 		LATERAL (SELECT `+instructionColumns+` FROM `+h.instrs+` WHERE contract_id = u.cid AND outcome IS NULL LIMIT 1) AS i`,
-		pq.Array(cids))
+		arg)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cantonx/txhistory/internal/pglist"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -119,9 +120,10 @@ func HoldingsByID(ctx context.Context, q sqlx.QueryerContext, schemaName string,
 	// ANY over a few hundred ids, or a plain join with them, as a sequential
 	// scan of the whole table. LIMIT 1 keeps the lateral subquery a
 	// parameterised index scan; contract_id is the key anyway.
-	out, err := selectHoldings(ctx, q, `SELECT h.* FROM (SELECT DISTINCT unnest($1::text[])) AS u(cid),
+	list, arg := pglist.Param(1, cids)
+	out, err := selectHoldings(ctx, q, `SELECT h.* FROM (SELECT DISTINCT unnest(`+list+`)) AS u(cid),
 		LATERAL (SELECT `+holdingColumns+` FROM `+schema.Qualify(schemaName, HoldingTable)+` WHERE contract_id = u.cid LIMIT 1) AS h`,
-		pq.Array(cids))
+		arg)
 	if err != nil {
 		return nil, fmt.Errorf("tokenstd: reading holdings: %w", err)
 	}
