@@ -11,6 +11,7 @@ import (
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/schema"
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -20,12 +21,20 @@ func tx(id string, off int64, rt time.Time) *ledger.Transaction {
 	return &ledger.Transaction{UpdateID: id, Offset: off, RecordTime: rt, SynchronizerID: "s"}
 }
 
-func TestClaimReturnsOnlyNewTransactions(t *testing.T) {
-	ctx := context.Background()
+// migratedStore returns a fresh migrated database and the dedup store of
+// its default schema.
+func migratedStore(t *testing.T) (*sqlx.DB, *dedup.Store) {
+	t.Helper()
 	db := pgtest.NewDB(t)
-	require.NoError(t, schema.Migrate(ctx, db))
+	require.NoError(t, schema.Migrate(context.Background(), db))
 	s, err := dedup.NewStore(schema.DefaultName)
 	require.NoError(t, err)
+	return db, s
+}
+
+func TestClaimReturnsOnlyNewTransactions(t *testing.T) {
+	ctx := context.Background()
+	db, s := migratedStore(t)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 	claim := func(txs ...*ledger.Transaction) []string {
@@ -85,10 +94,7 @@ func TestClaimReturnsOnlyNewTransactions(t *testing.T) {
 // answers must be those of a scan.
 func TestRecordTimeQueriesThroughTheIndex(t *testing.T) {
 	ctx := context.Background()
-	db := pgtest.NewDB(t)
-	require.NoError(t, schema.Migrate(ctx, db))
-	s, err := dedup.NewStore(schema.DefaultName)
-	require.NoError(t, err)
+	db, s := migratedStore(t)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 	const n = 20000
@@ -114,7 +120,7 @@ func TestRecordTimeQueriesThroughTheIndex(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, sqlTx.Commit())
-	_, err = db.ExecContext(ctx, `VACUUM ANALYZE `+schema.Qualify(schema.DefaultName, "ingested_update"))
+	_, err := db.ExecContext(ctx, `VACUUM ANALYZE `+schema.Qualify(schema.DefaultName, "ingested_update"))
 	require.NoError(t, err)
 
 	conn, err := db.Connx(ctx)

@@ -484,11 +484,8 @@ func TestTokenHistoryRepeatsAndDuplicateEntries(t *testing.T) {
 	require.Equal(t, want.snapshot(t), twice.snapshot(t))
 
 	dup := setupHistory(t)
-	_, err = dup.db.ExecContext(dup.ctx, `CREATE FUNCTION public.same_update() RETURNS trigger LANGUAGE plpgsql AS
-			$$ BEGIN NEW.update_id := 'the-same-update'; NEW.node_id := 0; NEW.kind := 'other';
-			NEW.instrument_admin := 'admin'; NEW.instrument_id := 'id'; RETURN NEW; END $$;
-		CREATE TRIGGER same_update BEFORE INSERT ON tokens.token_history FOR EACH ROW EXECUTE FUNCTION public.same_update()`)
-	require.NoError(t, err)
+	dup.rewriteInserts(t, "token_history", `NEW.update_id := 'the-same-update'; NEW.node_id := 0; NEW.kind := 'other';
+		NEW.instrument_admin := 'admin'; NEW.instrument_id := 'id';`)
 	err = dup.handle(t, newHistory(t, tokenstd.Config{}), view[:10], 10)
 	require.ErrorContains(t, err, "history entries")
 	require.ErrorContains(t, err, "one is stored already")
@@ -496,12 +493,19 @@ func TestTokenHistoryRepeatsAndDuplicateEntries(t *testing.T) {
 	require.ErrorContains(t, err, fmt.Sprintf("offsets %d..", view[0].Offset))
 
 	dupHolding := setupHistory(t)
-	_, err = dupHolding.db.ExecContext(dupHolding.ctx, `CREATE FUNCTION public.same_holding() RETURNS trigger LANGUAGE plpgsql AS
-			$$ BEGIN NEW.contract_id := 'the-same-holding'; RETURN NEW; END $$;
-		CREATE TRIGGER same_holding BEFORE INSERT ON tokens.token_holding FOR EACH ROW EXECUTE FUNCTION public.same_holding()`)
-	require.NoError(t, err)
+	dupHolding.rewriteInserts(t, "token_holding", `NEW.contract_id := 'the-same-holding';`)
 	err = dupHolding.handle(t, newHistory(t, tokenstd.Config{}), view[:10], 10)
 	require.ErrorContains(t, err, "holdings")
 	require.ErrorContains(t, err, "one is stored already")
 	require.ErrorContains(t, err, "the-same-holding")
+}
+
+// rewriteInserts makes every row inserted into tokens.<table> go through
+// the PL/pgSQL assignments (to NEW) first.
+func (b *historyBundle) rewriteInserts(t *testing.T, table, assignments string) {
+	t.Helper()
+	_, err := b.db.ExecContext(b.ctx, `CREATE FUNCTION public.rewrite_`+table+`() RETURNS trigger LANGUAGE plpgsql AS
+			$$ BEGIN `+assignments+` RETURN NEW; END $$;
+		CREATE TRIGGER rewrite BEFORE INSERT ON tokens.`+table+` FOR EACH ROW EXECUTE FUNCTION public.rewrite_`+table+`()`)
+	require.NoError(t, err)
 }
