@@ -100,19 +100,13 @@ func Handlers(hs ...Handler) Handler {
 	c := chain{hs: hs}
 	for _, h := range hs {
 		if _, ok := h.(Preparer); ok {
-			c.preparers++
+			return c
 		}
 	}
-	if c.preparers == 0 {
-		return chainNoPrepare{c}
-	}
-	return c
+	return chainNoPrepare{c}
 }
 
-type chain struct {
-	hs        []Handler
-	preparers int
-}
+type chain struct{ hs []Handler }
 
 // chainNoPrepare is a chain with no Preparer in it: it is not a Preparer
 // itself, so that the Ingester does not call Prepare for nothing.
