@@ -66,6 +66,24 @@ func TestBenchSmall(t *testing.T) {
 	require.Contains(t, out.String(), "CPU per transaction: ingester")
 }
 
+// TestBenchBatchSettings: -max-batch and -stream-buffer reach the
+// Ingester of the e2e phase (its batches are no bigger than asked) and the
+// result says what they were.
+func TestBenchBatchSettings(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out strings.Builder
+	res, err := run(ctx, options{
+		N: 600, NaiveN: 10, DSN: pgtest.NewDSN(t), Phases: "throughput", MaxBatch: 50, StreamBuffer: 64,
+	}, &out)
+	t.Log(out.String())
+	require.NoError(t, err)
+	require.Equal(t, 50, res.MaxBatch)
+	require.Equal(t, 64, res.StreamBuffer)
+	require.GreaterOrEqual(t, res.E2EBatches, int64(600/50), "600 transactions in batches of at most 50")
+	require.Contains(t, out.String(), "MaxBatchSize 50, StreamBuffer 64")
+}
+
 // TestSampleCPU: the CPU time read from /proc grows with work done, and
 // the server's processes are found through the postmaster.
 func TestSampleCPU(t *testing.T) {

@@ -22,6 +22,7 @@
 //	go run ./examples/bench -quick          # small counts, under a minute
 //	go run ./examples/bench -json -n 500000 # ends with one line of JSON
 //	go run ./examples/bench -dsn postgres://user@localhost/db
+//	go run ./examples/bench -max-batch 1000 -stream-buffer 1024 # bigger batches in e2e and memory
 //
 // Without -dsn it starts a throwaway PostgreSQL from the installed server
 // binaries (pgtest.StartServer) with its crash-safety settings on (fsync,
@@ -91,6 +92,10 @@ type options struct {
 	Phases          string
 	CPUProfile      string
 	CantonIDs       bool
+	// MaxBatch and StreamBuffer, when positive, set the Ingester's
+	// MaxBatchSize and StreamBuffer in the e2e and memory phases (never in
+	// the tail phase, which keeps the defaults).
+	MaxBatch, StreamBuffer int
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -102,6 +107,8 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.DSN, "dsn", "", "PostgreSQL connection string; empty starts a local throwaway server")
 	fs.BoolVar(&o.Durable, "durable", true, "local server: keep fsync and synchronous_commit on")
 	fs.BoolVar(&o.CantonIDs, "canton-ids", false, "identifiers as long as a Canton participant's (update ids, contract ids, parties)")
+	fs.IntVar(&o.MaxBatch, "max-batch", 0, "the Ingester's MaxBatchSize in the e2e and memory phases (default: the library's, ingest.MaxBatchSizeDefault)")
+	fs.IntVar(&o.StreamBuffer, "stream-buffer", 0, "the Ingester's StreamBuffer in the e2e and memory phases (default: the library's, ingest.StreamBufferDefault)")
 	fs.BoolVar(&o.JSON, "json", false, "end with one line of JSON holding the results")
 	fs.BoolVar(&o.Quick, "quick", false, "small counts (n 20,000, mem-n 50,000, tail 5s) for a run under a minute")
 	fs.StringVar(&o.Phases, "phases", "memory,throughput,tail", "phases to run: memory, throughput (e2e, ceiling, naive), tail")
@@ -139,21 +146,26 @@ type Result struct {
 	// the throughput phases, by phase.
 	CPU map[string]perTx `json:"cpu_per_tx,omitempty"`
 
-	N           int        `json:"n"`
-	NaiveN      int        `json:"naive_n"`
-	MemN        int        `json:"mem_n"`
-	PeakHeapMB  float64    `json:"peak_heap_mb"`
-	Memory      []memPoint `json:"memory,omitempty"`
-	MemTxPerS   float64    `json:"memory_phase_tx_per_s"`
-	TailRate    int        `json:"tail_rate"`
-	TailN       int        `json:"tail_n"`
-	TailMaxMS   float64    `json:"tail_max_ms"`
-	Handlers    string     `json:"handlers"`
-	Durable     bool       `json:"durable"`
-	CantonIDs   bool       `json:"canton_ids"`
-	CPUs        int        `json:"cpus"`
-	GoVersion   string     `json:"go"`
-	ElapsedSecs float64    `json:"elapsed_s"`
+	N          int        `json:"n"`
+	NaiveN     int        `json:"naive_n"`
+	MemN       int        `json:"mem_n"`
+	PeakHeapMB float64    `json:"peak_heap_mb"`
+	Memory     []memPoint `json:"memory,omitempty"`
+	MemTxPerS  float64    `json:"memory_phase_tx_per_s"`
+	TailRate   int        `json:"tail_rate"`
+	TailN      int        `json:"tail_n"`
+	TailMaxMS  float64    `json:"tail_max_ms"`
+	Handlers   string     `json:"handlers"`
+	Durable    bool       `json:"durable"`
+	CantonIDs  bool       `json:"canton_ids"`
+	// MaxBatch and StreamBuffer are the Ingester's settings in the e2e and
+	// memory phases.
+	MaxBatch     int     `json:"max_batch_size"`
+	StreamBuffer int     `json:"stream_buffer"`
+	E2EBatches   int64   `json:"e2e_batches"`
+	CPUs         int     `json:"cpus"`
+	GoVersion    string  `json:"go"`
+	ElapsedSecs  float64 `json:"elapsed_s"`
 }
 
 func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
@@ -168,9 +180,17 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 		treasury = ledgertest.CantonID("treasury::1220", treasury)
 	}
 	res := &Result{N: o.N, NaiveN: o.NaiveN, MemN: o.MemN, TailRate: o.TailRate, Handlers: handlerNames,
-		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), CantonIDs: o.CantonIDs}
-	b := &bench{treasury: treasury, logger: quietLogger(), progress: stdout}
+		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), CantonIDs: o.CantonIDs,
+		MaxBatch: ingest.MaxBatchSizeDefault, StreamBuffer: ingest.StreamBufferDefault}
+	if o.MaxBatch > 0 {
+		res.MaxBatch = o.MaxBatch
+	}
+	if o.StreamBuffer > 0 {
+		res.StreamBuffer = o.StreamBuffer
+	}
+	b := &bench{treasury: treasury, logger: quietLogger(), progress: stdout, maxBatch: res.MaxBatch, streamBuffer: res.StreamBuffer}
 	b.logf("txhistory bench: %d CPUs, %s, handlers: %s", res.CPUs, res.GoVersion, handlerNames)
+	b.logf("Ingester in the e2e and memory phases: MaxBatchSize %d, StreamBuffer %d (the tail phase: the defaults)", res.MaxBatch, res.StreamBuffer)
 
 	dsn := o.DSN
 	if dsn == "" {
@@ -261,6 +281,7 @@ func (b *bench) throughput(ctx context.Context, f *fake, o options, res *Result)
 		stopProfile = func() { pprof.StopCPUProfile(); pf.Close() }
 	}
 	res.E2ETxPerS, err = b.ingestAll(ctx, f, "e2e", false, nil)
+	res.E2EBatches = b.batches["e2e"]
 	stopProfile()
 	if err != nil {
 		return err

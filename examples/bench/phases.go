@@ -27,6 +27,9 @@ type bench struct {
 	schemas  int
 	pgPID    int              // the local server's postmaster, 0 with -dsn
 	cpu      map[string]perTx // CPU time per transaction, by phase
+	// the Ingester's settings in ingestAll (the e2e and memory phases)
+	maxBatch, streamBuffer int
+	batches                map[string]int64 // batches committed, by phase
 }
 
 // measureCPU samples the CPU time of the chain's processes before and after
@@ -192,7 +195,7 @@ func (b *bench) ingestAll(ctx context.Context, f *fake, phase string, historyOnl
 		return 0, err
 	}
 	ing, err := ingest.New(b.db, c, ingest.Config{Parties: []string{b.treasury}, Schema: name, Handler: h, EndOffset: f.End,
-		Logger: b.logger, OnCommit: onCommit})
+		MaxBatchSize: b.maxBatch, StreamBuffer: b.streamBuffer, Logger: b.logger, OnCommit: onCommit})
 	if err != nil {
 		return 0, err
 	}
@@ -213,6 +216,10 @@ func (b *bench) ingestAll(ctx context.Context, f *fake, phase string, historyOnl
 	if err := checkHistory(ctx, b.db, name, f.End, !historyOnly); err != nil {
 		return 0, err
 	}
+	if b.batches == nil {
+		b.batches = map[string]int64{}
+	}
+	b.batches[phase] = s.Batches
 	rate := float64(s.Transactions) / elapsed.Seconds()
 	b.logf("  %s: %d transactions in %d batches in %s: %.0f tx/s", phase, s.Transactions, s.Batches, elapsed.Round(time.Millisecond), rate)
 	b.logCPU(phase)
