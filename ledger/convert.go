@@ -78,13 +78,13 @@ func valueFromProto(v *pb.Value, depth int) (Value, error) {
 		return out, nil
 	case *pb.Value_GenMap:
 		entries := s.GenMap.GetEntries()
-		out := Value{kind: KindGenMap, gkeys: make([]Value, len(entries)), elems: make([]Value, len(entries))}
+		out := Value{kind: KindGenMap, elems: make([]Value, 2*len(entries))}
 		for i, e := range entries {
 			var err error
-			if out.gkeys[i], err = valueFromProto(e.GetKey(), depth+1); err != nil {
+			if out.elems[2*i], err = valueFromProto(e.GetKey(), depth+1); err != nil {
 				return Value{}, err
 			}
-			if out.elems[i], err = valueFromProto(e.GetValue(), depth+1); err != nil {
+			if out.elems[2*i+1], err = valueFromProto(e.GetValue(), depth+1); err != nil {
 				return Value{}, err
 			}
 		}
@@ -184,9 +184,9 @@ func (v Value) Proto() *pb.Value {
 		}
 		return &pb.Value{Sum: &pb.Value_TextMap{TextMap: m}}
 	case KindGenMap:
-		m := &pb.GenMap{Entries: make([]*pb.GenMap_Entry, len(v.gkeys))}
-		for i, k := range v.gkeys {
-			m.Entries[i] = &pb.GenMap_Entry{Key: k.Proto(), Value: v.elems[i].Proto()}
+		m := &pb.GenMap{Entries: make([]*pb.GenMap_Entry, len(v.elems)/2)}
+		for i := range m.Entries {
+			m.Entries[i] = &pb.GenMap_Entry{Key: v.elems[2*i].Proto(), Value: v.elems[2*i+1].Proto()}
 		}
 		return &pb.Value{Sum: &pb.Value_GenMap{GenMap: m}}
 	case KindRecord:

@@ -57,9 +57,8 @@ type Value struct {
 	i     int64       // bool (0/1), int64, date (days), timestamp (µs)
 	s     string      // numeric, party, text, contract id, variant/enum constructor
 	id    *Identifier // record, variant or enum type, when the participant sent it
-	elems []Value     // optional (0 or 1), list, record field values, variant payload, map values
+	elems []Value     // optional (0 or 1), list, record field values, variant payload, text map values, gen map keys and values interleaved
 	keys  []string    // record labels, text map keys
-	gkeys []Value     // gen map keys
 }
 
 // Field is one labelled field of a record.
@@ -182,9 +181,9 @@ func TextMapOf(m map[string]string) Value {
 
 // GenMap returns a GenMap value.
 func GenMap(entries ...Entry) Value {
-	v := Value{kind: KindGenMap, gkeys: make([]Value, len(entries)), elems: make([]Value, len(entries))}
+	v := Value{kind: KindGenMap, elems: make([]Value, 2*len(entries))}
 	for i, e := range entries {
-		v.gkeys[i], v.elems[i] = e.Key, e.Value
+		v.elems[2*i], v.elems[2*i+1] = e.Key, e.Value
 	}
 	return v
 }
@@ -337,9 +336,9 @@ func (v Value) AsGenMap() ([]Entry, error) {
 	if v.kind != KindGenMap {
 		return nil, v.wrong("gen_map")
 	}
-	out := make([]Entry, len(v.gkeys))
-	for i := range v.gkeys {
-		out[i] = Entry{Key: v.gkeys[i], Value: v.elems[i]}
+	out := make([]Entry, len(v.elems)/2)
+	for i := range out {
+		out[i] = Entry{Key: v.elems[2*i], Value: v.elems[2*i+1]}
 	}
 	return out, nil
 }
@@ -483,13 +482,13 @@ func (v Value) write(b *strings.Builder) {
 		b.WriteString("}")
 	case KindGenMap:
 		b.WriteString("{")
-		for i, k := range v.gkeys {
+		for i := 0; i+1 < len(v.elems); i += 2 {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			k.write(b)
-			b.WriteString(": ")
 			v.elems[i].write(b)
+			b.WriteString(": ")
+			v.elems[i+1].write(b)
 		}
 		b.WriteString("}")
 	case KindVariant:

@@ -952,7 +952,7 @@ func (d *wireDecoder) genMap(b []byte, depth int) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
-	out := Value{kind: KindGenMap, gkeys: d.vals.alloc(n), elems: d.vals.alloc(n)}
+	out := Value{kind: KindGenMap, elems: d.vals.alloc(2 * n)}
 	for i := range n {
 		k, v, err := entry(d.stack[start+i])
 		if err != nil {
@@ -961,10 +961,10 @@ func (d *wireDecoder) genMap(b []byte, depth int) (Value, error) {
 		if k == nil || v == nil {
 			return Value{}, errSlowPath // a missing key or value: rare, leave it to the reference path
 		}
-		if out.gkeys[i], err = d.value(k, depth+1); err != nil {
+		if out.elems[2*i], err = d.value(k, depth+1); err != nil {
 			return Value{}, err
 		}
-		if out.elems[i], err = d.value(v, depth+1); err != nil {
+		if out.elems[2*i+1], err = d.value(v, depth+1); err != nil {
 			return Value{}, err
 		}
 	}
