@@ -18,7 +18,8 @@ func NewWireDecoderFull() WireDecoder {
 }
 
 // KeptStrings returns the data pointers of the strings the decoder keeps
-// from one transaction to the next (its shared strings and type ids).
+// from one transaction to the next (its shared strings, label lists and
+// type ids).
 func (w WireDecoder) KeptStrings() map[*byte]bool {
 	out := map[*byte]bool{}
 	add := func(s string) {
@@ -28,6 +29,11 @@ func (w WireDecoder) KeptStrings() map[*byte]bool {
 	}
 	for _, s := range w.d.strs {
 		add(s)
+	}
+	for _, l := range w.d.labelLists {
+		for _, s := range l {
+			add(s)
+		}
 	}
 	for _, id := range w.d.ids {
 		add(id.PackageID)
@@ -44,3 +50,19 @@ func (w WireDecoder) DecodeInOneChunk(b []byte) (u Update, unmarshalErr, err err
 	w.d.bytes.rate = 1
 	return w.Decode(b)
 }
+
+// LabelStrings returns every label of the record label lists the decoder
+// shares, and the data pointers of its shared strings.
+func (w WireDecoder) LabelStrings() (labels []string, shared map[*byte]bool) {
+	for _, l := range w.d.labelLists {
+		labels = append(labels, l...)
+	}
+	shared = map[*byte]bool{}
+	for _, s := range w.d.strs {
+		shared[unsafe.StringData(s)] = true
+	}
+	return labels, shared
+}
+
+// RecordLabelsData returns the data pointer of a record's labels.
+func RecordLabelsData(v Value) *string { return unsafe.SliceData(v.keys) }

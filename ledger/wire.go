@@ -42,6 +42,9 @@ var errSlowPath = errors.New("ledger: decode with the reference path")
 const (
 	maxInterned    = 1 << 14
 	maxInternedLen = 256
+	// maxLabelLists bounds how many distinct lists of record labels one
+	// stream shares (recordLabels).
+	maxLabelLists = 1 << 12
 )
 
 // wireFrame receives one message's bytes from frameCodec.
@@ -77,6 +80,10 @@ func (c frameCodec) Unmarshal(data mem.BufferSlice, v any) error {
 type wireDecoder struct {
 	strs map[string]string
 	ids  map[string]*Identifier // record, variant and enum type ids, by their encoding
+	// labelLists are the record label lists shared so far, by labelKey:
+	// the labels' encodings, each length-prefixed.
+	labelLists map[string][]string
+	labelKey   []byte
 	// stack holds the elements of the repeated fields being decoded, of
 	// every nesting level: a level appends its own, decodes them, and
 	// truncates the stack back.
@@ -139,7 +146,7 @@ func (d *wireDecoder) endTx(wireLen int, ok bool) {
 }
 
 func newWireDecoder() *wireDecoder {
-	return &wireDecoder{strs: map[string]string{}, ids: map[string]*Identifier{}}
+	return &wireDecoder{strs: map[string]string{}, ids: map[string]*Identifier{}, labelLists: map[string][]string{}}
 }
 
 // decode returns the update b encodes, exactly as proto.Unmarshal followed
@@ -999,15 +1006,12 @@ func (d *wireDecoder) record(b []byte, depth int) (Value, error) {
 		return Value{}, err
 	}
 	n := len(d.stack) - start
-	out := Value{kind: KindRecord, id: id, keys: d.labels.alloc(n), elems: d.vals.alloc(n)}
-	for i := range n {
-		label, v, err := entry(d.stack[start+i])
-		if err != nil {
-			return Value{}, err
-		}
-		if out.keys[i], err = d.shared(label); err != nil {
-			return Value{}, err
-		}
+	keys, err := d.recordLabels(d.stack[start:])
+	if err != nil {
+		return Value{}, err
+	}
+	out := Value{kind: KindRecord, id: id, keys: keys, elems: d.vals.alloc(n)}
+	for i, v := range d.stack[start:] { // recordLabels left each field's value there
 		if v != nil {
 			if out.elems[i], err = d.value(v, depth+1); err != nil {
 				return Value{}, err
@@ -1015,6 +1019,52 @@ func (d *wireDecoder) record(b []byte, depth int) (Value, error) {
 		}
 	}
 	return out, nil
+}
+
+// recordLabels returns the labels of a record's fields, whose encodings
+// fields holds, and replaces each with the encoding of its value (nil for
+// none). Records of one type have the same labels, so the slice of labels
+// is shared, as strings are (shared): a transfer has dozens of records, and
+// a slice of its own for each would make a good part of its memory. A
+// label too long to share, or more distinct lists of labels than
+// maxLabelLists, gets a slice in the transaction's slab as before.
+func (d *wireDecoder) recordLabels(fields [][]byte) ([]string, error) {
+	key := d.labelKey[:0]
+	for i, f := range fields {
+		label, v, err := entry(f)
+		if err != nil {
+			return nil, err
+		}
+		fields[i] = v
+		key = protowire.AppendBytes(key, label) // length-prefixed: unambiguous
+	}
+	d.labelKey = key
+	if keys, ok := d.labelLists[string(key)]; ok {
+		return keys, nil
+	}
+	keep := len(d.labelLists) < maxLabelLists
+	keys := make([]string, 0, len(fields))
+	if !keep {
+		keys = d.labels.alloc(len(fields))[:0]
+	}
+	for b := key; len(b) > 0; {
+		label, n := protowire.ConsumeBytes(b)
+		b = b[n:]
+		if len(label) > maxInternedLen {
+			keep = false
+		}
+		s, err := d.shared(label)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, s)
+	}
+	if keep && len(d.strs) < maxInterned {
+		// Every label is one of the shared strings (shared kept it, or had
+		// it): the slice keeps nothing of this transaction alive.
+		d.labelLists[string(key)] = keys
+	}
+	return keys, nil
 }
 
 func (d *wireDecoder) variant(b []byte, depth int) (Value, error) {

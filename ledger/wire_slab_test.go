@@ -97,6 +97,60 @@ func TestWireDecodeAllocs(t *testing.T) {
 	require.LessOrEqual(t, allocs, 12.0)
 }
 
+// TestWireDecodeSharesRecordLabels: records with the same labels share one
+// slice of them, across transactions, and the slices hold only shared
+// strings, so they keep nothing of a transaction alive.
+func TestWireDecodeSharesRecordLabels(t *testing.T) {
+	d := ledger.NewWireDecoder()
+	args := func(b []byte) ledger.Value {
+		u, _, err, fellBack := d.Decode(b)
+		require.NoError(t, err)
+		require.False(t, fellBack)
+		want, _, err := reference(b)
+		require.NoError(t, err)
+		require.Equal(t, want, u, "as the reference decodes it")
+		for _, ev := range u.Transaction.Events {
+			if c, ok := ev.(*ledger.CreatedEvent); ok {
+				return c.CreateArguments
+			}
+		}
+		t.Fatal("no created event")
+		return ledger.Value{}
+	}
+	first, second := args(transferMsg(t)), args(transferMsg(t))
+	require.Positive(t, first.NumFields())
+	require.Same(t, ledger.RecordLabelsData(first), ledger.RecordLabelsData(second))
+
+	labels, shared := d.LabelStrings()
+	require.NotEmpty(t, labels)
+	for _, l := range labels {
+		require.True(t, l == "" || shared[unsafe.StringData(l)], "label %q is not one of the shared strings", l)
+	}
+}
+
+// TestWireDecodeLabelsNotSharedWhenFull: a decoder that can share no more
+// strings shares no label lists either, since they would hold strings of a
+// transaction.
+func TestWireDecodeLabelsNotSharedWhenFull(t *testing.T) {
+	d := ledger.NewWireDecoderFull()
+	var data []*string
+	for range 2 {
+		u, _, err, fellBack := d.Decode(transferMsg(t))
+		require.NoError(t, err)
+		require.False(t, fellBack)
+		for _, ev := range u.Transaction.Events {
+			if c, ok := ev.(*ledger.CreatedEvent); ok {
+				data = append(data, ledger.RecordLabelsData(c.CreateArguments))
+				break
+			}
+		}
+	}
+	require.Len(t, data, 2)
+	require.NotSame(t, data[0], data[1])
+	labels, _ := d.LabelStrings()
+	require.Empty(t, labels)
+}
+
 func transferMsg(t testing.TB) []byte {
 	tx := ledgertest.TransferHistory{Treasury: "treasury::1220wire"}.Tx(1)
 	tx.UpdateID, tx.Offset, tx.RecordTime, tx.SynchronizerID = "upd-1", 1, time.Unix(1800000000, 0).UTC(), "sync::1"
