@@ -72,7 +72,7 @@ type Config struct {
 	// Default 512, about one batch of the default size: the next batch is
 	// decoded (and prepared, see Preparer) while one commits. It bounds
 	// memory when the database is slower than the stream (a decoded token
-	// transfer holds about 12 KB, and the History handler's prepared
+	// transfer holds about 9 KB, and the History handler's prepared
 	// entries about 2 KB more).
 	StreamBuffer int
 	// StallTimeout, if positive, reconnects a tailing stream that delivered
