@@ -43,6 +43,7 @@ type builder struct {
 	poison        []poisonItem
 	sawCheckpoint bool // the last item added was an OffsetCheckpoint
 	touched       bool
+	bytes         int // the updates' sizes as they arrived (byteBudget)
 }
 
 func newBuilder(committed checkpoint.Checkpoint) *builder {

@@ -26,6 +26,9 @@ const (
 	LedgerEndPollDefault = time.Second
 	StreamBufferDefault  = 512
 	LockPollDefault      = 2 * time.Second
+
+	// StreamBufferBytesDefault is 16 MiB of updates as they arrived.
+	StreamBufferBytesDefault = 16 << 20
 )
 
 // Source is where the Ingester reads updates: a *ledger.Client, or anything
@@ -75,6 +78,16 @@ type Config struct {
 	// transfer holds about 9 KB, and the History handler's prepared
 	// entries about 2 KB more).
 	StreamBuffer int
+	// StreamBufferBytes bounds, in bytes as they arrived on the stream, the
+	// updates read but not yet committed: those waiting in the buffer and
+	// those of the batch being built or committed. Reading pauses until a
+	// commit frees enough; an update bigger than the whole bound is read
+	// when nothing else is pending, and makes a batch of its own. Where
+	// StreamBuffer and MaxBatchSize bound counts, this bounds memory when
+	// transactions are much bigger than a transfer (about 6 KB as it
+	// arrives, 9 KB decoded). Default 16 MiB; for transfers the counts bind
+	// first.
+	StreamBufferBytes int
 	// StallTimeout, if positive, reconnects a tailing stream that delivered
 	// nothing (not even an OffsetCheckpoint) for this long. Default 0: never.
 	StallTimeout time.Duration
@@ -123,6 +136,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.StreamBuffer <= 0 {
 		c.StreamBuffer = StreamBufferDefault
+	}
+	if c.StreamBufferBytes <= 0 {
+		c.StreamBufferBytes = StreamBufferBytesDefault
 	}
 	if c.LockPoll <= 0 {
 		c.LockPoll = LockPollDefault
@@ -338,6 +354,7 @@ type item struct {
 	u    ledger.Update
 	err  error
 	prep any // what the Handler's Prepare returned for u's transaction
+	size int // u's size as it arrived, held in the session's byteBudget
 }
 
 // session opens one stream from the committed checkpoint and ingests from it
@@ -371,6 +388,7 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 	defer stream.Close()
 
 	items := make(chan item, ing.cfg.StreamBuffer)
+	budget := newByteBudget(ing.cfg.StreamBufferBytes)
 	preparer, _ := ing.cfg.Handler.(Preparer)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -379,12 +397,19 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 		defer close(items)
 		for {
 			u, err := stream.Recv()
+			size := 0
+			if err == nil {
+				size = stream.WireSize()
+				if !budget.acquire(sctx, size) {
+					return
+				}
+			}
 			var prep any
 			if err == nil && preparer != nil && u.Kind == ledger.UpdateTransaction && u.Transaction != nil {
 				prep = ing.prepare(preparer, u.Transaction)
 			}
 			select {
-			case items <- item{u: u, err: err, prep: prep}:
+			case items <- item{u: u, err: err, prep: prep, size: size}:
 			case <-sctx.Done():
 				return
 			}
@@ -420,6 +445,7 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 			return err
 		}
 		progressed = true
+		budget.release(b.bytes)
 		b = newBuilder(ing.cp)
 		return nil
 	}
@@ -485,11 +511,13 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 			stall.Reset(ing.cfg.StallTimeout)
 		}
 		if it.u.Kind == ledger.UpdateOther {
+			budget.release(it.size)
 			continue
 		}
 		if err := b.add(it.u, it.prep); err != nil {
 			return progressed, err
 		}
+		b.bytes += it.size
 		if batchC == nil {
 			batchTimer = time.NewTimer(ing.cfg.MaxBatchDelay)
 			batchC = batchTimer.C
@@ -523,6 +551,54 @@ func (ing *Ingester) prepare(p Preparer, t *ledger.Transaction) (out any) {
 }
 
 var errStalled = errors.New("ingest: update stream stalled")
+
+// byteBudget bounds the bytes of the updates a session has read and not
+// yet committed (Config.StreamBufferBytes). The stream's reader acquires an
+// update's size before handing it on; the size is released when its batch
+// has committed. One goroutine acquires, one releases.
+type byteBudget struct {
+	mu    sync.Mutex
+	limit int
+	used  int
+	freed chan struct{} // a release happened (capacity 1: one waiter)
+}
+
+func newByteBudget(limit int) *byteBudget {
+	return &byteBudget{limit: limit, freed: make(chan struct{}, 1)}
+}
+
+// acquire waits until n more bytes fit, or until nothing is held (so that
+// an update bigger than the limit is read alone rather than never). It
+// returns false if ctx ends first.
+func (b *byteBudget) acquire(ctx context.Context, n int) bool {
+	for {
+		b.mu.Lock()
+		if b.used == 0 || b.used+n <= b.limit {
+			b.used += n
+			b.mu.Unlock()
+			return true
+		}
+		b.mu.Unlock()
+		select {
+		case <-b.freed:
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+func (b *byteBudget) release(n int) {
+	if n == 0 {
+		return
+	}
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+	select {
+	case b.freed <- struct{}{}:
+	default:
+	}
+}
 
 // advanceEmpty moves the checkpoint to offset with nothing else to write (a
 // bounded stream that ended before its end offset had nothing for us).
