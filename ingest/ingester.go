@@ -439,6 +439,8 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 			batchTimer, batchC = nil, nil
 		}
 		if b.empty() {
+			budget.release(b.bytes) // updates that changed nothing, if any
+			b.bytes = 0
 			return nil
 		}
 		if err := ing.commit(ctx, b); err != nil {
