@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -84,20 +85,32 @@ func TestBenchBatchSettings(t *testing.T) {
 	require.Contains(t, out.String(), "MaxBatchSize 50, StreamBuffer 64")
 }
 
-// TestSampleCPU: the CPU time read from /proc grows with work done, and
-// the server's processes are found through the postmaster.
+// TestSampleCPU: the CPU time read from /proc grows with work done, as much
+// as getrusage says, and the server's processes are found through the
+// postmaster. It spins until the process has used 150 ms of CPU, however
+// long that takes on a busy machine, rather than for a fixed wall time.
 func TestSampleCPU(t *testing.T) {
 	srv := pgtest.NewServer(t, pgtest.ServerOptions{})
 	pg := postmasterPID(srv.Dir())
 	require.Positive(t, pg)
-	before := sampleCPU(0, pg)
-	x := uint64(1)
-	for start := time.Now(); time.Since(start) < 200*time.Millisecond; {
-		x = x*6364136223846793005 + 1442695040888963407
+	rusage := func() time.Duration {
+		var ru syscall.Rusage
+		require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	after := sampleCPU(0, pg)
+	before, ruBefore := sampleCPU(0, pg), rusage()
+	x := uint64(1)
+	for start := time.Now(); rusage()-ruBefore < 150*time.Millisecond && time.Since(start) < 30*time.Second; {
+		for range 100_000 {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+	}
+	after, ruAfter := sampleCPU(0, pg), rusage()
 	require.NotZero(t, x)
-	require.GreaterOrEqual(t, after.Ingester-before.Ingester, 100*time.Millisecond, "200 ms of spinning")
-	require.GreaterOrEqual(t, after.Machine-before.Machine, after.Ingester-before.Ingester)
+	used, want := after.Ingester-before.Ingester, ruAfter-ruBefore
+	require.GreaterOrEqual(t, want, 150*time.Millisecond, "spun for 30 s without getting 150 ms of CPU")
+	tolerance := want/10 + 2*clockTick // /proc counts in clock ticks
+	require.InDelta(t, want.Seconds(), used.Seconds(), tolerance.Seconds(), "/proc/self/stat against getrusage")
+	require.GreaterOrEqual(t, after.Machine-before.Machine, used-2*clockTick, "the machine's count holds ours")
 	require.Positive(t, after.Postgres, "the server's start-up used some CPU")
 }
