@@ -413,9 +413,13 @@ func (h *History) load(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Transacti
 	}
 	// One index probe per id, as HoldingsByID does: while the table has no
 	// statistics the planner would scan it whole for contract_id = ANY($1).
+	// The EXISTS is a one-time filter, one probe of the pending index: with
+	// no instruction pending (an exchange whose transfers are all 1-step)
+	// the probes are never run.
 	list, arg := pglist.Param(1, cids)
 	ins, err := selectInstructions(ctx, tx, `SELECT i.* FROM (SELECT DISTINCT unnest(`+list+`)) AS u(cid),
-		LATERAL (SELECT `+instructionColumns+` FROM `+h.instrs+` WHERE contract_id = u.cid AND outcome IS NULL LIMIT 1) AS i`,
+		LATERAL (SELECT `+instructionColumns+` FROM `+h.instrs+` WHERE contract_id = u.cid AND outcome IS NULL LIMIT 1) AS i
+		WHERE EXISTS (SELECT FROM `+h.instrs+` WHERE outcome IS NULL)`,
 		arg)
 	if err != nil {
 		return nil, err
