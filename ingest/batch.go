@@ -176,7 +176,6 @@ func (ing *Ingester) commitOnce(ctx context.Context, b *builder, split bool) (sk
 		RecordTimes:  maps.Clone(b.cp.RecordTimes),
 		Skipped:      len(b.txs) - len(fresh),
 		prepared:     b.prepared,
-		claimed:      true,
 	}
 	if ing.cfg.Handler != nil && (len(fresh) > 0 || len(b.cps) > 0) {
 		if split {

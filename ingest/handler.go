@@ -27,18 +27,7 @@ type Batch struct {
 	Skipped int
 
 	prepared map[*ledger.Transaction]any // what the Handler's Prepare returned, by transaction
-	claimed  bool                        // see Claimed
 }
-
-// Claimed reports whether the Ingester's update-id dedup claimed every one
-// of b.Transactions in the SQL transaction b is handled in: by the dedup
-// table none of them was ingested before, and no update id appears twice.
-// A handler may then skip its own look-up of what it stored already. It
-// must still never store a transaction twice: the dedup table can be
-// pruned (dedup.Store.PruneBefore) while a handler's tables keep their rows,
-// and then a replay older than what was pruned is claimed again. Batches a
-// test or another component makes are not claimed.
-func (b *Batch) Claimed() bool { return b != nil && b.claimed }
 
 // Prepared returns what the Handler's Prepare returned for t, which must be
 // one of b.Transactions, or nil: when the Handler is not a Preparer, when

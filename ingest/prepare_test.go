@@ -23,7 +23,6 @@ type preparingHandler struct {
 	withPrepared    int // transactions handled with their prepared value
 	withoutPrepared int
 	wrong           []string
-	unclaimed       int // batches whose Claimed is false
 	effects         bool
 }
 
@@ -37,9 +36,6 @@ func (h *preparingHandler) Prepare(t *ledger.Transaction) any {
 func (h *preparingHandler) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !b.Claimed() {
-		h.unclaimed++
-	}
 	for _, t := range b.Transactions {
 		switch p := b.Prepared(t); {
 		case p == nil:
@@ -60,18 +56,14 @@ func (h *preparingHandler) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *inge
 // Preparer's Prepare for each transaction and hands the result to
 // HandleBatch with that transaction, also through Handlers, where each
 // handler sees its own results and a plain handler in between changes
-// nothing; transactions dedup drops are prepared but not handled. Every
-// batch the Ingester makes is Claimed, through Handlers too.
+// nothing; transactions dedup drops are prepared but not handled.
 func TestPreparerResultsReachTheirTransactions(t *testing.T) {
 	b := setup(t)
 	appendN(t, b.p, 0, 300)
 	a, c := &preparingHandler{tag: "a", effects: true}, &preparingHandler{tag: "c"}
-	var plain, plainUnclaimed int
+	var plain int
 	middle := ingest.HandlerFunc(func(_ context.Context, _ *sqlx.Tx, bt *ingest.Batch) error {
 		plain += len(bt.Transactions)
-		if !bt.Claimed() {
-			plainUnclaimed++
-		}
 		return nil
 	})
 	chain := ingest.Handlers(a, middle, c)
@@ -88,10 +80,8 @@ func TestPreparerResultsReachTheirTransactions(t *testing.T) {
 		require.Equal(t, n, h.prepared, h.tag)
 		require.Equal(t, n, h.withPrepared, h.tag)
 		require.Zero(t, h.withoutPrepared, h.tag)
-		require.Zero(t, h.unclaimed, h.tag)
 	}
 	require.Equal(t, n, plain)
-	require.Zero(t, plainUnclaimed)
 
 	// Replayed from the start: everything is prepared again, nothing handled.
 	_, err := b.db.Exec(`DELETE FROM txhistory.checkpoint; DELETE FROM txhistory.synchronizer_time`)
@@ -101,12 +91,9 @@ func TestPreparerResultsReachTheirTransactions(t *testing.T) {
 	require.Equal(t, n, a.withPrepared)
 	requireAllOnce(t, b)
 
-	// A batch the Ingester did not make has no prepared results and is not
-	// claimed.
+	// A batch the Ingester did not make has no prepared results.
 	var bt ingest.Batch
 	require.Nil(t, bt.Prepared(b.p.Transactions()[0]))
-	require.False(t, bt.Claimed())
-	require.False(t, bt.WithPrepared(func(*ledger.Transaction) any { return nil }).Claimed())
 }
 
 // panickyPreparer panics in Prepare for every third transaction.

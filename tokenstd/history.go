@@ -108,11 +108,7 @@ type Config struct {
 // calls the DepositCrediter for each new deposit.
 //
 // History is idempotent: a transaction whose entries are already stored is
-// skipped, so handing it the same transactions twice changes nothing. It
-// looks those up before classifying a batch, except in a batch the
-// Ingester's dedup claimed (ingest.Batch.Claimed): there it writes first,
-// and only if a write finds a row stored already (dedup rows pruned, and an
-// old transaction replayed) does it roll back to a savepoint and look up.
+// skipped, so handing it the same transactions twice changes nothing.
 type History struct {
 	cfg        Config
 	classifier Classifier
@@ -220,52 +216,10 @@ func (h *History) handle(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) ([]*
 	if b == nil || len(b.Transactions) == 0 {
 		return nil, nil
 	}
-	if b.Claimed() {
-		entries, stored, err := h.handleClaimed(ctx, tx, b)
-		if !stored {
-			return entries, err
-		}
-	}
 	todo, err := h.unhandled(ctx, tx, b.Transactions)
 	if err != nil || len(todo) == 0 {
 		return nil, err
 	}
-	return h.handleNew(ctx, tx, b, todo)
-}
-
-// handleClaimed handles a batch the Ingester's dedup claimed (see
-// ingest.Batch.Claimed) without first looking up which of its transactions
-// are stored already: dedup says none is. The dedup table can be pruned,
-// though, and a replay older than what was pruned is claimed again; its
-// holdings or entries then break a unique key. So the writes run after a
-// savepoint, and on a unique violation handleClaimed rolls back to it and
-// reports stored: the caller handles the batch again with the look-up,
-// which skips what is stored.
-func (h *History) handleClaimed(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) (entries []*Entry, stored bool, err error) {
-	for _, t := range b.Transactions {
-		if t == nil {
-			return nil, false, errors.New("tokenstd: nil transaction in batch")
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `SAVEPOINT tokenstd_history`); err != nil {
-		return nil, false, fmt.Errorf("tokenstd: savepoint before batch (offsets %d..%d): %w", b.FromOffset, b.ToOffset, err)
-	}
-	entries, err = h.handleNew(ctx, tx, b, b.Transactions)
-	var se *storedError
-	if !errors.As(err, &se) {
-		return entries, false, err
-	}
-	if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT tokenstd_history`); rerr != nil {
-		return nil, false, fmt.Errorf("tokenstd: rolling back to the savepoint after %w: %w", err, rerr)
-	}
-	h.cfg.Logger.Warn("tokenstd: the batch holds transactions whose history is stored already though dedup claimed them (dedup rows pruned?): skipping those",
-		"from_offset", b.FromOffset, "to_offset", b.ToOffset, "err", err)
-	return nil, true, nil
-}
-
-// handleNew classifies todo, transactions of b whose history is not
-// stored, and writes what they did.
-func (h *History) handleNew(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch, todo []*ledger.Transaction) ([]*Entry, error) {
 	set, err := h.load(ctx, tx, todo)
 	if err != nil {
 		return nil, err
@@ -595,17 +549,10 @@ func (h *History) copyIn(ctx context.Context, tx *sqlx.Tx, table string, cols []
 func copyErr(what string, n int, from, to int64, err error) error {
 	var pqe *pq.Error
 	if errors.As(err, &pqe) && pqe.Code == "23505" { // unique_violation
-		return &storedError{fmt.Errorf("tokenstd: writing %d %s (offsets %d..%d): one is stored already (%s): %w", n, what, from, to, pqe.Detail, err)}
+		return fmt.Errorf("tokenstd: writing %d %s (offsets %d..%d): one is stored already (%s): %w", n, what, from, to, pqe.Detail, err)
 	}
 	return fmt.Errorf("tokenstd: writing %d %s: %w", n, what, err)
 }
-
-// storedError is a write of copyIn that broke a unique key: a row of it is
-// stored already.
-type storedError struct{ err error }
-
-func (e *storedError) Error() string { return e.err.Error() }
-func (e *storedError) Unwrap() error { return e.err }
 
 func (h *History) writeInstructions(ctx context.Context, tx *sqlx.Tx, w *batchWrites) error {
 	if n := len(w.opened); n > 0 {
