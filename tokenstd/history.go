@@ -216,12 +216,8 @@ func (h *History) handle(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) ([]*
 	if b == nil || len(b.Transactions) == 0 {
 		return nil, nil
 	}
-	todo, err := h.unhandled(ctx, tx, b.Transactions)
+	todo, set, err := h.lookUp(ctx, tx, b.Transactions)
 	if err != nil || len(todo) == 0 {
-		return nil, err
-	}
-	set, err := h.load(ctx, tx, todo)
-	if err != nil {
 		return nil, err
 	}
 	var w batchWrites
@@ -301,46 +297,37 @@ func storable(t *ledger.Transaction, entries []Entry) *ParseError {
 	return nil
 }
 
-// unhandled drops the transactions whose entries are already stored, and
-// the repeats of an update id within the batch (the first stays): the
-// history insert has no ON CONFLICT clause, so a duplicate entry is an
-// error rather than silently dropped.
-func (h *History) unhandled(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Transaction) ([]*ledger.Transaction, error) {
+// lookUp reads, with one statement, what handling txs needs from the
+// database, and returns the transactions to handle and the holdings and
+// pending instructions they may consume.
+//
+// The transactions to handle are txs without those whose entries are
+// already stored, and without repeats of an update id (the first stays):
+// the history insert has no ON CONFLICT clause, so a duplicate entry is an
+// error rather than silently dropped. The holdings and instructions are
+// read for the contracts every transaction of txs consumes, stored or not:
+// the extra ones are never looked up.
+//
+// One statement rather than three (each costs the batch a round trip and
+// a wait for a busy machine's cores): its rows are the stored update ids,
+// then the holdings and instructions, each as JSON. Every part probes an
+// index once per id rather than using = ANY($1): while a table has no
+// statistics (its first minute, during a catch-up) the planner costs ANY
+// over a few hundred ids, or a plain join with them, as a sequential scan
+// of the whole table. The probes for instructions run only if one is
+// pending at all: a one-time filter, one probe of the pending index, so
+// with none pending (all transfers 1-step) they never run. Its ORDER BY
+// (the index's columns) keeps it on the index: as an EXISTS, PostgreSQL
+// may scan the whole table for a pending row when its statistics say that
+// many are pending.
+func (h *History) lookUp(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Transaction) ([]*ledger.Transaction, *HoldingSet, error) {
 	ids := make([]string, 0, len(txs))
-	for _, t := range txs {
-		if t == nil {
-			return nil, errors.New("tokenstd: nil transaction in batch")
-		}
-		ids = append(ids, t.UpdateID)
-	}
-	// A semi-join from the ids rather than update_id = ANY($1): while the
-	// table has no statistics (its first minute, during a catch-up) the
-	// planner costs ANY over a few hundred ids as a sequential scan of the
-	// whole table, but a nested loop of index probes as what it is.
-	var done []string
-	list, arg := pglist.Param(1, ids)
-	if err := tx.SelectContext(ctx, &done, `SELECT u.id FROM unnest(`+list+`) AS u(id)
-		WHERE EXISTS (SELECT FROM `+h.history+` AS h WHERE h.update_id = u.id)`, arg); err != nil {
-		return nil, fmt.Errorf("tokenstd: checking for handled transactions: %w", err)
-	}
-	skip := make(map[string]bool, len(txs))
-	for _, id := range done {
-		skip[id] = true
-	}
-	out := make([]*ledger.Transaction, 0, len(txs))
-	for _, t := range txs {
-		if !skip[t.UpdateID] {
-			out = append(out, t)
-			skip[t.UpdateID] = true
-		}
-	}
-	return out, nil
-}
-
-// load reads the holdings and pending instructions the batch may consume.
-func (h *History) load(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Transaction) (*HoldingSet, error) {
 	var cids []string
 	for _, t := range txs {
+		if t == nil {
+			return nil, nil, errors.New("tokenstd: nil transaction in batch")
+		}
+		ids = append(ids, t.UpdateID)
 		for _, ev := range t.Events {
 			switch e := ev.(type) {
 			case *ledger.ExercisedEvent:
@@ -354,34 +341,64 @@ func (h *History) load(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Transacti
 			}
 		}
 	}
+	idList, idArg := pglist.Param(1, ids)
+	cidList, cidArg := pglist.Param(2, cids)
+	var rows []struct {
+		What string `db:"what"`
+		Key  string `db:"key"`
+		Doc  []byte `db:"doc"`
+	}
+	err := tx.SelectContext(ctx, &rows, `WITH c AS (SELECT DISTINCT unnest(`+cidList+`) AS cid)
+		SELECT 's' AS what, u.id AS key, NULL::json AS doc FROM unnest(`+idList+`) AS u(id)
+			WHERE EXISTS (SELECT FROM `+h.history+` AS h WHERE h.update_id = u.id)
+		UNION ALL
+		SELECT 'h', x.contract_id, row_to_json(x) FROM c,
+			LATERAL (SELECT `+holdingColumns+` FROM `+h.holdings+` WHERE contract_id = c.cid LIMIT 1) AS x
+		UNION ALL
+		SELECT 'i', y.contract_id, row_to_json(y) FROM c,
+			LATERAL (SELECT `+instructionColumns+` FROM `+h.instrs+` WHERE contract_id = c.cid AND outcome IS NULL LIMIT 1) AS y
+			WHERE (SELECT true FROM `+h.instrs+` WHERE outcome IS NULL ORDER BY receiver, sender LIMIT 1)`,
+		idArg, cidArg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tokenstd: reading stored transactions, holdings and instructions (offsets %d..%d): %w",
+			txs[0].Offset, txs[len(txs)-1].Offset, err)
+	}
+	skip := make(map[string]bool, len(txs))
 	set := NewHoldingSet()
-	if len(cids) == 0 {
-		return set, nil
+	for _, r := range rows {
+		switch r.What {
+		case "s":
+			skip[r.Key] = true
+		case "h":
+			var doc holdingDoc
+			if err := json.Unmarshal(r.Doc, &doc); err != nil {
+				return nil, nil, fmt.Errorf("tokenstd: reading holding %s: %w", r.Key, err)
+			}
+			hd, err := doc.row().holding()
+			if err != nil {
+				return nil, nil, err
+			}
+			set.holdings[hd.ContractID] = hd
+		case "i":
+			var doc instructionDoc
+			if err := json.Unmarshal(r.Doc, &doc); err != nil {
+				return nil, nil, fmt.Errorf("tokenstd: reading transfer instruction %s: %w", r.Key, err)
+			}
+			in, err := doc.row().instruction()
+			if err != nil {
+				return nil, nil, err
+			}
+			set.AddInstruction(in)
+		}
 	}
-	hs, err := HoldingsByID(ctx, tx, h.cfg.Schema, cids)
-	if err != nil {
-		return nil, err
+	todo := make([]*ledger.Transaction, 0, len(txs))
+	for _, t := range txs {
+		if !skip[t.UpdateID] {
+			todo = append(todo, t)
+			skip[t.UpdateID] = true
+		}
 	}
-	for _, hd := range hs {
-		set.holdings[hd.ContractID] = hd
-	}
-	// One index probe per id, as HoldingsByID does: while the table has no
-	// statistics the planner would scan it whole for contract_id = ANY($1).
-	// The EXISTS is a one-time filter, one probe of the pending index: with
-	// no instruction pending (an exchange whose transfers are all 1-step)
-	// the probes are never run.
-	list, arg := pglist.Param(1, cids)
-	ins, err := selectInstructions(ctx, tx, `SELECT i.* FROM (SELECT DISTINCT unnest(`+list+`)) AS u(cid),
-		LATERAL (SELECT `+instructionColumns+` FROM `+h.instrs+` WHERE contract_id = u.cid AND outcome IS NULL LIMIT 1) AS i
-		WHERE EXISTS (SELECT FROM `+h.instrs+` WHERE outcome IS NULL)`,
-		arg)
-	if err != nil {
-		return nil, err
-	}
-	for _, in := range ins {
-		set.AddInstruction(in)
-	}
-	return set, nil
+	return todo, set, nil
 }
 
 // setAside records t in the review table. The raw column holds the

@@ -30,21 +30,35 @@ const (
 const timeLayout = "2006-01-02T15:04:05.999999Z07:00"
 
 type holdingRow struct {
-	ContractID         string     `db:"contract_id"`
-	InstrumentAdmin    string     `db:"instrument_admin"`
-	InstrumentID       string     `db:"instrument_id"`
-	Owner              string     `db:"owner"`
-	Amount             string     `db:"amount"`
-	Lock               []byte     `db:"lock"`
-	Meta               []byte     `db:"meta"`
-	CreatedOffset      int64      `db:"created_offset"`
-	CreatedUpdateID    string     `db:"created_update_id"`
-	CreatedRecordTime  time.Time  `db:"created_record_time"`
-	CreatedNodeID      int32      `db:"created_node_id"`
-	ArchivedOffset     *int64     `db:"archived_offset"`
-	ArchivedUpdateID   *string    `db:"archived_update_id"`
-	ArchivedRecordTime *time.Time `db:"archived_record_time"`
-	ArchivedNodeID     *int32     `db:"archived_node_id"`
+	ContractID         string     `db:"contract_id" json:"contract_id"`
+	InstrumentAdmin    string     `db:"instrument_admin" json:"instrument_admin"`
+	InstrumentID       string     `db:"instrument_id" json:"instrument_id"`
+	Owner              string     `db:"owner" json:"owner"`
+	Amount             string     `db:"amount" json:"amount"`
+	Lock               []byte     `db:"lock" json:"lock"`
+	Meta               []byte     `db:"meta" json:"meta"`
+	CreatedOffset      int64      `db:"created_offset" json:"created_offset"`
+	CreatedUpdateID    string     `db:"created_update_id" json:"created_update_id"`
+	CreatedRecordTime  time.Time  `db:"created_record_time" json:"created_record_time"`
+	CreatedNodeID      int32      `db:"created_node_id" json:"created_node_id"`
+	ArchivedOffset     *int64     `db:"archived_offset" json:"archived_offset"`
+	ArchivedUpdateID   *string    `db:"archived_update_id" json:"archived_update_id"`
+	ArchivedRecordTime *time.Time `db:"archived_record_time" json:"archived_record_time"`
+	ArchivedNodeID     *int32     `db:"archived_node_id" json:"archived_node_id"`
+}
+
+// holdingDoc is a holdingRow as row_to_json renders it: its jsonb columns
+// are JSON values, not text.
+type holdingDoc struct {
+	holdingRow
+	Lock json.RawMessage `json:"lock"`
+	Meta json.RawMessage `json:"meta"`
+}
+
+func (d *holdingDoc) row() *holdingRow {
+	r := d.holdingRow
+	r.Lock, r.Meta = d.Lock, d.Meta
+	return &r
 }
 
 const holdingColumns = `contract_id, instrument_admin, instrument_id, owner, amount::text AS amount, lock, meta,
@@ -167,22 +181,35 @@ func Balances(ctx context.Context, q sqlx.QueryerContext, schemaName string) (ma
 }
 
 type instructionRow struct {
-	ContractID       string         `db:"contract_id"`
-	Sender           string         `db:"sender"`
-	Receiver         string         `db:"receiver"`
-	InstrumentAdmin  string         `db:"instrument_admin"`
-	InstrumentID     string         `db:"instrument_id"`
-	Amount           string         `db:"amount"`
-	RequestedAt      *time.Time     `db:"requested_at"`
-	ExecuteBefore    *time.Time     `db:"execute_before"`
-	InputHoldingCIDs pq.StringArray `db:"input_holding_cids"`
-	Status           string         `db:"status"`
-	TransferMeta     []byte         `db:"transfer_meta"`
-	Meta             []byte         `db:"meta"`
-	Replaces         string         `db:"replaces"`
-	CreatedOffset    int64          `db:"created_offset"`
-	CreatedUpdateID  string         `db:"created_update_id"`
-	CreatedTime      time.Time      `db:"created_record_time"`
+	ContractID       string         `db:"contract_id" json:"contract_id"`
+	Sender           string         `db:"sender" json:"sender"`
+	Receiver         string         `db:"receiver" json:"receiver"`
+	InstrumentAdmin  string         `db:"instrument_admin" json:"instrument_admin"`
+	InstrumentID     string         `db:"instrument_id" json:"instrument_id"`
+	Amount           string         `db:"amount" json:"amount"`
+	RequestedAt      *time.Time     `db:"requested_at" json:"requested_at"`
+	ExecuteBefore    *time.Time     `db:"execute_before" json:"execute_before"`
+	InputHoldingCIDs pq.StringArray `db:"input_holding_cids" json:"input_holding_cids"`
+	Status           string         `db:"status" json:"status"`
+	TransferMeta     []byte         `db:"transfer_meta" json:"transfer_meta"`
+	Meta             []byte         `db:"meta" json:"meta"`
+	Replaces         string         `db:"replaces" json:"replaces"`
+	CreatedOffset    int64          `db:"created_offset" json:"created_offset"`
+	CreatedUpdateID  string         `db:"created_update_id" json:"created_update_id"`
+	CreatedTime      time.Time      `db:"created_record_time" json:"created_record_time"`
+}
+
+// instructionDoc is an instructionRow as row_to_json renders it.
+type instructionDoc struct {
+	instructionRow
+	TransferMeta json.RawMessage `json:"transfer_meta"`
+	Meta         json.RawMessage `json:"meta"`
+}
+
+func (d *instructionDoc) row() *instructionRow {
+	r := d.instructionRow
+	r.TransferMeta, r.Meta = d.TransferMeta, d.Meta
+	return &r
 }
 
 const instructionColumns = `contract_id, sender, receiver, instrument_admin, instrument_id, amount::text AS amount,
