@@ -35,8 +35,8 @@ type holdingRow struct {
 	InstrumentID       string     `db:"instrument_id" json:"instrument_id"`
 	Owner              string     `db:"owner" json:"owner"`
 	Amount             string     `db:"amount" json:"amount"`
-	Lock               []byte     `db:"lock" json:"lock"`
-	Meta               []byte     `db:"meta" json:"meta"`
+	Lock               []byte     `db:"lock" json:"-"` // in JSON: holdingDoc.Lock
+	Meta               []byte     `db:"meta" json:"-"` // in JSON: holdingDoc.Meta
 	CreatedOffset      int64      `db:"created_offset" json:"created_offset"`
 	CreatedUpdateID    string     `db:"created_update_id" json:"created_update_id"`
 	CreatedRecordTime  time.Time  `db:"created_record_time" json:"created_record_time"`
@@ -191,8 +191,8 @@ type instructionRow struct {
 	ExecuteBefore    *time.Time     `db:"execute_before" json:"execute_before"`
 	InputHoldingCIDs pq.StringArray `db:"input_holding_cids" json:"input_holding_cids"`
 	Status           string         `db:"status" json:"status"`
-	TransferMeta     []byte         `db:"transfer_meta" json:"transfer_meta"`
-	Meta             []byte         `db:"meta" json:"meta"`
+	TransferMeta     []byte         `db:"transfer_meta" json:"-"` // in JSON: instructionDoc.TransferMeta
+	Meta             []byte         `db:"meta" json:"-"`          // in JSON: instructionDoc.Meta
 	Replaces         string         `db:"replaces" json:"replaces"`
 	CreatedOffset    int64          `db:"created_offset" json:"created_offset"`
 	CreatedUpdateID  string         `db:"created_update_id" json:"created_update_id"`
