@@ -16,6 +16,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 )
 
 var (
@@ -188,4 +189,84 @@ func peakRSS() uint64 {
 		}
 	}
 	return 0
+}
+
+// bigTx is a transaction of the treasury with events created contracts,
+// each with a record of a few fields: some 150 bytes per event as it
+// arrives, about a kilobyte decoded.
+func bigTx(n, events int) *ledger.Transaction {
+	tx := &ledger.Transaction{CommandID: fmt.Sprintf("big-%d", n)}
+	for i := range events {
+		tx.Events = append(tx.Events, &ledger.CreatedEvent{
+			NodeID:     int32(i),
+			ContractID: fmt.Sprintf("00big%06d%05d", n, i),
+			TemplateID: ledger.MustParseIdentifier("#test-pkg:Test.Module:Thing"),
+			CreateArguments: ledger.Record(nil,
+				ledger.F("owner", ledger.Party(treasury)),
+				ledger.F("n", ledger.Int64(int64(i))),
+				ledger.F("amount", ledger.Numeric(fmt.Sprintf("%d.5000000000", i))),
+				ledger.F("note", ledger.Text(fmt.Sprintf("line %d of transaction %d", i, n))),
+			),
+			WitnessParties: []string{treasury},
+			Signatories:    []string{treasury},
+		})
+	}
+	return tx
+}
+
+// BenchmarkIngestLargeTransactions measures what StreamBufferBytes is
+// for: the memory held by decoded updates waiting for a database slower
+// than the stream, when transactions are large. The fake participant
+// makes 600 transactions of 400 events each as they are streamed; the
+// handler takes 10 ms per transaction, so the stream buffer fills. With
+// the counts alone (StreamBufferBytes off) the Ingester may hold
+// StreamBuffer + a batch of them; with the default 16 MiB bound, about 16
+// MiB of them as they arrived. It reports this process's peak Go heap
+// above what it held before (the fake runs in this process too, but keeps
+// no transactions), and the largest batch. Run it with:
+//
+//	go test -run '^$' -bench IngestLargeTransactions -benchtime 1x ./ingest/
+func BenchmarkIngestLargeTransactions(b *testing.B) {
+	const n, events = 600, 400
+	slow := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, bt *ingest.Batch) error {
+		time.Sleep(time.Duration(len(bt.Transactions)) * 10 * time.Millisecond)
+		return batchEffects(ctx, tx, bt)
+	})
+	for _, c := range []struct {
+		name  string
+		bytes int
+	}{{"bytes=default", 0}, {"bytes=off", 1 << 40}} {
+		b.Run(c.name, func(b *testing.B) {
+			tb := setup(b)
+			// Made on demand, so that the fake's ledger is not part of
+			// the heap (nor of the GC's headroom).
+			require.NoError(b, tb.p.AppendFunc(n, func(i int) *ledger.Transaction { return bigTx(i, events) }))
+			runtime.GC()
+			var base runtime.MemStats
+			runtime.ReadMemStats(&base)
+			sampler := startPeakSampler()
+			sizes := &batchSizes{}
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				_, err := tb.db.Exec(`TRUNCATE effects, txhistory.ingested_update, txhistory.checkpoint, txhistory.synchronizer_time`)
+				require.NoError(b, err)
+				b.StartTimer()
+				ing := newIngester(b, tb, ingest.Config{Handler: ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, bt *ingest.Batch) error {
+					sizes.mu.Lock()
+					sizes.sizes = append(sizes.sizes, len(bt.Transactions))
+					sizes.mu.Unlock()
+					return slow(ctx, tx, bt)
+				}), EndOffset: tb.p.LedgerEnd(), StreamBufferBytes: c.bytes})
+				require.NoError(b, ing.Run(context.Background()))
+				require.Equal(b, int64(n), ing.Stats().Transactions)
+			}
+			b.StopTimer()
+			heap := sampler.Stop()
+			b.ReportMetric(float64(heap-min(heap, base.HeapInuse))/(1<<20), "ingest-peak-heap-MB")
+			b.ReportMetric(float64(sizes.max()), "max-batch")
+			b.ReportMetric(float64(proto.Size(bigTx(0, events).Proto()))/1024, "tx-KB-encoded")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
 }

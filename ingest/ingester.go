@@ -91,7 +91,10 @@ type Config struct {
 	// StreamBuffer and MaxBatchSize bound counts, this bounds memory when
 	// transactions are much bigger than a transfer (about 6 KB as it
 	// arrives, 9 KB decoded). Default 16 MiB; for transfers the counts bind
-	// first.
+	// first. Count on about ten times the bound in Go heap for transactions
+	// of many small contracts: decoded they take about five times their
+	// size as they arrived, and the heap peaks at about twice what is live
+	// (BenchmarkIngestLargeTransactions).
 	StreamBufferBytes int
 	// StallTimeout, if positive, reconnects a tailing stream that delivered
 	// nothing (not even an OffsetCheckpoint) for this long. Default 0: never.
