@@ -60,9 +60,9 @@ func TestLookUpReadsWhatTheTablesHold(t *testing.T) {
 	var stored []string
 	require.NoError(t, tx.SelectContext(ctx, &stored, `SELECT DISTINCT update_id FROM tokens.token_history`))
 	var wantTodo []*ledger.Transaction
-	for _, t := range view[:cut] {
-		if !slices.Contains(stored, t.UpdateID) {
-			wantTodo = append(wantTodo, t)
+	for _, v := range view[:cut] {
+		if !slices.Contains(stored, v.UpdateID) {
+			wantTodo = append(wantTodo, v)
 		}
 	}
 	require.Less(t, len(wantTodo), cut/2, "most of the first half has entries")
@@ -70,8 +70,8 @@ func TestLookUpReadsWhatTheTablesHold(t *testing.T) {
 	require.Equal(t, wantTodo, todo)
 
 	var cids []string
-	for _, t := range all {
-		for _, ev := range t.Events {
+	for _, v := range all {
+		for _, ev := range v.Events {
 			switch e := ev.(type) {
 			case *ledger.ExercisedEvent:
 				if e.Consuming {
