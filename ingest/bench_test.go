@@ -118,16 +118,10 @@ func BenchmarkIngestTransfers(b *testing.B) {
 		_, err := tb.p.Append(txs...)
 		require.NoError(b, err)
 	}
-	runtime.GC()
-	var base runtime.MemStats
-	runtime.ReadMemStats(&base)
-	sampler := startPeakSampler()
+	base, sampler := heapBaseline()
 	b.ResetTimer()
 	for range b.N {
-		b.StopTimer()
-		_, err := tb.db.Exec(`TRUNCATE effects, txhistory.ingested_update, txhistory.checkpoint, txhistory.synchronizer_time`)
-		require.NoError(b, err)
-		b.StartTimer()
+		restartIngestion(b, tb)
 		start := time.Now()
 		ing := newIngester(b, tb, ingest.Config{Handler: batchEffects, EndOffset: tb.p.LedgerEnd()})
 		require.NoError(b, ing.Run(context.Background()))
@@ -143,6 +137,24 @@ func BenchmarkIngestTransfers(b *testing.B) {
 	b.ReportMetric(float64(base.HeapInuse)/(1<<20), "fake-ledger-heap-MB")
 	b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MB")
 	b.ReportMetric(0, "ns/op")
+}
+
+// heapBaseline collects garbage and returns the heap's state after it, and a
+// sampler of the peak heap from then on.
+func heapBaseline() (runtime.MemStats, *peakSampler) {
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	return base, startPeakSampler()
+}
+
+// restartIngestion empties the effects, the dedup rows and the checkpoint,
+// outside the benchmark's timer, so that the next Ingester starts over.
+func restartIngestion(b *testing.B, tb *testBundle) {
+	b.StopTimer()
+	defer b.StartTimer()
+	_, err := tb.db.Exec(`TRUNCATE effects, txhistory.ingested_update, txhistory.checkpoint, txhistory.synchronizer_time`)
+	require.NoError(b, err)
 }
 
 // peakSampler records the peak Go heap while running.
@@ -241,17 +253,11 @@ func BenchmarkIngestLargeTransactions(b *testing.B) {
 			// Made on demand, so that the fake's ledger is not part of
 			// the heap (nor of the GC's headroom).
 			require.NoError(b, tb.p.AppendFunc(n, func(i int) *ledger.Transaction { return bigTx(i, events) }))
-			runtime.GC()
-			var base runtime.MemStats
-			runtime.ReadMemStats(&base)
-			sampler := startPeakSampler()
+			base, sampler := heapBaseline()
 			sizes := &batchSizes{}
 			b.ResetTimer()
 			for range b.N {
-				b.StopTimer()
-				_, err := tb.db.Exec(`TRUNCATE effects, txhistory.ingested_update, txhistory.checkpoint, txhistory.synchronizer_time`)
-				require.NoError(b, err)
-				b.StartTimer()
+				restartIngestion(b, tb)
 				ing := newIngester(b, tb, ingest.Config{Handler: ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, bt *ingest.Batch) error {
 					sizes.mu.Lock()
 					sizes.sizes = append(sizes.sizes, len(bt.Transactions))
