@@ -37,11 +37,12 @@
 // stream into a buffer of Config.StreamBuffer updates while the current
 // batch is written. Config.StreamBufferBytes bounds the same in bytes,
 // together with the batch being built or committed, so that memory stays
-// bounded when transactions are much bigger than usual. A Handler that is also a Preparer gets part of its own
-// work done there too: its Prepare is called for each transaction as it
-// arrives, and HandleBatch finds the result with Batch.Prepared. The token
-// standard History handler classifies each transaction that way, and uses
-// the result unless the transaction turns out to spend treasury holdings.
+// bounded when transactions are much bigger than usual. A Handler that is
+// also a Preparer gets part of its own work done there too: its Prepare
+// is called for each transaction as it arrives, and HandleBatch finds the
+// result with Batch.Prepared. The token standard History handler
+// classifies each transaction that way, and uses the result unless the
+// transaction turns out to spend treasury holdings.
 //
 // # Restored participants
 //

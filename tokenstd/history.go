@@ -518,7 +518,7 @@ var holdingCopyColumns = []string{"contract_id", "instrument_admin", "instrument
 // writeHoldings stores the holdings the batch created (those it archived
 // again with their archive) with COPY, as writeEntries does. A contract id
 // is stored once: the holdings of transactions already handled are never
-// written again (unhandled), so a duplicate fails the batch, naming it.
+// written again (lookUp), so a duplicate fails the batch, naming it.
 func (h *History) writeHoldings(ctx context.Context, tx *sqlx.Tx, created []Holding) error {
 	n := len(created)
 	if n == 0 {
@@ -654,7 +654,7 @@ var historyCopyColumns = []string{"update_id", "node_id", "kind", "instrument_ad
 // transaction. PostgreSQL 15 parses a text array parameter at about 20 ns
 // a character, several times slower than COPY's text rows, and an entry is
 // some 800 characters; there is no ON CONFLICT to need an INSERT (see
-// unhandled).
+// lookUp).
 func (h *History) writeEntries(ctx context.Context, tx *sqlx.Tx, entries []*Entry) error {
 	n := len(entries)
 	if n == 0 {
