@@ -524,18 +524,34 @@ func (h *History) writeHoldings(ctx context.Context, tx *sqlx.Tx, created []Hold
 	if n == 0 {
 		return nil
 	}
-	err := h.copyIn(ctx, tx, HoldingTable, holdingCopyColumns, n, func(i int) []any {
+	err := h.copyIn(ctx, tx, h.holdings, holdingCopyColumns, n, func(r *copyRow, i int) {
 		hd := created[i]
-		var lock, aOff, aUpd, aRT, aNode any
+		r.text(hd.ContractID)
+		r.text(hd.Instrument.Admin)
+		r.text(hd.Instrument.ID)
+		r.text(hd.Owner)
+		r.decimal(hd.Amount)
 		if hd.Lock != nil {
-			lock = jsonText(hd.Lock)
+			r.text(jsonText(hd.Lock))
+		} else {
+			r.null()
 		}
+		r.meta(hd.Meta)
+		r.int(hd.Created.Offset)
+		r.text(hd.Created.UpdateID)
+		r.time(hd.Created.RecordTime)
+		r.int(int64(hd.Created.NodeID))
 		if a := hd.Archived; a != nil {
-			aOff, aUpd, aRT, aNode = a.Offset, a.UpdateID, a.RecordTime.Format(timeLayout), int64(a.NodeID)
+			r.int(a.Offset)
+			r.text(a.UpdateID)
+			r.time(a.RecordTime)
+			r.int(int64(a.NodeID))
+		} else {
+			r.null()
+			r.null()
+			r.null()
+			r.null()
 		}
-		return []any{hd.ContractID, hd.Instrument.Admin, hd.Instrument.ID, hd.Owner, hd.Amount.String(), lock,
-			metaJSON(hd.Meta), hd.Created.Offset, hd.Created.UpdateID, hd.Created.RecordTime.Format(timeLayout),
-			int64(hd.Created.NodeID), aOff, aUpd, aRT, aNode}
 	})
 	if err != nil {
 		return copyErr("holdings", n, created[0].Created.Offset, created[n-1].Created.Offset, err)
@@ -543,16 +559,36 @@ func (h *History) writeHoldings(ctx context.Context, tx *sqlx.Tx, created []Hold
 	return nil
 }
 
-// copyIn writes n rows into table (in the handler's schema) with COPY, in
-// tx; row(i) gives the values of row i in the order of cols.
-func (h *History) copyIn(ctx context.Context, tx *sqlx.Tx, table string, cols []string, n int, row func(i int) []any) error {
-	stmt, err := tx.PrepareContext(ctx, pq.CopyInSchema(h.cfg.Schema, table, cols...))
+// copyIn writes n rows into table (qualified) with COPY, in tx; row(r, i)
+// gives the fields of row i to r in the order of cols. The rows are
+// rendered first, one string each (see copyRow); if a value holds one of
+// the rendering's separator bytes they go as values instead.
+func (h *History) copyIn(ctx context.Context, tx *sqlx.Tx, table string, cols []string, n int, row func(r *copyRow, i int)) error {
+	var r copyRow
+	lines := make([]string, n)
+	for i := range n {
+		r.reset(false)
+		row(&r, i)
+		if !r.clean() {
+			lines = nil
+			break
+		}
+		lines[i] = string(r.line)
+	}
+	stmt, err := tx.PrepareContext(ctx, copyStatement(table, cols, lines != nil))
 	if err != nil {
 		return err
 	}
 	defer stmt.Close()
 	for i := range n {
-		if _, err := stmt.ExecContext(ctx, row(i)...); err != nil {
+		if lines != nil {
+			_, err = stmt.ExecContext(ctx, lines[i])
+		} else {
+			r.reset(true)
+			row(&r, i)
+			_, err = stmt.ExecContext(ctx, r.vals...)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -631,19 +667,6 @@ func (h *History) writeInstructions(ctx context.Context, tx *sqlx.Tx, w *batchWr
 	return nil
 }
 
-// cidsLiteral returns the contract ids of hs as a text array literal, each
-// element quoted and escaped by lib/pq's StringArray: one element of a
-// text[] parameter, cast per row with ::text[], which PostgreSQL parses
-// several times faster than a jsonb array unpacked by a subquery.
-func cidsLiteral(hs []Holding) string {
-	cids := make(pq.StringArray, len(hs))
-	for i, hd := range hs {
-		cids[i] = hd.ContractID
-	}
-	lit, _ := cids.Value() // a non-nil StringArray always gives a string
-	return lit.(string)
-}
-
 // historyCopyColumns are the token_history columns writeEntries fills, in the
 // order of its COPY rows.
 var historyCopyColumns = []string{"update_id", "node_id", "kind", "instrument_admin", "instrument_id", "ledger_offset",
@@ -660,12 +683,31 @@ func (h *History) writeEntries(ctx context.Context, tx *sqlx.Tx, entries []*Entr
 	if n == 0 {
 		return nil
 	}
-	err := h.copyIn(ctx, tx, HistoryTable, historyCopyColumns, n, func(i int) []any {
+	err := h.copyIn(ctx, tx, h.history, historyCopyColumns, n, func(r *copyRow, i int) {
 		e := entries[i]
-		return []any{e.UpdateID, int64(e.NodeID), string(e.Kind), e.Instrument.Admin, e.Instrument.ID, e.Offset,
-			e.RecordTime.Format(timeLayout), e.SynchronizerID, e.TxKind, e.Choice, e.Amount.String(), e.Transferred.String(),
-			e.Fee.String(), e.Sender, e.Receiver, e.Counterparty, e.Reason, e.Account, e.WithdrawalID, e.InstructionCID,
-			cidsLiteral(e.Created), cidsLiteral(e.Archived), metaJSON(e.Meta)}
+		r.text(e.UpdateID)
+		r.int(int64(e.NodeID))
+		r.text(string(e.Kind))
+		r.text(e.Instrument.Admin)
+		r.text(e.Instrument.ID)
+		r.int(e.Offset)
+		r.time(e.RecordTime)
+		r.text(e.SynchronizerID)
+		r.text(e.TxKind)
+		r.text(e.Choice)
+		r.decimal(e.Amount)
+		r.decimal(e.Transferred)
+		r.decimal(e.Fee)
+		r.text(e.Sender)
+		r.text(e.Receiver)
+		r.text(e.Counterparty)
+		r.text(e.Reason)
+		r.text(e.Account)
+		r.text(e.WithdrawalID)
+		r.text(e.InstructionCID)
+		r.cids(e.Created)
+		r.cids(e.Archived)
+		r.meta(e.Meta)
 	})
 	if err != nil {
 		return copyErr("history entries", n, entries[0].Offset, entries[n-1].Offset, err)
