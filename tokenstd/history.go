@@ -560,29 +560,44 @@ func (h *History) writeHoldings(ctx context.Context, tx *sqlx.Tx, created []Hold
 }
 
 // copyIn writes n rows into table (qualified) with COPY, in tx; row(r, i)
-// gives the fields of row i to r in the order of cols. The rows are
-// rendered first, one string each (see copyRow); if a value holds one of
-// the rendering's separator bytes they go as values instead.
+// gives the fields of row i to r in the order of cols. Each row is
+// rendered into one string and sent as it is rendered, so PostgreSQL works
+// on the first rows while the next are rendered (see copyRow). From the
+// first row holding one of the rendering's separator bytes on, the rows go
+// as values, in a second COPY.
 func (h *History) copyIn(ctx context.Context, tx *sqlx.Tx, table string, cols []string, n int, row func(r *copyRow, i int)) error {
-	var r copyRow
-	lines := make([]string, n)
-	for i := range n {
-		r.reset(false)
-		row(&r, i)
-		if !r.clean() {
-			lines = nil
-			break
+	var (
+		r    copyRow
+		stmt *sql.Stmt
+		err  error
+	)
+	defer func() {
+		if stmt != nil {
+			stmt.Close()
 		}
-		lines[i] = string(r.line)
-	}
-	stmt, err := tx.PrepareContext(ctx, copyStatement(table, cols, lines != nil))
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
+	}()
+	rendered := true
 	for i := range n {
-		if lines != nil {
-			_, err = stmt.ExecContext(ctx, lines[i])
+		if rendered {
+			r.reset(false)
+			row(&r, i)
+			if !r.clean() {
+				rendered = false
+				if stmt != nil {
+					if err := endCopy(ctx, stmt); err != nil {
+						return err
+					}
+					stmt = nil
+				}
+			}
+		}
+		if stmt == nil {
+			if stmt, err = tx.PrepareContext(ctx, copyStatement(table, cols, rendered)); err != nil {
+				return err
+			}
+		}
+		if rendered {
+			_, err = stmt.ExecContext(ctx, string(r.line))
 		} else {
 			r.reset(true)
 			row(&r, i)
@@ -592,8 +607,19 @@ func (h *History) copyIn(ctx context.Context, tx *sqlx.Tx, table string, cols []
 			return err
 		}
 	}
-	_, err = stmt.ExecContext(ctx) // ends the COPY: errors of the rows come here
+	if stmt == nil {
+		return nil
+	}
+	err = endCopy(ctx, stmt)
+	stmt = nil
 	return err
+}
+
+// endCopy ends the COPY of stmt, returning the errors of its rows, and
+// closes stmt.
+func endCopy(ctx context.Context, stmt *sql.Stmt) error {
+	_, err := stmt.ExecContext(ctx)
+	return errors.Join(err, stmt.Close())
 }
 
 // copyErr wraps an error of copyIn that wrote n rows of what, for the
