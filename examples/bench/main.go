@@ -42,6 +42,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"time"
@@ -91,6 +92,7 @@ type options struct {
 	Quick           bool
 	Phases          string
 	CPUProfile      string
+	Trace           string
 	CantonIDs       bool
 	// MaxBatch and StreamBuffer, when positive, set the Ingester's
 	// MaxBatchSize and StreamBuffer in the e2e and memory phases (never in
@@ -113,6 +115,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Quick, "quick", false, "small counts (n 20,000, mem-n 50,000, tail 5s) for a run under a minute")
 	fs.StringVar(&o.Phases, "phases", "memory,throughput,tail", "phases to run: memory, throughput (e2e, ceiling, naive), tail")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of this process during the e2e phase to this file")
+	fs.StringVar(&o.Trace, "trace", "", "write an execution trace of this process during the e2e phase to this file (go tool trace)")
 }
 
 // quick scales down the counts the user did not set.
@@ -269,16 +272,9 @@ func (b *bench) throughput(ctx context.Context, f *fake, o options, res *Result)
 	if res.CeilingTxPerS, err = b.ceiling(ctx, f); err != nil {
 		return err
 	}
-	stopProfile := func() {}
-	if o.CPUProfile != "" {
-		pf, err := os.Create(o.CPUProfile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return errors.Join(err, pf.Close())
-		}
-		stopProfile = func() { pprof.StopCPUProfile(); pf.Close() }
+	stopProfile, err := startProfiles(o.CPUProfile, o.Trace)
+	if err != nil {
+		return err
 	}
 	res.E2ETxPerS, err = b.ingestAll(ctx, f, "e2e", false, nil)
 	res.E2EBatches = b.batches["e2e"]
@@ -291,6 +287,44 @@ func (b *bench) throughput(ctx context.Context, f *fake, o options, res *Result)
 	}
 	res.NaiveTxPerS, err = b.naive(ctx, f, int64(o.NaiveN))
 	return err
+}
+
+// startProfiles starts a CPU profile and an execution trace of this
+// process into the files named (either may be empty) and returns what
+// stops them.
+func startProfiles(cpuFile, traceFile string) (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for _, s := range slices.Backward(stops) {
+			s()
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	if cpuFile != "" {
+		pf, err := os.Create(cpuFile)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return nil, errors.Join(err, pf.Close())
+		}
+		stops = append(stops, func() { pprof.StopCPUProfile(); pf.Close() })
+	}
+	if traceFile != "" {
+		tf, err := os.Create(traceFile)
+		if err != nil {
+			return nil, err
+		}
+		if err := trace.Start(tf); err != nil {
+			return nil, errors.Join(err, tf.Close())
+		}
+		stops = append(stops, func() { trace.Stop(); tf.Close() })
+	}
+	return stop, nil
 }
 
 // summary prints the figures against the targets of issue 7.
