@@ -299,30 +299,28 @@ func startProfiles(cpuFile, traceFile string) (stop func(), err error) {
 			s()
 		}
 	}
-	defer func() {
+	for _, p := range []struct {
+		file  string
+		start func(io.Writer) error
+		end   func()
+	}{
+		{cpuFile, pprof.StartCPUProfile, pprof.StopCPUProfile},
+		{traceFile, trace.Start, trace.Stop},
+	} {
+		if p.file == "" {
+			continue
+		}
+		f, err := os.Create(p.file)
+		if err == nil {
+			if err = p.start(f); err != nil {
+				err = errors.Join(err, f.Close())
+			}
+		}
 		if err != nil {
 			stop()
-		}
-	}()
-	if cpuFile != "" {
-		pf, err := os.Create(cpuFile)
-		if err != nil {
 			return nil, err
 		}
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return nil, errors.Join(err, pf.Close())
-		}
-		stops = append(stops, func() { pprof.StopCPUProfile(); pf.Close() })
-	}
-	if traceFile != "" {
-		tf, err := os.Create(traceFile)
-		if err != nil {
-			return nil, err
-		}
-		if err := trace.Start(tf); err != nil {
-			return nil, errors.Join(err, tf.Close())
-		}
-		stops = append(stops, func() { trace.Stop(); tf.Close() })
+		stops = append(stops, func() { p.end(); f.Close() })
 	}
 	return stop, nil
 }
