@@ -24,10 +24,11 @@ import (
 // separators and reads each field back as it was rendered.
 //
 // A value that itself holds byte 0x01 or 0x02 would split a field, so
-// copyRow counts both bytes in every rendered row; if any row has more
-// than it put there, copyIn sends the whole COPY the ordinary way, one
-// value per column (copyRow.values). JSON fields never hold them raw:
-// appendMeta escapes every control character.
+// copyRow counts both bytes in every rendered row; from the first row
+// with more than it put there on, copyIn ends that COPY and sends the
+// rest the ordinary way, one value per column (copyRow.values), in a
+// second COPY. JSON fields never hold them raw: appendMeta escapes every
+// control character.
 const (
 	copyDelim = 0x01
 	copyNull  = 0x02
