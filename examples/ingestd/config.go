@@ -46,6 +46,7 @@ type config struct {
 	stallTimeout         time.Duration
 	startOffset          int64
 	maxBatch             int
+	streamBuffer         int
 	migrate, migrateOnly bool
 	shutdownTimeout      time.Duration
 	demo                 bool
@@ -130,6 +131,9 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	fs.Int64Var(&c.startOffset, "start-offset", envInt("TXHISTORY_START_OFFSET", 0), "where to begin (exclusive) when the database has no checkpoint yet ($TXHISTORY_START_OFFSET)")
 	maxBatch := int64(0)
 	fs.Int64Var(&maxBatch, "max-batch", envInt("TXHISTORY_MAX_BATCH", ingest.MaxBatchSizeDefault), "most transactions per SQL transaction ($TXHISTORY_MAX_BATCH)")
+	streamBuffer := int64(0)
+	fs.Int64Var(&streamBuffer, "stream-buffer", envInt("TXHISTORY_STREAM_BUFFER", ingest.StreamBufferDefault),
+		"decoded updates that may wait for the database; raise it with -max-batch, a batch takes what it holds ($TXHISTORY_STREAM_BUFFER)")
 	fs.BoolVar(&c.migrate, "migrate", envBool("TXHISTORY_MIGRATE", true), "apply schema migrations at start (needs a role that may create tables) ($TXHISTORY_MIGRATE)")
 	fs.BoolVar(&c.migrateOnly, "migrate-only", false, "apply schema migrations and exit")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDur("TXHISTORY_SHUTDOWN_TIMEOUT", 30*time.Second), "after SIGTERM, how long to wait for the last commit ($TXHISTORY_SHUTDOWN_TIMEOUT)")
@@ -144,7 +148,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	c.maxBatch, c.demoRate, c.demoBacklog = int(maxBatch), int(demoRate), int(demoBacklog)
+	c.maxBatch, c.streamBuffer, c.demoRate, c.demoBacklog = int(maxBatch), int(streamBuffer), int(demoRate), int(demoBacklog)
 
 	var err error
 	if c.dsn, err = secret(getenv(envDSN), dsnFile, "the PostgreSQL connection string"); err != nil {

@@ -141,6 +141,7 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 		Handler:      handler,
 		StartOffset:  cfg.startOffset,
 		MaxBatchSize: cfg.maxBatch,
+		StreamBuffer: cfg.streamBuffer,
 		StallTimeout: cfg.stallTimeout,
 		Logger:       log,
 		OnCommit: func(s ingest.Stats) {

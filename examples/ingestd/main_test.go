@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cantonx/txhistory/ingest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -107,6 +108,20 @@ func TestConfigFromFlagsAndEnvironment(t *testing.T) {
 	require.Equal(t, "from-env", c.oauthClientSecret)
 	require.Equal(t, ":9999", c.metricsAddr)
 	require.False(t, c.demo)
+	require.Equal(t, ingest.MaxBatchSizeDefault, c.maxBatch)
+	require.Equal(t, ingest.StreamBufferDefault, c.streamBuffer)
+
+	// The catch-up settings, from the environment and from flags.
+	env["TXHISTORY_MAX_BATCH"], env["TXHISTORY_STREAM_BUFFER"] = "1000", "1024"
+	c, err = parseConfig(nil, envOf(env), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 1000, c.maxBatch)
+	require.Equal(t, 1024, c.streamBuffer)
+	c, err = parseConfig([]string{"-stream-buffer", "2048"}, envOf(env), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 2048, c.streamBuffer)
+	delete(env, "TXHISTORY_MAX_BATCH")
+	delete(env, "TXHISTORY_STREAM_BUFFER")
 
 	// Flags win over the environment; a secret file over its variable.
 	c, err = parseConfig([]string{"-ledger", "other:5001", "-schema", "s2", "-oauth-client-secret-file", secretFile}, envOf(env), io.Discard)
