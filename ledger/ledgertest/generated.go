@@ -5,8 +5,12 @@ package ledgertest
 // cache instead of encoding it again (WithWireCache).
 
 import (
+	"bytes"
+	"compress/flate"
 	"errors"
 	"fmt"
+	"io"
+	"sync"
 	"time"
 
 	"github.com/cantonx/txhistory/ledger"
@@ -22,6 +26,15 @@ import (
 // Default: off; every stream encodes every transaction.
 func WithWireCache() Option {
 	return optionFunc(func(c *config) { c.wireCache = true })
+}
+
+// WithCompressedWireCache is WithWireCache with each cached response
+// compressed (DEFLATE, with the first response cached as a preset
+// dictionary), for ledgers too big to hold encoded: a token transfer of
+// about 5.9 kB takes about 350 bytes. Caching a transaction costs some
+// 75 µs more CPU, sending it from the cache some 5 µs more. Default: off.
+func WithCompressedWireCache() Option {
+	return optionFunc(func(c *config) { c.wireCache, c.wireCompress = true, true })
 }
 
 // AppendFunc appends n transactions whose content is made on demand by gen:
@@ -80,10 +93,83 @@ func (e *entry) transaction() *ledger.Transaction {
 }
 
 // wireCache is an entry's encoded GetUpdatesResponse for one update format;
-// resp is nil when the format leaves nothing of the transaction.
+// resp is nil when the format leaves nothing of the transaction. With a
+// dict, resp is compressed with it (WithCompressedWireCache).
 type wireCache struct {
 	key  string
 	resp []byte
+	dict *wireDict
+}
+
+// wireDict is the preset dictionary of a participant's compressed wire
+// cache: the first response it cached, for one update format.
+type wireDict struct {
+	key     string
+	b       []byte
+	writers sync.Pool // *flate.Writer with b as dictionary
+}
+
+// dictFor returns the participant's dictionary for the format key, making
+// resp the dictionary if there is none yet. It returns nil when the
+// dictionary is another format's (that format's responses stay
+// uncompressed) or resp itself became it.
+func (p *Participant) dictFor(key string, resp []byte) *wireDict {
+	d := p.wireDict.Load()
+	if d == nil {
+		if p.wireDict.CompareAndSwap(nil, &wireDict{key: key, b: resp}) {
+			return nil
+		}
+		d = p.wireDict.Load()
+	}
+	if d.key != key {
+		return nil
+	}
+	return d
+}
+
+// compress returns b compressed with d.
+func (d *wireDict) compress(b []byte) ([]byte, error) {
+	var out bytes.Buffer
+	w, _ := d.writers.Get().(*flate.Writer)
+	if w == nil {
+		var err error
+		if w, err = flate.NewWriterDict(&out, flate.DefaultCompression, d.b); err != nil {
+			return nil, err
+		}
+	} else {
+		w.Reset(&out)
+	}
+	defer d.writers.Put(w)
+	if _, err := w.Write(b); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return bytes.Clone(out.Bytes()), nil
+}
+
+// inflater decompresses cached responses for one stream, reusing its
+// reader and buffer: gRPC has encoded a response when Send returns, so the
+// buffer is free again for the next.
+type inflater struct {
+	r   io.ReadCloser
+	src bytes.Reader
+	out bytes.Buffer
+}
+
+func (f *inflater) inflate(c *wireCache) ([]byte, error) {
+	f.src.Reset(c.resp)
+	if f.r == nil {
+		f.r = flate.NewReaderDict(&f.src, c.dict.b)
+	} else if err := f.r.(flate.Resetter).Reset(&f.src, c.dict.b); err != nil {
+		return nil, err
+	}
+	f.out.Reset()
+	if _, err := f.out.ReadFrom(f.r); err != nil {
+		return nil, err
+	}
+	return f.out.Bytes(), nil
 }
 
 // formatKey identifies an update format: its deterministic encoding.
@@ -96,15 +182,21 @@ func formatKey(uf *lapiv2.UpdateFormat) string {
 }
 
 // cachedResponse returns what a stream with format sends for e, from the
-// cache when it holds this format, or nil when nothing of e is left.
+// cache when it holds this format, or nil when nothing of e is left. f
+// decompresses a compressed cache.
 //
 // The cached bytes travel as the unknown fields of an empty
 // GetUpdatesResponse: protobuf marshals unknown fields verbatim, so the
 // client receives exactly the bytes of the original message, and gRPC's
 // encoding of it is a copy.
-func (e *entry) cachedResponse(format *txFormat) *lapiv2.GetUpdatesResponse {
+func (e *entry) cachedResponse(p *Participant, format *txFormat, f *inflater) *lapiv2.GetUpdatesResponse {
 	if c := e.wire.Load(); c != nil && c.key == format.key && format.key != "" {
-		return rawResponse(c.resp)
+		if c.dict == nil || c.resp == nil {
+			return rawResponse(c.resp)
+		}
+		if b, err := f.inflate(c); err == nil {
+			return rawResponse(b)
+		} // else: encode it again, below
 	}
 	tx := format.apply(e.transaction())
 	c := &wireCache{key: format.key}
@@ -116,6 +208,13 @@ func (e *entry) cachedResponse(format *txFormat) *lapiv2.GetUpdatesResponse {
 			return resp // let gRPC report the encoding error
 		}
 		c.resp = b
+		if p.cfg.wireCompress && format.key != "" {
+			if d := p.dictFor(format.key, b); d != nil {
+				if packed, err := d.compress(b); err == nil {
+					c.resp, c.dict = packed, d
+				}
+			}
+		}
 	}
 	if format.key != "" {
 		e.wire.Store(c)

@@ -49,7 +49,8 @@ func TestAppendFuncServesWhatAppendWould(t *testing.T) {
 	want := readAll(t, eager)
 	require.Len(t, want, n)
 
-	for name, opts := range map[string][]Option{"plain": nil, "wire cache": {WithWireCache()}} {
+	for name, opts := range map[string][]Option{"plain": nil, "wire cache": {WithWireCache()},
+		"compressed wire cache": {WithCompressedWireCache()}} {
 		t.Run(name, func(t *testing.T) {
 			lazy, err := New(opts...)
 			require.NoError(t, err)
@@ -97,15 +98,63 @@ func TestAppendFuncLooksUpByIDAndFollowsAppend(t *testing.T) {
 }
 
 func TestWireCacheKeepsFormatsApart(t *testing.T) {
-	f := setup(t, WithWireCache())
-	_, err := f.p.Append(txFor("alice", "bob"))
+	for name, opt := range map[string]Option{"plain": WithWireCache(), "compressed": WithCompressedWireCache()} {
+		t.Run(name, func(t *testing.T) {
+			f := setup(t, opt)
+			_, err := f.p.Append(txFor("alice", "bob"), txFor("carol", "bob"))
+			require.NoError(t, err)
+			terseReq := func() *lapiv2.GetUpdatesRequest {
+				return &lapiv2.GetUpdatesRequest{EndInclusive: proto.Int64(2), UpdateFormat: anyPartyFormat(false)}
+			}
+			verbose := f.open(t, bounded(0, 2)).nextTx()
+			terse := f.open(t, terseReq()).nextTx()
+			for range 2 { // from the cache of each format
+				s := f.open(t, bounded(0, 2))
+				require.True(t, proto.Equal(verbose, s.nextTx()))
+				require.Equal(t, "cid-carol", s.nextTx().GetEvents()[0].GetCreated().GetContractId())
+				require.True(t, proto.Equal(terse, f.open(t, terseReq()).nextTx()))
+			}
+			require.Equal(t, "owner", verbose.GetEvents()[0].GetCreated().GetCreateArguments().GetFields()[0].GetLabel())
+			require.Empty(t, terse.GetEvents()[0].GetCreated().GetCreateArguments().GetFields()[0].GetLabel())
+		})
+	}
+}
+
+// TestCompressedWireCacheIsSmall checks that the compressed cache holds
+// a transfer in a fraction of its encoded size and sends it unchanged.
+func TestCompressedWireCacheIsSmall(t *testing.T) {
+	h := TransferHistory{Treasury: genTreasury}
+	const n = 40
+	plain, err := New(WithWireCache())
 	require.NoError(t, err)
-	verbose := f.open(t, bounded(0, 1)).nextTx()
-	terse := f.open(t, &lapiv2.GetUpdatesRequest{EndInclusive: proto.Int64(1), UpdateFormat: anyPartyFormat(false)}).nextTx()
-	again := f.open(t, bounded(0, 1)).nextTx()
-	require.Equal(t, "owner", verbose.GetEvents()[0].GetCreated().GetCreateArguments().GetFields()[0].GetLabel())
-	require.Empty(t, terse.GetEvents()[0].GetCreated().GetCreateArguments().GetFields()[0].GetLabel())
-	require.True(t, proto.Equal(verbose, again))
+	t.Cleanup(plain.Close)
+	packed, err := New(WithCompressedWireCache())
+	require.NoError(t, err)
+	t.Cleanup(packed.Close)
+	for _, p := range []*Participant{plain, packed} {
+		require.NoError(t, p.AppendFunc(n, h.Tx))
+		readAll(t, p) // fills the cache
+	}
+	want := readAll(t, plain)
+	require.Equal(t, want, readAll(t, packed))
+	sizes := func(p *Participant) (total, compressed int) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, e := range p.log {
+			c := e.wire.Load()
+			require.NotNil(t, c, "offset %d is cached", e.offset)
+			total += len(c.resp)
+			if c.dict != nil {
+				compressed++
+			}
+		}
+		return total, compressed
+	}
+	plainBytes, none := sizes(plain)
+	packedBytes, compressed := sizes(packed)
+	require.Zero(t, none)
+	require.Equal(t, n-1, compressed, "all but the dictionary are compressed")
+	require.Less(t, packedBytes*4, plainBytes, "compressed %d bytes against %d", packedBytes, plainBytes)
 }
 
 func TestTransferHistoryIsConsistent(t *testing.T) {

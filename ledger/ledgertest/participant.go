@@ -90,6 +90,7 @@ type config struct {
 	step          int64
 	listener      net.Listener
 	wireCache     bool
+	wireCompress  bool
 	cantonIDs     bool
 	tls, adminTLS *tls.Config // nil: plaintext (tls.go)
 }
@@ -175,6 +176,9 @@ type Participant struct {
 	serveWG   sync.WaitGroup
 	closeOnce sync.Once
 	done      chan struct{}
+	// wireDict is the preset dictionary of a compressed wire cache
+	// (WithCompressedWireCache), set by the first response cached.
+	wireDict atomic.Pointer[wireDict]
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every change streams care about
@@ -955,6 +959,8 @@ type updateStream struct {
 	gen   uint64
 	epoch uint64
 	sent  int
+	// inflate decompresses responses from a compressed wire cache.
+	inflate inflater
 }
 
 // view is what a stream sees of the ledger at one moment.
@@ -1077,7 +1083,7 @@ func (st *updateStream) emit(resp *lapiv2.GetUpdatesResponse) error {
 // leaves nothing of it.
 func (st *updateStream) response(e *entry, format *txFormat) *lapiv2.GetUpdatesResponse {
 	if st.p.cfg.wireCache {
-		return e.cachedResponse(format)
+		return e.cachedResponse(st.p, format, &st.inflate)
 	}
 	tx := format.apply(e.transaction())
 	if tx == nil {
