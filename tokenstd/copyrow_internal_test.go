@@ -3,6 +3,8 @@ package tokenstd
 import (
 	"context"
 	"encoding/json"
+	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +154,31 @@ func TestCopyInStoresWhatItIsGiven(t *testing.T) {
 			}
 			require.Equal(t, strings.Join(want, "|"), stored)
 		})
+	}
+}
+
+// appendDecimal renders what Decimal.String renders, for the int64 fast
+// path and the values it leaves to String.
+func TestAppendDecimalIsString(t *testing.T) {
+	values := []decimal.Decimal{
+		{}, decimal.Zero, decimal.New(0, -10), decimal.New(0, 3), decimal.New(-1, -1), decimal.New(5, -1),
+		decimal.New(1500, -3), decimal.New(-1500, -3), decimal.New(7, 2), decimal.New(-7, 2), decimal.New(100, -2),
+		decimal.New(1, -12), decimal.New(-123456789012345, -10), decimal.New(999999999999999, -5),
+		decimal.New(1234567890123456, -4), decimal.New(math.MaxInt64, -3), decimal.New(math.MinInt64, -3),
+		decimal.New(3, -40), decimal.New(3, 40),
+		decimal.RequireFromString("123456789012345678901234567890.0123456789"),
+		decimal.RequireFromString("-0.0000000001"), decimal.RequireFromString("10.1200000000"),
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		digits := r.IntN(19)
+		c := r.Int64N(int64(math.Pow10(digits)) + 1)
+		if r.IntN(2) == 0 {
+			c = -c
+		}
+		values = append(values, decimal.New(c, int32(r.IntN(30)-22)))
+	}
+	for _, d := range values {
+		require.Equal(t, d.String(), string(appendDecimal([]byte("x"), d))[1:], "coefficient %s exponent %d", d.Coefficient(), d.Exponent())
 	}
 }
