@@ -120,11 +120,7 @@ func (ing *Ingester) commit(ctx context.Context, b *builder) error {
 			continue
 		}
 		if err == nil {
-			ing.cp = b.cp
-			ing.stats.committed(b, skipped, time.Since(start))
-			if ing.cfg.OnCommit != nil {
-				ing.cfg.OnCommit(ing.stats.snapshot())
-			}
+			ing.committed(b, skipped, time.Since(start))
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -148,6 +144,15 @@ func (ing *Ingester) commit(ctx context.Context, b *builder) error {
 	}
 }
 
+// committed records that b committed: the checkpoint, the stats, OnCommit.
+func (ing *Ingester) committed(b *builder, skipped int, took time.Duration) {
+	ing.cp = b.cp
+	ing.stats.committed(b, skipped, took)
+	if ing.cfg.OnCommit != nil {
+		ing.cfg.OnCommit(ing.stats.snapshot())
+	}
+}
+
 // handlerError marks a batch that the Handler rejected.
 type handlerError struct{ err error }
 
@@ -155,9 +160,30 @@ func (e *handlerError) Error() string { return e.err.Error() }
 func (e *handlerError) Unwrap() error { return e.err }
 
 func (ing *Ingester) commitOnce(ctx context.Context, b *builder, split bool) (skipped int, err error) {
+	st, err := ing.start(ctx, b, false)
+	if err != nil {
+		return 0, err
+	}
+	return st.batch.Skipped, ing.finish(ctx, st, split)
+}
+
+// started is a batch whose SQL transaction is open with its first part
+// done: the dedup claim and the Handler's reads.
+type started struct {
+	b     *builder
+	tx    *sqlx.Tx
+	batch *Batch
+	begun time.Time
+}
+
+// start opens b's SQL transaction, claims its update ids and lets the
+// Handler read (Reader). early says that the batch before it may not have
+// committed yet (pipeline.go).
+func (ing *Ingester) start(ctx context.Context, b *builder, early bool) (st *started, err error) {
+	begun := time.Now()
 	tx, err := ing.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("ingest: begin batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
+		return nil, fmt.Errorf("ingest: begin batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
 	}
 	defer func() {
 		if err != nil {
@@ -166,7 +192,7 @@ func (ing *Ingester) commitOnce(ctx context.Context, b *builder, split bool) (sk
 	}()
 	fresh, err := ing.dedup.ClaimTx(ctx, tx, b.txs)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	batch := &Batch{
 		Transactions: fresh,
@@ -177,27 +203,50 @@ func (ing *Ingester) commitOnce(ctx context.Context, b *builder, split bool) (sk
 		Skipped:      len(b.txs) - len(fresh),
 		prepared:     b.prepared,
 	}
-	if ing.cfg.Handler != nil && (len(fresh) > 0 || len(b.cps) > 0) {
+	if r, ok := ing.cfg.Handler.(Reader); ok && len(fresh) > 0 {
+		v, err := r.ReadBatch(ctx, tx, batch)
+		if err != nil {
+			if IsTransientDBError(err) {
+				return nil, err
+			}
+			return nil, &handlerError{fmt.Errorf("ingest: handler failed to read for batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)}
+		}
+		batch.read, batch.readEarly = v, early
+	}
+	return &started{b: b, tx: tx, batch: batch, begun: begun}, nil
+}
+
+// finish writes the rest of a started batch (the Handler's effects, the
+// transactions set aside, the checkpoint) and commits it; on an error it
+// rolls it back.
+func (ing *Ingester) finish(ctx context.Context, st *started, split bool) (err error) {
+	b, tx, batch := st.b, st.tx, st.batch
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if ing.cfg.Handler != nil && (len(batch.Transactions) > 0 || len(b.cps) > 0) {
 		if split {
 			if err := ing.handleSplit(ctx, tx, batch); err != nil {
-				return 0, err
+				return err
 			}
 		} else if err := ing.cfg.Handler.HandleBatch(ctx, tx, batch); err != nil {
-			return 0, &handlerError{fmt.Errorf("ingest: handler failed on batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)}
+			return &handlerError{fmt.Errorf("ingest: handler failed on batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)}
 		}
 	}
 	for _, p := range b.poison {
 		if err := ing.setAside(ctx, tx, p.updateID, p.offset, time.Time{}, "", p.err, p.raw); err != nil {
-			return 0, err
+			return err
 		}
 	}
 	if err := ing.cps.AdvanceTx(ctx, tx, b.prev.Offset, b.cp); err != nil {
-		return 0, err
+		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("ingest: commit batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
+		return fmt.Errorf("ingest: commit batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
 	}
-	return batch.Skipped, nil
+	return nil
 }
 
 // handlerTx is a compile-time check that HandlerFunc satisfies Handler.

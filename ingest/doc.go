@@ -44,6 +44,21 @@
 // classifies each transaction that way, and uses the result unless the
 // transaction turns out to spend treasury holdings.
 //
+// Batches overlap too: a batch's SQL transaction is opened, and its first
+// part done, while the batch before it is still being written and committed
+// on another connection. That part is the dedup claim and, for a Handler
+// that is also a Reader, its ReadBatch: reads that HandleBatch needs, which
+// Batch.Read then says may lack the batch before's effects (the History
+// handler adds them, from what it wrote itself). HandleBatch, the
+// checkpoint and COMMIT of a batch run only after the batch before has
+// committed, so handlers see every earlier batch, as without the overlap;
+// the checkpoint's compare-and-set makes a batch fail rather than commit
+// past one that did not. A batch that fails is committed again on its own,
+// and the next one started again after it. The overlap needs a third
+// connection (the ingestion lock holds one): with sql.DB.SetMaxOpenConns
+// below 3 batches are committed one after the other. Memory: up to two
+// batches and the buffer are decoded at once, within StreamBufferBytes.
+//
 // # Restored participants
 //
 // If the participant was restored from a backup its offsets change. A record

@@ -26,7 +26,9 @@ type Batch struct {
 	// Skipped counts the transactions of the range that dedup dropped.
 	Skipped int
 
-	prepared map[*ledger.Transaction]any // what the Handler's Prepare returned, by transaction
+	prepared  map[*ledger.Transaction]any // what the Handler's Prepare returned, by transaction
+	read      any                         // what the Handler's ReadBatch returned for the batch
+	readEarly bool                        // ReadBatch ran before the batch before it committed
 }
 
 // Prepared returns what the Handler's Prepare returned for t, which must be
@@ -51,6 +53,27 @@ func (b *Batch) WithPrepared(prepared func(t *ledger.Transaction) any) *Batch {
 			c.prepared[t] = v
 		}
 	}
+	return &c
+}
+
+// Read returns what the Handler's ReadBatch returned for the batch, nil if
+// the Ingester did not call it (a Handler that is not a Reader, a batch
+// handled one transaction at a time, a batch a test made). early says that
+// ReadBatch ran while the batch before this one (the one that ends at
+// FromOffset) was still being written: what it read lacks that batch's
+// effects.
+func (b *Batch) Read() (v any, early bool) {
+	if b == nil {
+		return nil, false
+	}
+	return b.read, b.readEarly
+}
+
+// WithRead returns a copy of b whose Read returns v and early: for tests of
+// a Reader, and for handlers that run others.
+func (b *Batch) WithRead(v any, early bool) *Batch {
+	c := *b
+	c.read, c.readEarly = v, early
 	return &c
 }
 
@@ -86,6 +109,26 @@ type Preparer interface {
 	Prepare(t *ledger.Transaction) any
 }
 
+// Reader is implemented by a Handler that reads what it needs from the
+// database in a step of its own, before HandleBatch: the Ingester calls
+// ReadBatch right after the batch's dedup claim, in the batch's SQL
+// transaction, and HandleBatch finds the result with Batch.Read.
+//
+// The Ingester may call ReadBatch while the batch before is still being
+// written and committed on another connection (see Pipelining in the
+// package documentation), so that the reads do not wait for that commit;
+// Batch.Read then says so, and HandleBatch must add that batch's effects
+// to what was read, or read again. HandleBatch itself always runs after the batch before has
+// committed. ReadBatch must only read, with tx; it runs concurrently with
+// HandleBatch of the batch before, from another goroutine, and must not
+// change anything HandleBatch uses. It is not called for a batch the
+// Ingester handles one transaction at a time (PoisonSetAside), and a
+// batch retried after a fault is read again. An error fails the batch as
+// HandleBatch's would.
+type Reader interface {
+	ReadBatch(ctx context.Context, tx *sqlx.Tx, b *Batch) (any, error)
+}
+
 // HandlerFunc adapts a function to the Handler interface.
 type HandlerFunc func(ctx context.Context, tx *sqlx.Tx, b *Batch) error
 
@@ -95,29 +138,62 @@ func (f HandlerFunc) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *Batch) err
 }
 
 // Handlers runs several handlers in order in the same SQL transaction. The
-// result is a Preparer that prepares for each of hs that is one.
+// result is a Preparer that prepares for each of hs that is one, and a
+// Reader that reads for each of hs that is one.
 func Handlers(hs ...Handler) Handler {
 	c := chain{hs: hs}
+	var prep, read bool
 	for _, h := range hs {
-		if _, ok := h.(Preparer); ok {
-			return c
-		}
+		_, p := h.(Preparer)
+		_, r := h.(Reader)
+		prep, read = prep || p, read || r
 	}
-	return chainNoPrepare{c}
+	switch {
+	case prep && read:
+		return c
+	case prep:
+		return chainPrepare{c}
+	case read:
+		return chainRead{c}
+	}
+	return chainOnly{c}
 }
 
+// chain runs handlers in order. The wrappers below expose only the
+// optional interfaces some of its handlers implement, so that the Ingester
+// does not call Prepare or ReadBatch for nothing.
 type chain struct{ hs []Handler }
 
-// chainNoPrepare is a chain with no Preparer in it: it is not a Preparer
-// itself, so that the Ingester does not call Prepare for nothing.
-type chainNoPrepare struct{ c chain }
+type (
+	chainOnly    struct{ c chain }
+	chainPrepare struct{ c chain }
+	chainRead    struct{ c chain }
+)
 
-func (c chainNoPrepare) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *Batch) error {
+func (c chainOnly) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *Batch) error {
 	return c.c.HandleBatch(ctx, tx, b)
 }
 
-// chainPrepared holds what each handler of a chain prepared, by position.
-type chainPrepared []any
+func (c chainPrepare) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *Batch) error {
+	return c.c.HandleBatch(ctx, tx, b)
+}
+
+func (c chainPrepare) Prepare(t *ledger.Transaction) any { return c.c.Prepare(t) }
+
+func (c chainRead) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *Batch) error {
+	return c.c.HandleBatch(ctx, tx, b)
+}
+
+func (c chainRead) ReadBatch(ctx context.Context, tx *sqlx.Tx, b *Batch) (any, error) {
+	return c.c.ReadBatch(ctx, tx, b)
+}
+
+// chainPrepared holds what each handler of a chain prepared, by position;
+// chainReads what each read.
+type (
+	chainPrepared []any
+	chainReads    []any
+)
 
 // Prepare implements Preparer.
 func (c chain) Prepare(t *ledger.Transaction) any {
@@ -130,22 +206,51 @@ func (c chain) Prepare(t *ledger.Transaction) any {
 	return out
 }
 
+// ReadBatch implements Reader: each handler that is a Reader reads, in order.
+func (c chain) ReadBatch(ctx context.Context, tx *sqlx.Tx, b *Batch) (any, error) {
+	out := make(chainReads, len(c.hs))
+	for i, h := range c.hs {
+		if r, ok := h.(Reader); ok {
+			v, err := r.ReadBatch(ctx, tx, b.forMember(c, i))
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+	}
+	return out, nil
+}
+
 // HandleBatch implements Handler: each handler sees the batch with what it
-// prepared itself.
+// prepared and read itself.
 func (c chain) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *Batch) error {
 	for i, h := range c.hs {
-		hb := b
-		if _, ok := h.(Preparer); ok && b.prepared != nil {
-			hb = b.WithPrepared(func(t *ledger.Transaction) any {
-				if cp, ok := b.prepared[t].(chainPrepared); ok && len(cp) == len(c.hs) {
-					return cp[i]
-				}
-				return nil
-			})
-		}
-		if err := h.HandleBatch(ctx, tx, hb); err != nil {
+		if err := h.HandleBatch(ctx, tx, b.forMember(c, i)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// forMember returns b as handler i of c sees it: with what that handler
+// prepared and read, taken from the chain's results.
+func (b *Batch) forMember(c chain, i int) *Batch {
+	h := c.hs[i]
+	out := b
+	if _, ok := h.(Preparer); ok && b.prepared != nil {
+		out = out.WithPrepared(func(t *ledger.Transaction) any {
+			if cp, ok := b.prepared[t].(chainPrepared); ok && len(cp) == len(c.hs) {
+				return cp[i]
+			}
+			return nil
+		})
+	}
+	if out.read != nil {
+		var v any
+		if cr, ok := out.read.(chainReads); ok && len(cr) == len(c.hs) {
+			v = cr[i]
+		}
+		out = out.WithRead(v, out.readEarly)
+	}
+	return out
 }

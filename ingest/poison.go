@@ -99,6 +99,7 @@ func (ing *Ingester) handleSplit(ctx context.Context, tx *sqlx.Tx, batch *Batch)
 		one := *batch
 		one.Transactions = batch.Transactions[i : i+1]
 		one.Checkpoints = nil
+		one.read, one.readEarly = nil, false // read for the whole batch
 		herr := ing.cfg.Handler.HandleBatch(ctx, tx, &one)
 		if herr == nil {
 			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT txhistory_poison`); err != nil {
@@ -120,6 +121,7 @@ func (ing *Ingester) handleSplit(ctx context.Context, tx *sqlx.Tx, batch *Batch)
 	if len(batch.Checkpoints) > 0 {
 		rest := *batch
 		rest.Transactions = nil
+		rest.read, rest.readEarly = nil, false
 		if err := ing.cfg.Handler.HandleBatch(ctx, tx, &rest); err != nil {
 			return fmt.Errorf("ingest: handler failed on the checkpoints of batch (offsets %d..%d): %w", batch.FromOffset, batch.ToOffset, err)
 		}
