@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -182,13 +183,22 @@ func (h *History) Balances(ctx context.Context, q sqlx.QueryerContext) (map[Inst
 
 // HandleBatch implements ingest.Handler.
 func (h *History) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
-	h.remember(batchKey{}, nil)
-	entries, err := h.handle(ctx, tx, b)
+	h.mu.Lock()
+	before := handled{key: h.last, entries: h.lastEntries}
+	h.last, h.lastEntries = batchKey{}, nil
+	h.mu.Unlock()
+	entries, err := h.handle(ctx, tx, b, before)
 	if err != nil {
 		return err
 	}
 	h.remember(keyOf(b), entries)
 	return nil
+}
+
+// handled is a batch HandleBatch handled without error, and what it wrote.
+type handled struct {
+	key     batchKey
+	entries []*Entry
 }
 
 func (h *History) remember(k batchKey, entries []*Entry) {
@@ -212,13 +222,71 @@ func (h *History) Written(b *ingest.Batch) ([]*Entry, bool) {
 	return h.lastEntries, true
 }
 
-func (h *History) handle(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) ([]*Entry, error) {
+// batchRead is what ReadBatch read for a batch: lookUp's results.
+type batchRead struct {
+	by   *History
+	txs  []*ledger.Transaction // the batch's transactions, to recognise it
+	todo []*ledger.Transaction
+	set  *HoldingSet
+	used bool // HandleBatch took it: the set has changed since
+}
+
+// ReadBatch implements ingest.Reader: it reads what handling b needs (see
+// lookUp), so that the Ingester can do it while the batch before is still
+// being written. HandleBatch adds that batch's effects, which it wrote
+// itself, to what was read.
+func (h *History) ReadBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) (any, error) {
 	if b == nil || len(b.Transactions) == 0 {
 		return nil, nil
 	}
 	todo, set, err := h.lookUp(ctx, tx, b.Transactions)
-	if err != nil || len(todo) == 0 {
+	if err != nil {
 		return nil, err
+	}
+	return &batchRead{by: h, txs: b.Transactions, todo: todo, set: set}, nil
+}
+
+// readFor returns what ReadBatch read for b, brought up to date, or nil if
+// b must be read again: nothing was read for it, it was used already, or it
+// was read before the batch ending at b.FromOffset committed and h does not
+// know what that batch wrote. That batch is before, the one h handled last,
+// if it ends where b begins (a batch h was not called for wrote nothing of
+// h's); its entries are applied to the set read, which Apply allows whether
+// or not the read saw their effects already.
+func (h *History) readFor(b *ingest.Batch, before handled) *batchRead {
+	v, early := b.Read()
+	r, ok := v.(*batchRead)
+	if !ok || r.by != h || r.used || !slices.Equal(r.txs, b.Transactions) {
+		return nil
+	}
+	if early {
+		if before.key == (batchKey{}) || before.key.to != b.FromOffset {
+			return nil
+		}
+		for _, e := range before.entries {
+			r.set.Apply([]Entry{*e})
+		}
+	}
+	r.used = true
+	return r
+}
+
+func (h *History) handle(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch, before handled) ([]*Entry, error) {
+	if b == nil || len(b.Transactions) == 0 {
+		return nil, nil
+	}
+	var todo []*ledger.Transaction
+	var set *HoldingSet
+	if r := h.readFor(b, before); r != nil {
+		todo, set = r.todo, r.set
+	} else {
+		var err error
+		if todo, set, err = h.lookUp(ctx, tx, b.Transactions); err != nil {
+			return nil, err
+		}
+	}
+	if len(todo) == 0 {
+		return nil, nil
 	}
 	var w batchWrites
 	for _, t := range todo {
