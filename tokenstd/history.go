@@ -263,12 +263,35 @@ func (h *History) readFor(b *ingest.Batch, before handled) *batchRead {
 		if before.key == (batchKey{}) || before.key.to != b.FromOffset {
 			return nil
 		}
+		// Only what the batch consumes is ever looked up in the set.
+		consumed := map[string]bool{}
+		for _, cid := range consumedContracts(b.Transactions) {
+			consumed[cid] = true
+		}
 		for _, e := range before.entries {
-			r.set.Apply([]Entry{*e})
+			if touches(e, consumed) {
+				r.set.Apply([]Entry{*e})
+			}
 		}
 	}
 	r.used = true
 	return r
+}
+
+// touches reports whether e creates, archives, opens or closes one of the
+// contracts.
+func touches(e *Entry, contracts map[string]bool) bool {
+	for _, hs := range [][]Holding{e.Created, e.Archived} {
+		for _, hd := range hs {
+			if contracts[hd.ContractID] {
+				return true
+			}
+		}
+	}
+	if in := e.Instruction; in != nil && (contracts[in.ContractID] || contracts[in.Replaces]) {
+		return true
+	}
+	return contracts[e.InstructionCID]
 }
 
 func (h *History) handle(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch, before handled) ([]*Entry, error) {
@@ -390,25 +413,13 @@ func storable(t *ledger.Transaction, entries []Entry) *ParseError {
 // many are pending.
 func (h *History) lookUp(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Transaction) ([]*ledger.Transaction, *HoldingSet, error) {
 	ids := make([]string, 0, len(txs))
-	var cids []string
 	for _, t := range txs {
 		if t == nil {
 			return nil, nil, errors.New("tokenstd: nil transaction in batch")
 		}
 		ids = append(ids, t.UpdateID)
-		for _, ev := range t.Events {
-			switch e := ev.(type) {
-			case *ledger.ExercisedEvent:
-				if e != nil && e.Consuming {
-					cids = append(cids, e.ContractID)
-				}
-			case *ledger.ArchivedEvent:
-				if e != nil {
-					cids = append(cids, e.ContractID)
-				}
-			}
-		}
 	}
+	cids := consumedContracts(txs)
 	idList, idArg := pglist.Param(1, ids)
 	cidList, cidArg := pglist.Param(2, cids)
 	var rows []struct {
@@ -467,6 +478,31 @@ func (h *History) lookUp(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Transac
 		}
 	}
 	return todo, set, nil
+}
+
+// consumedContracts returns the contracts txs consume, archived or by a
+// consuming exercise: those whose holdings and instructions classifying
+// them may look up.
+func consumedContracts(txs []*ledger.Transaction) []string {
+	var cids []string
+	for _, t := range txs {
+		if t == nil {
+			continue
+		}
+		for _, ev := range t.Events {
+			switch e := ev.(type) {
+			case *ledger.ExercisedEvent:
+				if e != nil && e.Consuming {
+					cids = append(cids, e.ContractID)
+				}
+			case *ledger.ArchivedEvent:
+				if e != nil {
+					cids = append(cids, e.ContractID)
+				}
+			}
+		}
+	}
+	return cids
 }
 
 // setAside records t in the review table. The raw column holds the
