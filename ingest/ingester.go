@@ -92,13 +92,14 @@ type Config struct {
 	StreamBuffer int
 	// StreamBufferBytes bounds, in bytes as they arrived on the stream, the
 	// updates read but not yet committed: those waiting in the buffer and
-	// those of the batch being built or committed. Reading pauses until a
-	// commit frees enough; an update bigger than the whole bound is read
-	// when nothing else is pending, and makes a batch of its own. Where
-	// StreamBuffer and MaxBatchSize bound counts, this bounds memory when
-	// transactions are much bigger than a transfer (about 6 KB as it
-	// arrives, 9 KB decoded). Default 16 MiB; for transfers the counts bind
-	// first. Count on about ten times the bound in Go heap for transactions
+	// those of the batches being built, started or committed. Reading
+	// pauses until a commit frees enough; an update bigger than the whole
+	// bound is read when nothing else is pending, and makes a batch of its
+	// own. Where StreamBuffer and MaxBatchSize bound counts, this bounds
+	// memory when transactions are much bigger than a transfer (about 6 KB
+	// as it arrives, 9 KB decoded). Default 16 MiB; for transfers it binds
+	// at about 2,800, a little before the counts would. Count on about ten
+	// times the bound in Go heap for transactions
 	// of many small contracts: decoded they take about five times their
 	// size as they arrived, and the heap peaks at about twice what is live
 	// (BenchmarkIngestLargeTransactions).
