@@ -118,10 +118,10 @@ type Preparer interface {
 // written and committed on another connection (see Pipelining in the
 // package documentation), so that the reads do not wait for that commit;
 // Batch.Read then says so, and HandleBatch must add that batch's effects
-// to what was read, or read again. HandleBatch itself always runs after the batch before has
-// committed. ReadBatch must only read, with tx; it runs concurrently with
-// HandleBatch of the batch before, from another goroutine, and must not
-// change anything HandleBatch uses. It is not called for a batch the
+// to what was read, or read again. HandleBatch itself always runs after
+// the batch before has committed. ReadBatch must only read, with tx; it
+// runs concurrently with HandleBatch of the batch before, from another
+// goroutine, and must not change anything HandleBatch uses. It is not called for a batch the
 // Ingester handles one transaction at a time (PoisonSetAside), and a
 // batch retried after a fault is read again. An error fails the batch as
 // HandleBatch's would.

@@ -99,9 +99,9 @@ type Config struct {
 	// memory when transactions are much bigger than a transfer (about 6 KB
 	// as it arrives, 9 KB decoded). Default 16 MiB; for transfers it binds
 	// at about 2,800, a little before the counts would. Count on about ten
-	// times the bound in Go heap for transactions
-	// of many small contracts: decoded they take about five times their
-	// size as they arrived, and the heap peaks at about twice what is live
+	// times the bound in Go heap for transactions of many small contracts:
+	// decoded they take about five times their size as they arrived, and
+	// the heap peaks at about twice what is live
 	// (BenchmarkIngestLargeTransactions).
 	StreamBufferBytes int
 	// StallTimeout, if positive, reconnects a tailing stream that delivered
