@@ -224,11 +224,12 @@ func (h *History) Written(b *ingest.Batch) ([]*Entry, bool) {
 
 // batchRead is what ReadBatch read for a batch: lookUp's results.
 type batchRead struct {
-	by   *History
-	txs  []*ledger.Transaction // the batch's transactions, to recognise it
-	todo []*ledger.Transaction
-	set  *HoldingSet
-	used bool // HandleBatch took it: the set has changed since
+	by       *History
+	txs      []*ledger.Transaction // the batch's transactions, to recognise it
+	consumed []string              // the contracts they consume (consumedContracts)
+	todo     []*ledger.Transaction
+	set      *HoldingSet
+	used     bool // HandleBatch took it: the set has changed since
 }
 
 // ReadBatch implements ingest.Reader: it reads what handling b needs (see
@@ -239,11 +240,12 @@ func (h *History) ReadBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) (
 	if b == nil || len(b.Transactions) == 0 {
 		return nil, nil
 	}
-	todo, set, err := h.lookUp(ctx, tx, b.Transactions)
+	cids := consumedContracts(b.Transactions)
+	todo, set, err := h.lookUpFor(ctx, tx, b.Transactions, cids)
 	if err != nil {
 		return nil, err
 	}
-	return &batchRead{by: h, txs: b.Transactions, todo: todo, set: set}, nil
+	return &batchRead{by: h, txs: b.Transactions, consumed: cids, todo: todo, set: set}, nil
 }
 
 // readFor returns what ReadBatch read for b, brought up to date, or nil if
@@ -264,8 +266,8 @@ func (h *History) readFor(b *ingest.Batch, before handled) *batchRead {
 			return nil
 		}
 		// Only what the batch consumes is ever looked up in the set.
-		consumed := map[string]bool{}
-		for _, cid := range consumedContracts(b.Transactions) {
+		consumed := make(map[string]bool, len(r.consumed))
+		for _, cid := range r.consumed {
 			consumed[cid] = true
 		}
 		for _, e := range before.entries {
@@ -412,6 +414,11 @@ func storable(t *ledger.Transaction, entries []Entry) *ParseError {
 // may scan the whole table for a pending row when its statistics say that
 // many are pending.
 func (h *History) lookUp(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Transaction) ([]*ledger.Transaction, *HoldingSet, error) {
+	return h.lookUpFor(ctx, tx, txs, consumedContracts(txs))
+}
+
+// lookUpFor is lookUp with the contracts txs consume already listed.
+func (h *History) lookUpFor(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Transaction, cids []string) ([]*ledger.Transaction, *HoldingSet, error) {
 	ids := make([]string, 0, len(txs))
 	for _, t := range txs {
 		if t == nil {
@@ -419,7 +426,6 @@ func (h *History) lookUp(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Transac
 		}
 		ids = append(ids, t.UpdateID)
 	}
-	cids := consumedContracts(txs)
 	idList, idArg := pglist.Param(1, ids)
 	cidList, cidArg := pglist.Param(2, cids)
 	var rows []struct {
