@@ -105,11 +105,25 @@ func (f *fake) readLine(word string) (string, error) {
 	return rest, nil
 }
 
-// Tail makes the child append rate transactions per second for d, each
-// stamped with its append time (see appendTime); it returns how many it
-// appended, once it is done.
-func (f *fake) Tail(rate int, d time.Duration) (int, error) {
+// PrepareTail makes the child make the transactions of a tail of rate
+// transactions per second for d, and returns how many it made. RunTail
+// appends them.
+func (f *fake) PrepareTail(rate int, d time.Duration) (int, error) {
 	if _, err := fmt.Fprintf(f.stdin, "tail %d %d\n", rate, d.Nanoseconds()); err != nil {
+		return 0, err
+	}
+	line, err := f.readLine("made")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(line)
+}
+
+// RunTail makes the child append the transactions PrepareTail made, at its
+// rate, each stamped with its append time (see appendTime); it returns how
+// many it appended, once it is done.
+func (f *fake) RunTail() (int, error) {
+	if _, err := fmt.Fprintln(f.stdin, "go"); err != nil {
 		return 0, err
 	}
 	line, err := f.readLine("appended")
@@ -182,7 +196,12 @@ func runChild(js string) error {
 		if _, err := fmt.Sscanf(in.Text(), "tail %d %d", &rate, &d); err != nil {
 			return fmt.Errorf("unknown command %q", in.Text())
 		}
-		n, err := tail(p, h, next, rate, time.Duration(d))
+		txs := tailTxs(h, next, rate, time.Duration(d))
+		fmt.Printf("made %d\n", len(txs))
+		if !in.Scan() || in.Text() != "go" {
+			return fmt.Errorf("want go after tail, got %q", in.Text())
+		}
+		n, err := tail(p, txs, rate)
 		if err != nil {
 			return err
 		}
@@ -216,16 +235,29 @@ func warm(p *ledgertest.Participant, treasury string) error {
 	return errors.Join(errs...)
 }
 
-// tail appends rate transactions per second for d, from TransferHistory
-// index first on, each with its append time as workflow id, and returns how
-// many it appended. A late tick appends at once, so the rate holds on
-// average.
-func tail(p *ledgertest.Participant, h ledgertest.TransferHistory, first, rate int, d time.Duration) (int, error) {
+// tailTxs makes the transactions of a tail of rate transactions per second
+// for d, from TransferHistory index first on. They are made before the
+// first append: making one costs the fake about as much CPU as ingesting it
+// costs the ingester, and a participant does that work on a machine of its
+// own, not on the cores the ingester and PostgreSQL share here.
+func tailTxs(h ledgertest.TransferHistory, first, rate int, d time.Duration) []*ledger.Transaction {
+	interval := time.Second / time.Duration(rate)
+	var txs []*ledger.Transaction
+	for i := 0; time.Duration(i)*interval < d; i++ {
+		txs = append(txs, h.Tx(first+i))
+	}
+	return txs
+}
+
+// tail appends txs at rate transactions per second, each with its append
+// time as workflow id, and returns how many it appended. A late tick
+// appends at once, so the rate holds on average.
+func tail(p *ledgertest.Participant, txs []*ledger.Transaction, rate int) (int, error) {
 	interval := time.Second / time.Duration(rate)
 	start := time.Now()
 	n := 0
-	for ; time.Duration(n)*interval < d; n++ {
-		tx := h.Tx(first + n)
+	for ; n < len(txs); n++ {
+		tx := txs[n]
 		if wait := time.Until(start.Add(time.Duration(n) * interval)); wait > 0 {
 			time.Sleep(wait)
 		}

@@ -370,22 +370,32 @@ func (b *bench) tail(ctx context.Context, f *fake, rate int, d time.Duration) (t
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- ing.Run(runCtx) }()
-	// Let the ingester open its stream before the clock starts.
-	time.Sleep(500 * time.Millisecond)
-	appended, err := f.Tail(rate, d)
+	made, err := f.PrepareTail(rate, d)
 	if err != nil {
 		return tailResult{}, err
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for ing.Stats().Transactions < int64(appended) {
-		if time.Now().After(deadline) {
-			return tailResult{}, fmt.Errorf("tail: %d of %d transactions ingested after 30s", ing.Stats().Transactions, appended)
+	// Let the ingester open its stream before the clock starts.
+	time.Sleep(500 * time.Millisecond)
+	var appended int
+	err = b.measureCPU("tail", f, int64(made), func() error {
+		if appended, err = f.RunTail(); err != nil {
+			return err
 		}
-		select {
-		case err := <-done:
-			return tailResult{}, fmt.Errorf("tail: ingester stopped: %w", err)
-		case <-time.After(10 * time.Millisecond):
+		deadline := time.Now().Add(30 * time.Second)
+		for ing.Stats().Transactions < int64(appended) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("tail: %d of %d transactions ingested after 30s", ing.Stats().Transactions, appended)
+			}
+			select {
+			case err := <-done:
+				return fmt.Errorf("tail: ingester stopped: %w", err)
+			case <-time.After(10 * time.Millisecond):
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return tailResult{}, err
 	}
 	ing.Stop()
 	if err := <-done; err != nil {
@@ -400,6 +410,7 @@ func (b *bench) tail(ctx context.Context, f *fake, rate int, d time.Duration) (t
 	r := tailResult{N: len(s), P50: percentile(s, 50), P99: percentile(s, 99), Max: s[len(s)-1], Batches: ing.Stats().Batches}
 	b.logf("  tail: %d transactions at %d tx/s in %d batches: append → commit p50 %.1f ms, p99 %.1f ms, max %.1f ms",
 		r.N, rate, r.Batches, ms(r.P50), ms(r.P99), ms(r.Max))
+	b.logCPU("tail")
 	return r, nil
 }
 
