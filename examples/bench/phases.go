@@ -306,8 +306,7 @@ func (b *bench) memory(ctx context.Context, f *fake) ([]memPoint, float64, error
 // participant (its workflow id) to the commit of its batch. It is the first
 // handler of the chain, to learn a batch's transactions, and hears of the
 // commit through Config.OnCommit. A chain member rather than a wrapper, so
-// that the Ingester still sees the handlers' Preparer, Reader and
-// Statements.
+// that the Ingester still sees the handlers' Preparer and Reader.
 type latencyProbe struct {
 	mu      sync.Mutex
 	pending []time.Time // append times of the batch being committed
