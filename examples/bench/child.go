@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +46,21 @@ type childConfig struct {
 	// CantonIDs makes the identifiers as long as a Canton participant's
 	// (ledgertest.WithCantonUpdateIDs, TransferHistory.CantonIDs).
 	CantonIDs bool `json:"canton_ids"`
+	// Procs, when positive, is the child's GOMAXPROCS. The tail phase runs
+	// the fake on one: a participant runs on a machine of its own, and on
+	// the two cores it shares here with the ingester and PostgreSQL its
+	// runtime (a garbage collector worker, threads woken for each send)
+	// would otherwise take both cores at times, which shows in the
+	// tail's p99 and maximum.
+	Procs int `json:"procs,omitempty"`
+}
+
+// procsName describes a childConfig.Procs.
+func procsName(n int) string {
+	if n <= 0 {
+		return "Go's default, every CPU"
+	}
+	return strconv.Itoa(n)
 }
 
 // fake is a running child.
@@ -162,6 +178,9 @@ func runChild(js string) error {
 	var cfg childConfig
 	if err := json.Unmarshal([]byte(js), &cfg); err != nil {
 		return fmt.Errorf("bad %s: %w", childEnv, err)
+	}
+	if cfg.Procs > 0 {
+		runtime.GOMAXPROCS(cfg.Procs)
 	}
 	var opts []ledgertest.Option
 	switch {

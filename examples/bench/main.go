@@ -86,14 +86,17 @@ type options struct {
 	N, MemN, NaiveN int
 	TailRate        int
 	TailFor         time.Duration
-	DSN             string
-	Durable         bool
-	JSON            bool
-	Quick           bool
-	Phases          string
-	CPUProfile      string
-	Trace           string
-	CantonIDs       bool
+	// TailFakeProcs is the fake's GOMAXPROCS in the tail phase; 0 leaves
+	// Go's default (every CPU).
+	TailFakeProcs int
+	DSN           string
+	Durable       bool
+	JSON          bool
+	Quick         bool
+	Phases        string
+	CPUProfile    string
+	Trace         string
+	CantonIDs     bool
 	// MaxBatch and StreamBuffer, when positive, set the Ingester's
 	// MaxBatchSize and StreamBuffer in the e2e and memory phases (never in
 	// the tail phase, which keeps the defaults).
@@ -106,6 +109,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.NaiveN, "naive-n", 0, "transactions for the naive baseline (default: n/40, at most 5,000)")
 	fs.IntVar(&o.TailRate, "tail-rate", 1000, "transactions per second appended in the tail phase")
 	fs.DurationVar(&o.TailFor, "tail-for", 30*time.Second, "how long the tail phase appends")
+	fs.IntVar(&o.TailFakeProcs, "tail-fake-procs", 1, "the fake participant's GOMAXPROCS in the tail phase; 0: Go's default, every CPU")
 	fs.StringVar(&o.DSN, "dsn", "", "PostgreSQL connection string; empty starts a local throwaway server")
 	fs.BoolVar(&o.Durable, "durable", true, "local server: keep fsync and synchronous_commit on")
 	fs.BoolVar(&o.CantonIDs, "canton-ids", false, "identifiers as long as a Canton participant's (update ids, contract ids, parties)")
@@ -158,9 +162,11 @@ type Result struct {
 	TailRate   int        `json:"tail_rate"`
 	TailN      int        `json:"tail_n"`
 	TailMaxMS  float64    `json:"tail_max_ms"`
-	Handlers   string     `json:"handlers"`
-	Durable    bool       `json:"durable"`
-	CantonIDs  bool       `json:"canton_ids"`
+	// TailFakeProcs is the fake's GOMAXPROCS in the tail phase (0: every CPU).
+	TailFakeProcs int    `json:"tail_fake_procs"`
+	Handlers      string `json:"handlers"`
+	Durable       bool   `json:"durable"`
+	CantonIDs     bool   `json:"canton_ids"`
 	// MaxBatch and StreamBuffer are the Ingester's settings in the e2e and
 	// memory phases.
 	MaxBatch     int     `json:"max_batch_size"`
@@ -182,7 +188,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 	if o.CantonIDs {
 		treasury = ledgertest.CantonID("treasury::1220", treasury)
 	}
-	res := &Result{N: o.N, NaiveN: o.NaiveN, MemN: o.MemN, TailRate: o.TailRate, Handlers: handlerNames,
+	res := &Result{N: o.N, NaiveN: o.NaiveN, MemN: o.MemN, TailRate: o.TailRate, TailFakeProcs: o.TailFakeProcs, Handlers: handlerNames,
 		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), CantonIDs: o.CantonIDs,
 		MaxBatch: ingest.MaxBatchSizeDefault, StreamBuffer: ingest.StreamBufferDefault}
 	if o.MaxBatch > 0 {
@@ -248,8 +254,8 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 	}
 
 	if slices.Contains(phases, "tail") {
-		b.logf("tail: the fake appends %d tx/s for %s to a tailing ingester with default settings", o.TailRate, o.TailFor)
-		f, err := startFake(ctx, childConfig{Treasury: treasury, CantonIDs: o.CantonIDs})
+		b.logf("tail: the fake appends %d tx/s for %s to a tailing ingester with default settings (the fake's GOMAXPROCS: %s)", o.TailRate, o.TailFor, procsName(o.TailFakeProcs))
+		f, err := startFake(ctx, childConfig{Treasury: treasury, CantonIDs: o.CantonIDs, Procs: o.TailFakeProcs})
 		if err != nil {
 			return nil, err
 		}
