@@ -908,6 +908,22 @@ func (d *wireDecoder) list(b []byte, depth int) (Value, error) {
 // entry decodes a map entry: its key (field 1) and value (field 2), either
 // of which may be missing.
 func entry(b []byte) (key, value []byte, err error) {
+	// The encoding every record field and map entry has in practice: the
+	// key, then the value if any, each once. entryTag1 and entryTag2 are
+	// their tags (bytes, fields 1 and 2), one byte each.
+	if len(b) > 1 && b[0] == entryTag1 {
+		if k, n := protowire.ConsumeBytes(b[1:]); n >= 0 {
+			rest := b[1+n:]
+			if len(rest) == 0 {
+				return k, nil, nil
+			}
+			if len(rest) > 1 && rest[0] == entryTag2 {
+				if v, m := protowire.ConsumeBytes(rest[1:]); m >= 0 && 1+m == len(rest) {
+					return k, v, nil
+				}
+			}
+		}
+	}
 	var set once
 	err = fields(b, func(num protowire.Number, typ protowire.Type, _ uint64, data []byte) error {
 		if num != 1 && num != 2 {
@@ -928,6 +944,12 @@ func entry(b []byte) (key, value []byte, err error) {
 	})
 	return key, value, err
 }
+
+// The tags of a map entry's key and value (fields 1 and 2, bytes).
+const (
+	entryTag1 = byte(1<<3 | protowire.BytesType)
+	entryTag2 = byte(2<<3 | protowire.BytesType)
+)
 
 func (d *wireDecoder) textMap(b []byte, depth int) (Value, error) {
 	start, n, err := d.push(b, 1)
