@@ -281,6 +281,8 @@ func (s *UpdateStream) Recv() (Update, error) {
 		return Update{}, streamErr(s.begin, err)
 	}
 	u, unmarshalErr, err := s.dec.decode(s.frame.b)
+	size := len(s.frame.b)
+	s.frame.release()
 	if unmarshalErr != nil {
 		// As gRPC does when its codec fails: the stream ends with the error.
 		s.err = streamErr(s.begin, unmarshalErr)
@@ -301,7 +303,7 @@ func (s *UpdateStream) Recv() (Update, error) {
 		}
 		s.last = off
 	}
-	s.size = len(s.frame.b)
+	s.size = size
 	return u, nil
 }
 

@@ -141,3 +141,41 @@ func TestTokenSourceAskedPerCall(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 3, asked)
 }
+
+// Every transaction of a long stream is intact once the whole stream has
+// been read. The stream decodes a message from gRPC's own buffer when it
+// arrived in one and hands the buffer back after decoding; gRPC reuses it
+// for later messages, so nothing decoded may point into it. Each streamed
+// transaction must equal the same transaction looked up on its own
+// (GetUpdateById, decoded by the reference path).
+func TestStreamedTransactionsOutliveTheirBuffers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, err := ledgertest.New()
+	require.NoError(t, err)
+	defer p.Close()
+	const n = 300
+	h := ledgertest.TransferHistory{Treasury: treasury}
+	require.NoError(t, p.AppendFunc(n, h.Tx))
+	c := newClient(t, p)
+	f := ledger.Filter{Parties: []string{treasury}}
+	s, err := c.Updates(ctx, ledger.UpdatesRequest{EndInclusive: n, Filter: f})
+	require.NoError(t, err)
+	var got []*ledger.Transaction
+	for {
+		u, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		if u.Kind == ledger.UpdateTransaction {
+			got = append(got, u.Transaction)
+		}
+	}
+	require.Len(t, got, n)
+	for i, tx := range got {
+		want, err := c.UpdateByID(ctx, tx.UpdateID, f)
+		require.NoError(t, err)
+		require.Equal(t, want, tx, "transaction %d (offset %d)", i, tx.Offset)
+	}
+}

@@ -47,11 +47,28 @@ const (
 	maxLabelLists = 1 << 12
 )
 
-// wireFrame receives one message's bytes from frameCodec.
-type wireFrame struct{ b []byte }
+// wireFrame receives one message's bytes from frameCodec, in b: gRPC's own
+// buffer when the message arrived in one (held in ref until release),
+// otherwise a copy in buf, which is reused from message to message.
+type wireFrame struct {
+	b   []byte
+	buf []byte
+	ref mem.Buffer
+}
+
+// release lets gRPC have its buffer back, if b was one. Nothing decoded
+// from b may refer to it any more: the decoder copies what it keeps, as
+// buf is overwritten by the next message too.
+func (f *wireFrame) release() {
+	if f.ref != nil {
+		f.ref.Free()
+		f.ref = nil
+	}
+	f.b = nil
+}
 
 // frameCodec is the codec of the GetUpdates call: it hands the response's
-// bytes to the stream (into a buffer reused from message to message) and
+// bytes to the stream (without a copy when they arrived in one buffer) and
 // marshals the request as the proto codec does.
 type frameCodec struct{ proto encoding.CodecV2 }
 
@@ -66,11 +83,19 @@ func (c frameCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return c.proto.Unmarshal(data, v)
 	}
-	n := data.Len()
-	if cap(f.b) < n {
-		f.b = make([]byte, n)
+	f.release()
+	if len(data) == 1 {
+		// gRPC frees data once this returns; the reference keeps the
+		// buffer until the stream has decoded it.
+		data[0].Ref()
+		f.ref, f.b = data[0], data[0].ReadOnlyData()
+		return nil
 	}
-	f.b = f.b[:n]
+	n := data.Len()
+	if cap(f.buf) < n {
+		f.buf = make([]byte, n)
+	}
+	f.b = f.buf[:n]
 	data.CopyTo(f.b)
 	return nil
 }
