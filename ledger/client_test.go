@@ -37,6 +37,25 @@ func newClient(t *testing.T, p *ledgertest.Participant) *ledger.Client {
 	return c
 }
 
+// recvAll reads a bounded stream to its end and returns its transactions.
+// Unless checkpoints are allowed, every update must be a transaction.
+func recvAll(t *testing.T, s *ledger.UpdateStream, checkpoints bool) []*ledger.Transaction {
+	t.Helper()
+	var got []*ledger.Transaction
+	for {
+		u, err := s.Recv()
+		if errors.Is(err, io.EOF) {
+			return got
+		}
+		require.NoError(t, err)
+		if u.Kind != ledger.UpdateTransaction {
+			require.True(t, checkpoints, "update of kind %v", u.Kind)
+			continue
+		}
+		got = append(got, u.Transaction)
+	}
+}
+
 func TestClientAgainstFakeParticipant(t *testing.T) {
 	ctx := context.Background()
 	p, err := ledgertest.New(ledgertest.WithSeparateAdmin())
@@ -54,16 +73,7 @@ func TestClientAgainstFakeParticipant(t *testing.T) {
 	// values and views, then io.EOF.
 	s, err := c.Updates(ctx, ledger.UpdatesRequest{EndInclusive: end, Filter: ledger.Filter{Parties: []string{treasury}}})
 	require.NoError(t, err)
-	var got []*ledger.Transaction
-	for {
-		u, err := s.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		require.NoError(t, err)
-		require.Equal(t, ledger.UpdateTransaction, u.Kind)
-		got = append(got, u.Transaction)
-	}
+	got := recvAll(t, s, false)
 	require.Len(t, got, 2)
 	require.Equal(t, stored[0].UpdateID, got[0].UpdateID)
 	require.Equal(t, int64(3), got[1].Offset)
@@ -161,17 +171,7 @@ func TestStreamedTransactionsOutliveTheirBuffers(t *testing.T) {
 	f := ledger.Filter{Parties: []string{treasury}}
 	s, err := c.Updates(ctx, ledger.UpdatesRequest{EndInclusive: n, Filter: f})
 	require.NoError(t, err)
-	var got []*ledger.Transaction
-	for {
-		u, err := s.Recv()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		require.NoError(t, err)
-		if u.Kind == ledger.UpdateTransaction {
-			got = append(got, u.Transaction)
-		}
-	}
+	got := recvAll(t, s, true)
 	require.Len(t, got, n)
 	for i, tx := range got {
 		want, err := c.UpdateByID(ctx, tx.UpdateID, f)
