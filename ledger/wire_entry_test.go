@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -15,13 +16,7 @@ func TestEntryEncodings(t *testing.T) {
 	kv := func(num protowire.Number, s string) []byte {
 		return protowire.AppendBytes(protowire.AppendTag(nil, num, protowire.BytesType), []byte(s))
 	}
-	cat := func(parts ...[]byte) []byte {
-		var b []byte
-		for _, p := range parts {
-			b = append(b, p...)
-		}
-		return b
-	}
+	cat := slices.Concat[[]byte]
 	for _, c := range []struct {
 		name       string
 		b          []byte
