@@ -46,6 +46,12 @@
 //     withdrawal_reservation, withdrawal_gate and withdrawal_gate_log.
 //   - 004_tokenstd_holding_index (package tokenstd): drops token_holding's
 //     index on created_update_id, which no query used.
+//   - 005_dedup_record_time_brin (package dedup): replaces
+//     ingested_update's B-tree on (synchronizer_id, record_time) with a
+//     BRIN index on record_time.
+//   - 006_token_history_kind_index (package tokenstd): drops
+//     token_history's index on (kind, ledger_offset); ListEntries filters
+//     kinds on the rows the offset index returns.
 //
 // # Guarantees
 //

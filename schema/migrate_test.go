@@ -61,6 +61,11 @@ func TestMigrate(t *testing.T) {
 		if old {
 			t.Fatal("ingested_update_record_time_idx still there after 005")
 		}
+		var kindIdx bool
+		mustGet(t, db, &kindIdx, `SELECT to_regclass('txhistory.token_history_kind_idx') IS NOT NULL`)
+		if kindIdx {
+			t.Fatal("token_history_kind_idx still there after 006")
+		}
 
 		versions, err := schema.Versions(ctx, db)
 		must(t, err)
