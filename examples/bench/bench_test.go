@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/stretchr/testify/require"
 )
@@ -81,8 +82,21 @@ func TestBenchBatchSettings(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 50, res.MaxBatch)
 	require.Equal(t, 64, res.StreamBuffer)
+	require.Equal(t, ingest.StreamBufferBytesDefault, res.StreamBufferBytes)
 	require.GreaterOrEqual(t, res.E2EBatches, int64(600/50), "600 transactions in batches of at most 50")
-	require.Contains(t, out.String(), "MaxBatchSize 50, StreamBuffer 64")
+	require.Contains(t, out.String(), "MaxBatchSize 50, StreamBuffer 64, StreamBufferBytes 16777216")
+
+	// A byte budget of about five transfers (some 6 KB each on the wire)
+	// bounds what is read but not committed, so batches stay that small.
+	out.Reset()
+	res, err = run(ctx, options{
+		N: 600, NaiveN: 10, DSN: pgtest.NewDSN(t), Phases: "throughput", StreamBufferBytes: 32 << 10,
+	}, &out)
+	t.Log(out.String())
+	require.NoError(t, err)
+	require.Equal(t, 32<<10, res.StreamBufferBytes)
+	require.GreaterOrEqual(t, res.E2EBatches, int64(600/6), "600 transactions with at most about five uncommitted")
+	require.Contains(t, out.String(), "StreamBufferBytes 32768")
 }
 
 // TestSampleCPU: the CPU time read from /proc grows with work done, as much

@@ -97,10 +97,10 @@ type options struct {
 	CPUProfile    string
 	Trace         string
 	CantonIDs     bool
-	// MaxBatch and StreamBuffer, when positive, set the Ingester's
-	// MaxBatchSize and StreamBuffer in the e2e and memory phases (never in
-	// the tail phase, which keeps the defaults).
-	MaxBatch, StreamBuffer int
+	// MaxBatch, StreamBuffer and StreamBufferBytes, when positive, set the
+	// Ingester's settings of those names in the e2e and memory phases
+	// (never in the tail phase, which keeps the defaults).
+	MaxBatch, StreamBuffer, StreamBufferBytes int
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -115,6 +115,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.CantonIDs, "canton-ids", false, "identifiers as long as a Canton participant's (update ids, contract ids, parties)")
 	fs.IntVar(&o.MaxBatch, "max-batch", 0, "the Ingester's MaxBatchSize in the e2e and memory phases (default: the library's, ingest.MaxBatchSizeDefault)")
 	fs.IntVar(&o.StreamBuffer, "stream-buffer", 0, "the Ingester's StreamBuffer in the e2e and memory phases (default: the library's, ingest.StreamBufferDefault)")
+	fs.IntVar(&o.StreamBufferBytes, "stream-buffer-bytes", 0, "the Ingester's StreamBufferBytes in the e2e and memory phases (default: the library's, ingest.StreamBufferBytesDefault)")
 	fs.BoolVar(&o.JSON, "json", false, "end with one line of JSON holding the results")
 	fs.BoolVar(&o.Quick, "quick", false, "small counts (n 20,000, mem-n 50,000, tail 5s) for a run under a minute")
 	fs.StringVar(&o.Phases, "phases", "memory,throughput,tail", "phases to run: memory, throughput (e2e, ceiling, naive), tail")
@@ -167,14 +168,15 @@ type Result struct {
 	Handlers      string `json:"handlers"`
 	Durable       bool   `json:"durable"`
 	CantonIDs     bool   `json:"canton_ids"`
-	// MaxBatch and StreamBuffer are the Ingester's settings in the e2e and
-	// memory phases.
-	MaxBatch     int     `json:"max_batch_size"`
-	StreamBuffer int     `json:"stream_buffer"`
-	E2EBatches   int64   `json:"e2e_batches"`
-	CPUs         int     `json:"cpus"`
-	GoVersion    string  `json:"go"`
-	ElapsedSecs  float64 `json:"elapsed_s"`
+	// MaxBatch, StreamBuffer and StreamBufferBytes are the Ingester's
+	// settings in the e2e and memory phases.
+	MaxBatch          int     `json:"max_batch_size"`
+	StreamBuffer      int     `json:"stream_buffer"`
+	StreamBufferBytes int     `json:"stream_buffer_bytes"`
+	E2EBatches        int64   `json:"e2e_batches"`
+	CPUs              int     `json:"cpus"`
+	GoVersion         string  `json:"go"`
+	ElapsedSecs       float64 `json:"elapsed_s"`
 }
 
 func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
@@ -190,16 +192,21 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 	}
 	res := &Result{N: o.N, NaiveN: o.NaiveN, MemN: o.MemN, TailRate: o.TailRate, TailFakeProcs: o.TailFakeProcs, Handlers: handlerNames,
 		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), CantonIDs: o.CantonIDs,
-		MaxBatch: ingest.MaxBatchSizeDefault, StreamBuffer: ingest.StreamBufferDefault}
+		MaxBatch: ingest.MaxBatchSizeDefault, StreamBuffer: ingest.StreamBufferDefault, StreamBufferBytes: ingest.StreamBufferBytesDefault}
 	if o.MaxBatch > 0 {
 		res.MaxBatch = o.MaxBatch
 	}
 	if o.StreamBuffer > 0 {
 		res.StreamBuffer = o.StreamBuffer
 	}
-	b := &bench{treasury: treasury, logger: quietLogger(), progress: stdout, maxBatch: res.MaxBatch, streamBuffer: res.StreamBuffer}
+	if o.StreamBufferBytes > 0 {
+		res.StreamBufferBytes = o.StreamBufferBytes
+	}
+	b := &bench{treasury: treasury, logger: quietLogger(), progress: stdout,
+		maxBatch: res.MaxBatch, streamBuffer: res.StreamBuffer, streamBufferBytes: res.StreamBufferBytes}
 	b.logf("txhistory bench: %d CPUs, %s, handlers: %s", res.CPUs, res.GoVersion, handlerNames)
-	b.logf("Ingester in the e2e and memory phases: MaxBatchSize %d, StreamBuffer %d (the tail phase: the defaults)", res.MaxBatch, res.StreamBuffer)
+	b.logf("Ingester in the e2e and memory phases: MaxBatchSize %d, StreamBuffer %d, StreamBufferBytes %d (the tail phase: the defaults)",
+		res.MaxBatch, res.StreamBuffer, res.StreamBufferBytes)
 
 	dsn := o.DSN
 	if dsn == "" {

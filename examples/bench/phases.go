@@ -28,8 +28,8 @@ type bench struct {
 	pgPID    int              // the local server's postmaster, 0 with -dsn
 	cpu      map[string]perTx // CPU time per transaction, by phase
 	// the Ingester's settings in ingestAll (the e2e and memory phases)
-	maxBatch, streamBuffer int
-	batches                map[string]int64 // batches committed, by phase
+	maxBatch, streamBuffer, streamBufferBytes int
+	batches                                   map[string]int64 // batches committed, by phase
 }
 
 // measureCPU samples the CPU time of the chain's processes before and after
@@ -195,7 +195,7 @@ func (b *bench) ingestAll(ctx context.Context, f *fake, phase string, historyOnl
 		return 0, err
 	}
 	ing, err := ingest.New(b.db, c, ingest.Config{Parties: []string{b.treasury}, Schema: name, Handler: h, EndOffset: f.End,
-		MaxBatchSize: b.maxBatch, StreamBuffer: b.streamBuffer, Logger: b.logger, OnCommit: onCommit})
+		MaxBatchSize: b.maxBatch, StreamBuffer: b.streamBuffer, StreamBufferBytes: b.streamBufferBytes, Logger: b.logger, OnCommit: onCommit})
 	if err != nil {
 		return 0, err
 	}
