@@ -314,6 +314,12 @@ type entryRow struct {
 // ListEntries returns history entries in ingestion order (offset, then
 // node). Their Created and Archived holdings are read from the holding
 // table; an offer's Instruction from the instruction table.
+//
+// It reads the entries after f.AfterOffset through the offset index and
+// checks f.Kinds on each: there is no index on the kind (migration 006
+// dropped it), so a filter on a kind that is rare after the offset reads
+// every entry up to the limit's last match. A deployment that pages
+// through such a kind can add a partial index of its own (docs/OPERATIONS.md).
 func ListEntries(ctx context.Context, q sqlx.QueryerContext, schemaName string, f EntryFilter) ([]Entry, error) {
 	query := `SELECT update_id, node_id, kind, instrument_admin, instrument_id, ledger_offset, record_time, synchronizer_id,
 		tx_kind, choice, amount::text AS amount, transferred::text AS transferred, fee::text AS fee, sender, receiver,
