@@ -331,6 +331,24 @@ func (v Value) AsTextMap() ([]Field, error) {
 	return out, nil
 }
 
+// TextMapLen returns the number of entries of a text map. With TextMapAt
+// it reads a text map without the slice AsTextMap allocates.
+func (v Value) TextMapLen() (int, error) {
+	if v.kind != KindTextMap {
+		return 0, v.wrong("text_map")
+	}
+	return len(v.keys), nil
+}
+
+// TextMapAt returns the i-th entry of a text map in wire order; false if v
+// is not a text map or i is out of range.
+func (v Value) TextMapAt(i int) (Field, bool) {
+	if v.kind != KindTextMap || i < 0 || i >= len(v.keys) {
+		return Field{}, false
+	}
+	return Field{Label: v.keys[i], Value: v.elems[i]}, true
+}
+
 // AsGenMap returns the gen map's entries in wire order.
 func (v Value) AsGenMap() ([]Entry, error) {
 	if v.kind != KindGenMap {

@@ -81,7 +81,7 @@ func (c Classifier) Classify(tx *ledger.Transaction, lookup HoldingLookup) (entr
 		c:            c,
 		tx:           tx,
 		holdings:     lookup,
-		created:      map[string]Holding{},
+		created:      map[string]*Holding{},
 		createdInstr: map[string]Instruction{},
 		consumed:     map[string]int32{},
 		loose:        map[looseKey]*change{},
@@ -102,7 +102,7 @@ type run struct {
 	holdings HoldingLookup
 	instrs   InstructionLookup
 
-	created      map[string]Holding     // treasury holdings created in tx
+	created      map[string]*Holding    // treasury holdings created in tx (pointers: a Holding is 160 bytes, and a map stores its values eight to a group)
 	createdInstr map[string]Instruction // instructions concerning the treasury created in tx
 	consumed     map[string]int32       // contracts consumed in tx → node
 
@@ -134,40 +134,71 @@ func (c *change) net() decimal.Decimal {
 
 // changes collects an operation's effects on the treasury.
 type changes struct {
-	byInst      map[Instrument]*change
-	order       []Instrument
-	instrs      []Instruction // instructions (concerning the treasury) created inside
-	closed      []closedInstr // known instructions consumed inside, below the root
-	otherOwners []string      // owners of non-treasury holdings created inside
-	root        int32         // node of the operation
+	order       []Instrument       // the instruments changed, in the order first seen
+	byOrder     []*change          // byOrder[i] is the change of order[i]
+	index       map[Instrument]int // position in order, once there are more than smallChanges
+	instrs      []Instruction      // instructions (concerning the treasury) created inside
+	closed      []closedInstr      // known instructions consumed inside, below the root
+	otherOwners []string           // owners of non-treasury holdings created inside
+	root        int32              // node of the operation
 }
+
+// smallChanges is how many instruments changes finds by scanning its
+// slice; an operation usually changes one. Beyond it, a map keeps a
+// transaction with many instruments from taking quadratic time.
+const smallChanges = 8
 
 type closedInstr struct {
 	instr Instruction
 	node  int32
 }
 
-func (cs *changes) of(inst Instrument) *change {
-	if cs.byInst == nil {
-		cs.byInst = map[Instrument]*change{}
+// find returns the position of inst in cs.order, or -1.
+func (cs *changes) find(inst Instrument) int {
+	if cs.index != nil {
+		if i, ok := cs.index[inst]; ok {
+			return i
+		}
+		return -1
 	}
-	c, ok := cs.byInst[inst]
-	if !ok {
-		c = &change{}
-		cs.byInst[inst] = c
-		cs.order = append(cs.order, inst)
+	return slices.Index(cs.order, inst)
+}
+
+func (cs *changes) of(inst Instrument) *change {
+	if i := cs.find(inst); i >= 0 {
+		return cs.byOrder[i]
+	}
+	c := &change{}
+	cs.order = append(cs.order, inst)
+	cs.byOrder = append(cs.byOrder, c)
+	switch {
+	case cs.index != nil:
+		cs.index[inst] = len(cs.order) - 1
+	case len(cs.order) > smallChanges:
+		cs.reindex()
 	}
 	return c
 }
 
+func (cs *changes) reindex() {
+	cs.index = make(map[Instrument]int, len(cs.order))
+	for i, inst := range cs.order {
+		cs.index[inst] = i
+	}
+}
+
 // take removes and returns the change of inst (nil if none).
 func (cs *changes) take(inst Instrument) *change {
-	c, ok := cs.byInst[inst]
-	if !ok {
+	i := cs.find(inst)
+	if i < 0 {
 		return nil
 	}
-	delete(cs.byInst, inst)
-	cs.order = slices.DeleteFunc(cs.order, func(i Instrument) bool { return i == inst })
+	c := cs.byOrder[i]
+	cs.order = slices.Delete(cs.order, i, i+1)
+	cs.byOrder = slices.Delete(cs.byOrder, i, i+1)
+	if cs.index != nil {
+		cs.reindex()
+	}
 	return c
 }
 
@@ -350,7 +381,7 @@ func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instructio
 	if hv != nil {
 		if hv.Owner == r.c.Treasury {
 			h = &Holding{ContractID: e.ContractID, HoldingView: *hv, Created: r.pos(e.NodeID)}
-			r.created[e.ContractID] = *h
+			r.created[e.ContractID] = h
 		} else if cs != nil && !slices.Contains(cs.otherOwners, hv.Owner) {
 			cs.otherOwners = append(cs.otherOwners, hv.Owner)
 		}
@@ -365,33 +396,36 @@ func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instructio
 
 // consume records the consumption of a contract and returns the treasury
 // holding it was, if any.
-func (r *run) consume(cid string, node int32) (*Holding, error) {
+func (r *run) consume(cid string, node int32) (Holding, bool, error) {
 	if cid == "" {
-		return nil, r.fail(node, "consumed contract without a contract id")
+		return Holding{}, false, r.fail(node, "consumed contract without a contract id")
 	}
 	if first, dup := r.consumed[cid]; dup {
-		return nil, r.fail(node, "contract %s consumed twice (first at node %d)", cid, first)
+		return Holding{}, false, r.fail(node, "contract %s consumed twice (first at node %d)", cid, first)
 	}
 	r.consumed[cid] = node
-	h, ok := r.created[cid]
-	if !ok && r.holdings != nil {
+	var h Holding
+	made, ok := r.created[cid]
+	if ok {
+		h = *made
+	} else if r.holdings != nil {
 		var err error
 		h, ok, err = r.holdings.LookupHolding(cid)
 		if err != nil {
-			return nil, fmt.Errorf("tokenstd: transaction %s at offset %d, node %d: looking up holding %s: %w",
+			return Holding{}, false, fmt.Errorf("tokenstd: transaction %s at offset %d, node %d: looking up holding %s: %w",
 				r.tx.UpdateID, r.tx.Offset, node, cid, err)
 		}
 		if ok && h.Archived != nil && h.Archived.UpdateID != r.tx.UpdateID {
-			return nil, r.fail(node, "holding %s is archived again; it was archived by update %s at offset %d",
+			return Holding{}, false, r.fail(node, "holding %s is archived again; it was archived by update %s at offset %d",
 				cid, h.Archived.UpdateID, h.Archived.Offset)
 		}
 	}
 	if !ok || h.Owner != r.c.Treasury {
-		return nil, nil
+		return Holding{}, false, nil
 	}
 	p := r.pos(node)
 	h.Archived = &p
-	return &h, nil
+	return h, true, nil
 }
 
 // instruction returns the pending instruction with the given contract id,
@@ -464,13 +498,13 @@ func (r *run) collectConsume(ev ledger.Event, root *ledger.ExercisedEvent, cs *c
 			cs.closed = append(cs.closed, closedInstr{instr: in, node: node})
 		}
 	}
-	h, err := r.consume(cid, node)
+	h, treasury, err := r.consume(cid, node)
 	if err != nil {
 		return err
 	}
-	if h != nil {
+	if treasury {
 		c := cs.of(h.Instrument)
-		c.archived = append(c.archived, *h)
+		c.archived = append(c.archived, h)
 	}
 	return nil
 }
@@ -499,8 +533,8 @@ func (r *run) finish(e *Entry, cs *changes) {
 	if e != nil {
 		r.entries = append(r.entries, *e)
 	}
-	for _, inst := range cs.order {
-		o := r.newEntry(r.nodeOf(e, cs), KindOther, inst, cs.byInst[inst])
+	for i, inst := range cs.order {
+		o := r.newEntry(r.nodeOf(e, cs), KindOther, inst, cs.byOrder[i])
 		if e != nil {
 			o.TxKind, o.Choice, o.Meta = e.TxKind, e.Choice, e.Meta
 		}
@@ -797,9 +831,8 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 	cs.root = e.NodeID
 	T := r.c.Treasury
 	kind := meta[MetaTxKind]
-	for _, inst := range cs.order {
-		c := cs.byInst[inst]
-		en := r.newEntry(e.NodeID, KindOther, inst, c)
+	for i, inst := range cs.order {
+		en := r.newEntry(e.NodeID, KindOther, inst, cs.byOrder[i])
 		en.Choice, en.TxKind, en.Meta, en.Reason = e.Choice, kind, meta, meta[MetaReason]
 		switch kind {
 		case TxKindTransfer:
@@ -827,7 +860,7 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 		}
 		r.entries = append(r.entries, en)
 	}
-	cs.byInst, cs.order = nil, nil
+	cs.order, cs.byOrder, cs.index = nil, nil, nil
 	r.finish(nil, cs)
 	return nil
 }
@@ -856,13 +889,13 @@ func (r *run) looseConsume(cid string, node, root int32) error {
 	if err != nil {
 		return err
 	}
-	h, err := r.consume(cid, node)
+	h, treasury, err := r.consume(cid, node)
 	if err != nil {
 		return err
 	}
-	if h != nil {
+	if treasury {
 		c := r.looseChange(root, h.Instrument)
-		c.archived = append(c.archived, *h)
+		c.archived = append(c.archived, h)
 	}
 	if known {
 		en := r.newEntry(node, r.endedKind(in), in.Transfer.Instrument, nil)

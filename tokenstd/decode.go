@@ -336,13 +336,14 @@ func (r *reader) meta(v ledger.Value, at *path) Metadata {
 	if r.err != nil {
 		return nil
 	}
-	entries, err := f.AsTextMap()
+	n, err := f.TextMapLen()
 	if err != nil {
 		r.setErr(&p, err)
 		return nil
 	}
-	out := make(Metadata, len(entries))
-	for _, e := range entries {
+	out := make(Metadata, n)
+	for i := range n {
+		e, _ := f.TextMapAt(i)
 		s, err := e.Value.AsText()
 		if err != nil {
 			r.setElemErr(&p, fmt.Sprintf("[%q]", e.Label), err)
@@ -432,11 +433,12 @@ func (r *reader) extraArgs(v ledger.Value, at *path) ExtraArgs {
 	vals, vp := r.field(ctx, &p, "values")
 	var out ExtraArgs
 	if r.err == nil {
-		entries, err := vals.AsTextMap()
+		n, err := vals.TextMapLen()
 		r.setErr(&vp, err)
 		if err == nil {
-			out.Context = make(map[string]ledger.Value, len(entries))
-			for _, e := range entries {
+			out.Context = make(map[string]ledger.Value, n)
+			for i := range n {
+				e, _ := vals.TextMapAt(i)
 				out.Context[e.Label] = e.Value
 			}
 		}
