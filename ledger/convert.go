@@ -64,31 +64,31 @@ func valueFromProto(v *pb.Value, depth int) (Value, error) {
 				return Value{}, err
 			}
 		}
-		return Value{kind: KindList, elems: elems}, nil
+		return composite(KindList, nil, "", nil, elems), nil
 	case *pb.Value_TextMap:
 		entries := s.TextMap.GetEntries()
-		out := Value{kind: KindTextMap, keys: make([]string, len(entries)), elems: make([]Value, len(entries))}
+		keys, elems := make([]string, len(entries)), make([]Value, len(entries))
 		for i, e := range entries {
-			out.keys[i] = e.GetKey()
+			keys[i] = e.GetKey()
 			var err error
-			if out.elems[i], err = valueFromProto(e.GetValue(), depth+1); err != nil {
+			if elems[i], err = valueFromProto(e.GetValue(), depth+1); err != nil {
 				return Value{}, err
 			}
 		}
-		return out, nil
+		return composite(KindTextMap, nil, "", keys, elems), nil
 	case *pb.Value_GenMap:
 		entries := s.GenMap.GetEntries()
-		out := Value{kind: KindGenMap, elems: make([]Value, 2*len(entries))}
+		elems := make([]Value, 2*len(entries))
 		for i, e := range entries {
 			var err error
-			if out.elems[2*i], err = valueFromProto(e.GetKey(), depth+1); err != nil {
+			if elems[2*i], err = valueFromProto(e.GetKey(), depth+1); err != nil {
 				return Value{}, err
 			}
-			if out.elems[2*i+1], err = valueFromProto(e.GetValue(), depth+1); err != nil {
+			if elems[2*i+1], err = valueFromProto(e.GetValue(), depth+1); err != nil {
 				return Value{}, err
 			}
 		}
-		return out, nil
+		return composite(KindGenMap, nil, "", nil, elems), nil
 	case *pb.Value_Record:
 		return recordFromProto(s.Record, depth)
 	case *pb.Value_Variant:
@@ -96,7 +96,7 @@ func valueFromProto(v *pb.Value, depth int) (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
-		return Value{kind: KindVariant, id: identifierPtr(s.Variant.GetVariantId()), s: s.Variant.GetConstructor(), elems: []Value{inner}}, nil
+		return composite(KindVariant, identifierPtr(s.Variant.GetVariantId()), s.Variant.GetConstructor(), nil, []Value{inner}), nil
 	case *pb.Value_Enum:
 		return Value{kind: KindEnum, id: identifierPtr(s.Enum.GetEnumId()), s: s.Enum.GetConstructor()}, nil
 	default:
@@ -115,15 +115,15 @@ func RecordFromProto(r *pb.Record) (Value, error) {
 
 func recordFromProto(r *pb.Record, depth int) (Value, error) {
 	fields := r.GetFields()
-	out := Value{kind: KindRecord, id: identifierPtr(r.GetRecordId()), keys: make([]string, len(fields)), elems: make([]Value, len(fields))}
+	keys, elems := make([]string, len(fields)), make([]Value, len(fields))
 	for i, f := range fields {
-		out.keys[i] = f.GetLabel()
+		keys[i] = f.GetLabel()
 		var err error
-		if out.elems[i], err = valueFromProto(f.GetValue(), depth+1); err != nil {
+		if elems[i], err = valueFromProto(f.GetValue(), depth+1); err != nil {
 			return Value{}, err
 		}
 	}
-	return out, nil
+	return composite(KindRecord, identifierPtr(r.GetRecordId()), "", keys, elems), nil
 }
 
 func identifierPtr(id *pb.Identifier) *Identifier {
@@ -167,34 +167,34 @@ func (v Value) Proto() *pb.Value {
 		return &pb.Value{Sum: &pb.Value_ContractId{ContractId: v.s}}
 	case KindOptional:
 		o := &pb.Optional{}
-		if len(v.elems) > 0 {
-			o.Value = v.elems[0].Proto()
+		if int(v.n) > 0 {
+			o.Value = v.vals()[0].Proto()
 		}
 		return &pb.Value{Sum: &pb.Value_Optional{Optional: o}}
 	case KindList:
-		l := &pb.List{Elements: make([]*pb.Value, len(v.elems))}
-		for i, e := range v.elems {
+		l := &pb.List{Elements: make([]*pb.Value, int(v.n))}
+		for i, e := range v.vals() {
 			l.Elements[i] = e.Proto()
 		}
 		return &pb.Value{Sum: &pb.Value_List{List: l}}
 	case KindTextMap:
-		m := &pb.TextMap{Entries: make([]*pb.TextMap_Entry, len(v.keys))}
-		for i, k := range v.keys {
-			m.Entries[i] = &pb.TextMap_Entry{Key: k, Value: v.elems[i].Proto()}
+		m := &pb.TextMap{Entries: make([]*pb.TextMap_Entry, len(v.labels()))}
+		for i, k := range v.labels() {
+			m.Entries[i] = &pb.TextMap_Entry{Key: k, Value: v.vals()[i].Proto()}
 		}
 		return &pb.Value{Sum: &pb.Value_TextMap{TextMap: m}}
 	case KindGenMap:
-		m := &pb.GenMap{Entries: make([]*pb.GenMap_Entry, len(v.elems)/2)}
+		m := &pb.GenMap{Entries: make([]*pb.GenMap_Entry, int(v.n)/2)}
 		for i := range m.Entries {
-			m.Entries[i] = &pb.GenMap_Entry{Key: v.elems[2*i].Proto(), Value: v.elems[2*i+1].Proto()}
+			m.Entries[i] = &pb.GenMap_Entry{Key: v.vals()[2*i].Proto(), Value: v.vals()[2*i+1].Proto()}
 		}
 		return &pb.Value{Sum: &pb.Value_GenMap{GenMap: m}}
 	case KindRecord:
 		return &pb.Value{Sum: &pb.Value_Record{Record: v.RecordProto()}}
 	case KindVariant:
 		var payload *pb.Value
-		if len(v.elems) > 0 {
-			payload = v.elems[0].Proto()
+		if int(v.n) > 0 {
+			payload = v.vals()[0].Proto()
 		}
 		return &pb.Value{Sum: &pb.Value_Variant{Variant: &pb.Variant{VariantId: v.idProto(), Constructor: v.s, Value: payload}}}
 	case KindEnum:
@@ -208,9 +208,9 @@ func (v Value) RecordProto() *pb.Record {
 	if v.kind != KindRecord {
 		return nil
 	}
-	r := &pb.Record{RecordId: v.idProto(), Fields: make([]*pb.RecordField, len(v.keys))}
-	for i, k := range v.keys {
-		r.Fields[i] = &pb.RecordField{Label: k, Value: v.elems[i].Proto()}
+	r := &pb.Record{RecordId: v.idProto(), Fields: make([]*pb.RecordField, len(v.labels()))}
+	for i, k := range v.labels() {
+		r.Fields[i] = &pb.RecordField{Label: k, Value: v.vals()[i].Proto()}
 	}
 	return r
 }

@@ -65,4 +65,4 @@ func (w WireDecoder) LabelStrings() (labels []string, shared map[*byte]bool) {
 }
 
 // RecordLabelsData returns the data pointer of a record's labels.
-func RecordLabelsData(v Value) *string { return unsafe.SliceData(v.keys) }
+func RecordLabelsData(v Value) *string { return v.keys }

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/shopspring/decimal"
 )
@@ -53,12 +54,46 @@ func (k Kind) String() string {
 // returns a *ValueError when the value has another kind, so callers can turn
 // malformed input into a clear error instead of a crash.
 type Value struct {
-	kind  Kind
-	i     int64       // bool (0/1), int64, date (days), timestamp (µs)
-	s     string      // numeric, party, text, contract id, variant/enum constructor
-	id    *Identifier // record, variant or enum type, when the participant sent it
-	elems []Value     // optional (0 or 1), list, record field values, variant payload, text map values, gen map keys and values interleaved
-	keys  []string    // record labels, text map keys
+	kind Kind
+	n    uint32      // how many values elems points to (and keys, if not nil)
+	i    int64       // bool (0/1), int64, date (days), timestamp (µs)
+	s    string      // numeric, party, text, contract id, variant/enum constructor
+	id   *Identifier // record, variant or enum type, when the participant sent it
+	// elems and keys point to the first of n values and keys: a Value is
+	// 56 bytes where two slice headers would make it 88, and a transfer
+	// decodes to some sixty of them.
+	elems *Value  // optional (0 or 1), list, record field values, variant payload, text map values, gen map keys and values interleaved
+	keys  *string // record labels, text map keys; nil for the other kinds
+}
+
+// composite returns a value of kind whose elements are elems and, for a
+// record or text map, whose labels or keys are keys (as long as elems).
+// It keeps elems and keys, not copies.
+func composite(kind Kind, id *Identifier, s string, keys []string, elems []Value) Value {
+	v := Value{kind: kind, id: id, s: s, n: uint32(len(elems))}
+	if len(elems) > 0 {
+		v.elems = &elems[0]
+		if len(keys) > 0 {
+			v.keys = &keys[0]
+		}
+	}
+	return v
+}
+
+// vals returns v's elements (nil if none).
+func (v *Value) vals() []Value {
+	if v.elems == nil {
+		return nil
+	}
+	return unsafe.Slice(v.elems, v.n)
+}
+
+// labels returns v's record labels or text map keys (nil if none).
+func (v *Value) labels() []string {
+	if v.keys == nil {
+		return nil
+	}
+	return unsafe.Slice(v.keys, v.n)
 }
 
 // Field is one labelled field of a record.
@@ -151,18 +186,18 @@ func ContractID(cid string) Value { return Value{kind: KindContractID, s: cid} }
 func None() Value { return Value{kind: KindOptional} }
 
 // Some returns an Optional holding v.
-func Some(v Value) Value { return Value{kind: KindOptional, elems: []Value{v}} }
+func Some(v Value) Value { return composite(KindOptional, nil, "", nil, []Value{v}) }
 
 // List returns a List value.
-func List(elems ...Value) Value { return Value{kind: KindList, elems: elems} }
+func List(elems ...Value) Value { return composite(KindList, nil, "", nil, elems) }
 
 // TextMap returns a TextMap value with the entries in the order given.
 func TextMap(entries ...Field) Value {
-	v := Value{kind: KindTextMap, keys: make([]string, len(entries)), elems: make([]Value, len(entries))}
+	keys, elems := make([]string, len(entries)), make([]Value, len(entries))
 	for i, e := range entries {
-		v.keys[i], v.elems[i] = e.Label, e.Value
+		keys[i], elems[i] = e.Label, e.Value
 	}
-	return v
+	return composite(KindTextMap, nil, "", keys, elems)
 }
 
 // TextMapOf returns a TextMap of Text values, keys sorted.
@@ -181,20 +216,20 @@ func TextMapOf(m map[string]string) Value {
 
 // GenMap returns a GenMap value.
 func GenMap(entries ...Entry) Value {
-	v := Value{kind: KindGenMap, elems: make([]Value, 2*len(entries))}
+	elems := make([]Value, 2*len(entries))
 	for i, e := range entries {
-		v.elems[2*i], v.elems[2*i+1] = e.Key, e.Value
+		elems[2*i], elems[2*i+1] = e.Key, e.Value
 	}
-	return v
+	return composite(KindGenMap, nil, "", nil, elems)
 }
 
 // Record returns a Record value. id may be nil.
 func Record(id *Identifier, fields ...Field) Value {
-	v := Value{kind: KindRecord, id: id, keys: make([]string, len(fields)), elems: make([]Value, len(fields))}
+	keys, elems := make([]string, len(fields)), make([]Value, len(fields))
 	for i, f := range fields {
-		v.keys[i], v.elems[i] = f.Label, f.Value
+		keys[i], elems[i] = f.Label, f.Value
 	}
-	return v
+	return composite(KindRecord, id, "", keys, elems)
 }
 
 // F is shorthand for a record field.
@@ -202,7 +237,7 @@ func F(label string, v Value) Field { return Field{Label: label, Value: v} }
 
 // Variant returns a Variant value. id may be nil.
 func Variant(id *Identifier, constructor string, v Value) Value {
-	return Value{kind: KindVariant, id: id, s: constructor, elems: []Value{v}}
+	return composite(KindVariant, id, constructor, nil, []Value{v})
 }
 
 // Enum returns an Enum value. id may be nil.
@@ -305,10 +340,10 @@ func (v Value) AsOptional() (Value, bool, error) {
 	if v.kind != KindOptional {
 		return Value{}, false, v.wrong("optional")
 	}
-	if len(v.elems) == 0 {
+	if int(v.n) == 0 {
 		return Value{}, false, nil
 	}
-	return v.elems[0], true, nil
+	return v.vals()[0], true, nil
 }
 
 // AsList returns the list's elements. The slice must not be modified.
@@ -316,7 +351,7 @@ func (v Value) AsList() ([]Value, error) {
 	if v.kind != KindList {
 		return nil, v.wrong("list")
 	}
-	return v.elems, nil
+	return v.vals(), nil
 }
 
 // AsTextMap returns the text map's entries in wire order.
@@ -324,11 +359,7 @@ func (v Value) AsTextMap() ([]Field, error) {
 	if v.kind != KindTextMap {
 		return nil, v.wrong("text_map")
 	}
-	out := make([]Field, len(v.keys))
-	for i := range v.keys {
-		out[i] = Field{Label: v.keys[i], Value: v.elems[i]}
-	}
-	return out, nil
+	return v.fields(), nil
 }
 
 // TextMapLen returns the number of entries of a text map. With TextMapAt
@@ -337,16 +368,36 @@ func (v Value) TextMapLen() (int, error) {
 	if v.kind != KindTextMap {
 		return 0, v.wrong("text_map")
 	}
-	return len(v.keys), nil
+	return int(v.n), nil
 }
 
 // TextMapAt returns the i-th entry of a text map in wire order; false if v
 // is not a text map or i is out of range.
 func (v Value) TextMapAt(i int) (Field, bool) {
-	if v.kind != KindTextMap || i < 0 || i >= len(v.keys) {
+	if v.kind != KindTextMap || i < 0 || i >= int(v.n) {
 		return Field{}, false
 	}
-	return Field{Label: v.keys[i], Value: v.elems[i]}, true
+	return v.fieldAt(i), true
+}
+
+// fields returns a record's fields or a text map's entries, copied.
+func (v Value) fields() []Field {
+	out := make([]Field, v.n)
+	for i := range out {
+		out[i] = v.fieldAt(i)
+	}
+	return out
+}
+
+// fieldAt returns the i-th label or key and value of a record or text map,
+// which the caller has checked has one. A value without keys (a record
+// built without labels) gives empty labels.
+func (v Value) fieldAt(i int) Field {
+	f := Field{Value: v.vals()[i]}
+	if v.keys != nil {
+		f.Label = v.labels()[i]
+	}
+	return f
 }
 
 // AsGenMap returns the gen map's entries in wire order.
@@ -354,9 +405,10 @@ func (v Value) AsGenMap() ([]Entry, error) {
 	if v.kind != KindGenMap {
 		return nil, v.wrong("gen_map")
 	}
-	out := make([]Entry, len(v.elems)/2)
+	vals := v.vals()
+	out := make([]Entry, len(vals)/2)
 	for i := range out {
-		out[i] = Entry{Key: v.elems[2*i], Value: v.elems[2*i+1]}
+		out[i] = Entry{Key: vals[2*i], Value: vals[2*i+1]}
 	}
 	return out, nil
 }
@@ -366,21 +418,17 @@ func (v Value) AsRecord() ([]Field, error) {
 	if v.kind != KindRecord {
 		return nil, v.wrong("record")
 	}
-	out := make([]Field, len(v.keys))
-	for i := range v.keys {
-		out[i] = Field{Label: v.keys[i], Value: v.elems[i]}
-	}
-	return out, nil
+	return v.fields(), nil
 }
 
 // FieldAt returns the i-th field of a record, in wire order, without
 // copying the others as AsRecord does. The second result is false if v is
 // not a record or has no field i.
 func (v Value) FieldAt(i int) (Field, bool) {
-	if v.kind != KindRecord || i < 0 || i >= len(v.keys) {
+	if v.kind != KindRecord || i < 0 || i >= int(v.n) {
 		return Field{}, false
 	}
-	return Field{Label: v.keys[i], Value: v.elems[i]}, true
+	return v.fieldAt(i), true
 }
 
 // NumFields returns the number of fields of a record (0 for other kinds).
@@ -388,7 +436,7 @@ func (v Value) NumFields() int {
 	if v.kind != KindRecord {
 		return 0
 	}
-	return len(v.keys)
+	return int(v.n)
 }
 
 // Field returns the record field with the given label. It needs a verbose
@@ -398,9 +446,10 @@ func (v Value) Field(label string) (Value, bool) {
 	if v.kind != KindRecord {
 		return Value{}, false
 	}
-	for i, l := range v.keys {
+	vals := v.vals()
+	for i, l := range v.labels() {
 		if l == label {
-			return v.elems[i], true
+			return vals[i], true
 		}
 	}
 	return Value{}, false
@@ -425,8 +474,8 @@ func (v Value) AsVariant() (string, Value, error) {
 		return "", Value{}, v.wrong("variant")
 	}
 	var payload Value
-	if len(v.elems) > 0 {
-		payload = v.elems[0]
+	if int(v.n) > 0 {
+		payload = v.vals()[0]
 	}
 	return v.s, payload, nil
 }
@@ -471,16 +520,16 @@ func (v Value) write(b *strings.Builder) {
 	case KindParty, KindText, KindContractID:
 		fmt.Fprintf(b, "%q", v.s)
 	case KindOptional:
-		if len(v.elems) == 0 {
+		if int(v.n) == 0 {
 			b.WriteString("None")
 		} else {
 			b.WriteString("Some(")
-			v.elems[0].write(b)
+			v.vals()[0].write(b)
 			b.WriteString(")")
 		}
 	case KindList:
 		b.WriteString("[")
-		for i, e := range v.elems {
+		for i, e := range v.vals() {
 			if i > 0 {
 				b.WriteString(", ")
 			}
@@ -489,31 +538,31 @@ func (v Value) write(b *strings.Builder) {
 		b.WriteString("]")
 	case KindTextMap, KindRecord:
 		b.WriteString("{")
-		for i, k := range v.keys {
+		for i, k := range v.labels() {
 			if i > 0 {
 				b.WriteString(", ")
 			}
 			b.WriteString(k)
 			b.WriteString(": ")
-			v.elems[i].write(b)
+			v.vals()[i].write(b)
 		}
 		b.WriteString("}")
 	case KindGenMap:
 		b.WriteString("{")
-		for i := 0; i+1 < len(v.elems); i += 2 {
+		for i := 0; i+1 < int(v.n); i += 2 {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			v.elems[i].write(b)
+			v.vals()[i].write(b)
 			b.WriteString(": ")
-			v.elems[i+1].write(b)
+			v.vals()[i+1].write(b)
 		}
 		b.WriteString("}")
 	case KindVariant:
 		b.WriteString(v.s)
 		b.WriteString("(")
-		if len(v.elems) > 0 {
-			v.elems[0].write(b)
+		if int(v.n) > 0 {
+			v.vals()[0].write(b)
 		}
 		b.WriteString(")")
 	case KindEnum:

@@ -895,7 +895,7 @@ func (d *wireDecoder) optional(b []byte, depth int) (Value, error) {
 	if elems[0], err = d.value(inner, depth+1); err != nil {
 		return Value{}, err
 	}
-	return Value{kind: KindOptional, elems: elems}, nil
+	return composite(KindOptional, nil, "", nil, elems), nil
 }
 
 // push appends the contents of the repeated message field num of b to the
@@ -921,13 +921,13 @@ func (d *wireDecoder) list(b []byte, depth int) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
-	out := Value{kind: KindList, elems: d.vals.alloc(n)}
+	elems := d.vals.alloc(n)
 	for i := range n {
-		if out.elems[i], err = d.value(d.stack[start+i], depth+1); err != nil {
+		if elems[i], err = d.value(d.stack[start+i], depth+1); err != nil {
 			return Value{}, err
 		}
 	}
-	return out, nil
+	return composite(KindList, nil, "", nil, elems), nil
 }
 
 // entry decodes a map entry: its key (field 1) and value (field 2), either
@@ -982,22 +982,22 @@ func (d *wireDecoder) textMap(b []byte, depth int) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
-	out := Value{kind: KindTextMap, keys: d.labels.alloc(n), elems: d.vals.alloc(n)}
+	keys, elems := d.labels.alloc(n), d.vals.alloc(n)
 	for i := range n {
 		k, v, err := entry(d.stack[start+i])
 		if err != nil {
 			return Value{}, err
 		}
-		if out.keys[i], err = d.shared(k); err != nil {
+		if keys[i], err = d.shared(k); err != nil {
 			return Value{}, err
 		}
 		if v != nil {
-			if out.elems[i], err = d.value(v, depth+1); err != nil {
+			if elems[i], err = d.value(v, depth+1); err != nil {
 				return Value{}, err
 			}
 		}
 	}
-	return out, nil
+	return composite(KindTextMap, nil, "", keys, elems), nil
 }
 
 func (d *wireDecoder) genMap(b []byte, depth int) (Value, error) {
@@ -1006,7 +1006,7 @@ func (d *wireDecoder) genMap(b []byte, depth int) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
-	out := Value{kind: KindGenMap, elems: d.vals.alloc(2 * n)}
+	elems := d.vals.alloc(2 * n)
 	for i := range n {
 		k, v, err := entry(d.stack[start+i])
 		if err != nil {
@@ -1015,14 +1015,14 @@ func (d *wireDecoder) genMap(b []byte, depth int) (Value, error) {
 		if k == nil || v == nil {
 			return Value{}, errSlowPath // a missing key or value: rare, leave it to the reference path
 		}
-		if out.elems[2*i], err = d.value(k, depth+1); err != nil {
+		if elems[2*i], err = d.value(k, depth+1); err != nil {
 			return Value{}, err
 		}
-		if out.elems[2*i+1], err = d.value(v, depth+1); err != nil {
+		if elems[2*i+1], err = d.value(v, depth+1); err != nil {
 			return Value{}, err
 		}
 	}
-	return out, nil
+	return composite(KindGenMap, nil, "", nil, elems), nil
 }
 
 // record decodes a Record as recordFromProto converts it.
@@ -1057,15 +1057,15 @@ func (d *wireDecoder) record(b []byte, depth int) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
-	out := Value{kind: KindRecord, id: id, keys: keys, elems: d.vals.alloc(n)}
+	elems := d.vals.alloc(n)
 	for i, v := range d.stack[start:] { // recordLabels left each field's value there
 		if v != nil {
-			if out.elems[i], err = d.value(v, depth+1); err != nil {
+			if elems[i], err = d.value(v, depth+1); err != nil {
 				return Value{}, err
 			}
 		}
 	}
-	return out, nil
+	return composite(KindRecord, id, "", keys, elems), nil
 }
 
 // recordLabels returns the labels of a record's fields, whose encodings
@@ -1143,13 +1143,13 @@ func (d *wireDecoder) variant(b []byte, depth int) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
-	out.elems = d.vals.alloc(1)
+	elems := d.vals.alloc(1)
 	if inner != nil {
-		if out.elems[0], err = d.value(inner, depth+1); err != nil {
+		if elems[0], err = d.value(inner, depth+1); err != nil {
 			return Value{}, err
 		}
 	}
-	return out, nil
+	return composite(KindVariant, out.id, out.s, nil, elems), nil
 }
 
 func (d *wireDecoder) enum(b []byte) (Value, error) {
