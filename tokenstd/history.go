@@ -313,7 +313,13 @@ func (h *History) handle(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch, befo
 	if len(todo) == 0 {
 		return nil, nil
 	}
-	var w batchWrites
+	// Most transactions make one entry and create one holding: sized for
+	// that, the batch's slices and index do not grow (and copy) as it goes.
+	w := batchWrites{
+		entries: make([]*Entry, 0, len(todo)),
+		created: make([]Holding, 0, len(todo)),
+		index:   make(map[string]int, len(todo)),
+	}
 	for _, t := range todo {
 		if entries, ok := h.prepared(b, t, set); ok {
 			set.Apply(entries)
