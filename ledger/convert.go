@@ -64,7 +64,7 @@ func valueFromProto(v *pb.Value, depth int) (Value, error) {
 				return Value{}, err
 			}
 		}
-		return composite(KindList, nil, "", nil, elems), nil
+		return composite(KindList, nil, "", nil, &elems), nil
 	case *pb.Value_TextMap:
 		entries := s.TextMap.GetEntries()
 		keys, elems := make([]string, len(entries)), make([]Value, len(entries))
@@ -75,7 +75,7 @@ func valueFromProto(v *pb.Value, depth int) (Value, error) {
 				return Value{}, err
 			}
 		}
-		return composite(KindTextMap, nil, "", keys, elems), nil
+		return composite(KindTextMap, nil, "", &keys, &elems), nil
 	case *pb.Value_GenMap:
 		entries := s.GenMap.GetEntries()
 		elems := make([]Value, 2*len(entries))
@@ -88,7 +88,7 @@ func valueFromProto(v *pb.Value, depth int) (Value, error) {
 				return Value{}, err
 			}
 		}
-		return composite(KindGenMap, nil, "", nil, elems), nil
+		return composite(KindGenMap, nil, "", nil, &elems), nil
 	case *pb.Value_Record:
 		return recordFromProto(s.Record, depth)
 	case *pb.Value_Variant:
@@ -96,7 +96,7 @@ func valueFromProto(v *pb.Value, depth int) (Value, error) {
 		if err != nil {
 			return Value{}, err
 		}
-		return composite(KindVariant, identifierPtr(s.Variant.GetVariantId()), s.Variant.GetConstructor(), nil, []Value{inner}), nil
+		return composite(KindVariant, identifierPtr(s.Variant.GetVariantId()), s.Variant.GetConstructor(), nil, &[]Value{inner}), nil
 	case *pb.Value_Enum:
 		return Value{kind: KindEnum, id: identifierPtr(s.Enum.GetEnumId()), s: s.Enum.GetConstructor()}, nil
 	default:
@@ -123,7 +123,7 @@ func recordFromProto(r *pb.Record, depth int) (Value, error) {
 			return Value{}, err
 		}
 	}
-	return composite(KindRecord, identifierPtr(r.GetRecordId()), "", keys, elems), nil
+	return composite(KindRecord, identifierPtr(r.GetRecordId()), "", &keys, &elems), nil
 }
 
 func identifierPtr(id *pb.Identifier) *Identifier {
@@ -167,12 +167,12 @@ func (v Value) Proto() *pb.Value {
 		return &pb.Value{Sum: &pb.Value_ContractId{ContractId: v.s}}
 	case KindOptional:
 		o := &pb.Optional{}
-		if int(v.n) > 0 {
+		if len(v.vals()) > 0 {
 			o.Value = v.vals()[0].Proto()
 		}
 		return &pb.Value{Sum: &pb.Value_Optional{Optional: o}}
 	case KindList:
-		l := &pb.List{Elements: make([]*pb.Value, int(v.n))}
+		l := &pb.List{Elements: make([]*pb.Value, len(v.vals()))}
 		for i, e := range v.vals() {
 			l.Elements[i] = e.Proto()
 		}
@@ -184,7 +184,7 @@ func (v Value) Proto() *pb.Value {
 		}
 		return &pb.Value{Sum: &pb.Value_TextMap{TextMap: m}}
 	case KindGenMap:
-		m := &pb.GenMap{Entries: make([]*pb.GenMap_Entry, int(v.n)/2)}
+		m := &pb.GenMap{Entries: make([]*pb.GenMap_Entry, len(v.vals())/2)}
 		for i := range m.Entries {
 			m.Entries[i] = &pb.GenMap_Entry{Key: v.vals()[2*i].Proto(), Value: v.vals()[2*i+1].Proto()}
 		}
@@ -193,7 +193,7 @@ func (v Value) Proto() *pb.Value {
 		return &pb.Value{Sum: &pb.Value_Record{Record: v.RecordProto()}}
 	case KindVariant:
 		var payload *pb.Value
-		if int(v.n) > 0 {
+		if len(v.vals()) > 0 {
 			payload = v.vals()[0].Proto()
 		}
 		return &pb.Value{Sum: &pb.Value_Variant{Variant: &pb.Variant{VariantId: v.idProto(), Constructor: v.s, Value: payload}}}

@@ -31,7 +31,7 @@ func (w WireDecoder) KeptStrings() map[*byte]bool {
 		add(s)
 	}
 	for _, l := range w.d.labelLists {
-		for _, s := range l {
+		for _, s := range *l {
 			add(s)
 		}
 	}
@@ -55,7 +55,7 @@ func (w WireDecoder) DecodeInOneChunk(b []byte) (u Update, unmarshalErr, err err
 // shares, and the data pointers of its shared strings.
 func (w WireDecoder) LabelStrings() (labels []string, shared map[*byte]bool) {
 	for _, l := range w.d.labelLists {
-		labels = append(labels, l...)
+		labels = append(labels, *l...)
 	}
 	shared = map[*byte]bool{}
 	for _, s := range w.d.strs {
@@ -65,4 +65,9 @@ func (w WireDecoder) LabelStrings() (labels []string, shared map[*byte]bool) {
 }
 
 // RecordLabelsData returns the data pointer of a record's labels.
-func RecordLabelsData(v Value) *string { return v.keys }
+func RecordLabelsData(v Value) *string {
+	if v.keys == nil {
+		return nil
+	}
+	return unsafe.SliceData(*v.keys)
+}

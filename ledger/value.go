@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/shopspring/decimal"
 )
@@ -55,26 +54,27 @@ func (k Kind) String() string {
 // malformed input into a clear error instead of a crash.
 type Value struct {
 	kind Kind
-	n    uint32      // how many values elems points to (and keys, if not nil)
 	i    int64       // bool (0/1), int64, date (days), timestamp (µs)
 	s    string      // numeric, party, text, contract id, variant/enum constructor
 	id   *Identifier // record, variant or enum type, when the participant sent it
-	// elems and keys point to the first of n values and keys: a Value is
-	// 56 bytes where two slice headers would make it 88, and a transfer
-	// decodes to some sixty of them.
-	elems *Value  // optional (0 or 1), list, record field values, variant payload, text map values, gen map keys and values interleaved
-	keys  *string // record labels, text map keys; nil for the other kinds
+	// elems and keys point to slice headers: a Value is 56 bytes where two
+	// slice headers in it would make it 88, and a transfer decodes to some
+	// sixty of them. Pointers to headers (not to first elements) keep
+	// reflect.DeepEqual, and so testify's Equal, comparing every element.
+	// Both are nil when empty. Records of one type share their keys.
+	elems *[]Value  // optional (0 or 1), list, record field values, variant payload, text map values, gen map keys and values interleaved
+	keys  *[]string // record labels, text map keys; nil for the other kinds
 }
 
-// composite returns a value of kind whose elements are elems and, for a
-// record or text map, whose labels or keys are keys (as long as elems).
-// It keeps elems and keys, not copies.
-func composite(kind Kind, id *Identifier, s string, keys []string, elems []Value) Value {
-	v := Value{kind: kind, id: id, s: s, n: uint32(len(elems))}
-	if len(elems) > 0 {
-		v.elems = &elems[0]
-		if len(keys) > 0 {
-			v.keys = &keys[0]
+// composite returns a value of kind whose elements are *elems and, for a
+// record or text map, whose labels or keys are *keys (as long as elems).
+// It keeps the headers, not copies.
+func composite(kind Kind, id *Identifier, s string, keys *[]string, elems *[]Value) Value {
+	v := Value{kind: kind, id: id, s: s}
+	if elems != nil && len(*elems) > 0 {
+		v.elems = elems
+		if keys != nil && len(*keys) > 0 {
+			v.keys = keys
 		}
 	}
 	return v
@@ -85,7 +85,7 @@ func (v *Value) vals() []Value {
 	if v.elems == nil {
 		return nil
 	}
-	return unsafe.Slice(v.elems, v.n)
+	return *v.elems
 }
 
 // labels returns v's record labels or text map keys (nil if none).
@@ -93,7 +93,7 @@ func (v *Value) labels() []string {
 	if v.keys == nil {
 		return nil
 	}
-	return unsafe.Slice(v.keys, v.n)
+	return *v.keys
 }
 
 // Field is one labelled field of a record.
@@ -186,10 +186,10 @@ func ContractID(cid string) Value { return Value{kind: KindContractID, s: cid} }
 func None() Value { return Value{kind: KindOptional} }
 
 // Some returns an Optional holding v.
-func Some(v Value) Value { return composite(KindOptional, nil, "", nil, []Value{v}) }
+func Some(v Value) Value { return composite(KindOptional, nil, "", nil, &[]Value{v}) }
 
 // List returns a List value.
-func List(elems ...Value) Value { return composite(KindList, nil, "", nil, elems) }
+func List(elems ...Value) Value { return composite(KindList, nil, "", nil, &elems) }
 
 // TextMap returns a TextMap value with the entries in the order given.
 func TextMap(entries ...Field) Value {
@@ -197,7 +197,7 @@ func TextMap(entries ...Field) Value {
 	for i, e := range entries {
 		keys[i], elems[i] = e.Label, e.Value
 	}
-	return composite(KindTextMap, nil, "", keys, elems)
+	return composite(KindTextMap, nil, "", &keys, &elems)
 }
 
 // TextMapOf returns a TextMap of Text values, keys sorted.
@@ -220,7 +220,7 @@ func GenMap(entries ...Entry) Value {
 	for i, e := range entries {
 		elems[2*i], elems[2*i+1] = e.Key, e.Value
 	}
-	return composite(KindGenMap, nil, "", nil, elems)
+	return composite(KindGenMap, nil, "", nil, &elems)
 }
 
 // Record returns a Record value. id may be nil.
@@ -229,7 +229,7 @@ func Record(id *Identifier, fields ...Field) Value {
 	for i, f := range fields {
 		keys[i], elems[i] = f.Label, f.Value
 	}
-	return composite(KindRecord, id, "", keys, elems)
+	return composite(KindRecord, id, "", &keys, &elems)
 }
 
 // F is shorthand for a record field.
@@ -237,7 +237,7 @@ func F(label string, v Value) Field { return Field{Label: label, Value: v} }
 
 // Variant returns a Variant value. id may be nil.
 func Variant(id *Identifier, constructor string, v Value) Value {
-	return composite(KindVariant, id, constructor, nil, []Value{v})
+	return composite(KindVariant, id, constructor, nil, &[]Value{v})
 }
 
 // Enum returns an Enum value. id may be nil.
@@ -340,7 +340,7 @@ func (v Value) AsOptional() (Value, bool, error) {
 	if v.kind != KindOptional {
 		return Value{}, false, v.wrong("optional")
 	}
-	if int(v.n) == 0 {
+	if len(v.vals()) == 0 {
 		return Value{}, false, nil
 	}
 	return v.vals()[0], true, nil
@@ -368,13 +368,13 @@ func (v Value) TextMapLen() (int, error) {
 	if v.kind != KindTextMap {
 		return 0, v.wrong("text_map")
 	}
-	return int(v.n), nil
+	return len(v.vals()), nil
 }
 
 // TextMapAt returns the i-th entry of a text map in wire order; false if v
 // is not a text map or i is out of range.
 func (v Value) TextMapAt(i int) (Field, bool) {
-	if v.kind != KindTextMap || i < 0 || i >= int(v.n) {
+	if v.kind != KindTextMap || i < 0 || i >= len(v.vals()) {
 		return Field{}, false
 	}
 	return v.fieldAt(i), true
@@ -382,7 +382,7 @@ func (v Value) TextMapAt(i int) (Field, bool) {
 
 // fields returns a record's fields or a text map's entries, copied.
 func (v Value) fields() []Field {
-	out := make([]Field, v.n)
+	out := make([]Field, len(v.vals()))
 	for i := range out {
 		out[i] = v.fieldAt(i)
 	}
@@ -425,7 +425,7 @@ func (v Value) AsRecord() ([]Field, error) {
 // copying the others as AsRecord does. The second result is false if v is
 // not a record or has no field i.
 func (v Value) FieldAt(i int) (Field, bool) {
-	if v.kind != KindRecord || i < 0 || i >= int(v.n) {
+	if v.kind != KindRecord || i < 0 || i >= len(v.vals()) {
 		return Field{}, false
 	}
 	return v.fieldAt(i), true
@@ -436,7 +436,7 @@ func (v Value) NumFields() int {
 	if v.kind != KindRecord {
 		return 0
 	}
-	return int(v.n)
+	return len(v.vals())
 }
 
 // Field returns the record field with the given label. It needs a verbose
@@ -474,7 +474,7 @@ func (v Value) AsVariant() (string, Value, error) {
 		return "", Value{}, v.wrong("variant")
 	}
 	var payload Value
-	if int(v.n) > 0 {
+	if len(v.vals()) > 0 {
 		payload = v.vals()[0]
 	}
 	return v.s, payload, nil
@@ -520,7 +520,7 @@ func (v Value) write(b *strings.Builder) {
 	case KindParty, KindText, KindContractID:
 		fmt.Fprintf(b, "%q", v.s)
 	case KindOptional:
-		if int(v.n) == 0 {
+		if len(v.vals()) == 0 {
 			b.WriteString("None")
 		} else {
 			b.WriteString("Some(")
@@ -549,7 +549,7 @@ func (v Value) write(b *strings.Builder) {
 		b.WriteString("}")
 	case KindGenMap:
 		b.WriteString("{")
-		for i := 0; i+1 < int(v.n); i += 2 {
+		for i := 0; i+1 < len(v.vals()); i += 2 {
 			if i > 0 {
 				b.WriteString(", ")
 			}
@@ -561,7 +561,7 @@ func (v Value) write(b *strings.Builder) {
 	case KindVariant:
 		b.WriteString(v.s)
 		b.WriteString("(")
-		if int(v.n) > 0 {
+		if len(v.vals()) > 0 {
 			v.vals()[0].write(b)
 		}
 		b.WriteString(")")

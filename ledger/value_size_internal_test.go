@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"reflect"
 	"testing"
 	"unsafe"
 
@@ -19,21 +20,34 @@ func TestValueSize(t *testing.T) {
 func TestCompositeKeepsItsSlices(t *testing.T) {
 	keys := []string{"a", "b"}
 	elems := []Value{Text("x"), Int64(2)}
-	v := composite(KindRecord, nil, "", keys, elems)
+	v := composite(KindRecord, nil, "", &keys, &elems)
 	require.Equal(t, keys, v.labels())
 	require.Equal(t, elems, v.vals())
 	require.Same(t, &elems[0], &v.vals()[0], "not a copy")
 
-	empty := composite(KindList, nil, "", nil, []Value{})
-	require.Empty(t, empty.vals())
-	require.Nil(t, empty.labels())
+	empty := composite(KindList, nil, "", nil, &[]Value{})
+	require.Nil(t, empty.elems, "an empty list holds no header, as one built from nil")
+	require.Equal(t, composite(KindList, nil, "", nil, nil), empty)
 	l, err := empty.AsList()
 	require.NoError(t, err)
 	require.Empty(t, l)
 
-	unlabelled := composite(KindRecord, nil, "", nil, elems)
+	unlabelled := composite(KindRecord, nil, "", nil, &elems)
 	f, ok := unlabelled.FieldAt(1)
 	require.True(t, ok)
 	require.Equal(t, "", f.Label, "a record built without labels has empty labels")
 	require.Equal(t, "2", f.Value.String())
+}
+
+// TestValuesCompareDeeply: reflect.DeepEqual (and so testify's Equal,
+// which users' tests apply to decoded transactions) sees every element
+// and key of a composite value, not only the first.
+func TestValuesCompareDeeply(t *testing.T) {
+	a := List(Text("a"), Text("b"))
+	require.True(t, reflect.DeepEqual(a, List(Text("a"), Text("b"))))
+	require.False(t, reflect.DeepEqual(a, List(Text("a"), Text("c"))), "second element differs")
+	require.False(t, reflect.DeepEqual(a, List(Text("a"))), "length differs")
+	r := Record(nil, F("x", Int64(1)), F("y", Int64(2)))
+	require.False(t, reflect.DeepEqual(r, Record(nil, F("x", Int64(1)), F("z", Int64(2)))), "second label differs")
+	require.NotEqual(t, TextMapOf(map[string]string{"k": "1", "m": "2"}), TextMapOf(map[string]string{"k": "1", "m": "3"}))
 }

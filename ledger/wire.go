@@ -107,7 +107,7 @@ type wireDecoder struct {
 	ids  map[string]*Identifier // record, variant and enum type ids, by their encoding
 	// labelLists are the record label lists shared so far, by labelKey:
 	// the labels' encodings, each length-prefixed.
-	labelLists map[string][]string
+	labelLists map[string]*[]string
 	labelKey   []byte
 	// stack holds the elements of the repeated fields being decoded, of
 	// every nesting level: a level appends its own, decodes them, and
@@ -131,6 +131,8 @@ type wireDecoder struct {
 	createdSlab   slab[CreatedEvent]
 	archivedSlab  slab[ArchivedEvent]
 	exercisedSlab slab[ExercisedEvent]
+	valHeaders    slab[[]Value]  // the headers composite Values point to
+	keyHeaders    slab[[]string] // text map keys' headers, and those of record labels not shared
 }
 
 // startTx starts the slabs of a transaction of wireLen bytes.
@@ -144,6 +146,8 @@ func (d *wireDecoder) startTx(wireLen int) {
 	d.createdSlab.start(wireLen)
 	d.archivedSlab.start(wireLen)
 	d.exercisedSlab.start(wireLen)
+	d.valHeaders.start(wireLen)
+	d.keyHeaders.start(wireLen)
 }
 
 // endTx drops the slabs of the transaction, and the scratch's references
@@ -158,6 +162,8 @@ func (d *wireDecoder) endTx(wireLen int, ok bool) {
 	d.createdSlab.end(wireLen, ok)
 	d.archivedSlab.end(wireLen, ok)
 	d.exercisedSlab.end(wireLen, ok)
+	d.valHeaders.end(wireLen, ok)
+	d.keyHeaders.end(wireLen, ok)
 	for i := range d.parties {
 		clear(d.parties[i])
 		d.parties[i] = d.parties[i][:0]
@@ -171,7 +177,7 @@ func (d *wireDecoder) endTx(wireLen int, ok bool) {
 }
 
 func newWireDecoder() *wireDecoder {
-	return &wireDecoder{strs: map[string]string{}, ids: map[string]*Identifier{}, labelLists: map[string][]string{}}
+	return &wireDecoder{strs: map[string]string{}, ids: map[string]*Identifier{}, labelLists: map[string]*[]string{}}
 }
 
 // decode returns the update b encodes, exactly as proto.Unmarshal followed
@@ -895,7 +901,7 @@ func (d *wireDecoder) optional(b []byte, depth int) (Value, error) {
 	if elems[0], err = d.value(inner, depth+1); err != nil {
 		return Value{}, err
 	}
-	return composite(KindOptional, nil, "", nil, elems), nil
+	return composite(KindOptional, nil, "", nil, d.valsHeader(elems)), nil
 }
 
 // push appends the contents of the repeated message field num of b to the
@@ -927,7 +933,7 @@ func (d *wireDecoder) list(b []byte, depth int) (Value, error) {
 			return Value{}, err
 		}
 	}
-	return composite(KindList, nil, "", nil, elems), nil
+	return composite(KindList, nil, "", nil, d.valsHeader(elems)), nil
 }
 
 // entry decodes a map entry: its key (field 1) and value (field 2), either
@@ -997,7 +1003,7 @@ func (d *wireDecoder) textMap(b []byte, depth int) (Value, error) {
 			}
 		}
 	}
-	return composite(KindTextMap, nil, "", keys, elems), nil
+	return composite(KindTextMap, nil, "", d.keysHeader(keys), d.valsHeader(elems)), nil
 }
 
 func (d *wireDecoder) genMap(b []byte, depth int) (Value, error) {
@@ -1022,7 +1028,7 @@ func (d *wireDecoder) genMap(b []byte, depth int) (Value, error) {
 			return Value{}, err
 		}
 	}
-	return composite(KindGenMap, nil, "", nil, elems), nil
+	return composite(KindGenMap, nil, "", nil, d.valsHeader(elems)), nil
 }
 
 // record decodes a Record as recordFromProto converts it.
@@ -1065,7 +1071,7 @@ func (d *wireDecoder) record(b []byte, depth int) (Value, error) {
 			}
 		}
 	}
-	return composite(KindRecord, id, "", keys, elems), nil
+	return composite(KindRecord, id, "", keys, d.valsHeader(elems)), nil
 }
 
 // recordLabels returns the labels of a record's fields, whose encodings
@@ -1075,7 +1081,7 @@ func (d *wireDecoder) record(b []byte, depth int) (Value, error) {
 // a slice of its own for each would make a good part of its memory. A
 // label too long to share, or more distinct lists of labels than
 // maxLabelLists, gets a slice in the transaction's slab as before.
-func (d *wireDecoder) recordLabels(fields [][]byte) ([]string, error) {
+func (d *wireDecoder) recordLabels(fields [][]byte) (*[]string, error) {
 	key := d.labelKey[:0]
 	for i, f := range fields {
 		label, v, err := entry(f)
@@ -1109,9 +1115,25 @@ func (d *wireDecoder) recordLabels(fields [][]byte) ([]string, error) {
 	if keep && len(d.strs) < maxInterned {
 		// Every label is one of the shared strings (shared kept it, or had
 		// it): the slice keeps nothing of this transaction alive.
-		d.labelLists[string(key)] = keys
+		p := &keys
+		d.labelLists[string(key)] = p
+		return p, nil
 	}
-	return keys, nil
+	return d.keysHeader(keys), nil
+}
+
+// valsHeader and keysHeader return a header for a composite Value's
+// elements or keys, cut from the transaction's slabs.
+func (d *wireDecoder) valsHeader(elems []Value) *[]Value {
+	h := d.valHeaders.one()
+	*h = elems
+	return h
+}
+
+func (d *wireDecoder) keysHeader(keys []string) *[]string {
+	h := d.keyHeaders.one()
+	*h = keys
+	return h
 }
 
 func (d *wireDecoder) variant(b []byte, depth int) (Value, error) {
@@ -1149,7 +1171,7 @@ func (d *wireDecoder) variant(b []byte, depth int) (Value, error) {
 			return Value{}, err
 		}
 	}
-	return composite(KindVariant, out.id, out.s, nil, elems), nil
+	return composite(KindVariant, out.id, out.s, nil, d.valsHeader(elems)), nil
 }
 
 func (d *wireDecoder) enum(b []byte) (Value, error) {
