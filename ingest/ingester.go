@@ -85,9 +85,9 @@ type Config struct {
 	// Default 1,024, about one batch of the default size: the next batch is
 	// decoded (and prepared, see Preparer) while one commits. It bounds
 	// memory when the database is slower than the stream (a decoded token
-	// transfer holds about 6.6 KB, and the History handler's prepared
+	// transfer holds about 7.7 KB, and the History handler's prepared
 	// entries about 2 KB more): the buffer and the two batches in progress
-	// hold up to about 26 MB of transfers (a peak RSS of 84-95 MB in the
+	// hold up to about 29 MB of transfers (a peak RSS of 78-124 MB in the
 	// bench's million-transfer catch-up).
 	StreamBuffer int
 	// StreamBufferBytes bounds, in bytes as they arrived on the stream, the
@@ -97,7 +97,7 @@ type Config struct {
 	// bound is read when nothing else is pending, and makes a batch of its
 	// own. Where StreamBuffer and MaxBatchSize bound counts, this bounds
 	// memory when transactions are much bigger than a transfer (about 6 KB
-	// as it arrives, 6.6 KB decoded). Default 16 MiB; for transfers it binds
+	// as it arrives, 7.7 KB decoded). Default 16 MiB; for transfers it binds
 	// at about 2,800, a little before the counts would. Count on about ten
 	// times the bound in Go heap for transactions of many small contracts:
 	// decoded they take four to five times their size as they arrived, and
