@@ -52,6 +52,10 @@ func (k Kind) String() string {
 // Values are immutable once built; accessors never panic. Each typed accessor
 // returns a *ValueError when the value has another kind, so callers can turn
 // malformed input into a clear error instead of a crash.
+//
+// Compare Values with reflect.DeepEqual (as testify's Equal does), which
+// compares every element, label and key; == compares only where a
+// composite value's elements are kept.
 type Value struct {
 	kind Kind
 	i    int64       // bool (0/1), int64, date (days), timestamp (µs)
