@@ -313,13 +313,7 @@ func (h *History) handle(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch, befo
 	if len(todo) == 0 {
 		return nil, nil
 	}
-	// Most transactions make one entry and create one holding: sized for
-	// that, the batch's slices and index do not grow (and copy) as it goes.
-	w := batchWrites{
-		entries: make([]*Entry, 0, len(todo)),
-		created: make([]Holding, 0, len(todo)),
-		index:   make(map[string]int, len(todo)),
-	}
+	w := newBatchWrites(len(todo))
 	for _, t := range todo {
 		if entries, ok := h.prepared(b, t, set); ok {
 			set.Apply(entries)
@@ -564,10 +558,18 @@ type closedRow struct {
 	pos     Position
 }
 
-func (w *batchWrites) add(entries []Entry) {
-	if w.index == nil {
-		w.index = map[string]int{}
+// newBatchWrites returns the writes of a batch of n transactions. Most
+// transactions make one entry and create one holding: sized for that, the
+// batch's slices and index do not grow (and copy) as it goes.
+func newBatchWrites(n int) batchWrites {
+	return batchWrites{
+		entries: make([]*Entry, 0, n),
+		created: make([]Holding, 0, n),
+		index:   make(map[string]int, n),
 	}
+}
+
+func (w *batchWrites) add(entries []Entry) {
 	for i := range entries {
 		e := &entries[i]
 		w.entries = append(w.entries, e)
