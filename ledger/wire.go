@@ -1123,14 +1123,21 @@ func (d *wireDecoder) recordLabels(fields [][]byte) (*[]string, error) {
 }
 
 // valsHeader and keysHeader return a header for a composite Value's
-// elements or keys, cut from the transaction's slabs.
+// elements or keys, cut from the transaction's slabs; nil for none, which
+// composite would drop (empty metadata maps are common).
 func (d *wireDecoder) valsHeader(elems []Value) *[]Value {
+	if len(elems) == 0 {
+		return nil
+	}
 	h := d.valHeaders.one()
 	*h = elems
 	return h
 }
 
 func (d *wireDecoder) keysHeader(keys []string) *[]string {
+	if len(keys) == 0 {
+		return nil
+	}
 	h := d.keyHeaders.one()
 	*h = keys
 	return h
