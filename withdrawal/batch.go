@@ -12,18 +12,24 @@ import (
 )
 
 // applyAll applies a batch's outcomes with a few statements for the whole
-// batch rather than a few per withdrawal:
+// batch rather than a few per withdrawal, and expires what the batch's
+// record times make due:
 //
 //   - one statement reads and locks (FOR UPDATE) the stored withdrawals the
-//     outcomes name, so their statuses stay as read until the batch commits;
+//     outcomes name, so their statuses stay as read until the batch commits,
+//     and expires the due withdrawals they do not name; with the default
+//     RecoveryHook, which neither reads nor writes, it also stores the
+//     recovered withdrawals (an id that turns out to be stored is left to
+//     the lock);
 //   - an outcome already applied (same update id, or older than the last
 //     transaction that moved the withdrawal) is skipped, as ApplyOutcomeTx
 //     would;
 //   - the allowed transitions are made by one UPDATE from arrays, which
 //     also releases the reservations; then the Refunder runs for each
 //     refunding one, in ledger order;
-//   - the RecoveryHook is called, in ledger order, for each unknown id, and
-//     what it returns is stored by one INSERT.
+//   - a RecoveryHook of the exchange's is called, in ledger order, for each
+//     unknown id, and what it returns is stored by one INSERT;
+//   - the Refunder runs for each expired withdrawal, by trecTgt.
 //
 // Everything else takes the path of one outcome at a time (Reconciler.apply,
 // which reads the withdrawal again): outcomes of a withdrawal named more
@@ -32,7 +38,13 @@ import (
 // created concurrently, and a move the locked row no longer matches. The
 // outcomes of different withdrawals are independent, so the order in which
 // the groups are applied does not change the result.
-func (r *Reconciler) applyAll(ctx context.Context, tx *sqlx.Tx, outcomes []Outcome) error {
+//
+// It reports whether the expiry is complete: false if a withdrawal the
+// outcomes name could still be due (it took the path of one at a time, or
+// it is still requested or submitted), which HandleBatch then expires as
+// before the lock (expireDue), after the outcomes, as ExpireDueTx says.
+func (r *Reconciler) applyAll(ctx context.Context, tx *sqlx.Tx, outcomes []Outcome, recordTimes map[string]time.Time) (
+	expired []*Withdrawal, complete bool, err error) {
 	var ids []string
 	named := make(map[string]int, len(outcomes))
 	for _, o := range outcomes {
@@ -47,11 +59,37 @@ func (r *Reconciler) applyAll(ctx context.Context, tx *sqlx.Tx, outcomes []Outco
 		named[o.ID]++
 	}
 	if len(ids) == 0 {
-		return nil
+		return nil, false, nil
 	}
-	stored, err := r.s.lockMany(ctx, tx, ids)
+	// recoverable says whether an outcome of an unknown id goes to the
+	// RecoveryHook together with the others.
+	recoverable := func(o Outcome) bool {
+		_, ok := rules[o.Status]
+		return ok && o.Status != StatusSubmitted && named[o.ID] == 1
+	}
+	var early []Outcome // recovered with the lock
+	var earlyHooked []*Withdrawal
+	if r.pureRecovery {
+		for _, o := range outcomes {
+			if named[o.ID] > 0 && recoverable(o) {
+				hw, err := RecoverFromLedger(ctx, tx, &o)
+				if err != nil {
+					return nil, false, err
+				}
+				early, earlyHooked = append(early, o), append(earlyHooked, hw)
+			}
+		}
+	}
+	l, err := r.s.lockBatch(ctx, tx, ids, recordTimes, early, earlyHooked)
 	if err != nil {
-		return err
+		return nil, false, err
+	}
+	stored := l.stored
+	complete = true
+	open := func(w *Withdrawal) {
+		if slices.Contains(beforeLedger, w.Status) {
+			complete = false
+		}
 	}
 	var moves, recover, slow []Outcome
 	var hooked []*Withdrawal
@@ -62,19 +100,24 @@ func (r *Reconciler) applyAll(ctx context.Context, tx *sqlx.Tx, outcomes []Outco
 		case n == 0: // no withdrawal id
 		case n > 1:
 			slow = append(slow, o)
-		case w == nil:
-			if _, ok := rules[o.Status]; !ok || o.Status == StatusSubmitted {
-				slow = append(slow, o) // reported by applyOutcome
-				continue
+		case w == nil && !recoverable(o):
+			slow = append(slow, o) // reported by applyOutcome
+		case w == nil && r.pureRecovery:
+			if m := l.made[o.ID]; m != nil {
+				r.recovered(m, o)
+			} else {
+				slow = append(slow, o) // created concurrently: apply to it
 			}
+		case w == nil:
 			hw, err := r.hook(ctx, tx, o)
 			if err != nil {
-				return err
+				return nil, false, err
 			}
 			if hw != nil {
 				recover, hooked = append(recover, o), append(hooked, hw)
 			}
 		case applied(w, o):
+			open(w)
 		case slices.Contains(rules[o.Status].from, w.Status):
 			moves = append(moves, o)
 		default:
@@ -84,7 +127,7 @@ func (r *Reconciler) applyAll(ctx context.Context, tx *sqlx.Tx, outcomes []Outco
 	if len(moves) > 0 {
 		moved, err := r.s.moveMany(ctx, tx, moves, stored)
 		if err != nil {
-			return err
+			return nil, false, err
 		}
 		for _, o := range moves {
 			w := moved[o.ID]
@@ -92,20 +135,21 @@ func (r *Reconciler) applyAll(ctx context.Context, tx *sqlx.Tx, outcomes []Outco
 				slow = append(slow, o)
 				continue
 			}
+			open(w)
 			if rules[o.Status].refund {
 				if err := r.s.refund(ctx, tx, w); err != nil {
-					return err
+					return nil, false, err
 				}
 			}
 			if err := r.changed(ctx, tx, w, o); err != nil {
-				return err
+				return nil, false, err
 			}
 		}
 	}
 	if len(recover) > 0 {
 		made, err := r.s.insertRecovered(ctx, tx, recover, hooked)
 		if err != nil {
-			return err
+			return nil, false, err
 		}
 		for _, o := range recover {
 			if w := made[o.ID]; w != nil {
@@ -118,10 +162,15 @@ func (r *Reconciler) applyAll(ctx context.Context, tx *sqlx.Tx, outcomes []Outco
 	slices.SortStableFunc(slow, compareOutcomes)
 	for _, o := range slow {
 		if err := r.apply(ctx, tx, o); err != nil {
-			return err
+			return nil, false, err
 		}
 	}
-	return nil
+	for _, w := range l.expired {
+		if err := r.s.refund(ctx, tx, w); err != nil {
+			return nil, false, err
+		}
+	}
+	return l.expired, complete && len(slow) == 0, nil
 }
 
 // compareOutcomes orders outcomes as the ledger does.
@@ -138,19 +187,64 @@ func byID(ws []*Withdrawal) map[string]*Withdrawal {
 	return out
 }
 
-// lockMany reads and locks the stored withdrawals with the given ids.
-func (s *Store) lockMany(ctx context.Context, tx *sqlx.Tx, ids []string) (map[string]*Withdrawal, error) {
-	ws, err := selectWithdrawals(ctx, tx, `SELECT `+columns+` FROM `+s.withdrawals+` WHERE id = ANY($1) ORDER BY id FOR UPDATE`,
-		pq.StringArray(ids))
-	if err != nil {
-		return nil, fmt.Errorf("withdrawal: reading the withdrawals of the batch's transfers: %w", err)
+// locked is what lockBatch's statement returned.
+type locked struct {
+	stored  map[string]*Withdrawal // the withdrawals named, as stored, locked
+	made    map[string]*Withdrawal // the recovered withdrawals it stored
+	expired []*Withdrawal          // the withdrawals it expired, by trecTgt
+}
+
+// lockBatch reads and locks (FOR UPDATE) the stored withdrawals with the
+// given ids and, in the same statement, expires the withdrawals due by
+// recordTimes (as expireDue, unless held) that ids does not name, and
+// stores recovered withdrawals (as insertRecovered; none if outcomes is
+// empty). The rows it stores or expires are not among those it reads: all
+// three parts see the database as it was when the statement began. It
+// does not call the Refunder.
+func (s *Store) lockBatch(ctx context.Context, tx *sqlx.Tx, ids []string, recordTimes map[string]time.Time,
+	outcomes []Outcome, hooked []*Withdrawal) (locked, error) {
+	c := s.clockArgs(recordTimes)
+	args := []any{c.syncs, c.times, c.def, c.latest, string(StatusExpired), statusNames(beforeLedger), pq.StringArray(ids)}
+	query := `WITH ` + clockCTE + `, named AS (
+			SELECT * FROM ` + s.withdrawals + ` WHERE id = ANY($7) ORDER BY id FOR UPDATE
+		), ` + s.expiring(true, ` AND NOT w.id = ANY($7)`)
+	sel := `SELECT 'n' AS part, ` + columns + ` FROM named UNION ALL SELECT 'e', ` + columns + ` FROM expired`
+	if len(outcomes) > 0 {
+		query += `, made AS (` + s.recoveredInsert(len(args)+1) + ` RETURNING *)`
+		sel += ` UNION ALL SELECT 'm', ` + columns + ` FROM made`
+		args = append(args, recoveredArgs(outcomes, hooked)...)
 	}
-	return byID(ws), nil
+	var rows []struct {
+		Part string `db:"part"`
+		row
+	}
+	if err := tx.SelectContext(ctx, &rows, query+` `+sel, args...); err != nil {
+		return locked{}, fmt.Errorf("withdrawal: reading the withdrawals of the batch's transfers: %w", err)
+	}
+	l := locked{stored: make(map[string]*Withdrawal, len(ids)), made: make(map[string]*Withdrawal, len(outcomes))}
+	for i := range rows {
+		w, err := rows[i].withdrawal()
+		if err != nil {
+			return locked{}, err
+		}
+		switch rows[i].Part {
+		case "n":
+			l.stored[w.ID] = w
+		case "m":
+			l.made[w.ID] = w
+		default:
+			l.expired = append(l.expired, w)
+		}
+	}
+	slices.SortFunc(l.expired, func(a, b *Withdrawal) int {
+		return cmp.Or(a.TrecTgt.Compare(b.TrecTgt), cmp.Compare(a.ID, b.ID))
+	})
+	return l, nil
 }
 
 // moveMany makes the transitions of ApplyOutcomeTx for outcomes of distinct
 // withdrawals, each allowed from the withdrawal's status in stored (locked
-// by lockMany), with one statement that also releases their reservations.
+// by lockBatch), with one statement that also releases their reservations.
 // A withdrawal whose row is no longer in that status is left out of the
 // result. It does not call the Refunder.
 func (s *Store) moveMany(ctx context.Context, tx *sqlx.Tx, moves []Outcome, stored map[string]*Withdrawal) (map[string]*Withdrawal, error) {
@@ -202,6 +296,38 @@ func (s *Store) moveMany(ctx context.Context, tx *sqlx.Tx, moves []Outcome, stor
 // for outcomes[i], distinct ids) with one statement. An id that exists
 // already is left out of the result.
 func (s *Store) insertRecovered(ctx context.Context, tx *sqlx.Tx, outcomes []Outcome, hooked []*Withdrawal) (map[string]*Withdrawal, error) {
+	ws, err := selectWithdrawals(ctx, tx, s.recoveredInsert(1)+` RETURNING `+columns, recoveredArgs(outcomes, hooked)...)
+	if err != nil {
+		return nil, fmt.Errorf("withdrawal: storing %d recovered withdrawals (offsets %d..%d): %w", len(outcomes),
+			outcomes[0].Offset, outcomes[len(outcomes)-1].Offset, err)
+	}
+	return byID(ws), nil
+}
+
+// recoveredInsert is the INSERT of insertRecovered, without RETURNING, from
+// the arrays of recoveredArgs as parameters $p to $p+17.
+func (s *Store) recoveredInsert(p int) string {
+	ps := make([]any, 18)
+	for i := range ps {
+		ps[i] = p + i
+	}
+	return `INSERT INTO ` + s.withdrawals + ` (id, user_account, amount, instrument_admin,
+			instrument_id, receiver, reserved_funds, trec_tgt, synchronizer_id, status, recovered, instruction_cid, update_id,
+			ledger_offset, record_time, transferred, fee, failure_reason, closed_at)
+		SELECT v.id, v.account, v.amount, v.admin, v.inst, v.receiver, v.funds, NULLIF(v.trec, '')::timestamptz, v.sync,
+			v.status, true, v.instr, v.upd, v.off, v.rt, v.transferred, v.fee, v.reason, CASE WHEN v.final THEN now() END
+		FROM ` + fmt.Sprintf(`unnest($%d::text[], $%d::text[], $%d::numeric[], $%d::text[], $%d::text[], $%d::text[],
+			$%d::numeric[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::bigint[], $%d::timestamptz[],
+			$%d::numeric[], $%d::numeric[], $%d::text[], $%d::bool[])`, ps...) + `
+			AS v(id, account, amount, admin, inst, receiver, funds, trec, sync, status, instr, upd, off, rt, transferred,
+				fee, reason, final)
+		ON CONFLICT (id) DO NOTHING`
+}
+
+// recoveredArgs are the parameters of recoveredInsert: one array per
+// column, an element per outcome, hooked[i] being what the RecoveryHook
+// returned for outcomes[i].
+func recoveredArgs(outcomes []Outcome, hooked []*Withdrawal) []any {
 	n := len(outcomes)
 	var (
 		ids, accounts, amounts, admins, instIDs, receivers = make(pq.StringArray, n), make(pq.StringArray, n),
@@ -241,23 +367,6 @@ func (s *Store) insertRecovered(ctx context.Context, tx *sqlx.Tx, outcomes []Out
 		instrs[i], updates[i], offsets[i], times[i] = o.InstructionCID, o.UpdateID, o.Offset, normTime(o.RecordTime).Format(time.RFC3339Nano)
 		transferred[i], fees[i], reasons[i], final[i] = o.Transferred.String(), o.Fee.String(), reason, rules[o.Status].final
 	}
-	ws, err := selectWithdrawals(ctx, tx, `INSERT INTO `+s.withdrawals+` (id, user_account, amount, instrument_admin,
-			instrument_id, receiver, reserved_funds, trec_tgt, synchronizer_id, status, recovered, instruction_cid, update_id,
-			ledger_offset, record_time, transferred, fee, failure_reason, closed_at)
-		SELECT v.id, v.account, v.amount, v.admin, v.inst, v.receiver, v.funds, NULLIF(v.trec, '')::timestamptz, v.sync,
-			v.status, true, v.instr, v.upd, v.off, v.rt, v.transferred, v.fee, v.reason, CASE WHEN v.final THEN now() END
-		FROM unnest($1::text[], $2::text[], $3::numeric[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::text[],
-			$9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[], $14::timestamptz[], $15::numeric[],
-			$16::numeric[], $17::text[], $18::bool[])
-			AS v(id, account, amount, admin, inst, receiver, funds, trec, sync, status, instr, upd, off, rt, transferred,
-				fee, reason, final)
-		ON CONFLICT (id) DO NOTHING
-		RETURNING `+columns,
-		ids, accounts, amounts, admins, instIDs, receivers, funds, trecs, syncs, statuses, instrs, updates, offsets, times,
-		transferred, fees, reasons, final)
-	if err != nil {
-		return nil, fmt.Errorf("withdrawal: storing %d recovered withdrawals (offsets %d..%d): %w", n, outcomes[0].Offset,
-			outcomes[n-1].Offset, err)
-	}
-	return byID(ws), nil
+	return []any{ids, accounts, amounts, admins, instIDs, receivers, funds, trecs, syncs, statuses, instrs, updates, offsets,
+		times, transferred, fees, reasons, final}
 }

@@ -23,11 +23,14 @@ import (
 // reservations, refunds, anomalies and RecoveryHook calls — and that they
 // are the ones the life cycle prescribes.
 func TestBatchEqualsOneAtATime(t *testing.T) {
-	t.Run("entries from the History handler", func(t *testing.T) { batchEqualsOneAtATime(t, nil) })
-	t.Run("entries read from token_history", func(t *testing.T) { batchEqualsOneAtATime(t, fromTable{}) })
+	t.Run("entries from the History handler", func(t *testing.T) { batchEqualsOneAtATime(t, nil, false) })
+	t.Run("entries read from token_history", func(t *testing.T) { batchEqualsOneAtATime(t, fromTable{}, false) })
+	// The default hook's withdrawals are stored by the statement that takes
+	// the lock, not after the hooks' calls.
+	t.Run("the default RecoveryHook", func(t *testing.T) { batchEqualsOneAtATime(t, nil, true) })
 }
 
-func batchEqualsOneAtATime(t *testing.T, entries withdrawal.WrittenEntries) {
+func batchEqualsOneAtATime(t *testing.T, entries withdrawal.WrittenEntries, defaultHook bool) {
 	type result struct {
 		snapshot  string
 		anomalies []string
@@ -44,9 +47,13 @@ func batchEqualsOneAtATime(t *testing.T, entries withdrawal.WrittenEntries) {
 			r.hooked = append(r.hooked, o.ID+" "+string(o.Status))
 			return withdrawal.RecoverFromLedger(ctx, tx, o)
 		})
+		var recovery withdrawal.RecoveryHook = hook
+		if defaultHook {
+			recovery = nil
+		}
 		envs[i] = newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{
 			History:  entries,
-			Recovery: hook,
+			Recovery: recovery,
 			OnAnomaly: func(_ context.Context, _ *sqlx.Tx, a *withdrawal.Anomaly) error {
 				r.anomalies = append(r.anomalies, a.Outcome.ID+" "+string(a.Kind))
 				return nil
@@ -128,9 +135,85 @@ func batchEqualsOneAtATime(t *testing.T, entries withdrawal.WrittenEntries) {
 	require.Equal(t, a5.UpdateID, e.get("wd-lost-5").UpdateID)
 	require.Equal(t, r3.UpdateID, e.get("wd-3").UpdateID)
 	require.Equal(t, []string{"wd-7 illegal_transition", "wd-8 mismatch"}, results[0].anomalies)
-	require.Equal(t, []string{"wd-lost-4 completed", "wd-lost-5 pending_acceptance"}, results[0].hooked)
+	if !defaultHook {
+		require.Equal(t, []string{"wd-lost-4 completed", "wd-lost-5 pending_acceptance"}, results[0].hooked)
+	}
+	require.True(t, e.get("wd-lost-4").Recovered)
+	requireDec(t, "7", e.get("wd-lost-4").Amount)
 	require.Equal(t, map[string]string{"wd-3": "11", "wd-7": "11", "wd-9": "11"}, results[0].refunds)
 	require.Empty(t, e.reservations(), "every withdrawal left its reservations")
+}
+
+// TestBatchExpiresWithItsOutcomes: a batch with withdrawal outcomes
+// expires the withdrawals it makes due in the statement that locks the
+// ones it names, and expires a named one only if it is still open after its
+// outcome, as a batch of no outcomes (expireDue) would.
+func TestBatchExpiresWithItsOutcomes(t *testing.T) {
+	setup := func(t *testing.T) (*env, []*withdrawal.Withdrawal) {
+		e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{
+			OnAnomaly: func(context.Context, *sqlx.Tx, *withdrawal.Anomaly) error { return nil },
+		})
+		cids := e.mint("20", "20", "20", "20")
+		var ws []*withdrawal.Withdrawal
+		for i, id := range []string{"wd-due", "wd-paid", "wd-late", "wd-offered"} {
+			ws = append(ws, e.create(e.request(id, "10", cids[i])))
+		}
+		return e, ws
+	}
+
+	t.Run("unnamed, named and recovered withdrawals in one batch", func(t *testing.T) {
+		e, ws := setup(t)
+		due, paid := ws[0], ws[1]
+		lost := e.mint("30")
+		// The transfers are committed before trecTgt; the batch's checkpoint
+		// then moves the record time past it.
+		pay := e.transfer(paid, "0")
+		recovered := e.world.Transfer(ledgertest.TransferSpec{Sender: treasury, Receiver: external, Amount: "9",
+			InputHoldings: lost, Reason: "wd-lost"})
+		require.NoError(t, e.run(e.batch(due.TrecTgt.Add(time.Second), pay, recovered)))
+
+		require.Equal(t, withdrawal.StatusExpired, e.get(due.ID).Status, "due, not named by the batch")
+		require.Equal(t, withdrawal.StatusCompleted, e.get(paid.ID).Status, "due, but paid in the batch")
+		require.Equal(t, withdrawal.StatusRecovered, e.get("wd-lost").Status)
+		require.True(t, e.get("wd-lost").Recovered)
+		for _, w := range ws[2:] {
+			require.Equal(t, withdrawal.StatusExpired, e.get(w.ID).Status, w.ID)
+		}
+		require.Equal(t, map[string]string{"wd-due": "11", "wd-late": "11", "wd-offered": "11"}, refunds(t, e.db))
+		require.Empty(t, e.reservations())
+	})
+
+	t.Run("a named withdrawal still open after its outcome expires in the batch", func(t *testing.T) {
+		e, ws := setup(t)
+		offered := ws[3]
+		offer, instr := e.offer(offered, "0")
+		e.apply(offer)
+		require.Equal(t, withdrawal.StatusPendingAcceptance, e.get(offered.ID).Status)
+		// A restore of the Integration DB undid the offer's mark; the
+		// rejection then names a withdrawal that is still requested, which
+		// the life cycle refuses (OnAnomaly goes on).
+		_, err := e.db.ExecContext(e.ctx, `UPDATE txhistory.withdrawal SET status = 'requested', update_id = '',
+			ledger_offset = NULL, record_time = NULL WHERE id = $1`, offered.ID)
+		require.NoError(t, err)
+		reject := e.world.Reject(instr)
+		require.NoError(t, e.run(e.batch(offered.TrecTgt.Add(time.Second), reject)))
+		require.Equal(t, withdrawal.StatusExpired, e.get(offered.ID).Status)
+		require.Equal(t, "11", refunds(t, e.db)[offered.ID])
+	})
+
+	t.Run("nothing expires while a transaction set aside for review is unresolved", func(t *testing.T) {
+		e, ws := setup(t)
+		_, err := e.db.ExecContext(e.ctx, `INSERT INTO txhistory.review_transaction (update_id, ledger_offset, error)
+			VALUES ('upd-unreadable', 99, 'malformed')`)
+		require.NoError(t, err)
+		pay := e.transfer(ws[1], "0")
+		require.NoError(t, e.run(e.batch(ws[0].TrecTgt.Add(time.Second), pay)))
+		require.Equal(t, withdrawal.StatusCompleted, e.get(ws[1].ID).Status)
+		for _, w := range []*withdrawal.Withdrawal{ws[0], ws[2], ws[3]} {
+			require.Equal(t, withdrawal.StatusRequested, e.get(w.ID).Status, w.ID)
+		}
+		require.Empty(t, refunds(t, e.db))
+	})
 }
 
 // withdrawalState renders the withdrawals and reservations without the

@@ -37,7 +37,9 @@ import (
 // must not commit or roll it back. The Reconciler calls the hooks of a
 // batch's unknown withdrawals first and then stores what they returned
 // with one statement, so a hook cannot yet see the withdrawal rows of the
-// batch (nor reference them with a foreign key). Returning nil, nil leaves the transfer
+// batch (nor reference them with a foreign key). By then the withdrawals the
+// batch makes due and does not name are expired in tx, though their
+// Refunder calls come after the hooks. Returning nil, nil leaves the transfer
 // unrecorded as a withdrawal. An error aborts the batch: nothing of it is
 // committed and the Ingester stops with the error. It is called from one
 // goroutine at a time.
@@ -110,10 +112,14 @@ type WrittenEntries interface {
 // (ExpireDueTx), from transactions and OffsetCheckpoints alike.
 //
 // The statements do not grow with the batch: one reads and locks the
-// withdrawals the entries name, one moves those whose transition is allowed, one
-// stores the recovered ones, and one expires. Only a withdrawal named twice
-// in one batch (an offer and its acceptance) or a transition the life cycle
-// refuses is applied on its own.
+// withdrawals the entries name and expires the due ones it does not name
+// (and, with the default RecoveryHook, stores the recovered ones), one
+// moves those whose transition is allowed, and, with a RecoveryHook of the
+// exchange's, one stores the recovered ones. A batch whose withdrawals are
+// all unknown to a store with the default hook thus takes one statement. Only
+// a withdrawal named twice in one batch (an offer and its acceptance) or a
+// transition the life cycle refuses is applied on its own, after which the
+// batch's expiry runs again (a statement more) for the withdrawals it named.
 //
 // Using the History handler's entries rather than classifying again keeps
 // one classification (the History handler's, with its holding set and
@@ -137,6 +143,10 @@ type Reconciler struct {
 	log *slog.Logger
 
 	heldCheckedAt time.Time // when the held warning was last checked
+	// pureRecovery: the RecoveryHook is the default, RecoverFromLedger,
+	// which neither reads nor writes, so applyAll stores its withdrawals in
+	// the statement that takes the lock.
+	pureRecovery bool
 }
 
 // heldWarningInterval is how often, at most, the Reconciler checks for
@@ -150,7 +160,8 @@ func NewReconciler(s *Store, cfg ReconcilerConfig) (*Reconciler, error) {
 	if s == nil {
 		return nil, errors.New("withdrawal: NewReconciler: nil store")
 	}
-	if cfg.Recovery == nil {
+	pure := cfg.Recovery == nil
+	if pure {
 		cfg.Recovery = RecoveryFunc(RecoverFromLedger)
 	}
 	if cfg.OnAnomaly == nil {
@@ -159,7 +170,7 @@ func NewReconciler(s *Store, cfg ReconcilerConfig) (*Reconciler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = s.log
 	}
-	return &Reconciler{s: s, cfg: cfg, log: cfg.Logger}, nil
+	return &Reconciler{s: s, cfg: cfg, log: cfg.Logger, pureRecovery: pure}, nil
 }
 
 // HandleBatch implements ingest.Handler.
@@ -167,6 +178,8 @@ func (r *Reconciler) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Bat
 	if b == nil {
 		return nil
 	}
+	var expired []*Withdrawal
+	complete := false // whether applyAll expired what was due
 	if len(b.Transactions) > 0 {
 		var outcomes []Outcome
 		if r.cfg.History != nil {
@@ -182,7 +195,8 @@ func (r *Reconciler) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Bat
 				return err
 			}
 		}
-		if err := r.applyAll(ctx, tx, outcomes); err != nil {
+		var err error
+		if expired, complete, err = r.applyAll(ctx, tx, outcomes, b.RecordTimes); err != nil {
 			return err
 		}
 	}
@@ -200,9 +214,12 @@ func (r *Reconciler) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Bat
 				"to_offset", b.ToOffset)
 		}
 	}
-	expired, err := r.s.expireDue(ctx, tx, b.RecordTimes, true)
-	if err != nil {
-		return err
+	if !complete {
+		more, err := r.s.expireDue(ctx, tx, b.RecordTimes, true)
+		if err != nil {
+			return err
+		}
+		expired = append(expired, more...)
 	}
 	for _, w := range expired {
 		r.log.Info("withdrawal: expired: the ingested record time passed its trecTgt with no transfer seen", "id", w.ID,

@@ -316,18 +316,8 @@ func (s *Store) expireDue(ctx context.Context, tx *sqlx.Tx, recordTimes map[stri
 		return nil, nil
 	}
 	c := s.clockArgs(recordTimes)
-	held := ""
-	if unlessHeld {
-		held = ` AND NOT EXISTS (SELECT 1 FROM ` + s.review + ` WHERE resolved_at IS NULL)`
-	}
-	ws, err := selectWithdrawals(ctx, tx, `WITH `+clockCTE+`, moved AS (
-			UPDATE `+s.withdrawals+` AS w SET status = $5, updated_at = now(), closed_at = now()
-			WHERE w.status = ANY($6) AND w.trec_tgt < $4 AND w.trec_tgt < `+clockOfRow+held+`
-			RETURNING w.*
-		), released AS (
-			DELETE FROM `+s.reservations+` AS r USING moved WHERE r.withdrawal_id = moved.id
-		)
-		SELECT `+columns+` FROM moved ORDER BY trec_tgt, id`,
+	ws, err := selectWithdrawals(ctx, tx, `WITH `+clockCTE+`, `+s.expiring(unlessHeld, "")+`
+		SELECT `+columns+` FROM expired ORDER BY trec_tgt, id`,
 		c.syncs, c.times, c.def, c.latest, string(StatusExpired), statusNames(beforeLedger))
 	if err != nil {
 		return nil, fmt.Errorf("withdrawal: expiring withdrawals past their trecTgt: %w", err)
@@ -338,6 +328,26 @@ func (s *Store) expireDue(ctx context.Context, tx *sqlx.Tx, recordTimes map[stri
 		}
 	}
 	return ws, nil
+}
+
+// expiring is the expiry of expireDue as two CTEs to follow clockCTE:
+// "expired", the withdrawals it moves, and the release of their
+// reservations. $5 is the expired status, $6 the statuses before the
+// ledger; and is a further condition on the row w, empty or starting with
+// AND. With unlessHeld it expires nothing while a transaction set aside for
+// review is unresolved.
+func (s *Store) expiring(unlessHeld bool, and string) string {
+	held := ""
+	if unlessHeld {
+		held = ` AND NOT EXISTS (SELECT 1 FROM ` + s.review + ` WHERE resolved_at IS NULL)`
+	}
+	return `expired AS (
+			UPDATE ` + s.withdrawals + ` AS w SET status = $5, updated_at = now(), closed_at = now()
+			WHERE w.status = ANY($6) AND w.trec_tgt < $4 AND w.trec_tgt < ` + clockOfRow + held + and + `
+			RETURNING w.*
+		), released AS (
+			DELETE FROM ` + s.reservations + ` AS r USING expired WHERE r.withdrawal_id = expired.id
+		)`
 }
 
 // clockCTE and clockOfRow compare trecTgt with the ingested record time in
