@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/cantonx/txhistory/proto/gen/adminv30"
@@ -20,6 +21,13 @@ import (
 // DefaultMaxRecvMsgSize is the default limit on one message from the
 // participant: large enough for transactions with many events.
 const DefaultMaxRecvMsgSize = 64 << 20
+
+// DefaultReceiveWindow is the default Config.ReceiveWindow: 1 MiB.
+const DefaultReceiveWindow = 1 << 20
+
+// MinReceiveWindow is the smallest Config.ReceiveWindow: HTTP/2's initial
+// window, 65,535 bytes.
+const MinReceiveWindow = 65535
 
 // ReconnectMaxDelay caps the delay between the gRPC connection's reconnect
 // attempts (Config.DialOptions can override it).
@@ -69,6 +77,19 @@ type Config struct {
 	Admin Endpoint
 	// MaxRecvMsgSize limits one received message. Default DefaultMaxRecvMsgSize.
 	MaxRecvMsgSize int
+	// ReceiveWindow is the HTTP/2 flow-control window, in bytes, that the
+	// client grants the participant on each stream and on the connection:
+	// how much of a stream may arrive ahead of what the ingester has read.
+	// Default DefaultReceiveWindow (1 MiB); at least MinReceiveWindow. The
+	// window bounds memory: gRPC's own flow control, used with a negative
+	// value, grows the window with the measured bandwidth up to 16 MiB, and
+	// in a catch-up bound by the database that much waits, received, in
+	// gRPC's buffers, on top of the Ingester's StreamBufferBytes. It also
+	// bounds throughput, to a window per round trip: 1 MiB per millisecond
+	// is ample next to the participant; over a long round trip (another
+	// region) raise it, or take gRPC's with a negative value. A message
+	// larger than the window is still received whole.
+	ReceiveWindow int
 	// DialOptions are appended to the options the client builds.
 	DialOptions []grpc.DialOption
 }
@@ -90,6 +111,13 @@ type Client struct {
 func Dial(cfg Config) (*Client, error) {
 	if cfg.MaxRecvMsgSize <= 0 {
 		cfg.MaxRecvMsgSize = DefaultMaxRecvMsgSize
+	}
+	switch {
+	case cfg.ReceiveWindow == 0:
+		cfg.ReceiveWindow = DefaultReceiveWindow
+	case cfg.ReceiveWindow > 0 && (cfg.ReceiveWindow < MinReceiveWindow || cfg.ReceiveWindow > math.MaxInt32):
+		return nil, fmt.Errorf("ledger: ReceiveWindow %d is outside %d..%d bytes (negative: gRPC's dynamic window)",
+			cfg.ReceiveWindow, MinReceiveWindow, math.MaxInt32)
 	}
 	conn, err := dial(cfg.LedgerAPI, cfg, "Ledger API")
 	if err != nil {
@@ -133,6 +161,10 @@ func dial(ep Endpoint, cfg Config, what string) (*grpc.ClientConn, error) {
 		opts = append(opts, grpc.WithPerRPCCredentials(bearer{src: ep.Tokens, secure: ep.TLS != nil}))
 	}
 	opts = append(opts, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.MaxRecvMsgSize)))
+	if cfg.ReceiveWindow > 0 {
+		opts = append(opts, grpc.WithStaticStreamWindowSize(int32(cfg.ReceiveWindow)),
+			grpc.WithStaticConnWindowSize(int32(cfg.ReceiveWindow)))
+	}
 	// gRPC's default reconnect backoff grows to two minutes; a participant
 	// back after an outage should be noticed within seconds.
 	opts = append(opts, grpc.WithConnectParams(grpc.ConnectParams{

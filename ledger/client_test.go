@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
+	"net"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,5 +181,97 @@ func TestStreamedTransactionsOutliveTheirBuffers(t *testing.T) {
 		want, err := c.UpdateByID(ctx, tx.UpdateID, f)
 		require.NoError(t, err)
 		require.Equal(t, want, tx, "transaction %d (offset %d)", i, tx.Offset)
+	}
+}
+
+// countingListener counts the bytes its connections write.
+type countingListener struct {
+	net.Listener
+	written *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{Conn: c, written: l.written}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	written *atomic.Int64
+}
+
+func (c countingConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.written.Add(int64(n))
+	return n, err
+}
+
+// TestReceiveWindowBoundsWhatWaits: while the reader of a stream stalls,
+// the participant can send no more than Config.ReceiveWindow ahead of it,
+// so that what waits in gRPC's buffers stays bounded during a catch-up
+// bound by the database.
+func TestReceiveWindowBoundsWhatWaits(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// sent returns how many bytes the participant sent by the time the
+	// reader, having read one update, has stalled for half a second.
+	sent := func(window int) int64 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		var written atomic.Int64
+		p, err := ledgertest.New(ledgertest.WithListener(countingListener{Listener: l, written: &written}))
+		require.NoError(t, err)
+		defer p.Close()
+		const n = 5000 // about 28 MB of transfers
+		h := ledgertest.TransferHistory{Treasury: treasury}
+		require.NoError(t, p.AppendFunc(n, h.Tx))
+		c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}, ReceiveWindow: window})
+		require.NoError(t, err)
+		defer c.Close()
+		sctx, stop := context.WithCancel(ctx)
+		defer stop()
+		s, err := c.Updates(sctx, ledger.UpdatesRequest{EndInclusive: n, Filter: ledger.Filter{Parties: []string{treasury}}})
+		require.NoError(t, err)
+		_, err = s.Recv()
+		require.NoError(t, err)
+		time.Sleep(500 * time.Millisecond)
+		return written.Load()
+	}
+	def, four := sent(0), sent(4<<20)
+	t.Logf("sent to a stalled reader: %d bytes with the default window (%d), %d with a window of 4 MiB", def, ledger.DefaultReceiveWindow, four)
+	require.Less(t, def, int64(ledger.DefaultReceiveWindow+256<<10))
+	require.Greater(t, four, int64(3<<20), "the window is what holds the participant back")
+	require.Less(t, four, int64(4<<20+256<<10))
+}
+
+// TestReceiveWindow: a message larger than the window is received whole,
+// and a window HTTP/2 does not allow is refused.
+func TestReceiveWindow(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, err := ledgertest.New()
+	require.NoError(t, err)
+	defer p.Close()
+	big := holdingTx(treasury, "7")
+	big.CommandID = strings.Repeat("c", 4*ledger.MinReceiveWindow)
+	stored, err := p.Append(holdingTx(treasury, "1"), big, holdingTx(treasury, "2"))
+	require.NoError(t, err)
+	c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}, ReceiveWindow: ledger.MinReceiveWindow})
+	require.NoError(t, err)
+	defer c.Close()
+	f := ledger.Filter{Parties: []string{treasury}}
+	s, err := c.Updates(ctx, ledger.UpdatesRequest{EndInclusive: 3, Filter: f})
+	require.NoError(t, err)
+	got := recvAll(t, s, true)
+	require.Len(t, got, 3)
+	require.Equal(t, stored[1].UpdateID, got[1].UpdateID)
+	require.Equal(t, big.CommandID, got[1].CommandID)
+
+	for _, w := range []int{1, ledger.MinReceiveWindow - 1, math.MaxInt32 + 1} {
+		_, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}, ReceiveWindow: w})
+		require.ErrorContains(t, err, "ReceiveWindow", "window %d", w)
 	}
 }
