@@ -87,8 +87,9 @@ type Config struct {
 	// memory when the database is slower than the stream (a decoded token
 	// transfer holds about 7.7 KB, and the History handler's prepared
 	// entries about 2 KB more): the buffer and the two batches in progress
-	// hold up to about 29 MB of transfers (a peak RSS of 78-124 MB in the
-	// bench's million-transfer catch-up).
+	// hold up to about 29 MB of transfers (a peak RSS of 80-96 MB in the
+	// bench's million-transfer catch-up; what gRPC may hold before the
+	// stream is read is bounded by ledger.Config.ReceiveWindow).
 	StreamBuffer int
 	// StreamBufferBytes bounds, in bytes as they arrived on the stream, the
 	// updates read but not yet committed: those waiting in the buffer and
