@@ -216,8 +216,8 @@ func (c countingConn) Write(b []byte) (int, error) {
 func TestReceiveWindowBoundsWhatWaits(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	// sent returns how many bytes the participant sent by the time the
-	// reader, having read one update, has stalled for half a second.
+	// sent returns how many bytes the participant sent to a reader that
+	// read one update and then stalled.
 	sent := func(window int) int64 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		require.NoError(t, err)
@@ -237,8 +237,17 @@ func TestReceiveWindowBoundsWhatWaits(t *testing.T) {
 		require.NoError(t, err)
 		_, err = s.Recv()
 		require.NoError(t, err)
-		time.Sleep(500 * time.Millisecond)
-		return written.Load()
+		// Wait until the participant has stopped sending (no byte for 300
+		// ms), however slow the machine.
+		last := written.Load()
+		for quiet := time.Now(); time.Since(quiet) < 300*time.Millisecond; {
+			require.NoError(t, ctx.Err(), "the participant never stopped sending")
+			time.Sleep(20 * time.Millisecond)
+			if w := written.Load(); w != last {
+				last, quiet = w, time.Now()
+			}
+		}
+		return last
 	}
 	def, four := sent(0), sent(4<<20)
 	t.Logf("sent to a stalled reader: %d bytes with the default window (%d), %d with a window of 4 MiB", def, ledger.DefaultReceiveWindow, four)
