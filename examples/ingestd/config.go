@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/schema"
 )
 
@@ -47,6 +48,7 @@ type config struct {
 	startOffset          int64
 	maxBatch             int
 	streamBuffer         int
+	receiveWindow        int
 	migrate, migrateOnly bool
 	shutdownTimeout      time.Duration
 	demo                 bool
@@ -134,6 +136,9 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	streamBuffer := int64(0)
 	fs.Int64Var(&streamBuffer, "stream-buffer", envInt("TXHISTORY_STREAM_BUFFER", ingest.StreamBufferDefault),
 		"decoded updates that may wait for the database; raise it with -max-batch, a batch takes what it holds ($TXHISTORY_STREAM_BUFFER)")
+	receiveWindow := int64(0)
+	fs.Int64Var(&receiveWindow, "receive-window", envInt("TXHISTORY_RECEIVE_WINDOW", ledger.DefaultReceiveWindow),
+		"bytes of the stream the participant may send ahead of what was read; raise it for a participant far away, -1: gRPC's dynamic window ($TXHISTORY_RECEIVE_WINDOW)")
 	fs.BoolVar(&c.migrate, "migrate", envBool("TXHISTORY_MIGRATE", true), "apply schema migrations at start (needs a role that may create tables) ($TXHISTORY_MIGRATE)")
 	fs.BoolVar(&c.migrateOnly, "migrate-only", false, "apply schema migrations and exit")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDur("TXHISTORY_SHUTDOWN_TIMEOUT", 30*time.Second), "after SIGTERM, how long to wait for the last commit ($TXHISTORY_SHUTDOWN_TIMEOUT)")
@@ -149,6 +154,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	c.maxBatch, c.streamBuffer, c.demoRate, c.demoBacklog = int(maxBatch), int(streamBuffer), int(demoRate), int(demoBacklog)
+	c.receiveWindow = int(receiveWindow)
 
 	var err error
 	if c.dsn, err = secret(getenv(envDSN), dsnFile, "the PostgreSQL connection string"); err != nil {

@@ -258,7 +258,8 @@ func (d *daemon) dial(ctx context.Context) (*ledger.Client, error) {
 		return nil, err
 	}
 	c := ledger.Config{
-		LedgerAPI: ledger.Endpoint{Target: cfg.ledger, TLS: ledgerTLS, Insecure: cfg.plaintext, Tokens: tokens},
+		LedgerAPI:     ledger.Endpoint{Target: cfg.ledger, TLS: ledgerTLS, Insecure: cfg.plaintext, Tokens: tokens},
+		ReceiveWindow: cfg.receiveWindow,
 		// gRPC waits up to two minutes between connection attempts by
 		// default; after an outage of the participant we want to be back
 		// within seconds.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger"
 	"github.com/stretchr/testify/require"
 )
 
@@ -120,6 +121,12 @@ func TestConfigFromFlagsAndEnvironment(t *testing.T) {
 	c, err = parseConfig([]string{"-stream-buffer", "2048"}, envOf(env), io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, 2048, c.streamBuffer)
+	require.Equal(t, ledger.DefaultReceiveWindow, c.receiveWindow)
+	env["TXHISTORY_RECEIVE_WINDOW"] = "8388608"
+	c, err = parseConfig(nil, envOf(env), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 8<<20, c.receiveWindow)
+	delete(env, "TXHISTORY_RECEIVE_WINDOW")
 	delete(env, "TXHISTORY_MAX_BATCH")
 	delete(env, "TXHISTORY_STREAM_BUFFER")
 
