@@ -23,7 +23,7 @@ func tx(id string, off int64, rt time.Time) *ledger.Transaction {
 
 // migratedStore returns a fresh migrated database and the dedup store of
 // its default schema.
-func migratedStore(t *testing.T) (*sqlx.DB, *dedup.Store) {
+func migratedStore(t testing.TB) (*sqlx.DB, *dedup.Store) {
 	t.Helper()
 	db := pgtest.NewDB(t)
 	require.NoError(t, schema.Migrate(context.Background(), db))
@@ -147,4 +147,34 @@ func TestRecordTimeQueriesThroughTheIndex(t *testing.T) {
 	left, err := s.Count(ctx, conn)
 	require.NoError(t, err)
 	require.Equal(t, int64(want[true]), left)
+}
+
+// BenchmarkClaim claims batches of 1,000 new update ids, each in a
+// transaction of its own, as the Ingester does for a full batch.
+func BenchmarkClaim(b *testing.B) {
+	ctx := context.Background()
+	db, s := migratedStore(b)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const n = 1000
+	txs := make([]*ledger.Transaction, n)
+	off := int64(0)
+	b.ResetTimer()
+	for b.Loop() {
+		for i := range txs {
+			off++
+			txs[i] = tx(fmt.Sprintf("update-%012d", off), off, t0.Add(time.Duration(off)*time.Millisecond))
+		}
+		sqlTx, err := db.BeginTxx(ctx, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fresh, err := s.ClaimTx(ctx, sqlTx, txs)
+		if err != nil || len(fresh) != n {
+			b.Fatalf("claimed %d of %d: %v", len(fresh), n, err)
+		}
+		if err := sqlTx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/tx")
 }
