@@ -13,6 +13,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cantonx/txhistory/internal/pglist"
@@ -53,24 +54,28 @@ func (s *Store) ClaimTx(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Transact
 	// PostgreSQL to read than text arrays.
 	idList, idArg := pglist.Param(1, ids)
 	syncList, syncArg := pglist.Param(4, syncs)
-	rows, err := tx.QueryContext(ctx, `INSERT INTO `+s.table+` (update_id, ledger_offset, record_time, synchronizer_id)
-		SELECT * FROM unnest(`+idList+`, $2::bigint[], $3::timestamptz[], `+syncList+`)
-		ON CONFLICT (update_id) DO NOTHING
-		RETURNING update_id`, idArg, pq.Array(offs), pq.Array(rts), syncArg)
+	// One row comes back: how many ids were claimed and, only if some were
+	// not (ingested before, or twice in txs), the claimed ones. A batch of
+	// new ids, the usual case, sends no id back.
+	var claimed int
+	var freshIDs pq.StringArray
+	err := tx.QueryRowContext(ctx, `WITH claimed AS (
+			INSERT INTO `+s.table+` (update_id, ledger_offset, record_time, synchronizer_id)
+			SELECT * FROM unnest(`+idList+`, $2::bigint[], $3::timestamptz[], `+syncList+`)
+			ON CONFLICT (update_id) DO NOTHING
+			RETURNING update_id
+		)
+		SELECT count(*), CASE WHEN count(*) < $5::int THEN array_agg(update_id) END FROM claimed`,
+		idArg, pq.Array(offs), pq.Array(rts), syncArg, len(txs)).Scan(&claimed, &freshIDs)
 	if err != nil {
 		return nil, fmt.Errorf("dedup: claim update ids (offsets %d..%d): %w", txs[0].Offset, txs[len(txs)-1].Offset, err)
 	}
-	defer rows.Close()
-	fresh := make(map[string]bool, len(txs))
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("dedup: claim update ids: %w", err)
-		}
-		fresh[id] = true
+	if claimed == len(txs) {
+		return slices.Clone(txs), nil
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("dedup: claim update ids: %w", err)
+	fresh := make(map[string]bool, len(freshIDs))
+	for _, id := range freshIDs {
+		fresh[id] = true
 	}
 	out := make([]*ledger.Transaction, 0, len(fresh))
 	for _, t := range txs {
