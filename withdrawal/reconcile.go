@@ -68,7 +68,11 @@ func RecoverFromLedger(_ context.Context, _ *sqlx.Tx, o *Outcome) (*Withdrawal, 
 // defaults.
 type ReconcilerConfig struct {
 	// Recovery re-creates withdrawals whose request is unknown. Default
-	// RecoveryFunc(RecoverFromLedger).
+	// (nil): RecoverFromLedger, whose withdrawals the Reconciler stores in
+	// the statement that takes the batch's lock, as it knows that hook
+	// reads and writes nothing; any hook set here, even
+	// RecoveryFunc(RecoverFromLedger), is called after the lock and its
+	// withdrawals stored with a statement of their own.
 	Recovery RecoveryHook
 	// OnAnomaly is called, in the batch's transaction, when the ledger
 	// contradicts the withdrawal records (see Anomaly). An error aborts the
