@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/stretchr/testify/require"
 )
@@ -97,6 +98,15 @@ func TestBenchBatchSettings(t *testing.T) {
 	require.Equal(t, 32<<10, res.StreamBufferBytes)
 	require.GreaterOrEqual(t, res.E2EBatches, int64(600/6), "600 transactions with at most about five uncommitted")
 	require.Contains(t, out.String(), "StreamBufferBytes 32768")
+	require.Equal(t, ledger.DefaultReceiveWindow, res.ReceiveWindow)
+
+	// gRPC's dynamic window, as before ledger.Config.ReceiveWindow.
+	out.Reset()
+	res, err = run(ctx, options{N: 300, NaiveN: 5, DSN: pgtest.NewDSN(t), Phases: "throughput", ReceiveWindow: -1}, &out)
+	t.Log(out.String())
+	require.NoError(t, err)
+	require.Equal(t, -1, res.ReceiveWindow)
+	require.Contains(t, out.String(), "gRPC's dynamic receive window")
 }
 
 // TestSampleCPU: the CPU time read from /proc grows with work done, as much

@@ -23,6 +23,7 @@
 //	go run ./examples/bench -json -n 500000 # ends with one line of JSON
 //	go run ./examples/bench -dsn postgres://user@localhost/db
 //	go run ./examples/bench -max-batch 1000 -stream-buffer 1024 # bigger batches in e2e and memory
+//	go run ./examples/bench -phases memory -receive-window -1   # gRPC's dynamic window
 //
 // Without -dsn it starts a throwaway PostgreSQL from the installed server
 // binaries (pgtest.StartServer) with its crash-safety settings on (fsync,
@@ -48,6 +49,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/jmoiron/sqlx"
@@ -101,6 +103,9 @@ type options struct {
 	// Ingester's settings of those names in the e2e and memory phases
 	// (never in the tail phase, which keeps the defaults).
 	MaxBatch, StreamBuffer, StreamBufferBytes int
+	// ReceiveWindow, when not zero, sets the ledger client's ReceiveWindow
+	// (negative: gRPC's dynamic window) in every phase but the tail.
+	ReceiveWindow int
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -116,6 +121,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.MaxBatch, "max-batch", 0, "the Ingester's MaxBatchSize in the e2e and memory phases (default: the library's, ingest.MaxBatchSizeDefault)")
 	fs.IntVar(&o.StreamBuffer, "stream-buffer", 0, "the Ingester's StreamBuffer in the e2e and memory phases (default: the library's, ingest.StreamBufferDefault)")
 	fs.IntVar(&o.StreamBufferBytes, "stream-buffer-bytes", 0, "the Ingester's StreamBufferBytes in the e2e and memory phases (default: the library's, ingest.StreamBufferBytesDefault)")
+	fs.IntVar(&o.ReceiveWindow, "receive-window", 0, "the ledger client's ReceiveWindow in bytes in every phase but the tail; negative: gRPC's dynamic window (default: the library's, ledger.DefaultReceiveWindow)")
 	fs.BoolVar(&o.JSON, "json", false, "end with one line of JSON holding the results")
 	fs.BoolVar(&o.Quick, "quick", false, "small counts (n 20,000, mem-n 50,000, tail 5s) for a run under a minute")
 	fs.StringVar(&o.Phases, "phases", "memory,throughput,tail", "phases to run: memory, throughput (e2e, ceiling, naive), tail")
@@ -170,13 +176,16 @@ type Result struct {
 	CantonIDs     bool   `json:"canton_ids"`
 	// MaxBatch, StreamBuffer and StreamBufferBytes are the Ingester's
 	// settings in the e2e and memory phases.
-	MaxBatch          int     `json:"max_batch_size"`
-	StreamBuffer      int     `json:"stream_buffer"`
-	StreamBufferBytes int     `json:"stream_buffer_bytes"`
-	E2EBatches        int64   `json:"e2e_batches"`
-	CPUs              int     `json:"cpus"`
-	GoVersion         string  `json:"go"`
-	ElapsedSecs       float64 `json:"elapsed_s"`
+	MaxBatch          int `json:"max_batch_size"`
+	StreamBuffer      int `json:"stream_buffer"`
+	StreamBufferBytes int `json:"stream_buffer_bytes"`
+	// ReceiveWindow is the ledger client's in every phase but the tail,
+	// -1 for gRPC's dynamic window.
+	ReceiveWindow int     `json:"receive_window"`
+	E2EBatches    int64   `json:"e2e_batches"`
+	CPUs          int     `json:"cpus"`
+	GoVersion     string  `json:"go"`
+	ElapsedSecs   float64 `json:"elapsed_s"`
 }
 
 func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
@@ -202,11 +211,24 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 	if o.StreamBufferBytes > 0 {
 		res.StreamBufferBytes = o.StreamBufferBytes
 	}
+	res.ReceiveWindow = ledger.DefaultReceiveWindow
+	switch {
+	case o.ReceiveWindow < 0:
+		res.ReceiveWindow = -1
+	case o.ReceiveWindow > 0:
+		res.ReceiveWindow = o.ReceiveWindow
+	}
 	b := &bench{treasury: treasury, logger: quietLogger(), progress: stdout,
-		maxBatch: res.MaxBatch, streamBuffer: res.StreamBuffer, streamBufferBytes: res.StreamBufferBytes}
+		maxBatch: res.MaxBatch, streamBuffer: res.StreamBuffer, streamBufferBytes: res.StreamBufferBytes,
+		receiveWindow: res.ReceiveWindow}
 	b.logf("txhistory bench: %d CPUs, %s, handlers: %s", res.CPUs, res.GoVersion, handlerNames)
 	b.logf("Ingester in the e2e and memory phases: MaxBatchSize %d, StreamBuffer %d, StreamBufferBytes %d (the tail phase: the defaults)",
 		res.MaxBatch, res.StreamBuffer, res.StreamBufferBytes)
+	if res.ReceiveWindow < 0 {
+		b.logf("Ledger client in every phase but the tail: gRPC's dynamic receive window")
+	} else {
+		b.logf("Ledger client in every phase but the tail: ReceiveWindow %d", res.ReceiveWindow)
+	}
 
 	dsn := o.DSN
 	if dsn == "" {

@@ -29,6 +29,7 @@ type bench struct {
 	cpu      map[string]perTx // CPU time per transaction, by phase
 	// the Ingester's settings in ingestAll (the e2e and memory phases)
 	maxBatch, streamBuffer, streamBufferBytes int
+	receiveWindow                             int              // the ledger client's, but in the tail phase
 	batches                                   map[string]int64 // batches committed, by phase
 }
 
@@ -118,8 +119,15 @@ func reconciler(db *sqlx.DB, schemaName, treasury string, hist *tokenstd.History
 // handlerNames names handlerChain's handlers.
 const handlerNames = "tokenstd.History + withdrawal.Reconciler"
 
+// dial connects to the fake with the library's default settings (the tail
+// phase's).
 func dial(addr string) (*ledger.Client, error) {
 	return ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: addr, Insecure: true}})
+}
+
+// dial connects to the fake with the bench's receive window.
+func (b *bench) dial(addr string) (*ledger.Client, error) {
+	return ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: addr, Insecure: true}, ReceiveWindow: b.receiveWindow})
 }
 
 // drain reads the stream (begin, end] as the ingester's reader does
@@ -148,7 +156,7 @@ func drain(ctx context.Context, c *ledger.Client, treasury string, begin, end in
 // ceiling measures the stream alone: the fake's ledger received and decoded,
 // nothing written.
 func (b *bench) ceiling(ctx context.Context, f *fake) (float64, error) {
-	c, err := dial(f.Addr)
+	c, err := b.dial(f.Addr)
 	if err != nil {
 		return 0, err
 	}
@@ -175,7 +183,7 @@ func (b *bench) ceiling(ctx context.Context, f *fake) (float64, error) {
 // the History handler alone) over the fake's whole ledger into a fresh
 // schema and returns its rate. onCommit, if set, sees every commit.
 func (b *bench) ingestAll(ctx context.Context, f *fake, phase string, historyOnly bool, onCommit func(ingest.Stats)) (float64, error) {
-	c, err := dial(f.Addr)
+	c, err := b.dial(f.Addr)
 	if err != nil {
 		return 0, err
 	}
