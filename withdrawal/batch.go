@@ -71,7 +71,7 @@ func (r *Reconciler) applyAll(ctx context.Context, tx *sqlx.Tx, outcomes []Outco
 	var earlyHooked []*Withdrawal
 	if r.pureRecovery {
 		for _, o := range outcomes {
-			if named[o.ID] > 0 && recoverable(o) {
+			if recoverable(o) {
 				hw, err := RecoverFromLedger(ctx, tx, &o)
 				if err != nil {
 					return nil, false, err

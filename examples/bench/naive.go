@@ -24,7 +24,7 @@ import (
 // consumed contract up with its own query and writes each row with its own
 // statement; the reconciler runs on a batch of one transaction.
 func (b *bench) naive(ctx context.Context, f *fake, n int64) (float64, error) {
-	c, err := b.dial(f.Addr)
+	c, err := dial(f.Addr, b.receiveWindow)
 	if err != nil {
 		return 0, err
 	}

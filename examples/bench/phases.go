@@ -119,15 +119,10 @@ func reconciler(db *sqlx.DB, schemaName, treasury string, hist *tokenstd.History
 // handlerNames names handlerChain's handlers.
 const handlerNames = "tokenstd.History + withdrawal.Reconciler"
 
-// dial connects to the fake with the library's default settings (the tail
-// phase's).
-func dial(addr string) (*ledger.Client, error) {
-	return ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: addr, Insecure: true}})
-}
-
-// dial connects to the fake with the bench's receive window.
-func (b *bench) dial(addr string) (*ledger.Client, error) {
-	return ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: addr, Insecure: true}, ReceiveWindow: b.receiveWindow})
+// dial connects to the fake with the given receive window (0: the
+// library's default, which the tail phase keeps).
+func dial(addr string, receiveWindow int) (*ledger.Client, error) {
+	return ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: addr, Insecure: true}, ReceiveWindow: receiveWindow})
 }
 
 // drain reads the stream (begin, end] as the ingester's reader does
@@ -156,7 +151,7 @@ func drain(ctx context.Context, c *ledger.Client, treasury string, begin, end in
 // ceiling measures the stream alone: the fake's ledger received and decoded,
 // nothing written.
 func (b *bench) ceiling(ctx context.Context, f *fake) (float64, error) {
-	c, err := b.dial(f.Addr)
+	c, err := dial(f.Addr, b.receiveWindow)
 	if err != nil {
 		return 0, err
 	}
@@ -183,7 +178,7 @@ func (b *bench) ceiling(ctx context.Context, f *fake) (float64, error) {
 // the History handler alone) over the fake's whole ledger into a fresh
 // schema and returns its rate. onCommit, if set, sees every commit.
 func (b *bench) ingestAll(ctx context.Context, f *fake, phase string, historyOnly bool, onCommit func(ingest.Stats)) (float64, error) {
-	c, err := b.dial(f.Addr)
+	c, err := dial(f.Addr, b.receiveWindow)
 	if err != nil {
 		return 0, err
 	}
@@ -353,7 +348,7 @@ type tailResult struct {
 // tail runs a tailing Ingester with default settings while the fake appends
 // rate transactions per second for d, and measures append → commit.
 func (b *bench) tail(ctx context.Context, f *fake, rate int, d time.Duration) (tailResult, error) {
-	c, err := dial(f.Addr)
+	c, err := dial(f.Addr, 0)
 	if err != nil {
 		return tailResult{}, err
 	}
