@@ -2,6 +2,7 @@ package ledgertest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -183,25 +184,40 @@ func testTransferHistory(t *testing.T, canton bool) {
 	seen := map[string]bool{}
 	var deposits, withdrawals int
 	for i, tx := range txs {
+		wd, isWD := h.Withdrawal(i)
+		require.Equal(t, h.IsWithdrawal(i), isWD)
+		var spent []string
+		paid := false
 		for _, ev := range tx.Events {
 			switch e := ev.(type) {
 			case *ledger.CreatedEvent:
 				require.False(t, seen[e.ContractID], "contract id %s repeats", e.ContractID)
 				seen[e.ContractID] = true
 				view := e.InterfaceViews[0].Value
-				if owner, _ := view.Get("owner"); must(owner.AsParty()) == genTreasury {
-					amount, _ := view.Get("amount")
-					live[e.ContractID] = must(amount.AsDecimal())
+				owner := must(must(view.Get("owner")).AsParty())
+				amount := must(must(view.Get("amount")).AsDecimal())
+				if owner == genTreasury {
+					live[e.ContractID] = amount
+				}
+				if isWD && owner == wd.Receiver {
+					inst := must(view.Get("instrumentId"))
+					require.Equal(t, wd.Instrument, TokenInstrument{Admin: must(must(inst.Get("admin")).AsParty()), ID: must(must(inst.Get("id")).AsText())})
+					require.True(t, amount.Equal(decimal.RequireFromString(wd.Amount)), "withdrawal %d pays %s", i, amount)
+					paid = true
 				}
 			case *ledger.ExercisedEvent:
-				if e.Consuming && e.Choice == "Archive" && h.IsWithdrawal(i) {
+				if e.Consuming && e.Choice == "Archive" && isWD {
 					_, ok := live[e.ContractID]
 					require.True(t, ok, "withdrawal %d spends the treasury's holding %s", i, e.ContractID)
 					delete(live, e.ContractID)
+					spent = append(spent, e.ContractID)
 				}
 			}
 		}
-		if h.IsWithdrawal(i) {
+		if isWD {
+			require.Equal(t, []string{wd.Input}, spent, "withdrawal %d", i)
+			require.True(t, paid, "withdrawal %d pays %s", i, wd.Receiver)
+			require.Equal(t, fmt.Sprintf("wd-%d", i), wd.ID)
 			withdrawals++
 		} else {
 			deposits++

@@ -91,6 +91,30 @@ func (h TransferHistory) Customer(i int) (party, account string) {
 // Tx returns transaction i (i ≥ 0), without offset, update id or record
 // time, for Participant.Append or AppendFunc to assign.
 func (h TransferHistory) Tx(i int) *ledger.Transaction {
+	w := h.world(i)
+	var tx *ledger.Transaction
+	if h.IsWithdrawal(i) {
+		// Re-create the holding deposit i-1 gave the treasury, under its
+		// contract id, then spend it.
+		w.cids = (i-1)*cidsPerTx + 1
+		w.Mint(h.Treasury, h.DepositAmount(i-1))
+		w.cids = i * cidsPerTx
+		wd := h.withdrawal(w, i)
+		tx = w.Transfer(TransferSpec{Sender: h.Treasury, Receiver: wd.Receiver, Amount: wd.Amount, Fee: WithdrawalFee,
+			Reason: wd.ID, InputHoldings: []string{wd.Input}})
+	} else {
+		customer, account := h.Customer(i)
+		amount := h.DepositAmount(i)
+		w.cids = i * cidsPerTx
+		w.Mint(customer, decimal.RequireFromString(amount).Add(decimal.NewFromInt(1000)).String())
+		tx = w.Transfer(TransferSpec{Sender: customer, Receiver: h.Treasury, Amount: amount, Reason: account})
+	}
+	tx.CommandID = fmt.Sprintf("transfer-%d", i)
+	return tx
+}
+
+// world is the TokenWorld that makes transaction i.
+func (h TransferHistory) world(i int) *TokenWorld {
 	if h.Treasury == "" {
 		panic("ledgertest: TransferHistory.Treasury is empty")
 	}
@@ -101,30 +125,41 @@ func (h TransferHistory) Tx(i int) *ledger.Transaction {
 		w.Admin = CantonID("DSO::1220", TokenDefaultAdmin)
 	}
 	w.init()
-	var tx *ledger.Transaction
-	if h.IsWithdrawal(i) {
-		// Re-create the holding deposit i-1 gave the treasury, under its
-		// contract id, then spend it.
-		w.cids = (i-1)*cidsPerTx + 1
-		w.Mint(h.Treasury, h.DepositAmount(i-1))
-		input := w.cid("holding", (i-1)*cidsPerTx+2)
-		w.cids = i * cidsPerTx
-		external := h.External
-		if external == "" {
-			external = TransferDefaultExternal
-			if h.CantonIDs {
-				external = CantonID("exchange-b::1220", external)
-			}
-		}
-		tx = w.Transfer(TransferSpec{Sender: h.Treasury, Receiver: external, Amount: WithdrawalAmount, Fee: WithdrawalFee,
-			Reason: fmt.Sprintf("wd-%d", i), InputHoldings: []string{input}})
-	} else {
-		customer, account := h.Customer(i)
-		amount := h.DepositAmount(i)
-		w.cids = i * cidsPerTx
-		w.Mint(customer, decimal.RequireFromString(amount).Add(decimal.NewFromInt(1000)).String())
-		tx = w.Transfer(TransferSpec{Sender: customer, Receiver: h.Treasury, Amount: amount, Reason: account})
+	return w
+}
+
+// WithdrawalSpec is what a withdrawal of a TransferHistory does, as the
+// exchange's withdrawal request would have said beforehand.
+type WithdrawalSpec struct {
+	// ID is the transfer's reason: "wd-<i>".
+	ID       string
+	Receiver string
+	// Amount is what Receiver gets (WithdrawalAmount); the treasury also
+	// burns WithdrawalFee.
+	Amount     string
+	Instrument TokenInstrument
+	// Input is the contract id of the treasury holding the transfer
+	// spends, the one deposit i-1 created.
+	Input string
+}
+
+// Withdrawal returns what transaction i does if it is a withdrawal, and
+// false if it is a deposit.
+func (h TransferHistory) Withdrawal(i int) (WithdrawalSpec, bool) {
+	if !h.IsWithdrawal(i) {
+		return WithdrawalSpec{}, false
 	}
-	tx.CommandID = fmt.Sprintf("transfer-%d", i)
-	return tx
+	return h.withdrawal(h.world(i), i), true
+}
+
+func (h TransferHistory) withdrawal(w *TokenWorld, i int) WithdrawalSpec {
+	external := h.External
+	if external == "" {
+		external = TransferDefaultExternal
+		if h.CantonIDs {
+			external = CantonID("exchange-b::1220", external)
+		}
+	}
+	return WithdrawalSpec{ID: fmt.Sprintf("wd-%d", i), Receiver: external, Amount: WithdrawalAmount,
+		Instrument: w.Instrument(), Input: w.cid("holding", (i-1)*cidsPerTx+2)}
 }
