@@ -11,7 +11,9 @@ import (
 
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/pgtest"
+	"github.com/cantonx/txhistory/schema"
 	"github.com/stretchr/testify/require"
 )
 
@@ -137,4 +139,36 @@ func TestSampleCPU(t *testing.T) {
 	require.InDelta(t, want.Seconds(), used.Seconds(), tolerance.Seconds(), "/proc/self/stat against getrusage")
 	require.GreaterOrEqual(t, after.Machine-before.Machine, used-2*clockTick, "the machine's count holds ours")
 	require.Positive(t, after.Postgres, "the server's start-up used some CPU")
+}
+
+// TestBenchRequested: -requested adds the e2e_requested phase, whose
+// withdrawals were requested beforehand and must end completed, not
+// recovered; and checkRequested, which says so, fails when they were not.
+func TestBenchRequested(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out strings.Builder
+	res, err := run(ctx, options{N: 300, NaiveN: 5, DSN: pgtest.NewDSN(t), Phases: "throughput", Requested: true}, &out)
+	t.Log(out.String())
+	require.NoError(t, err)
+	require.Positive(t, res.RequestedTxPerS)
+	require.Contains(t, res.CPU, "e2e_requested")
+	require.Contains(t, out.String(), "withdrawals requested beforehand")
+
+	// The check itself: requests not completed yet, then one recovered.
+	db := pgtest.NewDB(t)
+	const s = "bench_requested_check"
+	require.NoError(t, schema.Migrate(ctx, db, schema.WithSchema(s)))
+	b := &bench{db: db, history: ledgertest.TransferHistory{Treasury: "treasury::1220bench"}}
+	require.NoError(t, b.seedRequests(ctx, s, 25)) // withdrawals 10 and 20
+	err = checkRequested(ctx, db, s)
+	require.ErrorContains(t, err, "0 of 2 requested withdrawals completed, 2 reservations left")
+	_, err = db.Exec(`DELETE FROM ` + s + `.withdrawal_reservation`)
+	require.NoError(t, err)
+	_, err = db.Exec(`UPDATE ` + s + `.withdrawal SET status = 'completed'`)
+	require.NoError(t, err)
+	require.NoError(t, checkRequested(ctx, db, s))
+	_, err = db.Exec(`UPDATE ` + s + `.withdrawal SET recovered = true WHERE id = 'wd-20'`)
+	require.NoError(t, err)
+	require.ErrorContains(t, checkRequested(ctx, db, s), "1 of 2 requested withdrawals completed")
 }

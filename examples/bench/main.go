@@ -8,6 +8,9 @@
 //   - ceiling: the same stream received and decoded, nothing written;
 //   - e2e with the History handler alone, to tell the two handlers' costs
 //     apart;
+//   - with -requested, e2e again with every withdrawal requested beforehand
+//     (the Reconciler's usual path; in the other phases each withdrawal is
+//     unknown and stored as recovered);
 //   - naive: the same work for the first -naive-n transactions, one SQL
 //     transaction and one statement per row per ledger transaction;
 //   - memory: this process's peak RSS and Go heap while it ingests -mem-n
@@ -106,6 +109,8 @@ type options struct {
 	// ReceiveWindow, when not zero, sets the ledger client's ReceiveWindow
 	// (negative: gRPC's dynamic window) in every phase but the tail.
 	ReceiveWindow int
+	// Requested adds the e2e_requested phase to the throughput phases.
+	Requested bool
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -121,6 +126,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.MaxBatch, "max-batch", 0, "the Ingester's MaxBatchSize in the e2e and memory phases (default: the library's, ingest.MaxBatchSizeDefault)")
 	fs.IntVar(&o.StreamBuffer, "stream-buffer", 0, "the Ingester's StreamBuffer in the e2e and memory phases (default: the library's, ingest.StreamBufferDefault)")
 	fs.IntVar(&o.StreamBufferBytes, "stream-buffer-bytes", 0, "the Ingester's StreamBufferBytes in the e2e and memory phases (default: the library's, ingest.StreamBufferBytesDefault)")
+	fs.BoolVar(&o.Requested, "requested", false, "throughput: also ingest the e2e ledger with every withdrawal requested beforehand (phase e2e_requested), the Reconciler's usual path")
 	fs.IntVar(&o.ReceiveWindow, "receive-window", 0, "the ledger client's ReceiveWindow in bytes in every phase but the tail; negative: gRPC's dynamic window (default: the library's, ledger.DefaultReceiveWindow)")
 	fs.BoolVar(&o.JSON, "json", false, "end with one line of JSON holding the results")
 	fs.BoolVar(&o.Quick, "quick", false, "small counts (n 20,000, mem-n 50,000, tail 5s) for a run under a minute")
@@ -156,6 +162,8 @@ type Result struct {
 	TailP99MS     float64 `json:"tail_p99_ms"`
 
 	HistoryOnlyTxPerS float64 `json:"e2e_history_only_tx_per_s"`
+	// RequestedTxPerS is the e2e_requested phase's (-requested).
+	RequestedTxPerS float64 `json:"e2e_requested_tx_per_s,omitempty"`
 	// CPU is the CPU time per transaction of each process of the chain in
 	// the throughput phases, by phase.
 	CPU map[string]perTx `json:"cpu_per_tx,omitempty"`
@@ -218,7 +226,8 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 	case o.ReceiveWindow > 0:
 		res.ReceiveWindow = o.ReceiveWindow
 	}
-	b := &bench{treasury: treasury, logger: quietLogger(), progress: stdout,
+	b := &bench{treasury: treasury, history: ledgertest.TransferHistory{Treasury: treasury, CantonIDs: o.CantonIDs},
+		logger: quietLogger(), progress: stdout,
 		maxBatch: res.MaxBatch, streamBuffer: res.StreamBuffer, streamBufferBytes: res.StreamBufferBytes,
 		receiveWindow: res.ReceiveWindow}
 	b.logf("txhistory bench: %d CPUs, %s, handlers: %s", res.CPUs, res.GoVersion, handlerNames)
@@ -320,6 +329,11 @@ func (b *bench) throughput(ctx context.Context, f *fake, o options, res *Result)
 	if res.HistoryOnlyTxPerS, err = b.ingestAll(ctx, f, "e2e_history_only", true, nil); err != nil {
 		return err
 	}
+	if o.Requested {
+		if res.RequestedTxPerS, err = b.ingestSeeded(ctx, f, "e2e_requested", false, nil, b.seedRequests); err != nil {
+			return err
+		}
+	}
 	res.NaiveTxPerS, err = b.naive(ctx, f, int64(o.NaiveN))
 	return err
 }
@@ -389,6 +403,9 @@ func summary(b *bench, r *Result, phases []string) {
 		b.logf("  e2e      %8.0f tx/s  (%d transactions)        target ≥ 20,000 tx/s: %s", r.E2ETxPerS, r.N, check(r.E2ETxPerS >= 20_000))
 		b.logf("  ceiling  %8.0f tx/s  e2e/ceiling = %.0f%%        target ≥ 50%%: %s", r.CeilingTxPerS, 100*r.E2ETxPerS/r.CeilingTxPerS, check(r.E2ETxPerS >= r.CeilingTxPerS/2))
 		b.logf("  (History alone %.0f tx/s: %.0f%% of the ceiling)", r.HistoryOnlyTxPerS, 100*r.HistoryOnlyTxPerS/r.CeilingTxPerS)
+		if r.RequestedTxPerS > 0 {
+			b.logf("  (withdrawals requested beforehand %.0f tx/s: %.0f%% of the ceiling)", r.RequestedTxPerS, 100*r.RequestedTxPerS/r.CeilingTxPerS)
+		}
 		b.logf("  naive    %8.0f tx/s  e2e/naive = %.1f×         target ≥ 10×: %s", r.NaiveTxPerS, r.E2ETxPerS/r.NaiveTxPerS, check(r.E2ETxPerS >= 10*r.NaiveTxPerS))
 	}
 	if slices.Contains(phases, "memory") && len(r.Memory) > 0 {

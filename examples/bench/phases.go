@@ -16,12 +16,14 @@ import (
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // bench holds what every phase needs.
 type bench struct {
 	db       *sqlx.DB
 	treasury string
+	history  ledgertest.TransferHistory // the ledger the fake serves, but for its length
 	logger   *slog.Logger
 	progress io.Writer
 	schemas  int
@@ -178,6 +180,14 @@ func (b *bench) ceiling(ctx context.Context, f *fake) (float64, error) {
 // the History handler alone) over the fake's whole ledger into a fresh
 // schema and returns its rate. onCommit, if set, sees every commit.
 func (b *bench) ingestAll(ctx context.Context, f *fake, phase string, historyOnly bool, onCommit func(ingest.Stats)) (float64, error) {
+	return b.ingestSeeded(ctx, f, phase, historyOnly, onCommit, nil)
+}
+
+// ingestSeeded is ingestAll with seed, when not nil, run on the phase's
+// schema before the Ingester starts; the phase then also checks that every
+// withdrawal was completed as requested (none recovered).
+func (b *bench) ingestSeeded(ctx context.Context, f *fake, phase string, historyOnly bool, onCommit func(ingest.Stats),
+	seed func(ctx context.Context, schemaName string, n int64) error) (float64, error) {
 	c, err := dial(f.Addr, b.receiveWindow)
 	if err != nil {
 		return 0, err
@@ -188,6 +198,11 @@ func (b *bench) ingestAll(ctx context.Context, f *fake, phase string, historyOnl
 		return 0, err
 	}
 	defer drop()
+	if seed != nil {
+		if err := seed(ctx, name, f.End); err != nil {
+			return 0, fmt.Errorf("%s: %w", phase, err)
+		}
+	}
 	var h ingest.Handler
 	if historyOnly {
 		h, err = tokenstd.NewHistory(tokenstd.Config{Treasury: b.treasury, Schema: name})
@@ -218,6 +233,11 @@ func (b *bench) ingestAll(ctx context.Context, f *fake, phase string, historyOnl
 	}
 	if err := checkHistory(ctx, b.db, name, f.End, !historyOnly); err != nil {
 		return 0, err
+	}
+	if seed != nil {
+		if err := checkRequested(ctx, b.db, name); err != nil {
+			return 0, fmt.Errorf("%s: %w", phase, err)
+		}
 	}
 	if b.batches == nil {
 		b.batches = map[string]int64{}
@@ -250,6 +270,60 @@ func checkHistory(ctx context.Context, db *sqlx.DB, schemaName string, n int64, 
 	}
 	if entries != n || withdrawals != want {
 		return fmt.Errorf("schema %s holds %d history entries and %d withdrawals, want %d and %d", schemaName, entries, withdrawals, n, want)
+	}
+	return nil
+}
+
+// seedRequests stores, in schemaName, a withdrawal request for each
+// withdrawal among the first n transactions of the fake's ledger, as an
+// exchange would have before submitting the transfers: status requested,
+// the holding the transfer spends reserved, a target record time far
+// ahead. It writes the rows itself, because withdrawal.Store.Create checks
+// that the reserved holding is a live treasury holding, and the holding is
+// not ingested yet.
+func (b *bench) seedRequests(ctx context.Context, schemaName string, n int64) error {
+	var ids, admins, instruments, receivers, inputs, amounts []string
+	for i := range int(n) {
+		wd, ok := b.history.Withdrawal(i)
+		if !ok {
+			continue
+		}
+		ids, admins, instruments = append(ids, wd.ID), append(admins, wd.Instrument.Admin), append(instruments, wd.Instrument.ID)
+		receivers, inputs, amounts = append(receivers, wd.Receiver), append(inputs, wd.Input), append(amounts, wd.Amount)
+	}
+	q := func(table string) string { return schema.Qualify(schemaName, table) }
+	_, err := b.db.ExecContext(ctx, `WITH w AS (
+			INSERT INTO `+q(withdrawal.Table)+` (id, user_account, amount, instrument_admin, instrument_id, receiver,
+				reserved_holdings, reserved_funds, trec_tgt, status)
+			SELECT id, 'bench', amount::numeric, admin, inst, receiver, ARRAY[input], amount::numeric + $7::numeric, $8, 'requested'
+			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS r(id, admin, inst, receiver, input, amount)
+			RETURNING id, reserved_holdings[1] AS input)
+		INSERT INTO `+q("withdrawal_reservation")+` (contract_id, withdrawal_id) SELECT input, id FROM w`,
+		pq.Array(ids), pq.Array(admins), pq.Array(instruments), pq.Array(receivers), pq.Array(inputs), pq.Array(amounts),
+		ledgertest.WithdrawalFee, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		return fmt.Errorf("requesting %d withdrawals: %w", len(ids), err)
+	}
+	return nil
+}
+
+// checkRequested makes sure that the withdrawals seedRequests stored were
+// completed by the ledger's transfers, and that none was recovered.
+func checkRequested(ctx context.Context, db *sqlx.DB, schemaName string) error {
+	var r struct {
+		All       int64 `db:"all"`
+		Completed int64 `db:"completed"`
+		Reserved  int64 `db:"reserved"`
+	}
+	err := db.GetContext(ctx, &r, `SELECT count(*) AS all,
+			count(*) FILTER (WHERE status = 'completed' AND NOT recovered AND user_account = 'bench') AS completed,
+			(SELECT count(*) FROM `+schema.Qualify(schemaName, "withdrawal_reservation")+`) AS reserved
+		FROM `+schema.Qualify(schemaName, withdrawal.Table))
+	if err != nil {
+		return err
+	}
+	if r.Completed != r.All || r.Reserved != 0 {
+		return fmt.Errorf("schema %s: %d of %d requested withdrawals completed, %d reservations left", schemaName, r.Completed, r.All, r.Reserved)
 	}
 	return nil
 }
