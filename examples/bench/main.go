@@ -330,7 +330,7 @@ func (b *bench) throughput(ctx context.Context, f *fake, o options, res *Result)
 		return err
 	}
 	if o.Requested {
-		if res.RequestedTxPerS, err = b.ingestSeeded(ctx, f, "e2e_requested", false, nil, b.seedRequests); err != nil {
+		if res.RequestedTxPerS, err = b.ingestRequested(ctx, f, "e2e_requested", false, nil, true); err != nil {
 			return err
 		}
 	}

@@ -180,14 +180,14 @@ func (b *bench) ceiling(ctx context.Context, f *fake) (float64, error) {
 // the History handler alone) over the fake's whole ledger into a fresh
 // schema and returns its rate. onCommit, if set, sees every commit.
 func (b *bench) ingestAll(ctx context.Context, f *fake, phase string, historyOnly bool, onCommit func(ingest.Stats)) (float64, error) {
-	return b.ingestSeeded(ctx, f, phase, historyOnly, onCommit, nil)
+	return b.ingestRequested(ctx, f, phase, historyOnly, onCommit, false)
 }
 
-// ingestSeeded is ingestAll with seed, when not nil, run on the phase's
-// schema before the Ingester starts; the phase then also checks that every
-// withdrawal was completed as requested (none recovered).
-func (b *bench) ingestSeeded(ctx context.Context, f *fake, phase string, historyOnly bool, onCommit func(ingest.Stats),
-	seed func(ctx context.Context, schemaName string, n int64) error) (float64, error) {
+// ingestRequested is ingestAll with, if requested, a request stored for
+// every withdrawal before the Ingester starts (seedRequests); the phase
+// then also checks that each was completed as requested (checkRequested).
+func (b *bench) ingestRequested(ctx context.Context, f *fake, phase string, historyOnly bool, onCommit func(ingest.Stats),
+	requested bool) (float64, error) {
 	c, err := dial(f.Addr, b.receiveWindow)
 	if err != nil {
 		return 0, err
@@ -198,8 +198,8 @@ func (b *bench) ingestSeeded(ctx context.Context, f *fake, phase string, history
 		return 0, err
 	}
 	defer drop()
-	if seed != nil {
-		if err := seed(ctx, name, f.End); err != nil {
+	if requested {
+		if err := b.seedRequests(ctx, name, f.End); err != nil {
 			return 0, fmt.Errorf("%s: %w", phase, err)
 		}
 	}
@@ -234,7 +234,7 @@ func (b *bench) ingestSeeded(ctx context.Context, f *fake, phase string, history
 	if err := checkHistory(ctx, b.db, name, f.End, !historyOnly); err != nil {
 		return 0, err
 	}
-	if seed != nil {
+	if requested {
 		if err := checkRequested(ctx, b.db, name); err != nil {
 			return 0, fmt.Errorf("%s: %w", phase, err)
 		}
