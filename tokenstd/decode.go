@@ -341,6 +341,9 @@ func (r *reader) meta(v ledger.Value, at *path) Metadata {
 		r.setErr(&p, err)
 		return nil
 	}
+	if n == 0 {
+		return nil // as Merge and the store give empty metadata
+	}
 	out := make(Metadata, n)
 	for i := range n {
 		e, _ := f.TextMapAt(i)
@@ -561,7 +564,7 @@ func (r *reader) result(v ledger.Value, at *path) TransferInstructionResult {
 	return out
 }
 
-// DecodeMetadata decodes a Metadata record.
+// DecodeMetadata decodes a Metadata record. Empty metadata decodes to nil.
 func DecodeMetadata(v ledger.Value) (Metadata, error) {
 	var r reader
 	m := r.meta(v, nil)

@@ -50,9 +50,17 @@ func (i Instrument) String() string { return i.ID + "@" + i.Admin }
 type Metadata map[string]string
 
 // Merge returns a new Metadata holding m's entries overwritten by those of
-// each of later, in order: later wins. Nil inputs are skipped.
+// each of later, in order: later wins. Nil inputs are skipped, and the
+// result is nil when every input is empty.
 func (m Metadata) Merge(later ...Metadata) Metadata {
-	out := make(Metadata, len(m))
+	n := len(m)
+	for _, l := range later {
+		n = max(n, len(l))
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make(Metadata, n)
 	maps.Copy(out, m)
 	for _, l := range later {
 		maps.Copy(out, l)
