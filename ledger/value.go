@@ -435,6 +435,19 @@ func (v Value) FieldAt(i int) (Field, bool) {
 	return v.fieldAt(i), true
 }
 
+// LabelAt returns the label of a record's i-th field, in wire order, without
+// copying its value as FieldAt does. The second result is false if v is not
+// a record or has no field i; a record built without labels gives "".
+func (v Value) LabelAt(i int) (string, bool) {
+	if v.kind != KindRecord || i < 0 || i >= len(v.vals()) {
+		return "", false
+	}
+	if v.keys == nil {
+		return "", true
+	}
+	return v.labels()[i], true
+}
+
 // NumFields returns the number of fields of a record (0 for other kinds).
 func (v Value) NumFields() int {
 	if v.kind != KindRecord {

@@ -37,6 +37,30 @@ func TestCompositeKeepsItsSlices(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, "", f.Label, "a record built without labels has empty labels")
 	require.Equal(t, "2", f.Value.String())
+	label, ok := unlabelled.LabelAt(1)
+	require.True(t, ok)
+	require.Equal(t, "", label)
+}
+
+// TestLabelAt reads the labels FieldAt gives, and refuses what FieldAt
+// refuses.
+func TestLabelAt(t *testing.T) {
+	r := Record(nil, F("x", Int64(1)), F("y", Text("b")))
+	for i := range r.NumFields() {
+		f, ok := r.FieldAt(i)
+		require.True(t, ok)
+		l, ok := r.LabelAt(i)
+		require.True(t, ok)
+		require.Equal(t, f.Label, l)
+	}
+	for _, bad := range []struct {
+		v Value
+		i int
+	}{{r, -1}, {r, 2}, {List(Text("a")), 0}, {TextMapOf(map[string]string{"k": "v"}), 0}} {
+		l, ok := bad.v.LabelAt(bad.i)
+		require.False(t, ok, "%v field %d", bad.v, bad.i)
+		require.Equal(t, "", l)
+	}
 }
 
 // TestValuesCompareDeeply: reflect.DeepEqual (and so testify's Equal,

@@ -167,19 +167,19 @@ func (r *reader) record(v ledger.Value, at *path, module, entity string, labels 
 	}
 	seen = seen[:len(labels)]
 	for i := range v.NumFields() {
-		f, _ := v.FieldAt(i)
-		k := slices.Index(labels, f.Label)
+		label, _ := v.LabelAt(i)
+		k := slices.Index(labels, label)
 		switch {
-		case f.Label == "":
+		case label == "":
 			r.err = &ledger.ValueError{Path: at.String(), Msg: "record field without a label: the update stream must be verbose"}
 			return ledger.Value{}
 		case k < 0:
 			// The error gets a copy of labels, so that the callers' lists
 			// of labels need not move to the heap.
-			r.err = versionErr(at.String(), "unexpected field %q in %s.%s (known fields: %v)", f.Label, module, entity, slices.Clone(labels))
+			r.err = versionErr(at.String(), "unexpected field %q in %s.%s (known fields: %v)", label, module, entity, slices.Clone(labels))
 			return ledger.Value{}
 		case seen[k]:
-			r.err = &ledger.ValueError{Path: joinPath(at.String(), f.Label), Msg: "duplicate record field"}
+			r.err = &ledger.ValueError{Path: joinPath(at.String(), label), Msg: "duplicate record field"}
 			return ledger.Value{}
 		}
 		seen[k] = true
