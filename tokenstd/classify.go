@@ -77,15 +77,7 @@ func (c Classifier) Classify(tx *ledger.Transaction, lookup HoldingLookup) (entr
 	if c.Treasury == "" {
 		return nil, errors.New("tokenstd: Classify: no treasury party")
 	}
-	r := &run{
-		c:            c,
-		tx:           tx,
-		holdings:     lookup,
-		created:      map[string]*Holding{},
-		createdInstr: map[string]Instruction{},
-		consumed:     map[string]int32{},
-		loose:        map[looseKey]*change{},
-	}
+	r := &run{c: c, tx: tx, holdings: lookup}
 	if il, ok := lookup.(InstructionLookup); ok {
 		r.instrs = il
 	}
@@ -102,6 +94,8 @@ type run struct {
 	holdings HoldingLookup
 	instrs   InstructionLookup
 
+	// The maps are nil until their first entry (put): most transactions
+	// leave some of them empty.
 	created      map[string]*Holding    // treasury holdings created in tx (pointers: a Holding is 160 bytes, and a map stores its values eight to a group)
 	createdInstr map[string]Instruction // instructions concerning the treasury created in tx
 	consumed     map[string]int32       // contracts consumed in tx → node
@@ -109,6 +103,14 @@ type run struct {
 	entries    []Entry
 	loose      map[looseKey]*change
 	looseOrder []looseKey
+}
+
+// put sets (*m)[k], making the map first if it is nil.
+func put[K comparable, V any](m *map[K]V, k K, v V) {
+	if *m == nil {
+		*m = make(map[K]V)
+	}
+	(*m)[k] = v
 }
 
 type looseKey struct {
@@ -381,7 +383,7 @@ func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instructio
 	if hv != nil {
 		if hv.Owner == r.c.Treasury {
 			h = &Holding{ContractID: e.ContractID, HoldingView: *hv, Created: r.pos(e.NodeID)}
-			r.created[e.ContractID] = h
+			put(&r.created, e.ContractID, h)
 		} else if cs != nil && !slices.Contains(cs.otherOwners, hv.Owner) {
 			cs.otherOwners = append(cs.otherOwners, hv.Owner)
 		}
@@ -389,7 +391,7 @@ func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instructio
 	var in *Instruction
 	if iv != nil && (iv.Transfer.Sender == r.c.Treasury || iv.Transfer.Receiver == r.c.Treasury) {
 		in = &Instruction{ContractID: e.ContractID, TransferInstructionView: *iv, Created: r.pos(e.NodeID)}
-		r.createdInstr[e.ContractID] = *in
+		put(&r.createdInstr, e.ContractID, *in)
 	}
 	return h, in, nil
 }
@@ -403,7 +405,7 @@ func (r *run) consume(cid string, node int32) (Holding, bool, error) {
 	if first, dup := r.consumed[cid]; dup {
 		return Holding{}, false, r.fail(node, "contract %s consumed twice (first at node %d)", cid, first)
 	}
-	r.consumed[cid] = node
+	put(&r.consumed, cid, node)
 	var h Holding
 	made, ok := r.created[cid]
 	if ok {
@@ -694,7 +696,7 @@ func (r *run) pendingInstruction(cs *changes, cid string, t Transfer, node int32
 		Created:                 r.pos(node),
 	}
 	if t.Sender == r.c.Treasury || t.Receiver == r.c.Treasury {
-		r.createdInstr[cid] = in
+		put(&r.createdInstr, cid, in)
 	}
 	return in
 }
@@ -799,7 +801,7 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, std bool) error {
 		next.Replaces = e.ContractID
 		if c, ok := r.createdInstr[next.ContractID]; ok {
 			c.Replaces = e.ContractID
-			r.createdInstr[next.ContractID] = c
+			put(&r.createdInstr, next.ContractID, c)
 		}
 		r.offer(&en, next)
 	default:
@@ -910,7 +912,7 @@ func (r *run) looseChange(root int32, inst Instrument) *change {
 	c, ok := r.loose[k]
 	if !ok {
 		c = &change{}
-		r.loose[k] = c
+		put(&r.loose, k, c)
 		r.looseOrder = append(r.looseOrder, k)
 	}
 	return c
