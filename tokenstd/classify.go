@@ -324,45 +324,45 @@ func (r *run) operation(e *ledger.ExercisedEvent, i int) (bool, error) {
 	return true, r.txKindOp(e, i, meta)
 }
 
-// views decodes the token standard interface views of a created event.
-func (r *run) views(e *ledger.CreatedEvent) (*HoldingView, *TransferInstructionView, error) {
-	var hv *HoldingView
-	var iv *TransferInstructionView
+// views decodes the token standard interface views of a created event into
+// hv and iv, and reports which it found. The caller's views stay on its
+// stack: most created events are holdings that are copied or dropped.
+func (r *run) views(e *ledger.CreatedEvent, hv *HoldingView, iv *TransferInstructionView) (isHolding, isInstr bool, err error) {
 	for _, v := range e.InterfaceViews {
 		standard, supported := IsTokenStandardModule(v.InterfaceID.ModuleName)
 		if !standard {
 			continue
 		}
 		if !supported {
-			return nil, nil, r.fail(e.NodeID, "contract %s: view of interface %s: %w", e.ContractID, v.InterfaceID, ErrUnsupportedVersion)
+			return false, false, r.fail(e.NodeID, "contract %s: view of interface %s: %w", e.ContractID, v.InterfaceID, ErrUnsupportedVersion)
 		}
-		isHolding := v.InterfaceID.SameEntity(ledger.HoldingInterface)
-		isInstr := v.InterfaceID.SameEntity(ledger.TransferInstructionInterface)
-		if !isHolding && !isInstr {
+		holding := v.InterfaceID.SameEntity(ledger.HoldingInterface)
+		instr := v.InterfaceID.SameEntity(ledger.TransferInstructionInterface)
+		if !holding && !instr {
 			continue
 		}
 		if v.StatusCode != 0 {
-			return nil, nil, r.fail(e.NodeID, "contract %s: the participant could not compute the view of %s: code %d: %s",
+			return false, false, r.fail(e.NodeID, "contract %s: the participant could not compute the view of %s: code %d: %s",
 				e.ContractID, v.InterfaceID, v.StatusCode, v.StatusMessage)
 		}
 		if e.ContractID == "" {
-			return nil, nil, r.fail(e.NodeID, "created event without a contract id")
+			return false, false, r.fail(e.NodeID, "created event without a contract id")
 		}
-		if isHolding {
+		if holding {
 			h, err := DecodeHoldingView(v.Value)
 			if err != nil {
-				return nil, nil, r.fail(e.NodeID, "contract %s: holding view: %w", e.ContractID, err)
+				return false, false, r.fail(e.NodeID, "contract %s: holding view: %w", e.ContractID, err)
 			}
-			hv = &h
+			*hv, isHolding = h, true
 		} else {
 			t, err := DecodeTransferInstructionView(v.Value)
 			if err != nil {
-				return nil, nil, r.fail(e.NodeID, "contract %s: transfer instruction view: %w", e.ContractID, err)
+				return false, false, r.fail(e.NodeID, "contract %s: transfer instruction view: %w", e.ContractID, err)
 			}
-			iv = &t
+			*iv, isInstr = t, true
 		}
 	}
-	return hv, iv, nil
+	return isHolding, isInstr, nil
 }
 
 func (r *run) pos(node int32) Position {
@@ -372,25 +372,27 @@ func (r *run) pos(node int32) Position {
 // create records a created event; it returns the treasury holding created,
 // if any, and any instruction concerning the treasury.
 func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instruction, error) {
-	hv, iv, err := r.views(e)
+	var hv HoldingView
+	var iv TransferInstructionView
+	isHolding, isInstr, err := r.views(e, &hv, &iv)
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, dup := r.created[e.ContractID]; dup && hv != nil {
+	if _, dup := r.created[e.ContractID]; dup && isHolding {
 		return nil, nil, r.fail(e.NodeID, "contract %s created twice", e.ContractID)
 	}
 	var h *Holding
-	if hv != nil {
+	if isHolding {
 		if hv.Owner == r.c.Treasury {
-			h = &Holding{ContractID: e.ContractID, HoldingView: *hv, Created: r.pos(e.NodeID)}
+			h = &Holding{ContractID: e.ContractID, HoldingView: hv, Created: r.pos(e.NodeID)}
 			put(&r.created, e.ContractID, h)
 		} else if cs != nil && !slices.Contains(cs.otherOwners, hv.Owner) {
 			cs.otherOwners = append(cs.otherOwners, hv.Owner)
 		}
 	}
 	var in *Instruction
-	if iv != nil && (iv.Transfer.Sender == r.c.Treasury || iv.Transfer.Receiver == r.c.Treasury) {
-		in = &Instruction{ContractID: e.ContractID, TransferInstructionView: *iv, Created: r.pos(e.NodeID)}
+	if isInstr && (iv.Transfer.Sender == r.c.Treasury || iv.Transfer.Receiver == r.c.Treasury) {
+		in = &Instruction{ContractID: e.ContractID, TransferInstructionView: iv, Created: r.pos(e.NodeID)}
 		put(&r.createdInstr, e.ContractID, *in)
 	}
 	return h, in, nil
