@@ -95,6 +95,9 @@ type daemon struct {
 
 	mu     sync.Mutex
 	runErr error // set once Run returned with an error
+
+	progressed bool  // a progress line was logged (their loop only)
+	lastOffset int64 // the checkpoint offset at the previous progress line
 }
 
 func (d *daemon) run(sigs <-chan os.Signal) error {
@@ -386,6 +389,11 @@ func (d *daemon) logProgress(ctx context.Context, ing *ingest.Ingester) {
 	lag, err := ing.LedgerEndLag(lctx)
 	cancel()
 	s := ing.Stats()
+	var advanced int64 // offsets ingested since the previous line
+	if d.progressed {
+		advanced = s.Offset - d.lastOffset
+	}
+	d.progressed, d.lastOffset = true, s.Offset
 	attrs := []any{"offset", s.Offset, "update_id", s.UpdateID, "tx_per_s", round1(s.TxPerSecond),
 		"transactions", s.Transactions, "batches", s.Batches}
 	if !s.RecordTime.IsZero() {
@@ -400,12 +408,18 @@ func (d *daemon) logProgress(ctx context.Context, ing *ingest.Ingester) {
 	switch {
 	case err != nil:
 		d.log.Warn("ingestd: progress (ledger end unknown)", append(attrs, "err", ingest.Redact(err.Error()))...)
-	case lag > 0:
+	case catchingUp(lag, advanced):
 		d.log.Info("ingestd: catching up", append(attrs, "ledger_end_lag", lag)...)
 	default:
 		d.log.Info("ingestd: tailing", append(attrs, "ledger_end_lag", lag)...)
 	}
 }
+
+// catchingUp tells whether the ingester, lag offsets behind the ledger end,
+// is behind by more than the advanced offsets it ingested in the last
+// progress interval. A busy live ledger keeps the lag above 0 between
+// commits: that is tailing, not catching up.
+func catchingUp(lag, advanced int64) bool { return lag > 0 && lag > advanced }
 
 func latestRecordTime(s ingest.Stats) time.Time {
 	latest := s.RecordTime

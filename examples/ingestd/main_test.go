@@ -93,6 +93,22 @@ func TestDemoRunsAndStopsOnSIGTERM(t *testing.T) {
 	}
 }
 
+func TestCatchingUp(t *testing.T) {
+	for _, c := range []struct {
+		lag, advanced int64
+		want          bool
+	}{
+		{0, 0, false},        // at the ledger end
+		{3, 250, false},      // a live ledger: a few offsets between commits
+		{250, 250, false},    // behind by one interval's worth
+		{5000, 800, true},    // catching up
+		{10, 0, true},        // behind, and nothing ingested (the first line, or stuck)
+		{1_000_000, 0, true}, // the first line after a restart far behind
+	} {
+		require.Equal(t, c.want, catchingUp(c.lag, c.advanced), "lag %d, advanced %d", c.lag, c.advanced)
+	}
+}
+
 func TestConfigFromFlagsAndEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "secret")
