@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -171,6 +172,7 @@ func dial(ep Endpoint, cfg Config, what string) (*grpc.ClientConn, error) {
 		Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: ReconnectMaxDelay},
 		MinConnectTimeout: 5 * time.Second,
 	}))
+	opts = append(opts, experimental.WithBufferPool(recvPool))
 	opts = append(opts, cfg.DialOptions...)
 	conn, err := grpc.NewClient(ep.Target, opts...)
 	if err != nil {
