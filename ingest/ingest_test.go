@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -325,6 +326,35 @@ func TestPrunedBeginOffsetNamesEarliest(t *testing.T) {
 	require.Equal(t, int64(30), pe.EarliestOffset)
 	require.Contains(t, err.Error(), "earliest available begin offset is 30")
 	require.Equal(t, 1, b.p.Calls("GetUpdates"), "a pruned offset is not retried")
+}
+
+// A participant whose certificate the client does not trust stops Run at
+// once with ErrTLS, instead of being retried as if it were down; with the
+// right configuration the same database ingests everything.
+func TestTLSRefusalIsNotRetried(t *testing.T) {
+	certs, err := ledgertest.NewCerts("ingester")
+	require.NoError(t, err)
+	b := setup(t, ledgertest.WithTLS(certs.ServerConfig(false)))
+	appendN(t, b.p, 0, 10)
+	dialWith := func(cfg *tls.Config) *ledger.Client {
+		c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: b.p.Addr(), TLS: cfg}})
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	b.client = dialWith(&tls.Config{}) // the system roots do not know the test CA
+	ing := newIngester(t, b, ingest.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = ing.Run(ctx)
+	require.ErrorIs(t, err, ledger.ErrTLS)
+	require.ErrorContains(t, err, "certificate signed by unknown authority")
+	require.NoError(t, ctx.Err(), "Run returned before the deadline, without retrying")
+	require.Equal(t, map[string]int64{"auth": 1}, ing.Stats().Errors)
+
+	b.client = dialWith(certs.ClientConfig(false))
+	runToEnd(t, b, ingest.Config{})
+	requireAllOnce(t, b)
 }
 
 func TestAuthFailureIsNotRetried(t *testing.T) {

@@ -35,5 +35,6 @@
 // id; errors.Is matches the sentinels (ErrOffsetAfterLedgerEnd, ErrPruned,
 // ErrUnauthenticated, ...). A pruned begin offset is a *PrunedError naming the
 // earliest available offset. IsRetryable says whether a retry can help:
-// never for authentication or permission failures.
+// never for authentication or permission failures, nor for a TLS handshake
+// that failed on a certificate or on a plaintext endpoint (ErrTLS).
 package ledger

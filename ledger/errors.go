@@ -54,6 +54,14 @@ var (
 	ErrInvalidTimestamp = errors.New("ledger: invalid timestamp for offset look-up")
 	// ErrNotFound: the requested update (or other entity) does not exist.
 	ErrNotFound = errors.New("ledger: not found")
+	// ErrTLS: the TLS handshake failed in a way that the same configuration
+	// will repeat: the participant's certificate failed verification
+	// (unknown authority, expired, another host name), the participant
+	// refused the client's certificate or asked for one it did not get, or
+	// the endpoint does not speak TLS. Like an authentication failure, it
+	// is not retryable. A handshake cut short (a reset connection, an EOF)
+	// is not ErrTLS: it stays retryable as any unavailability.
+	ErrTLS = errors.New("ledger: TLS handshake refused")
 )
 
 // APIError is a failed Ledger API or admin API call.
@@ -67,6 +75,9 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
+	if e.Is(ErrTLS) {
+		return fmt.Sprintf("ledger: %s: TLS handshake refused (%s): %s", e.Op, e.Code, e.Message)
+	}
 	return fmt.Sprintf("ledger: %s: %s: %s", e.Op, e.Code, e.Message)
 }
 
@@ -99,6 +110,41 @@ func (e *APIError) Is(target error) bool {
 		return e.ErrorID == IDInvalidTimestamp
 	case ErrNotFound:
 		return e.Code == codes.NotFound && e.ErrorID != IDExactRecordTimeMatchNotFound
+	case ErrTLS:
+		return e.Code == codes.Unavailable && tlsRefusal(e.Message)
+	}
+	return false
+}
+
+// tlsRefusals are the parts of a gRPC connection error's message (Go's
+// crypto/tls and crypto/x509 wording) that say the TLS handshake was refused
+// for a reason that repeating it will not change. The error reaches the
+// client as a status message only, so the text is all there is to go by.
+var tlsRefusals = []string{
+	"tls: failed to verify certificate", // the participant's certificate
+	"x509: ",
+	"tls: first record does not look like a TLS handshake", // a plaintext endpoint
+	// TLS alerts from the participant about the client's certificate or
+	// its TLS settings.
+	"remote error: tls: bad certificate",
+	"remote error: tls: certificate required",
+	"remote error: tls: unknown certificate", // "… authority" too; Java's certificate_unknown
+	"remote error: tls: expired certificate",
+	"remote error: tls: revoked certificate",
+	"remote error: tls: unsupported certificate",
+	"remote error: tls: access denied",
+	"remote error: tls: handshake failure",
+	"remote error: tls: protocol version not supported",
+	"remote error: tls: insufficient security level",
+	"remote error: tls: unrecognized name",
+	"remote error: tls: no application protocol",
+}
+
+func tlsRefusal(msg string) bool {
+	for _, s := range tlsRefusals {
+		if strings.Contains(msg, s) {
+			return true
+		}
 	}
 	return false
 }
@@ -195,10 +241,11 @@ func prunedError(begin int64, ae *APIError) *PrunedError {
 // IsRetryable reports whether a failed call may succeed if repeated later
 // (after a backoff, a token refresh, or once the ledger has grown): transient
 // unavailability, broken streams, an offset beyond the ledger end, an expired
-// token or stale stream authorisation. Authentication and permission failures,
-// pruned offsets, invalid arguments and unimplemented calls are not.
+// token or stale stream authorisation. Authentication and permission failures
+// (a refused TLS handshake included, ErrTLS), pruned offsets, invalid
+// arguments and unimplemented calls are not.
 func IsRetryable(err error) bool {
-	if err == nil {
+	if err == nil || errors.Is(err, ErrTLS) {
 		return false
 	}
 	if errors.Is(err, ErrStreamBroken) || errors.Is(err, ErrOffsetAfterLedgerEnd) {
@@ -219,7 +266,8 @@ func IsRetryable(err error) bool {
 }
 
 // IsAuth reports whether err is an authentication or permission failure,
-// which no retry will fix.
+// which no retry will fix: a rejected token, missing rights, or a refused
+// TLS handshake (ErrTLS).
 func IsAuth(err error) bool {
-	return errors.Is(err, ErrUnauthenticated) || errors.Is(err, ErrPermissionDenied)
+	return errors.Is(err, ErrUnauthenticated) || errors.Is(err, ErrPermissionDenied) || errors.Is(err, ErrTLS)
 }
