@@ -45,6 +45,7 @@ func TestBenchSmall(t *testing.T) {
 
 	require.Positive(t, res.E2ETxPerS)
 	require.Positive(t, res.CeilingTxPerS)
+	require.Positive(t, res.CeilingAgainTxPerS)
 	require.Positive(t, res.NaiveTxPerS)
 	require.Positive(t, res.PeakRSSMB)
 	require.Positive(t, res.TailP50MS)
@@ -65,10 +66,11 @@ func TestBenchSmall(t *testing.T) {
 		require.Contains(t, keys, k)
 	}
 	require.Contains(t, out.String(), "summary")
-	for _, phase := range []string{"ceiling", "e2e", "e2e_history_only"} {
+	for _, phase := range []string{"ceiling", "e2e", "e2e_history_only", "ceiling_again"} {
 		require.Contains(t, res.CPU, phase)
 	}
 	require.Contains(t, out.String(), "CPU per transaction: ingester")
+	require.Contains(t, out.String(), "ceiling_again: 600 transactions received and decoded")
 }
 
 // TestBenchBatchSettings: -max-batch and -stream-buffer reach the

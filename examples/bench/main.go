@@ -8,6 +8,9 @@
 //   - ceiling: the same stream received and decoded, nothing written;
 //   - e2e with the History handler alone, to tell the two handlers' costs
 //     apart;
+//   - ceiling_again: the ceiling measured a second time, after the e2e
+//     phases, to show its spread within the run (the targets use the
+//     first);
 //   - with -requested, e2e again with every withdrawal requested beforehand
 //     (the Reconciler's usual path; in the other phases each withdrawal is
 //     unknown and stored as recovered);
@@ -162,6 +165,9 @@ type Result struct {
 	TailP99MS     float64 `json:"tail_p99_ms"`
 
 	HistoryOnlyTxPerS float64 `json:"e2e_history_only_tx_per_s"`
+	// CeilingAgainTxPerS is the ceiling measured a second time, after the
+	// e2e and e2e_history_only phases; the targets use CeilingTxPerS.
+	CeilingAgainTxPerS float64 `json:"ceiling_again_tx_per_s"`
 	// RequestedTxPerS is the e2e_requested phase's (-requested).
 	RequestedTxPerS float64 `json:"e2e_requested_tx_per_s,omitempty"`
 	// CPU is the CPU time per transaction of each process of the chain in
@@ -313,7 +319,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 // throughput runs the ceiling, e2e and naive phases against one fake.
 func (b *bench) throughput(ctx context.Context, f *fake, o options, res *Result) error {
 	var err error
-	if res.CeilingTxPerS, err = b.ceiling(ctx, f); err != nil {
+	if res.CeilingTxPerS, err = b.ceiling(ctx, f, "ceiling"); err != nil {
 		return err
 	}
 	stopProfile, err := startProfiles(o.CPUProfile, o.Trace)
@@ -327,6 +333,12 @@ func (b *bench) throughput(ctx context.Context, f *fake, o options, res *Result)
 		return err
 	}
 	if res.HistoryOnlyTxPerS, err = b.ingestAll(ctx, f, "e2e_history_only", true, nil); err != nil {
+		return err
+	}
+	// The ceiling is the noisiest figure on a shared machine; measured
+	// again, its spread within the run is there to see. The targets use
+	// the first measurement.
+	if res.CeilingAgainTxPerS, err = b.ceiling(ctx, f, "ceiling_again"); err != nil {
 		return err
 	}
 	if o.Requested {
@@ -403,6 +415,7 @@ func summary(b *bench, r *Result, phases []string) {
 		b.logf("  e2e      %8.0f tx/s  (%d transactions)        target ≥ 20,000 tx/s: %s", r.E2ETxPerS, r.N, check(r.E2ETxPerS >= 20_000))
 		b.logf("  ceiling  %8.0f tx/s  e2e/ceiling = %.0f%%        target ≥ 50%%: %s", r.CeilingTxPerS, 100*r.E2ETxPerS/r.CeilingTxPerS, check(r.E2ETxPerS >= r.CeilingTxPerS/2))
 		b.logf("  (History alone %.0f tx/s: %.0f%% of the ceiling)", r.HistoryOnlyTxPerS, 100*r.HistoryOnlyTxPerS/r.CeilingTxPerS)
+		b.logf("  (the ceiling measured again after them: %.0f tx/s, e2e %.0f%% of it)", r.CeilingAgainTxPerS, 100*r.E2ETxPerS/r.CeilingAgainTxPerS)
 		if r.RequestedTxPerS > 0 {
 			b.logf("  (withdrawals requested beforehand %.0f tx/s: %.0f%% of the ceiling)", r.RequestedTxPerS, 100*r.RequestedTxPerS/r.CeilingTxPerS)
 		}
