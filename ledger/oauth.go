@@ -87,7 +87,8 @@ func WithHTTPClient(hc *http.Client) CredentialsOption {
 // the HTTP status and the OAuth2 error code. A rejection of the client's
 // credentials (HTTP 400, 401 or 403) reaches the caller of a Ledger API call
 // as UNAUTHENTICATED, which ingestion does not retry; an unreachable or
-// failing endpoint as UNAVAILABLE, which it does.
+// failing endpoint as UNAVAILABLE, which it does, except when the endpoint's
+// certificate fails verification (ErrTLS, not retried either).
 func ClientCredentials(ctx context.Context, tokenURL, clientID, clientSecret string, opts ...CredentialsOption) TokenSource {
 	cfg := credentialsConfig{
 		cc: clientcredentials.Config{

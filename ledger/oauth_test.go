@@ -204,6 +204,31 @@ func TestClientCredentialsAgainstParticipant(t *testing.T) {
 	require.Contains(t, err.Error(), "HTTP 503")
 }
 
+// A token endpoint whose certificate the client does not trust fails the
+// Ledger API call as a refused TLS handshake (ledger.ErrTLS, not retried),
+// naming the token endpoint rather than the participant.
+func TestClientCredentialsUntrustedEndpoint(t *testing.T) {
+	ep := &tokenEndpoint{id: "ingester", secret: "s3cr3t-client", prefix: "access", ttl: time.Hour}
+	ep.srv = httptest.NewTLSServer(http.HandlerFunc(ep.serve)) // a certificate of httptest's own CA
+	t.Cleanup(ep.srv.Close)
+	p, err := ledgertest.New()
+	require.NoError(t, err)
+	defer p.Close()
+	c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true,
+		Tokens: ledger.ClientCredentials(context.Background(), ep.URL(), "ingester", "s3cr3t-client")}})
+	require.NoError(t, err)
+	defer c.Close()
+
+	_, err = c.LedgerEnd(ctxT(t))
+	require.ErrorIs(t, err, ledger.ErrTLS)
+	require.False(t, ledger.IsRetryable(err))
+	require.ErrorContains(t, err, "OAuth2 token endpoint "+ep.srv.URL)
+	require.ErrorContains(t, err, "x509: certificate signed by unknown authority")
+	require.NotContains(t, err.Error(), "s3cr3t-client")
+	requests, _ := ep.counts()
+	require.Zero(t, requests, "no request reached the endpoint")
+}
+
 func TestClientCredentialsErrors(t *testing.T) {
 	ep := newTokenEndpoint(t, "ingester", "s3cr3t-client", "aud-1")
 
