@@ -53,30 +53,32 @@ func TestMapErrorMatchesSentinels(t *testing.T) {
 // A refused TLS handshake is told apart from other unavailability by the
 // status message, the only place gRPC puts the reason.
 func TestTLSRefusalFromMessage(t *testing.T) {
-	refused := []string{
-		`connection error: desc = "transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate has expired or is not yet valid"`,
-		`connection error: desc = "error reading server preface: remote error: tls: bad certificate"`,
-		`connection error: desc = "error reading server preface: remote error: tls: unknown certificate"`,
-		`connection error: desc = "transport: authentication handshake failed: remote error: tls: handshake failure"`,
+	const (
+		verify  = `connection error: desc = "transport: authentication handshake failed: `
+		preface = `connection error: desc = "error reading server preface: `
+	)
+	cases := []struct {
+		msg     string
+		refused bool
+	}{
+		{verify + `tls: failed to verify certificate: x509: certificate has expired or is not yet valid"`, true},
+		{preface + `remote error: tls: bad certificate"`, true},
+		{preface + `remote error: tls: unknown certificate"`, true},
+		{verify + `remote error: tls: handshake failure"`, true},
+		// Cut short or not a handshake at all: retried as unavailability.
+		{verify + `EOF"`, false},
+		{verify + `read tcp 127.0.0.1:5->127.0.0.1:6: read: connection reset by peer"`, false},
+		{preface + `remote error: tls: internal error"`, false},
+		{`connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:1: connect: connection refused"`, false},
 	}
-	for _, msg := range refused {
-		err := mapError("GetUpdates", status.Error(codes.Unavailable, msg))
-		require.ErrorIs(t, err, ErrTLS, msg)
-		require.ErrorContains(t, err, "ledger: GetUpdates: TLS handshake refused (Unavailable): "+msg)
-		require.False(t, IsRetryable(err), msg)
-		require.True(t, IsAuth(err), msg)
-	}
-	transient := []string{
-		`connection error: desc = "transport: authentication handshake failed: EOF"`,
-		`connection error: desc = "transport: authentication handshake failed: read tcp 127.0.0.1:5->127.0.0.1:6: read: connection reset by peer"`,
-		`connection error: desc = "error reading server preface: remote error: tls: internal error"`,
-		`connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:1: connect: connection refused"`,
-	}
-	for _, msg := range transient {
-		err := mapError("GetUpdates", status.Error(codes.Unavailable, msg))
-		require.NotErrorIs(t, err, ErrTLS, msg)
-		require.True(t, IsRetryable(err), msg)
-		require.False(t, IsAuth(err), msg)
+	for _, c := range cases {
+		err := mapError("GetUpdates", status.Error(codes.Unavailable, c.msg))
+		require.Equal(t, c.refused, errors.Is(err, ErrTLS), c.msg)
+		require.Equal(t, !c.refused, IsRetryable(err), c.msg)
+		require.Equal(t, c.refused, IsAuth(err), c.msg)
+		if c.refused {
+			require.ErrorContains(t, err, "ledger: GetUpdates: TLS handshake refused (Unavailable): "+c.msg)
+		}
 	}
 	// The same words under another code are not a handshake.
 	err := mapError("GetUpdates", status.Error(codes.InvalidArgument, "x509: in a field value"))
