@@ -91,7 +91,10 @@ type Config struct {
 	// region) raise it, or take gRPC's with a negative value. A message
 	// larger than the window is still received whole.
 	ReceiveWindow int
-	// DialOptions are appended to the options the client builds.
+	// DialOptions are appended to the options the client builds, so they
+	// take precedence over them: the reconnect backoff, and the buffer pool
+	// (the client's reuses gRPC's buffers without clearing them;
+	// experimental.WithBufferPool(mem.DefaultBufferPool()) restores gRPC's).
 	DialOptions []grpc.DialOption
 }
 
