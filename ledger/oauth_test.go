@@ -39,8 +39,15 @@ type tokenEndpoint struct {
 
 func newTokenEndpoint(t *testing.T, id, secret, audience string) *tokenEndpoint {
 	t.Helper()
+	return startTokenEndpoint(t, httptest.NewServer, id, secret, audience)
+}
+
+// startTokenEndpoint is newTokenEndpoint on a server that start makes:
+// httptest.NewServer, or httptest.NewTLSServer for HTTPS.
+func startTokenEndpoint(t *testing.T, start func(http.Handler) *httptest.Server, id, secret, audience string) *tokenEndpoint {
+	t.Helper()
 	e := &tokenEndpoint{id: id, secret: secret, audience: audience, prefix: "access", ttl: time.Hour}
-	e.srv = httptest.NewServer(http.HandlerFunc(e.serve))
+	e.srv = start(http.HandlerFunc(e.serve))
 	t.Cleanup(e.srv.Close)
 	return e
 }
@@ -208,9 +215,7 @@ func TestClientCredentialsAgainstParticipant(t *testing.T) {
 // Ledger API call as a refused TLS handshake (ledger.ErrTLS, not retried),
 // naming the token endpoint rather than the participant.
 func TestClientCredentialsUntrustedEndpoint(t *testing.T) {
-	ep := &tokenEndpoint{id: "ingester", secret: "s3cr3t-client", prefix: "access", ttl: time.Hour}
-	ep.srv = httptest.NewTLSServer(http.HandlerFunc(ep.serve)) // a certificate of httptest's own CA
-	t.Cleanup(ep.srv.Close)
+	ep := startTokenEndpoint(t, httptest.NewTLSServer, "ingester", "s3cr3t-client", "") // httptest's own CA
 	p, err := ledgertest.New()
 	require.NoError(t, err)
 	defer p.Close()
