@@ -39,6 +39,9 @@ func TestBenchSmall(t *testing.T) {
 	res, err := run(ctx, options{
 		N: 600, MemN: 400, NaiveN: 40, TailRate: 200, TailFor: 500 * time.Millisecond,
 		DSN: pgtest.NewDSN(t), Phases: "memory,throughput,tail",
+		// Batches of at most 20 commit between every two tenths (40
+		// transactions apart) of the memory phase.
+		MaxBatch: 20,
 	}, &out)
 	t.Log(out.String())
 	require.NoError(t, err)
@@ -52,10 +55,17 @@ func TestBenchSmall(t *testing.T) {
 	require.GreaterOrEqual(t, res.TailP99MS, res.TailP50MS)
 	require.Equal(t, 100, res.TailN, "every appended transaction has a latency sample")
 	require.Len(t, res.Memory, 10, "samples at every tenth")
+	prev := memPoint{}
 	for i, p := range res.Memory {
 		require.GreaterOrEqual(t, p.Transactions, int64(40*(i+1)))
 		require.Positive(t, p.PeakRSSMB)
+		require.GreaterOrEqual(t, p.ElapsedS, prev.ElapsedS)
+		require.Greater(t, p.Transactions, prev.Transactions, "a commit between tenths %d and %d", i, i+1)
+		require.Positive(t, p.IntervalTxPerS, "tenth %d", i+1)
+		require.InDelta(t, float64(p.Transactions-prev.Transactions)/(p.ElapsedS-prev.ElapsedS), p.IntervalTxPerS, p.IntervalTxPerS*1e-6)
+		prev = p
 	}
+	require.Contains(t, out.String(), "tx/s over the last three intervals")
 	require.Equal(t, int64(400), res.Memory[9].Transactions)
 
 	js, err := json.Marshal(res)

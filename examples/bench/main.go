@@ -387,9 +387,9 @@ func startProfiles(cpuFile, traceFile string) (stop func(), err error) {
 }
 
 // summary prints the figures against the targets of issue 7.
-// windowMean is the mean of the interval peaks of RSS of points[from:from+3]
-// (fewer where there are fewer).
-func windowMean(points []memPoint, from int) float64 {
+// windowMean is the mean of field over points[from:from+3] (fewer where
+// there are fewer).
+func windowMean(points []memPoint, from int, field func(memPoint) float64) float64 {
 	from = max(from, 0)
 	to := min(from+3, len(points))
 	if to <= from {
@@ -397,9 +397,31 @@ func windowMean(points []memPoint, from int) float64 {
 	}
 	var sum float64
 	for _, p := range points[from:to] {
-		sum += p.IntervalPeakRSSMB
+		sum += field(p)
 	}
 	return sum / float64(to-from)
+}
+
+func intervalPeakRSS(p memPoint) float64 { return p.IntervalPeakRSSMB }
+
+// windowRate is the transactions committed per second from the point
+// before points[from] (the start for the first) to points[from+2] (or the
+// last point).
+func windowRate(points []memPoint, from int) float64 {
+	from = max(from, 0)
+	to := min(from+3, len(points)) - 1
+	if to < from {
+		return 0
+	}
+	var n0 int64
+	var t0 float64
+	if from > 0 {
+		n0, t0 = points[from-1].Transactions, points[from-1].ElapsedS
+	}
+	if d := points[to].ElapsedS - t0; d > 0 {
+		return float64(points[to].Transactions-n0) / d
+	}
+	return 0
 }
 
 func summary(b *bench, r *Result, phases []string) {
@@ -436,7 +458,12 @@ func summary(b *bench, r *Result, phases []string) {
 		}
 		b.logf("           peak RSS per interval: %s", strings.Join(iv, ", "))
 		b.logf("           the last three intervals' peaks average %.0f MB, the first three's %.0f MB",
-			windowMean(r.Memory, len(r.Memory)-3), windowMean(r.Memory, 0))
+			windowMean(r.Memory, len(r.Memory)-3, intervalPeakRSS), windowMean(r.Memory, 0, intervalPeakRSS))
+		if firstRate := windowRate(r.Memory, 0); firstRate > 0 {
+			lastRate := windowRate(r.Memory, len(r.Memory)-3)
+			b.logf("           throughput: %.0f tx/s over the last three intervals, %.0f tx/s over the first three (%.2f of it)",
+				lastRate, firstRate, lastRate/firstRate)
+		}
 	}
 	if slices.Contains(phases, "tail") {
 		b.logf("  tail     p50 %.1f ms, p99 %.1f ms at %d tx/s                     target p99 ≤ 50 ms: %s",

@@ -339,6 +339,12 @@ type memPoint struct {
 	// The peaks since the previous point (since the start for the first).
 	IntervalPeakRSSMB  float64 `json:"interval_peak_rss_mb"`
 	IntervalPeakHeapMB float64 `json:"interval_peak_heap_mb"`
+	// Seconds since the phase's Ingester started, and the transactions
+	// committed since the previous point per second of wall time (0 when
+	// one commit passed two points): whether a long catch-up slows as the
+	// tables grow.
+	ElapsedS       float64 `json:"elapsed_s"`
+	IntervalTxPerS float64 `json:"interval_tx_per_s"`
 }
 
 // memory ingests the fake's whole ledger and samples this process's memory
@@ -358,15 +364,26 @@ func (b *bench) memory(ctx context.Context, f *fake) ([]memPoint, float64, error
 	}
 	var mu sync.Mutex
 	var points []memPoint
+	// The first interval's rate starts here, so it includes connecting and
+	// the first batch's start: a few milliseconds of a tenth's seconds.
+	start := time.Now()
+	prevAt, prevN := start, int64(0)
 	onCommit := func(s ingest.Stats) {
 		mu.Lock()
 		defer mu.Unlock()
 		for len(points) < len(marks) && s.Transactions >= marks[len(points)] {
+			now := time.Now()
 			rss, _ := procStatus()
 			heap := heapBytes()
 			peakRSS, peakHeap, ivRSS, ivHeap := sampler.mark()
-			points = append(points, memPoint{Transactions: s.Transactions, RSSMB: mb(rss), PeakRSSMB: mb(peakRSS),
-				HeapMB: mb(heap), PeakHeapMB: mb(peakHeap), IntervalPeakRSSMB: mb(ivRSS), IntervalPeakHeapMB: mb(ivHeap)})
+			p := memPoint{Transactions: s.Transactions, RSSMB: mb(rss), PeakRSSMB: mb(peakRSS),
+				HeapMB: mb(heap), PeakHeapMB: mb(peakHeap), IntervalPeakRSSMB: mb(ivRSS), IntervalPeakHeapMB: mb(ivHeap),
+				ElapsedS: now.Sub(start).Seconds()}
+			if d := now.Sub(prevAt); d > 0 && s.Transactions > prevN {
+				p.IntervalTxPerS = float64(s.Transactions-prevN) / d.Seconds()
+			}
+			prevAt, prevN = now, s.Transactions
+			points = append(points, p)
 		}
 	}
 	rate, err := b.ingestAll(ctx, f, "memory", false, onCommit)
@@ -374,8 +391,8 @@ func (b *bench) memory(ctx context.Context, f *fake) ([]memPoint, float64, error
 		return nil, 0, err
 	}
 	for _, p := range points {
-		b.logf("  at %8d transactions: RSS %6.1f MB (peak %6.1f MB, since the previous line %6.1f MB), Go heap %6.1f MB (peak %6.1f MB, since the previous line %6.1f MB)",
-			p.Transactions, p.RSSMB, p.PeakRSSMB, p.IntervalPeakRSSMB, p.HeapMB, p.PeakHeapMB, p.IntervalPeakHeapMB)
+		b.logf("  at %8d transactions: RSS %6.1f MB (peak %6.1f MB, since the previous line %6.1f MB), Go heap %6.1f MB (peak %6.1f MB, since the previous line %6.1f MB), %6.0f tx/s since the previous line",
+			p.Transactions, p.RSSMB, p.PeakRSSMB, p.IntervalPeakRSSMB, p.HeapMB, p.PeakHeapMB, p.IntervalPeakHeapMB, p.IntervalTxPerS)
 	}
 	return points, rate, nil
 }
