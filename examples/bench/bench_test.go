@@ -184,3 +184,20 @@ func TestBenchRequested(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorContains(t, checkRequested(ctx, db, s), "1 of 2 requested withdrawals completed")
 }
+
+// TestWindowRate: the rate over three tenths runs from the point before
+// the first of them (the start for the first tenth) to the third.
+func TestWindowRate(t *testing.T) {
+	pts := []memPoint{
+		{Transactions: 100, ElapsedS: 1},
+		{Transactions: 200, ElapsedS: 2},
+		{Transactions: 300, ElapsedS: 4},
+		{Transactions: 400, ElapsedS: 8},
+		{Transactions: 500, ElapsedS: 9},
+	}
+	require.InDelta(t, 300.0/4, windowRate(pts, 0), 1e-9)
+	require.InDelta(t, (500.0-200)/(9-2), windowRate(pts, 2), 1e-9)
+	require.InDelta(t, (500.0-300)/(9-4), windowRate(pts, 3), 1e-9, "fewer than three points left")
+	require.Zero(t, windowRate(nil, 0))
+	require.Zero(t, windowRate([]memPoint{{Transactions: 5}}, 0), "no time elapsed")
+}

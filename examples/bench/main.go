@@ -386,10 +386,9 @@ func startProfiles(cpuFile, traceFile string) (stop func(), err error) {
 	return stop, nil
 }
 
-// summary prints the figures against the targets of issue 7.
-// windowMean is the mean of field over points[from:from+3] (fewer where
-// there are fewer).
-func windowMean(points []memPoint, from int, field func(memPoint) float64) float64 {
+// windowMean is the mean of the interval peaks of RSS of points[from:from+3]
+// (fewer where there are fewer).
+func windowMean(points []memPoint, from int) float64 {
 	from = max(from, 0)
 	to := min(from+3, len(points))
 	if to <= from {
@@ -397,12 +396,10 @@ func windowMean(points []memPoint, from int, field func(memPoint) float64) float
 	}
 	var sum float64
 	for _, p := range points[from:to] {
-		sum += field(p)
+		sum += p.IntervalPeakRSSMB
 	}
 	return sum / float64(to-from)
 }
-
-func intervalPeakRSS(p memPoint) float64 { return p.IntervalPeakRSSMB }
 
 // windowRate is the transactions committed per second from the point
 // before points[from] (the start for the first) to points[from+2] (or the
@@ -424,6 +421,7 @@ func windowRate(points []memPoint, from int) float64 {
 	return 0
 }
 
+// summary prints the figures against the targets of issue 7.
 func summary(b *bench, r *Result, phases []string) {
 	b.logf("")
 	b.logf("summary (%s, %.0fs):", map[bool]string{true: "durable PostgreSQL", false: "PostgreSQL"}[r.Durable], r.ElapsedSecs)
@@ -458,7 +456,7 @@ func summary(b *bench, r *Result, phases []string) {
 		}
 		b.logf("           peak RSS per interval: %s", strings.Join(iv, ", "))
 		b.logf("           the last three intervals' peaks average %.0f MB, the first three's %.0f MB",
-			windowMean(r.Memory, len(r.Memory)-3, intervalPeakRSS), windowMean(r.Memory, 0, intervalPeakRSS))
+			windowMean(r.Memory, len(r.Memory)-3), windowMean(r.Memory, 0))
 		if firstRate := windowRate(r.Memory, 0); firstRate > 0 {
 			lastRate := windowRate(r.Memory, len(r.Memory)-3)
 			b.logf("           throughput: %.0f tx/s over the last three intervals, %.0f tx/s over the first three (%.2f of it)",
