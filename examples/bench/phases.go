@@ -367,22 +367,24 @@ func (b *bench) memory(ctx context.Context, f *fake) ([]memPoint, float64, error
 	// The first interval's rate starts here, so it includes connecting and
 	// the first batch's start: a few milliseconds of a tenth's seconds.
 	start := time.Now()
-	prevAt, prevN := start, int64(0)
 	onCommit := func(s ingest.Stats) {
 		mu.Lock()
 		defer mu.Unlock()
 		for len(points) < len(marks) && s.Transactions >= marks[len(points)] {
-			now := time.Now()
+			elapsed := time.Since(start).Seconds()
 			rss, _ := procStatus()
 			heap := heapBytes()
 			peakRSS, peakHeap, ivRSS, ivHeap := sampler.mark()
 			p := memPoint{Transactions: s.Transactions, RSSMB: mb(rss), PeakRSSMB: mb(peakRSS),
 				HeapMB: mb(heap), PeakHeapMB: mb(peakHeap), IntervalPeakRSSMB: mb(ivRSS), IntervalPeakHeapMB: mb(ivHeap),
-				ElapsedS: now.Sub(start).Seconds()}
-			if d := now.Sub(prevAt); d > 0 && s.Transactions > prevN {
-				p.IntervalTxPerS = float64(s.Transactions-prevN) / d.Seconds()
+				ElapsedS: elapsed}
+			var prev memPoint // the start, for the first point
+			if len(points) > 0 {
+				prev = points[len(points)-1]
 			}
-			prevAt, prevN = now, s.Transactions
+			if d := p.ElapsedS - prev.ElapsedS; d > 0 && p.Transactions > prev.Transactions {
+				p.IntervalTxPerS = float64(p.Transactions-prev.Transactions) / d
+			}
 			points = append(points, p)
 		}
 	}
