@@ -65,13 +65,25 @@
 //     still the one Plan read and no Ingester holds the lock.
 //   - After Apply, ingesting to the end leaves the database as if the node
 //     had never been restored: same update ids, same effects, no duplicate,
-//     no gap.
+//     no gap, when the treasury's transactions are on one synchronizer (see
+//     Limits).
 //
 // # Limits
 //
 // The runbook looks up one synchronizer, the one of the last ingested
-// transaction. With transactions on several synchronizers, the record time
-// of the others is not rewound, and replayed transactions of another
-// synchronizer older than its ingested record time stop ingestion again
-// with ingest.ErrParticipantRestored rather than being ingested twice.
+// transaction, as the integration guide's runbook does. A restored
+// participant keeps each synchronizer's transactions in their order, but it
+// may interleave the transactions of different synchronizers differently
+// under the new offsets. With the treasury's transactions on several
+// synchronizers, two things can then happen to another synchronizer's
+// transactions. One already ingested may land above offRecovery: its record
+// time, older than the one ingested for its synchronizer, stops ingestion
+// again with ingest.ErrParticipantRestored rather than being ingested twice.
+// One not ingested yet may land at or below offRecovery: resuming after
+// offRecovery skips it, and nothing detects that. Plan therefore lists the
+// other synchronizers the Integration DB has record times for in
+// Rewind.OtherSynchronizers and String, and logs a warning; Runbook narrates
+// it and Apply's audit row names them. Synchronizers the participant is only
+// connected to appear as well (their record times come from
+// OffsetCheckpoints).
 package recovery

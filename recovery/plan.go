@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,6 +64,11 @@ type Rewind struct {
 	// IngestedOffset is the offset LastUpdateID was ingested at; 0 if the
 	// dedup table no longer holds it (retention).
 	IngestedOffset int64
+	// OtherSynchronizers are the record times the Integration DB has
+	// reached on synchronizers other than SynchronizerID (from transactions
+	// and OffsetCheckpoints), sorted by id. The runbook neither looks them
+	// up nor rewinds them: see the package documentation, "Limits".
+	OtherSynchronizers []ledger.SynchronizerTime
 
 	// From the participant (runbook step 5).
 
@@ -96,6 +102,10 @@ func (r *Rewind) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "last ingested transaction: update %s, tRecovery %s, synchronizer %s\n",
 		r.LastUpdateID, r.RecoveryTime.Format(time.RFC3339Nano), r.SynchronizerID)
+	for _, o := range r.OtherSynchronizers {
+		fmt.Fprintf(&b, "not rewound: synchronizer %s, ingested to record time %s (see the recovery package's Limits)\n",
+			o.SynchronizerID, o.RecordTime.UTC().Format(time.RFC3339Nano))
+	}
 	ingested := "unknown (no longer in the dedup table)"
 	if r.IngestedOffset != 0 {
 		ingested = fmt.Sprint(r.IngestedOffset)
@@ -113,10 +123,35 @@ func (r *Rewind) String() string {
 func (r *Rewind) auditNote() string {
 	s := fmt.Sprintf("validator node restore runbook: last update %s ingested at offset %d, now at %d; offRecovery as of %s (admin API %s); ledger end %d",
 		r.LastUpdateID, r.IngestedOffset, r.ParticipantOffset, r.LookupTime.Format(time.RFC3339Nano), r.AdminAPI, r.LedgerEnd)
+	if ids := r.otherIDs(); len(ids) > 0 {
+		s += "; not rewound: synchronizers " + strings.Join(ids, ", ")
+	}
 	if r.Note != "" {
 		s += "; " + r.Note
 	}
 	return s
+}
+
+// otherIDs returns the ids of r.OtherSynchronizers.
+func (r *Rewind) otherIDs() []string {
+	var ids []string
+	for _, o := range r.OtherSynchronizers {
+		ids = append(ids, o.SynchronizerID)
+	}
+	return ids
+}
+
+// otherSynchronizers returns cp's record times of the synchronizers other
+// than its last transaction's, sorted by id.
+func otherSynchronizers(cp checkpoint.Checkpoint) []ledger.SynchronizerTime {
+	var out []ledger.SynchronizerTime
+	for id, t := range cp.RecordTimes {
+		if id != cp.SynchronizerID {
+			out = append(out, ledger.SynchronizerTime{SynchronizerID: id, RecordTime: t})
+		}
+	}
+	slices.SortFunc(out, func(a, b ledger.SynchronizerTime) int { return strings.Compare(a.SynchronizerID, b.SynchronizerID) })
+	return out
 }
 
 // Plan carries out steps 2 and 5 of the validator node restore runbook
@@ -202,6 +237,11 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 		SynchronizerID: cp.SynchronizerID,
 		IngestedOffset: ingestedAt,
 		Note:           opts.Note,
+	}
+	rw.OtherSynchronizers = otherSynchronizers(cp)
+	if ids := rw.otherIDs(); len(ids) > 0 {
+		opts.Logger.Warn("recovery: the Integration DB has record times of other synchronizers, which this runbook does not look up or rewind; check that none of the treasury's transactions on them is skipped",
+			"synchronizer_id", rw.SynchronizerID, "other_synchronizers", strings.Join(ids, ","))
 	}
 
 	exact, err := waitForRecoveryTime(ctx, p, opts, rw)

@@ -140,6 +140,8 @@ func TestRunbookNonUniqueRecordTimes(t *testing.T) {
 			rw, err := recovery.Plan(ctx, b.db, b.client, options(recovery.ModeNonUnique))
 			require.NoError(t, err)
 			require.Equal(t, offsetOf(t, b.p, "tx-00038"), rw.To, "the highest offset before T")
+			require.Empty(t, rw.OtherSynchronizers, "one synchronizer")
+			require.NotContains(t, rw.String(), "not rewound")
 			require.NoError(t, recovery.Apply(ctx, b.db, rw))
 
 			stats := ingestTo(t, b, b.p.LedgerEnd())
@@ -370,10 +372,28 @@ func TestSeveralSynchronizersStopRatherThanDuplicate(t *testing.T) {
 	ingestTo(t, b, offsetOf(t, b.p, "tx-00057"))
 	b.p.Restore(backup)
 
+	ingested := readState(t, b.db).Checkpoint.RecordTimes[other]
+	require.False(t, ingested.IsZero())
 	rw, err := recovery.Plan(ctx, b.db, b.client, options(recovery.ModeNonUnique))
 	require.NoError(t, err)
 	require.Equal(t, ledgertest.DefaultSynchronizer, rw.SynchronizerID)
+	// The synchronizer the runbook does not rewind is named, for an
+	// operator to check (see the package's Limits).
+	require.Len(t, rw.OtherSynchronizers, 1)
+	require.Equal(t, other, rw.OtherSynchronizers[0].SynchronizerID)
+	require.True(t, ingested.Equal(rw.OtherSynchronizers[0].RecordTime), "%s, want %s", rw.OtherSynchronizers[0].RecordTime, ingested)
+	require.Contains(t, rw.String(), "not rewound: synchronizer "+other+", ingested to record time "+ingested.UTC().Format(time.RFC3339Nano))
+	var narration strings.Builder
+	_, err = (&recovery.Runbook{DB: b.db, Participant: b.client, Options: options(recovery.ModeNonUnique), Out: &narration}).Run(ctx)
+	require.NoError(t, err, narration.String())
+	require.Contains(t, narration.String(), "warning: synchronizer "+other+" (ingested to record time "+ingested.UTC().Format(time.RFC3339Nano)+") is not looked up or rewound")
 	require.NoError(t, recovery.Apply(ctx, b.db, rw))
+	store, err := checkpoint.NewStore(schema.DefaultName)
+	require.NoError(t, err)
+	audit, err := store.Rewinds(ctx, b.db)
+	require.NoError(t, err)
+	require.Len(t, audit, 1)
+	require.Contains(t, audit[0].Note, "not rewound: synchronizers "+other)
 	before := readState(t, b.db)
 	require.ErrorIs(t, ingestErr(t, b), ingest.ErrParticipantRestored)
 	after := readState(t, b.db)

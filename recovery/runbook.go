@@ -137,6 +137,10 @@ func (rb *Runbook) Run(ctx context.Context) (*Rewind, error) {
 			rw.LastUpdateID, rw.ParticipantOffset)
 	}
 	detail("offRecovery = %d (waited %s).", rw.To, rw.Waited.Round(time.Millisecond))
+	for _, o := range rw.OtherSynchronizers {
+		detail("warning: synchronizer %s (ingested to record time %s) is not looked up or rewound: check that the node's new offsets did not place a transaction of the treasury on it that was not ingested at or below offRecovery (the recovery package's Limits).",
+			o.SynchronizerID, o.RecordTime.UTC().Format(time.RFC3339Nano))
+	}
 
 	step(6, "Configure Tx History Ingestion to start from offRecovery.")
 	if !rb.Apply {

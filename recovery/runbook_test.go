@@ -93,6 +93,7 @@ func TestRunbookNarratesEachStep(t *testing.T) {
 		require.Contains(t, out.String(), fmt.Sprintf("Step %d.", i))
 	}
 	require.Contains(t, out.String(), "waiting")
+	require.NotContains(t, out.String(), "warning:", "one synchronizer")
 	require.Contains(t, out.String(), "dry run")
 	require.Contains(t, out.String(), "not visible on the participant yet")
 	// tx 61 to 63 share tRecovery; ingestion stopped after tx 62.
