@@ -533,6 +533,72 @@ func TestSecondIngesterWaitsOrFails(t *testing.T) {
 	requireAllOnce(t, b)
 }
 
+// The connection holding the lock can go away while the other connections
+// stay (an administrator's pg_terminate_backend, an idle timeout): a running
+// Ingester notices within Config.LockCheck, takes the lock again and goes
+// on, and a second ingester waiting for the lock gets it only if it is
+// first, never beside it.
+func TestLostLockConnectionIsTakenAgain(t *testing.T) {
+	ctx := context.Background()
+	b := setup(t, ledgertest.WithCheckpointInterval(10*time.Millisecond))
+	appendN(t, b.p, 0, 20)
+	// holders returns the backends holding the ingestion lock of this
+	// database (the lock is per database and schema; other tests' databases
+	// share the server).
+	holders := func() []int {
+		var pids []int
+		require.NoError(t, b.db.Select(&pids, `SELECT pid FROM pg_locks
+			WHERE locktype = 'advisory' AND granted AND classid = $1 AND objsubid = 2
+			AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY pid`, 0x74786967))
+		return pids
+	}
+	first := newIngester(t, b, ingest.Config{LockCheck: 20 * time.Millisecond, LockPoll: 10 * time.Millisecond})
+	done1 := make(chan error, 1)
+	go func() { done1 <- first.Run(ctx) }()
+	require.Eventually(t, func() bool { return first.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
+	before := holders()
+	require.Len(t, before, 1)
+
+	var terminated bool
+	require.NoError(t, b.db.Get(&terminated, `SELECT pg_terminate_backend($1)`, before[0]))
+	require.True(t, terminated)
+	require.Eventually(t, func() bool {
+		h := holders()
+		return len(h) == 1 && h[0] != before[0]
+	}, 10*time.Second, 5*time.Millisecond, "the lock is taken again")
+	require.Eventually(t, func() bool { return first.Stats().Errors["database"] >= 1 }, 10*time.Second, 5*time.Millisecond)
+	appendN(t, b.p, 20, 10)
+	require.Eventually(t, func() bool { return first.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
+
+	// Again, with a second ingester waiting for the lock: whichever takes
+	// it, the other waits, and the two never hold it together.
+	second := newIngester(t, b, ingest.Config{LockCheck: 20 * time.Millisecond, LockPoll: 10 * time.Millisecond})
+	done2 := make(chan error, 1)
+	go func() { done2 <- second.Run(ctx) }()
+	require.Eventually(t, func() bool { return second.Stats().State == ingest.StateWaitingForLock }, 10*time.Second, 5*time.Millisecond)
+	held := holders()
+	require.Len(t, held, 1)
+	require.NoError(t, b.db.Get(&terminated, `SELECT pg_terminate_backend($1)`, held[0]))
+	require.Eventually(t, func() bool {
+		h := holders()
+		return len(h) == 1 && h[0] != held[0]
+	}, 10*time.Second, 5*time.Millisecond, "one of the two takes the lock")
+	waiting := func() bool {
+		return first.Stats().State == ingest.StateWaitingForLock || second.Stats().State == ingest.StateWaitingForLock
+	}
+	require.Eventually(t, waiting, 10*time.Second, 5*time.Millisecond, "the other waits")
+	appendN(t, b.p, 30, 10)
+	require.Eventually(t, func() bool {
+		return max(first.Stats().Offset, second.Stats().Offset) == b.p.LedgerEnd()
+	}, 10*time.Second, 5*time.Millisecond)
+	require.Len(t, holders(), 1)
+	first.Stop()
+	second.Stop()
+	require.NoError(t, <-done1)
+	require.NoError(t, <-done2)
+	requireAllOnce(t, b)
+}
+
 // Poison transactions: by default ingestion halts on them (see
 // TestHandlerErrorCommitsNothing and TestMalformedUpdateNamesOffsetAndUpdateID);
 // with PoisonSetAside they go to the review table and the rest is ingested.

@@ -26,6 +26,7 @@ const (
 	LedgerEndPollDefault = time.Second
 	StreamBufferDefault  = 1024
 	LockPollDefault      = 2 * time.Second
+	LockCheckDefault     = 30 * time.Second
 
 	// StreamBufferBytesDefault is 16 MiB of updates as they arrived.
 	StreamBufferBytesDefault = 16 << 20
@@ -122,6 +123,15 @@ type Config struct {
 	Lock LockPolicy
 	// LockPoll is how often a waiting Ingester tries the lock again. Default 2s.
 	LockPoll time.Duration
+	// LockCheck is how often a running Ingester checks that the connection
+	// holding its lock is still there, which also keeps that otherwise idle
+	// connection from being closed by an idle timeout (PostgreSQL's
+	// idle_session_timeout, a proxy or firewall). If it is gone (a restart,
+	// pg_terminate_backend), the lock went with it: the Ingester ends its
+	// stream without committing more, takes the lock again (waiting, under
+	// LockWait, for an ingester that took it meanwhile) and resumes from the
+	// checkpoint. Default 30s; negative: only between streams.
+	LockCheck time.Duration
 	// Logger receives progress and retry logs. Default: slog.Default().
 	Logger *slog.Logger
 	// OnCommit, if set, is called after each committed batch with the stats.
@@ -160,6 +170,9 @@ func (c Config) WithDefaults() Config {
 	if c.LockPoll <= 0 {
 		c.LockPoll = LockPollDefault
 	}
+	if c.LockCheck == 0 {
+		c.LockCheck = LockCheckDefault
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -196,6 +209,9 @@ type Ingester struct {
 	stop   sync.Once
 	// cp is the committed checkpoint, owned by the Run goroutine.
 	cp checkpoint.Checkpoint
+	// lock is the ingestion lock held now (nil under LockNone), owned by
+	// the Run goroutine.
+	lock *instanceLock
 }
 
 // New creates an Ingester reading from src into db. The schema must have been
@@ -244,7 +260,8 @@ func (ing *Ingester) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer func() { lock.release() }()
+	ing.lock = lock
+	defer func() { ing.lock.release() }()
 	cp, err := ing.loadCheckpoint(ctx)
 	if err != nil {
 		return err
@@ -264,16 +281,19 @@ func (ing *Ingester) Run(ctx context.Context) error {
 		if ing.stopped() {
 			return nil
 		}
-		if !lock.healthy(ctx) {
+		if !ing.lock.healthy(ctx) {
 			// The database dropped our session (a restart): the lock went
 			// with it. Take it again before writing anything.
-			lock.release()
-			if lock, err = ing.acquireLock(ctx); err != nil {
+			ing.lock.release()
+			ing.lock = nil
+			lock, err := ing.acquireLock(ctx)
+			if err != nil {
 				if errors.Is(err, errStopped) {
 					return nil
 				}
 				return err
 			}
+			ing.lock = lock
 			if ing.cp, err = ing.loadCheckpoint(ctx); err != nil {
 				return err
 			}
@@ -447,6 +467,12 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 		defer stall.Stop()
 		stallC = stall.C
 	}
+	var lockC <-chan time.Time
+	if ing.lock != nil && ing.cfg.LockCheck > 0 {
+		t := time.NewTicker(ing.cfg.LockCheck)
+		defer t.Stop()
+		lockC = t.C
+	}
 	pipe := newPipeline(ctx, ing, budget)
 	defer func() {
 		// A batch still in flight (an error return): its outcome counts,
@@ -486,6 +512,11 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 		var ok bool
 		select {
 		case it, ok = <-items:
+		case <-lockC:
+			if !ing.lock.healthy(ctx) {
+				return progressed, errLockLost
+			}
+			continue
 		default:
 			// Nothing waiting: commit what we have before blocking, so that
 			// a quiet stream is ingested with low latency. Under load the
@@ -507,6 +538,11 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 			case <-batchC:
 				if err := flush(); err != nil {
 					return progressed, err
+				}
+				continue
+			case <-lockC:
+				if !ing.lock.healthy(ctx) {
+					return progressed, errLockLost
 				}
 				continue
 			case <-stallC:
@@ -590,6 +626,10 @@ func (ing *Ingester) prepare(p Preparer, t *ledger.Transaction) (out any) {
 }
 
 var errStalled = errors.New("ingest: update stream stalled")
+
+// errLockLost ends a session whose lock connection is gone (Config.LockCheck);
+// Run takes the lock again before the next one.
+var errLockLost = errors.New("ingest: the connection holding the ingestion lock is gone; taking the lock again")
 
 // byteBudget bounds the bytes of the updates a session has read and not
 // yet committed (Config.StreamBufferBytes). The stream's reader acquires an
@@ -747,7 +787,7 @@ func (ing *Ingester) checkRestored(ctx context.Context) error {
 
 // retryable decides whether Run should reconnect after err.
 func retryable(err error) bool {
-	if errors.Is(err, errStalled) || ledger.IsRetryable(err) || IsTransientDBError(err) {
+	if errors.Is(err, errStalled) || errors.Is(err, errLockLost) || ledger.IsRetryable(err) || IsTransientDBError(err) {
 		return true
 	}
 	return false
