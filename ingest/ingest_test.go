@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -542,16 +543,7 @@ func TestLostLockConnectionIsTakenAgain(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t, ledgertest.WithCheckpointInterval(10*time.Millisecond))
 	appendN(t, b.p, 0, 20)
-	// holders returns the backends holding the ingestion lock of this
-	// database (the lock is per database and schema; other tests' databases
-	// share the server).
-	holders := func() []int {
-		var pids []int
-		require.NoError(t, b.db.Select(&pids, `SELECT pid FROM pg_locks
-			WHERE locktype = 'advisory' AND granted AND classid = $1 AND objsubid = 2
-			AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY pid`, 0x74786967))
-		return pids
-	}
+	holders := func() []int { return lockHolders(t, b.db) }
 	first := newIngester(t, b, ingest.Config{LockCheck: 20 * time.Millisecond, LockPoll: 10 * time.Millisecond})
 	done1 := make(chan error, 1)
 	go func() { done1 <- first.Run(ctx) }()
@@ -559,9 +551,7 @@ func TestLostLockConnectionIsTakenAgain(t *testing.T) {
 	before := holders()
 	require.Len(t, before, 1)
 
-	var terminated bool
-	require.NoError(t, b.db.Get(&terminated, `SELECT pg_terminate_backend($1)`, before[0]))
-	require.True(t, terminated)
+	terminate(t, b.db, before[0])
 	require.Eventually(t, func() bool {
 		h := holders()
 		return len(h) == 1 && h[0] != before[0]
@@ -578,7 +568,7 @@ func TestLostLockConnectionIsTakenAgain(t *testing.T) {
 	require.Eventually(t, func() bool { return second.Stats().State == ingest.StateWaitingForLock }, 10*time.Second, 5*time.Millisecond)
 	held := holders()
 	require.Len(t, held, 1)
-	require.NoError(t, b.db.Get(&terminated, `SELECT pg_terminate_backend($1)`, held[0]))
+	terminate(t, b.db, held[0])
 	require.Eventually(t, func() bool {
 		h := holders()
 		return len(h) == 1 && h[0] != held[0]
@@ -596,6 +586,85 @@ func TestLostLockConnectionIsTakenAgain(t *testing.T) {
 	second.Stop()
 	require.NoError(t, <-done1)
 	require.NoError(t, <-done2)
+	requireAllOnce(t, b)
+}
+
+// lockHolders returns the backends holding the ingestion lock of db's
+// database (the lock is per database and schema; other tests' databases
+// share the server).
+func lockHolders(t testing.TB, db *sqlx.DB) []int {
+	t.Helper()
+	var pids []int
+	require.NoError(t, db.Select(&pids, `SELECT pid FROM pg_locks
+		WHERE locktype = 'advisory' AND granted AND classid = $1 AND objsubid = 2
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY pid`, 0x74786967))
+	return pids
+}
+
+// terminate ends a backend, as an administrator's pg_terminate_backend.
+func terminate(t testing.TB, db *sqlx.DB, pid int) {
+	t.Helper()
+	var ok bool
+	require.NoError(t, db.Get(&ok, `SELECT pg_terminate_backend($1)`, pid))
+	require.True(t, ok)
+}
+
+// gatedHandler is effectsHandler, but its Prepare holds up every
+// transaction after offset after until gate closes, so that the Ingester
+// receives them only then.
+type gatedHandler struct {
+	gate  <-chan struct{}
+	after int64
+}
+
+func (g gatedHandler) Prepare(t *ledger.Transaction) any {
+	if t.Offset > g.after {
+		<-g.gate
+	}
+	return nil
+}
+
+func (g gatedHandler) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
+	return effectsHandler.HandleBatch(ctx, tx, b)
+}
+
+// Between two checks of the lock (here never), another ingester can take
+// the lock the first lost and move the checkpoint. The first's next commit
+// then meets a checkpoint that is not where it left it: it goes back to
+// waiting for the lock instead of failing, and nothing is applied twice.
+func TestConflictAfterLostLockWaitsForTheLock(t *testing.T) {
+	ctx := context.Background()
+	b := setup(t, ledgertest.WithCheckpointInterval(10*time.Millisecond))
+	appendN(t, b.p, 0, 20)
+	gate := make(chan struct{})
+	var opened sync.Once
+	open := func() { opened.Do(func() { close(gate) }) }
+	t.Cleanup(open)
+	h := gatedHandler{gate: gate, after: b.p.LedgerEnd()}
+	first := newIngester(t, b, ingest.Config{Handler: h, LockCheck: -1, LockPoll: 10 * time.Millisecond})
+	done1 := make(chan error, 1)
+	go func() { done1 <- first.Run(ctx) }()
+	require.Eventually(t, func() bool { return first.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
+	held := lockHolders(t, b.db)
+	require.Len(t, held, 1)
+	terminate(t, b.db, held[0])
+
+	second := newIngester(t, b, ingest.Config{LockPoll: 10 * time.Millisecond})
+	done2 := make(chan error, 1)
+	go func() { done2 <- second.Run(ctx) }()
+	appendN(t, b.p, 20, 10)
+	require.Eventually(t, func() bool { return second.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
+	second.Stop()
+	require.NoError(t, <-done2)
+	require.Less(t, first.Stats().Offset, b.p.LedgerEnd(), "the first has not committed the new transactions")
+
+	open() // the first now gets them too, and commits on a checkpoint that moved
+	require.Eventually(t, func() bool { return first.Stats().Errors["database"] >= 1 }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return len(lockHolders(t, b.db)) == 1 }, 10*time.Second, 5*time.Millisecond, "the first takes the lock again")
+	appendN(t, b.p, 30, 10)
+	require.Eventually(t, func() bool { return first.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
+	first.Stop()
+	require.NoError(t, <-done1)
 	requireAllOnce(t, b)
 }
 

@@ -130,7 +130,10 @@ type Config struct {
 	// pg_terminate_backend), the lock went with it: the Ingester ends its
 	// stream without committing more, takes the lock again (waiting, under
 	// LockWait, for an ingester that took it meanwhile) and resumes from the
-	// checkpoint. Default 30s; negative: only between streams.
+	// checkpoint. A commit that meets a checkpoint moved by the ingester that
+	// took the lock between two checks does the same instead of failing
+	// with checkpoint.ErrConflict. Default 30s; negative: only between
+	// streams.
 	LockCheck time.Duration
 	// Logger receives progress and retry logs. Default: slog.Default().
 	Logger *slog.Logger
@@ -304,6 +307,12 @@ func (ing *Ingester) Run(ctx context.Context) error {
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if errors.Is(err, checkpoint.ErrConflict) && !ing.lock.healthy(ctx) {
+			// We lost the lock (between two checks), another ingester took
+			// it and moved the checkpoint: nothing of ours committed past
+			// it. Wait for the lock again instead of failing.
+			err = fmt.Errorf("%w: %w", errLockLost, err)
 		}
 		if !retryable(err) {
 			ing.stats.errorOf(err)
