@@ -543,19 +543,24 @@ func TestLostLockConnectionIsTakenAgain(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t, ledgertest.WithCheckpointInterval(10*time.Millisecond))
 	appendN(t, b.p, 0, 20)
-	holders := func() []int { return lockHolders(t, b.db) }
+	// takeOver terminates the backend holding the lock and waits until
+	// another one holds it.
+	takeOver := func(msg string) {
+		t.Helper()
+		held := lockHolders(t, b.db)
+		require.Len(t, held, 1)
+		terminate(t, b.db, held[0])
+		require.Eventually(t, func() bool {
+			h := lockHolders(t, b.db)
+			return len(h) == 1 && h[0] != held[0]
+		}, 10*time.Second, 5*time.Millisecond, msg)
+	}
 	first := newIngester(t, b, ingest.Config{LockCheck: 20 * time.Millisecond, LockPoll: 10 * time.Millisecond})
 	done1 := make(chan error, 1)
 	go func() { done1 <- first.Run(ctx) }()
 	require.Eventually(t, func() bool { return first.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
-	before := holders()
-	require.Len(t, before, 1)
 
-	terminate(t, b.db, before[0])
-	require.Eventually(t, func() bool {
-		h := holders()
-		return len(h) == 1 && h[0] != before[0]
-	}, 10*time.Second, 5*time.Millisecond, "the lock is taken again")
+	takeOver("the lock is taken again")
 	require.Eventually(t, func() bool { return first.Stats().Errors["database"] >= 1 }, 10*time.Second, 5*time.Millisecond)
 	appendN(t, b.p, 20, 10)
 	require.Eventually(t, func() bool { return first.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
@@ -566,13 +571,7 @@ func TestLostLockConnectionIsTakenAgain(t *testing.T) {
 	done2 := make(chan error, 1)
 	go func() { done2 <- second.Run(ctx) }()
 	require.Eventually(t, func() bool { return second.Stats().State == ingest.StateWaitingForLock }, 10*time.Second, 5*time.Millisecond)
-	held := holders()
-	require.Len(t, held, 1)
-	terminate(t, b.db, held[0])
-	require.Eventually(t, func() bool {
-		h := holders()
-		return len(h) == 1 && h[0] != held[0]
-	}, 10*time.Second, 5*time.Millisecond, "one of the two takes the lock")
+	takeOver("one of the two takes the lock")
 	waiting := func() bool {
 		return first.Stats().State == ingest.StateWaitingForLock || second.Stats().State == ingest.StateWaitingForLock
 	}
@@ -581,7 +580,7 @@ func TestLostLockConnectionIsTakenAgain(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return max(first.Stats().Offset, second.Stats().Offset) == b.p.LedgerEnd()
 	}, 10*time.Second, 5*time.Millisecond)
-	require.Len(t, holders(), 1)
+	require.Len(t, lockHolders(t, b.db), 1)
 	first.Stop()
 	second.Stop()
 	require.NoError(t, <-done1)
