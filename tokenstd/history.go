@@ -352,42 +352,89 @@ func (h *History) handle(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch, befo
 // storable rejects text PostgreSQL cannot store (NUL bytes), as bad input
 // rather than as a database failure.
 func storable(t *ledger.Transaction, entries []Entry) *ParseError {
-	bad := func(s string) bool { return strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s) }
-	for _, e := range entries {
-		texts := []string{e.UpdateID, e.SynchronizerID, e.Sender, e.Receiver, e.Counterparty, e.Reason, e.Account, e.WithdrawalID, e.InstructionCID,
-			e.TxKind, e.Choice, e.Instrument.Admin, e.Instrument.ID}
-		for k, v := range e.Meta {
-			texts = append(texts, k, v)
-		}
-		if in := e.Instruction; in != nil {
-			texts = append(texts, in.ContractID, in.Replaces, in.OriginalInstructionCID, in.Transfer.Sender, in.Transfer.Receiver)
-			texts = append(texts, in.Transfer.InputHoldingCIDs...)
-			for _, m := range []Metadata{in.Meta, in.Transfer.Meta} {
-				for k, v := range m {
-					texts = append(texts, k, v)
-				}
-			}
-		}
-		for _, hs := range [][]Holding{e.Created, e.Archived} {
-			for _, hd := range hs {
-				texts = append(texts, hd.ContractID, hd.Owner)
-				for k, v := range hd.Meta {
-					texts = append(texts, k, v)
-				}
-				if hd.Lock != nil {
-					texts = append(texts, hd.Lock.Context)
-					texts = append(texts, hd.Lock.Holders...)
-				}
-			}
-		}
-		for _, s := range texts {
-			if bad(s) {
-				return &ParseError{UpdateID: t.UpdateID, Offset: t.Offset, NodeID: e.NodeID,
-					Err: fmt.Errorf("text %q is not storable: it contains a NUL byte or invalid UTF-8", s)}
-			}
+	for i := range entries {
+		e := &entries[i]
+		if s, ok := firstUnstorable(e); !ok {
+			return &ParseError{UpdateID: t.UpdateID, Offset: t.Offset, NodeID: e.NodeID,
+				Err: fmt.Errorf("text %q is not storable: it contains a NUL byte or invalid UTF-8", s)}
 		}
 	}
 	return nil
+}
+
+// unstorable reports whether PostgreSQL cannot store s as text.
+func unstorable(s string) bool {
+	return strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s)
+}
+
+// firstUnstorable returns the first of e's texts that PostgreSQL cannot
+// store and false, or "" and true. It checks the texts where they are,
+// without collecting them (it runs twice for every transaction).
+func firstUnstorable(e *Entry) (string, bool) {
+	for _, s := range [...]string{e.UpdateID, e.SynchronizerID, e.Sender, e.Receiver, e.Counterparty, e.Reason, e.Account,
+		e.WithdrawalID, e.InstructionCID, e.TxKind, e.Choice, e.Instrument.Admin, e.Instrument.ID} {
+		if unstorable(s) {
+			return s, false
+		}
+	}
+	if s, ok := metaStorable(e.Meta); !ok {
+		return s, false
+	}
+	if in := e.Instruction; in != nil {
+		for _, s := range [...]string{in.ContractID, in.Replaces, in.OriginalInstructionCID, in.Transfer.Sender, in.Transfer.Receiver} {
+			if unstorable(s) {
+				return s, false
+			}
+		}
+		for _, s := range in.Transfer.InputHoldingCIDs {
+			if unstorable(s) {
+				return s, false
+			}
+		}
+		for _, m := range [...]Metadata{in.Meta, in.Transfer.Meta} {
+			if s, ok := metaStorable(m); !ok {
+				return s, false
+			}
+		}
+	}
+	for _, hs := range [...][]Holding{e.Created, e.Archived} {
+		for i := range hs {
+			hd := &hs[i]
+			if unstorable(hd.ContractID) {
+				return hd.ContractID, false
+			}
+			if unstorable(hd.Owner) {
+				return hd.Owner, false
+			}
+			if s, ok := metaStorable(hd.Meta); !ok {
+				return s, false
+			}
+			if hd.Lock != nil {
+				if unstorable(hd.Lock.Context) {
+					return hd.Lock.Context, false
+				}
+				for _, s := range hd.Lock.Holders {
+					if unstorable(s) {
+						return s, false
+					}
+				}
+			}
+		}
+	}
+	return "", true
+}
+
+// metaStorable is firstUnstorable for a metadata map's keys and values.
+func metaStorable(m Metadata) (string, bool) {
+	for k, v := range m {
+		if unstorable(k) {
+			return k, false
+		}
+		if unstorable(v) {
+			return v, false
+		}
+	}
+	return "", true
 }
 
 // lookUp reads, with one statement, what handling txs needs from the
