@@ -381,7 +381,8 @@ func firstUnstorable(e *Entry) (string, bool) {
 		return s, false
 	}
 	if in := e.Instruction; in != nil {
-		for _, s := range [...]string{in.ContractID, in.Replaces, in.OriginalInstructionCID, in.Transfer.Sender, in.Transfer.Receiver} {
+		for _, s := range [...]string{in.ContractID, in.Replaces, in.OriginalInstructionCID, in.Transfer.Sender, in.Transfer.Receiver,
+			in.Transfer.Instrument.Admin, in.Transfer.Instrument.ID} {
 			if unstorable(s) {
 				return s, false
 			}
@@ -400,11 +401,10 @@ func firstUnstorable(e *Entry) (string, bool) {
 	for _, hs := range [...][]Holding{e.Created, e.Archived} {
 		for i := range hs {
 			hd := &hs[i]
-			if unstorable(hd.ContractID) {
-				return hd.ContractID, false
-			}
-			if unstorable(hd.Owner) {
-				return hd.Owner, false
+			for _, s := range [...]string{hd.ContractID, hd.Owner, hd.Instrument.Admin, hd.Instrument.ID} {
+				if unstorable(s) {
+					return s, false
+				}
 			}
 			if s, ok := metaStorable(hd.Meta); !ok {
 				return s, false
