@@ -53,10 +53,12 @@ func (k Kind) String() string {
 // returns a *ValueError when the value has another kind, so callers can turn
 // malformed input into a clear error instead of a crash.
 //
-// Compare Values with reflect.DeepEqual (as testify's Equal does), which
-// compares every element, label and key; == compares only where a
-// composite value's elements are kept.
+// Values are not comparable with ==, which would compare where a composite
+// value's elements are kept rather than the elements. Compare them with
+// Equal, or with reflect.DeepEqual (as testify's Equal does), which also
+// compares every element, label and key.
 type Value struct {
+	_    [0]func() // makes v == w a compile error
 	kind Kind
 	i    int64       // bool (0/1), int64, date (days), timestamp (µs)
 	s    string      // numeric, party, text, contract id, variant/enum constructor
@@ -98,6 +100,40 @@ func (v *Value) labels() []string {
 		return nil
 	}
 	return *v.keys
+}
+
+// Equal reports whether v and w are the same value as the Ledger API
+// delivered them: of the same kind, with the same type identifier (or none
+// for both), the same scalar (numerics as their text: "1.0" is not
+// "1.00"), constructor, labels and keys, and Equal elements in the same
+// order. A record field without a label equals one whose label is empty,
+// as on the wire.
+func (v Value) Equal(w Value) bool {
+	if v.kind != w.kind || v.i != w.i || v.s != w.s {
+		return false
+	}
+	if (v.id == nil) != (w.id == nil) || v.id != nil && *v.id != *w.id {
+		return false
+	}
+	ve, we := v.vals(), w.vals()
+	if len(ve) != len(we) {
+		return false
+	}
+	vl, wl := v.labels(), w.labels()
+	for i := range ve {
+		if labelAt(vl, i) != labelAt(wl, i) || !ve[i].Equal(we[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// labelAt is labels[i], or "" for a value without labels.
+func labelAt(labels []string, i int) string {
+	if labels == nil {
+		return ""
+	}
+	return labels[i]
 }
 
 // Field is one labelled field of a record.

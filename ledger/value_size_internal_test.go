@@ -75,3 +75,15 @@ func TestValuesCompareDeeply(t *testing.T) {
 	require.False(t, reflect.DeepEqual(r, Record(nil, F("x", Int64(1)), F("z", Int64(2)))), "second label differs")
 	require.NotEqual(t, TextMapOf(map[string]string{"k": "1", "m": "2"}), TextMapOf(map[string]string{"k": "1", "m": "3"}))
 }
+
+// TestValueEqualUnlabelled: a record decoded without labels (a non-verbose
+// stream) equals one whose labels are all empty, as on the wire, and
+// differs from one with a label.
+func TestValueEqualUnlabelled(t *testing.T) {
+	elems := []Value{Int64(1), Int64(2)}
+	bare := composite(KindRecord, nil, "", nil, &elems)
+	require.True(t, bare.Equal(Record(nil, F("", Int64(1)), F("", Int64(2)))))
+	require.True(t, Record(nil, F("", Int64(1)), F("", Int64(2))).Equal(bare))
+	require.False(t, bare.Equal(Record(nil, F("", Int64(1)), F("y", Int64(2)))))
+	require.False(t, Record(nil, F("x", Int64(1)), F("", Int64(2))).Equal(bare))
+}
