@@ -367,9 +367,10 @@ func unstorable(s string) bool {
 	return strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s)
 }
 
-// firstUnstorable returns the first of e's texts that PostgreSQL cannot
-// store and false, or "" and true. It checks the texts where they are,
-// without collecting them (it runs twice for every transaction).
+// firstUnstorable returns a text of e that PostgreSQL cannot store and
+// false (the first found; metadata maps are checked in map order), or ""
+// and true. It checks the texts where they are, without collecting them
+// (it runs twice for every transaction).
 func firstUnstorable(e *Entry) (string, bool) {
 	for _, s := range [...]string{e.UpdateID, e.SynchronizerID, e.Sender, e.Receiver, e.Counterparty, e.Reason, e.Account,
 		e.WithdrawalID, e.InstructionCID, e.TxKind, e.Choice, e.Instrument.Admin, e.Instrument.ID} {
