@@ -367,33 +367,39 @@ func unstorable(s string) bool {
 	return strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s)
 }
 
+// allStorable returns the first of texts that PostgreSQL cannot store and
+// false, or "" and true.
+func allStorable(texts ...string) (string, bool) {
+	for _, s := range texts {
+		if unstorable(s) {
+			return s, false
+		}
+	}
+	return "", true
+}
+
 // firstUnstorable returns a text of e that PostgreSQL cannot store and
 // false (the first found; metadata maps are checked in map order), or ""
 // and true. It checks the texts where they are, without collecting them
 // (it runs twice for every transaction).
 func firstUnstorable(e *Entry) (string, bool) {
-	for _, s := range [...]string{e.UpdateID, e.SynchronizerID, e.Sender, e.Receiver, e.Counterparty, e.Reason, e.Account,
-		e.WithdrawalID, e.InstructionCID, e.TxKind, e.Choice, e.Instrument.Admin, e.Instrument.ID} {
-		if unstorable(s) {
-			return s, false
-		}
+	if s, ok := allStorable(e.UpdateID, e.SynchronizerID, e.Sender, e.Receiver, e.Counterparty, e.Reason, e.Account,
+		e.WithdrawalID, e.InstructionCID, e.TxKind, e.Choice, e.Instrument.Admin, e.Instrument.ID); !ok {
+		return s, false
 	}
 	if s, ok := metaStorable(e.Meta); !ok {
 		return s, false
 	}
 	if in := e.Instruction; in != nil {
-		for _, s := range [...]string{in.ContractID, in.Replaces, in.OriginalInstructionCID, in.Transfer.Sender, in.Transfer.Receiver,
-			in.Transfer.Instrument.Admin, in.Transfer.Instrument.ID} {
-			if unstorable(s) {
-				return s, false
-			}
+		t := &in.Transfer
+		if s, ok := allStorable(in.ContractID, in.Replaces, in.OriginalInstructionCID, t.Sender, t.Receiver,
+			t.Instrument.Admin, t.Instrument.ID); !ok {
+			return s, false
 		}
-		for _, s := range in.Transfer.InputHoldingCIDs {
-			if unstorable(s) {
-				return s, false
-			}
+		if s, ok := allStorable(t.InputHoldingCIDs...); !ok {
+			return s, false
 		}
-		for _, m := range [...]Metadata{in.Meta, in.Transfer.Meta} {
+		for _, m := range [...]Metadata{in.Meta, t.Meta} {
 			if s, ok := metaStorable(m); !ok {
 				return s, false
 			}
@@ -402,22 +408,18 @@ func firstUnstorable(e *Entry) (string, bool) {
 	for _, hs := range [...][]Holding{e.Created, e.Archived} {
 		for i := range hs {
 			hd := &hs[i]
-			for _, s := range [...]string{hd.ContractID, hd.Owner, hd.Instrument.Admin, hd.Instrument.ID} {
-				if unstorable(s) {
-					return s, false
-				}
+			if s, ok := allStorable(hd.ContractID, hd.Owner, hd.Instrument.Admin, hd.Instrument.ID); !ok {
+				return s, false
 			}
 			if s, ok := metaStorable(hd.Meta); !ok {
 				return s, false
 			}
-			if hd.Lock != nil {
-				if unstorable(hd.Lock.Context) {
-					return hd.Lock.Context, false
+			if l := hd.Lock; l != nil {
+				if s, ok := allStorable(l.Context); !ok {
+					return s, false
 				}
-				for _, s := range hd.Lock.Holders {
-					if unstorable(s) {
-						return s, false
-					}
+				if s, ok := allStorable(l.Holders...); !ok {
+					return s, false
 				}
 			}
 		}
@@ -425,14 +427,11 @@ func firstUnstorable(e *Entry) (string, bool) {
 	return "", true
 }
 
-// metaStorable is firstUnstorable for a metadata map's keys and values.
+// metaStorable is allStorable for a metadata map's keys and values.
 func metaStorable(m Metadata) (string, bool) {
 	for k, v := range m {
-		if unstorable(k) {
-			return k, false
-		}
-		if unstorable(v) {
-			return v, false
+		if s, ok := allStorable(k, v); !ok {
+			return s, false
 		}
 	}
 	return "", true
