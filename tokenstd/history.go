@@ -349,8 +349,8 @@ func (h *History) handle(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch, befo
 	return w.entries, h.credit(ctx, tx, w.entries)
 }
 
-// storable rejects text PostgreSQL cannot store (NUL bytes), as bad input
-// rather than as a database failure.
+// storable rejects text PostgreSQL cannot store (NUL bytes, invalid UTF-8),
+// as bad input rather than as a database failure.
 func storable(t *ledger.Transaction, entries []Entry) *ParseError {
 	for i := range entries {
 		e := &entries[i]
