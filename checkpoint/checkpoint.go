@@ -86,41 +86,48 @@ func NewStore(schemaName string) (*Store, error) {
 }
 
 // Get returns the stored checkpoint. found is false before the first write.
+//
+// It reads the checkpoint row and the synchronizers' record times in one
+// statement, so in one snapshot: as one committed batch left them, even
+// while an Ingester commits (under READ COMMITTED each statement sees the
+// commits made before it started, and two statements could pair one batch's
+// offset with a later batch's record times).
 func (s *Store) Get(ctx context.Context, q sqlx.QueryerContext) (cp Checkpoint, found bool, err error) {
-	var row struct {
-		Offset     int64         `db:"ledger_offset"`
-		UpdateID   string        `db:"update_id"`
-		UpdateOff  sql.NullInt64 `db:"update_offset"`
-		RecordTime sql.NullTime  `db:"record_time"`
-		SyncID     string        `db:"synchronizer_id"`
-		UpdatedAt  time.Time     `db:"updated_at"`
-	}
-	err = sqlx.GetContext(ctx, q, &row, `SELECT ledger_offset, update_id, update_offset, record_time, synchronizer_id, updated_at FROM `+s.checkpoint+` WHERE id = 1`)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Checkpoint{RecordTimes: map[string]time.Time{}}, false, nil
-	}
+	rows, err := q.QueryxContext(ctx, `SELECT c.ledger_offset, c.update_id, c.update_offset, c.record_time, c.synchronizer_id, c.updated_at,
+			t.synchronizer_id, t.record_time
+		FROM `+s.checkpoint+` AS c LEFT JOIN `+s.syncTime+` AS t ON true
+		WHERE c.id = 1`)
 	if err != nil {
 		return Checkpoint{}, false, fmt.Errorf("checkpoint: read: %w", err)
 	}
-	cp = Checkpoint{Offset: row.Offset, UpdateID: row.UpdateID, UpdateOffset: row.UpdateOff.Int64, SynchronizerID: row.SyncID, UpdatedAt: row.UpdatedAt.UTC(), RecordTimes: map[string]time.Time{}}
-	if row.RecordTime.Valid {
-		cp.RecordTime = row.RecordTime.Time.UTC()
-	}
-	rows, err := q.QueryxContext(ctx, `SELECT synchronizer_id, record_time FROM `+s.syncTime)
-	if err != nil {
-		return Checkpoint{}, false, fmt.Errorf("checkpoint: read synchronizer times: %w", err)
-	}
 	defer rows.Close()
+	cp = Checkpoint{RecordTimes: map[string]time.Time{}}
 	for rows.Next() {
-		var id string
-		var t time.Time
-		if err := rows.Scan(&id, &t); err != nil {
-			return Checkpoint{}, false, fmt.Errorf("checkpoint: read synchronizer times: %w", err)
+		var (
+			updateOffset sql.NullInt64
+			recordTime   sql.NullTime
+			updatedAt    time.Time
+			syncID       sql.NullString
+			syncTime     sql.NullTime
+		)
+		if err := rows.Scan(&cp.Offset, &cp.UpdateID, &updateOffset, &recordTime, &cp.SynchronizerID, &updatedAt, &syncID, &syncTime); err != nil {
+			return Checkpoint{}, false, fmt.Errorf("checkpoint: read: %w", err)
 		}
-		cp.RecordTimes[id] = t.UTC()
+		found = true
+		cp.UpdateOffset, cp.UpdatedAt = updateOffset.Int64, updatedAt.UTC()
+		cp.RecordTime = time.Time{}
+		if recordTime.Valid {
+			cp.RecordTime = recordTime.Time.UTC()
+		}
+		if syncID.Valid && syncTime.Valid {
+			cp.RecordTimes[syncID.String] = syncTime.Time.UTC()
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return Checkpoint{}, false, fmt.Errorf("checkpoint: read synchronizer times: %w", err)
+		return Checkpoint{}, false, fmt.Errorf("checkpoint: read: %w", err)
+	}
+	if !found {
+		return Checkpoint{RecordTimes: map[string]time.Time{}}, false, nil
 	}
 	return cp, true, nil
 }

@@ -126,3 +126,58 @@ func TestNewStoreValidatesSchema(t *testing.T) {
 	_, err := checkpoint.NewStore("x; DROP TABLE y")
 	require.Error(t, err)
 }
+
+// Get reads the checkpoint and the synchronizers' record times as one
+// committed batch left them, even while a writer advances them: under READ
+// COMMITTED two statements would see two snapshots, and a checkpoint at one
+// offset with the record times of a later one (which an Ingester loading it
+// takes for a restored participant).
+func TestGetIsOneSnapshotWhileAdvancing(t *testing.T) {
+	ctx := context.Background()
+	db, s := setup(t)
+	_, err := s.Init(ctx, db, 0)
+	require.NoError(t, err)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(offset int64) time.Time { return base.Add(time.Duration(offset) * time.Millisecond) }
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	writerDone := make(chan error, 1)
+	go func() {
+		defer close(writerDone)
+		for off := int64(1); ctx.Err() == nil; off++ {
+			next := checkpoint.Checkpoint{Offset: off, UpdateID: "u", RecordTime: at(off), SynchronizerID: "sync-a",
+				RecordTimes: map[string]time.Time{"sync-a": at(off), "sync-b": at(off)}}
+			tx, err := db.BeginTxx(ctx, nil)
+			if err == nil {
+				if err = s.AdvanceTx(ctx, tx, off-1, next); err == nil {
+					err = tx.Commit()
+				} else {
+					_ = tx.Rollback()
+				}
+			}
+			if err != nil && ctx.Err() == nil {
+				writerDone <- err
+				return
+			}
+		}
+	}()
+
+	reads, moved := 0, int64(0)
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); reads++ {
+		cp, found, err := s.Get(ctx, db)
+		require.NoError(t, err)
+		require.True(t, found)
+		if cp.Offset == 0 {
+			continue
+		}
+		moved = cp.Offset
+		for _, id := range []string{"sync-a", "sync-b"} {
+			require.Truef(t, cp.RecordTimes[id].Equal(at(cp.Offset)), "read %d: checkpoint at offset %d with %s's record time %s, want %s",
+				reads, cp.Offset, id, cp.RecordTimes[id].Format(time.RFC3339Nano), at(cp.Offset).Format(time.RFC3339Nano))
+		}
+	}
+	cancel()
+	require.NoError(t, <-writerDone)
+	require.Greater(t, moved, int64(100), "the writer advanced the checkpoint while Get read it")
+}

@@ -12,6 +12,6 @@
 // read from this store, never from a wall clock.
 //
 //	store, _ := checkpoint.NewStore("txhistory")
-//	cp, err := store.Get(ctx, db)
-//	fmt.Println(cp.Offset, cp.UpdateID, cp.RecordTime)
+//	cp, found, err := store.Get(ctx, db)
+//	fmt.Println(found, cp.Offset, cp.UpdateID, cp.RecordTime, err)
 package checkpoint
