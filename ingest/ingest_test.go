@@ -580,7 +580,7 @@ func TestLostLockConnectionIsTakenAgain(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return max(first.Stats().Offset, second.Stats().Offset) == b.p.LedgerEnd()
 	}, 10*time.Second, 5*time.Millisecond)
-	require.Len(t, lockHolders(t, b.db), 1)
+	require.Len(t, lockHolders(t, b.db), 1, "first: %+v; second: %+v", first.Stats(), second.Stats())
 	first.Stop()
 	second.Stop()
 	require.NoError(t, <-done1)
@@ -664,6 +664,52 @@ func TestConflictAfterLostLockWaitsForTheLock(t *testing.T) {
 	require.Eventually(t, func() bool { return first.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
 	first.Stop()
 	require.NoError(t, <-done1)
+	requireAllOnce(t, b)
+}
+
+// The other side of TestConflictAfterLostLockWaitsForTheLock: the ingester
+// that took the lock meets, at its commit, a checkpoint moved by the one
+// that lost it and has not noticed yet. It holds the lock, so it reloads the
+// checkpoint and resumes from there instead of failing with
+// checkpoint.ErrConflict (and letting the lock go).
+func TestConflictWhileHoldingTheLockResumes(t *testing.T) {
+	ctx := context.Background()
+	b := setup(t, ledgertest.WithCheckpointInterval(10*time.Millisecond))
+	appendN(t, b.p, 0, 20)
+	first := newIngester(t, b, ingest.Config{LockCheck: -1, LockPoll: 10 * time.Millisecond})
+	done1 := make(chan error, 1)
+	go func() { done1 <- first.Run(ctx) }()
+	require.Eventually(t, func() bool { return first.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
+	held := lockHolders(t, b.db)
+	require.Len(t, held, 1)
+	terminate(t, b.db, held[0])
+
+	gate := make(chan struct{})
+	var opened sync.Once
+	open := func() { opened.Do(func() { close(gate) }) }
+	t.Cleanup(open)
+	second := newIngester(t, b, ingest.Config{Handler: gatedHandler{gate: gate, after: b.p.LedgerEnd()}, LockPoll: 10 * time.Millisecond})
+	done2 := make(chan error, 1)
+	go func() { done2 <- second.Run(ctx) }()
+	require.Eventually(t, func() bool {
+		h := lockHolders(t, b.db)
+		return len(h) == 1 && h[0] != held[0] && second.Stats().State == ingest.StateStreaming
+	}, 10*time.Second, 5*time.Millisecond, "the second takes the lock and streams from the checkpoint")
+	taken := lockHolders(t, b.db)[0]
+
+	appendN(t, b.p, 20, 10)
+	require.Eventually(t, func() bool { return first.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond,
+		"the first, which has not noticed it lost the lock, commits the new transactions")
+	open() // the second gets them now, and commits on a checkpoint that moved
+	require.Eventually(t, func() bool { return second.Stats().Errors["database"] >= 1 }, 10*time.Second, 5*time.Millisecond)
+	first.Stop()
+	require.NoError(t, <-done1)
+
+	appendN(t, b.p, 30, 10)
+	require.Eventually(t, func() bool { return second.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, []int{taken}, lockHolders(t, b.db), "the second kept the lock throughout")
+	second.Stop()
+	require.NoError(t, <-done2)
 	requireAllOnce(t, b)
 }
 

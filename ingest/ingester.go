@@ -132,7 +132,11 @@ type Config struct {
 	// LockWait, for an ingester that took it meanwhile) and resumes from the
 	// checkpoint. A commit that meets a checkpoint moved by the ingester that
 	// took the lock between two checks does the same instead of failing
-	// with checkpoint.ErrConflict. Default 30s; negative: only between
+	// with checkpoint.ErrConflict. Until its next check, an ingester that
+	// lost its lock can still commit (the checkpoint's optimistic check
+	// keeps the two from applying anything twice); the ingester that took
+	// the lock, if its commit meets a checkpoint moved that way, reloads the
+	// checkpoint and resumes from it. Default 30s; negative: only between
 	// streams.
 	LockCheck time.Duration
 	// Logger receives progress and retry logs. Default: slog.Default().
@@ -308,11 +312,27 @@ func (ing *Ingester) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if errors.Is(err, checkpoint.ErrConflict) && !ing.lock.healthy(ctx) {
-			// We lost the lock (between two checks), another ingester took
-			// it and moved the checkpoint: nothing of ours committed past
-			// it. Wait for the lock again instead of failing.
-			err = fmt.Errorf("%w: %w", errLockLost, err)
+		if errors.Is(err, checkpoint.ErrConflict) && ing.lock != nil {
+			if !ing.lock.healthy(ctx) {
+				// We lost the lock (between two checks), another ingester
+				// took it and moved the checkpoint: nothing of ours
+				// committed past it. Wait for the lock again instead of
+				// failing.
+				err = fmt.Errorf("%w: %w", errLockLost, err)
+			} else {
+				// We hold the lock, yet the checkpoint moved: the ingester
+				// we took it from committed before its next check noticed
+				// that it had lost it. It commits nothing after that check;
+				// resume from what it committed.
+				cp, lerr := ing.loadCheckpoint(ctx)
+				if lerr != nil {
+					ing.stats.errorOf(lerr)
+					return lerr
+				}
+				ing.cp = cp
+				ing.stats.setCheckpoint(cp)
+				err = fmt.Errorf("%w (now offset %d): %w", errCheckpointMoved, cp.Offset, err)
+			}
 		}
 		if !retryable(err) {
 			ing.stats.errorOf(err)
@@ -640,6 +660,12 @@ var errStalled = errors.New("ingest: update stream stalled")
 // Run takes the lock again before the next one.
 var errLockLost = errors.New("ingest: the connection holding the ingestion lock is gone; taking the lock again")
 
+// errCheckpointMoved ends a session whose commit met a checkpoint that
+// another writer moved while this Ingester held the lock: the ingester it
+// took the lock from, before that one's next check (Config.LockCheck). Run
+// resumes from the stored checkpoint.
+var errCheckpointMoved = errors.New("ingest: the checkpoint moved while this ingester held the lock (the ingester that had it before committed before noticing it had lost it); resuming from the stored checkpoint")
+
 // byteBudget bounds the bytes of the updates a session has read and not
 // yet committed (Config.StreamBufferBytes). The stream's reader acquires an
 // update's size before handing it on; the size is released when its batch
@@ -796,7 +822,7 @@ func (ing *Ingester) checkRestored(ctx context.Context) error {
 
 // retryable decides whether Run should reconnect after err.
 func retryable(err error) bool {
-	if errors.Is(err, errStalled) || errors.Is(err, errLockLost) || ledger.IsRetryable(err) || IsTransientDBError(err) {
+	if errors.Is(err, errStalled) || errors.Is(err, errLockLost) || errors.Is(err, errCheckpointMoved) || ledger.IsRetryable(err) || IsTransientDBError(err) {
 		return true
 	}
 	return false

@@ -18,7 +18,9 @@ const (
 	// LockFail makes Run return ErrAnotherIngester at once.
 	LockFail
 	// LockNone takes no lock. The checkpoint's optimistic check still stops
-	// the second of two concurrent writers with checkpoint.ErrConflict.
+	// the second of two concurrent writers with checkpoint.ErrConflict (an
+	// Ingester without the lock stops; one holding it resumes from the
+	// moved checkpoint, see Config.LockCheck).
 	LockNone
 )
 

@@ -126,7 +126,7 @@ func (r *statsRecorder) errorOf(err error) {
 		kind = "decode"
 	case ledger.IsAuth(err):
 		kind = "auth"
-	case IsTransientDBError(err), errors.Is(err, errLockLost):
+	case IsTransientDBError(err), errors.Is(err, errLockLost), errors.Is(err, errCheckpointMoved):
 		kind = "database"
 	case ledger.IsRetryable(err), errors.Is(err, errStalled):
 		kind = "stream"
