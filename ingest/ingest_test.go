@@ -640,13 +640,7 @@ func TestConflictAfterLostLockWaitsForTheLock(t *testing.T) {
 	open := func() { opened.Do(func() { close(gate) }) }
 	t.Cleanup(open)
 	h := gatedHandler{gate: gate, after: b.p.LedgerEnd()}
-	first := newIngester(t, b, ingest.Config{Handler: h, LockCheck: -1, LockPoll: 10 * time.Millisecond})
-	done1 := make(chan error, 1)
-	go func() { done1 <- first.Run(ctx) }()
-	require.Eventually(t, func() bool { return first.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
-	held := lockHolders(t, b.db)
-	require.Len(t, held, 1)
-	terminate(t, b.db, held[0])
+	first, done1, _ := runThenKillLock(ctx, t, b, ingest.Config{Handler: h, LockCheck: -1, LockPoll: 10 * time.Millisecond})
 
 	second := newIngester(t, b, ingest.Config{LockPoll: 10 * time.Millisecond})
 	done2 := make(chan error, 1)
@@ -667,6 +661,22 @@ func TestConflictAfterLostLockWaitsForTheLock(t *testing.T) {
 	requireAllOnce(t, b)
 }
 
+// runThenKillLock runs an Ingester with cfg until it has ingested up to the
+// ledger end, then terminates the backend holding its lock, which (with
+// LockCheck negative) it does not notice while its stream lasts. It returns
+// the Ingester, where its Run's result arrives, and the terminated pid.
+func runThenKillLock(ctx context.Context, t *testing.T, b *testBundle, cfg ingest.Config) (*ingest.Ingester, <-chan error, int) {
+	t.Helper()
+	ing := newIngester(t, b, cfg)
+	done := make(chan error, 1)
+	go func() { done <- ing.Run(ctx) }()
+	require.Eventually(t, func() bool { return ing.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
+	held := lockHolders(t, b.db)
+	require.Len(t, held, 1)
+	terminate(t, b.db, held[0])
+	return ing, done, held[0]
+}
+
 // The other side of TestConflictAfterLostLockWaitsForTheLock: the ingester
 // that took the lock meets, at its commit, a checkpoint moved by the one
 // that lost it and has not noticed yet. It holds the lock, so it reloads the
@@ -676,13 +686,7 @@ func TestConflictWhileHoldingTheLockResumes(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t, ledgertest.WithCheckpointInterval(10*time.Millisecond))
 	appendN(t, b.p, 0, 20)
-	first := newIngester(t, b, ingest.Config{LockCheck: -1, LockPoll: 10 * time.Millisecond})
-	done1 := make(chan error, 1)
-	go func() { done1 <- first.Run(ctx) }()
-	require.Eventually(t, func() bool { return first.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
-	held := lockHolders(t, b.db)
-	require.Len(t, held, 1)
-	terminate(t, b.db, held[0])
+	first, done1, killed := runThenKillLock(ctx, t, b, ingest.Config{LockCheck: -1, LockPoll: 10 * time.Millisecond})
 
 	gate := make(chan struct{})
 	var opened sync.Once
@@ -693,7 +697,7 @@ func TestConflictWhileHoldingTheLockResumes(t *testing.T) {
 	go func() { done2 <- second.Run(ctx) }()
 	require.Eventually(t, func() bool {
 		h := lockHolders(t, b.db)
-		return len(h) == 1 && h[0] != held[0] && second.Stats().State == ingest.StateStreaming
+		return len(h) == 1 && h[0] != killed && second.Stats().State == ingest.StateStreaming
 	}, 10*time.Second, 5*time.Millisecond, "the second takes the lock and streams from the checkpoint")
 	taken := lockHolders(t, b.db)[0]
 
