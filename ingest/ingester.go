@@ -322,8 +322,9 @@ func (ing *Ingester) Run(ctx context.Context) error {
 			} else {
 				// We hold the lock, yet the checkpoint moved: the ingester
 				// we took it from committed before its next check noticed
-				// that it had lost it. It commits nothing after that check;
-				// resume from what it committed.
+				// that it had lost it. It stops committing at that check,
+				// or at its first commit that meets one of ours; resume
+				// from what it committed.
 				cp, lerr := ing.loadCheckpoint(ctx)
 				if lerr != nil {
 					ing.stats.errorOf(lerr)
