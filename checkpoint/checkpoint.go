@@ -115,8 +115,7 @@ func (s *Store) Get(ctx context.Context, q sqlx.QueryerContext) (cp Checkpoint, 
 		}
 		found = true
 		cp.UpdateOffset, cp.UpdatedAt = updateOffset.Int64, updatedAt.UTC()
-		cp.RecordTime = time.Time{}
-		if recordTime.Valid {
+		if recordTime.Valid { // every row repeats the checkpoint's columns
 			cp.RecordTime = recordTime.Time.UTC()
 		}
 		if syncID.Valid && syncTime.Valid {

@@ -547,12 +547,10 @@ func TestLostLockConnectionIsTakenAgain(t *testing.T) {
 	// another one holds it.
 	takeOver := func(msg string) {
 		t.Helper()
-		held := lockHolders(t, b.db)
-		require.Len(t, held, 1)
-		terminate(t, b.db, held[0])
+		killed := killLockHolder(t, b.db)
 		require.Eventually(t, func() bool {
 			h := lockHolders(t, b.db)
-			return len(h) == 1 && h[0] != held[0]
+			return len(h) == 1 && h[0] != killed
 		}, 10*time.Second, 5*time.Millisecond, msg)
 	}
 	first := newIngester(t, b, ingest.Config{LockCheck: 20 * time.Millisecond, LockPoll: 10 * time.Millisecond})
@@ -598,6 +596,16 @@ func lockHolders(t testing.TB, db *sqlx.DB) []int {
 		WHERE locktype = 'advisory' AND granted AND classid = $1 AND objsubid = 2
 		AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY pid`, 0x74786967))
 	return pids
+}
+
+// killLockHolder terminates the one backend holding the ingestion lock of
+// db's database and returns its pid.
+func killLockHolder(t testing.TB, db *sqlx.DB) int {
+	t.Helper()
+	held := lockHolders(t, db)
+	require.Len(t, held, 1)
+	terminate(t, db, held[0])
+	return held[0]
 }
 
 // terminate ends a backend, as an administrator's pg_terminate_backend.
@@ -671,10 +679,7 @@ func runThenKillLock(ctx context.Context, t *testing.T, b *testBundle, cfg inges
 	done := make(chan error, 1)
 	go func() { done <- ing.Run(ctx) }()
 	require.Eventually(t, func() bool { return ing.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
-	held := lockHolders(t, b.db)
-	require.Len(t, held, 1)
-	terminate(t, b.db, held[0])
-	return ing, done, held[0]
+	return ing, done, killLockHolder(t, b.db)
 }
 
 // The other side of TestConflictAfterLostLockWaitsForTheLock: the ingester
