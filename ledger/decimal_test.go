@@ -1,8 +1,13 @@
 package ledger
 
 import (
+	"math/rand/v2"
+	"reflect"
 	"regexp"
 	"testing"
+
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/require"
 )
 
 // The hand-written matcher agrees with the regular expression it replaced.
@@ -27,4 +32,67 @@ func TestIsDecimalTextMatchesRegexp(t *testing.T) {
 			t.Errorf("isDecimalText(%q) = %v, the regexp says %v", s, got, want)
 		}
 	}
+}
+
+// The amounts of a transfer: a holding's, a transfer's and a fee's as the
+// ledger renders them (scale 10), one with more digits than an int64 holds.
+var benchDecimals = []string{"100.0000000000", "12.3400000000", "0.0000000001", "-5.5000000000", "12345678901234567890123456.7890123456"}
+
+func BenchmarkParseDecimal(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, s := range benchDecimals {
+			if _, err := ParseDecimal(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// The one-pass reading of short amounts gives what the general path gives,
+// down to the representation testify's Equal compares, and leaves every
+// other text to it.
+func TestParseShortDecimalAgrees(t *testing.T) {
+	texts := []string{"0", "-0", "00", "-0.0", "0.0000000000", "7", "-7", "007.10", "1.5", "-0.0000000001",
+		"100.0000000000", "12.3400000000", "99999999.9999999999", "-99999999.9999999999", "999999999999999999",
+		"-999999999999999999", "-000000000000000000", "000000000000000001", "1000000000000000000",
+		"9223372036854775807", "12345678901234567890123456.7890123456",
+		"", "-", ".", "-.", "1.", ".5", "-.5", "1..2", "1.2.3", "+1", "1e5", " 1", "1 ", "--1", "0x10", "1,5", "NaN"}
+	rng := rand.New(rand.NewPCG(20261205, 1))
+	for range 20000 {
+		b := make([]byte, 0, 24)
+		if rng.IntN(3) == 0 {
+			b = append(b, '-')
+		}
+		for range 1 + rng.IntN(20) {
+			b = append(b, "0123456789"[rng.IntN(10)])
+		}
+		if rng.IntN(2) == 0 {
+			b = append(b, '.')
+			for range rng.IntN(12) {
+				b = append(b, "0123456789"[rng.IntN(10)])
+			}
+		}
+		texts = append(texts, string(b))
+	}
+	short := 0
+	for _, s := range texts {
+		got, gotErr := ParseDecimal(s)
+		want, wantErr := decimal.NewFromString(s)
+		if !isDecimalText(s) {
+			if gotErr == nil {
+				t.Errorf("ParseDecimal(%q) accepted malformed text as %s", s, got)
+			}
+			continue
+		}
+		require.NoError(t, wantErr, s)
+		require.NoError(t, gotErr, s)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("ParseDecimal(%q) = %#v, decimal.NewFromString gives %#v", s, got, want)
+		}
+		if _, ok := parseShortDecimal(s); ok {
+			short++
+		}
+	}
+	require.Greater(t, short, 5000, "the short path took too few texts to be checked")
 }
