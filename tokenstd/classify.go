@@ -123,10 +123,20 @@ type change struct {
 	created, archived []Holding
 }
 
+// net is the change in the treasury's balance of the instrument: the
+// amounts created less those archived.
+//
+// The sum starts from the first created holding's amount rather than from
+// zero: a Decimal is immutable, and adding to zero would rescale and copy
+// it (a deposit's net is its one holding's amount).
 func (c *change) net() decimal.Decimal {
 	var n decimal.Decimal
-	for _, h := range c.created {
-		n = n.Add(h.Amount)
+	for i, h := range c.created {
+		if i == 0 {
+			n = h.Amount
+		} else {
+			n = n.Add(h.Amount)
+		}
 	}
 	for _, h := range c.archived {
 		n = n.Sub(h.Amount)
