@@ -96,3 +96,34 @@ func TestParseShortDecimalAgrees(t *testing.T) {
 	}
 	require.Greater(t, short, 5000, "the short path took too few texts to be checked")
 }
+
+// FuzzParseDecimal holds ParseDecimal to the general path on any text: what
+// the short path accepts, decimal.NewFromString reads to the same Decimal;
+// what is not a Daml numeric's text is refused.
+//
+//	go test -run '^$' -fuzz FuzzParseDecimal ./ledger/
+func FuzzParseDecimal(f *testing.F) {
+	for _, s := range []string{"0", "-0.5", "100.0000000000", "99999999.9999999999", "-999999999999999999",
+		"1000000000000000000", "12345678901234567890123456.7890123456", "1.", ".5", "1e5", "-", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := ParseDecimal(s)
+		if !isDecimalText(s) || significantDigits(s) > MaxNumericDigits {
+			if err == nil {
+				t.Fatalf("ParseDecimal(%q) accepted it as %s", s, got)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("ParseDecimal(%q): %v", s, err)
+		}
+		want, err := decimal.NewFromString(s)
+		if err != nil {
+			t.Fatalf("decimal.NewFromString(%q): %v", s, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("ParseDecimal(%q) = %#v, decimal.NewFromString gives %#v", s, got, want)
+		}
+	})
+}
