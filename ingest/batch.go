@@ -160,7 +160,7 @@ func (e *handlerError) Error() string { return e.err.Error() }
 func (e *handlerError) Unwrap() error { return e.err }
 
 func (ing *Ingester) commitOnce(ctx context.Context, b *builder, split bool) (skipped int, err error) {
-	st, err := ing.start(ctx, b, false)
+	st, err := ing.start(ctx, b, false, split)
 	if err != nil {
 		return 0, err
 	}
@@ -178,8 +178,11 @@ type started struct {
 
 // start opens b's SQL transaction, claims its update ids and lets the
 // Handler read (Reader). early says that the batch before it may not have
-// committed yet (pipeline.go).
-func (ing *Ingester) start(ctx context.Context, b *builder, early bool) (st *started, err error) {
+// committed yet (pipeline.go). split says that the Handler will see the
+// batch one transaction at a time (handleSplit): it is not read then, so
+// that a transaction ReadBatch rejects is set aside as HandleBatch's
+// rejections are, instead of failing the batch again.
+func (ing *Ingester) start(ctx context.Context, b *builder, early, split bool) (st *started, err error) {
 	begun := time.Now()
 	tx, err := ing.db.BeginTxx(ctx, nil)
 	if err != nil {
@@ -203,7 +206,7 @@ func (ing *Ingester) start(ctx context.Context, b *builder, early bool) (st *sta
 		Skipped:      len(b.txs) - len(fresh),
 		prepared:     b.prepared,
 	}
-	if r, ok := ing.cfg.Handler.(Reader); ok && len(fresh) > 0 {
+	if r, ok := ing.cfg.Handler.(Reader); ok && len(fresh) > 0 && !split {
 		v, err := r.ReadBatch(ctx, tx, batch)
 		if err != nil {
 			if IsTransientDBError(err) {

@@ -252,6 +252,10 @@ func (ing *Ingester) Stop() { ing.stop.Do(func() { close(ing.stopCh) }) }
 // MaxAttempts polls.
 var ErrCheckpointBeyondLedgerEnd = errors.New("ingest: checkpoint offset is beyond the participant's ledger end")
 
+// errEndBeyondLedgerEnd marks the wait for a ledger end short of
+// Config.EndOffset: the checkpoint is not beyond the ledger end then.
+var errEndBeyondLedgerEnd = errors.New("ingest: waiting for the ledger end to reach the end offset")
+
 // Run ingests until ctx ends (returning ctx's error), Stop is called or
 // EndOffset is reached (returning nil), or a fault that no retry can fix
 // occurs (returning it). Transient faults — an unavailable participant, a
@@ -345,6 +349,9 @@ func (ing *Ingester) Run(ctx context.Context) error {
 		failures++
 		ing.stats.errorOf(err)
 		if ing.cfg.MaxAttempts > 0 && failures >= ing.cfg.MaxAttempts {
+			if errors.Is(err, ledger.ErrOffsetAfterLedgerEnd) && !errors.Is(err, errEndBeyondLedgerEnd) {
+				err = fmt.Errorf("%w: %w", ErrCheckpointBeyondLedgerEnd, err)
+			}
 			return fmt.Errorf("ingest: giving up after %d attempts: %w", failures, err)
 		}
 		wait := ing.backoff(failures)
@@ -434,7 +441,7 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 			return false, err
 		}
 		if end < ing.cfg.EndOffset {
-			return false, fmt.Errorf("%w: end offset %d is beyond the ledger end %d", ledger.ErrOffsetAfterLedgerEnd, ing.cfg.EndOffset, end)
+			return false, fmt.Errorf("%w: %w: end offset %d is beyond the ledger end %d", errEndBeyondLedgerEnd, ledger.ErrOffsetAfterLedgerEnd, ing.cfg.EndOffset, end)
 		}
 	}
 	if err := ing.verifyPosition(ctx); err != nil {
@@ -538,6 +545,11 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 		return err
 	}
 	for {
+		// Stop is honoured between any two updates, not only when the
+		// stream is quiet: during a catch-up updates are always waiting.
+		if ing.stopped() {
+			return progressed, settle()
+		}
 		var it item
 		var ok bool
 		select {
@@ -602,7 +614,13 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 				return progressed, ferr
 			}
 			if it.err == io.EOF {
-				if ing.cfg.EndOffset > 0 && ing.cp.Offset < ing.cfg.EndOffset {
+				if ing.cfg.EndOffset == 0 {
+					// A tailing stream has no end: one closed with status
+					// OK was ended by the participant or a proxy, and Run
+					// must not take it for Stop.
+					return progressed, errStreamEnded
+				}
+				if ing.cp.Offset < ing.cfg.EndOffset {
 					// The participant has nothing between our checkpoint and the end.
 					if err := ing.advanceEmpty(ctx, ing.cfg.EndOffset); err != nil {
 						return progressed, err
@@ -656,6 +674,10 @@ func (ing *Ingester) prepare(p Preparer, t *ledger.Transaction) (out any) {
 }
 
 var errStalled = errors.New("ingest: update stream stalled")
+
+// errStreamEnded ends a session whose tailing stream the participant closed
+// with status OK; Run opens a new one from the checkpoint.
+var errStreamEnded = errors.New("ingest: the participant ended the update stream (status OK); resuming from the checkpoint")
 
 // errLockLost ends a session whose lock connection is gone (Config.LockCheck);
 // Run takes the lock again before the next one.
@@ -823,7 +845,7 @@ func (ing *Ingester) checkRestored(ctx context.Context) error {
 
 // retryable decides whether Run should reconnect after err.
 func retryable(err error) bool {
-	if errors.Is(err, errStalled) || errors.Is(err, errLockLost) || errors.Is(err, errCheckpointMoved) || ledger.IsRetryable(err) || IsTransientDBError(err) {
+	if errors.Is(err, errStalled) || errors.Is(err, errStreamEnded) || errors.Is(err, errLockLost) || errors.Is(err, errCheckpointMoved) || ledger.IsRetryable(err) || IsTransientDBError(err) {
 		return true
 	}
 	return false

@@ -76,7 +76,7 @@ func (p *pipeline) submit(b *builder) error {
 		p.accepted(b)
 		return nil
 	}
-	st, err := ing.start(p.ctx, b, p.fly != nil)
+	st, err := ing.start(p.ctx, b, p.fly != nil, false)
 	if err != nil {
 		st = nil // the database may be down: settle the batch in flight, then take the slow path
 	}
@@ -94,7 +94,7 @@ func (p *pipeline) submit(b *builder) error {
 		st = nil
 	}
 	if st == nil {
-		if st, err = ing.start(p.ctx, b, false); err != nil {
+		if st, err = ing.start(p.ctx, b, false, false); err != nil {
 			if ferr := ing.commit(p.ctx, b); ferr != nil {
 				return ferr
 			}

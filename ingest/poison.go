@@ -22,7 +22,12 @@ const (
 	PoisonHalt PoisonPolicy = iota
 	// PoisonSetAside records the transaction in the review_transaction table
 	// (with the error and the transaction as received) and goes on with the
-	// rest. Its effects are not applied; its update id counts as ingested.
+	// rest. Its effects are not applied. One the Handler rejected was
+	// decoded: its update id counts as ingested (dedup), so a replay skips
+	// it. One that could not be decoded has no record time to claim its
+	// update id with, so it is recorded in review_transaction only: a replay
+	// of its offset (a rewind, a restore) offers it again, and if it then
+	// decodes, it is applied. Resolve its review row with that in mind.
 	PoisonSetAside
 )
 

@@ -128,7 +128,7 @@ func (r *statsRecorder) errorOf(err error) {
 		kind = "auth"
 	case IsTransientDBError(err), errors.Is(err, errLockLost), errors.Is(err, errCheckpointMoved):
 		kind = "database"
-	case ledger.IsRetryable(err), errors.Is(err, errStalled):
+	case ledger.IsRetryable(err), errors.Is(err, errStalled), errors.Is(err, errStreamEnded):
 		kind = "stream"
 	}
 	r.mu.Lock()
