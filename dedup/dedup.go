@@ -25,7 +25,8 @@ import (
 
 // Store is the set of ingested update ids of one schema.
 type Store struct {
-	table string
+	table      string
+	checkpoint string // the checkpoint table of the same schema
 }
 
 // NewStore returns a store for the ingested_update table in schemaName.
@@ -33,7 +34,7 @@ func NewStore(schemaName string) (*Store, error) {
 	if err := schema.ValidateName(schemaName); err != nil {
 		return nil, err
 	}
-	return &Store{table: schema.Qualify(schemaName, "ingested_update")}, nil
+	return &Store{table: schema.Qualify(schemaName, "ingested_update"), checkpoint: schema.Qualify(schemaName, "checkpoint")}, nil
 }
 
 // ClaimTx records the update ids of txs inside tx and returns the
@@ -140,8 +141,15 @@ func (s *Store) Since(ctx context.Context, q sqlx.QueryerContext, t time.Time) (
 // how many it deleted. Keep at least as much as a restore can replay: the
 // runbooks resume at most one record time early, but a validator node backup
 // may be up to 30 days old, so retain well over 30 days.
+//
+// Whatever t, it keeps the update ids at and after the checkpoint's record
+// time (tRecovery): the validator node restore runbook's default mode
+// (recovery.ModeNonUnique) replays the transactions at tRecovery and relies
+// on their ids to drop those already ingested. A treasury idle for longer
+// than the retention would otherwise lose them.
 func (s *Store) PruneBefore(ctx context.Context, db sqlx.ExecerContext, t time.Time) (int64, error) {
-	res, err := db.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE record_time < $1`, t)
+	res, err := db.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE record_time < $1
+		AND record_time < coalesce((SELECT record_time FROM `+s.checkpoint+` WHERE id = 1), 'infinity')`, t)
 	if err != nil {
 		return 0, fmt.Errorf("dedup: prune before %s: %w", t.Format(time.RFC3339Nano), err)
 	}

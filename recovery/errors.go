@@ -31,6 +31,12 @@ var (
 	// rewinds to it.
 	ErrUntrustedAnswer = errors.New("recovery: the admin API answered an offset that cannot be offRecovery")
 
+	// ErrDedupMissing: in ModeNonUnique, the dedup table no longer holds the
+	// last ingested update, so the transactions at tRecovery that were
+	// ingested could not be told from those that were not. Use ModeUnique if
+	// the record times at tRecovery are unique (it refuses otherwise).
+	ErrDedupMissing = errors.New("recovery: the dedup table no longer holds the last ingested update")
+
 	// ErrIngestionRunning: an Ingester holds the ingestion lock of the
 	// schema. Step 1 of the runbook: stop Tx History Ingestion first.
 	ErrIngestionRunning = errors.New("recovery: Tx History Ingestion is running on this schema: stop it first")

@@ -61,8 +61,9 @@ type Rewind struct {
 	LastUpdateID   string
 	RecoveryTime   time.Time
 	SynchronizerID string
-	// IngestedOffset is the offset LastUpdateID was ingested at; 0 if the
-	// dedup table no longer holds it (retention).
+	// IngestedOffset is the offset at which the Integration DB last saw
+	// LastUpdateID: the checkpoint's, or after a rewind the dedup table's;
+	// 0 if neither holds it (the dedup table's retention, in ModeUnique).
 	IngestedOffset int64
 	// OtherSynchronizers are the record times the Integration DB has
 	// reached on synchronizers other than SynchronizerID (from transactions
@@ -223,9 +224,21 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 	if !found || cp.UpdateID == "" || cp.RecordTime.IsZero() || cp.SynchronizerID == "" {
 		return nil, fmt.Errorf("%w (checkpoint offset %d)", ErrNothingIngested, cp.Offset)
 	}
-	ingestedAt, _, err := dd.OffsetOf(ctx, db, cp.UpdateID)
+	dedupAt, claimed, err := dd.OffsetOf(ctx, db, cp.UpdateID)
 	if err != nil {
 		return nil, fmt.Errorf("recovery: %w", err)
+	}
+	ingestedAt := cp.UpdateOffset // where the checkpoint last saw it: after a replay, its new offset
+	if ingestedAt == 0 {
+		ingestedAt = dedupAt // the checkpoint was rewound since
+	}
+	if !claimed && opts.Mode == ModeNonUnique {
+		// The non-unique mode replays every transaction at tRecovery and
+		// relies on dedup to drop those already ingested. Their ids are
+		// gone (retention pruned them, or they were deleted by hand): they
+		// would be applied twice.
+		return nil, fmt.Errorf("%w: the last ingested update %s (record time %s) is not in the dedup table; resuming before tRecovery would apply the transactions at tRecovery again. If the record times at tRecovery are unique, use %s mode",
+			ErrDedupMissing, cp.UpdateID, cp.RecordTime.Format(time.RFC3339Nano), ModeUnique)
 	}
 	rw := &Rewind{
 		Schema:         opts.Schema,
