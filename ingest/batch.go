@@ -107,9 +107,17 @@ func (b *builder) raise(sync string, t time.Time) {
 
 // commit writes one batch: dedup rows, the handler's effects and the new
 // checkpoint, in one SQL transaction, retrying transient database faults.
-func (ing *Ingester) commit(ctx context.Context, b *builder) error {
+// prior is the error of an attempt at b already made (the pipeline's own),
+// or nil; MaxAttempts counts it if it is such a fault.
+func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error {
 	start := time.Now()
 	attempt := 0
+	if IsTransientDBError(prior) {
+		attempt = 1
+		if ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts {
+			return gaveUp{fmt.Errorf("ingest: giving up on batch (offsets %d..%d) after %d attempts: %w", b.prev.Offset, b.cp.Offset, attempt, prior)}
+		}
+	}
 	split := false
 	for {
 		skipped, err := ing.commitOnce(ctx, b, split)
@@ -126,13 +134,18 @@ func (ing *Ingester) commit(ctx context.Context, b *builder) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if attempt > 0 && errors.Is(err, checkpoint.ErrConflict) && ing.committedBefore(ctx, b) {
+			// The attempt before committed on the server; its reply was lost.
+			ing.committed(b, 0, time.Since(start))
+			return nil
+		}
 		if !IsTransientDBError(err) {
 			return err
 		}
 		attempt++
 		ing.stats.errorOf(err)
 		if ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts {
-			return fmt.Errorf("ingest: giving up on batch (offsets %d..%d) after %d attempts: %w", b.prev.Offset, b.cp.Offset, attempt, err)
+			return gaveUp{fmt.Errorf("ingest: giving up on batch (offsets %d..%d) after %d attempts: %w", b.prev.Offset, b.cp.Offset, attempt, err)}
 		}
 		wait := ing.backoff(attempt)
 		ing.log.Warn("ingest: database fault, retrying batch", "from_offset", b.prev.Offset, "to_offset", b.cp.Offset, "attempt", attempt, "in", wait, "err", redactErr(err))
@@ -142,6 +155,14 @@ func (ing *Ingester) commit(ctx context.Context, b *builder) error {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// committedBefore reports whether the stored checkpoint is b's: an attempt
+// at b whose COMMIT reached the server but whose reply was lost with the
+// connection committed it.
+func (ing *Ingester) committedBefore(ctx context.Context, b *builder) bool {
+	cp, found, err := ing.cps.Get(ctx, ing.db)
+	return err == nil && found && cp.Offset == b.cp.Offset && cp.UpdateID == b.cp.UpdateID
 }
 
 // committed records that b committed: the checkpoint, the stats, OnCommit.

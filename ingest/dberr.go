@@ -16,7 +16,7 @@ import (
 // IsTransientDBError reports whether err is a database fault that a retry
 // of the whole SQL transaction can get past: a lost or refused connection, a
 // server shutting down or starting up, a serialization failure or deadlock,
-// too many connections.
+// too many connections. A dropped database is not one.
 func IsTransientDBError(err error) bool {
 	if err == nil {
 		return false
@@ -26,7 +26,9 @@ func IsTransientDBError(err error) bool {
 		switch pqe.Code.Class() {
 		case "08", // connection exception
 			"57": // operator intervention: admin shutdown, crash shutdown, cannot connect now
-			return pqe.Code != "57014" // query_canceled is ours (context), not transient
+			// query_canceled is ours (context); database_dropped does not
+			// come back by waiting.
+			return pqe.Code != "57014" && pqe.Code != "57P04"
 		case "53": // insufficient resources (too many connections, out of memory)
 			return true
 		}

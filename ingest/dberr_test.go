@@ -28,6 +28,8 @@ func TestIsTransientDBError(t *testing.T) {
 		&pq.Error{Code: "23505"}, // unique_violation
 		&pq.Error{Code: "42P01"}, // undefined_table
 		&pq.Error{Code: "57014"}, // query_canceled
+		&pq.Error{Code: "57P04"}, // database_dropped
+		&pq.Error{Code: "3D000"}, // invalid_catalog_name (no such database)
 		&url.Error{Op: "parse", URL: "postgres://x:y@h:notaport/db", Err: errors.New("invalid port")},
 		errors.New("handler said no"),
 		nil,

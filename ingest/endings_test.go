@@ -3,12 +3,14 @@ package ingest_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/proto/gen/lapiv2"
 	"github.com/cantonx/txhistory/schema"
@@ -154,4 +156,51 @@ func TestReadBatchErrorUnderSetAside(t *testing.T) {
 	aside, err := ing.SetAsideTransactions(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, aside, "HandleBatch accepted every transaction")
+}
+
+// cutStream ends the first GetUpdates stream with status OK (io.EOF to the
+// client) after a number of messages, as a proxy closing it cleanly.
+func cutStream(after int64, cuts *atomic.Int64) grpc.DialOption {
+	return grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		s, err := streamer(ctx, desc, cc, method, opts...)
+		if err != nil {
+			return nil, err
+		}
+		if cuts.Add(1) != 1 {
+			return s, nil
+		}
+		return &cuttingStream{ClientStream: s, left: after}, nil
+	})
+}
+
+type cuttingStream struct {
+	grpc.ClientStream
+	left int64
+}
+
+func (s *cuttingStream) RecvMsg(m any) error {
+	if s.left == 0 {
+		return io.EOF
+	}
+	s.left--
+	return s.ClientStream.RecvMsg(m)
+}
+
+// A bounded stream (EndOffset) that ends with status OK before the end
+// offset proves only that nothing came after what it delivered if it
+// delivered nothing: one cut short after some updates is opened again
+// from the checkpoint, instead of the checkpoint jumping to EndOffset over
+// the rest.
+func TestBoundedStreamCutShortIsResumed(t *testing.T) {
+	b := setup(t)
+	appendN(t, b.p, 0, 300)
+	var streams atomic.Int64
+	c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: b.p.Addr(), Insecure: true},
+		DialOptions: []grpc.DialOption{cutStream(40, &streams)}})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	b.client = c
+	runToEnd(t, b, ingest.Config{MaxBatchSize: 10})
+	require.GreaterOrEqual(t, streams.Load(), int64(2), "the stream was not opened again")
+	requireEffectsOnce(t, b)
 }

@@ -235,9 +235,9 @@ func TestGetUpdatesRequestShape(t *testing.T) {
 	stored := readState(t, b.db).Checkpoint.Offset
 
 	appendN(t, b.p, 20, 5)
+	before := len(b.p.Requests())
 	runToEnd(t, b, ingest.Config{})
-	reqs := b.p.Requests()
-	req := reqs[len(reqs)-1]
+	req := b.p.Requests()[before]
 	require.Equal(t, stored, req.GetBeginExclusive())
 	require.Equal(t, b.p.LedgerEnd(), req.GetEndInclusive())
 	tf := req.GetUpdateFormat().GetIncludeTransactions()

@@ -55,7 +55,11 @@ type Config struct {
 	// no checkpoint yet. Default 0: the start of the ledger.
 	StartOffset int64
 	// EndOffset, if positive, makes Run return nil once the checkpoint has
-	// reached it (a bounded catch-up). Default 0: tail forever.
+	// reached it (a bounded catch-up). Default 0: tail forever. A bounded
+	// stream carries no OffsetCheckpoint: when the last transaction for the
+	// parties lies before EndOffset, Run asks once more from it, and moves
+	// the checkpoint to EndOffset only when that stream delivers nothing (a
+	// stream cut short with status OK is not taken for the end).
 	EndOffset int64
 	// MaxBatchSize is the most transactions in one SQL transaction. Default
 	// 1,000. Batch sizes follow the load: a batch takes what arrived while
@@ -109,9 +113,11 @@ type Config struct {
 	// StallTimeout, if positive, reconnects a tailing stream that delivered
 	// nothing (not even an OffsetCheckpoint) for this long. Default 0: never.
 	StallTimeout time.Duration
-	// MaxAttempts, if positive, makes Run fail after this many consecutive
-	// failed attempts of the same kind (stream or database). Default 0:
-	// retry transient faults forever.
+	// MaxAttempts, if positive, makes Run fail after this many failed
+	// attempts of one kind without progress in between: database faults
+	// (a batch's commit, the checkpoint's load, the lock), or the rest
+	// (reaching the participant, the stream). Default 0: retry transient
+	// faults forever.
 	MaxAttempts int
 	// Poison says what to do with a transaction that cannot be ingested (the
 	// participant sent it malformed, or the Handler rejects it). Default
@@ -281,7 +287,10 @@ func (ing *Ingester) Run(ctx context.Context) error {
 	ing.stats.setCheckpoint(cp)
 	ing.log.Info("ingest: starting", "offset", cp.Offset, "update_id", cp.UpdateID, "record_time", cp.RecordTime)
 
-	failures := 0
+	// Failures since the last progress, per kind: database faults (a
+	// commit's own retries count there too) and the rest (the stream, the
+	// participant, the lock).
+	var failures [2]int
 	for {
 		if ing.done() {
 			return nil
@@ -312,6 +321,11 @@ func (ing *Ingester) Run(ctx context.Context) error {
 		progressed, err := ing.session(ctx)
 		if err == nil {
 			return nil
+		}
+		if errors.Is(err, errEndedShort) {
+			failures = [2]int{}
+			ing.log.Debug(err.Error(), "offset", ing.cp.Offset, "end_offset", ing.cfg.EndOffset)
+			continue
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -344,17 +358,21 @@ func (ing *Ingester) Run(ctx context.Context) error {
 			return err
 		}
 		if progressed {
-			failures = 0
+			failures = [2]int{}
 		}
-		failures++
+		kind := 0
+		if IsTransientDBError(err) {
+			kind = 1
+		}
+		failures[kind]++
 		ing.stats.errorOf(err)
-		if ing.cfg.MaxAttempts > 0 && failures >= ing.cfg.MaxAttempts {
+		if ing.cfg.MaxAttempts > 0 && failures[kind] >= ing.cfg.MaxAttempts {
 			if errors.Is(err, ledger.ErrOffsetAfterLedgerEnd) && !errors.Is(err, errEndBeyondLedgerEnd) {
 				err = fmt.Errorf("%w: %w", ErrCheckpointBeyondLedgerEnd, err)
 			}
-			return fmt.Errorf("ingest: giving up after %d attempts: %w", failures, err)
+			return fmt.Errorf("ingest: giving up after %d attempts: %w", failures[kind], err)
 		}
-		wait := ing.backoff(failures)
+		wait := ing.backoff(failures[kind])
 		ing.stats.setState(StateRetrying)
 		if errors.Is(err, ledger.ErrOffsetAfterLedgerEnd) {
 			if rerr := ing.checkRestored(ctx); rerr != nil {
@@ -364,7 +382,7 @@ func (ing *Ingester) Run(ctx context.Context) error {
 			wait = ing.cfg.LedgerEndPoll
 			ing.stats.setState(StateWaitingLedgerEnd)
 		}
-		ing.log.Warn("ingest: retrying", "offset", ing.cp.Offset, "attempt", failures, "in", wait, "err", err)
+		ing.log.Warn("ingest: retrying", "offset", ing.cp.Offset, "attempt", failures[kind], "in", wait, "err", err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -621,6 +639,13 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 					return progressed, errStreamEnded
 				}
 				if ing.cp.Offset < ing.cfg.EndOffset {
+					if progressed || pipe.progressed {
+						// A bounded stream ended with status OK before the
+						// end offset. Only a stream that delivered nothing
+						// shows that nothing else is left: this one may have
+						// been cut short (a proxy). Ask again from here.
+						return true, errEndedShort
+					}
 					// The participant has nothing between our checkpoint and the end.
 					if err := ing.advanceEmpty(ctx, ing.cfg.EndOffset); err != nil {
 						return progressed, err
@@ -674,6 +699,11 @@ func (ing *Ingester) prepare(p Preparer, t *ledger.Transaction) (out any) {
 }
 
 var errStalled = errors.New("ingest: update stream stalled")
+
+// errEndedShort ends a session whose bounded stream ended with status OK
+// before EndOffset after it delivered something: Run opens another at once,
+// from the checkpoint. It is not a fault.
+var errEndedShort = errors.New("ingest: the bounded update stream ended before the end offset; asking again from the checkpoint")
 
 // errStreamEnded ends a session whose tailing stream the participant closed
 // with status OK; Run opens a new one from the checkpoint.
@@ -743,7 +773,7 @@ func (ing *Ingester) advanceEmpty(ctx context.Context, offset int64) error {
 	b := newBuilder(ing.cp)
 	b.cp.Offset = offset
 	b.touched = true
-	return ing.commit(ctx, b)
+	return ing.commit(ctx, b, nil)
 }
 
 // annotate adds the checkpoint to a stream error.
@@ -843,8 +873,18 @@ func (ing *Ingester) checkRestored(ctx context.Context) error {
 	return nil
 }
 
+// gaveUp marks an error after which MaxAttempts is spent: Run returns it
+// instead of starting another session.
+type gaveUp struct{ err error }
+
+func (g gaveUp) Error() string { return g.err.Error() }
+func (g gaveUp) Unwrap() error { return g.err }
+
 // retryable decides whether Run should reconnect after err.
 func retryable(err error) bool {
+	if errors.As(err, new(gaveUp)) {
+		return false
+	}
 	if errors.Is(err, errStalled) || errors.Is(err, errStreamEnded) || errors.Is(err, errLockLost) || errors.Is(err, errCheckpointMoved) || ledger.IsRetryable(err) || IsTransientDBError(err) {
 		return true
 	}

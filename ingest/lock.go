@@ -20,7 +20,9 @@ const (
 	// LockNone takes no lock. The checkpoint's optimistic check still stops
 	// the second of two concurrent writers with checkpoint.ErrConflict (an
 	// Ingester without the lock stops; one holding it resumes from the
-	// moved checkpoint, see Config.LockCheck).
+	// moved checkpoint, see Config.LockCheck). A batch whose COMMIT
+	// succeeded but whose reply was lost is recognised on its retry, with or
+	// without the lock, by the stored checkpoint being its own.
 	LockNone
 )
 

@@ -70,7 +70,7 @@ func (p *pipeline) done() <-chan error {
 func (p *pipeline) submit(b *builder) error {
 	ing := p.ing
 	if p.off {
-		if err := ing.commit(p.ctx, b); err != nil {
+		if err := ing.commit(p.ctx, b, nil); err != nil {
 			return err
 		}
 		p.accepted(b)
@@ -95,7 +95,7 @@ func (p *pipeline) submit(b *builder) error {
 	}
 	if st == nil {
 		if st, err = ing.start(p.ctx, b, false, false); err != nil {
-			if ferr := ing.commit(p.ctx, b); ferr != nil {
+			if ferr := ing.commit(p.ctx, b, err); ferr != nil {
 				return ferr
 			}
 			p.accepted(b)
@@ -140,7 +140,7 @@ func (p *pipeline) settle(ferr error, retry bool) (slow bool, err error) {
 		ing.stats.errorOf(ferr)
 		ing.log.Warn("ingest: batch failed, committing it again", "from_offset", b.prev.Offset, "to_offset", b.cp.Offset, "err", redactErr(ferr))
 	}
-	if err := ing.commit(p.ctx, b); err != nil {
+	if err := ing.commit(p.ctx, b, ferr); err != nil {
 		return true, err
 	}
 	p.accepted(b)
