@@ -239,3 +239,22 @@ func updateIDs(rows []string) []string {
 func options(mode recovery.Mode) recovery.Options {
 	return recovery.Options{Parties: []string{treasury}, Mode: mode, PollInterval: 5 * time.Millisecond, Timeout: 30 * time.Second, Logger: quietLog}
 }
+
+// restoredAfter plays steps on b's participant and backs it up after the
+// first backupAt of them, ingests up to the transaction lastTx ("" for the
+// ledger end), and restores the participant from the backup: a validator
+// node restored from a backup older than what the Integration DB holds. It
+// returns the backup and the transactions played after it.
+func restoredAfter(t testing.TB, b *bundle, steps []step, backupAt int, lastTx string, opts ...ledgertest.RestoreOption) (ledgertest.Snapshot, []*ledger.Transaction) {
+	t.Helper()
+	play(t, b.p, steps[:backupAt])
+	backup := b.p.Backup()
+	after := play(t, b.p, steps[backupAt:])
+	end := b.p.LedgerEnd()
+	if lastTx != "" {
+		end = offsetOf(t, b.p, lastTx)
+	}
+	ingestTo(t, b, end)
+	b.p.Restore(backup, opts...)
+	return backup, after
+}

@@ -57,13 +57,8 @@ func TestRunbookUniqueRecordTimes(t *testing.T) {
 				t.Parallel()
 				ctx := context.Background()
 				b := newBundle(t, ledgertest.WithAdminBehaviour(admin))
-				play(t, b.p, steps[:400])
-				backup := b.p.Backup()
-				play(t, b.p, steps[400:])
-				ingestTo(t, b, offsetOf(t, b.p, "tx-00900"))
-
-				// Step 1 happened (ingestion stopped); step 3: restore the node.
-				b.p.Restore(backup)
+				// Ingestion stopped (step 1) after tx-00900; step 3: restore the node.
+				restoredAfter(t, b, steps, 400, "tx-00900")
 
 				// Forgetting the runbook is impossible to miss.
 				before := readState(t, b.db)
@@ -123,15 +118,11 @@ func TestRunbookNonUniqueRecordTimes(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			b := newBundle(t, ledgertest.WithAdminBehaviour(admin))
-			play(t, b.p, steps[:20])
-			backup := b.p.Backup()
-			txs := play(t, b.p, steps[20:])
+			_, txs := restoredAfter(t, b, steps, 20, "tx-00040")
 			group := txs[38-20 : 43-20]
 			for _, tx := range group {
 				require.True(t, tx.RecordTime.Equal(group[0].RecordTime), "five transactions share T")
 			}
-			ingestTo(t, b, offsetOf(t, b.p, "tx-00040"))
-			b.p.Restore(backup)
 
 			_, err := recovery.Plan(ctx, b.db, b.client, options(recovery.ModeUnique))
 			require.ErrorIs(t, err, recovery.ErrRecordTimeNotUnique)
@@ -159,11 +150,7 @@ func TestUniqueRunbookSkipsTransactionsSharingTRecovery(t *testing.T) {
 	steps := script(80, 40, 41, 42, 43)
 	want := reference(t, steps)
 	b := newBundle(t)
-	play(t, b.p, steps[:20])
-	backup := b.p.Backup()
-	play(t, b.p, steps[20:])
-	ingestTo(t, b, offsetOf(t, b.p, "tx-00040"))
-	b.p.Restore(backup)
+	restoredAfter(t, b, steps, 20, "tx-00040")
 
 	// The runbook taken literally: offRecovery = find_highest_offset_by_timestamp(T).
 	rw, err := recovery.Plan(ctx, b.db, b.client, options(recovery.ModeNonUnique))
@@ -198,11 +185,7 @@ func TestPlanWaitsForCatchUp(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			b := newBundle(t, ledgertest.WithAdminBehaviour(admin))
-			play(t, b.p, steps[:100])
-			backup := b.p.Backup()
-			play(t, b.p, steps[100:])
-			ingestTo(t, b, offsetOf(t, b.p, "tx-00152"))
-			b.p.Restore(backup, ledgertest.WithCatchUp(true))
+			backup, _ := restoredAfter(t, b, steps, 100, "tx-00152", ledgertest.WithCatchUp(true))
 			tRecovery := readState(t, b.db).Checkpoint.RecordTime
 
 			if admin == ledgertest.AdminV35 {
@@ -260,11 +243,7 @@ func TestPlanTimesOut(t *testing.T) {
 			t.Parallel()
 			b := newBundle(t, ledgertest.WithAdminBehaviour(admin))
 			steps := script(30)
-			play(t, b.p, steps[:10])
-			backup := b.p.Backup()
-			play(t, b.p, steps[10:])
-			ingestTo(t, b, b.p.LedgerEnd())
-			b.p.Restore(backup, ledgertest.WithCatchUp(true))
+			backup, _ := restoredAfter(t, b, steps, 10, "", ledgertest.WithCatchUp(true))
 
 			o := options(recovery.ModeNonUnique)
 			o.Timeout = 100 * time.Millisecond
@@ -311,11 +290,7 @@ func TestApplyRefusesWhileIngestingOrStale(t *testing.T) {
 	ctx := context.Background()
 	b := newBundle(t, ledgertest.WithCheckpointInterval(10*time.Millisecond))
 	steps := script(60)
-	play(t, b.p, steps[:20])
-	backup := b.p.Backup()
-	play(t, b.p, steps[20:])
-	ingestTo(t, b, b.p.LedgerEnd())
-	b.p.Restore(backup)
+	restoredAfter(t, b, steps, 20, "")
 	rw, err := recovery.Plan(ctx, b.db, b.client, options(recovery.ModeNonUnique))
 	require.NoError(t, err)
 	require.NoError(t, recovery.CheckStopped(ctx, b.db, ""))

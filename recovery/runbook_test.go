@@ -71,11 +71,7 @@ func TestRunbookNarratesEachStep(t *testing.T) {
 	steps := script(120, 62, 63)
 	want := reference(t, steps)
 	b := newBundle(t, ledgertest.WithAdminBehaviour(ledgertest.AdminV34))
-	play(t, b.p, steps[:40])
-	backup := b.p.Backup()
-	play(t, b.p, steps[40:])
-	ingestTo(t, b, offsetOf(t, b.p, "tx-00062"))
-	b.p.Restore(backup, ledgertest.WithCatchUp(true))
+	restoredAfter(t, b, steps, 40, "tx-00062", ledgertest.WithCatchUp(true))
 	since := backupTime(b)
 	before := readState(t, b.db)
 
