@@ -134,10 +134,16 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if attempt > 0 && errors.Is(err, checkpoint.ErrConflict) && ing.committedBefore(ctx, b) {
-			// The attempt before committed on the server; its reply was lost.
-			ing.committed(b, 0, time.Since(start))
-			return nil
+		if attempt > 0 && errors.Is(err, checkpoint.ErrConflict) {
+			ours, gerr := ing.committedBefore(ctx, b)
+			if ours {
+				// The attempt before committed on the server; its reply was lost.
+				ing.committed(b, 0, time.Since(start))
+				return nil
+			}
+			if gerr != nil {
+				err = gerr // cannot tell yet: a database fault like any other
+			}
 		}
 		if !IsTransientDBError(err) {
 			return err
@@ -160,9 +166,12 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 // committedBefore reports whether the stored checkpoint is b's: an attempt
 // at b whose COMMIT reached the server but whose reply was lost with the
 // connection committed it.
-func (ing *Ingester) committedBefore(ctx context.Context, b *builder) bool {
+func (ing *Ingester) committedBefore(ctx context.Context, b *builder) (bool, error) {
 	cp, found, err := ing.cps.Get(ctx, ing.db)
-	return err == nil && found && cp.Offset == b.cp.Offset && cp.UpdateID == b.cp.UpdateID
+	if err != nil {
+		return false, fmt.Errorf("ingest: read the checkpoint after a conflict on batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
+	}
+	return found && cp.Offset == b.cp.Offset && cp.UpdateID == b.cp.UpdateID, nil
 }
 
 // committed records that b committed: the checkpoint, the stats, OnCommit.
