@@ -90,7 +90,8 @@ func (c AutomationConfig) WithDefaults() AutomationConfig {
 // Round is what one round of the Automation did.
 type Round struct {
 	// Paused is true when the gate was closed: nothing (more) was
-	// submitted. GateReason says why it was closed.
+	// submitted. GateReason says why it was closed (the reason of the
+	// change that closed it, or that it was rewound: see Gate.Rewound).
 	Paused     bool
 	GateReason string
 	// Submitted and Failed count withdrawals marked submitted and failed
@@ -170,8 +171,8 @@ func (a *Automation) RunOnce(ctx context.Context) (Round, error) {
 	if err != nil {
 		return round, err
 	}
-	if !g.Enabled {
-		return Round{Paused: true, GateReason: g.Reason}, nil
+	if !g.Open() {
+		return Round{Paused: true, GateReason: g.why()}, nil
 	}
 	ws, err := a.s.submittable(ctx, a.cfg.BatchSize)
 	if err != nil {
@@ -196,8 +197,8 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		if err != nil {
 			return err
 		}
-		if !g.Enabled {
-			round.Paused, round.GateReason = true, g.Reason
+		if !g.Open() {
+			round.Paused, round.GateReason = true, g.why()
 			return nil
 		}
 		cur, err := a.s.get(ctx, tx, w.ID)

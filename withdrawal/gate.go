@@ -10,14 +10,57 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// Gate is the state of the withdrawal gate. While it is closed, Create
-// refuses with ErrWithdrawalsDisabled and the Automation submits nothing.
+// Gate is the state of the withdrawal gate. While it is closed, or
+// rewound, Create refuses with ErrWithdrawalsDisabled and the Automation
+// submits nothing.
 type Gate struct {
 	Enabled bool
 	// Reason is what the last change said, ChangedAt when it happened
 	// (database clock).
 	Reason    string
 	ChangedAt time.Time
+	// Rewound is true when the Store that read the gate has read a later
+	// change of it before: the Integration DB was restored from a backup
+	// and holds the gate of backup time (open, most likely), while the
+	// restore procedure closed it in step 1. Such a gate counts as closed
+	// until it changes again (step 2 of RestoreProcedure closes it, step 4
+	// opens it past tSafe): a request restored as requested may be one
+	// whose transfer is already in flight. A Store that has not read the
+	// gate since before step 1 cannot tell; stop the Automation and the
+	// creation of withdrawals during the restore, as the runbook says. (If
+	// the database clock goes back, or a transaction that changed the gate
+	// and read it rolls back, the gate also counts as closed until its next
+	// change.)
+	Rewound bool
+}
+
+// Open reports whether withdrawals may be created and submitted: the gate
+// is enabled and not rewound.
+func (g Gate) Open() bool { return g.Enabled && !g.Rewound }
+
+// why says why a gate is not open: the reason of the change that closed
+// it, or that it was rewound.
+func (g Gate) why() string {
+	if g.Enabled && g.Rewound {
+		return fmt.Sprintf("the gate is open as of %s, but this process saw it change later: the Integration DB was restored from a backup; waiting for the restore procedure to close and reopen it",
+			g.ChangedAt.Format(time.RFC3339Nano))
+	}
+	return g.Reason
+}
+
+// sawGate records a read of the gate changed at t and reports whether the
+// Store had read a later change before.
+func (s *Store) sawGate(t time.Time) (rewound bool) {
+	n := t.UnixNano()
+	for {
+		cur := s.gateSeen.Load()
+		if n < cur {
+			return true
+		}
+		if n == cur || s.gateSeen.CompareAndSwap(cur, n) {
+			return false
+		}
+	}
 }
 
 // GateChange is one row of the gate's audit trail.
@@ -51,7 +94,9 @@ func (s *Store) readGate(ctx context.Context, q sqlx.QueryerContext, lock bool) 
 	if err != nil {
 		return Gate{}, fmt.Errorf("withdrawal: reading the withdrawal gate: %w", err)
 	}
-	return Gate{Enabled: row.Enabled, Reason: row.Reason, ChangedAt: row.ChangedAt.UTC()}, nil
+	g := Gate{Enabled: row.Enabled, Reason: row.Reason, ChangedAt: row.ChangedAt.UTC()}
+	g.Rewound = s.sawGate(g.ChangedAt)
+	return g, nil
 }
 
 // Gate returns the state of the withdrawal gate.

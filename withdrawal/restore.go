@@ -126,7 +126,12 @@ type RestoreProcedure struct {
 	// --single-transaction into the same database), start ingestion again.
 	// It runs after the gate is closed. Nil means the database was restored
 	// before Run was called: the procedure then only closes the restored
-	// gate and goes on.
+	// gate and goes on. The restored gate is the backup's, open most
+	// likely, until step 2 closes it again: a Store that read the gate
+	// after step 1 treats it as closed meanwhile (Gate.Rewound), one that
+	// did not cannot tell. Stop the Automation and the creation of
+	// withdrawals before the restore (the runbook's step 1), or give them
+	// a poll interval to see the gate closed.
 	Restore func(ctx context.Context) error
 	// TSafe is the record time after which no withdrawal in flight can
 	// still commit: later than the trecTgt of every withdrawal created

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/cantonx/txhistory/checkpoint"
@@ -109,6 +110,11 @@ type Store struct {
 
 	withdrawals, reservations, gate, gateLog string
 	holdings, history, syncTime, review      string
+
+	// gateSeen is the latest ChangedAt of the gate this Store has read
+	// (Unix nanoseconds, database clock): a gate changed before it is a
+	// restored one (Gate.Rewound).
+	gateSeen atomic.Int64
 }
 
 // NewStore returns a store for db, whose schema must have been migrated
@@ -397,6 +403,9 @@ func (s *Store) create(ctx context.Context, tx *sqlx.Tx, r Request) (*Withdrawal
 	if !g.Enabled {
 		return nil, fmt.Errorf("%w (since %s: %s): withdrawal %q not created", ErrWithdrawalsDisabled,
 			g.ChangedAt.Format(time.RFC3339), g.Reason, r.ID)
+	}
+	if !g.Open() {
+		return nil, fmt.Errorf("%w (%s): withdrawal %q not created", ErrWithdrawalsDisabled, g.why(), r.ID)
 	}
 	if existing, err := selectOne(ctx, tx, `SELECT `+columns+` FROM `+s.withdrawals+` WHERE id = $1`, r.ID); err != nil {
 		return nil, fmt.Errorf("withdrawal: creating %q: %w", r.ID, err)
