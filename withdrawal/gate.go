@@ -179,6 +179,9 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason s
 			return false, time.Time{}, fmt.Errorf("withdrawal: locking the withdrawal gate: %w", err)
 		}
 	}
+	// changed_at is the time of the UPDATE, not of the transaction's start
+	// (now()): the row lock then orders the changes' times as their
+	// commits, which Gate.Rewound relies on.
 	var out struct {
 		ChangedAt sql.NullTime `db:"changed_at"`
 		Ingested  sql.NullTime `db:"ingested"`
@@ -187,7 +190,7 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason s
 			SELECT CASE WHEN $4 = '' THEN (SELECT min(record_time) FROM `+s.syncTime+`)
 				ELSE (SELECT record_time FROM `+s.syncTime+` WHERE synchronizer_id = $4) END AS t
 		), moved AS (
-			UPDATE `+s.gate+` SET enabled = $1, reason = $2, changed_at = now()
+			UPDATE `+s.gate+` SET enabled = $1, reason = $2, changed_at = clock_timestamp()
 			WHERE id = 1 AND ($3::timestamptz IS NULL OR (SELECT t FROM clock) > $3::timestamptz)
 			RETURNING changed_at
 		), logged AS (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/withdrawal"
@@ -66,4 +67,29 @@ func TestRestoredGateIsNotAnOpening(t *testing.T) {
 	require.Equal(t, withdrawal.Round{Submitted: 1}, round)
 	_, err = service.Create(ctx, e.request("wd-2", "10", holdings[1]))
 	require.NoError(t, err)
+}
+
+// Changes of the gate are ordered by their commits, not by when their
+// transactions began: a change made in a transaction that began before
+// another change committed is not a restored gate.
+func TestGateChangeInALongTransactionIsNotRewound(t *testing.T) {
+	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	ctx := e.ctx
+	long, err := e.db.BeginTxx(ctx, nil)
+	require.NoError(t, err)
+	defer long.Rollback()
+	_, err = long.ExecContext(ctx, `SELECT 1`) // the transaction has begun
+	require.NoError(t, err)
+	time.Sleep(5 * time.Millisecond)
+	require.NoError(t, e.store.Disable(ctx, "operator"))
+	g, err := e.store.Gate(ctx)
+	require.NoError(t, err)
+	require.False(t, g.Rewound)
+	require.NoError(t, e.store.EnableTx(ctx, long, "the long transaction"))
+	require.NoError(t, long.Commit())
+	g, err = e.store.Gate(ctx)
+	require.NoError(t, err)
+	require.True(t, g.Enabled)
+	require.False(t, g.Rewound, "a later commit was taken for a restore: %+v", g)
+	require.True(t, g.Open())
 }
