@@ -13,9 +13,11 @@ import (
 	pb "github.com/cantonx/txhistory/proto/gen/lapiv2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/experimental"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -38,7 +40,10 @@ const ReconnectMaxDelay = 5 * time.Second
 // call (and every stream), so a source that refreshes expiring tokens keeps
 // long-running ingestion authorised. Implementations must be safe for
 // concurrent use. The token is sent as "authorization: Bearer <token>" and is
-// never logged or put into errors by this package.
+// never logged or put into errors by this package. An error from Token
+// that carries no gRPC status fails the call as UNAVAILABLE (retryable: the
+// source could not fetch a token for now); return a status error, such as
+// codes.Unauthenticated, for a failure no retry will fix.
 type TokenSource interface {
 	Token(ctx context.Context) (string, error)
 }
@@ -193,7 +198,16 @@ func (b bearer) GetRequestMetadata(ctx context.Context, _ ...string) (map[string
 	tok, err := b.src.Token(ctx)
 	if err != nil {
 		// The source's error must not carry the token; we add nothing of it.
-		return nil, fmt.Errorf("ledger: get access token: %w", err)
+		err = fmt.Errorf("ledger: get access token: %w", err)
+		if _, ok := status.FromError(err); !ok && ctx.Err() == nil {
+			// grpc-go would report an error without a status as
+			// UNAUTHENTICATED, which stops ingestion: a source that
+			// failed to fetch a token (a timeout, a file being rewritten)
+			// is unavailable for now. Sources that know better return a
+			// status (ClientCredentials does for a refused client).
+			return nil, status.Error(codes.Unavailable, err.Error())
+		}
+		return nil, err
 	}
 	return map[string]string{"authorization": "Bearer " + tok}, nil
 }

@@ -62,7 +62,26 @@ var (
 	// is not retryable. A handshake cut short (a reset connection, an EOF)
 	// is not ErrTLS: it stays retryable as any unavailability.
 	ErrTLS = errors.New("ledger: TLS handshake refused")
+	// ErrMessageRejected: the client could not take a message the
+	// participant sent: larger than Config.MaxRecvMsgSize, or not a
+	// protobuf message it can unmarshal. Resuming from the same offset
+	// receives the same message, so it is not retryable: raise
+	// MaxRecvMsgSize, or escalate the message to the participant's
+	// operators.
+	ErrMessageRejected = errors.New("ledger: message from the participant rejected by the client")
 )
+
+// rejectedMessage reports whether a status without a Canton error id is
+// grpc-go's own refusal of a received message.
+func rejectedMessage(code codes.Code, msg string) bool {
+	switch code {
+	case codes.ResourceExhausted:
+		return strings.Contains(msg, "grpc: received message larger than max")
+	case codes.Internal:
+		return strings.Contains(msg, "grpc: failed to unmarshal the received message")
+	}
+	return false
+}
 
 // APIError is a failed Ledger API or admin API call.
 type APIError struct {
@@ -112,6 +131,8 @@ func (e *APIError) Is(target error) bool {
 		return e.Code == codes.NotFound && e.ErrorID != IDExactRecordTimeMatchNotFound
 	case ErrTLS:
 		return e.Code == codes.Unavailable && tlsRefusal(e.Message)
+	case ErrMessageRejected:
+		return e.ErrorID == "" && rejectedMessage(e.Code, e.Message)
 	}
 	return false
 }
@@ -245,7 +266,7 @@ func prunedError(begin int64, ae *APIError) *PrunedError {
 // (a refused TLS handshake included, ErrTLS), pruned offsets, invalid
 // arguments and unimplemented calls are not.
 func IsRetryable(err error) bool {
-	if err == nil || errors.Is(err, ErrTLS) {
+	if err == nil || errors.Is(err, ErrTLS) || errors.Is(err, ErrMessageRejected) {
 		return false
 	}
 	if errors.Is(err, ErrStreamBroken) || errors.Is(err, ErrOffsetAfterLedgerEnd) {

@@ -114,3 +114,14 @@ func TestRetryability(t *testing.T) {
 	require.ErrorIs(t, mapError("x", context.Canceled), context.Canceled)
 	require.False(t, IsRetryable(fmt.Errorf("wrapped: %w", mapError("x", status.Error(codes.Unauthenticated, "bad token")))))
 }
+
+// A message the client cannot unmarshal comes again on every retry.
+func TestUnmarshalFailureIsNotRetryable(t *testing.T) {
+	err := mapError("GetUpdates", status.Error(codes.Internal, "grpc: failed to unmarshal the received message: proto: invalid UTF-8"))
+	require.ErrorIs(t, err, ErrMessageRejected)
+	require.False(t, IsRetryable(err))
+	// A broken HTTP/2 stream, also INTERNAL without an error id, still is.
+	require.True(t, IsRetryable(mapError("GetUpdates", status.Error(codes.Internal, "stream terminated by RST_STREAM with error code: INTERNAL_ERROR"))))
+	// Canton's own back-pressure is RESOURCE_EXHAUSTED with an error id.
+	require.True(t, IsRetryable(mapError("GetUpdates", status.Error(codes.ResourceExhausted, "PARTICIPANT_BACKPRESSURE(2,abc): too many requests"))))
+}
