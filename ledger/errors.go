@@ -197,7 +197,10 @@ func (e *PrunedError) Is(target error) bool { return target == ErrPruned }
 var ErrStreamBroken = errors.New("ledger: update stream broken")
 
 // mapError turns a gRPC error into an *APIError (or *PrunedError). Context
-// errors pass through unchanged.
+// errors pass through unchanged. grpc-go reports the cancellation of the
+// caller's own context as a status CANCELED, which cannot be told from a
+// server or proxy cancelling the stream: it becomes ErrStreamBroken, so
+// callers check their context first (as ingest and recovery do).
 func mapError(op string, err error) error {
 	if err == nil {
 		return nil

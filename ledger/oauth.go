@@ -2,10 +2,12 @@ package ledger
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -181,16 +183,37 @@ func (s *credentialsSource) endpointError(err error) error {
 			e.cause = err
 		}
 	}
-	e.ErrorCode = scrub(e.ErrorCode, s.cfg.ClientSecret)
-	e.Reason = scrub(e.Reason, s.cfg.ClientSecret)
+	forms := secretForms(s.cfg.ClientID, s.cfg.ClientSecret)
+	e.ErrorCode = scrub(e.ErrorCode, forms)
+	e.Reason = scrub(e.Reason, forms)
 	return e
 }
 
-func scrub(s, secret string) string {
+// secretForms are the client secret as it is sent to the token endpoint,
+// which an endpoint echoing the request in its error would quote: as it
+// is, URL-encoded (the form body, and the Basic header before base64), and
+// the Basic header's base64 of the client id and secret. Longest first.
+func secretForms(id, secret string) []string {
 	if secret == "" {
-		return s
+		return nil
 	}
-	return strings.ReplaceAll(s, secret, "REDACTED")
+	enc := base64.StdEncoding.EncodeToString
+	forms := []string{
+		enc([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret))),
+		enc([]byte(id + ":" + secret)),
+		url.QueryEscape(secret),
+		url.PathEscape(secret),
+		secret,
+	}
+	slices.SortStableFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	return slices.Compact(forms)
+}
+
+func scrub(s string, forms []string) string {
+	for _, f := range forms {
+		s = strings.ReplaceAll(s, f, "REDACTED")
+	}
+	return s
 }
 
 // safeURL drops user info, query and fragment from a URL for messages.

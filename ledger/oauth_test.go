@@ -2,12 +2,15 @@ package ledger_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -273,4 +276,26 @@ func TestClientCredentialsErrors(t *testing.T) {
 	defer cancel()
 	_, err = ledger.ClientCredentials(context.Background(), ep.URL(), "ingester", "s3cr3t-client", ledger.WithAudience("aud-1")).Token(ctx)
 	require.True(t, errors.Is(err, context.DeadlineExceeded), "got %v", err)
+}
+
+// A token endpoint that echoes the request (body and Authorization header)
+// in its error description quotes the secret encoded as it was sent, in the
+// form body and in the Basic header: none of it reaches the error.
+func TestEchoedEncodedSecretIsRedacted(t *testing.T) {
+	const id, secret = "ingester", "Zk9+q/w8=Lm&x y"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		_ = json.NewEncoder(w).Encode(map[string]string{"error": "server_error",
+			"error_description": "cannot serve " + string(body) + " with " + r.Header.Get("Authorization")})
+	}))
+	defer srv.Close()
+	_, err := ledger.ClientCredentials(context.Background(), srv.URL+"/token", id, secret).Token(context.Background())
+	require.Error(t, err)
+	msg := err.Error()
+	require.Contains(t, msg, "REDACTED", "the echo did not reach the error: the test shows nothing")
+	for _, leak := range []string{secret, url.QueryEscape(secret), base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))} {
+		require.NotContains(t, msg, leak)
+	}
 }
