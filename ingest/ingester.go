@@ -122,7 +122,11 @@ type Config struct {
 	// Poison says what to do with a transaction that cannot be ingested (the
 	// participant sent it malformed, or the Handler rejects it). Default
 	// PoisonHalt: stop with an error naming it. PoisonSetAside records it in
-	// the review_transaction table and continues.
+	// the review_transaction table and continues. A message the client
+	// cannot take at all (ledger.ErrMessageRejected: larger than the
+	// client's MaxRecvMsgSize, or not a protobuf message) stops Run under
+	// either policy, naming the checkpoint: there is no transaction to set
+	// aside.
 	Poison PoisonPolicy
 	// Lock says what to do when another Ingester already runs on this
 	// schema. Default LockWait.
