@@ -319,8 +319,9 @@ func streamErr(begin int64, err error) error {
 }
 
 // Recv returns the next update. It returns io.EOF after the end offset of a
-// bounded stream. Updates arrive in strictly increasing offset order; an
-// offset that does not increase is reported as an error.
+// bounded stream. Updates arrive in strictly increasing offset order (an
+// OffsetCheckpoint may repeat the offset of the item before it); an offset
+// that does not increase is reported as an error.
 func (s *UpdateStream) Recv() (Update, error) {
 	if s.err != nil {
 		return Update{}, s.err
@@ -344,7 +345,9 @@ func (s *UpdateStream) Recv() (Update, error) {
 		return Update{}, err
 	}
 	if off := u.Offset(); off != 0 {
-		if off <= s.last {
+		// An OffsetCheckpoint may repeat the offset of the item before it
+		// ("everything up to here was delivered"); nothing else may.
+		if off < s.last || (off == s.last && u.Kind != UpdateCheckpoint) {
 			id := ""
 			if u.Transaction != nil {
 				id = u.Transaction.UpdateID
