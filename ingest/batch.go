@@ -261,7 +261,7 @@ func (ing *Ingester) finish(ctx context.Context, st *started, split bool) (err e
 	}()
 	if ing.cfg.Handler != nil && (len(batch.Transactions) > 0 || len(b.cps) > 0) {
 		if split {
-			if err := ing.handleSplit(ctx, tx, batch); err != nil {
+			if err := ing.handleSplit(ctx, tx, batch, b.prev.RecordTimes); err != nil {
 				return err
 			}
 		} else if err := ing.cfg.Handler.HandleBatch(ctx, tx, batch); err != nil {

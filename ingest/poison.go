@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/cantonx/txhistory/ledger"
@@ -28,6 +29,12 @@ const (
 	// update id with, so it is recorded in review_transaction only: a replay
 	// of its offset (a rewind, a restore) offers it again, and if it then
 	// decodes, it is applied. Resolve its review row with that in mind.
+	//
+	// A batch the Handler rejects is handled again one transaction at a
+	// time. Each of those batches ends at its transaction: FromOffset,
+	// ToOffset and RecordTimes are those reached there. A last batch
+	// without transactions then brings the batch's checkpoints and record
+	// times, if they go further.
 	PoisonSetAside
 )
 
@@ -96,15 +103,36 @@ func (ing *Ingester) setAside(ctx context.Context, tx *sqlx.Tx, updateID string,
 // handleSplit runs the handler one transaction at a time, each under a
 // savepoint, setting aside those it rejects. It is the slow path taken
 // under PoisonSetAside once a whole batch has failed.
-func (ing *Ingester) handleSplit(ctx context.Context, tx *sqlx.Tx, batch *Batch) error {
+//
+// Each one-transaction batch is what the batch would be had it ended at
+// that transaction: its offsets run from the transaction before it (or
+// the batch's start) to its own, and its RecordTimes are those reached
+// there, from (the checkpoint's before the batch) and the transactions up
+// to it. The whole batch's times would have a handler act on times its
+// later transactions bring (the Reconciler expiring a withdrawal whose
+// transfer comes later in the batch). The batch's checkpoints and its
+// full times come last, in a batch without transactions.
+func (ing *Ingester) handleSplit(ctx context.Context, tx *sqlx.Tx, batch *Batch, from map[string]time.Time) error {
+	times := maps.Clone(from)
+	if times == nil {
+		times = make(map[string]time.Time, len(batch.RecordTimes))
+	}
+	offset := batch.FromOffset
 	for i, t := range batch.Transactions {
+		if cur, ok := times[t.SynchronizerID]; !ok || t.RecordTime.After(cur) {
+			times[t.SynchronizerID] = t.RecordTime
+		}
 		if _, err := tx.ExecContext(ctx, `SAVEPOINT txhistory_poison`); err != nil {
 			return err
 		}
 		one := *batch
 		one.Transactions = batch.Transactions[i : i+1]
 		one.Checkpoints = nil
+		one.FromOffset, one.ToOffset = offset, t.Offset
+		one.RecordTimes = maps.Clone(times)
+		one.Skipped = 0
 		one.read, one.readEarly = nil, false // read for the whole batch
+		offset = t.Offset
 		herr := ing.cfg.Handler.HandleBatch(ctx, tx, &one)
 		if herr == nil {
 			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT txhistory_poison`); err != nil {
@@ -123,12 +151,14 @@ func (ing *Ingester) handleSplit(ctx context.Context, tx *sqlx.Tx, batch *Batch)
 			return err
 		}
 	}
-	if len(batch.Checkpoints) > 0 {
+	if len(batch.Checkpoints) > 0 || !maps.Equal(times, batch.RecordTimes) || offset != batch.ToOffset {
 		rest := *batch
 		rest.Transactions = nil
+		rest.FromOffset = offset
+		rest.Skipped = 0
 		rest.read, rest.readEarly = nil, false
 		if err := ing.cfg.Handler.HandleBatch(ctx, tx, &rest); err != nil {
-			return fmt.Errorf("ingest: handler failed on the checkpoints of batch (offsets %d..%d): %w", batch.FromOffset, batch.ToOffset, err)
+			return fmt.Errorf("ingest: handler failed on the end of batch (offsets %d..%d): %w", batch.FromOffset, batch.ToOffset, err)
 		}
 	}
 	return nil

@@ -1,0 +1,73 @@
+package ingest_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+)
+
+// Under PoisonSetAside the one-transaction batches made of a rejected batch
+// end at their own transaction: offsets and record times are those reached
+// there, not the whole batch's, so that a handler acting on RecordTimes
+// (the Reconciler's expiry) does not act on a later transaction's time.
+func TestSplitBatchesEndAtTheirTransaction(t *testing.T) {
+	b := setup(t)
+	appendN(t, b.p, 0, 40)
+	txs := treasuryTxs(b.p)
+	rejected := txs[len(txs)-1] // the last of the batch: every other one precedes it
+
+	type seen struct {
+		from, to int64
+		updateID string
+		offset   int64
+		times    string
+		txTime   string
+	}
+	var split []seen
+	var failed bool
+	var rest *ingest.Batch
+	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
+		for _, x := range batch.Transactions {
+			if x.UpdateID == rejected.UpdateID {
+				if len(batch.Transactions) > 1 {
+					failed = true
+				}
+				return fmt.Errorf("handler cannot apply update %s", x.UpdateID)
+			}
+		}
+		if failed && len(batch.Transactions) == 1 {
+			x := batch.Transactions[0]
+			split = append(split, seen{batch.FromOffset, batch.ToOffset, x.UpdateID, x.Offset,
+				fmt.Sprint(batch.RecordTimes), fmt.Sprint(map[string]any{x.SynchronizerID: x.RecordTime})})
+		}
+		if failed && len(batch.Transactions) == 0 {
+			rest = batch
+		}
+		return effectsHandler(ctx, tx, batch)
+	})
+	ing := newIngester(t, b, ingest.Config{Handler: h, Poison: ingest.PoisonSetAside, MaxBatchSize: 1000, EndOffset: b.p.LedgerEnd()})
+	require.NoError(t, ing.Run(context.Background()))
+	require.True(t, failed, "no batch held the rejected transaction with others: nothing was split")
+	require.NotEmpty(t, split)
+
+	prevTo := split[0].from
+	for _, s := range split {
+		require.Equal(t, prevTo, s.from, "%s: the batch starts where the one before ended", s.updateID)
+		require.Equal(t, s.offset, s.to, "%s: the batch ends at its transaction", s.updateID)
+		// The fake's record times grow with the offset: the time reached
+		// at a transaction is its own.
+		require.Equal(t, s.txTime, s.times, "%s at offset %d: the batch's record times", s.updateID, s.offset)
+		prevTo = s.to
+	}
+	require.Equal(t, split[len(split)-1].to, txs[len(txs)-2].Offset, "every transaction before the rejected one was handled alone")
+	require.Nil(t, rest, "the rejected transaction ends the batch: the last one-transaction batch had its times already")
+
+	aside, err := ing.SetAsideTransactions(context.Background())
+	require.NoError(t, err)
+	require.Len(t, aside, 1)
+	require.Equal(t, rejected.UpdateID, aside[0].UpdateID)
+}

@@ -1,0 +1,99 @@
+package withdrawal_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/pgtest"
+	"github.com/cantonx/txhistory/tokenstd"
+	"github.com/cantonx/txhistory/withdrawal"
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+)
+
+// Under PoisonSetAside a batch that a handler rejects is handled again one
+// transaction at a time. Each of those one-transaction batches must carry
+// the record time reached at its own transaction, not the whole batch's:
+// otherwise the Reconciler expires, and refunds, a withdrawal whose
+// transfer comes later in the same batch.
+func TestSplitBatchDoesNotExpireAWithdrawalPaidLaterInIt(t *testing.T) {
+	// The ingester cuts a batch wherever the stream runs dry for a moment;
+	// most runs put the transfer and the late transaction in one batch.
+	for attempt := 1; attempt <= 5; attempt++ {
+		if splitOnce(t) {
+			return
+		}
+		t.Logf("attempt %d: the transfer and the late transaction came in two batches; again", attempt)
+	}
+	t.Fatal("the transfer and the late transaction never came in one batch: the split was not tested")
+}
+
+// splitOnce plays the scenario on a database of its own and reports
+// whether a mint, the transfer and the late transaction came in one batch
+// (the mint first: a one-transaction batch for it expires the withdrawal
+// unless it carries the mint's own record time).
+func splitOnce(t *testing.T) bool {
+	db := pgtest.NewDB(t)
+	l := newLive(t, db, withdrawal.ReconcilerConfig{})
+	cids := l.mint("100")
+	l.startIngester()
+	l.caughtUp()
+	w, err := l.store.Create(l.ctx, l.request("wd-split", "50", cids[0]))
+	require.NoError(t, err)
+	l.stopIngester()
+
+	// One batch: two unrelated mints, the withdrawal's transfer (before its
+	// trecTgt), and a transaction that a later handler rejects, recorded
+	// after the trecTgt.
+	l.append(l.world.Mint(treasury, "1"))
+	before := l.append(l.world.Mint(treasury, "1"))[0]
+	transfer := l.append(l.world.Transfer(ledgertest.TransferSpec{Sender: treasury, Receiver: external, Amount: "50",
+		InputHoldings: cids, Reason: w.ID}))[0]
+	late := l.world.Mint(treasury, "2")
+	late.RecordTime = w.TrecTgt.Add(time.Minute)
+	late = l.append(late)[0]
+
+	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Logger: quietLog})
+	require.NoError(t, err)
+	rec, err := withdrawal.NewReconciler(l.store, withdrawal.ReconcilerConfig{History: history})
+	require.NoError(t, err)
+	var together bool // a mint, the transfer and the late transaction came in one batch
+	rejectLate := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
+		ids := map[string]bool{}
+		for _, x := range b.Transactions {
+			ids[x.UpdateID] = true
+		}
+		if ids[before.UpdateID] && ids[transfer.UpdateID] && ids[late.UpdateID] {
+			together = true
+		}
+		if ids[late.UpdateID] {
+			return fmt.Errorf("cannot apply %s", late.UpdateID)
+		}
+		return nil
+	})
+	ing, err := ingest.New(db, l.client, ingest.Config{Parties: []string{treasury},
+		Handler: ingest.Handlers(history, rec, rejectLate), Logger: quietLog, Poison: ingest.PoisonSetAside,
+		MaxBatchSize: 64, MaxBatchDelay: 2 * time.Second, EndOffset: l.p.LedgerEnd()})
+	require.NoError(t, err)
+	require.NoError(t, ing.Run(l.ctx))
+	if !together {
+		return false // the ingester cut the batch between them: nothing to see
+	}
+
+	aside, err := ing.SetAsideTransactions(l.ctx)
+	require.NoError(t, err)
+	var asideIDs []string
+	for _, a := range aside {
+		asideIDs = append(asideIDs, a.UpdateID+": "+a.Error)
+	}
+	require.Equal(t, []string{late.UpdateID + ": cannot apply " + late.UpdateID}, asideIDs)
+	got := l.get(w.ID)
+	require.Equal(t, withdrawal.StatusCompleted, got.Status,
+		"the transfer paid out 50, yet the withdrawal is %s; refunds %v", got.Status, refunds(t, db))
+	require.Empty(t, refunds(t, db))
+	return true
+}
