@@ -317,18 +317,40 @@ func (v Value) AsInt64() (int64, error) {
 	return v.i, nil
 }
 
-// AsDate returns the date as midnight UTC.
+// Daml's dates and timestamps lie in the years 1 to 9999; the wire carries
+// any int32 of days and int64 of microseconds.
+const (
+	minDateDays      = -719162            // 0001-01-01
+	maxDateDays      = 2932896            // 9999-12-31
+	minTimestampUS   = -62135596800000000 // 0001-01-01T00:00:00Z
+	maxTimestampUS   = 253402300799999999 // 9999-12-31T23:59:59.999999Z
+	damlTimeRangeMsg = "outside Daml's range (years 1 to 9999)"
+)
+
+// AsDate returns the date as midnight UTC. A date outside Daml's range
+// (years 1 to 9999), which no participant sends, is a *ValueError.
 func (v Value) AsDate() (time.Time, error) {
 	if v.kind != KindDate {
 		return time.Time{}, v.wrong("date")
 	}
-	return time.Unix(v.i*86400, 0).UTC(), nil
+	if v.i < minDateDays || v.i > maxDateDays {
+		return time.Time{}, &ValueError{Msg: fmt.Sprintf("date of %d days since 1970-01-01 is %s", v.i, damlTimeRangeMsg)}
+	}
+	return v.date(), nil
 }
 
-// AsTimestamp returns the timestamp in UTC with microsecond precision.
+func (v Value) date() time.Time { return time.Unix(v.i*86400, 0).UTC() }
+
+// AsTimestamp returns the timestamp in UTC with microsecond precision. A
+// timestamp outside Daml's range (years 1 to 9999), which no participant
+// sends, is a *ValueError: such a time cannot be written as JSON or RFC 3339
+// text.
 func (v Value) AsTimestamp() (time.Time, error) {
 	if v.kind != KindTimestamp {
 		return time.Time{}, v.wrong("timestamp")
+	}
+	if v.i < minTimestampUS || v.i > maxTimestampUS {
+		return time.Time{}, &ValueError{Msg: fmt.Sprintf("timestamp of %d µs since 1970-01-01 is %s", v.i, damlTimeRangeMsg)}
 	}
 	return time.UnixMicro(v.i).UTC(), nil
 }
@@ -563,11 +585,9 @@ func (v Value) write(b *strings.Builder) {
 	case KindInt64:
 		fmt.Fprintf(b, "%d", v.i)
 	case KindDate:
-		t, _ := v.AsDate()
-		b.WriteString(t.Format("2006-01-02"))
+		b.WriteString(v.date().Format("2006-01-02"))
 	case KindTimestamp:
-		t, _ := v.AsTimestamp()
-		b.WriteString(t.Format(time.RFC3339Nano))
+		b.WriteString(time.UnixMicro(v.i).UTC().Format(time.RFC3339Nano))
 	case KindNumeric:
 		b.WriteString(v.s)
 	case KindParty, KindText, KindContractID:

@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -136,5 +137,33 @@ func TestParseIdentifier(t *testing.T) {
 	for _, bad := range []string{"", "a:b", "a::c", "a:b:c:d"} {
 		_, err := ledger.ParseIdentifier(bad)
 		require.Error(t, err, bad)
+	}
+}
+
+// Daml's dates and timestamps lie in the years 1 to 9999; the accessors
+// refuse anything else the wire can carry, and String still prints it.
+func TestTimesOutsideDamlsRangeAreRefused(t *testing.T) {
+	first := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	last := time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC)
+	for _, ok := range []time.Time{first, last, time.Unix(0, 0).UTC()} {
+		got, err := ledger.Timestamp(ok).AsTimestamp()
+		require.NoError(t, err)
+		require.True(t, ok.Equal(got), "%s", ok)
+	}
+	for _, us := range []int64{first.UnixMicro() - 1, last.UnixMicro() + 1, math.MaxInt64, math.MinInt64} {
+		_, err := ledger.TimestampMicros(us).AsTimestamp()
+		var ve *ledger.ValueError
+		require.True(t, errors.As(err, &ve), "timestamp %d µs: %v", us, err)
+		require.Contains(t, err.Error(), "outside Daml's range")
+		require.NotEmpty(t, ledger.TimestampMicros(us).String())
+	}
+	firstDay, lastDay := int32(first.Unix()/86400), int32(time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC).Unix()/86400)
+	for _, d := range []int32{firstDay, lastDay} {
+		_, err := ledger.DateDays(d).AsDate()
+		require.NoError(t, err)
+	}
+	for _, d := range []int32{firstDay - 1, lastDay + 1, math.MaxInt32, math.MinInt32} {
+		_, err := ledger.DateDays(d).AsDate()
+		require.ErrorContains(t, err, "outside Daml's range", "date %d", d)
 	}
 }

@@ -2,6 +2,7 @@ package tokenstd_test
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -179,6 +180,18 @@ func TestTokenBadInput(t *testing.T) {
 				ledger.F("holders", ledger.Party("x")), ledger.F("expiresAt", ledger.None()),
 				ledger.F("expiresAfter", ledger.None()), ledger.F("context", ledger.None())))))
 		}, "lock.holders: want list, got party", false},
+		{"lock expires after year 9999", 3, func(t testing.TB, tx *ledger.Transaction) {
+			editView(t, tx, 3, []string{"lock"}, setTo(ledger.Some(ledger.Record(nil,
+				ledger.F("holders", ledger.List(ledger.Party("venue::1"))),
+				ledger.F("expiresAt", ledger.Some(ledger.TimestampMicros(math.MaxInt64))),
+				ledger.F("expiresAfter", ledger.None()), ledger.F("context", ledger.None())))))
+		}, "lock.expiresAt: timestamp of 9223372036854775807 µs since 1970-01-01 is outside Daml's range", false},
+		{"transfer requestedAt before year 1", 0, func(t testing.TB, tx *ledger.Transaction) {
+			editArg(t, tx, 0, []string{"transfer", "requestedAt"}, setTo(ledger.TimestampMicros(-62135596800000001)))
+		}, "transfer.requestedAt: timestamp of -62135596800000001 µs since 1970-01-01 is outside Daml's range", false},
+		{"transfer executeBefore in year 10000", 0, func(t testing.TB, tx *ledger.Transaction) {
+			editArg(t, tx, 0, []string{"transfer", "executeBefore"}, setTo(ledger.TimestampMicros(253402300800000000)))
+		}, "outside Daml's range", false},
 		{"metadata value not text", 3, func(t testing.TB, tx *ledger.Transaction) {
 			editView(t, tx, 3, []string{"meta", "values"}, setTo(ledger.TextMap(ledger.F("k", ledger.Int64(1)))))
 		}, "want text, got int64", false},
