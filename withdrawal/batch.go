@@ -21,9 +21,9 @@ import (
 //     RecoveryHook, which neither reads nor writes, it also stores the
 //     recovered withdrawals (an id that turns out to be stored is left to
 //     the lock);
-//   - an outcome already applied (same update id, or older than the last
-//     transaction that moved the withdrawal) is skipped, as ApplyOutcomeTx
-//     would;
+//   - an outcome already applied (same update id and node, or older than
+//     the last transaction that moved the withdrawal on the same
+//     synchronizer) is skipped, as ApplyOutcomeTx would;
 //   - the allowed transitions are made by one UPDATE from arrays, which
 //     also releases the reservations; then the Refunder runs for each
 //     refunding one, in ledger order;
@@ -254,21 +254,24 @@ func (s *Store) moveMany(ctx context.Context, tx *sqlx.Tx, moves []Outcome, stor
 			make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n)
 		transferred, fees, reasons = make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n)
 		offsets                    = make(pq.Int64Array, n)
+		nodes                      = make(pq.Int32Array, n)
+		syncs                      = make(pq.StringArray, n)
 		final, release             = make(pq.BoolArray, n), make(pq.BoolArray, n)
 	)
 	for i, o := range moves {
 		r := rules[o.Status]
 		ids[i], from[i], to[i] = o.ID, string(stored[o.ID].Status), string(o.Status)
 		instrs[i], updates[i], offsets[i] = o.InstructionCID, o.UpdateID, o.Offset
-		times[i] = normTime(o.RecordTime).Format(time.RFC3339Nano)
+		times[i], nodes[i], syncs[i] = normTime(o.RecordTime).Format(time.RFC3339Nano), o.NodeID, o.SynchronizerID
 		transferred[i], fees[i], reasons[i] = o.Transferred.String(), o.Fee.String(), o.failureReason()
 		final[i], release[i] = r.final, r.release
 	}
 	ws, err := selectWithdrawals(ctx, tx, `WITH v AS (
 			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-				$7::timestamptz[], $8::numeric[], $9::numeric[], $10::text[], $11::bool[], $12::bool[])
+				$7::timestamptz[], $8::numeric[], $9::numeric[], $10::text[], $11::bool[], $12::bool[], $13::int[],
+				$14::text[])
 				AS v(id, from_status, to_status, instruction_cid, update_id, ledger_offset, record_time, transferred, fee,
-					failure_reason, final, rel)
+					failure_reason, final, rel, node_id, sync)
 		), moved AS (
 			UPDATE `+s.withdrawals+` AS w SET
 				status = CASE WHEN v.to_status = '`+string(StatusCompleted)+`' AND w.recovered
@@ -277,6 +280,7 @@ func (s *Store) moveMany(ctx context.Context, tx *sqlx.Tx, moves []Outcome, stor
 				closed_at = CASE WHEN v.final THEN now() ELSE w.closed_at END,
 				instruction_cid = CASE WHEN v.instruction_cid <> '' THEN v.instruction_cid ELSE w.instruction_cid END,
 				update_id = v.update_id, ledger_offset = v.ledger_offset, record_time = v.record_time,
+				ledger_node_id = v.node_id, ledger_synchronizer_id = v.sync,
 				transferred = v.transferred, fee = v.fee,
 				failure_reason = CASE WHEN v.failure_reason <> '' THEN v.failure_reason ELSE w.failure_reason END
 			FROM v WHERE w.id = v.id AND w.status = v.from_status
@@ -285,7 +289,7 @@ func (s *Store) moveMany(ctx context.Context, tx *sqlx.Tx, moves []Outcome, stor
 			DELETE FROM `+s.reservations+` AS r USING moved WHERE r.withdrawal_id = moved.id AND moved.rel
 		)
 		SELECT `+columns+` FROM moved`,
-		ids, from, to, instrs, updates, offsets, times, transferred, fees, reasons, final, release)
+		ids, from, to, instrs, updates, offsets, times, transferred, fees, reasons, final, release, nodes, syncs)
 	if err != nil {
 		return nil, fmt.Errorf("withdrawal: applying %d transfers (offsets %d..%d): %w", n, moves[0].Offset, moves[n-1].Offset, err)
 	}
@@ -305,22 +309,23 @@ func (s *Store) insertRecovered(ctx context.Context, tx *sqlx.Tx, outcomes []Out
 }
 
 // recoveredInsert is the INSERT of insertRecovered, without RETURNING, from
-// the arrays of recoveredArgs as parameters $p to $p+17.
+// the arrays of recoveredArgs as parameters $p to $p+19.
 func (s *Store) recoveredInsert(p int) string {
-	ps := make([]any, 18)
+	ps := make([]any, 20)
 	for i := range ps {
 		ps[i] = p + i
 	}
 	return `INSERT INTO ` + s.withdrawals + ` (id, user_account, amount, instrument_admin,
 			instrument_id, receiver, reserved_funds, trec_tgt, synchronizer_id, status, recovered, instruction_cid, update_id,
-			ledger_offset, record_time, transferred, fee, failure_reason, closed_at)
+			ledger_offset, record_time, transferred, fee, failure_reason, closed_at, ledger_node_id, ledger_synchronizer_id)
 		SELECT v.id, v.account, v.amount, v.admin, v.inst, v.receiver, v.funds, NULLIF(v.trec, '')::timestamptz, v.sync,
-			v.status, true, v.instr, v.upd, v.off, v.rt, v.transferred, v.fee, v.reason, CASE WHEN v.final THEN now() END
+			v.status, true, v.instr, v.upd, v.off, v.rt, v.transferred, v.fee, v.reason, CASE WHEN v.final THEN now() END,
+			v.node, v.rsync
 		FROM ` + fmt.Sprintf(`unnest($%d::text[], $%d::text[], $%d::numeric[], $%d::text[], $%d::text[], $%d::text[],
 			$%d::numeric[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::text[], $%d::bigint[], $%d::timestamptz[],
-			$%d::numeric[], $%d::numeric[], $%d::text[], $%d::bool[])`, ps...) + `
+			$%d::numeric[], $%d::numeric[], $%d::text[], $%d::bool[], $%d::int[], $%d::text[])`, ps...) + `
 			AS v(id, account, amount, admin, inst, receiver, funds, trec, sync, status, instr, upd, off, rt, transferred,
-				fee, reason, final)
+				fee, reason, final, node, rsync)
 		ON CONFLICT (id) DO NOTHING`
 }
 
@@ -337,6 +342,8 @@ func recoveredArgs(outcomes []Outcome, hooked []*Withdrawal) []any {
 		times, transferred, fees, reasons = make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n),
 			make(pq.StringArray, n)
 		offsets = make(pq.Int64Array, n)
+		nodes   = make(pq.Int32Array, n)
+		rsyncs  = make(pq.StringArray, n)
 		final   = make(pq.BoolArray, n)
 	)
 	for i, o := range outcomes {
@@ -366,7 +373,8 @@ func recoveredArgs(outcomes []Outcome, hooked []*Withdrawal) []any {
 		receivers[i], funds[i], syncs[i], statuses[i] = receiver, hw.ReservedFunds.Abs().String(), hw.SynchronizerID, string(status)
 		instrs[i], updates[i], offsets[i], times[i] = o.InstructionCID, o.UpdateID, o.Offset, normTime(o.RecordTime).Format(time.RFC3339Nano)
 		transferred[i], fees[i], reasons[i], final[i] = o.Transferred.String(), o.Fee.String(), reason, rules[o.Status].final
+		nodes[i], rsyncs[i] = o.NodeID, o.SynchronizerID
 	}
 	return []any{ids, accounts, amounts, admins, instIDs, receivers, funds, trecs, syncs, statuses, instrs, updates, offsets,
-		times, transferred, fees, reasons, final}
+		times, transferred, fees, reasons, final, nodes, rsyncs}
 }

@@ -181,6 +181,8 @@ type row struct {
 	UpdateID         string         `db:"update_id"`
 	Offset           sql.NullInt64  `db:"ledger_offset"`
 	RecordTime       sql.NullTime   `db:"record_time"`
+	LedgerNodeID     sql.NullInt32  `db:"ledger_node_id"`
+	LedgerSync       string         `db:"ledger_synchronizer_id"`
 	Transferred      string         `db:"transferred"`
 	Fee              string         `db:"fee"`
 	FailureReason    string         `db:"failure_reason"`
@@ -193,7 +195,7 @@ type row struct {
 // columns selects a row; it works on the table and on a CTE returning it.
 const columns = `id, user_account, amount::text AS amount, instrument_admin, instrument_id, receiver, reserved_holdings,
 	reserved_funds::text AS reserved_funds, trec_tgt, synchronizer_id, status, recovered, instruction_cid, update_id,
-	ledger_offset, record_time, transferred::text AS transferred, fee::text AS fee, failure_reason,
+	ledger_offset, record_time, ledger_node_id, ledger_synchronizer_id, transferred::text AS transferred, fee::text AS fee, failure_reason,
 	created_at, updated_at, submitted_at, closed_at`
 
 func (r *row) withdrawal() (*Withdrawal, error) {
@@ -205,7 +207,7 @@ func (r *row) withdrawal() (*Withdrawal, error) {
 			SynchronizerID:   r.SynchronizerID,
 		},
 		Status: Status(r.Status), Recovered: r.Recovered, InstructionCID: r.InstructionCID, UpdateID: r.UpdateID,
-		FailureReason: r.FailureReason, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+		NodeID: -1, LedgerSynchronizerID: r.LedgerSync, FailureReason: r.FailureReason, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	if len(w.ReservedHoldings) == 0 {
 		w.ReservedHoldings = nil
@@ -228,6 +230,9 @@ func (r *row) withdrawal() (*Withdrawal, error) {
 	}
 	if r.RecordTime.Valid {
 		w.RecordTime = r.RecordTime.Time.UTC()
+	}
+	if r.LedgerNodeID.Valid {
+		w.NodeID = r.LedgerNodeID.Int32
 	}
 	if r.SubmittedAt.Valid {
 		t := r.SubmittedAt.Time.UTC()

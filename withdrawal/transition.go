@@ -240,9 +240,10 @@ func (s *Store) ApplyOutcome(ctx context.Context, o Outcome) (w *Withdrawal, err
 // expired and failed, calls the Refunder. A completed transfer of a
 // recovered withdrawal makes it recovered.
 //
-// Applying an outcome again (the same update id), or one older than the
-// transaction that last moved the withdrawal, changes nothing and is not an
-// error: replaying ingestion is harmless. Otherwise a status the
+// Applying an outcome again (the same update id and node), or one older
+// than the transaction that last moved the withdrawal on the same
+// synchronizer, changes nothing and is not an error: replaying ingestion is
+// harmless. Otherwise a status the
 // withdrawal cannot move from is a *TransitionError, and an unknown id
 // ErrNotFound. The Reconciler calls this for every withdrawal entry of a
 // batch.
@@ -259,8 +260,10 @@ func (s *Store) applyOutcome(ctx context.Context, tx *sqlx.Tx, o Outcome) (*With
 	}
 	w, err := s.move(ctx, tx, o.ID, o.Status, `instruction_cid = CASE WHEN $3 <> '' THEN $3 ELSE instruction_cid END,
 		update_id = $4, ledger_offset = $5, record_time = $6, transferred = $7, fee = $8,
-		failure_reason = CASE WHEN $9 <> '' THEN $9 ELSE failure_reason END`,
-		o.InstructionCID, o.UpdateID, o.Offset, normTime(o.RecordTime), o.Transferred.String(), o.Fee.String(), o.failureReason())
+		failure_reason = CASE WHEN $9 <> '' THEN $9 ELSE failure_reason END,
+		ledger_node_id = $10, ledger_synchronizer_id = $11`,
+		o.InstructionCID, o.UpdateID, o.Offset, normTime(o.RecordTime), o.Transferred.String(), o.Fee.String(), o.failureReason(),
+		o.NodeID, o.SynchronizerID)
 	if err != nil || w != nil {
 		return w, w != nil, err
 	}
@@ -274,13 +277,23 @@ func (s *Store) applyOutcome(ctx context.Context, tx *sqlx.Tx, o Outcome) (*With
 	return nil, false, &TransitionError{ID: o.ID, From: cur.Status, To: o.Status, UpdateID: o.UpdateID, CurrentUpdateID: cur.UpdateID}
 }
 
-// applied reports whether o is already reflected in w: w was moved by the
-// same transaction, or by a later one.
+// applied reports whether o is already reflected in w: w was moved by o
+// (the same node of the same transaction), or by a later transaction of
+// the same synchronizer. Another node of the same transaction is another
+// transfer; record times of different synchronizers are not comparable.
+// What w does not know (moved before schema version 7) counts as a match,
+// as it did then.
 func applied(w *Withdrawal, o Outcome) bool {
 	if o.UpdateID != "" && w.UpdateID == o.UpdateID {
-		return true
+		return w.NodeID < 0 || w.NodeID == o.NodeID
 	}
-	return !w.RecordTime.IsZero() && normTime(o.RecordTime).Before(w.RecordTime)
+	if w.RecordTime.IsZero() {
+		return false
+	}
+	if w.LedgerSynchronizerID != "" && o.SynchronizerID != "" && w.LedgerSynchronizerID != o.SynchronizerID {
+		return false
+	}
+	return normTime(o.RecordTime).Before(w.RecordTime)
 }
 
 // ExpireDue expires the withdrawals whose trecTgt has passed, in a

@@ -127,6 +127,13 @@ type Withdrawal struct {
 	UpdateID   string    `json:"update_id,omitempty"`
 	Offset     int64     `json:"offset,omitempty"`
 	RecordTime time.Time `json:"record_time"`
+	// NodeID is the node of the transfer in that transaction, and
+	// LedgerSynchronizerID the synchronizer whose record time RecordTime
+	// is. NodeID is -1, and LedgerSynchronizerID empty, when not known: no
+	// transaction moved it, or one did before txhistory recorded them
+	// (schema version 7).
+	NodeID               int32  `json:"node_id"`
+	LedgerSynchronizerID string `json:"ledger_synchronizer_id,omitempty"`
 	// Transferred is what the transfer moved as the ledger says, Fee what
 	// it cost the treasury beyond that. Zero until the ledger showed it.
 	Transferred decimal.Decimal `json:"transferred"`
