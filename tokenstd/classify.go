@@ -804,6 +804,9 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, std bool) error {
 	out := res.Output
 	if !std {
 		out = ""
+		if meta[MetaTxKind] == TxKindTransfer && movedAsTransfer(&en, t, T) {
+			out = OutputCompleted
+		}
 	}
 	switch out {
 	case OutputCompleted:
@@ -831,6 +834,24 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, std bool) error {
 	return nil
 }
 
+// movedAsTransfer reports whether the treasury's net change en.Amount in
+// an instruction ended by a choice outside the standard is that of the
+// instruction's transfer t done: as receiver the treasury got funds, as
+// sender it lost at least the amount. The metadata's tx-kind alone does not
+// say that the funds went to the receiver: a registry's choice may have
+// returned them to the sender.
+func movedAsTransfer(en *Entry, t Transfer, T string) bool {
+	switch {
+	case t.Sender == T && t.Receiver == T:
+		return false
+	case t.Receiver == T:
+		return en.Amount.IsPositive()
+	case t.Sender == T:
+		return en.Amount.IsNegative() && !en.Amount.Neg().LessThan(t.Amount)
+	}
+	return false
+}
+
 // txKindOp classifies an exercise that carries a tx-kind but is not a
 // standard choice.
 func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
@@ -852,6 +873,10 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 		case TxKindTransfer:
 			sender := meta[MetaSender]
 			switch {
+			case sender == T && en.Amount.IsNegative() && len(cs.otherOwners) == 0 && !en.Amount.Neg().GreaterThan(burned):
+				// Nothing but the burned fee left the treasury, and no one
+				// else got a holding: a transfer to itself.
+				r.completed(&en, T, T, decimal.Decimal{}, nil)
 			case sender == T && en.Amount.IsNegative():
 				receiver := ""
 				if len(cs.otherOwners) > 0 {

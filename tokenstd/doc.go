@@ -57,7 +57,12 @@
 // nested in other exercises — a wallet batch, an automation's choice — are
 // found by descending into them. Multi-step transfers are followed through
 // their TransferInstruction: the offer (transfer_offer_in/out, pending), then
-// accept (a deposit or withdrawal), reject, withdraw, or expiry.
+// accept (a deposit or withdrawal), reject, withdraw, or expiry. An
+// instruction ended by a registry's own choice is the transfer done if the
+// choice says tx-kind = transfer and the funds moved that way, else a
+// failed or expired one. A tx-kind transfer from the treasury that cost it
+// only the burned fee and gave no one else a holding is a transfer to
+// itself: merge_split, as through TransferFactory_Transfer.
 // Merge-splits, burns, mints, locks and unlocks have kinds of their own.
 // Events that do not concern the treasury give no entry; treasury holdings
 // that change outside any recognised operation give a lock, unlock,

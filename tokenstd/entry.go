@@ -49,7 +49,10 @@ const (
 	KindExpired Kind = "transfer_expired"
 	// KindFailed: a transfer or transfer instruction failed for another
 	// reason, or an instruction ended by a choice outside the standard
-	// before its deadline.
+	// before its deadline. Such a choice whose metadata says tx-kind
+	// transfer, and whose funds moved as the transfer says (the treasury
+	// got them as receiver, or lost at least the amount as sender), is the
+	// transfer done instead: a deposit or a withdrawal.
 	KindFailed Kind = "transfer_failed"
 	// KindLock: treasury funds were locked outside a transfer.
 	KindLock Kind = "lock"

@@ -1,0 +1,148 @@
+package tokenstd_test
+
+import (
+	"testing"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/tokenstd"
+	"github.com/shopspring/decimal"
+	"github.com/stretchr/testify/require"
+)
+
+func requireDecimal(t *testing.T, want string, got decimal.Decimal) {
+	t.Helper()
+	require.True(t, decimal.RequireFromString(want).Equal(got), "want %s, got %s", want, got)
+}
+
+// viewOwner is the owner in a created holding's view.
+func viewOwner(t *testing.T, c *ledger.CreatedEvent) string {
+	t.Helper()
+	v, err := c.InterfaceViews[0].Value.Get("owner")
+	require.NoError(t, err)
+	p, err := v.AsParty()
+	require.NoError(t, err)
+	return p
+}
+
+// asRegistryChoice turns the root exercise (node 0) into a choice of the
+// registry's own (not a token standard choice), keeping its argument,
+// result and sub-events.
+func asRegistryChoice(tx *ledger.Transaction, choice string) *ledger.Transaction {
+	out := cloneTx(tx)
+	x := out.Events[0].(*ledger.ExercisedEvent)
+	x.InterfaceID, x.Choice, x.ImplementedInterfaces = nil, choice, nil
+	return out
+}
+
+// classifyAfter classifies last after applying the entries of before, in
+// the treasury's view, and returns last's entries.
+func classifyAfter(t *testing.T, last *ledger.Transaction, before ...*ledger.Transaction) []tokenstd.Entry {
+	t.Helper()
+	set := tokenstd.NewHoldingSet()
+	for _, tx := range before {
+		es, err := tokenstd.Classify(tx, treasury, set)
+		require.NoError(t, err)
+		set.Apply(es)
+	}
+	es, err := tokenstd.Classify(last, treasury, set)
+	require.NoError(t, err)
+	return es
+}
+
+// An instruction ended by a registry's own choice whose metadata says
+// tx-kind transfer is a transfer if the funds moved as one: the treasury
+// got them (a deposit), or lost at least the amount (a withdrawal). Funds
+// that went back to the sender are an instruction that ended unfulfilled,
+// whatever the tx-kind says.
+func TestInstructionEndedByARegistryChoice(t *testing.T) {
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+
+	t.Run("incoming, completed", func(t *testing.T) {
+		w := &ledgertest.TokenWorld{Sequence: true}
+		w.Mint(alice, "60")
+		offer, in := w.Offer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "25", Reason: "acct-2"})
+		done := asRegistryChoice(view(w.Accept(in)), "RegistryTransferInstruction_Complete")
+		es := classifyAfter(t, done, view(offer))
+		require.Len(t, es, 1)
+		require.Equal(t, tokenstd.KindDeposit, es[0].Kind, "%+v", es[0])
+		require.Equal(t, "acct-2", es[0].Account)
+		requireDecimal(t, "25", es[0].Amount)
+		require.Equal(t, in, es[0].InstructionCID)
+	})
+
+	t.Run("outgoing, completed", func(t *testing.T) {
+		w := &ledgertest.TokenWorld{Sequence: true}
+		mint := w.Mint(treasury, "100")
+		offer, in := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: alice, Amount: "40", Reason: "wd-7", Fee: "1"})
+		done := asRegistryChoice(view(w.Accept(in)), "RegistryTransferInstruction_Complete")
+		es := classifyAfter(t, done, view(mint), view(offer))
+		require.Len(t, es, 1)
+		require.Equal(t, tokenstd.KindWithdrawal, es[0].Kind, "%+v", es[0])
+		require.Equal(t, "wd-7", es[0].WithdrawalID)
+		requireDecimal(t, "40", es[0].Transferred)
+	})
+
+	t.Run("outgoing, funds back to the treasury", func(t *testing.T) {
+		w := &ledgertest.TokenWorld{Sequence: true}
+		mint := w.Mint(treasury, "100")
+		offer, in := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: alice, Amount: "40", Reason: "wd-8", Fee: "1"})
+		back := asRegistryChoice(view(w.Withdraw(in)), "RegistryTransferInstruction_Abort")
+		editResult(t, back, 0, []string{"meta", "values"}, setTo(ledger.TextMapOf(map[string]string{tokenstd.MetaTxKind: tokenstd.TxKindTransfer})))
+		es := classifyAfter(t, back, view(mint), view(offer))
+		require.Len(t, es, 1)
+		require.Equal(t, tokenstd.KindFailed, es[0].Kind, "%+v", es[0])
+		require.Equal(t, "wd-8", es[0].WithdrawalID)
+	})
+
+	t.Run("incoming, funds back to the sender", func(t *testing.T) {
+		w := &ledgertest.TokenWorld{Sequence: true}
+		w.Mint(alice, "60")
+		offer, in := w.Offer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "25", Reason: "acct-3"})
+		back := asRegistryChoice(view(w.Withdraw(in)), "RegistryTransferInstruction_Abort")
+		editResult(t, back, 0, []string{"meta", "values"}, setTo(ledger.TextMapOf(map[string]string{tokenstd.MetaTxKind: tokenstd.TxKindTransfer})))
+		es := classifyAfter(t, back, view(offer))
+		require.Len(t, es, 1)
+		require.Equal(t, tokenstd.KindFailed, es[0].Kind, "%+v", es[0])
+	})
+}
+
+// A transfer of the treasury's to itself through a choice that is not the
+// standard's but says tx-kind transfer is a merge or split, as through
+// TransferFactory_Transfer: all that left the treasury is the burned fee.
+func TestSelfTransferWithTxKindIsAMergeSplit(t *testing.T) {
+	w := &ledgertest.TokenWorld{Sequence: true}
+	w.Mint(alice, "100")
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+	d1 := view(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "30", Reason: "acct-1"}))
+	d2 := view(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "20", Reason: "acct-1"}))
+	merge := view(w.Transfer(ledgertest.TransferSpec{Sender: treasury, Receiver: treasury, Amount: "49", Fee: "0.5"}))
+
+	std := classifyAfter(t, merge, d1, d2)
+	require.Len(t, std, 1)
+	require.Equal(t, tokenstd.KindMergeSplit, std[0].Kind)
+
+	wallet := classifyAfter(t, asRegistryChoice(merge, "WalletAppInstall_Transfer"), d1, d2)
+	require.Len(t, wallet, 1)
+	require.Equal(t, tokenstd.KindMergeSplit, wallet[0].Kind, "%+v", wallet[0])
+	requireDecimal(t, "0.5", wallet[0].Fee)
+	require.Empty(t, wallet[0].WithdrawalID)
+
+	// Through the same choice, a payment to someone the treasury's view
+	// does not show is still a withdrawal: more than the fee left.
+	more := view(w.Mint(treasury, "100"))
+	pay := view(w.Transfer(ledgertest.TransferSpec{Sender: treasury, Receiver: alice, Amount: "10", Fee: "0.5", Reason: "wd-9"}))
+	hidden := asRegistryChoice(pay, "WalletAppInstall_Transfer")
+	var kept []ledger.Event
+	for _, ev := range hidden.Events {
+		if c, ok := ev.(*ledger.CreatedEvent); ok && len(c.InterfaceViews) > 0 && viewOwner(t, c) == alice {
+			continue // not visible to the treasury
+		}
+		kept = append(kept, ev)
+	}
+	hidden.Events = kept
+	es := classifyAfter(t, hidden, d1, d2, merge, more)
+	require.NotEmpty(t, es)
+	require.Equal(t, tokenstd.KindWithdrawal, es[0].Kind, "%+v", es[0])
+	require.Equal(t, "wd-9", es[0].WithdrawalID)
+}
