@@ -108,7 +108,12 @@ type Entry struct {
 	// Counterparty is the other side of a transfer: the sender of a deposit,
 	// the receiver of a withdrawal.
 	Counterparty string `json:"counterparty,omitempty"`
-	// Reason is the transfer's reason metadata, verbatim.
+	// Reason is the transfer's reason metadata, verbatim: the merged
+	// metadata's (later wins) for a 1-step transfer. For a transfer
+	// instruction (the offer and whatever ends it) it is its transfer.meta's
+	// when that has one, so that an offer and its acceptance always carry
+	// the same reason, whatever later metadata says; Meta has the merged
+	// metadata.
 	Reason string `json:"reason,omitempty"`
 	// Account is the deposit account taken from Reason, for KindDeposit
 	// and KindOfferIn.
