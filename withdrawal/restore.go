@@ -114,6 +114,12 @@ type RestoreReport struct {
 //     statement that the ingested record time is past tSafe and records
 //     both in the gate log.
 //
+// With Config.Synchronizer set, step 3 waits on that synchronizer's clock
+// only: a withdrawal whose request names another synchronizer, and whose
+// transfer could still commit there, is not waited for. A treasury on
+// several synchronizers should leave Config.Synchronizer empty (the
+// default: the earliest record time over all of them) for the procedure.
+//
 // Progress is reported to Progress and logged. Run the procedure with the
 // Reconciler and the History handler running in the ingestion service.
 type RestoreProcedure struct {
