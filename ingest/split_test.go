@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/jmoiron/sqlx"
@@ -30,7 +31,14 @@ func TestSplitBatchesEndAtTheirTransaction(t *testing.T) {
 	var split []seen
 	var failed bool
 	var rest *ingest.Batch
+	first := true
 	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
+		if first {
+			// The ingester does not cut a batch while the one before is
+			// committing: a slow first batch has the rest come in one.
+			first = false
+			time.Sleep(300 * time.Millisecond)
+		}
 		for _, x := range batch.Transactions {
 			if x.UpdateID == rejected.UpdateID {
 				if len(batch.Transactions) > 1 {

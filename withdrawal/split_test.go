@@ -22,8 +22,9 @@ import (
 // transfer comes later in the same batch.
 func TestSplitBatchDoesNotExpireAWithdrawalPaidLaterInIt(t *testing.T) {
 	// The ingester cuts a batch wherever the stream runs dry for a moment;
-	// most runs put the transfer and the late transaction in one batch.
-	for attempt := 1; attempt <= 5; attempt++ {
+	// splitOnce's slow first batch makes the transfer and the late
+	// transaction come in one batch, and a few attempts make sure of it.
+	for attempt := 1; attempt <= 10; attempt++ {
 		if splitOnce(t) {
 			return
 		}
@@ -33,9 +34,10 @@ func TestSplitBatchDoesNotExpireAWithdrawalPaidLaterInIt(t *testing.T) {
 }
 
 // splitOnce plays the scenario on a database of its own and reports
-// whether a mint, the transfer and the late transaction came in one batch
-// (the mint first: a one-transaction batch for it expires the withdrawal
-// unless it carries the mint's own record time).
+// whether the transfer, after some other transaction, and the late
+// transaction came in one batch (the one-transaction batch of that other
+// transaction expires the withdrawal unless it carries its own record
+// time).
 func splitOnce(t *testing.T) bool {
 	db := pgtest.NewDB(t)
 	l := newLive(t, db, withdrawal.ReconcilerConfig{})
@@ -46,11 +48,12 @@ func splitOnce(t *testing.T) bool {
 	require.NoError(t, err)
 	l.stopIngester()
 
-	// One batch: two unrelated mints, the withdrawal's transfer (before its
+	// One batch: unrelated mints, the withdrawal's transfer (before its
 	// trecTgt), and a transaction that a later handler rejects, recorded
 	// after the trecTgt.
-	l.append(l.world.Mint(treasury, "1"))
-	before := l.append(l.world.Mint(treasury, "1"))[0]
+	for range 3 {
+		l.append(l.world.Mint(treasury, "1"))
+	}
 	transfer := l.append(l.world.Transfer(ledgertest.TransferSpec{Sender: treasury, Receiver: external, Amount: "50",
 		InputHoldings: cids, Reason: w.ID}))[0]
 	late := l.world.Mint(treasury, "2")
@@ -61,16 +64,24 @@ func splitOnce(t *testing.T) bool {
 	require.NoError(t, err)
 	rec, err := withdrawal.NewReconciler(l.store, withdrawal.ReconcilerConfig{History: history})
 	require.NoError(t, err)
-	var together bool // a mint, the transfer and the late transaction came in one batch
+	var together bool // the transfer, after some other transaction, and the late one came in one batch
+	first := true
 	rejectLate := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
-		ids := map[string]bool{}
-		for _, x := range b.Transactions {
-			ids[x.UpdateID] = true
+		if first {
+			// The ingester cuts a batch wherever the stream runs dry for a
+			// moment, but not while the batch before is committing: a
+			// slow first batch has the rest come in one.
+			first = false
+			time.Sleep(300 * time.Millisecond)
 		}
-		if ids[before.UpdateID] && ids[transfer.UpdateID] && ids[late.UpdateID] {
+		ids := map[string]int{}
+		for i, x := range b.Transactions {
+			ids[x.UpdateID] = i + 1
+		}
+		if ids[transfer.UpdateID] > 1 && ids[late.UpdateID] > 0 {
 			together = true
 		}
-		if ids[late.UpdateID] {
+		if ids[late.UpdateID] > 0 {
 			return fmt.Errorf("cannot apply %s", late.UpdateID)
 		}
 		return nil
