@@ -17,7 +17,9 @@ type Batch struct {
 	// Checkpoints are the OffsetCheckpoints received in this batch, in order.
 	Checkpoints []*ledger.OffsetCheckpoint
 	// FromOffset is the checkpoint offset before the batch (exclusive);
-	// ToOffset the one it commits.
+	// ToOffset the one it commits. A batch handled one transaction at a
+	// time (PoisonSetAside) is handed over as batches that end at each
+	// transaction: their offsets and RecordTimes are those reached there.
 	FromOffset, ToOffset int64
 	// RecordTimes holds, per synchronizer, the record time ingestion will have
 	// reached once the batch commits (from its transactions and checkpoints,
