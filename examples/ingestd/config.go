@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -79,22 +81,41 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		}
 		return def
 	}
-	envBool := func(name string, def bool) bool {
-		if b, err := strconv.ParseBool(getenv(name)); err == nil {
-			return b
+	// A variable that does not parse is an error (naming it), unless its
+	// flag is given on the command line: never silently the default.
+	malformed := map[string]error{} // by flag name
+	envBool := func(flagName, name string, def bool) bool {
+		v := getenv(name)
+		if v == "" {
+			return def
 		}
-		return def
-	}
-	envDur := func(name string, def time.Duration) time.Duration {
-		d, err := time.ParseDuration(env(name, def.String()))
+		b, err := strconv.ParseBool(v)
 		if err != nil {
+			malformed[flagName] = fmt.Errorf("$%s=%q: want true or false", name, v)
+			return def
+		}
+		return b
+	}
+	envDur := func(flagName, name string, def time.Duration) time.Duration {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			malformed[flagName] = fmt.Errorf("$%s=%q: want a duration such as 30s or 5m", name, v)
 			return def
 		}
 		return d
 	}
-	envInt := func(name string, def int64) int64 {
-		n, err := strconv.ParseInt(env(name, strconv.FormatInt(def, 10)), 10, 64)
+	envInt := func(flagName, name string, def int64) int64 {
+		v := getenv(name)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
+			malformed[flagName] = fmt.Errorf("$%s=%q: want an integer", name, v)
 			return def
 		}
 		return n
@@ -109,7 +130,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	str(&c.schema, "schema", envSchema, schema.DefaultName, "PostgreSQL schema of txhistory's tables")
 	dsnFile := ""
 	str(&dsnFile, "dsn-file", envDSNFile, "", "file holding the PostgreSQL connection string (else $"+envDSN+")")
-	fs.BoolVar(&c.plaintext, "plaintext", envBool("TXHISTORY_PLAINTEXT", false), "connect to the participant without TLS (loopback only!) ($TXHISTORY_PLAINTEXT)")
+	fs.BoolVar(&c.plaintext, "plaintext", envBool("plaintext", "TXHISTORY_PLAINTEXT", false), "connect to the participant without TLS (loopback only!) ($TXHISTORY_PLAINTEXT)")
 	str(&c.tlsCA, "tls-ca", "TXHISTORY_TLS_CA", "", "PEM file of the CA that signed the participant's certificate (default: system roots)")
 	str(&c.tlsCert, "tls-cert", "TXHISTORY_TLS_CERT", "", "PEM client certificate for mutual TLS")
 	str(&c.tlsKey, "tls-key", "TXHISTORY_TLS_KEY", "", "PEM key of -tls-cert")
@@ -124,24 +145,24 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	str(&c.oauthAudience, "oauth-audience", "TXHISTORY_OAUTH_AUDIENCE", "", "OAuth2 audience parameter, e.g. https://daml.com/jwt/aud/participant/<id>")
 	str(&c.oauthScopes, "oauth-scopes", "TXHISTORY_OAUTH_SCOPES", "", "OAuth2 scopes, space-separated, e.g. daml_ledger_api")
 	str(&c.metricsAddr, "metrics-addr", "TXHISTORY_METRICS_ADDR", "127.0.0.1:9464", "address of /metrics and /healthz; empty: none")
-	fs.DurationVar(&c.progress, "progress", envDur("TXHISTORY_PROGRESS", 10*time.Second), "interval of progress log lines ($TXHISTORY_PROGRESS)")
-	fs.DurationVar(&c.maxSilence, "max-silence", envDur("TXHISTORY_MAX_SILENCE", 5*time.Minute), "/healthz fails after this long without a commit while behind ($TXHISTORY_MAX_SILENCE)")
+	fs.DurationVar(&c.progress, "progress", envDur("progress", "TXHISTORY_PROGRESS", 10*time.Second), "interval of progress log lines ($TXHISTORY_PROGRESS)")
+	fs.DurationVar(&c.maxSilence, "max-silence", envDur("max-silence", "TXHISTORY_MAX_SILENCE", 5*time.Minute), "/healthz fails after this long without a commit while behind ($TXHISTORY_MAX_SILENCE)")
 	str(&c.logLevel, "log-level", "TXHISTORY_LOG_LEVEL", "info", "debug, info, warn or error (debug logs every transaction)")
 	str(&c.lock, "lock", "TXHISTORY_LOCK", "wait", "if another ingester runs on the schema: wait or fail")
 	str(&c.poison, "poison", "TXHISTORY_POISON", "halt", "a transaction that cannot be ingested: halt, or set-aside into the review table")
-	fs.DurationVar(&c.stallTimeout, "stall-timeout", envDur("TXHISTORY_STALL_TIMEOUT", 0), "reconnect a stream silent for this long; 0: never ($TXHISTORY_STALL_TIMEOUT)")
-	fs.Int64Var(&c.startOffset, "start-offset", envInt("TXHISTORY_START_OFFSET", 0), "where to begin (exclusive) when the database has no checkpoint yet ($TXHISTORY_START_OFFSET)")
+	fs.DurationVar(&c.stallTimeout, "stall-timeout", envDur("stall-timeout", "TXHISTORY_STALL_TIMEOUT", 0), "reconnect a stream silent for this long; 0: never ($TXHISTORY_STALL_TIMEOUT)")
+	fs.Int64Var(&c.startOffset, "start-offset", envInt("start-offset", "TXHISTORY_START_OFFSET", 0), "where to begin (exclusive) when the database has no checkpoint yet ($TXHISTORY_START_OFFSET)")
 	maxBatch := int64(0)
-	fs.Int64Var(&maxBatch, "max-batch", envInt("TXHISTORY_MAX_BATCH", ingest.MaxBatchSizeDefault), "most transactions per SQL transaction ($TXHISTORY_MAX_BATCH)")
+	fs.Int64Var(&maxBatch, "max-batch", envInt("max-batch", "TXHISTORY_MAX_BATCH", ingest.MaxBatchSizeDefault), "most transactions per SQL transaction ($TXHISTORY_MAX_BATCH)")
 	streamBuffer := int64(0)
-	fs.Int64Var(&streamBuffer, "stream-buffer", envInt("TXHISTORY_STREAM_BUFFER", ingest.StreamBufferDefault),
+	fs.Int64Var(&streamBuffer, "stream-buffer", envInt("stream-buffer", "TXHISTORY_STREAM_BUFFER", ingest.StreamBufferDefault),
 		"decoded updates that may wait for the database; raise it with -max-batch, a batch takes what it holds ($TXHISTORY_STREAM_BUFFER)")
 	receiveWindow := int64(0)
-	fs.Int64Var(&receiveWindow, "receive-window", envInt("TXHISTORY_RECEIVE_WINDOW", ledger.DefaultReceiveWindow),
+	fs.Int64Var(&receiveWindow, "receive-window", envInt("receive-window", "TXHISTORY_RECEIVE_WINDOW", ledger.DefaultReceiveWindow),
 		"bytes of the stream the participant may send ahead of what was read; raise it for a participant far away, -1: gRPC's dynamic window ($TXHISTORY_RECEIVE_WINDOW)")
-	fs.BoolVar(&c.migrate, "migrate", envBool("TXHISTORY_MIGRATE", true), "apply schema migrations at start (needs a role that may create tables) ($TXHISTORY_MIGRATE)")
+	fs.BoolVar(&c.migrate, "migrate", envBool("migrate", "TXHISTORY_MIGRATE", true), "apply schema migrations at start (needs a role that may create tables) ($TXHISTORY_MIGRATE)")
 	fs.BoolVar(&c.migrateOnly, "migrate-only", false, "apply schema migrations and exit")
-	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDur("TXHISTORY_SHUTDOWN_TIMEOUT", 30*time.Second), "after SIGTERM, how long to wait for the last commit ($TXHISTORY_SHUTDOWN_TIMEOUT)")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDur("shutdown-timeout", "TXHISTORY_SHUTDOWN_TIMEOUT", 30*time.Second), "after SIGTERM, how long to wait for the last commit ($TXHISTORY_SHUTDOWN_TIMEOUT)")
 	fs.BoolVar(&c.demo, "demo", false, "run against an in-process fake participant that keeps appending, and a local PostgreSQL (the default with no settings at all)")
 	demoRate := int64(0)
 	fs.Int64Var(&demoRate, "demo-rate", 200, "with -demo: transactions appended per second")
@@ -152,6 +173,14 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	fs.Visit(func(f *flag.Flag) { delete(malformed, f.Name) })
+	if len(malformed) > 0 {
+		errs := make([]error, 0, len(malformed))
+		for _, name := range slices.Sorted(maps.Keys(malformed)) {
+			errs = append(errs, malformed[name])
+		}
+		return nil, errors.Join(errs...)
 	}
 	c.maxBatch, c.streamBuffer, c.demoRate, c.demoBacklog = int(maxBatch), int(streamBuffer), int(demoRate), int(demoBacklog)
 	c.receiveWindow = int(receiveWindow)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -176,4 +177,29 @@ func TestConfigFromFlagsAndEnvironment(t *testing.T) {
 	env[envSchema] = "bad;name"
 	require.Equal(t, 2, run(nil, envOf(env), logs, nil, nil))
 	require.NotContains(t, logs.String(), "pw")
+}
+
+// A malformed value in a variable is an error naming the variable, not
+// silently the default; a flag given on the command line makes the
+// variable irrelevant.
+func TestMalformedEnvironmentValueIsAnError(t *testing.T) {
+	base := map[string]string{envLedger: "validator:5001", envParty: "treasury::1", envDSN: "postgres://u:pw@db/x"}
+	for name, value := range map[string]string{
+		"TXHISTORY_PLAINTEXT":     "yes please",
+		"TXHISTORY_STALL_TIMEOUT": "5 minutes",
+		"TXHISTORY_START_OFFSET":  "12abc",
+		"TXHISTORY_MAX_BATCH":     "lots",
+		"TXHISTORY_MIGRATE":       "nope",
+	} {
+		env := maps.Clone(base)
+		env[name] = value
+		_, err := parseConfig(nil, envOf(env), io.Discard)
+		require.ErrorContains(t, err, "$"+name, "%s=%q was taken for the default", name, value)
+		require.ErrorContains(t, err, value)
+	}
+	env := maps.Clone(base)
+	env["TXHISTORY_START_OFFSET"] = "12abc"
+	c, err := parseConfig([]string{"-start-offset", "42"}, envOf(env), io.Discard)
+	require.NoError(t, err, "the flag wins over the variable")
+	require.Equal(t, int64(42), c.startOffset)
 }
