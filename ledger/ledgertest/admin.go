@@ -79,8 +79,8 @@ type adminService struct {
 	p *Participant
 }
 
-// GetHighestOffsetByTimestamp looks at every processed transaction, whatever
-// its parties, pruned or not.
+// GetHighestOffsetByTimestamp looks at every processed update, whatever its
+// parties, pruned or not: transactions and time advances (AdvanceTime).
 func (s adminService) GetHighestOffsetByTimestamp(ctx context.Context, req *adminv30.GetHighestOffsetByTimestampRequest) (*adminv30.GetHighestOffsetByTimestampResponse, error) {
 	p := s.p
 	if err := p.enter(ctx, MethodGetHighestOffsetByTimestamp, req); err != nil {
@@ -99,14 +99,17 @@ func (s adminService) GetHighestOffsetByTimestamp(ctx context.Context, req *admi
 	behaviour := p.admin
 	processed, known := p.processed[syncID]
 	ledgerEnd := p.end
-	var highest int64 // highest offset of a transaction of syncID with record time ≤ ts
-	exact := false    // some transaction has record time = ts
+	// The lookup is not filtered by party: a time advance (AdvanceTime,
+	// the participant's updates no stream shows) is an update of its
+	// synchronizer with an offset, as a transaction is.
+	var highest int64 // highest offset of an update of syncID with record time ≤ ts
+	exact := false    // some update has record time = ts
 	for i := len(p.log) - 1; i >= 0; i-- {
 		e := p.log[i]
-		if e.tx != nil && e.sync == syncID && !e.time.After(ts) {
+		if e.sync == syncID && !e.time.After(ts) {
 			// Record times never decrease along offsets on a synchronizer,
 			// so the first hit from the end is the highest and, if any
-			// transaction has exactly ts, this one has.
+			// update has exactly ts, this one has.
 			highest, exact = e.offset, e.time.Equal(ts)
 			break
 		}

@@ -69,7 +69,7 @@ func TestAdminV35(t *testing.T) {
 	// No transaction at exactly that time: NOT_FOUND unless forced.
 	fails(t1.Add(time.Microsecond), false, codes.NotFound, ErrorIDExactRecordTimeMatchNotFound)
 	ok(t1.Add(time.Microsecond), true, 3)
-	fails(t4, false, codes.NotFound, ErrorIDExactRecordTimeMatchNotFound) // a time advance is no transaction
+	ok(t4, false, 5) // a time advance is an update the streams do not show, with an offset
 	// Nothing at or before the timestamp, forced: 0.
 	ok(t0.Add(-time.Second), true, 0)
 	fails(t0.Add(-time.Second), false, codes.NotFound, ErrorIDExactRecordTimeMatchNotFound)
@@ -98,7 +98,7 @@ func TestAdminV34(t *testing.T) {
 			at   time.Time
 			want int64
 		}{
-			{t0, 1}, {t1, 3}, {t1.Add(time.Microsecond), 3}, {t3, 4}, {t4, 4},
+			{t0, 1}, {t1, 3}, {t1.Add(time.Microsecond), 3}, {t3, 4}, {t3.Add(time.Microsecond), 4}, {t4, 5},
 		} {
 			got, err := f.lookup(t, DefaultSynchronizer, c.at, force)
 			require.NoError(t, err)

@@ -112,8 +112,9 @@
 //
 // # The admin API
 //
-// GetHighestOffsetByTimestamp looks at all processed transactions of the
-// synchronizer, unfiltered; see AdminV34 and AdminV35 for the two
+// GetHighestOffsetByTimestamp looks at all processed updates of the
+// synchronizer, unfiltered: transactions of any party, and the time
+// advances (AdvanceTime) that stand for updates no stream shows; see AdminV34 and AdminV35 for the two
 // behaviours, including the forced lookup that answers the ledger end for a
 // timestamp the participant has not processed yet.
 //
