@@ -192,6 +192,9 @@ type Participant struct {
 	processed map[string]time.Time // per synchronizer: latest processed record time
 	jump      int64                // added once to the next offset (restore shift)
 	gen       uint64               // bumped by Restore: open streams end
+	// pruneEpoch is bumped by a Prune that moves the pruning offset: open
+	// streams are aborted.
+	pruneEpoch uint64
 
 	// The synchronizers' view: everything ever sequenced, in sequence order.
 	history   []*entry
@@ -526,7 +529,8 @@ func (p *Participant) Transactions() []*ledger.Transaction {
 // Prune prunes the ledger up to and including offset upTo:
 // GetLatestPrunedOffsets reports it, GetUpdates with a begin_exclusive below
 // it fails with PARTICIPANT_PRUNED_DATA_ACCESSED, open streams positioned
-// below it fail the same way, and GetUpdateById no longer finds pruned
+// below it fail the same way, the other open streams are aborted (ABORTED,
+// re-open from the last offset), and GetUpdateById no longer finds pruned
 // transactions. upTo must lie in [0, LedgerEnd()]; pruning to an offset at or
 // below the current pruning offset does nothing.
 func (p *Participant) Prune(upTo int64) error {
@@ -537,6 +541,7 @@ func (p *Participant) Prune(upTo int64) error {
 	}
 	if upTo > p.pruned {
 		p.pruned = upTo
+		p.pruneEpoch++
 		p.notifyLocked()
 	}
 	return nil
@@ -927,7 +932,7 @@ func (s updateService) GetUpdates(req *lapiv2.GetUpdatesRequest, stream grpc.Ser
 	}
 
 	p.mu.Lock()
-	ledgerEnd, pruned, gen, epoch := p.end, p.pruned, p.gen, p.tokenEpoch
+	ledgerEnd, pruned, gen, epoch, pruneEpoch := p.end, p.pruned, p.gen, p.tokenEpoch, p.pruneEpoch
 	p.mu.Unlock()
 	switch {
 	case begin > ledgerEnd:
@@ -938,7 +943,7 @@ func (s updateService) GetUpdates(req *lapiv2.GetUpdatesRequest, stream grpc.Ser
 		return prunedError(begin, pruned)
 	}
 
-	st := &updateStream{p: p, ctx: ctx, send: stream.Send, gen: gen, epoch: epoch}
+	st := &updateStream{p: p, ctx: ctx, send: stream.Send, gen: gen, epoch: epoch, pruneEpoch: pruneEpoch}
 	if bounded {
 		return st.runBounded(begin, endIncl, req.GetDescendingOrder(), format)
 	}
@@ -958,7 +963,10 @@ type updateStream struct {
 	send  func(*lapiv2.GetUpdatesResponse) error
 	gen   uint64
 	epoch uint64
-	sent  int
+	// pruneEpoch counts the Prune calls that moved the pruning offset: one
+	// while the stream is open aborts it.
+	pruneEpoch uint64
+	sent       int
 	// inflate decompresses responses from a compressed wire cache.
 	inflate inflater
 }
@@ -1013,6 +1021,10 @@ func (st *updateStream) look(pos, limit int64) (view, error) {
 		if pos < p.pruned {
 			p.mu.Unlock()
 			return view{}, prunedError(pos, p.pruned)
+		}
+		if p.pruneEpoch != st.pruneEpoch {
+			p.mu.Unlock()
+			return view{}, status.Error(codes.Aborted, "ledgertest: the participant pruned its ledger while the stream was open; re-open it from the last offset")
 		}
 		if p.stalled {
 			ch := p.changed

@@ -1039,3 +1039,26 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		require.Error(t, err)
 	}
 }
+
+// The reference's errors table: pruning that runs while a stream is open
+// aborts it; the client re-opens from its last offset, which succeeds if
+// that offset is not below the pruning offset.
+func TestPruningAbortsAnOpenStreamAboveIt(t *testing.T) {
+	f := setup(t, WithCheckpointInterval(time.Hour))
+	_, err := f.p.Append(txFor("alice"), txFor("alice"), txFor("alice"))
+	require.NoError(t, err)
+	r := f.open(t, tail(2))
+	require.Equal(t, int64(3), r.nextTx().GetOffset())
+	require.NoError(t, f.p.Prune(2))
+	err = r.end()
+	require.Equal(t, codes.Aborted, status.Code(err), "%v", err)
+
+	_, err = f.p.Append(txFor("alice"))
+	require.NoError(t, err)
+	again := f.open(t, tail(3))
+	require.Equal(t, int64(4), again.nextTx().GetOffset(), "re-opened from the last offset")
+	require.NoError(t, f.p.Prune(1), "pruning to an offset below the pruning offset changes nothing")
+	_, err = f.p.Append(txFor("alice"))
+	require.NoError(t, err)
+	require.Equal(t, int64(5), again.nextTx().GetOffset(), "the stream stays open")
+}
