@@ -35,7 +35,8 @@ func main() {
 
 func run() error {
 	var (
-		addr     = flag.String("addr", "127.0.0.1:6865", "listen address (loopback)")
+		addr     = flag.String("addr", "127.0.0.1:6865", "listen address of the Ledger API (loopback)")
+		admin    = flag.String("admin-addr", "127.0.0.1:6866", "listen address of the admin API (loopback), a separate endpoint as on a participant")
 		treasury = flag.String("party", "treasury::1220cafe", "the treasury party of the demo history")
 		n        = flag.Int("n", 1000, "transactions of the built-in demo history")
 		tail     = flag.Duration("tail", 0, "if positive, append a new demo transaction every interval")
@@ -49,7 +50,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	opts := []ledgertest.Option{ledgertest.WithListener(lis)}
+	adminLis, err := net.Listen("tcp", *admin)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	opts := []ledgertest.Option{ledgertest.WithListener(lis), ledgertest.WithAdminListener(adminLis)}
 	if *token != "" {
 		opts = append(opts, ledgertest.WithToken(*token))
 	}
@@ -64,7 +70,7 @@ func run() error {
 	if _, err := p.Append(demo.Transactions...); err != nil {
 		return err
 	}
-	fmt.Printf("fake participant listening on %s (Ledger API and admin API)\n", p.Addr())
+	fmt.Printf("fake participant listening on %s (Ledger API) and %s (admin API)\n", p.Addr(), p.AdminAddr())
 	fmt.Printf("treasury party %s; %d transactions, ledger end %d\n", *treasury, len(demo.Transactions), p.LedgerEnd())
 
 	if *tail <= 0 {

@@ -122,10 +122,16 @@ func TestAdminV34(t *testing.T) {
 	requireError(t, err, codes.NotFound, ErrorIDExactRecordTimeMatchNotFound)
 }
 
+// The admin API is a separate endpoint from the Ledger API, by default as on
+// a participant; WithSharedAdmin puts both on one listener.
 func TestAdminOnSeparateListener(t *testing.T) {
-	f := setup(t, WithSeparateAdmin())
+	f := setup(t)
 	require.NotEqual(t, f.p.Addr(), f.p.AdminAddr())
-	_, err := f.p.Append(txFor("alice"))
+	shared := setup(t, WithSharedAdmin())
+	require.Equal(t, shared.p.Addr(), shared.p.AdminAddr())
+	_, err := New(WithSharedAdmin(), WithAdminListener(f.p.lis))
+	require.Error(t, err)
+	_, err = f.p.Append(txFor("alice"))
 	require.NoError(t, err)
 	got, err := f.lookup(t, DefaultSynchronizer, DefaultStartTime, false)
 	require.NoError(t, err)

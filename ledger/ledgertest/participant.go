@@ -86,9 +86,10 @@ type config struct {
 	interval      time.Duration
 	token         string
 	admin         AdminBehaviour
-	separateAdmin bool
+	sharedAdmin   bool
 	step          int64
 	listener      net.Listener
+	adminListener net.Listener
 	wireCache     bool
 	wireCompress  bool
 	cantonIDs     bool
@@ -140,10 +141,18 @@ func WithAdminBehaviour(b AdminBehaviour) Option {
 }
 
 // WithSeparateAdmin serves the admin API on its own listener (127.0.0.1:0),
-// as a real participant does; the Ledger API listener then does not serve it.
-// Default: both APIs on one listener.
+// as a real participant does; the Ledger API listener then does not serve
+// it. This is the default: the option remains for the code that named it.
 func WithSeparateAdmin() Option {
-	return optionFunc(func(c *config) { c.separateAdmin = true })
+	return optionFunc(func(c *config) { c.sharedAdmin = false })
+}
+
+// WithSharedAdmin serves the admin API on the Ledger API's listener, so that
+// AdminAddr is Addr. A real participant never does: a client that sends
+// admin calls to the Ledger API's address passes its tests with this option
+// and fails in production. Default: a listener of its own.
+func WithSharedAdmin() Option {
+	return optionFunc(func(c *config) { c.sharedAdmin = true })
 }
 
 // WithOffsetStep makes offsets advance by n per appended transaction or time
@@ -153,11 +162,17 @@ func WithOffsetStep(n int64) Option {
 	return optionFunc(func(c *config) { c.step = n })
 }
 
-// WithListener serves the Ledger API (and the admin API unless
-// WithSeparateAdmin) on l instead of a new 127.0.0.1:0 listener, for example
+// WithListener serves the Ledger API (and the admin API with
+// WithSharedAdmin) on l instead of a new 127.0.0.1:0 listener, for example
 // an in-memory listener. Close closes it.
 func WithListener(l net.Listener) Option {
 	return optionFunc(func(c *config) { c.listener = l })
+}
+
+// WithAdminListener serves the admin API on l instead of a new 127.0.0.1:0
+// listener; it has no effect with WithSharedAdmin. Close closes it.
+func WithAdminListener(l net.Listener) Option {
+	return optionFunc(func(c *config) { c.adminListener = l })
 }
 
 // Participant is a fake Canton participant: an in-process gRPC server with
@@ -261,6 +276,8 @@ func New(opts ...Option) (*Participant, error) {
 		return nil, fmt.Errorf("ledgertest: offset step %d is not positive", cfg.step)
 	case cfg.admin != AdminV34 && cfg.admin != AdminV35:
 		return nil, fmt.Errorf("ledgertest: unknown admin behaviour %d", cfg.admin)
+	case cfg.sharedAdmin && cfg.adminListener != nil:
+		return nil, errors.New("ledgertest: WithAdminListener and WithSharedAdmin exclude each other")
 	}
 	cfg.startTime = normTime(cfg.startTime)
 
@@ -289,11 +306,14 @@ func New(opts ...Option) (*Participant, error) {
 	p.srv = grpc.NewServer(append([]grpc.ServerOption{grpc.WaitForHandlers(true)}, serverCreds(cfg.tls)...)...)
 	lapiv2.RegisterUpdateServiceServer(p.srv, updateService{p: p})
 	lapiv2.RegisterStateServiceServer(p.srv, stateService{p: p})
-	if cfg.separateAdmin {
-		adminLis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			lis.Close()
-			return nil, fmt.Errorf("ledgertest: listen for the admin API: %w", err)
+	if !cfg.sharedAdmin {
+		adminLis := cfg.adminListener
+		if adminLis == nil {
+			var err error
+			if adminLis, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+				lis.Close()
+				return nil, fmt.Errorf("ledgertest: listen for the admin API: %w", err)
+			}
 		}
 		p.adminLis = adminLis
 		adminTLS := cfg.adminTLS
@@ -323,8 +343,8 @@ func (p *Participant) serve(srv *grpc.Server, lis net.Listener) {
 // Addr returns the host:port of the Ledger API.
 func (p *Participant) Addr() string { return p.lis.Addr().String() }
 
-// AdminAddr returns the host:port of the admin API: Addr unless the
-// participant was created WithSeparateAdmin.
+// AdminAddr returns the host:port of the admin API: a listener of its own,
+// or Addr if the participant was created WithSharedAdmin.
 func (p *Participant) AdminAddr() string {
 	if p.adminLis != nil {
 		return p.adminLis.Addr().String()
