@@ -85,8 +85,11 @@
 //     at the ledger end, and none repeats an offset;
 //   - the update format filters: an event stays if a filter of one of its
 //     witness parties (or filters_for_any_party) selects it, by wildcard, by
-//     template, or by interface (module and entity names compared, package
-//     ignored; a created event matches an interface it has a view for,
+//     template, or by interface (module, entity and package compared: the
+//     same package id, or the same name for a "#name" reference, known from
+//     the events' package_name and the token standard's stand-in ids; an id
+//     the fake cannot name is not told apart from a name; a created event
+//     matches an interface it has a view for,
 //     other events one they implement); a transaction with no event left is
 //     not sent, which makes offset gaps. For party filters, witness_parties
 //     keeps only the requested parties. Interface views are kept only for

@@ -414,6 +414,7 @@ func (p *Participant) Append(txs ...*ledger.Transaction) ([]*ledger.Transaction,
 			return nil, fmt.Errorf("ledgertest: Append: transaction %d is nil", i)
 		}
 		tx := cloneTx(in, 0)
+		registerPackages(tx)
 		if tx.SynchronizerID == "" {
 			tx.SynchronizerID = p.cfg.synchronizer
 		}
@@ -1300,10 +1301,6 @@ func parseFilters(fs *lapiv2.Filters) (*partyFilter, error) {
 	return pf, nil
 }
 
-func sameEntity(a, b *lapiv2.Identifier) bool {
-	return a.GetModuleName() == b.GetModuleName() && a.GetEntityName() == b.GetEntityName()
-}
-
 // eventInfo is what filters look at in an event.
 type eventInfo struct {
 	template  *lapiv2.Identifier
@@ -1337,9 +1334,9 @@ func (s selector) matches(info eventInfo) bool {
 	case s.wildcard:
 		return true
 	case s.template != nil:
-		return sameEntity(s.template, info.template)
+		return sameID(s.template, info.template)
 	default:
-		return slices.ContainsFunc(info.ifaces, func(id *lapiv2.Identifier) bool { return sameEntity(s.iface, id) })
+		return slices.ContainsFunc(info.ifaces, func(id *lapiv2.Identifier) bool { return sameID(s.iface, id) })
 	}
 }
 
@@ -1411,7 +1408,7 @@ func (f *txFormat) filterEvent(ev *lapiv2.Event) *lapiv2.Event {
 		for _, v := range c.GetInterfaceViews() {
 			if slices.ContainsFunc(matched, func(pf *partyFilter) bool {
 				return slices.ContainsFunc(pf.selectors, func(s selector) bool {
-					return s.iface != nil && s.view && sameEntity(s.iface, v.GetInterfaceId())
+					return s.iface != nil && s.view && sameID(s.iface, v.GetInterfaceId())
 				})
 			}) {
 				views = append(views, v)

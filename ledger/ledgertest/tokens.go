@@ -43,7 +43,9 @@ const (
 
 func tokenPackageID(name string) string {
 	sum := sha256.Sum256([]byte(name))
-	return hex.EncodeToString(sum[:])
+	id := hex.EncodeToString(sum[:])
+	registerPackageName(id, name)
+	return id
 }
 
 // Package ids of the token standard interface packages as the builders
