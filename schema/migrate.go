@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -99,7 +100,9 @@ func Migrate(ctx context.Context, db *sqlx.DB, opts ...Option) error {
 	if _, err := newConfig(opts); err != nil {
 		return err
 	}
-	tx, err := db.BeginTxx(ctx, nil)
+	// READ COMMITTED whatever the database's default, so that a migrator
+	// that waited for the lock sees the work of the one before (MigrateTx).
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return fmt.Errorf("schema: beginning migration transaction: %w", err)
 	}
@@ -120,9 +123,11 @@ func Migrate(ctx context.Context, db *sqlx.DB, opts ...Option) error {
 //
 // The transaction must use READ COMMITTED isolation (PostgreSQL's default):
 // under REPEATABLE READ or SERIALIZABLE the snapshot predates the advisory
-// lock, and a concurrent migrator's work would be invisible. The advisory
-// lock is held until the transaction ends. MigrateTx sets search_path while
-// migrations run and restores the caller's value before returning.
+// lock, and a concurrent migrator's work would be invisible; MigrateTx
+// refuses such a transaction. The advisory lock is held until the
+// transaction ends. MigrateTx sets search_path to the schema (then pg_temp,
+// so that the caller's temporary tables cannot stand in for the schema's)
+// while migrations run and restores the caller's value before returning.
 //
 // On error the transaction is in an aborted state and must be rolled back.
 func MigrateTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) error {
@@ -134,6 +139,13 @@ func MigrateTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) error {
 	qSchema := pq.QuoteIdentifier(name)
 	qTable := Qualify(name, MigrationTable)
 
+	var isolation string
+	if err := tx.GetContext(ctx, &isolation, `SELECT current_setting('transaction_isolation')`); err != nil {
+		return fmt.Errorf("schema: reading the transaction's isolation level: %w", err)
+	}
+	if isolation != "read committed" {
+		return fmt.Errorf("schema: migrating schema %q needs a READ COMMITTED transaction, this one is %s", name, strings.ToUpper(isolation))
+	}
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockClass, name); err != nil {
 		return fmt.Errorf("schema: taking migration lock for schema %q: %w", name, err)
 	}
@@ -180,7 +192,7 @@ func MigrateTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) error {
 	if err := tx.GetContext(ctx, &savedPath, `SELECT current_setting('search_path')`); err != nil {
 		return fmt.Errorf("schema: reading search_path: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `SET LOCAL search_path TO `+qSchema); err != nil {
+	if _, err := tx.ExecContext(ctx, `SET LOCAL search_path TO `+qSchema+`, pg_temp`); err != nil {
 		return fmt.Errorf("schema: setting search_path to schema %q: %w", name, err)
 	}
 
