@@ -869,7 +869,14 @@ func (ing *Ingester) checkRestored(ctx context.Context) error {
 	case err != nil:
 		return nil // cannot tell; keep waiting
 	}
-	stored, found, err := ing.dedup.OffsetOf(ctx, ing.db, ing.cp.UpdateID)
+	// The offset the transaction was last seen at: the checkpoint's. After
+	// a replay it may be one dedup dropped, whose row keeps the offset it
+	// was first ingested at; that row serves only when the checkpoint does
+	// not know (right after a rewind).
+	stored, found := ing.cp.UpdateOffset, ing.cp.UpdateOffset != 0
+	if !found {
+		stored, found, err = ing.dedup.OffsetOf(ctx, ing.db, ing.cp.UpdateID)
+	}
 	if err == nil && found && stored != tx.Offset {
 		return &RestoredError{Offset: ing.cp.Offset, UpdateID: ing.cp.UpdateID, SynchronizerID: ing.cp.SynchronizerID,
 			Reason: fmt.Sprintf("the last ingested transaction was ingested at offset %d but the participant now has it at offset %d", stored, tx.Offset)}

@@ -130,3 +130,50 @@ func TestRestoredWithSameOffsetsIsWaitedFor(t *testing.T) {
 	require.NoError(t, <-done)
 	requireAllOnce(t, b)
 }
+
+// After a runbook's replay the last transaction seen may be one dedup
+// dropped: its dedup row keeps the offset it was first ingested at, before
+// the restore moved it, while the checkpoint has the offset it is at now.
+// A checkpoint beyond the ledger end is then compared with the latter, and
+// a participant still catching up is waited for, as above.
+func TestCheckpointBeyondLedgerEndAfterAReplayIsWaitedFor(t *testing.T) {
+	b := setup(t, ledgertest.WithCheckpointInterval(10*time.Millisecond))
+	appendN(t, b.p, 0, 50)
+	backup := b.p.Backup()
+	appendN(t, b.p, 50, 50)
+	last := b.p.Transactions()[len(b.p.Transactions())-1]
+	b.p.AdvanceTime("", last.RecordTime.Add(time.Second))
+	runToEndAt(t, b, b.p.LedgerEnd())
+	cp := readState(t, b.db).Checkpoint
+	require.Equal(t, last.UpdateID, cp.UpdateID)
+	require.Equal(t, last.Offset, cp.UpdateOffset)
+	// The offset the transaction had before an earlier restore and replay.
+	res, err := b.db.Exec(`UPDATE txhistory.ingested_update SET ledger_offset = ledger_offset - 7 WHERE update_id = $1`, last.UpdateID)
+	require.NoError(t, err)
+	n, err := res.RowsAffected()
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
+
+	b.p.Restore(backup, ledgertest.WithOffsetShift(0), ledgertest.WithCatchUp(true))
+	b.p.CatchUp(50)
+	require.Equal(t, last.Offset, b.p.LedgerEnd())
+
+	ing := newIngester(t, b, ingest.Config{LedgerEndPoll: 10 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { done <- ing.Run(context.Background()) }()
+	deadline := time.After(10 * time.Second)
+	for ing.Stats().Errors["stream"] < 2 {
+		select {
+		case err := <-done:
+			t.Fatalf("Run ended while the participant was catching up: %v", err)
+		case <-deadline:
+			t.Fatal("did not wait beyond the ledger end")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	b.p.CatchUp(-1)
+	appendN(t, b.p, 100, 20)
+	require.Eventually(t, func() bool { return ing.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
+	ing.Stop()
+	require.NoError(t, <-done)
+}
