@@ -40,6 +40,7 @@ type builder struct {
 	txs           []*ledger.Transaction
 	prepared      map[*ledger.Transaction]any // the Handler's Prepare results
 	cps           []*ledger.OffsetCheckpoint
+	behind        map[*ledger.Transaction]*RestoredError // record time behind its synchronizer's
 	poison        []poisonItem
 	sawCheckpoint bool // the last item added was an OffsetCheckpoint
 	touched       bool
@@ -65,7 +66,13 @@ func (b *builder) add(u ledger.Update, prep any) error {
 			return &ledger.DecodeError{Offset: tx.Offset, UpdateID: tx.UpdateID, NodeID: -1, Err: errors.New("transaction has no synchronizer id")}
 		}
 		if reached, ok := b.cp.RecordTimes[tx.SynchronizerID]; ok && tx.RecordTime.Before(reached) {
-			return &RestoredError{Offset: tx.Offset, UpdateID: tx.UpdateID, SynchronizerID: tx.SynchronizerID,
+			// A restore, unless dedup knows it: a runbook's replay reads
+			// again what was ingested, of every synchronizer, while it
+			// rewinds the record time of one (start decides).
+			if b.behind == nil {
+				b.behind = map[*ledger.Transaction]*RestoredError{}
+			}
+			b.behind[tx] = &RestoredError{Offset: tx.Offset, UpdateID: tx.UpdateID, SynchronizerID: tx.SynchronizerID,
 				Reason: fmt.Sprintf("record time %s goes back before the ingested %s on synchronizer %s",
 					tx.RecordTime.Format(time.RFC3339Nano), reached.Format(time.RFC3339Nano), tx.SynchronizerID)}
 		}
@@ -226,6 +233,13 @@ func (ing *Ingester) start(ctx context.Context, b *builder, early, split bool) (
 	fresh, err := ing.dedup.ClaimTx(ctx, tx, b.txs)
 	if err != nil {
 		return nil, err
+	}
+	if len(b.behind) > 0 {
+		for _, t := range fresh {
+			if re := b.behind[t]; re != nil {
+				return nil, re
+			}
+		}
 	}
 	batch := &Batch{
 		Transactions: fresh,

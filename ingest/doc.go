@@ -61,9 +61,13 @@
 //
 // # Restored participants
 //
-// If the participant was restored from a backup its offsets change. A record
-// time going backwards on a synchronizer, or a checkpoint beyond the ledger
-// end whose last transaction the participant no longer has at the same
-// offset, stops Run with ErrParticipantRestored before anything is written:
-// run the validator node restore runbook first.
+// If the participant was restored from a backup its offsets change. A
+// transaction dedup does not know whose record time goes back on its
+// synchronizer, a last ingested transaction the participant no longer has
+// at the offset it was ingested at, or a checkpoint beyond the ledger end
+// whose last transaction the participant does not know, stops Run with
+// ErrParticipantRestored; the batch it is in is not written. Run the
+// validator node restore runbook first. A transaction dedup knows is
+// dropped whatever its record time: a runbook's replay reads again what
+// was ingested on every synchronizer, and rewinds the record time of one.
 package ingest

@@ -76,11 +76,13 @@
 // may interleave the transactions of different synchronizers differently
 // under the new offsets. With the treasury's transactions on several
 // synchronizers, two things can then happen to another synchronizer's
-// transactions. One already ingested may land above offRecovery: its record
-// time, older than the one ingested for its synchronizer, stops ingestion
-// again with ingest.ErrParticipantRestored rather than being ingested twice.
-// One not ingested yet may land at or below offRecovery: resuming after
-// offRecovery skips it, and nothing detects that. Plan therefore lists the
+// transactions. One already ingested may land above offRecovery: it is read
+// again and dedup drops it, though its record time lies behind the one
+// ingested for its synchronizer (the Ingester takes only a transaction dedup
+// does not know, with a record time going back, for a restore). That needs
+// its dedup row, which dedup.Store.PruneBefore keeps. One not
+// ingested yet may land at or below offRecovery: resuming after offRecovery
+// skips it, and nothing detects that. Plan therefore lists the
 // other synchronizers the Integration DB has record times for in
 // Rewind.OtherSynchronizers and String, and logs a warning; Runbook narrates
 // it and Apply's audit row names them. Synchronizers the participant is only
