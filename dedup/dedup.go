@@ -142,14 +142,30 @@ func (s *Store) Since(ctx context.Context, q sqlx.QueryerContext, t time.Time) (
 // runbooks resume at most one record time early, but a validator node backup
 // may be up to 30 days old, so retain well over 30 days.
 //
-// Whatever t, it keeps the update ids at and after the checkpoint's record
-// time (tRecovery): the validator node restore runbook's default mode
-// (recovery.ModeNonUnique) replays the transactions at tRecovery and relies
-// on their ids to drop those already ingested. A treasury idle for longer
-// than the retention would otherwise lose them.
+// Whatever t, it keeps what the validator node restore runbook's default
+// mode (recovery.ModeNonUnique) replays and relies on these ids to drop:
+// the update ids at and after the checkpoint's record time (tRecovery), and
+// every id ingested after the last transaction before tRecovery on the
+// checkpoint's synchronizer, whatever its synchronizer (another
+// synchronizer's clock may be behind, its record times before tRecovery).
+// "After" is by the offsets the ids were first ingested at. A treasury
+// idle for longer than the retention would otherwise lose them. When the
+// checkpoint has no transaction, the ids before t are deleted.
+//
+// Finding that last transaction reads the rows before tRecovery: a prune
+// costs a scan of the table.
 func (s *Store) PruneBefore(ctx context.Context, db sqlx.ExecerContext, t time.Time) (int64, error) {
-	res, err := db.ExecContext(ctx, `DELETE FROM `+s.table+` WHERE record_time < $1
-		AND record_time < coalesce((SELECT record_time FROM `+s.checkpoint+` WHERE id = 1), 'infinity')`, t)
+	res, err := db.ExecContext(ctx, `WITH c AS (
+			SELECT record_time, synchronizer_id FROM `+s.checkpoint+` WHERE id = 1 AND record_time IS NOT NULL
+		), keep AS (
+			SELECT coalesce((SELECT record_time FROM c), 'infinity') AS record_time,
+				CASE WHEN EXISTS (SELECT FROM c)
+					THEN coalesce((SELECT max(d.ledger_offset) FROM `+s.table+` d, c
+						WHERE d.synchronizer_id = c.synchronizer_id AND d.record_time < c.record_time), -1)
+					ELSE 9223372036854775807 END AS ledger_offset
+		)
+		DELETE FROM `+s.table+` u USING keep
+		WHERE u.record_time < $1 AND u.record_time < keep.record_time AND u.ledger_offset <= keep.ledger_offset`, t)
 	if err != nil {
 		return 0, fmt.Errorf("dedup: prune before %s: %w", t.Format(time.RFC3339Nano), err)
 	}
