@@ -415,13 +415,16 @@ type LatencyHistogram struct {
 }
 
 // NewLatencyHistogram returns a histogram with the given bucket upper
-// bounds in seconds (ascending), or DefaultLatencyBuckets.
+// bounds in seconds, or DefaultLatencyBuckets. They are sorted, a repeated
+// bound counts once, and +Inf (always written) and NaN are dropped, so that
+// each bucket series is written once.
 func NewLatencyHistogram(bounds ...float64) *LatencyHistogram {
 	if len(bounds) == 0 {
 		bounds = DefaultLatencyBuckets
 	}
-	bounds = slices.Clone(bounds)
+	bounds = slices.DeleteFunc(slices.Clone(bounds), func(b float64) bool { return math.IsNaN(b) || math.IsInf(b, 1) })
 	slices.Sort(bounds)
+	bounds = slices.Compact(bounds)
 	return &LatencyHistogram{bounds: bounds, counts: make([]uint64, len(bounds))}
 }
 
