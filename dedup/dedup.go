@@ -138,18 +138,22 @@ func (s *Store) Since(ctx context.Context, q sqlx.QueryerContext, t time.Time) (
 }
 
 // PruneBefore deletes update ids whose record time is before t and returns
-// how many it deleted. Keep at least as much as a restore can replay: the
-// runbooks resume at most one record time early, but a validator node backup
-// may be up to 30 days old, so retain well over 30 days.
+// how many it deleted. Keep at least as much as a restore can replay: t
+// must lie before the oldest validator node backup that may be restored (a
+// backup may be up to 30 days old, so retain well over 30 days). A
+// restored participant sequences again what came after its backup, and may
+// interleave the synchronizers differently: an id ingested after the
+// backup may come back after offRecovery, and dedup must still know it.
 //
 // Whatever t, it keeps what the validator node restore runbook's default
-// mode (recovery.ModeNonUnique) replays and relies on these ids to drop:
-// the update ids at and after the checkpoint's record time (tRecovery), and
-// every id ingested after the last transaction before tRecovery on the
-// checkpoint's synchronizer, whatever its synchronizer (another
-// synchronizer's clock may be behind, its record times before tRecovery).
-// "After" is by the offsets the ids were first ingested at. A treasury
-// idle for longer than the retention would otherwise lose them. When the
+// mode (recovery.ModeNonUnique) replays and relies on these ids to drop, for
+// a treasury idle for longer than the retention: the ids at and after the
+// checkpoint's record time (tRecovery), and every id ingested after the last
+// transaction before tRecovery on the checkpoint's synchronizer, whatever
+// its synchronizer (another synchronizer's clock may be behind, its record
+// times before tRecovery). "After" holds by the offset an id was first
+// ingested at or by the time it was ingested: after a restore the offsets
+// of ids ingested before it and after it are not comparable. When the
 // checkpoint has no transaction, the ids before t are deleted.
 //
 // Finding that last transaction reads the rows before tRecovery: a prune
@@ -157,15 +161,19 @@ func (s *Store) Since(ctx context.Context, q sqlx.QueryerContext, t time.Time) (
 func (s *Store) PruneBefore(ctx context.Context, db sqlx.ExecerContext, t time.Time) (int64, error) {
 	res, err := db.ExecContext(ctx, `WITH c AS (
 			SELECT record_time, synchronizer_id FROM `+s.checkpoint+` WHERE id = 1 AND record_time IS NOT NULL
+		), last AS (
+			SELECT max(d.ledger_offset) AS ledger_offset, max(d.ingested_at) AS ingested_at FROM `+s.table+` d, c
+			WHERE d.synchronizer_id = c.synchronizer_id AND d.record_time < c.record_time
 		), keep AS (
 			SELECT coalesce((SELECT record_time FROM c), 'infinity') AS record_time,
-				CASE WHEN EXISTS (SELECT FROM c)
-					THEN coalesce((SELECT max(d.ledger_offset) FROM `+s.table+` d, c
-						WHERE d.synchronizer_id = c.synchronizer_id AND d.record_time < c.record_time), -1)
-					ELSE 9223372036854775807 END AS ledger_offset
+				CASE WHEN EXISTS (SELECT FROM c) THEN coalesce((SELECT ledger_offset FROM last), -1)
+					ELSE 9223372036854775807 END AS ledger_offset,
+				CASE WHEN EXISTS (SELECT FROM c) THEN coalesce((SELECT ingested_at FROM last), '-infinity')
+					ELSE 'infinity' END AS ingested_at
 		)
 		DELETE FROM `+s.table+` u USING keep
-		WHERE u.record_time < $1 AND u.record_time < keep.record_time AND u.ledger_offset <= keep.ledger_offset`, t)
+		WHERE u.record_time < $1 AND u.record_time < keep.record_time
+			AND u.ledger_offset <= keep.ledger_offset AND u.ingested_at <= keep.ingested_at`, t)
 	if err != nil {
 		return 0, fmt.Errorf("dedup: prune before %s: %w", t.Format(time.RFC3339Nano), err)
 	}

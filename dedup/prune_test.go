@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cantonx/txhistory/dedup"
 	"github.com/cantonx/txhistory/ledger"
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -34,12 +36,11 @@ func TestPruneKeepsWhatTheRunbookReplays(t *testing.T) {
 		on("A", "a3", 5, t0.Add(30*time.Second)), // tRecovery
 		on("B", "b3", 6, t0.Add(21*time.Second)),
 	}
-	sqlTx := db.MustBegin()
-	_, err := s.ClaimTx(ctx, sqlTx, txs)
+	for _, tr := range txs { // a batch each
+		claim(t, db, s, tr)
+	}
+	_, err := db.Exec(`INSERT INTO txhistory.checkpoint (ledger_offset, update_id, update_offset, record_time, synchronizer_id) VALUES (6, 'a3', 5, $1, 'A')`, t0.Add(30*time.Second))
 	require.NoError(t, err)
-	_, err = sqlTx.Exec(`INSERT INTO txhistory.checkpoint (ledger_offset, update_id, update_offset, record_time, synchronizer_id) VALUES (5, 'a3', 5, $1, 'A')`, t0.Add(30*time.Second))
-	require.NoError(t, err)
-	require.NoError(t, sqlTx.Commit())
 
 	// A retention far shorter than the history's age.
 	pruned, err := s.PruneBefore(ctx, db, t0.Add(time.Hour))
@@ -54,4 +55,47 @@ func TestPruneKeepsWhatTheRunbookReplays(t *testing.T) {
 	pruned, err = s.PruneBefore(ctx, db, t0.Add(time.Hour))
 	require.NoError(t, err)
 	require.Zero(t, pruned)
+}
+
+// After a validator node restore with lower offsets, ids the replay dropped
+// keep the offsets they were first ingested at, above those of what came
+// after. What the next replay meets is still kept.
+func TestPruneAfterARestoreWithLowerOffsets(t *testing.T) {
+	ctx := context.Background()
+	db, s := migratedStore(t)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	on := func(sync, id string, off int64, rt time.Time) *ledger.Transaction {
+		tr := tx(id, off, rt)
+		tr.SynchronizerID = sync
+		return tr
+	}
+	claim(t, db, s, on("A", "w", 990, t0.Add(-time.Minute)))
+	claim(t, db, s, on("A", "x", 1000, t0))
+	// The restore: the participant has x at 500 now; the replay drops it.
+	require.Empty(t, claim(t, db, s, on("A", "x", 500, t0)))
+	// Then y on B (its clock five seconds behind) and z on A.
+	claim(t, db, s, on("B", "y", 510, t0.Add(-5*time.Second)))
+	claim(t, db, s, on("A", "z", 520, t0.Add(10*time.Second)))
+	_, err := db.Exec(`INSERT INTO txhistory.checkpoint (ledger_offset, update_id, update_offset, record_time, synchronizer_id) VALUES (520, 'z', 520, $1, 'A')`, t0.Add(10*time.Second))
+	require.NoError(t, err)
+
+	pruned, err := s.PruneBefore(ctx, db, t0.Add(time.Hour))
+	require.NoError(t, err)
+	require.EqualValues(t, 2, pruned, "w and x")
+	// The next restore's replay starts after x (at 500): it meets y and z.
+	for _, id := range []string{"y", "z"} {
+		ok, err := s.Contains(ctx, db, id)
+		require.NoError(t, err)
+		require.True(t, ok, "%s pruned", id)
+	}
+}
+
+// claim claims txs in a transaction of their own and returns the new ones.
+func claim(t *testing.T, db *sqlx.DB, s *dedup.Store, txs ...*ledger.Transaction) []*ledger.Transaction {
+	t.Helper()
+	sqlTx := db.MustBegin()
+	fresh, err := s.ClaimTx(context.Background(), sqlTx, txs)
+	require.NoError(t, err)
+	require.NoError(t, sqlTx.Commit())
+	return fresh
 }

@@ -80,7 +80,8 @@
 // again and dedup drops it, though its record time lies behind the one
 // ingested for its synchronizer (the Ingester takes only a transaction dedup
 // does not know, with a record time going back, for a restore). That needs
-// its dedup row, which dedup.Store.PruneBefore keeps. One not
+// its dedup row: prune the dedup table no further than the oldest backup
+// that may be restored (dedup.Store.PruneBefore). One not
 // ingested yet may land at or below offRecovery: resuming after offRecovery
 // skips it, and nothing detects that. Plan therefore lists the
 // other synchronizers the Integration DB has record times for in
