@@ -257,7 +257,8 @@ func (e *DecodeError) Error() string {
 func (e *DecodeError) Unwrap() error { return e.Err }
 
 // TransactionFromProto converts a wire transaction, validating what the
-// ingestion relies on: an update id, a positive offset, a record time.
+// ingestion relies on: an update id, a positive offset, a record time, a
+// synchronizer id.
 func TransactionFromProto(t *pb.Transaction) (*Transaction, error) {
 	tx := &Transaction{
 		UpdateID:       t.GetUpdateId(),
@@ -279,6 +280,8 @@ func TransactionFromProto(t *pb.Transaction) (*Transaction, error) {
 		return nil, fail(-1, "transaction has invalid offset %d", tx.Offset)
 	case t.GetRecordTime() == nil:
 		return nil, fail(-1, "transaction has no record time")
+	case tx.SynchronizerID == "":
+		return nil, fail(-1, "transaction has no synchronizer id")
 	}
 	for i, e := range t.GetEvents() {
 		switch ev := e.GetEvent().(type) {

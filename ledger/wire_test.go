@@ -187,7 +187,7 @@ func TestWireDecodeRandomValues(t *testing.T) {
 			x.InterfaceID = &iface
 			x.ImplementedInterfaces = []ledger.Identifier{iface}
 		}
-		tx := &ledger.Transaction{UpdateID: "u", Offset: int64(i + 1), RecordTime: time.Unix(1, 0).UTC(),
+		tx := &ledger.Transaction{UpdateID: "u", Offset: int64(i + 1), RecordTime: time.Unix(1, 0).UTC(), SynchronizerID: "s",
 			Events: []ledger.Event{x, ev, &ledger.ArchivedEvent{ContractID: "00a", ImplementedInterfaces: []ledger.Identifier{iface}}}}
 		if requireSame(t, marshal(t, txResponse(tx))) {
 			fellBack++
@@ -202,7 +202,7 @@ func TestWireDecodeRandomValues(t *testing.T) {
 // reference path, and malformed ones: the outcome must be the reference's.
 func TestWireDecodeUnusualEncodings(t *testing.T) {
 	base := corpus(t)[0]
-	tx := ledger.Transaction{UpdateID: "u1", Offset: 5, RecordTime: time.Unix(100, 0).UTC(), Events: []ledger.Event{
+	tx := ledger.Transaction{UpdateID: "u1", Offset: 5, RecordTime: time.Unix(100, 0).UTC(), SynchronizerID: "s", Events: []ledger.Event{
 		&ledger.CreatedEvent{ContractID: "00c", TemplateID: ledger.MustParseIdentifier("p:M:T"), CreateArguments: ledger.Record(nil)}}}
 	good := marshal(t, txResponse(&tx))
 
@@ -229,10 +229,11 @@ func TestWireDecodeUnusualEncodings(t *testing.T) {
 		"unknown top-level field":   protowire.AppendVarint(protowire.AppendTag(append([]byte{}, good...), 9, protowire.VarintType), 1),
 		"checkpoint after a transaction": appendField(append([]byte{}, good...), 3,
 			&pb.OffsetCheckpoint{Offset: 7}),
-		"no update id":   txOnly(func(p *pb.Transaction) { p.UpdateId = "" }),
-		"no record time": txOnly(func(p *pb.Transaction) { p.RecordTime = nil }),
-		"zero offset":    txOnly(func(p *pb.Transaction) { p.Offset = 0 }),
-		"invalid UTF-8":  bytes.Replace(txOnly(func(p *pb.Transaction) { p.CommandId = "ZZcmd" }), []byte("ZZ"), []byte{0xff, 0xfe}, 1),
+		"no update id":       txOnly(func(p *pb.Transaction) { p.UpdateId = "" }),
+		"no record time":     txOnly(func(p *pb.Transaction) { p.RecordTime = nil }),
+		"no synchronizer id": txOnly(func(p *pb.Transaction) { p.SynchronizerId = "" }),
+		"zero offset":        txOnly(func(p *pb.Transaction) { p.Offset = 0 }),
+		"invalid UTF-8":      bytes.Replace(txOnly(func(p *pb.Transaction) { p.CommandId = "ZZcmd" }), []byte("ZZ"), []byte{0xff, 0xfe}, 1),
 		"invalid UTF-8 in a shared string": bytes.Replace(txOnly(func(p *pb.Transaction) {
 			p.Events[0].GetCreated().WitnessParties = []string{"ZZparty"}
 		}), []byte("ZZ"), []byte{0xff, 0xfe}, 1),
