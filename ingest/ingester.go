@@ -379,7 +379,10 @@ func (ing *Ingester) Run(ctx context.Context) error {
 		wait := ing.backoff(failures[kind])
 		ing.stats.setState(StateRetrying)
 		if errors.Is(err, ledger.ErrOffsetAfterLedgerEnd) {
-			if rerr := ing.checkRestored(ctx); rerr != nil {
+			if errors.Is(err, errEndBeyondLedgerEnd) {
+				// Waiting for the ledger end to reach EndOffset: the
+				// checkpoint is not beyond it, nothing to check.
+			} else if rerr := ing.checkRestored(ctx); rerr != nil {
 				ing.stats.errorOf(rerr)
 				return rerr
 			}
@@ -461,6 +464,9 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 		end, err := ing.src.LedgerEnd(ctx)
 		if err != nil {
 			return false, err
+		}
+		if end < ing.cp.Offset {
+			return false, fmt.Errorf("%w: checkpoint offset %d is beyond the ledger end %d", ledger.ErrOffsetAfterLedgerEnd, ing.cp.Offset, end)
 		}
 		if end < ing.cfg.EndOffset {
 			return false, fmt.Errorf("%w: %w: end offset %d is beyond the ledger end %d", errEndBeyondLedgerEnd, ledger.ErrOffsetAfterLedgerEnd, ing.cfg.EndOffset, end)
@@ -864,6 +870,13 @@ func (ing *Ingester) checkRestored(ctx context.Context) error {
 	tx, err := lookup.UpdateByID(ctx, ing.cp.UpdateID, ledger.Filter{Parties: ing.cfg.Parties, Interfaces: []ledger.Identifier{}})
 	switch {
 	case errors.Is(err, ledger.ErrNotFound):
+		if v, ok := ing.src.(PositionVerifier); ok && ing.cp.UpdateOffset != 0 {
+			// Pruned, perhaps: then the participant cannot tell.
+			po, perr := v.PrunedOffsets(ctx)
+			if perr != nil || ing.cp.UpdateOffset <= po.ParticipantPrunedUpToInclusive {
+				return nil
+			}
+		}
 		return &RestoredError{Offset: ing.cp.Offset, UpdateID: ing.cp.UpdateID, SynchronizerID: ing.cp.SynchronizerID,
 			Reason: "the checkpoint is beyond the ledger end and the participant does not know the last ingested transaction"}
 	case err != nil:

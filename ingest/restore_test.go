@@ -177,3 +177,73 @@ func TestCheckpointBeyondLedgerEndAfterAReplayIsWaitedFor(t *testing.T) {
 	ing.Stop()
 	require.NoError(t, <-done)
 }
+
+// A bounded run whose EndOffset lies beyond the ledger end waits for the
+// ledger to grow; its checkpoint is not beyond the ledger end. A
+// participant that pruned the last ingested transaction meanwhile is
+// healthy, not restored.
+func TestEndOffsetWaitWithPrunedLastTransaction(t *testing.T) {
+	b := setup(t)
+	appendN(t, b.p, 0, 20)
+	runToEnd(t, b, ingest.Config{})
+	end := b.p.LedgerEnd()
+	require.NoError(t, b.p.Prune(end))
+
+	ing := newIngester(t, b, ingest.Config{EndOffset: end + 5, LedgerEndPoll: 10 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ing.Run(ctx) }()
+	deadline := time.After(10 * time.Second)
+	for ing.Stats().Errors["stream"] < 2 {
+		select {
+		case err := <-done:
+			t.Fatalf("Run ended while waiting for the ledger end: %v", err)
+		case <-deadline:
+			t.Fatal("did not wait for the ledger end")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	appendN(t, b.p, 20, 5)
+	require.NoError(t, <-done)
+	require.GreaterOrEqual(t, readState(t, b.db).Checkpoint.Offset, end+5)
+}
+
+// A checkpoint beyond the ledger end whose last transaction the
+// participant pruned is not taken for a restore either: the participant
+// says what it pruned.
+func TestCheckpointBeyondLedgerEndWithPrunedLastTransaction(t *testing.T) {
+	b := setup(t, ledgertest.WithCheckpointInterval(10*time.Millisecond))
+	appendN(t, b.p, 0, 50)
+	backup := b.p.Backup()
+	appendN(t, b.p, 50, 50)
+	last := b.p.Transactions()[len(b.p.Transactions())-1]
+	b.p.AdvanceTime("", last.RecordTime.Add(time.Second))
+	runToEndAt(t, b, b.p.LedgerEnd())
+	require.Greater(t, readState(t, b.db).Checkpoint.Offset, last.Offset)
+
+	// Restored with the same offsets, caught up to the last transaction,
+	// which it pruned (a restored node keeps its pruning settings).
+	b.p.Restore(backup, ledgertest.WithOffsetShift(0), ledgertest.WithCatchUp(true))
+	b.p.CatchUp(50)
+	require.NoError(t, b.p.Prune(last.Offset))
+
+	ing := newIngester(t, b, ingest.Config{LedgerEndPoll: 10 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() { done <- ing.Run(context.Background()) }()
+	deadline := time.After(10 * time.Second)
+	for ing.Stats().Errors["stream"] < 2 {
+		select {
+		case err := <-done:
+			t.Fatalf("Run ended while the participant was catching up: %v", err)
+		case <-deadline:
+			t.Fatal("did not wait beyond the ledger end")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	b.p.CatchUp(-1)
+	appendN(t, b.p, 100, 20)
+	require.Eventually(t, func() bool { return ing.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
+	ing.Stop()
+	require.NoError(t, <-done)
+}
