@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"maps"
@@ -221,7 +222,9 @@ type started struct {
 // rejections are, instead of failing the batch again.
 func (ing *Ingester) start(ctx context.Context, b *builder, early, split bool) (st *started, err error) {
 	begun := time.Now()
-	tx, err := ing.db.BeginTxx(ctx, nil)
+	// READ COMMITTED whatever the database's default: a batch begun before
+	// the one before it commits must see that commit once it has.
+	tx, err := ing.db.BeginTxx(ctx, readCommitted)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: begin batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
 	}
@@ -295,6 +298,8 @@ func (ing *Ingester) finish(ctx context.Context, st *started, split bool) (err e
 	}
 	return nil
 }
+
+var readCommitted = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 
 // handlerTx is a compile-time check that HandlerFunc satisfies Handler.
 var _ Handler = HandlerFunc(func(context.Context, *sqlx.Tx, *Batch) error { return nil })

@@ -51,7 +51,8 @@
 // Batch.Read then says may lack the batch before's effects (the History
 // handler adds them, from what it wrote itself). HandleBatch, the
 // checkpoint and COMMIT of a batch run only after the batch before has
-// committed, so handlers see every earlier batch, as without the overlap;
+// committed, so handlers see every earlier batch, as without the overlap
+// (batches run at READ COMMITTED, whatever the database's default);
 // the checkpoint's compare-and-set makes a batch fail rather than commit
 // past one that did not. A batch that fails is committed again on its own,
 // and the next one started again after it. The overlap needs a third
