@@ -113,3 +113,32 @@ func TestLostCommitReplyIsNotAConflict(t *testing.T) {
 		})
 	}
 }
+
+// failingReader is a Reader whose ReadBatch always meets a serialization
+// failure: the first part of every batch fails.
+type failingReader struct{ reads atomic.Int64 }
+
+func (h *failingReader) ReadBatch(context.Context, *sqlx.Tx, *ingest.Batch) (any, error) {
+	h.reads.Add(1)
+	return nil, &pq.Error{Code: "40001", Message: "could not serialize access"}
+}
+
+func (h *failingReader) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
+	return effectsHandler(ctx, tx, b)
+}
+
+// A fault in a batch's first part (BEGIN, the dedup claim, ReadBatch) is
+// counted from the first attempt, as one in HandleBatch is.
+func TestMaxAttemptsCountsFaultsInTheBatchStart(t *testing.T) {
+	for _, max := range []int{1, 3} {
+		b := setup(t)
+		appendN(t, b.p, 0, 5)
+		h := &failingReader{}
+		ing := newIngester(t, b, ingest.Config{Handler: h, MaxAttempts: max, EndOffset: b.p.LedgerEnd(), MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := ing.Run(ctx)
+		cancel()
+		require.ErrorContains(t, err, "giving up")
+		require.EqualValues(t, max, h.reads.Load(), "attempts of the failing batch with MaxAttempts %d", max)
+	}
+}

@@ -77,9 +77,8 @@ func (p *pipeline) submit(b *builder) error {
 		return nil
 	}
 	st, err := ing.start(p.ctx, b, p.fly != nil, false)
-	if err != nil {
-		st = nil // the database may be down: settle the batch in flight, then take the slow path
-	}
+	// On an error the database may be down: settle the batch in flight,
+	// then take the slow path, which counts this attempt (MaxAttempts).
 	slow, serr := p.wait(true)
 	if serr != nil {
 		if st != nil {
@@ -87,20 +86,18 @@ func (p *pipeline) submit(b *builder) error {
 		}
 		return serr
 	}
-	if st != nil && slow {
+	if err == nil && slow {
 		// The batch before went the slow way: what st read may predate
 		// it. Start again, after it.
 		_ = st.tx.Rollback()
-		st = nil
+		st, err = ing.start(p.ctx, b, false, false)
 	}
-	if st == nil {
-		if st, err = ing.start(p.ctx, b, false, false); err != nil {
-			if ferr := ing.commit(p.ctx, b, err); ferr != nil {
-				return ferr
-			}
-			p.accepted(b)
-			return nil
+	if err != nil {
+		if ferr := ing.commit(p.ctx, b, err); ferr != nil {
+			return ferr
 		}
+		p.accepted(b)
+		return nil
 	}
 	f := &inflight{st: st, done: make(chan error, 1)}
 	p.fly = f
