@@ -56,7 +56,12 @@ func IsTransientDBError(err error) bool {
 	return errors.As(err, &oe)
 }
 
-var dsnPassword = regexp.MustCompile(`(?i)(password=)\S+|(://[^:/@\s]+:)[^@\s]+@`)
+// dsnPassword finds a password in the forms lib/pq accepts: a key=value
+// pair (blanks around "=" allowed, the value quoted with backslash escapes
+// or not; an unterminated quote runs to the end), a URL's user information
+// (the user name may be empty, the password may hold an unencoded "@": the
+// last "@" before the host counts), or a URL's password parameter.
+var dsnPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*(?:'|\\?$)|\S+)|(://[^:/@\s]*:)[^\s/]*@`)
 
 // Redact removes passwords from a connection string or an error message
 // that may contain one.

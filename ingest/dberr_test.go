@@ -43,4 +43,25 @@ func TestRedact(t *testing.T) {
 	require.Equal(t, "postgres://user:REDACTED@host/db", Redact("postgres://user:s3cret@host/db"))
 	require.Equal(t, "host=h password=REDACTED user=u", Redact("host=h password=s3cret user=u"))
 	require.Equal(t, "no secret here", Redact("no secret here"))
+	require.Equal(t, "host=h password = REDACTED dbname=x", Redact("host=h password = S3cretPw dbname=x"))
+	require.Equal(t, "postgres://:REDACTED@127.0.0.1:1/x?sslmode=disable", Redact("postgres://:S3cretPw@127.0.0.1:1/x?sslmode=disable"))
+
+	// Every form lib/pq accepts: the secret is gone, the rest stays.
+	for _, dsn := range []string{
+		"host=h password='S3cret Pw' dbname=x",
+		`host=h password='S3cret\' Pw' dbname=x`,
+		"host=h PASSWORD=S3cret dbname=x",
+		"host=h password='S3cret Pw", // unterminated: to the end
+		"postgres://u:S3c%40ret@h/x",
+		"postgres://u:S3c@ret@h/x",
+		"postgresql://u@h/x?password=S3cret&dbname=x",
+		"missing \"=\" after \"x\" in host=h password=S3cret",
+	} {
+		got := Redact(dsn)
+		require.NotContains(t, got, "S3c", dsn)
+		require.NotContains(t, got, "Pw", dsn)
+		require.NotContains(t, got, "ret", dsn)
+		require.Contains(t, got, "REDACTED", dsn)
+		require.Contains(t, got, "h", dsn)
+	}
 }
