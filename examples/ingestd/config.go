@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -17,6 +18,7 @@ import (
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/schema"
+	"github.com/lib/pq"
 )
 
 // config is the daemon's configuration. Every flag has an environment
@@ -28,6 +30,7 @@ type config struct {
 	ledger, admin        string
 	party, schema        string
 	dsn                  string // from TXHISTORY_DSN or -dsn-file
+	demoIgnored          bool   // -demo dropped a configured database and party
 	plaintext            bool
 	tlsCA                string
 	tlsCert, tlsKey      string
@@ -163,7 +166,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	fs.BoolVar(&c.migrate, "migrate", envBool("migrate", "TXHISTORY_MIGRATE", true), "apply schema migrations at start (needs a role that may create tables) ($TXHISTORY_MIGRATE)")
 	fs.BoolVar(&c.migrateOnly, "migrate-only", false, "apply schema migrations and exit")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDur("shutdown-timeout", "TXHISTORY_SHUTDOWN_TIMEOUT", 30*time.Second), "after SIGTERM, how long to wait for the last commit ($TXHISTORY_SHUTDOWN_TIMEOUT)")
-	fs.BoolVar(&c.demo, "demo", false, "run against an in-process fake participant that keeps appending, and a local PostgreSQL (the default with no settings at all)")
+	fs.BoolVar(&c.demo, "demo", false, "run against an in-process fake participant that keeps appending, and a local PostgreSQL of its own; a configured DSN and party are not used (the default with no settings at all)")
 	demoRate := int64(0)
 	fs.Int64Var(&demoRate, "demo-rate", 200, "with -demo: transactions appended per second")
 	demoBacklog := int64(0)
@@ -193,8 +196,13 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		return nil, err
 	}
 	c.token = getenv(envToken)
-	if !c.demo && c.ledger == "" && c.dsn == "" && c.party == "" {
+	if !c.demo && !c.migrateOnly && c.ledger == "" && c.dsn == "" && c.party == "" {
 		c.demo = true // nothing configured at all: show what it does
+	}
+	if c.demo && (c.dsn != "" || c.party != "") {
+		// A host's configuration (production's, perhaps) is not for the
+		// demo's fake transactions.
+		c.demoIgnored, c.dsn, c.party = true, "", ""
 	}
 	return c, c.validate()
 }
@@ -214,7 +222,15 @@ func secret(fromEnv, file, what string) (string, error) {
 
 func (c *config) validate() error {
 	var errs []error
-	if !c.demo {
+	switch {
+	case c.demo && c.migrateOnly:
+		errs = append(errs, errors.New("-migrate-only and -demo exclude each other"))
+	case c.migrateOnly:
+		// Only the database: the migration job needs no participant.
+		if c.dsn == "" {
+			errs = append(errs, fmt.Errorf("-migrate-only: $%s (or -dsn-file) is required", envDSN))
+		}
+	case !c.demo:
 		if c.ledger == "" {
 			errs = append(errs, fmt.Errorf("-ledger (or $%s) is required", envLedger))
 		}
@@ -223,6 +239,30 @@ func (c *config) validate() error {
 		}
 		if c.party == "" {
 			errs = append(errs, fmt.Errorf("-party (or $%s) is required", envParty))
+		}
+	}
+	if c.dsn != "" && !c.demo {
+		if _, err := pq.NewConnector(c.dsn); err != nil {
+			// lib/pq's message may quote a piece of the password.
+			errs = append(errs, fmt.Errorf("$%s (or -dsn-file) is not a PostgreSQL connection string that lib/pq accepts (its message is withheld: it may quote the password)", envDSN))
+		}
+	}
+	if c.startOffset < 0 {
+		errs = append(errs, fmt.Errorf("-start-offset %d: must not be negative", c.startOffset))
+	}
+	if c.receiveWindow > 0 && (c.receiveWindow < ledger.MinReceiveWindow || int64(c.receiveWindow) > math.MaxInt32) {
+		errs = append(errs, fmt.Errorf("-receive-window %d: want %d to %d bytes, 0 for the default or -1 for gRPC's dynamic window", c.receiveWindow, ledger.MinReceiveWindow, math.MaxInt32))
+	}
+	if !c.demo && !c.migrateOnly && (c.tlsCert == "") == (c.tlsKey == "") && (c.adminTLSCert == "") == (c.adminTLSKey == "") {
+		// The files are read now, so that a bad one is a configuration
+		// error before anything is dialled.
+		if _, err := c.tlsConfig(c.tlsCert, c.tlsKey); err != nil {
+			errs = append(errs, err)
+		}
+		if c.adminTLSCert != "" {
+			if _, err := c.tlsConfig(c.adminTLSCert, c.adminTLSKey); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if err := schema.ValidateName(c.schema); err != nil {

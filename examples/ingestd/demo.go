@@ -12,7 +12,7 @@ import (
 	"github.com/cantonx/txhistory/pgtest"
 )
 
-// demoParty is the treasury of the demo when -party is not given.
+// demoParty is the treasury of the demo.
 const demoParty = "treasury::1220demo"
 
 // startDemo starts an in-process fake participant that keeps appending
@@ -25,24 +25,22 @@ func startDemo(ctx context.Context, cfg *config, log *slog.Logger) (stop func(),
 	if err != nil {
 		return nil, err
 	}
-	if cfg.party == "" {
-		cfg.party = demoParty
+	if cfg.demoIgnored {
+		log.Warn("ingestd: demo: the configured database and party are not used; the demo has a local PostgreSQL and a party of its own")
 	}
+	cfg.party = demoParty
 	for i := 0; i < cfg.demoBacklog; i += 1000 {
 		if _, err := p.Append(demoTxs(cfg.party, i, min(1000, cfg.demoBacklog-i))...); err != nil {
 			p.Close()
 			return nil, err
 		}
 	}
-	var srv *pgtest.Server
-	if cfg.dsn == "" {
-		srv, err = pgtest.StartServer(ctx, pgtest.ServerOptions{})
-		if err != nil {
-			p.Close()
-			return nil, fmt.Errorf("start a local PostgreSQL for the demo (install the server binaries or set $%s): %w", envDSN, err)
-		}
-		cfg.dsn = srv.DSN("postgres")
+	srv, err := pgtest.StartServer(ctx, pgtest.ServerOptions{})
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("start a local PostgreSQL for the demo (install the PostgreSQL server binaries): %w", err)
 	}
+	cfg.dsn = srv.DSN("postgres")
 	cfg.ledger, cfg.admin, cfg.plaintext = p.Addr(), "", true
 	log.Info("ingestd: demo: fake participant and local PostgreSQL started", "ledger", p.Addr(),
 		"ledger_end", p.LedgerEnd(), "append_per_s", cfg.demoRate, "party", cfg.party)

@@ -105,37 +105,61 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
+	// Until ingestion starts, a signal cancels what is under way (the
+	// demo's start, migrations waiting for the database): the daemon
+	// stops there, as a stop, not an error.
+	var signalled os.Signal
+	started, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case sig := <-sigs:
+			signalled = sig
+			cancel()
+		case <-started:
+		}
+	}()
+	var once sync.Once
+	startup := func(err error) error {
+		once.Do(func() { close(started); <-watched })
+		if signalled != nil {
+			log.Info("ingestd: stopped before ingestion started", "signal", signalled.String())
+			return nil
+		}
+		return err
+	}
+
 	if cfg.demo {
 		stopDemo, err := startDemo(ctx, cfg, log)
 		if err != nil {
-			return err
+			return startup(err)
 		}
 		defer stopDemo()
 	}
 
-	client, err := d.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-
 	db, err := sqlx.Open("postgres", cfg.dsn)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return startup(fmt.Errorf("open database: %w", err))
 	}
 	defer db.Close()
 	if cfg.migrate || cfg.migrateOnly {
 		if err := d.migrate(ctx, db); err != nil {
-			return err
+			return startup(err)
 		}
 		if cfg.migrateOnly {
-			return nil
+			return startup(nil)
 		}
 	}
 
+	client, err := d.dial(ctx)
+	if err != nil {
+		return startup(err)
+	}
+	defer client.Close()
+
 	handler, err := newHandler(db, cfg.party, cfg.schema, log)
 	if err != nil {
-		return err
+		return startup(err)
 	}
 	hist := metrics.NewLatencyHistogram()
 	icfg := ingest.Config{
@@ -161,14 +185,17 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 	}
 	ing, err := ingest.New(db, client, icfg)
 	if err != nil {
-		return err
+		return startup(err)
 	}
 
 	metricsAddr, stopMetrics, err := d.serveMetrics(ing, hist)
 	if err != nil {
-		return err
+		return startup(err)
 	}
 	defer stopMetrics()
+	if err := startup(nil); err != nil || signalled != nil {
+		return err
+	}
 
 	done := make(chan error, 1)
 	go func() { done <- ing.Run(ctx) }()
@@ -181,6 +208,7 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 	progress := time.NewTicker(cfg.progress)
 	defer progress.Stop()
 	var shutdown <-chan time.Time
+	aborted := "" // why the context was cancelled during the shutdown
 	for {
 		select {
 		case err := <-done:
@@ -188,8 +216,8 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 				d.mu.Lock()
 				d.runErr = err
 				d.mu.Unlock()
-				if shutdown != nil && ctx.Err() != nil {
-					return fmt.Errorf("shutdown did not finish within %s: %w", cfg.shutdownTimeout, err)
+				if aborted != "" && ctx.Err() != nil {
+					return fmt.Errorf("%s: %w", aborted, err)
 				}
 				return err
 			}
@@ -199,6 +227,7 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 		case sig := <-sigs:
 			if shutdown != nil {
 				log.Warn("ingestd: second signal, aborting without waiting for the batch", "signal", sig.String())
+				aborted = "shutdown aborted by a second signal (" + sig.String() + ")"
 				cancel()
 				continue
 			}
@@ -207,6 +236,7 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 			shutdown = time.After(cfg.shutdownTimeout)
 		case <-shutdown:
 			log.Warn("ingestd: shutdown timeout, aborting", "timeout", cfg.shutdownTimeout)
+			aborted = fmt.Sprintf("shutdown did not finish within %s", cfg.shutdownTimeout)
 			cancel()
 		case <-progress.C:
 			d.logProgress(ctx, ing)
