@@ -4,41 +4,64 @@
 // step's result. Without -yes it is a dry run: it writes nothing and shows
 // the checkpoint rewind it would make.
 //
+// It connects as examples/ingestd does, with the same settings, so that the
+// daemon's environment serves (docs/OPERATIONS.md): every connection
+// setting also comes from its TXHISTORY_* environment variable, and a flag
+// given on the command line wins. Secrets stay out of the process list: the
+// DSN comes from $TXHISTORY_DSN or -dsn-file (-dsn is still accepted, and
+// wins).
+//
+//	export TXHISTORY_LEDGER=validator:5001 TXHISTORY_ADMIN=validator:5002
+//	export TXHISTORY_PARTY="$TREASURY" TXHISTORY_DSN_FILE=/run/secrets/txhistory-dsn
+//	export TXHISTORY_TLS_CA=/etc/txhistory/ca.pem
+//	export TXHISTORY_TLS_CERT=/etc/txhistory/client.pem TXHISTORY_TLS_KEY=/etc/txhistory/client-key.pem
+//
 // Before restoring the node, with ingestion stopped, list the packages used
 // since the backup (runbook step 4) while the old node still serves every
 // transaction:
 //
-//	runbook -packages-only -since 2026-03-01T02:00:00Z \
-//	    -ledger validator:5001 -admin validator:5002 -dsn "$DSN" -party "$TREASURY"
+//	runbook -packages-only -since 2026-03-01T02:00:00Z
 //
 // After restoring it:
 //
-//	runbook -ledger validator:5001 -admin validator:5002 -dsn "$DSN" -party "$TREASURY"        # dry run
-//	runbook -ledger validator:5001 -admin validator:5002 -dsn "$DSN" -party "$TREASURY" -yes   # apply
+//	runbook               # dry run
+//	runbook -yes          # apply
 //
-// Then start Tx History Ingestion again. Flags:
+// Then start Tx History Ingestion again. Flags (environment variable in
+// parentheses):
 //
-//	-ledger     Ledger API host:port (required)
-//	-admin      admin API host:port (required, except with -packages-only)
-//	-plaintext  connect without TLS (default: TLS with the system roots)
-//	-token-env  name of an environment variable holding a bearer token for both APIs
-//	-dsn        PostgreSQL connection string of the Integration DB (required)
-//	-schema     schema of txhistory's tables (default txhistory)
-//	-party      the treasury party ingestion reads (required)
-//	-mode       unique or non-unique (default non-unique: correct either way, thanks to update-id dedup)
-//	-admin-api  auto, 3.4 or 3.5 (default auto: told from the participant's errors)
-//	-since      time of the backup (RFC 3339): list the packages used since (step 4)
-//	-timeout    how long to wait for the participant to process tRecovery (default 1h)
-//	-poll       pause between look-ups while waiting (default 2s)
-//	-note       text for the audit row (who, ticket)
-//	-yes        rewrite the checkpoint (step 6)
+//	-ledger           Ledger API host:port (required) ($TXHISTORY_LEDGER)
+//	-admin            admin API host:port (required, except with -packages-only) ($TXHISTORY_ADMIN)
+//	-plaintext        connect without TLS, loopback only ($TXHISTORY_PLAINTEXT; default: TLS with the system roots)
+//	-tls-ca           PEM file of the CA that signed the participant's certificates ($TXHISTORY_TLS_CA)
+//	-tls-cert         PEM client certificate for mutual TLS, both APIs ($TXHISTORY_TLS_CERT)
+//	-tls-key          its key ($TXHISTORY_TLS_KEY)
+//	-tls-server-name  name to verify the participant's certificates against ($TXHISTORY_TLS_SERVER_NAME)
+//	-admin-tls-cert   another client certificate for the admin API ($TXHISTORY_ADMIN_TLS_CERT)
+//	-admin-tls-key    its key ($TXHISTORY_ADMIN_TLS_KEY)
+//	-token-file       file holding a bearer token for both APIs, re-read when it changes ($TXHISTORY_TOKEN_FILE)
+//	-token-env        name of an environment variable holding a bearer token (default $TXHISTORY_TOKEN)
+//	-oauth-token-url, -oauth-client-id, -oauth-audience, -oauth-scopes, -oauth-client-secret-file
+//	                  OAuth2 client credentials, as ingestd's (the secret in $TXHISTORY_OAUTH_CLIENT_SECRET)
+//	-dsn-file         file holding the Integration DB's connection string ($TXHISTORY_DSN_FILE; else $TXHISTORY_DSN)
+//	-dsn              the connection string itself (wins, but shows the password in the process list)
+//	-schema           schema of txhistory's tables (default txhistory) ($TXHISTORY_SCHEMA)
+//	-party            the treasury party ingestion reads (required) ($TXHISTORY_PARTY)
+//	-mode             unique or non-unique (default non-unique: correct either way, thanks to update-id dedup)
+//	-admin-api        auto, 3.4 or 3.5 (default auto: told from the participant's errors)
+//	-since            time of the backup (RFC 3339): list the packages used since (step 4)
+//	-timeout          how long to wait for the participant to process tRecovery (default 1h)
+//	-poll             pause between look-ups while waiting (default 2s)
+//	-note             text for the audit row (who, ticket)
+//	-yes              rewrite the checkpoint (step 6)
 //
-// Exit status: 0 when every step passed, 1 when one failed, 2 for bad flags.
+// Exit status: 0 when every step passed, 1 when one failed, 2 for a
+// configuration error (a missing or malformed setting, a TLS or secret file
+// that cannot be read), found before anything is dialled.
 package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -57,20 +80,25 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// run is the whole command; it returns the exit status. getenv reads the
+// environment (os.Getenv, or a map in tests).
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("runbook", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageText)
+		fs.PrintDefaults()
+	}
+	env := &envFlags{fs: fs, getenv: getenv, malformed: map[string]error{}}
+	var conn connSettings
+	conn.define(env)
+	var party, schemaNm string
+	env.str(&party, "party", envParty, "", "the treasury party ingestion reads")
+	env.str(&schemaNm, "schema", envSchema, schema.DefaultName, "schema of txhistory's tables")
 	var (
-		ledgerAt  = fs.String("ledger", "", "Ledger API host:port")
-		adminAt   = fs.String("admin", "", "admin API host:port")
-		plaintext = fs.Bool("plaintext", false, "connect without TLS")
-		tokenEnv  = fs.String("token-env", "", "name of an environment variable holding a bearer token")
-		dsn       = fs.String("dsn", "", "PostgreSQL connection string of the Integration DB")
-		schemaNm  = fs.String("schema", schema.DefaultName, "schema of txhistory's tables")
-		party     = fs.String("party", "", "the treasury party")
 		modeFlag  = fs.String("mode", string(recovery.ModeNonUnique), "unique or non-unique")
 		adminAPI  = fs.String("admin-api", "auto", "admin API behaviour: auto, 3.4 or 3.5")
 		sinceFlag = fs.String("since", "", "time of the backup (RFC 3339): list the packages used since")
@@ -92,6 +120,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
+	if fs.NArg() > 0 {
+		return usage("unexpected arguments %q", fs.Args())
+	}
+	if err := env.err(); err != nil {
+		return usage("%v", err)
+	}
 	mode, err := recovery.ParseMode(*modeFlag)
 	if err != nil {
 		return usage("%v", err)
@@ -107,29 +141,36 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	switch {
-	case *ledgerAt == "":
-		return usage("-ledger is required")
-	case *adminAt == "" && !*pkgsOnly:
-		return usage("-admin is required")
-	case *dsn == "":
-		return usage("-dsn is required")
-	case *party == "":
-		return usage("-party is required")
+	case conn.ledger == "":
+		return usage("-ledger (or $%s) is required", envLedger)
+	case conn.admin == "" && !*pkgsOnly:
+		return usage("-admin (or $%s) is required", envAdmin)
+	case party == "":
+		return usage("-party (or $%s) is required", envParty)
 	case *pkgsOnly && since.IsZero():
 		return usage("-packages-only needs -since")
+	}
+	if err := schema.ValidateName(schemaNm); err != nil {
+		return usage("%v", err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	// Every file is read and every setting checked here: a bad one is a
+	// configuration error before anything is dialled.
+	endpoints, err := conn.resolve(ctx, getenv)
+	if err != nil {
+		return usage("%s", ingest.Redact(err.Error()))
 	}
 
 	level := slog.LevelError
 	if *verbose {
 		level = slog.LevelInfo
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	cfg := runbookConfig{
-		ledger: *ledgerAt, admin: *adminAt, plaintext: *plaintext, tokenEnv: *tokenEnv, dsn: *dsn, yes: *yes, packagesOnly: *pkgsOnly,
-		since: since,
+		connection: *endpoints, yes: *yes, packagesOnly: *pkgsOnly, since: since,
 		options: recovery.Options{
-			Schema: *schemaNm, Parties: []string{*party}, Mode: mode, AdminAPI: api, Timeout: *timeout, PollInterval: *poll, Note: *note,
+			Schema: schemaNm, Parties: []string{party}, Mode: mode, AdminAPI: api, Timeout: *timeout, PollInterval: *poll, Note: *note,
 			Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 		},
 	}
@@ -140,32 +181,36 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-type runbookConfig struct {
-	ledger, admin string
-	plaintext     bool
-	tokenEnv      string
-	dsn           string
-	since         time.Time
-	packagesOnly  bool
-	yes           bool
-	options       recovery.Options
-}
+const usageText = `Usage: runbook [flags]
 
-func (c runbookConfig) endpoint(target string) ledger.Endpoint {
-	ep := ledger.Endpoint{Target: target, Insecure: c.plaintext}
-	if !c.plaintext {
-		ep.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	if c.tokenEnv != "" {
-		ep.Tokens = ledger.StaticToken(os.Getenv(c.tokenEnv))
-	}
-	return ep
+Runs the validator node restore runbook against a restored participant and
+the Integration DB; a dry run unless -yes. The connection settings are
+ingestd's: each also comes from the environment variable shown in its help
+($TXHISTORY_*), and a flag given on the command line wins. Keep secrets out
+of flags, which other users see in the process list: the DSN in
+$TXHISTORY_DSN or -dsn-file, a token in $TXHISTORY_TOKEN or -token-file, the
+OAuth2 client secret in $TXHISTORY_OAUTH_CLIENT_SECRET or
+-oauth-client-secret-file.
+
+Exit status: 0 when every step passed, 1 when one failed, 2 for a
+configuration error (a missing or malformed setting, a TLS or secret file
+that cannot be read).
+
+Flags:
+`
+
+type runbookConfig struct {
+	connection
+	since        time.Time
+	packagesOnly bool
+	yes          bool
+	options      recovery.Options
 }
 
 func runRunbook(ctx context.Context, c runbookConfig, out io.Writer) error {
-	lc := ledger.Config{LedgerAPI: c.endpoint(c.ledger)}
-	if c.admin != "" {
-		lc.Admin = c.endpoint(c.admin)
+	lc := ledger.Config{LedgerAPI: c.ledgerAPI}
+	if c.adminAPI.Target != "" {
+		lc.Admin = c.adminAPI
 	}
 	client, err := ledger.Dial(lc)
 	if err != nil {

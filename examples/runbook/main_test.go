@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,11 +25,22 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 const treasury = "treasury::1220abcd"
 
-// The command against a restored fake participant: flags checked, a dry
-// run, then -yes, after which ingestion resumes.
-func TestRunbookCommand(t *testing.T) {
+// restored is a participant restored from a backup after ingestion read
+// past it, and the Integration DB that ingestion wrote.
+type restored struct {
+	p        *ledgertest.Participant
+	dsn      string
+	db       *sqlx.DB
+	stored   []*ledger.Transaction // appended after the backup
+	ingestTo func(end int64) error
+}
+
+// newRestored starts a participant with opts and a separate admin API;
+// ingestion dials its Ledger API with tlsCfg (nil: plaintext).
+func newRestored(t *testing.T, tlsCfg *tls.Config, opts ...ledgertest.Option) *restored {
+	t.Helper()
 	ctx := context.Background()
-	p, err := ledgertest.New(ledgertest.WithSeparateAdmin())
+	p, err := ledgertest.New(append([]ledgertest.Option{ledgertest.WithSeparateAdmin()}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
 	dsn := pgtest.NewDSN(t)
@@ -49,7 +61,7 @@ func TestRunbookCommand(t *testing.T) {
 	backup := p.Backup()
 	stored, err := p.Append(txs[20:]...)
 	require.NoError(t, err)
-	client, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}})
+	client, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), TLS: tlsCfg, Insecure: tlsCfg == nil}})
 	require.NoError(t, err)
 	t.Cleanup(func() { client.Close() })
 	ingestTo := func(end int64) error {
@@ -61,21 +73,38 @@ func TestRunbookCommand(t *testing.T) {
 	require.NoError(t, ingestTo(40))
 	p.Restore(backup)
 	require.ErrorIs(t, ingestTo(p.LedgerEnd()), ingest.ErrParticipantRestored)
+	return &restored{p: p, dsn: dsn, db: db, stored: stored, ingestTo: ingestTo}
+}
+
+// envOf is a getenv reading m.
+func envOf(m map[string]string) func(string) string {
+	return func(name string) string { return m[name] }
+}
+
+const dryRun = "dry run: would move the checkpoint from offset 40 to"
+
+// The command against a restored fake participant: flags checked, a dry
+// run, then -yes, after which ingestion resumes.
+func TestRunbookCommand(t *testing.T) {
+	ctx := context.Background()
+	r := newRestored(t, nil)
+	p, dsn, db, stored, ingestTo := r.p, r.dsn, r.db, r.stored, r.ingestTo
+	noEnv := envOf(nil)
 
 	base := []string{"-ledger", p.Addr(), "-admin", p.AdminAddr(), "-plaintext", "-dsn", dsn, "-party", treasury, "-poll", "10ms"}
 	var out, errOut bytes.Buffer
-	require.Equal(t, 2, run([]string{"-ledger", p.Addr()}, &out, &errOut), "missing flags")
-	require.Contains(t, errOut.String(), "-admin is required")
-	require.Equal(t, 2, run(append(base, "-mode", "sometimes"), &out, &errOut))
+	require.Equal(t, 2, run([]string{"-ledger", p.Addr()}, noEnv, &out, &errOut), "missing flags")
+	require.Contains(t, errOut.String(), "-admin (or $TXHISTORY_ADMIN) is required")
+	require.Equal(t, 2, run(append(base, "-mode", "sometimes"), noEnv, &out, &errOut))
 
 	out.Reset()
-	require.Equal(t, 0, run(append(base, "-since", stored[0].RecordTime.Format(time.RFC3339Nano)), &out, &errOut), errOut.String())
+	require.Equal(t, 0, run(append(base, "-since", stored[0].RecordTime.Format(time.RFC3339Nano)), noEnv, &out, &errOut), errOut.String())
 	t.Log("\n" + out.String())
-	require.Contains(t, out.String(), "dry run: would move the checkpoint from offset 40 to")
+	require.Contains(t, out.String(), dryRun)
 	require.Contains(t, out.String(), "1220ee pkg")
 
 	out.Reset()
-	require.Equal(t, 0, run(append(base, "-yes", "-note", "drill by t"), &out, &errOut), errOut.String())
+	require.Equal(t, 0, run(append(base, "-yes", "-note", "drill by t"), noEnv, &out, &errOut), errOut.String())
 	t.Log("\n" + out.String())
 	require.Contains(t, out.String(), "Step 7.")
 	store, err := checkpoint.NewStore(schema.DefaultName)

@@ -1,0 +1,298 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/lib/pq"
+)
+
+// The connection settings are named as examples/ingestd names them, so that
+// the runbook reaches the participant and the Integration DB with the
+// daemon's configuration: every one has a TXHISTORY_* environment variable,
+// and a flag given on the command line wins. Secrets (the DSN, a token, the
+// OAuth2 client secret) belong in the environment or in files: flags show
+// in the process list.
+const (
+	envLedger       = "TXHISTORY_LEDGER"
+	envAdmin        = "TXHISTORY_ADMIN"
+	envDSN          = "TXHISTORY_DSN"
+	envDSNFile      = "TXHISTORY_DSN_FILE"
+	envParty        = "TXHISTORY_PARTY"
+	envSchema       = "TXHISTORY_SCHEMA"
+	envToken        = "TXHISTORY_TOKEN"
+	envClientSecret = "TXHISTORY_OAUTH_CLIENT_SECRET"
+)
+
+// envFlags defines flags whose defaults come from environment variables.
+// A variable that does not parse is an error naming it, unless its flag is
+// given on the command line: never silently the default.
+type envFlags struct {
+	fs        *flag.FlagSet
+	getenv    func(string) string
+	malformed map[string]error // by flag name
+}
+
+func (e *envFlags) str(p *string, name, envName, def, help string) {
+	if v := e.getenv(envName); v != "" {
+		def = v
+	}
+	e.fs.StringVar(p, name, def, help+" ($"+envName+")")
+}
+
+func (e *envFlags) boolean(p *bool, name, envName, help string) {
+	def := false
+	if v := e.getenv(envName); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			e.malformed[name] = fmt.Errorf("$%s=%q: want true or false", envName, v)
+		}
+		def = b
+	}
+	e.fs.BoolVar(p, name, def, help+" ($"+envName+")")
+}
+
+// err reports the malformed variables whose flag was not given; call it
+// after parsing.
+func (e *envFlags) err() error {
+	e.fs.Visit(func(f *flag.Flag) { delete(e.malformed, f.Name) })
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(e.malformed)) {
+		errs = append(errs, e.malformed[name])
+	}
+	return errors.Join(errs...)
+}
+
+// connSettings are the flags (and variables) saying how to reach the
+// participant's two APIs and the Integration DB.
+type connSettings struct {
+	ledger, admin             string
+	plaintext                 bool
+	tlsCA                     string
+	tlsCert, tlsKey           string
+	tlsServerName             string
+	adminTLSCert, adminTLSKey string
+	tokenEnv, tokenFile       string
+	oauthTokenURL             string
+	oauthClientID             string
+	oauthSecretFile           string
+	oauthAudience             string
+	oauthScopes               string
+	dsn, dsnFile              string
+}
+
+func (c *connSettings) define(e *envFlags) {
+	e.str(&c.ledger, "ledger", envLedger, "", "Ledger API host:port of the participant")
+	e.str(&c.admin, "admin", envAdmin, "", "admin API host:port of the participant")
+	e.boolean(&c.plaintext, "plaintext", "TXHISTORY_PLAINTEXT", "connect to the participant without TLS (loopback only!)")
+	e.str(&c.tlsCA, "tls-ca", "TXHISTORY_TLS_CA", "", "PEM file of the CA that signed the participant's certificates (default: system roots)")
+	e.str(&c.tlsCert, "tls-cert", "TXHISTORY_TLS_CERT", "", "PEM client certificate for mutual TLS")
+	e.str(&c.tlsKey, "tls-key", "TXHISTORY_TLS_KEY", "", "PEM key of -tls-cert")
+	e.str(&c.tlsServerName, "tls-server-name", "TXHISTORY_TLS_SERVER_NAME", "", "name to verify the participant's certificates against (default: the host of -ledger and -admin)")
+	e.str(&c.adminTLSCert, "admin-tls-cert", "TXHISTORY_ADMIN_TLS_CERT", "", "client certificate for the admin API (default: -tls-cert)")
+	e.str(&c.adminTLSKey, "admin-tls-key", "TXHISTORY_ADMIN_TLS_KEY", "", "key of -admin-tls-cert (default: -tls-key)")
+	e.str(&c.tokenFile, "token-file", "TXHISTORY_TOKEN_FILE", "", "file holding a bearer token for both APIs, re-read when it changes (else $"+envToken+")")
+	e.fs.StringVar(&c.tokenEnv, "token-env", "", "name of an environment variable holding a bearer token for both APIs (default: $"+envToken+")")
+	e.str(&c.oauthTokenURL, "oauth-token-url", "TXHISTORY_OAUTH_TOKEN_URL", "", "OAuth2 token endpoint for the client-credentials grant")
+	e.str(&c.oauthClientID, "oauth-client-id", "TXHISTORY_OAUTH_CLIENT_ID", "", "OAuth2 client id")
+	e.str(&c.oauthSecretFile, "oauth-client-secret-file", "TXHISTORY_OAUTH_CLIENT_SECRET_FILE", "", "file holding the OAuth2 client secret (else $"+envClientSecret+")")
+	e.str(&c.oauthAudience, "oauth-audience", "TXHISTORY_OAUTH_AUDIENCE", "", "OAuth2 audience parameter")
+	e.str(&c.oauthScopes, "oauth-scopes", "TXHISTORY_OAUTH_SCOPES", "", "OAuth2 scopes, space-separated")
+	e.str(&c.dsnFile, "dsn-file", envDSNFile, "", "file holding the PostgreSQL connection string of the Integration DB (else $"+envDSN+")")
+	e.fs.StringVar(&c.dsn, "dsn", "", "PostgreSQL connection string of the Integration DB; wins over $"+envDSN+" and -dsn-file, but shows its password in the process list")
+}
+
+// connection is what connSettings resolve to: the endpoints to dial and the
+// DSN, with every file read.
+type connection struct {
+	ledgerAPI, adminAPI ledger.Endpoint // adminAPI.Target "": none
+	dsn                 string
+}
+
+// resolve reads the files and secrets the settings name and checks them,
+// so that a bad one is a configuration error before anything is dialled.
+// ctx bounds the OAuth2 token fetches.
+func (c *connSettings) resolve(ctx context.Context, getenv func(string) string) (*connection, error) {
+	var errs []error
+	conn := &connection{dsn: c.dsn}
+	if conn.dsn == "" {
+		dsn, err := secret(getenv(envDSN), c.dsnFile, "-dsn-file")
+		errs = append(errs, err)
+		conn.dsn = dsn
+	}
+	switch {
+	case conn.dsn == "":
+		errs = append(errs, fmt.Errorf("the Integration DB's connection string is required: $%s or -dsn-file (or -dsn)", envDSN))
+	default:
+		if _, err := pq.NewConnector(conn.dsn); err != nil {
+			// lib/pq's message may quote a piece of the password.
+			errs = append(errs, errors.New("the DSN is not a PostgreSQL connection string that lib/pq accepts (its message is withheld: it may quote the password)"))
+		}
+	}
+
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		errs = append(errs, errors.New("-tls-cert and -tls-key go together"))
+	}
+	if (c.adminTLSCert == "") != (c.adminTLSKey == "") {
+		errs = append(errs, errors.New("-admin-tls-cert and -admin-tls-key go together"))
+	}
+	if c.plaintext && (c.tlsCA != "" || c.tlsCert != "" || c.adminTLSCert != "" || c.tlsServerName != "") {
+		errs = append(errs, errors.New("-plaintext excludes the -tls-* settings"))
+	}
+	tokens, err := c.tokens(ctx, getenv)
+	errs = append(errs, err)
+
+	ledgerTLS, err := c.tlsConfig(c.tlsCert, c.tlsKey)
+	errs = append(errs, err)
+	conn.ledgerAPI = ledger.Endpoint{Target: c.ledger, TLS: ledgerTLS, Insecure: c.plaintext, Tokens: tokens}
+	if c.admin != "" {
+		adminTLS := ledgerTLS
+		if c.adminTLSCert != "" {
+			adminTLS = ledgerTLS.Clone()
+			errs = append(errs, loadCert(adminTLS, c.adminTLSCert, c.adminTLSKey))
+		}
+		conn.adminAPI = ledger.Endpoint{Target: c.admin, TLS: adminTLS, Insecure: c.plaintext, Tokens: tokens}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return conn, nil
+}
+
+// tlsConfig builds the TLS configuration of an endpoint with the client
+// certificate in certFile and keyFile; nil with -plaintext.
+func (c *connSettings) tlsConfig(certFile, keyFile string) (*tls.Config, error) {
+	if c.plaintext {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.tlsServerName}
+	if c.tlsCA != "" {
+		pem, err := os.ReadFile(c.tlsCA)
+		if err != nil {
+			return nil, fmt.Errorf("read -tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-tls-ca %s holds no PEM certificate", c.tlsCA)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, loadCert(cfg, certFile, keyFile)
+}
+
+// loadCert adds the client certificate in certFile and keyFile to cfg, if
+// both are named (that one without the other is reported by resolve).
+func loadCert(cfg *tls.Config, certFile, keyFile string) error {
+	if cfg == nil || certFile == "" || keyFile == "" {
+		return nil
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return fmt.Errorf("load client certificate %s: %w", certFile, err)
+	}
+	cfg.Certificates = []tls.Certificate{cert}
+	return nil
+}
+
+// tokens returns the bearer tokens for both APIs: OAuth2 client
+// credentials, else -token-file, else the variable -token-env names, else
+// $TXHISTORY_TOKEN; nil for none.
+func (c *connSettings) tokens(ctx context.Context, getenv func(string) string) (ledger.TokenSource, error) {
+	if c.oauthTokenURL != "" {
+		clientSecret, err := secret(getenv(envClientSecret), c.oauthSecretFile, "-oauth-client-secret-file")
+		var errs []error
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case clientSecret == "":
+			errs = append(errs, fmt.Errorf("-oauth-token-url needs the client secret in $%s or -oauth-client-secret-file", envClientSecret))
+		}
+		if c.oauthClientID == "" {
+			errs = append(errs, errors.New("-oauth-token-url needs -oauth-client-id"))
+		}
+		if c.tokenFile != "" || c.tokenEnv != "" {
+			errs = append(errs, errors.New("choose OAuth2 or a static token, not both"))
+		}
+		if len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+		var opts []ledger.CredentialsOption
+		if c.oauthAudience != "" {
+			opts = append(opts, ledger.WithAudience(c.oauthAudience))
+		}
+		if c.oauthScopes != "" {
+			opts = append(opts, ledger.WithScopes(strings.Fields(c.oauthScopes)...))
+		}
+		return ledger.ClientCredentials(ctx, c.oauthTokenURL, c.oauthClientID, clientSecret, opts...), nil
+	}
+	switch {
+	case c.tokenFile != "":
+		f := &fileToken{path: c.tokenFile}
+		if _, err := f.Token(ctx); err != nil {
+			return nil, err
+		}
+		return f, nil
+	case c.tokenEnv != "":
+		tok := getenv(c.tokenEnv)
+		if tok == "" {
+			return nil, fmt.Errorf("-token-env %s: $%s is empty", c.tokenEnv, c.tokenEnv)
+		}
+		return ledger.StaticToken(tok), nil
+	case getenv(envToken) != "":
+		return ledger.StaticToken(getenv(envToken)), nil
+	}
+	return nil, nil
+}
+
+// secret returns the content of file if one is named (flagName names it in
+// errors), else fromEnv.
+func secret(fromEnv, file, flagName string) (string, error) {
+	if file == "" {
+		return fromEnv, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		// The error names the file, not its content.
+		return "", fmt.Errorf("read %s: %w", flagName, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// fileToken reads a bearer token from a file that another process (a
+// sidecar, a secrets agent) keeps fresh, again whenever it changed: the
+// runbook may wait an hour for the participant.
+type fileToken struct {
+	path string
+	mu   sync.Mutex
+	mod  time.Time
+	tok  string
+}
+
+func (f *fileToken) Token(context.Context) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, err := os.Stat(f.path)
+	if err != nil {
+		return "", fmt.Errorf("-token-file: %w", err)
+	}
+	if f.tok == "" || !st.ModTime().Equal(f.mod) {
+		b, err := os.ReadFile(f.path)
+		if err != nil {
+			return "", fmt.Errorf("-token-file: %w", err)
+		}
+		f.tok, f.mod = strings.TrimSpace(string(b)), st.ModTime()
+	}
+	return f.tok, nil
+}
