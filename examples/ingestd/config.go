@@ -2,19 +2,17 @@ package main
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"maps"
 	"math"
-	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/schema"
@@ -189,10 +187,10 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	c.receiveWindow = int(receiveWindow)
 
 	var err error
-	if c.dsn, err = secret(getenv(envDSN), dsnFile, "the PostgreSQL connection string"); err != nil {
+	if c.dsn, err = conn.Secret(getenv(envDSN), dsnFile, "the PostgreSQL connection string"); err != nil {
 		return nil, err
 	}
-	if c.oauthClientSecret, err = secret(getenv(envClientSecret), secretFile, "the OAuth2 client secret"); err != nil {
+	if c.oauthClientSecret, err = conn.Secret(getenv(envClientSecret), secretFile, "the OAuth2 client secret"); err != nil {
 		return nil, err
 	}
 	c.token = getenv(envToken)
@@ -205,19 +203,6 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		c.demoIgnored, c.dsn, c.party = true, "", ""
 	}
 	return c, c.validate()
-}
-
-// secret returns the value of a file if one is named, else fromEnv.
-func secret(fromEnv, file, what string) (string, error) {
-	if file == "" {
-		return fromEnv, nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		// The error names the file, not its content.
-		return "", fmt.Errorf("read %s: %w", what, err)
-	}
-	return strings.TrimSpace(string(b)), nil
 }
 
 func (c *config) validate() error {
@@ -305,24 +290,5 @@ func (c *config) tlsConfig(certFile, keyFile string) (*tls.Config, error) {
 	if c.plaintext {
 		return nil, nil
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.tlsServerName}
-	if c.tlsCA != "" {
-		pem, err := os.ReadFile(c.tlsCA)
-		if err != nil {
-			return nil, fmt.Errorf("read -tls-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("-tls-ca %s holds no PEM certificate", c.tlsCA)
-		}
-		cfg.RootCAs = pool
-	}
-	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("load client certificate %s: %w", certFile, err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
+	return conn.TLS(c.tlsCA, certFile, keyFile, c.tlsServerName)
 }

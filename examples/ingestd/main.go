@@ -45,6 +45,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/metrics"
@@ -327,37 +328,11 @@ func (d *daemon) tokens(ctx context.Context) (ledger.TokenSource, error) {
 		}
 		return ledger.ClientCredentials(ctx, cfg.oauthTokenURL, cfg.oauthClientID, cfg.oauthClientSecret, opts...), nil
 	case cfg.tokenFile != "":
-		return &fileToken{path: cfg.tokenFile}, nil
+		return &conn.FileToken{Path: cfg.tokenFile}, nil
 	case cfg.token != "":
 		return ledger.StaticToken(cfg.token), nil
 	}
 	return nil, nil
-}
-
-// fileToken reads a bearer token from a file that another process (a
-// sidecar, a secrets agent) keeps fresh, again whenever it changed.
-type fileToken struct {
-	path string
-	mu   sync.Mutex
-	mod  time.Time
-	tok  string
-}
-
-func (f *fileToken) Token(context.Context) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	st, err := os.Stat(f.path)
-	if err != nil {
-		return "", fmt.Errorf("token file: %w", err)
-	}
-	if f.tok == "" || !st.ModTime().Equal(f.mod) {
-		b, err := os.ReadFile(f.path)
-		if err != nil {
-			return "", fmt.Errorf("token file: %w", err)
-		}
-		f.tok, f.mod = strings.TrimSpace(string(b)), st.ModTime()
-	}
-	return f.tok, nil
 }
 
 // migrate applies the schema migrations, waiting for the database if it is

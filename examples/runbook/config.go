@@ -3,18 +3,15 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
+	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/lib/pq"
 )
@@ -126,17 +123,17 @@ type connection struct {
 // ctx bounds the OAuth2 token fetches.
 func (c *connSettings) resolve(ctx context.Context, getenv func(string) string) (*connection, error) {
 	var errs []error
-	conn := &connection{dsn: c.dsn}
-	if conn.dsn == "" {
-		dsn, err := secret(getenv(envDSN), c.dsnFile, "-dsn-file")
+	out := &connection{dsn: c.dsn}
+	if out.dsn == "" {
+		dsn, err := conn.Secret(getenv(envDSN), c.dsnFile, "-dsn-file")
 		errs = append(errs, err)
-		conn.dsn = dsn
+		out.dsn = dsn
 	}
 	switch {
-	case conn.dsn == "":
+	case out.dsn == "":
 		errs = append(errs, fmt.Errorf("the Integration DB's connection string is required: $%s or -dsn-file (or -dsn)", envDSN))
 	default:
-		if _, err := pq.NewConnector(conn.dsn); err != nil {
+		if _, err := pq.NewConnector(out.dsn); err != nil {
 			// lib/pq's message may quote a piece of the password.
 			errs = append(errs, errors.New("the DSN is not a PostgreSQL connection string that lib/pq accepts (its message is withheld: it may quote the password)"))
 		}
@@ -156,19 +153,19 @@ func (c *connSettings) resolve(ctx context.Context, getenv func(string) string) 
 
 	ledgerTLS, err := c.tlsConfig(c.tlsCert, c.tlsKey)
 	errs = append(errs, err)
-	conn.ledgerAPI = ledger.Endpoint{Target: c.ledger, TLS: ledgerTLS, Insecure: c.plaintext, Tokens: tokens}
+	out.ledgerAPI = ledger.Endpoint{Target: c.ledger, TLS: ledgerTLS, Insecure: c.plaintext, Tokens: tokens}
 	if c.admin != "" {
 		adminTLS := ledgerTLS
 		if c.adminTLSCert != "" {
-			adminTLS = ledgerTLS.Clone()
-			errs = append(errs, loadCert(adminTLS, c.adminTLSCert, c.adminTLSKey))
+			adminTLS, err = c.tlsConfig(c.adminTLSCert, c.adminTLSKey)
+			errs = append(errs, err)
 		}
-		conn.adminAPI = ledger.Endpoint{Target: c.admin, TLS: adminTLS, Insecure: c.plaintext, Tokens: tokens}
+		out.adminAPI = ledger.Endpoint{Target: c.admin, TLS: adminTLS, Insecure: c.plaintext, Tokens: tokens}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return conn, nil
+	return out, nil
 }
 
 // tlsConfig builds the TLS configuration of an endpoint with the client
@@ -177,33 +174,7 @@ func (c *connSettings) tlsConfig(certFile, keyFile string) (*tls.Config, error) 
 	if c.plaintext {
 		return nil, nil
 	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.tlsServerName}
-	if c.tlsCA != "" {
-		pem, err := os.ReadFile(c.tlsCA)
-		if err != nil {
-			return nil, fmt.Errorf("read -tls-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("-tls-ca %s holds no PEM certificate", c.tlsCA)
-		}
-		cfg.RootCAs = pool
-	}
-	return cfg, loadCert(cfg, certFile, keyFile)
-}
-
-// loadCert adds the client certificate in certFile and keyFile to cfg, if
-// both are named (that one without the other is reported by resolve).
-func loadCert(cfg *tls.Config, certFile, keyFile string) error {
-	if cfg == nil || certFile == "" || keyFile == "" {
-		return nil
-	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return fmt.Errorf("load client certificate %s: %w", certFile, err)
-	}
-	cfg.Certificates = []tls.Certificate{cert}
-	return nil
+	return conn.TLS(c.tlsCA, certFile, keyFile, c.tlsServerName)
 }
 
 // tokens returns the bearer tokens for both APIs: OAuth2 client
@@ -211,7 +182,7 @@ func loadCert(cfg *tls.Config, certFile, keyFile string) error {
 // $TXHISTORY_TOKEN; nil for none.
 func (c *connSettings) tokens(ctx context.Context, getenv func(string) string) (ledger.TokenSource, error) {
 	if c.oauthTokenURL != "" {
-		clientSecret, err := secret(getenv(envClientSecret), c.oauthSecretFile, "-oauth-client-secret-file")
+		clientSecret, err := conn.Secret(getenv(envClientSecret), c.oauthSecretFile, "-oauth-client-secret-file")
 		var errs []error
 		switch {
 		case err != nil:
@@ -239,7 +210,7 @@ func (c *connSettings) tokens(ctx context.Context, getenv func(string) string) (
 	}
 	switch {
 	case c.tokenFile != "":
-		f := &fileToken{path: c.tokenFile}
+		f := &conn.FileToken{Path: c.tokenFile}
 		if _, err := f.Token(ctx); err != nil {
 			return nil, err
 		}
@@ -254,45 +225,4 @@ func (c *connSettings) tokens(ctx context.Context, getenv func(string) string) (
 		return ledger.StaticToken(getenv(envToken)), nil
 	}
 	return nil, nil
-}
-
-// secret returns the content of file if one is named (flagName names it in
-// errors), else fromEnv.
-func secret(fromEnv, file, flagName string) (string, error) {
-	if file == "" {
-		return fromEnv, nil
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		// The error names the file, not its content.
-		return "", fmt.Errorf("read %s: %w", flagName, err)
-	}
-	return strings.TrimSpace(string(b)), nil
-}
-
-// fileToken reads a bearer token from a file that another process (a
-// sidecar, a secrets agent) keeps fresh, again whenever it changed: the
-// runbook may wait an hour for the participant.
-type fileToken struct {
-	path string
-	mu   sync.Mutex
-	mod  time.Time
-	tok  string
-}
-
-func (f *fileToken) Token(context.Context) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	st, err := os.Stat(f.path)
-	if err != nil {
-		return "", fmt.Errorf("-token-file: %w", err)
-	}
-	if f.tok == "" || !st.ModTime().Equal(f.mod) {
-		b, err := os.ReadFile(f.path)
-		if err != nil {
-			return "", fmt.Errorf("-token-file: %w", err)
-		}
-		f.tok, f.mod = strings.TrimSpace(string(b)), st.ModTime()
-	}
-	return f.tok, nil
 }

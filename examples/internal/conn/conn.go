@@ -1,0 +1,84 @@
+// Package conn holds what the example binaries share to reach a
+// participant: TLS settings from PEM files, a bearer token read from a file
+// another process keeps fresh, and secrets read from files.
+package conn
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// TLS returns the TLS configuration of an endpoint: the CA in caFile (the
+// system roots if empty), the client certificate in certFile and keyFile
+// (none if either is empty) and the server name to verify (the target's
+// host if empty). Errors name the flags -tls-ca and -tls-cert.
+func TLS(caFile, certFile, keyFile, serverName string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("read -tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-tls-ca %s holds no PEM certificate", caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if certFile != "" && keyFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("load client certificate %s: %w", certFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// Secret returns the content of file, trimmed, if one is named, else
+// fromEnv. what names the file in errors; its content never appears in them.
+func Secret(fromEnv, file, what string) (string, error) {
+	if file == "" {
+		return fromEnv, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", what, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// FileToken is a ledger.TokenSource reading a bearer token from a file that
+// another process (a sidecar, a secrets agent) keeps fresh: again whenever
+// the file changed.
+type FileToken struct {
+	Path string
+
+	mu  sync.Mutex
+	mod time.Time
+	tok string
+}
+
+// Token returns the file's token.
+func (f *FileToken) Token(context.Context) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, err := os.Stat(f.Path)
+	if err != nil {
+		return "", fmt.Errorf("token file: %w", err)
+	}
+	if f.tok == "" || !st.ModTime().Equal(f.mod) {
+		b, err := os.ReadFile(f.Path)
+		if err != nil {
+			return "", fmt.Errorf("token file: %w", err)
+		}
+		f.tok, f.mod = strings.TrimSpace(string(b)), st.ModTime()
+	}
+	return f.tok, nil
+}
