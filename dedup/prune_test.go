@@ -21,11 +21,6 @@ func TestPruneKeepsWhatTheRunbookReplays(t *testing.T) {
 	ctx := context.Background()
 	db, s := migratedStore(t)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	on := func(sync, id string, off int64, rt time.Time) *ledger.Transaction {
-		tr := tx(id, off, rt)
-		tr.SynchronizerID = sync
-		return tr
-	}
 	// In offset order; the checkpoint is at a3, on A. B runs ten seconds
 	// behind A.
 	txs := []*ledger.Transaction{
@@ -64,11 +59,6 @@ func TestPruneAfterARestoreWithLowerOffsets(t *testing.T) {
 	ctx := context.Background()
 	db, s := migratedStore(t)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	on := func(sync, id string, off int64, rt time.Time) *ledger.Transaction {
-		tr := tx(id, off, rt)
-		tr.SynchronizerID = sync
-		return tr
-	}
 	claim(t, db, s, on("A", "w", 990, t0.Add(-time.Minute)))
 	claim(t, db, s, on("A", "x", 1000, t0))
 	// The restore: the participant has x at 500 now; the replay drops it.
@@ -98,4 +88,11 @@ func claim(t *testing.T, db *sqlx.DB, s *dedup.Store, txs ...*ledger.Transaction
 	require.NoError(t, err)
 	require.NoError(t, sqlTx.Commit())
 	return fresh
+}
+
+// on is tx on synchronizer sync.
+func on(sync, id string, off int64, rt time.Time) *ledger.Transaction {
+	tr := tx(id, off, rt)
+	tr.SynchronizerID = sync
+	return tr
 }

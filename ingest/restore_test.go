@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/stretchr/testify/require"
 )
@@ -106,28 +107,9 @@ func runToEndAt(t testing.TB, b *testBundle, end int64) {
 // transaction where it was ingested, so ingestion waits for it and goes on.
 func TestRestoredWithSameOffsetsIsWaitedFor(t *testing.T) {
 	b := setup(t, ledgertest.WithCheckpointInterval(10*time.Millisecond))
-	appendN(t, b.p, 0, 50)
-	backup := b.p.Backup()
-	appendN(t, b.p, 50, 50)
-	last := b.p.Transactions()[len(b.p.Transactions())-1]
-	// Time passes after the last transaction: the checkpoint goes beyond it.
-	b.p.AdvanceTime("", last.RecordTime.Add(time.Second))
-	runToEndAt(t, b, b.p.LedgerEnd())
-	require.Greater(t, readState(t, b.db).Checkpoint.Offset, last.Offset)
-
-	b.p.Restore(backup, ledgertest.WithOffsetShift(0), ledgertest.WithCatchUp(true))
-	b.p.CatchUp(50) // the transactions, not the time advance after them
-	require.Equal(t, last.Offset, b.p.LedgerEnd())
-
-	ing := newIngester(t, b, ingest.Config{LedgerEndPoll: 10 * time.Millisecond})
-	done := make(chan error, 1)
-	go func() { done <- ing.Run(context.Background()) }()
-	require.Eventually(t, func() bool { return ing.Stats().Errors["stream"] >= 2 }, 10*time.Second, 5*time.Millisecond, "waits beyond the ledger end")
-	b.p.CatchUp(-1)
-	appendN(t, b.p, 100, 20)
-	require.Eventually(t, func() bool { return ing.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
-	ing.Stop()
-	require.NoError(t, <-done)
+	restoredBehindCheckpoint(t, b, nil)
+	ing, done := waitingBeyondLedgerEnd(t, b, ingest.Config{LedgerEndPoll: 10 * time.Millisecond})
+	catchUpAndFinish(t, b, ing, done)
 	requireAllOnce(t, b)
 }
 
@@ -138,44 +120,19 @@ func TestRestoredWithSameOffsetsIsWaitedFor(t *testing.T) {
 // a participant still catching up is waited for, as above.
 func TestCheckpointBeyondLedgerEndAfterAReplayIsWaitedFor(t *testing.T) {
 	b := setup(t, ledgertest.WithCheckpointInterval(10*time.Millisecond))
-	appendN(t, b.p, 0, 50)
-	backup := b.p.Backup()
-	appendN(t, b.p, 50, 50)
-	last := b.p.Transactions()[len(b.p.Transactions())-1]
-	b.p.AdvanceTime("", last.RecordTime.Add(time.Second))
-	runToEndAt(t, b, b.p.LedgerEnd())
-	cp := readState(t, b.db).Checkpoint
-	require.Equal(t, last.UpdateID, cp.UpdateID)
-	require.Equal(t, last.Offset, cp.UpdateOffset)
-	// The offset the transaction had before an earlier restore and replay.
-	res, err := b.db.Exec(`UPDATE txhistory.ingested_update SET ledger_offset = ledger_offset - 7 WHERE update_id = $1`, last.UpdateID)
-	require.NoError(t, err)
-	n, err := res.RowsAffected()
-	require.NoError(t, err)
-	require.EqualValues(t, 1, n)
-
-	b.p.Restore(backup, ledgertest.WithOffsetShift(0), ledgertest.WithCatchUp(true))
-	b.p.CatchUp(50)
-	require.Equal(t, last.Offset, b.p.LedgerEnd())
-
-	ing := newIngester(t, b, ingest.Config{LedgerEndPoll: 10 * time.Millisecond})
-	done := make(chan error, 1)
-	go func() { done <- ing.Run(context.Background()) }()
-	deadline := time.After(10 * time.Second)
-	for ing.Stats().Errors["stream"] < 2 {
-		select {
-		case err := <-done:
-			t.Fatalf("Run ended while the participant was catching up: %v", err)
-		case <-deadline:
-			t.Fatal("did not wait beyond the ledger end")
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	b.p.CatchUp(-1)
-	appendN(t, b.p, 100, 20)
-	require.Eventually(t, func() bool { return ing.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
-	ing.Stop()
-	require.NoError(t, <-done)
+	restoredBehindCheckpoint(t, b, func(last *ledger.Transaction) {
+		cp := readState(t, b.db).Checkpoint
+		require.Equal(t, last.UpdateID, cp.UpdateID)
+		require.Equal(t, last.Offset, cp.UpdateOffset)
+		// The offset the transaction had before an earlier restore and replay.
+		res, err := b.db.Exec(`UPDATE txhistory.ingested_update SET ledger_offset = ledger_offset - 7 WHERE update_id = $1`, last.UpdateID)
+		require.NoError(t, err)
+		n, err := res.RowsAffected()
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n)
+	})
+	ing, done := waitingBeyondLedgerEnd(t, b, ingest.Config{LedgerEndPoll: 10 * time.Millisecond})
+	catchUpAndFinish(t, b, ing, done)
 }
 
 // A bounded run whose EndOffset lies beyond the ledger end waits for the
@@ -189,9 +146,56 @@ func TestEndOffsetWaitWithPrunedLastTransaction(t *testing.T) {
 	end := b.p.LedgerEnd()
 	require.NoError(t, b.p.Prune(end))
 
-	ing := newIngester(t, b, ingest.Config{EndOffset: end + 5, LedgerEndPoll: 10 * time.Millisecond})
+	ing, done := waitingBeyondLedgerEnd(t, b, ingest.Config{EndOffset: end + 5, LedgerEndPoll: 10 * time.Millisecond})
+	appendN(t, b.p, 20, 5)
+	require.NoError(t, <-done)
+	require.GreaterOrEqual(t, ing.Stats().Offset, end+5)
+	require.GreaterOrEqual(t, readState(t, b.db).Checkpoint.Offset, end+5)
+}
+
+// A checkpoint beyond the ledger end whose last transaction the
+// participant pruned is not taken for a restore either: the participant
+// says what it pruned.
+func TestCheckpointBeyondLedgerEndWithPrunedLastTransaction(t *testing.T) {
+	b := setup(t, ledgertest.WithCheckpointInterval(10*time.Millisecond))
+	last := restoredBehindCheckpoint(t, b, nil)
+	// A restored node keeps its pruning settings.
+	require.NoError(t, b.p.Prune(last.Offset))
+	ing, done := waitingBeyondLedgerEnd(t, b, ingest.Config{LedgerEndPoll: 10 * time.Millisecond})
+	catchUpAndFinish(t, b, ing, done)
+}
+
+// restoredBehindCheckpoint ingests 100 transactions and a time advance
+// after them (the checkpoint goes beyond the last transaction), runs before
+// (if not nil), and restores the participant from a backup taken after 50,
+// with the same offsets, caught up to the last transaction but not the time
+// advance: the checkpoint is beyond its ledger end. It returns the last
+// transaction.
+func restoredBehindCheckpoint(t *testing.T, b *testBundle, before func(last *ledger.Transaction)) *ledger.Transaction {
+	t.Helper()
+	appendN(t, b.p, 0, 50)
+	backup := b.p.Backup()
+	appendN(t, b.p, 50, 50)
+	last := b.p.Transactions()[len(b.p.Transactions())-1]
+	b.p.AdvanceTime("", last.RecordTime.Add(time.Second))
+	runToEndAt(t, b, b.p.LedgerEnd())
+	require.Greater(t, readState(t, b.db).Checkpoint.Offset, last.Offset)
+	if before != nil {
+		before(last)
+	}
+	b.p.Restore(backup, ledgertest.WithOffsetShift(0), ledgertest.WithCatchUp(true))
+	b.p.CatchUp(50)
+	require.Equal(t, last.Offset, b.p.LedgerEnd())
+	return last
+}
+
+// waitingBeyondLedgerEnd starts an Ingester with cfg and returns once it
+// met the ledger end twice; it fails the test if Run ends before.
+func waitingBeyondLedgerEnd(t *testing.T, b *testBundle, cfg ingest.Config) (*ingest.Ingester, <-chan error) {
+	t.Helper()
+	ing := newIngester(t, b, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	done := make(chan error, 1)
 	go func() { done <- ing.Run(ctx) }()
 	deadline := time.After(10 * time.Second)
@@ -204,43 +208,13 @@ func TestEndOffsetWaitWithPrunedLastTransaction(t *testing.T) {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	appendN(t, b.p, 20, 5)
-	require.NoError(t, <-done)
-	require.GreaterOrEqual(t, readState(t, b.db).Checkpoint.Offset, end+5)
+	return ing, done
 }
 
-// A checkpoint beyond the ledger end whose last transaction the
-// participant pruned is not taken for a restore either: the participant
-// says what it pruned.
-func TestCheckpointBeyondLedgerEndWithPrunedLastTransaction(t *testing.T) {
-	b := setup(t, ledgertest.WithCheckpointInterval(10*time.Millisecond))
-	appendN(t, b.p, 0, 50)
-	backup := b.p.Backup()
-	appendN(t, b.p, 50, 50)
-	last := b.p.Transactions()[len(b.p.Transactions())-1]
-	b.p.AdvanceTime("", last.RecordTime.Add(time.Second))
-	runToEndAt(t, b, b.p.LedgerEnd())
-	require.Greater(t, readState(t, b.db).Checkpoint.Offset, last.Offset)
-
-	// Restored with the same offsets, caught up to the last transaction,
-	// which it pruned (a restored node keeps its pruning settings).
-	b.p.Restore(backup, ledgertest.WithOffsetShift(0), ledgertest.WithCatchUp(true))
-	b.p.CatchUp(50)
-	require.NoError(t, b.p.Prune(last.Offset))
-
-	ing := newIngester(t, b, ingest.Config{LedgerEndPoll: 10 * time.Millisecond})
-	done := make(chan error, 1)
-	go func() { done <- ing.Run(context.Background()) }()
-	deadline := time.After(10 * time.Second)
-	for ing.Stats().Errors["stream"] < 2 {
-		select {
-		case err := <-done:
-			t.Fatalf("Run ended while the participant was catching up: %v", err)
-		case <-deadline:
-			t.Fatal("did not wait beyond the ledger end")
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+// catchUpAndFinish lets the participant catch up, appends 20 transactions,
+// waits until ing has ingested them, and stops it.
+func catchUpAndFinish(t *testing.T, b *testBundle, ing *ingest.Ingester, done <-chan error) {
+	t.Helper()
 	b.p.CatchUp(-1)
 	appendN(t, b.p, 100, 20)
 	require.Eventually(t, func() bool { return ing.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
