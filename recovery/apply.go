@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 
@@ -23,7 +24,7 @@ func Apply(ctx context.Context, db *sqlx.DB, rw *Rewind) error {
 	if db == nil {
 		return errors.New("recovery: nil database")
 	}
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return fmt.Errorf("recovery: begin: %w", err)
 	}
@@ -114,7 +115,7 @@ func CheckStopped(ctx context.Context, db *sqlx.DB, schemaName string) error {
 	if err := schema.ValidateName(schemaName); err != nil {
 		return err
 	}
-	tx, err := db.BeginTxx(ctx, nil)
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return fmt.Errorf("recovery: begin: %w", err)
 	}

@@ -13,7 +13,17 @@ import (
 )
 
 func TestAutomation(t *testing.T) {
+	t.Run("default", func(t *testing.T) { automationScenario(t, false) })
+	// An Integration DB whose default is SERIALIZABLE: the store runs its
+	// transactions at READ COMMITTED, as it is written for.
+	t.Run("serializable database default", func(t *testing.T) { automationScenario(t, true) })
+}
+
+func automationScenario(t *testing.T, serializable bool) {
 	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	if serializable {
+		e.serializableDefault()
+	}
 	cids := e.mint("10", "10", "10", "10", "10")
 	for i, id := range []string{"wd-a", "wd-b", "wd-c", "wd-d"} {
 		e.create(e.request(id, "5", cids[i]))

@@ -101,6 +101,19 @@ func newEnv(t *testing.T, cfg withdrawal.Config, rcfg withdrawal.ReconcilerConfi
 		world: &ledgertest.TokenWorld{Sequence: true}, times: map[string]time.Time{}}
 }
 
+// serializableDefault makes SERIALIZABLE the default isolation of e's
+// database for every session opened from now on, and closes the idle ones.
+func (e *env) serializableDefault() {
+	e.t.Helper()
+	_, err := e.db.ExecContext(e.ctx, `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation = %L', current_database(), 'serializable'); END $$`)
+	require.NoError(e.t, err)
+	e.db.SetMaxIdleConns(0) // closes the idle connections
+	e.db.SetMaxIdleConns(2)
+	var level string
+	require.NoError(e.t, e.db.GetContext(e.ctx, &level, `SHOW transaction_isolation`))
+	require.Equal(e.t, "serializable", level)
+}
+
 // fromTable, as the ReconcilerConfig.History given to newEnv, makes the
 // Reconciler read the entries back from token_history; by default newEnv
 // hands it the History handler.

@@ -149,7 +149,7 @@ func (s *Store) Config() Config { return s.cfg }
 // inTx runs fn in a transaction of its own: committed if fn returns nil,
 // rolled back otherwise.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return fmt.Errorf("withdrawal: begin: %w", err)
 	}
