@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -109,7 +110,8 @@ func FuzzParseDecimal(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		got, err := ParseDecimal(s)
-		if !isDecimalText(s) || significantDigits(s) > MaxNumericDigits {
+		_, frac, _ := strings.Cut(s, ".")
+		if !isDecimalText(s) || significantDigits(s) > MaxNumericDigits || len(frac) > MaxNumericScale {
 			if err == nil {
 				t.Fatalf("ParseDecimal(%q) accepted it as %s", s, got)
 			}
@@ -126,4 +128,15 @@ func FuzzParseDecimal(f *testing.F) {
 			t.Fatalf("ParseDecimal(%q) = %#v, decimal.NewFromString gives %#v", s, got, want)
 		}
 	})
+}
+
+// A Daml Numeric has at most 37 digits after the point: leading zeros
+// there count, though they are not significant.
+func TestParseDecimalScale(t *testing.T) {
+	_, err := ParseDecimal("0." + strings.Repeat("0", 36) + "5")
+	require.NoError(t, err)
+	for _, s := range []string{"0." + strings.Repeat("0", 37) + "5", "0." + strings.Repeat("0", 17000) + "1", "-0." + strings.Repeat("0", 38)} {
+		_, err := ParseDecimal(s)
+		require.ErrorContains(t, err, "more than 37 digits after the point", s[:20])
+	}
 }

@@ -240,9 +240,13 @@ func isDecimalText(s string) bool {
 // MaxNumericDigits is the most significant digits a Daml Numeric can have.
 const MaxNumericDigits = 38
 
+// MaxNumericScale is the most digits after the point a Daml Numeric can
+// have (Numeric 37).
+const MaxNumericScale = 37
+
 // ParseDecimal parses a Daml numeric's text ("-12.3400000000") exactly.
-// Exponents, blanks, signs other than a leading minus and more than 38 digits
-// are errors.
+// Exponents, blanks, signs other than a leading minus, more than 38
+// significant digits and more than 37 after the point are errors.
 func ParseDecimal(s string) (decimal.Decimal, error) {
 	if d, ok := parseShortDecimal(s); ok {
 		return d, nil
@@ -252,6 +256,9 @@ func ParseDecimal(s string) (decimal.Decimal, error) {
 	}
 	if significantDigits(s) > MaxNumericDigits {
 		return decimal.Decimal{}, &ValueError{Want: "numeric", Got: KindNumeric, Msg: fmt.Sprintf("numeric %q has more than %d digits", truncate(s, 64), MaxNumericDigits)}
+	}
+	if _, frac, ok := strings.Cut(s, "."); ok && len(frac) > MaxNumericScale {
+		return decimal.Decimal{}, &ValueError{Want: "numeric", Got: KindNumeric, Msg: fmt.Sprintf("numeric %q has more than %d digits after the point", truncate(s, 64), MaxNumericScale)}
 	}
 	d, err := decimal.NewFromString(s)
 	if err != nil {
