@@ -1,10 +1,14 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/cantonx/txhistory/ledger"
@@ -40,13 +44,18 @@ const (
 
 // SetAsideRecord is one row of the review table.
 type SetAsideRecord struct {
+	// UpdateID is "offset:<n>" when the transaction's update id could not
+	// be read or cannot be stored (see ledger.StorableUpdateID; Error
+	// quotes it then).
 	UpdateID       string     `db:"update_id"`
 	Offset         int64      `db:"ledger_offset"`
 	RecordTime     *time.Time `db:"record_time"`
 	SynchronizerID string     `db:"synchronizer_id"`
 	Error          string     `db:"error"`
-	Raw            []byte     `db:"raw"`
-	SetAsideAt     time.Time  `db:"set_aside_at"`
+	// Raw is the transaction in protobuf JSON, or, when that JSON holds a
+	// NUL (which jsonb refuses), {"protojson_base64": ...} holding it.
+	Raw        []byte    `db:"raw"`
+	SetAsideAt time.Time `db:"set_aside_at"`
 }
 
 // poisonItem is an undecodable transaction from the stream.
@@ -79,7 +88,8 @@ func (b *builder) addPoison(de *ledger.DecodeError) error {
 }
 
 func (ing *Ingester) setAside(ctx context.Context, tx *sqlx.Tx, updateID string, offset int64, rt time.Time, sync string, cause error, raw []byte) error {
-	if updateID == "" {
+	if !ledger.StorableUpdateID(updateID) {
+		// None, or one the review table cannot key (the error quotes it).
 		updateID = fmt.Sprintf("offset:%d", offset)
 	}
 	var rtArg, rawArg any
@@ -87,11 +97,17 @@ func (ing *Ingester) setAside(ctx context.Context, tx *sqlx.Tx, updateID string,
 		rtArg = rt
 	}
 	if len(raw) > 0 {
+		if bytes.Contains(raw, []byte(`\u0000`)) {
+			// jsonb cannot hold a NUL: keep the JSON's bytes, encoded.
+			raw, _ = json.Marshal(map[string]string{"protojson_base64": base64.StdEncoding.EncodeToString(raw)})
+		}
 		rawArg = string(raw)
 	}
+	// text cannot hold a NUL or invalid UTF-8 either.
+	msg := strings.ReplaceAll(strings.ToValidUTF8(cause.Error(), "\uFFFD"), "\x00", `\x00`)
 	_, err := tx.ExecContext(ctx, `INSERT INTO `+ing.review+` (update_id, ledger_offset, record_time, synchronizer_id, error, raw)
 		VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (update_id) DO NOTHING`,
-		updateID, offset, rtArg, sync, cause.Error(), rawArg)
+		updateID, offset, rtArg, sync, msg, rawArg)
 	if err != nil {
 		return fmt.Errorf("ingest: set aside update %s at offset %d: %w", updateID, offset, err)
 	}

@@ -3,7 +3,10 @@ package ledger
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	pb "github.com/cantonx/txhistory/proto/gen/lapiv2"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -248,10 +251,36 @@ type DecodeError struct {
 }
 
 func (e *DecodeError) Error() string {
-	if e.NodeID >= 0 {
-		return fmt.Sprintf("ledger: decode update %s at offset %d, node %d: %v", e.UpdateID, e.Offset, e.NodeID, e.Err)
+	id := e.UpdateID
+	if len(id) > 100 {
+		id = fmt.Sprintf("%.100s… (%d bytes)", id, len(id))
 	}
-	return fmt.Sprintf("ledger: decode update %s at offset %d: %v", e.UpdateID, e.Offset, e.Err)
+	if !StorableUpdateID(id) && id != "" {
+		id = strconv.Quote(id) // a NUL or other control characters
+	}
+	if e.NodeID >= 0 {
+		return fmt.Sprintf("ledger: decode update %s at offset %d, node %d: %v", id, e.Offset, e.NodeID, e.Err)
+	}
+	return fmt.Sprintf("ledger: decode update %s at offset %d: %v", id, e.Offset, e.Err)
+}
+
+// MaxUpdateIDLength is the longest update id accepted, in bytes. Canton's
+// are about 70; PostgreSQL's indexes take entries of at most about 2,700.
+const MaxUpdateIDLength = 1024
+
+// StorableUpdateID reports whether id can be stored and looked up as an
+// update id: not empty, at most MaxUpdateIDLength bytes, valid UTF-8
+// without control characters (PostgreSQL's text refuses NUL).
+func StorableUpdateID(id string) bool {
+	if id == "" || len(id) > MaxUpdateIDLength || !utf8.ValidString(id) {
+		return false
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 func (e *DecodeError) Unwrap() error { return e.Err }
@@ -276,6 +305,8 @@ func TransactionFromProto(t *pb.Transaction) (*Transaction, error) {
 	switch {
 	case tx.UpdateID == "":
 		return nil, fail(-1, "transaction has no update id")
+	case !StorableUpdateID(tx.UpdateID):
+		return nil, fail(-1, "update id of %d bytes is not one a participant sends (at most %d bytes of text without control characters)", len(tx.UpdateID), MaxUpdateIDLength)
 	case tx.Offset <= 0:
 		return nil, fail(-1, "transaction has invalid offset %d", tx.Offset)
 	case t.GetRecordTime() == nil:
