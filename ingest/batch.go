@@ -130,10 +130,15 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 	for {
 		skipped, err := ing.commitOnce(ctx, b, split)
 		var he *handlerError
-		if errors.As(err, &he) && !IsTransientDBError(err) && ing.cfg.Poison == PoisonSetAside && !split {
-			// Find the transactions the handler rejects and set them aside.
-			split = true
-			continue
+		if errors.As(err, &he) && !IsTransientDBError(err) && !split && ctx.Err() == nil {
+			if ing.cfg.Poison == PoisonSetAside {
+				// Find the transactions the handler rejects and set them aside.
+				split = true
+				continue
+			}
+			// Name the transaction in the error (a database's refusal
+			// names none).
+			return ing.locate(ctx, b, err)
 		}
 		if err == nil {
 			ing.committed(b, skipped, time.Since(start))

@@ -23,7 +23,9 @@ type PoisonPolicy int
 const (
 	// PoisonHalt (the default) stops Run with an error naming the
 	// transaction's offset and update id. Nothing of its batch is committed;
-	// fix the cause and restart.
+	// fix the cause and restart. To name it when the Handler's error does
+	// not (a database's refusal), a rejected batch is handed over again one
+	// transaction at a time, in a transaction rolled back afterwards.
 	PoisonHalt PoisonPolicy = iota
 	// PoisonSetAside records the transaction in the review_transaction table
 	// (with the error and the transaction as received) and goes on with the
@@ -129,6 +131,39 @@ func (ing *Ingester) setAside(ctx context.Context, tx *sqlx.Tx, updateID string,
 // transfer comes later in the batch). The batch's checkpoints and its
 // full times come last, in a batch without transactions.
 func (ing *Ingester) handleSplit(ctx context.Context, tx *sqlx.Tx, batch *Batch, from map[string]time.Time) error {
+	return ing.eachAlone(ctx, tx, batch, from, func(t *ledger.Transaction, herr error) error {
+		raw, _ := protojson.Marshal(t.Proto()) // without, if it cannot be encoded
+		return ing.setAside(ctx, tx, t.UpdateID, t.Offset, t.RecordTime, t.SynchronizerID, herr, raw)
+	})
+}
+
+// locate names the transaction of b that the handler rejects, for an error
+// under PoisonHalt: it hands b's transactions over one at a time, as
+// handleSplit does, in a transaction it rolls back, and returns the first
+// rejection, naming the transaction's offset and update id. If the
+// handler takes every one alone, or locating fails, it returns batchErr.
+func (ing *Ingester) locate(ctx context.Context, b *builder, batchErr error) error {
+	st, err := ing.start(ctx, b, false, true)
+	if err != nil {
+		return batchErr
+	}
+	defer func() { _ = st.tx.Rollback() }()
+	var located error
+	err = ing.eachAlone(ctx, st.tx, st.batch, b.prev.RecordTimes, func(t *ledger.Transaction, herr error) error {
+		located = &handlerError{fmt.Errorf("ingest: handler failed on transaction %s at offset %d (batch offsets %d..%d): %w",
+			t.UpdateID, t.Offset, b.prev.Offset, b.cp.Offset, herr)}
+		return located
+	})
+	if located != nil && errors.Is(err, located) {
+		return located
+	}
+	return batchErr
+}
+
+// eachAlone runs the handler on batch one transaction at a time, each under
+// a savepoint, and calls reject, after rolling back to the savepoint, for
+// each one the handler refuses; an error of reject ends it.
+func (ing *Ingester) eachAlone(ctx context.Context, tx *sqlx.Tx, batch *Batch, from map[string]time.Time, reject func(t *ledger.Transaction, herr error) error) error {
 	times := maps.Clone(from)
 	if times == nil {
 		times = make(map[string]time.Time, len(batch.RecordTimes))
@@ -162,8 +197,7 @@ func (ing *Ingester) handleSplit(ctx context.Context, tx *sqlx.Tx, batch *Batch,
 		if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT txhistory_poison`); err != nil {
 			return err
 		}
-		raw, _ := protojson.Marshal(t.Proto())
-		if err := ing.setAside(ctx, tx, t.UpdateID, t.Offset, t.RecordTime, t.SynchronizerID, herr, raw); err != nil {
+		if err := reject(t, herr); err != nil {
 			return err
 		}
 	}
