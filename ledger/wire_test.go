@@ -232,6 +232,8 @@ func TestWireDecodeUnusualEncodings(t *testing.T) {
 		"no update id":       txOnly(func(p *pb.Transaction) { p.UpdateId = "" }),
 		"no record time":     txOnly(func(p *pb.Transaction) { p.RecordTime = nil }),
 		"no synchronizer id": txOnly(func(p *pb.Transaction) { p.SynchronizerId = "" }),
+		"NUL in update id":   txOnly(func(p *pb.Transaction) { p.UpdateId = "u\x001" }),
+		"long update id":     txOnly(func(p *pb.Transaction) { p.UpdateId = strings.Repeat("u", ledger.MaxUpdateIDLength+1) }),
 		"zero offset":        txOnly(func(p *pb.Transaction) { p.Offset = 0 }),
 		"invalid UTF-8":      bytes.Replace(txOnly(func(p *pb.Transaction) { p.CommandId = "ZZcmd" }), []byte("ZZ"), []byte{0xff, 0xfe}, 1),
 		"invalid UTF-8 in a shared string": bytes.Replace(txOnly(func(p *pb.Transaction) {

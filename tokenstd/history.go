@@ -315,30 +315,34 @@ func (h *History) handle(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch, befo
 	}
 	w := newBatchWrites(len(todo))
 	for _, t := range todo {
-		if entries, ok := h.prepared(b, t, set); ok {
-			set.Apply(entries)
-			w.add(entries)
-			continue
+		entries, ok := h.prepared(b, t, set)
+		var pe *ParseError
+		if ok {
+			pe = recreated(t, entries, set)
+		} else {
+			var err error
+			if entries, err = h.classifier.Classify(t, set); err != nil {
+				var cpe *ParseError
+				if errors.As(err, &cpe) && h.cfg.OnError == SetAside {
+					if err := h.setAside(ctx, tx, t, cpe); err != nil {
+						return nil, err
+					}
+					continue
+				}
+				return nil, err
+			}
+			if pe = storable(t, entries); pe == nil {
+				pe = recreated(t, entries, set)
+			}
 		}
-		entries, err := h.classifier.Classify(t, set)
-		if err != nil {
-			var pe *ParseError
-			if errors.As(err, &pe) && h.cfg.OnError == SetAside {
+		if pe != nil {
+			if h.cfg.OnError == SetAside {
 				if err := h.setAside(ctx, tx, t, pe); err != nil {
 					return nil, err
 				}
 				continue
 			}
-			return nil, err
-		}
-		if err := storable(t, entries); err != nil {
-			if h.cfg.OnError == SetAside {
-				if err := h.setAside(ctx, tx, t, err); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			return nil, err
+			return nil, pe
 		}
 		set.Apply(entries)
 		w.add(entries)
@@ -347,6 +351,29 @@ func (h *History) handle(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch, befo
 		return nil, err
 	}
 	return w.entries, h.credit(ctx, tx, w.entries)
+}
+
+// recreated refuses a transaction that creates a holding or a transfer
+// instruction whose contract id an earlier transaction created: a ledger
+// never does, and taking it would make the history disagree with the
+// holdings. (The same transaction again, a replay, is not refused.)
+func recreated(t *ledger.Transaction, entries []Entry, set *HoldingSet) *ParseError {
+	for i := range entries {
+		e := &entries[i]
+		for _, hd := range e.Created {
+			if prev, ok, _ := set.LookupHolding(hd.ContractID); ok && prev.Created.UpdateID != t.UpdateID {
+				return &ParseError{UpdateID: t.UpdateID, Offset: t.Offset, NodeID: e.NodeID,
+					Err: fmt.Errorf("holding %s was created before, by update %s at offset %d", hd.ContractID, prev.Created.UpdateID, prev.Created.Offset)}
+			}
+		}
+		if in := e.Instruction; in != nil {
+			if prev, ok, _ := set.LookupInstruction(in.ContractID); ok && prev.Created.UpdateID != t.UpdateID {
+				return &ParseError{UpdateID: t.UpdateID, Offset: t.Offset, NodeID: e.NodeID,
+					Err: fmt.Errorf("transfer instruction %s was created before, by update %s at offset %d", in.ContractID, prev.Created.UpdateID, prev.Created.Offset)}
+			}
+		}
+	}
+	return nil
 }
 
 // storable rejects text PostgreSQL cannot store (NUL bytes, invalid UTF-8),
@@ -823,21 +850,44 @@ func (h *History) writeInstructions(ctx context.Context, tx *sqlx.Tx, w *batchWr
 			inputs[i], tmeta[i], meta[i], replaces[i] = jsonText(ins), metaJSON(t.Meta), metaJSON(in.Meta), in.Replaces
 			off[i], upd[i], rt[i] = in.Created.Offset, in.Created.UpdateID, in.Created.RecordTime.Format(timeLayout)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO `+h.instrs+` (contract_id, sender, receiver, instrument_admin, instrument_id, amount,
-				reason, status, requested_at, execute_before, input_holding_cids, transfer_meta, meta, replaces,
-				created_offset, created_update_id, created_record_time)
-			SELECT u.cid, u.sender, u.receiver, u.admin, u.id, u.amount, u.reason, u.status, u.req, u.exe,
-				ARRAY(SELECT jsonb_array_elements_text(u.inputs)), u.tmeta, u.meta, u.replaces, u.off, u.upd, u.rt
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::text[], $8::text[],
-				$9::timestamptz[], $10::timestamptz[], $11::jsonb[], $12::jsonb[], $13::jsonb[], $14::text[],
-				$15::bigint[], $16::text[], $17::timestamptz[])
-				AS u(cid, sender, receiver, admin, id, amount, reason, status, req, exe, inputs, tmeta, meta, replaces, off, upd, rt)
-			ON CONFLICT (contract_id) DO NOTHING`,
+		// An instruction stored already by the same transaction is a replay
+		// (kept as it is); one stored by another transaction is returned:
+		// the statement's reads do not see its own insertions.
+		var again []struct {
+			CID     string `db:"cid"`
+			Upd     string `db:"upd"`
+			Off     int64  `db:"off"`
+			PrevUpd string `db:"prev_upd"`
+			PrevOff int64  `db:"prev_off"`
+		}
+		err := sqlx.SelectContext(ctx, tx, &again, `WITH u AS (
+				SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::text[], $8::text[],
+					$9::timestamptz[], $10::timestamptz[], $11::jsonb[], $12::jsonb[], $13::jsonb[], $14::text[],
+					$15::bigint[], $16::text[], $17::timestamptz[])
+					AS u(cid, sender, receiver, admin, id, amount, reason, status, req, exe, inputs, tmeta, meta, replaces, off, upd, rt)
+			), ins AS (
+				INSERT INTO `+h.instrs+` (contract_id, sender, receiver, instrument_admin, instrument_id, amount,
+					reason, status, requested_at, execute_before, input_holding_cids, transfer_meta, meta, replaces,
+					created_offset, created_update_id, created_record_time)
+				SELECT u.cid, u.sender, u.receiver, u.admin, u.id, u.amount, u.reason, u.status, u.req, u.exe,
+					ARRAY(SELECT jsonb_array_elements_text(u.inputs)), u.tmeta, u.meta, u.replaces, u.off, u.upd, u.rt
+				FROM u
+				ON CONFLICT (contract_id) DO NOTHING
+			)
+			SELECT u.cid, u.upd, u.off, i.created_update_id AS prev_upd, i.created_offset AS prev_off
+			FROM u JOIN `+h.instrs+` i ON i.contract_id = u.cid
+			WHERE i.created_update_id <> u.upd
+			ORDER BY u.off LIMIT 1`,
 			pq.Array(cid), pq.Array(sender), pq.Array(receiver), pq.Array(admin), pq.Array(id), pq.Array(amount), pq.Array(reason),
 			pq.Array(status), pq.Array(reqAt), pq.Array(execBefore), pq.Array(inputs), pq.Array(tmeta), pq.Array(meta),
 			pq.Array(replaces), pq.Array(off), pq.Array(upd), pq.Array(rt))
 		if err != nil {
 			return fmt.Errorf("tokenstd: writing %d transfer instructions: %w", n, err)
+		}
+		if len(again) > 0 {
+			a := again[0]
+			return &ParseError{UpdateID: a.Upd, Offset: a.Off, NodeID: -1,
+				Err: fmt.Errorf("transfer instruction %s was created before, by update %s at offset %d", a.CID, a.PrevUpd, a.PrevOff)}
 		}
 	}
 	if n := len(w.closed); n > 0 {
