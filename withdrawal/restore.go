@@ -165,7 +165,9 @@ type RestoreProcedure struct {
 }
 
 // Run runs the procedure and returns what it did. It stops at the first
-// step that fails, with that step's error, leaving the gate closed; when
+// step that fails, with that step's error, leaving the gate closed (when
+// Restore fails, the gate is closed again, as the database may be the
+// backup's already; if that fails too, the error says so); when
 // ctx ends during the wait it returns ctx's error, the gate still closed.
 // To go on after a failure, run it again, with Restore nil if the database
 // is restored already: closing a closed gate and waiting again are
@@ -234,6 +236,15 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	if p.Restore != nil {
 		report(RestoreProgress{Step: StepRestore, Message: "restoring the Integration DB from the backup (operator step)"})
 		if err := p.Restore(ctx); err != nil {
+			// The database may be the backup's already, with the backup's
+			// gate (open, most likely): close it whatever happened, with
+			// a context of its own if ctx is what ended.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			derr := s.Disable(cctx, p.Reason+": step 2 failed, the gate closed again")
+			cancel()
+			if derr != nil {
+				err = errors.Join(err, fmt.Errorf("closing the gate after the failure: %w", derr))
+			}
 			return fail(StepRestore, err)
 		}
 	} else {
