@@ -143,7 +143,8 @@ func (s *Store) EnableTx(ctx context.Context, tx *sqlx.Tx, reason string) error 
 
 // EnableAfter opens the withdrawal gate if the ingested record time (the
 // store's clock, read from the checkpoint in the same statement) is past
-// tSafe, in a transaction of its own. See EnableAfterTx.
+// tSafe and no transaction set aside for review is unresolved, in a
+// transaction of its own. See EnableAfterTx.
 func (s *Store) EnableAfter(ctx context.Context, tSafe time.Time, reason string) (opened bool, ingested time.Time, err error) {
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		opened, ingested, err = s.EnableAfterTx(ctx, tx, tSafe, reason)
@@ -153,10 +154,13 @@ func (s *Store) EnableAfter(ctx context.Context, tSafe time.Time, reason string)
 }
 
 // EnableAfterTx opens the withdrawal gate inside the caller's transaction
-// if, and only if, the ingested record time is after tSafe; the check, the
-// change and the audit row (with the ingested record time and tSafe) are
-// one statement. It reports whether it opened the gate and the ingested
-// record time it compared.
+// if, and only if, the ingested record time is after tSafe and no
+// transaction set aside for review is unresolved (review_transaction's
+// resolved_at NULL: one may be the transfer of a withdrawal lost in the
+// restore, which the Reconciler has not seen, as it expires nothing
+// then); the check, the change and the audit row (with the ingested record
+// time and tSafe) are one statement. It reports whether it opened the gate
+// and the ingested record time it compared.
 func (s *Store) EnableAfterTx(ctx context.Context, tx *sqlx.Tx, tSafe time.Time, reason string) (bool, time.Time, error) {
 	if tSafe.IsZero() {
 		return false, time.Time{}, errors.New("withdrawal: EnableAfter: tSafe is zero")
@@ -191,7 +195,8 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason s
 				ELSE (SELECT record_time FROM `+s.syncTime+` WHERE synchronizer_id = $4) END AS t
 		), moved AS (
 			UPDATE `+s.gate+` SET enabled = $1, reason = $2, changed_at = clock_timestamp()
-			WHERE id = 1 AND ($3::timestamptz IS NULL OR (SELECT t FROM clock) > $3::timestamptz)
+			WHERE id = 1 AND ($3::timestamptz IS NULL OR ((SELECT t FROM clock) > $3::timestamptz
+				AND NOT EXISTS (SELECT 1 FROM `+s.review+` WHERE resolved_at IS NULL)))
 			RETURNING changed_at
 		), logged AS (
 			INSERT INTO `+s.gateLog+` (enabled, reason, changed_at, ingested_record_time, tsafe)
@@ -241,4 +246,14 @@ func (s *Store) GateLog(ctx context.Context) ([]GateChange, error) {
 		}
 	}
 	return out, nil
+}
+
+// unresolvedReview counts the transactions set aside for review that are
+// not resolved.
+func (s *Store) unresolvedReview(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM `+s.review+` WHERE resolved_at IS NULL`); err != nil {
+		return 0, fmt.Errorf("withdrawal: counting the transactions set aside for review: %w", err)
+	}
+	return n, nil
 }

@@ -27,7 +27,8 @@ const (
 	// operator's), then close the restored gate again.
 	StepRestore RestoreStep = 2
 	// StepWait: wait until ingestion has ingested a record time past tSafe,
-	// the largest trecTgt any in-flight withdrawal can have.
+	// the largest trecTgt any in-flight withdrawal can have, and no
+	// transaction set aside for review is unresolved.
 	StepWait RestoreStep = 3
 	// StepEnable: enable withdrawals again (open the gate).
 	StepEnable RestoreStep = 4
@@ -110,9 +111,13 @@ type RestoreReport struct {
 //     requests whose transfers it finds, recovers the lost ones
 //     (RecoveryHook) and expires those whose trecTgt passed. tSafe is
 //     compared with record times only, never with this process's clock.
+//     It also waits while a transaction set aside for review is
+//     unresolved: it may be the transfer of a withdrawal lost in the
+//     restore, which no one has seen (the Reconciler expires nothing then
+//     either). Progress says so; resolve the review rows to go on.
 //  4. Enable: open the gate with EnableAfter, which re-checks in the same
-//     statement that the ingested record time is past tSafe and records
-//     both in the gate log.
+//     statement that the ingested record time is past tSafe and nothing
+//     is waiting for review, and records both times in the gate log.
 //
 // With Config.Synchronizer set, step 3 waits on that synchronizer's clock
 // only: a withdrawal whose request names another synchronizer, and whose
@@ -283,6 +288,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	start := time.Now()
 	lastLog := start
 	var ingested time.Time
+	unresolved := 0
 	for {
 		if ingested, err = s.IngestedTime(ctx); err != nil {
 			if ctx.Err() != nil {
@@ -290,11 +296,22 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			}
 			p.Logger.Warn("withdrawal: restore procedure: reading the ingested record time failed, retrying", "err", err)
 		} else if ingested.After(rep.TSafe) {
-			break
+			if unresolved, err = s.unresolvedReview(ctx); err != nil {
+				if ctx.Err() != nil {
+					return fail(StepWait, ctx.Err())
+				}
+				p.Logger.Warn("withdrawal: restore procedure: counting the transactions set aside for review failed, retrying", "err", err)
+			} else if unresolved == 0 {
+				break
+			}
 		}
 		rep.Waited = time.Since(start)
 		pr := RestoreProgress{Step: StepWait, Ingested: ingested, Waited: rep.Waited,
 			Message: fmt.Sprintf("ingested record time %s, tSafe %s", fmtTime(ingested), rep.TSafe.Format(time.RFC3339Nano))}
+		if unresolved > 0 {
+			pr.Message += fmt.Sprintf("; %d transactions set aside for review are unresolved: one may be the transfer of a withdrawal lost in the restore, "+
+				"so the gate stays closed until they are resolved (review_transaction.resolved_at)", unresolved)
+		}
 		if time.Since(lastLog) >= p.ReportInterval {
 			lastLog = time.Now()
 			p.Logger.Info("withdrawal: restore procedure: still waiting for tSafe", "tsafe", rep.TSafe, "ingested_record_time", ingested,
@@ -327,8 +344,8 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			break
 		}
 		// The checkpoint went back (a rewind) between the read and the
-		// write: wait again.
-		p.Logger.Warn("withdrawal: restore procedure: the ingested record time is no longer after tSafe, waiting", "ingested_record_time", at)
+		// write, or a transaction was set aside meanwhile: wait again.
+		p.Logger.Warn("withdrawal: restore procedure: the ingested record time is no longer after tSafe, or a transaction set aside for review is unresolved; waiting", "ingested_record_time", at)
 		select {
 		case <-ctx.Done():
 			return fail(StepEnable, ctx.Err())

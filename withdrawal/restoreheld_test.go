@@ -1,0 +1,65 @@
+package withdrawal_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/tokenstd"
+	"github.com/cantonx/txhistory/withdrawal"
+	"github.com/stretchr/testify/require"
+)
+
+// While the restore procedure waits for tSafe, re-ingestion sets a
+// transaction aside for review: the transfer of a withdrawal whose request
+// was lost in the restore (its metadata is one the parser refuses). Nothing
+// has seen it, so the gate stays closed past tSafe until the review row is
+// resolved: its spent holding must not be withdrawn again meanwhile.
+func TestRestoreWaitsForTransactionsSetAside(t *testing.T) {
+	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Logger: quietLog, OnError: tokenstd.SetAside})
+	require.NoError(t, err)
+	rec, err := withdrawal.NewReconciler(e.store, withdrawal.ReconcilerConfig{History: history})
+	require.NoError(t, err)
+	e.handler = ingest.Handlers(history, rec)
+	cids := e.mint("10", "10")
+	lost := e.world.Transfer(ledgertest.TransferSpec{Sender: treasury, Receiver: external, Amount: "5",
+		InputHoldings: []string{cids[0]}, Reason: "wd-lost",
+		Meta: map[string]string{"splice.lfdecentralizedtrust.org/burned": "not-a-number"}})
+
+	ledgerNow := e.world.Now()
+	fed, held := false, false
+	rep, err := withdrawal.RestoreProcedure{
+		Store: e.store, TTL: ttl, Now: func() time.Time { return ledgerNow }, PollInterval: time.Millisecond, Logger: quietLog,
+		Progress: func(pr withdrawal.RestoreProgress) {
+			if pr.Step != withdrawal.StepWait || pr.Done || pr.Waited == 0 {
+				return
+			}
+			switch {
+			case !fed:
+				fed = true
+				e.apply(lost)
+			case pr.Ingested.After(pr.TSafe) && strings.Contains(pr.Message, "1 transactions set aside for review are unresolved"):
+				// Past tSafe, held by the review row.
+				g, err := e.store.Gate(e.ctx)
+				require.NoError(t, err)
+				require.False(t, g.Open(), "the gate opened with the review row unresolved")
+				_, err = e.store.Create(e.ctx, e.request("wd-again", "5", cids[0]))
+				require.ErrorIs(t, err, withdrawal.ErrWithdrawalsDisabled)
+				held = true
+				_, err = e.db.Exec(`UPDATE txhistory.review_transaction SET resolved_at = now()`)
+				require.NoError(t, err)
+			default:
+				e.tick(e.times[e.world.SynchronizerID].Add(ttl / 4))
+			}
+		},
+	}.Run(e.ctx)
+	require.NoError(t, err)
+	require.True(t, held, "the procedure never waited for the review row")
+	require.True(t, rep.Ingested.After(rep.TSafe))
+	g, err := e.store.Gate(e.ctx)
+	require.NoError(t, err)
+	require.True(t, g.Open())
+}
