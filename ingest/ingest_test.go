@@ -759,6 +759,19 @@ func TestPoisonSetAside(t *testing.T) {
 	require.Contains(t, byID, rejected.UpdateID)
 	require.Contains(t, byID[rejected.UpdateID].Error, "handler cannot apply")
 
+	// An operator resolves one; it is no longer listed, and not twice.
+	require.ErrorContains(t, ing.ResolveSetAside(context.Background(), rejected.UpdateID, " "), "resolution is empty")
+	require.NoError(t, ing.ResolveSetAside(context.Background(), rejected.UpdateID, "applied by hand"))
+	require.ErrorIs(t, ing.ResolveSetAside(context.Background(), rejected.UpdateID, "again"), ingest.ErrNotSetAside)
+	require.ErrorIs(t, ing.ResolveSetAside(context.Background(), "no-such-update", "x"), ingest.ErrNotSetAside)
+	left, err := ing.SetAsideTransactions(context.Background())
+	require.NoError(t, err)
+	require.Len(t, left, 1)
+	require.Equal(t, stored[0].UpdateID, left[0].UpdateID)
+	var resolution string
+	require.NoError(t, b.db.Get(&resolution, `SELECT resolution FROM txhistory.review_transaction WHERE update_id = $1`, rejected.UpdateID))
+	require.Equal(t, "applied by hand", resolution)
+
 	var got []string
 	require.NoError(t, b.db.Select(&got, `SELECT update_id FROM effects ORDER BY ledger_offset`))
 	var want []string

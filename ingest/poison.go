@@ -224,3 +224,32 @@ func (ing *Ingester) SetAsideTransactions(ctx context.Context) ([]SetAsideRecord
 	}
 	return out, nil
 }
+
+// ErrNotSetAside is returned (wrapped) by ResolveSetAside for an update id
+// that has no unresolved row in the review table.
+var ErrNotSetAside = errors.New("ingest: no unresolved set-aside transaction with this update id")
+
+// ResolveSetAside marks the set-aside transaction updateID (as
+// SetAsideTransactions lists it: "offset:<n>" for one whose update id could
+// not be stored) resolved, with resolution saying what was done about it
+// (applied by hand, credited, nothing to do). It does not apply the
+// transaction. While any set-aside transaction is unresolved the
+// withdrawal Reconciler expires nothing and the withdrawal gate does not
+// open after a restore; resolve a row once its effects are dealt with.
+func (ing *Ingester) ResolveSetAside(ctx context.Context, updateID, resolution string) error {
+	if strings.TrimSpace(resolution) == "" {
+		return errors.New("ingest: ResolveSetAside: say what was done (resolution is empty)")
+	}
+	res, err := ing.db.ExecContext(ctx, `UPDATE `+ing.review+` SET resolved_at = now(), resolution = $2
+		WHERE update_id = $1 AND resolved_at IS NULL`, updateID, resolution)
+	if err != nil {
+		return fmt.Errorf("ingest: resolve set-aside transaction %s: %w", updateID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("ingest: resolve set-aside transaction %s: %w", updateID, err)
+	} else if n == 0 {
+		return fmt.Errorf("%w: %s", ErrNotSetAside, updateID)
+	}
+	ing.log.Info("ingest: set-aside transaction resolved", "update_id", updateID, "resolution", resolution)
+	return nil
+}
