@@ -36,20 +36,24 @@ func (e *RestoredError) Is(target error) bool { return target == ErrParticipantR
 
 // builder accumulates one batch.
 type builder struct {
-	prev          checkpoint.Checkpoint
-	cp            checkpoint.Checkpoint
-	txs           []*ledger.Transaction
-	prepared      map[*ledger.Transaction]any // the Handler's Prepare results
-	cps           []*ledger.OffsetCheckpoint
-	behind        map[*ledger.Transaction]*RestoredError // record time behind its synchronizer's
+	prev     checkpoint.Checkpoint
+	cp       checkpoint.Checkpoint
+	txs      []*ledger.Transaction
+	prepared map[*ledger.Transaction]any // the Handler's Prepare results
+	cps      []*ledger.OffsetCheckpoint
+	behind   map[*ledger.Transaction]*RestoredError // record time behind its synchronizer's, in a replay
+	// replayUntil is the update id of the last transaction ingested before
+	// a rewind while the replay after it has not reached it again (see
+	// Ingester.replayUntil); "" otherwise.
+	replayUntil   string
 	poison        []poisonItem
 	sawCheckpoint bool // the last item added was an OffsetCheckpoint
 	touched       bool
 	bytes         int // the updates' sizes as they arrived (byteBudget)
 }
 
-func newBuilder(committed checkpoint.Checkpoint) *builder {
-	return &builder{prev: committed, cp: committed.Clone()}
+func newBuilder(committed checkpoint.Checkpoint, replayUntil string) *builder {
+	return &builder{prev: committed, cp: committed.Clone(), replayUntil: replayUntil}
 }
 
 func (b *builder) empty() bool { return !b.touched }
@@ -67,15 +71,24 @@ func (b *builder) add(u ledger.Update, prep any) error {
 			return &ledger.DecodeError{Offset: tx.Offset, UpdateID: tx.UpdateID, NodeID: -1, Err: errors.New("transaction has no synchronizer id")}
 		}
 		if reached, ok := b.cp.RecordTimes[tx.SynchronizerID]; ok && tx.RecordTime.Before(reached) {
-			// A restore, unless dedup knows it: a runbook's replay reads
-			// again what was ingested, of every synchronizer, while it
-			// rewinds the record time of one (start decides).
+			re := &RestoredError{Offset: tx.Offset, UpdateID: tx.UpdateID, SynchronizerID: tx.SynchronizerID,
+				Reason: fmt.Sprintf("record time %s goes back before the ingested %s on synchronizer %s",
+					tx.RecordTime.Format(time.RFC3339Nano), reached.Format(time.RFC3339Nano), tx.SynchronizerID)}
+			if b.replayUntil == "" {
+				return re
+			}
+			// In the replay after a rewind, up to the last transaction
+			// ingested before it: the runbook rewound the record time of
+			// one synchronizer, and the others' transactions ingested
+			// before come again. A restore, unless dedup knows it (start
+			// decides).
 			if b.behind == nil {
 				b.behind = map[*ledger.Transaction]*RestoredError{}
 			}
-			b.behind[tx] = &RestoredError{Offset: tx.Offset, UpdateID: tx.UpdateID, SynchronizerID: tx.SynchronizerID,
-				Reason: fmt.Sprintf("record time %s goes back before the ingested %s on synchronizer %s",
-					tx.RecordTime.Format(time.RFC3339Nano), reached.Format(time.RFC3339Nano), tx.SynchronizerID)}
+			b.behind[tx] = re
+		}
+		if tx.UpdateID == b.replayUntil {
+			b.replayUntil = "" // the replay is through
 		}
 		b.txs = append(b.txs, tx)
 		if prep != nil {
@@ -189,7 +202,7 @@ func (ing *Ingester) committedBefore(ctx context.Context, b *builder) (bool, err
 
 // committed records that b committed: the checkpoint, the stats, OnCommit.
 func (ing *Ingester) committed(b *builder, skipped int, took time.Duration) {
-	ing.cp = b.cp
+	ing.cp, ing.replayUntil = b.cp, b.replayUntil
 	ing.stats.committed(b, skipped, took)
 	if ing.cfg.OnCommit != nil {
 		ing.cfg.OnCommit(ing.stats.snapshot())

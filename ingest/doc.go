@@ -63,12 +63,15 @@
 // # Restored participants
 //
 // If the participant was restored from a backup its offsets change. A
-// transaction dedup does not know whose record time goes back on its
-// synchronizer, a last ingested transaction the participant no longer has
-// at the offset it was ingested at, or a checkpoint beyond the ledger end
-// whose last transaction the participant does not know, stops Run with
-// ErrParticipantRestored; the batch it is in is not written. Run the
-// validator node restore runbook first. A transaction dedup knows is
-// dropped whatever its record time: a runbook's replay reads again what
-// was ingested on every synchronizer, and rewinds the record time of one.
+// transaction whose record time goes back on its synchronizer, a last
+// ingested transaction the participant no longer has at the offset it was
+// ingested at, or a checkpoint beyond the ledger end whose last transaction
+// the participant does not know, stops Run with ErrParticipantRestored;
+// the batch it is in is not written. Run the validator node restore
+// runbook first. In the replay after the runbook's rewind, up to the last
+// transaction ingested before it, a transaction dedup knows is dropped
+// whatever its record time: the runbook rewinds the record time of one
+// synchronizer, and the others' transactions ingested before come again.
+// (A process restarted in the middle of that replay checks strictly again,
+// and may stop on one of them: run the runbook again.)
 package ingest

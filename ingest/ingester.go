@@ -226,6 +226,13 @@ type Ingester struct {
 	stop   sync.Once
 	// cp is the committed checkpoint, owned by the Run goroutine.
 	cp checkpoint.Checkpoint
+	// replayUntil, owned by the Run goroutine, is the update id of the last
+	// transaction ingested before a rewind (the checkpoint's, with its
+	// offset forgotten) until a committed batch has read it again: in that
+	// replay a transaction dedup knows may have a record time behind its
+	// synchronizer's. Elsewhere any transaction whose record time goes back
+	// is taken for a restore.
+	replayUntil string
 	// lock is the ingestion lock held now (nil under LockNone), owned by
 	// the Run goroutine.
 	lock *instanceLock
@@ -545,7 +552,10 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 		_, _ = pipe.wait(false)
 		progressed = progressed || pipe.progressed
 	}()
-	b := newBuilder(ing.cp)
+	if ing.cp.UpdateOffset == 0 && ing.cp.UpdateID != "" {
+		ing.replayUntil = ing.cp.UpdateID // rewound: the replay begins
+	}
+	b := newBuilder(ing.cp, ing.replayUntil)
 	var batchTimer *time.Timer
 	var batchC <-chan time.Time
 	flush := func() error {
@@ -561,7 +571,7 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 		if err := pipe.submit(b); err != nil {
 			return err
 		}
-		b = newBuilder(pipe.tip())
+		b = newBuilder(pipe.tip(), b.replayUntil)
 		return nil
 	}
 	// settle commits what was received and waits until it has committed.
@@ -780,7 +790,7 @@ func (b *byteBudget) release(n int) {
 // advanceEmpty moves the checkpoint to offset with nothing else to write (a
 // bounded stream that ended before its end offset had nothing for us).
 func (ing *Ingester) advanceEmpty(ctx context.Context, offset int64) error {
-	b := newBuilder(ing.cp)
+	b := newBuilder(ing.cp, ing.replayUntil)
 	b.cp.Offset = offset
 	b.touched = true
 	return ing.commit(ctx, b, nil)

@@ -78,8 +78,10 @@
 // synchronizers, two things can then happen to another synchronizer's
 // transactions. One already ingested may land above offRecovery: it is read
 // again and dedup drops it, though its record time lies behind the one
-// ingested for its synchronizer (the Ingester takes only a transaction dedup
-// does not know, with a record time going back, for a restore). That needs
+// ingested for its synchronizer, if it comes before the last ingested
+// transaction in the replay (the Ingester tolerates that only there; after
+// it, such a transaction stops ingestion with ingest.ErrParticipantRestored
+// rather than hide a transaction the new order put below). That needs
 // its dedup row: prune the dedup table no further than the oldest backup
 // that may be restored (dedup.Store.PruneBefore). One not
 // ingested yet may land at or below offRecovery: resuming after offRecovery
