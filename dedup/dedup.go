@@ -153,8 +153,10 @@ func (s *Store) Since(ctx context.Context, q sqlx.QueryerContext, t time.Time) (
 // its synchronizer (another synchronizer's clock may be behind, its record
 // times before tRecovery). "After" holds by the offset an id was first
 // ingested at or by the time it was ingested: after a restore the offsets
-// of ids ingested before it and after it are not comparable. When the
-// checkpoint has no transaction, the ids before t are deleted.
+// of ids ingested before it and after it are not comparable. An id that a
+// restored node re-interleaved after that point though it was ingested
+// before it is kept only by the retention rule above. When the checkpoint
+// has no transaction, the ids before t are deleted.
 //
 // Finding that last transaction reads the rows before tRecovery: a prune
 // costs a scan of the table.
