@@ -19,14 +19,8 @@ import (
 // (step 4), a restored request may be one whose transfer is already in
 // flight, and submitting it again could pay it twice.
 func TestRestoredGateIsNotAnOpening(t *testing.T) {
-	pgDump, pgRestore := pgTool(t, "pg_dump"), pgTool(t, "pg_restore")
-	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	pgDump, pgRestore, e, dsn, holdings := dumpableEnv(t)
 	ctx := e.ctx
-	var name string
-	require.NoError(t, e.db.Get(&name, `SELECT current_database()`))
-	dsn := pgtest.SharedServer(t).DSN(name)
-	holdings := e.mint("100", "100")
-	e.create(e.request("wd-1", "40", holdings[0]))
 
 	// The exchange's withdrawal service: another process, its own Store.
 	db, err := sqlx.Open("postgres", dsn)
@@ -92,4 +86,19 @@ func TestGateChangeInALongTransactionIsNotRewound(t *testing.T) {
 	require.True(t, g.Enabled)
 	require.False(t, g.Rewound, "a later commit was taken for a restore: %+v", g)
 	require.True(t, g.Open())
+}
+
+// dumpableEnv is a test environment on the shared server, whose database
+// pg_dump and pg_restore (returned) can reach at dsn, with two holdings of
+// 100 and withdrawal wd-1 of 40 requested from the first.
+func dumpableEnv(t *testing.T) (pgDump, pgRestore string, e *env, dsn string, holdings []string) {
+	t.Helper()
+	pgDump, pgRestore = pgTool(t, "pg_dump"), pgTool(t, "pg_restore")
+	e = newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	var name string
+	require.NoError(t, e.db.Get(&name, `SELECT current_database()`))
+	dsn = pgtest.SharedServer(t).DSN(name)
+	holdings = e.mint("100", "100")
+	e.create(e.request("wd-1", "40", holdings[0]))
+	return pgDump, pgRestore, e, dsn, holdings
 }

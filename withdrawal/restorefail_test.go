@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/assert"
@@ -20,14 +19,8 @@ import (
 // process that had not read the gate after step 1 (a restarted withdrawal
 // service) sees it closed.
 func TestRestoreStepFailureClosesTheRestoredGate(t *testing.T) {
-	pgDump, pgRestore := pgTool(t, "pg_dump"), pgTool(t, "pg_restore")
-	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	pgDump, pgRestore, e, dsn, holdings := dumpableEnv(t) // wd-1 in flight at backup time
 	ctx := e.ctx
-	var name string
-	require.NoError(t, e.db.Get(&name, `SELECT current_database()`))
-	dsn := pgtest.SharedServer(t).DSN(name)
-	holdings := e.mint("100", "100")
-	e.create(e.request("wd-1", "40", holdings[0])) // in flight at backup time
 
 	backup := filepath.Join(t.TempDir(), "integration.dump")
 	runTool(ctx, t, pgDump, "--format=custom", "--file="+backup, "--dbname="+dsn)
