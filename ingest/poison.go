@@ -1,10 +1,7 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -13,7 +10,6 @@ import (
 
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/jmoiron/sqlx"
-	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // PoisonPolicy says what happens to a transaction that cannot be ingested:
@@ -54,8 +50,8 @@ type SetAsideRecord struct {
 	RecordTime     *time.Time `db:"record_time"`
 	SynchronizerID string     `db:"synchronizer_id"`
 	Error          string     `db:"error"`
-	// Raw is the transaction in protobuf JSON, or, when that JSON holds a
-	// NUL (which jsonb refuses), {"protojson_base64": ...} holding it.
+	// Raw is the transaction as ledger.ReviewJSON encodes it: protobuf
+	// JSON, or {"protobuf_base64": ...} when that JSON would hold a NUL.
 	Raw        []byte    `db:"raw"`
 	SetAsideAt time.Time `db:"set_aside_at"`
 }
@@ -99,11 +95,7 @@ func (ing *Ingester) setAside(ctx context.Context, tx *sqlx.Tx, updateID string,
 		rtArg = rt
 	}
 	if len(raw) > 0 {
-		if bytes.Contains(raw, []byte(`\u0000`)) {
-			// jsonb cannot hold a NUL: keep the JSON's bytes, encoded.
-			raw, _ = json.Marshal(map[string]string{"protojson_base64": base64.StdEncoding.EncodeToString(raw)})
-		}
-		rawArg = string(raw)
+		rawArg = string(raw) // ledger.ReviewJSON's: jsonb takes it
 	}
 	// text cannot hold a NUL or invalid UTF-8 either.
 	msg := strings.ReplaceAll(strings.ToValidUTF8(cause.Error(), "\uFFFD"), "\x00", `\x00`)
@@ -132,7 +124,7 @@ func (ing *Ingester) setAside(ctx context.Context, tx *sqlx.Tx, updateID string,
 // full times come last, in a batch without transactions.
 func (ing *Ingester) handleSplit(ctx context.Context, tx *sqlx.Tx, batch *Batch, from map[string]time.Time) error {
 	return ing.eachAlone(ctx, tx, batch, from, func(t *ledger.Transaction, herr error) error {
-		raw, _ := protojson.Marshal(t.Proto()) // without, if it cannot be encoded
+		raw, _ := ledger.ReviewJSON(t.Proto()) // without, if it cannot be encoded
 		return ing.setAside(ctx, tx, t.UpdateID, t.Offset, t.RecordTime, t.SynchronizerID, herr, raw)
 	})
 }

@@ -1,6 +1,9 @@
 package ledger
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -10,6 +13,7 @@ import (
 
 	pb "github.com/cantonx/txhistory/proto/gen/lapiv2"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -245,8 +249,8 @@ type DecodeError struct {
 	UpdateID string
 	NodeID   int32 // -1 when the error is not about one event
 	Err      error
-	// Raw is the offending item in protobuf JSON, when it could be encoded:
-	// what a review queue stores for an operator.
+	// Raw is the offending item as ReviewJSON encodes it, when it could be
+	// encoded: what a review queue stores for an operator.
 	Raw []byte
 }
 
@@ -497,6 +501,22 @@ func (c *OffsetCheckpoint) Proto() *pb.OffsetCheckpoint {
 	return out
 }
 
+// ReviewJSON encodes a wire transaction for a review table's jsonb column:
+// its protobuf JSON or, when that holds a NUL (the \u0000 escape, which
+// jsonb refuses), {"protobuf_base64": ...}: the binary protobuf, still
+// enough to process it again.
+func ReviewJSON(t *pb.Transaction) ([]byte, error) {
+	raw, err := protojson.Marshal(t)
+	if err != nil || !bytes.Contains(raw, []byte(`\u0000`)) {
+		return raw, err
+	}
+	bin, err := proto.Marshal(t)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]string{"protobuf_base64": base64.StdEncoding.EncodeToString(bin)})
+}
+
 // UpdateFromProto converts one item of the update stream.
 func UpdateFromProto(r *pb.GetUpdatesResponse) (Update, error) {
 	switch u := r.GetUpdate().(type) {
@@ -505,7 +525,7 @@ func UpdateFromProto(r *pb.GetUpdatesResponse) (Update, error) {
 		if err != nil {
 			var de *DecodeError
 			if errors.As(err, &de) {
-				de.Raw, _ = protojson.Marshal(u.Transaction)
+				de.Raw, _ = ReviewJSON(u.Transaction)
 			}
 			return Update{}, err
 		}

@@ -2,13 +2,18 @@ package ledger_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
+	pb "github.com/cantonx/txhistory/proto/gen/lapiv2"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 )
 
 // A message larger than MaxRecvMsgSize comes again on every retry from the
@@ -50,4 +55,26 @@ func TestTokenSourceErrorIsRetryable(t *testing.T) {
 	require.False(t, ledger.IsAuth(err), "%v", err)
 	require.True(t, ledger.IsRetryable(err), "%v", err)
 	require.ErrorContains(t, err, "/run/secrets/token", "the cause is kept")
+}
+
+// ReviewJSON is protobuf JSON, unless that would hold a NUL (jsonb refuses
+// the \u0000 escape): then the binary protobuf, base64, which decodes to the
+// same transaction.
+func TestReviewJSON(t *testing.T) {
+	tx := &ledger.Transaction{UpdateID: "u1", Offset: 5, SynchronizerID: "s", RecordTime: time.Unix(100, 0).UTC(), CommandID: "plain"}
+	raw, err := ledger.ReviewJSON(tx.Proto())
+	require.NoError(t, err)
+	require.Contains(t, string(raw), `"commandId":"plain"`)
+
+	tx.CommandID = "with\x00nul"
+	raw, err = ledger.ReviewJSON(tx.Proto())
+	require.NoError(t, err)
+	require.NotContains(t, string(raw), `\u0000`)
+	var wrapped map[string]string
+	require.NoError(t, json.Unmarshal(raw, &wrapped))
+	bin, err := base64.StdEncoding.DecodeString(wrapped["protobuf_base64"])
+	require.NoError(t, err)
+	var back pb.Transaction
+	require.NoError(t, proto.Unmarshal(bin, &back))
+	require.Equal(t, "with\x00nul", back.GetCommandId())
 }

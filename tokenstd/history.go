@@ -1,10 +1,8 @@
 package tokenstd
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,8 +19,6 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/shopspring/decimal"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 )
 
 // ErrorPolicy says what the History handler does with a transaction it
@@ -590,13 +586,7 @@ func consumedContracts(txs []*ledger.Transaction) []string {
 // jsonb cannot hold), {"protobuf_base64": ...}: the binary protobuf, still
 // enough to re-process it.
 func (h *History) setAside(ctx context.Context, tx *sqlx.Tx, t *ledger.Transaction, pe *ParseError) error {
-	raw, err := protojson.Marshal(t.Proto())
-	if err == nil && bytes.Contains(raw, []byte(`\u0000`)) {
-		var bin []byte
-		if bin, err = proto.Marshal(t.Proto()); err == nil {
-			raw, err = json.Marshal(map[string]string{"protobuf_base64": base64.StdEncoding.EncodeToString(bin)})
-		}
-	}
+	raw, err := ledger.ReviewJSON(t.Proto())
 	if err != nil {
 		return fmt.Errorf("tokenstd: encoding transaction %s at offset %d for review: %w", t.UpdateID, t.Offset, err)
 	}
