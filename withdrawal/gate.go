@@ -196,7 +196,7 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason s
 		), moved AS (
 			UPDATE `+s.gate+` SET enabled = $1, reason = $2, changed_at = clock_timestamp()
 			WHERE id = 1 AND ($3::timestamptz IS NULL OR ((SELECT t FROM clock) > $3::timestamptz
-				AND NOT EXISTS (SELECT 1 FROM `+s.review+` WHERE resolved_at IS NULL)))
+				AND NOT `+s.reviewHeld()+`))
 			RETURNING changed_at
 		), logged AS (
 			INSERT INTO `+s.gateLog+` (enabled, reason, changed_at, ingested_record_time, tsafe)
@@ -246,6 +246,13 @@ func (s *Store) GateLog(ctx context.Context) ([]GateChange, error) {
 		}
 	}
 	return out, nil
+}
+
+// reviewHeld is the SQL condition that a transaction set aside for review
+// is unresolved: one may be a withdrawal's transfer that no one has seen, so
+// nothing expires and the gate does not open after a restore meanwhile.
+func (s *Store) reviewHeld() string {
+	return `EXISTS (SELECT 1 FROM ` + s.review + ` WHERE resolved_at IS NULL)`
 }
 
 // unresolvedReview counts the transactions set aside for review that are

@@ -210,7 +210,7 @@ func (r *Reconciler) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Bat
 	if now := time.Now(); now.Sub(r.heldCheckedAt) >= heldWarningInterval {
 		r.heldCheckedAt = now
 		var held bool
-		if err := tx.GetContext(ctx, &held, `SELECT EXISTS (SELECT 1 FROM `+r.s.review+` WHERE resolved_at IS NULL)`); err != nil {
+		if err := tx.GetContext(ctx, &held, `SELECT `+r.s.reviewHeld()); err != nil {
 			return fmt.Errorf("withdrawal: checking for transactions set aside for review: %w", err)
 		}
 		if held {

@@ -352,7 +352,7 @@ func (s *Store) expireDue(ctx context.Context, tx *sqlx.Tx, recordTimes map[stri
 func (s *Store) expiring(unlessHeld bool, and string) string {
 	held := ""
 	if unlessHeld {
-		held = ` AND NOT EXISTS (SELECT 1 FROM ` + s.review + ` WHERE resolved_at IS NULL)`
+		held = ` AND NOT ` + s.reviewHeld()
 	}
 	return `expired AS (
 			UPDATE ` + s.withdrawals + ` AS w SET status = $5, updated_at = now(), closed_at = now()
