@@ -138,24 +138,7 @@ func TestMigrate(t *testing.T) {
 		t.Parallel()
 		db := pgtest.NewDB(t)
 
-		const migrators = 4
-		var (
-			wg    sync.WaitGroup
-			start = make(chan struct{})
-			errs  = make(chan error, migrators)
-		)
-		for range migrators {
-			wg.Go(func() {
-				<-start
-				errs <- schema.Migrate(ctx, db, schema.WithSchema("race"))
-			})
-		}
-		close(start)
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			must(t, err)
-		}
+		migrateConcurrently(t, db, "race")
 
 		versions, err := schema.Versions(ctx, db, schema.WithSchema("race"))
 		must(t, err)
@@ -440,4 +423,28 @@ func randomHex(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b[:])
+}
+
+// migrateConcurrently runs four Migrate calls for schemaName at once and
+// fails the test if any fails.
+func migrateConcurrently(t *testing.T, db *sqlx.DB, schemaName string) {
+	t.Helper()
+	const migrators = 4
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		errs  = make(chan error, migrators)
+	)
+	for range migrators {
+		wg.Go(func() {
+			<-start
+			errs <- schema.Migrate(context.Background(), db, schema.WithSchema(schemaName))
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must(t, err)
+	}
 }

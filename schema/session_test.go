@@ -3,7 +3,6 @@ package schema_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
@@ -61,24 +60,7 @@ func TestMigrateUnderRepeatableReadDefault(t *testing.T) {
 		t.Fatalf("default_transaction_isolation = %q, the test did not set it up", level)
 	}
 
-	const migrators = 4
-	var (
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-		errs  = make(chan error, migrators)
-	)
-	for range migrators {
-		wg.Go(func() {
-			<-start
-			errs <- schema.Migrate(ctx, db, schema.WithSchema("rr"))
-		})
-	}
-	close(start)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		must(t, err)
-	}
+	migrateConcurrently(t, db, "rr")
 	versions, err := schema.Versions(ctx, db, schema.WithSchema("rr"))
 	must(t, err)
 	if len(versions) != schema.Latest() {
