@@ -59,18 +59,6 @@ type config struct {
 	demoBacklog          int
 }
 
-// Environment variables.
-const (
-	envLedger       = "TXHISTORY_LEDGER"
-	envAdmin        = "TXHISTORY_ADMIN"
-	envDSN          = "TXHISTORY_DSN"
-	envDSNFile      = "TXHISTORY_DSN_FILE"
-	envParty        = "TXHISTORY_PARTY"
-	envSchema       = "TXHISTORY_SCHEMA"
-	envToken        = "TXHISTORY_TOKEN"
-	envClientSecret = "TXHISTORY_OAUTH_CLIENT_SECRET"
-)
-
 // parseConfig reads args (without the program name) and the environment.
 func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*config, error) {
 	c := &config{}
@@ -125,12 +113,12 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		fs.StringVar(p, name, env(envName, def), help+" ($"+envName+")")
 	}
 
-	str(&c.ledger, "ledger", envLedger, "", "Ledger API host:port of the participant")
-	str(&c.admin, "admin", envAdmin, "", "admin API host:port (only the restore runbook needs it)")
-	str(&c.party, "party", envParty, "", "the treasury party id")
-	str(&c.schema, "schema", envSchema, schema.DefaultName, "PostgreSQL schema of txhistory's tables")
+	str(&c.ledger, "ledger", conn.EnvLedger, "", "Ledger API host:port of the participant")
+	str(&c.admin, "admin", conn.EnvAdmin, "", "admin API host:port (only the restore runbook needs it)")
+	str(&c.party, "party", conn.EnvParty, "", "the treasury party id")
+	str(&c.schema, "schema", conn.EnvSchema, schema.DefaultName, "PostgreSQL schema of txhistory's tables")
 	dsnFile := ""
-	str(&dsnFile, "dsn-file", envDSNFile, "", "file holding the PostgreSQL connection string (else $"+envDSN+")")
+	str(&dsnFile, "dsn-file", conn.EnvDSNFile, "", "file holding the PostgreSQL connection string (else $"+conn.EnvDSN+")")
 	fs.BoolVar(&c.plaintext, "plaintext", envBool("plaintext", "TXHISTORY_PLAINTEXT", false), "connect to the participant without TLS (loopback only!) ($TXHISTORY_PLAINTEXT)")
 	str(&c.tlsCA, "tls-ca", "TXHISTORY_TLS_CA", "", "PEM file of the CA that signed the participant's certificate (default: system roots)")
 	str(&c.tlsCert, "tls-cert", "TXHISTORY_TLS_CERT", "", "PEM client certificate for mutual TLS")
@@ -138,11 +126,11 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	str(&c.tlsServerName, "tls-server-name", "TXHISTORY_TLS_SERVER_NAME", "", "name to verify the participant's certificate against (default: the host of -ledger)")
 	str(&c.adminTLSCert, "admin-tls-cert", "TXHISTORY_ADMIN_TLS_CERT", "", "client certificate for the admin API (default: -tls-cert)")
 	str(&c.adminTLSKey, "admin-tls-key", "TXHISTORY_ADMIN_TLS_KEY", "", "key of -admin-tls-cert (default: -tls-key)")
-	str(&c.tokenFile, "token-file", "TXHISTORY_TOKEN_FILE", "", "file holding a bearer token, re-read when it changes (else $"+envToken+")")
+	str(&c.tokenFile, "token-file", "TXHISTORY_TOKEN_FILE", "", "file holding a bearer token, re-read when it changes (else $"+conn.EnvToken+")")
 	str(&c.oauthTokenURL, "oauth-token-url", "TXHISTORY_OAUTH_TOKEN_URL", "", "OAuth2 token endpoint for the client-credentials grant")
 	str(&c.oauthClientID, "oauth-client-id", "TXHISTORY_OAUTH_CLIENT_ID", "", "OAuth2 client id")
 	secretFile := ""
-	str(&secretFile, "oauth-client-secret-file", "TXHISTORY_OAUTH_CLIENT_SECRET_FILE", "", "file holding the OAuth2 client secret (else $"+envClientSecret+")")
+	str(&secretFile, "oauth-client-secret-file", "TXHISTORY_OAUTH_CLIENT_SECRET_FILE", "", "file holding the OAuth2 client secret (else $"+conn.EnvClientSecret+")")
 	str(&c.oauthAudience, "oauth-audience", "TXHISTORY_OAUTH_AUDIENCE", "", "OAuth2 audience parameter, e.g. https://daml.com/jwt/aud/participant/<id>")
 	str(&c.oauthScopes, "oauth-scopes", "TXHISTORY_OAUTH_SCOPES", "", "OAuth2 scopes, space-separated, e.g. daml_ledger_api")
 	str(&c.metricsAddr, "metrics-addr", "TXHISTORY_METRICS_ADDR", "127.0.0.1:9464", "address of /metrics and /healthz; empty: none")
@@ -187,13 +175,13 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	c.receiveWindow = int(receiveWindow)
 
 	var err error
-	if c.dsn, err = conn.Secret(getenv(envDSN), dsnFile, "the PostgreSQL connection string"); err != nil {
+	if c.dsn, err = conn.Secret(getenv(conn.EnvDSN), dsnFile, "the PostgreSQL connection string"); err != nil {
 		return nil, err
 	}
-	if c.oauthClientSecret, err = conn.Secret(getenv(envClientSecret), secretFile, "the OAuth2 client secret"); err != nil {
+	if c.oauthClientSecret, err = conn.Secret(getenv(conn.EnvClientSecret), secretFile, "the OAuth2 client secret"); err != nil {
 		return nil, err
 	}
-	c.token = getenv(envToken)
+	c.token = getenv(conn.EnvToken)
 	if !c.demo && !c.migrateOnly && c.ledger == "" && c.dsn == "" && c.party == "" {
 		c.demo = true // nothing configured at all: show what it does
 	}
@@ -213,23 +201,23 @@ func (c *config) validate() error {
 	case c.migrateOnly:
 		// Only the database: the migration job needs no participant.
 		if c.dsn == "" {
-			errs = append(errs, fmt.Errorf("-migrate-only: $%s (or -dsn-file) is required", envDSN))
+			errs = append(errs, fmt.Errorf("-migrate-only: $%s (or -dsn-file) is required", conn.EnvDSN))
 		}
 	case !c.demo:
 		if c.ledger == "" {
-			errs = append(errs, fmt.Errorf("-ledger (or $%s) is required", envLedger))
+			errs = append(errs, fmt.Errorf("-ledger (or $%s) is required", conn.EnvLedger))
 		}
 		if c.dsn == "" {
-			errs = append(errs, fmt.Errorf("$%s (or -dsn-file) is required", envDSN))
+			errs = append(errs, fmt.Errorf("$%s (or -dsn-file) is required", conn.EnvDSN))
 		}
 		if c.party == "" {
-			errs = append(errs, fmt.Errorf("-party (or $%s) is required", envParty))
+			errs = append(errs, fmt.Errorf("-party (or $%s) is required", conn.EnvParty))
 		}
 	}
 	if c.dsn != "" && !c.demo {
 		if _, err := pq.NewConnector(c.dsn); err != nil {
 			// lib/pq's message may quote a piece of the password.
-			errs = append(errs, fmt.Errorf("$%s (or -dsn-file) is not a PostgreSQL connection string that lib/pq accepts (its message is withheld: it may quote the password)", envDSN))
+			errs = append(errs, fmt.Errorf("$%s (or -dsn-file) is not a PostgreSQL connection string that lib/pq accepts (its message is withheld: it may quote the password)", conn.EnvDSN))
 		}
 	}
 	if c.startOffset < 0 {
@@ -267,7 +255,7 @@ func (c *config) validate() error {
 			errs = append(errs, errors.New("-oauth-token-url needs -oauth-client-id"))
 		}
 		if c.oauthClientSecret == "" {
-			errs = append(errs, fmt.Errorf("-oauth-token-url needs the client secret in $%s or -oauth-client-secret-file", envClientSecret))
+			errs = append(errs, fmt.Errorf("-oauth-token-url needs the client secret in $%s or -oauth-client-secret-file", conn.EnvClientSecret))
 		}
 		if c.token != "" || c.tokenFile != "" {
 			errs = append(errs, errors.New("choose OAuth2 or a static token, not both"))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/cantonx/txhistory/examples/internal/conn"
 	"io"
 	"maps"
 	"os"
@@ -16,13 +17,13 @@ import (
 // The migration job needs only the database; without one it is a
 // configuration error, not the demo.
 func TestMigrateOnlyNeedsOnlyTheDSN(t *testing.T) {
-	c, err := parseConfig([]string{"-migrate-only"}, envOf(map[string]string{envDSN: "postgres://owner:pw@db/integration"}), io.Discard)
+	c, err := parseConfig([]string{"-migrate-only"}, envOf(map[string]string{conn.EnvDSN: "postgres://owner:pw@db/integration"}), io.Discard)
 	require.NoError(t, err)
 	require.True(t, c.migrateOnly)
 	require.False(t, c.demo)
 
 	_, err = parseConfig([]string{"-migrate-only"}, envOf(nil), io.Discard)
-	require.ErrorContains(t, err, "-migrate-only: $"+envDSN)
+	require.ErrorContains(t, err, "-migrate-only: $"+conn.EnvDSN)
 	logs := &lockedBuffer{}
 	require.Equal(t, 2, run([]string{"-migrate-only"}, envOf(nil), logs, nil, nil))
 	require.NotContains(t, logs.String(), "demo")
@@ -35,7 +36,7 @@ func TestBadValuesAreConfigurationErrors(t *testing.T) {
 	dir := t.TempDir()
 	notPEM := filepath.Join(dir, "ca.pem")
 	require.NoError(t, os.WriteFile(notPEM, []byte("not a certificate"), 0o600))
-	base := map[string]string{envLedger: "validator:5001", envParty: "treasury::1", envDSN: "postgres://u:pw@db/x"}
+	base := map[string]string{conn.EnvLedger: "validator:5001", conn.EnvParty: "treasury::1", conn.EnvDSN: "postgres://u:pw@db/x"}
 	for _, c := range []struct {
 		args []string
 		env  map[string]string
@@ -46,7 +47,7 @@ func TestBadValuesAreConfigurationErrors(t *testing.T) {
 		{[]string{"-tls-ca", filepath.Join(dir, "missing.pem")}, nil, "-tls-ca"},
 		{[]string{"-tls-ca", notPEM}, nil, "holds no PEM certificate"},
 		{[]string{"-tls-cert", filepath.Join(dir, "c.pem"), "-tls-key", filepath.Join(dir, "k.pem")}, nil, "load client certificate"},
-		{nil, map[string]string{envDSN: "host=db password=S3cret Pw dbname=x"}, "is not a PostgreSQL connection string"},
+		{nil, map[string]string{conn.EnvDSN: "host=db password=S3cret Pw dbname=x"}, "is not a PostgreSQL connection string"},
 	} {
 		env := maps.Clone(base)
 		maps.Copy(env, c.env)
@@ -62,7 +63,7 @@ func TestBadValuesAreConfigurationErrors(t *testing.T) {
 // a database and party configured in the environment (a production host's)
 // are not written to.
 func TestDemoIgnoresTheConfiguredDatabaseAndParty(t *testing.T) {
-	c, err := parseConfig([]string{"-demo"}, envOf(map[string]string{envDSN: "postgres://ingest:pw@prod-db/integration", envParty: "treasury::1220real"}), io.Discard)
+	c, err := parseConfig([]string{"-demo"}, envOf(map[string]string{conn.EnvDSN: "postgres://ingest:pw@prod-db/integration", conn.EnvParty: "treasury::1220real"}), io.Discard)
 	require.NoError(t, err)
 	require.True(t, c.demo)
 	require.Empty(t, c.dsn)
@@ -72,7 +73,7 @@ func TestDemoIgnoresTheConfiguredDatabaseAndParty(t *testing.T) {
 // A signal while the daemon waits for its database stops it at once, as a
 // stop (exit 0), not after the migration's retries as an error.
 func TestSignalWhileWaitingForTheDatabase(t *testing.T) {
-	env := map[string]string{envLedger: "127.0.0.1:1", envParty: "treasury::1", envDSN: "postgres://u:pw@127.0.0.1:1/x?sslmode=disable&connect_timeout=1",
+	env := map[string]string{conn.EnvLedger: "127.0.0.1:1", conn.EnvParty: "treasury::1", conn.EnvDSN: "postgres://u:pw@127.0.0.1:1/x?sslmode=disable&connect_timeout=1",
 		"TXHISTORY_PLAINTEXT": "true", "TXHISTORY_METRICS_ADDR": ""}
 	logs := &lockedBuffer{}
 	sigs := make(chan os.Signal, 1)

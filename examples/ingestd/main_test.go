@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/cantonx/txhistory/examples/internal/conn"
 	"io"
 	"maps"
 	"net/http"
@@ -115,9 +116,9 @@ func TestConfigFromFlagsAndEnvironment(t *testing.T) {
 	secretFile := filepath.Join(dir, "secret")
 	require.NoError(t, os.WriteFile(secretFile, []byte("from-file\n"), 0o600))
 	env := map[string]string{
-		envLedger: "validator:5001", envParty: "treasury::1", envDSN: "postgres://u:pw@db/x",
-		envSchema: "ex_history", "TXHISTORY_OAUTH_TOKEN_URL": "https://idp/token", "TXHISTORY_OAUTH_CLIENT_ID": "ingester",
-		envClientSecret: "from-env", "TXHISTORY_METRICS_ADDR": ":9999",
+		conn.EnvLedger: "validator:5001", conn.EnvParty: "treasury::1", conn.EnvDSN: "postgres://u:pw@db/x",
+		conn.EnvSchema: "ex_history", "TXHISTORY_OAUTH_TOKEN_URL": "https://idp/token", "TXHISTORY_OAUTH_CLIENT_ID": "ingester",
+		conn.EnvClientSecret: "from-env", "TXHISTORY_METRICS_ADDR": ":9999",
 	}
 	c, err := parseConfig(nil, envOf(env), io.Discard)
 	require.NoError(t, err)
@@ -174,7 +175,7 @@ func TestConfigFromFlagsAndEnvironment(t *testing.T) {
 
 	// A configuration error exits 2 without quoting the DSN's password.
 	logs := &lockedBuffer{}
-	env[envSchema] = "bad;name"
+	env[conn.EnvSchema] = "bad;name"
 	require.Equal(t, 2, run(nil, envOf(env), logs, nil, nil))
 	require.NotContains(t, logs.String(), "pw")
 }
@@ -183,7 +184,7 @@ func TestConfigFromFlagsAndEnvironment(t *testing.T) {
 // silently the default; a flag given on the command line makes the
 // variable irrelevant.
 func TestMalformedEnvironmentValueIsAnError(t *testing.T) {
-	base := map[string]string{envLedger: "validator:5001", envParty: "treasury::1", envDSN: "postgres://u:pw@db/x"}
+	base := map[string]string{conn.EnvLedger: "validator:5001", conn.EnvParty: "treasury::1", conn.EnvDSN: "postgres://u:pw@db/x"}
 	for name, value := range map[string]string{
 		"TXHISTORY_PLAINTEXT":     "yes please",
 		"TXHISTORY_STALL_TIMEOUT": "5 minutes",

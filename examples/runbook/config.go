@@ -16,23 +16,6 @@ import (
 	"github.com/lib/pq"
 )
 
-// The connection settings are named as examples/ingestd names them, so that
-// the runbook reaches the participant and the Integration DB with the
-// daemon's configuration: every one has a TXHISTORY_* environment variable,
-// and a flag given on the command line wins. Secrets (the DSN, a token, the
-// OAuth2 client secret) belong in the environment or in files: flags show
-// in the process list.
-const (
-	envLedger       = "TXHISTORY_LEDGER"
-	envAdmin        = "TXHISTORY_ADMIN"
-	envDSN          = "TXHISTORY_DSN"
-	envDSNFile      = "TXHISTORY_DSN_FILE"
-	envParty        = "TXHISTORY_PARTY"
-	envSchema       = "TXHISTORY_SCHEMA"
-	envToken        = "TXHISTORY_TOKEN"
-	envClientSecret = "TXHISTORY_OAUTH_CLIENT_SECRET"
-)
-
 // envFlags defines flags whose defaults come from environment variables.
 // A variable that does not parse is an error naming it, unless its flag is
 // given on the command line: never silently the default.
@@ -73,7 +56,12 @@ func (e *envFlags) err() error {
 }
 
 // connSettings are the flags (and variables) saying how to reach the
-// participant's two APIs and the Integration DB.
+// participant's two APIs and the Integration DB. They are named as
+// examples/ingestd names them, so that the runbook runs with the daemon's
+// configuration: every one has a TXHISTORY_* environment variable, and a
+// flag given on the command line wins. Secrets (the DSN, a token, the OAuth2
+// client secret) belong in the environment or in files: flags show in the
+// process list.
 type connSettings struct {
 	ledger, admin             string
 	plaintext                 bool
@@ -91,8 +79,8 @@ type connSettings struct {
 }
 
 func (c *connSettings) define(e *envFlags) {
-	e.str(&c.ledger, "ledger", envLedger, "", "Ledger API host:port of the participant")
-	e.str(&c.admin, "admin", envAdmin, "", "admin API host:port of the participant")
+	e.str(&c.ledger, "ledger", conn.EnvLedger, "", "Ledger API host:port of the participant")
+	e.str(&c.admin, "admin", conn.EnvAdmin, "", "admin API host:port of the participant")
 	e.boolean(&c.plaintext, "plaintext", "TXHISTORY_PLAINTEXT", "connect to the participant without TLS (loopback only!)")
 	e.str(&c.tlsCA, "tls-ca", "TXHISTORY_TLS_CA", "", "PEM file of the CA that signed the participant's certificates (default: system roots)")
 	e.str(&c.tlsCert, "tls-cert", "TXHISTORY_TLS_CERT", "", "PEM client certificate for mutual TLS")
@@ -100,15 +88,15 @@ func (c *connSettings) define(e *envFlags) {
 	e.str(&c.tlsServerName, "tls-server-name", "TXHISTORY_TLS_SERVER_NAME", "", "name to verify the participant's certificates against (default: the host of -ledger and -admin)")
 	e.str(&c.adminTLSCert, "admin-tls-cert", "TXHISTORY_ADMIN_TLS_CERT", "", "client certificate for the admin API (default: -tls-cert)")
 	e.str(&c.adminTLSKey, "admin-tls-key", "TXHISTORY_ADMIN_TLS_KEY", "", "key of -admin-tls-cert (default: -tls-key)")
-	e.str(&c.tokenFile, "token-file", "TXHISTORY_TOKEN_FILE", "", "file holding a bearer token for both APIs, re-read when it changes (else $"+envToken+")")
-	e.fs.StringVar(&c.tokenEnv, "token-env", "", "name of an environment variable holding a bearer token for both APIs (default: $"+envToken+")")
+	e.str(&c.tokenFile, "token-file", "TXHISTORY_TOKEN_FILE", "", "file holding a bearer token for both APIs, re-read when it changes (else $"+conn.EnvToken+")")
+	e.fs.StringVar(&c.tokenEnv, "token-env", "", "name of an environment variable holding a bearer token for both APIs (default: $"+conn.EnvToken+")")
 	e.str(&c.oauthTokenURL, "oauth-token-url", "TXHISTORY_OAUTH_TOKEN_URL", "", "OAuth2 token endpoint for the client-credentials grant")
 	e.str(&c.oauthClientID, "oauth-client-id", "TXHISTORY_OAUTH_CLIENT_ID", "", "OAuth2 client id")
-	e.str(&c.oauthSecretFile, "oauth-client-secret-file", "TXHISTORY_OAUTH_CLIENT_SECRET_FILE", "", "file holding the OAuth2 client secret (else $"+envClientSecret+")")
+	e.str(&c.oauthSecretFile, "oauth-client-secret-file", "TXHISTORY_OAUTH_CLIENT_SECRET_FILE", "", "file holding the OAuth2 client secret (else $"+conn.EnvClientSecret+")")
 	e.str(&c.oauthAudience, "oauth-audience", "TXHISTORY_OAUTH_AUDIENCE", "", "OAuth2 audience parameter")
 	e.str(&c.oauthScopes, "oauth-scopes", "TXHISTORY_OAUTH_SCOPES", "", "OAuth2 scopes, space-separated")
-	e.str(&c.dsnFile, "dsn-file", envDSNFile, "", "file holding the PostgreSQL connection string of the Integration DB (else $"+envDSN+")")
-	e.fs.StringVar(&c.dsn, "dsn", "", "PostgreSQL connection string of the Integration DB; wins over $"+envDSN+" and -dsn-file, but shows its password in the process list")
+	e.str(&c.dsnFile, "dsn-file", conn.EnvDSNFile, "", "file holding the PostgreSQL connection string of the Integration DB (else $"+conn.EnvDSN+")")
+	e.fs.StringVar(&c.dsn, "dsn", "", "PostgreSQL connection string of the Integration DB; wins over $"+conn.EnvDSN+" and -dsn-file, but shows its password in the process list")
 }
 
 // connection is what connSettings resolve to: the endpoints to dial and the
@@ -125,13 +113,13 @@ func (c *connSettings) resolve(ctx context.Context, getenv func(string) string) 
 	var errs []error
 	out := &connection{dsn: c.dsn}
 	if out.dsn == "" {
-		dsn, err := conn.Secret(getenv(envDSN), c.dsnFile, "-dsn-file")
+		dsn, err := conn.Secret(getenv(conn.EnvDSN), c.dsnFile, "-dsn-file")
 		errs = append(errs, err)
 		out.dsn = dsn
 	}
 	switch {
 	case out.dsn == "":
-		errs = append(errs, fmt.Errorf("the Integration DB's connection string is required: $%s or -dsn-file (or -dsn)", envDSN))
+		errs = append(errs, fmt.Errorf("the Integration DB's connection string is required: $%s or -dsn-file (or -dsn)", conn.EnvDSN))
 	default:
 		if _, err := pq.NewConnector(out.dsn); err != nil {
 			// lib/pq's message may quote a piece of the password.
@@ -182,13 +170,13 @@ func (c *connSettings) tlsConfig(certFile, keyFile string) (*tls.Config, error) 
 // $TXHISTORY_TOKEN; nil for none.
 func (c *connSettings) tokens(ctx context.Context, getenv func(string) string) (ledger.TokenSource, error) {
 	if c.oauthTokenURL != "" {
-		clientSecret, err := conn.Secret(getenv(envClientSecret), c.oauthSecretFile, "-oauth-client-secret-file")
+		clientSecret, err := conn.Secret(getenv(conn.EnvClientSecret), c.oauthSecretFile, "-oauth-client-secret-file")
 		var errs []error
 		switch {
 		case err != nil:
 			errs = append(errs, err)
 		case clientSecret == "":
-			errs = append(errs, fmt.Errorf("-oauth-token-url needs the client secret in $%s or -oauth-client-secret-file", envClientSecret))
+			errs = append(errs, fmt.Errorf("-oauth-token-url needs the client secret in $%s or -oauth-client-secret-file", conn.EnvClientSecret))
 		}
 		if c.oauthClientID == "" {
 			errs = append(errs, errors.New("-oauth-token-url needs -oauth-client-id"))
@@ -221,8 +209,8 @@ func (c *connSettings) tokens(ctx context.Context, getenv func(string) string) (
 			return nil, fmt.Errorf("-token-env %s: $%s is empty", c.tokenEnv, c.tokenEnv)
 		}
 		return ledger.StaticToken(tok), nil
-	case getenv(envToken) != "":
-		return ledger.StaticToken(getenv(envToken)), nil
+	case getenv(conn.EnvToken) != "":
+		return ledger.StaticToken(getenv(conn.EnvToken)), nil
 	}
 	return nil, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"github.com/cantonx/txhistory/examples/internal/conn"
 	"maps"
 	"net"
 	"os"
@@ -74,7 +75,7 @@ func TestRunbookMutualTLS(t *testing.T) {
 			if env == nil {
 				env = map[string]string{}
 			}
-			env[envDSN] = r.dsn
+			env[conn.EnvDSN] = r.dsn
 			var out, errOut bytes.Buffer
 			require.Equal(t, c.code, run(c.args, envOf(env), &out, &errOut), "stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
 			if c.code == 0 {
@@ -100,9 +101,9 @@ func TestDSNFromEnvironment(t *testing.T) {
 		args []string
 		env  map[string]string
 	}{
-		{"TXHISTORY_DSN", base, map[string]string{envDSN: r.dsn}},
-		{"TXHISTORY_DSN_FILE", base, map[string]string{envDSNFile: dsnFile, envDSN: unreachable}},
-		{"-dsn wins", cat(base, []string{"-dsn", r.dsn}), map[string]string{envDSN: unreachable}},
+		{"TXHISTORY_DSN", base, map[string]string{conn.EnvDSN: r.dsn}},
+		{"TXHISTORY_DSN_FILE", base, map[string]string{conn.EnvDSNFile: dsnFile, conn.EnvDSN: unreachable}},
+		{"-dsn wins", cat(base, []string{"-dsn", r.dsn}), map[string]string{conn.EnvDSN: unreachable}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -115,7 +116,7 @@ func TestDSNFromEnvironment(t *testing.T) {
 	require.Equal(t, 2, run(base, envOf(nil), &out, &errOut))
 	require.Contains(t, errOut.String(), "$TXHISTORY_DSN or -dsn-file")
 	errOut.Reset()
-	require.Equal(t, 1, run(base, envOf(map[string]string{envDSN: unreachable}), &out, &errOut), "the variable is used")
+	require.Equal(t, 1, run(base, envOf(map[string]string{conn.EnvDSN: unreachable}), &out, &errOut), "the variable is used")
 	require.Contains(t, errOut.String(), "connect to the Integration DB")
 	require.NotContains(t, errOut.String(), "S3cretPw")
 }
@@ -146,7 +147,7 @@ func TestBadConnectionSettingsExit2(t *testing.T) {
 	notPEM := filepath.Join(dir, "ca.pem")
 	require.NoError(t, os.WriteFile(notPEM, []byte("not a certificate"), 0o600))
 	base := []string{"-ledger", lis.Addr().String(), "-admin", lis.Addr().String(), "-party", treasury}
-	env := map[string]string{envDSN: "postgres://u:pw@" + host + ":" + port + "/x?sslmode=disable"}
+	env := map[string]string{conn.EnvDSN: "postgres://u:pw@" + host + ":" + port + "/x?sslmode=disable"}
 	for _, c := range []struct {
 		name string
 		args []string
@@ -162,7 +163,7 @@ func TestBadConnectionSettingsExit2(t *testing.T) {
 		{"plaintext and TLS", cat(base, []string{"-plaintext", "-tls-ca", notPEM}), env, "-plaintext excludes the -tls-* settings"},
 		{"malformed variable", base, with(env, "TXHISTORY_PLAINTEXT", "maybe"), `$TXHISTORY_PLAINTEXT="maybe"`},
 		{"missing token file", cat(base, []string{"-token-file", filepath.Join(dir, "token")}), env, "-token-file"},
-		{"DSN lib/pq refuses", base, map[string]string{envDSN: "host=db password=S3cret Pw dbname=x"}, "not a PostgreSQL connection string"},
+		{"DSN lib/pq refuses", base, map[string]string{conn.EnvDSN: "host=db password=S3cret Pw dbname=x"}, "not a PostgreSQL connection string"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer

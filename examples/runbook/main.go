@@ -65,6 +65,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/cantonx/txhistory/examples/internal/conn"
 	"io"
 	"log/slog"
 	"os"
@@ -93,11 +94,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fs.PrintDefaults()
 	}
 	env := &envFlags{fs: fs, getenv: getenv, malformed: map[string]error{}}
-	var conn connSettings
-	conn.define(env)
+	var settings connSettings
+	settings.define(env)
 	var party, schemaNm string
-	env.str(&party, "party", envParty, "", "the treasury party ingestion reads")
-	env.str(&schemaNm, "schema", envSchema, schema.DefaultName, "schema of txhistory's tables")
+	env.str(&party, "party", conn.EnvParty, "", "the treasury party ingestion reads")
+	env.str(&schemaNm, "schema", conn.EnvSchema, schema.DefaultName, "schema of txhistory's tables")
 	var (
 		modeFlag  = fs.String("mode", string(recovery.ModeNonUnique), "unique or non-unique")
 		adminAPI  = fs.String("admin-api", "auto", "admin API behaviour: auto, 3.4 or 3.5")
@@ -141,12 +142,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		}
 	}
 	switch {
-	case conn.ledger == "":
-		return usage("-ledger (or $%s) is required", envLedger)
-	case conn.admin == "" && !*pkgsOnly:
-		return usage("-admin (or $%s) is required", envAdmin)
+	case settings.ledger == "":
+		return usage("-ledger (or $%s) is required", conn.EnvLedger)
+	case settings.admin == "" && !*pkgsOnly:
+		return usage("-admin (or $%s) is required", conn.EnvAdmin)
 	case party == "":
-		return usage("-party (or $%s) is required", envParty)
+		return usage("-party (or $%s) is required", conn.EnvParty)
 	case *pkgsOnly && since.IsZero():
 		return usage("-packages-only needs -since")
 	}
@@ -158,7 +159,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	defer stop()
 	// Every file is read and every setting checked here: a bad one is a
 	// configuration error before anything is dialled.
-	endpoints, err := conn.resolve(ctx, getenv)
+	endpoints, err := settings.resolve(ctx, getenv)
 	if err != nil {
 		return usage("%s", ingest.Redact(err.Error()))
 	}

@@ -14,6 +14,20 @@ import (
 	"time"
 )
 
+// The environment variables the example binaries share: each names the
+// setting of the flag of the same name (TXHISTORY_LEDGER is -ledger) or, for
+// secrets, holds it (a flag would show it in the process list).
+const (
+	EnvLedger       = "TXHISTORY_LEDGER"
+	EnvAdmin        = "TXHISTORY_ADMIN"
+	EnvDSN          = "TXHISTORY_DSN"
+	EnvDSNFile      = "TXHISTORY_DSN_FILE"
+	EnvParty        = "TXHISTORY_PARTY"
+	EnvSchema       = "TXHISTORY_SCHEMA"
+	EnvToken        = "TXHISTORY_TOKEN"
+	EnvClientSecret = "TXHISTORY_OAUTH_CLIENT_SECRET"
+)
+
 // TLS returns the TLS configuration of an endpoint: the CA in caFile (the
 // system roots if empty), the client certificate in certFile and keyFile
 // (none if either is empty) and the server name to verify (the target's
