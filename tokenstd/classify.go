@@ -654,7 +654,10 @@ func (r *run) transferOp(e *ledger.ExercisedEvent, i int) error {
 		return r.fail(e.NodeID, "%s exercise result: %w", e.Choice, err)
 	}
 	meta := arg.Transfer.Meta.Merge(arg.ExtraArgs.Meta, res.Meta)
-	if _, err := r.burned(e.NodeID, meta); err != nil {
+	// What was burned is the registry's word, in its result: the sender's
+	// transfer.meta and extraArgs.meta are free text that a depositor
+	// writes, and the amount is not used here.
+	if _, err := r.burned(e.NodeID, res.Meta); err != nil {
 		return err
 	}
 	cs, err := r.collect(i)
@@ -742,7 +745,7 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, std bool) error {
 		return err
 	}
 	var res TransferInstructionResult
-	var meta Metadata
+	var meta, own Metadata // own: the choice's, without the offer's transfer.meta
 	if std {
 		extra, err := DecodeInstructionChoice(e.Choice, e.ChoiceArgument)
 		if err != nil {
@@ -751,15 +754,17 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, std bool) error {
 		if res, err = DecodeTransferInstructionResult(e.ExerciseResult); err != nil {
 			return r.fail(e.NodeID, "%s exercise result: %w", e.Choice, err)
 		}
-		meta = in.Transfer.Meta.Merge(extra.Meta, res.Meta)
+		meta, own = in.Transfer.Meta.Merge(extra.Meta, res.Meta), res.Meta
 	} else {
 		m, err := MergedMetadata(e)
 		if err != nil {
 			return r.fail(e.NodeID, "%w", err)
 		}
-		meta = in.Transfer.Meta.Merge(m)
+		meta, own = in.Transfer.Meta.Merge(m), m
 	}
-	if _, err := r.burned(e.NodeID, meta); err != nil {
+	// As in transferOp: a burned amount in the sender's transfer.meta is
+	// not the registry's and is not checked.
+	if _, err := r.burned(e.NodeID, own); err != nil {
 		return err
 	}
 	cs, err := r.collect(i)
@@ -855,10 +860,6 @@ func movedAsTransfer(en *Entry, t Transfer, T string) bool {
 // txKindOp classifies an exercise that carries a tx-kind but is not a
 // standard choice.
 func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
-	burned, err := r.burned(e.NodeID, meta)
-	if err != nil {
-		return err
-	}
 	cs, err := r.collect(i)
 	if err != nil {
 		return err
@@ -872,6 +873,15 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 		switch kind {
 		case TxKindTransfer:
 			sender := meta[MetaSender]
+			var burned decimal.Decimal
+			if sender == T && en.Amount.IsNegative() {
+				// Read only where it is used: the merged metadata may
+				// hold a sender's free text, and a deposit must not stop
+				// on a malformed burned amount it does not need.
+				if burned, err = r.burned(e.NodeID, meta); err != nil {
+					return err
+				}
+			}
 			switch {
 			case sender == T && en.Amount.IsNegative() && len(cs.otherOwners) == 0 && !en.Amount.Neg().GreaterThan(burned):
 				// Nothing but the burned fee left the treasury, and no one

@@ -146,3 +146,57 @@ func TestSelfTransferWithTxKindIsAMergeSplit(t *testing.T) {
 	require.Equal(t, tokenstd.KindWithdrawal, es[0].Kind, "%+v", es[0])
 	require.Equal(t, "wd-9", es[0].WithdrawalID)
 }
+
+// A burned amount is the registry's word, in its result. A depositor
+// writes transfer.meta and extraArgs.meta: a malformed burned value there
+// must not stop the treasury's ingestion on the deposit (under Halt every
+// later transaction waits on it), nor be read as a fee.
+func TestSendersBurnedMetadataDoesNotStopADeposit(t *testing.T) {
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+	bad := map[string]string{tokenstd.MetaBurned: "n/a"}
+	requireDeposit := func(t *testing.T, es []tokenstd.Entry, amount string) {
+		t.Helper()
+		require.Len(t, es, 1)
+		require.Equal(t, tokenstd.KindDeposit, es[0].Kind, "%+v", es[0])
+		require.Equal(t, "acct-1", es[0].Account)
+		requireDecimal(t, amount, es[0].Amount)
+	}
+
+	t.Run("TransferFactory_Transfer, transfer.meta", func(t *testing.T) {
+		w := &ledgertest.TokenWorld{Sequence: true}
+		w.Mint(alice, "100")
+		dep := view(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "10", Reason: "acct-1", Meta: bad}))
+		requireDeposit(t, classifyAfter(t, dep), "10")
+	})
+	t.Run("TransferFactory_Transfer, extraArgs.meta", func(t *testing.T) {
+		w := &ledgertest.TokenWorld{Sequence: true}
+		w.Mint(alice, "100")
+		dep := view(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "10", Reason: "acct-1", ExtraMeta: bad}))
+		requireDeposit(t, classifyAfter(t, dep), "10")
+	})
+	t.Run("accepting an offer", func(t *testing.T) {
+		w := &ledgertest.TokenWorld{Sequence: true}
+		w.Mint(alice, "100")
+		offer, cid := w.Offer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "10", Reason: "acct-1", Meta: bad})
+		requireDeposit(t, classifyAfter(t, view(w.Accept(cid)), view(offer)), "10")
+	})
+	t.Run("a registry's choice saying tx-kind transfer", func(t *testing.T) {
+		w := &ledgertest.TokenWorld{Sequence: true}
+		w.Mint(alice, "100")
+		dep := asRegistryChoice(view(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "10", Reason: "acct-1", Meta: bad})),
+			"WalletAppInstall_Transfer")
+		editResult(t, dep, 0, []string{"meta", "values"}, setTo(ledger.TextMapOf(map[string]string{
+			tokenstd.MetaTxKind: tokenstd.TxKindTransfer, tokenstd.MetaSender: alice})))
+		requireDeposit(t, classifyAfter(t, dep), "10")
+	})
+	t.Run("the registry's own malformed burned amount still fails", func(t *testing.T) {
+		w := &ledgertest.TokenWorld{Sequence: true}
+		w.Mint(alice, "100")
+		dep := view(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "10", Reason: "acct-1"}))
+		editResult(t, dep, 0, []string{"meta", "values"}, setTo(ledger.TextMapOf(bad)))
+		_, err := tokenstd.Classify(dep, treasury, tokenstd.NewHoldingSet())
+		var pe *tokenstd.ParseError
+		require.ErrorAs(t, err, &pe)
+		require.ErrorContains(t, err, "malformed numeric")
+	})
+}

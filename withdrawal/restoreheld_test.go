@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/cantonx/txhistory/withdrawal"
@@ -14,7 +15,7 @@ import (
 
 // While the restore procedure waits for tSafe, re-ingestion sets a
 // transaction aside for review: the transfer of a withdrawal whose request
-// was lost in the restore (its metadata is one the parser refuses). Nothing
+// was lost in the restore (its exercise result is one the parser refuses). Nothing
 // has seen it, so the gate stays closed past tSafe until the review row is
 // resolved: its spent holding must not be withdrawn again meanwhile.
 func TestRestoreWaitsForTransactionsSetAside(t *testing.T) {
@@ -26,8 +27,8 @@ func TestRestoreWaitsForTransactionsSetAside(t *testing.T) {
 	e.handler = ingest.Handlers(history, rec)
 	cids := e.mint("10", "10")
 	lost := e.world.Transfer(ledgertest.TransferSpec{Sender: treasury, Receiver: external, Amount: "5",
-		InputHoldings: []string{cids[0]}, Reason: "wd-lost",
-		Meta: map[string]string{"splice.lfdecentralizedtrust.org/burned": "not-a-number"}})
+		InputHoldings: []string{cids[0]}, Reason: "wd-lost"})
+	lost.Events[0].(*ledger.ExercisedEvent).ExerciseResult = ledger.Text("not a result") // the parser refuses it
 
 	ledgerNow := e.world.Now()
 	fed, held := false, false
