@@ -873,6 +873,11 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 		switch kind {
 		case TxKindTransfer:
 			sender := meta[MetaSender]
+			if sender == "" && en.Amount.IsNegative() {
+				// No sender named, and the treasury's funds left: it
+				// sent them.
+				sender = T
+			}
 			var burned decimal.Decimal
 			if sender == T && en.Amount.IsNegative() {
 				// Read only where it is used: the merged metadata may

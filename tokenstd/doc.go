@@ -60,9 +60,11 @@
 // accept (a deposit or withdrawal), reject, withdraw, or expiry. An
 // instruction ended by a registry's own choice is the transfer done if the
 // choice says tx-kind = transfer and the funds moved that way, else a
-// failed or expired one. A tx-kind transfer from the treasury that cost it
-// only the burned fee and gave no one else a holding is a transfer to
-// itself: merge_split, as through TransferFactory_Transfer.
+// failed or expired one. A tx-kind transfer whose metadata names no sender
+// is from the treasury when the treasury's funds left. A tx-kind transfer
+// from the treasury that cost it only the burned fee and gave no one else
+// a holding is a transfer to itself: merge_split, as through
+// TransferFactory_Transfer.
 // Merge-splits, burns, mints, locks and unlocks have kinds of their own.
 // Events that do not concern the treasury give no entry; treasury holdings
 // that change outside any recognised operation give a lock, unlock,

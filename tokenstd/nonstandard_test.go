@@ -200,3 +200,24 @@ func TestSendersBurnedMetadataDoesNotStopADeposit(t *testing.T) {
 		require.ErrorContains(t, err, "malformed numeric")
 	})
 }
+
+// A registry's choice saying tx-kind transfer without naming the sender,
+// which took funds from the treasury and gave another party a holding, is
+// the treasury paying: a withdrawal, not a merge or split whose fee is the
+// whole payment.
+func TestTxKindTransferWithoutSenderFromTheTreasury(t *testing.T) {
+	w := &ledgertest.TokenWorld{Sequence: true}
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+	mint := view(w.Mint(treasury, "100"))
+	pay := asRegistryChoice(view(w.Transfer(ledgertest.TransferSpec{Sender: treasury, Receiver: alice, Amount: "10", Reason: "wd-9"})),
+		"WalletAppInstall_Transfer")
+	editResult(t, pay, 0, []string{"meta", "values"}, setTo(ledger.TextMapOf(map[string]string{tokenstd.MetaTxKind: tokenstd.TxKindTransfer})))
+	es := classifyAfter(t, pay, mint)
+	require.Len(t, es, 1)
+	require.Equal(t, tokenstd.KindWithdrawal, es[0].Kind, "%+v", es[0])
+	require.Equal(t, "wd-9", es[0].WithdrawalID)
+	requireDecimal(t, "-10", es[0].Amount)
+	requireDecimal(t, "10", es[0].Transferred)
+	requireDecimal(t, "0", es[0].Fee)
+	require.Equal(t, alice, es[0].Receiver)
+}
