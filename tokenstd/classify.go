@@ -589,6 +589,9 @@ func (r *run) fillInstruction(e *Entry, in Instruction) {
 	e.InstructionCID = in.ContractID
 	e.Sender, e.Receiver, e.Transferred = t.Sender, t.Receiver, t.Amount
 	e.Reason = t.Meta[MetaReason]
+	if e.Reason == "" {
+		e.Reason = in.Reason
+	}
 	switch r.c.Treasury {
 	case t.Receiver:
 		if t.Sender != r.c.Treasury {
@@ -719,10 +722,17 @@ func (r *run) pendingInstruction(cs *changes, cid string, t Transfer, node int32
 // offer fills in a pending transfer instruction.
 func (r *run) offer(e *Entry, in Instruction) {
 	r.fillInstruction(e, in)
-	e.Instruction = &in
 	if e.Reason == "" {
+		// The reason given in the offer's other metadata (extraArgs.meta,
+		// the result's): the instruction keeps it, so that whatever ends
+		// it carries the offer's reason.
 		e.Reason = e.Meta[MetaReason]
+		in.Reason = e.Reason
+		if _, ok := r.createdInstr[in.ContractID]; ok {
+			put(&r.createdInstr, in.ContractID, in)
+		}
 	}
+	e.Instruction = &in
 	t := r.c.Treasury
 	switch {
 	case in.Transfer.Sender == t:
@@ -819,6 +829,9 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, std bool) error {
 	case OutputPending:
 		next := r.pendingInstruction(cs, res.InstructionCID, t, e.NodeID)
 		next.Replaces = e.ContractID
+		if next.Reason == "" {
+			next.Reason = in.Reason
+		}
 		if c, ok := r.createdInstr[next.ContractID]; ok {
 			c.Replaces = e.ContractID
 			put(&r.createdInstr, next.ContractID, c)

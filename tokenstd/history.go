@@ -827,6 +827,9 @@ func (h *History) writeInstructions(ctx context.Context, tx *sqlx.Tx, w *batchWr
 			t := in.Transfer
 			cid[i], sender[i], receiver[i], admin[i], id[i] = in.ContractID, t.Sender, t.Receiver, t.Instrument.Admin, t.Instrument.ID
 			amount[i], reason[i], status[i] = t.Amount.String(), t.Meta[MetaReason], string(in.Status)
+			if reason[i] == "" {
+				reason[i] = in.Reason
+			}
 			if !t.RequestedAt.IsZero() {
 				reqAt[i] = nullString(t.RequestedAt.Format(timeLayout), true)
 			}

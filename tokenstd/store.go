@@ -191,6 +191,7 @@ type instructionRow struct {
 	ExecuteBefore    *time.Time     `db:"execute_before" json:"execute_before"`
 	InputHoldingCIDs pq.StringArray `db:"input_holding_cids" json:"input_holding_cids"`
 	Status           string         `db:"status" json:"status"`
+	Reason           string         `db:"reason" json:"reason"`
 	TransferMeta     []byte         `db:"transfer_meta" json:"-"` // in JSON: instructionDoc.TransferMeta
 	Meta             []byte         `db:"meta" json:"-"`          // in JSON: instructionDoc.Meta
 	Replaces         string         `db:"replaces" json:"replaces"`
@@ -213,7 +214,7 @@ func (d *instructionDoc) row() *instructionRow {
 }
 
 const instructionColumns = `contract_id, sender, receiver, instrument_admin, instrument_id, amount::text AS amount,
-	requested_at, execute_before, input_holding_cids, status, transfer_meta, meta, replaces,
+	requested_at, execute_before, input_holding_cids, status, reason, transfer_meta, meta, replaces,
 	created_offset, created_update_id, created_record_time`
 
 func (r *instructionRow) instruction() (Instruction, error) {
@@ -244,6 +245,9 @@ func (r *instructionRow) instruction() (Instruction, error) {
 		if len(*m.to) == 0 {
 			*m.to = nil
 		}
+	}
+	if t.Meta[MetaReason] == "" {
+		in.Reason = r.Reason
 	}
 	return in, nil
 }
