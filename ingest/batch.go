@@ -87,8 +87,11 @@ func (b *builder) add(u ledger.Update, prep any) error {
 			}
 			b.behind[tx] = re
 		}
-		if tx.UpdateID == b.replayUntil {
-			b.replayUntil = "" // the replay is through
+		if tx.UpdateID == b.replayUntil ||
+			(b.replayUntil != "" && tx.SynchronizerID == b.cp.SynchronizerID && tx.RecordTime.After(b.cp.RecordTime)) {
+			// The replay is through: the last transaction ingested before
+			// the rewind came again, or one of its synchronizer after it.
+			b.replayUntil = ""
 		}
 		b.txs = append(b.txs, tx)
 		if prep != nil {
@@ -98,7 +101,13 @@ func (b *builder) add(u ledger.Update, prep any) error {
 			b.prepared[tx] = prep
 		}
 		b.cp.Offset = tx.Offset
-		b.cp.UpdateID, b.cp.RecordTime, b.cp.SynchronizerID, b.cp.UpdateOffset = tx.UpdateID, tx.RecordTime, tx.SynchronizerID, tx.Offset
+		if b.replayUntil == "" {
+			b.cp.UpdateID, b.cp.RecordTime, b.cp.SynchronizerID, b.cp.UpdateOffset = tx.UpdateID, tx.RecordTime, tx.SynchronizerID, tx.Offset
+		}
+		// Else, in the replay after a rewind, the checkpoint keeps naming
+		// the last transaction ingested before it, with its offset unknown:
+		// a process restarted in the middle of the replay resumes it (and
+		// the runbook run again plans the same rewind).
 		b.raise(tx.SynchronizerID, tx.RecordTime)
 		b.sawCheckpoint = false
 	case ledger.UpdateCheckpoint:

@@ -72,6 +72,9 @@
 // transaction ingested before it, a transaction dedup knows is dropped
 // whatever its record time: the runbook rewinds the record time of one
 // synchronizer, and the others' transactions ingested before come again.
-// (A process restarted in the middle of that replay checks strictly again,
-// and may stop on one of them: run the runbook again.)
+// The replay ends there, or at the first transaction of that
+// synchronizer whose record time is after it. Until then the checkpoint
+// keeps naming the last transaction ingested before the rewind, with its
+// offset unknown, so a process restarted in the middle of the replay
+// resumes it, and the runbook run again plans the same rewind.
 package ingest

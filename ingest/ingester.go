@@ -228,10 +228,12 @@ type Ingester struct {
 	cp checkpoint.Checkpoint
 	// replayUntil, owned by the Run goroutine, is the update id of the last
 	// transaction ingested before a rewind (the checkpoint's, with its
-	// offset forgotten) until a committed batch has read it again: in that
-	// replay a transaction dedup knows may have a record time behind its
+	// offset forgotten) until a committed batch has read it again, or a
+	// transaction of its synchronizer after it: in that replay a
+	// transaction dedup knows may have a record time behind its
 	// synchronizer's. Elsewhere any transaction whose record time goes back
-	// is taken for a restore.
+	// is taken for a restore. The checkpoint names that transaction until
+	// the replay ends, so that a new session finds the replay again.
 	replayUntil string
 	// lock is the ingestion lock held now (nil under LockNone), owned by
 	// the Run goroutine.
