@@ -235,11 +235,17 @@ type Rewind struct {
 	// Mode names the runbook variant, e.g. "unique" or "non-unique".
 	Mode string
 	Note string
+	// UpdateOffset, if not 0, is the offset at which the participant now
+	// has the last ingested transaction, when the rewind resumes right
+	// after it (nothing of it is replayed). 0 forgets it: a replay begins.
+	UpdateOffset int64
 }
 
 // RewindTx moves the checkpoint to r.To (which may be any offset: after a
-// participant restore, offsets mean something else), forgets the offset of
-// the last ingested transaction (UpdateOffset), sets the record time of
+// participant restore, offsets mean something else), sets the offset of
+// the last ingested transaction to r.UpdateOffset (0 forgets it: the
+// Ingester then treats what follows as the replay after a rewind, see
+// package ingest), sets the record time of
 // r.SynchronizerID back to r.RecoveryTime so that ingestion accepts the
 // transactions after it again, and writes an audit row. It fails with
 // ErrConflict if the stored offset is not r.From.
@@ -247,7 +253,7 @@ func (s *Store) RewindTx(ctx context.Context, tx *sqlx.Tx, r Rewind) error {
 	if r.To < 0 {
 		return fmt.Errorf("checkpoint: invalid rewind target %d", r.To)
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE `+s.checkpoint+` SET ledger_offset = $2, update_offset = NULL, updated_at = now() WHERE id = 1 AND ledger_offset = $1`, r.From, r.To)
+	res, err := tx.ExecContext(ctx, `UPDATE `+s.checkpoint+` SET ledger_offset = $2, update_offset = NULLIF($3::bigint, 0), updated_at = now() WHERE id = 1 AND ledger_offset = $1`, r.From, r.To, r.UpdateOffset)
 	if err != nil {
 		return fmt.Errorf("checkpoint: rewind from %d to %d: %w", r.From, r.To, err)
 	}

@@ -78,6 +78,12 @@ func ApplyTx(ctx context.Context, tx *sqlx.Tx, rw *Rewind) error {
 		return fmt.Errorf("recovery: %w: the plan was made at offset %d after update %s, the checkpoint is now at offset %d after update %q: plan again",
 			checkpoint.ErrConflict, rw.From, rw.LastUpdateID, cp.Offset, cp.UpdateID)
 	}
+	var updateOffset int64
+	if rw.Mode == ModeUnique && rw.To == rw.ParticipantOffset {
+		// Ingestion resumes right after the last ingested transaction:
+		// there is no replay of it, and its new offset is known.
+		updateOffset = rw.ParticipantOffset
+	}
 	err = cps.RewindTx(ctx, tx, checkpoint.Rewind{
 		From:           rw.From,
 		To:             rw.To,
@@ -85,6 +91,7 @@ func ApplyTx(ctx context.Context, tx *sqlx.Tx, rw *Rewind) error {
 		SynchronizerID: rw.SynchronizerID,
 		Mode:           string(rw.Mode),
 		Note:           rw.auditNote(),
+		UpdateOffset:   updateOffset,
 	})
 	if err != nil {
 		return fmt.Errorf("recovery: %w", err)

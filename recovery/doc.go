@@ -79,7 +79,8 @@
 // transactions. One already ingested may land above offRecovery: it is read
 // again and dedup drops it, though its record time lies behind the one
 // ingested for its synchronizer, if it comes before the last ingested
-// transaction in the replay (the Ingester tolerates that only there; after
+// transaction in the replay (the Ingester tolerates that only there, and
+// ModeUnique, which resumes right after that transaction, has no replay; after
 // it, such a transaction stops ingestion with ingest.ErrParticipantRestored
 // rather than hide a transaction the new order put below). That needs
 // its dedup row: prune the dedup table no further than the oldest backup
