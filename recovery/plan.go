@@ -25,6 +25,13 @@ type Participant interface {
 
 var _ Participant = (*ledger.Client)(nil)
 
+// prunedOffsetsReader is the optional part of a Participant that tells a
+// pruned last ingested update from one not recovered yet; *ledger.Client
+// implements it.
+type prunedOffsetsReader interface {
+	PrunedOffsets(ctx context.Context) (ledger.PrunedOffsets, error)
+}
+
 // Lookup is one answer of the admin API that Plan relied on.
 type Lookup struct {
 	Time   time.Time
@@ -176,6 +183,11 @@ func otherSynchronizers(cp checkpoint.Checkpoint) []ledger.SynchronizerTime {
 //     (which 3.4 uses for every failure, so Plan keeps waiting on it); and
 //   - the participant knows the last ingested update id (looked up with the
 //     Options.Parties filter), which it does once it has recovered it.
+//
+// A participant that has processed tRecovery but pruned up to it (a node
+// backup taken after the last ingested transaction, from a node that had
+// pruned past it) cannot replay from there: Plan fails at once with an
+// error that matches ledger.ErrPruned, rather than wait.
 //
 // The exact look-up is then asked once more, so that its answer is not
 // older than the participant's offset of the last ingested update.
@@ -331,6 +343,13 @@ func waitForRecoveryTime(ctx context.Context, p Participant, opts Options, rw *R
 			}
 			if !errors.Is(uerr, ledger.ErrNotFound) && !ledger.IsRetryable(uerr) {
 				return 0, fmt.Errorf("recovery: look up the last ingested update %s: %w", rw.LastUpdateID, uerr)
+			}
+			if pv, ok := p.(prunedOffsetsReader); ok && errors.Is(uerr, ledger.ErrNotFound) {
+				// Not recovered yet, or pruned: waiting helps only with the former.
+				if po, perr := pv.PrunedOffsets(ctx); perr == nil && exact <= po.ParticipantPrunedUpToInclusive {
+					return 0, fmt.Errorf("recovery: %w: the participant has processed tRecovery %s on synchronizer %s (highest offset at it %d) but pruned up to offset %d, the last ingested update %s with it: it cannot replay from tRecovery. Restore a node backup taken before that pruning: %w",
+						ledger.ErrPruned, at, rw.SynchronizerID, exact, po.ParticipantPrunedUpToInclusive, rw.LastUpdateID, uerr)
+				}
 			}
 			reason = fmt.Errorf("tRecovery is processed but the last ingested update %s is not visible yet: %w", rw.LastUpdateID, uerr)
 		case ctx.Err() != nil:
