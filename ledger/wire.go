@@ -202,7 +202,7 @@ func (d *wireDecoder) decode(b []byte) (u Update, unmarshalErr, err error) {
 func fields(b []byte, fn func(num protowire.Number, typ protowire.Type, v uint64, data []byte) error) error {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
+		if n < 0 || num > protowire.MaxValidNumber { // proto.Unmarshal refuses both
 			return errSlowPath
 		}
 		b = b[n:]

@@ -302,3 +302,23 @@ func BenchmarkDecodeTransfer(b *testing.B) {
 		}
 	})
 }
+
+// Field numbers above 2^29-1 are invalid wire data, which proto.Unmarshal
+// refuses: so must the fast path, at the top and inside the transaction.
+func TestWireInvalidFieldNumber(t *testing.T) {
+	tx := ledger.Transaction{UpdateID: "u1", Offset: 5, RecordTime: time.Unix(100, 0).UTC(), SynchronizerID: "s"}
+	good := marshal(t, txResponse(&tx))
+	var inner pb.Transaction
+	require.NoError(t, proto.Unmarshal(marshal(t, txResponse(&tx))[2:], &inner)) // field 1, one length byte
+	innerBytes, err := proto.Marshal(&inner)
+	require.NoError(t, err)
+	for _, num := range []protowire.Number{protowire.MaxValidNumber + 1, 1<<31 - 1} {
+		top := protowire.AppendVarint(protowire.AppendTag(append([]byte{}, good...), num, protowire.VarintType), 1)
+		requireSame(t, top)
+		bad := protowire.AppendVarint(protowire.AppendTag(append([]byte{}, innerBytes...), num, protowire.VarintType), 1)
+		nested := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), bad)
+		requireSame(t, nested)
+		_, uerr, _ := reference(nested)
+		require.Error(t, uerr, "the reference refuses field %d", num)
+	}
+}
