@@ -213,7 +213,8 @@ func (u Update) Offset() int64 {
 	return 0
 }
 
-// isDecimalText reports whether s matches ^-?[0-9]+(\.[0-9]+)?$.
+// isDecimalText reports whether s matches ^-?[0-9]+(\.[0-9]*)?$: Daml's
+// Numeric.toString, which the participant uses, renders a Numeric 0 as "5.".
 func isDecimalText(s string) bool {
 	s = strings.TrimPrefix(s, "-")
 	digits := func() int {
@@ -234,7 +235,8 @@ func isDecimalText(s string) bool {
 		return false
 	}
 	s = s[1:]
-	return digits() > 0 && s == ""
+	digits()
+	return s == ""
 }
 
 // MaxNumericDigits is the most significant digits a Daml Numeric can have.
@@ -244,8 +246,10 @@ const MaxNumericDigits = 38
 // have (Numeric 37).
 const MaxNumericScale = 37
 
-// ParseDecimal parses a Daml numeric's text ("-12.3400000000") exactly.
-// Exponents, blanks, signs other than a leading minus, more than 38
+// ParseDecimal parses a Daml numeric's text ("-12.3400000000") exactly,
+// also as a participant renders a Numeric 0: "5." (Daml's Numeric.toString
+// ends an integral value with the point). Exponents, blanks, signs other
+// than a leading minus, no digit before the point, more than 38
 // significant digits and more than 37 after the point are errors.
 func ParseDecimal(s string) (decimal.Decimal, error) {
 	if d, ok := parseShortDecimal(s); ok {
@@ -300,7 +304,7 @@ func parseShortDecimal(s string) (decimal.Decimal, bool) {
 			return decimal.Decimal{}, false
 		}
 	}
-	if digits == 0 || point && scale == 0 {
+	if digits == 0 {
 		return decimal.Decimal{}, false
 	}
 	if neg {

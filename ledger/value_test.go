@@ -110,9 +110,21 @@ func TestParseDecimalIsStrict(t *testing.T) {
 		_, err := ledger.ParseDecimal(ok)
 		require.NoError(t, err, ok)
 	}
-	for _, bad := range []string{"", "1e5", "1.", ".5", "+1", "1,5", " 1", "NaN", "Infinity", "0x10", "1.2.3", "123456789012345678901234567890123456789"} {
+	for _, bad := range []string{"", "1e5", ".5", "-.5", ".", "-", "-.", "+1", "1,5", " 1", "NaN", "Infinity", "0x10", "1.2.3", "123456789012345678901234567890123456789"} {
 		_, err := ledger.ParseDecimal(bad)
 		require.Error(t, err, bad)
+	}
+}
+
+// A participant renders every Numeric with Daml's Numeric.toString: the
+// integral part, the point, then exactly scale digits, so a Numeric 0 ends
+// with the point ("5.", "-5."), on both the short and the general path.
+func TestParseDecimalScaleZeroAsTheParticipantSendsIt(t *testing.T) {
+	for text, want := range map[string]string{"5.": "5", "-5.": "-5", "0.": "0", "-0.": "0",
+		"99999999999999999999999999999999999999.": "99999999999999999999999999999999999999"} {
+		d, err := ledger.Numeric(text).AsDecimal()
+		require.NoError(t, err, "participant text %q", text)
+		require.Equal(t, want, d.String(), text)
 	}
 	d, err := ledger.ParseDecimal("0.1")
 	require.NoError(t, err)
