@@ -1,5 +1,7 @@
 package ledger
 
+import "time"
+
 // WireDecoder is the stream's decoder (wire.go), for tests.
 type WireDecoder struct{ d *wireDecoder }
 
@@ -19,4 +21,10 @@ func (w WireDecoder) Decode(b []byte) (u Update, unmarshalErr, err error, fellBa
 // DecodeWire decodes b with a new WireDecoder.
 func DecodeWire(b []byte) (u Update, unmarshalErr, err error, fellBack bool) {
 	return NewWireDecoder().Decode(b)
+}
+
+// SetCredentialsClock sets the clock of a source made by
+// ClientCredentials, for tests of its refresh timing.
+func SetCredentialsClock(ts TokenSource, now func() time.Time) {
+	ts.(*credentialsSource).now = now
 }

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -80,7 +81,10 @@ func WithHTTPClient(hc *http.Client) CredentialsOption {
 //
 // A token is fetched on first use, cached, and replaced shortly before it
 // expires (see WithRefreshBefore), so that every new call and stream gets a
-// valid token; concurrent callers share one fetch. The context of the call
+// valid token; concurrent callers share one fetch. The expiry is the
+// response's expires_in or, where the endpoint leaves that out, the exp
+// claim of a JWT access token (read, not verified); a token with neither is
+// kept for as long as the source lives. The context of the call
 // that triggers a fetch bounds it. ctx is only consulted for values (an
 // *http.Client under oauth2.HTTPClient), never for cancellation.
 //
@@ -147,6 +151,9 @@ func (s *credentialsSource) Token(ctx context.Context) (string, error) {
 		return "", &TokenEndpointError{TokenURL: safeURL(s.cfg.TokenURL), Reason: "the response holds no access token"}
 	}
 	s.token, s.renewAt = tok.AccessToken, time.Time{}
+	if tok.Expiry.IsZero() {
+		tok.Expiry = jwtExpiry(tok.AccessToken) // no expires_in: the JWT's own exp, if any
+	}
 	if !tok.Expiry.IsZero() {
 		margin := s.refreshBefore
 		if life := tok.Expiry.Sub(now); life/2 < margin {
@@ -155,6 +162,30 @@ func (s *credentialsSource) Token(ctx context.Context) (string, error) {
 		s.renewAt = tok.Expiry.Add(-margin)
 	}
 	return s.token, nil
+}
+
+// jwtExpiry returns the exp claim of a JWT (not verified: it only times
+// the refresh), or the zero time for a token that is not a JWT or has none.
+func jwtExpiry(token string) time.Time {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return time.Time{}
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
+	if err != nil {
+		return time.Time{}
+	}
+	var claims struct {
+		Exp json.Number `json:"exp"`
+	}
+	if json.Unmarshal(payload, &claims) != nil {
+		return time.Time{}
+	}
+	exp, err := claims.Exp.Float64()
+	if err != nil || exp <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(int64(exp), 0)
 }
 
 // endpointError turns an error of the oauth2 package into one that carries

@@ -299,3 +299,50 @@ func TestEchoedEncodedSecretIsRedacted(t *testing.T) {
 		require.NotContains(t, msg, leak)
 	}
 }
+
+// RFC 6749 §5.1 makes expires_in only recommended. An identity provider
+// that leaves it out still issues JWTs that the participant refuses after
+// their exp claim: the source must replace such a token before its exp,
+// not serve it for ever. A token that is not a JWT has no known expiry.
+func TestClientCredentialsWithoutExpiresIn(t *testing.T) {
+	var issued atomic.Int32
+	var opaque atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := issued.Add(1)
+		tok := fmt.Sprintf("opaque-%d", n)
+		if !opaque.Load() {
+			b64 := base64.RawURLEncoding.EncodeToString
+			claims, _ := json.Marshal(map[string]any{"sub": "ingester", "exp": time.Now().Add(time.Hour).Unix(), "n": n})
+			tok = b64([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + b64(claims) + "." + b64([]byte("sig"))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": tok, "token_type": "Bearer"}) // no expires_in
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	clock := time.Now()
+	src := ledger.ClientCredentials(ctx, srv.URL+"/token", "ingester", "s3cr3t")
+	ledger.SetCredentialsClock(src, func() time.Time { return clock })
+
+	first, err := src.Token(ctx)
+	require.NoError(t, err)
+	clock = clock.Add(30 * time.Minute)
+	again, err := src.Token(ctx)
+	require.NoError(t, err)
+	require.Equal(t, first, again, "cached while its exp is far")
+	clock = clock.Add(29*time.Minute + 30*time.Second) // within RefreshBeforeDefault of exp
+	renewed, err := src.Token(ctx)
+	require.NoError(t, err)
+	require.NotEqual(t, first, renewed, "a JWT about to expire is still served (%d token(s) fetched)", issued.Load())
+
+	opaque.Store(true)
+	plain := ledger.ClientCredentials(ctx, srv.URL+"/token", "ingester", "s3cr3t")
+	ledger.SetCredentialsClock(plain, func() time.Time { return clock })
+	o1, err := plain.Token(ctx)
+	require.NoError(t, err)
+	require.Contains(t, o1, "opaque-")
+	clock = clock.Add(24 * time.Hour)
+	o2, err := plain.Token(ctx)
+	require.NoError(t, err)
+	require.Equal(t, o1, o2, "an opaque token without expires_in has no known expiry")
+}
