@@ -822,6 +822,15 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, std bool) error {
 		if meta[MetaTxKind] == TxKindTransfer && movedAsTransfer(&en, t, T) {
 			out = OutputCompleted
 		}
+		// A new instruction of the same transfer created inside it (its
+		// view names this one, or this one's original, as its original):
+		// the registry's choice advanced the transfer, it did not end it.
+		for _, c := range cs.instrs {
+			if out == "" && c.OriginalInstructionCID != "" &&
+				(c.OriginalInstructionCID == e.ContractID || c.OriginalInstructionCID == in.OriginalInstructionCID) {
+				out, res.InstructionCID = OutputPending, c.ContractID
+			}
+		}
 	}
 	switch out {
 	case OutputCompleted:
@@ -833,7 +842,7 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, std bool) error {
 			next.Reason = in.Reason
 		}
 		if c, ok := r.createdInstr[next.ContractID]; ok {
-			c.Replaces = e.ContractID
+			c.Replaces, c.Reason = e.ContractID, next.Reason
 			put(&r.createdInstr, next.ContractID, c)
 		}
 		r.offer(&en, next)

@@ -59,8 +59,9 @@
 // their TransferInstruction: the offer (transfer_offer_in/out, pending), then
 // accept (a deposit or withdrawal), reject, withdraw, or expiry. An
 // instruction ended by a registry's own choice is the transfer done if the
-// choice says tx-kind = transfer and the funds moved that way, else a
-// failed or expired one. A tx-kind transfer whose metadata names no sender
+// choice says tx-kind = transfer and the funds moved that way; still
+// pending if the choice created a new instruction whose view names it (or
+// its original) as originalInstructionCid; else a failed or expired one. A tx-kind transfer whose metadata names no sender
 // is from the treasury when the treasury's funds left. A tx-kind transfer
 // from the treasury that cost it only the burned fee and gave no one else
 // a holding is a transfer to itself: merge_split, as through

@@ -221,3 +221,52 @@ func TestTxKindTransferWithoutSenderFromTheTreasury(t *testing.T) {
 	requireDecimal(t, "0", es[0].Fee)
 	require.Equal(t, alice, es[0].Receiver)
 }
+
+// A registry's own consuming choice on an instruction that creates its
+// successor (the new view's originalInstructionCid names the old one), with
+// the funds still locked, advanced the transfer: the old instruction is
+// replaced, not failed. Taking it for failed would refund a withdrawal
+// whose transfer goes on.
+func TestInstructionAdvancedByARegistryChoice(t *testing.T) {
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+	w := &ledgertest.TokenWorld{Sequence: true}
+	mint := w.Mint(treasury, "100")
+	offer, cid := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "10", Reason: "wd-1"})
+	accept := w.Accept(cid) // a template of an exercise on the instruction
+
+	var create ledger.CreatedEvent
+	for _, ev := range offer.Events {
+		if c, ok := ev.(*ledger.CreatedEvent); ok && c.ContractID == cid {
+			create = *c
+		}
+	}
+	require.Equal(t, cid, create.ContractID)
+	root := *(accept.Events[0].(*ledger.ExercisedEvent))
+	root.Choice, root.InterfaceID, root.ImplementedInterfaces = "RegistryTransferInstruction_Advance", nil, nil
+	root.ActingParties = []string{w.Admin}
+	root.ChoiceArgument = ledger.Record(nil)
+	root.ExerciseResult = ledger.Record(nil, ledger.F("nextInstructionCid", ledger.ContractID("00instrNEXT")))
+	root.NodeID, root.LastDescendantNodeID = 0, 1
+	create.NodeID, create.ContractID = 1, "00instrNEXT"
+	create.InterfaceViews = append([]ledger.InterfaceView(nil), create.InterfaceViews...)
+	create.InterfaceViews[0].Value = editValue(t, create.InterfaceViews[0].Value, []string{"originalInstructionCid"},
+		setTo(ledger.Some(ledger.ContractID(cid))))
+	advance := &ledger.Transaction{UpdateID: "upd-advance", Offset: accept.Offset, RecordTime: accept.RecordTime,
+		SynchronizerID: accept.SynchronizerID, Events: []ledger.Event{&root, &create}}
+
+	es := classifyAfter(t, advance, view(mint), view(offer))
+	require.Len(t, es, 1)
+	require.Equal(t, tokenstd.KindOfferOut, es[0].Kind, "the transfer was not ended, its instruction was replaced: %+v", es[0])
+	require.Equal(t, "wd-1", es[0].WithdrawalID)
+	require.NotNil(t, es[0].Instruction)
+	require.Equal(t, "00instrNEXT", es[0].Instruction.ContractID)
+	require.Equal(t, cid, es[0].Instruction.Replaces)
+
+	// Without a successor naming it, the same choice still ends it.
+	ended := cloneTx(advance)
+	ended.Events = ended.Events[:1]
+	ended.Events[0].(*ledger.ExercisedEvent).LastDescendantNodeID = 0
+	es = classifyAfter(t, ended, view(mint), view(offer))
+	require.Len(t, es, 1)
+	require.NotEqual(t, tokenstd.KindOfferOut, es[0].Kind, "%+v", es[0])
+}
