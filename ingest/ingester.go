@@ -52,7 +52,10 @@ type Config struct {
 	// checkpoint are written.
 	Handler Handler
 	// StartOffset is where ingestion begins (exclusive) when the database has
-	// no checkpoint yet. Default 0: the start of the ledger.
+	// no checkpoint yet. Default 0: the start of the ledger. Handlers that
+	// build state from the history need it from before their first
+	// transaction: tokenstd.History must see the treasury's holdings
+	// created, so start before the first one.
 	StartOffset int64
 	// EndOffset, if positive, makes Run return nil once the checkpoint has
 	// reached it (a bounded catch-up). Default 0: tail forever. A bounded

@@ -53,7 +53,12 @@
 // are its sub-events and are not looked at again. The treasury's net change
 // is the amount of its holdings created inside it minus that of its
 // holdings archived inside it; an archive carries no amount, so archived
-// holdings are looked up in the holding set (a HoldingLookup). Transfers
+// holdings are looked up in the holding set (a HoldingLookup). A holding
+// the set does not know is taken not to be the treasury's, so the set must
+// hold all of them: with the History handler, ingestion must start before
+// the treasury's first holding was created (ingest.Config.StartOffset). A
+// withdrawal spending a holding created before the start is recorded with
+// a wrong amount and fee, and nothing here can tell. Transfers
 // nested in other exercises — a wallet batch, an automation's choice — are
 // found by descending into them. Multi-step transfers are followed through
 // their TransferInstruction: the offer (transfer_offer_in/out, pending), then
