@@ -16,9 +16,11 @@ type AdminBehaviour int
 const (
 	// AdminV34 answers like Canton 3.4 and earlier: the highest offset of a
 	// transaction of the synchronizer with record time ≤ the timestamp, no
-	// exact match needed, force ignored. Every failure (timestamp beyond what
-	// the participant processed, unknown synchronizer, no transaction at or
-	// before the timestamp) is OUT_OF_RANGE
+	// exact match needed. With force and a timestamp at or after the
+	// synchronizer's processed record time it answers the current ledger end,
+	// the same trap as AdminV35. Every failure (timestamp beyond what the
+	// participant processed without force, unknown synchronizer, no
+	// transaction at or before the timestamp) is OUT_OF_RANGE
 	// INVALID_TIMESTAMP_PARTY_MANAGEMENT_ERROR.
 	AdminV34 AdminBehaviour = iota + 1
 	// AdminV35 answers like Canton 3.5 and later:
@@ -126,6 +128,8 @@ func (s adminService) GetHighestOffsetByTimestamp(ctx context.Context, req *admi
 		switch {
 		case !known:
 			cause = fmt.Sprintf("synchronizer %s is unknown", syncID)
+		case req.GetForce() && !ts.Before(processed):
+			return answer(ledgerEnd)
 		case ts.After(processed):
 			cause = fmt.Sprintf("timestamp %s is after the clean synchronizer index %s of synchronizer %s", at, processed.Format(time.RFC3339Nano), syncID)
 		case highest == 0:

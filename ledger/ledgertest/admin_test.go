@@ -93,13 +93,17 @@ func TestAdminV34(t *testing.T) {
 	f := setup(t, WithAdminBehaviour(AdminV34))
 	t0, t1, t3, t4 := adminLedger(t, f)
 
-	for _, force := range []bool{false, true} { // force is ignored
-		for _, c := range []struct {
+	for _, force := range []bool{false, true} { // force matters only at or past the processed time
+		cases := []struct {
 			at   time.Time
 			want int64
 		}{
 			{t0, 1}, {t1, 3}, {t1.Add(time.Microsecond), 3}, {t3, 4}, {t3.Add(time.Microsecond), 4}, {t4, 5},
-		} {
+		}
+		if force { // the trap: the ledger end
+			cases[len(cases)-1].want = 6
+		}
+		for _, c := range cases {
 			got, err := f.lookup(t, DefaultSynchronizer, c.at, force)
 			require.NoError(t, err)
 			require.Equal(t, c.want, got, "at %s force %v", c.at, force)
@@ -112,6 +116,12 @@ func TestAdminV34(t *testing.T) {
 			{DefaultSynchronizer, t0.Add(-time.Second)},     // nothing at or before
 			{"unknown::1", t1},
 		} {
+			if force && c.at.After(t4) && c.sync == DefaultSynchronizer {
+				got, err := f.lookup(t, c.sync, c.at, force)
+				require.NoError(t, err)
+				require.Equal(t, int64(6), got, "forced, past the processed time: the ledger end")
+				continue
+			}
 			_, err := f.lookup(t, c.sync, c.at, force)
 			requireError(t, err, codes.OutOfRange, ErrorIDInvalidTimestampPartyManagement)
 		}
@@ -177,4 +187,26 @@ func TestAdminLookupWhileCatchingUp(t *testing.T) {
 	before, err := f.lookup(t, DefaultSynchronizer, tRecovery.Add(-time.Microsecond), true)
 	require.NoError(t, err)
 	require.Equal(t, int64(1003), before)
+}
+
+// Reference, "Caution with the admin lookup": with force = true and a
+// timestamp at or past what the participant has processed, it answers with
+// its current ledger end, with no version qualifier; Canton 3.4 does the
+// same. A recovery that trusts a forced lookup must meet that trap against
+// AdminV34 too.
+func TestAdminV34ForcedLookupPastProcessedAnswersLedgerEnd(t *testing.T) {
+	f := setup(t, WithAdminBehaviour(AdminV34))
+	_, _, _, t4 := adminLedger(t, f) // processed up to t4 on the default synchronizer, ledger end 6
+
+	got, err := f.lookup(t, DefaultSynchronizer, t4.Add(time.Hour), true)
+	require.NoError(t, err, "Canton 3.4 answers a forced lookup past the processed record time with the ledger end")
+	require.Equal(t, int64(6), got)
+
+	got, err = f.lookup(t, DefaultSynchronizer, t4, true)
+	require.NoError(t, err)
+	require.Equal(t, int64(6), got, "at the processed record time, too")
+
+	// Without force, 3.4 still fails for a time not processed yet.
+	_, err = f.lookup(t, DefaultSynchronizer, t4.Add(time.Hour), false)
+	requireError(t, err, codes.OutOfRange, ErrorIDInvalidTimestampPartyManagement)
 }

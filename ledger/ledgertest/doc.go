@@ -101,7 +101,8 @@
 //   - TRANSACTION_SHAPE_ACS_DELTA is an approximation computed from the
 //     stored events: creates and archives of contracts that outlive the
 //     transaction, consuming exercises turned into archives, everything else
-//     dropped.
+//     dropped; a created event that names its signatories is visible only to
+//     its stakeholders (signatories and observers), not to mere witnesses.
 //
 // GetUpdateById applies the same format, and answers NOT_FOUND
 // UPDATE_NOT_FOUND for an unknown, pruned, not yet recovered or filtered out

@@ -964,7 +964,7 @@ func (s updateService) GetUpdates(req *lapiv2.GetUpdatesRequest, stream grpc.Ser
 		return prunedError(begin, pruned)
 	}
 
-	st := &updateStream{p: p, ctx: ctx, send: stream.Send, gen: gen, epoch: epoch, pruneEpoch: pruneEpoch}
+	st := &updateStream{p: p, ctx: ctx, send: stream.Send, gen: gen, epoch: epoch, pruneEpoch: pruneEpoch, at: begin}
 	if bounded {
 		return st.runBounded(begin, endIncl, req.GetDescendingOrder(), format)
 	}
@@ -988,6 +988,8 @@ type updateStream struct {
 	// while the stream is open aborts it.
 	pruneEpoch uint64
 	sent       int
+	// at is the offset of the last item sent, or begin_exclusive.
+	at int64
 	// inflate decompresses responses from a compressed wire cache.
 	inflate inflater
 }
@@ -1018,6 +1020,19 @@ func (st *updateStream) checkLocked() error {
 	return nil
 }
 
+// prunedLocked reports a Prune that ran since the stream opened: the pruned
+// error if pos is now below the pruning offset, ABORTED otherwise.
+func (st *updateStream) prunedLocked(pos int64) error {
+	p := st.p
+	switch {
+	case pos < p.pruned:
+		return prunedError(pos, p.pruned)
+	case p.pruneEpoch != st.pruneEpoch:
+		return status.Error(codes.Aborted, "ledgertest: the participant pruned its ledger while the stream was open; re-open it from the last offset")
+	}
+	return nil
+}
+
 // wait blocks until ch is closed, the timer fires, the client goes away or
 // the participant closes.
 func (st *updateStream) wait(ch <-chan struct{}, timer <-chan time.Time) {
@@ -1039,13 +1054,9 @@ func (st *updateStream) look(pos, limit int64) (view, error) {
 			p.mu.Unlock()
 			return view{}, err
 		}
-		if pos < p.pruned {
+		if err := st.prunedLocked(pos); err != nil {
 			p.mu.Unlock()
-			return view{}, prunedError(pos, p.pruned)
-		}
-		if p.pruneEpoch != st.pruneEpoch {
-			p.mu.Unlock()
-			return view{}, status.Error(codes.Aborted, "ledgertest: the participant pruned its ledger while the stream was open; re-open it from the last offset")
+			return view{}, err
 		}
 		if p.stalled {
 			ch := p.changed
@@ -1073,11 +1084,15 @@ func (p *Participant) timesLocked() []ledger.SynchronizerTime {
 }
 
 // emit sends one item, honouring stalls, delays and dropped connections.
-func (st *updateStream) emit(resp *lapiv2.GetUpdatesResponse) error {
+func (st *updateStream) emit(resp *lapiv2.GetUpdatesResponse, offset int64) error {
 	p := st.p
 	for {
 		p.mu.Lock()
 		if err := st.checkLocked(); err != nil {
+			p.mu.Unlock()
+			return err
+		}
+		if err := st.prunedLocked(st.at); err != nil {
 			p.mu.Unlock()
 			return err
 		}
@@ -1095,6 +1110,9 @@ func (st *updateStream) emit(resp *lapiv2.GetUpdatesResponse) error {
 			t.Stop()
 			p.mu.Lock()
 			err := st.checkLocked()
+			if err == nil {
+				err = st.prunedLocked(st.at)
+			}
 			p.mu.Unlock()
 			if err != nil {
 				return err
@@ -1106,6 +1124,7 @@ func (st *updateStream) emit(resp *lapiv2.GetUpdatesResponse) error {
 		return err
 	}
 	st.sent++
+	st.at = offset
 	p.mu.Lock()
 	err := st.checkLocked()
 	p.mu.Unlock()
@@ -1140,7 +1159,7 @@ func (st *updateStream) runBounded(begin, endIncl int64, descending bool, format
 			continue
 		}
 		if resp := st.response(e, format); resp != nil {
-			if err := st.emit(resp); err != nil {
+			if err := st.emit(resp, e.offset); err != nil {
 				return err
 			}
 		}
@@ -1162,7 +1181,7 @@ func (st *updateStream) runTailing(begin int64, format *txFormat) error {
 		for _, e := range v.entries {
 			if e.tx != nil && format != nil {
 				if resp := st.response(e, format); resp != nil {
-					if err := st.emit(resp); err != nil {
+					if err := st.emit(resp, e.offset); err != nil {
 						return err
 					}
 					lastSent, sentTx = e.offset, true
@@ -1186,7 +1205,7 @@ func (st *updateStream) runTailing(begin int64, format *txFormat) error {
 			continue
 		}
 		cp := &ledger.OffsetCheckpoint{Offset: v.end, SynchronizerTimes: v.times}
-		if err := st.emit(&lapiv2.GetUpdatesResponse{Update: &lapiv2.GetUpdatesResponse_OffsetCheckpoint{OffsetCheckpoint: cp.Proto()}}); err != nil {
+		if err := st.emit(&lapiv2.GetUpdatesResponse{Update: &lapiv2.GetUpdatesResponse_OffsetCheckpoint{OffsetCheckpoint: cp.Proto()}}, v.end); err != nil {
 			return err
 		}
 		lastSent, lastItemAt = v.end, time.Now()
@@ -1369,6 +1388,9 @@ func (f *txFormat) apply(tx *ledger.Transaction) *lapiv2.Transaction {
 // it. ev is a fresh wire event, but its slices may share storage with the
 // stored transaction: they are replaced, never modified.
 func (f *txFormat) filterEvent(ev *lapiv2.Event) *lapiv2.Event {
+	if f.acsDelta && !stakeholderWitnesses(ev) {
+		return nil
+	}
 	info := infoOf(ev)
 	var matched []*partyFilter
 	allWitnesses := false
@@ -1423,6 +1445,26 @@ func (f *txFormat) filterEvent(ev *lapiv2.Event) *lapiv2.Event {
 		stripEvent(ev)
 	}
 	return ev
+}
+
+// stakeholderWitnesses narrows the witnesses of a created event to its
+// stakeholders (signatories and observers), when it names them: in the
+// ACS_DELTA shape a party sees a contract's create only as a stakeholder,
+// not as a mere witness of the transaction that created it. It reports
+// false when no witness is left.
+func stakeholderWitnesses(ev *lapiv2.Event) bool {
+	c := ev.GetCreated()
+	if c == nil || len(c.GetSignatories()) == 0 {
+		return true
+	}
+	var ws []string
+	for _, w := range c.GetWitnessParties() {
+		if slices.Contains(c.GetSignatories(), w) || slices.Contains(c.GetObservers(), w) {
+			ws = append(ws, w)
+		}
+	}
+	c.WitnessParties = ws
+	return len(ws) > 0
 }
 
 // acsDelta approximates the ACS_DELTA shape from a ledger-effects event
