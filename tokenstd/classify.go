@@ -895,9 +895,11 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 		switch kind {
 		case TxKindTransfer:
 			sender := meta[MetaSender]
-			if sender == "" && en.Amount.IsNegative() {
-				// No sender named, and the treasury's funds left: it
-				// sent them.
+			if sender == "" && en.Amount.IsNegative() && len(cs.otherOwners) > 0 {
+				// No sender named, the treasury's funds left and another
+				// party got a holding: the treasury sent them. With no one
+				// else's holding it is the treasury's own merge or split,
+				// whose loss is the fee.
 				sender = T
 			}
 			var burned decimal.Decimal

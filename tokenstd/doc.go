@@ -66,10 +66,12 @@
 // instruction ended by a registry's own choice is the transfer done if the
 // choice says tx-kind = transfer and the funds moved that way; still
 // pending if the choice created a new instruction whose view names it (or
-// its original) as originalInstructionCid; else a failed or expired one. A tx-kind transfer whose metadata names no sender
-// is from the treasury when the treasury's funds left. A tx-kind transfer
-// from the treasury that cost it only the burned fee and gave no one else
-// a holding is a transfer to itself: merge_split, as through
+// its original) as originalInstructionCid; else a failed or expired one.
+// A tx-kind transfer whose metadata names no sender is from the treasury
+// when the treasury's funds left and another party got a holding. A
+// tx-kind transfer from the treasury that cost it only the burned fee and
+// gave no one else a holding, or that names no sender and gave no one else
+// a holding, is a transfer to itself: merge_split, as through
 // TransferFactory_Transfer.
 // Merge-splits, burns, mints, locks and unlocks have kinds of their own.
 // Events that do not concern the treasury give no entry; treasury holdings

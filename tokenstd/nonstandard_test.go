@@ -270,3 +270,23 @@ func TestInstructionAdvancedByARegistryChoice(t *testing.T) {
 	require.Len(t, es, 1)
 	require.NotEqual(t, tokenstd.KindOfferOut, es[0].Kind, "%+v", es[0])
 }
+
+// The same choice naming no sender that merged the treasury's own holdings:
+// the treasury lost only the registry's fee (not reported as burned) and
+// nobody else got a holding. It stays a merge, not a withdrawal to nobody.
+func TestTxKindTransferWithoutSenderSelfMerge(t *testing.T) {
+	w := &ledgertest.TokenWorld{Sequence: true}
+	w.Mint(alice, "100")
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+	d1 := view(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "30", Reason: "acct-1"}))
+	d2 := view(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "20", Reason: "acct-1"}))
+	merge := asRegistryChoice(view(w.Transfer(ledgertest.TransferSpec{Sender: treasury, Receiver: treasury, Amount: "49", Fee: "0.5"})),
+		"WalletAppInstall_Transfer")
+	editResult(t, merge, 0, []string{"meta", "values"}, setTo(ledger.TextMapOf(map[string]string{tokenstd.MetaTxKind: tokenstd.TxKindTransfer})))
+
+	es := classifyAfter(t, merge, d1, d2)
+	require.Len(t, es, 1)
+	require.Equal(t, tokenstd.KindMergeSplit, es[0].Kind, "a merge of the treasury's own holdings became %+v", es[0])
+	requireDecimal(t, "0.5", es[0].Fee)
+	require.Empty(t, es[0].WithdrawalID)
+}
