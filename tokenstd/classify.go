@@ -277,8 +277,51 @@ func (r *run) run() error {
 		i++
 	}
 	r.flushLoose()
+	r.replaceAdvanced()
 	slices.SortStableFunc(r.entries, func(a, b Entry) int { return int(a.NodeID) - int(b.NodeID) })
 	return nil
+}
+
+// replaceAdvanced finds instructions that ended without a standard outcome
+// (failed or expired, moving no holding) in a transaction that also created
+// their successor, whose view names them as originalInstructionCid, outside
+// the subtree of the exercise that ended them (a registry's choice on its
+// own contract archiving the instruction and creating the next one): the
+// transfer was advanced, not ended. The ended entry is dropped and the
+// successor's offer replaces the instruction, as instructionOp does when
+// the successor is created inside the exercise on the instruction.
+func (r *run) replaceAdvanced() {
+	for i := 0; i < len(r.entries); i++ {
+		e := &r.entries[i]
+		if (e.Kind != KindFailed && e.Kind != KindExpired) || e.Instruction != nil || e.InstructionCID == "" ||
+			len(e.Created) > 0 || len(e.Archived) > 0 || !e.Amount.IsZero() {
+			continue
+		}
+		ended, reason := e.InstructionCID, e.Reason
+		for j := range r.entries {
+			n := r.entries[j].Instruction
+			if j == i || n == nil || n.Replaces != "" || n.OriginalInstructionCID != ended {
+				continue
+			}
+			n.Replaces = ended
+			if n.Reason == "" && n.Transfer.Meta[MetaReason] == "" {
+				n.Reason = reason
+			}
+			if c, ok := r.createdInstr[n.ContractID]; ok {
+				c.Replaces, c.Reason = n.Replaces, n.Reason
+				put(&r.createdInstr, n.ContractID, c)
+			}
+			if r.entries[j].Reason == "" && reason != "" {
+				r.entries[j].Reason = reason
+				if n.Transfer.Sender == r.c.Treasury {
+					r.entries[j].WithdrawalID = reason
+				}
+			}
+			r.entries = slices.Delete(r.entries, i, i+1)
+			i--
+			break
+		}
+	}
 }
 
 func isNilEvent(ev ledger.Event) bool {

@@ -65,8 +65,9 @@
 // accept (a deposit or withdrawal), reject, withdraw, or expiry. An
 // instruction ended by a registry's own choice is the transfer done if the
 // choice says tx-kind = transfer and the funds moved that way; still
-// pending if the choice created a new instruction whose view names it (or
-// its original) as originalInstructionCid; else a failed or expired one.
+// pending if the choice, or the transaction around it without moving the
+// funds, created a new instruction whose view names it (or its original)
+// as originalInstructionCid; else a failed or expired one.
 // A tx-kind transfer whose metadata names no sender is from the treasury
 // when the treasury's funds left and another party got a holding. A
 // tx-kind transfer from the treasury that cost it only the burned fee and

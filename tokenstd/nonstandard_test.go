@@ -290,3 +290,70 @@ func TestTxKindTransferWithoutSenderSelfMerge(t *testing.T) {
 	requireDecimal(t, "0.5", es[0].Fee)
 	require.Empty(t, es[0].WithdrawalID)
 }
+
+// The setting of TestInstructionAdvancedByARegistryChoice, with the
+// registry's choice exercised on the registry's own contract instead of on
+// the instruction: inside it the instruction is archived and its successor
+// (whose view names it as originalInstructionCid) is created, the funds
+// still locked. The transfer goes on: the old instruction is replaced, not
+// failed (a failed withdrawal is refunded while its transfer goes on).
+func TestInstructionAdvancedFromTheRegistrysContract(t *testing.T) {
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+	w := &ledgertest.TokenWorld{Sequence: true}
+	mint := w.Mint(treasury, "100")
+	offer, cid := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "10", Reason: "wd-1"})
+	accept := w.Accept(cid) // a template of an exercise on the instruction
+
+	var create ledger.CreatedEvent
+	for _, ev := range offer.Events {
+		if c, ok := ev.(*ledger.CreatedEvent); ok && c.ContractID == cid {
+			create = *c
+		}
+	}
+	require.Equal(t, cid, create.ContractID)
+	tmpl := *(accept.Events[0].(*ledger.ExercisedEvent))
+
+	root := tmpl // the registry's choice on its own contract
+	root.ContractID, root.Choice, root.InterfaceID, root.ImplementedInterfaces = "00registryRULES", "Registry_AdvanceTransfer", nil, nil
+	root.Consuming = false
+	root.ActingParties = []string{w.Admin}
+	root.ChoiceArgument = ledger.Record(nil, ledger.F("instructionCid", ledger.ContractID(cid)))
+	root.ExerciseResult = ledger.Record(nil, ledger.F("nextInstructionCid", ledger.ContractID("00instrNEXT")))
+	root.NodeID, root.LastDescendantNodeID = 0, 2
+
+	archive := tmpl // archive instructionCid
+	archive.Choice, archive.InterfaceID, archive.ImplementedInterfaces = "Archive", nil, nil
+	archive.Consuming = true
+	archive.ActingParties = []string{w.Admin}
+	archive.ChoiceArgument = ledger.Record(nil)
+	archive.ExerciseResult = ledger.Unit()
+	archive.NodeID, archive.LastDescendantNodeID = 1, 1
+
+	create.NodeID, create.ContractID = 2, "00instrNEXT" // create TransferInstruction with originalInstructionCid = Some instructionCid
+	create.InterfaceViews = append([]ledger.InterfaceView(nil), create.InterfaceViews...)
+	create.InterfaceViews[0].Value = editValue(t, create.InterfaceViews[0].Value, []string{"originalInstructionCid"},
+		setTo(ledger.Some(ledger.ContractID(cid))))
+	advance := &ledger.Transaction{UpdateID: "upd-advance", Offset: accept.Offset, RecordTime: accept.RecordTime,
+		SynchronizerID: accept.SynchronizerID, Events: []ledger.Event{&root, &archive, &create}}
+
+	es := classifyAfter(t, advance, view(mint), view(offer))
+	var kinds []tokenstd.Kind
+	for _, e := range es {
+		kinds = append(kinds, e.Kind)
+	}
+	require.Equal(t, []tokenstd.Kind{tokenstd.KindOfferOut}, kinds, "the transfer was not ended, its instruction was replaced: %+v", es)
+	require.Equal(t, "wd-1", es[0].WithdrawalID)
+	require.Equal(t, "00instrNEXT", es[0].Instruction.ContractID)
+	require.Equal(t, cid, es[0].Instruction.Replaces)
+
+	// The holding set then holds the successor alone, with the offer's reason.
+	set := tokenstd.NewHoldingSet()
+	for _, tx := range []*ledger.Transaction{view(mint), view(offer), advance} {
+		got, err := tokenstd.Classify(tx, treasury, set)
+		require.NoError(t, err)
+		set.Apply(got)
+	}
+	pending := set.Pending()
+	require.Len(t, pending, 1)
+	require.Equal(t, "00instrNEXT", pending[0].ContractID)
+}
