@@ -30,7 +30,9 @@ type Stats struct {
 	State State
 	// Offset is the committed checkpoint offset.
 	Offset int64
-	// UpdateID and RecordTime are those of the last ingested transaction.
+	// UpdateID and RecordTime are those of the last ingested transaction,
+	// as the checkpoint names it: in the replay after a runbook's rewind,
+	// the last one ingested before the rewind (see the package doc).
 	UpdateID   string
 	RecordTime time.Time
 	// RecordTimes is the record time reached per synchronizer.
