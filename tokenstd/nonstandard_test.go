@@ -2,6 +2,7 @@ package tokenstd_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
@@ -228,45 +229,29 @@ func TestTxKindTransferWithoutSenderFromTheTreasury(t *testing.T) {
 // replaced, not failed. Taking it for failed would refund a withdrawal
 // whose transfer goes on.
 func TestInstructionAdvancedByARegistryChoice(t *testing.T) {
-	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
-	w := &ledgertest.TokenWorld{Sequence: true}
-	mint := w.Mint(treasury, "100")
-	offer, cid := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "10", Reason: "wd-1"})
-	accept := w.Accept(cid) // a template of an exercise on the instruction
-
-	var create ledger.CreatedEvent
-	for _, ev := range offer.Events {
-		if c, ok := ev.(*ledger.CreatedEvent); ok && c.ContractID == cid {
-			create = *c
-		}
-	}
-	require.Equal(t, cid, create.ContractID)
-	root := *(accept.Events[0].(*ledger.ExercisedEvent))
+	a := newAdvanceSetting(t)
+	root, create := a.tmpl, a.successor
 	root.Choice, root.InterfaceID, root.ImplementedInterfaces = "RegistryTransferInstruction_Advance", nil, nil
-	root.ActingParties = []string{w.Admin}
+	root.ActingParties = []string{a.w.Admin}
 	root.ChoiceArgument = ledger.Record(nil)
 	root.ExerciseResult = ledger.Record(nil, ledger.F("nextInstructionCid", ledger.ContractID("00instrNEXT")))
 	root.NodeID, root.LastDescendantNodeID = 0, 1
-	create.NodeID, create.ContractID = 1, "00instrNEXT"
-	create.InterfaceViews = append([]ledger.InterfaceView(nil), create.InterfaceViews...)
-	create.InterfaceViews[0].Value = editValue(t, create.InterfaceViews[0].Value, []string{"originalInstructionCid"},
-		setTo(ledger.Some(ledger.ContractID(cid))))
-	advance := &ledger.Transaction{UpdateID: "upd-advance", Offset: accept.Offset, RecordTime: accept.RecordTime,
-		SynchronizerID: accept.SynchronizerID, Events: []ledger.Event{&root, &create}}
+	create.NodeID = 1
+	advance := a.tx(&root, &create)
 
-	es := classifyAfter(t, advance, view(mint), view(offer))
+	es := classifyAfter(t, advance, a.mint, a.offer)
 	require.Len(t, es, 1)
 	require.Equal(t, tokenstd.KindOfferOut, es[0].Kind, "the transfer was not ended, its instruction was replaced: %+v", es[0])
 	require.Equal(t, "wd-1", es[0].WithdrawalID)
 	require.NotNil(t, es[0].Instruction)
 	require.Equal(t, "00instrNEXT", es[0].Instruction.ContractID)
-	require.Equal(t, cid, es[0].Instruction.Replaces)
+	require.Equal(t, a.cid, es[0].Instruction.Replaces)
 
 	// Without a successor naming it, the same choice still ends it.
 	ended := cloneTx(advance)
 	ended.Events = ended.Events[:1]
 	ended.Events[0].(*ledger.ExercisedEvent).LastDescendantNodeID = 0
-	es = classifyAfter(t, ended, view(mint), view(offer))
+	es = classifyAfter(t, ended, a.mint, a.offer)
 	require.Len(t, es, 1)
 	require.NotEqual(t, tokenstd.KindOfferOut, es[0].Kind, "%+v", es[0])
 }
@@ -298,45 +283,25 @@ func TestTxKindTransferWithoutSenderSelfMerge(t *testing.T) {
 // still locked. The transfer goes on: the old instruction is replaced, not
 // failed (a failed withdrawal is refunded while its transfer goes on).
 func TestInstructionAdvancedFromTheRegistrysContract(t *testing.T) {
-	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
-	w := &ledgertest.TokenWorld{Sequence: true}
-	mint := w.Mint(treasury, "100")
-	offer, cid := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "10", Reason: "wd-1"})
-	accept := w.Accept(cid) // a template of an exercise on the instruction
-
-	var create ledger.CreatedEvent
-	for _, ev := range offer.Events {
-		if c, ok := ev.(*ledger.CreatedEvent); ok && c.ContractID == cid {
-			create = *c
-		}
-	}
-	require.Equal(t, cid, create.ContractID)
-	tmpl := *(accept.Events[0].(*ledger.ExercisedEvent))
-
-	root := tmpl // the registry's choice on its own contract
+	a := newAdvanceSetting(t)
+	root, archive, create := a.tmpl, a.tmpl, a.successor
 	root.ContractID, root.Choice, root.InterfaceID, root.ImplementedInterfaces = "00registryRULES", "Registry_AdvanceTransfer", nil, nil
 	root.Consuming = false
-	root.ActingParties = []string{w.Admin}
-	root.ChoiceArgument = ledger.Record(nil, ledger.F("instructionCid", ledger.ContractID(cid)))
+	root.ActingParties = []string{a.w.Admin}
+	root.ChoiceArgument = ledger.Record(nil, ledger.F("instructionCid", ledger.ContractID(a.cid)))
 	root.ExerciseResult = ledger.Record(nil, ledger.F("nextInstructionCid", ledger.ContractID("00instrNEXT")))
 	root.NodeID, root.LastDescendantNodeID = 0, 2
 
-	archive := tmpl // archive instructionCid
-	archive.Choice, archive.InterfaceID, archive.ImplementedInterfaces = "Archive", nil, nil
+	archive.Choice, archive.InterfaceID, archive.ImplementedInterfaces = "Archive", nil, nil // archive instructionCid
 	archive.Consuming = true
-	archive.ActingParties = []string{w.Admin}
+	archive.ActingParties = []string{a.w.Admin}
 	archive.ChoiceArgument = ledger.Record(nil)
 	archive.ExerciseResult = ledger.Unit()
 	archive.NodeID, archive.LastDescendantNodeID = 1, 1
+	create.NodeID = 2
+	advance := a.tx(&root, &archive, &create)
 
-	create.NodeID, create.ContractID = 2, "00instrNEXT" // create TransferInstruction with originalInstructionCid = Some instructionCid
-	create.InterfaceViews = append([]ledger.InterfaceView(nil), create.InterfaceViews...)
-	create.InterfaceViews[0].Value = editValue(t, create.InterfaceViews[0].Value, []string{"originalInstructionCid"},
-		setTo(ledger.Some(ledger.ContractID(cid))))
-	advance := &ledger.Transaction{UpdateID: "upd-advance", Offset: accept.Offset, RecordTime: accept.RecordTime,
-		SynchronizerID: accept.SynchronizerID, Events: []ledger.Event{&root, &archive, &create}}
-
-	es := classifyAfter(t, advance, view(mint), view(offer))
+	es := classifyAfter(t, advance, a.mint, a.offer)
 	var kinds []tokenstd.Kind
 	for _, e := range es {
 		kinds = append(kinds, e.Kind)
@@ -344,11 +309,11 @@ func TestInstructionAdvancedFromTheRegistrysContract(t *testing.T) {
 	require.Equal(t, []tokenstd.Kind{tokenstd.KindOfferOut}, kinds, "the transfer was not ended, its instruction was replaced: %+v", es)
 	require.Equal(t, "wd-1", es[0].WithdrawalID)
 	require.Equal(t, "00instrNEXT", es[0].Instruction.ContractID)
-	require.Equal(t, cid, es[0].Instruction.Replaces)
+	require.Equal(t, a.cid, es[0].Instruction.Replaces)
 
-	// The holding set then holds the successor alone, with the offer's reason.
+	// The holding set then holds the successor alone.
 	set := tokenstd.NewHoldingSet()
-	for _, tx := range []*ledger.Transaction{view(mint), view(offer), advance} {
+	for _, tx := range []*ledger.Transaction{a.mint, a.offer, advance} {
 		got, err := tokenstd.Classify(tx, treasury, set)
 		require.NoError(t, err)
 		set.Apply(got)
@@ -356,4 +321,45 @@ func TestInstructionAdvancedFromTheRegistrysContract(t *testing.T) {
 	pending := set.Pending()
 	require.Len(t, pending, 1)
 	require.Equal(t, "00instrNEXT", pending[0].ContractID)
+}
+
+// advanceSetting is the setting of the tests of an instruction advanced by
+// a registry: the treasury's offer of 10 to bob for withdrawal wd-1 (mint
+// and offer in the treasury's view), an exercise on the instruction to
+// start a registry's choice from (tmpl, node 0), and the successor's create
+// (contract 00instrNEXT, its view naming the offer's instruction as
+// originalInstructionCid); the caller numbers the nodes.
+type advanceSetting struct {
+	w           *ledgertest.TokenWorld
+	mint, offer *ledger.Transaction
+	cid         string
+	tmpl        ledger.ExercisedEvent
+	successor   ledger.CreatedEvent
+}
+
+func newAdvanceSetting(t *testing.T) advanceSetting {
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+	a := advanceSetting{w: &ledgertest.TokenWorld{Sequence: true}}
+	mint := a.w.Mint(treasury, "100")
+	offer, cid := a.w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "10", Reason: "wd-1"})
+	accept := a.w.Accept(cid)
+	a.mint, a.offer, a.cid = view(mint), view(offer), cid
+	for _, ev := range offer.Events {
+		if c, ok := ev.(*ledger.CreatedEvent); ok && c.ContractID == cid {
+			a.successor = *c
+		}
+	}
+	require.Equal(t, cid, a.successor.ContractID)
+	a.tmpl = *(accept.Events[0].(*ledger.ExercisedEvent))
+	a.successor.ContractID = "00instrNEXT"
+	a.successor.InterfaceViews = append([]ledger.InterfaceView(nil), a.successor.InterfaceViews...)
+	a.successor.InterfaceViews[0].Value = editValue(t, a.successor.InterfaceViews[0].Value, []string{"originalInstructionCid"},
+		setTo(ledger.Some(ledger.ContractID(cid))))
+	return a
+}
+
+// tx is a transaction at the acceptance's place holding events.
+func (a advanceSetting) tx(events ...ledger.Event) *ledger.Transaction {
+	return &ledger.Transaction{UpdateID: "upd-advance", Offset: a.offer.Offset + 1, RecordTime: a.offer.RecordTime.Add(time.Second),
+		SynchronizerID: a.offer.SynchronizerID, Events: events}
 }
