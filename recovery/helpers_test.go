@@ -258,3 +258,22 @@ func restoredAfter(t testing.TB, b *bundle, steps []step, backupAt int, lastTx s
 	b.p.Restore(backup, opts...)
 	return backup, after
 }
+
+// otherSynchronizer is the second synchronizer of twoSynchronizerHistory.
+const otherSynchronizer = "other-domain::1220bb"
+
+// twoSynchronizerHistory is script(60) with every second transaction on
+// otherSynchronizer: tx 53, 55 and 57 share a record time on the default
+// synchronizer, and tx 54 and 56, on the other one, lie between them.
+func twoSynchronizerHistory() []*ledger.Transaction {
+	var txs []*ledger.Transaction
+	for i, s := range script(60) {
+		tx := s.tx(time.Time{})
+		if i%2 == 1 {
+			tx.SynchronizerID = otherSynchronizer
+		}
+		txs = append(txs, tx)
+	}
+	txs[54].RecordTime, txs[56].RecordTime = txs[52].RecordTime, txs[52].RecordTime
+	return txs
+}

@@ -3,9 +3,7 @@ package recovery_test
 import (
 	"context"
 	"testing"
-	"time"
 
-	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/recovery"
 	"github.com/stretchr/testify/require"
 )
@@ -19,19 +17,7 @@ import (
 // and so must one started after the runbook was run again: both end with
 // the history of a run without the restore.
 func TestRestartInTheMiddleOfTheReplay(t *testing.T) {
-	const other = "other-domain::1220bb"
-	history := func() []*ledger.Transaction {
-		var txs []*ledger.Transaction
-		for i, s := range script(60) {
-			tx := s.tx(time.Time{})
-			if i%2 == 1 {
-				tx.SynchronizerID = other
-			}
-			txs = append(txs, tx)
-		}
-		txs[54].RecordTime, txs[56].RecordTime = txs[52].RecordTime, txs[52].RecordTime
-		return txs
-	}
+	history := twoSynchronizerHistory
 	ref := newBundle(t)
 	_, err := ref.p.Append(history()...)
 	require.NoError(t, err)

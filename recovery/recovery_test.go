@@ -327,21 +327,8 @@ func TestApplyRefusesWhileIngestingOrStale(t *testing.T) {
 // they are not taken for a restore (they were, before dedup ran).
 func TestSeveralSynchronizersReplayWithoutDuplicate(t *testing.T) {
 	ctx := context.Background()
-	const other = "other-domain::1220bb"
-	history := func() []*ledger.Transaction {
-		var txs []*ledger.Transaction
-		for i, s := range script(60) {
-			tx := s.tx(time.Time{})
-			if i%2 == 1 {
-				tx.SynchronizerID = other
-			}
-			txs = append(txs, tx)
-		}
-		// tx 53, 55 and 57 share a record time on the default synchronizer;
-		// tx 54 and 56, on the other one, lie between them.
-		txs[54].RecordTime, txs[56].RecordTime = txs[52].RecordTime, txs[52].RecordTime
-		return txs
-	}
+	const other = otherSynchronizer
+	history := twoSynchronizerHistory
 	ref := newBundle(t)
 	_, err := ref.p.Append(history()...)
 	require.NoError(t, err)
