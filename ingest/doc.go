@@ -56,8 +56,9 @@
 // the checkpoint's compare-and-set makes a batch fail rather than commit
 // past one that did not. A batch that fails is committed again on its own,
 // and the next one started again after it. The overlap needs a third
-// connection (the ingestion lock holds one): with sql.DB.SetMaxOpenConns
-// below 3 batches are committed one after the other. Memory: up to two
+// connection (the ingestion lock holds one): with sql.DB.SetMaxOpenConns(2)
+// batches are committed one after the other; a pool of one connection is
+// refused (ErrPoolTooSmall) unless Config.Lock is LockNone. Memory: up to two
 // batches and the buffer are decoded at once, within StreamBufferBytes.
 //
 // # Restored participants

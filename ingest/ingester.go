@@ -261,8 +261,27 @@ func New(db *sqlx.DB, src Source, cfg Config) (*Ingester, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Ingester{db: db, src: src, cfg: cfg, cps: cps, dedup: dd, review: schema.Qualify(cfg.Schema, "review_transaction"),
-		log: cfg.Logger, stopCh: make(chan struct{})}, nil
+	ing := &Ingester{db: db, src: src, cfg: cfg, cps: cps, dedup: dd, review: schema.Qualify(cfg.Schema, "review_transaction"),
+		log: cfg.Logger, stopCh: make(chan struct{})}
+	if err := ing.checkPool(); err != nil {
+		return nil, err
+	}
+	return ing, nil
+}
+
+// ErrPoolTooSmall: the database pool allows a single open connection
+// (sql.DB.SetMaxOpenConns(1)) while the Ingester takes its lock, which
+// holds that connection for as long as Run runs: batches would wait for a
+// second one for ever.
+var ErrPoolTooSmall = errors.New("ingest: the database pool allows 1 open connection, which the ingestion lock holds while Run runs: allow 2 (3 to overlap batches), or use LockNone")
+
+// checkPool refuses a pool the ingestion lock would exhaust. New and Run
+// check it (the pool's limit may be changed in between).
+func (ing *Ingester) checkPool() error {
+	if ing.cfg.Lock != LockNone && ing.db.Stats().MaxOpenConnections == 1 {
+		return ErrPoolTooSmall
+	}
+	return nil
 }
 
 // Stop asks Run to commit what it has received and return nil. It does not
@@ -286,6 +305,9 @@ var errEndBeyondLedgerEnd = errors.New("ingest: waiting for the ledger end to re
 // twice.
 func (ing *Ingester) Run(ctx context.Context) error {
 	defer ing.stats.setState(StateStopped)
+	if err := ing.checkPool(); err != nil {
+		return err
+	}
 	lock, err := ing.acquireLock(ctx)
 	if errors.Is(err, errStopped) {
 		return nil

@@ -180,3 +180,25 @@ func TestPipelineOffWithFewConnections(t *testing.T) {
 		require.Equal(t, r.from, r.seen)
 	}
 }
+
+// A pool of one connection cannot hold the ingestion lock and a batch:
+// New and Run refuse it rather than wait for ever; without the lock it
+// works, one batch after the other.
+func TestPoolOfOneConnection(t *testing.T) {
+	b := setup(t)
+	appendN(t, b.p, 0, 20)
+	b.db.SetMaxOpenConns(1)
+	_, err := ingest.New(b.db, b.client, ingest.Config{Parties: []string{treasury}, Handler: effectsHandler})
+	require.ErrorIs(t, err, ingest.ErrPoolTooSmall)
+
+	b.db.SetMaxOpenConns(0)
+	ing, err := ingest.New(b.db, b.client, ingest.Config{Parties: []string{treasury}, Handler: effectsHandler, EndOffset: b.p.LedgerEnd()})
+	require.NoError(t, err)
+	b.db.SetMaxOpenConns(1) // changed after New
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.ErrorIs(t, ing.Run(ctx), ingest.ErrPoolTooSmall)
+
+	runToEnd(t, b, ingest.Config{Handler: effectsHandler, Lock: ingest.LockNone})
+	requireAllOnce(t, b)
+}
