@@ -360,7 +360,9 @@ const createSavepoint = "txhistory_withdrawal_create"
 // funds in the same transaction. It returns the stored withdrawal.
 //
 // It refuses, with the error named, and leaves tx as it was:
-//   - while the withdrawal gate is closed: ErrWithdrawalsDisabled;
+//   - a new request while the withdrawal gate is closed:
+//     ErrWithdrawalsDisabled (a request stored already is returned, as
+//     below);
 //   - an invalid request (ErrInvalidRequest);
 //   - a request whose id is taken by a different withdrawal (ErrIDConflict);
 //   - a holding that is not a live, unlocked treasury holding of the
@@ -405,17 +407,19 @@ func (s *Store) create(ctx context.Context, tx *sqlx.Tx, r Request) (*Withdrawal
 	if err != nil {
 		return nil, err
 	}
+	// A request stored already is answered whatever the gate: a caller
+	// retrying after a lost reply must learn that it exists.
+	if existing, err := selectOne(ctx, tx, `SELECT `+columns+` FROM `+s.withdrawals+` WHERE id = $1`, r.ID); err != nil {
+		return nil, fmt.Errorf("withdrawal: creating %q: %w", r.ID, err)
+	} else if existing != nil {
+		return existingOrConflict(existing, r)
+	}
 	if !g.Enabled {
 		return nil, fmt.Errorf("%w (since %s: %s): withdrawal %q not created", ErrWithdrawalsDisabled,
 			g.ChangedAt.Format(time.RFC3339), g.Reason, r.ID)
 	}
 	if !g.Open() {
 		return nil, fmt.Errorf("%w (%s): withdrawal %q not created", ErrWithdrawalsDisabled, g.why(), r.ID)
-	}
-	if existing, err := selectOne(ctx, tx, `SELECT `+columns+` FROM `+s.withdrawals+` WHERE id = $1`, r.ID); err != nil {
-		return nil, fmt.Errorf("withdrawal: creating %q: %w", r.ID, err)
-	} else if existing != nil {
-		return existingOrConflict(existing, r)
 	}
 	if err := s.checkHoldings(ctx, tx, r); err != nil {
 		return nil, err

@@ -182,10 +182,19 @@ func TestGate(t *testing.T) {
 	require.NoError(t, e.store.Enable(e.ctx, "done"))
 	w := e.create(e.request("wd-1", "5", cids[0]))
 
-	// While closed, even the same request again is refused.
+	// While closed, a new request is refused; the same request again (a
+	// retry after a lost reply) gets the stored withdrawal, not a "not
+	// created" that could make the caller release the user's funds.
 	require.NoError(t, e.store.Disable(e.ctx, "again"))
-	_, err = e.store.Create(e.ctx, e.request("wd-1", "5", cids[0]))
+	again, err := e.store.Create(e.ctx, e.request("wd-1", "5", cids[0]))
+	require.NoError(t, err)
+	require.Equal(t, w.ID, again.ID)
+	require.Equal(t, withdrawal.StatusRequested, again.Status)
+	_, err = e.store.Create(e.ctx, e.request("wd-1", "6", cids[0]))
+	require.ErrorIs(t, err, withdrawal.ErrIDConflict, "a different request under a stored id is a conflict, gate or not")
+	_, err = e.store.Create(e.ctx, e.request("wd-2", "5", cids[1]))
 	require.ErrorIs(t, err, withdrawal.ErrWithdrawalsDisabled)
+	require.ErrorContains(t, err, `withdrawal "wd-2" not created`)
 
 	// EnableAfter opens only past tSafe, as the ingested record time says.
 	ingestedNow := e.times[ledgertest.DefaultSynchronizer]
