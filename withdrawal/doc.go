@@ -50,7 +50,8 @@
 // (completed), or a transfer instruction for a receiver without transfer
 // pre-approval (pending_acceptance) that the receiver accepts (completed),
 // rejects (rejected), that the treasury withdraws (withdrawn) or that
-// expires (expired). A receiver without pre-approval makes the 1-step
+// expires (expired); a registry that replaces the instruction with a
+// successor leaves it pending_acceptance, on the successor. A receiver without pre-approval makes the 1-step
 // submission fail (failed, written by the automation). A request whose
 // trecTgt the ingested record time passes with no transfer seen is expired.
 // Transitions() lists the allowed moves.

@@ -346,6 +346,9 @@ func outcomesOf(entries []*tokenstd.Entry) []Outcome {
 		if o.Receiver == "" {
 			o.Receiver = e.Counterparty
 		}
+		if e.Instruction != nil {
+			o.Replaces = e.Instruction.Replaces
+		}
 		out = append(out, o)
 	}
 	slices.SortStableFunc(out, compareOutcomes)
@@ -380,13 +383,16 @@ func (s *Store) outcomes(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) ([]O
 		Counterparty string    `db:"counterparty"`
 		WithdrawalID string    `db:"withdrawal_id"`
 		Instruction  string    `db:"instruction_cid"`
+		Replaces     string    `db:"replaces"`
 		Meta         []byte    `db:"meta"`
 	}
 	err := tx.SelectContext(ctx, &rows, `SELECT update_id, node_id, kind, instrument_admin, instrument_id, ledger_offset,
 			record_time, synchronizer_id, transferred::text AS transferred, fee::text AS fee, receiver, counterparty,
-			withdrawal_id, instruction_cid, meta
-		FROM `+s.history+` WHERE update_id = ANY($1) AND withdrawal_id <> '' AND kind = ANY($2)
-		ORDER BY ledger_offset, node_id, id`, ids, kinds)
+			withdrawal_id, instruction_cid, meta,
+			CASE WHEN kind = $3 THEN COALESCE((SELECT i.replaces FROM `+s.instructions+` i
+				WHERE i.contract_id = h.instruction_cid), '') ELSE '' END AS replaces
+		FROM `+s.history+` h WHERE update_id = ANY($1) AND withdrawal_id <> '' AND kind = ANY($2)
+		ORDER BY ledger_offset, node_id, id`, ids, kinds, string(tokenstd.KindOfferOut))
 	if err != nil {
 		return nil, fmt.Errorf("withdrawal: reading the history of batch (offsets %d..%d): %w", b.FromOffset, b.ToOffset, err)
 	}
@@ -396,6 +402,7 @@ func (s *Store) outcomes(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) ([]O
 			ID: r.WithdrawalID, Status: outcomeStatus[tokenstd.Kind(r.Kind)], Kind: tokenstd.Kind(r.Kind),
 			UpdateID: r.UpdateID, Offset: r.Offset, RecordTime: r.RecordTime.UTC(), SynchronizerID: r.Sync, NodeID: r.NodeID,
 			Instrument: tokenstd.Instrument{Admin: r.Admin, ID: r.ID}, Receiver: r.Receiver, InstructionCID: r.Instruction,
+			Replaces: r.Replaces,
 		}
 		if o.Receiver == "" {
 			o.Receiver = r.Counterparty

@@ -110,6 +110,7 @@ type Store struct {
 
 	withdrawals, reservations, gate, gateLog string
 	holdings, history, syncTime, review      string
+	instructions                             string
 
 	// gateSeen is the latest ChangedAt of the gate this Store has read
 	// (Unix nanoseconds, database clock): a gate changed before it is a
@@ -136,7 +137,7 @@ func NewStore(db *sqlx.DB, cfg Config) (*Store, error) {
 		db: db, cfg: cfg, cps: cps, log: cfg.Logger,
 		withdrawals: q(Table), reservations: q(ReservationTable), gate: q(GateTable), gateLog: q(GateLogTable),
 		holdings: q(tokenstd.HoldingTable), history: q(tokenstd.HistoryTable), syncTime: q("synchronizer_time"),
-		review: q(tokenstd.ReviewTable),
+		review: q(tokenstd.ReviewTable), instructions: q(tokenstd.InstructionTable),
 	}, nil
 }
 

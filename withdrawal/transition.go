@@ -197,6 +197,11 @@ type Outcome struct {
 	Fee         decimal.Decimal
 	// InstructionCID is the transfer instruction of a multi-step transfer.
 	InstructionCID string
+	// Replaces is, for an offer (pending_acceptance), the instruction it
+	// replaces: the registry advanced the transfer (a choice returning
+	// TransferInstructionResult_Pending with a successor instruction). A
+	// withdrawal pending on Replaces stays pending, on InstructionCID.
+	Replaces string
 	// Meta is the operation's merged metadata: extra keys the exchange put
 	// on the transfer are here.
 	Meta tokenstd.Metadata
@@ -257,6 +262,21 @@ func (s *Store) ApplyOutcomeTx(ctx context.Context, tx *sqlx.Tx, o Outcome) (*Wi
 func (s *Store) applyOutcome(ctx context.Context, tx *sqlx.Tx, o Outcome) (*Withdrawal, bool, error) {
 	if _, ok := rules[o.Status]; !ok || o.Status == StatusSubmitted {
 		return nil, false, fmt.Errorf("withdrawal: outcome of %q: %q is not a ledger outcome", o.ID, o.Status)
+	}
+	if o.Status == StatusPendingAcceptance && o.Replaces != "" {
+		// The registry advanced the transfer: the withdrawal pending on the
+		// replaced instruction follows its successor, still pending.
+		w, err := selectOne(ctx, tx, `UPDATE `+s.withdrawals+` SET updated_at = now(), instruction_cid = $3,
+				update_id = $4, ledger_offset = $5, record_time = $6, ledger_node_id = $7, ledger_synchronizer_id = $8
+			WHERE id = $1 AND status = $2 AND instruction_cid = $9
+			RETURNING `+columns, o.ID, string(StatusPendingAcceptance), o.InstructionCID, o.UpdateID, o.Offset,
+			normTime(o.RecordTime), o.NodeID, o.SynchronizerID, o.Replaces)
+		if err != nil {
+			return nil, false, fmt.Errorf("withdrawal: moving %q to its instruction %s (replacing %s): %w", o.ID, o.InstructionCID, o.Replaces, err)
+		}
+		if w != nil {
+			return w, true, nil
+		}
 	}
 	w, err := s.move(ctx, tx, o.ID, o.Status, `instruction_cid = CASE WHEN $3 <> '' THEN $3 ELSE instruction_cid END,
 		update_id = $4, ledger_offset = $5, record_time = $6, transferred = $7, fee = $8,

@@ -19,6 +19,9 @@ import (
 //	    │             └──► pending_acceptance ──► completed | rejected | withdrawn | expired | failed
 //	    └──► (any of submitted's successors: the ledger may be faster than the automation)
 //
+//	pending_acceptance stays pending_acceptance, on the new instruction, when
+//	the registry replaces its instruction (a choice returning a pending
+//	result with a successor instruction).
 //	recovered: re-created from a completed on-chain transfer whose request was lost.
 type Status string
 
