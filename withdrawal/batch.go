@@ -138,7 +138,7 @@ func (r *Reconciler) applyAll(ctx context.Context, tx *sqlx.Tx, outcomes []Outco
 			open(w)
 			if rules[o.Status].refund {
 				if err := r.s.refund(ctx, tx, w); err != nil {
-					return nil, false, err
+					return nil, false, fmt.Errorf("withdrawal: applying update %s at offset %d to withdrawal %q: %w", o.UpdateID, o.Offset, o.ID, err)
 				}
 			}
 			if err := r.changed(ctx, tx, w, o); err != nil {
