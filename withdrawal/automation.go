@@ -13,7 +13,10 @@ import (
 // ErrNoPreapproval is what a Submitter returns (wrapped or not) when the
 // receiver has no transfer pre-approval for a 1-step transfer: the
 // Automation then marks the withdrawal failed (MarkFailedTx, which credits
-// the user back).
+// the user back), unless it was handed to the Submitter before
+// (Withdrawal.SubmitAttemptedAt) without a recorded result: that earlier
+// submission may have committed, so the withdrawal is left to expire at
+// its trecTgt if no transfer shows up.
 var ErrNoPreapproval = errors.New("withdrawal: the receiver has no transfer pre-approval")
 
 // Submitter is the exchange's Withdrawal Automation step that puts a
@@ -33,7 +36,8 @@ var ErrNoPreapproval = errors.New("withdrawal: the receiver has no transfer pre-
 //
 // It returns nil once the participant accepted the command; it need not
 // wait for the transaction (ingestion will see it). ErrNoPreapproval marks
-// the withdrawal failed; any other error leaves it requested, to be tried
+// the withdrawal failed on its first attempt (see ErrNoPreapproval); any
+// other error leaves it requested, to be tried
 // again next round until its trecTgt passes. Submit runs while the
 // Automation holds the gate in share mode (Disable waits for it), under a
 // context bounded by AutomationConfig.SubmitTimeout, from one goroutine at
@@ -108,7 +112,10 @@ type Automation struct {
 	log *slog.Logger
 }
 
-// NewAutomation returns an Automation submitting the withdrawals of s.
+// NewAutomation returns an Automation submitting the withdrawals of s. It
+// uses two of the Store's connections at a time (a submission's
+// transaction, and the record of the attempt beside it): a pool limited to
+// one is refused with ErrPoolTooSmall.
 func NewAutomation(s *Store, cfg AutomationConfig) (*Automation, error) {
 	if s == nil {
 		return nil, errors.New("withdrawal: NewAutomation: nil store")
@@ -120,7 +127,23 @@ func NewAutomation(s *Store, cfg AutomationConfig) (*Automation, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = s.log
 	}
-	return &Automation{s: s, cfg: cfg, log: cfg.Logger}, nil
+	a := &Automation{s: s, cfg: cfg, log: cfg.Logger}
+	if err := a.checkPool(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// ErrPoolTooSmall: the Store's pool allows a single open connection; the
+// Automation records each attempt on a second connection while its
+// transaction holds the first.
+var ErrPoolTooSmall = errors.New("withdrawal: the database pool allows 1 open connection; the Automation needs 2 (it records a submission attempt beside its transaction)")
+
+func (a *Automation) checkPool() error {
+	if a.s.db.Stats().MaxOpenConnections == 1 {
+		return ErrPoolTooSmall
+	}
+	return nil
 }
 
 // Run runs rounds until ctx ends, and returns ctx's error. A full round is
@@ -167,6 +190,9 @@ func (a *Automation) Run(ctx context.Context) error {
 // counted in the Round and logged.
 func (a *Automation) RunOnce(ctx context.Context) (Round, error) {
 	var round Round
+	if err := a.checkPool(); err != nil { // the limit may have changed since NewAutomation
+		return round, err
+	}
 	g, err := a.s.Gate(ctx)
 	if err != nil {
 		return round, err
@@ -208,6 +234,15 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		if cur.Status != StatusRequested {
 			return nil // the ledger or another writer moved it meanwhile
 		}
+		// Record the attempt before the Submitter runs, in a statement of
+		// its own (a second connection) that commits whatever becomes of
+		// tx: should this process die, or tx fail, after the participant
+		// accepted the command, the next round knows that a transfer may
+		// be on the ledger.
+		if _, err := a.s.db.ExecContext(ctx, `UPDATE `+a.s.withdrawals+` SET submit_attempted_at = COALESCE(submit_attempted_at, now())
+			WHERE id = $1 AND status = $2`, w.ID, string(StatusRequested)); err != nil {
+			return fmt.Errorf("withdrawal: recording the submission of %q: %w", w.ID, err)
+		}
 		sctx, cancel := context.WithTimeout(ctx, a.cfg.SubmitTimeout)
 		serr := a.cfg.Submitter.Submit(sctx, cur)
 		cancel()
@@ -218,6 +253,13 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 			}
 			round.Submitted++
 			a.log.Info("withdrawal: submitted", "id", w.ID, "amount", w.Amount, "instrument", w.Instrument, "receiver", w.Receiver)
+		case errors.Is(serr, ErrNoPreapproval) && cur.SubmitAttemptedAt != nil:
+			// Handed to the Submitter before without a recorded result:
+			// that submission may have committed. Only expiry (trecTgt
+			// passed, no transfer seen) may say it failed.
+			round.Errors++
+			a.log.Warn("withdrawal: no transfer pre-approval now, but an earlier submission may have committed: left to expire at trecTgt",
+				"id", w.ID, "submit_attempted_at", *cur.SubmitAttemptedAt, "trec_tgt", cur.TrecTgt)
 		case errors.Is(serr, ErrNoPreapproval):
 			if _, err := a.s.MarkFailedTx(ctx, tx, w.ID, serr.Error()); err != nil {
 				var te *TransitionError

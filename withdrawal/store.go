@@ -190,6 +190,7 @@ type row struct {
 	CreatedAt        time.Time      `db:"created_at"`
 	UpdatedAt        time.Time      `db:"updated_at"`
 	SubmittedAt      sql.NullTime   `db:"submitted_at"`
+	SubmitAttempted  sql.NullTime   `db:"submit_attempted_at"`
 	ClosedAt         sql.NullTime   `db:"closed_at"`
 }
 
@@ -197,7 +198,7 @@ type row struct {
 const columns = `id, user_account, amount::text AS amount, instrument_admin, instrument_id, receiver, reserved_holdings,
 	reserved_funds::text AS reserved_funds, trec_tgt, synchronizer_id, status, recovered, instruction_cid, update_id,
 	ledger_offset, record_time, ledger_node_id, ledger_synchronizer_id, transferred::text AS transferred, fee::text AS fee, failure_reason,
-	created_at, updated_at, submitted_at, closed_at`
+	created_at, updated_at, submitted_at, submit_attempted_at, closed_at`
 
 func (r *row) withdrawal() (*Withdrawal, error) {
 	w := &Withdrawal{
@@ -238,6 +239,10 @@ func (r *row) withdrawal() (*Withdrawal, error) {
 	if r.SubmittedAt.Valid {
 		t := r.SubmittedAt.Time.UTC()
 		w.SubmittedAt = &t
+	}
+	if r.SubmitAttempted.Valid {
+		t := r.SubmitAttempted.Time.UTC()
+		w.SubmitAttemptedAt = &t
 	}
 	if r.ClosedAt.Valid {
 		t := r.ClosedAt.Time.UTC()

@@ -149,6 +149,10 @@ type Withdrawal struct {
 	UpdatedAt   time.Time  `json:"updated_at"`
 	SubmittedAt *time.Time `json:"submitted_at,omitempty"`
 	ClosedAt    *time.Time `json:"closed_at,omitempty"`
+	// SubmitAttemptedAt is when the Automation first handed the withdrawal
+	// to the Submitter (committed before Submit runs): a requested
+	// withdrawal with it set may have a transfer on the ledger.
+	SubmitAttemptedAt *time.Time `json:"submit_attempted_at,omitempty"`
 }
 
 // MaxIDLen is the longest withdrawal id DefaultWithdrawalID accepts, in bytes.
