@@ -246,6 +246,11 @@ func (b *Batch) forMember(c chain, i int) *Batch {
 			}
 			return nil
 		})
+	} else if b.prepared != nil {
+		// Not a Preparer: Prepared is nil for it, not the chain's results.
+		c := *out
+		c.prepared = nil
+		out = &c
 	}
 	if out.read != nil {
 		var v any

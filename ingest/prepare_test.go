@@ -120,3 +120,24 @@ func TestPreparePanicIsNoResult(t *testing.T) {
 	require.Positive(t, h.withPrepared)
 	require.Equal(t, n, h.withPrepared+h.withoutPrepared)
 }
+
+// In a chain, a handler that is not a Preparer sees Prepared nil, as the
+// Batch doc says, not the chain's own results of the others.
+func TestPreparedIsNilForAPlainMemberOfAChain(t *testing.T) {
+	tx := &ledger.Transaction{UpdateID: "u1", Offset: 1}
+	var seen []any
+	plain := ingest.HandlerFunc(func(ctx context.Context, _ *sqlx.Tx, b *ingest.Batch) error {
+		for _, t := range b.Transactions {
+			seen = append(seen, b.Prepared(t))
+		}
+		return nil
+	})
+	prep := &preparingHandler{tag: "mine"}
+	h := ingest.Handlers(prep, plain)
+	p, ok := h.(ingest.Preparer)
+	require.True(t, ok, "a chain with a Preparer is one")
+	b := (&ingest.Batch{Transactions: []*ledger.Transaction{tx}}).WithPrepared(func(t *ledger.Transaction) any { return p.Prepare(t) })
+	require.NoError(t, h.HandleBatch(context.Background(), nil, b))
+	require.Equal(t, []any{nil}, seen)
+	require.Equal(t, 1, prep.withPrepared, "the Preparer still gets its own")
+}
