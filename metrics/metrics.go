@@ -43,7 +43,8 @@
 // /healthz is healthy (200) when the last commit, of transactions or of an
 // OffsetCheckpoint, is at most MaxSilence old; or when the checkpoint is at
 // the participant's ledger end (the ingester is waiting for new updates);
-// or, before the first commit, for StartupGrace. Otherwise, or when
+// or, before the first commit, for StartupGrace; or while the Ingester is a
+// standby waiting for another's lock. Otherwise, or when
 // Options.Check fails, it answers 503. The JSON body gives the status, the
 // reason, the offset, the lag and the time of the last commit.
 package metrics
