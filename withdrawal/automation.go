@@ -218,6 +218,16 @@ func (a *Automation) RunOnce(ctx context.Context) (Round, error) {
 // submit hands one withdrawal to the Submitter while holding the gate row
 // in share mode, and records the result in the same transaction.
 func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) error {
+	// The connection that records the attempt is taken from the pool
+	// before the transaction locks the gate: waiting for it while holding
+	// the gate would deadlock with a Disable (or creates queued behind
+	// one) holding the pool's other connections while it waits for the
+	// gate.
+	rec, err := a.s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("withdrawal: a connection to record the submission of %q: %w", w.ID, err)
+	}
+	defer rec.Close()
 	return a.s.inTx(ctx, func(tx *sqlx.Tx) error {
 		g, err := a.s.readGate(ctx, tx, true)
 		if err != nil {
@@ -239,7 +249,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		// tx: should this process die, or tx fail, after the participant
 		// accepted the command, the next round knows that a transfer may
 		// be on the ledger.
-		if _, err := a.s.db.ExecContext(ctx, `UPDATE `+a.s.withdrawals+` SET submit_attempted_at = COALESCE(submit_attempted_at, now())
+		if _, err := rec.ExecContext(ctx, `UPDATE `+a.s.withdrawals+` SET submit_attempted_at = COALESCE(submit_attempted_at, now())
 			WHERE id = $1 AND status = $2`, w.ID, string(StatusRequested)); err != nil {
 			return fmt.Errorf("withdrawal: recording the submission of %q: %w", w.ID, err)
 		}
