@@ -11,3 +11,9 @@
 -- Runs with search_path set to the target schema, so names are unqualified.
 
 ALTER TABLE withdrawal ADD COLUMN submit_attempted_at timestamptz;
+
+-- A withdrawal still requested when this migration runs may have been
+-- handed to a Submitter by the build before it (stopped after the
+-- participant accepted the command, before "submitted" committed): that
+-- build recorded no attempt, so count one.
+UPDATE withdrawal SET submit_attempted_at = updated_at WHERE status = 'requested';
