@@ -55,6 +55,9 @@
 //   - 007_withdrawal_ledger_node (package withdrawal): withdrawal's
 //     ledger_node_id and ledger_synchronizer_id, the node and synchronizer
 //     of the transaction that last moved it.
+//   - 008_withdrawal_submit_attempt (package withdrawal): withdrawal's
+//     submit_attempted_at, when the Automation first handed it to the
+//     Submitter (set for the withdrawals still requested when it runs).
 //
 // # Guarantees
 //
