@@ -58,6 +58,10 @@
 //   - 008_withdrawal_submit_attempt (package withdrawal): withdrawal's
 //     submit_attempted_at, when the Automation first handed it to the
 //     Submitter (set for the withdrawals still requested when it runs).
+//   - 009_token_instruction_original (package tokenstd):
+//     token_instruction's original_instruction_cid, the view's
+//     originalInstructionCid, so that a later step of a transfer a registry
+//     evolves in several steps is recognised across batches.
 //
 // # Guarantees
 //

@@ -277,7 +277,9 @@ func (r *run) run() error {
 		i++
 	}
 	r.flushLoose()
-	r.replaceAdvanced()
+	if err := r.replaceAdvanced(); err != nil {
+		return err
+	}
 	slices.SortStableFunc(r.entries, func(a, b Entry) int { return int(a.NodeID) - int(b.NodeID) })
 	return nil
 }
@@ -290,7 +292,7 @@ func (r *run) run() error {
 // transfer was advanced, not ended. The ended entry is dropped and the
 // successor's offer replaces the instruction, as instructionOp does when
 // the successor is created inside the exercise on the instruction.
-func (r *run) replaceAdvanced() {
+func (r *run) replaceAdvanced() error {
 	for i := 0; i < len(r.entries); i++ {
 		e := &r.entries[i]
 		if (e.Kind != KindFailed && e.Kind != KindExpired) || e.Instruction != nil || e.InstructionCID == "" ||
@@ -298,9 +300,18 @@ func (r *run) replaceAdvanced() {
 			continue
 		}
 		ended, reason := e.InstructionCID, e.Reason
+		// The successor names the ended instruction, or the ended one's
+		// original (a later step of a transfer evolved in several steps).
+		var original string
+		if in, ok, err := r.instruction(ended, e.NodeID); err != nil {
+			return err
+		} else if ok {
+			original = in.OriginalInstructionCID
+		}
 		for j := range r.entries {
 			n := r.entries[j].Instruction
-			if j == i || n == nil || n.Replaces != "" || n.OriginalInstructionCID != ended {
+			if j == i || n == nil || n.Replaces != "" || n.OriginalInstructionCID == "" ||
+				(n.OriginalInstructionCID != ended && n.OriginalInstructionCID != original) {
 				continue
 			}
 			n.Replaces = ended
@@ -322,6 +333,7 @@ func (r *run) replaceAdvanced() {
 			break
 		}
 	}
+	return nil
 }
 
 func isNilEvent(ev ledger.Event) bool {

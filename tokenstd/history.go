@@ -822,6 +822,7 @@ func (h *History) writeInstructions(ctx context.Context, tx *sqlx.Tx, w *batchWr
 		reqAt, execBefore := make([]sql.NullString, n), make([]sql.NullString, n)
 		inputs, tmeta, meta, replaces, upd, rt := make([]string, n), make([]string, n), make([]string, n), make([]string, n),
 			make([]string, n), make([]string, n)
+		original := make([]string, n)
 		off := make([]int64, n)
 		for i, in := range w.opened {
 			t := in.Transfer
@@ -841,6 +842,7 @@ func (h *History) writeInstructions(ctx context.Context, tx *sqlx.Tx, w *batchWr
 				ins = []string{}
 			}
 			inputs[i], tmeta[i], meta[i], replaces[i] = jsonText(ins), metaJSON(t.Meta), metaJSON(in.Meta), in.Replaces
+			original[i] = in.OriginalInstructionCID
 			off[i], upd[i], rt[i] = in.Created.Offset, in.Created.UpdateID, in.Created.RecordTime.Format(timeLayout)
 		}
 		// An instruction stored already by the same transaction is a replay
@@ -856,14 +858,14 @@ func (h *History) writeInstructions(ctx context.Context, tx *sqlx.Tx, w *batchWr
 		err := sqlx.SelectContext(ctx, tx, &again, `WITH u AS (
 				SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::numeric[], $7::text[], $8::text[],
 					$9::timestamptz[], $10::timestamptz[], $11::jsonb[], $12::jsonb[], $13::jsonb[], $14::text[],
-					$15::bigint[], $16::text[], $17::timestamptz[])
-					AS u(cid, sender, receiver, admin, id, amount, reason, status, req, exe, inputs, tmeta, meta, replaces, off, upd, rt)
+					$15::bigint[], $16::text[], $17::timestamptz[], $18::text[])
+					AS u(cid, sender, receiver, admin, id, amount, reason, status, req, exe, inputs, tmeta, meta, replaces, off, upd, rt, orig)
 			), ins AS (
 				INSERT INTO `+h.instrs+` (contract_id, sender, receiver, instrument_admin, instrument_id, amount,
 					reason, status, requested_at, execute_before, input_holding_cids, transfer_meta, meta, replaces,
-					created_offset, created_update_id, created_record_time)
+					created_offset, created_update_id, created_record_time, original_instruction_cid)
 				SELECT u.cid, u.sender, u.receiver, u.admin, u.id, u.amount, u.reason, u.status, u.req, u.exe,
-					ARRAY(SELECT jsonb_array_elements_text(u.inputs)), u.tmeta, u.meta, u.replaces, u.off, u.upd, u.rt
+					ARRAY(SELECT jsonb_array_elements_text(u.inputs)), u.tmeta, u.meta, u.replaces, u.off, u.upd, u.rt, u.orig
 				FROM u
 				ON CONFLICT (contract_id) DO NOTHING
 			)
@@ -873,7 +875,7 @@ func (h *History) writeInstructions(ctx context.Context, tx *sqlx.Tx, w *batchWr
 			ORDER BY u.off LIMIT 1`,
 			pq.Array(cid), pq.Array(sender), pq.Array(receiver), pq.Array(admin), pq.Array(id), pq.Array(amount), pq.Array(reason),
 			pq.Array(status), pq.Array(reqAt), pq.Array(execBefore), pq.Array(inputs), pq.Array(tmeta), pq.Array(meta),
-			pq.Array(replaces), pq.Array(off), pq.Array(upd), pq.Array(rt))
+			pq.Array(replaces), pq.Array(off), pq.Array(upd), pq.Array(rt), pq.Array(original))
 		if err != nil {
 			return fmt.Errorf("tokenstd: writing %d transfer instructions: %w", n, err)
 		}

@@ -195,6 +195,7 @@ type instructionRow struct {
 	TransferMeta     []byte         `db:"transfer_meta" json:"-"` // in JSON: instructionDoc.TransferMeta
 	Meta             []byte         `db:"meta" json:"-"`          // in JSON: instructionDoc.Meta
 	Replaces         string         `db:"replaces" json:"replaces"`
+	Original         string         `db:"original_instruction_cid" json:"original_instruction_cid"`
 	CreatedOffset    int64          `db:"created_offset" json:"created_offset"`
 	CreatedUpdateID  string         `db:"created_update_id" json:"created_update_id"`
 	CreatedTime      time.Time      `db:"created_record_time" json:"created_record_time"`
@@ -215,7 +216,7 @@ func (d *instructionDoc) row() *instructionRow {
 
 const instructionColumns = `contract_id, sender, receiver, instrument_admin, instrument_id, amount::text AS amount,
 	requested_at, execute_before, input_holding_cids, status, reason, transfer_meta, meta, replaces,
-	created_offset, created_update_id, created_record_time`
+	original_instruction_cid, created_offset, created_update_id, created_record_time`
 
 func (r *instructionRow) instruction() (Instruction, error) {
 	in := Instruction{ContractID: r.ContractID, Replaces: r.Replaces,
@@ -235,6 +236,7 @@ func (r *instructionRow) instruction() (Instruction, error) {
 		t.ExecuteBefore = r.ExecuteBefore.UTC()
 	}
 	in.Status = InstructionStatus(r.Status)
+	in.OriginalInstructionCID = r.Original
 	for _, m := range []struct {
 		raw []byte
 		to  *Metadata
