@@ -199,8 +199,9 @@ type Outcome struct {
 	InstructionCID string
 	// Replaces is, for an offer (pending_acceptance), the instruction it
 	// replaces: the registry advanced the transfer (a choice returning
-	// TransferInstructionResult_Pending with a successor instruction). A
-	// withdrawal pending on Replaces stays pending, on InstructionCID.
+	// TransferInstructionResult_Pending with a successor instruction, or a
+	// registry's own choice creating one; see tokenstd). A withdrawal
+	// pending on Replaces stays pending, on InstructionCID.
 	Replaces string
 	// Meta is the operation's merged metadata: extra keys the exchange put
 	// on the transfer are here.
