@@ -310,8 +310,7 @@ func (r *run) replaceAdvanced() error {
 		}
 		for j := range r.entries {
 			n := r.entries[j].Instruction
-			if j == i || n == nil || n.Replaces != "" || n.OriginalInstructionCID == "" ||
-				(n.OriginalInstructionCID != ended && n.OriginalInstructionCID != original) {
+			if j == i || n == nil || n.Replaces != "" || !n.succeeds(ended, original) {
 				continue
 			}
 			n.Replaces = ended
@@ -334,6 +333,15 @@ func (r *run) replaceAdvanced() error {
 		}
 	}
 	return nil
+}
+
+// succeeds reports whether in is a successor of instruction ended, whose
+// own original is original: its view names either as its
+// originalInstructionCid (a registry names the first instruction of the
+// transfer in every successor).
+func (in *Instruction) succeeds(ended, original string) bool {
+	o := in.OriginalInstructionCID
+	return o != "" && (o == ended || o == original)
 }
 
 func isNilEvent(ev ledger.Event) bool {
@@ -881,8 +889,7 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, std bool) error {
 		// view names this one, or this one's original, as its original):
 		// the registry's choice advanced the transfer, it did not end it.
 		for _, c := range cs.instrs {
-			if out == "" && c.OriginalInstructionCID != "" &&
-				(c.OriginalInstructionCID == e.ContractID || c.OriginalInstructionCID == in.OriginalInstructionCID) {
+			if out == "" && c.succeeds(e.ContractID, in.OriginalInstructionCID) {
 				out, res.InstructionCID = OutputPending, c.ContractID
 			}
 		}
