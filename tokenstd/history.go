@@ -972,6 +972,17 @@ func (h *History) credit(ctx context.Context, tx *sqlx.Tx, entries []*Entry) err
 				return fmt.Errorf("tokenstd: recording unassigned deposit of transaction %s at offset %d, node %d: %w",
 					e.UpdateID, e.Offset, e.NodeID, uerr)
 			}
+			if e.InstructionCID != "" {
+				// The instruction this deposit accepted ends with the
+				// entry's kind (token_instruction.outcome).
+				_, uerr = tx.ExecContext(ctx, `UPDATE `+h.instrs+` SET outcome = $3
+					WHERE contract_id = $1 AND closed_update_id = $2 AND outcome = $4`,
+					e.InstructionCID, e.UpdateID, string(KindDepositUnassigned), string(KindDeposit))
+				if uerr != nil {
+					return fmt.Errorf("tokenstd: recording unassigned deposit of transaction %s at offset %d, node %d (instruction %s): %w",
+						e.UpdateID, e.Offset, e.NodeID, e.InstructionCID, uerr)
+				}
+			}
 			e.Kind, e.Account = KindDepositUnassigned, ""
 		default:
 			return fmt.Errorf("tokenstd: crediting deposit of transaction %s at offset %d, node %d to account %q: %w",

@@ -509,3 +509,32 @@ func (b *historyBundle) rewriteInserts(t *testing.T, table, assignments string) 
 		CREATE TRIGGER rewrite BEFORE INSERT ON tokens.`+table+` FOR EACH ROW EXECUTE FUNCTION public.rewrite_`+table+`()`)
 	require.NoError(t, err)
 }
+
+// TestUnassignedDepositClosesItsInstructionAsUnassigned: a deposit offered
+// as a transfer instruction, accepted, whose account the crediter does not
+// know ends its instruction with the entry's kind, deposit_unassigned, not
+// deposit.
+func TestUnassignedDepositClosesItsInstructionAsUnassigned(t *testing.T) {
+	b := setupHistory(t)
+	w := &ledgertest.TokenWorld{Sequence: true}
+	w.Mint(alice, "100")
+	offerKnown, known := w.Offer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "5", Reason: "acct-1"})
+	offerUnknown, unknown := w.Offer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "6", Reason: "acct-99"})
+	h := newHistory(t, tokenstd.Config{Credit: creditor("acct-99")})
+	list := []*ledger.Transaction{offerKnown, offerUnknown, w.Accept(known), w.Accept(unknown)}
+	for i := range list {
+		list[i] = ledgertest.TokenProjection(list[i], treasury)
+	}
+	require.NoError(t, b.handle(t, h, list, 2))
+	outcome := func(cid string) string {
+		var s string
+		require.NoError(t, b.db.GetContext(b.ctx, &s, `SELECT outcome FROM tokens.token_instruction WHERE contract_id = $1`, cid))
+		return s
+	}
+	require.Equal(t, string(tokenstd.KindDeposit), outcome(known))
+	require.Equal(t, string(tokenstd.KindDepositUnassigned), outcome(unknown))
+	entries, err := tokenstd.ListEntries(b.ctx, b.db, testSchema, tokenstd.EntryFilter{Kinds: []tokenstd.Kind{tokenstd.KindDepositUnassigned}})
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	require.Equal(t, unknown, entries[0].InstructionCID)
+}
