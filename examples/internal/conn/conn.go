@@ -70,13 +70,17 @@ func Secret(fromEnv, file, what string) (string, error) {
 
 // FileToken is a ledger.TokenSource reading a bearer token from a file that
 // another process (a sidecar, a secrets agent) keeps fresh: again whenever
-// the file changed.
+// the file's modification time or size changed. An empty file (one being
+// rewritten in place, or not written yet) is an error, which the ledger
+// client retries as UNAVAILABLE rather than send an empty token the
+// participant would refuse for good.
 type FileToken struct {
 	Path string
 
-	mu  sync.Mutex
-	mod time.Time
-	tok string
+	mu   sync.Mutex
+	mod  time.Time
+	size int64
+	tok  string
 }
 
 // Token returns the file's token.
@@ -87,12 +91,19 @@ func (f *FileToken) Token(context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("token file: %w", err)
 	}
-	if f.tok == "" || !st.ModTime().Equal(f.mod) {
+	if f.tok == "" || !st.ModTime().Equal(f.mod) || st.Size() != f.size {
 		b, err := os.ReadFile(f.Path)
 		if err != nil {
 			return "", fmt.Errorf("token file: %w", err)
 		}
-		f.tok, f.mod = strings.TrimSpace(string(b)), st.ModTime()
+		tok := strings.TrimSpace(string(b))
+		if tok == "" {
+			f.tok = ""
+			return "", fmt.Errorf("token file %s is empty", f.Path)
+		}
+		// The size read, not the size stat saw: a write between the two
+		// is read again next time.
+		f.tok, f.mod, f.size = tok, st.ModTime(), int64(len(b))
 	}
 	return f.tok, nil
 }

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/examples/internal/conn"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/pgtest"
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// runDaemon starts run in a goroutine and returns its exit code channel.
+func runDaemon(args []string, env map[string]string, logs *lockedBuffer, sigs chan os.Signal) (<-chan int, <-chan string) {
+	code := make(chan int, 1)
+	ready := make(chan string, 1)
+	go func() { code <- run(args, envOf(env), logs, sigs, ready) }()
+	return code, ready
+}
+
+// TestTokenFileEmptyAtStart: a token file a sidecar rewrites in place
+// (truncate, then write), or has not written yet, is empty for a moment;
+// the daemon waits for the token instead of sending an empty one and
+// stopping for good on the participant's UNAUTHENTICATED.
+func TestTokenFileEmptyAtStart(t *testing.T) {
+	p, err := ledgertest.New(ledgertest.WithToken("good-token"))
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	_, err = p.Append(demoTxs(demoParty, 0, 20)...)
+	require.NoError(t, err)
+	dsn := pgtest.NewDSN(t)
+
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(tokenFile, nil, 0o600)) // mid-rewrite: truncated
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		_ = os.WriteFile(tokenFile, []byte("good-token\n"), 0o600)
+	}()
+
+	env := map[string]string{conn.EnvLedger: p.Addr(), conn.EnvParty: demoParty, conn.EnvDSN: dsn,
+		"TXHISTORY_PLAINTEXT": "true", "TXHISTORY_TOKEN_FILE": tokenFile}
+	logs := &lockedBuffer{}
+	sigs := make(chan os.Signal, 1)
+	code, _ := runDaemon([]string{"-metrics-addr", "127.0.0.1:0", "-progress", "100ms"}, env, logs, sigs)
+
+	db, err := sqlx.Open("postgres", dsn)
+	require.NoError(t, err)
+	defer db.Close()
+	deadline := time.After(10 * time.Second)
+	for {
+		var off int64
+		_ = db.Get(&off, `SELECT ledger_offset FROM txhistory.checkpoint`)
+		if off >= p.LedgerEnd() {
+			break
+		}
+		select {
+		case c := <-code:
+			t.Fatalf("ingestd exited %d because the token file was momentarily empty:\n%s", c, logs.String())
+		case <-deadline:
+			t.Fatalf("not ingested within 10 s:\n%s", logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	sigs <- syscall.SIGTERM
+	require.Equal(t, 0, <-code, logs.String())
+}
+
