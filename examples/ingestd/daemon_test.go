@@ -70,4 +70,3 @@ func TestTokenFileEmptyAtStart(t *testing.T) {
 	sigs <- syscall.SIGTERM
 	require.Equal(t, 0, <-code, logs.String())
 }
-
