@@ -152,7 +152,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	fs.BoolVar(&c.migrate, "migrate", envBool("migrate", "TXHISTORY_MIGRATE", true), "apply schema migrations at start (needs a role that may create tables) ($TXHISTORY_MIGRATE)")
 	fs.BoolVar(&c.migrateOnly, "migrate-only", false, "apply schema migrations and exit")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDur("shutdown-timeout", "TXHISTORY_SHUTDOWN_TIMEOUT", 30*time.Second), "after SIGTERM, how long to wait for the last commit ($TXHISTORY_SHUTDOWN_TIMEOUT)")
-	fs.BoolVar(&c.demo, "demo", false, "run against an in-process fake participant that keeps appending, and a local PostgreSQL of its own; a configured DSN and party are not used (the default with no settings at all)")
+	fs.BoolVar(&c.demo, "demo", false, "run against an in-process fake participant that keeps appending, and a local PostgreSQL of its own; a configured DSN and party are not used")
 	demoRate := int64(0)
 	fs.Int64Var(&demoRate, "demo-rate", 200, "with -demo: transactions appended per second")
 	demoBacklog := int64(0)
@@ -182,9 +182,6 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		return nil, err
 	}
 	c.token = getenv(conn.EnvToken)
-	if !c.demo && !c.migrateOnly && c.ledger == "" && c.dsn == "" && c.party == "" {
-		c.demo = true // nothing configured at all: show what it does
-	}
 	if c.demo && (c.dsn != "" || c.party != "") {
 		// A host's configuration (production's, perhaps) is not for the
 		// demo's fake transactions.
@@ -237,6 +234,12 @@ func (c *config) validate() error {
 				errs = append(errs, err)
 			}
 		}
+	}
+	if !c.demo && !c.migrateOnly && c.ledger == "" && c.dsn == "" && c.party == "" {
+		// Nothing configured (a deployment whose environment did not
+		// arrive): refused, never the demo, whose /healthz would say all
+		// is well while no deposit is recorded.
+		errs = append(errs, errors.New("nothing is configured; to try ingestd against an in-process fake participant and a local PostgreSQL, run it with -demo"))
 	}
 	if err := schema.ValidateName(c.schema); err != nil {
 		errs = append(errs, err)

@@ -14,11 +14,13 @@
 //		-oauth-token-url https://idp/oauth/token -oauth-client-id ingester \
 //		-oauth-audience https://daml.com/jwt/aud/participant/p1 -metrics-addr :9464
 //
-// With no settings at all (or -demo) it starts an in-process fake
-// participant that keeps appending transactions and a local PostgreSQL from
-// the installed server binaries, and ingests from them:
+// With -demo it starts an in-process fake participant that keeps appending
+// transactions and a local PostgreSQL from the installed server binaries,
+// and ingests from them (with nothing configured and no -demo, it refuses
+// to start: a deployment whose environment did not arrive must not look
+// healthy):
 //
-//	go run ./examples/ingestd -log-level debug -progress 2s
+//	go run ./examples/ingestd -demo -log-level debug -progress 2s
 //
 // Logs are JSON (log/slog) on stderr and carry the offset and update id;
 // while catching up a progress line every -progress gives the offset, the

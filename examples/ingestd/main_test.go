@@ -168,8 +168,14 @@ func TestConfigFromFlagsAndEnvironment(t *testing.T) {
 		require.ErrorContains(t, err, want)
 	}
 
-	// Nothing at all: the demo.
-	c, err = parseConfig(nil, envOf(nil), io.Discard)
+	// Nothing at all (a deployment whose environment did not arrive):
+	// refused, pointing at -demo, not the demo.
+	_, err = parseConfig(nil, envOf(nil), io.Discard)
+	require.ErrorContains(t, err, "nothing is configured")
+	require.ErrorContains(t, err, "-demo")
+	logs0 := &lockedBuffer{}
+	require.Equal(t, 2, run(nil, envOf(nil), logs0, nil, nil), logs0.String())
+	c, err = parseConfig([]string{"-demo"}, envOf(nil), io.Discard)
 	require.NoError(t, err)
 	require.True(t, c.demo)
 
