@@ -27,8 +27,8 @@ import (
 type config struct {
 	ledger, admin        string
 	party, schema        string
-	dsn                  string // from TXHISTORY_DSN or -dsn-file
-	demoIgnored          bool   // -demo dropped a configured database and party
+	dsn                  string   // from TXHISTORY_DSN or -dsn-file
+	demoIgnored          []string // the host's settings -demo did not use
 	plaintext            bool
 	tlsCA                string
 	tlsCert, tlsKey      string
@@ -152,7 +152,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	fs.BoolVar(&c.migrate, "migrate", envBool("migrate", "TXHISTORY_MIGRATE", true), "apply schema migrations at start (needs a role that may create tables) ($TXHISTORY_MIGRATE)")
 	fs.BoolVar(&c.migrateOnly, "migrate-only", false, "apply schema migrations and exit")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDur("shutdown-timeout", "TXHISTORY_SHUTDOWN_TIMEOUT", 30*time.Second), "after SIGTERM, how long to wait for the last commit ($TXHISTORY_SHUTDOWN_TIMEOUT)")
-	fs.BoolVar(&c.demo, "demo", false, "run against an in-process fake participant that keeps appending, and a local PostgreSQL of its own; a configured DSN and party are not used")
+	fs.BoolVar(&c.demo, "demo", false, "run against an in-process fake participant that keeps appending, and a local PostgreSQL of its own; the host's database, party, participant, credentials, start offset and -migrate=false are not used")
 	demoRate := int64(0)
 	fs.Int64Var(&demoRate, "demo-rate", 200, "with -demo: transactions appended per second")
 	demoBacklog := int64(0)
@@ -182,12 +182,48 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 		return nil, err
 	}
 	c.token = getenv(conn.EnvToken)
-	if c.demo && (c.dsn != "" || c.party != "") {
-		// A host's configuration (production's, perhaps) is not for the
-		// demo's fake transactions.
-		c.demoIgnored, c.dsn, c.party = true, "", ""
+	if c.demo {
+		c.demoIgnored = c.dropHostSettings()
 	}
 	return c, c.validate()
+}
+
+// dropHostSettings clears what a host's configuration (production's,
+// perhaps) sets that the demo, with a participant and a PostgreSQL of its
+// own, must not use: where to connect and how to authenticate, where to
+// start, whether to migrate. It returns the names of those that were set.
+func (c *config) dropHostSettings() []string {
+	var dropped []string
+	clear := func(name string, p *string) {
+		if *p != "" {
+			dropped = append(dropped, name)
+			*p = ""
+		}
+	}
+	clear("database", &c.dsn)
+	clear("party", &c.party)
+	clear("-ledger", &c.ledger)
+	clear("-admin", &c.admin)
+	clear("-tls-ca", &c.tlsCA)
+	clear("-tls-cert", &c.tlsCert)
+	clear("-tls-key", &c.tlsKey)
+	clear("-tls-server-name", &c.tlsServerName)
+	clear("-admin-tls-cert", &c.adminTLSCert)
+	clear("-admin-tls-key", &c.adminTLSKey)
+	clear("token", &c.token)
+	clear("-token-file", &c.tokenFile)
+	clear("-oauth-token-url", &c.oauthTokenURL)
+	clear("-oauth-client-id", &c.oauthClientID)
+	clear("OAuth2 client secret", &c.oauthClientSecret)
+	clear("-oauth-audience", &c.oauthAudience)
+	clear("-oauth-scopes", &c.oauthScopes)
+	if c.startOffset != 0 {
+		dropped, c.startOffset = append(dropped, "-start-offset"), 0
+	}
+	if !c.migrate {
+		dropped, c.migrate = append(dropped, "-migrate=false"), true
+	}
+	return dropped
 }
 
 func (c *config) validate() error {

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"github.com/cantonx/txhistory/examples/internal/conn"
+	"context"
 	"io"
 	"maps"
 	"os"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/stretchr/testify/require"
 )
 
@@ -68,6 +69,33 @@ func TestDemoIgnoresTheConfiguredDatabaseAndParty(t *testing.T) {
 	require.True(t, c.demo)
 	require.Empty(t, c.dsn)
 	require.Empty(t, c.party)
+	require.Equal(t, []string{"database", "party"}, c.demoIgnored)
+}
+
+// Nor does it use the host's other settings: its participant, its
+// credentials (no production token fetched for a fake), where to start,
+// or a -migrate=false meant for a database migrated by a separate job
+// (the demo's own database starts empty).
+func TestDemoIgnoresTheHostsOtherSettings(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "secret")
+	require.NoError(t, os.WriteFile(secret, []byte("s3cret"), 0o600))
+	env := map[string]string{
+		conn.EnvLedger: "validator:5001", "TXHISTORY_TLS_SERVER_NAME": "validator.internal",
+		"TXHISTORY_OAUTH_TOKEN_URL": "https://idp/token", "TXHISTORY_OAUTH_CLIENT_ID": "ingester",
+		"TXHISTORY_OAUTH_CLIENT_SECRET_FILE": secret, "TXHISTORY_START_OFFSET": "42", "TXHISTORY_MIGRATE": "false",
+	}
+	c, err := parseConfig([]string{"-demo"}, envOf(env), io.Discard)
+	require.NoError(t, err)
+	require.Empty(t, c.ledger)
+	require.Empty(t, c.tlsServerName)
+	require.Empty(t, c.oauthTokenURL)
+	require.Empty(t, c.oauthClientSecret)
+	require.Zero(t, c.startOffset)
+	require.True(t, c.migrate)
+	require.Equal(t, []string{"-ledger", "-tls-server-name", "-oauth-token-url", "-oauth-client-id", "OAuth2 client secret", "-start-offset", "-migrate=false"}, c.demoIgnored)
+	tokens, err := (&daemon{cfg: c}).tokens(context.Background())
+	require.NoError(t, err)
+	require.Nil(t, tokens, "the demo's fake participant needs no token")
 }
 
 // A signal while the daemon waits for its database stops it at once, as a

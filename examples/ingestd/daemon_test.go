@@ -70,3 +70,27 @@ func TestTokenFileEmptyAtStart(t *testing.T) {
 	sigs <- syscall.SIGTERM
 	require.Equal(t, 0, <-code, logs.String())
 }
+
+// TestDemoWithTheHostsMigrateFalse: the demo, on a host whose environment
+// says TXHISTORY_MIGRATE=false (as production runs, docs/OPERATIONS.md),
+// still migrates its own empty database and runs.
+func TestDemoWithTheHostsMigrateFalse(t *testing.T) {
+	logs := &lockedBuffer{}
+	sigs := make(chan os.Signal, 1)
+	code, ready := runDaemon([]string{"-demo", "-metrics-addr", "127.0.0.1:0", "-demo-backlog", "100", "-progress", "100ms"},
+		map[string]string{"TXHISTORY_MIGRATE": "false"}, logs, sigs)
+	select {
+	case <-ready:
+	case c := <-code:
+		t.Fatalf("demo exited %d:\n%s", c, logs.String())
+	case <-time.After(60 * time.Second):
+		t.Fatal("not ready")
+	}
+	select {
+	case c := <-code:
+		t.Fatalf("demo exited %d with the host's TXHISTORY_MIGRATE=false:\n%s", c, logs.String())
+	case <-time.After(3 * time.Second):
+	}
+	sigs <- syscall.SIGTERM
+	require.Equal(t, 0, <-code, logs.String())
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,8 +26,9 @@ func startDemo(ctx context.Context, cfg *config, log *slog.Logger) (stop func(),
 	if err != nil {
 		return nil, err
 	}
-	if cfg.demoIgnored {
-		log.Warn("ingestd: demo: the configured database and party are not used; the demo has a local PostgreSQL and a party of its own")
+	if len(cfg.demoIgnored) > 0 {
+		log.Warn("ingestd: demo: the host's settings are not used; the demo has a participant, a local PostgreSQL and a party of its own",
+			"not_used", strings.Join(cfg.demoIgnored, ", "))
 	}
 	cfg.party = demoParty
 	for i := 0; i < cfg.demoBacklog; i += 1000 {
