@@ -59,8 +59,15 @@ type config struct {
 	demoBacklog          int
 }
 
-// parseConfig reads args (without the program name) and the environment.
-func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*config, error) {
+// parseConfig reads args (without the program name) and the environment
+// (lookupEnv is os.LookupEnv). A variable set to the empty string counts as
+// unset, except TXHISTORY_METRICS_ADDR, whose empty value turns the
+// endpoint off as -metrics-addr= does.
+func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.Writer) (*config, error) {
+	getenv := func(name string) string {
+		v, _ := lookupEnv(name)
+		return v
+	}
 	c := &config{}
 	fs := flag.NewFlagSet("ingestd", flag.ContinueOnError)
 	fs.SetOutput(usage)
@@ -133,7 +140,11 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (*c
 	str(&secretFile, "oauth-client-secret-file", "TXHISTORY_OAUTH_CLIENT_SECRET_FILE", "", "file holding the OAuth2 client secret (else $"+conn.EnvClientSecret+")")
 	str(&c.oauthAudience, "oauth-audience", "TXHISTORY_OAUTH_AUDIENCE", "", "OAuth2 audience parameter, e.g. https://daml.com/jwt/aud/participant/<id>")
 	str(&c.oauthScopes, "oauth-scopes", "TXHISTORY_OAUTH_SCOPES", "", "OAuth2 scopes, space-separated, e.g. daml_ledger_api")
-	str(&c.metricsAddr, "metrics-addr", "TXHISTORY_METRICS_ADDR", "127.0.0.1:9464", "address of /metrics and /healthz; empty: none")
+	metricsAddr := "127.0.0.1:9464"
+	if v, ok := lookupEnv("TXHISTORY_METRICS_ADDR"); ok {
+		metricsAddr = v // empty: none
+	}
+	fs.StringVar(&c.metricsAddr, "metrics-addr", metricsAddr, "address of /metrics and /healthz; empty: none ($TXHISTORY_METRICS_ADDR, empty too)")
 	fs.DurationVar(&c.progress, "progress", envDur("progress", "TXHISTORY_PROGRESS", 10*time.Second), "interval of progress log lines ($TXHISTORY_PROGRESS)")
 	fs.DurationVar(&c.maxSilence, "max-silence", envDur("max-silence", "TXHISTORY_MAX_SILENCE", 5*time.Minute), "/healthz fails after this long without a commit while behind ($TXHISTORY_MAX_SILENCE)")
 	str(&c.logLevel, "log-level", "TXHISTORY_LOG_LEVEL", "info", "debug, info, warn or error (debug logs every transaction)")

@@ -117,3 +117,18 @@ func TestSignalWhileWaitingForTheDatabase(t *testing.T) {
 		t.Fatalf("SIGTERM ignored for 5 s:\n%s", logs.String())
 	}
 }
+
+// TestMetricsAddrEmptyVariable: TXHISTORY_METRICS_ADDR set to the empty
+// string turns the endpoint off, as -metrics-addr's help says; unset, it is
+// the default.
+func TestMetricsAddrEmptyVariable(t *testing.T) {
+	env := map[string]string{conn.EnvLedger: "v:1", conn.EnvParty: "p", conn.EnvDSN: "postgres://u:pw@db/x",
+		"TXHISTORY_METRICS_ADDR": ""}
+	c, err := parseConfig(nil, envOf(env), os.Stderr)
+	require.NoError(t, err)
+	require.Empty(t, c.metricsAddr, "TXHISTORY_METRICS_ADDR= (empty) should mean no metrics endpoint")
+	delete(env, "TXHISTORY_METRICS_ADDR")
+	c, err = parseConfig(nil, envOf(env), os.Stderr)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:9464", c.metricsAddr)
+}

@@ -63,13 +63,13 @@ import (
 func main() {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stderr, sigs, nil))
+	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stderr, sigs, nil))
 }
 
 // run is the whole daemon; it returns the exit status. ready, if not nil,
 // receives the metrics address once ingestion has started (for tests).
-func run(args []string, getenv func(string) string, logOut io.Writer, sigs <-chan os.Signal, ready chan<- string) int {
-	cfg, err := parseConfig(args, getenv, logOut)
+func run(args []string, lookupEnv func(string) (string, bool), logOut io.Writer, sigs <-chan os.Signal, ready chan<- string) int {
+	cfg, err := parseConfig(args, lookupEnv, logOut)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}

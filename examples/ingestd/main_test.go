@@ -37,7 +37,9 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+func envOf(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
 
 // The demo daemon ingests, serves /metrics and /healthz, logs progress with
 // offsets and update ids, and on SIGTERM commits and exits 0.
