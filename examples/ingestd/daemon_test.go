@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -93,4 +94,24 @@ func TestDemoWithTheHostsMigrateFalse(t *testing.T) {
 	}
 	sigs <- syscall.SIGTERM
 	require.Equal(t, 0, <-code, logs.String())
+}
+
+// TestMigrateOnlyInterruptedFails: the migration job (-migrate-only)
+// stopped by SIGTERM before the migrations ran (the database not reachable
+// yet) does not report success: a deploy pipeline or an init container
+// would go on with an unmigrated schema.
+func TestMigrateOnlyInterruptedFails(t *testing.T) {
+	env := map[string]string{conn.EnvDSN: "postgres://u:pw@127.0.0.1:1/x?sslmode=disable&connect_timeout=1"}
+	logs := &lockedBuffer{}
+	sigs := make(chan os.Signal, 1)
+	code, _ := runDaemon([]string{"-migrate-only"}, env, logs, sigs)
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "retrying") }, 20*time.Second, 10*time.Millisecond)
+	sigs <- syscall.SIGTERM
+	select {
+	case c := <-code:
+		require.Equal(t, 1, c, "the migration job reports success although no migration ran:\n%s", logs.String())
+		require.Contains(t, logs.String(), "before the migrations completed")
+	case <-time.After(10 * time.Second):
+		t.Fatal("no exit")
+	}
 }

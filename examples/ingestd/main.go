@@ -27,7 +27,8 @@
 // ledger end lag and the rate. /metrics and /healthz are served on
 // -metrics-addr (package metrics). SIGTERM or SIGINT stops it gracefully:
 // the batch in hand is committed and it exits 0; a second signal, or
-// -shutdown-timeout, aborts. Exit status 1 is a fatal ingestion error, 2 a
+// -shutdown-timeout, aborts. Exit status 1 is a fatal ingestion error (or
+// -migrate-only stopped before its migrations completed), 2 a
 // configuration error. See docs/OPERATIONS.md.
 package main
 
@@ -123,9 +124,12 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 		}
 	}()
 	var once sync.Once
-	startup := func(err error) error {
+	stopWatching := func() os.Signal {
 		once.Do(func() { close(started); <-watched })
-		if signalled != nil {
+		return signalled
+	}
+	startup := func(err error) error {
+		if stopWatching() != nil {
 			log.Info("ingestd: stopped before ingestion started", "signal", signalled.String())
 			return nil
 		}
@@ -145,12 +149,19 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 		return startup(fmt.Errorf("open database: %w", err))
 	}
 	defer db.Close()
-	if cfg.migrate || cfg.migrateOnly {
+	if cfg.migrateOnly {
+		// The migration job: stopped before the migrations completed, it
+		// fails, so that what runs after it (a deploy, an init container)
+		// does not go on with an unmigrated schema.
+		err := d.migrate(ctx, db)
+		if sig := stopWatching(); err != nil && sig != nil {
+			return fmt.Errorf("-migrate-only: stopped by %s before the migrations completed", sig)
+		}
+		return err
+	}
+	if cfg.migrate {
 		if err := d.migrate(ctx, db); err != nil {
 			return startup(err)
-		}
-		if cfg.migrateOnly {
-			return startup(nil)
 		}
 	}
 
