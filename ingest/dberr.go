@@ -56,15 +56,18 @@ func IsTransientDBError(err error) bool {
 	return errors.As(err, &oe)
 }
 
-// dsnPassword finds a password in the forms lib/pq accepts: a key=value
+// dsnPassword finds a secret in the forms lib/pq accepts: a key=value
 // pair (blanks around "=" allowed, the value quoted with backslash escapes
-// or not; an unterminated quote runs to the end), a URL's user information
-// (the user name may be empty, the password may hold an unencoded "@": the
-// last "@" before the host counts), or a URL's password parameter.
-var dsnPassword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)(?:'(?:[^'\\]|\\.)*(?:'|\\?$)|\S+)|(://[^:/@\s]*:)[^\s/]*@`)
+// or not; an unterminated quote runs to the end) of password, sslpassword
+// (the client key's passphrase) or sslkey (with sslinline=true, the key
+// itself), a URL's user information (the user name may be empty, the
+// password may hold an unencoded "@": the last "@" before the host
+// counts), or a URL's parameter of those names.
+var dsnPassword = regexp.MustCompile(`(?i)(\b(?:ssl)?password\s*=\s*|\bsslkey\s*=\s*)(?:'(?:[^'\\]|\\.)*(?:'|\\?$)|\S+)|(://[^:/@\s]*:)[^\s/]*@`)
 
-// Redact removes passwords from a connection string or an error message
-// that may contain one.
+// Redact removes passwords (and a client key's passphrase, and an inline
+// client key) from a connection string or an error message that may
+// contain one.
 func Redact(s string) string {
 	return dsnPassword.ReplaceAllStringFunc(s, func(m string) string {
 		sub := dsnPassword.FindStringSubmatch(m)

@@ -56,6 +56,12 @@ func TestRedact(t *testing.T) {
 		"postgres://u:S3c@ret@h/x",
 		"postgresql://u@h/x?password=S3cret&dbname=x",
 		"missing \"=\" after \"x\" in host=h password=S3cret",
+		// The client key's passphrase, and the key itself inline
+		// (sslinline=true), are secrets too.
+		"host=h sslpassword=S3cret dbname=x",
+		"postgres://u@h/x?sslmode=verify-full&sslpassword=S3cret",
+		"host=h sslinline=true sslkey='-----BEGIN PRIVATE KEY-----\nS3cretPw\n-----END PRIVATE KEY-----' dbname=x",
+		"postgres://u@h/x?sslinline=true&sslkey=-----BEGIN%20PRIVATE%20KEY-----%20S3cretPw%20-----END%20PRIVATE%20KEY-----",
 	} {
 		got := Redact(dsn)
 		require.NotContains(t, got, "S3c", dsn)
