@@ -297,8 +297,8 @@ func (c *config) validate() error {
 	if (c.adminTLSCert == "") != (c.adminTLSKey == "") {
 		errs = append(errs, errors.New("-admin-tls-cert and -admin-tls-key go together"))
 	}
-	if c.plaintext && (c.tlsCA != "" || c.tlsCert != "") {
-		errs = append(errs, errors.New("-plaintext excludes the -tls-* settings"))
+	if err := conn.CheckPlaintext(c.plaintext, c.tlsCA, c.tlsCert, c.tlsServerName, c.adminTLSCert); err != nil {
+		errs = append(errs, err)
 	}
 	if c.oauthTokenURL != "" {
 		if c.oauthClientID == "" {

@@ -132,3 +132,18 @@ func TestMetricsAddrEmptyVariable(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1:9464", c.metricsAddr)
 }
+
+// TestPlaintextExcludesEveryTLSSetting: TXHISTORY_PLAINTEXT=true with any
+// TLS setting is refused, as the runbook refuses it (it runs with the
+// daemon's environment: what one accepts the other must too).
+func TestPlaintextExcludesEveryTLSSetting(t *testing.T) {
+	for _, name := range []string{"TXHISTORY_TLS_CA", "TXHISTORY_TLS_SERVER_NAME", "TXHISTORY_ADMIN_TLS_CERT"} {
+		env := map[string]string{conn.EnvLedger: "v:1", conn.EnvParty: "p", conn.EnvDSN: "postgres://u:pw@db/x",
+			"TXHISTORY_PLAINTEXT": "true", name: "x"}
+		if name == "TXHISTORY_ADMIN_TLS_CERT" {
+			env["TXHISTORY_ADMIN_TLS_KEY"] = "y"
+		}
+		_, err := parseConfig(nil, envOf(env), io.Discard)
+		require.ErrorIs(t, err, conn.ErrPlaintextWithTLS, name)
+	}
+}

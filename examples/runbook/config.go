@@ -133,8 +133,8 @@ func (c *connSettings) resolve(ctx context.Context, getenv func(string) string) 
 	if (c.adminTLSCert == "") != (c.adminTLSKey == "") {
 		errs = append(errs, errors.New("-admin-tls-cert and -admin-tls-key go together"))
 	}
-	if c.plaintext && (c.tlsCA != "" || c.tlsCert != "" || c.adminTLSCert != "" || c.tlsServerName != "") {
-		errs = append(errs, errors.New("-plaintext excludes the -tls-* settings"))
+	if err := conn.CheckPlaintext(c.plaintext, c.tlsCA, c.tlsCert, c.tlsServerName, c.adminTLSCert); err != nil {
+		errs = append(errs, err)
 	}
 	tokens, err := c.tokens(ctx, getenv)
 	errs = append(errs, err)

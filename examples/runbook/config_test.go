@@ -193,3 +193,16 @@ func with(env map[string]string, name, value string) map[string]string {
 	}
 	return out
 }
+
+// TestPlaintextExcludesEveryTLSSettingAsIngestdDoes: the runbook refuses
+// TXHISTORY_PLAINTEXT=true with a TLS setting in the environment, with the
+// error ingestd gives for the same environment.
+func TestPlaintextExcludesEveryTLSSettingAsIngestdDoes(t *testing.T) {
+	r := newRestored(t, nil)
+	env := map[string]string{conn.EnvDSN: r.dsn, "TXHISTORY_PLAINTEXT": "true", "TXHISTORY_TLS_SERVER_NAME": "validator.internal"}
+	args := []string{"-ledger", r.p.Addr(), "-admin", r.p.AdminAddr(), "-party", treasury, "-poll", "10ms"}
+	var out, errOut bytes.Buffer
+	require.Equal(t, 2, run(args, envOf(env), &out, &errOut), errOut.String())
+	require.Contains(t, errOut.String(), conn.ErrPlaintextWithTLS.Error())
+}
+

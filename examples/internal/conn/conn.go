@@ -7,8 +7,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +55,20 @@ func TLS(caFile, certFile, keyFile, serverName string) (*tls.Config, error) {
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
+}
+
+// ErrPlaintextWithTLS is the configuration error of a plaintext connection
+// given TLS settings: the binaries refuse it alike, so that the runbook runs
+// with any environment the daemon accepts.
+var ErrPlaintextWithTLS = errors.New("-plaintext excludes the -tls-* settings")
+
+// CheckPlaintext returns ErrPlaintextWithTLS if plaintext is set together
+// with any of the TLS settings given.
+func CheckPlaintext(plaintext bool, tlsSettings ...string) error {
+	if plaintext && slices.ContainsFunc(tlsSettings, func(s string) bool { return s != "" }) {
+		return ErrPlaintextWithTLS
+	}
+	return nil
 }
 
 // Secret returns the content of file, trimmed, if one is named, else
