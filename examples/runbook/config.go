@@ -99,6 +99,25 @@ func (c *connSettings) define(e *envFlags) {
 	e.fs.StringVar(&c.dsn, "dsn", "", "PostgreSQL connection string of the Integration DB; wins over $"+conn.EnvDSN+" and -dsn-file, but shows its password in the process list")
 }
 
+// commandLineWins drops the token sources that came from the environment
+// when the command line names one (-token-file, -token-env or
+// -oauth-token-url): an operator passing the admin-capable token with
+// -token-env must not get the daemon's TXHISTORY_TOKEN_FILE instead, nor
+// a conflict with its TXHISTORY_OAUTH_* settings. Call it after parsing.
+func (c *connSettings) commandLineWins(fs *flag.FlagSet) {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if !given["token-file"] && !given["token-env"] && !given["oauth-token-url"] {
+		return
+	}
+	if !given["token-file"] {
+		c.tokenFile = ""
+	}
+	if !given["oauth-token-url"] {
+		c.oauthTokenURL = ""
+	}
+}
+
 // connection is what connSettings resolve to: the endpoints to dial and the
 // DSN, with every file read.
 type connection struct {

@@ -206,3 +206,34 @@ func TestPlaintextExcludesEveryTLSSettingAsIngestdDoes(t *testing.T) {
 	require.Contains(t, errOut.String(), conn.ErrPlaintextWithTLS.Error())
 }
 
+// TestTokenEnvFlagWinsOverTheDaemonsTokenFile: the runbook runs with the
+// daemon's environment, whose token (TXHISTORY_TOKEN_FILE) is the
+// ingestion user's, without admin rights (OPERATIONS.md); the operator's
+// -token-env, given on the command line, is the one used.
+func TestTokenEnvFlagWinsOverTheDaemonsTokenFile(t *testing.T) {
+	r := newRestored(t, nil)
+	r.p.SetToken("operator-token")
+	daemonToken := filepath.Join(t.TempDir(), "token")
+	require.NoError(t, os.WriteFile(daemonToken, []byte("ingest-token\n"), 0o600))
+	env := map[string]string{conn.EnvDSN: r.dsn, "TXHISTORY_TOKEN_FILE": daemonToken, "OPERATOR_TOKEN": "operator-token"}
+	args := []string{"-ledger", r.p.Addr(), "-admin", r.p.AdminAddr(), "-plaintext", "-party", treasury, "-poll", "10ms",
+		"-token-env", "OPERATOR_TOKEN"}
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run(args, envOf(env), &out, &errOut), "-token-env OPERATOR_TOKEN on the command line was not used:\n%s", errOut.String())
+	require.Contains(t, out.String(), dryRun)
+}
+
+// TestTokenEnvFlagWinsOverTheDaemonsOAuth2: the same with the daemon's
+// OAuth2 client in the environment: -token-env is used, not refused as
+// "OAuth2 and a static token".
+func TestTokenEnvFlagWinsOverTheDaemonsOAuth2(t *testing.T) {
+	r := newRestored(t, nil)
+	r.p.SetToken("operator-token")
+	env := map[string]string{conn.EnvDSN: r.dsn, "TXHISTORY_OAUTH_TOKEN_URL": "http://127.0.0.1:1/token", "TXHISTORY_OAUTH_CLIENT_ID": "ingester",
+		conn.EnvClientSecret: "s", "OPERATOR_TOKEN": "operator-token"}
+	args := []string{"-ledger", r.p.Addr(), "-admin", r.p.AdminAddr(), "-plaintext", "-party", treasury, "-poll", "10ms",
+		"-token-env", "OPERATOR_TOKEN"}
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run(args, envOf(env), &out, &errOut), errOut.String())
+	require.Contains(t, out.String(), dryRun)
+}

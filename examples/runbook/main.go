@@ -127,6 +127,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if err := env.err(); err != nil {
 		return usage("%v", err)
 	}
+	settings.commandLineWins(fs)
 	mode, err := recovery.ParseMode(*modeFlag)
 	if err != nil {
 		return usage("%v", err)
