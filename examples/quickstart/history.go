@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"sort"
 
 	"github.com/cantonx/txhistory/dedup"
@@ -31,7 +32,7 @@ func defaultTLS() *tls.Config { return &tls.Config{MinVersion: tls.VersionTLS12}
 // newHandler returns the token standard history handler and a function
 // printing what was ingested: update ids, history entries by kind, and the
 // treasury's balances from its holdings.
-func newHandler(schemaName, treasury string) (ingest.Handler, func(context.Context, *sqlx.DB) error, error) {
+func newHandler(schemaName, treasury string, out io.Writer) (ingest.Handler, func(context.Context, *sqlx.DB) error, error) {
 	dd, err := dedup.NewStore(schemaName)
 	if err != nil {
 		return nil, nil, err
@@ -45,7 +46,7 @@ func newHandler(schemaName, treasury string) (ingest.Handler, func(context.Conte
 		if err != nil {
 			return err
 		}
-		fmt.Printf("update ids in the database: %d\n", n)
+		fmt.Fprintf(out, "update ids in the database: %d\n", n)
 		entries, err := tokenstd.ListEntries(ctx, db, schemaName, tokenstd.EntryFilter{})
 		if err != nil {
 			return err
@@ -59,17 +60,17 @@ func newHandler(schemaName, treasury string) (ingest.Handler, func(context.Conte
 			kinds = append(kinds, k)
 		}
 		sort.Strings(kinds)
-		fmt.Printf("history entries: %d\n", len(entries))
+		fmt.Fprintf(out, "history entries: %d\n", len(entries))
 		for _, k := range kinds {
-			fmt.Printf("  %-20s %6d\n", k, byKind[k])
+			fmt.Fprintf(out, "  %-20s %6d\n", k, byKind[k])
 		}
 		balances, err := history.Balances(ctx, db)
 		if err != nil {
 			return err
 		}
-		fmt.Println("treasury balances (from its live holdings):")
+		fmt.Fprintln(out, "treasury balances (from its live holdings):")
 		for inst, amount := range balances {
-			fmt.Printf("  %-40s %s\n", inst.ID+" ("+inst.Admin+")", amount.String())
+			fmt.Fprintf(out, "  %-40s %s\n", inst.ID+" ("+inst.Admin+")", amount.String())
 		}
 		return nil
 	}

@@ -15,14 +15,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"github.com/cantonx/txhistory/examples/internal/exampledb"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"time"
 
+	"github.com/cantonx/txhistory/examples/internal/exampledb"
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
@@ -31,26 +33,38 @@ import (
 )
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", ingest.Redact(err.Error()))
 		os.Exit(1)
 	}
 }
 
-func run() error {
+// run is the command with its arguments (without the program name),
+// printing to out.
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("quickstart", flag.ContinueOnError)
 	var (
-		dsn       = flag.String("dsn", "", "PostgreSQL connection string; empty starts a local throwaway server")
-		ledgerAt  = flag.String("ledger", "", "Ledger API host:port of a real participant; empty starts the fake one")
-		plaintext = flag.Bool("plaintext", false, "with -ledger: connect without TLS")
-		tokenEnv  = flag.String("token-env", "", "with -ledger: name of an environment variable holding a bearer token")
-		party     = flag.String("party", "treasury::1220cafe", "the treasury party")
-		n         = flag.Int("n", 2000, "with the fake participant: how many transactions to script")
-		schemaNm  = flag.String("schema", schema.DefaultName, "schema for txhistory's tables")
-		verbose   = flag.Bool("v", false, "log retries and warnings")
+		dsn       = fs.String("dsn", "", "PostgreSQL connection string; empty starts a local throwaway server")
+		ledgerAt  = fs.String("ledger", "", "Ledger API host:port of a real participant; empty starts the fake one")
+		plaintext = fs.Bool("plaintext", false, "with -ledger: connect without TLS")
+		tokenEnv  = fs.String("token-env", "", "with -ledger: name of an environment variable holding a bearer token")
+		party     = fs.String("party", "treasury::1220cafe", "the treasury party")
+		n         = fs.Int("n", 2000, "with the fake participant: how many transactions to script")
+		schemaNm  = fs.String("schema", schema.DefaultName, "schema for txhistory's tables")
+		verbose   = fs.Bool("v", false, "log retries and warnings")
 	)
-	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
 	level := slog.LevelError
 	if *verbose {
 		level = slog.LevelInfo
@@ -69,7 +83,7 @@ func run() error {
 			return err
 		}
 		endpoint = ledger.Endpoint{Target: p.Addr(), Insecure: true}
-		fmt.Printf("fake participant on %s: %d transactions, ledger end %d\n", p.Addr(), *n, p.LedgerEnd())
+		fmt.Fprintf(out, "fake participant on %s: %d transactions, ledger end %d\n", p.Addr(), *n, p.LedgerEnd())
 	} else {
 		if *tokenEnv != "" {
 			endpoint.Tokens = ledger.StaticToken(os.Getenv(*tokenEnv))
@@ -89,7 +103,7 @@ func run() error {
 	}
 
 	// 2. The Integration DB.
-	db, _, closeDB, err := exampledb.Open(ctx, *dsn, os.Stdout)
+	db, _, closeDB, err := exampledb.Open(ctx, *dsn, out)
 	if err != nil {
 		return err
 	}
@@ -98,8 +112,13 @@ func run() error {
 		return err
 	}
 
-	// 3. Ingest up to the ledger end, printing progress.
-	h, report, err := newHandler(*schemaNm, *party)
+	// 3. Ingest up to the ledger end, printing progress. (An EndOffset of
+	// 0 would mean "tail for ever".)
+	if end == 0 {
+		fmt.Fprintln(out, "ledger end 0: the participant has no transactions to ingest")
+		return nil
+	}
+	h, report, err := newHandler(*schemaNm, *party, out)
 	if err != nil {
 		return err
 	}
@@ -124,14 +143,14 @@ func run() error {
 			running = false
 		case <-tick.C:
 			s := ing.Stats()
-			fmt.Printf("  offset %6d / %d   transactions %6d   %7.0f tx/s\n", s.Offset, end, s.Transactions, s.TxPerSecond)
+			fmt.Fprintf(out, "  offset %6d / %d   transactions %6d   %7.0f tx/s\n", s.Offset, end, s.Transactions, s.TxPerSecond)
 		}
 	}
 	if err != nil {
 		return err
 	}
 	s := ing.Stats()
-	fmt.Printf("ingested %d transactions in %d batches in %s\n", s.Transactions, s.Batches, time.Since(start).Round(time.Millisecond))
-	fmt.Printf("checkpoint: offset %d, update id %s, record time %s\n", s.Offset, s.UpdateID, s.RecordTime.Format(time.RFC3339Nano))
+	fmt.Fprintf(out, "ingested %d transactions in %d batches in %s\n", s.Transactions, s.Batches, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(out, "checkpoint: offset %d, update id %s, record time %s\n", s.Offset, s.UpdateID, s.RecordTime.Format(time.RFC3339Nano))
 	return report(ctx, db)
 }
