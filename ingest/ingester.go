@@ -321,8 +321,7 @@ func (ing *Ingester) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ing.cp = cp
-	ing.stats.setCheckpoint(cp)
+	ing.useCheckpoint(cp)
 	ing.log.Info("ingest: starting", "offset", cp.Offset, "update_id", cp.UpdateID, "record_time", cp.RecordTime)
 
 	// Failures since the last progress, per kind: database faults (a
@@ -352,9 +351,11 @@ func (ing *Ingester) Run(ctx context.Context) error {
 				return err
 			}
 			ing.lock = lock
-			if ing.cp, err = ing.loadCheckpoint(ctx); err != nil {
+			cp, err := ing.loadCheckpoint(ctx)
+			if err != nil {
 				return err
 			}
+			ing.useCheckpoint(cp)
 		}
 		progressed, err := ing.session(ctx)
 		if err == nil {
@@ -386,8 +387,7 @@ func (ing *Ingester) Run(ctx context.Context) error {
 					ing.stats.errorOf(lerr)
 					return lerr
 				}
-				ing.cp = cp
-				ing.stats.setCheckpoint(cp)
+				ing.useCheckpoint(cp)
 				err = fmt.Errorf("%w (now offset %d): %w", errCheckpointMoved, cp.Offset, err)
 			}
 		}
@@ -445,6 +445,15 @@ func (ing *Ingester) stopped() bool {
 	default:
 		return false
 	}
+}
+
+// useCheckpoint makes cp, read from the database, the committed
+// checkpoint. Whether a replay after a rewind is under way is read from it
+// again (session): one this process was in may have been ended meanwhile
+// by the ingester that held the lock.
+func (ing *Ingester) useCheckpoint(cp checkpoint.Checkpoint) {
+	ing.cp, ing.replayUntil = cp, ""
+	ing.stats.setCheckpoint(cp)
 }
 
 func (ing *Ingester) loadCheckpoint(ctx context.Context) (checkpoint.Checkpoint, error) {
