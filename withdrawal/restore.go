@@ -171,7 +171,8 @@ type RestoreProcedure struct {
 
 // Run runs the procedure and returns what it did. It stops at the first
 // step that fails, with that step's error, leaving the gate closed (when
-// Restore fails, the gate is closed again, as the database may be the
+// step 2 fails before it has closed the restored gate, Restore's error or
+// one after it, the gate is closed again, as the database may be the
 // backup's already; if that fails too, the error says so); when
 // ctx ends during the wait it returns ctx's error, the gate still closed.
 // To go on after a failure, run it again, with Restore nil if the database
@@ -238,29 +239,33 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		Message: fmt.Sprintf("gate closed; tSafe = %s, %s", rep.TSafe.Format(time.RFC3339Nano), how)})
 
 	// 2. Restore.
+	// Until the restored gate is closed, a failure leaves the database
+	// perhaps the backup's, with the backup's gate (open, most likely):
+	// close it whatever happened, with a context of its own if ctx is what
+	// ended.
+	failOpen := func(err error) (*RestoreReport, error) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		derr := s.Disable(cctx, p.Reason+": step 2 failed, the gate closed again")
+		cancel()
+		if derr != nil {
+			err = errors.Join(err, fmt.Errorf("closing the gate after the failure: %w", derr))
+		}
+		return fail(StepRestore, err)
+	}
 	if p.Restore != nil {
 		report(RestoreProgress{Step: StepRestore, Message: "restoring the Integration DB from the backup (operator step)"})
 		if err := p.Restore(ctx); err != nil {
-			// The database may be the backup's already, with the backup's
-			// gate (open, most likely): close it whatever happened, with
-			// a context of its own if ctx is what ended.
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			derr := s.Disable(cctx, p.Reason+": step 2 failed, the gate closed again")
-			cancel()
-			if derr != nil {
-				err = errors.Join(err, fmt.Errorf("closing the gate after the failure: %w", derr))
-			}
-			return fail(StepRestore, err)
+			return failOpen(err)
 		}
 	} else {
 		report(RestoreProgress{Step: StepRestore, Message: "the Integration DB was restored before the procedure (no Restore step given)"})
 	}
 	if g, err = s.Gate(ctx); err != nil {
-		return fail(StepRestore, err)
+		return failOpen(err)
 	}
 	rep.RestoredGateOpen = g.Enabled
 	if err := s.Disable(ctx, p.Reason+": step 2, the restored gate"); err != nil {
-		return fail(StepRestore, err)
+		return failOpen(err)
 	}
 	open, err := s.ListByStatus(ctx, StatusRequested, StatusSubmitted)
 	if err != nil {
