@@ -28,9 +28,12 @@ type Gate struct {
 	// whose transfer is already in flight. A Store that has not read the
 	// gate since before step 1 cannot tell; stop the Automation and the
 	// creation of withdrawals during the restore, as the runbook says. (If
-	// the database clock goes back, or a transaction that changed the gate
-	// and read it rolls back, the gate also counts as closed until its next
-	// change.)
+	// the database clock goes back, as on a restore onto a server whose
+	// clock is behind the old one's, or a transaction that changed the gate
+	// and read it rolls back, the gate counts as closed until a change
+	// later than the latest this Store read, by the database clock: with a
+	// clock an hour behind, for an hour. That fails safe; a new Store, in a
+	// restarted process, forgets what the old one read.)
 	Rewound bool
 }
 
