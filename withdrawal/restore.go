@@ -75,7 +75,9 @@ type RestoreReport struct {
 	// RestoredGateOpen is true if the restored database had the gate open
 	// (it was open when the backup was taken) and step 2 closed it again.
 	RestoredGateOpen bool
-	// InFlight counts the open withdrawals in the restored database, as
+	// InFlight counts the withdrawals requested or submitted (their
+	// transfer not seen on the ledger: pending_acceptance ones are, as an
+	// offer) in the restored database, as
 	// found when Restore has returned (if Restore already started
 	// ingestion again, withdrawals it has closed meanwhile are not
 	// counted); LatestTrecTgt is the largest trecTgt among them. tSafe is
