@@ -8,7 +8,10 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"strings"
 	"syscall"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/lib/pq"
 )
@@ -56,26 +59,86 @@ func IsTransientDBError(err error) bool {
 	return errors.As(err, &oe)
 }
 
-// dsnPassword finds a secret in the forms lib/pq accepts: a key=value
-// pair (blanks around "=" allowed, the value quoted with backslash escapes
-// or not; an unterminated quote runs to the end) of password, sslpassword
-// (the client key's passphrase) or sslkey (with sslinline=true, the key
-// itself), a URL's user information (the user name may be empty, the
-// password may hold an unencoded "@": the last "@" before the host
-// counts), or a URL's parameter of those names.
-var dsnPassword = regexp.MustCompile(`(?i)(\b(?:ssl)?password\s*=\s*|\bsslkey\s*=\s*)(?:'(?:[^'\\]|\\.)*(?:'|\\?$)|\S+)|(://[^:/@\s]*:)[^\s/]*@`)
+// dsnUserPassword finds the password in a URL's user information (the user
+// name may be empty, the password may hold an unencoded "@": the last "@"
+// before the host counts).
+var dsnUserPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^\s/]*@`)
 
-// Redact removes passwords (and a client key's passphrase, and an inline
-// client key) from a connection string or an error message that may
-// contain one.
+// dsnSecretKey finds the key of a secret setting, in a key=value pair
+// (blanks around "=" allowed) or as a URL's query parameter: password,
+// sslpassword (the client key's passphrase) or sslkey (with sslinline, the
+// key itself; otherwise a file's path). The value starts where the match
+// ends.
+var dsnSecretKey = regexp.MustCompile(`(?i)(?:^|[^\w])((?:ssl)?password|sslkey)[\s\v]*=[\s\v]*`)
+
+// dsnInline tells whether sslkey holds the key rather than its file.
+var dsnInline = regexp.MustCompile(`(?i)\bsslinline\b`)
+
+// Redact removes secrets from a connection string, or from an error
+// message that may contain one, in every form lib/pq accepts: a URL's
+// password, and the values of password, sslpassword and (with sslinline)
+// sslkey, whether key=value pairs (quoted with backslash escapes, or
+// unquoted with backslash-escaped blanks; an unterminated quote runs to
+// the end) or URL query parameters (to the next "&": lib/pq takes literal
+// blanks there). What is not secret, such as an sslkey that names a file
+// or the parameters after a secret one, stays.
 func Redact(s string) string {
-	return dsnPassword.ReplaceAllStringFunc(s, func(m string) string {
-		sub := dsnPassword.FindStringSubmatch(m)
-		if sub[1] != "" {
-			return sub[1] + "REDACTED"
+	s = dsnUserPassword.ReplaceAllString(s, "${1}REDACTED@")
+	inline := dsnInline.MatchString(s)
+	var b strings.Builder
+	for {
+		m := dsnSecretKey.FindStringSubmatchIndex(s)
+		if m == nil {
+			b.WriteString(s)
+			return b.String()
 		}
-		return sub[2] + "REDACTED@"
-	})
+		inQuery := m[2] > m[0] && (s[m[0]] == '?' || s[m[0]] == '&')
+		end := secretEnd(s, m[1], inQuery)
+		b.WriteString(s[:m[1]])
+		if strings.EqualFold(s[m[2]:m[3]], "sslkey") && !inline {
+			b.WriteString(s[m[1]:end])
+		} else {
+			b.WriteString("REDACTED")
+		}
+		s = s[end:]
+	}
+}
+
+// secretEnd returns where the value starting at i ends: at the next "&"
+// (or line end) in a URL's query; else after its closing quote, or at the
+// first blank not escaped by a backslash, as lib/pq reads a key=value
+// connection string.
+func secretEnd(s string, i int, inQuery bool) int {
+	if inQuery {
+		if j := strings.IndexAny(s[i:], "&\n"); j >= 0 {
+			return i + j
+		}
+		return len(s)
+	}
+	if i < len(s) && s[i] == '\'' {
+		for j := i + 1; j < len(s); j++ {
+			switch s[j] {
+			case '\\':
+				j++
+			case '\'':
+				return j + 1
+			}
+		}
+		return len(s)
+	}
+	j := i
+	for j < len(s) {
+		if s[j] == '\\' {
+			j += 2
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[j:])
+		if unicode.IsSpace(r) {
+			break
+		}
+		j += n
+	}
+	return min(j, len(s))
 }
 
 type redacted struct{ err error }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -69,5 +70,46 @@ func TestRedact(t *testing.T) {
 		require.NotContains(t, got, "ret", dsn)
 		require.Contains(t, got, "REDACTED", dsn)
 		require.Contains(t, got, "h", dsn)
+	}
+}
+
+// TestRedactEveryLibpqForm: values lib/pq reads with blanks in them (a URL
+// query value with literal blanks, an unquoted key=value with a
+// backslash-escaped blank) are withheld whole.
+func TestRedactEveryLibpqForm(t *testing.T) {
+	for _, dsn := range []string{
+		// An inline client key in a URL: blanks left literal, newlines
+		// %0A-encoded (a valid PEM once decoded).
+		"postgres://u@h/x?sslmode=verify-full&sslinline=true&sslkey=-----BEGIN PRIVATE KEY-----%0AMC4CAQAwBQYDK2VwS3cretPw%0A-----END PRIVATE KEY-----",
+		"postgres://u@h/x?sslpassword=S3c retPw&dbname=x",
+		`host=h sslpassword=S3c\ retPw dbname=x`,
+		`host=h password=S3c\ retPw dbname=x`,
+		"host=h password\v=\vS3cretPw dbname=x",
+		"host=h password='S3c\\\nretPw' dbname=x",
+		"host=h sslinline=true sslkey='-----BEGIN PRIVATE KEY-----\nS3cretPw\n-----END PRIVATE KEY-----' dbname=x",
+	} {
+		_, err := pq.NewConnector(dsn)
+		require.NoError(t, err, "lib/pq accepts %q", dsn)
+		got := Redact(dsn)
+		require.NotContains(t, got, "S3c", "%q -> %q", dsn, got)
+		require.NotContains(t, got, "retPw", "%q -> %q", dsn, got)
+		require.Contains(t, got, "REDACTED", dsn)
+		before := dsn[:strings.Index(dsn, "h")+1]
+		require.True(t, strings.HasPrefix(got, before), "%q -> %q", dsn, got)
+	}
+}
+
+// TestRedactKeepsWhatIsNotSecret: an sslkey without sslinline names a file,
+// and the parameters after a withheld one are not secrets.
+func TestRedactKeepsWhatIsNotSecret(t *testing.T) {
+	for _, c := range []struct{ dsn, want string }{
+		{"postgres://u@h/x?sslkey=/etc/pg/client.key&sslmode=verify-full&sslrootcert=/etc/pg/ca.pem",
+			"postgres://u@h/x?sslkey=/etc/pg/client.key&sslmode=verify-full&sslrootcert=/etc/pg/ca.pem"},
+		{"host=h sslcert=/etc/pg/client.pem sslkey=/etc/pg/client.key sslmode=verify-full",
+			"host=h sslcert=/etc/pg/client.pem sslkey=/etc/pg/client.key sslmode=verify-full"},
+		{"postgres://u@h/x?password=S3cret&sslmode=verify-full", "postgres://u@h/x?password=REDACTED&sslmode=verify-full"},
+		{"host=h password='a b' sslmode=require", "host=h password=REDACTED sslmode=require"},
+	} {
+		require.Equal(t, c.want, Redact(c.dsn))
 	}
 }

@@ -143,3 +143,26 @@ func TestStartedLineWithholdsAnInlineSSLKey(t *testing.T) {
 	<-code
 	require.NotContains(t, logs.String(), "DontLogMe", "the client key is in the logs")
 }
+
+// TestStartedLineWithholdsAnInlineSSLKeyWithBlanks: the same with the key's
+// blanks left literal in the URL (lib/pq accepts them there).
+func TestStartedLineWithholdsAnInlineSSLKeyWithBlanks(t *testing.T) {
+	p, err := ledgertest.New()
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	dsn := pgtest.NewDSN(t) + "&sslinline=true&sslkey=-----BEGIN PRIVATE KEY-----%0AMC4CAQAwBQYDK2VwBCIEIDontLogMe%0A-----END PRIVATE KEY-----"
+	env := map[string]string{conn.EnvLedger: p.Addr(), conn.EnvParty: demoParty, conn.EnvDSN: dsn, "TXHISTORY_PLAINTEXT": "true"}
+	logs := &lockedBuffer{}
+	sigs := make(chan os.Signal, 1)
+	code, ready := runDaemon([]string{"-metrics-addr", "127.0.0.1:0"}, env, logs, sigs)
+	select {
+	case <-ready:
+	case c := <-code:
+		t.Fatalf("exited %d:\n%s", c, logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("not ready")
+	}
+	sigs <- syscall.SIGTERM
+	<-code
+	require.NotContains(t, logs.String(), "DontLogMe", "the client key is in the logs")
+}
