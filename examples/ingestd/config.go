@@ -163,7 +163,7 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	fs.BoolVar(&c.migrate, "migrate", envBool("migrate", "TXHISTORY_MIGRATE", true), "apply schema migrations at start (needs a role that may create tables) ($TXHISTORY_MIGRATE)")
 	fs.BoolVar(&c.migrateOnly, "migrate-only", false, "apply schema migrations and exit")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDur("shutdown-timeout", "TXHISTORY_SHUTDOWN_TIMEOUT", 30*time.Second), "after SIGTERM, how long to wait for the last commit ($TXHISTORY_SHUTDOWN_TIMEOUT)")
-	fs.BoolVar(&c.demo, "demo", false, "run against an in-process fake participant that keeps appending, and a local PostgreSQL of its own; the host's database, party, participant, credentials, start offset and -migrate=false are not used")
+	fs.BoolVar(&c.demo, "demo", false, "run against an in-process fake participant that keeps appending, and a local PostgreSQL of its own; the host's database, party, participant, credentials, start offset, -migrate=false and metrics address are not used")
 	demoRate := int64(0)
 	fs.Int64Var(&demoRate, "demo-rate", 200, "with -demo: transactions appended per second")
 	demoBacklog := int64(0)
@@ -174,7 +174,15 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	fs.Visit(func(f *flag.Flag) { delete(malformed, f.Name) })
+	given := map[string]bool{} // on the command line
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true; delete(malformed, f.Name) })
+	if c.demo {
+		// The host's settings the demo does not use: a malformed one does
+		// not stop it.
+		for _, name := range []string{"plaintext", "start-offset", "migrate"} {
+			delete(malformed, name)
+		}
+	}
 	if len(malformed) > 0 {
 		errs := make([]error, 0, len(malformed))
 		for _, name := range slices.Sorted(maps.Keys(malformed)) {
@@ -185,6 +193,16 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	c.maxBatch, c.streamBuffer, c.demoRate, c.demoBacklog = int(maxBatch), int(streamBuffer), int(demoRate), int(demoBacklog)
 	c.receiveWindow = int(receiveWindow)
 
+	if c.demo {
+		// The host's secrets are not read: the demo does not use them (and
+		// its user may not be allowed to read them).
+		c.demoIgnored = c.dropHostSettings(map[string]bool{
+			"database":             getenv(conn.EnvDSN) != "" || dsnFile != "",
+			"OAuth2 client secret": getenv(conn.EnvClientSecret) != "" || secretFile != "",
+			"token":                getenv(conn.EnvToken) != "",
+		}, given["metrics-addr"])
+		return c, c.validate()
+	}
 	var err error
 	if c.dsn, err = conn.Secret(getenv(conn.EnvDSN), dsnFile, "the PostgreSQL connection string"); err != nil {
 		return nil, err
@@ -193,25 +211,35 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 		return nil, err
 	}
 	c.token = getenv(conn.EnvToken)
-	if c.demo {
-		c.demoIgnored = c.dropHostSettings()
-	}
 	return c, c.validate()
 }
+
+// demoMetricsAddr is where the demo serves /metrics and /healthz unless
+// -metrics-addr is given on the command line: a free loopback port (the
+// "started" line names it), never the address a host's monitoring watches.
+const demoMetricsAddr = "127.0.0.1:0"
 
 // dropHostSettings clears what a host's configuration (production's,
 // perhaps) sets that the demo, with a participant and a PostgreSQL of its
 // own, must not use: where to connect and how to authenticate, where to
-// start, whether to migrate. It returns the names of those that were set.
-func (c *config) dropHostSettings() []string {
+// start, whether to migrate, where its monitoring looks (unless
+// -metrics-addr is on the command line, metricsGiven). secrets says which
+// secrets the host configured (they are not read). It returns the names
+// of those that were set.
+func (c *config) dropHostSettings(secrets map[string]bool, metricsGiven bool) []string {
 	var dropped []string
+	for _, name := range []string{"database", "token", "OAuth2 client secret"} {
+		if secrets[name] {
+			dropped = append(dropped, name)
+		}
+	}
+	c.dsn, c.token, c.oauthClientSecret = "", "", ""
 	clear := func(name string, p *string) {
 		if *p != "" {
 			dropped = append(dropped, name)
 			*p = ""
 		}
 	}
-	clear("database", &c.dsn)
 	clear("party", &c.party)
 	clear("-ledger", &c.ledger)
 	clear("-admin", &c.admin)
@@ -221,11 +249,9 @@ func (c *config) dropHostSettings() []string {
 	clear("-tls-server-name", &c.tlsServerName)
 	clear("-admin-tls-cert", &c.adminTLSCert)
 	clear("-admin-tls-key", &c.adminTLSKey)
-	clear("token", &c.token)
 	clear("-token-file", &c.tokenFile)
 	clear("-oauth-token-url", &c.oauthTokenURL)
 	clear("-oauth-client-id", &c.oauthClientID)
-	clear("OAuth2 client secret", &c.oauthClientSecret)
 	clear("-oauth-audience", &c.oauthAudience)
 	clear("-oauth-scopes", &c.oauthScopes)
 	if c.startOffset != 0 {
@@ -233,6 +259,12 @@ func (c *config) dropHostSettings() []string {
 	}
 	if !c.migrate {
 		dropped, c.migrate = append(dropped, "-migrate=false"), true
+	}
+	if !metricsGiven {
+		if c.metricsAddr != "127.0.0.1:9464" {
+			dropped = append(dropped, "-metrics-addr")
+		}
+		c.metricsAddr = demoMetricsAddr
 	}
 	return dropped
 }

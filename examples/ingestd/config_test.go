@@ -92,7 +92,7 @@ func TestDemoIgnoresTheHostsOtherSettings(t *testing.T) {
 	require.Empty(t, c.oauthClientSecret)
 	require.Zero(t, c.startOffset)
 	require.True(t, c.migrate)
-	require.Equal(t, []string{"-ledger", "-tls-server-name", "-oauth-token-url", "-oauth-client-id", "OAuth2 client secret", "-start-offset", "-migrate=false"}, c.demoIgnored)
+	require.Equal(t, []string{"OAuth2 client secret", "-ledger", "-tls-server-name", "-oauth-token-url", "-oauth-client-id", "-start-offset", "-migrate=false"}, c.demoIgnored)
 	tokens, err := (&daemon{cfg: c}).tokens(context.Background())
 	require.NoError(t, err)
 	require.Nil(t, tokens, "the demo's fake participant needs no token")
@@ -146,4 +146,39 @@ func TestPlaintextExcludesEveryTLSSetting(t *testing.T) {
 		_, err := parseConfig(nil, envOf(env), io.Discard)
 		require.ErrorIs(t, err, conn.ErrPlaintextWithTLS, name)
 	}
+}
+
+// TestDemoReadsNoHostSecretAndIgnoresItsMalformedSettings: the demo does
+// not read the host's secret files (its user may not be allowed to, or
+// they may be gone), and a malformed value of a setting it drops does not
+// stop it.
+func TestDemoReadsNoHostSecretAndIgnoresItsMalformedSettings(t *testing.T) {
+	env := map[string]string{conn.EnvDSNFile: filepath.Join(t.TempDir(), "missing-dsn"),
+		"TXHISTORY_OAUTH_CLIENT_SECRET_FILE": filepath.Join(t.TempDir(), "missing-secret"),
+		"TXHISTORY_START_OFFSET":             "ten", "TXHISTORY_MIGRATE": "perhaps"}
+	c, err := parseConfig([]string{"-demo"}, envOf(env), io.Discard)
+	require.NoError(t, err)
+	require.True(t, c.demo)
+	require.Equal(t, []string{"database", "OAuth2 client secret"}, c.demoIgnored)
+	_, err = parseConfig(nil, envOf(env), io.Discard)
+	require.ErrorContains(t, err, "TXHISTORY_START_OFFSET", "without -demo the malformed value is an error")
+}
+
+// TestDemoServesMetricsOnAPortOfItsOwn: the demo does not serve /healthz on
+// the address the host's monitoring watches (TXHISTORY_METRICS_ADDR, or the
+// default), but on a free loopback port, unless -metrics-addr is given on
+// the command line.
+func TestDemoServesMetricsOnAPortOfItsOwn(t *testing.T) {
+	env := map[string]string{"TXHISTORY_METRICS_ADDR": "0.0.0.0:9464"}
+	c, err := parseConfig([]string{"-demo"}, envOf(env), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:0", c.metricsAddr)
+	require.Equal(t, []string{"-metrics-addr"}, c.demoIgnored)
+	c, err = parseConfig([]string{"-demo"}, envOf(nil), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:0", c.metricsAddr)
+	require.Empty(t, c.demoIgnored)
+	c, err = parseConfig([]string{"-demo", "-metrics-addr", "127.0.0.1:9999"}, envOf(env), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:9999", c.metricsAddr)
 }
