@@ -86,7 +86,8 @@ func Secret(fromEnv, file, what string) (string, error) {
 
 // FileToken is a ledger.TokenSource reading a bearer token from a file that
 // another process (a sidecar, a secrets agent) keeps fresh: again whenever
-// the file's modification time or size changed. An empty file (one being
+// the file's modification time or size changed, or another file took its
+// path (a rename over it). An empty file (one being
 // rewritten in place, or not written yet) is an error, which the ledger
 // client retries as UNAVAILABLE rather than send an empty token the
 // participant would refuse for good.
@@ -94,6 +95,7 @@ type FileToken struct {
 	Path string
 
 	mu   sync.Mutex
+	file os.FileInfo // the file read
 	mod  time.Time
 	size int64
 	tok  string
@@ -107,7 +109,7 @@ func (f *FileToken) Token(context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("token file: %w", err)
 	}
-	if f.tok == "" || !st.ModTime().Equal(f.mod) || st.Size() != f.size {
+	if f.tok == "" || !st.ModTime().Equal(f.mod) || st.Size() != f.size || !os.SameFile(st, f.file) {
 		b, err := os.ReadFile(f.Path)
 		if err != nil {
 			return "", fmt.Errorf("token file: %w", err)
@@ -119,7 +121,7 @@ func (f *FileToken) Token(context.Context) (string, error) {
 		}
 		// The size read, not the size stat saw: a write between the two
 		// is read again next time.
-		f.tok, f.mod, f.size = tok, st.ModTime(), int64(len(b))
+		f.tok, f.file, f.mod, f.size = tok, st, st.ModTime(), int64(len(b))
 	}
 	return f.tok, nil
 }

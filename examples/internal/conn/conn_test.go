@@ -42,3 +42,28 @@ func TestFileTokenEmptyFile(t *testing.T) {
 	_, err = f.Token(ctx)
 	require.ErrorContains(t, err, "is empty")
 }
+
+// TestFileTokenReplacedByRename: a sidecar replacing the token file
+// atomically (write another file, rename it over the path) with a token of
+// the same length, keeping the modification time (cp -p, rsync -t) or
+// within one tick of a coarse clock: the new file's token is read.
+func TestFileTokenReplacedByRename(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "token")
+	mod := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	require.NoError(t, os.WriteFile(path, []byte("token-AAAA\n"), 0o600))
+	require.NoError(t, os.Chtimes(path, mod, mod))
+	f := &FileToken{Path: path}
+	tok, err := f.Token(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "token-AAAA", tok)
+
+	tmp := filepath.Join(dir, ".token.tmp")
+	require.NoError(t, os.WriteFile(tmp, []byte("token-BBBB\n"), 0o600))
+	require.NoError(t, os.Chtimes(tmp, mod, mod))
+	require.NoError(t, os.Rename(tmp, path))
+	tok, err = f.Token(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "token-BBBB", tok, "the file was replaced; the old token is still sent")
+}
