@@ -73,7 +73,9 @@ type RestoreReport struct {
 	// (step 4), by the database clock.
 	DisabledAt, EnabledAt time.Time
 	// RestoredGateOpen is true if the restored database had the gate open
-	// (it was open when the backup was taken) and step 2 closed it again.
+	// (it was open when the backup was taken) and step 2 closed it again
+	// (step 1, when the database was restored before the procedure: Restore
+	// nil).
 	RestoredGateOpen bool
 	// InFlight counts the withdrawals requested or submitted (their
 	// transfer not seen on the ledger: pending_acceptance ones are, as an
@@ -221,6 +223,15 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 
 	// 1. Disable.
 	report(RestoreProgress{Step: StepDisable, Message: "closing the withdrawal gate: Create refuses, the automation pauses"})
+	restoredOpen := false
+	if p.Restore == nil {
+		// Restored before the procedure: the gate is the backup's now.
+		g, err := s.Gate(ctx)
+		if err != nil {
+			return fail(StepDisable, err)
+		}
+		restoredOpen = g.Enabled
+	}
 	if err := s.Disable(ctx, p.Reason+": step 1, before the restore"); err != nil {
 		return fail(StepDisable, err)
 	}
@@ -265,7 +276,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	if g, err = s.Gate(ctx); err != nil {
 		return failOpen(err)
 	}
-	rep.RestoredGateOpen = g.Enabled
+	rep.RestoredGateOpen = g.Enabled || restoredOpen
 	if err := s.Disable(ctx, p.Reason+": step 2, the restored gate"); err != nil {
 		return failOpen(err)
 	}

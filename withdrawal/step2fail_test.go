@@ -45,3 +45,23 @@ func TestStep2FailureAfterRestoreClosesTheRestoredGate(t *testing.T) {
 	_, err = service.Create(e.ctx, e.request("wd-2", "5", cids[1]))
 	assert.ErrorIs(t, err, withdrawal.ErrWithdrawalsDisabled, "a withdrawal was created before tSafe")
 }
+
+// TestRestoredBeforeTheProcedureReportsItsOpenGate: with the database
+// restored before the procedure (Restore nil), step 1 closes the backup's
+// gate; the report says it was open all the same.
+func TestRestoredBeforeTheProcedureReportsItsOpenGate(t *testing.T) {
+	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	e.mint("10") // something ingested, after tSafe
+	g, err := e.store.Gate(e.ctx)
+	require.NoError(t, err)
+	require.True(t, g.Enabled, "the backup's gate, open")
+	rep, err := withdrawal.RestoreProcedure{Store: e.store, TSafe: time.Unix(1, 0), PollInterval: time.Millisecond, Logger: quietLog}.Run(e.ctx)
+	require.NoError(t, err)
+	require.True(t, rep.RestoredGateOpen)
+
+	// A database restored with its gate closed: not reported open.
+	require.NoError(t, e.store.Disable(e.ctx, "closed at backup time"))
+	rep, err = withdrawal.RestoreProcedure{Store: e.store, TSafe: time.Unix(1, 0), PollInterval: time.Millisecond, Logger: quietLog}.Run(e.ctx)
+	require.NoError(t, err)
+	require.False(t, rep.RestoredGateOpen)
+}
