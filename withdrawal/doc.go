@@ -102,7 +102,12 @@
 //     record time, read in the same statement, is past tSafe.
 //   - A withdrawal whose transfer is on the ledger is never expired: the
 //     Reconciler applies a batch's transfers before its expiry, and a
-//     transfer cannot commit after its deadline trecTgt.
+//     transfer cannot commit after its deadline trecTgt. This needs the
+//     clock to cover the synchronizer the transfer commits on: the
+//     request's (Request.SynchronizerID), Config.Synchronizer, or one of
+//     Config.Synchronizers; with none of them set, a synchronizer nothing
+//     has been ingested from yet does not hold the clock back (see
+//     Config.Synchronizers).
 //   - Record time is the clock: trecTgt and tSafe are compared with ingested
 //     record times, never with this process's clock.
 package withdrawal

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // Gate is the state of the withdrawal gate. While it is closed, or
@@ -194,8 +195,10 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason s
 		Ingested  sql.NullTime `db:"ingested"`
 	}
 	err := tx.GetContext(ctx, &out, `WITH clock AS (
-			SELECT CASE WHEN $4 = '' THEN (SELECT min(record_time) FROM `+s.syncTime+`)
-				ELSE (SELECT record_time FROM `+s.syncTime+` WHERE synchronizer_id = $4) END AS t
+			SELECT CASE WHEN $4 <> '' THEN (SELECT record_time FROM `+s.syncTime+` WHERE synchronizer_id = $4)
+				WHEN cardinality($5::text[]) > 0 THEN (SELECT CASE WHEN count(*) = cardinality($5::text[]) THEN min(record_time) END
+					FROM `+s.syncTime+` WHERE synchronizer_id = ANY($5::text[]))
+				ELSE (SELECT min(record_time) FROM `+s.syncTime+`) END AS t
 		), moved AS (
 			UPDATE `+s.gate+` SET enabled = $1, reason = $2, changed_at = clock_timestamp()
 			WHERE id = 1 AND ($3::timestamptz IS NULL OR ((SELECT t FROM clock) > $3::timestamptz
@@ -206,7 +209,7 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason s
 			SELECT $1, $2, moved.changed_at, (SELECT t FROM clock), $3::timestamptz FROM moved
 		)
 		SELECT (SELECT changed_at FROM moved) AS changed_at, (SELECT t FROM clock) AS ingested`,
-		enabled, reason, ts, s.cfg.Synchronizer)
+		enabled, reason, ts, s.cfg.Synchronizer, pq.StringArray(s.cfg.Synchronizers))
 	if err != nil {
 		return false, time.Time{}, fmt.Errorf("withdrawal: setting the withdrawal gate to enabled=%t: %w", enabled, err)
 	}

@@ -109,8 +109,9 @@ type RestoreReport struct {
 //     again at once, and raises tSafe to the largest trecTgt of the
 //     withdrawals the backup has in flight.
 //  3. Wait until the ingested record time (the store's clock: the record
-//     time ingested on Config.Synchronizer, or the earliest over all
-//     synchronizers) is after tSafe. Meanwhile ingestion re-ingests the
+//     time ingested on Config.Synchronizer, or the earliest over
+//     Config.Synchronizers, or over every synchronizer ingested) is after
+//     tSafe. Meanwhile ingestion re-ingests the
 //     history since the backup: the Reconciler completes the restored
 //     requests whose transfers it finds, recovers the lost ones
 //     (RecoveryHook) and expires those whose trecTgt passed. tSafe is
@@ -126,8 +127,10 @@ type RestoreReport struct {
 // With Config.Synchronizer set, step 3 waits on that synchronizer's clock
 // only: a withdrawal whose request names another synchronizer, and whose
 // transfer could still commit there, is not waited for. A treasury on
-// several synchronizers should leave Config.Synchronizer empty (the
-// default: the earliest record time over all of them) for the procedure.
+// several synchronizers should list them in Config.Synchronizers: with
+// neither set, the clock is the earliest over the synchronizers the
+// restored database has seen, and one the treasury began to use after the
+// backup does not hold the gate closed.
 //
 // Progress is reported to Progress and logged. Run the procedure with the
 // Reconciler and the History handler running in the ingestion service.

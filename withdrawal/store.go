@@ -75,11 +75,26 @@ type Config struct {
 	Refunder Refunder
 	// Synchronizer is the synchronizer whose ingested record time is the
 	// clock for trecTgt and tSafe, for withdrawals that name none. Default
-	// "": the earliest record time ingested on any synchronizer, so that a
-	// withdrawal is expired only when no synchronizer the treasury uses
-	// can still commit its transfer. Set it when the treasury has left a
-	// synchronizer whose record time no longer moves.
+	// "": see Synchronizers. Set it when the treasury uses one
+	// synchronizer, or has left one whose record time no longer moves.
 	Synchronizer string
+	// Synchronizers, when Synchronizer is empty, lists every synchronizer
+	// a withdrawal naming none may commit its transfer on: the clock is the
+	// earliest record time ingested on them, and unknown (nothing expires,
+	// EnableAfter and the restore procedure's gate wait) while one of them
+	// has no record time ingested yet. A withdrawal is then expired only
+	// when none of them can still commit its transfer.
+	//
+	// Default empty: the earliest record time ingested on any synchronizer
+	// seen so far. A synchronizer the treasury has not used yet (nothing
+	// of it ingested: say a new one, or after an Integration DB restore
+	// one first used after the backup) then does not hold the clock back,
+	// and a transfer the participant delivers on it after another
+	// synchronizer's time passed trecTgt (offsets do not follow record
+	// times across synchronizers) meets a withdrawal already expired and
+	// refunded. A treasury on more than one synchronizer should list them
+	// (or name each request's, Request.SynchronizerID).
+	Synchronizers []string
 	// Logger receives what the store, reconciler and automation do.
 	// Default slog.Default().
 	Logger *slog.Logger
@@ -128,6 +143,13 @@ func NewStore(db *sqlx.DB, cfg Config) (*Store, error) {
 	if err := schema.ValidateName(cfg.Schema); err != nil {
 		return nil, fmt.Errorf("withdrawal: Config.Schema: %w", err)
 	}
+	if cfg.Synchronizer != "" && len(cfg.Synchronizers) > 0 {
+		return nil, errors.New("withdrawal: set Config.Synchronizer or Config.Synchronizers, not both")
+	}
+	if slices.Contains(cfg.Synchronizers, "") {
+		return nil, errors.New("withdrawal: Config.Synchronizers holds an empty synchronizer id")
+	}
+	cfg.Synchronizers = slices.Compact(slices.Sorted(slices.Values(cfg.Synchronizers)))
 	cps, err := checkpoint.NewStore(cfg.Schema)
 	if err != nil {
 		return nil, err
@@ -550,8 +572,8 @@ func (s *Store) checkHoldings(ctx context.Context, tx *sqlx.Tx, r Request) error
 
 // clock is the ingested record time trecTgt is compared with, for a
 // withdrawal on synchronizer sync ("" for the store's clock), given the
-// record times reached per synchronizer. Zero when nothing was ingested
-// there.
+// record times reached per synchronizer. Zero when unknown: nothing was
+// ingested there (on one of Config.Synchronizers, for the store's clock).
 func (s *Store) clock(times map[string]time.Time, sync string) time.Time {
 	if sync == "" {
 		sync = s.cfg.Synchronizer
@@ -560,6 +582,18 @@ func (s *Store) clock(times map[string]time.Time, sync string) time.Time {
 		return times[sync]
 	}
 	var earliest time.Time
+	if len(s.cfg.Synchronizers) > 0 {
+		for _, sync := range s.cfg.Synchronizers {
+			t, ok := times[sync]
+			if !ok || t.IsZero() {
+				return time.Time{}
+			}
+			if earliest.IsZero() || t.Before(earliest) {
+				earliest = t
+			}
+		}
+		return earliest
+	}
 	for _, t := range times {
 		if earliest.IsZero() || t.Before(earliest) {
 			earliest = t
@@ -569,8 +603,10 @@ func (s *Store) clock(times map[string]time.Time, sync string) time.Time {
 }
 
 // IngestedTime returns the store's clock: the ingested record time, from
-// the checkpoint, on Config.Synchronizer, or the earliest over all
-// synchronizers if none is configured. Zero before anything was ingested.
+// the checkpoint, on Config.Synchronizer, or the earliest over
+// Config.Synchronizers (zero while one has none), or over every
+// synchronizer if neither is configured. Zero before anything was
+// ingested.
 func (s *Store) IngestedTime(ctx context.Context) (time.Time, error) {
 	times, err := s.recordTimes(ctx, s.db)
 	if err != nil {

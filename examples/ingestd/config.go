@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
@@ -26,6 +27,7 @@ import (
 // machine can read in the process list.
 type config struct {
 	ledger, admin        string
+	synchronizers        []string // the treasury's, for the withdrawal clock
 	party, schema        string
 	dsn                  string   // from TXHISTORY_DSN or -dsn-file
 	demoIgnored          []string // the host's settings -demo did not use
@@ -124,6 +126,9 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	str(&c.admin, "admin", conn.EnvAdmin, "", "admin API host:port (only the restore runbook needs it)")
 	str(&c.party, "party", conn.EnvParty, "", "the treasury party id")
 	str(&c.schema, "schema", conn.EnvSchema, schema.DefaultName, "PostgreSQL schema of txhistory's tables")
+	synchronizers := ""
+	str(&synchronizers, "synchronizers", "TXHISTORY_SYNCHRONIZERS", "",
+		"comma-separated ids of every synchronizer the treasury's withdrawals may commit on: withdrawals expire by the earliest record time ingested on them, none while one has none (withdrawal.Config.Synchronizers); empty: every synchronizer seen so far")
 	dsnFile := ""
 	str(&dsnFile, "dsn-file", conn.EnvDSNFile, "", "file holding the PostgreSQL connection string (else $"+conn.EnvDSN+")")
 	fs.BoolVar(&c.plaintext, "plaintext", envBool("plaintext", "TXHISTORY_PLAINTEXT", false), "connect to the participant without TLS (loopback only!) ($TXHISTORY_PLAINTEXT)")
@@ -189,6 +194,11 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 			errs = append(errs, malformed[name])
 		}
 		return nil, errors.Join(errs...)
+	}
+	for _, id := range strings.Split(synchronizers, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			c.synchronizers = append(c.synchronizers, id)
+		}
 	}
 	c.maxBatch, c.streamBuffer, c.demoRate, c.demoBacklog = int(maxBatch), int(streamBuffer), int(demoRate), int(demoBacklog)
 	c.receiveWindow = int(receiveWindow)
@@ -259,6 +269,9 @@ func (c *config) dropHostSettings(secrets map[string]bool, metricsGiven bool) []
 	}
 	if !c.migrate {
 		dropped, c.migrate = append(dropped, "-migrate=false"), true
+	}
+	if len(c.synchronizers) > 0 {
+		dropped, c.synchronizers = append(dropped, "-synchronizers"), nil
 	}
 	if !metricsGiven {
 		if c.metricsAddr != "127.0.0.1:9464" {

@@ -182,3 +182,21 @@ func TestDemoServesMetricsOnAPortOfItsOwn(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1:9999", c.metricsAddr)
 }
+
+// TestSynchronizersSetting: TXHISTORY_SYNCHRONIZERS (or -synchronizers)
+// lists the treasury's synchronizers for the withdrawal clock; the demo
+// drops the host's.
+func TestSynchronizersSetting(t *testing.T) {
+	env := map[string]string{conn.EnvLedger: "v:1", conn.EnvParty: "p", conn.EnvDSN: "postgres://u:pw@db/x",
+		"TXHISTORY_SYNCHRONIZERS": "global-domain::1220aa, second::1220bb,"}
+	c, err := parseConfig(nil, envOf(env), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []string{"global-domain::1220aa", "second::1220bb"}, c.synchronizers)
+	c, err = parseConfig([]string{"-synchronizers", "x::1"}, envOf(env), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []string{"x::1"}, c.synchronizers)
+	c, err = parseConfig([]string{"-demo"}, envOf(env), io.Discard)
+	require.NoError(t, err)
+	require.Empty(t, c.synchronizers)
+	require.Contains(t, c.demoIgnored, "-synchronizers")
+}

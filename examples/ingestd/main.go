@@ -171,7 +171,7 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 	}
 	defer client.Close()
 
-	handler, err := newHandler(db, cfg.party, cfg.schema, log)
+	handler, err := newHandler(db, cfg.party, cfg.schema, cfg.synchronizers, log)
 	if err != nil {
 		return startup(err)
 	}
@@ -264,12 +264,12 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 // embedding txhistory plugs its deposit crediter (tokenstd.Config.Credit)
 // and its refunder (withdrawal.Config.Refunder) in here; without a
 // refunder, expired withdrawals are released and logged but credit no one.
-func newHandler(db *sqlx.DB, party, schemaName string, log *slog.Logger) (ingest.Handler, error) {
+func newHandler(db *sqlx.DB, party, schemaName string, synchronizers []string, log *slog.Logger) (ingest.Handler, error) {
 	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: party, Schema: schemaName, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	store, err := withdrawal.NewStore(db, withdrawal.Config{Schema: schemaName, Treasury: party, Logger: log})
+	store, err := withdrawal.NewStore(db, withdrawal.Config{Schema: schemaName, Treasury: party, Synchronizers: synchronizers, Logger: log})
 	if err != nil {
 		return nil, err
 	}
