@@ -138,7 +138,7 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	str(&c.tlsServerName, "tls-server-name", "TXHISTORY_TLS_SERVER_NAME", "", "name to verify the participant's certificate against (default: the host of -ledger)")
 	str(&c.adminTLSCert, "admin-tls-cert", "TXHISTORY_ADMIN_TLS_CERT", "", "client certificate for the admin API (default: -tls-cert)")
 	str(&c.adminTLSKey, "admin-tls-key", "TXHISTORY_ADMIN_TLS_KEY", "", "key of -admin-tls-cert (default: -tls-key)")
-	str(&c.tokenFile, "token-file", "TXHISTORY_TOKEN_FILE", "", "file holding a bearer token, re-read when it changes (else $"+conn.EnvToken+")")
+	str(&c.tokenFile, "token-file", "TXHISTORY_TOKEN_FILE", "", "file holding a bearer token, read again before every call (else $"+conn.EnvToken+")")
 	str(&c.oauthTokenURL, "oauth-token-url", "TXHISTORY_OAUTH_TOKEN_URL", "", "OAuth2 token endpoint for the client-credentials grant")
 	str(&c.oauthClientID, "oauth-client-id", "TXHISTORY_OAUTH_CLIENT_ID", "", "OAuth2 client id")
 	secretFile := ""

@@ -88,7 +88,7 @@ func (c *connSettings) define(e *envFlags) {
 	e.str(&c.tlsServerName, "tls-server-name", "TXHISTORY_TLS_SERVER_NAME", "", "name to verify the participant's certificates against (default: the host of -ledger and -admin)")
 	e.str(&c.adminTLSCert, "admin-tls-cert", "TXHISTORY_ADMIN_TLS_CERT", "", "client certificate for the admin API (default: -tls-cert)")
 	e.str(&c.adminTLSKey, "admin-tls-key", "TXHISTORY_ADMIN_TLS_KEY", "", "key of -admin-tls-cert (default: -tls-key)")
-	e.str(&c.tokenFile, "token-file", "TXHISTORY_TOKEN_FILE", "", "file holding a bearer token for both APIs, re-read when it changes (else $"+conn.EnvToken+")")
+	e.str(&c.tokenFile, "token-file", "TXHISTORY_TOKEN_FILE", "", "file holding a bearer token for both APIs, read again before every call (else $"+conn.EnvToken+")")
 	e.fs.StringVar(&c.tokenEnv, "token-env", "", "name of an environment variable holding a bearer token for both APIs (default: $"+conn.EnvToken+")")
 	e.str(&c.oauthTokenURL, "oauth-token-url", "TXHISTORY_OAUTH_TOKEN_URL", "", "OAuth2 token endpoint for the client-credentials grant")
 	e.str(&c.oauthClientID, "oauth-client-id", "TXHISTORY_OAUTH_CLIENT_ID", "", "OAuth2 client id")

@@ -39,7 +39,7 @@
 //	-tls-server-name  name to verify the participant's certificates against ($TXHISTORY_TLS_SERVER_NAME)
 //	-admin-tls-cert   another client certificate for the admin API ($TXHISTORY_ADMIN_TLS_CERT)
 //	-admin-tls-key    its key ($TXHISTORY_ADMIN_TLS_KEY)
-//	-token-file       file holding a bearer token for both APIs, re-read when it changes ($TXHISTORY_TOKEN_FILE)
+//	-token-file       file holding a bearer token for both APIs, read again before every call ($TXHISTORY_TOKEN_FILE)
 //	-token-env        name of an environment variable holding a bearer token (default $TXHISTORY_TOKEN)
 //	-oauth-token-url, -oauth-client-id, -oauth-audience, -oauth-scopes, -oauth-client-secret-file
 //	                  OAuth2 client credentials, as ingestd's (the secret in $TXHISTORY_OAUTH_CLIENT_SECRET)

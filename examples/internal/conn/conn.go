@@ -12,8 +12,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
-	"time"
 )
 
 // The environment variables the example binaries share: each names the
@@ -85,43 +83,26 @@ func Secret(fromEnv, file, what string) (string, error) {
 }
 
 // FileToken is a ledger.TokenSource reading a bearer token from a file that
-// another process (a sidecar, a secrets agent) keeps fresh: again whenever
-// the file's modification time or size changed, or another file took its
-// path (a rename over it). An empty file (one being
-// rewritten in place, or not written yet) is an error, which the ledger
-// client retries as UNAVAILABLE rather than send an empty token the
-// participant would refuse for good.
+// another process (a sidecar, a secrets agent) keeps fresh. It reads the
+// file at every call (the ledger client asks before each call and stream,
+// not per message): no change is missed, whether the file is rewritten in
+// place or replaced by a rename, however its times and size compare. An
+// empty file (one being rewritten in place, or not written yet) is an
+// error, which the ledger client retries as UNAVAILABLE rather than send
+// an empty token the participant would refuse for good.
 type FileToken struct {
 	Path string
-
-	mu   sync.Mutex
-	file os.FileInfo // the file read
-	mod  time.Time
-	size int64
-	tok  string
 }
 
 // Token returns the file's token.
 func (f *FileToken) Token(context.Context) (string, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	st, err := os.Stat(f.Path)
+	b, err := os.ReadFile(f.Path)
 	if err != nil {
 		return "", fmt.Errorf("token file: %w", err)
 	}
-	if f.tok == "" || !st.ModTime().Equal(f.mod) || st.Size() != f.size || !os.SameFile(st, f.file) {
-		b, err := os.ReadFile(f.Path)
-		if err != nil {
-			return "", fmt.Errorf("token file: %w", err)
-		}
-		tok := strings.TrimSpace(string(b))
-		if tok == "" {
-			f.tok = ""
-			return "", fmt.Errorf("token file %s is empty", f.Path)
-		}
-		// The size read, not the size stat saw: a write between the two
-		// is read again next time.
-		f.tok, f.file, f.mod, f.size = tok, st, st.ModTime(), int64(len(b))
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("token file %s is empty", f.Path)
 	}
-	return f.tok, nil
+	return tok, nil
 }
