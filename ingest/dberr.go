@@ -64,42 +64,56 @@ func IsTransientDBError(err error) bool {
 // before the host counts).
 var dsnUserPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^\s/]*@`)
 
-// dsnSecretKey finds the key of a secret setting, in a key=value pair
-// (blanks around "=" allowed) or as a URL's query parameter: password,
-// sslpassword (the client key's passphrase) or sslkey (with sslinline, the
-// key itself; otherwise a file's path). The value starts where the match
-// ends.
-var dsnSecretKey = regexp.MustCompile(`(?i)(?:^|[^\w])((?:ssl)?password|sslkey)[\s\v]*=[\s\v]*`)
+// dsnKey finds a setting's key and its "=", in a key=value pair (with
+// blanks around "=": any Unicode blank, as lib/pq skips them) or as a URL's
+// query parameter (whose name may be percent-encoded). The value starts
+// where the match ends.
+var dsnKey = regexp.MustCompile(`(?:^|[^\w%])((?:\w|%[0-9A-Fa-f]{2})+)[\s\v\x{85}\p{Z}]*=[\s\v\x{85}\p{Z}]*`)
 
-// dsnInline tells whether sslkey holds the key rather than its file.
-var dsnInline = regexp.MustCompile(`(?i)\bsslinline\b`)
+// keyName is a setting's name as lib/pq reads it: percent-decoded,
+// lower-case.
+func keyName(k string) string {
+	if u, err := url.QueryUnescape(k); err == nil {
+		k = u
+	}
+	return strings.ToLower(k)
+}
 
 // Redact removes secrets from a connection string, or from an error
-// message that may contain one, in every form lib/pq accepts: a URL's
-// password, and the values of password, sslpassword and (with sslinline)
-// sslkey, whether key=value pairs (quoted with backslash escapes, or
+// message that may contain one, in the forms lib/pq accepts: a URL's
+// password, and the values of password, sslpassword (the client key's
+// passphrase) and, with sslinline, sslkey (the key itself; otherwise a
+// file's path), whether key=value pairs (quoted with backslash escapes, or
 // unquoted with backslash-escaped blanks; an unterminated quote runs to
-// the end) or URL query parameters (to the next "&": lib/pq takes literal
-// blanks there). What is not secret, such as an sslkey that names a file
-// or the parameters after a secret one, stays.
+// the end) or URL query parameters (named in percent-encoding or not; the
+// value runs to the next "&" or line end, as lib/pq takes literal blanks
+// there, so a message's text after it on the line goes too). What is not
+// secret, such as an sslkey that names a file or the parameters after a
+// secret one, stays.
 func Redact(s string) string {
 	s = dsnUserPassword.ReplaceAllString(s, "${1}REDACTED@")
-	inline := dsnInline.MatchString(s)
+	inline := false
+	for _, m := range dsnKey.FindAllStringSubmatch(s, -1) {
+		if keyName(m[1]) == "sslinline" {
+			inline = true
+		}
+	}
 	var b strings.Builder
 	for {
-		m := dsnSecretKey.FindStringSubmatchIndex(s)
+		m := dsnKey.FindStringSubmatchIndex(s)
 		if m == nil {
 			b.WriteString(s)
 			return b.String()
 		}
+		b.WriteString(s[:m[1]])
+		name := keyName(s[m[2]:m[3]])
+		if name != "password" && name != "sslpassword" && (name != "sslkey" || !inline) {
+			s = s[m[1]:]
+			continue
+		}
 		inQuery := m[2] > m[0] && (s[m[0]] == '?' || s[m[0]] == '&')
 		end := secretEnd(s, m[1], inQuery)
-		b.WriteString(s[:m[1]])
-		if strings.EqualFold(s[m[2]:m[3]], "sslkey") && !inline {
-			b.WriteString(s[m[1]:end])
-		} else {
-			b.WriteString("REDACTED")
-		}
+		b.WriteString("REDACTED")
 		s = s[end:]
 	}
 }

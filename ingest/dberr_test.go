@@ -113,3 +113,33 @@ func TestRedactKeepsWhatIsNotSecret(t *testing.T) {
 		require.Equal(t, c.want, Redact(c.dsn))
 	}
 }
+
+// TestRedactUnicodeBlankAroundEquals: lib/pq skips any Unicode blank
+// around "=".
+func TestRedactUnicodeBlankAroundEquals(t *testing.T) {
+	for _, dsn := range []string{
+		"host=h password\u00a0=S3cretPw dbname=x",
+		"host=h password=\u00a0S3cretPw dbname=x",
+		"host=h sslpassword=\u2003S3cretPw dbname=x",
+	} {
+		cfg, err := pq.NewConfig(dsn)
+		require.NoError(t, err, "lib/pq accepts %q", dsn)
+		require.Contains(t, cfg.Password+cfg.Runtime["sslpassword"], "S3cretPw", "lib/pq reads the secret of %q", dsn)
+		require.NotContains(t, Redact(dsn), "S3cretPw", "%q", dsn)
+	}
+}
+
+// TestRedactPercentEncodedQueryKey: a URL's query parameter names are
+// percent-decoded.
+func TestRedactPercentEncodedQueryKey(t *testing.T) {
+	for _, dsn := range []string{
+		"postgres://u@h/x?pass%77ord=S3cretPw&dbname=x",
+		"postgres://u@h/x?%73slpassword=S3cretPw",
+		"postgres://u@h/x?ssl%69nline=true&sslkey=-----BEGIN PRIVATE KEY-----%0AS3cretPw%0A-----END PRIVATE KEY-----",
+	} {
+		cfg, err := pq.NewConfig(dsn)
+		require.NoError(t, err, "lib/pq accepts %q", dsn)
+		require.Contains(t, cfg.Password+cfg.Runtime["sslpassword"]+cfg.SSLKey, "S3cretPw", "lib/pq reads the secret of %q", dsn)
+		require.NotContains(t, Redact(dsn), "S3cretPw", "%q", dsn)
+	}
+}
