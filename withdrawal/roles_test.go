@@ -101,15 +101,16 @@ func requireDenied(t *testing.T, err error, what string) {
 // txhistory_owner as its shell block says, and then each role doing its
 // job, and nothing else:
 //   - txhistory_ingest runs the Ingester with the History handler and the
-//     Reconciler (completion, recovery, expiry with a refund), and may apply
+//     Reconciler (completion, recovery, expiry with a refund), and applies
 //     a rewind (the validator node restore runbook with the daemon's
-//     environment), but cannot change the gate;
+//     environment), after which ingestion replays, but cannot change the
+//     gate;
 //   - a txhistory_withdrawals member creates withdrawals and runs an
 //     Automation round (one submitted, one failed with a refund), but cannot
 //     change the gate nor what the ledger wrote;
 //   - a txhistory_operator member runs RestoreProcedure (database restored
-//     already, tSafe past), Disable and EnableAfter, resolves set-aside
-//     transactions and applies a rewind, after which ingestion replays;
+//     already, tSafe past), Disable and EnableAfter, and resolves set-aside
+//     transactions, but cannot write the checkpoint (nor move the clock);
 //   - a txhistory_reader member reads and cannot write.
 func TestOperationsRolesAsDocumented(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -356,6 +357,9 @@ func TestOperationsRolesAsDocumented(t *testing.T) {
 			`UPDATE txhistory.token_holding SET amount = 0`,
 			`DELETE FROM txhistory.checkpoint_rewind`,
 			`DELETE FROM txhistory.withdrawal_gate_log`,
+			`UPDATE txhistory.checkpoint SET ledger_offset = ledger_offset + 1000`,
+			`UPDATE txhistory.synchronizer_time SET record_time = record_time + interval '1 day'`,
+			`INSERT INTO txhistory.checkpoint_rewind (from_offset, to_offset, mode) VALUES (1, 0, 'x')`,
 		}},
 		{"txhistory_reader", readerDB, []string{
 			`UPDATE txhistory.checkpoint SET ledger_offset = 0`,
@@ -374,8 +378,9 @@ func TestOperationsRolesAsDocumented(t *testing.T) {
 	}
 
 	// The validator node restore runbook's rewind (recovery.Apply, what
-	// examples/runbook -yes writes) by an operator, with ingestion stopped;
-	// ingestion then replays, changing nothing.
+	// examples/runbook -yes writes) with the daemon's environment, as
+	// txhistory_ingest, ingestion stopped; ingestion then replays, changing
+	// nothing. An operator's login cannot apply it.
 	l.stopIngester()
 	before := snapshot(t, admin)
 	rewind := func(db *sqlx.DB) {
@@ -386,14 +391,17 @@ func TestOperationsRolesAsDocumented(t *testing.T) {
 		require.NoError(t, recovery.Apply(ctx, db, &recovery.Rewind{Schema: schema.DefaultName, Mode: recovery.ModeNonUnique,
 			From: cp.Offset, To: minted, LastUpdateID: cp.UpdateID, RecoveryTime: cp.RecordTime, SynchronizerID: cp.SynchronizerID}))
 	}
-	rewind(opsDB)
+	cp, _, err := cps.Get(ctx, opsDB)
+	require.NoError(t, err)
+	requireDenied(t, recovery.Apply(ctx, opsDB, &recovery.Rewind{Schema: schema.DefaultName, Mode: recovery.ModeNonUnique,
+		From: cp.Offset, To: minted, LastUpdateID: cp.UpdateID, RecoveryTime: cp.RecordTime, SynchronizerID: cp.SynchronizerID}),
+		"txhistory_operator applying a rewind")
+	rewind(ingestDB)
 	l.startIngester()
 	l.caughtUp()
 	l.stopIngester()
 	require.Equal(t, before, snapshot(t, admin), "the replay after the rewind changed the withdrawals")
-	// The runbook with the daemon's environment: as txhistory_ingest.
-	rewind(ingestDB)
 	rws, err := cps.Rewinds(ctx, readerDB)
 	require.NoError(t, err)
-	require.Len(t, rws, 2)
+	require.Len(t, rws, 1)
 }
