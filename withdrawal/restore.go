@@ -228,12 +228,14 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	report(RestoreProgress{Step: StepDisable, Message: "closing the withdrawal gate: Create refuses, the automation pauses"})
 	restoredOpen := false
 	if p.Restore == nil {
-		// Restored before the procedure: the gate is the backup's now.
-		g, err := s.Gate(ctx)
-		if err != nil {
-			return fail(StepDisable, err)
+		// Restored before the procedure: the gate is the backup's now. A
+		// failed read is only a gap in the report: the gate is closed
+		// next whatever it was.
+		if g, err := s.Gate(ctx); err != nil {
+			p.Logger.Warn("withdrawal: restore procedure: reading the restored gate failed; closing it all the same", "err", err)
+		} else {
+			restoredOpen = g.Enabled
 		}
-		restoredOpen = g.Enabled
 	}
 	if err := s.Disable(ctx, p.Reason+": step 1, before the restore"); err != nil {
 		return fail(StepDisable, err)
