@@ -166,3 +166,33 @@ func TestStartedLineWithholdsAnInlineSSLKeyWithBlanks(t *testing.T) {
 	<-code
 	require.NotContains(t, logs.String(), "DontLogMe", "the client key is in the logs")
 }
+
+// TestDemoIgnoresTheHostsLibpqEnvironment: the demo's connection goes
+// through lib/pq, which reads the process environment (PGSERVICE and its
+// service file, PGHOSTADDR, PGPASSWORD, ...) for whatever the demo's DSN
+// leaves out; a shell set up for psql against production does not reach
+// the demo's own PostgreSQL.
+func TestDemoIgnoresTheHostsLibpqEnvironment(t *testing.T) {
+	for name, env := range map[string]map[string]string{
+		// An operator's shell set up for psql against production.
+		"PGSERVICE": {"PGSERVICE": "integration", "PGSERVICEFILE": filepath.Join(t.TempDir(), "pg_service.conf")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			for k, v := range env {
+				t.Setenv(k, v)
+			}
+			logs := &lockedBuffer{}
+			sigs := make(chan os.Signal, 1)
+			code, ready := runDaemon([]string{"-demo", "-demo-backlog", "10", "-progress", "100ms"}, nil, logs, sigs)
+			select {
+			case <-ready:
+			case c := <-code:
+				t.Fatalf("demo exited %d with the host's %s:\n%s", c, name, logs.String())
+			case <-time.After(60 * time.Second):
+				t.Fatal("not ready")
+			}
+			sigs <- syscall.SIGTERM
+			require.Equal(t, 0, <-code, logs.String())
+		})
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +31,9 @@ func startDemo(ctx context.Context, cfg *config, log *slog.Logger) (stop func(),
 	if len(cfg.demoIgnored) > 0 {
 		log.Warn("ingestd: demo: the host's settings are not used; the demo has a participant, a local PostgreSQL and a party of its own",
 			"not_used", strings.Join(cfg.demoIgnored, ", "))
+	}
+	if pg := dropLibpqEnvironment(); len(pg) > 0 {
+		log.Warn("ingestd: demo: the host's libpq environment is not used", "not_used", strings.Join(pg, ", "))
 	}
 	cfg.party = demoParty
 	for i := 0; i < cfg.demoBacklog; i += 1000 {
@@ -122,4 +127,22 @@ func demoTxs(treasury string, from, k int) []*ledger.Transaction {
 		})
 	}
 	return out
+}
+
+// dropLibpqEnvironment unsets the PG* variables of this process, which
+// lib/pq reads for whatever a connection string leaves out (PGSERVICE and
+// its service file, PGPASSWORD, PGHOSTADDR, PGSSLMODE, ...): the demo's
+// PostgreSQL is its own, not the one a host's shell is set up for. It
+// returns the names it unset.
+func dropLibpqEnvironment() []string {
+	var names []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "PG") {
+			names = append(names, name)
+			_ = os.Unsetenv(name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
