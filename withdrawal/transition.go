@@ -330,7 +330,7 @@ func (s *Store) ExpireDue(ctx context.Context, recordTimes map[string]time.Time)
 // ExpireDueTx moves to expired, in one statement inside the caller's
 // transaction, every requested or submitted withdrawal whose trecTgt is
 // before the ingested record time: that of its synchronizer if it names
-// one, else the store's clock (Config.Synchronizer) computed from
+// one, else the store's clock (Config.Synchronizer or Synchronizers) computed from
 // recordTimes, the record time reached per synchronizer (ingest.Batch's
 // RecordTimes). Their reservations are released and the Refunder is called
 // for each. It returns them, by trecTgt.

@@ -110,7 +110,8 @@ type Request struct {
 	// withdrawal is expired. Usually now + ttl.
 	TrecTgt time.Time `json:"trec_tgt"`
 	// SynchronizerID, if set, names the synchronizer whose record time
-	// TrecTgt is compared with. Empty: the store's clock (Config.Synchronizer).
+	// TrecTgt is compared with. Empty: the store's clock (Config.Synchronizer,
+	// or Config.Synchronizers).
 	SynchronizerID string `json:"synchronizer_id,omitempty"`
 }
 

@@ -177,3 +177,38 @@ func TestDemoIgnoresTheHostsLibpqEnvironment(t *testing.T) {
 		})
 	}
 }
+
+// TestDemoHonoursPGBinDir: PG_BINDIR is pgtest's setting (where the
+// demo's own PostgreSQL binaries are), not a libpq variable; the demo
+// still uses it. Here PG_BINDIR names a directory whose initdb records that
+// it ran and then runs the real one.
+func TestDemoHonoursPGBinDir(t *testing.T) {
+	real := "/usr/lib/postgresql/15/bin"
+	if _, err := os.Stat(filepath.Join(real, "initdb")); err != nil {
+		t.Skip("no PostgreSQL 15 binaries")
+	}
+	dir, err := os.MkdirTemp("", "pgbindir")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	require.NoError(t, os.Chmod(dir, 0o777))
+	marker := filepath.Join(dir, "initdb-ran")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "initdb"),
+		[]byte("#!/bin/sh\necho ran >> "+marker+"\nexec "+real+"/initdb \"$@\"\n"), 0o755))
+	require.NoError(t, os.Symlink(filepath.Join(real, "postgres"), filepath.Join(dir, "postgres")))
+	t.Setenv("PG_BINDIR", dir)
+
+	logs := &lockedBuffer{}
+	sigs := make(chan os.Signal, 1)
+	code, ready := runDaemon([]string{"-demo", "-demo-backlog", "10", "-progress", "100ms"}, nil, logs, sigs)
+	select {
+	case <-ready:
+	case c := <-code:
+		t.Fatalf("demo exited %d:\n%s", c, logs.String())
+	case <-time.After(60 * time.Second):
+		t.Fatal("not ready")
+	}
+	sigs <- syscall.SIGTERM
+	<-code
+	_, err = os.Stat(marker)
+	require.NoError(t, err, "the demo did not use $PG_BINDIR's initdb; logs:\n%s", logs.String())
+}

@@ -132,13 +132,14 @@ func demoTxs(treasury string, from, k int) []*ledger.Transaction {
 // dropLibpqEnvironment unsets the PG* variables of this process, which
 // lib/pq reads for whatever a connection string leaves out (PGSERVICE and
 // its service file, PGPASSWORD, PGHOSTADDR, PGSSLMODE, ...): the demo's
-// PostgreSQL is its own, not the one a host's shell is set up for. It
+// PostgreSQL is its own, not the one a host's shell is set up for.
+// pgtest's PG_BINDIR, naming the server binaries to start, stays. It
 // returns the names it unset.
 func dropLibpqEnvironment() []string {
 	var names []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "PG") {
+		if strings.HasPrefix(name, "PG") && name != pgtest.EnvBinDir { // where the server binaries are: pgtest's
 			names = append(names, name)
 			_ = os.Unsetenv(name)
 		}
