@@ -1,13 +1,17 @@
 package withdrawal_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/pgtest"
+	"github.com/cantonx/txhistory/schema"
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -232,4 +236,24 @@ func TestSynchronizersConfig(t *testing.T) {
 		require.NoError(t, err)
 		return !now.IsZero()
 	}, 10*time.Second, 10*time.Millisecond, "B's record time arrives with an offset checkpoint")
+}
+
+// TestUnknownClockIsLogged: a listed synchronizer with no record time
+// (not used yet, or a wrong id) keeps anything from expiring; the store
+// says so in its log, naming it, at most once a minute.
+func TestUnknownClockIsLogged(t *testing.T) {
+	db := pgtest.NewDB(t)
+	require.NoError(t, schema.Migrate(context.Background(), db))
+	var logs bytes.Buffer
+	store, err := withdrawal.NewStore(db, withdrawal.Config{Treasury: treasury, Refunder: refunder,
+		Logger:        slog.New(slog.NewTextHandler(&logs, nil)),
+		Synchronizers: []string{ledgertest.DefaultSynchronizer, "typo::1220"}})
+	require.NoError(t, err)
+	times := map[string]time.Time{ledgertest.DefaultSynchronizer: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	_, err = store.ExpireDue(context.Background(), times)
+	require.NoError(t, err)
+	_, err = store.ExpireDue(context.Background(), times)
+	require.NoError(t, err)
+	require.Equal(t, 1, strings.Count(logs.String(), "no withdrawal expires"), logs.String())
+	require.Contains(t, logs.String(), "typo::1220")
 }

@@ -82,8 +82,10 @@ type Config struct {
 	// a withdrawal naming none may commit its transfer on: the clock is the
 	// earliest record time ingested on them, and unknown (nothing expires,
 	// EnableAfter and the restore procedure's gate wait) while one of them
-	// has no record time ingested yet. A withdrawal is then expired only
-	// when none of them can still commit its transfer.
+	// has no record time ingested yet (the store then warns, at most once
+	// a minute, naming them: a wrong id would stop expiry for good). A
+	// withdrawal is then expired only when none of them can still commit
+	// its transfer.
 	//
 	// Default empty: the earliest record time ingested on any synchronizer
 	// seen so far. A synchronizer the treasury has not used yet (nothing
@@ -131,6 +133,8 @@ type Store struct {
 	// (Unix nanoseconds, database clock): a gate changed before it is a
 	// restored one (Gate.Rewound).
 	gateSeen atomic.Int64
+	// clockWarned is when warnUnknownClock last warned (Unix ns).
+	clockWarned atomic.Int64
 }
 
 // NewStore returns a store for db, whose schema must have been migrated

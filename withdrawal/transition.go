@@ -400,6 +400,34 @@ type clockArgs struct {
 	def, latest  any
 }
 
+// unknownClockWarningInterval is how often, at most, a Store warns that a
+// synchronizer of Config.Synchronizers keeps its clock unknown.
+const unknownClockWarningInterval = time.Minute
+
+// warnUnknownClock warns, at most once per unknownClockWarningInterval,
+// when record times were ingested but the store's clock is unknown because
+// a synchronizer of Config.Synchronizers has none yet: nothing expires
+// until it does (a synchronizer the treasury has not used yet, or a wrong
+// id in the list).
+func (s *Store) warnUnknownClock(recordTimes map[string]time.Time) {
+	if len(s.cfg.Synchronizers) == 0 || len(recordTimes) == 0 {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := s.clockWarned.Load()
+	if now-last < int64(unknownClockWarningInterval) || !s.clockWarned.CompareAndSwap(last, now) {
+		return
+	}
+	var missing []string
+	for _, sync := range s.cfg.Synchronizers {
+		if recordTimes[sync].IsZero() {
+			missing = append(missing, sync)
+		}
+	}
+	s.log.Warn("withdrawal: no withdrawal expires: Config.Synchronizers names synchronizers with no record time ingested yet (not used by the treasury so far, or a wrong id)",
+		"missing", missing, "ingested", slices.Sorted(maps.Keys(recordTimes)))
+}
+
 func (s *Store) clockArgs(recordTimes map[string]time.Time) clockArgs {
 	var c clockArgs
 	var latest time.Time
@@ -412,6 +440,8 @@ func (s *Store) clockArgs(recordTimes map[string]time.Time) clockArgs {
 	}
 	if d := s.clock(recordTimes, ""); !d.IsZero() {
 		c.def = normTime(d)
+	} else {
+		s.warnUnknownClock(recordTimes)
 	}
 	if !latest.IsZero() {
 		c.latest = normTime(latest)
