@@ -254,6 +254,6 @@ func TestUnknownClockIsLogged(t *testing.T) {
 	require.NoError(t, err)
 	_, err = store.ExpireDue(context.Background(), times)
 	require.NoError(t, err)
-	require.Equal(t, 1, strings.Count(logs.String(), "no withdrawal expires"), logs.String())
+	require.Equal(t, 1, strings.Count(logs.String(), "do not expire"), logs.String())
 	require.Contains(t, logs.String(), "typo::1220")
 }

@@ -82,8 +82,9 @@ type Config struct {
 	// a withdrawal naming none may commit its transfer on: the clock is the
 	// earliest record time ingested on them, and unknown (nothing expires,
 	// EnableAfter and the restore procedure's gate wait) while one of them
-	// has no record time ingested yet (the store then warns, at most once
-	// a minute, naming them: a wrong id would stop expiry for good). A
+	// has no record time ingested yet (expiry, the Reconciler, the
+	// Automation and IngestedTime then warn, at most once a minute, naming
+	// them: a wrong id would stop expiry for good). A
 	// withdrawal is then expired only when none of them can still commit
 	// its transfer.
 	//
@@ -616,7 +617,11 @@ func (s *Store) IngestedTime(ctx context.Context) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
-	return s.clock(times, ""), nil
+	t := s.clock(times, "")
+	if t.IsZero() {
+		s.warnUnknownClock(times)
+	}
+	return t, nil
 }
 
 func (s *Store) recordTimes(ctx context.Context, q sqlx.QueryerContext) (map[string]time.Time, error) {

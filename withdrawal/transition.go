@@ -406,9 +406,11 @@ const unknownClockWarningInterval = time.Minute
 
 // warnUnknownClock warns, at most once per unknownClockWarningInterval,
 // when record times were ingested but the store's clock is unknown because
-// a synchronizer of Config.Synchronizers has none yet: nothing expires
-// until it does (a synchronizer the treasury has not used yet, or a wrong
-// id in the list).
+// a synchronizer of Config.Synchronizers has none yet: withdrawals naming
+// no synchronizer do not expire until it does (a synchronizer the treasury
+// has not used yet, or a wrong id in the list). Expiry, the Reconciler and
+// the Automation call it; the gate's wait reports the unknown clock as a
+// zero ingested record time (and IngestedTime calls it too).
 func (s *Store) warnUnknownClock(recordTimes map[string]time.Time) {
 	if len(s.cfg.Synchronizers) == 0 || len(recordTimes) == 0 {
 		return
@@ -424,7 +426,7 @@ func (s *Store) warnUnknownClock(recordTimes map[string]time.Time) {
 			missing = append(missing, sync)
 		}
 	}
-	s.log.Warn("withdrawal: no withdrawal expires: Config.Synchronizers names synchronizers with no record time ingested yet (not used by the treasury so far, or a wrong id)",
+	s.log.Warn("withdrawal: withdrawals naming no synchronizer do not expire, and the Integration DB restore gate cannot open: Config.Synchronizers names synchronizers with no record time ingested yet (not used by the treasury so far, or a wrong id)",
 		"missing", missing, "ingested", slices.Sorted(maps.Keys(recordTimes)))
 }
 
