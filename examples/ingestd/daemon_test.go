@@ -17,6 +17,19 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
+// waitReady waits until the daemon run by runDaemon is ingesting, failing
+// the test if it exits first or takes over a minute.
+func waitReady(t *testing.T, code <-chan int, ready <-chan string, logs *lockedBuffer) {
+	t.Helper()
+	select {
+	case <-ready:
+	case c := <-code:
+		t.Fatalf("exited %d:\n%s", c, logs.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("not ready after a minute:\n%s", logs.String())
+	}
+}
+
 // runDaemon starts run in a goroutine and returns its exit code channel.
 func runDaemon(args []string, env map[string]string, logs *lockedBuffer, sigs chan os.Signal) (<-chan int, <-chan string) {
 	code := make(chan int, 1)
@@ -80,13 +93,7 @@ func TestDemoWithTheHostsMigrateFalse(t *testing.T) {
 	sigs := make(chan os.Signal, 1)
 	code, ready := runDaemon([]string{"-demo", "-metrics-addr", "127.0.0.1:0", "-demo-backlog", "100", "-progress", "100ms"},
 		map[string]string{"TXHISTORY_MIGRATE": "false"}, logs, sigs)
-	select {
-	case <-ready:
-	case c := <-code:
-		t.Fatalf("demo exited %d:\n%s", c, logs.String())
-	case <-time.After(60 * time.Second):
-		t.Fatal("not ready")
-	}
+	waitReady(t, code, ready, logs)
 	select {
 	case c := <-code:
 		t.Fatalf("demo exited %d with the host's TXHISTORY_MIGRATE=false:\n%s", c, logs.String())
@@ -135,13 +142,7 @@ func TestStartedLineWithholdsAnInlineSSLKey(t *testing.T) {
 		logs := &lockedBuffer{}
 		sigs := make(chan os.Signal, 1)
 		code, ready := runDaemon([]string{"-metrics-addr", "127.0.0.1:0"}, env, logs, sigs)
-		select {
-		case <-ready:
-		case c := <-code:
-			t.Fatalf("exited %d:\n%s", c, logs.String())
-		case <-time.After(30 * time.Second):
-			t.Fatal("not ready")
-		}
+		waitReady(t, code, ready, logs)
 		sigs <- syscall.SIGTERM
 		<-code
 		require.NotContains(t, logs.String(), "DontLogMe", "the client key is in the logs")
@@ -165,13 +166,7 @@ func TestDemoIgnoresTheHostsLibpqEnvironment(t *testing.T) {
 			logs := &lockedBuffer{}
 			sigs := make(chan os.Signal, 1)
 			code, ready := runDaemon([]string{"-demo", "-demo-backlog", "10", "-progress", "100ms"}, nil, logs, sigs)
-			select {
-			case <-ready:
-			case c := <-code:
-				t.Fatalf("demo exited %d with the host's %s:\n%s", c, name, logs.String())
-			case <-time.After(60 * time.Second):
-				t.Fatal("not ready")
-			}
+			waitReady(t, code, ready, logs)
 			sigs <- syscall.SIGTERM
 			require.Equal(t, 0, <-code, logs.String())
 		})
@@ -200,13 +195,7 @@ func TestDemoHonoursPGBinDir(t *testing.T) {
 	logs := &lockedBuffer{}
 	sigs := make(chan os.Signal, 1)
 	code, ready := runDaemon([]string{"-demo", "-demo-backlog", "10", "-progress", "100ms"}, nil, logs, sigs)
-	select {
-	case <-ready:
-	case c := <-code:
-		t.Fatalf("demo exited %d:\n%s", c, logs.String())
-	case <-time.After(60 * time.Second):
-		t.Fatal("not ready")
-	}
+	waitReady(t, code, ready, logs)
 	sigs <- syscall.SIGTERM
 	<-code
 	_, err = os.Stat(marker)
