@@ -99,7 +99,7 @@
 //     reserved.
 //   - Once Disable returns, no Create commits and no submission starts until
 //     the gate is opened again; EnableAfter opens it only if the ingested
-//     record time, read in the same statement, is past tSafe.
+//     record time, read in the same transaction, is past tSafe.
 //   - A withdrawal whose transfer is on the ledger is never expired: the
 //     Reconciler applies a batch's transfers before its expiry, and a
 //     transfer cannot commit after its deadline trecTgt. This needs the

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 )
 
 // Gate is the state of the withdrawal gate. While it is closed, or
@@ -146,7 +145,7 @@ func (s *Store) EnableTx(ctx context.Context, tx *sqlx.Tx, reason string) error 
 }
 
 // EnableAfter opens the withdrawal gate if the ingested record time (the
-// store's clock, read from the checkpoint in the same statement) is past
+// store's clock, read from the checkpoint in the same transaction) is past
 // tSafe and no transaction set aside for review is unresolved, in a
 // transaction of its own. See EnableAfterTx.
 func (s *Store) EnableAfter(ctx context.Context, tSafe time.Time, reason string) (opened bool, ingested time.Time, err error) {
@@ -187,6 +186,17 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason s
 			return false, time.Time{}, fmt.Errorf("withdrawal: locking the withdrawal gate: %w", err)
 		}
 	}
+	// The store's clock, read in the change's transaction (Store.clock is
+	// the one rule for it): it only moves forward, so if it is past tSafe
+	// now it is when the gate opens.
+	times, err := s.recordTimes(ctx, tx)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	var clock any
+	if t := s.clock(times, ""); !t.IsZero() {
+		clock = normTime(t)
+	}
 	// changed_at is the time of the UPDATE, not of the transaction's start
 	// (now()): the row lock then orders the changes' times as their
 	// commits, which Gate.Rewound relies on.
@@ -194,12 +204,7 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason s
 		ChangedAt sql.NullTime `db:"changed_at"`
 		Ingested  sql.NullTime `db:"ingested"`
 	}
-	err := tx.GetContext(ctx, &out, `WITH clock AS (
-			SELECT CASE WHEN $4 <> '' THEN (SELECT record_time FROM `+s.syncTime+` WHERE synchronizer_id = $4)
-				WHEN cardinality($5::text[]) > 0 THEN (SELECT CASE WHEN count(*) = cardinality($5::text[]) THEN min(record_time) END
-					FROM `+s.syncTime+` WHERE synchronizer_id = ANY($5::text[]))
-				ELSE (SELECT min(record_time) FROM `+s.syncTime+`) END AS t
-		), moved AS (
+	err = tx.GetContext(ctx, &out, `WITH clock AS (SELECT $4::timestamptz AS t), moved AS (
 			UPDATE `+s.gate+` SET enabled = $1, reason = $2, changed_at = clock_timestamp()
 			WHERE id = 1 AND ($3::timestamptz IS NULL OR ((SELECT t FROM clock) > $3::timestamptz
 				AND NOT `+s.reviewHeld()+`))
@@ -209,7 +214,7 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason s
 			SELECT $1, $2, moved.changed_at, (SELECT t FROM clock), $3::timestamptz FROM moved
 		)
 		SELECT (SELECT changed_at FROM moved) AS changed_at, (SELECT t FROM clock) AS ingested`,
-		enabled, reason, ts, s.cfg.Synchronizer, pq.StringArray(s.cfg.Synchronizers))
+		enabled, reason, ts, clock)
 	if err != nil {
 		return false, time.Time{}, fmt.Errorf("withdrawal: setting the withdrawal gate to enabled=%t: %w", enabled, err)
 	}

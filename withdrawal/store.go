@@ -127,7 +127,7 @@ type Store struct {
 	log *slog.Logger
 
 	withdrawals, reservations, gate, gateLog string
-	holdings, history, syncTime, review      string
+	holdings, history, review                string
 	instructions                             string
 
 	// gateSeen is the latest ChangedAt of the gate this Store has read
@@ -163,7 +163,7 @@ func NewStore(db *sqlx.DB, cfg Config) (*Store, error) {
 	return &Store{
 		db: db, cfg: cfg, cps: cps, log: cfg.Logger,
 		withdrawals: q(Table), reservations: q(ReservationTable), gate: q(GateTable), gateLog: q(GateLogTable),
-		holdings: q(tokenstd.HoldingTable), history: q(tokenstd.HistoryTable), syncTime: q("synchronizer_time"),
+		holdings: q(tokenstd.HoldingTable), history: q(tokenstd.HistoryTable),
 		review: q(tokenstd.ReviewTable), instructions: q(tokenstd.InstructionTable),
 	}, nil
 }
