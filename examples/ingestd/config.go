@@ -145,7 +145,7 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	str(&secretFile, "oauth-client-secret-file", "TXHISTORY_OAUTH_CLIENT_SECRET_FILE", "", "file holding the OAuth2 client secret (else $"+conn.EnvClientSecret+")")
 	str(&c.oauthAudience, "oauth-audience", "TXHISTORY_OAUTH_AUDIENCE", "", "OAuth2 audience parameter, e.g. https://daml.com/jwt/aud/participant/<id>")
 	str(&c.oauthScopes, "oauth-scopes", "TXHISTORY_OAUTH_SCOPES", "", "OAuth2 scopes, space-separated, e.g. daml_ledger_api")
-	metricsAddr := "127.0.0.1:9464"
+	metricsAddr := defaultMetricsAddr
 	if v, ok := lookupEnv("TXHISTORY_METRICS_ADDR"); ok {
 		metricsAddr = v // empty: none
 	}
@@ -224,6 +224,10 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	return c, c.validate()
 }
 
+// defaultMetricsAddr is where /metrics and /healthz are served unless
+// -metrics-addr or TXHISTORY_METRICS_ADDR says otherwise.
+const defaultMetricsAddr = "127.0.0.1:9464"
+
 // demoMetricsAddr is where the demo serves /metrics and /healthz unless
 // -metrics-addr is given on the command line: a free loopback port (the
 // "started" line names it), never the address a host's monitoring watches.
@@ -274,7 +278,7 @@ func (c *config) dropHostSettings(secrets map[string]bool, metricsGiven bool) []
 		dropped, c.synchronizers = append(dropped, "-synchronizers"), nil
 	}
 	if !metricsGiven {
-		if c.metricsAddr != "127.0.0.1:9464" {
+		if c.metricsAddr != defaultMetricsAddr {
 			dropped = append(dropped, "-metrics-addr")
 		}
 		c.metricsAddr = demoMetricsAddr
