@@ -303,9 +303,10 @@ func (ing *Ingester) finish(ctx context.Context, st *started, split bool) (err e
 			_ = tx.Rollback()
 		}
 	}()
+	var notes []asideNote
 	if ing.cfg.Handler != nil && (len(batch.Transactions) > 0 || len(b.cps) > 0) {
 		if split {
-			if err := ing.handleSplit(ctx, tx, batch, b.prev.RecordTimes); err != nil {
+			if err := ing.handleSplit(ctx, tx, batch, b.prev.RecordTimes, &notes); err != nil {
 				return err
 			}
 		} else if err := ing.cfg.Handler.HandleBatch(ctx, tx, batch); err != nil {
@@ -313,7 +314,7 @@ func (ing *Ingester) finish(ctx context.Context, st *started, split bool) (err e
 		}
 	}
 	for _, p := range b.poison {
-		if err := ing.setAside(ctx, tx, p.updateID, p.offset, time.Time{}, "", p.err, p.raw); err != nil {
+		if err := ing.setAside(ctx, tx, p.updateID, p.offset, time.Time{}, "", p.err, p.raw, &notes); err != nil {
 			return err
 		}
 	}
@@ -323,6 +324,7 @@ func (ing *Ingester) finish(ctx context.Context, st *started, split bool) (err e
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("ingest: commit batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
 	}
+	ing.noteSetAside(notes)
 	return nil
 }
 

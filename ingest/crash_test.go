@@ -142,7 +142,8 @@ func TestCrashAtRandomMoments(t *testing.T) {
 	require.Equal(t, len(treasuryTxs(b.p)), st.Ingested)
 }
 
-// lockedBuffer collects a child's output.
+// lockedBuffer collects a child's output, or a log written from the
+// Ingester's goroutines.
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer

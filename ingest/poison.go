@@ -85,7 +85,18 @@ func (b *builder) addPoison(de *ledger.DecodeError) error {
 	return nil
 }
 
-func (ing *Ingester) setAside(ctx context.Context, tx *sqlx.Tx, updateID string, offset int64, rt time.Time, sync string, cause error, raw []byte) error {
+// asideNote is a transaction set aside in a batch not yet committed: it
+// is logged and counted in Stats once the batch commits (a batch retried
+// after a failed commit sets it aside again).
+type asideNote struct {
+	offset   int64
+	updateID string
+	cause    error
+}
+
+// setAside records a transaction in the review table inside tx and, if
+// the row is new, appends it to notes.
+func (ing *Ingester) setAside(ctx context.Context, tx *sqlx.Tx, updateID string, offset int64, rt time.Time, sync string, cause error, raw []byte, notes *[]asideNote) error {
 	if !ledger.StorableUpdateID(updateID) {
 		// None, or one the review table cannot key (the error quotes it).
 		updateID = fmt.Sprintf("offset:%d", offset)
@@ -99,15 +110,25 @@ func (ing *Ingester) setAside(ctx context.Context, tx *sqlx.Tx, updateID string,
 	}
 	// text cannot hold a NUL or invalid UTF-8 either.
 	msg := strings.ReplaceAll(strings.ToValidUTF8(cause.Error(), "\uFFFD"), "\x00", `\x00`)
-	_, err := tx.ExecContext(ctx, `INSERT INTO `+ing.review+` (update_id, ledger_offset, record_time, synchronizer_id, error, raw)
+	res, err := tx.ExecContext(ctx, `INSERT INTO `+ing.review+` (update_id, ledger_offset, record_time, synchronizer_id, error, raw)
 		VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (update_id) DO NOTHING`,
 		updateID, offset, rtArg, sync, msg, rawArg)
 	if err != nil {
 		return fmt.Errorf("ingest: set aside update %s at offset %d: %w", updateID, offset, err)
 	}
-	ing.log.Warn("ingest: transaction set aside for review", "offset", offset, "update_id", updateID, "err", cause)
-	ing.stats.setAside()
+	if n, err := res.RowsAffected(); err == nil && n > 0 {
+		*notes = append(*notes, asideNote{offset: offset, updateID: updateID, cause: cause})
+	}
 	return nil
+}
+
+// noteSetAside logs and counts the transactions a committed batch set
+// aside.
+func (ing *Ingester) noteSetAside(notes []asideNote) {
+	for _, n := range notes {
+		ing.log.Warn("ingest: transaction set aside for review", "offset", n.offset, "update_id", n.updateID, "err", n.cause)
+		ing.stats.setAside()
+	}
 }
 
 // handleSplit runs the handler one transaction at a time, each under a
@@ -122,10 +143,10 @@ func (ing *Ingester) setAside(ctx context.Context, tx *sqlx.Tx, updateID string,
 // later transactions bring (the Reconciler expiring a withdrawal whose
 // transfer comes later in the batch). The batch's checkpoints and its
 // full times come last, in a batch without transactions.
-func (ing *Ingester) handleSplit(ctx context.Context, tx *sqlx.Tx, batch *Batch, from map[string]time.Time) error {
+func (ing *Ingester) handleSplit(ctx context.Context, tx *sqlx.Tx, batch *Batch, from map[string]time.Time, notes *[]asideNote) error {
 	return ing.eachAlone(ctx, tx, batch, from, func(t *ledger.Transaction, herr error) error {
 		raw, _ := ledger.ReviewJSON(t.Proto()) // without, if it cannot be encoded
-		return ing.setAside(ctx, tx, t.UpdateID, t.Offset, t.RecordTime, t.SynchronizerID, herr, raw)
+		return ing.setAside(ctx, tx, t.UpdateID, t.Offset, t.RecordTime, t.SynchronizerID, herr, raw, notes)
 	})
 }
 

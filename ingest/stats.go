@@ -41,7 +41,10 @@ type Stats struct {
 	// Skipped those dedup dropped; Checkpoints the OffsetCheckpoints seen;
 	// Batches the SQL transactions committed.
 	Transactions, Skipped, Checkpoints, Batches int64
-	// SetAside counts transactions set aside for review (PoisonSetAside).
+	// SetAside counts transactions set aside for review (PoisonSetAside)
+	// in batches this Ingester committed: a batch retried after a failed
+	// commit counts its transactions once, and one already in the review
+	// table (set aside before a restart) is not counted again.
 	SetAside int64
 	// TxPerSecond is the rate of new transactions over the last committed
 	// batches (a moving average over about ten seconds).

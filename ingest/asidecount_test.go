@@ -1,0 +1,68 @@
+package ingest_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+)
+
+// A batch that set a transaction aside and then failed to commit (a
+// serialization failure at COMMIT, retried) sets it aside again on the
+// retry: Stats and the log count it once, when it is committed.
+func TestSetAsideCountedOnceWhenTheCommitIsRetried(t *testing.T) {
+	b := setup(t)
+	appendN(t, b.p, 0, 20)
+	txs := treasuryTxs(b.p)
+	rejected := txs[len(txs)/2].UpdateID
+
+	// The first COMMIT of a transaction that inserted a review row fails
+	// with serialization_failure (40001); a sequence keeps the count
+	// across the rollback.
+	_, err := b.db.Exec(`
+CREATE SEQUENCE aside_commits;
+CREATE FUNCTION fail_first_aside_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF nextval('aside_commits') = 1 THEN
+    RAISE EXCEPTION 'test: first commit with a set-aside row fails' USING ERRCODE = '40001';
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER fail_first_aside_commit AFTER INSERT ON txhistory.review_transaction
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_first_aside_commit();`)
+	require.NoError(t, err)
+
+	var logs lockedBuffer
+	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
+		for _, x := range batch.Transactions {
+			if x.UpdateID == rejected {
+				return fmt.Errorf("handler cannot apply update %s", x.UpdateID)
+			}
+		}
+		return effectsHandler(ctx, tx, batch)
+	})
+	ing := newIngester(t, b, ingest.Config{Handler: h, Poison: ingest.PoisonSetAside, EndOffset: b.p.LedgerEnd(),
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, ing.Run(ctx))
+
+	var commits int
+	require.NoError(t, b.db.Get(&commits, `SELECT last_value FROM aside_commits`))
+	require.Equal(t, 2, commits, "the first commit failed and the batch was retried")
+	aside, err := ing.SetAsideTransactions(context.Background())
+	require.NoError(t, err)
+	require.Len(t, aside, 1)
+	require.Equal(t, rejected, aside[0].UpdateID)
+	require.Equal(t, int64(1), ing.Stats().SetAside, "counted once, though set aside in two attempts")
+	require.Equal(t, 1, strings.Count(logs.String(), "transaction set aside for review"), "logged once:\n%s", logs.String())
+	var effects int
+	require.NoError(t, b.db.Get(&effects, `SELECT count(*) FROM effects`))
+	require.Equal(t, len(txs)-1, effects, "every other transaction applied once")
+}
