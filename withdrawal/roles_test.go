@@ -319,6 +319,16 @@ func TestOperationsRolesAsDocumented(t *testing.T) {
 		WHERE resolved_at IS NULL`)
 	require.NoError(t, err, "resolving set-aside transactions as a txhistory_operator member")
 
+	// Every privilege each role holds on txhistory's tables, against the
+	// list below: a grant broadened in the section (or a migration that
+	// grants more) fails here until the list, and so a reviewer, agrees.
+	requireGrants(ctx, t, admin, map[string]string{
+		"txhistory_ingest":      role("txhistory_ingest"),
+		"txhistory_withdrawals": role("withdrawal_service"),
+		"txhistory_operator":    role("alice"),
+		"txhistory_reader":      role("backoffice"),
+	})
+
 	// What each role must not do.
 	for who, s := range map[string]*withdrawal.Store{"txhistory_ingest": l.store, "txhistory_withdrawals": svc, "txhistory_reader": reader} {
 		requireDenied(t, s.Disable(ctx, "roles test"), who+" closing the gate")
@@ -404,4 +414,96 @@ func TestOperationsRolesAsDocumented(t *testing.T) {
 	rws, err := cps.Rewinds(ctx, readerDB)
 	require.NoError(t, err)
 	require.Len(t, rws, 1)
+}
+
+// grantsDocumented is what each role of docs/OPERATIONS.md may do on
+// txhistory's tables (through its groups): table privileges, and UPDATE
+// column by column where only some columns are granted.
+var grantsDocumented = map[string][]string{
+	"txhistory_ingest": {
+		"checkpoint DELETE", "checkpoint INSERT", "checkpoint SELECT", "checkpoint UPDATE",
+		"checkpoint_rewind INSERT", "checkpoint_rewind SELECT",
+		"ingested_update DELETE", "ingested_update INSERT", "ingested_update SELECT", "ingested_update UPDATE",
+		"review_transaction DELETE", "review_transaction INSERT", "review_transaction SELECT", "review_transaction UPDATE",
+		"synchronizer_time DELETE", "synchronizer_time INSERT", "synchronizer_time SELECT", "synchronizer_time UPDATE",
+		"token_history DELETE", "token_history INSERT", "token_history SELECT", "token_history UPDATE",
+		"token_holding DELETE", "token_holding INSERT", "token_holding SELECT", "token_holding UPDATE",
+		"token_instruction DELETE", "token_instruction INSERT", "token_instruction SELECT", "token_instruction UPDATE",
+		"txhistory_migration SELECT",
+		"withdrawal INSERT", "withdrawal SELECT", "withdrawal UPDATE",
+		"withdrawal_gate SELECT",
+		"withdrawal_gate_log SELECT",
+		"withdrawal_reservation DELETE", "withdrawal_reservation SELECT",
+	},
+	"txhistory_withdrawals": {
+		"checkpoint SELECT",
+		"checkpoint_rewind SELECT",
+		"ingested_update SELECT",
+		"review_transaction SELECT",
+		"synchronizer_time SELECT",
+		"token_history SELECT",
+		"token_holding SELECT", "token_holding UPDATE(created_node_id)",
+		"token_instruction SELECT",
+		"txhistory_migration SELECT",
+		"withdrawal INSERT", "withdrawal SELECT", "withdrawal UPDATE(closed_at)", "withdrawal UPDATE(failure_reason)", "withdrawal UPDATE(status)", "withdrawal UPDATE(submit_attempted_at)", "withdrawal UPDATE(submitted_at)", "withdrawal UPDATE(updated_at)",
+		"withdrawal_gate SELECT", "withdrawal_gate UPDATE(id)",
+		"withdrawal_gate_log SELECT",
+		"withdrawal_reservation DELETE", "withdrawal_reservation INSERT", "withdrawal_reservation SELECT",
+	},
+	"txhistory_operator": {
+		"checkpoint SELECT",
+		"checkpoint_rewind SELECT",
+		"ingested_update SELECT",
+		"review_transaction SELECT", "review_transaction UPDATE(resolution)", "review_transaction UPDATE(resolved_at)",
+		"synchronizer_time SELECT",
+		"token_history SELECT",
+		"token_holding SELECT",
+		"token_instruction SELECT",
+		"txhistory_migration SELECT",
+		"withdrawal SELECT",
+		"withdrawal_gate SELECT", "withdrawal_gate UPDATE",
+		"withdrawal_gate_log INSERT", "withdrawal_gate_log SELECT",
+		"withdrawal_reservation SELECT",
+	},
+	"txhistory_reader": {
+		"checkpoint SELECT",
+		"checkpoint_rewind SELECT",
+		"ingested_update SELECT",
+		"review_transaction SELECT",
+		"synchronizer_time SELECT",
+		"token_history SELECT",
+		"token_holding SELECT",
+		"token_instruction SELECT",
+		"txhistory_migration SELECT",
+		"withdrawal SELECT",
+		"withdrawal_gate SELECT",
+		"withdrawal_gate_log SELECT",
+		"withdrawal_reservation SELECT",
+	},
+}
+
+// requireGrants compares each role's privileges on the tables of schema
+// txhistory, as PostgreSQL resolves them (memberships and PUBLIC
+// included), with grantsDocumented.
+func requireGrants(ctx context.Context, t *testing.T, admin *sqlx.DB, roles map[string]string) {
+	t.Helper()
+	for who, r := range roles {
+		var got []string
+		require.NoError(t, admin.SelectContext(ctx, &got, `
+SELECT c.relname || ' ' || p.priv
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+     unnest(ARRAY['SELECT','INSERT','UPDATE','DELETE','TRUNCATE','REFERENCES','TRIGGER']) AS p(priv)
+WHERE n.nspname = 'txhistory' AND c.relkind IN ('r', 'p', 'v')
+  AND has_table_privilege($1, c.oid, p.priv)
+UNION ALL
+SELECT c.relname || ' ' || p.priv || '(' || a.attname || ')'
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped,
+     unnest(ARRAY['INSERT','UPDATE']) AS p(priv)
+WHERE n.nspname = 'txhistory' AND c.relkind IN ('r', 'p', 'v')
+  AND NOT has_table_privilege($1, c.oid, p.priv)
+  AND has_column_privilege($1, c.oid, a.attnum, p.priv)
+ORDER BY 1`, r))
+		require.Equal(t, grantsDocumented[who], got, "%s's privileges on txhistory's tables", who)
+	}
 }
