@@ -66,3 +66,30 @@ CREATE CONSTRAINT TRIGGER fail_first_aside_commit AFTER INSERT ON txhistory.revi
 	require.NoError(t, b.db.Get(&effects, `SELECT count(*) FROM effects`))
 	require.Equal(t, len(txs)-1, effects, "every other transaction applied once")
 }
+
+// A transaction the review table holds already (an undecodable one met
+// again after the checkpoint went back) keeps its first record: it is
+// logged as set aside again and not counted as new.
+func TestSetAsideAgainKeepsTheFirstRecord(t *testing.T) {
+	b := setup(t)
+	appendN(t, b.p, 0, 5)
+	stored, err := b.p.Append(malformedTx(500))
+	require.NoError(t, err)
+	appendN(t, b.p, 5, 5)
+	_, err = b.db.Exec(`INSERT INTO txhistory.review_transaction (update_id, ledger_offset, error) VALUES ($1, $2, 'first')`,
+		stored[0].UpdateID, stored[0].Offset)
+	require.NoError(t, err)
+
+	var logs lockedBuffer
+	ing := newIngester(t, b, ingest.Config{Poison: ingest.PoisonSetAside, EndOffset: b.p.LedgerEnd(),
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, ing.Run(context.Background()))
+	require.Equal(t, int64(0), ing.Stats().SetAside)
+	require.Equal(t, 1, strings.Count(logs.String(), "set aside for review again"), logs.String())
+	require.Contains(t, logs.String(), stored[0].UpdateID)
+	aside, err := ing.SetAsideTransactions(context.Background())
+	require.NoError(t, err)
+	require.Len(t, aside, 1)
+	require.Equal(t, "first", aside[0].Error)
+	require.Equal(t, b.p.LedgerEnd(), readState(t, b.db).Checkpoint.Offset)
+}

@@ -92,10 +92,11 @@ type asideNote struct {
 	offset   int64
 	updateID string
 	cause    error
+	again    bool // the review table held it already
 }
 
-// setAside records a transaction in the review table inside tx and, if
-// the row is new, appends it to notes.
+// setAside records a transaction in the review table inside tx (keeping
+// the row there if it has one already: a replay) and appends it to notes.
 func (ing *Ingester) setAside(ctx context.Context, tx *sqlx.Tx, updateID string, offset int64, rt time.Time, sync string, cause error, raw []byte, notes *[]asideNote) error {
 	if !ledger.StorableUpdateID(updateID) {
 		// None, or one the review table cannot key (the error quotes it).
@@ -116,9 +117,8 @@ func (ing *Ingester) setAside(ctx context.Context, tx *sqlx.Tx, updateID string,
 	if err != nil {
 		return fmt.Errorf("ingest: set aside update %s at offset %d: %w", updateID, offset, err)
 	}
-	if n, err := res.RowsAffected(); err == nil && n > 0 {
-		*notes = append(*notes, asideNote{offset: offset, updateID: updateID, cause: cause})
-	}
+	n, err := res.RowsAffected()
+	*notes = append(*notes, asideNote{offset: offset, updateID: updateID, cause: cause, again: err == nil && n == 0})
 	return nil
 }
 
@@ -126,6 +126,11 @@ func (ing *Ingester) setAside(ctx context.Context, tx *sqlx.Tx, updateID string,
 // aside.
 func (ing *Ingester) noteSetAside(notes []asideNote) {
 	for _, n := range notes {
+		if n.again {
+			ing.log.Warn("ingest: transaction set aside for review again; the review table keeps its first record",
+				"offset", n.offset, "update_id", n.updateID, "err", n.cause)
+			continue
+		}
 		ing.log.Warn("ingest: transaction set aside for review", "offset", n.offset, "update_id", n.updateID, "err", n.cause)
 		ing.stats.setAside()
 	}
