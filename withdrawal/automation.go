@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // ErrNoPreapproval is what a Submitter returns (wrapped or not) when the
@@ -110,6 +112,14 @@ type Automation struct {
 	s   *Store
 	cfg AutomationConfig
 	log *slog.Logger
+
+	// retried holds, for the requested withdrawals whose last Submit in
+	// this process failed (and left them requested), when it failed: a
+	// round lists them after those not failed, least recently failed
+	// first, so that a head of withdrawals that keep failing cannot hold
+	// the newer ones back until they expire.
+	mu      sync.Mutex
+	retried map[string]time.Time
 }
 
 // NewAutomation returns an Automation submitting the withdrawals of s. It
@@ -127,7 +137,7 @@ func NewAutomation(s *Store, cfg AutomationConfig) (*Automation, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = s.log
 	}
-	a := &Automation{s: s, cfg: cfg, log: cfg.Logger}
+	a := &Automation{s: s, cfg: cfg, log: cfg.Logger, retried: map[string]time.Time{}}
 	if err := a.checkPool(); err != nil {
 		return nil, err
 	}
@@ -200,8 +210,12 @@ func (a *Automation) RunOnce(ctx context.Context) (Round, error) {
 	if !g.Open() {
 		return Round{Paused: true, GateReason: g.why()}, nil
 	}
-	ws, err := a.s.submittable(ctx, a.cfg.BatchSize)
+	ids, at := a.retriedList()
+	ws, err := a.s.submittable(ctx, a.cfg.BatchSize, ids, at)
 	if err != nil {
+		return round, err
+	}
+	if err := a.pruneRetried(ctx, ids); err != nil {
 		return round, err
 	}
 	for _, w := range ws {
@@ -213,6 +227,54 @@ func (a *Automation) RunOnce(ctx context.Context) (Round, error) {
 		}
 	}
 	return round, nil
+}
+
+// retriedList returns the withdrawals whose last Submit failed and when.
+func (a *Automation) retriedList() (pq.StringArray, pq.StringArray) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ids, at := make(pq.StringArray, 0, len(a.retried)), make(pq.StringArray, 0, len(a.retried))
+	for id, t := range a.retried {
+		ids = append(ids, id)
+		at = append(at, t.UTC().Format(time.RFC3339Nano))
+	}
+	return ids, at
+}
+
+// setRetried records that the Submit of id failed now (failed), or
+// forgets it.
+func (a *Automation) setRetried(id string, failed bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if failed {
+		a.retried[id] = time.Now()
+	} else {
+		delete(a.retried, id)
+	}
+}
+
+// pruneRetried forgets the withdrawals of ids that are no longer requested.
+func (a *Automation) pruneRetried(ctx context.Context, ids pq.StringArray) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	var open []string
+	if err := a.s.db.SelectContext(ctx, &open, `SELECT id FROM `+a.s.withdrawals+` WHERE id = ANY($1) AND status = $2`,
+		ids, string(StatusRequested)); err != nil {
+		return fmt.Errorf("withdrawal: listing withdrawals to retry: %w", err)
+	}
+	keep := make(map[string]bool, len(open))
+	for _, id := range open {
+		keep[id] = true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, id := range ids {
+		if !keep[id] {
+			delete(a.retried, id)
+		}
+	}
+	return nil
 }
 
 // submit hands one withdrawal to the Submitter while holding the gate row
@@ -242,6 +304,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 			return err
 		}
 		if cur.Status != StatusRequested {
+			a.setRetried(w.ID, false)
 			return nil // the ledger or another writer moved it meanwhile
 		}
 		// Record the attempt before the Submitter runs, in a statement of
@@ -256,6 +319,9 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		sctx, cancel := context.WithTimeout(ctx, a.cfg.SubmitTimeout)
 		serr := a.cfg.Submitter.Submit(sctx, cur)
 		cancel()
+		retry := serr != nil && ctx.Err() == nil &&
+			(!errors.Is(serr, ErrNoPreapproval) || cur.SubmitAttemptedAt != nil)
+		a.setRetried(w.ID, retry)
 		switch {
 		case serr == nil:
 			if _, err := a.s.MarkSubmittedTx(ctx, tx, w.ID); err != nil {
@@ -293,8 +359,9 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 }
 
 // submittable lists requested withdrawals whose trecTgt the ingested
-// record time has not reached, oldest first.
-func (s *Store) submittable(ctx context.Context, limit int) ([]*Withdrawal, error) {
+// record time has not reached, oldest first, those of retried (ids and the
+// times their last Submit failed) last, least recently failed first.
+func (s *Store) submittable(ctx context.Context, limit int, retried, failedAt pq.StringArray) ([]*Withdrawal, error) {
 	times, err := s.recordTimes(ctx, s.db)
 	if err != nil {
 		return nil, err
@@ -302,9 +369,10 @@ func (s *Store) submittable(ctx context.Context, limit int) ([]*Withdrawal, erro
 	c := s.clockArgs(times)
 	ws, err := selectWithdrawals(ctx, s.db, `WITH `+clockCTE+`
 		SELECT `+columns+` FROM `+s.withdrawals+` AS w
+		LEFT JOIN unnest($6::text[], $7::timestamptz[]) AS f(retried_id, failed_at) ON f.retried_id = w.id
 		WHERE w.status = $4 AND w.trec_tgt > `+clockOfRow+`
-		ORDER BY w.created_at, w.id LIMIT $5`,
-		c.syncs, c.times, c.def, string(StatusRequested), limit)
+		ORDER BY f.failed_at NULLS FIRST, w.created_at, w.id LIMIT $5`,
+		c.syncs, c.times, c.def, string(StatusRequested), limit, retried, failedAt)
 	if err != nil {
 		return nil, fmt.Errorf("withdrawal: listing withdrawals to submit: %w", err)
 	}
