@@ -42,7 +42,8 @@
 //
 // /healthz is healthy (200) when the last commit, of transactions or of an
 // OffsetCheckpoint, is at most MaxSilence old; or when the checkpoint is at
-// the participant's ledger end (the ingester is waiting for new updates);
+// the participant's ledger end (the ingester is waiting for new updates)
+// and no database error was counted since the last commit;
 // or, before the first commit, for StartupGrace; or while the Ingester is a
 // standby waiting for another's lock. Otherwise, or when
 // Options.Check fails, it answers 503. The JSON body gives the status, the
@@ -141,6 +142,24 @@ type exporter struct {
 	src     func() ingest.Stats
 	opts    Options
 	started time.Time
+
+	// The database errors counted when the exporter first saw the current
+	// last commit: those counted since are faults after that commit.
+	mu           sync.Mutex
+	commitSeen   time.Time
+	dbErrsAtSeen int64
+}
+
+// dbErrorsSinceCommit returns the database errors s counts that happened
+// since its last commit, as far as the exporter's observations tell.
+func (e *exporter) dbErrorsSinceCommit(s ingest.Stats) int64 {
+	n := s.Errors["database"]
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !s.LastCommit.Equal(e.commitSeen) || n < e.dbErrsAtSeen {
+		e.commitSeen, e.dbErrsAtSeen = s.LastCommit, n
+	}
+	return n - e.dbErrsAtSeen
 }
 
 // Health is the body of /healthz.
@@ -164,6 +183,8 @@ type observation struct {
 	lag    int64
 	lagOK  bool // lag is known
 	lagErr error
+	// dbErrs are the database errors since the last commit.
+	dbErrs int64
 	health Health
 }
 
@@ -176,6 +197,7 @@ func (e *exporter) observe(ctx context.Context) observation {
 		o.lagOK = o.lagErr == nil
 	}
 	o.stats = e.src()
+	o.dbErrs = e.dbErrorsSinceCommit(o.stats)
 	if e.opts.LedgerEndLag == nil {
 		o.lag, o.lagOK = o.stats.LedgerEndLag, true
 	}
@@ -207,7 +229,11 @@ func (e *exporter) health(o observation) Health {
 		return ok("standby: another ingester holds the schema's lock")
 	case !s.LastCommit.IsZero() && silence <= e.opts.MaxSilence:
 		return ok(fmt.Sprintf("last commit %s ago at offset %d", round(silence), s.Offset))
-	case o.lagOK && o.lag <= 0 && e.opts.LedgerEndLag != nil:
+	case o.lagOK && o.lag == 0 && e.opts.LedgerEndLag != nil && o.dbErrs == 0:
+		// At the ledger end, with no database fault since the last
+		// commit: waiting for updates. (A negative lag is a checkpoint
+		// beyond the ledger end: the ingester waits for, or stops on, a
+		// participant restored from a backup.)
 		return ok(fmt.Sprintf("caught up: the checkpoint %d is at the ledger end, waiting for new updates", s.Offset))
 	case s.LastCommit.IsZero() && o.now.Sub(e.started) <= e.opts.StartupGrace:
 		return ok(fmt.Sprintf("starting: no commit yet (%s since start)", round(o.now.Sub(e.started))))
@@ -223,6 +249,11 @@ func (e *exporter) health(o observation) Health {
 		fmt.Fprintf(&why, "; the participant's ledger end is unknown: %v", o.lagErr)
 	case o.lagOK && o.lag > 0:
 		fmt.Fprintf(&why, "; %d offsets behind the ledger end", o.lag)
+	case o.lagOK && o.lag < 0:
+		fmt.Fprintf(&why, "; the checkpoint is %d offsets beyond the participant's ledger end (a participant restored from a backup, or catching up)", -o.lag)
+	}
+	if o.dbErrs > 0 {
+		fmt.Fprintf(&why, "; %d database errors since the last commit", o.dbErrs)
 	}
 	if n := sum(s.Errors); n > 0 {
 		fmt.Fprintf(&why, "; errors so far: %s", formatErrors(s.Errors))

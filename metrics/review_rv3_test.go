@@ -1,0 +1,72 @@
+package metrics_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/metrics"
+	"github.com/stretchr/testify/require"
+)
+
+// TestRV3HealthCheckpointBeyondLedgerEndIsNotCaughtUp: the checkpoint is
+// beyond the participant's ledger end (a participant restored from a
+// backup, or one still catching up after a restart): the ingester waits
+// (StateWaitingLedgerEnd), for ever by default, and commits nothing. A
+// negative lag is not "at the ledger end": once MaxSilence has passed,
+// /healthz must answer 503.
+func TestRV3HealthCheckpointBeyondLedgerEndIsNotCaughtUp(t *testing.T) {
+	clk := &clock{t: t0}
+	stats := sampleStats()
+	stats.State = ingest.StateWaitingLedgerEnd
+	stats.LastCommit = t0.Add(-30 * time.Minute)
+	h := metrics.Handler(func() ingest.Stats { return stats }, metrics.Options{
+		Now: clk.Now, MaxSilence: time.Minute,
+		LedgerEndLag: func(context.Context) (int64, error) { return -40, nil }, // ledger end 1194, checkpoint 1234
+	})
+	code, got := health(t, h)
+	require.Equal(t, http.StatusServiceUnavailable, code, "healthy with the checkpoint 40 offsets beyond the ledger end: %q", got.Reason)
+}
+
+// TestRV3HealthCaughtUpButDatabaseGone: the ledger is quiet (the checkpoint
+// is at the ledger end) and the Integration DB is gone: every commit of an
+// OffsetCheckpoint fails and is retried, the ingested record time stands
+// still (withdrawals stop expiring), and nothing has committed for longer
+// than MaxSilence. /healthz must not answer 200 "caught up".
+func TestRV3HealthCaughtUpButDatabaseGone(t *testing.T) {
+	clk := &clock{t: t0}
+	stats := sampleStats()
+	stats.State = ingest.StateStreaming
+	stats.Errors = map[string]int64{}
+	h := metrics.Handler(func() ingest.Stats { return stats }, metrics.Options{
+		Now: clk.Now, MaxSilence: time.Minute,
+		LedgerEndLag: func(context.Context) (int64, error) { return 0, nil },
+	})
+	code, _ := health(t, h)
+	require.Equal(t, http.StatusOK, code, "a recent commit")
+
+	// The database goes away; the ingester retries, in vain, for ten minutes.
+	for i := 1; i <= 20; i++ {
+		clk.t = t0.Add(time.Duration(i) * 30 * time.Second)
+		stats.Errors["database"]++
+		if i%2 == 0 {
+			stats.State = ingest.StateRetrying
+		} else {
+			stats.State = ingest.StateStreaming
+		}
+	}
+	code, got := health(t, h)
+	require.Equal(t, http.StatusServiceUnavailable, code, "healthy while every commit fails (errors %v): %q", stats.Errors, got.Reason)
+
+	// The database is back and an OffsetCheckpoint commits: healthy again.
+	stats.LastCommit = clk.t
+	code, got = health(t, h)
+	require.Equal(t, http.StatusOK, code, got.Reason)
+	// Quiet again, caught up, no fault since that commit: healthy.
+	clk.t = clk.t.Add(10 * time.Minute)
+	code, got = health(t, h)
+	require.Equal(t, http.StatusOK, code, got.Reason)
+	require.Contains(t, got.Reason, "caught up")
+}
