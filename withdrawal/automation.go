@@ -277,6 +277,11 @@ func (a *Automation) pruneRetried(ctx context.Context, ids pq.StringArray) error
 	return nil
 }
 
+// submitLockClass is the first key of the transaction-level advisory lock
+// a submission of a withdrawal holds (the second: a hash of the table and
+// the withdrawal id).
+const submitLockClass = 0x74787764 // "txwd"
+
 // submit hands one withdrawal to the Submitter while holding the gate row
 // in share mode, and records the result in the same transaction.
 func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) error {
@@ -298,6 +303,17 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		if !g.Open() {
 			round.Paused, round.GateReason = true, g.why()
 			return nil
+		}
+		// One submission of a withdrawal at a time, whatever the rounds
+		// running (two Automations in a rolling deploy, RunOnce beside
+		// Run): the lock is held until tx ends, when the other round's
+		// read below sees the withdrawal submitted.
+		var mine bool
+		if err := tx.GetContext(ctx, &mine, `SELECT pg_try_advisory_xact_lock($1, hashtext($2))`, submitLockClass, a.s.withdrawals+" "+w.ID); err != nil {
+			return fmt.Errorf("withdrawal: locking the submission of %q: %w", w.ID, err)
+		}
+		if !mine {
+			return nil // another round is submitting it
 		}
 		cur, err := a.s.get(ctx, tx, w.ID)
 		if err != nil {

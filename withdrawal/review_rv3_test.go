@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 	"testing"
 
 	"github.com/cantonx/txhistory/withdrawal"
@@ -58,4 +59,56 @@ func TestRV3FailingHeadDoesNotStarveNewerWithdrawals(t *testing.T) {
 	require.Equal(t, withdrawal.StatusRequested, e.get("wd-bad-1").Status)
 	require.Equal(t, withdrawal.StatusRequested, e.get("wd-bad-2").Status)
 	require.GreaterOrEqual(t, calls["wd-bad-1"], 2, "the failing ones are still retried")
+}
+
+// TestRV3ConcurrentRoundsDoNotSubmitAWithdrawalTwice: two rounds run at
+// once — two Automations during a rolling deploy, or RunOnce called beside
+// Run — and list the same requested withdrawal. Each reads it as requested
+// (no lock) and hands it to its Submitter: the same withdrawal submitted
+// twice concurrently, against the Submitter contract ("from one goroutine
+// at a time") and leaving the second to the participant's deduplication.
+// Only one of them may hand it over.
+func TestRV3ConcurrentRoundsDoNotSubmitAWithdrawalTwice(t *testing.T) {
+	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	cids := e.mint("10")
+	e.create(e.request("wd-1", "5", cids[0]))
+	e.tick(e.world.Now())
+
+	entered := make(chan string, 4)
+	release := make(chan struct{})
+	submitter := withdrawal.SubmitFunc(func(ctx context.Context, w *withdrawal.Withdrawal) error {
+		entered <- w.ID
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	var autos []*withdrawal.Automation
+	for range 2 {
+		a, err := withdrawal.NewAutomation(e.store, withdrawal.AutomationConfig{Submitter: submitter, Logger: quietLog})
+		require.NoError(t, err)
+		autos = append(autos, a)
+	}
+	rounds := make(chan withdrawal.Round, 2)
+	for _, a := range autos {
+		go func() {
+			r, err := a.RunOnce(e.ctx)
+			if err != nil {
+				t.Error(err)
+			}
+			rounds <- r
+		}()
+	}
+	require.Equal(t, "wd-1", <-entered)
+	select {
+	case id := <-entered:
+		close(release)
+		t.Fatalf("%s handed to a Submitter by both rounds at once", id)
+	case <-time.After(time.Second):
+	}
+	close(release)
+	r1, r2 := <-rounds, <-rounds
+	require.Equal(t, 1, r1.Submitted+r2.Submitted)
+	require.Equal(t, withdrawal.StatusSubmitted, e.get("wd-1").Status)
 }
