@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/stretchr/testify/require"
