@@ -192,7 +192,8 @@ func (a *Automation) Run(ctx context.Context) error {
 }
 
 // RunOnce runs one round: if the gate is open, it submits up to BatchSize
-// requested withdrawals, oldest first, whose trecTgt the ingested record
+// requested withdrawals, oldest first (those whose last Submit in this
+// Automation failed after the others, least recently failed first), whose trecTgt the ingested record
 // time has not passed (those are left for the reconciler to expire: their
 // transfer could not commit any more), marking each
 // submitted (or failed, for ErrNoPreapproval). It stops early if the gate
