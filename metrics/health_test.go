@@ -11,13 +11,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestRV3HealthCheckpointBeyondLedgerEndIsNotCaughtUp: the checkpoint is
+// TestHealthCheckpointBeyondLedgerEndIsNotCaughtUp: the checkpoint is
 // beyond the participant's ledger end (a participant restored from a
 // backup, or one still catching up after a restart): the ingester waits
 // (StateWaitingLedgerEnd), for ever by default, and commits nothing. A
 // negative lag is not "at the ledger end": once MaxSilence has passed,
 // /healthz must answer 503.
-func TestRV3HealthCheckpointBeyondLedgerEndIsNotCaughtUp(t *testing.T) {
+func TestHealthCheckpointBeyondLedgerEndIsNotCaughtUp(t *testing.T) {
 	clk := &clock{t: t0}
 	stats := sampleStats()
 	stats.State = ingest.StateWaitingLedgerEnd
@@ -30,12 +30,12 @@ func TestRV3HealthCheckpointBeyondLedgerEndIsNotCaughtUp(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, code, "healthy with the checkpoint 40 offsets beyond the ledger end: %q", got.Reason)
 }
 
-// TestRV3HealthCaughtUpButDatabaseGone: the ledger is quiet (the checkpoint
+// TestHealthCaughtUpButDatabaseGone: the ledger is quiet (the checkpoint
 // is at the ledger end) and the Integration DB is gone: every commit of an
 // OffsetCheckpoint fails and is retried, the ingested record time stands
 // still (withdrawals stop expiring), and nothing has committed for longer
 // than MaxSilence. /healthz must not answer 200 "caught up".
-func TestRV3HealthCaughtUpButDatabaseGone(t *testing.T) {
+func TestHealthCaughtUpButDatabaseGone(t *testing.T) {
 	clk := &clock{t: t0}
 	stats := sampleStats()
 	stats.State = ingest.StateStreaming

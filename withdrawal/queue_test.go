@@ -12,13 +12,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestRV3FailingHeadDoesNotStarveNewerWithdrawals: the oldest requested
+// TestFailingHeadDoesNotStarveNewerWithdrawals: the oldest requested
 // withdrawals keep failing (a permanent INVALID_ARGUMENT for their
 // receiver, a participant that times out on them, or an earlier attempt
 // that now finds no pre-approval and is left to expire): they fill every
 // round's batch, oldest first, and the newer withdrawals behind them must
 // still be submitted, not held back until the failing ones expire.
-func TestRV3FailingHeadDoesNotStarveNewerWithdrawals(t *testing.T) {
+func TestFailingHeadDoesNotStarveNewerWithdrawals(t *testing.T) {
 	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
 	cids := e.mint("10", "10", "10", "10")
 	for i, id := range []string{"wd-bad-1", "wd-bad-2", "wd-good-3", "wd-good-4"} {
@@ -61,14 +61,14 @@ func TestRV3FailingHeadDoesNotStarveNewerWithdrawals(t *testing.T) {
 	require.GreaterOrEqual(t, calls["wd-bad-1"], 2, "the failing ones are still retried")
 }
 
-// TestRV3ConcurrentRoundsDoNotSubmitAWithdrawalTwice: two rounds run at
+// TestConcurrentRoundsDoNotSubmitAWithdrawalTwice: two rounds run at
 // once — two Automations during a rolling deploy, or RunOnce called beside
 // Run — and list the same requested withdrawal. Each reads it as requested
 // (no lock) and hands it to its Submitter: the same withdrawal submitted
 // twice concurrently, against the Submitter contract ("from one goroutine
 // at a time") and leaving the second to the participant's deduplication.
 // Only one of them may hand it over.
-func TestRV3ConcurrentRoundsDoNotSubmitAWithdrawalTwice(t *testing.T) {
+func TestConcurrentRoundsDoNotSubmitAWithdrawalTwice(t *testing.T) {
 	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
 	cids := e.mint("10")
 	e.create(e.request("wd-1", "5", cids[0]))
