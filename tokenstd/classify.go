@@ -146,13 +146,14 @@ func (c *change) net() decimal.Decimal {
 
 // changes collects an operation's effects on the treasury.
 type changes struct {
-	order       []Instrument       // the instruments changed, in the order first seen
-	byOrder     []*change          // byOrder[i] is the change of order[i]
-	index       map[Instrument]int // position in order, once there are more than smallChanges
-	instrs      []Instruction      // instructions (concerning the treasury) created inside
-	closed      []closedInstr      // known instructions consumed inside, below the root
-	otherOwners []string           // owners of non-treasury holdings created inside
-	root        int32              // node of the operation
+	order       []Instrument            // the instruments changed, in the order first seen
+	byOrder     []*change               // byOrder[i] is the change of order[i]
+	index       map[Instrument]int      // position in order, once there are more than smallChanges
+	instrs      []Instruction           // instructions (concerning the treasury) created inside
+	closed      []closedInstr           // known instructions consumed inside, below the root
+	otherOwners []string                // owners of non-treasury holdings created inside
+	ownersBy    map[Instrument][]string // otherOwners per instrument of the holding
+	root        int32                   // node of the operation
 }
 
 // smallChanges is how many instruments changes finds by scanning its
@@ -459,8 +460,13 @@ func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instructio
 		if hv.Owner == r.c.Treasury {
 			h = &Holding{ContractID: e.ContractID, HoldingView: hv, Created: r.pos(e.NodeID)}
 			put(&r.created, e.ContractID, h)
-		} else if cs != nil && !slices.Contains(cs.otherOwners, hv.Owner) {
-			cs.otherOwners = append(cs.otherOwners, hv.Owner)
+		} else if cs != nil {
+			if !slices.Contains(cs.otherOwners, hv.Owner) {
+				cs.otherOwners = append(cs.otherOwners, hv.Owner)
+			}
+			if o := cs.ownersBy[hv.Instrument]; !slices.Contains(o, hv.Owner) {
+				put(&cs.ownersBy, hv.Instrument, append(o, hv.Owner))
+			}
 		}
 	}
 	var in *Instruction
@@ -957,7 +963,15 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 		switch kind {
 		case TxKindTransfer:
 			sender := meta[MetaSender]
-			if sender == "" && en.Amount.IsNegative() && len(cs.otherOwners) > 0 {
+			// Who got a holding of this instrument: the treasury's loss of
+			// an instrument no one else got while someone got another is a
+			// fee paid in a second instrument, not a second payment.
+			owners := cs.ownersBy[inst]
+			if en.Amount.IsNegative() && (sender == T || sender == "") && len(owners) == 0 && len(cs.otherOwners) > 0 {
+				en.Sender = sender
+				break
+			}
+			if sender == "" && en.Amount.IsNegative() && len(owners) > 0 {
 				// No sender named, the treasury's funds left and another
 				// party got a holding: the treasury sent them. With no one
 				// else's holding it is the treasury's own merge or split,
@@ -974,16 +988,16 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 				}
 			}
 			switch {
-			case sender == T && en.Amount.IsNegative() && len(cs.otherOwners) == 0 && !en.Amount.Neg().GreaterThan(burned):
+			case sender == T && en.Amount.IsNegative() && len(owners) == 0 && !en.Amount.Neg().GreaterThan(burned):
 				// Nothing but the burned fee left the treasury, and no one
 				// else got a holding: a transfer to itself.
 				r.completed(&en, T, T, decimal.Decimal{}, nil)
 			case sender == T && en.Amount.IsNegative():
 				receiver := ""
-				if len(cs.otherOwners) > 0 {
-					receiver = cs.otherOwners[0]
+				if len(owners) > 0 {
+					receiver = owners[0]
 				}
-				r.completed(&en, T, receiver, en.Amount.Neg().Sub(burned), cs.otherOwners)
+				r.completed(&en, T, receiver, en.Amount.Neg().Sub(burned), owners)
 			case sender != T && en.Amount.IsPositive():
 				r.completed(&en, sender, T, en.Amount, nil)
 			default:
