@@ -233,6 +233,28 @@ func (r *run) run() error {
 			return r.fail(r.events[i].Node(), "two events with node id %d", r.events[i].Node())
 		}
 	}
+	// The exercises' node ranges must nest: an operation's sub-events are
+	// the nodes in its range, so a range reaching past its enclosing one
+	// would hand some of them to the wrong operation.
+	var ends []int32 // last descendants of the enclosing exercises
+	for _, ev := range r.events {
+		node := ev.Node()
+		for len(ends) > 0 && ends[len(ends)-1] < node {
+			ends = ends[:len(ends)-1]
+		}
+		x, ok := ev.(*ledger.ExercisedEvent)
+		if !ok {
+			continue
+		}
+		if x.LastDescendantNodeID < node {
+			return r.fail(node, "last descendant node id %d is below the node id", x.LastDescendantNodeID)
+		}
+		if len(ends) > 0 && x.LastDescendantNodeID > ends[len(ends)-1] {
+			return r.fail(node, "last descendant node id %d is past that of the enclosing exercise (%d)",
+				x.LastDescendantNodeID, ends[len(ends)-1])
+		}
+		ends = append(ends, x.LastDescendantNodeID)
+	}
 
 	var stack []*ledger.ExercisedEvent // enclosing exercises that are not operations
 	for i := 0; i < len(r.events); {

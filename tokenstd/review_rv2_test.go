@@ -53,3 +53,20 @@ func TestReviewRv2TxKindTransferFeeInSecondInstrumentIsNotAWithdrawal(t *testing
 		require.Equal(t, 1, withdrawals)
 	}
 }
+
+// An exercise whose last descendant lies past that of its enclosing
+// exercise contradicts the tree the node ids describe. The old code took
+// it as it came: the transfer at node 0 (made to end at node 2) lost its
+// treasury holding at node 3 to a loose change, so the deposit of 40 for
+// acct-1 became two `other` entries, silently, instead of a ParseError
+// naming the transaction and node.
+func TestReviewRv2ImproperlyNestedExerciseIsAParseError(t *testing.T) {
+	tx := cloneTx(badBase(t))
+	tx.Events[0].(*ledger.ExercisedEvent).LastDescendantNodeID = 2 // node 1 still claims nodes 2..4
+	es, err := tokenstd.Classify(tx, treasury, nil)
+	var pe *tokenstd.ParseError
+	require.ErrorAs(t, err, &pe, "entries: %+v", es)
+	require.Equal(t, tx.UpdateID, pe.UpdateID)
+	require.Equal(t, tx.Offset, pe.Offset)
+	require.Equal(t, int32(1), pe.NodeID)
+}
