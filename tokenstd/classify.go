@@ -989,6 +989,9 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 			// an instrument no one else got while someone got another is a
 			// fee paid in a second instrument, not a second payment.
 			owners := cs.ownersBy[inst]
+			if r.closedByTransfer(&en, cs, meta, owners) {
+				break
+			}
 			if en.Amount.IsNegative() && (sender == T || sender == "") && len(owners) == 0 && len(cs.otherOwners) > 0 {
 				en.Sender = sender
 				break
@@ -1039,6 +1042,34 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 	cs.order, cs.byOrder, cs.index = nil, nil, nil
 	r.finish(nil, cs)
 	return nil
+}
+
+// closedByTransfer finds, among the known instructions closed inside a
+// tx-kind transfer (a registry's choice on its own contract that archives
+// the instruction and moves the funds), one of en's instrument whose
+// transfer the treasury's change en.Amount is, as movedAsTransfer says: the
+// choice did that transfer. en becomes its deposit or withdrawal, with the
+// instruction's reason, and the instruction is no longer a leftover (it
+// would be recorded as failed, its withdrawal refunded).
+func (r *run) closedByTransfer(en *Entry, cs *changes, meta Metadata, owners []string) bool {
+	T := r.c.Treasury
+	for j, cl := range cs.closed {
+		t := cl.instr.Transfer
+		if t.Instrument != en.Instrument || !movedAsTransfer(en, t, T) {
+			continue
+		}
+		r.fillInstruction(en, cl.instr)
+		if en.Reason == "" {
+			en.Reason = meta[MetaReason]
+			if t.Sender == T {
+				en.WithdrawalID = en.Reason
+			}
+		}
+		r.completed(en, t.Sender, t.Receiver, t.Amount, owners)
+		cs.closed = slices.Delete(cs.closed, j, j+1)
+		return true
+	}
+	return false
 }
 
 func (r *run) looseCreate(e *ledger.CreatedEvent, root int32) error {

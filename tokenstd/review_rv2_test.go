@@ -70,3 +70,95 @@ func TestReviewRv2ImproperlyNestedExerciseIsAParseError(t *testing.T) {
 	require.Equal(t, tx.Offset, pe.Offset)
 	require.Equal(t, int32(1), pe.NodeID)
 }
+
+// completedFromRegistry rewrites the acceptance acc of instruction cid as a
+// registry's own choice on its own contract (not on the instruction), as in
+// TestInstructionAdvancedFromTheRegistrysContract: the root, saying tx-kind
+// transfer (and naming sender), archives the instruction at node 1, and the
+// acceptance's sub-events follow, moving the funds to the receiver.
+func completedFromRegistry(t *testing.T, acc *ledger.Transaction, cid, admin, sender string) *ledger.Transaction {
+	t.Helper()
+	x0 := *(acc.Events[0].(*ledger.ExercisedEvent))
+	require.Equal(t, cid, x0.ContractID)
+	root := x0
+	root.ContractID, root.Choice, root.InterfaceID, root.ImplementedInterfaces = "00registryRULES", "Registry_CompleteTransfer", nil, nil
+	root.Consuming = false
+	root.ActingParties = []string{admin}
+	root.ChoiceArgument = ledger.Record(nil, ledger.F("instructionCid", ledger.ContractID(cid)))
+	root.ExerciseResult = ledger.Record(nil, ledger.F("meta",
+		metadataValue(map[string]string{tokenstd.MetaTxKind: tokenstd.TxKindTransfer, tokenstd.MetaSender: sender})))
+	archive := x0
+	archive.Choice, archive.InterfaceID, archive.ImplementedInterfaces = "Archive", nil, nil
+	archive.Consuming = true
+	archive.ActingParties = []string{admin}
+	archive.ChoiceArgument = ledger.Record(nil)
+	archive.ExerciseResult = ledger.Unit()
+	archive.NodeID, archive.LastDescendantNodeID = 1, 1
+	evs := []ledger.Event{&root, &archive}
+	last := int32(1)
+	for _, ev := range acc.Events[1:] {
+		switch e := ev.(type) {
+		case *ledger.ExercisedEvent:
+			c := *e
+			c.NodeID, c.LastDescendantNodeID = c.NodeID+1, c.LastDescendantNodeID+1
+			evs = append(evs, &c)
+			last = max(last, c.LastDescendantNodeID)
+		case *ledger.CreatedEvent:
+			c := *e
+			c.NodeID++
+			evs = append(evs, &c)
+			last = max(last, c.NodeID)
+		}
+	}
+	root.NodeID, root.LastDescendantNodeID = 0, last
+	out := *acc
+	out.Events = evs
+	return &out
+}
+
+// A transfer instruction completed by a registry's choice on the registry's
+// own contract, which says tx-kind transfer, archives the instruction and
+// moves the funds to the receiver: the transfer was done. The old code
+// recorded the instruction as transfer_failed (withdrawal wd-1 failed: the
+// reconciler refunds the user while the funds went to bob) next to a
+// withdrawal carrying no withdrawal id; for an incoming offer, a
+// transfer_failed entry next to a deposit without the offer's account
+// (deposit_unassigned).
+func TestReviewRv2InstructionCompletedFromTheRegistrysContract(t *testing.T) {
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+
+	t.Run("outgoing", func(t *testing.T) {
+		w := &ledgertest.TokenWorld{Sequence: true}
+		mint := view(w.Mint(treasury, "100"))
+		offer, cid := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "10", Fee: "0.25", Reason: "wd-1"})
+		done := completedFromRegistry(t, view(w.Accept(cid)), cid, w.Instrument().Admin, treasury)
+		es := classifyAfter(t, done, mint, view(offer))
+		var kinds []tokenstd.Kind
+		for _, e := range es {
+			kinds = append(kinds, e.Kind)
+		}
+		require.Equal(t, []tokenstd.Kind{tokenstd.KindWithdrawal}, kinds, "%+v", es)
+		e := es[0]
+		require.Equal(t, "wd-1", e.WithdrawalID)
+		require.Equal(t, cid, e.InstructionCID)
+		requireDecimal(t, "10", e.Transferred)
+		requireDecimal(t, "0.25", e.Fee)
+		require.Equal(t, bob, e.Receiver)
+	})
+
+	t.Run("incoming", func(t *testing.T) {
+		w := &ledgertest.TokenWorld{Sequence: true}
+		w.Mint(alice, "60")
+		offer, cid := w.Offer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "25", Reason: "acct-2"})
+		done := completedFromRegistry(t, view(w.Accept(cid)), cid, w.Instrument().Admin, alice)
+		es := classifyAfter(t, done, view(offer))
+		var kinds []tokenstd.Kind
+		for _, e := range es {
+			kinds = append(kinds, e.Kind)
+		}
+		require.Equal(t, []tokenstd.Kind{tokenstd.KindDeposit}, kinds, "%+v", es)
+		require.Equal(t, "acct-2", es[0].Account)
+		require.Equal(t, cid, es[0].InstructionCID)
+		requireDecimal(t, "25", es[0].Amount)
+	})
+}
