@@ -146,14 +146,40 @@ func (c *change) net() decimal.Decimal {
 
 // changes collects an operation's effects on the treasury.
 type changes struct {
-	order       []Instrument            // the instruments changed, in the order first seen
-	byOrder     []*change               // byOrder[i] is the change of order[i]
-	index       map[Instrument]int      // position in order, once there are more than smallChanges
-	instrs      []Instruction           // instructions (concerning the treasury) created inside
-	closed      []closedInstr           // known instructions consumed inside, below the root
-	otherOwners []string                // owners of non-treasury holdings created inside
-	ownersBy    map[Instrument][]string // otherOwners per instrument of the holding
-	root        int32                   // node of the operation
+	order   []Instrument       // the instruments changed, in the order first seen
+	byOrder []*change          // byOrder[i] is the change of order[i]
+	index   map[Instrument]int // position in order, once there are more than smallChanges
+	instrs  []Instruction      // instructions (concerning the treasury) created inside
+	closed  []closedInstr      // known instructions consumed inside, below the root
+	others  []otherHolding     // who got non-treasury holdings created inside, of what
+	root    int32              // node of the operation
+}
+
+// otherHolding is an owner other than the treasury and an instrument it
+// got a holding of inside an operation.
+type otherHolding struct {
+	owner string
+	inst  Instrument
+}
+
+// firstOther is the first owner other than the treasury to get a holding
+// inside the operation, or "".
+func (cs *changes) firstOther() string {
+	if len(cs.others) == 0 {
+		return ""
+	}
+	return cs.others[0].owner
+}
+
+// otherOf is the first owner other than the treasury to get a holding of
+// inst inside the operation, or "".
+func (cs *changes) otherOf(inst Instrument) string {
+	for _, o := range cs.others {
+		if o.inst == inst {
+			return o.owner
+		}
+	}
+	return ""
 }
 
 // smallChanges is how many instruments changes finds by scanning its
@@ -483,11 +509,8 @@ func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instructio
 			h = &Holding{ContractID: e.ContractID, HoldingView: hv, Created: r.pos(e.NodeID)}
 			put(&r.created, e.ContractID, h)
 		} else if cs != nil {
-			if !slices.Contains(cs.otherOwners, hv.Owner) {
-				cs.otherOwners = append(cs.otherOwners, hv.Owner)
-			}
-			if o := cs.ownersBy[hv.Instrument]; !slices.Contains(o, hv.Owner) {
-				put(&cs.ownersBy, hv.Instrument, append(o, hv.Owner))
+			if o := (otherHolding{hv.Owner, hv.Instrument}); !slices.Contains(cs.others, o) {
+				cs.others = append(cs.others, o)
 			}
 		}
 	}
@@ -695,7 +718,9 @@ func (r *run) fillInstruction(e *Entry, in Instruction) {
 }
 
 // completed fills in a completed transfer of amount from sender to receiver.
-func (r *run) completed(e *Entry, sender, receiver string, amount decimal.Decimal, otherOwners []string) {
+// With no receiver named, a withdrawal's counterparty is otherOwner (the
+// first other party to get a holding in the operation).
+func (r *run) completed(e *Entry, sender, receiver string, amount decimal.Decimal, otherOwner string) {
 	t := r.c.Treasury
 	e.Sender, e.Receiver, e.Transferred = sender, receiver, amount
 	switch {
@@ -716,8 +741,8 @@ func (r *run) completed(e *Entry, sender, receiver string, amount decimal.Decima
 	case sender == t:
 		e.Kind = KindWithdrawal
 		e.Counterparty = receiver
-		if e.Counterparty == "" && len(otherOwners) > 0 {
-			e.Counterparty = otherOwners[0]
+		if e.Counterparty == "" {
+			e.Counterparty = otherOwner
 		}
 		e.WithdrawalID = e.Reason
 		e.Fee = e.Amount.Neg().Sub(amount)
@@ -770,7 +795,7 @@ func (r *run) transferOp(e *ledger.ExercisedEvent, i int) error {
 	en.Choice, en.TxKind, en.Meta, en.Reason = e.Choice, meta[MetaTxKind], meta, meta[MetaReason]
 	switch res.Output {
 	case OutputCompleted:
-		r.completed(&en, t.Sender, t.Receiver, t.Amount, cs.otherOwners)
+		r.completed(&en, t.Sender, t.Receiver, t.Amount, cs.firstOther())
 	case OutputPending:
 		in := r.pendingInstruction(cs, res.InstructionCID, t, e.NodeID)
 		r.offer(&en, in)
@@ -924,7 +949,7 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, std bool) error {
 	}
 	switch out {
 	case OutputCompleted:
-		r.completed(&en, t.Sender, t.Receiver, t.Amount, cs.otherOwners)
+		r.completed(&en, t.Sender, t.Receiver, t.Amount, cs.firstOther())
 	case OutputPending:
 		next := r.pendingInstruction(cs, res.InstructionCID, t, e.NodeID)
 		next.Replaces = e.ContractID
@@ -988,15 +1013,15 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 			// Who got a holding of this instrument: the treasury's loss of
 			// an instrument no one else got while someone got another is a
 			// fee paid in a second instrument, not a second payment.
-			owners := cs.ownersBy[inst]
-			if r.closedByTransfer(&en, cs, meta, owners) {
+			got := cs.otherOf(inst)
+			if r.closedByTransfer(&en, cs, meta, got) {
 				break
 			}
-			if en.Amount.IsNegative() && (sender == T || sender == "") && len(owners) == 0 && len(cs.otherOwners) > 0 {
+			if en.Amount.IsNegative() && (sender == T || sender == "") && got == "" && len(cs.others) > 0 {
 				en.Sender = sender
 				break
 			}
-			if sender == "" && en.Amount.IsNegative() && len(owners) > 0 {
+			if sender == "" && en.Amount.IsNegative() && got != "" {
 				// No sender named, the treasury's funds left and another
 				// party got a holding: the treasury sent them. With no one
 				// else's holding it is the treasury's own merge or split,
@@ -1013,20 +1038,16 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 				}
 			}
 			switch {
-			case sender == T && en.Amount.IsNegative() && len(owners) == 0 && !en.Amount.Neg().GreaterThan(burned):
+			case sender == T && en.Amount.IsNegative() && got == "" && !en.Amount.Neg().GreaterThan(burned):
 				// Nothing but the burned fee left the treasury, and no one
 				// else got a holding: a transfer to itself.
-				r.completed(&en, T, T, decimal.Decimal{}, nil)
+				r.completed(&en, T, T, decimal.Decimal{}, "")
 			case sender == T && en.Amount.IsNegative():
-				receiver := ""
-				if len(owners) > 0 {
-					receiver = owners[0]
-				}
-				r.completed(&en, T, receiver, en.Amount.Neg().Sub(burned), owners)
+				r.completed(&en, T, got, en.Amount.Neg().Sub(burned), got)
 			case sender != T && en.Amount.IsPositive():
-				r.completed(&en, sender, T, en.Amount, nil)
+				r.completed(&en, sender, T, en.Amount, "")
 			default:
-				r.completed(&en, T, T, decimal.Decimal{}, nil)
+				r.completed(&en, T, T, decimal.Decimal{}, "")
 			}
 		case TxKindMergeSplit:
 			en.Kind, en.Fee = KindMergeSplit, en.Amount.Neg()
@@ -1051,7 +1072,7 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 // choice did that transfer. en becomes its deposit or withdrawal, with the
 // instruction's reason, and the instruction is no longer a leftover (it
 // would be recorded as failed, its withdrawal refunded).
-func (r *run) closedByTransfer(en *Entry, cs *changes, meta Metadata, owners []string) bool {
+func (r *run) closedByTransfer(en *Entry, cs *changes, meta Metadata, otherOwner string) bool {
 	T := r.c.Treasury
 	for j, cl := range cs.closed {
 		t := cl.instr.Transfer
@@ -1065,7 +1086,7 @@ func (r *run) closedByTransfer(en *Entry, cs *changes, meta Metadata, owners []s
 				en.WithdrawalID = en.Reason
 			}
 		}
-		r.completed(en, t.Sender, t.Receiver, t.Amount, owners)
+		r.completed(en, t.Sender, t.Receiver, t.Amount, otherOwner)
 		cs.closed = slices.Delete(cs.closed, j, j+1)
 		return true
 	}

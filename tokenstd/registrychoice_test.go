@@ -17,7 +17,7 @@ import (
 // TransferFactory_Transfer). The old code made it a second withdrawal
 // with the same withdrawal id, "transferring" 0.5 USDX to alice, who got
 // no USDX: the reconciler then sees two outcomes for wd-1.
-func TestReviewRv2TxKindTransferFeeInSecondInstrumentIsNotAWithdrawal(t *testing.T) {
+func TestTxKindTransferFeeInSecondInstrumentIsNotAWithdrawal(t *testing.T) {
 	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
 	usd := ledgertest.TokenInstrument{Admin: "registry::1220r9", ID: "USDX"}
 	for _, sender := range []string{treasury, ""} {
@@ -60,7 +60,7 @@ func TestReviewRv2TxKindTransferFeeInSecondInstrumentIsNotAWithdrawal(t *testing
 // treasury holding at node 3 to a loose change, so the deposit of 40 for
 // acct-1 became two `other` entries, silently, instead of a ParseError
 // naming the transaction and node.
-func TestReviewRv2ImproperlyNestedExerciseIsAParseError(t *testing.T) {
+func TestImproperlyNestedExerciseIsAParseError(t *testing.T) {
 	tx := cloneTx(badBase(t))
 	tx.Events[0].(*ledger.ExercisedEvent).LastDescendantNodeID = 2 // node 1 still claims nodes 2..4
 	es, err := tokenstd.Classify(tx, treasury, nil)
@@ -124,7 +124,7 @@ func completedFromRegistry(t *testing.T, acc *ledger.Transaction, cid, admin, se
 // withdrawal carrying no withdrawal id; for an incoming offer, a
 // transfer_failed entry next to a deposit without the offer's account
 // (deposit_unassigned).
-func TestReviewRv2InstructionCompletedFromTheRegistrysContract(t *testing.T) {
+func TestInstructionCompletedFromTheRegistrysContract(t *testing.T) {
 	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
 
 	t.Run("outgoing", func(t *testing.T) {
