@@ -88,6 +88,10 @@ type Rewind struct {
 	LookupTime time.Time
 	// To is offRecovery: ingestion resumes after it.
 	To int64
+	// PrunedUpTo, if not 0, is the participant's pruning offset, which
+	// was above the −1µs look-up's answer (ModeNonUnique): To was raised
+	// to it, as the participant cannot stream from below it.
+	PrunedUpTo int64
 	// LedgerEnd is the participant's ledger end when Plan finished.
 	LedgerEnd int64
 	// Waited is how long Plan waited for the participant to process tRecovery.
@@ -121,6 +125,9 @@ func (r *Rewind) String() string {
 	fmt.Fprintf(&b, "ingested at offset %s; the participant now has it at offset %d\n", ingested, r.ParticipantOffset)
 	for _, l := range r.Lookups {
 		fmt.Fprintf(&b, "%s: %s\n", r.AdminAPI.label(), l)
+	}
+	if r.PrunedUpTo != 0 {
+		fmt.Fprintf(&b, "the participant is pruned up to offset %d, above the look-up's answer: offRecovery raised to it\n", r.PrunedUpTo)
 	}
 	fmt.Fprintf(&b, "mode %s: offRecovery %d (as of %s); checkpoint offset %d -> %d; ledger end %d",
 		r.Mode, r.To, r.LookupTime.Format(time.RFC3339Nano), r.From, r.To, r.LedgerEnd)
@@ -207,7 +214,10 @@ func otherSynchronizers(cp checkpoint.Checkpoint) []ledger.SynchronizerTime {
 // force and answers the same; if it fails now, no transaction lies at or
 // before tRecovery − 1µs and offRecovery is 0. Either way the answer must be
 // below the participant's offset of the last ingested transaction, or Plan
-// fails with ErrUntrustedAnswer.
+// fails with ErrUntrustedAnswer. If the participant is pruned above that
+// answer (but below the last ingested transaction), offRecovery is its
+// pruning offset: it cannot stream from below it, and what lies at or
+// below it was ingested (pruning only at or below the checkpoint).
 //
 // The admin API behaviour (Options.AdminAPI) is told from the error ids by
 // default; with Admin34 Plan never sends force.
@@ -295,6 +305,22 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 				ErrUntrustedAnswer, rw.LookupTime.Format(time.RFC3339Nano), off, rw.LastUpdateID, rw.ParticipantOffset)
 		}
 		rw.To = off
+		if pv, ok := p.(prunedOffsetsReader); ok {
+			// The participant cannot stream from below its pruning
+			// offset. Everything up to it precedes the last ingested
+			// transaction (which it still serves) and was ingested, since
+			// pruning happens only at or below the checkpoint: resume
+			// there instead.
+			po, err := pv.PrunedOffsets(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("recovery: read the participant's pruning offset: %w", err)
+			}
+			if pruned := po.ParticipantPrunedUpToInclusive; pruned > rw.To && pruned < rw.ParticipantOffset {
+				opts.Logger.Info("recovery: offRecovery is below the participant's pruning offset; resuming at the pruning offset",
+					"off_recovery", rw.To, "pruned_up_to", pruned, "last_update_id", rw.LastUpdateID, "participant_offset", rw.ParticipantOffset)
+				rw.PrunedUpTo, rw.To = pruned, pruned
+			}
+		}
 	}
 	if end, err := p.LedgerEnd(ctx); err == nil {
 		rw.LedgerEnd = end

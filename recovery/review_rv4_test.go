@@ -1,0 +1,39 @@
+package recovery_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/cantonx/txhistory/recovery"
+	"github.com/stretchr/testify/require"
+)
+
+// The participant pruned up to the checkpoint (docs/OPERATIONS.md: prune
+// only below or at the checkpoint), in the middle of the transactions that
+// share tRecovery, and was backed up after that. Everything up to the
+// pruning offset was ingested. The −1µs look-up answers an offset below the
+// pruning offset: resuming there fails with PARTICIPANT_PRUNED_DATA_ACCESSED
+// although resuming at the pruning offset loses nothing. The runbook must
+// produce a checkpoint ingestion can resume from.
+func TestRV4NonUniqueOffRecoveryBelowPruningOffset(t *testing.T) {
+	ctx := context.Background()
+	steps := script(80, 40, 41, 42, 43) // tx 39 to 43 share T
+	want := reference(t, steps)
+
+	b := newBundle(t)
+	play(t, b.p, steps[:39])
+	ingestTo(t, b, b.p.LedgerEnd()) // up to tx-00039, the first at T
+	pruneAt := offsetOf(t, b.p, "tx-00039")
+	require.NoError(t, b.p.Prune(pruneAt)) // at the checkpoint: nothing un-ingested is pruned
+	backup := b.p.Backup()
+	play(t, b.p, steps[39:])
+	ingestTo(t, b, offsetOf(t, b.p, "tx-00040")) // stopped half-way through T
+	b.p.Restore(backup)
+
+	rw, err := recovery.Plan(ctx, b.db, b.client, options(recovery.ModeNonUnique))
+	require.NoError(t, err)
+	t.Logf("offRecovery %d, participant pruned up to %d", rw.To, b.p.PrunedOffset())
+	require.NoError(t, recovery.Apply(ctx, b.db, rw))
+	require.NoError(t, ingestErr(t, b), "ingestion resumes from offRecovery %d (pruned up to %d)", rw.To, b.p.PrunedOffset())
+	require.Equal(t, want, readHistory(t, b.db))
+}
