@@ -372,7 +372,7 @@ func waitForRecoveryTime(ctx context.Context, p Participant, opts Options, rw *R
 			}
 			if pv, ok := p.(prunedOffsetsReader); ok && errors.Is(uerr, ledger.ErrNotFound) {
 				// Not recovered yet, or pruned: waiting helps only with the former.
-				if po, perr := pv.PrunedOffsets(ctx); perr == nil && exact <= po.ParticipantPrunedUpToInclusive {
+				if po, perr := pv.PrunedOffsets(ctx); perr == nil && lowestAtRecoveryTime(ctx, p, rw, exact, po.ParticipantPrunedUpToInclusive) <= po.ParticipantPrunedUpToInclusive {
 					return 0, fmt.Errorf("recovery: %w: the participant has processed tRecovery %s on synchronizer %s (highest offset at it %d) but pruned up to offset %d, the last ingested update %s with it: it cannot replay from tRecovery. Restore a node backup taken before that pruning: %w",
 						ledger.ErrPruned, at, rw.SynchronizerID, exact, po.ParticipantPrunedUpToInclusive, rw.LastUpdateID, uerr)
 				}
@@ -421,6 +421,26 @@ func waitForRecoveryTime(ctx context.Context, p Participant, opts Options, rw *R
 		case <-t.C:
 		}
 	}
+}
+
+// lowestAtRecoveryTime returns the lowest offset the last ingested update
+// can have on a participant that has processed tRecovery and answered
+// exact for it: exact itself, unless the participant is pruned below exact
+// (pruned > 0), when other transactions may share tRecovery below exact and
+// the last ingested one with them: then the offset after the highest one at
+// or before tRecovery − 1µs. Without an answer it returns exact.
+func lowestAtRecoveryTime(ctx context.Context, p Participant, rw *Rewind, exact, pruned int64) int64 {
+	if exact <= pruned || pruned <= 0 {
+		return exact
+	}
+	off, err := p.HighestOffsetByTimestamp(ctx, rw.SynchronizerID, rw.RecoveryTime.Add(-time.Microsecond), rw.AdminAPI != Admin34)
+	switch {
+	case err == nil && off < exact:
+		return off + 1
+	case err != nil && errors.Is(err, ledger.ErrInvalidTimestamp) && rw.AdminAPI != Admin35:
+		return 1 // 3.4, tRecovery processed: nothing lies at or before tRecovery − 1µs
+	}
+	return exact
 }
 
 // detect records the admin API behaviour an error id revealed, unless the

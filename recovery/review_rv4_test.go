@@ -1,7 +1,10 @@
 package recovery_test
 
 import (
+	"time"
+
 	"context"
+	"github.com/cantonx/txhistory/ledger"
 	"testing"
 
 	"github.com/cantonx/txhistory/recovery"
@@ -36,4 +39,35 @@ func TestRV4NonUniqueOffRecoveryBelowPruningOffset(t *testing.T) {
 	require.NoError(t, recovery.Apply(ctx, b.db, rw))
 	require.NoError(t, ingestErr(t, b), "ingestion resumes from offRecovery %d (pruned up to %d)", rw.To, b.p.PrunedOffset())
 	require.Equal(t, want, readHistory(t, b.db))
+}
+
+// The setting of TestPlanWithPrunedLastTransaction with non-unique record
+// times: the participant pruned up to the checkpoint, the last ingested
+// transaction tx-00040, the second of five sharing tRecovery, and the node
+// backup was taken after that. The participant has processed tRecovery and
+// can never serve tx-00040 again; the runbook must say so at once
+// (ledger.ErrPruned, naming the update) rather than wait for
+// Options.Timeout and report that tRecovery is not processed yet. It waited
+// because the highest offset at tRecovery (tx-00043) lies above the pruning
+// offset.
+func TestRV4PlanWithPrunedLastTransactionAmongEqualRecordTimes(t *testing.T) {
+	ctx := context.Background()
+	steps := script(80, 40, 41, 42, 43)
+	b := newBundle(t)
+	play(t, b.p, steps[:43]) // up to tx-00043
+	ingestTo(t, b, offsetOf(t, b.p, "tx-00040"))
+	require.NoError(t, b.p.Prune(offsetOf(t, b.p, "tx-00040"))) // at the checkpoint
+	backup := b.p.Backup()
+	play(t, b.p, steps[43:])
+	b.p.Restore(backup)
+
+	o := options(recovery.ModeNonUnique)
+	o.Timeout = 3 * time.Second
+	start := time.Now()
+	_, err := recovery.Plan(ctx, b.db, b.client, o)
+	t.Logf("after %s: %v", time.Since(start).Round(time.Millisecond), err)
+	require.Error(t, err)
+	require.NotErrorIs(t, err, recovery.ErrNotCaughtUp, "the participant processed tRecovery; it pruned the last ingested transaction")
+	require.ErrorIs(t, err, ledger.ErrPruned)
+	require.ErrorContains(t, err, "tx-00040")
 }
