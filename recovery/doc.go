@@ -60,6 +60,13 @@
 //     and it never trusts a forced look-up of a time the participant has not
 //     processed (Canton 3.5 answers its ledger end then). Both admin API
 //     behaviours, Canton 3.4 and 3.5+, are handled.
+//   - A restored participant pruned above the −1µs look-up's answer (but
+//     below the last ingested transaction) cannot stream from that answer:
+//     offRecovery is then its pruning offset (Rewind.PrunedUpTo), as what
+//     lies at or below it was ingested when the participant is pruned only
+//     below the checkpoint, as docs/OPERATIONS.md asks. A last ingested
+//     transaction the participant pruned fails Plan at once with
+//     ledger.ErrPruned: restore a node backup taken before that pruning.
 //   - Apply writes the new offset, the record time of the synchronizer and
 //     the audit row in one SQL transaction, and only if the checkpoint is
 //     still the one Plan read and no Ingester holds the lock.

@@ -18,7 +18,7 @@ import (
 // pruning offset: resuming there fails with PARTICIPANT_PRUNED_DATA_ACCESSED
 // although resuming at the pruning offset loses nothing. The runbook must
 // produce a checkpoint ingestion can resume from.
-func TestRV4NonUniqueOffRecoveryBelowPruningOffset(t *testing.T) {
+func TestNonUniqueOffRecoveryBelowPruningOffset(t *testing.T) {
 	ctx := context.Background()
 	steps := script(80, 40, 41, 42, 43) // tx 39 to 43 share T
 	want := reference(t, steps)
@@ -50,7 +50,7 @@ func TestRV4NonUniqueOffRecoveryBelowPruningOffset(t *testing.T) {
 // Options.Timeout and report that tRecovery is not processed yet. It waited
 // because the highest offset at tRecovery (tx-00043) lies above the pruning
 // offset.
-func TestRV4PlanWithPrunedLastTransactionAmongEqualRecordTimes(t *testing.T) {
+func TestPlanWithPrunedLastTransactionAmongEqualRecordTimes(t *testing.T) {
 	ctx := context.Background()
 	steps := script(80, 40, 41, 42, 43)
 	b := newBundle(t)
