@@ -428,9 +428,12 @@ func waitForRecoveryTime(ctx context.Context, p Participant, opts Options, rw *R
 // exact for it: exact itself, unless the participant is pruned below exact
 // (pruned > 0), when other transactions may share tRecovery below exact and
 // the last ingested one with them: then the offset after the highest one at
-// or before tRecovery − 1µs. Without an answer it returns exact.
+// or before tRecovery − 1µs. Without an answer it returns exact; so it does
+// until the participant has processed a record time past tRecovery: one
+// still catching up may yet process more transactions at tRecovery, the
+// last ingested one among them, above its pruning offset.
 func lowestAtRecoveryTime(ctx context.Context, p Participant, rw *Rewind, exact, pruned int64) int64 {
-	if exact <= pruned || pruned <= 0 {
+	if exact <= pruned || pruned <= 0 || !processedPast(ctx, p, rw) {
 		return exact
 	}
 	off, err := p.HighestOffsetByTimestamp(ctx, rw.SynchronizerID, rw.RecoveryTime.Add(-time.Microsecond), rw.AdminAPI != Admin34)
@@ -441,6 +444,15 @@ func lowestAtRecoveryTime(ctx context.Context, p Participant, rw *Rewind, exact,
 		return 1 // 3.4, tRecovery processed: nothing lies at or before tRecovery − 1µs
 	}
 	return exact
+}
+
+// processedPast reports whether the participant has processed a record
+// time after tRecovery on its synchronizer: an exact look-up of
+// tRecovery + 1µs is answered (3.4, 3.5+) or finds no transaction with
+// exactly that time (3.5+), rather than failing as not processed yet.
+func processedPast(ctx context.Context, p Participant, rw *Rewind) bool {
+	_, err := p.HighestOffsetByTimestamp(ctx, rw.SynchronizerID, rw.RecoveryTime.Add(time.Microsecond), false)
+	return err == nil || errors.Is(err, ledger.ErrNoExactRecordTime)
 }
 
 // detect records the admin API behaviour an error id revealed, unless the

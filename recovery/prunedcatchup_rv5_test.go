@@ -1,0 +1,46 @@
+package recovery_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/recovery"
+	"github.com/stretchr/testify/require"
+)
+
+// tx 39 to 43 share tRecovery. The participant pruned up to tx-00040, below
+// the checkpoint (tx-00041 ingested then), and was backed up holding tx 1
+// to 41. Ingestion went on to tx-00042, the last ingested transaction. The
+// restored participant is still catching up: it has processed tx-00041 (so
+// tRecovery is processed and the exact look-up answers tx-00041's offset)
+// but not yet tx-00042. Nothing the runbook needs is pruned: tx-00042 comes
+// back with the catch-up, and resuming at the pruning offset loses nothing.
+// Plan must wait for the participant, not fail at once with ErrPruned
+// telling the operator to restore an older node backup.
+func TestPlanPrunedBelowLastIngestedWaitsForCatchUp(t *testing.T) {
+	ctx := context.Background()
+	steps := script(80, 40, 41, 42, 43)
+	want := reference(t, steps)
+
+	b := newBundle(t)
+	play(t, b.p, steps[:41]) // up to tx-00041
+	ingestTo(t, b, offsetOf(t, b.p, "tx-00041"))
+	require.NoError(t, b.p.Prune(offsetOf(t, b.p, "tx-00040"))) // below the checkpoint
+	backup := b.p.Backup()
+	play(t, b.p, steps[41:])
+	ingestTo(t, b, offsetOf(t, b.p, "tx-00042")) // the last ingested: tx-00042, at tRecovery
+	b.p.Restore(backup, ledgertest.WithCatchUp(true))
+
+	o := options(recovery.ModeNonUnique)
+	o.Timeout = 10 * time.Second
+	var once sync.Once
+	o.Progress = func(recovery.Progress) { once.Do(func() { go b.p.CatchUp(-1) }) }
+	rw, err := recovery.Plan(ctx, b.db, b.client, o)
+	require.NoError(t, err, "the participant had not caught up yet; nothing the runbook needs is pruned")
+	require.NoError(t, recovery.Apply(ctx, b.db, rw))
+	require.NoError(t, ingestErr(t, b))
+	require.Equal(t, want, readHistory(t, b.db))
+}
