@@ -1072,25 +1072,59 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 // choice did that transfer. en becomes its deposit or withdrawal, with the
 // instruction's reason, and the instruction is no longer a leftover (it
 // would be recorded as failed, its withdrawal refunded).
+//
+// A registry's choice may close several instructions, some done and some
+// returned to their senders, and move other funds beside them: an incoming
+// instruction is taken only when the treasury gained exactly its amount
+// (a gain of another size is not its transfer, and taking it would credit
+// its account with someone else's funds); an outgoing one when its
+// receiver got a holding of the instrument, the first such one, or else
+// when it is the only outgoing candidate (the receiver's holding may be
+// out of the treasury's view).
 func (r *run) closedByTransfer(en *Entry, cs *changes, meta Metadata, otherOwner string) bool {
 	T := r.c.Treasury
-	for j, cl := range cs.closed {
+	j, first, n := -1, -1, 0 // the match; the first outgoing candidate, how many
+	for k, cl := range cs.closed {
 		t := cl.instr.Transfer
 		if t.Instrument != en.Instrument || !movedAsTransfer(en, t, T) {
 			continue
 		}
-		r.fillInstruction(en, cl.instr)
-		if en.Reason == "" {
-			en.Reason = meta[MetaReason]
-			if t.Sender == T {
-				en.WithdrawalID = en.Reason
+		if t.Receiver == T {
+			if t.Amount.Equal(en.Amount) {
+				j = k
+				break
 			}
+			continue
 		}
-		r.completed(en, t.Sender, t.Receiver, t.Amount, otherOwner)
-		cs.closed = slices.Delete(cs.closed, j, j+1)
-		return true
+		if n++; n == 1 {
+			first = k
+		}
+		if slices.Contains(cs.others, otherHolding{t.Receiver, t.Instrument}) {
+			j = k
+			break
+		}
 	}
-	return false
+	if j < 0 {
+		// No outgoing candidate's receiver is seen to get a holding:
+		// only a lone one is taken. (The loop stopped at none, so n
+		// counts them all.)
+		if n != 1 {
+			return false
+		}
+		j = first
+	}
+	cl := cs.closed[j]
+	t := cl.instr.Transfer
+	r.fillInstruction(en, cl.instr)
+	if en.Reason == "" {
+		en.Reason = meta[MetaReason]
+		if t.Sender == T {
+			en.WithdrawalID = en.Reason
+		}
+	}
+	r.completed(en, t.Sender, t.Receiver, t.Amount, otherOwner)
+	cs.closed = slices.Delete(cs.closed, j, j+1)
+	return true
 }
 
 func (r *run) looseCreate(e *ledger.CreatedEvent, root int32) error {

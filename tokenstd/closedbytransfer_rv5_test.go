@@ -1,0 +1,109 @@
+package tokenstd_test
+
+import (
+	"testing"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/tokenstd"
+	"github.com/stretchr/testify/require"
+)
+
+// asRegistrySettlement turns a wrapped batch (the treasury's view of a
+// WrapOp) into a registry's own choice on its own contract that says tx-kind
+// transfer, and the instruction choices inside it into the registry's own
+// choices on the instructions: the registry settles several instructions
+// at once.
+func asRegistrySettlement(t *testing.T, tx *ledger.Transaction, admin string, instructions int) *ledger.Transaction {
+	t.Helper()
+	out := cloneTx(tx)
+	root := out.Events[0].(*ledger.ExercisedEvent)
+	root.ContractID, root.Choice, root.InterfaceID, root.ImplementedInterfaces = "00registryRULES", "Registry_Settle", nil, nil
+	root.Consuming = false
+	root.ActingParties = []string{admin}
+	root.ExerciseResult = ledger.Record(nil, ledger.F("meta",
+		metadataValue(map[string]string{tokenstd.MetaTxKind: tokenstd.TxKindTransfer})))
+	n := 0
+	for _, ev := range out.Events[1:] {
+		if x, ok := ev.(*ledger.ExercisedEvent); ok && x.InterfaceID != nil && x.InterfaceID.EntityName == "TransferInstruction" {
+			x.InterfaceID, x.ImplementedInterfaces = nil, nil
+			x.Choice = "Registry_Close"
+			n++
+		}
+	}
+	require.Equal(t, instructions, n, "instructions settled")
+	return out
+}
+
+// The registry settles two incoming offers in one choice of its own: it
+// returns alice's 25 (acct-1) to her and completes bob's 7 (acct-2). The
+// treasury gained 7: bob's deposit, for acct-2. closedByTransfer took the
+// first instruction closed whose transfer "moved" (for an incoming one:
+// any gain), alice's: acct-1 was credited with bob's 7 and bob's deposit
+// recorded as failed.
+func TestRegistrySettlementCreditsTheCompletedOffer(t *testing.T) {
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+	w := &ledgertest.TokenWorld{Sequence: true}
+	w.Mint(alice, "60")
+	w.Mint(bob, "20")
+	offerA, cidA := w.Offer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "25", Reason: "acct-1"})
+	offerB, cidB := w.Offer(ledgertest.TransferSpec{Sender: bob, Receiver: treasury, Amount: "7", Reason: "acct-2"})
+	settle := asRegistrySettlement(t, view(w.Tx(w.WrapOp(ledgertest.TokenWrap{Actor: treasury},
+		w.RejectOp(cidA), w.AcceptOp(cidB)))), w.Instrument().Admin, 2)
+	es := classifyAfter(t, settle, view(offerA), view(offerB))
+	byCID := map[string]tokenstd.Entry{}
+	for _, e := range es {
+		byCID[e.InstructionCID] = e
+	}
+	require.Equal(t, tokenstd.KindDeposit, byCID[cidB].Kind, "bob's completed offer: %+v", es)
+	require.Equal(t, "acct-2", byCID[cidB].Account)
+	requireDecimal(t, "7", byCID[cidB].Amount)
+	require.NotEqual(t, tokenstd.KindDeposit, byCID[cidA].Kind, "alice's returned offer credited to acct-1: %+v", byCID[cidA])
+}
+
+// The registry settles two outgoing instructions in one choice of its own:
+// it returns wd-1's 5 (to bob) to the treasury and completes wd-2's 10 to
+// alice. The treasury lost 10: wd-2 completed, wd-1 failed. closedByTransfer
+// took wd-1 (the treasury lost at least its 5) as the completed withdrawal,
+// with a fee of 5, and recorded wd-2, paid to alice, as failed: the
+// reconciler refunds it.
+func TestRegistrySettlementCompletesThePaidWithdrawal(t *testing.T) {
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+	w := &ledgertest.TokenWorld{Sequence: true}
+	mint := w.Mint(treasury, "100")
+	offer1, cid1 := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "5", Reason: "wd-1"})
+	offer2, cid2 := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: alice, Amount: "10", Reason: "wd-2"})
+	settle := asRegistrySettlement(t, view(w.Tx(w.WrapOp(ledgertest.TokenWrap{Actor: treasury},
+		w.WithdrawOp(cid1), w.AcceptOp(cid2)))), w.Instrument().Admin, 2)
+	es := classifyAfter(t, settle, view(mint), view(offer1), view(offer2))
+	byCID := map[string]tokenstd.Entry{}
+	for _, e := range es {
+		byCID[e.InstructionCID] = e
+	}
+	require.Equal(t, tokenstd.KindWithdrawal, byCID[cid2].Kind, "wd-2, paid to alice: %+v", es)
+	require.Equal(t, "wd-2", byCID[cid2].WithdrawalID)
+	require.Equal(t, alice, byCID[cid2].Receiver)
+	requireDecimal(t, "10", byCID[cid2].Transferred)
+	require.NotEqual(t, tokenstd.KindWithdrawal, byCID[cid1].Kind, "wd-1, returned to the treasury: %+v", byCID[cid1])
+}
+
+// The registry's choice returns alice's offer of 25 (acct-1) to her and,
+// in the same choice, passes on a direct payment of 7 from bob to the
+// treasury. The treasury gained 7, not alice's 25: her offer was not
+// completed, and acct-1 must not be credited with bob's payment. The one
+// instruction closed was taken as done because the treasury gained
+// something.
+func TestRegistryChoiceReturningAnOfferIsNoDepositOfIt(t *testing.T) {
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+	w := &ledgertest.TokenWorld{Sequence: true}
+	w.Mint(alice, "60")
+	w.Mint(bob, "20")
+	offerA, cidA := w.Offer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "25", Reason: "acct-1"})
+	settle := asRegistrySettlement(t, view(w.Tx(w.WrapOp(ledgertest.TokenWrap{Actor: treasury},
+		w.RejectOp(cidA), w.TransferOp(ledgertest.TransferSpec{Sender: bob, Receiver: treasury, Amount: "7"})))), w.Instrument().Admin, 1)
+	es := classifyAfter(t, settle, view(offerA))
+	for _, e := range es {
+		require.False(t, e.Kind == tokenstd.KindDeposit && e.Account == "acct-1",
+			"acct-1 credited with %s though alice's offer was returned: %+v", e.Amount, es)
+	}
+}
