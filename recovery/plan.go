@@ -138,6 +138,9 @@ func (r *Rewind) String() string {
 func (r *Rewind) auditNote() string {
 	s := fmt.Sprintf("validator node restore runbook: last update %s ingested at offset %d, now at %d; offRecovery as of %s (admin API %s); ledger end %d",
 		r.LastUpdateID, r.IngestedOffset, r.ParticipantOffset, r.LookupTime.Format(time.RFC3339Nano), r.AdminAPI, r.LedgerEnd)
+	if r.PrunedUpTo != 0 {
+		s += fmt.Sprintf("; the participant is pruned up to offset %d, above the look-up's answer: offRecovery raised to it", r.PrunedUpTo)
+	}
 	if ids := r.otherIDs(); len(ids) > 0 {
 		s += "; not rewound: synchronizers " + strings.Join(ids, ", ")
 	}

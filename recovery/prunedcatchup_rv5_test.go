@@ -2,6 +2,7 @@ package recovery_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -43,4 +44,31 @@ func TestPlanPrunedBelowLastIngestedWaitsForCatchUp(t *testing.T) {
 	require.NoError(t, recovery.Apply(ctx, b.db, rw))
 	require.NoError(t, ingestErr(t, b))
 	require.Equal(t, want, readHistory(t, b.db))
+}
+
+// The setting of TestNonUniqueOffRecoveryBelowPruningOffset: offRecovery is
+// raised from the −1µs look-up's answer to the participant's pruning
+// offset. The audit row of checkpoint_rewind, "a note with the evidence",
+// must say so: it said "offRecovery as of tRecovery − 1µs" next to an offset
+// that is not that look-up's answer, and nothing of the pruning.
+func TestAuditNoteNamesThePruningOffset(t *testing.T) {
+	ctx := context.Background()
+	steps := script(80, 40, 41, 42, 43)
+	b := newBundle(t)
+	play(t, b.p, steps[:39])
+	ingestTo(t, b, b.p.LedgerEnd())
+	pruneAt := offsetOf(t, b.p, "tx-00039")
+	require.NoError(t, b.p.Prune(pruneAt))
+	backup := b.p.Backup()
+	play(t, b.p, steps[39:])
+	ingestTo(t, b, offsetOf(t, b.p, "tx-00040"))
+	b.p.Restore(backup)
+
+	rw, err := recovery.Plan(ctx, b.db, b.client, options(recovery.ModeNonUnique))
+	require.NoError(t, err)
+	require.Equal(t, pruneAt, rw.PrunedUpTo)
+	require.NoError(t, recovery.Apply(ctx, b.db, rw))
+	recs := rewinds(t, b)
+	require.Len(t, recs, 1)
+	require.Contains(t, recs[0].Note, fmt.Sprintf("pruned up to offset %d", pruneAt), "audit note: %s", recs[0].Note)
 }
