@@ -65,8 +65,11 @@
 //     offRecovery is then its pruning offset (Rewind.PrunedUpTo), as what
 //     lies at or below it was ingested when the participant is pruned only
 //     below the checkpoint, as docs/OPERATIONS.md asks. A last ingested
-//     transaction the participant pruned fails Plan at once with
-//     ledger.ErrPruned: restore a node backup taken before that pruning.
+//     transaction the participant pruned fails Plan with ledger.ErrPruned
+//     as soon as the participant has processed a record time past
+//     tRecovery (before that, more transactions at tRecovery, the last
+//     ingested one among them, may still come): restore a node backup
+//     taken before that pruning.
 //   - Apply writes the new offset, the record time of the synchronizer and
 //     the audit row in one SQL transaction, and only if the checkpoint is
 //     still the one Plan read and no Ingester holds the lock.
