@@ -1014,7 +1014,11 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 			// an instrument no one else got while someone got another is a
 			// fee paid in a second instrument, not a second payment.
 			got := cs.otherOf(inst)
-			if r.closedByTransfer(&en, cs, meta, got) {
+			done, err := r.closedByTransfer(&en, cs, meta, got, e.NodeID)
+			if err != nil {
+				return err
+			}
+			if done {
 				break
 			}
 			if en.Amount.IsNegative() && (sender == T || sender == "") && got == "" && len(cs.others) > 0 {
@@ -1081,37 +1085,61 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 // receiver got a holding of the instrument, the first such one, or else
 // when it is the only outgoing candidate (the receiver's holding may be
 // out of the treasury's view).
-func (r *run) closedByTransfer(en *Entry, cs *changes, meta Metadata, otherOwner string) bool {
+//
+// Outgoing candidates that cannot be told apart are a ParseError at node,
+// for a person to review, rather than a guess that may pay twice: one entry
+// per instrument records one of them done, and the others would be
+// recorded as failed (their withdrawals refunded) though they may have
+// been paid. That is when several receivers got a holding; when none did
+// and there are several candidates; and when one did but the treasury's
+// loss would also pay another candidate.
+func (r *run) closedByTransfer(en *Entry, cs *changes, meta Metadata, otherOwner string, node int32) (bool, error) {
 	T := r.c.Treasury
-	j, first, n := -1, -1, 0 // the match; the first outgoing candidate, how many
-	for k, cl := range cs.closed {
-		t := cl.instr.Transfer
-		if t.Instrument != en.Instrument || !movedAsTransfer(en, t, T) {
-			continue
-		}
-		if t.Receiver == T {
-			if t.Amount.Equal(en.Amount) {
+	j := -1
+	if en.Amount.IsPositive() {
+		for k, cl := range cs.closed {
+			t := cl.instr.Transfer
+			if t.Instrument == en.Instrument && t.Receiver == T && t.Sender != T && t.Amount.Equal(en.Amount) {
 				j = k
 				break
 			}
-			continue
 		}
-		if n++; n == 1 {
-			first = k
+	} else {
+		var cands []int // the outgoing candidates
+		paid := 0       // how many of them had their receiver get a holding
+		for k, cl := range cs.closed {
+			t := cl.instr.Transfer
+			if t.Instrument != en.Instrument || t.Sender != T || !movedAsTransfer(en, t, T) {
+				continue
+			}
+			cands = append(cands, k)
+			if slices.Contains(cs.others, otherHolding{t.Receiver, t.Instrument}) {
+				if paid++; paid == 1 {
+					j = k
+				}
+			}
 		}
-		if slices.Contains(cs.others, otherHolding{t.Receiver, t.Instrument}) {
-			j = k
-			break
+		ambiguous := paid > 1 || (paid == 0 && len(cands) > 1)
+		if paid == 1 {
+			// Would the loss pay another candidate beside the one seen?
+			loss := en.Amount.Neg().Sub(cs.closed[j].instr.Transfer.Amount)
+			for _, k := range cands {
+				if k != j && !loss.LessThan(cs.closed[k].instr.Transfer.Amount) {
+					ambiguous = true
+				}
+			}
+		}
+		if ambiguous {
+			return false, r.fail(node, "a transfer choice closed %d of the treasury's transfer instructions of %s/%s and took %s from it; which of them were done cannot be told (receivers seen to get a holding: %d)",
+				len(cands), en.Instrument.Admin, en.Instrument.ID, en.Amount.Neg(), paid)
+		}
+		if j < 0 && len(cands) == 1 {
+			// The receiver's holding may be out of the treasury's view.
+			j = cands[0]
 		}
 	}
 	if j < 0 {
-		// No outgoing candidate's receiver is seen to get a holding:
-		// only a lone one is taken. (The loop stopped at none, so n
-		// counts them all.)
-		if n != 1 {
-			return false
-		}
-		j = first
+		return false, nil
 	}
 	cl := cs.closed[j]
 	t := cl.instr.Transfer
@@ -1124,7 +1152,7 @@ func (r *run) closedByTransfer(en *Entry, cs *changes, meta Metadata, otherOwner
 	}
 	r.completed(en, t.Sender, t.Receiver, t.Amount, otherOwner)
 	cs.closed = slices.Delete(cs.closed, j, j+1)
-	return true
+	return true, nil
 }
 
 func (r *run) looseCreate(e *ledger.CreatedEvent, root int32) error {

@@ -107,3 +107,29 @@ func TestRegistryChoiceReturningAnOfferIsNoDepositOfIt(t *testing.T) {
 			"acct-1 credited with %s though alice's offer was returned: %+v", e.Amount, es)
 	}
 }
+
+// The registry completes both of the treasury's outgoing instructions in
+// one choice of its own: wd-1's 5 to bob and wd-2's 10 to alice. One entry
+// per instrument can record only one of them done; the other would be
+// recorded as failed and its withdrawal refunded though it was paid. The
+// transaction is a ParseError naming it, for a person to review.
+func TestRegistrySettlementOfTwoPaidWithdrawalsIsAParseError(t *testing.T) {
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+	w := &ledgertest.TokenWorld{Sequence: true}
+	mint := w.Mint(treasury, "100")
+	offer1, cid1 := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "5", Reason: "wd-1"})
+	offer2, cid2 := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: alice, Amount: "10", Reason: "wd-2"})
+	settle := asRegistrySettlement(t, view(w.Tx(w.WrapOp(ledgertest.TokenWrap{Actor: treasury},
+		w.AcceptOp(cid1), w.AcceptOp(cid2)))), w.Instrument().Admin, 2)
+	set := tokenstd.NewHoldingSet()
+	for _, tx := range []*ledger.Transaction{view(mint), view(offer1), view(offer2)} {
+		es, err := tokenstd.Classify(tx, treasury, set)
+		require.NoError(t, err)
+		set.Apply(es)
+	}
+	es, err := tokenstd.Classify(settle, treasury, set)
+	var pe *tokenstd.ParseError
+	require.ErrorAs(t, err, &pe, "both withdrawals paid in one registry choice: %+v", es)
+	require.Equal(t, settle.UpdateID, pe.UpdateID)
+	require.ErrorContains(t, err, "which of them were done cannot be told")
+}

@@ -67,7 +67,12 @@
 // choice says tx-kind = transfer and the funds moved that way; still
 // pending if the choice, or the transaction around it without moving the
 // funds, created a new instruction whose view names it (or its original)
-// as originalInstructionCid; else a failed or expired one.
+// as originalInstructionCid; else a failed or expired one. When such a
+// choice closes several instructions, an incoming one is done only if the
+// treasury gained exactly its amount, an outgoing one if its receiver got
+// a holding of it; outgoing ones that cannot be told apart (several paid,
+// or the loss would pay more than the one seen paid) are a ParseError, for
+// review, rather than a guess that would refund a paid withdrawal.
 // A tx-kind transfer whose metadata names no sender is from the treasury
 // when the treasury's funds left and another party got a holding. A
 // tx-kind transfer from the treasury that cost it only the burned fee and
