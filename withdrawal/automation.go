@@ -106,8 +106,12 @@ type Round struct {
 }
 
 // Automation is the Withdrawal Automation loop: it hands requested
-// withdrawals to the Submitter, oldest first, and stops submitting while
-// the withdrawal gate is closed. Run one Automation per Integration DB.
+// withdrawals to the Submitter, oldest first (those whose last Submit
+// failed after the others), and stops submitting while the withdrawal gate
+// is closed. Run one Automation per Integration DB; a second one (a
+// rolling deploy) does not submit a withdrawal the first is submitting (a
+// transaction-level advisory lock per withdrawal), but each keeps its own
+// order of failed withdrawals.
 type Automation struct {
 	s   *Store
 	cfg AutomationConfig
