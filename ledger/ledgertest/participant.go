@@ -1,14 +1,17 @@
 package ledgertest
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
 	"net"
+	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -191,6 +194,9 @@ type Participant struct {
 	serveWG   sync.WaitGroup
 	closeOnce sync.Once
 	done      chan struct{}
+	// stopped is closed once Close has stopped the servers and every
+	// handler and server goroutine has returned.
+	stopped chan struct{}
 	// wireDict is the preset dictionary of a compressed wire cache
 	// (WithCompressedWireCache), set by the first response cached.
 	wireDict atomic.Pointer[wireDict]
@@ -217,6 +223,10 @@ type Participant struct {
 	sequenced map[string]time.Time // latest sequenced record time per synchronizer
 	pending   []*entry             // sequenced but not processed yet (catch-up)
 	autoID    int
+
+	// inHook counts, per goroutine, the Intercept hooks it is running:
+	// Close called from a hook must not wait for the hook's own call.
+	inHook map[uint64]int
 
 	token      string
 	tokenEpoch uint64
@@ -292,6 +302,8 @@ func New(opts ...Option) (*Participant, error) {
 		cfg:        cfg,
 		lis:        lis,
 		done:       make(chan struct{}),
+		stopped:    make(chan struct{}),
+		inHook:     map[uint64]int{},
 		changed:    make(chan struct{}),
 		byID:       map[string]*entry{},
 		processed:  map[string]time.Time{},
@@ -353,21 +365,45 @@ func (p *Participant) AdminAddr() string {
 }
 
 // Close stops the servers and ends open streams (clients see UNAVAILABLE). It
-// returns once every handler and server goroutine has returned. Calling it
-// again does nothing.
+// returns once every handler and server goroutine has returned; calling it
+// again waits for the same. Called from an Intercept hook (to simulate a
+// crash), it returns at once instead, as the hook's own call cannot end
+// before it does; the participant finishes closing when the hook returns.
 func (p *Participant) Close() {
+	p.mu.Lock()
+	fromHook := p.inHook[goroutineID()] > 0
+	p.mu.Unlock()
 	p.closeOnce.Do(func() {
 		p.mu.Lock()
 		p.closed = true
 		close(p.done)
 		p.notifyLocked()
 		p.mu.Unlock()
-		p.srv.Stop()
-		if p.adminSrv != nil {
-			p.adminSrv.Stop()
-		}
-		p.serveWG.Wait()
+		go func() {
+			p.srv.Stop()
+			if p.adminSrv != nil {
+				p.adminSrv.Stop()
+			}
+			p.serveWG.Wait()
+			close(p.stopped)
+		}()
 	})
+	if !fromHook {
+		<-p.stopped
+	}
+}
+
+// goroutineID returns the id of the calling goroutine, from the first line
+// of its stack trace ("goroutine 18 [running]:").
+func goroutineID() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, _ := strconv.ParseUint(string(b), 10, 64)
+	return id
 }
 
 func (p *Participant) notifyLocked() {
@@ -769,7 +805,8 @@ func (p *Participant) FailNext(method string, k int, code codes.Code) {
 // with the call's context (incoming metadata included) and request. A non-nil
 // error is returned to the client as is: build realistic ones with
 // StatusError. fn may block (to delay a call) but should return when ctx
-// ends, and may call the Participant's methods. A nil fn removes the hook.
+// ends, and may call the Participant's methods, Close included (see Close).
+// A nil fn removes the hook.
 func (p *Participant) Intercept(method string, fn func(ctx context.Context, req proto.Message) error) {
 	m := fullMethod(method)
 	p.mu.Lock()
@@ -843,7 +880,7 @@ func (p *Participant) enter(ctx context.Context, method string, req proto.Messag
 		return injected
 	}
 	if hook != nil {
-		if err := hook(ctx, req); err != nil {
+		if err := p.runHook(hook, ctx, req); err != nil {
 			return err
 		}
 	}
@@ -851,6 +888,23 @@ func (p *Participant) enter(ctx context.Context, method string, req proto.Messag
 		return unauthenticated()
 	}
 	return nil
+}
+
+// runHook runs an Intercept hook, noting that the calling goroutine is in
+// one (see Close).
+func (p *Participant) runHook(hook func(context.Context, proto.Message) error, ctx context.Context, req proto.Message) error {
+	id := goroutineID()
+	p.mu.Lock()
+	p.inHook[id]++
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		if p.inHook[id]--; p.inHook[id] <= 0 {
+			delete(p.inHook, id)
+		}
+		p.mu.Unlock()
+	}()
+	return hook(ctx, req)
 }
 
 func hasBearer(ctx context.Context, token string) bool {
