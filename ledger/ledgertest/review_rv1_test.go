@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/proto/gen/lapiv2"
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/proto"
 )
@@ -40,5 +42,47 @@ func TestReviewRV1InterceptHookMayClose(t *testing.T) {
 	case <-again:
 	case <-time.After(3 * time.Second):
 		t.Fatal("a second Close did not return")
+	}
+}
+
+// TransferHistory promises that a withdrawal spends "the holding the
+// deposit just before it created"; with WithdrawEvery 1 there is none, and
+// the withdrawal spends the previous withdrawal's change as if it held a
+// deposit's amount: its own change is more than the input could give.
+func TestReviewRV1TransferHistoryWithdrawEveryOne(t *testing.T) {
+	h := TransferHistory{Treasury: "treasury::1", WithdrawEvery: 1, Customers: 2}
+	live := map[string]decimal.Decimal{} // treasury holdings by contract id
+	spend := decimal.RequireFromString(WithdrawalAmount).Add(decimal.RequireFromString(WithdrawalFee))
+	if refused := func() (r bool) {
+		defer func() { r = recover() != nil }()
+		h.Tx(1)
+		return false
+	}(); refused {
+		return // refusing the impossible setting is a fix too
+	}
+	for i := range 4 {
+		tx := h.Tx(i)
+		var in, change decimal.Decimal
+		for _, ev := range tx.Events {
+			switch e := ev.(type) {
+			case *ledger.CreatedEvent:
+				v := e.InterfaceViews[0].Value
+				if must(must(v.Get("owner")).AsParty()) == h.Treasury {
+					a := must(must(v.Get("amount")).AsDecimal())
+					live[e.ContractID] = a
+					change = change.Add(a)
+				}
+			case *ledger.ExercisedEvent:
+				if e.Consuming && e.Choice == "Archive" && h.IsWithdrawal(i) {
+					a, ok := live[e.ContractID]
+					require.True(t, ok, "withdrawal %d spends %s, no treasury holding", i, e.ContractID)
+					in = in.Add(a)
+					delete(live, e.ContractID)
+				}
+			}
+		}
+		if h.IsWithdrawal(i) {
+			require.True(t, in.Sub(spend).Equal(change), "withdrawal %d: input %s - %s should leave change %s", i, in, spend, change)
+		}
 	}
 }

@@ -40,7 +40,9 @@ type TransferHistory struct {
 	// Default TransferDefaultCustomers.
 	Customers int
 	// WithdrawEvery makes every n-th transaction (i = n, 2n, ...) a
-	// withdrawal. Default TransferDefaultWithdrawEvery; negative: none.
+	// withdrawal. Default TransferDefaultWithdrawEvery; negative: none. 1
+	// is refused (Tx panics): a withdrawal spends what the deposit just
+	// before it gave the treasury, so withdrawals cannot follow each other.
 	WithdrawEvery int
 	// External receives the withdrawals. Default TransferDefaultExternal.
 	External string
@@ -117,6 +119,9 @@ func (h TransferHistory) Tx(i int) *ledger.Transaction {
 func (h TransferHistory) world(i int) *TokenWorld {
 	if h.Treasury == "" {
 		panic("ledgertest: TransferHistory.Treasury is empty")
+	}
+	if h.WithdrawEvery == 1 {
+		panic("ledgertest: TransferHistory.WithdrawEvery is 1: a withdrawal needs the deposit just before it (use 2 or more)")
 	}
 	// The world clock (creation and request times) follows the record
 	// times a Participant assigns: 1ms apart from DefaultStartTime.
