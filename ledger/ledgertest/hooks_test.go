@@ -15,7 +15,7 @@ import (
 // Intercept promises that a hook "may call the Participant's methods".
 // Close is one of them: a test that simulates a participant crash on the
 // n-th call does exactly this.
-func TestReviewRV1InterceptHookMayClose(t *testing.T) {
+func TestInterceptHookMayClose(t *testing.T) {
 	// No t.Cleanup(p.Close): on the old code the first Close never returns,
 	// and a second one would wait for it forever.
 	p, err := New()
@@ -49,7 +49,7 @@ func TestReviewRV1InterceptHookMayClose(t *testing.T) {
 // deposit just before it created"; with WithdrawEvery 1 there is none, and
 // the withdrawal spends the previous withdrawal's change as if it held a
 // deposit's amount: its own change is more than the input could give.
-func TestReviewRV1TransferHistoryWithdrawEveryOne(t *testing.T) {
+func TestTransferHistoryWithdrawEveryOne(t *testing.T) {
 	h := TransferHistory{Treasury: "treasury::1", WithdrawEvery: 1, Customers: 2}
 	live := map[string]decimal.Decimal{} // treasury holdings by contract id
 	spend := decimal.RequireFromString(WithdrawalAmount).Add(decimal.RequireFromString(WithdrawalFee))
