@@ -61,32 +61,6 @@ func TestRegistrySettlementCreditsTheCompletedOffer(t *testing.T) {
 	require.NotEqual(t, tokenstd.KindDeposit, byCID[cidA].Kind, "alice's returned offer credited to acct-1: %+v", byCID[cidA])
 }
 
-// The registry settles two outgoing instructions in one choice of its own:
-// it returns wd-1's 5 (to bob) to the treasury and completes wd-2's 10 to
-// alice. The treasury lost 10: wd-2 completed, wd-1 failed. closedByTransfer
-// took wd-1 (the treasury lost at least its 5) as the completed withdrawal,
-// with a fee of 5, and recorded wd-2, paid to alice, as failed: the
-// reconciler refunds it.
-func TestRegistrySettlementCompletesThePaidWithdrawal(t *testing.T) {
-	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
-	w := &ledgertest.TokenWorld{Sequence: true}
-	mint := w.Mint(treasury, "100")
-	offer1, cid1 := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "5", Reason: "wd-1"})
-	offer2, cid2 := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: alice, Amount: "10", Reason: "wd-2"})
-	settle := asRegistrySettlement(t, view(w.Tx(w.WrapOp(ledgertest.TokenWrap{Actor: treasury},
-		w.WithdrawOp(cid1), w.AcceptOp(cid2)))), w.Instrument().Admin, 2)
-	es := classifyAfter(t, settle, view(mint), view(offer1), view(offer2))
-	byCID := map[string]tokenstd.Entry{}
-	for _, e := range es {
-		byCID[e.InstructionCID] = e
-	}
-	require.Equal(t, tokenstd.KindWithdrawal, byCID[cid2].Kind, "wd-2, paid to alice: %+v", es)
-	require.Equal(t, "wd-2", byCID[cid2].WithdrawalID)
-	require.Equal(t, alice, byCID[cid2].Receiver)
-	requireDecimal(t, "10", byCID[cid2].Transferred)
-	require.NotEqual(t, tokenstd.KindWithdrawal, byCID[cid1].Kind, "wd-1, returned to the treasury: %+v", byCID[cid1])
-}
-
 // The registry's choice returns alice's offer of 25 (acct-1) to her and,
 // in the same choice, passes on a direct payment of 7 from bob to the
 // treasury. The treasury gained 7, not alice's 25: her offer was not
@@ -108,28 +82,60 @@ func TestRegistryChoiceReturningAnOfferIsNoDepositOfIt(t *testing.T) {
 	}
 }
 
-// The registry completes both of the treasury's outgoing instructions in
-// one choice of its own: wd-1's 5 to bob and wd-2's 10 to alice. One entry
-// per instrument can record only one of them done; the other would be
-// recorded as failed and its withdrawal refunded though it was paid. The
-// transaction is a ParseError naming it, for a person to review.
-func TestRegistrySettlementOfTwoPaidWithdrawalsIsAParseError(t *testing.T) {
+// The registry settles two of the treasury's outgoing instructions, wd-1
+// (5 to bob) and wd-2 (10 to alice), in one choice of its own.
+//   - It returns wd-1's 5 to the treasury and completes wd-2: the treasury
+//     lost 10, wd-2 completed, wd-1 failed. closedByTransfer took wd-1 (the
+//     treasury lost at least its 5) as the completed withdrawal, with a fee
+//     of 5, and recorded wd-2, paid to alice, as failed: the reconciler
+//     refunds it.
+//   - It completes both: one entry per instrument can record only one of
+//     them done, the other would be recorded as failed and its withdrawal
+//     refunded though it was paid. The transaction is a ParseError naming
+//     it, for a person to review.
+func TestRegistrySettlementOfTwoWithdrawals(t *testing.T) {
 	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
-	w := &ledgertest.TokenWorld{Sequence: true}
-	mint := w.Mint(treasury, "100")
-	offer1, cid1 := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "5", Reason: "wd-1"})
-	offer2, cid2 := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: alice, Amount: "10", Reason: "wd-2"})
-	settle := asRegistrySettlement(t, view(w.Tx(w.WrapOp(ledgertest.TokenWrap{Actor: treasury},
-		w.AcceptOp(cid1), w.AcceptOp(cid2)))), w.Instrument().Admin, 2)
-	set := tokenstd.NewHoldingSet()
-	for _, tx := range []*ledger.Transaction{view(mint), view(offer1), view(offer2)} {
-		es, err := tokenstd.Classify(tx, treasury, set)
-		require.NoError(t, err)
-		set.Apply(es)
+	settle := func(t *testing.T, bothPaid bool) (es []tokenstd.Entry, err error, settled *ledger.Transaction, cid1, cid2 string) {
+		w := &ledgertest.TokenWorld{Sequence: true}
+		mint := w.Mint(treasury, "100")
+		offer1, cid1 := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "5", Reason: "wd-1"})
+		offer2, cid2 := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: alice, Amount: "10", Reason: "wd-2"})
+		var first ledgertest.TokenOp
+		if bothPaid {
+			first = w.AcceptOp(cid1)
+		} else {
+			first = w.WithdrawOp(cid1)
+		}
+		settled = asRegistrySettlement(t, view(w.Tx(w.WrapOp(ledgertest.TokenWrap{Actor: treasury},
+			first, w.AcceptOp(cid2)))), w.Instrument().Admin, 2)
+		set := tokenstd.NewHoldingSet()
+		for _, tx := range []*ledger.Transaction{view(mint), view(offer1), view(offer2)} {
+			es, err := tokenstd.Classify(tx, treasury, set)
+			require.NoError(t, err)
+			set.Apply(es)
+		}
+		es, err = tokenstd.Classify(settled, treasury, set)
+		return es, err, settled, cid1, cid2
 	}
-	es, err := tokenstd.Classify(settle, treasury, set)
-	var pe *tokenstd.ParseError
-	require.ErrorAs(t, err, &pe, "both withdrawals paid in one registry choice: %+v", es)
-	require.Equal(t, settle.UpdateID, pe.UpdateID)
-	require.ErrorContains(t, err, "which of them were done cannot be told")
+
+	t.Run("one paid", func(t *testing.T) {
+		es, err, _, cid1, cid2 := settle(t, false)
+		require.NoError(t, err)
+		byCID := map[string]tokenstd.Entry{}
+		for _, e := range es {
+			byCID[e.InstructionCID] = e
+		}
+		require.Equal(t, tokenstd.KindWithdrawal, byCID[cid2].Kind, "wd-2, paid to alice: %+v", es)
+		require.Equal(t, "wd-2", byCID[cid2].WithdrawalID)
+		require.Equal(t, alice, byCID[cid2].Receiver)
+		requireDecimal(t, "10", byCID[cid2].Transferred)
+		require.NotEqual(t, tokenstd.KindWithdrawal, byCID[cid1].Kind, "wd-1, returned to the treasury: %+v", byCID[cid1])
+	})
+	t.Run("both paid", func(t *testing.T) {
+		es, err, settled, _, _ := settle(t, true)
+		var pe *tokenstd.ParseError
+		require.ErrorAs(t, err, &pe, "both withdrawals paid in one registry choice: %+v", es)
+		require.Equal(t, settled.UpdateID, pe.UpdateID)
+		require.ErrorContains(t, err, "which of them were done cannot be told")
+	})
 }
