@@ -87,7 +87,8 @@
 //     witness parties (or filters_for_any_party) selects it, by wildcard, by
 //     template, or by interface (module, entity and package compared: the
 //     same package id, or the same name for a "#name" reference, known from
-//     the events' package_name and the token standard's stand-in ids; an id
+//     the package_name of the events appended to this participant and the
+//     token standard's stand-in ids; an id
 //     the fake cannot name is not told apart from a name; a created event
 //     matches an interface it has a view for,
 //     other events one they implement); a transaction with no event left is

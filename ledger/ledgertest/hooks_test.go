@@ -86,3 +86,31 @@ func TestTransferHistoryWithdrawEveryOne(t *testing.T) {
 		}
 	}
 }
+
+// The package names the fake learns from appended events live in one map
+// for the whole process: a package id one test (or one Participant) named
+// changes what filters select on another Participant that never saw that
+// name, so a test's result depends on which tests ran before it.
+func TestPackageNamesDoNotLeakAcrossParticipants(t *testing.T) {
+	id := ledger.Identifier{PackageID: "pkg-x", ModuleName: "X.Mod", EntityName: "T"}
+
+	// An earlier test's participant names package pkg-x "other-name".
+	first := setup(t)
+	named := created("cid-1", id, "alice")
+	named.PackageName = "other-name"
+	_, err := first.p.Append(&ledger.Transaction{Events: []ledger.Event{named}})
+	require.NoError(t, err)
+
+	// This participant never learns the package's name, so a "#my-name"
+	// filter cannot tell it apart (doc.go: "an id the fake cannot name is
+	// not told apart from a name").
+	f := setup(t)
+	_, err = f.p.Append(&ledger.Transaction{Events: []ledger.Event{created("cid-2", id, "alice")}})
+	require.NoError(t, err)
+	ref := id
+	ref.PackageID = "#my-name"
+	req := &lapiv2.GetUpdatesRequest{EndInclusive: proto.Int64(1), UpdateFormat: partyFormat(map[string]*lapiv2.Filters{
+		"alice": {Cumulative: []*lapiv2.CumulativeFilter{templateFilter(ref)}}})}
+	txs, _ := f.open(t, req).rest()
+	require.Len(t, txs, 1, "the event of an unnamed package is filtered out because another participant named it")
+}

@@ -8,37 +8,61 @@ import (
 	"github.com/cantonx/txhistory/proto/gen/lapiv2"
 )
 
-// packageNames maps the package ids the fake has seen to their package
-// names: the token standard's and TokenWorld's stand-in ids, and the
-// template package of each appended event that names its package. Package
-// ids are content hashes, so one map serves every Participant.
-var packageNames sync.Map // id → name
+// standInNames maps the package ids of the token standard's and
+// TokenWorld's stand-in packages (SHA-256 hashes of their names) to their
+// names, for every Participant.
+var standInNames sync.Map // id → name
 
 func registerPackageName(id, name string) {
 	if id != "" && name != "" && !strings.HasPrefix(id, "#") {
-		packageNames.Store(id, name)
+		standInNames.Store(id, name)
 	}
 }
 
-// registerPackages records the package names the events of tx give.
-func registerPackages(tx *ledger.Transaction) {
+// packageNames maps the package ids one Participant has seen to their
+// package names: the template package of each appended event that names
+// its package, over the stand-in ids. Tests name packages freely ("pkg1"),
+// so what one Participant learnt must not change another's filters.
+type packageNames struct{ m sync.Map }
+
+// register records the package names the events of tx give.
+func (n *packageNames) register(tx *ledger.Transaction) {
+	add := func(id, name string) {
+		if id != "" && name != "" && !strings.HasPrefix(id, "#") {
+			n.m.Store(id, name)
+		}
+	}
 	for _, ev := range tx.Events {
 		switch e := ev.(type) {
 		case *ledger.CreatedEvent:
-			registerPackageName(e.TemplateID.PackageID, e.PackageName)
+			add(e.TemplateID.PackageID, e.PackageName)
 		case *ledger.ExercisedEvent:
-			registerPackageName(e.TemplateID.PackageID, e.PackageName)
+			add(e.TemplateID.PackageID, e.PackageName)
 		case *ledger.ArchivedEvent:
-			registerPackageName(e.TemplateID.PackageID, e.PackageName)
+			add(e.TemplateID.PackageID, e.PackageName)
 		}
 	}
+}
+
+// name returns the name of package id, if known.
+func (n *packageNames) name(id string) (string, bool) {
+	if n != nil {
+		if v, ok := n.m.Load(id); ok {
+			return v.(string), true
+		}
+	}
+	v, ok := standInNames.Load(id)
+	if !ok {
+		return "", false
+	}
+	return v.(string), true
 }
 
 // samePackage reports whether an event's package (an id, or "#name") may be
 // the filter's: the same id, or the same name. Two different ids are two
 // packages. A package id whose name the fake does not know is not told apart
 // from a name.
-func samePackage(filter, event string) bool {
+func (n *packageNames) samePackage(filter, event string) bool {
 	if filter == event || filter == "" || event == "" {
 		return true
 	}
@@ -48,18 +72,18 @@ func samePackage(filter, event string) bool {
 	case fRef && eRef:
 		return fName == eName
 	case fRef:
-		n, ok := packageNames.Load(event)
-		return !ok || n.(string) == fName
+		name, ok := n.name(event)
+		return !ok || name == fName
 	case eRef:
-		n, ok := packageNames.Load(filter)
-		return !ok || n.(string) == eName
+		name, ok := n.name(filter)
+		return !ok || name == eName
 	}
 	return false
 }
 
 // sameID reports whether an event's template or interface id is the
 // filter's: module, entity and package.
-func sameID(filter, event *lapiv2.Identifier) bool {
+func (n *packageNames) sameID(filter, event *lapiv2.Identifier) bool {
 	return filter.GetModuleName() == event.GetModuleName() && filter.GetEntityName() == event.GetEntityName() &&
-		samePackage(filter.GetPackageId(), event.GetPackageId())
+		n.samePackage(filter.GetPackageId(), event.GetPackageId())
 }

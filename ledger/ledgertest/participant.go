@@ -224,6 +224,8 @@ type Participant struct {
 	pending   []*entry             // sequenced but not processed yet (catch-up)
 	autoID    int
 
+	pkgNames packageNames // package names learnt from appended events
+
 	// inHook counts, per goroutine, the Intercept hooks it is running:
 	// Close called from a hook must not wait for the hook's own call.
 	inHook map[uint64]int
@@ -450,7 +452,7 @@ func (p *Participant) Append(txs ...*ledger.Transaction) ([]*ledger.Transaction,
 			return nil, fmt.Errorf("ledgertest: Append: transaction %d is nil", i)
 		}
 		tx := cloneTx(in, 0)
-		registerPackages(tx)
+		p.pkgNames.register(tx)
 		if tx.SynchronizerID == "" {
 			tx.SynchronizerID = p.cfg.synchronizer
 		}
@@ -959,7 +961,7 @@ func (s updateService) GetUpdateById(ctx context.Context, req *lapiv2.GetUpdateB
 	if req.GetUpdateId() == "" {
 		return nil, StatusError(codes.InvalidArgument, ErrorIDMissingField, "The submitted command is missing a mandatory field: update_id", map[string]string{"field_name": "update_id"})
 	}
-	format, err := parseUpdateFormat(req.GetUpdateFormat())
+	format, err := parseUpdateFormat(req.GetUpdateFormat(), &p.pkgNames)
 	if err != nil {
 		return nil, err
 	}
@@ -998,7 +1000,7 @@ func (s updateService) GetUpdates(req *lapiv2.GetUpdatesRequest, stream grpc.Ser
 	case !bounded && req.GetDescendingOrder():
 		return StatusError(codes.InvalidArgument, ErrorIDInvalidArgument, "The submitted request has invalid arguments: descending_order needs end_inclusive", nil)
 	}
-	format, err := parseUpdateFormat(req.GetUpdateFormat())
+	format, err := parseUpdateFormat(req.GetUpdateFormat(), &p.pkgNames)
 	if err != nil {
 		return err
 	}
@@ -1276,6 +1278,7 @@ type txFormat struct {
 	verbose  bool
 	anyParty *partyFilter
 	byParty  map[string]*partyFilter
+	names    *packageNames // tells packages apart (packages.go)
 }
 
 type partyFilter struct {
@@ -1284,6 +1287,7 @@ type partyFilter struct {
 
 // selector is one CumulativeFilter.
 type selector struct {
+	names    *packageNames
 	wildcard bool
 	template *lapiv2.Identifier
 	iface    *lapiv2.Identifier
@@ -1301,7 +1305,7 @@ func missingField(name string) error {
 
 // parseUpdateFormat validates the request's update format. It returns nil
 // (and no error) when the format asks for no transactions.
-func parseUpdateFormat(uf *lapiv2.UpdateFormat) (*txFormat, error) {
+func parseUpdateFormat(uf *lapiv2.UpdateFormat, names *packageNames) (*txFormat, error) {
 	if uf == nil {
 		return nil, missingField("update_format")
 	}
@@ -1316,7 +1320,7 @@ func parseUpdateFormat(uf *lapiv2.UpdateFormat) (*txFormat, error) {
 	if ef == nil {
 		return nil, missingField("event_format")
 	}
-	f := &txFormat{verbose: ef.GetVerbose(), byParty: map[string]*partyFilter{}}
+	f := &txFormat{verbose: ef.GetVerbose(), byParty: map[string]*partyFilter{}, names: names}
 	switch tf.GetTransactionShape() {
 	case lapiv2.TransactionShape_TRANSACTION_SHAPE_ACS_DELTA:
 		f.acsDelta = true
@@ -1331,14 +1335,14 @@ func parseUpdateFormat(uf *lapiv2.UpdateFormat) (*txFormat, error) {
 		if party == "" {
 			return nil, invalidArgument("filters_by_party has an empty party")
 		}
-		pf, err := parseFilters(fs)
+		pf, err := parseFilters(fs, names)
 		if err != nil {
 			return nil, err
 		}
 		f.byParty[party] = pf
 	}
 	if fs := ef.GetFiltersForAnyParty(); fs != nil {
-		pf, err := parseFilters(fs)
+		pf, err := parseFilters(fs, names)
 		if err != nil {
 			return nil, err
 		}
@@ -1347,7 +1351,7 @@ func parseUpdateFormat(uf *lapiv2.UpdateFormat) (*txFormat, error) {
 	return f, nil
 }
 
-func parseFilters(fs *lapiv2.Filters) (*partyFilter, error) {
+func parseFilters(fs *lapiv2.Filters, names *packageNames) (*partyFilter, error) {
 	pf := &partyFilter{}
 	for _, c := range fs.GetCumulative() {
 		switch x := c.GetIdentifierFilter().(type) {
@@ -1370,6 +1374,9 @@ func parseFilters(fs *lapiv2.Filters) (*partyFilter, error) {
 	}
 	if len(pf.selectors) == 0 { // empty Filters: all templates
 		pf.selectors = append(pf.selectors, selector{wildcard: true})
+	}
+	for i := range pf.selectors {
+		pf.selectors[i].names = names
 	}
 	return pf, nil
 }
@@ -1407,9 +1414,9 @@ func (s selector) matches(info eventInfo) bool {
 	case s.wildcard:
 		return true
 	case s.template != nil:
-		return sameID(s.template, info.template)
+		return s.names.sameID(s.template, info.template)
 	default:
-		return slices.ContainsFunc(info.ifaces, func(id *lapiv2.Identifier) bool { return sameID(s.iface, id) })
+		return slices.ContainsFunc(info.ifaces, func(id *lapiv2.Identifier) bool { return s.names.sameID(s.iface, id) })
 	}
 }
 
@@ -1484,7 +1491,7 @@ func (f *txFormat) filterEvent(ev *lapiv2.Event) *lapiv2.Event {
 		for _, v := range c.GetInterfaceViews() {
 			if slices.ContainsFunc(matched, func(pf *partyFilter) bool {
 				return slices.ContainsFunc(pf.selectors, func(s selector) bool {
-					return s.iface != nil && s.view && sameID(s.iface, v.GetInterfaceId())
+					return s.iface != nil && s.view && f.names.sameID(s.iface, v.GetInterfaceId())
 				})
 			}) {
 				views = append(views, v)
