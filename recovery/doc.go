@@ -102,4 +102,13 @@
 // it and Apply's audit row names them. Synchronizers the participant is only
 // connected to appear as well (their record times come from
 // OffsetCheckpoints).
+//
+// Plan needs the last ingested update on the restored participant: it
+// checks the look-up's answer against that update's offset. A last
+// ingested update that was a participant-local operation (an ACS import,
+// party migration or repair) made after the backup is lost with the
+// restore, and Plan waits for it until Options.Timeout (ErrNotCaughtUp,
+// saying so). Redo the operation on the restored node before resuming;
+// the runbook's rewind for that case (from the −1µs look-up, trusting it
+// once the participant has processed a later record time) is not built.
 package recovery

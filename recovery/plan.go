@@ -380,7 +380,7 @@ func waitForRecoveryTime(ctx context.Context, p Participant, opts Options, rw *R
 						ledger.ErrPruned, at, rw.SynchronizerID, exact, po.ParticipantPrunedUpToInclusive, rw.LastUpdateID, uerr)
 				}
 			}
-			reason = fmt.Errorf("tRecovery is processed but the last ingested update %s is not visible yet: %w", rw.LastUpdateID, uerr)
+			reason = fmt.Errorf("tRecovery is processed but the last ingested update %s is not visible yet (if it stays so once the participant has caught up, it may have been a participant-local operation, an ACS import, party migration or repair, made after the backup and lost with the restore; see the package's Limits): %w", rw.LastUpdateID, uerr)
 		case ctx.Err() != nil:
 			return 0, ctx.Err()
 		case errors.Is(err, ledger.ErrUnprocessedTimestamp):
