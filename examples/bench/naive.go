@@ -22,7 +22,9 @@ import (
 // classification, the same holding and history rows, the withdrawal
 // reconciler, the checkpoint and the synchronizer time) but looks each
 // consumed contract up with its own query and writes each row with its own
-// statement; the reconciler runs on a batch of one transaction.
+// statement; the reconciler runs on a batch of one transaction and, as in
+// the e2e chain, takes that transaction's entries from the classification
+// (naiveEntries) instead of reading back the rows just written.
 func (b *bench) naive(ctx context.Context, f *fake, n int64) (float64, error) {
 	c, err := dial(f.Addr, b.receiveWindow)
 	if err != nil {
@@ -43,7 +45,8 @@ func (b *bench) naive(ctx context.Context, f *fake, n int64) (float64, error) {
 		return 0, err
 	}
 	w := naiveWriter{schema: name, classifier: tokenstd.Classifier{Treasury: b.treasury}}
-	rec, err := reconciler(b.db, name, b.treasury, nil) // reads the entries naiveWriter wrote
+	written := &naiveEntries{}
+	rec, err := reconciler(b.db, name, b.treasury, written)
 	if err != nil {
 		return 0, err
 	}
@@ -71,10 +74,12 @@ func (b *bench) naive(ctx context.Context, f *fake, n int64) (float64, error) {
 		next.Offset, next.UpdateID, next.RecordTime, next.SynchronizerID, next.UpdateOffset = t.Offset, t.UpdateID, t.RecordTime, t.SynchronizerID, t.Offset
 		next.RecordTimes[t.SynchronizerID] = t.RecordTime
 		err = inTx(ctx, b.db, func(tx *sqlx.Tx) error {
-			if err := w.ingest(ctx, tx, t); err != nil {
+			entries, err := w.ingest(ctx, tx, t)
+			if err != nil {
 				return err
 			}
 			one := &ingest.Batch{Transactions: []*ledger.Transaction{t}, FromOffset: cp.Offset, ToOffset: next.Offset, RecordTimes: next.RecordTimes}
+			written.set(one, entries)
 			if err := rec.HandleBatch(ctx, tx, one); err != nil {
 				return err
 			}
@@ -130,18 +135,44 @@ func (l rowLookup) LookupHolding(cid string) (tokenstd.Holding, bool, error) {
 	return hs[0], true, nil
 }
 
-func (w naiveWriter) ingest(ctx context.Context, tx *sqlx.Tx, t *ledger.Transaction) error {
+// naiveEntries hands the Reconciler the entries naiveWriter classified for
+// the one-transaction batch, as tokenstd.History hands it a batch's entries
+// in the e2e chain (withdrawal.WrittenEntries): without it the Reconciler
+// reads them back from token_history, a statement per transaction that the
+// e2e chain does not make.
+type naiveEntries struct {
+	batch   *ingest.Batch
+	entries []*tokenstd.Entry
+}
+
+func (n *naiveEntries) set(b *ingest.Batch, entries []tokenstd.Entry) {
+	n.batch, n.entries = b, n.entries[:0]
+	for i := range entries {
+		n.entries = append(n.entries, &entries[i])
+	}
+}
+
+func (n *naiveEntries) Written(b *ingest.Batch) ([]*tokenstd.Entry, bool) {
+	if b != n.batch {
+		return nil, false
+	}
+	return n.entries, true
+}
+
+// ingest writes t's rows and returns its entries (none if t was ingested
+// before).
+func (w naiveWriter) ingest(ctx context.Context, tx *sqlx.Tx, t *ledger.Transaction) ([]tokenstd.Entry, error) {
 	res, err := tx.ExecContext(ctx, `INSERT INTO `+w.schema+`.ingested_update (update_id, ledger_offset, record_time, synchronizer_id)
 		VALUES ($1, $2, $3, $4) ON CONFLICT (update_id) DO NOTHING`, t.UpdateID, t.Offset, t.RecordTime, t.SynchronizerID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return nil // ingested before
+		return nil, nil // ingested before
 	}
 	entries, err := w.classifier.Classify(t, rowLookup{ctx: ctx, tx: tx, schema: w.schema})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for i := range entries {
 		e := &entries[i]
@@ -152,7 +183,7 @@ func (w naiveWriter) ingest(ctx context.Context, tx *sqlx.Tx, t *ledger.Transact
 				h.ContractID, h.Instrument.Admin, h.Instrument.ID, h.Owner, h.Amount.String(), jsonOrNil(h.Lock), jsonMeta(h.Meta),
 				h.Created.Offset, h.Created.UpdateID, h.Created.RecordTime, h.Created.NodeID)
 			if err != nil {
-				return err
+				return nil, err
 			}
 		}
 		for _, h := range e.Archived {
@@ -161,7 +192,7 @@ func (w naiveWriter) ingest(ctx context.Context, tx *sqlx.Tx, t *ledger.Transact
 					archived_record_time = $4, archived_node_id = $5 WHERE contract_id = $1 AND archived_offset IS NULL`,
 				h.ContractID, a.Offset, a.UpdateID, a.RecordTime, a.NodeID)
 			if err != nil {
-				return err
+				return nil, err
 			}
 		}
 		created, archived := make([]string, len(e.Created)), make([]string, len(e.Archived))
@@ -180,10 +211,10 @@ func (w naiveWriter) ingest(ctx context.Context, tx *sqlx.Tx, t *ledger.Transact
 			e.TxKind, e.Choice, e.Amount.String(), e.Transferred.String(), e.Fee.String(), e.Sender, e.Receiver, e.Counterparty,
 			e.Reason, e.Account, e.WithdrawalID, e.InstructionCID, pq.Array(created), pq.Array(archived), jsonMeta(e.Meta))
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return entries, nil
 }
 
 func jsonMeta(m tokenstd.Metadata) string {

@@ -33,6 +33,10 @@ type bench struct {
 	maxBatch, streamBuffer, streamBufferBytes int
 	receiveWindow                             int              // the ledger client's, but in the tail phase
 	batches                                   map[string]int64 // batches committed, by phase
+	// keepSchemas leaves each phase's schema in place (tests compare them);
+	// kept lists them.
+	keepSchemas bool
+	kept        []string
 }
 
 // measureCPU samples the CPU time of the chain's processes before and after
@@ -78,6 +82,10 @@ func (b *bench) freshSchema(ctx context.Context, phase string) (string, func(), 
 		return "", nil, err
 	}
 	drop := func() {
+		if b.keepSchemas {
+			b.kept = append(b.kept, name)
+			return
+		}
 		if _, err := b.db.Exec(`DROP SCHEMA ` + name + ` CASCADE`); err != nil {
 			b.logger.Warn("bench: drop schema", "schema", name, "err", err)
 		}
@@ -104,17 +112,14 @@ func handlerChain(db *sqlx.DB, schemaName, treasury string) (ingest.Handler, err
 }
 
 // reconciler returns the withdrawal Reconciler, taking the entries from
-// hist if it is not nil, else reading them from token_history.
-func reconciler(db *sqlx.DB, schemaName, treasury string, hist *tokenstd.History) (*withdrawal.Reconciler, error) {
+// hist (the History handler of the chain, or the naive baseline's entries).
+func reconciler(db *sqlx.DB, schemaName, treasury string, hist withdrawal.WrittenEntries) (*withdrawal.Reconciler, error) {
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	store, err := withdrawal.NewStore(db, withdrawal.Config{Schema: schemaName, Treasury: treasury, Logger: quiet})
 	if err != nil {
 		return nil, err
 	}
-	cfg := withdrawal.ReconcilerConfig{Logger: quiet}
-	if hist != nil {
-		cfg.History = hist
-	}
+	cfg := withdrawal.ReconcilerConfig{Logger: quiet, History: hist}
 	return withdrawal.NewReconciler(store, cfg)
 }
 
