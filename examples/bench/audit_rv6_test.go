@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/stretchr/testify/require"
 )
@@ -52,3 +56,39 @@ func TestAuditNaiveSameRowsAsE2E(t *testing.T) {
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+// TestAuditTailCountsLateTicks: the fake shares the CPUs with the ingester
+// and PostgreSQL, and its ticks run late when they are busy. Latency
+// measured from the actual append only leaves that delay out (coordinated
+// omission); each transaction also carries its scheduled append time, and
+// the probe measures from it as well.
+func TestAuditTailCountsLateTicks(t *testing.T) {
+	p, err := ledgertest.New()
+	require.NoError(t, err)
+	defer p.Close()
+	h := ledgertest.TransferHistory{Treasury: "treasury::1220bench"}
+	txs := tailTxs(h, 0, 1000, 20*time.Millisecond)
+	n, err := tail(p, txs, 1000)
+	require.NoError(t, err)
+	require.Equal(t, 20, n)
+	var prev time.Time
+	for i, tx := range txs {
+		at, due, ok := appendTime(tx)
+		require.True(t, ok, "workflow id %q", tx.WorkflowID)
+		require.False(t, at.Before(due), "appended before it was due")
+		if i > 0 {
+			require.Equal(t, time.Millisecond, due.Sub(prev), "scheduled a tick apart")
+		}
+		prev = due
+	}
+
+	// A transaction appended 40 ms late counts 40 ms more from its schedule.
+	due := time.Now().Add(-100 * time.Millisecond)
+	late := &ledger.Transaction{WorkflowID: fmt.Sprintf("%d/%d", due.Add(40*time.Millisecond).UnixNano(), due.UnixNano())}
+	probe := &latencyProbe{}
+	require.NoError(t, probe.HandleBatch(context.Background(), nil, &ingest.Batch{Transactions: []*ledger.Transaction{late}}))
+	probe.committed(ingest.Stats{})
+	require.Len(t, probe.samples, 1)
+	require.Len(t, probe.schedSamples, 1)
+	require.Equal(t, 40*time.Millisecond, probe.schedSamples[0]-probe.samples[0])
+}

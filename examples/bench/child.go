@@ -163,13 +163,17 @@ func (f *fake) Close() {
 }
 
 // appendTime reads the append time a tailing child stamps on each
-// transaction as its workflow id (Unix nanoseconds).
-func appendTime(tx *ledger.Transaction) (time.Time, bool) {
-	ns, err := strconv.ParseInt(tx.WorkflowID, 10, 64)
-	if err != nil {
-		return time.Time{}, false
+// transaction as its workflow id, "<append>/<scheduled>" in Unix
+// nanoseconds: when it was appended, and when it was due at the tail's
+// rate (the same but for a late tick).
+func appendTime(tx *ledger.Transaction) (appended, scheduled time.Time, ok bool) {
+	a, s, found := strings.Cut(tx.WorkflowID, "/")
+	an, err1 := strconv.ParseInt(a, 10, 64)
+	sn, err2 := strconv.ParseInt(s, 10, 64)
+	if !found || err1 != nil || err2 != nil {
+		return time.Time{}, time.Time{}, false
 	}
-	return time.Unix(0, ns), true
+	return time.Unix(0, an), time.Unix(0, sn), true
 }
 
 // runChild is the child's main: serve, say "ready <addr> <ledger end>", then
@@ -269,18 +273,23 @@ func tailTxs(h ledgertest.TransferHistory, first, rate int, d time.Duration) []*
 }
 
 // tail appends txs at rate transactions per second, each with its append
-// time as workflow id, and returns how many it appended. A late tick
-// appends at once, so the rate holds on average.
+// time and its scheduled time as workflow id (appendTime), and returns how
+// many it appended. A late tick appends at once, so the rate holds on
+// average. The fake shares the CPUs with the ingester and PostgreSQL, so
+// its ticks are late when they are busy: the time from the scheduled
+// append counts that delay, which a participant on a machine of its own
+// would not have added to the load (coordinated omission).
 func tail(p *ledgertest.Participant, txs []*ledger.Transaction, rate int) (int, error) {
 	interval := time.Second / time.Duration(rate)
 	start := time.Now()
 	n := 0
 	for ; n < len(txs); n++ {
 		tx := txs[n]
-		if wait := time.Until(start.Add(time.Duration(n) * interval)); wait > 0 {
+		due := start.Add(time.Duration(n) * interval)
+		if wait := time.Until(due); wait > 0 {
 			time.Sleep(wait)
 		}
-		tx.WorkflowID = strconv.FormatInt(time.Now().UnixNano(), 10)
+		tx.WorkflowID = strconv.FormatInt(time.Now().UnixNano(), 10) + "/" + strconv.FormatInt(due.UnixNano(), 10)
 		if _, err := p.Append(tx); err != nil {
 			return n, err
 		}
