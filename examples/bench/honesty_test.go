@@ -13,11 +13,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestAuditNaiveSameRowsAsE2E: the naive baseline claims "the same work" as
+// TestNaiveSameRowsAsE2E: the naive baseline claims "the same work" as
 // the Ingester with the handler chain. Over the same ledger both must leave
 // the same rows in every table (ignoring the now() timestamps and serial
 // ids), not merely the same counts (checkHistory).
-func TestAuditNaiveSameRowsAsE2E(t *testing.T) {
+func TestNaiveSameRowsAsE2E(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const n = 300
@@ -57,12 +57,12 @@ type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
-// TestAuditTailCountsLateTicks: the fake shares the CPUs with the ingester
+// TestTailCountsLateTicks: the fake shares the CPUs with the ingester
 // and PostgreSQL, and its ticks run late when they are busy. Latency
 // measured from the actual append only leaves that delay out (coordinated
 // omission); each transaction also carries its scheduled append time, and
 // the probe measures from it as well.
-func TestAuditTailCountsLateTicks(t *testing.T) {
+func TestTailCountsLateTicks(t *testing.T) {
 	p, err := ledgertest.New()
 	require.NoError(t, err)
 	defer p.Close()
