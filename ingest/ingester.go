@@ -853,6 +853,7 @@ func (ing *Ingester) LedgerEndLag(ctx context.Context) (int64, error) {
 	}
 	lag := end - ing.stats.snapshot().Offset
 	ing.stats.lag.Store(lag)
+	ing.stats.lagAt.Store(time.Now().UnixNano())
 	return lag, nil
 }
 

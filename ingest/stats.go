@@ -52,8 +52,10 @@ type Stats struct {
 	// LastBatchLatency is how long the last commit took, retries included.
 	LastBatchLatency time.Duration
 	// LedgerEndLag is the offsets between the checkpoint and the ledger end,
-	// as of the last call of LedgerEndLag.
-	LedgerEndLag int64
+	// as of the last call of LedgerEndLag that succeeded, at
+	// LedgerEndLagAt (zero: none yet, and LedgerEndLag is unknown, not 0).
+	LedgerEndLag   int64
+	LedgerEndLagAt time.Time
 	// Errors counts faults by kind: "stream", "auth", "database", "handler",
 	// "decode", "other".
 	Errors map[string]int64
@@ -66,6 +68,7 @@ type statsRecorder struct {
 	s      Stats
 	window []rateSample
 	lag    atomic.Int64
+	lagAt  atomic.Int64 // Unix nanoseconds of lag; 0: never measured
 }
 
 type rateSample struct {
@@ -154,5 +157,8 @@ func (r *statsRecorder) snapshot() Stats {
 	s.RecordTimes = maps.Clone(r.s.RecordTimes)
 	s.Errors = maps.Clone(r.s.Errors)
 	s.LedgerEndLag = r.lag.Load()
+	if at := r.lagAt.Load(); at != 0 {
+		s.LedgerEndLagAt = time.Unix(0, at)
+	}
 	return s
 }

@@ -92,7 +92,8 @@ type Options struct {
 	StartupGrace time.Duration
 	// LedgerEndLag, if set, is called at every scrape and health check to
 	// refresh the ledger-end lag, usually Ingester.LedgerEndLag. Without it
-	// the lag is whatever the last call of Ingester.LedgerEndLag found.
+	// the lag is whatever the last call of Ingester.LedgerEndLag found, and
+	// is left out (unknown) before one succeeded.
 	LedgerEndLag func(ctx context.Context) (int64, error)
 	// LagTimeout bounds a LedgerEndLag call. Default 5s.
 	LagTimeout time.Duration
@@ -199,7 +200,8 @@ func (e *exporter) observe(ctx context.Context) observation {
 	o.stats = e.src()
 	o.dbErrs = e.dbErrorsSinceCommit(o.stats)
 	if e.opts.LedgerEndLag == nil {
-		o.lag, o.lagOK = o.stats.LedgerEndLag, true
+		// Whatever the Ingester's own calls found; unknown before one.
+		o.lag, o.lagOK = o.stats.LedgerEndLag, !o.stats.LedgerEndLagAt.IsZero()
 	}
 	o.health = e.health(o)
 	return o

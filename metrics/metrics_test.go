@@ -97,6 +97,7 @@ func sampleStats() ingest.Stats {
 		TxPerSecond:      812.5,
 		LastBatchLatency: 42 * time.Millisecond,
 		LedgerEndLag:     66,
+		LedgerEndLagAt:   t0.Add(-5 * time.Second),
 		Errors:           map[string]int64{"stream": 3, "database": 1},
 		LastCommit:       t0.Add(-2 * time.Second),
 	}
@@ -157,6 +158,24 @@ func TestMetricsExposition(t *testing.T) {
 
 	code, _, _ = get(t, h, "/other")
 	require.Equal(t, http.StatusNotFound, code)
+}
+
+// Without Options.LedgerEndLag the lag is what the Ingester's own calls
+// found: before one succeeded it is unknown and left out, not 0 (which
+// reads as "at the ledger end").
+func TestLedgerEndLagUnknownIsLeftOut(t *testing.T) {
+	clk := &clock{t: t0}
+	never := func() ingest.Stats {
+		s := sampleStats()
+		s.LedgerEndLag, s.LedgerEndLagAt = 0, time.Time{}
+		return s
+	}
+	_, _, body := get(t, metrics.Handler(never, metrics.Options{Now: clk.Now}), "/metrics")
+	m := parse(t, body)
+	require.Contains(t, m, "txhistory_checkpoint_offset")
+	require.NotContains(t, m, "txhistory_ledger_end_lag")
+	_, _, body = get(t, metrics.Handler(never, metrics.Options{Now: clk.Now}), "/healthz")
+	require.Contains(t, body, `"ledger_end_lag":-1`)
 }
 
 func health(t *testing.T, h http.Handler) (int, metrics.Health) {
@@ -275,6 +294,7 @@ func TestMetricsOfRunningIngester(t *testing.T) {
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	require.NoError(t, err)
+	require.True(t, ing.Stats().LedgerEndLagAt.IsZero(), "no lag measured yet")
 	done := make(chan error, 1)
 	go func() { done <- ing.Run(context.Background()) }()
 	defer func() { ing.Stop(); require.NoError(t, <-done) }()
@@ -286,6 +306,7 @@ func TestMetricsOfRunningIngester(t *testing.T) {
 	require.Equal(t, float64(p.LedgerEnd()), m["txhistory_checkpoint_offset"])
 	require.Equal(t, 0.0, m["txhistory_ledger_end_lag"])
 	require.Equal(t, 1.0, m["txhistory_ledger_reachable"])
+	require.False(t, ing.Stats().LedgerEndLagAt.IsZero(), "the scrape measured the lag")
 	require.Equal(t, 90.0, m["txhistory_transactions_total"])
 	require.Equal(t, m["txhistory_batches_total"], m["txhistory_batch_latency_seconds_count"])
 	require.Positive(t, m["txhistory_record_time_lag_seconds"])
