@@ -75,6 +75,7 @@ func TestBenchSmall(t *testing.T) {
 	for _, k := range []string{"e2e_tx_per_s", "ceiling_tx_per_s", "naive_tx_per_s", "peak_rss_mb", "tail_p50_ms", "tail_p99_ms"} {
 		require.Contains(t, keys, k)
 	}
+	require.Equal(t, []any{"memory", "throughput", "tail"}, keys["phases"], "the JSON says which phases ran")
 	require.Contains(t, out.String(), "summary")
 	for _, phase := range []string{"ceiling", "e2e", "e2e_history_only", "ceiling_again"} {
 		require.Contains(t, res.CPU, phase)

@@ -163,6 +163,9 @@ type Result struct {
 	PeakRSSMB     float64 `json:"peak_rss_mb"`
 	TailP50MS     float64 `json:"tail_p50_ms"`
 	TailP99MS     float64 `json:"tail_p99_ms"`
+	// Phases are the phases run (-phases): a figure of a phase not run
+	// reads 0, not measured.
+	Phases []string `json:"phases"`
 
 	HistoryOnlyTxPerS float64 `json:"e2e_history_only_tx_per_s"`
 	// CeilingAgainTxPerS is the ceiling measured a second time, after the
@@ -218,7 +221,7 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 	if o.CantonIDs {
 		treasury = ledgertest.CantonID("treasury::1220", treasury)
 	}
-	res := &Result{N: o.N, NaiveN: o.NaiveN, MemN: o.MemN, TailRate: o.TailRate, TailFakeProcs: o.TailFakeProcs, Handlers: handlerNames,
+	res := &Result{Phases: phases, N: o.N, NaiveN: o.NaiveN, MemN: o.MemN, TailRate: o.TailRate, TailFakeProcs: o.TailFakeProcs, Handlers: handlerNames,
 		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), CantonIDs: o.CantonIDs,
 		MaxBatch: ingest.MaxBatchSizeDefault, StreamBuffer: ingest.StreamBufferDefault, StreamBufferBytes: ingest.StreamBufferBytesDefault}
 	if o.MaxBatch > 0 {
