@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -91,4 +93,25 @@ func TestTailCountsLateTicks(t *testing.T) {
 	require.Len(t, probe.samples, 1)
 	require.Len(t, probe.schedSamples, 1)
 	require.Equal(t, 40*time.Millisecond, probe.schedSamples[0]-probe.samples[0])
+}
+
+// Where the kernel's peak RSS cannot be reset, VmHWM is the peak since the
+// process started: an interval's peak must come from the samples alone,
+// not from it (the peak since the start may).
+func TestIntervalPeakWithoutHWMReset(t *testing.T) {
+	big := make([]byte, 256<<20)
+	for i := 0; i < len(big); i += 4096 {
+		big[i] = 1
+	}
+	big = nil
+	runtime.GC()
+	debug.FreeOSMemory()
+	rss, hwm := procStatus()
+	if hwm < rss+128<<20 {
+		t.Skipf("the kernel kept no peak above the RSS (rss %d, hwm %d): not Linux, or the memory was not returned", rss, hwm)
+	}
+	s := &memSampler{noHWM: true}
+	s.sample()
+	require.Less(t, s.ivRSS, hwm-64<<20, "the interval's peak is a sample of the RSS, not VmHWM")
+	require.GreaterOrEqual(t, s.peakRSS, hwm, "the peak since the start keeps VmHWM")
 }

@@ -62,12 +62,18 @@ type memSampler struct {
 	peakHeap uint64
 	ivRSS    uint64 // the peaks since the last mark
 	ivHeap   uint64
-	stop     chan struct{}
-	done     chan struct{}
+	// noHWM: resetting VmHWM failed, so it holds the peak since the
+	// process started and cannot be an interval's: the interval peaks are
+	// the samples alone.
+	noHWM bool
+	stop  chan struct{}
+	done  chan struct{}
 }
 
-func startMemSampler(every time.Duration) *memSampler {
-	s := &memSampler{stop: make(chan struct{}), done: make(chan struct{})}
+// startMemSampler samples every interval; hwmReset says whether the
+// kernel's peak RSS was reset at the start (resetPeakRSS).
+func startMemSampler(every time.Duration, hwmReset bool) *memSampler {
+	s := &memSampler{stop: make(chan struct{}), done: make(chan struct{}), noHWM: !hwmReset}
 	go func() {
 		defer close(s.done)
 		t := time.NewTicker(every)
@@ -91,6 +97,9 @@ func (s *memSampler) sample() {
 	defer s.mu.Unlock()
 	s.peakRSS = max(s.peakRSS, rss, hwm)
 	s.peakHeap = max(s.peakHeap, heap)
+	if s.noHWM {
+		hwm = 0
+	}
 	s.ivRSS = max(s.ivRSS, rss, hwm)
 	s.ivHeap = max(s.ivHeap, heap)
 }
@@ -104,7 +113,7 @@ func (s *memSampler) mark() (rss, heap, ivRSS, ivHeap uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rss, heap, ivRSS, ivHeap = s.peakRSS, s.peakHeap, s.ivRSS, s.ivHeap
-	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	s.noHWM = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) != nil
 	cur, _ := procStatus()
 	s.ivRSS, s.ivHeap = cur, heapBytes()
 	return rss, heap, ivRSS, ivHeap

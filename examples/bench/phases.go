@@ -361,7 +361,7 @@ func (b *bench) memory(ctx context.Context, f *fake) ([]memPoint, float64, error
 	if !runtime0 {
 		b.logf("  (cannot reset the kernel's peak RSS: peaks are sampled every 20ms)")
 	}
-	sampler := startMemSampler(20 * time.Millisecond)
+	sampler := startMemSampler(20*time.Millisecond, runtime0)
 	defer sampler.Stop()
 	var marks []int64
 	for tenth := int64(1); tenth <= 10; tenth++ {
