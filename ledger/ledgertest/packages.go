@@ -13,9 +13,13 @@ import (
 // names, for every Participant.
 var standInNames sync.Map // id → name
 
-func registerPackageName(id, name string) {
+func registerPackageName(id, name string) { storeName(&standInNames, id, name) }
+
+// storeName records in m that package id is named name, if both are given
+// and id is an id (not a "#name" reference).
+func storeName(m *sync.Map, id, name string) {
 	if id != "" && name != "" && !strings.HasPrefix(id, "#") {
-		standInNames.Store(id, name)
+		m.Store(id, name)
 	}
 }
 
@@ -27,19 +31,14 @@ type packageNames struct{ m sync.Map }
 
 // register records the package names the events of tx give.
 func (n *packageNames) register(tx *ledger.Transaction) {
-	add := func(id, name string) {
-		if id != "" && name != "" && !strings.HasPrefix(id, "#") {
-			n.m.Store(id, name)
-		}
-	}
 	for _, ev := range tx.Events {
 		switch e := ev.(type) {
 		case *ledger.CreatedEvent:
-			add(e.TemplateID.PackageID, e.PackageName)
+			storeName(&n.m, e.TemplateID.PackageID, e.PackageName)
 		case *ledger.ExercisedEvent:
-			add(e.TemplateID.PackageID, e.PackageName)
+			storeName(&n.m, e.TemplateID.PackageID, e.PackageName)
 		case *ledger.ArchivedEvent:
-			add(e.TemplateID.PackageID, e.PackageName)
+			storeName(&n.m, e.TemplateID.PackageID, e.PackageName)
 		}
 	}
 }
