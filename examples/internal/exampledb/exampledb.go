@@ -5,12 +5,13 @@ package exampledb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq" // the PostgreSQL driver
+	"github.com/lib/pq" // the PostgreSQL driver
 )
 
 // Open connects to dsn or, when dsn is empty, starts a local PostgreSQL
@@ -19,6 +20,14 @@ import (
 // function that closes the pool and stops that server, removing its data.
 func Open(ctx context.Context, dsn string, out io.Writer) (*sqlx.DB, string, func(), error) {
 	stop := func() {}
+	if dsn != "" {
+		if _, err := pq.NewConnector(dsn); err != nil {
+			// lib/pq's message may quote a piece of the password (a URL
+			// whose password holds an unencoded "/", "#" or "?"), which
+			// ingest.Redact cannot find: withhold it, as ingestd does.
+			return nil, "", nil, errors.New("-dsn is not a PostgreSQL connection string that lib/pq accepts (its message is withheld: it may quote the password; percent-encode special characters in a URL's password)")
+		}
+	}
 	if dsn == "" {
 		srv, err := pgtest.StartServer(ctx, pgtest.ServerOptions{})
 		if err != nil {
