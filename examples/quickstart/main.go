@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"time"
 
+	"github.com/cantonx/txhistory/checkpoint"
 	"github.com/cantonx/txhistory/examples/internal/exampledb"
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
@@ -114,6 +115,20 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	// 3. Ingest up to the ledger end, printing progress. (An EndOffset of
 	// 0 would mean "tail for ever".)
+	// A checkpoint beyond the ledger end (a participant restored from a
+	// backup, or behind this database) is not "nothing to do": with an
+	// EndOffset below it the ingester would return at once, without the
+	// check it makes on start.
+	cps, err := checkpoint.NewStore(*schemaNm)
+	if err != nil {
+		return err
+	}
+	if cp, found, err := cps.Get(ctx, db); err != nil {
+		return err
+	} else if found && cp.Offset > end {
+		return fmt.Errorf("%w: checkpoint offset %d (update %s), ledger end %d: the participant is behind this database or was restored from a backup (run the validator node restore runbook)",
+			ingest.ErrCheckpointBeyondLedgerEnd, cp.Offset, cp.UpdateID, end)
+	}
 	if end == 0 {
 		fmt.Fprintln(out, "ledger end 0: the participant has no transactions to ingest")
 		return nil
