@@ -1,7 +1,9 @@
 // Command fakeparticipant runs txhistory's fake Canton participant as a
 // standalone gRPC server: the Ledger API v2 services (UpdateService,
-// StateService) and the admin PartyManagementService on one port, serving a
-// built-in demo history of token transfers around a treasury party.
+// StateService) on -addr and, as on a real participant, the admin
+// PartyManagementService on a port of its own (-admin-addr: point the
+// runbook's -admin there), serving a built-in demo history of token
+// transfers around a treasury party.
 //
 //	go run ./examples/fakeparticipant -addr 127.0.0.1:6865
 //	go run ./examples/fakeparticipant -n 10000 -tail 500ms   # and a new transaction every 500ms
