@@ -356,7 +356,9 @@ func (d *daemon) migrate(ctx context.Context, db *sqlx.DB) error {
 		if err == nil {
 			return nil
 		}
-		if !ingest.IsTransientDBError(err) || attempt == 30 {
+		// Not up yet: wait for it as ingestion would (SIGTERM stops the
+		// wait), however long it takes.
+		if !ingest.IsTransientDBError(err) {
 			return fmt.Errorf("migrate schema %s: %w", d.cfg.schema, err)
 		}
 		d.log.Warn("ingestd: database not reachable for migrations, retrying", "attempt", attempt, "err", ingest.Redact(err.Error()))
