@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"unicode"
@@ -64,6 +65,34 @@ func IsTransientDBError(err error) bool {
 // before the host counts).
 var dsnUserPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^\s/]*@`)
 
+// urlParseError finds net/url's error for a URL that does not parse
+// (`parse "<URL, Go-quoted>": <reason>`), and invalidPort the reason that
+// quotes what it took for the port: both may hold a password with a
+// character a URL must percent-encode ("/", "#", "?").
+var (
+	urlParseError = regexp.MustCompile(`parse "((?:[^"\\]|\\.)*)": `)
+	invalidPort   = regexp.MustCompile(`invalid port "(?:[^"\\]|\\.)*" after host`)
+)
+
+// redactUnparsedURL withholds all but the scheme of a quoted URL that
+// net/url cannot parse: which part of it is the password cannot be told.
+func redactUnparsedURL(m string) string {
+	sub := urlParseError.FindStringSubmatch(m)
+	raw, err := strconv.Unquote(`"` + sub[1] + `"`)
+	if err == nil {
+		if _, err = url.Parse(raw); err == nil {
+			return m // parses: the password rules below apply
+		}
+	}
+	scheme, _, found := strings.Cut(raw, "://")
+	if !found || strings.ContainsAny(scheme, `"\`) {
+		scheme = ""
+	} else {
+		scheme += "://"
+	}
+	return `parse "` + scheme + `REDACTED": `
+}
+
 // dsnKey finds a setting's key and its "=", in a key=value pair (with
 // blanks around "=": any Unicode blank, as lib/pq skips them) or as a URL's
 // query parameter (whose name may be percent-encoded). The value starts
@@ -89,8 +118,12 @@ func keyName(k string) string {
 // value runs to the next "&" or line end, as lib/pq takes literal blanks
 // there, so a message's text after it on the line goes too). What is not
 // secret, such as an sslkey that names a file or the parameters after a
-// secret one, stays.
+// secret one, stays. A URL quoted in net/url's error because it does not
+// parse (a password with an unencoded "/", "#" or "?") is withheld but
+// for its scheme, and so is the "port" such an error names.
 func Redact(s string) string {
+	s = urlParseError.ReplaceAllStringFunc(s, redactUnparsedURL)
+	s = invalidPort.ReplaceAllString(s, `invalid port "REDACTED" after host`)
 	s = dsnUserPassword.ReplaceAllString(s, "${1}REDACTED@")
 	inline := false
 	for _, m := range dsnKey.FindAllStringSubmatch(s, -1) {

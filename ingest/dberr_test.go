@@ -143,3 +143,30 @@ func TestRedactPercentEncodedQueryKey(t *testing.T) {
 		require.NotContains(t, Redact(dsn), "S3cretPw", "%q", dsn)
 	}
 }
+
+// TestRedactAURLLibpqCannotParse: a URL whose password holds a character
+// a URL must percent-encode ("/", "#", "?", a stray "%") does not parse,
+// and lib/pq's error quotes it (net/url's `parse "…": …`), sometimes with
+// a piece of the password as the "port". An application that logs
+// Redact(err.Error()) for such a -dsn must not log the password.
+func TestRedactAURLLibpqCannotParse(t *testing.T) {
+	for _, dsn := range []string{
+		"postgres://txuser:S3cretPw/x@127.0.0.1:1/integration",
+		"postgres://txuser:S3cretPw#x@127.0.0.1:1/integration",
+		"postgres://txuser:S3cretPw?x@127.0.0.1:1/integration",
+		"postgresql://txuser:S3cretPw%zz@127.0.0.1:1/integration",
+		"postgres://txuser:S3cretPw\"/x@127.0.0.1:1/integration",
+	} {
+		t.Run(dsn, func(t *testing.T) {
+			_, err := pq.NewConnector(dsn)
+			require.Error(t, err, "lib/pq accepts it: not the case under test")
+			got := Redact("schema: beginning migration transaction: " + err.Error())
+			require.NotContains(t, got, "S3cret", "lib/pq said: %v", err)
+			require.Contains(t, got, "REDACTED")
+			require.Contains(t, got, "schema: beginning migration transaction: ")
+		})
+	}
+	// A URL that parses keeps its host and port.
+	require.Equal(t, `parse "postgres://u:REDACTED@h:5432/x": something`,
+		Redact(`parse "postgres://u:S3cretPw@h:5432/x": something`))
+}
