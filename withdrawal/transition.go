@@ -406,13 +406,26 @@ const unknownClockWarningInterval = time.Minute
 
 // warnUnknownClock warns, at most once per unknownClockWarningInterval,
 // when record times were ingested but the store's clock is unknown because
-// a synchronizer of Config.Synchronizers has none yet: withdrawals naming
+// Config.Synchronizer, or one of Config.Synchronizers, has none yet: withdrawals naming
 // no synchronizer do not expire until it does (a synchronizer the treasury
 // has not used yet, or a wrong id in the list). Expiry, the Reconciler and
 // the Automation call it; the gate's wait reports the unknown clock as a
 // zero ingested record time (and IngestedTime calls it too).
 func (s *Store) warnUnknownClock(recordTimes map[string]time.Time) {
-	if len(s.cfg.Synchronizers) == 0 || len(recordTimes) == 0 {
+	clockSyncs := s.cfg.Synchronizers
+	if s.cfg.Synchronizer != "" {
+		clockSyncs = []string{s.cfg.Synchronizer}
+	}
+	if len(clockSyncs) == 0 || len(recordTimes) == 0 {
+		return
+	}
+	var missing []string
+	for _, sync := range clockSyncs {
+		if recordTimes[sync].IsZero() {
+			missing = append(missing, sync)
+		}
+	}
+	if len(missing) == 0 {
 		return
 	}
 	now := time.Now().UnixNano()
@@ -420,13 +433,7 @@ func (s *Store) warnUnknownClock(recordTimes map[string]time.Time) {
 	if now-last < int64(unknownClockWarningInterval) || !s.clockWarned.CompareAndSwap(last, now) {
 		return
 	}
-	var missing []string
-	for _, sync := range s.cfg.Synchronizers {
-		if recordTimes[sync].IsZero() {
-			missing = append(missing, sync)
-		}
-	}
-	s.log.Warn("withdrawal: withdrawals naming no synchronizer do not expire, and the Integration DB restore gate cannot open: Config.Synchronizers names synchronizers with no record time ingested yet (not used by the treasury so far, or a wrong id)",
+	s.log.Warn("withdrawal: withdrawals naming no synchronizer do not expire, and the Integration DB restore gate cannot open: Config.Synchronizer(s) names synchronizers with no record time ingested yet (not used by the treasury so far, or a wrong id)",
 		"missing", missing, "ingested", slices.Sorted(maps.Keys(recordTimes)))
 }
 
