@@ -72,6 +72,11 @@ func statusNames(ss []Status) pq.StringArray {
 // was not in a from-status (or does not exist). The Refunder runs after a
 // move whose rule refunds.
 func (s *Store) move(ctx context.Context, tx *sqlx.Tx, id string, to Status, set string, args ...any) (*Withdrawal, error) {
+	return s.moveFrom(ctx, tx, id, to, rules[to].from, set, args...)
+}
+
+// moveFrom is move from the given statuses rather than the rule's.
+func (s *Store) moveFrom(ctx context.Context, tx *sqlx.Tx, id string, to Status, from []Status, set string, args ...any) (*Withdrawal, error) {
 	r := rules[to]
 	statusExpr := fmt.Sprintf("'%s'", to)
 	if to == StatusCompleted {
@@ -95,7 +100,7 @@ func (s *Store) move(ctx context.Context, tx *sqlx.Tx, id string, to Status, set
 		)`
 	}
 	query += ` SELECT ` + columns + ` FROM moved`
-	w, err := selectOne(ctx, tx, query, append([]any{id, statusNames(r.from)}, args...)...)
+	w, err := selectOne(ctx, tx, query, append([]any{id, statusNames(from)}, args...)...)
 	if err != nil {
 		return nil, fmt.Errorf("withdrawal: moving %q to %s: %w", id, to, err)
 	}
@@ -150,15 +155,18 @@ func (s *Store) MarkFailed(ctx context.Context, id, reason string) (w *Withdrawa
 	return w, err
 }
 
-// MarkFailedTx moves an open withdrawal to failed, for instance when its
-// receiver has no transfer pre-approval, in one statement inside the
-// caller's transaction: it releases the holding reservations and calls the
+// MarkFailedTx moves a requested or submitted withdrawal to failed, for
+// instance when its receiver has no transfer pre-approval, in one statement
+// inside the caller's transaction (a pending_acceptance one has a live
+// transfer instruction on the ledger: it is a *TransitionError): it releases the holding reservations and calls the
 // Refunder. Marking a failed withdrawal failed again changes nothing and is
 // not an error (so this write is safe to redo after an Integration DB
 // restore); any other status is a *TransitionError. An unknown id is
 // ErrNotFound. On a database or Refunder error, roll tx back.
 func (s *Store) MarkFailedTx(ctx context.Context, tx *sqlx.Tx, id, reason string) (*Withdrawal, error) {
-	w, err := s.move(ctx, tx, id, StatusFailed, `failure_reason = $3`, reason)
+	// Not from pending_acceptance: its transfer instruction is live on the
+	// ledger and can still be accepted; only the ledger's outcome ends it.
+	w, err := s.moveFrom(ctx, tx, id, StatusFailed, beforeLedger, `failure_reason = $3`, reason)
 	if err != nil || w != nil {
 		return w, err
 	}
