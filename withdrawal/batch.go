@@ -263,7 +263,7 @@ func (s *Store) moveMany(ctx context.Context, tx *sqlx.Tx, moves []Outcome, stor
 		ids[i], from[i], to[i] = o.ID, string(stored[o.ID].Status), string(o.Status)
 		instrs[i], updates[i], offsets[i] = o.InstructionCID, o.UpdateID, o.Offset
 		times[i], nodes[i], syncs[i] = normTime(o.RecordTime).Format(time.RFC3339Nano), o.NodeID, o.SynchronizerID
-		transferred[i], fees[i], reasons[i] = o.Transferred.String(), o.Fee.String(), o.failureReason()
+		transferred[i], fees[i], reasons[i] = o.transferred().String(), o.Fee.String(), o.failureReason()
 		final[i], release[i] = r.final, r.release
 	}
 	ws, err := selectWithdrawals(ctx, tx, `WITH v AS (
@@ -372,7 +372,7 @@ func recoveredArgs(outcomes []Outcome, hooked []*Withdrawal) []any {
 		ids[i], accounts[i], amounts[i], admins[i], instIDs[i] = o.ID, hw.UserAccount, amount.Abs().String(), inst.Admin, inst.ID
 		receivers[i], funds[i], syncs[i], statuses[i] = receiver, hw.ReservedFunds.Abs().String(), hw.SynchronizerID, string(status)
 		instrs[i], updates[i], offsets[i], times[i] = o.InstructionCID, o.UpdateID, o.Offset, normTime(o.RecordTime).Format(time.RFC3339Nano)
-		transferred[i], fees[i], reasons[i], final[i] = o.Transferred.String(), o.Fee.String(), reason, rules[o.Status].final
+		transferred[i], fees[i], reasons[i], final[i] = o.transferred().String(), o.Fee.String(), reason, rules[o.Status].final
 		nodes[i], rsyncs[i] = o.NodeID, o.SynchronizerID
 	}
 	return []any{ids, accounts, amounts, admins, instIDs, receivers, funds, trecs, syncs, statuses, instrs, updates, offsets,

@@ -230,6 +230,15 @@ var outcomeStatus = map[tokenstd.Kind]Status{
 // OutcomeKinds returns the history entry kinds that move withdrawals.
 func OutcomeKinds() []tokenstd.Kind { return slices.Sorted(maps.Keys(outcomeStatus)) }
 
+// transferred is what o moved to the receiver: nothing for an outcome that
+// ends the withdrawal without paying out (the funds stayed, or came back).
+func (o *Outcome) transferred() decimal.Decimal {
+	if rules[o.Status].refund {
+		return decimal.Zero
+	}
+	return o.Transferred
+}
+
 func (o *Outcome) failureReason() string {
 	if o.Status != StatusFailed {
 		return ""
@@ -291,7 +300,7 @@ func (s *Store) applyOutcome(ctx context.Context, tx *sqlx.Tx, o Outcome) (*With
 		update_id = $4, ledger_offset = $5, record_time = $6, transferred = $7, fee = $8,
 		failure_reason = CASE WHEN $9 <> '' THEN $9 ELSE failure_reason END,
 		ledger_node_id = $10, ledger_synchronizer_id = $11`,
-		o.InstructionCID, o.UpdateID, o.Offset, normTime(o.RecordTime), o.Transferred.String(), o.Fee.String(), o.failureReason(),
+		o.InstructionCID, o.UpdateID, o.Offset, normTime(o.RecordTime), o.transferred().String(), o.Fee.String(), o.failureReason(),
 		o.NodeID, o.SynchronizerID)
 	if err != nil || w != nil {
 		return w, w != nil, err

@@ -139,7 +139,9 @@ type Withdrawal struct {
 	NodeID               int32  `json:"node_id"`
 	LedgerSynchronizerID string `json:"ledger_synchronizer_id,omitempty"`
 	// Transferred is what the transfer moved as the ledger says, Fee what
-	// it cost the treasury beyond that. Zero until the ledger showed it.
+	// it cost the treasury beyond that. Zero until the ledger showed it;
+	// Transferred is zero too for a withdrawal that ended without paying
+	// out (rejected, withdrawn, expired, failed).
 	Transferred decimal.Decimal `json:"transferred"`
 	Fee         decimal.Decimal `json:"fee"`
 	// FailureReason says why a failed withdrawal failed.
