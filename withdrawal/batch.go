@@ -118,7 +118,7 @@ func (r *Reconciler) applyAll(ctx context.Context, tx *sqlx.Tx, outcomes []Outco
 			}
 		case applied(w, o):
 			open(w)
-		case slices.Contains(rules[o.Status].from, w.Status):
+		case slices.Contains(rules[o.Status].from, w.Status) && ownInstruction(w, o):
 			moves = append(moves, o)
 		default:
 			slow = append(slow, o)
@@ -284,6 +284,8 @@ func (s *Store) moveMany(ctx context.Context, tx *sqlx.Tx, moves []Outcome, stor
 				transferred = v.transferred, fee = v.fee,
 				failure_reason = CASE WHEN v.failure_reason <> '' THEN v.failure_reason ELSE w.failure_reason END
 			FROM v WHERE w.id = v.id AND w.status = v.from_status
+				AND (w.status <> '`+string(StatusPendingAcceptance)+`' OR w.instruction_cid = ''
+					OR w.instruction_cid = v.instruction_cid)
 			RETURNING w.*, v.rel
 		), released AS (
 			DELETE FROM `+s.reservations+` AS r USING moved WHERE r.withdrawal_id = moved.id AND moved.rel

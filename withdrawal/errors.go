@@ -70,6 +70,10 @@ type TransitionError struct {
 	// UpdateID is the transaction the requested transition came from, if
 	// any; Current the one that last moved the withdrawal.
 	UpdateID, CurrentUpdateID string
+	// Instruction is the transfer instruction of the requested transition
+	// when it is not the one the withdrawal is pending acceptance of,
+	// CurrentInstruction ("" otherwise).
+	Instruction, CurrentInstruction string
 }
 
 func (e *TransitionError) Error() string {
@@ -80,6 +84,13 @@ func (e *TransitionError) Error() string {
 			s += fmt.Sprintf("; it was moved by update %s", e.CurrentUpdateID)
 		}
 		s += ")"
+	}
+	if e.CurrentInstruction != "" {
+		other := "a transfer without an instruction"
+		if e.Instruction != "" {
+			other = "instruction " + e.Instruction
+		}
+		s += fmt.Sprintf(": it is pending acceptance of instruction %s, not of %s", e.CurrentInstruction, other)
 	}
 	return s
 }
@@ -96,7 +107,9 @@ type AnomalyKind string
 // The anomalies.
 const (
 	// AnomalyDoubleExecution: a second transfer (or offer) carries the id
-	// of a withdrawal that was already paid out.
+	// of a withdrawal that was already paid out, or that is pending
+	// acceptance of another transfer instruction (which the treasury can
+	// still withdraw).
 	AnomalyDoubleExecution AnomalyKind = "double_execution"
 	// AnomalyIllegalTransition: the ledger shows an outcome the
 	// withdrawal's status does not allow, for instance a completed transfer

@@ -247,7 +247,10 @@ func (r *Reconciler) apply(ctx context.Context, tx *sqlx.Tx, o Outcome) error {
 			continue // created concurrently: apply to it
 		case errors.As(err, &te):
 			kind := AnomalyIllegalTransition
-			if te.From.PaidOut() && (o.Status == StatusCompleted || o.Status == StatusPendingAcceptance) {
+			// Paid out, or pending acceptance of another instruction: this
+			// transfer (or offer) is a second one for the withdrawal.
+			if (te.From.PaidOut() || te.From == StatusPendingAcceptance) &&
+				(o.Status == StatusCompleted || o.Status == StatusPendingAcceptance) {
 				kind = AnomalyDoubleExecution
 			}
 			cur, _ := r.s.get(ctx, tx, o.ID)

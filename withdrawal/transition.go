@@ -72,11 +72,12 @@ func statusNames(ss []Status) pq.StringArray {
 // was not in a from-status (or does not exist). The Refunder runs after a
 // move whose rule refunds.
 func (s *Store) move(ctx context.Context, tx *sqlx.Tx, id string, to Status, set string, args ...any) (*Withdrawal, error) {
-	return s.moveFrom(ctx, tx, id, to, rules[to].from, set, args...)
+	return s.moveFrom(ctx, tx, id, to, rules[to].from, "", set, args...)
 }
 
-// moveFrom is move from the given statuses rather than the rule's.
-func (s *Store) moveFrom(ctx context.Context, tx *sqlx.Tx, id string, to Status, from []Status, set string, args ...any) (*Withdrawal, error) {
+// moveFrom is move from the given statuses rather than the rule's, and
+// only where the condition where (if not empty) holds too.
+func (s *Store) moveFrom(ctx context.Context, tx *sqlx.Tx, id string, to Status, from []Status, where, set string, args ...any) (*Withdrawal, error) {
 	r := rules[to]
 	statusExpr := fmt.Sprintf("'%s'", to)
 	if to == StatusCompleted {
@@ -89,9 +90,12 @@ func (s *Store) moveFrom(ctx context.Context, tx *sqlx.Tx, id string, to Status,
 	if set != "" {
 		set = ", " + set
 	}
+	if where != "" {
+		where = " AND (" + where + ")"
+	}
 	query := `WITH moved AS (
 			UPDATE ` + s.withdrawals + ` SET status = ` + statusExpr + `, updated_at = now(), closed_at = ` + closed + set + `
-			WHERE id = $1 AND status = ANY($2)
+			WHERE id = $1 AND status = ANY($2)` + where + `
 			RETURNING *
 		)`
 	if r.release {
@@ -166,7 +170,7 @@ func (s *Store) MarkFailed(ctx context.Context, id, reason string) (w *Withdrawa
 func (s *Store) MarkFailedTx(ctx context.Context, tx *sqlx.Tx, id, reason string) (*Withdrawal, error) {
 	// Not from pending_acceptance: its transfer instruction is live on the
 	// ledger and can still be accepted; only the ledger's outcome ends it.
-	w, err := s.moveFrom(ctx, tx, id, StatusFailed, beforeLedger, `failure_reason = $3`, reason)
+	w, err := s.moveFrom(ctx, tx, id, StatusFailed, beforeLedger, "", `failure_reason = $3`, reason)
 	if err != nil || w != nil {
 		return w, err
 	}
@@ -296,7 +300,10 @@ func (s *Store) applyOutcome(ctx context.Context, tx *sqlx.Tx, o Outcome) (*With
 			return w, true, nil
 		}
 	}
-	w, err := s.move(ctx, tx, o.ID, o.Status, `instruction_cid = CASE WHEN $3 <> '' THEN $3 ELSE instruction_cid END,
+	// A withdrawal pending acceptance moves only by an outcome of its own
+	// instruction: another transfer carrying its id is a second execution.
+	w, err := s.moveFrom(ctx, tx, o.ID, o.Status, rules[o.Status].from, `status <> '`+string(StatusPendingAcceptance)+`'
+		OR instruction_cid = '' OR instruction_cid = $3`, `instruction_cid = CASE WHEN $3 <> '' THEN $3 ELSE instruction_cid END,
 		update_id = $4, ledger_offset = $5, record_time = $6, transferred = $7, fee = $8,
 		failure_reason = CASE WHEN $9 <> '' THEN $9 ELSE failure_reason END,
 		ledger_node_id = $10, ledger_synchronizer_id = $11`,
@@ -312,7 +319,19 @@ func (s *Store) applyOutcome(ctx context.Context, tx *sqlx.Tx, o Outcome) (*With
 	if applied(cur, o) {
 		return cur, false, nil
 	}
-	return nil, false, &TransitionError{ID: o.ID, From: cur.Status, To: o.Status, UpdateID: o.UpdateID, CurrentUpdateID: cur.UpdateID}
+	te := &TransitionError{ID: o.ID, From: cur.Status, To: o.Status, UpdateID: o.UpdateID, CurrentUpdateID: cur.UpdateID}
+	if !ownInstruction(cur, o) {
+		te.Instruction, te.CurrentInstruction = o.InstructionCID, cur.InstructionCID
+	}
+	return nil, false, te
+}
+
+// ownInstruction reports whether o may move w as far as w's transfer
+// instruction goes: a withdrawal pending acceptance of its instruction
+// moves only by that instruction's outcome (or its successor's, see
+// Outcome.Replaces), not by another transfer carrying its id.
+func ownInstruction(w *Withdrawal, o Outcome) bool {
+	return w.Status != StatusPendingAcceptance || w.InstructionCID == "" || w.InstructionCID == o.InstructionCID
 }
 
 // applied reports whether o is already reflected in w: w was moved by o

@@ -16,7 +16,7 @@ import (
 // of wd-1 while I1 can still be accepted: the Reconciler must report it
 // when it sees it (the treasury can still withdraw I1), not complete wd-1
 // quietly and report only once the receiver has accepted I1 too.
-func TestReviewSecondTransferOfAPendingWithdrawalIsAnAnomaly(t *testing.T) {
+func TestSecondTransferOfAPendingWithdrawalIsAnAnomaly(t *testing.T) {
 	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
 	cids := e.mint("100", "100")
 	w := e.create(e.request("wd-1", "50", cids[0]))
@@ -31,6 +31,7 @@ func TestReviewSecondTransferOfAPendingWithdrawalIsAnAnomaly(t *testing.T) {
 	assert.ErrorAs(t, err, &a, "a second execution of wd-1 while its instruction %s is live; wd-1 is now %s", icid, e.get("wd-1").Status)
 	if a != nil {
 		assert.Equal(t, withdrawal.AnomalyDoubleExecution, a.Kind)
+		assert.Contains(t, a.Detail, "pending acceptance of instruction "+icid+", not of a transfer without an instruction")
 		return
 	}
 	// What happens instead: the receiver accepts I1 as well.
