@@ -14,7 +14,7 @@ import (
 // expire, fail) can end it. MarkFailed — the exchange's write for "the
 // transfer cannot happen" — must not refund the user then: the receiver
 // can still accept, and the withdrawal is paid out and refunded.
-func TestReviewMarkFailedRefusesPendingAcceptance(t *testing.T) {
+func TestMarkFailedRefusesPendingAcceptance(t *testing.T) {
 	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
 	cids := e.mint("80")
 	w := e.create(e.request("wd-1", "60", cids...))

@@ -19,7 +19,7 @@ import (
 // restore gate closed for good, exactly as a wrong id in
 // Config.Synchronizers does; the store must say so, naming it, as it does
 // for Config.Synchronizers (TestUnknownClockIsLogged). It says nothing.
-func TestReviewUnknownSynchronizerClockIsLogged(t *testing.T) {
+func TestUnknownSynchronizerClockIsLogged(t *testing.T) {
 	ctx := context.Background()
 	db := pgtest.NewDB(t)
 	require.NoError(t, schema.Migrate(ctx, db))

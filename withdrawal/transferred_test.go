@@ -13,7 +13,7 @@ import (
 // Its withdrawal must not report the amount as transferred (an exchange
 // summing Transferred over its withdrawals would count refunded ones as
 // paid out).
-func TestReviewRefundedWithdrawalTransferredNothing(t *testing.T) {
+func TestRefundedWithdrawalTransferredNothing(t *testing.T) {
 	for _, c := range []struct {
 		name  string
 		close func(e *env, icid string)
