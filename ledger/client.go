@@ -199,15 +199,21 @@ func (b bearer) GetRequestMetadata(ctx context.Context, _ ...string) (map[string
 	if err != nil {
 		// The source's error must not carry the token; we add nothing of it.
 		err = fmt.Errorf("ledger: get access token: %w", err)
-		if _, ok := status.FromError(err); !ok && ctx.Err() == nil {
-			// grpc-go would report an error without a status as
-			// UNAUTHENTICATED, which stops ingestion: a source that
-			// failed to fetch a token (a timeout, a file being rewritten)
-			// is unavailable for now. Sources that know better return a
-			// status (ClientCredentials does for a refused client).
-			return nil, status.Error(codes.Unavailable, err.Error())
+		if _, ok := status.FromError(err); ok {
+			return nil, err
 		}
-		return nil, err
+		// grpc-go would report an error without a status as
+		// UNAUTHENTICATED, which stops ingestion: a source that failed to
+		// fetch a token (a timeout, a file being rewritten) is
+		// unavailable for now, and one that gave up because the call's
+		// context ended reports that end (DEADLINE_EXCEEDED, CANCELLED).
+		// Sources that know better return a status (ClientCredentials
+		// does for a refused client).
+		code := codes.Unavailable
+		if cerr := ctx.Err(); cerr != nil {
+			code = status.FromContextError(cerr).Code()
+		}
+		return nil, status.Error(code, err.Error())
 	}
 	return map[string]string{"authorization": "Bearer " + tok}, nil
 }
