@@ -76,7 +76,11 @@ var (
 func rejectedMessage(code codes.Code, msg string) bool {
 	switch code {
 	case codes.ResourceExhausted:
-		return strings.Contains(msg, "grpc: received message larger than max")
+		// Compressed messages are measured once decompressed: "grpc:
+		// received message after decompression larger than max" (or
+		// "grpc: message after decompression larger than max").
+		return strings.Contains(msg, "grpc: received message larger than max") ||
+			strings.Contains(msg, "after decompression larger than max")
 	case codes.Internal:
 		return strings.Contains(msg, "grpc: failed to unmarshal the received message")
 	}
