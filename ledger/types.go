@@ -256,17 +256,17 @@ func ParseDecimal(s string) (decimal.Decimal, error) {
 		return d, nil
 	}
 	if !isDecimalText(s) {
-		return decimal.Decimal{}, &ValueError{Want: "numeric", Got: KindNumeric, Msg: fmt.Sprintf("malformed numeric %q", truncate(s, 64))}
+		return decimal.Decimal{}, &ValueError{Msg: fmt.Sprintf("malformed numeric %q", truncate(s, 64))}
 	}
 	if significantDigits(s) > MaxNumericDigits {
-		return decimal.Decimal{}, &ValueError{Want: "numeric", Got: KindNumeric, Msg: fmt.Sprintf("numeric %q has more than %d digits", truncate(s, 64), MaxNumericDigits)}
+		return decimal.Decimal{}, &ValueError{Msg: fmt.Sprintf("numeric %q has more than %d digits", truncate(s, 64), MaxNumericDigits)}
 	}
 	if _, frac, ok := strings.Cut(s, "."); ok && len(frac) > MaxNumericScale {
-		return decimal.Decimal{}, &ValueError{Want: "numeric", Got: KindNumeric, Msg: fmt.Sprintf("numeric %q has more than %d digits after the point", truncate(s, 64), MaxNumericScale)}
+		return decimal.Decimal{}, &ValueError{Msg: fmt.Sprintf("numeric %q has more than %d digits after the point", truncate(s, 64), MaxNumericScale)}
 	}
 	d, err := decimal.NewFromString(s)
 	if err != nil {
-		return decimal.Decimal{}, &ValueError{Want: "numeric", Got: KindNumeric, Msg: err.Error()}
+		return decimal.Decimal{}, &ValueError{Msg: err.Error()}
 	}
 	return d, nil
 }
