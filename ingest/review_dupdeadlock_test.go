@@ -1,0 +1,78 @@
+package ingest_test
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/pgtest"
+	"github.com/cantonx/txhistory/proto/gen/lapiv2"
+	"github.com/cantonx/txhistory/schema"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+)
+
+// scriptedDB starts a scriptedServer for txs and returns a migrated
+// database with the effects table and a client of the server.
+func scriptedBundle(t *testing.T, txs []*lapiv2.Transaction) *testBundle {
+	t.Helper()
+	s := &scriptedServer{txs: txs}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := grpc.NewServer()
+	lapiv2.RegisterUpdateServiceServer(srv, s)
+	lapiv2.RegisterStateServiceServer(srv, s)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	dsn := pgtest.NewDSN(t)
+	db, err := sqlx.Open("postgres", dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	require.NoError(t, schema.Migrate(context.Background(), db))
+	require.NoError(t, createEffects(db))
+	return &testBundle{db: db, dsn: dsn, client: dial(t, lis.Addr().String(), nil)}
+}
+
+// A participant sends one update id twice, in two consecutive batches, and
+// the first of the two batches fails once with a transient database fault
+// (a serialization failure). The pipeline has started the second batch
+// while the first was being written: its dedup claim waited for the first
+// batch's row and took the id once the first batch rolled back. The retry
+// of the first batch then claims the same id and waits for the second
+// batch's open transaction, which the Run goroutine holds open while it
+// waits for that very retry: ingestion hangs for ever (no error, no
+// progress, Stop does not help), where it should retry the batch and let
+// dedup drop the repeated id.
+func TestReviewDuplicateIDAcrossPipelinedBatchesWithRetry(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var txs []*lapiv2.Transaction
+	for i, id := range []string{"u1", "u2", "u3", "u2"} { // u2 again at offset 4
+		tx := simpleTx(treasury, i+1)
+		tx.Offset, tx.UpdateID, tx.SynchronizerID = int64(i+1), id, "sync::1"
+		tx.RecordTime = t0.Add(time.Duration(i) * time.Second)
+		txs = append(txs, tx.Proto())
+	}
+	b := scriptedBundle(t, txs)
+
+	var failed atomic.Bool
+	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
+		if batch.FromOffset == 0 && failed.CompareAndSwap(false, true) {
+			time.Sleep(500 * time.Millisecond) // the next batch starts meanwhile
+			return &pq.Error{Code: "40001", Message: "could not serialize access (injected)"}
+		}
+		return effectsHandler(ctx, tx, batch)
+	})
+	ing := newIngester(t, b, ingest.Config{Handler: h, MaxBatchSize: 2, EndOffset: 4, Lock: ingest.LockNone})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	require.NoError(t, ing.Run(ctx))
+	require.True(t, failed.Load(), "the fault was injected")
+	var effects []string
+	require.NoError(t, b.db.Select(&effects, `SELECT update_id FROM effects ORDER BY ledger_offset`))
+	require.Equal(t, []string{"u1", "u2", "u3"}, effects)
+}
