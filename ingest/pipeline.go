@@ -79,7 +79,20 @@ func (p *pipeline) submit(b *builder) error {
 	st, err := ing.start(p.ctx, b, p.fly != nil, false)
 	// On an error the database may be down: settle the batch in flight,
 	// then take the slow path, which counts this attempt (MaxAttempts).
-	slow, serr := p.wait(true)
+	var slow bool
+	var serr error
+	if p.fly != nil {
+		ferr := <-p.fly.done
+		if ferr != nil && st != nil {
+			// The batch in flight failed and is committed again below:
+			// b's open transaction must not hold its dedup claim meanwhile
+			// (an update id the stream repeated in both would make that
+			// retry wait for b, and b for it). b starts again after it.
+			_ = st.tx.Rollback()
+			st = nil
+		}
+		slow, serr = p.settle(ferr, true)
+	}
 	if serr != nil {
 		if st != nil {
 			_ = st.tx.Rollback()
@@ -89,7 +102,9 @@ func (p *pipeline) submit(b *builder) error {
 	if err == nil && slow {
 		// The batch before went the slow way: what st read may predate
 		// it. Start again, after it.
-		_ = st.tx.Rollback()
+		if st != nil {
+			_ = st.tx.Rollback()
+		}
 		st, err = ing.start(p.ctx, b, false, false)
 	}
 	if err != nil {
