@@ -175,6 +175,26 @@ func (ing *Ingester) locate(ctx context.Context, b *builder, batchErr error) err
 	if located != nil && errors.Is(err, located) {
 		return located
 	}
+	if r, ok := ing.cfg.Handler.(Reader); ok && err == nil {
+		// HandleBatch took every one alone: ReadBatch may be what rejects
+		// the batch. Read for each transaction alone, as the batch would.
+		for _, t := range st.batch.Transactions {
+			if _, err := st.tx.ExecContext(ctx, `SAVEPOINT txhistory_locate`); err != nil {
+				return batchErr
+			}
+			one := *st.batch
+			one.Transactions = []*ledger.Transaction{t}
+			one.read, one.readEarly = nil, false
+			_, rerr := r.ReadBatch(ctx, st.tx, &one)
+			if rerr != nil && !IsTransientDBError(rerr) && ctx.Err() == nil {
+				return &handlerError{fmt.Errorf("ingest: handler failed to read for transaction %s at offset %d (batch offsets %d..%d): %w",
+					t.UpdateID, t.Offset, b.prev.Offset, b.cp.Offset, rerr)}
+			}
+			if _, err := st.tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT txhistory_locate`); err != nil {
+				return batchErr
+			}
+		}
+	}
 	return batchErr
 }
 
