@@ -150,6 +150,15 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 	}
 	split := false
 	for {
+		if attempt > 0 && b.cp.Offset == b.prev.Offset {
+			// An attempt before may have committed with its reply lost. A
+			// batch that does not move the offset meets no conflict on its
+			// retry: only the stored record times tell.
+			if ours, err := ing.committedBefore(ctx, b); err == nil && ours {
+				ing.committed(b, 0, time.Since(start))
+				return nil
+			}
+		}
 		skipped, err := ing.commitOnce(ctx, b, split)
 		var he *handlerError
 		if errors.As(err, &he) && !IsTransientDBError(err) && !split && ctx.Err() == nil {
@@ -206,7 +215,25 @@ func (ing *Ingester) committedBefore(ctx context.Context, b *builder) (bool, err
 	if err != nil {
 		return false, fmt.Errorf("ingest: read the checkpoint after a conflict on batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
 	}
-	return found && cp.Offset == b.cp.Offset && cp.UpdateID == b.cp.UpdateID, nil
+	if !found || cp.Offset != b.cp.Offset || cp.UpdateID != b.cp.UpdateID {
+		return false, nil
+	}
+	if b.cp.Offset != b.prev.Offset {
+		return true, nil
+	}
+	// The offset did not move (OffsetCheckpoints at the committed offset):
+	// b is committed if the record times it raised are stored.
+	if sameTimes(b.cp.RecordTimes, b.prev.RecordTimes) {
+		return false, nil
+	}
+	return sameTimes(cp.RecordTimes, b.cp.RecordTimes), nil
+}
+
+// sameTimes compares record times as PostgreSQL stores them (microseconds).
+func sameTimes(a, b map[string]time.Time) bool {
+	return maps.EqualFunc(a, b, func(x, y time.Time) bool {
+		return x.Truncate(time.Microsecond).Equal(y.Truncate(time.Microsecond))
+	})
 }
 
 // committed records that b committed: the checkpoint, the stats, OnCommit.
