@@ -48,7 +48,7 @@ func scriptedBundle(t *testing.T, txs []*lapiv2.Transaction) *testBundle {
 // waits for that very retry: ingestion hangs for ever (no error, no
 // progress, Stop does not help), where it should retry the batch and let
 // dedup drop the repeated id.
-func TestReviewDuplicateIDAcrossPipelinedBatchesWithRetry(t *testing.T) {
+func TestDuplicateIDAcrossPipelinedBatchesWithRetry(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var txs []*lapiv2.Transaction
 	for i, id := range []string{"u1", "u2", "u3", "u2"} { // u2 again at offset 4

@@ -34,7 +34,7 @@ func (h anonReadRejecter) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *inges
 // not name it, the Ingester locates it (PoisonHalt's documentation). A
 // rejection by ReadBatch ("an error fails the batch as HandleBatch's
 // would") is not located: the error names only the batch's offsets.
-func TestReviewReadBatchRejectionNamesTheTransaction(t *testing.T) {
+func TestReadBatchRejectionNamesTheTransaction(t *testing.T) {
 	b := setup(t)
 	appendN(t, b.p, 0, 20)
 	bad := treasuryTxs(b.p)[7]

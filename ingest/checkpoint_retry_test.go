@@ -47,7 +47,7 @@ func (s *idleCheckpointServer) GetUpdates(r *lapiv2.GetUpdatesRequest, st grpc.S
 // did) the checkpoint's compare-and-set on the offset cannot tell: the
 // retry commits the batch a second time, and the Handler's effects for its
 // checkpoints are written twice.
-func TestReviewLostReplyOnCheckpointBatchAtSameOffset(t *testing.T) {
+func TestLostReplyOnCheckpointBatchAtSameOffset(t *testing.T) {
 	s := &idleCheckpointServer{rt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
