@@ -369,6 +369,10 @@ func (c *config) validate() error {
 	if c.progress <= 0 {
 		errs = append(errs, errors.New("-progress must be positive"))
 	}
+	if c.maxSilence <= 0 {
+		// metrics would take 0 for its default (5m): not what was asked.
+		errs = append(errs, fmt.Errorf("-max-silence must be positive (got %v)", c.maxSilence))
+	}
 	return errors.Join(errs...)
 }
 

@@ -45,6 +45,7 @@ func TestBadValuesAreConfigurationErrors(t *testing.T) {
 	}{
 		{[]string{"-receive-window", "5"}, nil, "-receive-window 5"},
 		{[]string{"-start-offset", "-3"}, nil, "-start-offset -3"},
+		{[]string{"-max-silence", "0s"}, nil, "-max-silence must be positive"},
 		{[]string{"-tls-ca", filepath.Join(dir, "missing.pem")}, nil, "-tls-ca"},
 		{[]string{"-tls-ca", notPEM}, nil, "holds no PEM certificate"},
 		{[]string{"-tls-cert", filepath.Join(dir, "c.pem"), "-tls-key", filepath.Join(dir, "k.pem")}, nil, "load client certificate"},
