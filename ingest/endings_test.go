@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -203,4 +205,32 @@ func TestBoundedStreamCutShortIsResumed(t *testing.T) {
 	runToEnd(t, b, ingest.Config{MaxBatchSize: 10})
 	require.GreaterOrEqual(t, streams.Load(), int64(2), "the stream was not opened again")
 	requireEffectsOnce(t, b)
+}
+
+// Stop while the database is unreachable before the checkpoint was read
+// (nothing received, nothing to commit) returns nil at once, as Stop does
+// while the stream is retried; it does not wait for the database.
+func TestStopWhileTheCheckpointCannotBeRead(t *testing.T) {
+	b := setup(t)
+	gone, err := sqlx.Open("postgres", "postgres://u@127.0.0.1:1/x?sslmode=disable&connect_timeout=1")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = gone.Close() })
+	var logs lockedBuffer
+	ing, err := ingest.New(gone, b.client, ingest.Config{Parties: []string{treasury}, Handler: effectsHandler,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Lock: ingest.LockNone,
+		MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ing.Run(ctx) }()
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "database unavailable, retrying") },
+		10*time.Second, 5*time.Millisecond, "the checkpoint read never failed:\n%s", &logs)
+	ing.Stop()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run kept retrying the checkpoint read after Stop")
+	}
 }

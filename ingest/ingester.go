@@ -318,6 +318,9 @@ func (ing *Ingester) Run(ctx context.Context) error {
 	ing.lock = lock
 	defer func() { ing.lock.release() }()
 	cp, err := ing.loadCheckpoint(ctx)
+	if errors.Is(err, errStopped) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -352,6 +355,9 @@ func (ing *Ingester) Run(ctx context.Context) error {
 			}
 			ing.lock = lock
 			cp, err := ing.loadCheckpoint(ctx)
+			if errors.Is(err, errStopped) {
+				return nil
+			}
 			if err != nil {
 				return err
 			}
@@ -383,6 +389,9 @@ func (ing *Ingester) Run(ctx context.Context) error {
 				// or at its first commit that meets one of ours; resume
 				// from what it committed.
 				cp, lerr := ing.loadCheckpoint(ctx)
+				if errors.Is(lerr, errStopped) {
+					return nil
+				}
 				if lerr != nil {
 					ing.stats.errorOf(lerr)
 					return lerr
@@ -473,6 +482,8 @@ func (ing *Ingester) loadCheckpoint(ctx context.Context) (checkpoint.Checkpoint,
 		select {
 		case <-ctx.Done():
 			return cp, ctx.Err()
+		case <-ing.stopCh:
+			return cp, errStopped // nothing received yet: nothing to commit
 		case <-time.After(ing.backoff(attempt)):
 		}
 	}
