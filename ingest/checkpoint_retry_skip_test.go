@@ -1,0 +1,95 @@
+package ingest_test
+
+import (
+	"context"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/proto/gen/lapiv2"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// twoCheckpointServer answers a tailing GetUpdates with OffsetCheckpoints at
+// the request's begin offset, one per record time, a while apart (so that
+// each is a batch of its own), then keeps the stream open.
+type twoCheckpointServer struct {
+	lapiv2.UnimplementedUpdateServiceServer
+	lapiv2.UnimplementedStateServiceServer
+	rts []time.Time
+}
+
+func (s *twoCheckpointServer) GetLedgerEnd(context.Context, *lapiv2.GetLedgerEndRequest) (*lapiv2.GetLedgerEndResponse, error) {
+	return &lapiv2.GetLedgerEndResponse{Offset: 5}, nil
+}
+
+func (s *twoCheckpointServer) GetUpdates(r *lapiv2.GetUpdatesRequest, st grpc.ServerStreamingServer[lapiv2.GetUpdatesResponse]) error {
+	for _, rt := range s.rts {
+		if err := st.Send(&lapiv2.GetUpdatesResponse{Update: &lapiv2.GetUpdatesResponse_OffsetCheckpoint{OffsetCheckpoint: &lapiv2.OffsetCheckpoint{
+			Offset:            r.GetBeginExclusive(),
+			SynchronizerTimes: []*lapiv2.SynchronizerTime{{SynchronizerId: "sync::1", RecordTime: timestamppb.New(rt)}},
+		}}}); err != nil {
+			return err
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	<-st.Context().Done()
+	return nil
+}
+
+// Two checkpoint-only batches at the committed offset: the first raises the
+// record time to T+600ns (stored rounded, T+1µs; remembered as T+600ns),
+// the second to T+1200ns and fails once, before its COMMIT, with a
+// serialization failure. On its retry committedBefore compares the stored
+// T+1µs with the batch's T+1200ns truncated (T+1µs): equal, so it takes the
+// batch for committed with its reply lost and skips it. Its checkpoint's
+// effects are never written, though it never committed.
+func TestCheckpointBatchThatDidNotCommitIsNotSkipped(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := &twoCheckpointServer{rts: []time.Time{t0.Add(600 * time.Nanosecond), t0.Add(1200 * time.Nanosecond)}}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := grpc.NewServer()
+	lapiv2.RegisterUpdateServiceServer(srv, s)
+	lapiv2.RegisterStateServiceServer(srv, s)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	b := scriptedBundle(t, nil)
+	_, err = b.db.Exec(`CREATE TABLE cp_effects (from_offset bigint, to_offset bigint, record_time timestamptz)`)
+	require.NoError(t, err)
+
+	var failed atomic.Bool
+	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
+		for _, c := range batch.Checkpoints {
+			for _, st := range c.SynchronizerTimes {
+				if st.RecordTime.Equal(s.rts[1]) && failed.CompareAndSwap(false, true) {
+					return &pq.Error{Code: "40001", Message: "could not serialize access (injected)"}
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT INTO cp_effects VALUES ($1, $2, $3)`, batch.FromOffset, batch.ToOffset, st.RecordTime); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	ing, err := ingest.New(b.db, dial(t, lis.Addr().String(), nil), ingest.Config{Parties: []string{treasury}, Handler: h, Logger: quietLog,
+		MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, StartOffset: 5})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ing.Run(ctx) }()
+	require.Eventually(t, func() bool { return failed.Load() && ing.Stats().Batches >= 2 }, 20*time.Second, 5*time.Millisecond, "the batches were not committed")
+	time.Sleep(100 * time.Millisecond)
+	ing.Stop()
+	require.NoError(t, <-done)
+	var n int
+	require.NoError(t, b.db.Get(&n, `SELECT count(*) FROM cp_effects`))
+	require.Equal(t, 2, n, "the second checkpoint batch was skipped as committed though it was not")
+}
