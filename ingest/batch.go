@@ -229,10 +229,12 @@ func (ing *Ingester) committedBefore(ctx context.Context, b *builder) (bool, err
 	return sameTimes(cp.RecordTimes, b.cp.RecordTimes), nil
 }
 
-// sameTimes compares record times as PostgreSQL stores them (microseconds).
+// sameTimes compares record times as PostgreSQL stores them: rounded to
+// the nearest microsecond (not truncated), so that a time remembered with
+// nanoseconds matches what its commit stored.
 func sameTimes(a, b map[string]time.Time) bool {
 	return maps.EqualFunc(a, b, func(x, y time.Time) bool {
-		return x.Truncate(time.Microsecond).Equal(y.Truncate(time.Microsecond))
+		return x.Round(time.Microsecond).Equal(y.Round(time.Microsecond))
 	})
 }
 
