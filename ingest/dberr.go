@@ -72,6 +72,7 @@ var dsnUserPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^\s/]*@`)
 var (
 	urlParseError = regexp.MustCompile(`parse "((?:[^"\\]|\\.)*)": `)
 	invalidPort   = regexp.MustCompile(`invalid port "(?:[^"\\]|\\.)*" after host`)
+	invalidEscape = regexp.MustCompile(`invalid URL escape "(?:[^"\\]|\\.)*"`)
 )
 
 // redactUnparsedURL withholds all but the scheme of a quoted URL that
@@ -124,6 +125,7 @@ func keyName(k string) string {
 func Redact(s string) string {
 	s = urlParseError.ReplaceAllStringFunc(s, redactUnparsedURL)
 	s = invalidPort.ReplaceAllString(s, `invalid port "REDACTED" after host`)
+	s = invalidEscape.ReplaceAllString(s, `invalid URL escape "REDACTED"`)
 	s = dsnUserPassword.ReplaceAllString(s, "${1}REDACTED@")
 	inline := false
 	for _, m := range dsnKey.FindAllStringSubmatch(s, -1) {
