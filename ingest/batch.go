@@ -231,7 +231,11 @@ func (ing *Ingester) committedBefore(ctx context.Context, b *builder) (bool, err
 
 // sameTimes compares record times as PostgreSQL stores them: rounded to
 // the nearest microsecond (not truncated), so that a time remembered with
-// nanoseconds matches what its commit stored.
+// nanoseconds matches what its commit stored. At exactly half a
+// microsecond PostgreSQL may round down where Go rounds up: a commit is
+// then not recognised and runs again (its checkpoints' effects twice),
+// but since record times only rise, a batch that did not commit is never
+// taken for committed.
 func sameTimes(a, b map[string]time.Time) bool {
 	return maps.EqualFunc(a, b, func(x, y time.Time) bool {
 		return x.Round(time.Microsecond).Equal(y.Round(time.Microsecond))
