@@ -73,9 +73,12 @@
 //     the schema name; migrators of different schemas do not wait for each
 //     other.
 //   - Forward only by default: without WithTargetVersion nothing is ever
-//     undone, including versions applied by a newer release. Going down is
-//     explicit, and migrating to version 0 drops every table except
-//     txhistory_migration.
+//     undone. Going down is explicit, and migrating to version 0 drops
+//     every table except txhistory_migration.
+//   - No older binary on a newer schema: a schema with a version this build
+//     does not embed (a newer release applied it) is refused with
+//     ErrUnknownVersion; roll back by migrating down with the newer
+//     release first.
 //   - Safe names: schema names are validated by ValidateName and always
 //     quoted in SQL; Qualify builds a quoted schema.table reference.
 //

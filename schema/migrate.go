@@ -13,8 +13,8 @@ import (
 )
 
 // ErrUnknownVersion is returned, wrapped, when a schema records a migration
-// version this build does not embed (it was migrated by a newer release) and
-// the requested target would require undoing it.
+// version this build does not embed: it was migrated by a newer release,
+// whose tables this build must not use.
 var ErrUnknownVersion = errors.New("schema: applied migration version unknown to this build")
 
 // lockClass is the first half of the two-part advisory lock key that
@@ -51,8 +51,9 @@ func WithSchema(name string) Option {
 // every txhistory table except the migration bookkeeping table.
 //
 // Without this option Migrate only ever moves up: it applies every pending
-// migration up to Latest and never undoes anything, not even versions a
-// newer release applied. Ignored by Versions.
+// migration up to Latest and never undoes anything. A schema with a version
+// newer than Latest (applied by a newer release) is refused with
+// ErrUnknownVersion, with or without this option. Ignored by Versions.
 func WithTargetVersion(v int) Option {
 	return optionFunc(func(c *config) { c.target, c.targetSet = v, true })
 }
@@ -238,6 +239,15 @@ func planSteps(cfg config, applied []int) ([]step, error) {
 		target = cfg.target
 	}
 
+	// A version this build does not embed was applied by a newer release:
+	// this build cannot know what that release's code expects of the
+	// tables, and running on them would leave the newer release's
+	// backfills unaware of what it wrote. Refuse, whatever the target.
+	if n := len(applied); n > 0 && applied[n-1] > latest {
+		return nil, fmt.Errorf("%w: schema %q has version %03d applied, this build knows up to %03d: run a release that knows it (a newer binary must not be rolled back without migrating its schema down first)",
+			ErrUnknownVersion, cfg.schema, applied[n-1], latest)
+	}
+
 	isApplied := make(map[int]bool, len(applied))
 	var plan []step
 	for i := len(applied) - 1; i >= 0; i-- {
@@ -245,10 +255,6 @@ func planSteps(cfg config, applied []int) ([]step, error) {
 		isApplied[v] = true
 		if v <= target || !cfg.targetSet {
 			continue
-		}
-		if v > latest {
-			return nil, fmt.Errorf("%w: schema %q has version %03d applied, this build knows up to %03d and cannot migrate it down to %03d",
-				ErrUnknownVersion, cfg.schema, v, latest, target)
 		}
 		plan = append(plan, step{migration: migrations[v-1], up: false})
 	}

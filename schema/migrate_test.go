@@ -217,7 +217,10 @@ func TestMigrate(t *testing.T) {
 		// As if a newer release had applied a migration this build lacks.
 		mustExec(t, db, `INSERT INTO txhistory.txhistory_migration (version, name) VALUES (999, 'future')`)
 
-		must(t, schema.Migrate(ctx, db)) // forward-only: leaves it alone
+		// An older build refuses the schema, not only a way down past it.
+		if err := schema.Migrate(ctx, db); !errors.Is(err, schema.ErrUnknownVersion) {
+			t.Fatalf("migrating up a schema with an unknown version: got %v, want ErrUnknownVersion", err)
+		}
 
 		err := schema.Migrate(ctx, db, schema.WithTargetVersion(0))
 		if !errors.Is(err, schema.ErrUnknownVersion) || !strings.Contains(err.Error(), "999") {
