@@ -122,7 +122,8 @@ func unavailable(tb testing.TB, err error) {
 // The database lives on the server named by $TXHISTORY_TEST_DSN if set, and
 // otherwise on a server this test process starts on first use and shares
 // among all its tests (see Main). When neither is possible the test is
-// skipped, or, if $CI is true, failed.
+// skipped, or, if $CI is true, failed; a $TXHISTORY_TEST_DSN that is set
+// but cannot be used fails the test.
 //
 // NewDB is safe to call from parallel tests.
 func NewDB(tb testing.TB) *sqlx.DB {
@@ -149,6 +150,10 @@ func NewDB(tb testing.TB) *sqlx.DB {
 func NewDSN(tb testing.TB) string {
 	tb.Helper()
 	if err := setup(); err != nil {
+		if os.Getenv(EnvDSN) != "" {
+			// Not "no PostgreSQL": the server asked for cannot be used.
+			tb.Fatalf("pgtest: %s is set, but its server cannot be used: %v", EnvDSN, err)
+		}
 		unavailable(tb, err)
 	}
 	name := databaseName(tb.Name())
@@ -207,6 +212,10 @@ func SharedServer(tb testing.TB) *Server {
 // is true, if no server can be started.
 func NewServer(tb testing.TB, opts ServerOptions) *Server {
 	tb.Helper()
+	if opts.Port < 0 || opts.Port > 65535 {
+		// The test's own mistake, not a missing PostgreSQL: fail.
+		tb.Fatalf("pgtest: NewServer: port %d out of range", opts.Port)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	srv, err := StartServer(ctx, opts)
