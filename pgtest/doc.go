@@ -27,12 +27,13 @@
 // # Where the server comes from
 //
 //   - If $TXHISTORY_TEST_DSN is set, databases are created on that server
-//     (the role needs CREATEDB; PostgreSQL 13 or newer).
+//     (the role needs CREATEDB; PostgreSQL 13 or newer). If it cannot be
+//     reached, tests calling NewDB fail: it was asked for.
 //   - Otherwise the first NewDB of a test binary starts a private server from
 //     the installed PostgreSQL binaries (see StartServer for how they are
 //     found), in a temporary directory, on a free 127.0.0.1 port. All tests
 //     of the binary share it, and Main stops it and removes its directory.
-//   - If neither works, tests calling NewDB are skipped with the reason, or
+//   - If no server can be started, tests calling NewDB are skipped with the reason, or
 //     fail when $CI is "true", so a CI job cannot pass by testing nothing.
 //
 // # Servers for fault injection
