@@ -1,0 +1,55 @@
+package tokenstd_test
+
+import (
+	"testing"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/tokenstd"
+	"github.com/stretchr/testify/require"
+)
+
+// pageDeposits reads every deposit with ListEntries the only way its
+// filter allows paging: Limit n, then AfterOffset = the offset of the last
+// entry read.
+func pageDeposits(t *testing.T, b *historyBundle, n int) []string {
+	t.Helper()
+	var accounts []string
+	f := tokenstd.EntryFilter{Kinds: []tokenstd.Kind{tokenstd.KindDeposit}, Limit: n}
+	for pages := 0; pages < 10; pages++ {
+		es, err := tokenstd.ListEntries(b.ctx, b.db, testSchema, f)
+		require.NoError(t, err)
+		if len(es) == 0 {
+			break
+		}
+		for _, e := range es {
+			accounts = append(accounts, e.Account)
+		}
+		f.AfterOffset = es[len(es)-1].Offset
+	}
+	return accounts
+}
+
+// A wallet batch pays two deposits, to acct-1 and acct-2, in one
+// transaction: two deposit entries at the same offset. Paging through the
+// deposits with ListEntries (Limit, then AfterOffset = the last entry's
+// offset, the only cursor EntryFilter has) never returns the second: the
+// page boundary falls inside the transaction, and AfterOffset skips the
+// rest of it.
+func TestListEntriesPagingLosesASecondDepositOfOneTransaction(t *testing.T) {
+	b := setupHistory(t)
+	w := &ledgertest.TokenWorld{Sequence: true}
+	w.Mint(alice, "100")
+	tx := w.Tx(w.WrapOp(ledgertest.TokenWrap{Actor: alice},
+		w.TransferOp(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "10", Reason: "acct-1"}),
+		w.TransferOp(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "20", Reason: "acct-2"})))
+	require.NoError(t, b.handle(t, newHistory(t, tokenstd.Config{Credit: creditor()}),
+		[]*ledger.Transaction{ledgertest.TokenProjection(tx, treasury)}, 1))
+
+	all, err := tokenstd.ListEntries(b.ctx, b.db, testSchema, tokenstd.EntryFilter{Kinds: []tokenstd.Kind{tokenstd.KindDeposit}})
+	require.NoError(t, err)
+	require.Len(t, all, 2, "both deposits are stored")
+
+	require.Equal(t, []string{"acct-1", "acct-2"}, pageDeposits(t, b, 1),
+		"paging through the deposits one at a time")
+}
