@@ -1050,6 +1050,12 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 				r.completed(&en, T, got, en.Amount.Neg().Sub(burned), got)
 			case sender != T && en.Amount.IsPositive():
 				r.completed(&en, sender, T, en.Amount, "")
+			case en.Amount.IsPositive():
+				// The treasury gained, though the metadata names it as
+				// sender (the merged metadata includes a depositor's
+				// transfer.meta): its own holdings cannot make it richer,
+				// so this is a deposit from a sender not named.
+				r.completed(&en, "", T, en.Amount, "")
 			default:
 				r.completed(&en, T, T, decimal.Decimal{}, "")
 			}
