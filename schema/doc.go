@@ -51,7 +51,7 @@
 //     BRIN index on record_time.
 //   - 006_token_history_kind_index (package tokenstd): drops
 //     token_history's index on (kind, ledger_offset); ListEntries filters
-//     kinds on the rows the offset index returns.
+//     kinds on the rows it reads.
 //   - 007_withdrawal_ledger_node (package withdrawal): withdrawal's
 //     ledger_node_id and ledger_synchronizer_id, the node and synchronizer
 //     of the transaction that last moved it.

@@ -78,6 +78,9 @@ func Kinds() []Kind {
 // Entries are keyed by (UpdateID, NodeID, Kind, Instrument): classifying
 // the same transaction again gives the same entries.
 type Entry struct {
+	// Seq is the entry's place in ingestion order, as ListEntries reads it
+	// (0 for an entry it did not read): the cursor of EntryFilter.AfterSeq.
+	Seq            int64     `json:"seq,omitempty"`
 	UpdateID       string    `json:"update_id"`
 	Offset         int64     `json:"offset"`
 	RecordTime     time.Time `json:"record_time"`

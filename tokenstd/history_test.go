@@ -247,6 +247,14 @@ func TestTokenHistoryScriptedBalances(t *testing.T) {
 		pure = append(pure, es...)
 	}
 	requireSameAmounts(t, set.Balances(), balances, "in-memory holding set vs database")
+	for i := range entries {
+		// Seq is the database's: ingestion order, rising.
+		if i > 0 {
+			require.Greater(t, entries[i].Seq, entries[i-1].Seq)
+		}
+		entries[i].Seq = 0
+	}
+	require.NotEmpty(t, entries)
 	wantJSON, err := json.Marshal(pure)
 	require.NoError(t, err)
 	gotJSON, err := json.Marshal(entries)

@@ -9,9 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// pageDeposits reads every deposit with ListEntries the only way its
-// filter allows paging: Limit n, then AfterOffset = the offset of the last
-// entry read.
+// pageDeposits reads every deposit with ListEntries a page at a time:
+// Limit n, then AfterSeq = the Seq of the last entry read.
 func pageDeposits(t *testing.T, b *historyBundle, n int) []string {
 	t.Helper()
 	var accounts []string
@@ -25,18 +24,17 @@ func pageDeposits(t *testing.T, b *historyBundle, n int) []string {
 		for _, e := range es {
 			accounts = append(accounts, e.Account)
 		}
-		f.AfterOffset = es[len(es)-1].Offset
+		f.AfterSeq = es[len(es)-1].Seq
 	}
 	return accounts
 }
 
 // A wallet batch pays two deposits, to acct-1 and acct-2, in one
 // transaction: two deposit entries at the same offset. Paging through the
-// deposits with ListEntries (Limit, then AfterOffset = the last entry's
-// offset, the only cursor EntryFilter has) never returns the second: the
-// page boundary falls inside the transaction, and AfterOffset skips the
-// rest of it.
-func TestListEntriesPagingLosesASecondDepositOfOneTransaction(t *testing.T) {
+// deposits one at a time returns both: the page boundary falls inside the
+// transaction (with AfterOffset, the only cursor there was, the second was
+// never returned).
+func TestListEntriesPagingWithinOneTransaction(t *testing.T) {
 	b := setupHistory(t)
 	w := &ledgertest.TokenWorld{Sequence: true}
 	w.Mint(alice, "100")
@@ -60,9 +58,10 @@ func TestListEntriesPagingLosesASecondDepositOfOneTransaction(t *testing.T) {
 // not its offset). A deposit ingested after the restore then has a
 // smaller ledger_offset than one ingested before it: a reader of the
 // history that goes on from the offset of the last entry it read
-// (AfterOffset, the only cursor ListEntries offers) never sees the new
-// deposit, and ListEntries, which promises ingestion order, lists it first.
-func TestListEntriesAfterARestoreMissesNewDeposits(t *testing.T) {
+// (AfterOffset, the only cursor ListEntries offered) never saw the new
+// deposit, and ListEntries, which promises ingestion order, listed it
+// first. The cursor is now Seq, in ingestion order.
+func TestListEntriesAfterARestoreFindsNewDeposits(t *testing.T) {
 	b := setupHistory(t)
 	h := newHistory(t, tokenstd.Config{Credit: creditor()})
 	w := &ledgertest.TokenWorld{Sequence: true}
@@ -76,7 +75,7 @@ func TestListEntriesAfterARestoreMissesNewDeposits(t *testing.T) {
 	read, err := tokenstd.ListEntries(b.ctx, b.db, testSchema, tokenstd.EntryFilter{Kinds: []tokenstd.Kind{tokenstd.KindDeposit}})
 	require.NoError(t, err)
 	require.Len(t, read, 1)
-	cursor := read[0].Offset
+	cursor := read[0].Seq
 
 	require.NoError(t, b.handle(t, h, []*ledger.Transaction{after}, 1))
 	var credited int
@@ -89,12 +88,12 @@ func TestListEntriesAfterARestoreMissesNewDeposits(t *testing.T) {
 	for _, e := range all {
 		order = append(order, e.Account)
 	}
-	next, err := tokenstd.ListEntries(b.ctx, b.db, testSchema, tokenstd.EntryFilter{Kinds: []tokenstd.Kind{tokenstd.KindDeposit}, AfterOffset: cursor})
+	next, err := tokenstd.ListEntries(b.ctx, b.db, testSchema, tokenstd.EntryFilter{Kinds: []tokenstd.Kind{tokenstd.KindDeposit}, AfterSeq: cursor})
 	require.NoError(t, err)
 	var news []string
 	for _, e := range next {
 		news = append(news, e.Account)
 	}
-	require.Equal(t, []string{"acct-2"}, news, "the deposits after the last one read (AfterOffset %d); ingestion order: %v", cursor, order)
+	require.Equal(t, []string{"acct-2"}, news, "the deposits after the last one read (AfterSeq %d); ingestion order: %v", cursor, order)
 	require.Equal(t, []string{"acct-1", "acct-2"}, order, "ListEntries is not in ingestion order")
 }

@@ -285,13 +285,21 @@ type EntryFilter struct {
 	Kinds []Kind
 	// UpdateID keeps only the entries of one transaction.
 	UpdateID string
-	// AfterOffset keeps entries with a larger offset.
+	// AfterSeq keeps entries ingested after the one whose Entry.Seq it is:
+	// the cursor to page with (Limit n, then AfterSeq = the last entry's
+	// Seq). Entries of one transaction may fall on two pages.
+	AfterSeq int64
+	// AfterOffset keeps entries with a larger offset. It is a filter, not a
+	// cursor: a page that ends inside a transaction would lose the rest of
+	// it, and after a validator node restore the participant numbers new
+	// transactions from a lower offset than some already ingested.
 	AfterOffset int64
 	// Limit caps the number of entries; 0 means no limit.
 	Limit int
 }
 
 type entryRow struct {
+	Seq              int64          `db:"id"`
 	UpdateID         string         `db:"update_id"`
 	NodeID           int32          `db:"node_id"`
 	Kind             string         `db:"kind"`
@@ -317,21 +325,28 @@ type entryRow struct {
 	Meta             []byte         `db:"meta"`
 }
 
-// ListEntries returns history entries in ingestion order (offset, then
-// node). Their Created and Archived holdings are read from the holding
-// table; an offer's Instruction from the instruction table.
+// ListEntries returns history entries in ingestion order (Entry.Seq:
+// offset, then node, within what was ingested in one go; a transaction
+// ingested later comes later, even at a lower offset, as after a validator
+// node restore or a set-aside transaction resolved). Their Created and
+// Archived holdings are read from the holding table; an offer's
+// Instruction from the instruction table.
 //
-// It reads the entries after f.AfterOffset through the offset index and
-// checks f.Kinds on each: there is no index on the kind (migration 006
-// dropped it), so a filter on a kind that is rare after the offset reads
-// every entry up to the limit's last match. A deployment that pages
-// through such a kind can add a partial index of its own (docs/OPERATIONS.md).
+// It walks the entries in ingestion order (the table's key) and checks
+// f.Kinds on each: there is no index on the kind (migration 006 dropped
+// it), so a filter on a kind that is rare reads every entry up to the
+// limit's last match. A deployment that pages through such a kind can add
+// a partial index of its own (docs/OPERATIONS.md).
 func ListEntries(ctx context.Context, q sqlx.QueryerContext, schemaName string, f EntryFilter) ([]Entry, error) {
-	query := `SELECT update_id, node_id, kind, instrument_admin, instrument_id, ledger_offset, record_time, synchronizer_id,
+	query := `SELECT id, update_id, node_id, kind, instrument_admin, instrument_id, ledger_offset, record_time, synchronizer_id,
 		tx_kind, choice, amount::text AS amount, transferred::text AS transferred, fee::text AS fee, sender, receiver,
 		counterparty, reason, account, withdrawal_id, instruction_cid, holdings_created, holdings_archived, meta
-		FROM ` + schema.Qualify(schemaName, HistoryTable) + ` WHERE ledger_offset > $1`
-	args := []any{f.AfterOffset}
+		FROM ` + schema.Qualify(schemaName, HistoryTable) + ` WHERE id > $1`
+	args := []any{f.AfterSeq}
+	if f.AfterOffset != 0 {
+		args = append(args, f.AfterOffset)
+		query += fmt.Sprintf(` AND ledger_offset > $%d`, len(args))
+	}
 	if len(f.Kinds) > 0 {
 		kinds := make([]string, len(f.Kinds))
 		for i, k := range f.Kinds {
@@ -344,7 +359,7 @@ func ListEntries(ctx context.Context, q sqlx.QueryerContext, schemaName string, 
 		args = append(args, f.UpdateID)
 		query += fmt.Sprintf(` AND update_id = $%d`, len(args))
 	}
-	query += ` ORDER BY ledger_offset, node_id, id`
+	query += ` ORDER BY id`
 	if f.Limit > 0 {
 		query += fmt.Sprintf(` LIMIT %d`, f.Limit)
 	}
@@ -382,7 +397,7 @@ func ListEntries(ctx context.Context, q sqlx.QueryerContext, schemaName string, 
 	out := make([]Entry, len(rows))
 	for i, r := range rows {
 		e := Entry{
-			UpdateID: r.UpdateID, Offset: r.Offset, RecordTime: r.RecordTime.UTC(), SynchronizerID: r.SynchronizerID,
+			Seq: r.Seq, UpdateID: r.UpdateID, Offset: r.Offset, RecordTime: r.RecordTime.UTC(), SynchronizerID: r.SynchronizerID,
 			NodeID: r.NodeID, Kind: Kind(r.Kind), TxKind: r.TxKind, Choice: r.Choice,
 			Instrument: Instrument{Admin: r.InstrumentAdmin, ID: r.InstrumentID},
 			Sender:     r.Sender, Receiver: r.Receiver, Counterparty: r.Counterparty, Reason: r.Reason,
