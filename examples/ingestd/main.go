@@ -163,6 +163,8 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 		if err := d.migrate(ctx, db); err != nil {
 			return startup(err)
 		}
+	} else if err := d.checkSchema(ctx, db); err != nil {
+		return startup(err)
 	}
 
 	client, err := d.dial(ctx)
@@ -351,17 +353,48 @@ func (d *daemon) tokens(ctx context.Context) (ledger.TokenSource, error) {
 // migrate applies the schema migrations, waiting for the database if it is
 // not up yet.
 func (d *daemon) migrate(ctx context.Context, db *sqlx.DB) error {
-	for attempt := 1; ; attempt++ {
-		err := schema.Migrate(ctx, db, schema.WithSchema(d.cfg.schema))
-		if err == nil {
-			return nil
-		}
-		// Not up yet: wait for it as ingestion would (SIGTERM stops the
-		// wait), however long it takes.
-		if !ingest.IsTransientDBError(err) {
+	return d.waitForDatabase(ctx, "migrations", func() error {
+		if err := schema.Migrate(ctx, db, schema.WithSchema(d.cfg.schema)); err != nil {
 			return fmt.Errorf("migrate schema %s: %w", d.cfg.schema, err)
 		}
-		d.log.Warn("ingestd: database not reachable for migrations, retrying", "attempt", attempt, "err", ingest.Redact(err.Error()))
+		return nil
+	})
+}
+
+// checkSchema makes sure, without -migrate, that the schema is at this
+// build's version: not unmigrated or behind (the migration job has not run
+// yet), nor ahead (a newer release migrated it: its tables are not this
+// build's to write). It waits for the database as migrate does.
+func (d *daemon) checkSchema(ctx context.Context, db *sqlx.DB) error {
+	return d.waitForDatabase(ctx, "the schema version check", func() error {
+		applied, err := schema.Versions(ctx, db, schema.WithSchema(d.cfg.schema))
+		if err != nil {
+			return fmt.Errorf("check schema %s: %w", d.cfg.schema, err)
+		}
+		have, want := 0, schema.Latest()
+		if n := len(applied); n > 0 {
+			have = applied[n-1].Version
+		}
+		switch {
+		case have > want:
+			return fmt.Errorf("schema %s is at version %03d, newer than this build (%03d): a newer release migrated it; run that release, or migrate the schema down with it before rolling back", d.cfg.schema, have, want)
+		case have < want:
+			return fmt.Errorf("schema %s is at version %03d, this build needs %03d: run ingestd -migrate-only (as the owner role) first, or start with -migrate", d.cfg.schema, have, want)
+		}
+		return nil
+	})
+}
+
+// waitForDatabase runs f until it succeeds or fails for a reason other
+// than the database not being reachable yet: it waits for the database as
+// ingestion would (SIGTERM stops the wait), however long it takes.
+func (d *daemon) waitForDatabase(ctx context.Context, what string, f func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil || !ingest.IsTransientDBError(err) {
+			return err
+		}
+		d.log.Warn("ingestd: database not reachable for "+what+", retrying", "attempt", attempt, "err", ingest.Redact(err.Error()))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

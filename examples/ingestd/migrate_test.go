@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"os"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
+	"github.com/cantonx/txhistory/pgtest"
+	"github.com/cantonx/txhistory/schema"
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -35,4 +39,47 @@ func TestMigrationsWaitForTheDatabase(t *testing.T) {
 	}
 	sigs <- syscall.SIGTERM
 	require.Equal(t, 0, <-code, logs.String())
+}
+
+// TestMigrateFalseChecksTheSchemaVersion: with -migrate=false (production:
+// the ingest role cannot migrate, docs/OPERATIONS.md) ingestd does not run
+// on a schema the migration job has not brought to this build's version,
+// nor on one a newer release migrated (whose tables this build must not
+// write): it exits 1 saying which, instead of failing later on a missing
+// column or writing what the newer release's backfills never see.
+func TestMigrateFalseChecksTheSchemaVersion(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		setup func(t *testing.T, db *sqlx.DB)
+		want  string
+	}{
+		{"unmigrated", func(t *testing.T, db *sqlx.DB) {}, "run ingestd -migrate-only"},
+		{"newer", func(t *testing.T, db *sqlx.DB) {
+			require.NoError(t, schema.Migrate(context.Background(), db))
+			_, err := db.Exec(`INSERT INTO txhistory.txhistory_migration (version, name) VALUES ($1, 'from_a_newer_release')`, schema.Latest()+1)
+			require.NoError(t, err)
+		}, "newer than this build"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dsn := pgtest.NewDSN(t)
+			db, err := sqlx.Open("postgres", dsn)
+			require.NoError(t, err)
+			defer db.Close()
+			c.setup(t, db)
+			env := map[string]string{conn.EnvLedger: "127.0.0.1:1", conn.EnvParty: "treasury::1", conn.EnvDSN: dsn,
+				"TXHISTORY_PLAINTEXT": "true", "TXHISTORY_METRICS_ADDR": "", "TXHISTORY_MIGRATE": "false"}
+			logs := &lockedBuffer{}
+			sigs := make(chan os.Signal, 1)
+			code, _ := runDaemon(nil, env, logs, sigs)
+			select {
+			case got := <-code:
+				require.Equal(t, 1, got, logs.String())
+				require.Contains(t, logs.String(), c.want)
+			case <-time.After(10 * time.Second):
+				sigs <- syscall.SIGTERM
+				<-code
+				t.Fatalf("ingestd ran on the %s schema:\n%s", c.name, logs.String())
+			}
+		})
+	}
 }
