@@ -161,12 +161,20 @@ func (s *Store) MarkFailed(ctx context.Context, id, reason string) (w *Withdrawa
 
 // MarkFailedTx moves a requested or submitted withdrawal to failed, for
 // instance when its receiver has no transfer pre-approval, in one statement
-// inside the caller's transaction (a pending_acceptance one has a live
-// transfer instruction on the ledger: it is a *TransitionError): it releases the holding reservations and calls the
-// Refunder. Marking a failed withdrawal failed again changes nothing and is
-// not an error (so this write is safe to redo after an Integration DB
-// restore); any other status is a *TransitionError. An unknown id is
-// ErrNotFound. On a database or Refunder error, roll tx back.
+// inside the caller's transaction: it releases the holding reservations and
+// calls the Refunder. Marking a failed withdrawal failed again changes
+// nothing and is not an error (so this write is safe to redo after an
+// Integration DB restore); any other status, pending_acceptance included
+// (its transfer instruction is live on the ledger and only the ledger's
+// outcome ends it), is a *TransitionError. An unknown id is ErrNotFound. On
+// a database or Refunder error, roll tx back.
+//
+// Only mark failed a withdrawal whose transfer cannot commit any more: the
+// Automation does so when the participant refused the submission. A
+// submitted withdrawal whose command may still commit must be left to the
+// ledger (its trecTgt expires it): marking it failed refunds the user while
+// the transfer can still pay out, which the Reconciler then reports as an
+// anomaly.
 func (s *Store) MarkFailedTx(ctx context.Context, tx *sqlx.Tx, id, reason string) (*Withdrawal, error) {
 	// Not from pending_acceptance: its transfer instruction is live on the
 	// ledger and can still be accepted; only the ledger's outcome ends it.
