@@ -1,0 +1,37 @@
+package tokenstd_test
+
+import (
+	"testing"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/tokenstd"
+	"github.com/stretchr/testify/require"
+)
+
+// The treasury pays withdrawal wd-1 (10 to alice) with a registry's own
+// transfer choice (tx-kind transfer, sender the treasury, reason wd-1), and
+// the same choice mints the treasury 15 (as Amulet's transfer does with the
+// sender's reward coupons among its inputs): the treasury's net change is
+// +5. The metadata is the treasury's own, not a depositor's: nothing was
+// deposited. 1933aef makes any gain under a tx-kind transfer naming the
+// treasury as sender a deposit from no one, for the account the reason
+// names: here the withdrawal id wd-1, so the treasury's own 5 are credited
+// to "wd-1" (a customer's account wherever withdrawal ids and account ids
+// can coincide, deposit_unassigned for manual handling otherwise).
+func TestTxKindTransferFromTheTreasuryThatGainsIsNotADeposit(t *testing.T) {
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+	w := &ledgertest.TokenWorld{Sequence: true}
+	m := view(w.Mint(treasury, "100"))
+	pay := view(w.Tx(w.WrapOp(ledgertest.TokenWrap{Actor: treasury, Choice: "Registry_Transfer"},
+		w.TransferOp(ledgertest.TransferSpec{Sender: treasury, Receiver: alice, Amount: "10", Reason: "wd-1"}),
+		w.MintOp(treasury, "15"))))
+	editResult(t, pay, 0, nil, addField("meta", metadataValue(map[string]string{
+		tokenstd.MetaTxKind: tokenstd.TxKindTransfer, tokenstd.MetaSender: treasury, tokenstd.MetaReason: "wd-1"})))
+	es := classifyAfter(t, pay, m)
+	require.NotEmpty(t, es)
+	for _, e := range es {
+		require.NotContains(t, []tokenstd.Kind{tokenstd.KindDeposit, tokenstd.KindDepositUnassigned}, e.Kind,
+			"the treasury's own transfer (sender %s, reason wd-1) recorded as %s of %s for account %q", treasury, e.Kind, e.Amount, e.Account)
+	}
+}
