@@ -1050,11 +1050,15 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 				r.completed(&en, T, got, en.Amount.Neg().Sub(burned), got)
 			case sender != T && en.Amount.IsPositive():
 				r.completed(&en, sender, T, en.Amount, "")
-			case en.Amount.IsPositive():
-				// The treasury gained, though the metadata names it as
-				// sender (the merged metadata includes a depositor's
-				// transfer.meta): its own holdings cannot make it richer,
-				// so this is a deposit from a sender not named.
+			case en.Amount.IsPositive() && len(en.Archived) == 0:
+				// The treasury gained and spent none of its holdings,
+				// though the metadata names it as sender (the merged
+				// metadata includes a depositor's transfer.meta): it sent
+				// nothing, so this is a deposit from a sender not named.
+				// One that spent its holdings did send (its reason is a
+				// withdrawal id, not an account) and gained beside it, as
+				// a transfer with the sender's reward coupons among its
+				// inputs does: not a deposit.
 				r.completed(&en, "", T, en.Amount, "")
 			default:
 				r.completed(&en, T, T, decimal.Decimal{}, "")
