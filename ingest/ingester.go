@@ -469,10 +469,12 @@ func (ing *Ingester) loadCheckpoint(ctx context.Context) (checkpoint.Checkpoint,
 	var cp checkpoint.Checkpoint
 	attempt := 0
 	for {
-		var err error
-		cp, err = ing.cps.Init(ctx, ing.db, ing.cfg.StartOffset)
+		err := ing.checkSchemaVersion(ctx)
 		if err == nil {
-			return cp, nil
+			cp, err = ing.cps.Init(ctx, ing.db, ing.cfg.StartOffset)
+			if err == nil {
+				return cp, nil
+			}
 		}
 		attempt++
 		if !IsTransientDBError(err) || ctx.Err() != nil || (ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts) {
@@ -487,6 +489,22 @@ func (ing *Ingester) loadCheckpoint(ctx context.Context) (checkpoint.Checkpoint,
 		case <-time.After(ing.backoff(attempt)):
 		}
 	}
+}
+
+// checkSchemaVersion refuses a schema a newer release migrated (see
+// schema.ErrUnknownVersion). It runs once the lock is held, not only when
+// the process starts: a standby of the previous release waiting for the
+// lock must not take over the schema the newer release migrated meanwhile.
+func (ing *Ingester) checkSchemaVersion(ctx context.Context) error {
+	applied, err := schema.Versions(ctx, ing.db, schema.WithSchema(ing.cfg.Schema))
+	if err != nil {
+		return err
+	}
+	if n := len(applied); n > 0 && applied[n-1].Version > schema.Latest() {
+		return fmt.Errorf("%w: schema %q is at version %03d, this build knows up to %03d: a newer release migrated it",
+			schema.ErrUnknownVersion, ing.cfg.Schema, applied[n-1].Version, schema.Latest())
+	}
+	return nil
 }
 
 // backoff returns an exponential delay with full jitter in [d/2, d].
