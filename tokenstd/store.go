@@ -287,7 +287,10 @@ type EntryFilter struct {
 	UpdateID string
 	// AfterSeq keeps entries ingested after the one whose Entry.Seq it is:
 	// the cursor to page with (Limit n, then AfterSeq = the last entry's
-	// Seq). Entries of one transaction may fall on two pages.
+	// Seq). Entries of one transaction may fall on two pages. After an
+	// Integration DB restore (and RenumberAfterRestore) what was ingested
+	// since the backup comes again at new Seq values: drop what was seen by
+	// the entry's key.
 	AfterSeq int64
 	// AfterOffset keeps entries with a larger offset. It is a filter, not a
 	// cursor: a page that ends inside a transaction would lose the rest of

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/cantonx/txhistory/tokenstd"
 )
 
 // Defaults of RestoreProcedure.
@@ -141,7 +143,10 @@ type RestoreProcedure struct {
 	Store *Store
 	// Restore restores the Integration DB from the backup: stop ingestion,
 	// restore (for PostgreSQL, for instance pg_restore --clean
-	// --single-transaction into the same database), start ingestion again.
+	// --single-transaction into the same database), call
+	// tokenstd.RenumberAfterRestore, start ingestion again. (Step 2 calls
+	// RenumberAfterRestore too, for a restore done without it: entries
+	// ingested before that may get Seq values readers went past.)
 	// It runs after the gate is closed. Nil means the database was restored
 	// before Run was called: the procedure then only closes the restored
 	// gate and goes on. The restored gate is the backup's, open most
@@ -277,6 +282,12 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		}
 	} else {
 		report(RestoreProgress{Step: StepRestore, Message: "the Integration DB was restored before the procedure (no Restore step given)"})
+	}
+	// pg_restore set the history's Seq back to the backup's: move it past
+	// what readers may have seen (tokenstd.RenumberAfterRestore; the
+	// Restore step should have done so before ingestion resumed).
+	if err := tokenstd.RenumberAfterRestore(ctx, s.db, s.cfg.Schema); err != nil {
+		return failOpen(err)
 	}
 	if g, err = s.Gate(ctx); err != nil {
 		return failOpen(err)

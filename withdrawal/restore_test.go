@@ -81,6 +81,12 @@ func TestRestoreProcedure(t *testing.T) {
 	require.Equal(t, withdrawal.StatusExpired, e.get("wd-1").Status)
 	require.Equal(t, withdrawal.StatusExpired, e.get("wd-late").Status)
 	e.create(e.request("wd-new", "5", cids[2]))
+
+	// Step 2 moved the history's Seq past any value handed out before the
+	// restore (tokenstd.RenumberAfterRestore): into this second's range.
+	var seq int64
+	require.NoError(t, e.db.GetContext(e.ctx, &seq, `SELECT last_value FROM txhistory.token_history_id_seq`))
+	require.GreaterOrEqual(t, seq, (time.Now().Unix()-60-1_700_000_000)<<20)
 }
 
 func TestRestoreProcedureStops(t *testing.T) {

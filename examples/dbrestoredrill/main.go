@@ -207,9 +207,14 @@ func run() error {
 		PollInterval: 10 * time.Millisecond,
 		Logger:       logger,
 		Restore: func(ctx context.Context) error {
-			fmt.Println("          operator: stop ingestion; pg_restore --clean --single-transaction; start ingestion")
+			fmt.Println("          operator: stop ingestion; pg_restore --clean --single-transaction; renumber the history's Seq; start ingestion")
 			x.stopIngester()
 			if err := tool(ctx, pgRestore, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--dbname="+connStr, backup); err != nil {
+				return err
+			}
+			// Readers paging the history by Seq must not meet the values
+			// the backup's sequence hands out again.
+			if err := tokenstd.RenumberAfterRestore(ctx, x.db, schemaName); err != nil {
 				return err
 			}
 			ws, err := x.store.ListByStatus(ctx)

@@ -1,0 +1,61 @@
+package tokenstd
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cantonx/txhistory/schema"
+	"github.com/jmoiron/sqlx"
+)
+
+// seqEpochBase and seqEpochShift make the Seq values RenumberAfterRestore
+// hands out from: (seconds since seqEpochBase) << seqEpochShift, above
+// every Seq handed out before unless more than 2^20 entries a second were
+// ingested since the last restore, and below 2^53 for 270 years (Seq stays
+// exact in JSON readers that use doubles).
+const (
+	seqEpochBase  = 1_700_000_000 // 2023-11-14, Unix seconds
+	seqEpochShift = 20
+)
+
+// RenumberAfterRestore moves the sequence of Entry.Seq past every value it
+// handed out before the Integration DB was restored from a backup.
+// pg_restore sets the sequence back to the backup's value, so entries
+// ingested again after the restore would get Seq values a reader of the
+// history (ListEntries with EntryFilter.AfterSeq) may already have gone
+// past: it would never see them, nor some new ones. Call it after the
+// restore and before ingestion starts again (withdrawal.RestoreProcedure
+// calls it after its Restore step). Calling it again, or on a database that
+// was not restored, changes nothing a reader relies on.
+//
+// A reader that keeps its cursor across the restore then sees everything
+// ingested since the backup once more, at new Seq values: it drops what it
+// has seen by the entry's key (update id, node, kind and instrument).
+//
+// A schema without the history table (tokenstd not used) is left alone.
+func RenumberAfterRestore(ctx context.Context, q sqlx.ExtContext, schemaName string) error {
+	if err := schema.ValidateName(schemaName); err != nil {
+		return fmt.Errorf("tokenstd: %w", err)
+	}
+	table := schema.Qualify(schemaName, HistoryTable)
+	var exists bool
+	if err := sqlx.GetContext(ctx, q, &exists, `SELECT to_regclass($1) IS NOT NULL`, table); err != nil {
+		return fmt.Errorf("tokenstd: renumbering after a restore: %w", err)
+	}
+	if !exists {
+		return nil
+	}
+	var seq string // quoted by PostgreSQL
+	if err := sqlx.GetContext(ctx, q, &seq, `SELECT pg_get_serial_sequence($1, 'id')`, table); err != nil {
+		return fmt.Errorf("tokenstd: renumbering after a restore: %w", err)
+	}
+	// Never lower: the sequence's own value, the largest Seq stored, and
+	// the value of this second.
+	_, err := q.ExecContext(ctx, fmt.Sprintf(`SELECT setval($1, greatest(
+			(SELECT last_value FROM %s), (SELECT coalesce(max(id), 0) FROM %s),
+			(extract(epoch FROM now())::bigint - %d) << %d))`, seq, table, seqEpochBase, seqEpochShift), seq)
+	if err != nil {
+		return fmt.Errorf("tokenstd: renumbering after a restore: %w", err)
+	}
+	return nil
+}
