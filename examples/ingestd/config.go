@@ -55,6 +55,7 @@ type config struct {
 	streamBuffer         int
 	receiveWindow        int
 	migrate, migrateOnly bool
+	migrateTo            int // -1: the latest
 	shutdownTimeout      time.Duration
 	demo                 bool
 	demoRate             int
@@ -167,6 +168,7 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 		"bytes of the stream the participant may send ahead of what was read; raise it for a participant far away, -1: gRPC's dynamic window ($TXHISTORY_RECEIVE_WINDOW)")
 	fs.BoolVar(&c.migrate, "migrate", envBool("migrate", "TXHISTORY_MIGRATE", true), "apply schema migrations at start (needs a role that may create tables) ($TXHISTORY_MIGRATE)")
 	fs.BoolVar(&c.migrateOnly, "migrate-only", false, "apply schema migrations and exit")
+	fs.IntVar(&c.migrateTo, "migrate-to", -1, "with -migrate-only: migrate to exactly this version, undoing later ones (to roll back to an older release; 0 drops every table); -1: this build's latest")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDur("shutdown-timeout", "TXHISTORY_SHUTDOWN_TIMEOUT", 30*time.Second), "after SIGTERM, how long to wait for the last commit ($TXHISTORY_SHUTDOWN_TIMEOUT)")
 	fs.BoolVar(&c.demo, "demo", false, "run against an in-process fake participant that keeps appending, and a local PostgreSQL of its own; the host's database, party, participant, credentials, start offset, -migrate=false and metrics address are not used")
 	demoRate := int64(0)
@@ -296,6 +298,9 @@ func (c *config) validate() error {
 		if c.dsn == "" {
 			errs = append(errs, fmt.Errorf("-migrate-only: $%s (or -dsn-file) is required", conn.EnvDSN))
 		}
+		if c.migrateTo < -1 {
+			errs = append(errs, fmt.Errorf("-migrate-to %d: want a version, or -1 for the latest", c.migrateTo))
+		}
 	case !c.demo:
 		if c.ledger == "" {
 			errs = append(errs, fmt.Errorf("-ledger (or $%s) is required", conn.EnvLedger))
@@ -365,6 +370,9 @@ func (c *config) validate() error {
 	}
 	if c.poison != "halt" && c.poison != "set-aside" {
 		errs = append(errs, fmt.Errorf("-poison %q: want halt or set-aside", c.poison))
+	}
+	if c.migrateTo != -1 && !c.migrateOnly {
+		errs = append(errs, errors.New("-migrate-to needs -migrate-only"))
 	}
 	if c.progress <= 0 {
 		errs = append(errs, errors.New("-progress must be positive"))

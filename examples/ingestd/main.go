@@ -353,8 +353,12 @@ func (d *daemon) tokens(ctx context.Context) (ledger.TokenSource, error) {
 // migrate applies the schema migrations, waiting for the database if it is
 // not up yet.
 func (d *daemon) migrate(ctx context.Context, db *sqlx.DB) error {
+	opts := []schema.Option{schema.WithSchema(d.cfg.schema)}
+	if d.cfg.migrateOnly && d.cfg.migrateTo >= 0 {
+		opts = append(opts, schema.WithTargetVersion(d.cfg.migrateTo))
+	}
 	return d.waitForDatabase(ctx, "migrations", func() error {
-		if err := schema.Migrate(ctx, db, schema.WithSchema(d.cfg.schema)); err != nil {
+		if err := schema.Migrate(ctx, db, opts...); err != nil {
 			return fmt.Errorf("migrate schema %s: %w", d.cfg.schema, err)
 		}
 		return nil
@@ -377,7 +381,7 @@ func (d *daemon) checkSchema(ctx context.Context, db *sqlx.DB) error {
 		}
 		switch {
 		case have > want:
-			return fmt.Errorf("schema %s is at version %03d, newer than this build (%03d): a newer release migrated it; run that release, or migrate the schema down with it before rolling back", d.cfg.schema, have, want)
+			return fmt.Errorf("schema %s is at version %03d, newer than this build (%03d): a newer release migrated it; run that release, or migrate the schema down with it (ingestd -migrate-only -migrate-to %d) before rolling back", d.cfg.schema, have, want, want)
 		case have < want:
 			return fmt.Errorf("schema %s is at version %03d, this build needs %03d: run ingestd -migrate-only (as the owner role) first, or start with -migrate", d.cfg.schema, have, want)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -82,4 +83,28 @@ func TestMigrateFalseChecksTheSchemaVersion(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMigrateOnlyTo: rolling back to an older release, the newer one's
+// migration job takes the schema down to the older one's version
+// (-migrate-only -migrate-to N), which that release then accepts; and
+// -migrate-to without -migrate-only is a configuration error.
+func TestMigrateOnlyTo(t *testing.T) {
+	dsn := pgtest.NewDSN(t)
+	db, err := sqlx.Open("postgres", dsn)
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, schema.Migrate(context.Background(), db))
+	env := map[string]string{conn.EnvDSN: dsn}
+	down := schema.Latest() - 1
+	logs := &lockedBuffer{}
+	require.Equal(t, 0, run([]string{"-migrate-only", "-migrate-to", strconv.Itoa(down)}, envOf(env), logs, nil, nil), logs.String())
+	applied, err := schema.Versions(context.Background(), db)
+	require.NoError(t, err)
+	require.Equal(t, down, applied[len(applied)-1].Version)
+
+	logs = &lockedBuffer{}
+	require.Equal(t, 2, run([]string{"-migrate-to", "3"}, envOf(map[string]string{conn.EnvLedger: "validator:5001",
+		conn.EnvParty: "treasury::1", conn.EnvDSN: dsn}), logs, nil, nil), logs.String())
+	require.Contains(t, logs.String(), "-migrate-to needs -migrate-only")
 }
