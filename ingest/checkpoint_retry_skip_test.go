@@ -2,7 +2,6 @@ package ingest_test
 
 import (
 	"context"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -53,15 +52,9 @@ func (s *twoCheckpointServer) GetUpdates(r *lapiv2.GetUpdatesRequest, st grpc.Se
 func TestCheckpointBatchThatDidNotCommitIsNotSkipped(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	s := &twoCheckpointServer{rts: []time.Time{t0.Add(600 * time.Nanosecond), t0.Add(1200 * time.Nanosecond)}}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv := grpc.NewServer()
-	lapiv2.RegisterUpdateServiceServer(srv, s)
-	lapiv2.RegisterStateServiceServer(srv, s)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
+	lis := serveLedger(t, s)
 	b := scriptedBundle(t, nil)
-	_, err = b.db.Exec(`CREATE TABLE cp_effects (from_offset bigint, to_offset bigint, record_time timestamptz)`)
+	_, err := b.db.Exec(`CREATE TABLE cp_effects (from_offset bigint, to_offset bigint, record_time timestamptz)`)
 	require.NoError(t, err)
 
 	var failed atomic.Bool

@@ -3,7 +3,6 @@ package ingest_test
 import (
 	"context"
 	"database/sql"
-	"net"
 	"testing"
 	"time"
 
@@ -46,18 +45,20 @@ func (s *idleCheckpointServer) GetUpdates(r *lapiv2.GetUpdatesRequest, st grpc.S
 // offset (an idle participant: the offset did not move, the record time
 // did) the checkpoint's compare-and-set on the offset cannot tell: the
 // retry commits the batch a second time, and the Handler's effects for its
-// checkpoints are written twice.
+// checkpoints are written twice. The record time is compared as
+// PostgreSQL stores it, rounded to the microsecond, also for one with
+// nanoseconds (rounded up: truncating did not match what was stored).
 func TestLostReplyOnCheckpointBatchAtSameOffset(t *testing.T) {
-	s := &idleCheckpointServer{rt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv := grpc.NewServer()
-	lapiv2.RegisterUpdateServiceServer(srv, s)
-	lapiv2.RegisterStateServiceServer(srv, s)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
+	for name, nanos := range map[string]int{"whole microseconds": 0, "700 ns": 700} {
+		t.Run(name, func(t *testing.T) { lostReplyOnCheckpointBatch(t, time.Date(2026, 1, 1, 0, 0, 0, nanos, time.UTC)) })
+	}
+}
+
+func lostReplyOnCheckpointBatch(t *testing.T, rt time.Time) {
+	s := &idleCheckpointServer{rt: rt}
+	lis := serveLedger(t, s)
 	b := scriptedBundle(t, nil)
-	_, err = b.db.Exec(`CREATE TABLE cp_effects (from_offset bigint, to_offset bigint, record_time timestamptz)`)
+	_, err := b.db.Exec(`CREATE TABLE cp_effects (from_offset bigint, to_offset bigint, record_time timestamptz)`)
 	require.NoError(t, err)
 
 	base, err := pq.NewConnector(b.dsn)

@@ -2,7 +2,6 @@ package ingest_test
 
 import (
 	"context"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
-	"google.golang.org/grpc"
 )
 
 // scriptedDB starts a scriptedServer for txs and returns a migrated
@@ -22,13 +20,7 @@ import (
 func scriptedBundle(t *testing.T, txs []*lapiv2.Transaction) *testBundle {
 	t.Helper()
 	s := &scriptedServer{txs: txs}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv := grpc.NewServer()
-	lapiv2.RegisterUpdateServiceServer(srv, s)
-	lapiv2.RegisterStateServiceServer(srv, s)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
+	lis := serveLedger(t, s)
 	dsn := pgtest.NewDSN(t)
 	db, err := sqlx.Open("postgres", dsn)
 	require.NoError(t, err)

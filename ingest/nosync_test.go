@@ -49,13 +49,7 @@ func TestTransactionWithoutSynchronizerIsSetAside(t *testing.T) {
 	good.RecordTime = bad.RecordTime.Add(time.Second)
 	s := &scriptedServer{txs: []*lapiv2.Transaction{bad.Proto(), good.Proto()}}
 
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	srv := grpc.NewServer()
-	lapiv2.RegisterUpdateServiceServer(srv, s)
-	lapiv2.RegisterStateServiceServer(srv, s)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
+	lis := serveLedger(t, s)
 	db, err := sqlx.Open("postgres", pgtest.NewDSN(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
@@ -75,4 +69,24 @@ func TestTransactionWithoutSynchronizerIsSetAside(t *testing.T) {
 	require.Len(t, setAside, 1)
 	require.Contains(t, setAside[0], "upd-bad: ")
 	require.Contains(t, setAside[0], "no synchronizer id")
+}
+
+// ledgerServer is a stand-in participant's Update and State services.
+type ledgerServer interface {
+	lapiv2.UpdateServiceServer
+	lapiv2.StateServiceServer
+}
+
+// serveLedger serves s over loopback gRPC until the test ends and returns
+// its listener (lis.Addr() to dial).
+func serveLedger(t *testing.T, s ledgerServer) net.Listener {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := grpc.NewServer()
+	lapiv2.RegisterUpdateServiceServer(srv, s)
+	lapiv2.RegisterStateServiceServer(srv, s)
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	return lis
 }
