@@ -2,7 +2,9 @@ package tokenstd_test
 
 import (
 	"context"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/schema"
@@ -53,4 +55,61 @@ func TestRenumberTwiceInOneSecondAfterTwoRestores(t *testing.T) {
 		require.Greater(t, next, seen, "the next Seq after the second restore, against the largest a reader saw after the first")
 		return
 	}
+}
+
+// TestRenumberDuringIngestion: RestoreProcedure's Restore step renumbers and
+// starts ingestion again, as its doc and examples/dbrestoredrill do, and
+// step 2 renumbers once more right after, while ingestion runs (re-ingesting
+// everything since the backup, as fast as it can). Within the same second
+// the statement's greatest() is the sequence's own last_value, read in a
+// subquery before setval writes it back: a nextval of the running
+// ingestion between the two is handed out again, and the history's next
+// COPY fails on the primary key (23505, not transient: ingestion stops).
+func TestRenumberDuringIngestion(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlx.Open("postgres", pgtest.NewDSN(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(4)
+	require.NoError(t, schema.Migrate(ctx, db, schema.WithSchema(testSchema)))
+	require.NoError(t, tokenstd.RenumberAfterRestore(ctx, db, testSchema))
+
+	stop := make(chan struct{})
+	var mu sync.Mutex
+	handed := map[int64]int{}
+	var wg sync.WaitGroup
+	for g := 0; g < 2; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var v int64
+				if err := db.GetContext(ctx, &v, `SELECT nextval($1)`, historySeq); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				handed[v]++
+				mu.Unlock()
+			}
+		}()
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		require.NoError(t, tokenstd.RenumberAfterRestore(ctx, db, testSchema))
+	}
+	close(stop)
+	wg.Wait()
+	var dups []int64
+	for v, n := range handed {
+		if n > 1 {
+			dups = append(dups, v)
+		}
+	}
+	require.Empty(t, dups, "Seq values handed out twice while RenumberAfterRestore ran beside ingestion (of %d)", len(handed))
 }
