@@ -9,10 +9,13 @@ import (
 )
 
 // seqEpochBase and seqEpochShift make the Seq values RenumberAfterRestore
-// hands out from: (seconds since seqEpochBase) << seqEpochShift, above
-// every Seq handed out before unless more than 2^20 entries a second were
-// ingested since the last restore, and below 2^53 for 270 years (Seq stays
-// exact in JSON readers that use doubles).
+// hands out from: (seconds since seqEpochBase, to the microsecond, not
+// rounded to the second) * 2^seqEpochShift, read from the clock when it
+// runs, above every Seq handed out before unless more than 2^20 entries a
+// second were ingested since the last restore, and below 2^53 for 270 years
+// (Seq stays exact in JSON readers that use doubles). A value of the second
+// alone would repeat itself for two restores, or a renumbering beside
+// running ingestion, within the same second.
 const (
 	seqEpochBase  = 1_700_000_000 // 2023-11-14, Unix seconds
 	seqEpochShift = 20
@@ -50,10 +53,11 @@ func RenumberAfterRestore(ctx context.Context, q sqlx.ExtContext, schemaName str
 		return fmt.Errorf("tokenstd: renumbering after a restore: %w", err)
 	}
 	// Never lower: the sequence's own value, the largest Seq stored, and
-	// the value of this second.
+	// the value of this instant (clock_timestamp, not the transaction's
+	// start: q may be a transaction).
 	_, err := q.ExecContext(ctx, fmt.Sprintf(`SELECT setval($1, greatest(
 			(SELECT last_value FROM %s), (SELECT coalesce(max(id), 0) FROM %s),
-			(extract(epoch FROM now())::bigint - %d) << %d))`, seq, table, seqEpochBase, seqEpochShift), seq)
+			((extract(epoch FROM clock_timestamp())::numeric - %d) * %d)::bigint))`, seq, table, seqEpochBase, int64(1)<<seqEpochShift), seq)
 	if err != nil {
 		return fmt.Errorf("tokenstd: renumbering after a restore: %w", err)
 	}
