@@ -298,8 +298,8 @@ func (c *config) validate() error {
 		if c.dsn == "" {
 			errs = append(errs, fmt.Errorf("-migrate-only: $%s (or -dsn-file) is required", conn.EnvDSN))
 		}
-		if c.migrateTo < -1 {
-			errs = append(errs, fmt.Errorf("-migrate-to %d: want a version, or -1 for the latest", c.migrateTo))
+		if c.migrateTo < -1 || c.migrateTo > schema.Latest() {
+			errs = append(errs, fmt.Errorf("-migrate-to %d: want a version from 0 to %d (this build's latest), or -1 for the latest", c.migrateTo, schema.Latest()))
 		}
 	case !c.demo:
 		if c.ledger == "" {
