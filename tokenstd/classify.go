@@ -160,6 +160,23 @@ type changes struct {
 type otherHolding struct {
 	owner string
 	inst  Instrument
+	// amount is what owner got of inst inside the operation.
+	amount decimal.Decimal
+}
+
+// hasOther reports whether owner got a holding of inst inside the operation.
+func (cs *changes) hasOther(owner string, inst Instrument) bool {
+	return slices.ContainsFunc(cs.others, func(o otherHolding) bool { return o.owner == owner && o.inst == inst })
+}
+
+// otherAmount is what owner got of inst inside the operation.
+func (cs *changes) otherAmount(owner string, inst Instrument) decimal.Decimal {
+	for _, o := range cs.others {
+		if o.owner == owner && o.inst == inst {
+			return o.amount
+		}
+	}
+	return decimal.Decimal{}
 }
 
 // firstOther is the first owner other than the treasury to get a holding
@@ -509,8 +526,11 @@ func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instructio
 			h = &Holding{ContractID: e.ContractID, HoldingView: hv, Created: r.pos(e.NodeID)}
 			put(&r.created, e.ContractID, h)
 		} else if cs != nil {
-			if o := (otherHolding{hv.Owner, hv.Instrument}); !slices.Contains(cs.others, o) {
-				cs.others = append(cs.others, o)
+			i := slices.IndexFunc(cs.others, func(o otherHolding) bool { return o.owner == hv.Owner && o.inst == hv.Instrument })
+			if i < 0 {
+				cs.others = append(cs.others, otherHolding{hv.Owner, hv.Instrument, hv.Amount})
+			} else {
+				cs.others[i].amount = cs.others[i].amount.Add(hv.Amount)
 			}
 		}
 	}
@@ -1060,6 +1080,12 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 				// a transfer with the sender's reward coupons among its
 				// inputs does: not a deposit.
 				r.completed(&en, "", T, en.Amount, "")
+			case sender == T && en.Amount.IsPositive() && got != "":
+				// The treasury spent its holdings, another party got one,
+				// and the treasury gained beside it (minted rewards among
+				// the transfer's inputs): it sent got what got received;
+				// its gain is a negative fee.
+				r.completed(&en, T, got, cs.otherAmount(got, inst), got)
 			default:
 				r.completed(&en, T, T, decimal.Decimal{}, "")
 			}
@@ -1123,7 +1149,7 @@ func (r *run) closedByTransfer(en *Entry, cs *changes, meta Metadata, otherOwner
 				continue
 			}
 			cands = append(cands, k)
-			if slices.Contains(cs.others, otherHolding{t.Receiver, t.Instrument}) {
+			if cs.hasOther(t.Receiver, t.Instrument) {
 				if paid++; paid == 1 {
 					j = k
 				}

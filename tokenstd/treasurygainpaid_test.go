@@ -33,6 +33,9 @@ func TestTxKindTransferFromTheTreasuryThatGainsPaysTheWithdrawal(t *testing.T) {
 		if e.WithdrawalID == "wd-1" {
 			require.Equal(t, tokenstd.KindWithdrawal, e.Kind)
 			require.Equal(t, alice, e.Counterparty)
+			require.Equal(t, "10", e.Transferred.String(), "what alice got, which the Reconciler compares with the request")
+			require.Equal(t, "5", e.Amount.String(), "the treasury's net change")
+			require.Equal(t, "-15", e.Fee.String(), "the treasury's gain beside the payment, as a negative fee")
 			return
 		}
 		ids = append(ids, string(e.Kind)+" "+e.Sender+"->"+e.Receiver+" transferred "+e.Transferred.String()+" fee "+e.Fee.String())
