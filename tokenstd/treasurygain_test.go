@@ -18,8 +18,9 @@ import (
 // treasury as sender a deposit from no one, for the account the reason
 // names: here the withdrawal id wd-1, so the treasury's own 5 are credited
 // to "wd-1" (a customer's account wherever withdrawal ids and account ids
-// can coincide, deposit_unassigned for manual handling otherwise).
-func TestTxKindTransferFromTheTreasuryThatGainsIsNotADeposit(t *testing.T) {
+// can coincide, deposit_unassigned for manual handling otherwise). It is
+// the withdrawal wd-1.
+func TestTxKindTransferFromTheTreasuryThatGains(t *testing.T) {
 	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
 	w := &ledgertest.TokenWorld{Sequence: true}
 	m := view(w.Mint(treasury, "100"))
@@ -30,8 +31,25 @@ func TestTxKindTransferFromTheTreasuryThatGainsIsNotADeposit(t *testing.T) {
 		tokenstd.MetaTxKind: tokenstd.TxKindTransfer, tokenstd.MetaSender: treasury, tokenstd.MetaReason: "wd-1"})))
 	es := classifyAfter(t, pay, m)
 	require.NotEmpty(t, es)
+	var seen []string
+	paid := false
 	for _, e := range es {
 		require.NotContains(t, []tokenstd.Kind{tokenstd.KindDeposit, tokenstd.KindDepositUnassigned}, e.Kind,
 			"the treasury's own transfer (sender %s, reason wd-1) recorded as %s of %s for account %q", treasury, e.Kind, e.Amount, e.Account)
+		seen = append(seen, string(e.Kind)+" "+e.Sender+"->"+e.Receiver+" transferred "+e.Transferred.String()+" fee "+e.Fee.String())
+		if e.WithdrawalID != "wd-1" {
+			continue
+		}
+		// The payment of wd-1: a withdrawal of what alice received (the
+		// Reconciler compares it with the request), the gain beside it a
+		// negative fee. Before f30d0ee: the treasury's merge/split with no
+		// withdrawal id, and wd-1 would expire and be refunded though paid.
+		paid = true
+		require.Equal(t, tokenstd.KindWithdrawal, e.Kind)
+		require.Equal(t, alice, e.Counterparty)
+		require.Equal(t, "10", e.Transferred.String())
+		require.Equal(t, "5", e.Amount.String(), "the treasury's net change")
+		require.Equal(t, "-15", e.Fee.String())
 	}
+	require.True(t, paid, "the treasury's payment of wd-1 to alice is in no withdrawal entry; entries: %v", seen)
 }
