@@ -279,8 +279,10 @@ func (s *Store) ApplyOutcome(ctx context.Context, o Outcome) (w *Withdrawal, err
 // than the transaction that last moved the withdrawal on the same
 // synchronizer, changes nothing and is not an error: replaying ingestion is
 // harmless. Otherwise a status the
-// withdrawal cannot move from is a *TransitionError, and an unknown id
-// ErrNotFound. The Reconciler calls this for every withdrawal entry of a
+// withdrawal cannot move from is a *TransitionError, as is an outcome of
+// another transfer for a withdrawal pending acceptance of its instruction
+// (it moves only by that instruction's outcome, or its successor's), and an
+// unknown id ErrNotFound. The Reconciler calls this for every withdrawal entry of a
 // batch.
 func (s *Store) ApplyOutcomeTx(ctx context.Context, tx *sqlx.Tx, o Outcome) (*Withdrawal, error) {
 	w, _, err := s.applyOutcome(ctx, tx, o)
