@@ -124,6 +124,9 @@ func TestLifeCycleOnTheLedger(t *testing.T) {
 			require.NotNil(t, w.ClosedAt)
 			require.Equal(t, map[string]string{"wd-1": "61"}, refunds(t, e.db), "the user is credited back once")
 			require.Empty(t, e.reservations())
+			// Nothing moved: the locked funds came back. An exchange summing
+			// Transferred must not count a refunded withdrawal as paid out.
+			require.True(t, w.Transferred.IsZero(), "a %s withdrawal reports %s transferred", w.Status, w.Transferred)
 		})
 	}
 
