@@ -496,15 +496,8 @@ func (ing *Ingester) loadCheckpoint(ctx context.Context) (checkpoint.Checkpoint,
 // the process starts: a standby of the previous release waiting for the
 // lock must not take over the schema the newer release migrated meanwhile.
 func (ing *Ingester) checkSchemaVersion(ctx context.Context) error {
-	applied, err := schema.Versions(ctx, ing.db, schema.WithSchema(ing.cfg.Schema))
-	if err != nil {
-		return err
-	}
-	if n := len(applied); n > 0 && applied[n-1].Version > schema.Latest() {
-		return fmt.Errorf("%w: schema %q is at version %03d, this build knows up to %03d: a newer release migrated it",
-			schema.ErrUnknownVersion, ing.cfg.Schema, applied[n-1].Version, schema.Latest())
-	}
-	return nil
+	_, err := schema.CheckVersion(ctx, ing.db, schema.WithSchema(ing.cfg.Schema))
+	return err
 }
 
 // backoff returns an exponential delay with full jitter in [d/2, d].

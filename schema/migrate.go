@@ -244,8 +244,7 @@ func planSteps(cfg config, applied []int) ([]step, error) {
 	// tables, and running on them would leave the newer release's
 	// backfills unaware of what it wrote. Refuse, whatever the target.
 	if n := len(applied); n > 0 && applied[n-1] > latest {
-		return nil, fmt.Errorf("%w: schema %q has version %03d applied, this build knows up to %03d: run a release that knows it (a newer binary must not be rolled back without migrating its schema down first)",
-			ErrUnknownVersion, cfg.schema, applied[n-1], latest)
+		return nil, newerError(cfg.schema, applied[n-1])
 	}
 
 	isApplied := make(map[int]bool, len(applied))
@@ -264,6 +263,36 @@ func planSteps(cfg config, applied []int) ([]step, error) {
 		}
 	}
 	return plan, nil
+}
+
+// newerError is ErrUnknownVersion for schemaName at version v, above Latest.
+func newerError(schemaName string, v int) error {
+	return fmt.Errorf("%w: schema %q has version %03d applied, newer than this build (%03d): a newer release migrated it; run a release that knows it (a newer binary must not be rolled back without migrating its schema down first)",
+		ErrUnknownVersion, schemaName, v, Latest())
+}
+
+// CheckVersion returns the schema's version, the highest migration applied
+// (0 for a schema never migrated), or ErrUnknownVersion (wrapped) if it is
+// newer than this build's Latest: a newer release migrated it, and this
+// build must not write its tables. q may be a *sqlx.DB, a *sqlx.Tx or a
+// *sqlx.Conn.
+func CheckVersion(ctx context.Context, q sqlx.QueryerContext, opts ...Option) (int, error) {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return 0, err
+	}
+	applied, err := Versions(ctx, q, opts...)
+	if err != nil {
+		return 0, err
+	}
+	v := 0
+	if n := len(applied); n > 0 {
+		v = applied[n-1].Version
+	}
+	if v > Latest() {
+		return v, newerError(cfg.schema, v)
+	}
+	return v, nil
 }
 
 // Versions lists the migrations applied to the schema (see WithSchema),

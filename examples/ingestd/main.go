@@ -371,17 +371,13 @@ func (d *daemon) migrate(ctx context.Context, db *sqlx.DB) error {
 // build's to write). It waits for the database as migrate does.
 func (d *daemon) checkSchema(ctx context.Context, db *sqlx.DB) error {
 	return d.waitForDatabase(ctx, "the schema version check", func() error {
-		applied, err := schema.Versions(ctx, db, schema.WithSchema(d.cfg.schema))
-		if err != nil {
-			return fmt.Errorf("check schema %s: %w", d.cfg.schema, err)
-		}
-		have, want := 0, schema.Latest()
-		if n := len(applied); n > 0 {
-			have = applied[n-1].Version
-		}
+		have, err := schema.CheckVersion(ctx, db, schema.WithSchema(d.cfg.schema))
+		want := schema.Latest()
 		switch {
-		case have > want:
-			return fmt.Errorf("schema %s is at version %03d, newer than this build (%03d): a newer release migrated it; run that release, or migrate the schema down with it (ingestd -migrate-only -migrate-to %d) before rolling back", d.cfg.schema, have, want, want)
+		case errors.Is(err, schema.ErrUnknownVersion):
+			return fmt.Errorf("%w; with that release: ingestd -migrate-only -migrate-to %d", err, want)
+		case err != nil:
+			return fmt.Errorf("check schema %s: %w", d.cfg.schema, err)
 		case have < want:
 			return fmt.Errorf("schema %s is at version %03d, this build needs %03d: run ingestd -migrate-only (as the owner role) first, or start with -migrate", d.cfg.schema, have, want)
 		}
