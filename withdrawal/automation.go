@@ -43,7 +43,8 @@ var ErrNoPreapproval = errors.New("withdrawal: the receiver has no transfer pre-
 // again next round until its trecTgt passes. Submit runs while the
 // Automation holds the gate in share mode (Disable waits for it), under a
 // context bounded by AutomationConfig.SubmitTimeout, from one goroutine at
-// a time.
+// a time per Automation (its rounds run one at a time; two Automations
+// sharing a Submitter call it concurrently).
 type Submitter interface {
 	Submit(ctx context.Context, w *Withdrawal) error
 }
@@ -124,6 +125,12 @@ type Automation struct {
 	// the newer ones back until they expire.
 	mu      sync.Mutex
 	retried map[string]time.Time
+
+	// round is held by the round running (a one-slot semaphore, so that a
+	// waiting RunOnce can give up with its context): rounds of one
+	// Automation, Run's and RunOnce's, run one at a time, and so do its
+	// Submit calls, as the Submitter contract says.
+	round chan struct{}
 }
 
 // NewAutomation returns an Automation submitting the withdrawals of s. It
@@ -141,7 +148,7 @@ func NewAutomation(s *Store, cfg AutomationConfig) (*Automation, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = s.log
 	}
-	a := &Automation{s: s, cfg: cfg, log: cfg.Logger, retried: map[string]time.Time{}}
+	a := &Automation{s: s, cfg: cfg, log: cfg.Logger, retried: map[string]time.Time{}, round: make(chan struct{}, 1)}
 	if err := a.checkPool(); err != nil {
 		return nil, err
 	}
@@ -202,9 +209,16 @@ func (a *Automation) Run(ctx context.Context) error {
 // transfer could not commit any more), marking each
 // submitted (or failed, for ErrNoPreapproval). It stops early if the gate
 // closes. The error is a database fault or ctx's error; Submit errors are
-// counted in the Round and logged.
+// counted in the Round and logged. Rounds of one Automation run one at a
+// time: RunOnce called beside Run waits for Run's round to end.
 func (a *Automation) RunOnce(ctx context.Context) (Round, error) {
 	var round Round
+	select {
+	case a.round <- struct{}{}:
+		defer func() { <-a.round }()
+	case <-ctx.Done():
+		return round, ctx.Err()
+	}
 	if err := a.checkPool(); err != nil { // the limit may have changed since NewAutomation
 		return round, err
 	}
