@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -497,7 +498,23 @@ func (s *Store) create(ctx context.Context, tx *sqlx.Tx, r Request) (*Withdrawal
 		}
 	}
 	s.log.Debug("withdrawal: created", "id", r.ID, "amount", r.Amount, "instrument", r.Instrument, "holdings", len(r.ReservedHoldings))
+	if r.SynchronizerID != "" {
+		s.warnUnknownRequestClock(ctx, tx, r)
+	}
 	return w, nil
+}
+
+// warnUnknownRequestClock warns when a request names a synchronizer with
+// no record time ingested while others have some: it does not expire, nor
+// stop being submitted, until one is (a typo in the id keeps it requested
+// for good). A failed read of the checkpoint only skips the warning.
+func (s *Store) warnUnknownRequestClock(ctx context.Context, tx *sqlx.Tx, r Request) {
+	times, err := s.recordTimes(ctx, tx)
+	if err != nil || len(times) == 0 || !times[r.SynchronizerID].IsZero() {
+		return
+	}
+	s.log.Warn("withdrawal: the request names a synchronizer with no record time ingested yet: it does not expire until one is (not used by the treasury so far, or a wrong id)",
+		"id", r.ID, "synchronizer_id", r.SynchronizerID, "ingested", slices.Sorted(maps.Keys(times)))
 }
 
 func existingOrConflict(existing *Withdrawal, r Request) (*Withdrawal, error) {

@@ -111,7 +111,8 @@ type Request struct {
 	TrecTgt time.Time `json:"trec_tgt"`
 	// SynchronizerID, if set, names the synchronizer whose record time
 	// TrecTgt is compared with. Empty: the store's clock (Config.Synchronizer,
-	// or Config.Synchronizers).
+	// or Config.Synchronizers). Until a record time of it is ingested the
+	// withdrawal does not expire (Create warns when others have one).
 	SynchronizerID string `json:"synchronizer_id,omitempty"`
 }
 
