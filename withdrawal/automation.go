@@ -2,6 +2,7 @@ package withdrawal
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -314,7 +315,10 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		return fmt.Errorf("withdrawal: a connection to record the submission of %q: %w", w.ID, err)
 	}
 	defer rec.Close()
-	return a.s.inTx(ctx, func(tx *sqlx.Tx) error {
+	// markErr is a failure to mark the withdrawal failed for want of a
+	// pre-approval, undone in tx (see below): returned once tx committed.
+	var markErr error
+	err = a.s.inTx(ctx, func(tx *sqlx.Tx) error {
 		g, err := a.s.readGate(ctx, tx, true)
 		if err != nil {
 			return err
@@ -347,8 +351,10 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		// tx: should this process die, or tx fail, after the participant
 		// accepted the command, the next round knows that a transfer may
 		// be on the ledger.
-		if _, err := rec.ExecContext(ctx, `UPDATE `+a.s.withdrawals+` SET submit_attempted_at = COALESCE(submit_attempted_at, now())
-			WHERE id = $1 AND status = $2`, w.ID, string(StatusRequested)); err != nil {
+		var attempted sql.NullTime // the attempt recorded, if still requested
+		if err := rec.QueryRowContext(ctx, `UPDATE `+a.s.withdrawals+` SET submit_attempted_at = COALESCE(submit_attempted_at, now())
+			WHERE id = $1 AND status = $2 RETURNING submit_attempted_at`, w.ID, string(StatusRequested)).Scan(&attempted); err != nil &&
+			!errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("withdrawal: recording the submission of %q: %w", w.ID, err)
 		}
 		sctx, cancel := context.WithTimeout(ctx, a.cfg.SubmitTimeout)
@@ -372,13 +378,32 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 			a.log.Warn("withdrawal: no transfer pre-approval now, but an earlier submission may have committed: left to expire at trecTgt",
 				"id", w.ID, "submit_attempted_at", *cur.SubmitAttemptedAt, "trec_tgt", cur.TrecTgt)
 		case errors.Is(serr, ErrNoPreapproval):
+			// In a savepoint: should the mark fail (the Refunder's error,
+			// say), tx forgets the attempt recorded above, the only one,
+			// which the participant refused, so that the next round fails
+			// the withdrawal rather than leave it to expire. The advisory
+			// lock keeps other rounds out until then.
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT txhistory_withdrawal_markfailed`); err != nil {
+				return fmt.Errorf("withdrawal: marking %q failed: %w", w.ID, err)
+			}
 			if _, err := a.s.MarkFailedTx(ctx, tx, w.ID, serr.Error()); err != nil {
 				var te *TransitionError
 				if errors.As(err, &te) {
 					a.log.Warn("withdrawal: not marked failed", "id", w.ID, "err", err)
 					return nil
 				}
-				return err
+				if !attempted.Valid || ctx.Err() != nil {
+					return err
+				}
+				if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT txhistory_withdrawal_markfailed`); rerr != nil {
+					return errors.Join(err, rerr)
+				}
+				if _, rerr := tx.ExecContext(ctx, `UPDATE `+a.s.withdrawals+` SET submit_attempted_at = NULL
+					WHERE id = $1 AND status = $2 AND submit_attempted_at = $3`, w.ID, string(StatusRequested), attempted.Time); rerr != nil {
+					return errors.Join(err, rerr)
+				}
+				markErr = err
+				return nil
 			}
 			round.Failed++
 			a.log.Info("withdrawal: failed: no transfer pre-approval", "id", w.ID, "receiver", w.Receiver)
@@ -391,6 +416,10 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return markErr
 }
 
 // submittable lists requested withdrawals whose trecTgt the ingested
