@@ -384,9 +384,12 @@ func (s *Store) ExpireDue(ctx context.Context, recordTimes map[string]time.Time)
 // A transfer committed before trecTgt has a record time below it, so it was
 // ingested no later than the batch whose record time passes trecTgt; the
 // Reconciler applies a batch's transfers before its expiry, so a withdrawal
-// whose transfer is on the ledger is never expired.
+// whose transfer is on the ledger is never expired. Like the Reconciler, it
+// expires nothing while a transaction set aside for review is unresolved
+// (review_transaction.resolved_at NULL): it may be a withdrawal's transfer
+// that nobody has seen.
 func (s *Store) ExpireDueTx(ctx context.Context, tx *sqlx.Tx, recordTimes map[string]time.Time) ([]*Withdrawal, error) {
-	return s.expireDue(ctx, tx, recordTimes, false)
+	return s.expireDue(ctx, tx, recordTimes, true)
 }
 
 // expireDue is ExpireDueTx; with unlessHeld it expires nothing while a
