@@ -181,7 +181,7 @@ func (a *Automation) Run(ctx context.Context) error {
 		if err != nil {
 			a.log.Warn("withdrawal: automation round failed, retrying", "in", a.cfg.PollInterval, "err", err)
 		}
-		if round.Paused != paused {
+		if err == nil && round.Paused != paused { // a failed round says nothing of the gate
 			paused = round.Paused
 			if paused {
 				a.log.Info("withdrawal: automation paused: the withdrawal gate is closed", "reason", round.GateReason)
