@@ -315,10 +315,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		return fmt.Errorf("withdrawal: a connection to record the submission of %q: %w", w.ID, err)
 	}
 	defer rec.Close()
-	// markErr is a failure to mark the withdrawal failed for want of a
-	// pre-approval, undone in tx (see below): returned once tx committed.
-	var markErr error
-	err = a.s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return a.s.inTx(ctx, func(tx *sqlx.Tx) error {
 		g, err := a.s.readGate(ctx, tx, true)
 		if err != nil {
 			return err
@@ -378,13 +375,16 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 			a.log.Warn("withdrawal: no transfer pre-approval now, but an earlier submission may have committed: left to expire at trecTgt",
 				"id", w.ID, "submit_attempted_at", *cur.SubmitAttemptedAt, "trec_tgt", cur.TrecTgt)
 		case errors.Is(serr, ErrNoPreapproval):
-			// In a savepoint: should the mark fail (the Refunder's error,
-			// say), tx forgets the attempt recorded above, the only one,
-			// which the participant refused, so that the next round fails
-			// the withdrawal rather than leave it to expire. The advisory
-			// lock keeps other rounds out until then.
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT txhistory_withdrawal_markfailed`); err != nil {
-				return fmt.Errorf("withdrawal: marking %q failed: %w", w.ID, err)
+			// The participant refused the only attempt recorded: forget
+			// it at once (the advisory lock keeps other rounds out), so
+			// that should the mark below not commit (the Refunder's
+			// error, a crash), the next round fails the withdrawal rather
+			// than leave it to expire, its user funds reserved.
+			if attempted.Valid {
+				if _, err := rec.ExecContext(ctx, `UPDATE `+a.s.withdrawals+` SET submit_attempted_at = NULL
+					WHERE id = $1 AND status = $2 AND submit_attempted_at = $3`, w.ID, string(StatusRequested), attempted.Time); err != nil {
+					return fmt.Errorf("withdrawal: clearing the refused submission of %q: %w", w.ID, err)
+				}
 			}
 			if _, err := a.s.MarkFailedTx(ctx, tx, w.ID, serr.Error()); err != nil {
 				var te *TransitionError
@@ -392,18 +392,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 					a.log.Warn("withdrawal: not marked failed", "id", w.ID, "err", err)
 					return nil
 				}
-				if !attempted.Valid || ctx.Err() != nil {
-					return err
-				}
-				if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT txhistory_withdrawal_markfailed`); rerr != nil {
-					return errors.Join(err, rerr)
-				}
-				if _, rerr := tx.ExecContext(ctx, `UPDATE `+a.s.withdrawals+` SET submit_attempted_at = NULL
-					WHERE id = $1 AND status = $2 AND submit_attempted_at = $3`, w.ID, string(StatusRequested), attempted.Time); rerr != nil {
-					return errors.Join(err, rerr)
-				}
-				markErr = err
-				return nil
+				return err
 			}
 			round.Failed++
 			a.log.Info("withdrawal: failed: no transfer pre-approval", "id", w.ID, "receiver", w.Receiver)
@@ -416,10 +405,6 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	return markErr
 }
 
 // submittable lists requested withdrawals whose trecTgt the ingested
