@@ -125,7 +125,7 @@ func (s *Store) Disable(ctx context.Context, reason string) error {
 // opened again. Closing a closed gate is not an error (it is audited
 // again).
 func (s *Store) DisableTx(ctx context.Context, tx *sqlx.Tx, reason string) error {
-	_, _, err := s.setGate(ctx, tx, false, reason, time.Time{})
+	_, _, err := s.setGate(ctx, tx, false, reason, time.Time{}, time.Time{})
 	return err
 }
 
@@ -140,7 +140,7 @@ func (s *Store) Enable(ctx context.Context, reason string) error {
 // record time. After restoring the Integration DB use EnableAfter (or
 // RestoreProcedure), which opens only once tSafe has passed.
 func (s *Store) EnableTx(ctx context.Context, tx *sqlx.Tx, reason string) error {
-	_, _, err := s.setGate(ctx, tx, true, reason, time.Time{})
+	_, _, err := s.setGate(ctx, tx, true, reason, time.Time{}, time.Time{})
 	return err
 }
 
@@ -168,15 +168,30 @@ func (s *Store) EnableAfterTx(ctx context.Context, tx *sqlx.Tx, tSafe time.Time,
 	if tSafe.IsZero() {
 		return false, time.Time{}, errors.New("withdrawal: EnableAfter: tSafe is zero")
 	}
-	return s.setGate(ctx, tx, true, reason, tSafe)
+	return s.setGate(ctx, tx, true, reason, tSafe, time.Time{})
+}
+
+// enableAfterUnchanged is EnableAfter that opens only if the gate's last
+// change is still the one at changedAt (the restore procedure's own
+// closure), in the same statement.
+func (s *Store) enableAfterUnchanged(ctx context.Context, tSafe, changedAt time.Time, reason string) (opened bool, ingested time.Time, err error) {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		opened, ingested, err = s.setGate(ctx, tx, true, reason, tSafe, changedAt)
+		return err
+	})
+	return opened, ingested, err
 }
 
 // setGate changes the gate and audits it in one statement. With a tSafe it
-// only opens if the ingested record time is after it.
-func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason string, tSafe time.Time) (bool, time.Time, error) {
-	var ts any
+// only opens if the ingested record time is after it; with an unchanged
+// time, only if the gate's last change is the one at that time.
+func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason string, tSafe, unchanged time.Time) (bool, time.Time, error) {
+	var ts, since any
 	if !tSafe.IsZero() {
 		ts = normTime(tSafe)
+	}
+	if !unchanged.IsZero() {
+		since = unchanged
 	}
 	if !enabled {
 		// Table-level, so that creates and submissions arriving while
@@ -207,14 +222,14 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason s
 	err = tx.GetContext(ctx, &out, `WITH clock AS (SELECT $4::timestamptz AS t), moved AS (
 			UPDATE `+s.gate+` SET enabled = $1, reason = $2, changed_at = clock_timestamp()
 			WHERE id = 1 AND ($3::timestamptz IS NULL OR ((SELECT t FROM clock) > $3::timestamptz
-				AND NOT `+s.reviewHeld()+`))
+				AND NOT `+s.reviewHeld()+`)) AND ($5::timestamptz IS NULL OR changed_at = $5::timestamptz)
 			RETURNING changed_at
 		), logged AS (
 			INSERT INTO `+s.gateLog+` (enabled, reason, changed_at, ingested_record_time, tsafe)
 			SELECT $1, $2, moved.changed_at, (SELECT t FROM clock), $3::timestamptz FROM moved
 		)
 		SELECT (SELECT changed_at FROM moved) AS changed_at, (SELECT t FROM clock) AS ingested`,
-		enabled, reason, ts, clock)
+		enabled, reason, ts, clock, since)
 	if err != nil {
 		return false, time.Time{}, fmt.Errorf("withdrawal: setting the withdrawal gate to enabled=%t: %w", enabled, err)
 	}

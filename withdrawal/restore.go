@@ -124,7 +124,10 @@ type RestoreReport struct {
 //     either). Progress says so; resolve the review rows to go on.
 //  4. Enable: open the gate with EnableAfter, which re-checks in the same
 //     statement that the ingested record time is past tSafe and nothing
-//     is waiting for review, and records both times in the gate log.
+//     is waiting for review, and records both times in the gate log. It
+//     opens only the closure of step 2: if someone else changed the gate
+//     meanwhile (closed it for an incident, say), Run fails, leaving the
+//     gate as they set it.
 //
 // With Config.Synchronizer set, step 3 waits on that synchronizer's clock
 // only: a withdrawal whose request names another synchronizer, and whose
@@ -296,6 +299,12 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	if err := s.Disable(ctx, p.Reason+": step 2, the restored gate"); err != nil {
 		return failOpen(err)
 	}
+	// Step 4 opens the gate only if this closure is still its last change:
+	// not over a closure of someone else's meanwhile.
+	if g, err = s.Gate(ctx); err != nil {
+		return fail(StepRestore, err)
+	}
+	closedAt := g.ChangedAt
 	open, err := s.ListByStatus(ctx, StatusRequested, StatusSubmitted)
 	if err != nil {
 		return fail(StepRestore, err)
@@ -368,7 +377,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	// 4. Enable.
 	report(RestoreProgress{Step: StepEnable, Ingested: ingested, Message: "opening the withdrawal gate"})
 	for {
-		opened, at, err := s.EnableAfter(ctx, rep.TSafe, fmt.Sprintf("%s: step 4, ingested record time past tSafe %s",
+		opened, at, err := s.enableAfterUnchanged(ctx, rep.TSafe, closedAt, fmt.Sprintf("%s: step 4, ingested record time past tSafe %s",
 			p.Reason, rep.TSafe.Format(time.RFC3339Nano)))
 		if err != nil {
 			return fail(StepEnable, err)
@@ -376,6 +385,18 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		if opened {
 			rep.Ingested = at
 			break
+		}
+		if g, err = s.Gate(ctx); err != nil {
+			return fail(StepEnable, err)
+		}
+		if !g.ChangedAt.Equal(closedAt) {
+			state := "closed"
+			if g.Enabled {
+				state = "opened"
+			}
+			return fail(StepEnable, fmt.Errorf("the gate was %s again at %s (%q) after step 2 closed it: not opening it over that change; "+
+				"once it is over, open it with Store.EnableAfter(ctx, tSafe %s, reason), which still checks the ingested record time",
+				state, g.ChangedAt.Format(time.RFC3339Nano), g.Reason, rep.TSafe.Format(time.RFC3339Nano)))
 		}
 		// The checkpoint went back (a rewind) between the read and the
 		// write, or a transaction was set aside meanwhile: wait again.
