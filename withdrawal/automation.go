@@ -32,8 +32,14 @@ var ErrNoPreapproval = errors.New("withdrawal: the receiver has no transfer pre-
 //     being spent;
 //   - set the reason metadata to w.ID, and send w.Amount of w.Instrument
 //     to w.Receiver;
-//   - set the deadline (executeBefore) to w.TrecTgt at the latest, so the
-//     transfer cannot commit once the withdrawal may be expired;
+//   - set the deadline (executeBefore) so that the transfer cannot commit
+//     with a record time at or after w.TrecTgt, when the withdrawal may be
+//     expired and refunded. Daml checks executeBefore against the
+//     transaction's ledger time, and the synchronizer accepts a record
+//     time up to its ledgerTimeRecordTimeTolerance (a dynamic synchronizer
+//     parameter) after the ledger time: executeBefore = w.TrecTgt minus
+//     that tolerance. A transfer committing after its withdrawal expired
+//     is the anomaly illegal_transition (paid, and refunded);
 //   - use w.ID as the command id (or submission id) for command
 //     deduplication.
 //

@@ -102,7 +102,9 @@
 //     record time, read in the same transaction, is past tSafe.
 //   - A withdrawal whose transfer is on the ledger is never expired: the
 //     Reconciler applies a batch's transfers before its expiry, and a
-//     transfer cannot commit after its deadline trecTgt. This needs the
+//     transfer cannot commit after its deadline trecTgt (the Submitter
+//     sets executeBefore to trecTgt less the synchronizer's ledger-time
+//     tolerance, as Submitter says). This needs the
 //     clock to cover the synchronizer the transfer commits on: the
 //     request's (Request.SynchronizerID), Config.Synchronizer, or one of
 //     Config.Synchronizers; with none of them set, a synchronizer nothing
