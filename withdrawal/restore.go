@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/tokenstd"
+	"github.com/jmoiron/sqlx"
 )
 
 // Defaults of RestoreProcedure.
@@ -296,15 +297,20 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		return failOpen(err)
 	}
 	rep.RestoredGateOpen = g.Enabled || restoredOpen
-	if err := s.Disable(ctx, p.Reason+": step 2, the restored gate"); err != nil {
+	// Step 4 opens the gate only if this closure is still its last change:
+	// not over a closure of someone else's meanwhile. Its time is read in
+	// the closing transaction, which holds the gate's table lock.
+	var closedAt time.Time
+	if err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.DisableTx(ctx, tx, p.Reason+": step 2, the restored gate"); err != nil {
+			return err
+		}
+		g, err := s.GateTx(ctx, tx)
+		closedAt = g.ChangedAt
+		return err
+	}); err != nil {
 		return failOpen(err)
 	}
-	// Step 4 opens the gate only if this closure is still its last change:
-	// not over a closure of someone else's meanwhile.
-	if g, err = s.Gate(ctx); err != nil {
-		return fail(StepRestore, err)
-	}
-	closedAt := g.ChangedAt
 	open, err := s.ListByStatus(ctx, StatusRequested, StatusSubmitted)
 	if err != nil {
 		return fail(StepRestore, err)
