@@ -77,5 +77,8 @@
 // synchronizer whose record time is after it. Until then the checkpoint
 // keeps naming the last transaction ingested before the rewind, with its
 // offset unknown, so a process restarted in the middle of the replay
-// resumes it, and the runbook run again plans the same rewind.
+// resumes it, and the runbook run again plans the same rewind. Such a
+// process first checks that the participant has that transaction after
+// the checkpoint offset: one restored again since the rewind stops Run with
+// ErrParticipantRestored.
 package ingest

@@ -898,14 +898,35 @@ type PositionVerifier interface {
 // verifyPosition stops ingestion before it resumes from an offset that
 // means something else on a participant restored from a backup: the last
 // ingested transaction must be known to the participant at the offset it
-// was ingested at. It cannot tell once that offset is pruned, and skips the
-// check right after a rewind (UpdateOffset unknown).
+// was ingested at. It cannot tell once that offset is pruned.
+//
+// In the replay after a rewind (UpdateOffset unknown) the replay has not
+// reached the last ingested transaction yet: the participant must know it
+// above the checkpoint offset. A participant restored again since the
+// rewind, under lower offsets, has it at or below the checkpoint offset
+// (or not yet), and resuming from that offset would skip in silence what
+// the new offsets put in between.
 func (ing *Ingester) verifyPosition(ctx context.Context) error {
 	v, ok := ing.src.(PositionVerifier)
-	if !ok || ing.cp.UpdateID == "" || ing.cp.UpdateOffset == 0 {
+	if !ok || ing.cp.UpdateID == "" {
 		return nil
 	}
 	tx, err := v.UpdateByID(ctx, ing.cp.UpdateID, ledger.Filter{Parties: ing.cfg.Parties, Interfaces: []ledger.Identifier{}})
+	if ing.cp.UpdateOffset == 0 {
+		switch {
+		case errors.Is(err, ledger.ErrNotFound):
+			// Pruning happens at or below the checkpoint, and the replay
+			// has not reached this transaction: it is not pruned.
+			return &RestoredError{Offset: ing.cp.Offset, UpdateID: ing.cp.UpdateID, SynchronizerID: ing.cp.SynchronizerID,
+				Reason: "in the replay after a rewind, the participant does not know the last transaction ingested before it (restored from a backup again, perhaps still catching up)"}
+		case err != nil:
+			return fmt.Errorf("ingest: verify the last ingested transaction %s: %w", ing.cp.UpdateID, err)
+		case tx.Offset <= ing.cp.Offset:
+			return &RestoredError{Offset: ing.cp.Offset, UpdateID: ing.cp.UpdateID, SynchronizerID: ing.cp.SynchronizerID,
+				Reason: fmt.Sprintf("in the replay after a rewind, the participant has the last transaction ingested before it at offset %d, not after the checkpoint offset %d", tx.Offset, ing.cp.Offset)}
+		}
+		return nil
+	}
 	if errors.Is(err, ledger.ErrNotFound) {
 		po, perr := v.PrunedOffsets(ctx)
 		if perr != nil {

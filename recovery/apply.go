@@ -79,9 +79,10 @@ func ApplyTx(ctx context.Context, tx *sqlx.Tx, rw *Rewind) error {
 			checkpoint.ErrConflict, rw.From, rw.LastUpdateID, cp.Offset, cp.UpdateID)
 	}
 	var updateOffset int64
-	if rw.Mode == ModeUnique && rw.To == rw.ParticipantOffset {
-		// Ingestion resumes right after the last ingested transaction:
-		// there is no replay of it, and its new offset is known.
+	if rw.ParticipantOffset > 0 && rw.To >= rw.ParticipantOffset {
+		// Ingestion resumes after the last ingested transaction: there is
+		// no replay of it, and its new offset is known. (A replay that
+		// would never meet it again is taken for another restore.)
 		updateOffset = rw.ParticipantOffset
 	}
 	err = cps.RewindTx(ctx, tx, checkpoint.Rewind{
