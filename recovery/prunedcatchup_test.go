@@ -1,6 +1,7 @@
 package recovery_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -71,4 +72,28 @@ func TestAuditNoteNamesThePruningOffset(t *testing.T) {
 	recs := rewinds(t, b)
 	require.Len(t, recs, 1)
 	require.Contains(t, recs[0].Note, fmt.Sprintf("pruned up to offset %d", pruneAt), "audit note: %s", recs[0].Note)
+}
+
+// The setting of TestAuditNoteNamesThePruningOffset, through the command's
+// narration (examples/runbook prints nothing else): offRecovery is not the
+// look-up's answer printed just above it, and the operator must be told
+// why, as Rewind.String and the audit note do.
+func TestRunbookNarratesThePruningOffset(t *testing.T) {
+	ctx := context.Background()
+	steps := script(80, 40, 41, 42, 43)
+	b := newBundle(t)
+	play(t, b.p, steps[:39])
+	ingestTo(t, b, b.p.LedgerEnd())
+	pruneAt := offsetOf(t, b.p, "tx-00039")
+	require.NoError(t, b.p.Prune(pruneAt))
+	backup := b.p.Backup()
+	play(t, b.p, steps[39:])
+	ingestTo(t, b, offsetOf(t, b.p, "tx-00040"))
+	b.p.Restore(backup)
+
+	var out bytes.Buffer
+	rw, err := (&recovery.Runbook{DB: b.db, Participant: b.client, Options: options(recovery.ModeNonUnique), Out: &out}).Run(ctx)
+	require.NoError(t, err, out.String())
+	require.Equal(t, pruneAt, rw.PrunedUpTo)
+	require.Contains(t, out.String(), fmt.Sprintf("pruned up to offset %d", pruneAt), "narration:\n%s", out.String())
 }
