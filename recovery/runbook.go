@@ -136,6 +136,9 @@ func (rb *Runbook) Run(ctx context.Context) (*Rewind, error) {
 		detail("note: the participant still has update %s at offset %d, where it was ingested: it does not look restored.",
 			rw.LastUpdateID, rw.ParticipantOffset)
 	}
+	if rw.PrunedUpTo != 0 {
+		detail("the participant is pruned up to offset %d, above the look-up's answer: it cannot stream from below it, and what lies at or below it was ingested. offRecovery raised to it.", rw.PrunedUpTo)
+	}
 	detail("offRecovery = %d (waited %s).", rw.To, rw.Waited.Round(time.Millisecond))
 	for _, o := range rw.OtherSynchronizers {
 		detail("warning: synchronizer %s (ingested to record time %s) is not looked up or rewound: check that the node's new offsets did not place a transaction of the treasury on it that was not ingested at or below offRecovery (the recovery package's Limits).",
