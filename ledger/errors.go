@@ -21,6 +21,7 @@ const (
 	IDUnprocessedRequestedTimestamp = "UNPROCESSED_REQUESTED_TIMESTAMP"
 	IDExactRecordTimeMatchNotFound  = "EXACT_RECORD_TIME_MATCH_NOT_FOUND"
 	IDInvalidTimestamp              = "INVALID_TIMESTAMP_PARTY_MANAGEMENT_ERROR"
+	IDInvalidArgumentPartyMgmt      = "INVALID_ARGUMENT_PARTY_MANAGEMENT_ERROR"
 	IDAccessTokenExpired            = "ACCESS_TOKEN_EXPIRED"
 	IDStaleStreamAuthorization      = "STALE_STREAM_AUTHORIZATION"
 )

@@ -12,6 +12,7 @@ import (
 	"github.com/cantonx/txhistory/dedup"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/jmoiron/sqlx"
+	"google.golang.org/grpc/codes"
 )
 
 // Participant is what the runbook asks of the restored participant: the
@@ -189,8 +190,10 @@ func otherSynchronizers(cp checkpoint.Checkpoint) []ledger.SynchronizerTime {
 //
 //   - the exact (not forced) look-up of tRecovery succeeds: on 3.5 and later
 //     it fails with UNPROCESSED_REQUESTED_TIMESTAMP until the participant
-//     has processed tRecovery, on 3.4 with INVALID_TIMESTAMP_PARTY_MANAGEMENT_ERROR
-//     (which 3.4 uses for every failure, so Plan keeps waiting on it); and
+//     has processed tRecovery (and with INVALID_ARGUMENT_PARTY_MANAGEMENT_ERROR
+//     until it has processed anything of the synchronizer), on 3.4 with
+//     INVALID_TIMESTAMP_PARTY_MANAGEMENT_ERROR (which 3.4 uses for every
+//     failure, so Plan keeps waiting on it); and
 //   - the participant knows the last ingested update id (looked up with the
 //     Options.Parties filter), which it does once it has recovered it.
 //
@@ -395,6 +398,12 @@ func waitForRecoveryTime(ctx context.Context, p Participant, opts Options, rw *R
 			rw.detect(Admin35)
 			return 0, fmt.Errorf("%w: it has processed tRecovery %s on synchronizer %s but has no transaction with exactly that record time (the last ingested update is %s): %w",
 				ErrHistoryMismatch, at, rw.SynchronizerID, rw.LastUpdateID, err)
+		case unknownSynchronizer(err):
+			// 3.5, before the participant has processed any update of
+			// the synchronizer (restored from a backup older than that,
+			// and catching up), or while it is not connected to it.
+			rw.detect(Admin35)
+			reason = fmt.Errorf("the participant does not know synchronizer %s yet (still catching up, or not connected to it): %w", rw.SynchronizerID, err)
 		case ledger.IsRetryable(err):
 			reason = err
 		default:
@@ -456,6 +465,13 @@ func lowestAtRecoveryTime(ctx context.Context, p Participant, rw *Rewind, exact,
 func processedPast(ctx context.Context, p Participant, rw *Rewind) bool {
 	_, err := p.HighestOffsetByTimestamp(ctx, rw.SynchronizerID, rw.RecoveryTime.Add(time.Microsecond), false)
 	return err == nil || errors.Is(err, ledger.ErrNoExactRecordTime)
+}
+
+// unknownSynchronizer reports whether err is Canton 3.5's answer for a
+// synchronizer the participant has not processed anything of.
+func unknownSynchronizer(err error) bool {
+	var ae *ledger.APIError
+	return errors.As(err, &ae) && ae.Code == codes.InvalidArgument && ae.ErrorID == ledger.IDInvalidArgumentPartyMgmt
 }
 
 // detect records the admin API behaviour an error id revealed, unless the
