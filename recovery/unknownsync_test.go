@@ -43,3 +43,23 @@ func TestPlanWaitsForASynchronizerTheBackupDidNotKnow(t *testing.T) {
 		})
 	}
 }
+
+// errors.go: "Each is returned wrapped, with the offsets, update id and
+// record times it concerns". ErrNotCaughtUp concerns the last ingested
+// update, which the participant must recover before the runbook can go on:
+// the error names it, and the checkpoint offset, whatever the participant's
+// last answer was.
+func TestNotCaughtUpNamesTheLastIngestedUpdate(t *testing.T) {
+	for _, admin := range behaviours {
+		t.Run(admin.String(), func(t *testing.T) {
+			b := newBundle(t, ledgertest.WithAdminBehaviour(admin))
+			restoredAfter(t, b, script(30), 10, "tx-00025", ledgertest.WithCatchUp(true))
+			o := options(recovery.ModeNonUnique)
+			o.Timeout = 50 * time.Millisecond
+			_, err := recovery.Plan(context.Background(), b.db, b.client, o)
+			require.ErrorIs(t, err, recovery.ErrNotCaughtUp)
+			require.ErrorContains(t, err, "tx-00025")
+			require.ErrorContains(t, err, "checkpoint offset 25")
+		})
+	}
+}
