@@ -412,8 +412,8 @@ func waitForRecoveryTime(ctx context.Context, p Participant, opts Options, rw *R
 
 		waited := time.Since(start)
 		if !time.Now().Before(deadline) {
-			return 0, fmt.Errorf("%w after %s (tRecovery %s, synchronizer %s): %w",
-				ErrNotCaughtUp, waited.Round(time.Millisecond), at, rw.SynchronizerID, reason)
+			return 0, fmt.Errorf("%w after %s (tRecovery %s, synchronizer %s, last ingested update %s, checkpoint offset %d): %w",
+				ErrNotCaughtUp, waited.Round(time.Millisecond), at, rw.SynchronizerID, rw.LastUpdateID, rw.From, reason)
 		}
 		end, lerr := p.LedgerEnd(ctx)
 		if lerr != nil {
