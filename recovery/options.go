@@ -133,8 +133,10 @@ type Options struct {
 	Mode Mode
 	// AdminAPI is the admin API behaviour. Default AdminAuto.
 	AdminAPI AdminAPI
-	// Timeout bounds the wait for the participant to process tRecovery.
-	// Default TimeoutDefault (one hour).
+	// Timeout bounds the wait for the participant to process tRecovery,
+	// and each look-up after it: a call the participant does not answer
+	// is given up on at most a few seconds past it. Default
+	// TimeoutDefault (one hour).
 	Timeout time.Duration
 	// PollInterval is the pause between look-ups while waiting. Default
 	// PollIntervalDefault (two seconds).

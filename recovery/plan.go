@@ -290,7 +290,10 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 		return nil, err
 	}
 
-	// Step 5: offRecovery.
+	// Step 5: offRecovery. The calls left are bounded by Options.Timeout
+	// as well.
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout+callGrace)
+	defer cancel()
 	switch opts.Mode {
 	case ModeUnique:
 		rw.LookupTime = rw.RecoveryTime
@@ -338,6 +341,10 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 	return rw, nil
 }
 
+// callGrace is how long past Options.Timeout a call to the participant
+// may take before Plan gives up on it.
+const callGrace = 5 * time.Second
+
 // waitForRecoveryTime polls until the participant has processed tRecovery
 // and knows the last ingested update. It returns the answer of the exact
 // look-up of tRecovery and fills rw.ParticipantOffset, rw.AdminAPI,
@@ -345,21 +352,29 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 func waitForRecoveryTime(ctx context.Context, p Participant, opts Options, rw *Rewind) (int64, error) {
 	start := time.Now()
 	deadline := start.Add(opts.Timeout)
+	// Each call is bounded as well (callGrace past the deadline, so that
+	// a call in flight at the deadline can still bring the participant's
+	// answer): one that is accepted and never answered must not hold Plan.
+	wctx, cancel := context.WithDeadline(ctx, deadline.Add(callGrace))
+	defer cancel()
+	timedOut := func(err error) bool { return err != nil && ctx.Err() == nil && wctx.Err() != nil }
+	var prev error // the reason of the attempt before
 	filter := ledger.Filter{Parties: opts.Parties, Interfaces: []ledger.Identifier{}}
 	at := rw.RecoveryTime.Format(time.RFC3339Nano)
 	for attempt := 1; ; attempt++ {
 		var reason error
-		exact, err := p.HighestOffsetByTimestamp(ctx, rw.SynchronizerID, rw.RecoveryTime, false)
+		cut := false // a call was cut at the deadline
+		exact, err := p.HighestOffsetByTimestamp(wctx, rw.SynchronizerID, rw.RecoveryTime, false)
 		switch {
 		case err == nil:
-			tx, uerr := p.UpdateByID(ctx, rw.LastUpdateID, filter)
+			tx, uerr := p.UpdateByID(wctx, rw.LastUpdateID, filter)
 			if uerr == nil {
 				// Ask again: a participant still catching up may have
 				// processed more transactions at tRecovery since the first
 				// answer, up to the last ingested one.
-				if exact, err = p.HighestOffsetByTimestamp(ctx, rw.SynchronizerID, rw.RecoveryTime, false); err != nil {
-					if ledger.IsRetryable(err) && ctx.Err() == nil {
-						reason = err
+				if exact, err = p.HighestOffsetByTimestamp(wctx, rw.SynchronizerID, rw.RecoveryTime, false); err != nil {
+					if (ledger.IsRetryable(err) && ctx.Err() == nil) || timedOut(err) {
+						reason, cut = err, timedOut(err)
 						break
 					}
 					return 0, fmt.Errorf("recovery: look up tRecovery %s on synchronizer %s: %w", at, rw.SynchronizerID, err)
@@ -373,19 +388,25 @@ func waitForRecoveryTime(ctx context.Context, p Participant, opts Options, rw *R
 				}
 				return exact, nil
 			}
-			if !errors.Is(uerr, ledger.ErrNotFound) && !ledger.IsRetryable(uerr) {
+			if !errors.Is(uerr, ledger.ErrNotFound) && !ledger.IsRetryable(uerr) && !timedOut(uerr) {
 				return 0, fmt.Errorf("recovery: look up the last ingested update %s: %w", rw.LastUpdateID, uerr)
 			}
 			if pv, ok := p.(prunedOffsetsReader); ok && errors.Is(uerr, ledger.ErrNotFound) {
 				// Not recovered yet, or pruned: waiting helps only with the former.
-				if po, perr := pv.PrunedOffsets(ctx); perr == nil && lowestAtRecoveryTime(ctx, p, rw, exact, po.ParticipantPrunedUpToInclusive) <= po.ParticipantPrunedUpToInclusive {
+				if po, perr := pv.PrunedOffsets(wctx); perr == nil && lowestAtRecoveryTime(wctx, p, rw, exact, po.ParticipantPrunedUpToInclusive) <= po.ParticipantPrunedUpToInclusive {
 					return 0, fmt.Errorf("recovery: %w: the participant has processed tRecovery %s on synchronizer %s (highest offset at it %d) but pruned up to offset %d, the last ingested update %s with it: it cannot replay from tRecovery. Restore a node backup taken before that pruning: %w",
 						ledger.ErrPruned, at, rw.SynchronizerID, exact, po.ParticipantPrunedUpToInclusive, rw.LastUpdateID, uerr)
 				}
 			}
+			if timedOut(uerr) {
+				reason, cut = uerr, true
+				break
+			}
 			reason = fmt.Errorf("tRecovery is processed but the last ingested update %s is not visible yet (if it stays so once the participant has caught up, it may have been a participant-local operation, an ACS import, party migration or repair, made after the backup and lost with the restore; see the package's Limits): %w", rw.LastUpdateID, uerr)
 		case ctx.Err() != nil:
 			return 0, ctx.Err()
+		case timedOut(err):
+			reason, cut = err, true
 		case errors.Is(err, ledger.ErrUnprocessedTimestamp):
 			rw.detect(Admin35)
 			reason = err
@@ -410,12 +431,16 @@ func waitForRecoveryTime(ctx context.Context, p Participant, opts Options, rw *R
 			return 0, fmt.Errorf("recovery: look up tRecovery %s on synchronizer %s: %w", at, rw.SynchronizerID, err)
 		}
 
+		if cut && prev != nil {
+			reason = prev // the participant's last answer says more
+		}
+		prev = reason
 		waited := time.Since(start)
 		if !time.Now().Before(deadline) {
 			return 0, fmt.Errorf("%w after %s (tRecovery %s, synchronizer %s, last ingested update %s, checkpoint offset %d): %w",
 				ErrNotCaughtUp, waited.Round(time.Millisecond), at, rw.SynchronizerID, rw.LastUpdateID, rw.From, reason)
 		}
-		end, lerr := p.LedgerEnd(ctx)
+		end, lerr := p.LedgerEnd(wctx)
 		if lerr != nil {
 			end = -1
 		}
