@@ -69,7 +69,8 @@ type PackageReport struct {
 // transactions (package dedup), not their templates, so Packages looks each
 // transaction up by update id on the participant (GetUpdateById with the
 // Parties filter) and collects the package ids of the template and
-// interface ids of its events. Run it against the participant before it is
+// interface ids of its events (retrying a look-up that fails with a
+// retryable error a few times). Run it against the participant before it is
 // restored (runbook step 2), when it still serves every transaction, or
 // against the restored one after it has caught up; transactions it does not
 // return are listed in Missing. Update ids dropped from the dedup table by
@@ -108,7 +109,7 @@ func Packages(ctx context.Context, db sqlx.QueryerContext, p Participant, since 
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				txs[i], errs[i] = p.UpdateByID(ctx, ingested[i].UpdateID, filter)
+				txs[i], errs[i] = updateByIDRetrying(ctx, p, ingested[i].UpdateID, filter)
 				if errs[i] != nil && !errors.Is(errs[i], ledger.ErrNotFound) {
 					mu.Lock()
 					if firstErr == nil {
@@ -200,6 +201,33 @@ feed:
 		return cmp.Or(a.FirstSeen.Compare(b.FirstSeen), cmp.Compare(a.PackageID, b.PackageID))
 	})
 	return report, nil
+}
+
+// packagesAttempts bounds the attempts of one look-up by update id that
+// fails with a retryable error (the participant restarting or busy
+// catching up); the pause between them doubles from packagesBackoff.
+const (
+	packagesAttempts = 6
+	packagesBackoff  = 100 * time.Millisecond
+)
+
+// updateByIDRetrying is p.UpdateByID, retried on retryable errors.
+func updateByIDRetrying(ctx context.Context, p Participant, updateID string, f ledger.Filter) (*ledger.Transaction, error) {
+	pause := packagesBackoff
+	for attempt := 1; ; attempt++ {
+		tx, err := p.UpdateByID(ctx, updateID, f)
+		if err == nil || attempt >= packagesAttempts || !ledger.IsRetryable(err) || ctx.Err() != nil {
+			return tx, err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		pause *= 2
+	}
 }
 
 func minTime(a, b time.Time) time.Time {
