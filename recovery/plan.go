@@ -402,6 +402,10 @@ func waitForRecoveryTime(ctx context.Context, p Participant, opts Options, rw *R
 				reason, cut = uerr, true
 				break
 			}
+			if !errors.Is(uerr, ledger.ErrNotFound) {
+				reason = fmt.Errorf("tRecovery is processed; the look-up of the last ingested update %s failed: %w", rw.LastUpdateID, uerr)
+				break
+			}
 			reason = fmt.Errorf("tRecovery is processed but the last ingested update %s is not visible yet (if it stays so once the participant has caught up, it may have been a participant-local operation, an ACS import, party migration or repair, made after the backup and lost with the restore; see the package's Limits): %w", rw.LastUpdateID, uerr)
 		case ctx.Err() != nil:
 			return 0, ctx.Err()
