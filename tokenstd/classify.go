@@ -891,7 +891,7 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, std bool) error {
 		return err
 	}
 	var res TransferInstructionResult
-	var meta, own Metadata // own: the choice's, without the offer's transfer.meta
+	var meta, own Metadata // own: the registry's (the result's), where a burned amount is checked
 	if std {
 		extra, err := DecodeInstructionChoice(e.Choice, e.ChoiceArgument)
 		if err != nil {
@@ -906,10 +906,13 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, std bool) error {
 		if err != nil {
 			return r.fail(e.NodeID, "%w", err)
 		}
-		meta, own = in.Transfer.Meta.Merge(m), m
+		// The result's metadata is the registry's word; the argument's
+		// (its transfer.meta, extraArgs.meta) is the free text of
+		// whoever exercised the choice, a counterparty perhaps.
+		meta, own = in.Transfer.Meta.Merge(m), lenientMeta(e.ExerciseResult, "meta")
 	}
-	// As in transferOp: a burned amount in the sender's transfer.meta is
-	// not the registry's and is not checked.
+	// As in transferOp: a burned amount in the sender's transfer.meta, or
+	// in the caller's metadata, is not the registry's and is not checked.
 	if _, err := r.burned(e.NodeID, own); err != nil {
 		return err
 	}
