@@ -139,3 +139,38 @@ func TestRegistrySettlementOfTwoWithdrawals(t *testing.T) {
 		require.ErrorContains(t, err, "which of them were done cannot be told")
 	})
 }
+
+// The registry settles two incoming offers of the same amount in one choice
+// of its own: it returns alice's 25 (acct-1) to her and completes bob's 25
+// (acct-2), each inside its own choice on the instruction. The treasury
+// gained 25 inside the choice on bob's instruction: bob's deposit, for
+// acct-2. closedByTransfer took the first instruction closed whose amount
+// equals the gain, alice's: acct-1 was credited with bob's 25, and bob's
+// deposit recorded as failed. In either order of the two, the account
+// credited must be the one whose offer was completed.
+func TestRegistrySettlementOfTwoEqualOffersCreditsTheCompletedOne(t *testing.T) {
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+	for _, aliceFirst := range []bool{true, false} {
+		w := &ledgertest.TokenWorld{Sequence: true}
+		w.Mint(alice, "60")
+		w.Mint(bob, "60")
+		offerA, cidA := w.Offer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "25", Reason: "acct-1"})
+		offerB, cidB := w.Offer(ledgertest.TransferSpec{Sender: bob, Receiver: treasury, Amount: "25", Reason: "acct-2"})
+		var ops []ledgertest.TokenOp
+		if aliceFirst {
+			ops = []ledgertest.TokenOp{w.RejectOp(cidA), w.AcceptOp(cidB)}
+		} else {
+			ops = []ledgertest.TokenOp{w.AcceptOp(cidB), w.RejectOp(cidA)}
+		}
+		settle := asRegistrySettlement(t, view(w.Tx(w.WrapOp(ledgertest.TokenWrap{Actor: treasury}, ops...))), w.Instrument().Admin, 2)
+		es := classifyAfter(t, settle, view(offerA), view(offerB))
+		byCID := map[string]tokenstd.Entry{}
+		for _, e := range es {
+			byCID[e.InstructionCID] = e
+		}
+		require.Equal(t, tokenstd.KindDeposit, byCID[cidB].Kind, "alice first: %v; bob's completed offer: %+v", aliceFirst, es)
+		require.Equal(t, "acct-2", byCID[cidB].Account)
+		requireDecimal(t, "25", byCID[cidB].Amount)
+		require.NotEqual(t, tokenstd.KindDeposit, byCID[cidA].Kind, "alice first: %v; alice's returned offer credited to acct-1: %+v", aliceFirst, byCID[cidA])
+	}
+}
