@@ -207,6 +207,26 @@ const smallChanges = 8
 type closedInstr struct {
 	instr Instruction
 	node  int32
+	// last is the last node of the subtree that consumed the instruction
+	// (node itself for an archive).
+	last int32
+}
+
+// gainWithin is the treasury's net change in en's holdings created and
+// archived inside the subtree that consumed cl.
+func gainWithin(en *Entry, cl closedInstr) decimal.Decimal {
+	var n decimal.Decimal
+	for _, h := range en.Created {
+		if h.Created.NodeID >= cl.node && h.Created.NodeID <= cl.last {
+			n = n.Add(h.Amount)
+		}
+	}
+	for _, h := range en.Archived {
+		if a := h.Archived; a != nil && a.NodeID >= cl.node && a.NodeID <= cl.last {
+			n = n.Sub(h.Amount)
+		}
+	}
+	return n
 }
 
 // find returns the position of inst in cs.order, or -1.
@@ -643,7 +663,11 @@ func (r *run) collectConsume(ev ledger.Event, root *ledger.ExercisedEvent, cs *c
 			return err
 		}
 		if known {
-			cs.closed = append(cs.closed, closedInstr{instr: in, node: node})
+			last := node
+			if x, ok := ev.(*ledger.ExercisedEvent); ok {
+				last = x.LastDescendantNodeID
+			}
+			cs.closed = append(cs.closed, closedInstr{instr: in, node: node, last: last})
 		}
 	}
 	h, treasury, err := r.consume(cid, node)
@@ -1120,27 +1144,52 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 // returned to their senders, and move other funds beside them: an incoming
 // instruction is taken only when the treasury gained exactly its amount
 // (a gain of another size is not its transfer, and taking it would credit
-// its account with someone else's funds); an outgoing one when its
-// receiver got a holding of the instrument, the first such one, or else
-// when it is the only outgoing candidate (the receiver's holding may be
-// out of the treasury's view).
+// its account with someone else's funds) and, of several such from
+// different senders or for different reasons, only the one inside whose
+// own choice the treasury gained it; an outgoing one when its receiver got
+// a holding of the instrument, the first such one, or else when it is the
+// only outgoing candidate (the receiver's holding may be out of the
+// treasury's view).
 //
-// Outgoing candidates that cannot be told apart are a ParseError at node,
-// for a person to review, rather than a guess that may pay twice: one entry
-// per instrument records one of them done, and the others would be
-// recorded as failed (their withdrawals refunded) though they may have
-// been paid. That is when several receivers got a holding; when none did
-// and there are several candidates; and when one did but the treasury's
-// loss would also pay another candidate.
+// Candidates that cannot be told apart are a ParseError at node, for a
+// person to review, rather than a guess that may credit the wrong account
+// or pay twice: one entry per instrument records one of them done, and the
+// others would be recorded as failed (their withdrawals refunded) though
+// they may have been paid. For incoming ones that is when none, or
+// several, gained their amount inside their own choice; for outgoing ones
+// when several receivers got a holding, when none did and there are
+// several candidates, and when one did but the treasury's loss would also
+// pay another candidate.
 func (r *run) closedByTransfer(en *Entry, cs *changes, meta Metadata, otherOwner string, node int32) (bool, error) {
 	T := r.c.Treasury
 	j := -1
 	if en.Amount.IsPositive() {
+		var cands []int // the incoming instructions of the amount gained
 		for k, cl := range cs.closed {
 			t := cl.instr.Transfer
 			if t.Instrument == en.Instrument && t.Receiver == T && t.Sender != T && t.Amount.Equal(en.Amount) {
-				j = k
-				break
+				cands = append(cands, k)
+			}
+		}
+		if len(cands) > 0 {
+			j = cands[0]
+		}
+		if len(cands) > 1 && !sameDepositor(cs, cands) {
+			// Several offers of the amount from different depositors: the
+			// one inside whose choice the treasury gained it was done.
+			j = -1
+			for _, k := range cands {
+				if gainWithin(en, cs.closed[k]).Equal(en.Amount) {
+					if j >= 0 {
+						j = -1
+						break
+					}
+					j = k
+				}
+			}
+			if j < 0 {
+				return false, r.fail(node, "a transfer choice closed %d of the treasury's incoming transfer instructions of %s/%s for %s each, from different senders or reasons, and the treasury gained that amount; which of them was done cannot be told",
+					len(cands), en.Instrument.Admin, en.Instrument.ID, en.Amount)
 			}
 		}
 	} else {
@@ -1192,6 +1241,27 @@ func (r *run) closedByTransfer(en *Entry, cs *changes, meta Metadata, otherOwner
 	r.completed(en, t.Sender, t.Receiver, t.Amount, otherOwner)
 	cs.closed = slices.Delete(cs.closed, j, j+1)
 	return true, nil
+}
+
+// sameDepositor reports whether the closed instructions at ks are all from
+// one sender for one reason: crediting any of them credits the same.
+func sameDepositor(cs *changes, ks []int) bool {
+	first := cs.closed[ks[0]].instr
+	for _, k := range ks[1:] {
+		in := cs.closed[k].instr
+		if in.Transfer.Sender != first.Transfer.Sender || instructionReason(in) != instructionReason(first) {
+			return false
+		}
+	}
+	return true
+}
+
+// instructionReason is the reason an instruction's outcome carries.
+func instructionReason(in Instruction) string {
+	if r := in.Transfer.Meta[MetaReason]; r != "" {
+		return r
+	}
+	return in.Reason
 }
 
 func (r *run) looseCreate(e *ledger.CreatedEvent, root int32) error {

@@ -174,3 +174,37 @@ func TestRegistrySettlementOfTwoEqualOffersCreditsTheCompletedOne(t *testing.T) 
 		require.NotEqual(t, tokenstd.KindDeposit, byCID[cidA].Kind, "alice first: %v; alice's returned offer credited to acct-1: %+v", aliceFirst, byCID[cidA])
 	}
 }
+
+// The same settlement with the treasury's 25 created outside both choices
+// on the instructions: which offer was completed cannot be told, and a
+// guess may credit the wrong account. The transaction is a ParseError
+// naming it, for a person to review, as for outgoing instructions.
+func TestRegistrySettlementOfTwoEqualOffersThatCannotBeToldApart(t *testing.T) {
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+	w := &ledgertest.TokenWorld{Sequence: true}
+	w.Mint(alice, "60")
+	w.Mint(bob, "60")
+	offerA, cidA := w.Offer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "25", Reason: "acct-1"})
+	offerB, cidB := w.Offer(ledgertest.TransferSpec{Sender: bob, Receiver: treasury, Amount: "25", Reason: "acct-2"})
+	settle := asRegistrySettlement(t, view(w.Tx(w.WrapOp(ledgertest.TokenWrap{Actor: treasury},
+		w.RejectOp(cidA), w.AcceptOp(cidB)))), w.Instrument().Admin, 2)
+	// Nodes: 0 the settlement; 1..3 alice's instruction closed; 4..7
+	// bob's, whose last node (7) creates the treasury's holding. Make 7 a
+	// child of the settlement itself.
+	require.Len(t, settle.Events, 8)
+	for _, n := range []int{4, 5} {
+		settle.Events[n].(*ledger.ExercisedEvent).LastDescendantNodeID = 6
+	}
+	set := tokenstd.NewHoldingSet()
+	for _, tx := range []*ledger.Transaction{view(offerA), view(offerB)} {
+		es, err := tokenstd.Classify(tx, treasury, set)
+		require.NoError(t, err)
+		set.Apply(es)
+	}
+	es, err := tokenstd.Classify(settle, treasury, set)
+	var pe *tokenstd.ParseError
+	require.ErrorAs(t, err, &pe, "%+v", es)
+	require.Equal(t, settle.UpdateID, pe.UpdateID)
+	require.Equal(t, settle.Offset, pe.Offset)
+	require.ErrorContains(t, err, "cannot be told")
+}
