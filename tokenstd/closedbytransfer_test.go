@@ -208,3 +208,25 @@ func TestRegistrySettlementOfTwoEqualOffersThatCannotBeToldApart(t *testing.T) {
 	require.Equal(t, settle.Offset, pe.Offset)
 	require.ErrorContains(t, err, "cannot be told")
 }
+
+// TestRegistryChoiceReturningAnOfferIsNoDepositOfIt with a direct payment
+// of the same amount as the returned offer: the registry's choice returns
+// alice's 25 (acct-1) to her inside its choice on her instruction and, in
+// the same settlement, passes on bob's direct payment of 25. The treasury's
+// gain equals alice's offer, but was not made inside the choice that
+// closed it: acct-1 must not be credited with bob's 25 (alice has her 25
+// back).
+func TestRegistryChoiceReturningAnOfferOfTheAmountPaidIsNoDepositOfIt(t *testing.T) {
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+	w := &ledgertest.TokenWorld{Sequence: true}
+	w.Mint(alice, "60")
+	w.Mint(bob, "60")
+	offerA, cidA := w.Offer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "25", Reason: "acct-1"})
+	settle := asRegistrySettlement(t, view(w.Tx(w.WrapOp(ledgertest.TokenWrap{Actor: treasury},
+		w.RejectOp(cidA), w.TransferOp(ledgertest.TransferSpec{Sender: bob, Receiver: treasury, Amount: "25"})))), w.Instrument().Admin, 1)
+	es := classifyAfter(t, settle, view(offerA))
+	for _, e := range es {
+		require.False(t, e.Kind == tokenstd.KindDeposit && e.Account == "acct-1",
+			"acct-1 credited with %s though alice's offer was returned to her: %+v", e.Amount, es)
+	}
+}
