@@ -1144,9 +1144,12 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 // returned to their senders, and move other funds beside them: an incoming
 // instruction is taken only when the treasury gained exactly its amount
 // (a gain of another size is not its transfer, and taking it would credit
-// its account with someone else's funds) and, of several such from
-// different senders or for different reasons, only the one inside whose
-// own choice the treasury gained it; an outgoing one when its receiver got
+// its account with someone else's funds), not when the choice that closed
+// it has sub-events and the treasury did not gain the amount among them
+// (the funds went back to the sender there, the gain is another's), and,
+// of several such from different senders or for different reasons, only
+// the one inside whose own choice the treasury gained it; an outgoing one
+// when its receiver got
 // a holding of the instrument, the first such one, or else when it is the
 // only outgoing candidate (the receiver's holding may be out of the
 // treasury's view).
@@ -1167,9 +1170,17 @@ func (r *run) closedByTransfer(en *Entry, cs *changes, meta Metadata, otherOwner
 		var cands []int // the incoming instructions of the amount gained
 		for k, cl := range cs.closed {
 			t := cl.instr.Transfer
-			if t.Instrument == en.Instrument && t.Receiver == T && t.Sender != T && t.Amount.Equal(en.Amount) {
-				cands = append(cands, k)
+			if t.Instrument != en.Instrument || t.Receiver != T || t.Sender == T || !t.Amount.Equal(en.Amount) {
+				continue
 			}
+			// A choice on the instruction that moved funds below it did
+			// its transfer only if the treasury gained the amount there:
+			// funds returned to the sender inside it and a gain beside it
+			// are not the instruction's.
+			if cl.last > cl.node && !gainWithin(en, cl).Equal(t.Amount) {
+				continue
+			}
+			cands = append(cands, k)
 		}
 		if len(cands) > 0 {
 			j = cands[0]

@@ -175,10 +175,11 @@ func TestRegistrySettlementOfTwoEqualOffersCreditsTheCompletedOne(t *testing.T) 
 	}
 }
 
-// The same settlement with the treasury's 25 created outside both choices
-// on the instructions: which offer was completed cannot be told, and a
-// guess may credit the wrong account. The transaction is a ParseError
-// naming it, for a person to review, as for outgoing instructions.
+// The same settlement with the registry's choices on the instructions
+// archiving them only, and the funds moved beside them: which offer was
+// completed cannot be told, and a guess may credit the wrong account. The
+// transaction is a ParseError naming it, for a person to review, as for
+// outgoing instructions.
 func TestRegistrySettlementOfTwoEqualOffersThatCannotBeToldApart(t *testing.T) {
 	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
 	w := &ledgertest.TokenWorld{Sequence: true}
@@ -189,11 +190,12 @@ func TestRegistrySettlementOfTwoEqualOffersThatCannotBeToldApart(t *testing.T) {
 	settle := asRegistrySettlement(t, view(w.Tx(w.WrapOp(ledgertest.TokenWrap{Actor: treasury},
 		w.RejectOp(cidA), w.AcceptOp(cidB)))), w.Instrument().Admin, 2)
 	// Nodes: 0 the settlement; 1..3 alice's instruction closed; 4..7
-	// bob's, whose last node (7) creates the treasury's holding. Make 7 a
-	// child of the settlement itself.
+	// bob's, whose last node (7) creates the treasury's holding. Make the
+	// choices on the instructions (1 and 4) leaves: their sub-events
+	// become the settlement's.
 	require.Len(t, settle.Events, 8)
-	for _, n := range []int{4, 5} {
-		settle.Events[n].(*ledger.ExercisedEvent).LastDescendantNodeID = 6
+	for _, n := range []int{1, 4} {
+		settle.Events[n].(*ledger.ExercisedEvent).LastDescendantNodeID = int32(n)
 	}
 	set := tokenstd.NewHoldingSet()
 	for _, tx := range []*ledger.Transaction{view(offerA), view(offerB)} {

@@ -69,8 +69,9 @@
 // funds, created a new instruction whose view names it (or its original)
 // as originalInstructionCid; else a failed or expired one. When such a
 // choice closes several instructions, an incoming one is done only if the
-// treasury gained exactly its amount (inside the instruction's own choice,
-// when several from different depositors have that amount), an outgoing
+// treasury gained exactly its amount (inside the choice that closed it,
+// when that choice has sub-events or several offers from different
+// depositors have that amount), an outgoing
 // one if its receiver got a holding of it; incoming ones that cannot be
 // told apart, and outgoing ones that cannot (several paid,
 // or the loss would pay more than the one seen paid) are a ParseError, for
