@@ -53,3 +53,30 @@ func TestTxKindTransferFromTheTreasuryThatGains(t *testing.T) {
 	}
 	require.True(t, paid, "the treasury's payment of wd-1 to alice is in no withdrawal entry; entries: %v", seen)
 }
+
+// The same with a smaller gain beside the payment: the treasury pays wd-1
+// (10 to alice, 1 burned) and the choice mints it 5 (reward coupons among
+// the inputs), a net change of −6. The withdrawal transferred what alice
+// received, 10, not the treasury's loss less the burned amount (5): the
+// Reconciler compares Transferred with the request, and the fee would be
+// recorded as the burned 1 where the operation cost the treasury −4.
+func TestTxKindTransferFromTheTreasuryThatGainsLessThanItPays(t *testing.T) {
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+	w := &ledgertest.TokenWorld{Sequence: true}
+	m := view(w.Mint(treasury, "100"))
+	pay := view(w.Tx(w.WrapOp(ledgertest.TokenWrap{Actor: treasury, Choice: "Registry_Transfer"},
+		w.TransferOp(ledgertest.TransferSpec{Sender: treasury, Receiver: alice, Amount: "10", Fee: "1", Reason: "wd-1"}),
+		w.MintOp(treasury, "5"))))
+	editResult(t, pay, 0, nil, addField("meta", metadataValue(map[string]string{
+		tokenstd.MetaTxKind: tokenstd.TxKindTransfer, tokenstd.MetaSender: treasury, tokenstd.MetaReason: "wd-1",
+		tokenstd.MetaBurned: "1"})))
+	es := classifyAfter(t, pay, m)
+	require.Len(t, es, 1, "%+v", es)
+	e := es[0]
+	require.Equal(t, tokenstd.KindWithdrawal, e.Kind)
+	require.Equal(t, "wd-1", e.WithdrawalID)
+	require.Equal(t, alice, e.Counterparty)
+	require.Equal(t, "-6", e.Amount.String(), "the treasury's net change")
+	require.Equal(t, "10", e.Transferred.String(), "alice received 10")
+	require.Equal(t, "-4", e.Fee.String())
+}
