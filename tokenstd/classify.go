@@ -1093,6 +1093,11 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 				// Nothing but the burned fee left the treasury, and no one
 				// else got a holding: a transfer to itself.
 				r.completed(&en, T, T, decimal.Decimal{}, "")
+			case sender == T && en.Amount.IsNegative() && got != "":
+				// What got received, seen: the loss less the burned amount
+				// is less when the inputs held value that is not a holding
+				// (reward coupons).
+				r.completed(&en, T, got, cs.otherAmount(got, inst), got)
 			case sender == T && en.Amount.IsNegative():
 				r.completed(&en, T, got, en.Amount.Neg().Sub(burned), got)
 			case sender != T && en.Amount.IsPositive():
