@@ -74,3 +74,53 @@ func TestDepositThroughAThreeStepRegistryChain(t *testing.T) {
 	require.Len(t, credits, 1, "the deposit was not credited")
 	require.Equal(t, "acct-7", credits[0].Account)
 }
+
+// A deposit offer whose account (acct-7) is in the offer's extraArgs.meta,
+// advanced by a registry's choice on its own contract that archives the
+// instruction and creates its successor (whose view names it as
+// originalInstructionCid). The successor's transfer_offer_in carries the
+// offer's reason, and must name its account as the first offer's does:
+// an exchange showing pending deposits by account lost it at the registry's
+// step.
+func TestAdvancedDepositOfferKeepsItsAccount(t *testing.T) {
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+	w := &ledgertest.TokenWorld{Sequence: true}
+	w.Mint(alice, "100")
+	offer, a := w.Offer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "25",
+		ExtraMeta: map[string]string{tokenstd.MetaReason: "acct-7"}})
+	accept := w.Accept(a)
+	var created ledger.CreatedEvent
+	for _, ev := range offer.Events {
+		if c, ok := ev.(*ledger.CreatedEvent); ok && c.ContractID == a {
+			created = *c
+		}
+	}
+	require.Equal(t, a, created.ContractID)
+	tmpl := *(accept.Events[0].(*ledger.ExercisedEvent))
+	root, archive, succ := tmpl, tmpl, created
+	root.ContractID, root.Choice, root.InterfaceID, root.ImplementedInterfaces = "00registryRULES", "Registry_AdvanceTransfer", nil, nil
+	root.Consuming = false
+	root.ActingParties = []string{w.Admin}
+	root.ChoiceArgument = ledger.Record(nil, ledger.F("instructionCid", ledger.ContractID(a)))
+	root.ExerciseResult = ledger.Record(nil, ledger.F("nextInstructionCid", ledger.ContractID("00instrB")))
+	root.NodeID, root.LastDescendantNodeID = 0, 2
+	archive.Choice, archive.InterfaceID, archive.ImplementedInterfaces = "Archive", nil, nil
+	archive.Consuming = true
+	archive.ActingParties = []string{w.Admin}
+	archive.ChoiceArgument = ledger.Record(nil)
+	archive.ExerciseResult = ledger.Unit()
+	archive.NodeID, archive.LastDescendantNodeID = 1, 1
+	succ.ContractID, succ.NodeID = "00instrB", 2
+	succ.InterfaceViews = append([]ledger.InterfaceView(nil), created.InterfaceViews...)
+	succ.InterfaceViews[0].Value = editValue(t, created.InterfaceViews[0].Value, []string{"originalInstructionCid"},
+		setTo(ledger.Some(ledger.ContractID(a))))
+	advance := &ledger.Transaction{UpdateID: "upd-advance", Offset: offer.Offset + 1, RecordTime: offer.RecordTime.Add(time.Second),
+		SynchronizerID: offer.SynchronizerID, Events: []ledger.Event{&root, &archive, &succ}}
+
+	es := classifyAfter(t, advance, view(offer))
+	require.Len(t, es, 1, "%+v", es)
+	require.Equal(t, tokenstd.KindOfferIn, es[0].Kind)
+	require.Equal(t, a, es[0].Instruction.Replaces)
+	require.Equal(t, "acct-7", es[0].Reason)
+	require.Equal(t, "acct-7", es[0].Account, "the successor's offer names no account")
+}
