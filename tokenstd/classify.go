@@ -409,8 +409,13 @@ func (r *run) replaceAdvanced() error {
 			}
 			if r.entries[j].Reason == "" && reason != "" {
 				r.entries[j].Reason = reason
-				if n.Transfer.Sender == r.c.Treasury {
+				switch r.entries[j].Kind {
+				case KindOfferOut:
 					r.entries[j].WithdrawalID = reason
+				case KindOfferIn:
+					if acct, ok := r.account(reason); ok {
+						r.entries[j].Account = acct
+					}
 				}
 			}
 			r.entries = slices.Delete(r.entries, i, i+1)
