@@ -152,6 +152,7 @@ type changes struct {
 	instrs  []Instruction      // instructions (concerning the treasury) created inside
 	closed  []closedInstr      // known instructions consumed inside, below the root
 	others  []otherHolding     // who got non-treasury holdings created inside, of what
+	gotAt   []gotAt            // the same, holding by holding, with its node
 	root    int32              // node of the operation
 }
 
@@ -162,6 +163,21 @@ type otherHolding struct {
 	inst  Instrument
 	// amount is what owner got of inst inside the operation.
 	amount decimal.Decimal
+}
+
+// gotAt is a holding of inst that owner, not the treasury, got at node.
+type gotAt struct {
+	node  int32
+	owner string
+	inst  Instrument
+}
+
+// gotWithin reports whether owner got a holding of inst in the subtree that
+// consumed cl.
+func (cs *changes) gotWithin(owner string, inst Instrument, cl closedInstr) bool {
+	return slices.ContainsFunc(cs.gotAt, func(g gotAt) bool {
+		return g.owner == owner && g.inst == inst && g.node >= cl.node && g.node <= cl.last
+	})
 }
 
 // hasOther reports whether owner got a holding of inst inside the operation.
@@ -551,6 +567,7 @@ func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instructio
 			h = &Holding{ContractID: e.ContractID, HoldingView: hv, Created: r.pos(e.NodeID)}
 			put(&r.created, e.ContractID, h)
 		} else if cs != nil {
+			cs.gotAt = append(cs.gotAt, gotAt{e.NodeID, hv.Owner, hv.Instrument})
 			i := slices.IndexFunc(cs.others, func(o otherHolding) bool { return o.owner == hv.Owner && o.inst == hv.Instrument })
 			if i < 0 {
 				cs.others = append(cs.others, otherHolding{hv.Owner, hv.Instrument, hv.Amount})
@@ -1154,9 +1171,9 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 // returned to their senders, and move other funds beside them: an incoming
 // instruction is taken only when the treasury gained exactly its amount
 // (a gain of another size is not its transfer, and taking it would credit
-// its account with someone else's funds), not when the choice that closed
-// it has sub-events and the treasury did not gain the amount among them
-// (the funds went back to the sender there, the gain is another's), and,
+// its account with someone else's funds), not when the sender got a
+// holding of it below the choice that closed it and the treasury did not
+// gain the amount there (the funds went back, the gain is another's), and,
 // of several such from different senders or for different reasons, only
 // the one inside whose own choice the treasury gained it; an outgoing one
 // when its receiver got
@@ -1183,11 +1200,10 @@ func (r *run) closedByTransfer(en *Entry, cs *changes, meta Metadata, otherOwner
 			if t.Instrument != en.Instrument || t.Receiver != T || t.Sender == T || !t.Amount.Equal(en.Amount) {
 				continue
 			}
-			// A choice on the instruction that moved funds below it did
-			// its transfer only if the treasury gained the amount there:
-			// funds returned to the sender inside it and a gain beside it
-			// are not the instruction's.
-			if cl.last > cl.node && !gainWithin(en, cl).Equal(t.Amount) {
+			// A choice on the instruction that returned the funds to the
+			// sender below it, the treasury not gaining the amount there,
+			// did not do the transfer: a gain beside it is another's.
+			if cs.gotWithin(t.Sender, t.Instrument, cl) && !gainWithin(en, cl).Equal(t.Amount) {
 				continue
 			}
 			cands = append(cands, k)

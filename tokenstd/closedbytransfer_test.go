@@ -232,3 +232,27 @@ func TestRegistryChoiceReturningAnOfferOfTheAmountPaidIsNoDepositOfIt(t *testing
 			"acct-1 credited with %s though alice's offer was returned to her: %+v", e.Amount, es)
 	}
 }
+
+// A registry's choice whose choice on bob's instruction releases his locked
+// funds below it and pays the treasury beside it (the treasury's 25 created
+// outside that choice) completed bob's offer: a deposit for acct-2. Only
+// funds going back to the sender below the choice tell that it did not.
+func TestRegistrySettlementPayingBesideTheInstructionsChoice(t *testing.T) {
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+	w := &ledgertest.TokenWorld{Sequence: true}
+	w.Mint(bob, "60")
+	offerB, cidB := w.Offer(ledgertest.TransferSpec{Sender: bob, Receiver: treasury, Amount: "25", Reason: "acct-2"})
+	settle := asRegistrySettlement(t, view(w.Tx(w.WrapOp(ledgertest.TokenWrap{Actor: treasury}, w.AcceptOp(cidB)))), w.Instrument().Admin, 1)
+	// Nodes: 0 the settlement; 1 bob's instruction closed, 2 the transfer
+	// below it, 3 the archive of his locked funds, 4 the treasury's
+	// holding. Make 4 a child of the settlement itself.
+	require.Len(t, settle.Events, 5)
+	for _, n := range []int{1, 2} {
+		settle.Events[n].(*ledger.ExercisedEvent).LastDescendantNodeID = 3
+	}
+	es := classifyAfter(t, settle, view(offerB))
+	require.Len(t, es, 1, "%+v", es)
+	require.Equal(t, tokenstd.KindDeposit, es[0].Kind, "%+v", es[0])
+	require.Equal(t, "acct-2", es[0].Account)
+	require.Equal(t, cidB, es[0].InstructionCID)
+}

@@ -70,7 +70,7 @@
 // as originalInstructionCid; else a failed or expired one. When such a
 // choice closes several instructions, an incoming one is done only if the
 // treasury gained exactly its amount (inside the choice that closed it,
-// when that choice has sub-events or several offers from different
+// when the sender got funds back there or several offers from different
 // depositors have that amount), an outgoing
 // one if its receiver got a holding of it; incoming ones that cannot be
 // told apart, and outgoing ones that cannot (several paid,
