@@ -1115,13 +1115,15 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 				// Nothing but the burned fee left the treasury, and no one
 				// else got a holding: a transfer to itself.
 				r.completed(&en, T, T, decimal.Decimal{}, "")
-			case sender == T && en.Amount.IsNegative() && got != "":
-				// What got received, seen: the loss less the burned amount
-				// is less when the inputs held value that is not a holding
-				// (reward coupons).
-				r.completed(&en, T, got, cs.otherAmount(got, inst), got)
 			case sender == T && en.Amount.IsNegative():
-				r.completed(&en, T, got, en.Amount.Neg().Sub(burned), got)
+				sent := en.Amount.Neg().Sub(burned)
+				if g := cs.otherAmount(got, inst); got != "" && g.GreaterThan(sent) {
+					// got received more than the treasury's loss less the
+					// burned amount: the inputs held value that is not a
+					// holding (reward coupons). It was sent what it got.
+					sent = g
+				}
+				r.completed(&en, T, got, sent, got)
 			case sender != T && en.Amount.IsPositive():
 				r.completed(&en, sender, T, en.Amount, "")
 			case en.Amount.IsPositive() && len(en.Archived) == 0:
