@@ -256,3 +256,38 @@ func TestRegistrySettlementPayingBesideTheInstructionsChoice(t *testing.T) {
 	require.Equal(t, "acct-2", es[0].Account)
 	require.Equal(t, cidB, es[0].InstructionCID)
 }
+
+// The registry settles two of the treasury's withdrawals to the same
+// receiver (wd-1, 5 to bob, and wd-2, 10 to bob: two withdrawals of one
+// user, or to another exchange's treasury) in one choice of its own: it
+// returns wd-1's 5 to the treasury inside its choice on wd-1's instruction
+// and pays wd-2 inside its choice on wd-2's. Which was paid can be told:
+// bob got his holding below the choice on wd-2. closedByTransfer counted
+// bob as paid for both (he got a holding somewhere in the settlement) and
+// refused the transaction as ambiguous: under Halt, ingestion stops on an
+// ordinary settlement.
+func TestRegistrySettlementOfTwoWithdrawalsToOneReceiver(t *testing.T) {
+	view := func(tx *ledger.Transaction) *ledger.Transaction { return ledgertest.TokenProjection(tx, treasury) }
+	w := &ledgertest.TokenWorld{Sequence: true}
+	mint := w.Mint(treasury, "100")
+	offer1, cid1 := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "5", Reason: "wd-1"})
+	offer2, cid2 := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "10", Reason: "wd-2"})
+	settled := asRegistrySettlement(t, view(w.Tx(w.WrapOp(ledgertest.TokenWrap{Actor: treasury},
+		w.WithdrawOp(cid1), w.AcceptOp(cid2)))), w.Instrument().Admin, 2)
+	set := tokenstd.NewHoldingSet()
+	for _, tx := range []*ledger.Transaction{view(mint), view(offer1), view(offer2)} {
+		es, err := tokenstd.Classify(tx, treasury, set)
+		require.NoError(t, err)
+		set.Apply(es)
+	}
+	es, err := tokenstd.Classify(settled, treasury, set)
+	require.NoError(t, err, "wd-1 returned, wd-2 paid below their own choices")
+	byCID := map[string]tokenstd.Entry{}
+	for _, e := range es {
+		byCID[e.InstructionCID] = e
+	}
+	require.Equal(t, tokenstd.KindWithdrawal, byCID[cid2].Kind, "wd-2, paid to bob: %+v", es)
+	require.Equal(t, "wd-2", byCID[cid2].WithdrawalID)
+	requireDecimal(t, "10", byCID[cid2].Transferred)
+	require.NotEqual(t, tokenstd.KindWithdrawal, byCID[cid1].Kind, "wd-1, returned to the treasury: %+v", byCID[cid1])
+}
