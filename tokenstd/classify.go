@@ -1178,10 +1178,10 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 // gain the amount there (the funds went back, the gain is another's), and,
 // of several such from different senders or for different reasons, only
 // the one inside whose own choice the treasury gained it; an outgoing one
-// when its receiver got
-// a holding of the instrument, the first such one, or else when it is the
-// only outgoing candidate (the receiver's holding may be out of the
-// treasury's view).
+// when its receiver got a holding of the instrument (below the choice that
+// closed it, when that choice has sub-events), the first such one, or else
+// when it is the only outgoing candidate (the receiver's holding may be
+// out of the treasury's view).
 //
 // Candidates that cannot be told apart are a ParseError at node, for a
 // person to review, rather than a guess that may credit the wrong account
@@ -1240,7 +1240,14 @@ func (r *run) closedByTransfer(en *Entry, cs *changes, meta Metadata, otherOwner
 				continue
 			}
 			cands = append(cands, k)
-			if cs.hasOther(t.Receiver, t.Instrument) {
+			// Paid: its receiver got a holding below the choice that
+			// closed it or, when that choice has no sub-events (the funds
+			// moved beside it), anywhere in the operation.
+			got := cs.hasOther(t.Receiver, t.Instrument)
+			if cl.last > cl.node {
+				got = cs.gotWithin(t.Receiver, t.Instrument, cl)
+			}
+			if got {
 				if paid++; paid == 1 {
 					j = k
 				}
