@@ -152,7 +152,7 @@ type changes struct {
 	instrs  []Instruction      // instructions (concerning the treasury) created inside
 	closed  []closedInstr      // known instructions consumed inside, below the root
 	others  []otherHolding     // who got non-treasury holdings created inside, of what
-	gotAt   []gotAt            // the same, holding by holding, with its node
+	gotAt   []gotAt            // the same, holding by holding, with its node (once an instruction closed)
 	root    int32              // node of the operation
 }
 
@@ -567,7 +567,12 @@ func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instructio
 			h = &Holding{ContractID: e.ContractID, HoldingView: hv, Created: r.pos(e.NodeID)}
 			put(&r.created, e.ContractID, h)
 		} else if cs != nil {
-			cs.gotAt = append(cs.gotAt, gotAt{e.NodeID, hv.Owner, hv.Instrument})
+			if len(cs.closed) > 0 {
+				// Only below a closed instruction's choice is gotAt asked
+				// about, and that choice (its node) comes before its
+				// subtree's events.
+				cs.gotAt = append(cs.gotAt, gotAt{e.NodeID, hv.Owner, hv.Instrument})
+			}
 			i := slices.IndexFunc(cs.others, func(o otherHolding) bool { return o.owner == hv.Owner && o.inst == hv.Instrument })
 			if i < 0 {
 				cs.others = append(cs.others, otherHolding{hv.Owner, hv.Instrument, hv.Amount})
