@@ -86,3 +86,50 @@ func TestACSDeltaShowsOnlyStakeholderContracts(t *testing.T) {
 	require.ErrorIs(t, err, io.EOF)
 	require.Empty(t, txs, "ACS_DELTA for treasury shows a contract treasury is no stakeholder of")
 }
+
+// Canton's Ledger API conformance suite (CheckpointInTailingStreamsIT,
+// TXServeTailingStreamCheckpointEmptyImmediatelyAtLedgerEnd): a tailing
+// stream opened at the ledger end gets an OffsetCheckpoint within a second,
+// at an offset not before begin_exclusive. The participant streams the
+// checkpoint it has cached for offset begin_exclusive at the start of the
+// first range (injectCheckpoints, RangeBegin), so it repeats
+// begin_exclusive: a consumer restarted at its committed offset receives a
+// checkpoint at that very offset, a batch whose FromOffset equals its
+// ToOffset.
+func TestTailingStreamOpenedAtAQuietLedgerEndGetsACheckpoint(t *testing.T) {
+	f := setup(t, WithCheckpointInterval(20*time.Millisecond))
+	got, err := f.p.Append(txFor("alice"))
+	require.NoError(t, err)
+	time.Sleep(100 * time.Millisecond) // the ledger end has stayed put for longer than the interval
+
+	r := f.open(t, tail(1))
+	it, ok := r.readWithin(time.Second)
+	require.True(t, ok, "no OffsetCheckpoint within a second of opening a tailing stream at the ledger end")
+	require.NoError(t, it.err)
+	cp := it.resp.GetOffsetCheckpoint()
+	require.NotNil(t, cp, "want a checkpoint, got %v", it.resp)
+	require.GreaterOrEqual(t, cp.GetOffset(), int64(1))
+	require.Equal(t, ts(got[0].RecordTime), ts(cp.GetSynchronizerTimes()[0].GetRecordTime().AsTime()))
+}
+
+// Canton's injectCheckpoints, on the idle timeout: when the last range a
+// tailing stream delivered ended at the offset of the participant's cached
+// checkpoint and no checkpoint at that offset was streamed yet, it sends
+// it. A transaction at the ledger end is therefore followed, once the
+// stream idles, by a checkpoint at the same offset carrying every
+// synchronizer's record time.
+func TestIdleTailingStreamCheckpointsTheTransactionAtTheLedgerEnd(t *testing.T) {
+	f := setup(t, WithCheckpointInterval(20*time.Millisecond))
+	r := f.open(t, tail(0))
+	got, err := f.p.Append(txFor("alice"))
+	require.NoError(t, err)
+	require.Equal(t, int64(1), r.nextTx().GetOffset())
+
+	it, ok := r.readWithin(time.Second)
+	require.True(t, ok, "no OffsetCheckpoint after the stream idled past the interval behind a transaction at the ledger end")
+	require.NoError(t, it.err)
+	cp := it.resp.GetOffsetCheckpoint()
+	require.NotNil(t, cp, "want a checkpoint, got %v", it.resp)
+	require.Equal(t, int64(1), cp.GetOffset())
+	require.Equal(t, ts(got[0].RecordTime), ts(cp.GetSynchronizerTimes()[0].GetRecordTime().AsTime()))
+}

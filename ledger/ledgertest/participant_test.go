@@ -165,11 +165,14 @@ func openWith(t *testing.T, ctx context.Context, c lapiv2.UpdateServiceClient, r
 	return r
 }
 
-func (r *reader) read() (item, bool) {
+func (r *reader) read() (item, bool) { return r.readWithin(waitFor) }
+
+// readWithin returns the next item, or false if none arrives within d.
+func (r *reader) readWithin(d time.Duration) (item, bool) {
 	select {
 	case it := <-r.items:
 		return it, true
-	case <-time.After(waitFor):
+	case <-time.After(d):
 		return item{}, false
 	}
 }
