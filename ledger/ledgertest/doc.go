@@ -80,9 +80,13 @@
 //     every synchronizer) when the ledger end has moved past the last item
 //     it sent: right after a batch of transactions, or, if nothing was
 //     delivered (filtered out, AdvanceTime), once the stream has been idle
-//     for the checkpoint interval. Offsets on a stream are strictly
-//     increasing, checkpoints included: no checkpoint follows a transaction
-//     at the ledger end, and none repeats an offset;
+//     for the checkpoint interval. Like Canton's, a stream at the ledger end
+//     also gets a checkpoint at that very offset once the ledger end has
+//     stayed there, and the stream idled, for the interval: at
+//     begin_exclusive when it opens at a quiet ledger end, and after a
+//     transaction at the ledger end. Offsets on a stream never decrease;
+//     only such a checkpoint repeats one (that of the transaction before
+//     it, or begin_exclusive), and no checkpoint repeats another's;
 //   - the update format filters: an event stays if a filter of one of its
 //     witness parties (or filters_for_any_party) selects it, by wildcard, by
 //     template, or by interface (module, entity and package compared: the

@@ -125,7 +125,10 @@ func WithStartTime(t time.Time) Option {
 // before it sends an OffsetCheckpoint for a ledger end that moved without a
 // delivered transaction (filtered out, or AdvanceTime). After a batch that
 // delivered transactions, a checkpoint follows at once if the ledger end is
-// past the last one. Default: DefaultCheckpointInterval; it must be positive.
+// past the last one. It is also how long the ledger end must have stayed
+// put, and the stream idle, before a stream at the ledger end gets a
+// checkpoint repeating that offset, as Canton's cached checkpoint does.
+// Default: DefaultCheckpointInterval; it must be positive.
 func WithCheckpointInterval(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.interval = d })
 }
@@ -209,6 +212,7 @@ type Participant struct {
 	log       []*entry          // offset order
 	byID      map[string]*entry // visible transactions by update id
 	end       int64
+	endAt     time.Time // when the ledger end last moved (Restore included)
 	pruned    int64
 	processed map[string]time.Time // per synchronizer: latest processed record time
 	jump      int64                // added once to the next offset (restore shift)
@@ -537,7 +541,7 @@ func (p *Participant) processLocked(e *entry) *entry {
 		p.byID[stored.tx.UpdateID] = stored
 	}
 	p.log = append(p.log, stored)
-	p.end = off
+	p.end, p.endAt = off, time.Now()
 	if last, ok := p.processed[e.sync]; !ok || e.time.After(last) {
 		p.processed[e.sync] = e.time
 	}
@@ -686,7 +690,7 @@ func (p *Participant) Restore(s Snapshot, opts ...RestoreOption) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.log = slices.Clone(s.log)
-	p.end = s.end
+	p.end, p.endAt = s.end, time.Now()
 	p.pruned = s.pruned
 	p.processed = maps.Clone(s.processed)
 	if p.processed == nil {
@@ -1054,6 +1058,7 @@ type updateStream struct {
 type view struct {
 	entries []*entry // in (pos, limit], offset order
 	end     int64
+	endAt   time.Time // when the ledger end reached end
 	times   []ledger.SynchronizerTime
 	changed <-chan struct{}
 }
@@ -1125,7 +1130,7 @@ func (st *updateStream) look(pos, limit int64) (view, error) {
 		}
 		i := sort.Search(len(p.log), func(i int) bool { return p.log[i].offset > pos })
 		j := sort.Search(len(p.log), func(i int) bool { return p.log[i].offset > limit })
-		v := view{entries: p.log[i:j:j], end: p.end, times: p.timesLocked(), changed: p.changed}
+		v := view{entries: p.log[i:j:j], end: p.end, endAt: p.endAt, times: p.timesLocked(), changed: p.changed}
 		p.mu.Unlock()
 		return v, nil
 	}
@@ -1227,6 +1232,7 @@ func (st *updateStream) runTailing(begin int64, format *txFormat) error {
 	interval := st.p.cfg.interval
 	pos := begin      // everything up to pos has been looked at
 	lastSent := begin // offset of the last item sent (or the start)
+	cpAt := int64(-1) // offset of the last checkpoint sent (-1: none yet)
 	var lastItemAt time.Time
 	for {
 		v, err := st.look(pos, -1)
@@ -1248,13 +1254,21 @@ func (st *updateStream) runTailing(begin int64, format *txFormat) error {
 		if sentTx {
 			lastItemAt = time.Now()
 		}
-		if v.end <= lastSent { // nothing to report: wait for a change
+		if v.end == 0 || v.end < lastSent || cpAt == v.end { // nothing to report: wait for a change
 			st.wait(v.changed, nil)
 			continue
 		}
-		// The ledger end moved past the last item sent. Report it at once
+		// The ledger end moved past the last item sent: report it at once
 		// after a batch, otherwise once the stream has idled long enough.
-		if idle := time.Since(lastItemAt); !sentTx && idle < interval {
+		// At the ledger end (begin_exclusive, or a transaction just sent)
+		// Canton streams the checkpoint it caches for that offset too,
+		// repeating the offset: once the ledger end has stayed there, and
+		// the stream idled, for the interval.
+		due, repeat := lastItemAt, v.end == lastSent
+		if repeat && v.endAt.After(due) {
+			due = v.endAt
+		}
+		if idle := time.Since(due); (repeat || !sentTx) && idle < interval {
 			timer := time.NewTimer(interval - idle)
 			st.wait(v.changed, timer.C)
 			timer.Stop()
@@ -1264,7 +1278,7 @@ func (st *updateStream) runTailing(begin int64, format *txFormat) error {
 		if err := st.emit(&lapiv2.GetUpdatesResponse{Update: &lapiv2.GetUpdatesResponse_OffsetCheckpoint{OffsetCheckpoint: cp.Proto()}}, v.end); err != nil {
 			return err
 		}
-		lastSent, lastItemAt = v.end, time.Now()
+		lastSent, cpAt, lastItemAt = v.end, v.end, time.Now()
 	}
 }
 

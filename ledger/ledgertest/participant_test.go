@@ -402,8 +402,8 @@ func TestTailingStreamDeliversAppendsAndCheckpoints(t *testing.T) {
 		"other::1":          ts(DefaultStartTime.Add(time.Hour)),
 	}, times)
 
-	// A transaction at the ledger end needs no checkpoint: offsets on the
-	// stream are strictly increasing.
+	// A transaction at the ledger end needs no checkpoint right after it
+	// (one at its offset comes only once the stream idled for the interval).
 	_, err = f.p.Append(txFor("alice"))
 	require.NoError(t, err)
 	require.Equal(t, int64(6), r.nextTx().GetOffset())
@@ -411,7 +411,7 @@ func TestTailingStreamDeliversAppendsAndCheckpoints(t *testing.T) {
 }
 
 func TestTailingFromLedgerEndWaitsForAppends(t *testing.T) {
-	f := setup(t)
+	f := setup(t, WithCheckpointInterval(time.Hour)) // no checkpoint at begin_exclusive first
 	_, err := f.p.Append(txFor("alice"))
 	require.NoError(t, err)
 	r := f.open(t, tail(1))
@@ -429,6 +429,9 @@ func TestIdleCheckpointAfterAdvanceTime(t *testing.T) {
 	t1 := DefaultStartTime.Add(time.Minute)
 	f.p.AdvanceTime(DefaultSynchronizer, t1)
 	cp := r.nextCheckpoint()
+	if cp.GetOffset() == 1 { // the stream idled at begin_exclusive before the advance: Canton's checkpoint there
+		cp = r.nextCheckpoint()
+	}
 	require.Equal(t, int64(2), cp.GetOffset(), "a time advance moves the ledger end")
 	require.Equal(t, ts(t1), ts(cp.GetSynchronizerTimes()[0].GetRecordTime().AsTime()))
 
