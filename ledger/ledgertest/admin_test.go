@@ -89,6 +89,25 @@ func TestAdminV35(t *testing.T) {
 	require.Equal(t, int64(6), got)
 }
 
+// Canton 3.5's GetHighestOffsetByTimestamp (GrpcPartyManagementService)
+// first looks up the synchronizer's last offset at or before the timestamp
+// and, when there is none, fails with OUT_OF_RANGE
+// INVALID_TIMESTAMP_PARTY_MANAGEMENT_ERROR ("The participant does not yet
+// have a ledger offset before or at the requested timestamp"), force or
+// not: only then come the unprocessed, forced and exact-match rules. A
+// forced answer of 0 or an EXACT_RECORD_TIME_MATCH_NOT_FOUND there makes a
+// client that treats INVALID_TIMESTAMP as 3.4-only, or OUT_OF_RANGE as
+// "retry", pass against the fake and retry until it gives up in production.
+func TestAdminV35NothingAtOrBeforeTheTimestamp(t *testing.T) {
+	f := setup(t) // AdminV35 is the default
+	t0, _, _, _ := adminLedger(t, f)
+	for _, force := range []bool{false, true} {
+		off, err := f.lookup(t, DefaultSynchronizer, t0.Add(-time.Second), force)
+		require.Error(t, err, "force %v: answered offset %d for a time before every update of the synchronizer", force, off)
+		requireError(t, err, codes.OutOfRange, ErrorIDInvalidTimestampPartyManagement)
+	}
+}
+
 func TestAdminV34(t *testing.T) {
 	f := setup(t, WithAdminBehaviour(AdminV34))
 	t0, t1, t3, t4 := adminLedger(t, f)
