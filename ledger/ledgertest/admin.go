@@ -27,6 +27,9 @@ const (
 	//
 	//   - unknown synchronizer: INVALID_ARGUMENT
 	//     INVALID_ARGUMENT_PARTY_MANAGEMENT_ERROR;
+	//   - no update of the synchronizer at or before the timestamp, force
+	//     or not: OUT_OF_RANGE INVALID_TIMESTAMP_PARTY_MANAGEMENT_ERROR, as
+	//     Canton looks that offset up before anything else;
 	//   - timestamp after the synchronizer's processed record time, without
 	//     force: FAILED_PRECONDITION UNPROCESSED_REQUESTED_TIMESTAMP;
 	//   - timestamp at or after the processed record time, with force: the
@@ -36,8 +39,8 @@ const (
 	//   - otherwise, without force: the offset of the highest transaction
 	//     with exactly that record time, or NOT_FOUND
 	//     EXACT_RECORD_TIME_MATCH_NOT_FOUND if there is none;
-	//   - otherwise, with force: the highest offset of a transaction with
-	//     record time ≤ the timestamp, or 0 if there is none.
+	//   - otherwise, with force: the highest offset of an update with
+	//     record time ≤ the timestamp.
 	AdminV35
 )
 
@@ -144,6 +147,10 @@ func (s adminService) GetHighestOffsetByTimestamp(ctx context.Context, req *admi
 	case !known:
 		return nil, StatusError(codes.InvalidArgument, ErrorIDInvalidArgumentPartyManagement,
 			fmt.Sprintf("synchronizer %s is unknown to the participant", syncID), map[string]string{"synchronizer_id": syncID})
+	case highest == 0:
+		return nil, StatusError(codes.OutOfRange, ErrorIDInvalidTimestampPartyManagement,
+			fmt.Sprintf("No ledger offset found for the requested timestamp %s on synchronizer %s (using force flag = %t): The participant does not yet have a ledger offset before or at the requested timestamp",
+				at, syncID, req.GetForce()), map[string]string{"synchronizer_id": syncID})
 	case req.GetForce() && !ts.Before(processed):
 		return answer(ledgerEnd)
 	case ts.After(processed):

@@ -70,9 +70,9 @@ func TestAdminV35(t *testing.T) {
 	fails(t1.Add(time.Microsecond), false, codes.NotFound, ErrorIDExactRecordTimeMatchNotFound)
 	ok(t1.Add(time.Microsecond), true, 3)
 	ok(t4, false, 5) // a time advance is an update the streams do not show, with an offset
-	// Nothing at or before the timestamp, forced: 0.
-	ok(t0.Add(-time.Second), true, 0)
-	fails(t0.Add(-time.Second), false, codes.NotFound, ErrorIDExactRecordTimeMatchNotFound)
+	// Nothing at or before the timestamp: OUT_OF_RANGE, forced or not.
+	fails(t0.Add(-time.Second), true, codes.OutOfRange, ErrorIDInvalidTimestampPartyManagement)
+	fails(t0.Add(-time.Second), false, codes.OutOfRange, ErrorIDInvalidTimestampPartyManagement)
 	// Beyond what the participant processed.
 	fails(t4.Add(time.Microsecond), false, codes.FailedPrecondition, ErrorIDUnprocessedRequestedTimestamp)
 	// The documented trap: forced, at or past the processed time, it answers the ledger end.

@@ -45,7 +45,8 @@ const (
 	// transaction has exactly the requested record time (NOT_FOUND, AdminV35).
 	ErrorIDExactRecordTimeMatchNotFound = "EXACT_RECORD_TIME_MATCH_NOT_FOUND"
 	// ErrorIDInvalidTimestampPartyManagement: any failure of the admin lookup
-	// on AdminV34 (OUT_OF_RANGE).
+	// on AdminV34; on AdminV35, no update of the synchronizer at or before
+	// the timestamp (OUT_OF_RANGE).
 	ErrorIDInvalidTimestampPartyManagement = "INVALID_TIMESTAMP_PARTY_MANAGEMENT_ERROR"
 	// ErrorIDInvalidArgumentPartyManagement: the admin lookup names a
 	// synchronizer the participant does not know (INVALID_ARGUMENT, AdminV35).
