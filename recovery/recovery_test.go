@@ -412,3 +412,27 @@ func TestNonUniqueModeAtTheFirstTransaction(t *testing.T) {
 		})
 	}
 }
+
+// The same with the admin API named (Options.AdminAPI = Admin35, or told
+// from an UNPROCESSED_REQUESTED_TIMESTAMP while the node caught up): Canton
+// 3.5 fails the forced look-up of tRecovery − 1µs, with nothing at or before
+// it, with OUT_OF_RANGE INVALID_TIMESTAMP_PARTY_MANAGEMENT_ERROR. That
+// means offRecovery 0, as on 3.4; retrying cannot change the answer.
+func TestNonUniqueModeAtTheFirstTransactionOn35Named(t *testing.T) {
+	steps := script(30, 2)
+	ctx := context.Background()
+	b := newBundle(t, ledgertest.WithAdminBehaviour(ledgertest.AdminV35))
+	backup := b.p.Backup() // empty
+	play(t, b.p, steps)
+	ingestTo(t, b, offsetOf(t, b.p, "tx-00001"))
+	b.p.Restore(backup)
+
+	o := options(recovery.ModeNonUnique)
+	o.AdminAPI = recovery.Admin35
+	o.Timeout = 2 * time.Second
+	rw, err := recovery.Plan(ctx, b.db, b.client, o)
+	require.NoError(t, err)
+	require.Zero(t, rw.To)
+	require.Len(t, rw.Lookups, 2)
+	require.True(t, rw.Lookups[1].Force)
+}
