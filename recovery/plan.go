@@ -481,8 +481,8 @@ func lowestAtRecoveryTime(ctx context.Context, p Participant, rw *Rewind, exact,
 	switch {
 	case err == nil && off < exact:
 		return off + 1
-	case err != nil && errors.Is(err, ledger.ErrInvalidTimestamp) && rw.AdminAPI != Admin35:
-		return 1 // 3.4, tRecovery processed: nothing lies at or before tRecovery − 1µs
+	case err != nil && errors.Is(err, ledger.ErrInvalidTimestamp):
+		return 1 // tRecovery processed (3.4 and 3.5): nothing lies at or before tRecovery − 1µs
 	}
 	return exact
 }
@@ -524,10 +524,11 @@ func lookupBefore(ctx context.Context, p Participant, opts Options, rw *Rewind, 
 			return off, nil
 		case ctx.Err() != nil:
 			return 0, ctx.Err()
-		case errors.Is(err, ledger.ErrInvalidTimestamp) && rw.AdminAPI != Admin35:
-			// 3.4, after the look-up of tRecovery succeeded: the only failure
-			// left is that no transaction lies at or before the time.
-			rw.detect(Admin34)
+		case errors.Is(err, ledger.ErrInvalidTimestamp):
+			// After the look-up of tRecovery succeeded, the only failure
+			// left, on 3.4 as on 3.5 (force or not), is that no update lies
+			// at or before the time: offRecovery 0. It tells the two apart
+			// no more than retrying changes it.
 			rw.Lookups = append(rw.Lookups, Lookup{Time: rw.LookupTime, Force: force, Err: err})
 			return 0, nil
 		case ledger.IsRetryable(err) && time.Now().Before(deadline):

@@ -377,9 +377,9 @@ func TestSeveralSynchronizersReplayWithoutDuplicate(t *testing.T) {
 }
 
 // tRecovery is the record time of the first transaction of the
-// synchronizer: nothing lies at or before tRecovery − 1µs. Canton 3.4 then
-// fails the look-up, 3.5 answers 0 with force; either way ingestion resumes
-// from the start and dedup drops what it had.
+// synchronizer: nothing lies at or before tRecovery − 1µs. Canton 3.4 and
+// 3.5 (force or not) then fail the look-up with INVALID_TIMESTAMP;
+// ingestion resumes from the start and dedup drops what it had.
 func TestNonUniqueModeAtTheFirstTransaction(t *testing.T) {
 	steps := script(30, 2)
 	want := reference(t, steps)
