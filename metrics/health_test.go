@@ -2,6 +2,8 @@ package metrics_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -69,4 +71,30 @@ func TestHealthCaughtUpButDatabaseGone(t *testing.T) {
 	code, got = health(t, h)
 	require.Equal(t, http.StatusOK, code, got.Reason)
 	require.Contains(t, got.Reason, "caught up")
+}
+
+// TestHealthLagOneBeyondTheLedgerEndIsNotUnknown: /healthz's
+// ledger_end_lag is -1 when the lag is unknown, and also when the
+// checkpoint is exactly one offset beyond the participant's ledger end (a
+// node restored from a backup taken one update earlier). An operator or a
+// probe reading the body cannot tell the two apart; the negative lag is the
+// one sign of a restored participant the body carries while a recent commit
+// keeps it healthy.
+func TestHealthLagOneBeyondTheLedgerEndIsNotUnknown(t *testing.T) {
+	clk := &clock{t: t0}
+	stats := sampleStats()
+	lag, lagErr := int64(-1), error(nil)
+	h := metrics.Handler(func() ingest.Stats { return stats }, metrics.Options{
+		Now:          clk.Now,
+		LedgerEndLag: func(context.Context) (int64, error) { return lag, lagErr },
+	})
+	_, _, beyond := get(t, h, "/healthz")
+	lagErr = errors.New("ledger: GetLedgerEnd: Unavailable: connection refused")
+	_, _, unknown := get(t, h, "/healthz")
+	field := func(body string) string {
+		var m map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal([]byte(body), &m), body)
+		return string(m["ledger_end_lag"])
+	}
+	require.NotEqual(t, field(unknown), field(beyond), "the same ledger_end_lag for an unknown lag and a checkpoint one beyond the ledger end:\n%s%s", unknown, beyond)
 }
