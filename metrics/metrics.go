@@ -171,8 +171,9 @@ type Health struct {
 	Reason string `json:"reason"`
 	// Offset is the checkpoint offset.
 	Offset int64 `json:"offset"`
-	// LedgerEndLag is the offsets behind the ledger end; -1 if unknown.
-	LedgerEndLag int64 `json:"ledger_end_lag"`
+	// LedgerEndLag is the offsets behind the ledger end (negative: the
+	// checkpoint is beyond it); nil (null) if unknown.
+	LedgerEndLag *int64 `json:"ledger_end_lag"`
 	// LastCommit is when the last batch committed; null before the first.
 	LastCommit *time.Time `json:"last_commit"`
 }
@@ -209,9 +210,10 @@ func (e *exporter) observe(ctx context.Context) observation {
 
 func (e *exporter) health(o observation) Health {
 	s := o.stats
-	h := Health{Offset: s.Offset, LedgerEndLag: -1}
+	h := Health{Offset: s.Offset}
 	if o.lagOK {
-		h.LedgerEndLag = o.lag
+		lag := o.lag
+		h.LedgerEndLag = &lag
 	}
 	if !s.LastCommit.IsZero() {
 		t := s.LastCommit

@@ -175,7 +175,7 @@ func TestLedgerEndLagUnknownIsLeftOut(t *testing.T) {
 	require.Contains(t, m, "txhistory_checkpoint_offset")
 	require.NotContains(t, m, "txhistory_ledger_end_lag")
 	_, _, body = get(t, metrics.Handler(never, metrics.Options{Now: clk.Now}), "/healthz")
-	require.Contains(t, body, `"ledger_end_lag":-1`)
+	require.Contains(t, body, `"ledger_end_lag":null`)
 }
 
 func health(t *testing.T, h http.Handler) (int, metrics.Health) {
@@ -205,7 +205,8 @@ func TestHealth(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, "ok", got.Status)
 	require.Contains(t, got.Reason, "last commit 2s ago at offset 1234")
-	require.Equal(t, int64(66), got.LedgerEndLag)
+	require.NotNil(t, got.LedgerEndLag)
+	require.Equal(t, int64(66), *got.LedgerEndLag)
 
 	// Silent for too long while behind: unhealthy, with the reason.
 	clk.t = t0.Add(10 * time.Minute)
@@ -229,7 +230,7 @@ func TestHealth(t *testing.T) {
 	code, got = health(t, h)
 	require.Equal(t, http.StatusServiceUnavailable, code)
 	require.Contains(t, got.Reason, "ledger end is unknown: ledger: GetLedgerEnd: Unavailable")
-	require.Equal(t, int64(-1), got.LedgerEndLag)
+	require.Nil(t, got.LedgerEndLag)
 	_, _, body = get(t, h, "/metrics")
 	m := parse(t, body)
 	require.Equal(t, 0.0, m["txhistory_ledger_reachable"])
