@@ -1068,3 +1068,24 @@ func TestPruningAbortsAnOpenStreamAboveIt(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(5), again.nextTx().GetOffset(), "the stream stays open")
 }
+
+// AdvanceTime's doc: "the ledger end moves by one offset step and the next
+// checkpoints carry t". While a Restore's recovery is pending (manual
+// catch-up), a time advance queues behind the recovered updates, as Append's
+// transactions do: the ledger end and the processed record time stay put
+// until CatchUp reaches it.
+func TestAdvanceTimeWhileCatchingUpMovesTheLedgerEndAsDocumented(t *testing.T) {
+	f := setup(t, WithCheckpointInterval(time.Hour))
+	_, err := f.p.Append(txFor("alice"))
+	require.NoError(t, err)
+	backup := f.p.Backup()
+	_, err = f.p.Append(txFor("alice"))
+	require.NoError(t, err)
+	f.p.Restore(backup, WithCatchUp(true))
+	end := f.p.LedgerEnd()
+
+	tAdvance := DefaultStartTime.Add(time.Hour)
+	f.p.AdvanceTime("", tAdvance)
+	require.Equal(t, end+1, f.p.LedgerEnd(), "AdvanceTime did not move the ledger end by one offset step")
+	require.Equal(t, tAdvance, f.p.ProcessedRecordTime(""))
+}
