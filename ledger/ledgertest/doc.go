@@ -30,8 +30,9 @@
 // Record times must not decrease on a synchronizer, but may repeat, as they
 // do after participant-local history changes. AdvanceTime moves a
 // synchronizer's time without a visible transaction (the ledger end still
-// moves, as the participant's other updates would make it). Prune makes old
-// offsets unreadable.
+// moves, as the participant's other updates would make it; during a manual
+// catch-up it queues, as appended transactions do). Prune makes old offsets
+// unreadable.
 //
 // # Token standard transactions
 //

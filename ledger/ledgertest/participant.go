@@ -553,7 +553,9 @@ func (p *Participant) processLocked(e *entry) *entry {
 // (other parties' transactions, topology) do: the ledger end moves by one
 // offset step and the next checkpoints carry t. Time never goes backwards: a t
 // before the synchronizer's latest record time keeps that time (the ledger end
-// still moves).
+// still moves). While a Restore's recovery is pending (manual catch-up), the
+// advance queues behind the recovered updates, as Append's transactions do:
+// the ledger end and ProcessedRecordTime move when CatchUp reaches it.
 func (p *Participant) AdvanceTime(syncID string, t time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

