@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,4 +115,39 @@ func TestIntervalPeakWithoutHWMReset(t *testing.T) {
 	s.sample()
 	require.Less(t, s.ivRSS, hwm-64<<20, "the interval's peak is a sample of the RSS, not VmHWM")
 	require.GreaterOrEqual(t, s.peakRSS, hwm, "the peak since the start keeps VmHWM")
+}
+
+// TestFlatRuleRejectsSteadyGrowth: the memory target is RSS "flat from
+// 100k to 1M". An ingester whose peak RSS climbs by the same 3 MB in every
+// tenth, 80 → 107 MB over the million (a leak of some 30 bytes a
+// transaction, 300 MB more at ten million), is not flat; the summary must
+// not print "target flat: met" for it. Run 1's tenths (BENCHMARKS.md,
+// "Figures") are flat and must stay so.
+func TestFlatRuleRejectsSteadyGrowth(t *testing.T) {
+	verdict := func(peaks []float64) string {
+		r := &Result{MemN: 1_000_000, Durable: true}
+		running := 0.0
+		for i, p := range peaks {
+			running = max(running, p)
+			r.Memory = append(r.Memory, memPoint{Transactions: int64(i+1) * 100_000, PeakRSSMB: running, IntervalPeakRSSMB: p,
+				ElapsedS: float64(i + 1)})
+			r.PeakRSSMB = running
+		}
+		var out strings.Builder
+		summary(&bench{progress: &out}, r, []string{"memory"})
+		for line := range strings.SplitSeq(out.String(), "\n") {
+			if _, v, ok := strings.Cut(line, "target flat: "); ok {
+				return v
+			}
+		}
+		t.Fatalf("no flat verdict in %q", out.String())
+		return ""
+	}
+	var ramp []float64
+	for i := range 10 {
+		ramp = append(ramp, 80+3*float64(i))
+	}
+	require.Equal(t, "MISSED", verdict(ramp), "peak RSS per tenth %v", ramp)
+	run1 := []float64{80.8, 88.9, 88.5, 85.7, 87.2, 86.2, 86.8, 86.0, 85.1, 87.1}
+	require.Equal(t, "met", verdict(run1))
 }
