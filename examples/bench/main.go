@@ -430,6 +430,23 @@ func windowRate(points []memPoint, from int) float64 {
 	return 0
 }
 
+// flatRSS is the memory target's "flat from 100k to 1M" over the points
+// of the memory phase (one a tenth): the peak at the end at most 1.25 × the
+// peak over the first tenth + 10 MB, and the peaks of the last three
+// tenths on average at most 10% (+ 1 MB) above those of the three tenths
+// after the first. The first rule alone lets the RSS climb steadily by a
+// third over the run; the second compares windows of equal length past the
+// first tenth's start-up, so a climb from tenth to tenth fails it.
+func flatRSS(points []memPoint) bool {
+	if len(points) == 0 {
+		return false
+	}
+	first, last := points[0], points[len(points)-1]
+	after := min(1, len(points)-1) // the first tenth itself if it is the only one
+	return last.PeakRSSMB <= first.PeakRSSMB*1.25+10 &&
+		windowMean(points, len(points)-3) <= windowMean(points, after)*1.10+1
+}
+
 // summary prints the figures against the targets of issue 7.
 func summary(b *bench, r *Result, phases []string) {
 	b.logf("")
@@ -452,7 +469,7 @@ func summary(b *bench, r *Result, phases []string) {
 	}
 	if slices.Contains(phases, "memory") && len(r.Memory) > 0 {
 		first, last := r.Memory[0], r.Memory[len(r.Memory)-1]
-		flat := last.PeakRSSMB <= first.PeakRSSMB*1.25+10
+		flat := flatRSS(r.Memory)
 		b.logf("  memory   peak RSS %.0f MB, peak Go heap %.0f MB over %d transactions   target ≤ 150 MB: %s",
 			r.PeakRSSMB, r.PeakHeapMB, r.MemN, check(r.PeakRSSMB <= 150))
 		b.logf("           peak RSS %.0f MB at %d → %.0f MB at %d                  target flat: %s",
@@ -464,8 +481,8 @@ func summary(b *bench, r *Result, phases []string) {
 			prev = p.Transactions
 		}
 		b.logf("           peak RSS per interval: %s", strings.Join(iv, ", "))
-		b.logf("           the last three intervals' peaks average %.0f MB, the first three's %.0f MB",
-			windowMean(r.Memory, len(r.Memory)-3), windowMean(r.Memory, 0))
+		b.logf("           the last three intervals' peaks average %.0f MB, the first three's %.0f MB, the three after the first's %.0f MB",
+			windowMean(r.Memory, len(r.Memory)-3), windowMean(r.Memory, 0), windowMean(r.Memory, 1))
 		if firstRate := windowRate(r.Memory, 0); firstRate > 0 {
 			lastRate := windowRate(r.Memory, len(r.Memory)-3)
 			b.logf("           throughput: %.0f tx/s over the last three intervals, %.0f tx/s over the first three (%.2f of it)",
