@@ -196,16 +196,24 @@ func sampleCPU(fakePID, pgPID int) cpuUse {
 	}
 	if data, err := os.ReadFile("/proc/stat"); err == nil {
 		line, _, _ := strings.Cut(string(data), "\n")
-		f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal
-		for k, v := range f[1:min(len(f), 9)] {
-			if k == 3 || k == 4 { // idle, iowait
-				continue
-			}
-			t, _ := strconv.ParseInt(v, 10, 64)
-			u.Machine += time.Duration(t) * clockTick
-		}
+		u.Machine = machineCPU(line)
 	}
 	return u
+}
+
+// machineCPU is the CPU time all processes used, from the first line of
+// /proc/stat.
+func machineCPU(line string) time.Duration {
+	var d time.Duration
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal
+	for k, v := range f[1:min(len(f), 9)] {
+		if k == 3 || k == 4 { // idle, iowait
+			continue
+		}
+		t, _ := strconv.ParseInt(v, 10, 64)
+		d += time.Duration(t) * clockTick
+	}
+	return d
 }
 
 // perTx is the CPU time per transaction each part used between two samples,
