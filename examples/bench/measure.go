@@ -174,7 +174,7 @@ type cpuUse struct {
 // sampleCPU reads the CPU time of this process, of the fake (fakePID), of
 // the PostgreSQL server (pgPID, the postmaster: it and its children, live
 // or exited; 0 when unknown, with -dsn) and of the whole machine (all
-// processes, other users' included: /proc/stat).
+// processes, other users' included: /proc/stat, steal left out).
 func sampleCPU(fakePID, pgPID int) cpuUse {
 	var u cpuUse
 	_, u.Ingester, _, _ = procCPU("self")
@@ -202,12 +202,13 @@ func sampleCPU(fakePID, pgPID int) cpuUse {
 }
 
 // machineCPU is the CPU time all processes used, from the first line of
-// /proc/stat.
+// /proc/stat: neither idle nor iowait, nor steal (time the hypervisor gave
+// other guests, which no process here used).
 func machineCPU(line string) time.Duration {
 	var d time.Duration
 	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal
 	for k, v := range f[1:min(len(f), 9)] {
-		if k == 3 || k == 4 { // idle, iowait
+		if k == 3 || k == 4 || k == 7 { // idle, iowait, steal (no process here ran)
 			continue
 		}
 		t, _ := strconv.ParseInt(v, 10, 64)
