@@ -163,6 +163,8 @@ type otherHolding struct {
 	inst  Instrument
 	// amount is what owner got of inst inside the operation.
 	amount decimal.Decimal
+	// n is how many holdings of inst owner got inside the operation.
+	n int
 }
 
 // gotAt is a holding of inst that owner, not the treasury, got at node.
@@ -178,6 +180,28 @@ func (cs *changes) gotWithin(owner string, inst Instrument, cl closedInstr) bool
 	return slices.ContainsFunc(cs.gotAt, func(g gotAt) bool {
 		return g.owner == owner && g.inst == inst && g.node >= cl.node && g.node <= cl.last
 	})
+}
+
+// gotBeside reports whether owner got a holding of inst inside the
+// operation but below none of the choices with sub-events that closed an
+// instruction: beside them (the funds moved by a transfer of its own).
+// Holdings got before the first instruction closed are not in gotAt, and
+// are beside them all.
+func (cs *changes) gotBeside(owner string, inst Instrument) bool {
+	i := slices.IndexFunc(cs.others, func(o otherHolding) bool { return o.owner == owner && o.inst == inst })
+	if i < 0 {
+		return false
+	}
+	below := 0
+	for _, g := range cs.gotAt {
+		if g.owner != owner || g.inst != inst {
+			continue
+		}
+		if slices.ContainsFunc(cs.closed, func(cl closedInstr) bool { return cl.last > cl.node && g.node >= cl.node && g.node <= cl.last }) {
+			below++
+		}
+	}
+	return cs.others[i].n > below
 }
 
 // hasOther reports whether owner got a holding of inst inside the operation.
@@ -575,9 +599,10 @@ func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instructio
 			}
 			i := slices.IndexFunc(cs.others, func(o otherHolding) bool { return o.owner == hv.Owner && o.inst == hv.Instrument })
 			if i < 0 {
-				cs.others = append(cs.others, otherHolding{hv.Owner, hv.Instrument, hv.Amount})
+				cs.others = append(cs.others, otherHolding{hv.Owner, hv.Instrument, hv.Amount, 1})
 			} else {
 				cs.others[i].amount = cs.others[i].amount.Add(hv.Amount)
+				cs.others[i].n++
 			}
 		}
 	}
@@ -1183,8 +1208,9 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 // gain the amount there (the funds went back, the gain is another's), and,
 // of several such from different senders or for different reasons, only
 // the one inside whose own choice the treasury gained it; an outgoing one
-// when its receiver got a holding of the instrument (below the choice that
-// closed it, when that choice has sub-events), the first such one, or else
+// when its receiver got a holding of the instrument (when the choice that
+// closed it has sub-events: below it, or beside every such choice, not
+// below another's), the first such one, or else
 // when it is the only outgoing candidate (the receiver's holding may be
 // out of the treasury's view).
 //
@@ -1246,11 +1272,14 @@ func (r *run) closedByTransfer(en *Entry, cs *changes, meta Metadata, otherOwner
 			}
 			cands = append(cands, k)
 			// Paid: its receiver got a holding below the choice that
-			// closed it or, when that choice has no sub-events (the funds
-			// moved beside it), anywhere in the operation.
+			// closed it or beside every such choice (the funds moved by
+			// a transfer of their own, the choice on the instruction
+			// perhaps only unlocking them), not below the choice on
+			// another instruction; when that choice has no sub-events,
+			// anywhere in the operation.
 			got := cs.hasOther(t.Receiver, t.Instrument)
 			if cl.last > cl.node {
-				got = cs.gotWithin(t.Receiver, t.Instrument, cl)
+				got = cs.gotWithin(t.Receiver, t.Instrument, cl) || cs.gotBeside(t.Receiver, t.Instrument)
 			}
 			if got {
 				if paid++; paid == 1 {
