@@ -507,15 +507,27 @@ func (s *Store) create(ctx context.Context, tx *sqlx.Tx, r Request) (*Withdrawal
 // warnUnknownRequestClock warns when a request names a synchronizer with
 // no record time ingested while others have some: it does not expire, nor
 // stop being submitted, until one is (a typo in the id keeps it requested
-// for good). A failed read of the checkpoint only skips the warning.
+// for good). A failed read of the checkpoint (a role without access to it,
+// say) only skips the warning: it runs in a savepoint of its own, rolled
+// back on failure, since a failed statement would abort tx.
 func (s *Store) warnUnknownRequestClock(ctx context.Context, tx *sqlx.Tx, r Request) {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT `+warnSavepoint); err != nil {
+		return
+	}
 	times, err := s.recordTimes(ctx, tx)
+	if err != nil {
+		_, _ = tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT `+warnSavepoint)
+	}
+	_, _ = tx.ExecContext(ctx, `RELEASE SAVEPOINT `+warnSavepoint)
 	if err != nil || len(times) == 0 || !times[r.SynchronizerID].IsZero() {
 		return
 	}
 	s.log.Warn("withdrawal: the request names a synchronizer with no record time ingested yet: it does not expire until one is (not used by the treasury so far, or a wrong id)",
 		"id", r.ID, "synchronizer_id", r.SynchronizerID, "ingested", slices.Sorted(maps.Keys(times)))
 }
+
+// warnSavepoint holds warnUnknownRequestClock's read.
+const warnSavepoint = "txhistory_withdrawal_create_warn"
 
 func existingOrConflict(existing *Withdrawal, r Request) (*Withdrawal, error) {
 	if sameRequest(existing.Request.normalize(), r) {
