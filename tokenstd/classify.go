@@ -228,6 +228,18 @@ func (cs *changes) firstOther() string {
 	return cs.others[0].owner
 }
 
+// othersOf is how many owners other than the treasury got a holding of inst
+// inside the operation.
+func (cs *changes) othersOf(inst Instrument) int {
+	n := 0
+	for _, o := range cs.others {
+		if o.inst == inst {
+			n++
+		}
+	}
+	return n
+}
+
 // otherOf is the first owner other than the treasury to get a holding of
 // inst inside the operation, or "".
 func (cs *changes) otherOf(inst Instrument) string {
@@ -1147,10 +1159,13 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 				r.completed(&en, T, T, decimal.Decimal{}, "")
 			case sender == T && en.Amount.IsNegative():
 				sent := en.Amount.Neg().Sub(burned)
-				if g := cs.otherAmount(got, inst); got != "" && g.GreaterThan(sent) {
+				if g := cs.otherAmount(got, inst); got != "" && g.GreaterThan(sent) && cs.othersOf(inst) == 1 {
 					// got received more than the treasury's loss less the
 					// burned amount: the inputs held value that is not a
 					// holding (reward coupons). It was sent what it got.
+					// Not when another party got a holding of inst too
+					// (the change of someone who paid got beside the
+					// treasury): part of what got received is theirs.
 					sent = g
 				}
 				r.completed(&en, T, got, sent, got)
