@@ -398,6 +398,11 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 					a.log.Warn("withdrawal: not marked failed", "id", w.ID, "err", err)
 					return nil
 				}
+				// The mark does not commit (the Refunder's error, say):
+				// the withdrawal stays requested, its attempt cleared.
+				// Retry it after the others, so that a Refunder refusing
+				// it for good does not stop every round before them.
+				a.setRetried(w.ID, true)
 				return err
 			}
 			round.Failed++
