@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
@@ -38,7 +39,7 @@ CREATE CONSTRAINT TRIGGER fail_first_aside_commit AFTER INSERT ON txhistory.revi
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_first_aside_commit();`)
 	require.NoError(t, err)
 
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
 		for _, x := range batch.Transactions {
 			if x.UpdateID == rejected {
@@ -80,7 +81,7 @@ func TestSetAsideAgainKeepsTheFirstRecord(t *testing.T) {
 		stored[0].UpdateID, stored[0].Offset)
 	require.NoError(t, err)
 
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	ing := newIngester(t, b, ingest.Config{Poison: ingest.PoisonSetAside, EndOffset: b.p.LedgerEnd(),
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	require.NoError(t, ing.Run(context.Background()))

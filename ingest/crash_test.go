@@ -1,20 +1,19 @@
 package ingest_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cantonx/txhistory/checkpoint"
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
@@ -86,7 +85,7 @@ func TestCrashAtRandomMoments(t *testing.T) {
 	run := func(killAfter time.Duration) (killed bool, err error) {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), childEnv+"=1", childDSNEnv+"="+dsn, childLedgerEnv+"="+b.p.Addr(), childEndEnv+"="+strconv.FormatInt(end, 10))
-		out := &lockedBuffer{}
+		out := &syncbuf.Buffer{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			return false, err
@@ -142,26 +141,7 @@ func TestCrashAtRandomMoments(t *testing.T) {
 	require.Equal(t, len(treasuryTxs(b.p)), st.Ingested)
 }
 
-// lockedBuffer collects a child's output, or a log written from the
-// Ingester's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func childErr(err error, out *lockedBuffer) error {
+func childErr(err error, out *syncbuf.Buffer) error {
 	if err == nil {
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/proto/gen/lapiv2"
@@ -215,7 +216,7 @@ func TestStopWhileTheCheckpointCannotBeRead(t *testing.T) {
 	gone, err := sqlx.Open("postgres", "postgres://u@127.0.0.1:1/x?sslmode=disable&connect_timeout=1")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = gone.Close() })
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	ing, err := ingest.New(gone, b.client, ingest.Config{Parties: []string{treasury}, Handler: effectsHandler,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Lock: ingest.LockNone,
 		MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})

@@ -1,36 +1,16 @@
 package withdrawal_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/stretchr/testify/require"
 )
-
-// syncBuffer is a bytes.Buffer safe for the Automation's goroutine and the
-// test's.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // Run logs when the Automation pauses (the gate closed) and resumes (the
 // gate open again). A round that fails — the database unreachable, here
@@ -40,7 +20,7 @@ func (s *syncBuffer) String() string {
 func TestRunDoesNotReportResumedOnAFailedRound(t *testing.T) {
 	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
 	require.NoError(t, e.store.Disable(e.ctx, "Integration DB restore"))
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	rounds := make(chan withdrawal.Round, 100)
 	auto, err := withdrawal.NewAutomation(e.store, withdrawal.AutomationConfig{
 		Submitter:    withdrawal.SubmitFunc(func(context.Context, *withdrawal.Withdrawal) error { return nil }),

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
+	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/stretchr/testify/require"
 )
 
@@ -25,7 +26,7 @@ func TestMigrateOnlyNeedsOnlyTheDSN(t *testing.T) {
 
 	_, err = parseConfig([]string{"-migrate-only"}, envOf(nil), io.Discard)
 	require.ErrorContains(t, err, "-migrate-only: $"+conn.EnvDSN)
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	require.Equal(t, 2, run([]string{"-migrate-only"}, envOf(nil), logs, nil, nil))
 	require.NotContains(t, logs.String(), "demo")
 }
@@ -53,7 +54,7 @@ func TestBadValuesAreConfigurationErrors(t *testing.T) {
 	} {
 		env := maps.Clone(base)
 		maps.Copy(env, c.env)
-		logs := &lockedBuffer{}
+		logs := &syncbuf.Buffer{}
 		require.Equal(t, 2, run(c.args, envOf(env), logs, nil, nil), "%v %v:\n%s", c.args, c.env, logs.String())
 		require.Contains(t, logs.String(), c.want)
 		require.NotContains(t, logs.String(), "S3cret")
@@ -104,7 +105,7 @@ func TestDemoIgnoresTheHostsOtherSettings(t *testing.T) {
 func TestSignalWhileWaitingForTheDatabase(t *testing.T) {
 	env := map[string]string{conn.EnvLedger: "127.0.0.1:1", conn.EnvParty: "treasury::1", conn.EnvDSN: "postgres://u:pw@127.0.0.1:1/x?sslmode=disable&connect_timeout=1",
 		"TXHISTORY_PLAINTEXT": "true", "TXHISTORY_METRICS_ADDR": ""}
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	sigs := make(chan os.Signal, 1)
 	code := make(chan int, 1)
 	go func() { code <- run(nil, envOf(env), logs, sigs, nil) }()

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
+	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/jmoiron/sqlx"
@@ -19,7 +20,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // waitReady waits until the daemon run by runDaemon is ingesting, failing
 // the test if it exits first or takes over a minute.
-func waitReady(t *testing.T, code <-chan int, ready <-chan string, logs *lockedBuffer) {
+func waitReady(t *testing.T, code <-chan int, ready <-chan string, logs *syncbuf.Buffer) {
 	t.Helper()
 	select {
 	case <-ready:
@@ -31,7 +32,7 @@ func waitReady(t *testing.T, code <-chan int, ready <-chan string, logs *lockedB
 }
 
 // runDaemon starts run in a goroutine and returns its exit code channel.
-func runDaemon(args []string, env map[string]string, logs *lockedBuffer, sigs chan os.Signal) (<-chan int, <-chan string) {
+func runDaemon(args []string, env map[string]string, logs *syncbuf.Buffer, sigs chan os.Signal) (<-chan int, <-chan string) {
 	code := make(chan int, 1)
 	ready := make(chan string, 1)
 	go func() { code <- run(args, envOf(env), logs, sigs, ready) }()
@@ -59,7 +60,7 @@ func TestTokenFileEmptyAtStart(t *testing.T) {
 
 	env := map[string]string{conn.EnvLedger: p.Addr(), conn.EnvParty: demoParty, conn.EnvDSN: dsn,
 		"TXHISTORY_PLAINTEXT": "true", "TXHISTORY_TOKEN_FILE": tokenFile}
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	sigs := make(chan os.Signal, 1)
 	code, _ := runDaemon([]string{"-metrics-addr", "127.0.0.1:0", "-progress", "100ms"}, env, logs, sigs)
 
@@ -89,7 +90,7 @@ func TestTokenFileEmptyAtStart(t *testing.T) {
 // says TXHISTORY_MIGRATE=false (as production runs, docs/OPERATIONS.md),
 // still migrates its own empty database and runs.
 func TestDemoWithTheHostsMigrateFalse(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	sigs := make(chan os.Signal, 1)
 	code, ready := runDaemon([]string{"-demo", "-metrics-addr", "127.0.0.1:0", "-demo-backlog", "100", "-progress", "100ms"},
 		map[string]string{"TXHISTORY_MIGRATE": "false"}, logs, sigs)
@@ -109,7 +110,7 @@ func TestDemoWithTheHostsMigrateFalse(t *testing.T) {
 // would go on with an unmigrated schema.
 func TestMigrateOnlyInterruptedFails(t *testing.T) {
 	env := map[string]string{conn.EnvDSN: "postgres://u:pw@127.0.0.1:1/x?sslmode=disable&connect_timeout=1"}
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	sigs := make(chan os.Signal, 1)
 	code, _ := runDaemon([]string{"-migrate-only"}, env, logs, sigs)
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "retrying") }, 20*time.Second, 10*time.Millisecond)
@@ -139,7 +140,7 @@ func TestStartedLineWithholdsAnInlineSSLKey(t *testing.T) {
 	} {
 		env := map[string]string{conn.EnvLedger: p.Addr(), conn.EnvParty: demoParty, conn.EnvDSN: pgtest.NewDSN(t) + "&sslinline=true&sslkey=" + key,
 			"TXHISTORY_PLAINTEXT": "true"}
-		logs := &lockedBuffer{}
+		logs := &syncbuf.Buffer{}
 		sigs := make(chan os.Signal, 1)
 		code, ready := runDaemon([]string{"-metrics-addr", "127.0.0.1:0"}, env, logs, sigs)
 		waitReady(t, code, ready, logs)
@@ -163,7 +164,7 @@ func TestDemoIgnoresTheHostsLibpqEnvironment(t *testing.T) {
 			for k, v := range env {
 				t.Setenv(k, v)
 			}
-			logs := &lockedBuffer{}
+			logs := &syncbuf.Buffer{}
 			sigs := make(chan os.Signal, 1)
 			code, ready := runDaemon([]string{"-demo", "-demo-backlog", "10", "-progress", "100ms"}, nil, logs, sigs)
 			waitReady(t, code, ready, logs)
@@ -192,7 +193,7 @@ func TestDemoHonoursPGBinDir(t *testing.T) {
 	require.NoError(t, os.Symlink(filepath.Join(real, "postgres"), filepath.Join(dir, "postgres")))
 	t.Setenv("PG_BINDIR", dir)
 
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	sigs := make(chan os.Signal, 1)
 	code, ready := runDaemon([]string{"-demo", "-demo-backlog", "10", "-progress", "100ms"}, nil, logs, sigs)
 	waitReady(t, code, ready, logs)

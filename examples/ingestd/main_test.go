@@ -1,41 +1,23 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"github.com/cantonx/txhistory/examples/internal/conn"
 	"io"
 	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/stretchr/testify/require"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func envOf(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
@@ -47,7 +29,7 @@ func TestDemoRunsAndStopsOnSIGTERM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL")
 	}
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	sigs := make(chan os.Signal, 1)
 	ready := make(chan string, 1)
 	code := make(chan int, 1)
@@ -175,14 +157,14 @@ func TestConfigFromFlagsAndEnvironment(t *testing.T) {
 	_, err = parseConfig(nil, envOf(nil), io.Discard)
 	require.ErrorContains(t, err, "nothing is configured")
 	require.ErrorContains(t, err, "-demo")
-	logs0 := &lockedBuffer{}
+	logs0 := &syncbuf.Buffer{}
 	require.Equal(t, 2, run(nil, envOf(nil), logs0, nil, nil), logs0.String())
 	c, err = parseConfig([]string{"-demo"}, envOf(nil), io.Discard)
 	require.NoError(t, err)
 	require.True(t, c.demo)
 
 	// A configuration error exits 2 without quoting the DSN's password.
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	env[conn.EnvSchema] = "bad;name"
 	require.Equal(t, 2, run(nil, envOf(env), logs, nil, nil))
 	require.NotContains(t, logs.String(), "pw")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
+	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
@@ -29,7 +30,7 @@ func TestMigrationsWaitForTheDatabase(t *testing.T) {
 	env := map[string]string{conn.EnvLedger: "127.0.0.1:1", conn.EnvParty: "treasury::1",
 		conn.EnvDSN:           "postgres://u:pw@127.0.0.1:1/x?sslmode=disable&connect_timeout=1",
 		"TXHISTORY_PLAINTEXT": "true", "TXHISTORY_METRICS_ADDR": ""}
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	sigs := make(chan os.Signal, 1)
 	code := make(chan int, 1)
 	go func() { code <- run(nil, envOf(env), logs, sigs, nil) }()
@@ -69,7 +70,7 @@ func TestMigrateFalseChecksTheSchemaVersion(t *testing.T) {
 			c.setup(t, db)
 			env := map[string]string{conn.EnvLedger: "127.0.0.1:1", conn.EnvParty: "treasury::1", conn.EnvDSN: dsn,
 				"TXHISTORY_PLAINTEXT": "true", "TXHISTORY_METRICS_ADDR": "", "TXHISTORY_MIGRATE": "false"}
-			logs := &lockedBuffer{}
+			logs := &syncbuf.Buffer{}
 			sigs := make(chan os.Signal, 1)
 			code, _ := runDaemon(nil, env, logs, sigs)
 			select {
@@ -97,13 +98,13 @@ func TestMigrateOnlyTo(t *testing.T) {
 	require.NoError(t, schema.Migrate(context.Background(), db))
 	env := map[string]string{conn.EnvDSN: dsn}
 	down := schema.Latest() - 1
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	require.Equal(t, 0, run([]string{"-migrate-only", "-migrate-to", strconv.Itoa(down)}, envOf(env), logs, nil, nil), logs.String())
 	applied, err := schema.Versions(context.Background(), db)
 	require.NoError(t, err)
 	require.Equal(t, down, applied[len(applied)-1].Version)
 
-	logs = &lockedBuffer{}
+	logs = &syncbuf.Buffer{}
 	require.Equal(t, 2, run([]string{"-migrate-to", "3"}, envOf(map[string]string{conn.EnvLedger: "validator:5001",
 		conn.EnvParty: "treasury::1", conn.EnvDSN: dsn}), logs, nil, nil), logs.String())
 	require.Contains(t, logs.String(), "-migrate-to needs -migrate-only")

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
+	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
@@ -25,7 +26,7 @@ func TestMigrateToAVersionThisBuildDoesNotKnow(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	require.NoError(t, schema.Migrate(context.Background(), db))
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	code := run([]string{"-migrate-only", "-migrate-to", strconv.Itoa(schema.Latest() + 1)}, envOf(map[string]string{conn.EnvDSN: dsn}), logs, nil, nil)
 	require.Equal(t, 2, code, "exit status for -migrate-to %d (this build knows up to %d):\n%s", schema.Latest()+1, schema.Latest(), logs.String())
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
+	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/schema"
@@ -46,7 +47,7 @@ func TestStandbyDoesNotIngestIntoANewerSchema(t *testing.T) {
 
 	env := map[string]string{conn.EnvLedger: p.Addr(), conn.EnvParty: demoParty, conn.EnvDSN: dsn,
 		"TXHISTORY_PLAINTEXT": "true", "TXHISTORY_METRICS_ADDR": "", "TXHISTORY_MIGRATE": "false"}
-	logs := &lockedBuffer{}
+	logs := &syncbuf.Buffer{}
 	sigs := make(chan os.Signal, 1)
 	code, _ := runDaemon([]string{"-progress", "1h"}, env, logs, sigs)
 	deadline := time.After(20 * time.Second)
