@@ -314,7 +314,7 @@ func (ing *Ingester) start(ctx context.Context, b *builder, early, split bool) (
 		prepared:     b.prepared,
 	}
 	if r, ok := ing.cfg.Handler.(Reader); ok && len(fresh) > 0 && !split {
-		v, err := r.ReadBatch(ctx, tx, batch)
+		v, err := ing.readBatch(ctx, r, tx, batch)
 		if err != nil {
 			if IsTransientDBError(err) {
 				return nil, err
@@ -342,7 +342,7 @@ func (ing *Ingester) finish(ctx context.Context, st *started, split bool) (err e
 			if err := ing.handleSplit(ctx, tx, batch, b.prev.RecordTimes, &notes); err != nil {
 				return err
 			}
-		} else if err := ing.cfg.Handler.HandleBatch(ctx, tx, batch); err != nil {
+		} else if err := ing.handleBatch(ctx, tx, batch); err != nil {
 			return &handlerError{fmt.Errorf("ingest: handler failed on batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)}
 		}
 	}

@@ -2,6 +2,9 @@ package ingest
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/cantonx/txhistory/ledger"
@@ -87,6 +90,8 @@ func (b *Batch) WithRead(v any, early bool) *Batch {
 // its database work and must not commit or roll it back. An error aborts the
 // whole batch (nothing of it is committed) and stops the Ingester with that
 // error; it should name the transaction's offset and update id.
+// A panic in HandleBatch (or ReadBatch) is recovered and taken as such an
+// error (ErrHandlerPanicked).
 type Handler interface {
 	HandleBatch(ctx context.Context, tx *sqlx.Tx, b *Batch) error
 }
@@ -260,4 +265,39 @@ func (b *Batch) forMember(c chain, i int) *Batch {
 		out = out.WithRead(v, out.readEarly)
 	}
 	return out
+}
+
+// ErrHandlerPanicked marks (wrapped) a batch whose Handler panicked in
+// HandleBatch or ReadBatch. The panic is recovered, logged with its stack,
+// and taken as the Handler's error: the batch is rolled back, and the
+// transaction is located and named (PoisonHalt) or set aside
+// (PoisonSetAside) as for an error. Batches are finished in a goroutine of
+// their own (see Pipelining), where Run's caller could not recover it.
+var ErrHandlerPanicked = errors.New("ingest: handler panicked")
+
+// handleBatch calls the Handler's HandleBatch, turning a panic into an
+// error.
+func (ing *Ingester) handleBatch(ctx context.Context, tx *sqlx.Tx, b *Batch) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = ing.panicked("HandleBatch", b, r)
+		}
+	}()
+	return ing.cfg.Handler.HandleBatch(ctx, tx, b)
+}
+
+// readBatch calls r.ReadBatch, turning a panic into an error.
+func (ing *Ingester) readBatch(ctx context.Context, r Reader, tx *sqlx.Tx, b *Batch) (v any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			v, err = nil, ing.panicked("ReadBatch", b, p)
+		}
+	}()
+	return r.ReadBatch(ctx, tx, b)
+}
+
+func (ing *Ingester) panicked(what string, b *Batch, r any) error {
+	ing.log.Error("ingest: "+what+" panicked", "from_offset", b.FromOffset, "to_offset", b.ToOffset,
+		"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	return fmt.Errorf("%w in %s: %v", ErrHandlerPanicked, what, r)
 }

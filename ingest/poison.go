@@ -185,7 +185,7 @@ func (ing *Ingester) locate(ctx context.Context, b *builder, batchErr error) err
 			one := *st.batch
 			one.Transactions = []*ledger.Transaction{t}
 			one.read, one.readEarly = nil, false
-			_, rerr := r.ReadBatch(ctx, st.tx, &one)
+			_, rerr := ing.readBatch(ctx, r, st.tx, &one)
 			if rerr != nil && !IsTransientDBError(rerr) && ctx.Err() == nil {
 				return &handlerError{fmt.Errorf("ingest: handler failed to read for transaction %s at offset %d (batch offsets %d..%d): %w",
 					t.UpdateID, t.Offset, b.prev.Offset, b.cp.Offset, rerr)}
@@ -222,7 +222,7 @@ func (ing *Ingester) eachAlone(ctx context.Context, tx *sqlx.Tx, batch *Batch, f
 		one.Skipped = 0
 		one.read, one.readEarly = nil, false // read for the whole batch
 		offset = t.Offset
-		herr := ing.cfg.Handler.HandleBatch(ctx, tx, &one)
+		herr := ing.handleBatch(ctx, tx, &one)
 		if herr == nil {
 			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT txhistory_poison`); err != nil {
 				return err
@@ -245,7 +245,7 @@ func (ing *Ingester) eachAlone(ctx context.Context, tx *sqlx.Tx, batch *Batch, f
 		rest.FromOffset = offset
 		rest.Skipped = 0
 		rest.read, rest.readEarly = nil, false
-		if err := ing.cfg.Handler.HandleBatch(ctx, tx, &rest); err != nil {
+		if err := ing.handleBatch(ctx, tx, &rest); err != nil {
 			return fmt.Errorf("ingest: handler failed on the end of batch (offsets %d..%d): %w", batch.FromOffset, batch.ToOffset, err)
 		}
 	}
