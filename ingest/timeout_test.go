@@ -1,0 +1,70 @@
+package ingest_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+)
+
+// setStatementTimeout sets statement_timeout for every session of the
+// server, those open included (ALTER SYSTEM and a reload), as a DBA does.
+func setStatementTimeout(t *testing.T, dsn string, d time.Duration) {
+	t.Helper()
+	admin, err := sqlx.Open("postgres", dsn)
+	require.NoError(t, err)
+	defer admin.Close()
+	_, err = admin.Exec(`ALTER SYSTEM SET statement_timeout = ` + strconv.FormatInt(d.Milliseconds(), 10))
+	require.NoError(t, err)
+	_, err = admin.Exec(`SELECT pg_reload_conf()`)
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond) // the reload reaches every session
+}
+
+// A statement timeout (SQLSTATE 57014 with the Ingester's context alive)
+// is a database fault like a lost connection: here the handler's table is
+// locked for a while by another session (an exchange's report, a
+// migration of its own table) and the server's statement_timeout cancels
+// the handler's INSERT. The batch must be retried once the lock is gone,
+// with nothing set aside: the transactions are not at fault. The Ingester
+// took 57014 for the Handler rejecting the batch: under PoisonSetAside it
+// handled the batch one transaction at a time, each timing out, and set
+// every one aside (their effects never applied); under PoisonHalt Run
+// stopped, blaming the first transaction.
+func TestStatementTimeoutIsRetriedNotSetAside(t *testing.T) {
+	for _, policy := range []ingest.PoisonPolicy{ingest.PoisonSetAside, ingest.PoisonHalt} {
+		t.Run(map[ingest.PoisonPolicy]string{ingest.PoisonSetAside: "SetAside", ingest.PoisonHalt: "Halt"}[policy], func(t *testing.T) {
+			b, _ := privateBundle(t)
+			appendN(t, b.p, 0, 50)
+			runToEnd(t, b, ingest.Config{})
+			setStatementTimeout(t, b.dsn, 300*time.Millisecond)
+
+			// Another session holds the handler's table for 1.5s.
+			other, err := sqlx.Open("postgres", b.dsn)
+			require.NoError(t, err)
+			defer other.Close()
+			ltx, err := other.Beginx()
+			require.NoError(t, err)
+			_, err = ltx.Exec(`LOCK TABLE effects IN ACCESS EXCLUSIVE MODE`)
+			require.NoError(t, err)
+			go func() {
+				time.Sleep(1500 * time.Millisecond)
+				_ = ltx.Rollback()
+			}()
+
+			appendN(t, b.p, 50, 30)
+			ing := newIngester(t, b, ingest.Config{Poison: policy, EndOffset: b.p.LedgerEnd()})
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			require.NoError(t, ing.Run(ctx))
+			aside, err := ing.SetAsideTransactions(ctx)
+			require.NoError(t, err)
+			require.Empty(t, len(aside), "transactions set aside for a statement timeout: %v", aside)
+			requireAllOnce(t, b)
+		})
+	}
+}
