@@ -20,7 +20,11 @@ import (
 // IsTransientDBError reports whether err is a database fault that a retry
 // of the whole SQL transaction can get past: a lost or refused connection, a
 // server shutting down or starting up, a serialization failure or deadlock,
-// too many connections. A dropped database is not one.
+// too many connections, a statement cancelled (statement_timeout,
+// pg_cancel_backend) or a lock not granted in time (lock_timeout): another
+// session may be holding what the statement waits for. A dropped database
+// is not one. A statement cancelled because the caller's context ended is
+// reported as cancelled too (57014): check the context first.
 func IsTransientDBError(err error) bool {
 	if err == nil {
 		return false
@@ -30,14 +34,14 @@ func IsTransientDBError(err error) bool {
 		switch pqe.Code.Class() {
 		case "08", // connection exception
 			"57": // operator intervention: admin shutdown, crash shutdown, cannot connect now
-			// query_canceled is ours (context); database_dropped does not
-			// come back by waiting.
-			return pqe.Code != "57014" && pqe.Code != "57P04"
+			// database_dropped does not come back by waiting.
+			return pqe.Code != "57P04"
 		case "53": // insufficient resources (too many connections, out of memory)
 			return true
 		}
 		switch pqe.Code {
-		case "40001", "40P01": // serialization failure, deadlock
+		case "40001", "40P01", // serialization failure, deadlock
+			"55P03": // lock_not_available (lock_timeout)
 			return true
 		}
 		return false

@@ -19,6 +19,8 @@ func TestIsTransientDBError(t *testing.T) {
 		&pq.Error{Code: "08006"}, // connection_failure
 		&pq.Error{Code: "40001"}, // serialization_failure
 		&pq.Error{Code: "53300"}, // too_many_connections
+		&pq.Error{Code: "57014"}, // query_canceled: statement_timeout
+		&pq.Error{Code: "55P03"}, // lock_not_available: lock_timeout
 		driver.ErrBadConn,
 		fmt.Errorf("dial: %w", syscall.ECONNREFUSED),
 	}
@@ -28,7 +30,6 @@ func TestIsTransientDBError(t *testing.T) {
 	permanent := []error{
 		&pq.Error{Code: "23505"}, // unique_violation
 		&pq.Error{Code: "42P01"}, // undefined_table
-		&pq.Error{Code: "57014"}, // query_canceled
 		&pq.Error{Code: "57P04"}, // database_dropped
 		&pq.Error{Code: "3D000"}, // invalid_catalog_name (no such database)
 		&url.Error{Op: "parse", URL: "postgres://x:y@h:notaport/db", Err: errors.New("invalid port")},
