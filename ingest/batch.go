@@ -202,6 +202,11 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-ing.stopCh:
+			// Stop while the database refuses the batch: it is not
+			// committed, and the next Run streams it again.
+			ing.log.Warn("ingest: stopped before the batch could commit; the next run ingests it again", "from_offset", b.prev.Offset, "to_offset", b.cp.Offset, "err", redactErr(err))
+			return errStopped
 		case <-time.After(wait):
 		}
 	}

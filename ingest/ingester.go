@@ -285,7 +285,9 @@ func (ing *Ingester) checkPool() error {
 }
 
 // Stop asks Run to commit what it has received and return nil. It does not
-// wait; Run's return says when it is done.
+// wait; Run's return says when it is done. A batch the database refuses
+// (down, or a transient fault) is not retried after Stop: Run returns nil
+// without it, and the next Run ingests it again.
 func (ing *Ingester) Stop() { ing.stop.Do(func() { close(ing.stopCh) }) }
 
 // ErrCheckpointBeyondLedgerEnd is returned (wrapped) when the stored
@@ -364,7 +366,7 @@ func (ing *Ingester) Run(ctx context.Context) error {
 			ing.useCheckpoint(cp)
 		}
 		progressed, err := ing.session(ctx)
-		if err == nil {
+		if err == nil || errors.Is(err, errStopped) {
 			return nil
 		}
 		if errors.Is(err, errEndedShort) {
