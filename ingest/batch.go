@@ -11,6 +11,7 @@ import (
 	"github.com/cantonx/txhistory/checkpoint"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // ErrParticipantRestored means the participant's history no longer matches
@@ -351,13 +352,14 @@ func (ing *Ingester) finish(ctx context.Context, st *started, split bool) (err e
 			return &handlerError{fmt.Errorf("ingest: handler failed on batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)}
 		}
 	}
+	handled := ing.cfg.Handler != nil && (len(batch.Transactions) > 0 || len(b.cps) > 0)
 	for _, p := range b.poison {
 		if err := ing.setAside(ctx, tx, p.updateID, p.offset, time.Time{}, "", p.err, p.raw, &notes); err != nil {
-			return err
+			return leftAborted(handled, b, err)
 		}
 	}
 	if err := ing.cps.AdvanceTx(ctx, tx, b.prev.Offset, b.cp); err != nil {
-		return err
+		return leftAborted(handled, b, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("ingest: commit batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
@@ -367,6 +369,26 @@ func (ing *Ingester) finish(ctx context.Context, st *started, split bool) (err e
 }
 
 var readCommitted = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+
+// errLeftAborted is a Handler's error when it returned nil but left its SQL
+// transaction aborted: it ignored a database error.
+var errLeftAborted = errors.New("the handler returned no error but left the SQL transaction aborted (it ignored a database error; use a savepoint to recover from one)")
+
+// inFailedTx reports whether err is PostgreSQL refusing a statement in a
+// transaction already aborted (SQLSTATE 25P02).
+func inFailedTx(err error) bool {
+	var pqe *pq.Error
+	return errors.As(err, &pqe) && pqe.Code == "25P02"
+}
+
+// leftAborted takes err, met after the Handler ran, for the Handler's if
+// the Handler left the transaction aborted.
+func leftAborted(handled bool, b *builder, err error) error {
+	if handled && inFailedTx(err) {
+		return &handlerError{fmt.Errorf("ingest: handler failed on batch (offsets %d..%d): %w: %w", b.prev.Offset, b.cp.Offset, errLeftAborted, err)}
+	}
+	return err
+}
 
 // handlerTx is a compile-time check that HandlerFunc satisfies Handler.
 var _ Handler = HandlerFunc(func(context.Context, *sqlx.Tx, *Batch) error { return nil })

@@ -224,10 +224,14 @@ func (ing *Ingester) eachAlone(ctx context.Context, tx *sqlx.Tx, batch *Batch, f
 		offset = t.Offset
 		herr := ing.handleBatch(ctx, tx, &one)
 		if herr == nil {
-			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT txhistory_poison`); err != nil {
+			_, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT txhistory_poison`)
+			if err == nil {
+				continue
+			}
+			if !inFailedTx(err) {
 				return err
 			}
-			continue
+			herr = fmt.Errorf("%w: %w", errLeftAborted, err)
 		}
 		if IsTransientDBError(herr) || ctx.Err() != nil {
 			return herr
