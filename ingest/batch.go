@@ -51,6 +51,12 @@ type builder struct {
 	sawCheckpoint bool // the last item added was an OffsetCheckpoint
 	touched       bool
 	bytes         int // the updates' sizes as they arrived (byteBudget)
+	// skipped is how many of txs dedup dropped at the first claim of the
+	// batch (claimed): what Stats counts when a retry finds that an
+	// attempt committed though its reply was lost (a retry's own claim
+	// then finds every id).
+	skipped int
+	claimed bool
 }
 
 func newBuilder(committed checkpoint.Checkpoint, replayUntil string) *builder {
@@ -156,7 +162,7 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 			// batch that does not move the offset meets no conflict on its
 			// retry: only the stored record times tell.
 			if ours, err := ing.committedBefore(ctx, b); err == nil && ours {
-				ing.committed(b, 0, time.Since(start))
+				ing.committed(b, b.skipped, time.Since(start))
 				return nil
 			}
 		}
@@ -183,7 +189,7 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 			ours, gerr := ing.committedBefore(ctx, b)
 			if ours {
 				// The attempt before committed on the server; its reply was lost.
-				ing.committed(b, 0, time.Since(start))
+				ing.committed(b, b.skipped, time.Since(start))
 				return nil
 			}
 			if gerr != nil {
@@ -302,6 +308,9 @@ func (ing *Ingester) start(ctx context.Context, b *builder, early, split bool) (
 	fresh, err := ing.dedup.ClaimTx(ctx, tx, b.txs)
 	if err != nil {
 		return nil, err
+	}
+	if !b.claimed {
+		b.skipped, b.claimed = len(b.txs)-len(fresh), true
 	}
 	if len(b.behind) > 0 {
 		for _, t := range fresh {
