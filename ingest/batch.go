@@ -57,6 +57,9 @@ type builder struct {
 	// then finds every id).
 	skipped int
 	claimed bool
+	// notes are the transactions the last attempt that reached COMMIT set
+	// aside: logged and counted if a retry finds that it committed.
+	notes []asideNote
 }
 
 func newBuilder(committed checkpoint.Checkpoint, replayUntil string) *builder {
@@ -163,6 +166,7 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 			// retry: only the stored record times tell.
 			if ours, err := ing.committedBefore(ctx, b); err == nil && ours {
 				ing.committed(b, b.skipped, time.Since(start))
+				ing.noteSetAside(b.notes)
 				return nil
 			}
 		}
@@ -190,6 +194,7 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 			if ours {
 				// The attempt before committed on the server; its reply was lost.
 				ing.committed(b, b.skipped, time.Since(start))
+				ing.noteSetAside(b.notes)
 				return nil
 			}
 			if gerr != nil {
@@ -370,6 +375,7 @@ func (ing *Ingester) finish(ctx context.Context, st *started, split bool) (err e
 	if err := ing.cps.AdvanceTx(ctx, tx, b.prev.Offset, b.cp); err != nil {
 		return leftAborted(handled, b, err)
 	}
+	b.notes = notes
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("ingest: commit batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
 	}
