@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
@@ -95,7 +96,7 @@ func TestSetAsideCountedWhenTheCommitReplyIsLost(t *testing.T) {
 	conn := &asideReplyConnector{Connector: base}
 	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
 	t.Cleanup(func() { db.Close() })
-	var logs lockedBuffer
+	var logs syncbuf.Buffer
 	ing, err := ingest.New(db, b.client, ingest.Config{Parties: []string{treasury}, Handler: h, Poison: ingest.PoisonSetAside,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)), MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
 		EndOffset: b.p.LedgerEnd()})
