@@ -21,10 +21,15 @@
 //     withdrawals disabled, restore, wait until the ingested record time
 //     passes tSafe while ingestion re-ingests, withdrawals enabled;
 //  5. checks the result: every withdrawal executed on the ledger is in the
-//     database (restored, or recovered from the ledger), none was executed
-//     twice, no holding is still reserved, the lapsed one the backup knew is
-//     expired and refunded once, the gate opened only after tSafe, and the
-//     treasury's balances equal the ledger's.
+//     database (restored, or — lost in the restore — re-created marked
+//     recovered, with the request's amount, instrument and receiver), none
+//     was executed twice, no holding is still reserved, the lapsed one the
+//     backup knew is expired, every withdrawal that did not happen (and no
+//     other) refunded once its reserved funds, the gate held while waiting
+//     (a request refused, the automation paused) and opened only after
+//     tSafe, itself checked to be at least now + ttl and after every
+//     trecTgt the drill requested, and the treasury's balances equal the
+//     ledger's.
 //
 // It exits 0 when every check passes. With -dsn it works in a new schema
 // and drops it at the end.
@@ -109,7 +114,7 @@ func run() error {
 	}
 	defer db.Exec(`DROP SCHEMA IF EXISTS ` + schemaName + ` CASCADE`)
 	x := &exchange{ctx: ctx, db: db, schema: schemaName, log: logger, world: &ledgertest.TokenWorld{},
-		plan: map[string]string{}, offers: map[string]string{}, submissions: map[string]int{}}
+		plan: map[string]string{}, offers: map[string]string{}, submissions: map[string]int{}, requests: map[string]withdrawal.Request{}}
 	if err := x.setUp(); err != nil {
 		return err
 	}
@@ -200,6 +205,8 @@ func run() error {
 	fmt.Println("\n[4] Disaster: restore the Integration DB from the backup, with withdrawal.RestoreProcedure.")
 	restored := map[string]withdrawal.Status{}
 	polls, checked := 0, false
+	var g gated
+	g.restoreNow = x.now // the procedure's Now() in step 1: tSafe must be at least this + ttl
 	proc := withdrawal.RestoreProcedure{
 		Store:        x.store,
 		TTL:          ttl,
@@ -236,8 +243,11 @@ func run() error {
 				if !checked {
 					checked = true
 					_, err := x.store.Create(ctx, x.newRequest("wd-early", "10", holdings[9]))
+					g.createErr, g.probed = err, true
 					fmt.Printf("          meanwhile a user asks for a withdrawal: %v\n", err)
-					if r, err := x.auto.RunOnce(ctx); err == nil {
+					r, err := x.auto.RunOnce(ctx)
+					g.round, g.roundErr = r, err
+					if err == nil {
 						fmt.Printf("          and the automation: paused=%t (%s)\n", r.Paused, r.GateReason)
 					}
 				}
@@ -252,9 +262,13 @@ func run() error {
 			}
 		},
 	}
-	rep, err := proc.Run(ctx)
+	// A library that never lets the wait end (ingestion stuck on a batch)
+	// must fail the drill, not hang it.
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	rep, err := proc.Run(pctx)
+	cancel()
 	if err != nil {
-		return err
+		return fmt.Errorf("the restore procedure: %w", err)
 	}
 
 	// 5. Checks.
@@ -265,7 +279,16 @@ func run() error {
 	if err := x.printStatuses(); err != nil {
 		return err
 	}
-	return x.check(rep, onLedger, restored)
+	return x.check(rep, onLedger, restored, g)
+}
+
+// gated is what the drill saw of the gate during the procedure.
+type gated struct {
+	restoreNow time.Time // the ledger's record time when the procedure started
+	probed     bool      // the probes below ran, during the wait for tSafe
+	createErr  error     // a user's request during the wait
+	round      withdrawal.Round
+	roundErr   error // the automation's round during the wait
 }
 
 func findTool(dir, name string) (string, error) {
@@ -334,6 +357,7 @@ type exchange struct {
 	offers      map[string]string // withdrawal id → transfer instruction
 	queued      []*withdrawal.Withdrawal
 	submissions map[string]int
+	requests    map[string]withdrawal.Request // every withdrawal requested, lost in the restore or not
 
 	stopIng context.CancelFunc
 	ingDone chan error
@@ -483,6 +507,7 @@ func (x *exchange) request(id, plan, amount, holding string) error {
 	if err != nil {
 		return err
 	}
+	x.requests[id] = w.Request
 	fmt.Printf("    requested %s: %s %s to %s, reserving %s, trecTgt %s (%s)\n", w.ID, w.Amount, w.Instrument.ID, w.Receiver,
 		w.ReservedHoldings[0], w.TrecTgt.Format(time.RFC3339Nano), plan)
 	return nil
@@ -558,7 +583,7 @@ func (x *exchange) ledgerWithdrawals() (map[string]tokenstd.Entry, error) {
 	return out, nil
 }
 
-func (x *exchange) check(rep *withdrawal.RestoreReport, onLedger map[string]tokenstd.Entry, restored map[string]withdrawal.Status) error {
+func (x *exchange) check(rep *withdrawal.RestoreReport, onLedger map[string]tokenstd.Entry, restored map[string]withdrawal.Status, g gated) error {
 	ok := func(format string, args ...any) { fmt.Printf("    "+format+" ✓\n", args...) }
 	ws, err := x.store.ListByStatus(x.ctx)
 	if err != nil {
@@ -579,9 +604,22 @@ func (x *exchange) check(rep *withdrawal.RestoreReport, onLedger map[string]toke
 			return fmt.Errorf("withdrawal %s: the database says update %s at %s, fee %s; the ledger update %s at %s, fee %s",
 				id, w.UpdateID, w.RecordTime, w.Fee, e.UpdateID, e.RecordTime, e.Fee)
 		}
+		// One the backup did not know was lost in the restore: re-ingestion
+		// must re-create it, marked recovered, with what the ledger says
+		// of it. One the backup knew must not be marked recovered.
+		req, lost := x.requests[id], restored[id] == ""
+		switch {
+		case lost && (!w.Recovered || w.Status != withdrawal.StatusRecovered):
+			return fmt.Errorf("withdrawal %s was lost in the restore and re-created by re-ingestion, but is %s (recovered flag %t), not marked recovered", id, w.Status, w.Recovered)
+		case !lost && (w.Recovered || w.Status != withdrawal.StatusCompleted):
+			return fmt.Errorf("withdrawal %s was in the backup, but is %s (recovered flag %t), not completed", id, w.Status, w.Recovered)
+		case w.Amount.IsZero() || !w.Amount.Equal(req.Amount) || w.Receiver != req.Receiver || w.Instrument != req.Instrument:
+			return fmt.Errorf("withdrawal %s: the database says %s %s to %s, the request was %s %s to %s",
+				id, w.Amount, w.Instrument, w.Receiver, req.Amount, req.Instrument, req.Receiver)
+		}
 		how := fmt.Sprintf("restored as %s, completed by re-ingestion", restored[id])
 		switch {
-		case w.Recovered:
+		case lost:
 			how = "lost in the restore, recovered from the ledger"
 		case restored[id] == withdrawal.StatusCompleted:
 			how = "completed before the backup, restored"
@@ -622,22 +660,67 @@ func (x *exchange) check(rep *withdrawal.RestoreReport, onLedger map[string]toke
 	if a3 := byID["wd-a3"]; a3 == nil || a3.Status != withdrawal.StatusExpired {
 		return fmt.Errorf("wd-a3 (lapsed, known to the backup) is not expired: %+v", a3)
 	}
+	if a5 := byID["wd-a5"]; a5 == nil || a5.Status != withdrawal.StatusFailed {
+		return fmt.Errorf("wd-a5 (no transfer pre-approval) is not failed: %+v", a5)
+	}
+	// Every withdrawal that did not happen has its reserved funds back,
+	// once; no other has.
+	var wantRefunds []string
+	for _, w := range ws {
+		switch w.Status {
+		case withdrawal.StatusFailed, withdrawal.StatusExpired, withdrawal.StatusRejected, withdrawal.StatusWithdrawn:
+			wantRefunds = append(wantRefunds, w.ID+" "+x.requests[w.ID].ReservedFunds.String())
+		}
+	}
+	slices.Sort(wantRefunds)
+	if !slices.Equal(refunds, wantRefunds) {
+		return fmt.Errorf("refunds paid: %v; want one per withdrawal that did not happen, of its reserved funds: %v", refunds, wantRefunds)
+	}
 	if _, lost := byID["wd-b4"]; lost {
 		return errors.New("wd-b4 (lapsed, requested after the backup) came back")
 	}
 	ok("lapsed: wd-a3 expired and released; wd-b4 was lost with the backup and never reached the ledger; refunds paid: %s",
 		strings.Join(refunds, ", "))
 
+	// tSafe, checked against the drill's own numbers rather than the
+	// procedure's: after the trecTgt of every withdrawal ever requested
+	// (those lost in the restore too), and, estimated, now + ttl.
+	for _, id := range slices.Sorted(maps.Keys(x.requests)) {
+		if t := x.requests[id].TrecTgt; !rep.TSafe.After(t) {
+			return fmt.Errorf("tSafe %s is not after the trecTgt %s of withdrawal %s", rep.TSafe.Format(time.RFC3339Nano), t.Format(time.RFC3339Nano), id)
+		}
+	}
+	if want := g.restoreNow.Add(ttl); !rep.Estimated || rep.TSafe.Before(want) {
+		return fmt.Errorf("tSafe %s (estimated %t): want it estimated as now + ttl = %s or later", rep.TSafe.Format(time.RFC3339Nano), rep.Estimated, want.Format(time.RFC3339Nano))
+	}
+	// While the procedure waited, the gate held: a user's request was
+	// refused and the automation paused.
+	switch {
+	case !g.probed:
+		return errors.New("the procedure did not wait for tSafe: the gate was never probed while closed")
+	case !errors.Is(g.createErr, withdrawal.ErrWithdrawalsDisabled):
+		return fmt.Errorf("a withdrawal requested while waiting for tSafe: %v, want %v", g.createErr, withdrawal.ErrWithdrawalsDisabled)
+	case g.roundErr != nil || !g.round.Paused || g.round.Submitted+g.round.Failed+g.round.Errors > 0:
+		return fmt.Errorf("the automation while waiting for tSafe: %+v, %v; want it paused", g.round, g.roundErr)
+	}
+	if _, made := byID["wd-early"]; made {
+		return errors.New("wd-early, requested while waiting for tSafe, exists")
+	}
 	log, err := x.store.GateLog(x.ctx)
 	if err != nil {
 		return err
 	}
 	last := log[len(log)-1]
-	if !last.Enabled || !last.IngestedRecordTime.After(last.TSafe) || !last.TSafe.Equal(rep.TSafe) {
+	if !last.Enabled || !last.IngestedRecordTime.After(last.TSafe) || !last.TSafe.Equal(rep.TSafe) || !rep.Ingested.After(rep.TSafe) {
 		return fmt.Errorf("the gate log's last change is not an opening after tSafe: %+v", last)
 	}
-	ok("the gate opened at ingested record time %s, after tSafe %s (waited %s)", last.IngestedRecordTime.Format(time.RFC3339Nano),
-		last.TSafe.Format(time.RFC3339Nano), rep.Waited.Round(time.Millisecond))
+	for _, c := range log[:len(log)-1] {
+		if c.Enabled && !c.ChangedAt.Before(rep.DisabledAt) {
+			return fmt.Errorf("the gate opened during the procedure before its last change: %+v", c)
+		}
+	}
+	ok("the gate held while waiting (request refused, automation paused) and opened at ingested record time %s, after tSafe %s ≥ now + ttl and every trecTgt (waited %s)",
+		last.IngestedRecordTime.Format(time.RFC3339Nano), last.TSafe.Format(time.RFC3339Nano), rep.Waited.Round(time.Millisecond))
 
 	got, err := tokenstd.Balances(x.ctx, x.db, x.schema)
 	if err != nil {
