@@ -17,9 +17,11 @@
 //  3. goes on: more withdrawals are requested, the ledger executes some
 //     (1-step transfers and transfer offers the receiver accepts), others
 //     never commit and lapse when the record time passes their trecTgt;
+//     wd-b5 is submitted last, its transfer still in flight;
 //  4. restores the backup with pg_restore inside withdrawal.RestoreProcedure:
 //     withdrawals disabled, restore, wait until the ingested record time
-//     passes tSafe while ingestion re-ingests, withdrawals enabled;
+//     passes tSafe while ingestion re-ingests and wd-b5's transfer
+//     commits (re-created as recovered), withdrawals enabled;
 //  5. checks the result: every withdrawal executed on the ledger is in the
 //     database (restored, or — lost in the restore — re-created marked
 //     recovered, with the request's amount, instrument and receiver), none
@@ -196,10 +198,19 @@ func run() error {
 	if err := x.printStatuses(); err != nil {
 		return err
 	}
-	onLedger, err := x.ledgerWithdrawals()
-	if err != nil {
+	// One in flight across the restore: requested and submitted after the
+	// backup, its transfer commits while the procedure waits for tSafe.
+	if err := x.request("wd-b5", planLater, "54", holdings[10]); err != nil {
 		return err
 	}
+	if round, err = x.auto.RunOnce(ctx); err != nil {
+		return err
+	}
+	if round.Submitted != 1 || len(x.queued) != 1 {
+		return fmt.Errorf("wd-b5 was not submitted: %+v", round)
+	}
+	x.advance(time.Second)
+	fmt.Println("    wd-b5 submitted; its transfer is still in flight when the disaster strikes")
 
 	// 4. The restore procedure.
 	fmt.Println("\n[4] Disaster: restore the Integration DB from the backup, with withdrawal.RestoreProcedure.")
@@ -250,6 +261,13 @@ func run() error {
 					if err == nil {
 						fmt.Printf("          and the automation: paused=%t (%s)\n", r.Paused, r.GateReason)
 					}
+					for _, w := range x.queued {
+						if err := x.execute(w); err != nil {
+							fmt.Printf("          the ledger: executing %s: %v\n", w.ID, err)
+						}
+						fmt.Printf("          meanwhile the ledger commits %s's transfer, submitted before the restore\n", w.ID)
+					}
+					x.queued = nil
 				}
 				if polls%5 == 0 {
 					fmt.Printf("          %s\n", pr.Message)
@@ -278,6 +296,13 @@ func run() error {
 	}
 	if err := x.printStatuses(); err != nil {
 		return err
+	}
+	onLedger, err := x.ledgerWithdrawals()
+	if err != nil {
+		return err
+	}
+	if b5, ok := onLedger["wd-b5"]; !ok || !b5.RecordTime.After(g.restoreNow) || b5.RecordTime.After(rep.Ingested) {
+		return fmt.Errorf("wd-b5's transfer did not commit while the gate was closed: %+v", b5)
 	}
 	return x.check(rep, onLedger, restored, g)
 }
@@ -686,8 +711,8 @@ func (x *exchange) check(rep *withdrawal.RestoreReport, onLedger map[string]toke
 	// procedure's: after the trecTgt of every withdrawal ever requested
 	// (those lost in the restore too), and, estimated, now + ttl.
 	for _, id := range slices.Sorted(maps.Keys(x.requests)) {
-		if t := x.requests[id].TrecTgt; !rep.TSafe.After(t) {
-			return fmt.Errorf("tSafe %s is not after the trecTgt %s of withdrawal %s", rep.TSafe.Format(time.RFC3339Nano), t.Format(time.RFC3339Nano), id)
+		if t := x.requests[id].TrecTgt; rep.TSafe.Before(t) {
+			return fmt.Errorf("tSafe %s is before the trecTgt %s of withdrawal %s", rep.TSafe.Format(time.RFC3339Nano), t.Format(time.RFC3339Nano), id)
 		}
 	}
 	if want := g.restoreNow.Add(ttl); !rep.Estimated || rep.TSafe.Before(want) {
