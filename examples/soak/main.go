@@ -22,9 +22,11 @@
 // At the end appending stops, the ingester catches up to the ledger end and
 // is stopped with SIGTERM (it must exit 0), and the same history is
 // ingested again, without faults, into a second database. The two must hold
-// the same effects (update id and offset of every transaction, each once),
-// the same dedup rows and the same checkpoint. soak prints a summary and
-// exits 1 on any mismatch or unexpected ingester failure.
+// the same effects (update id, offset and record time of every
+// transaction, each once), the same dedup rows (every column but
+// ingested_at), the same per-synchronizer record times and checkpoint, and
+// none set aside for review. soak prints a summary and exits 1 on any
+// mismatch or unexpected ingester failure.
 //
 // It is not part of the test suite: it runs for minutes.
 package main
@@ -326,8 +328,14 @@ func (s *soak) run() (bool, error) {
 	if !slices.Equal(want.effects, got.effects) {
 		problems = append(problems, fmt.Sprintf("effects differ: %d rows vs %d undisturbed; first difference: %s", len(got.effects), len(want.effects), firstDiff(want.effects, got.effects)))
 	}
-	if want.ingested != got.ingested {
-		problems = append(problems, fmt.Sprintf("dedup rows differ: %d vs %d undisturbed", got.ingested, want.ingested))
+	if !slices.Equal(want.ingested, got.ingested) {
+		problems = append(problems, fmt.Sprintf("dedup rows differ: %d rows vs %d undisturbed; first difference: %s", len(got.ingested), len(want.ingested), firstDiff(want.ingested, got.ingested)))
+	}
+	if !slices.Equal(want.syncTimes, got.syncTimes) {
+		problems = append(problems, fmt.Sprintf("synchronizer_time differs: %v vs %v undisturbed", got.syncTimes, want.syncTimes))
+	}
+	if len(got.review) > 0 || len(want.review) > 0 {
+		problems = append(problems, fmt.Sprintf("transactions set aside for review: %v (undisturbed: %v)", got.review, want.review))
 	}
 	if !sameCheckpoint(want.cp, got.cp) {
 		problems = append(problems, fmt.Sprintf("checkpoints differ: %+v vs %+v undisturbed", got.cp, want.cp))
@@ -616,9 +624,11 @@ func (c *supervisor) tail() string {
 // Reading and comparing databases.
 
 type dbState struct {
-	effects    []string // update_id@offset, in offset order
+	effects    []string // update_id@offset@record time, in offset order
 	duplicates []string
-	ingested   int
+	ingested   []string // the dedup rows: update id, offset, record time, synchronizer, by update id
+	syncTimes  []string // synchronizer_time: synchronizer, record time, offset
+	review     []string // review_transaction: update id, offset (none expected)
 	cp         checkpoint.Checkpoint
 }
 
@@ -633,14 +643,25 @@ func readCheckpoint(ctx context.Context, db *sqlx.DB) (checkpoint.Checkpoint, er
 
 func readState(ctx context.Context, db *sqlx.DB) (dbState, error) {
 	var s dbState
-	if err := db.SelectContext(ctx, &s.effects, `SELECT update_id || '@' || ledger_offset FROM effects ORDER BY ledger_offset, update_id`); err != nil {
+	if err := db.SelectContext(ctx, &s.effects, `SELECT update_id || '@' || ledger_offset || '@' || record_time::text FROM effects ORDER BY ledger_offset, update_id`); err != nil {
 		return s, err
 	}
 	if err := db.SelectContext(ctx, &s.duplicates, `SELECT update_id FROM effects GROUP BY update_id HAVING count(*) > 1 ORDER BY 1`); err != nil {
 		return s, err
 	}
-	if err := db.GetContext(ctx, &s.ingested, `SELECT count(*) FROM txhistory.ingested_update`); err != nil {
-		return s, err
+	// Every column ingestion writes, except the wall-clock ingested_at:
+	// recovery reads the dedup rows' offsets and record times.
+	for _, q := range []struct {
+		dst   *[]string
+		query string
+	}{
+		{&s.ingested, `SELECT concat_ws(' ', update_id, ledger_offset, record_time::text, synchronizer_id) FROM txhistory.ingested_update ORDER BY update_id`},
+		{&s.syncTimes, `SELECT concat_ws(' ', synchronizer_id, record_time::text, ledger_offset) FROM txhistory.synchronizer_time ORDER BY synchronizer_id`},
+		{&s.review, `SELECT concat_ws(' ', update_id, ledger_offset) FROM txhistory.review_transaction ORDER BY ledger_offset, update_id`},
+	} {
+		if err := db.SelectContext(ctx, q.dst, q.query); err != nil {
+			return s, err
+		}
 	}
 	var err error
 	s.cp, err = readCheckpoint(ctx, db)
