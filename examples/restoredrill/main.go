@@ -18,8 +18,11 @@
 //  3. restarts ingestion without the runbook, which refuses with
 //     ingest.ErrParticipantRestored and leaves the database unchanged;
 //  4. runs the runbook (package recovery): waits for the participant to
-//     catch up, computes offRecovery, rewrites the checkpoint;
-//  5. restarts ingestion, while new transactions keep arriving;
+//     catch up, computes offRecovery, rewrites the checkpoint; offRecovery
+//     must be the restored node's offset of the last transaction before
+//     tRecovery;
+//  5. restarts ingestion, while new transactions keep arriving; dedup
+//     must drop exactly the two transactions at tRecovery ingested before;
 //  6. checks the database against an undisturbed run of the same history:
 //     same update ids, same effects, no duplicate, no gap.
 //
@@ -196,8 +199,16 @@ func run() error {
 		DB: db, Participant: client, Apply: true, Out: indent{os.Stdout, "    "},
 		Options: recovery.Options{Schema: drill, Parties: []string{treasury}, PollInterval: 20 * time.Millisecond, Timeout: time.Minute, Logger: logger, Note: "restore drill"},
 	}
-	if _, err := rb.Run(ctx); err != nil {
+	rw, err := rb.Run(ctx)
+	if err != nil {
 		return err
+	}
+	// offRecovery is the restored node's offset of the last transaction
+	// before tRecovery (#stopAt-2, whoever it belongs to): not later, which
+	// would skip #stopAt+1 to #stopAt+3, and not earlier either, which only
+	// dedup rows (prunable) would keep from being applied twice.
+	if want := offsetOf(p, h.updateID(stopAt-2)); rw.To != want {
+		return fmt.Errorf("offRecovery is %d, want %d: the restored node's offset of #%d, the last transaction before tRecovery", rw.To, want, stopAt-2)
 	}
 	_, err = recovery.Plan(ctx, db, client, recovery.Options{Schema: drill, Parties: []string{treasury}, Mode: recovery.ModeUnique, Logger: logger})
 	if !errors.Is(err, recovery.ErrRecordTimeNotUnique) {
@@ -217,6 +228,11 @@ func run() error {
 		return err
 	}
 	fmt.Printf("    ingested %d new transactions, %d read again and dropped by update-id dedup; checkpoint at offset %d\n\n", st.Transactions, st.Skipped, st.Offset)
+	// Read again: exactly the two of the five sharing tRecovery that were
+	// ingested before the stop (#stopAt-1 and #stopAt).
+	if st.Skipped != 2 {
+		return fmt.Errorf("update-id dedup dropped %d transactions, want 2 (#%d and #%d, ingested before the stop)", st.Skipped, stopAt-1, stopAt)
+	}
 
 	// 6. The check.
 	fmt.Println("[6] Compare with an undisturbed run of the same history.")
