@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"time"
@@ -58,6 +59,11 @@ func (ing *Ingester) acquireLock(ctx context.Context) (*instanceLock, error) {
 				}
 				return &instanceLock{conn: conn, schema: ing.cfg.Schema}, nil
 			}
+			if err != nil {
+				// The lock may have been granted before the reply was
+				// lost: end the session rather than pool it.
+				discardConn(conn)
+			}
 			conn.Close()
 			if err == nil {
 				if ing.cfg.Lock == LockFail {
@@ -111,6 +117,17 @@ func (l *instanceLock) release() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, _ = l.conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, lockClass, l.schema)
-	l.conn.Close() // closing the session releases the lock in any case
+	var unlocked bool
+	if err := l.conn.QueryRowContext(ctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, lockClass, l.schema).Scan(&unlocked); err != nil || !unlocked {
+		// Closing a sql.Conn returns its session to the pool, the lock
+		// with it if the unlock did not get through: end the session.
+		discardConn(l.conn)
+	}
+	l.conn.Close()
+}
+
+// discardConn marks conn bad, so that closing it ends its session instead
+// of returning it to the pool (a driver.ErrBadConn from Raw does that).
+func discardConn(conn *sql.Conn) {
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 }

@@ -1,0 +1,41 @@
+package ingest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/cantonx/txhistory/pgtest"
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+)
+
+// A lock whose unlock does not get through (here: its session left in an
+// aborted transaction, so PostgreSQL refuses the statement) must not go
+// back to the pool with its session: that session would keep holding the
+// advisory lock, and a standby would wait for it for as long as the
+// process lives.
+func TestReleaseThatCannotUnlockEndsTheSession(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.NewDSN(t)
+	db, err := sqlx.Open("postgres", dsn)
+	require.NoError(t, err)
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	require.NoError(t, err)
+	var got bool
+	require.NoError(t, conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, lockClass, "txhistory").Scan(&got))
+	require.True(t, got)
+	_, err = conn.ExecContext(ctx, `BEGIN`)
+	require.NoError(t, err)
+	_, err = conn.ExecContext(ctx, `SELECT 1/0`)
+	require.Error(t, err)
+
+	(&instanceLock{conn: conn, schema: "txhistory"}).release()
+
+	other, err := sqlx.Open("postgres", dsn) // a session of its own
+	require.NoError(t, err)
+	defer other.Close()
+	var held int
+	require.NoError(t, other.GetContext(ctx, &held, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::oid AND granted`, lockClass))
+	require.Zero(t, held, "the released lock's session went back to the pool still holding the lock")
+}
