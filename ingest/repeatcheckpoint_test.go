@@ -1,0 +1,70 @@
+package ingest_test
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/stretchr/testify/require"
+)
+
+// txAndCheckpointHandler writes the effects of transactions (effects) and
+// of checkpoints (cp_effects, one row per synchronizer time).
+func txAndCheckpointHandler() ingest.Handler {
+	cps := cpEffectsHandler(nil)
+	return ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
+		if err := effectsHandler(ctx, tx, b); err != nil {
+			return err
+		}
+		return cps.HandleBatch(ctx, tx, b)
+	})
+}
+
+// Like Canton, the fake participant sends an idle tailing stream an
+// OffsetCheckpoint that repeats the offset of the last transaction, with
+// that transaction's record time: the batch it makes neither moves the
+// offset nor raises a record time. If the COMMIT of that batch reaches
+// PostgreSQL but its reply is lost, the retry cannot recognise its own
+// commit (committedBefore gives up on a batch that changes no record time)
+// and commits the batch a second time: the Handler's effects for the
+// checkpoint are written twice, which TestLostReplyOnCheckpointBatchAtSameOffset
+// rules out for a checkpoint that raises the record time.
+func TestLostReplyOnRepeatedCheckpoint(t *testing.T) {
+	b := setup(t, ledgertest.WithCheckpointInterval(200*time.Millisecond))
+	_, err := b.db.Exec(`CREATE TABLE cp_effects (from_offset bigint, to_offset bigint, record_time timestamptz)`)
+	require.NoError(t, err)
+	appendN(t, b.p, 0, 3)
+
+	base, err := pq.NewConnector(b.dsn)
+	require.NoError(t, err)
+	conn := &lostReplyConnector{Connector: base}
+	conn.failAt.Store(-1)
+	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
+	t.Cleanup(func() { db.Close() })
+	ing, err := ingest.New(db, b.client, ingest.Config{Parties: []string{treasury}, Handler: txAndCheckpointHandler(), Logger: quietLog,
+		MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ing.Run(ctx) }()
+	// The transactions commit at once; the checkpoint repeating their
+	// offset comes once the stream idled for the interval: its COMMIT's
+	// reply is lost.
+	require.Eventually(t, func() bool { return ing.Stats().Transactions == 3 }, 10*time.Second, time.Millisecond)
+	require.Zero(t, ing.Stats().Checkpoints, "the checkpoint came before the transactions' batch committed")
+	conn.failAt.Store(conn.commits.Load() + 1)
+	require.Eventually(t, func() bool { return ing.Stats().Checkpoints >= 1 }, 10*time.Second, 5*time.Millisecond, "no checkpoint repeating the offset")
+	time.Sleep(300 * time.Millisecond)
+	ing.Stop()
+	require.NoError(t, <-done)
+	requireEffectsOnce(t, b)
+	var n int
+	require.NoError(t, b.db.Get(&n, `SELECT count(*) FROM cp_effects`))
+	require.LessOrEqual(t, n, 1, "the checkpoint repeating the offset was applied twice")
+}
