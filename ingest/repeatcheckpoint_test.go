@@ -68,3 +68,41 @@ func TestLostReplyOnRepeatedCheckpoint(t *testing.T) {
 	require.NoError(t, b.db.Get(&n, `SELECT count(*) FROM cp_effects`))
 	require.LessOrEqual(t, n, 1, "the checkpoint repeating the offset was applied twice")
 }
+
+// An idle tailing stream gets a checkpoint repeating the offset it is at
+// (begin_exclusive, or the last transaction's), with the record times
+// already ingested. Such a batch changes nothing, yet it was committed: an
+// SQL transaction (the Handler, the checkpoint row rewritten) per
+// transaction on a quiet ledger, and with StallTimeout one per reconnect,
+// for as long as the ledger stays quiet, since every new stream opens at a
+// quiet ledger end and gets the checkpoint again.
+func TestRepeatedCheckpointCommitsNothing(t *testing.T) {
+	b := setup(t, ledgertest.WithCheckpointInterval(50*time.Millisecond))
+	appendN(t, b.p, 0, 3)
+	ing := newIngester(t, b, ingest.Config{StallTimeout: 200 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ing.Run(ctx) }()
+	require.Eventually(t, func() bool { return ing.Stats().Transactions == 3 }, 10*time.Second, time.Millisecond)
+	st := ing.Stats()
+	updated := readUpdatedAt(t, b.db)
+
+	// Quiet: several checkpoint intervals, and reconnects (StallTimeout).
+	require.Eventually(t, func() bool { return ing.Stats().Checkpoints >= 3 }, 10*time.Second, 5*time.Millisecond,
+		"no checkpoints repeating the offset")
+	got := ing.Stats()
+	ing.Stop()
+	require.NoError(t, <-done)
+	require.Equal(t, st.Offset, got.Offset)
+	require.Equal(t, st.Batches, got.Batches, "batches committed for checkpoints that changed nothing (%d checkpoints)", got.Checkpoints)
+	require.Equal(t, updated, readUpdatedAt(t, b.db), "the checkpoint row was rewritten")
+	requireAllOnce(t, b)
+}
+
+func readUpdatedAt(t *testing.T, db *sqlx.DB) time.Time {
+	t.Helper()
+	var at time.Time
+	require.NoError(t, db.Get(&at, `SELECT updated_at FROM txhistory.checkpoint WHERE id = 1`))
+	return at
+}
