@@ -68,6 +68,19 @@ func newBuilder(committed checkpoint.Checkpoint, replayUntil string) *builder {
 
 func (b *builder) empty() bool { return !b.touched }
 
+// idle reports whether b holds only OffsetCheckpoints that change nothing:
+// the offset and every record time as the batch before left them. Canton
+// sends an idle stream such a checkpoint, repeating the offset it is at
+// (begin_exclusive, or the last transaction's). It is not committed: it
+// would cost an SQL transaction per idle stream, and a retry after its
+// COMMIT's reply was lost could not tell that it had committed, and would
+// hand the Handler its checkpoints twice.
+func (b *builder) idle() bool {
+	return b.touched && len(b.txs) == 0 && len(b.poison) == 0 && b.cp.Offset == b.prev.Offset &&
+		b.cp.UpdateID == b.prev.UpdateID && b.replayUntil == "" &&
+		maps.EqualFunc(b.cp.RecordTimes, b.prev.RecordTimes, time.Time.Equal)
+}
+
 // add adds u; prep is what the Handler's Prepare returned for it, if anything.
 func (b *builder) add(u ledger.Update, prep any) error {
 	switch u.Kind {

@@ -17,7 +17,10 @@ type Batch struct {
 	// Transactions not ingested before (update-id dedup has already removed
 	// replays), in offset order.
 	Transactions []*ledger.Transaction
-	// Checkpoints are the OffsetCheckpoints received in this batch, in order.
+	// Checkpoints are the OffsetCheckpoints received in this batch, in
+	// order. Checkpoints that change nothing (the committed offset and
+	// record times again, as Canton sends an idle stream) make no batch of
+	// their own: the Handler sees them only with other updates.
 	Checkpoints []*ledger.OffsetCheckpoint
 	// FromOffset is the checkpoint offset before the batch (exclusive);
 	// ToOffset the one it commits. A batch handled one transaction at a

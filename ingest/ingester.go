@@ -623,9 +623,17 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 			batchTimer.Stop()
 			batchTimer, batchC = nil, nil
 		}
-		if b.empty() {
-			budget.release(b.bytes) // updates that changed nothing, if any
-			b.bytes = 0
+		if b.empty() || b.idle() {
+			// Updates that changed nothing, if any: checkpoints repeating
+			// the offset and record times are counted, not committed.
+			ing.stats.checkpointsSeen(len(b.cps))
+			if len(b.cps) > 0 {
+				// The participant answers: progress for MaxAttempts, as
+				// the commit this replaces was.
+				pipe.progressed = true
+			}
+			budget.release(b.bytes)
+			b = newBuilder(pipe.tip(), b.replayUntil)
 			return nil
 		}
 		if err := pipe.submit(b); err != nil {

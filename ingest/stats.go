@@ -38,8 +38,9 @@ type Stats struct {
 	// RecordTimes is the record time reached per synchronizer.
 	RecordTimes map[string]time.Time
 	// Transactions counts new transactions committed since Run started;
-	// Skipped those dedup dropped; Checkpoints the OffsetCheckpoints seen;
-	// Batches the SQL transactions committed.
+	// Skipped those dedup dropped; Checkpoints the OffsetCheckpoints seen
+	// (those that changed nothing included: they make no batch); Batches
+	// the SQL transactions committed.
 	Transactions, Skipped, Checkpoints, Batches int64
 	// SetAside counts transactions set aside for review (PoisonSetAside)
 	// in batches this Ingester committed: a batch retried after a failed
@@ -109,6 +110,17 @@ func (r *statsRecorder) committed(b *builder, skipped int, latency time.Duration
 	if span := now.Sub(r.window[0].at); span > 0 {
 		r.s.TxPerSecond = float64(n) / span.Seconds()
 	}
+}
+
+// checkpointsSeen counts OffsetCheckpoints that made no batch (they
+// repeated the committed offset and record times).
+func (r *statsRecorder) checkpointsSeen(n int) {
+	if n == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.s.Checkpoints += int64(n)
 }
 
 func (r *statsRecorder) setState(st State) {
