@@ -106,3 +106,30 @@ func readUpdatedAt(t *testing.T, db *sqlx.DB) time.Time {
 	require.NoError(t, db.Get(&at, `SELECT updated_at FROM txhistory.checkpoint WHERE id = 1`))
 	return at
 }
+
+// A quiet ledger with StallTimeout: every stream stalls after the
+// checkpoint repeating its offset, and Run reconnects. That checkpoint
+// shows the participant answers: the reconnects are not failures that
+// MaxAttempts gives up after, though the checkpoint is not committed.
+func TestQuietLedgerStallsDoNotExhaustMaxAttempts(t *testing.T) {
+	b := setup(t, ledgertest.WithCheckpointInterval(20*time.Millisecond))
+	appendN(t, b.p, 0, 3)
+	ing := newIngester(t, b, ingest.Config{StallTimeout: 100 * time.Millisecond, MaxAttempts: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ing.Run(ctx) }()
+	deadline := time.After(10 * time.Second)
+	for ing.Stats().Errors["stream"] < 4 {
+		select {
+		case err := <-done:
+			t.Fatalf("Run gave up on a quiet ledger: %v", err)
+		case <-deadline:
+			t.Fatal("the streams did not stall")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	ing.Stop()
+	require.NoError(t, <-done)
+	require.EqualValues(t, 1, ing.Stats().Batches)
+}
