@@ -90,9 +90,13 @@ type Config struct {
 	// its transfer.
 	//
 	// Default empty: the earliest record time ingested on any synchronizer
-	// seen so far. A synchronizer the treasury has not used yet (nothing
-	// of it ingested: say a new one, or after an Integration DB restore
-	// one first used after the backup) then does not hold the clock back,
+	// seen so far, in the treasury's transactions or in OffsetCheckpoints
+	// (which may name every synchronizer the participant is connected to,
+	// used by the treasury or not: one whose time stops moving, a
+	// synchronizer the participant left, holds the clock back until
+	// Synchronizer or Synchronizers leave it out). A synchronizer nothing
+	// has been ingested of yet (say a new one, or after an Integration DB
+	// restore one first used after the backup) does not hold the clock back,
 	// and a transfer the participant delivers on it after another
 	// synchronizer's time passed trecTgt (offsets do not follow record
 	// times across synchronizers) meets a withdrawal already expired and
