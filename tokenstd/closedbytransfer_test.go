@@ -51,10 +51,7 @@ func TestRegistrySettlementCreditsTheCompletedOffer(t *testing.T) {
 	settle := asRegistrySettlement(t, view(w.Tx(w.WrapOp(ledgertest.TokenWrap{Actor: treasury},
 		w.RejectOp(cidA), w.AcceptOp(cidB)))), w.Instrument().Admin, 2)
 	es := classifyAfter(t, settle, view(offerA), view(offerB))
-	byCID := map[string]tokenstd.Entry{}
-	for _, e := range es {
-		byCID[e.InstructionCID] = e
-	}
+	byCID := byInstruction(es)
 	require.Equal(t, tokenstd.KindDeposit, byCID[cidB].Kind, "bob's completed offer: %+v", es)
 	require.Equal(t, "acct-2", byCID[cidB].Account)
 	requireDecimal(t, "7", byCID[cidB].Amount)
@@ -282,10 +279,7 @@ func TestRegistrySettlementOfTwoWithdrawalsToOneReceiver(t *testing.T) {
 	}
 	es, err := tokenstd.Classify(settled, treasury, set)
 	require.NoError(t, err, "wd-1 returned, wd-2 paid below their own choices")
-	byCID := map[string]tokenstd.Entry{}
-	for _, e := range es {
-		byCID[e.InstructionCID] = e
-	}
+	byCID := byInstruction(es)
 	require.Equal(t, tokenstd.KindWithdrawal, byCID[cid2].Kind, "wd-2, paid to bob: %+v", es)
 	require.Equal(t, "wd-2", byCID[cid2].WithdrawalID)
 	requireDecimal(t, "10", byCID[cid2].Transferred)
@@ -319,13 +313,20 @@ func TestRegistrySettlementPayingBesideTheUnlockingChoice(t *testing.T) {
 	}
 	es, err := tokenstd.Classify(settled, treasury, set)
 	require.NoError(t, err, "wd-2 paid to alice beside its unlocking choice, wd-1 returned")
-	byCID := map[string]tokenstd.Entry{}
-	for _, e := range es {
-		byCID[e.InstructionCID] = e
-	}
+	byCID := byInstruction(es)
 	require.Equal(t, tokenstd.KindWithdrawal, byCID[cid2].Kind, "wd-2, paid to alice: %+v", es)
 	require.Equal(t, "wd-2", byCID[cid2].WithdrawalID)
 	require.Equal(t, alice, byCID[cid2].Receiver)
 	requireDecimal(t, "10", byCID[cid2].Transferred)
 	require.NotEqual(t, tokenstd.KindWithdrawal, byCID[cid1].Kind, "wd-1, returned to the treasury: %+v", byCID[cid1])
+}
+
+// byInstruction indexes entries by the instruction they concern (the last
+// one of each).
+func byInstruction(es []tokenstd.Entry) map[string]tokenstd.Entry {
+	m := map[string]tokenstd.Entry{}
+	for _, e := range es {
+		m[e.InstructionCID] = e
+	}
+	return m
 }
