@@ -56,7 +56,7 @@ import (
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"
+	"github.com/lib/pq"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 )
@@ -391,7 +391,7 @@ func (d *daemon) checkSchema(ctx context.Context, db *sqlx.DB) error {
 func (d *daemon) waitForDatabase(ctx context.Context, what string, f func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := f()
-		if err == nil || !ingest.IsTransientDBError(err) {
+		if err == nil || !unreachable(err) {
 			return err
 		}
 		d.log.Warn("ingestd: database not reachable for "+what+", retrying", "attempt", attempt, "err", ingest.Redact(err.Error()))
@@ -401,6 +401,19 @@ func (d *daemon) waitForDatabase(ctx context.Context, what string, f func() erro
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// unreachable reports whether err says the database cannot be reached
+// (yet): a fault ingestion retries, but not a statement the server
+// cancelled (statement_timeout, 57014) or a lock it did not grant in time
+// (lock_timeout, 55P03): the database answered, and what it refused is
+// likely refused again every time.
+func unreachable(err error) bool {
+	var pqe *pq.Error
+	if errors.As(err, &pqe) && (pqe.Code == "57014" || pqe.Code == "55P03") {
+		return false
+	}
+	return ingest.IsTransientDBError(err)
 }
 
 func (d *daemon) serveMetrics(ing *ingest.Ingester, hist *metrics.LatencyHistogram) (string, func(), error) {
