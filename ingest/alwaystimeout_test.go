@@ -1,0 +1,50 @@
+package ingest_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/stretchr/testify/require"
+)
+
+// A batch that the database's statement_timeout cancels every time (a
+// Handler statement whose work grows with the batch: here 100 ms per
+// transaction under a 300 ms timeout) while each of its transactions alone
+// fits. Under PoisonSetAside the batch went through one transaction at a
+// time (handleSplit), nothing set aside. Since 57014 is a transient fault
+// the same batch is retried whole, with the same transactions, until
+// MaxAttempts is spent (for ever with MaxAttempts 0): ingestion is stuck
+// where it went on before, and a restart builds the same batch again.
+func TestBatchThatAlwaysTimesOutIsNotRetriedForEver(t *testing.T) {
+	b := setup(t)
+	appendN(t, b.p, 0, 40)
+	var name string
+	require.NoError(t, b.db.Get(&name, `SELECT current_database()`))
+	_, err := b.db.Exec(`ALTER DATABASE ` + pq.QuoteIdentifier(name) + ` SET statement_timeout = 300`)
+	require.NoError(t, err)
+	db, err := sqlx.Open("postgres", b.dsn) // sessions that have the timeout
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	tb := *b
+	tb.db = db
+
+	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_sleep($1)`, 0.1*float64(len(batch.Transactions))); err != nil {
+			return err
+		}
+		return effectsHandler(ctx, tx, batch)
+	})
+	ing := newIngester(t, &tb, ingest.Config{Handler: h, MaxBatchSize: 10, MaxAttempts: 5,
+		EndOffset: b.p.LedgerEnd(), Poison: ingest.PoisonSetAside})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, ing.Run(ctx))
+	aside, err := ing.SetAsideTransactions(ctx)
+	require.NoError(t, err)
+	require.Empty(t, aside)
+	requireAllOnce(t, b)
+}
