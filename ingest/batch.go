@@ -165,13 +165,14 @@ func (b *builder) raise(sync string, t time.Time) {
 func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error {
 	start := time.Now()
 	attempt := 0
+	split := false
 	if IsTransientDBError(prior) {
 		attempt = 1
 		if ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts {
 			return gaveUp{fmt.Errorf("ingest: giving up on batch (offsets %d..%d) after %d attempts: %w", b.prev.Offset, b.cp.Offset, attempt, prior)}
 		}
+		split = ing.splitAfter(b, prior)
 	}
-	split := false
 	for {
 		if attempt > 0 && b.cp.Offset == b.prev.Offset {
 			// An attempt before may have committed with its reply lost. A
@@ -219,6 +220,7 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 		}
 		attempt++
 		ing.stats.errorOf(err)
+		split = split || ing.splitAfter(b, err)
 		if ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts {
 			return gaveUp{fmt.Errorf("ingest: giving up on batch (offsets %d..%d) after %d attempts: %w", b.prev.Offset, b.cp.Offset, attempt, err)}
 		}
@@ -235,6 +237,18 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 		case <-time.After(wait):
 		}
 	}
+}
+
+// splitAfter says whether the retry of b after err, a transient fault,
+// hands b to the Handler one transaction at a time (handleSplit): under
+// PoisonSetAside, after a statement cancelled by statement_timeout, which
+// a batch whose work grows with its size meets on every retry while each
+// of its transactions alone may fit. A transaction that times out alone is
+// a transient fault there too: it is retried, never set aside.
+func (ing *Ingester) splitAfter(b *builder, err error) bool {
+	var pqe *pq.Error
+	return ing.cfg.Poison == PoisonSetAside && ing.cfg.Handler != nil && len(b.txs) > 1 &&
+		errors.As(err, &pqe) && pqe.Code == "57014"
 }
 
 // committedBefore reports whether the stored checkpoint is b's: an attempt
