@@ -1,0 +1,68 @@
+package ingest_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/stretchr/testify/require"
+)
+
+// A Handler written with sqlx's Must helpers (tx.MustExecContext panics
+// with the database's error) meets a statement timeout: the handler's
+// table is locked for a while by another session. The panic carries a
+// transient database fault (57014), to be retried like the same error
+// returned. The recovered panic became ErrHandlerPanicked with the fault
+// formatted away (%v): the batch was taken as rejected by the Handler,
+// and under PoisonSetAside every transaction handled alone while the lock
+// lasted was set aside (its effects never applied); under PoisonHalt Run
+// stopped blaming the first one.
+func TestHandlerPanicWithADatabaseFaultIsRetried(t *testing.T) {
+	for _, policy := range []ingest.PoisonPolicy{ingest.PoisonSetAside, ingest.PoisonHalt} {
+		t.Run(map[ingest.PoisonPolicy]string{ingest.PoisonSetAside: "SetAside", ingest.PoisonHalt: "Halt"}[policy], func(t *testing.T) {
+			b := setup(t)
+			appendN(t, b.p, 0, 50)
+			runToEnd(t, b, ingest.Config{})
+			var name string
+			require.NoError(t, b.db.Get(&name, `SELECT current_database()`))
+			_, err := b.db.Exec(`ALTER DATABASE ` + pq.QuoteIdentifier(name) + ` SET statement_timeout = 300`)
+			require.NoError(t, err)
+			db, err := sqlx.Open("postgres", b.dsn) // sessions that have the timeout
+			require.NoError(t, err)
+			t.Cleanup(func() { db.Close() })
+			tb := *b
+			tb.db = db
+
+			// Another session holds the handler's table for 1.5s.
+			ltx, err := b.db.Beginx()
+			require.NoError(t, err)
+			_, err = ltx.Exec(`LOCK TABLE effects IN ACCESS EXCLUSIVE MODE`)
+			require.NoError(t, err)
+			go func() {
+				time.Sleep(1500 * time.Millisecond)
+				_ = ltx.Rollback()
+			}()
+
+			h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
+				for _, t := range batch.Transactions {
+					tx.MustExecContext(ctx, `INSERT INTO effects VALUES ($1, $2, $3, $4)`, t.UpdateID, t.Offset, len(t.Events), t.RecordTime)
+				}
+				return nil
+			})
+			appendN(t, b.p, 50, 30)
+			ing := newIngester(t, &tb, ingest.Config{Handler: h, Poison: policy, EndOffset: b.p.LedgerEnd()})
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			require.NoError(t, ing.Run(ctx))
+			aside, err := ing.SetAsideTransactions(ctx)
+			require.NoError(t, err)
+			for _, a := range aside {
+				t.Errorf("%s set aside for a statement timeout: %s", a.UpdateID, a.Error)
+			}
+			requireAllOnce(t, b)
+		})
+	}
+}
