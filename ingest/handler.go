@@ -274,7 +274,9 @@ func (b *Batch) forMember(c chain, i int) *Batch {
 // HandleBatch or ReadBatch. The panic is recovered, logged with its stack,
 // and taken as the Handler's error: the batch is rolled back, and the
 // transaction is located and named (PoisonHalt) or set aside
-// (PoisonSetAside) as for an error. Batches are finished in a goroutine of
+// (PoisonSetAside) as for an error. A panic with an error wraps it: one
+// with a transient database fault (IsTransientDBError) is retried as that
+// fault returned would be. Batches are finished in a goroutine of
 // their own (see Pipelining), where Run's caller could not recover it.
 var ErrHandlerPanicked = errors.New("ingest: handler panicked")
 
@@ -302,5 +304,10 @@ func (ing *Ingester) readBatch(ctx context.Context, r Reader, tx *sqlx.Tx, b *Ba
 func (ing *Ingester) panicked(what string, b *Batch, r any) error {
 	ing.log.Error("ingest: "+what+" panicked", "from_offset", b.FromOffset, "to_offset", b.ToOffset,
 		"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	if err, ok := r.(error); ok {
+		// Kept (%w): a panic with a database fault (sqlx's MustExec) is
+		// that fault, retried if transient (IsTransientDBError).
+		return fmt.Errorf("%w in %s: %w", ErrHandlerPanicked, what, err)
+	}
 	return fmt.Errorf("%w in %s: %v", ErrHandlerPanicked, what, r)
 }
