@@ -166,6 +166,9 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 	start := time.Now()
 	attempt := 0
 	split := false
+	// unknown says that an attempt's COMMIT failed with a transient fault:
+	// it may have committed.
+	unknown := errors.As(prior, new(*commitFailed))
 	if IsTransientDBError(prior) {
 		attempt = 1
 		if ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts {
@@ -221,6 +224,7 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 		attempt++
 		ing.stats.errorOf(err)
 		split = split || ing.splitAfter(b, err)
+		unknown = unknown || errors.As(err, new(*commitFailed))
 		if ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts {
 			return gaveUp{fmt.Errorf("ingest: giving up on batch (offsets %d..%d) after %d attempts: %w", b.prev.Offset, b.cp.Offset, attempt, err)}
 		}
@@ -231,7 +235,13 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 			return ctx.Err()
 		case <-ing.stopCh:
 			// Stop while the database refuses the batch: it is not
-			// committed, and the next Run streams it again.
+			// committed, and the next Run streams it again; unless the
+			// reply to an attempt's COMMIT was lost.
+			if unknown {
+				ing.log.Warn("ingest: stopped while the database is unreachable after a COMMIT of the batch whose reply was lost: the batch may have committed; the next run resumes from what the database holds",
+					"from_offset", b.prev.Offset, "to_offset", b.cp.Offset, "err", redactErr(err))
+				return errStopped
+			}
 			ing.log.Warn("ingest: stopped before the batch could commit; the next run ingests it again", "from_offset", b.prev.Offset, "to_offset", b.cp.Offset, "err", redactErr(err))
 			return errStopped
 		case <-time.After(wait):
@@ -294,6 +304,13 @@ func (ing *Ingester) committed(b *builder, skipped int, took time.Duration) {
 		ing.cfg.OnCommit(ing.stats.snapshot())
 	}
 }
+
+// commitFailed marks an error of COMMIT itself: with a lost connection,
+// the batch may have committed on the server.
+type commitFailed struct{ err error }
+
+func (e *commitFailed) Error() string { return e.err.Error() }
+func (e *commitFailed) Unwrap() error { return e.err }
 
 // handlerError marks a batch that the Handler rejected.
 type handlerError struct{ err error }
@@ -404,7 +421,7 @@ func (ing *Ingester) finish(ctx context.Context, st *started, split bool) (err e
 	}
 	b.notes = notes
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("ingest: commit batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
+		return &commitFailed{fmt.Errorf("ingest: commit batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)}
 	}
 	ing.noteSetAside(notes)
 	return nil
