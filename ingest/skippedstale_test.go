@@ -1,0 +1,117 @@
+package ingest_test
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"io"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/proto/gen/lapiv2"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/stretchr/testify/require"
+)
+
+// armedReplyConnector loses the reply to the armed-th COMMIT from when
+// armed is set.
+type armedReplyConnector struct {
+	driver.Connector
+	armed atomic.Int64
+	lost  atomic.Bool
+}
+
+func (c *armedReplyConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return armedReplyConn{Conn: conn, c: c}, nil
+}
+
+type armedReplyConn struct {
+	driver.Conn
+	c *armedReplyConnector
+}
+
+func (a armedReplyConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	tx, err := a.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return armedReplyTx{Tx: tx, c: a.c}, nil
+}
+
+type armedReplyTx struct {
+	driver.Tx
+	c *armedReplyConnector
+}
+
+func (t armedReplyTx) Commit() error {
+	if err := t.Tx.Commit(); err != nil {
+		return err
+	}
+	if t.c.armed.Load() > 0 && t.c.armed.Add(-1) == 0 {
+		t.c.lost.Store(true)
+		return fmt.Errorf("read reply to COMMIT: %w", io.ErrUnexpectedEOF)
+	}
+	return nil
+}
+
+// The builder remembers what dedup dropped at a batch's first claim
+// (skipped) for Stats when a retry finds the batch committed after a lost
+// COMMIT reply. The first claim is not always the one that committed: here
+// the pipeline's early start of the last batch claims u2 (the batch before,
+// which also holds it, rolls back on a serialization failure), is rolled
+// back, and starts again once the batch before has committed u2: the
+// claim that commits drops u2. Its COMMIT reply is lost; the retry counted
+// the batch with the first claim's skipped (0): Stats says 4 new
+// transactions and none skipped, for 3 and 1.
+func TestLostCommitReplyCountsTheCommittedClaim(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var txs []*lapiv2.Transaction
+	for i, id := range []string{"u1", "u2", "u3", "u2"} { // u2 again at offset 4
+		tx := simpleTx(treasury, i+1)
+		tx.Offset, tx.UpdateID, tx.SynchronizerID = int64(i+1), id, "sync::1"
+		tx.RecordTime = t0.Add(time.Duration(i) * time.Second)
+		txs = append(txs, tx.Proto())
+	}
+	b := scriptedBundle(t, txs)
+	base, err := pq.NewConnector(b.dsn)
+	require.NoError(t, err)
+	conn := &armedReplyConnector{Connector: base}
+	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
+	t.Cleanup(func() { db.Close() })
+	tb := *b
+	tb.db = db
+
+	var failed atomic.Bool
+	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
+		for _, x := range batch.Transactions {
+			if x.Offset != 2 {
+				continue
+			}
+			if failed.CompareAndSwap(false, true) {
+				time.Sleep(500 * time.Millisecond) // the next batch starts meanwhile
+				return &pq.Error{Code: "40001", Message: "could not serialize access (injected)"}
+			}
+			conn.armed.Store(2) // this batch commits; the reply to the next batch's COMMIT is lost
+		}
+		return effectsHandler(ctx, tx, batch)
+	})
+	ing := newIngester(t, &tb, ingest.Config{Handler: h, MaxBatchSize: 2, EndOffset: 4, Lock: ingest.LockNone})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	require.NoError(t, ing.Run(ctx))
+	require.True(t, failed.Load(), "the fault was injected")
+	require.True(t, conn.lost.Load(), "the lost reply was injected")
+	var effects []string
+	require.NoError(t, b.db.Select(&effects, `SELECT update_id FROM effects ORDER BY ledger_offset`))
+	require.Equal(t, []string{"u1", "u2", "u3"}, effects)
+	st := ing.Stats()
+	require.Equal(t, [2]int64{3, 1}, [2]int64{st.Transactions, st.Skipped}, "Stats (Transactions, Skipped)")
+}
