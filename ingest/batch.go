@@ -51,15 +51,14 @@ type builder struct {
 	sawCheckpoint bool // the last item added was an OffsetCheckpoint
 	touched       bool
 	bytes         int // the updates' sizes as they arrived (byteBudget)
-	// skipped is how many of txs dedup dropped at the first claim of the
-	// batch (claimed): what Stats counts when a retry finds that an
-	// attempt committed though its reply was lost (a retry's own claim
-	// then finds every id).
+	// skipped is how many of txs dedup dropped in the last attempt that
+	// reached COMMIT, and notes the transactions it set aside: what Stats
+	// counts and the log reports when a retry finds that it committed
+	// though its reply was lost (a retry's own claim then finds every id).
+	// Not the first claim's: an attempt rolled back (a pipelined early
+	// start) may have claimed an id that the committed one found taken.
 	skipped int
-	claimed bool
-	// notes are the transactions the last attempt that reached COMMIT set
-	// aside: logged and counted if a retry finds that it committed.
-	notes []asideNote
+	notes   []asideNote
 }
 
 func newBuilder(committed checkpoint.Checkpoint, replayUntil string) *builder {
@@ -358,9 +357,6 @@ func (ing *Ingester) start(ctx context.Context, b *builder, early, split bool) (
 	if err != nil {
 		return nil, err
 	}
-	if !b.claimed {
-		b.skipped, b.claimed = len(b.txs)-len(fresh), true
-	}
 	if len(b.behind) > 0 {
 		for _, t := range fresh {
 			if re := b.behind[t]; re != nil {
@@ -419,7 +415,7 @@ func (ing *Ingester) finish(ctx context.Context, st *started, split bool) (err e
 	if err := ing.cps.AdvanceTx(ctx, tx, b.prev.Offset, b.cp); err != nil {
 		return leftAborted(handled, b, err)
 	}
-	b.notes = notes
+	b.skipped, b.notes = batch.Skipped, notes
 	if err := tx.Commit(); err != nil {
 		return &commitFailed{fmt.Errorf("ingest: commit batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)}
 	}
