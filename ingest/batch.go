@@ -250,14 +250,16 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 
 // splitAfter says whether the retry of b after err, a transient fault,
 // hands b to the Handler one transaction at a time (handleSplit): under
-// PoisonSetAside, after a statement cancelled by statement_timeout, which
-// a batch whose work grows with its size meets on every retry while each
-// of its transactions alone may fit. A transaction that times out alone is
-// a transient fault there too: it is retried, never set aside.
+// PoisonSetAside, after a Handler's statement cancelled by
+// statement_timeout, which a batch whose work grows with its size meets on
+// every retry while each of its transactions alone may fit. A transaction
+// that times out alone is a transient fault there too: it is retried,
+// never set aside.
 func (ing *Ingester) splitAfter(b *builder, err error) bool {
 	var pqe *pq.Error
+	var he *handlerError
 	return ing.cfg.Poison == PoisonSetAside && ing.cfg.Handler != nil && len(b.txs) > 1 &&
-		errors.As(err, &pqe) && pqe.Code == "57014"
+		errors.As(err, &he) && errors.As(err, &pqe) && pqe.Code == "57014"
 }
 
 // committedBefore reports whether the stored checkpoint is b's: an attempt
