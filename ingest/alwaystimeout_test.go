@@ -48,3 +48,42 @@ func TestBatchThatAlwaysTimesOutIsNotRetriedForEver(t *testing.T) {
 	require.Empty(t, aside)
 	requireAllOnce(t, b)
 }
+
+// sleepyReader reads for 100 ms per transaction of the batch.
+type sleepyReader struct{}
+
+func (sleepyReader) ReadBatch(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) (any, error) {
+	_, err := tx.ExecContext(ctx, `SELECT pg_sleep($1)`, 0.1*float64(len(batch.Transactions)))
+	return nil, err
+}
+
+func (sleepyReader) HandleBatch(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
+	return effectsHandler(ctx, tx, batch)
+}
+
+// The same with the Handler's read (Reader) timing out every time: its
+// batch must go through one transaction at a time too (where ReadBatch is
+// not called), not be retried whole for ever.
+func TestBatchWhoseReadAlwaysTimesOutIsNotRetriedForEver(t *testing.T) {
+	b := setup(t)
+	appendN(t, b.p, 0, 40)
+	var name string
+	require.NoError(t, b.db.Get(&name, `SELECT current_database()`))
+	_, err := b.db.Exec(`ALTER DATABASE ` + pq.QuoteIdentifier(name) + ` SET statement_timeout = 300`)
+	require.NoError(t, err)
+	db, err := sqlx.Open("postgres", b.dsn) // sessions that have the timeout
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	tb := *b
+	tb.db = db
+
+	ing := newIngester(t, &tb, ingest.Config{Handler: sleepyReader{}, MaxBatchSize: 10, MaxAttempts: 5,
+		EndOffset: b.p.LedgerEnd(), Poison: ingest.PoisonSetAside})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	require.NoError(t, ing.Run(ctx))
+	aside, err := ing.SetAsideTransactions(ctx)
+	require.NoError(t, err)
+	require.Empty(t, aside)
+	requireAllOnce(t, b)
+}
