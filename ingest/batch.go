@@ -378,9 +378,8 @@ func (ing *Ingester) start(ctx context.Context, b *builder, early, split bool) (
 	if r, ok := ing.cfg.Handler.(Reader); ok && len(fresh) > 0 && !split {
 		v, err := ing.readBatch(ctx, r, tx, batch)
 		if err != nil {
-			if IsTransientDBError(err) {
-				return nil, err
-			}
+			// The Handler's, even a transient fault (retried as such): a
+			// statement timeout there splits the batch (splitAfter).
 			return nil, &handlerError{fmt.Errorf("ingest: handler failed to read for batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)}
 		}
 		batch.read, batch.readEarly = v, early
