@@ -94,7 +94,10 @@ func (b *Batch) WithRead(v any, early bool) *Batch {
 // whole batch (nothing of it is committed) and stops the Ingester with that
 // error; it should name the transaction's offset and update id.
 // A panic in HandleBatch (or ReadBatch) is recovered and taken as such an
-// error (ErrHandlerPanicked).
+// error (ErrHandlerPanicked). It must close the rows it queries before it
+// returns, an error or a panic included (defer rows.Close()): rows left
+// open keep tx's connection busy, and under PoisonSetAside the failing
+// transaction then cannot be set aside; Run stops, naming it.
 type Handler interface {
 	HandleBatch(ctx context.Context, tx *sqlx.Tx, b *Batch) error
 }

@@ -237,7 +237,15 @@ func (ing *Ingester) eachAlone(ctx context.Context, tx *sqlx.Tx, batch *Batch, f
 			return herr
 		}
 		if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT txhistory_poison`); err != nil {
-			return err
+			if IsTransientDBError(err) || ctx.Err() != nil {
+				return err
+			}
+			// The Handler left the connection busy: rows it queried still
+			// open (no deferred rows.Close) when it failed or panicked. The
+			// SQL transaction cannot go on, so nothing can be set aside in
+			// it: Run stops, naming the transaction.
+			return &handlerError{fmt.Errorf("ingest: handler failed on transaction %s at offset %d (batch offsets %d..%d) and left its SQL transaction unusable, so it cannot be set aside (did it return with query rows open? close them before returning): %w; rolling back to the savepoint: %w",
+				t.UpdateID, t.Offset, batch.FromOffset, batch.ToOffset, herr, err)}
 		}
 		if err := reject(t, herr); err != nil {
 			return err
