@@ -40,8 +40,10 @@
 //
 // StartServer, or NewServer inside a test, starts a server of its own that
 // the test may Stop, Start (same directory and port, data kept) or kill, to
-// show how code behaves when PostgreSQL restarts mid-batch. Do not do that
-// to SharedServer: other tests are using it.
+// show how code behaves when PostgreSQL restarts mid-batch. Server has no
+// kill method: send SIGKILL to the postmaster, whose pid is the first line
+// of Dir()/postmaster.pid, then Stop (which reaps it) and Start. Do not do
+// that to SharedServer: other tests are using it.
 //
 // # Running as root
 //
