@@ -1,12 +1,18 @@
 package main
 
 import (
+	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/cantonx/txhistory/examples/internal/conn"
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger"
 	"github.com/stretchr/testify/require"
 )
 
@@ -32,5 +38,151 @@ func TestMarkdownCodeBlocksClose(t *testing.T) {
 			}
 		}
 		require.False(t, in, "%s ends inside a code block", name)
+	}
+}
+
+// usageFlags returns the flags `ingestd -h` lists, and the usage text.
+func usageFlags(t *testing.T) (map[string]bool, string) {
+	t.Helper()
+	var usage strings.Builder
+	_, err := parseConfig([]string{"-h"}, envOf(nil), &usage)
+	require.ErrorIs(t, err, flag.ErrHelp)
+	flags := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^  -([a-z0-9-]+)`).FindAllStringSubmatch(usage.String(), -1) {
+		flags[m[1]] = true
+	}
+	require.NotEmpty(t, flags)
+	return flags, usage.String()
+}
+
+// exampleHasFlag tells whether examples/<name> registers flag: its
+// name as a string literal in the example's Go files (or, for the ones
+// sharing ingestd's connection settings, examples/internal/conn's).
+func exampleHasFlag(t *testing.T, name, flag string) bool {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", name, "*.go"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no example %s", name)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		if strings.Contains(string(b), `"`+flag+`"`) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	fencedBlock = regexp.MustCompile("(?ms)^```[a-z]*\n(.*?)^```[ \t]*$")
+	codeSpan    = regexp.MustCompile("`([^`\n]+)`")
+	flagToken   = regexp.MustCompile(`(?:^|[\s(\[])-([a-z][a-z0-9-]*)`)
+	goRunOf     = regexp.MustCompile(`^(?:go run \./)?examples/([a-z]+)\b`)
+)
+
+// TestOperationsFlagsExist: every flag docs/OPERATIONS.md names, in code
+// spans and in the code blocks that run ingestd, is one of ingestd's, or
+// one of the example whose command it follows (`go run ./examples/bench
+// -dsn …`), or of the few named in prose about another program; every
+// TXHISTORY_ variable it names is in ingestd's usage; the defaults it
+// states are ingestd's.
+func TestOperationsFlagsExist(t *testing.T) {
+	flags, usage := usageFlags(t)
+	b, err := os.ReadFile("../../docs/OPERATIONS.md")
+	require.NoError(t, err)
+	text := string(b)
+	// Flags named in prose about another program than ingestd.
+	elsewhere := map[string]string{
+		"canton-ids":  "bench",                                // "the bench's `-canton-ids`"
+		"fault-every": "soak", "rate": "soak", "seed": "soak", // the soak test's section
+		"nocrypt": "", "topk8": "", // openssl's
+		"h": "", // ingestd -h, the flag package's
+	}
+	checked := 0
+	check := func(span string) {
+		owner := "ingestd"
+		if m := goRunOf.FindStringSubmatch(strings.TrimSpace(span)); m != nil {
+			owner = m[1]
+		}
+		for _, m := range flagToken.FindAllStringSubmatch(span, -1) {
+			name, _, _ := strings.Cut(m[1], "=")
+			checked++
+			switch o, ok := elsewhere[name]; {
+			case owner != "ingestd":
+				require.True(t, exampleHasFlag(t, owner, name), "docs/OPERATIONS.md: %q: examples/%s has no flag -%s", span, owner, name)
+			case ok && o != "":
+				require.True(t, exampleHasFlag(t, o, name), "docs/OPERATIONS.md: examples/%s has no flag -%s", o, name)
+			case ok:
+			default:
+				require.True(t, flags[name], "docs/OPERATIONS.md: %q: ingestd has no flag -%s", span, name)
+			}
+		}
+	}
+	for _, m := range fencedBlock.FindAllStringSubmatch(text, -1) {
+		if strings.Contains(m[1], "ingestd ") {
+			for _, line := range strings.Split(m[1], "\n") {
+				if !strings.HasPrefix(strings.TrimSpace(line), "export ") {
+					check(line)
+				}
+			}
+		}
+	}
+	for _, m := range codeSpan.FindAllStringSubmatch(fencedBlock.ReplaceAllString(text, ""), -1) {
+		check(m[1])
+	}
+	require.Greater(t, checked, 40, "the test found the flags of docs/OPERATIONS.md")
+
+	for _, v := range regexp.MustCompile(`TXHISTORY_[A-Z_]*[A-Z]`).FindAllString(text, -1) {
+		require.Contains(t, usage, "$"+v, "docs/OPERATIONS.md names %s, which ingestd -h does not", v)
+	}
+
+	// The defaults the guide states.
+	for _, s := range []string{
+		"(`-lock wait`, the default)",
+		"`-metrics-addr` (default\n`127.0.0.1:9464`",
+		"`-max-silence` old (default 5 min)",
+		"`-shutdown-timeout` (default 30 s)",
+		"**`MaxBatchSize`** (default 1,000)",
+		"**`StreamBuffer`** (default 1,024",
+		"**`StreamBufferBytes`** (default 16 MiB",
+		"**`ledger.Config.ReceiveWindow`** (default 1 MiB)",
+		"every 30 s (`ingest.Config.LockCheck`)",
+	} {
+		require.Contains(t, text, s, "docs/OPERATIONS.md no longer says so: update this test")
+	}
+	c, err := parseConfig(nil, envOf(map[string]string{conn.EnvLedger: "validator:5001", conn.EnvParty: "treasury::1220",
+		conn.EnvDSN: "postgres://u:pw@db/integration"}), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "wait", c.lock)
+	require.Equal(t, "127.0.0.1:9464", c.metricsAddr)
+	require.Equal(t, 5*time.Minute, c.maxSilence)
+	require.Equal(t, 30*time.Second, c.shutdownTimeout)
+	require.Equal(t, 1000, c.maxBatch)
+	require.Equal(t, 1024, c.streamBuffer)
+	require.Equal(t, 16<<20, ingest.StreamBufferBytesDefault)
+	require.Equal(t, 1<<20, ledger.DefaultReceiveWindow)
+	require.Equal(t, 30*time.Second, ingest.LockCheckDefault)
+}
+
+// TestExamplesREADMEFlagsExist: the "main flags" examples/README.md lists
+// for each example are flags of that example.
+func TestExamplesREADMEFlagsExist(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	row := regexp.MustCompile("(?m)^\\| `([a-z]+)` \\|.*\\| ((?:[^|\\\\]|\\\\.)*) \\|$")
+	rows := row.FindAllStringSubmatch(string(b), -1)
+	require.GreaterOrEqual(t, len(rows), 8, "the examples table")
+	for _, r := range rows {
+		for _, span := range codeSpan.FindAllStringSubmatch(r[2], -1) {
+			for _, m := range flagToken.FindAllStringSubmatch(span[1], -1) {
+				if strings.HasPrefix(span[1], "go run ") {
+					continue // `go run ./examples/ingestd -h`
+				}
+				require.True(t, exampleHasFlag(t, r[1], m[1]), "examples/README.md: examples/%s has no flag -%s", r[1], m[1])
+			}
+		}
 	}
 }
