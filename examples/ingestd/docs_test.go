@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -185,4 +188,62 @@ func TestExamplesREADMEFlagsExist(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestREADMEExamplesCompile: the Go code of README.md compiles against
+// this module: the embedding example as a file of its own (with the
+// imports it leaves out: context, crypto/tls, sqlx), and the test snippet
+// in a test function (tx1, tx2 declared before it). They are compiled
+// through an overlay, so nothing is written into the module.
+func TestREADMEExamplesCompile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds with the go command")
+	}
+	goBin, err := exec.LookPath(filepath.Join(runtime.GOROOT(), "bin", "go"))
+	if err != nil {
+		if goBin, err = exec.LookPath("go"); err != nil {
+			t.Skip("no go command")
+		}
+	}
+	b, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	var blocks []string
+	for _, m := range regexp.MustCompile("(?ms)^```go\n(.*?)^```").FindAllStringSubmatch(string(b), -1) {
+		blocks = append(blocks, m[1])
+	}
+	require.Len(t, blocks, 2, "README.md's Go blocks: the embedding example and the test snippet")
+
+	embed, ok := strings.CutPrefix(blocks[0], "import (\n")
+	require.True(t, ok, "the embedding example starts with its imports")
+	files := map[string]string{
+		"embed.go": "package readme\n\nimport (\n\t\"context\"\n\t\"crypto/tls\"\n\n\t\"github.com/jmoiron/sqlx\"\n" + embed +
+			"\nvar _ = run\n",
+		"snippet_test.go": "package readme\n\nimport (\n\t\"testing\"\n\n\t\"github.com/cantonx/txhistory/ledger\"\n" +
+			"\t\"github.com/cantonx/txhistory/ledger/ledgertest\"\n\t\"github.com/cantonx/txhistory/pgtest\"\n)\n\n" +
+			"func TestSnippet(t *testing.T) {\n\tvar tx1, tx2 *ledger.Transaction\n" + blocks[1] + "\t_, _ = client, db\n}\n",
+	}
+	root, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	pkgDir := filepath.Join(root, "examples", "ingestd", "readmecheck")
+	_, err = os.Stat(pkgDir)
+	require.True(t, os.IsNotExist(err), "%s exists: the overlay would mix with it", pkgDir)
+	tmp := t.TempDir()
+	replace := map[string]string{}
+	for name, src := range files {
+		p := filepath.Join(tmp, name)
+		require.NoError(t, os.WriteFile(p, []byte(src), 0o600))
+		replace[filepath.Join(pkgDir, name)] = p
+	}
+	overlay, err := json.Marshal(map[string]any{"Replace": replace})
+	require.NoError(t, err)
+	overlayFile := filepath.Join(tmp, "overlay.json")
+	require.NoError(t, os.WriteFile(overlayFile, overlay, 0o600))
+
+	// go test -c compiles the package and its test without running
+	// anything in the package's directory, which does not exist (go vet
+	// would chdir into it, hence -vet=off).
+	cmd := exec.Command(goBin, "test", "-c", "-vet=off", "-overlay="+overlayFile, "-o", filepath.Join(tmp, "readme.test"), "./examples/ingestd/readmecheck")
+	cmd.Dir = root
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "README.md's Go code does not compile:\n%s\n%s\n%s", out, files["embed.go"], files["snippet_test.go"])
 }
