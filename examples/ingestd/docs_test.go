@@ -247,3 +247,59 @@ func TestREADMEExamplesCompile(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "README.md's Go code does not compile:\n%s\n%s\n%s", out, files["embed.go"], files["snippet_test.go"])
 }
+
+// goSource returns the non-test Go source of a package directory of the
+// module, relative to the module root.
+func goSource(t *testing.T, dir string) string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "..", dir, "*.go"))
+	require.NoError(t, err)
+	var b strings.Builder
+	for _, f := range files {
+		if !strings.HasSuffix(f, "_test.go") {
+			src, err := os.ReadFile(f)
+			require.NoError(t, err)
+			b.Write(src)
+		}
+	}
+	return b.String()
+}
+
+// TestOperationsQuotesMessages: what docs/OPERATIONS.md quotes of errors,
+// log lines and /healthz reasons for an operator to search for is what
+// the code says.
+func TestOperationsQuotesMessages(t *testing.T) {
+	b, err := os.ReadFile("../../docs/OPERATIONS.md")
+	require.NoError(t, err)
+	doc := strings.Join(strings.Fields(string(b)), " ")
+	for _, c := range []struct{ quote, code string }{
+		{"another ingester is running on this schema", ingest.ErrAnotherIngester.Error()},
+		{"participant was restored from a backup", ingest.ErrParticipantRestored.Error()},
+		{"offset … was pruned by the participant; the earliest available begin offset is N",
+			strings.NewReplacer("7", "…", "9", "N").Replace((&ledger.PrunedError{Requested: 7, EarliestOffset: 9}).Error())},
+		{"HTTP 401 Unauthorized: invalid_client",
+			(&ledger.TokenEndpointError{TokenURL: "https://idp/token", StatusCode: 401, ErrorCode: "invalid_client"}).Error()},
+		{"TLS handshake refused", ledger.ErrTLS.Error()},
+		{"TLS handshake refused (Unavailable)", strings.ReplaceAll(goSource(t, "ledger"), "TLS handshake refused (%s)", "TLS handshake refused (Unavailable)")},
+		{"the checkpoint moved while this ingester held the lock", goSource(t, "ingest")},
+		{"another ingester holds the lock of this schema; waiting", goSource(t, "ingest")},
+		{`"ingest: retrying"`, goSource(t, "ingest")},
+		{"database fault, retrying batch", goSource(t, "ingest")},
+		{"update stream stalled", goSource(t, "ingest")},
+		{"standby: another ingester holds the schema's lock", goSource(t, "metrics")},
+		{`"ingestd: catching up"`, goSource(t, "examples/ingestd")},
+		{`"ingestd: tailing"`, goSource(t, "examples/ingestd")},
+	} {
+		q := strings.Trim(c.quote, `"`)
+		require.True(t, strings.Contains(doc, q) || strings.Contains(doc, "`"+strings.TrimPrefix(q, "ingest: ")+"`") ||
+			strings.Contains(doc, strings.TrimPrefix(q, "update stream ")),
+			"docs/OPERATIONS.md no longer quotes %q: update this test", q)
+		require.Contains(t, c.code, c.quote, "docs/OPERATIONS.md quotes %q, which the code no longer says", q)
+	}
+	// The /healthz reason it shows.
+	require.Contains(t, doc, `"reason":"no commit for 7m12s (more than 5m0s) at offset 81234; 5120 offsets behind the ledger end; errors so far: database=42"`)
+	metricsSrc := goSource(t, "metrics")
+	for _, f := range []string{`"no commit for %s (more than %s) at offset %d"`, `"; %d offsets behind the ledger end"`, `"; errors so far: %s"`} {
+		require.Contains(t, metricsSrc, f)
+	}
+}
