@@ -303,3 +303,65 @@ func TestOperationsQuotesMessages(t *testing.T) {
 		require.Contains(t, metricsSrc, f)
 	}
 }
+
+// TestFlagsVariablesAreRead: every flag whose help names a TXHISTORY_
+// variable takes its default from that variable, and the flags without
+// one are the modes docs/OPERATIONS.md calls flags only.
+func TestFlagsVariablesAreRead(t *testing.T) {
+	entry := regexp.MustCompile(`(?m)^  -([a-z0-9-]+)(?: ([a-z]+))?\n((?:    \t.*\n?)+)`)
+	envOfHelp := regexp.MustCompile(`\(\$(TXHISTORY_[A-Z_]+)(?:, empty too)?\)`)
+	usage := func(env map[string]string) map[string][2]string { // name -> type, help
+		var out strings.Builder
+		_, err := parseConfig([]string{"-h"}, envOf(env), &out)
+		require.ErrorIs(t, err, flag.ErrHelp)
+		m := map[string][2]string{}
+		for _, e := range entry.FindAllStringSubmatch(out.String(), -1) {
+			m[e[1]] = [2]string{e[2], e[3]}
+		}
+		require.NotEmpty(t, m)
+		return m
+	}
+	base := usage(nil)
+	var flagsOnly []string
+	for name, f := range base {
+		typ, help := f[0], f[1]
+		ms := envOfHelp.FindAllStringSubmatch(help, -1)
+		if len(ms) == 0 {
+			flagsOnly = append(flagsOnly, "`-"+name+"`")
+			continue
+		}
+		v := ms[len(ms)-1][1]
+		var val, want string
+		switch typ {
+		case "string":
+			val = "from-" + v
+			want = `(default "` + val + `")`
+		case "duration":
+			val, want = "17s", "(default 17s)"
+		case "int":
+			val, want = "17", "(default 17)"
+		case "":
+			val, want = "true", "(default true)"
+			if strings.Contains(help, "(default true)") {
+				val, want = "false", ""
+			}
+		default:
+			t.Fatalf("-%s: a flag type the test does not know: %s", name, typ)
+		}
+		got := usage(map[string]string{v: val})[name][1]
+		if want == "" {
+			require.NotContains(t, got, "(default", "-%s with $%s=%s", name, v, val)
+		} else {
+			require.Contains(t, got, want, "-%s does not take its default from $%s", name, v)
+		}
+	}
+	b, err := os.ReadFile("../../docs/OPERATIONS.md")
+	require.NoError(t, err)
+	doc := strings.Join(strings.Fields(string(b)), " ")
+	i := strings.Index(doc, "The modes are flags only:")
+	require.GreaterOrEqual(t, i, 0)
+	modes := doc[i : i+strings.Index(doc[i:], " (a fake")]
+	for _, f := range flagsOnly {
+		require.Contains(t, modes, f, "docs/OPERATIONS.md: ingestd's %s has no environment variable, and \"The modes are flags only\" does not say so", f)
+	}
+}
