@@ -3,7 +3,7 @@
 // crash, not after a rewind of the checkpoint, and not when record times are
 // non-unique and the restore runbook resumes a little early (tRecovery − 1µs).
 //
-// Claim inserts a batch's update ids in the batch's SQL transaction with one
+// ClaimTx inserts a batch's update ids in the batch's SQL transaction with one
 // statement and returns the transactions that were new; the rest were
 // ingested before and must be skipped.
 package dedup
