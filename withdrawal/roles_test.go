@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/checkpoint"
+	"github.com/cantonx/txhistory/dedup"
+	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/pgtest"
@@ -414,6 +416,50 @@ func TestOperationsRolesAsDocumented(t *testing.T) {
 	rws, err := cps.Rewinds(ctx, readerDB)
 	require.NoError(t, err)
 	require.Len(t, rws, 1)
+
+	// The rest of what the section says each role does, ingestion stopped.
+	// txhistory_ingest: the runbook's step 1 check and dedup retention.
+	require.NoError(t, recovery.CheckStopped(ctx, ingestDB, ""), "CheckStopped as txhistory_ingest")
+	dd, err := dedup.NewStore(schema.DefaultName)
+	require.NoError(t, err)
+	_, err = dd.PruneBefore(ctx, ingestDB, time.Unix(1, 0))
+	require.NoError(t, err, "dedup retention (PruneBefore) as txhistory_ingest")
+	// A transaction set aside for review: readers list it, an operator
+	// resolves it with Ingester.ResolveSetAside.
+	_, err = admin.ExecContext(ctx, `INSERT INTO txhistory.review_transaction (update_id, ledger_offset, error) VALUES ('upd-review', 1, 'roles test')`)
+	require.NoError(t, err)
+	ingesterOf := func(db *sqlx.DB) *ingest.Ingester {
+		ing, err := ingest.New(db, client, ingest.Config{Parties: []string{treasury}, Lock: ingest.LockNone, Logger: quietLog})
+		require.NoError(t, err)
+		return ing
+	}
+	aside, err := ingesterOf(readerDB).SetAsideTransactions(ctx)
+	require.NoError(t, err, "SetAsideTransactions as a txhistory_reader member")
+	require.Len(t, aside, 1)
+	require.NoError(t, ingesterOf(opsDB).ResolveSetAside(ctx, "upd-review", "roles test"), "ResolveSetAside as a txhistory_operator member")
+	requireDenied(t, ingesterOf(readerDB).ResolveSetAside(ctx, "upd-review", "again"), "txhistory_reader resolving a set-aside transaction")
+	// What the exchange's readers call.
+	_, err = tokenstd.ListEntries(ctx, readerDB, schema.DefaultName, tokenstd.EntryFilter{})
+	require.NoError(t, err, "ListEntries as a txhistory_reader member")
+	_, err = tokenstd.Balances(ctx, readerDB, schema.DefaultName)
+	require.NoError(t, err)
+	_, err = tokenstd.PendingInstructions(ctx, readerDB, schema.DefaultName)
+	require.NoError(t, err)
+	_, err = reader.GateLog(ctx)
+	require.NoError(t, err)
+	_, err = reader.IngestedTime(ctx)
+	require.NoError(t, err)
+	// The withdrawal service marks withdrawals failed (with a refund) and
+	// submitted itself, outside the Automation.
+	_, err = svc.Create(ctx, l.request("wd-6", "1", cids[1]))
+	require.NoError(t, err)
+	_, err = svc.MarkFailed(ctx, "wd-6", "roles test")
+	require.NoError(t, err, "MarkFailed as a txhistory_withdrawals member")
+	_, err = svc.Create(ctx, l.request("wd-7", "1", cids[1]))
+	require.NoError(t, err)
+	_, err = svc.MarkSubmitted(ctx, "wd-7")
+	require.NoError(t, err, "MarkSubmitted as a txhistory_withdrawals member")
+	require.Contains(t, refunds(t, admin), "wd-6")
 }
 
 // grantsDocumented is what each role of docs/OPERATIONS.md may do on
