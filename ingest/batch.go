@@ -398,6 +398,14 @@ func (ing *Ingester) finish(ctx context.Context, st *started, split bool) (err e
 		}
 	}()
 	var notes []asideNote
+	// The malformed transactions go to the review table before the Handler
+	// runs: one may be a withdrawal's transfer, and the Reconciler expires
+	// nothing while such a row is unresolved, in this batch too.
+	for _, p := range b.poison {
+		if err := ing.setAside(ctx, tx, p.updateID, p.offset, time.Time{}, "", p.err, p.raw, &notes); err != nil {
+			return err
+		}
+	}
 	if ing.cfg.Handler != nil && (len(batch.Transactions) > 0 || len(b.cps) > 0) {
 		if split {
 			if err := ing.handleSplit(ctx, tx, batch, b.prev.RecordTimes, &notes); err != nil {
@@ -408,11 +416,6 @@ func (ing *Ingester) finish(ctx context.Context, st *started, split bool) (err e
 		}
 	}
 	handled := ing.cfg.Handler != nil && (len(batch.Transactions) > 0 || len(b.cps) > 0)
-	for _, p := range b.poison {
-		if err := ing.setAside(ctx, tx, p.updateID, p.offset, time.Time{}, "", p.err, p.raw, &notes); err != nil {
-			return leftAborted(handled, b, err)
-		}
-	}
 	if err := ing.cps.AdvanceTx(ctx, tx, b.prev.Offset, b.cp); err != nil {
 		return leftAborted(handled, b, err)
 	}
