@@ -109,13 +109,7 @@ func (r *Reconciler) applyAll(ctx context.Context, tx *sqlx.Tx, outcomes []Outco
 				slow = append(slow, o) // created concurrently: apply to it
 			}
 		case w == nil:
-			hw, err := r.hook(ctx, tx, o)
-			if err != nil {
-				return nil, false, err
-			}
-			if hw != nil {
-				recover, hooked = append(recover, o), append(hooked, hw)
-			}
+			recover = append(recover, o) // the hooks run after the moves
 		case applied(w, o):
 			open(w)
 		case slices.Contains(rules[o.Status].from, w.Status) && ownInstruction(w, o):
@@ -147,16 +141,44 @@ func (r *Reconciler) applyAll(ctx context.Context, tx *sqlx.Tx, outcomes []Outco
 		}
 	}
 	if len(recover) > 0 {
-		made, err := r.s.insertRecovered(ctx, tx, recover, hooked)
-		if err != nil {
-			return nil, false, err
+		// Under a savepoint: if an id turns out to be created concurrently,
+		// the hooks' writes are undone with what they returned, and each
+		// outcome takes the path of one at a time (whose recover undoes the
+		// hook of an id created concurrently).
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT `+recoverySavepoint); err != nil {
+			return nil, false, fmt.Errorf("withdrawal: recovering %d withdrawals (offsets %d..%d): %w", len(recover),
+				recover[0].Offset, recover[len(recover)-1].Offset, err)
 		}
+		var hookedOutcomes []Outcome
 		for _, o := range recover {
-			if w := made[o.ID]; w != nil {
-				r.recovered(w, o)
-			} else {
-				slow = append(slow, o) // created concurrently: apply to it
+			hw, err := r.hook(ctx, tx, o)
+			if err != nil {
+				return nil, false, err
 			}
+			if hw != nil {
+				hookedOutcomes, hooked = append(hookedOutcomes, o), append(hooked, hw)
+			}
+		}
+		var made map[string]*Withdrawal
+		if len(hookedOutcomes) > 0 {
+			if made, err = r.s.insertRecovered(ctx, tx, hookedOutcomes, hooked); err != nil {
+				return nil, false, err
+			}
+		}
+		if len(made) < len(hookedOutcomes) {
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT `+recoverySavepoint); err != nil {
+				return nil, false, fmt.Errorf("withdrawal: recovering %d withdrawals (offsets %d..%d): %w", len(recover),
+					recover[0].Offset, recover[len(recover)-1].Offset, err)
+			}
+			slow = append(slow, recover...) // one at a time
+		} else {
+			for _, o := range hookedOutcomes {
+				r.recovered(made[o.ID], o)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT `+recoverySavepoint); err != nil {
+			return nil, false, fmt.Errorf("withdrawal: recovering %d withdrawals (offsets %d..%d): %w", len(recover),
+				recover[0].Offset, recover[len(recover)-1].Offset, err)
 		}
 	}
 	slices.SortStableFunc(slow, compareOutcomes)
@@ -172,6 +194,10 @@ func (r *Reconciler) applyAll(ctx context.Context, tx *sqlx.Tx, outcomes []Outco
 	}
 	return l.expired, complete && len(slow) == 0, nil
 }
+
+// recoverySavepoint holds the RecoveryHook's writes until what it returned
+// is stored: they are undone if the id was created concurrently.
+const recoverySavepoint = "txhistory_withdrawal_recovery"
 
 // compareOutcomes orders outcomes as the ledger does.
 func compareOutcomes(a, b Outcome) int {

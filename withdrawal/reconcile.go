@@ -39,7 +39,10 @@ import (
 // with one statement, so a hook cannot yet see the withdrawal rows of the
 // batch (nor reference them with a foreign key). By then the withdrawals the
 // batch makes due and does not name are expired in tx, though their
-// Refunder calls come after the hooks. Returning nil, nil leaves the transfer
+// Refunder calls come after the hooks. If a Create of the id commits
+// meanwhile, what the hook wrote is rolled back (it runs under a savepoint)
+// and the transfer is applied to the created withdrawal; the hook may then be
+// called again for the batch's other unknown ids. Returning nil, nil leaves the transfer
 // unrecorded as a withdrawal. An error aborts the batch: nothing of it is
 // committed and the Ingester stops with the error. It is called from one
 // goroutine at a time.
@@ -299,14 +302,38 @@ func mismatch(w *Withdrawal, o Outcome) string {
 
 // recover calls the hook for an unknown withdrawal and stores what it
 // returns. It reports false if a withdrawal with the id appeared meanwhile.
+// The hook's writes are undone in that case (a savepoint): the withdrawal
+// is not recovered, so they must not stay.
 func (r *Reconciler) recover(ctx context.Context, tx *sqlx.Tx, o Outcome) (bool, error) {
-	hw, err := r.hook(ctx, tx, o)
-	if err != nil || hw == nil {
-		return hw == nil, err
+	wrap := func(err error) error {
+		return fmt.Errorf("withdrawal: recovering withdrawal %q (update %s at offset %d): %w", o.ID, o.UpdateID, o.Offset, err)
 	}
-	made, err := r.s.insertRecovered(ctx, tx, []Outcome{o}, []*Withdrawal{hw})
-	if err != nil || made[o.ID] == nil {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT `+recoverySavepoint); err != nil {
+		return false, wrap(err)
+	}
+	hw, err := r.hook(ctx, tx, o)
+	if err != nil {
 		return false, err
+	}
+	var made map[string]*Withdrawal
+	if hw != nil {
+		if made, err = r.s.insertRecovered(ctx, tx, []Outcome{o}, []*Withdrawal{hw}); err != nil {
+			return false, err
+		}
+	}
+	if hw != nil && made[o.ID] == nil {
+		if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT `+recoverySavepoint); err != nil {
+			return false, wrap(err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT `+recoverySavepoint); err != nil {
+		return false, wrap(err)
+	}
+	if hw == nil {
+		return true, nil // declined: the transfer stays unrecorded
+	}
+	if made[o.ID] == nil {
+		return false, nil
 	}
 	r.recovered(made[o.ID], o)
 	return true, nil
