@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/jmoiron/sqlx"
@@ -20,6 +21,13 @@ import (
 // the exchange's Create and again by the hook, for a withdrawal that was not
 // recovered.
 func TestRecoveryHookWritesUndoneWhenCreateWins(t *testing.T) {
+	t.Run("a transfer", func(t *testing.T) { hookRace(t, false) })
+	// An offer and its acceptance in one batch take the path of one outcome
+	// at a time.
+	t.Run("an offer and its acceptance", func(t *testing.T) { hookRace(t, true) })
+}
+
+func hookRace(t *testing.T, offer bool) {
 	hook := withdrawal.RecoveryFunc(func(ctx context.Context, tx *sqlx.Tx, o *withdrawal.Outcome) (*withdrawal.Withdrawal, error) {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO public.debit VALUES ($1)`, o.ID); err != nil {
 			return nil, err
@@ -42,9 +50,14 @@ func TestRecoveryHookWritesUndoneWhenCreateWins(t *testing.T) {
 	require.NoError(t, err)
 
 	// ... while ingestion reconciles a transfer carrying its id.
-	transfer := e.world.Transfer(ledgertest.TransferSpec{Sender: treasury, Receiver: external, Amount: "10",
-		InputHoldings: cids[1:2], Reason: "wd-1"})
-	b := e.batch(time.Time{}, transfer)
+	spec := ledgertest.TransferSpec{Sender: treasury, Receiver: external, Amount: "10", InputHoldings: cids[1:2], Reason: "wd-1"}
+	var b *ingest.Batch
+	if offer {
+		tx, icid := e.world.Offer(spec)
+		b = e.batch(time.Time{}, tx, e.world.Accept(icid))
+	} else {
+		b = e.batch(time.Time{}, e.world.Transfer(spec))
+	}
 	done := make(chan error, 1)
 	go func() {
 		tx, err := e.db.BeginTxx(ctx, nil)
