@@ -7,7 +7,6 @@ import (
 
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 )
 
@@ -22,15 +21,7 @@ import (
 func TestBatchThatAlwaysTimesOutIsNotRetriedForEver(t *testing.T) {
 	b := setup(t)
 	appendN(t, b.p, 0, 40)
-	var name string
-	require.NoError(t, b.db.Get(&name, `SELECT current_database()`))
-	_, err := b.db.Exec(`ALTER DATABASE ` + pq.QuoteIdentifier(name) + ` SET statement_timeout = 300`)
-	require.NoError(t, err)
-	db, err := sqlx.Open("postgres", b.dsn) // sessions that have the timeout
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	tb := *b
-	tb.db = db
+	tb := *withDatabaseStatementTimeout(t, b, 300*time.Millisecond)
 
 	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
 		if _, err := tx.ExecContext(ctx, `SELECT pg_sleep($1)`, 0.1*float64(len(batch.Transactions))); err != nil {
@@ -67,15 +58,7 @@ func (sleepyReader) HandleBatch(ctx context.Context, tx *sqlx.Tx, batch *ingest.
 func TestBatchWhoseReadAlwaysTimesOutIsNotRetriedForEver(t *testing.T) {
 	b := setup(t)
 	appendN(t, b.p, 0, 40)
-	var name string
-	require.NoError(t, b.db.Get(&name, `SELECT current_database()`))
-	_, err := b.db.Exec(`ALTER DATABASE ` + pq.QuoteIdentifier(name) + ` SET statement_timeout = 300`)
-	require.NoError(t, err)
-	db, err := sqlx.Open("postgres", b.dsn) // sessions that have the timeout
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	tb := *b
-	tb.db = db
+	tb := *withDatabaseStatementTimeout(t, b, 300*time.Millisecond)
 
 	ing := newIngester(t, &tb, ingest.Config{Handler: sleepyReader{}, MaxBatchSize: 10, MaxAttempts: 5,
 		EndOffset: b.p.LedgerEnd(), Poison: ingest.PoisonSetAside})

@@ -7,7 +7,6 @@ import (
 
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 )
 
@@ -26,15 +25,7 @@ func TestHandlerPanicWithADatabaseFaultIsRetried(t *testing.T) {
 			b := setup(t)
 			appendN(t, b.p, 0, 50)
 			runToEnd(t, b, ingest.Config{})
-			var name string
-			require.NoError(t, b.db.Get(&name, `SELECT current_database()`))
-			_, err := b.db.Exec(`ALTER DATABASE ` + pq.QuoteIdentifier(name) + ` SET statement_timeout = 300`)
-			require.NoError(t, err)
-			db, err := sqlx.Open("postgres", b.dsn) // sessions that have the timeout
-			require.NoError(t, err)
-			t.Cleanup(func() { db.Close() })
-			tb := *b
-			tb.db = db
+			tb := *withDatabaseStatementTimeout(t, b, 300*time.Millisecond)
 
 			// Another session holds the handler's table for 1.5s.
 			ltx, err := b.db.Beginx()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 )
 
@@ -23,6 +24,23 @@ func setStatementTimeout(t *testing.T, dsn string, d time.Duration) {
 	_, err = admin.Exec(`SELECT pg_reload_conf()`)
 	require.NoError(t, err)
 	time.Sleep(200 * time.Millisecond) // the reload reaches every session
+}
+
+// withDatabaseStatementTimeout sets statement_timeout for new sessions of
+// b's database (ALTER DATABASE) and returns a copy of b whose pool opens
+// such sessions.
+func withDatabaseStatementTimeout(t *testing.T, b *testBundle, d time.Duration) *testBundle {
+	t.Helper()
+	var name string
+	require.NoError(t, b.db.Get(&name, `SELECT current_database()`))
+	_, err := b.db.Exec(`ALTER DATABASE ` + pq.QuoteIdentifier(name) + ` SET statement_timeout = ` + strconv.FormatInt(d.Milliseconds(), 10))
+	require.NoError(t, err)
+	db, err := sqlx.Open("postgres", b.dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	tb := *b
+	tb.db = db
+	return &tb
 }
 
 // A statement timeout (SQLSTATE 57014 with the Ingester's context alive)
