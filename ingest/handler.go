@@ -281,27 +281,54 @@ func (b *Batch) forMember(c chain, i int) *Batch {
 // with a transient database fault (IsTransientDBError) is retried as that
 // fault returned would be. Batches are finished in a goroutine of
 // their own (see Pipelining), where Run's caller could not recover it.
+// A Handler that ends its goroutine with runtime.Goexit (testify's require
+// or t.FailNow in a Handler) is taken as one that panicked.
 var ErrHandlerPanicked = errors.New("ingest: handler panicked")
 
-// handleBatch calls the Handler's HandleBatch, turning a panic into an
-// error.
-func (ing *Ingester) handleBatch(ctx context.Context, tx *sqlx.Tx, b *Batch) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = ing.panicked("HandleBatch", b, r)
-		}
-	}()
-	return ing.cfg.Handler.HandleBatch(ctx, tx, b)
+// handleBatch calls the Handler's HandleBatch, turning a panic or a
+// runtime.Goexit into an error.
+func (ing *Ingester) handleBatch(ctx context.Context, tx *sqlx.Tx, b *Batch) error {
+	return ing.guard("HandleBatch", b, func() error { return ing.cfg.Handler.HandleBatch(ctx, tx, b) })
 }
 
-// readBatch calls r.ReadBatch, turning a panic into an error.
+// readBatch calls r.ReadBatch, turning a panic or a runtime.Goexit into an
+// error.
 func (ing *Ingester) readBatch(ctx context.Context, r Reader, tx *sqlx.Tx, b *Batch) (v any, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			v, err = nil, ing.panicked("ReadBatch", b, p)
-		}
+	err = ing.guard("ReadBatch", b, func() (err error) {
+		v, err = r.ReadBatch(ctx, tx, b)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// errGoexit is what guard reports of a call that ended its goroutine with
+// runtime.Goexit: testify's require or t.FailNow called in a Handler.
+var errGoexit = errors.New("called runtime.Goexit (t.FailNow, or testify's require, in a Handler?)")
+
+// guard calls f in a goroutine of its own and waits for it, so that a
+// runtime.Goexit in the Handler ends that goroutine only: the batch's
+// goroutine, which had to report the batch's result, waited for ever on
+// one that never came. A panic is recovered there too. One goroutine per
+// call: a batch's, or a transaction's while a batch is split.
+func (ing *Ingester) guard(what string, b *Batch, f func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		err := errGoexit // unless f returns or panics
+		defer func() {
+			if r := recover(); r != nil {
+				err = ing.panicked(what, b, r)
+			} else if err == errGoexit {
+				ing.log.Error("ingest: "+what+" "+errGoexit.Error(), "from_offset", b.FromOffset, "to_offset", b.ToOffset)
+				err = fmt.Errorf("%w: %s %w", ErrHandlerPanicked, what, errGoexit)
+			}
+			done <- err
+		}()
+		err = f()
 	}()
-	return r.ReadBatch(ctx, tx, b)
+	return <-done
 }
 
 func (ing *Ingester) panicked(what string, b *Batch, r any) error {

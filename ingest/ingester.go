@@ -564,6 +564,20 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 	go func() {
 		defer wg.Done()
 		defer close(items)
+		// preparing is the transaction in Prepare: if Prepare ends this
+		// goroutine (runtime.Goexit), the closed channel would read as the
+		// end of the stream and Run would return nil; it fails instead.
+		var preparing *ledger.Transaction
+		defer func() {
+			if preparing != nil {
+				err := fmt.Errorf("ingest: Prepare %w on transaction %s at offset %d", errGoexit, preparing.UpdateID, preparing.Offset)
+				ing.log.Error(err.Error())
+				select {
+				case items <- item{err: err}:
+				case <-sctx.Done():
+				}
+			}
+		}()
 		for {
 			u, err := stream.Recv()
 			size := 0
@@ -575,7 +589,9 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 			}
 			var prep any
 			if err == nil && preparer != nil && u.Kind == ledger.UpdateTransaction && u.Transaction != nil {
+				preparing = u.Transaction
 				prep = ing.prepare(preparer, u.Transaction)
+				preparing = nil
 			}
 			select {
 			case items <- item{u: u, err: err, prep: prep, size: size}:
