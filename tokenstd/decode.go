@@ -661,11 +661,17 @@ func DecodeInstructionChoice(choice string, v ledger.Value) (ExtraArgs, error) {
 }
 
 // lenientMeta returns the metadata in v's field label when v is a record
-// with such a field of the Metadata shape, and nil otherwise.
+// with such a field of the Metadata shape, or of the Optional Metadata shape
+// (Some; Amulet's own choices carry their metadata so), and nil otherwise.
 func lenientMeta(v ledger.Value, label string) Metadata {
 	f, ok := v.Field(label)
 	if !ok {
 		return nil
+	}
+	if f.Kind() == ledger.KindOptional {
+		if f, ok, _ = f.AsOptional(); !ok {
+			return nil
+		}
 	}
 	m, err := DecodeMetadata(f)
 	if err != nil {
