@@ -868,6 +868,9 @@ func (r *run) burned(node int32, meta Metadata) (decimal.Decimal, error) {
 	if err != nil {
 		return decimal.Decimal{}, r.fail(node, "metadata %s: %w", MetaBurned, err)
 	}
+	if d.IsNegative() {
+		return decimal.Decimal{}, r.fail(node, "metadata %s: negative amount %s", MetaBurned, d)
+	}
 	return d, nil
 }
 
