@@ -83,7 +83,11 @@
 // a holding, is a transfer to itself: merge_split, as through
 // TransferFactory_Transfer.
 // Merge-splits, burns, mints, locks and unlocks have kinds of their own.
-// Events that do not concern the treasury give no entry; treasury holdings
+// Events that do not concern the treasury give no entry. A contract whose
+// Holding view names the treasury as owner is the treasury's holding only
+// if the view's instrument admin signed it: the view is the template's own
+// claim, and anyone may create a contract with the treasury as observer.
+// Treasury holdings
 // that change outside any recognised operation give a lock, unlock,
 // merge_split or other entry, so that the entries of a transaction always
 // add up to the treasury's balance change. Entry documents each field and
