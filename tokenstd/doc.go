@@ -87,11 +87,10 @@
 // Holding view names the treasury as owner is the treasury's holding only
 // if the view's instrument admin signed it: the view is the template's own
 // claim, and anyone may create a contract with the treasury as observer.
-// Treasury holdings
-// that change outside any recognised operation give a lock, unlock,
-// merge_split or other entry, so that the entries of a transaction always
-// add up to the treasury's balance change. Entry documents each field and
-// Kind each kind.
+// Treasury holdings that change outside any recognised operation give a
+// lock, unlock, merge_split or other entry, so that the entries of a
+// transaction always add up to the treasury's balance change. Entry
+// documents each field and Kind each kind.
 //
 // A deposit's account is its reason metadata, passed through the
 // Classifier's AccountFunc (DefaultAccount unless configured); a deposit
