@@ -718,7 +718,8 @@ func isStandardChoice(ev *ledger.ExercisedEvent) (bool, error) {
 // For the standard choices (TransferFactory_Transfer and the
 // TransferInstruction choices) the argument and result must have the
 // standard shapes, or an error says what is wrong. For any other choice
-// the fields are read where they have the Metadata shape and ignored
+// the fields are read where they have the Metadata shape, or are Some of
+// it (Amulet's own choices carry meta : Optional Metadata), and ignored
 // otherwise, since such choices are free to use those names for anything.
 func MergedMetadata(ev *ledger.ExercisedEvent) (Metadata, error) {
 	std, err := isStandardChoice(ev)
