@@ -1,11 +1,14 @@
 package metrics_test
 
 import (
+	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/metrics"
 	"github.com/stretchr/testify/require"
 )
@@ -29,4 +32,20 @@ func TestHistogramRepeatedBoundIsWrittenOnce(t *testing.T) {
 	_, _, body := get(t, metrics.Handler(sampleStats, metrics.Options{Now: clk.Now, Latency: hist}), "/metrics")
 	samples := parse(t, body)
 	require.Contains(t, samples, `txhistory_batch_latency_seconds_bucket{le="1"}`)
+}
+
+// A Namespace that is no Prometheus metric name prefix ("tx-history")
+// made every line of /metrics unparseable for Prometheus, which then
+// scraped nothing; Handler refuses it when it is built.
+func TestInvalidNamespaceIsRefused(t *testing.T) {
+	src := func() ingest.Stats { return ingest.Stats{} }
+	for _, ns := range []string{"tx-history", "1tx", "tx history", "tx.history"} {
+		require.PanicsWithValue(t, fmt.Sprintf("metrics: Options.Namespace %q is not a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)", ns),
+			func() { metrics.Handler(src, metrics.Options{Namespace: ns}) }, ns)
+	}
+	h := metrics.Handler(src, metrics.Options{Namespace: "exchange_tx:history"})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	require.Equal(t, 200, rec.Code)
+	require.Contains(t, rec.Body.String(), "\nexchange_tx:history_")
 }

@@ -81,7 +81,9 @@ var ErrorKinds = []string{"stream", "auth", "database", "handler", "decode", "ot
 
 // Options configures Handler. Zero fields take the documented defaults.
 type Options struct {
-	// Namespace prefixes every metric name. Default "txhistory".
+	// Namespace prefixes every metric name. Default "txhistory". It must
+	// be a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*):
+	// Handler panics on any other, which Prometheus could not parse.
 	Namespace string
 	// MaxSilence is how old the last commit may be for /healthz to stay
 	// healthy while the checkpoint is behind the ledger end. Default 5m.
@@ -132,6 +134,9 @@ func (o Options) withDefaults() Options {
 // Ingester.Stats. Other paths are 404. It is safe for concurrent use.
 func Handler(src func() ingest.Stats, opts Options) http.Handler {
 	opts = opts.withDefaults()
+	if !validNamespace(opts.Namespace) {
+		panic(fmt.Sprintf("metrics: Options.Namespace %q is not a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)", opts.Namespace))
+	}
 	e := &exporter{src: src, opts: opts, started: opts.Now()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", e.serveMetrics)
@@ -495,4 +500,17 @@ func (h *LatencyHistogram) write(p *promWriter, name string) {
 	p.sampleRaw(p.name(name)+"_bucket", float64(count), "le", "+Inf")
 	p.sampleRaw(p.name(name)+"_sum", sum)
 	p.sampleRaw(p.name(name)+"_count", float64(count))
+}
+
+// validNamespace reports whether ns may begin a Prometheus metric name.
+func validNamespace(ns string) bool {
+	for i, c := range ns {
+		switch {
+		case c == '_' || c == ':' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z':
+		case i > 0 && '0' <= c && c <= '9':
+		default:
+			return false
+		}
+	}
+	return ns != ""
 }
