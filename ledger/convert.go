@@ -274,7 +274,8 @@ const MaxUpdateIDLength = 1024
 
 // StorableUpdateID reports whether id can be stored and looked up as an
 // update id: not empty, at most MaxUpdateIDLength bytes, valid UTF-8
-// without control characters (PostgreSQL's text refuses NUL).
+// without control characters (PostgreSQL's text refuses NUL). Decoding
+// holds synchronizer ids to the same rule: the checkpoint keys them too.
 func StorableUpdateID(id string) bool {
 	if id == "" || len(id) > MaxUpdateIDLength || !utf8.ValidString(id) {
 		return false
@@ -317,6 +318,9 @@ func TransactionFromProto(t *pb.Transaction) (*Transaction, error) {
 		return nil, fail(-1, "transaction has no record time")
 	case tx.SynchronizerID == "":
 		return nil, fail(-1, "transaction has no synchronizer id")
+	case !StorableUpdateID(tx.SynchronizerID):
+		return nil, fail(-1, "synchronizer id %q of %d bytes is not one a participant sends (at most %d bytes of text without control characters)",
+			truncate(tx.SynchronizerID, 64), len(tx.SynchronizerID), MaxUpdateIDLength)
 	}
 	for i, e := range t.GetEvents() {
 		switch ev := e.GetEvent().(type) {
@@ -486,6 +490,10 @@ func CheckpointFromProto(c *pb.OffsetCheckpoint) (*OffsetCheckpoint, error) {
 	for i, st := range c.GetSynchronizerTimes() {
 		if st.GetSynchronizerId() == "" || st.GetRecordTime() == nil {
 			return nil, fmt.Errorf("ledger: offset checkpoint at offset %d has an incomplete synchronizer time", c.GetOffset())
+		}
+		if !StorableUpdateID(st.GetSynchronizerId()) {
+			return nil, fmt.Errorf("ledger: offset checkpoint at offset %d has a synchronizer id %q of %d bytes that is not one a participant sends (at most %d bytes of text without control characters)",
+				c.GetOffset(), truncate(st.GetSynchronizerId(), 64), len(st.GetSynchronizerId()), MaxUpdateIDLength)
 		}
 		out.SynchronizerTimes[i] = SynchronizerTime{SynchronizerID: st.GetSynchronizerId(), RecordTime: timeFromProto(st.GetRecordTime())}
 	}

@@ -376,7 +376,7 @@ func (d *wireDecoder) checkpoint(b []byte) (*OffsetCheckpoint, error) {
 				}
 				return nil
 			})
-			if err != nil || st.SynchronizerID == "" || !hasTime {
+			if err != nil || !StorableUpdateID(st.SynchronizerID) || !hasTime {
 				return errSlowPath // CheckpointFromProto's errors
 			}
 			times = append(times, st)
@@ -434,7 +434,7 @@ func (d *wireDecoder) transaction(b []byte) (tx *Transaction, err error) {
 		}
 		return err // 10, external_transaction_hash: not kept
 	})
-	if err != nil || !StorableUpdateID(tx.UpdateID) || tx.Offset <= 0 || !hasRecordTime || tx.SynchronizerID == "" {
+	if err != nil || !StorableUpdateID(tx.UpdateID) || tx.Offset <= 0 || !hasRecordTime || !StorableUpdateID(tx.SynchronizerID) {
 		return nil, errSlowPath // TransactionFromProto's errors carry the raw message
 	}
 	tx.Events = make([]Event, 0, len(d.events))
