@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -378,11 +379,26 @@ func storable(t *ledger.Transaction, entries []Entry) *ParseError {
 	for i := range entries {
 		e := &entries[i]
 		if s, ok := firstUnstorable(e); !ok {
+			// Ledger text may be megabytes long: quote its start only.
+			quoted := strconv.Quote(s)
+			if len(s) > 100 {
+				quoted = fmt.Sprintf("%q… (%d bytes, the first bad one at byte %d)", s[:100], len(s), firstBadByte(s))
+			}
 			return &ParseError{UpdateID: t.UpdateID, Offset: t.Offset, NodeID: e.NodeID,
-				Err: fmt.Errorf("text %q is not storable: it contains a NUL byte or invalid UTF-8", s)}
+				Err: fmt.Errorf("text %s is not storable: it contains a NUL byte or invalid UTF-8", quoted)}
 		}
 	}
 	return nil
+}
+
+// firstBadByte returns the index of s's first NUL byte or invalid UTF-8.
+func firstBadByte(s string) int {
+	for i, r := range s {
+		if r == 0 || r == utf8.RuneError && !strings.HasPrefix(s[i:], "\uFFFD") {
+			return i
+		}
+	}
+	return len(s)
 }
 
 // unstorable reports whether PostgreSQL cannot store s as text.

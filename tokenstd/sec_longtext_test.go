@@ -25,5 +25,6 @@ func TestSecUnstorableLongTextErrorIsBounded(t *testing.T) {
 	require.ErrorAs(t, err, &pe)
 	require.Contains(t, err.Error(), "not storable")
 	require.Contains(t, err.Error(), tx.UpdateID)
+	t.Logf("%s", err)
 	require.Less(t, len(err.Error()), 1000, "error quotes %d bytes", len(err.Error()))
 }
