@@ -42,6 +42,15 @@ func TestSecRunWithholdsUnparsableDSN(t *testing.T) {
 			require.NotContains(t, err.Error(), "etPw")
 			require.NotContains(t, logs.String(), "S3cr")
 			require.NotContains(t, logs.String(), "etPw")
+
+			// The review table's methods, called by an operator's tool
+			// that does not run the Ingester.
+			_, err = ing.SetAsideTransactions(ctx)
+			require.Error(t, err)
+			require.NotContains(t, err.Error(), "S3cr")
+			err = ing.ResolveSetAside(ctx, "upd-1", "credited by hand")
+			require.Error(t, err)
+			require.NotContains(t, err.Error(), "S3cr")
 		})
 	}
 }
