@@ -480,7 +480,7 @@ func (ing *Ingester) loadCheckpoint(ctx context.Context) (checkpoint.Checkpoint,
 		}
 		attempt++
 		if !IsTransientDBError(err) || ctx.Err() != nil || (ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts) {
-			return cp, fmt.Errorf("ingest: load checkpoint: %w", err)
+			return cp, fmt.Errorf("ingest: load checkpoint: %w", redactErr(err))
 		}
 		ing.log.Warn("ingest: database unavailable, retrying", "attempt", attempt, "err", redactErr(err))
 		select {

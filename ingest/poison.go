@@ -270,7 +270,7 @@ func (ing *Ingester) SetAsideTransactions(ctx context.Context) ([]SetAsideRecord
 	err := sqlx.SelectContext(ctx, ing.db, &out, `SELECT update_id, ledger_offset, record_time, synchronizer_id, error, coalesce(raw::text, '')::bytea AS raw, set_aside_at
 		FROM `+ing.review+` WHERE resolved_at IS NULL ORDER BY ledger_offset`)
 	if err != nil {
-		return nil, fmt.Errorf("ingest: list set-aside transactions: %w", err)
+		return nil, fmt.Errorf("ingest: list set-aside transactions: %w", redactErr(err))
 	}
 	return out, nil
 }
@@ -293,7 +293,7 @@ func (ing *Ingester) ResolveSetAside(ctx context.Context, updateID, resolution s
 	res, err := ing.db.ExecContext(ctx, `UPDATE `+ing.review+` SET resolved_at = now(), resolution = $2
 		WHERE update_id = $1 AND resolved_at IS NULL`, updateID, resolution)
 	if err != nil {
-		return fmt.Errorf("ingest: resolve set-aside transaction %s: %w", updateID, err)
+		return fmt.Errorf("ingest: resolve set-aside transaction %s: %w", updateID, redactErr(err))
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("ingest: resolve set-aside transaction %s: %w", updateID, err)
