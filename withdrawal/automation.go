@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cantonx/txhistory/ingest"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
@@ -185,7 +186,9 @@ func (a *Automation) Run(ctx context.Context) error {
 			return ctx.Err()
 		}
 		if err != nil {
-			a.log.Warn("withdrawal: automation round failed, retrying", "in", a.cfg.PollInterval, "err", err)
+			// A connection string net/url cannot parse is quoted in
+			// the error: withhold its password, as ingest's lines do.
+			a.log.Warn("withdrawal: automation round failed, retrying", "in", a.cfg.PollInterval, "err", ingest.Redact(err.Error()))
 		}
 		if err == nil && round.Paused != paused { // a failed round says nothing of the gate
 			paused = round.Paused
@@ -395,7 +398,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 			if _, err := a.s.MarkFailedTx(ctx, tx, w.ID, serr.Error()); err != nil {
 				var te *TransitionError
 				if errors.As(err, &te) {
-					a.log.Warn("withdrawal: not marked failed", "id", w.ID, "err", err)
+					a.log.Warn("withdrawal: not marked failed", "id", w.ID, "err", ingest.Redact(err.Error()))
 					return nil
 				}
 				// The mark does not commit (the Refunder's error, say):
