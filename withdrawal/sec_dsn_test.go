@@ -41,3 +41,25 @@ func TestSecAutomationLogWithholdsUnparsableDSN(t *testing.T) {
 	require.NotContains(t, logs.String(), "S3cr")
 	require.NotContains(t, logs.String(), "etPw")
 }
+
+// The same for the Integration DB restore procedure: what it logs and
+// reports as progress must not carry the password.
+func TestSecRestoreProcedureWithholdsUnparsableDSN(t *testing.T) {
+	db, err := sqlx.Open("postgres", "postgres://txuser:S3cr/etPw@127.0.0.1:1/db?sslmode=disable")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	var logs syncbuf.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	store, err := withdrawal.NewStore(db, withdrawal.Config{Treasury: "treasury::1220", Logger: log})
+	require.NoError(t, err)
+	var progress []string
+	_, err = withdrawal.RestoreProcedure{Store: store, TTL: time.Hour,
+		Progress: func(p withdrawal.RestoreProgress) { progress = append(progress, p.Message) }}.Run(context.Background())
+	require.Error(t, err)
+	require.Contains(t, logs.String(), "FAILED")
+	require.NotContains(t, logs.String(), "S3cr")
+	require.NotContains(t, logs.String(), "etPw")
+	for _, m := range progress {
+		require.NotContains(t, m, "S3cr")
+	}
+}
