@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/jmoiron/sqlx"
 )
@@ -229,7 +230,9 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	}
 	fail := func(step RestoreStep, err error) (*RestoreReport, error) {
 		err = fmt.Errorf("withdrawal: restore procedure step %d (%s): %w", int(step), step, err)
-		report(RestoreProgress{Step: step, Message: "FAILED: " + err.Error(), Done: true})
+		// Logged and shown: withhold a password the error may quote (a
+		// connection string net/url cannot parse), as ingest's lines do.
+		report(RestoreProgress{Step: step, Message: "FAILED: " + ingest.Redact(err.Error()), Done: true})
 		return rep, err
 	}
 
@@ -241,7 +244,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		// failed read is only a gap in the report: the gate is closed
 		// next whatever it was.
 		if g, err := s.Gate(ctx); err != nil {
-			p.Logger.Warn("withdrawal: restore procedure: reading the restored gate failed; closing it all the same", "err", err)
+			p.Logger.Warn("withdrawal: restore procedure: reading the restored gate failed; closing it all the same", "err", ingest.Redact(err.Error()))
 		} else {
 			restoredOpen = g.Enabled
 		}
@@ -343,13 +346,13 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			if ctx.Err() != nil {
 				return fail(StepWait, ctx.Err())
 			}
-			p.Logger.Warn("withdrawal: restore procedure: reading the ingested record time failed, retrying", "err", err)
+			p.Logger.Warn("withdrawal: restore procedure: reading the ingested record time failed, retrying", "err", ingest.Redact(err.Error()))
 		} else if ingested.After(rep.TSafe) {
 			if unresolved, err = s.unresolvedReview(ctx); err != nil {
 				if ctx.Err() != nil {
 					return fail(StepWait, ctx.Err())
 				}
-				p.Logger.Warn("withdrawal: restore procedure: counting the transactions set aside for review failed, retrying", "err", err)
+				p.Logger.Warn("withdrawal: restore procedure: counting the transactions set aside for review failed, retrying", "err", ingest.Redact(err.Error()))
 			} else if unresolved == 0 {
 				break
 			}
