@@ -83,7 +83,12 @@ func connectShared() error {
 		err = admin.PingContext(ctx)
 	}
 	if err != nil {
-		// The DSN itself is not quoted: it may carry a password.
+		// The DSN itself is not quoted: it may carry a password. Nor is
+		// net/url's error for one that does not parse, which quotes it.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = errors.New("connection URL does not parse (its message is withheld: it may quote the password; percent-encode special characters in it)")
+		}
 		err = fmt.Errorf("pgtest: connecting to the admin database: %w", err)
 		if shared.server != nil {
 			_ = shared.server.Close()
