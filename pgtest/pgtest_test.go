@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"net/url"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -15,7 +16,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"
+	"github.com/lib/pq"
 )
 
 func TestNewDB(t *testing.T) {
@@ -138,6 +139,36 @@ func TestServer(t *testing.T) {
 		}
 		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("temporary data directory %s not removed by Close: %v", dir, err)
+		}
+	})
+
+	t.Run("TCPNeedsThePassword", func(t *testing.T) {
+		// Trust authentication on 127.0.0.1 let any user of the machine
+		// connect as the superuser, whose COPY ... TO PROGRAM runs commands
+		// as the user running the server (the developer, for ingestd -demo
+		// and quickstart).
+		t.Parallel()
+		srv := NewServer(t, ServerOptions{})
+		u, err := url.Parse(srv.DSN(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := u.User.Password(); !ok {
+			t.Fatalf("DSN has no password")
+		}
+		mustExec(t, open(t, u.String()), `SELECT 1`)
+		for _, user := range []*url.Userinfo{url.User("postgres"), url.UserPassword("postgres", "guess")} {
+			u.User = user
+			db, err := sql.Open("postgres", u.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = db.Ping()
+			db.Close()
+			var pqe *pq.Error
+			if !errors.As(err, &pqe) || pqe.Code != "28P01" {
+				t.Fatalf("connecting as %s over TCP: got %v, want password authentication failed (28P01)", user.Username(), err)
+			}
 		}
 	})
 

@@ -2,7 +2,9 @@ package pgtest
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -31,8 +33,13 @@ const (
 	ReadyTimeout = 30 * time.Second
 
 	// superuser is the bootstrap role initdb creates; connections use it
-	// without a password (trust authentication).
+	// with the server's password (passwordFile).
 	superuser = "postgres"
+
+	// passwordFile, in the data directory, holds the superuser's password,
+	// random per cluster, which TCP connections must give (scram-sha-256).
+	// A cluster without it (made by an older pgtest) is used without one.
+	passwordFile = "pgtest.password"
 
 	// tempPrefix starts the names of temporary directories StartServer
 	// creates, so stale ones left by killed test runs can be found.
@@ -80,8 +87,12 @@ type ServerOptions struct {
 }
 
 // Server is a PostgreSQL cluster started from the installed server binaries
-// for tests: trust authentication, superuser "postgres", listening on
-// 127.0.0.1 only, max_connections=200. Its methods are safe for concurrent
+// for tests: superuser "postgres" with a random password (DSN gives it),
+// listening on 127.0.0.1 only, max_connections=200. TCP connections need
+// the password (scram-sha-256), so other users of the machine cannot
+// connect as the superuser (whose COPY ... TO PROGRAM runs commands as the
+// user running the server); the Unix socket, in the data directory that
+// only that user can enter, trusts. Its methods are safe for concurrent
 // use.
 //
 // The postgres process is a direct child of the test binary. On Linux it is
@@ -109,6 +120,7 @@ type Server struct {
 	proc     *process
 	closed   bool
 	userName string
+	password string // the superuser's; empty for a cluster made without one
 }
 
 // process is one running postmaster.
@@ -154,6 +166,12 @@ func StartServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 			return nil, err
 		}
 	}
+	if pw, err := os.ReadFile(filepath.Join(s.dataDir, passwordFile)); err == nil {
+		s.password = strings.TrimSpace(string(pw))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		s.removeTemp()
+		return nil, fmt.Errorf("pgtest: %w", err)
+	}
 	if err := s.Start(ctx); err != nil {
 		s.removeTemp()
 		return nil, err
@@ -162,12 +180,13 @@ func StartServer(ctx context.Context, opts ServerOptions) (*Server, error) {
 }
 
 // DSN returns a lib/pq connection URL for database dbname ("postgres" if
-// empty) on this server, connecting as the superuser without TLS.
+// empty) on this server, connecting as the superuser, with its password,
+// without TLS. The password is the server's secret: log the DSN through
+// ingest.Redact.
 func (s *Server) DSN(dbname string) string {
-	if dbname == "" {
-		dbname = "postgres"
-	}
-	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", superuser, s.Port(), url.PathEscape(dbname))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dsnLocked(dbname)
 }
 
 // Port returns the TCP port the server listens on.
@@ -369,10 +388,37 @@ func (s *Server) prepareDir(dir string) error {
 }
 
 func (s *Server) initdb(ctx context.Context) error {
+	var raw [16]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return fmt.Errorf("pgtest: %w", err)
+	}
+	password := hex.EncodeToString(raw[:])
+	// initdb reads the password from a file, which must not be in the
+	// (still empty) data directory: a directory of its own, which the
+	// postgres user can enter when the binaries run as it.
+	pwDir, err := os.MkdirTemp("", "txhistory-pgpw-*")
+	if err != nil {
+		return fmt.Errorf("pgtest: %w", err)
+	}
+	defer os.RemoveAll(pwDir)
+	pwFile := filepath.Join(pwDir, "pw")
+	if err := os.WriteFile(pwFile, []byte(password+"\n"), 0o600); err != nil {
+		return fmt.Errorf("pgtest: %w", err)
+	}
+	if s.cred != nil {
+		if err := os.Chmod(pwDir, 0o711); err != nil {
+			return fmt.Errorf("pgtest: %w", err)
+		}
+		if err := os.Chown(pwFile, int(s.cred.Uid), int(s.cred.Gid)); err != nil {
+			return fmt.Errorf("pgtest: %w", err)
+		}
+	}
 	cmd := s.command(ctx, "initdb",
 		"-D", s.dataDir,
 		"-U", superuser,
-		"-A", "trust",
+		"--auth-host=scram-sha-256",
+		"--auth-local=trust", // the socket is in the data directory (0700)
+		"--pwfile="+pwFile,
 		"-E", "UTF8",
 		"--locale=C",
 		"-N", // no fsync of the new cluster: it is throwaway or about to be used
@@ -381,6 +427,9 @@ func (s *Server) initdb(ctx context.Context) error {
 	cmd.Stdout, cmd.Stderr = s.withLog(out), s.withLog(out)
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("pgtest: initdb in %s failed: %w\n%s", s.dataDir, err, out.String())
+	}
+	if err := os.WriteFile(filepath.Join(s.dataDir, passwordFile), []byte(password+"\n"), 0o600); err != nil {
+		return fmt.Errorf("pgtest: %w", err)
 	}
 	return nil
 }
@@ -468,7 +517,14 @@ func (s *Server) waitReady(ctx context.Context, p *process, logTail *tailBuffer)
 }
 
 func (s *Server) dsnLocked(dbname string) string {
-	return fmt.Sprintf("postgres://%s@127.0.0.1:%d/%s?sslmode=disable", superuser, s.port, url.PathEscape(dbname))
+	if dbname == "" {
+		dbname = "postgres"
+	}
+	u := url.URL{Scheme: "postgres", User: url.User(superuser), Host: "127.0.0.1:" + strconv.Itoa(s.port), Path: "/" + dbname, RawQuery: "sslmode=disable"}
+	if s.password != "" {
+		u.User = url.UserPassword(superuser, s.password)
+	}
+	return u.String()
 }
 
 func (s *Server) withLog(w io.Writer) io.Writer {
