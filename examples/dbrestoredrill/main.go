@@ -47,6 +47,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -159,7 +160,7 @@ func run() error {
 	fmt.Println("\n[2] Back up the Integration DB.")
 	backup := filepath.Join(os.TempDir(), schemaName+".dump")
 	defer os.Remove(backup)
-	if err := tool(ctx, pgDump, "--format=custom", "--schema="+schemaName, "--file="+backup, "--dbname="+connStr); err != nil {
+	if err := tool(ctx, pgDump, connStr, "--format=custom", "--schema="+schemaName, "--file="+backup); err != nil {
 		return err
 	}
 	fmt.Printf("    pg_dump --schema=%s → %s (ingested record time %s)\n", schemaName, backup, x.now.Format(time.RFC3339Nano))
@@ -227,7 +228,7 @@ func run() error {
 		Restore: func(ctx context.Context) error {
 			fmt.Println("          operator: stop ingestion; pg_restore --clean --single-transaction; renumber the history's Seq; start ingestion")
 			x.stopIngester()
-			if err := tool(ctx, pgRestore, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--dbname="+connStr, backup); err != nil {
+			if err := tool(ctx, pgRestore, connStr, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", backup); err != nil {
 				return err
 			}
 			// Readers paging the history by Seq must not meet the values
@@ -343,8 +344,20 @@ func findTool(dir, name string) (string, error) {
 	return "", fmt.Errorf("%s not found: install the PostgreSQL client programs or pass -pg-bin", name)
 }
 
-func tool(ctx context.Context, path string, args ...string) error {
-	out, err := exec.CommandContext(ctx, path, args...).CombinedOutput()
+// tool runs pg_dump or pg_restore on the database of connStr, given as
+// --dbname=.... A URL's password goes through PGPASSWORD instead, out of
+// the process list (a key=value string is passed as it is).
+func tool(ctx context.Context, path, connStr string, args ...string) error {
+	cmd := exec.CommandContext(ctx, path)
+	if u, err := url.Parse(connStr); err == nil && u.User != nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		if pw, ok := u.User.Password(); ok {
+			u.User = url.User(u.User.Username())
+			connStr = u.String()
+			cmd.Env = append(os.Environ(), "PGPASSWORD="+pw)
+		}
+	}
+	cmd.Args = append(append(cmd.Args, args...), "--dbname="+connStr)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s: %w\n%s", filepath.Base(path), err, out)
 	}
