@@ -13,6 +13,7 @@ import (
 	"github.com/cantonx/txhistory/schema"
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 )
 
@@ -39,7 +40,7 @@ func TestCreateWarningReadFailureDoesNotFailTheCreate(t *testing.T) {
 	role := "wd_api_" + hex.EncodeToString(rnd[:])
 	s := schema.DefaultName
 	for _, q := range []string{
-		`CREATE ROLE ` + role + ` LOGIN`,
+		`CREATE ROLE ` + role + ` LOGIN PASSWORD ` + pq.QuoteLiteral(role),
 		`GRANT USAGE ON SCHEMA ` + s + `, public TO ` + role,
 		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ` + s + ` TO ` + role,
 		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ` + role,
@@ -59,10 +60,10 @@ func TestCreateWarningReadFailureDoesNotFailTheCreate(t *testing.T) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
 		require.NoError(t, err)
-		u.User = url.User(role)
+		u.User = url.UserPassword(role, role)
 		apiDSN = u.String()
 	} else {
-		apiDSN = dsn + " user=" + role
+		apiDSN = dsn + " user=" + role + " password=" + role
 	}
 	api, err := sqlx.Open("postgres", apiDSN)
 	require.NoError(t, err)
