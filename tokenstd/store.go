@@ -126,6 +126,9 @@ func selectHoldings(ctx context.Context, q sqlx.QueryerContext, query string, ar
 // HoldingsByID returns the holdings with the given contract ids, live or
 // archived, in no particular order; unknown ids are left out.
 func HoldingsByID(ctx context.Context, q sqlx.QueryerContext, schemaName string, cids []string) ([]Holding, error) {
+	if err := schema.ValidateName(schemaName); err != nil {
+		return nil, fmt.Errorf("tokenstd: %w", err)
+	}
 	if len(cids) == 0 {
 		return nil, nil
 	}
@@ -147,6 +150,9 @@ func HoldingsByID(ctx context.Context, q sqlx.QueryerContext, schemaName string,
 // LiveHoldings returns the live holdings, ordered by instrument, then
 // creation offset and node. q may be a *sqlx.DB or a *sqlx.Tx.
 func LiveHoldings(ctx context.Context, q sqlx.QueryerContext, schemaName string) ([]Holding, error) {
+	if err := schema.ValidateName(schemaName); err != nil {
+		return nil, fmt.Errorf("tokenstd: %w", err)
+	}
 	out, err := selectHoldings(ctx, q, `SELECT `+holdingColumns+` FROM `+schema.Qualify(schemaName, HoldingTable)+
 		` WHERE archived_offset IS NULL ORDER BY instrument_admin, instrument_id, created_offset, created_node_id`)
 	if err != nil {
@@ -159,6 +165,9 @@ func LiveHoldings(ctx context.Context, q sqlx.QueryerContext, schemaName string)
 // included. q may be a *sqlx.DB or a *sqlx.Tx (to read a balance together
 // with the caller's own writes).
 func Balances(ctx context.Context, q sqlx.QueryerContext, schemaName string) (map[Instrument]decimal.Decimal, error) {
+	if err := schema.ValidateName(schemaName); err != nil {
+		return nil, fmt.Errorf("tokenstd: %w", err)
+	}
 	var rows []struct {
 		Admin string `db:"instrument_admin"`
 		ID    string `db:"instrument_id"`
@@ -274,6 +283,9 @@ func selectInstructions(ctx context.Context, q sqlx.QueryerContext, query string
 // a step (offers to the treasury it may accept or reject, and its own
 // offers), oldest first.
 func PendingInstructions(ctx context.Context, q sqlx.QueryerContext, schemaName string) ([]Instruction, error) {
+	if err := schema.ValidateName(schemaName); err != nil {
+		return nil, fmt.Errorf("tokenstd: %w", err)
+	}
 	return selectInstructions(ctx, q, `SELECT `+instructionColumns+` FROM `+schema.Qualify(schemaName, InstructionTable)+
 		` WHERE outcome IS NULL ORDER BY created_offset, contract_id`)
 }
@@ -341,6 +353,9 @@ type entryRow struct {
 // limit's last match. A deployment that pages through such a kind can add
 // a partial index of its own (docs/OPERATIONS.md).
 func ListEntries(ctx context.Context, q sqlx.QueryerContext, schemaName string, f EntryFilter) ([]Entry, error) {
+	if err := schema.ValidateName(schemaName); err != nil {
+		return nil, fmt.Errorf("tokenstd: %w", err)
+	}
 	query := `SELECT id, update_id, node_id, kind, instrument_admin, instrument_id, ledger_offset, record_time, synchronizer_id,
 		tx_kind, choice, amount::text AS amount, transferred::text AS transferred, fee::text AS fee, sender, receiver,
 		counterparty, reason, account, withdrawal_id, instruction_cid, holdings_created, holdings_archived, meta
