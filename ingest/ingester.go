@@ -225,8 +225,11 @@ type Ingester struct {
 	review string
 	log    *slog.Logger
 	stats  statsRecorder
-	stopCh chan struct{}
-	stop   sync.Once
+	// stopCh is closed by Stop (stopClosed, under stopMu) and replaced by
+	// a fresh one when the Run it ended returns.
+	stopCh     chan struct{}
+	stopMu     sync.Mutex
+	stopClosed bool
 	// cp is the committed checkpoint, owned by the Run goroutine.
 	cp checkpoint.Checkpoint
 	// replayUntil, owned by the Run goroutine, is the update id of the last
@@ -287,8 +290,26 @@ func (ing *Ingester) checkPool() error {
 // Stop asks Run to commit what it has received and return nil. It does not
 // wait; Run's return says when it is done. A batch the database refuses
 // (down, or a transient fault) is not retried after Stop: Run returns nil
-// without it, and the next Run ingests it again.
-func (ing *Ingester) Stop() { ing.stop.Do(func() { close(ing.stopCh) }) }
+// without it, and the next Run ingests it again. Stop ends the Run in
+// progress or, called while none runs, the next one; Run may be called
+// again after it returned.
+func (ing *Ingester) Stop() {
+	ing.stopMu.Lock()
+	defer ing.stopMu.Unlock()
+	if !ing.stopClosed {
+		close(ing.stopCh)
+		ing.stopClosed = true
+	}
+}
+
+// rearmStop makes a Stop that ended a Run end only that one.
+func (ing *Ingester) rearmStop() {
+	ing.stopMu.Lock()
+	defer ing.stopMu.Unlock()
+	if ing.stopClosed {
+		ing.stopCh, ing.stopClosed = make(chan struct{}), false
+	}
+}
 
 // ErrCheckpointBeyondLedgerEnd is returned (wrapped) when the stored
 // checkpoint stays beyond the participant's ledger end for longer than
@@ -307,6 +328,7 @@ var errEndBeyondLedgerEnd = errors.New("ingest: waiting for the ledger end to re
 // twice.
 func (ing *Ingester) Run(ctx context.Context) error {
 	defer ing.stats.setState(StateStopped)
+	defer ing.rearmStop()
 	if err := ing.checkPool(); err != nil {
 		return err
 	}
