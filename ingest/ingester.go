@@ -211,6 +211,12 @@ func (c Config) validate() error {
 	if c.StartOffset < 0 || c.EndOffset < 0 {
 		return fmt.Errorf("ingest: negative StartOffset %d or EndOffset %d", c.StartOffset, c.EndOffset)
 	}
+	if c.Poison != PoisonHalt && c.Poison != PoisonSetAside {
+		return fmt.Errorf("ingest: Config.Poison: unknown policy %d", int(c.Poison))
+	}
+	if c.Lock != LockWait && c.Lock != LockFail && c.Lock != LockNone {
+		return fmt.Errorf("ingest: Config.Lock: unknown policy %d", int(c.Lock))
+	}
 	return schema.ValidateName(c.Schema)
 }
 
