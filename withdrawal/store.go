@@ -329,7 +329,8 @@ func (s *Store) get(ctx context.Context, q sqlx.QueryerContext, id string) (*Wit
 }
 
 // ListByStatus returns the withdrawals in any of the given statuses (all
-// withdrawals if none is given), oldest first.
+// withdrawals if none is given), oldest first. A status that is not one of
+// Statuses() is an error.
 func (s *Store) ListByStatus(ctx context.Context, statuses ...Status) ([]*Withdrawal, error) {
 	return s.list(ctx, s.db, 0, statuses)
 }
@@ -345,6 +346,9 @@ func (s *Store) list(ctx context.Context, q sqlx.QueryerContext, limit int, stat
 	if len(statuses) > 0 {
 		names := make([]string, len(statuses))
 		for i, st := range statuses {
+			if !st.Valid() {
+				return nil, fmt.Errorf("withdrawal: listing withdrawals: unknown status %q", st)
+			}
 			names[i] = string(st)
 		}
 		query += ` WHERE status = ANY($1)`
