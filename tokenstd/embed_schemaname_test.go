@@ -51,3 +51,18 @@ func TestEmbedReadersRefuseBadSchemaName(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbedListEntriesRefusesUnknownKind: a kind that is none of Kinds()
+// (a typo such as "withdrawals") is refused, not answered with an empty
+// page as if the history had no such entry.
+func TestEmbedListEntriesRefusesUnknownKind(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	if err := schema.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	es, err := tokenstd.ListEntries(ctx, db, schema.DefaultName, tokenstd.EntryFilter{Kinds: []tokenstd.Kind{tokenstd.KindDeposit, "withdrawals"}})
+	if err == nil {
+		t.Fatalf("ListEntries with the unknown kind %q: %d entries, no error", "withdrawals", len(es))
+	}
+}
