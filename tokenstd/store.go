@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/cantonx/txhistory/internal/pglist"
@@ -293,7 +294,7 @@ func PendingInstructions(ctx context.Context, q sqlx.QueryerContext, schemaName 
 // EntryFilter selects history entries for ListEntries. The zero value
 // selects everything.
 type EntryFilter struct {
-	// Kinds keeps only entries of these kinds.
+	// Kinds keeps only entries of these kinds, each one of Kinds().
 	Kinds []Kind
 	// UpdateID keeps only the entries of one transaction.
 	UpdateID string
@@ -368,6 +369,9 @@ func ListEntries(ctx context.Context, q sqlx.QueryerContext, schemaName string, 
 	if len(f.Kinds) > 0 {
 		kinds := make([]string, len(f.Kinds))
 		for i, k := range f.Kinds {
+			if !slices.Contains(Kinds(), k) {
+				return nil, fmt.Errorf("tokenstd: reading history: unknown kind %q", k)
+			}
 			kinds[i] = string(k)
 		}
 		args = append(args, pq.Array(kinds))
