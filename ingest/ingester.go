@@ -921,13 +921,25 @@ func (ing *Ingester) annotate(err error) error {
 func (ing *Ingester) Stats() Stats { return ing.stats.snapshot() }
 
 // LedgerEndLag asks the participant for its ledger end and returns how many
-// offsets the checkpoint is behind it.
+// offsets the checkpoint is behind it: the stored checkpoint until Run has
+// loaded it (before Run, and while a standby waits for the lock).
 func (ing *Ingester) LedgerEndLag(ctx context.Context) (int64, error) {
+	loaded := ing.stats.loaded.Load() // before the snapshot, which then has the checkpoint's offset
+	offset := ing.stats.snapshot().Offset
+	if !loaded {
+		// Not run yet, or a standby waiting for the lock: the checkpoint is
+		// the stored one, which another ingester may be moving.
+		cp, _, err := ing.cps.Get(ctx, ing.db)
+		if err != nil {
+			return 0, fmt.Errorf("ingest: reading the checkpoint: %w", redactErr(err))
+		}
+		offset = cp.Offset
+	}
 	end, err := ing.src.LedgerEnd(ctx)
 	if err != nil {
 		return 0, err
 	}
-	lag := end - ing.stats.snapshot().Offset
+	lag := end - offset
 	ing.stats.lag.Store(lag)
 	ing.stats.lagAt.Store(time.Now().UnixNano())
 	return lag, nil

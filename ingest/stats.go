@@ -70,6 +70,8 @@ type statsRecorder struct {
 	window []rateSample
 	lag    atomic.Int64
 	lagAt  atomic.Int64 // Unix nanoseconds of lag; 0: never measured
+	// loaded is set once s.Offset is the checkpoint's: Run loaded it.
+	loaded atomic.Bool
 }
 
 type rateSample struct {
@@ -82,6 +84,7 @@ func (r *statsRecorder) setCheckpoint(cp checkpoint.Checkpoint) {
 	defer r.mu.Unlock()
 	r.s.Offset, r.s.UpdateID, r.s.RecordTime = cp.Offset, cp.UpdateID, cp.RecordTime
 	r.s.RecordTimes = maps.Clone(cp.RecordTimes)
+	r.loaded.Store(true)
 }
 
 func (r *statsRecorder) committed(b *builder, skipped int, latency time.Duration) {
