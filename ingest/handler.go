@@ -152,7 +152,8 @@ func (f HandlerFunc) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *Batch) err
 
 // Handlers runs several handlers in order in the same SQL transaction. The
 // result is a Preparer that prepares for each of hs that is one, and a
-// Reader that reads for each of hs that is one.
+// Reader that reads for each of hs that is one. New refuses a chain holding
+// a nil Handler.
 func Handlers(hs ...Handler) Handler {
 	c := chain{hs: hs}
 	var prep, read bool
@@ -170,6 +171,30 @@ func Handlers(hs ...Handler) Handler {
 		return chainRead{c}
 	}
 	return chainOnly{c}
+}
+
+// hasNilHandler reports whether h is a chain made by Handlers that holds a
+// nil Handler, at any depth: New refuses it.
+func hasNilHandler(h Handler) bool {
+	var c chain
+	switch x := h.(type) {
+	case chain:
+		c = x
+	case chainOnly:
+		c = x.c
+	case chainPrepare:
+		c = x.c
+	case chainRead:
+		c = x.c
+	default:
+		return false
+	}
+	for _, m := range c.hs {
+		if m == nil || hasNilHandler(m) {
+			return true
+		}
+	}
+	return false
 }
 
 // chain runs handlers in order. The wrappers below expose only the

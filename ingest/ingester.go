@@ -211,6 +211,9 @@ func (c Config) validate() error {
 	if c.StartOffset < 0 || c.EndOffset < 0 {
 		return fmt.Errorf("ingest: negative StartOffset %d or EndOffset %d", c.StartOffset, c.EndOffset)
 	}
+	if hasNilHandler(c.Handler) {
+		return errors.New("ingest: Config.Handler: Handlers was given a nil Handler")
+	}
 	if c.Poison != PoisonHalt && c.Poison != PoisonSetAside {
 		return fmt.Errorf("ingest: Config.Poison: unknown policy %d", int(c.Poison))
 	}
