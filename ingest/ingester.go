@@ -43,8 +43,9 @@ type Source interface {
 type Config struct {
 	// Parties whose transactions to ingest (the treasury party). Required.
 	Parties []string
-	// Interfaces whose views the stream asks for. Nil: the token standard v1
-	// interfaces (ledger.TokenStandardInterfaces).
+	// Interfaces whose views the stream asks for. Nil or empty: the token
+	// standard v1 interfaces (ledger.TokenStandardInterfaces), which the
+	// tokenstd History handler needs.
 	Interfaces []ledger.Identifier
 	// Schema holding the txhistory tables. Default schema.DefaultName.
 	Schema string
@@ -160,6 +161,11 @@ type Config struct {
 
 // WithDefaults returns a copy of c with empty fields filled.
 func (c Config) WithDefaults() Config {
+	if len(c.Interfaces) == 0 {
+		// An empty list would ask the participant for no views at all
+		// (ledger.Filter), not for the default ones.
+		c.Interfaces = nil
+	}
 	if c.Schema == "" {
 		c.Schema = schema.DefaultName
 	}
