@@ -2,11 +2,9 @@ package ingest_test
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"fmt"
-	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,62 +13,8 @@ import (
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 )
-
-// asideReplyConnector loses the reply to the first COMMIT of a SQL
-// transaction that wrote to the review table: it commits on the server,
-// the caller is told the connection broke.
-type asideReplyConnector struct {
-	driver.Connector
-	lost atomic.Bool
-}
-
-func (c *asideReplyConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := c.Connector.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &asideReplyConn{Conn: conn, c: c}, nil
-}
-
-type asideReplyConn struct {
-	driver.Conn
-	c     *asideReplyConnector
-	aside bool // the open transaction wrote to the review table
-}
-
-func (a *asideReplyConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	if strings.Contains(query, "review_transaction") {
-		a.aside = true
-	}
-	return a.Conn.(driver.ExecerContext).ExecContext(ctx, query, args)
-}
-
-func (a *asideReplyConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	tx, err := a.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	a.aside = false
-	return asideReplyTx{Tx: tx, conn: a}, nil
-}
-
-type asideReplyTx struct {
-	driver.Tx
-	conn *asideReplyConn
-}
-
-func (t asideReplyTx) Commit() error {
-	if err := t.Tx.Commit(); err != nil {
-		return err
-	}
-	if t.conn.aside && t.conn.c.lost.CompareAndSwap(false, true) {
-		return fmt.Errorf("read reply to COMMIT: %w", io.ErrUnexpectedEOF)
-	}
-	return nil
-}
 
 // A batch that set a transaction aside, and whose COMMIT reply was lost,
 // is recognised as committed on its retry: the transaction set aside must
@@ -91,20 +35,25 @@ func TestSetAsideCountedWhenTheCommitReplyIsLost(t *testing.T) {
 		}
 		return effectsHandler(ctx, tx, batch)
 	})
-	base, err := pq.NewConnector(b.dsn)
-	require.NoError(t, err)
-	conn := &asideReplyConnector{Connector: base}
-	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
-	t.Cleanup(func() { db.Close() })
+	// The reply to the first COMMIT of a SQL transaction that wrote to the
+	// review table is lost: it commits on the server, the caller is told
+	// the connection broke.
+	var lost atomic.Bool
+	faulty := withFaults(t, b, &faultConnector{afterCommit: func(execs []string) error {
+		wroteAside := slices.ContainsFunc(execs, func(q string) bool { return strings.Contains(q, "review_transaction") })
+		if wroteAside && lost.CompareAndSwap(false, true) {
+			return errReplyLost()
+		}
+		return nil
+	}})
 	var logs syncbuf.Buffer
-	ing, err := ingest.New(db, b.client, ingest.Config{Parties: []string{treasury}, Handler: h, Poison: ingest.PoisonSetAside,
+	ing := newIngester(t, faulty, ingest.Config{Handler: h, Poison: ingest.PoisonSetAside,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)), MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
 		EndOffset: b.p.LedgerEnd()})
-	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	require.NoError(t, ing.Run(ctx))
-	require.True(t, conn.lost.Load(), "the lost reply was not injected")
+	require.True(t, lost.Load(), "the lost reply was not injected")
 
 	aside, err := ing.SetAsideTransactions(ctx)
 	require.NoError(t, err)

@@ -2,10 +2,6 @@ package ingest_test
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
-	"fmt"
-	"io"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,51 +37,6 @@ func TestMaxAttemptsCountsDatabaseFaults(t *testing.T) {
 	require.Zero(t, n, "nothing was committed")
 }
 
-// lostReplyConnector connects through lib/pq, but the Nth COMMIT it sees
-// reaches PostgreSQL and commits while the caller is told that the
-// connection broke: the ambiguous outcome of a connection lost between
-// COMMIT and its reply.
-type lostReplyConnector struct {
-	driver.Connector
-	commits, failAt atomic.Int64
-}
-
-func (c *lostReplyConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := c.Connector.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return lostReplyConn{Conn: conn, c: c}, nil
-}
-
-type lostReplyConn struct {
-	driver.Conn
-	c *lostReplyConnector
-}
-
-func (l lostReplyConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	tx, err := l.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	return lostReplyTx{Tx: tx, c: l.c}, nil
-}
-
-type lostReplyTx struct {
-	driver.Tx
-	c *lostReplyConnector
-}
-
-func (l lostReplyTx) Commit() error {
-	if err := l.Tx.Commit(); err != nil {
-		return err
-	}
-	if l.c.commits.Add(1) == l.c.failAt.Load() {
-		return fmt.Errorf("read reply to COMMIT: %w", io.ErrUnexpectedEOF)
-	}
-	return nil
-}
-
 // A batch whose COMMIT succeeded on the server while its reply was lost is
 // retried; the retry finds the checkpoint already at the batch's end. That
 // is the batch's own commit, not another writer's, also under LockNone
@@ -96,19 +47,15 @@ func TestLostCommitReplyIsNotAConflict(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			b := setup(t)
 			appendN(t, b.p, 0, 200)
-			base, err := pq.NewConnector(b.dsn)
-			require.NoError(t, err)
-			conn := &lostReplyConnector{Connector: base}
-			conn.failAt.Store(3)
-			db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
-			t.Cleanup(func() { db.Close() })
-			ing, err := ingest.New(db, b.client, ingest.Config{Parties: []string{treasury}, Handler: effectsHandler, Logger: quietLog,
-				MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, MaxBatchSize: 20, Lock: lock, EndOffset: b.p.LedgerEnd()})
-			require.NoError(t, err)
+			lr := &lostReply{}
+			lr.failAt.Store(3)
+			faulty := withFaults(t, b, &faultConnector{afterCommit: lr.afterCommit})
+			ing := newIngester(t, faulty, ingest.Config{MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond,
+				MaxBatchSize: 20, Lock: lock, EndOffset: b.p.LedgerEnd()})
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			require.NoError(t, ing.Run(ctx))
-			require.GreaterOrEqual(t, conn.commits.Load(), int64(3), "the lost reply was not injected")
+			require.True(t, lr.lost.Load(), "the lost reply was not injected")
 			requireEffectsOnce(t, b)
 		})
 	}

@@ -2,7 +2,6 @@ package ingest_test
 
 import (
 	"context"
-	"database/sql"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -87,20 +86,17 @@ func lostReplyOnCheckpointBatch(t *testing.T, rt time.Time) {
 	_, err := b.db.Exec(`CREATE TABLE cp_effects (from_offset bigint, to_offset bigint, record_time timestamptz)`)
 	require.NoError(t, err)
 
-	base, err := pq.NewConnector(b.dsn)
-	require.NoError(t, err)
-	conn := &lostReplyConnector{Connector: base}
-	conn.failAt.Store(2) // 1: the checkpoint's Init, 2: the first batch
-	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
-	t.Cleanup(func() { db.Close() })
-	ing, err := ingest.New(db, dial(t, lis.Addr().String(), nil), ingest.Config{Parties: []string{treasury}, Handler: cpEffectsHandler(nil), Logger: quietLog,
+	lr := &lostReply{}
+	lr.failAt.Store(2) // 1: the checkpoint's Init, 2: the first batch
+	faulty := withFaults(t, b, &faultConnector{afterCommit: lr.afterCommit})
+	faulty.client = dial(t, lis.Addr().String(), nil)
+	ing := newIngester(t, faulty, ingest.Config{Handler: cpEffectsHandler(nil),
 		MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, StartOffset: 5})
-	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- ing.Run(ctx) }()
-	require.Eventually(t, func() bool { return conn.commits.Load() >= 2 && ing.Stats().Batches >= 1 }, 20*time.Second, 5*time.Millisecond, "the batch was not committed")
+	require.Eventually(t, func() bool { return lr.commits.Load() >= 2 && ing.Stats().Batches >= 1 }, 20*time.Second, 5*time.Millisecond, "the batch was not committed")
 	time.Sleep(100 * time.Millisecond) // nothing else to commit: the stream is idle
 	ing.Stop()
 	require.NoError(t, <-done)

@@ -2,14 +2,12 @@ package ingest_test
 
 import (
 	"context"
-	"database/sql"
 	"testing"
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 )
 
@@ -40,15 +38,10 @@ func TestLostReplyOnRepeatedCheckpoint(t *testing.T) {
 	require.NoError(t, err)
 	appendN(t, b.p, 0, 3)
 
-	base, err := pq.NewConnector(b.dsn)
-	require.NoError(t, err)
-	conn := &lostReplyConnector{Connector: base}
-	conn.failAt.Store(-1)
-	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
-	t.Cleanup(func() { db.Close() })
-	ing, err := ingest.New(db, b.client, ingest.Config{Parties: []string{treasury}, Handler: txAndCheckpointHandler(), Logger: quietLog,
+	lr := &lostReply{}
+	faulty := withFaults(t, b, &faultConnector{afterCommit: lr.afterCommit})
+	ing := newIngester(t, faulty, ingest.Config{Handler: txAndCheckpointHandler(),
 		MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
-	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
@@ -58,7 +51,7 @@ func TestLostReplyOnRepeatedCheckpoint(t *testing.T) {
 	// reply is lost.
 	require.Eventually(t, func() bool { s := ing.Stats(); return s.Transactions == 3 && s.Offset == b.p.LedgerEnd() }, 10*time.Second, time.Millisecond)
 	require.Zero(t, ing.Stats().Checkpoints, "the checkpoint came before the transactions' batch committed")
-	conn.failAt.Store(conn.commits.Load() + 1)
+	lr.loseNth(1)
 	require.Eventually(t, func() bool { return ing.Stats().Checkpoints >= 1 }, 10*time.Second, 5*time.Millisecond, "no checkpoint repeating the offset")
 	time.Sleep(300 * time.Millisecond)
 	ing.Stop()

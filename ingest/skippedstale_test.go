@@ -2,10 +2,6 @@ package ingest_test
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
-	"fmt"
-	"io"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,51 +12,6 @@ import (
 	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 )
-
-// armedReplyConnector loses the reply to the armed-th COMMIT from when
-// armed is set.
-type armedReplyConnector struct {
-	driver.Connector
-	armed atomic.Int64
-	lost  atomic.Bool
-}
-
-func (c *armedReplyConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := c.Connector.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return armedReplyConn{Conn: conn, c: c}, nil
-}
-
-type armedReplyConn struct {
-	driver.Conn
-	c *armedReplyConnector
-}
-
-func (a armedReplyConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	tx, err := a.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	return armedReplyTx{Tx: tx, c: a.c}, nil
-}
-
-type armedReplyTx struct {
-	driver.Tx
-	c *armedReplyConnector
-}
-
-func (t armedReplyTx) Commit() error {
-	if err := t.Tx.Commit(); err != nil {
-		return err
-	}
-	if t.c.armed.Load() > 0 && t.c.armed.Add(-1) == 0 {
-		t.c.lost.Store(true)
-		return fmt.Errorf("read reply to COMMIT: %w", io.ErrUnexpectedEOF)
-	}
-	return nil
-}
 
 // The builder remembers what dedup dropped at a batch's first claim
 // (skipped) for Stats when a retry finds the batch committed after a lost
@@ -81,13 +32,8 @@ func TestLostCommitReplyCountsTheCommittedClaim(t *testing.T) {
 		txs = append(txs, tx.Proto())
 	}
 	b := scriptedBundle(t, txs)
-	base, err := pq.NewConnector(b.dsn)
-	require.NoError(t, err)
-	conn := &armedReplyConnector{Connector: base}
-	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
-	t.Cleanup(func() { db.Close() })
-	tb := *b
-	tb.db = db
+	lr := &lostReply{}
+	faulty := withFaults(t, b, &faultConnector{afterCommit: lr.afterCommit})
 
 	var failed atomic.Bool
 	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
@@ -99,16 +45,16 @@ func TestLostCommitReplyCountsTheCommittedClaim(t *testing.T) {
 				time.Sleep(500 * time.Millisecond) // the next batch starts meanwhile
 				return &pq.Error{Code: "40001", Message: "could not serialize access (injected)"}
 			}
-			conn.armed.Store(2) // this batch commits; the reply to the next batch's COMMIT is lost
+			lr.loseNth(2) // this batch commits; the reply to the next batch's COMMIT is lost
 		}
 		return effectsHandler(ctx, tx, batch)
 	})
-	ing := newIngester(t, &tb, ingest.Config{Handler: h, MaxBatchSize: 2, EndOffset: 4, Lock: ingest.LockNone})
+	ing := newIngester(t, faulty, ingest.Config{Handler: h, MaxBatchSize: 2, EndOffset: 4, Lock: ingest.LockNone})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	require.NoError(t, ing.Run(ctx))
 	require.True(t, failed.Load(), "the fault was injected")
-	require.True(t, conn.lost.Load(), "the lost reply was injected")
+	require.True(t, lr.lost.Load(), "the lost reply was injected")
 	var effects []string
 	require.NoError(t, b.db.Select(&effects, `SELECT update_id FROM effects ORDER BY ledger_offset`))
 	require.Equal(t, []string{"u1", "u2", "u3"}, effects)

@@ -2,10 +2,7 @@ package ingest_test
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -15,62 +12,8 @@ import (
 
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/internal/syncbuf"
-	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 )
-
-// downAfterCommitConnector loses the reply to the first COMMIT it sees
-// once armed (the transaction commits on the server) and then refuses every
-// new transaction and connection, as a database that went down right after
-// it: the usual way a COMMIT reply is lost.
-type downAfterCommitConnector struct {
-	driver.Connector
-	armed, down atomic.Bool
-}
-
-func (c *downAfterCommitConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	if c.down.Load() {
-		return nil, fmt.Errorf("dial: %w", syscall.ECONNREFUSED)
-	}
-	conn, err := c.Connector.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &downAfterCommitConn{Conn: conn, c: c}, nil
-}
-
-type downAfterCommitConn struct {
-	driver.Conn
-	c *downAfterCommitConnector
-}
-
-func (d *downAfterCommitConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	if d.c.down.Load() {
-		return nil, fmt.Errorf("begin: %w", syscall.ECONNREFUSED)
-	}
-	tx, err := d.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
-	if err != nil {
-		return nil, err
-	}
-	return downAfterCommitTx{Tx: tx, c: d.c}, nil
-}
-
-type downAfterCommitTx struct {
-	driver.Tx
-	c *downAfterCommitConnector
-}
-
-func (t downAfterCommitTx) Commit() error {
-	if err := t.Tx.Commit(); err != nil {
-		return err
-	}
-	if t.c.armed.CompareAndSwap(true, false) {
-		t.c.down.Store(true)
-		return fmt.Errorf("read reply to COMMIT: %w", io.ErrUnexpectedEOF)
-	}
-	return nil
-}
 
 // Stop while the database is down right after a batch's COMMIT whose reply
 // was lost: the batch did commit. Run returns nil without knowing (90a5873),
@@ -82,15 +25,30 @@ func (t downAfterCommitTx) Commit() error {
 func TestStopAfterALostCommitReplyDoesNotClaimTheBatchIsLost(t *testing.T) {
 	b := setup(t)
 	appendN(t, b.p, 0, 20)
-	base, err := pq.NewConnector(b.dsn)
-	require.NoError(t, err)
-	conn := &downAfterCommitConnector{Connector: base}
-	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
-	t.Cleanup(func() { db.Close() })
+	// Once armed, the reply to the first COMMIT is lost (the transaction
+	// commits on the server) and every new transaction and connection is
+	// refused after it, as by a database that went down right after it: the
+	// usual way a COMMIT reply is lost.
+	var armed, down atomic.Bool
+	refused := func(what string) func() error {
+		return func() error {
+			if down.Load() {
+				return fmt.Errorf("%s: %w", what, syscall.ECONNREFUSED)
+			}
+			return nil
+		}
+	}
+	faulty := withFaults(t, b, &faultConnector{connect: refused("dial"), begin: refused("begin"),
+		afterCommit: func([]string) error {
+			if armed.CompareAndSwap(true, false) {
+				down.Store(true)
+				return errReplyLost()
+			}
+			return nil
+		}})
 	var logs syncbuf.Buffer
-	ing, err := ingest.New(db, b.client, ingest.Config{Parties: []string{treasury}, Handler: effectsHandler, Lock: ingest.LockNone,
+	ing := newIngester(t, faulty, ingest.Config{Lock: ingest.LockNone,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)), MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
-	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
@@ -98,7 +56,7 @@ func TestStopAfterALostCommitReplyDoesNotClaimTheBatchIsLost(t *testing.T) {
 	require.Eventually(t, func() bool { return ing.Stats().Offset == b.p.LedgerEnd() }, 20*time.Second, 5*time.Millisecond)
 
 	end0 := b.p.LedgerEnd()
-	conn.armed.Store(true)
+	armed.Store(true)
 	appendN(t, b.p, 20, 10)
 	require.Eventually(t, func() bool { return ing.Stats().Errors["database"] >= 3 }, 20*time.Second, 5*time.Millisecond,
 		"the batch's commit was not retried")
