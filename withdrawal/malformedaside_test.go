@@ -8,8 +8,6 @@ import (
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
-	"github.com/cantonx/txhistory/pgtest"
-	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
@@ -23,24 +21,11 @@ import (
 // Reconciler's expiry does not see the row yet and expires, and refunds, a
 // withdrawal whose transfer sits in that very transaction.
 func TestMalformedTransferHoldsExpiryInItsOwnBatch(t *testing.T) {
-	for attempt := 1; attempt <= 10; attempt++ {
-		if malformedAsideOnce(t) {
-			return
-		}
-		t.Logf("attempt %d: the malformed transfer and the late transaction came in two batches; again", attempt)
-	}
-	t.Fatal("the malformed transfer and the late transaction never came in one batch: nothing was tested")
+	untilInOneBatch(t, "the malformed transfer and the late transaction", malformedAsideOnce)
 }
 
 func malformedAsideOnce(t *testing.T) bool {
-	db := pgtest.NewDB(t)
-	l := newLive(t, db, withdrawal.ReconcilerConfig{})
-	cids := l.mint("100")
-	l.startIngester()
-	l.caughtUp()
-	w, err := l.store.Create(l.ctx, l.request("wd-malformed", "50", cids[0]))
-	require.NoError(t, err)
-	l.stopIngester()
+	l, w, cids := requestedThenStopped(t, "wd-malformed")
 
 	// The withdrawal's transfer, before its trecTgt, as the participant
 	// sends it malformed (nested deeper than the client decodes); then a
@@ -62,10 +47,6 @@ func malformedAsideOnce(t *testing.T) bool {
 	late.RecordTime = w.TrecTgt.Add(time.Minute)
 	late = l.append(late)[0]
 
-	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Logger: quietLog})
-	require.NoError(t, err)
-	rec, err := withdrawal.NewReconciler(l.store, withdrawal.ReconcilerConfig{History: history})
-	require.NoError(t, err)
 	together := false
 	seen := ingest.HandlerFunc(func(_ context.Context, _ *sqlx.Tx, b *ingest.Batch) error {
 		for _, x := range b.Transactions {
@@ -75,11 +56,7 @@ func malformedAsideOnce(t *testing.T) bool {
 		}
 		return nil
 	})
-	ing, err := ingest.New(db, l.client, ingest.Config{Parties: []string{treasury},
-		Handler: ingest.Handlers(history, rec, seen), Logger: quietLog, Poison: ingest.PoisonSetAside,
-		MaxBatchSize: 64, MaxBatchDelay: 2 * time.Second, EndOffset: l.p.LedgerEnd()})
-	require.NoError(t, err)
-	require.NoError(t, ing.Run(l.ctx))
+	ing := runSetAside(t, l, seen)
 	if !together {
 		return false
 	}
@@ -89,7 +66,7 @@ func malformedAsideOnce(t *testing.T) bool {
 	require.Equal(t, transfer.UpdateID, aside[0].UpdateID)
 	got := l.get(w.ID)
 	require.Equal(t, withdrawal.StatusRequested, got.Status,
-		"the withdrawal's transfer is set aside for review, unresolved, yet the withdrawal is %s; refunds %v", got.Status, refunds(t, db))
-	require.Empty(t, refunds(t, db))
+		"the withdrawal's transfer is set aside for review, unresolved, yet the withdrawal is %s; refunds %v", got.Status, refunds(t, l.db))
+	require.Empty(t, refunds(t, l.db))
 	return true
 }

@@ -8,8 +8,6 @@ import (
 
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
-	"github.com/cantonx/txhistory/pgtest"
-	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
@@ -21,16 +19,9 @@ import (
 // otherwise the Reconciler expires, and refunds, a withdrawal whose
 // transfer comes later in the same batch.
 func TestSplitBatchDoesNotExpireAWithdrawalPaidLaterInIt(t *testing.T) {
-	// The ingester cuts a batch wherever the stream runs dry for a moment;
 	// splitOnce's slow first batch makes the transfer and the late
 	// transaction come in one batch, and a few attempts make sure of it.
-	for attempt := 1; attempt <= 10; attempt++ {
-		if splitOnce(t) {
-			return
-		}
-		t.Logf("attempt %d: the transfer and the late transaction came in two batches; again", attempt)
-	}
-	t.Fatal("the transfer and the late transaction never came in one batch: the split was not tested")
+	untilInOneBatch(t, "the transfer and the late transaction", splitOnce)
 }
 
 // splitOnce plays the scenario on a database of its own and reports
@@ -39,14 +30,7 @@ func TestSplitBatchDoesNotExpireAWithdrawalPaidLaterInIt(t *testing.T) {
 // transaction expires the withdrawal unless it carries its own record
 // time).
 func splitOnce(t *testing.T) bool {
-	db := pgtest.NewDB(t)
-	l := newLive(t, db, withdrawal.ReconcilerConfig{})
-	cids := l.mint("100")
-	l.startIngester()
-	l.caughtUp()
-	w, err := l.store.Create(l.ctx, l.request("wd-split", "50", cids[0]))
-	require.NoError(t, err)
-	l.stopIngester()
+	l, w, cids := requestedThenStopped(t, "wd-split")
 
 	// One batch: unrelated mints, the withdrawal's transfer (before its
 	// trecTgt), and a transaction that a later handler rejects, recorded
@@ -60,10 +44,6 @@ func splitOnce(t *testing.T) bool {
 	late.RecordTime = w.TrecTgt.Add(time.Minute)
 	late = l.append(late)[0]
 
-	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Logger: quietLog})
-	require.NoError(t, err)
-	rec, err := withdrawal.NewReconciler(l.store, withdrawal.ReconcilerConfig{History: history})
-	require.NoError(t, err)
 	var together bool // the transfer, after some other transaction, and the late one came in one batch
 	first := true
 	rejectLate := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
@@ -86,11 +66,7 @@ func splitOnce(t *testing.T) bool {
 		}
 		return nil
 	})
-	ing, err := ingest.New(db, l.client, ingest.Config{Parties: []string{treasury},
-		Handler: ingest.Handlers(history, rec, rejectLate), Logger: quietLog, Poison: ingest.PoisonSetAside,
-		MaxBatchSize: 64, MaxBatchDelay: 2 * time.Second, EndOffset: l.p.LedgerEnd()})
-	require.NoError(t, err)
-	require.NoError(t, ing.Run(l.ctx))
+	ing := runSetAside(t, l, rejectLate)
 	if !together {
 		return false // the ingester cut the batch between them: nothing to see
 	}
@@ -104,7 +80,7 @@ func splitOnce(t *testing.T) bool {
 	require.Equal(t, []string{late.UpdateID + ": cannot apply " + late.UpdateID}, asideIDs)
 	got := l.get(w.ID)
 	require.Equal(t, withdrawal.StatusCompleted, got.Status,
-		"the transfer paid out 50, yet the withdrawal is %s; refunds %v", got.Status, refunds(t, db))
-	require.Empty(t, refunds(t, db))
+		"the transfer paid out 50, yet the withdrawal is %s; refunds %v", got.Status, refunds(t, l.db))
+	require.Empty(t, refunds(t, l.db))
 	return true
 }
