@@ -30,6 +30,20 @@ func scriptedBundle(t *testing.T, txs []*lapiv2.Transaction) *testBundle {
 	return &testBundle{db: db, dsn: dsn, client: dial(t, lis.Addr().String(), nil)}
 }
 
+// u2Twice is a history of offsets 1..4 that sends update id u2 twice, at
+// offsets 2 and 4: u1, u2, u3, u2.
+func u2Twice() []*lapiv2.Transaction {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var txs []*lapiv2.Transaction
+	for i, id := range []string{"u1", "u2", "u3", "u2"} {
+		tx := simpleTx(treasury, i+1)
+		tx.Offset, tx.UpdateID, tx.SynchronizerID = int64(i+1), id, "sync::1"
+		tx.RecordTime = t0.Add(time.Duration(i) * time.Second)
+		txs = append(txs, tx.Proto())
+	}
+	return txs
+}
+
 // A participant sends one update id twice, in two consecutive batches, and
 // the first of the two batches fails once with a transient database fault
 // (a serialization failure). The pipeline has started the second batch
@@ -41,15 +55,7 @@ func scriptedBundle(t *testing.T, txs []*lapiv2.Transaction) *testBundle {
 // progress, Stop does not help), where it should retry the batch and let
 // dedup drop the repeated id.
 func TestDuplicateIDAcrossPipelinedBatchesWithRetry(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var txs []*lapiv2.Transaction
-	for i, id := range []string{"u1", "u2", "u3", "u2"} { // u2 again at offset 4
-		tx := simpleTx(treasury, i+1)
-		tx.Offset, tx.UpdateID, tx.SynchronizerID = int64(i+1), id, "sync::1"
-		tx.RecordTime = t0.Add(time.Duration(i) * time.Second)
-		txs = append(txs, tx.Proto())
-	}
-	b := scriptedBundle(t, txs)
+	b := scriptedBundle(t, u2Twice())
 
 	var failed atomic.Bool
 	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {

@@ -285,6 +285,22 @@ func TestFaultsEqualUndisturbedRun(t *testing.T) {
 	requireAllOnce(t, faulty)
 }
 
+// rewindToStart rewinds b's checkpoint from offset from to the start of
+// the ledger, to just before its first transaction's record time: the next
+// run replays everything.
+func rewindToStart(t testing.TB, b *testBundle, from int64) {
+	t.Helper()
+	store, err := checkpoint.NewStore(schema.DefaultName)
+	require.NoError(t, err)
+	tx := b.db.MustBegin()
+	first := b.p.Transactions()[0]
+	require.NoError(t, store.RewindTx(context.Background(), tx, checkpoint.Rewind{
+		From: from, To: 0, Mode: "test",
+		SynchronizerID: first.SynchronizerID, RecoveryTime: first.RecordTime.Add(-time.Microsecond),
+	}))
+	require.NoError(t, tx.Commit())
+}
+
 // Replaying a range that was already ingested (a rewound checkpoint) applies
 // nothing twice: update-id dedup drops every transaction.
 func TestReplayIsDeduplicated(t *testing.T) {
@@ -293,15 +309,7 @@ func TestReplayIsDeduplicated(t *testing.T) {
 	runToEnd(t, b, ingest.Config{})
 	before := readState(t, b.db)
 
-	store, err := checkpoint.NewStore(schema.DefaultName)
-	require.NoError(t, err)
-	tx := b.db.MustBegin()
-	first := b.p.Transactions()[0]
-	require.NoError(t, store.RewindTx(context.Background(), tx, checkpoint.Rewind{
-		From: before.Checkpoint.Offset, To: 0, Mode: "test",
-		SynchronizerID: first.SynchronizerID, RecoveryTime: first.RecordTime.Add(-time.Microsecond),
-	}))
-	require.NoError(t, tx.Commit())
+	rewindToStart(t, b, before.Checkpoint.Offset)
 
 	ing := newIngester(t, b, ingest.Config{EndOffset: b.p.LedgerEnd()})
 	require.NoError(t, ing.Run(context.Background()))

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
-	"github.com/cantonx/txhistory/proto/gen/lapiv2"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
@@ -23,15 +22,7 @@ import (
 // the batch with the first claim's skipped (0): Stats says 4 new
 // transactions and none skipped, for 3 and 1.
 func TestLostCommitReplyCountsTheCommittedClaim(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var txs []*lapiv2.Transaction
-	for i, id := range []string{"u1", "u2", "u3", "u2"} { // u2 again at offset 4
-		tx := simpleTx(treasury, i+1)
-		tx.Offset, tx.UpdateID, tx.SynchronizerID = int64(i+1), id, "sync::1"
-		tx.RecordTime = t0.Add(time.Duration(i) * time.Second)
-		txs = append(txs, tx.Proto())
-	}
-	b := scriptedBundle(t, txs)
+	b := scriptedBundle(t, u2Twice())
 	lr := &lostReply{}
 	faulty := withFaults(t, b, &faultConnector{afterCommit: lr.afterCommit})
 

@@ -5,9 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cantonx/txhistory/checkpoint"
 	"github.com/cantonx/txhistory/ingest"
-	"github.com/cantonx/txhistory/schema"
 	"github.com/stretchr/testify/require"
 )
 
@@ -21,15 +19,7 @@ func TestLostCommitReplyKeepsStatsOfSkipped(t *testing.T) {
 	appendN(t, b.p, 0, 100)
 	runToEnd(t, b, ingest.Config{})
 	before := readState(t, b.db)
-	store, err := checkpoint.NewStore(schema.DefaultName)
-	require.NoError(t, err)
-	tx := b.db.MustBegin()
-	first := b.p.Transactions()[0]
-	require.NoError(t, store.RewindTx(context.Background(), tx, checkpoint.Rewind{
-		From: before.Checkpoint.Offset, To: 0, Mode: "test",
-		SynchronizerID: first.SynchronizerID, RecoveryTime: first.RecordTime.Add(-time.Microsecond),
-	}))
-	require.NoError(t, tx.Commit())
+	rewindToStart(t, b, before.Checkpoint.Offset)
 
 	lr := &lostReply{}
 	lr.failAt.Store(2)
