@@ -310,8 +310,7 @@ func TestMalformedHaltThenSetAside(t *testing.T) {
 	appendN(t, b.p, 20, 20)
 
 	err = newIngester(t, b, ingest.Config{EndOffset: b.p.LedgerEnd()}).Run(context.Background())
-	require.ErrorContains(t, err, stored[0].UpdateID)
-	require.ErrorContains(t, err, fmt.Sprint(stored[0].Offset))
+	requireNamesTransaction(t, err, stored[0].UpdateID, stored[0].Offset)
 	require.Equal(t, stored[0].Offset-1, readState(t, b.db).Checkpoint.Offset)
 
 	ing := newIngester(t, b, ingest.Config{Poison: ingest.PoisonSetAside, EndOffset: b.p.LedgerEnd()})

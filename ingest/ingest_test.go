@@ -113,6 +113,17 @@ func malformedTx(n int) *ledger.Transaction {
 	return tx
 }
 
+// requireNamesTransaction requires err to name the transaction with its
+// update id and its offset together ("<update id> at offset <offset>", as
+// the Ingester and ledger.DecodeError write them). The fake participant's
+// update ids are "upd-<offset>": an offset looked for alone is always
+// found in the update id.
+func requireNamesTransaction(t testing.TB, err error, updateID string, offset int64) {
+	t.Helper()
+	require.Error(t, err)
+	require.ErrorContains(t, err, fmt.Sprintf("%s at offset %d", updateID, offset))
+}
+
 func appendN(t testing.TB, p *ledgertest.Participant, from, n int) {
 	t.Helper()
 	txs := make([]*ledger.Transaction, 0, n)

@@ -46,9 +46,8 @@ func TestHandlerPanicStopsRunNamingTheTransaction(t *testing.T) {
 	}()
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "Run panicked")
-	require.Contains(t, err.Error(), bad.UpdateID)
-	require.Contains(t, err.Error(), fmt.Sprint(bad.Offset))
-	require.Contains(t, err.Error(), "panic")
+	requireNamesTransaction(t, err, bad.UpdateID, bad.Offset)
+	require.ErrorIs(t, err, ingest.ErrHandlerPanicked)
 	st := readState(t, b.db)
 	require.Less(t, st.Checkpoint.Offset, bad.Offset)
 	for _, e := range st.Effects {

@@ -2,7 +2,6 @@ package ingest_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -44,9 +43,7 @@ func TestHandlerLeavingTheTransactionAborted(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		err := ing.Run(ctx)
-		require.Error(t, err)
-		require.Contains(t, err.Error(), bad.UpdateID)
-		require.Contains(t, err.Error(), fmt.Sprint(bad.Offset))
+		requireNamesTransaction(t, err, bad.UpdateID, bad.Offset)
 		require.Less(t, readState(t, b.db).Checkpoint.Offset, bad.Offset)
 	})
 	t.Run("SetAside", func(t *testing.T) {
