@@ -21,7 +21,8 @@ import (
 
 // pgTool finds a PostgreSQL client program the way pgtest finds the server
 // binaries: $PG_BINDIR, `pg_config --bindir`, the newest
-// /usr/lib/postgresql/*/bin, then $PATH. It skips the test if there is none.
+// /usr/lib/postgresql/*/bin, then $PATH. It skips the test if there is
+// none, or fails it under CI=true.
 func pgTool(t *testing.T, name string) string {
 	t.Helper()
 	var dirs []string
@@ -43,7 +44,7 @@ func pgTool(t *testing.T, name string) string {
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	t.Skipf("%s not found (install the PostgreSQL client programs or set PG_BINDIR)", name)
+	skipUnlessCI(t, "%s not found (install the PostgreSQL client programs or set PG_BINDIR)", name)
 	return ""
 }
 

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +34,17 @@ const (
 )
 
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// skipUnlessCI skips the test for what the environment lacks, or fails it
+// when $CI is true ("true", "1"), as pgtest does for a missing server: a CI
+// job must not pass by testing nothing.
+func skipUnlessCI(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if ci, _ := strconv.ParseBool(os.Getenv(pgtest.EnvCI)); ci {
+		t.Fatalf("%s (%s is set, so this fails instead of skipping)", fmt.Sprintf(format, args...), pgtest.EnvCI)
+	}
+	t.Skipf(format, args...)
+}
 
 // createExchangeTables creates the exchange's own table of the test: the
 // refunds its Refunder wrote, one row per withdrawal at most (a refund
