@@ -128,14 +128,14 @@ func TestCheckpointBeyondLedgerEndGivesUp(t *testing.T) {
 // readRejecter is a Reader whose ReadBatch rejects any batch holding one
 // given transaction, while HandleBatch applies every transaction.
 type readRejecter struct {
-	bad   string
-	reads atomic.Int64
+	bad      string
+	rejected atomic.Int64 // ReadBatch calls that rejected a batch
 }
 
 func (h *readRejecter) ReadBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) (any, error) {
-	h.reads.Add(1)
 	for _, t := range b.Transactions {
 		if t.UpdateID == h.bad {
+			h.rejected.Add(1)
 			return nil, errors.New("cannot read for update " + t.UpdateID)
 		}
 	}
@@ -155,10 +155,12 @@ func TestReadBatchErrorUnderSetAside(t *testing.T) {
 	h := &readRejecter{bad: treasuryTxs(b.p)[7].UpdateID}
 	ing := newIngester(t, b, ingest.Config{Handler: h, Poison: ingest.PoisonSetAside, EndOffset: b.p.LedgerEnd()})
 	require.NoError(t, ing.Run(context.Background()))
+	require.Positive(t, h.rejected.Load(), "ReadBatch never rejected a batch: nothing was tested")
 	requireEffectsOnce(t, b)
 	aside, err := ing.SetAsideTransactions(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, aside, "HandleBatch accepted every transaction")
+	require.Equal(t, int64(len(treasuryTxs(b.p))), ing.Stats().Transactions, "every transaction counted once")
 }
 
 // cutStream ends the first GetUpdates stream with status OK (io.EOF to the
