@@ -2,11 +2,13 @@ package ingest_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 )
 
@@ -37,7 +39,16 @@ func TestHandlerPanicWithADatabaseFaultIsRetried(t *testing.T) {
 				_ = ltx.Rollback()
 			}()
 
+			var timedOut atomic.Int64 // panics with the statement timeout's error
 			h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
+				defer func() {
+					if r := recover(); r != nil {
+						if pe, ok := r.(*pq.Error); ok && pe.Code == "57014" {
+							timedOut.Add(1)
+						}
+						panic(r) // for the Ingester to recover
+					}
+				}()
 				for _, t := range batch.Transactions {
 					tx.MustExecContext(ctx, `INSERT INTO effects VALUES ($1, $2, $3, $4)`, t.UpdateID, t.Offset, len(t.Events), t.RecordTime)
 				}
@@ -48,6 +59,7 @@ func TestHandlerPanicWithADatabaseFaultIsRetried(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			require.NoError(t, ing.Run(ctx))
+			require.Positive(t, timedOut.Load(), "the handler never panicked with a statement timeout: nothing was tested")
 			aside, err := ing.SetAsideTransactions(ctx)
 			require.NoError(t, err)
 			for _, a := range aside {

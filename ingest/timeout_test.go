@@ -2,7 +2,9 @@ package ingest_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,11 +76,20 @@ func TestStatementTimeoutIsRetriedNotSetAside(t *testing.T) {
 				_ = ltx.Rollback()
 			}()
 
+			var timedOut atomic.Int64 // handler statements the timeout cancelled
+			h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
+				err := effectsHandler(ctx, tx, batch)
+				if pe := (*pq.Error)(nil); errors.As(err, &pe) && pe.Code == "57014" {
+					timedOut.Add(1)
+				}
+				return err
+			})
 			appendN(t, b.p, 50, 30)
-			ing := newIngester(t, b, ingest.Config{Poison: policy, EndOffset: b.p.LedgerEnd()})
+			ing := newIngester(t, b, ingest.Config{Handler: h, Poison: policy, EndOffset: b.p.LedgerEnd()})
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			require.NoError(t, ing.Run(ctx))
+			require.Positive(t, timedOut.Load(), "no handler statement timed out: nothing was tested")
 			aside, err := ing.SetAsideTransactions(ctx)
 			require.NoError(t, err)
 			require.Empty(t, len(aside), "transactions set aside for a statement timeout: %v", aside)
