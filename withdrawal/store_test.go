@@ -238,17 +238,20 @@ func TestDisableWaitsForCreates(t *testing.T) {
 
 	disabled := make(chan error, 1)
 	go func() { disabled <- e.store.Disable(e.ctx, "restore") }()
-	select {
-	case err := <-disabled:
-		t.Fatalf("Disable returned while a create was in flight: %v", err)
-	case <-time.After(200 * time.Millisecond):
-	}
+	require.True(t, lockWaiter(t, e.ctx, e.db, "%withdrawal_gate%", 10*time.Second), "Disable does not wait for the create in flight")
 	second := make(chan error, 1)
 	go func() {
 		_, err := e.store.Create(e.ctx, e.request("wd-2", "5", cids[1]))
 		second <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	// The second Create's read of the gate queues behind Disable.
+	require.True(t, lockWaiter(t, e.ctx, e.db, "%withdrawal_gate%FOR SHARE%", 10*time.Second),
+		"the Create started while Disable waits did not queue behind it")
+	select {
+	case err := <-disabled:
+		t.Fatalf("Disable returned while a create was in flight: %v", err)
+	default:
+	}
 	require.NoError(t, tx.Commit())
 	require.NoError(t, <-disabled)
 	require.ErrorIs(t, <-second, withdrawal.ErrWithdrawalsDisabled)
