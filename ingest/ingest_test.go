@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -463,9 +465,17 @@ func TestHandlerErrorCommitsNothing(t *testing.T) {
 	ing := newIngester(t, b, ingest.Config{Handler: h, MaxBatchSize: 10, EndOffset: b.p.LedgerEnd()})
 	err := ing.Run(context.Background())
 	require.Error(t, err)
-	require.Contains(t, err.Error(), bad.UpdateID)
+	// The handler's own message names the update and its offset: what the
+	// Ingester adds is checked, the batch's offsets.
+	m := regexp.MustCompile(`handler failed on transaction ` + regexp.QuoteMeta(bad.UpdateID) +
+		fmt.Sprintf(` at offset %d `, bad.Offset) + `\(batch offsets (\d+)\.\.(\d+)\): cannot parse update`).FindStringSubmatch(err.Error())
+	require.NotNil(t, m, "the error does not name the transaction and its batch's offsets: %v", err)
+	from, _ := strconv.ParseInt(m[1], 10, 64)
+	to, _ := strconv.ParseInt(m[2], 10, 64)
 	st := readState(t, b.db)
 	require.Less(t, st.Checkpoint.Offset, bad.Offset)
+	require.Equal(t, st.Checkpoint.Offset, from, "the failed batch starts at the checkpoint")
+	require.True(t, from < bad.Offset && bad.Offset <= to, "batch offsets %d..%d do not hold offset %d", from, to, bad.Offset)
 	for _, e := range st.Effects {
 		require.NotContains(t, e, bad.UpdateID+"@")
 	}
