@@ -2,7 +2,6 @@ package ingest_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/internal/syncbuf"
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -40,14 +38,7 @@ CREATE CONSTRAINT TRIGGER fail_first_aside_commit AFTER INSERT ON txhistory.revi
 	require.NoError(t, err)
 
 	var logs syncbuf.Buffer
-	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
-		for _, x := range batch.Transactions {
-			if x.UpdateID == rejected {
-				return fmt.Errorf("handler cannot apply update %s", x.UpdateID)
-			}
-		}
-		return effectsHandler(ctx, tx, batch)
-	})
+	h := rejecting(rejected, cannotApply)
 	ing := newIngester(t, b, ingest.Config{Handler: h, Poison: ingest.PoisonSetAside, EndOffset: b.p.LedgerEnd(),
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -2,7 +2,6 @@ package ingest_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/internal/syncbuf"
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -27,14 +25,7 @@ func TestSetAsideCountedWhenTheCommitReplyIsLost(t *testing.T) {
 	appendN(t, b.p, 0, 20)
 	txs := treasuryTxs(b.p)
 	rejected := txs[len(txs)/2].UpdateID
-	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
-		for _, x := range batch.Transactions {
-			if x.UpdateID == rejected {
-				return fmt.Errorf("handler cannot apply update %s", x.UpdateID)
-			}
-		}
-		return effectsHandler(ctx, tx, batch)
-	})
+	h := rejecting(rejected, cannotApply)
 	// The reply to the first COMMIT of a SQL transaction that wrote to the
 	// review table is lost: it commits on the server, the caller is told
 	// the connection broke.

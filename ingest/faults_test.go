@@ -275,13 +275,11 @@ func TestPoisonHaltFixResume(t *testing.T) {
 	appendN(t, b.p, 0, 60)
 	bad := treasuryTxs(b.p)[33]
 	var fixed atomic.Bool
-	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
-		for _, t := range batch.Transactions {
-			if t.UpdateID == bad.UpdateID && !fixed.Load() {
-				return fmt.Errorf("unknown instrument in update %s at offset %d", t.UpdateID, t.Offset)
-			}
+	h := rejecting(bad.UpdateID, func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch, t *ledger.Transaction) error {
+		if fixed.Load() {
+			return effectsHandler(ctx, tx, batch)
 		}
-		return effectsHandler(ctx, tx, batch)
+		return fmt.Errorf("unknown instrument in update %s at offset %d", t.UpdateID, t.Offset)
 	})
 	err := newIngester(t, b, ingest.Config{Handler: h, MaxBatchSize: 8, EndOffset: b.p.LedgerEnd()}).Run(context.Background())
 	// The handler's error names the update itself: the Ingester's naming

@@ -85,6 +85,24 @@ var effectsHandler = ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, b
 	return nil
 })
 
+// rejecting is effectsHandler, except for a batch holding the transaction
+// with update id bad: that batch's HandleBatch is reject's, given bad.
+func rejecting(bad string, reject func(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch, bad *ledger.Transaction) error) ingest.Handler {
+	return ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
+		for _, t := range b.Transactions {
+			if t.UpdateID == bad {
+				return reject(ctx, tx, b, t)
+			}
+		}
+		return effectsHandler(ctx, tx, b)
+	})
+}
+
+// cannotApply rejects the transaction with an error naming it.
+func cannotApply(_ context.Context, _ *sqlx.Tx, _ *ingest.Batch, t *ledger.Transaction) error {
+	return fmt.Errorf("handler cannot apply update %s", t.UpdateID)
+}
+
 // simpleTx is a transaction with one created event visible to party.
 func simpleTx(party string, n int) *ledger.Transaction {
 	return &ledger.Transaction{
@@ -451,16 +469,11 @@ func TestHandlerErrorCommitsNothing(t *testing.T) {
 	b := setup(t)
 	appendN(t, b.p, 0, 40)
 	bad := treasuryTxs(b.p)[25]
-	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
-		if err := effectsHandler(ctx, tx, batch); err != nil {
+	h := rejecting(bad.UpdateID, func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch, t *ledger.Transaction) error {
+		if err := effectsHandler(ctx, tx, batch); err != nil { // written, then rolled back
 			return err
 		}
-		for _, t := range batch.Transactions {
-			if t.UpdateID == bad.UpdateID {
-				return fmt.Errorf("cannot parse update %s at offset %d", t.UpdateID, t.Offset)
-			}
-		}
-		return nil
+		return fmt.Errorf("cannot parse update %s at offset %d", t.UpdateID, t.Offset)
 	})
 	ing := newIngester(t, b, ingest.Config{Handler: h, MaxBatchSize: 10, EndOffset: b.p.LedgerEnd()})
 	err := ing.Run(context.Background())
@@ -763,14 +776,7 @@ func TestPoisonSetAside(t *testing.T) {
 	appendN(t, b.p, 30, 30)
 	rejected := treasuryTxs(b.p)[40]
 
-	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
-		for _, t := range batch.Transactions {
-			if t.UpdateID == rejected.UpdateID {
-				return fmt.Errorf("handler cannot apply update %s", t.UpdateID)
-			}
-		}
-		return effectsHandler(ctx, tx, batch)
-	})
+	h := rejecting(rejected.UpdateID, cannotApply)
 	ing := newIngester(t, b, ingest.Config{Handler: h, Poison: ingest.PoisonSetAside, MaxBatchSize: 16, EndOffset: b.p.LedgerEnd()})
 	require.NoError(t, ing.Run(context.Background()))
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger"
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
@@ -17,14 +18,9 @@ func TestHaltNamesTheRejectedTransaction(t *testing.T) {
 	b := setup(t)
 	appendN(t, b.p, 0, 40)
 	bad := treasuryTxs(b.p)[20]
-	refuse := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, bt *ingest.Batch) error {
-		for _, t := range bt.Transactions {
-			if t.UpdateID == bad.UpdateID {
-				_, err := tx.ExecContext(ctx, `SELECT 1/0`) // names nothing
-				return err
-			}
-		}
-		return effectsHandler(ctx, tx, bt)
+	refuse := rejecting(bad.UpdateID, func(ctx context.Context, tx *sqlx.Tx, _ *ingest.Batch, _ *ledger.Transaction) error {
+		_, err := tx.ExecContext(ctx, `SELECT 1/0`) // names nothing
+		return err
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

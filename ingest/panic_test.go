@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger"
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
@@ -20,16 +21,12 @@ func TestHandlerPanicStopsRunNamingTheTransaction(t *testing.T) {
 	b := setup(t)
 	appendN(t, b.p, 0, 40)
 	bad := treasuryTxs(b.p)[25]
-	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
+	h := rejecting(bad.UpdateID, func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch, t *ledger.Transaction) error {
 		if err := effectsHandler(ctx, tx, batch); err != nil {
 			return err
 		}
-		for _, t := range batch.Transactions {
-			if t.UpdateID == bad.UpdateID {
-				var m map[string]int
-				m[t.UpdateID]++ // a handler bug: assignment to a nil map
-			}
-		}
+		var m map[string]int
+		m[t.UpdateID]++ // a handler bug: assignment to a nil map
 		return nil
 	})
 	ing := newIngester(t, b, ingest.Config{Handler: h, MaxBatchSize: 10, EndOffset: b.p.LedgerEnd()})
@@ -61,13 +58,8 @@ func TestHandlerPanicIsSetAside(t *testing.T) {
 	b := setup(t)
 	appendN(t, b.p, 0, 40)
 	bad := treasuryTxs(b.p)[25]
-	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
-		for _, t := range batch.Transactions {
-			if t.UpdateID == bad.UpdateID {
-				panic("handler bug on " + t.UpdateID)
-			}
-		}
-		return effectsHandler(ctx, tx, batch)
+	h := rejecting(bad.UpdateID, func(_ context.Context, _ *sqlx.Tx, _ *ingest.Batch, t *ledger.Transaction) error {
+		panic("handler bug on " + t.UpdateID)
 	})
 	ing := newIngester(t, b, ingest.Config{Handler: h, MaxBatchSize: 10, EndOffset: b.p.LedgerEnd(), Poison: ingest.PoisonSetAside})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

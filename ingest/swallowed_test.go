@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger"
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
@@ -15,14 +16,9 @@ import (
 // ignore a duplicate" without a savepoint). PostgreSQL has aborted the SQL
 // transaction by then; HandleBatch returns nil.
 func swallowingHandler(bad string) ingest.Handler {
-	return ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
-		for _, t := range b.Transactions {
-			if t.UpdateID == bad {
-				_, _ = tx.ExecContext(ctx, `INSERT INTO no_such_table VALUES (1)`)
-				return nil
-			}
-		}
-		return effectsHandler(ctx, tx, b)
+	return rejecting(bad, func(ctx context.Context, tx *sqlx.Tx, _ *ingest.Batch, _ *ledger.Transaction) error {
+		_, _ = tx.ExecContext(ctx, `INSERT INTO no_such_table VALUES (1)`)
+		return nil
 	})
 }
 
