@@ -7,9 +7,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/proto/gen/lapiv2"
-	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
@@ -21,12 +19,7 @@ func scriptedBundle(t *testing.T, txs []*lapiv2.Transaction) *testBundle {
 	t.Helper()
 	s := &scriptedServer{txs: txs}
 	lis := serveLedger(t, s)
-	dsn := pgtest.NewDSN(t)
-	db, err := sqlx.Open("postgres", dsn)
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	require.NoError(t, schema.Migrate(context.Background(), db))
-	require.NoError(t, createEffects(db))
+	db, dsn := newEffectsDB(t)
 	return &testBundle{db: db, dsn: dsn, client: dial(t, lis.Addr().String(), nil)}
 }
 

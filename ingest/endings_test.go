@@ -14,9 +14,7 @@ import (
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/cantonx/txhistory/ledger"
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/proto/gen/lapiv2"
-	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
@@ -91,10 +89,7 @@ func TestTailingStreamEndedWithOK(t *testing.T) {
 	lapiv2.RegisterUpdateServiceServer(srv, es)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
-	db, err := sqlx.Open("postgres", pgtest.NewDSN(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	require.NoError(t, schema.Migrate(context.Background(), db))
+	db, _ := newEffectsDB(t)
 	ing, err := ingest.New(db, dial(t, lis.Addr().String(), nil), ingest.Config{
 		Parties: []string{treasury}, Logger: quietLog, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
 	})

@@ -51,13 +51,21 @@ func setup(t testing.TB, opts ...ledgertest.Option) *testBundle {
 	p, err := ledgertest.New(opts...)
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
+	db, dsn := newEffectsDB(t)
+	return &testBundle{p: p, db: db, dsn: dsn, client: dial(t, p.Addr(), nil)}
+}
+
+// newEffectsDB returns a pool on a new database of the test, migrated and
+// with the effects table, and the database's DSN.
+func newEffectsDB(t testing.TB) (*sqlx.DB, string) {
+	t.Helper()
 	dsn := pgtest.NewDSN(t)
 	db, err := sqlx.Open("postgres", dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	require.NoError(t, schema.Migrate(context.Background(), db))
 	require.NoError(t, createEffects(db))
-	return &testBundle{p: p, db: db, dsn: dsn, client: dial(t, p.Addr(), nil)}
+	return db, dsn
 }
 
 func dial(t testing.TB, addr string, tokens ledger.TokenSource) *ledger.Client {

@@ -7,10 +7,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/proto/gen/lapiv2"
-	"github.com/cantonx/txhistory/schema"
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc"
 )
@@ -47,18 +44,11 @@ func TestTransactionWithoutSynchronizerIsSetAside(t *testing.T) {
 	good.Offset, good.UpdateID, good.SynchronizerID = 2, "upd-good", "sync::1"
 	bad.RecordTime = time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC)
 	good.RecordTime = bad.RecordTime.Add(time.Second)
-	s := &scriptedServer{txs: []*lapiv2.Transaction{bad.Proto(), good.Proto()}}
+	b := scriptedBundle(t, []*lapiv2.Transaction{bad.Proto(), good.Proto()})
+	db := b.db
 
-	lis := serveLedger(t, s)
-	db, err := sqlx.Open("postgres", pgtest.NewDSN(t))
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	require.NoError(t, schema.Migrate(context.Background(), db))
-	require.NoError(t, createEffects(db))
-
-	ing, err := ingest.New(db, dial(t, lis.Addr().String(), nil), ingest.Config{Parties: []string{treasury}, Handler: effectsHandler,
-		Logger: quietLog, Poison: ingest.PoisonSetAside, EndOffset: 2, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxAttempts: 3})
-	require.NoError(t, err)
+	ing := newIngester(t, b, ingest.Config{Poison: ingest.PoisonSetAside, EndOffset: 2,
+		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, MaxAttempts: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	require.NoError(t, ing.Run(ctx))
