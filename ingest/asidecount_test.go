@@ -64,12 +64,9 @@ CREATE CONSTRAINT TRIGGER fail_first_aside_commit AFTER INSERT ON txhistory.revi
 // logged as set aside again and not counted as new.
 func TestSetAsideAgainKeepsTheFirstRecord(t *testing.T) {
 	b := setup(t)
-	appendN(t, b.p, 0, 5)
-	stored, err := b.p.Append(malformedTx(500))
-	require.NoError(t, err)
-	appendN(t, b.p, 5, 5)
-	_, err = b.db.Exec(`INSERT INTO txhistory.review_transaction (update_id, ledger_offset, error) VALUES ($1, $2, 'first')`,
-		stored[0].UpdateID, stored[0].Offset)
+	malformed := appendAroundMalformed(t, b.p, 5, 500)
+	_, err := b.db.Exec(`INSERT INTO txhistory.review_transaction (update_id, ledger_offset, error) VALUES ($1, $2, 'first')`,
+		malformed.UpdateID, malformed.Offset)
 	require.NoError(t, err)
 
 	var logs syncbuf.Buffer
@@ -78,7 +75,7 @@ func TestSetAsideAgainKeepsTheFirstRecord(t *testing.T) {
 	require.NoError(t, ing.Run(context.Background()))
 	require.Equal(t, int64(0), ing.Stats().SetAside)
 	require.Equal(t, 1, strings.Count(logs.String(), "set aside for review again"), logs.String())
-	require.Contains(t, logs.String(), stored[0].UpdateID)
+	require.Contains(t, logs.String(), malformed.UpdateID)
 	aside, err := ing.SetAsideTransactions(context.Background())
 	require.NoError(t, err)
 	require.Len(t, aside, 1)

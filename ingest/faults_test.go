@@ -302,22 +302,18 @@ func TestPoisonHaltFixResume(t *testing.T) {
 // it goes to the review table and the rest is ingested.
 func TestMalformedHaltThenSetAside(t *testing.T) {
 	b := setup(t)
-	appendN(t, b.p, 0, 20)
-	malformed := malformedTx(500)
-	stored, err := b.p.Append(malformed)
-	require.NoError(t, err)
-	appendN(t, b.p, 20, 20)
+	malformed := appendAroundMalformed(t, b.p, 20, 500)
 
-	err = newIngester(t, b, ingest.Config{EndOffset: b.p.LedgerEnd()}).Run(context.Background())
-	requireNamesTransaction(t, err, stored[0].UpdateID, stored[0].Offset)
-	require.Equal(t, stored[0].Offset-1, readState(t, b.db).Checkpoint.Offset)
+	err := newIngester(t, b, ingest.Config{EndOffset: b.p.LedgerEnd()}).Run(context.Background())
+	requireNamesTransaction(t, err, malformed.UpdateID, malformed.Offset)
+	require.Equal(t, malformed.Offset-1, readState(t, b.db).Checkpoint.Offset)
 
 	ing := newIngester(t, b, ingest.Config{Poison: ingest.PoisonSetAside, EndOffset: b.p.LedgerEnd()})
 	require.NoError(t, ing.Run(context.Background()))
 	aside, err := ing.SetAsideTransactions(context.Background())
 	require.NoError(t, err)
 	require.Len(t, aside, 1)
-	require.Equal(t, stored[0].UpdateID, aside[0].UpdateID)
+	require.Equal(t, malformed.UpdateID, aside[0].UpdateID)
 	require.Equal(t, b.p.LedgerEnd(), readState(t, b.db).Checkpoint.Offset)
 	var got int
 	require.NoError(t, b.db.Get(&got, `SELECT count(*) FROM effects`))

@@ -152,6 +152,17 @@ func requireNamesTransaction(t testing.TB, err error, updateID string, offset in
 	require.ErrorContains(t, err, fmt.Sprintf("%s at offset %d", updateID, offset))
 }
 
+// appendAroundMalformed appends n transactions by appendN, a malformed one
+// (malformedTx(tag)), then n more, and returns the malformed one as stored.
+func appendAroundMalformed(t testing.TB, p *ledgertest.Participant, n, tag int) *ledger.Transaction {
+	t.Helper()
+	appendN(t, p, 0, n)
+	stored, err := p.Append(malformedTx(tag))
+	require.NoError(t, err)
+	appendN(t, p, n, n)
+	return stored[0]
+}
+
 func appendN(t testing.TB, p *ledgertest.Participant, from, n int) {
 	t.Helper()
 	txs := make([]*ledger.Transaction, 0, n)
@@ -777,11 +788,7 @@ func TestConflictWhileHoldingTheLockResumes(t *testing.T) {
 // with PoisonSetAside they go to the review table and the rest is ingested.
 func TestPoisonSetAside(t *testing.T) {
 	b := setup(t)
-	appendN(t, b.p, 0, 30)
-	malformed := malformedTx(1000)
-	stored, err := b.p.Append(malformed)
-	require.NoError(t, err)
-	appendN(t, b.p, 30, 30)
+	malformed := appendAroundMalformed(t, b.p, 30, 1000)
 	rejected := treasuryTxs(b.p)[40]
 
 	h := rejecting(rejected.UpdateID, cannotApply)
@@ -795,10 +802,10 @@ func TestPoisonSetAside(t *testing.T) {
 	for _, a := range aside {
 		byID[a.UpdateID] = a
 	}
-	require.Contains(t, byID, stored[0].UpdateID)
-	require.Equal(t, stored[0].Offset, byID[stored[0].UpdateID].Offset)
-	require.Contains(t, byID[stored[0].UpdateID].Error, "nested deeper")
-	require.Contains(t, string(byID[stored[0].UpdateID].Raw), stored[0].UpdateID, "the raw transaction is kept")
+	require.Contains(t, byID, malformed.UpdateID)
+	require.Equal(t, malformed.Offset, byID[malformed.UpdateID].Offset)
+	require.Contains(t, byID[malformed.UpdateID].Error, "nested deeper")
+	require.Contains(t, string(byID[malformed.UpdateID].Raw), malformed.UpdateID, "the raw transaction is kept")
 	require.Contains(t, byID, rejected.UpdateID)
 	require.Contains(t, byID[rejected.UpdateID].Error, "handler cannot apply")
 
@@ -810,7 +817,7 @@ func TestPoisonSetAside(t *testing.T) {
 	left, err := ing.SetAsideTransactions(context.Background())
 	require.NoError(t, err)
 	require.Len(t, left, 1)
-	require.Equal(t, stored[0].UpdateID, left[0].UpdateID)
+	require.Equal(t, malformed.UpdateID, left[0].UpdateID)
 	var resolution string
 	require.NoError(t, b.db.Get(&resolution, `SELECT resolution FROM txhistory.review_transaction WHERE update_id = $1`, rejected.UpdateID))
 	require.Equal(t, "applied by hand", resolution)
@@ -819,7 +826,7 @@ func TestPoisonSetAside(t *testing.T) {
 	require.NoError(t, b.db.Select(&got, `SELECT update_id FROM effects ORDER BY ledger_offset`))
 	var want []string
 	for _, tx := range treasuryTxs(b.p) {
-		if tx.UpdateID != rejected.UpdateID && tx.UpdateID != stored[0].UpdateID {
+		if tx.UpdateID != rejected.UpdateID && tx.UpdateID != malformed.UpdateID {
 			want = append(want, tx.UpdateID)
 		}
 	}
