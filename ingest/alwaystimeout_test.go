@@ -19,17 +19,23 @@ import (
 // MaxAttempts is spent (for ever with MaxAttempts 0): ingestion is stuck
 // where it went on before, and a restart builds the same batch again.
 func TestBatchThatAlwaysTimesOutIsNotRetriedForEver(t *testing.T) {
-	b := setup(t)
-	appendN(t, b.p, 0, 40)
-	tb := *withDatabaseStatementTimeout(t, b, 300*time.Millisecond)
-
-	h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
+	ingestEachAloneUnderTimeout(t, ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
 		if _, err := tx.ExecContext(ctx, `SELECT pg_sleep($1)`, 0.1*float64(len(batch.Transactions))); err != nil {
 			return err
 		}
 		return effectsHandler(ctx, tx, batch)
-	})
-	ing := newIngester(t, &tb, ingest.Config{Handler: h, MaxBatchSize: 10, MaxAttempts: 5,
+	}))
+}
+
+// ingestEachAloneUnderTimeout ingests 40 transactions, in batches of up to
+// 10, with h under PoisonSetAside, MaxAttempts 5 and a statement_timeout of
+// 300 ms: everything must be ingested once and nothing set aside.
+func ingestEachAloneUnderTimeout(t *testing.T, h ingest.Handler) {
+	t.Helper()
+	b := setup(t)
+	appendN(t, b.p, 0, 40)
+	tb := withDatabaseStatementTimeout(t, b, 300*time.Millisecond)
+	ing := newIngester(t, tb, ingest.Config{Handler: h, MaxBatchSize: 10, MaxAttempts: 5,
 		EndOffset: b.p.LedgerEnd(), Poison: ingest.PoisonSetAside})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -56,17 +62,5 @@ func (sleepyReader) HandleBatch(ctx context.Context, tx *sqlx.Tx, batch *ingest.
 // batch must go through one transaction at a time too (where ReadBatch is
 // not called), not be retried whole for ever.
 func TestBatchWhoseReadAlwaysTimesOutIsNotRetriedForEver(t *testing.T) {
-	b := setup(t)
-	appendN(t, b.p, 0, 40)
-	tb := *withDatabaseStatementTimeout(t, b, 300*time.Millisecond)
-
-	ing := newIngester(t, &tb, ingest.Config{Handler: sleepyReader{}, MaxBatchSize: 10, MaxAttempts: 5,
-		EndOffset: b.p.LedgerEnd(), Poison: ingest.PoisonSetAside})
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	require.NoError(t, ing.Run(ctx))
-	aside, err := ing.SetAsideTransactions(ctx)
-	require.NoError(t, err)
-	require.Empty(t, aside)
-	requireAllOnce(t, b)
+	ingestEachAloneUnderTimeout(t, sleepyReader{})
 }
