@@ -22,50 +22,40 @@ import (
 // lasted was set aside (its effects never applied); under PoisonHalt Run
 // stopped blaming the first one.
 func TestHandlerPanicWithADatabaseFaultIsRetried(t *testing.T) {
-	for _, policy := range []ingest.PoisonPolicy{ingest.PoisonSetAside, ingest.PoisonHalt} {
-		t.Run(map[ingest.PoisonPolicy]string{ingest.PoisonSetAside: "SetAside", ingest.PoisonHalt: "Halt"}[policy], func(t *testing.T) {
-			b := setup(t)
-			appendN(t, b.p, 0, 50)
-			runToEnd(t, b, ingest.Config{})
-			tb := *withDatabaseStatementTimeout(t, b, 300*time.Millisecond)
+	forEachPoisonPolicy(t, func(t *testing.T, policy ingest.PoisonPolicy) {
+		b := setup(t)
+		appendN(t, b.p, 0, 50)
+		runToEnd(t, b, ingest.Config{})
+		tb := *withDatabaseStatementTimeout(t, b, 300*time.Millisecond)
 
-			// Another session holds the handler's table for 1.5s.
-			ltx, err := b.db.Beginx()
-			require.NoError(t, err)
-			_, err = ltx.Exec(`LOCK TABLE effects IN ACCESS EXCLUSIVE MODE`)
-			require.NoError(t, err)
-			go func() {
-				time.Sleep(1500 * time.Millisecond)
-				_ = ltx.Rollback()
-			}()
+		holdEffectsLocked(t, b.db, 1500*time.Millisecond)
 
-			var timedOut atomic.Int64 // panics with the statement timeout's error
-			h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
-				defer func() {
-					if r := recover(); r != nil {
-						if pe, ok := r.(*pq.Error); ok && pe.Code == "57014" {
-							timedOut.Add(1)
-						}
-						panic(r) // for the Ingester to recover
+		var timedOut atomic.Int64 // panics with the statement timeout's error
+		h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
+			defer func() {
+				if r := recover(); r != nil {
+					if pe, ok := r.(*pq.Error); ok && pe.Code == "57014" {
+						timedOut.Add(1)
 					}
-				}()
-				for _, t := range batch.Transactions {
-					tx.MustExecContext(ctx, `INSERT INTO effects VALUES ($1, $2, $3, $4)`, t.UpdateID, t.Offset, len(t.Events), t.RecordTime)
+					panic(r) // for the Ingester to recover
 				}
-				return nil
-			})
-			appendN(t, b.p, 50, 30)
-			ing := newIngester(t, &tb, ingest.Config{Handler: h, Poison: policy, EndOffset: b.p.LedgerEnd()})
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			require.NoError(t, ing.Run(ctx))
-			require.Positive(t, timedOut.Load(), "the handler never panicked with a statement timeout: nothing was tested")
-			aside, err := ing.SetAsideTransactions(ctx)
-			require.NoError(t, err)
-			for _, a := range aside {
-				t.Errorf("%s set aside for a statement timeout: %s", a.UpdateID, a.Error)
+			}()
+			for _, t := range batch.Transactions {
+				tx.MustExecContext(ctx, `INSERT INTO effects VALUES ($1, $2, $3, $4)`, t.UpdateID, t.Offset, len(t.Events), t.RecordTime)
 			}
-			requireAllOnce(t, b)
+			return nil
 		})
-	}
+		appendN(t, b.p, 50, 30)
+		ing := newIngester(t, &tb, ingest.Config{Handler: h, Poison: policy, EndOffset: b.p.LedgerEnd()})
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		require.NoError(t, ing.Run(ctx))
+		require.Positive(t, timedOut.Load(), "the handler never panicked with a statement timeout: nothing was tested")
+		aside, err := ing.SetAsideTransactions(ctx)
+		require.NoError(t, err)
+		for _, a := range aside {
+			t.Errorf("%s set aside for a statement timeout: %s", a.UpdateID, a.Error)
+		}
+		requireAllOnce(t, b)
+	})
 }

@@ -45,6 +45,31 @@ func withDatabaseStatementTimeout(t *testing.T, b *testBundle, d time.Duration) 
 	return &tb
 }
 
+// forEachPoisonPolicy runs f as the subtests SetAside and Halt.
+func forEachPoisonPolicy(t *testing.T, f func(t *testing.T, policy ingest.PoisonPolicy)) {
+	t.Helper()
+	t.Run("SetAside", func(t *testing.T) { f(t, ingest.PoisonSetAside) })
+	t.Run("Halt", func(t *testing.T) { f(t, ingest.PoisonHalt) })
+}
+
+// holdEffectsLocked has a session of db hold the effects table (ACCESS
+// EXCLUSIVE, as an exchange's report or a migration of its own table may)
+// for d, from now; t's cleanup waits for its release.
+func holdEffectsLocked(t *testing.T, db *sqlx.DB, d time.Duration) {
+	t.Helper()
+	ltx, err := db.Beginx()
+	require.NoError(t, err)
+	_, err = ltx.Exec(`LOCK TABLE effects IN ACCESS EXCLUSIVE MODE`)
+	require.NoError(t, err)
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		time.Sleep(d) // the lock's duration, not a synchronisation
+		_ = ltx.Rollback()
+	}()
+	t.Cleanup(func() { <-released })
+}
+
 // A statement timeout (SQLSTATE 57014 with the Ingester's context alive)
 // is a database fault like a lost connection: here the handler's table is
 // locked for a while by another session (an exchange's report, a
@@ -56,44 +81,34 @@ func withDatabaseStatementTimeout(t *testing.T, b *testBundle, d time.Duration) 
 // every one aside (their effects never applied); under PoisonHalt Run
 // stopped, blaming the first transaction.
 func TestStatementTimeoutIsRetriedNotSetAside(t *testing.T) {
-	for _, policy := range []ingest.PoisonPolicy{ingest.PoisonSetAside, ingest.PoisonHalt} {
-		t.Run(map[ingest.PoisonPolicy]string{ingest.PoisonSetAside: "SetAside", ingest.PoisonHalt: "Halt"}[policy], func(t *testing.T) {
-			b, _ := privateBundle(t)
-			appendN(t, b.p, 0, 50)
-			runToEnd(t, b, ingest.Config{})
-			setStatementTimeout(t, b.dsn, 300*time.Millisecond)
+	forEachPoisonPolicy(t, func(t *testing.T, policy ingest.PoisonPolicy) {
+		b, _ := privateBundle(t)
+		appendN(t, b.p, 0, 50)
+		runToEnd(t, b, ingest.Config{})
+		setStatementTimeout(t, b.dsn, 300*time.Millisecond)
 
-			// Another session holds the handler's table for 1.5s.
-			other, err := sqlx.Open("postgres", b.dsn)
-			require.NoError(t, err)
-			defer other.Close()
-			ltx, err := other.Beginx()
-			require.NoError(t, err)
-			_, err = ltx.Exec(`LOCK TABLE effects IN ACCESS EXCLUSIVE MODE`)
-			require.NoError(t, err)
-			go func() {
-				time.Sleep(1500 * time.Millisecond)
-				_ = ltx.Rollback()
-			}()
+		other, err := sqlx.Open("postgres", b.dsn)
+		require.NoError(t, err)
+		defer other.Close()
+		holdEffectsLocked(t, other, 1500*time.Millisecond)
 
-			var timedOut atomic.Int64 // handler statements the timeout cancelled
-			h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
-				err := effectsHandler(ctx, tx, batch)
-				if pe := (*pq.Error)(nil); errors.As(err, &pe) && pe.Code == "57014" {
-					timedOut.Add(1)
-				}
-				return err
-			})
-			appendN(t, b.p, 50, 30)
-			ing := newIngester(t, b, ingest.Config{Handler: h, Poison: policy, EndOffset: b.p.LedgerEnd()})
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			require.NoError(t, ing.Run(ctx))
-			require.Positive(t, timedOut.Load(), "no handler statement timed out: nothing was tested")
-			aside, err := ing.SetAsideTransactions(ctx)
-			require.NoError(t, err)
-			require.Empty(t, len(aside), "transactions set aside for a statement timeout: %v", aside)
-			requireAllOnce(t, b)
+		var timedOut atomic.Int64 // handler statements the timeout cancelled
+		h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, batch *ingest.Batch) error {
+			err := effectsHandler(ctx, tx, batch)
+			if pe := (*pq.Error)(nil); errors.As(err, &pe) && pe.Code == "57014" {
+				timedOut.Add(1)
+			}
+			return err
 		})
-	}
+		appendN(t, b.p, 50, 30)
+		ing := newIngester(t, b, ingest.Config{Handler: h, Poison: policy, EndOffset: b.p.LedgerEnd()})
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		require.NoError(t, ing.Run(ctx))
+		require.Positive(t, timedOut.Load(), "no handler statement timed out: nothing was tested")
+		aside, err := ing.SetAsideTransactions(ctx)
+		require.NoError(t, err)
+		require.Empty(t, len(aside), "transactions set aside for a statement timeout: %v", aside)
+		requireAllOnce(t, b)
+	})
 }
