@@ -34,9 +34,7 @@ func untilInOneBatch(t *testing.T, what string, once func(t *testing.T) bool) {
 func requestedThenStopped(t *testing.T, id string) (*live, *withdrawal.Withdrawal, []string) {
 	t.Helper()
 	l := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
-	cids := l.mint("100")
-	l.startIngester()
-	l.caughtUp()
+	cids := l.mintAndCatchUp("100")
 	w, err := l.store.Create(l.ctx, l.request(id, "50", cids[0]))
 	require.NoError(t, err)
 	l.stopIngester()

@@ -129,9 +129,7 @@ func TestRestoreDrill(t *testing.T) {
 	auto, err := withdrawal.NewAutomation(l.store, withdrawal.AutomationConfig{Submitter: submitter, Logger: quietLog})
 	require.NoError(t, err)
 
-	holdings := l.mint("100", "100", "100", "100", "100", "100", "100", "100", "100", "100", "100")
-	l.startIngester()
-	l.caughtUp()
+	holdings := l.mintAndCatchUp("100", "100", "100", "100", "100", "100", "100", "100", "100", "100", "100")
 	create := func(id string, p drillPlan, amount string, holding string) {
 		t.Helper()
 		plan[id] = p

@@ -135,6 +135,28 @@ func (l *live) caughtUp() {
 	}
 }
 
+// mintAndCatchUp mints holdings of the given amounts (mint), starts the
+// ingester and waits until it has caught up; it returns the holdings'
+// contract ids.
+func (l *live) mintAndCatchUp(amounts ...string) []string {
+	l.t.Helper()
+	cids := l.mint(amounts...)
+	l.startIngester()
+	l.caughtUp()
+	return cids
+}
+
+// submitted creates the withdrawal id of amount from holding and marks it
+// submitted.
+func (l *live) submitted(id, amount, holding string) *withdrawal.Withdrawal {
+	l.t.Helper()
+	w, err := l.store.Create(l.ctx, l.request(id, amount, holding))
+	require.NoError(l.t, err)
+	w, err = l.store.MarkSubmitted(l.ctx, w.ID)
+	require.NoError(l.t, err)
+	return w
+}
+
 // mint gives the treasury holdings of the given amounts, in one
 // transaction, and returns their contract ids.
 func (l *live) mint(amounts ...string) []string {

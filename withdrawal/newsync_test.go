@@ -77,14 +77,9 @@ func (l *live) listSynchronizers() {
 func TestNewSynchronizerTransferNotExpiredByAnotherSynchronizersClock(t *testing.T) {
 	l := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
 	l.listSynchronizers()
-	holdings := l.mint("100")
-	l.startIngester()
-	l.caughtUp()
+	holdings := l.mintAndCatchUp("100")
 
-	w, err := l.store.Create(l.ctx, l.request("wd-on-b", "40", holdings[0]))
-	require.NoError(t, err)
-	_, err = l.store.MarkSubmitted(l.ctx, w.ID)
-	require.NoError(t, err)
+	w := l.submitted("wd-on-b", "40", holdings[0])
 	onB := l.transferOn(w, syncB, w.TrecTgt.Add(-time.Second))
 
 	// A's record time passes trecTgt (an OffsetCheckpoint: B has no
@@ -93,7 +88,7 @@ func TestNewSynchronizerTransferNotExpiredByAnotherSynchronizersClock(t *testing
 	l.caughtUp()
 	afterA := l.get(w.ID).Status
 	// ... then the participant publishes B's transaction, committed before trecTgt.
-	_, err = l.p.Append(onB)
+	_, err := l.p.Append(onB)
 	require.NoError(t, err)
 	ingErr := l.settle()
 
@@ -117,9 +112,7 @@ func TestNewSynchronizerTransferNotExpiredByAnotherSynchronizersClock(t *testing
 func TestRestoreGateWaitsForNewSynchronizer(t *testing.T) {
 	l := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
 	l.listSynchronizers()
-	holdings := l.mint("100")
-	l.startIngester()
-	l.caughtUp()
+	holdings := l.mintAndCatchUp("100")
 
 	// What the lost request was (not in the restored database).
 	lost := &withdrawal.Withdrawal{Request: l.request("wd-lost", "40", holdings[0])}
@@ -182,13 +175,8 @@ func TestRestoreGateWaitsForNewSynchronizer(t *testing.T) {
 func TestCatchUpDoesNotExpireTransferOnNewSynchronizer(t *testing.T) {
 	l := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
 	l.listSynchronizers()
-	holdings := l.mint("100")
-	l.startIngester()
-	l.caughtUp()
-	w, err := l.store.Create(l.ctx, l.request("wd-restored", "40", holdings[0]))
-	require.NoError(t, err)
-	_, err = l.store.MarkSubmitted(l.ctx, w.ID)
-	require.NoError(t, err)
+	holdings := l.mintAndCatchUp("100")
+	w := l.submitted("wd-restored", "40", holdings[0])
 	// The backup is taken here; ingestion stops (the disaster).
 	l.stopIngester()
 
@@ -200,7 +188,7 @@ func TestCatchUpDoesNotExpireTransferOnNewSynchronizer(t *testing.T) {
 	for range 20 {
 		l.append(l.world.Mint(treasury, "1"))
 	}
-	_, err = l.p.Append(l.transferOn(w, syncB, w.TrecTgt.Add(-time.Second)))
+	_, err := l.p.Append(l.transferOn(w, syncB, w.TrecTgt.Add(-time.Second)))
 	require.NoError(t, err)
 
 	// The restored database resumes ingestion from its checkpoint.
@@ -223,9 +211,7 @@ func TestSynchronizersConfig(t *testing.T) {
 
 	l := newLive(t, db, withdrawal.ReconcilerConfig{})
 	l.listSynchronizers()
-	l.mint("100")
-	l.startIngester()
-	l.caughtUp()
+	l.mintAndCatchUp("100")
 	now, err := l.store.IngestedTime(l.ctx)
 	require.NoError(t, err)
 	require.True(t, now.IsZero(), "B has no record time: the clock is unknown, got %s", now)

@@ -31,9 +31,7 @@ func TestCreateRacesReconciliation(t *testing.T) {
 	for i := range amounts {
 		amounts[i] = "10"
 	}
-	l.mint(amounts...)
-	l.startIngester()
-	l.caughtUp()
+	l.mintAndCatchUp(amounts...)
 
 	const creators, attempts = 4, 25
 	created := make(chan *withdrawal.Withdrawal, creators*attempts)
