@@ -71,8 +71,18 @@ func TestCreateWarningReadFailureDoesNotFailTheCreate(t *testing.T) {
 	store, err := withdrawal.NewStore(api, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
 	require.NoError(t, err)
 
+	// The role cannot read the checkpoint: the warning's read fails.
+	var n int
+	err = api.GetContext(ctx, &n, `SELECT count(*) FROM `+s+`.checkpoint`)
+	var pe *pq.Error
+	require.ErrorAs(t, err, &pe, "the API role can read the checkpoint: the warning's read cannot fail, nothing is tested")
+	require.Equal(t, pq.ErrorCode("42501"), pe.Code, "insufficient_privilege")
+
 	r := e.request("wd-1", "5", cids[0])
 	r.SynchronizerID = "global::1220"
 	_, err = store.Create(ctx, r)
 	require.NoError(t, err, "the warning's read of the checkpoint failed the Create")
+	w := e.get("wd-1") // read by the admin: committed
+	require.Equal(t, withdrawal.StatusRequested, w.Status)
+	require.Equal(t, "global::1220", w.SynchronizerID)
 }
