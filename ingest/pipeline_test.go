@@ -175,6 +175,7 @@ func TestPipelineOffWithFewConnections(t *testing.T) {
 	runToEnd(t, b, ingest.Config{Handler: h, MaxBatchSize: 10, StreamBuffer: 10})
 	requireAllOnce(t, b)
 	require.Empty(t, h.wrongOrder)
+	require.NotEmpty(t, h.reads, "ReadBatch never ran: nothing to tell early reads by")
 	for _, r := range h.reads {
 		require.False(t, r.early)
 		require.Equal(t, r.from, r.seen)
