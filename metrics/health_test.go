@@ -98,3 +98,24 @@ func TestHealthLagOneBeyondTheLedgerEndIsNotUnknown(t *testing.T) {
 	}
 	require.NotEqual(t, field(unknown), field(beyond), "the same ledger_end_lag for an unknown lag and a checkpoint one beyond the ledger end:\n%s%s", unknown, beyond)
 }
+
+// An Ingester whose Run has returned is not ingesting: /healthz said "ok"
+// for MaxSilence after its last commit (and for ever at the ledger end)
+// unless the embedder wired Options.Check to Run's return.
+func TestHealthStoppedIngesterIsUnhealthy(t *testing.T) {
+	clk := &clock{t: t0}
+	stopped := func() ingest.Stats {
+		s := sampleStats()
+		s.State = ingest.StateStopped
+		return s
+	}
+	lag := func(context.Context) (int64, error) { return 0, nil }
+	for _, opts := range []metrics.Options{{Now: clk.Now}, {Now: clk.Now, LedgerEndLag: lag}} {
+		code, _, body := get(t, metrics.Handler(stopped, opts), "/healthz")
+		require.Equal(t, http.StatusServiceUnavailable, code, body)
+		require.Contains(t, body, "Run has returned")
+	}
+	running := func() ingest.Stats { s := sampleStats(); s.State = ingest.StateStreaming; return s }
+	code, _, body := get(t, metrics.Handler(running, metrics.Options{Now: clk.Now}), "/healthz")
+	require.Equal(t, http.StatusOK, code, body)
+}

@@ -45,8 +45,8 @@
 // the participant's ledger end (the ingester is waiting for new updates)
 // and no database error was counted since the last commit;
 // or, before the first commit, for StartupGrace; or while the Ingester is a
-// standby waiting for another's lock. Otherwise, or when
-// Options.Check fails, it answers 503. The JSON body gives the status, the
+// standby waiting for another's lock. Otherwise, when the Ingester is
+// stopped (Run has returned) or when Options.Check fails, it answers 503. The JSON body gives the status, the
 // reason, the offset, the lag and the time of the last commit.
 package metrics
 
@@ -231,6 +231,9 @@ func (e *exporter) health(o observation) Health {
 		if err := e.opts.Check(); err != nil {
 			return bad(err.Error())
 		}
+	}
+	if s.State == ingest.StateStopped {
+		return bad(fmt.Sprintf("stopped: Run has returned (at offset %d); nothing is ingesting", s.Offset))
 	}
 	silence := o.now.Sub(s.LastCommit)
 	switch {
