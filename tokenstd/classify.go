@@ -626,6 +626,17 @@ func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instructio
 		}
 	}
 	var in *Instruction
+	if isInstr && (iv.Transfer.Sender == r.c.Treasury || iv.Transfer.Receiver == r.c.Treasury) &&
+		(!slices.Contains(e.Signatories, iv.Transfer.Instrument.Admin) ||
+			(iv.Transfer.Sender == r.c.Treasury && !slices.Contains(e.Signatories, r.c.Treasury))) {
+		// As for holdings: the view is the template's claim, and anyone may
+		// create a contract whose view names the treasury, and a
+		// withdrawal's id as reason, with the treasury as observer. An
+		// instruction of an instrument is signed by its admin, and one of
+		// the treasury's funds (it locks them) by the treasury, its sender.
+		// Another is no instruction of the treasury's: it is ignored.
+		isInstr = false
+	}
 	if isInstr && (iv.Transfer.Sender == r.c.Treasury || iv.Transfer.Receiver == r.c.Treasury) {
 		in = &Instruction{ContractID: e.ContractID, TransferInstructionView: iv, Created: r.pos(e.NodeID)}
 		put(&r.createdInstr, e.ContractID, *in)

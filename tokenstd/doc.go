@@ -87,6 +87,11 @@
 // Holding view names the treasury as owner is the treasury's holding only
 // if the view's instrument admin signed it: the view is the template's own
 // claim, and anyone may create a contract with the treasury as observer.
+// Likewise a contract whose TransferInstruction view names the treasury as
+// sender or receiver is its instruction (an offer, a successor) only if the
+// view's instrument admin signed it and, when the treasury is the sender,
+// the treasury did too (its instruction locks its funds): another is
+// ignored, not an error, and moves no withdrawal whatever reason it names.
 // Treasury holdings that change outside any recognised operation give a
 // lock, unlock, merge_split or other entry, so that the entries of a
 // transaction always add up to the treasury's balance change. Entry

@@ -70,8 +70,9 @@
 // # Which transfers are withdrawals
 //
 // A history entry is a withdrawal outcome when the treasury sent the
-// transfer (tokenstd sets WithdrawalID to its reason then) and that reason
-// passes Config.IsWithdrawalID (DefaultWithdrawalID: non-empty, no
+// transfer (tokenstd sets WithdrawalID to its reason then; a transfer
+// instruction the treasury did not sign is not the treasury's, whatever its
+// view and reason say) and that reason passes Config.IsWithdrawalID (DefaultWithdrawalID: non-empty, no
 // surrounding white space or control characters, at most MaxIDLen bytes).
 // Treasury transfers to itself (merges) are not withdrawals. An exchange
 // that also pays from the treasury for other purposes should give its
