@@ -1037,6 +1037,15 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, std bool) error {
 		// withdraw the sender's.
 		in = Instruction{ContractID: e.ContractID}
 		in.Transfer.Sender = meta[MetaSender]
+		if in.Transfer.Sender == T && !spent(cs) {
+			// The metadata is the free text of whoever exercised the
+			// choice and of the contract's implementation: the treasury
+			// sent the transfer only if the choice spent its holdings (an
+			// instruction of its own ends by spending or unlocking the
+			// funds it locked, which a contract it did not sign cannot)
+			// or it acted itself (withdraw, below).
+			in.Transfer.Sender = ""
+		}
 		if slices.Contains(e.ActingParties, T) {
 			switch e.Choice {
 			case ChoiceInstructionAccept, ChoiceInstructionReject:
@@ -1106,6 +1115,17 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, std bool) error {
 	}
 	r.finish(&en, cs)
 	return nil
+}
+
+// spent reports whether the treasury's holdings were archived inside the
+// operation.
+func spent(cs *changes) bool {
+	for _, c := range cs.byOrder {
+		if len(c.archived) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // movedAsTransfer reports whether the treasury's net change en.Amount in

@@ -92,6 +92,10 @@
 // view's instrument admin signed it and, when the treasury is the sender,
 // the treasury did too (its instruction locks its funds): another is
 // ignored, not an error, and moves no withdrawal whatever reason it names.
+// A standard choice on an instruction not known to be the treasury's has
+// the treasury as sender only if the treasury exercised it or its holdings
+// were spent inside it: the choice's metadata, which its caller and the
+// contract's implementation write, does not make it so.
 // Treasury holdings that change outside any recognised operation give a
 // lock, unlock, merge_split or other entry, so that the entries of a
 // transaction always add up to the treasury's balance change. Entry
