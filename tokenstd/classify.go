@@ -915,6 +915,13 @@ func (r *run) transferOp(e *ledger.ExercisedEvent, i int) error {
 	cs.root = e.NodeID
 	t := arg.Transfer
 	T := r.c.Treasury
+	if t.Sender == T && !slices.Contains(e.ActingParties, T) {
+		// Through the TransferFactory interface the sender is the choice's
+		// controller. A choice of that name the treasury did not exercise
+		// is a template's own (anyone's), its argument free text: the
+		// treasury is not its sender.
+		t.Sender = ""
+	}
 	main := cs.take(t.Instrument)
 	if t.Sender != T && t.Receiver != T && main == nil {
 		r.finish(nil, cs)

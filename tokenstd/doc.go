@@ -95,7 +95,10 @@
 // A standard choice on an instruction not known to be the treasury's has
 // the treasury as sender only if the treasury exercised it or its holdings
 // were spent inside it: the choice's metadata, which its caller and the
-// contract's implementation write, does not make it so.
+// contract's implementation write, does not make it so. Nor is the
+// treasury the sender of a TransferFactory_Transfer it did not exercise
+// (the interface makes the sender the controller; a template may have a
+// choice of that name), whatever the argument's transfer.sender says.
 // Treasury holdings that change outside any recognised operation give a
 // lock, unlock, merge_split or other entry, so that the entries of a
 // transaction always add up to the treasury's balance change. Entry
