@@ -1075,9 +1075,14 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, std bool) error {
 	en.Choice, en.TxKind, en.Meta = e.Choice, meta[MetaTxKind], meta
 	r.fillInstruction(&en, in)
 	if en.Reason == "" {
-		en.Reason = meta[MetaReason]
 		if t.Sender == T {
+			// A withdrawal id is not the caller's to give: the argument's
+			// metadata is the free text of whoever exercised the choice
+			// (the receiver). Only the result's, the implementation's.
+			en.Reason = own[MetaReason]
 			en.WithdrawalID = en.Reason
+		} else {
+			en.Reason = meta[MetaReason]
 		}
 	}
 	out := res.Output
@@ -1375,11 +1380,11 @@ func (r *run) closedByTransfer(en *Entry, cs *changes, meta Metadata, otherOwner
 	cl := cs.closed[j]
 	t := cl.instr.Transfer
 	r.fillInstruction(en, cl.instr)
-	if en.Reason == "" {
+	if en.Reason == "" && t.Sender != T {
+		// Not for the treasury's instruction: the reason of its transfer
+		// is a withdrawal id, and meta is the free text of whoever
+		// exercised the choice around it, its receiver perhaps.
 		en.Reason = meta[MetaReason]
-		if t.Sender == T {
-			en.WithdrawalID = en.Reason
-		}
 	}
 	r.completed(en, t.Sender, t.Receiver, t.Amount, otherOwner)
 	cs.closed = slices.Delete(cs.closed, j, j+1)

@@ -98,7 +98,10 @@
 // contract's implementation write, does not make it so. Nor is the
 // treasury the sender of a TransferFactory_Transfer it did not exercise
 // (the interface makes the sender the controller; a template may have a
-// choice of that name), whatever the argument's transfer.sender says.
+// choice of that name), whatever the argument's transfer.sender says. The
+// withdrawal id of the treasury's instruction is its own reason (or, if it
+// has none, that of the result of the instruction's choice), never one
+// from the metadata its receiver passes to the choice.
 // Treasury holdings that change outside any recognised operation give a
 // lock, unlock, merge_split or other entry, so that the entries of a
 // transaction always add up to the treasury's balance change. Entry
