@@ -307,7 +307,8 @@ func (ing *Ingester) checkPool() error {
 // (down, or a transient fault) is not retried after Stop: Run returns nil
 // without it, and the next Run ingests it again. Stop ends the Run in
 // progress or, called while none runs, the next one; Run may be called
-// again after it returned.
+// again after it returned. A Stop stays until a Run returns nil: one that
+// a Run returning an error did not honour (it failed first) ends the next.
 func (ing *Ingester) Stop() {
 	ing.stopMu.Lock()
 	defer ing.stopMu.Unlock()
@@ -317,11 +318,13 @@ func (ing *Ingester) Stop() {
 	}
 }
 
-// rearmStop makes a Stop that ended a Run end only that one.
-func (ing *Ingester) rearmStop() {
+// rearmStop makes a Stop that ended a Run end only that one: called when
+// Run returns err, it re-arms only if err is nil. A Run that fails (before
+// it looked at a Stop, or while the Stop arrived) leaves it for the next.
+func (ing *Ingester) rearmStop(err error) {
 	ing.stopMu.Lock()
 	defer ing.stopMu.Unlock()
-	if ing.stopClosed {
+	if ing.stopClosed && err == nil {
 		ing.stopCh, ing.stopClosed = make(chan struct{}), false
 	}
 }
@@ -341,9 +344,9 @@ var errEndBeyondLedgerEnd = errors.New("ingest: waiting for the ledger end to re
 // broken stream, a lost database connection — are retried with backoff; every
 // retry resumes from the committed checkpoint, so nothing is lost or applied
 // twice.
-func (ing *Ingester) Run(ctx context.Context) error {
+func (ing *Ingester) Run(ctx context.Context) (err error) {
 	defer ing.stats.setState(StateStopped)
-	defer ing.rearmStop()
+	defer func() { ing.rearmStop(err) }()
 	if err := ing.checkPool(); err != nil {
 		return err
 	}
