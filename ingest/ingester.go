@@ -347,6 +347,9 @@ var errEndBeyondLedgerEnd = errors.New("ingest: waiting for the ledger end to re
 func (ing *Ingester) Run(ctx context.Context) (err error) {
 	defer ing.stats.setState(StateStopped)
 	defer func() { ing.rearmStop(err) }()
+	// Not the state a Run before this one returned with ("stopped") until
+	// this one has a state of its own.
+	ing.stats.setState(StateStarting)
 	if err := ing.checkPool(); err != nil {
 		return err
 	}
