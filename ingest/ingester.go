@@ -348,8 +348,10 @@ func (ing *Ingester) Run(ctx context.Context) (err error) {
 	defer ing.stats.setState(StateStopped)
 	defer func() { ing.rearmStop(err) }()
 	// Not the state a Run before this one returned with ("stopped") until
-	// this one has a state of its own.
+	// this one has a state of its own, nor the checkpoint it loaded: until
+	// this one loads it, another ingester may move it (LedgerEndLag).
 	ing.stats.setState(StateStarting)
+	ing.stats.loaded.Store(false)
 	if err := ing.checkPool(); err != nil {
 		return err
 	}

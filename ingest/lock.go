@@ -70,6 +70,9 @@ func (ing *Ingester) acquireLock(ctx context.Context) (*instanceLock, error) {
 					return nil, fmt.Errorf("%w: schema %s", ErrAnotherIngester, ing.cfg.Schema)
 				}
 				ing.stats.setState(StateWaitingForLock)
+				// A standby: the checkpoint is the active ingester's
+				// to move (LedgerEndLag reads the stored one).
+				ing.stats.loaded.Store(false)
 				if !logged {
 					ing.log.Warn("ingest: another ingester holds the lock of this schema; waiting for it to stop", "schema", ing.cfg.Schema)
 					logged = true
