@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"runtime/debug"
 	"time"
 
@@ -153,7 +154,7 @@ func (f HandlerFunc) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *Batch) err
 // Handlers runs several handlers in order in the same SQL transaction. The
 // result is a Preparer that prepares for each of hs that is one, and a
 // Reader that reads for each of hs that is one. New refuses a chain holding
-// a nil Handler.
+// a nil Handler, or one holding a nil pointer or func.
 func Handlers(hs ...Handler) Handler {
 	c := chain{hs: hs}
 	var prep, read bool
@@ -173,9 +174,17 @@ func Handlers(hs ...Handler) Handler {
 	return chainOnly{c}
 }
 
-// hasNilHandler reports whether h is a chain made by Handlers that holds a
-// nil Handler, at any depth: New refuses it.
+// hasNilHandler reports whether h holds a nil value (a nil pointer or
+// func: the nil *Reconciler of a constructor whose error was ignored), or
+// is a chain made by Handlers that holds a nil Handler or one such, at any
+// depth: New refuses it. A nil h is no Handler at all, which Config allows.
 func hasNilHandler(h Handler) bool {
+	if h == nil {
+		return false
+	}
+	if v := reflect.ValueOf(h); (v.Kind() == reflect.Pointer || v.Kind() == reflect.Func) && v.IsNil() {
+		return true
+	}
 	var c chain
 	switch x := h.(type) {
 	case chain:

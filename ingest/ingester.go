@@ -50,7 +50,8 @@ type Config struct {
 	// Schema holding the txhistory tables. Default schema.DefaultName.
 	Schema string
 	// Handler writes each batch's effects. Nil: only dedup rows and the
-	// checkpoint are written.
+	// checkpoint are written. One holding a nil pointer or func (a nil
+	// *tokenstd.History) is refused.
 	Handler Handler
 	// StartOffset is where ingestion begins (exclusive) when the database has
 	// no checkpoint yet. Default 0: the start of the ledger. Handlers that
@@ -218,7 +219,7 @@ func (c Config) validate() error {
 		return fmt.Errorf("ingest: negative StartOffset %d or EndOffset %d", c.StartOffset, c.EndOffset)
 	}
 	if hasNilHandler(c.Handler) {
-		return errors.New("ingest: Config.Handler: Handlers was given a nil Handler")
+		return errors.New("ingest: Config.Handler is, or Handlers was given, a nil Handler or one holding a nil pointer or func")
 	}
 	if c.Poison != PoisonHalt && c.Poison != PoisonSetAside {
 		return fmt.Errorf("ingest: Config.Poison: unknown policy %d", int(c.Poison))
