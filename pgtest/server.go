@@ -395,8 +395,14 @@ func (s *Server) initdb(ctx context.Context) error {
 	password := hex.EncodeToString(raw[:])
 	// initdb reads the password from a file, which must not be in the
 	// (still empty) data directory: a directory of its own, which the
-	// postgres user can enter when the binaries run as it.
-	pwDir, err := os.MkdirTemp("", "txhistory-pgpw-*")
+	// postgres user can enter when the binaries run as it. Then it is
+	// beside the data directory, whose parent prepareDir checked that user
+	// can search ($TMPDIR may be private to root).
+	base := ""
+	if s.cred != nil {
+		base = filepath.Dir(s.dataDir)
+	}
+	pwDir, err := os.MkdirTemp(base, "txhistory-pgpw-*")
 	if err != nil {
 		return fmt.Errorf("pgtest: %w", err)
 	}
