@@ -356,7 +356,9 @@ func tool(ctx context.Context, path, connStr string, args ...string) error {
 			cmd.Env = append(os.Environ(), "PGPASSWORD="+pw)
 		}
 	}
-	cmd.Args = append(append(cmd.Args, args...), "--dbname="+connStr)
+	// --dbname first: options after an operand (pg_restore's file) are
+	// operands too under POSIXLY_CORRECT.
+	cmd.Args = append(append(cmd.Args, "--dbname="+connStr), args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%s: %w\n%s", filepath.Base(path), err, out)
