@@ -598,11 +598,13 @@ func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instructio
 		return nil, nil, r.fail(e.NodeID, "contract %s created twice", e.ContractID)
 	}
 	var h *Holding
-	if isHolding && hv.Owner == r.c.Treasury && !slices.Contains(e.Signatories, hv.Instrument.Admin) {
-		// The view is the template's own claim: a contract its
-		// instrument's admin did not sign is no holding of that
-		// instrument, whatever it says, and anyone may create one with
-		// the treasury as observer. It is not the treasury's.
+	if isHolding && hv.Owner == r.c.Treasury && !slices.Contains(e.Signatories, hv.Instrument.Admin) && !slices.Contains(e.Signatories, r.c.Treasury) {
+		// The view is the template's own claim: a contract neither its
+		// instrument's admin nor the treasury signed is no holding of
+		// that instrument, whatever it says, and anyone may create one
+		// with the treasury as observer. It is not the treasury's. (One
+		// the treasury signed cannot be forged: a registry whose owner and
+		// custodian sign its holdings keeps its deposits.)
 		isHolding = false
 	}
 	if isHolding {

@@ -45,3 +45,34 @@ func TestHoldingNotSignedByItsAdminIsNoDeposit(t *testing.T) {
 	set.Apply(es)
 	require.Empty(t, set.Balances())
 }
+
+// A registry whose holdings the owner and a custodian sign, not the party
+// its views name as the instrument's admin, is no forgery when the
+// treasury signed: nobody can make the treasury a signatory without it.
+// Ignoring such holdings lost the registry's deposits without a trace.
+func TestHoldingSignedByTheTreasuryIsItsHolding(t *testing.T) {
+	const custodian = "custodian::1220cc"
+	const sender = "alice::1220aa"
+	w := &ledgertest.TokenWorld{Sequence: true}
+	w.Mint(sender, "100")
+	tx := ledgertest.TokenProjection(w.Transfer(ledgertest.TransferSpec{Sender: sender, Receiver: treasury, Amount: "10", Reason: "acct-7"}), treasury)
+	signed := 0
+	for _, ev := range tx.Events {
+		if c, ok := ev.(*ledger.CreatedEvent); ok && viewOwner(t, c) == treasury {
+			c.Signatories = []string{custodian, treasury} // not the view's admin
+			signed++
+		}
+	}
+	require.Equal(t, 1, signed)
+	es, err := tokenstd.Classify(tx, treasury, nil)
+	require.NoError(t, err)
+	var deposits []tokenstd.Entry
+	for _, e := range es {
+		if e.Kind == tokenstd.KindDeposit {
+			deposits = append(deposits, e)
+		}
+	}
+	require.Len(t, deposits, 1, "entries %+v", es)
+	require.Equal(t, "acct-7", deposits[0].Account)
+	require.Equal(t, "10", deposits[0].Amount.String())
+}
