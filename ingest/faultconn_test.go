@@ -25,6 +25,9 @@ type faultConnector struct {
 	connect func() error
 	// begin runs before each BEGIN: an error fails it.
 	begin func() error
+	// statement runs before each statement (Exec and Query), with its
+	// text: an error fails it without sending it.
+	statement func(query string) error
 	// afterCommit runs after each COMMIT that succeeded on the server, with
 	// the statements executed (Exec) in its transaction: an error is what
 	// the caller gets instead of the reply, which was lost.
@@ -71,9 +74,36 @@ type faultConn struct {
 }
 
 func (f *faultConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if f.c.statement != nil {
+		if err := f.c.statement(query); err != nil {
+			return nil, err
+		}
+	}
 	f.execs = append(f.execs, query)
 	return f.Conn.(driver.ExecerContext).ExecContext(ctx, query, args)
 }
+
+func (f *faultConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if f.c.statement != nil {
+		if err := f.c.statement(query); err != nil {
+			return nil, err
+		}
+	}
+	return f.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+}
+
+// Ping, ResetSession and IsValid are lib/pq's: without them database/sql
+// takes every connection for alive (a PingContext on a terminated session
+// succeeds) and pools a broken one again.
+func (f *faultConn) Ping(ctx context.Context) error {
+	return f.Conn.(driver.Pinger).Ping(ctx)
+}
+
+func (f *faultConn) ResetSession(ctx context.Context) error {
+	return f.Conn.(driver.SessionResetter).ResetSession(ctx)
+}
+
+func (f *faultConn) IsValid() bool { return f.Conn.(driver.Validator).IsValid() }
 
 func (f *faultConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
 	if f.c.begin != nil {
