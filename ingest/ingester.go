@@ -525,7 +525,11 @@ func (ing *Ingester) loadCheckpoint(ctx context.Context) (checkpoint.Checkpoint,
 			}
 		}
 		attempt++
-		if !IsTransientDBError(err) || ctx.Err() != nil || (ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts) {
+		if ctx.Err() != nil {
+			// The fault is the shutdown's, most likely: Run returns ctx's error.
+			return cp, ctx.Err()
+		}
+		if !IsTransientDBError(err) || (ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts) {
 			return cp, fmt.Errorf("ingest: load checkpoint: %w", redactErr(err))
 		}
 		ing.log.Warn("ingest: database unavailable, retrying", "attempt", attempt, "err", redactErr(err))
