@@ -911,6 +911,11 @@ func runModel(t *testing.T, seed uint64) {
 				run.wait(r, phase, "caught up", false)
 			}
 		}
+		if runs[0].err != nil && !errors.Is(runs[0].err, context.Canceled) {
+			// Stopped by a conflict, perhaps before the Stop above: that
+			// Stop would end its next Run, as documented.
+			ing = nil
+		}
 		r.faults.disarm()
 		r.led.mu.Lock()
 		r.led.dropAfter, r.led.endAfter, r.led.failNext = 0, 0, 0
