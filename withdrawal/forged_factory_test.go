@@ -18,12 +18,7 @@ import (
 // submitted, unrefunded, and complete by its real transfer.
 func TestTransferFactoryChoiceOfMallorysMovesNoWithdrawal(t *testing.T) {
 	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
-	cids := e.mint("80")
-	r := e.request("wd-1", "60", cids...)
-	r.Receiver = mallory
-	w := e.create(r)
-	_, err := e.store.MarkSubmitted(e.ctx, w.ID)
-	require.NoError(t, err)
+	w := e.submittedToMallory()
 
 	fw := &ledgertest.TokenWorld{Sequence: true}
 	fw.Mint(treasury, "1000")
@@ -37,13 +32,5 @@ func TestTransferFactoryChoiceOfMallorysMovesNoWithdrawal(t *testing.T) {
 	x.ExerciseResult = fw.Reject(icid).Events[0].(*ledger.ExercisedEvent).ExerciseResult // Failed
 
 	require.NoError(t, e.run(e.batch(ledgertest.DefaultStartTime, e.mallorysTx(&x))), "mallory's choice halted ingestion")
-	got := e.get(w.ID)
-	require.Equal(t, withdrawal.StatusSubmitted, got.Status, "mallory's own choice moved the withdrawal (update %s)", got.UpdateID)
-	require.Empty(t, refunds(t, e.db), "mallory's own choice refunded the withdrawal while its transfer is in flight")
-
-	tx, rcid := e.offer(w, "0.5")
-	e.apply(tx)
-	e.apply(e.world.Accept(rcid))
-	require.Equal(t, withdrawal.StatusCompleted, e.get(w.ID).Status)
-	require.Empty(t, refunds(t, e.db))
+	e.requireUnmovedThenCompletes(w, "mallory's own choice")
 }

@@ -39,6 +39,35 @@ func forgedInstruction(t *testing.T, spec ledgertest.TransferSpec, cid string) (
 	return &c, &x
 }
 
+// submittedToMallory is mallory's withdrawal wd-1 of 60 Amulet to her own
+// party, submitted: its transfer in flight.
+func (e *env) submittedToMallory() *withdrawal.Withdrawal {
+	e.t.Helper()
+	cids := e.mint("80")
+	r := e.request("wd-1", "60", cids...)
+	r.Receiver = mallory
+	w := e.create(r)
+	_, err := e.store.MarkSubmitted(e.ctx, w.ID)
+	require.NoError(e.t, err)
+	return w
+}
+
+// requireUnmovedThenCompletes checks that what mallory did (what, for the
+// messages) left w submitted and unrefunded, and that the real offer, once
+// she accepts it, completes it with no refund.
+func (e *env) requireUnmovedThenCompletes(w *withdrawal.Withdrawal, what string) {
+	t := e.t
+	t.Helper()
+	got := e.get(w.ID)
+	require.Equal(t, withdrawal.StatusSubmitted, got.Status, "%s moved the withdrawal (update %s, instruction %s)", what, got.UpdateID, got.InstructionCID)
+	require.Empty(t, refunds(t, e.db), "%s refunded the withdrawal while its transfer is in flight", what)
+	offer, icid := e.offer(w, "0.5")
+	e.apply(offer)
+	e.apply(e.world.Accept(icid))
+	require.Equal(t, withdrawal.StatusCompleted, e.get(w.ID).Status)
+	require.Empty(t, refunds(t, e.db))
+}
+
 // mallorysTx is the next transaction of e's world, holding only ev.
 func (e *env) mallorysTx(ev ledger.Event) *ledger.Transaction {
 	tx := e.world.Tx(e.world.PreapprovalOp(mallory))
@@ -65,12 +94,7 @@ func TestForgedInstructionMovesNoWithdrawal(t *testing.T) {
 	for _, end := range []string{"TransferInstruction_Reject", "Mallory_Cancel"} {
 		t.Run(end, func(t *testing.T) {
 			e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
-			cids := e.mint("80")
-			r := e.request("wd-1", "60", cids...)
-			r.Receiver = mallory
-			w := e.create(r)
-			_, err := e.store.MarkSubmitted(e.ctx, w.ID)
-			require.NoError(t, err)
+			w := e.submittedToMallory()
 
 			create, x := forgedInstruction(t, ledgertest.TransferSpec{Sender: treasury, Receiver: mallory, Amount: "60", Reason: w.ID},
 				"00malloryINSTR")
@@ -80,15 +104,7 @@ func TestForgedInstructionMovesNoWithdrawal(t *testing.T) {
 			}
 			require.NoError(t, e.run(e.batch(ledgertest.DefaultStartTime, e.mallorysTx(create))), "mallory's contract halted ingestion")
 			require.NoError(t, e.run(e.batch(ledgertest.DefaultStartTime, e.mallorysTx(x))), "mallory's contract halted ingestion")
-			got := e.get(w.ID)
-			require.Equal(t, withdrawal.StatusSubmitted, got.Status, "mallory's own contract moved the withdrawal (instruction %s)", got.InstructionCID)
-			require.Empty(t, refunds(t, e.db), "mallory's own contract refunded the withdrawal while its transfer is in flight")
-
-			offer, icid := e.offer(w, "0.5")
-			e.apply(offer)
-			e.apply(e.world.Accept(icid))
-			require.Equal(t, withdrawal.StatusCompleted, e.get(w.ID).Status)
-			require.Empty(t, refunds(t, e.db))
+			e.requireUnmovedThenCompletes(w, "mallory's own contract")
 		})
 	}
 }

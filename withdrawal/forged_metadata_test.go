@@ -20,12 +20,7 @@ import (
 // withdrawal must stay submitted, unrefunded.
 func TestForgedMetadataSenderMovesNoWithdrawal(t *testing.T) {
 	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
-	cids := e.mint("80")
-	r := e.request("wd-1", "60", cids...)
-	r.Receiver = mallory
-	w := e.create(r)
-	_, err := e.store.MarkSubmitted(e.ctx, w.ID)
-	require.NoError(t, err)
+	w := e.submittedToMallory()
 
 	spec := ledgertest.TransferSpec{Sender: treasury, Receiver: mallory, Amount: "60", Reason: w.ID}
 	create, reject := forgedInstruction(t, spec, "00malloryINSTR")
@@ -49,13 +44,5 @@ func TestForgedMetadataSenderMovesNoWithdrawal(t *testing.T) {
 
 	require.NoError(t, e.run(e.batch(ledgertest.DefaultStartTime, e.mallorysTx(create))))
 	require.NoError(t, e.run(e.batch(ledgertest.DefaultStartTime, e.mallorysTx(&accept))), "mallory's contract halted ingestion")
-	got := e.get(w.ID)
-	require.Equal(t, withdrawal.StatusSubmitted, got.Status, "mallory's no-op choice moved the withdrawal (instruction %s)", got.InstructionCID)
-	require.Empty(t, refunds(t, e.db), "mallory's no-op choice refunded the withdrawal while its transfer is in flight")
-
-	offer, rcid := e.offer(w, "0.5")
-	e.apply(offer)
-	e.apply(e.world.Accept(rcid))
-	require.Equal(t, withdrawal.StatusCompleted, e.get(w.ID).Status)
-	require.Empty(t, refunds(t, e.db))
+	e.requireUnmovedThenCompletes(w, "mallory's no-op choice")
 }
