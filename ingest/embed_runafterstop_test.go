@@ -11,28 +11,14 @@ import (
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/schema"
+	"github.com/jmoiron/sqlx"
 )
 
 // TestEmbedRunAfterStop: an exchange stops its Ingester (Stop, Run
 // returns nil) and later runs it again. The second Run must ingest, not
 // return nil at once because of the earlier Stop.
 func TestEmbedRunAfterStop(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	db := pgtest.NewDB(t)
-	if err := schema.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	p, err := ledgertest.New(ledgertest.WithCheckpointInterval(10 * time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	client, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	ctx, db, p, client := embedRig(t)
 	ing, err := ingest.New(db, client, ingest.Config{Parties: []string{"treasury::1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -76,4 +62,28 @@ func TestEmbedRunAfterStop(t *testing.T) {
 			t.Fatalf("round %d: Run after Stop: %v", round, err)
 		}
 	}
+}
+
+// embedRig is what an embedding exchange sets up: a migrated database, a
+// fake participant sending checkpoints every 10 ms, and a client of it;
+// everything is closed when the test ends.
+func embedRig(t *testing.T) (context.Context, *sqlx.DB, *ledgertest.Participant, *ledger.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	db := pgtest.NewDB(t)
+	if err := schema.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	p, err := ledgertest.New(ledgertest.WithCheckpointInterval(10 * time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	client, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return ctx, db, p, client
 }

@@ -7,9 +7,7 @@ import (
 
 	"github.com/cantonx/txhistory/checkpoint"
 	"github.com/cantonx/txhistory/ingest"
-	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/schema"
 )
 
@@ -20,22 +18,7 @@ import (
 // checkpoint, not from offset 0, or the standby's ledger_end_lag metric
 // shows the whole ledger and the documented lag alert pages for it.
 func TestEmbedStandbyLedgerEndLag(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	db := pgtest.NewDB(t)
-	if err := schema.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
-	p, err := ledgertest.New(ledgertest.WithCheckpointInterval(10 * time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	client, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	ctx, db, p, client := embedRig(t)
 	world := &ledgertest.TokenWorld{}
 	for i := 0; i < 50; i++ {
 		if _, err := p.Append(world.Mint("treasury::1", "1")); err != nil {
