@@ -598,13 +598,14 @@ func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instructio
 		return nil, nil, r.fail(e.NodeID, "contract %s created twice", e.ContractID)
 	}
 	var h *Holding
-	if isHolding && hv.Owner == r.c.Treasury && !slices.Contains(e.Signatories, hv.Instrument.Admin) && !slices.Contains(e.Signatories, r.c.Treasury) {
-		// The view is the template's own claim: a contract neither its
-		// instrument's admin nor the treasury signed is no holding of
-		// that instrument, whatever it says, and anyone may create one
-		// with the treasury as observer. It is not the treasury's. (One
-		// the treasury signed cannot be forged: a registry whose owner and
-		// custodian sign its holdings keeps its deposits.)
+	if isHolding && hv.Owner == r.c.Treasury && !slices.Contains(e.Signatories, hv.Instrument.Admin) {
+		// The view is the template's own claim: a contract its
+		// instrument's admin did not sign is no holding of that
+		// instrument, whatever it says, and anyone may create one with
+		// the treasury as observer. It is not the treasury's. The
+		// treasury's own signature proves nothing: the body of a choice
+		// the treasury exercises (accepting mallory's instruction) runs
+		// mallory's code with the treasury's authority.
 		isHolding = false
 	}
 	if isHolding {

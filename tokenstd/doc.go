@@ -85,9 +85,10 @@
 // Merge-splits, burns, mints, locks and unlocks have kinds of their own.
 // Events that do not concern the treasury give no entry. A contract whose
 // Holding view names the treasury as owner is the treasury's holding only
-// if the view's instrument admin or the treasury signed it: the view is the
-// template's own claim, and anyone may create a contract with the treasury
-// as observer (but none the treasury signs without its consent).
+// if the view's instrument admin signed it: the view is the template's own
+// claim, and anyone may create a contract with the treasury as observer. The
+// treasury's signature is not enough: a choice the treasury exercises on
+// another party's contract runs that party's code with its authority.
 // Likewise a contract whose TransferInstruction view names the treasury as
 // sender or receiver is its instruction (an offer, a successor) only if the
 // view's instrument admin signed it and, when the treasury is the sender,

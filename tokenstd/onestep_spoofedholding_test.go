@@ -46,11 +46,13 @@ func TestHoldingNotSignedByItsAdminIsNoDeposit(t *testing.T) {
 	require.Empty(t, set.Balances())
 }
 
-// A registry whose holdings the owner and a custodian sign, not the party
-// its views name as the instrument's admin, is no forgery when the
-// treasury signed: nobody can make the treasury a signatory without it.
-// Ignoring such holdings lost the registry's deposits without a trace.
-func TestHoldingSignedByTheTreasuryIsItsHolding(t *testing.T) {
+// A holding its view's admin did not sign is not the treasury's even when
+// the treasury signed it: the treasury's authority is in scope in the body
+// of any choice it exercises, which may be another party's code (see
+// TestRV20TreasurySignedForgedHoldingIsNoDeposit). The price: a registry
+// whose holdings the owner and a custodian sign, not the party its views
+// name as the instrument's admin, gives no deposits.
+func TestHoldingSignedByTheTreasuryNotItsAdminIsNoHolding(t *testing.T) {
 	const custodian = "custodian::1220cc"
 	const sender = "alice::1220aa"
 	w := &ledgertest.TokenWorld{Sequence: true}
@@ -66,13 +68,8 @@ func TestHoldingSignedByTheTreasuryIsItsHolding(t *testing.T) {
 	require.Equal(t, 1, signed)
 	es, err := tokenstd.Classify(tx, treasury, nil)
 	require.NoError(t, err)
-	var deposits []tokenstd.Entry
 	for _, e := range es {
-		if e.Kind == tokenstd.KindDeposit {
-			deposits = append(deposits, e)
-		}
+		require.NotContains(t, []tokenstd.Kind{tokenstd.KindDeposit, tokenstd.KindDepositUnassigned}, e.Kind, "entries %+v", es)
+		require.Empty(t, e.Created, "entries %+v", es)
 	}
-	require.Len(t, deposits, 1, "entries %+v", es)
-	require.Equal(t, "acct-7", deposits[0].Account)
-	require.Equal(t, "10", deposits[0].Amount.String())
 }
