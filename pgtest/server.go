@@ -397,12 +397,16 @@ func (s *Server) initdb(ctx context.Context) error {
 	// (still empty) data directory: a directory of its own, which the
 	// postgres user can enter when the binaries run as it. Then it is
 	// beside the data directory, whose parent prepareDir checked that user
-	// can search ($TMPDIR may be private to root).
-	base := ""
+	// can search ($TMPDIR may be private to root), unless that parent is
+	// read-only (Dir a volume mounted there): then under $TMPDIR.
+	var pwDir string
+	var err error
 	if s.cred != nil {
-		base = filepath.Dir(s.dataDir)
+		pwDir, err = os.MkdirTemp(filepath.Dir(s.dataDir), "txhistory-pgpw-*")
 	}
-	pwDir, err := os.MkdirTemp(base, "txhistory-pgpw-*")
+	if s.cred == nil || err != nil {
+		pwDir, err = os.MkdirTemp("", "txhistory-pgpw-*")
+	}
 	if err != nil {
 		return fmt.Errorf("pgtest: %w", err)
 	}
