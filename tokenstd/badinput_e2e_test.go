@@ -198,12 +198,20 @@ func TestE2ELongUpdateIDHaltNamesUpdateID(t *testing.T) {
 
 // An update id holding a NUL byte: PostgreSQL text refuses it.
 func TestE2ENULUpdateID(t *testing.T) {
+	requireUnstorableTxNamed(t, func(tx *ledger.Transaction) { tx.UpdateID = "upd-\x00-nul" })
+}
+
+// requireUnstorableTxNamed appends, after a committed deposit, a deposit
+// that spoil makes unstorable: under PoisonHalt, Run stops with the
+// checkpoint before it and an error naming it; under PoisonSetAside, Run
+// goes on.
+func requireUnstorableTxNamed(t *testing.T, spoil func(*ledger.Transaction)) {
 	for _, policy := range []ingest.PoisonPolicy{ingest.PoisonHalt, ingest.PoisonSetAside} {
 		t.Run(fmt.Sprint(policy), func(t *testing.T) {
 			r := newRig(t)
 			w, cp := committedDeposit(t, r, policy)
 			tx := w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "5", Reason: "acct-1"})
-			tx.UpdateID = "upd-\x00-nul"
+			spoil(tx)
 			bad := r.append(tx)[0]
 			err := r.run(policy)
 			t.Logf("Run: %q; checkpoint %d -> %d", err, cp, r.checkpoint())
