@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -34,7 +35,17 @@ type credentialsConfig struct {
 	cc            clientcredentials.Config
 	refreshBefore time.Duration
 	httpClient    *http.Client
+	plaintext     bool
 }
+
+// ErrTokenURL is the error of a ClientCredentials source whose token URL
+// cannot be used: not an absolute http or https URL, or plain http to a host
+// other than a loopback address without WithPlaintextTokenURL (the client
+// secret would cross the network in the clear). Its Token calls fail with a
+// *TokenEndpointError wrapping ErrTokenURL before any request is sent, and
+// a Ledger API call needing the token fails with UNAUTHENTICATED, which
+// ingestion does not retry: no retry fixes a configuration.
+var ErrTokenURL = errors.New("ledger: unusable OAuth2 token URL")
 
 // WithScopes asks the token endpoint for these scopes (the "scope"
 // parameter). Canton's JWT authorisation usually wants "daml_ledger_api".
@@ -69,6 +80,15 @@ func WithRefreshBefore(d time.Duration) CredentialsOption {
 	return credentialsOptionFunc(func(c *credentialsConfig) { c.refreshBefore = d })
 }
 
+// WithPlaintextTokenURL allows a plain http token URL to a host that is not
+// a loopback address, for a test network or a sidecar reached through a
+// trusted link. The client secret and the tokens then cross the network
+// unencrypted. Without it such a URL is refused (ErrTokenURL); http to
+// localhost, 127.0.0.0/8 or ::1 is always allowed.
+func WithPlaintextTokenURL() CredentialsOption {
+	return credentialsOptionFunc(func(c *credentialsConfig) { c.plaintext = true })
+}
+
 // WithHTTPClient sets the HTTP client that talks to the token endpoint (for
 // a private CA, a proxy or timeouts). Default: a client with a 30s timeout.
 func WithHTTPClient(hc *http.Client) CredentialsOption {
@@ -87,6 +107,10 @@ func WithHTTPClient(hc *http.Client) CredentialsOption {
 // kept for as long as the source lives. The context of the call
 // that triggers a fetch bounds it. ctx is only consulted for values (an
 // *http.Client under oauth2.HTTPClient), never for cancellation.
+//
+// tokenURL must be an https URL, or plain http to a loopback host
+// (localhost, 127.0.0.0/8, ::1); other http URLs need WithPlaintextTokenURL.
+// A URL refused fails every Token call with ErrTokenURL, sending nothing.
 //
 // Errors never contain the client secret, a token, or the token endpoint's
 // response body: they are *TokenEndpointError values naming the endpoint,
@@ -115,7 +139,35 @@ func ClientCredentials(ctx context.Context, tokenURL, clientID, clientSecret str
 			hc = &http.Client{Timeout: 30 * time.Second}
 		}
 	}
-	return &credentialsSource{cfg: cfg.cc, refreshBefore: cfg.refreshBefore, http: hc, now: time.Now, sem: make(chan struct{}, 1)}
+	return &credentialsSource{cfg: cfg.cc, refreshBefore: cfg.refreshBefore, http: hc, now: time.Now, sem: make(chan struct{}, 1),
+		urlErr: checkTokenURL(tokenURL, cfg.plaintext)}
+}
+
+// checkTokenURL returns why raw cannot serve as a token URL (see
+// ErrTokenURL), or "".
+func checkTokenURL(raw string, plaintext bool) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "" || u.Opaque != "":
+		return "not an absolute http or https URL"
+	case u.Scheme == "https":
+		return ""
+	case u.Scheme != "http":
+		return fmt.Sprintf("scheme %q: want https", u.Scheme)
+	case plaintext || isLoopbackHost(u.Hostname()):
+		return ""
+	}
+	return "plain http to a host that is not a loopback address would send the client secret unencrypted: use https, or WithPlaintextTokenURL"
+}
+
+// isLoopbackHost reports whether host (without port) is localhost or a
+// loopback IP address.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // credentialsSource caches one token and fetches the next when it is due.
@@ -130,9 +182,14 @@ type credentialsSource struct {
 	sem     chan struct{}
 	token   string
 	renewAt time.Time // zero: never (the token has no expiry)
+
+	urlErr string // why the token URL is refused (ErrTokenURL), or ""
 }
 
 func (s *credentialsSource) Token(ctx context.Context) (string, error) {
+	if s.urlErr != "" {
+		return "", &TokenEndpointError{TokenURL: safeURL(s.cfg.TokenURL), Reason: s.urlErr, cause: ErrTokenURL}
+	}
 	select {
 	case s.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -298,10 +355,11 @@ func (e *TokenEndpointError) Rejected() bool {
 }
 
 // GRPCStatus makes a Ledger API call whose token could not be obtained fail
-// with UNAUTHENTICATED when the credentials were rejected (not retried by
-// ingestion) and UNAVAILABLE otherwise (retried).
+// with UNAUTHENTICATED when the credentials were rejected or the token URL
+// is refused (ErrTokenURL), neither retried by ingestion, and UNAVAILABLE
+// otherwise (retried).
 func (e *TokenEndpointError) GRPCStatus() *status.Status {
-	if e.Rejected() {
+	if e.Rejected() || errors.Is(e.cause, ErrTokenURL) {
 		return status.New(codes.Unauthenticated, e.Error())
 	}
 	return status.New(codes.Unavailable, e.Error())
