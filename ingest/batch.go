@@ -188,7 +188,7 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 		}
 		skipped, err := ing.commitOnce(ctx, b, split)
 		var he *handlerError
-		if errors.As(err, &he) && !IsTransientDBError(err) && !split && ctx.Err() == nil {
+		if errors.As(err, &he) && !transientHandlerError(err) && !split && ctx.Err() == nil {
 			if ing.cfg.Poison == PoisonSetAside {
 				// Find the transactions the handler rejects and set them aside.
 				split = true

@@ -93,7 +93,13 @@ func (b *Batch) WithRead(v any, early bool) *Batch {
 // HandleBatch is called from one goroutine at a time. It must use tx for all
 // its database work and must not commit or roll it back. An error aborts the
 // whole batch (nothing of it is committed) and stops the Ingester with that
-// error; it should name the transaction's offset and update id.
+// error (PoisonHalt) or sets the transaction aside (PoisonSetAside); it
+// should name the transaction's offset and update id. Two kinds of error
+// are faults instead, retried as the Ingester's own are (with backoff,
+// counted by MaxAttempts) under either policy: a transient database fault
+// (IsTransientDBError) and a retryable Ledger API error (ledger.IsRetryable:
+// a participant the Handler calls is unavailable). Wrap them with %w to
+// keep them so.
 // A panic in HandleBatch (or ReadBatch) is recovered and taken as such an
 // error (ErrHandlerPanicked). It must close the rows it queries before it
 // returns, an error or a panic included (defer rows.Close()): rows left
@@ -305,6 +311,13 @@ func (b *Batch) forMember(c chain, i int) *Batch {
 		out = out.WithRead(v, out.readEarly)
 	}
 	return out
+}
+
+// transientHandlerError reports whether a Handler's (or Reader's) error is a
+// fault to retry rather than a rejection of its batch: a transient database
+// fault, or a retryable Ledger API error of a call the Handler made.
+func transientHandlerError(err error) bool {
+	return IsTransientDBError(err) || ledger.IsRetryable(err)
 }
 
 // ErrHandlerPanicked marks (wrapped) a batch whose Handler panicked in

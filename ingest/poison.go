@@ -186,7 +186,7 @@ func (ing *Ingester) locate(ctx context.Context, b *builder, batchErr error) err
 			one.Transactions = []*ledger.Transaction{t}
 			one.read, one.readEarly = nil, false
 			_, rerr := ing.readBatch(ctx, r, st.tx, &one)
-			if rerr != nil && !IsTransientDBError(rerr) && ctx.Err() == nil {
+			if rerr != nil && !transientHandlerError(rerr) && ctx.Err() == nil {
 				return &handlerError{fmt.Errorf("ingest: handler failed to read for transaction %s at offset %d (batch offsets %d..%d): %w",
 					t.UpdateID, t.Offset, b.prev.Offset, b.cp.Offset, rerr)}
 			}
@@ -233,7 +233,7 @@ func (ing *Ingester) eachAlone(ctx context.Context, tx *sqlx.Tx, batch *Batch, f
 			}
 			herr = fmt.Errorf("%w: %w", errLeftAborted, err)
 		}
-		if IsTransientDBError(herr) || ctx.Err() != nil {
+		if transientHandlerError(herr) || ctx.Err() != nil {
 			return herr
 		}
 		if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT txhistory_poison`); err != nil {
