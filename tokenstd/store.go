@@ -310,7 +310,8 @@ type EntryFilter struct {
 	// it, and after a validator node restore the participant numbers new
 	// transactions from a lower offset than some already ingested.
 	AfterOffset int64
-	// Limit caps the number of entries; 0 means no limit.
+	// Limit caps the number of entries; 0 means no limit, a negative one
+	// is refused.
 	Limit int
 }
 
@@ -356,6 +357,9 @@ type entryRow struct {
 func ListEntries(ctx context.Context, q sqlx.QueryerContext, schemaName string, f EntryFilter) ([]Entry, error) {
 	if err := schema.ValidateName(schemaName); err != nil {
 		return nil, fmt.Errorf("tokenstd: %w", err)
+	}
+	if f.Limit < 0 {
+		return nil, fmt.Errorf("tokenstd: reading history: negative limit %d", f.Limit)
 	}
 	query := `SELECT id, update_id, node_id, kind, instrument_admin, instrument_id, ledger_offset, record_time, synchronizer_id,
 		tx_kind, choice, amount::text AS amount, transferred::text AS transferred, fee::text AS fee, sender, receiver,
