@@ -543,6 +543,12 @@ func TestConfigValidation(t *testing.T) {
 	require.Error(t, err)
 	_, err = ingest.New(b.db, b.client, ingest.Config{Parties: []string{treasury}, StartOffset: -1})
 	require.Error(t, err)
+	// A bounded catch-up ending before it starts would ingest nothing and
+	// return nil: a configuration error.
+	_, err = ingest.New(b.db, b.client, ingest.Config{Parties: []string{treasury}, Handler: effectsHandler, StartOffset: 10, EndOffset: 9})
+	require.ErrorContains(t, err, "EndOffset 9 is before StartOffset 10")
+	_, err = ingest.New(b.db, b.client, ingest.Config{Parties: []string{treasury}, Handler: effectsHandler, StartOffset: 10, EndOffset: 10})
+	require.NoError(t, err)
 }
 
 func TestMalformedUpdateNamesOffsetAndUpdateID(t *testing.T) {

@@ -60,7 +60,8 @@ type Config struct {
 	// created, so start before the first one.
 	StartOffset int64
 	// EndOffset, if positive, makes Run return nil once the checkpoint has
-	// reached it (a bounded catch-up). Default 0: tail forever. A bounded
+	// reached it (a bounded catch-up), at once if it already has; one
+	// before StartOffset is refused. Default 0: tail forever. A bounded
 	// stream carries no OffsetCheckpoint: when the last transaction for the
 	// parties lies before EndOffset, Run asks once more from it, and moves
 	// the checkpoint to EndOffset only when that stream delivers nothing (a
@@ -217,6 +218,9 @@ func (c Config) validate() error {
 	}
 	if c.StartOffset < 0 || c.EndOffset < 0 {
 		return fmt.Errorf("ingest: negative StartOffset %d or EndOffset %d", c.StartOffset, c.EndOffset)
+	}
+	if c.EndOffset > 0 && c.EndOffset < c.StartOffset {
+		return fmt.Errorf("ingest: EndOffset %d is before StartOffset %d", c.EndOffset, c.StartOffset)
 	}
 	if hasNilHandler(c.Handler) {
 		return errors.New("ingest: Config.Handler is, or Handlers was given, a nil Handler or one holding a nil pointer or func")
