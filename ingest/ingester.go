@@ -267,7 +267,8 @@ type Ingester struct {
 }
 
 // New creates an Ingester reading from src into db. The schema must have been
-// migrated (schema.Migrate).
+// migrated (schema.Migrate) by this build: Run refuses one at another
+// version (schema.CheckCurrent).
 func New(db *sqlx.DB, src Source, cfg Config) (*Ingester, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
@@ -547,13 +548,15 @@ func (ing *Ingester) loadCheckpoint(ctx context.Context) (checkpoint.Checkpoint,
 	}
 }
 
-// checkSchemaVersion refuses a schema a newer release migrated (see
-// schema.ErrUnknownVersion). It runs once the lock is held, not only when
-// the process starts: a standby of the previous release waiting for the
-// lock must not take over the schema the newer release migrated meanwhile.
+// checkSchemaVersion refuses a schema that is not at this build's version
+// (schema.CheckCurrent): one behind it (schema.ErrNotMigrated) lacks what
+// the handlers write, and their refusals would read as poison; one a newer
+// release migrated (schema.ErrUnknownVersion) is not this build's to
+// write. It runs once the lock is held, not only when the process starts:
+// a standby of the previous release waiting for the lock must not take
+// over the schema the newer release migrated meanwhile.
 func (ing *Ingester) checkSchemaVersion(ctx context.Context) error {
-	_, err := schema.CheckVersion(ctx, ing.db, schema.WithSchema(ing.cfg.Schema))
-	return err
+	return schema.CheckCurrent(ctx, ing.db, schema.WithSchema(ing.cfg.Schema))
 }
 
 // backoff returns an exponential delay with full jitter in [d/2, d].

@@ -17,6 +17,11 @@ import (
 // whose tables this build must not use.
 var ErrUnknownVersion = errors.New("schema: applied migration version unknown to this build")
 
+// ErrNotMigrated is returned, wrapped, by CheckCurrent when a schema is
+// behind this build: never migrated, or migrated by an older release and
+// not yet by this one. Its tables lack what this build writes.
+var ErrNotMigrated = errors.New("schema: not migrated to this build's version")
+
 // lockClass is the first half of the two-part advisory lock key that
 // serialises migrators; the second half is hashtext(schema name). The two-key
 // form lives in a different key space from single bigint keys, so it cannot
@@ -293,6 +298,26 @@ func CheckVersion(ctx context.Context, q sqlx.QueryerContext, opts ...Option) (i
 		return v, newerError(cfg.schema, v)
 	}
 	return v, nil
+}
+
+// CheckCurrent returns nil if the schema is at this build's Latest version,
+// ErrNotMigrated (wrapped) if it is behind (run Migrate with this build
+// first), or ErrUnknownVersion (wrapped) if a newer release migrated it.
+// q may be a *sqlx.DB, a *sqlx.Tx or a *sqlx.Conn.
+func CheckCurrent(ctx context.Context, q sqlx.QueryerContext, opts ...Option) error {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return err
+	}
+	v, err := CheckVersion(ctx, q, opts...)
+	if err != nil {
+		return err
+	}
+	if v < Latest() {
+		return fmt.Errorf("%w: schema %q is at version %03d, this build needs %03d: migrate it with this build first (schema.Migrate; ingestd -migrate-only)",
+			ErrNotMigrated, cfg.schema, v, Latest())
+	}
+	return nil
 }
 
 // Versions lists the migrations applied to the schema (see WithSchema),
