@@ -79,10 +79,12 @@
 //     does not embed (a newer release applied it) is refused with
 //     ErrUnknownVersion; roll back by migrating down with the newer
 //     release first.
-//   - No newer binary on an older schema: CheckCurrent, which the
-//     ingest.Ingester calls before it ingests, refuses a schema behind
-//     this build (never migrated, or not yet by this release) with
-//     ErrNotMigrated; run Migrate with this build first.
+//   - Only this build's version is written: CheckCurrent, which the
+//     ingest.Ingester calls before it ingests and the withdrawal
+//     Automation before each round, refuses a schema behind this build
+//     (never migrated, or not yet by this release) with ErrNotMigrated
+//     (run Migrate with this build first), and a newer one with
+//     ErrUnknownVersion.
 //   - Safe names: schema names are validated by ValidateName and always
 //     quoted in SQL; Qualify builds a quoted schema.table reference.
 //

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
@@ -177,7 +178,8 @@ func (a *Automation) checkPool() error {
 
 // Run runs rounds until ctx ends, and returns ctx's error. A full round is
 // followed by the next at once; otherwise Run waits PollInterval. Database
-// faults are logged and retried after PollInterval.
+// faults, and a schema not at this build's version, are logged and retried
+// after PollInterval.
 func (a *Automation) Run(ctx context.Context) error {
 	paused := false
 	for {
@@ -218,7 +220,10 @@ func (a *Automation) Run(ctx context.Context) error {
 // time has not passed (those are left for the reconciler to expire: their
 // transfer could not commit any more), marking each
 // submitted (or failed, for ErrNoPreapproval). It stops early if the gate
-// closes. The error is a database fault or ctx's error; Submit errors are
+// closes. A schema that is not at this build's version (schema.CheckCurrent:
+// not migrated yet, or migrated by a newer release) is refused before
+// anything is submitted. The error is that refusal, a database fault or
+// ctx's error; Submit errors are
 // counted in the Round and logged. Rounds of one Automation run one at a
 // time: RunOnce called beside Run waits for Run's round to end.
 func (a *Automation) RunOnce(ctx context.Context) (Round, error) {
@@ -231,6 +236,10 @@ func (a *Automation) RunOnce(ctx context.Context) (Round, error) {
 	}
 	if err := a.checkPool(); err != nil { // the limit may have changed since NewAutomation
 		return round, err
+	}
+	// Every round: a newer release may migrate the schema while this one runs.
+	if err := schema.CheckCurrent(ctx, a.s.db, schema.WithSchema(a.s.cfg.Schema)); err != nil {
+		return round, fmt.Errorf("withdrawal: automation: %w", err)
 	}
 	g, err := a.s.Gate(ctx)
 	if err != nil {
