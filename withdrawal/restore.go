@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/schema"
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/jmoiron/sqlx"
 )
@@ -111,7 +112,10 @@ type RestoreReport struct {
 //     the database in place, start ingestion again). The restored gate
 //     holds whatever it held at backup time, so the procedure closes it
 //     again at once, and raises tSafe to the largest trecTgt of the
-//     withdrawals the backup has in flight.
+//     withdrawals the backup has in flight. A backup taken before this
+//     release's migrations is read once it is migrated (schema.Migrate:
+//     ingestion started with migrations, or the migration job); the
+//     procedure waits for that, saying so.
 //  3. Wait until the ingested record time (the store's clock: the record
 //     time ingested on Config.Synchronizer, or the earliest over
 //     Config.Synchronizers, or over every synchronizer ingested) is after
@@ -313,6 +317,26 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		return err
 	}); err != nil {
 		return failOpen(err)
+	}
+	// A backup taken before this release's migrations restores an older
+	// schema: wait until it is migrated (by ingestion started again with
+	// migrations, or the migration job) before reading its withdrawals.
+	for waited := false; ; waited = true {
+		err := schema.CheckCurrent(ctx, s.db, schema.WithSchema(s.cfg.Schema))
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, schema.ErrNotMigrated) || ctx.Err() != nil {
+			return fail(StepRestore, err)
+		}
+		if !waited {
+			report(RestoreProgress{Step: StepRestore, Message: "the restored schema predates this build, waiting for its migration: " + err.Error()})
+		}
+		select {
+		case <-ctx.Done():
+			return fail(StepRestore, ctx.Err())
+		case <-time.After(p.PollInterval):
+		}
 	}
 	open, err := s.ListByStatus(ctx, StatusRequested, StatusSubmitted)
 	if err != nil {
