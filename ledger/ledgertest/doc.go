@@ -103,7 +103,9 @@
 //     for a matching filter that asks for it. verbose=false strips record
 //     labels and type identifiers and drops trailing None fields,
 //     recursively. An empty Filters or CumulativeFilter is a wildcard;
-//     TRANSACTION_SHAPE_UNSPECIFIED is INVALID_ARGUMENT;
+//     TRANSACTION_SHAPE_UNSPECIFIED is INVALID_ARGUMENT, and so is a
+//     template or interface id without its package, module or entity name
+//     (INVALID_FIELD);
 //   - TRANSACTION_SHAPE_ACS_DELTA is an approximation computed from the
 //     stored events: creates and archives of contracts that outlive the
 //     transaction, consuming exercises turned into archives, everything else

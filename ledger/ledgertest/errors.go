@@ -32,6 +32,10 @@ const (
 	ErrorIDMissingField = "MISSING_FIELD"
 	// ErrorIDInvalidArgument: a request field has an unusable value (INVALID_ARGUMENT).
 	ErrorIDInvalidArgument = "INVALID_ARGUMENT"
+	// ErrorIDInvalidField: a field does not parse, such as a filter's
+	// identifier without its package, module or entity name
+	// (INVALID_ARGUMENT).
+	ErrorIDInvalidField = "INVALID_FIELD"
 	// ErrorIDUpdateNotFound: GetUpdateById found no visible transaction with
 	// that update id (NOT_FOUND).
 	ErrorIDUpdateNotFound = "UPDATE_NOT_FOUND"

@@ -1319,6 +1319,22 @@ func missingField(name string) error {
 	return StatusError(codes.InvalidArgument, ErrorIDMissingField, "The submitted command is missing a mandatory field: "+name, map[string]string{"field_name": name})
 }
 
+// checkIdentifier refuses a filter's template or interface id without its
+// package (an id or a "#name" reference), module or entity name, as Canton
+// does when it parses them.
+func checkIdentifier(id *lapiv2.Identifier) error {
+	for _, f := range []struct{ name, value string }{
+		{"module_name", id.GetModuleName()}, {"entity_name", id.GetEntityName()},
+		{"package reference", strings.TrimPrefix(id.GetPackageId(), "#")},
+	} {
+		if f.value == "" {
+			return StatusError(codes.InvalidArgument, ErrorIDInvalidField,
+				"The submitted command has a field with invalid value: Invalid field "+f.name+": Expected a non-empty string", nil)
+		}
+	}
+	return nil
+}
+
 // parseUpdateFormat validates the request's update format. It returns nil
 // (and no error) when the format asks for no transactions.
 func parseUpdateFormat(uf *lapiv2.UpdateFormat, names *packageNames) (*txFormat, error) {
@@ -1375,10 +1391,16 @@ func parseFilters(fs *lapiv2.Filters, names *packageNames) (*partyFilter, error)
 			if x.TemplateFilter.GetTemplateId() == nil {
 				return nil, missingField("template_id")
 			}
+			if err := checkIdentifier(x.TemplateFilter.GetTemplateId()); err != nil {
+				return nil, err
+			}
 			pf.selectors = append(pf.selectors, selector{template: x.TemplateFilter.GetTemplateId(), blob: x.TemplateFilter.GetIncludeCreatedEventBlob()})
 		case *lapiv2.CumulativeFilter_InterfaceFilter:
 			if x.InterfaceFilter.GetInterfaceId() == nil {
 				return nil, missingField("interface_id")
+			}
+			if err := checkIdentifier(x.InterfaceFilter.GetInterfaceId()); err != nil {
+				return nil, err
 			}
 			pf.selectors = append(pf.selectors, selector{iface: x.InterfaceFilter.GetInterfaceId(),
 				view: x.InterfaceFilter.GetIncludeInterfaceView(), blob: x.InterfaceFilter.GetIncludeCreatedEventBlob()})
