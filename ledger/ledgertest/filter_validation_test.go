@@ -56,3 +56,35 @@ func TestFilterIdentifierWithoutPackageOrNameIsRefused(t *testing.T) {
 		require.Len(t, txs, 1)
 	})
 }
+
+// A CumulativeFilter that names nothing is a wildcard only when all of a
+// party's cumulative filters are empty: next to a template or interface
+// filter, a participant drops it (Canton's FormatValidator keeps the empty
+// ones only if there is nothing else). The fake must not widen such a
+// request to every template, or a test sees events production never
+// delivers.
+func TestEmptyCumulativeFilterBesideOthersSelectsNothing(t *testing.T) {
+	f := setup(t, WithCheckpointInterval(time.Hour))
+	_, err := f.p.Append(&ledger.Transaction{Events: []ledger.Event{created("a1", amuletTemplate, "alice"), created("t1", otherTemplate, "alice")}},
+		&ledger.Transaction{Events: []ledger.Event{created("a2", amuletTemplate, "alice")}})
+	require.NoError(t, err)
+
+	contracts := func(t *testing.T, filters ...*lapiv2.CumulativeFilter) []string {
+		t.Helper()
+		req := &lapiv2.GetUpdatesRequest{EndInclusive: proto.Int64(2),
+			UpdateFormat: partyFormat(map[string]*lapiv2.Filters{"alice": {Cumulative: filters}})}
+		txs, err := f.open(t, req).rest()
+		require.ErrorIs(t, err, io.EOF)
+		var cids []string
+		for _, tx := range txs {
+			for _, e := range tx.GetEvents() {
+				cids = append(cids, e.GetCreated().GetContractId())
+			}
+		}
+		return cids
+	}
+	require.Equal(t, []string{"t1"}, contracts(t, &lapiv2.CumulativeFilter{}, templateFilter(otherTemplate)),
+		"the empty cumulative filter beside a template filter selects nothing")
+	require.Equal(t, []string{"a1", "t1", "a2"}, contracts(t, &lapiv2.CumulativeFilter{}, &lapiv2.CumulativeFilter{}),
+		"only empty cumulative filters: a wildcard")
+}
