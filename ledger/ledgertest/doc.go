@@ -102,7 +102,8 @@
 //     interface filters with include_interface_view, created_event_blob only
 //     for a matching filter that asks for it. verbose=false strips record
 //     labels and type identifiers and drops trailing None fields,
-//     recursively. An empty Filters or CumulativeFilter is a wildcard;
+//     recursively. An empty Filters is a wildcard, and so are cumulative
+//     filters that are all empty (one beside others is ignored);
 //     TRANSACTION_SHAPE_UNSPECIFIED is INVALID_ARGUMENT, and so is a
 //     template or interface id without its package, module or entity name
 //     (INVALID_FIELD);

@@ -1406,11 +1406,10 @@ func parseFilters(fs *lapiv2.Filters, names *packageNames) (*partyFilter, error)
 				view: x.InterfaceFilter.GetIncludeInterfaceView(), blob: x.InterfaceFilter.GetIncludeCreatedEventBlob()})
 		case *lapiv2.CumulativeFilter_WildcardFilter:
 			pf.selectors = append(pf.selectors, selector{wildcard: true, blob: x.WildcardFilter.GetIncludeCreatedEventBlob()})
-		default: // an empty CumulativeFilter is a wildcard
-			pf.selectors = append(pf.selectors, selector{wildcard: true})
+		default: // an empty CumulativeFilter: ignored beside others
 		}
 	}
-	if len(pf.selectors) == 0 { // empty Filters: all templates
+	if len(pf.selectors) == 0 { // empty Filters, or only empty CumulativeFilters: all templates
 		pf.selectors = append(pf.selectors, selector{wildcard: true})
 	}
 	for i := range pf.selectors {
