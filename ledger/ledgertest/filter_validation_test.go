@@ -88,3 +88,36 @@ func TestEmptyCumulativeFilterBesideOthersSelectsNothing(t *testing.T) {
 	require.Equal(t, []string{"a1", "t1", "a2"}, contracts(t, &lapiv2.CumulativeFilter{}, &lapiv2.CumulativeFilter{}),
 		"only empty cumulative filters: a wildcard")
 }
+
+// A filter that names its package by id is resolved, on a participant, to
+// that package's name (Canton logs that package ids in filters are
+// deprecated and resolves the query "for the package-name pertaining to
+// the requested package-id"): it selects the template in every version of
+// the package, as a "#name" reference does, not in that one version only.
+func TestFilterByPackageIDSelectsEveryVersionOfThePackage(t *testing.T) {
+	f := setup(t, WithCheckpointInterval(time.Hour))
+	v1 := ledger.Identifier{PackageID: "aa01", ModuleName: "Splice.Amulet", EntityName: "Amulet"}
+	v2 := ledger.Identifier{PackageID: "bb02", ModuleName: "Splice.Amulet", EntityName: "Amulet"}
+	other := ledger.Identifier{PackageID: "cc03", ModuleName: "Splice.Amulet", EntityName: "Amulet"}
+	old := created("cid-v1", v1, "alice")
+	old.PackageName = "splice-amulet"
+	upgraded := created("cid-v2", v2, "alice")
+	upgraded.PackageName = "splice-amulet"
+	impostor := created("cid-other", other, "alice")
+	impostor.PackageName = "fake-token"
+	_, err := f.p.Append(&ledger.Transaction{Events: []ledger.Event{old}}, &ledger.Transaction{Events: []ledger.Event{upgraded}},
+		&ledger.Transaction{Events: []ledger.Event{impostor}})
+	require.NoError(t, err)
+
+	req := &lapiv2.GetUpdatesRequest{EndInclusive: proto.Int64(3), UpdateFormat: partyFormat(map[string]*lapiv2.Filters{
+		"alice": {Cumulative: []*lapiv2.CumulativeFilter{templateFilter(v1)}}})}
+	txs, err := f.open(t, req).rest()
+	require.ErrorIs(t, err, io.EOF)
+	var cids []string
+	for _, tx := range txs {
+		for _, e := range tx.GetEvents() {
+			cids = append(cids, e.GetCreated().GetContractId())
+		}
+	}
+	require.Equal(t, []string{"cid-v1", "cid-v2"}, cids, "both versions of splice-amulet, not fake-token's template of the same name")
+}
