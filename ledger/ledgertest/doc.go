@@ -91,7 +91,8 @@
 //   - the update format filters: an event stays if a filter of one of its
 //     witness parties (or filters_for_any_party) selects it, by wildcard, by
 //     template, or by interface (module, entity and package compared: the
-//     same package id, or the same name for a "#name" reference, known from
+//     same package id, or the same package name, as a participant resolves
+//     a filter's package id to its name; names are known from
 //     the package_name of the events appended to this participant and the
 //     token standard's stand-in ids; an id
 //     the fake cannot name is not told apart from a name; a created event

@@ -58,9 +58,10 @@ func (n *packageNames) name(id string) (string, bool) {
 }
 
 // samePackage reports whether an event's package (an id, or "#name") may be
-// the filter's: the same id, or the same name. Two different ids are two
-// packages. A package id whose name the fake does not know is not told apart
-// from a name.
+// the filter's: the same id, or the same name, as a participant resolves a
+// filter's package id to its package name (every version of the package).
+// A package id whose name the fake does not know is not told apart from a
+// name; two different ids it cannot both name are two packages.
 func (n *packageNames) samePackage(filter, event string) bool {
 	if filter == event || filter == "" || event == "" {
 		return true
@@ -77,7 +78,9 @@ func (n *packageNames) samePackage(filter, event string) bool {
 		name, ok := n.name(filter)
 		return !ok || name == eName
 	}
-	return false
+	fName, fOK := n.name(filter)
+	eName, eOK := n.name(event)
+	return fOK && eOK && fName == eName
 }
 
 // sameID reports whether an event's template or interface id is the
