@@ -66,12 +66,14 @@
 //
 // GetUpdates behaves like a participant's:
 //
-//   - it checks the request first: negative begin_exclusive or non-positive
-//     end_inclusive is INVALID_ARGUMENT, end_inclusive before begin_exclusive
-//     is FAILED_PRECONDITION OFFSET_OUT_OF_RANGE, an offset beyond the ledger
-//     end is OUT_OF_RANGE OFFSET_AFTER_LEDGER_END, begin_exclusive below the
-//     pruning offset is FAILED_PRECONDITION PARTICIPANT_PRUNED_DATA_ACCESSED
-//     with the metadata earliest_offset;
+//   - it checks the request first, in a participant's order (a request
+//     that breaks several rules gets the first one's error): negative
+//     begin_exclusive or non-positive end_inclusive is INVALID_ARGUMENT, an
+//     offset beyond the ledger end is OUT_OF_RANGE OFFSET_AFTER_LEDGER_END,
+//     then the update format is checked, end_inclusive before
+//     begin_exclusive is FAILED_PRECONDITION OFFSET_OUT_OF_RANGE, and
+//     begin_exclusive below the pruning offset is FAILED_PRECONDITION
+//     PARTICIPANT_PRUNED_DATA_ACCESSED with the metadata earliest_offset;
 //   - it delivers the transactions with begin_exclusive < offset ≤
 //     end_inclusive, offsets strictly increasing, then ends (io.EOF on the
 //     client). A bounded stream sends no checkpoints. With descending_order

@@ -996,24 +996,17 @@ func (s updateService) GetUpdates(req *lapiv2.GetUpdatesRequest, stream grpc.Ser
 	begin := req.GetBeginExclusive()
 	bounded := req.EndInclusive != nil
 	endIncl := req.GetEndInclusive()
+	// Checked in a participant's order: the offsets' signs, both offsets
+	// against the ledger end, the update format, and only then begin
+	// against end and the pruning offset.
 	switch {
 	case begin < 0:
 		return StatusError(codes.InvalidArgument, ErrorIDNegativeOffset, fmt.Sprintf("Offset %d in begin_exclusive is a negative integer", begin), map[string]string{"field_name": "begin_exclusive"})
 	case bounded && endIncl <= 0:
 		return StatusError(codes.InvalidArgument, ErrorIDNonPositiveOffset, fmt.Sprintf("Offset %d in end_inclusive is not a positive integer", endIncl), map[string]string{"field_name": "end_inclusive"})
-	case bounded && endIncl < begin:
-		return StatusError(codes.FailedPrecondition, ErrorIDOffsetOutOfRange, fmt.Sprintf("Begin offset %d is after end offset %d", begin, endIncl), nil)
 	case !bounded && req.GetDescendingOrder():
 		return StatusError(codes.InvalidArgument, ErrorIDInvalidArgument, "The submitted request has invalid arguments: descending_order needs end_inclusive", nil)
 	}
-	format, err := parseUpdateFormat(req.GetUpdateFormat(), &p.pkgNames)
-	if err != nil {
-		return err
-	}
-	if format != nil && p.cfg.wireCache {
-		format.key = formatKey(req.GetUpdateFormat())
-	}
-
 	p.mu.Lock()
 	ledgerEnd, pruned, gen, epoch, pruneEpoch := p.end, p.pruned, p.gen, p.tokenEpoch, p.pruneEpoch
 	p.mu.Unlock()
@@ -1022,6 +1015,17 @@ func (s updateService) GetUpdates(req *lapiv2.GetUpdatesRequest, stream grpc.Ser
 		return StatusError(codes.OutOfRange, ErrorIDOffsetAfterLedgerEnd, fmt.Sprintf("Begin offset (%d) is after ledger end (%d)", begin, ledgerEnd), nil)
 	case bounded && endIncl > ledgerEnd:
 		return StatusError(codes.OutOfRange, ErrorIDOffsetAfterLedgerEnd, fmt.Sprintf("End offset (%d) is after ledger end (%d)", endIncl, ledgerEnd), nil)
+	}
+	format, err := parseUpdateFormat(req.GetUpdateFormat(), &p.pkgNames)
+	if err != nil {
+		return err
+	}
+	if format != nil && p.cfg.wireCache {
+		format.key = formatKey(req.GetUpdateFormat())
+	}
+	switch {
+	case bounded && endIncl < begin:
+		return StatusError(codes.FailedPrecondition, ErrorIDOffsetOutOfRange, fmt.Sprintf("Begin offset %d is after end offset %d", begin, endIncl), nil)
 	case begin < pruned:
 		return prunedError(begin, pruned)
 	}
