@@ -101,9 +101,11 @@
 //     matches an interface it has a view for,
 //     other events one they implement); a transaction with no event left is
 //     not sent, which makes offset gaps. For party filters, witness_parties
-//     keeps only the requested parties. Interface views are kept only for
-//     interface filters with include_interface_view, created_event_blob only
-//     for a matching filter that asks for it. verbose=false strips record
+//     keeps only the requested parties. Interface views (of created events)
+//     and implemented_interfaces (of archived and consuming exercised
+//     events; never of non-consuming ones) are kept only for interface
+//     filters with include_interface_view, created_event_blob only for a
+//     matching filter that asks for it. verbose=false strips record
 //     labels and type identifiers and drops trailing None fields,
 //     recursively. An empty Filters is a wildcard, and so are cumulative
 //     filters that are all empty (one beside others is ignored);

@@ -1518,7 +1518,29 @@ func (f *txFormat) filterEvent(ev *lapiv2.Event) *lapiv2.Event {
 			x.Exercised.WitnessParties = witnesses
 		}
 	}
-	if c := ev.GetCreated(); c != nil {
+	// viewed reports whether a matched filter asks for the views of
+	// interface id: only those interfaces' views (of a created event) and
+	// ids (implemented by the template of an archive or consuming exercise)
+	// are sent.
+	viewed := func(id *lapiv2.Identifier) bool {
+		return slices.ContainsFunc(matched, func(pf *partyFilter) bool {
+			return slices.ContainsFunc(pf.selectors, func(s selector) bool {
+				return s.iface != nil && s.view && f.names.sameID(s.iface, id)
+			})
+		})
+	}
+	viewedOnly := func(ids []*lapiv2.Identifier) []*lapiv2.Identifier {
+		var out []*lapiv2.Identifier
+		for _, id := range ids {
+			if viewed(id) {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	switch x := ev.GetEvent().(type) {
+	case *lapiv2.Event_Created:
+		c := x.Created
 		wantsBlob := false
 		var views []*lapiv2.InterfaceView
 		for _, pf := range matched {
@@ -1530,17 +1552,21 @@ func (f *txFormat) filterEvent(ev *lapiv2.Event) *lapiv2.Event {
 			}
 		}
 		for _, v := range c.GetInterfaceViews() {
-			if slices.ContainsFunc(matched, func(pf *partyFilter) bool {
-				return slices.ContainsFunc(pf.selectors, func(s selector) bool {
-					return s.iface != nil && s.view && f.names.sameID(s.iface, v.GetInterfaceId())
-				})
-			}) {
+			if viewed(v.GetInterfaceId()) {
 				views = append(views, v)
 			}
 		}
 		c.InterfaceViews = views
 		if !wantsBlob {
 			c.CreatedEventBlob = nil
+		}
+	case *lapiv2.Event_Archived:
+		x.Archived.ImplementedInterfaces = viewedOnly(x.Archived.GetImplementedInterfaces())
+	case *lapiv2.Event_Exercised:
+		if x.Exercised.GetConsuming() {
+			x.Exercised.ImplementedInterfaces = viewedOnly(x.Exercised.GetImplementedInterfaces())
+		} else {
+			x.Exercised.ImplementedInterfaces = nil
 		}
 	}
 	if !f.verbose {

@@ -915,10 +915,9 @@ func (w *TokenWorld) factoryExercise(o *TransferOffer, inputs []string, extraMet
 		ledger.F("extraArgs", tokenExtraArgs(extraMeta)))
 	n := w.exercise(impl, impl.factory, tokenSingletonCID("factory", impl, o.Instrument.Admin), "TransferFactory_Transfer",
 		[]string{o.Sender}, []string{o.Instrument.Admin, o.Receiver}, arg, result, false, children...)
-	x := n.ev.(*ledger.ExercisedEvent)
+	// Non-consuming: a participant lists no implemented interfaces.
 	iface := TokenTransferFactoryInterface
-	x.InterfaceID = &iface
-	x.ImplementedInterfaces = []ledger.Identifier{TokenTransferFactoryInterface}
+	n.ev.(*ledger.ExercisedEvent).InterfaceID = &iface
 	return n
 }
 
