@@ -126,7 +126,9 @@
 // "ERROR_ID(category,correlation): cause" and a google.rpc.ErrorInfo detail
 // whose Reason is the error id (see StatusError and the ErrorID constants).
 // A missing or wrong token is UNAUTHENTICATED with a redacted message and no
-// ErrorInfo, as Canton hides the cause of security-sensitive failures.
+// ErrorInfo, as Canton hides the cause of security-sensitive failures; so
+// are all UNAUTHENTICATED, PERMISSION_DENIED, INTERNAL and UNKNOWN errors
+// StatusError builds.
 //
 // # The admin API
 //

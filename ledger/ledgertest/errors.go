@@ -74,9 +74,18 @@ const MetadataEarliestOffset = "earliest_offset"
 // example 12 for OUT_OF_RANGE, 9 for FAILED_PRECONDITION); the correlation id
 // is eight random hex digits. Use it in [Participant.Intercept] hooks to
 // inject realistic failures.
+//
+// The categories Canton treats as security-sensitive (UNAUTHENTICATED,
+// PERMISSION_DENIED, INTERNAL, UNKNOWN) are redacted as Canton redacts them:
+// the message "An error occurred. Please contact the operator and inquire
+// about the request <correlation> with tid <trace id>" and a RequestInfo
+// only; errorID, cause and metadata are not sent.
 func StatusError(code codes.Code, errorID, cause string, metadata map[string]string) error {
 	category := categoryOf(code)
 	correlation := fmt.Sprintf("%08x", rand.Uint32())
+	if securitySensitive(code) {
+		return redacted(code, correlation)
+	}
 	msg := fmt.Sprintf("%s(%d,%s): %s", errorID, category, correlation, cause)
 	md := make(map[string]string, len(metadata)+1)
 	md["category"] = fmt.Sprint(category)
@@ -142,11 +151,32 @@ func retryable(code codes.Code) bool {
 	return false
 }
 
+// securitySensitive reports whether Canton hides the cause of errors with
+// this code from the client (the categories
+// AuthInterceptorInvalidAuthenticationCredentials, InsufficientPermission,
+// SystemInternalAssumptionViolated and MaliciousOrFaultyBehaviour).
+func securitySensitive(code codes.Code) bool {
+	switch code {
+	case codes.Unauthenticated, codes.PermissionDenied, codes.Internal, codes.Unknown:
+		return true
+	}
+	return false
+}
+
+// redacted is a security-sensitive error as Canton sends it: a message that
+// only names the request, and a RequestInfo with its correlation id.
+func redacted(code codes.Code, correlation string) error {
+	st := status.Newf(code, "An error occurred. Please contact the operator and inquire about the request %s with tid %016x",
+		correlation, rand.Uint64())
+	if withInfo, err := st.WithDetails(&errdetails.RequestInfo{RequestId: correlation}); err == nil {
+		st = withInfo
+	}
+	return st.Err()
+}
+
 // unauthenticated is what a participant answers to a missing or wrong token:
 // a redacted message without an ErrorInfo, as Canton hides the reason of
 // security-sensitive failures from the client.
 func unauthenticated() error {
-	return status.Errorf(codes.Unauthenticated,
-		"An error occurred. Please contact the operator and inquire about the request %08x with tid %016x",
-		rand.Uint32(), rand.Uint64())
+	return redacted(codes.Unauthenticated, fmt.Sprintf("%08x", rand.Uint32()))
 }

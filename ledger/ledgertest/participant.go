@@ -795,9 +795,10 @@ func (p *Participant) DropStreamsAfter(n int) {
 }
 
 // FailNext makes the next k calls of method (full name or last element) fail
-// with code and error id TEST_INJECTED_FAULT, before any other processing
-// except counting and recording. k <= 0 clears it. Faults run before
-// Intercept hooks and authentication.
+// with code and error id TEST_INJECTED_FAULT (redacted, without an error id,
+// for the codes Canton redacts: see StatusError), before any other
+// processing except counting and recording. k <= 0 clears it. Faults run
+// before Intercept hooks and authentication.
 func (p *Participant) FailNext(method string, k int, code codes.Code) {
 	m := fullMethod(method)
 	p.mu.Lock()
