@@ -549,6 +549,15 @@ func TestConfigValidation(t *testing.T) {
 	require.ErrorContains(t, err, "EndOffset 9 is before StartOffset 10")
 	_, err = ingest.New(b.db, b.client, ingest.Config{Parties: []string{treasury}, Handler: effectsHandler, StartOffset: 10, EndOffset: 10})
 	require.NoError(t, err)
+	// An interface id missing a part is refused by the participant at the
+	// first stream; New refuses it, naming it.
+	for _, id := range []ledger.Identifier{{ModuleName: "Splice.Api.Token.HoldingV1", EntityName: "Holding"}, {PackageID: "#", ModuleName: "M", EntityName: "E"},
+		{PackageID: "#splice-api-token-holding-v1", EntityName: "Holding"}, {PackageID: "#splice-api-token-holding-v1", ModuleName: "Splice.Api.Token.HoldingV1"}} {
+		_, err = ingest.New(b.db, b.client, ingest.Config{Parties: []string{treasury}, Handler: effectsHandler, Interfaces: []ledger.Identifier{id}})
+		require.ErrorContains(t, err, "Config.Interfaces holds", "%+v", id)
+	}
+	_, err = ingest.New(b.db, b.client, ingest.Config{Parties: []string{treasury}, Handler: effectsHandler, Interfaces: ledger.TokenStandardInterfaces()})
+	require.NoError(t, err)
 }
 
 func TestMalformedUpdateNamesOffsetAndUpdateID(t *testing.T) {

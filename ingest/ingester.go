@@ -219,6 +219,11 @@ func (c Config) validate() error {
 	if c.StartOffset < 0 || c.EndOffset < 0 {
 		return fmt.Errorf("ingest: negative StartOffset %d or EndOffset %d", c.StartOffset, c.EndOffset)
 	}
+	for _, id := range c.Interfaces {
+		if id.PackageID == "" || id.PackageID == "#" || id.ModuleName == "" || id.EntityName == "" {
+			return fmt.Errorf("ingest: Config.Interfaces holds %q: an interface id needs its package (id or #name), module and entity name", id.String())
+		}
+	}
 	if c.EndOffset > 0 && c.EndOffset < c.StartOffset {
 		return fmt.Errorf("ingest: EndOffset %d is before StartOffset %d", c.EndOffset, c.StartOffset)
 	}

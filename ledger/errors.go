@@ -288,7 +288,10 @@ func IsRetryable(err error) bool {
 	case codes.Unavailable, codes.ResourceExhausted, codes.Aborted, codes.DeadlineExceeded:
 		return true
 	case codes.Internal:
-		// Broken HTTP/2 streams surface as INTERNAL without a Canton error id.
+		// Broken HTTP/2 streams surface as INTERNAL without a Canton error
+		// id, and so do Canton's own internal errors (redacted: "An error
+		// occurred. Please contact the operator..."): retried with backoff,
+		// never in a tight loop.
 		return ae.ErrorID == ""
 	}
 	return false
