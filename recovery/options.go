@@ -135,8 +135,8 @@ type Options struct {
 	AdminAPI AdminAPI
 	// Timeout bounds the wait for the participant to process tRecovery,
 	// and each look-up after it: a call the participant does not answer
-	// is given up on at most a few seconds past it. Default
-	// TimeoutDefault (one hour).
+	// is given up on at most a few seconds past it. Runbook bounds its
+	// step 4 (Packages) by it as well. Default TimeoutDefault (one hour).
 	Timeout time.Duration
 	// PollInterval is the pause between look-ups while waiting. Default
 	// PollIntervalDefault (two seconds).

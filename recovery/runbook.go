@@ -24,7 +24,8 @@ type Runbook struct {
 	Participant Participant
 	Options     Options
 	// PackagesSince, if set, is the time of the backup: step 4 lists the
-	// packages used by the transactions ingested since (see Packages).
+	// packages used by the transactions ingested since (see Packages),
+	// within Options.Timeout.
 	PackagesSince time.Time
 	// Apply makes step 6 rewrite the checkpoint. False: a dry run that
 	// prints what it would write.
@@ -81,8 +82,17 @@ func (rb *Runbook) Run(ctx context.Context) (*Rewind, error) {
 	if rb.PackagesSince.IsZero() {
 		detail("not listed here (no backup time given): list the packages used since the backup with Packages, best before restoring the node.")
 	} else {
-		rep, err := Packages(ctx, rb.DB, rb.Participant, rb.PackagesSince, PackageOptions{Schema: opts.Schema, Parties: opts.Parties})
+		// Bounded as the wait of step 5 is: a participant that accepts
+		// the look-ups and never answers must not hold the runbook.
+		pctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+		rep, err := Packages(pctx, rb.DB, rb.Participant, rb.PackagesSince, PackageOptions{Schema: opts.Schema, Parties: opts.Parties})
+		timedOut := pctx.Err() != nil && ctx.Err() == nil
+		cancel()
 		if err != nil {
+			if timedOut {
+				err = fmt.Errorf("recovery: step 4: the participant did not answer the look-ups of the transactions ingested since %s within Options.Timeout (%s): %w",
+					rb.PackagesSince.Format(time.RFC3339Nano), opts.Timeout, err)
+			}
 			detail("FAILED: %v", err)
 			return nil, err
 		}

@@ -50,7 +50,7 @@
 //	-mode             unique or non-unique (default non-unique: correct either way, thanks to update-id dedup)
 //	-admin-api        auto, 3.4 or 3.5 (default auto: told from the participant's errors)
 //	-since            time of the backup (RFC 3339): list the packages used since (step 4)
-//	-timeout          how long to wait for the participant to process tRecovery (default 1h)
+//	-timeout          how long to wait for the participant to process tRecovery, and for the package listing (default 1h)
 //	-poll             pause between look-ups while waiting (default 2s)
 //	-note             text for the audit row (who, ticket)
 //	-yes              rewrite the checkpoint (step 6)
@@ -103,7 +103,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		modeFlag  = fs.String("mode", string(recovery.ModeNonUnique), "unique or non-unique")
 		adminAPI  = fs.String("admin-api", "auto", "admin API behaviour: auto, 3.4 or 3.5")
 		sinceFlag = fs.String("since", "", "time of the backup (RFC 3339): list the packages used since")
-		timeout   = fs.Duration("timeout", recovery.TimeoutDefault, "how long to wait for the participant to process tRecovery")
+		timeout   = fs.Duration("timeout", recovery.TimeoutDefault, "how long to wait for the participant to process tRecovery, and for the package listing (-since)")
 		poll      = fs.Duration("poll", recovery.PollIntervalDefault, "pause between look-ups while waiting")
 		note      = fs.String("note", "", "text for the audit row")
 		pkgsOnly  = fs.Bool("packages-only", false, "only list the packages used since -since (run before restoring the node)")
@@ -229,8 +229,14 @@ func runRunbook(ctx context.Context, c runbookConfig, out io.Writer) error {
 	}
 
 	if c.packagesOnly {
-		rep, err := recovery.Packages(ctx, db, client, c.since, recovery.PackageOptions{Schema: c.options.Schema, Parties: c.options.Parties})
+		timeout := c.options.WithDefaults().Timeout
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		rep, err := recovery.Packages(pctx, db, client, c.since, recovery.PackageOptions{Schema: c.options.Schema, Parties: c.options.Parties})
 		if err != nil {
+			if pctx.Err() != nil && ctx.Err() == nil {
+				return fmt.Errorf("the participant did not answer the look-ups within -timeout (%s): %w", timeout, err)
+			}
 			return err
 		}
 		fmt.Fprintf(out, "%d transactions ingested since %s use %d package(s):\n", rep.Transactions, c.since.Format(time.RFC3339Nano), len(rep.Packages))
