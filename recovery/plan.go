@@ -320,7 +320,7 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 			// transaction (which it still serves) and was ingested, since
 			// pruning happens only at or below the checkpoint: resume
 			// there instead.
-			po, err := pv.PrunedOffsets(ctx)
+			po, err := prunedOffsets(ctx, pv, opts)
 			if err != nil {
 				return nil, fmt.Errorf("recovery: read the participant's pruning offset: %w", err)
 			}
@@ -508,6 +508,25 @@ func unknownSynchronizer(err error) bool {
 func (r *Rewind) detect(a AdminAPI) {
 	if r.AdminAPI == AdminAuto {
 		r.AdminAPI = a
+	}
+}
+
+// prunedOffsets reads the participant's pruning offsets, retrying
+// transient failures until the deadline of Options.Timeout (counted
+// afresh), as lookupBefore does.
+func prunedOffsets(ctx context.Context, pv prunedOffsetsReader, opts Options) (ledger.PrunedOffsets, error) {
+	deadline := time.Now().Add(opts.Timeout)
+	for {
+		po, err := pv.PrunedOffsets(ctx)
+		if err == nil || ctx.Err() != nil || !ledger.IsRetryable(err) || !time.Now().Before(deadline) {
+			return po, err
+		}
+		opts.Logger.Warn("recovery: reading the pruning offset failed, retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return po, err
+		case <-time.After(opts.PollInterval):
+		}
 	}
 }
 
