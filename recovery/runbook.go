@@ -38,6 +38,9 @@ type Runbook struct {
 // (applied if rb.Apply). It stops at the first step that fails, with that
 // step's error.
 func (rb *Runbook) Run(ctx context.Context) (*Rewind, error) {
+	if rb.DB == nil || rb.Participant == nil {
+		return nil, errors.New("recovery: Runbook: nil database or participant")
+	}
 	out := rb.Out
 	if out == nil {
 		out = io.Discard
