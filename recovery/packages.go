@@ -74,7 +74,9 @@ type PackageReport struct {
 // restored (runbook step 2), when it still serves every transaction, or
 // against the restored one after it has caught up; transactions it does not
 // return are listed in Missing. Update ids dropped from the dedup table by
-// retention (dedup.Store.PruneBefore) are not seen.
+// retention (dedup.Store.PruneBefore) are not seen. Of each transaction it
+// keeps only the template and interface ids its events use, so memory grows
+// with the number of transactions since, not with their size.
 func Packages(ctx context.Context, db sqlx.QueryerContext, p Participant, since time.Time, opts PackageOptions) (*PackageReport, error) {
 	if opts.Schema == "" {
 		opts.Schema = schema.DefaultName
@@ -97,7 +99,9 @@ func Packages(ctx context.Context, db sqlx.QueryerContext, p Participant, since 
 		return nil, fmt.Errorf("recovery: %w", err)
 	}
 	report := &PackageReport{Since: since, Transactions: len(ingested)}
-	txs := make([]*ledger.Transaction, len(ingested))
+	// Only the package references of each transaction are kept, not the
+	// transaction: memory grows with the ingested ids, not their events.
+	refs := make([][]packageRef, len(ingested))
 	errs := make([]error, len(ingested))
 	filter := ledger.Filter{Parties: opts.Parties, Interfaces: []ledger.Identifier{}}
 
@@ -112,7 +116,11 @@ func Packages(ctx context.Context, db sqlx.QueryerContext, p Participant, since 
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				txs[i], errs[i] = updateByIDRetrying(ctx, p, ingested[i].UpdateID, filter)
+				var tx *ledger.Transaction
+				tx, errs[i] = updateByIDRetrying(ctx, p, ingested[i].UpdateID, filter)
+				if errs[i] == nil {
+					refs[i] = packageRefs(tx)
+				}
 				if errs[i] != nil && !errors.Is(errs[i], ledger.ErrNotFound) {
 					mu.Lock()
 					if firstErr == nil {
@@ -170,27 +178,8 @@ feed:
 				u.LastSeen = maxTime(u.LastSeen, in.RecordTime)
 			}
 		}
-		for _, ev := range txs[i].Events {
-			switch e := ev.(type) {
-			case *ledger.CreatedEvent:
-				use(e.TemplateID, e.PackageName)
-				for _, v := range e.InterfaceViews {
-					use(v.InterfaceID, "")
-				}
-			case *ledger.ArchivedEvent:
-				use(e.TemplateID, e.PackageName)
-				for _, id := range e.ImplementedInterfaces {
-					use(id, "")
-				}
-			case *ledger.ExercisedEvent:
-				use(e.TemplateID, e.PackageName)
-				if e.InterfaceID != nil {
-					use(*e.InterfaceID, "")
-				}
-				for _, id := range e.ImplementedInterfaces {
-					use(id, "")
-				}
-			}
+		for _, r := range refs[i] {
+			use(r.id, r.name)
 		}
 	}
 	for id, u := range byID {
@@ -204,6 +193,49 @@ feed:
 		return cmp.Or(a.FirstSeen.Compare(b.FirstSeen), cmp.Compare(a.PackageID, b.PackageID))
 	})
 	return report, nil
+}
+
+// packageRef is a template or interface id a transaction's events use,
+// with the events' package name (or "").
+type packageRef struct {
+	id   ledger.Identifier
+	name string
+}
+
+// packageRefs returns the distinct template and interface ids of tx's
+// events, in order of first occurrence.
+func packageRefs(tx *ledger.Transaction) []packageRef {
+	var out []packageRef
+	seen := map[packageRef]bool{}
+	use := func(id ledger.Identifier, name string) {
+		if r := (packageRef{id, name}); !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	for _, ev := range tx.Events {
+		switch e := ev.(type) {
+		case *ledger.CreatedEvent:
+			use(e.TemplateID, e.PackageName)
+			for _, v := range e.InterfaceViews {
+				use(v.InterfaceID, "")
+			}
+		case *ledger.ArchivedEvent:
+			use(e.TemplateID, e.PackageName)
+			for _, id := range e.ImplementedInterfaces {
+				use(id, "")
+			}
+		case *ledger.ExercisedEvent:
+			use(e.TemplateID, e.PackageName)
+			if e.InterfaceID != nil {
+				use(*e.InterfaceID, "")
+			}
+			for _, id := range e.ImplementedInterfaces {
+				use(id, "")
+			}
+		}
+	}
+	return out
 }
 
 // packagesAttempts bounds the attempts of one look-up by update id that
