@@ -173,13 +173,19 @@ func (s *Store) EnableAfterTx(ctx context.Context, tx *sqlx.Tx, tSafe time.Time,
 
 // enableAfterUnchanged is EnableAfter that opens only if the gate's last
 // change is still the one at changedAt (the restore procedure's own
-// closure), in the same statement.
-func (s *Store) enableAfterUnchanged(ctx context.Context, tSafe, changedAt time.Time, reason string) (opened bool, ingested time.Time, err error) {
+// closure), in the same statement. If it opened the gate, enabledAt is the
+// time of the opening, read in its transaction.
+func (s *Store) enableAfterUnchanged(ctx context.Context, tSafe, changedAt time.Time, reason string) (opened bool, ingested, enabledAt time.Time, err error) {
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		opened, ingested, err = s.setGate(ctx, tx, true, reason, tSafe, changedAt)
+		if err != nil || !opened {
+			return err
+		}
+		g, err := s.GateTx(ctx, tx)
+		enabledAt = g.ChangedAt
 		return err
 	})
-	return opened, ingested, err
+	return opened, ingested, enabledAt, err
 }
 
 // setGate changes the gate and audits it in one statement. With a tSafe it

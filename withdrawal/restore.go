@@ -410,13 +410,13 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	// 4. Enable.
 	report(RestoreProgress{Step: StepEnable, Ingested: ingested, Message: "opening the withdrawal gate"})
 	for {
-		opened, at, err := s.enableAfterUnchanged(ctx, rep.TSafe, closedAt, fmt.Sprintf("%s: step 4, ingested record time past tSafe %s",
+		opened, at, enabledAt, err := s.enableAfterUnchanged(ctx, rep.TSafe, closedAt, fmt.Sprintf("%s: step 4, ingested record time past tSafe %s",
 			p.Reason, rep.TSafe.Format(time.RFC3339Nano)))
 		if err != nil {
 			return fail(StepEnable, err)
 		}
 		if opened {
-			rep.Ingested = at
+			rep.Ingested, rep.EnabledAt = at, enabledAt
 			break
 		}
 		if g, err = s.Gate(ctx); err != nil {
@@ -440,10 +440,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		case <-time.After(p.PollInterval):
 		}
 	}
-	if g, err = s.Gate(ctx); err != nil {
-		return fail(StepEnable, err)
-	}
-	rep.EnabledAt = g.ChangedAt
+	// Nothing after the opening can fail: the gate is open.
 	report(RestoreProgress{Step: StepEnable, Done: true, Ingested: rep.Ingested,
 		Message: fmt.Sprintf("gate open at ingested record time %s: withdrawals are enabled, the automation resumes", rep.Ingested.Format(time.RFC3339Nano))})
 	return rep, nil
