@@ -105,7 +105,10 @@ type Rewind struct {
 
 // Restored reports whether the participant has the last ingested transaction
 // at another offset than the one it was ingested at: the evidence that it
-// was restored from a backup. False also when IngestedOffset is unknown.
+// was restored from a backup. False also when IngestedOffset is unknown,
+// and after a restore from a backup taken after the last ingested
+// transaction: only the offsets after it change then, so false does not
+// mean that the rewind is not needed.
 func (r *Rewind) Restored() bool {
 	return r.IngestedOffset != 0 && r.ParticipantOffset != r.IngestedOffset
 }

@@ -146,7 +146,7 @@ func (rb *Runbook) Run(ctx context.Context) (*Rewind, error) {
 	case rw.IngestedOffset == 0:
 		detail("the participant has update %s at offset %d (its ingestion offset is no longer recorded).", rw.LastUpdateID, rw.ParticipantOffset)
 	default:
-		detail("note: the participant still has update %s at offset %d, where it was ingested: it does not look restored.",
+		detail("note: the participant still has update %s at offset %d, where it was ingested: the offsets up to it are unchanged (the node was not restored, or from a backup taken after it); those after it may have changed, which the rewind takes care of.",
 			rw.LastUpdateID, rw.ParticipantOffset)
 	}
 	if rw.PrunedUpTo != 0 {
