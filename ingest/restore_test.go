@@ -102,37 +102,54 @@ func runToEndAt(t testing.TB, b *testBundle, end int64) {
 	require.NoError(t, newIngester(t, b, ingest.Config{EndOffset: end}).Run(ctx))
 }
 
-// A participant restored with the very same offsets that is still catching
-// up is not mistaken for a restored one: it still has the last ingested
-// transaction where it was ingested, so ingestion waits for it and goes on.
-func TestRestoredWithSameOffsetsIsWaitedFor(t *testing.T) {
-	b := setup(t, ledgertest.WithCheckpointInterval(10*time.Millisecond))
-	restoredBehindCheckpoint(t, b, nil)
-	ing, done := waitingBeyondLedgerEnd(t, b, ingest.Config{LedgerEndPoll: 10 * time.Millisecond})
-	catchUpAndFinish(t, b, ing, done)
-	requireAllOnce(t, b)
-}
-
-// After a runbook's replay the last transaction seen may be one dedup
-// dropped: its dedup row keeps the offset it was first ingested at, before
-// the restore moved it, while the checkpoint has the offset it is at now.
-// A checkpoint beyond the ledger end is then compared with the latter, and
-// a participant still catching up is waited for, as above.
-func TestCheckpointBeyondLedgerEndAfterAReplayIsWaitedFor(t *testing.T) {
-	b := setup(t, ledgertest.WithCheckpointInterval(10*time.Millisecond))
-	restoredBehindCheckpoint(t, b, func(last *ledger.Transaction) {
-		cp := readState(t, b.db).Checkpoint
-		require.Equal(t, last.UpdateID, cp.UpdateID)
-		require.Equal(t, last.Offset, cp.UpdateOffset)
-		// The offset the transaction had before an earlier restore and replay.
-		res, err := b.db.Exec(`UPDATE txhistory.ingested_update SET ledger_offset = ledger_offset - 7 WHERE update_id = $1`, last.UpdateID)
-		require.NoError(t, err)
-		n, err := res.RowsAffected()
-		require.NoError(t, err)
-		require.EqualValues(t, 1, n)
-	})
-	ing, done := waitingBeyondLedgerEnd(t, b, ingest.Config{LedgerEndPoll: 10 * time.Millisecond})
-	catchUpAndFinish(t, b, ing, done)
+// A participant whose ledger end went back below the checkpoint offset,
+// which it streamed itself (an OffsetCheckpoint after the last
+// transaction), was restored from a backup: resuming from the checkpoint
+// would skip in silence whatever the restored node numbers at or below it
+// (offsets after the last ingested transaction may change: lost
+// participant-local updates renumber those after them). Run stops with
+// ErrParticipantRestored, even when the participant still has the last
+// ingested transaction where it was ingested (the same offsets so far),
+// after a replay, or has pruned it.
+func TestLedgerEndBelowTheCheckpointStops(t *testing.T) {
+	for name, before := range map[string]func(t *testing.T, b *testBundle, last *ledger.Transaction){
+		"same offsets so far": nil,
+		// After a runbook's replay the last transaction seen may be one
+		// dedup dropped: its dedup row keeps the offset it was first
+		// ingested at, before an earlier restore moved it.
+		"after a replay": func(t *testing.T, b *testBundle, last *ledger.Transaction) {
+			res, err := b.db.Exec(`UPDATE txhistory.ingested_update SET ledger_offset = ledger_offset - 7 WHERE update_id = $1`, last.UpdateID)
+			require.NoError(t, err)
+			n, err := res.RowsAffected()
+			require.NoError(t, err)
+			require.EqualValues(t, 1, n)
+		},
+		"last transaction pruned": nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := setup(t, ledgertest.WithCheckpointInterval(10*time.Millisecond))
+			var hook func(last *ledger.Transaction)
+			if before != nil {
+				hook = func(last *ledger.Transaction) { before(t, b, last) }
+			}
+			last := restoredBehindCheckpoint(t, b, hook)
+			if name == "last transaction pruned" {
+				// A restored node keeps its pruning settings.
+				require.NoError(t, b.p.Prune(last.Offset))
+			}
+			state := readState(t, b.db)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			err := newIngester(t, b, ingest.Config{LedgerEndPoll: 10 * time.Millisecond}).Run(ctx)
+			require.ErrorIs(t, err, ingest.ErrParticipantRestored)
+			var re *ingest.RestoredError
+			require.ErrorAs(t, err, &re)
+			require.Contains(t, re.Reason, "ledger end")
+			require.Equal(t, state.Checkpoint.Offset, re.Offset)
+			require.Equal(t, last.UpdateID, re.UpdateID)
+			require.Equal(t, state, readState(t, b.db), "the refused restart wrote nothing")
+		})
+	}
 }
 
 // A bounded run whose EndOffset lies beyond the ledger end waits for the
@@ -151,18 +168,6 @@ func TestEndOffsetWaitWithPrunedLastTransaction(t *testing.T) {
 	require.NoError(t, <-done)
 	require.GreaterOrEqual(t, ing.Stats().Offset, end+5)
 	require.GreaterOrEqual(t, readState(t, b.db).Checkpoint.Offset, end+5)
-}
-
-// A checkpoint beyond the ledger end whose last transaction the
-// participant pruned is not taken for a restore either: the participant
-// says what it pruned.
-func TestCheckpointBeyondLedgerEndWithPrunedLastTransaction(t *testing.T) {
-	b := setup(t, ledgertest.WithCheckpointInterval(10*time.Millisecond))
-	last := restoredBehindCheckpoint(t, b, nil)
-	// A restored node keeps its pruning settings.
-	require.NoError(t, b.p.Prune(last.Offset))
-	ing, done := waitingBeyondLedgerEnd(t, b, ingest.Config{LedgerEndPoll: 10 * time.Millisecond})
-	catchUpAndFinish(t, b, ing, done)
 }
 
 // restoredBehindCheckpoint ingests 100 transactions and a time advance
@@ -209,15 +214,4 @@ func waitingBeyondLedgerEnd(t *testing.T, b *testBundle, cfg ingest.Config) (*in
 		}
 	}
 	return ing, done
-}
-
-// catchUpAndFinish lets the participant catch up, appends 20 transactions,
-// waits until ing has ingested them, and stops it.
-func catchUpAndFinish(t *testing.T, b *testBundle, ing *ingest.Ingester, done <-chan error) {
-	t.Helper()
-	b.p.CatchUp(-1)
-	appendN(t, b.p, 100, 20)
-	require.Eventually(t, func() bool { return ing.Stats().Offset == b.p.LedgerEnd() }, 10*time.Second, 5*time.Millisecond)
-	ing.Stop()
-	require.NoError(t, <-done)
 }
