@@ -66,9 +66,12 @@
 // If the participant was restored from a backup its offsets change. A
 // transaction whose record time goes back on its synchronizer, a last
 // ingested transaction the participant no longer has at the offset it was
-// ingested at, or a checkpoint beyond the ledger end whose last transaction
-// the participant does not know, stops Run with ErrParticipantRestored;
-// the batch it is in is not written. Run the validator node restore
+// ingested at, or a ledger end that went back below a checkpoint the
+// participant streamed (even with the last ingested transaction still
+// where it was: the offsets after it may have changed), stops Run with
+// ErrParticipantRestored; the batch it is in is not written. Only a
+// checkpoint from Config.StartOffset, beyond the ledger end before
+// anything was streamed, is waited for. Run the validator node restore
 // runbook first. In the replay after the runbook's rewind, up to the last
 // transaction ingested before it, a transaction dedup knows is dropped
 // whatever its record time: the runbook rewinds the record time of one

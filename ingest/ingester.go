@@ -342,7 +342,8 @@ func (ing *Ingester) rearmStop(err error) {
 
 // ErrCheckpointBeyondLedgerEnd is returned (wrapped) when the stored
 // checkpoint stays beyond the participant's ledger end for longer than
-// MaxAttempts polls.
+// MaxAttempts polls: one from Config.StartOffset (a checkpoint the
+// participant streamed is ErrParticipantRestored at once).
 var ErrCheckpointBeyondLedgerEnd = errors.New("ingest: checkpoint offset is beyond the participant's ledger end")
 
 // errEndBeyondLedgerEnd marks the wait for a ledger end short of
@@ -1048,29 +1049,41 @@ func (ing *Ingester) verifyPosition(ctx context.Context) error {
 	return nil
 }
 
-// checkRestored runs when the checkpoint is beyond the ledger end. If the
-// participant does not know the last ingested transaction, or knows it under
-// another offset, its offsets were reassigned by a restore: waiting would
-// never help, and resuming would skip or repeat history.
+// checkRestored runs when the checkpoint is beyond the ledger end. A
+// checkpoint the participant's own stream brought there (a transaction, an
+// OffsetCheckpoint, a bounded catch-up's end, all at or below its ledger end
+// then) means the ledger end went back: the participant was restored from a
+// backup. Offsets after the last ingested transaction may have changed
+// (lost participant-local updates renumber the ones after them), so
+// waiting for the ledger end to pass the checkpoint and resuming there
+// could skip in silence what the restored node numbers at or below it.
+// Only a checkpoint from Config.StartOffset (nothing streamed yet) is
+// waited for. The look-up of the last ingested transaction only makes the
+// reason precise.
 func (ing *Ingester) checkRestored(ctx context.Context) error {
-	lookup, ok := ing.src.(UpdateLookup)
-	if !ok || ing.cp.UpdateID == "" {
+	if ing.cp.UpdateID == "" && len(ing.cp.RecordTimes) == 0 {
 		return nil
 	}
+	restored := &RestoredError{Offset: ing.cp.Offset, UpdateID: ing.cp.UpdateID, SynchronizerID: ing.cp.SynchronizerID,
+		Reason: fmt.Sprintf("the participant's ledger end went back below the checkpoint offset %d, which it streamed before", ing.cp.Offset)}
+	lookup, ok := ing.src.(UpdateLookup)
+	if !ok || ing.cp.UpdateID == "" {
+		return restored
+	}
 	tx, err := lookup.UpdateByID(ctx, ing.cp.UpdateID, ledger.Filter{Parties: ing.cfg.Parties, Interfaces: []ledger.Identifier{}})
-	switch {
-	case errors.Is(err, ledger.ErrNotFound):
+	if errors.Is(err, ledger.ErrNotFound) {
+		pruned := false
 		if v, ok := ing.src.(PositionVerifier); ok && ing.cp.UpdateOffset != 0 {
-			// Pruned, perhaps: then the participant cannot tell.
 			po, perr := v.PrunedOffsets(ctx)
-			if perr != nil || ing.cp.UpdateOffset <= po.ParticipantPrunedUpToInclusive {
-				return nil
-			}
+			pruned = perr == nil && ing.cp.UpdateOffset <= po.ParticipantPrunedUpToInclusive
 		}
-		return &RestoredError{Offset: ing.cp.Offset, UpdateID: ing.cp.UpdateID, SynchronizerID: ing.cp.SynchronizerID,
-			Reason: "the checkpoint is beyond the ledger end and the participant does not know the last ingested transaction"}
-	case err != nil:
-		return nil // cannot tell; keep waiting
+		if !pruned {
+			restored.Reason = "the checkpoint is beyond the ledger end and the participant does not know the last ingested transaction"
+		}
+		return restored
+	}
+	if err != nil {
+		return restored
 	}
 	// The offset the transaction was last seen at: the checkpoint's. After
 	// a replay it may be one dedup dropped, whose row keeps the offset it
@@ -1081,10 +1094,9 @@ func (ing *Ingester) checkRestored(ctx context.Context) error {
 		stored, found, err = ing.dedup.OffsetOf(ctx, ing.db, ing.cp.UpdateID)
 	}
 	if err == nil && found && stored != tx.Offset {
-		return &RestoredError{Offset: ing.cp.Offset, UpdateID: ing.cp.UpdateID, SynchronizerID: ing.cp.SynchronizerID,
-			Reason: fmt.Sprintf("the last ingested transaction was ingested at offset %d but the participant now has it at offset %d", stored, tx.Offset)}
+		restored.Reason = fmt.Sprintf("the last ingested transaction was ingested at offset %d but the participant now has it at offset %d", stored, tx.Offset)
 	}
-	return nil
+	return restored
 }
 
 // gaveUp marks an error after which MaxAttempts is spent: Run returns it
