@@ -46,6 +46,11 @@ func (rb *Runbook) Run(ctx context.Context) (*Rewind, error) {
 		out = io.Discard
 	}
 	opts := rb.Options.WithDefaults()
+	if err := opts.validate(); err != nil {
+		// Before step 1: an operator should not wait through steps 1-4 to
+		// learn that the options are wrong.
+		return nil, err
+	}
 	step := func(n int, format string, args ...any) {
 		fmt.Fprintf(out, "Step %d. %s\n", n, fmt.Sprintf(format, args...))
 	}

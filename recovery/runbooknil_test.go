@@ -32,3 +32,22 @@ func TestRunbookRefusesNilDatabaseOrParticipant(t *testing.T) {
 		})
 	}
 }
+
+// Options are checked before step 1, not at step 5 after the operator has
+// waited through steps 1-4 (step 4's package listing can take a while).
+func TestRunbookRefusesBadOptionsBeforeStep1(t *testing.T) {
+	b := newBundle(t)
+	restoredAfter(t, b, script(30), 10, "tx-00025")
+	noParties := options(recovery.ModeNonUnique)
+	noParties.Parties = nil
+	badMode := options(recovery.ModeNonUnique)
+	badMode.Mode = "sometimes"
+	for name, o := range map[string]recovery.Options{"no parties": noParties, "unknown mode": badMode} {
+		t.Run(name, func(t *testing.T) {
+			var out bytes.Buffer
+			_, err := (&recovery.Runbook{DB: b.db, Participant: b.client, Options: o, Out: &out, PackagesSince: ledgertest.DefaultStartTime}).Run(context.Background())
+			require.Error(t, err)
+			require.NotContains(t, out.String(), "Step 1.", "refused before any step")
+		})
+	}
+}
