@@ -198,7 +198,10 @@ type RestoreProcedure struct {
 // ctx ends during the wait it returns ctx's error, the gate still closed.
 // To go on after a failure, run it again, with Restore nil if the database
 // is restored already: closing a closed gate and waiting again are
-// harmless.
+// harmless. Pass the first run's tSafe (in its report, its progress and
+// its log lines) as TSafe: left zero, it is estimated again from the
+// clock of the new run, and the gate stays closed a TTL longer than it
+// needs.
 func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	if p.Store == nil {
 		return nil, errors.New("withdrawal: RestoreProcedure.Store is required")
