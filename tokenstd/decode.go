@@ -691,6 +691,12 @@ func lenientNested(v ledger.Value, outer, label string) Metadata {
 // isStandardChoice reports whether ev is a token standard v1 choice the
 // classifier reads strictly, and fails on a choice of an unsupported
 // version of a token standard interface.
+//
+// A choice of a standard name exercised without an interface is a
+// template's own (the Ledger API names the interface of an interface
+// choice): any party may write one, with an argument and result of its
+// own types. It is read as the standard choice only if its argument and
+// result have the standard's shapes; otherwise it is any other choice.
 func isStandardChoice(ev *ledger.ExercisedEvent) (bool, error) {
 	if ev.InterfaceID != nil {
 		standard, supported := IsTokenStandardModule(ev.InterfaceID.ModuleName)
@@ -703,11 +709,32 @@ func isStandardChoice(ev *ledger.ExercisedEvent) (bool, error) {
 	}
 	switch ev.Choice {
 	case ChoiceTransferFactoryTransfer:
-		return ev.InterfaceID == nil || ev.InterfaceID.SameEntity(ledger.TransferFactoryInterface), nil
+		if ev.InterfaceID == nil {
+			return standardShapes(ev), nil
+		}
+		return ev.InterfaceID.SameEntity(ledger.TransferFactoryInterface), nil
 	case ChoiceInstructionAccept, ChoiceInstructionReject, ChoiceInstructionWithdraw, ChoiceInstructionUpdate:
-		return ev.InterfaceID == nil || ev.InterfaceID.SameEntity(ledger.TransferInstructionInterface), nil
+		if ev.InterfaceID == nil {
+			return standardShapes(ev), nil
+		}
+		return ev.InterfaceID.SameEntity(ledger.TransferInstructionInterface), nil
 	}
 	return false, nil
+}
+
+// standardShapes reports whether the argument and result of ev, a choice
+// of a standard name, decode as the standard choice's.
+func standardShapes(ev *ledger.ExercisedEvent) bool {
+	var err error
+	if ev.Choice == ChoiceTransferFactoryTransfer {
+		_, err = DecodeTransferFactoryTransfer(ev.ChoiceArgument)
+	} else {
+		_, err = DecodeInstructionChoice(ev.Choice, ev.ChoiceArgument)
+	}
+	if err == nil {
+		_, err = DecodeTransferInstructionResult(ev.ExerciseResult)
+	}
+	return err == nil
 }
 
 // MergedMetadata returns the metadata of an exercise, merged in the order
@@ -716,8 +743,10 @@ func isStandardChoice(ev *ledger.ExercisedEvent) (bool, error) {
 // result's meta.
 //
 // For the standard choices (TransferFactory_Transfer and the
-// TransferInstruction choices) the argument and result must have the
-// standard shapes, or an error says what is wrong. For any other choice
+// TransferInstruction choices, exercised through their interface) the
+// argument and result must have the standard shapes, or an error says
+// what is wrong; a template's own choice of such a name (no interface)
+// is read so only if they have. For any other choice
 // the fields are read where they have the Metadata shape, or are Some of
 // it (Amulet's own choices carry meta : Optional Metadata), and ignored
 // otherwise, since such choices are free to use those names for anything.

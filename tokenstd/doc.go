@@ -100,7 +100,10 @@
 // contract's implementation write, does not make it so. Nor is the
 // treasury the sender of a TransferFactory_Transfer it did not exercise
 // (the interface makes the sender the controller; a template may have a
-// choice of that name), whatever the argument's transfer.sender says. The
+// choice of that name), whatever the argument's transfer.sender says. A
+// template's own choice of a standard name (exercised without an
+// interface) whose argument or result is not of the standard's type is
+// any other choice, not malformed input. The
 // withdrawal id of the treasury's instruction is its own reason (or, if it
 // has none, that of the result of the instruction's choice), never one
 // from the metadata its receiver passes to the choice.
