@@ -6,6 +6,7 @@ import (
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/stretchr/testify/require"
 )
 
@@ -60,4 +61,26 @@ func TestMallorysChoiceNamedAsAStandardOneDoesNotHaltIngestion(t *testing.T) {
 			})
 		})
 	}
+}
+
+// The burned metadata of a registry's result is the registry's word, and
+// mallory is the registry of her own instrument. She sends the treasury 5
+// of it through her TransferFactory, her result saying burned = "abc";
+// she offers it 5 more and withdraws the offer, her result saying burned =
+// "-1". Neither burned amount is the treasury's fee (it sent nothing):
+// the ParseError for it halted ingestion.
+func TestMallorysBurnedInHerRegistrysResultDoesNotHaltIngestion(t *testing.T) {
+	burned := func(v string) func(ledger.Value) (ledger.Value, bool) {
+		return setTo(ledger.TextMapOf(map[string]string{
+			tokenstd.MetaTxKind: tokenstd.TxKindTransfer, tokenstd.MetaSender: forger, tokenstd.MetaBurned: v}))
+	}
+	requireNotStoppedBy(t, "mallory's burned metadata", func(r *rig, w *ledgertest.TokenWorld) {
+		r.append(w.Mint(forger, "100", malloryInstrument))
+		pay := w.Transfer(ledgertest.TransferSpec{Sender: forger, Receiver: treasury, Amount: "5", Reason: "acct-9", Instrument: malloryInstrument})
+		editResult(t, pay, 0, []string{"meta", "values"}, burned("abc"))
+		offer, cid := w.Offer(ledgertest.TransferSpec{Sender: forger, Receiver: treasury, Amount: "5", Reason: "acct-9", Instrument: malloryInstrument})
+		withdraw := w.Withdraw(cid)
+		editResult(t, withdraw, 0, []string{"meta", "values"}, burned("-1"))
+		r.append(pay, offer, withdraw)
+	})
 }
