@@ -229,9 +229,6 @@ func TestTokenBadInput(t *testing.T) {
 		{"result missing", 0, func(t testing.TB, tx *ledger.Transaction) {
 			tx.Events[0].(*ledger.ExercisedEvent).ExerciseResult = ledger.Value{}
 		}, "want record, got invalid", false},
-		{"burned malformed", 0, func(t testing.TB, tx *ledger.Transaction) {
-			editResult(t, tx, 0, []string{"meta", "values"}, setTo(ledger.TextMapOf(map[string]string{tokenstd.MetaBurned: "0.5 CC"})))
-		}, "malformed numeric", false},
 		{"TransferFactory of version 2", 0, func(t testing.TB, tx *ledger.Transaction) {
 			x := tx.Events[0].(*ledger.ExercisedEvent)
 			id := *x.InterfaceID

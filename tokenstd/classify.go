@@ -905,12 +905,6 @@ func (r *run) transferOp(e *ledger.ExercisedEvent, i int) error {
 		return r.fail(e.NodeID, "%s exercise result: %w", e.Choice, err)
 	}
 	meta := arg.Transfer.Meta.Merge(arg.ExtraArgs.Meta, res.Meta)
-	// What was burned is the registry's word, in its result: the sender's
-	// transfer.meta and extraArgs.meta are free text that a depositor
-	// writes, and the amount is not used here.
-	if _, err := r.burned(e.NodeID, res.Meta); err != nil {
-		return err
-	}
 	cs, err := r.collect(i)
 	if err != nil {
 		return err
@@ -924,6 +918,16 @@ func (r *run) transferOp(e *ledger.ExercisedEvent, i int) error {
 		// is a template's own (anyone's), its argument free text: the
 		// treasury is not its sender.
 		t.Sender = ""
+	}
+	// What was burned is the registry's word, in its result: the sender's
+	// transfer.meta and extraArgs.meta are free text that a depositor
+	// writes. It is checked only for the treasury's own transfer (its
+	// fee): of another's, the registry may be anyone's (mallory's, of her
+	// own instrument), and the amount is not used here.
+	if t.Sender == T {
+		if _, err := r.burned(e.NodeID, res.Meta); err != nil {
+			return err
+		}
 	}
 	main := cs.take(t.Instrument)
 	if t.Sender != T && t.Receiver != T && main == nil {
@@ -1030,11 +1034,6 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, std bool) error {
 		// whoever exercised the choice, a counterparty perhaps.
 		meta, own = in.Transfer.Meta.Merge(m), lenientMeta(e.ExerciseResult, "meta")
 	}
-	// As in transferOp: a burned amount in the sender's transfer.meta, or
-	// in the caller's metadata, is not the registry's and is not checked.
-	if _, err := r.burned(e.NodeID, own); err != nil {
-		return err
-	}
 	cs, err := r.collect(i)
 	if err != nil {
 		return err
@@ -1073,6 +1072,14 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, std bool) error {
 		}
 	}
 	t := in.Transfer
+	// As in transferOp: a burned amount in the sender's transfer.meta, or
+	// in the caller's metadata, is not the registry's and is not checked;
+	// the registry's is checked only for the treasury's own transfer.
+	if t.Sender == T {
+		if _, err := r.burned(e.NodeID, own); err != nil {
+			return err
+		}
+	}
 	main := cs.take(t.Instrument)
 	en := r.newEntry(e.NodeID, KindOther, t.Instrument, main)
 	en.Choice, en.TxKind, en.Meta = e.Choice, meta[MetaTxKind], meta

@@ -190,15 +190,15 @@ func TestSendersBurnedMetadataDoesNotStopADeposit(t *testing.T) {
 			tokenstd.MetaTxKind: tokenstd.TxKindTransfer, tokenstd.MetaSender: alice})))
 		requireDeposit(t, classifyAfter(t, dep), "10")
 	})
-	t.Run("the registry's own malformed burned amount still fails", func(t *testing.T) {
+	t.Run("the registry's own malformed burned amount does not stop it either", func(t *testing.T) {
+		// The registry of a deposit may be anyone's (the sender's own
+		// instrument): its burned amount is not the treasury's fee, and
+		// checking it would let any registry halt ingestion.
 		w := &ledgertest.TokenWorld{Sequence: true}
 		w.Mint(alice, "100")
 		dep := view(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "10", Reason: "acct-1"}))
 		editResult(t, dep, 0, []string{"meta", "values"}, setTo(ledger.TextMapOf(bad)))
-		_, err := tokenstd.Classify(dep, treasury, tokenstd.NewHoldingSet())
-		var pe *tokenstd.ParseError
-		require.ErrorAs(t, err, &pe)
-		require.ErrorContains(t, err, "malformed numeric")
+		requireDeposit(t, classifyAfter(t, dep), "10")
 	})
 }
 

@@ -17,16 +17,24 @@ import (
 // got 10: a negative burned amount is malformed input, a ParseError naming
 // the transaction, like a burned amount that is not a number.
 func TestNegativeBurnedAmountIsAParseError(t *testing.T) {
+	for _, burned := range []string{"-1", "0.5 CC"} {
+		t.Run(burned, func(t *testing.T) { requireBurnedIsAParseError(t, burned) })
+	}
+}
+
+// requireBurnedIsAParseError checks that the treasury's payment whose
+// registry says burned is a ParseError.
+func requireBurnedIsAParseError(t *testing.T, burned string) {
 	w := &ledgertest.TokenWorld{Sequence: true}
 	m := ledgertest.TokenProjection(w.Mint(treasury, "100"), treasury)
 	pay := ledgertest.TokenProjection(w.Transfer(ledgertest.TransferSpec{Sender: treasury, Receiver: alice, Amount: "10", Fee: "1"}), treasury)
 	reg := asRegistryChoice(pay, "Registry_Transfer")
 	editResult(t, reg, 0, []string{"meta"}, setTo(metadataValue(map[string]string{
 		tokenstd.MetaTxKind: tokenstd.TxKindTransfer, tokenstd.MetaSender: treasury, tokenstd.MetaReason: "wd-1",
-		tokenstd.MetaBurned: "-1"})))
+		tokenstd.MetaBurned: burned})))
 	std := cloneTx(pay)
 	editResult(t, std, 0, []string{"meta", "values"}, setTo(ledger.TextMapOf(map[string]string{
-		tokenstd.MetaTxKind: tokenstd.TxKindTransfer, tokenstd.MetaSender: treasury, tokenstd.MetaBurned: "-1"})))
+		tokenstd.MetaTxKind: tokenstd.TxKindTransfer, tokenstd.MetaSender: treasury, tokenstd.MetaBurned: burned})))
 
 	for name, tx := range map[string]*ledger.Transaction{"registry choice": reg, "TransferFactory_Transfer": std} {
 		t.Run(name, func(t *testing.T) {
@@ -36,7 +44,7 @@ func TestNegativeBurnedAmountIsAParseError(t *testing.T) {
 			set.Apply(es)
 			es, err = tokenstd.Classify(tx, treasury, set)
 			var pe *tokenstd.ParseError
-			require.True(t, errors.As(err, &pe), "burned -1 accepted: error %v, entries %+v", err, es)
+			require.True(t, errors.As(err, &pe), "burned %s accepted: error %v, entries %+v", burned, err, es)
 			require.Equal(t, tx.UpdateID, pe.UpdateID)
 			require.Equal(t, tx.Offset, pe.Offset)
 			require.Contains(t, err.Error(), tokenstd.MetaBurned)

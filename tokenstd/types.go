@@ -20,7 +20,11 @@ const (
 	// MetaReason is free text chosen by the sender: the deposit account id
 	// for deposits, the withdrawal id for the exchange's withdrawals.
 	MetaReason = "splice.lfdecentralizedtrust.org/reason"
-	// MetaBurned is the amount burned by the operation, as a decimal.
+	// MetaBurned is the amount burned by the operation, as a decimal. It
+	// is read, and a malformed or negative one is a ParseError, only in
+	// the treasury's own transfers (where it is the treasury's fee), and
+	// there only from the registry's metadata (the result's): in another
+	// party's transfer, to the treasury too, the registry may be anyone's.
 	MetaBurned = "splice.lfdecentralizedtrust.org/burned"
 )
 
