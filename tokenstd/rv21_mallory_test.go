@@ -1,6 +1,7 @@
 package tokenstd_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/cantonx/txhistory/ingest"
@@ -83,4 +84,67 @@ func TestMallorysBurnedInHerRegistrysResultDoesNotHaltIngestion(t *testing.T) {
 		editResult(t, withdraw, 0, []string{"meta", "values"}, burned("-1"))
 		r.append(pay, offer, withdraw)
 	})
+}
+
+// A contract's interface view is computed by its template's code, and the
+// view of mallory's template is hers: it may fail (the participant sends
+// the error instead) or hold values the standard does not allow (a
+// negative amount, an empty instrument id). She creates such contracts
+// implementing Holding and TransferInstruction, signed by her alone, with
+// the treasury as observer: they are no holding or instruction of the
+// treasury's (the treasury did not sign them, and none both names the
+// treasury and is signed by its instrument's admin), and must not halt
+// its ingestion.
+func TestMallorysMalformedViewsDoNotHaltIngestion(t *testing.T) {
+	w := &ledgertest.TokenWorld{Sequence: true}
+	w.Mint(forger, "1000", malloryInstrument)
+	var holding ledger.CreatedEvent
+	for _, ev := range w.Mint(bob, "5", malloryInstrument).Events {
+		if c, ok := ev.(*ledger.CreatedEvent); ok {
+			holding = *c
+		}
+	}
+	require.NotEmpty(t, holding.ContractID)
+	offer, icid := w.Offer(ledgertest.TransferSpec{Sender: forger, Receiver: treasury, Amount: "5", Reason: "acct-9",
+		Instrument: malloryInstrument})
+	var instr ledger.CreatedEvent
+	for _, ev := range offer.Events {
+		if c, ok := ev.(*ledger.CreatedEvent); ok && c.ContractID == icid {
+			instr = *c
+		}
+	}
+	require.NotEmpty(t, instr.ContractID)
+
+	n := 0
+	hers := func(c ledger.CreatedEvent, edit func(v *ledger.InterfaceView)) *ledger.Transaction {
+		n++
+		c.ContractID = fmt.Sprintf("00malloryVIEW%d", n)
+		c.NodeID, c.TemplateID = 0, forgedTemplate
+		c.Signatories, c.Observers, c.WitnessParties = []string{forger}, []string{treasury}, []string{treasury}
+		c.InterfaceViews = append([]ledger.InterfaceView(nil), c.InterfaceViews...)
+		edit(&c.InterfaceViews[0])
+		return malloryTx(&c)
+	}
+	failed := func(v *ledger.InterfaceView) {
+		v.Value, v.StatusCode, v.StatusMessage = ledger.Value{}, 9, "UNHANDLED_EXCEPTION: mallory says no"
+	}
+	edit := func(path []string, to ledger.Value) func(v *ledger.InterfaceView) {
+		return func(v *ledger.InterfaceView) { v.Value = editValue(t, v.Value, path, setTo(to)) }
+	}
+	for name, tx := range map[string]*ledger.Transaction{
+		"holding, view failed":         hers(holding, failed),
+		"holding, negative amount":     hers(holding, edit([]string{"amount"}, ledger.Numeric("-5.0"))),
+		"holding, empty instrument id": hers(holding, edit([]string{"instrumentId", "id"}, ledger.Text(""))),
+		"holding, the treasury's Amulet, negative amount": hers(holding, func(v *ledger.InterfaceView) {
+			v.Value = editValue(t, v.Value, []string{"owner"}, setTo(ledger.Party(treasury)))
+			v.Value = editValue(t, v.Value, []string{"instrumentId", "admin"}, setTo(ledger.Party(w.Instrument().Admin)))
+			v.Value = editValue(t, v.Value, []string{"amount"}, setTo(ledger.Numeric("-5.0")))
+		}),
+		"instruction, view failed":     hers(instr, failed),
+		"instruction, negative amount": hers(instr, edit([]string{"transfer", "amount"}, ledger.Numeric("-5.0"))),
+	} {
+		t.Run(name, func(t *testing.T) {
+			requireNotStoppedBy(t, "mallory's contract ("+name+")", func(r *rig, _ *ledgertest.TokenWorld) { r.append(tx) })
+		})
+	}
 }
