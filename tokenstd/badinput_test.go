@@ -172,8 +172,8 @@ func TestTokenBadInput(t *testing.T) {
 		{"holding owner is text", 3, func(t testing.TB, tx *ledger.Transaction) {
 			editView(t, tx, 3, []string{"owner"}, setTo(ledger.Text(treasury)))
 		}, "owner: want party, got text", false},
-		{"instrument admin missing", 4, func(t testing.TB, tx *ledger.Transaction) {
-			editView(t, tx, 4, []string{"instrumentId", "admin"}, drop)
+		{"instrument admin missing", 3, func(t testing.TB, tx *ledger.Transaction) {
+			editView(t, tx, 3, []string{"instrumentId", "admin"}, drop)
 		}, "instrumentId.admin: missing record field", false},
 		{"lock holders not a list", 3, func(t testing.TB, tx *ledger.Transaction) {
 			editView(t, tx, 3, []string{"lock"}, setTo(ledger.Some(ledger.Record(nil,

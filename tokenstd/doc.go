@@ -150,7 +150,15 @@
 // A transaction that cannot be read — missing fields, wrong value types,
 // malformed numerics, unknown interface versions, a failed interface view,
 // events that contradict each other — yields a *ParseError with the update
-// id, offset and node id, never a panic and never a silent skip. By
+// id, offset and node id, never a panic and never a silent skip. The one
+// exception is an interface view that failed or cannot be read of a
+// contract that cannot change the treasury's books: one the treasury did
+// not sign that is not a holding naming the treasury as owner signed by
+// its instrument's admin (as far as the view can be read). Such a view is
+// its template's code, and any party can make the treasury an observer
+// of its contracts: it is ignored, as the contract would be if read. (A
+// holding of a registry whose owners do not sign their holdings, with a
+// view that failed outright, is ignored too: nothing in it can be read.) By
 // default (Halt) the handler returns it and the batch is not committed;
 // with SetAside the transaction goes to the review_transaction table (with
 // the error and its protobuf JSON) and ingestion goes on.

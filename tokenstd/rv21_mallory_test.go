@@ -148,3 +148,42 @@ func TestMallorysMalformedViewsDoNotHaltIngestion(t *testing.T) {
 		})
 	}
 }
+
+// What may be the treasury's is still read strictly: a holding its
+// instrument's admin signed whose view names the treasury as owner (here
+// mallory's own instrument, a negative amount), and a contract the
+// treasury signed whose view failed (its Amulet holding), halt ingestion
+// naming the transaction: losing a deposit silently is worse.
+func TestMalformedViewOfWhatMayBeTheTreasurysStillHalts(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		mal  bool // mallory sends her own instrument (else alice Amulet)
+		edit func(h *ledger.CreatedEvent)
+	}{
+		{"mallory's instrument, negative amount", true, func(h *ledger.CreatedEvent) {
+			h.InterfaceViews[0].Value = editValue(t, h.InterfaceViews[0].Value, []string{"amount"}, setTo(ledger.Numeric("-5.0")))
+		}},
+		{"Amulet, view failed", false, func(h *ledger.CreatedEvent) {
+			require.Contains(t, h.Signatories, treasury)
+			v := &h.InterfaceViews[0]
+			v.Value, v.StatusCode, v.StatusMessage = ledger.Value{}, 9, "UNHANDLED_EXCEPTION"
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRig(t)
+			w, cp := committedDeposit(t, r, ingest.PoisonHalt)
+			spec := ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "5", Reason: "acct-1"}
+			if c.mal {
+				r.append(w.Mint(forger, "100", malloryInstrument))
+				spec.Sender, spec.Instrument = forger, malloryInstrument
+			}
+			tx := w.Transfer(spec)
+			c.edit(treasuryHolding(t, tx))
+			bad := r.append(tx)[0]
+			err := r.run(ingest.PoisonHalt)
+			require.GreaterOrEqual(t, r.checkpoint(), cp)
+			require.Less(t, r.checkpoint(), bad.Offset, "checkpoint moved past an unapplied transaction")
+			requireNamesTx(t, err, bad)
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/tokenstd"
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 )
 
@@ -16,7 +17,8 @@ import (
 // SetAside sets aside. Before, a lock expiring in such a year made
 // HandleBatch panic writing the holding's JSON, and an instruction whose
 // executeBefore lay there was stored, and the batch that consumed it failed
-// reading it back with an error that named no transaction.
+// reading it back with an error that named no transaction. (The latter is
+// now ignored: see the instruction deadline case.)
 func TestTimesOutsideDamlsRange(t *testing.T) {
 	t.Run("lock expiry", func(t *testing.T) {
 		tx := cloneTx(badBase(t))
@@ -50,12 +52,27 @@ func TestTimesOutsideDamlsRange(t *testing.T) {
 		}
 		require.True(t, edited, "the offer's instruction was not found")
 
+		// alice's offer to the treasury moves nothing of the treasury's
+		// until it accepts it, and any party may offer one (with a view of
+		// its own template's): an unreadable view is ignored, not set
+		// aside. The offer is the one the TransferFactory_Transfer
+		// argument says, and its acceptance alice's deposit.
 		b := setupHistory(t)
 		h := newHistory(t, tokenstd.Config{OnError: tokenstd.SetAside})
 		require.NoError(t, b.handle(t, h, []*ledger.Transaction{ov}, 1))
-		require.Equal(t, []string{ov.UpdateID}, reviewed(t, b))
+		require.Empty(t, reviewed(t, b))
+		pending, err := tokenstd.PendingInstructions(b.ctx, b.db, testSchema)
+		require.NoError(t, err)
+		require.Len(t, pending, 1)
+		require.Equal(t, in, pending[0].ContractID)
+		require.Less(t, pending[0].Transfer.ExecuteBefore.Year(), 10000)
 		require.NoError(t, b.handle(t, h, []*ledger.Transaction{ledgertest.TokenProjection(accept, treasury)}, 1),
-			"the acceptance of an offer that was set aside")
+			"the acceptance of the offer")
+		var deposited []string
+		require.NoError(t, b.db.SelectContext(b.ctx, &deposited, `SELECT amount::text FROM tokens.token_history
+			WHERE kind = 'deposit' AND account = 'acct-2' AND update_id = $1`, accept.UpdateID))
+		require.Len(t, deposited, 1)
+		requireDecimal(t, "25", decimal.RequireFromString(deposited[0]))
 	})
 }
 
