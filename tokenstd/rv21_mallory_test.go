@@ -28,8 +28,8 @@ func malloryTx(events ...ledger.Event) *ledger.Transaction {
 // requireNotStoppedBy ingests, after a committed deposit, what mallory did
 // (txs, or what add appends) and then alice's deposit of 7 Amulet for
 // acct-3, with History and the Reconciler under the default policies: Run
-// must ingest all of it and credit alice's deposit.
-func requireNotStoppedBy(t *testing.T, what string, add func(r *rig, w *ledgertest.TokenWorld)) {
+// must ingest all of it and credit alice's deposit. It returns the rig.
+func requireNotStoppedBy(t *testing.T, what string, add func(r *rig, w *ledgertest.TokenWorld)) *rig {
 	t.Helper()
 	r := newRig(t)
 	w, _ := committedDeposit(t, r, ingest.PoisonHalt)
@@ -40,6 +40,7 @@ func requireNotStoppedBy(t *testing.T, what string, add func(r *rig, w *ledgerte
 	require.Equal(t, r.p.LedgerEnd(), r.checkpoint())
 	require.Equal(t, 1, r.count(`SELECT count(*) FROM tokens.token_history
 		WHERE kind = 'deposit' AND account = 'acct-3' AND amount = 7`), "alice's deposit after %s is not credited", what)
+	return r
 }
 
 // A template may have a choice named as a token standard one: the Ledger
@@ -186,4 +187,27 @@ func TestMalformedViewOfWhatMayBeTheTreasurysStillHalts(t *testing.T) {
 			requireNamesTx(t, err, bad)
 		})
 	}
+}
+
+// A depositor writes the metadata of her transfer (transfer.meta,
+// extraArgs.meta) as she likes, a NUL character included, which
+// PostgreSQL text and jsonb cannot hold. Her deposit's text must not stop
+// the treasury's ingestion, nor lose the deposit: one whose note holds a
+// NUL is credited to its account, one whose reason does is recorded as
+// unassigned (no usable account), for its amount.
+func TestNULInADepositorsMetadataDoesNotHaltIngestion(t *testing.T) {
+	r := requireNotStoppedBy(t, "NUL characters in deposits' metadata", func(r *rig, w *ledgertest.TokenWorld) {
+		r.append(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "3", Reason: "acct-4",
+			Meta: map[string]string{"note": "hi\x00there", "x\x00": "y"}}))
+		r.append(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "4", Reason: "acct-4",
+			ExtraMeta: map[string]string{"note": "\x00"}}))
+		r.append(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "5", Reason: "acct-5\x00"}))
+		offer, cid := w.Offer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "6", Reason: "acct-4",
+			Meta: map[string]string{"note": "\x00"}})
+		r.append(offer, w.Accept(cid))
+	})
+	require.Equal(t, 3, r.count(`SELECT count(*) FROM tokens.token_history
+		WHERE kind = 'deposit' AND account = 'acct-4' AND amount IN (3, 4, 6)`), "deposits with a NUL in their notes")
+	require.Equal(t, 1, r.count(`SELECT count(*) FROM tokens.token_history
+		WHERE kind = 'deposit_unassigned' AND amount = 5`), "the deposit with a NUL in its reason")
 }
