@@ -88,12 +88,15 @@ func TestE2ETooManyDecimalsRejected(t *testing.T) {
 }
 
 // Under PoisonSetAside a token transaction whose text holds a NUL byte
-// (History rejects it as unstorable) must be set aside, not stop Run:
-// the review row's raw column is jsonb, which refuses \u0000.
+// (History rejects it as unstorable: here the id of the instrument its
+// admin signed, as a metadata NUL no longer is) must be set aside, not
+// stop Run: the review row's raw column is jsonb, which refuses \u0000.
 func TestE2ENULSetAside(t *testing.T) {
 	r := newRig(t)
 	w, cp := committedDeposit(t, r, ingest.PoisonSetAside)
-	bad := r.append(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "5", Reason: "acct-1\x00x"}))[0]
+	inst := w.Instrument("NUL\x00x")
+	r.append(w.Mint(alice, "100", inst))
+	bad := r.append(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "5", Reason: "acct-1", Instrument: inst}))[0]
 	good := r.append(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "7", Reason: "acct-2"}))[0]
 	err := r.run(ingest.PoisonSetAside)
 	t.Logf("Run: %v; checkpoint %d -> %d", err, cp, r.checkpoint())

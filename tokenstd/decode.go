@@ -345,6 +345,7 @@ func (r *reader) meta(v ledger.Value, at *path) Metadata {
 		return nil // as Merge and the store give empty metadata
 	}
 	out := make(Metadata, n)
+	var renamed map[string]bool // keys read from a label with a NUL
 	for i := range n {
 		e, _ := f.TextMapAt(i)
 		s, err := e.Value.AsText()
@@ -352,13 +353,32 @@ func (r *reader) meta(v ledger.Value, at *path) Metadata {
 			r.setElemErr(&p, fmt.Sprintf("[%q]", e.Label), err)
 			return nil
 		}
-		if _, dup := out[e.Label]; dup {
-			r.setErr(&p, &ledger.ValueError{Msg: fmt.Sprintf("duplicate key %q", e.Label)})
-			return nil
+		k := withoutNUL(e.Label)
+		if _, dup := out[k]; dup {
+			if k == e.Label && !renamed[k] {
+				r.setErr(&p, &ledger.ValueError{Msg: fmt.Sprintf("duplicate key %q", e.Label)})
+				return nil
+			}
+			continue // a label with a NUL read as another one: the first stays
 		}
-		out[e.Label] = s
+		if k != e.Label {
+			put(&renamed, k, true)
+		}
+		out[k] = withoutNUL(s)
 	}
 	return out
+}
+
+// withoutNUL returns s with each NUL character replaced by U+FFFD.
+// Metadata is free text its writers (a depositor: transfer.meta,
+// extraArgs.meta) choose, and PostgreSQL's text and jsonb cannot hold a
+// NUL: kept, it would make the transaction unstorable, and any depositor
+// could halt ingestion. DefaultAccount refuses a reason holding U+FFFD.
+func withoutNUL(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
 func (r *reader) instrument(v ledger.Value, at *path) Instrument {

@@ -158,7 +158,11 @@
 // its template's code, and any party can make the treasury an observer
 // of its contracts: it is ignored, as the contract would be if read. (A
 // holding of a registry whose owners do not sign their holdings, with a
-// view that failed outright, is ignored too: nothing in it can be read.) By
+// view that failed outright, is ignored too: nothing in it can be read.)
+// Metadata is its writers' free text (a depositor writes transfer.meta
+// and extraArgs.meta): a NUL character in it, which PostgreSQL cannot
+// store, reads as U+FFFD rather than making the deposit unstorable, and a
+// reason holding one names no account (DefaultAccount). By
 // default (Halt) the handler returns it and the batch is not committed;
 // with SetAside the transaction goes to the review_transaction table (with
 // the error and its protobuf JSON) and ingestion goes on.

@@ -153,13 +153,14 @@ const MaxAccountLen = 256
 // DefaultAccount is the AccountFunc used when none is configured: the
 // reason with surrounding white space removed is the account, if it is not
 // empty, at most MaxAccountLen runes long, valid UTF-8 and free of control
-// characters.
+// characters and of U+FFFD (the replacement character, which metadata
+// holds for each NUL the sender wrote: see Metadata).
 func DefaultAccount(reason string) (string, bool) {
 	s := strings.TrimSpace(reason)
 	if s == "" || !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxAccountLen {
 		return "", false
 	}
-	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
+	if strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == utf8.RuneError }) >= 0 {
 		return "", false
 	}
 	return s, true

@@ -454,11 +454,14 @@ func TestTokenNewHistoryValidates(t *testing.T) {
 
 // TestTokenHistoryRejectsUnstorableText: a NUL byte in ledger text cannot go
 // into PostgreSQL; it is bad input (a *ParseError), not a database failure.
+// (Here in the id of the instrument of a holding its admin signed; in
+// metadata, free text, a NUL reads as U+FFFD.)
 func TestTokenHistoryRejectsUnstorableText(t *testing.T) {
 	b := setupHistory(t)
 	w := &ledgertest.TokenWorld{Sequence: true}
-	w.Mint(alice, "100")
-	tx := ledgertest.TokenProjection(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "10", Reason: "acct-1\x00"}), treasury)
+	inst := w.Instrument("NUL\x00")
+	w.Mint(alice, "100", inst)
+	tx := ledgertest.TokenProjection(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "10", Reason: "acct-1", Instrument: inst}), treasury)
 	err := b.handle(t, newHistory(t, tokenstd.Config{}), []*ledger.Transaction{tx}, 1)
 	var pe *tokenstd.ParseError
 	require.ErrorAs(t, err, &pe)

@@ -10,16 +10,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Anyone can send the treasury a transfer whose metadata is megabytes of
-// text; one with a NUL byte is refused as unstorable. The error, which is
-// logged, returned by Run and stored in the review row, must not quote the
-// whole text.
+// An instrument's admin can send the treasury a holding whose instrument
+// id is megabytes of text; one with a NUL byte is refused as unstorable.
+// The error, which is logged, returned by Run and stored in the review
+// row, must not quote the whole text.
 func TestSecUnstorableLongTextErrorIsBounded(t *testing.T) {
 	b := setupHistory(t)
 	w := &ledgertest.TokenWorld{Sequence: true}
-	w.Mint(alice, "100")
-	long := "acct-1" + strings.Repeat("x", 1<<20) + "\x00"
-	tx := ledgertest.TokenProjection(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "10", Reason: long}), treasury)
+	inst := w.Instrument("acct-1" + strings.Repeat("x", 1<<20) + "\x00")
+	w.Mint(alice, "100", inst)
+	tx := ledgertest.TokenProjection(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "10", Reason: "acct-1", Instrument: inst}), treasury)
 	err := b.handle(t, newHistory(t, tokenstd.Config{}), []*ledger.Transaction{tx}, 1)
 	var pe *tokenstd.ParseError
 	require.ErrorAs(t, err, &pe)

@@ -50,7 +50,11 @@ type Instrument struct {
 func (i Instrument) String() string { return i.ID + "@" + i.Admin }
 
 // Metadata is the token standard's Metadata record: a map of text values.
-// Keys of the form "domain/name" are namespaced by DNS domain.
+// Keys of the form "domain/name" are namespaced by DNS domain. Decoded, a
+// NUL character in a key or value reads as U+FFFD (PostgreSQL cannot
+// store a NUL, and metadata is its writer's free text: a depositor's NUL
+// must not make the deposit unstorable); where two keys then read the
+// same, the first stays.
 type Metadata map[string]string
 
 // Merge returns a new Metadata holding m's entries overwritten by those of
