@@ -211,3 +211,30 @@ func TestNULInADepositorsMetadataDoesNotHaltIngestion(t *testing.T) {
 	require.Equal(t, 1, r.count(`SELECT count(*) FROM tokens.token_history
 		WHERE kind = 'deposit_unassigned' AND amount = 5`), "the deposit with a NUL in its reason")
 }
+
+// A choice's tx-kind metadata makes the exercise one operation, its
+// sub-events not looked at again. Mallory sends the treasury 10 Amulet for
+// acct-8, a genuine transfer through the TransferFactory interface, from
+// inside a choice of her own contract whose argument's meta says tx-kind
+// burn, mint, merge-split, unlock or one of her own, with the treasury as
+// a choice observer. Her choice is not the
+// registry's: the transfer inside it is a deposit, credited to acct-8, not
+// a fee, a mint or an entry of another kind that credits no one.
+func TestMallorysTxKindAroundADepositDoesNotSwallowIt(t *testing.T) {
+	for _, kind := range []string{tokenstd.TxKindBurn, tokenstd.TxKindMint, tokenstd.TxKindMergeSplit, tokenstd.TxKindUnlock, "mallory-kind"} {
+		t.Run(kind, func(t *testing.T) {
+			r := requireNotStoppedBy(t, "mallory's tx-kind "+kind, func(r *rig, w *ledgertest.TokenWorld) {
+				r.append(w.Mint(forger, "100"))
+				wrapped := w.Tx(w.WrapOp(ledgertest.TokenWrap{Actor: forger, Choice: "Mallory_Wrap"},
+					w.TransferOp(ledgertest.TransferSpec{Sender: forger, Receiver: treasury, Amount: "10", Reason: "acct-8"})))
+				editArg(t, wrapped, 0, nil, addField("meta", metadataValue(map[string]string{tokenstd.MetaTxKind: kind})))
+				// The treasury a choice observer: it sees her exercise.
+				root := wrapped.Events[0].(*ledger.ExercisedEvent)
+				root.WitnessParties = append(root.WitnessParties, treasury)
+				r.append(wrapped)
+			})
+			require.Equal(t, 1, r.count(`SELECT count(*) FROM tokens.token_history
+				WHERE kind = 'deposit' AND account = 'acct-8' AND amount = 10`), "mallory's deposit inside her tx-kind %s", kind)
+		})
+	}
+}
