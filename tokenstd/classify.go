@@ -55,7 +55,10 @@ func Classify(tx *ledger.Transaction, treasury string, lookup HoldingLookup) ([]
 //     tx-kind transfer, is one transfer; the events below it are part of it
 //     and not looked at again. Likewise for the TransferInstruction choices
 //     and for any exercise carrying another tx-kind (merge-split, burn,
-//     mint, unlock, expire-dust, or one this package does not know).
+//     mint, unlock, expire-dust, or one this package does not know),
+//     unless a standard choice exercised through its interface is below
+//     it: a transfer is no part of a burn or a mint, the tx-kind may be
+//     its caller's, and that choice is the operation.
 //   - Operations nested inside other exercises (a wallet's batch, an
 //     automation's choice) are found by descending into those exercises.
 //   - The treasury's net change is the amount of its holdings created
@@ -534,10 +537,30 @@ func (r *run) operation(e *ledger.ExercisedEvent, i int) (bool, error) {
 	if err != nil {
 		return false, r.fail(e.NodeID, "%w", err)
 	}
-	if meta[MetaTxKind] == "" {
+	kind := meta[MetaTxKind]
+	if kind == "" || kind != TxKindTransfer && r.wrapsInterfaceChoice(i) {
 		return false, nil
 	}
 	return true, r.txKindOp(e, i, meta)
+}
+
+// wrapsInterfaceChoice reports whether the subtree of the exercise at
+// index i holds a token standard choice exercised through its interface.
+// An exercise whose tx-kind is not transfer (burn, mint, merge-split, one
+// of its own) is then not one operation: a standard transfer choice is a
+// transfer, not part of a burn or a mint, and the tx-kind may be its
+// caller's free text (a depositor's own choice wrapping her deposit, the
+// treasury a choice observer). The standard choices inside it are the
+// operations, classified as such.
+func (r *run) wrapsInterfaceChoice(i int) bool {
+	for _, ev := range r.events[i+1 : r.subtreeEnd(i)] {
+		if x, ok := ev.(*ledger.ExercisedEvent); ok && x.InterfaceID != nil {
+			if std, _ := isStandardChoice(x); std {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // views decodes the token standard interface views of a created event into
