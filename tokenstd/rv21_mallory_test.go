@@ -238,3 +238,30 @@ func TestMallorysTxKindAroundADepositDoesNotSwallowIt(t *testing.T) {
 		})
 	}
 }
+
+// An interface is named by its package, module and entity; module names
+// are not reserved. Mallory's own package declares an interface in a
+// module named Splice.Api.Token.TransferInstructionV1, entity
+// TransferInstruction or TransferFactory, whose choices take and return
+// types of her own; she exercises them on her contract, the treasury an
+// observer. Read as the standard's, their arguments are malformed: a
+// ParseError that halted ingestion.
+func TestMallorysInterfaceNamedAsAStandardOneDoesNotHaltIngestion(t *testing.T) {
+	for _, c := range []struct{ entity, choice string }{
+		{"TransferFactory", "TransferFactory_Transfer"},
+		{"TransferInstruction", "TransferInstruction_Withdraw"},
+	} {
+		t.Run(c.choice, func(t *testing.T) {
+			iface := ledger.Identifier{PackageID: "mallorypkg", ModuleName: "Splice.Api.Token.TransferInstructionV1", EntityName: c.entity}
+			requireNotStoppedBy(t, "mallory's own interface choice "+c.choice, func(r *rig, _ *ledgertest.TokenWorld) {
+				r.append(malloryTx(&ledger.ExercisedEvent{
+					ContractID: "00malloryIFACE", TemplateID: forgedTemplate, InterfaceID: &iface, Choice: c.choice,
+					ImplementedInterfaces: []ledger.Identifier{iface},
+					ChoiceArgument:        ledger.Record(nil, ledger.F("anything", ledger.Int64(1))),
+					ExerciseResult:        ledger.Text("whatever"), ActingParties: []string{forger}, Consuming: true,
+					WitnessParties: []string{treasury},
+				}))
+			})
+		})
+	}
+}
