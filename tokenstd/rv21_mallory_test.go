@@ -245,14 +245,20 @@ func TestMallorysTxKindAroundADepositDoesNotSwallowIt(t *testing.T) {
 // TransferInstruction or TransferFactory, whose choices take and return
 // types of her own; she exercises them on her contract, the treasury an
 // observer. Read as the standard's, their arguments are malformed: a
-// ParseError that halted ingestion.
+// ParseError that halted ingestion. Likewise for an interface of hers in
+// a module named as a version 2 of the standard's: an unsupported
+// version, which halted ingestion.
 func TestMallorysInterfaceNamedAsAStandardOneDoesNotHaltIngestion(t *testing.T) {
-	for _, c := range []struct{ entity, choice string }{
-		{"TransferFactory", "TransferFactory_Transfer"},
-		{"TransferInstruction", "TransferInstruction_Withdraw"},
+	for _, c := range []struct{ module, entity, choice string }{
+		{"Splice.Api.Token.TransferInstructionV1", "TransferFactory", "TransferFactory_Transfer"},
+		{"Splice.Api.Token.TransferInstructionV1", "TransferInstruction", "TransferInstruction_Withdraw"},
+		// A version this package does not read: that of an interface of
+		// hers, not the standard's.
+		{"Splice.Api.Token.TransferInstructionV2", "TransferInstruction", "TransferInstruction_Withdraw"},
+		{"Splice.Api.Token.HoldingV2", "Holding", "Mallory_Anything"},
 	} {
-		t.Run(c.choice, func(t *testing.T) {
-			iface := ledger.Identifier{PackageID: "mallorypkg", ModuleName: "Splice.Api.Token.TransferInstructionV1", EntityName: c.entity}
+		t.Run(c.module+":"+c.choice, func(t *testing.T) {
+			iface := ledger.Identifier{PackageID: "mallorypkg", ModuleName: c.module, EntityName: c.entity}
 			requireNotStoppedBy(t, "mallory's own interface choice "+c.choice, func(r *rig, _ *ledgertest.TokenWorld) {
 				r.append(malloryTx(&ledger.ExercisedEvent{
 					ContractID: "00malloryIFACE", TemplateID: forgedTemplate, InterfaceID: &iface, Choice: c.choice,
