@@ -518,30 +518,131 @@ func (r *run) subtreeEnd(i int) int {
 func (r *run) operation(e *ledger.ExercisedEvent, i int) (bool, error) {
 	std, err := isStandardChoice(e)
 	if err != nil {
-		return false, r.fail(e.NodeID, "%w", err)
+		if err := r.unreadable(i, err); err != nil {
+			return false, err
+		}
 	}
-	switch {
-	case std && e.Choice == ChoiceTransferFactoryTransfer:
-		return true, r.transferOp(e, i)
-	case std:
-		return true, r.instructionOp(e, i, true)
+	if std {
+		a, err := decodeStandard(e)
+		switch {
+		case err != nil:
+			if err := r.unreadable(i, err); err != nil {
+				return false, err
+			}
+		case e.Choice == ChoiceTransferFactoryTransfer:
+			return true, r.transferOp(e, i, a)
+		default:
+			return true, r.instructionOp(e, i, &a)
+		}
 	}
 	if e.Consuming {
 		if _, known, err := r.instruction(e.ContractID, e.NodeID); err != nil {
 			return false, err
 		} else if known {
-			return true, r.instructionOp(e, i, false)
+			return true, r.instructionOp(e, i, nil)
 		}
 	}
-	meta, err := MergedMetadata(e)
-	if err != nil {
-		return false, r.fail(e.NodeID, "%w", err)
-	}
+	meta := lenientMerged(e)
 	kind := meta[MetaTxKind]
 	if kind == "" || kind != TxKindTransfer && r.wrapsInterfaceChoice(i) {
 		return false, nil
 	}
 	return true, r.txKindOp(e, i, meta)
+}
+
+// standardArgs are the decoded argument and result of a standard choice.
+type standardArgs struct {
+	transfer TransferFactoryTransfer // TransferFactory_Transfer's argument
+	extra    ExtraArgs               // a TransferInstruction choice's
+	res      TransferInstructionResult
+}
+
+// decodeStandard decodes the argument and result of e, a standard choice.
+func decodeStandard(e *ledger.ExercisedEvent) (standardArgs, error) {
+	var a standardArgs
+	var err error
+	if e.Choice == ChoiceTransferFactoryTransfer {
+		a.transfer, err = DecodeTransferFactoryTransfer(e.ChoiceArgument)
+	} else {
+		a.extra, err = DecodeInstructionChoice(e.Choice, e.ChoiceArgument)
+	}
+	if err != nil {
+		return a, fmt.Errorf("%s choice argument: %w", e.Choice, err)
+	}
+	if a.res, err = DecodeTransferInstructionResult(e.ExerciseResult); err != nil {
+		return a, fmt.Errorf("%s exercise result: %w", e.Choice, err)
+	}
+	return a, nil
+}
+
+// unreadable decides about the exercise at index i, a choice of a token
+// standard interface (by its module's and entity's names) whose version
+// this package does not read or whose argument or result is not of the
+// standard's types (err): a ParseError if it may change the treasury's
+// books (touchesTreasury), else nil, and the exercise is read as any other
+// choice. Module names are not reserved: any party's package may declare
+// an interface named as the standard's, with choices of its own types.
+func (r *run) unreadable(i int, err error) error {
+	mine, lerr := r.touchesTreasury(i)
+	if lerr != nil {
+		return lerr
+	}
+	if mine {
+		return r.fail(r.events[i].Node(), "%w", err)
+	}
+	return nil
+}
+
+// touchesTreasury reports whether the subtree of the exercise at index i
+// may change the treasury's books: the treasury acts in it or signs a
+// contract created in it, a holding created in it names the treasury as
+// owner and is signed by its instrument's admin, or it consumes a holding
+// or an instruction of the treasury's.
+func (r *run) touchesTreasury(i int) (bool, error) {
+	T := r.c.Treasury
+	for _, ev := range r.events[i:r.subtreeEnd(i)] {
+		var consumed string
+		switch x := ev.(type) {
+		case *ledger.CreatedEvent:
+			if slices.Contains(x.Signatories, T) {
+				return true, nil
+			}
+			for _, v := range x.InterfaceViews {
+				if v.InterfaceID.SameEntity(ledger.HoldingInterface) && r.mayBeTreasurys(x, v.Value, true) {
+					return true, nil
+				}
+			}
+		case *ledger.ExercisedEvent:
+			if slices.Contains(x.ActingParties, T) {
+				return true, nil
+			}
+			if x.Consuming {
+				consumed = x.ContractID
+			}
+		case *ledger.ArchivedEvent:
+			consumed = x.ContractID
+		}
+		if consumed == "" {
+			continue
+		}
+		if _, ok := r.created[consumed]; ok {
+			return true, nil
+		}
+		if r.holdings != nil {
+			h, ok, err := r.holdings.LookupHolding(consumed)
+			if err != nil {
+				return false, fmt.Errorf("tokenstd: transaction %s at offset %d, node %d: looking up holding %s: %w",
+					r.tx.UpdateID, r.tx.Offset, ev.Node(), consumed, err)
+			}
+			if ok && h.Owner == T {
+				return true, nil
+			}
+		}
+		if _, known, err := r.instruction(consumed, ev.Node()); err != nil || known {
+			return known, err
+		}
+	}
+	return false, nil
 }
 
 // wrapsInterfaceChoice reports whether the subtree of the exercise at
@@ -761,7 +862,7 @@ func (r *run) collect(i int) (*changes, error) {
 	root := r.events[i].(*ledger.ExercisedEvent)
 	cs := &changes{}
 	end := r.subtreeEnd(i)
-	for _, ev := range r.events[i:end] {
+	for k, ev := range r.events[i:end] {
 		switch e := ev.(type) {
 		case *ledger.CreatedEvent:
 			h, in, err := r.create(e, cs)
@@ -781,7 +882,9 @@ func (r *run) collect(i int) (*changes, error) {
 					return nil, r.fail(x.NodeID, "last descendant node id %d is below the node id", x.LastDescendantNodeID)
 				}
 				if _, err := isStandardChoice(x); err != nil {
-					return nil, r.fail(x.NodeID, "%w", err)
+					if err := r.unreadable(i+k, err); err != nil {
+						return nil, err
+					}
 				}
 				if !x.Consuming {
 					continue
@@ -952,15 +1055,8 @@ func (r *run) burned(node int32, meta Metadata) (decimal.Decimal, error) {
 	return d, nil
 }
 
-func (r *run) transferOp(e *ledger.ExercisedEvent, i int) error {
-	arg, err := DecodeTransferFactoryTransfer(e.ChoiceArgument)
-	if err != nil {
-		return r.fail(e.NodeID, "%s choice argument: %w", e.Choice, err)
-	}
-	res, err := DecodeTransferInstructionResult(e.ExerciseResult)
-	if err != nil {
-		return r.fail(e.NodeID, "%s exercise result: %w", e.Choice, err)
-	}
+func (r *run) transferOp(e *ledger.ExercisedEvent, i int, a standardArgs) error {
+	arg, res := a.transfer, a.res
 	meta := arg.Transfer.Meta.Merge(arg.ExtraArgs.Meta, res.Meta)
 	cs, err := r.collect(i)
 	if err != nil {
@@ -1065,31 +1161,25 @@ func (r *run) offer(e *Entry, in Instruction) {
 	}
 }
 
-func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, std bool) error {
+// instructionOp classifies the exercise at index i on a transfer
+// instruction: a standard choice with its decoded argument and result a,
+// or, with a nil, a choice outside the standard on a known instruction.
+func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, a *standardArgs) error {
 	in, known, err := r.instruction(e.ContractID, e.NodeID)
 	if err != nil {
 		return err
 	}
+	std := a != nil
 	var res TransferInstructionResult
 	var meta, own Metadata // own: the registry's (the result's), where a burned amount is checked
 	if std {
-		extra, err := DecodeInstructionChoice(e.Choice, e.ChoiceArgument)
-		if err != nil {
-			return r.fail(e.NodeID, "%s choice argument: %w", e.Choice, err)
-		}
-		if res, err = DecodeTransferInstructionResult(e.ExerciseResult); err != nil {
-			return r.fail(e.NodeID, "%s exercise result: %w", e.Choice, err)
-		}
-		meta, own = in.Transfer.Meta.Merge(extra.Meta, res.Meta), res.Meta
+		res = a.res
+		meta, own = in.Transfer.Meta.Merge(a.extra.Meta, res.Meta), res.Meta
 	} else {
-		m, err := MergedMetadata(e)
-		if err != nil {
-			return r.fail(e.NodeID, "%w", err)
-		}
 		// The result's metadata is the registry's word; the argument's
 		// (its transfer.meta, extraArgs.meta) is the free text of
 		// whoever exercised the choice, a counterparty perhaps.
-		meta, own = in.Transfer.Meta.Merge(m), lenientMeta(e.ExerciseResult, "meta")
+		meta, own = in.Transfer.Meta.Merge(lenientMerged(e)), lenientMeta(e.ExerciseResult, "meta")
 	}
 	cs, err := r.collect(i)
 	if err != nil {

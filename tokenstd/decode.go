@@ -708,6 +708,17 @@ func lenientNested(v ledger.Value, outer, label string) Metadata {
 	return lenientMeta(f, label)
 }
 
+// lenientMerged is MergedMetadata for a choice that is not a standard one.
+func lenientMerged(ev *ledger.ExercisedEvent) Metadata {
+	arg := ev.ChoiceArgument
+	return Metadata(nil).Merge(
+		lenientNested(arg, "transfer", "meta"),
+		lenientNested(arg, "extraArgs", "meta"),
+		lenientMeta(arg, "meta"),
+		lenientMeta(ev.ExerciseResult, "meta"),
+	)
+}
+
 // isStandardChoice reports whether ev is a token standard v1 choice the
 // classifier reads strictly, and fails on a choice of an unsupported
 // version of a token standard interface.
@@ -776,13 +787,7 @@ func MergedMetadata(ev *ledger.ExercisedEvent) (Metadata, error) {
 		return nil, err
 	}
 	if !std {
-		arg := ev.ChoiceArgument
-		return Metadata(nil).Merge(
-			lenientNested(arg, "transfer", "meta"),
-			lenientNested(arg, "extraArgs", "meta"),
-			lenientMeta(arg, "meta"),
-			lenientMeta(ev.ExerciseResult, "meta"),
-		), nil
+		return lenientMerged(ev), nil
 	}
 	var transferMeta, extraMeta Metadata
 	if ev.Choice == ChoiceTransferFactoryTransfer {

@@ -155,22 +155,33 @@
 // A transaction that cannot be read — missing fields, wrong value types,
 // malformed numerics, unknown interface versions, a failed interface view,
 // events that contradict each other — yields a *ParseError with the update
-// id, offset and node id, never a panic and never a silent skip. The one
-// exception is an interface view that failed or cannot be read of a
-// contract that cannot change the treasury's books: one the treasury did
-// not sign that is not a holding naming the treasury as owner signed by
-// its instrument's admin (as far as the view can be read). Such a view is
-// its template's code, and any party can make the treasury an observer
-// of its contracts: it is ignored, as the contract would be if read. (A
-// holding of a registry whose owners do not sign their holdings, with a
-// view that failed outright, is ignored too: nothing in it can be read.)
+// id, offset and node id, never a panic and never a silent skip. The
+// exceptions are what cannot change the treasury's books, which any party
+// can put before the treasury by making it an observer of its contracts:
+//
+//   - An interface view that failed or cannot be read of a contract the
+//     treasury did not sign that is not a holding naming the treasury as
+//     owner signed by its instrument's admin (as far as the view can be
+//     read). Such a view is its template's code: it is ignored, as the
+//     contract would be if read. (A holding of a registry whose owners do
+//     not sign their holdings, with a view that failed outright, is
+//     ignored too: nothing in it can be read.)
+//   - A choice of an interface named as a token standard one (module names
+//     are not reserved) whose version this package does not read, or whose
+//     argument or result is not of the standard's types, in whose subtree
+//     the treasury neither acts, nor signs a contract created, nor gets a
+//     holding signed by its instrument's admin, nor has a holding or an
+//     instruction consumed: it is read as any other choice.
+//
+// By default (Halt) the handler returns the *ParseError and the batch is
+// not committed; with SetAside the transaction goes to the
+// review_transaction table (with the error and its protobuf JSON) and
+// ingestion goes on.
+//
 // Metadata is its writers' free text (a depositor writes transfer.meta
 // and extraArgs.meta): a NUL character in it, which PostgreSQL cannot
 // store, reads as U+FFFD rather than making the deposit unstorable, and a
-// reason holding one names no account (DefaultAccount). By
-// default (Halt) the handler returns it and the batch is not committed;
-// with SetAside the transaction goes to the review_transaction table (with
-// the error and its protobuf JSON) and ingestion goes on.
+// reason holding one names no account (DefaultAccount).
 //
 // # Guarantees
 //
