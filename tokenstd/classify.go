@@ -645,6 +645,17 @@ func (r *run) touchesTreasury(i int) (bool, error) {
 	return false, nil
 }
 
+// treasuryActs reports whether the treasury is an acting party of the
+// exercise at index i or of one below it.
+func (r *run) treasuryActs(i int) bool {
+	for _, ev := range r.events[i:r.subtreeEnd(i)] {
+		if x, ok := ev.(*ledger.ExercisedEvent); ok && slices.Contains(x.ActingParties, r.c.Treasury) {
+			return true
+		}
+	}
+	return false
+}
+
 // wrapsInterfaceChoice reports whether the subtree of the exercise at
 // index i holds a token standard choice exercised through its interface.
 // An exercise whose tx-kind is not transfer (burn, mint, merge-split, one
@@ -1325,6 +1336,7 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 	cs.root = e.NodeID
 	T := r.c.Treasury
 	kind := meta[MetaTxKind]
+	acts := r.treasuryActs(i)
 	for i, inst := range cs.order {
 		en := r.newEntry(e.NodeID, KindOther, inst, cs.byOrder[i])
 		en.Choice, en.TxKind, en.Meta, en.Reason = e.Choice, kind, meta, meta[MetaReason]
@@ -1352,6 +1364,14 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 				// else's holding it is the treasury's own merge or split,
 				// whose loss is the fee.
 				sender = T
+			}
+			if sender == T && !acts && len(en.Archived) > 0 {
+				// The treasury's holdings left in an operation it did not
+				// act in, closing no instruction of its own: it sent
+				// nothing, whatever the metadata (its writer's word) says.
+				// A holding its instrument's admin alone signed is the
+				// admin's to archive: the loss is no withdrawal.
+				break
 			}
 			var burned decimal.Decimal
 			if sender == T && en.Amount.IsNegative() {

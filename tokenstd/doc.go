@@ -86,7 +86,11 @@
 // tx-kind transfer from the treasury that cost it only the burned fee and
 // gave no one else a holding, or that names no sender and gave no one else
 // a holding, is a transfer to itself: merge_split, as through
-// TransferFactory_Transfer.
+// TransferFactory_Transfer. Named or not, the treasury is the sender of a
+// tx-kind transfer that spent its holdings, unless one of its instructions
+// closed there, only if it acts in it (the exercise's or one below it):
+// a holding its instrument's admin alone signed is the admin's to
+// archive, and such a loss is no withdrawal (an other entry).
 // Merge-splits, burns, mints, locks and unlocks have kinds of their own.
 // Events that do not concern the treasury give no entry. A contract whose
 // Holding view names the treasury as owner is the treasury's holding only
