@@ -1204,13 +1204,16 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, a *standardArgs) er
 		// withdraw the sender's.
 		in = Instruction{ContractID: e.ContractID}
 		in.Transfer.Sender = meta[MetaSender]
-		if in.Transfer.Sender == T && !spent(cs) {
+		if in.Transfer.Sender == T && !(spent(cs) && r.treasuryActs(i)) {
 			// The metadata is the free text of whoever exercised the
 			// choice and of the contract's implementation: the treasury
 			// sent the transfer only if the choice spent its holdings (an
 			// instruction of its own ends by spending or unlocking the
 			// funds it locked, which a contract it did not sign cannot)
-			// or it acted itself (withdraw, below).
+			// with its authority (it acts in an exercise below: the
+			// archive of a holding it signed; a holding its instrument's
+			// admin alone signed is the admin's to archive), or it acted
+			// itself (withdraw, below).
 			in.Transfer.Sender = ""
 		}
 		if slices.Contains(e.ActingParties, T) {

@@ -105,8 +105,10 @@
 // ignored, not an error, and moves no withdrawal whatever reason it names.
 // A standard choice on an instruction not known to be the treasury's has
 // the treasury as sender only if the treasury exercised it or its holdings
-// were spent inside it: the choice's metadata, which its caller and the
-// contract's implementation write, does not make it so. Nor is the
+// were spent inside it with its authority (the treasury acts in an
+// exercise inside it, as in the archive of a holding it signed): the
+// choice's metadata, which its caller and the contract's implementation
+// write, does not make it so. Nor is the
 // treasury the sender of a TransferFactory_Transfer it did not exercise
 // (the interface makes the sender the controller; a template may have a
 // choice of that name), whatever the argument's transfer.sender says. A
