@@ -39,6 +39,33 @@ type Classifier struct {
 	// Account maps a deposit's reason to an account. Nil means
 	// DefaultAccount.
 	Account AccountFunc
+	// Instruments, if not empty, are the only instruments whose contracts
+	// and transfers count; see Config.Instruments.
+	Instruments []Instrument
+}
+
+// counts reports whether inst is one of c.Instruments, or none are listed.
+func (c Classifier) counts(inst Instrument) bool {
+	return len(c.Instruments) == 0 || slices.Contains(c.Instruments, inst)
+}
+
+// mayCount is counts for an instrument id value (InstrumentId) that may not
+// be read as one: it is false only if what can be read of it (its admin,
+// and its id if text) is of no listed instrument.
+func (c Classifier) mayCount(inst ledger.Value) bool {
+	if len(c.Instruments) == 0 {
+		return true
+	}
+	av, _ := inst.Field("admin")
+	admin, err := av.AsParty()
+	if err != nil {
+		return true // not told: as if listed
+	}
+	iv, _ := inst.Field("id")
+	id, idErr := iv.AsText()
+	return slices.ContainsFunc(c.Instruments, func(l Instrument) bool {
+		return l.Admin == admin && (idErr != nil || l.ID == id)
+	})
 }
 
 // Classify is Classifier{Treasury: treasury}.Classify(tx, lookup).
@@ -634,7 +661,7 @@ func (r *run) touchesTreasury(i int) (bool, error) {
 				return false, fmt.Errorf("tokenstd: transaction %s at offset %d, node %d: looking up holding %s: %w",
 					r.tx.UpdateID, r.tx.Offset, ev.Node(), consumed, err)
 			}
-			if ok && h.Owner == T {
+			if ok && h.Owner == T && r.c.counts(h.Instrument) {
 				return true, nil
 			}
 		}
@@ -734,8 +761,20 @@ func (r *run) views(e *ledger.CreatedEvent, hv *HoldingView, iv *TransferInstruc
 // with the treasury as observer, whose view is that template's code, or
 // another party's offer to the treasury, which moves nothing of the
 // treasury's until the treasury accepts it (and an accept of an
-// instruction not known is read from the choice).
+// instruction not known is read from the choice). A contract whose view's
+// instrument, as far as it can be read, is not among the Instruments
+// counted is ignored too, whoever signed it.
 func (r *run) mayBeTreasurys(e *ledger.CreatedEvent, view ledger.Value, holding bool) bool {
+	var inst ledger.Value
+	if holding {
+		inst, _ = view.Field("instrumentId")
+	} else {
+		t, _ := view.Field("transfer")
+		inst, _ = t.Field("instrumentId")
+	}
+	if !r.c.mayCount(inst) {
+		return false
+	}
 	if slices.Contains(e.Signatories, r.c.Treasury) {
 		return true
 	}
@@ -743,7 +782,6 @@ func (r *run) mayBeTreasurys(e *ledger.CreatedEvent, view ledger.Value, holding 
 		return false
 	}
 	owner, _ := view.Field("owner")
-	inst, _ := view.Field("instrumentId")
 	admin, _ := inst.Field("admin")
 	o, _ := owner.AsParty()
 	a, _ := admin.AsParty()
@@ -777,6 +815,12 @@ func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instructio
 		// mallory's code with the treasury's authority.
 		isHolding = false
 	}
+	if isHolding && !r.c.counts(hv.Instrument) {
+		// An instrument not counted: anyone may create one and send the
+		// treasury holdings of it. Ignored, as a forged holding is, for
+		// every owner.
+		isHolding = false
+	}
 	if isHolding {
 		if hv.Owner == r.c.Treasury {
 			h = &Holding{ContractID: e.ContractID, HoldingView: hv, Created: r.pos(e.NodeID)}
@@ -808,6 +852,9 @@ func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instructio
 		// the treasury's funds (it locks them) by the treasury, its sender.
 		// Another is no instruction of the treasury's: it is ignored.
 		isInstr = false
+	}
+	if isInstr && !r.c.counts(iv.Transfer.Instrument) {
+		isInstr = false // an instrument not counted, as for holdings
 	}
 	if isInstr && (iv.Transfer.Sender == r.c.Treasury || iv.Transfer.Receiver == r.c.Treasury) {
 		in = &Instruction{ContractID: e.ContractID, TransferInstructionView: iv, Created: r.pos(e.NodeID)}
@@ -863,6 +910,11 @@ func (r *run) instruction(cid string, node int32) (Instruction, bool, error) {
 	if err != nil {
 		return Instruction{}, false, fmt.Errorf("tokenstd: transaction %s at offset %d, node %d: looking up transfer instruction %s: %w",
 			r.tx.UpdateID, r.tx.Offset, node, cid, err)
+	}
+	if ok && !r.c.counts(in.Transfer.Instrument) {
+		// Stored before its instrument stopped counting: read as an
+		// instruction not known, as any other of the instrument.
+		return Instruction{}, false, nil
 	}
 	return in, ok, nil
 }
@@ -1076,6 +1128,13 @@ func (r *run) transferOp(e *ledger.ExercisedEvent, i int, a standardArgs) error 
 	cs.root = e.NodeID
 	t := arg.Transfer
 	T := r.c.Treasury
+	if !r.c.counts(t.Instrument) {
+		// A transfer of an instrument not counted, its result and its
+		// metadata (the registry's, anyone's) change nothing of the
+		// treasury's; what else changed inside is reported as leftovers.
+		r.finish(nil, cs)
+		return nil
+	}
 	if t.Sender == T && !slices.Contains(e.ActingParties, T) {
 		// Through the TransferFactory interface the sender is the choice's
 		// controller. A choice of that name the treasury did not exercise

@@ -178,6 +178,14 @@
 //     the treasury neither acts, nor signs a contract created, nor gets a
 //     holding signed by its instrument's admin, nor has a holding or an
 //     instruction consumed: it is read as any other choice.
+//   - Anything of an instrument not listed in Config.Instruments (when the
+//     list is not empty): its holdings, its transfer instructions and its
+//     TransferFactory_Transfer choices are ignored, as forged contracts
+//     are, however malformed. Anyone can be the admin of an instrument of
+//     their own, so that a holding its admin signed names the treasury
+//     proves nothing else; with the default empty list, malformed data of
+//     such an instrument halts ingestion. An exchange should list the
+//     instruments it supports.
 //
 // By default (Halt) the handler returns the *ParseError and the batch is
 // not committed; with SetAside the transaction goes to the

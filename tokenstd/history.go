@@ -97,6 +97,23 @@ type Config struct {
 	// Logger receives a warning per set-aside transaction. Default
 	// slog.Default().
 	Logger *slog.Logger
+	// Instruments, if not empty, are the only instruments (admin and id)
+	// whose contracts and transfers can change the treasury's books. A
+	// holding, transfer instruction or TransferFactory_Transfer of another
+	// instrument is ignored as a forged contract is: no entry, no holding
+	// or instruction row, and no error, however malformed its data (its
+	// amount, its id, its registry's result and metadata). Malformed data
+	// of a listed instrument is still a ParseError. Holdings of another
+	// instrument stored before it was left out are still followed until
+	// archived; its stored instructions are read as ones not known.
+	//
+	// Empty (the default), every instrument counts. Anyone can create an
+	// instrument, administer it and send the treasury holdings of it, with
+	// an amount or an id that cannot be read or stored, or close transfer
+	// instructions of it in ways that cannot be told apart: under the
+	// default OnError (Halt) that halts ingestion. An exchange should list
+	// the instruments it supports.
+	Instruments []Instrument
 }
 
 // History is the ingest.Handler that keeps the treasury's token standard
@@ -156,12 +173,18 @@ func NewHistory(cfg Config) (*History, error) {
 	if cfg.OnError != Halt && cfg.OnError != SetAside {
 		return nil, fmt.Errorf("tokenstd: Config.OnError: unknown policy %d", int(cfg.OnError))
 	}
+	for i, inst := range cfg.Instruments {
+		if inst.Admin == "" || inst.ID == "" {
+			return nil, fmt.Errorf("tokenstd: Config.Instruments[%d] (%q): both the admin party and the id are required", i, inst.String())
+		}
+	}
+	cfg.Instruments = slices.Clone(cfg.Instruments)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	return &History{
 		cfg:        cfg,
-		classifier: Classifier{Treasury: cfg.Treasury, Account: cfg.Account},
+		classifier: Classifier{Treasury: cfg.Treasury, Account: cfg.Account, Instruments: cfg.Instruments},
 		holdings:   schema.Qualify(cfg.Schema, HoldingTable),
 		instrs:     schema.Qualify(cfg.Schema, InstructionTable),
 		history:    schema.Qualify(cfg.Schema, HistoryTable),
