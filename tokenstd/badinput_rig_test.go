@@ -28,6 +28,7 @@ type rig struct {
 	p       *ledgertest.Participant
 	client  *ledger.Client
 	handler ingest.Handler
+	store   *withdrawal.Store
 	batches []int // transactions per HandleBatch call
 }
 
@@ -40,23 +41,32 @@ func newRig(t *testing.T) *rig {
 	client, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = client.Close() })
+	r := &rig{t: t, b: b, p: p, client: client}
+	r.configure(nil)
+	return r
+}
+
+// configure makes r's handlers anew, History counting only instruments
+// (every instrument if empty).
+func (r *rig) configure(instruments []tokenstd.Instrument) {
+	t := r.t
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// As examples/ingestd newHandler.
-	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Schema: testSchema, Logger: log})
+	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Schema: testSchema, Logger: log, Instruments: instruments})
 	require.NoError(t, err)
-	store, err := withdrawal.NewStore(b.db, withdrawal.Config{Schema: testSchema, Treasury: treasury, Logger: log})
+	store, err := withdrawal.NewStore(r.b.db, withdrawal.Config{Schema: testSchema, Treasury: treasury, Logger: log})
 	require.NoError(t, err)
 	rec, err := withdrawal.NewReconciler(store, withdrawal.ReconcilerConfig{Logger: log, History: history})
 	require.NoError(t, err)
-	r := &rig{t: t, b: b, p: p, client: client}
 	count := ingest.HandlerFunc(func(_ context.Context, _ *sqlx.Tx, bt *ingest.Batch) error {
 		if len(bt.Transactions) > 0 {
 			r.batches = append(r.batches, len(bt.Transactions))
 		}
 		return nil
 	})
+	r.store = store
 	r.handler = ingest.Handlers(history, rec, count)
-	return r
 }
 
 func (r *rig) append(txs ...*ledger.Transaction) []*ledger.Transaction {
