@@ -17,6 +17,7 @@ import (
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/schema"
+	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/lib/pq"
 )
 
@@ -27,7 +28,8 @@ import (
 // machine can read in the process list.
 type config struct {
 	ledger, admin        string
-	synchronizers        []string // the treasury's, for the withdrawal clock
+	synchronizers        []string              // the treasury's, for the withdrawal clock
+	instruments          []tokenstd.Instrument // the only ones booked; none: every one
 	party, schema        string
 	dsn                  string   // from TXHISTORY_DSN or -dsn-file
 	demoIgnored          []string // the host's settings -demo did not use
@@ -130,6 +132,9 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	synchronizers := ""
 	str(&synchronizers, "synchronizers", "TXHISTORY_SYNCHRONIZERS", "",
 		"comma-separated ids of every synchronizer the treasury's withdrawals may commit on: withdrawals expire by the earliest record time ingested on them, none while one has none (withdrawal.Config.Synchronizers); empty: every synchronizer seen so far")
+	instruments := ""
+	str(&instruments, "instruments", "TXHISTORY_INSTRUMENTS", "",
+		"comma-separated instruments the exchange supports, each id@admin (e.g. Amulet@DSO::1220…): only their holdings and transfers are booked, another instrument's are ignored (tokenstd.Config.Instruments); empty: every instrument, and anyone who creates one can halt ingestion with malformed data of it")
 	dsnFile := ""
 	str(&dsnFile, "dsn-file", conn.EnvDSNFile, "", "file holding the PostgreSQL connection string (else $"+conn.EnvDSN+")")
 	fs.BoolVar(&c.plaintext, "plaintext", envBool("plaintext", "TXHISTORY_PLAINTEXT", false), "connect to the participant without TLS (loopback only!) ($TXHISTORY_PLAINTEXT)")
@@ -170,7 +175,7 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	fs.BoolVar(&c.migrateOnly, "migrate-only", false, "apply schema migrations and exit")
 	fs.IntVar(&c.migrateTo, "migrate-to", -1, "with -migrate-only: migrate to exactly this version, undoing later ones (to roll back to an older release; 0 drops every table); -1: this build's latest")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDur("shutdown-timeout", "TXHISTORY_SHUTDOWN_TIMEOUT", 30*time.Second), "after SIGTERM, how long to wait for the last commit ($TXHISTORY_SHUTDOWN_TIMEOUT)")
-	fs.BoolVar(&c.demo, "demo", false, "run against an in-process fake participant that keeps appending, and a local PostgreSQL of its own; the host's database, party, participant, credentials, start offset, synchronizers, -migrate=false and metrics address are not used")
+	fs.BoolVar(&c.demo, "demo", false, "run against an in-process fake participant that keeps appending, and a local PostgreSQL of its own; the host's database, party, participant, credentials, start offset, synchronizers, instruments, -migrate=false and metrics address are not used")
 	demoRate := int64(0)
 	fs.Int64Var(&demoRate, "demo-rate", 200, "with -demo: transactions appended per second")
 	demoBacklog := int64(0)
@@ -202,6 +207,11 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 			c.synchronizers = append(c.synchronizers, id)
 		}
 	}
+	var instrumentsErr error
+	c.instruments, instrumentsErr = parseInstruments(instruments)
+	if instrumentsErr != nil && !c.demo {
+		return nil, instrumentsErr
+	}
 	c.maxBatch, c.streamBuffer, c.demoRate, c.demoBacklog = int(maxBatch), int(streamBuffer), int(demoRate), int(demoBacklog)
 	c.receiveWindow = int(receiveWindow)
 
@@ -224,6 +234,27 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	}
 	c.token = getenv(conn.EnvToken)
 	return c, c.validate()
+}
+
+// parseInstruments reads -instruments: a comma-separated list of
+// instruments, each id@admin (as tokenstd.Instrument.String renders it;
+// the admin is after the last @). Empty entries are skipped.
+func parseInstruments(s string) ([]tokenstd.Instrument, error) {
+	var out []tokenstd.Instrument
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		var inst tokenstd.Instrument
+		if i := strings.LastIndexByte(item, '@'); i >= 0 {
+			inst = tokenstd.Instrument{ID: strings.TrimSpace(item[:i]), Admin: strings.TrimSpace(item[i+1:])}
+		}
+		if inst.ID == "" || inst.Admin == "" {
+			return nil, fmt.Errorf("-instruments (or $TXHISTORY_INSTRUMENTS): %q: want id@admin, neither empty, e.g. Amulet@DSO::1220…", item)
+		}
+		out = append(out, inst)
+	}
+	return out, nil
 }
 
 // defaultMetricsAddr is where /metrics and /healthz are served unless
@@ -278,6 +309,9 @@ func (c *config) dropHostSettings(secrets map[string]bool, metricsGiven bool) []
 	}
 	if len(c.synchronizers) > 0 {
 		dropped, c.synchronizers = append(dropped, "-synchronizers"), nil
+	}
+	if len(c.instruments) > 0 {
+		dropped, c.instruments = append(dropped, "-instruments"), nil
 	}
 	if !metricsGiven {
 		if c.metricsAddr != defaultMetricsAddr {

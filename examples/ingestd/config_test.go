@@ -13,6 +13,7 @@ import (
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/internal/syncbuf"
+	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/stretchr/testify/require"
 )
 
@@ -201,4 +202,30 @@ func TestSynchronizersSetting(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, c.synchronizers)
 	require.Contains(t, c.demoIgnored, "-synchronizers")
+}
+
+// TestInstrumentsSetting: TXHISTORY_INSTRUMENTS (or -instruments) lists the
+// instruments booked, each id@admin; an entry without an admin or an id is
+// a configuration error naming it; the demo drops the host's.
+func TestInstrumentsSetting(t *testing.T) {
+	env := map[string]string{conn.EnvLedger: "v:1", conn.EnvParty: "p", conn.EnvDSN: "postgres://u:pw@db/x",
+		"TXHISTORY_INSTRUMENTS": "Amulet@DSO::1220aa, USDx@issuer::1220bb,"}
+	c, err := parseConfig(nil, envOf(env), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []tokenstd.Instrument{{Admin: "DSO::1220aa", ID: "Amulet"}, {Admin: "issuer::1220bb", ID: "USDx"}}, c.instruments)
+	c, err = parseConfig([]string{"-instruments", "a@b@DSO::1"}, envOf(env), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []tokenstd.Instrument{{Admin: "DSO::1", ID: "a@b"}}, c.instruments, "the admin is after the last @")
+	for _, bad := range []string{"Amulet", "Amulet@", "@DSO::1220aa", "Amulet@DSO::1, @x"} {
+		_, err = parseConfig([]string{"-instruments", bad}, envOf(env), io.Discard)
+		require.ErrorContains(t, err, "-instruments", "%q", bad)
+		require.ErrorContains(t, err, "want id@admin", "%q", bad)
+	}
+	c, err = parseConfig(nil, envOf(map[string]string{conn.EnvLedger: "v:1", conn.EnvParty: "p", conn.EnvDSN: "postgres://u:pw@db/x"}), io.Discard)
+	require.NoError(t, err)
+	require.Empty(t, c.instruments, "by default every instrument counts")
+	c, err = parseConfig([]string{"-demo"}, envOf(env), io.Discard)
+	require.NoError(t, err)
+	require.Empty(t, c.instruments)
+	require.Contains(t, c.demoIgnored, "-instruments")
 }

@@ -173,7 +173,7 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 	}
 	defer client.Close()
 
-	handler, err := newHandler(db, cfg.party, cfg.schema, cfg.synchronizers, log)
+	handler, err := newHandler(db, cfg.party, cfg.schema, cfg.synchronizers, cfg.instruments, log)
 	if err != nil {
 		return startup(err)
 	}
@@ -266,8 +266,8 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 // embedding txhistory plugs its deposit crediter (tokenstd.Config.Credit)
 // and its refunder (withdrawal.Config.Refunder) in here; without a
 // refunder, expired withdrawals are released and logged but credit no one.
-func newHandler(db *sqlx.DB, party, schemaName string, synchronizers []string, log *slog.Logger) (ingest.Handler, error) {
-	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: party, Schema: schemaName, Logger: log})
+func newHandler(db *sqlx.DB, party, schemaName string, synchronizers []string, instruments []tokenstd.Instrument, log *slog.Logger) (ingest.Handler, error) {
+	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: party, Schema: schemaName, Logger: log, Instruments: instruments})
 	if err != nil {
 		return nil, err
 	}
