@@ -23,27 +23,28 @@ var amulet = tokenstd.Instrument{Admin: ledgertest.TokenDefaultAdmin, ID: ledger
 // does to halt the treasury's ingestion; each appends its transactions and
 // returns the one that halts it when every instrument counts.
 var instrumentAttacks = []struct {
-	name string
-	add  func(t *testing.T, r *rig, w *ledgertest.TokenWorld) *ledger.Transaction
+	name  string
+	halts string // what the error says
+	add   func(t *testing.T, r *rig, w *ledgertest.TokenWorld) *ledger.Transaction
 }{
-	{"malformed amount", func(t *testing.T, r *rig, w *ledgertest.TokenWorld) *ledger.Transaction {
+	{"malformed amount", "holding view: ledger: value at amount: negative amount", func(t *testing.T, r *rig, w *ledgertest.TokenWorld) *ledger.Transaction {
 		r.append(w.Mint(forger, "100", malloryInstrument))
 		tx := w.Transfer(ledgertest.TransferSpec{Sender: forger, Receiver: treasury, Amount: "5", Reason: "acct-1", Instrument: malloryInstrument})
 		h := treasuryHolding(t, tx)
 		h.InterfaceViews[0].Value = editValue(t, h.InterfaceViews[0].Value, []string{"amount"}, setTo(ledger.Numeric("-5.0")))
 		return r.append(tx)[0]
 	}},
-	{"NUL in the instrument id", func(t *testing.T, r *rig, w *ledgertest.TokenWorld) *ledger.Transaction {
+	{"NUL in the instrument id", "is not storable", func(t *testing.T, r *rig, w *ledgertest.TokenWorld) *ledger.Transaction {
 		inst := ledgertest.TokenInstrument{Admin: forger, ID: "M\x00L"}
 		r.append(w.Mint(forger, "100", inst))
 		return r.append(w.Transfer(ledgertest.TransferSpec{Sender: forger, Receiver: treasury, Amount: "5", Reason: "acct-1", Instrument: inst}))[0]
 	}},
-	{"3 kB instrument id", func(t *testing.T, r *rig, w *ledgertest.TokenWorld) *ledger.Transaction {
+	{"3 kB instrument id", "token_holding_live_idx", func(t *testing.T, r *rig, w *ledgertest.TokenWorld) *ledger.Transaction {
 		inst := ledgertest.TokenInstrument{Admin: forger, ID: randomText(3000)}
 		r.append(w.Mint(forger, "100", inst))
 		return r.append(w.Transfer(ledgertest.TransferSpec{Sender: forger, Receiver: treasury, Amount: "5", Reason: "acct-1", Instrument: inst}))[0]
 	}},
-	{"two instructions closed for one amount", func(t *testing.T, r *rig, w *ledgertest.TokenWorld) *ledger.Transaction {
+	{"two instructions closed for one amount", "which of them was done cannot be told", func(t *testing.T, r *rig, w *ledgertest.TokenWorld) *ledger.Transaction {
 		// She offers the treasury 5 MAL twice, for acct-1 and acct-2,
 		// then archives both offers in a choice of hers that says
 		// tx-kind transfer and gives the treasury 5 MAL beside them:
@@ -91,6 +92,7 @@ func TestInstrumentsNotListedCannotHaltIngestion(t *testing.T) {
 			require.GreaterOrEqual(t, r.checkpoint(), cp)
 			require.Less(t, r.checkpoint(), bad.Offset, "checkpoint moved past an unapplied transaction")
 			requireNamesTx(t, err, bad)
+			require.ErrorContains(t, err, a.halts)
 		})
 		t.Run(a.name+"/Amulet listed", func(t *testing.T) {
 			r := newRig(t)
