@@ -55,7 +55,7 @@ func (r *rig) configure(instruments []tokenstd.Instrument) {
 	// As examples/ingestd newHandler.
 	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Schema: testSchema, Logger: log, Instruments: instruments})
 	require.NoError(t, err)
-	store, err := withdrawal.NewStore(r.b.db, withdrawal.Config{Schema: testSchema, Treasury: treasury, Logger: log})
+	store, err := withdrawal.NewStore(r.b.db, withdrawal.Config{Schema: testSchema, Treasury: treasury, Logger: log, Instruments: instruments})
 	require.NoError(t, err)
 	rec, err := withdrawal.NewReconciler(store, withdrawal.ReconcilerConfig{Logger: log, History: history})
 	require.NoError(t, err)

@@ -96,7 +96,7 @@ func newEnv(t *testing.T, cfg withdrawal.Config, rcfg withdrawal.ReconcilerConfi
 	}
 	store, err := withdrawal.NewStore(db, cfg)
 	require.NoError(t, err)
-	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Logger: quietLog})
+	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Logger: quietLog, Instruments: cfg.Instruments})
 	require.NoError(t, err)
 	switch rcfg.History.(type) {
 	case nil:

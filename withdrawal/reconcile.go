@@ -167,6 +167,10 @@ func NewReconciler(s *Store, cfg ReconcilerConfig) (*Reconciler, error) {
 	if s == nil {
 		return nil, errors.New("withdrawal: NewReconciler: nil store")
 	}
+	if h, ok := cfg.History.(interface{ Classifier() tokenstd.Classifier }); ok && !sameInstruments(h.Classifier().Instruments, s.cfg.Instruments) {
+		return nil, fmt.Errorf("withdrawal: NewReconciler: the History's Instruments %v differ from the store's Config.Instruments %v: give both the same list (a withdrawal of an instrument History ignores would expire and be refunded though paid)",
+			h.Classifier().Instruments, s.cfg.Instruments)
+	}
 	pure := cfg.Recovery == nil
 	if pure {
 		cfg.Recovery = RecoveryFunc(RecoverFromLedger)
@@ -453,4 +457,18 @@ func (s *Store) outcomes(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) ([]O
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// sameInstruments reports whether a and b list the same instruments, in
+// any order.
+func sameInstruments(a, b []tokenstd.Instrument) bool {
+	key := func(l []tokenstd.Instrument) []string {
+		ks := make([]string, len(l))
+		for i, inst := range l {
+			ks[i] = inst.Admin + "\x00" + inst.ID
+		}
+		slices.Sort(ks)
+		return slices.Compact(ks)
+	}
+	return slices.Equal(key(a), key(b))
 }

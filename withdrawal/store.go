@@ -103,6 +103,13 @@ type Config struct {
 	// refunded. A treasury on more than one synchronizer should list them
 	// (or name each request's, Request.SynchronizerID).
 	Synchronizers []string
+	// Instruments, if not empty, are the only instruments Create takes a
+	// withdrawal of. Give it the list of tokenstd.Config.Instruments:
+	// ingestion ignores the transfers of any other instrument, so a
+	// withdrawal of one would never be seen paid, would expire and be
+	// refunded (the user paid twice). NewReconciler refuses a History whose
+	// list differs. Default empty: every instrument.
+	Instruments []tokenstd.Instrument
 	// Logger receives what the store, reconciler and automation do.
 	// Default slog.Default().
 	Logger *slog.Logger
@@ -160,6 +167,12 @@ func NewStore(db *sqlx.DB, cfg Config) (*Store, error) {
 		return nil, errors.New("withdrawal: Config.Synchronizers holds an empty synchronizer id")
 	}
 	cfg.Synchronizers = slices.Compact(slices.Sorted(slices.Values(cfg.Synchronizers)))
+	for i, inst := range cfg.Instruments {
+		if inst.Admin == "" || inst.ID == "" {
+			return nil, fmt.Errorf("withdrawal: Config.Instruments[%d] (%q): both the admin party and the id are required", i, inst.String())
+		}
+	}
+	cfg.Instruments = slices.Clone(cfg.Instruments)
 	cps, err := checkpoint.NewStore(cfg.Schema)
 	if err != nil {
 		return nil, err
@@ -423,7 +436,7 @@ const createSavepoint = "txhistory_withdrawal_create"
 // (ingest.IsTransientDBError).
 func (s *Store) CreateTx(ctx context.Context, tx *sqlx.Tx, r Request) (*Withdrawal, error) {
 	r = r.normalize()
-	if err := r.validate(s.cfg.IsWithdrawalID); err != nil {
+	if err := r.validate(s.cfg.IsWithdrawalID, s.cfg.Instruments); err != nil {
 		return nil, err
 	}
 	if _, err := tx.ExecContext(ctx, `SAVEPOINT `+createSavepoint); err != nil {

@@ -190,7 +190,7 @@ func (r Request) normalize() Request {
 	return r
 }
 
-func (r Request) validate(isID func(string) bool) error {
+func (r Request) validate(isID func(string) bool, instruments []tokenstd.Instrument) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: withdrawal %q: %s", ErrInvalidRequest, r.ID, fmt.Sprintf(format, args...))
 	}
@@ -203,6 +203,8 @@ func (r Request) validate(isID func(string) bool) error {
 		return bad("reserved funds %s are negative", r.ReservedFunds)
 	case r.Instrument.Admin == "" || r.Instrument.ID == "":
 		return bad("instrument %q has no admin or no id", r.Instrument)
+	case len(instruments) > 0 && !slices.Contains(instruments, r.Instrument):
+		return bad("instrument %q is not among Config.Instruments: ingestion ignores its transfers, so this withdrawal would never be seen paid", r.Instrument)
 	case r.Receiver == "":
 		return bad("no receiver")
 	case r.UserAccount == "":

@@ -271,7 +271,7 @@ func newHandler(db *sqlx.DB, party, schemaName string, synchronizers []string, i
 	if err != nil {
 		return nil, err
 	}
-	store, err := withdrawal.NewStore(db, withdrawal.Config{Schema: schemaName, Treasury: party, Synchronizers: synchronizers, Logger: log})
+	store, err := withdrawal.NewStore(db, withdrawal.Config{Schema: schemaName, Treasury: party, Synchronizers: synchronizers, Instruments: instruments, Logger: log})
 	if err != nil {
 		return nil, err
 	}
