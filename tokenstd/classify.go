@@ -83,9 +83,10 @@ func Classify(tx *ledger.Transaction, treasury string, lookup HoldingLookup) ([]
 //     and not looked at again. Likewise for the TransferInstruction choices
 //     and for any exercise carrying another tx-kind (merge-split, burn,
 //     mint, unlock, expire-dust, or one this package does not know),
-//     unless a standard choice exercised through its interface is below
-//     it: a transfer is no part of a burn or a mint, the tx-kind may be
-//     its caller's, and that choice is the operation.
+//     unless a transfer is below it (a standard choice exercised through
+//     its interface, or an exercise whose metadata says tx-kind
+//     transfer): a transfer is no part of a burn or a mint, the tx-kind
+//     may be its caller's, and the transfer is the operation.
 //   - Operations nested inside other exercises (a wallet's batch, an
 //     automation's choice) are found by descending into those exercises.
 //   - The treasury's net change is the amount of its holdings created
@@ -133,6 +134,10 @@ type run struct {
 	entries    []Entry
 	loose      map[looseKey]*change
 	looseOrder []looseKey
+
+	// nextTransfer[k] is the index of the first transfer (isTransfer) at
+	// or after k, len(events) if none; made on first use (wrapsTransfer).
+	nextTransfer []int
 }
 
 // put sets (*m)[k], making the map first if it is nil.
@@ -571,7 +576,7 @@ func (r *run) operation(e *ledger.ExercisedEvent, i int) (bool, error) {
 	}
 	meta := lenientMerged(e)
 	kind := meta[MetaTxKind]
-	if kind == "" || kind != TxKindTransfer && r.wrapsInterfaceChoice(i) {
+	if kind == "" || kind != TxKindTransfer && r.wrapsTransfer(i) {
 		return false, nil
 	}
 	return true, r.txKindOp(e, i, meta)
@@ -683,23 +688,43 @@ func (r *run) treasuryActs(i int) bool {
 	return false
 }
 
-// wrapsInterfaceChoice reports whether the subtree of the exercise at
-// index i holds a token standard choice exercised through its interface.
-// An exercise whose tx-kind is not transfer (burn, mint, merge-split, one
-// of its own) is then not one operation: a standard transfer choice is a
-// transfer, not part of a burn or a mint, and the tx-kind may be its
-// caller's free text (a depositor's own choice wrapping her deposit, the
-// treasury a choice observer). The standard choices inside it are the
-// operations, classified as such.
-func (r *run) wrapsInterfaceChoice(i int) bool {
-	for _, ev := range r.events[i+1 : r.subtreeEnd(i)] {
-		if x, ok := ev.(*ledger.ExercisedEvent); ok && x.InterfaceID != nil {
-			if std, _ := isStandardChoice(x); std {
-				return true
+// wrapsTransfer reports whether the subtree of the exercise at index i
+// holds a transfer: a token standard choice exercised through its
+// interface, or an exercise whose metadata says tx-kind transfer (a
+// registry's own choice, such as Amulet's TransferPreapproval_Send). An
+// exercise whose tx-kind is not transfer (burn, mint, merge-split, one of
+// its own) is then not one operation: a transfer is not part of a burn or
+// a mint, and the tx-kind may be its caller's free text (a depositor's
+// own choice wrapping her deposit, the treasury a choice observer). The
+// transfers inside it are the operations, classified as such.
+func (r *run) wrapsTransfer(i int) bool {
+	if r.nextTransfer == nil {
+		// Once per transaction, each exercise looked at once: nested
+		// exercises of their own tx-kinds would otherwise read the
+		// metadata below them again at every level.
+		r.nextTransfer = make([]int, len(r.events)+1)
+		next := len(r.events)
+		r.nextTransfer[next] = next
+		for k := len(r.events) - 1; k >= 0; k-- {
+			if x, ok := r.events[k].(*ledger.ExercisedEvent); ok && isTransfer(x) {
+				next = k
 			}
+			r.nextTransfer[k] = next
 		}
 	}
-	return false
+	return r.nextTransfer[i+1] < r.subtreeEnd(i)
+}
+
+// isTransfer reports whether x is a transfer: a token standard choice
+// exercised through its interface, or a choice whose metadata says tx-kind
+// transfer.
+func isTransfer(x *ledger.ExercisedEvent) bool {
+	if x.InterfaceID != nil {
+		if std, _ := isStandardChoice(x); std {
+			return true
+		}
+	}
+	return lenientMerged(x)[MetaTxKind] == TxKindTransfer
 }
 
 // views decodes the token standard interface views of a created event into

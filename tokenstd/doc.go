@@ -52,10 +52,11 @@
 // metadata says tx-kind = transfer, is one transfer; the events below it
 // are its sub-events and are not looked at again. A choice with another
 // tx-kind (burn, mint, merge-split, one of its own) is one operation too,
-// unless a standard choice exercised through its interface is below it: a
+// unless a transfer is below it (a standard choice exercised through its
+// interface, or a choice whose metadata says tx-kind = transfer): a
 // transfer is no part of a burn or a mint, and the tx-kind may be its
 // caller's free text (a depositor's own choice around her deposit), so the
-// standard choices below it are the operations. The treasury's net change
+// transfers below it are the operations. The treasury's net change
 // is the amount of its holdings created inside it minus that of its
 // holdings archived inside it; an archive carries no amount, so archived
 // holdings are looked up in the holding set (a HoldingLookup). A holding
