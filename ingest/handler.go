@@ -98,8 +98,10 @@ func (b *Batch) WithRead(v any, early bool) *Batch {
 // are faults instead, retried as the Ingester's own are (with backoff,
 // counted by MaxAttempts) under either policy: a transient database fault
 // (IsTransientDBError) and a retryable Ledger API error (ledger.IsRetryable:
-// a participant the Handler calls is unavailable). Wrap them with %w to
-// keep them so.
+// a participant the Handler calls is unavailable, or behind the offset it
+// asks for: that is the Handler's participant, never taken for the
+// Ingester's own restored from a backup). Wrap them with %w to keep them
+// so.
 // A panic in HandleBatch (or ReadBatch) is recovered and taken as such an
 // error (ErrHandlerPanicked). It must close the rows it queries before it
 // returns, an error or a panic included (defer rows.Close()): rows left

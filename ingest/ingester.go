@@ -472,15 +472,18 @@ func (ing *Ingester) Run(ctx context.Context) (err error) {
 		}
 		failures[kind]++
 		ing.stats.errorOf(err)
+		// The stream's offset beyond the ledger end, not one of a call a
+		// Handler made to a participant of its own (a fault to retry).
+		beyond := errors.Is(err, ledger.ErrOffsetAfterLedgerEnd) && !errors.As(err, new(*handlerError))
 		if ing.cfg.MaxAttempts > 0 && failures[kind] >= ing.cfg.MaxAttempts {
-			if errors.Is(err, ledger.ErrOffsetAfterLedgerEnd) && !errors.Is(err, errEndBeyondLedgerEnd) {
+			if beyond && !errors.Is(err, errEndBeyondLedgerEnd) {
 				err = fmt.Errorf("%w: %w", ErrCheckpointBeyondLedgerEnd, err)
 			}
 			return fmt.Errorf("ingest: giving up after %d attempts: %w", failures[kind], err)
 		}
 		wait := ing.backoff(failures[kind])
 		ing.stats.setState(StateRetrying)
-		if errors.Is(err, ledger.ErrOffsetAfterLedgerEnd) {
+		if beyond {
 			if errors.Is(err, errEndBeyondLedgerEnd) {
 				// Waiting for the ledger end to reach EndOffset: the
 				// checkpoint is not beyond it, nothing to check.
