@@ -69,8 +69,7 @@ type PackageReport struct {
 // transactions (package dedup), not their templates, so Packages looks each
 // transaction up by update id on the participant (GetUpdateById with the
 // Parties filter) and collects the package ids of the template and
-// interface ids of its events, the token standard interfaces' views
-// included (retrying a look-up that fails with a
+// interface ids of its events (retrying a look-up that fails with a
 // retryable error a few times). Run it against the participant before it is
 // restored (runbook step 2), when it still serves every transaction, or
 // against the restored one after it has caught up; transactions it does not
@@ -104,11 +103,7 @@ func Packages(ctx context.Context, db sqlx.QueryerContext, p Participant, since 
 	// transaction: memory grows with the ingested ids, not their events.
 	refs := make([][]packageRef, len(ingested))
 	errs := make([]error, len(ingested))
-	// The token standard's views (nil: ledger.TokenStandardInterfaces), as
-	// ingestion asks for them: a participant names the interface packages
-	// of created holdings and instructions only in the views a filter asks
-	// for.
-	filter := ledger.Filter{Parties: opts.Parties}
+	filter := ledger.Filter{Parties: opts.Parties, Interfaces: []ledger.Identifier{}}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
