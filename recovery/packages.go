@@ -103,6 +103,12 @@ func Packages(ctx context.Context, db sqlx.QueryerContext, p Participant, since 
 	// transaction: memory grows with the ingested ids, not their events.
 	refs := make([][]packageRef, len(ingested))
 	errs := make([]error, len(ingested))
+	// No interface filter: a restored participant refuses a filter naming
+	// an interface whose package it lacks (uploaded after the backup),
+	// which is what this step is to find. So the views (and implemented
+	// interfaces) are not sent; an interface package shows through the
+	// exercises by interface, and the .dar of a template implementing it
+	// holds it anyway.
 	filter := ledger.Filter{Parties: opts.Parties, Interfaces: []ledger.Identifier{}}
 
 	ctx, cancel := context.WithCancel(ctx)
