@@ -46,6 +46,7 @@ type config struct {
 	oauthClientSecret    string // from TXHISTORY_OAUTH_CLIENT_SECRET or -oauth-client-secret-file
 	oauthAudience        string
 	oauthScopes          string
+	oauthPlainTokenURL   bool
 	metricsAddr          string
 	progress             time.Duration
 	maxSilence           time.Duration
@@ -151,6 +152,8 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	str(&secretFile, "oauth-client-secret-file", "TXHISTORY_OAUTH_CLIENT_SECRET_FILE", "", "file holding the OAuth2 client secret (else $"+conn.EnvClientSecret+")")
 	str(&c.oauthAudience, "oauth-audience", "TXHISTORY_OAUTH_AUDIENCE", "", "OAuth2 audience parameter, e.g. https://daml.com/jwt/aud/participant/<id>")
 	str(&c.oauthScopes, "oauth-scopes", "TXHISTORY_OAUTH_SCOPES", "", "OAuth2 scopes, space-separated, e.g. daml_ledger_api")
+	fs.BoolVar(&c.oauthPlainTokenURL, "oauth-plaintext-token-url", envBool("oauth-plaintext-token-url", "TXHISTORY_OAUTH_PLAINTEXT_TOKEN_URL", false),
+		"allow an http:// -oauth-token-url to a host that is not loopback: the client secret crosses the network unencrypted, for a trusted link only ($TXHISTORY_OAUTH_PLAINTEXT_TOKEN_URL)")
 	metricsAddr := defaultMetricsAddr
 	if v, ok := lookupEnv("TXHISTORY_METRICS_ADDR"); ok {
 		metricsAddr = v // empty: none
@@ -398,6 +401,9 @@ func (c *config) validate() error {
 		if c.token != "" || c.tokenFile != "" {
 			errs = append(errs, errors.New("choose OAuth2 or a static token, not both"))
 		}
+	}
+	if c.oauthPlainTokenURL && c.oauthTokenURL == "" {
+		errs = append(errs, errors.New("-oauth-plaintext-token-url needs -oauth-token-url"))
 	}
 	if c.lock != "wait" && c.lock != "fail" {
 		errs = append(errs, fmt.Errorf("-lock %q: want wait or fail", c.lock))

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/internal/syncbuf"
+	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/stretchr/testify/require"
 )
@@ -228,4 +229,36 @@ func TestInstrumentsSetting(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, c.instruments)
 	require.Contains(t, c.demoIgnored, "-instruments")
+}
+
+// An http:// token URL to a host that is not loopback is refused by the
+// library (ledger.ErrTokenURL) unless -oauth-plaintext-token-url says the
+// link is trusted; the flag needs a token URL.
+func TestOAuthPlaintextTokenURL(t *testing.T) {
+	env := map[string]string{conn.EnvLedger: "v:1", conn.EnvParty: "p", conn.EnvDSN: "postgres://u:pw@db/x",
+		"TXHISTORY_OAUTH_PLAINTEXT_TOKEN_URL": "true"}
+	_, err := parseConfig(nil, envOf(env), io.Discard)
+	require.ErrorContains(t, err, "-oauth-plaintext-token-url needs -oauth-token-url")
+
+	// No endpoint listens at idp.invalid: what matters is whether the
+	// source refuses the URL before trying it.
+	env["TXHISTORY_OAUTH_TOKEN_URL"] = "http://idp.invalid/token"
+	env["TXHISTORY_OAUTH_CLIENT_ID"] = "ingester"
+	env[conn.EnvClientSecret] = "s3cr3t"
+	for _, plain := range []string{"false", "true"} {
+		env["TXHISTORY_OAUTH_PLAINTEXT_TOKEN_URL"] = plain
+		c, err := parseConfig(nil, envOf(env), io.Discard)
+		require.NoError(t, err)
+		src, err := (&daemon{cfg: c}).tokens(context.Background())
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err = src.Token(ctx)
+		cancel()
+		if plain == "true" {
+			require.NotErrorIs(t, err, ledger.ErrTokenURL, "the URL is tried")
+			require.Error(t, err, "nothing listens at idp.invalid")
+		} else {
+			require.ErrorIs(t, err, ledger.ErrTokenURL)
+		}
+	}
 }

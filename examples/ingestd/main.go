@@ -344,6 +344,9 @@ func (d *daemon) tokens(ctx context.Context) (ledger.TokenSource, error) {
 		if cfg.oauthScopes != "" {
 			opts = append(opts, ledger.WithScopes(strings.Fields(cfg.oauthScopes)...))
 		}
+		if cfg.oauthPlainTokenURL {
+			opts = append(opts, ledger.WithPlaintextTokenURL())
+		}
 		return ledger.ClientCredentials(ctx, cfg.oauthTokenURL, cfg.oauthClientID, cfg.oauthClientSecret, opts...), nil
 	case cfg.tokenFile != "":
 		return &conn.FileToken{Path: cfg.tokenFile}, nil

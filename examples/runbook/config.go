@@ -75,6 +75,7 @@ type connSettings struct {
 	oauthSecretFile           string
 	oauthAudience             string
 	oauthScopes               string
+	oauthPlainTokenURL        bool
 	dsn, dsnFile              string
 }
 
@@ -95,6 +96,7 @@ func (c *connSettings) define(e *envFlags) {
 	e.str(&c.oauthSecretFile, "oauth-client-secret-file", "TXHISTORY_OAUTH_CLIENT_SECRET_FILE", "", "file holding the OAuth2 client secret (else $"+conn.EnvClientSecret+")")
 	e.str(&c.oauthAudience, "oauth-audience", "TXHISTORY_OAUTH_AUDIENCE", "", "OAuth2 audience parameter")
 	e.str(&c.oauthScopes, "oauth-scopes", "TXHISTORY_OAUTH_SCOPES", "", "OAuth2 scopes, space-separated")
+	e.boolean(&c.oauthPlainTokenURL, "oauth-plaintext-token-url", "TXHISTORY_OAUTH_PLAINTEXT_TOKEN_URL", "allow an http:// -oauth-token-url to a host that is not loopback (the client secret crosses the network unencrypted: a trusted link only)")
 	e.str(&c.dsnFile, "dsn-file", conn.EnvDSNFile, "", "file holding the PostgreSQL connection string of the Integration DB (else $"+conn.EnvDSN+")")
 	e.fs.StringVar(&c.dsn, "dsn", "", "PostgreSQL connection string of the Integration DB; wins over $"+conn.EnvDSN+" and -dsn-file, but shows its password in the process list")
 }
@@ -212,6 +214,9 @@ func (c *connSettings) tokens(ctx context.Context, getenv func(string) string) (
 		}
 		if c.oauthScopes != "" {
 			opts = append(opts, ledger.WithScopes(strings.Fields(c.oauthScopes)...))
+		}
+		if c.oauthPlainTokenURL {
+			opts = append(opts, ledger.WithPlaintextTokenURL())
 		}
 		return ledger.ClientCredentials(ctx, c.oauthTokenURL, c.oauthClientID, clientSecret, opts...), nil
 	}
