@@ -29,6 +29,9 @@ type RestoredError struct {
 }
 
 func (e *RestoredError) Error() string {
+	if e.UpdateID == "" { // nothing ingested yet, only OffsetCheckpoints
+		return fmt.Sprintf("%v: %s (offset %d)", ErrParticipantRestored, e.Reason, e.Offset)
+	}
 	return fmt.Sprintf("%v: %s (offset %d, update %s)", ErrParticipantRestored, e.Reason, e.Offset, e.UpdateID)
 }
 

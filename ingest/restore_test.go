@@ -215,3 +215,12 @@ func waitingBeyondLedgerEnd(t *testing.T, b *testBundle, cfg ingest.Config) (*in
 	}
 	return ing, done
 }
+
+// A RestoredError of a checkpoint that only OffsetCheckpoints moved names
+// no update rather than an empty one.
+func TestRestoredErrorWithoutUpdate(t *testing.T) {
+	err := &ingest.RestoredError{Offset: 40, Reason: "the ledger end went back"}
+	require.Equal(t, ingest.ErrParticipantRestored.Error()+": the ledger end went back (offset 40)", err.Error())
+	err.UpdateID = "upd-7"
+	require.Equal(t, ingest.ErrParticipantRestored.Error()+": the ledger end went back (offset 40, update upd-7)", err.Error())
+}
