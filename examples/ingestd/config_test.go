@@ -33,6 +33,37 @@ func TestMigrateOnlyNeedsOnlyTheDSN(t *testing.T) {
 	require.NotContains(t, logs.String(), "demo")
 }
 
+// The migration job run with the daemon's environment (docs/OPERATIONS.md:
+// "-migrate-only (needs nothing but the DSN)"), the owner's DSN in place of
+// the ingestion role's, and without the ingestion's OAuth2 client secret
+// mounted: it migrates, neither reading that secret nor asking for it.
+func TestMigrateOnlyReadsNoParticipantSecret(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "oauth-client-secret")
+	env := map[string]string{
+		conn.EnvDSN:                          "postgres://owner:pw@db/integration",
+		conn.EnvLedger:                       "validator:5001",
+		conn.EnvParty:                        "treasury::1220",
+		"TXHISTORY_OAUTH_TOKEN_URL":          "https://idp.example.com/oauth/token",
+		"TXHISTORY_OAUTH_CLIENT_ID":          "txhistory-ingest",
+		"TXHISTORY_OAUTH_CLIENT_SECRET_FILE": missing,
+	}
+	c, err := parseConfig([]string{"-migrate-only"}, envOf(env), io.Discard)
+	require.NoError(t, err, "the migration job needs nothing but the DSN")
+	require.True(t, c.migrateOnly)
+	require.Empty(t, c.oauthClientSecret)
+
+	// The secret readable but not this job's to read: still not read.
+	require.NoError(t, os.WriteFile(missing, []byte("S3cret-client"), 0o600))
+	c, err = parseConfig([]string{"-migrate-only"}, envOf(env), io.Discard)
+	require.NoError(t, err)
+	require.Empty(t, c.oauthClientSecret)
+
+	// The daemon itself still needs it.
+	require.NoError(t, os.Remove(missing))
+	_, err = parseConfig(nil, envOf(env), io.Discard)
+	require.ErrorContains(t, err, "read the OAuth2 client secret")
+}
+
 // Values that cannot work are configuration errors (exit 2) found before
 // anything is dialled; a DSN lib/pq cannot parse is refused without
 // quoting lib/pq's message, which may hold a piece of the password.
