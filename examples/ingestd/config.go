@@ -232,6 +232,11 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	if c.dsn, err = conn.Secret(getenv(conn.EnvDSN), dsnFile, "the PostgreSQL connection string"); err != nil {
 		return nil, err
 	}
+	if c.migrateOnly {
+		// The migration job needs nothing but the DSN: the participant's
+		// secrets, which it may not be allowed to read, are not read.
+		return c, c.validate()
+	}
 	if c.oauthClientSecret, err = conn.Secret(getenv(conn.EnvClientSecret), secretFile, "the OAuth2 client secret"); err != nil {
 		return nil, err
 	}
@@ -391,7 +396,7 @@ func (c *config) validate() error {
 	if err := conn.CheckPlaintext(c.plaintext, c.tlsCA, c.tlsCert, c.tlsServerName, c.adminTLSCert); err != nil {
 		errs = append(errs, err)
 	}
-	if c.oauthTokenURL != "" {
+	if c.oauthTokenURL != "" && !c.migrateOnly {
 		if c.oauthClientID == "" {
 			errs = append(errs, errors.New("-oauth-token-url needs -oauth-client-id"))
 		}
