@@ -28,8 +28,8 @@
 // -metrics-addr (package metrics). SIGTERM or SIGINT stops it gracefully:
 // the batch in hand is committed and it exits 0; a second signal, or
 // -shutdown-timeout, aborts. Exit status 1 is a fatal ingestion error (or
-// -migrate-only stopped before its migrations completed), 2 a
-// configuration error. See docs/OPERATIONS.md.
+// an aborted shutdown, or -migrate-only stopped before its migrations
+// completed), 2 a configuration error. See docs/OPERATIONS.md.
 package main
 
 import (
