@@ -34,7 +34,8 @@
 //     found), in a temporary directory, on a free 127.0.0.1 port. All tests
 //     of the binary share it, and Main stops it and removes its directory.
 //   - If no server can be started, tests calling NewDB are skipped with the reason, or
-//     fail when $CI is "true", so a CI job cannot pass by testing nothing.
+//     fail when $CI is true ("true", "1", or another value strconv.ParseBool
+//     takes as true), so a CI job cannot pass by testing nothing.
 //
 // # Servers for fault injection
 //
