@@ -72,7 +72,7 @@ func newConfig(opts []Option) (config, error) {
 		return c, err
 	}
 	if c.targetSet && (c.target < 0 || c.target > Latest()) {
-		return c, fmt.Errorf("schema: target version %d out of range: this build knows versions 0 to %d", c.target, Latest())
+		return c, fmt.Errorf("schema: target version %d for schema %q out of range: this build knows versions 0 to %d", c.target, c.schema, Latest())
 	}
 	return c, nil
 }
@@ -103,14 +103,15 @@ type Applied struct {
 //		return err
 //	}
 func Migrate(ctx context.Context, db *sqlx.DB, opts ...Option) error {
-	if _, err := newConfig(opts); err != nil {
+	cfg, err := newConfig(opts)
+	if err != nil {
 		return err
 	}
 	// READ COMMITTED whatever the database's default, so that a migrator
 	// that waited for the lock sees the work of the one before (MigrateTx).
 	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
-		return fmt.Errorf("schema: beginning migration transaction: %w", err)
+		return fmt.Errorf("schema: beginning the migration transaction of schema %q: %w", cfg.schema, err)
 	}
 	defer func() { _ = tx.Rollback() }() // no-op after Commit
 
@@ -118,7 +119,7 @@ func Migrate(ctx context.Context, db *sqlx.DB, opts ...Option) error {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("schema: committing migrations: %w", err)
+		return fmt.Errorf("schema: committing the migrations of schema %q: %w", cfg.schema, err)
 	}
 	return nil
 }
@@ -147,7 +148,7 @@ func MigrateTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) error {
 
 	var isolation string
 	if err := tx.GetContext(ctx, &isolation, `SELECT current_setting('transaction_isolation')`); err != nil {
-		return fmt.Errorf("schema: reading the transaction's isolation level: %w", err)
+		return fmt.Errorf("schema: migrating schema %q: reading the transaction's isolation level: %w", name, err)
 	}
 	if isolation != "read committed" {
 		return fmt.Errorf("schema: migrating schema %q needs a READ COMMITTED transaction, this one is %s", name, strings.ToUpper(isolation))
@@ -196,7 +197,7 @@ func MigrateTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) error {
 
 	var savedPath string
 	if err := tx.GetContext(ctx, &savedPath, `SELECT current_setting('search_path')`); err != nil {
-		return fmt.Errorf("schema: reading search_path: %w", err)
+		return fmt.Errorf("schema: migrating schema %q: reading search_path: %w", name, err)
 	}
 	if _, err := tx.ExecContext(ctx, `SET LOCAL search_path TO `+qSchema+`, pg_temp`); err != nil {
 		return fmt.Errorf("schema: setting search_path to schema %q: %w", name, err)
@@ -224,7 +225,7 @@ func MigrateTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) error {
 	}
 
 	if _, err := tx.ExecContext(ctx, `SELECT set_config('search_path', $1, true)`, savedPath); err != nil {
-		return fmt.Errorf("schema: restoring search_path: %w", err)
+		return fmt.Errorf("schema: migrating schema %q: restoring search_path: %w", name, err)
 	}
 	return nil
 }
