@@ -22,9 +22,9 @@
 //
 //	go run ./examples/ingestd -demo -log-level debug -progress 2s
 //
-// Logs are JSON (log/slog) on stderr and carry the offset and update id;
-// while catching up a progress line every -progress gives the offset, the
-// ledger end lag and the rate. /metrics and /healthz are served on
+// Logs are JSON (log/slog) on stderr and carry the offset and update id; a
+// progress line every -progress ("catching up" or "tailing") gives the
+// offset, the ledger end lag and the rate. /metrics and /healthz are served on
 // -metrics-addr (package metrics). SIGTERM or SIGINT stops it gracefully:
 // the batch in hand is committed and it exits 0; a second signal, or
 // -shutdown-timeout, aborts. Exit status 1 is a fatal ingestion error (or
