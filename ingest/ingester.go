@@ -546,13 +546,14 @@ func (ing *Ingester) loadCheckpoint(ctx context.Context) (checkpoint.Checkpoint,
 		if !IsTransientDBError(err) || (ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts) {
 			return cp, fmt.Errorf("ingest: load checkpoint: %w", redactErr(err))
 		}
-		ing.log.Warn("ingest: database unavailable, retrying", "attempt", attempt, "err", redactErr(err))
+		wait := ing.backoff(attempt)
+		ing.log.Warn("ingest: database unavailable, retrying", "attempt", attempt, "in", wait, "err", redactErr(err))
 		select {
 		case <-ctx.Done():
 			return cp, ctx.Err()
 		case <-ing.stopCh:
 			return cp, errStopped // nothing received yet: nothing to commit
-		case <-time.After(ing.backoff(attempt)):
+		case <-time.After(wait):
 		}
 	}
 }

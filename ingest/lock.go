@@ -88,8 +88,8 @@ func (ing *Ingester) acquireLock(ctx context.Context) (*instanceLock, error) {
 			if ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts {
 				return nil, fmt.Errorf("ingest: take ingestion lock: giving up after %d attempts: %w", attempt, redactErr(err))
 			}
-			ing.log.Warn("ingest: database unavailable while taking the lock, retrying", "attempt", attempt, "err", redactErr(err))
 			wait = ing.backoff(attempt)
+			ing.log.Warn("ingest: database unavailable while taking the lock, retrying", "attempt", attempt, "in", wait, "err", redactErr(err))
 		}
 		select {
 		case <-ctx.Done():
