@@ -15,7 +15,7 @@
 // unavailable, broken stream, lost database connection) are retried with
 // exponential backoff and jitter; authentication failures, pruned offsets,
 // malformed updates and handler errors stop Run with an error naming the
-// offset and update id.
+// offset (and the update id of a transaction it concerns).
 //
 // # Usage
 //
