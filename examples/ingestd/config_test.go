@@ -95,6 +95,30 @@ func TestBadValuesAreConfigurationErrors(t *testing.T) {
 	}
 }
 
+// A batch size or stream buffer of zero or less is a configuration error
+// (exit 2), as docs/OPERATIONS.md says of a malformed setting, not the
+// default put silently in its place: an operator who set
+// TXHISTORY_MAX_BATCH=0 or -stream-buffer -1 learns that it was not taken.
+func TestNonPositiveBatchAndBufferAreConfigurationErrors(t *testing.T) {
+	base := map[string]string{conn.EnvLedger: "validator:5001", conn.EnvParty: "treasury::1", conn.EnvDSN: "postgres://u:pw@db/x"}
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"-max-batch", "0"}, nil, "-max-batch"},
+		{[]string{"-max-batch", "-5"}, nil, "-max-batch"},
+		{nil, map[string]string{"TXHISTORY_MAX_BATCH": "0"}, "-max-batch"},
+		{[]string{"-stream-buffer", "0"}, nil, "-stream-buffer"},
+		{nil, map[string]string{"TXHISTORY_STREAM_BUFFER": "-1"}, "-stream-buffer"},
+	} {
+		env := maps.Clone(base)
+		maps.Copy(env, c.env)
+		_, err := parseConfig(c.args, envOf(env), io.Discard)
+		require.ErrorContains(t, err, c.want, "%v %v", c.args, c.env)
+	}
+}
+
 // The demo runs on a fake participant and a local PostgreSQL of its own:
 // a database and party configured in the environment (a production host's)
 // are not written to.
