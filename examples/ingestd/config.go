@@ -363,6 +363,12 @@ func (c *config) validate() error {
 	if c.startOffset < 0 {
 		errs = append(errs, fmt.Errorf("-start-offset %d: must not be negative", c.startOffset))
 	}
+	if c.maxBatch <= 0 {
+		errs = append(errs, fmt.Errorf("-max-batch %d: must be positive", c.maxBatch))
+	}
+	if c.streamBuffer <= 0 {
+		errs = append(errs, fmt.Errorf("-stream-buffer %d: must be positive", c.streamBuffer))
+	}
 	if c.receiveWindow > 0 && (c.receiveWindow < ledger.MinReceiveWindow || int64(c.receiveWindow) > math.MaxInt32) {
 		errs = append(errs, fmt.Errorf("-receive-window %d: want %d to %d bytes, 0 for the default or -1 for gRPC's dynamic window", c.receiveWindow, ledger.MinReceiveWindow, math.MaxInt32))
 	}
