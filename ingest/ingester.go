@@ -494,7 +494,7 @@ func (ing *Ingester) Run(ctx context.Context) (err error) {
 			wait = ing.cfg.LedgerEndPoll
 			ing.stats.setState(StateWaitingLedgerEnd)
 		}
-		ing.log.Warn("ingest: retrying", "offset", ing.cp.Offset, "attempt", failures[kind], "in", wait, "err", err)
+		ing.log.Warn("ingest: retrying", "offset", ing.cp.Offset, "attempt", failures[kind], "in", wait, "err", redactErr(err))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
