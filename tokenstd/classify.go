@@ -925,6 +925,18 @@ func (r *run) consume(cid string, node int32) (Holding, bool, error) {
 // instruction returns the pending instruction with the given contract id,
 // if it concerns the treasury.
 func (r *run) instruction(cid string, node int32) (Instruction, bool, error) {
+	in, ok, err := r.stored(cid, node)
+	if ok && !r.c.counts(in.Transfer.Instrument) {
+		// Stored before its instrument stopped counting: no instruction
+		// of the treasury's, as any other of the instrument.
+		return Instruction{}, false, nil
+	}
+	return in, ok, err
+}
+
+// stored returns the pending instruction with the given contract id, if it
+// concerns the treasury, whether its instrument counts or not.
+func (r *run) stored(cid string, node int32) (Instruction, bool, error) {
 	if in, ok := r.createdInstr[cid]; ok {
 		return in, true, nil
 	}
@@ -935,11 +947,6 @@ func (r *run) instruction(cid string, node int32) (Instruction, bool, error) {
 	if err != nil {
 		return Instruction{}, false, fmt.Errorf("tokenstd: transaction %s at offset %d, node %d: looking up transfer instruction %s: %w",
 			r.tx.UpdateID, r.tx.Offset, node, cid, err)
-	}
-	if ok && !r.c.counts(in.Transfer.Instrument) {
-		// Stored before its instrument stopped counting: read as an
-		// instruction not known, as any other of the instrument.
-		return Instruction{}, false, nil
 	}
 	return in, ok, nil
 }
@@ -1283,6 +1290,16 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, a *standardArgs) er
 	cs.root = e.NodeID
 	T := r.c.Treasury
 	if !known {
+		if _, ok, err := r.stored(e.ContractID, e.NodeID); err != nil {
+			return err
+		} else if ok {
+			// The treasury's instruction of an instrument that no longer
+			// counts: ignored as a transfer of it is, its result and
+			// metadata (its registry's) too; what else changed inside is
+			// reported as leftovers.
+			r.finish(nil, cs)
+			return nil
+		}
 		// An instruction the treasury never saw created: reconstruct what
 		// the choice tells. Accept and reject are the receiver's choices,
 		// withdraw the sender's.

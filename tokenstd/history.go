@@ -105,7 +105,8 @@ type Config struct {
 	// amount, its id, its registry's result and metadata). Malformed data
 	// of a listed instrument is still a ParseError. Holdings of another
 	// instrument stored before it was left out are still followed until
-	// archived; its stored instructions are read as ones not known.
+	// archived; its stored instructions are no longer the treasury's, and
+	// a choice ending one is ignored as a transfer of it is.
 	//
 	// Empty (the default), every instrument counts. Anyone can create an
 	// instrument, administer it and send the treasury holdings of it, with
