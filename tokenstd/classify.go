@@ -548,6 +548,28 @@ func (r *run) subtreeEnd(i int) int {
 // operation classifies the exercise at index i if it is a token standard
 // operation, and reports whether it was one.
 func (r *run) operation(e *ledger.ExercisedEvent, i int) (bool, error) {
+	var stored bool
+	if e.Consuming {
+		in, ok, err := r.stored(e.ContractID, e.NodeID)
+		if err != nil {
+			return false, err
+		}
+		if ok && !r.c.counts(in.Transfer.Instrument) {
+			// The treasury's instruction of an instrument that no longer
+			// counts: a choice ending it is ignored as a transfer of it
+			// is, its argument, result and metadata (its registry's) too,
+			// however malformed; what else changed inside is reported as
+			// leftovers.
+			cs, err := r.collect(i)
+			if err != nil {
+				return false, err
+			}
+			cs.root = e.NodeID
+			r.finish(nil, cs)
+			return true, nil
+		}
+		stored = ok
+	}
 	std, err := isStandardChoice(e)
 	if err != nil {
 		if err := r.unreadable(i, err); err != nil {
@@ -567,12 +589,8 @@ func (r *run) operation(e *ledger.ExercisedEvent, i int) (bool, error) {
 			return true, r.instructionOp(e, i, &a)
 		}
 	}
-	if e.Consuming {
-		if _, known, err := r.instruction(e.ContractID, e.NodeID); err != nil {
-			return false, err
-		} else if known {
-			return true, r.instructionOp(e, i, nil)
-		}
+	if stored {
+		return true, r.instructionOp(e, i, nil)
 	}
 	meta := lenientMerged(e)
 	kind := meta[MetaTxKind]
@@ -1290,16 +1308,6 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, a *standardArgs) er
 	cs.root = e.NodeID
 	T := r.c.Treasury
 	if !known {
-		if _, ok, err := r.stored(e.ContractID, e.NodeID); err != nil {
-			return err
-		} else if ok {
-			// The treasury's instruction of an instrument that no longer
-			// counts: ignored as a transfer of it is, its result and
-			// metadata (its registry's) too; what else changed inside is
-			// reported as leftovers.
-			r.finish(nil, cs)
-			return nil
-		}
 		// An instruction the treasury never saw created: reconstruct what
 		// the choice tells. Accept and reject are the receiver's choices,
 		// withdraw the sender's.
