@@ -173,6 +173,11 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 	}
 	defer client.Close()
 
+	if len(cfg.instruments) == 0 && !cfg.demo {
+		// The demo drops the host's -instruments, and has no token
+		// standard data to book.
+		log.Warn("ingestd: -instruments is empty: every instrument's holdings and transfers are booked, and anyone who creates an instrument can halt ingestion with malformed data of it; list the instruments the exchange supports")
+	}
 	handler, err := newHandler(db, cfg.party, cfg.schema, cfg.synchronizers, cfg.instruments, log)
 	if err != nil {
 		return startup(err)
@@ -267,9 +272,6 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 // and its refunder (withdrawal.Config.Refunder) in here; without a
 // refunder, expired withdrawals are released and logged but credit no one.
 func newHandler(db *sqlx.DB, party, schemaName string, synchronizers []string, instruments []tokenstd.Instrument, log *slog.Logger) (ingest.Handler, error) {
-	if len(instruments) == 0 {
-		log.Warn("ingestd: -instruments is empty: every instrument's holdings and transfers are booked, and anyone who creates an instrument can halt ingestion with malformed data of it; list the instruments the exchange supports")
-	}
 	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: party, Schema: schemaName, Logger: log, Instruments: instruments})
 	if err != nil {
 		return nil, err
