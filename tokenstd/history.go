@@ -193,8 +193,13 @@ func NewHistory(cfg Config) (*History, error) {
 	}, nil
 }
 
-// Classifier returns the classifier the handler uses.
-func (h *History) Classifier() Classifier { return h.classifier }
+// Classifier returns the classifier the handler uses (a copy: its
+// Instruments are not the handler's).
+func (h *History) Classifier() Classifier {
+	c := h.classifier
+	c.Instruments = slices.Clone(c.Instruments)
+	return c
+}
 
 // Balances returns the treasury's balances from the holding set; see
 // Balances.
