@@ -108,7 +108,9 @@ type Config struct {
 	// ingestion ignores the transfers of any other instrument, so a
 	// withdrawal of one would never be seen paid, would expire and be
 	// refunded (the user paid twice). NewReconciler refuses a History whose
-	// list differs. Default empty: every instrument.
+	// list differs. Withdrawals already in flight are not checked: let those
+	// of an instrument finish before leaving it out (docs/OPERATIONS.md).
+	// Default empty: every instrument.
 	Instruments []tokenstd.Instrument
 	// Logger receives what the store, reconciler and automation do.
 	// Default slog.Default().
