@@ -1,0 +1,92 @@
+package tokenstd_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/tokenstd"
+	"github.com/stretchr/testify/require"
+)
+
+// countingLookup knows no holding and no instruction, and counts how often
+// it was asked.
+type countingLookup struct{ holdings, instrs int }
+
+func (l *countingLookup) LookupHolding(string) (tokenstd.Holding, bool, error) {
+	l.holdings++
+	return tokenstd.Holding{}, false, nil
+}
+
+func (l *countingLookup) LookupInstruction(string) (tokenstd.Instruction, bool, error) {
+	l.instrs++
+	return tokenstd.Instruction{}, false, nil
+}
+
+// unreadableChain is mallory's transaction of n nested consuming exercises
+// of a choice of her interface in a module named as a version of the token
+// standard this package does not read, each on a contract of hers, the
+// treasury an observer: node k is the k-th level, and every level's
+// subtree reaches the last node.
+func unreadableChain(n int) *ledger.Transaction {
+	iface := ledger.Identifier{PackageID: "mallorypkg", ModuleName: "Splice.Api.Token.TransferInstructionV2", EntityName: "TransferInstruction"}
+	events := make([]ledger.Event, n)
+	for k := range events {
+		events[k] = &ledger.ExercisedEvent{
+			NodeID: int32(k), LastDescendantNodeID: int32(n - 1),
+			ContractID: fmt.Sprintf("00malloryCHAIN%d", k), TemplateID: forgedTemplate, InterfaceID: &iface,
+			Choice: "TransferInstruction_Withdraw", ImplementedInterfaces: []ledger.Identifier{iface},
+			ChoiceArgument: ledger.Record(nil, ledger.F("anything", ledger.Int64(1))),
+			ExerciseResult: ledger.Text("whatever"), ActingParties: []string{forger}, Consuming: true,
+			WitnessParties: []string{treasury},
+		}
+	}
+	return &ledger.Transaction{UpdateID: "upd-chain", Offset: 1, Events: events}
+}
+
+// Each level of mallory's chain is a choice the classifier cannot read, and
+// it asks whether the subtree below may change the treasury's books: it
+// looked at every event below every level again, asking the lookups about
+// each contract consumed there, n²/2 times in all (a chain of 5,000
+// levels took 0.7 s, one of 10,000 about 3 s). Each contract is to be
+// asked about a bounded number of times.
+func TestUnreadableChainLooksUpEachContractOnce(t *testing.T) {
+	const n = 2000
+	l := &countingLookup{}
+	entries, err := tokenstd.Classifier{Treasury: treasury}.Classify(unreadableChain(n), l)
+	require.NoError(t, err)
+	require.Empty(t, entries)
+	require.LessOrEqual(t, l.holdings, 3*n, "holding lookups for a chain of %d unreadable choices", n)
+	require.LessOrEqual(t, l.instrs, 3*n, "instruction lookups for a chain of %d unreadable choices", n)
+}
+
+func BenchmarkUnreadableChain(b *testing.B) {
+	for _, n := range []int{1000, 5000, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			tx := unreadableChain(n)
+			for b.Loop() {
+				if _, err := (tokenstd.Classifier{Treasury: treasury}).Classify(tx, &countingLookup{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkUnreadableChainPrepare is the History handler's Prepare of the
+// chain: it records every contract the classification looked up.
+func BenchmarkUnreadableChainPrepare(b *testing.B) {
+	for _, n := range []int{1000, 5000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			tx := unreadableChain(n)
+			h, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury})
+			require.NoError(b, err)
+			b.ReportAllocs()
+			for b.Loop() {
+				if h.Prepare(tx) == nil {
+					b.Fatal("not prepared")
+				}
+			}
+		})
+	}
+}
