@@ -1,6 +1,7 @@
 package tokenstd
 
 import (
+	"container/heap"
 	"errors"
 	"fmt"
 	"slices"
@@ -134,6 +135,8 @@ type run struct {
 	entries    []Entry
 	loose      map[looseKey]*change
 	looseOrder []looseKey
+
+	untouched *untouched // see touchesTreasury; nil until a subtree is found not to touch the books
 
 	// nextTransfer[k] is the index of the first transfer (isTransfer) at
 	// or after k, len(events) if none; made on first use (wrapsTransfer).
@@ -648,9 +651,22 @@ func (r *run) unreadable(i int, err error) error {
 // contract created in it, a holding created in it names the treasury as
 // owner and is signed by its instrument's admin, or it consumes a holding
 // or an instruction of the treasury's.
+//
+// A subtree inside one found not to is not looked at again (a chain of
+// nested choices would be looked at n²/2 times): only a contract consumed
+// in it that became a holding or instruction of the treasury's since (its
+// create came between) changes the answer.
 func (r *run) touchesTreasury(i int) (bool, error) {
+	end := r.subtreeEnd(i)
+	if t := r.untouched; t != nil && i >= t.from && end <= t.to {
+		for len(t.hot) > 0 && t.hot[0] < i {
+			heap.Pop(&t.hot)
+		}
+		return len(t.hot) > 0 && t.hot[0] < end, nil
+	}
 	T := r.c.Treasury
-	for _, ev := range r.events[i:r.subtreeEnd(i)] {
+	consumedAt := make(map[string]int)
+	for k, ev := range r.events[i:end] {
 		var consumed string
 		switch x := ev.(type) {
 		case *ledger.CreatedEvent:
@@ -675,6 +691,9 @@ func (r *run) touchesTreasury(i int) (bool, error) {
 		if consumed == "" {
 			continue
 		}
+		if _, again := consumedAt[consumed]; !again {
+			consumedAt[consumed] = i + k
+		}
 		if _, ok := r.created[consumed]; ok {
 			return true, nil
 		}
@@ -692,7 +711,42 @@ func (r *run) touchesTreasury(i int) (bool, error) {
 			return known, err
 		}
 	}
+	r.untouched = &untouched{from: i, to: end, consumedAt: consumedAt}
 	return false, nil
+}
+
+// untouched is the range of events [from, to) that touchesTreasury last
+// found not to touch the treasury's books, what was consumed in it, and
+// where (hot) it consumed a contract that became the treasury's since.
+type untouched struct {
+	from, to   int
+	consumedAt map[string]int
+	hot        indexHeap
+}
+
+// made notes that cid became a holding or an instruction of the
+// treasury's. t may be nil.
+func (t *untouched) made(cid string) {
+	if t == nil {
+		return
+	}
+	if k, ok := t.consumedAt[cid]; ok {
+		heap.Push(&t.hot, k)
+	}
+}
+
+// indexHeap is a min-heap of event indices (container/heap).
+type indexHeap []int
+
+func (h indexHeap) Len() int           { return len(h) }
+func (h indexHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h indexHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *indexHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *indexHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // treasuryActs reports whether the treasury is an acting party of the
@@ -868,6 +922,7 @@ func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instructio
 		if hv.Owner == r.c.Treasury {
 			h = &Holding{ContractID: e.ContractID, HoldingView: hv, Created: r.pos(e.NodeID)}
 			put(&r.created, e.ContractID, h)
+			r.untouched.made(e.ContractID)
 		} else if cs != nil {
 			if len(cs.closed) > 0 {
 				// Only below a closed instruction's choice is gotAt asked
@@ -902,6 +957,7 @@ func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instructio
 	if isInstr && (iv.Transfer.Sender == r.c.Treasury || iv.Transfer.Receiver == r.c.Treasury) {
 		in = &Instruction{ContractID: e.ContractID, TransferInstructionView: iv, Created: r.pos(e.NodeID)}
 		put(&r.createdInstr, e.ContractID, *in)
+		r.untouched.made(e.ContractID)
 	}
 	return h, in, nil
 }
@@ -1247,6 +1303,7 @@ func (r *run) pendingInstruction(cs *changes, cid string, t Transfer, node int32
 	}
 	if t.Sender == r.c.Treasury || t.Receiver == r.c.Treasury {
 		put(&r.createdInstr, cid, in)
+		r.untouched.made(cid)
 	}
 	return in
 }

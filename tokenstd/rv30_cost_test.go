@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/stretchr/testify/require"
 )
@@ -89,4 +90,36 @@ func BenchmarkUnreadableChainPrepare(b *testing.B) {
 			}
 		})
 	}
+}
+
+// A subtree inside one found not to touch the treasury's books may touch
+// them once a contract consumed in it became the treasury's in between:
+// mallory's unreadable choice holds her offer to the treasury (an
+// instruction of her instrument) and, one level down, another unreadable
+// choice archiving it. The outer choice's subtree consumes no instruction
+// known yet; the inner one's consumes the offer created in between: a
+// ParseError, as before the outer choice's answer was kept.
+func TestUnreadableChoiceConsumingAnOfferCreatedAbove(t *testing.T) {
+	w := &ledgertest.TokenWorld{Sequence: true}
+	w.Mint(forger, "1000", malloryInstrument)
+	offer, icid := w.Offer(ledgertest.TransferSpec{Sender: forger, Receiver: treasury, Amount: "5", Reason: "acct-9",
+		Instrument: malloryInstrument})
+	var instr ledger.CreatedEvent
+	for _, ev := range offer.Events {
+		if c, ok := ev.(*ledger.CreatedEvent); ok && c.ContractID == icid {
+			instr = *c
+		}
+	}
+	require.NotEmpty(t, instr.ContractID)
+	tx := unreadableChain(3)
+	outer, inner := tx.Events[0].(*ledger.ExercisedEvent), tx.Events[1].(*ledger.ExercisedEvent)
+	outer.LastDescendantNodeID = 3
+	inner.NodeID, inner.LastDescendantNodeID = 2, 3
+	instr.NodeID = 1
+	tx.Events = []ledger.Event{outer, &instr, inner, &ledger.ArchivedEvent{NodeID: 3, ContractID: icid, TemplateID: instr.TemplateID}}
+
+	entries, err := tokenstd.Classifier{Treasury: treasury}.Classify(tx, tokenstd.NewHoldingSet())
+	var pe *tokenstd.ParseError
+	require.ErrorAs(t, err, &pe, "entries %+v", entries)
+	require.Equal(t, int32(2), pe.NodeID)
 }
