@@ -123,3 +123,42 @@ func TestUnreadableChoiceConsumingAnOfferCreatedAbove(t *testing.T) {
 	require.ErrorAs(t, err, &pe, "entries %+v", entries)
 	require.Equal(t, int32(2), pe.NodeID)
 }
+
+// txKindChain is mallory's transaction of n nested non-consuming choices of
+// her own template, each with metadata of a tx-kind of her own, the
+// treasury an observer, and at the bottom a choice of hers whose metadata
+// says tx-kind transfer: every level wraps a transfer, so none is an
+// operation, and the classifier asks at each level where its subtree ends.
+func txKindChain(n int) *ledger.Transaction {
+	meta := func(kind string) ledger.Value {
+		return ledger.Record(nil, ledger.F("meta", ledger.Record(nil,
+			ledger.F("values", ledger.TextMapOf(map[string]string{tokenstd.MetaTxKind: kind})))))
+	}
+	events := make([]ledger.Event, n)
+	for k := range events {
+		kind := "mallory-kind"
+		if k == n-1 {
+			kind = tokenstd.TxKindTransfer
+		}
+		events[k] = &ledger.ExercisedEvent{
+			NodeID: int32(k), LastDescendantNodeID: int32(n - 1),
+			ContractID: fmt.Sprintf("00malloryKIND%d", k), TemplateID: forgedTemplate, Choice: "Mallory_Wrap",
+			ChoiceArgument: meta(kind), ExerciseResult: ledger.Unit(), ActingParties: []string{forger},
+			WitnessParties: []string{treasury},
+		}
+	}
+	return &ledger.Transaction{UpdateID: "upd-kinds", Offset: 1, Events: events}
+}
+
+func BenchmarkTxKindChain(b *testing.B) {
+	for _, n := range []int{1000, 5000, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			tx := txKindChain(n)
+			for b.Loop() {
+				if _, err := (tokenstd.Classifier{Treasury: treasury}).Classify(tx, &countingLookup{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
