@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/shopspring/decimal"
@@ -538,14 +539,12 @@ func isNilEvent(ev ledger.Event) bool {
 }
 
 // subtreeEnd returns the index of the first event after the subtree of the
-// exercise at index i.
+// exercise at index i. The events are in node order: a search, not a walk
+// of the subtree, which every level of a chain of nested choices may ask.
 func (r *run) subtreeEnd(i int) int {
 	last := r.events[i].(*ledger.ExercisedEvent).LastDescendantNodeID
-	j := i + 1
-	for j < len(r.events) && r.events[j].Node() <= last {
-		j++
-	}
-	return j
+	rest := r.events[i+1:]
+	return i + 1 + sort.Search(len(rest), func(k int) bool { return rest[k].Node() > last })
 }
 
 // operation classifies the exercise at index i if it is a token standard
