@@ -162,3 +162,72 @@ func BenchmarkTxKindChain(b *testing.B) {
 		})
 	}
 }
+
+// advancedChain is mallory's transaction of n offers to the treasury of her
+// instrument, then n archives of them by a registry's choice of hers (no
+// standard outcome: each ended, a failed entry), then n offers naming one
+// each as its originalInstructionCid: each failed entry is replaced by its
+// successor's offer (replaceAdvanced).
+func advancedChain(tb testing.TB, n int) *ledger.Transaction {
+	w := &ledgertest.TokenWorld{Sequence: true}
+	w.Mint(forger, "1000", malloryInstrument)
+	offer, icid := w.Offer(ledgertest.TransferSpec{Sender: forger, Receiver: treasury, Amount: "5", Reason: "acct-9",
+		Instrument: malloryInstrument})
+	var instr ledger.CreatedEvent
+	for _, ev := range offer.Events {
+		if c, ok := ev.(*ledger.CreatedEvent); ok && c.ContractID == icid {
+			instr = *c
+		}
+	}
+	require.NotEmpty(tb, instr.ContractID)
+	events := make([]ledger.Event, 0, 3*n)
+	cid := func(k int) string { return fmt.Sprintf("00malloryOFFER%d", k) }
+	for k := range n {
+		c := instr
+		c.NodeID, c.ContractID = int32(k), cid(k)
+		events = append(events, &c)
+	}
+	for k := range n {
+		events = append(events, &ledger.ArchivedEvent{NodeID: int32(n + k), ContractID: cid(k), TemplateID: instr.TemplateID})
+	}
+	for k := range n {
+		c := instr
+		c.NodeID, c.ContractID = int32(2*n+k), cid(n+k)
+		c.InterfaceViews = append([]ledger.InterfaceView(nil), instr.InterfaceViews...)
+		c.InterfaceViews[0].Value = editValue(tb, c.InterfaceViews[0].Value, []string{"originalInstructionCid"},
+			setTo(ledger.Some(ledger.ContractID(cid(k)))))
+		events = append(events, &c)
+	}
+	return &ledger.Transaction{UpdateID: "upd-advanced", Offset: 1, Events: events}
+}
+
+// Each of mallory's ended offers is replaced by the offer naming it, and
+// the first offers stay: what BenchmarkAdvancedChain classifies.
+func TestAdvancedChainReplacesEachEndedOffer(t *testing.T) {
+	const n = 50
+	entries, err := tokenstd.Classifier{Treasury: treasury}.Classify(advancedChain(t, n), tokenstd.NewHoldingSet())
+	require.NoError(t, err)
+	require.Len(t, entries, 2*n)
+	for k, e := range entries {
+		require.Equal(t, tokenstd.KindOfferIn, e.Kind, "entry %d", k)
+		require.NotNil(t, e.Instruction, "entry %d", k)
+		replaces := ""
+		if k >= n {
+			replaces = fmt.Sprintf("00malloryOFFER%d", k-n)
+		}
+		require.Equal(t, replaces, e.Instruction.Replaces, "entry %d", k)
+	}
+}
+
+func BenchmarkAdvancedChain(b *testing.B) {
+	for _, n := range []int{300, 1000, 3000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			tx := advancedChain(b, n)
+			for b.Loop() {
+				if _, err := (tokenstd.Classifier{Treasury: treasury}).Classify(tx, tokenstd.NewHoldingSet()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
