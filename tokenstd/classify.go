@@ -470,7 +470,13 @@ func (r *run) run() error {
 // successor's offer replaces the instruction, as instructionOp does when
 // the successor is created inside the exercise on the instruction.
 func (r *run) replaceAdvanced() error {
-	for i := 0; i < len(r.entries); i++ {
+	// The entries holding an instruction that names an original, by that
+	// original, in entry order: each ended instruction looks up its own
+	// (not through every entry), and the replaced entries are dropped at
+	// the end (not one by one, moving those after them each time).
+	var successors map[string][]int
+	var dropped []bool
+	for i := range r.entries {
 		e := &r.entries[i]
 		if (e.Kind != KindFailed && e.Kind != KindExpired) || e.Instruction != nil || e.InstructionCID == "" ||
 			len(e.Created) > 0 || len(e.Archived) > 0 || !e.Amount.IsZero() {
@@ -485,36 +491,74 @@ func (r *run) replaceAdvanced() error {
 		} else if ok {
 			original = in.OriginalInstructionCID
 		}
-		for j := range r.entries {
-			n := r.entries[j].Instruction
-			if j == i || n == nil || n.Replaces != "" || !n.succeeds(ended, original) {
-				continue
-			}
-			n.Replaces = ended
-			if n.Reason == "" && n.Transfer.Meta[MetaReason] == "" {
-				n.Reason = reason
-			}
-			if c, ok := r.createdInstr[n.ContractID]; ok {
-				c.Replaces, c.Reason = n.Replaces, n.Reason
-				put(&r.createdInstr, n.ContractID, c)
-			}
-			if r.entries[j].Reason == "" && reason != "" {
-				r.entries[j].Reason = reason
-				switch r.entries[j].Kind {
-				case KindOfferOut:
-					r.entries[j].WithdrawalID = reason
-				case KindOfferIn:
-					if acct, ok := r.account(reason); ok {
-						r.entries[j].Account = acct
-					}
+		if successors == nil {
+			successors = make(map[string][]int)
+			for j := range r.entries {
+				if n := r.entries[j].Instruction; n != nil && n.OriginalInstructionCID != "" {
+					successors[n.OriginalInstructionCID] = append(successors[n.OriginalInstructionCID], j)
 				}
 			}
-			r.entries = slices.Delete(r.entries, i, i+1)
-			i--
-			break
 		}
+		j := r.firstSuccessor(successors, ended)
+		if original != "" && original != ended {
+			if k := r.firstSuccessor(successors, original); k >= 0 && (j < 0 || k < j) {
+				j = k
+			}
+		}
+		if j < 0 {
+			continue
+		}
+		n := r.entries[j].Instruction
+		n.Replaces = ended
+		if n.Reason == "" && n.Transfer.Meta[MetaReason] == "" {
+			n.Reason = reason
+		}
+		if c, ok := r.createdInstr[n.ContractID]; ok {
+			c.Replaces, c.Reason = n.Replaces, n.Reason
+			put(&r.createdInstr, n.ContractID, c)
+		}
+		if r.entries[j].Reason == "" && reason != "" {
+			r.entries[j].Reason = reason
+			switch r.entries[j].Kind {
+			case KindOfferOut:
+				r.entries[j].WithdrawalID = reason
+			case KindOfferIn:
+				if acct, ok := r.account(reason); ok {
+					r.entries[j].Account = acct
+				}
+			}
+		}
+		if dropped == nil {
+			dropped = make([]bool, len(r.entries))
+		}
+		dropped[i] = true
+	}
+	if dropped != nil {
+		kept := r.entries[:0]
+		for i := range r.entries {
+			if !dropped[i] {
+				kept = append(kept, r.entries[i])
+			}
+		}
+		clear(r.entries[len(kept):])
+		r.entries = kept
 	}
 	return nil
+}
+
+// firstSuccessor returns the index of the first entry in successors[cid]
+// whose instruction replaces none yet, or -1; it forgets those before it,
+// which replace one for good.
+func (r *run) firstSuccessor(successors map[string][]int, cid string) int {
+	js := successors[cid]
+	for len(js) > 0 && r.entries[js[0]].Instruction.Replaces != "" {
+		js = js[1:]
+	}
+	successors[cid] = js
+	if len(js) == 0 {
+		return -1
+	}
+	return js[0]
 }
 
 // succeeds reports whether in is a successor of instruction ended, whose
