@@ -231,3 +231,54 @@ func BenchmarkAdvancedChain(b *testing.B) {
 		})
 	}
 }
+
+// manyOwners is mallory's transfer of her instrument through her
+// TransferFactory whose subtree creates holdings for n distinct owners.
+func manyOwners(tb testing.TB, n int) *ledger.Transaction {
+	w := &ledgertest.TokenWorld{Sequence: true}
+	w.Mint(forger, "1000000", malloryInstrument)
+	pay := w.Transfer(ledgertest.TransferSpec{Sender: forger, Receiver: bob, Amount: "5", Instrument: malloryInstrument})
+	var root *ledger.ExercisedEvent
+	var holding ledger.CreatedEvent
+	for _, ev := range pay.Events {
+		switch e := ev.(type) {
+		case *ledger.ExercisedEvent:
+			if root == nil {
+				root = e
+			}
+		case *ledger.CreatedEvent:
+			if len(e.InterfaceViews) > 0 {
+				if o, _ := e.InterfaceViews[0].Value.Field("owner"); o.String() != "" {
+					holding = *e
+				}
+			}
+		}
+	}
+	require.NotNil(tb, root)
+	require.NotEmpty(tb, holding.ContractID)
+	x := *root
+	x.NodeID, x.LastDescendantNodeID = 0, int32(n)
+	events := []ledger.Event{&x}
+	for k := range n {
+		c := holding
+		c.NodeID, c.ContractID = int32(k+1), fmt.Sprintf("00malloryHOLDING%d", k)
+		c.InterfaceViews = append([]ledger.InterfaceView(nil), holding.InterfaceViews...)
+		c.InterfaceViews[0].Value = editValue(tb, c.InterfaceViews[0].Value, []string{"owner"},
+			setTo(ledger.Party(fmt.Sprintf("owner-%d::1220aa", k))))
+		events = append(events, &c)
+	}
+	return &ledger.Transaction{UpdateID: "upd-owners", Offset: 1, Events: events}
+}
+
+func BenchmarkManyOwners(b *testing.B) {
+	for _, n := range []int{1000, 5000, 10000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			tx := manyOwners(b, n)
+			for b.Loop() {
+				if _, err := (tokenstd.Classifier{Treasury: treasury}).Classify(tx, tokenstd.NewHoldingSet()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
