@@ -191,6 +191,7 @@ type changes struct {
 	instrs  []Instruction      // instructions (concerning the treasury) created inside
 	closed  []closedInstr      // known instructions consumed inside, below the root
 	others  []otherHolding     // who got non-treasury holdings created inside, of what
+	otherIx map[otherKey]int   // position in others, once there are more than smallChanges
 	gotAt   []gotAt            // the same, holding by holding, with its node (once an instruction closed)
 	root    int32              // node of the operation
 }
@@ -204,6 +205,41 @@ type otherHolding struct {
 	amount decimal.Decimal
 	// n is how many holdings of inst owner got inside the operation.
 	n int
+}
+
+type otherKey struct {
+	owner string
+	inst  Instrument
+}
+
+// other returns the position in cs.others of what owner got of inst, or -1.
+func (cs *changes) other(owner string, inst Instrument) int {
+	if cs.otherIx != nil {
+		if i, ok := cs.otherIx[otherKey{owner, inst}]; ok {
+			return i
+		}
+		return -1
+	}
+	return slices.IndexFunc(cs.others, func(o otherHolding) bool { return o.owner == owner && o.inst == inst })
+}
+
+// got records that owner got a holding of inst for amount.
+func (cs *changes) got(owner string, inst Instrument, amount decimal.Decimal) {
+	if i := cs.other(owner, inst); i >= 0 {
+		cs.others[i].amount = cs.others[i].amount.Add(amount)
+		cs.others[i].n++
+		return
+	}
+	cs.others = append(cs.others, otherHolding{owner, inst, amount, 1})
+	switch {
+	case cs.otherIx != nil:
+		cs.otherIx[otherKey{owner, inst}] = len(cs.others) - 1
+	case len(cs.others) > smallChanges:
+		cs.otherIx = make(map[otherKey]int, len(cs.others))
+		for i, o := range cs.others {
+			cs.otherIx[otherKey{o.owner, o.inst}] = i
+		}
+	}
 }
 
 // gotAt is a holding of inst that owner, not the treasury, got at node.
@@ -227,7 +263,7 @@ func (cs *changes) gotWithin(owner string, inst Instrument, cl closedInstr) bool
 // Holdings got before the first instruction closed are not in gotAt, and
 // are beside them all.
 func (cs *changes) gotBeside(owner string, inst Instrument) bool {
-	i := slices.IndexFunc(cs.others, func(o otherHolding) bool { return o.owner == owner && o.inst == inst })
+	i := cs.other(owner, inst)
 	if i < 0 {
 		return false
 	}
@@ -245,15 +281,13 @@ func (cs *changes) gotBeside(owner string, inst Instrument) bool {
 
 // hasOther reports whether owner got a holding of inst inside the operation.
 func (cs *changes) hasOther(owner string, inst Instrument) bool {
-	return slices.ContainsFunc(cs.others, func(o otherHolding) bool { return o.owner == owner && o.inst == inst })
+	return cs.other(owner, inst) >= 0
 }
 
 // otherAmount is what owner got of inst inside the operation.
 func (cs *changes) otherAmount(owner string, inst Instrument) decimal.Decimal {
-	for _, o := range cs.others {
-		if o.owner == owner && o.inst == inst {
-			return o.amount
-		}
+	if i := cs.other(owner, inst); i >= 0 {
+		return cs.others[i].amount
 	}
 	return decimal.Decimal{}
 }
@@ -973,13 +1007,7 @@ func (r *run) create(e *ledger.CreatedEvent, cs *changes) (*Holding, *Instructio
 				// subtree's events.
 				cs.gotAt = append(cs.gotAt, gotAt{e.NodeID, hv.Owner, hv.Instrument})
 			}
-			i := slices.IndexFunc(cs.others, func(o otherHolding) bool { return o.owner == hv.Owner && o.inst == hv.Instrument })
-			if i < 0 {
-				cs.others = append(cs.others, otherHolding{hv.Owner, hv.Instrument, hv.Amount, 1})
-			} else {
-				cs.others[i].amount = cs.others[i].amount.Add(hv.Amount)
-				cs.others[i].n++
-			}
+			cs.got(hv.Owner, hv.Instrument, hv.Amount)
 		}
 	}
 	var in *Instruction
