@@ -1193,7 +1193,11 @@ func (r *run) finish(e *Entry, cs *changes) {
 	for i, inst := range cs.order {
 		o := r.newEntry(r.nodeOf(e, cs), KindOther, inst, cs.byOrder[i])
 		if e != nil {
-			o.TxKind, o.Choice, o.Meta = e.TxKind, e.Choice, e.Meta
+			// Not the metadata: the operation's entry, at the same node,
+			// has it. Copied to every leftover it would be written once
+			// per instrument changed inside, as much as the operation's
+			// author cares to make.
+			o.TxKind, o.Choice = e.TxKind, e.Choice
 		}
 		r.entries = append(r.entries, o)
 	}
@@ -1577,6 +1581,7 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 	T := r.c.Treasury
 	kind := meta[MetaTxKind]
 	acts := r.treasuryActs(i)
+	start := len(r.entries)
 	for i, inst := range cs.order {
 		en := r.newEntry(e.NodeID, KindOther, inst, cs.byOrder[i])
 		en.Choice, en.TxKind, en.Meta, en.Reason = e.Choice, kind, meta, meta[MetaReason]
@@ -1671,9 +1676,32 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 		}
 		r.entries = append(r.entries, en)
 	}
+	keepMetaOnce(r.entries[start:])
 	cs.order, cs.byOrder, cs.index = nil, nil, nil
 	r.finish(nil, cs)
 	return nil
+}
+
+// keepMetaOnce leaves the metadata of an operation with an entry per
+// instrument (all at its node) on one of them: the first that is not an
+// `other` entry, else the first. A copy on each would be written once per
+// instrument the operation changed, as many as its author cares to make.
+func keepMetaOnce(es []Entry) {
+	if len(es) < 2 {
+		return
+	}
+	keep := 0
+	for i := range es {
+		if es[i].Kind != KindOther {
+			keep = i
+			break
+		}
+	}
+	for i := range es {
+		if i != keep {
+			es[i].Meta = nil
+		}
+	}
 }
 
 // closedByTransfer finds, among the known instructions closed inside a
