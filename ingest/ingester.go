@@ -114,7 +114,13 @@ type Config struct {
 	// times the bound in Go heap for transactions of many small contracts:
 	// decoded they take four to five times their size as they arrived, and
 	// the heap peaks at about twice what is live
-	// (BenchmarkIngestLargeTransactions).
+	// (BenchmarkIngestLargeTransactions). That is what real transactions
+	// do; one built to be expensive (a list of a million empty values in
+	// 4 MB) decodes to about thirteen times its wire size, and allocates
+	// forty-six times it on the way, and anyone can send the treasury one.
+	// Leave headroom of about fifty times the largest transaction the
+	// synchronizer accepts, or lower the ledger client's MaxRecvMsgSize
+	// (default 64 MiB) towards it.
 	StreamBufferBytes int
 	// StallTimeout, if positive, reconnects a tailing stream that delivered
 	// nothing (not even an OffsetCheckpoint) for this long. Default 0: never.
