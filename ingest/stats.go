@@ -28,7 +28,10 @@ const (
 type Stats struct {
 	// State is what the Ingester is doing now.
 	State State
-	// Offset is the committed checkpoint offset.
+	// Offset is the committed checkpoint offset. An Ingester that has not
+	// loaded the checkpoint (not run yet, or a standby waiting for the
+	// lock) reports the stored one as its last LedgerEndLag call read it,
+	// which another ingester may be moving.
 	Offset int64
 	// UpdateID and RecordTime are those of the last ingested transaction,
 	// as the checkpoint names it: in the replay after a runbook's rewind,
@@ -124,6 +127,17 @@ func (r *statsRecorder) checkpointsSeen(n int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.s.Checkpoints += int64(n)
+}
+
+// setStoredOffset makes Offset the stored checkpoint's, read by an
+// Ingester that has not loaded it (a standby), unless it loaded it
+// meanwhile.
+func (r *statsRecorder) setStoredOffset(offset int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.loaded.Load() {
+		r.s.Offset = offset
+	}
 }
 
 func (r *statsRecorder) setState(st State) {
