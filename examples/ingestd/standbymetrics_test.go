@@ -104,3 +104,38 @@ func TestStandbyMetricsMatchTheStoredCheckpoint(t *testing.T) {
 	sigs <- syscall.SIGTERM
 	require.Equal(t, 0, <-code, logs.String())
 }
+
+// TestStandbyProgressLineSaysStandby: the progress line of a standby
+// (waiting for the active instance's lock) says so, not "tailing" or
+// "catching up" about a checkpoint it does not move.
+func TestStandbyProgressLineSaysStandby(t *testing.T) {
+	p, err := ledgertest.New()
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	_, err = p.Append(demoTxs(demoParty, 0, 20)...)
+	require.NoError(t, err)
+	dsn := pgtest.NewDSN(t)
+	db, err := sqlx.Open("postgres", dsn)
+	require.NoError(t, err)
+	defer db.Close()
+	ctx := context.Background()
+	active, err := db.Conn(ctx)
+	require.NoError(t, err)
+	defer active.Close()
+	_, err = active.ExecContext(ctx, `SELECT pg_advisory_lock(1954048359, hashtext('txhistory'))`) // lockClass "txig"
+	require.NoError(t, err)
+
+	env := map[string]string{conn.EnvLedger: p.Addr(), conn.EnvParty: demoParty, conn.EnvDSN: dsn, "TXHISTORY_PLAINTEXT": "true"}
+	logs := &syncbuf.Buffer{}
+	sigs := make(chan os.Signal, 1)
+	code, ready := runDaemon([]string{"-metrics-addr", "127.0.0.1:0", "-progress", "100ms"}, env, logs, sigs)
+	waitReady(t, code, ready, logs)
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "waiting for it to stop") }, 20*time.Second, 20*time.Millisecond)
+	time.Sleep(500 * time.Millisecond) // a few progress lines
+	sigs <- syscall.SIGTERM
+	require.Equal(t, 0, <-code, logs.String())
+	out := logs.String()
+	require.NotContains(t, out, `"msg":"ingestd: catching up"`, "the standby says it is catching up")
+	require.NotContains(t, out, `"msg":"ingestd: tailing"`, "the standby says it is tailing")
+	require.Contains(t, out, `"msg":"ingestd: standby`)
+}
