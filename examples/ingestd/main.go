@@ -480,6 +480,12 @@ func (d *daemon) logProgress(ctx context.Context, ing *ingest.Ingester) {
 		attrs = append(attrs, "errors", s.Errors)
 	}
 	switch {
+	case s.State == ingest.StateWaitingForLock:
+		// It moves nothing: the offset and lag are the active ingester's.
+		if err == nil {
+			attrs = append(attrs, "ledger_end_lag", lag)
+		}
+		d.log.Info("ingestd: standby: another ingester holds the schema's lock", attrs...)
 	case err != nil:
 		d.log.Warn("ingestd: progress (ledger end unknown)", append(attrs, "err", ingest.Redact(err.Error()))...)
 	case catchingUp(lag, advanced):
