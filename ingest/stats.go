@@ -65,6 +65,11 @@ type Stats struct {
 	Errors map[string]int64
 	// LastCommit is when the last batch committed.
 	LastCommit time.Time
+	// CheckpointRead is when Run last read the checkpoint from the
+	// database: at start, and again after it took the lock again (the
+	// database had dropped its session) or found the checkpoint moved. The
+	// database answered then: a database fault counted before it is over.
+	CheckpointRead time.Time
 }
 
 type statsRecorder struct {
@@ -87,6 +92,7 @@ func (r *statsRecorder) setCheckpoint(cp checkpoint.Checkpoint) {
 	defer r.mu.Unlock()
 	r.s.Offset, r.s.UpdateID, r.s.RecordTime = cp.Offset, cp.UpdateID, cp.RecordTime
 	r.s.RecordTimes = maps.Clone(cp.RecordTimes)
+	r.s.CheckpointRead = time.Now()
 	r.loaded.Store(true)
 }
 

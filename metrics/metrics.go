@@ -43,7 +43,9 @@
 // /healthz is healthy (200) when the last commit, of transactions or of an
 // OffsetCheckpoint, is at most MaxSilence old; or when the checkpoint is at
 // the participant's ledger end (the ingester is waiting for new updates)
-// and no database error was counted since the last commit;
+// and no database error was counted since the last commit (or since the
+// Ingester last read the checkpoint, which it does after taking the lock
+// again once the database is back);
 // or, before the first commit, for StartupGrace; or while the Ingester is a
 // standby waiting for another's lock. Otherwise, when the Ingester is
 // stopped (Run has returned) or when Options.Check fails, it answers 503. The JSON body gives the status, the
@@ -150,20 +152,27 @@ type exporter struct {
 	started time.Time
 
 	// The database errors counted when the exporter first saw the current
-	// last commit: those counted since are faults after that commit.
+	// last commit (or checkpoint read): those counted since are faults
+	// after it.
 	mu           sync.Mutex
 	commitSeen   time.Time
 	dbErrsAtSeen int64
 }
 
 // dbErrorsSinceCommit returns the database errors s counts that happened
-// since its last commit, as far as the exporter's observations tell.
+// since its last commit, or since it last read the checkpoint (the
+// database answered: after taking the lock again, for one), as far as the
+// exporter's observations tell.
 func (e *exporter) dbErrorsSinceCommit(s ingest.Stats) int64 {
 	n := s.Errors["database"]
+	since := s.LastCommit
+	if s.CheckpointRead.After(since) {
+		since = s.CheckpointRead
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if !s.LastCommit.Equal(e.commitSeen) || n < e.dbErrsAtSeen {
-		e.commitSeen, e.dbErrsAtSeen = s.LastCommit, n
+	if !since.Equal(e.commitSeen) || n < e.dbErrsAtSeen {
+		e.commitSeen, e.dbErrsAtSeen = since, n
 	}
 	return n - e.dbErrsAtSeen
 }
