@@ -163,13 +163,15 @@ func (r *statsRecorder) errorOf(err error) {
 	var he *handlerError
 	var de *ledger.DecodeError
 	switch {
-	case errors.As(err, &he):
+	case errors.As(err, &he) && !IsTransientDBError(err):
 		kind = "handler"
 	case errors.As(err, &de):
 		kind = "decode"
 	case ledger.IsAuth(err):
 		kind = "auth"
 	case IsTransientDBError(err), errors.Is(err, errLockLost), errors.Is(err, errCheckpointMoved):
+		// A handler's statement too: the batch is retried as for any
+		// database fault.
 		kind = "database"
 	case ledger.IsRetryable(err), errors.Is(err, errStalled), errors.Is(err, errStreamEnded):
 		kind = "stream"
