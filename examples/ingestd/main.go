@@ -45,6 +45,7 @@ import (
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -159,14 +160,27 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 		}
 		return err
 	}
+	// /healthz and /metrics answer from here on, while the daemon waits
+	// for the database and the participant: a liveness probe sees it
+	// starting (200 for the first -max-silence), not a refused connection.
+	metricsAddr, gate, stopMetrics, err := d.serveMetrics()
+	if err != nil {
+		return startup(err)
+	}
+	defer stopMetrics()
 	if cfg.migrate {
+		gate.setPhase("waiting for the database (migrations)")
 		if err := d.migrate(ctx, db); err != nil {
 			return startup(err)
 		}
-	} else if err := d.checkSchema(ctx, db); err != nil {
-		return startup(err)
+	} else {
+		gate.setPhase("waiting for the database (the schema version check)")
+		if err := d.checkSchema(ctx, db); err != nil {
+			return startup(err)
+		}
 	}
 
+	gate.setPhase("connecting to the participant")
 	client, err := d.dial(ctx)
 	if err != nil {
 		return startup(err)
@@ -209,11 +223,7 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 		return startup(err)
 	}
 
-	metricsAddr, stopMetrics, err := d.serveMetrics(ing, hist)
-	if err != nil {
-		return startup(err)
-	}
-	defer stopMetrics()
+	gate.serve(d.metricsHandler(ing, hist))
 	if err := startup(nil); err != nil || signalled != nil {
 		return err
 	}
@@ -424,15 +434,35 @@ func unreachable(err error) bool {
 	return ingest.IsTransientDBError(err)
 }
 
-func (d *daemon) serveMetrics(ing *ingest.Ingester, hist *metrics.LatencyHistogram) (string, func(), error) {
+// serveMetrics listens on -metrics-addr (none if empty) and serves the
+// returned gate: a starting daemon's answers until gate.serve hands it the
+// Ingester's handler.
+func (d *daemon) serveMetrics() (string, *startingGate, func(), error) {
+	gate := &startingGate{start: time.Now(), maxSilence: d.cfg.maxSilence}
+	gate.setPhase("starting")
 	if d.cfg.metricsAddr == "" {
-		return "", func() {}, nil
+		return "", gate, func() {}, nil
 	}
 	lis, err := net.Listen("tcp", d.cfg.metricsAddr)
 	if err != nil {
-		return "", nil, fmt.Errorf("metrics: %w", err)
+		return "", nil, nil, fmt.Errorf("metrics: %w", err)
 	}
-	h := metrics.Handler(ing.Stats, metrics.Options{
+	srv := &http.Server{Handler: gate, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("ingestd: metrics server", "err", err)
+		}
+	}()
+	return lis.Addr().String(), gate, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}
+
+// metricsHandler is /metrics and /healthz of the running Ingester.
+func (d *daemon) metricsHandler(ing *ingest.Ingester, hist *metrics.LatencyHistogram) http.Handler {
+	return metrics.Handler(ing.Stats, metrics.Options{
 		LedgerEndLag: ing.LedgerEndLag,
 		Latency:      hist,
 		MaxSilence:   d.cfg.maxSilence,
@@ -445,17 +475,42 @@ func (d *daemon) serveMetrics(ing *ingest.Ingester, hist *metrics.LatencyHistogr
 			return nil
 		},
 	})
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			d.log.Error("ingestd: metrics server", "err", err)
+}
+
+// startingGate answers /healthz and /metrics until the Ingester's handler
+// takes over: /healthz 200 "starting: <phase>" for the first -max-silence
+// after start and 503 afterwards; /metrics empty.
+type startingGate struct {
+	start      time.Time
+	maxSilence time.Duration
+	phase      atomic.Pointer[string]
+	h          atomic.Pointer[http.Handler]
+}
+
+func (g *startingGate) setPhase(p string) { g.phase.Store(&p) }
+
+func (g *startingGate) serve(h http.Handler) { g.h.Store(&h) }
+
+func (g *startingGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h := g.h.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	switch {
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	case r.URL.Path == "/healthz":
+		since := time.Since(g.start).Round(time.Second)
+		if since < g.maxSilence {
+			fmt.Fprintf(w, "starting for %s: %s\n", since, *g.phase.Load())
+			return
 		}
-	}()
-	return lis.Addr().String(), func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}, nil
+		http.Error(w, fmt.Sprintf("not ingesting after %s (more than %s): %s", since, g.maxSilence, *g.phase.Load()), http.StatusServiceUnavailable)
+	case r.URL.Path == "/metrics":
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	default:
+		http.NotFound(w, r)
+	}
 }
 
 func (d *daemon) logProgress(ctx context.Context, ing *ingest.Ingester) {
