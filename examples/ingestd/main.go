@@ -34,6 +34,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -500,12 +501,20 @@ func (g *startingGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	case r.URL.Path == "/healthz":
-		since := time.Since(g.start).Round(time.Second)
-		if since < g.maxSilence {
-			fmt.Fprintf(w, "starting for %s: %s\n", since, *g.phase.Load())
-			return
+		// As metrics.Handler's body: JSON with a status and a reason.
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		since := time.Since(g.start)
+		body := struct {
+			Status string `json:"status"`
+			Reason string `json:"reason"`
+		}{"ok", fmt.Sprintf("starting for %s: %s", since.Round(time.Second), *g.phase.Load())}
+		if since >= g.maxSilence {
+			body.Status = "unhealthy"
+			body.Reason = fmt.Sprintf("not ingesting after %s (more than %s): %s", since.Round(time.Second), g.maxSilence, *g.phase.Load())
+			w.WriteHeader(http.StatusServiceUnavailable)
 		}
-		http.Error(w, fmt.Sprintf("not ingesting after %s (more than %s): %s", since, g.maxSilence, *g.phase.Load()), http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(body)
 	case r.URL.Path == "/metrics":
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	default:
