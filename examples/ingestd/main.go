@@ -224,7 +224,7 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 		return startup(err)
 	}
 
-	gate.serve(d.metricsHandler(ing, hist))
+	gate.serve(d.metricsHandler(ing, hist, gate.start))
 	if err := startup(nil); err != nil || signalled != nil {
 		return err
 	}
@@ -461,12 +461,19 @@ func (d *daemon) serveMetrics() (string, *startingGate, func(), error) {
 	}, nil
 }
 
-// metricsHandler is /metrics and /healthz of the running Ingester.
-func (d *daemon) metricsHandler(ing *ingest.Ingester, hist *metrics.LatencyHistogram) http.Handler {
+// metricsHandler is /metrics and /healthz of the running Ingester. The
+// first -max-silence counts from the daemon's start (started), not from
+// when the database answered: what is left of it is the startup grace.
+func (d *daemon) metricsHandler(ing *ingest.Ingester, hist *metrics.LatencyHistogram, started time.Time) http.Handler {
+	grace := d.cfg.maxSilence - time.Since(started)
+	if grace <= 0 {
+		grace = time.Nanosecond // none left (zero would be the default, MaxSilence)
+	}
 	return metrics.Handler(ing.Stats, metrics.Options{
 		LedgerEndLag: ing.LedgerEndLag,
 		Latency:      hist,
 		MaxSilence:   d.cfg.maxSilence,
+		StartupGrace: grace,
 		Check: func() error {
 			d.mu.Lock()
 			defer d.mu.Unlock()
