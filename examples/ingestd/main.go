@@ -487,7 +487,10 @@ func (d *daemon) metricsHandler(ing *ingest.Ingester, hist *metrics.LatencyHisto
 
 // startingGate answers /healthz and /metrics until the Ingester's handler
 // takes over: /healthz 200 "starting: <phase>" for the first -max-silence
-// after start and 503 afterwards; /metrics empty.
+// after start and 503 afterwards; /metrics only txhistory_healthy, as
+// /healthz answers (a scrape that succeeds must still let the
+// txhistory_healthy == 0 alert fire for a daemon that never gets its
+// database).
 type startingGate struct {
 	start      time.Time
 	maxSilence time.Duration
@@ -511,12 +514,12 @@ func (g *startingGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// As metrics.Handler's body: JSON with a status and a reason.
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		since := time.Since(g.start)
+		since := g.since()
 		body := struct {
 			Status string `json:"status"`
 			Reason string `json:"reason"`
 		}{"ok", fmt.Sprintf("starting for %s: %s", since.Round(time.Second), *g.phase.Load())}
-		if since >= g.maxSilence {
+		if !g.healthy(since) {
 			body.Status = "unhealthy"
 			body.Reason = fmt.Sprintf("not ingesting after %s (more than %s): %s", since.Round(time.Second), g.maxSilence, *g.phase.Load())
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -524,10 +527,21 @@ func (g *startingGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(body)
 	case r.URL.Path == "/metrics":
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		healthy := 0
+		if g.healthy(g.since()) {
+			healthy = 1
+		}
+		fmt.Fprintf(w, "# HELP txhistory_healthy 1 if /healthz answers 200.\n# TYPE txhistory_healthy gauge\ntxhistory_healthy %d\n", healthy)
 	default:
 		http.NotFound(w, r)
 	}
 }
+
+func (g *startingGate) since() time.Duration { return time.Since(g.start) }
+
+// healthy reports whether a daemon starting for since is still within its
+// first -max-silence.
+func (g *startingGate) healthy(since time.Duration) bool { return since < g.maxSilence }
 
 func (d *daemon) logProgress(ctx context.Context, ing *ingest.Ingester) {
 	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
