@@ -26,11 +26,13 @@ func TestHandlerLedgerFaultIsRetriedNotSetAside(t *testing.T) {
 	forEachPoisonPolicy(t, func(t *testing.T, policy ingest.PoisonPolicy) {
 		other := newOtherParticipant(t)
 		other.p.FailNext("GetLedgerEnd", 3, codes.Unavailable)
-		b, err := runCallingOther(t, policy, func(ctx context.Context) error {
+		b, st, err := runCallingOther(t, policy, func(ctx context.Context) error {
 			_, err := other.c.LedgerEnd(ctx)
 			return err
 		})
 		require.NoError(t, err)
+		require.Zero(t, st.Errors["handler"], "a fault retried is not a handler error (the alerts ticket those): %v", st.Errors)
+		require.Positive(t, st.Errors["stream"], "%v", st.Errors)
 		requireAllOnce(t, b)
 		var aside int
 		require.NoError(t, b.db.Get(&aside, `SELECT count(*) FROM txhistory.review_transaction`))
@@ -50,7 +52,7 @@ func TestHandlersOffsetAfterLedgerEndIsNoRestore(t *testing.T) {
 		other := newOtherParticipant(t)
 		var once sync.Once
 		failures := 0
-		b, err := runCallingOther(t, policy, func(ctx context.Context) error {
+		b, _, err := runCallingOther(t, policy, func(ctx context.Context) error {
 			err := drain(ctx, other.c, 2, 3)
 			if err != nil {
 				if failures++; failures == 3 {
@@ -85,8 +87,8 @@ func newOtherParticipant(t *testing.T) otherParticipant {
 // runCallingOther ingests 40 transactions (of setup and appendN) under
 // policy with a Handler that, for the batch holding the 26th treasury
 // transaction, calls call first and returns its error, wrapped, naming the
-// transaction. It returns the bundle and Run's error.
-func runCallingOther(t *testing.T, policy ingest.PoisonPolicy, call func(ctx context.Context) error) (*testBundle, error) {
+// transaction. It returns the bundle, the Ingester's Stats and Run's error.
+func runCallingOther(t *testing.T, policy ingest.PoisonPolicy, call func(ctx context.Context) error) (*testBundle, ingest.Stats, error) {
 	t.Helper()
 	b := setup(t)
 	appendN(t, b.p, 0, 40)
@@ -99,7 +101,9 @@ func runCallingOther(t *testing.T, policy ingest.PoisonPolicy, call func(ctx con
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	return b, newIngester(t, b, ingest.Config{Handler: h, MaxBatchSize: 10, Poison: policy, EndOffset: b.p.LedgerEnd()}).Run(ctx)
+	ing := newIngester(t, b, ingest.Config{Handler: h, MaxBatchSize: 10, Poison: policy, EndOffset: b.p.LedgerEnd()})
+	err := ing.Run(ctx)
+	return b, ing.Stats(), err
 }
 
 // drain reads the updates of a bounded stream (begin, end] of c.

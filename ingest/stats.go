@@ -163,7 +163,7 @@ func (r *statsRecorder) errorOf(err error) {
 	var he *handlerError
 	var de *ledger.DecodeError
 	switch {
-	case errors.As(err, &he) && !IsTransientDBError(err):
+	case errors.As(err, &he) && !transientHandlerError(err):
 		kind = "handler"
 	case errors.As(err, &de):
 		kind = "decode"
@@ -171,7 +171,8 @@ func (r *statsRecorder) errorOf(err error) {
 		kind = "auth"
 	case IsTransientDBError(err), errors.Is(err, errLockLost), errors.Is(err, errCheckpointMoved):
 		// A handler's statement too: the batch is retried as for any
-		// database fault.
+		// database fault (and a handler's retryable ledger error, below,
+		// as a stream fault is).
 		kind = "database"
 	case ledger.IsRetryable(err), errors.Is(err, errStalled), errors.Is(err, errStreamEnded):
 		kind = "stream"
