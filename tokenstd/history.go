@@ -174,10 +174,8 @@ func NewHistory(cfg Config) (*History, error) {
 	if cfg.OnError != Halt && cfg.OnError != SetAside {
 		return nil, fmt.Errorf("tokenstd: Config.OnError: unknown policy %d", int(cfg.OnError))
 	}
-	for i, inst := range cfg.Instruments {
-		if inst.Admin == "" || inst.ID == "" {
-			return nil, fmt.Errorf("tokenstd: Config.Instruments[%d] (%q): both the admin party and the id are required", i, inst.String())
-		}
+	if err := CheckInstruments(cfg.Instruments); err != nil {
+		return nil, fmt.Errorf("tokenstd: %w", err)
 	}
 	cfg.Instruments = slices.Clone(cfg.Instruments)
 	if cfg.Logger == nil {

@@ -1,6 +1,7 @@
 package tokenstd
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -48,6 +49,18 @@ type Instrument struct {
 
 // String renders the instrument as "id@admin".
 func (i Instrument) String() string { return i.ID + "@" + i.Admin }
+
+// CheckInstruments refuses a list of instruments (Config.Instruments, and
+// withdrawal.Config.Instruments with it) holding one without an admin or
+// an id.
+func CheckInstruments(list []Instrument) error {
+	for i, inst := range list {
+		if inst.Admin == "" || inst.ID == "" {
+			return fmt.Errorf("Config.Instruments[%d] (%q): both the admin party and the id are required", i, inst.String())
+		}
+	}
+	return nil
+}
 
 // Metadata is the token standard's Metadata record: a map of text values.
 // Keys of the form "domain/name" are namespaced by DNS domain. Decoded, a

@@ -169,10 +169,8 @@ func NewStore(db *sqlx.DB, cfg Config) (*Store, error) {
 		return nil, errors.New("withdrawal: Config.Synchronizers holds an empty synchronizer id")
 	}
 	cfg.Synchronizers = slices.Compact(slices.Sorted(slices.Values(cfg.Synchronizers)))
-	for i, inst := range cfg.Instruments {
-		if inst.Admin == "" || inst.ID == "" {
-			return nil, fmt.Errorf("withdrawal: Config.Instruments[%d] (%q): both the admin party and the id are required", i, inst.String())
-		}
+	if err := tokenstd.CheckInstruments(cfg.Instruments); err != nil {
+		return nil, fmt.Errorf("withdrawal: %w", err)
 	}
 	cfg.Instruments = slices.Clone(cfg.Instruments)
 	cps, err := checkpoint.NewStore(cfg.Schema)
