@@ -511,14 +511,11 @@ func (g *startingGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	case r.URL.Path == "/healthz":
-		// As metrics.Handler's body: JSON with a status and a reason.
+		// metrics.Handler's body, with nothing known but the phase.
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
 		since := g.since()
-		body := struct {
-			Status string `json:"status"`
-			Reason string `json:"reason"`
-		}{"ok", fmt.Sprintf("starting for %s: %s", since.Round(time.Second), *g.phase.Load())}
+		body := metrics.Health{Status: "ok", Reason: fmt.Sprintf("starting for %s: %s", since.Round(time.Second), *g.phase.Load())}
 		if !g.healthy(since) {
 			body.Status = "unhealthy"
 			body.Reason = fmt.Sprintf("not ingesting after %s (more than %s): %s", since.Round(time.Second), g.maxSilence, *g.phase.Load())
@@ -526,7 +523,7 @@ func (g *startingGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		_ = json.NewEncoder(w).Encode(body)
 	case r.URL.Path == "/metrics":
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		w.Header().Set("Content-Type", metrics.ContentType)
 		healthy := 0
 		if g.healthy(g.since()) {
 			healthy = 1
