@@ -1683,18 +1683,27 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 }
 
 // keepMetaOnce leaves the metadata of an operation with an entry per
-// instrument (all at its node) on one of them: the first that is not an
-// `other` entry, else the first. A copy on each would be written once per
-// instrument the operation changed, as many as its author cares to make.
+// instrument (all at its node) on one of them: the first withdrawal (the
+// treasury's own operation, whose metadata it wrote), else the first
+// entry that is not `other`, else the first. A copy on each would be
+// written once per instrument the operation changed, as many as its
+// author cares to make.
 func keepMetaOnce(es []Entry) {
 	if len(es) < 2 {
 		return
 	}
-	keep := 0
+	keep, rank := 0, 0
 	for i := range es {
-		if es[i].Kind != KindOther {
-			keep = i
-			break
+		r := 0
+		switch es[i].Kind {
+		case KindWithdrawal:
+			r = 2
+		case KindOther:
+		default:
+			r = 1
+		}
+		if r > rank {
+			keep, rank = i, r
 		}
 	}
 	for i := range es {

@@ -133,9 +133,9 @@ type Entry struct {
 	Created  []Holding `json:"created,omitempty"`
 	Archived []Holding `json:"archived,omitempty"`
 	// Meta is the operation's merged metadata. Of an operation's entries
-	// (all at its node) one has it: the first that is not an `other` entry,
-	// else the first; the `other` entries of other instruments' changes
-	// inside it have none.
+	// (all at its node) one has it: the first withdrawal, else the first
+	// that is not an `other` entry, else the first; the entries of other
+	// instruments' changes inside it have none.
 	Meta Metadata `json:"meta,omitempty"`
 }
 
