@@ -372,6 +372,12 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 			!errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("withdrawal: recording the submission of %q: %w", w.ID, err)
 		}
+		if !attempted.Valid {
+			// Moved since the read above (failed by the exchange, expired
+			// and refunded by ingestion, or paid out): not to submit.
+			a.setRetried(w.ID, false)
+			return nil
+		}
 		sctx, cancel := context.WithTimeout(ctx, a.cfg.SubmitTimeout)
 		serr := a.cfg.Submitter.Submit(sctx, cur)
 		cancel()
