@@ -555,8 +555,13 @@ func existingOrConflict(existing *Withdrawal, r Request) (*Withdrawal, error) {
 		return existing, nil
 	}
 	what := "its content differs"
-	if existing.Recovered {
+	switch {
+	case existing.Recovered && existing.Status.PaidOut():
 		what = "it was recovered from the ledger: its transfer was executed"
+	case existing.Recovered && existing.Status.Open():
+		what = "it was recovered from the ledger: its transfer instruction is pending acceptance"
+	case existing.Recovered:
+		what = "it was recovered from the ledger: its transfer paid nothing out"
 	}
 	return nil, fmt.Errorf("%w: withdrawal %q exists in status %s and %s", ErrIDConflict, r.ID, existing.Status, what)
 }
