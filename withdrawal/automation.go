@@ -333,7 +333,8 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		return fmt.Errorf("withdrawal: a connection to record the submission of %q: %w", w.ID, err)
 	}
 	defer rec.Close()
-	return a.s.inTx(ctx, func(tx *sqlx.Tx) error {
+	handed := false // the participant accepted w's transfer
+	err = a.s.inTx(ctx, func(tx *sqlx.Tx) error {
 		g, err := a.s.readGate(ctx, tx, true)
 		if err != nil {
 			return err
@@ -386,6 +387,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		a.setRetried(w.ID, retry)
 		switch {
 		case serr == nil:
+			handed = true
 			if _, err := a.s.MarkSubmittedTx(ctx, tx, w.ID); err != nil {
 				return err
 			}
@@ -434,6 +436,10 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		}
 		return nil
 	})
+	if err != nil && handed {
+		return fmt.Errorf("withdrawal: the transfer of %q was submitted but not recorded (still requested, it is handed to the Submitter again): %w", w.ID, err)
+	}
+	return err
 }
 
 // submittable lists requested withdrawals whose trecTgt the ingested
