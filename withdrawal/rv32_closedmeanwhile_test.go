@@ -51,7 +51,7 @@ func TestAutomationDoesNotSubmitAWithdrawalClosedBeforeItsAttempt(t *testing.T) 
 	require.Eventually(t, func() bool {
 		var n int
 		require.NoError(t, e.db.GetContext(e.ctx, &n, `SELECT count(*) FROM pg_stat_activity
-			WHERE wait_event_type = 'Lock' AND query LIKE '%submit_attempted_at = COALESCE%'`))
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%submit_attempted_at = COALESCE%'`))
 		return n > 0
 	}, 10*time.Second, 10*time.Millisecond, "the round never waited to record its attempt")
 	require.NoError(t, cancelTx.Commit())
