@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cantonx/txhistory/checkpoint"
@@ -246,7 +247,8 @@ func (c Config) validate() error {
 }
 
 // Ingester streams the update stream into PostgreSQL. Create it with New and
-// run it with Run; one Ingester per Integration DB.
+// run it with Run, one Run at a time (a second is refused with ErrRunning);
+// one Ingester per Integration DB.
 type Ingester struct {
 	db     *sqlx.DB
 	src    Source
@@ -275,6 +277,9 @@ type Ingester struct {
 	// lock is the ingestion lock held now (nil under LockNone), owned by
 	// the Run goroutine.
 	lock *instanceLock
+	// running is set while a Run runs: a second one is refused
+	// (ErrRunning).
+	running atomic.Bool
 }
 
 // New creates an Ingester reading from src into db. The schema must have been
@@ -356,13 +361,22 @@ var ErrCheckpointBeyondLedgerEnd = errors.New("ingest: checkpoint offset is beyo
 // Config.EndOffset: the checkpoint is not beyond the ledger end then.
 var errEndBeyondLedgerEnd = errors.New("ingest: waiting for the ledger end to reach the end offset")
 
+// ErrRunning is returned by Run called while another Run of the same
+// Ingester is running: one Ingester runs one Run at a time.
+var ErrRunning = errors.New("ingest: Run called while this Ingester is already running")
+
 // Run ingests until ctx ends (returning ctx's error), Stop is called or
 // EndOffset is reached (returning nil), or a fault that no retry can fix
 // occurs (returning it). Transient faults — an unavailable participant, a
 // broken stream, a lost database connection — are retried with backoff; every
 // retry resumes from the committed checkpoint, so nothing is lost or applied
-// twice.
+// twice. Run called while another Run of the Ingester runs returns
+// ErrRunning at once, changing nothing of the one running.
 func (ing *Ingester) Run(ctx context.Context) (err error) {
+	if !ing.running.CompareAndSwap(false, true) {
+		return ErrRunning
+	}
+	defer ing.running.Store(false)
 	defer ing.stats.setState(StateStopped)
 	defer func() { ing.rearmStop(err) }()
 	// Not the state a Run before this one returned with ("stopped") until
