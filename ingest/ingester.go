@@ -325,9 +325,11 @@ func (ing *Ingester) checkPool() error {
 }
 
 // Stop asks Run to commit what it has received and return nil. It does not
-// wait; Run's return says when it is done. A batch the database refuses
-// (down, or a transient fault) is not retried after Stop: Run returns nil
-// without it, and the next Run ingests it again. Stop ends the Run in
+// wait; Run's return says when it is done. Calls to the participant that a
+// session makes before its stream opens (nothing received yet) are cut
+// short. A batch the database refuses (down, or a transient fault) is not
+// retried after Stop: Run returns nil without it, and the next Run ingests
+// it again. Stop ends the Run in
 // progress or, called while none runs, the next one; Run may be called
 // again after it returned. A Stop stays until a Run returns nil: one that
 // a Run returning an error did not honour (it failed first) ends the next.
@@ -614,19 +616,16 @@ type item struct {
 // until it ends. It returns nil when Run should return nil, and whether it
 // committed anything.
 func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
-	if ing.cfg.EndOffset > 0 {
-		end, err := ing.src.LedgerEnd(ctx)
-		if err != nil {
-			return false, err
+	// Nothing is received before the stream opens: Stop ends the calls
+	// that wait for the participant until then.
+	pctx, cancelAtStop := ing.untilStop(ctx)
+	err = ing.beforeStream(pctx)
+	stopped := pctx.Err() != nil && ctx.Err() == nil
+	cancelAtStop()
+	if err != nil {
+		if stopped {
+			return false, errStopped
 		}
-		if end < ing.cp.Offset {
-			return false, fmt.Errorf("%w: checkpoint offset %d is beyond the ledger end %d", ledger.ErrOffsetAfterLedgerEnd, ing.cp.Offset, end)
-		}
-		if end < ing.cfg.EndOffset {
-			return false, fmt.Errorf("%w: %w: end offset %d is beyond the ledger end %d", errEndBeyondLedgerEnd, ledger.ErrOffsetAfterLedgerEnd, ing.cfg.EndOffset, end)
-		}
-	}
-	if err := ing.verifyPosition(ctx); err != nil {
 		return false, err
 	}
 	ing.stats.setState(StateStreaming)
@@ -873,6 +872,40 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 			return progressed, nil
 		}
 	}
+}
+
+// beforeStream checks, before a session opens its stream, that the
+// participant's ledger end has reached what the stream asks for and that
+// the participant still has the last ingested transaction where it was.
+func (ing *Ingester) beforeStream(ctx context.Context) error {
+	if ing.cfg.EndOffset > 0 {
+		end, err := ing.src.LedgerEnd(ctx)
+		if err != nil {
+			return err
+		}
+		if end < ing.cp.Offset {
+			return fmt.Errorf("%w: checkpoint offset %d is beyond the ledger end %d", ledger.ErrOffsetAfterLedgerEnd, ing.cp.Offset, end)
+		}
+		if end < ing.cfg.EndOffset {
+			return fmt.Errorf("%w: %w: end offset %d is beyond the ledger end %d", errEndBeyondLedgerEnd, ledger.ErrOffsetAfterLedgerEnd, ing.cfg.EndOffset, end)
+		}
+	}
+	return ing.verifyPosition(ctx)
+}
+
+// untilStop returns a context that ends with ctx or at Stop, and its
+// cancel function, which must be called.
+func (ing *Ingester) untilStop(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stopCh := ing.stopCh
+	go func() {
+		select {
+		case <-stopCh:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // prepare calls p.Prepare(t). A panic there is logged and taken as no
