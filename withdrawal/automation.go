@@ -53,7 +53,8 @@ var ErrNoPreapproval = errors.New("withdrawal: the receiver has no transfer pre-
 // Automation holds the gate in share mode (Disable waits for it), under a
 // context bounded by AutomationConfig.SubmitTimeout, from one goroutine at
 // a time per Automation (its rounds run one at a time; two Automations
-// sharing a Submitter call it concurrently).
+// sharing a Submitter call it concurrently). A panic in Submit rolls the
+// round's transaction back and reaches the caller of RunOnce (or Run).
 type Submitter interface {
 	Submit(ctx context.Context, w *Withdrawal) error
 }

@@ -193,13 +193,24 @@ func (s *Store) DB() *sqlx.DB { return s.db }
 func (s *Store) Config() Config { return s.cfg }
 
 // inTx runs fn in a transaction of its own: committed if fn returns nil,
-// rolled back otherwise.
+// rolled back otherwise (a panic or runtime.Goexit in fn included).
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return fmt.Errorf("withdrawal: begin: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	// fn may call the exchange's code (a Submitter, a Refunder): a panic
+	// or runtime.Goexit there must not leave tx, and the locks it holds
+	// (the gate row), open for as long as ctx lives.
+	returned := false
+	defer func() {
+		if !returned {
+			_ = tx.Rollback()
+		}
+	}()
+	err = fn(tx)
+	returned = true
+	if err != nil {
 		_ = tx.Rollback()
 		return err
 	}
