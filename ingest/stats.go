@@ -63,6 +63,10 @@ type Stats struct {
 	// Errors counts faults by kind: "stream", "auth", "database", "handler",
 	// "decode", "other".
 	Errors map[string]int64
+	// DatabaseErrorAt is when the last "database" fault was counted; zero
+	// if none was. Compared with LastCommit and CheckpointRead, it tells a
+	// fault since the database last answered from one before.
+	DatabaseErrorAt time.Time
 	// LastCommit is when the last batch committed.
 	LastCommit time.Time
 	// CheckpointRead is when Run last read the checkpoint from the
@@ -183,6 +187,9 @@ func (r *statsRecorder) errorOf(err error) {
 		r.s.Errors = map[string]int64{}
 	}
 	r.s.Errors[kind]++
+	if kind == "database" {
+		r.s.DatabaseErrorAt = time.Now()
+	}
 }
 
 func (r *statsRecorder) snapshot() Stats {

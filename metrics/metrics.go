@@ -162,8 +162,10 @@ type exporter struct {
 // dbErrorsSinceCommit returns the database errors s counts that happened
 // since its last commit, or since it last read the checkpoint (the
 // database answered: after taking the lock again, for one), as far as the
-// exporter's observations tell.
-func (e *exporter) dbErrorsSinceCommit(s ingest.Stats) int64 {
+// exporter's observations tell, and whether there was one at all (s's
+// DatabaseErrorAt: the count misses those counted before the exporter
+// first saw that commit).
+func (e *exporter) dbErrorsSinceCommit(s ingest.Stats) (int64, bool) {
 	n := s.Errors["database"]
 	since := s.LastCommit
 	if s.CheckpointRead.After(since) {
@@ -174,7 +176,7 @@ func (e *exporter) dbErrorsSinceCommit(s ingest.Stats) int64 {
 	if !since.Equal(e.commitSeen) || n < e.dbErrsAtSeen {
 		e.commitSeen, e.dbErrsAtSeen = since, n
 	}
-	return n - e.dbErrsAtSeen
+	return n - e.dbErrsAtSeen, s.DatabaseErrorAt.After(since)
 }
 
 // Health is the body of /healthz.
@@ -199,9 +201,11 @@ type observation struct {
 	lag    int64
 	lagOK  bool // lag is known
 	lagErr error
-	// dbErrs are the database errors since the last commit.
-	dbErrs int64
-	health Health
+	// dbErrs are the database errors since the last commit that the
+	// exporter saw counted; dbFault says whether there was one at all.
+	dbErrs  int64
+	dbFault bool
+	health  Health
 }
 
 func (e *exporter) observe(ctx context.Context) observation {
@@ -213,7 +217,7 @@ func (e *exporter) observe(ctx context.Context) observation {
 		o.lagOK = o.lagErr == nil
 	}
 	o.stats = e.src()
-	o.dbErrs = e.dbErrorsSinceCommit(o.stats)
+	o.dbErrs, o.dbFault = e.dbErrorsSinceCommit(o.stats)
 	if e.opts.LedgerEndLag == nil {
 		// Whatever the Ingester's own calls found; unknown before one.
 		o.lag, o.lagOK = o.stats.LedgerEndLag, !o.stats.LedgerEndLagAt.IsZero()
@@ -250,7 +254,7 @@ func (e *exporter) health(o observation) Health {
 		return ok("standby: another ingester holds the schema's lock")
 	case !s.LastCommit.IsZero() && silence <= e.opts.MaxSilence:
 		return ok(fmt.Sprintf("last commit %s ago at offset %d", round(silence), s.Offset))
-	case o.lagOK && o.lag == 0 && e.opts.LedgerEndLag != nil && o.dbErrs == 0:
+	case o.lagOK && o.lag == 0 && e.opts.LedgerEndLag != nil && o.dbErrs == 0 && !o.dbFault:
 		// At the ledger end, with no database fault since the last
 		// commit: waiting for updates. (A negative lag is a checkpoint
 		// beyond the ledger end: the ingester waits for, or stops on, a
@@ -273,8 +277,11 @@ func (e *exporter) health(o observation) Health {
 	case o.lagOK && o.lag < 0:
 		fmt.Fprintf(&why, "; the checkpoint is %d offsets beyond the participant's ledger end (a participant restored from a backup, or catching up)", -o.lag)
 	}
-	if o.dbErrs > 0 {
+	switch {
+	case o.dbErrs > 0:
 		fmt.Fprintf(&why, "; %d database errors since the last commit", o.dbErrs)
+	case o.dbFault:
+		fmt.Fprintf(&why, "; a database error at %s, since the last commit", s.DatabaseErrorAt.UTC().Format(time.RFC3339))
 	}
 	if n := sum(s.Errors); n > 0 {
 		fmt.Fprintf(&why, "; errors so far: %s", formatErrors(s.Errors))
