@@ -51,7 +51,8 @@ type Stats struct {
 	// table (set aside before a restart) is not counted again.
 	SetAside int64
 	// TxPerSecond is the rate of new transactions over the last committed
-	// batches (a moving average over about ten seconds).
+	// batches (a moving average over about ten seconds); 0 once nothing
+	// was committed for that long.
 	TxPerSecond float64
 	// LastBatchLatency is how long the last commit took, retries included.
 	LastBatchLatency time.Duration
@@ -115,7 +116,7 @@ func (r *statsRecorder) committed(b *builder, skipped int, latency time.Duration
 	r.s.LastCommit = now
 	r.window = append(r.window, rateSample{at: now, n: fresh})
 	cut := 0
-	for cut < len(r.window)-1 && now.Sub(r.window[cut].at) > 10*time.Second {
+	for cut < len(r.window)-1 && now.Sub(r.window[cut].at) > rateWindow {
 		cut++
 	}
 	r.window = r.window[cut:]
@@ -123,10 +124,16 @@ func (r *statsRecorder) committed(b *builder, skipped int, latency time.Duration
 	for _, s := range r.window[1:] {
 		n += s.n
 	}
+	// A batch alone in the window (the first, or the first after a
+	// pause) gives no rate: 0, not the rate before the pause.
+	r.s.TxPerSecond = 0
 	if span := now.Sub(r.window[0].at); span > 0 {
 		r.s.TxPerSecond = float64(n) / span.Seconds()
 	}
 }
+
+// rateWindow is about how far back TxPerSecond looks.
+const rateWindow = 10 * time.Second
 
 // checkpointsSeen counts OffsetCheckpoints that made no batch (they
 // repeated the committed offset and record times).
@@ -201,6 +208,10 @@ func (r *statsRecorder) snapshot() Stats {
 	}
 	s.RecordTimes = maps.Clone(r.s.RecordTimes)
 	s.Errors = maps.Clone(r.s.Errors)
+	if len(r.window) > 0 && time.Since(r.window[len(r.window)-1].at) > rateWindow {
+		// Nothing committed in the window: no transactions per second.
+		s.TxPerSecond = 0
+	}
 	s.LedgerEndLag = r.lag.Load()
 	if at := r.lagAt.Load(); at != 0 {
 		s.LedgerEndLagAt = time.Unix(0, at)
