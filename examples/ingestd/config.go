@@ -428,6 +428,10 @@ func (c *config) validate() error {
 	if c.progress <= 0 {
 		errs = append(errs, errors.New("-progress must be positive"))
 	}
+	if c.shutdownTimeout <= 0 {
+		// A timer already expired: every shutdown would be aborted.
+		errs = append(errs, fmt.Errorf("-shutdown-timeout must be positive (got %v)", c.shutdownTimeout))
+	}
 	if c.maxSilence <= 0 {
 		// metrics would take 0 for its default (5m): not what was asked.
 		errs = append(errs, fmt.Errorf("-max-silence must be positive (got %v)", c.maxSilence))
