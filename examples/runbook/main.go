@@ -57,7 +57,9 @@
 //
 // Exit status: 0 when every step passed, 1 when one failed, 2 for a
 // configuration error (a missing or malformed setting, a TLS or secret file
-// that cannot be read), found before anything is dialled.
+// that cannot be read), found before anything is dialled. SIGINT or
+// SIGTERM stops it at the step under way, which fails (exit 1); step 6
+// rewrites the checkpoint in one SQL transaction, entirely or not at all.
 package main
 
 import (
@@ -70,6 +72,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
@@ -156,7 +159,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return usage("%v", err)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// Every file is read and every setting checked here: a bad one is a
 	// configuration error before anything is dialled.
@@ -194,9 +197,9 @@ $TXHISTORY_DSN or -dsn-file, a token in $TXHISTORY_TOKEN or -token-file, the
 OAuth2 client secret in $TXHISTORY_OAUTH_CLIENT_SECRET or
 -oauth-client-secret-file.
 
-Exit status: 0 when every step passed, 1 when one failed, 2 for a
-configuration error (a missing or malformed setting, a TLS or secret file
-that cannot be read).
+Exit status: 0 when every step passed, 1 when one failed (SIGINT or
+SIGTERM fails the step under way), 2 for a configuration error (a missing
+or malformed setting, a TLS or secret file that cannot be read).
 
 Flags:
 `
