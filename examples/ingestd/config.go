@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -427,6 +428,11 @@ func (c *config) validate() error {
 	}
 	if c.progress <= 0 {
 		errs = append(errs, errors.New("-progress must be positive"))
+	}
+	if c.metricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.metricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("-metrics-addr %q (or $TXHISTORY_METRICS_ADDR): want host:port or :port, empty for none", c.metricsAddr))
+		}
 	}
 	if c.shutdownTimeout <= 0 {
 		// A timer already expired: every shutdown would be aborted.
