@@ -10,7 +10,8 @@
 //	go run ./examples/quickstart -ledger validator:5001 -party 'treasury::1220...' -plaintext
 //
 // With -ledger it reads from that participant instead of the fake one, up to
-// the ledger end at start.
+// the ledger end at start. SIGINT or SIGTERM stops it (exit 1), removing
+// the local PostgreSQL it started.
 package main
 
 import (
@@ -22,6 +23,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/cantonx/txhistory/checkpoint"
@@ -34,7 +36,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout)
 	stop()
 	if errors.Is(err, flag.ErrHelp) {

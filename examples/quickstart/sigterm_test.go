@@ -60,7 +60,9 @@ func TestSIGTERMRemovesTheLocalDatabase(t *testing.T) {
 		}
 	})
 	time.Sleep(200 * time.Millisecond)
+	sent := time.Now()
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	defer func() { t.Logf("exited %s after SIGTERM", time.Since(sent)) }()
 	select {
 	case err = <-done:
 	case <-time.After(30 * time.Second):
