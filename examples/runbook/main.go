@@ -158,6 +158,13 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if err := schema.ValidateName(schemaNm); err != nil {
 		return usage("%v", err)
 	}
+	// recovery.Options would take zero or less for its default.
+	if *timeout <= 0 {
+		return usage("-timeout %v: must be positive", *timeout)
+	}
+	if *poll <= 0 {
+		return usage("-poll %v: must be positive", *poll)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
