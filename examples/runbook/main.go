@@ -43,6 +43,8 @@
 //	-token-env        name of an environment variable holding a bearer token (default $TXHISTORY_TOKEN)
 //	-oauth-token-url, -oauth-client-id, -oauth-audience, -oauth-scopes, -oauth-client-secret-file
 //	                  OAuth2 client credentials, as ingestd's (the secret in $TXHISTORY_OAUTH_CLIENT_SECRET)
+//	-oauth-plaintext-token-url
+//	                  allow an http:// -oauth-token-url to a host that is not loopback, a trusted link only ($TXHISTORY_OAUTH_PLAINTEXT_TOKEN_URL)
 //	-dsn-file         file holding the Integration DB's connection string ($TXHISTORY_DSN_FILE; else $TXHISTORY_DSN)
 //	-dsn              the connection string itself (wins, but shows the password in the process list)
 //	-schema           schema of txhistory's tables (default txhistory) ($TXHISTORY_SCHEMA)
@@ -50,10 +52,12 @@
 //	-mode             unique or non-unique (default non-unique: correct either way, thanks to update-id dedup)
 //	-admin-api        auto, 3.4 or 3.5 (default auto: told from the participant's errors)
 //	-since            time of the backup (RFC 3339): list the packages used since (step 4)
+//	-packages-only    only list the packages used since -since (run before restoring the node; -admin not needed)
 //	-timeout          how long to wait for the participant to process tRecovery, and for the package listing (default 1h)
 //	-poll             pause between look-ups while waiting (default 2s)
 //	-note             text for the audit row (who, ticket)
 //	-yes              rewrite the checkpoint (step 6)
+//	-v                log what the steps do to stderr
 //
 // Exit status: 0 when every step passed, 1 when one failed, 2 for a
 // configuration error (a missing or malformed setting, a TLS or secret file
