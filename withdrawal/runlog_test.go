@@ -2,6 +2,7 @@ package withdrawal_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -46,4 +47,29 @@ func TestRunDoesNotReportResumedOnAFailedRound(t *testing.T) {
 	_, err = e.db.ExecContext(e.ctx, `ALTER TABLE txhistory.withdrawal_gate_away RENAME TO withdrawal_gate`)
 	require.NoError(t, err)
 	require.NotContains(t, logs.String(), "automation resumed", "a failed round was reported as the gate open")
+}
+
+// A Submitter's error goes to the log redacted, as a failed round's does:
+// a submitter that reaches the participant through a database or a URL
+// with a password in it (its own DSN in a driver's error) must not have
+// the password written to the exchange's logs.
+func TestSubmissionFailureIsLoggedRedacted(t *testing.T) {
+	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	cids := e.mint("10")
+	e.create(e.request("wd-1", "5", cids[0]))
+	e.tick(e.world.Now())
+	var logs syncbuf.Buffer
+	auto, err := withdrawal.NewAutomation(e.store, withdrawal.AutomationConfig{
+		Submitter: withdrawal.SubmitFunc(func(context.Context, *withdrawal.Withdrawal) error {
+			return errors.New(`cannot reach "postgres://submitter:hunter2secret@db.internal/ledger"`)
+		}),
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	require.NoError(t, err)
+	round, err := auto.RunOnce(e.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, round.Errors, "%+v", round)
+	require.Contains(t, logs.String(), "submission failed, will retry")
+	require.Contains(t, logs.String(), "db.internal", "the error is logged")
+	require.NotContains(t, logs.String(), "hunter2secret")
 }
