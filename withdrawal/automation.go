@@ -433,7 +433,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 				return ctx.Err()
 			}
 			round.Errors++
-			a.log.Warn("withdrawal: submission failed, will retry", "id", w.ID, "err", fmt.Errorf("submit: %w", serr))
+			a.log.Warn("withdrawal: submission failed, will retry", "id", w.ID, "err", ingest.Redact("submit: "+serr.Error()))
 		}
 		return nil
 	})
