@@ -438,6 +438,11 @@ const createSavepoint = "txhistory_withdrawal_create"
 //
 // Create is idempotent: the same request again returns the stored
 // withdrawal, whatever its status by now, and reserves nothing more.
+// CreateTx does not tell a request stored now from one stored before: an
+// exchange that debits the user in tx and retries tx after an unknown
+// outcome of its commit (a connection lost at COMMIT) must make the debit
+// idempotent too, keyed by the withdrawal id (a unique constraint on its
+// own ledger's row, say), or the retry debits the user a second time.
 // Concurrent Creates reserving the same holding are safe: one wins, the
 // other gets ErrHoldingReserved. Once Disable has returned, no Create
 // commits until the gate opens again. Create locks the holdings it checks
