@@ -178,6 +178,14 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 		}
 		split = ing.splitAfter(b, prior)
 	}
+	if errors.As(prior, new(*handlerError)) && !transientHandlerError(prior) && ctx.Err() == nil {
+		// The Handler rejected b already (the pipeline's attempt): hand it
+		// over one transaction at a time straight away, not whole again.
+		if ing.cfg.Poison != PoisonSetAside {
+			return ing.locate(ctx, b, prior)
+		}
+		split = true
+	}
 	for {
 		if attempt > 0 && b.cp.Offset == b.prev.Offset {
 			// An attempt before may have committed with its reply lost. A

@@ -102,6 +102,11 @@ func (b *Batch) WithRead(v any, early bool) *Batch {
 // asks for: that is the Handler's participant, never taken for the
 // Ingester's own restored from a backup). Wrap them with %w to keep them
 // so.
+// A transaction may be handed to HandleBatch more than once: a batch is
+// handed over again after a fault, and, once rejected, one transaction at
+// a time (to name or set aside the one rejected); only what it writes with
+// tx happens once. Calls it makes to other services should be idempotent,
+// keyed on the update id.
 // A panic in HandleBatch (or ReadBatch) is recovered and taken as such an
 // error (ErrHandlerPanicked). It must close the rows it queries before it
 // returns, an error or a panic included (defer rows.Close()): rows left
