@@ -4,14 +4,17 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
 )
 
 // newcomerRig is the program an exchange engineer writes when she first
@@ -141,4 +144,36 @@ func TestRejectedBatchHandedOverOnce(t *testing.T) {
 			require.Equal(t, 1, log.timesSeen("upd-2"), "calls: %v", log.calls)
 		})
 	}
+}
+
+// TestHandlerLedgerFaultCountedOnce: her Handler calls a participant of its
+// own and meets it unavailable once. The Handler documentation promises
+// that fault is retried as the Ingester's own are, with backoff and counted
+// by MaxAttempts; it is a stream fault in Stats.Errors. In a batch finished
+// in the background (the pipeline, with the default pool) the first such
+// fault was retried at once, uncounted: MaxAttempts 1 did not stop Run, and
+// Stats.Errors showed nothing.
+func TestHandlerLedgerFaultCountedOnce(t *testing.T) {
+	r := newNewcomerRig(t)
+	r.deposits(t, 4)
+	var failed atomic.Bool
+	mine := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
+		for _, t := range b.Transactions {
+			if t.UpdateID == "upd-4" && failed.CompareAndSwap(false, true) {
+				return fmt.Errorf("my participant, for %s: %w", t.UpdateID, &ledger.APIError{Code: codes.Unavailable, Message: "down"})
+			}
+		}
+		return effectsHandler(ctx, tx, b)
+	})
+	ing := r.ingester(t, mine, ingest.Config{EndOffset: r.b.p.LedgerEnd(), MaxBatchSize: 1, MaxAttempts: 1})
+	err := ing.Run(context.Background())
+	require.ErrorContains(t, err, "giving up after 1 attempts", "MaxAttempts 1: one fault ends Run")
+	require.EqualValues(t, 1, ing.Stats().Errors["stream"], "the fault is counted: %v", ing.Stats().Errors)
+
+	// Without MaxAttempts, it is retried and everything is applied once.
+	ing = r.ingester(t, mine, ingest.Config{EndOffset: r.b.p.LedgerEnd(), MaxBatchSize: 1})
+	require.NoError(t, ing.Run(context.Background()))
+	var n int
+	require.NoError(t, r.b.db.Get(&n, `SELECT count(*) FROM effects`))
+	require.Equal(t, 4, n)
 }
