@@ -163,7 +163,9 @@ func (b *builder) raise(sync string, t time.Time) {
 // commit writes one batch: dedup rows, the handler's effects and the new
 // checkpoint, in one SQL transaction, retrying transient database faults.
 // prior is the error of an attempt at b already made (the pipeline's own),
-// or nil; MaxAttempts counts it if it is such a fault.
+// or nil; MaxAttempts counts it if it is such a fault. A prior rejection by
+// the Handler hands b over one transaction at a time at once; a prior
+// retryable ledger error of the Handler is returned, for Run to retry.
 func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error {
 	start := time.Now()
 	attempt := 0
@@ -177,6 +179,11 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 			return gaveUp{fmt.Errorf("ingest: giving up on batch (offsets %d..%d) after %d attempts: %w", b.prev.Offset, b.cp.Offset, attempt, prior)}
 		}
 		split = ing.splitAfter(b, prior)
+	}
+	if !IsTransientDBError(prior) && transientHandlerError(prior) {
+		// The Handler's retryable ledger error: Run retries it (counted,
+		// with backoff), as it does one met below.
+		return prior
 	}
 	if errors.As(prior, new(*handlerError)) && !transientHandlerError(prior) && ctx.Err() == nil {
 		// The Handler rejected b already (the pipeline's attempt): hand it

@@ -23,7 +23,8 @@ import (
 // A batch whose background finish fails is committed again the slow way
 // (Ingester.commit: retries, and splitting under PoisonSetAside), after the
 // next batch's open transaction is rolled back; the next batch then starts
-// again.
+// again. A Handler's retryable ledger error goes back to Run instead, which
+// retries it as a stream fault.
 type pipeline struct {
 	ing    *Ingester
 	ctx    context.Context
