@@ -267,7 +267,7 @@ func (ing *Ingester) eachAlone(ctx context.Context, tx *sqlx.Tx, batch *Batch, f
 // SetAsideTransactions lists the transactions waiting for review, oldest first.
 func (ing *Ingester) SetAsideTransactions(ctx context.Context) ([]SetAsideRecord, error) {
 	var out []SetAsideRecord
-	err := sqlx.SelectContext(ctx, ing.db, &out, `SELECT update_id, ledger_offset, record_time, synchronizer_id, error, coalesce(raw::text, '')::bytea AS raw, set_aside_at
+	err := sqlx.SelectContext(ctx, ing.db, &out, `SELECT update_id, ledger_offset, record_time, synchronizer_id, error, coalesce(raw::text, '') AS raw, set_aside_at
 		FROM `+ing.review+` WHERE resolved_at IS NULL ORDER BY ledger_offset`)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: list set-aside transactions: %w", redactErr(err))
