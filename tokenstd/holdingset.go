@@ -22,7 +22,8 @@ import (
 //	}
 //	balances := set.Balances()
 //
-// A HoldingSet is not safe for concurrent use.
+// The zero HoldingSet is an empty set, as NewHoldingSet() is. A
+// HoldingSet is not safe for concurrent use.
 type HoldingSet struct {
 	holdings     map[string]Holding
 	instructions map[string]Instruction
@@ -39,7 +40,20 @@ func NewHoldingSet(holdings ...Holding) *HoldingSet {
 }
 
 // AddInstruction adds a pending transfer instruction.
-func (s *HoldingSet) AddInstruction(in Instruction) { s.instructions[in.ContractID] = in }
+func (s *HoldingSet) AddInstruction(in Instruction) {
+	s.init()
+	s.instructions[in.ContractID] = in
+}
+
+// init makes the maps of a zero HoldingSet, which is an empty set.
+func (s *HoldingSet) init() {
+	if s.holdings == nil {
+		s.holdings = map[string]Holding{}
+	}
+	if s.instructions == nil {
+		s.instructions = map[string]Instruction{}
+	}
+}
 
 // LookupHolding implements HoldingLookup.
 func (s *HoldingSet) LookupHolding(cid string) (Holding, bool, error) {
@@ -59,6 +73,7 @@ func (s *HoldingSet) LookupInstruction(cid string) (Instruction, bool, error) {
 // kept, so that lookups of them still answer), offers add pending
 // instructions and outcomes remove them.
 func (s *HoldingSet) Apply(entries []Entry) {
+	s.init()
 	for _, e := range entries {
 		for _, h := range e.Created {
 			if _, ok := s.holdings[h.ContractID]; !ok {
