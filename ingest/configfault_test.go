@@ -47,7 +47,7 @@ func TestSetAsideStopsOnAHandlersConfigurationFault(t *testing.T) {
 			require.NoError(t, lerr)
 			require.Empty(t, aside, "nothing set aside for a fault of the deployment")
 			require.Zero(t, ing.Stats().SetAside)
-			cs, serr := checkpoint.NewStore("")
+			cs, serr := checkpoint.NewStore("txhistory")
 			require.NoError(t, serr)
 			cp, _, gerr := cs.Get(context.Background(), b.db)
 			require.NoError(t, gerr)

@@ -64,6 +64,25 @@ func IsTransientDBError(err error) bool {
 	return errors.As(err, &oe)
 }
 
+// deploymentFault reports whether err is PostgreSQL's refusal of a
+// statement for what the database lacks or forbids, whatever the data: a
+// table, column, function or schema that does not exist, a missing grant,
+// a syntax error (SQLSTATE classes 42 and 3F). A Handler's statement
+// refused so would refuse every transaction alike: it is a mistake of the
+// deployment (a schema set in one place and not another, a migration not
+// run), not a transaction to set aside.
+func deploymentFault(err error) bool {
+	var pqe *pq.Error
+	if !errors.As(err, &pqe) {
+		return false
+	}
+	switch pqe.Code.Class() {
+	case "42", "3F":
+		return true
+	}
+	return false
+}
+
 // dsnUserPassword finds the password in a URL's user information (the user
 // name may be empty, the password may hold an unencoded "@": the last "@"
 // before the host counts).

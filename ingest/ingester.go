@@ -135,11 +135,14 @@ type Config struct {
 	// Poison says what to do with a transaction that cannot be ingested (the
 	// participant sent it malformed, or the Handler rejects it). Default
 	// PoisonHalt: stop with an error naming it. PoisonSetAside records it in
-	// the review_transaction table and continues. A message the client
-	// cannot take at all (ledger.ErrMessageRejected: larger than the
-	// client's MaxRecvMsgSize, or not a protobuf message) stops Run under
-	// either policy, naming the checkpoint: there is no transaction to set
-	// aside.
+	// the review_transaction table and continues; not when the Handler's
+	// statement was refused for what the database lacks or forbids
+	// (SQLSTATE classes 42 and 3F: a missing table, schema or grant), which
+	// would refuse every transaction alike: Run stops, naming the first. A
+	// message the client cannot take at all (ledger.ErrMessageRejected:
+	// larger than the client's MaxRecvMsgSize, or not a protobuf message)
+	// stops Run under either policy, naming the checkpoint: there is no
+	// transaction to set aside.
 	Poison PoisonPolicy
 	// Lock says what to do when another Ingester already runs on this
 	// schema. Default LockWait.

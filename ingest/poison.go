@@ -247,6 +247,11 @@ func (ing *Ingester) eachAlone(ctx context.Context, tx *sqlx.Tx, batch *Batch, f
 			return &handlerError{fmt.Errorf("ingest: handler failed on transaction %s at offset %d (batch offsets %d..%d) and left its SQL transaction unusable, so it cannot be set aside (did it return with query rows open? close them before returning): %w; rolling back to the savepoint: %w",
 				t.UpdateID, t.Offset, batch.FromOffset, batch.ToOffset, herr, err)}
 		}
+		if deploymentFault(herr) {
+			// Not this transaction's fault: every one would be set aside.
+			return &handlerError{fmt.Errorf("ingest: handler failed on transaction %s at offset %d (batch offsets %d..%d) with a fault of the deployment, not of the transaction (a table, schema or grant its database lacks), so it is not set aside: %w",
+				t.UpdateID, t.Offset, batch.FromOffset, batch.ToOffset, herr)}
+		}
 		if err := reject(t, herr); err != nil {
 			return err
 		}
