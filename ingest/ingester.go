@@ -33,8 +33,10 @@ const (
 	StreamBufferBytesDefault = 16 << 20
 )
 
-// Source is where the Ingester reads updates: a *ledger.Client, or anything
-// that behaves like one (for tests of handlers).
+// Source is where the Ingester reads updates: a *ledger.Client, or a type
+// that wraps one (to count or delay its calls, say); only a Client makes a
+// *ledger.UpdateStream. Tests of handlers run a Client against
+// ledger/ledgertest's fake participant.
 type Source interface {
 	Updates(ctx context.Context, r ledger.UpdatesRequest) (*ledger.UpdateStream, error)
 	LedgerEnd(ctx context.Context) (int64, error)

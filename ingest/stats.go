@@ -40,7 +40,8 @@ type Stats struct {
 	RecordTime time.Time
 	// RecordTimes is the record time reached per synchronizer.
 	RecordTimes map[string]time.Time
-	// Transactions counts new transactions committed since Run started;
+	// Transactions counts new transactions committed since the Ingester was
+	// made (New), over all its Runs, as the counters below do;
 	// Skipped those dedup dropped; Checkpoints the OffsetCheckpoints seen
 	// (those that changed nothing included: they make no batch); Batches
 	// the SQL transactions committed.

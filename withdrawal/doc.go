@@ -65,7 +65,9 @@
 // replaying ingestion is harmless; a move the status does not allow is a
 // *TransitionError, and when the ledger itself shows one — a transfer of a
 // withdrawal already paid out or refunded — the Reconciler reports an
-// *Anomaly and, by default, stops ingestion.
+// *Anomaly, by default as the Handler's error: ingestion stops (under
+// ingest's PoisonSetAside, the transaction is set aside for review
+// instead).
 //
 // # Which transfers are withdrawals
 //

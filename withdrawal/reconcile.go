@@ -81,7 +81,8 @@ type ReconcilerConfig struct {
 	// contradicts the withdrawal records (see Anomaly). An error aborts the
 	// batch; nil goes on (an illegal transition is then skipped, a
 	// mismatch stays applied). Default: return the anomaly, so that
-	// ingestion stops until an operator has looked.
+	// ingestion stops until an operator has looked (under ingest's
+	// PoisonSetAside, the transaction is set aside for review instead).
 	OnAnomaly func(ctx context.Context, tx *sqlx.Tx, a *Anomaly) error
 	// History, if set, is the tokenstd History handler chained before the
 	// Reconciler (a *tokenstd.History). The Reconciler then takes each
