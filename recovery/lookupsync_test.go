@@ -25,6 +25,7 @@ func TestLookupsNameTheSynchronizer(t *testing.T) {
 	require.NotEmpty(t, rw.SynchronizerID)
 	require.NotEmpty(t, rw.Lookups)
 	for _, l := range rw.Lookups {
+		require.Equal(t, rw.SynchronizerID, l.SynchronizerID)
 		require.True(t, strings.HasPrefix(l.String(), "find_highest_offset_by_timestamp("+rw.SynchronizerID+", "), l.String())
 	}
 	require.Contains(t, rw.String(), "find_highest_offset_by_timestamp("+rw.SynchronizerID+", ")

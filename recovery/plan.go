@@ -35,15 +35,16 @@ type prunedOffsetsReader interface {
 
 // Lookup is one answer of the admin API that Plan relied on.
 type Lookup struct {
-	Time   time.Time
-	Force  bool
-	Offset int64
+	SynchronizerID string
+	Time           time.Time
+	Force          bool
+	Offset         int64
 	// Err is the participant's error, if the answer was one.
 	Err error
 }
 
 func (l Lookup) String() string {
-	s := fmt.Sprintf("find_highest_offset_by_timestamp(%s, force=%t)", l.Time.Format(time.RFC3339Nano), l.Force)
+	s := fmt.Sprintf("find_highest_offset_by_timestamp(%s, %s, force=%t)", l.SynchronizerID, l.Time.Format(time.RFC3339Nano), l.Force)
 	if l.Err != nil {
 		return s + " failed: " + l.Err.Error()
 	}
@@ -384,7 +385,7 @@ func waitForRecoveryTime(ctx context.Context, p Participant, opts Options, rw *R
 				}
 				rw.ParticipantOffset = tx.Offset
 				rw.Waited = time.Since(start)
-				rw.Lookups = append(rw.Lookups, Lookup{Time: rw.RecoveryTime, Offset: exact})
+				rw.Lookups = append(rw.Lookups, Lookup{SynchronizerID: rw.SynchronizerID, Time: rw.RecoveryTime, Offset: exact})
 				if tx.Offset > exact {
 					return 0, fmt.Errorf("%w: the highest offset at tRecovery %s is %d, below the last ingested update %s at offset %d",
 						ErrUntrustedAnswer, at, exact, rw.LastUpdateID, tx.Offset)
@@ -542,7 +543,7 @@ func lookupBefore(ctx context.Context, p Participant, opts Options, rw *Rewind, 
 		off, err := p.HighestOffsetByTimestamp(ctx, rw.SynchronizerID, rw.LookupTime, force)
 		switch {
 		case err == nil:
-			rw.Lookups = append(rw.Lookups, Lookup{Time: rw.LookupTime, Force: force, Offset: off})
+			rw.Lookups = append(rw.Lookups, Lookup{SynchronizerID: rw.SynchronizerID, Time: rw.LookupTime, Force: force, Offset: off})
 			return off, nil
 		case ctx.Err() != nil:
 			return 0, ctx.Err()
@@ -551,7 +552,7 @@ func lookupBefore(ctx context.Context, p Participant, opts Options, rw *Rewind, 
 			// left, on 3.4 as on 3.5 (force or not), is that no update lies
 			// at or before the time: offRecovery 0. It tells the two apart
 			// no more than retrying changes it.
-			rw.Lookups = append(rw.Lookups, Lookup{Time: rw.LookupTime, Force: force, Err: err})
+			rw.Lookups = append(rw.Lookups, Lookup{SynchronizerID: rw.SynchronizerID, Time: rw.LookupTime, Force: force, Err: err})
 			return 0, nil
 		case ledger.IsRetryable(err) && time.Now().Before(deadline):
 			opts.Logger.Warn("recovery: look-up failed, retrying", "time", rw.LookupTime, "err", err)
