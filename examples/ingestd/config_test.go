@@ -317,3 +317,28 @@ func TestOAuthPlaintextTokenURL(t *testing.T) {
 		}
 	}
 }
+
+// A negative duration or count where only zero means "off" (or the
+// default) is a configuration error naming its flag, not taken as that:
+// -stall-timeout -1s read as "never reconnect", -receive-window -5 as
+// the default window, -demo-rate -1 as no transactions at all. A malformed
+// -schema names the flag, as every other setting's error does.
+func TestNegativeSettingsAndSchemaNameTheFlag(t *testing.T) {
+	base := map[string]string{conn.EnvLedger: "validator:5001", conn.EnvParty: "treasury::1", conn.EnvDSN: "postgres://u:pw@db/x"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-stall-timeout", "-1s"}, "-stall-timeout"},
+		{[]string{"-receive-window", "-5"}, "-receive-window -5"},
+		{[]string{"-demo", "-demo-rate", "-1"}, "-demo-rate"},
+		{[]string{"-schema", "Bad-Name"}, "-schema"},
+	} {
+		_, err := parseConfig(c.args, envOf(base), io.Discard)
+		require.ErrorContains(t, err, c.want, "%v", c.args)
+	}
+	for _, ok := range [][]string{{"-receive-window", "-1"}, {"-receive-window", "0"}, {"-stall-timeout", "0s"}} {
+		_, err := parseConfig(ok, envOf(base), io.Discard)
+		require.NoError(t, err, "%v", ok)
+	}
+}
