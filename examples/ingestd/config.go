@@ -370,7 +370,7 @@ func (c *config) validate() error {
 	if c.streamBuffer <= 0 {
 		errs = append(errs, fmt.Errorf("-stream-buffer %d: must be positive", c.streamBuffer))
 	}
-	if c.receiveWindow > 0 && (c.receiveWindow < ledger.MinReceiveWindow || int64(c.receiveWindow) > math.MaxInt32) {
+	if c.receiveWindow < -1 || c.receiveWindow > 0 && (c.receiveWindow < ledger.MinReceiveWindow || int64(c.receiveWindow) > math.MaxInt32) {
 		errs = append(errs, fmt.Errorf("-receive-window %d: want %d to %d bytes, 0 for the default or -1 for gRPC's dynamic window", c.receiveWindow, ledger.MinReceiveWindow, math.MaxInt32))
 	}
 	if !c.demo && !c.migrateOnly && (c.tlsCert == "") == (c.tlsKey == "") && (c.adminTLSCert == "") == (c.adminTLSKey == "") {
@@ -392,7 +392,13 @@ func (c *config) validate() error {
 		errs = append(errs, errors.New("nothing is configured; to try ingestd against an in-process fake participant and a local PostgreSQL, run it with -demo"))
 	}
 	if err := schema.ValidateName(c.schema); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, fmt.Errorf("-schema (or $%s): %w", conn.EnvSchema, err))
+	}
+	if c.stallTimeout < 0 {
+		errs = append(errs, fmt.Errorf("-stall-timeout must not be negative (got %v; 0: never)", c.stallTimeout))
+	}
+	if c.demo && c.demoRate < 0 {
+		errs = append(errs, fmt.Errorf("-demo-rate must not be negative (got %d)", c.demoRate))
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		errs = append(errs, errors.New("-tls-cert and -tls-key go together"))
