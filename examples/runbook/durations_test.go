@@ -29,3 +29,16 @@ func TestNonPositiveDurationsAreConfigurationErrors(t *testing.T) {
 		require.Empty(t, out.String(), "no step run")
 	}
 }
+
+// A -mode, -admin-api or -schema the runbook does not know is a
+// configuration error that names its flag, as every other one does.
+func TestUnknownSettingsNameTheFlag(t *testing.T) {
+	base := []string{"-ledger", "127.0.0.1:1", "-admin", "127.0.0.1:2", "-plaintext", "-party", treasury,
+		"-dsn", "postgres://u:pw@127.0.0.1:1/x?sslmode=disable&connect_timeout=1"}
+	for _, c := range [][]string{{"-mode", "nonunique"}, {"-admin-api", "3.6"}, {"-schema", "Bad-Name"}} {
+		var out, errOut bytes.Buffer
+		require.Equal(t, 2, run(append(base, c...), envOf(nil), &out, &errOut), "%v:\n%s%s", c, out.String(), errOut.String())
+		require.Contains(t, errOut.String(), "runbook: "+c[0], "%v", c)
+		require.Empty(t, out.String(), "no step run")
+	}
+}
