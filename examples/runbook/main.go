@@ -137,11 +137,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	settings.commandLineWins(fs)
 	mode, err := recovery.ParseMode(*modeFlag)
 	if err != nil {
-		return usage("%v", err)
+		return usage("-mode: %v", err)
 	}
 	api, err := recovery.ParseAdminAPI(*adminAPI)
 	if err != nil {
-		return usage("%v", err)
+		return usage("-admin-api: %v", err)
 	}
 	var since time.Time
 	if *sinceFlag != "" {
@@ -160,7 +160,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return usage("-packages-only needs -since")
 	}
 	if err := schema.ValidateName(schemaNm); err != nil {
-		return usage("%v", err)
+		return usage("-schema (or $%s): %v", conn.EnvSchema, err)
 	}
 	// recovery.Options would take zero or less for its default.
 	if *timeout <= 0 {
