@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,7 +52,20 @@ func TestEmbedNoLeakAfterFatal(t *testing.T) {
 		}
 		err = ing.Run(ctx)
 		cancel()
-		t.Logf("%s: %v", mode, err)
+		switch mode {
+		case "error":
+			if err == nil || !strings.Contains(err.Error(), "refused") {
+				t.Fatalf("error: Run returned %v, want the Handler's error", err)
+			}
+		case "cancel":
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("cancel: Run returned %v, want context.Canceled", err)
+			}
+		case "stop":
+			if err != nil {
+				t.Fatalf("stop: Run returned %v, want nil", err)
+			}
+		}
 		deadline := time.Now().Add(10 * time.Second)
 		for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
