@@ -51,9 +51,17 @@
 // pre-approval (pending_acceptance) that the receiver accepts (completed),
 // rejects (rejected), that the treasury withdraws (withdrawn) or that
 // expires (expired); a registry that replaces the instruction with a
-// successor leaves it pending_acceptance, on the successor. A receiver without pre-approval makes the 1-step
-// submission fail (failed, written by the automation). A request whose
-// trecTgt the ingested record time passes with no transfer seen is expired.
+// successor leaves it pending_acceptance, on the successor. A receiver
+// without pre-approval makes the 1-step submission fail (failed, written
+// by the automation). A request whose trecTgt the ingested record time
+// passes with no transfer seen is expired. An instruction's deadline
+// passing moves nothing by itself: it is expired (or withdrawn) when the
+// ledger shows a choice that ends it, which neither the library nor its
+// automation exercises. A withdrawal stays pending_acceptance, its funds
+// locked on the ledger and its user not credited back, until then:
+// tokenstd.PendingInstructions lists the open instructions with their
+// ExecuteBefore and their reason (the withdrawal id); have the treasury
+// withdraw those past it.
 // Transitions() lists the allowed moves.
 //
 // Every move is one SQL statement — an UPDATE guarded by the allowed

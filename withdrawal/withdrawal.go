@@ -47,8 +47,9 @@ const (
 	// were credited back.
 	StatusFailed Status = "failed"
 	// StatusExpired: the ingested record time passed trecTgt without a
-	// transfer, or the transfer instruction expired. User funds were
-	// credited back.
+	// transfer, or the ledger showed the transfer instruction expired (its
+	// deadline passing alone moves nothing; see the package doc). User
+	// funds were credited back.
 	StatusExpired Status = "expired"
 	// StatusRejected: the receiver rejected the transfer instruction; the
 	// funds came back to the treasury. User funds were credited back.
