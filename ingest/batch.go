@@ -173,6 +173,9 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 	// unknown says that an attempt's COMMIT failed with a transient fault:
 	// it may have committed.
 	unknown := errors.As(prior, new(*commitFailed))
+	if errors.Is(prior, errHandlerEndedTx) {
+		return prior
+	}
 	if IsTransientDBError(prior) {
 		attempt = 1
 		if ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts {
@@ -205,6 +208,9 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 			}
 		}
 		skipped, err := ing.commitOnce(ctx, b, split)
+		if errors.Is(err, errHandlerEndedTx) {
+			return err
+		}
 		var he *handlerError
 		if errors.As(err, &he) && !transientHandlerError(err) && !split && ctx.Err() == nil {
 			if ing.cfg.Poison == PoisonSetAside {
@@ -430,6 +436,11 @@ func (ing *Ingester) finish(ctx context.Context, st *started, split bool) (err e
 				return err
 			}
 		} else if err := ing.handleBatch(ctx, tx, batch); err != nil {
+			if errors.Is(err, sql.ErrTxDone) {
+				// One of the handlers chained ended tx; the next one's
+				// statement found it so.
+				return fmt.Errorf("ingest: batch (offsets %d..%d): %w: %w", b.prev.Offset, b.cp.Offset, errHandlerEndedTx, err)
+			}
 			return &handlerError{fmt.Errorf("ingest: handler failed on batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)}
 		}
 	}
@@ -464,8 +475,18 @@ func leftAborted(handled bool, b *builder, err error) error {
 	if handled && inFailedTx(err) {
 		return &handlerError{fmt.Errorf("ingest: handler failed on batch (offsets %d..%d): %w: %w", b.prev.Offset, b.cp.Offset, errLeftAborted, err)}
 	}
+	if handled && errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("ingest: batch (offsets %d..%d): %w: %w", b.prev.Offset, b.cp.Offset, errHandlerEndedTx, err)
+	}
 	return err
 }
+
+// errHandlerEndedTx is the error of a Handler that committed or rolled
+// back the batch's SQL transaction, against its contract. It stops Run
+// under either poison policy, never retried nor set aside: every batch
+// would meet it. What a commit wrote (the dedup rows with the Handler's
+// effects, without the checkpoint) is skipped by dedup on the next run.
+var errHandlerEndedTx = errors.New("the handler committed or rolled back its SQL transaction, which it must leave to the Ingester")
 
 // handlerTx is a compile-time check that HandlerFunc satisfies Handler.
 var _ Handler = HandlerFunc(func(context.Context, *sqlx.Tx, *Batch) error { return nil })

@@ -91,7 +91,8 @@ func (b *Batch) WithRead(v any, early bool) *Batch {
 // or not at all.
 //
 // HandleBatch is called from one goroutine at a time. It must use tx for all
-// its database work and must not commit or roll it back. An error aborts the
+// its database work and must not commit or roll it back (Run stops with an
+// error saying it did, under either poison policy). An error aborts the
 // whole batch (nothing of it is committed) and stops the Ingester with that
 // error (PoisonHalt) or sets the transaction aside (PoisonSetAside); it
 // should name the transaction's offset and update id. Two kinds of error

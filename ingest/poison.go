@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"maps"
@@ -227,6 +228,10 @@ func (ing *Ingester) eachAlone(ctx context.Context, tx *sqlx.Tx, batch *Batch, f
 			_, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT txhistory_poison`)
 			if err == nil {
 				continue
+			}
+			if errors.Is(err, sql.ErrTxDone) {
+				return fmt.Errorf("ingest: transaction %s at offset %d (batch offsets %d..%d): %w: %w",
+					t.UpdateID, t.Offset, batch.FromOffset, batch.ToOffset, errHandlerEndedTx, err)
 			}
 			if !inFailedTx(err) {
 				return err
