@@ -1036,13 +1036,13 @@ func (ing *Ingester) LedgerEndLag(ctx context.Context) (int64, error) {
 		// ingester's commits).
 		ing.stats.setStoredOffset(offset)
 	}
+	asked := time.Now()
 	end, err := ing.src.LedgerEnd(ctx)
 	if err != nil {
 		return 0, err
 	}
 	lag := end - offset
-	ing.stats.lag.Store(lag)
-	ing.stats.lagAt.Store(time.Now().UnixNano())
+	ing.stats.measuredLag(lag, asked)
 	return lag, nil
 }
 

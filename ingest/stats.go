@@ -82,8 +82,11 @@ type statsRecorder struct {
 	mu     sync.Mutex
 	s      Stats
 	window []rateSample
-	lag    atomic.Int64
-	lagAt  atomic.Int64 // Unix nanoseconds of lag; 0: never measured
+	// lag is the last LedgerEndLag's measure, lagAt when it was answered
+	// (zero: never measured), lagAsked when it was asked: of calls that
+	// overlap, the one asked last wins, whichever answers last.
+	lag             int64
+	lagAt, lagAsked time.Time
 	// loaded is set once s.Offset is the checkpoint's: Run loaded it.
 	loaded atomic.Bool
 }
@@ -213,9 +216,17 @@ func (r *statsRecorder) snapshot() Stats {
 		// Nothing committed in the window: no transactions per second.
 		s.TxPerSecond = 0
 	}
-	s.LedgerEndLag = r.lag.Load()
-	if at := r.lagAt.Load(); at != 0 {
-		s.LedgerEndLagAt = time.Unix(0, at)
-	}
+	s.LedgerEndLag, s.LedgerEndLagAt = r.lag, r.lagAt
 	return s
+}
+
+// measuredLag records a LedgerEndLag measure asked at asked, unless one
+// asked later is recorded already.
+func (r *statsRecorder) measuredLag(lag int64, asked time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if asked.Before(r.lagAsked) {
+		return
+	}
+	r.lag, r.lagAt, r.lagAsked = lag, time.Now(), asked
 }
