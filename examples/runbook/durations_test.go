@@ -42,3 +42,16 @@ func TestUnknownSettingsNameTheFlag(t *testing.T) {
 		require.Empty(t, out.String(), "no step run")
 	}
 }
+
+// -yes with -packages-only is refused: the listing writes nothing, and an
+// operator who added -yes to it expecting the checkpoint rewritten learns
+// that it was not.
+func TestYesWithPackagesOnlyIsRefused(t *testing.T) {
+	args := []string{"-ledger", "127.0.0.1:1", "-plaintext", "-party", treasury,
+		"-dsn", "postgres://u:pw@127.0.0.1:1/x?sslmode=disable&connect_timeout=1",
+		"-packages-only", "-since", "2026-03-01T02:00:00Z", "-yes"}
+	var out, errOut bytes.Buffer
+	require.Equal(t, 2, run(args, envOf(nil), &out, &errOut), "%s%s", out.String(), errOut.String())
+	require.Contains(t, errOut.String(), "runbook: -yes")
+	require.Empty(t, out.String(), "no step run")
+}
