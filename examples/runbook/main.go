@@ -158,6 +158,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return usage("-party (or $%s) is required", conn.EnvParty)
 	case *pkgsOnly && since.IsZero():
 		return usage("-packages-only needs -since")
+	case *pkgsOnly && *yes:
+		return usage("-yes with -packages-only: the package listing writes nothing; run the runbook without -packages-only to rewrite the checkpoint")
 	}
 	if err := schema.ValidateName(schemaNm); err != nil {
 		return usage("-schema (or $%s): %v", conn.EnvSchema, err)
