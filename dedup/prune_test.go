@@ -96,3 +96,33 @@ func on(sync, id string, off int64, rt time.Time) *ledger.Transaction {
 	tr.SynchronizerID = sync
 	return tr
 }
+
+// After a validator node restore with lower offsets, the last transaction
+// before tRecovery on the checkpoint's synchronizer and another
+// synchronizer's transaction after it may be claimed in one batch, so with
+// one ingested_at. The other's id is after it (by its offset in that batch)
+// and the next restore's replay meets it: it must be kept, though offsets
+// from before the first restore are higher.
+func TestPruneKeepsWhatFollowsTheLastTransactionInItsBatch(t *testing.T) {
+	ctx := context.Background()
+	db, s := migratedStore(t)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	claim(t, db, s, on("A", "w", 1000, t0.Add(-time.Minute)))
+	// The restore: the participant's offsets are lower now. One batch holds
+	// x on A and then y on B (its clock five seconds behind).
+	claim(t, db, s, on("A", "x", 500, t0), on("B", "y", 510, t0.Add(-5*time.Second)))
+	claim(t, db, s, on("A", "z", 520, t0.Add(10*time.Second)))
+	_, err := db.Exec(`INSERT INTO txhistory.checkpoint (ledger_offset, update_id, update_offset, record_time, synchronizer_id) VALUES (520, 'z', 520, $1, 'A')`, t0.Add(10*time.Second))
+	require.NoError(t, err)
+
+	pruned, err := s.PruneBefore(ctx, db, t0.Add(time.Hour))
+	require.NoError(t, err)
+	// The next restore's replay starts after x (the −1µs look-up of z's
+	// record time): it meets y and z.
+	for _, id := range []string{"y", "z"} {
+		ok, err := s.Contains(ctx, db, id)
+		require.NoError(t, err)
+		require.True(t, ok, "%s pruned: the next restore's replay applies it again", id)
+	}
+	require.EqualValues(t, 2, pruned, "w and x")
+}
