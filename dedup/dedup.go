@@ -153,7 +153,9 @@ func (s *Store) Since(ctx context.Context, q sqlx.QueryerContext, t time.Time) (
 // its synchronizer (another synchronizer's clock may be behind, its record
 // times before tRecovery). "After" holds by the offset an id was first
 // ingested at or by the time it was ingested: after a restore the offsets
-// of ids ingested before it and after it are not comparable. An id that a
+// of ids ingested before it and after it are not comparable. Within the
+// batch that claimed that transaction (one ingested_at, the batch's
+// transaction start) "after" is by offset in that batch. An id that a
 // restored node re-interleaved after that point though it was ingested
 // before it is kept only by the retention rule above. When the checkpoint
 // has no transaction, the ids before t are deleted.
@@ -166,16 +168,21 @@ func (s *Store) PruneBefore(ctx context.Context, db sqlx.ExecerContext, t time.T
 		), last AS (
 			SELECT max(d.ledger_offset) AS ledger_offset, max(d.ingested_at) AS ingested_at FROM `+s.table+` d, c
 			WHERE d.synchronizer_id = c.synchronizer_id AND d.record_time < c.record_time
+		), batch AS (
+			SELECT max(d.ledger_offset) AS ledger_offset FROM `+s.table+` d, c, last
+			WHERE d.synchronizer_id = c.synchronizer_id AND d.record_time < c.record_time AND d.ingested_at = last.ingested_at
 		), keep AS (
 			SELECT coalesce((SELECT record_time FROM c), 'infinity') AS record_time,
 				CASE WHEN EXISTS (SELECT FROM c) THEN coalesce((SELECT ledger_offset FROM last), -1)
 					ELSE 9223372036854775807 END AS ledger_offset,
 				CASE WHEN EXISTS (SELECT FROM c) THEN coalesce((SELECT ingested_at FROM last), '-infinity')
-					ELSE 'infinity' END AS ingested_at
+					ELSE 'infinity' END AS ingested_at,
+				coalesce((SELECT ledger_offset FROM batch), 9223372036854775807) AS batch_offset
 		)
 		DELETE FROM `+s.table+` u USING keep
 		WHERE u.record_time < $1 AND u.record_time < keep.record_time
-			AND u.ledger_offset <= keep.ledger_offset AND u.ingested_at <= keep.ingested_at`, t)
+			AND u.ledger_offset <= keep.ledger_offset AND u.ingested_at <= keep.ingested_at
+			AND NOT (u.ingested_at = keep.ingested_at AND u.ledger_offset > keep.batch_offset)`, t)
 	if err != nil {
 		return 0, fmt.Errorf("dedup: prune before %s: %w", t.Format(time.RFC3339Nano), err)
 	}
