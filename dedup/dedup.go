@@ -2,6 +2,10 @@
 // no transaction is applied twice: not when a stream is replayed after a
 // crash, not after a rewind of the checkpoint, and not when record times are
 // non-unique and the restore runbook resumes a little early (tRecovery − 1µs).
+// It knows the ids it still holds: once PruneBefore deleted an id, a rewind
+// of the checkpoint to before it applies its transaction again, and nothing
+// detects that; rewind no further back than the retention (and see
+// PruneBefore for what the runbook needs kept).
 //
 // ClaimTx inserts a batch's update ids in the batch's SQL transaction with one
 // statement and returns the transactions that were new; the rest were
@@ -159,6 +163,16 @@ func (s *Store) Since(ctx context.Context, q sqlx.QueryerContext, t time.Time) (
 // restored node re-interleaved after that point though it was ingested
 // before it is kept only by the retention rule above. When the checkpoint
 // has no transaction, the ids before t are deleted.
+//
+// That protects the checkpoint as it is when the prune runs. A treasury
+// that uses a second synchronizer seldom may next be checkpointed on it,
+// and the runbook's replay then reaches back to that synchronizer's
+// transaction before, which may lie beyond the retention: ids pruned after
+// it come back in the replay with record times behind those ingested, and
+// ingestion stops (ingest.ErrParticipantRestored) instead of applying them
+// again. Keep t before the oldest of the checkpoint's record times
+// (checkpoint.Checkpoint.RecordTimes, one per synchronizer) to rule that
+// out, at the cost of a seldom-used synchronizer holding pruning back.
 //
 // Finding that last transaction reads the rows before tRecovery: a prune
 // costs a scan of the table.
