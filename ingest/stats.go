@@ -65,8 +65,9 @@ type Stats struct {
 	// Errors counts faults by kind: "stream", "auth", "database", "handler",
 	// "decode", "other".
 	Errors map[string]int64
-	// DatabaseErrorAt is when the last "database" fault was counted; zero
-	// if none was. Compared with LastCommit and CheckpointRead, it tells a
+	// DatabaseErrorAt is when the last "database" fault was counted (a
+	// checkpoint moved by another ingester aside: the database answered);
+	// zero if none was. Compared with LastCommit and CheckpointRead, it tells a
 	// fault since the database last answered from one before.
 	DatabaseErrorAt time.Time
 	// LastCommit is when the last batch committed.
@@ -198,7 +199,9 @@ func (r *statsRecorder) errorOf(err error) {
 		r.s.Errors = map[string]int64{}
 	}
 	r.s.Errors[kind]++
-	if kind == "database" {
+	if kind == "database" && !errors.Is(err, errCheckpointMoved) {
+		// Not a checkpoint that moved: Run counts it once it has read the
+		// checkpoint again, the database answering.
 		r.s.DatabaseErrorAt = time.Now()
 	}
 }
