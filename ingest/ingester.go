@@ -332,7 +332,8 @@ func (ing *Ingester) checkPool() error {
 // Stop asks Run to commit what it has received and return nil. It does not
 // wait; Run's return says when it is done. Calls to the participant that a
 // session makes before its stream opens (nothing received yet) are cut
-// short. A batch the database refuses (down, or a transient fault) is not
+// short; an answer that came first stands (a restored participant: Run
+// returns ErrParticipantRestored). A batch the database refuses (down, or a transient fault) is not
 // retried after Stop: Run returns nil without it, and the next Run ingests
 // it again. Stop ends the Run in
 // progress or, called while none runs, the next one; Run may be called
@@ -622,13 +623,15 @@ type item struct {
 // committed anything.
 func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 	// Nothing is received before the stream opens: Stop ends the calls
-	// that wait for the participant until then.
+	// that wait for the participant until then. A call it cut short fails
+	// as cancelled (grpc-go's CANCELED is ledger.ErrStreamBroken); an
+	// answer that came with the Stop (a restored participant) stands.
 	pctx, cancelAtStop := ing.untilStop(ctx)
 	err = ing.beforeStream(pctx)
 	stopped := pctx.Err() != nil && ctx.Err() == nil
 	cancelAtStop()
 	if err != nil {
-		if stopped {
+		if stopped && (errors.Is(err, context.Canceled) || errors.Is(err, ledger.ErrStreamBroken)) {
 			return false, errStopped
 		}
 		return false, err

@@ -49,3 +49,34 @@ func TestRV36StopDoesNotHideARestoredParticipant(t *testing.T) {
 	err = ing.Run(ctx)
 	require.ErrorIs(t, err, ingest.ErrParticipantRestored, "Run returned %v for a restored participant's answer that came with a Stop", err)
 }
+
+// stopBeforeAsking is the client whose look-up a Stop cuts short: it asks
+// once the Stop has cancelled the call's context.
+type stopBeforeAsking struct {
+	*ledger.Client
+	stop func()
+}
+
+func (s stopBeforeAsking) UpdateByID(ctx context.Context, updateID string, f ledger.Filter) (*ledger.Transaction, error) {
+	s.stop()
+	<-ctx.Done()
+	return s.Client.UpdateByID(ctx, updateID, f)
+}
+
+// TestRV36StopCutsShortALookUpOfTheRealClient: the other side of
+// TestRV36StopDoesNotHideARestoredParticipant, with the gRPC client's own
+// error for a call cut short: Run returns nil.
+func TestRV36StopCutsShortALookUpOfTheRealClient(t *testing.T) {
+	b := setup(t)
+	appendN(t, b.p, 0, 10)
+	runToEndAt(t, b, b.p.LedgerEnd())
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var ing *ingest.Ingester
+	src := stopBeforeAsking{Client: b.client, stop: func() { ing.Stop() }}
+	ing, err := ingest.New(b.db, src, ingest.Config{Parties: []string{treasury}, Handler: effectsHandler, Logger: quietLog})
+	require.NoError(t, err)
+	require.NoError(t, ing.Run(ctx), "Run after a Stop that cut short its look-up of the last ingested transaction")
+	require.Empty(t, ing.Stats().Errors, "a call the Stop cut short is no fault of the participant")
+}
