@@ -37,3 +37,18 @@ func TestMalformedMetricsAddrIsAConfigurationError(t *testing.T) {
 		require.NoError(t, err, addr)
 	}
 }
+
+// A -metrics-addr whose port is no port (out of range, a typo, missing)
+// is a configuration error too: net.Listen refused it only at start (exit
+// 1, "invalid port"), or, with no port after the colon, listened on a
+// random one that no scraper knows.
+func TestMetricsAddrWithoutAValidPortIsAConfigurationError(t *testing.T) {
+	env := map[string]string{conn.EnvLedger: "validator:5001", conn.EnvParty: "treasury::1",
+		conn.EnvDSN: "postgres://u:pw@127.0.0.1:1/x?sslmode=disable&connect_timeout=1"}
+	for _, addr := range []string{":94640", ":94b4", "localhost:", ":-1"} {
+		_, err := parseConfig([]string{"-metrics-addr", addr}, envOf(env), io.Discard)
+		require.ErrorContains(t, err, "-metrics-addr", addr)
+		logs := &syncbuf.Buffer{}
+		require.Equal(t, 2, run([]string{"-metrics-addr", addr}, envOf(env), logs, nil, nil), "%s:\n%s", addr, logs.String())
+	}
+}
