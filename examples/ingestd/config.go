@@ -436,7 +436,7 @@ func (c *config) validate() error {
 		errs = append(errs, errors.New("-progress must be positive"))
 	}
 	if c.metricsAddr != "" {
-		if _, _, err := net.SplitHostPort(c.metricsAddr); err != nil {
+		if _, port, err := net.SplitHostPort(c.metricsAddr); err != nil || !validPort(port) {
 			errs = append(errs, fmt.Errorf("-metrics-addr %q (or $TXHISTORY_METRICS_ADDR): want host:port or :port, empty for none", c.metricsAddr))
 		}
 	}
@@ -457,4 +457,11 @@ func (c *config) tlsConfig(certFile, keyFile string) (*tls.Config, error) {
 		return nil, nil
 	}
 	return conn.TLS(c.tlsCA, certFile, keyFile, c.tlsServerName)
+}
+
+// validPort reports whether port is a TCP port number, 0 to 65535 (0: one
+// the system picks, for tests).
+func validPort(port string) bool {
+	_, err := strconv.ParseUint(port, 10, 16)
+	return err == nil
 }
