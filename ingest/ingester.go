@@ -332,8 +332,9 @@ func (ing *Ingester) checkPool() error {
 // Stop asks Run to commit what it has received and return nil. It does not
 // wait; Run's return says when it is done. Calls to the participant that a
 // session makes before its stream opens (nothing received yet) are cut
-// short; an answer that came first stands (a restored participant: Run
-// returns ErrParticipantRestored). A batch the database refuses (down, or a transient fault) is not
+// short, as is the look-up that words an ErrParticipantRestored; an
+// answer that came first stands (a restored participant: Run returns
+// ErrParticipantRestored). A batch the database refuses (down, or a transient fault) is not
 // retried after Stop: Run returns nil without it, and the next Run ingests
 // it again. Stop ends the Run in
 // progress or, called while none runs, the next one; Run may be called
@@ -515,7 +516,7 @@ func (ing *Ingester) Run(ctx context.Context) (err error) {
 			if errors.Is(err, errEndBeyondLedgerEnd) {
 				// Waiting for the ledger end to reach EndOffset: the
 				// checkpoint is not beyond it, nothing to check.
-			} else if rerr := ing.checkRestored(ctx); rerr != nil {
+			} else if rerr := ing.checkRestoredUntilStop(ctx); rerr != nil {
 				ing.stats.errorOf(rerr)
 				return rerr
 			}
@@ -1166,6 +1167,14 @@ func (ing *Ingester) checkRestored(ctx context.Context) error {
 		restored.Reason = fmt.Sprintf("the last ingested transaction was ingested at offset %d but the participant now has it at offset %d", stored, tx.Offset)
 	}
 	return restored
+}
+
+// checkRestoredUntilStop is checkRestored, whose look-up Stop cuts short:
+// it only words the verdict.
+func (ing *Ingester) checkRestoredUntilStop(ctx context.Context) error {
+	ctx, cancel := ing.untilStop(ctx)
+	defer cancel()
+	return ing.checkRestored(ctx)
 }
 
 // gaveUp marks an error after which MaxAttempts is spent: Run returns it
