@@ -151,6 +151,11 @@ func (ing *Ingester) noteSetAside(notes []asideNote) {
 // full times come last, in a batch without transactions.
 func (ing *Ingester) handleSplit(ctx context.Context, tx *sqlx.Tx, batch *Batch, from map[string]time.Time, notes *[]asideNote) error {
 	return ing.eachAlone(ctx, tx, batch, from, func(t *ledger.Transaction, herr error) error {
+		if deploymentFault(herr) {
+			// Not this transaction's fault: every one would be set aside.
+			return &handlerError{fmt.Errorf("ingest: handler failed on transaction %s at offset %d (batch offsets %d..%d) with a fault of the deployment, not of the transaction (a table, schema or grant its database lacks), so it is not set aside: %w",
+				t.UpdateID, t.Offset, batch.FromOffset, batch.ToOffset, herr)}
+		}
 		raw, _ := ledger.ReviewJSON(t.Proto()) // without, if it cannot be encoded
 		return ing.setAside(ctx, tx, t.UpdateID, t.Offset, t.RecordTime, t.SynchronizerID, herr, raw, notes)
 	})
@@ -251,11 +256,6 @@ func (ing *Ingester) eachAlone(ctx context.Context, tx *sqlx.Tx, batch *Batch, f
 			// it: Run stops, naming the transaction.
 			return &handlerError{fmt.Errorf("ingest: handler failed on transaction %s at offset %d (batch offsets %d..%d) and left its SQL transaction unusable, so it cannot be set aside (did it return with query rows open? close them before returning): %w; rolling back to the savepoint: %w",
 				t.UpdateID, t.Offset, batch.FromOffset, batch.ToOffset, herr, err)}
-		}
-		if deploymentFault(herr) {
-			// Not this transaction's fault: every one would be set aside.
-			return &handlerError{fmt.Errorf("ingest: handler failed on transaction %s at offset %d (batch offsets %d..%d) with a fault of the deployment, not of the transaction (a table, schema or grant its database lacks), so it is not set aside: %w",
-				t.UpdateID, t.Offset, batch.FromOffset, batch.ToOffset, herr)}
 		}
 		if err := reject(t, herr); err != nil {
 			return err
