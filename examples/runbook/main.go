@@ -62,8 +62,9 @@
 // Exit status: 0 when every step passed, 1 when one failed, 2 for a
 // configuration error (a missing or malformed setting, a TLS or secret file
 // that cannot be read), found before anything is dialled. SIGINT or
-// SIGTERM stops it at the step under way, which fails (exit 1); step 6
-// rewrites the checkpoint in one SQL transaction, entirely or not at all.
+// SIGTERM stops it at the step under way, which fails (exit 1); a second
+// signal kills it at once; step 6 rewrites the checkpoint in one SQL
+// transaction, entirely or not at all.
 package main
 
 import (
@@ -174,6 +175,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal stops the step under way; a second one kills the
+	// process, should that step wait where its context does not reach.
+	context.AfterFunc(ctx, stop)
 	// Every file is read and every setting checked here: a bad one is a
 	// configuration error before anything is dialled.
 	endpoints, err := settings.resolve(ctx, getenv)
@@ -211,8 +215,9 @@ OAuth2 client secret in $TXHISTORY_OAUTH_CLIENT_SECRET or
 -oauth-client-secret-file.
 
 Exit status: 0 when every step passed, 1 when one failed (SIGINT or
-SIGTERM fails the step under way), 2 for a configuration error (a missing
-or malformed setting, a TLS or secret file that cannot be read).
+SIGTERM fails the step under way; a second signal kills it), 2 for a
+configuration error (a missing or malformed setting, a TLS or secret file
+that cannot be read).
 
 Flags:
 `
