@@ -166,6 +166,9 @@ func (b *builder) raise(sync string, t time.Time) {
 // or nil; MaxAttempts counts it if it is such a fault. A prior rejection by
 // the Handler hands b over one transaction at a time at once; a prior
 // retryable ledger error of the Handler is returned, for Run to retry.
+// Under PoisonHalt a batch the Handler rejects whole but whose every
+// transaction it takes alone is handed over whole once more before Run
+// stops with its error.
 func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error {
 	start := time.Now()
 	attempt := 0
@@ -188,13 +191,21 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 		// with backoff), as it does one met below.
 		return prior
 	}
+	// wholeAgain says that the Handler rejected b whole but took each of
+	// its transactions alone: b goes to it whole once more (the rejection
+	// may have been a fluke), and a second rejection stops Run.
+	wholeAgain := false
 	if errors.As(prior, new(*handlerError)) && !transientHandlerError(prior) && ctx.Err() == nil {
 		// The Handler rejected b already (the pipeline's attempt): hand it
 		// over one transaction at a time straight away, not whole again.
 		if ing.cfg.Poison != PoisonSetAside {
-			return ing.locate(ctx, b, prior)
+			if err := ing.locate(ctx, b, prior); err != prior {
+				return err
+			}
+			wholeAgain = true
+		} else {
+			split = true
 		}
-		split = true
 	}
 	for {
 		if attempt > 0 && b.cp.Offset == b.prev.Offset {
@@ -218,9 +229,16 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 				split = true
 				continue
 			}
+			if wholeAgain {
+				return err
+			}
 			// Name the transaction in the error (a database's refusal
 			// names none).
-			return ing.locate(ctx, b, err)
+			if lerr := ing.locate(ctx, b, err); lerr != err {
+				return lerr
+			}
+			wholeAgain = true
+			continue
 		}
 		if err == nil {
 			ing.committed(b, skipped, time.Since(start))
