@@ -457,7 +457,7 @@ func (ing *Ingester) finish(ctx context.Context, st *started, split bool) (err e
 			if errors.Is(err, sql.ErrTxDone) {
 				// One of the handlers chained ended tx; the next one's
 				// statement found it so.
-				return fmt.Errorf("ingest: batch (offsets %d..%d): %w: %w", b.prev.Offset, b.cp.Offset, errHandlerEndedTx, err)
+				return endedTx(b, err)
 			}
 			return &handlerError{fmt.Errorf("ingest: handler failed on batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)}
 		}
@@ -494,9 +494,15 @@ func leftAborted(handled bool, b *builder, err error) error {
 		return &handlerError{fmt.Errorf("ingest: handler failed on batch (offsets %d..%d): %w: %w", b.prev.Offset, b.cp.Offset, errLeftAborted, err)}
 	}
 	if handled && errors.Is(err, sql.ErrTxDone) {
-		return fmt.Errorf("ingest: batch (offsets %d..%d): %w: %w", b.prev.Offset, b.cp.Offset, errHandlerEndedTx, err)
+		return endedTx(b, err)
 	}
 	return err
+}
+
+// endedTx is the error of b's batch after a Handler ended its SQL
+// transaction, found so by err.
+func endedTx(b *builder, err error) error {
+	return fmt.Errorf("ingest: batch (offsets %d..%d): %w: %w", b.prev.Offset, b.cp.Offset, errHandlerEndedTx, err)
 }
 
 // errHandlerEndedTx is the error of a Handler that committed or rolled
