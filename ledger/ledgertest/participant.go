@@ -798,9 +798,13 @@ func (p *Participant) DropStreamsAfter(n int) {
 // with code and error id TEST_INJECTED_FAULT (redacted, without an error id,
 // for the codes Canton redacts: see StatusError), before any other
 // processing except counting and recording. k <= 0 clears it. Faults run
-// before Intercept hooks and authentication.
+// before Intercept hooks and authentication. codes.OK, which fails nothing,
+// is a bug in the test and panics.
 func (p *Participant) FailNext(method string, k int, code codes.Code) {
 	m := fullMethod(method)
+	if code == codes.OK && k > 0 {
+		panic(fmt.Sprintf("ledgertest: FailNext(%q, %d, codes.OK) would fail no call", method, k))
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if k <= 0 {
