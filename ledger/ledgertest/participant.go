@@ -433,8 +433,8 @@ func (p *Participant) notifyLocked() {
 //
 // Record times are truncated to microseconds and must not decrease on a
 // synchronizer (equal record times are allowed, as after participant-local
-// history changes). A duplicate update id is an error. On any error nothing
-// is appended.
+// history changes). A duplicate update id is an error, and so is a nil
+// event. On any error nothing is appended.
 //
 // While a Restore's recovery is pending (manual catch-up), new transactions
 // queue behind the recovered ones, as the synchronizer sequenced them later:
@@ -454,6 +454,11 @@ func (p *Participant) Append(txs ...*ledger.Transaction) ([]*ledger.Transaction,
 	for i, in := range txs {
 		if in == nil {
 			return nil, fmt.Errorf("ledgertest: Append: transaction %d is nil", i)
+		}
+		for j, ev := range in.Events {
+			if nilEvent(ev) {
+				return nil, fmt.Errorf("ledgertest: Append: transaction %d: event %d is nil", i, j)
+			}
 		}
 		tx := cloneTx(in, 0)
 		p.pkgNames.register(tx)
@@ -497,6 +502,19 @@ func (p *Participant) Append(txs ...*ledger.Transaction) ([]*ledger.Transaction,
 	}
 	p.notifyLocked()
 	return out, nil
+}
+
+// nilEvent reports whether e is nil, or a nil pointer to an event.
+func nilEvent(e ledger.Event) bool {
+	switch ev := e.(type) {
+	case *ledger.CreatedEvent:
+		return ev == nil
+	case *ledger.ArchivedEvent:
+		return ev == nil
+	case *ledger.ExercisedEvent:
+		return ev == nil
+	}
+	return e == nil
 }
 
 func (p *Participant) nextUpdateIDLocked(taken map[string]bool) string {
