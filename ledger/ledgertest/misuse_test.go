@@ -2,6 +2,7 @@ package ledgertest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/proto/gen/lapiv2"
@@ -45,4 +46,30 @@ func TestAppendRefusesNilEvents(t *testing.T) {
 			require.Zero(t, p.LedgerEnd(), "a failed Append stored transactions")
 		})
 	}
+}
+
+// AdvanceTime with the zero time on a synchronizer that has no record time
+// yet stored the zero time, which a checkpoint sends as a synchronizer time
+// without record_time: no participant sends that, and the library's client
+// refuses the checkpoint. The zero time starts the synchronizer's clock
+// where Append would, at the start time.
+func TestAdvanceTimeZeroOnANewSynchronizer(t *testing.T) {
+	f := setup(t, WithCheckpointInterval(10*time.Millisecond))
+	f.p.AdvanceTime("", time.Time{})
+
+	cp := f.open(t, tail(0)).nextCheckpoint()
+	require.Equal(t, int64(1), cp.GetOffset())
+	require.Len(t, cp.GetSynchronizerTimes(), 1)
+	require.NotNil(t, cp.GetSynchronizerTimes()[0].GetRecordTime(), "checkpoint %v has a synchronizer time without record time", cp)
+	_, err := ledger.CheckpointFromProto(cp)
+	require.NoError(t, err, "the library's client refuses the checkpoint")
+	require.Equal(t, ts(DefaultStartTime), ts(cp.GetSynchronizerTimes()[0].GetRecordTime().AsTime()))
+	require.Equal(t, DefaultStartTime, f.p.ProcessedRecordTime(""))
+
+	// On a synchronizer with a time, the zero time keeps it, as any time
+	// before it does.
+	got, err := f.p.Append(txFor("alice"))
+	require.NoError(t, err)
+	f.p.AdvanceTime("", time.Time{})
+	require.Equal(t, got[0].RecordTime, f.p.ProcessedRecordTime(""))
 }
