@@ -571,9 +571,11 @@ func (p *Participant) processLocked(e *entry) *entry {
 // (other parties' transactions, topology) do: the ledger end moves by one
 // offset step and the next checkpoints carry t. Time never goes backwards: a t
 // before the synchronizer's latest record time keeps that time (the ledger end
-// still moves). While a Restore's recovery is pending (manual catch-up), the
-// advance queues behind the recovered updates, as Append's transactions do:
-// the ledger end and ProcessedRecordTime move when CatchUp reaches it.
+// still moves). The zero t keeps it too, or, on a synchronizer without a
+// record time yet, is the start time, as for Append's first transaction.
+// While a Restore's recovery is pending (manual catch-up), the advance
+// queues behind the recovered updates, as Append's transactions do: the
+// ledger end and ProcessedRecordTime move when CatchUp reaches it.
 func (p *Participant) AdvanceTime(syncID string, t time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -581,8 +583,12 @@ func (p *Participant) AdvanceTime(syncID string, t time.Time) {
 		syncID = p.cfg.synchronizer
 	}
 	t = normTime(t)
-	if last, ok := p.sequenced[syncID]; ok && t.Before(last) {
+	last, ok := p.sequenced[syncID]
+	switch {
+	case ok && t.Before(last):
 		t = last
+	case !ok && t.IsZero():
+		t = p.cfg.startTime
 	}
 	p.sequenceLocked(&entry{sync: syncID, time: t})
 	p.notifyLocked()
