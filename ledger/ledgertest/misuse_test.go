@@ -73,3 +73,19 @@ func TestAdvanceTimeZeroOnANewSynchronizer(t *testing.T) {
 	f.p.AdvanceTime("", time.Time{})
 	require.Equal(t, got[0].RecordTime, f.p.ProcessedRecordTime(""))
 }
+
+// WithStartTime(time.Time{}) (say, from an unset variable) was accepted,
+// and Append then gave transactions the zero record time, which the
+// stream sends as no record_time at all: the library's client refuses such
+// a transaction. New refuses the zero start time, as it refuses the other
+// unusable option values.
+func TestNewRefusesZeroStartTime(t *testing.T) {
+	p, err := New(WithStartTime(time.Time{}))
+	if err == nil {
+		defer p.Close()
+		got, appendErr := p.Append(txFor("alice"))
+		require.NoError(t, appendErr)
+		t.Fatalf("New accepted the zero start time; Append gave the record time %s", ts(got[0].RecordTime))
+	}
+	require.ErrorContains(t, err, "start time")
+}
