@@ -115,8 +115,8 @@ func WithSynchronizer(id string) Option {
 
 // WithStartTime sets the record time of the first transaction appended to a
 // synchronizer without a record time; later ones follow 1ms apart. Default:
-// DefaultStartTime. Record times are kept with microsecond precision, as
-// Canton does.
+// DefaultStartTime; the zero time is refused. Record times are kept with
+// microsecond precision, as Canton does.
 func WithStartTime(t time.Time) Option {
 	return optionFunc(func(c *config) { c.startTime = t })
 }
@@ -286,6 +286,8 @@ func New(opts ...Option) (*Participant, error) {
 	switch {
 	case cfg.synchronizer == "":
 		return nil, errors.New("ledgertest: synchronizer id is empty")
+	case cfg.startTime.IsZero():
+		return nil, errors.New("ledgertest: start time is the zero time")
 	case cfg.interval <= 0:
 		return nil, fmt.Errorf("ledgertest: checkpoint interval %v is not positive", cfg.interval)
 	case cfg.step <= 0:
