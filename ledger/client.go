@@ -271,6 +271,7 @@ type UpdatesRequest struct {
 	// BeginExclusive: deliver updates after this offset (0 = from the start).
 	BeginExclusive int64
 	// EndInclusive: stop after this offset; 0 tails the ledger forever.
+	// Negative is refused, as a negative BeginExclusive is.
 	EndInclusive int64
 	Filter       Filter
 }
@@ -305,6 +306,9 @@ func (c *Client) Updates(ctx context.Context, r UpdatesRequest) (*UpdateStream, 
 	}
 	if r.BeginExclusive < 0 {
 		return nil, fmt.Errorf("ledger: invalid begin offset %d", r.BeginExclusive)
+	}
+	if r.EndInclusive < 0 {
+		return nil, fmt.Errorf("ledger: invalid end offset %d", r.EndInclusive)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	st, err := c.updates.GetUpdates(ctx, r.Proto(), grpc.ForceCodecV2(newFrameCodec()))
