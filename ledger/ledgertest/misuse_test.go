@@ -89,3 +89,41 @@ func TestNewRefusesZeroStartTime(t *testing.T) {
 	}
 	require.ErrorContains(t, err, "start time")
 }
+
+// Restore documents that its snapshot must come from the participant's own
+// Backup. Another participant's snapshot was restored without a word,
+// mixing the two ledgers: the other's transactions under this one's update
+// ids, then this one's later history. That is a bug in the test.
+func TestRestoreRefusesAnotherParticipantsSnapshot(t *testing.T) {
+	p1, err := New()
+	require.NoError(t, err)
+	defer p1.Close()
+	p2, err := New()
+	require.NoError(t, err)
+	defer p2.Close()
+	_, err = p1.Append(txFor("alice"), txFor("alice"), txFor("alice"))
+	require.NoError(t, err)
+	_, err = p2.Append(txFor("bob"))
+	require.NoError(t, err)
+
+	foreign := p2.Backup()
+	panicked := func() (r bool) {
+		defer func() { r = recover() != nil }()
+		p1.Restore(foreign)
+		return false
+	}()
+	if !panicked {
+		var witnesses []string
+		for _, tx := range p1.Transactions() {
+			witnesses = append(witnesses, tx.UpdateID+":"+tx.Events[0].(*ledger.CreatedEvent).WitnessParties[0])
+		}
+		t.Fatalf("Restore accepted another participant's snapshot; the ledger is now %v", witnesses)
+	}
+
+	// A participant's own snapshot, and the zero Snapshot (a backup taken
+	// before anything happened), restore as before.
+	own := p1.Backup()
+	require.NotPanics(t, func() { p1.Restore(own) })
+	require.NotPanics(t, func() { p1.Restore(Snapshot{}) })
+	require.Len(t, p1.Transactions(), 3)
+}
