@@ -650,6 +650,7 @@ func (p *Participant) PrunedOffset() int64 {
 
 // Snapshot is a backup of the participant taken by Backup.
 type Snapshot struct {
+	owner     *Participant // nil in the zero Snapshot
 	log       []*entry
 	end       int64
 	pruned    int64
@@ -665,7 +666,7 @@ func (s Snapshot) LedgerEnd() int64 { return s.end }
 func (p *Participant) Backup() Snapshot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Snapshot{log: slices.Clone(p.log), end: p.end, pruned: p.pruned, processed: maps.Clone(p.processed)}
+	s := Snapshot{owner: p, log: slices.Clone(p.log), end: p.end, pruned: p.pruned, processed: maps.Clone(p.processed)}
 	if n := len(p.log); n > 0 {
 		s.seq = p.log[n-1].seq
 	}
@@ -708,9 +709,13 @@ func WithCatchUp(manual bool) RestoreOption {
 // every update sequenced after the backup: same update ids, record times and
 // events, but new offsets (see WithOffsetShift). Transactions appended later
 // come after the recovered ones. Fault switches, recorded requests and call
-// counts are kept. s must come from p's own Backup; a snapshot can be
-// restored any number of times.
+// counts are kept. s must come from p's own Backup (another participant's
+// panics); a snapshot can be restored any number of times. The zero
+// Snapshot is a backup taken before anything happened.
 func (p *Participant) Restore(s Snapshot, opts ...RestoreOption) {
+	if s.owner != nil && s.owner != p {
+		panic("ledgertest: Restore: the snapshot is another participant's backup")
+	}
 	rc := restoreConfig{shift: DefaultOffsetShift}
 	for _, o := range opts {
 		o.applyRestore(&rc)
