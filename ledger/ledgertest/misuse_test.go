@@ -1,6 +1,7 @@
 package ledgertest
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/cantonx/txhistory/proto/gen/lapiv2"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
 )
 
 // FailNext with codes.OK cannot fail a call: a gRPC status OK is no error.
@@ -126,4 +128,40 @@ func TestRestoreRefusesAnotherParticipantsSnapshot(t *testing.T) {
 	require.NotPanics(t, func() { p1.Restore(own) })
 	require.NotPanics(t, func() { p1.Restore(Snapshot{}) })
 	require.Len(t, p1.Transactions(), 3)
+}
+
+// A test cannot tell when the participant has taken a stream in: the
+// client's GetUpdates returns before the handler runs. Calls is the only
+// sign, so a stream Calls counts must be open for ExpireTokenOnStreams (and
+// Restore and Prune): a switch thrown after Calls saw the stream, while its
+// handler is still on the way (here held in an Intercept hook, as the
+// scheduler may hold it), must reach it. It did not: the stream captured
+// the switches' state only after the hook and authentication, and tailed
+// on as if opened after the switch, so such a test hangs or flakes.
+func TestStreamCountedByCallsIsOpenForTheSwitches(t *testing.T) {
+	f := setup(t, WithCheckpointInterval(time.Hour))
+	_, err := f.p.Append(txFor("alice"))
+	require.NoError(t, err)
+	entered, release := make(chan struct{}), make(chan struct{})
+	f.p.Intercept("GetUpdates", func(ctx context.Context, req proto.Message) error {
+		close(entered)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	r := f.open(t, tail(0))
+	<-entered
+	require.Equal(t, 1, f.p.Calls("GetUpdates"))
+	f.p.ExpireTokenOnStreams()
+	close(release)
+
+	it, ok := r.readWithin(2 * time.Second)
+	require.True(t, ok, "the stream Calls counted before ExpireTokenOnStreams went on, as one opened after it")
+	if it.err == nil {
+		it, ok = r.readWithin(2 * time.Second) // offset 1 may come first
+		require.True(t, ok, "the stream Calls counted before ExpireTokenOnStreams went on, as one opened after it")
+	}
+	requireError(t, it.err, codes.Aborted, ErrorIDAccessTokenExpired)
 }
