@@ -88,7 +88,7 @@ type adminService struct {
 // parties, pruned or not: transactions and time advances (AdvanceTime).
 func (s adminService) GetHighestOffsetByTimestamp(ctx context.Context, req *adminv30.GetHighestOffsetByTimestampRequest) (*adminv30.GetHighestOffsetByTimestampResponse, error) {
 	p := s.p
-	if err := p.enter(ctx, MethodGetHighestOffsetByTimestamp, req); err != nil {
+	if _, err := p.enter(ctx, MethodGetHighestOffsetByTimestamp, req); err != nil {
 		return nil, err
 	}
 	syncID := req.GetSynchronizerId()

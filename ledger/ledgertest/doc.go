@@ -155,7 +155,8 @@
 // metadata, delay, or fail with a StatusError), DropStreamsAfter breaks
 // streams after n items, StallStreams freezes them, SetDelay slows them,
 // ExpireTokenOnStreams aborts them with ACCESS_TOKEN_EXPIRED. Requests and
-// Calls tell what the client did.
+// Calls tell what the client did; a stream is open, for Prune, Restore and
+// ExpireTokenOnStreams, as soon as Calls counts it.
 //
 // # Guarantees
 //

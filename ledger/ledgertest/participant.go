@@ -807,7 +807,10 @@ func (p *Participant) Requests() []*lapiv2.GetUpdatesRequest {
 }
 
 // Calls returns how many calls of a method arrived (full name or last
-// element, e.g. "GetUpdates"), including failed ones.
+// element, e.g. "GetUpdates"), including failed ones. A GetUpdates stream
+// is open, for Prune, Restore and ExpireTokenOnStreams, from the moment
+// Calls counts it (before its Intercept hook and authentication): a test
+// can wait for the count before throwing one of them.
 func (p *Participant) Calls(method string) int {
 	m := fullMethod(method)
 	p.mu.Lock()
@@ -880,9 +883,9 @@ func (p *Participant) SetDelay(d time.Duration) {
 	p.delay = max(d, 0)
 }
 
-// ExpireTokenOnStreams makes every open GetUpdates stream fail with ABORTED
-// ACCESS_TOKEN_EXPIRED, as when the token a stream was opened with expires.
-// Streams opened later are not affected.
+// ExpireTokenOnStreams makes every open GetUpdates stream (one Calls has
+// counted) fail with ABORTED ACCESS_TOKEN_EXPIRED, as when the token a
+// stream was opened with expires. Streams opened later are not affected.
 func (p *Participant) ExpireTokenOnStreams() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -899,11 +902,18 @@ func (p *Participant) SetToken(tok string) {
 	p.token = tok
 }
 
+// opening is the participant's state when it counted a call: a stream
+// compares it with the current one to learn that Restore,
+// ExpireTokenOnStreams or Prune ran since. A stream is thus open from the
+// moment Calls counts it, the one sign a test can wait for.
+type opening struct{ gen, tokenEpoch, pruneEpoch uint64 }
+
 // enter is the common prologue of every call: count, record, injected
 // faults, the Intercept hook, authentication.
-func (p *Participant) enter(ctx context.Context, method string, req proto.Message) error {
+func (p *Participant) enter(ctx context.Context, method string, req proto.Message) (opening, error) {
 	p.mu.Lock()
 	p.calls[method]++
+	at := opening{gen: p.gen, tokenEpoch: p.tokenEpoch, pruneEpoch: p.pruneEpoch}
 	if r, ok := req.(*lapiv2.GetUpdatesRequest); ok {
 		p.requests = append(p.requests, proto.CloneOf(r))
 	}
@@ -921,17 +931,17 @@ func (p *Participant) enter(ctx context.Context, method string, req proto.Messag
 	token := p.token
 	p.mu.Unlock()
 	if injected != nil {
-		return injected
+		return at, injected
 	}
 	if hook != nil {
 		if err := p.runHook(hook, ctx, req); err != nil {
-			return err
+			return at, err
 		}
 	}
 	if token != "" && !hasBearer(ctx, token) {
-		return unauthenticated()
+		return at, unauthenticated()
 	}
-	return nil
+	return at, nil
 }
 
 // runHook runs an Intercept hook, noting that the calling goroutine is in
@@ -970,14 +980,14 @@ type stateService struct {
 }
 
 func (s stateService) GetLedgerEnd(ctx context.Context, req *lapiv2.GetLedgerEndRequest) (*lapiv2.GetLedgerEndResponse, error) {
-	if err := s.p.enter(ctx, MethodGetLedgerEnd, req); err != nil {
+	if _, err := s.p.enter(ctx, MethodGetLedgerEnd, req); err != nil {
 		return nil, err
 	}
 	return &lapiv2.GetLedgerEndResponse{Offset: s.p.LedgerEnd()}, nil
 }
 
 func (s stateService) GetLatestPrunedOffsets(ctx context.Context, req *lapiv2.GetLatestPrunedOffsetsRequest) (*lapiv2.GetLatestPrunedOffsetsResponse, error) {
-	if err := s.p.enter(ctx, MethodGetLatestPrunedOffsets, req); err != nil {
+	if _, err := s.p.enter(ctx, MethodGetLatestPrunedOffsets, req); err != nil {
 		return nil, err
 	}
 	pruned := s.p.PrunedOffset()
@@ -997,7 +1007,7 @@ type updateService struct {
 
 func (s updateService) GetUpdateById(ctx context.Context, req *lapiv2.GetUpdateByIdRequest) (*lapiv2.GetUpdateResponse, error) {
 	p := s.p
-	if err := p.enter(ctx, MethodGetUpdateByID, req); err != nil {
+	if _, err := p.enter(ctx, MethodGetUpdateByID, req); err != nil {
 		return nil, err
 	}
 	if req.GetUpdateId() == "" {
@@ -1026,7 +1036,8 @@ func (s updateService) GetUpdateById(ctx context.Context, req *lapiv2.GetUpdateB
 func (s updateService) GetUpdates(req *lapiv2.GetUpdatesRequest, stream grpc.ServerStreamingServer[lapiv2.GetUpdatesResponse]) error {
 	p := s.p
 	ctx := stream.Context()
-	if err := p.enter(ctx, MethodGetUpdates, req); err != nil {
+	opened, err := p.enter(ctx, MethodGetUpdates, req)
+	if err != nil {
 		return err
 	}
 	begin := req.GetBeginExclusive()
@@ -1044,7 +1055,7 @@ func (s updateService) GetUpdates(req *lapiv2.GetUpdatesRequest, stream grpc.Ser
 		return StatusError(codes.InvalidArgument, ErrorIDInvalidArgument, "The submitted request has invalid arguments: descending_order needs end_inclusive", nil)
 	}
 	p.mu.Lock()
-	ledgerEnd, pruned, gen, epoch, pruneEpoch := p.end, p.pruned, p.gen, p.tokenEpoch, p.pruneEpoch
+	ledgerEnd, pruned := p.end, p.pruned
 	p.mu.Unlock()
 	switch {
 	case begin > ledgerEnd:
@@ -1066,7 +1077,7 @@ func (s updateService) GetUpdates(req *lapiv2.GetUpdatesRequest, stream grpc.Ser
 		return prunedError(begin, pruned)
 	}
 
-	st := &updateStream{p: p, ctx: ctx, send: stream.Send, gen: gen, epoch: epoch, pruneEpoch: pruneEpoch, at: begin}
+	st := &updateStream{p: p, ctx: ctx, send: stream.Send, gen: opened.gen, epoch: opened.tokenEpoch, pruneEpoch: opened.pruneEpoch, at: begin}
 	if bounded {
 		return st.runBounded(begin, endIncl, req.GetDescendingOrder(), format)
 	}
