@@ -165,3 +165,20 @@ func TestStreamCountedByCallsIsOpenForTheSwitches(t *testing.T) {
 	}
 	requireError(t, it.err, codes.Aborted, ErrorIDAccessTokenExpired)
 }
+
+// WithAdminTLS configures the admin API's own listener; with
+// WithSharedAdmin there is none, and the configuration was dropped without
+// a word: a test meaning to serve the admin API with its own TLS settings
+// (say, mutual TLS for the admin API only) ran it with the Ledger API's.
+// New refuses the pair, as it refuses WithAdminListener with
+// WithSharedAdmin.
+func TestNewRefusesAdminTLSWithSharedAdmin(t *testing.T) {
+	certs, err := NewCerts("client")
+	require.NoError(t, err)
+	p, err := New(WithSharedAdmin(), WithAdminTLS(certs.ServerConfig(true)))
+	if err == nil {
+		p.Close()
+		t.Fatal("New accepted WithAdminTLS with WithSharedAdmin and served the admin API without that configuration")
+	}
+	require.ErrorContains(t, err, "WithAdminTLS")
+}
