@@ -176,7 +176,7 @@ func WithListener(l net.Listener) Option {
 }
 
 // WithAdminListener serves the admin API on l instead of a new 127.0.0.1:0
-// listener; it has no effect with WithSharedAdmin. Close closes it.
+// listener; New refuses it with WithSharedAdmin. Close closes it.
 func WithAdminListener(l net.Listener) Option {
 	return optionFunc(func(c *config) { c.adminListener = l })
 }
@@ -296,6 +296,8 @@ func New(opts ...Option) (*Participant, error) {
 		return nil, fmt.Errorf("ledgertest: unknown admin behaviour %d", cfg.admin)
 	case cfg.sharedAdmin && cfg.adminListener != nil:
 		return nil, errors.New("ledgertest: WithAdminListener and WithSharedAdmin exclude each other")
+	case cfg.sharedAdmin && cfg.adminTLS != nil:
+		return nil, errors.New("ledgertest: WithAdminTLS and WithSharedAdmin exclude each other")
 	}
 	cfg.startTime = normTime(cfg.startTime)
 

@@ -28,7 +28,8 @@ func WithTLS(cfg *tls.Config) Option {
 }
 
 // WithAdminTLS serves the admin API's own listener (WithSeparateAdmin) over
-// TLS with cfg. Default: the WithTLS configuration.
+// TLS with cfg; New refuses it with WithSharedAdmin. Default: the WithTLS
+// configuration.
 func WithAdminTLS(cfg *tls.Config) Option {
 	return optionFunc(func(c *config) { c.adminTLS = cfg })
 }
