@@ -1,0 +1,76 @@
+package withdrawal_test
+
+import (
+	"context"
+	"maps"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/withdrawal"
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+)
+
+// The Integration DB is restored a second time while the procedure waits
+// for tSafe (the first restore took the wrong backup, or the database was
+// lost again): the database, and its gate, are the backup's once more,
+// open as at backup time. The procedure must close the gate again and go
+// on waiting: a withdrawal service (re)started meanwhile, its own Store,
+// must not take the backup's gate for an opening while requests lost in
+// the restore may have their transfers in flight.
+func TestRestoredAgainWhileWaitingForTSafe(t *testing.T) {
+	pgDump, pgRestore, e, dsn, holdings := dumpableEnv(t) // wd-1 in flight at backup time
+	ctx := e.ctx
+
+	backup := filepath.Join(t.TempDir(), "integration.dump")
+	runTool(ctx, t, pgDump, "--format=custom", "--file="+backup, "--dbname="+dsn)
+	backupOffset, backupTimes := e.offset, maps.Clone(e.times)
+	restore := func(ctx context.Context) {
+		runTool(ctx, t, pgRestore, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--dbname="+dsn, backup)
+		e.offset, e.times = backupOffset, maps.Clone(backupTimes) // ingestion resumes from the backup's checkpoint
+	}
+
+	// The exchange's withdrawal service, restarted after the second restore.
+	db, err := sqlx.Open("postgres", dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	var service *withdrawal.Store
+
+	waits, restoredAgain, created := 0, false, 0
+	rep, err := withdrawal.RestoreProcedure{
+		Store: e.store, TTL: ttl, Now: e.world.Now, PollInterval: time.Millisecond, Logger: quietLog,
+		Restore: func(ctx context.Context) error { restore(ctx); return nil },
+		Progress: func(pr withdrawal.RestoreProgress) {
+			if pr.Step != withdrawal.StepWait || pr.Done || pr.Waited == 0 {
+				return
+			}
+			waits++
+			switch {
+			case waits == 2:
+				restore(ctx) // the second restore
+				restoredAgain = true
+				service, err = withdrawal.NewStore(db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
+				require.NoError(t, err)
+			case restoredAgain:
+				if _, err := service.Create(ctx, e.request("wd-again", "10", holdings[1])); err == nil {
+					created++
+				} else {
+					require.ErrorIs(t, err, withdrawal.ErrWithdrawalsDisabled)
+				}
+			}
+			if waits > 3 {
+				e.tick(e.times[e.world.SynchronizerID].Add(ttl / 4)) // ingestion moves on
+			}
+		},
+	}.Run(ctx)
+	t.Logf("procedure: %v", err)
+	require.True(t, restoredAgain)
+	require.Zero(t, created, "a withdrawal was created after the second restore, before the ingested record time passed tSafe (the backup's gate, open, was taken for an opening)")
+	require.NoError(t, err, "the procedure did not go on after the second restore")
+	require.True(t, rep.Ingested.After(rep.TSafe))
+	require.Equal(t, withdrawal.StatusExpired, e.get("wd-1").Status, "restored twice, wd-1 lapsed")
+	g, err := e.store.Gate(ctx)
+	require.NoError(t, err)
+	require.True(t, g.Open())
+}
