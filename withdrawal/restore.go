@@ -87,8 +87,9 @@ type RestoreReport struct {
 	// offer) in the restored database, as
 	// found when Restore has returned (if Restore already started
 	// ingestion again, withdrawals it has closed meanwhile are not
-	// counted); LatestTrecTgt is the largest trecTgt among them. tSafe is
-	// raised to it if it is later.
+	// counted; after a second restore during the procedure, in that
+	// restore's database); LatestTrecTgt is the largest trecTgt among them
+	// (over every restore). tSafe is raised to it if it is later.
 	InFlight      int
 	LatestTrecTgt time.Time
 	// Ingested is the ingested record time with which the gate was opened:
@@ -127,7 +128,12 @@ type RestoreReport struct {
 //     It also waits while a transaction set aside for review is
 //     unresolved: it may be the transfer of a withdrawal lost in the
 //     restore, which no one has seen (the Reconciler expires nothing then
-//     either). Progress says so; resolve the review rows to go on.
+//     either). Progress says so; resolve the review rows to go on. If the
+//     database is restored again meanwhile (a second restore: its gate went
+//     back to before the closure of step 2, open most likely), the
+//     procedure closes the gate again at once, raises tSafe to the trecTgt
+//     of the withdrawals in flight in that restore, as in step 2, and goes
+//     on waiting; step 4 does the same.
 //  4. Enable: open the gate with EnableAfter, which re-checks in the same
 //     statement that the ingested record time is past tSafe and nothing
 //     is waiting for review, and records both times in the gate log. It
@@ -280,87 +286,109 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	// perhaps the backup's, with the backup's gate (open, most likely):
 	// close it whatever happened, with a context of its own if ctx is what
 	// ended.
-	failOpen := func(err error) (*RestoreReport, error) {
+	failOpen := func(step RestoreStep, err error) (*RestoreReport, error) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		derr := s.Disable(cctx, p.Reason+": step 2 failed, the gate closed again")
+		derr := s.Disable(cctx, fmt.Sprintf("%s: step %d failed, the gate closed again", p.Reason, int(step)))
 		cancel()
 		if derr != nil {
 			err = errors.Join(err, fmt.Errorf("closing the gate after the failure: %w", derr))
 		}
-		return fail(StepRestore, err)
+		return fail(step, err)
 	}
 	if p.Restore != nil {
 		report(RestoreProgress{Step: StepRestore, Message: "restoring the Integration DB from the backup (operator step)"})
 		if err := p.Restore(ctx); err != nil {
-			return failOpen(err)
+			return failOpen(StepRestore, err)
 		}
 	} else {
 		report(RestoreProgress{Step: StepRestore, Message: "the Integration DB was restored before the procedure (no Restore step given)"})
 	}
-	// pg_restore set the history's Seq back to the backup's: move it past
-	// what readers may have seen (tokenstd.RenumberAfterRestore; the
-	// Restore step should have done so before ingestion resumed).
-	if err := tokenstd.RenumberAfterRestore(ctx, s.db, s.cfg.Schema); err != nil {
-		return failOpen(err)
-	}
-	if g, err = s.Gate(ctx); err != nil {
-		return failOpen(err)
-	}
-	rep.RestoredGateOpen = g.Enabled || restoredOpen
 	// Step 4 opens the gate only if this closure is still its last change:
 	// not over a closure of someone else's meanwhile. Its time is read in
 	// the closing transaction, which holds the gate's table lock.
 	var closedAt time.Time
-	if err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := s.DisableTx(ctx, tx, p.Reason+": step 2, the restored gate"); err != nil {
+	// closeRestored closes the restored gate and takes the restored
+	// database's withdrawals in flight into tSafe: after the restore of
+	// step 2, and again if the database is restored once more before the
+	// gate opens (its gate then went back to before closedAt).
+	closeRestored := func(step RestoreStep, again bool) error {
+		// pg_restore set the history's Seq back to the backup's: move it past
+		// what readers may have seen (tokenstd.RenumberAfterRestore; the
+		// Restore step should have done so before ingestion resumed).
+		if err := tokenstd.RenumberAfterRestore(ctx, s.db, s.cfg.Schema); err != nil {
 			return err
 		}
-		g, err := s.GateTx(ctx, tx)
-		closedAt = g.ChangedAt
-		return err
-	}); err != nil {
-		return failOpen(err)
-	}
-	// A backup taken before this release's migrations restores an older
-	// schema: wait until it is migrated (by ingestion started again with
-	// migrations, or the migration job) before reading its withdrawals.
-	for waited := false; ; waited = true {
-		err := schema.CheckCurrent(ctx, s.db, schema.WithSchema(s.cfg.Schema))
-		if err == nil {
-			break
+		g, err := s.Gate(ctx)
+		if err != nil {
+			return err
 		}
-		if !errors.Is(err, schema.ErrNotMigrated) || ctx.Err() != nil {
-			return fail(StepRestore, err)
+		rep.RestoredGateOpen = rep.RestoredGateOpen || g.Enabled || restoredOpen
+		why := "step 2, the restored gate"
+		if again {
+			why = fmt.Sprintf("step %d, the gate restored again (as of %s)", int(step), g.ChangedAt.Format(time.RFC3339Nano))
 		}
-		if !waited {
-			report(RestoreProgress{Step: StepRestore, Message: "the restored schema predates this build, waiting for its migration: " + err.Error()})
+		if err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+			if err := s.DisableTx(ctx, tx, p.Reason+": "+why); err != nil {
+				return err
+			}
+			g, err := s.GateTx(ctx, tx)
+			closedAt = g.ChangedAt
+			return err
+		}); err != nil {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			return fail(StepRestore, ctx.Err())
-		case <-time.After(p.PollInterval):
+		// A backup taken before this release's migrations restores an older
+		// schema: wait until it is migrated (by ingestion started again with
+		// migrations, or the migration job) before reading its withdrawals.
+		for waited := false; ; waited = true {
+			err := schema.CheckCurrent(ctx, s.db, schema.WithSchema(s.cfg.Schema))
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, schema.ErrNotMigrated) || ctx.Err() != nil {
+				return err
+			}
+			if !waited {
+				report(RestoreProgress{Step: step, Message: "the restored schema predates this build, waiting for its migration: " + err.Error()})
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(p.PollInterval):
+			}
 		}
-	}
-	open, err := s.ListByStatus(ctx, StatusRequested, StatusSubmitted)
-	if err != nil {
-		return fail(StepRestore, err)
-	}
-	rep.InFlight = len(open)
-	for _, w := range open {
-		if w.TrecTgt.After(rep.LatestTrecTgt) {
-			rep.LatestTrecTgt = w.TrecTgt
+		open, err := s.ListByStatus(ctx, StatusRequested, StatusSubmitted)
+		if err != nil {
+			return err
 		}
+		rep.InFlight = len(open)
+		for _, w := range open {
+			if w.TrecTgt.After(rep.LatestTrecTgt) {
+				rep.LatestTrecTgt = w.TrecTgt
+			}
+		}
+		msg := "restored; the gate (closed) was closed again"
+		switch {
+		case again:
+			msg = fmt.Sprintf("the Integration DB was restored again (its gate went back to %s, before step 2 closed it): the gate closed again", g.ChangedAt.Format(time.RFC3339Nano))
+		case rep.RestoredGateOpen:
+			msg = "restored; the restored gate was open (as at backup time): closed again"
+		}
+		msg += fmt.Sprintf("; %d withdrawals in flight in the backup", rep.InFlight)
+		if rep.LatestTrecTgt.After(rep.TSafe) {
+			rep.TSafe = rep.LatestTrecTgt
+			msg += fmt.Sprintf(", the latest trecTgt %s is later: tSafe raised to it", rep.TSafe.Format(time.RFC3339Nano))
+		}
+		report(RestoreProgress{Step: step, Done: !again, Message: msg})
+		return nil
 	}
-	msg := "restored; the gate (closed) was closed again"
-	if rep.RestoredGateOpen {
-		msg = "restored; the restored gate was open (as at backup time): closed again"
+	if err := closeRestored(StepRestore, false); err != nil {
+		return failOpen(StepRestore, err)
 	}
-	msg += fmt.Sprintf("; %d withdrawals in flight in the backup", rep.InFlight)
-	if rep.LatestTrecTgt.After(rep.TSafe) {
-		rep.TSafe = rep.LatestTrecTgt
-		msg += fmt.Sprintf(", the latest trecTgt %s is later: tSafe raised to it", rep.TSafe.Format(time.RFC3339Nano))
-	}
-	report(RestoreProgress{Step: StepRestore, Done: true, Message: msg})
+	// restoredAgain reports whether the gate went back to before the
+	// closure of step 2: the database was restored once more. Step 3 and
+	// 4 then close it again and wait for tSafe anew.
+	restoredAgain := func(g Gate) bool { return g.ChangedAt.Before(closedAt) }
 
 	// 3. Wait for tSafe.
 	report(RestoreProgress{Step: StepWait, Message: "waiting for ingestion to ingest a record time after tSafe"})
@@ -369,6 +397,13 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	var ingested time.Time
 	unresolved := 0
 	for {
+		if g, err := s.Gate(ctx); err == nil && restoredAgain(g) {
+			if err := closeRestored(StepWait, true); err != nil {
+				return failOpen(StepWait, err)
+			}
+		} else if err != nil && ctx.Err() == nil {
+			p.Logger.Warn("withdrawal: restore procedure: reading the gate failed, retrying", "err", ingest.Redact(err.Error()))
+		}
 		if ingested, err = s.IngestedTime(ctx); err != nil {
 			if ctx.Err() != nil {
 				return fail(StepWait, ctx.Err())
@@ -422,10 +457,15 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			rep.Ingested, rep.EnabledAt = at, enabledAt
 			break
 		}
-		if g, err = s.Gate(ctx); err != nil {
+		g, err := s.Gate(ctx)
+		if err != nil {
 			return fail(StepEnable, err)
 		}
-		if !g.ChangedAt.Equal(closedAt) {
+		if restoredAgain(g) {
+			if err := closeRestored(StepEnable, true); err != nil {
+				return failOpen(StepEnable, err)
+			}
+		} else if !g.ChangedAt.Equal(closedAt) {
 			state := "closed"
 			if g.Enabled {
 				state = "opened"
@@ -434,8 +474,9 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 				"once it is over, open it with Store.EnableAfter(ctx, tSafe %s, reason), which still checks the ingested record time",
 				state, g.ChangedAt.Format(time.RFC3339Nano), g.Reason, rep.TSafe.Format(time.RFC3339Nano)))
 		}
-		// The checkpoint went back (a rewind) between the read and the
-		// write, or a transaction was set aside meanwhile: wait again.
+		// The checkpoint went back (a rewind, or the database restored
+		// again) between the read and the write, or a transaction was set
+		// aside meanwhile: wait again.
 		p.Logger.Warn("withdrawal: restore procedure: the ingested record time is no longer after tSafe, or a transaction set aside for review is unresolved; waiting", "ingested_record_time", at)
 		select {
 		case <-ctx.Done():
