@@ -78,6 +78,21 @@
 //     no gap, when the treasury's transactions are on one synchronizer (see
 //     Limits).
 //
+// # The validator node and the Integration DB both restored
+//
+// When both are restored in one incident, the Integration DB restore
+// procedure (withdrawal.RestoreProcedure) runs around both, its withdrawal
+// gate closed throughout, and this runbook runs inside it, against the
+// restored Integration DB, when ingestion stops with
+// ingest.ErrParticipantRestored: the Integration DB backup is newer than
+// the node backup, and its checkpoint names offsets that the restored node
+// numbers differently. With an Integration DB backup older than the node
+// backup, its offsets are the node backup's too and ingestion resumes
+// without a rewind (Plan would find Restored false, and the rewind it
+// plans only replays what dedup drops). A rewind applied before the
+// Integration DB is restored is undone by the restore: ingestion stops
+// again, and the runbook is run again. docs/OPERATIONS.md lists the steps.
+//
 // # Limits
 //
 // The runbook looks up one synchronizer, the one of the last ingested

@@ -102,6 +102,11 @@
 // ledger carries (id, amount, instrument, receiver, update id, record time,
 // fee) and marks them recovered; an exchange that puts the user account on
 // the transfer's metadata can read it back in its own hook (Outcome.Meta).
+// If the database is restored again before the gate opens, the procedure
+// closes the restored gate again and goes on waiting. With the validator
+// node restored in the same incident, run the node runbook (package
+// recovery) inside the procedure when ingestion stops with
+// ingest.ErrParticipantRestored (docs/OPERATIONS.md).
 //
 // # Guarantees
 //
