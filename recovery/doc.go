@@ -82,16 +82,18 @@
 //
 // When both are restored in one incident, the Integration DB restore
 // procedure (withdrawal.RestoreProcedure) runs around both, its withdrawal
-// gate closed throughout, and this runbook runs inside it, against the
-// restored Integration DB, when ingestion stops with
-// ingest.ErrParticipantRestored: the Integration DB backup is newer than
-// the node backup, and its checkpoint names offsets that the restored node
-// numbers differently. With an Integration DB backup older than the node
-// backup, its offsets are the node backup's too and ingestion resumes
-// without a rewind (Plan would find Restored false, and the rewind it
-// plans only replays what dedup drops). A rewind applied before the
-// Integration DB is restored is undone by the restore: ingestion stops
-// again, and the runbook is run again. docs/OPERATIONS.md lists the steps.
+// gate closed throughout, and this runbook runs inside it, after both
+// restores and against the restored Integration DB, before ingestion starts
+// again (a rewind applied before the Integration DB restore is undone by
+// it). It is needed when the Integration DB backup is newer than the node
+// backup: its checkpoint names offsets that the restored node numbers
+// differently. Ingestion started without it stops with
+// ingest.ErrParticipantRestored when it can tell, but not always (a
+// checkpoint moved past the node backup by OffsetCheckpoints alone, on a
+// participant caught up past it). With an Integration DB backup older than
+// the node backup, its offsets are the node backup's too: Plan finds
+// Restored false, and the rewind only replays what dedup drops.
+// docs/OPERATIONS.md lists the steps.
 //
 // # Limits
 //

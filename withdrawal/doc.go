@@ -105,8 +105,8 @@
 // If the database is restored again before the gate opens, the procedure
 // closes the restored gate again and goes on waiting. With the validator
 // node restored in the same incident, run the node runbook (package
-// recovery) inside the procedure when ingestion stops with
-// ingest.ErrParticipantRestored (docs/OPERATIONS.md).
+// recovery) inside the procedure, after both restores and before
+// ingestion starts again (docs/OPERATIONS.md).
 //
 // # Guarantees
 //
