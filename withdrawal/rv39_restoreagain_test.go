@@ -74,3 +74,47 @@ func TestRestoredAgainWhileWaitingForTSafe(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, g.Open())
 }
+
+// The second restore comes between the end of step 3 and the opening of
+// step 4: the opening must not go ahead over the backup's gate, nor fail
+// leaving it open; the procedure closes it again and opens it once the
+// ingested record time is past tSafe again.
+func TestRestoredAgainBeforeTheOpening(t *testing.T) {
+	pgDump, pgRestore, e, dsn, _ := dumpableEnv(t) // wd-1 in flight at backup time
+	ctx := e.ctx
+
+	backup := filepath.Join(t.TempDir(), "integration.dump")
+	runTool(ctx, t, pgDump, "--format=custom", "--file="+backup, "--dbname="+dsn)
+	backupOffset, backupTimes := e.offset, maps.Clone(e.times)
+	restore := func(ctx context.Context) {
+		runTool(ctx, t, pgRestore, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--dbname="+dsn, backup)
+		e.offset, e.times = backupOffset, maps.Clone(backupTimes)
+	}
+	tSafe := e.world.Now().Add(ttl)
+	restoredAgain := false
+	rep, err := withdrawal.RestoreProcedure{
+		Store: e.store, TSafe: tSafe, PollInterval: time.Millisecond, Logger: quietLog,
+		Restore: func(ctx context.Context) error { restore(ctx); return nil },
+		Progress: func(pr withdrawal.RestoreProgress) {
+			switch {
+			case pr.Step == withdrawal.StepWait && !pr.Done && pr.Waited > 0:
+				e.tick(tSafe.Add(time.Second))
+			case pr.Step == withdrawal.StepEnable && !pr.Done && !restoredAgain:
+				restore(ctx) // after step 3 saw tSafe passed, before the opening
+				restoredAgain = true
+				e.tick(tSafe.Add(2 * time.Second)) // ingestion catches up again
+			}
+		},
+	}.Run(ctx)
+	require.True(t, restoredAgain)
+	require.NoError(t, err)
+	require.True(t, rep.Ingested.After(tSafe))
+	log, err := e.store.GateLog(ctx)
+	require.NoError(t, err)
+	last := log[len(log)-1]
+	require.True(t, last.Enabled)
+	require.True(t, last.IngestedRecordTime.After(tSafe))
+	closed := log[len(log)-2]
+	require.False(t, closed.Enabled, "the backup's gate closed again before the opening: %+v", log)
+	require.Contains(t, closed.Reason, "restored again")
+}
