@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cantonx/txhistory/checkpoint"
 	"github.com/cantonx/txhistory/dedup"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/schema"
@@ -56,6 +57,26 @@ type PackageReport struct {
 	// Missing are update ids the participant did not return (not recovered
 	// yet, pruned, or not visible to Parties): their packages are unknown.
 	Missing []string
+	// IngestedUntil is the latest record time the Integration DB has
+	// ingested (its checkpoint's, over every synchronizer); zero if
+	// nothing. Transactions after it are not in the Integration DB and
+	// their packages are not listed: after an Integration DB restore, that
+	// is everything since its backup.
+	IngestedUntil time.Time
+}
+
+// Coverage says how far the listing goes: up to the record time the
+// Integration DB has ingested, and that packages used only after it are
+// not listed.
+func (r *PackageReport) Coverage() string {
+	if r.IngestedUntil.IsZero() {
+		return "the Integration DB has ingested nothing: packages used since are not listed."
+	}
+	s := fmt.Sprintf("the Integration DB has ingested up to record time %s: packages used only after it are not listed", r.IngestedUntil.Format(time.RFC3339Nano))
+	if r.IngestedUntil.Before(r.Since) {
+		s += fmt.Sprintf(", and it has ingested nothing since %s", r.Since.Format(time.RFC3339Nano))
+	}
+	return s + " (after an Integration DB restore, list them against it before the restore, or from the record of .dar uploads)."
 }
 
 // Packages helps with step 4 of the runbook, "re-upload all .dar files that
@@ -73,10 +94,14 @@ type PackageReport struct {
 // retryable error a few times). Run it against the participant before it is
 // restored (runbook step 2), when it still serves every transaction, or
 // against the restored one after it has caught up; transactions it does not
-// return are listed in Missing. Update ids dropped from the dedup table by
-// retention (dedup.Store.PruneBefore) are not seen. Of each transaction it
-// keeps only the template and interface ids its events use, so memory grows
-// with the number of transactions since, not with their size.
+// return are listed in Missing. Only what the Integration DB has ingested
+// is listed (up to IngestedUntil): an Integration DB restored from a
+// backup lists nothing after its backup; list the packages before that
+// restore, or from the record of .dar uploads. Update ids dropped from the
+// dedup table by retention (dedup.Store.PruneBefore) are not seen. Of each
+// transaction it keeps only the template and interface ids its events use,
+// so memory grows with the number of transactions since, not with their
+// size.
 func Packages(ctx context.Context, db sqlx.QueryerContext, p Participant, since time.Time, opts PackageOptions) (*PackageReport, error) {
 	if opts.Schema == "" {
 		opts.Schema = schema.DefaultName
@@ -94,11 +119,19 @@ func Packages(ctx context.Context, db sqlx.QueryerContext, p Participant, since 
 	if err != nil {
 		return nil, err
 	}
+	cps, err := checkpoint.NewStore(opts.Schema)
+	if err != nil {
+		return nil, err
+	}
+	cp, _, err := cps.Get(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("recovery: %w", err)
+	}
 	ingested, err := dd.Since(ctx, db, since)
 	if err != nil {
 		return nil, fmt.Errorf("recovery: %w", err)
 	}
-	report := &PackageReport{Since: since, Transactions: len(ingested)}
+	report := &PackageReport{Since: since, Transactions: len(ingested), IngestedUntil: cp.MaxRecordTime()}
 	// Only the package references of each transaction are kept, not the
 	// transaction: memory grows with the ingested ids, not their events.
 	refs := make([][]packageRef, len(ingested))

@@ -114,6 +114,7 @@ func (rb *Runbook) Run(ctx context.Context) (*Rewind, error) {
 			detail("  %d transactions are not visible on the participant yet, their packages are not listed (first: %s):", len(rep.Missing), rep.Missing[0])
 			detail("  list them before restoring the node, or again once it has caught up.")
 		}
+		detail("  %s", rep.Coverage())
 	}
 
 	step(5, "Find offRecovery (%s mode), once the participant has processed tRecovery.", opts.Mode)

@@ -264,6 +264,7 @@ func runRunbook(ctx context.Context, c runbookConfig, out io.Writer) error {
 		for _, p := range rep.Packages {
 			fmt.Fprintf(out, "  %s %s (first used %s, %d transactions): %v\n", p.PackageID, p.PackageName, p.FirstSeen.Format(time.RFC3339Nano), p.Transactions, p.Templates)
 		}
+		fmt.Fprintln(out, rep.Coverage())
 		if len(rep.Missing) > 0 {
 			return fmt.Errorf("%d transactions are not visible on the participant (first: %s)", len(rep.Missing), rep.Missing[0])
 		}
