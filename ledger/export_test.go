@@ -1,6 +1,9 @@
 package ledger
 
-import "time"
+import (
+	"time"
+	"unsafe"
+)
 
 // WireDecoder is the stream's decoder (wire.go), for tests.
 type WireDecoder struct{ d *wireDecoder }
@@ -27,4 +30,17 @@ func DecodeWire(b []byte) (u Update, unmarshalErr, err error, fellBack bool) {
 // ClientCredentials, for tests of its refresh timing.
 func SetCredentialsClock(ts TokenSource, now func() time.Time) {
 	ts.(*credentialsSource).now = now
+}
+
+// Retained returns the bytes an open stream keeps between messages: its
+// frame buffer and the capacity of its decoder's scratch slices.
+func (s *UpdateStream) Retained() int {
+	d := s.dec
+	n := cap(s.frame.buf) + cap(d.labelKey)
+	n += (cap(d.stack) + cap(d.events) + cap(d.views)) * int(unsafe.Sizeof([]byte(nil)))
+	for _, p := range d.parties {
+		n += cap(p) * int(unsafe.Sizeof(""))
+	}
+	n += cap(d.ifaces) * int(unsafe.Sizeof(Identifier{}))
+	return n
 }
