@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	pb "github.com/cantonx/txhistory/proto/gen/lapiv2"
 	"google.golang.org/grpc/codes"
@@ -45,11 +46,17 @@ const (
 	// maxLabelLists bounds how many distinct lists of record labels one
 	// stream shares (recordLabels).
 	maxLabelLists = 1 << 12
+	// maxKeptScratch bounds, in bytes, each buffer a stream keeps from one
+	// message to the next (the frame's copy, the decoder's scratch): one
+	// grown bigger by a huge transaction is dropped after it, not held at
+	// that size for as long as the stream stays open.
+	maxKeptScratch = 64 << 10
 )
 
 // wireFrame receives one message's bytes from frameCodec, in b: gRPC's own
 // buffer when the message arrived in one (held in ref until release),
-// otherwise a copy in buf, which is reused from message to message.
+// otherwise a copy in buf, which is reused from message to message up to
+// maxKeptScratch.
 type wireFrame struct {
 	b   []byte
 	buf []byte
@@ -65,6 +72,9 @@ func (f *wireFrame) release() {
 		f.ref = nil
 	}
 	f.b = nil
+	if cap(f.buf) > maxKeptScratch {
+		f.buf = nil
+	}
 }
 
 // frameCodec is the codec of the GetUpdates call: it hands the response's
@@ -164,16 +174,35 @@ func (d *wireDecoder) endTx(wireLen int, ok bool) {
 	d.exercisedSlab.end(wireLen, ok)
 	d.valHeaders.end(wireLen, ok)
 	d.keyHeaders.end(wireLen, ok)
+	// The frame buffer of a transaction this big is not kept
+	// (wireFrame.release): nor may the scratch keep references into it
+	// past its length (the stack's levels, an earlier event's views).
+	big := wireLen > maxKeptScratch
 	for i := range d.parties {
-		clear(d.parties[i])
-		d.parties[i] = d.parties[i][:0]
+		d.parties[i] = emptied(d.parties[i], big)
 	}
-	clear(d.ifaces)
-	d.ifaces = d.ifaces[:0]
-	clear(d.events) // the wire buffer's: not ours to keep
-	d.events = d.events[:0]
-	clear(d.views)
-	d.views = d.views[:0]
+	d.ifaces = emptied(d.ifaces, big)
+	d.events = emptied(d.events, big) // the wire buffer's: not ours to keep
+	d.views = emptied(d.views, big)
+	d.stack = emptied(d.stack, big)
+	if cap(d.labelKey) > maxKeptScratch {
+		d.labelKey = nil
+	}
+}
+
+// emptied returns s emptied, its elements cleared (up to its capacity with
+// all), or nil if it holds more than maxKeptScratch bytes: scratch a huge
+// transaction grew is not kept for the next ones.
+func emptied[T any](s []T, all bool) []T {
+	var zero T
+	if cap(s)*int(unsafe.Sizeof(zero)) > maxKeptScratch {
+		return nil
+	}
+	if all {
+		s = s[:cap(s)]
+	}
+	clear(s)
+	return s[:0]
 }
 
 func newWireDecoder() *wireDecoder {
