@@ -52,7 +52,8 @@ type SetAsideRecord struct {
 	SynchronizerID string     `db:"synchronizer_id"`
 	Error          string     `db:"error"`
 	// Raw is the transaction as ledger.ReviewJSON encodes it: protobuf
-	// JSON, or {"protobuf_base64": ...} when that JSON would hold a NUL.
+	// JSON, or {"protobuf_base64": ...} when that JSON would hold a NUL or
+	// cannot be written.
 	Raw        []byte    `db:"raw"`
 	SetAsideAt time.Time `db:"set_aside_at"`
 }

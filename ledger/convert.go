@@ -236,6 +236,12 @@ func timeFromProto(t *timestamppb.Timestamp) time.Time {
 	return t.AsTime().UTC()
 }
 
+// inDamlRange reports whether t, a record time, lies in Daml's years 1 to
+// 9999: PostgreSQL cannot store every time the wire can carry.
+func inDamlRange(t time.Time) bool {
+	return !t.Before(time.UnixMicro(minTimestampUS)) && !t.After(time.UnixMicro(maxTimestampUS))
+}
+
 func timeProto(t time.Time) *timestamppb.Timestamp {
 	if t.IsZero() {
 		return nil
@@ -291,8 +297,8 @@ func StorableUpdateID(id string) bool {
 func (e *DecodeError) Unwrap() error { return e.Err }
 
 // TransactionFromProto converts a wire transaction, validating what the
-// ingestion relies on: an update id, a positive offset, a record time, a
-// synchronizer id.
+// ingestion relies on: an update id, a positive offset, a record time (in
+// Daml's years 1 to 9999), a synchronizer id.
 func TransactionFromProto(t *pb.Transaction) (*Transaction, error) {
 	tx := &Transaction{
 		UpdateID:       t.GetUpdateId(),
@@ -316,6 +322,8 @@ func TransactionFromProto(t *pb.Transaction) (*Transaction, error) {
 		return nil, fail(-1, "transaction has invalid offset %d", tx.Offset)
 	case t.GetRecordTime() == nil:
 		return nil, fail(-1, "transaction has no record time")
+	case !inDamlRange(tx.RecordTime):
+		return nil, fail(-1, "record time %s is %s", tx.RecordTime.Format(time.RFC3339Nano), damlTimeRangeMsg)
 	case tx.SynchronizerID == "":
 		return nil, fail(-1, "transaction has no synchronizer id")
 	case !StorableUpdateID(tx.SynchronizerID):
@@ -491,6 +499,9 @@ func CheckpointFromProto(c *pb.OffsetCheckpoint) (*OffsetCheckpoint, error) {
 		if st.GetSynchronizerId() == "" || st.GetRecordTime() == nil {
 			return nil, fmt.Errorf("ledger: offset checkpoint at offset %d has an incomplete synchronizer time", c.GetOffset())
 		}
+		if rt := timeFromProto(st.GetRecordTime()); !inDamlRange(rt) {
+			return nil, fmt.Errorf("ledger: offset checkpoint at offset %d has a record time %s %s", c.GetOffset(), rt.Format(time.RFC3339Nano), damlTimeRangeMsg)
+		}
 		if !StorableUpdateID(st.GetSynchronizerId()) {
 			return nil, fmt.Errorf("ledger: offset checkpoint at offset %d has a synchronizer id %q of %d bytes that is not one a participant sends (at most %d bytes of text without control characters)",
 				c.GetOffset(), truncate(st.GetSynchronizerId(), 64), len(st.GetSynchronizerId()), MaxUpdateIDLength)
@@ -511,12 +522,13 @@ func (c *OffsetCheckpoint) Proto() *pb.OffsetCheckpoint {
 
 // ReviewJSON encodes a wire transaction for a review table's jsonb column:
 // its protobuf JSON or, when that holds a NUL (the \u0000 escape, which
-// jsonb refuses), {"protobuf_base64": ...}: the binary protobuf, still
-// enough to process it again.
+// jsonb refuses) or cannot be written (a timestamp beyond Daml's years 1 to
+// 9999), {"protobuf_base64": ...}: the binary protobuf, still enough to
+// process it again.
 func ReviewJSON(t *pb.Transaction) ([]byte, error) {
 	raw, err := protojson.Marshal(t)
-	if err != nil || !bytes.Contains(raw, []byte(`\u0000`)) {
-		return raw, err
+	if err == nil && !bytes.Contains(raw, []byte(`\u0000`)) {
+		return raw, nil
 	}
 	bin, err := proto.Marshal(t)
 	if err != nil {

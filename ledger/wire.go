@@ -405,7 +405,7 @@ func (d *wireDecoder) checkpoint(b []byte) (*OffsetCheckpoint, error) {
 				}
 				return nil
 			})
-			if err != nil || !StorableUpdateID(st.SynchronizerID) || !hasTime {
+			if err != nil || !StorableUpdateID(st.SynchronizerID) || !hasTime || !inDamlRange(st.RecordTime) {
 				return errSlowPath // CheckpointFromProto's errors
 			}
 			times = append(times, st)
@@ -463,7 +463,7 @@ func (d *wireDecoder) transaction(b []byte) (tx *Transaction, err error) {
 		}
 		return err // 10, external_transaction_hash: not kept
 	})
-	if err != nil || !StorableUpdateID(tx.UpdateID) || tx.Offset <= 0 || !hasRecordTime || !StorableUpdateID(tx.SynchronizerID) {
+	if err != nil || !StorableUpdateID(tx.UpdateID) || tx.Offset <= 0 || !hasRecordTime || !inDamlRange(tx.RecordTime) || !StorableUpdateID(tx.SynchronizerID) {
 		return nil, errSlowPath // TransactionFromProto's errors carry the raw message
 	}
 	tx.Events = make([]Event, 0, len(d.events))

@@ -626,8 +626,8 @@ func consumedContracts(txs []*ledger.Transaction) []string {
 
 // setAside records t in the review table. The raw column holds the
 // transaction in protobuf JSON, or, when its text has NUL characters (which
-// jsonb cannot hold), {"protobuf_base64": ...}: the binary protobuf, still
-// enough to re-process it.
+// jsonb cannot hold) or it cannot be written as JSON, {"protobuf_base64":
+// ...}: the binary protobuf, still enough to re-process it.
 func (h *History) setAside(ctx context.Context, tx *sqlx.Tx, t *ledger.Transaction, pe *ParseError) error {
 	raw, err := ledger.ReviewJSON(t.Proto())
 	if err != nil {
