@@ -144,7 +144,9 @@ type Config struct {
 	// message the client cannot take at all (ledger.ErrMessageRejected:
 	// larger than the client's MaxRecvMsgSize, or not a protobuf message)
 	// stops Run under either policy, naming the checkpoint: there is no
-	// transaction to set aside.
+	// transaction to set aside. A transaction that does not unmarshal but
+	// whose offset can be read (a text that is not UTF-8) is malformed, as
+	// above.
 	Poison PoisonPolicy
 	// Lock says what to do when another Ingester already runs on this
 	// schema. Default LockWait.

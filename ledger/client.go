@@ -343,6 +343,12 @@ func (s *UpdateStream) Recv() (Update, error) {
 		return Update{}, streamErr(s.begin, err)
 	}
 	u, unmarshalErr, err := s.dec.decode(s.frame.b)
+	if unmarshalErr != nil {
+		if de := unmarshalable(s.frame.b, unmarshalErr); de != nil {
+			// A malformed transaction, named: the stream goes on.
+			unmarshalErr, err = nil, de
+		}
+	}
 	size := len(s.frame.b)
 	s.frame.release()
 	if unmarshalErr != nil {

@@ -68,7 +68,9 @@ var (
 	// protobuf message it can unmarshal. Resuming from the same offset
 	// receives the same message, so it is not retryable: raise
 	// MaxRecvMsgSize, or escalate the message to the participant's
-	// operators.
+	// operators. A transaction that does not unmarshal but whose offset can
+	// be read (a text that is not UTF-8) is a *DecodeError naming it
+	// instead, and the stream goes on.
 	ErrMessageRejected = errors.New("ledger: message from the participant rejected by the client")
 )
 

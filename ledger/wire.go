@@ -20,7 +20,10 @@ package ledger
 // wire_test.go checks that they agree.
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -222,6 +225,47 @@ func (d *wireDecoder) decode(b []byte) (u Update, unmarshalErr, err error) {
 	}
 	u, err = UpdateFromProto(&msg)
 	return u, nil, err
+}
+
+// unmarshalable reads, from b, a message that does not unmarshal
+// (unmarshalErr), the offset and update id of the transaction it holds, if
+// it holds one whose offset can be read: a malformed transaction (a text
+// that is not UTF-8, say), which the ingestion names and may set aside, not
+// a message it cannot read at all. Raw is the transaction's bytes as
+// ReviewJSON writes those protobuf JSON cannot hold.
+func unmarshalable(b []byte, unmarshalErr error) *DecodeError {
+	var txb []byte
+	n := 0
+	if err := fields(b, func(num protowire.Number, typ protowire.Type, _ uint64, data []byte) error {
+		if num >= 1 && num <= 4 { // the oneof
+			txb, n = data, n+1
+			if num != 1 || typ != protowire.BytesType {
+				n++ // not a transaction
+			}
+		}
+		return nil
+	}); err != nil || n != 1 {
+		return nil
+	}
+	var offset int64
+	var id []byte
+	if err := fields(txb, func(num protowire.Number, typ protowire.Type, v uint64, data []byte) error {
+		switch {
+		case num == 6 && typ == protowire.VarintType:
+			offset = int64(v)
+		case num == 1 && typ == protowire.BytesType:
+			id = data
+		}
+		return nil
+	}); err != nil || offset <= 0 {
+		return nil
+	}
+	raw, err := json.Marshal(map[string]string{"protobuf_base64": base64.StdEncoding.EncodeToString(txb)})
+	if err != nil {
+		return nil
+	}
+	return &DecodeError{Offset: offset, UpdateID: string(id), NodeID: -1, Raw: raw,
+		Err: fmt.Errorf("transaction does not unmarshal: %s", status.Convert(unmarshalErr).Message())}
 }
 
 // fields walks the fields of a message. For each it calls fn with the field
