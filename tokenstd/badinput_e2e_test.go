@@ -167,6 +167,10 @@ func TestE2EDuplicateInstructionCID(t *testing.T) {
 	hist := r.count(`SELECT count(*) FROM tokens.token_history WHERE update_id = '` + bad.UpdateID + `'`)
 	t.Logf("Run: %v; checkpoint %d -> %d; instruction %s amount %s; history rows of the duplicate: %d", err, cp, r.checkpoint(), cid1, amount, hist)
 	require.Error(t, err, "instruction contract id %s created again by update %s at offset %d was accepted silently", cid1, bad.UpdateID, bad.Offset)
+	requireNamesTx(t, err, bad)
+	require.Equal(t, cp, r.checkpoint(), "checkpoint moved past an unapplied transaction")
+	require.Equal(t, "10", amount, "the stored instruction was changed")
+	require.Zero(t, hist, "the duplicate's history was stored")
 }
 
 // A transaction whose update id is too long for the dedup table's primary
@@ -184,6 +188,20 @@ func TestE2ELongUpdateIDSetAside(t *testing.T) {
 	t.Logf("Run: %.300s; checkpoint %d -> %d", err, cp, r.checkpoint())
 	require.NoError(t, err, "PoisonSetAside stopped at update %.20s... offset %d", bad.UpdateID, bad.Offset)
 	require.Equal(t, good.Offset, r.checkpoint())
+	requireSetAsideAlone(t, r, bad, fmt.Sprintf("offset:%d", bad.Offset), good)
+}
+
+// requireSetAsideAlone checks that bad, and nothing else, is in the review
+// table, under reviewID, and that of bad and good only good's deposit is
+// in the history.
+func requireSetAsideAlone(t *testing.T, r *rig, bad *ledger.Transaction, reviewID string, good *ledger.Transaction) {
+	t.Helper()
+	var aside []string
+	require.NoError(t, r.b.db.SelectContext(r.b.ctx, &aside, `SELECT update_id || '@' || ledger_offset FROM tokens.review_transaction WHERE resolved_at IS NULL`))
+	require.Equal(t, []string{fmt.Sprintf("%s@%d", reviewID, bad.Offset)}, aside, "the review table")
+	var hist []string
+	require.NoError(t, r.b.db.SelectContext(r.b.ctx, &hist, `SELECT update_id FROM tokens.token_history WHERE ledger_offset > $1 ORDER BY ledger_offset`, bad.Offset-1))
+	require.Equal(t, []string{good.UpdateID}, hist, "the history after the transaction set aside")
 }
 
 // The same under PoisonHalt: the error must name the offset and update id.
@@ -216,10 +234,17 @@ func requireUnstorableTxNamed(t *testing.T, spoil func(*ledger.Transaction)) {
 			tx := w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "5", Reason: "acct-1"})
 			spoil(tx)
 			bad := r.append(tx)[0]
+			good := r.append(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "7", Reason: "acct-2"}))[0]
 			err := r.run(policy)
 			t.Logf("Run: %q; checkpoint %d -> %d", err, cp, r.checkpoint())
 			if policy == ingest.PoisonSetAside {
 				require.NoError(t, err)
+				require.Equal(t, good.Offset, r.checkpoint())
+				id := bad.UpdateID
+				if !ledger.StorableUpdateID(id) {
+					id = fmt.Sprintf("offset:%d", bad.Offset)
+				}
+				requireSetAsideAlone(t, r, bad, id, good)
 				return
 			}
 			require.Equal(t, cp, r.checkpoint())
