@@ -95,7 +95,7 @@ func (b *builder) add(u ledger.Update, prep any) error {
 		if tx.SynchronizerID == "" {
 			return &ledger.DecodeError{Offset: tx.Offset, UpdateID: tx.UpdateID, NodeID: -1, Err: errors.New("transaction has no synchronizer id")}
 		}
-		if reached, ok := b.cp.RecordTimes[tx.SynchronizerID]; ok && tx.RecordTime.Before(reached) {
+		if reached, ok := b.cp.RecordTimes[tx.SynchronizerID]; ok && goesBack(tx.RecordTime, reached) {
 			re := &RestoredError{Offset: tx.Offset, UpdateID: tx.UpdateID, SynchronizerID: tx.SynchronizerID,
 				Reason: fmt.Sprintf("record time %s goes back before the ingested %s on synchronizer %s",
 					tx.RecordTime.Format(time.RFC3339Nano), reached.Format(time.RFC3339Nano), tx.SynchronizerID)}
@@ -324,6 +324,16 @@ func (ing *Ingester) committedBefore(ctx context.Context, b *builder) (bool, err
 		return false, nil
 	}
 	return sameTimes(cp.RecordTimes, b.cp.RecordTimes), nil
+}
+
+// goesBack reports whether record time t is before reached, compared as
+// PostgreSQL stores them (see sameTimes): a time reached is read back from
+// the checkpoint rounded to the microsecond, possibly up, and a later time
+// of the same microsecond must not seem to go back before it after a
+// restart. (PostgreSQL rounding a half down where Go rounds it up only
+// makes the stored time earlier.)
+func goesBack(t, reached time.Time) bool {
+	return t.Round(time.Microsecond).Before(reached.Round(time.Microsecond))
 }
 
 // sameTimes compares record times as PostgreSQL stores them: rounded to
