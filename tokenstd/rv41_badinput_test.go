@@ -61,3 +61,23 @@ func TestRV41RecordTimeOutsideRange(t *testing.T) {
 		}
 	}
 }
+
+// Mallory's contract, the treasury a witness, is archived under an id that
+// PostgreSQL cannot hold (a NUL byte; "\x1f" and 8,000 bytes are fine): an
+// unrelated contract, whose id can be no stored holding's or instruction's.
+// Its transaction must not stop ingestion: History looked its id up and
+// the database refused the statement, an error that was no *ParseError,
+// so that History's own SetAside did not set the transaction aside either.
+func TestRV41UnstorableConsumedContractIDDoesNotHaltIngestion(t *testing.T) {
+	for _, cid := range []string{"00mal\x00x", "\x00"} {
+		t.Run(fmt.Sprintf("%q", cid), func(t *testing.T) {
+			requireNotStoppedBy(t, fmt.Sprintf("the archive of contract %q", cid), func(r *rig, _ *ledgertest.TokenWorld) {
+				r.append(malloryTx(&ledger.ExercisedEvent{
+					ContractID: cid, TemplateID: forgedTemplate, Choice: "Archive",
+					ChoiceArgument: ledger.Record(nil), ExerciseResult: ledger.Unit(), ActingParties: []string{forger}, Consuming: true,
+					WitnessParties: []string{treasury},
+				}))
+			})
+		})
+	}
+}
