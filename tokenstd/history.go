@@ -601,7 +601,8 @@ func (h *History) lookUpFor(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Tran
 
 // consumedContracts returns the contracts txs consume, archived or by a
 // consuming exercise: those whose holdings and instructions classifying
-// them may look up.
+// them may look up. An id PostgreSQL cannot hold (a NUL byte) is no
+// stored contract's, and the database would refuse the lookup: left out.
 func consumedContracts(txs []*ledger.Transaction) []string {
 	var cids []string
 	for _, t := range txs {
@@ -611,11 +612,11 @@ func consumedContracts(txs []*ledger.Transaction) []string {
 		for _, ev := range t.Events {
 			switch e := ev.(type) {
 			case *ledger.ExercisedEvent:
-				if e != nil && e.Consuming {
+				if e != nil && e.Consuming && !unstorable(e.ContractID) {
 					cids = append(cids, e.ContractID)
 				}
 			case *ledger.ArchivedEvent:
-				if e != nil {
+				if e != nil && !unstorable(e.ContractID) {
 					cids = append(cids, e.ContractID)
 				}
 			}
