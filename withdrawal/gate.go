@@ -161,9 +161,13 @@ func (s *Store) EnableAfter(ctx context.Context, tSafe time.Time, reason string)
 // transaction set aside for review is unresolved (review_transaction's
 // resolved_at NULL: one may be the transfer of a withdrawal lost in the
 // restore, which the Reconciler has not seen, as it expires nothing
-// then); the check, the change and the audit row (with the ingested record
-// time and tSafe) are one statement. It reports whether it opened the gate
-// and the ingested record time it compared.
+// then). It first waits for the gate row (creates and submissions in
+// flight hold it in share mode), then reads the ingested record time; the
+// check, the change and the audit row (with the ingested record time and
+// tSafe) are one statement after that read, so that a rewind of the
+// checkpoint, or a transaction set aside, that commits while it waits is
+// seen. It reports whether it opened the gate and the ingested record time
+// it compared.
 func (s *Store) EnableAfterTx(ctx context.Context, tx *sqlx.Tx, tSafe time.Time, reason string) (bool, time.Time, error) {
 	if tSafe.IsZero() {
 		return false, time.Time{}, errors.New("withdrawal: EnableAfter: tSafe is zero")
@@ -199,17 +203,23 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason s
 	if !unchanged.IsZero() {
 		since = unchanged
 	}
+	// Wait for the gate (creates and submissions in flight hold it in
+	// share mode) before reading the clock and the review rows: what
+	// commits during the wait, a rewind of the checkpoint or a transaction
+	// set aside, is then seen. An UPDATE that waits for the row rechecks
+	// the row, not the clock read before it nor its own subqueries.
+	lock := `SELECT 1 FROM ` + s.gate + ` WHERE id = 1 FOR NO KEY UPDATE`
 	if !enabled {
 		// Table-level, so that creates and submissions arriving while
 		// Disable waits for those in flight queue behind it (row share
 		// locks alone would let them overtake it indefinitely).
-		if _, err := tx.ExecContext(ctx, `LOCK TABLE `+s.gate+` IN EXCLUSIVE MODE`); err != nil {
-			return false, time.Time{}, fmt.Errorf("withdrawal: locking the withdrawal gate: %w", err)
-		}
+		lock = `LOCK TABLE ` + s.gate + ` IN EXCLUSIVE MODE`
 	}
-	// The store's clock, read in the change's transaction (Store.clock is
-	// the one rule for it): it only moves forward, so if it is past tSafe
-	// now it is when the gate opens.
+	if _, err := tx.ExecContext(ctx, lock); err != nil {
+		return false, time.Time{}, fmt.Errorf("withdrawal: locking the withdrawal gate: %w", err)
+	}
+	// The store's clock, read in the change's transaction once the gate
+	// is locked (Store.clock is the one rule for it).
 	times, err := s.recordTimes(ctx, tx)
 	if err != nil {
 		return false, time.Time{}, err

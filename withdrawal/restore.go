@@ -134,9 +134,10 @@ type RestoreReport struct {
 //     procedure closes the gate again at once, raises tSafe to the trecTgt
 //     of the withdrawals in flight in that restore, as in step 2, and goes
 //     on waiting; step 4 does the same.
-//  4. Enable: open the gate with EnableAfter, which re-checks in the same
-//     statement that the ingested record time is past tSafe and nothing
-//     is waiting for review, and records both times in the gate log. It
+//  4. Enable: open the gate with EnableAfter, which re-checks, once it
+//     holds the gate row, that the ingested record time is past tSafe and
+//     nothing is waiting for review, and records both times in the gate
+//     log. It
 //     opens only the closure of step 2: if someone else changed the gate
 //     meanwhile (closed it for an incident, say), Run fails, leaving the
 //     gate as they set it.
