@@ -437,7 +437,9 @@ const createSavepoint = "txhistory_withdrawal_create"
 //   - a holding another open withdrawal has reserved (ErrHoldingReserved).
 //
 // Create is idempotent: the same request again returns the stored
-// withdrawal, whatever its status by now, and reserves nothing more.
+// withdrawal, whatever its status by now, and reserves nothing more; of
+// two Creates of one id at once, one stores it and the other returns it
+// (or ErrIDConflict, for another request).
 // CreateTx does not tell a request stored now from one stored before: an
 // exchange that debits the user in tx and retries tx after an unknown
 // outcome of its commit (a connection lost at COMMIT) must make the debit
@@ -493,6 +495,15 @@ func (s *Store) create(ctx context.Context, tx *sqlx.Tx, r Request) (*Withdrawal
 		return nil, fmt.Errorf("%w (%s): withdrawal %q not created", ErrWithdrawalsDisabled, g.why(), r.ID)
 	}
 	if err := s.checkHoldings(ctx, tx, r); err != nil {
+		if he := (*HoldingError)(nil); errors.As(err, &he) && he.ReservedBy == r.ID {
+			// A concurrent Create of this id committed after we looked:
+			// the holding is reserved by the withdrawal itself.
+			existing, err := s.get(ctx, tx, r.ID)
+			if err != nil {
+				return nil, err
+			}
+			return existingOrConflict(existing, r)
+		}
 		return nil, err
 	}
 	w, err := selectOne(ctx, tx, `INSERT INTO `+s.withdrawals+` (id, user_account, amount, instrument_admin, instrument_id,
@@ -636,8 +647,10 @@ func (s *Store) checkHoldings(ctx context.Context, tx *sqlx.Tx, r Request) error
 		CID string `db:"contract_id"`
 		WID string `db:"withdrawal_id"`
 	}
+	// Those of the withdrawal itself first: a concurrent Create of its id
+	// committed since create looked for it.
 	if err := tx.SelectContext(ctx, &taken, `SELECT contract_id, withdrawal_id FROM `+s.reservations+
-		` WHERE contract_id = ANY($1) ORDER BY contract_id`, pq.Array(r.ReservedHoldings)); err != nil {
+		` WHERE contract_id = ANY($1) ORDER BY withdrawal_id <> $2, contract_id`, pq.Array(r.ReservedHoldings), r.ID); err != nil {
 		return fmt.Errorf("withdrawal: reading the reservations of %q: %w", r.ID, err)
 	}
 	if len(taken) > 0 {
