@@ -102,6 +102,7 @@ func TestCreateRefuses(t *testing.T) {
 		{"no holdings", func() withdrawal.Request { return e.request("wd-a", "1") }, withdrawal.ErrInvalidRequest, "no holdings"},
 		{"holding twice", func() withdrawal.Request { return e.request("wd-a", "1", cids[1], cids[1]) }, withdrawal.ErrInvalidRequest, "twice"},
 		{"zero amount", func() withdrawal.Request { return e.request("wd-a", "0", cids[1]) }, withdrawal.ErrInvalidRequest, "not positive"},
+		{"amount finer than a token standard Decimal", func() withdrawal.Request { return e.request("wd-fine", "1.00000000001", cids[1]) }, withdrawal.ErrInvalidRequest, "more than 10 digits after the point"},
 		{"id with spaces around", func() withdrawal.Request { return e.request(" wd-a", "1", cids[1]) }, withdrawal.ErrInvalidRequest, "not a withdrawal id"},
 		{"empty id", func() withdrawal.Request { return e.request("", "1", cids[1]) }, withdrawal.ErrInvalidRequest, "not a withdrawal id"},
 		{"no trecTgt", func() withdrawal.Request {

@@ -490,6 +490,35 @@ func TestRecovery(t *testing.T) {
 		require.Zero(t, n)
 	})
 
+	t.Run("a hook returning a negative amount or reserved funds stops the batch", func(t *testing.T) {
+		for _, field := range []string{"amount", "reserved funds"} {
+			t.Run(field, func(t *testing.T) {
+				hook := withdrawal.RecoveryFunc(func(ctx context.Context, tx *sqlx.Tx, o *withdrawal.Outcome) (*withdrawal.Withdrawal, error) {
+					w, err := withdrawal.RecoverFromLedger(ctx, tx, o)
+					if err != nil {
+						return nil, err
+					}
+					if field == "amount" {
+						w.Amount = o.Transferred.Neg() // the user's books' sign
+					} else {
+						w.ReservedFunds = dec("-20.5")
+					}
+					return w, nil
+				})
+				e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{Recovery: hook})
+				e.mint("100")
+				lost := e.world.Transfer(ledgertest.TransferSpec{Sender: treasury, Receiver: external, Amount: "20", Reason: "wd-lost-neg"})
+				err := e.run(e.batch(time.Time{}, lost))
+				require.Error(t, err, "a negative %s from the hook was stored as its absolute value", field)
+				require.ErrorContains(t, err, "wd-lost-neg")
+				require.ErrorContains(t, err, lost.UpdateID)
+				require.ErrorContains(t, err, "negative "+field)
+				_, err = e.store.Get(e.ctx, "wd-lost-neg")
+				require.ErrorIs(t, err, withdrawal.ErrNotFound, "nothing of the batch is committed")
+			})
+		}
+	})
+
 	t.Run("a hook declining", func(t *testing.T) {
 		e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{
 			Recovery: withdrawal.RecoveryFunc(func(context.Context, *sqlx.Tx, *withdrawal.Outcome) (*withdrawal.Withdrawal, error) {
