@@ -397,8 +397,8 @@ func recoveredArgs(outcomes []Outcome, hooked []*Withdrawal) []any {
 		if !hw.TrecTgt.IsZero() {
 			trecs[i] = normTime(hw.TrecTgt).Format(time.RFC3339Nano)
 		}
-		ids[i], accounts[i], amounts[i], admins[i], instIDs[i] = o.ID, hw.UserAccount, amount.Abs().String(), inst.Admin, inst.ID
-		receivers[i], funds[i], syncs[i], statuses[i] = receiver, hw.ReservedFunds.Abs().String(), hw.SynchronizerID, string(status)
+		ids[i], accounts[i], amounts[i], admins[i], instIDs[i] = o.ID, hw.UserAccount, amount.String(), inst.Admin, inst.ID
+		receivers[i], funds[i], syncs[i], statuses[i] = receiver, hw.ReservedFunds.String(), hw.SynchronizerID, string(status)
 		instrs[i], updates[i], offsets[i], times[i] = o.InstructionCID, o.UpdateID, o.Offset, normTime(o.RecordTime).Format(time.RFC3339Nano)
 		transferred[i], fees[i], reasons[i], final[i] = o.transferred().String(), o.Fee.String(), reason, rules[o.Status].final
 		nodes[i], rsyncs[i] = o.NodeID, o.SynchronizerID

@@ -32,6 +32,7 @@ import (
 // says, no reserved holdings, and, where the hook left them empty,
 // Amount = o.Transferred, Instrument and Receiver from o. Everything else
 // (user account, reserved funds, trecTgt) is stored as the hook returns it.
+// A negative Amount or ReservedFunds is an error, as below.
 //
 // The hook may write with tx (for instance to debit the user again) but
 // must not commit or roll it back. The Reconciler calls the hooks of a
@@ -353,6 +354,16 @@ func (r *Reconciler) hook(ctx context.Context, tx *sqlx.Tx, o Outcome) (*Withdra
 	}
 	if hw == nil {
 		r.log.Warn("withdrawal: the recovery hook declined an unknown withdrawal", "id", o.ID, "update_id", o.UpdateID, "offset", o.Offset)
+		return nil, nil
+	}
+	for _, f := range []struct {
+		name string
+		v    decimal.Decimal
+	}{{"amount", hw.Amount}, {"reserved funds", hw.ReservedFunds}} {
+		if f.v.IsNegative() {
+			return nil, fmt.Errorf("withdrawal: recovery hook for withdrawal %q (update %s at offset %d) returned a negative %s %s: amounts are positive",
+				o.ID, o.UpdateID, o.Offset, f.name, f.v)
+		}
 	}
 	return hw, nil
 }

@@ -91,7 +91,8 @@ type Request struct {
 	ID string `json:"id"`
 	// UserAccount is the exchange account the funds are withdrawn from.
 	UserAccount string `json:"user_account"`
-	// Amount is what the receiver gets; positive.
+	// Amount is what the receiver gets; positive, with at most 10 digits
+	// after the point (a Daml Decimal, as every token standard amount).
 	Amount decimal.Decimal `json:"amount"`
 	// Instrument is the token withdrawn.
 	Instrument tokenstd.Instrument `json:"instrument"`
@@ -191,6 +192,10 @@ func (r Request) normalize() Request {
 	return r
 }
 
+// decimalScale is the scale of a Daml Decimal (Numeric 10), the type of
+// every token standard amount.
+const decimalScale = 10
+
 func (r Request) validate(isID func(string) bool, instruments []tokenstd.Instrument) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: withdrawal %q: %s", ErrInvalidRequest, r.ID, fmt.Sprintf(format, args...))
@@ -200,6 +205,8 @@ func (r Request) validate(isID func(string) bool, instruments []tokenstd.Instrum
 		return bad("the id is not a withdrawal id (Config.IsWithdrawalID): the reconciler would not recognise its transfer")
 	case !r.Amount.IsPositive():
 		return bad("amount %s is not positive", r.Amount)
+	case !r.Amount.Truncate(decimalScale).Equal(r.Amount):
+		return bad("amount %s has more than %d digits after the point: a token standard amount is a Daml Decimal (Numeric %d), so no transfer could pay it", r.Amount, decimalScale, decimalScale)
 	case r.ReservedFunds.IsNegative():
 		return bad("reserved funds %s are negative", r.ReservedFunds)
 	case r.Instrument.Admin == "" || r.Instrument.ID == "":
