@@ -475,9 +475,10 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 				"once it is over, open it with Store.EnableAfter(ctx, tSafe %s, reason), which still checks the ingested record time",
 				state, g.ChangedAt.Format(time.RFC3339Nano), g.Reason, rep.TSafe.Format(time.RFC3339Nano)))
 		}
-		// The checkpoint went back (a rewind, or the database restored
-		// again) between the read and the write, or a transaction was set
-		// aside meanwhile: wait again.
+		// The ingested record time read under the gate's lock is no longer
+		// past tSafe (the checkpoint went back since step 3: a rewind, or
+		// the database restored again), or a transaction was set aside
+		// meanwhile: wait again.
 		p.Logger.Warn("withdrawal: restore procedure: the ingested record time is no longer after tSafe, or a transaction set aside for review is unresolved; waiting", "ingested_record_time", at)
 		select {
 		case <-ctx.Done():
