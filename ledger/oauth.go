@@ -42,7 +42,8 @@ type credentialsConfig struct {
 // cannot be used: not an absolute http or https URL, or plain http to a host
 // other than a loopback address without WithPlaintextTokenURL (the client
 // secret would cross the network in the clear). Its Token calls fail with a
-// *TokenEndpointError wrapping ErrTokenURL before any request is sent, and
+// *TokenEndpointError wrapping ErrTokenURL before any request is sent (or,
+// for a token endpoint redirecting to such a URL, before the redirect), and
 // a Ledger API call needing the token fails with UNAUTHENTICATED, which
 // ingestion does not retry: no retry fixes a configuration.
 var ErrTokenURL = errors.New("ledger: unusable OAuth2 token URL")
@@ -91,6 +92,8 @@ func WithPlaintextTokenURL() CredentialsOption {
 
 // WithHTTPClient sets the HTTP client that talks to the token endpoint (for
 // a private CA, a proxy or timeouts). Default: a client with a 30s timeout.
+// The source uses a copy of it whose CheckRedirect first refuses a redirect
+// to a URL the token URL policy refuses (see ErrTokenURL), then asks hc's.
 func WithHTTPClient(hc *http.Client) CredentialsOption {
 	return credentialsOptionFunc(func(c *credentialsConfig) { c.httpClient = hc })
 }
@@ -110,7 +113,8 @@ func WithHTTPClient(hc *http.Client) CredentialsOption {
 //
 // tokenURL must be an https URL, or plain http to a loopback host
 // (localhost, 127.0.0.0/8, ::1); other http URLs need WithPlaintextTokenURL.
-// A URL refused fails every Token call with ErrTokenURL, sending nothing.
+// A URL refused fails every Token call with ErrTokenURL, sending nothing;
+// a redirect to such a URL fails the fetch with ErrTokenURL, not followed.
 //
 // Errors never contain the client secret, a token, or the token endpoint's
 // response body: they are *TokenEndpointError values naming the endpoint,
@@ -139,8 +143,29 @@ func ClientCredentials(ctx context.Context, tokenURL, clientID, clientSecret str
 			hc = &http.Client{Timeout: 30 * time.Second}
 		}
 	}
-	return &credentialsSource{cfg: cfg.cc, refreshBefore: cfg.refreshBefore, http: hc, now: time.Now, sem: make(chan struct{}, 1),
-		urlErr: checkTokenURL(tokenURL, cfg.plaintext)}
+	return &credentialsSource{cfg: cfg.cc, refreshBefore: cfg.refreshBefore, http: guardRedirects(hc, cfg.plaintext), now: time.Now,
+		sem: make(chan struct{}, 1), urlErr: checkTokenURL(tokenURL, cfg.plaintext)}
+}
+
+// guardRedirects returns a copy of hc that refuses a redirect to a URL the
+// token URL policy refuses (ErrTokenURL): a 307 or 308 resends the request
+// body, and with it the client secret, wherever it points.
+func guardRedirects(hc *http.Client, plaintext bool) *http.Client {
+	c := *hc
+	next := hc.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if why := checkTokenURL(req.URL.String(), plaintext); why != "" {
+			return fmt.Errorf("%w: redirected to %s: %s", ErrTokenURL, safeURL(req.URL.String()), why)
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects") // as http.Client does by default
+		}
+		return nil
+	}
+	return &c
 }
 
 // checkTokenURL returns why raw cannot serve as a token URL (see
