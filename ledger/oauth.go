@@ -104,10 +104,11 @@ func WithHTTPClient(hc *http.Client) CredentialsOption {
 //
 // A token is fetched on first use, cached, and replaced shortly before it
 // expires (see WithRefreshBefore), so that every new call and stream gets a
-// valid token; concurrent callers share one fetch. The expiry is the
-// response's expires_in or, where the endpoint leaves that out, the exp
-// claim of a JWT access token (read, not verified); a token with neither is
-// kept for as long as the source lives. The context of the call
+// valid token; concurrent callers share one fetch. While the replacement
+// cannot be fetched, the token held is served until it expires. The expiry
+// is the response's expires_in or, where the endpoint leaves that out, the
+// exp claim of a JWT access token (read, not verified); a token with
+// neither is kept for as long as the source lives. The context of the call
 // that triggers a fetch bounds it. ctx is only consulted for values (an
 // *http.Client under oauth2.HTTPClient), never for cancellation.
 //
@@ -207,6 +208,7 @@ type credentialsSource struct {
 	sem     chan struct{}
 	token   string
 	renewAt time.Time // zero: never (the token has no expiry)
+	expiry  time.Time // when token expires; zero: unknown
 
 	urlErr string // why the token URL is refused (ErrTokenURL), or ""
 }
@@ -226,16 +228,21 @@ func (s *credentialsSource) Token(ctx context.Context) (string, error) {
 		return s.token, nil
 	}
 	tok, err := s.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, s.http))
-	if err != nil {
-		return "", s.endpointError(err)
-	}
-	if tok.AccessToken == "" {
+	if err != nil || tok.AccessToken == "" {
+		if s.token != "" && s.now().Before(s.expiry) {
+			// Due for refresh but still valid: serve it, and try again
+			// on the next call.
+			return s.token, nil
+		}
+		if err != nil {
+			return "", s.endpointError(err)
+		}
 		return "", &TokenEndpointError{TokenURL: safeURL(s.cfg.TokenURL), Reason: "the response holds no access token"}
 	}
-	s.token, s.renewAt = tok.AccessToken, time.Time{}
 	if tok.Expiry.IsZero() {
 		tok.Expiry = jwtExpiry(tok.AccessToken) // no expires_in: the JWT's own exp, if any
 	}
+	s.token, s.renewAt, s.expiry = tok.AccessToken, time.Time{}, tok.Expiry
 	if !tok.Expiry.IsZero() {
 		margin := s.refreshBefore
 		if life := tok.Expiry.Sub(now); life/2 < margin {
