@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/experimental"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -35,6 +36,20 @@ const MinReceiveWindow = 65535
 // ReconnectMaxDelay caps the delay between the gRPC connection's reconnect
 // attempts (Config.DialOptions can override it).
 const ReconnectMaxDelay = 5 * time.Second
+
+// KeepaliveTime and KeepaliveTimeout: while a call or stream is open and
+// nothing has arrived for KeepaliveTime, the client pings the participant,
+// and closes the connection if no answer comes within KeepaliveTimeout; its
+// calls and streams then fail UNAVAILABLE (retryable). Without them a
+// stream on a half-open connection (a NAT or firewall that forgot it, a
+// host gone without a reset) waits for hours. Canton accepts pings every
+// 10s on the Ledger API and every 20s on the admin API
+// (permit-keep-alive-time); Config.DialOptions can override them
+// (grpc.WithKeepaliveParams) for a proxy that accepts fewer.
+const (
+	KeepaliveTime    = 30 * time.Second
+	KeepaliveTimeout = 20 * time.Second
+)
 
 // TokenSource supplies the bearer token for a call. It is asked before every
 // call (and every stream), so a source that refreshes expiring tokens keeps
@@ -97,7 +112,8 @@ type Config struct {
 	// larger than the window is still received whole.
 	ReceiveWindow int
 	// DialOptions are appended to the options the client builds, so they
-	// take precedence over them: the reconnect backoff, and the buffer pool
+	// take precedence over them: the reconnect backoff, the keepalive
+	// pings (KeepaliveTime), and the buffer pool
 	// (the client's reuses gRPC's buffers without clearing them;
 	// experimental.WithBufferPool(mem.DefaultBufferPool()) restores gRPC's).
 	DialOptions []grpc.DialOption
@@ -180,6 +196,7 @@ func dial(ep Endpoint, cfg Config, what string) (*grpc.ClientConn, error) {
 		Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: ReconnectMaxDelay},
 		MinConnectTimeout: 5 * time.Second,
 	}))
+	opts = append(opts, grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: KeepaliveTime, Timeout: KeepaliveTimeout}))
 	opts = append(opts, experimental.WithBufferPool(recvPool))
 	opts = append(opts, cfg.DialOptions...)
 	conn, err := grpc.NewClient(ep.Target, opts...)

@@ -22,6 +22,7 @@ import (
 	"github.com/cantonx/txhistory/proto/gen/lapiv2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -325,7 +326,7 @@ func New(opts ...Option) (*Participant, error) {
 		failNext:   map[string]injectedFault{},
 		intercepts: map[string]func(context.Context, proto.Message) error{},
 	}
-	p.srv = grpc.NewServer(append([]grpc.ServerOption{grpc.WaitForHandlers(true)}, serverCreds(cfg.tls)...)...)
+	p.srv = grpc.NewServer(append([]grpc.ServerOption{grpc.WaitForHandlers(true), permitPings(10 * time.Second)}, serverCreds(cfg.tls)...)...)
 	lapiv2.RegisterUpdateServiceServer(p.srv, updateService{p: p})
 	lapiv2.RegisterStateServiceServer(p.srv, stateService{p: p})
 	if !cfg.sharedAdmin {
@@ -342,7 +343,7 @@ func New(opts ...Option) (*Participant, error) {
 		if adminTLS == nil {
 			adminTLS = cfg.tls
 		}
-		p.adminSrv = grpc.NewServer(append([]grpc.ServerOption{grpc.WaitForHandlers(true)}, serverCreds(adminTLS)...)...)
+		p.adminSrv = grpc.NewServer(append([]grpc.ServerOption{grpc.WaitForHandlers(true), permitPings(20 * time.Second)}, serverCreds(adminTLS)...)...)
 		adminv30.RegisterPartyManagementServiceServer(p.adminSrv, adminService{p: p})
 	} else {
 		adminv30.RegisterPartyManagementServiceServer(p.srv, adminService{p: p})
@@ -352,6 +353,14 @@ func New(opts ...Option) (*Participant, error) {
 		p.serve(p.adminSrv, p.adminLis)
 	}
 	return p, nil
+}
+
+// permitPings accepts a client's keepalive pings during calls as often as
+// every d, as Canton's permit-keep-alive-time does (10s on the Ledger API,
+// 20s on the admin API); grpc-go's default, five minutes, would answer the
+// ledger client's pings with GOAWAY "too_many_pings".
+func permitPings(d time.Duration) grpc.ServerOption {
+	return grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: d})
 }
 
 func (p *Participant) serve(srv *grpc.Server, lis net.Listener) {
