@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -104,11 +105,11 @@ func WithHTTPClient(hc *http.Client) CredentialsOption {
 //
 // A token is fetched on first use, cached, and replaced shortly before it
 // expires (see WithRefreshBefore), so that every new call and stream gets a
-// valid token; concurrent callers share one fetch. While the replacement
-// cannot be fetched, the token held is served until it expires. The expiry
-// is the response's expires_in or, where the endpoint leaves that out, the
-// exp claim of a JWT access token (read, not verified); a token with
-// neither is kept for as long as the source lives. The context of the call
+// valid token; concurrent callers share one fetch, and its failure. While
+// the replacement cannot be fetched, the token held is served until it
+// expires. The expiry is the response's expires_in or, where the endpoint
+// leaves that out, the exp claim of a JWT access token (read, not
+// verified); a token with neither is kept for as long as the source lives. The context of the call
 // that triggers a fetch bounds it. ctx is only consulted for values (an
 // *http.Client under oauth2.HTTPClient), never for cancellation.
 //
@@ -209,6 +210,11 @@ type credentialsSource struct {
 	token   string
 	renewAt time.Time // zero: never (the token has no expiry)
 	expiry  time.Time // when token expires; zero: unknown
+	// fetchErr is the failure of the last fetch, unless the context of
+	// the call that made it ended; fetches counts the fetches, so that a
+	// call that waited for a failed one shares its failure.
+	fetchErr error
+	fetches  atomic.Uint64
 
 	urlErr string // why the token URL is refused (ErrTokenURL), or ""
 }
@@ -217,6 +223,7 @@ func (s *credentialsSource) Token(ctx context.Context) (string, error) {
 	if s.urlErr != "" {
 		return "", &TokenEndpointError{TokenURL: safeURL(s.cfg.TokenURL), Reason: s.urlErr, cause: ErrTokenURL}
 	}
+	seen := s.fetches.Load()
 	select {
 	case s.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -227,17 +234,37 @@ func (s *credentialsSource) Token(ctx context.Context) (string, error) {
 	if s.token != "" && (s.renewAt.IsZero() || now.Before(s.renewAt)) {
 		return s.token, nil
 	}
-	tok, err := s.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, s.http))
-	if err != nil || tok.AccessToken == "" {
+	err := s.fetchErr
+	if s.fetches.Load() == seen || err == nil {
+		// No fetch ended while this call waited, or the one that did
+		// ended with the caller's context: fetch. Otherwise the failure
+		// of the fetch it waited for is its answer too.
+		err = s.fetch(ctx, now)
+		s.fetchErr = nil
+		if err != nil && ctx.Err() == nil {
+			s.fetchErr = err
+		}
+		s.fetches.Add(1)
+	}
+	if err != nil {
 		if s.token != "" && s.now().Before(s.expiry) {
 			// Due for refresh but still valid: serve it, and try again
 			// on the next call.
 			return s.token, nil
 		}
-		if err != nil {
-			return "", s.endpointError(err)
-		}
-		return "", &TokenEndpointError{TokenURL: safeURL(s.cfg.TokenURL), Reason: "the response holds no access token"}
+		return "", err
+	}
+	return s.token, nil
+}
+
+// fetch asks the token endpoint for a token and caches it.
+func (s *credentialsSource) fetch(ctx context.Context, now time.Time) error {
+	tok, err := s.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, s.http))
+	if err != nil {
+		return s.endpointError(err)
+	}
+	if tok.AccessToken == "" {
+		return &TokenEndpointError{TokenURL: safeURL(s.cfg.TokenURL), Reason: "the response holds no access token"}
 	}
 	if tok.Expiry.IsZero() {
 		tok.Expiry = jwtExpiry(tok.AccessToken) // no expires_in: the JWT's own exp, if any
@@ -250,7 +277,7 @@ func (s *credentialsSource) Token(ctx context.Context) (string, error) {
 		}
 		s.renewAt = tok.Expiry.Add(-margin)
 	}
-	return s.token, nil
+	return nil
 }
 
 // jwtExpiry returns the exp claim of a JWT (not verified: it only times
