@@ -127,6 +127,9 @@ type Config struct {
 	StreamBufferBytes int
 	// StallTimeout, if positive, reconnects a tailing stream that delivered
 	// nothing (not even an OffsetCheckpoint) for this long. Default 0: never.
+	// A connection gone half-open needs no StallTimeout: the ledger
+	// client's keepalive pings fail it (ledger.KeepaliveTime); this is for
+	// a participant, or a proxy, that answers pings but sends nothing.
 	StallTimeout time.Duration
 	// MaxAttempts, if positive, makes Run fail after this many failed
 	// attempts of one kind without progress in between: database faults
