@@ -82,6 +82,7 @@ func (bp *blackholeProxy) pipe(dst, src net.Conn) {
 // enables with the system's timing, notices only after more than two hours
 // on Linux, and ingest.Config.StallTimeout is off by default.
 func TestHalfOpenConnectionFailsTheStream(t *testing.T) {
+	t.Parallel() // it waits about KeepaliveTime + KeepaliveTimeout, idle
 	p, err := ledgertest.New()
 	require.NoError(t, err)
 	defer p.Close()
