@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/cantonx/txhistory/proto/gen/adminv30"
@@ -61,6 +62,20 @@ const (
 // codes.Unauthenticated, for a failure no retry will fix.
 type TokenSource interface {
 	Token(ctx context.Context) (string, error)
+}
+
+// TokenInvalidator is implemented by a TokenSource that can drop a token
+// the participant refused: one it ended a stream for as expired (ABORTED
+// ACCESS_TOKEN_EXPIRED) or refused a call with (UNAUTHENTICATED) while the
+// source still held it for valid, as when the participant's clock runs
+// ahead of the identity provider's. The client then calls Invalidate with
+// the token that call sent; if the source still holds it, its next Token
+// fetches a new one instead of handing out the refused token again (the
+// retry of an expired stream would be refused, and ingestion stop).
+// ClientCredentials implements it. Invalidate must not block for long: it
+// runs on the failing call's path.
+type TokenInvalidator interface {
+	Invalidate(token string)
 }
 
 // StaticToken is a TokenSource that always returns the same token.
@@ -184,6 +199,10 @@ func dial(ep Endpoint, cfg Config, what string) (*grpc.ClientConn, error) {
 	}
 	if ep.Tokens != nil {
 		opts = append(opts, grpc.WithPerRPCCredentials(bearer{src: ep.Tokens, secure: ep.TLS != nil}))
+		if inv, ok := ep.Tokens.(TokenInvalidator); ok {
+			opts = append(opts, grpc.WithChainUnaryInterceptor(invalidateUnary(inv)),
+				grpc.WithChainStreamInterceptor(invalidateStream(inv)))
+		}
 	}
 	opts = append(opts, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(cfg.MaxRecvMsgSize)))
 	if cfg.ReceiveWindow > 0 {
@@ -232,7 +251,78 @@ func (b bearer) GetRequestMetadata(ctx context.Context, _ ...string) (map[string
 		}
 		return nil, status.Error(code, err.Error())
 	}
+	if sent, ok := ctx.Value(sentTokenKey{}).(*sentToken); ok {
+		sent.set(tok)
+	}
 	return map[string]string{"authorization": "Bearer " + tok}, nil
+}
+
+// sentToken is the token a call sent, kept for the TokenInvalidator when
+// the participant refuses it (the interceptors put one in the call's
+// context, bearer fills it in).
+type sentToken struct {
+	mu  sync.Mutex
+	tok string
+}
+
+type sentTokenKey struct{}
+
+func (s *sentToken) set(tok string) {
+	s.mu.Lock()
+	s.tok = tok
+	s.mu.Unlock()
+}
+
+// refused tells inv that the call's token was refused, if err says so.
+func (s *sentToken) refused(inv TokenInvalidator, err error) {
+	if err == nil || err == io.EOF {
+		return
+	}
+	if ae := (*APIError)(nil); !errors.As(mapError("", err), &ae) || !(ae.Is(ErrTokenExpired) || ae.Is(ErrUnauthenticated)) {
+		return
+	}
+	s.mu.Lock()
+	tok := s.tok
+	s.mu.Unlock()
+	if tok != "" {
+		inv.Invalidate(tok)
+	}
+}
+
+func invalidateUnary(inv TokenInvalidator) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		sent := &sentToken{}
+		err := invoker(context.WithValue(ctx, sentTokenKey{}, sent), method, req, reply, cc, opts...)
+		sent.refused(inv, err)
+		return err
+	}
+}
+
+func invalidateStream(inv TokenInvalidator) grpc.StreamClientInterceptor {
+	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		sent := &sentToken{}
+		cs, err := streamer(context.WithValue(ctx, sentTokenKey{}, sent), desc, cc, method, opts...)
+		if err != nil {
+			sent.refused(inv, err)
+			return nil, err
+		}
+		return &invalidatingStream{ClientStream: cs, sent: sent, inv: inv}, nil
+	}
+}
+
+// invalidatingStream watches a stream's end for a refused token.
+type invalidatingStream struct {
+	grpc.ClientStream
+	sent *sentToken
+	inv  TokenInvalidator
+}
+
+func (s *invalidatingStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err != nil {
+		s.sent.refused(s.inv, err)
+	}
+	return err
 }
 
 func (b bearer) RequireTransportSecurity() bool { return b.secure }

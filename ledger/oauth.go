@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -109,7 +110,11 @@ func WithHTTPClient(hc *http.Client) CredentialsOption {
 // the replacement cannot be fetched, the token held is served until it
 // expires. The expiry is the response's expires_in or, where the endpoint
 // leaves that out, the exp claim of a JWT access token (read, not
-// verified); a token with neither is kept for as long as the source lives. The context of the call
+// verified); a token with neither is kept for as long as the source lives.
+// A token the participant refuses before then (a stream ended ABORTED
+// ACCESS_TOKEN_EXPIRED, a call UNAUTHENTICATED: its clock runs ahead of
+// the identity provider's, or the provider revoked it) is dropped
+// (TokenInvalidator) and the next call fetches a new one. The context of the call
 // that triggers a fetch bounds it. ctx is only consulted for values (an
 // *http.Client under oauth2.HTTPClient), never for cancellation.
 //
@@ -217,6 +222,11 @@ type credentialsSource struct {
 	fetches  atomic.Uint64
 
 	urlErr string // why the token URL is refused (ErrTokenURL), or ""
+
+	// refused is a token the participant refused (Invalidate), which
+	// Token drops if it still holds it.
+	refusedMu sync.Mutex
+	refused   string
 }
 
 func (s *credentialsSource) Token(ctx context.Context) (string, error) {
@@ -231,6 +241,13 @@ func (s *credentialsSource) Token(ctx context.Context) (string, error) {
 	}
 	defer func() { <-s.sem }()
 	now := s.now()
+	s.refusedMu.Lock()
+	refused := s.refused
+	s.refused = ""
+	s.refusedMu.Unlock()
+	if refused != "" && refused == s.token {
+		s.renewAt, s.expiry = now, now // due, and no longer served if a fetch fails
+	}
 	if s.token != "" && (s.renewAt.IsZero() || now.Before(s.renewAt)) {
 		return s.token, nil
 	}
@@ -255,6 +272,16 @@ func (s *credentialsSource) Token(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return s.token, nil
+}
+
+// Invalidate drops token if it is the one held (see TokenInvalidator): the
+// next Token call fetches a new one, and a failed fetch no longer falls
+// back to it. It does not wait for a fetch under way; the next Token call
+// applies it.
+func (s *credentialsSource) Invalidate(token string) {
+	s.refusedMu.Lock()
+	s.refused = token
+	s.refusedMu.Unlock()
 }
 
 // fetch asks the token endpoint for a token and caches it.
