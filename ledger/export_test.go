@@ -44,3 +44,9 @@ func (s *UpdateStream) Retained() int {
 	n += cap(d.ifaces) * int(unsafe.Sizeof(Identifier{}))
 	return n
 }
+
+// SetCredentialsFetchTimeout sets how long a fetch of a source made by
+// ClientCredentials may take when its HTTP client has no Timeout.
+func SetCredentialsFetchTimeout(ts TokenSource, d time.Duration) {
+	ts.(*credentialsSource).fetchTimeout = d
+}

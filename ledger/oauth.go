@@ -208,6 +208,7 @@ type credentialsSource struct {
 	refreshBefore time.Duration
 	http          *http.Client
 	now           func() time.Time
+	fetchTimeout  time.Duration // bounds a fetch whose http has no Timeout
 
 	// sem (capacity 1) guards the fields below and makes concurrent
 	// callers wait for one fetch, each as long as its context allows.
