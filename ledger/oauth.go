@@ -26,6 +26,11 @@ import (
 // half its lifetime is shorter.
 const RefreshBeforeDefault = time.Minute
 
+// TokenFetchTimeout bounds a token fetch when the HTTP client given with
+// WithHTTPClient has no Timeout of its own: the call that needs the token
+// (an update stream) may have no deadline.
+const TokenFetchTimeout = 30 * time.Second
+
 // CredentialsOption configures ClientCredentials.
 type CredentialsOption interface{ applyCredentials(*credentialsConfig) }
 
@@ -77,10 +82,15 @@ func WithEndpointParam(key, value string) CredentialsOption {
 }
 
 // WithRefreshBefore sets how long before its expiry a token is replaced.
-// Default RefreshBeforeDefault (a minute); a token living less than twice
-// that is replaced after half its lifetime.
+// Default RefreshBeforeDefault (a minute), also for d <= 0 (a token used
+// up to its expiry would reach the participant expired); a token living
+// less than twice that is replaced after half its lifetime.
 func WithRefreshBefore(d time.Duration) CredentialsOption {
-	return credentialsOptionFunc(func(c *credentialsConfig) { c.refreshBefore = d })
+	return credentialsOptionFunc(func(c *credentialsConfig) {
+		if d > 0 {
+			c.refreshBefore = d
+		}
+	})
 }
 
 // WithPlaintextTokenURL allows a plain http token URL to a host that is not
@@ -94,6 +104,8 @@ func WithPlaintextTokenURL() CredentialsOption {
 
 // WithHTTPClient sets the HTTP client that talks to the token endpoint (for
 // a private CA, a proxy or timeouts). Default: a client with a 30s timeout.
+// A client without a Timeout still has each fetch bounded by
+// TokenFetchTimeout.
 // The source uses a copy of it whose CheckRedirect first refuses a redirect
 // to a URL the token URL policy refuses (see ErrTokenURL), then asks hc's.
 func WithHTTPClient(hc *http.Client) CredentialsOption {
@@ -151,7 +163,8 @@ func ClientCredentials(ctx context.Context, tokenURL, clientID, clientSecret str
 		}
 	}
 	return &credentialsSource{cfg: cfg.cc, refreshBefore: cfg.refreshBefore, http: guardRedirects(hc, cfg.plaintext), now: time.Now,
-		sem: make(chan struct{}, 1), urlErr: checkTokenURL(tokenURL, cfg.plaintext)}
+		fetchTimeout: TokenFetchTimeout,
+		sem:          make(chan struct{}, 1), urlErr: checkTokenURL(tokenURL, cfg.plaintext)}
 }
 
 // guardRedirects returns a copy of hc that refuses a redirect to a URL the
@@ -287,6 +300,11 @@ func (s *credentialsSource) Invalidate(token string) {
 
 // fetch asks the token endpoint for a token and caches it.
 func (s *credentialsSource) fetch(ctx context.Context, now time.Time) error {
+	if s.http.Timeout <= 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.fetchTimeout)
+		defer cancel()
+	}
 	tok, err := s.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, s.http))
 	if err != nil {
 		return s.endpointError(err)
