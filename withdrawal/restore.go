@@ -17,6 +17,7 @@ import (
 const (
 	RestorePollDefault   = time.Second
 	RestoreReportDefault = 10 * time.Second
+	RestoreStillDefault  = 3 * time.Minute
 )
 
 // RestoreStep numbers the steps of the Integration DB restore procedure.
@@ -128,7 +129,12 @@ type RestoreReport struct {
 //     It also waits while a transaction set aside for review is
 //     unresolved: it may be the transfer of a withdrawal lost in the
 //     restore, which no one has seen (the Reconciler expires nothing then
-//     either). Progress says so; resolve the review rows to go on. If the
+//     either). Progress says so; resolve the review rows to go on. While
+//     the ingested record time stands still for StillAfter or more
+//     (a participant's offset checkpoints move it even while the
+//     treasury is idle), Progress and the log ask whether ingestion is
+//     running: an Ingester stopped with an error would otherwise be
+//     waited for in silence. If the
 //     database is restored again meanwhile (a second restore: its gate went
 //     back to before the closure of step 2, open most likely), the
 //     procedure closes the gate again at once, raises tSafe to the trecTgt
@@ -188,6 +194,11 @@ type RestoreProcedure struct {
 	// ReportInterval is how often step 3 logs while waiting (Progress is
 	// called on every poll). Default 10s.
 	ReportInterval time.Duration
+	// StillAfter is how long the ingested record time may stand still
+	// before step 3 asks whether ingestion is running. Default
+	// RestoreStillDefault: a participant sends an offset checkpoint,
+	// which moves it, about once a minute while the treasury is idle.
+	StillAfter time.Duration
 	// Reason is written to the gate log with each change. Default
 	// "Integration DB restore".
 	Reason string
@@ -224,6 +235,9 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	}
 	if p.ReportInterval <= 0 {
 		p.ReportInterval = RestoreReportDefault
+	}
+	if p.StillAfter <= 0 {
+		p.StillAfter = RestoreStillDefault
 	}
 	if p.Reason == "" {
 		p.Reason = "Integration DB restore"
@@ -395,7 +409,8 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	report(RestoreProgress{Step: StepWait, Message: "waiting for ingestion to ingest a record time after tSafe"})
 	start := time.Now()
 	lastLog := start
-	var ingested time.Time
+	var ingested, seen time.Time
+	movedAt := start // when the ingested record time last moved (or step 3 began)
 	unresolved := 0
 	for {
 		if g, err := s.Gate(ctx); err == nil && restoredAgain(g) {
@@ -421,16 +436,39 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			}
 		}
 		rep.Waited = time.Since(start)
+		if !ingested.Equal(seen) {
+			seen, movedAt = ingested, time.Now()
+		}
 		pr := RestoreProgress{Step: StepWait, Ingested: ingested, Waited: rep.Waited,
 			Message: fmt.Sprintf("ingested record time %s, tSafe %s", fmtTime(ingested), rep.TSafe.Format(time.RFC3339Nano))}
+		still := time.Since(movedAt)
+		if still >= time.Second {
+			still = still.Round(time.Second)
+		} else {
+			still = still.Round(time.Millisecond)
+		}
+		if !ingested.After(rep.TSafe) && still >= p.StillAfter {
+			// A participant's offset checkpoints move it while the
+			// treasury is idle: standing still, ingestion is most likely
+			// stopped.
+			pr.Message += fmt.Sprintf("; it has not moved for %s: is ingestion running? (an Ingester stopped with "+
+				"ErrParticipantRestored needs the validator node runbook, one stopped with ErrPruned an Integration DB backup "+
+				"the participant has not pruned past; see docs/OPERATIONS.md)", still)
+		}
 		if unresolved > 0 {
 			pr.Message += fmt.Sprintf("; %d transactions set aside for review are unresolved: one may be the transfer of a withdrawal lost in the restore, "+
 				"so the gate stays closed until they are resolved (review_transaction.resolved_at)", unresolved)
 		}
 		if time.Since(lastLog) >= p.ReportInterval {
 			lastLog = time.Now()
-			p.Logger.Info("withdrawal: restore procedure: still waiting for tSafe", "tsafe", rep.TSafe, "ingested_record_time", ingested,
-				"waited", rep.Waited.Round(time.Millisecond))
+			if !ingested.After(rep.TSafe) && still >= p.StillAfter {
+				p.Logger.Warn("withdrawal: restore procedure: still waiting for tSafe, and the ingested record time has not moved: is ingestion running?",
+					"tsafe", rep.TSafe, "ingested_record_time", ingested, "not_moved_for", still,
+					"waited", rep.Waited.Round(time.Millisecond))
+			} else {
+				p.Logger.Info("withdrawal: restore procedure: still waiting for tSafe", "tsafe", rep.TSafe, "ingested_record_time", ingested,
+					"waited", rep.Waited.Round(time.Millisecond))
+			}
 		}
 		if p.Progress != nil {
 			pr.TSafe = rep.TSafe

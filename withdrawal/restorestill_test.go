@@ -13,8 +13,8 @@ import (
 
 // Ingestion stopped (an Ingester that ended with ErrParticipantRestored or
 // ErrPruned, or one nobody restarted after the restore): step 3 waits for
-// ever. Once the ingested record time has stood still for a report
-// interval, its progress says so and what to check, rather than only
+// ever. Once the ingested record time has stood still for a
+// while (StillAfter), its progress says so and what to check, rather than only
 // repeating the same record time.
 func TestRestoreProcedureSaysWhenIngestionStandsStill(t *testing.T) {
 	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
@@ -24,7 +24,7 @@ func TestRestoreProcedureSaysWhenIngestionStandsStill(t *testing.T) {
 	ctx, cancel := context.WithTimeout(e.ctx, 2*time.Second)
 	defer cancel()
 	_, err := withdrawal.RestoreProcedure{Store: e.store, TSafe: e.world.Now().Add(time.Hour), PollInterval: 5 * time.Millisecond,
-		ReportInterval: 100 * time.Millisecond, Logger: quietLog,
+		ReportInterval: 100 * time.Millisecond, StillAfter: 300 * time.Millisecond, Logger: quietLog,
 		Progress: func(pr withdrawal.RestoreProgress) {
 			if pr.Step != withdrawal.StepWait || pr.Done {
 				return
@@ -41,5 +41,5 @@ func TestRestoreProcedureSaysWhenIngestionStandsStill(t *testing.T) {
 	defer mu.Unlock()
 	last := msgs[len(msgs)-1]
 	require.Contains(t, last, "is ingestion running?")
-	require.NotContains(t, msgs[0], "has not moved", "said at once, before a report interval passed")
+	require.NotContains(t, msgs[0], "has not moved", "said at once, before StillAfter passed")
 }
