@@ -56,7 +56,9 @@ const (
 // call (and every stream), so a source that refreshes expiring tokens keeps
 // long-running ingestion authorised. Implementations must be safe for
 // concurrent use. The token is sent as "authorization: Bearer <token>" and is
-// never logged or put into errors by this package. An error from Token
+// never logged or put into errors by this package; one holding anything but
+// printable ASCII (a trailing line break) cannot be sent and fails the call
+// UNAUTHENTICATED, which ingestion does not retry. An error from Token
 // that carries no gRPC status fails the call as UNAVAILABLE (retryable: the
 // source could not fetch a token for now); return a status error, such as
 // codes.Unauthenticated, for a failure no retry will fix.
@@ -250,6 +252,15 @@ func (b bearer) GetRequestMetadata(ctx context.Context, _ ...string) (map[string
 			code = status.FromContextError(cerr).Code()
 		}
 		return nil, status.Error(code, err.Error())
+	}
+	for i := 0; i < len(tok); i++ {
+		if tok[i] < 0x20 || tok[i] > 0x7e {
+			// gRPC would fail the call INTERNAL, retried for ever; no
+			// retry sends it. Neither the token nor its characters are
+			// quoted.
+			return nil, status.Errorf(codes.Unauthenticated,
+				"ledger: the access token cannot be sent: byte %d of its %d is not printable ASCII (a line break from a token file or variable?)", i+1, len(tok))
+		}
 	}
 	if sent, ok := ctx.Value(sentTokenKey{}).(*sentToken); ok {
 		sent.set(tok)
