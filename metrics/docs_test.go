@@ -147,3 +147,23 @@ func TestPackageDocMetrics(t *testing.T) {
 		require.True(t, listed[name], "package metrics' documentation does not list %s", name)
 	}
 }
+
+// TestOperationsEmbeddingFeedsTheHistogram: the recipe docs/OPERATIONS.md
+// gives embedding services for "the same" /metrics as ingestd passes a
+// histogram hist as Options.Latency; it must also say where hist comes
+// from and that the Ingester feeds it (ingest.Config.OnCommit =
+// hist.Observe, as ingestd and TestMetricsOfRunningIngester do). A
+// histogram nobody feeds is exposed with a count of zero for ever, and the
+// suggested batch latency alert can never fire.
+func TestOperationsEmbeddingFeedsTheHistogram(t *testing.T) {
+	text := strings.Join(strings.Fields(docSection(t, "Metrics")), " ")
+	start := strings.Index(text, "Embedding services")
+	require.GreaterOrEqual(t, start, 0, "the Metrics section's recipe for embedding services")
+	recipe := text[start:]
+	recipe = recipe[:strings.Index(recipe, "| metric |")]
+	require.Contains(t, recipe, "Latency: hist", "the recipe passes a latency histogram")
+	for _, s := range []string{"metrics.NewLatencyHistogram()", "OnCommit", "hist.Observe"} {
+		require.Contains(t, recipe, s, "docs/OPERATIONS.md, embedding services' metrics: the recipe passes Latency: hist "+
+			"but does not say how hist is made and fed: %q", recipe)
+	}
+}
