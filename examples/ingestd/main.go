@@ -12,7 +12,8 @@
 //	export TXHISTORY_OAUTH_CLIENT_SECRET=...
 //	ingestd -tls-ca ca.pem -tls-cert client.pem -tls-key client-key.pem \
 //		-oauth-token-url https://idp/oauth/token -oauth-client-id ingester \
-//		-oauth-audience https://daml.com/jwt/aud/participant/p1 -metrics-addr :9464
+//		-oauth-audience https://daml.com/jwt/aud/participant/p1 -metrics-addr :9464 \
+//		-migrate=false # txhistory_ingest has no DDL rights: the migration job runs as the owner (docs/OPERATIONS.md)
 //
 // With -demo it starts an in-process fake participant that keeps appending
 // transactions and a local PostgreSQL from the installed server binaries,
