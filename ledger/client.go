@@ -286,10 +286,10 @@ func (s *sentToken) set(tok string) {
 
 // refused tells inv that the call's token was refused, if err says so.
 func (s *sentToken) refused(inv TokenInvalidator, err error) {
-	if err == nil || err == io.EOF {
+	if err == nil {
 		return
 	}
-	if ae := (*APIError)(nil); !errors.As(mapError("", err), &ae) || !(ae.Is(ErrTokenExpired) || ae.Is(ErrUnauthenticated)) {
+	if e := mapError("", err); !errors.Is(e, ErrTokenExpired) && !errors.Is(e, ErrUnauthenticated) {
 		return
 	}
 	s.mu.Lock()
