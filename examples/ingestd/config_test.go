@@ -261,8 +261,10 @@ func TestSynchronizersSetting(t *testing.T) {
 }
 
 // TestInstrumentsSetting: TXHISTORY_INSTRUMENTS (or -instruments) lists the
-// instruments booked, each id@admin; an entry without an admin or an id is
-// a configuration error naming it; the demo drops the host's.
+// instruments booked, each id@admin; an entry without an admin or an id, or
+// whose admin is not a party id (name::namespace, as a stray @ in the id
+// would leave it), is a configuration error naming it; the demo drops the
+// host's.
 func TestInstrumentsSetting(t *testing.T) {
 	env := map[string]string{conn.EnvLedger: "v:1", conn.EnvParty: "p", conn.EnvDSN: "postgres://u:pw@db/x",
 		"TXHISTORY_INSTRUMENTS": "Amulet@DSO::1220aa, USDx@issuer::1220bb,"}
@@ -272,7 +274,8 @@ func TestInstrumentsSetting(t *testing.T) {
 	c, err = parseConfig([]string{"-instruments", "a@b@DSO::1"}, envOf(env), io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, []tokenstd.Instrument{{Admin: "DSO::1", ID: "a@b"}}, c.instruments, "the admin is after the last @")
-	for _, bad := range []string{"Amulet", "Amulet@", "@DSO::1220aa", "Amulet@DSO::1, @x"} {
+	for _, bad := range []string{"Amulet", "Amulet@", "@DSO::1220aa", "Amulet@DSO::1, @x",
+		"Amulet@DSO::1@x", "Amulet@DSO", "Amulet@::1220aa", "Amulet@DSO::", "Amulet@DSO::1220 aa"} {
 		_, err = parseConfig([]string{"-instruments", bad}, envOf(env), io.Discard)
 		require.ErrorContains(t, err, "-instruments", "%q", bad)
 		require.ErrorContains(t, err, "want id@admin", "%q", bad)
