@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/ingest"
@@ -258,12 +259,20 @@ func parseInstruments(s string) ([]tokenstd.Instrument, error) {
 		if i := strings.LastIndexByte(item, '@'); i >= 0 {
 			inst = tokenstd.Instrument{ID: strings.TrimSpace(item[:i]), Admin: strings.TrimSpace(item[i+1:])}
 		}
-		if inst.ID == "" || inst.Admin == "" {
-			return nil, fmt.Errorf("-instruments (or $TXHISTORY_INSTRUMENTS): %q: want id@admin, neither empty, e.g. Amulet@DSO::1220…", item)
+		if inst.ID == "" || !isPartyID(inst.Admin) {
+			return nil, fmt.Errorf("-instruments (or $TXHISTORY_INSTRUMENTS): %q: want id@admin, neither empty, the admin a party id (name::namespace), e.g. Amulet@DSO::1220…", item)
 		}
 		out = append(out, inst)
 	}
 	return out, nil
+}
+
+// isPartyID says whether s has the form of a Canton party id, name::namespace
+// with neither part empty nor holding white space. It is no proof the party
+// exists: it catches an entry an @ or a typo has cut in the wrong place.
+func isPartyID(s string) bool {
+	name, namespace, ok := strings.Cut(s, "::")
+	return ok && name != "" && namespace != "" && !strings.ContainsFunc(s, unicode.IsSpace)
 }
 
 // defaultMetricsAddr is where /metrics and /healthz are served unless
