@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -70,6 +71,15 @@ type fake struct {
 	out   *bufio.Scanner
 	Addr  string
 	End   int64
+	// ctx is the context of startFake, cancelled if the child exits before
+	// Close: the phases run under it, because an Ingester retries a
+	// participant that is gone forever (ingest.Config.MaxAttempts), and
+	// the bench would wait for it instead of failing.
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	closing atomic.Bool
+	exited  chan struct{} // closed once the child is reaped
+	died    error         // how it ended, if it did before Close
 }
 
 // startFake starts a child serving cfg and waits until it is ready.
@@ -94,7 +104,9 @@ func startFake(ctx context.Context, cfg childConfig) (*fake, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start the fake participant: %w", err)
 	}
-	f := &fake{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout)}
+	fctx, cancel := context.WithCancelCause(ctx)
+	f := &fake{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout), ctx: fctx, cancel: cancel, exited: make(chan struct{})}
+	go f.wait(ctx)
 	line, err := f.readLine("ready")
 	if err != nil {
 		f.Close()
@@ -149,17 +161,44 @@ func (f *fake) RunTail() (int, error) {
 	return strconv.Atoi(line)
 }
 
-// Close ends the child (closing its stdin tells it to exit).
-func (f *fake) Close() {
+// wait reaps the child; if it exits before Close, and not because ctx
+// ended (exec.CommandContext kills it then), it cancels f.ctx.
+func (f *fake) wait(ctx context.Context) {
+	err := f.cmd.Wait()
+	if !f.closing.Load() && ctx.Err() == nil {
+		f.died = errors.New("the fake participant exited")
+		if err != nil {
+			f.died = fmt.Errorf("the fake participant exited: %w", err)
+		}
+		f.cancel(f.died)
+	}
+	close(f.exited)
+}
+
+// Close ends the child (closing its stdin tells it to exit). It returns
+// how the child ended if that was before Close, which a phase that failed
+// under f.ctx failed of.
+func (f *fake) Close() error {
+	f.closing.Store(true)
 	f.stdin.Close()
-	done := make(chan struct{})
-	go func() { _ = f.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-f.exited:
 	case <-time.After(5 * time.Second):
 		_ = f.cmd.Process.Kill()
-		<-done
+		<-f.exited
 	}
+	f.cancel(nil)
+	return f.died
+}
+
+// phaseErr closes f and returns the error of a phase run under f.ctx, with
+// the child's exit if it exited before (an Ingester's error then says only
+// that its context was cancelled).
+func phaseErr(phase string, err error, f *fake) error {
+	if died := f.Close(); died != nil {
+		return fmt.Errorf("%s phase: %w (%w)", phase, err, died)
+	}
+	return fmt.Errorf("%s phase: %w", phase, err)
 }
 
 // appendTime reads the append time a tailing child stamps on each

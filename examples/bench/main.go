@@ -281,11 +281,11 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		points, rate, err := b.memory(ctx, f)
-		f.Close()
+		points, rate, err := b.memory(f.ctx, f)
 		if err != nil {
-			return nil, fmt.Errorf("memory phase: %w", err)
+			return nil, phaseErr("memory", err, f)
 		}
+		f.Close()
 		res.Memory, res.MemTxPerS = points, rate
 		for _, p := range points {
 			res.PeakRSSMB, res.PeakHeapMB = max(res.PeakRSSMB, p.PeakRSSMB), max(res.PeakHeapMB, p.PeakHeapMB)
@@ -298,11 +298,10 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		err = b.throughput(ctx, f, o, res)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("throughput phase: %w", err)
+		if err := b.throughput(f.ctx, f, o, res); err != nil {
+			return nil, phaseErr("throughput", err, f)
 		}
+		f.Close()
 	}
 
 	if slices.Contains(phases, "tail") {
@@ -311,11 +310,11 @@ func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		r, err := b.tail(ctx, f, o.TailRate, o.TailFor)
-		f.Close()
+		r, err := b.tail(f.ctx, f, o.TailRate, o.TailFor)
 		if err != nil {
-			return nil, fmt.Errorf("tail phase: %w", err)
+			return nil, phaseErr("tail", err, f)
 		}
+		f.Close()
 		res.TailN, res.TailP50MS, res.TailP99MS, res.TailMaxMS = r.N, ms(r.P50), ms(r.P99), ms(r.Max)
 		res.TailSchedP50MS, res.TailSchedP99MS, res.TailSchedMaxMS = ms(r.SchedP50), ms(r.SchedP99), ms(r.SchedMax)
 	}
