@@ -210,12 +210,20 @@ type Result struct {
 	ElapsedSecs   float64 `json:"elapsed_s"`
 }
 
+// allPhases are the phases -phases may name.
+var allPhases = []string{"memory", "throughput", "tail"}
+
 func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 	if o.NaiveN <= 0 {
 		o.NaiveN = min(max(o.N/40, 1), 5_000)
 	}
 	o.NaiveN = min(o.NaiveN, o.N)
 	phases := strings.Split(o.Phases, ",")
+	for _, p := range phases {
+		if !slices.Contains(allPhases, p) {
+			return nil, fmt.Errorf("-phases: unknown phase %q (the phases: %s, separated by commas)", p, strings.Join(allPhases, ","))
+		}
+	}
 	began := time.Now()
 	treasury := "treasury::1220bench"
 	if o.CantonIDs {
