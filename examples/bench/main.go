@@ -213,16 +213,35 @@ type Result struct {
 // allPhases are the phases -phases may name.
 var allPhases = []string{"memory", "throughput", "tail"}
 
+// validate refuses unknown phases, and counts that leave a phase to run
+// nothing to measure.
+func (o options) validate(phases []string) error {
+	for _, p := range phases {
+		if !slices.Contains(allPhases, p) {
+			return fmt.Errorf("-phases: unknown phase %q (the phases: %s, separated by commas)", p, strings.Join(allPhases, ","))
+		}
+	}
+	switch {
+	case slices.Contains(phases, "throughput") && o.N < 1:
+		return fmt.Errorf("-n %d: the throughput phases need at least one transaction", o.N)
+	case slices.Contains(phases, "memory") && o.MemN < 1:
+		return fmt.Errorf("-mem-n %d: the memory phase needs at least one transaction", o.MemN)
+	case slices.Contains(phases, "tail") && (o.TailRate < 1 || o.TailRate > int(time.Second)):
+		return fmt.Errorf("-tail-rate %d: from 1 to 1,000,000,000 transactions per second", o.TailRate)
+	case slices.Contains(phases, "tail") && o.TailFor <= 0:
+		return fmt.Errorf("-tail-for %s: the tail phase needs a positive duration", o.TailFor)
+	}
+	return nil
+}
+
 func run(ctx context.Context, o options, stdout io.Writer) (*Result, error) {
 	if o.NaiveN <= 0 {
 		o.NaiveN = min(max(o.N/40, 1), 5_000)
 	}
 	o.NaiveN = min(o.NaiveN, o.N)
 	phases := strings.Split(o.Phases, ",")
-	for _, p := range phases {
-		if !slices.Contains(allPhases, p) {
-			return nil, fmt.Errorf("-phases: unknown phase %q (the phases: %s, separated by commas)", p, strings.Join(allPhases, ","))
-		}
+	if err := o.validate(phases); err != nil {
+		return nil, err
 	}
 	began := time.Now()
 	treasury := "treasury::1220bench"
