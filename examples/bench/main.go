@@ -485,7 +485,7 @@ func summary(b *bench, r *Result, phases []string) {
 	}
 	if slices.Contains(phases, "throughput") {
 		b.logf("  e2e      %8.0f tx/s  (%d transactions)        target ≥ 20,000 tx/s: %s", r.E2ETxPerS, r.N, check(r.E2ETxPerS >= 20_000))
-		b.logf("  ceiling  %8.0f tx/s  e2e/ceiling = %.0f%%        target ≥ 50%%: %s", r.CeilingTxPerS, 100*r.E2ETxPerS/r.CeilingTxPerS, check(r.E2ETxPerS >= r.CeilingTxPerS/2))
+		b.logf("  ceiling  %8.0f tx/s  e2e/ceiling = %.1f%%      target ≥ 50%%: %s", r.CeilingTxPerS, 100*r.E2ETxPerS/r.CeilingTxPerS, check(r.E2ETxPerS >= r.CeilingTxPerS/2))
 		b.logf("  (History alone %.0f tx/s: %.0f%% of the ceiling)", r.HistoryOnlyTxPerS, 100*r.HistoryOnlyTxPerS/r.CeilingTxPerS)
 		b.logf("  (the ceiling measured again after them: %.0f tx/s, e2e %.0f%% of it)", r.CeilingAgainTxPerS, 100*r.E2ETxPerS/r.CeilingAgainTxPerS)
 		if r.RequestedTxPerS > 0 {
@@ -496,7 +496,7 @@ func summary(b *bench, r *Result, phases []string) {
 	if slices.Contains(phases, "memory") && len(r.Memory) > 0 {
 		first, last := r.Memory[0], r.Memory[len(r.Memory)-1]
 		flat := flatRSS(r.Memory)
-		b.logf("  memory   peak RSS %.0f MB, peak Go heap %.0f MB over %d transactions   target ≤ 150 MB: %s",
+		b.logf("  memory   peak RSS %.1f MB, peak Go heap %.0f MB over %d transactions   target ≤ 150 MB: %s",
 			r.PeakRSSMB, r.PeakHeapMB, r.MemN, check(r.PeakRSSMB <= 150))
 		b.logf("           peak RSS %.0f MB at %d → %.0f MB at %d                  target flat: %s",
 			first.PeakRSSMB, first.Transactions, last.PeakRSSMB, last.Transactions, check(flat))
