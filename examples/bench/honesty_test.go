@@ -163,3 +163,37 @@ func TestMachineCPUWithoutSteal(t *testing.T) {
 	line := "cpu  1000 0 500 9000 100 0 50 400 0 0"
 	require.Equal(t, (1000+500+50)*clockTick, machineCPU(line), "user + nice + system + irq + softirq")
 }
+
+// TestCheckHistoryEveryTransaction: the bench "checks that every
+// transaction has its history entry" (BENCHMARKS.md, Method) so that a
+// run that dropped work, and was fast for it, fails. Counting the entries
+// alone passes a history where one transaction has two entries and
+// another none, and says nothing of the transactions' dedup rows.
+func TestCheckHistoryEveryTransaction(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const n = 30
+	db := pgtest.NewDB(t)
+	treasury := "treasury::1220bench"
+	f, err := startFake(ctx, childConfig{Treasury: treasury, N: n})
+	require.NoError(t, err)
+	defer f.Close()
+	b := &bench{db: db, treasury: treasury, logger: quietLogger(), progress: testWriter{t}, keepSchemas: true}
+	_, err = b.ingestAll(ctx, f, "e2e", false, nil)
+	require.NoError(t, err)
+	_, err = b.ingestAll(ctx, f, "e2e", false, nil)
+	require.NoError(t, err)
+	require.Len(t, b.kept, 2)
+	s1, s2 := b.kept[0], b.kept[1]
+	require.NoError(t, checkHistory(ctx, db, s1, n, true))
+
+	// upd-2's entry written as a second entry of upd-1's.
+	_, err = db.ExecContext(ctx, `UPDATE `+s1+`.token_history SET update_id = 'upd-1', node_id = node_id + 1000 WHERE update_id = 'upd-2'`)
+	require.NoError(t, err)
+	require.ErrorContains(t, checkHistory(ctx, db, s1, n, true), "history entries", "upd-2 has no entry")
+
+	// A transaction without its dedup row.
+	_, err = db.ExecContext(ctx, `DELETE FROM `+s2+`.ingested_update WHERE update_id = 'upd-3'`)
+	require.NoError(t, err)
+	require.ErrorContains(t, checkHistory(ctx, db, s2, n, true), "ingested", "upd-3 has no dedup row")
+}
