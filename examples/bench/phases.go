@@ -256,15 +256,23 @@ func (b *bench) ingestRequested(ctx context.Context, f *fake, phase string, hist
 }
 
 // checkHistory makes sure the handlers did their work on the first n
-// transactions of the TransferHistory: one history entry per transaction
-// (each is a deposit or a withdrawal) and, if the reconciler ran, one
-// withdrawal record per withdrawal.
+// transactions of the TransferHistory: one history entry for each
+// transaction (each is a deposit or a withdrawal), each transaction's
+// dedup row and, if the reconciler ran, one withdrawal record per
+// withdrawal.
 func checkHistory(ctx context.Context, db *sqlx.DB, schemaName string, n int64, reconciled bool) error {
-	var entries, withdrawals int64
-	if err := db.GetContext(ctx, &entries, `SELECT count(*) FROM `+schemaName+`.`+tokenstd.HistoryTable); err != nil {
-		return err
+	var c struct {
+		Entries      int64 `db:"entries"`
+		Transactions int64 `db:"transactions"`
+		Ingested     int64 `db:"ingested"`
+		Withdrawals  int64 `db:"withdrawals"`
 	}
-	if err := db.GetContext(ctx, &withdrawals, `SELECT count(*) FROM `+schemaName+`.`+withdrawal.Table); err != nil {
+	q := func(table string) string { return schema.Qualify(schemaName, table) }
+	err := db.GetContext(ctx, &c, `SELECT (SELECT count(*) FROM `+q(tokenstd.HistoryTable)+`) AS entries,
+			(SELECT count(DISTINCT update_id) FROM `+q(tokenstd.HistoryTable)+`) AS transactions,
+			(SELECT count(*) FROM `+q("ingested_update")+`) AS ingested,
+			(SELECT count(*) FROM `+q(withdrawal.Table)+`) AS withdrawals`)
+	if err != nil {
 		return err
 	}
 	h := ledgertest.TransferHistory{}
@@ -274,8 +282,9 @@ func checkHistory(ctx context.Context, db *sqlx.DB, schemaName string, n int64, 
 			want++
 		}
 	}
-	if entries != n || withdrawals != want {
-		return fmt.Errorf("schema %s holds %d history entries and %d withdrawals, want %d and %d", schemaName, entries, withdrawals, n, want)
+	if c.Entries != n || c.Transactions != n || c.Ingested != n || c.Withdrawals != want {
+		return fmt.Errorf("schema %s holds %d history entries of %d transactions, %d ingested transactions and %d withdrawals, want %d, %d, %d and %d",
+			schemaName, c.Entries, c.Transactions, c.Ingested, c.Withdrawals, n, n, n, want)
 	}
 	return nil
 }
