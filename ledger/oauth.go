@@ -237,10 +237,13 @@ type credentialsSource struct {
 
 	urlErr string // why the token URL is refused (ErrTokenURL), or ""
 
-	// refused is a token the participant refused (Invalidate), which
-	// Token drops if it still holds it.
+	// refused is a token the participant refused (Invalidate) while the
+	// source held it, which Token drops if it still holds it; held is the
+	// token held, for Invalidate to ignore a refusal of one it replaced
+	// (token is Token's, under sem, which Invalidate does not wait for).
 	refusedMu sync.Mutex
 	refused   string
+	held      string
 }
 
 func (s *credentialsSource) Token(ctx context.Context) (string, error) {
@@ -290,11 +293,14 @@ func (s *credentialsSource) Token(ctx context.Context) (string, error) {
 
 // Invalidate drops token if it is the one held (see TokenInvalidator): the
 // next Token call fetches a new one, and a failed fetch no longer falls
-// back to it. It does not wait for a fetch under way; the next Token call
-// applies it.
+// back to it. The refusal of a token it has replaced changes nothing, nor
+// forgets that of the one held. It does not wait for a fetch under way;
+// the next Token call applies it.
 func (s *credentialsSource) Invalidate(token string) {
 	s.refusedMu.Lock()
-	s.refused = token
+	if token == s.held {
+		s.refused = token
+	}
 	s.refusedMu.Unlock()
 }
 
@@ -316,6 +322,9 @@ func (s *credentialsSource) fetch(ctx context.Context, now time.Time) error {
 		tok.Expiry = jwtExpiry(tok.AccessToken) // no expires_in: the JWT's own exp, if any
 	}
 	s.token, s.renewAt, s.expiry = tok.AccessToken, time.Time{}, tok.Expiry
+	s.refusedMu.Lock()
+	s.held = s.token
+	s.refusedMu.Unlock()
 	if !tok.Expiry.IsZero() {
 		margin := s.refreshBefore
 		if life := tok.Expiry.Sub(now); life/2 < margin {
