@@ -425,6 +425,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 				return fail(StepWait, ctx.Err())
 			}
 			p.Logger.Warn("withdrawal: restore procedure: reading the ingested record time failed, retrying", "err", ingest.Redact(err.Error()))
+			ingested = seen // not a move: the last one read stands
 		} else if ingested.After(rep.TSafe) {
 			if unresolved, err = s.unresolvedReview(ctx); err != nil {
 				if ctx.Err() != nil {
