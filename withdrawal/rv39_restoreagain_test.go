@@ -2,8 +2,11 @@ package withdrawal_test
 
 import (
 	"context"
+	"log/slog"
 	"maps"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,4 +120,67 @@ func TestRestoredAgainBeforeTheOpening(t *testing.T) {
 	closed := log[len(log)-2]
 	require.False(t, closed.Enabled, "the backup's gate closed again before the opening: %+v", log)
 	require.Contains(t, closed.Reason, "restored again")
+}
+
+// warnCounter is a slog handler that counts the warnings logged.
+type warnCounter struct{ n *atomic.Int64 }
+
+func (h warnCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (h warnCounter) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelWarn {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h warnCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h warnCounter) WithGroup(string) slog.Handler      { return h }
+
+// Restored again just before the opening, with ingestion stopped for it
+// (as it is for a restore): step 4 waits for tSafe again as step 3 does,
+// reporting its progress and, once the ingested record time has stood
+// still for StillAfter, asking whether ingestion is running; not with a
+// warning in the log at every poll and no progress at all.
+func TestRestoredAgainBeforeTheOpeningWaitsAsStep3(t *testing.T) {
+	pgDump, pgRestore, e, dsn, _ := dumpableEnv(t) // wd-1 in flight at backup time
+	backup := filepath.Join(t.TempDir(), "integration.dump")
+	runTool(e.ctx, t, pgDump, "--format=custom", "--file="+backup, "--dbname="+dsn)
+	backupOffset, backupTimes := e.offset, maps.Clone(e.times)
+	restore := func(ctx context.Context) {
+		runTool(ctx, t, pgRestore, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--dbname="+dsn, backup)
+		e.offset, e.times = backupOffset, maps.Clone(backupTimes)
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
+	defer cancel()
+	tSafe := e.world.Now().Add(ttl)
+	var warnings atomic.Int64
+	restoredAgain := false
+	var again []withdrawal.RestoreProgress // progress after the second restore
+	var warnedAt int64
+	_, err := withdrawal.RestoreProcedure{
+		Store: e.store, TSafe: tSafe, PollInterval: 5 * time.Millisecond, ReportInterval: time.Hour, StillAfter: 300 * time.Millisecond,
+		Logger:  slog.New(warnCounter{&warnings}),
+		Restore: func(ctx context.Context) error { restore(ctx); return nil },
+		Progress: func(pr withdrawal.RestoreProgress) {
+			switch {
+			case pr.Step == withdrawal.StepWait && !pr.Done && pr.Waited > 0 && !restoredAgain:
+				e.tick(tSafe.Add(time.Second))
+			case pr.Step == withdrawal.StepEnable && !pr.Done && !restoredAgain:
+				restore(ctx) // after step 3 saw tSafe passed, before the opening; ingestion stays stopped
+				restoredAgain = true
+				warnedAt = warnings.Load()
+			case restoredAgain:
+				again = append(again, pr)
+				if strings.Contains(pr.Message, "is ingestion running?") {
+					cancel()
+				}
+			}
+		},
+	}.Run(ctx)
+	require.True(t, restoredAgain)
+	require.ErrorIs(t, err, context.Canceled, "restored again before the opening, the procedure never asked whether ingestion is running (%d progress reports, %d warnings logged since)",
+		len(again), warnings.Load()-warnedAt)
+	require.Less(t, warnings.Load()-warnedAt, int64(10), "a warning logged at every poll while waiting again")
+	g, err := e.store.Gate(e.ctx)
+	require.NoError(t, err)
+	require.False(t, g.Open(), "the gate stays closed")
 }
