@@ -65,7 +65,8 @@ type RestoreProgress struct {
 	Ingested time.Time
 	// Waited is the time spent in StepWait so far.
 	Waited time.Duration
-	// Done is true on the last report of a step.
+	// Done is true on the last report of a step (StepWait's again if
+	// step 4 has to wait again).
 	Done bool
 }
 
@@ -143,7 +144,8 @@ type RestoreReport struct {
 //  4. Enable: open the gate with EnableAfter, which re-checks, once it
 //     holds the gate row, that the ingested record time is past tSafe and
 //     nothing is waiting for review, and records both times in the gate
-//     log. It
+//     log; if not (a rewind, the database restored again, a transaction
+//     set aside meanwhile), the procedure waits again as in step 3. It
 //     opens only the closure of step 2: if someone else changed the gate
 //     meanwhile (closed it for an incident, say), Run fails, leaving the
 //     gate as they set it.
@@ -405,89 +407,90 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	// 4 then close it again and wait for tSafe anew.
 	restoredAgain := func(g Gate) bool { return g.ChangedAt.Before(closedAt) }
 
-	// 3. Wait for tSafe.
-	report(RestoreProgress{Step: StepWait, Message: "waiting for ingestion to ingest a record time after tSafe"})
+	// 3. Wait for tSafe, then 4. open the gate; an opening refused
+	// waits for tSafe again, as step 3.
 	start := time.Now()
 	lastLog := start
 	var ingested, seen time.Time
 	movedAt := start // when the ingested record time last moved (or step 3 began)
 	unresolved := 0
 	for {
-		if g, err := s.Gate(ctx); err == nil && restoredAgain(g) {
-			if err := closeRestored(StepWait, true); err != nil {
-				return failOpen(StepWait, err)
+		report(RestoreProgress{Step: StepWait, Message: "waiting for ingestion to ingest a record time after tSafe"})
+		for {
+			if g, err := s.Gate(ctx); err == nil && restoredAgain(g) {
+				if err := closeRestored(StepWait, true); err != nil {
+					return failOpen(StepWait, err)
+				}
+			} else if err != nil && ctx.Err() == nil {
+				p.Logger.Warn("withdrawal: restore procedure: reading the gate failed, retrying", "err", ingest.Redact(err.Error()))
 			}
-		} else if err != nil && ctx.Err() == nil {
-			p.Logger.Warn("withdrawal: restore procedure: reading the gate failed, retrying", "err", ingest.Redact(err.Error()))
-		}
-		if ingested, err = s.IngestedTime(ctx); err != nil {
-			if ctx.Err() != nil {
-				return fail(StepWait, ctx.Err())
-			}
-			p.Logger.Warn("withdrawal: restore procedure: reading the ingested record time failed, retrying", "err", ingest.Redact(err.Error()))
-			ingested = seen // not a move: the last one read stands
-		} else if ingested.After(rep.TSafe) {
-			if unresolved, err = s.unresolvedReview(ctx); err != nil {
+			if ingested, err = s.IngestedTime(ctx); err != nil {
 				if ctx.Err() != nil {
 					return fail(StepWait, ctx.Err())
 				}
-				p.Logger.Warn("withdrawal: restore procedure: counting the transactions set aside for review failed, retrying", "err", ingest.Redact(err.Error()))
-			} else if unresolved == 0 {
-				break
+				p.Logger.Warn("withdrawal: restore procedure: reading the ingested record time failed, retrying", "err", ingest.Redact(err.Error()))
+				ingested = seen // not a move: the last one read stands
+			} else if ingested.After(rep.TSafe) {
+				if unresolved, err = s.unresolvedReview(ctx); err != nil {
+					if ctx.Err() != nil {
+						return fail(StepWait, ctx.Err())
+					}
+					p.Logger.Warn("withdrawal: restore procedure: counting the transactions set aside for review failed, retrying", "err", ingest.Redact(err.Error()))
+				} else if unresolved == 0 {
+					break
+				}
+			}
+			rep.Waited = time.Since(start)
+			if !ingested.Equal(seen) {
+				seen, movedAt = ingested, time.Now()
+			}
+			pr := RestoreProgress{Step: StepWait, Ingested: ingested, Waited: rep.Waited,
+				Message: fmt.Sprintf("ingested record time %s, tSafe %s", fmtTime(ingested), rep.TSafe.Format(time.RFC3339Nano))}
+			still := time.Since(movedAt)
+			if still >= time.Second {
+				still = still.Round(time.Second)
+			} else {
+				still = still.Round(time.Millisecond)
+			}
+			if !ingested.After(rep.TSafe) && still >= p.StillAfter {
+				// A participant's offset checkpoints move it while the
+				// treasury is idle: standing still, ingestion is most likely
+				// stopped.
+				pr.Message += fmt.Sprintf("; it has not moved for %s: is ingestion running? (an Ingester stopped with "+
+					"ErrParticipantRestored needs the validator node runbook, one stopped with ErrPruned an Integration DB backup "+
+					"the participant has not pruned past; see docs/OPERATIONS.md)", still)
+			}
+			if unresolved > 0 {
+				pr.Message += fmt.Sprintf("; %d transactions set aside for review are unresolved: one may be the transfer of a withdrawal lost in the restore, "+
+					"so the gate stays closed until they are resolved (review_transaction.resolved_at)", unresolved)
+			}
+			if time.Since(lastLog) >= p.ReportInterval {
+				lastLog = time.Now()
+				if !ingested.After(rep.TSafe) && still >= p.StillAfter {
+					p.Logger.Warn("withdrawal: restore procedure: still waiting for tSafe, and the ingested record time has not moved: is ingestion running?",
+						"tsafe", rep.TSafe, "ingested_record_time", ingested, "not_moved_for", still,
+						"waited", rep.Waited.Round(time.Millisecond))
+				} else {
+					p.Logger.Info("withdrawal: restore procedure: still waiting for tSafe", "tsafe", rep.TSafe, "ingested_record_time", ingested,
+						"waited", rep.Waited.Round(time.Millisecond))
+				}
+			}
+			if p.Progress != nil {
+				pr.TSafe = rep.TSafe
+				p.Progress(pr)
+			}
+			select {
+			case <-ctx.Done():
+				return fail(StepWait, ctx.Err())
+			case <-time.After(p.PollInterval):
 			}
 		}
 		rep.Waited = time.Since(start)
-		if !ingested.Equal(seen) {
-			seen, movedAt = ingested, time.Now()
-		}
-		pr := RestoreProgress{Step: StepWait, Ingested: ingested, Waited: rep.Waited,
-			Message: fmt.Sprintf("ingested record time %s, tSafe %s", fmtTime(ingested), rep.TSafe.Format(time.RFC3339Nano))}
-		still := time.Since(movedAt)
-		if still >= time.Second {
-			still = still.Round(time.Second)
-		} else {
-			still = still.Round(time.Millisecond)
-		}
-		if !ingested.After(rep.TSafe) && still >= p.StillAfter {
-			// A participant's offset checkpoints move it while the
-			// treasury is idle: standing still, ingestion is most likely
-			// stopped.
-			pr.Message += fmt.Sprintf("; it has not moved for %s: is ingestion running? (an Ingester stopped with "+
-				"ErrParticipantRestored needs the validator node runbook, one stopped with ErrPruned an Integration DB backup "+
-				"the participant has not pruned past; see docs/OPERATIONS.md)", still)
-		}
-		if unresolved > 0 {
-			pr.Message += fmt.Sprintf("; %d transactions set aside for review are unresolved: one may be the transfer of a withdrawal lost in the restore, "+
-				"so the gate stays closed until they are resolved (review_transaction.resolved_at)", unresolved)
-		}
-		if time.Since(lastLog) >= p.ReportInterval {
-			lastLog = time.Now()
-			if !ingested.After(rep.TSafe) && still >= p.StillAfter {
-				p.Logger.Warn("withdrawal: restore procedure: still waiting for tSafe, and the ingested record time has not moved: is ingestion running?",
-					"tsafe", rep.TSafe, "ingested_record_time", ingested, "not_moved_for", still,
-					"waited", rep.Waited.Round(time.Millisecond))
-			} else {
-				p.Logger.Info("withdrawal: restore procedure: still waiting for tSafe", "tsafe", rep.TSafe, "ingested_record_time", ingested,
-					"waited", rep.Waited.Round(time.Millisecond))
-			}
-		}
-		if p.Progress != nil {
-			pr.TSafe = rep.TSafe
-			p.Progress(pr)
-		}
-		select {
-		case <-ctx.Done():
-			return fail(StepWait, ctx.Err())
-		case <-time.After(p.PollInterval):
-		}
-	}
-	rep.Waited = time.Since(start)
-	report(RestoreProgress{Step: StepWait, Done: true, Ingested: ingested, Waited: rep.Waited,
-		Message: fmt.Sprintf("ingested record time %s is after tSafe (waited %s)", ingested.Format(time.RFC3339Nano), rep.Waited.Round(time.Millisecond))})
+		report(RestoreProgress{Step: StepWait, Done: true, Ingested: ingested, Waited: rep.Waited,
+			Message: fmt.Sprintf("ingested record time %s is after tSafe (waited %s)", ingested.Format(time.RFC3339Nano), rep.Waited.Round(time.Millisecond))})
 
-	// 4. Enable.
-	report(RestoreProgress{Step: StepEnable, Ingested: ingested, Message: "opening the withdrawal gate"})
-	for {
+		// 4. Enable.
+		report(RestoreProgress{Step: StepEnable, Ingested: ingested, Message: "opening the withdrawal gate"})
 		opened, at, enabledAt, err := s.enableAfterUnchanged(ctx, rep.TSafe, closedAt, fmt.Sprintf("%s: step 4, ingested record time past tSafe %s",
 			p.Reason, rep.TSafe.Format(time.RFC3339Nano)))
 		if err != nil {
@@ -517,8 +520,8 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		// The ingested record time read under the gate's lock is no longer
 		// past tSafe (the checkpoint went back since step 3: a rewind, or
 		// the database restored again), or a transaction was set aside
-		// meanwhile: wait again.
-		p.Logger.Warn("withdrawal: restore procedure: the ingested record time is no longer after tSafe, or a transaction set aside for review is unresolved; waiting", "ingested_record_time", at)
+		// meanwhile: wait again, as in step 3.
+		p.Logger.Warn("withdrawal: restore procedure: the ingested record time is no longer after tSafe, or a transaction set aside for review is unresolved; waiting again", "ingested_record_time", at)
 		select {
 		case <-ctx.Done():
 			return fail(StepEnable, ctx.Err())
