@@ -127,9 +127,12 @@ type Config struct {
 	StreamBufferBytes int
 	// StallTimeout, if positive, reconnects a tailing stream that delivered
 	// nothing (not even an OffsetCheckpoint) for this long. Default 0: never.
-	// A connection gone half-open needs no StallTimeout: the ledger
-	// client's keepalive pings fail it (ledger.KeepaliveTime); this is for
-	// a participant, or a proxy, that answers pings but sends nothing.
+	// A connection gone half-open needs no StallTimeout when the client
+	// was made by ledger.Dial with its default keepalive: its pings fail it
+	// (ledger.KeepaliveTime). A client from ledger.NewClient on a
+	// connection of your own, or DialOptions turning the pings off, needs
+	// its own keepalive or a StallTimeout. StallTimeout is also for a
+	// participant, or a proxy, that answers pings but sends nothing.
 	StallTimeout time.Duration
 	// MaxAttempts, if positive, makes Run fail after this many failed
 	// attempts of one kind without progress in between: database faults

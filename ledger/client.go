@@ -74,8 +74,10 @@ type TokenSource interface {
 // the token that call sent; if the source still holds it, its next Token
 // fetches a new one instead of handing out the refused token again (the
 // retry of an expired stream would be refused, and ingestion stop).
-// ClientCredentials implements it. Invalidate must not block for long: it
-// runs on the failing call's path.
+// ClientCredentials implements it. A TokenSource of your own that wraps
+// one (adding a cache, a metric) should implement it too and pass the call
+// on, or refused tokens are handed out again until they expire.
+// Invalidate must not block for long: it runs on the failing call's path.
 type TokenInvalidator interface {
 	Invalidate(token string)
 }
@@ -177,7 +179,9 @@ func Dial(cfg Config) (*Client, error) {
 }
 
 // NewClient wraps existing connections (for callers that manage their own
-// gRPC connections). admin may be nil.
+// gRPC connections). admin may be nil. What Dial sets up on its connections
+// is then the caller's to set: TLS, the bearer token, keepalive pings
+// (KeepaliveTime) and the dropping of refused tokens (TokenInvalidator).
 func NewClient(conn, admin grpc.ClientConnInterface) *Client {
 	c := &Client{updates: pb.NewUpdateServiceClient(conn), state: pb.NewStateServiceClient(conn)}
 	if admin != nil {
