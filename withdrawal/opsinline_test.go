@@ -11,6 +11,7 @@ import (
 	"github.com/cantonx/txhistory/schema"
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/cantonx/txhistory/withdrawal"
+	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 )
 
@@ -96,4 +97,20 @@ func TestOperationsInlineSQLAsDocumented(t *testing.T) {
 	es, err := tokenstd.ListEntries(e.ctx, e.db, schema.DefaultName, tokenstd.EntryFilter{Kinds: []tokenstd.Kind{tokenstd.KindWithdrawal}})
 	require.NoError(t, err)
 	require.Len(t, es, 1, "the paid withdrawal's entry")
+	// ListEntries' filter on that kind, as it sends it (kind = ANY of an
+	// array parameter, ORDER BY id), can be served by the index: the
+	// planner proves the index's predicate from the bound array.
+	var idx string
+	require.NoError(t, e.db.GetContext(e.ctx, &idx, `SELECT indexname FROM pg_indexes
+		WHERE schemaname = 'txhistory' AND tablename = 'token_history' AND indexdef LIKE '%' || $1 || '%'`, string(kind)))
+	tx, err := e.db.BeginTxx(e.ctx, nil)
+	require.NoError(t, err)
+	defer tx.Rollback() //nolint:errcheck
+	_, err = tx.ExecContext(e.ctx, `SET LOCAL enable_seqscan = off`)
+	require.NoError(t, err)
+	var plan []string
+	require.NoError(t, tx.SelectContext(e.ctx, &plan,
+		`EXPLAIN SELECT id FROM txhistory.token_history WHERE id > $1 AND kind = ANY($2) ORDER BY id LIMIT 100`,
+		0, pq.Array([]string{string(kind)})))
+	require.Contains(t, strings.Join(plan, "\n"), idx, "the plan of a page of %s entries uses the suggested index", kind)
 }
