@@ -240,3 +240,73 @@ func TestInstructionPendingAcrossNodeRestore(t *testing.T) {
 		})
 	}
 }
+
+// The Integration DB is restored, with the restore procedure, while a
+// withdrawal requested after the backup has a transfer instruction out
+// whose deadline passes while the gate is closed: the procedure opens the
+// gate past tSafe with the lost request recovered, pending acceptance
+// (its deadline passing moves nothing); the instruction is listed as
+// pending with its deadline, and the treasury's withdrawal of it, as the
+// package doc asks, refunds it once.
+func TestInstructionPastDeadlineWhileGateClosed(t *testing.T) {
+	pgDump, pgRestore := pgTool(t, "pg_dump"), pgTool(t, "pg_restore")
+	db := pgtest.NewDB(t)
+	var name string
+	require.NoError(t, db.Get(&name, `SELECT current_database()`))
+	dsn := pgtest.SharedServer(t).DSN(name)
+	l := newLive(t, db, withdrawal.ReconcilerConfig{})
+	l.world.Expiry = ttl / 2 // the Submitter's executeBefore: before trecTgt
+	holdings := l.mintAndCatchUp("100", "100")
+	backup := t.TempDir() + "/integration.dump"
+	runTool(l.ctx, t, pgDump, "--format=custom", "--file="+backup, "--dbname="+dsn)
+
+	w := l.submitted("wd-1", "40", holdings[0])
+	offer, icid := l.world.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: w.Receiver, Amount: "40",
+		InputHoldings: w.ReservedHoldings, Reason: w.ID, Fee: "0.5"})
+	l.append(offer)
+	l.caughtUp()
+	require.Equal(t, withdrawal.StatusPendingAcceptance, l.get("wd-1").Status)
+
+	restarted := false
+	rep, err := withdrawal.RestoreProcedure{
+		Store: l.store, TTL: ttl, Now: func() time.Time { return l.now }, PollInterval: 5 * time.Millisecond, Logger: quietLog,
+		Restore: func(ctx context.Context) error {
+			l.stopIngester()
+			runTool(ctx, t, pgRestore, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--dbname="+dsn, backup)
+			return tokenstd.RenumberAfterRestore(ctx, db, "txhistory")
+		},
+		Progress: func(pr withdrawal.RestoreProgress) {
+			if pr.Step != withdrawal.StepWait || pr.Done {
+				return
+			}
+			if !restarted {
+				restarted = true
+				l.startIngester()
+				return
+			}
+			l.advance(ttl / 8) // the instruction's deadline passes meanwhile
+		},
+	}.Run(l.ctx)
+	require.NoError(t, err)
+	require.True(t, rep.Ingested.After(rep.TSafe))
+	l.caughtUp()
+	got := l.get("wd-1")
+	require.True(t, got.Recovered)
+	require.Equal(t, withdrawal.StatusPendingAcceptance, got.Status, "the deadline passing moves nothing")
+	require.Equal(t, icid, got.InstructionCID)
+	pending, err := tokenstd.PendingInstructions(l.ctx, db, "txhistory")
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	require.Equal(t, "wd-1", pending[0].Transfer.Meta[tokenstd.MetaReason])
+	require.True(t, pending[0].Transfer.ExecuteBefore.Before(rep.Ingested), "listed with its deadline, passed")
+
+	l.append(l.world.Withdraw(icid)) // the operator, as the package doc asks
+	l.caughtUp()
+	got = l.get("wd-1")
+	require.Equal(t, withdrawal.StatusWithdrawn, got.Status)
+	require.Equal(t, map[string]string{"wd-1": "0"}, refunds(t, db), "refunded once (the default hook reserved no user funds)")
+	pending, err = tokenstd.PendingInstructions(l.ctx, db, "txhistory")
+	require.NoError(t, err)
+	require.Empty(t, pending)
+	l.requireHistoryMatches()
+}
