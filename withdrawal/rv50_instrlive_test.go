@@ -354,3 +354,61 @@ func TestRegistryChainOfLostRequestAcrossDBRestore(t *testing.T) {
 	require.Equal(t, []string{a + " replaced", "00instrB replaced", "00instrC withdrawal"}, outcomes)
 	l.requireBalancesMatch()
 }
+
+// The ingester replays the treasury's whole history after its dedup rows
+// and checkpoint were lost (pruned, or deleted by hand): the creations of
+// transfer instructions, their successors and outcomes come again. With
+// the Reconciler taking History's entries or reading the table, nothing
+// changes: no withdrawal moves, nothing is refunded or credited twice.
+func TestInstructionsReplayedAfterDedupLost(t *testing.T) {
+	for _, fromTab := range []bool{false, true} {
+		t.Run(fmt.Sprintf("from table %t", fromTab), func(t *testing.T) {
+			db := pgtest.NewDB(t)
+			var rcfg withdrawal.ReconcilerConfig
+			if fromTab {
+				rcfg.History = fromTable{}
+			}
+			l := newLive(t, db, rcfg)
+			const alice = "alice::1220wd"
+			l.append(l.world.Mint(alice, "100"))
+			cids := l.mint("80", "80", "80", "80")
+			l.startCrediting()
+			l.caughtUp()
+			offerOf := func(id, amount, holding string) (*ledger.Transaction, string) {
+				w := l.submitted(id, amount, holding)
+				return l.world.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: external, Amount: amount,
+					InputHoldings: w.ReservedHoldings, Reason: id, Fee: "0.5"})
+			}
+			o1, i1 := offerOf("wd-1", "10", cids[0])
+			o2, i2 := offerOf("wd-2", "20", cids[1])
+			o3, i3 := offerOf("wd-3", "30", cids[2])
+			o4, a := offerOf("wd-4", "40", cids[3])
+			kit := newInstrKit(t, l.world, o4, a)
+			in, ii := l.world.Offer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "5", Reason: "acct-1"})
+			l.append(o1, o2, o3, o4, in)
+			l.append(l.world.Accept(i1), l.world.Reject(i2), l.world.Withdraw(i3))
+			l.append(kit.registryAdvance(a, "00instrB", a))
+			l.append(l.world.Accept(ii))
+			l.caughtUp()
+			l.stopIngester()
+			before := ledgerSnapshot(t, db)
+			credits := l.credits()
+			require.Equal(t, map[string]string{"acct-1": "5"}, credits)
+
+			_, err := db.ExecContext(l.ctx, `DELETE FROM txhistory.ingested_update; DELETE FROM txhistory.synchronizer_time; DELETE FROM txhistory.checkpoint`)
+			require.NoError(t, err)
+			l.startCrediting()
+			l.caughtUp()
+			require.Equal(t, before, ledgerSnapshot(t, db))
+			require.Equal(t, credits, l.credits())
+			require.Equal(t, withdrawal.StatusPendingAcceptance, l.get("wd-4").Status)
+			require.Equal(t, "00instrB", l.get("wd-4").InstructionCID)
+
+			l.append(kit.acceptOf("00instrB"))
+			l.caughtUp()
+			require.Equal(t, withdrawal.StatusCompleted, l.get("wd-4").Status)
+			require.Equal(t, map[string]string{"wd-2": "21", "wd-3": "31"}, refunds(t, db))
+			l.requireBalancesMatch()
+		})
+	}
+}
