@@ -307,7 +307,8 @@ func (s *Store) moveMany(ctx context.Context, tx *sqlx.Tx, moves []Outcome, stor
 				instruction_cid = CASE WHEN v.instruction_cid <> '' THEN v.instruction_cid ELSE w.instruction_cid END,
 				update_id = v.update_id, ledger_offset = v.ledger_offset, record_time = v.record_time,
 				ledger_node_id = v.node_id, ledger_synchronizer_id = v.sync,
-				transferred = v.transferred, fee = v.fee,
+				transferred = v.transferred,
+				fee = CASE WHEN w.status = '`+string(StatusPendingAcceptance)+`' THEN w.fee + v.fee ELSE v.fee END,
 				failure_reason = CASE WHEN v.failure_reason <> '' THEN v.failure_reason ELSE w.failure_reason END
 			FROM v WHERE w.id = v.id AND w.status = v.from_status
 				AND (w.status <> '`+string(StatusPendingAcceptance)+`' OR w.instruction_cid = ''

@@ -271,7 +271,8 @@ func (s *Store) ApplyOutcome(ctx context.Context, o Outcome) (w *Withdrawal, err
 // ApplyOutcomeTx moves the withdrawal o.ID to o.Status in one statement
 // inside the caller's transaction, recording the transaction (update id,
 // offset, record time), the instruction, the transferred amount and the
-// fee; it releases the holding reservations and, for rejected, withdrawn,
+// fee (for a withdrawal pending acceptance, added to the fee its offer
+// burned); it releases the holding reservations and, for rejected, withdrawn,
 // expired and failed, calls the Refunder. A completed transfer of a
 // recovered withdrawal makes it recovered.
 //
@@ -312,9 +313,11 @@ func (s *Store) applyOutcome(ctx context.Context, tx *sqlx.Tx, o Outcome) (*With
 	}
 	// A withdrawal pending acceptance moves only by an outcome of its own
 	// instruction: another transfer carrying its id is a second execution.
+	// Its fee adds to what the offer burned.
 	w, err := s.moveFrom(ctx, tx, o.ID, o.Status, rules[o.Status].from, `status <> '`+string(StatusPendingAcceptance)+`'
 		OR instruction_cid = '' OR instruction_cid = $3`, `instruction_cid = CASE WHEN $3 <> '' THEN $3 ELSE instruction_cid END,
-		update_id = $4, ledger_offset = $5, record_time = $6, transferred = $7, fee = $8,
+		update_id = $4, ledger_offset = $5, record_time = $6, transferred = $7,
+		fee = CASE WHEN status = '`+string(StatusPendingAcceptance)+`' THEN fee + $8 ELSE $8 END,
 		failure_reason = CASE WHEN $9 <> '' THEN $9 ELSE failure_reason END,
 		ledger_node_id = $10, ledger_synchronizer_id = $11`,
 		o.InstructionCID, o.UpdateID, o.Offset, normTime(o.RecordTime), o.transferred().String(), o.Fee.String(), o.failureReason(),

@@ -142,7 +142,9 @@ type Withdrawal struct {
 	NodeID               int32  `json:"node_id"`
 	LedgerSynchronizerID string `json:"ledger_synchronizer_id,omitempty"`
 	// Transferred is what the transfer moved as the ledger says, Fee what
-	// it cost the treasury beyond that. Zero until the ledger showed it;
+	// it cost the treasury beyond that (for a transfer instruction, what
+	// its offer burned, when it locked the funds, and what its outcome
+	// burned). Zero until the ledger showed it;
 	// Transferred is zero too for a withdrawal that ended without paying
 	// out (rejected, withdrawn, expired, failed).
 	Transferred decimal.Decimal `json:"transferred"`
