@@ -242,10 +242,11 @@ var outcomeStatus = map[tokenstd.Kind]Status{
 // OutcomeKinds returns the history entry kinds that move withdrawals.
 func OutcomeKinds() []tokenstd.Kind { return slices.Sorted(maps.Keys(outcomeStatus)) }
 
-// transferred is what o moved to the receiver: nothing for an outcome that
-// ends the withdrawal without paying out (the funds stayed, or came back).
+// transferred is what o moved to the receiver: nothing for an offer (the
+// funds are locked, still the treasury's) nor for an outcome that ends the
+// withdrawal without paying out (the funds stayed, or came back).
 func (o *Outcome) transferred() decimal.Decimal {
-	if rules[o.Status].refund {
+	if rules[o.Status].refund || o.Status == StatusPendingAcceptance {
 		return decimal.Zero
 	}
 	return o.Transferred

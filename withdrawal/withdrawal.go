@@ -145,8 +145,10 @@ type Withdrawal struct {
 	// it cost the treasury beyond that (for a transfer instruction, what
 	// its offer burned, when it locked the funds, and what its outcome
 	// burned). Zero until the ledger showed it;
-	// Transferred is zero too for a withdrawal that ended without paying
-	// out (rejected, withdrawn, expired, failed).
+	// Transferred is zero too while the instruction of a withdrawal is
+	// pending acceptance (its funds locked, still the treasury's) and for
+	// a withdrawal that ended without paying out (rejected, withdrawn,
+	// expired, failed).
 	Transferred decimal.Decimal `json:"transferred"`
 	Fee         decimal.Decimal `json:"fee"`
 	// FailureReason says why a failed withdrawal failed.
