@@ -412,3 +412,46 @@ func TestInstructionsReplayedAfterDedupLost(t *testing.T) {
 		})
 	}
 }
+
+// An incoming offer the registry advances with its own choices before the
+// treasury's acceptance completes it, the ingester restarted between the
+// steps: the deposit is credited once, when completed, to the offer's
+// account.
+func TestIncomingOfferAdvancedAcrossIngesterCrashes(t *testing.T) {
+	for _, name := range []string{"choice on the instruction", "choice on the registry's contract"} {
+		t.Run(name, func(t *testing.T) {
+			advance := instrKit.registryAdvance
+			if name != "choice on the instruction" {
+				advance = instrKit.registryAdvanceFromRules
+			}
+			l := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
+			const alice = "alice::1220wd"
+			l.append(l.world.Mint(alice, "100"))
+			l.startCrediting()
+			l.caughtUp()
+			offer, a := l.world.Offer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "25", Reason: "acct-7", Fee: "0.5"})
+			kit := newInstrKit(t, l.world, offer, a)
+			crash := func() {
+				l.caughtUp()
+				l.stopIngester()
+				l.startCrediting()
+			}
+			l.append(offer)
+			crash()
+			l.append(advance(kit, a, "00instrB", a))
+			crash()
+			pending, err := tokenstd.PendingInstructions(l.ctx, l.db, "txhistory")
+			require.NoError(t, err)
+			require.Len(t, pending, 1)
+			require.Equal(t, "00instrB", pending[0].ContractID)
+			require.Empty(t, l.credits())
+			l.append(kit.acceptOf("00instrB"))
+			crash()
+			require.Equal(t, map[string]string{"acct-7": "25"}, l.credits())
+			pending, err = tokenstd.PendingInstructions(l.ctx, l.db, "txhistory")
+			require.NoError(t, err)
+			require.Empty(t, pending)
+			l.requireBalancesMatch()
+		})
+	}
+}
