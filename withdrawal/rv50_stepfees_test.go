@@ -1,6 +1,7 @@
 package withdrawal_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/cantonx/txhistory/ledger"
@@ -90,9 +91,12 @@ func TestInstructionFeesOfEveryStep(t *testing.T) {
 		{"rejected", (*ledgertest.TokenWorld).Reject, withdrawal.StatusRejected, "0.1", "-0.1", false},
 		{"accepted, request lost in a restore", (*ledgertest.TokenWorld).Accept, withdrawal.StatusRecovered, "0.5", "-30.5", true},
 		{"rejected, request lost in a restore", (*ledgertest.TokenWorld).Reject, withdrawal.StatusRejected, "0.1", "-0.1", true},
+		{"accepted, request lost in a restore, one catch-up batch", (*ledgertest.TokenWorld).Accept, withdrawal.StatusRecovered, "0.5", "-30.5", true},
+		{"rejected, request lost in a restore, one catch-up batch", (*ledgertest.TokenWorld).Reject, withdrawal.StatusRejected, "0.1", "-0.1", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRestorable(t, withdrawal.ReconcilerConfig{})
+			r.catchUp = strings.HasSuffix(tc.name, "one catch-up batch")
 			if tc.restored {
 				r.dump()
 			}
