@@ -58,6 +58,10 @@ var ErrUnknownAccount = errors.New("tokenstd: unknown deposit account")
 // DepositCrediter is the exchange's hook that credits deposits to its
 // users' accounts, in the same SQL transaction as the history, so a deposit
 // is credited exactly once: with the batch that records it, or not at all.
+// What it writes must therefore live in the Integration DB and be restored
+// with it: after an Integration DB restore, ingestion replays from the
+// backup's checkpoint and calls it again for every deposit after that, which
+// credits twice any balances kept in another database.
 //
 // CreditDeposit is called once per KindDeposit entry, in ledger order,
 // after the batch's holdings and history rows are written, from one

@@ -60,8 +60,9 @@
 // automation exercises. A withdrawal stays pending_acceptance, its funds
 // locked on the ledger and its user not credited back, until then:
 // tokenstd.PendingInstructions lists the open instructions with their
-// ExecuteBefore and their reason (the withdrawal id); have the treasury
-// withdraw those past it.
+// ExecuteBefore and their reason, the withdrawal id (in
+// Transfer.Meta[tokenstd.MetaReason], or in Instruction.Reason when the
+// transfer's metadata has none); have the treasury withdraw those past it.
 // Transitions() lists the allowed moves.
 //
 // Every move is one SQL statement — an UPDATE guarded by the allowed

@@ -39,7 +39,10 @@ const (
 // transaction that moves it to its final status (the ingestion batch's, or
 // the caller's for MarkFailedTx), right after that status change, so the
 // credit commits with it or not at all. It must use tx and must not commit
-// or roll it back; an error aborts that transaction. For a withdrawal
+// or roll it back; an error aborts that transaction. What it writes must
+// live in the Integration DB and be restored with it, as a
+// tokenstd.DepositCrediter's: the replay after an Integration DB restore
+// refunds again what ended after the backup's checkpoint. For a withdrawal
 // re-created by the RecoveryHook, UserAccount and ReservedFunds are what the
 // hook filled in: blank for the default hook. Calls come from one goroutine
 // per transaction, but the ingester and the automation may call it
