@@ -35,7 +35,12 @@ import (
 // A negative Amount or ReservedFunds is an error, as below.
 //
 // The hook may write with tx (for instance to debit the user again) but
-// must not commit or roll it back. The Reconciler calls the hooks of a
+// must not commit or roll it back. A withdrawal recovered already ended
+// without paying out (o.Status rejected, withdrawn, expired or failed: the
+// first of its transactions the Integration DB sees is its end) is stored
+// in that status and the Refunder is not called for it, so a hook that
+// debits the user should do so only for pending_acceptance and completed;
+// a withdrawal recovered pending gets its Refunder call when it ends. The Reconciler calls the hooks of a
 // batch's unknown withdrawals first and then stores what they returned
 // with one statement, so a hook cannot yet see the withdrawal rows of the
 // batch (nor reference them with a foreign key). By then the withdrawals the
