@@ -141,8 +141,8 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	dsnFile := ""
 	str(&dsnFile, "dsn-file", conn.EnvDSNFile, "", "file holding the PostgreSQL connection string (else $"+conn.EnvDSN+")")
 	fs.BoolVar(&c.plaintext, "plaintext", envBool("plaintext", "TXHISTORY_PLAINTEXT", false), "connect to the participant without TLS (loopback only!) ($TXHISTORY_PLAINTEXT)")
-	str(&c.tlsCA, "tls-ca", "TXHISTORY_TLS_CA", "", "PEM file of the CA that signed the participant's certificate (default: system roots)")
-	str(&c.tlsCert, "tls-cert", "TXHISTORY_TLS_CERT", "", "PEM client certificate for mutual TLS")
+	str(&c.tlsCA, "tls-ca", "TXHISTORY_TLS_CA", "", "PEM file of the CA that signed the participant's certificate (default: system roots); read at start only")
+	str(&c.tlsCert, "tls-cert", "TXHISTORY_TLS_CERT", "", "PEM client certificate for mutual TLS; read again at every connection, so a rotated one needs no restart")
 	str(&c.tlsKey, "tls-key", "TXHISTORY_TLS_KEY", "", "PEM key of -tls-cert")
 	str(&c.tlsServerName, "tls-server-name", "TXHISTORY_TLS_SERVER_NAME", "", "name to verify the participant's certificates against, the admin API's too (default: the host of -ledger, of -admin)")
 	str(&c.adminTLSCert, "admin-tls-cert", "TXHISTORY_ADMIN_TLS_CERT", "", "client certificate for the admin API (default: -tls-cert)")

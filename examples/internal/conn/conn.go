@@ -12,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // The environment variables the example binaries share: each names the
@@ -32,6 +33,13 @@ const (
 // system roots if empty), the client certificate in certFile and keyFile
 // (none if either is empty) and the server name to verify (the target's
 // host if empty). Errors name the flags -tls-ca and -tls-cert.
+//
+// The CA is read once, here. The client certificate is read here (a pair
+// that cannot be loaded is an error) and again at every TLS handshake, so
+// that a certificate rotated in the files (a secret volume's swap) is
+// presented from the next connection on, without a restart; a pair that
+// cannot be loaded then (one file replaced, not yet the other) is skipped
+// for the one read last.
 func TLS(caFile, certFile, keyFile, serverName string) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName}
 	if caFile != "" {
@@ -50,9 +58,29 @@ func TLS(caFile, certFile, keyFile, serverName string) (*tls.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("load client certificate %s: %w", certFile, err)
 		}
-		cfg.Certificates = []tls.Certificate{cert}
+		pair := &keyPairFiles{cert: certFile, key: keyFile, last: &cert}
+		cfg.GetClientCertificate = pair.get
 	}
 	return cfg, nil
+}
+
+// keyPairFiles reads a client certificate and its key from their files at
+// every handshake, falling back to the pair read last.
+type keyPairFiles struct {
+	cert, key string
+
+	mu   sync.Mutex
+	last *tls.Certificate
+}
+
+func (k *keyPairFiles) get(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	cert, err := tls.LoadX509KeyPair(k.cert, k.key)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err == nil {
+		k.last = &cert
+	}
+	return k.last, nil
 }
 
 // ErrPlaintextWithTLS is the configuration error of a plaintext connection

@@ -2,12 +2,15 @@ package conn
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -109,4 +112,35 @@ func TestFileTokenReplacedTwiceInodeReused(t *testing.T) {
 		first = st.Sys().(*syscall.Stat_t).Ino
 	}
 	t.Skip("this file system did not reuse the inode")
+}
+
+// TestTLSClientCertificateReadAtEachHandshake: the client certificate is
+// read from its files at every handshake; a pair that cannot be loaded
+// (the certificate replaced, not yet its key) is skipped for the one read
+// last.
+func TestTLSClientCertificateReadAtEachHandshake(t *testing.T) {
+	certs, err := ledgertest.NewCerts("ingester")
+	require.NoError(t, err)
+	files, err := certs.WriteFiles(t.TempDir())
+	require.NoError(t, err)
+	cfg, err := TLS(files.CA, files.ClientCert, files.ClientKey, "")
+	require.NoError(t, err)
+	require.NotNil(t, cfg.GetClientCertificate)
+	presented := func() []byte {
+		c, err := cfg.GetClientCertificate(&tls.CertificateRequestInfo{})
+		require.NoError(t, err)
+		require.NotNil(t, c)
+		return c.Certificate[0]
+	}
+	require.Equal(t, certs.Client.Certificate[0], presented())
+
+	next, certPEM, keyPEM, err := certs.Issue("ingester", x509.ExtKeyUsageClientAuth, nil, nil)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(files.ClientCert, certPEM, 0o644))
+	require.Equal(t, certs.Client.Certificate[0], presented(), "a certificate without its key is presented")
+	require.NoError(t, os.WriteFile(files.ClientKey, keyPEM, 0o600))
+	require.Equal(t, next.Certificate[0], presented(), "the rotated certificate is not presented")
+
+	_, err = TLS(files.CA, files.ClientCert, files.CA, "")
+	require.ErrorContains(t, err, "load client certificate", "a pair that cannot be loaded at start is an error")
 }
