@@ -151,7 +151,7 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	str(&c.oauthTokenURL, "oauth-token-url", "TXHISTORY_OAUTH_TOKEN_URL", "", "OAuth2 token endpoint for the client-credentials grant")
 	str(&c.oauthClientID, "oauth-client-id", "TXHISTORY_OAUTH_CLIENT_ID", "", "OAuth2 client id")
 	secretFile := ""
-	str(&secretFile, "oauth-client-secret-file", "TXHISTORY_OAUTH_CLIENT_SECRET_FILE", "", "file holding the OAuth2 client secret (else $"+conn.EnvClientSecret+")")
+	str(&secretFile, "oauth-client-secret-file", "TXHISTORY_OAUTH_CLIENT_SECRET_FILE", "", "file holding the OAuth2 client secret, read at start only: restart after rotating it (else $"+conn.EnvClientSecret+")")
 	str(&c.oauthAudience, "oauth-audience", "TXHISTORY_OAUTH_AUDIENCE", "", "OAuth2 audience parameter, e.g. https://daml.com/jwt/aud/participant/<id>")
 	str(&c.oauthScopes, "oauth-scopes", "TXHISTORY_OAUTH_SCOPES", "", "OAuth2 scopes, space-separated, e.g. daml_ledger_api")
 	fs.BoolVar(&c.oauthPlainTokenURL, "oauth-plaintext-token-url", envBool("oauth-plaintext-token-url", "TXHISTORY_OAUTH_PLAINTEXT_TOKEN_URL", false),

@@ -89,10 +89,35 @@ func run(args []string, lookupEnv func(string) (string, bool), logOut io.Writer,
 	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
 	d := &daemon{cfg: cfg, log: log, ready: ready}
 	if err := d.run(sigs); err != nil {
-		log.Error("ingestd: stopped by an error", "err", ingest.Redact(err.Error()))
+		log.Error("ingestd: stopped by an error", "err", ingest.Redact(cfg.explain(err).Error()))
 		return 1
 	}
 	return 0
+}
+
+// explain adds to err, the error the daemon stops with, which credential
+// to renew when one was refused. The participant's message does not say
+// (Canton's: "An error occurred. Please contact the operator …"), and the
+// secrets read at start are not read again: a supervisor restarting the
+// daemon before the credential is renewed meets the same refusal.
+func (c *config) explain(err error) error {
+	if !errors.Is(err, ledger.ErrUnauthenticated) {
+		return err
+	}
+	switch {
+	case c.oauthTokenURL != "":
+		// The token endpoint's refusal of the client reaches the call as
+		// UNAUTHENTICATED with its message (ledger.TokenEndpointError).
+		if msg := err.Error(); strings.Contains(msg, "OAuth2 token endpoint") && strings.Contains(msg, ": HTTP 4") {
+			return fmt.Errorf("%w; the token endpoint refused client %s (its secret, or the audience or scopes asked for): the client secret ($%s or -oauth-client-secret-file) is read only at start: once they agree with the identity provider, restart", err, c.oauthClientID, conn.EnvClientSecret)
+		}
+		return err
+	case c.tokenFile != "":
+		return fmt.Errorf("%w; the participant refused the token in -token-file %s (expired, and not renewed in the file?): once the file holds a valid token, restart", err, c.tokenFile)
+	case c.token != "":
+		return fmt.Errorf("%w; the participant refused the token of $%s (expired?), which is never renewed: set a valid one and restart, or use -token-file with a process that renews it, or OAuth2 (-oauth-token-url)", err, conn.EnvToken)
+	}
+	return fmt.Errorf("%w; the participant asks for a token and none is configured: use OAuth2 (-oauth-token-url), -token-file or $%s", err, conn.EnvToken)
 }
 
 type daemon struct {
