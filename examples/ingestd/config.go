@@ -139,7 +139,7 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	str(&instruments, "instruments", "TXHISTORY_INSTRUMENTS", "",
 		"comma-separated instruments the exchange supports, each id@admin (e.g. Amulet@DSO::1220…): only their holdings and transfers are booked, another instrument's are ignored (tokenstd.Config.Instruments); empty: every instrument, and anyone who creates one can halt ingestion with malformed data of it")
 	dsnFile := ""
-	str(&dsnFile, "dsn-file", conn.EnvDSNFile, "", "file holding the PostgreSQL connection string (else $"+conn.EnvDSN+")")
+	str(&dsnFile, "dsn-file", conn.EnvDSNFile, "", "file holding the PostgreSQL connection string, read at start only: restart after rotating its password (else $"+conn.EnvDSN+")")
 	fs.BoolVar(&c.plaintext, "plaintext", envBool("plaintext", "TXHISTORY_PLAINTEXT", false), "connect to the participant without TLS (loopback only!) ($TXHISTORY_PLAINTEXT)")
 	str(&c.tlsCA, "tls-ca", "TXHISTORY_TLS_CA", "", "PEM file of the CA that signed the participant's certificate (default: system roots); read at start only")
 	str(&c.tlsCert, "tls-cert", "TXHISTORY_TLS_CERT", "", "PEM client certificate for mutual TLS; read again at every connection, so a rotated one needs no restart")

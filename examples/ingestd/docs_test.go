@@ -289,6 +289,7 @@ func TestOperationsQuotesMessages(t *testing.T) {
 		{"standby: another ingester holds the schema's lock", goSource(t, "metrics")},
 		{`"ingestd: catching up"`, goSource(t, "examples/ingestd")},
 		{`"ingestd: tailing"`, goSource(t, "examples/ingestd")},
+		{"PostgreSQL refused the DSN's password", goSource(t, "examples/ingestd")},
 	} {
 		q := strings.Trim(c.quote, `"`)
 		require.True(t, strings.Contains(doc, q) || strings.Contains(doc, "`"+strings.TrimPrefix(q, "ingest: ")+"`") ||

@@ -101,6 +101,10 @@ func run(args []string, lookupEnv func(string) (string, bool), logOut io.Writer,
 // secrets read at start are not read again: a supervisor restarting the
 // daemon before the credential is renewed meets the same refusal.
 func (c *config) explain(err error) error {
+	var pqe *pq.Error
+	if errors.As(err, &pqe) && pqe.Code == "28P01" { // invalid_password
+		return fmt.Errorf("%w; PostgreSQL refused the DSN's password: the DSN ($%s or -dsn-file) is read only at start: after a password rotation, update it there and restart", err, conn.EnvDSN)
+	}
 	if !errors.Is(err, ledger.ErrUnauthenticated) {
 		return err
 	}
