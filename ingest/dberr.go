@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/cantonx/txhistory/ledger"
 	"github.com/lib/pq"
 )
 
@@ -67,17 +68,24 @@ func IsTransientDBError(err error) bool {
 // deploymentFault reports whether err is PostgreSQL's refusal of a
 // statement for what the database lacks or forbids, whatever the data: a
 // table, column, function or schema that does not exist, a missing grant,
-// a syntax error (SQLSTATE classes 42 and 3F). A Handler's statement
-// refused so would refuse every transaction alike: it is a mistake of the
-// deployment (a schema set in one place and not another, a migration not
-// run), not a transaction to set aside.
+// a syntax error (SQLSTATE classes 42 and 3F); or a refusal of who asks: a
+// login PostgreSQL refused (class 28: a password rotated under a pool of
+// the Handler's own), a participant that refused the Handler's client its
+// token, its rights or its certificate (ledger.IsAuth). A Handler's call
+// refused so would be refused for every transaction alike: it is a mistake
+// of the deployment (a schema set in one place and not another, a
+// migration not run, a credential not renewed), not a transaction to set
+// aside.
 func deploymentFault(err error) bool {
+	if ledger.IsAuth(err) {
+		return true
+	}
 	var pqe *pq.Error
 	if !errors.As(err, &pqe) {
 		return false
 	}
 	switch pqe.Code.Class() {
-	case "42", "3F":
+	case "42", "3F", "28":
 		return true
 	}
 	return false

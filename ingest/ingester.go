@@ -145,8 +145,10 @@ type Config struct {
 	// PoisonHalt: stop with an error naming it. PoisonSetAside records it in
 	// the review_transaction table and continues; not when the Handler's
 	// statement was refused for what the database lacks or forbids
-	// (SQLSTATE classes 42 and 3F: a missing table, schema or grant), which
-	// would refuse every transaction alike: Run stops, naming the first. A
+	// (SQLSTATE classes 42 and 3F: a missing table, schema or grant), nor
+	// when a credential of its own was refused (a PostgreSQL login, class
+	// 28; a participant's ledger.IsAuth), which would refuse every
+	// transaction alike: Run stops, naming the first. A
 	// message the client cannot take at all (ledger.ErrMessageRejected:
 	// larger than the client's MaxRecvMsgSize, or not a protobuf message)
 	// stops Run under either policy, naming the checkpoint: there is no
