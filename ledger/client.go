@@ -98,7 +98,9 @@ func (f TokenFunc) Token(ctx context.Context) (string, error) { return f(ctx) }
 type Endpoint struct {
 	// Target is the gRPC target, usually "host:port".
 	Target string
-	// TLS configures TLS (set Certificates for mutual TLS). Nil means
+	// TLS configures TLS (set Certificates for mutual TLS, or
+	// GetClientCertificate to read a client certificate rotated in its
+	// files again at each handshake, as examples/ingestd does). Nil means
 	// plaintext, which is refused unless Insecure is set.
 	TLS *tls.Config
 	// Insecure allows plaintext, for loopback and tests. Tokens are then sent
