@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cantonx/txhistory/proto/gen/adminv30"
@@ -151,6 +152,8 @@ type Client struct {
 	updates   pb.UpdateServiceClient
 	state     pb.StateServiceClient
 	parties   adminv30.PartyManagementServiceClient
+	// closed is set by Close: what fails after it is ErrClientClosed.
+	closed atomic.Bool
 }
 
 // Dial creates a Client. Connections are established lazily, on the first call.
@@ -344,8 +347,14 @@ func (s *invalidatingStream) RecvMsg(m any) error {
 
 func (b bearer) RequireTransportSecurity() bool { return b.secure }
 
-// Close closes the connections that Dial opened.
+// Close closes the connections that Dial opened. Calls that fail after it,
+// and the streams it ends, fail with ErrClientClosed, which no retry fixes
+// (gRPC reports a closed connection as CANCELED, as it does a stream a
+// participant or a proxy cancelled). Closing again does nothing.
 func (c *Client) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
 	var errs []error
 	if c.conn != nil {
 		errs = append(errs, c.conn.Close())
@@ -414,6 +423,7 @@ func (r UpdatesRequest) Proto() *pb.GetUpdatesRequest {
 type UpdateStream struct {
 	stream grpc.ServerStreamingClient[pb.GetUpdatesResponse]
 	cancel context.CancelFunc
+	closed *atomic.Bool // the Client's
 	begin  int64
 	last   int64
 	frame  wireFrame    // the last message's bytes (frameCodec)
@@ -438,13 +448,13 @@ func (c *Client) Updates(ctx context.Context, r UpdatesRequest) (*UpdateStream, 
 	st, err := c.updates.GetUpdates(ctx, r.Proto(), grpc.ForceCodecV2(newFrameCodec()))
 	if err != nil {
 		cancel()
-		return nil, streamErr(r.BeginExclusive, err)
+		return nil, streamErr(&c.closed, r.BeginExclusive, err)
 	}
-	return &UpdateStream{stream: st, cancel: cancel, begin: r.BeginExclusive, last: r.BeginExclusive, dec: newWireDecoder()}, nil
+	return &UpdateStream{stream: st, cancel: cancel, closed: &c.closed, begin: r.BeginExclusive, last: r.BeginExclusive, dec: newWireDecoder()}, nil
 }
 
-func streamErr(begin int64, err error) error {
-	mapped := mapError("GetUpdates", err)
+func streamErr(closed *atomic.Bool, begin int64, err error) error {
+	mapped := callError(closed, "GetUpdates", err)
 	var ae *APIError
 	if errors.As(mapped, &ae) && ae.ErrorID == IDParticipantPrunedDataAccessed {
 		return prunedError(begin, ae)
@@ -464,7 +474,7 @@ func (s *UpdateStream) Recv() (Update, error) {
 		if err == io.EOF {
 			return Update{}, io.EOF
 		}
-		return Update{}, streamErr(s.begin, err)
+		return Update{}, streamErr(s.closed, s.begin, err)
 	}
 	u, unmarshalErr, err := s.dec.decode(s.frame.b)
 	if unmarshalErr != nil {
@@ -477,7 +487,7 @@ func (s *UpdateStream) Recv() (Update, error) {
 	s.frame.release()
 	if unmarshalErr != nil {
 		// As gRPC does when its codec fails: the stream ends with the error.
-		s.err = streamErr(s.begin, unmarshalErr)
+		s.err = streamErr(nil, s.begin, unmarshalErr)
 		s.cancel()
 		return Update{}, s.err
 	}
@@ -513,7 +523,7 @@ func (s *UpdateStream) Close() { s.cancel() }
 func (c *Client) LedgerEnd(ctx context.Context) (int64, error) {
 	r, err := c.state.GetLedgerEnd(ctx, &pb.GetLedgerEndRequest{})
 	if err != nil {
-		return 0, mapError("GetLedgerEnd", err)
+		return 0, callError(&c.closed, "GetLedgerEnd", err)
 	}
 	return r.GetOffset(), nil
 }
@@ -528,7 +538,7 @@ type PrunedOffsets struct {
 func (c *Client) PrunedOffsets(ctx context.Context) (PrunedOffsets, error) {
 	r, err := c.state.GetLatestPrunedOffsets(ctx, &pb.GetLatestPrunedOffsetsRequest{})
 	if err != nil {
-		return PrunedOffsets{}, mapError("GetLatestPrunedOffsets", err)
+		return PrunedOffsets{}, callError(&c.closed, "GetLatestPrunedOffsets", err)
 	}
 	return PrunedOffsets{
 		ParticipantPrunedUpToInclusive:          r.GetParticipantPrunedUpToInclusive(),
@@ -541,7 +551,7 @@ func (c *Client) PrunedOffsets(ctx context.Context) (PrunedOffsets, error) {
 func (c *Client) UpdateByID(ctx context.Context, updateID string, f Filter) (*Transaction, error) {
 	r, err := c.updates.GetUpdateById(ctx, &pb.GetUpdateByIdRequest{UpdateId: updateID, UpdateFormat: f.UpdateFormat()})
 	if err != nil {
-		return nil, mapError("GetUpdateById", err)
+		return nil, callError(&c.closed, "GetUpdateById", err)
 	}
 	t := r.GetTransaction()
 	if t == nil {
@@ -564,7 +574,7 @@ func (c *Client) HighestOffsetByTimestamp(ctx context.Context, synchronizerID st
 		SynchronizerId: synchronizerID, Timestamp: timestamppb.New(t), Force: force,
 	})
 	if err != nil {
-		return 0, mapError("GetHighestOffsetByTimestamp", err)
+		return 0, callError(&c.closed, "GetHighestOffsetByTimestamp", err)
 	}
 	return r.GetLedgerOffset(), nil
 }

@@ -284,3 +284,40 @@ func TestReceiveWindow(t *testing.T) {
 		require.ErrorContains(t, err, "ReceiveWindow", "window %d", w)
 	}
 }
+
+// TestClientClosed: the calls of a closed Client, and a stream it had open,
+// fail with ErrClientClosed, which is not retryable; closing again is nil.
+func TestClientClosed(t *testing.T) {
+	p, err := ledgertest.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s, err := c.Updates(ctx, ledger.UpdatesRequest{Filter: ledger.Filter{Parties: []string{"alice::1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.LedgerEnd(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := s.Recv(); !errors.Is(err, ledger.ErrClientClosed) || ledger.IsRetryable(err) {
+		t.Errorf("Recv of a stream the Close ended: %v", err)
+	}
+	if _, err := c.LedgerEnd(ctx); !errors.Is(err, ledger.ErrClientClosed) || ledger.IsRetryable(err) {
+		t.Errorf("LedgerEnd after Close: %v", err)
+	}
+	if _, err := c.UpdateByID(ctx, "upd-1", ledger.Filter{Parties: []string{"alice::1"}}); !errors.Is(err, ledger.ErrClientClosed) {
+		t.Errorf("UpdateByID after Close: %v", err)
+	}
+}

@@ -36,5 +36,6 @@
 // ErrUnauthenticated, ...). A pruned begin offset is a *PrunedError naming the
 // earliest available offset. IsRetryable says whether a retry can help:
 // never for authentication or permission failures, nor for a TLS handshake
-// that failed on a certificate or on a plaintext endpoint (ErrTLS).
+// that failed on a certificate or on a plaintext endpoint (ErrTLS), nor for a
+// call through a Client after its Close (ErrClientClosed).
 package ledger

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -203,6 +204,21 @@ func (e *PrunedError) Is(target error) bool { return target == ErrPruned }
 // connection, an unexpected EOF). Retryable.
 var ErrStreamBroken = errors.New("ledger: update stream broken")
 
+// ErrClientClosed is the error of a call made through a Client after its
+// Close, or of a stream that Close ended. Not retryable: no participant can be
+// reached through a closed Client.
+var ErrClientClosed = errors.New("ledger: client closed")
+
+// callError is mapError for a call of a Client: once closed (closed set,
+// nil for none), its failures are ErrClientClosed, where gRPC says CANCELED
+// as for a stream the participant cancelled.
+func callError(closed *atomic.Bool, op string, err error) error {
+	if closed != nil && closed.Load() && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %s: %v", ErrClientClosed, op, err)
+	}
+	return mapError(op, err)
+}
+
 // mapError turns a gRPC error into an *APIError (or *PrunedError). Context
 // errors pass through unchanged. grpc-go reports the cancellation of the
 // caller's own context as a status CANCELED, which cannot be told from a
@@ -274,7 +290,8 @@ func prunedError(begin int64, ae *APIError) *PrunedError {
 // unavailability, broken streams, an offset beyond the ledger end, an expired
 // token or stale stream authorisation. Authentication and permission failures
 // (a refused TLS handshake included, ErrTLS), pruned offsets, invalid
-// arguments and unimplemented calls are not.
+// arguments, unimplemented calls and the calls of a closed Client
+// (ErrClientClosed) are not.
 func IsRetryable(err error) bool {
 	if err == nil || errors.Is(err, ErrTLS) || errors.Is(err, ErrMessageRejected) {
 		return false

@@ -93,7 +93,7 @@ func TestErrorIDFromMessageWithoutDetails(t *testing.T) {
 }
 
 func TestPrunedErrorNamesEarliestOffset(t *testing.T) {
-	err := streamErr(7, cantonStatus(t, codes.FailedPrecondition, IDParticipantPrunedDataAccessed, map[string]string{"earliest_offset": "120"}))
+	err := streamErr(nil, 7, cantonStatus(t, codes.FailedPrecondition, IDParticipantPrunedDataAccessed, map[string]string{"earliest_offset": "120"}))
 	var pe *PrunedError
 	require.ErrorAs(t, err, &pe)
 	require.Equal(t, int64(120), pe.EarliestOffset)
