@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -91,7 +92,8 @@ type Config struct {
 	// OnError is what to do with a transaction that cannot be parsed.
 	// Default Halt.
 	OnError ErrorPolicy
-	// Credit, if set, is called for every new deposit.
+	// Credit, if set, is called for every new deposit. One holding a nil
+	// func or pointer is refused.
 	Credit DepositCrediter
 	// Account maps a deposit's reason to an account; nil means
 	// DefaultAccount. It must be a pure function of the reason: Prepare
@@ -174,6 +176,9 @@ func NewHistory(cfg Config) (*History, error) {
 	}
 	if err := schema.ValidateName(cfg.Schema); err != nil {
 		return nil, fmt.Errorf("tokenstd: Config.Schema: %w", err)
+	}
+	if v := reflect.ValueOf(cfg.Credit); cfg.Credit != nil && (v.Kind() == reflect.Pointer || v.Kind() == reflect.Func) && v.IsNil() {
+		return nil, errors.New("tokenstd: Config.Credit holds a nil func or pointer")
 	}
 	if cfg.OnError != Halt && cfg.OnError != SetAside {
 		return nil, fmt.Errorf("tokenstd: Config.OnError: unknown policy %d", int(cfg.OnError))

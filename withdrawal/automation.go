@@ -75,7 +75,8 @@ const (
 // AutomationConfig configures an Automation. Zero fields take the
 // documented defaults.
 type AutomationConfig struct {
-	// Submitter puts transfers on the ledger. Required.
+	// Submitter puts transfers on the ledger. Required: one holding a nil
+	// func or pointer is refused.
 	Submitter Submitter
 	// PollInterval is the pause between rounds that found nothing to do, or
 	// while the gate is closed. Default 1s.
@@ -151,8 +152,8 @@ func NewAutomation(s *Store, cfg AutomationConfig) (*Automation, error) {
 	if s == nil {
 		return nil, errors.New("withdrawal: NewAutomation: nil store")
 	}
-	if cfg.Submitter == nil {
-		return nil, errors.New("withdrawal: AutomationConfig.Submitter is required")
+	if cfg.Submitter == nil || isNilHook(cfg.Submitter) {
+		return nil, errors.New("withdrawal: AutomationConfig.Submitter is required (it holds a nil func or pointer)")
 	}
 	cfg = cfg.WithDefaults()
 	if cfg.Logger == nil {

@@ -81,7 +81,8 @@ type ReconcilerConfig struct {
 	// the statement that takes the batch's lock, as it knows that hook
 	// reads and writes nothing; any hook set here, even
 	// RecoveryFunc(RecoverFromLedger), is called after the lock and its
-	// withdrawals stored with a statement of their own.
+	// withdrawals stored with a statement of their own. One holding a nil
+	// func or pointer is refused.
 	Recovery RecoveryHook
 	// OnAnomaly is called, in the batch's transaction, when the ledger
 	// contradicts the withdrawal records (see Anomaly). An error aborts the
@@ -95,7 +96,9 @@ type ReconcilerConfig struct {
 	// batch's entries from it rather than reading them back from
 	// token_history (one statement fewer per batch), and fails a batch the
 	// History handler has not handled first: a chain in the wrong order.
-	// Without it, the entries are read from the table.
+	// Without it, the entries are read from the table. A nil
+	// *tokenstd.History (of a NewHistory whose error was ignored) is
+	// refused.
 	History WrittenEntries
 	// Logger defaults to the store's.
 	Logger *slog.Logger
@@ -173,6 +176,9 @@ var _ ingest.Handler = (*Reconciler)(nil)
 func NewReconciler(s *Store, cfg ReconcilerConfig) (*Reconciler, error) {
 	if s == nil {
 		return nil, errors.New("withdrawal: NewReconciler: nil store")
+	}
+	if isNilHook(cfg.History) || isNilHook(cfg.Recovery) {
+		return nil, errors.New("withdrawal: NewReconciler: ReconcilerConfig.History or Recovery holds a nil pointer or func")
 	}
 	if h, ok := cfg.History.(interface{ Classifier() tokenstd.Classifier }); ok && !sameInstruments(h.Classifier().Instruments, s.cfg.Instruments) {
 		return nil, fmt.Errorf("withdrawal: NewReconciler: the History's Instruments %v differ from the store's Config.Instruments %v: give both the same list (a withdrawal of an instrument History ignores would expire and be refunded though paid)",

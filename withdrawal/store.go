@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"reflect"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -75,7 +76,8 @@ type Config struct {
 	// exchange gives all its withdrawal ids, keeps unrelated transfers out
 	// of the withdrawal records.
 	IsWithdrawalID func(id string) bool
-	// Refunder, if set, credits user funds back (see Refunder).
+	// Refunder, if set, credits user funds back (see Refunder). One holding
+	// a nil func or pointer is refused.
 	Refunder Refunder
 	// Synchronizer is the synchronizer whose ingested record time is the
 	// clock for trecTgt and tSafe, for withdrawals that name none. Default
@@ -165,6 +167,9 @@ func NewStore(db *sqlx.DB, cfg Config) (*Store, error) {
 	if err := schema.ValidateName(cfg.Schema); err != nil {
 		return nil, fmt.Errorf("withdrawal: Config.Schema: %w", err)
 	}
+	if isNilHook(cfg.Refunder) {
+		return nil, errors.New("withdrawal: Config.Refunder holds a nil func or pointer")
+	}
 	if cfg.Synchronizer != "" && len(cfg.Synchronizers) > 0 {
 		return nil, errors.New("withdrawal: set Config.Synchronizer or Config.Synchronizers, not both")
 	}
@@ -187,6 +192,15 @@ func NewStore(db *sqlx.DB, cfg Config) (*Store, error) {
 		holdings: q(tokenstd.HoldingTable), history: q(tokenstd.HistoryTable),
 		review: q(tokenstd.ReviewTable), instructions: q(tokenstd.InstructionTable),
 	}, nil
+}
+
+// isNilHook reports whether h, a hook of the exchange's, holds a nil
+// pointer or func (a RefundFunc of a function left unset, the nil History
+// of a constructor whose error was ignored): the constructors refuse it
+// rather than panic when it is first called.
+func isNilHook(h any) bool {
+	v := reflect.ValueOf(h)
+	return h != nil && (v.Kind() == reflect.Pointer || v.Kind() == reflect.Func) && v.IsNil()
 }
 
 // DB returns the store's database.
