@@ -68,16 +68,17 @@ func IsTransientDBError(err error) bool {
 // deploymentFault reports whether err is PostgreSQL's refusal of a
 // statement for what the database lacks or forbids, whatever the data: a
 // table, column, function or schema that does not exist, a missing grant,
-// a syntax error (SQLSTATE classes 42 and 3F); or a refusal of who asks: a
+// a syntax error (SQLSTATE classes 42 and 3F); a refusal of who asks: a
 // login PostgreSQL refused (class 28: a password rotated under a pool of
 // the Handler's own), a participant that refused the Handler's client its
-// token, its rights or its certificate (ledger.IsAuth). A Handler's call
-// refused so would be refused for every transaction alike: it is a mistake
-// of the deployment (a schema set in one place and not another, a
-// migration not run, a credential not renewed), not a transaction to set
-// aside.
+// token, its rights or its certificate (ledger.IsAuth); or a Handler's
+// error marked ErrDeploymentFault. A Handler's call refused so would be
+// refused for every transaction alike: it is a mistake of the deployment (a
+// schema set in one place and not another, a migration not run, a
+// credential not renewed, handlers chained in the wrong order), not a
+// transaction to set aside.
 func deploymentFault(err error) bool {
-	if ledger.IsAuth(err) {
+	if errors.Is(err, ErrDeploymentFault) || ledger.IsAuth(err) {
 		return true
 	}
 	var pqe *pq.Error

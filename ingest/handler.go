@@ -322,6 +322,14 @@ func (b *Batch) forMember(c chain, i int) *Batch {
 	return out
 }
 
+// ErrDeploymentFault marks (wrapped) a Handler's error that is a fault of
+// the deployment, not of the batch's transactions: one every transaction
+// would meet alike, such as handlers chained in the wrong order (the
+// withdrawal Reconciler's error then wraps it). Under PoisonSetAside such an
+// error is not set aside, as a statement refused for a table or grant the
+// database lacks is not: Run stops, naming the first transaction.
+var ErrDeploymentFault = errors.New("ingest: a fault of the deployment, not of the transaction")
+
 // transientHandlerError reports whether a Handler's (or Reader's) error is a
 // fault to retry rather than a rejection of its batch: a transient database
 // fault, or a retryable Ledger API error of a call the Handler made.

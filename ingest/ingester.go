@@ -147,8 +147,9 @@ type Config struct {
 	// statement was refused for what the database lacks or forbids
 	// (SQLSTATE classes 42 and 3F: a missing table, schema or grant), nor
 	// when a credential of its own was refused (a PostgreSQL login, class
-	// 28; a participant's ledger.IsAuth), which would refuse every
-	// transaction alike: Run stops, naming the first. A
+	// 28; a participant's ledger.IsAuth), nor when its error wraps
+	// ErrDeploymentFault (handlers chained in the wrong order), which would
+	// refuse every transaction alike: Run stops, naming the first. A
 	// message the client cannot take at all (ledger.ErrMessageRejected:
 	// larger than the client's MaxRecvMsgSize, or not a protobuf message)
 	// stops Run under either policy, naming the checkpoint: there is no

@@ -154,7 +154,7 @@ func (ing *Ingester) handleSplit(ctx context.Context, tx *sqlx.Tx, batch *Batch,
 	return ing.eachAlone(ctx, tx, batch, from, func(t *ledger.Transaction, herr error) error {
 		if deploymentFault(herr) {
 			// Not this transaction's fault: every one would be set aside.
-			return &handlerError{fmt.Errorf("ingest: handler failed on transaction %s at offset %d (batch offsets %d..%d) with a fault of the deployment, not of the transaction (a table, schema or grant its database lacks, a credential refused), so it is not set aside: %w",
+			return &handlerError{fmt.Errorf("ingest: handler failed on transaction %s at offset %d (batch offsets %d..%d) with a fault of the deployment, not of the transaction (a table, schema or grant its database lacks, a credential refused, handlers configured wrongly), so it is not set aside: %w",
 				t.UpdateID, t.Offset, batch.FromOffset, batch.ToOffset, herr)}
 		}
 		raw, _ := ledger.ReviewJSON(t.Proto()) // without, if it cannot be encoded

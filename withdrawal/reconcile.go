@@ -95,8 +95,10 @@ type ReconcilerConfig struct {
 	// Reconciler (a *tokenstd.History). The Reconciler then takes each
 	// batch's entries from it rather than reading them back from
 	// token_history (one statement fewer per batch), and fails a batch the
-	// History handler has not handled first: a chain in the wrong order.
-	// Without it, the entries are read from the table. A nil
+	// History handler has not handled first: a chain in the wrong order
+	// (an error wrapping ingest.ErrDeploymentFault, which stops ingestion
+	// under either poison policy). Without it, the entries are read from
+	// the table. A nil
 	// *tokenstd.History (of a NewHistory whose error was ignored) is
 	// refused.
 	History WrittenEntries
@@ -209,8 +211,8 @@ func (r *Reconciler) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Bat
 		if r.cfg.History != nil {
 			entries, ok := r.cfg.History.Written(b)
 			if !ok {
-				return fmt.Errorf("withdrawal: the History handler has not handled batch (offsets %d..%d) before the Reconciler: chain them as ingest.Handlers(history, reconciler)",
-					b.FromOffset, b.ToOffset)
+				return fmt.Errorf("withdrawal: the History handler has not handled batch (offsets %d..%d) before the Reconciler: chain them as ingest.Handlers(history, reconciler): %w",
+					b.FromOffset, b.ToOffset, ingest.ErrDeploymentFault)
 			}
 			outcomes = outcomesOf(entries)
 		} else {
