@@ -71,14 +71,15 @@ func IsTransientDBError(err error) bool {
 // a syntax error (SQLSTATE classes 42 and 3F); a refusal of who asks: a
 // login PostgreSQL refused (class 28: a password rotated under a pool of
 // the Handler's own), a participant that refused the Handler's client its
-// token, its rights or its certificate (ledger.IsAuth); or a Handler's
+// token, its rights or its certificate (ledger.IsAuth); a Handler's call
+// through a closed ledger.Client (ledger.ErrClientClosed); or a Handler's
 // error marked ErrDeploymentFault. A Handler's call refused so would be
 // refused for every transaction alike: it is a mistake of the deployment (a
 // schema set in one place and not another, a migration not run, a
 // credential not renewed, handlers chained in the wrong order), not a
 // transaction to set aside.
 func deploymentFault(err error) bool {
-	if errors.Is(err, ErrDeploymentFault) || ledger.IsAuth(err) {
+	if errors.Is(err, ErrDeploymentFault) || errors.Is(err, ledger.ErrClientClosed) || ledger.IsAuth(err) {
 		return true
 	}
 	var pqe *pq.Error

@@ -148,8 +148,9 @@ type Config struct {
 	// (SQLSTATE classes 42 and 3F: a missing table, schema or grant), nor
 	// when a credential of its own was refused (a PostgreSQL login, class
 	// 28; a participant's ledger.IsAuth), nor when its error wraps
-	// ErrDeploymentFault (handlers chained in the wrong order), which would
-	// refuse every transaction alike: Run stops, naming the first. A
+	// ErrDeploymentFault (handlers chained in the wrong order) or
+	// ledger.ErrClientClosed, which would refuse every transaction alike:
+	// Run stops, naming the first. A
 	// message the client cannot take at all (ledger.ErrMessageRejected:
 	// larger than the client's MaxRecvMsgSize, or not a protobuf message)
 	// stops Run under either policy, naming the checkpoint: there is no

@@ -11,6 +11,7 @@ import (
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/schema"
+	"github.com/jmoiron/sqlx"
 )
 
 // TestEmbedRunWithClosedClient: an exchange closes its ledger.Client (a
@@ -71,5 +72,45 @@ func TestEmbedRunWithClosedClient(t *testing.T) {
 	defer cancel()
 	if err := ing.Run(ctx2); err == nil || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Run with a closed client returned %v, want an error saying the client is closed", err)
+	}
+}
+
+// TestEmbedHandlerWithClosedClientUnderSetAside: a Handler that calls a
+// participant through a ledger.Client closed by mistake meets
+// ErrClientClosed for every transaction alike: a fault of the deployment,
+// which under PoisonSetAside stops Run rather than setting every
+// transaction aside.
+func TestEmbedHandlerWithClosedClientUnderSetAside(t *testing.T) {
+	ctx, db, p, client := embedRig(t)
+	w := &ledgertest.TokenWorld{}
+	for i := 0; i < 2; i++ {
+		if _, err := p.Append(w.Mint("treasury::1", "10")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = other.Close()
+	ing, err := ingest.New(db, client, ingest.Config{Parties: []string{"treasury::1"}, Poison: ingest.PoisonSetAside, EndOffset: p.LedgerEnd(),
+		Handler: ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
+			if len(b.Transactions) == 0 {
+				return nil
+			}
+			_, err := other.LedgerEnd(ctx)
+			return err
+		})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	runErr := ing.Run(runCtx)
+	if !errors.Is(runErr, ledger.ErrClientClosed) {
+		t.Errorf("Run returned %v, want the Handler's ErrClientClosed", runErr)
+	}
+	if aside, err := ing.SetAsideTransactions(ctx); err != nil || len(aside) > 0 {
+		t.Errorf("%d transactions set aside (%v) for the Handler's closed client", len(aside), err)
 	}
 }
