@@ -147,7 +147,10 @@ type Automation struct {
 // NewAutomation returns an Automation submitting the withdrawals of s. It
 // uses two of the Store's connections at a time (a submission's
 // transaction, and the record of the attempt beside it): a pool limited to
-// one is refused with ErrPoolTooSmall.
+// one is refused with ErrPoolTooSmall. A submission holding the first waits
+// at most PollInterval for the second, then fails its round (Run logs it
+// and tries again): a pool shared with an Ingester needs two connections
+// beside the Ingester's (its lock's, and one per batch).
 func NewAutomation(s *Store, cfg AutomationConfig) (*Automation, error) {
 	if s == nil {
 		return nil, errors.New("withdrawal: NewAutomation: nil store")
@@ -335,8 +338,23 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		return fmt.Errorf("withdrawal: a connection to record the submission of %q: %w", w.ID, err)
 	}
 	defer rec.Close()
+	// The transaction's connection, waited for no longer than PollInterval:
+	// holding rec meanwhile, the round would keep the pool's last
+	// connection for as long as ctx lives when nothing gives one back (a
+	// pool of two shared with an Ingester, whose lock holds the other).
+	wctx, cancel := context.WithTimeout(ctx, a.cfg.PollInterval)
+	own, err := a.s.db.Connx(wctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("none free within %v of the %d the pool allows: the Automation needs two beside what else uses the pool (an Ingester's lock and batches)",
+				a.cfg.PollInterval, a.s.db.Stats().MaxOpenConnections)
+		}
+		return fmt.Errorf("withdrawal: a second connection to submit %q: %w", w.ID, err)
+	}
+	defer own.Close()
 	handed := false // the participant accepted w's transfer
-	err = a.s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = inTxOn(ctx, own, func(tx *sqlx.Tx) error {
 		g, err := a.s.readGate(ctx, tx, true)
 		if err != nil {
 			return err

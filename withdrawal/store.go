@@ -212,7 +212,14 @@ func (s *Store) Config() Config { return s.cfg }
 // inTx runs fn in a transaction of its own: committed if fn returns nil,
 // rolled back otherwise (a panic or runtime.Goexit in fn included).
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	return inTxOn(ctx, s.db, fn)
+}
+
+// inTxOn is inTx on db: the store's pool, or a connection taken from it.
+func inTxOn(ctx context.Context, db interface {
+	BeginTxx(context.Context, *sql.TxOptions) (*sqlx.Tx, error)
+}, fn func(tx *sqlx.Tx) error) error {
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return fmt.Errorf("withdrawal: begin: %w", err)
 	}
