@@ -10,6 +10,7 @@ import (
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
 )
@@ -112,5 +113,16 @@ func TestEmbedHandlerWithClosedClientUnderSetAside(t *testing.T) {
 	}
 	if aside, err := ing.SetAsideTransactions(ctx); err != nil || len(aside) > 0 {
 		t.Errorf("%d transactions set aside (%v) for the Handler's closed client", len(aside), err)
+	}
+}
+
+// TestEmbedNewRefusesNilClient: New refuses a nil source; the nil
+// *ledger.Client of a Dial whose error was ignored is one too, rather than
+// an Ingester whose Run panics.
+func TestEmbedNewRefusesNilClient(t *testing.T) {
+	db := pgtest.NewDB(t)
+	var client *ledger.Client
+	if _, err := ingest.New(db, client, ingest.Config{Parties: []string{"treasury::1"}}); err == nil {
+		t.Fatal("New accepted a nil *ledger.Client")
 	}
 }
