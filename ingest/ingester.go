@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -301,13 +302,16 @@ type Ingester struct {
 
 // New creates an Ingester reading from src into db. The schema must have been
 // migrated (schema.Migrate) by this build: Run refuses one at another
-// version (schema.CheckCurrent).
+// version (schema.CheckCurrent). A nil db or src, a nil *ledger.Client
+// included, is refused.
 func New(db *sqlx.DB, src Source, cfg Config) (*Ingester, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if db == nil || src == nil {
+	// A nil *ledger.Client (of a Dial whose error was ignored) is no
+	// source either.
+	if v := reflect.ValueOf(src); db == nil || src == nil || (v.Kind() == reflect.Pointer && v.IsNil()) {
 		return nil, errors.New("ingest: nil database or source")
 	}
 	cps, err := checkpoint.NewStore(cfg.Schema)

@@ -112,7 +112,7 @@ func Packages(ctx context.Context, db sqlx.QueryerContext, p Participant, since 
 	if len(opts.Parties) == 0 {
 		return nil, errors.New("recovery: PackageOptions.Parties is empty: name the party ingestion reads")
 	}
-	if db == nil || p == nil {
+	if isNil(db) || isNil(p) {
 		return nil, errors.New("recovery: nil database or participant")
 	}
 	dd, err := dedup.NewStore(opts.Schema)

@@ -236,7 +236,7 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	if db == nil || p == nil {
+	if isNil(db) || isNil(p) {
 		return nil, errors.New("recovery: nil database or participant")
 	}
 	cps, err := checkpoint.NewStore(opts.Schema)

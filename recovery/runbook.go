@@ -38,7 +38,7 @@ type Runbook struct {
 // (applied if rb.Apply). It stops at the first step that fails, with that
 // step's error.
 func (rb *Runbook) Run(ctx context.Context) (*Rewind, error) {
-	if rb.DB == nil || rb.Participant == nil {
+	if rb.DB == nil || isNil(rb.Participant) {
 		return nil, errors.New("recovery: Runbook: nil database or participant")
 	}
 	out := rb.Out
