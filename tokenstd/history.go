@@ -208,8 +208,8 @@ func (h *History) Classifier() Classifier {
 	return c
 }
 
-// Balances returns the treasury's balances from the holding set; see
-// Balances.
+// Balances returns the treasury's balances, the sums of its live holdings
+// in the holding table of the History's schema (what Balances reads).
 func (h *History) Balances(ctx context.Context, q sqlx.QueryerContext) (map[Instrument]decimal.Decimal, error) {
 	return Balances(ctx, q, h.cfg.Schema)
 }

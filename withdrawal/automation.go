@@ -123,7 +123,8 @@ type Round struct {
 // is closed. Run one Automation per Integration DB; a second one (a
 // rolling deploy) does not submit a withdrawal the first is submitting (a
 // transaction-level advisory lock per withdrawal), but each keeps its own
-// order of failed withdrawals.
+// order of failed withdrawals. Make one with NewAutomation; the zero
+// Automation is not usable.
 type Automation struct {
 	s   *Store
 	cfg AutomationConfig

@@ -155,7 +155,8 @@ type WrittenEntries interface {
 //
 // Replaying a batch changes nothing: outcomes already applied are
 // recognised by their update id, expiry only touches open withdrawals, and
-// the Refunder and the RecoveryHook are only called for changes.
+// the Refunder and the RecoveryHook are only called for changes. Make one
+// with NewReconciler; the zero Reconciler is not usable.
 type Reconciler struct {
 	s   *Store
 	cfg ReconcilerConfig

@@ -138,7 +138,8 @@ func (c Config) WithDefaults() Config {
 
 // Store reads and writes the withdrawal tables of one schema. It is safe
 // for concurrent use. Every write has a form taking the caller's
-// transaction (XTx) and one running its own (X).
+// transaction (XTx) and one running its own (X). Make one with NewStore;
+// the zero Store is not usable.
 type Store struct {
 	db  *sqlx.DB
 	cfg Config
