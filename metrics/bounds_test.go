@@ -49,3 +49,12 @@ func TestInvalidNamespaceIsRefused(t *testing.T) {
 	require.Equal(t, 200, rec.Code)
 	require.Contains(t, rec.Body.String(), "\nexchange_tx:history_")
 }
+
+// A nil src (an Ingester's Stats method value taken from a nil *Ingester
+// is not nil, but a nil func is) made every scrape panic inside net/http,
+// which recovers it and answers nothing: the target looks down with no
+// reason logged by the service. Handler refuses it when it is built.
+func TestNilSourceIsRefused(t *testing.T) {
+	require.PanicsWithValue(t, "metrics: Handler: nil statistics source (src)",
+		func() { metrics.Handler(nil, metrics.Options{}) })
+}
