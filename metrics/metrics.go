@@ -133,8 +133,12 @@ func (o Options) withDefaults() Options {
 
 // Handler serves GET /metrics (Prometheus text format) and GET /healthz
 // (JSON, 200 or 503) for the statistics src returns, usually
-// Ingester.Stats. Other paths are 404. It is safe for concurrent use.
+// Ingester.Stats. Other paths are 404. It is safe for concurrent use. It
+// panics, when built, for a nil src or an invalid Options.Namespace.
 func Handler(src func() ingest.Stats, opts Options) http.Handler {
+	if src == nil {
+		panic("metrics: Handler: nil statistics source (src)")
+	}
 	opts = opts.withDefaults()
 	if !validNamespace(opts.Namespace) {
 		panic(fmt.Sprintf("metrics: Options.Namespace %q is not a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)", opts.Namespace))
