@@ -232,6 +232,26 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
+// negative refuses a negative value of a field whose zero means its
+// default (and which documents no meaning for a negative one), before
+// WithDefaults would take it for zero.
+func (c Config) negative() error {
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"MaxBatchSize", int64(c.MaxBatchSize)}, {"MaxBatchDelay", int64(c.MaxBatchDelay)},
+		{"MinBackoff", int64(c.MinBackoff)}, {"MaxBackoff", int64(c.MaxBackoff)},
+		{"LedgerEndPoll", int64(c.LedgerEndPoll)}, {"StreamBuffer", int64(c.StreamBuffer)},
+		{"StreamBufferBytes", int64(c.StreamBufferBytes)}, {"LockPoll", int64(c.LockPoll)},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("ingest: Config.%s is negative (%d): zero gives the default", f.name, f.v)
+		}
+	}
+	return nil
+}
+
 func (c Config) validate() error {
 	if len(c.Parties) == 0 {
 		return errors.New("ingest: Config.Parties is empty: name the treasury party")
@@ -303,8 +323,12 @@ type Ingester struct {
 // New creates an Ingester reading from src into db. The schema must have been
 // migrated (schema.Migrate) by this build: Run refuses one at another
 // version (schema.CheckCurrent). A nil db or src, a nil *ledger.Client
-// included, is refused.
+// included, is refused, as is a negative size, delay or interval in cfg
+// where zero means the default.
 func New(db *sqlx.DB, src Source, cfg Config) (*Ingester, error) {
+	if err := cfg.negative(); err != nil {
+		return nil, err
+	}
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
