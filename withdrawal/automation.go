@@ -73,7 +73,7 @@ const (
 )
 
 // AutomationConfig configures an Automation. Zero fields take the
-// documented defaults.
+// documented defaults; NewAutomation refuses negative ones.
 type AutomationConfig struct {
 	// Submitter puts transfers on the ledger. Required: one holding a nil
 	// func or pointer is refused.
@@ -158,6 +158,14 @@ func NewAutomation(s *Store, cfg AutomationConfig) (*Automation, error) {
 	}
 	if cfg.Submitter == nil || isNilHook(cfg.Submitter) {
 		return nil, errors.New("withdrawal: AutomationConfig.Submitter is required (it holds a nil func or pointer)")
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"PollInterval", int64(cfg.PollInterval)}, {"BatchSize", int64(cfg.BatchSize)}, {"SubmitTimeout", int64(cfg.SubmitTimeout)}} {
+		if f.v < 0 {
+			return nil, fmt.Errorf("withdrawal: AutomationConfig.%s is negative (%d): zero gives the default", f.name, f.v)
+		}
 	}
 	cfg = cfg.WithDefaults()
 	if cfg.Logger == nil {
