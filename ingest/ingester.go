@@ -166,8 +166,9 @@ type Config struct {
 	LockPoll time.Duration
 	// LockCheck is how often a running Ingester checks that the connection
 	// holding its lock is still there, which also keeps that otherwise idle
-	// connection from being closed by an idle timeout (PostgreSQL's
-	// idle_session_timeout, a proxy or firewall). If it is gone (a restart,
+	// connection from being closed by the idle timeout of a proxy or
+	// firewall (PostgreSQL's idle_session_timeout, whatever its value, is
+	// turned off for that session alone). If it is gone (a restart,
 	// pg_terminate_backend), the lock went with it: the Ingester ends its
 	// stream without committing more, takes the lock again (waiting, under
 	// LockWait, for an ingester that took it meanwhile) and resumes from the

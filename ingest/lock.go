@@ -54,6 +54,13 @@ func (ing *Ingester) acquireLock(ctx context.Context) (*instanceLock, error) {
 			var got bool
 			err = conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, lockClass, ing.cfg.Schema).Scan(&got)
 			if err == nil && got {
+				// The session sits idle holding the lock: an
+				// idle_session_timeout of the role or database
+				// (PostgreSQL 14 and later) would end it, and the lock
+				// with it. Off for this session only.
+				_, err = conn.ExecContext(ctx, `SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'idle_session_timeout'`)
+			}
+			if err == nil && got {
 				if logged {
 					ing.log.Info("ingest: took over the ingestion lock", "schema", ing.cfg.Schema)
 				}
