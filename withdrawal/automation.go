@@ -50,7 +50,9 @@ var ErrNoPreapproval = errors.New("withdrawal: the receiver has no transfer pre-
 // the withdrawal failed on its first attempt (see ErrNoPreapproval); any
 // other error leaves it requested, to be tried
 // again next round until its trecTgt passes. Submit runs while the
-// Automation holds the gate in share mode (Disable waits for it), under a
+// Automation holds the gate in share mode (Disable waits for it; the
+// transaction holding it turns idle_in_transaction_session_timeout off for
+// itself, so that the database's timeout cannot release it), under a
 // context bounded by AutomationConfig.SubmitTimeout, from one goroutine at
 // a time per Automation (its rounds run one at a time; two Automations
 // sharing a Submitter call it concurrently). A panic in Submit rolls the
@@ -364,6 +366,13 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 	defer own.Close()
 	handed := false // the participant accepted w's transfer
 	err = inTxOn(ctx, own, func(tx *sqlx.Tx) error {
+		// tx sits idle while the Submitter waits for the participant: an
+		// idle_in_transaction_session_timeout of the role or database
+		// would end its session, and the gate's share lock with it
+		// (Disable would not wait for the submission). Off for tx only.
+		if _, err := tx.ExecContext(ctx, `SELECT set_config('idle_in_transaction_session_timeout', '0', true)`); err != nil {
+			return fmt.Errorf("withdrawal: submitting %q: %w", w.ID, err)
+		}
 		g, err := a.s.readGate(ctx, tx, true)
 		if err != nil {
 			return err
