@@ -407,6 +407,14 @@ func (ing *Ingester) start(ctx context.Context, b *builder, early, split bool) (
 			_ = tx.Rollback()
 		}
 	}()
+	if early {
+		// tx waits, idle, for the batch before to commit: an
+		// idle_in_transaction_session_timeout of the role or database
+		// would end its session. Off for tx only.
+		if _, err := tx.ExecContext(ctx, `SELECT set_config('idle_in_transaction_session_timeout', '0', true)`); err != nil {
+			return nil, fmt.Errorf("ingest: begin batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
+		}
+	}
 	fresh, err := ing.dedup.ClaimTx(ctx, tx, b.txs)
 	if err != nil {
 		return nil, err

@@ -52,8 +52,9 @@
 // handler adds them, from what it wrote itself). HandleBatch, the
 // checkpoint and COMMIT of a batch run only after the batch before has
 // committed, so handlers see every earlier batch, as without the overlap
-// (batches run at READ COMMITTED, whatever the database's default);
-// the checkpoint's compare-and-set makes a batch fail rather than commit
+// (batches run at READ COMMITTED, whatever the database's default; a batch
+// begun early turns idle_in_transaction_session_timeout off for itself, as
+// it is idle while it waits); the checkpoint's compare-and-set makes a batch fail rather than commit
 // past one that did not. A batch that fails is committed again on its own,
 // and the next one started again after it. The overlap needs a third
 // connection (the ingestion lock holds one): with sql.DB.SetMaxOpenConns(2)
