@@ -277,12 +277,16 @@ func (s *Store) RewindTx(ctx context.Context, tx *sqlx.Tx, r Rewind) error {
 	return nil
 }
 
-// Rewinds returns the audit rows of past rewinds, oldest first.
+// Rewinds returns the audit rows of past rewinds, oldest first, times in UTC.
 func (s *Store) Rewinds(ctx context.Context, q sqlx.QueryerContext) ([]RewindRecord, error) {
 	var out []RewindRecord
 	err := sqlx.SelectContext(ctx, q, &out, `SELECT id, rewound_at, from_offset, to_offset, recovery_time, synchronizer_id, mode, note FROM `+s.rewind+` ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: read rewinds: %w", err)
+	}
+	for i := range out { // in UTC, whatever the session's TimeZone
+		out[i].RewoundAt = out[i].RewoundAt.UTC()
+		out[i].RecoveryTime.Time = out[i].RecoveryTime.Time.UTC()
 	}
 	return out, nil
 }

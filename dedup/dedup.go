@@ -131,12 +131,16 @@ type Ingested struct {
 }
 
 // Since returns the ingested updates with record time at or after t on any
-// synchronizer, in record time order (for reports after a restore).
+// synchronizer, in record time order (for reports after a restore), record
+// times in UTC.
 func (s *Store) Since(ctx context.Context, q sqlx.QueryerContext, t time.Time) ([]Ingested, error) {
 	var out []Ingested
 	err := sqlx.SelectContext(ctx, q, &out, `SELECT update_id, ledger_offset, record_time, synchronizer_id FROM `+s.table+` WHERE record_time >= $1 ORDER BY record_time, ledger_offset`, t)
 	if err != nil {
 		return nil, fmt.Errorf("dedup: list since %s: %w", t.Format(time.RFC3339Nano), err)
+	}
+	for i := range out { // in UTC, whatever the session's TimeZone
+		out[i].RecordTime = out[i].RecordTime.UTC()
 	}
 	return out, nil
 }

@@ -275,13 +275,21 @@ func (ing *Ingester) eachAlone(ctx context.Context, tx *sqlx.Tx, batch *Batch, f
 	return nil
 }
 
-// SetAsideTransactions lists the transactions waiting for review, oldest first.
+// SetAsideTransactions lists the transactions waiting for review, oldest
+// first, times in UTC.
 func (ing *Ingester) SetAsideTransactions(ctx context.Context) ([]SetAsideRecord, error) {
 	var out []SetAsideRecord
 	err := sqlx.SelectContext(ctx, ing.db, &out, `SELECT update_id, ledger_offset, record_time, synchronizer_id, error, coalesce(raw::text, '') AS raw, set_aside_at
 		FROM `+ing.review+` WHERE resolved_at IS NULL ORDER BY ledger_offset`)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: list set-aside transactions: %w", redactErr(err))
+	}
+	for i := range out { // in UTC, whatever the session's TimeZone
+		if rt := out[i].RecordTime; rt != nil {
+			utc := rt.UTC()
+			out[i].RecordTime = &utc
+		}
+		out[i].SetAsideAt = out[i].SetAsideAt.UTC()
 	}
 	return out, nil
 }
