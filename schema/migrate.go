@@ -84,7 +84,7 @@ type Applied struct {
 	// Name is the file name part after the version, "core" for 001_core.
 	Name string `db:"name"`
 	// AppliedAt is when the migration was committed (the transaction's start
-	// time, as given by now()).
+	// time, as given by now()), in UTC.
 	AppliedAt time.Time `db:"applied_at"`
 }
 
@@ -341,6 +341,9 @@ func Versions(ctx context.Context, q sqlx.QueryerContext, opts ...Option) ([]App
 	var out []Applied
 	if err := sqlx.SelectContext(ctx, q, &out, `SELECT version, name, applied_at FROM `+qTable+` ORDER BY version`); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("schema: reading %s: %w", qTable, err)
+	}
+	for i := range out {
+		out[i].AppliedAt = out[i].AppliedAt.UTC()
 	}
 	return out, nil
 }
