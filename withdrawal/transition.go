@@ -273,7 +273,7 @@ func (s *Store) ApplyOutcome(ctx context.Context, o Outcome) (w *Withdrawal, err
 // inside the caller's transaction, recording the transaction (update id,
 // offset, record time), the instruction, the transferred amount and the
 // fee (for a withdrawal pending acceptance, added to the fee its offer
-// burned); it releases the holding reservations and, for rejected, withdrawn,
+// and the steps that advanced its instruction burned); it releases the holding reservations and, for rejected, withdrawn,
 // expired and failed, calls the Refunder. A completed transfer of a
 // recovered withdrawal makes it recovered.
 //
@@ -299,12 +299,14 @@ func (s *Store) applyOutcome(ctx context.Context, tx *sqlx.Tx, o Outcome) (*With
 	}
 	if o.Status == StatusPendingAcceptance && o.Replaces != "" {
 		// The registry advanced the transfer: the withdrawal pending on the
-		// replaced instruction follows its successor, still pending.
+		// replaced instruction follows its successor, still pending, and
+		// what that step burned adds to its fee.
 		w, err := selectOne(ctx, tx, `UPDATE `+s.withdrawals+` SET updated_at = now(), instruction_cid = $3,
-				update_id = $4, ledger_offset = $5, record_time = $6, ledger_node_id = $7, ledger_synchronizer_id = $8
+				update_id = $4, ledger_offset = $5, record_time = $6, ledger_node_id = $7, ledger_synchronizer_id = $8,
+				fee = fee + $10
 			WHERE id = $1 AND status = $2 AND instruction_cid = $9
 			RETURNING `+columns, o.ID, string(StatusPendingAcceptance), o.InstructionCID, o.UpdateID, o.Offset,
-			normTime(o.RecordTime), o.NodeID, o.SynchronizerID, o.Replaces)
+			normTime(o.RecordTime), o.NodeID, o.SynchronizerID, o.Replaces, o.Fee.String())
 		if err != nil {
 			return nil, false, fmt.Errorf("withdrawal: moving %q to its instruction %s (replacing %s): %w", o.ID, o.InstructionCID, o.Replaces, err)
 		}

@@ -143,7 +143,8 @@ type Withdrawal struct {
 	LedgerSynchronizerID string `json:"ledger_synchronizer_id,omitempty"`
 	// Transferred is what the transfer moved as the ledger says, Fee what
 	// it cost the treasury beyond that (for a transfer instruction, what
-	// its offer burned, when it locked the funds, and what its outcome
+	// its offer burned, when it locked the funds, what each successor
+	// instruction the registry advanced it to burned, and what its outcome
 	// burned). Zero until the ledger showed it;
 	// Transferred is zero too while the instruction of a withdrawal is
 	// pending acceptance (its funds locked, still the treasury's) and for
