@@ -70,7 +70,8 @@ func IsTransientDBError(err error) bool {
 // table, column, function or schema that does not exist, a missing grant,
 // a syntax error (SQLSTATE classes 42 and 3F); a refusal of who asks: a
 // login PostgreSQL refused (class 28: a password rotated under a pool of
-// the Handler's own), a participant that refused the Handler's client its
+// the Handler's own; class 3D: a database its DSN names that the server
+// lacks), a participant that refused the Handler's client its
 // token, its rights or its certificate (ledger.IsAuth); a Handler's call
 // through a closed ledger.Client (ledger.ErrClientClosed); or a Handler's
 // error marked ErrDeploymentFault. A Handler's call refused so would be
@@ -87,7 +88,7 @@ func deploymentFault(err error) bool {
 		return false
 	}
 	switch pqe.Code.Class() {
-	case "42", "3F", "28":
+	case "42", "3F", "28", "3D":
 		return true
 	}
 	return false

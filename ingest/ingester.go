@@ -148,7 +148,8 @@ type Config struct {
 	// statement was refused for what the database lacks or forbids
 	// (SQLSTATE classes 42 and 3F: a missing table, schema or grant), nor
 	// when a credential of its own was refused (a PostgreSQL login, class
-	// 28; a participant's ledger.IsAuth), nor when its error wraps
+	// 28, or a database its DSN names that the server lacks, class 3D; a
+	// participant's ledger.IsAuth), nor when its error wraps
 	// ErrDeploymentFault (handlers chained in the wrong order) or
 	// ledger.ErrClientClosed, which would refuse every transaction alike:
 	// Run stops, naming the first. A
