@@ -601,9 +601,11 @@ func (x *exchange) printStatuses() error {
 }
 
 // ledgerWithdrawals classifies the whole ledger: withdrawal id → the update
-// that paid it out.
+// that paid it out, with the fee of every step of its transfer (an offer's
+// lock, the payment: what Withdrawal.Fee sums).
 func (x *exchange) ledgerWithdrawals() (map[string]tokenstd.Entry, error) {
 	out := map[string]tokenstd.Entry{}
+	fees := map[string]decimal.Decimal{}
 	set := tokenstd.NewHoldingSet()
 	for _, tx := range x.p.Transactions() {
 		entries, err := tokenstd.Classify(tx, treasury, set)
@@ -612,6 +614,9 @@ func (x *exchange) ledgerWithdrawals() (map[string]tokenstd.Entry, error) {
 		}
 		set.Apply(entries)
 		for _, e := range entries {
+			if e.WithdrawalID != "" {
+				fees[e.WithdrawalID] = fees[e.WithdrawalID].Add(e.Fee)
+			}
 			if e.Kind != tokenstd.KindWithdrawal {
 				continue
 			}
@@ -620,6 +625,10 @@ func (x *exchange) ledgerWithdrawals() (map[string]tokenstd.Entry, error) {
 			}
 			out[e.WithdrawalID] = e
 		}
+	}
+	for id, e := range out {
+		e.Fee = fees[id]
+		out[id] = e
 	}
 	return out, nil
 }
