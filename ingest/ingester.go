@@ -240,15 +240,16 @@ func (c Config) WithDefaults() Config {
 func (c Config) negative() error {
 	for _, f := range []struct {
 		name string
-		v    int64
+		neg  bool
+		v    any
 	}{
-		{"MaxBatchSize", int64(c.MaxBatchSize)}, {"MaxBatchDelay", int64(c.MaxBatchDelay)},
-		{"MinBackoff", int64(c.MinBackoff)}, {"MaxBackoff", int64(c.MaxBackoff)},
-		{"LedgerEndPoll", int64(c.LedgerEndPoll)}, {"StreamBuffer", int64(c.StreamBuffer)},
-		{"StreamBufferBytes", int64(c.StreamBufferBytes)}, {"LockPoll", int64(c.LockPoll)},
+		{"MaxBatchSize", c.MaxBatchSize < 0, c.MaxBatchSize}, {"MaxBatchDelay", c.MaxBatchDelay < 0, c.MaxBatchDelay},
+		{"MinBackoff", c.MinBackoff < 0, c.MinBackoff}, {"MaxBackoff", c.MaxBackoff < 0, c.MaxBackoff},
+		{"LedgerEndPoll", c.LedgerEndPoll < 0, c.LedgerEndPoll}, {"StreamBuffer", c.StreamBuffer < 0, c.StreamBuffer},
+		{"StreamBufferBytes", c.StreamBufferBytes < 0, c.StreamBufferBytes}, {"LockPoll", c.LockPoll < 0, c.LockPoll},
 	} {
-		if f.v < 0 {
-			return fmt.Errorf("ingest: Config.%s is negative (%d): zero gives the default", f.name, f.v)
+		if f.neg {
+			return fmt.Errorf("ingest: Config.%s is negative (%v): zero gives the default", f.name, f.v)
 		}
 	}
 	return nil

@@ -34,8 +34,12 @@ func TestNewRefusesNegativeSettings(t *testing.T) {
 		require.ErrorContains(t, err, "negative", name)
 	}
 	cfg := base
-	cfg.StallTimeout, cfg.MaxAttempts, cfg.LockCheck = -time.Second, -1, -time.Second
+	cfg.MaxBatchDelay = -time.Millisecond
 	_, err := ingest.New(db, client, cfg)
+	require.ErrorContains(t, err, "(-1ms)", "a duration is named as one")
+	cfg = base
+	cfg.StallTimeout, cfg.MaxAttempts, cfg.LockCheck = -time.Second, -1, -time.Second
+	_, err = ingest.New(db, client, cfg)
 	require.NoError(t, err, "negative StallTimeout, MaxAttempts and LockCheck have a documented meaning")
 	_, err = ingest.New(db, client, base)
 	require.NoError(t, err, "zero: the defaults")

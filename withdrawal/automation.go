@@ -163,10 +163,14 @@ func NewAutomation(s *Store, cfg AutomationConfig) (*Automation, error) {
 	}
 	for _, f := range []struct {
 		name string
-		v    int64
-	}{{"PollInterval", int64(cfg.PollInterval)}, {"BatchSize", int64(cfg.BatchSize)}, {"SubmitTimeout", int64(cfg.SubmitTimeout)}} {
-		if f.v < 0 {
-			return nil, fmt.Errorf("withdrawal: AutomationConfig.%s is negative (%d): zero gives the default", f.name, f.v)
+		neg  bool
+		v    any
+	}{
+		{"PollInterval", cfg.PollInterval < 0, cfg.PollInterval}, {"BatchSize", cfg.BatchSize < 0, cfg.BatchSize},
+		{"SubmitTimeout", cfg.SubmitTimeout < 0, cfg.SubmitTimeout},
+	} {
+		if f.neg {
+			return nil, fmt.Errorf("withdrawal: AutomationConfig.%s is negative (%v): zero gives the default", f.name, f.v)
 		}
 	}
 	cfg = cfg.WithDefaults()
