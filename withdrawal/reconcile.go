@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/internal/pglist"
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -418,12 +419,13 @@ func outcomesOf(entries []*tokenstd.Entry) []Outcome {
 // outcomes reads the withdrawal outcomes of the batch's transactions from
 // the history entries, in ledger order.
 func (s *Store) outcomes(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) ([]Outcome, error) {
-	ids := make(pq.StringArray, 0, len(b.Transactions))
+	ids := make([]string, 0, len(b.Transactions))
 	for _, t := range b.Transactions {
 		if t != nil {
 			ids = append(ids, t.UpdateID)
 		}
 	}
+	idList, idArg := pglist.Param(1, ids)
 	kinds := make(pq.StringArray, 0, len(outcomeStatus))
 	for _, k := range OutcomeKinds() {
 		kinds = append(kinds, string(k))
@@ -446,13 +448,21 @@ func (s *Store) outcomes(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) ([]O
 		Replaces     string    `db:"replaces"`
 		Meta         []byte    `db:"meta"`
 	}
-	err := tx.SelectContext(ctx, &rows, `SELECT update_id, node_id, kind, instrument_admin, instrument_id, ledger_offset,
-			record_time, synchronizer_id, transferred::text AS transferred, fee::text AS fee, receiver, counterparty,
-			withdrawal_id, instruction_cid, meta,
-			CASE WHEN kind = $3 THEN COALESCE((SELECT i.replaces FROM `+s.instructions+` i
+	// One index probe per update id, as tokenstd's look-ups: while
+	// token_history has no statistics (after a restore with pg_restore,
+	// during a catch-up's first minute) the planner costs update_id =
+	// ANY($1) over a batch's ids as a sequential scan of the whole table.
+	// OFFSET 0 keeps the lateral subquery from being flattened into a
+	// join, so it stays a parameterised index scan.
+	err := tx.SelectContext(ctx, &rows, `SELECT h.update_id, h.node_id, h.kind, h.instrument_admin, h.instrument_id,
+			h.ledger_offset, h.record_time, h.synchronizer_id, h.transferred::text AS transferred, h.fee::text AS fee,
+			h.receiver, h.counterparty, h.withdrawal_id, h.instruction_cid, h.meta,
+			CASE WHEN h.kind = $3 THEN COALESCE((SELECT i.replaces FROM `+s.instructions+` i
 				WHERE i.contract_id = h.instruction_cid), '') ELSE '' END AS replaces
-		FROM `+s.history+` h WHERE update_id = ANY($1) AND withdrawal_id <> '' AND kind = ANY($2)
-		ORDER BY ledger_offset, node_id, id`, ids, kinds, string(tokenstd.KindOfferOut))
+		FROM (SELECT DISTINCT unnest(`+idList+`)) AS u(id),
+			LATERAL (SELECT * FROM `+s.history+` WHERE update_id = u.id AND withdrawal_id <> '' AND kind = ANY($2)
+				OFFSET 0) AS h
+		ORDER BY h.ledger_offset, h.node_id, h.id`, idArg, kinds, string(tokenstd.KindOfferOut))
 	if err != nil {
 		return nil, fmt.Errorf("withdrawal: reading the history of batch (offsets %d..%d): %w", b.FromOffset, b.ToOffset, err)
 	}
