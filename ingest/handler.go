@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"runtime/debug"
 	"time"
 
+	"github.com/cantonx/txhistory/internal/nilcheck"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/jmoiron/sqlx"
 )
@@ -197,7 +197,7 @@ func hasNilHandler(h Handler) bool {
 	if h == nil {
 		return false
 	}
-	if v := reflect.ValueOf(h); (v.Kind() == reflect.Pointer || v.Kind() == reflect.Func) && v.IsNil() {
+	if nilcheck.Holds(h) {
 		return true
 	}
 	var c chain

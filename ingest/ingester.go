@@ -7,13 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cantonx/txhistory/checkpoint"
 	"github.com/cantonx/txhistory/dedup"
+	"github.com/cantonx/txhistory/internal/nilcheck"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
@@ -338,7 +338,7 @@ func New(db *sqlx.DB, src Source, cfg Config) (*Ingester, error) {
 	}
 	// A nil *ledger.Client (of a Dial whose error was ignored) is no
 	// source either.
-	if v := reflect.ValueOf(src); db == nil || src == nil || (v.Kind() == reflect.Pointer && v.IsNil()) {
+	if db == nil || src == nil || nilcheck.Holds(src) {
 		return nil, errors.New("ingest: nil database or source")
 	}
 	cps, err := checkpoint.NewStore(cfg.Schema)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"time"
 
 	"github.com/cantonx/txhistory/schema"
@@ -190,15 +189,4 @@ func (o Options) validate() error {
 		}
 	}
 	return nil
-}
-
-// isNil reports whether v is nil or holds a nil pointer: the nil
-// *ledger.Client (or *sqlx.DB) of a constructor whose error was ignored is
-// no participant (or database) either.
-func isNil(v any) bool {
-	if v == nil {
-		return true
-	}
-	rv := reflect.ValueOf(v)
-	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }

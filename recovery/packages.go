@@ -11,6 +11,7 @@ import (
 
 	"github.com/cantonx/txhistory/checkpoint"
 	"github.com/cantonx/txhistory/dedup"
+	"github.com/cantonx/txhistory/internal/nilcheck"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
@@ -112,7 +113,7 @@ func Packages(ctx context.Context, db sqlx.QueryerContext, p Participant, since 
 	if len(opts.Parties) == 0 {
 		return nil, errors.New("recovery: PackageOptions.Parties is empty: name the party ingestion reads")
 	}
-	if isNil(db) || isNil(p) {
+	if db == nil || p == nil || nilcheck.Holds(db) || nilcheck.Holds(p) {
 		return nil, errors.New("recovery: nil database or participant")
 	}
 	dd, err := dedup.NewStore(opts.Schema)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cantonx/txhistory/checkpoint"
 	"github.com/cantonx/txhistory/dedup"
+	"github.com/cantonx/txhistory/internal/nilcheck"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/jmoiron/sqlx"
 	"google.golang.org/grpc/codes"
@@ -236,7 +237,7 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	if isNil(db) || isNil(p) {
+	if db == nil || p == nil || nilcheck.Holds(db) || nilcheck.Holds(p) {
 		return nil, errors.New("recovery: nil database or participant")
 	}
 	cps, err := checkpoint.NewStore(opts.Schema)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/checkpoint"
+	"github.com/cantonx/txhistory/internal/nilcheck"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -38,7 +39,7 @@ type Runbook struct {
 // (applied if rb.Apply). It stops at the first step that fails, with that
 // step's error.
 func (rb *Runbook) Run(ctx context.Context) (*Rewind, error) {
-	if rb.DB == nil || isNil(rb.Participant) {
+	if rb.DB == nil || rb.Participant == nil || nilcheck.Holds(rb.Participant) {
 		return nil, errors.New("recovery: Runbook: nil database or participant")
 	}
 	out := rb.Out

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/internal/nilcheck"
 	"github.com/cantonx/txhistory/internal/pglist"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/schema"
@@ -177,7 +177,7 @@ func NewHistory(cfg Config) (*History, error) {
 	if err := schema.ValidateName(cfg.Schema); err != nil {
 		return nil, fmt.Errorf("tokenstd: Config.Schema: %w", err)
 	}
-	if v := reflect.ValueOf(cfg.Credit); cfg.Credit != nil && (v.Kind() == reflect.Pointer || v.Kind() == reflect.Func) && v.IsNil() {
+	if nilcheck.Holds(cfg.Credit) {
 		return nil, errors.New("tokenstd: Config.Credit holds a nil func or pointer")
 	}
 	if cfg.OnError != Halt && cfg.OnError != SetAside {

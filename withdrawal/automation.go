@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/internal/nilcheck"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -158,7 +159,7 @@ func NewAutomation(s *Store, cfg AutomationConfig) (*Automation, error) {
 	if s == nil {
 		return nil, errors.New("withdrawal: NewAutomation: nil store")
 	}
-	if cfg.Submitter == nil || isNilHook(cfg.Submitter) {
+	if cfg.Submitter == nil || nilcheck.Holds(cfg.Submitter) {
 		return nil, errors.New("withdrawal: AutomationConfig.Submitter is required (it holds a nil func or pointer)")
 	}
 	for _, f := range []struct {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/internal/nilcheck"
 	"github.com/cantonx/txhistory/internal/pglist"
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/jmoiron/sqlx"
@@ -181,7 +182,7 @@ func NewReconciler(s *Store, cfg ReconcilerConfig) (*Reconciler, error) {
 	if s == nil {
 		return nil, errors.New("withdrawal: NewReconciler: nil store")
 	}
-	if isNilHook(cfg.History) || isNilHook(cfg.Recovery) {
+	if nilcheck.Holds(cfg.History) || nilcheck.Holds(cfg.Recovery) {
 		return nil, errors.New("withdrawal: NewReconciler: ReconcilerConfig.History or Recovery holds a nil pointer or func")
 	}
 	if h, ok := cfg.History.(interface{ Classifier() tokenstd.Classifier }); ok && !sameInstruments(h.Classifier().Instruments, s.cfg.Instruments) {

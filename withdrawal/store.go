@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"reflect"
 	"slices"
 	"sync/atomic"
 	"time"
 
 	"github.com/cantonx/txhistory/checkpoint"
+	"github.com/cantonx/txhistory/internal/nilcheck"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/jmoiron/sqlx"
@@ -168,7 +168,7 @@ func NewStore(db *sqlx.DB, cfg Config) (*Store, error) {
 	if err := schema.ValidateName(cfg.Schema); err != nil {
 		return nil, fmt.Errorf("withdrawal: Config.Schema: %w", err)
 	}
-	if isNilHook(cfg.Refunder) {
+	if nilcheck.Holds(cfg.Refunder) {
 		return nil, errors.New("withdrawal: Config.Refunder holds a nil func or pointer")
 	}
 	if cfg.Synchronizer != "" && len(cfg.Synchronizers) > 0 {
@@ -193,15 +193,6 @@ func NewStore(db *sqlx.DB, cfg Config) (*Store, error) {
 		holdings: q(tokenstd.HoldingTable), history: q(tokenstd.HistoryTable),
 		review: q(tokenstd.ReviewTable), instructions: q(tokenstd.InstructionTable),
 	}, nil
-}
-
-// isNilHook reports whether h, a hook of the exchange's, holds a nil
-// pointer or func (a RefundFunc of a function left unset, the nil History
-// of a constructor whose error was ignored): the constructors refuse it
-// rather than panic when it is first called.
-func isNilHook(h any) bool {
-	v := reflect.ValueOf(h)
-	return h != nil && (v.Kind() == reflect.Pointer || v.Kind() == reflect.Func) && v.IsNil()
 }
 
 // DB returns the store's database.
