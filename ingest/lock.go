@@ -57,8 +57,14 @@ func (ing *Ingester) acquireLock(ctx context.Context) (*instanceLock, error) {
 				// The session sits idle holding the lock: an
 				// idle_session_timeout of the role or database
 				// (PostgreSQL 14 and later) would end it, and the lock
-				// with it. Off for this session only.
-				_, err = conn.ExecContext(ctx, `SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'idle_session_timeout'`)
+				// with it. Off for this session only. Not under ctx: the
+				// lock is taken, and a cancellation failing this
+				// statement would end the session to drop it, which
+				// PostgreSQL completes after Run has returned (a lock
+				// still seen held by the runbook's CheckStopped).
+				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				_, err = conn.ExecContext(sctx, `SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'idle_session_timeout'`)
+				cancel()
 			}
 			if err == nil && got {
 				if logged {
