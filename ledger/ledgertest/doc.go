@@ -144,6 +144,8 @@
 // Restore the ledger is the snapshot's, then the updates sequenced since are
 // recovered from the synchronizer with the same update ids and record times
 // but new offsets (WithOffsetShift), and open streams end with UNAVAILABLE.
+// WithSynchronizersFirst recovers some synchronizers' updates before the
+// others', as a participant recovering each synchronizer on its own may.
 // With WithCatchUp(true) the recovery waits for CatchUp, so the ledger end
 // and ProcessedRecordTime lag behind as on a participant still catching up;
 // transactions appended meanwhile queue behind the recovered ones.

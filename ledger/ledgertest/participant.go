@@ -694,6 +694,7 @@ func (f restoreOptionFunc) applyRestore(c *restoreConfig) { f(c) }
 type restoreConfig struct {
 	shift  int64
 	manual bool
+	first  []string
 }
 
 // WithOffsetShift sets how far the offsets of recovered updates move compared
@@ -711,6 +712,16 @@ func WithOffsetShift(n int64) RestoreOption {
 // recovered during Restore.
 func WithCatchUp(manual bool) RestoreOption {
 	return restoreOptionFunc(func(c *restoreConfig) { c.manual = manual })
+}
+
+// WithSynchronizersFirst makes the restored participant recover the updates
+// sequenced after the backup on the given synchronizers before those of the
+// others, in the order given (each synchronizer's updates keep their own
+// order). A participant recovers each synchronizer on its own, so it may
+// interleave the synchronizers differently under the new offsets than the
+// first time round. Default: the order they were first sequenced in.
+func WithSynchronizersFirst(ids ...string) RestoreOption {
+	return restoreOptionFunc(func(c *restoreConfig) { c.first = slices.Clone(ids) })
 }
 
 // Restore restores the participant from a backup, as in the validator node
@@ -751,6 +762,15 @@ func (p *Participant) Restore(s Snapshot, opts ...RestoreOption) {
 		if e.seq > s.seq {
 			p.pending = append(p.pending, e)
 		}
+	}
+	if len(rc.first) > 0 {
+		rank := func(e *entry) int {
+			if i := slices.Index(rc.first, e.sync); i >= 0 {
+				return i
+			}
+			return len(rc.first)
+		}
+		slices.SortStableFunc(p.pending, func(a, b *entry) int { return rank(a) - rank(b) })
 	}
 	p.jump = rc.shift
 	p.gen++

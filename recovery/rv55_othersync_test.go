@@ -1,0 +1,59 @@
+package recovery_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/recovery"
+	"github.com/stretchr/testify/require"
+)
+
+// A treasury on two synchronizers. After the node backup: b0 on the
+// default synchronizer, a1 on the other, b1 on the default one (the last
+// ingested transaction), then, with ingestion stopped, a deposit a2 on the
+// other synchronizer. The restored participant recovers the other
+// synchronizer first (each synchronizer is recovered on its own), so the new
+// offsets run a1, a2, b0, b1. offRecovery, looked up on b1's synchronizer
+// only, lies at b0 (or b1 in ModeUnique), above a2: the deposit was never
+// ingested and is skipped for good. Plan must look up the other
+// synchronizer too, as of the record time ingested there, and resume below
+// what came after it.
+func TestRecoveryDoesNotSkipAnotherSynchronizersTransaction(t *testing.T) {
+	for _, mode := range []recovery.Mode{recovery.ModeNonUnique, recovery.ModeUnique} {
+		for _, admin := range behaviours {
+			t.Run(string(mode)+"/"+admin.String(), func(t *testing.T) {
+				ctx := context.Background()
+				b := newBundle(t, ledgertest.WithAdminBehaviour(admin))
+				at := func(n int, sync string) *ledger.Transaction {
+					tx := step{n: n}.tx(time.Time{})
+					tx.SynchronizerID = sync
+					return tx
+				}
+				_, err := b.p.Append(at(1, ledgertest.DefaultSynchronizer), at(2, otherSynchronizer))
+				require.NoError(t, err)
+				backup := b.p.Backup()
+				_, err = b.p.Append(at(3, ledgertest.DefaultSynchronizer), at(4, otherSynchronizer), at(5, ledgertest.DefaultSynchronizer))
+				require.NoError(t, err)
+				ingestTo(t, b, b.p.LedgerEnd())
+				_, err = b.p.Append(at(6, otherSynchronizer)) // a2, after ingestion stopped
+				require.NoError(t, err)
+
+				b.p.Restore(backup, ledgertest.WithSynchronizersFirst(otherSynchronizer))
+				require.Less(t, offsetOf(t, b.p, "tx-00006"), offsetOf(t, b.p, "tx-00003"), "the restored participant did not reorder the synchronizers")
+
+				rw, err := recovery.Plan(ctx, b.db, b.client, options(mode))
+				require.NoError(t, err)
+				require.NoError(t, recovery.Apply(ctx, b.db, rw))
+				ingestTo(t, b, b.p.LedgerEnd())
+
+				h := readHistory(t, b.db)
+				require.Empty(t, h.Duplicates)
+				require.Equal(t, []string{"tx-00001", "tx-00002", "tx-00003", "tx-00004", "tx-00005", "tx-00006"}, updateIDs(h.Rows),
+					"a transaction of the other synchronizer was skipped: offRecovery %d (%s)", rw.To, rw)
+			})
+		}
+	}
+}
