@@ -174,8 +174,13 @@ func (s *Store) Since(ctx context.Context, q sqlx.QueryerContext, t time.Time) (
 // transaction before, which may lie beyond the retention: ids pruned after
 // it come back in the replay with record times behind those ingested, and
 // ingestion stops (ingest.ErrParticipantRestored) instead of applying them
-// again. Keep t before the oldest of the checkpoint's record times
-// (checkpoint.Checkpoint.RecordTimes, one per synchronizer) to rule that
+// again. The replay also reaches back before another synchronizer's
+// ingested record time when the restored participant numbered that
+// synchronizer's later transactions below the last ingested one (the
+// recovery package's Limits), and an id pruned there at exactly that
+// time is not behind it: it would be applied again. Keep t before the
+// oldest of the checkpoint's record times
+// (checkpoint.Checkpoint.RecordTimes, one per synchronizer) to rule both
 // out, at the cost of a seldom-used synchronizer holding pruning back.
 //
 // Finding that last transaction reads the rows before tRecovery: a prune

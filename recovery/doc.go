@@ -75,8 +75,9 @@
 //     still the one Plan read and no Ingester holds the lock.
 //   - After Apply, ingesting to the end leaves the database as if the node
 //     had never been restored: same update ids, same effects, no duplicate,
-//     no gap, when the treasury's transactions are on one synchronizer (see
-//     Limits).
+//     no gap, when the treasury's transactions are on one synchronizer, or
+//     when the restored participant interleaves the synchronizers as
+//     before (see Limits).
 //
 // # The validator node and the Integration DB both restored
 //
@@ -97,28 +98,36 @@
 //
 // # Limits
 //
-// The runbook looks up one synchronizer, the one of the last ingested
+// The runbook rewinds one synchronizer, the one of the last ingested
 // transaction, as the integration guide's runbook does. A restored
 // participant keeps each synchronizer's transactions in their order, but it
 // may interleave the transactions of different synchronizers differently
 // under the new offsets. With the treasury's transactions on several
 // synchronizers, two things can then happen to another synchronizer's
-// transactions. One already ingested may land above offRecovery: it is read
-// again and dedup drops it, though its record time lies behind the one
-// ingested for its synchronizer, if it comes before the last ingested
-// transaction in the replay (the Ingester tolerates that only there, and
-// ModeUnique, which resumes right after that transaction, has no replay; after
-// it, such a transaction stops ingestion with ingest.ErrParticipantRestored
-// rather than hide a transaction the new order put below). That needs
-// its dedup row: prune the dedup table no further than the oldest backup
-// that may be restored (dedup.Store.PruneBefore). One not
-// ingested yet may land at or below offRecovery: resuming after offRecovery
-// skips it, and nothing detects that. Plan therefore lists the
-// other synchronizers the Integration DB has record times for in
-// Rewind.OtherSynchronizers and String, and logs a warning; Runbook narrates
-// it and Apply's audit row names them. Synchronizers the participant is only
-// connected to appear as well (their record times come from
-// OffsetCheckpoints).
+// transactions. One not ingested yet may land at or below the look-up's
+// answer: Plan therefore also looks up each other synchronizer the
+// Integration DB has a record time tS for (Rewind.OtherSynchronizers), as
+// of tS − 1µs, and lowers offRecovery to that answer when it is lower, so
+// that resuming skips none of them. It does so only for a synchronizer the
+// participant has processed a record time after tS of: one it has not
+// (still catching up, no longer connected) has numbered none of its
+// transactions after tS yet, and those come after offRecovery. Lowered so,
+// offRecovery makes ModeUnique replay too, and Plan then needs the last
+// ingested update in the dedup table (ErrDedupMissing). One already
+// ingested may land above offRecovery: it is read again and dedup drops it,
+// though its record time lies behind the one ingested for its
+// synchronizer, if it comes before the last ingested transaction in the
+// replay (the Ingester tolerates that only there). After it, such a
+// transaction stops ingestion with ingest.ErrParticipantRestored rather
+// than hide a transaction the new order put below, and running the
+// runbook again plans the same rewind: the other synchronizers' record
+// times are not rewound. Both need the dedup rows: prune the dedup table
+// no further than the oldest backup that may be restored
+// (dedup.Store.PruneBefore). Plan lists the other synchronizers in
+// Rewind.OtherSynchronizers, String and Lookups, and logs a warning;
+// Runbook narrates it and Apply's audit row names them. Synchronizers the
+// participant is only connected to appear as well (their record times come
+// from OffsetCheckpoints).
 //
 // Plan needs the last ingested update on the restored participant: it
 // checks the look-up's answer against that update's offset. A last

@@ -77,8 +77,10 @@ type Rewind struct {
 	IngestedOffset int64
 	// OtherSynchronizers are the record times the Integration DB has
 	// reached on synchronizers other than SynchronizerID (from transactions
-	// and OffsetCheckpoints), sorted by id. The runbook neither looks them
-	// up nor rewinds them: see the package documentation, "Limits".
+	// and OffsetCheckpoints), sorted by id. Plan looks them up too, to keep
+	// offRecovery below their transactions after those times, but does
+	// not rewind their record times: see the package documentation,
+	// "Limits".
 	OtherSynchronizers []ledger.SynchronizerTime
 
 	// From the participant (runbook step 5).
@@ -92,8 +94,9 @@ type Rewind struct {
 	// To is offRecovery: ingestion resumes after it.
 	To int64
 	// PrunedUpTo, if not 0, is the participant's pruning offset, which
-	// was above the −1µs look-up's answer (ModeNonUnique): To was raised
-	// to it, as the participant cannot stream from below it.
+	// was above the −1µs look-up's answer (ModeNonUnique, or another
+	// synchronizer's): To was raised to it, as the participant cannot
+	// stream from below it.
 	PrunedUpTo int64
 	// LedgerEnd is the participant's ledger end when Plan finished.
 	LedgerEnd int64
@@ -121,7 +124,7 @@ func (r *Rewind) String() string {
 	fmt.Fprintf(&b, "last ingested transaction: update %s, tRecovery %s, synchronizer %s\n",
 		r.LastUpdateID, r.RecoveryTime.Format(time.RFC3339Nano), r.SynchronizerID)
 	for _, o := range r.OtherSynchronizers {
-		fmt.Fprintf(&b, "not rewound: synchronizer %s, ingested to record time %s (see the recovery package's Limits)\n",
+		fmt.Fprintf(&b, "not rewound: synchronizer %s, ingested to record time %s, looked up only to keep offRecovery below what came after it (see the recovery package's Limits)\n",
 			o.SynchronizerID, o.RecordTime.UTC().Format(time.RFC3339Nano))
 	}
 	ingested := "unknown (no longer in the dedup table)"
@@ -286,7 +289,7 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 	}
 	rw.OtherSynchronizers = otherSynchronizers(cp)
 	if ids := rw.otherIDs(); len(ids) > 0 {
-		opts.Logger.Warn("recovery: the Integration DB has record times of other synchronizers, which this runbook does not look up or rewind; check that none of the treasury's transactions on them is skipped",
+		opts.Logger.Warn("recovery: the Integration DB has record times of other synchronizers: offRecovery is kept below what the participant numbered after them, but their record times are not rewound; a transaction of theirs ingested before that the participant now numbers after the last ingested transaction stops ingestion (see the package's Limits)",
 			"synchronizer_id", rw.SynchronizerID, "other_synchronizers", strings.Join(ids, ","))
 	}
 
@@ -319,21 +322,31 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 				ErrUntrustedAnswer, rw.LookupTime.Format(time.RFC3339Nano), off, rw.LastUpdateID, rw.ParticipantOffset)
 		}
 		rw.To = off
-		if pv, ok := p.(prunedOffsetsReader); ok {
-			// The participant cannot stream from below its pruning
-			// offset. Everything up to it precedes the last ingested
-			// transaction (which it still serves) and was ingested, since
-			// pruning happens only at or below the checkpoint: resume
-			// there instead.
-			po, err := prunedOffsets(ctx, pv, opts)
-			if err != nil {
-				return nil, fmt.Errorf("recovery: read the participant's pruning offset: %w", err)
-			}
-			if pruned := po.ParticipantPrunedUpToInclusive; pruned > rw.To && pruned < rw.ParticipantOffset {
-				opts.Logger.Info("recovery: offRecovery is below the participant's pruning offset; resuming at the pruning offset",
-					"off_recovery", rw.To, "pruned_up_to", pruned, "last_update_id", rw.LastUpdateID, "participant_offset", rw.ParticipantOffset)
-				rw.PrunedUpTo, rw.To = pruned, pruned
-			}
+	}
+	if err := lowerForOtherSynchronizers(ctx, p, opts, rw); err != nil {
+		return nil, err
+	}
+	if rw.To < rw.ParticipantOffset && !claimed {
+		// Only ModeUnique gets here (ModeNonUnique refused above): another
+		// synchronizer's look-up put offRecovery below the last ingested
+		// transaction, which would be replayed without its dedup row.
+		return nil, fmt.Errorf("%w: the last ingested update %s (record time %s) is not in the dedup table, and another synchronizer's look-up puts offRecovery %d below it (at offset %d): it would be applied again",
+			ErrDedupMissing, cp.UpdateID, cp.RecordTime.Format(time.RFC3339Nano), rw.To, rw.ParticipantOffset)
+	}
+	if pv, ok := p.(prunedOffsetsReader); ok && rw.To < rw.ParticipantOffset {
+		// The participant cannot stream from below its pruning
+		// offset. Everything up to it precedes the last ingested
+		// transaction (which it still serves) and was ingested, since
+		// pruning happens only at or below the checkpoint: resume
+		// there instead.
+		po, err := prunedOffsets(ctx, pv, opts)
+		if err != nil {
+			return nil, fmt.Errorf("recovery: read the participant's pruning offset: %w", err)
+		}
+		if pruned := po.ParticipantPrunedUpToInclusive; pruned > rw.To && pruned < rw.ParticipantOffset {
+			opts.Logger.Info("recovery: offRecovery is below the participant's pruning offset; resuming at the pruning offset",
+				"off_recovery", rw.To, "pruned_up_to", pruned, "last_update_id", rw.LastUpdateID, "participant_offset", rw.ParticipantOffset)
+			rw.PrunedUpTo, rw.To = pruned, pruned
 		}
 	}
 	if end, err := p.LedgerEnd(ctx); err == nil {
@@ -530,6 +543,72 @@ func prunedOffsets(ctx context.Context, pv prunedOffsetsReader, opts Options) (l
 		select {
 		case <-ctx.Done():
 			return po, err
+		case <-time.After(opts.PollInterval):
+		}
+	}
+}
+
+// lowerForOtherSynchronizers lowers rw.To below the transactions of the
+// other synchronizers (rw.OtherSynchronizers) that were not ingested: a
+// restored participant recovers each synchronizer on its own, and may
+// number another synchronizer's transactions after its ingested record
+// time below offRecovery. For each one the participant has processed a
+// record time after the ingested one, tS, of, offRecovery becomes at most
+// the highest offset at or before tS − 1µs there (as ModeNonUnique does:
+// a transaction at tS not ingested yet is not skipped; those ingested are
+// dropped by dedup in the replay). One it has processed nothing after tS
+// of (still catching up, not connected, or left: its record time no
+// longer moves) has numbered none of its transactions after tS: they come
+// after the ledger end, so after offRecovery, and the replay does not
+// reach back to tS.
+func lowerForOtherSynchronizers(ctx context.Context, p Participant, opts Options, rw *Rewind) error {
+	force := rw.AdminAPI != Admin34
+	for _, o := range rw.OtherSynchronizers {
+		past := o.RecordTime.Add(time.Microsecond)
+		_, err := lookupRetrying(ctx, p, opts, o.SynchronizerID, past, false)
+		switch {
+		case err == nil, errors.Is(err, ledger.ErrNoExactRecordTime):
+			// processed past tS
+		case errors.Is(err, ledger.ErrUnprocessedTimestamp), errors.Is(err, ledger.ErrInvalidTimestamp), unknownSynchronizer(err):
+			// Not processed past tS (3.4 says so with every failure, and
+			// when nothing lies at or before it: nothing after it either).
+			rw.Lookups = append(rw.Lookups, Lookup{SynchronizerID: o.SynchronizerID, Time: past, Err: err})
+			continue
+		default:
+			return fmt.Errorf("recovery: look up %s, after the ingested record time, on synchronizer %s: %w", past.Format(time.RFC3339Nano), o.SynchronizerID, err)
+		}
+		t := o.RecordTime.Add(-time.Microsecond)
+		off, err := lookupRetrying(ctx, p, opts, o.SynchronizerID, t, force)
+		switch {
+		case err == nil:
+		case errors.Is(err, ledger.ErrInvalidTimestamp):
+			off = 0 // nothing at or before t (tS processed)
+		default:
+			return fmt.Errorf("recovery: look up the highest offset at or before %s on synchronizer %s (force=%t): %w", t.Format(time.RFC3339Nano), o.SynchronizerID, force, err)
+		}
+		rw.Lookups = append(rw.Lookups, Lookup{SynchronizerID: o.SynchronizerID, Time: t, Force: force, Offset: off, Err: err})
+		if off < rw.To {
+			opts.Logger.Info("recovery: another synchronizer's look-up lowers offRecovery",
+				"synchronizer_id", o.SynchronizerID, "record_time", o.RecordTime, "off_recovery", off, "was", rw.To)
+			rw.To = off
+		}
+	}
+	return nil
+}
+
+// lookupRetrying is one admin API look-up, retrying transient failures
+// until the deadline of Options.Timeout.
+func lookupRetrying(ctx context.Context, p Participant, opts Options, sync string, t time.Time, force bool) (int64, error) {
+	deadline := time.Now().Add(opts.Timeout)
+	for {
+		off, err := p.HighestOffsetByTimestamp(ctx, sync, t, force)
+		if err == nil || ctx.Err() != nil || !ledger.IsRetryable(err) || !time.Now().Before(deadline) {
+			return off, err
+		}
+		opts.Logger.Warn("recovery: look-up failed, retrying", "synchronizer_id", sync, "time", t, "err", err)
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
 		case <-time.After(opts.PollInterval):
 		}
 	}

@@ -360,7 +360,7 @@ func TestSeveralSynchronizersReplayWithoutDuplicate(t *testing.T) {
 	var narration strings.Builder
 	_, err = (&recovery.Runbook{DB: b.db, Participant: b.client, Options: options(recovery.ModeNonUnique), Out: &narration}).Run(ctx)
 	require.NoError(t, err, narration.String())
-	require.Contains(t, narration.String(), "warning: synchronizer "+other+" (ingested to record time "+ingested.UTC().Format(time.RFC3339Nano)+") is not looked up or rewound")
+	require.Contains(t, narration.String(), "warning: synchronizer "+other+" (ingested to record time "+ingested.UTC().Format(time.RFC3339Nano)+") is looked up, so that offRecovery lies below what came after it, but not rewound")
 	require.NoError(t, recovery.Apply(ctx, b.db, rw))
 	store, err := checkpoint.NewStore(schema.DefaultName)
 	require.NoError(t, err)

@@ -161,7 +161,7 @@ func (rb *Runbook) Run(ctx context.Context) (*Rewind, error) {
 	}
 	detail("offRecovery = %d (waited %s).", rw.To, rw.Waited.Round(time.Millisecond))
 	for _, o := range rw.OtherSynchronizers {
-		detail("warning: synchronizer %s (ingested to record time %s) is not looked up or rewound: check that the node's new offsets did not place a transaction of the treasury on it that was not ingested at or below offRecovery (the recovery package's Limits).",
+		detail("warning: synchronizer %s (ingested to record time %s) is looked up, so that offRecovery lies below what came after it, but not rewound: a transaction of the treasury on it ingested before that the node's new offsets place after the last ingested transaction stops ingestion with ErrParticipantRestored (the recovery package's Limits).",
 			o.SynchronizerID, o.RecordTime.UTC().Format(time.RFC3339Nano))
 	}
 

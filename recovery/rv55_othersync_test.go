@@ -57,3 +57,66 @@ func TestRecoveryDoesNotSkipAnotherSynchronizersTransaction(t *testing.T) {
 		}
 	}
 }
+
+// The other synchronizer was used before the node backup only, and the
+// participant has processed nothing of it since (it left it, say): it
+// numbered none of its transactions after the ingested record time, and
+// offRecovery stays where the last ingested transaction's synchronizer puts
+// it, rather than reach back to the other synchronizer's last transaction.
+func TestRecoveryIgnoresAQuietSynchronizer(t *testing.T) {
+	for _, admin := range behaviours {
+		t.Run(admin.String(), func(t *testing.T) {
+			ctx := context.Background()
+			b := newBundle(t, ledgertest.WithAdminBehaviour(admin))
+			at := func(n int, sync string) *ledger.Transaction {
+				tx := step{n: n}.tx(time.Time{})
+				tx.SynchronizerID = sync
+				return tx
+			}
+			_, err := b.p.Append(at(1, ledgertest.DefaultSynchronizer), at(2, otherSynchronizer), at(3, ledgertest.DefaultSynchronizer))
+			require.NoError(t, err)
+			backup := b.p.Backup()
+			_, err = b.p.Append(at(4, ledgertest.DefaultSynchronizer), at(5, ledgertest.DefaultSynchronizer))
+			require.NoError(t, err)
+			ingestTo(t, b, b.p.LedgerEnd())
+			b.p.Restore(backup)
+
+			rw, err := recovery.Plan(ctx, b.db, b.client, options(recovery.ModeNonUnique))
+			require.NoError(t, err)
+			require.Len(t, rw.OtherSynchronizers, 1)
+			require.Equal(t, offsetOf(t, b.p, "tx-00004"), rw.To, "%s", rw)
+			require.NoError(t, recovery.Apply(ctx, b.db, rw))
+			ingestTo(t, b, b.p.LedgerEnd())
+			h := readHistory(t, b.db)
+			require.Empty(t, h.Duplicates)
+			require.Equal(t, []string{"tx-00001", "tx-00002", "tx-00003", "tx-00004", "tx-00005"}, updateIDs(h.Rows))
+		})
+	}
+}
+
+// In ModeUnique a look-up of another synchronizer can put offRecovery
+// below the last ingested transaction, which is then replayed: without its
+// dedup row it would be applied again, and Plan refuses.
+func TestRecoveryUniqueLoweredNeedsTheDedupRow(t *testing.T) {
+	ctx := context.Background()
+	b := newBundle(t)
+	at := func(n int, sync string) *ledger.Transaction {
+		tx := step{n: n}.tx(time.Time{})
+		tx.SynchronizerID = sync
+		return tx
+	}
+	_, err := b.p.Append(at(1, ledgertest.DefaultSynchronizer), at(2, otherSynchronizer))
+	require.NoError(t, err)
+	backup := b.p.Backup()
+	_, err = b.p.Append(at(3, ledgertest.DefaultSynchronizer), at(4, otherSynchronizer), at(5, ledgertest.DefaultSynchronizer))
+	require.NoError(t, err)
+	ingestTo(t, b, b.p.LedgerEnd())
+	_, err = b.p.Append(at(6, otherSynchronizer))
+	require.NoError(t, err)
+	b.p.Restore(backup, ledgertest.WithSynchronizersFirst(otherSynchronizer))
+	_, err = b.db.Exec(`DELETE FROM txhistory.ingested_update WHERE update_id = 'tx-00005'`)
+	require.NoError(t, err)
+
+	_, err = recovery.Plan(ctx, b.db, b.client, options(recovery.ModeUnique))
+	require.ErrorIs(t, err, recovery.ErrDedupMissing)
+}
