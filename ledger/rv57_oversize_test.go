@@ -1,0 +1,45 @@
+package ledger_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/stretchr/testify/require"
+)
+
+// memoTx is a treasury transaction of one contract carrying memo.
+func memoTx(cid, memo string) *ledger.Transaction {
+	return &ledger.Transaction{Events: []ledger.Event{&ledger.CreatedEvent{
+		ContractID: cid, TemplateID: ledger.MustParseIdentifier("#pkg:Mod:T"),
+		CreateArguments: ledger.Record(nil, ledger.F("memo", ledger.Text(memo))),
+		WitnessParties:  []string{treasury}, Signatories: []string{treasury}}}}
+}
+
+// A transaction bigger than the client's MaxRecvMsgSize stops ingestion
+// until the limit is raised: the error must say which setting that is,
+// and where in the stream the message came, not only gRPC's "received
+// message larger than max", which reads like a refusal by the participant
+// (RESOURCE_EXHAUSTED is also its backpressure code).
+func TestOversizedMessageNamesTheLimitAndOffset(t *testing.T) {
+	p, err := ledgertest.New()
+	require.NoError(t, err)
+	defer p.Close()
+	_, err = p.Append(memoTx("00c1", "small"), memoTx("00c2", strings.Repeat("x", 4096)))
+	require.NoError(t, err)
+	c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}, MaxRecvMsgSize: 1024})
+	require.NoError(t, err)
+	defer c.Close()
+	s, err := c.Updates(context.Background(), ledger.UpdatesRequest{EndInclusive: 2, Filter: ledger.Filter{Parties: []string{treasury}}})
+	require.NoError(t, err)
+	u, err := s.Recv()
+	require.NoError(t, err)
+	require.Equal(t, int64(1), u.Offset())
+	_, err = s.Recv()
+	require.ErrorIs(t, err, ledger.ErrMessageRejected)
+	t.Logf("%v", err)
+	require.ErrorContains(t, err, "ledger.Config.MaxRecvMsgSize", "the error does not say which setting to raise")
+	require.ErrorContains(t, err, "after offset 1", "the error does not say where in the stream the message came")
+}
