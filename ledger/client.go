@@ -474,7 +474,7 @@ func (s *UpdateStream) Recv() (Update, error) {
 		if err == io.EOF {
 			return Update{}, io.EOF
 		}
-		return Update{}, streamErr(s.closed, s.begin, err)
+		return Update{}, limitHint(streamErr(s.closed, s.begin, err), s.last)
 	}
 	u, unmarshalErr, err := s.dec.decode(s.frame.b)
 	if unmarshalErr != nil {

@@ -98,14 +98,31 @@ type APIError struct {
 	ErrorID  string     // Canton error id, e.g. OFFSET_AFTER_LEDGER_END; empty if none was sent
 	Message  string     // the status message
 	Metadata map[string]string
-	err      error // the original status error
+	err      error  // the original status error
+	hint     string // what to do about it, if the client knows (limitHint)
 }
 
 func (e *APIError) Error() string {
 	if e.Is(ErrTLS) {
 		return fmt.Sprintf("ledger: %s: TLS handshake refused (%s): %s", e.Op, e.Code, e.Message)
 	}
+	if e.hint != "" {
+		return fmt.Sprintf("ledger: %s: %s: %s: %s", e.Op, e.Code, e.Message, e.hint)
+	}
 	return fmt.Sprintf("ledger: %s: %s: %s", e.Op, e.Code, e.Message)
+}
+
+// limitHint adds to err, if it is the client's refusal of a received
+// message larger than its limit, where in the stream the message came
+// (after offset after) and which setting raises the limit. grpc-go's own
+// words ("received message larger than max", RESOURCE_EXHAUSTED, the code
+// of a participant's backpressure too) say neither.
+func limitHint(err error, after int64) error {
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Code == codes.ResourceExhausted && ae.Is(ErrMessageRejected) {
+		ae.hint = fmt.Sprintf("the message after offset %d is larger than the client takes: raise ledger.Config.MaxRecvMsgSize", after)
+	}
+	return err
 }
 
 // Unwrap returns the underlying gRPC status error.
