@@ -2,12 +2,16 @@ package ledger_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
 )
 
 // memoTx is a treasury transaction of one contract carrying memo.
@@ -42,4 +46,42 @@ func TestOversizedMessageNamesTheLimitAndOffset(t *testing.T) {
 	t.Logf("%v", err)
 	require.ErrorContains(t, err, "ledger.Config.MaxRecvMsgSize", "the error does not say which setting to raise")
 	require.ErrorContains(t, err, "after offset 1", "the error does not say where in the stream the message came")
+}
+
+// A client made by NewClient on a connection of the caller's receives
+// what that connection allows: gRPC's default of 4 MiB unless the caller
+// set another, not DefaultMaxRecvMsgSize. A treasury's batch payout of a
+// thousand transfers in one transaction (6 MB) then stops ingestion, and
+// the error must name what to set on that connection, not the
+// ledger.Config that this client does not have.
+func TestNewClientOversizedMessageNamesTheConnectionLimit(t *testing.T) {
+	p, err := ledgertest.New()
+	require.NoError(t, err)
+	defer p.Close()
+	w := &ledgertest.TokenWorld{CantonIDs: true}
+	_, err = p.Append(w.Mint(treasury, "100000"))
+	require.NoError(t, err)
+	var ops []ledgertest.TokenOp
+	for i := range 1000 {
+		ops = append(ops, w.TransferOp(ledgertest.TransferSpec{Sender: treasury, Receiver: fmt.Sprintf("user%d::1220aa", i),
+			Amount: "1.5", Reason: fmt.Sprintf("wd-%d", i)}))
+	}
+	payout := w.Tx(ops...)
+	require.Greater(t, proto.Size(payout.Proto()), 4<<20)
+	_, err = p.Append(payout)
+	require.NoError(t, err)
+
+	conn, err := grpc.NewClient(p.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer conn.Close()
+	c := ledger.NewClient(conn, nil)
+	s, err := c.Updates(context.Background(), ledger.UpdatesRequest{EndInclusive: 2, Filter: ledger.Filter{Parties: []string{treasury}}})
+	require.NoError(t, err)
+	_, err = s.Recv()
+	require.NoError(t, err)
+	_, err = s.Recv()
+	require.ErrorIs(t, err, ledger.ErrMessageRejected)
+	t.Logf("%v", err)
+	require.ErrorContains(t, err, "grpc.MaxCallRecvMsgSize", "the error does not name the connection's limit")
+	require.NotContains(t, err.Error(), "ledger.Config.MaxRecvMsgSize", "the error names a setting this client does not have")
 }
