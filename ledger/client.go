@@ -186,7 +186,11 @@ func Dial(cfg Config) (*Client, error) {
 // NewClient wraps existing connections (for callers that manage their own
 // gRPC connections). admin may be nil. What Dial sets up on its connections
 // is then the caller's to set: TLS, the bearer token, keepalive pings
-// (KeepaliveTime) and the dropping of refused tokens (TokenInvalidator).
+// (KeepaliveTime), the dropping of refused tokens (TokenInvalidator) and
+// the limit on a received message,
+// grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(DefaultMaxRecvMsgSize)):
+// gRPC's own default, 4 MiB, is less than a treasury's transaction of a
+// thousand transfers, which would stop ingestion (ErrMessageRejected).
 func NewClient(conn, admin grpc.ClientConnInterface) *Client {
 	c := &Client{updates: pb.NewUpdateServiceClient(conn), state: pb.NewStateServiceClient(conn)}
 	if admin != nil {
@@ -430,6 +434,7 @@ type UpdateStream struct {
 	dec    *wireDecoder // decodes them (wire.go)
 	err    error        // a message that did not unmarshal ended the stream
 	size   int          // the size of the last message Recv returned an update of
+	dialed bool         // the Client's connection is Dial's (its MaxRecvMsgSize), not the caller's
 }
 
 // Updates opens the update stream. Errors at opening are reported by the
@@ -450,7 +455,8 @@ func (c *Client) Updates(ctx context.Context, r UpdatesRequest) (*UpdateStream, 
 		cancel()
 		return nil, streamErr(&c.closed, r.BeginExclusive, err)
 	}
-	return &UpdateStream{stream: st, cancel: cancel, closed: &c.closed, begin: r.BeginExclusive, last: r.BeginExclusive, dec: newWireDecoder()}, nil
+	return &UpdateStream{stream: st, cancel: cancel, closed: &c.closed, begin: r.BeginExclusive, last: r.BeginExclusive, dec: newWireDecoder(),
+		dialed: c.conn != nil}, nil
 }
 
 func streamErr(closed *atomic.Bool, begin int64, err error) error {
@@ -474,7 +480,7 @@ func (s *UpdateStream) Recv() (Update, error) {
 		if err == io.EOF {
 			return Update{}, io.EOF
 		}
-		return Update{}, limitHint(streamErr(s.closed, s.begin, err), s.last)
+		return Update{}, limitHint(streamErr(s.closed, s.begin, err), s.last, s.dialed)
 	}
 	u, unmarshalErr, err := s.dec.decode(s.frame.b)
 	if unmarshalErr != nil {
