@@ -128,6 +128,8 @@ type Config struct {
 	StreamBufferBytes int
 	// StallTimeout, if positive, reconnects a tailing stream that delivered
 	// nothing (not even an OffsetCheckpoint) for this long. Default 0: never.
+	// While reading waits for a commit to free StreamBufferBytes, the
+	// stream is not taken for stalled.
 	// A connection gone half-open needs no StallTimeout when the client
 	// was made by ledger.Dial with its default keepalive: its pings fail it
 	// (ledger.KeepaliveTime). A client from ledger.NewClient on a
@@ -848,6 +850,13 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 				}
 				continue
 			case <-stallC:
+				if budget.blocked() {
+					// Reading waits for a commit to free StreamBufferBytes
+					// (a transaction bigger than it commits alone): the
+					// stream is not silent, we are not reading it.
+					stall.Reset(ing.cfg.StallTimeout)
+					continue
+				}
 				if err := settle(); err != nil {
 					return progressed, err
 				}
@@ -1000,10 +1009,11 @@ var errCheckpointMoved = errors.New("ingest: the checkpoint moved while this ing
 // update's size before handing it on; the size is released when its batch
 // has committed. One goroutine acquires, one releases.
 type byteBudget struct {
-	mu    sync.Mutex
-	limit int
-	used  int
-	freed chan struct{} // a release happened (capacity 1: one waiter)
+	mu      sync.Mutex
+	limit   int
+	used    int
+	waiting bool          // acquire waits for a release
+	freed   chan struct{} // a release happened (capacity 1: one waiter)
 }
 
 func newByteBudget(limit int) *byteBudget {
@@ -1018,16 +1028,29 @@ func (b *byteBudget) acquire(ctx context.Context, n int) bool {
 		b.mu.Lock()
 		if b.used == 0 || b.used+n <= b.limit {
 			b.used += n
+			b.waiting = false
 			b.mu.Unlock()
 			return true
 		}
+		b.waiting = true
 		b.mu.Unlock()
 		select {
 		case <-b.freed:
 		case <-ctx.Done():
+			b.mu.Lock()
+			b.waiting = false
+			b.mu.Unlock()
 			return false
 		}
 	}
+}
+
+// blocked reports whether acquire is waiting for a release: reading waits
+// for a commit, not for the participant.
+func (b *byteBudget) blocked() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.waiting
 }
 
 func (b *byteBudget) release(n int) {
