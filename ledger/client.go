@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cantonx/txhistory/internal/nilcheck"
 	"github.com/cantonx/txhistory/proto/gen/adminv30"
 	pb "github.com/cantonx/txhistory/proto/gen/lapiv2"
 	"google.golang.org/grpc"
@@ -107,7 +108,8 @@ type Endpoint struct {
 	// Insecure allows plaintext, for loopback and tests. Tokens are then sent
 	// in clear text.
 	Insecure bool
-	// Tokens, if set, supplies a bearer token for every call.
+	// Tokens, if set, supplies a bearer token for every call. One holding
+	// a nil func or pointer is refused.
 	Tokens TokenSource
 }
 
@@ -202,6 +204,9 @@ func NewClient(conn, admin grpc.ClientConnInterface) *Client {
 func dial(ep Endpoint, cfg Config, what string) (*grpc.ClientConn, error) {
 	if ep.Target == "" {
 		return nil, fmt.Errorf("ledger: %s endpoint has no target", what)
+	}
+	if nilcheck.Holds(ep.Tokens) {
+		return nil, fmt.Errorf("ledger: %s endpoint %s: Tokens holds a nil func or pointer", what, ep.Target)
 	}
 	var opts []grpc.DialOption
 	switch {
