@@ -134,11 +134,11 @@ func (l *instanceLock) release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var unlocked bool
-	if err := l.conn.QueryRowContext(ctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, lockClass, l.schema).Scan(&unlocked); err != nil || !unlocked {
-		// Closing a sql.Conn returns its session to the pool, the lock
-		// with it if the unlock did not get through: end the session.
-		discardConn(l.conn)
-	}
+	_ = l.conn.QueryRowContext(ctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, lockClass, l.schema).Scan(&unlocked)
+	// Closing a sql.Conn returns its session to the pool, the lock with it
+	// if the unlock did not get through, and idle_session_timeout off
+	// (acquireLock) whether or not: end the session.
+	discardConn(l.conn)
 	l.conn.Close()
 }
 
