@@ -1388,9 +1388,14 @@ func (r *run) offer(e *Entry, in Instruction) {
 	r.fillInstruction(e, in)
 	if e.Reason == "" {
 		// The reason given in the offer's other metadata (extraArgs.meta,
-		// the result's): the instruction keeps it, so that whatever ends
-		// it carries the offer's reason.
+		// the result's), else in the instruction view's own meta (which
+		// the offer's metadata merges when no exercise created it): the
+		// instruction keeps it, so that whatever ends it carries the
+		// offer's reason, however the instruction was created.
 		e.Reason = e.Meta[MetaReason]
+		if e.Reason == "" {
+			e.Reason = in.Meta[MetaReason]
+		}
 		in.Reason = e.Reason
 		if _, ok := r.createdInstr[in.ContractID]; ok {
 			put(&r.createdInstr, in.ContractID, in)

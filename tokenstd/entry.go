@@ -114,9 +114,10 @@ type Entry struct {
 	// Reason is the transfer's reason metadata, verbatim: the merged
 	// metadata's (later wins) for a 1-step transfer. For a transfer
 	// instruction (the offer and whatever ends it) it is its transfer.meta's
-	// when that has one, so that an offer and its acceptance always carry
-	// the same reason, whatever later metadata says; Meta has the merged
-	// metadata.
+	// when that has one, else the offer's merged metadata's, else that of
+	// the instruction view's own meta, so that an offer and its acceptance
+	// always carry the same reason, whatever later metadata says; Meta has
+	// the merged metadata.
 	Reason string `json:"reason,omitempty"`
 	// Account is the deposit account taken from Reason, for KindDeposit
 	// and KindOfferIn.

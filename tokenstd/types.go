@@ -191,8 +191,8 @@ type Instruction struct {
 	// a choice on an earlier instruction of the same transfer.
 	Replaces string `json:"replaces,omitempty"`
 	// Reason is the offer's reason when its transfer.meta has none (taken
-	// from the offer's merged metadata), so that whatever ends the
-	// instruction carries the offer's reason.
+	// from the offer's merged metadata, else from the view's Meta), so
+	// that whatever ends the instruction carries the offer's reason.
 	Reason string `json:"reason,omitempty"`
 	// Created is where the instruction was created.
 	Created Position `json:"-"`
