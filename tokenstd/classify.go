@@ -1406,7 +1406,12 @@ func (r *run) offer(e *Entry, in Instruction) {
 	switch {
 	case in.Transfer.Sender == t:
 		e.Kind = KindOfferOut
-		e.WithdrawalID = e.Reason
+		if in.Transfer.Receiver != t {
+			// A transfer to itself is no withdrawal, as fillInstruction
+			// has it for whatever ends the instruction: an offer naming
+			// one would leave it pending acceptance for good.
+			e.WithdrawalID = e.Reason
+		}
 		e.Fee = e.Amount.Neg()
 	case in.Transfer.Receiver == t:
 		e.Kind = KindOfferIn

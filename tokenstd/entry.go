@@ -122,7 +122,8 @@ type Entry struct {
 	// Account is the deposit account taken from Reason, for KindDeposit
 	// and KindOfferIn.
 	Account string `json:"account,omitempty"`
-	// WithdrawalID is the reason of a transfer the treasury sent.
+	// WithdrawalID is the reason of a transfer the treasury sent to
+	// another party (none for a transfer to itself, offered or done).
 	WithdrawalID string `json:"withdrawal_id,omitempty"`
 	// InstructionCID is the transfer instruction concerned: the new one for
 	// offers, the consumed one for their outcomes.

@@ -85,7 +85,9 @@
 // instruction the treasury did not sign is not the treasury's, whatever its
 // view and reason say) and that reason passes Config.IsWithdrawalID (DefaultWithdrawalID: non-empty, no
 // surrounding white space or control characters, at most MaxIDLen bytes).
-// Treasury transfers to itself (merges) are not withdrawals. An exchange
+// Treasury transfers to itself (merges), and their transfer instructions,
+// are not withdrawals: a request to pay the treasury itself is never
+// completed, and ends (expired, or failed) with its refund. An exchange
 // that also pays from the treasury for other purposes should give its
 // withdrawal ids a recognisable form and check it in IsWithdrawalID; Create
 // refuses ids that fail it, so every request can be matched.
