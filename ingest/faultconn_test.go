@@ -32,6 +32,11 @@ type faultConnector struct {
 	// the statements executed (Exec) in its transaction: an error is what
 	// the caller gets instead of the reply, which was lost.
 	afterCommit func(execs []string) error
+	// afterQuery runs after each query (Query) that the server answered,
+	// with its text, before the caller reads the answer.
+	afterQuery func(query string)
+	// ping runs before each Ping (database/sql's PingContext).
+	ping func()
 }
 
 // withFaults returns a copy of b whose database connections go through fc,
@@ -89,13 +94,20 @@ func (f *faultConn) QueryContext(ctx context.Context, query string, args []drive
 			return nil, err
 		}
 	}
-	return f.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+	rows, err := f.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+	if err == nil && f.c.afterQuery != nil {
+		f.c.afterQuery(query)
+	}
+	return rows, err
 }
 
 // Ping, ResetSession and IsValid are lib/pq's: without them database/sql
 // takes every connection for alive (a PingContext on a terminated session
 // succeeds) and pools a broken one again.
 func (f *faultConn) Ping(ctx context.Context) error {
+	if f.c.ping != nil {
+		f.c.ping()
+	}
 	return f.Conn.(driver.Pinger).Ping(ctx)
 }
 
