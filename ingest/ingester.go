@@ -425,7 +425,11 @@ var ErrRunning = errors.New("ingest: Run called while this Ingester is already r
 // broken stream, a lost database connection — are retried with backoff; every
 // retry resumes from the committed checkpoint, so nothing is lost or applied
 // twice. Run called while another Run of the Ingester runs returns
-// ErrRunning at once, changing nothing of the one running.
+// ErrRunning at once, changing nothing of the one running. When Run
+// returns, however it returns, the ingestion lock is released (unlocked on
+// its session; one the database lost meanwhile goes when PostgreSQL ends
+// that session), so that recovery.CheckStopped or another Ingester run
+// right after finds ingestion stopped.
 func (ing *Ingester) Run(ctx context.Context) (err error) {
 	if !ing.running.CompareAndSwap(false, true) {
 		return ErrRunning

@@ -52,20 +52,18 @@ func (ing *Ingester) acquireLock(ctx context.Context) (*instanceLock, error) {
 		conn, err := ing.db.Conn(ctx)
 		if err == nil {
 			var got bool
-			err = conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, lockClass, ing.cfg.Schema).Scan(&got)
+			// Not under ctx (lockSessionCtx): the lock may be granted as
+			// ctx ends.
+			sctx, cancel := lockSessionCtx(ctx)
+			err = conn.QueryRowContext(sctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, lockClass, ing.cfg.Schema).Scan(&got)
 			if err == nil && got {
 				// The session sits idle holding the lock: an
 				// idle_session_timeout of the role or database
 				// (PostgreSQL 14 and later) would end it, and the lock
-				// with it. Off for this session only. Not under ctx: the
-				// lock is taken, and a cancellation failing this
-				// statement would end the session to drop it, which
-				// PostgreSQL completes after Run has returned (a lock
-				// still seen held by the runbook's CheckStopped).
-				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				// with it. Off for this session only.
 				_, err = conn.ExecContext(sctx, `SELECT set_config(name, '0', false) FROM pg_settings WHERE name = 'idle_session_timeout'`)
-				cancel()
 			}
+			cancel()
 			if err == nil && got {
 				if logged {
 					ing.log.Info("ingest: took over the ingestion lock", "schema", ing.cfg.Schema)
@@ -116,13 +114,24 @@ func (ing *Ingester) acquireLock(ctx context.Context) (*instanceLock, error) {
 
 var errStopped = errors.New("ingest: stopped")
 
+// lockSessionCtx is the context of a statement on the lock's session:
+// ctx's values and a timeout, not its cancellation. lib/pq ends the session
+// of a statement whose context ends while it runs, and with it the lock,
+// which PostgreSQL then drops only once it has ended the session: after
+// Run has returned, where a supervisor's next step (the runbook's
+// CheckStopped, recovery.Apply, another Ingester) would still find it
+// held. Run's deferred release unlocks it instead.
+func lockSessionCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+}
+
 // healthy reports whether the lock's connection (and so the lock) is still
 // there; a PostgreSQL restart drops it.
 func (l *instanceLock) healthy(ctx context.Context) bool {
 	if l == nil {
 		return true
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := lockSessionCtx(ctx)
 	defer cancel()
 	return l.conn.PingContext(ctx) == nil
 }
