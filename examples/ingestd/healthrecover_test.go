@@ -72,7 +72,7 @@ func TestHealthBackAfterADatabaseFaultOnAQuietLedger(t *testing.T) {
 	// It holds the lock again.
 	require.Eventually(t, func() bool {
 		var n int
-		_ = db.Get(&n, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted`)
+		_ = db.Get(&n, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
 		return n == 1
 	}, 20*time.Second, 20*time.Millisecond, logs.String())
 

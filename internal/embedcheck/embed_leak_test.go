@@ -75,7 +75,7 @@ func TestEmbedNoLeakAfterFatal(t *testing.T) {
 			t.Fatalf("%s: goroutines %d > %d\n%s", mode, g, base, buf[:runtime.Stack(buf, true)])
 		}
 		var locks int
-		if err := e.db.GetContext(e.ctx, &locks, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'`); err != nil {
+		if err := e.db.GetContext(e.ctx, &locks, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`); err != nil {
 			t.Fatal(err)
 		}
 		if locks != 0 {
