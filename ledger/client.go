@@ -120,7 +120,8 @@ type Config struct {
 	// Admin is the participant's admin API endpoint, needed only by the
 	// restore runbook. Empty Target: admin calls fail with ErrNoAdminAPI.
 	Admin Endpoint
-	// MaxRecvMsgSize limits one received message. Default DefaultMaxRecvMsgSize.
+	// MaxRecvMsgSize limits one received message. Default
+	// DefaultMaxRecvMsgSize; negative: refused.
 	MaxRecvMsgSize int
 	// ReceiveWindow is the HTTP/2 flow-control window, in bytes, that the
 	// client grants the participant on each stream and on the connection:
@@ -160,7 +161,10 @@ type Client struct {
 
 // Dial creates a Client. Connections are established lazily, on the first call.
 func Dial(cfg Config) (*Client, error) {
-	if cfg.MaxRecvMsgSize <= 0 {
+	if cfg.MaxRecvMsgSize < 0 {
+		return nil, fmt.Errorf("ledger: Config.MaxRecvMsgSize is negative (%d): zero gives the default, DefaultMaxRecvMsgSize", cfg.MaxRecvMsgSize)
+	}
+	if cfg.MaxRecvMsgSize == 0 {
 		cfg.MaxRecvMsgSize = DefaultMaxRecvMsgSize
 	}
 	switch {

@@ -139,7 +139,7 @@ type Options struct {
 	// step 4 (Packages) by it as well. Default TimeoutDefault (one hour).
 	Timeout time.Duration
 	// PollInterval is the pause between look-ups while waiting. Default
-	// PollIntervalDefault (two seconds).
+	// PollIntervalDefault (two seconds). Negative, as Timeout: refused.
 	PollInterval time.Duration
 	// Progress, if set, is called after every look-up that finds the
 	// participant not caught up yet, from Plan's goroutine.
@@ -150,7 +150,8 @@ type Options struct {
 	Note string
 }
 
-// WithDefaults returns a copy of o with empty fields filled.
+// WithDefaults returns a copy of o with empty (zero) fields filled. A
+// negative Timeout or PollInterval is kept: Plan and Runbook refuse it.
 func (o Options) WithDefaults() Options {
 	if o.Schema == "" {
 		o.Schema = schema.DefaultName
@@ -158,10 +159,10 @@ func (o Options) WithDefaults() Options {
 	if o.Mode == "" {
 		o.Mode = ModeNonUnique
 	}
-	if o.Timeout <= 0 {
+	if o.Timeout == 0 {
 		o.Timeout = TimeoutDefault
 	}
-	if o.PollInterval <= 0 {
+	if o.PollInterval == 0 {
 		o.PollInterval = PollIntervalDefault
 	}
 	if o.Logger == nil {
@@ -176,6 +177,12 @@ func (o Options) validate() error {
 	}
 	if _, err := ParseMode(string(o.Mode)); err != nil {
 		return err
+	}
+	if o.Timeout < 0 {
+		return fmt.Errorf("recovery: Options.Timeout is negative (%v): zero gives the default", o.Timeout)
+	}
+	if o.PollInterval < 0 {
+		return fmt.Errorf("recovery: Options.PollInterval is negative (%v): zero gives the default", o.PollInterval)
 	}
 	if o.AdminAPI < AdminAuto || o.AdminAPI > Admin35 {
 		return fmt.Errorf("recovery: unknown admin API behaviour %d", int(o.AdminAPI))

@@ -191,7 +191,7 @@ type RestoreProcedure struct {
 	// Now is the clock for the estimate of tSafe. Default time.Now.
 	Now func() time.Time
 	// PollInterval is how often step 3 reads the ingested record time.
-	// Default 1s.
+	// Default 1s. Negative, as ReportInterval: refused.
 	PollInterval time.Duration
 	// ReportInterval is how often step 3 logs while waiting (Progress is
 	// called on every poll). Default 10s.
@@ -200,6 +200,7 @@ type RestoreProcedure struct {
 	// before step 3 asks whether ingestion is running. Default
 	// RestoreStillDefault: a participant sends an offset checkpoint,
 	// which moves it, about once a minute while the treasury is idle.
+	// Negative: never ask.
 	StillAfter time.Duration
 	// Reason is written to the gate log with each change. Default
 	// "Integration DB restore".
@@ -232,13 +233,20 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	if p.Now == nil {
 		p.Now = time.Now
 	}
-	if p.PollInterval <= 0 {
+	if p.PollInterval < 0 || p.ReportInterval < 0 {
+		name, v := "PollInterval", p.PollInterval
+		if p.PollInterval >= 0 {
+			name, v = "ReportInterval", p.ReportInterval
+		}
+		return nil, fmt.Errorf("withdrawal: RestoreProcedure.%s is negative (%v): zero gives the default", name, v)
+	}
+	if p.PollInterval == 0 {
 		p.PollInterval = RestorePollDefault
 	}
-	if p.ReportInterval <= 0 {
+	if p.ReportInterval == 0 {
 		p.ReportInterval = RestoreReportDefault
 	}
-	if p.StillAfter <= 0 {
+	if p.StillAfter == 0 {
 		p.StillAfter = RestoreStillDefault
 	}
 	if p.Reason == "" {
@@ -452,7 +460,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			} else {
 				still = still.Round(time.Millisecond)
 			}
-			if !ingested.After(rep.TSafe) && still >= p.StillAfter {
+			if !ingested.After(rep.TSafe) && p.StillAfter > 0 && still >= p.StillAfter {
 				// A participant's offset checkpoints move it while the
 				// treasury is idle: standing still, ingestion is most likely
 				// stopped.
@@ -466,7 +474,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			}
 			if time.Since(lastLog) >= p.ReportInterval {
 				lastLog = time.Now()
-				if !ingested.After(rep.TSafe) && still >= p.StillAfter {
+				if !ingested.After(rep.TSafe) && p.StillAfter > 0 && still >= p.StillAfter {
 					p.Logger.Warn("withdrawal: restore procedure: still waiting for tSafe, and the ingested record time has not moved: is ingestion running?",
 						"tsafe", rep.TSafe, "ingested_record_time", ingested, "not_moved_for", still,
 						"waited", rep.Waited.Round(time.Millisecond))

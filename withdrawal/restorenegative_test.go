@@ -1,6 +1,9 @@
 package withdrawal_test
 
 import (
+	"context"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,4 +27,35 @@ func TestRestoreProcedureRefusesNegativeIntervals(t *testing.T) {
 	g, err := e.store.Gate(e.ctx)
 	require.NoError(t, err)
 	require.True(t, g.Enabled, "the gate was closed by a procedure refused for its settings")
+}
+
+// A negative StillAfter turns step 3's question whether ingestion is
+// running off: the ingested record time stands still, and the progress
+// goes on repeating it without asking.
+func TestRestoreProcedureNegativeStillAfterNeverAsks(t *testing.T) {
+	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	e.mint("10")
+	var mu sync.Mutex
+	var waits int
+	var asked []string
+	ctx, cancel := context.WithTimeout(e.ctx, 700*time.Millisecond)
+	defer cancel()
+	_, err := withdrawal.RestoreProcedure{Store: e.store, TSafe: e.world.Now().Add(time.Hour), PollInterval: 5 * time.Millisecond,
+		ReportInterval: 20 * time.Millisecond, StillAfter: -1, Logger: quietLog,
+		Progress: func(pr withdrawal.RestoreProgress) {
+			if pr.Step != withdrawal.StepWait || pr.Done {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			waits++
+			if strings.Contains(pr.Message, "has not moved") {
+				asked = append(asked, pr.Message)
+			}
+		}}.Run(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Greater(t, waits, 20, "step 3 reported too seldom to tell")
+	require.Empty(t, asked, "asked whether ingestion is running though StillAfter is negative")
 }
