@@ -121,7 +121,13 @@
 // transaction stops ingestion with ingest.ErrParticipantRestored rather
 // than hide a transaction the new order put below, and running the
 // runbook again plans the same rewind: the other synchronizers' record
-// times are not rewound. Both need the dedup rows: prune the dedup table
+// times are not rewound, and ingestion does not get past that
+// transaction (no way out is built). Letting it pass would be unsafe: the
+// same order is what a transaction of a synchronizer the Integration DB
+// has no record time for, numbered below offRecovery, looks like, and
+// Plan cannot look such a synchronizer up (the participant interface
+// does not list its synchronizers); with the other synchronizers' order
+// kept, such a transaction is skipped and nothing tells. Both need the dedup rows: prune the dedup table
 // no further than the oldest backup that may be restored
 // (dedup.Store.PruneBefore). Plan lists the other synchronizers in
 // Rewind.OtherSynchronizers, String and Lookups, and logs a warning;
