@@ -1,0 +1,94 @@
+package withdrawal_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/pgtest"
+	"github.com/cantonx/txhistory/withdrawal"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The treasury pays out on synchronizers A and B; the exchange names B on
+// the requests it sends there (Request.SynchronizerID), A being
+// Config.Synchronizer. The Integration DB is restored: its backup has a
+// withdrawal in flight on B (wd-restored), and the request of wd-lost,
+// written after the backup, is lost while its transfer commits on B before
+// tSafe. The participant publishes A's progress past tSafe before that
+// transfer. RestoreProcedure must not open the gate before B, the
+// synchronizer its restored withdrawals in flight use, has passed tSafe:
+// the user of wd-lost, whose debit the restore undid, could withdraw the
+// same funds again, and be paid twice.
+func TestRestoreGateWaitsForInFlightRequestsSynchronizer(t *testing.T) {
+	l := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
+	store, err := withdrawal.NewStore(l.db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog,
+		Synchronizer: ledgertest.DefaultSynchronizer})
+	require.NoError(t, err)
+	l.store = store
+	holdings := l.mintAndCatchUp("100", "100", "100")
+	l.p.AdvanceTime(syncB, l.now)
+	require.NoError(t, l.settle())
+
+	// In flight on B in the backup.
+	r := l.request("wd-restored", "40", holdings[1])
+	r.SynchronizerID = syncB
+	_, err = l.store.Create(l.ctx, r)
+	require.NoError(t, err)
+	_, err = l.store.MarkSubmitted(l.ctx, r.ID)
+	require.NoError(t, err)
+	// What the lost request was (not in the restored database).
+	lostReq := l.request("wd-lost", "40", holdings[0])
+	lostReq.SynchronizerID = syncB
+	lost := &withdrawal.Withdrawal{Request: lostReq}
+	tSafe := lost.TrecTgt.Add(time.Second) // later than every in-flight trecTgt
+	onB := l.transferOn(lost, syncB, lost.TrecTgt.Add(-time.Second))
+
+	type result struct {
+		rep *withdrawal.RestoreReport
+		err error
+	}
+	done := make(chan result, 1)
+	ctx, cancel := context.WithTimeout(l.ctx, 30*time.Second)
+	defer cancel()
+	go func() {
+		rep, err := withdrawal.RestoreProcedure{Store: l.store, TSafe: tSafe, PollInterval: 5 * time.Millisecond, Logger: quietLog}.Run(ctx)
+		done <- result{rep, err}
+	}()
+
+	// A passes tSafe; B's transaction is not published yet.
+	l.advance(tSafe.Sub(l.now) + time.Second)
+	l.caughtUp()
+	var res result
+	openedEarly := false
+	select {
+	case res = <-done:
+		openedEarly = true
+	case <-time.After(2 * time.Second):
+	}
+	var again error
+	if openedEarly {
+		// The user of wd-lost, credited back by the restore, withdraws again.
+		_, again = l.store.Create(l.ctx, l.request("wd-again", "40", holdings[2]))
+	}
+
+	// The participant publishes B's transaction, then B's time passes tSafe.
+	_, err = l.p.Append(onB)
+	require.NoError(t, err)
+	l.p.AdvanceTime(syncB, tSafe.Add(time.Second))
+	require.NoError(t, l.settle())
+	if !openedEarly {
+		res = <-done
+	}
+	require.NoError(t, res.err)
+	recovered := l.get(lost.ID)
+	require.True(t, recovered.Recovered)
+	require.Equal(t, withdrawal.StatusRecovered, recovered.Status)
+
+	assert.False(t, openedEarly, "the gate opened while the transfer of a lost withdrawal on B (record time %s < tSafe %s) was not ingested, "+
+		"B being the synchronizer of the restored withdrawal in flight; a second request of the same funds was then created (err %v)",
+		onB.RecordTime.Format(time.RFC3339Nano), tSafe.Format(time.RFC3339Nano), again)
+	assert.True(t, recovered.CreatedAt.Before(res.rep.EnabledAt), "wd-lost recovered after the gate opened")
+}
