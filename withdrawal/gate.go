@@ -73,7 +73,9 @@ type GateChange struct {
 	Reason    string
 	ChangedAt time.Time
 	// IngestedRecordTime is the store's clock (see Store.IngestedTime) when
-	// the gate changed; zero if nothing was ingested.
+	// the gate changed (for RestoreProcedure's opening, the record time it
+	// waited on: see RestoreProgress.Ingested); zero if nothing was
+	// ingested.
 	IngestedRecordTime time.Time
 	// TSafe is the record time an opening by EnableAfter waited for; zero
 	// otherwise.
@@ -125,7 +127,7 @@ func (s *Store) Disable(ctx context.Context, reason string) error {
 // opened again. Closing a closed gate is not an error (it is audited
 // again).
 func (s *Store) DisableTx(ctx context.Context, tx *sqlx.Tx, reason string) error {
-	_, _, err := s.setGate(ctx, tx, false, reason, time.Time{}, time.Time{})
+	_, _, err := s.setGate(ctx, tx, false, reason, time.Time{}, time.Time{}, nil)
 	return err
 }
 
@@ -140,7 +142,7 @@ func (s *Store) Enable(ctx context.Context, reason string) error {
 // record time. After restoring the Integration DB use EnableAfter (or
 // RestoreProcedure), which opens only once tSafe has passed.
 func (s *Store) EnableTx(ctx context.Context, tx *sqlx.Tx, reason string) error {
-	_, _, err := s.setGate(ctx, tx, true, reason, time.Time{}, time.Time{})
+	_, _, err := s.setGate(ctx, tx, true, reason, time.Time{}, time.Time{}, nil)
 	return err
 }
 
@@ -172,16 +174,17 @@ func (s *Store) EnableAfterTx(ctx context.Context, tx *sqlx.Tx, tSafe time.Time,
 	if tSafe.IsZero() {
 		return false, time.Time{}, errors.New("withdrawal: EnableAfter: tSafe is zero")
 	}
-	return s.setGate(ctx, tx, true, reason, tSafe, time.Time{})
+	return s.setGate(ctx, tx, true, reason, tSafe, time.Time{}, nil)
 }
 
 // enableAfterUnchanged is EnableAfter that opens only if the gate's last
 // change is still the one at changedAt (the restore procedure's own
-// closure), in the same statement. If it opened the gate, enabledAt is the
-// time of the opening, read in its transaction.
-func (s *Store) enableAfterUnchanged(ctx context.Context, tSafe, changedAt time.Time, reason string) (opened bool, ingested, enabledAt time.Time, err error) {
+// closure), in the same statement, and whose clock is also bounded by the
+// record times of the synchronizers also (see restoreClock). If it opened
+// the gate, enabledAt is the time of the opening, read in its transaction.
+func (s *Store) enableAfterUnchanged(ctx context.Context, tSafe, changedAt time.Time, also []string, reason string) (opened bool, ingested, enabledAt time.Time, err error) {
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
-		opened, ingested, err = s.setGate(ctx, tx, true, reason, tSafe, changedAt)
+		opened, ingested, err = s.setGate(ctx, tx, true, reason, tSafe, changedAt, also)
 		if err != nil || !opened {
 			return err
 		}
@@ -194,8 +197,10 @@ func (s *Store) enableAfterUnchanged(ctx context.Context, tSafe, changedAt time.
 
 // setGate changes the gate and audits it in one statement. With a tSafe it
 // only opens if the ingested record time is after it; with an unchanged
-// time, only if the gate's last change is the one at that time.
-func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason string, tSafe, unchanged time.Time) (bool, time.Time, error) {
+// time, only if the gate's last change is the one at that time. The
+// ingested record time is the store's clock, or an earlier record time of
+// one of the synchronizers also (restoreClock).
+func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason string, tSafe, unchanged time.Time, also []string) (bool, time.Time, error) {
 	var ts, since any
 	if !tSafe.IsZero() {
 		ts = normTime(tSafe)
@@ -225,7 +230,7 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason s
 		return false, time.Time{}, err
 	}
 	var clock any
-	if t := s.clock(times, ""); !t.IsZero() {
+	if t := s.restoreClock(times, also); !t.IsZero() {
 		clock = normTime(t)
 	}
 	// changed_at is the time of the UPDATE, not of the transaction's start

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
@@ -33,8 +34,9 @@ const (
 	// operator's), then close the restored gate again.
 	StepRestore RestoreStep = 2
 	// StepWait: wait until ingestion has ingested a record time past tSafe,
-	// the largest trecTgt any in-flight withdrawal can have, and no
-	// transaction set aside for review is unresolved.
+	// the largest trecTgt any in-flight withdrawal can have (on the store's
+	// clock and on each synchronizer the restored withdrawals in flight
+	// name), and no transaction set aside for review is unresolved.
 	StepWait RestoreStep = 3
 	// StepEnable: enable withdrawals again (open the gate).
 	StepEnable RestoreStep = 4
@@ -61,7 +63,8 @@ type RestoreProgress struct {
 	Message string
 	// TSafe is the record time to wait for, once known.
 	TSafe time.Time
-	// Ingested is the ingested record time last read (the store's clock).
+	// Ingested is the ingested record time last read: the store's clock,
+	// or the record time of one of RestoreReport.Synchronizers if earlier.
 	Ingested time.Time
 	// Waited is the time spent in StepWait so far.
 	Waited time.Duration
@@ -94,6 +97,10 @@ type RestoreReport struct {
 	// (over every restore). tSafe is raised to it if it is later.
 	InFlight      int
 	LatestTrecTgt time.Time
+	// Synchronizers are those the withdrawals in flight name
+	// (Request.SynchronizerID; over every restore), sorted: step 3 also
+	// waits for their record times to pass tSafe.
+	Synchronizers []string
 	// Ingested is the ingested record time with which the gate was opened:
 	// after TSafe.
 	Ingested time.Time
@@ -121,8 +128,9 @@ type RestoreReport struct {
 //     procedure waits for that, saying so.
 //  3. Wait until the ingested record time (the store's clock: the record
 //     time ingested on Config.Synchronizer, or the earliest over
-//     Config.Synchronizers, or over every synchronizer ingested) is after
-//     tSafe. Meanwhile ingestion re-ingests the
+//     Config.Synchronizers, or over every synchronizer ingested; and the
+//     record time of each synchronizer a restored withdrawal in flight
+//     names, RestoreReport.Synchronizers) is after tSafe. Meanwhile ingestion re-ingests the
 //     history since the backup: the Reconciler completes the restored
 //     requests whose transfers it finds, recovers the lost ones
 //     (RecoveryHook) and expires those whose trecTgt passed. tSafe is
@@ -150,8 +158,12 @@ type RestoreReport struct {
 //     meanwhile (closed it for an incident, say), Run fails, leaving the
 //     gate as they set it.
 //
-// With Config.Synchronizer set, step 3 waits on that synchronizer's clock
-// only: a withdrawal whose request names another synchronizer, and whose
+// A lost request's synchronizer is not known: step 3 waits on the store's
+// clock and on the synchronizers the restored withdrawals in flight name
+// (Request.SynchronizerID), as lost ones may have been sent there too (one
+// with no record time ingested yet holds the gate closed until it has). A
+// withdrawal lost on a synchronizer neither covers (with Config.Synchronizer
+// set, another one that no restored withdrawal in flight names), whose
 // transfer could still commit there, is not waited for. A treasury on
 // several synchronizers should list them in Config.Synchronizers: with
 // neither set, the clock is the earliest over the synchronizers the
@@ -391,7 +403,11 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			if w.TrecTgt.After(rep.LatestTrecTgt) {
 				rep.LatestTrecTgt = w.TrecTgt
 			}
+			if w.SynchronizerID != "" && !slices.Contains(rep.Synchronizers, w.SynchronizerID) {
+				rep.Synchronizers = append(rep.Synchronizers, w.SynchronizerID)
+			}
 		}
+		slices.Sort(rep.Synchronizers)
 		msg := "restored; the gate (closed) was closed again"
 		switch {
 		case again:
@@ -403,6 +419,9 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		if rep.LatestTrecTgt.After(rep.TSafe) {
 			rep.TSafe = rep.LatestTrecTgt
 			msg += fmt.Sprintf(", the latest trecTgt %s is later: tSafe raised to it", rep.TSafe.Format(time.RFC3339Nano))
+		}
+		if len(rep.Synchronizers) > 0 {
+			msg += fmt.Sprintf("; waiting for the record times of the synchronizers they name too: %v", rep.Synchronizers)
 		}
 		report(RestoreProgress{Step: step, Done: !again, Message: msg})
 		return nil
@@ -432,7 +451,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			} else if err != nil && ctx.Err() == nil {
 				p.Logger.Warn("withdrawal: restore procedure: reading the gate failed, retrying", "err", ingest.Redact(err.Error()))
 			}
-			if ingested, err = s.IngestedTime(ctx); err != nil {
+			if ingested, err = s.restoreIngestedTime(ctx, rep.Synchronizers); err != nil {
 				if ctx.Err() != nil {
 					return fail(StepWait, ctx.Err())
 				}
@@ -499,7 +518,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 
 		// 4. Enable.
 		report(RestoreProgress{Step: StepEnable, Ingested: ingested, Message: "opening the withdrawal gate"})
-		opened, at, enabledAt, err := s.enableAfterUnchanged(ctx, rep.TSafe, closedAt, fmt.Sprintf("%s: step 4, ingested record time past tSafe %s",
+		opened, at, enabledAt, err := s.enableAfterUnchanged(ctx, rep.TSafe, closedAt, rep.Synchronizers, fmt.Sprintf("%s: step 4, ingested record time past tSafe %s",
 			p.Reason, rep.TSafe.Format(time.RFC3339Nano)))
 		if err != nil {
 			return fail(StepEnable, err)

@@ -106,7 +106,10 @@ type Config struct {
 	// synchronizer's time passed trecTgt (offsets do not follow record
 	// times across synchronizers) meets a withdrawal already expired and
 	// refunded. A treasury on more than one synchronizer should list them
-	// (or name each request's, Request.SynchronizerID).
+	// (or name each request's, Request.SynchronizerID: RestoreProcedure
+	// then waits only for the store's clock and the synchronizers its
+	// restored withdrawals in flight name, not for one only lost requests
+	// used).
 	Synchronizers []string
 	// Instruments, if not empty, are the only instruments Create takes a
 	// withdrawal of. Give it the list of tokenstd.Config.Instruments:
@@ -707,6 +710,24 @@ func (s *Store) clock(times map[string]time.Time, sync string) time.Time {
 	return earliest
 }
 
+// restoreClock is the clock of the restore procedure's gate: the store's
+// clock, or the record time of one of the synchronizers also (those the
+// restored withdrawals in flight name) if that is earlier. Zero while one
+// of them has no record time: a withdrawal lost in the restore may have
+// been sent there too.
+func (s *Store) restoreClock(times map[string]time.Time, also []string) time.Time {
+	t := s.clock(times, "")
+	for _, sync := range also {
+		if t.IsZero() {
+			break
+		}
+		if st := times[sync]; st.Before(t) {
+			t = st
+		}
+	}
+	return t
+}
+
 // IngestedTime returns the store's clock: the ingested record time, from
 // the checkpoint, on Config.Synchronizer, or the earliest over
 // Config.Synchronizers (zero while one has none), or over every
@@ -722,6 +743,19 @@ func (s *Store) IngestedTime(ctx context.Context) (time.Time, error) {
 		s.warnUnknownClock(times)
 	}
 	return t, nil
+}
+
+// restoreIngestedTime is IngestedTime for the restore procedure's wait:
+// restoreClock over the synchronizers also.
+func (s *Store) restoreIngestedTime(ctx context.Context, also []string) (time.Time, error) {
+	times, err := s.recordTimes(ctx, s.db)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if s.clock(times, "").IsZero() {
+		s.warnUnknownClock(times)
+	}
+	return s.restoreClock(times, also), nil
 }
 
 func (s *Store) recordTimes(ctx context.Context, q sqlx.QueryerContext) (map[string]time.Time, error) {
