@@ -131,9 +131,11 @@
 // no further than the oldest backup that may be restored
 // (dedup.Store.PruneBefore). Plan lists the other synchronizers in
 // Rewind.OtherSynchronizers, String and Lookups, and logs a warning;
-// Runbook narrates it and Apply's audit row names them. Synchronizers the
-// participant is only connected to appear as well (their record times come
-// from OffsetCheckpoints).
+// Runbook narrates it and Apply's audit row names them; the look-up that
+// lowered offRecovery, if one did, is Rewind.LoweredBy, which String, the
+// narration and the audit row name. Synchronizers the participant is only
+// connected to appear as well (their record times come from
+// OffsetCheckpoints).
 //
 // Plan needs the last ingested update on the restored participant: it
 // checks the look-up's answer against that update's offset. A last

@@ -93,6 +93,10 @@ type Rewind struct {
 	LookupTime time.Time
 	// To is offRecovery: ingestion resumes after it.
 	To int64
+	// LoweredBy, when its SynchronizerID is set, is the look-up of another
+	// synchronizer (as of the record time ingested there − 1µs) that put
+	// To below the answer as of LookupTime (see the package's Limits).
+	LoweredBy Lookup
 	// PrunedUpTo, if not 0, is the participant's pruning offset, which
 	// was above the −1µs look-up's answer (ModeNonUnique, or another
 	// synchronizer's): To was raised to it, as the participant cannot
@@ -135,18 +139,44 @@ func (r *Rewind) String() string {
 	for _, l := range r.Lookups {
 		fmt.Fprintf(&b, "%s: %s\n", r.AdminAPI.label(), l)
 	}
+	if l := r.lowered(); l != "" {
+		fmt.Fprintf(&b, "%s\n", l)
+	}
 	if r.PrunedUpTo != 0 {
 		fmt.Fprintf(&b, "the participant is pruned up to offset %d, above the look-up's answer: offRecovery raised to it\n", r.PrunedUpTo)
 	}
 	fmt.Fprintf(&b, "mode %s: offRecovery %d (as of %s); checkpoint offset %d -> %d; ledger end %d",
-		r.Mode, r.To, r.LookupTime.Format(time.RFC3339Nano), r.From, r.To, r.LedgerEnd)
+		r.Mode, r.To, r.asOf(), r.From, r.To, r.LedgerEnd)
 	return b.String()
+}
+
+// lowered says which look-up of another synchronizer lowered offRecovery,
+// or "" if none did.
+func (r *Rewind) lowered() string {
+	l := r.LoweredBy
+	if l.SynchronizerID == "" {
+		return ""
+	}
+	return fmt.Sprintf("offRecovery lowered to %d by the look-up of synchronizer %s as of %s (its ingested record time − 1µs), below the answer as of %s",
+		l.Offset, l.SynchronizerID, l.Time.Format(time.RFC3339Nano), r.LookupTime.Format(time.RFC3339Nano))
+}
+
+// asOf is the look-up time offRecovery rests on: LookupTime's, or that of
+// the other synchronizer's look-up that lowered it.
+func (r *Rewind) asOf() string {
+	if l := r.LoweredBy; l.SynchronizerID != "" {
+		return l.Time.Format(time.RFC3339Nano) + " on synchronizer " + l.SynchronizerID
+	}
+	return r.LookupTime.Format(time.RFC3339Nano)
 }
 
 // auditNote is what Apply writes into the audit row's note.
 func (r *Rewind) auditNote() string {
 	s := fmt.Sprintf("validator node restore runbook: last update %s ingested at offset %d, now at %d; offRecovery as of %s (admin API %s); ledger end %d",
-		r.LastUpdateID, r.IngestedOffset, r.ParticipantOffset, r.LookupTime.Format(time.RFC3339Nano), r.AdminAPI, r.LedgerEnd)
+		r.LastUpdateID, r.IngestedOffset, r.ParticipantOffset, r.asOf(), r.AdminAPI, r.LedgerEnd)
+	if l := r.lowered(); l != "" {
+		s += "; " + l
+	}
 	if r.PrunedUpTo != 0 {
 		s += fmt.Sprintf("; the participant is pruned up to offset %d, above the look-up's answer: offRecovery raised to it", r.PrunedUpTo)
 	}
@@ -586,11 +616,12 @@ func lowerForOtherSynchronizers(ctx context.Context, p Participant, opts Options
 		default:
 			return fmt.Errorf("recovery: look up the highest offset at or before %s on synchronizer %s (force=%t): %w", t.Format(time.RFC3339Nano), o.SynchronizerID, force, err)
 		}
-		rw.Lookups = append(rw.Lookups, Lookup{SynchronizerID: o.SynchronizerID, Time: t, Force: force, Offset: off, Err: err})
+		l := Lookup{SynchronizerID: o.SynchronizerID, Time: t, Force: force, Offset: off, Err: err}
+		rw.Lookups = append(rw.Lookups, l)
 		if off < rw.To {
 			opts.Logger.Info("recovery: another synchronizer's look-up lowers offRecovery",
 				"synchronizer_id", o.SynchronizerID, "record_time", o.RecordTime, "off_recovery", off, "was", rw.To)
-			rw.To = off
+			rw.To, rw.LoweredBy = off, l
 		}
 	}
 	return nil

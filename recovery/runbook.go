@@ -156,6 +156,9 @@ func (rb *Runbook) Run(ctx context.Context) (*Rewind, error) {
 		detail("note: the participant still has update %s at offset %d, where it was ingested: the offsets up to it are unchanged (the node was not restored, or from a backup taken after it); those after it may have changed, which the rewind takes care of.",
 			rw.LastUpdateID, rw.ParticipantOffset)
 	}
+	if l := rw.lowered(); l != "" {
+		detail("%s: a transaction of that synchronizer the restored node numbered below the answer is not skipped.", l)
+	}
 	if rw.PrunedUpTo != 0 {
 		detail("the participant is pruned up to offset %d, above the look-up's answer: it cannot stream from below it, and what lies at or below it was ingested. offRecovery raised to it.", rw.PrunedUpTo)
 	}
