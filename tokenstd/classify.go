@@ -555,7 +555,10 @@ func (r *run) replaceAdvanced() error {
 			r.entries[j].Reason = reason
 			switch r.entries[j].Kind {
 			case KindOfferOut:
-				r.entries[j].WithdrawalID = reason
+				if n.Transfer.Receiver != r.c.Treasury {
+					// As offer has it: a transfer to itself is no withdrawal.
+					r.entries[j].WithdrawalID = reason
+				}
 			case KindOfferIn:
 				if acct, ok := r.account(reason); ok {
 					r.entries[j].Account = acct
