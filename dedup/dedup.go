@@ -145,6 +145,20 @@ func (s *Store) Since(ctx context.Context, q sqlx.QueryerContext, t time.Time) (
 	return out, nil
 }
 
+// At returns the ingested updates of synchronizerID with record time t
+// exactly (for the restore runbook), record times in UTC.
+func (s *Store) At(ctx context.Context, q sqlx.QueryerContext, synchronizerID string, t time.Time) ([]Ingested, error) {
+	var out []Ingested
+	err := sqlx.SelectContext(ctx, q, &out, `SELECT update_id, ledger_offset, record_time, synchronizer_id FROM `+s.table+` WHERE record_time = $1 AND synchronizer_id = $2 ORDER BY ledger_offset`, t, synchronizerID)
+	if err != nil {
+		return nil, fmt.Errorf("dedup: list those at %s on synchronizer %s: %w", t.Format(time.RFC3339Nano), synchronizerID, err)
+	}
+	for i := range out {
+		out[i].RecordTime = out[i].RecordTime.UTC()
+	}
+	return out, nil
+}
+
 // PruneBefore deletes update ids whose record time is before t and returns
 // how many it deleted. Keep at least as much as a restore can replay: t
 // must lie before the oldest validator node backup that may be restored (a

@@ -108,10 +108,14 @@
 // answer: Plan therefore also looks up each other synchronizer the
 // Integration DB has a record time tS for (Rewind.OtherSynchronizers), as
 // of tS − 1µs, and lowers offRecovery to that answer when it is lower, so
-// that resuming skips none of them. It does so only for a synchronizer the
-// participant has processed a record time after tS of: one it has not
-// (still catching up, no longer connected) has numbered none of its
-// transactions after tS yet, and those come after offRecovery. Lowered so,
+// that resuming skips none of them. It does so for a synchronizer the
+// participant has processed a record time after tS of, and for one it has
+// processed tS of but nothing after, if it has an update at tS after those
+// the Integration DB ingested there (the dedup table's, looked up on the
+// participant; record times are not unique) or cannot tell. One it has
+// processed less of (still catching up, no longer connected) has numbered
+// none of its transactions not ingested yet, and those come after
+// offRecovery. Lowered so,
 // offRecovery makes ModeUnique replay too, and Plan then needs the last
 // ingested update in the dedup table (ErrDedupMissing). One already
 // ingested may land above offRecovery: it is read again and dedup drops it,

@@ -353,7 +353,7 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 		}
 		rw.To = off
 	}
-	if err := lowerForOtherSynchronizers(ctx, p, opts, rw); err != nil {
+	if err := lowerForOtherSynchronizers(ctx, db, dd, p, opts, rw); err != nil {
 		return nil, err
 	}
 	if rw.To < rw.ParticipantOffset && !claimed {
@@ -586,12 +586,16 @@ func prunedOffsets(ctx context.Context, pv prunedOffsetsReader, opts Options) (l
 // record time after the ingested one, tS, of, offRecovery becomes at most
 // the highest offset at or before tS − 1µs there (as ModeNonUnique does:
 // a transaction at tS not ingested yet is not skipped; those ingested are
-// dropped by dedup in the replay). One it has processed nothing after tS
-// of (still catching up, not connected, or left: its record time no
-// longer moves) has numbered none of its transactions after tS: they come
-// after the ledger end, so after offRecovery, and the replay does not
-// reach back to tS.
-func lowerForOtherSynchronizers(ctx context.Context, p Participant, opts Options, rw *Rewind) error {
+// dropped by dedup in the replay). So too for one it has processed tS of
+// but nothing after, if it has an update at tS after the last one the
+// Integration DB ingested there (or cannot tell: none of those is in the
+// dedup table, or visible on the participant): record times are not
+// unique. One it has processed nothing after tS of, and nothing at tS
+// beyond what was ingested (still catching up, not connected, or left: its
+// record time no longer moves) has numbered none of its transactions not
+// ingested yet: they come after the ledger end, so after offRecovery, and
+// the replay does not reach back to tS.
+func lowerForOtherSynchronizers(ctx context.Context, db sqlx.QueryerContext, dd *dedup.Store, p Participant, opts Options, rw *Rewind) error {
 	force := rw.AdminAPI != Admin34
 	for _, o := range rw.OtherSynchronizers {
 		past := o.RecordTime.Add(time.Microsecond)
@@ -603,7 +607,13 @@ func lowerForOtherSynchronizers(ctx context.Context, p Participant, opts Options
 			// Not processed past tS (3.4 says so with every failure, and
 			// when nothing lies at or before it: nothing after it either).
 			rw.Lookups = append(rw.Lookups, Lookup{SynchronizerID: o.SynchronizerID, Time: past, Err: err})
-			continue
+			later, lerr := laterAtIngestedTime(ctx, db, dd, p, opts, rw, o)
+			if lerr != nil {
+				return lerr
+			}
+			if !later {
+				continue
+			}
 		default:
 			return fmt.Errorf("recovery: look up %s, after the ingested record time, on synchronizer %s: %w", past.Format(time.RFC3339Nano), o.SynchronizerID, err)
 		}
@@ -625,6 +635,47 @@ func lowerForOtherSynchronizers(ctx context.Context, p Participant, opts Options
 		}
 	}
 	return nil
+}
+
+// laterAtIngestedTime reports, for another synchronizer o whose record
+// time tS the participant has processed nothing after, whether it has an
+// update at tS after the last one ingested there, or cannot tell: its
+// highest offset at tS (the exact look-up; Canton 3.4 answers the highest
+// at or before it) lies above where it now has the transactions the dedup
+// table holds at tS, or the dedup table holds none, or the participant
+// does not show one. False when it has not processed tS, or has no update
+// at exactly tS (3.5).
+func laterAtIngestedTime(ctx context.Context, db sqlx.QueryerContext, dd *dedup.Store, p Participant, opts Options, rw *Rewind, o ledger.SynchronizerTime) (bool, error) {
+	at := o.RecordTime.Format(time.RFC3339Nano)
+	highest, err := lookupRetrying(ctx, p, opts, o.SynchronizerID, o.RecordTime, false)
+	rw.Lookups = append(rw.Lookups, Lookup{SynchronizerID: o.SynchronizerID, Time: o.RecordTime, Offset: highest, Err: err})
+	switch {
+	case err == nil:
+	case errors.Is(err, ledger.ErrNoExactRecordTime), errors.Is(err, ledger.ErrUnprocessedTimestamp), errors.Is(err, ledger.ErrInvalidTimestamp), unknownSynchronizer(err):
+		return false, nil
+	default:
+		return false, fmt.Errorf("recovery: look up %s, the ingested record time, on synchronizer %s: %w", at, o.SynchronizerID, err)
+	}
+	ingested, err := dd.At(ctx, db, o.SynchronizerID, o.RecordTime)
+	if err != nil {
+		return false, fmt.Errorf("recovery: %w", err)
+	}
+	if len(ingested) == 0 {
+		return true, nil
+	}
+	filter := ledger.Filter{Parties: opts.Parties, Interfaces: []ledger.Identifier{}}
+	var last int64
+	for _, in := range ingested {
+		tx, err := p.UpdateByID(ctx, in.UpdateID, filter)
+		if errors.Is(err, ledger.ErrNotFound) {
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("recovery: look up update %s, ingested at %s on synchronizer %s: %w", in.UpdateID, at, o.SynchronizerID, err)
+		}
+		last = max(last, tx.Offset)
+	}
+	return highest > last, nil
 }
 
 // lookupRetrying is one admin API look-up, retrying transient failures
