@@ -108,7 +108,10 @@
 // answer: Plan therefore also looks up each other synchronizer the
 // Integration DB has a record time tS for (Rewind.OtherSynchronizers), as
 // of tS − 1µs, and lowers offRecovery to that answer when it is lower, so
-// that resuming skips none of them. It does so for a synchronizer the
+// that resuming skips none of them (when nothing lies at or before that
+// time there, to where the participant now has the last transaction
+// ingested at tS, in the dedup table: the participant keeps each
+// synchronizer's order; 0, a replay of the whole ledger, if it cannot tell). It does so for a synchronizer the
 // participant has processed a record time after tS of, and for one it has
 // processed tS of but nothing after, if it has an update at tS after those
 // the Integration DB ingested there (the dedup table's, looked up on the

@@ -157,6 +157,10 @@ func (r *Rewind) lowered() string {
 	if l.SynchronizerID == "" {
 		return ""
 	}
+	if l.Err != nil {
+		return fmt.Sprintf("offRecovery lowered to %d by the look-up of synchronizer %s as of %s (its ingested record time − 1µs), which found nothing: where the participant now has the last transaction ingested at that record time there (0 if it shows none), below the answer as of %s",
+			l.Offset, l.SynchronizerID, l.Time.Format(time.RFC3339Nano), r.LookupTime.Format(time.RFC3339Nano))
+	}
 	return fmt.Sprintf("offRecovery lowered to %d by the look-up of synchronizer %s as of %s (its ingested record time − 1µs), below the answer as of %s",
 		l.Offset, l.SynchronizerID, l.Time.Format(time.RFC3339Nano), r.LookupTime.Format(time.RFC3339Nano))
 }
@@ -586,7 +590,9 @@ func prunedOffsets(ctx context.Context, pv prunedOffsetsReader, opts Options) (l
 // record time after the ingested one, tS, of, offRecovery becomes at most
 // the highest offset at or before tS − 1µs there (as ModeNonUnique does:
 // a transaction at tS not ingested yet is not skipped; those ingested are
-// dropped by dedup in the replay). So too for one it has processed tS of
+// dropped by dedup in the replay), or, if nothing lies at or before that
+// time there, where the participant now has the last transaction ingested
+// at tS (lastIngestedAt), not 0. So too for one it has processed tS of
 // but nothing after, if it has an update at tS after the last one the
 // Integration DB ingested there (or cannot tell: none of those is in the
 // dedup table, or visible on the participant): record times are not
@@ -622,7 +628,20 @@ func lowerForOtherSynchronizers(ctx context.Context, db sqlx.QueryerContext, dd 
 		switch {
 		case err == nil:
 		case errors.Is(err, ledger.ErrInvalidTimestamp):
-			off = 0 // nothing at or before t (tS processed)
+			// Nothing at or before t (tS processed): every update of the
+			// synchronizer lies at tS or after, and those up to the last
+			// one ingested at tS were ingested (the participant keeps
+			// each synchronizer's order). Resume below where it now has
+			// that one, rather than replay the whole ledger; 0 if it
+			// cannot tell.
+			last, ok, lerr := lastIngestedAt(ctx, db, dd, p, opts, o)
+			if lerr != nil {
+				return lerr
+			}
+			off = 0
+			if ok {
+				off = last
+			}
 		default:
 			return fmt.Errorf("recovery: look up the highest offset at or before %s on synchronizer %s (force=%t): %w", t.Format(time.RFC3339Nano), o.SynchronizerID, force, err)
 		}
@@ -656,26 +675,36 @@ func laterAtIngestedTime(ctx context.Context, db sqlx.QueryerContext, dd *dedup.
 	default:
 		return false, fmt.Errorf("recovery: look up %s, the ingested record time, on synchronizer %s: %w", at, o.SynchronizerID, err)
 	}
-	ingested, err := dd.At(ctx, db, o.SynchronizerID, o.RecordTime)
-	if err != nil {
-		return false, fmt.Errorf("recovery: %w", err)
+	last, ok, err := lastIngestedAt(ctx, db, dd, p, opts, o)
+	if err != nil || !ok {
+		return err == nil, err
 	}
-	if len(ingested) == 0 {
-		return true, nil
+	return highest > last, nil
+}
+
+// lastIngestedAt returns the highest offset at which the participant now
+// has the transactions the dedup table holds at another synchronizer o's
+// ingested record time; false if the table holds none there or the
+// participant does not show one of them.
+func lastIngestedAt(ctx context.Context, db sqlx.QueryerContext, dd *dedup.Store, p Participant, opts Options, o ledger.SynchronizerTime) (int64, bool, error) {
+	ingested, err := dd.At(ctx, db, o.SynchronizerID, o.RecordTime)
+	if err != nil || len(ingested) == 0 {
+		return 0, false, err
 	}
 	filter := ledger.Filter{Parties: opts.Parties, Interfaces: []ledger.Identifier{}}
 	var last int64
 	for _, in := range ingested {
 		tx, err := p.UpdateByID(ctx, in.UpdateID, filter)
 		if errors.Is(err, ledger.ErrNotFound) {
-			return true, nil
+			return 0, false, nil
 		}
 		if err != nil {
-			return false, fmt.Errorf("recovery: look up update %s, ingested at %s on synchronizer %s: %w", in.UpdateID, at, o.SynchronizerID, err)
+			return 0, false, fmt.Errorf("recovery: look up update %s, ingested at %s on synchronizer %s: %w",
+				in.UpdateID, o.RecordTime.Format(time.RFC3339Nano), o.SynchronizerID, err)
 		}
 		last = max(last, tx.Offset)
 	}
-	return highest > last, nil
+	return last, true, nil
 }
 
 // lookupRetrying is one admin API look-up, retrying transient failures
