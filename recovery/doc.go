@@ -111,8 +111,12 @@
 // that resuming skips none of them (when nothing lies at or before that
 // time there, to where the participant now has the last transaction
 // ingested at tS, in the dedup table: the participant keeps each
-// synchronizer's order; 0, a replay of the whole ledger, if it cannot tell). It does so for a synchronizer the
-// participant has processed a record time after tS of, and for one it has
+// synchronizer's order; 0, a replay of the whole ledger, if it cannot
+// tell, as for a synchronizer the treasury never had a transaction on,
+// known from OffsetCheckpoints alone, where the participant has no update
+// before tS: that replay needs every dedup row, and stops with
+// ingest.ErrParticipantRestored at the first one pruned). It does so for
+// a synchronizer the participant has processed a record time after tS of, and for one it has
 // processed tS of but nothing after, if it has an update at tS after those
 // the Integration DB ingested there (the dedup table's, looked up on the
 // participant; record times are not unique) or cannot tell. One it has
@@ -134,8 +138,8 @@
 // has no record time for, numbered below offRecovery, looks like, and
 // Plan cannot look such a synchronizer up (the participant interface
 // does not list its synchronizers); with the other synchronizers' order
-// kept, such a transaction is skipped and nothing tells. Both need the dedup rows: prune the dedup table
-// no further than the oldest backup that may be restored
+// kept, such a transaction is skipped and nothing tells. Both need the
+// dedup rows: prune the dedup table no further than the oldest backup that may be restored
 // (dedup.Store.PruneBefore). Plan lists the other synchronizers in
 // Rewind.OtherSynchronizers, String and Lookups, and logs a warning;
 // Runbook narrates it and Apply's audit row names them; the look-up that
