@@ -27,18 +27,13 @@ func TestRecoveryDoesNotSkipAnotherSynchronizersTransaction(t *testing.T) {
 			t.Run(string(mode)+"/"+admin.String(), func(t *testing.T) {
 				ctx := context.Background()
 				b := newBundle(t, ledgertest.WithAdminBehaviour(admin))
-				at := func(n int, sync string) *ledger.Transaction {
-					tx := step{n: n}.tx(time.Time{})
-					tx.SynchronizerID = sync
-					return tx
-				}
-				_, err := b.p.Append(at(1, ledgertest.DefaultSynchronizer), at(2, otherSynchronizer))
+				_, err := b.p.Append(txOn(1, ledgertest.DefaultSynchronizer), txOn(2, otherSynchronizer))
 				require.NoError(t, err)
 				backup := b.p.Backup()
-				_, err = b.p.Append(at(3, ledgertest.DefaultSynchronizer), at(4, otherSynchronizer), at(5, ledgertest.DefaultSynchronizer))
+				_, err = b.p.Append(txOn(3, ledgertest.DefaultSynchronizer), txOn(4, otherSynchronizer), txOn(5, ledgertest.DefaultSynchronizer))
 				require.NoError(t, err)
 				ingestTo(t, b, b.p.LedgerEnd())
-				_, err = b.p.Append(at(6, otherSynchronizer)) // a2, after ingestion stopped
+				_, err = b.p.Append(txOn(6, otherSynchronizer)) // a2, after ingestion stopped
 				require.NoError(t, err)
 
 				b.p.Restore(backup, ledgertest.WithSynchronizersFirst(otherSynchronizer))
@@ -68,15 +63,10 @@ func TestRecoveryIgnoresAQuietSynchronizer(t *testing.T) {
 		t.Run(admin.String(), func(t *testing.T) {
 			ctx := context.Background()
 			b := newBundle(t, ledgertest.WithAdminBehaviour(admin))
-			at := func(n int, sync string) *ledger.Transaction {
-				tx := step{n: n}.tx(time.Time{})
-				tx.SynchronizerID = sync
-				return tx
-			}
-			_, err := b.p.Append(at(1, ledgertest.DefaultSynchronizer), at(2, otherSynchronizer), at(3, ledgertest.DefaultSynchronizer))
+			_, err := b.p.Append(txOn(1, ledgertest.DefaultSynchronizer), txOn(2, otherSynchronizer), txOn(3, ledgertest.DefaultSynchronizer))
 			require.NoError(t, err)
 			backup := b.p.Backup()
-			_, err = b.p.Append(at(4, ledgertest.DefaultSynchronizer), at(5, ledgertest.DefaultSynchronizer))
+			_, err = b.p.Append(txOn(4, ledgertest.DefaultSynchronizer), txOn(5, ledgertest.DefaultSynchronizer))
 			require.NoError(t, err)
 			ingestTo(t, b, b.p.LedgerEnd())
 			b.p.Restore(backup)
@@ -100,18 +90,13 @@ func TestRecoveryIgnoresAQuietSynchronizer(t *testing.T) {
 func TestRecoveryUniqueLoweredNeedsTheDedupRow(t *testing.T) {
 	ctx := context.Background()
 	b := newBundle(t)
-	at := func(n int, sync string) *ledger.Transaction {
-		tx := step{n: n}.tx(time.Time{})
-		tx.SynchronizerID = sync
-		return tx
-	}
-	_, err := b.p.Append(at(1, ledgertest.DefaultSynchronizer), at(2, otherSynchronizer))
+	_, err := b.p.Append(txOn(1, ledgertest.DefaultSynchronizer), txOn(2, otherSynchronizer))
 	require.NoError(t, err)
 	backup := b.p.Backup()
-	_, err = b.p.Append(at(3, ledgertest.DefaultSynchronizer), at(4, otherSynchronizer), at(5, ledgertest.DefaultSynchronizer))
+	_, err = b.p.Append(txOn(3, ledgertest.DefaultSynchronizer), txOn(4, otherSynchronizer), txOn(5, ledgertest.DefaultSynchronizer))
 	require.NoError(t, err)
 	ingestTo(t, b, b.p.LedgerEnd())
-	_, err = b.p.Append(at(6, otherSynchronizer))
+	_, err = b.p.Append(txOn(6, otherSynchronizer))
 	require.NoError(t, err)
 	b.p.Restore(backup, ledgertest.WithSynchronizersFirst(otherSynchronizer))
 	_, err = b.db.Exec(`DELETE FROM txhistory.ingested_update WHERE update_id = 'tx-00005'`)
@@ -119,4 +104,11 @@ func TestRecoveryUniqueLoweredNeedsTheDedupRow(t *testing.T) {
 
 	_, err = recovery.Plan(ctx, b.db, b.client, options(recovery.ModeUnique))
 	require.ErrorIs(t, err, recovery.ErrDedupMissing)
+}
+
+// txOn is step n's transaction on the synchronizer sync.
+func txOn(n int, sync string) *ledger.Transaction {
+	tx := step{n: n}.tx(time.Time{})
+	tx.SynchronizerID = sync
+	return tx
 }

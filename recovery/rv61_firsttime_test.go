@@ -3,10 +3,8 @@ package recovery_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/cantonx/txhistory/dedup"
-	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/recovery"
 	"github.com/cantonx/txhistory/schema"
@@ -28,19 +26,14 @@ func TestRecoveryAnotherSynchronizersFirstTransactionDoesNotRewindToZero(t *test
 		t.Run(admin.String(), func(t *testing.T) {
 			ctx := context.Background()
 			b := newBundle(t, ledgertest.WithAdminBehaviour(admin))
-			at := func(n int, sync string) *ledger.Transaction {
-				tx := step{n: n}.tx(time.Time{})
-				tx.SynchronizerID = sync
-				return tx
-			}
-			_, err := b.p.Append(at(1, ledgertest.DefaultSynchronizer), at(2, ledgertest.DefaultSynchronizer))
+			_, err := b.p.Append(txOn(1, ledgertest.DefaultSynchronizer), txOn(2, ledgertest.DefaultSynchronizer))
 			require.NoError(t, err)
 			backup := b.p.Backup()
-			a1 := at(3, otherSynchronizer)
-			_, err = b.p.Append(a1, at(4, ledgertest.DefaultSynchronizer))
+			a1 := txOn(3, otherSynchronizer)
+			_, err = b.p.Append(a1, txOn(4, ledgertest.DefaultSynchronizer))
 			require.NoError(t, err)
 			ingestTo(t, b, b.p.LedgerEnd())
-			_, err = b.p.Append(at(5, otherSynchronizer)) // a deposit, after ingestion stopped
+			_, err = b.p.Append(txOn(5, otherSynchronizer)) // a deposit, after ingestion stopped
 			require.NoError(t, err)
 			b.p.Restore(backup, ledgertest.WithSynchronizersFirst(otherSynchronizer))
 			require.Less(t, offsetOf(t, b.p, "tx-00005"), offsetOf(t, b.p, "tx-00004"), "the restored participant did not reorder the synchronizers")

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/checkpoint"
-	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/recovery"
 	"github.com/cantonx/txhistory/schema"
@@ -23,18 +22,13 @@ import (
 func TestRecoveryLoweredByAnotherSynchronizerSaysSo(t *testing.T) {
 	ctx := context.Background()
 	b := newBundle(t)
-	at := func(n int, sync string) *ledger.Transaction {
-		tx := step{n: n}.tx(time.Time{})
-		tx.SynchronizerID = sync
-		return tx
-	}
-	_, err := b.p.Append(at(1, ledgertest.DefaultSynchronizer), at(2, otherSynchronizer))
+	_, err := b.p.Append(txOn(1, ledgertest.DefaultSynchronizer), txOn(2, otherSynchronizer))
 	require.NoError(t, err)
 	backup := b.p.Backup()
-	_, err = b.p.Append(at(3, ledgertest.DefaultSynchronizer), at(4, otherSynchronizer), at(5, ledgertest.DefaultSynchronizer))
+	_, err = b.p.Append(txOn(3, ledgertest.DefaultSynchronizer), txOn(4, otherSynchronizer), txOn(5, ledgertest.DefaultSynchronizer))
 	require.NoError(t, err)
 	ingestTo(t, b, b.p.LedgerEnd())
-	_, err = b.p.Append(at(6, otherSynchronizer))
+	_, err = b.p.Append(txOn(6, otherSynchronizer))
 	require.NoError(t, err)
 	b.p.Restore(backup, ledgertest.WithSynchronizersFirst(otherSynchronizer))
 

@@ -3,9 +3,7 @@ package recovery_test
 import (
 	"context"
 	"testing"
-	"time"
 
-	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/recovery"
 	"github.com/stretchr/testify/require"
@@ -23,19 +21,14 @@ func TestRecoveryDoesNotSkipAnotherSynchronizersTransactionAtItsRecordTime(t *te
 		t.Run(admin.String(), func(t *testing.T) {
 			ctx := context.Background()
 			b := newBundle(t, ledgertest.WithAdminBehaviour(admin))
-			at := func(n int, sync string) *ledger.Transaction {
-				tx := step{n: n}.tx(time.Time{})
-				tx.SynchronizerID = sync
-				return tx
-			}
-			_, err := b.p.Append(at(1, ledgertest.DefaultSynchronizer), at(2, otherSynchronizer))
+			_, err := b.p.Append(txOn(1, ledgertest.DefaultSynchronizer), txOn(2, otherSynchronizer))
 			require.NoError(t, err)
 			backup := b.p.Backup()
-			a1 := at(4, otherSynchronizer)
-			_, err = b.p.Append(at(3, ledgertest.DefaultSynchronizer), a1, at(5, ledgertest.DefaultSynchronizer))
+			a1 := txOn(4, otherSynchronizer)
+			_, err = b.p.Append(txOn(3, ledgertest.DefaultSynchronizer), a1, txOn(5, ledgertest.DefaultSynchronizer))
 			require.NoError(t, err)
 			ingestTo(t, b, b.p.LedgerEnd())
-			a2 := at(6, otherSynchronizer)
+			a2 := txOn(6, otherSynchronizer)
 			a2.RecordTime = a1.RecordTime
 			_, err = b.p.Append(a2)
 			require.NoError(t, err)
