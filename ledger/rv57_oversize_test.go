@@ -85,3 +85,22 @@ func TestNewClientOversizedMessageNamesTheConnectionLimit(t *testing.T) {
 	require.ErrorContains(t, err, "grpc.MaxCallRecvMsgSize", "the error does not name the connection's limit")
 	require.NotContains(t, err.Error(), "ledger.Config.MaxRecvMsgSize", "the error names a setting this client does not have")
 }
+
+// The same refusal on GetUpdateById (the restore runbook's look-up of the
+// last ingested update, a Handler's read) names the setting and the update.
+func TestOversizedUpdateByIDNamesTheLimitAndUpdate(t *testing.T) {
+	p, err := ledgertest.New()
+	require.NoError(t, err)
+	defer p.Close()
+	added, err := p.Append(memoTx("00c2", strings.Repeat("x", 4096)))
+	require.NoError(t, err)
+	big := added[0]
+	c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}, MaxRecvMsgSize: 1024})
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.UpdateByID(context.Background(), big.UpdateID, ledger.Filter{Parties: []string{treasury}})
+	require.ErrorIs(t, err, ledger.ErrMessageRejected)
+	t.Logf("%v", err)
+	require.ErrorContains(t, err, "ledger.Config.MaxRecvMsgSize", "the error does not say which setting to raise")
+	require.ErrorContains(t, err, "update "+big.UpdateID, "the error does not name the update")
+}
