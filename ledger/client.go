@@ -489,7 +489,7 @@ func (s *UpdateStream) Recv() (Update, error) {
 		if err == io.EOF {
 			return Update{}, io.EOF
 		}
-		return Update{}, limitHint(streamErr(s.closed, s.begin, err), s.last, s.dialed)
+		return Update{}, limitHint(streamErr(s.closed, s.begin, err), fmt.Sprintf("the message after offset %d", s.last), s.dialed)
 	}
 	u, unmarshalErr, err := s.dec.decode(s.frame.b)
 	if unmarshalErr != nil {
@@ -566,7 +566,7 @@ func (c *Client) PrunedOffsets(ctx context.Context) (PrunedOffsets, error) {
 func (c *Client) UpdateByID(ctx context.Context, updateID string, f Filter) (*Transaction, error) {
 	r, err := c.updates.GetUpdateById(ctx, &pb.GetUpdateByIdRequest{UpdateId: updateID, UpdateFormat: f.UpdateFormat()})
 	if err != nil {
-		return nil, callError(&c.closed, "GetUpdateById", err)
+		return nil, limitHint(callError(&c.closed, "GetUpdateById", err), "update "+updateID, c.conn != nil)
 	}
 	t := r.GetTransaction()
 	if t == nil {

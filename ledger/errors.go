@@ -113,18 +113,18 @@ func (e *APIError) Error() string {
 }
 
 // limitHint adds to err, if it is the client's refusal of a received
-// message larger than its limit, where in the stream the message came
-// (after offset after) and which setting raises the limit: Dial's
-// Config.MaxRecvMsgSize, or, for a client on a connection of the caller's
-// (NewClient, not dialed), that connection's. grpc-go's own words
+// message larger than its limit, which message it was (what: "the message
+// after offset N" on the update stream, "update X" for GetUpdateById) and
+// which setting raises the limit: Dial's Config.MaxRecvMsgSize, or the
+// connection given to NewClient (dialed false). grpc-go's own words
 // ("received message larger than max", RESOURCE_EXHAUSTED, the code of a
 // participant's backpressure too) say neither.
-func limitHint(err error, after int64, dialed bool) error {
+func limitHint(err error, what string, dialed bool) error {
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Code == codes.ResourceExhausted && ae.Is(ErrMessageRejected) {
-		ae.hint = fmt.Sprintf("the message after offset %d is larger than the client takes: raise ledger.Config.MaxRecvMsgSize", after)
+		ae.hint = fmt.Sprintf("%s is larger than the client takes: raise ledger.Config.MaxRecvMsgSize", what)
 		if !dialed {
-			ae.hint = fmt.Sprintf("the message after offset %d is larger than the client takes: raise the limit of the connection given to ledger.NewClient (gRPC's default is 4 MiB) with grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(n)), as ledger.Dial does with DefaultMaxRecvMsgSize", after)
+			ae.hint = fmt.Sprintf("%s is larger than the client takes: raise the limit of the connection given to ledger.NewClient (gRPC's default is 4 MiB) with grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(n)), as ledger.Dial does with DefaultMaxRecvMsgSize", what)
 		}
 	}
 	return err
