@@ -729,32 +729,22 @@ func lookupRetrying(ctx context.Context, p Participant, opts Options, sync strin
 // the participant has processed tRecovery. Transient failures are retried
 // until the deadline of Options.Timeout (counted afresh: the wait is over).
 func lookupBefore(ctx context.Context, p Participant, opts Options, rw *Rewind, force bool) (int64, error) {
-	deadline := time.Now().Add(opts.Timeout)
-	for {
-		off, err := p.HighestOffsetByTimestamp(ctx, rw.SynchronizerID, rw.LookupTime, force)
-		switch {
-		case err == nil:
-			rw.Lookups = append(rw.Lookups, Lookup{SynchronizerID: rw.SynchronizerID, Time: rw.LookupTime, Force: force, Offset: off})
-			return off, nil
-		case ctx.Err() != nil:
-			return 0, ctx.Err()
-		case errors.Is(err, ledger.ErrInvalidTimestamp):
-			// After the look-up of tRecovery succeeded, the only failure
-			// left, on 3.4 as on 3.5 (force or not), is that no update lies
-			// at or before the time: offRecovery 0. It tells the two apart
-			// no more than retrying changes it.
-			rw.Lookups = append(rw.Lookups, Lookup{SynchronizerID: rw.SynchronizerID, Time: rw.LookupTime, Force: force, Err: err})
-			return 0, nil
-		case ledger.IsRetryable(err) && time.Now().Before(deadline):
-			opts.Logger.Warn("recovery: look-up failed, retrying", "time", rw.LookupTime, "err", err)
-			select {
-			case <-ctx.Done():
-				return 0, ctx.Err()
-			case <-time.After(opts.PollInterval):
-			}
-		default:
-			return 0, fmt.Errorf("recovery: look up the highest offset at or before %s on synchronizer %s (force=%t): %w",
-				rw.LookupTime.Format(time.RFC3339Nano), rw.SynchronizerID, force, err)
-		}
+	off, err := lookupRetrying(ctx, p, opts, rw.SynchronizerID, rw.LookupTime, force)
+	switch {
+	case err == nil:
+		rw.Lookups = append(rw.Lookups, Lookup{SynchronizerID: rw.SynchronizerID, Time: rw.LookupTime, Force: force, Offset: off})
+		return off, nil
+	case ctx.Err() != nil:
+		return 0, ctx.Err()
+	case errors.Is(err, ledger.ErrInvalidTimestamp):
+		// After the look-up of tRecovery succeeded, the only failure
+		// left, on 3.4 as on 3.5 (force or not), is that no update lies
+		// at or before the time: offRecovery 0. It tells the two apart
+		// no more than retrying changes it (nor is it retried).
+		rw.Lookups = append(rw.Lookups, Lookup{SynchronizerID: rw.SynchronizerID, Time: rw.LookupTime, Force: force, Err: err})
+		return 0, nil
+	default:
+		return 0, fmt.Errorf("recovery: look up the highest offset at or before %s on synchronizer %s (force=%t): %w",
+			rw.LookupTime.Format(time.RFC3339Nano), rw.SynchronizerID, force, err)
 	}
 }

@@ -734,19 +734,11 @@ func (s *Store) restoreClock(times map[string]time.Time, also []string) time.Tim
 // synchronizer if neither is configured. Zero before anything was
 // ingested.
 func (s *Store) IngestedTime(ctx context.Context) (time.Time, error) {
-	times, err := s.recordTimes(ctx, s.db)
-	if err != nil {
-		return time.Time{}, err
-	}
-	t := s.clock(times, "")
-	if t.IsZero() {
-		s.warnUnknownClock(times)
-	}
-	return t, nil
+	return s.restoreIngestedTime(ctx, nil)
 }
 
 // restoreIngestedTime is IngestedTime for the restore procedure's wait:
-// restoreClock over the synchronizers also.
+// restoreClock over the synchronizers also (none: the store's clock).
 func (s *Store) restoreIngestedTime(ctx context.Context, also []string) (time.Time, error) {
 	times, err := s.recordTimes(ctx, s.db)
 	if err != nil {
