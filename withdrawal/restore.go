@@ -245,12 +245,13 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	if p.Now == nil {
 		p.Now = time.Now
 	}
-	if p.PollInterval < 0 || p.ReportInterval < 0 {
-		name, v := "PollInterval", p.PollInterval
-		if p.PollInterval >= 0 {
-			name, v = "ReportInterval", p.ReportInterval
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"PollInterval", p.PollInterval}, {"ReportInterval", p.ReportInterval}} {
+		if f.v < 0 {
+			return nil, fmt.Errorf("withdrawal: RestoreProcedure.%s is negative (%v): zero gives the default", f.name, f.v)
 		}
-		return nil, fmt.Errorf("withdrawal: RestoreProcedure.%s is negative (%v): zero gives the default", name, v)
 	}
 	if p.PollInterval == 0 {
 		p.PollInterval = RestorePollDefault
