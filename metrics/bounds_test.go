@@ -58,3 +58,25 @@ func TestNilSourceIsRefused(t *testing.T) {
 	require.PanicsWithValue(t, "metrics: Handler: nil statistics source (src)",
 		func() { metrics.Handler(nil, metrics.Options{}) })
 }
+
+// A negative MaxSilence, StartupGrace or LagTimeout (a sign typed by
+// mistake, or a flag's arithmetic) was taken for zero, the default,
+// where ingest, recovery and withdrawal refuse negatives by name; Handler
+// refuses them when it is built, as it does an invalid Namespace.
+func TestNegativeDurationsAreRefused(t *testing.T) {
+	src := func() ingest.Stats { return ingest.Stats{} }
+	for _, c := range []struct {
+		name string
+		v    time.Duration
+		opts metrics.Options
+	}{
+		{"MaxSilence", -time.Minute, metrics.Options{MaxSilence: -time.Minute}},
+		{"StartupGrace", -time.Second, metrics.Options{StartupGrace: -time.Second}},
+		{"LagTimeout", -5 * time.Second, metrics.Options{LagTimeout: -5 * time.Second}},
+	} {
+		require.PanicsWithValue(t, fmt.Sprintf("metrics: Options.%s is negative (%v): zero gives the default", c.name, c.v),
+			func() { metrics.Handler(src, c.opts) }, c.name)
+	}
+	// Zero still means the default.
+	require.NotPanics(t, func() { metrics.Handler(src, metrics.Options{}) })
+}
