@@ -134,10 +134,19 @@ func (o Options) withDefaults() Options {
 // Handler serves GET /metrics (Prometheus text format) and GET /healthz
 // (JSON, 200 or 503) for the statistics src returns, usually
 // Ingester.Stats. Other paths are 404. It is safe for concurrent use. It
-// panics, when built, for a nil src or an invalid Options.Namespace.
+// panics, when built, for a nil src, an invalid Options.Namespace or a
+// negative MaxSilence, StartupGrace or LagTimeout (zero gives the default).
 func Handler(src func() ingest.Stats, opts Options) http.Handler {
 	if src == nil {
 		panic("metrics: Handler: nil statistics source (src)")
+	}
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"MaxSilence", opts.MaxSilence}, {"StartupGrace", opts.StartupGrace}, {"LagTimeout", opts.LagTimeout}} {
+		if f.v < 0 {
+			panic(fmt.Sprintf("metrics: Options.%s is negative (%v): zero gives the default", f.name, f.v))
+		}
 	}
 	opts = opts.withDefaults()
 	if !validNamespace(opts.Namespace) {
