@@ -59,6 +59,7 @@ type config struct {
 	maxBatch             int
 	streamBuffer         int
 	receiveWindow        int
+	maxRecvMsgSize       int
 	migrate, migrateOnly bool
 	migrateTo            int // -1: the latest
 	shutdownTimeout      time.Duration
@@ -176,6 +177,9 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	receiveWindow := int64(0)
 	fs.Int64Var(&receiveWindow, "receive-window", envInt("receive-window", "TXHISTORY_RECEIVE_WINDOW", ledger.DefaultReceiveWindow),
 		"bytes of the stream the participant may send ahead of what was read; raise it for a participant far away, -1: gRPC's dynamic window ($TXHISTORY_RECEIVE_WINDOW)")
+	maxRecvMsgSize := int64(0)
+	fs.Int64Var(&maxRecvMsgSize, "max-recv-msg-size", envInt("max-recv-msg-size", "TXHISTORY_MAX_RECV_MSG_SIZE", ledger.DefaultMaxRecvMsgSize),
+		"largest message taken from the participant, in bytes: a transaction over it stops ingestion; raise it above the largest transaction the treasury gets ($TXHISTORY_MAX_RECV_MSG_SIZE)")
 	fs.BoolVar(&c.migrate, "migrate", envBool("migrate", "TXHISTORY_MIGRATE", true), "apply schema migrations at start (needs a role that may create tables) ($TXHISTORY_MIGRATE)")
 	fs.BoolVar(&c.migrateOnly, "migrate-only", false, "apply schema migrations and exit")
 	fs.IntVar(&c.migrateTo, "migrate-to", -1, "with -migrate-only: migrate to exactly this version, undoing later ones (to roll back to an older release; 0 drops every table but txhistory_migration); -1: this build's latest")
@@ -218,7 +222,7 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 		return nil, instrumentsErr
 	}
 	c.maxBatch, c.streamBuffer, c.demoRate, c.demoBacklog = int(maxBatch), int(streamBuffer), int(demoRate), int(demoBacklog)
-	c.receiveWindow = int(receiveWindow)
+	c.receiveWindow, c.maxRecvMsgSize = int(receiveWindow), int(maxRecvMsgSize)
 
 	if c.demo {
 		// The host's secrets are not read: the demo does not use them (and
@@ -378,6 +382,9 @@ func (c *config) validate() error {
 	}
 	if c.streamBuffer <= 0 {
 		errs = append(errs, fmt.Errorf("-stream-buffer %d: must be positive", c.streamBuffer))
+	}
+	if c.maxRecvMsgSize <= 0 || int64(c.maxRecvMsgSize) > math.MaxInt32 {
+		errs = append(errs, fmt.Errorf("-max-recv-msg-size %d: must be positive, at most %d bytes", c.maxRecvMsgSize, math.MaxInt32))
 	}
 	if c.receiveWindow < -1 || c.receiveWindow > 0 && (c.receiveWindow < ledger.MinReceiveWindow || int64(c.receiveWindow) > math.MaxInt32) {
 		errs = append(errs, fmt.Errorf("-receive-window %d: want %d to %d bytes, 0 for the default or -1 for gRPC's dynamic window", c.receiveWindow, ledger.MinReceiveWindow, math.MaxInt32))

@@ -105,6 +105,9 @@ func (c *config) explain(err error) error {
 	if errors.As(err, &pqe) && pqe.Code == "28P01" { // invalid_password
 		return fmt.Errorf("%w; PostgreSQL refused the DSN's password: the DSN ($%s or -dsn-file) is read only at start: after a password rotation, update it there and restart", err, conn.EnvDSN)
 	}
+	if errors.Is(err, ledger.ErrMessageRejected) && strings.Contains(err.Error(), "larger than the client takes") {
+		return fmt.Errorf("%w; ingestd takes at most %d bytes: raise -max-recv-msg-size ($TXHISTORY_MAX_RECV_MSG_SIZE) above the message's size and restart", err, c.maxRecvMsgSize)
+	}
 	if !errors.Is(err, ledger.ErrUnauthenticated) {
 		return err
 	}
@@ -353,8 +356,9 @@ func (d *daemon) dial(ctx context.Context) (*ledger.Client, error) {
 		return nil, err
 	}
 	c := ledger.Config{
-		LedgerAPI:     ledger.Endpoint{Target: cfg.ledger, TLS: ledgerTLS, Insecure: cfg.plaintext, Tokens: tokens},
-		ReceiveWindow: cfg.receiveWindow,
+		LedgerAPI:      ledger.Endpoint{Target: cfg.ledger, TLS: ledgerTLS, Insecure: cfg.plaintext, Tokens: tokens},
+		ReceiveWindow:  cfg.receiveWindow,
+		MaxRecvMsgSize: cfg.maxRecvMsgSize,
 		// gRPC waits up to two minutes between connection attempts by
 		// default; after an outage of the participant we want to be back
 		// within seconds.
