@@ -85,3 +85,16 @@ func TestCheckpointAtTheLastTransactionsOffset(t *testing.T) {
 	_, err = recvSequence(t, txAt(5, rt), checkpointAt(4, rt))
 	require.ErrorAs(t, err, &de)
 }
+
+// An item of a kind this library does not know (a newer participant's,
+// or an empty one) stops the stream: its offset cannot be read, so the
+// error names the offset it came after, where ingestion stands, and says
+// what it is. It said "update stream item has no known kind" alone.
+func TestUnknownUpdateKindNamesTheOffsetBefore(t *testing.T) {
+	rt := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	got, err := recvSequence(t, txAt(5, rt), checkpointAt(6, rt.Add(time.Second)), &lapiv2.GetUpdatesResponse{}, txAt(8, rt.Add(2*time.Second)))
+	require.Len(t, got, 2)
+	require.ErrorIs(t, err, ledger.ErrUnknownUpdateKind)
+	require.ErrorContains(t, err, "the item after offset 6")
+	require.False(t, ledger.IsRetryable(err))
+}
