@@ -506,6 +506,11 @@ func (s *UpdateStream) Recv() (Update, error) {
 		s.cancel()
 		return Update{}, s.err
 	}
+	if errors.Is(err, ErrUnknownUpdateKind) {
+		s.err = fmt.Errorf("%w: the item after offset %d (a newer participant's kind of update?): this release cannot read past it", err, s.last)
+		s.cancel()
+		return Update{}, s.err
+	}
 	if err != nil {
 		return Update{}, err
 	}

@@ -559,6 +559,6 @@ func UpdateFromProto(r *pb.GetUpdatesResponse) (Update, error) {
 	case *pb.GetUpdatesResponse_Reassignment, *pb.GetUpdatesResponse_TopologyTransaction:
 		return Update{Kind: UpdateOther}, nil
 	default:
-		return Update{}, fmt.Errorf("ledger: update stream item has no known kind")
+		return Update{}, ErrUnknownUpdateKind
 	}
 }

@@ -73,6 +73,15 @@ var (
 	// be read (a text that is not UTF-8) is a *DecodeError naming it
 	// instead, and the stream goes on.
 	ErrMessageRejected = errors.New("ledger: message from the participant rejected by the client")
+	// ErrUnknownUpdateKind: an item of the update stream is none of the
+	// kinds the reference lists (a transaction, a reassignment, an
+	// OffsetCheckpoint, a topology transaction), a kind of a newer
+	// participant. Its offset cannot be read, so UpdateStream.Recv names
+	// the offset it came after. The stream does not go past it, and
+	// resuming receives it again: it is not retryable. Skipping it could
+	// skip a transaction of the treasury; a release of txhistory that
+	// knows the kind is needed.
+	ErrUnknownUpdateKind = errors.New("ledger: update stream item has no known kind")
 )
 
 // rejectedMessage reports whether a status without a Canton error id is
