@@ -319,10 +319,15 @@ func prunedError(begin int64, ae *APIError) *PrunedError {
 // IsRetryable reports whether a failed call may succeed if repeated later
 // (after a backoff, a token refresh, or once the ledger has grown): transient
 // unavailability, broken streams, an offset beyond the ledger end, an expired
-// token or stale stream authorisation. Authentication and permission failures
-// (a refused TLS handshake included, ErrTLS), pruned offsets, invalid
-// arguments, unimplemented calls and the calls of a closed Client
-// (ErrClientClosed) are not.
+// token or stale stream authorisation (ABORTED), the participant's
+// backpressure (RESOURCE_EXHAUSTED), a deadline exceeded, and INTERNAL
+// without a Canton error id (a broken HTTP/2 stream, or Canton's redacted
+// internal error). Authentication and permission failures (a refused TLS
+// handshake included, ErrTLS), pruned offsets, offsets out of range,
+// invalid arguments, unimplemented calls, UNKNOWN, a message the client
+// cannot take (ErrMessageRejected), an update of unknown kind
+// (ErrUnknownUpdateKind), errors that are not the participant's and the
+// calls of a closed Client (ErrClientClosed) are not.
 func IsRetryable(err error) bool {
 	if err == nil || errors.Is(err, ErrTLS) || errors.Is(err, ErrMessageRejected) {
 		return false
