@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -127,7 +128,7 @@ func (s *Store) Disable(ctx context.Context, reason string) error {
 // opened again. Closing a closed gate is not an error (it is audited
 // again).
 func (s *Store) DisableTx(ctx context.Context, tx *sqlx.Tx, reason string) error {
-	_, _, err := s.setGate(ctx, tx, false, reason, time.Time{}, time.Time{}, nil)
+	_, _, err := s.setGate(ctx, tx, false, reason, time.Time{}, time.Time{}, nil, time.Time{})
 	return err
 }
 
@@ -142,7 +143,7 @@ func (s *Store) Enable(ctx context.Context, reason string) error {
 // record time. After restoring the Integration DB use EnableAfter (or
 // RestoreProcedure), which opens only once tSafe has passed.
 func (s *Store) EnableTx(ctx context.Context, tx *sqlx.Tx, reason string) error {
-	_, _, err := s.setGate(ctx, tx, true, reason, time.Time{}, time.Time{}, nil)
+	_, _, err := s.setGate(ctx, tx, true, reason, time.Time{}, time.Time{}, nil, time.Time{})
 	return err
 }
 
@@ -174,17 +175,18 @@ func (s *Store) EnableAfterTx(ctx context.Context, tx *sqlx.Tx, tSafe time.Time,
 	if tSafe.IsZero() {
 		return false, time.Time{}, errors.New("withdrawal: EnableAfter: tSafe is zero")
 	}
-	return s.setGate(ctx, tx, true, reason, tSafe, time.Time{}, nil)
+	return s.setGate(ctx, tx, true, reason, tSafe, time.Time{}, nil, time.Time{})
 }
 
 // enableAfterUnchanged is EnableAfter that opens only if the gate's last
 // change is still the one at changedAt (the restore procedure's own
 // closure), in the same statement, and whose clock is also bounded by the
-// record times of the synchronizers also (see restoreClock). If it opened
-// the gate, enabledAt is the time of the opening, read in its transaction.
-func (s *Store) enableAfterUnchanged(ctx context.Context, tSafe, changedAt time.Time, also []string, reason string) (opened bool, ingested, enabledAt time.Time, err error) {
+// record times of the synchronizers also and of those of the withdrawals
+// recovered since recoveredSince (see restoreClock). If it opened the
+// gate, enabledAt is the time of the opening, read in its transaction.
+func (s *Store) enableAfterUnchanged(ctx context.Context, tSafe, changedAt time.Time, also []string, recoveredSince time.Time, reason string) (opened bool, ingested, enabledAt time.Time, err error) {
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
-		opened, ingested, err = s.setGate(ctx, tx, true, reason, tSafe, changedAt, also)
+		opened, ingested, err = s.setGate(ctx, tx, true, reason, tSafe, changedAt, also, recoveredSince)
 		if err != nil || !opened {
 			return err
 		}
@@ -199,8 +201,9 @@ func (s *Store) enableAfterUnchanged(ctx context.Context, tSafe, changedAt time.
 // only opens if the ingested record time is after it; with an unchanged
 // time, only if the gate's last change is the one at that time. The
 // ingested record time is the store's clock, or an earlier record time of
-// one of the synchronizers also (restoreClock).
-func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason string, tSafe, unchanged time.Time, also []string) (bool, time.Time, error) {
+// one of the synchronizers also, or of one of those of the withdrawals
+// recovered since recoveredSince if not zero (restoreClock).
+func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason string, tSafe, unchanged time.Time, also []string, recoveredSince time.Time) (bool, time.Time, error) {
 	var ts, since any
 	if !tSafe.IsZero() {
 		ts = normTime(tSafe)
@@ -228,6 +231,15 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason s
 	times, err := s.recordTimes(ctx, tx)
 	if err != nil {
 		return false, time.Time{}, err
+	}
+	if !recoveredSince.IsZero() {
+		// Read after the record times: a recovery committed with them is
+		// seen.
+		more, err := s.recoveredSynchronizers(ctx, tx, recoveredSince)
+		if err != nil {
+			return false, time.Time{}, err
+		}
+		also = append(slices.Clone(also), more...)
 	}
 	var clock any
 	if t := s.restoreClock(times, also); !t.IsZero() {

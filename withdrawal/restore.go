@@ -98,7 +98,9 @@ type RestoreReport struct {
 	InFlight      int
 	LatestTrecTgt time.Time
 	// Synchronizers are those the withdrawals in flight name
-	// (Request.SynchronizerID; over every restore), sorted: step 3 also
+	// (Request.SynchronizerID; over every restore), and those of the
+	// withdrawals recovered since step 1 (Withdrawal.LedgerSynchronizerID,
+	// and the request's if the RecoveryHook names one), sorted: step 3 also
 	// waits for their record times to pass tSafe.
 	Synchronizers []string
 	// Ingested is the ingested record time with which the gate was opened:
@@ -161,10 +163,14 @@ type RestoreReport struct {
 // A lost request's synchronizer is not known: step 3 waits on the store's
 // clock and on the synchronizers the restored withdrawals in flight name
 // (Request.SynchronizerID), as lost ones may have been sent there too (one
-// with no record time ingested yet holds the gate closed until it has). A
-// withdrawal lost on a synchronizer neither covers (with Config.Synchronizer
-// set, another one that no restored withdrawal in flight names), whose
-// transfer could still commit there, is not waited for. A treasury on
+// with no record time ingested yet holds the gate closed until it has),
+// and, once those are past tSafe, on the synchronizers of the withdrawals
+// the RecoveryHook has re-created since step 1, where lost requests did
+// go (step 4 reads them again under the gate's lock). A withdrawal lost on
+// a synchronizer none of these covers (with Config.Synchronizer set,
+// another one that no restored withdrawal in flight names and no
+// recovered one used yet), whose transfer could still commit there, is
+// not waited for. A treasury on
 // several synchronizers should list them in Config.Synchronizers: with
 // neither set, the clock is the earliest over the synchronizers the
 // restored database has seen, and one the treasury began to use after the
@@ -404,11 +410,8 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			if w.TrecTgt.After(rep.LatestTrecTgt) {
 				rep.LatestTrecTgt = w.TrecTgt
 			}
-			if w.SynchronizerID != "" && !slices.Contains(rep.Synchronizers, w.SynchronizerID) {
-				rep.Synchronizers = append(rep.Synchronizers, w.SynchronizerID)
-			}
+			rep.addSynchronizers(w.SynchronizerID)
 		}
-		slices.Sort(rep.Synchronizers)
 		msg := "restored; the gate (closed) was closed again"
 		switch {
 		case again:
@@ -434,6 +437,23 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	// closure of step 2: the database was restored once more. Step 3 and
 	// 4 then close it again and wait for tSafe anew.
 	restoredAgain := func(g Gate) bool { return g.ChangedAt.Before(closedAt) }
+	// readClock reads the ingested record time the gate waits on. Once it
+	// is past tSafe, the synchronizers of the withdrawals recovered since
+	// step 1 (lost requests went there) are waited for too: read after the
+	// record times, so that a recovery committed with them is seen.
+	readClock := func() (time.Time, error) {
+		t, err := s.restoreIngestedTime(ctx, rep.Synchronizers)
+		if err != nil || !t.After(rep.TSafe) {
+			return t, err
+		}
+		more, err := s.recoveredSynchronizers(ctx, s.db, rep.DisabledAt)
+		if err != nil || !rep.addSynchronizers(more...) {
+			return t, err
+		}
+		report(RestoreProgress{Step: StepWait, Ingested: t, Message: fmt.Sprintf("withdrawals lost in the restore were recovered from %v: "+
+			"waiting for the record times of %v", more, rep.Synchronizers)})
+		return s.restoreIngestedTime(ctx, rep.Synchronizers)
+	}
 
 	// 3. Wait for tSafe, then 4. open the gate; an opening refused
 	// waits for tSafe again, as step 3.
@@ -452,7 +472,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			} else if err != nil && ctx.Err() == nil {
 				p.Logger.Warn("withdrawal: restore procedure: reading the gate failed, retrying", "err", ingest.Redact(err.Error()))
 			}
-			if ingested, err = s.restoreIngestedTime(ctx, rep.Synchronizers); err != nil {
+			if ingested, err = readClock(); err != nil {
 				if ctx.Err() != nil {
 					return fail(StepWait, ctx.Err())
 				}
@@ -519,7 +539,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 
 		// 4. Enable.
 		report(RestoreProgress{Step: StepEnable, Ingested: ingested, Message: "opening the withdrawal gate"})
-		opened, at, enabledAt, err := s.enableAfterUnchanged(ctx, rep.TSafe, closedAt, rep.Synchronizers, fmt.Sprintf("%s: step 4, ingested record time past tSafe %s",
+		opened, at, enabledAt, err := s.enableAfterUnchanged(ctx, rep.TSafe, closedAt, rep.Synchronizers, rep.DisabledAt, fmt.Sprintf("%s: step 4, ingested record time past tSafe %s",
 			p.Reason, rep.TSafe.Format(time.RFC3339Nano)))
 		if err != nil {
 			return fail(StepEnable, err)
@@ -560,6 +580,19 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	report(RestoreProgress{Step: StepEnable, Done: true, Ingested: rep.Ingested,
 		Message: fmt.Sprintf("gate open at ingested record time %s: withdrawals are enabled, the automation resumes", rep.Ingested.Format(time.RFC3339Nano))})
 	return rep, nil
+}
+
+// addSynchronizers adds those of syncs not listed yet to r.Synchronizers,
+// kept sorted, and reports whether it added one.
+func (r *RestoreReport) addSynchronizers(syncs ...string) bool {
+	added := false
+	for _, sync := range syncs {
+		if sync != "" && !slices.Contains(r.Synchronizers, sync) {
+			r.Synchronizers, added = append(r.Synchronizers, sync), true
+		}
+	}
+	slices.Sort(r.Synchronizers)
+	return added
 }
 
 func fmtTime(t time.Time) string {

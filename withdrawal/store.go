@@ -107,9 +107,10 @@ type Config struct {
 	// times across synchronizers) meets a withdrawal already expired and
 	// refunded. A treasury on more than one synchronizer should list them
 	// (or name each request's, Request.SynchronizerID: RestoreProcedure
-	// then waits only for the store's clock and the synchronizers its
-	// restored withdrawals in flight name, not for one only lost requests
-	// used).
+	// then waits only for the store's clock, the synchronizers its
+	// restored withdrawals in flight name and those of the lost ones
+	// recovered meanwhile, not for one only lost requests not recovered
+	// yet used).
 	Synchronizers []string
 	// Instruments, if not empty, are the only instruments Create takes a
 	// withdrawal of. Give it the list of tokenstd.Config.Instruments:
@@ -748,6 +749,22 @@ func (s *Store) restoreIngestedTime(ctx context.Context, also []string) (time.Ti
 		s.warnUnknownClock(times)
 	}
 	return s.restoreClock(times, also), nil
+}
+
+// recoveredSynchronizers returns the synchronizers of the withdrawals
+// recovered since since (by the database clock), sorted: the one each
+// transfer committed on, and the request's if the RecoveryHook named one.
+// After an Integration DB restore these are synchronizers lost requests
+// were sent to.
+func (s *Store) recoveredSynchronizers(ctx context.Context, q sqlx.QueryerContext, since time.Time) ([]string, error) {
+	var out []string
+	err := sqlx.SelectContext(ctx, q, &out, `SELECT sync FROM (SELECT synchronizer_id AS sync FROM `+s.withdrawals+
+		` WHERE recovered AND created_at >= $1 UNION SELECT ledger_synchronizer_id FROM `+s.withdrawals+
+		` WHERE recovered AND created_at >= $1) AS u WHERE sync <> '' ORDER BY sync`, since)
+	if err != nil {
+		return nil, fmt.Errorf("withdrawal: reading the synchronizers of the withdrawals recovered since %s: %w", since.Format(time.RFC3339Nano), err)
+	}
+	return out, nil
 }
 
 func (s *Store) recordTimes(ctx context.Context, q sqlx.QueryerContext) (map[string]time.Time, error) {
