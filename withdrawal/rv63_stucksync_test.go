@@ -1,0 +1,79 @@
+package withdrawal_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/pgtest"
+	"github.com/cantonx/txhistory/withdrawal"
+	"github.com/stretchr/testify/require"
+)
+
+// The restored database has a withdrawal in flight on B
+// (Request.SynchronizerID), a synchronizer whose record time no longer
+// moves (the participant has left it; or the request names it wrongly).
+// Config.Synchronizer is A, and A passes tSafe: the store's clock is past
+// tSafe and ingestion runs, but step 3 waits for B and holds the gate
+// closed for good. Its progress must say that B is what it waits for, not
+// only repeat B's record time as "the ingested record time" and, once
+// StillAfter passed, ask whether ingestion is running: the operator checks
+// ingestion, finds it running and its record time past tSafe, and cannot
+// tell why the gate stays closed.
+func TestRestoreProgressNamesTheSynchronizerItWaitsFor(t *testing.T) {
+	l := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
+	store, err := withdrawal.NewStore(l.db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog,
+		Synchronizer: ledgertest.DefaultSynchronizer})
+	require.NoError(t, err)
+	l.store = store
+	holdings := l.mintAndCatchUp("100")
+	l.p.AdvanceTime(syncB, l.now)
+	require.NoError(t, l.settle())
+	r := l.request("wd-on-b", "40", holdings[0])
+	r.SynchronizerID = syncB
+	_, err = l.store.Create(l.ctx, r)
+	require.NoError(t, err)
+	_, err = l.store.MarkSubmitted(l.ctx, r.ID)
+	require.NoError(t, err)
+	tSafe := r.TrecTgt.Add(time.Second)
+
+	var mu sync.Mutex
+	var passed bool   // A has passed tSafe
+	var msgs []string // step 3's progress since then
+	ctx, cancel := context.WithCancel(l.ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := withdrawal.RestoreProcedure{Store: l.store, TSafe: tSafe, PollInterval: 5 * time.Millisecond,
+			ReportInterval: 50 * time.Millisecond, StillAfter: 300 * time.Millisecond, Logger: quietLog,
+			Progress: func(pr withdrawal.RestoreProgress) {
+				mu.Lock()
+				defer mu.Unlock()
+				if passed && pr.Step == withdrawal.StepWait && !pr.Done {
+					msgs = append(msgs, pr.Message)
+				}
+			}}.Run(ctx)
+		done <- err
+	}()
+
+	l.advance(tSafe.Sub(l.now) + time.Second)
+	l.caughtUp()
+	clock, err := l.store.IngestedTime(l.ctx)
+	require.NoError(t, err)
+	require.True(t, clock.After(tSafe), "the store's clock is not past tSafe")
+	mu.Lock()
+	passed = true
+	mu.Unlock()
+	time.Sleep(time.Second)
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled, "the gate opened while B is before tSafe")
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, msgs)
+	last := msgs[len(msgs)-1]
+	require.Contains(t, last, syncB, "step 3's progress does not say that it waits for synchronizer B: %q", last)
+	require.NotContains(t, last, "is ingestion running?", "step 3 asks whether ingestion is running, while it runs and the store's clock is past tSafe")
+}
