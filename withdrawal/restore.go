@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
@@ -163,7 +164,12 @@ type RestoreReport struct {
 // A lost request's synchronizer is not known: step 3 waits on the store's
 // clock and on the synchronizers the restored withdrawals in flight name
 // (Request.SynchronizerID), as lost ones may have been sent there too (one
-// with no record time ingested yet holds the gate closed until it has),
+// with no record time ingested yet holds the gate closed until it has; one
+// whose record time no longer moves, as one the participant has left or
+// one a request names wrongly, holds it closed for good: progress names
+// those behind tSafe while the store's clock is past it; once no transfer
+// can still commit there, cancel Run and open the gate with
+// Store.EnableAfter, which waits on the store's clock alone),
 // and, once those are past tSafe, on the synchronizers of the withdrawals
 // the RecoveryHook has re-created since step 1, where lost requests did
 // go (step 4 reads them again under the gate's lock). A withdrawal lost on
@@ -441,14 +447,14 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	// is past tSafe, the synchronizers of the withdrawals recovered since
 	// step 1 (lost requests went there) are waited for too: read after the
 	// record times, so that a recovery committed with them is seen.
-	readClock := func() (time.Time, error) {
-		t, err := s.restoreIngestedTime(ctx, rep.Synchronizers)
+	readClock := func() (time.Time, map[string]time.Time, error) {
+		t, times, err := s.restoreIngestedTime(ctx, rep.Synchronizers)
 		if err != nil || !t.After(rep.TSafe) {
-			return t, err
+			return t, times, err
 		}
 		more, err := s.recoveredSynchronizers(ctx, s.db, rep.DisabledAt)
 		if err != nil || !rep.addSynchronizers(more...) {
-			return t, err
+			return t, times, err
 		}
 		report(RestoreProgress{Step: StepWait, Ingested: t, Message: fmt.Sprintf("withdrawals lost in the restore were recovered from %v: "+
 			"waiting for the record times of %v", more, rep.Synchronizers)})
@@ -460,6 +466,8 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	start := time.Now()
 	lastLog := start
 	var ingested, seen time.Time
+	// times are the record times ingested was last read from.
+	var times map[string]time.Time
 	movedAt := start // when the ingested record time last moved (or step 3 began)
 	unresolved := 0
 	for {
@@ -472,13 +480,14 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			} else if err != nil && ctx.Err() == nil {
 				p.Logger.Warn("withdrawal: restore procedure: reading the gate failed, retrying", "err", ingest.Redact(err.Error()))
 			}
-			if ingested, err = readClock(); err != nil {
+			var read map[string]time.Time
+			if ingested, read, err = readClock(); err != nil {
 				if ctx.Err() != nil {
 					return fail(StepWait, ctx.Err())
 				}
 				p.Logger.Warn("withdrawal: restore procedure: reading the ingested record time failed, retrying", "err", ingest.Redact(err.Error()))
 				ingested = seen // not a move: the last one read stands
-			} else if ingested.After(rep.TSafe) {
+			} else if times = read; ingested.After(rep.TSafe) {
 				if unresolved, err = s.unresolvedReview(ctx); err != nil {
 					if ctx.Err() != nil {
 						return fail(StepWait, ctx.Err())
@@ -500,7 +509,28 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			} else {
 				still = still.Round(time.Millisecond)
 			}
-			if !ingested.After(rep.TSafe) && p.StillAfter > 0 && still >= p.StillAfter {
+			// The synchronizers of rep.Synchronizers that hold the gate
+			// closed while the store's clock is past tSafe: ingestion runs.
+			var behind []string
+			if s.clock(times, "").After(rep.TSafe) {
+				for _, sync := range rep.Synchronizers {
+					if st := times[sync]; st.IsZero() {
+						behind = append(behind, sync+" (no record time ingested)")
+					} else if !st.After(rep.TSafe) {
+						behind = append(behind, sync+" at "+st.Format(time.RFC3339Nano))
+					}
+				}
+			}
+			if len(behind) > 0 {
+				pr.Message += fmt.Sprintf("; the store's clock %s is past tSafe, but not the synchronizers withdrawals in flight or recovered name: %s",
+					s.clock(times, "").Format(time.RFC3339Nano), strings.Join(behind, ", "))
+			}
+			stuck := !ingested.After(rep.TSafe) && p.StillAfter > 0 && still >= p.StillAfter
+			if stuck && len(behind) > 0 {
+				pr.Message += fmt.Sprintf("; not moved for %s: one the participant is no longer connected to, or that a request names wrongly, "+
+					"keeps the gate closed for good (once no transfer can still commit there, cancel the procedure and open the gate with "+
+					"Store.EnableAfter; see RestoreProcedure)", still)
+			} else if stuck {
 				// A participant's offset checkpoints move it while the
 				// treasury is idle: standing still, ingestion is most likely
 				// stopped.
@@ -514,7 +544,10 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			}
 			if time.Since(lastLog) >= p.ReportInterval {
 				lastLog = time.Now()
-				if !ingested.After(rep.TSafe) && p.StillAfter > 0 && still >= p.StillAfter {
+				if stuck && len(behind) > 0 {
+					p.Logger.Warn("withdrawal: restore procedure: still waiting for tSafe on synchronizers whose record time has not moved: is the participant still connected to them?",
+						"tsafe", rep.TSafe, "synchronizers_behind", behind, "not_moved_for", still, "waited", rep.Waited.Round(time.Millisecond))
+				} else if stuck {
 					p.Logger.Warn("withdrawal: restore procedure: still waiting for tSafe, and the ingested record time has not moved: is ingestion running?",
 						"tsafe", rep.TSafe, "ingested_record_time", ingested, "not_moved_for", still,
 						"waited", rep.Waited.Round(time.Millisecond))

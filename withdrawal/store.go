@@ -735,20 +735,22 @@ func (s *Store) restoreClock(times map[string]time.Time, also []string) time.Tim
 // synchronizer if neither is configured. Zero before anything was
 // ingested.
 func (s *Store) IngestedTime(ctx context.Context) (time.Time, error) {
-	return s.restoreIngestedTime(ctx, nil)
+	t, _, err := s.restoreIngestedTime(ctx, nil)
+	return t, err
 }
 
 // restoreIngestedTime is IngestedTime for the restore procedure's wait:
-// restoreClock over the synchronizers also (none: the store's clock).
-func (s *Store) restoreIngestedTime(ctx context.Context, also []string) (time.Time, error) {
+// restoreClock over the synchronizers also (none: the store's clock), and
+// the record times it was read from.
+func (s *Store) restoreIngestedTime(ctx context.Context, also []string) (time.Time, map[string]time.Time, error) {
 	times, err := s.recordTimes(ctx, s.db)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, nil, err
 	}
 	if s.clock(times, "").IsZero() {
 		s.warnUnknownClock(times)
 	}
-	return s.restoreClock(times, also), nil
+	return s.restoreClock(times, also), times, nil
 }
 
 // recoveredSynchronizers returns the synchronizers of the withdrawals
