@@ -694,7 +694,7 @@ func lastIngestedAt(ctx context.Context, db sqlx.QueryerContext, dd *dedup.Store
 	filter := ledger.Filter{Parties: opts.Parties, Interfaces: []ledger.Identifier{}}
 	var last int64
 	for _, in := range ingested {
-		tx, err := p.UpdateByID(ctx, in.UpdateID, filter)
+		tx, err := updateRetrying(ctx, p, opts, in.UpdateID, filter)
 		if errors.Is(err, ledger.ErrNotFound) {
 			return 0, false, nil
 		}
@@ -705,6 +705,24 @@ func lastIngestedAt(ctx context.Context, db sqlx.QueryerContext, dd *dedup.Store
 		last = max(last, tx.Offset)
 	}
 	return last, true, nil
+}
+
+// updateRetrying reads one update by id, retrying transient failures
+// until the deadline of Options.Timeout, as lookupRetrying does.
+func updateRetrying(ctx context.Context, p Participant, opts Options, updateID string, f ledger.Filter) (*ledger.Transaction, error) {
+	deadline := time.Now().Add(opts.Timeout)
+	for {
+		tx, err := p.UpdateByID(ctx, updateID, f)
+		if err == nil || ctx.Err() != nil || !ledger.IsRetryable(err) || !time.Now().Before(deadline) {
+			return tx, err
+		}
+		opts.Logger.Warn("recovery: reading an update failed, retrying", "update_id", updateID, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(opts.PollInterval):
+		}
+	}
 }
 
 // lookupRetrying is one admin API look-up, retrying transient failures
