@@ -30,6 +30,16 @@ const (
 
 const timeLayout = "2006-01-02T15:04:05.999999Z07:00"
 
+// utcJSON is the SQL for the timestamptz column col as a JSON string in
+// UTC that encoding/json reads into a time.Time (NULL stays NULL).
+// to_jsonb and row_to_json write a time in the session's TimeZone, with
+// the offset in seconds when it has some (Pacific/Chatham's +12:13:48
+// before 1901, as a sender's requestedAt may be), which Go refuses, and
+// with " BC" for the first hours of year 1 west of Greenwich.
+func utcJSON(col string) string {
+	return `to_char(` + col + ` AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
+}
+
 type holdingRow struct {
 	ContractID         string     `db:"contract_id" json:"contract_id"`
 	InstrumentAdmin    string     `db:"instrument_admin" json:"instrument_admin"`
@@ -48,8 +58,8 @@ type holdingRow struct {
 	ArchivedNodeID     *int32     `db:"archived_node_id" json:"archived_node_id"`
 }
 
-// holdingDoc is a holdingRow as row_to_json renders it: its jsonb columns
-// are JSON values, not text.
+// holdingDoc is a holdingRow as to_jsonb renders it: its jsonb columns
+// are JSON values, not text (its times are utcJSON's).
 type holdingDoc struct {
 	holdingRow
 	Lock json.RawMessage `json:"lock"`
@@ -211,7 +221,8 @@ type instructionRow struct {
 	CreatedTime      time.Time      `db:"created_record_time" json:"created_record_time"`
 }
 
-// instructionDoc is an instructionRow as row_to_json renders it.
+// instructionDoc is an instructionRow as to_jsonb renders it (its times
+// are utcJSON's).
 type instructionDoc struct {
 	instructionRow
 	TransferMeta json.RawMessage `json:"transfer_meta"`
