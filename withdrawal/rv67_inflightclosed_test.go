@@ -1,0 +1,102 @@
+package withdrawal_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/pgtest"
+	"github.com/cantonx/txhistory/withdrawal"
+	"github.com/stretchr/testify/require"
+)
+
+// As TestRestoreGateWaitsForInFlightRequestsSynchronizer (the treasury pays
+// on A, Config.Synchronizer, and on B, which requests name), but with
+// ingestion restarted by the Restore step, as its doc says ("stop
+// ingestion, restore, ..., start ingestion again"): the transfer of
+// wd-restored, in flight on B in the backup, committed after the backup,
+// so re-ingestion completes wd-restored before step 2 lists the restored
+// withdrawals in flight. The gate must still wait for B: wd-lost, whose
+// request the restore lost, commits there before tSafe, and its user,
+// whose debit the restore undid, could otherwise request the same funds
+// again once A passes tSafe, and be paid twice.
+func TestRestoreGateWaitsForInFlightSynchronizerWhenIngestionClosedThemFirst(t *testing.T) {
+	l := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
+	store, err := withdrawal.NewStore(l.db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog,
+		Synchronizer: ledgertest.DefaultSynchronizer})
+	require.NoError(t, err)
+	l.store = store
+	holdings := l.mintAndCatchUp("100", "100", "100")
+	l.p.AdvanceTime(syncB, l.now)
+	require.NoError(t, l.settle())
+
+	// In flight on B in the (restored) database.
+	r := l.request("wd-restored", "40", holdings[1])
+	r.SynchronizerID = syncB
+	restored, err := l.store.Create(l.ctx, r)
+	require.NoError(t, err)
+	restored, err = l.store.MarkSubmitted(l.ctx, restored.ID)
+	require.NoError(t, err)
+	// The lost request (not in the restored database).
+	lostReq := l.request("wd-lost", "40", holdings[0])
+	lostReq.SynchronizerID = syncB
+	lost := &withdrawal.Withdrawal{Request: lostReq}
+	tSafe := lost.TrecTgt.Add(time.Second)
+	onB := l.transferOn(lost, syncB, lost.TrecTgt.Add(-time.Second))
+
+	// Ingestion is stopped for the restore; wd-restored's transfer on B
+	// committed after the backup, to be re-ingested.
+	l.stopIngester()
+	_, err = l.p.Append(l.transferOn(restored, syncB, restored.TrecTgt.Add(-2*time.Second)))
+	require.NoError(t, err)
+
+	type result struct {
+		rep *withdrawal.RestoreReport
+		err error
+	}
+	done := make(chan result, 1)
+	ctx, cancel := context.WithTimeout(l.ctx, 30*time.Second)
+	defer cancel()
+	go func() {
+		rep, err := withdrawal.RestoreProcedure{Store: l.store, TSafe: tSafe, PollInterval: 5 * time.Millisecond, Logger: quietLog,
+			Restore: func(context.Context) error {
+				// The database is the backup's; start ingestion again. It
+				// catches up before the procedure reads the restored
+				// withdrawals.
+				l.startIngester()
+				return l.settle()
+			}}.Run(ctx)
+		done <- result{rep, err}
+	}()
+	require.Eventually(t, func() bool { return l.get("wd-restored").Status == withdrawal.StatusCompleted }, 10*time.Second, 5*time.Millisecond)
+
+	// A passes tSafe; wd-lost's transaction on B is not published yet.
+	l.advance(tSafe.Sub(l.now) + time.Second)
+	l.caughtUp()
+	var res result
+	openedEarly := false
+	select {
+	case res = <-done:
+		openedEarly = true
+	case <-time.After(2 * time.Second):
+	}
+	var again error
+	if openedEarly {
+		_, again = l.store.Create(l.ctx, l.request("wd-again", "40", holdings[2]))
+	}
+	_, err = l.p.Append(onB)
+	require.NoError(t, err)
+	l.p.AdvanceTime(syncB, tSafe.Add(time.Second))
+	require.NoError(t, l.settle())
+	if !openedEarly {
+		res = <-done
+	}
+	require.NoError(t, res.err)
+	require.False(t, openedEarly, "the gate opened while the transfer of wd-lost on B (record time %s < tSafe %s) was not ingested: "+
+		"wd-restored, in flight on B in the restored database, was completed by ingestion before step 2 listed it, so B was not waited for "+
+		"(synchronizers waited for: %v); a second request of the same funds was then created (err %v)",
+		onB.RecordTime.Format(time.RFC3339Nano), tSafe.Format(time.RFC3339Nano), res.rep.Synchronizers, again)
+	require.Equal(t, []string{syncB}, res.rep.Synchronizers)
+	require.Equal(t, withdrawal.StatusRecovered, l.get(lost.ID).Status)
+}
