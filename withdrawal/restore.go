@@ -91,10 +91,11 @@ type RestoreReport struct {
 	// InFlight counts the withdrawals requested or submitted (their
 	// transfer not seen on the ledger: pending_acceptance ones are, as an
 	// offer) in the restored database, as
-	// found when Restore has returned (if Restore already started
-	// ingestion again, withdrawals it has closed meanwhile are not
-	// counted; after a second restore during the procedure, in that
-	// restore's database); LatestTrecTgt is the largest trecTgt among them
+	// found when Restore has returned, and those of the restored database
+	// that ingestion has moved since step 1 (Restore started it again:
+	// they were open in the backup, pending_acceptance ones included)
+	// (after a second restore during the procedure, in that restore's
+	// database); LatestTrecTgt is the largest trecTgt among them
 	// (over every restore). tSafe is raised to it if it is later.
 	InFlight      int
 	LatestTrecTgt time.Time
@@ -407,9 +408,16 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			case <-time.After(p.PollInterval):
 			}
 		}
-		open, err := s.ListByStatus(ctx, StatusRequested, StatusSubmitted)
+		// In flight in the restored database: still requested or submitted,
+		// or moved since step 1 (only ingestion, started again by Restore,
+		// moves withdrawals while the gate is closed; those of the backup
+		// that it moved were open in it): the synchronizers they name, and
+		// their trecTgt, count even once their transfers are ingested.
+		open, err := selectWithdrawals(ctx, s.db, `SELECT `+columns+` FROM `+s.withdrawals+`
+			WHERE status = ANY($1) OR (NOT recovered AND updated_at >= $2) ORDER BY created_at, id`,
+			statusNames(beforeLedger), rep.DisabledAt)
 		if err != nil {
-			return err
+			return fmt.Errorf("withdrawal: listing the restored withdrawals in flight: %w", err)
 		}
 		rep.InFlight = len(open)
 		for _, w := range open {
