@@ -240,7 +240,8 @@ type RestoreProcedure struct {
 // step that fails, with that step's error, leaving the gate closed (when
 // step 2 fails before it has closed the restored gate, Restore's error or
 // one after it, the gate is closed again, as the database may be the
-// backup's already; if that fails too, the error says so); when
+// backup's already; if that fails too, the error says so; a panic in
+// Restore goes on once the gate is closed again); when
 // ctx ends during the wait it returns ctx's error, the gate still closed.
 // To go on after a failure, run it again, with Restore nil if the database
 // is restored already: closing a closed gate and waiting again are
@@ -348,7 +349,17 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	}
 	if p.Restore != nil {
 		report(RestoreProgress{Step: StepRestore, Message: "restoring the Integration DB from the backup (operator step)"})
-		if err := p.Restore(ctx); err != nil {
+		// A panic or runtime.Goexit in Restore leaves the database as
+		// perhaps restored as an error does: close its gate on the way out.
+		returned := false
+		defer func() {
+			if !returned {
+				_, _ = failOpen(StepRestore, errors.New("Restore did not return (a panic or runtime.Goexit)"))
+			}
+		}()
+		err := p.Restore(ctx)
+		returned = true
+		if err != nil {
 			return failOpen(StepRestore, err)
 		}
 	} else {
