@@ -52,7 +52,8 @@ import (
 // and the transfer is applied to the created withdrawal; the hook may then be
 // called again for the batch's other unknown ids. Returning nil, nil leaves the transfer
 // unrecorded as a withdrawal. An error aborts the batch: nothing of it is
-// committed and the Ingester stops with the error. It is called from one
+// committed and the Ingester stops with the error (a panic too, its value
+// wrapped to name the withdrawal and its update). It is called from one
 // goroutine at a time.
 type RecoveryHook interface {
 	RecoverWithdrawal(ctx context.Context, tx *sqlx.Tx, o *Outcome) (*Withdrawal, error)
@@ -364,6 +365,17 @@ func (r *Reconciler) recover(ctx context.Context, tx *sqlx.Tx, o Outcome) (bool,
 // hook calls the RecoveryHook for an unknown withdrawal; nil, nil if it
 // declined.
 func (r *Reconciler) hook(ctx context.Context, tx *sqlx.Tx, o Outcome) (*Withdrawal, error) {
+	// A panic goes on (the Ingester recovers it, with the stack of the
+	// hook), naming the withdrawal as an error does.
+	defer func() {
+		if p := recover(); p != nil {
+			what := fmt.Sprintf("withdrawal: recovery hook for withdrawal %q (update %s at offset %d) panicked", o.ID, o.UpdateID, o.Offset)
+			if err, ok := p.(error); ok {
+				panic(fmt.Errorf("%s: %w", what, err))
+			}
+			panic(fmt.Sprintf("%s: %v", what, p))
+		}
+	}()
 	hw, err := r.cfg.Recovery.RecoverWithdrawal(ctx, tx, &o)
 	if err != nil {
 		return nil, fmt.Errorf("withdrawal: recovery hook for withdrawal %q (update %s at offset %d): %w", o.ID, o.UpdateID, o.Offset, err)
