@@ -349,8 +349,8 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	}
 	if p.Restore != nil {
 		report(RestoreProgress{Step: StepRestore, Message: "restoring the Integration DB from the backup (operator step)"})
-		// A panic or runtime.Goexit in Restore leaves the database as
-		// perhaps restored as an error does: close its gate on the way out.
+		// A panic or runtime.Goexit in Restore may leave the database
+		// restored, as an error may: close its gate again on the way out.
 		returned := false
 		defer func() {
 			if !returned {
@@ -420,10 +420,10 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			}
 		}
 		// In flight in the restored database: still requested or submitted,
-		// or moved since step 1 (only ingestion, started again by Restore,
-		// moves withdrawals while the gate is closed; those of the backup
-		// that it moved were open in it): the synchronizers they name, and
-		// their trecTgt, count even once their transfers are ingested.
+		// or moved since step 1 (by ingestion, started again by Restore:
+		// those of the backup it moved were open in it). The synchronizers
+		// they name, and their trecTgt, count even once their transfers
+		// are ingested.
 		open, err := selectWithdrawals(ctx, s.db, `SELECT `+columns+` FROM `+s.withdrawals+`
 			WHERE status = ANY($1) OR (NOT recovered AND updated_at >= $2) ORDER BY created_at, id`,
 			statusNames(beforeLedger), rep.DisabledAt)
