@@ -37,7 +37,9 @@ import (
 // A negative Amount or ReservedFunds is an error, as below.
 //
 // The hook may write with tx (for instance to debit the user again) but
-// must not commit or roll it back. A withdrawal recovered already ended
+// must not commit or roll it back, nor write the withdrawal itself (the
+// Reconciler stores what it returns; a row of the id the hook wrote is
+// an error). A withdrawal recovered already ended
 // without paying out (o.Status rejected, withdrawn, expired or failed: the
 // first of its transactions the Integration DB sees is its end) is stored
 // in that status and the Refunder is not called for it, so a hook that
@@ -356,6 +358,13 @@ func (r *Reconciler) recover(ctx context.Context, tx *sqlx.Tx, o Outcome) (bool,
 		return true, nil // declined: the transfer stays unrecorded
 	}
 	if made[o.ID] == nil {
+		// Created concurrently: apply to it. Unless the row was the
+		// hook's own, undone with its other writes.
+		if _, err := r.s.get(ctx, tx, o.ID); errors.Is(err, ErrNotFound) {
+			return false, wrap(errors.New("the RecoveryHook wrote a withdrawal of this id itself (undone with its other writes): return the withdrawal for the Reconciler to store, do not write it"))
+		} else if err != nil {
+			return false, wrap(err)
+		}
 		return false, nil
 	}
 	r.recovered(made[o.ID], o)
