@@ -238,8 +238,9 @@ func (a *Automation) Run(ctx context.Context) error {
 // RunOnce runs one round: if the gate is open, it submits up to BatchSize
 // requested withdrawals, oldest first (those whose last Submit in this
 // Automation failed after the others, least recently failed first), whose trecTgt the ingested record
-// time has not passed (those are left for the reconciler to expire: their
-// transfer could not commit any more), marking each
+// time has not reached (those it has reached are left for the reconciler to
+// expire, once it passes them: their transfer could not commit any more,
+// Submit's deadline being before trecTgt), marking each
 // submitted (or failed, for ErrNoPreapproval). It stops early if the gate
 // closes. A schema that is not at this build's version (schema.CheckCurrent:
 // not migrated yet, or migrated by a newer release) is refused before

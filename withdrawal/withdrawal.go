@@ -106,8 +106,9 @@ type Request struct {
 	// for the withdrawal (typically Amount plus the expected fee); the
 	// Refunder gets it back to the user if the withdrawal does not happen.
 	ReservedFunds decimal.Decimal `json:"reserved_funds"`
-	// TrecTgt is the target record time: the transfer must not commit
-	// after it (the automation uses it as the transfer's deadline). Once
+	// TrecTgt is the target record time: the transfer must not commit at
+	// or after it (the automation's Submit derives the transfer's deadline
+	// from it; see Submitter). Once
 	// the ingested record time is past it with no transfer seen, the
 	// withdrawal is expired. Usually now + ttl.
 	TrecTgt time.Time `json:"trec_tgt"`
