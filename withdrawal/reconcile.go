@@ -74,6 +74,15 @@ func (f RecoveryFunc) RecoverWithdrawal(ctx context.Context, tx *sqlx.Tx, o *Out
 // by the reconciler, update id, record time and fee — with the user
 // account, reserved funds and trecTgt left blank. Hooks of exchanges that
 // put more on the transfer can start from it.
+//
+// It debits nobody. Where users' balances live in the Integration DB (as
+// the Refunder contract has it), the restore undid the debit of each lost
+// request, and a recovered withdrawal that paid out (or may still) leaves
+// its user's funds spendable twice: once the gate opens, the user can
+// request them again. An exchange keeping balances there needs a hook that
+// debits the user again (from what it put on the transfer, or from a log
+// kept outside the Integration DB): RestoreProcedure opens the gate at its
+// step 4 without looking at what was recovered.
 func RecoverFromLedger(_ context.Context, _ *sqlx.Tx, o *Outcome) (*Withdrawal, error) {
 	return &Withdrawal{Request: Request{ID: o.ID, Amount: o.Transferred, Instrument: o.Instrument, Receiver: o.Receiver}}, nil
 }
