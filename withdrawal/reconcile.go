@@ -165,7 +165,12 @@ type WrittenEntries interface {
 // does not run before the Reconciler, no transfer is seen and withdrawals
 // would expire although paid out: always chain them as above, and set
 // ReconcilerConfig.History, which makes a chain in the wrong order fail
-// every batch instead.
+// every batch instead. Chain them from the first batch on: a transfer
+// ingested while the History handler ran without the Reconciler is not
+// applied when the Reconciler is added later (dedup does not hand it
+// over again); its withdrawal, paid out or offered, is then not expired
+// either, as its transfer is in token_history, and stays requested or
+// submitted, unrefunded, for an operator (see Store.ExpireDueTx).
 //
 // Replaying a batch changes nothing: outcomes already applied are
 // recognised by their update id, expiry only touches open withdrawals, and

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/cantonx/txhistory/tokenstd"
@@ -242,6 +243,18 @@ var outcomeStatus = map[tokenstd.Kind]Status{
 // OutcomeKinds returns the history entry kinds that move withdrawals.
 func OutcomeKinds() []tokenstd.Kind { return slices.Sorted(maps.Keys(outcomeStatus)) }
 
+// endKindsSQL lists, as SQL literals, the kinds of the history entries
+// that end a withdrawal's transfer offer without paying out.
+var endKindsSQL = func() string {
+	var l []string
+	for _, k := range OutcomeKinds() {
+		if k != tokenstd.KindWithdrawal && k != tokenstd.KindOfferOut {
+			l = append(l, pq.QuoteLiteral(string(k)))
+		}
+	}
+	return strings.Join(l, ", ")
+}()
+
 // transferred is what o moved to the receiver: nothing for an offer (the
 // funds are locked, still the treasury's) nor for an outcome that ends the
 // withdrawal without paying out (the funds stayed, or came back).
@@ -393,7 +406,12 @@ func (s *Store) ExpireDue(ctx context.Context, recordTimes map[string]time.Time)
 // whose transfer is on the ledger is never expired. Like the Reconciler, it
 // expires nothing while a transaction set aside for review is unresolved
 // (review_transaction.resolved_at NULL): it may be a withdrawal's transfer
-// that nobody has seen.
+// that nobody has seen. Nor does it expire a withdrawal whose transfer is
+// in token_history, paid out or offered and not ended (more offers than
+// rejections, withdrawals, expiries and failures): a History handler
+// that ran without the Reconciler ingested it, and the Reconciler never
+// applied it. Such a withdrawal stays requested or submitted, its user not
+// credited back, until an operator looks.
 func (s *Store) ExpireDueTx(ctx context.Context, tx *sqlx.Tx, recordTimes map[string]time.Time) ([]*Withdrawal, error) {
 	return s.expireDue(ctx, tx, recordTimes, true)
 }
@@ -424,7 +442,9 @@ func (s *Store) expireDue(ctx context.Context, tx *sqlx.Tx, recordTimes map[stri
 // reservations. $5 is the expired status, $6 the statuses before the
 // ledger; and is a further condition on the row w, empty or starting with
 // AND. With unlessHeld it expires nothing while a transaction set aside for
-// review is unresolved.
+// review is unresolved. Nor does it expire a withdrawal that token_history
+// shows paid out, or offered with more offers than ends: its transfer was
+// seen, by a History handler that ran without the Reconciler.
 func (s *Store) expiring(unlessHeld bool, and string) string {
 	held := ""
 	if unlessHeld {
@@ -433,6 +453,10 @@ func (s *Store) expiring(unlessHeld bool, and string) string {
 	return `expired AS (
 			UPDATE ` + s.withdrawals + ` AS w SET status = $5, updated_at = now(), closed_at = now()
 			WHERE w.status = ANY($6) AND w.trec_tgt < $4 AND w.trec_tgt < ` + clockOfRow + held + and + `
+				AND NOT EXISTS (SELECT 1 FROM ` + s.history + ` h WHERE h.withdrawal_id = w.id AND h.withdrawal_id <> ''
+					HAVING count(*) FILTER (WHERE h.kind = ` + pq.QuoteLiteral(string(tokenstd.KindWithdrawal)) + `) > 0
+						OR count(*) FILTER (WHERE h.kind = ` + pq.QuoteLiteral(string(tokenstd.KindOfferOut)) + `)
+							> count(*) FILTER (WHERE h.kind IN (` + endKindsSQL + `)))
 			RETURNING w.*
 		), released AS (
 			DELETE FROM ` + s.reservations + ` AS r USING expired WHERE r.withdrawal_id = expired.id
