@@ -1159,7 +1159,7 @@ func (ing *Ingester) verifyPosition(ctx context.Context) error {
 			// Pruning happens at or below the checkpoint, and the replay
 			// has not reached this transaction: it is not pruned.
 			return &RestoredError{Offset: ing.cp.Offset, UpdateID: ing.cp.UpdateID, SynchronizerID: ing.cp.SynchronizerID,
-				Reason: "in the replay after a rewind, the participant does not know the last transaction ingested before it (restored from a backup again, perhaps still catching up)"}
+				Reason: "in the replay after a rewind, the participant does not know the last transaction ingested before it (restored from a backup again, perhaps still catching up)" + ing.notShown()}
 		case err != nil:
 			return fmt.Errorf("ingest: verify the last ingested transaction %s: %w", ing.cp.UpdateID, err)
 		case tx.Offset <= ing.cp.Offset:
@@ -1177,7 +1177,7 @@ func (ing *Ingester) verifyPosition(ctx context.Context) error {
 			return nil
 		}
 		return &RestoredError{Offset: ing.cp.UpdateOffset, UpdateID: ing.cp.UpdateID, SynchronizerID: ing.cp.SynchronizerID,
-			Reason: "the participant does not know the last ingested transaction (restored from a backup, perhaps still catching up)"}
+			Reason: "the participant does not know the last ingested transaction (restored from a backup, perhaps still catching up)" + ing.notShown()}
 	}
 	if err != nil {
 		return fmt.Errorf("ingest: verify the last ingested transaction %s: %w", ing.cp.UpdateID, err)
@@ -1218,7 +1218,7 @@ func (ing *Ingester) checkRestored(ctx context.Context) error {
 			pruned = perr == nil && ing.cp.UpdateOffset <= po.ParticipantPrunedUpToInclusive
 		}
 		if !pruned {
-			restored.Reason = "the checkpoint is beyond the ledger end and the participant does not know the last ingested transaction"
+			restored.Reason = "the checkpoint is beyond the ledger end and the participant does not know the last ingested transaction" + ing.notShown()
 		}
 		return restored
 	}
@@ -1237,6 +1237,14 @@ func (ing *Ingester) checkRestored(ctx context.Context) error {
 		restored.Reason = fmt.Sprintf("the last ingested transaction was ingested at offset %d but the participant now has it at offset %d", stored, tx.Offset)
 	}
 	return restored
+}
+
+// notShown adds to a verdict drawn from a NOT_FOUND for the last ingested
+// transaction what else that answer means: the participant does not show
+// it to the parties it was looked up with (a configuration that changed
+// since it was ingested, or another participant).
+func (ing *Ingester) notShown() string {
+	return fmt.Sprintf("; or it does not show it to Config.Parties %q: were the parties changed since it was ingested, or is this another participant?", ing.cfg.Parties)
 }
 
 // checkRestoredUntilStop is checkRestored, whose look-up Stop cuts short:
