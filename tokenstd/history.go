@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/cantonx/txhistory/ingest"
@@ -84,7 +85,11 @@ func (f CreditFunc) CreditDeposit(ctx context.Context, tx *sqlx.Tx, e *Entry) er
 
 // Config configures a History handler.
 type Config struct {
-	// Treasury is the party whose history is kept. Required.
+	// Treasury is the party whose history is kept. Required. An
+	// Integration DB keeps one treasury's history: HandleBatch refuses a
+	// holding set that holds another party's live holdings (the treasury
+	// party changed since it was ingested), wrapping
+	// ingest.ErrDeploymentFault.
 	Treasury string
 	// Schema is the PostgreSQL schema holding the tables (migrated with
 	// schema.Migrate). Default schema.DefaultName.
@@ -142,6 +147,8 @@ type History struct {
 	mu          sync.Mutex
 	last        batchKey // the batch HandleBatch last handled without error
 	lastEntries []*Entry // what it wrote for it
+
+	ownerChecked atomic.Bool // checkOwner found the holding set the treasury's
 }
 
 // batchKey tells batches apart without keeping their transactions alive:
@@ -214,8 +221,15 @@ func (h *History) Balances(ctx context.Context, q sqlx.QueryerContext) (map[Inst
 	return Balances(ctx, q, h.cfg.Schema)
 }
 
-// HandleBatch implements ingest.Handler.
+// HandleBatch implements ingest.Handler. Its first batch refuses a
+// holding set that holds another party's live holdings (checkOwner).
 func (h *History) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
+	if !h.ownerChecked.Load() {
+		if err := h.checkOwner(ctx, tx); err != nil {
+			return err
+		}
+		h.ownerChecked.Store(true)
+	}
 	h.mu.Lock()
 	before := handled{key: h.last, entries: h.lastEntries}
 	h.last, h.lastEntries = batchKey{}, nil
@@ -226,6 +240,24 @@ func (h *History) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch)
 	}
 	h.remember(keyOf(b), entries)
 	return nil
+}
+
+// checkOwner refuses a holding set that holds live holdings of a party
+// other than Config.Treasury: the Integration DB was ingested for another
+// treasury party. Their archives, not the treasury's, would never be
+// booked, and Balances would count them with the treasury's own. The
+// error wraps ingest.ErrDeploymentFault: every transaction would meet it.
+func (h *History) checkOwner(ctx context.Context, tx *sqlx.Tx) error {
+	var other string
+	err := tx.GetContext(ctx, &other, `SELECT owner FROM `+h.holdings+` WHERE archived_offset IS NULL AND owner <> $1 LIMIT 1`, h.cfg.Treasury)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("tokenstd: reading the owners of the holding set: %w", err)
+	}
+	return fmt.Errorf("tokenstd: the holding set holds live holdings of %s, not of Config.Treasury %s: this Integration DB was ingested for another treasury party; ingest %s into an Integration DB (or schema) of its own: %w",
+		other, h.cfg.Treasury, h.cfg.Treasury, ingest.ErrDeploymentFault)
 }
 
 // handled is a batch HandleBatch handled without error, and what it wrote.
