@@ -98,7 +98,9 @@ type Config struct {
 	// Default Halt.
 	OnError ErrorPolicy
 	// Credit, if set, is called for every new deposit. One holding a nil
-	// func or pointer is refused.
+	// func or pointer is refused. Deposits ingested into the Integration DB
+	// while it was not set (by ingestd, say) are not passed to it later:
+	// ingestion does not hand their transactions over again.
 	Credit DepositCrediter
 	// Account maps a deposit's reason to an account; nil means
 	// DefaultAccount. It must be a pure function of the reason: Prepare
