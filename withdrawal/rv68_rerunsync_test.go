@@ -1,0 +1,130 @@
+package withdrawal_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/pgtest"
+	"github.com/cantonx/txhistory/withdrawal"
+	"github.com/stretchr/testify/require"
+)
+
+// As TestRestoreGateWaitsForInFlightSynchronizerWhenIngestionClosedThemFirst
+// (Config.Synchronizer A, wd-restored in flight on B in the backup, the
+// request of wd-lost on B lost), but the first run of the procedure is
+// cancelled during step 3, after step 2 listed wd-restored, and ingestion
+// completes wd-restored before the operator runs it again with Restore nil,
+// as Run's doc says, passing the first run's tSafe and synchronizers. The
+// rerun's step 1 comes after wd-restored was closed: it must still wait
+// for B, which the first run's report names, before opening the gate,
+// else the user of wd-lost, whose debit the restore undid, can request the
+// same funds again once A passes tSafe, and be paid twice.
+func TestRestoreRerunWaitsForTheFirstRunsSynchronizers(t *testing.T) {
+	l := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
+	store, err := withdrawal.NewStore(l.db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog,
+		Synchronizer: ledgertest.DefaultSynchronizer})
+	require.NoError(t, err)
+	l.store = store
+	holdings := l.mintAndCatchUp("100", "100", "100")
+	l.p.AdvanceTime(syncB, l.now)
+	require.NoError(t, l.settle())
+
+	// In flight on B in the (restored) database.
+	r := l.request("wd-restored", "40", holdings[1])
+	r.SynchronizerID = syncB
+	restored, err := l.store.Create(l.ctx, r)
+	require.NoError(t, err)
+	restored, err = l.store.MarkSubmitted(l.ctx, restored.ID)
+	require.NoError(t, err)
+	// The lost request (not in the restored database).
+	lostReq := l.request("wd-lost", "40", holdings[0])
+	lostReq.SynchronizerID = syncB
+	lost := &withdrawal.Withdrawal{Request: lostReq}
+	tSafe := lost.TrecTgt.Add(time.Second)
+	onB := l.transferOn(lost, syncB, lost.TrecTgt.Add(-time.Second))
+
+	// Ingestion is stopped for the restore; wd-restored's transfer on B
+	// committed after the backup, to be re-ingested.
+	l.stopIngester()
+	_, err = l.p.Append(l.transferOn(restored, syncB, restored.TrecTgt.Add(-2*time.Second)))
+	require.NoError(t, err)
+
+	// The first run: step 2 lists wd-restored in flight; it is cancelled
+	// while it waits in step 3 (the operator's session ends, say).
+	ctx1, cancel1 := context.WithTimeout(l.ctx, 30*time.Second)
+	defer cancel1()
+	rep1, err := withdrawal.RestoreProcedure{Store: l.store, TSafe: tSafe, PollInterval: 5 * time.Millisecond, Logger: quietLog,
+		Restore: func(context.Context) error { return nil }, // restored; ingestion not started yet
+		Progress: func(pr withdrawal.RestoreProgress) {
+			if pr.Step == withdrawal.StepWait && pr.Waited > 0 {
+				cancel1()
+			}
+		}}.Run(ctx1)
+	require.ErrorIs(t, err, context.Canceled)
+	require.NotNil(t, rep1)
+	require.Equal(t, []string{syncB}, rep1.Synchronizers, "the first run's report")
+
+	// Ingestion starts again and completes wd-restored before the rerun.
+	l.startIngester()
+	require.NoError(t, l.settle())
+	require.Equal(t, withdrawal.StatusCompleted, l.get("wd-restored").Status)
+
+	type result struct {
+		rep *withdrawal.RestoreReport
+		err error
+	}
+	done := make(chan result, 1)
+	ctx, cancel := context.WithTimeout(l.ctx, 30*time.Second)
+	defer cancel()
+	waiting := make(chan struct{})
+	go func() {
+		var once bool
+		rep, err := withdrawal.RestoreProcedure{Store: l.store, TSafe: rep1.TSafe, Synchronizers: rep1.Synchronizers,
+			PollInterval: 5 * time.Millisecond, Logger: quietLog,
+			Progress: func(pr withdrawal.RestoreProgress) {
+				if pr.Step == withdrawal.StepWait && !once {
+					once = true
+					close(waiting)
+				}
+			}}.Run(ctx)
+		done <- result{rep, err}
+	}()
+	select {
+	case <-waiting:
+	case res := <-done:
+		t.Fatalf("the rerun ended before step 3: %+v, %v", res.rep, res.err)
+	}
+
+	// A passes tSafe; wd-lost's transaction on B is not published yet.
+	l.advance(tSafe.Sub(l.now) + time.Second)
+	l.caughtUp()
+	var res result
+	openedEarly := false
+	select {
+	case res = <-done:
+		openedEarly = true
+	case <-time.After(2 * time.Second):
+	}
+	var again error
+	if openedEarly {
+		// The user of wd-lost, credited back by the restore, withdraws again.
+		_, again = l.store.Create(l.ctx, l.request("wd-again", "40", holdings[2]))
+	}
+	_, err = l.p.Append(onB)
+	require.NoError(t, err)
+	l.p.AdvanceTime(syncB, tSafe.Add(time.Second))
+	require.NoError(t, l.settle())
+	if !openedEarly {
+		res = <-done
+	}
+	require.NoError(t, res.err)
+	require.False(t, openedEarly, "the rerun opened the gate while the transfer of wd-lost on B (record time %s < tSafe %s) was not ingested: "+
+		"wd-restored, in flight on B when the first run listed it, was completed between the runs, and B, passed from the first run's report, "+
+		"was not waited for (synchronizers waited for: %v); a second request of the same funds was then created (err %v)",
+		onB.RecordTime.Format(time.RFC3339Nano), tSafe.Format(time.RFC3339Nano), res.rep.Synchronizers, again)
+	require.Equal(t, []string{syncB}, res.rep.Synchronizers)
+	require.Equal(t, withdrawal.StatusRecovered, l.get(lost.ID).Status)
+	require.True(t, l.get(lost.ID).CreatedAt.Before(res.rep.EnabledAt), "wd-lost recovered after the gate opened")
+}
