@@ -102,8 +102,9 @@ type RestoreReport struct {
 	// Synchronizers are those the withdrawals in flight name
 	// (Request.SynchronizerID; over every restore), and those of the
 	// withdrawals recovered since step 1 (Withdrawal.LedgerSynchronizerID,
-	// and the request's if the RecoveryHook names one), sorted: step 3 also
-	// waits for their record times to pass tSafe.
+	// and the request's if the RecoveryHook names one), and
+	// RestoreProcedure.Synchronizers, sorted: step 3 also waits for their
+	// record times to pass tSafe.
 	Synchronizers []string
 	// Ingested is the ingested record time with which the gate was opened:
 	// after TSafe.
@@ -173,11 +174,12 @@ type RestoreReport struct {
 // Store.EnableAfter, which waits on the store's clock alone),
 // and, once those are past tSafe, on the synchronizers of the withdrawals
 // the RecoveryHook has re-created since step 1, where lost requests did
-// go (step 4 reads them again under the gate's lock). A withdrawal lost on
-// a synchronizer none of these covers (with Config.Synchronizer set,
-// another one that no restored withdrawal in flight names and no
-// recovered one used yet), whose transfer could still commit there, is
-// not waited for. A treasury on
+// go (step 4 reads them again under the gate's lock), and on those given
+// in Synchronizers. A withdrawal lost on a synchronizer none of these
+// covers (with Config.Synchronizer set, another one that no restored
+// withdrawal in flight names, no recovered one used yet and Synchronizers
+// does not list), whose transfer could still commit there, is not waited
+// for. A treasury on
 // several synchronizers should list them in Config.Synchronizers: with
 // neither set, the clock is the earliest over the synchronizers the
 // restored database has seen, and one the treasury began to use after the
@@ -213,6 +215,15 @@ type RestoreProcedure struct {
 	// (trecTgt = creation time + ttl), plus a margin for the skew between
 	// this clock and the ledger's record time. Required when TSafe is zero.
 	TTL time.Duration
+	// Synchronizers are synchronizers to wait for besides those the
+	// procedure finds: step 2 adds them to RestoreReport.Synchronizers,
+	// so that step 3 and 4 wait for their record times to pass tSafe as
+	// for the found ones. The procedure finds the synchronizers of the
+	// restored withdrawals open, or moved or recovered since its own step
+	// 1: a rerun passes the failed run's RestoreReport.Synchronizers, and
+	// a run with Restore nil after ingestion ran on the restored database
+	// the treasury's synchronizers (see Run).
+	Synchronizers []string
 	// Now is the clock for the estimate of tSafe. Default time.Now.
 	Now func() time.Time
 	// PollInterval is how often step 3 reads the ingested record time.
@@ -248,7 +259,18 @@ type RestoreProcedure struct {
 // harmless. Pass the first run's tSafe (in its report, its progress and
 // its log lines) as TSafe: left zero, it is estimated again from the
 // clock of the new run, and the gate stays closed a TTL longer than it
-// needs.
+// needs. Pass the first run's RestoreReport.Synchronizers (Run returns
+// the report with its error; its progress and log lines list them too)
+// as Synchronizers: the new run finds the synchronizers of the restored
+// withdrawals open, or moved or recovered, since its own step 1 only, and
+// misses those ingestion closed between the runs. Add those of the
+// withdrawals recovered since the first run's step 1 (recovered, created
+// at or after its RestoreReport.DisabledAt: the report lists only those
+// read once the other synchronizers were past tSafe). For a run killed
+// before its report, or one that failed before step 2 listed the
+// restored withdrawals, and for a first run with Restore nil when
+// ingestion already ran on the restored database, pass the treasury's
+// synchronizers, every one a lost request may have gone to.
 func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	if p.Store == nil {
 		return nil, errors.New("withdrawal: RestoreProcedure.Store is required")
@@ -431,6 +453,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			return fmt.Errorf("withdrawal: listing the restored withdrawals in flight: %w", err)
 		}
 		rep.InFlight = len(open)
+		rep.addSynchronizers(p.Synchronizers...)
 		for _, w := range open {
 			if w.TrecTgt.After(rep.LatestTrecTgt) {
 				rep.LatestTrecTgt = w.TrecTgt
@@ -450,7 +473,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			msg += fmt.Sprintf(", the latest trecTgt %s is later: tSafe raised to it", rep.TSafe.Format(time.RFC3339Nano))
 		}
 		if len(rep.Synchronizers) > 0 {
-			msg += fmt.Sprintf("; waiting for the record times of the synchronizers they name too: %v", rep.Synchronizers)
+			msg += fmt.Sprintf("; waiting for the record times of the synchronizers they name (and RestoreProcedure.Synchronizers) too: %v", rep.Synchronizers)
 		}
 		report(RestoreProgress{Step: step, Done: !again, Message: msg})
 		return nil
