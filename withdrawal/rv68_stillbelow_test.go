@@ -1,0 +1,76 @@
+package withdrawal_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/pgtest"
+	"github.com/cantonx/txhistory/withdrawal"
+	"github.com/stretchr/testify/require"
+)
+
+// As TestRestoreProgressNamesTheSynchronizerItWaitsFor (a restored
+// withdrawal in flight on B, whose record time no longer moves: the
+// participant has left it), but the store's clock, on A, is still before
+// tSafe: it moves (ingestion runs) while the ingested record time step 3
+// waits on, B's, stands still. Once StillAfter has passed, step 3's
+// progress must name B as what stands still, not ask whether ingestion is
+// running: the operator finds it running, A moving, and cannot tell that
+// B will keep the gate closed for good once A passes tSafe (a TTL later).
+func TestRestoreProgressNamesTheStillSynchronizerBeforeTSafe(t *testing.T) {
+	l := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
+	store, err := withdrawal.NewStore(l.db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog,
+		Synchronizer: ledgertest.DefaultSynchronizer})
+	require.NoError(t, err)
+	l.store = store
+	holdings := l.mintAndCatchUp("100")
+	l.p.AdvanceTime(syncB, l.now)
+	require.NoError(t, l.settle())
+	r := l.request("wd-on-b", "40", holdings[0])
+	r.SynchronizerID = syncB
+	_, err = l.store.Create(l.ctx, r)
+	require.NoError(t, err)
+	_, err = l.store.MarkSubmitted(l.ctx, r.ID)
+	require.NoError(t, err)
+	tSafe := r.TrecTgt.Add(time.Second)
+
+	var mu sync.Mutex
+	var msgs []string // step 3's progress
+	ctx, cancel := context.WithCancel(l.ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := withdrawal.RestoreProcedure{Store: l.store, TSafe: tSafe, PollInterval: 5 * time.Millisecond,
+			ReportInterval: 50 * time.Millisecond, StillAfter: 300 * time.Millisecond, Logger: quietLog,
+			Progress: func(pr withdrawal.RestoreProgress) {
+				mu.Lock()
+				defer mu.Unlock()
+				if pr.Step == withdrawal.StepWait && !pr.Done {
+					msgs = append(msgs, pr.Message)
+				}
+			}}.Run(ctx)
+		done <- err
+	}()
+
+	// A moves, short of tSafe, for twice StillAfter; B stands still.
+	for end := time.Now().Add(time.Second); time.Now().Before(end); {
+		l.advance(time.Second)
+		l.caughtUp()
+		time.Sleep(20 * time.Millisecond)
+	}
+	clock, err := l.store.IngestedTime(l.ctx)
+	require.NoError(t, err)
+	require.True(t, clock.Before(tSafe), "the store's clock passed tSafe")
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+
+	mu.Lock()
+	defer mu.Unlock()
+	require.NotEmpty(t, msgs)
+	last := msgs[len(msgs)-1]
+	require.NotContains(t, last, "is ingestion running?", "step 3 asks whether ingestion is running, while it runs and the store's clock moves")
+	require.Contains(t, last, syncB, "step 3's progress does not say that synchronizer B stands still: %q", last)
+}
