@@ -169,7 +169,8 @@ type RestoreReport struct {
 // with no record time ingested yet holds the gate closed until it has; one
 // whose record time no longer moves, as one the participant has left or
 // one a request names wrongly, holds it closed for good: progress names
-// those behind tSafe while the store's clock is past it; once no transfer
+// those behind tSafe while the store's clock is past it, and, before that,
+// those that stood still for StillAfter while it moved; once no transfer
 // can still commit there, cancel Run and open the gate with
 // Store.EnableAfter, which waits on the store's clock alone),
 // and, once those are past tSafe, on the synchronizers of the withdrawals
@@ -233,7 +234,8 @@ type RestoreProcedure struct {
 	// called on every poll). Default 10s.
 	ReportInterval time.Duration
 	// StillAfter is how long the ingested record time may stand still
-	// before step 3 asks whether ingestion is running. Default
+	// before step 3 asks whether ingestion is running (or, if the store's
+	// clock moves meanwhile, names the synchronizers that do not). Default
 	// RestoreStillDefault: a participant sends an offset checkpoint,
 	// which moves it, about once a minute while the treasury is idle.
 	// Negative: never ask.
@@ -507,10 +509,11 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	// waits for tSafe again, as step 3.
 	start := time.Now()
 	lastLog := start
-	var ingested, seen time.Time
+	var ingested, seen, clockSeen time.Time
 	// times are the record times ingested was last read from.
 	var times map[string]time.Time
-	movedAt := start // when the ingested record time last moved (or step 3 began)
+	movedAt := start      // when the ingested record time last moved (or step 3 began)
+	clockMovedAt := start // when the store's clock last moved
 	unresolved := 0
 	for {
 		report(RestoreProgress{Step: StepWait, Message: "waiting for ingestion to ingest a record time after tSafe"})
@@ -540,8 +543,13 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 				}
 			}
 			rep.Waited = time.Since(start)
+			now := time.Now()
 			if !ingested.Equal(seen) {
-				seen, movedAt = ingested, time.Now()
+				seen, movedAt = ingested, now
+			}
+			clock := s.clock(times, "")
+			if !clock.Equal(clockSeen) {
+				clockSeen, clockMovedAt = clock, now
 			}
 			pr := RestoreProgress{Step: StepWait, Ingested: ingested, Waited: rep.Waited,
 				Message: fmt.Sprintf("ingested record time %s, tSafe %s", fmtTime(ingested), rep.TSafe.Format(time.RFC3339Nano))}
@@ -551,23 +559,29 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			} else {
 				still = still.Round(time.Millisecond)
 			}
+			stuck := !ingested.After(rep.TSafe) && p.StillAfter > 0 && still >= p.StillAfter
 			// The synchronizers of rep.Synchronizers that hold the gate
-			// closed while the store's clock is past tSafe: ingestion runs.
+			// closed while ingestion runs: the store's clock is past tSafe,
+			// or, before it, moves (it moved within StillAfter, and since the
+			// ingested record time, one of theirs, last did).
+			past := clock.After(rep.TSafe)
 			var behind []string
-			if s.clock(times, "").After(rep.TSafe) {
+			if past || (stuck && !clock.IsZero() && clockMovedAt.After(movedAt) && now.Sub(clockMovedAt) < p.StillAfter) {
 				for _, sync := range rep.Synchronizers {
 					if st := times[sync]; st.IsZero() {
 						behind = append(behind, sync+" (no record time ingested)")
-					} else if !st.After(rep.TSafe) {
+					} else if !st.After(rep.TSafe) && (past || st.Before(clock)) {
 						behind = append(behind, sync+" at "+st.Format(time.RFC3339Nano))
 					}
 				}
 			}
-			if len(behind) > 0 {
+			if len(behind) > 0 && past {
 				pr.Message += fmt.Sprintf("; the store's clock %s is past tSafe, but not the synchronizers withdrawals in flight or recovered name: %s",
-					s.clock(times, "").Format(time.RFC3339Nano), strings.Join(behind, ", "))
+					clock.Format(time.RFC3339Nano), strings.Join(behind, ", "))
+			} else if len(behind) > 0 {
+				pr.Message += fmt.Sprintf("; the store's clock %s moves, but not the synchronizers withdrawals in flight or recovered name: %s",
+					clock.Format(time.RFC3339Nano), strings.Join(behind, ", "))
 			}
-			stuck := !ingested.After(rep.TSafe) && p.StillAfter > 0 && still >= p.StillAfter
 			if stuck && len(behind) > 0 {
 				pr.Message += fmt.Sprintf("; not moved for %s: one the participant is no longer connected to, or that a request names wrongly, "+
 					"keeps the gate closed for good (once no transfer can still commit there, cancel the procedure and open the gate with "+

@@ -74,3 +74,49 @@ func TestRestoreProgressNamesTheStillSynchronizerBeforeTSafe(t *testing.T) {
 	require.NotContains(t, last, "is ingestion running?", "step 3 asks whether ingestion is running, while it runs and the store's clock moves")
 	require.Contains(t, last, syncB, "step 3's progress does not say that synchronizer B stands still: %q", last)
 }
+
+// With ingestion stopped, B behind A and both standing still, step 3 still
+// asks whether ingestion is running, rather than naming B.
+func TestRestoreProgressAsksForIngestionWhenNothingMoves(t *testing.T) {
+	l := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
+	store, err := withdrawal.NewStore(l.db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog,
+		Synchronizer: ledgertest.DefaultSynchronizer})
+	require.NoError(t, err)
+	l.store = store
+	holdings := l.mintAndCatchUp("100")
+	l.p.AdvanceTime(syncB, l.now)
+	l.advance(time.Second)
+	l.caughtUp()
+	r := l.request("wd-on-b", "40", holdings[0])
+	r.SynchronizerID = syncB
+	_, err = l.store.Create(l.ctx, r)
+	require.NoError(t, err)
+	_, err = l.store.MarkSubmitted(l.ctx, r.ID)
+	require.NoError(t, err)
+	l.stopIngester()
+
+	var mu sync.Mutex
+	var last string
+	ctx, cancel := context.WithCancel(l.ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := withdrawal.RestoreProcedure{Store: l.store, TSafe: r.TrecTgt.Add(time.Second), PollInterval: 5 * time.Millisecond,
+			ReportInterval: 50 * time.Millisecond, StillAfter: 300 * time.Millisecond, Logger: quietLog,
+			Progress: func(pr withdrawal.RestoreProgress) {
+				mu.Lock()
+				defer mu.Unlock()
+				if pr.Step == withdrawal.StepWait && !pr.Done {
+					last = pr.Message
+				}
+			}}.Run(ctx)
+		done <- err
+	}()
+	time.Sleep(time.Second)
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+	mu.Lock()
+	defer mu.Unlock()
+	require.Contains(t, last, "is ingestion running?")
+	require.NotContains(t, last, "but not the synchronizers")
+}
