@@ -23,13 +23,8 @@ import (
 // the user of wd-lost, whose debit the restore undid, could withdraw the
 // same funds again, and be paid twice.
 func TestRestoreGateWaitsForInFlightRequestsSynchronizer(t *testing.T) {
-	l := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
-	store, err := withdrawal.NewStore(l.db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog,
-		Synchronizer: ledgertest.DefaultSynchronizer})
-	require.NoError(t, err)
-	l.store = store
-	holdings := l.mintAndCatchUp("100", "100", "100")
-	l.p.AdvanceTime(syncB, l.now)
+	l, holdings := newTwoSyncLive(t, "100", "100", "100")
+	var err error
 	require.NoError(t, l.settle())
 
 	// In flight on B in the backup.
@@ -91,4 +86,21 @@ func TestRestoreGateWaitsForInFlightRequestsSynchronizer(t *testing.T) {
 		"B being the synchronizer of the restored withdrawal in flight; a second request of the same funds was then created (err %v)",
 		onB.RecordTime.Format(time.RFC3339Nano), tSafe.Format(time.RFC3339Nano), again)
 	assert.True(t, recovered.CreatedAt.Before(res.rep.EnabledAt), "wd-lost recovered after the gate opened")
+}
+
+// newTwoSyncLive is the rig of the restore tests with two synchronizers:
+// the store's clock is A (ledgertest.DefaultSynchronizer, as
+// Config.Synchronizer) while the treasury also pays on syncB. It mints
+// holdings of the amounts given, catches up, and brings syncB's time to
+// l.now (not ingested yet).
+func newTwoSyncLive(t *testing.T, amounts ...string) (*live, []string) {
+	t.Helper()
+	l := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
+	store, err := withdrawal.NewStore(l.db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog,
+		Synchronizer: ledgertest.DefaultSynchronizer})
+	require.NoError(t, err)
+	l.store = store
+	holdings := l.mintAndCatchUp(amounts...)
+	l.p.AdvanceTime(syncB, l.now)
+	return l, holdings
 }

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cantonx/txhistory/ledger/ledgertest"
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,13 +20,8 @@ import (
 // has just seen a lost request go, is before tSafe: the user of wd-lost-2,
 // whose debit the restore undid, could request the same funds again.
 func TestRestoreGateWaitsForRecoveredWithdrawalsSynchronizer(t *testing.T) {
-	l := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
-	store, err := withdrawal.NewStore(l.db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog,
-		Synchronizer: ledgertest.DefaultSynchronizer})
-	require.NoError(t, err)
-	l.store = store
-	holdings := l.mintAndCatchUp("100", "100", "100")
-	l.p.AdvanceTime(syncB, l.now)
+	l, holdings := newTwoSyncLive(t, "100", "100", "100")
+	var err error
 	require.NoError(t, l.settle())
 
 	// What the lost requests were (not in the restored database).

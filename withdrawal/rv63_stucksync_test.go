@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cantonx/txhistory/ledger/ledgertest"
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/stretchr/testify/require"
 )
@@ -23,13 +21,8 @@ import (
 // ingestion, finds it running and its record time past tSafe, and cannot
 // tell why the gate stays closed.
 func TestRestoreProgressNamesTheSynchronizerItWaitsFor(t *testing.T) {
-	l := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
-	store, err := withdrawal.NewStore(l.db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog,
-		Synchronizer: ledgertest.DefaultSynchronizer})
-	require.NoError(t, err)
-	l.store = store
-	holdings := l.mintAndCatchUp("100")
-	l.p.AdvanceTime(syncB, l.now)
+	l, holdings := newTwoSyncLive(t, "100")
+	var err error
 	require.NoError(t, l.settle())
 	r := l.request("wd-on-b", "40", holdings[0])
 	r.SynchronizerID = syncB

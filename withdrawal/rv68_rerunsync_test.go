@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cantonx/txhistory/ledger/ledgertest"
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/stretchr/testify/require"
 )
@@ -22,13 +20,7 @@ import (
 // else the user of wd-lost, whose debit the restore undid, can request the
 // same funds again once A passes tSafe, and be paid twice.
 func TestRestoreRerunWaitsForTheFirstRunsSynchronizers(t *testing.T) {
-	l := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
-	store, err := withdrawal.NewStore(l.db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog,
-		Synchronizer: ledgertest.DefaultSynchronizer})
-	require.NoError(t, err)
-	l.store = store
-	holdings := l.mintAndCatchUp("100", "100", "100")
-	l.p.AdvanceTime(syncB, l.now)
+	l, holdings := newTwoSyncLive(t, "100", "100", "100")
 	require.NoError(t, l.settle())
 
 	// In flight on B in the (restored) database.

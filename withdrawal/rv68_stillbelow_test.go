@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cantonx/txhistory/ledger/ledgertest"
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/stretchr/testify/require"
 )
@@ -21,13 +19,8 @@ import (
 // running: the operator finds it running, A moving, and cannot tell that
 // B will keep the gate closed for good once A passes tSafe (a TTL later).
 func TestRestoreProgressNamesTheStillSynchronizerBeforeTSafe(t *testing.T) {
-	l := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
-	store, err := withdrawal.NewStore(l.db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog,
-		Synchronizer: ledgertest.DefaultSynchronizer})
-	require.NoError(t, err)
-	l.store = store
-	holdings := l.mintAndCatchUp("100")
-	l.p.AdvanceTime(syncB, l.now)
+	l, holdings := newTwoSyncLive(t, "100")
+	var err error
 	require.NoError(t, l.settle())
 	r := l.request("wd-on-b", "40", holdings[0])
 	r.SynchronizerID = syncB
@@ -78,13 +71,8 @@ func TestRestoreProgressNamesTheStillSynchronizerBeforeTSafe(t *testing.T) {
 // With ingestion stopped, B behind A and both standing still, step 3 still
 // asks whether ingestion is running, rather than naming B.
 func TestRestoreProgressAsksForIngestionWhenNothingMoves(t *testing.T) {
-	l := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
-	store, err := withdrawal.NewStore(l.db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog,
-		Synchronizer: ledgertest.DefaultSynchronizer})
-	require.NoError(t, err)
-	l.store = store
-	holdings := l.mintAndCatchUp("100")
-	l.p.AdvanceTime(syncB, l.now)
+	l, holdings := newTwoSyncLive(t, "100")
+	var err error
 	l.advance(time.Second)
 	l.caughtUp()
 	r := l.request("wd-on-b", "40", holdings[0])
