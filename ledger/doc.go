@@ -37,5 +37,17 @@
 // earliest available offset. IsRetryable says whether a retry can help:
 // never for authentication or permission failures, nor for a TLS handshake
 // that failed on a certificate or on a plaintext endpoint (ErrTLS), nor for a
-// call through a Client after its Close (ErrClientClosed).
+// call through a Client after its Close (ErrClientClosed). An item of the
+// update stream of a kind this release does not know stops the stream
+// (ErrUnknownUpdateKind), naming the offset it came after.
+//
+// # Generated code
+//
+// The generated code (proto/gen) registers the Ledger API's own file paths
+// and message names (com/daml/ledger/api/v2/..., com.daml.ledger.api.v2.*)
+// in the protobuf registry, as any Go build of those .proto files does. A
+// program that also links another Go build of them panics when it starts,
+// with protobuf's registration conflict; run it with
+// GOLANG_PROTOBUF_REGISTRATION_CONFLICT=warn, or keep the two in separate
+// processes.
 package ledger
