@@ -592,7 +592,8 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 				// stopped.
 				pr.Message += fmt.Sprintf("; it has not moved for %s: is ingestion running? (an Ingester stopped with "+
 					"ErrParticipantRestored needs the validator node runbook, one stopped with ErrPruned an Integration DB backup "+
-					"the participant has not pruned past; see docs/OPERATIONS.md)", still)
+					"the participant has not pruned past, one stopped by a handler (a RecoveryHook's error, an anomaly) the cause its error names; "+
+					"see docs/OPERATIONS.md)", still)
 			}
 			if unresolved > 0 {
 				pr.Message += fmt.Sprintf("; %d transactions set aside for review are unresolved: one may be the transfer of a withdrawal lost in the restore, "+
