@@ -189,6 +189,40 @@ func Handlers(hs ...Handler) Handler {
 	return chainOnly{c}
 }
 
+// ErrInterfacesMissing: Config.Interfaces lacks an interface whose views
+// the Handler reads (ViewUser). Without them the participant sends none,
+// and the handler would take the treasury's holdings for other contracts
+// (the History handler: deposits recorded as "other" entries of amount 0).
+var ErrInterfacesMissing = errors.New("ingest: Config.Interfaces lacks an interface whose views the Handler reads")
+
+// ViewUser is implemented by a Handler that reads the interface views of
+// created events (tokenstd's History: those of Holding and
+// TransferInstruction). New refuses a non-empty Config.Interfaces that
+// lacks one of the interfaces ViewsNeeded returns (compared by module and
+// entity name: the package may be named by id or by name), in the
+// Handler or in any Handler of a chain made by Handlers
+// (ErrInterfacesMissing).
+type ViewUser interface {
+	ViewsNeeded() []ledger.Identifier
+}
+
+// viewsNeeded returns the interfaces whose views h, or a handler of a
+// chain h is, reads (ViewUser).
+func viewsNeeded(h Handler) []ledger.Identifier {
+	c, ok := chainOf(h)
+	if !ok {
+		if v, ok := h.(ViewUser); ok {
+			return v.ViewsNeeded()
+		}
+		return nil
+	}
+	var out []ledger.Identifier
+	for _, m := range c.hs {
+		out = append(out, viewsNeeded(m)...)
+	}
+	return out
+}
+
 // hasNilHandler reports whether h holds a nil value (a nil pointer or
 // func: the nil *Reconciler of a constructor whose error was ignored), or
 // is a chain made by Handlers that holds a nil Handler or one such, at any
@@ -200,17 +234,8 @@ func hasNilHandler(h Handler) bool {
 	if nilcheck.Holds(h) {
 		return true
 	}
-	var c chain
-	switch x := h.(type) {
-	case chain:
-		c = x
-	case chainOnly:
-		c = x.c
-	case chainPrepare:
-		c = x.c
-	case chainRead:
-		c = x.c
-	default:
+	c, ok := chainOf(h)
+	if !ok {
 		return false
 	}
 	for _, m := range c.hs {
@@ -219,6 +244,21 @@ func hasNilHandler(h Handler) bool {
 		}
 	}
 	return false
+}
+
+// chainOf returns the chain h is, if Handlers made it.
+func chainOf(h Handler) (chain, bool) {
+	switch x := h.(type) {
+	case chain:
+		return x, true
+	case chainOnly:
+		return x.c, true
+	case chainPrepare:
+		return x.c, true
+	case chainRead:
+		return x.c, true
+	}
+	return chain{}, false
 }
 
 // chain runs handlers in order. The wrappers below expose only the

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,7 +50,9 @@ type Config struct {
 	Parties []string
 	// Interfaces whose views the stream asks for. Nil or empty: the token
 	// standard v1 interfaces (ledger.TokenStandardInterfaces), which the
-	// tokenstd History handler needs.
+	// tokenstd History handler needs. A list replaces them: New refuses
+	// one that lacks an interface the Handler reads views of (ViewUser,
+	// ErrInterfacesMissing).
 	Interfaces []ledger.Identifier
 	// Schema holding the txhistory tables. Default schema.DefaultName.
 	Schema string
@@ -279,6 +282,16 @@ func (c Config) validate() error {
 	}
 	if hasNilHandler(c.Handler) {
 		return errors.New("ingest: Config.Handler is, or Handlers was given, a nil Handler or one holding a nil pointer or func")
+	}
+	if len(c.Interfaces) > 0 {
+		// Nil asks for the token standard's, which every handler here
+		// reads.
+		for _, need := range viewsNeeded(c.Handler) {
+			if !slices.ContainsFunc(c.Interfaces, need.SameEntity) {
+				return fmt.Errorf("%w: %s (Config.Interfaces replaces the default list: add it, or leave Interfaces empty for the token standard's)",
+					ErrInterfacesMissing, need)
+			}
+		}
 	}
 	if c.Poison != PoisonHalt && c.Poison != PoisonSetAside {
 		return fmt.Errorf("ingest: Config.Poison: unknown policy %d", int(c.Poison))

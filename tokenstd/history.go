@@ -223,6 +223,14 @@ func (h *History) Balances(ctx context.Context, q sqlx.QueryerContext) (map[Inst
 	return Balances(ctx, q, h.cfg.Schema)
 }
 
+// ViewsNeeded implements ingest.ViewUser: the History handler reads the
+// treasury's holdings and transfer instructions through the views of the
+// Holding and TransferInstruction interfaces, so ingest.New refuses a
+// Config.Interfaces that lacks either.
+func (h *History) ViewsNeeded() []ledger.Identifier {
+	return []ledger.Identifier{ledger.HoldingInterface, ledger.TransferInstructionInterface}
+}
+
 // HandleBatch implements ingest.Handler. Its first batch refuses a
 // holding set that holds another party's live holdings (checkOwner).
 func (h *History) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
