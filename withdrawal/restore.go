@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cantonx/txhistory/checkpoint"
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/cantonx/txhistory/tokenstd"
@@ -146,8 +147,10 @@ type RestoreReport struct {
 //     either). Progress says so; resolve the review rows to go on. While
 //     the ingested record time stands still for StillAfter or more
 //     (a participant's offset checkpoints move it even while the
-//     treasury is idle), Progress and the log ask whether ingestion is
-//     running: an Ingester stopped with an error would otherwise be
+//     treasury is idle), with no transaction ingested at it meanwhile
+//     (thousands may share one record time after an ACS import, a party
+//     migration or a repair), Progress and the log ask whether ingestion
+//     is running: an Ingester stopped with an error would otherwise be
 //     waited for in silence. If the
 //     database is restored again meanwhile (a second restore: its gate went
 //     back to before the closure of step 2, open most likely), the
@@ -233,9 +236,10 @@ type RestoreProcedure struct {
 	// ReportInterval is how often step 3 logs while waiting (Progress is
 	// called on every poll). Default 10s.
 	ReportInterval time.Duration
-	// StillAfter is how long the ingested record time may stand still
-	// before step 3 asks whether ingestion is running (or, if the store's
-	// clock moves meanwhile, names the synchronizers that do not). Default
+	// StillAfter is how long the ingested record time may stand still,
+	// with no transaction ingested at it, before step 3 asks whether
+	// ingestion is running (or, if the store's clock moves meanwhile,
+	// names the synchronizers that do not). Default
 	// RestoreStillDefault: a participant sends an offset checkpoint,
 	// which moves it, about once a minute while the treasury is idle.
 	// Negative: never ask.
@@ -491,14 +495,14 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	// is past tSafe, the synchronizers of the withdrawals recovered since
 	// step 1 (lost requests went there) are waited for too: read after the
 	// record times, so that a recovery committed with them is seen.
-	readClock := func() (time.Time, map[string]time.Time, error) {
-		t, times, err := s.restoreIngestedTime(ctx, rep.Synchronizers)
+	readClock := func() (time.Time, checkpoint.Checkpoint, error) {
+		t, cp, err := s.restoreIngestedTime(ctx, rep.Synchronizers)
 		if err != nil || !t.After(rep.TSafe) {
-			return t, times, err
+			return t, cp, err
 		}
 		more, err := s.recoveredSynchronizers(ctx, s.db, rep.DisabledAt)
 		if err != nil || !rep.addSynchronizers(more...) {
-			return t, times, err
+			return t, cp, err
 		}
 		report(RestoreProgress{Step: StepWait, Ingested: t, Message: fmt.Sprintf("withdrawals lost in the restore were recovered from %v: "+
 			"waiting for the record times of %v", more, rep.Synchronizers)})
@@ -510,10 +514,15 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	start := time.Now()
 	lastLog := start
 	var ingested, seen, clockSeen time.Time
-	// times are the record times ingested was last read from.
+	// times are the record times ingested was last read from, and lastTx
+	// the last ingested transaction then.
 	var times map[string]time.Time
-	movedAt := start      // when the ingested record time last moved (or step 3 began)
-	clockMovedAt := start // when the store's clock last moved
+	var lastTx string
+	// movedAt is when the ingested record time last moved, or a
+	// transaction was ingested at it (thousands may share one record
+	// time), or step 3 began; clockMovedAt the same for the store's clock.
+	movedAt := start
+	clockMovedAt := start
 	unresolved := 0
 	for {
 		report(RestoreProgress{Step: StepWait, Message: "waiting for ingestion to ingest a record time after tSafe"})
@@ -525,14 +534,15 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			} else if err != nil && ctx.Err() == nil {
 				p.Logger.Warn("withdrawal: restore procedure: reading the gate failed, retrying", "err", ingest.Redact(err.Error()))
 			}
-			var read map[string]time.Time
+			var read checkpoint.Checkpoint
+			readBefore := lastTx
 			if ingested, read, err = readClock(); err != nil {
 				if ctx.Err() != nil {
 					return fail(StepWait, ctx.Err())
 				}
 				p.Logger.Warn("withdrawal: restore procedure: reading the ingested record time failed, retrying", "err", ingest.Redact(err.Error()))
 				ingested = seen // not a move: the last one read stands
-			} else if times = read; ingested.After(rep.TSafe) {
+			} else if times, lastTx = read.RecordTimes, read.UpdateID; ingested.After(rep.TSafe) {
 				if unresolved, err = s.unresolvedReview(ctx); err != nil {
 					if ctx.Err() != nil {
 						return fail(StepWait, ctx.Err())
@@ -544,11 +554,15 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			}
 			rep.Waited = time.Since(start)
 			now := time.Now()
-			if !ingested.Equal(seen) {
+			// A transaction ingested at the record time waited on is a
+			// move too: thousands may share one record time, and
+			// ingesting them takes a while.
+			atTx := lastTx != readBefore && !read.RecordTime.IsZero()
+			if !ingested.Equal(seen) || (atTx && read.RecordTime.Equal(ingested)) {
 				seen, movedAt = ingested, now
 			}
 			clock := s.clock(times, "")
-			if !clock.Equal(clockSeen) {
+			if !clock.Equal(clockSeen) || (atTx && read.RecordTime.Equal(clock)) {
 				clockSeen, clockMovedAt = clock, now
 			}
 			pr := RestoreProgress{Step: StepWait, Ingested: ingested, Waited: rep.Waited,

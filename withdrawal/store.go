@@ -741,16 +741,16 @@ func (s *Store) IngestedTime(ctx context.Context) (time.Time, error) {
 
 // restoreIngestedTime is IngestedTime for the restore procedure's wait:
 // restoreClock over the synchronizers also (none: the store's clock), and
-// the record times it was read from.
-func (s *Store) restoreIngestedTime(ctx context.Context, also []string) (time.Time, map[string]time.Time, error) {
-	times, err := s.recordTimes(ctx, s.db)
+// the checkpoint it was read from (its RecordTimes).
+func (s *Store) restoreIngestedTime(ctx context.Context, also []string) (time.Time, checkpoint.Checkpoint, error) {
+	cp, err := s.checkpoint(ctx, s.db)
 	if err != nil {
-		return time.Time{}, nil, err
+		return time.Time{}, checkpoint.Checkpoint{}, err
 	}
-	if s.clock(times, "").IsZero() {
-		s.warnUnknownClock(times)
+	if s.clock(cp.RecordTimes, "").IsZero() {
+		s.warnUnknownClock(cp.RecordTimes)
 	}
-	return s.restoreClock(times, also), times, nil
+	return s.restoreClock(cp.RecordTimes, also), cp, nil
 }
 
 // recoveredSynchronizers returns the synchronizers of the withdrawals
@@ -770,9 +770,16 @@ func (s *Store) recoveredSynchronizers(ctx context.Context, q sqlx.QueryerContex
 }
 
 func (s *Store) recordTimes(ctx context.Context, q sqlx.QueryerContext) (map[string]time.Time, error) {
+	cp, err := s.checkpoint(ctx, q)
+	return cp.RecordTimes, err
+}
+
+// checkpoint reads the ingestion checkpoint: the record times ingested
+// and the last ingested transaction.
+func (s *Store) checkpoint(ctx context.Context, q sqlx.QueryerContext) (checkpoint.Checkpoint, error) {
 	cp, _, err := s.cps.Get(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("withdrawal: reading the ingested record time: %w", err)
+		return checkpoint.Checkpoint{}, fmt.Errorf("withdrawal: reading the ingested record time: %w", err)
 	}
-	return cp.RecordTimes, nil
+	return cp, nil
 }
