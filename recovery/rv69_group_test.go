@@ -102,3 +102,46 @@ func TestRV69RunbookWithGroupAtTRecovery(t *testing.T) {
 		}
 	}
 }
+
+// The restored participant is still recovering the group when the runbook
+// runs: it has recovered the last ingested transaction and a few more of
+// the group, not the rest. ModeNonUnique resumes before the group and
+// ingests the rest as it is recovered; ModeUnique refuses (the
+// participant shows more transactions at tRecovery after the last
+// ingested one), or, with exactly the last ingested one recovered, resumes
+// after it.
+func TestRV69RunbookWhileTheGroupIsRecovered(t *testing.T) {
+	steps := groupScript()
+	want := reference(t, steps)
+	mid := 41 + groupSize/2
+	for _, more := range []int{0, 10} {
+		for _, mode := range []recovery.Mode{recovery.ModeNonUnique, recovery.ModeUnique} {
+			t.Run(fmt.Sprintf("%d more recovered/%s", more, mode), func(t *testing.T) {
+				ctx := context.Background()
+				b := newBundle(t)
+				play(t, b.p, steps[:30])
+				backup := b.p.Backup()
+				play(t, b.p, steps[30:])
+				ingestSmall(t, b, offsetOf(t, b.p, txID(mid)))
+				b.p.Restore(backup, ledgertest.WithCatchUp(true))
+				// Steps 31..mid are mid-30 transactions, every seventh
+				// another party's: the participant recovers them all.
+				b.p.CatchUp(mid - 30 + more)
+
+				rw, err := recovery.Plan(ctx, b.db, b.client, options(mode))
+				if mode == recovery.ModeUnique && more > 0 {
+					require.ErrorIs(t, err, recovery.ErrRecordTimeNotUnique)
+					return
+				}
+				require.NoError(t, err)
+				require.NoError(t, recovery.Apply(ctx, b.db, rw))
+				ingestSmall(t, b, b.p.LedgerEnd())
+				b.p.CatchUp(-1)
+				ingestSmall(t, b, b.p.LedgerEnd())
+				got := readHistory(t, b.db)
+				require.Empty(t, got.Duplicates, "applied twice (offRecovery %d)", rw.To)
+				require.Equal(t, want, got, "offRecovery %d", rw.To)
+			})
+		}
+	}
+}
