@@ -160,9 +160,11 @@ func TestStalledStreamReconnects(t *testing.T) {
 		}
 		return nil
 	})
+	// Counted before the stall: on a busy machine the stall can be
+	// declared before this goroutine runs again.
+	streamErrors := ing.Stats().Errors["stream"]
 	b.p.StallStreams(true)
 	stalled.Store(true)
-	streamErrors := ing.Stats().Errors["stream"]
 	appendN(t, b.p, 50, 50)
 
 	require.Eventually(t, func() bool { return ing.Stats().Offset == b.p.LedgerEnd() }, 20*time.Second, 5*time.Millisecond)

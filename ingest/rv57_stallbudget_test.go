@@ -20,7 +20,9 @@ import (
 // the Ingester itself reads nothing, and a participant sending all along
 // is no silent stream: a commit that takes longer than StallTimeout must
 // not be taken for a stall, which reconnects the stream and counts a
-// stream fault.
+// stream fault. (The StallTimeout leaves time to receive and decode the
+// big transaction under -race on a busy machine: 300 ms did not, and the
+// test saw stalls of its own making.)
 func TestStallTimeoutNotWhileReadingWaitsForBudget(t *testing.T) {
 	b := setup(t, ledgertest.WithCheckpointInterval(20*time.Millisecond))
 	appendN(t, b.p, 0, 5)
@@ -31,12 +33,12 @@ func TestStallTimeoutNotWhileReadingWaitsForBudget(t *testing.T) {
 	slow := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, bt *ingest.Batch) error {
 		for _, t := range bt.Transactions {
 			if t.UpdateID == big[0].UpdateID {
-				time.Sleep(time.Second) // longer than the StallTimeout
+				time.Sleep(4 * time.Second) // longer than the StallTimeout
 			}
 		}
 		return effectsHandler(ctx, tx, bt)
 	})
-	ing := newIngester(t, b, ingest.Config{Handler: slow, StallTimeout: 300 * time.Millisecond, StreamBufferBytes: 64 << 10,
+	ing := newIngester(t, b, ingest.Config{Handler: slow, StallTimeout: 1500 * time.Millisecond, StreamBufferBytes: 64 << 10,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
