@@ -138,7 +138,11 @@ type Config struct {
 	// (ledger.KeepaliveTime). A client from ledger.NewClient on a
 	// connection of your own, or DialOptions turning the pings off, needs
 	// its own keepalive or a StallTimeout. StallTimeout is also for a
-	// participant, or a proxy, that answers pings but sends nothing.
+	// participant, or a proxy, that answers pings but sends nothing. It
+	// counts from the last message received whole: set it well above the
+	// time the largest transaction takes to arrive (its size over the
+	// link's rate), or the stream is reconnected in the middle of it, and
+	// again each time.
 	StallTimeout time.Duration
 	// MaxAttempts, if positive, makes Run fail after this many failed
 	// attempts of one kind without progress in between: database faults
