@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/withdrawal"
@@ -41,42 +42,17 @@ func TestRestoreGateWaitsForInFlightRequestsSynchronizer(t *testing.T) {
 	tSafe := lost.TrecTgt.Add(time.Second) // later than every in-flight trecTgt
 	onB := l.transferOn(lost, syncB, lost.TrecTgt.Add(-time.Second))
 
-	type result struct {
-		rep *withdrawal.RestoreReport
-		err error
-	}
-	done := make(chan result, 1)
+	done := make(chan restoreResult, 1)
 	ctx, cancel := context.WithTimeout(l.ctx, 30*time.Second)
 	defer cancel()
 	go func() {
 		rep, err := withdrawal.RestoreProcedure{Store: l.store, TSafe: tSafe, PollInterval: 5 * time.Millisecond, Logger: quietLog}.Run(ctx)
-		done <- result{rep, err}
+		done <- restoreResult{rep, err}
 	}()
 
-	// A passes tSafe; B's transaction is not published yet.
-	l.advance(tSafe.Sub(l.now) + time.Second)
-	l.caughtUp()
-	var res result
-	openedEarly := false
-	select {
-	case res = <-done:
-		openedEarly = true
-	case <-time.After(2 * time.Second):
-	}
-	var again error
-	if openedEarly {
-		// The user of wd-lost, credited back by the restore, withdraws again.
-		_, again = l.store.Create(l.ctx, l.request("wd-again", "40", holdings[2]))
-	}
-
-	// The participant publishes B's transaction, then B's time passes tSafe.
-	_, err = l.p.Append(onB)
-	require.NoError(t, err)
-	l.p.AdvanceTime(syncB, tSafe.Add(time.Second))
-	require.NoError(t, l.settle())
-	if !openedEarly {
-		res = <-done
-	}
+	// A passes tSafe, B's transaction not published yet; then B's is, and
+	// B passes tSafe.
+	res, openedEarly, again := l.passAThenB(t, tSafe, done, holdings[2], onB)
 	require.NoError(t, res.err)
 	recovered := l.get(lost.ID)
 	require.True(t, recovered.Recovered)
@@ -103,4 +79,42 @@ func newTwoSyncLive(t *testing.T, amounts ...string) (*live, []string) {
 	holdings := l.mintAndCatchUp(amounts...)
 	l.p.AdvanceTime(syncB, l.now)
 	return l, holdings
+}
+
+// restoreResult is what a RestoreProcedure run in a goroutine returned.
+type restoreResult struct {
+	rep *withdrawal.RestoreReport
+	err error
+}
+
+// passAThenB is the end of the restore tests with two synchronizers: A
+// passes tSafe while onB, the transfer of a lost withdrawal on B, is not
+// published yet. If the procedure (done) ends within 2 s, the gate opened
+// early, and the lost withdrawal's user, credited back by the restore,
+// requests the same funds (of holding) again. Then onB is published and B
+// passes tSafe. It returns the procedure's result, whether the gate
+// opened early, and the second request's error.
+func (l *live) passAThenB(t *testing.T, tSafe time.Time, done <-chan restoreResult, holding string, onB *ledger.Transaction) (restoreResult, bool, error) {
+	t.Helper()
+	l.advance(tSafe.Sub(l.now) + time.Second)
+	l.caughtUp()
+	var res restoreResult
+	openedEarly := false
+	select {
+	case res = <-done:
+		openedEarly = true
+	case <-time.After(2 * time.Second):
+	}
+	var again error
+	if openedEarly {
+		_, again = l.store.Create(l.ctx, l.request("wd-again", "40", holding))
+	}
+	_, err := l.p.Append(onB)
+	require.NoError(t, err)
+	l.p.AdvanceTime(syncB, tSafe.Add(time.Second))
+	require.NoError(t, l.settle())
+	if !openedEarly {
+		res = <-done
+	}
+	return res, openedEarly, again
 }

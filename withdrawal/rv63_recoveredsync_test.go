@@ -35,16 +35,12 @@ func TestRestoreGateWaitsForRecoveredWithdrawalsSynchronizer(t *testing.T) {
 	on1 := l.transferOn(lost1, syncB, lost1.TrecTgt.Add(-2*time.Second))
 	on2 := l.transferOn(lost2, syncB, lost2.TrecTgt.Add(-time.Second))
 
-	type result struct {
-		rep *withdrawal.RestoreReport
-		err error
-	}
-	done := make(chan result, 1)
+	done := make(chan restoreResult, 1)
 	ctx, cancel := context.WithTimeout(l.ctx, 30*time.Second)
 	defer cancel()
 	go func() {
 		rep, err := withdrawal.RestoreProcedure{Store: l.store, TSafe: tSafe, PollInterval: 5 * time.Millisecond, Logger: quietLog}.Run(ctx)
-		done <- result{rep, err}
+		done <- restoreResult{rep, err}
 	}()
 	time.Sleep(200 * time.Millisecond) // the procedure is waiting (step 3)
 
@@ -54,30 +50,9 @@ func TestRestoreGateWaitsForRecoveredWithdrawalsSynchronizer(t *testing.T) {
 	require.NoError(t, l.settle())
 	require.True(t, l.get(lost1.ID).Recovered)
 
-	// A passes tSafe; wd-lost-2's transaction on B is not published yet.
-	l.advance(tSafe.Sub(l.now) + time.Second)
-	l.caughtUp()
-	var res result
-	openedEarly := false
-	select {
-	case res = <-done:
-		openedEarly = true
-	case <-time.After(2 * time.Second):
-	}
-	var again error
-	if openedEarly {
-		// The user of wd-lost-2, credited back by the restore, withdraws again.
-		_, again = l.store.Create(l.ctx, l.request("wd-again", "40", holdings[2]))
-	}
-
-	// The participant publishes wd-lost-2's transaction, then B passes tSafe.
-	_, err = l.p.Append(on2)
-	require.NoError(t, err)
-	l.p.AdvanceTime(syncB, tSafe.Add(time.Second))
-	require.NoError(t, l.settle())
-	if !openedEarly {
-		res = <-done
-	}
+	// A passes tSafe, B's transaction not published yet; then B's is, and
+	// B passes tSafe.
+	res, openedEarly, again := l.passAThenB(t, tSafe, done, holdings[2], on2)
 	require.NoError(t, res.err)
 	recovered := l.get(lost2.ID)
 	require.True(t, recovered.Recovered)

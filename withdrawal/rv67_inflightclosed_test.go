@@ -43,11 +43,7 @@ func TestRestoreGateWaitsForInFlightSynchronizerWhenIngestionClosedThemFirst(t *
 	_, err = l.p.Append(l.transferOn(restored, syncB, restored.TrecTgt.Add(-2*time.Second)))
 	require.NoError(t, err)
 
-	type result struct {
-		rep *withdrawal.RestoreReport
-		err error
-	}
-	done := make(chan result, 1)
+	done := make(chan restoreResult, 1)
 	ctx, cancel := context.WithTimeout(l.ctx, 30*time.Second)
 	defer cancel()
 	go func() {
@@ -59,31 +55,13 @@ func TestRestoreGateWaitsForInFlightSynchronizerWhenIngestionClosedThemFirst(t *
 				l.startIngester()
 				return l.settle()
 			}}.Run(ctx)
-		done <- result{rep, err}
+		done <- restoreResult{rep, err}
 	}()
 	require.Eventually(t, func() bool { return l.get("wd-restored").Status == withdrawal.StatusCompleted }, 10*time.Second, 5*time.Millisecond)
 
-	// A passes tSafe; wd-lost's transaction on B is not published yet.
-	l.advance(tSafe.Sub(l.now) + time.Second)
-	l.caughtUp()
-	var res result
-	openedEarly := false
-	select {
-	case res = <-done:
-		openedEarly = true
-	case <-time.After(2 * time.Second):
-	}
-	var again error
-	if openedEarly {
-		_, again = l.store.Create(l.ctx, l.request("wd-again", "40", holdings[2]))
-	}
-	_, err = l.p.Append(onB)
-	require.NoError(t, err)
-	l.p.AdvanceTime(syncB, tSafe.Add(time.Second))
-	require.NoError(t, l.settle())
-	if !openedEarly {
-		res = <-done
-	}
+	// A passes tSafe, B's transaction not published yet; then B's is, and
+	// B passes tSafe.
+	res, openedEarly, again := l.passAThenB(t, tSafe, done, holdings[2], onB)
 	require.NoError(t, res.err)
 	require.False(t, openedEarly, "the gate opened while the transfer of wd-lost on B (record time %s < tSafe %s) was not ingested: "+
 		"wd-restored, in flight on B in the restored database, was completed by ingestion before step 2 listed it, so B was not waited for "+

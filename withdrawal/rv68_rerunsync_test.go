@@ -63,11 +63,7 @@ func TestRestoreRerunWaitsForTheFirstRunsSynchronizers(t *testing.T) {
 	require.NoError(t, l.settle())
 	require.Equal(t, withdrawal.StatusCompleted, l.get("wd-restored").Status)
 
-	type result struct {
-		rep *withdrawal.RestoreReport
-		err error
-	}
-	done := make(chan result, 1)
+	done := make(chan restoreResult, 1)
 	ctx, cancel := context.WithTimeout(l.ctx, 30*time.Second)
 	defer cancel()
 	waiting := make(chan struct{})
@@ -81,7 +77,7 @@ func TestRestoreRerunWaitsForTheFirstRunsSynchronizers(t *testing.T) {
 					close(waiting)
 				}
 			}}.Run(ctx)
-		done <- result{rep, err}
+		done <- restoreResult{rep, err}
 	}()
 	select {
 	case <-waiting:
@@ -89,28 +85,9 @@ func TestRestoreRerunWaitsForTheFirstRunsSynchronizers(t *testing.T) {
 		t.Fatalf("the rerun ended before step 3: %+v, %v", res.rep, res.err)
 	}
 
-	// A passes tSafe; wd-lost's transaction on B is not published yet.
-	l.advance(tSafe.Sub(l.now) + time.Second)
-	l.caughtUp()
-	var res result
-	openedEarly := false
-	select {
-	case res = <-done:
-		openedEarly = true
-	case <-time.After(2 * time.Second):
-	}
-	var again error
-	if openedEarly {
-		// The user of wd-lost, credited back by the restore, withdraws again.
-		_, again = l.store.Create(l.ctx, l.request("wd-again", "40", holdings[2]))
-	}
-	_, err = l.p.Append(onB)
-	require.NoError(t, err)
-	l.p.AdvanceTime(syncB, tSafe.Add(time.Second))
-	require.NoError(t, l.settle())
-	if !openedEarly {
-		res = <-done
-	}
+	// A passes tSafe, B's transaction not published yet; then B's is, and
+	// B passes tSafe.
+	res, openedEarly, again := l.passAThenB(t, tSafe, done, holdings[2], onB)
 	require.NoError(t, res.err)
 	require.False(t, openedEarly, "the rerun opened the gate while the transfer of wd-lost on B (record time %s < tSafe %s) was not ingested: "+
 		"wd-restored, in flight on B when the first run listed it, was completed between the runs, and B, passed from the first run's report, "+
