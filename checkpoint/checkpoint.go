@@ -3,9 +3,11 @@ package checkpoint
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/cantonx/txhistory/schema"
@@ -32,6 +34,21 @@ type Checkpoint struct {
 	RecordTimes map[string]time.Time
 	// UpdatedAt is when the checkpoint was last written (database clock).
 	UpdatedAt time.Time
+	// Parties are the treasury parties ingested for, sorted and without
+	// duplicates (see package ingest, Config.Parties). Nil when none were
+	// recorded: a checkpoint written before schema version 010, or by a
+	// writer that names none.
+	Parties []string
+}
+
+// NormalizeParties returns parties sorted and without duplicates, as
+// Checkpoint.Parties holds them: two lists naming the same parties, in any
+// order, normalise to equal slices. Nil or empty gives nil.
+func NormalizeParties(parties []string) []string {
+	if len(parties) == 0 {
+		return nil
+	}
+	return slices.Compact(slices.Sorted(slices.Values(parties)))
 }
 
 // RecordTimeOn returns the record time reached on a synchronizer (zero if none).
@@ -53,6 +70,7 @@ func (c Checkpoint) MaxRecordTime() time.Time {
 // Clone returns a deep copy.
 func (c Checkpoint) Clone() Checkpoint {
 	c.RecordTimes = maps.Clone(c.RecordTimes)
+	c.Parties = slices.Clone(c.Parties)
 	if c.RecordTimes == nil {
 		c.RecordTimes = map[string]time.Time{}
 	}
@@ -92,8 +110,12 @@ func NewStore(schemaName string) (*Store, error) {
 // while an Ingester commits (under READ COMMITTED each statement sees the
 // commits made before it started, and two statements could pair one batch's
 // offset with a later batch's record times).
+//
+// It reads a schema of any version, also one from before version 010
+// (Parties nil): the withdrawal gate reads the record times of an
+// Integration DB restored from an older backup before it is migrated.
 func (s *Store) Get(ctx context.Context, q sqlx.QueryerContext) (cp Checkpoint, found bool, err error) {
-	rows, err := q.QueryxContext(ctx, `SELECT c.ledger_offset, c.update_id, c.update_offset, c.record_time, c.synchronizer_id, c.updated_at,
+	rows, err := q.QueryxContext(ctx, `SELECT c.ledger_offset, c.update_id, c.update_offset, c.record_time, c.synchronizer_id, c.updated_at, to_jsonb(c) -> 'parties',
 			t.synchronizer_id, t.record_time
 		FROM `+s.checkpoint+` AS c LEFT JOIN `+s.syncTime+` AS t ON true
 		WHERE c.id = 1`)
@@ -107,11 +129,18 @@ func (s *Store) Get(ctx context.Context, q sqlx.QueryerContext) (cp Checkpoint, 
 			updateOffset sql.NullInt64
 			recordTime   sql.NullTime
 			updatedAt    time.Time
+			parties      []byte // JSON: null (or SQL NULL) when not recorded
 			syncID       sql.NullString
 			syncTime     sql.NullTime
 		)
-		if err := rows.Scan(&cp.Offset, &cp.UpdateID, &updateOffset, &recordTime, &cp.SynchronizerID, &updatedAt, &syncID, &syncTime); err != nil {
+		if err := rows.Scan(&cp.Offset, &cp.UpdateID, &updateOffset, &recordTime, &cp.SynchronizerID, &updatedAt, &parties, &syncID, &syncTime); err != nil {
 			return Checkpoint{}, false, fmt.Errorf("checkpoint: read: %w", err)
+		}
+		if !found && parties != nil { // every row repeats the checkpoint's columns
+			if err := json.Unmarshal(parties, &cp.Parties); err != nil {
+				return Checkpoint{}, false, fmt.Errorf("checkpoint: read parties: %w", err)
+			}
+			cp.Parties = NormalizeParties(cp.Parties)
 		}
 		found = true
 		cp.UpdateOffset, cp.UpdatedAt = updateOffset.Int64, updatedAt.UTC()
@@ -132,12 +161,15 @@ func (s *Store) Get(ctx context.Context, q sqlx.QueryerContext) (cp Checkpoint, 
 }
 
 // InitTx writes the first checkpoint at offset if none exists yet (ingestion
-// will begin after that offset). It returns the stored checkpoint either way.
-func (s *Store) InitTx(ctx context.Context, tx *sqlx.Tx, offset int64) (Checkpoint, error) {
+// will begin after that offset), recording parties, if any, as its Parties.
+// It returns the stored checkpoint either way: one that existed keeps its
+// parties (compare them, and record others with SetParties).
+func (s *Store) InitTx(ctx context.Context, tx *sqlx.Tx, offset int64, parties ...string) (Checkpoint, error) {
 	if offset < 0 {
 		return Checkpoint{}, fmt.Errorf("checkpoint: invalid initial offset %d", offset)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO `+s.checkpoint+` (id, ledger_offset) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`, offset); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO `+s.checkpoint+` (id, ledger_offset, parties) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING`,
+		offset, partiesArray(parties)); err != nil {
 		return Checkpoint{}, fmt.Errorf("checkpoint: init: %w", err)
 	}
 	cp, _, err := s.Get(ctx, tx)
@@ -145,12 +177,35 @@ func (s *Store) InitTx(ctx context.Context, tx *sqlx.Tx, offset int64) (Checkpoi
 }
 
 // Init is InitTx in its own transaction.
-func (s *Store) Init(ctx context.Context, db *sqlx.DB, offset int64) (cp Checkpoint, err error) {
+func (s *Store) Init(ctx context.Context, db *sqlx.DB, offset int64, parties ...string) (cp Checkpoint, err error) {
 	err = inTx(ctx, db, func(tx *sqlx.Tx) error {
-		cp, err = s.InitTx(ctx, tx, offset)
+		cp, err = s.InitTx(ctx, tx, offset, parties...)
 		return err
 	})
 	return cp, err
+}
+
+// SetParties records parties (normalised, see NormalizeParties) as the
+// stored checkpoint's Parties, for a checkpoint that has none recorded or
+// an accepted change of them. It changes nothing else: not the offset, nor
+// UpdatedAt. It fails if there is no checkpoint.
+func (s *Store) SetParties(ctx context.Context, db sqlx.ExecerContext, parties []string) error {
+	res, err := db.ExecContext(ctx, `UPDATE `+s.checkpoint+` SET parties = $1 WHERE id = 1`, partiesArray(parties))
+	if err != nil {
+		return fmt.Errorf("checkpoint: record parties: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return errors.New("checkpoint: record parties: no checkpoint stored")
+	}
+	return nil
+}
+
+// partiesArray is parties as stored: normalised, NULL for none.
+func partiesArray(parties []string) any {
+	if len(parties) == 0 {
+		return nil
+	}
+	return pq.StringArray(NormalizeParties(parties))
 }
 
 // AdvanceTx moves the checkpoint from prevOffset to next, inside the batch's

@@ -1,7 +1,9 @@
 // Package checkpoint stores where ingestion stands: the offset of the last
 // update committed (a transaction or an OffsetCheckpoint), the update id,
 // record time and synchronizer of the last ingested transaction, and the
-// record time reached on each synchronizer.
+// record time reached on each synchronizer; and the treasury parties
+// ingested for (Checkpoint.Parties, written by Init and SetParties only,
+// which package ingest compares with its configuration).
 //
 // The checkpoint is written in the same SQL transaction as the effects of the
 // batch it closes (see package ingest), so the database is always at a batch

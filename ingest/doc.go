@@ -11,9 +11,17 @@
 //     each synchronizer, advanced by OffsetCheckpoints as well.
 //
 // A crash at any moment therefore leaves the database at a batch boundary, and
-// Run resumes from the stored offset. Transient faults (participant
-// unavailable, broken stream, lost database connection) are retried with
-// exponential backoff and jitter; authentication failures, pruned offsets,
+// Run resumes from the stored offset.
+//
+// The checkpoint also records the parties ingested for (Config.Parties, as
+// a set): a Run with other parties would resume from the stored offset and
+// never ingest an added party's earlier transactions, so Run refuses it
+// with ErrPartiesChanged, unless Config.AcceptPartiesChange says to go on
+// (recording the new parties). A checkpoint from before schema version 010
+// has none recorded: Run records Config.Parties.
+//
+// Transient faults (participant unavailable, broken stream, lost database
+// connection) are retried with exponential backoff and jitter; authentication failures, pruned offsets,
 // malformed updates and handler errors stop Run with an error naming the
 // offset (and the update id of a transaction it concerns).
 //

@@ -47,7 +47,20 @@ type Source interface {
 // Config configures an Ingester. Zero fields take the documented defaults.
 type Config struct {
 	// Parties whose transactions to ingest (the treasury party). Required.
+	// The Integration DB remembers them: the first Run records them with
+	// the checkpoint (as does the first Run on a checkpoint from before
+	// schema version 010, which has none recorded), and Run refuses to
+	// resume with another set of parties (ErrPartiesChanged); order and
+	// duplicates do not matter.
 	Parties []string
+	// AcceptPartiesChange makes Run go on with Parties that differ from the
+	// ones the Integration DB recorded, instead of returning
+	// ErrPartiesChanged: it records Parties, logs a warning naming the
+	// parties added and removed and the checkpoint offset, and resumes from
+	// the checkpoint. The transactions of an added party before that
+	// offset are never ingested, and those of a removed one no longer.
+	// Default false.
+	AcceptPartiesChange bool
 	// Interfaces whose views the stream asks for. Nil or empty: the token
 	// standard v1 interfaces (ledger.TokenStandardInterfaces), which the
 	// tokenstd History handler needs. A list replaces them: New refuses
@@ -432,6 +445,15 @@ var ErrCheckpointBeyondLedgerEnd = errors.New("ingest: checkpoint offset is beyo
 // Config.EndOffset: the checkpoint is not beyond the ledger end then.
 var errEndBeyondLedgerEnd = errors.New("ingest: waiting for the ledger end to reach the end offset")
 
+// ErrPartiesChanged is returned (wrapped) by Run when Config.Parties, as a
+// set, differ from the treasury parties the Integration DB recorded with
+// its checkpoint: Run resumes from the checkpoint, so the transactions of
+// an added party before its offset would never be ingested (its earlier
+// deposits never credited). The error names both sets and the offset.
+// Ingest a new party into an Integration DB (schema) of its own, or set
+// Config.AcceptPartiesChange to go on knowingly. Run does not retry it.
+var ErrPartiesChanged = errors.New("ingest: Config.Parties differ from the parties the Integration DB was ingested for")
+
 // ErrRunning is returned by Run called while another Run of the same
 // Ingester is running: one Ingester runs one Run at a time.
 var ErrRunning = errors.New("ingest: Run called while this Ingester is already running")
@@ -628,9 +650,12 @@ func (ing *Ingester) loadCheckpoint(ctx context.Context) (checkpoint.Checkpoint,
 	for {
 		err := ing.checkSchemaVersion(ctx)
 		if err == nil {
-			cp, err = ing.cps.Init(ctx, ing.db, ing.cfg.StartOffset)
+			cp, err = ing.cps.Init(ctx, ing.db, ing.cfg.StartOffset, ing.cfg.Parties...)
 			if err == nil {
-				return cp, nil
+				cp, err = ing.checkParties(ctx, cp)
+				if err == nil || errors.Is(err, ErrPartiesChanged) {
+					return cp, err
+				}
 			}
 		}
 		attempt++
@@ -651,6 +676,46 @@ func (ing *Ingester) loadCheckpoint(ctx context.Context) (checkpoint.Checkpoint,
 		case <-time.After(wait):
 		}
 	}
+}
+
+// checkParties compares the parties cp recorded with Config.Parties, as
+// sets. It records Config.Parties when cp has none recorded (a checkpoint
+// from before schema version 010) or, under Config.AcceptPartiesChange,
+// when they differ; otherwise a difference is ErrPartiesChanged. It runs
+// wherever Run loads the checkpoint, so also after taking the lock again:
+// the ingester that held it meanwhile may have recorded other parties.
+func (ing *Ingester) checkParties(ctx context.Context, cp checkpoint.Checkpoint) (checkpoint.Checkpoint, error) {
+	want := checkpoint.NormalizeParties(ing.cfg.Parties)
+	if slices.Equal(cp.Parties, want) {
+		return cp, nil
+	}
+	if cp.Parties != nil && !ing.cfg.AcceptPartiesChange {
+		return cp, fmt.Errorf("%w: the checkpoint at offset %d was ingested for the parties %q, Config.Parties are %q: the transactions of an added party before offset %d would never be ingested (nor those of a removed one after it); ingest a new party into an Integration DB (schema) of its own, or set Config.AcceptPartiesChange to go on knowingly",
+			ErrPartiesChanged, cp.Offset, cp.Parties, want, cp.Offset)
+	}
+	if err := ing.cps.SetParties(ctx, ing.db, want); err != nil {
+		return cp, err
+	}
+	if cp.Parties == nil {
+		ing.log.Info("ingest: recorded the treasury parties with the checkpoint", "parties", want, "offset", cp.Offset)
+	} else {
+		ing.log.Warn("ingest: Config.Parties changed, accepted (AcceptPartiesChange): the transactions of the added parties before the checkpoint offset are not ingested, nor those of the removed parties from it on",
+			"offset", cp.Offset, "recorded", cp.Parties, "parties", want,
+			"added", notIn(want, cp.Parties), "removed", notIn(cp.Parties, want))
+	}
+	cp.Parties = want
+	return cp, nil
+}
+
+// notIn returns the elements of a that b lacks.
+func notIn(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // checkSchemaVersion refuses a schema that is not at this build's version

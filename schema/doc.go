@@ -62,6 +62,10 @@
 //     token_instruction's original_instruction_cid, the view's
 //     originalInstructionCid, so that a later step of a transfer a registry
 //     evolves in several steps is recognised across batches.
+//   - 010_checkpoint_parties (packages checkpoint, ingest): checkpoint's
+//     parties, the treasury parties ingested for (NULL until an Ingester
+//     records them), so that a change of ingest.Config.Parties is refused
+//     rather than skipping an added party's earlier transactions.
 //
 // # Guarantees
 //

@@ -145,6 +145,9 @@ func writeVersion(t *testing.T, ctx context.Context, db *sqlx.DB, v int, t0 time
 		VALUES ('instr-1', 'alice::1', $1, 'admin::1', 'Coin', 7, 'TransferPendingReceiverAcceptance', 20, 'upd-20', $2, NULL, NULL, NULL, NULL)`, treasury, at(20))
 	exec(`INSERT INTO txhistory.token_instruction (contract_id, sender, receiver, instrument_admin, instrument_id, amount, status, replaces, created_offset, created_update_id, created_record_time)
 		VALUES ('instr-2', 'alice::1', $1, 'admin::1', 'Coin', 7, 'TransferPendingInternalWorkflow', 'instr-1', 30, 'upd-30', $2)`, treasury, at(30))
+	if v >= 9 { // 009's release writes the view's originalInstructionCid
+		exec(`UPDATE txhistory.token_instruction SET original_instruction_cid = 'instr-1' WHERE contract_id = 'instr-2'`)
+	}
 	if v < 3 {
 		return
 	}

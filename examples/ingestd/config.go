@@ -56,6 +56,7 @@ type config struct {
 	lock, poison         string
 	stallTimeout         time.Duration
 	startOffset          int64
+	acceptPartiesChange  bool
 	maxBatch             int
 	streamBuffer         int
 	receiveWindow        int
@@ -169,6 +170,8 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	str(&c.poison, "poison", "TXHISTORY_POISON", "halt", "a transaction that cannot be ingested: halt, or set-aside into the review table")
 	fs.DurationVar(&c.stallTimeout, "stall-timeout", envDur("stall-timeout", "TXHISTORY_STALL_TIMEOUT", 0), "reconnect a stream silent for this long; 0: never ($TXHISTORY_STALL_TIMEOUT)")
 	fs.Int64Var(&c.startOffset, "start-offset", envInt("start-offset", "TXHISTORY_START_OFFSET", 0), "where to begin (exclusive) when the database has no checkpoint yet ($TXHISTORY_START_OFFSET)")
+	fs.BoolVar(&c.acceptPartiesChange, "accept-parties-change", envBool("accept-parties-change", "TXHISTORY_ACCEPT_PARTIES_CHANGE", false),
+		"go on with a -party other than the one the schema was ingested for, recording it: the new party's transactions before the checkpoint are never ingested; default: refuse ($TXHISTORY_ACCEPT_PARTIES_CHANGE)")
 	maxBatch := int64(0)
 	fs.Int64Var(&maxBatch, "max-batch", envInt("max-batch", "TXHISTORY_MAX_BATCH", ingest.MaxBatchSizeDefault), "most transactions per SQL transaction ($TXHISTORY_MAX_BATCH)")
 	streamBuffer := int64(0)

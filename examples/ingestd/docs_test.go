@@ -275,6 +275,7 @@ func TestOperationsQuotesMessages(t *testing.T) {
 	for _, c := range []struct{ quote, code string }{
 		{"another ingester is running on this schema", ingest.ErrAnotherIngester.Error()},
 		{"participant was restored from a backup", ingest.ErrParticipantRestored.Error()},
+		{"Config.Parties differ from the parties the Integration DB was ingested for", ingest.ErrPartiesChanged.Error()},
 		{"or it does not show it to Config.Parties", goSource(t, "ingest")},
 		{"offset … was pruned by the participant; the earliest available begin offset is N",
 			strings.NewReplacer("7", "…", "9", "N").Replace((&ledger.PrunedError{Requested: 7, EarliestOffset: 9}).Error())},

@@ -108,6 +108,9 @@ func (c *config) explain(err error) error {
 	if errors.Is(err, ledger.ErrMessageRejected) && strings.Contains(err.Error(), "larger than the client takes") {
 		return fmt.Errorf("%w; ingestd takes at most %d bytes: raise -max-recv-msg-size ($TXHISTORY_MAX_RECV_MSG_SIZE) above the message's size and restart", err, c.maxRecvMsgSize)
 	}
+	if errors.Is(err, ingest.ErrPartiesChanged) {
+		return fmt.Errorf("%w; ingestd goes on knowingly with -accept-parties-change ($TXHISTORY_ACCEPT_PARTIES_CHANGE)", err)
+	}
 	if !errors.Is(err, ledger.ErrUnauthenticated) {
 		return err
 	}
@@ -232,14 +235,15 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 	}
 	hist := metrics.NewLatencyHistogram()
 	icfg := ingest.Config{
-		Parties:      []string{cfg.party},
-		Schema:       cfg.schema,
-		Handler:      handler,
-		StartOffset:  cfg.startOffset,
-		MaxBatchSize: cfg.maxBatch,
-		StreamBuffer: cfg.streamBuffer,
-		StallTimeout: cfg.stallTimeout,
-		Logger:       log,
+		Parties:             []string{cfg.party},
+		Schema:              cfg.schema,
+		Handler:             handler,
+		StartOffset:         cfg.startOffset,
+		AcceptPartiesChange: cfg.acceptPartiesChange,
+		MaxBatchSize:        cfg.maxBatch,
+		StreamBuffer:        cfg.streamBuffer,
+		StallTimeout:        cfg.stallTimeout,
+		Logger:              log,
 		OnCommit: func(s ingest.Stats) {
 			hist.Observe(s)
 			log.Debug("ingestd: batch committed", "offset", s.Offset, "update_id", s.UpdateID,
