@@ -196,8 +196,9 @@ type RestoreProcedure struct {
 	// database is restored in place: Store keeps using the same
 	// connection settings.
 	Store *Store
-	// Restore restores the Integration DB from the backup: stop ingestion,
-	// restore (for PostgreSQL, for instance pg_restore --clean
+	// Restore restores the Integration DB from the backup: stop ingestion
+	// (standby instances too: one waiting for the lock takes over at once,
+	// and its batches can deadlock with pg_restore), restore (for PostgreSQL, for instance pg_restore --clean
 	// --single-transaction into the same database), call
 	// tokenstd.RenumberAfterRestore, start ingestion again. (Step 2 calls
 	// RenumberAfterRestore too, for a restore done without it: entries
