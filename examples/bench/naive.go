@@ -40,7 +40,7 @@ func (b *bench) naive(ctx context.Context, f *fake, n int64) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	cp, err := cps.Init(ctx, b.db, 0)
+	cp, err := cps.Init(ctx, b.db, 0, b.treasury) // the parties, as the Ingester records them
 	if err != nil {
 		return 0, err
 	}
