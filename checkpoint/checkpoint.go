@@ -187,18 +187,27 @@ func (s *Store) Init(ctx context.Context, db *sqlx.DB, offset int64, parties ...
 
 // SetParties records parties (normalised, see NormalizeParties) as the
 // stored checkpoint's Parties, for a checkpoint that has none recorded or
-// an accepted change of them. It changes nothing else: not the offset, nor
-// UpdatedAt. It fails if there is no checkpoint.
-func (s *Store) SetParties(ctx context.Context, db sqlx.ExecerContext, parties []string) error {
-	res, err := db.ExecContext(ctx, `UPDATE `+s.checkpoint+` SET parties = $1 WHERE id = 1`, partiesArray(parties))
+// an accepted change of them, if its Parties are still from (those the
+// caller read; nil: none recorded). It changes nothing else: not the
+// offset, nor UpdatedAt. It fails if there is no checkpoint, and with
+// ErrPartiesConflict if another writer recorded other parties since from
+// was read.
+func (s *Store) SetParties(ctx context.Context, db sqlx.ExecerContext, from, parties []string) error {
+	res, err := db.ExecContext(ctx, `UPDATE `+s.checkpoint+` SET parties = $1 WHERE id = 1 AND parties IS NOT DISTINCT FROM $2::text[]`,
+		partiesArray(parties), partiesArray(from))
 	if err != nil {
 		return fmt.Errorf("checkpoint: record parties: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
-		return errors.New("checkpoint: record parties: no checkpoint stored")
+		return fmt.Errorf("checkpoint: record parties %q: %w (or no checkpoint stored): they are no longer %q", NormalizeParties(parties), ErrPartiesConflict, NormalizeParties(from))
 	}
 	return nil
 }
+
+// ErrPartiesConflict means the parties recorded with the checkpoint were not
+// the ones the writer read (SetParties): another ingester recorded its own
+// meanwhile.
+var ErrPartiesConflict = errors.New("checkpoint: the recorded parties changed underneath (another ingester recorded its own?)")
 
 // partiesArray is parties as stored: normalised, NULL for none.
 func partiesArray(parties []string) any {

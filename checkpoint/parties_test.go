@@ -34,7 +34,8 @@ func TestPartiesRecordedAndKept(t *testing.T) {
 	require.Equal(t, int64(3), got.Offset)
 	require.Equal(t, []string{"a::1", "b::1"}, got.Parties, "AdvanceTx or RewindTx changed the parties")
 
-	require.NoError(t, s.SetParties(ctx, db, []string{"c::1", "a::1"}))
+	require.ErrorIs(t, s.SetParties(ctx, db, nil, []string{"c::1"}), checkpoint.ErrPartiesConflict, "recorded as if none were")
+	require.NoError(t, s.SetParties(ctx, db, []string{"b::1", "a::1"}, []string{"c::1", "a::1"}))
 	after, _, err := s.Get(ctx, db)
 	require.NoError(t, err)
 	require.Equal(t, []string{"a::1", "c::1"}, after.Parties)
@@ -47,7 +48,7 @@ func TestPartiesRecordedAndKept(t *testing.T) {
 func TestPartiesNotRecorded(t *testing.T) {
 	ctx := context.Background()
 	db, s := setup(t)
-	require.Error(t, s.SetParties(ctx, db, []string{"a::1"}))
+	require.Error(t, s.SetParties(ctx, db, nil, []string{"a::1"}))
 	cp, err := s.Init(ctx, db, 0)
 	require.NoError(t, err)
 	require.Nil(t, cp.Parties)

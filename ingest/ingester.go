@@ -681,7 +681,9 @@ func (ing *Ingester) loadCheckpoint(ctx context.Context) (checkpoint.Checkpoint,
 // checkParties compares the parties cp recorded with Config.Parties, as
 // sets. It records Config.Parties when cp has none recorded (a checkpoint
 // from before schema version 010) or, under Config.AcceptPartiesChange,
-// when they differ; otherwise a difference is ErrPartiesChanged. It runs
+// when they differ, unless another ingester recorded parties since cp was
+// read (then it compares with those); otherwise a difference is
+// ErrPartiesChanged. It runs
 // wherever Run loads the checkpoint, so also after taking the lock again:
 // the ingester that held it meanwhile may have recorded other parties.
 func (ing *Ingester) checkParties(ctx context.Context, cp checkpoint.Checkpoint) (checkpoint.Checkpoint, error) {
@@ -693,7 +695,15 @@ func (ing *Ingester) checkParties(ctx context.Context, cp checkpoint.Checkpoint)
 		return cp, fmt.Errorf("%w: the checkpoint at offset %d was ingested for the parties %q, Config.Parties are %q: the transactions of an added party before offset %d would never be ingested (nor those of a removed one after it); ingest a new party into an Integration DB (schema) of its own, or set Config.AcceptPartiesChange to go on knowingly",
 			ErrPartiesChanged, cp.Offset, cp.Parties, want, cp.Offset)
 	}
-	if err := ing.cps.SetParties(ctx, ing.db, want); err != nil {
+	if err := ing.cps.SetParties(ctx, ing.db, cp.Parties, want); errors.Is(err, checkpoint.ErrPartiesConflict) {
+		// Another ingester (LockNone) recorded its parties since cp was
+		// read: compare with those.
+		now, found, gerr := ing.cps.Get(ctx, ing.db)
+		if gerr != nil || !found {
+			return cp, errors.Join(err, gerr)
+		}
+		return ing.checkParties(ctx, now)
+	} else if err != nil {
 		return cp, err
 	}
 	if cp.Parties == nil {
