@@ -40,4 +40,10 @@ var (
 	// ErrIngestionRunning: an Ingester holds the ingestion lock of the
 	// schema. Step 1 of the runbook: stop Tx History Ingestion first.
 	ErrIngestionRunning = errors.New("recovery: Tx History Ingestion is running on this schema: stop it first")
+
+	// ErrPartiesDiffer: Options.Parties are not the treasury parties the
+	// Integration DB recorded with its checkpoint (see package ingest,
+	// Config.Parties): looked up with them, the last ingested transaction
+	// may never show. Pass the parties ingestion reads.
+	ErrPartiesDiffer = errors.New("recovery: Options.Parties differ from the parties the Integration DB was ingested for")
 )

@@ -128,6 +128,8 @@ type Options struct {
 	// Parties are the parties ingestion reads (the treasury party). Required:
 	// Plan looks the last ingested transaction up by update id with this
 	// filter, to see that the participant has recovered it and where.
+	// Plan refuses parties other than those the Integration DB recorded
+	// with its checkpoint, if it recorded any (ErrPartiesDiffer).
 	Parties []string
 	// Mode is the runbook variant. Default ModeNonUnique.
 	Mode Mode

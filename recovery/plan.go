@@ -294,6 +294,10 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 	if !found || cp.UpdateID == "" || cp.RecordTime.IsZero() || cp.SynchronizerID == "" {
 		return nil, fmt.Errorf("%w (checkpoint offset %d)", ErrNothingIngested, cp.Offset)
 	}
+	if want := checkpoint.NormalizeParties(opts.Parties); cp.Parties != nil && !slices.Equal(cp.Parties, want) {
+		return nil, fmt.Errorf("%w: the checkpoint at offset %d was ingested for the parties %q, Options.Parties are %q",
+			ErrPartiesDiffer, cp.Offset, cp.Parties, want)
+	}
 	dedupAt, claimed, err := dd.OffsetOf(ctx, db, cp.UpdateID)
 	if err != nil {
 		return nil, fmt.Errorf("recovery: %w", err)
