@@ -201,7 +201,9 @@ var ErrInterfacesMissing = errors.New("ingest: Config.Interfaces lacks an interf
 // lacks one of the interfaces ViewsNeeded returns (compared by module and
 // entity name: the package may be named by id or by name), in the
 // Handler or in any Handler of a chain made by Handlers
-// (ErrInterfacesMissing).
+// (ErrInterfacesMissing). A Handler of your own that wraps one (History
+// inside a handler that adds work) should implement it too, forwarding
+// the wrapped handler's: New looks no deeper than Handlers' chains.
 type ViewUser interface {
 	ViewsNeeded() []ledger.Identifier
 }

@@ -59,7 +59,10 @@ type Config struct {
 	// parties added and removed and the checkpoint offset, and resumes from
 	// the checkpoint. The transactions of an added party before that
 	// offset are never ingested, and those of a removed one no longer.
-	// Default false.
+	// Default false. Unset it once the change is recorded: left set, it
+	// accepts every later change in silence but for the warning. (The
+	// tokenstd History handler still refuses a treasury replaced while the
+	// old one's holdings are live: one Integration DB, one treasury.)
 	AcceptPartiesChange bool
 	// Interfaces whose views the stream asks for. Nil or empty: the token
 	// standard v1 interfaces (ledger.TokenStandardInterfaces), which the
