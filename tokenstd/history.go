@@ -599,16 +599,14 @@ func (h *History) lookUpFor(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Tran
 		Doc  []byte `db:"doc"`
 	}
 	err := tx.SelectContext(ctx, &rows, `WITH c AS (SELECT DISTINCT unnest(`+cidList+`) AS cid)
-		SELECT 's' AS what, u.id AS key, NULL::jsonb AS doc FROM unnest(`+idList+`) AS u(id)
+		SELECT 's' AS what, u.id AS key, NULL::json AS doc FROM unnest(`+idList+`) AS u(id)
 			WHERE EXISTS (SELECT FROM `+h.history+` AS h WHERE h.update_id = u.id)
 		UNION ALL
-		SELECT 'h', x.contract_id, to_jsonb(x) || jsonb_build_object('created_record_time', `+utcJSON("x.created_record_time")+`,
-				'archived_record_time', `+utcJSON("x.archived_record_time")+`) FROM c,
-			LATERAL (SELECT `+holdingColumns+` FROM `+h.holdings+` WHERE contract_id = c.cid LIMIT 1) AS x
+		SELECT 'h', x.contract_id, row_to_json(x) FROM c,
+			LATERAL (SELECT `+holdingDocColumns+` FROM `+h.holdings+` WHERE contract_id = c.cid LIMIT 1) AS x
 		UNION ALL
-		SELECT 'i', y.contract_id, to_jsonb(y) || jsonb_build_object('requested_at', `+utcJSON("y.requested_at")+`,
-				'execute_before', `+utcJSON("y.execute_before")+`, 'created_record_time', `+utcJSON("y.created_record_time")+`) FROM c,
-			LATERAL (SELECT `+instructionColumns+` FROM `+h.instrs+` WHERE contract_id = c.cid AND outcome IS NULL LIMIT 1) AS y
+		SELECT 'i', y.contract_id, row_to_json(y) FROM c,
+			LATERAL (SELECT `+instructionDocColumns+` FROM `+h.instrs+` WHERE contract_id = c.cid AND outcome IS NULL LIMIT 1) AS y
 			WHERE (SELECT true FROM `+h.instrs+` WHERE outcome IS NULL ORDER BY receiver, sender LIMIT 1)`,
 		idArg, cidArg)
 	if err != nil {

@@ -58,8 +58,8 @@ type holdingRow struct {
 	ArchivedNodeID     *int32     `db:"archived_node_id" json:"archived_node_id"`
 }
 
-// holdingDoc is a holdingRow as to_jsonb renders it: its jsonb columns
-// are JSON values, not text (its times are utcJSON's).
+// holdingDoc is a holdingRow as row_to_json renders holdingDocColumns:
+// its jsonb columns are JSON values, not text (its times are utcJSON's).
 type holdingDoc struct {
 	holdingRow
 	Lock json.RawMessage `json:"lock"`
@@ -75,6 +75,12 @@ func (d *holdingDoc) row() *holdingRow {
 const holdingColumns = `contract_id, instrument_admin, instrument_id, owner, amount::text AS amount, lock, meta,
 	created_offset, created_update_id, created_record_time, created_node_id,
 	archived_offset, archived_update_id, archived_record_time, archived_node_id`
+
+// holdingDocColumns are holdingColumns with the times as utcJSON's text,
+// for row_to_json (cheaper than to_jsonb with the times replaced after).
+var holdingDocColumns = `contract_id, instrument_admin, instrument_id, owner, amount::text AS amount, lock, meta,
+	created_offset, created_update_id, ` + utcJSON("created_record_time") + ` AS created_record_time, created_node_id,
+	archived_offset, archived_update_id, ` + utcJSON("archived_record_time") + ` AS archived_record_time, archived_node_id`
 
 func (r *holdingRow) holding() (Holding, error) {
 	h := Holding{
@@ -221,8 +227,8 @@ type instructionRow struct {
 	CreatedTime      time.Time      `db:"created_record_time" json:"created_record_time"`
 }
 
-// instructionDoc is an instructionRow as to_jsonb renders it (its times
-// are utcJSON's).
+// instructionDoc is an instructionRow as row_to_json renders
+// instructionDocColumns (its times are utcJSON's).
 type instructionDoc struct {
 	instructionRow
 	TransferMeta json.RawMessage `json:"transfer_meta"`
@@ -238,6 +244,13 @@ func (d *instructionDoc) row() *instructionRow {
 const instructionColumns = `contract_id, sender, receiver, instrument_admin, instrument_id, amount::text AS amount,
 	requested_at, execute_before, input_holding_cids, status, reason, transfer_meta, meta, replaces,
 	original_instruction_cid, created_offset, created_update_id, created_record_time`
+
+// instructionDocColumns are instructionColumns with the times as
+// utcJSON's text, for row_to_json.
+var instructionDocColumns = `contract_id, sender, receiver, instrument_admin, instrument_id, amount::text AS amount,
+	` + utcJSON("requested_at") + ` AS requested_at, ` + utcJSON("execute_before") + ` AS execute_before,
+	input_holding_cids, status, reason, transfer_meta, meta, replaces,
+	original_instruction_cid, created_offset, created_update_id, ` + utcJSON("created_record_time") + ` AS created_record_time`
 
 func (r *instructionRow) instruction() (Instruction, error) {
 	in := Instruction{ContractID: r.ContractID, Replaces: r.Replaces,
