@@ -88,6 +88,22 @@ func TestAdvancedDepositOfferKeepsItsAccount(t *testing.T) {
 	w.Mint(alice, "100")
 	offer, a := w.Offer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "25",
 		ExtraMeta: map[string]string{tokenstd.MetaReason: "acct-7"}})
+	advance := registryAdvance(t, w, offer, a)
+
+	es := classifyAfter(t, advance, view(offer))
+	require.Len(t, es, 1, "%+v", es)
+	require.Equal(t, tokenstd.KindOfferIn, es[0].Kind)
+	require.Equal(t, a, es[0].Instruction.Replaces)
+	require.Equal(t, "acct-7", es[0].Reason)
+	require.Equal(t, "acct-7", es[0].Account, "the successor's offer names no account")
+}
+
+// registryAdvance is the registry's Registry_AdvanceTransfer of the
+// instruction a that offer created, one step of a pending internal
+// workflow: it archives a and creates its successor 00instrB (naming a as
+// originalInstructionCid), in the transaction after offer.
+func registryAdvance(t *testing.T, w *ledgertest.TokenWorld, offer *ledger.Transaction, a string) *ledger.Transaction {
+	t.Helper()
 	accept := w.Accept(a)
 	var created ledger.CreatedEvent
 	for _, ev := range offer.Events {
@@ -114,13 +130,6 @@ func TestAdvancedDepositOfferKeepsItsAccount(t *testing.T) {
 	succ.InterfaceViews = append([]ledger.InterfaceView(nil), created.InterfaceViews...)
 	succ.InterfaceViews[0].Value = editValue(t, created.InterfaceViews[0].Value, []string{"originalInstructionCid"},
 		setTo(ledger.Some(ledger.ContractID(a))))
-	advance := &ledger.Transaction{UpdateID: "upd-advance", Offset: offer.Offset + 1, RecordTime: offer.RecordTime.Add(time.Second),
+	return &ledger.Transaction{UpdateID: "upd-advance", Offset: offer.Offset + 1, RecordTime: offer.RecordTime.Add(time.Second),
 		SynchronizerID: offer.SynchronizerID, Events: []ledger.Event{&root, &archive, &succ}}
-
-	es := classifyAfter(t, advance, view(offer))
-	require.Len(t, es, 1, "%+v", es)
-	require.Equal(t, tokenstd.KindOfferIn, es[0].Kind)
-	require.Equal(t, a, es[0].Instruction.Replaces)
-	require.Equal(t, "acct-7", es[0].Reason)
-	require.Equal(t, "acct-7", es[0].Account, "the successor's offer names no account")
 }

@@ -2,7 +2,6 @@ package tokenstd_test
 
 import (
 	"testing"
-	"time"
 
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
@@ -33,34 +32,7 @@ func TestAdvancedSelfOfferCarriesNoWithdrawalID(t *testing.T) {
 	}
 	require.True(t, offered, "%+v", first)
 
-	accept := w.Accept(a)
-	var created ledger.CreatedEvent
-	for _, ev := range offer.Events {
-		if c, ok := ev.(*ledger.CreatedEvent); ok && c.ContractID == a {
-			created = *c
-		}
-	}
-	require.Equal(t, a, created.ContractID)
-	tmpl := *(accept.Events[0].(*ledger.ExercisedEvent))
-	root, archive, succ := tmpl, tmpl, created
-	root.ContractID, root.Choice, root.InterfaceID, root.ImplementedInterfaces = "00registryRULES", "Registry_AdvanceTransfer", nil, nil
-	root.Consuming = false
-	root.ActingParties = []string{w.Admin}
-	root.ChoiceArgument = ledger.Record(nil, ledger.F("instructionCid", ledger.ContractID(a)))
-	root.ExerciseResult = ledger.Record(nil, ledger.F("nextInstructionCid", ledger.ContractID("00instrB")))
-	root.NodeID, root.LastDescendantNodeID = 0, 2
-	archive.Choice, archive.InterfaceID, archive.ImplementedInterfaces = "Archive", nil, nil
-	archive.Consuming = true
-	archive.ActingParties = []string{w.Admin}
-	archive.ChoiceArgument = ledger.Record(nil)
-	archive.ExerciseResult = ledger.Unit()
-	archive.NodeID, archive.LastDescendantNodeID = 1, 1
-	succ.ContractID, succ.NodeID = "00instrB", 2
-	succ.InterfaceViews = append([]ledger.InterfaceView(nil), created.InterfaceViews...)
-	succ.InterfaceViews[0].Value = editValue(t, created.InterfaceViews[0].Value, []string{"originalInstructionCid"},
-		setTo(ledger.Some(ledger.ContractID(a))))
-	advance := &ledger.Transaction{UpdateID: "upd-advance", Offset: offer.Offset + 1, RecordTime: offer.RecordTime.Add(time.Second),
-		SynchronizerID: offer.SynchronizerID, Events: []ledger.Event{&root, &archive, &succ}}
+	advance := registryAdvance(t, w, offer, a)
 
 	es := classifyAfter(t, advance, mint, view(offer))
 	require.Len(t, es, 1, "%+v", es)
