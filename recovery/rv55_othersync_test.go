@@ -27,16 +27,7 @@ func TestRecoveryDoesNotSkipAnotherSynchronizersTransaction(t *testing.T) {
 			t.Run(string(mode)+"/"+admin.String(), func(t *testing.T) {
 				ctx := context.Background()
 				b := newBundle(t, ledgertest.WithAdminBehaviour(admin))
-				_, err := b.p.Append(txOn(1, ledgertest.DefaultSynchronizer), txOn(2, otherSynchronizer))
-				require.NoError(t, err)
-				backup := b.p.Backup()
-				_, err = b.p.Append(txOn(3, ledgertest.DefaultSynchronizer), txOn(4, otherSynchronizer), txOn(5, ledgertest.DefaultSynchronizer))
-				require.NoError(t, err)
-				ingestTo(t, b, b.p.LedgerEnd())
-				_, err = b.p.Append(txOn(6, otherSynchronizer)) // a2, after ingestion stopped
-				require.NoError(t, err)
-
-				b.p.Restore(backup, ledgertest.WithSynchronizersFirst(otherSynchronizer))
+				restoreOtherFirst(t, b)
 				require.Less(t, offsetOf(t, b.p, "tx-00006"), offsetOf(t, b.p, "tx-00003"), "the restored participant did not reorder the synchronizers")
 
 				rw, err := recovery.Plan(ctx, b.db, b.client, options(mode))
@@ -90,16 +81,8 @@ func TestRecoveryIgnoresAQuietSynchronizer(t *testing.T) {
 func TestRecoveryUniqueLoweredNeedsTheDedupRow(t *testing.T) {
 	ctx := context.Background()
 	b := newBundle(t)
-	_, err := b.p.Append(txOn(1, ledgertest.DefaultSynchronizer), txOn(2, otherSynchronizer))
-	require.NoError(t, err)
-	backup := b.p.Backup()
-	_, err = b.p.Append(txOn(3, ledgertest.DefaultSynchronizer), txOn(4, otherSynchronizer), txOn(5, ledgertest.DefaultSynchronizer))
-	require.NoError(t, err)
-	ingestTo(t, b, b.p.LedgerEnd())
-	_, err = b.p.Append(txOn(6, otherSynchronizer))
-	require.NoError(t, err)
-	b.p.Restore(backup, ledgertest.WithSynchronizersFirst(otherSynchronizer))
-	_, err = b.db.Exec(`DELETE FROM txhistory.ingested_update WHERE update_id = 'tx-00005'`)
+	restoreOtherFirst(t, b)
+	_, err := b.db.Exec(`DELETE FROM txhistory.ingested_update WHERE update_id = 'tx-00005'`)
 	require.NoError(t, err)
 
 	_, err = recovery.Plan(ctx, b.db, b.client, options(recovery.ModeUnique))
@@ -111,4 +94,41 @@ func txOn(n int, sync string) *ledger.Transaction {
 	tx := step{n: n}.tx(time.Time{})
 	tx.SynchronizerID = sync
 	return tx
+}
+
+// restoreOtherFirst ingests tx-00001..5 on the default synchronizer and
+// otherSynchronizer alternately (the backup after tx-00002), appends
+// tx-00006 on otherSynchronizer after ingestion stopped (a deposit), and
+// restores the backup with the participant recovering otherSynchronizer
+// first: tx-00006 then lands below the last ingested tx-00005.
+func restoreOtherFirst(t *testing.T, b *bundle) {
+	t.Helper()
+	_, err := b.p.Append(txOn(1, ledgertest.DefaultSynchronizer), txOn(2, otherSynchronizer))
+	require.NoError(t, err)
+	backup := b.p.Backup()
+	_, err = b.p.Append(txOn(3, ledgertest.DefaultSynchronizer), txOn(4, otherSynchronizer), txOn(5, ledgertest.DefaultSynchronizer))
+	require.NoError(t, err)
+	ingestTo(t, b, b.p.LedgerEnd())
+	_, err = b.p.Append(txOn(6, otherSynchronizer)) // a2, after ingestion stopped
+	require.NoError(t, err)
+	b.p.Restore(backup, ledgertest.WithSynchronizersFirst(otherSynchronizer))
+}
+
+// restoreOtherFirstSinceItsFirst is restoreOtherFirst where
+// otherSynchronizer's first transaction (returned, tx-00003) comes after
+// the backup: tx-00001, tx-00002 and tx-00004 on the default synchronizer,
+// tx-00005 on otherSynchronizer after ingestion stopped.
+func restoreOtherFirstSinceItsFirst(t *testing.T, b *bundle) *ledger.Transaction {
+	t.Helper()
+	_, err := b.p.Append(txOn(1, ledgertest.DefaultSynchronizer), txOn(2, ledgertest.DefaultSynchronizer))
+	require.NoError(t, err)
+	backup := b.p.Backup()
+	a1 := txOn(3, otherSynchronizer)
+	_, err = b.p.Append(a1, txOn(4, ledgertest.DefaultSynchronizer))
+	require.NoError(t, err)
+	ingestTo(t, b, b.p.LedgerEnd())
+	_, err = b.p.Append(txOn(5, otherSynchronizer)) // a deposit, after ingestion stopped
+	require.NoError(t, err)
+	b.p.Restore(backup, ledgertest.WithSynchronizersFirst(otherSynchronizer))
+	return a1
 }

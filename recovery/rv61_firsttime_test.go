@@ -26,16 +26,7 @@ func TestRecoveryAnotherSynchronizersFirstTransactionDoesNotRewindToZero(t *test
 		t.Run(admin.String(), func(t *testing.T) {
 			ctx := context.Background()
 			b := newBundle(t, ledgertest.WithAdminBehaviour(admin))
-			_, err := b.p.Append(txOn(1, ledgertest.DefaultSynchronizer), txOn(2, ledgertest.DefaultSynchronizer))
-			require.NoError(t, err)
-			backup := b.p.Backup()
-			a1 := txOn(3, otherSynchronizer)
-			_, err = b.p.Append(a1, txOn(4, ledgertest.DefaultSynchronizer))
-			require.NoError(t, err)
-			ingestTo(t, b, b.p.LedgerEnd())
-			_, err = b.p.Append(txOn(5, otherSynchronizer)) // a deposit, after ingestion stopped
-			require.NoError(t, err)
-			b.p.Restore(backup, ledgertest.WithSynchronizersFirst(otherSynchronizer))
+			a1 := restoreOtherFirstSinceItsFirst(t, b)
 			require.Less(t, offsetOf(t, b.p, "tx-00005"), offsetOf(t, b.p, "tx-00004"), "the restored participant did not reorder the synchronizers")
 
 			dd, err := dedup.NewStore(schema.DefaultName)

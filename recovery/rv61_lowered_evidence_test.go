@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/checkpoint"
-	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/recovery"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/stretchr/testify/require"
@@ -22,15 +21,7 @@ import (
 func TestRecoveryLoweredByAnotherSynchronizerSaysSo(t *testing.T) {
 	ctx := context.Background()
 	b := newBundle(t)
-	_, err := b.p.Append(txOn(1, ledgertest.DefaultSynchronizer), txOn(2, otherSynchronizer))
-	require.NoError(t, err)
-	backup := b.p.Backup()
-	_, err = b.p.Append(txOn(3, ledgertest.DefaultSynchronizer), txOn(4, otherSynchronizer), txOn(5, ledgertest.DefaultSynchronizer))
-	require.NoError(t, err)
-	ingestTo(t, b, b.p.LedgerEnd())
-	_, err = b.p.Append(txOn(6, otherSynchronizer))
-	require.NoError(t, err)
-	b.p.Restore(backup, ledgertest.WithSynchronizersFirst(otherSynchronizer))
+	restoreOtherFirst(t, b)
 
 	var narration strings.Builder
 	rw, err := (&recovery.Runbook{DB: b.db, Participant: b.client, Options: options(recovery.ModeNonUnique), Apply: true, Out: &narration}).Run(ctx)

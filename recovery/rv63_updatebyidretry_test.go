@@ -22,16 +22,7 @@ import (
 func TestPlanOutlastsATransientFailureOfTheOtherSynchronizersUpdateLookup(t *testing.T) {
 	ctx := context.Background()
 	b := newBundle(t)
-	_, err := b.p.Append(txOn(1, ledgertest.DefaultSynchronizer), txOn(2, ledgertest.DefaultSynchronizer))
-	require.NoError(t, err)
-	backup := b.p.Backup()
-	a1 := txOn(3, otherSynchronizer)
-	_, err = b.p.Append(a1, txOn(4, ledgertest.DefaultSynchronizer))
-	require.NoError(t, err)
-	ingestTo(t, b, b.p.LedgerEnd())
-	_, err = b.p.Append(txOn(5, otherSynchronizer)) // a deposit, after ingestion stopped
-	require.NoError(t, err)
-	b.p.Restore(backup, ledgertest.WithSynchronizersFirst(otherSynchronizer))
+	a1 := restoreOtherFirstSinceItsFirst(t, b)
 
 	var failed atomic.Int32
 	b.p.Intercept(ledgertest.MethodGetUpdateByID, func(_ context.Context, req proto.Message) error {
