@@ -118,3 +118,22 @@ func (l *live) passAThenB(t *testing.T, tSafe time.Time, done <-chan restoreResu
 	}
 	return res, openedEarly, again
 }
+
+// inFlightAndLostOnB creates wd-restored, submitted on syncB (in flight in
+// the restored database), and the request of wd-lost on syncB, which the
+// restore lost (not stored), and returns them with a tSafe after both
+// trecTgt and onB, wd-lost's transfer on B a second before its trecTgt
+// (not appended).
+func (l *live) inFlightAndLostOnB(t *testing.T, holdings []string) (restored, lost *withdrawal.Withdrawal, tSafe time.Time, onB *ledger.Transaction) {
+	t.Helper()
+	r := l.request("wd-restored", "40", holdings[1])
+	r.SynchronizerID = syncB
+	restored, err := l.store.Create(l.ctx, r)
+	require.NoError(t, err)
+	restored, err = l.store.MarkSubmitted(l.ctx, restored.ID)
+	require.NoError(t, err)
+	lostReq := l.request("wd-lost", "40", holdings[0])
+	lostReq.SynchronizerID = syncB
+	lost = &withdrawal.Withdrawal{Request: lostReq}
+	return restored, lost, lost.TrecTgt.Add(time.Second), l.transferOn(lost, syncB, lost.TrecTgt.Add(-time.Second))
+}

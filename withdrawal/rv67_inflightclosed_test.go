@@ -23,19 +23,8 @@ func TestRestoreGateWaitsForInFlightSynchronizerWhenIngestionClosedThemFirst(t *
 	l, holdings := newTwoSyncLive(t, "100", "100", "100")
 	require.NoError(t, l.settle())
 
-	// In flight on B in the (restored) database.
-	r := l.request("wd-restored", "40", holdings[1])
-	r.SynchronizerID = syncB
-	restored, err := l.store.Create(l.ctx, r)
-	require.NoError(t, err)
-	restored, err = l.store.MarkSubmitted(l.ctx, restored.ID)
-	require.NoError(t, err)
-	// The lost request (not in the restored database).
-	lostReq := l.request("wd-lost", "40", holdings[0])
-	lostReq.SynchronizerID = syncB
-	lost := &withdrawal.Withdrawal{Request: lostReq}
-	tSafe := lost.TrecTgt.Add(time.Second)
-	onB := l.transferOn(lost, syncB, lost.TrecTgt.Add(-time.Second))
+	restored, lost, tSafe, onB := l.inFlightAndLostOnB(t, holdings)
+	var err error
 
 	// Ingestion is stopped for the restore; wd-restored's transfer on B
 	// committed after the backup, to be re-ingested.
