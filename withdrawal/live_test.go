@@ -150,7 +150,16 @@ func (l *live) mintAndCatchUp(amounts ...string) []string {
 // submitted.
 func (l *live) submitted(id, amount, holding string) *withdrawal.Withdrawal {
 	l.t.Helper()
-	w, err := l.store.Create(l.ctx, l.request(id, amount, holding))
+	return l.submittedOn("", id, amount, holding)
+}
+
+// submittedOn is submitted with the request naming synchronizer sync
+// (Request.SynchronizerID; "": none).
+func (l *live) submittedOn(sync, id, amount, holding string) *withdrawal.Withdrawal {
+	l.t.Helper()
+	r := l.request(id, amount, holding)
+	r.SynchronizerID = sync
+	w, err := l.store.Create(l.ctx, r)
 	require.NoError(l.t, err)
 	w, err = l.store.MarkSubmitted(l.ctx, w.ID)
 	require.NoError(l.t, err)

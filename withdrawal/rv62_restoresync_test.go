@@ -25,22 +25,10 @@ import (
 // same funds again, and be paid twice.
 func TestRestoreGateWaitsForInFlightRequestsSynchronizer(t *testing.T) {
 	l, holdings := newTwoSyncLive(t, "100", "100", "100")
-	var err error
 	require.NoError(t, l.settle())
 
-	// In flight on B in the backup.
-	r := l.request("wd-restored", "40", holdings[1])
-	r.SynchronizerID = syncB
-	_, err = l.store.Create(l.ctx, r)
-	require.NoError(t, err)
-	_, err = l.store.MarkSubmitted(l.ctx, r.ID)
-	require.NoError(t, err)
-	// What the lost request was (not in the restored database).
-	lostReq := l.request("wd-lost", "40", holdings[0])
-	lostReq.SynchronizerID = syncB
-	lost := &withdrawal.Withdrawal{Request: lostReq}
-	tSafe := lost.TrecTgt.Add(time.Second) // later than every in-flight trecTgt
-	onB := l.transferOn(lost, syncB, lost.TrecTgt.Add(-time.Second))
+	// wd-restored in flight on B in the backup; wd-lost's request lost.
+	_, lost, tSafe, onB := l.inFlightAndLostOnB(t, holdings)
 
 	done := make(chan restoreResult, 1)
 	ctx, cancel := context.WithTimeout(l.ctx, 30*time.Second)
@@ -126,12 +114,7 @@ func (l *live) passAThenB(t *testing.T, tSafe time.Time, done <-chan restoreResu
 // (not appended).
 func (l *live) inFlightAndLostOnB(t *testing.T, holdings []string) (restored, lost *withdrawal.Withdrawal, tSafe time.Time, onB *ledger.Transaction) {
 	t.Helper()
-	r := l.request("wd-restored", "40", holdings[1])
-	r.SynchronizerID = syncB
-	restored, err := l.store.Create(l.ctx, r)
-	require.NoError(t, err)
-	restored, err = l.store.MarkSubmitted(l.ctx, restored.ID)
-	require.NoError(t, err)
+	restored = l.submittedOn(syncB, "wd-restored", "40", holdings[1])
 	lostReq := l.request("wd-lost", "40", holdings[0])
 	lostReq.SynchronizerID = syncB
 	lost = &withdrawal.Withdrawal{Request: lostReq}

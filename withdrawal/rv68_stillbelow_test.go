@@ -22,12 +22,7 @@ func TestRestoreProgressNamesTheStillSynchronizerBeforeTSafe(t *testing.T) {
 	l, holdings := newTwoSyncLive(t, "100")
 	var err error
 	require.NoError(t, l.settle())
-	r := l.request("wd-on-b", "40", holdings[0])
-	r.SynchronizerID = syncB
-	_, err = l.store.Create(l.ctx, r)
-	require.NoError(t, err)
-	_, err = l.store.MarkSubmitted(l.ctx, r.ID)
-	require.NoError(t, err)
+	r := l.submittedOn(syncB, "wd-on-b", "40", holdings[0])
 	tSafe := r.TrecTgt.Add(time.Second)
 
 	var mu sync.Mutex
@@ -72,15 +67,9 @@ func TestRestoreProgressNamesTheStillSynchronizerBeforeTSafe(t *testing.T) {
 // asks whether ingestion is running, rather than naming B.
 func TestRestoreProgressAsksForIngestionWhenNothingMoves(t *testing.T) {
 	l, holdings := newTwoSyncLive(t, "100")
-	var err error
 	l.advance(time.Second)
 	l.caughtUp()
-	r := l.request("wd-on-b", "40", holdings[0])
-	r.SynchronizerID = syncB
-	_, err = l.store.Create(l.ctx, r)
-	require.NoError(t, err)
-	_, err = l.store.MarkSubmitted(l.ctx, r.ID)
-	require.NoError(t, err)
+	r := l.submittedOn(syncB, "wd-on-b", "40", holdings[0])
 	l.stopIngester()
 
 	var mu sync.Mutex
