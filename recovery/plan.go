@@ -714,34 +714,33 @@ func lastIngestedAt(ctx context.Context, db sqlx.QueryerContext, dd *dedup.Store
 // updateRetrying reads one update by id, retrying transient failures
 // until the deadline of Options.Timeout, as lookupRetrying does.
 func updateRetrying(ctx context.Context, p Participant, opts Options, updateID string, f ledger.Filter) (*ledger.Transaction, error) {
-	deadline := time.Now().Add(opts.Timeout)
-	for {
-		tx, err := p.UpdateByID(ctx, updateID, f)
-		if err == nil || ctx.Err() != nil || !ledger.IsRetryable(err) || !time.Now().Before(deadline) {
-			return tx, err
-		}
-		opts.Logger.Warn("recovery: reading an update failed, retrying", "update_id", updateID, "err", err)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(opts.PollInterval):
-		}
-	}
+	return retrying(ctx, opts, func() (*ledger.Transaction, error) { return p.UpdateByID(ctx, updateID, f) },
+		"recovery: reading an update failed, retrying", "update_id", updateID)
 }
 
 // lookupRetrying is one admin API look-up, retrying transient failures
 // until the deadline of Options.Timeout.
 func lookupRetrying(ctx context.Context, p Participant, opts Options, sync string, t time.Time, force bool) (int64, error) {
+	return retrying(ctx, opts, func() (int64, error) { return p.HighestOffsetByTimestamp(ctx, sync, t, force) },
+		"recovery: look-up failed, retrying", "synchronizer_id", sync, "time", t)
+}
+
+// retrying calls call until it succeeds, fails with an error no retry
+// fixes (ledger.IsRetryable), ctx ends (its error) or the deadline of
+// Options.Timeout has passed (the last error), logging each retried
+// failure as msg with args and waiting Options.PollInterval between calls.
+func retrying[T any](ctx context.Context, opts Options, call func() (T, error), msg string, args ...any) (T, error) {
 	deadline := time.Now().Add(opts.Timeout)
 	for {
-		off, err := p.HighestOffsetByTimestamp(ctx, sync, t, force)
+		v, err := call()
 		if err == nil || ctx.Err() != nil || !ledger.IsRetryable(err) || !time.Now().Before(deadline) {
-			return off, err
+			return v, err
 		}
-		opts.Logger.Warn("recovery: look-up failed, retrying", "synchronizer_id", sync, "time", t, "err", err)
+		opts.Logger.Warn(msg, append(slices.Clip(args), "err", err)...)
 		select {
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			var zero T
+			return zero, ctx.Err()
 		case <-time.After(opts.PollInterval):
 		}
 	}
