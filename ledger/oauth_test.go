@@ -19,6 +19,8 @@ import (
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // tokenEndpoint is a local OAuth2 token endpoint for the client-credentials
@@ -345,4 +347,40 @@ func TestClientCredentialsWithoutExpiresIn(t *testing.T) {
 	o2, err := plain.Token(ctx)
 	require.NoError(t, err)
 	require.Equal(t, o1, o2, "an opaque token without expires_in has no known expiry")
+}
+
+// A token URL with the wrong path (404), or an endpoint that does not take
+// POST there (405), is a configuration no retry fixes: rejected, so that a
+// Ledger API call fails with UNAUTHENTICATED and ingestion stops naming it,
+// instead of retrying it for ever. 408 and 429 stay retried, as do 5xx.
+func TestClientCredentialsWrongPathIsRejected(t *testing.T) {
+	for _, c := range []struct {
+		status   int
+		rejected bool
+	}{
+		{http.StatusNotFound, true},
+		{http.StatusMethodNotAllowed, true},
+		{http.StatusGone, true},
+		{http.StatusRequestTimeout, false},
+		{http.StatusTooManyRequests, false},
+		{http.StatusInternalServerError, false},
+		{http.StatusBadGateway, false},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "no such thing", c.status)
+		}))
+		_, err := ledger.ClientCredentials(context.Background(), srv.URL+"/oauth/wrong", "ingester", "s3cr3t-client").Token(ctxT(t))
+		srv.Close()
+		var te *ledger.TokenEndpointError
+		require.ErrorAs(t, err, &te, "HTTP %d", c.status)
+		require.Equal(t, c.status, te.StatusCode)
+		require.Equal(t, c.rejected, te.Rejected(), "HTTP %d: Rejected", c.status)
+		want := codes.Unavailable
+		if c.rejected {
+			want = codes.Unauthenticated
+		}
+		require.Equal(t, want, status.Code(err), "HTTP %d: %v", c.status, err)
+		require.Contains(t, err.Error(), fmt.Sprintf("HTTP %d", c.status))
+		require.NotContains(t, err.Error(), "s3cr3t-client")
+	}
 }
