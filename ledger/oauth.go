@@ -138,9 +138,10 @@ func WithHTTPClient(hc *http.Client) CredentialsOption {
 // Errors never contain the client secret, a token, or the token endpoint's
 // response body: they are *TokenEndpointError values naming the endpoint,
 // the HTTP status and the OAuth2 error code. A rejection of the client's
-// credentials (HTTP 400, 401 or 403) reaches the caller of a Ledger API call
-// as UNAUTHENTICATED, which ingestion does not retry; an unreachable or
-// failing endpoint as UNAVAILABLE, which it does, except when the endpoint's
+// credentials or of the token URL (an HTTP 4xx status but 408, 425 and
+// 429; see TokenEndpointError.Rejected) reaches the caller of a Ledger API
+// call as UNAUTHENTICATED, which ingestion does not retry; an unreachable,
+// throttling or failing endpoint as UNAVAILABLE, which it does, except when the endpoint's
 // certificate fails verification (ErrTLS, not retried either).
 func ClientCredentials(ctx context.Context, tokenURL, clientID, clientSecret string, opts ...CredentialsOption) TokenSource {
 	cfg := credentialsConfig{
@@ -463,9 +464,16 @@ func (e *TokenEndpointError) Error() string {
 func (e *TokenEndpointError) Unwrap() error { return e.cause }
 
 // Rejected reports whether the endpoint refused the client's credentials or
-// request (HTTP 400, 401 or 403): a configuration error no retry fixes.
+// request: any HTTP 4xx status (400, 401 or 403 for credentials; 404, 405
+// or 410 for a token URL with a wrong path) but 408 Request Timeout, 425
+// Too Early and 429 Too Many Requests, which a later attempt can pass. A
+// configuration error no retry fixes.
 func (e *TokenEndpointError) Rejected() bool {
-	return e.StatusCode == http.StatusBadRequest || e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden
+	switch e.StatusCode {
+	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+		return false
+	}
+	return e.StatusCode >= 400 && e.StatusCode < 500
 }
 
 // GRPCStatus makes a Ledger API call whose token could not be obtained fail
