@@ -128,7 +128,7 @@ func (s *Store) Disable(ctx context.Context, reason string) error {
 // opened again. Closing a closed gate is not an error (it is audited
 // again).
 func (s *Store) DisableTx(ctx context.Context, tx *sqlx.Tx, reason string) error {
-	_, _, err := s.setGate(ctx, tx, false, reason, time.Time{}, time.Time{}, nil, time.Time{})
+	_, _, err := s.setGate(ctx, tx, gateChange{reason: reason})
 	return err
 }
 
@@ -143,7 +143,7 @@ func (s *Store) Enable(ctx context.Context, reason string) error {
 // record time. After restoring the Integration DB use EnableAfter (or
 // RestoreProcedure), which opens only once tSafe has passed.
 func (s *Store) EnableTx(ctx context.Context, tx *sqlx.Tx, reason string) error {
-	_, _, err := s.setGate(ctx, tx, true, reason, time.Time{}, time.Time{}, nil, time.Time{})
+	_, _, err := s.setGate(ctx, tx, gateChange{enabled: true, reason: reason})
 	return err
 }
 
@@ -175,7 +175,7 @@ func (s *Store) EnableAfterTx(ctx context.Context, tx *sqlx.Tx, tSafe time.Time,
 	if tSafe.IsZero() {
 		return false, time.Time{}, errors.New("withdrawal: EnableAfter: tSafe is zero")
 	}
-	return s.setGate(ctx, tx, true, reason, tSafe, time.Time{}, nil, time.Time{})
+	return s.setGate(ctx, tx, gateChange{enabled: true, reason: reason, tSafe: tSafe})
 }
 
 // enableAfterUnchanged is EnableAfter that opens only if the gate's last
@@ -186,7 +186,8 @@ func (s *Store) EnableAfterTx(ctx context.Context, tx *sqlx.Tx, tSafe time.Time,
 // gate, enabledAt is the time of the opening, read in its transaction.
 func (s *Store) enableAfterUnchanged(ctx context.Context, tSafe, changedAt time.Time, also []string, recoveredSince time.Time, reason string) (opened bool, ingested, enabledAt time.Time, err error) {
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
-		opened, ingested, err = s.setGate(ctx, tx, true, reason, tSafe, changedAt, also, recoveredSince)
+		opened, ingested, err = s.setGate(ctx, tx, gateChange{enabled: true, reason: reason, tSafe: tSafe,
+			unchanged: changedAt, also: also, recoveredSince: recoveredSince})
 		if err != nil || !opened {
 			return err
 		}
@@ -197,19 +198,35 @@ func (s *Store) enableAfterUnchanged(ctx context.Context, tSafe, changedAt time.
 	return opened, ingested, enabledAt, err
 }
 
-// setGate changes the gate and audits it in one statement. With a tSafe it
-// only opens if the ingested record time is after it; with an unchanged
-// time, only if the gate's last change is the one at that time. The
-// ingested record time is the store's clock, or an earlier record time of
-// one of the synchronizers also, or of one of those of the withdrawals
-// recovered since recoveredSince if not zero (restoreClock).
-func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason string, tSafe, unchanged time.Time, also []string, recoveredSince time.Time) (bool, time.Time, error) {
+// gateChange is a change of the gate setGate makes; its zero values
+// (but enabled and reason) leave the change unconditional.
+type gateChange struct {
+	enabled bool   // open (true) or close the gate
+	reason  string // the audit row's
+	// tSafe, if not zero: open only if the ingested record time is after
+	// it and no transaction set aside is unresolved.
+	tSafe time.Time
+	// unchanged, if not zero: change only if the gate's last change is
+	// still the one at this time.
+	unchanged time.Time
+	// also and recoveredSince bound the ingested record time (restoreClock)
+	// by the record times of the synchronizers also and, if recoveredSince
+	// is not zero, of those of the withdrawals recovered since then.
+	also           []string
+	recoveredSince time.Time
+}
+
+// setGate makes the change c and audits it in one statement. The ingested
+// record time it compares with c.tSafe, and reports, is the store's clock
+// bounded as c says.
+func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, c gateChange) (bool, time.Time, error) {
+	enabled, reason, tSafe, also := c.enabled, c.reason, c.tSafe, c.also
 	var ts, since any
 	if !tSafe.IsZero() {
 		ts = normTime(tSafe)
 	}
-	if !unchanged.IsZero() {
-		since = unchanged
+	if !c.unchanged.IsZero() {
+		since = c.unchanged
 	}
 	// Wait for the gate (creates and submissions in flight hold it in
 	// share mode) before reading the clock and the review rows: what
@@ -232,10 +249,10 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, enabled bool, reason s
 	if err != nil {
 		return false, time.Time{}, err
 	}
-	if !recoveredSince.IsZero() {
+	if !c.recoveredSince.IsZero() {
 		// Read after the record times: a recovery committed with them is
 		// seen.
-		more, err := s.recoveredSynchronizers(ctx, tx, recoveredSince)
+		more, err := s.recoveredSynchronizers(ctx, tx, c.recoveredSince)
 		if err != nil {
 			return false, time.Time{}, err
 		}
