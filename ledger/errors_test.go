@@ -125,3 +125,12 @@ func TestUnmarshalFailureIsNotRetryable(t *testing.T) {
 	// Canton's own back-pressure is RESOURCE_EXHAUSTED with an error id.
 	require.True(t, IsRetryable(mapError("GetUpdates", status.Error(codes.ResourceExhausted, "PARTICIPANT_BACKPRESSURE(2,abc): too many requests"))))
 }
+
+// UNKNOWN without an error id (a proxy's HTTP 500 as grpc-go maps it, or
+// Canton's redacted MaliciousOrFaultyBehaviour) is retried like INTERNAL
+// without one; with a Canton error id it is the participant's answer.
+func TestUnknownRetryability(t *testing.T) {
+	require.True(t, IsRetryable(mapError("GetUpdates", status.Error(codes.Unknown, "unexpected HTTP status code received from server: 500 (Internal Server Error); transport: received unexpected content-type \"text/html\""))))
+	require.True(t, IsRetryable(mapError("GetUpdates", status.Error(codes.Unknown, "An error occurred. Please contact the operator and inquire about the request abc with tid 0123456789abcdef"))))
+	require.False(t, IsRetryable(mapError("GetUpdates", status.Error(codes.Unknown, "SOME_CANTON_ERROR(5,abc): refused"))))
+}
