@@ -320,11 +320,13 @@ func prunedError(begin int64, ae *APIError) *PrunedError {
 // (after a backoff, a token refresh, or once the ledger has grown): transient
 // unavailability, broken streams, an offset beyond the ledger end, an expired
 // token or stale stream authorisation (ABORTED), the participant's
-// backpressure (RESOURCE_EXHAUSTED), a deadline exceeded, and INTERNAL
-// without a Canton error id (a broken HTTP/2 stream, or Canton's redacted
-// internal error). Authentication and permission failures (a refused TLS
-// handshake included, ErrTLS), pruned offsets, offsets out of range,
-// invalid arguments, unimplemented calls, UNKNOWN, a message the client
+// backpressure (RESOURCE_EXHAUSTED), a deadline exceeded, and INTERNAL or
+// UNKNOWN without a Canton error id (a broken HTTP/2 stream, a proxy's
+// HTTP 500 in front of the participant, which grpc-go reports as UNKNOWN,
+// or Canton's redacted internal or faulty-behaviour error). Authentication
+// and permission failures (a refused TLS handshake included, ErrTLS),
+// pruned offsets, offsets out of range, invalid arguments, unimplemented
+// calls, INTERNAL or UNKNOWN with a Canton error id, a message the client
 // cannot take (ErrMessageRejected), an update of unknown kind
 // (ErrUnknownUpdateKind), errors that are not the participant's and the
 // calls of a closed Client (ErrClientClosed) are not.
@@ -342,11 +344,12 @@ func IsRetryable(err error) bool {
 	switch ae.Code {
 	case codes.Unavailable, codes.ResourceExhausted, codes.Aborted, codes.DeadlineExceeded:
 		return true
-	case codes.Internal:
+	case codes.Internal, codes.Unknown:
 		// Broken HTTP/2 streams surface as INTERNAL without a Canton error
-		// id, and so do Canton's own internal errors (redacted: "An error
-		// occurred. Please contact the operator..."): retried with backoff,
-		// never in a tight loop.
+		// id, a proxy's HTTP 500 (or another status grpc-go does not map)
+		// as UNKNOWN, and Canton's own internal and faulty-behaviour errors
+		// are redacted ("An error occurred. Please contact the
+		// operator..."): retried with backoff, never in a tight loop.
 		return ae.ErrorID == ""
 	}
 	return false
