@@ -191,9 +191,11 @@ func (s *Store) Init(ctx context.Context, db *sqlx.DB, offset int64, parties ...
 // caller read; nil: none recorded). It changes nothing else: not the
 // offset, nor UpdatedAt. It fails if there is no checkpoint, and with
 // ErrPartiesConflict if another writer recorded other parties since from
-// was read.
+// was read. The stored parties are compared with from as Get reads them:
+// as a set, an empty array as none.
 func (s *Store) SetParties(ctx context.Context, db sqlx.ExecerContext, from, parties []string) error {
-	res, err := db.ExecContext(ctx, `UPDATE `+s.checkpoint+` SET parties = $1 WHERE id = 1 AND parties IS NOT DISTINCT FROM $2::text[]`,
+	res, err := db.ExecContext(ctx, `UPDATE `+s.checkpoint+` SET parties = $1
+		WHERE id = 1 AND COALESCE(parties, '{}') @> COALESCE($2::text[], '{}') AND COALESCE(parties, '{}') <@ COALESCE($2::text[], '{}')`,
 		partiesArray(parties), partiesArray(from))
 	if err != nil {
 		return fmt.Errorf("checkpoint: record parties: %w", err)

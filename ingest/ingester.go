@@ -702,8 +702,8 @@ func (ing *Ingester) checkParties(ctx context.Context, cp checkpoint.Checkpoint)
 		// Another ingester (LockNone) recorded its parties since cp was
 		// read: compare with those.
 		now, found, gerr := ing.cps.Get(ctx, ing.db)
-		if gerr != nil || !found {
-			return cp, errors.Join(err, gerr)
+		if gerr != nil || !found || slices.Equal(now.Parties, cp.Parties) {
+			return cp, errors.Join(err, gerr) // the parties read are unchanged: retrying would not end
 		}
 		return ing.checkParties(ctx, now)
 	} else if err != nil {
