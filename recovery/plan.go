@@ -726,9 +726,10 @@ func lookupRetrying(ctx context.Context, p Participant, opts Options, sync strin
 }
 
 // retrying calls call until it succeeds, fails with an error no retry
-// fixes (ledger.IsRetryable), ctx ends (its error) or the deadline of
-// Options.Timeout has passed (the last error), logging each retried
-// failure as msg with args and waiting Options.PollInterval between calls.
+// fixes (ledger.IsRetryable), ctx ends or the deadline of Options.Timeout
+// has passed (the last error; ctx's if it ends while waiting between
+// calls), logging each retried failure as msg with args and waiting
+// Options.PollInterval between calls.
 func retrying[T any](ctx context.Context, opts Options, call func() (T, error), msg string, args ...any) (T, error) {
 	deadline := time.Now().Add(opts.Timeout)
 	for {
