@@ -316,23 +316,35 @@ func TestGetUpdatesRequestShape(t *testing.T) {
 // reconnects fail with UNAVAILABLE. The database ends exactly as after an
 // undisturbed run.
 func TestFaultsEqualUndisturbedRun(t *testing.T) {
+	faulty := requireSameAsUndisturbed(t, 500, func(p *ledgertest.Participant) {
+		p.DropStreamsAfter(40)
+		p.FailNext("GetUpdates", 3, codes.Unavailable)
+	})
+	require.Greater(t, faulty.p.Calls("GetUpdates"), 12, "the faults forced reconnects")
+}
+
+// requireSameAsUndisturbed ingests n transactions twice, into two
+// databases from two participants, the second disturbed by disturb before
+// its run, and requires both databases to end the same, each transaction
+// applied once. It returns the disturbed bundle.
+func requireSameAsUndisturbed(t *testing.T, n int, disturb func(p *ledgertest.Participant)) *testBundle {
+	t.Helper()
 	clean := setup(t)
 	faulty := setup(t)
 	for _, b := range []*testBundle{clean, faulty} {
-		appendN(t, b.p, 0, 500)
+		appendN(t, b.p, 0, n)
 	}
 	runToEnd(t, clean, ingest.Config{MaxBatchSize: 25})
 
-	faulty.p.DropStreamsAfter(40)
-	faulty.p.FailNext("GetUpdates", 3, codes.Unavailable)
+	disturb(faulty.p)
 	runToEnd(t, faulty, ingest.Config{MaxBatchSize: 25})
-	require.Greater(t, faulty.p.Calls("GetUpdates"), 12, "the faults forced reconnects")
 
 	want, got := readState(t, clean.db), readState(t, faulty.db)
 	require.Equal(t, want.Effects, got.Effects)
 	require.Equal(t, want.Ingested, got.Ingested)
 	require.Equal(t, want.Checkpoint, got.Checkpoint)
 	requireAllOnce(t, faulty)
+	return faulty
 }
 
 // rewindToStart rewinds b's checkpoint from offset from to the start of

@@ -3,7 +3,7 @@ package ingest_test
 import (
 	"testing"
 
-	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
 )
@@ -15,20 +15,9 @@ import (
 // retries it with backoff, as it does INTERNAL, instead of stopping until
 // someone restarts it; the database ends as after an undisturbed run.
 func TestUnknownWithoutErrorIDIsRetried(t *testing.T) {
-	clean := setup(t)
-	faulty := setup(t)
-	for _, b := range []*testBundle{clean, faulty} {
-		appendN(t, b.p, 0, 120)
-	}
-	runToEnd(t, clean, ingest.Config{MaxBatchSize: 25})
-
-	faulty.p.DropStreamsAfter(50)
-	faulty.p.FailNext("GetUpdates", 2, codes.Unknown)
-	runToEnd(t, faulty, ingest.Config{MaxBatchSize: 25})
-
-	want, got := readState(t, clean.db), readState(t, faulty.db)
-	require.Equal(t, want.Effects, got.Effects)
-	require.Equal(t, want.Checkpoint, got.Checkpoint)
+	faulty := requireSameAsUndisturbed(t, 120, func(p *ledgertest.Participant) {
+		p.DropStreamsAfter(50)
+		p.FailNext("GetUpdates", 2, codes.Unknown)
+	})
 	require.Greater(t, faulty.p.Calls("GetUpdates"), 3, "the UNKNOWN answers were retried")
-	requireAllOnce(t, faulty)
 }
