@@ -306,13 +306,15 @@ func selectInstructions(ctx context.Context, q sqlx.QueryerContext, query string
 
 // PendingInstructions returns the transfer instructions still waiting for
 // a step (offers to the treasury it may accept or reject, and its own
-// offers), oldest first.
+// offers), oldest first: by the record time of the transaction that
+// created them, then offset (after a validator node restore the
+// participant gives new transactions offsets below some already ingested).
 func PendingInstructions(ctx context.Context, q sqlx.QueryerContext, schemaName string) ([]Instruction, error) {
 	if err := schema.ValidateName(schemaName); err != nil {
 		return nil, fmt.Errorf("tokenstd: %w", err)
 	}
 	return selectInstructions(ctx, q, `SELECT `+instructionColumns+` FROM `+schema.Qualify(schemaName, InstructionTable)+
-		` WHERE outcome IS NULL ORDER BY created_offset, contract_id`)
+		` WHERE outcome IS NULL ORDER BY created_record_time, created_offset, contract_id`)
 }
 
 // EntryFilter selects history entries for ListEntries. The zero value
