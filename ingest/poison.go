@@ -113,8 +113,8 @@ func (ing *Ingester) setAside(ctx context.Context, tx *sqlx.Tx, updateID string,
 	}
 	// text cannot hold a NUL or invalid UTF-8 either.
 	msg := strings.ReplaceAll(strings.ToValidUTF8(cause.Error(), "\uFFFD"), "\x00", `\x00`)
-	res, err := tx.ExecContext(ctx, `INSERT INTO `+ing.review+` (update_id, ledger_offset, record_time, synchronizer_id, error, raw)
-		VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (update_id) DO NOTHING`,
+	res, err := tx.ExecContext(ctx, `INSERT INTO `+ing.review+` (update_id, ledger_offset, record_time, synchronizer_id, error, raw, set_aside_at)
+		VALUES ($1, $2, $3, $4, $5, $6::jsonb, clock_timestamp()) ON CONFLICT (update_id) DO NOTHING`,
 		updateID, offset, rtArg, sync, msg, rawArg)
 	if err != nil {
 		return fmt.Errorf("ingest: set aside update %s at offset %d: %w", updateID, offset, err)
@@ -276,11 +276,15 @@ func (ing *Ingester) eachAlone(ctx context.Context, tx *sqlx.Tx, batch *Batch, f
 }
 
 // SetAsideTransactions lists the transactions waiting for review, oldest
-// first, times in UTC.
+// first (in the order they were set aside, then by offset: after a
+// validator node restore the participant numbers transactions from lower
+// offsets than some set aside before), times in UTC. SetAsideAt is the
+// time of the row's insert, not of its batch's start (batches overlap, and
+// each writes after the one before has committed).
 func (ing *Ingester) SetAsideTransactions(ctx context.Context) ([]SetAsideRecord, error) {
 	var out []SetAsideRecord
 	err := sqlx.SelectContext(ctx, ing.db, &out, `SELECT update_id, ledger_offset, record_time, synchronizer_id, error, coalesce(raw::text, '') AS raw, set_aside_at
-		FROM `+ing.review+` WHERE resolved_at IS NULL ORDER BY ledger_offset`)
+		FROM `+ing.review+` WHERE resolved_at IS NULL ORDER BY set_aside_at, ledger_offset`)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: list set-aside transactions: %w", redactErr(err))
 	}

@@ -693,8 +693,8 @@ func (h *History) setAside(ctx context.Context, tx *sqlx.Tx, t *ledger.Transacti
 	// The error may quote ledger text; text cannot hold a NUL or invalid
 	// UTF-8 (as ingest's review rows).
 	msg := strings.ReplaceAll(strings.ToValidUTF8(pe.Error(), "\uFFFD"), "\x00", `\x00`)
-	_, err = tx.ExecContext(ctx, `INSERT INTO `+h.review+` (update_id, ledger_offset, record_time, synchronizer_id, error, raw)
-		VALUES ($1, $2, $3, $4, $5, $6::jsonb) ON CONFLICT (update_id) DO NOTHING`,
+	_, err = tx.ExecContext(ctx, `INSERT INTO `+h.review+` (update_id, ledger_offset, record_time, synchronizer_id, error, raw, set_aside_at)
+		VALUES ($1, $2, $3, $4, $5, $6::jsonb, clock_timestamp()) ON CONFLICT (update_id) DO NOTHING`,
 		t.UpdateID, t.Offset, rt, t.SynchronizerID, msg, string(raw))
 	if err != nil {
 		return fmt.Errorf("tokenstd: setting aside transaction %s at offset %d: %w", t.UpdateID, t.Offset, err)
