@@ -157,6 +157,21 @@
 // transaction, so a deposit is credited exactly when it is recorded. It may
 // answer ErrUnknownAccount to have the deposit kept as unassigned.
 //
+// # Reading while ingestion runs
+//
+// Each batch's rows commit at once, so a reader never sees part of a
+// batch. Balances, LiveHoldings and PendingInstructions read in one
+// statement each; ListEntries in three (the entries, then their holdings
+// and instructions). A reader that wants a page, its holdings and the
+// balances to agree with one another runs them in one read-only REPEATABLE
+// READ transaction and passes it as q; under READ COMMITTED an entry's
+// holding may already show a later archive. An entry's Created or Archived
+// holding that the holding table lacks (one created before ingestion
+// started) has its contract id only. Paging with EntryFilter.AfterSeq sees
+// every entry once, in ingestion order (RenumberAfterRestore keeps that
+// after an Integration DB restore). Readers' transactions block
+// pg_restore's DROP of these tables: end them before restoring.
+//
 // # Bad input
 //
 // A transaction that cannot be read — missing fields, wrong value types,
