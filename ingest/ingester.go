@@ -80,7 +80,9 @@ type Config struct {
 	// no checkpoint yet. Default 0: the start of the ledger. Handlers that
 	// build state from the history need it from before their first
 	// transaction: tokenstd.History must see the treasury's holdings
-	// created, so start before the first one.
+	// created, so start before the first one (it stops at the first
+	// transfer of the treasury spending a holding created before the
+	// start, with a *tokenstd.ParseError naming it).
 	StartOffset int64
 	// EndOffset, if positive, makes Run return nil once the checkpoint has
 	// reached it (a bounded catch-up), at once if it already has; one

@@ -1335,6 +1335,9 @@ func (r *run) transferOp(e *ledger.ExercisedEvent, i int, a standardArgs) error 
 		if _, err := r.burned(e.NodeID, res.Meta); err != nil {
 			return err
 		}
+		if err := r.spentUnknown(e, cs, t.InputHoldingCIDs); err != nil {
+			return err
+		}
 	}
 	main := cs.take(t.Instrument)
 	if t.Sender != T && t.Receiver != T && main == nil {
@@ -1361,6 +1364,35 @@ func (r *run) transferOp(e *ledger.ExercisedEvent, i int, a standardArgs) error 
 		}
 	}
 	r.finish(&en, cs)
+	return nil
+}
+
+// spentUnknown fails the treasury's own transfer (e) when one of its input
+// holdings, consumed inside it, is not a treasury holding the lookup
+// knows: the inputs of the sender's transfer are the sender's holdings, so
+// the holding set misses one (created before ingestion began, while its
+// instrument was not listed, or in a transaction set aside), and the
+// amount and fee worked out without it would be wrong.
+func (r *run) spentUnknown(e *ledger.ExercisedEvent, cs *changes, inputs []string) error {
+	for _, cid := range inputs {
+		node, ok := r.consumed[cid]
+		if !ok || node <= e.NodeID || node > e.LastDescendantNodeID {
+			continue
+		}
+		known := false
+		for _, c := range cs.byOrder {
+			if slices.ContainsFunc(c.archived, func(h Holding) bool { return h.ContractID == cid }) {
+				known = true
+				break
+			}
+		}
+		if !known {
+			return r.fail(node, "the treasury's transfer spends its holding %s, which the holding set does not know: "+
+				"it was created before the offset ingestion began at (ingest.Config.StartOffset), while its instrument was not listed "+
+				"(Config.Instruments), or by a transaction set aside; "+
+				"ingest the treasury into a new Integration DB from an offset before its first holding was created", cid)
+		}
+	}
 	return nil
 }
 

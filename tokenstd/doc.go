@@ -62,9 +62,12 @@
 // holdings are looked up in the holding set (a HoldingLookup). A holding
 // the set does not know is taken not to be the treasury's, so the set must
 // hold all of them: with the History handler, ingestion must start before
-// the treasury's first holding was created (ingest.Config.StartOffset). A
-// withdrawal spending a holding created before the start is recorded with
-// a wrong amount and fee, and nothing here can tell. Transfers
+// the treasury's first holding was created (ingest.Config.StartOffset).
+// The treasury's own transfer (TransferFactory_Transfer, a withdrawal, an
+// offer or a merge) names its inputs: one spending an input the set does
+// not know is a ParseError naming the holding, not a withdrawal with a
+// made-up amount and fee. Other operations spending such a holding (a
+// burn, a registry's merge-split) are booked without it. Transfers
 // nested in other exercises — a wallet batch, an automation's choice — are
 // found by descending into them. Multi-step transfers are followed through
 // their TransferInstruction: the offer (transfer_offer_in/out, pending), then

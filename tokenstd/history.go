@@ -38,7 +38,8 @@ const (
 	// and the transaction in protobuf JSON) and goes on: its token effects
 	// are not applied, other handlers still see it. A holding it created is
 	// then unknown to the holding set, so resolve set-aside transactions
-	// before later ones spend their holdings.
+	// before later ones spend their holdings (a transfer of the treasury
+	// spending one is set aside too).
 	SetAside
 )
 
