@@ -1374,16 +1374,31 @@ func (r *run) transferOp(e *ledger.ExercisedEvent, i int, a standardArgs) error 
 // instrument was not listed, or in a transaction set aside), and the
 // amount and fee worked out without it would be wrong.
 func (r *run) spentUnknown(e *ledger.ExercisedEvent, cs *changes, inputs []string) error {
+	// A merge may spend thousands of inputs: beyond a few, a set of the
+	// archived holdings keeps the check linear.
+	var archived map[string]struct{}
+	if len(inputs) > smallChanges {
+		archived = map[string]struct{}{}
+		for _, c := range cs.byOrder {
+			for _, h := range c.archived {
+				archived[h.ContractID] = struct{}{}
+			}
+		}
+	}
 	for _, cid := range inputs {
 		node, ok := r.consumed[cid]
 		if !ok || node <= e.NodeID || node > e.LastDescendantNodeID {
 			continue
 		}
 		known := false
-		for _, c := range cs.byOrder {
-			if slices.ContainsFunc(c.archived, func(h Holding) bool { return h.ContractID == cid }) {
-				known = true
-				break
+		if archived != nil {
+			_, known = archived[cid]
+		} else {
+			for _, c := range cs.byOrder {
+				if slices.ContainsFunc(c.archived, func(h Holding) bool { return h.ContractID == cid }) {
+					known = true
+					break
+				}
 			}
 		}
 		if !known {

@@ -87,3 +87,43 @@ func TestClassifyTreasurySpendsUnknownHolding(t *testing.T) {
 		})
 	}
 }
+
+// A merge of many inputs (more than the few the check scans for) is
+// checked through a set: one input unknown among twelve is still a
+// ParseError naming it, and with all twelve known the merge is booked.
+func TestClassifyTreasuryMergeOfManyWithOneUnknown(t *testing.T) {
+	w := &ledgertest.TokenWorld{Sequence: true}
+	w.Mint(alice, "5000")
+	known, all := tokenstd.NewHoldingSet(), tokenstd.NewHoldingSet()
+	for i := range 12 {
+		dep := ledgertest.TokenProjection(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "10", Reason: "acct-1"}), treasury)
+		for j, set := range []*tokenstd.HoldingSet{known, all} {
+			if j == 0 && i == 0 {
+				continue // the first deposit came before ingestion started
+			}
+			entries, err := tokenstd.Classify(dep, treasury, set)
+			require.NoError(t, err)
+			set.Apply(entries)
+		}
+	}
+	var cids []string
+	for _, h := range w.Holdings(treasury) {
+		cids = append(cids, h.ContractID)
+	}
+	require.Len(t, cids, 12)
+	merge := ledgertest.TokenProjection(w.Transfer(ledgertest.TransferSpec{Sender: treasury, Receiver: treasury, Amount: "120", InputHoldings: cids}), treasury)
+
+	entries, err := tokenstd.Classify(merge, treasury, known)
+	var pe *tokenstd.ParseError
+	require.ErrorAs(t, err, &pe, "classified as %+v", entries)
+	require.ErrorContains(t, err, cids[0])
+
+	entries, err = tokenstd.Classify(merge, treasury, all)
+	require.NoError(t, err)
+	require.NotEmpty(t, entries)
+	var archived int
+	for _, e := range entries {
+		archived += len(e.Archived)
+	}
+	require.Equal(t, 12, archived, "the merge spends all twelve: %+v", entries)
+}
