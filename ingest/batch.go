@@ -10,6 +10,7 @@ import (
 
 	"github.com/cantonx/txhistory/checkpoint"
 	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
@@ -407,6 +408,12 @@ func (ing *Ingester) start(ctx context.Context, b *builder, early, split bool) (
 			_ = tx.Rollback()
 		}
 	}()
+	// Every batch: a newer release may migrate the schema while this one
+	// runs (a rolling upgrade). Its migration waits for this batch, and a
+	// batch after it stops Run.
+	if err := schema.CheckCurrentTx(ctx, tx, schema.WithSchema(ing.cfg.Schema)); err != nil {
+		return nil, fmt.Errorf("ingest: batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
+	}
 	if early {
 		// tx waits, idle, for the batch before to commit: an
 		// idle_in_transaction_session_timeout of the role or database

@@ -362,7 +362,8 @@ type Ingester struct {
 
 // New creates an Ingester reading from src into db. The schema must have been
 // migrated (schema.Migrate) by this build: Run refuses one at another
-// version (schema.CheckCurrent). A nil db or src, a nil *ledger.Client
+// version (schema.CheckCurrent), also one another release migrates while
+// it runs (every batch checks, schema.CheckCurrentTx). A nil db or src, a nil *ledger.Client
 // included, is refused, as is a negative size, delay or interval in cfg
 // where zero means the default.
 func New(db *sqlx.DB, src Source, cfg Config) (*Ingester, error) {
@@ -739,7 +740,9 @@ func notIn(a, b []string) []string {
 // release migrated (schema.ErrUnknownVersion) is not this build's to
 // write. It runs once the lock is held, not only when the process starts:
 // a standby of the previous release waiting for the lock must not take
-// over the schema the newer release migrated meanwhile.
+// over the schema the newer release migrated meanwhile. Each batch checks
+// again in its transaction (start, schema.CheckCurrentTx), so that one
+// running when the newer release migrates stops at its next batch.
 func (ing *Ingester) checkSchemaVersion(ctx context.Context) error {
 	return schema.CheckCurrent(ctx, ing.db, schema.WithSchema(ing.cfg.Schema))
 }

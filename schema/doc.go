@@ -88,7 +88,11 @@
 //     Automation before each round, refuses a schema behind this build
 //     (never migrated, or not yet by this release) with ErrNotMigrated
 //     (run Migrate with this build first), and a newer one with
-//     ErrUnknownVersion.
+//     ErrUnknownVersion. The Ingester also checks in each batch's
+//     transaction with CheckCurrentTx, which holds the migration lock
+//     shared until the transaction ends: a newer release migrating while
+//     it runs (a rolling upgrade) waits for the batch in flight, and the
+//     Ingester stops at the next one.
 //   - Safe names: schema names are validated by ValidateName and always
 //     quoted in SQL; Qualify builds a quoted schema.table reference.
 //

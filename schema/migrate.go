@@ -97,7 +97,9 @@ type Applied struct {
 // pre-create the schema for a less privileged role. Concurrent calls for the
 // same schema, from any number of processes, are serialised with a
 // transaction-scoped advisory lock; the second caller finds the work done and
-// changes nothing. Running Migrate on an up-to-date schema is a cheap no-op.
+// changes nothing. Migrate also waits for the transactions that hold the
+// schema's version with CheckCurrentTx (an ingest.Ingester's batch in
+// flight). Running Migrate on an up-to-date schema is a cheap no-op.
 //
 //	if err := schema.Migrate(ctx, db); err != nil {
 //		return err
@@ -319,6 +321,24 @@ func CheckCurrent(ctx context.Context, q sqlx.QueryerContext, opts ...Option) er
 			ErrNotMigrated, cfg.schema, v, Latest())
 	}
 	return nil
+}
+
+// CheckCurrentTx is CheckCurrent in tx, a READ COMMITTED transaction, and
+// keeps the schema at that version until tx ends: it first takes the
+// migration lock in shared mode, so that a migrator of the schema (Migrate,
+// MigrateTx, of any release) waits for tx to end, and tx, when a migrator
+// holds the lock, waits for it to commit and then sees its version. A writer
+// that calls it first in each of its transactions writes nothing into a
+// schema another release migrated while it ran.
+func CheckCurrentTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) error {
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock_shared($1, hashtext($2))`, lockClass, cfg.schema); err != nil {
+		return fmt.Errorf("schema: taking the migration lock of schema %q shared: %w", cfg.schema, err)
+	}
+	return CheckCurrent(ctx, tx, opts...)
 }
 
 // Versions lists the migrations applied to the schema (see WithSchema),
