@@ -89,10 +89,11 @@
 //     (never migrated, or not yet by this release) with ErrNotMigrated
 //     (run Migrate with this build first), and a newer one with
 //     ErrUnknownVersion. The Ingester also checks in each batch's
-//     transaction with CheckCurrentTx, which holds the migration lock
-//     shared until the transaction ends: a newer release migrating while
-//     it runs (a rolling upgrade) waits for the batch in flight, and the
-//     Ingester stops at the next one.
+//     transaction, and the Automation in each submission's, with
+//     CheckCurrentTx, which holds the migration lock shared until the
+//     transaction ends: a newer release migrating while they run (a
+//     rolling upgrade) waits for the batch or submission in flight, and
+//     the next one is refused.
 //   - Safe names: schema names are validated by ValidateName and always
 //     quoted in SQL; Qualify builds a quoted schema.table reference.
 //

@@ -99,7 +99,7 @@ type Applied struct {
 // transaction-scoped advisory lock; the second caller finds the work done and
 // changes nothing. Migrate also waits for the transactions that hold the
 // schema's version with CheckCurrentTx (an ingest.Ingester's batch in
-// flight). Running Migrate on an up-to-date schema is a cheap no-op.
+// flight, a withdrawal Automation's submission, up to its SubmitTimeout). Running Migrate on an up-to-date schema is a cheap no-op.
 //
 //	if err := schema.Migrate(ctx, db); err != nil {
 //		return err

@@ -244,9 +244,11 @@ func (a *Automation) Run(ctx context.Context) error {
 // submitted (or failed, for ErrNoPreapproval). It stops early if the gate
 // closes. A schema that is not at this build's version (schema.CheckCurrent:
 // not migrated yet, or migrated by a newer release) is refused before
-// anything is submitted. The error is that refusal, a database fault or
-// ctx's error; Submit errors are
-// counted in the Round and logged. Rounds of one Automation run one at a
+// anything is submitted, and again before each submission
+// (schema.CheckCurrentTx, which a migration waits for): a newer release
+// migrating during a round stops it. The error is that refusal, a
+// database fault or ctx's error; Submit errors are counted in the Round
+// and logged. Rounds of one Automation run one at a
 // time: RunOnce called beside Run waits for Run's round to end.
 func (a *Automation) RunOnce(ctx context.Context) (Round, error) {
 	var round Round
@@ -378,6 +380,12 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		// (Disable would not wait for the submission). Off for tx only.
 		if _, err := tx.ExecContext(ctx, `SELECT set_config('idle_in_transaction_session_timeout', '0', true)`); err != nil {
 			return fmt.Errorf("withdrawal: submitting %q: %w", w.ID, err)
+		}
+		// Every submission: a newer release may migrate the schema during
+		// the round. Its migration waits for tx; a submission after it is
+		// refused.
+		if err := schema.CheckCurrentTx(ctx, tx, schema.WithSchema(a.s.cfg.Schema)); err != nil {
+			return fmt.Errorf("withdrawal: automation: submitting %q: %w", w.ID, err)
 		}
 		g, err := a.s.readGate(ctx, tx, true)
 		if err != nil {
