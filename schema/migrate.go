@@ -138,6 +138,12 @@ func Migrate(ctx context.Context, db *sqlx.DB, opts ...Option) error {
 // so that the caller's temporary tables cannot stand in for the schema's)
 // while migrations run and restores the caller's value before returning.
 //
+// Call it before the transaction changes or locks tables of your own that
+// an ingest.Handler or a withdrawal Refunder writes: it waits for the
+// transactions that checked the version (CheckCurrentTx: a batch in flight,
+// a submission), which may be waiting for those tables, a deadlock that
+// PostgreSQL ends by aborting one of them.
+//
 // On error the transaction is in an aborted state and must be rolled back.
 func MigrateTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) error {
 	cfg, err := newConfig(opts)
