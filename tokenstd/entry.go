@@ -62,7 +62,11 @@ const (
 	// KindMint: holdings were minted to the treasury (tx-kind mint).
 	KindMint Kind = "mint"
 	// KindOther: the treasury's holdings changed in a way none of the
-	// above describes. Recorded, never credited.
+	// above describes. Recorded, never credited. Among them: holdings that
+	// arrive with the treasury party itself (an ACS import, party
+	// migration or replication: created events with no transfer, often
+	// many at one record time) and repairs that archive or create a
+	// treasury holding; balances read from live holdings count them.
 	KindOther Kind = "other"
 )
 
