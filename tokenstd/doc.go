@@ -171,9 +171,11 @@
 // holding may already show a later archive. An entry's Created or Archived
 // holding that the holding table lacks (one created before ingestion
 // started) has its contract id only. Paging with EntryFilter.AfterSeq sees
-// every entry once, in ingestion order (RenumberAfterRestore keeps that
-// after an Integration DB restore). Readers' transactions block
-// pg_restore's DROP of these tables: end them before restoring.
+// every entry once, in ingestion order, until an Integration DB restore:
+// after it (and RenumberAfterRestore) what was ingested since the backup
+// comes again at new Seq values, to drop by the entry's key. Readers'
+// transactions block pg_restore's DROP of these tables: end them before
+// restoring.
 //
 // # Bad input
 //
