@@ -384,3 +384,33 @@ func TestClientCredentialsWrongPathIsRejected(t *testing.T) {
 		require.NotContains(t, err.Error(), "s3cr3t-client")
 	}
 }
+
+// An identity provider that says in the OAuth2 error code that it cannot
+// serve the request for now (temporarily_unavailable, server_error: RFC
+// 6749's codes for a server's transient condition, which Microsoft Entra
+// ID documents as to retry whatever the HTTP status) has not rejected the
+// client, even with a 4xx status: retried (UNAVAILABLE), not stopping
+// ingestion as a wrong secret or token URL does.
+func TestClientCredentialsTransientErrorCodeIsRetried(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		code   string
+	}{
+		{http.StatusBadRequest, "temporarily_unavailable"},
+		{http.StatusNotFound, "temporarily_unavailable"},
+		{http.StatusBadRequest, "server_error"},
+	} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(c.status)
+			_, _ = fmt.Fprintf(w, `{"error":%q,"error_description":"AADSTS90033: A transient error has occurred. Please try again."}`, c.code)
+		}))
+		_, err := ledger.ClientCredentials(context.Background(), srv.URL+"/oauth/token", "ingester", "s3cr3t-client").Token(ctxT(t))
+		srv.Close()
+		var te *ledger.TokenEndpointError
+		require.ErrorAs(t, err, &te, "HTTP %d %s", c.status, c.code)
+		require.Equal(t, c.code, te.ErrorCode)
+		require.False(t, te.Rejected(), "HTTP %d %s: Rejected", c.status, c.code)
+		require.Equal(t, codes.Unavailable, status.Code(err), "HTTP %d %s: %v", c.status, c.code, err)
+	}
+}
