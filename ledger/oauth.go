@@ -141,7 +141,9 @@ func WithHTTPClient(hc *http.Client) CredentialsOption {
 // credentials or of the token URL (an HTTP 4xx status but 408, 425 and
 // 429; see TokenEndpointError.Rejected) reaches the caller of a Ledger API
 // call as UNAUTHENTICATED, which ingestion does not retry; an unreachable,
-// throttling or failing endpoint as UNAVAILABLE, which it does, except when the endpoint's
+// throttling or failing endpoint (an OAuth2 error temporarily_unavailable
+// or server_error included, whatever its status) as UNAVAILABLE, which it
+// does, except when the endpoint's
 // certificate fails verification (ErrTLS, not retried either).
 func ClientCredentials(ctx context.Context, tokenURL, clientID, clientSecret string, opts ...CredentialsOption) TokenSource {
 	cfg := credentialsConfig{
@@ -466,11 +468,16 @@ func (e *TokenEndpointError) Unwrap() error { return e.cause }
 // Rejected reports whether the endpoint refused the client's credentials or
 // request: any HTTP 4xx status (400, 401 or 403 for credentials; 404, 405
 // or 410 for a token URL with a wrong path) but 408 Request Timeout, 425
-// Too Early and 429 Too Many Requests, which a later attempt can pass. A
-// configuration error no retry fixes.
+// Too Early and 429 Too Many Requests, which a later attempt can pass: a
+// configuration error no retry fixes. Nor is an answer whose OAuth2 error
+// code says the endpoint cannot serve for now (temporarily_unavailable,
+// server_error; Microsoft Entra ID sends them with a 4xx too).
 func (e *TokenEndpointError) Rejected() bool {
 	switch e.StatusCode {
 	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+		return false
+	}
+	if e.ErrorCode == "temporarily_unavailable" || e.ErrorCode == "server_error" {
 		return false
 	}
 	return e.StatusCode >= 400 && e.StatusCode < 500
