@@ -414,3 +414,41 @@ func TestClientCredentialsTransientErrorCodeIsRetried(t *testing.T) {
 		require.Equal(t, codes.Unavailable, status.Code(err), "HTTP %d %s: %v", c.status, c.code, err)
 	}
 }
+
+// A token URL that has served a token is the right one: a 404 (or 405,
+// 410) from it later is a proxy or load balancer in front of the identity
+// provider answering while its routes change, retried as UNAVAILABLE. A
+// 401 later still is a rejection (a secret revoked).
+func TestClientCredentialsWrongPathAfterATokenIsRetried(t *testing.T) {
+	var answer atomic.Int32 // 0: a token living one second; else that status
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if code := int(answer.Load()); code != 0 {
+			http.Error(w, "404 page not found", code)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "tok", "token_type": "Bearer", "expires_in": 1})
+	}))
+	t.Cleanup(srv.Close)
+	src := ledger.ClientCredentials(context.Background(), srv.URL+"/oauth/token", "ingester", "s3cr3t-client")
+	_, err := src.Token(ctxT(t))
+	require.NoError(t, err)
+
+	time.Sleep(1100 * time.Millisecond) // the token has expired: the next call fetches
+	for _, c := range []struct {
+		status   int
+		rejected bool
+	}{{http.StatusNotFound, false}, {http.StatusMethodNotAllowed, false}, {http.StatusUnauthorized, true}} {
+		answer.Store(int32(c.status))
+		_, err = src.Token(ctxT(t))
+		var te *ledger.TokenEndpointError
+		require.ErrorAs(t, err, &te, "HTTP %d", c.status)
+		require.Equal(t, c.status, te.StatusCode)
+		require.Equal(t, c.rejected, te.Rejected(), "HTTP %d after the URL served a token: Rejected", c.status)
+		want := codes.Unavailable
+		if c.rejected {
+			want = codes.Unauthenticated
+		}
+		require.Equal(t, want, status.Code(err), "HTTP %d after a token: %v", c.status, err)
+	}
+}
