@@ -237,6 +237,9 @@ type credentialsSource struct {
 	// call that waited for a failed one shares its failure.
 	fetchErr error
 	fetches  atomic.Uint64
+	// served: a fetch has had a token from the URL, which is then the
+	// right one (TokenEndpointError.Rejected).
+	served bool
 
 	urlErr string // why the token URL is refused (ErrTokenURL), or ""
 
@@ -325,6 +328,7 @@ func (s *credentialsSource) fetch(ctx context.Context, now time.Time) error {
 		tok.Expiry = jwtExpiry(tok.AccessToken) // no expires_in: the JWT's own exp, if any
 	}
 	s.token, s.renewAt, s.expiry = tok.AccessToken, time.Time{}, tok.Expiry
+	s.served = true
 	s.refusedMu.Lock()
 	s.held = s.token
 	s.refusedMu.Unlock()
@@ -365,7 +369,7 @@ func jwtExpiry(token string) time.Time {
 // endpointError turns an error of the oauth2 package into one that carries
 // nothing secret.
 func (s *credentialsSource) endpointError(err error) error {
-	e := &TokenEndpointError{TokenURL: safeURL(s.cfg.TokenURL)}
+	e := &TokenEndpointError{TokenURL: safeURL(s.cfg.TokenURL), served: s.served}
 	var re *oauth2.RetrieveError
 	switch {
 	case errors.As(err, &re):
@@ -445,6 +449,7 @@ type TokenEndpointError struct {
 	// way (connection refused, timeout, a response without a token).
 	Reason string
 	cause  error // a transport or context error, for errors.Is
+	served bool  // the URL had served a token before (Rejected)
 }
 
 func (e *TokenEndpointError) Error() string {
@@ -471,11 +476,19 @@ func (e *TokenEndpointError) Unwrap() error { return e.cause }
 // Too Early and 429 Too Many Requests, which a later attempt can pass: a
 // configuration error no retry fixes. Nor is an answer whose OAuth2 error
 // code says the endpoint cannot serve for now (temporarily_unavailable,
-// server_error; Microsoft Entra ID sends them with a 4xx too).
+// server_error; an identity provider may send them with a 4xx status), nor
+// a 4xx other than 400, 401 and 403 from a token URL that has served the
+// source a token before: the URL is right, and the answer is a proxy's or
+// load balancer's in front of the identity provider, for a while.
 func (e *TokenEndpointError) Rejected() bool {
 	switch e.StatusCode {
 	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
 		return false
+	case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden:
+	default:
+		if e.served {
+			return false
+		}
 	}
 	if e.ErrorCode == "temporarily_unavailable" || e.ErrorCode == "server_error" {
 		return false
