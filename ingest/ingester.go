@@ -80,9 +80,11 @@ type Config struct {
 	// no checkpoint yet. Default 0: the start of the ledger. Handlers that
 	// build state from the history need it from before their first
 	// transaction: tokenstd.History must see the treasury's holdings
-	// created, so start before the first one (it stops at the first
-	// transfer of the treasury spending a holding created before the
-	// start, with a *tokenstd.ParseError naming it).
+	// created, so start before the first one (the first transfer of the
+	// treasury spending a holding created before the start is a
+	// *tokenstd.ParseError naming it: Run stops there, or, under a
+	// set-aside policy, sets it aside for review, as later transfers
+	// spending its change).
 	StartOffset int64
 	// EndOffset, if positive, makes Run return nil once the checkpoint has
 	// reached it (a bounded catch-up), at once if it already has; one
