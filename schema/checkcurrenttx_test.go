@@ -40,3 +40,38 @@ func TestCheckCurrentTxHoldsTheVersion(t *testing.T) {
 		t.Fatalf("after the migration down: got %v, want ErrNotMigrated", err)
 	}
 }
+
+// A transaction that checks while a migrator holds the lock waits for it,
+// and then reads the version the migrator committed, not the one before:
+// a batch queued behind a newer release's migration stops.
+func TestCheckCurrentTxAfterAMigratorCommits(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	opt := schema.WithSchema("queued")
+	must(t, schema.Migrate(ctx, db, opt))
+
+	migrator, err := db.BeginTxx(ctx, nil)
+	must(t, err)
+	defer func() { _ = migrator.Rollback() }()
+	must(t, schema.MigrateTx(ctx, migrator, opt, schema.WithTargetVersion(schema.Latest()-1)))
+
+	checked := make(chan error, 1)
+	go func() {
+		tx, err := db.BeginTxx(ctx, nil)
+		if err != nil {
+			checked <- err
+			return
+		}
+		defer func() { _ = tx.Rollback() }()
+		checked <- schema.CheckCurrentTx(ctx, tx, opt)
+	}()
+	select {
+	case err := <-checked:
+		t.Fatalf("CheckCurrentTx did not wait for the migrator holding the lock: %v", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	must(t, migrator.Commit())
+	if err := <-checked; !errors.Is(err, schema.ErrNotMigrated) {
+		t.Fatalf("after the migrator committed version %03d: got %v, want ErrNotMigrated", schema.Latest()-1, err)
+	}
+}
