@@ -322,9 +322,17 @@ func CheckCurrent(ctx context.Context, q sqlx.QueryerContext, opts ...Option) er
 	if err != nil {
 		return err
 	}
-	if v < Latest() {
+	return currentAt(cfg.schema, v)
+}
+
+// currentAt is CheckCurrent's verdict on schema name at version v.
+func currentAt(name string, v int) error {
+	switch {
+	case v > Latest():
+		return newerError(name, v)
+	case v < Latest():
 		return fmt.Errorf("%w: schema %q is at version %03d, this build needs %03d: migrate it with this build first (schema.Migrate; ingestd -migrate-only)",
-			ErrNotMigrated, cfg.schema, v, Latest())
+			ErrNotMigrated, name, v, Latest())
 	}
 	return nil
 }
@@ -341,10 +349,36 @@ func CheckCurrentTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) error {
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock_shared($1, hashtext($2))`, lockClass, cfg.schema); err != nil {
-		return fmt.Errorf("schema: taking the migration lock of schema %q shared: %w", cfg.schema, err)
+	// One round trip (every ingestion batch runs this): the lock, then the
+	// version, as two statements of one simple query, each with a snapshot
+	// of its own at READ COMMITTED, so that the version read is the one a
+	// migrator holding the lock committed. Without parameters (lib/pq sends
+	// those in two round trips each): the class is a constant, the name is
+	// validated and quoted.
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT pg_advisory_xact_lock_shared(%d, hashtext(%s));
+		SELECT coalesce(max(version), 0) FROM %s`, lockClass, pq.QuoteLiteral(cfg.schema), Qualify(cfg.schema, MigrationTable)))
+	if err != nil {
+		var pqErr *pq.Error
+		if errors.As(err, &pqErr) && pqErr.Code == "42P01" { // undefined_table: the schema was never migrated
+			return currentAt(cfg.schema, 0)
+		}
+		return fmt.Errorf("schema: reading the version of schema %q under its migration lock: %w", cfg.schema, err)
 	}
-	return CheckCurrent(ctx, tx, opts...)
+	defer rows.Close()
+	var v int
+	// The lock's result set, then the version's.
+	for rows.Next() { // the lock's one row, of no value
+	}
+	if !rows.NextResultSet() || !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("schema: reading the version of schema %q under its migration lock: %w", cfg.schema, err)
+		}
+		return fmt.Errorf("schema: reading the version of schema %q under its migration lock: no result", cfg.schema)
+	}
+	if err := rows.Scan(&v); err != nil {
+		return fmt.Errorf("schema: reading the version of schema %q under its migration lock: %w", cfg.schema, err)
+	}
+	return currentAt(cfg.schema, v)
 }
 
 // Versions lists the migrations applied to the schema (see WithSchema),
