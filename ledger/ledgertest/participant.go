@@ -666,7 +666,6 @@ type Snapshot struct {
 	end       int64
 	pruned    int64
 	processed map[string]time.Time
-	seq       uint64 // last history entry the backup holds
 }
 
 // LedgerEnd returns the ledger end at the time of the backup.
@@ -677,11 +676,7 @@ func (s Snapshot) LedgerEnd() int64 { return s.end }
 func (p *Participant) Backup() Snapshot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := Snapshot{owner: p, log: slices.Clone(p.log), end: p.end, pruned: p.pruned, processed: maps.Clone(p.processed)}
-	if n := len(p.log); n > 0 {
-		s.seq = p.log[n-1].seq
-	}
-	return s
+	return Snapshot{owner: p, log: slices.Clone(p.log), end: p.end, pruned: p.pruned, processed: maps.Clone(p.processed)}
 }
 
 // RestoreOption configures Restore.
@@ -728,7 +723,8 @@ func WithSynchronizersFirst(ids ...string) RestoreOption {
 // restore runbook. Open streams end with UNAVAILABLE (the node restarts). The
 // ledger is truncated to the snapshot, with the snapshot's pruning offset and
 // synchronizer times; then the participant recovers from the synchronizers
-// every update sequenced after the backup: same update ids, record times and
+// every update the backup does not hold (sequenced after it, or not yet
+// processed when it was taken), each once: same update ids, record times and
 // events, but new offsets (see WithOffsetShift). Transactions appended later
 // come after the recovered ones. Fault switches, recorded requests and call
 // counts are kept. s must come from p's own Backup (another participant's
@@ -757,9 +753,16 @@ func (p *Participant) Restore(s Snapshot, opts ...RestoreOption) {
 			p.byID[e.tx.UpdateID] = e
 		}
 	}
+	// The backup holds what the participant had processed, which is not a
+	// prefix of the history after a recovery WithSynchronizersFirst: every
+	// update it does not hold is recovered, once.
+	held := make([]bool, len(p.history))
+	for _, e := range s.log {
+		held[e.seq-1] = true
+	}
 	p.pending = nil
-	for _, e := range p.history {
-		if e.seq > s.seq {
+	for i, e := range p.history {
+		if !held[i] {
 			p.pending = append(p.pending, e)
 		}
 	}
