@@ -52,3 +52,23 @@ func TestBackupAfterReorderedRecoveryRestoresEachUpdateOnce(t *testing.T) {
 		"every update sequenced is processed once after the restore")
 	require.Len(t, p.Transactions(), 4)
 }
+
+// An operation is one subtree of one transaction: the world applied its
+// effects once, when it was built. Putting it into a second transaction (or
+// twice into one) would put on the ledger a contract created twice, which
+// no ledger can hold, and balances an ingester derives would no longer
+// match the world's. The builders panic on such scripts.
+func TestTokenOpCannotBeUsedTwice(t *testing.T) {
+	w := &ledgertest.TokenWorld{}
+	w.Mint("alice::1", "100")
+	op := w.TransferOp(ledgertest.TransferSpec{Sender: "alice::1", Receiver: "treasury::1", Amount: "40"})
+	w.Tx(op)
+	require.PanicsWithValue(t, "ledgertest: Tx: the operation is already in a transaction: build a new one", func() { w.Tx(op) })
+
+	twice := w.MintOp("bob::1", "5")
+	require.PanicsWithValue(t, "ledgertest: Tx: the operation is already in a transaction: build a new one", func() { w.Tx(twice, twice) })
+
+	wrapped := w.MintOp("carol::1", "5")
+	w.Tx(w.WrapOp(ledgertest.TokenWrap{Actor: "carol::1"}, wrapped))
+	require.PanicsWithValue(t, "ledgertest: Tx: the operation is already in a transaction: build a new one", func() { w.Tx(wrapped) })
+}
