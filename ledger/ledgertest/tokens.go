@@ -228,7 +228,9 @@ type TokenWrap struct {
 
 // TokenOp is one operation of a transaction under construction: a subtree
 // of events. The builders apply its effects to the world when they make
-// it; TokenWorld.Tx puts operations into one transaction.
+// it; TokenWorld.Tx puts operations into one transaction. An operation goes
+// into one transaction (or one WrapOp), once: Tx and WrapOp panic on an
+// operation already used, as its events cannot happen twice.
 type TokenOp struct {
 	// Created and Archived are the holdings the operation created and
 	// archived.
@@ -247,6 +249,21 @@ type tokenNode struct {
 	ev        ledger.Event
 	informees []string
 	children  []*tokenNode
+	// placed is set once the node is a root of a transaction or a child of
+	// a wrapper: an operation's events happen once.
+	placed bool
+}
+
+// place marks an operation's root as put into a transaction (by Tx or
+// WrapOp, named by who), panicking if it already was.
+func (op TokenOp) place(who string) {
+	if op.root == nil {
+		panic("ledgertest: " + who + ": an operation not made by a TokenWorld builder")
+	}
+	if op.root.placed {
+		panic("ledgertest: " + who + ": the operation is already in a transaction: build a new one")
+	}
+	op.root.placed = true
 }
 
 // TokenWorld scripts a consistent token standard history: it tracks every
@@ -426,9 +443,7 @@ func (w *TokenWorld) Tx(ops ...TokenOp) *ledger.Transaction {
 	var minTime time.Time
 	var roots []*tokenNode
 	for _, op := range ops {
-		if op.root == nil {
-			panic("ledgertest: TokenWorld.Tx: an operation not made by a TokenWorld builder")
-		}
+		op.place("Tx")
 		roots = append(roots, op.root)
 		if op.minTime.After(minTime) {
 			minTime = op.minTime
@@ -1263,9 +1278,7 @@ func (w *TokenWorld) WrapOp(wrap TokenWrap, ops ...TokenOp) TokenOp {
 	var out TokenOp
 	children := make([]*tokenNode, 0, len(ops))
 	for _, op := range ops {
-		if op.root == nil {
-			panic("ledgertest: Wrap: an operation not made by a TokenWorld builder")
-		}
+		op.place("Wrap")
 		children = append(children, op.root)
 		out.Created = append(out.Created, op.Created...)
 		out.Archived = append(out.Archived, op.Archived...)
