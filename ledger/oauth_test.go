@@ -371,15 +371,7 @@ func TestClientCredentialsWrongPathIsRejected(t *testing.T) {
 		}))
 		_, err := ledger.ClientCredentials(context.Background(), srv.URL+"/oauth/wrong", "ingester", "s3cr3t-client").Token(ctxT(t))
 		srv.Close()
-		var te *ledger.TokenEndpointError
-		require.ErrorAs(t, err, &te, "HTTP %d", c.status)
-		require.Equal(t, c.status, te.StatusCode)
-		require.Equal(t, c.rejected, te.Rejected(), "HTTP %d: Rejected", c.status)
-		want := codes.Unavailable
-		if c.rejected {
-			want = codes.Unauthenticated
-		}
-		require.Equal(t, want, status.Code(err), "HTTP %d: %v", c.status, err)
+		requireTokenStatus(t, err, c.status, c.rejected, "")
 		require.Contains(t, err.Error(), fmt.Sprintf("HTTP %d", c.status))
 		require.NotContains(t, err.Error(), "s3cr3t-client")
 	}
@@ -441,14 +433,22 @@ func TestClientCredentialsWrongPathAfterATokenIsRetried(t *testing.T) {
 	}{{http.StatusNotFound, false}, {http.StatusMethodNotAllowed, false}, {http.StatusUnauthorized, true}} {
 		answer.Store(int32(c.status))
 		_, err = src.Token(ctxT(t))
-		var te *ledger.TokenEndpointError
-		require.ErrorAs(t, err, &te, "HTTP %d", c.status)
-		require.Equal(t, c.status, te.StatusCode)
-		require.Equal(t, c.rejected, te.Rejected(), "HTTP %d after the URL served a token: Rejected", c.status)
-		want := codes.Unavailable
-		if c.rejected {
-			want = codes.Unauthenticated
-		}
-		require.Equal(t, want, status.Code(err), "HTTP %d after a token: %v", c.status, err)
+		requireTokenStatus(t, err, c.status, c.rejected, " after the URL served a token")
 	}
+}
+
+// requireTokenStatus requires err to be a *ledger.TokenEndpointError for
+// HTTP status, a rejection (UNAUTHENTICATED) or not (UNAVAILABLE) as
+// rejected says; when names the case in the messages.
+func requireTokenStatus(t *testing.T, err error, httpStatus int, rejected bool, when string) {
+	t.Helper()
+	var te *ledger.TokenEndpointError
+	require.ErrorAs(t, err, &te, "HTTP %d%s", httpStatus, when)
+	require.Equal(t, httpStatus, te.StatusCode)
+	require.Equal(t, rejected, te.Rejected(), "HTTP %d%s: Rejected", httpStatus, when)
+	want := codes.Unavailable
+	if rejected {
+		want = codes.Unauthenticated
+	}
+	require.Equal(t, want, status.Code(err), "HTTP %d%s: %v", httpStatus, when, err)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"testing"
 
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/schema"
 )
 
@@ -14,11 +13,7 @@ import (
 // connection pool. Compare the two sub-benchmarks' ns/op.
 func BenchmarkCheckCurrentTx(b *testing.B) {
 	ctx := context.Background()
-	db := pgtest.NewDB(b)
-	opt := schema.WithSchema("bench")
-	if err := schema.Migrate(ctx, db, opt); err != nil {
-		b.Fatal(err)
-	}
+	db, opt := migratedDB(b, "bench")
 	for _, c := range []struct {
 		name  string
 		check bool

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/schema"
+	"github.com/jmoiron/sqlx"
 )
 
 // CheckCurrentTx holds the schema at its version until the transaction
@@ -15,9 +16,7 @@ import (
 // it, and a transaction that checks after it sees the version it left.
 func TestCheckCurrentTxHoldsTheVersion(t *testing.T) {
 	ctx := context.Background()
-	db := pgtest.NewDB(t)
-	opt := schema.WithSchema("held")
-	must(t, schema.Migrate(ctx, db, opt))
+	db, opt := migratedDB(t, "held")
 
 	tx, err := db.BeginTxx(ctx, nil)
 	must(t, err)
@@ -46,9 +45,7 @@ func TestCheckCurrentTxHoldsTheVersion(t *testing.T) {
 // a batch queued behind a newer release's migration stops.
 func TestCheckCurrentTxAfterAMigratorCommits(t *testing.T) {
 	ctx := context.Background()
-	db := pgtest.NewDB(t)
-	opt := schema.WithSchema("queued")
-	must(t, schema.Migrate(ctx, db, opt))
+	db, opt := migratedDB(t, "queued")
 
 	migrator, err := db.BeginTxx(ctx, nil)
 	must(t, err)
@@ -74,4 +71,16 @@ func TestCheckCurrentTxAfterAMigratorCommits(t *testing.T) {
 	if err := <-checked; !errors.Is(err, schema.ErrNotMigrated) {
 		t.Fatalf("after the migrator committed version %03d: got %v, want ErrNotMigrated", schema.Latest()-1, err)
 	}
+}
+
+// migratedDB is a database of its own with schema name migrated to this
+// build's version, and the option naming it.
+func migratedDB(tb testing.TB, name string) (*sqlx.DB, schema.Option) {
+	tb.Helper()
+	db := pgtest.NewDB(tb)
+	opt := schema.WithSchema(name)
+	if err := schema.Migrate(context.Background(), db, opt); err != nil {
+		tb.Fatal(err)
+	}
+	return db, opt
 }
