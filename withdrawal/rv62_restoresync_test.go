@@ -107,6 +107,22 @@ func (l *live) passAThenB(t *testing.T, tSafe time.Time, done <-chan restoreResu
 	return res, openedEarly, again
 }
 
+// restoredOnBToReingest is the restore of the rv67 and rv68 tests: a live
+// rig on A and B with wd-restored in flight on B and wd-lost's request
+// lost (inFlightAndLostOnB), ingestion stopped for the restore, and
+// wd-restored's transfer on B, committed after the backup, appended to be
+// ingested again. holdings[2] is left to pay with.
+func restoredOnBToReingest(t *testing.T) (l *live, holdings []string, lost *withdrawal.Withdrawal, tSafe time.Time, onB *ledger.Transaction) {
+	t.Helper()
+	l, holdings = newTwoSyncLive(t, "100", "100", "100")
+	require.NoError(t, l.settle())
+	restored, lost, tSafe, onB := l.inFlightAndLostOnB(t, holdings)
+	l.stopIngester()
+	_, err := l.p.Append(l.transferOn(restored, syncB, restored.TrecTgt.Add(-2*time.Second)))
+	require.NoError(t, err)
+	return l, holdings, lost, tSafe, onB
+}
+
 // inFlightAndLostOnB creates wd-restored, submitted on syncB (in flight in
 // the restored database), and the request of wd-lost on syncB, which the
 // restore lost (not stored), and returns them with a tSafe after both

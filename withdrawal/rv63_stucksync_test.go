@@ -2,11 +2,10 @@ package withdrawal_test
 
 import (
 	"context"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/stretchr/testify/require"
 )
 
@@ -27,39 +26,19 @@ func TestRestoreProgressNamesTheSynchronizerItWaitsFor(t *testing.T) {
 	r := l.submittedOn(syncB, "wd-on-b", "40", holdings[0])
 	tSafe := r.TrecTgt.Add(time.Second)
 
-	var mu sync.Mutex
-	var passed bool   // A has passed tSafe
-	var msgs []string // step 3's progress since then
-	ctx, cancel := context.WithCancel(l.ctx)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		_, err := withdrawal.RestoreProcedure{Store: l.store, TSafe: tSafe, PollInterval: 5 * time.Millisecond,
-			ReportInterval: 50 * time.Millisecond, StillAfter: 300 * time.Millisecond, Logger: quietLog,
-			Progress: func(pr withdrawal.RestoreProgress) {
-				mu.Lock()
-				defer mu.Unlock()
-				if passed && pr.Step == withdrawal.StepWait && !pr.Done {
-					msgs = append(msgs, pr.Message)
-				}
-			}}.Run(ctx)
-		done <- err
-	}()
+	var passed atomic.Bool // A has passed tSafe: step 3's progress since then is kept
+	run := startStep3(l, tSafe, passed.Load)
 
 	l.advance(tSafe.Sub(l.now) + time.Second)
 	l.caughtUp()
 	clock, err := l.store.IngestedTime(l.ctx)
 	require.NoError(t, err)
 	require.True(t, clock.After(tSafe), "the store's clock is not past tSafe")
-	mu.Lock()
-	passed = true
-	mu.Unlock()
+	passed.Store(true)
 	time.Sleep(time.Second)
-	cancel()
-	require.ErrorIs(t, <-done, context.Canceled, "the gate opened while B is before tSafe")
+	require.ErrorIs(t, run.stop(), context.Canceled, "the gate opened while B is before tSafe")
 
-	mu.Lock()
-	defer mu.Unlock()
+	msgs := run.messages()
 	require.NotEmpty(t, msgs)
 	last := msgs[len(msgs)-1]
 	require.Contains(t, last, syncB, "step 3's progress does not say that it waits for synchronizer B: %q", last)

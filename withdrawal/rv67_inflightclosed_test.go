@@ -20,17 +20,7 @@ import (
 // whose debit the restore undid, could otherwise request the same funds
 // again once A passes tSafe, and be paid twice.
 func TestRestoreGateWaitsForInFlightSynchronizerWhenIngestionClosedThemFirst(t *testing.T) {
-	l, holdings := newTwoSyncLive(t, "100", "100", "100")
-	require.NoError(t, l.settle())
-
-	restored, lost, tSafe, onB := l.inFlightAndLostOnB(t, holdings)
-	var err error
-
-	// Ingestion is stopped for the restore; wd-restored's transfer on B
-	// committed after the backup, to be re-ingested.
-	l.stopIngester()
-	_, err = l.p.Append(l.transferOn(restored, syncB, restored.TrecTgt.Add(-2*time.Second)))
-	require.NoError(t, err)
+	l, holdings, lost, tSafe, onB := restoredOnBToReingest(t)
 
 	done := make(chan restoreResult, 1)
 	ctx, cancel := context.WithTimeout(l.ctx, 30*time.Second)

@@ -20,17 +20,8 @@ import (
 // else the user of wd-lost, whose debit the restore undid, can request the
 // same funds again once A passes tSafe, and be paid twice.
 func TestRestoreRerunWaitsForTheFirstRunsSynchronizers(t *testing.T) {
-	l, holdings := newTwoSyncLive(t, "100", "100", "100")
-	require.NoError(t, l.settle())
-
-	restored, lost, tSafe, onB := l.inFlightAndLostOnB(t, holdings)
+	l, holdings, lost, tSafe, onB := restoredOnBToReingest(t)
 	var err error
-
-	// Ingestion is stopped for the restore; wd-restored's transfer on B
-	// committed after the backup, to be re-ingested.
-	l.stopIngester()
-	_, err = l.p.Append(l.transferOn(restored, syncB, restored.TrecTgt.Add(-2*time.Second)))
-	require.NoError(t, err)
 
 	// The first run: step 2 lists wd-restored in flight; it is cancelled
 	// while it waits in step 3 (the operator's session ends, say).

@@ -2,11 +2,9 @@ package withdrawal_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/stretchr/testify/require"
 )
 
@@ -25,23 +23,7 @@ func TestRestoreProgressNamesTheStillSynchronizerBeforeTSafe(t *testing.T) {
 	r := l.submittedOn(syncB, "wd-on-b", "40", holdings[0])
 	tSafe := r.TrecTgt.Add(time.Second)
 
-	var mu sync.Mutex
-	var msgs []string // step 3's progress
-	ctx, cancel := context.WithCancel(l.ctx)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		_, err := withdrawal.RestoreProcedure{Store: l.store, TSafe: tSafe, PollInterval: 5 * time.Millisecond,
-			ReportInterval: 50 * time.Millisecond, StillAfter: 300 * time.Millisecond, Logger: quietLog,
-			Progress: func(pr withdrawal.RestoreProgress) {
-				mu.Lock()
-				defer mu.Unlock()
-				if pr.Step == withdrawal.StepWait && !pr.Done {
-					msgs = append(msgs, pr.Message)
-				}
-			}}.Run(ctx)
-		done <- err
-	}()
+	run := startStep3(l, tSafe, nil)
 
 	// A moves, short of tSafe, for twice StillAfter; B stands still.
 	for end := time.Now().Add(time.Second); time.Now().Before(end); {
@@ -52,11 +34,9 @@ func TestRestoreProgressNamesTheStillSynchronizerBeforeTSafe(t *testing.T) {
 	clock, err := l.store.IngestedTime(l.ctx)
 	require.NoError(t, err)
 	require.True(t, clock.Before(tSafe), "the store's clock passed tSafe")
-	cancel()
-	require.ErrorIs(t, <-done, context.Canceled)
+	require.ErrorIs(t, run.stop(), context.Canceled)
 
-	mu.Lock()
-	defer mu.Unlock()
+	msgs := run.messages()
 	require.NotEmpty(t, msgs)
 	last := msgs[len(msgs)-1]
 	require.NotContains(t, last, "is ingestion running?", "step 3 asks whether ingestion is running, while it runs and the store's clock moves")
@@ -72,28 +52,12 @@ func TestRestoreProgressAsksForIngestionWhenNothingMoves(t *testing.T) {
 	r := l.submittedOn(syncB, "wd-on-b", "40", holdings[0])
 	l.stopIngester()
 
-	var mu sync.Mutex
-	var last string
-	ctx, cancel := context.WithCancel(l.ctx)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		_, err := withdrawal.RestoreProcedure{Store: l.store, TSafe: r.TrecTgt.Add(time.Second), PollInterval: 5 * time.Millisecond,
-			ReportInterval: 50 * time.Millisecond, StillAfter: 300 * time.Millisecond, Logger: quietLog,
-			Progress: func(pr withdrawal.RestoreProgress) {
-				mu.Lock()
-				defer mu.Unlock()
-				if pr.Step == withdrawal.StepWait && !pr.Done {
-					last = pr.Message
-				}
-			}}.Run(ctx)
-		done <- err
-	}()
+	run := startStep3(l, r.TrecTgt.Add(time.Second), nil)
 	time.Sleep(time.Second)
-	cancel()
-	require.ErrorIs(t, <-done, context.Canceled)
-	mu.Lock()
-	defer mu.Unlock()
+	require.ErrorIs(t, run.stop(), context.Canceled)
+	msgs := run.messages()
+	require.NotEmpty(t, msgs)
+	last := msgs[len(msgs)-1]
 	require.Contains(t, last, "is ingestion running?")
 	require.NotContains(t, last, "but not the synchronizers")
 }
