@@ -3,6 +3,7 @@ package schema_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,4 +84,23 @@ func migratedDB(tb testing.TB, name string) (*sqlx.DB, schema.Option) {
 		tb.Fatal(err)
 	}
 	return db, opt
+}
+
+// A schema never migrated (missing, or without the migration table) is
+// ErrNotMigrated at version 000 in a transaction too, as CheckCurrent says
+// outside one: the caller that waits for a migration (a restore of an
+// older backup) tells it from a fault.
+func TestCheckCurrentTxNeverMigrated(t *testing.T) {
+	ctx := context.Background()
+	db := pgtest.NewDB(t)
+	mustExec(t, db, `CREATE SCHEMA bare`)
+	for _, name := range []string{"missing", "bare"} {
+		tx, err := db.BeginTxx(ctx, nil)
+		must(t, err)
+		err = schema.CheckCurrentTx(ctx, tx, schema.WithSchema(name))
+		_ = tx.Rollback()
+		if !errors.Is(err, schema.ErrNotMigrated) || !strings.Contains(err.Error(), "version 000") {
+			t.Fatalf("schema %q never migrated: got %v, want ErrNotMigrated at version 000", name, err)
+		}
+	}
 }
