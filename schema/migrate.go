@@ -343,7 +343,9 @@ func currentAt(name string, v int) error {
 // MigrateTx, of any release) waits for tx to end, and tx, when a migrator
 // holds the lock, waits for it to commit and then sees its version. A writer
 // that calls it first in each of its transactions writes nothing into a
-// schema another release migrated while it ran.
+// schema another release migrated while it ran. On error tx may be in an
+// aborted state (a schema never migrated fails the version's read): roll
+// it back.
 func CheckCurrentTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) error {
 	cfg, err := newConfig(opts)
 	if err != nil {
@@ -358,20 +360,17 @@ func CheckCurrentTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) error {
 	rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT pg_advisory_xact_lock_shared(%d, hashtext(%s));
 		SELECT coalesce(max(version), 0) FROM %s`, lockClass, pq.QuoteLiteral(cfg.schema), Qualify(cfg.schema, MigrationTable)))
 	if err != nil {
-		var pqErr *pq.Error
-		if errors.As(err, &pqErr) && pqErr.Code == "42P01" { // undefined_table: the schema was never migrated
-			return currentAt(cfg.schema, 0)
-		}
-		return fmt.Errorf("schema: reading the version of schema %q under its migration lock: %w", cfg.schema, err)
+		return versionReadError(cfg.schema, err)
 	}
 	defer rows.Close()
 	var v int
-	// The lock's result set, then the version's.
+	// The lock's result set, then the version's. An error of the version's
+	// statement (no migration table) comes with the rows, not QueryContext.
 	for rows.Next() { // the lock's one row, of no value
 	}
 	if !rows.NextResultSet() || !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("schema: reading the version of schema %q under its migration lock: %w", cfg.schema, err)
+			return versionReadError(cfg.schema, err)
 		}
 		return fmt.Errorf("schema: reading the version of schema %q under its migration lock: no result", cfg.schema)
 	}
@@ -379,6 +378,17 @@ func CheckCurrentTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) error {
 		return fmt.Errorf("schema: reading the version of schema %q under its migration lock: %w", cfg.schema, err)
 	}
 	return currentAt(cfg.schema, v)
+}
+
+// versionReadError is CheckCurrentTx's verdict on err, the error of its
+// query on schema name: a missing migration table (undefined_table) is a
+// schema never migrated.
+func versionReadError(name string, err error) error {
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) && pqErr.Code == "42P01" {
+		return currentAt(name, 0)
+	}
+	return fmt.Errorf("schema: reading the version of schema %q under its migration lock: %w", name, err)
 }
 
 // Versions lists the migrations applied to the schema (see WithSchema),
