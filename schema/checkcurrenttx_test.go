@@ -2,6 +2,7 @@ package schema_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"testing"
@@ -102,5 +103,37 @@ func TestCheckCurrentTxNeverMigrated(t *testing.T) {
 		if !errors.Is(err, schema.ErrNotMigrated) || !strings.Contains(err.Error(), "version 000") {
 			t.Fatalf("schema %q never migrated: got %v, want ErrNotMigrated at version 000", name, err)
 		}
+	}
+}
+
+// A writer's transaction at REPEATABLE READ or SERIALIZABLE (a database or
+// role default, or its own TxOptions) has its snapshot from before the
+// lock's wait: after a migrator commits, the version it reads is the one
+// before. CheckCurrentTx must not pass it, as MigrateTx refuses such a
+// transaction.
+func TestCheckCurrentTxRefusesASnapshotBeforeTheLock(t *testing.T) {
+	ctx := context.Background()
+	db, opt := migratedDB(t, "snap")
+	for _, level := range []sql.IsolationLevel{sql.LevelRepeatableRead, sql.LevelSerializable} {
+		migrator, err := db.BeginTxx(ctx, nil)
+		must(t, err)
+		must(t, schema.MigrateTx(ctx, migrator, opt, schema.WithTargetVersion(schema.Latest()-1)))
+		checked := make(chan error, 1)
+		go func() {
+			tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: level})
+			if err != nil {
+				checked <- err
+				return
+			}
+			defer func() { _ = tx.Rollback() }()
+			checked <- schema.CheckCurrentTx(ctx, tx, opt)
+		}()
+		time.Sleep(300 * time.Millisecond)
+		must(t, migrator.Commit())
+		err = <-checked
+		if err == nil || !strings.Contains(err.Error(), "READ COMMITTED") {
+			t.Fatalf("%v, after the migrator committed version %03d: got %v, want a refusal naming READ COMMITTED", level, schema.Latest()-1, err)
+		}
+		must(t, schema.Migrate(ctx, db, opt)) // back at Latest for the next level
 	}
 }
