@@ -337,7 +337,8 @@ func currentAt(name string, v int) error {
 	return nil
 }
 
-// CheckCurrentTx is CheckCurrent in tx, a READ COMMITTED transaction, and
+// CheckCurrentTx is CheckCurrent in tx, a READ COMMITTED transaction (it
+// refuses another, whose snapshot would predate the lock's wait), and
 // keeps the schema at that version until tx ends: it first takes the
 // migration lock in shared mode, so that a migrator of the schema (Migrate,
 // MigrateTx, of any release) waits for tx to end, and tx, when a migrator
@@ -356,17 +357,28 @@ func CheckCurrentTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) error {
 	// of its own at READ COMMITTED, so that the version read is the one a
 	// migrator holding the lock committed. Without parameters (lib/pq sends
 	// those in two round trips each): the class is a constant, the name is
-	// validated and quoted.
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT pg_advisory_xact_lock_shared(%d, hashtext(%s));
+	// validated and quoted. The lock's statement also reads the isolation
+	// level: at REPEATABLE READ or SERIALIZABLE the version read would be
+	// from a snapshot taken before the lock's wait.
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT current_setting('transaction_isolation') FROM pg_advisory_xact_lock_shared(%d, hashtext(%s));
 		SELECT coalesce(max(version), 0) FROM %s`, lockClass, pq.QuoteLiteral(cfg.schema), Qualify(cfg.schema, MigrationTable)))
 	if err != nil {
 		return versionReadError(cfg.schema, err)
 	}
 	defer rows.Close()
+	var isolation string
+	if rows.Next() {
+		if err := rows.Scan(&isolation); err != nil {
+			return fmt.Errorf("schema: reading the version of schema %q under its migration lock: %w", cfg.schema, err)
+		}
+		if isolation != "read committed" {
+			return fmt.Errorf("schema: checking the version of schema %q needs a READ COMMITTED transaction, this one is %s", cfg.schema, strings.ToUpper(isolation))
+		}
+	}
 	var v int
 	// The lock's result set, then the version's. An error of the version's
 	// statement (no migration table) comes with the rows, not QueryContext.
-	for rows.Next() { // the lock's one row, of no value
+	for rows.Next() { // the end of the lock's result set
 	}
 	if !rows.NextResultSet() || !rows.Next() {
 		if err := rows.Err(); err != nil {
