@@ -22,6 +22,7 @@ type step3Run struct {
 // whether a progress message is kept.
 func startStep3(l *live, tSafe time.Time, record func() bool) *step3Run {
 	ctx, cancel := context.WithCancel(l.ctx)
+	l.t.Cleanup(cancel) // a test that fails before stop
 	r := &step3Run{cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		_, err := withdrawal.RestoreProcedure{Store: l.store, TSafe: tSafe, PollInterval: 5 * time.Millisecond,

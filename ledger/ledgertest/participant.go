@@ -702,7 +702,7 @@ func WithOffsetShift(n int64) RestoreOption {
 }
 
 // WithCatchUp(true) makes the restored participant recover the updates
-// sequenced after the backup only when the test calls CatchUp: until then its
+// the backup does not hold only when the test calls CatchUp: until then its
 // ledger end and processed record times lag behind. Default (false): all are
 // recovered during Restore.
 func WithCatchUp(manual bool) RestoreOption {
@@ -710,7 +710,7 @@ func WithCatchUp(manual bool) RestoreOption {
 }
 
 // WithSynchronizersFirst makes the restored participant recover the updates
-// sequenced after the backup on the given synchronizers before those of the
+// the backup does not hold on the given synchronizers before those of the
 // others, in the order given (each synchronizer's updates keep their own
 // order). A participant recovers each synchronizer on its own, so it may
 // interleave the synchronizers differently under the new offsets than the
