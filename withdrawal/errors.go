@@ -25,6 +25,14 @@ var ErrInvalidRequest = errors.New("withdrawal: invalid request")
 // error: Create is idempotent.
 var ErrIDConflict = errors.New("withdrawal: a different withdrawal with this id exists")
 
+// ErrSubmitAttempted is returned (wrapped, naming the withdrawal) by
+// MarkFailed for a requested withdrawal that the Automation has handed to
+// the Submitter (Withdrawal.SubmitAttemptedAt): its transfer may be on the
+// ledger, or still be accepted, so marking it failed could refund a user
+// who is paid as well. It ends by the ledger's outcome, or by expiry once
+// the ingested record time passes its trecTgt with no transfer seen.
+var ErrSubmitAttempted = errors.New("withdrawal: the Automation has handed the withdrawal to the Submitter: its transfer may be on the ledger")
+
 // ErrHoldingUnavailable is matched by a *HoldingError about a holding that
 // cannot be reserved: unknown to the holding set, archived, locked, of
 // another instrument or owner.

@@ -77,7 +77,8 @@ func requireCancelRefusedAndPaidOnce(t *testing.T, e *env, w *withdrawal.Withdra
 	t.Helper()
 	require.Empty(t, refunds(t, e.db), "support's cancellation refunded the user (withdrawal now %s) while its transfer is on the ledger: paid twice",
 		e.get(w.ID).Status)
-	require.Error(t, cancelErr, "the cancellation of a withdrawal handed to the Submitter was accepted")
+	require.ErrorIs(t, cancelErr, withdrawal.ErrSubmitAttempted, "the cancellation of a withdrawal handed to the Submitter was accepted")
+	require.ErrorContains(t, cancelErr, `"`+w.ID+`"`)
 	require.NoError(t, e.run(e.batch(e.world.Now(), onLedger)))
 	require.Equal(t, withdrawal.StatusCompleted, e.get(w.ID).Status)
 	require.Empty(t, refunds(t, e.db))

@@ -175,11 +175,18 @@ func (s *Store) MarkFailed(ctx context.Context, id, reason string) (w *Withdrawa
 // submitted withdrawal whose command may still commit must be left to the
 // ledger (its trecTgt expires it): marking it failed refunds the user while
 // the transfer can still pay out, which the Reconciler then reports as an
-// anomaly.
+// anomaly. A requested withdrawal the Automation has handed to the
+// Submitter (Withdrawal.SubmitAttemptedAt: a Submit running now, or one
+// whose result was lost with a crash) is refused with ErrSubmitAttempted:
+// its transfer may be on the ledger, and only expiry may end it.
 func (s *Store) MarkFailedTx(ctx context.Context, tx *sqlx.Tx, id, reason string) (*Withdrawal, error) {
 	// Not from pending_acceptance: its transfer instruction is live on the
 	// ledger and can still be accepted; only the ledger's outcome ends it.
-	w, err := s.moveFrom(ctx, tx, id, StatusFailed, beforeLedger, "", `failure_reason = $3`, reason)
+	// Nor from requested once a submission was attempted: the attempt is
+	// committed before Submit runs, so a Submit that began is seen here (or
+	// waits for this row, and then finds it failed).
+	w, err := s.moveFrom(ctx, tx, id, StatusFailed, beforeLedger, `status <> '`+string(StatusRequested)+`' OR submit_attempted_at IS NULL`,
+		`failure_reason = $3`, reason)
 	if err != nil || w != nil {
 		return w, err
 	}
@@ -187,8 +194,12 @@ func (s *Store) MarkFailedTx(ctx context.Context, tx *sqlx.Tx, id, reason string
 	if err != nil {
 		return nil, err
 	}
-	if cur.Status == StatusFailed {
+	switch {
+	case cur.Status == StatusFailed:
 		return cur, nil
+	case cur.Status == StatusRequested && cur.SubmitAttemptedAt != nil:
+		return nil, fmt.Errorf("%w: withdrawal %q, handed to the Submitter at %s: not marked failed (it expires at its trecTgt %s if no transfer shows up)",
+			ErrSubmitAttempted, id, cur.SubmitAttemptedAt.Format(time.RFC3339Nano), cur.TrecTgt.Format(time.RFC3339Nano))
 	}
 	return nil, &TransitionError{ID: id, From: cur.Status, To: StatusFailed}
 }

@@ -163,7 +163,8 @@ type Withdrawal struct {
 	ClosedAt    *time.Time `json:"closed_at,omitempty"`
 	// SubmitAttemptedAt is when the Automation first handed the withdrawal
 	// to the Submitter (committed before Submit runs): a requested
-	// withdrawal with it set may have a transfer on the ledger.
+	// withdrawal with it set may have a transfer on the ledger, and
+	// MarkFailed refuses it (ErrSubmitAttempted).
 	SubmitAttemptedAt *time.Time `json:"submit_attempted_at,omitempty"`
 }
 
