@@ -43,8 +43,18 @@ var ErrNoPreapproval = errors.New("withdrawal: the receiver has no transfer pre-
 //     parameter) after the ledger time: executeBefore = w.TrecTgt minus
 //     that tolerance. A transfer committing after its withdrawal expired
 //     is the anomaly illegal_transition (paid, and refunded);
-//   - use w.ID as the command id (or submission id) for command
-//     deduplication.
+//   - use w.ID as the command id for command deduplication, with the
+//     same user id and act_as parties on every attempt: the participant
+//     deduplicates by change ID (user id, act_as, command id), and
+//     rejects a resubmission of a change it accepted within the
+//     deduplication period (the submission's, at most the participant's
+//     maximum deduplication duration). The submission id does not
+//     deduplicate: give each attempt its own. Past that period, or on a
+//     validator node restored from a backup that has not yet recovered the
+//     first transaction, the command id does not stop a second transfer;
+//     spending exactly w.ReservedHoldings does, and it is what the
+//     Automation relies on when it hands a requested withdrawal to the
+//     Submitter again (a lost "submitted" mark, a Submit error).
 //
 // It returns nil once the participant accepted the command; it need not
 // wait for the transaction (ingestion will see it). ErrNoPreapproval marks
