@@ -71,7 +71,12 @@ var ErrUnknownAccount = errors.New("tokenstd: unknown deposit account")
 // goroutine at a time. It must use tx and must not commit or roll it back.
 // It may change nothing in e but read it freely. Returning
 // ErrUnknownAccount records the entry as KindDepositUnassigned instead; any
-// other error aborts the batch.
+// other error aborts the batch. Find the account unknown before writing
+// anything with tx: nothing undoes what CreditDeposit wrote before it
+// returns ErrUnknownAccount (a credit recorded stays, and the deposit,
+// also listed as unassigned, is credited a second time by whoever handles
+// those), and a statement that failed (a foreign key violation) aborts tx,
+// so the batch fails whatever it returns.
 type DepositCrediter interface {
 	CreditDeposit(ctx context.Context, tx *sqlx.Tx, e *Entry) error
 }
