@@ -99,7 +99,9 @@ type Applied struct {
 // transaction-scoped advisory lock; the second caller finds the work done and
 // changes nothing. Migrate also waits for the transactions that hold the
 // schema's version with CheckCurrentTx (an ingest.Ingester's batch in
-// flight, a withdrawal Automation's submission, up to its SubmitTimeout). Running Migrate on an up-to-date schema is a cheap no-op.
+// flight, a withdrawal Automation's submission, up to its SubmitTimeout, a
+// transaction of the exchange's that called a withdrawal.Store write such
+// as CreateTx). Running Migrate on an up-to-date schema is a cheap no-op.
 //
 //	if err := schema.Migrate(ctx, db); err != nil {
 //		return err
@@ -141,8 +143,8 @@ func Migrate(ctx context.Context, db *sqlx.DB, opts ...Option) error {
 // Call it before the transaction changes or locks tables of your own that
 // an ingest.Handler or a withdrawal Refunder writes: it waits for the
 // transactions that checked the version (CheckCurrentTx: a batch in flight,
-// a submission), which may be waiting for those tables, a deadlock that
-// PostgreSQL ends by aborting one of them.
+// a submission, a withdrawal.Store write), which may be waiting for those
+// tables, a deadlock that PostgreSQL ends by aborting one of them.
 //
 // On error the transaction is in an aborted state and must be rolled back.
 func MigrateTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) error {

@@ -450,7 +450,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		switch {
 		case serr == nil:
 			handed = true
-			if _, err := a.s.MarkSubmittedTx(ctx, tx, w.ID); err != nil {
+			if _, err := a.s.markSubmitted(ctx, tx, w.ID); err != nil {
 				return err
 			}
 			round.Submitted++
@@ -474,7 +474,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 					return fmt.Errorf("withdrawal: clearing the refused submission of %q: %w", w.ID, err)
 				}
 			}
-			if _, err := a.s.MarkFailedTx(ctx, tx, w.ID, serr.Error()); err != nil {
+			if _, err := a.s.markFailed(ctx, tx, w.ID, serr.Error()); err != nil {
 				var te *TransitionError
 				if errors.As(err, &te) {
 					a.log.Warn("withdrawal: not marked failed", "id", w.ID, "err", ingest.Redact(err.Error()))

@@ -8,7 +8,14 @@
 //     they reserve (withdrawal_reservation) and the withdrawal gate
 //     (withdrawal_gate, withdrawal_gate_log), created by migration
 //     003_withdrawal of package schema. The exchange's internal systems call
-//     Create; every write has a form in the caller's SQL transaction.
+//     Create; every write has a form in the caller's SQL transaction. Every
+//     write first checks the schema's version in its transaction
+//     (schema.CheckCurrentTx): during a rolling upgrade, once a newer
+//     release has migrated the schema, this release's writers (Create in
+//     the API servers still on it, MarkFailed, Enable, the Automation)
+//     refuse with schema.ErrUnknownVersion and write nothing; a schema not
+//     yet migrated by this release they refuse with schema.ErrNotMigrated.
+//     Disable, the brake, closes the gate whatever the version.
 //   - Reconciler: an ingest.Handler that runs after the tokenstd History
 //     handler in the ingestion batch and moves withdrawals as the ledger
 //     shows their transfers; it expires those whose target record time

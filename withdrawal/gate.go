@@ -126,7 +126,11 @@ func (s *Store) Disable(ctx context.Context, reason string) error {
 // for it and then find the gate closed. Once the transaction commits, no
 // Create commits and the Automation submits nothing until the gate is
 // opened again. Closing a closed gate is not an error (it is audited
-// again).
+// again). Unlike the other Store writers, it does not check the schema's
+// version: it closes the gate of a schema a newer release migrated (an
+// operator's brake, whatever release its tool is of) and of one this
+// release has not migrated yet (an older backup restored, which
+// RestoreProcedure closes before its migration).
 func (s *Store) DisableTx(ctx context.Context, tx *sqlx.Tx, reason string) error {
 	_, _, err := s.setGate(ctx, tx, gateChange{reason: reason})
 	return err
@@ -141,7 +145,9 @@ func (s *Store) Enable(ctx context.Context, reason string) error {
 // EnableTx opens the withdrawal gate inside the caller's transaction, in
 // one statement that also writes the audit row, whatever the ingested
 // record time. After restoring the Integration DB use EnableAfter (or
-// RestoreProcedure), which opens only once tSafe has passed.
+// RestoreProcedure), which opens only once tSafe has passed. Like every
+// Store writer, it refuses a schema not at this build's version
+// (schema.ErrUnknownVersion, schema.ErrNotMigrated; see CreateTx).
 func (s *Store) EnableTx(ctx context.Context, tx *sqlx.Tx, reason string) error {
 	_, _, err := s.setGate(ctx, tx, gateChange{enabled: true, reason: reason})
 	return err
@@ -170,7 +176,9 @@ func (s *Store) EnableAfter(ctx context.Context, tSafe time.Time, reason string)
 // tSafe) are one statement after that read, so that a rewind of the
 // checkpoint, or a transaction set aside, that commits while it waits is
 // seen. It reports whether it opened the gate and the ingested record time
-// it compared.
+// it compared. Like every Store writer, it refuses a schema not at this
+// build's version (schema.ErrUnknownVersion, schema.ErrNotMigrated; see
+// CreateTx).
 func (s *Store) EnableAfterTx(ctx context.Context, tx *sqlx.Tx, tSafe time.Time, reason string) (bool, time.Time, error) {
 	if tSafe.IsZero() {
 		return false, time.Time{}, errors.New("withdrawal: EnableAfter: tSafe is zero")
@@ -218,9 +226,15 @@ type gateChange struct {
 
 // setGate makes the change c and audits it in one statement. The ingested
 // record time it compares with c.tSafe, and reports, is the store's clock
-// bounded as c says.
+// bounded as c says. Opening refuses a schema not at this build's
+// version; closing, the brake, does not check it (see DisableTx).
 func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, c gateChange) (bool, time.Time, error) {
 	enabled, reason, tSafe, also := c.enabled, c.reason, c.tSafe, c.also
+	if enabled {
+		if err := s.checkSchema(ctx, tx, "opening the withdrawal gate"); err != nil {
+			return false, time.Time{}, err
+		}
+	}
 	var ts, since any
 	if !tSafe.IsZero() {
 		ts = normTime(tSafe)

@@ -85,3 +85,32 @@ func TestStoreWritersRefuseASchemaANewerReleaseMigrated(t *testing.T) {
 	}
 	require.Equal(t, before, snapshot(t, e.db), "the Store's writers wrote on a schema a newer release migrated")
 }
+
+// Closing the gate, the brake, is the one Store write that does not check
+// the schema's version: an operator closes it with whatever tool is at
+// hand, on a schema a newer release migrated, and RestoreProcedure closes
+// a restored older backup's before its migration. The other writers refuse
+// both.
+func TestDisableClosesTheGateWhateverTheSchemaVersion(t *testing.T) {
+	for name, migrate := range map[string]func(e *env) error{
+		"newer": func(e *env) error {
+			_, err := e.db.ExecContext(e.ctx, `INSERT INTO txhistory.txhistory_migration (version, name) VALUES ($1, 'from_a_newer_release')`, schema.Latest()+1)
+			return err
+		},
+		"older": func(e *env) error { return schema.Migrate(e.ctx, e.db, schema.WithTargetVersion(7)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+			cids := e.mint("80")
+			require.NoError(t, migrate(e))
+			require.NoError(t, e.store.Disable(e.ctx, "incident"))
+			g, err := e.store.Gate(e.ctx)
+			require.NoError(t, err)
+			require.False(t, g.Enabled)
+			want := map[string]error{"newer": schema.ErrUnknownVersion, "older": schema.ErrNotMigrated}[name]
+			require.ErrorIs(t, e.store.Enable(e.ctx, "too early"), want)
+			_, err = e.store.Create(e.ctx, e.request("wd-1", "60", cids...))
+			require.ErrorIs(t, err, want)
+		})
+	}
+}

@@ -211,6 +211,18 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	return inTxOn(ctx, s.db, fn)
 }
 
+// checkSchema is schema.CheckCurrentTx in tx, the writers' first
+// statement: a schema behind this build (schema.ErrNotMigrated) lacks what
+// they write, and one a newer release migrated (schema.ErrUnknownVersion,
+// during a rolling upgrade) is not this build's to write. The migration
+// lock it holds shared until tx ends makes a migrator wait for tx.
+func (s *Store) checkSchema(ctx context.Context, tx *sqlx.Tx, what string) error {
+	if err := schema.CheckCurrentTx(ctx, tx, schema.WithSchema(s.cfg.Schema)); err != nil {
+		return fmt.Errorf("withdrawal: %s: %w", what, err)
+	}
+	return nil
+}
+
 // inTxOn is inTx on db: the store's pool, or a connection taken from it.
 func inTxOn(ctx context.Context, db interface {
 	BeginTxx(context.Context, *sql.TxOptions) (*sqlx.Tx, error)
@@ -446,6 +458,11 @@ const createSavepoint = "txhistory_withdrawal_create"
 // funds in the same transaction. It returns the stored withdrawal.
 //
 // It refuses, with the error named, and leaves tx as it was:
+//   - any request on a schema not at this build's version: one a newer
+//     release migrated (schema.ErrUnknownVersion, a rolling upgrade: run
+//     the newer release's Create) or one not yet migrated by this release
+//     (schema.ErrNotMigrated); it holds the schema's migration lock shared
+//     until tx ends, so a migration waits for tx (see schema.CheckCurrentTx);
 //   - a new request while the withdrawal gate is closed:
 //     ErrWithdrawalsDisabled (a request stored already is returned, as
 //     below);
@@ -493,6 +510,9 @@ func (s *Store) CreateTx(ctx context.Context, tx *sqlx.Tx, r Request) (*Withdraw
 }
 
 func (s *Store) create(ctx context.Context, tx *sqlx.Tx, r Request) (*Withdrawal, error) {
+	if err := s.checkSchema(ctx, tx, fmt.Sprintf("creating %q", r.ID)); err != nil {
+		return nil, err
+	}
 	// The gate row is locked in share mode until the transaction ends, so
 	// Disable (an UPDATE of it) waits for creates in flight, and creates
 	// after it see the gate closed.

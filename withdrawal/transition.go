@@ -141,8 +141,19 @@ func (s *Store) MarkSubmitted(ctx context.Context, id string) (w *Withdrawal, er
 // statement inside the caller's transaction, and returns it. A withdrawal
 // that is past requested already (the ledger was faster, or it was marked
 // before) is left as it is and returned without error: the mark only says
-// the transfer is on its way. An unknown id is ErrNotFound.
+// the transfer is on its way. An unknown id is ErrNotFound. Like every
+// Store writer, it refuses a schema not at this build's version
+// (schema.ErrUnknownVersion, schema.ErrNotMigrated; see CreateTx).
 func (s *Store) MarkSubmittedTx(ctx context.Context, tx *sqlx.Tx, id string) (*Withdrawal, error) {
+	if err := s.checkSchema(ctx, tx, fmt.Sprintf("marking %q submitted", id)); err != nil {
+		return nil, err
+	}
+	return s.markSubmitted(ctx, tx, id)
+}
+
+// markSubmitted is MarkSubmittedTx in a transaction that checked the
+// schema's version (the Automation's submission).
+func (s *Store) markSubmitted(ctx context.Context, tx *sqlx.Tx, id string) (*Withdrawal, error) {
 	w, err := s.move(ctx, tx, id, StatusSubmitted, `submitted_at = now()`)
 	if err != nil || w != nil {
 		return w, err
@@ -179,7 +190,19 @@ func (s *Store) MarkFailed(ctx context.Context, id, reason string) (w *Withdrawa
 // Submitter (Withdrawal.SubmitAttemptedAt: a Submit running now, or one
 // whose result was lost with a crash) is refused with ErrSubmitAttempted:
 // its transfer may be on the ledger, and only expiry may end it.
+//
+// Like every Store writer, it refuses a schema not at this build's version
+// (schema.ErrUnknownVersion, schema.ErrNotMigrated; see CreateTx).
 func (s *Store) MarkFailedTx(ctx context.Context, tx *sqlx.Tx, id, reason string) (*Withdrawal, error) {
+	if err := s.checkSchema(ctx, tx, fmt.Sprintf("marking %q failed", id)); err != nil {
+		return nil, err
+	}
+	return s.markFailed(ctx, tx, id, reason)
+}
+
+// markFailed is MarkFailedTx in a transaction that checked the schema's
+// version (the Automation's submission).
+func (s *Store) markFailed(ctx context.Context, tx *sqlx.Tx, id, reason string) (*Withdrawal, error) {
 	// Not from pending_acceptance: its transfer instruction is live on the
 	// ledger and can still be accepted; only the ledger's outcome ends it.
 	// Nor from requested once a submission was attempted: the attempt is
@@ -308,9 +331,13 @@ func (s *Store) ApplyOutcome(ctx context.Context, o Outcome) (w *Withdrawal, err
 // withdrawal cannot move from is a *TransitionError, as is an outcome of
 // another transfer for a withdrawal pending acceptance of its instruction
 // (it moves only by that instruction's outcome, or its successor's), and an
-// unknown id ErrNotFound. The Reconciler calls this for every withdrawal entry of a
-// batch.
+// unknown id ErrNotFound. The Reconciler does this for every withdrawal entry of a
+// batch. Like every Store writer, it refuses a schema not at this build's
+// version (schema.ErrUnknownVersion, schema.ErrNotMigrated; see CreateTx).
 func (s *Store) ApplyOutcomeTx(ctx context.Context, tx *sqlx.Tx, o Outcome) (*Withdrawal, error) {
+	if err := s.checkSchema(ctx, tx, fmt.Sprintf("outcome of %q", o.ID)); err != nil {
+		return nil, err
+	}
 	w, _, err := s.applyOutcome(ctx, tx, o)
 	return w, err
 }
@@ -422,8 +449,13 @@ func (s *Store) ExpireDue(ctx context.Context, recordTimes map[string]time.Time)
 // rejections, withdrawals, expiries and failures): a History handler
 // that ran without the Reconciler ingested it, and the Reconciler never
 // applied it. Such a withdrawal stays requested or submitted, its user not
-// credited back, until an operator looks.
+// credited back, until an operator looks. Like every Store writer, it
+// refuses a schema not at this build's version (schema.ErrUnknownVersion,
+// schema.ErrNotMigrated; see CreateTx).
 func (s *Store) ExpireDueTx(ctx context.Context, tx *sqlx.Tx, recordTimes map[string]time.Time) ([]*Withdrawal, error) {
+	if err := s.checkSchema(ctx, tx, "expiring withdrawals past their trecTgt"); err != nil {
+		return nil, err
+	}
 	return s.expireDue(ctx, tx, recordTimes, true)
 }
 
