@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -309,11 +310,26 @@ var ErrNotSetAside = errors.New("ingest: no unresolved set-aside transaction wit
 // transaction. While any set-aside transaction is unresolved the
 // withdrawal Reconciler expires nothing and the withdrawal gate does not
 // open after a restore; resolve a row once its effects are dealt with.
+//
+// Like the batches, it first checks the schema's version in its
+// transaction (schema.CheckCurrentTx) and resolves nothing on a schema
+// not at this build's version: one a newer release migrated
+// (schema.ErrUnknownVersion, during a rolling upgrade: resolve with the
+// newer release) or one not yet migrated by this release
+// (schema.ErrNotMigrated).
 func (ing *Ingester) ResolveSetAside(ctx context.Context, updateID, resolution string) error {
 	if strings.TrimSpace(resolution) == "" {
 		return errors.New("ingest: ResolveSetAside: say what was done (resolution is empty)")
 	}
-	res, err := ing.db.ExecContext(ctx, `UPDATE `+ing.review+` SET resolved_at = now(), resolution = $2
+	tx, err := ing.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return fmt.Errorf("ingest: resolve set-aside transaction %s: %w", updateID, redactErr(err))
+	}
+	defer func() { _ = tx.Rollback() }() // no-op after Commit
+	if err := schema.CheckCurrentTx(ctx, tx, schema.WithSchema(ing.cfg.Schema)); err != nil {
+		return fmt.Errorf("ingest: resolve set-aside transaction %s: %w", updateID, redactErr(err))
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE `+ing.review+` SET resolved_at = now(), resolution = $2
 		WHERE update_id = $1 AND resolved_at IS NULL`, updateID, resolution)
 	if err != nil {
 		return fmt.Errorf("ingest: resolve set-aside transaction %s: %w", updateID, redactErr(err))
@@ -322,6 +338,9 @@ func (ing *Ingester) ResolveSetAside(ctx context.Context, updateID, resolution s
 		return fmt.Errorf("ingest: resolve set-aside transaction %s: %w", updateID, err)
 	} else if n == 0 {
 		return fmt.Errorf("%w: %s", ErrNotSetAside, updateID)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("ingest: resolve set-aside transaction %s: commit: %w", updateID, redactErr(err))
 	}
 	ing.log.Info("ingest: set-aside transaction resolved", "update_id", updateID, "resolution", resolution)
 	return nil
