@@ -29,6 +29,7 @@ import (
 
 // Store is the set of ingested update ids of one schema.
 type Store struct {
+	schema     string
 	table      string
 	checkpoint string // the checkpoint table of the same schema
 }
@@ -38,7 +39,7 @@ func NewStore(schemaName string) (*Store, error) {
 	if err := schema.ValidateName(schemaName); err != nil {
 		return nil, err
 	}
-	return &Store{table: schema.Qualify(schemaName, "ingested_update"), checkpoint: schema.Qualify(schemaName, "checkpoint")}, nil
+	return &Store{schema: schemaName, table: schema.Qualify(schemaName, "ingested_update"), checkpoint: schema.Qualify(schemaName, "checkpoint")}, nil
 }
 
 // ClaimTx records the update ids of txs inside tx and returns the
@@ -199,8 +200,44 @@ func (s *Store) At(ctx context.Context, q sqlx.QueryerContext, synchronizerID st
 //
 // Finding that last transaction reads the rows before tRecovery: a prune
 // costs a scan of the table.
+//
+// It first checks the schema's version in its transaction (db's, if db is
+// a *sqlx.Tx; else one of its own on db, a *sqlx.DB or *sqlx.Conn; other
+// types are refused) with schema.CheckCurrentTx, and deletes nothing from
+// a schema not at this build's version: one a newer release migrated
+// (schema.ErrUnknownVersion, during a rolling upgrade: the newer release
+// may keep more) or one not yet migrated by this release
+// (schema.ErrNotMigrated).
 func (s *Store) PruneBefore(ctx context.Context, db sqlx.ExecerContext, t time.Time) (int64, error) {
-	res, err := db.ExecContext(ctx, `WITH c AS (
+	switch q := db.(type) {
+	case *sqlx.Tx:
+		return s.pruneTx(ctx, q, t)
+	case interface {
+		BeginTxx(context.Context, *sql.TxOptions) (*sqlx.Tx, error)
+	}: // *sqlx.DB, *sqlx.Conn
+		tx, err := q.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+		if err != nil {
+			return 0, fmt.Errorf("dedup: prune before %s: %w", t.Format(time.RFC3339Nano), err)
+		}
+		defer func() { _ = tx.Rollback() }() // no-op after Commit
+		n, err := s.pruneTx(ctx, tx, t)
+		if err != nil {
+			return 0, err
+		}
+		if err := tx.Commit(); err != nil {
+			return 0, fmt.Errorf("dedup: prune before %s: commit: %w", t.Format(time.RFC3339Nano), err)
+		}
+		return n, nil
+	}
+	return 0, fmt.Errorf("dedup: prune before %s: db is a %T, not a *sqlx.DB, *sqlx.Conn or *sqlx.Tx, in whose transaction the schema's version is checked", t.Format(time.RFC3339Nano), db)
+}
+
+// pruneTx is PruneBefore in tx.
+func (s *Store) pruneTx(ctx context.Context, tx *sqlx.Tx, t time.Time) (int64, error) {
+	if err := schema.CheckCurrentTx(ctx, tx, schema.WithSchema(s.schema)); err != nil {
+		return 0, fmt.Errorf("dedup: prune before %s: %w", t.Format(time.RFC3339Nano), err)
+	}
+	res, err := tx.ExecContext(ctx, `WITH c AS (
 			SELECT record_time, synchronizer_id FROM `+s.checkpoint+` WHERE id = 1 AND record_time IS NOT NULL
 		), last AS (
 			SELECT max(d.ledger_offset) AS ledger_offset, max(d.ingested_at) AS ingested_at FROM `+s.table+` d, c
