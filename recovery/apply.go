@@ -44,6 +44,10 @@ func Apply(ctx context.Context, db *sqlx.DB, rw *Rewind) error {
 //   - ErrIngestionRunning if an Ingester holds the schema's ingestion lock
 //     (runbook step 1: stop ingestion first). The lock is then held until tx
 //     ends, so no Ingester starts half-way;
+//   - schema.ErrUnknownVersion if a newer release migrated the schema (run
+//     the runbook with that release's tool), schema.ErrNotMigrated if this
+//     release has not migrated it yet (schema.CheckCurrentTx, which holds
+//     the version until tx ends);
 //   - checkpoint.ErrConflict if the checkpoint is no longer the one Plan
 //     read (ingestion ran since, or another rewind).
 //
@@ -65,6 +69,9 @@ func ApplyTx(ctx context.Context, tx *sqlx.Tx, rw *Rewind) error {
 	}
 	if err := lockIngestion(ctx, tx, rw.Schema); err != nil {
 		return err
+	}
+	if err := schema.CheckCurrentTx(ctx, tx, schema.WithSchema(rw.Schema)); err != nil {
+		return fmt.Errorf("recovery: %w", err)
 	}
 	cps, err := checkpoint.NewStore(rw.Schema)
 	if err != nil {

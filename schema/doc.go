@@ -96,8 +96,8 @@
 //     the next one is refused. Every write of withdrawal.Store checks
 //     the same way, in its own transaction or the caller's (Create,
 //     MarkFailed, opening the gate: an exchange's API servers still on the
-//     older release), and so do ingest.Ingester.ResolveSetAside and
-//     dedup.Store.PruneBefore.
+//     older release), and so do ingest.Ingester.ResolveSetAside,
+//     dedup.Store.PruneBefore and recovery.Apply.
 //   - Safe names: schema names are validated by ValidateName and always
 //     quoted in SQL; Qualify builds a quoted schema.table reference.
 //
