@@ -93,10 +93,11 @@
 //     CheckCurrentTx, which holds the migration lock shared until the
 //     transaction ends: a newer release migrating while they run (a
 //     rolling upgrade) waits for the batch or submission in flight, and
-//     the next one is refused. Every write of withdrawal.Store checks
-//     the same way, in its own transaction or the caller's (Create,
+//     the next one is refused. The writes of withdrawal.Store check the
+//     same way, in their own transaction or the caller's (Create,
 //     MarkFailed, opening the gate: an exchange's API servers still on the
-//     older release), and so do ingest.Ingester.ResolveSetAside,
+//     older release; Disable, the brake, closes the gate whatever the
+//     version), and so do ingest.Ingester.ResolveSetAside,
 //     dedup.Store.PruneBefore and recovery.Apply.
 //   - Safe names: schema names are validated by ValidateName and always
 //     quoted in SQL; Qualify builds a quoted schema.table reference.
