@@ -145,9 +145,9 @@ func (s *Store) Enable(ctx context.Context, reason string) error {
 // EnableTx opens the withdrawal gate inside the caller's transaction, in
 // one statement that also writes the audit row, whatever the ingested
 // record time. After restoring the Integration DB use EnableAfter (or
-// RestoreProcedure), which opens only once tSafe has passed. Like every
-// Store writer, it refuses a schema not at this build's version
-// (schema.ErrUnknownVersion, schema.ErrNotMigrated; see CreateTx).
+// RestoreProcedure), which opens only once tSafe has passed. Like CreateTx, it
+// refuses a schema not at this build's version
+// (schema.ErrUnknownVersion, schema.ErrNotMigrated).
 func (s *Store) EnableTx(ctx context.Context, tx *sqlx.Tx, reason string) error {
 	_, _, err := s.setGate(ctx, tx, gateChange{enabled: true, reason: reason})
 	return err
@@ -176,9 +176,8 @@ func (s *Store) EnableAfter(ctx context.Context, tSafe time.Time, reason string)
 // tSafe) are one statement after that read, so that a rewind of the
 // checkpoint, or a transaction set aside, that commits while it waits is
 // seen. It reports whether it opened the gate and the ingested record time
-// it compared. Like every Store writer, it refuses a schema not at this
-// build's version (schema.ErrUnknownVersion, schema.ErrNotMigrated; see
-// CreateTx).
+// it compared. Like CreateTx, it refuses a schema not at this
+// build's version (schema.ErrUnknownVersion, schema.ErrNotMigrated).
 func (s *Store) EnableAfterTx(ctx context.Context, tx *sqlx.Tx, tSafe time.Time, reason string) (bool, time.Time, error) {
 	if tSafe.IsZero() {
 		return false, time.Time{}, errors.New("withdrawal: EnableAfter: tSafe is zero")

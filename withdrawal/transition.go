@@ -141,9 +141,9 @@ func (s *Store) MarkSubmitted(ctx context.Context, id string) (w *Withdrawal, er
 // statement inside the caller's transaction, and returns it. A withdrawal
 // that is past requested already (the ledger was faster, or it was marked
 // before) is left as it is and returned without error: the mark only says
-// the transfer is on its way. An unknown id is ErrNotFound. Like every
-// Store writer, it refuses a schema not at this build's version
-// (schema.ErrUnknownVersion, schema.ErrNotMigrated; see CreateTx).
+// the transfer is on its way. An unknown id is ErrNotFound. Like CreateTx, it
+// refuses a schema not at this build's version
+// (schema.ErrUnknownVersion, schema.ErrNotMigrated).
 func (s *Store) MarkSubmittedTx(ctx context.Context, tx *sqlx.Tx, id string) (*Withdrawal, error) {
 	if err := s.checkSchema(ctx, tx, fmt.Sprintf("marking %q submitted", id)); err != nil {
 		return nil, err
@@ -191,8 +191,8 @@ func (s *Store) MarkFailed(ctx context.Context, id, reason string) (w *Withdrawa
 // whose result was lost with a crash) is refused with ErrSubmitAttempted:
 // its transfer may be on the ledger, and only expiry may end it.
 //
-// Like every Store writer, it refuses a schema not at this build's version
-// (schema.ErrUnknownVersion, schema.ErrNotMigrated; see CreateTx).
+// Like CreateTx, it refuses a schema not at this build's version
+// (schema.ErrUnknownVersion, schema.ErrNotMigrated).
 func (s *Store) MarkFailedTx(ctx context.Context, tx *sqlx.Tx, id, reason string) (*Withdrawal, error) {
 	if err := s.checkSchema(ctx, tx, fmt.Sprintf("marking %q failed", id)); err != nil {
 		return nil, err
@@ -332,8 +332,8 @@ func (s *Store) ApplyOutcome(ctx context.Context, o Outcome) (w *Withdrawal, err
 // another transfer for a withdrawal pending acceptance of its instruction
 // (it moves only by that instruction's outcome, or its successor's), and an
 // unknown id ErrNotFound. The Reconciler does this for every withdrawal entry of a
-// batch. Like every Store writer, it refuses a schema not at this build's
-// version (schema.ErrUnknownVersion, schema.ErrNotMigrated; see CreateTx).
+// batch. Like CreateTx, it refuses a schema not at this build's
+// version (schema.ErrUnknownVersion, schema.ErrNotMigrated).
 func (s *Store) ApplyOutcomeTx(ctx context.Context, tx *sqlx.Tx, o Outcome) (*Withdrawal, error) {
 	if err := s.checkSchema(ctx, tx, fmt.Sprintf("outcome of %q", o.ID)); err != nil {
 		return nil, err
@@ -449,9 +449,9 @@ func (s *Store) ExpireDue(ctx context.Context, recordTimes map[string]time.Time)
 // rejections, withdrawals, expiries and failures): a History handler
 // that ran without the Reconciler ingested it, and the Reconciler never
 // applied it. Such a withdrawal stays requested or submitted, its user not
-// credited back, until an operator looks. Like every Store writer, it
+// credited back, until an operator looks. Like CreateTx, it
 // refuses a schema not at this build's version (schema.ErrUnknownVersion,
-// schema.ErrNotMigrated; see CreateTx).
+// schema.ErrNotMigrated).
 func (s *Store) ExpireDueTx(ctx context.Context, tx *sqlx.Tx, recordTimes map[string]time.Time) ([]*Withdrawal, error) {
 	if err := s.checkSchema(ctx, tx, "expiring withdrawals past their trecTgt"); err != nil {
 		return nil, err
