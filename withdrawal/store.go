@@ -454,7 +454,8 @@ const createSavepoint = "txhistory_withdrawal_create"
 
 // CreateTx stores a withdrawal request in status requested and reserves
 // its holdings, inside the caller's transaction (which must use READ
-// COMMITTED, PostgreSQL's default), so the exchange can reserve the user's
+// COMMITTED, PostgreSQL's default; another is refused, see
+// schema.CheckCurrentTx), so the exchange can reserve the user's
 // funds in the same transaction. It returns the stored withdrawal.
 //
 // It refuses, with the error named, and leaves tx as it was:
