@@ -109,6 +109,12 @@ var (
 	invalidEscape = regexp.MustCompile(`invalid URL escape "(?:[^"\\]|\\.)*"`)
 )
 
+// missingEquals finds lib/pq's error for a key=value connection string
+// with a word that is no setting, which it quotes: the rest of a password
+// holding an unquoted blank, or a whole URL whose scheme is mistyped or
+// missing ("user:password@host/db").
+var missingEquals = regexp.MustCompile(`missing "=" after "(?:[^"\\]|\\.)*" in connection info string`)
+
 // redactUnparsedURL withholds all but the scheme of a quoted URL that
 // net/url cannot parse: which part of it is the password cannot be told.
 func redactUnparsedURL(m string) string {
@@ -155,11 +161,15 @@ func keyName(k string) string {
 // secret, such as an sslkey that names a file or the parameters after a
 // secret one, stays. A URL quoted in net/url's error because it does not
 // parse (a password with an unencoded "/", "#" or "?") is withheld but
-// for its scheme, and so is the "port" such an error names.
+// for its scheme, and so is the "port" such an error names; so is the
+// word lib/pq's `missing "=" after "…"` quotes of a key=value string (a
+// piece of a password holding an unquoted blank, or a URL without its
+// scheme).
 func Redact(s string) string {
 	s = urlParseError.ReplaceAllStringFunc(s, redactUnparsedURL)
 	s = invalidPort.ReplaceAllString(s, `invalid port "REDACTED" after host`)
 	s = invalidEscape.ReplaceAllString(s, `invalid URL escape "REDACTED"`)
+	s = missingEquals.ReplaceAllString(s, `missing "=" after "REDACTED" in connection info string`)
 	s = dsnUserPassword.ReplaceAllString(s, "${1}REDACTED@")
 	inline := false
 	for _, m := range dsnKey.FindAllStringSubmatch(s, -1) {
