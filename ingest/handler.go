@@ -439,7 +439,7 @@ func (ing *Ingester) guard(what string, b *Batch, f func() error) error {
 
 func (ing *Ingester) panicked(what string, b *Batch, r any) error {
 	ing.log.Error("ingest: "+what+" panicked", "from_offset", b.FromOffset, "to_offset", b.ToOffset,
-		"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		"panic", Redact(fmt.Sprint(r)), "stack", string(debug.Stack()))
 	if err, ok := r.(error); ok {
 		// Kept (%w): a panic with a database fault (sqlx's MustExec) is
 		// that fault, retried if transient (IsTransientDBError).

@@ -1082,7 +1082,7 @@ func (ing *Ingester) prepare(p Preparer, t *ledger.Transaction) (out any) {
 	defer func() {
 		if r := recover(); r != nil {
 			ing.log.Error("ingest: Prepare panicked; the transaction is handled without its result",
-				"offset", t.Offset, "update_id", t.UpdateID, "panic", fmt.Sprint(r))
+				"offset", t.Offset, "update_id", t.UpdateID, "panic", Redact(fmt.Sprint(r)))
 			out = nil
 		}
 	}()

@@ -51,7 +51,9 @@ type SetAsideRecord struct {
 	Offset         int64      `db:"ledger_offset"`
 	RecordTime     *time.Time `db:"record_time"`
 	SynchronizerID string     `db:"synchronizer_id"`
-	Error          string     `db:"error"`
+	// Error is why the transaction was set aside, passwords withheld
+	// (Redact).
+	Error string `db:"error"`
 	// Raw is the transaction as ledger.ReviewJSON encodes it: protobuf
 	// JSON, or {"protobuf_base64": ...} when that JSON would hold a NUL or
 	// cannot be written.
@@ -112,8 +114,9 @@ func (ing *Ingester) setAside(ctx context.Context, tx *sqlx.Tx, updateID string,
 	if len(raw) > 0 {
 		rawArg = string(raw) // ledger.ReviewJSON's: jsonb takes it
 	}
-	// text cannot hold a NUL or invalid UTF-8 either.
-	msg := strings.ReplaceAll(strings.ToValidUTF8(cause.Error(), "\uFFFD"), "\x00", `\x00`)
+	// text cannot hold a NUL or invalid UTF-8 either; nor a password a
+	// Handler's error quotes (a pool of its own), as Run's lines do not.
+	msg := strings.ReplaceAll(strings.ToValidUTF8(Redact(cause.Error()), "\uFFFD"), "\x00", `\x00`)
 	res, err := tx.ExecContext(ctx, `INSERT INTO `+ing.review+` (update_id, ledger_offset, record_time, synchronizer_id, error, raw, set_aside_at)
 		VALUES ($1, $2, $3, $4, $5, $6::jsonb, clock_timestamp()) ON CONFLICT (update_id) DO NOTHING`,
 		updateID, offset, rtArg, sync, msg, rawArg)
@@ -131,10 +134,10 @@ func (ing *Ingester) noteSetAside(notes []asideNote) {
 	for _, n := range notes {
 		if n.again {
 			ing.log.Warn("ingest: transaction set aside for review again; the review table keeps its first record",
-				"offset", n.offset, "update_id", n.updateID, "err", n.cause)
+				"offset", n.offset, "update_id", n.updateID, "err", redactErr(n.cause))
 			continue
 		}
-		ing.log.Warn("ingest: transaction set aside for review", "offset", n.offset, "update_id", n.updateID, "err", n.cause)
+		ing.log.Warn("ingest: transaction set aside for review", "offset", n.offset, "update_id", n.updateID, "err", redactErr(n.cause))
 		ing.stats.setAside()
 	}
 }
