@@ -84,11 +84,19 @@ type TokenInvalidator interface {
 	Invalidate(token string)
 }
 
-// StaticToken is a TokenSource that always returns the same token.
+// StaticToken is a TokenSource that always returns the same token. It
+// prints as REDACTED, with any fmt verb, in JSON and in slog's handlers,
+// alone or in a logged Config: string(s) is the token.
 type StaticToken string
 
 // Token returns the token.
 func (s StaticToken) Token(context.Context) (string, error) { return string(s), nil }
+
+// Format prints REDACTED, not the token.
+func (StaticToken) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, "REDACTED") }
+
+// MarshalText returns REDACTED, not the token (JSON, slog's handlers).
+func (StaticToken) MarshalText() ([]byte, error) { return []byte("REDACTED"), nil }
 
 // TokenFunc adapts a function to TokenSource.
 type TokenFunc func(ctx context.Context) (string, error)

@@ -144,7 +144,9 @@ func WithHTTPClient(hc *http.Client) CredentialsOption {
 // throttling or failing endpoint (an OAuth2 error temporarily_unavailable
 // or server_error included, whatever its status) as UNAVAILABLE, which it
 // does, except when the endpoint's
-// certificate fails verification (ErrTLS, not retried either).
+// certificate fails verification (ErrTLS, not retried either). The source
+// printed (any fmt verb, slog's handlers) shows its token URL and client
+// id only.
 func ClientCredentials(ctx context.Context, tokenURL, clientID, clientSecret string, opts ...CredentialsOption) TokenSource {
 	cfg := credentialsConfig{
 		cc: clientcredentials.Config{
@@ -295,6 +297,12 @@ func (s *credentialsSource) Token(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return s.token, nil
+}
+
+// Format prints the source's token URL and client id, never its client
+// secret or the token it holds.
+func (s *credentialsSource) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "ledger.ClientCredentials(%s, client %s)", safeURL(s.cfg.TokenURL), s.cfg.ClientID)
 }
 
 // Invalidate drops token if it is the one held (see TokenInvalidator): the
