@@ -105,7 +105,7 @@ type APIError struct {
 	Op       string     // the call, e.g. "GetUpdates"
 	Code     codes.Code // gRPC status code
 	ErrorID  string     // Canton error id, e.g. OFFSET_AFTER_LEDGER_END; empty if none was sent
-	Message  string     // the status message
+	Message  string     // the status message (the body of an answer that is not gRPC's withheld)
 	Metadata map[string]string
 	err      error  // the original status error
 	hint     string // what to do about it, if the client knows (limitHint)
@@ -269,6 +269,12 @@ func mapError(op string, err error) error {
 	if !ok {
 		return fmt.Errorf("ledger: %s: %w", op, err)
 	}
+	if msg, cut := withholdBody(st.Message()); cut {
+		p := st.Proto()
+		p.Message = msg
+		st = status.FromProto(p)
+		err = st.Err()
+	}
 	ae := &APIError{Op: op, Code: st.Code(), Message: st.Message(), err: err}
 	for _, d := range st.Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok {
@@ -285,6 +291,22 @@ func mapError(op string, err error) error {
 		return fmt.Errorf("%w: %s: %v", ErrStreamBroken, op, err)
 	}
 	return ae
+}
+
+// nonGRPCBody starts grpc-go's quote of the body of an answer that is not
+// gRPC's (an HTTP status or content type a proxy sent): "<why>\ndata: %q".
+const nonGRPCBody = "\ndata: \""
+
+// withholdBody cuts the quoted body out of grpc-go's message for an answer
+// that is not gRPC's: the endpoint that sent it (a proxy, a gateway, an
+// echo service) may echo the request's headers, the bearer token among
+// them. The HTTP status and content type stay.
+func withholdBody(msg string) (string, bool) {
+	i := strings.Index(msg, nonGRPCBody)
+	if i < 0 || !strings.Contains(msg[:i], "unexpected HTTP status code") && !strings.Contains(msg[:i], "unexpected content-type") {
+		return msg, false
+	}
+	return msg[:i] + "\ndata: (the response body is withheld: it may echo the request's token)", true
 }
 
 // errorIDFromMessage reads the error id that Canton puts at the start of a
