@@ -662,6 +662,10 @@ func authMode(c *config) string {
 	case c.oauthTokenURL != "":
 		return "OAuth2 client credentials (" + c.oauthClientID + ")"
 	case c.tokenFile != "":
+		if _, err := os.Stat(c.tokenFile); err != nil {
+			// Perhaps the token itself, put in the file's setting.
+			return "token file (not found; -token-file is not printed: it may be the token itself)"
+		}
 		return "token file " + c.tokenFile
 	case c.token != "":
 		return "static token"

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -56,7 +57,7 @@ func TLS(caFile, certFile, keyFile, serverName string) (*tls.Config, error) {
 	if certFile != "" && keyFile != "" {
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return nil, fmt.Errorf("load client certificate %s: %w", certFile, err)
+			return nil, fmt.Errorf("load client certificate %s: %w", certFile, pathless(err, keyFile, "the key file (-tls-key)"))
 		}
 		pair := &keyPairFiles{cert: certFile, key: keyFile, last: &cert}
 		cfg.GetClientCertificate = pair.get
@@ -97,15 +98,29 @@ func CheckPlaintext(plaintext bool, tlsSettings ...string) error {
 	return nil
 }
 
+// pathless drops name, the file err could not open, from err, calling it
+// what instead: a setting meant to name the file of a secret may hold the
+// secret itself (a token, a client secret, a key's PEM), which an error
+// quoting it as a file name would print.
+func pathless(err error, name, what string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == name {
+		return fmt.Errorf("%s %s: %w", pe.Op, what, pe.Err)
+	}
+	return err
+}
+
 // Secret returns the content of file, trimmed, if one is named, else
-// fromEnv. what names the file in errors; its content never appears in them.
+// fromEnv. what names the file in errors; neither its content nor its name
+// (which may be the secret itself, put in the wrong setting) appears in
+// them.
 func Secret(fromEnv, file, what string) (string, error) {
 	if file == "" {
 		return fromEnv, nil
 	}
 	b, err := os.ReadFile(file)
 	if err != nil {
-		return "", fmt.Errorf("read %s: %w", what, err)
+		return "", fmt.Errorf("read %s: %w", what, pathless(err, file, "its file"))
 	}
 	return strings.TrimSpace(string(b)), nil
 }
@@ -126,7 +141,7 @@ type FileToken struct {
 func (f *FileToken) Token(context.Context) (string, error) {
 	b, err := os.ReadFile(f.Path)
 	if err != nil {
-		return "", fmt.Errorf("token file: %w", err)
+		return "", fmt.Errorf("token file: %w", pathless(err, f.Path, "it"))
 	}
 	tok := strings.TrimSpace(string(b))
 	if tok == "" {
