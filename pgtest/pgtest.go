@@ -84,10 +84,12 @@ func connectShared() error {
 	}
 	if err != nil {
 		// The DSN itself is not quoted: it may carry a password. Nor is
-		// net/url's error for one that does not parse, which quotes it.
+		// lib/pq's error for one it cannot parse, which quotes it
+		// (net/url's for a URL, or a word of a key=value string: a
+		// password's tail after an unquoted blank).
 		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = errors.New("connection URL does not parse (its message is withheld: it may quote the password; percent-encode special characters in it)")
+		if _, perr := pq.NewConnector(shared.baseDSN); errors.As(err, &ue) || perr != nil {
+			err = errors.New("connection string does not parse (its message is withheld: it may quote the password; percent-encode special characters in a URL, quote a key=value value holding blanks)")
 		}
 		err = fmt.Errorf("pgtest: connecting to the admin database: %w", err)
 		if shared.server != nil {
