@@ -8,6 +8,7 @@ import (
 
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/internal/syncbuf"
+	"github.com/cantonx/txhistory/ledger"
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
@@ -59,4 +60,40 @@ func TestSecSetAsideWithholdsAHandlersDSN(t *testing.T) {
 			require.NotContains(t, aside[0].Error, "S3cr", "the handler's password in the review row")
 		})
 	}
+}
+
+// preparing is a Handler whose Prepare panics with err for one transaction.
+type preparing struct {
+	ingest.HandlerFunc
+	updateID string
+	err      error
+}
+
+func (p preparing) Prepare(t *ledger.Transaction) any {
+	if t.UpdateID == p.updateID {
+		panic(p.err)
+	}
+	return nil
+}
+
+// A Prepare that panics with such an error is logged (and the transaction
+// handled without its result): the line must not quote the password
+// either.
+func TestSecPreparePanicWithholdsAHandlersDSN(t *testing.T) {
+	b := setup(t)
+	appendN(t, b.p, 0, 4)
+	other, err := sqlx.Open("postgres", "postgres://exchange:S3cr/etPw@127.0.0.1:1/exchange_ledger")
+	require.NoError(t, err)
+	t.Cleanup(func() { other.Close() })
+	perr := other.Ping()
+	require.Error(t, perr)
+	h := preparing{HandlerFunc: effectsHandler, updateID: treasuryTxs(b.p)[1].UpdateID, err: perr}
+	var logs syncbuf.Buffer
+	ing := newIngester(t, b, ingest.Config{Handler: h, EndOffset: b.p.LedgerEnd(), Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, ing.Run(ctx))
+	require.Contains(t, logs.String(), "Prepare panicked")
+	require.NotContains(t, logs.String(), "etPw", "the handler's password in the log")
+	require.NotContains(t, logs.String(), "S3cr", "the handler's password in the log")
 }
