@@ -115,6 +115,10 @@ var (
 // missing ("user:password@host/db").
 var missingEquals = regexp.MustCompile(`missing "=" after "(?:[^"\\]|\\.)*" in connection info string`)
 
+// serviceLine finds lib/pq's error for a line of a service file it cannot
+// read, which it quotes whole (a password on it too).
+var serviceLine = regexp.MustCompile(`(line \d+: (?:missing '='|no value before '=') in )"(?:[^"\\]|\\.)*"`)
+
 // redactUnparsedURL withholds all but the scheme of a quoted URL that
 // net/url cannot parse: which part of it is the password cannot be told.
 func redactUnparsedURL(m string) string {
@@ -164,12 +168,14 @@ func keyName(k string) string {
 // for its scheme, and so is the "port" such an error names; so is the
 // word lib/pq's `missing "=" after "…"` quotes of a key=value string (a
 // piece of a password holding an unquoted blank, or a URL without its
-// scheme).
+// scheme), and the line of a service file lib/pq quotes because it cannot
+// read it.
 func Redact(s string) string {
 	s = urlParseError.ReplaceAllStringFunc(s, redactUnparsedURL)
 	s = invalidPort.ReplaceAllString(s, `invalid port "REDACTED" after host`)
 	s = invalidEscape.ReplaceAllString(s, `invalid URL escape "REDACTED"`)
 	s = missingEquals.ReplaceAllString(s, `missing "=" after "REDACTED" in connection info string`)
+	s = serviceLine.ReplaceAllString(s, `${1}"REDACTED"`)
 	s = dsnUserPassword.ReplaceAllString(s, "${1}REDACTED@")
 	inline := false
 	for _, m := range dsnKey.FindAllStringSubmatch(s, -1) {
