@@ -1048,7 +1048,7 @@ func (ing *Ingester) beforeStream(ctx context.Context) error {
 	if ing.cfg.EndOffset > 0 {
 		end, err := ing.src.LedgerEnd(ctx)
 		if err != nil {
-			return err
+			return fmt.Errorf("ingest: read the ledger end before streaming from checkpoint offset %d: %w", ing.cp.Offset, err)
 		}
 		if end < ing.cp.Offset {
 			return fmt.Errorf("%w: checkpoint offset %d is beyond the ledger end %d", ledger.ErrOffsetAfterLedgerEnd, ing.cp.Offset, end)
@@ -1263,7 +1263,7 @@ func (ing *Ingester) verifyPosition(ctx context.Context) error {
 			return &RestoredError{Offset: ing.cp.Offset, UpdateID: ing.cp.UpdateID, SynchronizerID: ing.cp.SynchronizerID,
 				Reason: "in the replay after a rewind, the participant does not know the last transaction ingested before it (restored from a backup again, perhaps still catching up)" + ing.notShown()}
 		case err != nil:
-			return fmt.Errorf("ingest: verify the last ingested transaction %s: %w", ing.cp.UpdateID, err)
+			return fmt.Errorf("ingest: verify the last ingested transaction %s (checkpoint offset %d): %w", ing.cp.UpdateID, ing.cp.Offset, err)
 		case tx.Offset <= ing.cp.Offset:
 			return &RestoredError{Offset: ing.cp.Offset, UpdateID: ing.cp.UpdateID, SynchronizerID: ing.cp.SynchronizerID,
 				Reason: fmt.Sprintf("in the replay after a rewind, the participant has the last transaction ingested before it at offset %d, not after the checkpoint offset %d", tx.Offset, ing.cp.Offset)}
@@ -1273,7 +1273,7 @@ func (ing *Ingester) verifyPosition(ctx context.Context) error {
 	if errors.Is(err, ledger.ErrNotFound) {
 		po, perr := v.PrunedOffsets(ctx)
 		if perr != nil {
-			return perr
+			return fmt.Errorf("ingest: verify the last ingested transaction %s (checkpoint offset %d): read the pruning offset: %w", ing.cp.UpdateID, ing.cp.Offset, perr)
 		}
 		if ing.cp.UpdateOffset <= po.ParticipantPrunedUpToInclusive {
 			return nil
@@ -1282,7 +1282,7 @@ func (ing *Ingester) verifyPosition(ctx context.Context) error {
 			Reason: "the participant does not know the last ingested transaction (restored from a backup, perhaps still catching up)" + ing.notShown()}
 	}
 	if err != nil {
-		return fmt.Errorf("ingest: verify the last ingested transaction %s: %w", ing.cp.UpdateID, err)
+		return fmt.Errorf("ingest: verify the last ingested transaction %s (checkpoint offset %d): %w", ing.cp.UpdateID, ing.cp.Offset, err)
 	}
 	if tx.Offset != ing.cp.UpdateOffset {
 		return &RestoredError{Offset: ing.cp.UpdateOffset, UpdateID: ing.cp.UpdateID, SynchronizerID: ing.cp.SynchronizerID,
