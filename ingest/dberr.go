@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,10 +25,13 @@ import (
 // too many connections, a statement cancelled (statement_timeout,
 // pg_cancel_backend) or a lock not granted in time (lock_timeout): another
 // session may be holding what the statement waits for. A dropped database
-// is not one. A statement cancelled because the caller's context ended is
-// reported as cancelled too (57014): check the context first.
+// is not one, nor a TLS handshake the server refused (the client
+// certificate the DSN names expired, revoked or of a CA it does not trust):
+// an authentication failure, as a refused password is. A statement
+// cancelled because the caller's context ended is reported as cancelled too
+// (57014): check the context first.
 func IsTransientDBError(err error) bool {
-	if err == nil {
+	if err == nil || tlsRefused(err) {
 		return false
 	}
 	var pqe *pq.Error
@@ -71,7 +75,8 @@ func IsTransientDBError(err error) bool {
 // a syntax error (SQLSTATE classes 42 and 3F); a refusal of who asks: a
 // login PostgreSQL refused (class 28: a password rotated under a pool of
 // the Handler's own; class 3D: a database its DSN names that the server
-// lacks), a participant that refused the Handler's client its
+// lacks; a TLS handshake it refused, for the client certificate of the
+// Handler's DSN), a participant that refused the Handler's client its
 // token, its rights or its certificate (ledger.IsAuth); a Handler's call
 // through a closed ledger.Client (ledger.ErrClientClosed); or a Handler's
 // error marked ErrDeploymentFault. A Handler's call refused so would be
@@ -80,7 +85,7 @@ func IsTransientDBError(err error) bool {
 // credential not renewed, handlers chained in the wrong order), not a
 // transaction to set aside.
 func deploymentFault(err error) bool {
-	if errors.Is(err, ErrDeploymentFault) || errors.Is(err, ledger.ErrClientClosed) || ledger.IsAuth(err) {
+	if errors.Is(err, ErrDeploymentFault) || errors.Is(err, ledger.ErrClientClosed) || ledger.IsAuth(err) || tlsRefused(err) {
 		return true
 	}
 	var pqe *pq.Error
@@ -92,6 +97,34 @@ func deploymentFault(err error) bool {
 		return true
 	}
 	return false
+}
+
+// tlsAlerts are the TLS alerts (crypto/tls's wording) by which a server
+// refuses a handshake for what repeating it does not change: the client's
+// certificate or TLS settings (ledger's tlsRefusals, for the participant).
+var tlsAlerts = []string{
+	"tls: bad certificate",
+	"tls: certificate required",
+	"tls: unknown certificate", // "… authority" too
+	"tls: expired certificate",
+	"tls: revoked certificate",
+	"tls: unsupported certificate",
+	"tls: access denied",
+	"tls: handshake failure",
+	"tls: protocol version not supported",
+	"tls: insufficient security level",
+}
+
+// tlsRefused reports whether err is the server's TLS alert refusing the
+// handshake (crypto/tls reports a received alert as a *net.OpError of Op
+// "remote error").
+func tlsRefused(err error) bool {
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "remote error" || oe.Err == nil {
+		return false
+	}
+	msg := oe.Err.Error()
+	return slices.ContainsFunc(tlsAlerts, func(a string) bool { return strings.Contains(msg, a) })
 }
 
 // dsnUserPassword finds the password in a URL's user information (the user

@@ -105,6 +105,10 @@ func (c *config) explain(err error) error {
 	if errors.As(err, &pqe) && pqe.Code == "28P01" { // invalid_password
 		return fmt.Errorf("%w; PostgreSQL refused the DSN's password: the DSN ($%s or -dsn-file) is read only at start: after a password rotation, update it there and restart", err, conn.EnvDSN)
 	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "remote error" && !ingest.IsTransientDBError(err) { // a TLS alert of PostgreSQL's
+		return fmt.Errorf("%w; PostgreSQL refused the TLS handshake: the client certificate the DSN names (its sslcert and sslkey, in $%s or -dsn-file) expired, was revoked or is not of a CA the server trusts: renew it and restart", err, conn.EnvDSN)
+	}
 	if errors.Is(err, ledger.ErrMessageRejected) && strings.Contains(err.Error(), "larger than the client takes") {
 		return fmt.Errorf("%w; ingestd takes at most %d bytes: raise -max-recv-msg-size ($TXHISTORY_MAX_RECV_MSG_SIZE) above the message's size and restart", err, c.maxRecvMsgSize)
 	}
