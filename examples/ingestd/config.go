@@ -438,6 +438,9 @@ func (c *config) validate() error {
 		if c.token != "" || c.tokenFile != "" {
 			errs = append(errs, errors.New("choose OAuth2 or a static token, not both"))
 		}
+		if err := conn.CheckTokenURL(c.oauthTokenURL, c.oauthPlainTokenURL); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.oauthPlainTokenURL && c.oauthTokenURL == "" {
 		errs = append(errs, errors.New("-oauth-plaintext-token-url needs -oauth-token-url"))

@@ -205,6 +205,9 @@ func (c *connSettings) tokens(ctx context.Context, getenv func(string) string) (
 		if c.tokenFile != "" || c.tokenEnv != "" {
 			errs = append(errs, errors.New("choose OAuth2 or a static token, not both"))
 		}
+		if err := conn.CheckTokenURL(c.oauthTokenURL, c.oauthPlainTokenURL); err != nil {
+			errs = append(errs, err)
+		}
 		if len(errs) > 0 {
 			return nil, errors.Join(errs...)
 		}

@@ -10,10 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/cantonx/txhistory/ledger"
 )
 
 // The environment variables the example binaries share: each names the
@@ -148,4 +151,29 @@ func (f *FileToken) Token(context.Context) (string, error) {
 		return "", fmt.Errorf("token file %s is empty", f.Path)
 	}
 	return tok, nil
+}
+
+// CheckTokenURL returns the error every call of ledger.ClientCredentials
+// would fail with for tokenURL (ledger.ErrTokenURL: not an absolute http
+// or https URL, or plain http to a host that is not a loopback address
+// without plaintext, -oauth-plaintext-token-url), naming the flags; nil
+// for a URL it takes. It sends no request.
+func CheckTokenURL(tokenURL string, plaintext bool) error {
+	opts := []ledger.CredentialsOption{ledger.WithHTTPClient(&http.Client{Transport: noRequests{}})}
+	if plaintext {
+		opts = append(opts, ledger.WithPlaintextTokenURL())
+	}
+	_, err := ledger.ClientCredentials(context.Background(), tokenURL, "check", "check", opts...).Token(context.Background())
+	if errors.Is(err, ledger.ErrTokenURL) {
+		return fmt.Errorf("-oauth-token-url: %w (plain http to a host that is not a loopback address, on a trusted link only: -oauth-plaintext-token-url)", err)
+	}
+	return nil
+}
+
+// noRequests is a transport that sends nothing: CheckTokenURL asks the
+// token source only for its verdict on the URL.
+type noRequests struct{}
+
+func (noRequests) RoundTrip(*http.Request) (*http.Response, error) {
+	return nil, errors.New("not sent: the token URL is only checked")
 }
