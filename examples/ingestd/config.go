@@ -371,6 +371,13 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf("-party (or $%s) is required", conn.EnvParty))
 		}
 	}
+	if !c.demo && !c.migrateOnly {
+		for _, e := range []struct{ flag, target string }{{"-ledger", c.ledger}, {"-admin", c.admin}} {
+			if err := conn.CheckTarget(e.flag, e.target); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
 	if c.dsn != "" && !c.demo {
 		if _, err := pq.NewConnector(c.dsn); err != nil {
 			// lib/pq's message may quote a piece of the password.

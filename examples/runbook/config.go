@@ -148,6 +148,7 @@ func (c *connSettings) resolve(ctx context.Context, getenv func(string) string) 
 		}
 	}
 
+	errs = append(errs, conn.CheckTarget("-ledger", c.ledger), conn.CheckTarget("-admin", c.admin))
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		errs = append(errs, errors.New("-tls-cert and -tls-key go together"))
 	}

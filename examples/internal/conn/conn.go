@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -176,4 +178,19 @@ type noRequests struct{}
 
 func (noRequests) RoundTrip(*http.Request) (*http.Response, error) {
 	return nil, errors.New("not sent: the token URL is only checked")
+}
+
+// CheckTarget refuses a participant endpoint (the value of flag, -ledger
+// or -admin) that is not host:port with a port from 1 to 65535, which gRPC
+// would take for an unreachable participant and retry for ever. A gRPC
+// target URI (scheme://…) is left to gRPC.
+func CheckTarget(flag, target string) error {
+	if target == "" || strings.Contains(target, "://") {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(target)
+	if n, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil || n == 0 {
+		return fmt.Errorf("%s %q: want host:port, the port from 1 to 65535", flag, target)
+	}
+	return nil
 }
