@@ -115,6 +115,10 @@ func (c *config) explain(err error) error {
 	if errors.Is(err, ingest.ErrPartiesChanged) {
 		return fmt.Errorf("%w; ingestd goes on knowingly with -accept-parties-change ($TXHISTORY_ACCEPT_PARTIES_CHANGE)", err)
 	}
+	if errors.Is(err, ledger.ErrPermissionDenied) {
+		// A token accepted, for a user without the rights the call needs.
+		return fmt.Errorf("%w; the participant refused the rights of the user of %s: it needs CanReadAs the treasury party %s (-party): grant it, or configure a token of a user that has it, and restart", err, c.tokenSetting(), c.party)
+	}
 	if !errors.Is(err, ledger.ErrUnauthenticated) {
 		return err
 	}
@@ -138,6 +142,19 @@ func (c *config) explain(err error) error {
 		return fmt.Errorf("%w; the participant refused the token of $%s (expired?), which is never renewed: set a valid one and restart, or use -token-file with a process that renews it, or OAuth2 (-oauth-token-url)", err, conn.EnvToken)
 	}
 	return fmt.Errorf("%w; the participant asks for a token and none is configured: use OAuth2 (-oauth-token-url), -token-file or $%s", err, conn.EnvToken)
+}
+
+// tokenSetting names the setting the daemon's bearer token comes from.
+func (c *config) tokenSetting() string {
+	switch {
+	case c.oauthTokenURL != "":
+		return "the token OAuth2 client " + c.oauthClientID + " gets from -oauth-token-url"
+	case c.tokenFile != "":
+		return "the token in -token-file " + c.tokenFile
+	case c.token != "":
+		return "the token of $" + conn.EnvToken
+	}
+	return "no token (none is configured: -oauth-token-url, -token-file or $" + conn.EnvToken + ")"
 }
 
 type daemon struct {
