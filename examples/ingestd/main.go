@@ -128,6 +128,10 @@ func (c *config) explain(err error) error {
 		// (ledger.TokenEndpointError.Rejected), reaches the call as
 		// UNAUTHENTICATED with its message.
 		msg := err.Error()
+		if !strings.Contains(msg, "OAuth2 token endpoint") && !strings.Contains(msg, "the access token cannot be sent") {
+			// The participant refused the token the endpoint issued.
+			return fmt.Errorf("%w; the participant refused the token OAuth2 client %s got from -oauth-token-url: its audience (-oauth-audience) or scopes (-oauth-scopes) are not what the participant takes, or the participant does not trust the identity provider: once they agree, restart", err, c.oauthClientID)
+		}
 		if !strings.Contains(msg, "OAuth2 token endpoint") || !strings.Contains(msg, ": HTTP 4") {
 			return err
 		}
