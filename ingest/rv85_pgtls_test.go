@@ -3,9 +3,6 @@ package ingest_test
 import (
 	"context"
 	"net/url"
-	"os"
-	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,30 +21,7 @@ import (
 func tlsServer(t *testing.T, certs *ledgertest.Certs) *pgtest.Server {
 	t.Helper()
 	srv := pgtest.NewServer(t, pgtest.ServerOptions{})
-	var st syscall.Stat_t
-	require.NoError(t, syscall.Stat(srv.Dir(), &st))
-	for name, data := range map[string][]byte{"server.crt": certs.ServerCertPEM, "server.key": certs.ServerKeyPEM, "root.crt": certs.CAPEM} {
-		path := filepath.Join(srv.Dir(), name)
-		require.NoError(t, os.WriteFile(path, data, 0o600))
-		require.NoError(t, os.Chown(path, int(st.Uid), int(st.Gid))) // the server's user, when the test runs as root
-	}
-	admin, err := sqlx.Open("postgres", srv.DSN(""))
-	require.NoError(t, err)
-	defer admin.Close()
-	for _, q := range []string{
-		`ALTER SYSTEM SET ssl_cert_file = 'server.crt'`,
-		`ALTER SYSTEM SET ssl_key_file = 'server.key'`,
-		`ALTER SYSTEM SET ssl_ca_file = 'root.crt'`,
-		`ALTER SYSTEM SET ssl = on`,
-		`SELECT pg_reload_conf()`,
-	} {
-		_, err := admin.Exec(q)
-		require.NoError(t, err, q)
-	}
-	require.Eventually(t, func() bool {
-		var on string
-		return admin.Get(&on, `SHOW ssl`) == nil && on == "on"
-	}, 10*time.Second, 50*time.Millisecond)
+	pgtest.EnableTLS(t, srv, certs.ServerCertPEM, certs.ServerKeyPEM, certs.CAPEM)
 	return srv
 }
 

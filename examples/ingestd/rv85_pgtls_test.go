@@ -3,16 +3,12 @@ package main
 import (
 	"net/url"
 	"os"
-	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/pgtest"
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -25,25 +21,7 @@ func TestPostgresRefusingTheClientCertificateSaysWhatToRenew(t *testing.T) {
 	trusted, err := ledgertest.NewCerts("postgres")
 	require.NoError(t, err)
 	srv := pgtest.NewServer(t, pgtest.ServerOptions{})
-	var st syscall.Stat_t
-	require.NoError(t, syscall.Stat(srv.Dir(), &st))
-	for name, data := range map[string][]byte{"server.crt": trusted.ServerCertPEM, "server.key": trusted.ServerKeyPEM, "root.crt": trusted.CAPEM} {
-		path := filepath.Join(srv.Dir(), name)
-		require.NoError(t, os.WriteFile(path, data, 0o600))
-		require.NoError(t, os.Chown(path, int(st.Uid), int(st.Gid)))
-	}
-	admin, err := sqlx.Open("postgres", srv.DSN(""))
-	require.NoError(t, err)
-	defer admin.Close()
-	for _, q := range []string{`ALTER SYSTEM SET ssl_cert_file = 'server.crt'`, `ALTER SYSTEM SET ssl_key_file = 'server.key'`,
-		`ALTER SYSTEM SET ssl_ca_file = 'root.crt'`, `ALTER SYSTEM SET ssl = on`, `SELECT pg_reload_conf()`} {
-		_, err := admin.Exec(q)
-		require.NoError(t, err, q)
-	}
-	require.Eventually(t, func() bool {
-		var on string
-		return admin.Get(&on, `SHOW ssl`) == nil && on == "on"
-	}, 10*time.Second, 50*time.Millisecond)
+	pgtest.EnableTLS(t, srv, trusted.ServerCertPEM, trusted.ServerKeyPEM, trusted.CAPEM)
 
 	untrusted, err := ledgertest.NewCerts("postgres")
 	require.NoError(t, err)
