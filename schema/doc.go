@@ -70,7 +70,11 @@
 // # Guarantees
 //
 //   - All-or-nothing: Migrate applies every pending migration in one
-//     transaction, or none.
+//     transaction, or none. Its locks are held until it commits: an
+//     ACCESS EXCLUSIVE lock on each table a migration alters or drops an
+//     index of, which waits for the open transactions that read the table
+//     while later reads of it wait behind it (docs/OPERATIONS.md: bound
+//     it with lock_timeout).
 //   - Idempotent: migrating an up-to-date schema changes nothing.
 //   - Safe under concurrency: migrators of the same schema, in any number of
 //     processes, are serialised by a transaction-scoped advisory lock keyed on

@@ -2,10 +2,14 @@ package schema_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/schema"
@@ -74,5 +78,44 @@ func TestRV87UpgradeLocksAreDocumented(t *testing.T) {
 		if !strings.Contains(upgrade, s) {
 			t.Errorf("docs/OPERATIONS.md, on migrating, does not say %q: an upgrade queued behind an open reader blocks every read of the tables it alters, unbounded", s)
 		}
+	}
+}
+
+// The remedy OPERATIONS.md gives: a lock_timeout in the migration job's
+// DSN makes the migration give up, applying nothing, instead of queueing
+// the exchange's reads behind it.
+func TestRV87UpgradeLockTimeoutAppliesNothing(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dsn := pgtest.NewDSN(t)
+	db, err := sqlx.Open("postgres", dsn)
+	must(t, err)
+	defer db.Close()
+	must(t, schema.Migrate(ctx, db, schema.WithTargetVersion(6)))
+	report, err := db.BeginTxx(ctx, nil)
+	must(t, err)
+	defer func() { _ = report.Rollback() }()
+	var n int
+	mustGet(t, report, &n, `SELECT count(*) FROM txhistory.withdrawal`)
+
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	if !strings.Contains(dsn, "://") {
+		sep = " "
+	}
+	job, err := sqlx.Open("postgres", dsn+sep+"lock_timeout=300ms")
+	must(t, err)
+	defer job.Close()
+	err = schema.Migrate(ctx, job)
+	var pqErr *pq.Error
+	if !errors.As(err, &pqErr) || pqErr.Code != "55P03" {
+		t.Fatalf("Migrate with lock_timeout behind an open reader: %v, want lock_not_available (55P03)", err)
+	}
+	v, err := schema.CheckVersion(ctx, db)
+	must(t, err)
+	if v != 6 {
+		t.Fatalf("version after the timed-out migration: %d, want 6 (nothing applied)", v)
 	}
 }
