@@ -24,6 +24,7 @@ import (
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
+	"github.com/jmoiron/sqlx/reflectx"
 	"github.com/lib/pq"
 )
 
@@ -202,25 +203,27 @@ func (s *Store) At(ctx context.Context, q sqlx.QueryerContext, synchronizerID st
 // costs a scan of the table.
 //
 // It first checks the schema's version in its transaction (db's, if db is
-// a *sqlx.Tx; else one of its own on db, a *sqlx.DB or *sqlx.Conn; other
-// types are refused) with schema.CheckCurrentTx, and deletes nothing from
-// a schema not at this build's version: one a newer release migrated
-// (schema.ErrUnknownVersion, during a rolling upgrade: the newer release
-// may keep more) or one not yet migrated by this release
-// (schema.ErrNotMigrated).
+// a *sqlx.Tx or *sql.Tx; else one of its own on db, a *sqlx.DB, *sqlx.Conn,
+// *sql.DB or *sql.Conn; other types are refused) with
+// schema.CheckCurrentTx, and deletes nothing from a schema not at this
+// build's version: one a newer release migrated (schema.ErrUnknownVersion,
+// during a rolling upgrade: the newer release may keep more) or one not
+// yet migrated by this release (schema.ErrNotMigrated).
 func (s *Store) PruneBefore(ctx context.Context, db sqlx.ExecerContext, t time.Time) (int64, error) {
 	switch q := db.(type) {
 	case *sqlx.Tx:
 		return s.pruneTx(ctx, q, t)
+	case *sql.Tx:
+		return s.pruneTx(ctx, sqlxTx(q), t)
 	case interface {
-		BeginTxx(context.Context, *sql.TxOptions) (*sqlx.Tx, error)
-	}: // *sqlx.DB, *sqlx.Conn
-		tx, err := q.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+		BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+	}: // *sql.DB, *sql.Conn, and sqlx's, which embed them
+		tx, err := q.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 		if err != nil {
 			return 0, fmt.Errorf("dedup: prune before %s: %w", t.Format(time.RFC3339Nano), err)
 		}
 		defer func() { _ = tx.Rollback() }() // no-op after Commit
-		n, err := s.pruneTx(ctx, tx, t)
+		n, err := s.pruneTx(ctx, sqlxTx(tx), t)
 		if err != nil {
 			return 0, err
 		}
@@ -229,7 +232,12 @@ func (s *Store) PruneBefore(ctx context.Context, db sqlx.ExecerContext, t time.T
 		}
 		return n, nil
 	}
-	return 0, fmt.Errorf("dedup: prune before %s: db is a %T, not a *sqlx.DB, *sqlx.Conn or *sqlx.Tx, in whose transaction the schema's version is checked", t.Format(time.RFC3339Nano), db)
+	return 0, fmt.Errorf("dedup: prune before %s: db is a %T, not a *sqlx.DB, *sqlx.Conn, *sqlx.Tx or database/sql's, in whose transaction the schema's version is checked", t.Format(time.RFC3339Nano), db)
+}
+
+// sqlxTx is tx as sqlx's, with sqlx's default mapper.
+func sqlxTx(tx *sql.Tx) *sqlx.Tx {
+	return &sqlx.Tx{Tx: tx, Mapper: reflectx.NewMapperFunc("db", sqlx.NameMapper)}
 }
 
 // pruneTx is PruneBefore in tx.
