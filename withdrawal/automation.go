@@ -362,7 +362,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 	// the gate would deadlock with a Disable (or creates queued behind
 	// one) holding the pool's other connections while it waits for the
 	// gate.
-	rec, err := a.s.db.Conn(ctx)
+	rec, err := a.s.db.Connx(ctx)
 	if err != nil {
 		return fmt.Errorf("withdrawal: a connection to record the submission of %q: %w", w.ID, err)
 	}
@@ -424,15 +424,22 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 			a.setRetried(w.ID, false)
 			return nil // the ledger or another writer moved it meanwhile
 		}
-		// Record the attempt before the Submitter runs, in a statement of
-		// its own (a second connection) that commits whatever becomes of
-		// tx: should this process die, or tx fail, after the participant
-		// accepted the command, the next round knows that a transfer may
-		// be on the ledger.
+		// Record the attempt before the Submitter runs, in a transaction
+		// of its own (a second connection) that commits whatever becomes
+		// of tx: should this process die, or tx fail, after the
+		// participant accepted the command, the next round knows that a
+		// transfer may be on the ledger. READ COMMITTED, as tx, whatever
+		// the database's default: the guard re-reads a row another writer
+		// changed meanwhile, where REPEATABLE READ or SERIALIZABLE fail.
 		var attempted sql.NullTime // the attempt recorded, if still requested
-		if err := rec.QueryRowContext(ctx, `UPDATE `+a.s.withdrawals+` SET submit_attempted_at = COALESCE(submit_attempted_at, now())
-			WHERE id = $1 AND status = $2 RETURNING submit_attempted_at`, w.ID, string(StatusRequested)).Scan(&attempted); err != nil &&
-			!errors.Is(err, sql.ErrNoRows) {
+		if err := inTxOn(ctx, rec, func(rtx *sqlx.Tx) error {
+			err := rtx.QueryRowContext(ctx, `UPDATE `+a.s.withdrawals+` SET submit_attempted_at = COALESCE(submit_attempted_at, now())
+				WHERE id = $1 AND status = $2 RETURNING submit_attempted_at`, w.ID, string(StatusRequested)).Scan(&attempted)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			}
+			return err
+		}); err != nil {
 			return fmt.Errorf("withdrawal: recording the submission of %q: %w", w.ID, err)
 		}
 		if !attempted.Valid {
@@ -469,8 +476,11 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 			// error, a crash), the next round fails the withdrawal rather
 			// than leave it to expire, its user funds reserved.
 			if attempted.Valid {
-				if _, err := rec.ExecContext(ctx, `UPDATE `+a.s.withdrawals+` SET submit_attempted_at = NULL
-					WHERE id = $1 AND status = $2 AND submit_attempted_at = $3`, w.ID, string(StatusRequested), attempted.Time); err != nil {
+				if err := inTxOn(ctx, rec, func(rtx *sqlx.Tx) error {
+					_, err := rtx.ExecContext(ctx, `UPDATE `+a.s.withdrawals+` SET submit_attempted_at = NULL
+						WHERE id = $1 AND status = $2 AND submit_attempted_at = $3`, w.ID, string(StatusRequested), attempted.Time)
+					return err
+				}); err != nil {
 					return fmt.Errorf("withdrawal: clearing the refused submission of %q: %w", w.ID, err)
 				}
 			}
