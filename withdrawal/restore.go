@@ -164,7 +164,10 @@ type RestoreReport struct {
 //     set aside meanwhile), the procedure waits again as in step 3. It
 //     opens only the closure of step 2: if someone else changed the gate
 //     meanwhile (closed it for an incident, say), Run fails, leaving the
-//     gate as they set it.
+//     gate as they set it. If the opening fails (a database error, a
+//     schema not at this build's version: the database restored again
+//     from a backup older than this release's migrations, or migrated by
+//     a newer release), Run fails with the gate closed again.
 //
 // A lost request's synchronizer is not known: step 3 waits on the store's
 // clock and on the synchronizers the restored withdrawals in flight name
@@ -647,7 +650,11 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		opened, at, enabledAt, err := s.enableAfterUnchanged(ctx, rep.TSafe, closedAt, rep.Synchronizers, rep.DisabledAt, fmt.Sprintf("%s: step 4, ingested record time past tSafe %s",
 			p.Reason, rep.TSafe.Format(time.RFC3339Nano)))
 		if err != nil {
-			return fail(StepEnable, err)
+			// Perhaps over a database restored again, from a backup older
+			// than this release's migrations (the opening refuses its
+			// schema before it sees the gate gone back), whose gate is
+			// open: close it again.
+			return failOpen(StepEnable, err)
 		}
 		if opened {
 			rep.Ingested, rep.EnabledAt = at, enabledAt
