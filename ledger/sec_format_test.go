@@ -69,3 +69,12 @@ func TestSecTokenSourcesDoNotPrintTheirSecrets(t *testing.T) {
 	slices.Sort(leaks)
 	require.Empty(t, leaks, "printed with its secret: %s", strings.Join(leaks, ", "))
 }
+
+// An empty StaticToken (a token setting left unset) prints as empty, so
+// that a logged configuration shows it missing; any other prints REDACTED.
+func TestSecEmptyStaticTokenPrintsEmpty(t *testing.T) {
+	require.Equal(t, "[] [REDACTED]", fmt.Sprintf("[%v] [%v]", ledger.StaticToken(""), ledger.StaticToken("t")))
+	js, err := json.Marshal(map[string]ledger.StaticToken{"unset": "", "set": "t"})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"unset":"","set":"REDACTED"}`, string(js))
+}
