@@ -86,17 +86,26 @@ type TokenInvalidator interface {
 
 // StaticToken is a TokenSource that always returns the same token. It
 // prints as REDACTED, with any fmt verb, in JSON and in slog's handlers,
-// alone or in a logged Config: string(s) is the token.
+// alone or in a logged Config (as empty when it is empty, so that a
+// missing token shows): string(s) is the token.
 type StaticToken string
 
 // Token returns the token.
 func (s StaticToken) Token(context.Context) (string, error) { return string(s), nil }
 
-// Format prints REDACTED, not the token.
-func (StaticToken) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, "REDACTED") }
+// Format prints REDACTED, not the token (nothing for an empty one).
+func (s StaticToken) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.printed()) }
 
-// MarshalText returns REDACTED, not the token (JSON, slog's handlers).
-func (StaticToken) MarshalText() ([]byte, error) { return []byte("REDACTED"), nil }
+// MarshalText returns REDACTED, not the token (JSON, slog's handlers;
+// empty for an empty one).
+func (s StaticToken) MarshalText() ([]byte, error) { return []byte(s.printed()), nil }
+
+func (s StaticToken) printed() string {
+	if s == "" {
+		return ""
+	}
+	return "REDACTED"
+}
 
 // TokenFunc adapts a function to TokenSource.
 type TokenFunc func(ctx context.Context) (string, error)
