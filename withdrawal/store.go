@@ -487,9 +487,13 @@ const createSavepoint = "txhistory_withdrawal_create"
 // other gets ErrHoldingReserved. Once Disable has returned, no Create
 // commits until the gate opens again. Create locks the holdings it checks
 // until tx ends, so ingestion cannot archive them meanwhile; a deadlock
-// with ingestion is possible when it archives the same holdings, and is
-// reported as a database error (SQLSTATE 40P01) that is safe to retry
-// (ingest.IsTransientDBError).
+// with ingestion is possible when it archives the same holdings (or with
+// a migration, when tx touched txhistory's tables before CreateTx), and is
+// reported as a database error (SQLSTATE 40P01, ingest.IsTransientDBError):
+// roll tx back and retry the whole transaction, not CreateTx alone (tx
+// still holds its locks). A migration waiting for tx makes every later
+// ingestion batch, Create and Automation submission wait behind it: keep
+// tx short.
 func (s *Store) CreateTx(ctx context.Context, tx *sqlx.Tx, r Request) (*Withdrawal, error) {
 	r = r.normalize()
 	if err := r.validate(s.cfg.IsWithdrawalID, s.cfg.Instruments); err != nil {
