@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"sync"
 
 	"github.com/cantonx/txhistory/ledger"
+	"google.golang.org/grpc/resolver"
 )
 
 // The environment variables the example binaries share: each names the
@@ -181,14 +183,28 @@ func (noRequests) RoundTrip(*http.Request) (*http.Response, error) {
 }
 
 // CheckTarget refuses a participant endpoint (the value of flag, -ledger
-// or -admin) that is not host:port with a port from 1 to 65535, which gRPC
-// would take for an unreachable participant and retry for ever. A gRPC
-// target URI (scheme://…) is left to gRPC.
+// or -admin) whose port is not from 1 to 65535, which gRPC would take for
+// an unreachable participant and retry for ever. A gRPC target URI of a
+// scheme gRPC resolves (dns:, unix:, unix-abstract:, passthrough:, with or
+// without "//") is left to gRPC, and so is a host without a port (gRPC
+// dials 443).
 func CheckTarget(flag, target string) error {
-	if target == "" || strings.Contains(target, "://") {
+	if target == "" {
+		return nil
+	}
+	if u, err := url.Parse(target); err == nil && resolver.Get(u.Scheme) != nil {
+		return nil
+	}
+	if net.ParseIP(target) != nil {
 		return nil
 	}
 	_, port, err := net.SplitHostPort(target)
+	if err != nil {
+		// Without a port, as gRPC's dns resolver reads it.
+		if _, _, err := net.SplitHostPort(target + ":443"); err == nil {
+			return nil
+		}
+	}
 	if n, perr := strconv.ParseUint(port, 10, 16); err != nil || perr != nil || n == 0 {
 		return fmt.Errorf("%s %q: want host:port, the port from 1 to 65535", flag, target)
 	}
