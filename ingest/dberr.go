@@ -27,9 +27,11 @@ import (
 // session may be holding what the statement waits for. A dropped database
 // is not one, nor a TLS handshake the server refused (the client
 // certificate the DSN names expired, revoked or of a CA it does not trust):
-// an authentication failure, as a refused password is. A statement
-// cancelled because the caller's context ended is reported as cancelled too
-// (57014): check the context first.
+// an authentication failure, as a refused password is; the alert "bad
+// certificate" is transient, though: PostgreSQL sends it for a certificate
+// not yet valid, renewed a moment ago by an issuer whose clock is ahead. A
+// statement cancelled because the caller's context ended is reported as
+// cancelled too (57014): check the context first.
 func IsTransientDBError(err error) bool {
 	if err == nil || tlsRefused(err) {
 		return false
@@ -102,8 +104,10 @@ func deploymentFault(err error) bool {
 // tlsAlerts are the TLS alerts (crypto/tls's wording) by which a server
 // refuses a handshake for what repeating it does not change: the client's
 // certificate or TLS settings (ledger's tlsRefusals, for the participant).
+// Not "bad certificate": OpenSSL sends it for a certificate not yet valid
+// too, one renewed a moment ago by an issuer whose clock is ahead of the
+// server's, which the server takes seconds later.
 var tlsAlerts = []string{
-	"tls: bad certificate",
 	"tls: certificate required",
 	"tls: unknown certificate", // "… authority" too
 	"tls: expired certificate",
