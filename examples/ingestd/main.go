@@ -107,6 +107,10 @@ func (c *config) explain(err error) error {
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) && oe.Op == "remote error" && !ingest.IsTransientDBError(err) { // a TLS alert of PostgreSQL's
+		if a := oe.Err.Error(); strings.Contains(a, "handshake failure") || strings.Contains(a, "protocol version") || strings.Contains(a, "insufficient security") {
+			// Not the certificate's validity: what the two sides take.
+			return fmt.Errorf("%w; PostgreSQL refused the TLS handshake: its TLS settings (ssl_min_protocol_version, ssl_ciphers, ssl_ecdh_curve) allow no version, cipher or key exchange ingestd takes, or it does not take the key of the client certificate the DSN names (sslcert and sslkey, in $%s or -dsn-file): make them agree and restart", err, conn.EnvDSN)
+		}
 		return fmt.Errorf("%w; PostgreSQL refused the TLS handshake: the client certificate the DSN names (its sslcert and sslkey, in $%s or -dsn-file) expired, was revoked or is not of a CA the server trusts: renew it and restart", err, conn.EnvDSN)
 	}
 	if errors.Is(err, ledger.ErrMessageRejected) && strings.Contains(err.Error(), "larger than the client takes") {
