@@ -130,8 +130,8 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 		fs.StringVar(p, name, env(envName, def), help+" ($"+envName+")")
 	}
 
-	str(&c.ledger, "ledger", conn.EnvLedger, "", "Ledger API host:port of the participant")
-	str(&c.admin, "admin", conn.EnvAdmin, "", "admin API host:port (only the restore runbook needs it)")
+	str(&c.ledger, "ledger", conn.EnvLedger, "", "Ledger API of the participant: host:port or a gRPC target (unix:/path, dns:///host:port)")
+	str(&c.admin, "admin", conn.EnvAdmin, "", "admin API: host:port or a gRPC target (only the restore runbook needs it)")
 	str(&c.party, "party", conn.EnvParty, "", "the treasury party id")
 	str(&c.schema, "schema", conn.EnvSchema, schema.DefaultName, "PostgreSQL schema of txhistory's tables")
 	synchronizers := ""

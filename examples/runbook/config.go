@@ -80,8 +80,8 @@ type connSettings struct {
 }
 
 func (c *connSettings) define(e *envFlags) {
-	e.str(&c.ledger, "ledger", conn.EnvLedger, "", "Ledger API host:port of the participant")
-	e.str(&c.admin, "admin", conn.EnvAdmin, "", "admin API host:port of the participant")
+	e.str(&c.ledger, "ledger", conn.EnvLedger, "", "Ledger API of the participant: host:port or a gRPC target (unix:/path, dns:///host:port)")
+	e.str(&c.admin, "admin", conn.EnvAdmin, "", "admin API of the participant: host:port or a gRPC target (unix:/path, dns:///host:port)")
 	e.boolean(&c.plaintext, "plaintext", "TXHISTORY_PLAINTEXT", "connect to the participant without TLS (loopback only!)")
 	e.str(&c.tlsCA, "tls-ca", "TXHISTORY_TLS_CA", "", "PEM file of the CA that signed the participant's certificates (default: system roots)")
 	e.str(&c.tlsCert, "tls-cert", "TXHISTORY_TLS_CERT", "", "PEM client certificate for mutual TLS")

@@ -30,8 +30,8 @@
 // Then start Tx History Ingestion again. Flags (environment variable in
 // parentheses):
 //
-//	-ledger           Ledger API host:port (required) ($TXHISTORY_LEDGER)
-//	-admin            admin API host:port (required, except with -packages-only) ($TXHISTORY_ADMIN)
+//	-ledger           Ledger API host:port or gRPC target (required) ($TXHISTORY_LEDGER)
+//	-admin            admin API host:port or gRPC target (required, except with -packages-only) ($TXHISTORY_ADMIN)
 //	-plaintext        connect without TLS, loopback only ($TXHISTORY_PLAINTEXT; default: TLS with the system roots)
 //	-tls-ca           PEM file of the CA that signed the participant's certificates ($TXHISTORY_TLS_CA)
 //	-tls-cert         PEM client certificate for mutual TLS, both APIs ($TXHISTORY_TLS_CERT)
