@@ -167,7 +167,9 @@ type RestoreReport struct {
 //     gate as they set it. If the opening fails (a database error, a
 //     schema not at this build's version: the database restored again
 //     from a backup older than this release's migrations, or migrated by
-//     a newer release), Run fails with the gate closed again.
+//     a newer release), Run fails with the gate closed again, unless
+//     someone else changed it since step 2 (opened it by hand, say): it
+//     is left as they set it.
 //
 // A lost request's synchronizer is not known: step 3 waits on the store's
 // clock and on the synchronizers the restored withdrawals in flight name
@@ -653,7 +655,15 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			// Perhaps over a database restored again, from a backup older
 			// than this release's migrations (the opening refuses its
 			// schema before it sees the gate gone back), whose gate is
-			// open: close it again.
+			// open: close it again. Not over a change of someone else's
+			// since step 2 (an operator who opened it by hand): leave it
+			// as they set it.
+			gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			g, gerr := s.Gate(gctx)
+			cancel()
+			if gerr == nil && g.ChangedAt.After(closedAt) {
+				return fail(StepEnable, err)
+			}
 			return failOpen(StepEnable, err)
 		}
 		if opened {
