@@ -128,7 +128,11 @@ type RestoreReport struct {
 //     the database in place, start ingestion again). The restored gate
 //     holds whatever it held at backup time, so the procedure closes it
 //     again at once, and raises tSafe to the largest trecTgt of the
-//     withdrawals the backup has in flight. A backup taken before this
+//     withdrawals the backup has in flight. Its requested withdrawals,
+//     which may have been handed to the Submitter after the backup, it
+//     records as attempted (Withdrawal.SubmitAttemptedAt): MarkFailed
+//     refuses them (ErrSubmitAttempted) until the ledger or their
+//     expiry ends them, by step 4. A backup taken before this
 //     release's migrations is read once it is migrated (schema.Migrate:
 //     ingestion started with migrations, or the migration job); the
 //     procedure waits for that, saying so.
@@ -452,6 +456,21 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 				return ctx.Err()
 			case <-time.After(p.PollInterval):
 			}
+		}
+		// A request the backup has requested may have been handed to the
+		// Submitter after the backup was taken, its attempt lost with the
+		// restore: record one (as migration 008 does), so that MarkFailed
+		// refuses it (ErrSubmitAttempted) until the ledger's outcome or its
+		// expiry, which step 3 waits for, ends it.
+		if err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+			if err := s.checkSchema(ctx, tx, "recording the restored requests as attempted"); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE `+s.withdrawals+` SET submit_attempted_at = now()
+				WHERE status = $1 AND submit_attempted_at IS NULL`, string(StatusRequested))
+			return err
+		}); err != nil {
+			return fmt.Errorf("withdrawal: recording the restored requests as attempted: %w", err)
 		}
 		// In flight in the restored database: still requested or submitted,
 		// or moved since step 1 (by ingestion, started again by Restore:

@@ -506,7 +506,7 @@ var grantsDocumented = map[string][]string{
 		"token_holding SELECT",
 		"token_instruction SELECT",
 		"txhistory_migration SELECT",
-		"withdrawal SELECT",
+		"withdrawal SELECT", "withdrawal UPDATE(submit_attempted_at)",
 		"withdrawal_gate SELECT", "withdrawal_gate UPDATE",
 		"withdrawal_gate_log INSERT", "withdrawal_gate_log SELECT",
 		"withdrawal_reservation SELECT",

@@ -164,7 +164,8 @@ type Withdrawal struct {
 	// SubmitAttemptedAt is when the Automation first handed the withdrawal
 	// to the Submitter (committed before Submit runs): a requested
 	// withdrawal with it set may have a transfer on the ledger, and
-	// MarkFailed refuses it (ErrSubmitAttempted).
+	// MarkFailed refuses it (ErrSubmitAttempted). RestoreProcedure sets it
+	// on the requested withdrawals a backup restores.
 	SubmitAttemptedAt *time.Time `json:"submit_attempted_at,omitempty"`
 }
 
