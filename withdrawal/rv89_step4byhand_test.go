@@ -1,10 +1,7 @@
 package withdrawal_test
 
 import (
-	"context"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/cantonx/txhistory/schema"
 	"github.com/cantonx/txhistory/withdrawal"
@@ -20,33 +17,11 @@ import (
 // version.
 func TestRestoreProcedureStep4FailureLeavesAGateOpenedByHand(t *testing.T) {
 	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
-	cids := e.mint("10")
-	e.create(e.request("wd-1", "5", cids[0]))
-	ledgerNow := e.world.Now()
-
-	opened := false
-	p := withdrawal.RestoreProcedure{
-		Store:        e.store,
-		TTL:          ttl,
-		Now:          func() time.Time { return ledgerNow },
-		PollInterval: time.Millisecond,
-		Logger:       quietLog,
-		Restore:      func(ctx context.Context) error { return nil },
-		Progress: func(pr withdrawal.RestoreProgress) {
-			if pr.Step == withdrawal.StepWait && !pr.Done && pr.Waited > 0 {
-				e.tick(e.times[e.world.SynchronizerID].Add(ttl / 2)) // ingestion moves on
-			}
-			if pr.Step == withdrawal.StepWait && pr.Done && !opened && strings.HasPrefix(pr.Message, "ingested record time") {
-				opened = true
-				require.NoError(t, e.store.Enable(e.ctx, "opened by hand by the operator"))
-				_, err := e.db.ExecContext(e.ctx, `INSERT INTO txhistory.txhistory_migration (version, name) VALUES ($1, 'from_a_newer_release')`, schema.Latest()+1)
-				require.NoError(t, err)
-			}
-		},
-	}
-	ctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
-	defer cancel()
-	_, err := p.Run(ctx)
+	opened, err := restoreWithStep3End(e, func() {
+		require.NoError(t, e.store.Enable(e.ctx, "opened by hand by the operator"))
+		_, err := e.db.ExecContext(e.ctx, `INSERT INTO txhistory.txhistory_migration (version, name) VALUES ($1, 'from_a_newer_release')`, schema.Latest()+1)
+		require.NoError(t, err)
+	})
 	require.True(t, opened, "the test never opened the gate by hand")
 	require.ErrorIs(t, err, schema.ErrUnknownVersion)
 	g, gerr := e.store.Gate(e.ctx)
