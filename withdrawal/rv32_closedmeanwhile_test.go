@@ -2,6 +2,7 @@ package withdrawal_test
 
 import (
 	"context"
+	"database/sql"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +19,15 @@ import (
 // Submitter, whose transfer would pay the user a second time.
 func TestAutomationDoesNotSubmitAWithdrawalClosedBeforeItsAttempt(t *testing.T) {
 	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	cancelWhileTheRoundWaits(t, e)
+}
+
+// cancelWhileTheRoundWaits has support cancel a requested withdrawal of e
+// in a transaction that commits only once the Automation's round waits for
+// its row lock to record its attempt, and checks that the round leaves the
+// cancelled, refunded withdrawal alone.
+func cancelWhileTheRoundWaits(t *testing.T, e *env) {
+	t.Helper()
 	cids := e.mint("80")
 	w := e.create(e.request("wd-1", "60", cids...))
 	e.tick(e.world.Now())
@@ -31,7 +41,7 @@ func TestAutomationDoesNotSubmitAWithdrawalClosedBeforeItsAttempt(t *testing.T) 
 	require.NoError(t, err)
 
 	// Support cancels it in a transaction that has not committed yet.
-	cancelTx, err := e.db.BeginTxx(e.ctx, nil)
+	cancelTx, err := e.db.BeginTxx(e.ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	require.NoError(t, err)
 	defer func() { _ = cancelTx.Rollback() }()
 	_, err = e.store.MarkFailedTx(e.ctx, cancelTx, w.ID, "cancelled by support")
@@ -57,7 +67,7 @@ func TestAutomationDoesNotSubmitAWithdrawalClosedBeforeItsAttempt(t *testing.T) 
 	require.NoError(t, cancelTx.Commit())
 
 	res := <-done
-	require.NoError(t, res.err)
+	require.NoError(t, res.err, "the round failed on the cancellation it should have seen and skipped")
 	got := e.get(w.ID)
 	require.Equal(t, withdrawal.StatusFailed, got.Status)
 	require.Equal(t, map[string]string{"wd-1": "61"}, refunds(t, e.db))
