@@ -19,24 +19,35 @@ import (
 // URL: the error must name -oauth-token-url, not send the operator to
 // rotate a client secret the provider never saw.
 func TestTokenURLWrongPathSaysWhatToFix(t *testing.T) {
-	p, err := ledgertest.New(ledgertest.WithToken("none-yet"))
+	msg := stoppedWithOAuth(t, "none-yet", func(w http.ResponseWriter, r *http.Request) {
+		http.NotFound(w, r) // the provider serves its token endpoint elsewhere
+	}, "/oauth/tokn")
+	require.Contains(t, msg, "HTTP 404")
+	require.Contains(t, msg, "-oauth-token-url", "the error does not name the token URL's setting")
+	require.NotContains(t, msg, "refused client", "the error blames the client's credentials for a token URL the provider does not serve")
+}
+
+// stoppedWithOAuth runs ingestd against a fake participant that takes
+// participantToken, with an OAuth2 client (id "ingester", a client secret
+// holding "S3CRET") whose token endpoint idp serves at path, and returns
+// the error ingestd stopped with (exit 1). Nothing it logs may hold the
+// client secret.
+func stoppedWithOAuth(t *testing.T, participantToken string, idp http.HandlerFunc, path string) string {
+	t.Helper()
+	p, err := ledgertest.New(ledgertest.WithToken(participantToken))
 	require.NoError(t, err)
 	t.Cleanup(p.Close)
 	_, err = p.Append(demoTxs(demoParty, 0, 5)...)
 	require.NoError(t, err)
-	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.NotFound(w, r) // the provider serves its token endpoint elsewhere
-	}))
-	t.Cleanup(idp.Close)
+	srv := httptest.NewServer(idp)
+	t.Cleanup(srv.Close)
 	env := map[string]string{conn.EnvLedger: p.Addr(), conn.EnvParty: demoParty, conn.EnvDSN: pgtest.NewDSN(t),
 		"TXHISTORY_PLAINTEXT": "true", conn.EnvClientSecret: "client-S3CRET"}
 	logs := &syncbuf.Buffer{}
-	code, _ := runDaemon([]string{"-metrics-addr", "127.0.0.1:0", "-oauth-token-url", idp.URL + "/oauth/tokn", "-oauth-client-id", "ingester"},
+	code, _ := runDaemon([]string{"-metrics-addr", "127.0.0.1:0", "-oauth-token-url", srv.URL + path, "-oauth-client-id", "ingester"},
 		env, logs, make(chan os.Signal, 1))
 	c, msg := stoppedBy(t, code, logs)
 	require.Equal(t, 1, c, logs.String())
-	require.Contains(t, msg, "HTTP 404")
-	require.Contains(t, msg, "-oauth-token-url", "the error does not name the token URL's setting")
-	require.NotContains(t, msg, "refused client", "the error blames the client's credentials for a token URL the provider does not serve")
 	require.NotContains(t, logs.String(), "S3CRET")
+	return msg
 }
