@@ -17,7 +17,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/keepalive"
@@ -232,7 +231,7 @@ func dial(ep Endpoint, cfg Config, what string) (*grpc.ClientConn, error) {
 	var opts []grpc.DialOption
 	switch {
 	case ep.TLS != nil:
-		opts = append(opts, grpc.WithTransportCredentials(credentials.NewTLS(ep.TLS)))
+		opts = append(opts, grpc.WithTransportCredentials(tlsCredentials(ep.TLS)))
 	case ep.Insecure:
 		opts = append(opts, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	default:

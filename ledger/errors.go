@@ -62,7 +62,11 @@ var (
 	// refused the client's certificate or asked for one it did not get, or
 	// the endpoint does not speak TLS. Like an authentication failure, it
 	// is not retryable. A handshake cut short (a reset connection, an EOF)
-	// is not ErrTLS: it stays retryable as any unavailability.
+	// is not ErrTLS: it stays retryable as any unavailability. Under TLS 1.3
+	// a participant refuses a missing client certificate after the client's
+	// side of the handshake, so the client may see that as a broken pipe
+	// rather than the alert; if the participant asked for a certificate and
+	// the endpoint has none, the error says so.
 	ErrTLS = errors.New("ledger: TLS handshake refused")
 	// ErrMessageRejected: the client could not take a message the
 	// participant sent: larger than Config.MaxRecvMsgSize, or not a

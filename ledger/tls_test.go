@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"testing"
 	"time"
 
@@ -163,10 +164,11 @@ func TestPlaintextRefusedWithoutInsecure(t *testing.T) {
 // Mutual TLS: the participant accepts only clients presenting a
 // certificate of its CA, on the Ledger API and on the admin API.
 //
-// The refusals are not checked for ErrTLS: under TLS 1.3 the participant
-// judges the client's certificate after the client has finished its side of
-// the handshake, so the client sees either the participant's alert (ErrTLS)
-// or, if it wrote first, a broken pipe (a retryable network fault).
+// The refusals are not all ErrTLS: under TLS 1.3 the participant judges the
+// client's certificate after the client has finished its side of the
+// handshake, so the client sees either the participant's alert (ErrTLS) or,
+// if it wrote first, a broken pipe (a retryable network fault). Without a
+// certificate, that fault says the participant asked for one.
 func TestMutualTLS(t *testing.T) {
 	certs, err := ledgertest.NewCerts("ingester")
 	require.NoError(t, err)
@@ -182,6 +184,11 @@ func TestMutualTLS(t *testing.T) {
 	require.Error(t, aerr)
 	require.NotErrorIs(t, lerr, context.DeadlineExceeded)
 	t.Logf("without a client certificate: %v", lerr)
+	for _, err := range []error{lerr, aerr} {
+		if !errors.Is(err, ledger.ErrTLS) {
+			require.ErrorContains(t, err, "asked for a client certificate during the TLS handshake and this endpoint presents none")
+		}
+	}
 
 	// A client certificate from another CA is rejected too.
 	other, err := ledgertest.NewCerts("intruder")

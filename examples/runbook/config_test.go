@@ -22,7 +22,9 @@ import (
 // a client certificate of its own (-admin-tls-cert). The settings work as
 // flags and as TXHISTORY_* variables, the flag winning; without the CA, or
 // verifying another server name, or without the admin certificate, the
-// handshake is refused.
+// handshake is refused. Without the Ledger API's certificate (TLS 1.3) the
+// refusal is the participant's alert or, when the client wrote first, a
+// closed connection that ledger notes was asked for a certificate.
 func TestRunbookMutualTLS(t *testing.T) {
 	certs, err := ledgertest.NewCerts("runbook")
 	require.NoError(t, err)
@@ -60,7 +62,7 @@ func TestRunbookMutualTLS(t *testing.T) {
 		args []string
 		env  map[string]string
 		code int
-		want string // in stdout with 0, else in stderr
+		want string // in stdout with 0, else matched in stderr (a regexp)
 	}{
 		{"flags", cat(base, tlsFlags, adminFlags), nil, 0, dryRun},
 		{"environment", base, tlsEnv, 0, dryRun},
@@ -68,7 +70,7 @@ func TestRunbookMutualTLS(t *testing.T) {
 		{"no CA", cat(base, tlsFlags[2:], adminFlags), nil, 1, "certificate signed by unknown authority"},
 		{"other server name", cat(base, tlsFlags[:6], []string{"-tls-server-name", "elsewhere.example"}, adminFlags), nil, 1, "elsewhere.example"},
 		{"no admin certificate", cat(base, tlsFlags), nil, 1, "TLS handshake refused"},
-		{"no Ledger API certificate", cat(base, []string{"-tls-ca", files.CA, "-tls-server-name", "localhost"}, adminFlags), nil, 1, "certificate required"},
+		{"no Ledger API certificate", cat(base, []string{"-tls-ca", files.CA, "-tls-server-name", "localhost"}, adminFlags), nil, 1, "certificate required|asked for a client certificate"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			env := maps.Clone(c.env)
@@ -82,7 +84,7 @@ func TestRunbookMutualTLS(t *testing.T) {
 				require.Contains(t, out.String(), c.want)
 			} else {
 				t.Log(errOut.String())
-				require.Contains(t, errOut.String(), c.want)
+				require.Regexp(t, c.want, errOut.String())
 			}
 		})
 	}

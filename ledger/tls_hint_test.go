@@ -1,0 +1,77 @@
+package ledger_test
+
+import (
+	"crypto/tls"
+	"io"
+	"testing"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/stretchr/testify/require"
+)
+
+// closingTLSServer accepts TLS 1.3 connections with clientAuth, completes
+// the handshake, writes first (nothing if empty) and closes: what a client
+// sees of a participant that requires a client certificate when its write
+// beats the participant's alert.
+func closingTLSServer(t *testing.T, certs *ledgertest.Certs, clientAuth tls.ClientAuthType, first []byte) string {
+	t.Helper()
+	cfg := certs.ServerConfig(false)
+	cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS13, tls.VersionTLS13
+	cfg.ClientAuth = clientAuth
+	cfg.NextProtos = []string{"h2"}
+	lis, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { lis.Close() })
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			if c.(*tls.Conn).Handshake() == nil && len(first) > 0 {
+				// Spoken: the client fails on what it reads, and
+				// closes.
+				c.Write(first)
+				go func() { io.Copy(io.Discard, c); c.Close() }()
+				continue
+			}
+			c.Close()
+		}
+	}()
+	return lis.Addr().String()
+}
+
+// Under TLS 1.3 a participant that wants a client certificate the client
+// does not have may be heard of only as a closed connection. The error then
+// says the participant asked for a certificate and none was presented; it
+// does not when the participant asked for none, when the client presented
+// one, or once the participant has sent something.
+func TestClosedAfterCertificateRequestNamesTheMissingCertificate(t *testing.T) {
+	certs, err := ledgertest.NewCerts("hint")
+	require.NoError(t, err)
+	ledgerEnd := func(addr string, cfg *tls.Config) error {
+		c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: addr, TLS: cfg}})
+		require.NoError(t, err)
+		defer c.Close()
+		_, err = c.LedgerEnd(ctxT(t))
+		require.Error(t, err)
+		t.Log(err)
+		return err
+	}
+	const hint = "asked for a client certificate during the TLS handshake and this endpoint presents none"
+
+	err = ledgerEnd(closingTLSServer(t, certs, tls.RequestClientCert, nil), certs.ClientConfig(false))
+	require.ErrorContains(t, err, hint)
+	require.True(t, ledger.IsRetryable(err), "still retried: the participant may not require the certificate")
+	require.NotErrorIs(t, err, ledger.ErrTLS)
+
+	err = ledgerEnd(closingTLSServer(t, certs, tls.NoClientCert, nil), certs.ClientConfig(false))
+	require.NotContains(t, err.Error(), hint, "not asked")
+
+	err = ledgerEnd(closingTLSServer(t, certs, tls.RequestClientCert, nil), certs.ClientConfig(true))
+	require.NotContains(t, err.Error(), hint, "a certificate was presented")
+
+	err = ledgerEnd(closingTLSServer(t, certs, tls.RequestClientCert, []byte("not http/2 at all, but heard")), certs.ClientConfig(false))
+	require.NotContains(t, err.Error(), hint, "the participant had spoken")
+}
