@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"testing"
 
@@ -10,15 +11,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// closingTLSServer accepts TLS 1.3 connections with clientAuth, completes
-// the handshake, writes first (nothing if empty) and closes: what a client
-// sees of a participant that requires a client certificate when its write
-// beats the participant's alert.
-func closingTLSServer(t *testing.T, certs *ledgertest.Certs, clientAuth tls.ClientAuthType, first []byte) string {
+// closingTLSServer accepts TLS 1.3 connections with clientAuth, naming
+// clientCAs (none if nil) as the authorities it accepts, completes the
+// handshake, writes first (nothing if empty) and closes: what a client sees
+// of a participant that requires a client certificate when its write beats
+// the participant's alert.
+func closingTLSServer(t *testing.T, certs *ledgertest.Certs, clientAuth tls.ClientAuthType, clientCAs *x509.CertPool, first []byte) string {
 	t.Helper()
 	cfg := certs.ServerConfig(false)
 	cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS13, tls.VersionTLS13
 	cfg.ClientAuth = clientAuth
+	cfg.ClientCAs = clientCAs
 	cfg.NextProtos = []string{"h2"}
 	lis, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
 	require.NoError(t, err)
@@ -61,17 +64,53 @@ func TestClosedAfterCertificateRequestNamesTheMissingCertificate(t *testing.T) {
 	}
 	const hint = "asked for a client certificate during the TLS handshake and this endpoint presents none"
 
-	err = ledgerEnd(closingTLSServer(t, certs, tls.RequestClientCert, nil), certs.ClientConfig(false))
+	err = ledgerEnd(closingTLSServer(t, certs, tls.RequestClientCert, nil, nil), certs.ClientConfig(false))
 	require.ErrorContains(t, err, hint)
 	require.True(t, ledger.IsRetryable(err), "still retried: the participant may not require the certificate")
 	require.NotErrorIs(t, err, ledger.ErrTLS)
 
-	err = ledgerEnd(closingTLSServer(t, certs, tls.NoClientCert, nil), certs.ClientConfig(false))
+	err = ledgerEnd(closingTLSServer(t, certs, tls.NoClientCert, nil, nil), certs.ClientConfig(false))
 	require.NotContains(t, err.Error(), hint, "not asked")
 
-	err = ledgerEnd(closingTLSServer(t, certs, tls.RequestClientCert, nil), certs.ClientConfig(true))
+	err = ledgerEnd(closingTLSServer(t, certs, tls.RequestClientCert, nil, nil), certs.ClientConfig(true))
 	require.NotContains(t, err.Error(), hint, "a certificate was presented")
 
-	err = ledgerEnd(closingTLSServer(t, certs, tls.RequestClientCert, []byte("not http/2 at all, but heard")), certs.ClientConfig(false))
+	err = ledgerEnd(closingTLSServer(t, certs, tls.RequestClientCert, nil, []byte("not http/2 at all, but heard")), certs.ClientConfig(false))
 	require.NotContains(t, err.Error(), hint, "the participant had spoken")
+}
+
+// The endpoint may have a certificate and still present none: crypto/tls
+// presents only one issued by an authority the participant names, and a
+// GetClientCertificate may return an empty one. The closed connection then
+// says so too.
+func TestClosedAfterCertificateRequestNamesACertificateNotPresented(t *testing.T) {
+	certs, err := ledgertest.NewCerts("hint")
+	require.NoError(t, err)
+	ledgerEnd := func(addr string, cfg *tls.Config) error {
+		c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: addr, TLS: cfg}})
+		require.NoError(t, err)
+		defer c.Close()
+		_, err = c.LedgerEnd(ctxT(t))
+		require.Error(t, err)
+		t.Log(err)
+		return err
+	}
+	const hint = "asked for a client certificate during the TLS handshake and this endpoint presents none"
+
+	// The participant names an authority other than the client
+	// certificate's issuer.
+	otherCA := x509.NewCertPool()
+	otherCA.AddCert(certs.Server.Leaf)
+	err = ledgerEnd(closingTLSServer(t, certs, tls.RequestClientCert, otherCA, nil), certs.ClientConfig(true))
+	require.ErrorContains(t, err, hint)
+	require.True(t, ledger.IsRetryable(err))
+
+	empty := certs.ClientConfig(false)
+	empty.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &tls.Certificate{}, nil }
+	err = ledgerEnd(closingTLSServer(t, certs, tls.RequestClientCert, nil, nil), empty)
+	require.ErrorContains(t, err, hint)
+
+	// The participant names the client certificate's issuer: presented.
+	err = ledgerEnd(closingTLSServer(t, certs, tls.RequestClientCert, certs.CAPool, nil), certs.ClientConfig(true))
+	require.NotContains(t, err.Error(), hint, "a certificate was presented")
 }
