@@ -66,7 +66,7 @@ var (
 	// a participant refuses a missing client certificate after the client's
 	// side of the handshake, so the client may see that as a broken pipe
 	// rather than the alert; if the participant asked for a certificate and
-	// the endpoint has none, the error says so.
+	// the endpoint presented none, the error says so.
 	ErrTLS = errors.New("ledger: TLS handshake refused")
 	// ErrMessageRejected: the client could not take a message the
 	// participant sent: larger than Config.MaxRecvMsgSize, or not a

@@ -12,27 +12,25 @@ import (
 
 // noClientCertHint is added to a connection's read or write error when the
 // participant asked for a client certificate during a TLS 1.3 handshake,
-// the endpoint had none to present, and the connection then failed before
-// the participant sent anything. Under TLS 1.3 the participant judges the
+// the endpoint presented none, and the connection then failed before the
+// participant sent anything. Under TLS 1.3 the participant judges the
 // client's certificate after the client has finished its side of the
 // handshake: a participant that requires one sends its alert ("certificate
 // required", ErrTLS) and closes, and a client that writes before it reads
 // the alert sees only a broken pipe or a reset, which says nothing of the
 // cause.
-const noClientCertHint = "the participant asked for a client certificate during the TLS handshake and this endpoint presents none; if the participant requires one (mutual TLS), set the Endpoint's TLS Certificates or GetClientCertificate"
+const noClientCertHint = "the participant asked for a client certificate during the TLS handshake and this endpoint presents none; if the participant requires one (mutual TLS), set the Endpoint's TLS Certificates or GetClientCertificate (crypto/tls presents a certificate only if it is issued by an authority the participant names)"
 
-// tlsCredentials returns gRPC's TLS transport credentials for cfg. If cfg
-// has no client certificate, a connection whose TLS 1.3 handshake was asked
-// for one notes that in its errors until the participant's first bytes
-// arrive (noClientCertHint). The error stays what it was otherwise: a
-// participant may ask for a certificate without requiring one, so a broken
-// connection is still retried as any unavailability.
+// tlsCredentials returns gRPC's TLS transport credentials for cfg. A
+// connection whose TLS 1.3 handshake was asked for a client certificate and
+// presented none (cfg has none, none issued by an authority the participant
+// names, or GetClientCertificate returned an empty one) notes that in its
+// errors until the participant's first bytes arrive (noClientCertHint). The
+// error stays what it was otherwise: a participant may ask for a
+// certificate without requiring one, so a broken connection is still
+// retried as any unavailability.
 func tlsCredentials(cfg *tls.Config) credentials.TransportCredentials {
-	creds := credentials.NewTLS(cfg)
-	if len(cfg.Certificates) > 0 || cfg.GetClientCertificate != nil {
-		return creds
-	}
-	return &askedCertCreds{TransportCredentials: creds, cfg: cfg}
+	return &askedCertCreds{TransportCredentials: credentials.NewTLS(cfg), cfg: cfg}
 }
 
 type askedCertCreds struct {
@@ -45,9 +43,12 @@ func (c *askedCertCreds) ClientHandshake(ctx context.Context, authority string, 
 	// learns of its own certificate request.
 	var asked atomic.Bool
 	cfg := c.cfg.Clone()
-	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-		asked.Store(true)
-		return &tls.Certificate{}, nil // none, as crypto/tls sends without the hook
+	cfg.GetClientCertificate = func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		cert, err := clientCertificate(c.cfg, cri)
+		if err == nil && cert != nil && len(cert.Certificate) == 0 {
+			asked.Store(true)
+		}
+		return cert, err
 	}
 	conn, info, err := credentials.NewTLS(cfg).ClientHandshake(ctx, authority, raw)
 	if err != nil || !asked.Load() {
@@ -57,6 +58,21 @@ func (c *askedCertCreds) ClientHandshake(ctx context.Context, authority string, 
 		return conn, info, err // before 1.3 a refusal fails the handshake itself
 	}
 	return &askedCertConn{Conn: conn}, info, nil
+}
+
+// clientCertificate is the certificate crypto/tls presents for cfg when the
+// participant asks with cri: GetClientCertificate's if set, else the first
+// of Certificates the participant accepts, else none (an empty one).
+func clientCertificate(cfg *tls.Config, cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+	if cfg.GetClientCertificate != nil {
+		return cfg.GetClientCertificate(cri)
+	}
+	for _, chain := range cfg.Certificates {
+		if cri.SupportsCertificate(&chain) == nil {
+			return &chain, nil
+		}
+	}
+	return &tls.Certificate{}, nil
 }
 
 func (c *askedCertCreds) Clone() credentials.TransportCredentials {
