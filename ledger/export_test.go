@@ -1,9 +1,16 @@
 package ledger
 
 import (
+	"crypto/tls"
 	"time"
 	"unsafe"
+
+	"google.golang.org/grpc/credentials"
 )
+
+// TLSCredentials returns the transport credentials Dial uses for an
+// endpoint's TLS configuration.
+func TLSCredentials(cfg *tls.Config) credentials.TransportCredentials { return tlsCredentials(cfg) }
 
 // WireDecoder is the stream's decoder (wire.go), for tests.
 type WireDecoder struct{ d *wireDecoder }

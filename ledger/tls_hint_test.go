@@ -4,11 +4,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"net"
+	"syscall"
 	"testing"
 
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc/credentials"
 )
 
 // closingTLSServer accepts TLS 1.3 connections with clientAuth, naming
@@ -113,4 +116,30 @@ func TestClosedAfterCertificateRequestNamesACertificateNotPresented(t *testing.T
 	// The participant names the client certificate's issuer: presented.
 	err = ledgerEnd(closingTLSServer(t, certs, tls.RequestClientCert, certs.CAPool, nil), certs.ClientConfig(true))
 	require.NotContains(t, err.Error(), hint, "a certificate was presented")
+}
+
+// A connection that notes the certificate request is still what gRPC's TLS
+// credentials return: h2 negotiated, TLSInfo with privacy and integrity
+// (bearer tokens require it), and its socket reachable (syscall.Conn) for
+// channelz's socket options.
+func TestAskedCertificateConnectionKeepsWhatGRPCUses(t *testing.T) {
+	certs, err := ledgertest.NewCerts("hint")
+	require.NoError(t, err)
+	addr := closingTLSServer(t, certs, tls.RequestClientCert, nil, []byte("kept open"))
+	raw, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	conn, info, err := ledger.TLSCredentials(certs.ClientConfig(false)).ClientHandshake(ctxT(t), addr, raw)
+	require.NoError(t, err)
+	defer conn.Close()
+
+	ti, ok := info.(credentials.TLSInfo)
+	require.True(t, ok, "%T", info)
+	require.Equal(t, credentials.PrivacyAndIntegrity, ti.SecurityLevel)
+	require.Equal(t, "h2", ti.State.NegotiatedProtocol)
+	require.Equal(t, uint16(tls.VersionTLS13), ti.State.Version)
+
+	sc, ok := conn.(syscall.Conn)
+	require.True(t, ok, "%T does not give its socket", conn)
+	_, err = sc.SyscallConn()
+	require.NoError(t, err)
 }
