@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"sync/atomic"
+	"syscall"
 
 	"google.golang.org/grpc/credentials"
 )
@@ -97,6 +98,16 @@ func (c *askedCertConn) Read(p []byte) (int, error) {
 func (c *askedCertConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
 	return n, c.hint(err)
+}
+
+// SyscallConn gives the connection's socket, as the connection gRPC's TLS
+// credentials return does (channelz reads its socket options).
+func (c *askedCertConn) SyscallConn() (syscall.RawConn, error) {
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	return sc.SyscallConn()
 }
 
 func (c *askedCertConn) hint(err error) error {
