@@ -7,10 +7,12 @@ import (
 	"net"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
 
@@ -142,4 +144,40 @@ func TestAskedCertificateConnectionKeepsWhatGRPCUses(t *testing.T) {
 	require.True(t, ok, "%T does not give its socket", conn)
 	_, err = sc.SyscallConn()
 	require.NoError(t, err)
+}
+
+// A participant that asked for a certificate and then stays silent was not
+// refused by it: the client gives up and closes the connection itself, and
+// its error (a closed connection, a timeout) does not blame the missing
+// certificate. A participant refusing the certificate closes the connection
+// from its side.
+func TestClientsOwnCloseDoesNotNameTheMissingCertificate(t *testing.T) {
+	certs, err := ledgertest.NewCerts("hint")
+	require.NoError(t, err)
+	cfg := certs.ServerConfig(false)
+	cfg.ClientAuth = tls.RequestClientCert
+	cfg.NextProtos = []string{"h2"}
+	lis, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { lis.Close() })
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			go c.(*tls.Conn).Handshake() // and nothing more
+		}
+	}()
+
+	c, err := ledger.Dial(ledger.Config{
+		LedgerAPI:   ledger.Endpoint{Target: lis.Addr().String(), TLS: certs.ClientConfig(false)},
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{MinConnectTimeout: 300 * time.Millisecond})},
+	})
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.LedgerEnd(ctxT(t))
+	require.Error(t, err)
+	t.Log(err)
+	require.NotContains(t, err.Error(), "asked for a client certificate", "the client closed the connection, not the participant")
 }
