@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"os"
 	"sync/atomic"
 	"syscall"
 
@@ -112,6 +113,12 @@ func (c *askedCertConn) SyscallConn() (syscall.RawConn, error) {
 
 func (c *askedCertConn) hint(err error) error {
 	if err == nil || c.heard.Load() {
+		return err
+	}
+	// A refusal is the participant's: it closes the connection (EOF, a
+	// broken pipe, a reset). The client's own close or deadline (a silent
+	// participant, the connect timeout) is not one.
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return err
 	}
 	var a askedCertError
