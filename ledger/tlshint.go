@@ -31,7 +31,11 @@ const noClientCertHint = "the participant asked for a client certificate during 
 // error stays what it was otherwise: a participant may ask for a
 // certificate without requiring one, so a broken connection is still
 // retried as any unavailability.
+//
+// cfg is copied here, as credentials.NewTLS copies it: changing it after
+// Dial changes nothing.
 func tlsCredentials(cfg *tls.Config) credentials.TransportCredentials {
+	cfg = cfg.Clone()
 	return &askedCertCreds{TransportCredentials: credentials.NewTLS(cfg), cfg: cfg}
 }
 
