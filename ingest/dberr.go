@@ -29,7 +29,10 @@ import (
 // certificate the DSN names expired, revoked or of a CA it does not trust):
 // an authentication failure, as a refused password is; the alert "bad
 // certificate" is transient, though: PostgreSQL sends it for a certificate
-// not yet valid, renewed a moment ago by an issuer whose clock is ahead. A
+// not yet valid, renewed a moment ago by an issuer whose clock is ahead.
+// Under TLS 1.3 the server refuses a client certificate after the client's
+// side of the handshake, and the client may see a reset connection rather
+// than the alert: transient, until an attempt reads the alert. A
 // statement cancelled because the caller's context ended is reported as
 // cancelled too (57014): check the context first.
 func IsTransientDBError(err error) bool {

@@ -17,6 +17,15 @@ import (
 // certificates are verified against caPEM (ssl_ca_file). Connections
 // without TLS are still accepted. It returns once the server has reloaded
 // its configuration with TLS on.
+//
+// The server speaks TLS 1.2 at most (ssl_max_protocol_version), so that a
+// test of a refused client certificate sees the refusal every time: under
+// TLS 1.3 PostgreSQL judges the client's certificate after the client has
+// finished its side of the handshake, and the client sees the server's
+// alert or, if it was writing, a reset connection (which
+// ingest.IsTransientDBError takes for a network fault). Under TLS 1.2 the
+// refusal fails the handshake itself. Set ssl_max_protocol_version again
+// (ALTER SYSTEM, pg_reload_conf) for a test of TLS 1.3.
 func EnableTLS(tb testing.TB, srv *Server, certPEM, keyPEM, caPEM []byte) {
 	tb.Helper()
 	var st syscall.Stat_t
@@ -44,6 +53,7 @@ func EnableTLS(tb testing.TB, srv *Server, certPEM, keyPEM, caPEM []byte) {
 		`ALTER SYSTEM SET ssl_cert_file = 'server.crt'`,
 		`ALTER SYSTEM SET ssl_key_file = 'server.key'`,
 		`ALTER SYSTEM SET ssl_ca_file = 'root.crt'`,
+		`ALTER SYSTEM SET ssl_max_protocol_version = 'TLSv1.2'`,
 		`ALTER SYSTEM SET ssl = on`,
 		`SELECT pg_reload_conf()`,
 	} {
