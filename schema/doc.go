@@ -15,6 +15,11 @@
 //		return err
 //	}
 //
+// txhistory needs the lib/pq driver ("postgres", which every txhistory
+// package imports): it sends several statements in one query and writes
+// with lib/pq's COPY. Another driver, such as pgx's, migrates but fails
+// ingestion's first batch (README.md, "Embedding").
+//
 // MigrateTx does the same inside a transaction the caller owns, so a
 // deployment can migrate txhistory together with its own tables and commit
 // once.
