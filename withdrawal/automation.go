@@ -28,6 +28,16 @@ var ErrNoPreapproval = errors.New("withdrawal: the receiver has no transfer pre-
 // Submitter is the exchange's Withdrawal Automation step that puts a
 // withdrawal's transfer on the ledger.
 //
+// txhistory submits no commands: package ledger only reads (its generated
+// code has the update and state services, not the command services), so
+// Submit uses the exchange's own Ledger API client, on a connection of its
+// own (a second Go build of the Ledger API's .proto files in the same
+// program: see "Generated code" in package ledger). ledgertest's fake
+// participant takes no commands either: a test's Submitter appends the
+// transfer it would submit, TokenWorld.Transfer (or Offer) of a
+// TransferSpec with Sender the treasury, Receiver, Amount and Reason w's,
+// and InputHoldings w.ReservedHoldings.
+//
 // Submit submits TransferFactory_Transfer for w, and must, so that a
 // withdrawal is never paid out twice nor matched to the wrong request:
 //   - spend exactly w.ReservedHoldings (inputHoldingCids): a second
