@@ -71,6 +71,8 @@ type Config struct {
 	// ErrInterfacesMissing).
 	Interfaces []ledger.Identifier
 	// Schema holding the txhistory tables. Default schema.DefaultName.
+	// The handlers write it too: give tokenstd.Config and withdrawal.Config
+	// the same Schema.
 	Schema string
 	// Handler writes each batch's effects. Nil: only dedup rows and the
 	// checkpoint are written. One holding a nil pointer or func (a nil

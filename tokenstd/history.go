@@ -215,6 +215,10 @@ func NewHistory(cfg Config) (*History, error) {
 	}, nil
 }
 
+// Schema returns the PostgreSQL schema the handler writes (Config.Schema,
+// or its default).
+func (h *History) Schema() string { return h.cfg.Schema }
+
 // Classifier returns the classifier the handler uses (a copy: its
 // Instruments are not the handler's).
 func (h *History) Classifier() Classifier {

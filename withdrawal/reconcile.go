@@ -114,7 +114,7 @@ type ReconcilerConfig struct {
 	// under either poison policy). Without it, the entries are read from
 	// the table. A nil
 	// *tokenstd.History (of a NewHistory whose error was ignored) is
-	// refused.
+	// refused, and so is one writing another schema than the store's.
 	History WrittenEntries
 	// Logger defaults to the store's.
 	Logger *slog.Logger
@@ -205,6 +205,12 @@ func NewReconciler(s *Store, cfg ReconcilerConfig) (*Reconciler, error) {
 	if h, ok := cfg.History.(interface{ Classifier() tokenstd.Classifier }); ok && !sameInstruments(h.Classifier().Instruments, s.cfg.Instruments) {
 		return nil, fmt.Errorf("withdrawal: NewReconciler: the History's Instruments %v differ from the store's Config.Instruments %v: give both the same list (a withdrawal of an instrument History ignores would expire and be refunded though paid)",
 			h.Classifier().Instruments, s.cfg.Instruments)
+	}
+	// Create reserves holdings from the store's token_holding: a History
+	// writing another schema never fills it, or leaves it stale.
+	if h, ok := cfg.History.(interface{ Schema() string }); ok && h.Schema() != s.cfg.Schema {
+		return nil, fmt.Errorf("withdrawal: NewReconciler: the History writes schema %q, the store's is %q: give tokenstd.Config and withdrawal.Config the same Schema (Create reserves the holdings the History writes)",
+			h.Schema(), s.cfg.Schema)
 	}
 	pure := cfg.Recovery == nil
 	if pure {
