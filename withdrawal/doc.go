@@ -38,7 +38,8 @@
 //		Parties: []string{treasury},
 //		Handler: ingest.Handlers(history, reconciler), // this order
 //	})
-//	go ing.Run(ctx)
+//	ingErr := make(chan error, 1)
+//	go func() { ingErr <- ing.Run(ctx) }() // a fatal error ends Run: stop the service on it
 //
 //	auto, err := withdrawal.NewAutomation(store, withdrawal.AutomationConfig{Submitter: submitter})
 //	go auto.Run(ctx)
