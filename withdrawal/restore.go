@@ -269,7 +269,9 @@ type RestoreProcedure struct {
 // one after it, the gate is closed again, as the database may be the
 // backup's already; if that fails too, the error says so; a panic in
 // Restore goes on once the gate is closed again); when
-// ctx ends during the wait it returns ctx's error, the gate still closed.
+// ctx ends during the wait it returns ctx's error, the gate still closed;
+// when it ends in another step, the error wraps ctx's too (errors.Is
+// finds context.DeadlineExceeded or context.Canceled).
 // To go on after a failure, run it again, with Restore nil if the database
 // is restored already: closing a closed gate and waiting again are
 // harmless. Pass the first run's tSafe (in its report, its progress and
@@ -332,6 +334,12 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		}
 	}
 	fail := func(step RestoreStep, err error) (*RestoreReport, error) {
+		// A statement cut short by ctx fails with the driver's words
+		// ("canceling statement due to user request", "bad
+		// connection"): say that ctx ended, so that errors.Is finds it.
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w (%w)", err, cerr)
+		}
 		err = fmt.Errorf("withdrawal: restore procedure step %d (%s): %w", int(step), step, err)
 		// Logged and shown: withhold a password the error may quote (a
 		// connection string net/url cannot parse), as ingest's lines do.
