@@ -270,8 +270,9 @@ type RestoreProcedure struct {
 // backup's already; if that fails too, the error says so; a panic in
 // Restore goes on once the gate is closed again); when
 // ctx ends during the wait it returns ctx's error, the gate still closed;
-// when it ends in another step, the error wraps ctx's too (errors.Is
-// finds context.DeadlineExceeded or context.Canceled).
+// when it ends in another step before that step fails, the error wraps
+// ctx's too (errors.Is finds context.DeadlineExceeded or
+// context.Canceled).
 // To go on after a failure, run it again, with Restore nil if the database
 // is restored already: closing a closed gate and waiting again are
 // harmless. Pass the first run's tSafe (in its report, its progress and
@@ -333,19 +334,26 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			p.Progress(pr)
 		}
 	}
-	fail := func(step RestoreStep, err error) (*RestoreReport, error) {
-		// A statement cut short by ctx fails with the driver's words
-		// ("canceling statement due to user request", "bad
-		// connection"): say that ctx ended, so that errors.Is finds it.
+	// ctxEnded wraps ctx's error in err if ctx has ended: a statement cut
+	// short by ctx fails with the driver's words ("canceling statement
+	// due to user request", "bad connection"), and errors.Is should find
+	// that ctx ended. Call it when the step fails, not after a closing of
+	// the gate on a context of its own, during which ctx may end.
+	ctxEnded := func(err error) error {
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-			err = fmt.Errorf("%w (%w)", err, cerr)
+			return fmt.Errorf("%w (%w)", err, cerr)
 		}
+		return err
+	}
+	// failed reports err, ctxEnded already applied, as step's failure.
+	failed := func(step RestoreStep, err error) (*RestoreReport, error) {
 		err = fmt.Errorf("withdrawal: restore procedure step %d (%s): %w", int(step), step, err)
 		// Logged and shown: withhold a password the error may quote (a
 		// connection string net/url cannot parse), as ingest's lines do.
 		report(RestoreProgress{Step: step, Message: "FAILED: " + ingest.Redact(err.Error()), Done: true})
 		return rep, err
 	}
+	fail := func(step RestoreStep, err error) (*RestoreReport, error) { return failed(step, ctxEnded(err)) }
 
 	// 1. Disable.
 	report(RestoreProgress{Step: StepDisable, Message: "closing the withdrawal gate: Create refuses, the automation pauses"})
@@ -383,16 +391,18 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	// Until the restored gate is closed, a failure leaves the database
 	// perhaps the backup's, with the backup's gate (open, most likely):
 	// close it whatever happened, with a context of its own if ctx is what
-	// ended.
-	failOpen := func(step RestoreStep, err error) (*RestoreReport, error) {
+	// ended. closeAgain does so for an err ctxEnded was applied to;
+	// failOpen applies it first.
+	closeAgain := func(step RestoreStep, err error) (*RestoreReport, error) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		derr := s.Disable(cctx, fmt.Sprintf("%s: step %d failed, the gate closed again", p.Reason, int(step)))
 		cancel()
 		if derr != nil {
 			err = errors.Join(err, fmt.Errorf("closing the gate after the failure: %w", derr))
 		}
-		return fail(step, err)
+		return failed(step, err)
 	}
+	failOpen := func(step RestoreStep, err error) (*RestoreReport, error) { return closeAgain(step, ctxEnded(err)) }
 	if p.Restore != nil {
 		report(RestoreProgress{Step: StepRestore, Message: "restoring the Integration DB from the backup (operator step)"})
 		// A panic or runtime.Goexit in Restore may leave the database
@@ -685,13 +695,14 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			// open: close it again. Not over a change of someone else's
 			// since step 2 (an operator who opened it by hand): leave it
 			// as they set it.
+			err = ctxEnded(err)
 			gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			g, gerr := s.Gate(gctx)
 			cancel()
 			if gerr == nil && g.ChangedAt.After(closedAt) {
-				return fail(StepEnable, err)
+				return failed(StepEnable, err)
 			}
-			return failOpen(StepEnable, err)
+			return closeAgain(StepEnable, err)
 		}
 		if opened {
 			rep.Ingested, rep.EnabledAt = at, enabledAt
