@@ -16,8 +16,8 @@
 //	}
 //
 // txhistory needs the lib/pq driver ("postgres", which every txhistory
-// package imports): it sends several statements in one query and writes
-// with lib/pq's COPY. Another driver, such as pgx's, migrates but fails
+// package using the database imports, this one too; ledger does not): it
+// sends several statements in one query and writes with lib/pq's COPY. Another driver, such as pgx's, migrates but fails
 // ingestion's first batch (README.md, "Embedding").
 //
 // MigrateTx does the same inside a transaction the caller owns, so a
