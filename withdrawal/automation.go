@@ -33,10 +33,12 @@ var ErrNoPreapproval = errors.New("withdrawal: the receiver has no transfer pre-
 // Submit uses the exchange's own Ledger API client, on a connection of its
 // own (a second Go build of the Ledger API's .proto files in the same
 // program: see "Generated code" in package ledger). ledgertest's fake
-// participant takes no commands either: a test's Submitter appends the
-// transfer it would submit, TokenWorld.Transfer (or Offer) of a
-// TransferSpec with Sender the treasury, Receiver, Amount and Reason w's,
-// and InputHoldings w.ReservedHoldings.
+// participant takes no commands either: a test's Submitter appends
+// (Participant.Append) the transfer it would submit, TokenWorld.Transfer
+// (or Offer) of a TransferSpec with Sender the treasury, Receiver
+// w.Receiver, Amount w.Amount.String(), Instrument w.Instrument's Admin
+// and ID, Reason w.ID (the reason metadata that ties the transfer to the
+// request) and InputHoldings w.ReservedHoldings.
 //
 // Submit submits TransferFactory_Transfer for w, and must, so that a
 // withdrawal is never paid out twice nor matched to the wrong request:
