@@ -50,6 +50,23 @@ func closingTLSServer(t *testing.T, certs *ledgertest.Certs, clientAuth tls.Clie
 	return lis.Addr().String()
 }
 
+// askedHint is the note of a connection asked for a certificate it did
+// not present.
+const askedHint = "asked for a client certificate during the TLS handshake and this endpoint presents none"
+
+// failedLedgerEnd asks the participant at addr for its ledger end over TLS
+// with cfg, and returns the error it must fail with.
+func failedLedgerEnd(t *testing.T, addr string, cfg *tls.Config) error {
+	t.Helper()
+	c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: addr, TLS: cfg}})
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.LedgerEnd(ctxT(t))
+	require.Error(t, err)
+	t.Log(err)
+	return err
+}
+
 // Under TLS 1.3 a participant that wants a client certificate the client
 // does not have may be heard of only as a closed connection. The error then
 // says the participant asked for a certificate and none was presented; it
@@ -58,30 +75,20 @@ func closingTLSServer(t *testing.T, certs *ledgertest.Certs, clientAuth tls.Clie
 func TestClosedAfterCertificateRequestNamesTheMissingCertificate(t *testing.T) {
 	certs, err := ledgertest.NewCerts("hint")
 	require.NoError(t, err)
-	ledgerEnd := func(addr string, cfg *tls.Config) error {
-		c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: addr, TLS: cfg}})
-		require.NoError(t, err)
-		defer c.Close()
-		_, err = c.LedgerEnd(ctxT(t))
-		require.Error(t, err)
-		t.Log(err)
-		return err
-	}
-	const hint = "asked for a client certificate during the TLS handshake and this endpoint presents none"
 
-	err = ledgerEnd(closingTLSServer(t, certs, tls.RequestClientCert, nil, nil), certs.ClientConfig(false))
-	require.ErrorContains(t, err, hint)
+	err = failedLedgerEnd(t, closingTLSServer(t, certs, tls.RequestClientCert, nil, nil), certs.ClientConfig(false))
+	require.ErrorContains(t, err, askedHint)
 	require.True(t, ledger.IsRetryable(err), "still retried: the participant may not require the certificate")
 	require.NotErrorIs(t, err, ledger.ErrTLS)
 
-	err = ledgerEnd(closingTLSServer(t, certs, tls.NoClientCert, nil, nil), certs.ClientConfig(false))
-	require.NotContains(t, err.Error(), hint, "not asked")
+	err = failedLedgerEnd(t, closingTLSServer(t, certs, tls.NoClientCert, nil, nil), certs.ClientConfig(false))
+	require.NotContains(t, err.Error(), askedHint, "not asked")
 
-	err = ledgerEnd(closingTLSServer(t, certs, tls.RequestClientCert, nil, nil), certs.ClientConfig(true))
-	require.NotContains(t, err.Error(), hint, "a certificate was presented")
+	err = failedLedgerEnd(t, closingTLSServer(t, certs, tls.RequestClientCert, nil, nil), certs.ClientConfig(true))
+	require.NotContains(t, err.Error(), askedHint, "a certificate was presented")
 
-	err = ledgerEnd(closingTLSServer(t, certs, tls.RequestClientCert, nil, []byte("not http/2 at all, but heard")), certs.ClientConfig(false))
-	require.NotContains(t, err.Error(), hint, "the participant had spoken")
+	err = failedLedgerEnd(t, closingTLSServer(t, certs, tls.RequestClientCert, nil, []byte("not http/2 at all, but heard")), certs.ClientConfig(false))
+	require.NotContains(t, err.Error(), askedHint, "the participant had spoken")
 }
 
 // The endpoint may have a certificate and still present none: crypto/tls
@@ -91,33 +98,23 @@ func TestClosedAfterCertificateRequestNamesTheMissingCertificate(t *testing.T) {
 func TestClosedAfterCertificateRequestNamesACertificateNotPresented(t *testing.T) {
 	certs, err := ledgertest.NewCerts("hint")
 	require.NoError(t, err)
-	ledgerEnd := func(addr string, cfg *tls.Config) error {
-		c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: addr, TLS: cfg}})
-		require.NoError(t, err)
-		defer c.Close()
-		_, err = c.LedgerEnd(ctxT(t))
-		require.Error(t, err)
-		t.Log(err)
-		return err
-	}
-	const hint = "asked for a client certificate during the TLS handshake and this endpoint presents none"
 
 	// The participant names an authority other than the client
 	// certificate's issuer.
 	otherCA := x509.NewCertPool()
 	otherCA.AddCert(certs.Server.Leaf)
-	err = ledgerEnd(closingTLSServer(t, certs, tls.RequestClientCert, otherCA, nil), certs.ClientConfig(true))
-	require.ErrorContains(t, err, hint)
+	err = failedLedgerEnd(t, closingTLSServer(t, certs, tls.RequestClientCert, otherCA, nil), certs.ClientConfig(true))
+	require.ErrorContains(t, err, askedHint)
 	require.True(t, ledger.IsRetryable(err))
 
 	empty := certs.ClientConfig(false)
 	empty.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &tls.Certificate{}, nil }
-	err = ledgerEnd(closingTLSServer(t, certs, tls.RequestClientCert, nil, nil), empty)
-	require.ErrorContains(t, err, hint)
+	err = failedLedgerEnd(t, closingTLSServer(t, certs, tls.RequestClientCert, nil, nil), empty)
+	require.ErrorContains(t, err, askedHint)
 
 	// The participant names the client certificate's issuer: presented.
-	err = ledgerEnd(closingTLSServer(t, certs, tls.RequestClientCert, certs.CAPool, nil), certs.ClientConfig(true))
-	require.NotContains(t, err.Error(), hint, "a certificate was presented")
+	err = failedLedgerEnd(t, closingTLSServer(t, certs, tls.RequestClientCert, certs.CAPool, nil), certs.ClientConfig(true))
+	require.NotContains(t, err.Error(), askedHint, "a certificate was presented")
 }
 
 // A connection that notes the certificate request is still what gRPC's TLS
