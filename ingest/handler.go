@@ -225,6 +225,37 @@ func viewsNeeded(h Handler) []ledger.Identifier {
 	return out
 }
 
+// SchemaWriter is implemented by a Handler that writes tables of its own
+// in a schema (tokenstd's History, withdrawal's Reconciler): New refuses a
+// Handler, or a Handler of a chain made by Handlers, whose Schema is not
+// Config.Schema. The checkpoint would move in one schema and the
+// handler's effects in another, and what reads both (the withdrawal
+// store, the restore procedure) would read a checkpoint that never moves.
+// A Handler of your own that wraps one should implement it too,
+// forwarding the wrapped handler's: New looks no deeper than Handlers'
+// chains.
+type SchemaWriter interface {
+	Schema() string
+}
+
+// otherSchema returns a handler of h, or of a chain h is, whose Schema is
+// not want (SchemaWriter), and that schema.
+func otherSchema(h Handler, want string) (Handler, string, bool) {
+	c, ok := chainOf(h)
+	if !ok {
+		if w, ok := h.(SchemaWriter); ok && w.Schema() != want {
+			return h, w.Schema(), true
+		}
+		return nil, "", false
+	}
+	for _, m := range c.hs {
+		if h, s, ok := otherSchema(m, want); ok {
+			return h, s, true
+		}
+	}
+	return nil, "", false
+}
+
 // hasNilHandler reports whether h holds a nil value (a nil pointer or
 // func: the nil *Reconciler of a constructor whose error was ignored), or
 // is a chain made by Handlers that holds a nil Handler or one such, at any

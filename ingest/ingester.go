@@ -72,7 +72,8 @@ type Config struct {
 	Interfaces []ledger.Identifier
 	// Schema holding the txhistory tables. Default schema.DefaultName.
 	// The handlers write it too: give tokenstd.Config and withdrawal.Config
-	// the same Schema.
+	// the same Schema (New refuses a Handler that says it writes another,
+	// SchemaWriter).
 	Schema string
 	// Handler writes each batch's effects. Nil: only dedup rows and the
 	// checkpoint are written. One holding a nil pointer or func (a nil
@@ -325,7 +326,13 @@ func (c Config) validate() error {
 	if c.Lock != LockWait && c.Lock != LockFail && c.Lock != LockNone {
 		return fmt.Errorf("ingest: Config.Lock: unknown policy %d", int(c.Lock))
 	}
-	return schema.ValidateName(c.Schema)
+	if err := schema.ValidateName(c.Schema); err != nil {
+		return err
+	}
+	if h, other, ok := otherSchema(c.Handler, c.Schema); ok {
+		return fmt.Errorf("ingest: the Handler %T writes schema %q, the Ingester's is %q: give ingest.Config, tokenstd.Config and withdrawal.Config the same Schema", h, other, c.Schema)
+	}
+	return nil
 }
 
 // Ingester streams the update stream into PostgreSQL. Create it with New and

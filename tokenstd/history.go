@@ -216,7 +216,8 @@ func NewHistory(cfg Config) (*History, error) {
 }
 
 // Schema returns the PostgreSQL schema the handler writes (Config.Schema,
-// or its default).
+// or its default; ingest.SchemaWriter: ingest.New refuses an Ingester of
+// another).
 func (h *History) Schema() string { return h.cfg.Schema }
 
 // Classifier returns the classifier the handler uses (a copy: its

@@ -225,6 +225,10 @@ func NewReconciler(s *Store, cfg ReconcilerConfig) (*Reconciler, error) {
 	return &Reconciler{s: s, cfg: cfg, log: cfg.Logger, pureRecovery: pure}, nil
 }
 
+// Schema returns the PostgreSQL schema the Reconciler writes, its store's
+// (ingest.SchemaWriter: ingest.New refuses an Ingester of another).
+func (r *Reconciler) Schema() string { return r.s.cfg.Schema }
+
 // HandleBatch implements ingest.Handler.
 func (r *Reconciler) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
 	if b == nil {
