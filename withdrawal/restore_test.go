@@ -2,6 +2,7 @@ package withdrawal_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -96,12 +97,19 @@ func TestRestoreProcedureStops(t *testing.T) {
 	require.ErrorContains(t, err, "TTL")
 
 	// Ingestion does not move: the procedure waits until its context ends,
-	// the gate stays closed.
-	ctx, cancel := context.WithTimeout(e.ctx, 100*time.Millisecond)
+	// the gate stays closed. The context ends once step 3 has waited a
+	// while, not at a fixed deadline, which steps 1 and 2 outlast under
+	// -race on a busy machine.
+	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
+	var waiting sync.Once
 	_, err = withdrawal.RestoreProcedure{Store: e.store, TSafe: e.world.Now().Add(time.Hour), PollInterval: 5 * time.Millisecond,
-		Logger: quietLog}.Run(ctx)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
+		Logger: quietLog, Progress: func(pr withdrawal.RestoreProgress) {
+			if pr.Step == withdrawal.StepWait {
+				waiting.Do(func() { time.AfterFunc(100*time.Millisecond, cancel) })
+			}
+		}}.Run(ctx)
+	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorContains(t, err, "step 3")
 	g, err := e.store.Gate(e.ctx)
 	require.NoError(t, err)

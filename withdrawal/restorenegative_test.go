@@ -38,7 +38,10 @@ func TestRestoreProcedureNegativeStillAfterNeverAsks(t *testing.T) {
 	var mu sync.Mutex
 	var waits int
 	var asked []string
-	ctx, cancel := context.WithTimeout(e.ctx, 700*time.Millisecond)
+	// It stops after enough of step 3's reports to tell, not at a fixed
+	// deadline, which steps 1 and 2 and slow polls outlast under -race on
+	// a busy machine.
+	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	_, err := withdrawal.RestoreProcedure{Store: e.store, TSafe: e.world.Now().Add(time.Hour), PollInterval: 5 * time.Millisecond,
 		ReportInterval: 20 * time.Millisecond, StillAfter: -1, Logger: quietLog,
@@ -49,13 +52,15 @@ func TestRestoreProcedureNegativeStillAfterNeverAsks(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			waits++
+			if waits == 30 {
+				cancel()
+			}
 			if strings.Contains(pr.Message, "has not moved") {
 				asked = append(asked, pr.Message)
 			}
 		}}.Run(ctx)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorIs(t, err, context.Canceled)
 	mu.Lock()
 	defer mu.Unlock()
-	require.Greater(t, waits, 20, "step 3 reported too seldom to tell")
 	require.Empty(t, asked, "asked whether ingestion is running though StillAfter is negative")
 }
