@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/internal/ctxerr"
 	"github.com/cantonx/txhistory/internal/nilcheck"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
@@ -272,8 +273,10 @@ func (a *Automation) Run(ctx context.Context) error {
 // database fault or ctx's error; Submit errors are counted in the Round
 // and logged. Rounds of one Automation run one at a
 // time: RunOnce called beside Run waits for Run's round to end.
-func (a *Automation) RunOnce(ctx context.Context) (Round, error) {
-	var round Round
+func (a *Automation) RunOnce(ctx context.Context) (round Round, err error) {
+	// A statement ctx cut short fails with the driver's words: say that
+	// ctx ended, so that errors.Is finds it.
+	defer func() { err = ctxerr.Wrap(ctx, err) }()
 	select {
 	case a.round <- struct{}{}:
 		defer func() { <-a.round }()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/checkpoint"
+	"github.com/cantonx/txhistory/internal/ctxerr"
 	"github.com/cantonx/txhistory/internal/nilcheck"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/cantonx/txhistory/tokenstd"
@@ -142,8 +143,10 @@ func (c Config) WithDefaults() Config {
 
 // Store reads and writes the withdrawal tables of one schema. It is safe
 // for concurrent use. Every write has a form taking the caller's
-// transaction (XTx) and one running its own (X). Make one with NewStore;
-// the zero Store is not usable.
+// transaction (XTx) and one running its own (X); when the context of one
+// running its own ends while a statement runs, its error wraps the
+// context's too (errors.Is finds context.DeadlineExceeded or
+// context.Canceled). Make one with NewStore; the zero Store is not usable.
 type Store struct {
 	db  *sqlx.DB
 	cfg Config
@@ -224,9 +227,11 @@ func (s *Store) checkSchema(ctx context.Context, tx *sqlx.Tx, what string) error
 }
 
 // inTxOn is inTx on db: the store's pool, or a connection taken from it.
+// An error after ctx ended wraps ctx's error too (ctxerr.Wrap).
 func inTxOn(ctx context.Context, db interface {
 	BeginTxx(context.Context, *sql.TxOptions) (*sqlx.Tx, error)
-}, fn func(tx *sqlx.Tx) error) error {
+}, fn func(tx *sqlx.Tx) error) (err error) {
+	defer func() { err = ctxerr.Wrap(ctx, err) }()
 	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return fmt.Errorf("withdrawal: begin: %w", err)
