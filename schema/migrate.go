@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cantonx/txhistory/internal/ctxerr"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
@@ -103,10 +104,15 @@ type Applied struct {
 // transaction of the exchange's that called a withdrawal.Store write such
 // as CreateTx). Running Migrate on an up-to-date schema is a cheap no-op.
 //
+// When ctx ends while a statement runs (the lock's wait, say), the error
+// wraps ctx's too: errors.Is finds context.DeadlineExceeded or
+// context.Canceled. So does MigrateTx's.
+//
 //	if err := schema.Migrate(ctx, db); err != nil {
 //		return err
 //	}
-func Migrate(ctx context.Context, db *sqlx.DB, opts ...Option) error {
+func Migrate(ctx context.Context, db *sqlx.DB, opts ...Option) (err error) {
+	defer func() { err = ctxerr.Wrap(ctx, err) }()
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return err
@@ -147,7 +153,8 @@ func Migrate(ctx context.Context, db *sqlx.DB, opts ...Option) error {
 // tables, a deadlock that PostgreSQL ends by aborting one of them.
 //
 // On error the transaction is in an aborted state and must be rolled back.
-func MigrateTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) error {
+func MigrateTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) (err error) {
+	defer func() { err = ctxerr.Wrap(ctx, err) }()
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return err
