@@ -20,6 +20,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cantonx/txhistory/internal/ctxerr"
 	"github.com/cantonx/txhistory/internal/pglist"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/schema"
@@ -208,8 +209,11 @@ func (s *Store) At(ctx context.Context, q sqlx.QueryerContext, synchronizerID st
 // schema.CheckCurrentTx, and deletes nothing from a schema not at this
 // build's version: one a newer release migrated (schema.ErrUnknownVersion,
 // during a rolling upgrade: the newer release may keep more) or one not
-// yet migrated by this release (schema.ErrNotMigrated).
-func (s *Store) PruneBefore(ctx context.Context, db sqlx.ExecerContext, t time.Time) (int64, error) {
+// yet migrated by this release (schema.ErrNotMigrated). When ctx ends
+// while a statement runs, the error wraps ctx's too: errors.Is finds
+// context.DeadlineExceeded or context.Canceled.
+func (s *Store) PruneBefore(ctx context.Context, db sqlx.ExecerContext, t time.Time) (n int64, err error) {
+	defer func() { err = ctxerr.Wrap(ctx, err) }()
 	switch q := db.(type) {
 	case *sqlx.Tx:
 		return s.pruneTx(ctx, q, t)
