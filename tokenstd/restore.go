@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/cantonx/txhistory/internal/ctxerr"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
 )
@@ -36,7 +37,10 @@ const (
 // has seen by the entry's key (update id, node, kind and instrument).
 //
 // A schema without the history table (tokenstd not used) is left alone.
-func RenumberAfterRestore(ctx context.Context, q sqlx.ExtContext, schemaName string) error {
+// When ctx ends while a statement runs, the error wraps ctx's too:
+// errors.Is finds context.DeadlineExceeded or context.Canceled.
+func RenumberAfterRestore(ctx context.Context, q sqlx.ExtContext, schemaName string) (err error) {
+	defer func() { err = ctxerr.Wrap(ctx, err) }()
 	if err := schema.ValidateName(schemaName); err != nil {
 		return fmt.Errorf("tokenstd: %w", err)
 	}
@@ -55,7 +59,7 @@ func RenumberAfterRestore(ctx context.Context, q sqlx.ExtContext, schemaName str
 	// Never lower: the sequence's own value, the largest Seq stored, and
 	// the value of this instant (clock_timestamp, not the transaction's
 	// start: q may be a transaction).
-	_, err := q.ExecContext(ctx, fmt.Sprintf(`SELECT setval($1, greatest(
+	_, err = q.ExecContext(ctx, fmt.Sprintf(`SELECT setval($1, greatest(
 			(SELECT last_value FROM %s), (SELECT coalesce(max(id), 0) FROM %s),
 			((extract(epoch FROM clock_timestamp())::numeric - %d) * %d)::bigint))`, seq, table, seqEpochBase, int64(1)<<seqEpochShift), seq)
 	if err != nil {
