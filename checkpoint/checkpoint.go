@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cantonx/txhistory/internal/ctxerr"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -176,7 +177,9 @@ func (s *Store) InitTx(ctx context.Context, tx *sqlx.Tx, offset int64, parties .
 	return cp, err
 }
 
-// Init is InitTx in its own transaction.
+// Init is InitTx in its own transaction. When ctx ends while a statement
+// runs, the error wraps ctx's too: errors.Is finds context.DeadlineExceeded
+// or context.Canceled.
 func (s *Store) Init(ctx context.Context, db *sqlx.DB, offset int64, parties ...string) (cp Checkpoint, err error) {
 	err = inTx(ctx, db, func(tx *sqlx.Tx) error {
 		cp, err = s.InitTx(ctx, tx, offset, parties...)
@@ -369,7 +372,10 @@ type RewindRecord struct {
 	Note           string       `db:"note"`
 }
 
-func inTx(ctx context.Context, db *sqlx.DB, fn func(*sqlx.Tx) error) error {
+// inTx runs fn in a transaction of its own, committed if fn returns nil.
+// An error after ctx ended wraps ctx's error too (ctxerr.Wrap).
+func inTx(ctx context.Context, db *sqlx.DB, fn func(*sqlx.Tx) error) (err error) {
+	defer func() { err = ctxerr.Wrap(ctx, err) }()
 	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return err
