@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/cantonx/txhistory/checkpoint"
+	"github.com/cantonx/txhistory/internal/ctxerr"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
 )
@@ -20,7 +21,8 @@ const ingestLockClass = 0x74786967 // "txig"
 // Apply is step 6 of the runbook: it rewrites the checkpoint to rw.To in one
 // SQL transaction, with an audit row in checkpoint_rewind (when, from, to,
 // tRecovery, synchronizer, mode, and a note with the evidence). See ApplyTx.
-func Apply(ctx context.Context, db *sqlx.DB, rw *Rewind) error {
+func Apply(ctx context.Context, db *sqlx.DB, rw *Rewind) (err error) {
+	defer func() { err = ctxerr.Wrap(ctx, err) }()
 	if db == nil {
 		return errors.New("recovery: nil database")
 	}
@@ -54,7 +56,8 @@ func Apply(ctx context.Context, db *sqlx.DB, rw *Rewind) error {
 // After it commits, the next Ingester resumes after rw.To, and the record
 // time of rw.SynchronizerID is set back to tRecovery so that the replayed
 // transactions are not taken for another restore.
-func ApplyTx(ctx context.Context, tx *sqlx.Tx, rw *Rewind) error {
+func ApplyTx(ctx context.Context, tx *sqlx.Tx, rw *Rewind) (err error) {
+	defer func() { err = ctxerr.Wrap(ctx, err) }()
 	if rw == nil {
 		return errors.New("recovery: nil rewind")
 	}

@@ -73,6 +73,10 @@
 //   - Apply writes the new offset, the record time of the synchronizer and
 //     the audit row in one SQL transaction, and only if the checkpoint is
 //     still the one Plan read and no Ingester holds the lock.
+//   - When the context of Plan, Apply, Packages or Runbook.Run ends while a
+//     statement runs, the error wraps the context's too: errors.Is finds
+//     context.DeadlineExceeded or context.Canceled, not only the driver's
+//     words for the cancelled statement.
 //   - After Apply, ingesting to the end leaves the database as if the node
 //     had never been restored: same update ids, same effects, no duplicate,
 //     no gap, when the treasury's transactions are on one synchronizer, or

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cantonx/txhistory/checkpoint"
 	"github.com/cantonx/txhistory/dedup"
+	"github.com/cantonx/txhistory/internal/ctxerr"
 	"github.com/cantonx/txhistory/internal/nilcheck"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/schema"
@@ -103,7 +104,8 @@ func (r *PackageReport) Coverage() string {
 // transaction it keeps only the template and interface ids its events use,
 // so memory grows with the number of transactions since, not with their
 // size.
-func Packages(ctx context.Context, db sqlx.QueryerContext, p Participant, since time.Time, opts PackageOptions) (*PackageReport, error) {
+func Packages(ctx context.Context, db sqlx.QueryerContext, p Participant, since time.Time, opts PackageOptions) (_ *PackageReport, err error) {
+	defer func() { err = ctxerr.Wrap(ctx, err) }()
 	if opts.Schema == "" {
 		opts.Schema = schema.DefaultName
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cantonx/txhistory/checkpoint"
 	"github.com/cantonx/txhistory/dedup"
+	"github.com/cantonx/txhistory/internal/ctxerr"
 	"github.com/cantonx/txhistory/internal/nilcheck"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/jmoiron/sqlx"
@@ -269,7 +270,8 @@ func otherSynchronizers(cp checkpoint.Checkpoint) []ledger.SynchronizerTime {
 //
 // The admin API behaviour (Options.AdminAPI) is told from the error ids by
 // default; with Admin34 Plan never sends force.
-func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Options) (*Rewind, error) {
+func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Options) (_ *Rewind, err error) {
+	defer func() { err = ctxerr.Wrap(ctx, err) }()
 	opts = opts.WithDefaults()
 	if err := opts.validate(); err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/checkpoint"
+	"github.com/cantonx/txhistory/internal/ctxerr"
 	"github.com/cantonx/txhistory/internal/nilcheck"
 	"github.com/jmoiron/sqlx"
 )
@@ -38,7 +39,8 @@ type Runbook struct {
 // Run runs the steps in order and returns the rewind planned in step 5
 // (applied if rb.Apply). It stops at the first step that fails, with that
 // step's error.
-func (rb *Runbook) Run(ctx context.Context) (*Rewind, error) {
+func (rb *Runbook) Run(ctx context.Context) (_ *Rewind, err error) {
+	defer func() { err = ctxerr.Wrap(ctx, err) }()
 	if rb.DB == nil || rb.Participant == nil || nilcheck.Holds(rb.Participant) {
 		return nil, errors.New("recovery: Runbook: nil database or participant")
 	}
