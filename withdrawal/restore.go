@@ -11,6 +11,7 @@ import (
 
 	"github.com/cantonx/txhistory/checkpoint"
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/internal/ctxerr"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/jmoiron/sqlx"
@@ -334,17 +335,10 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			p.Progress(pr)
 		}
 	}
-	// ctxEnded wraps ctx's error in err if ctx has ended: a statement cut
-	// short by ctx fails with the driver's words ("canceling statement
-	// due to user request", "bad connection"), and errors.Is should find
-	// that ctx ended. Call it when the step fails, not after a closing of
-	// the gate on a context of its own, during which ctx may end.
-	ctxEnded := func(err error) error {
-		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-			return fmt.Errorf("%w (%w)", err, cerr)
-		}
-		return err
-	}
+	// ctxEnded wraps ctx's error in err if ctx has ended (ctxerr.Wrap).
+	// Call it when the step fails, not after a closing of the gate on a
+	// context of its own, during which ctx may end.
+	ctxEnded := func(err error) error { return ctxerr.Wrap(ctx, err) }
 	// failed reports err, ctxEnded already applied, as step's failure.
 	failed := func(step RestoreStep, err error) (*RestoreReport, error) {
 		err = fmt.Errorf("withdrawal: restore procedure step %d (%s): %w", int(step), step, err)
