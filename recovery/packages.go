@@ -147,7 +147,10 @@ func Packages(ctx context.Context, db sqlx.QueryerContext, p Participant, since 
 	// holds it anyway.
 	filter := ledger.Filter{Parties: opts.Parties, Interfaces: []ledger.Identifier{}}
 
-	ctx, cancel := context.WithCancel(ctx)
+	// The look-ups' context, cancelled at the first that fails: one of
+	// their own, not ctx reassigned, whose end the error says
+	// (ctxerr.Wrap, deferred).
+	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -159,7 +162,7 @@ func Packages(ctx context.Context, db sqlx.QueryerContext, p Participant, since 
 			defer wg.Done()
 			for i := range next {
 				var tx *ledger.Transaction
-				tx, errs[i] = updateByIDRetrying(ctx, p, ingested[i].UpdateID, filter)
+				tx, errs[i] = updateByIDRetrying(lctx, p, ingested[i].UpdateID, filter)
 				if errs[i] == nil {
 					refs[i] = packageRefs(tx)
 				}
@@ -178,7 +181,7 @@ feed:
 	for i := range ingested {
 		select {
 		case next <- i:
-		case <-ctx.Done():
+		case <-lctx.Done():
 			break feed
 		}
 	}
@@ -187,7 +190,7 @@ feed:
 	if firstErr != nil {
 		return nil, firstErr
 	}
-	if err := ctx.Err(); err != nil {
+	if err := lctx.Err(); err != nil {
 		return nil, err
 	}
 

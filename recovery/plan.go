@@ -339,8 +339,10 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 	}
 
 	// Step 5: offRecovery. The calls left are bounded by Options.Timeout
-	// as well.
-	ctx, cancel := context.WithTimeout(ctx, opts.Timeout+callGrace)
+	// as well. A context of its own, not ctx reassigned: the error says
+	// ctx's end (ctxerr.Wrap, deferred), not this one's, cancelled on
+	// return.
+	cctx, cancel := context.WithTimeout(ctx, opts.Timeout+callGrace)
 	defer cancel()
 	switch opts.Mode {
 	case ModeUnique:
@@ -353,7 +355,7 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 	case ModeNonUnique:
 		rw.LookupTime = rw.RecoveryTime.Add(-time.Microsecond)
 		force := rw.AdminAPI != Admin34
-		off, err := lookupBefore(ctx, p, opts, rw, force)
+		off, err := lookupBefore(cctx, p, opts, rw, force)
 		if err != nil {
 			return nil, err
 		}
@@ -363,7 +365,7 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 		}
 		rw.To = off
 	}
-	if err := lowerForOtherSynchronizers(ctx, db, dd, p, opts, rw); err != nil {
+	if err := lowerForOtherSynchronizers(cctx, db, dd, p, opts, rw); err != nil {
 		return nil, err
 	}
 	if rw.To < rw.ParticipantOffset && !claimed {
@@ -379,7 +381,7 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 		// transaction (which it still serves) and was ingested, since
 		// pruning happens only at or below the checkpoint: resume
 		// there instead.
-		po, err := prunedOffsets(ctx, pv, opts)
+		po, err := prunedOffsets(cctx, pv, opts)
 		if err != nil {
 			return nil, fmt.Errorf("recovery: read the participant's pruning offset: %w", err)
 		}
@@ -389,7 +391,7 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 			rw.PrunedUpTo, rw.To = pruned, pruned
 		}
 	}
-	if end, err := p.LedgerEnd(ctx); err == nil {
+	if end, err := p.LedgerEnd(cctx); err == nil {
 		rw.LedgerEnd = end
 	} else {
 		rw.LedgerEnd = -1
