@@ -391,7 +391,14 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		derr := s.Disable(cctx, fmt.Sprintf("%s: step %d failed, the gate closed again", p.Reason, int(step)))
 		cancel()
-		if derr != nil {
+		switch {
+		case errors.Is(derr, context.DeadlineExceeded):
+			// The closing's own 30 s ran out: its error wraps their end
+			// (Disable's ctxerr.Wrap), which is not ctx's (cctx has none
+			// of ctx's deadline). Its words only, so that errors.Is
+			// finds a context's end only when ctx ended (ctxEnded).
+			err = errors.Join(err, fmt.Errorf("closing the gate after the failure: not closed within 30 s: %v", derr))
+		case derr != nil:
 			err = errors.Join(err, fmt.Errorf("closing the gate after the failure: %w", derr))
 		}
 		return failed(step, err)
