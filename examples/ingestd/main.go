@@ -27,7 +27,8 @@
 // progress line every -progress ("catching up" or "tailing") gives the
 // offset, the ledger end lag and the rate. /metrics and /healthz are served on
 // -metrics-addr (package metrics). SIGTERM or SIGINT stops it gracefully:
-// the batch in hand is committed and it exits 0; a second signal, or
+// the batch in hand is committed (no progress line after "stopping") and it
+// exits 0; a second signal, or
 // -shutdown-timeout, aborts. Exit status 1 is a fatal ingestion error (or
 // an aborted shutdown, or -migrate-only stopped before its migrations
 // completed), 2 a configuration error. See docs/OPERATIONS.md.
@@ -311,6 +312,9 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 
 	progress := time.NewTicker(cfg.progress)
 	defer progress.Stop()
+	// Nil once stopping: the next line is "stopped" (or why not), not one
+	// that says the daemon is still ingesting.
+	progressC := progress.C
 	var shutdown <-chan time.Time
 	aborted := "" // why the context was cancelled during the shutdown
 	for {
@@ -338,11 +342,12 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 			log.Info("ingestd: stopping: committing what was received", "signal", sig.String())
 			ing.Stop()
 			shutdown = time.After(cfg.shutdownTimeout)
+			progressC = nil
 		case <-shutdown:
 			log.Warn("ingestd: shutdown timeout, aborting", "timeout", cfg.shutdownTimeout)
 			aborted = fmt.Sprintf("shutdown did not finish within %s", cfg.shutdownTimeout)
 			cancel()
-		case <-progress.C:
+		case <-progressC:
 			d.logProgress(ctx, ing)
 		}
 	}
