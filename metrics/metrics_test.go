@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -290,16 +291,20 @@ func TestMetricsOfRunningIngester(t *testing.T) {
 	require.NoError(t, err)
 	defer client.Close()
 	hist := metrics.NewLatencyHistogram()
+	var observed atomic.Int64 // the offset of the last batch the histogram has
 	ing, err := ingest.New(db, client, ingest.Config{
-		Parties: []string{party}, MaxBatchSize: 10, OnCommit: hist.Observe,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Parties: []string{party}, MaxBatchSize: 10,
+		OnCommit: func(s ingest.Stats) { hist.Observe(s); observed.Store(s.Offset) },
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	require.NoError(t, err)
 	require.True(t, ing.Stats().LedgerEndLagAt.IsZero(), "no lag measured yet")
 	done := make(chan error, 1)
 	go func() { done <- ing.Run(context.Background()) }()
 	defer func() { ing.Stop(); require.NoError(t, <-done) }()
-	require.Eventually(t, func() bool { return ing.Stats().Offset == p.LedgerEnd() }, 20*time.Second, 5*time.Millisecond)
+	// Until OnCommit, not only the stats, has seen the last batch: Stats
+	// moves before OnCommit is called.
+	require.Eventually(t, func() bool { return observed.Load() == p.LedgerEnd() }, 20*time.Second, 5*time.Millisecond)
 
 	h := metrics.Handler(ing.Stats, metrics.Options{LedgerEndLag: ing.LedgerEndLag, Latency: hist})
 	_, _, body := get(t, h, "/metrics")
