@@ -25,15 +25,25 @@ func TestBenchFailsWhenTheFakeExits(t *testing.T) {
 	dsn := pgtest.NewDSN(t)
 	// The fake is killed as the ceiling, the first throughput phase, prints
 	// its figure: the e2e phase after it has no participant.
-	out := &killFakeOn{t: t, line: "  ceiling: "}
+	out := &killFakeOn{t: t, line: "  ceiling: ", killedC: make(chan struct{})}
 	done := make(chan error, 1)
 	go func() {
 		_, err := run(ctx, options{N: 3000, NaiveN: 10, DSN: dsn, Phases: "throughput"}, out)
 		done <- err
 	}()
+	// The 30 s count from the kill: scripting the history and the ceiling
+	// phase before it take as long as the machine makes them.
 	select {
 	case err := <-done:
-		require.True(t, out.wasKilled(), "the fake was killed after the ceiling")
+		t.Fatalf("the bench ended (%v) before the fake was killed after the ceiling", err)
+	case <-out.killedC:
+	case <-time.After(4 * time.Minute):
+		cancel()
+		<-done
+		t.Fatal("no ceiling figure, so no fake killed, in 4 minutes")
+	}
+	select {
+	case err := <-done:
 		require.ErrorContains(t, err, "fake participant exited")
 	case <-time.After(30 * time.Second):
 		cancel()
@@ -46,10 +56,11 @@ func TestBenchFailsWhenTheFakeExits(t *testing.T) {
 // child of this process running this executable) when a line starting
 // with line is written.
 type killFakeOn struct {
-	t      *testing.T
-	line   string
-	mu     sync.Mutex
-	killed bool
+	t       *testing.T
+	line    string
+	killedC chan struct{} // closed once the fake was killed
+	mu      sync.Mutex
+	killed  bool
 }
 
 func (w *killFakeOn) Write(p []byte) (int, error) {
@@ -58,18 +69,13 @@ func (w *killFakeOn) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSuffix(string(p), "\n"))
 	if !w.killed && strings.HasPrefix(string(p), w.line) {
 		for _, pid := range fakeChildren() {
-			if syscall.Kill(pid, syscall.SIGKILL) == nil {
+			if syscall.Kill(pid, syscall.SIGKILL) == nil && !w.killed {
 				w.killed = true
+				close(w.killedC)
 			}
 		}
 	}
 	return len(p), nil
-}
-
-func (w *killFakeOn) wasKilled() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.killed
 }
 
 // fakeChildren are the pids of this process's children that run this
