@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"github.com/cantonx/txhistory/internal/nilcheck"
@@ -211,16 +212,25 @@ type ViewUser interface {
 // viewsNeeded returns the interfaces whose views h, or a handler of a
 // chain h is, reads (ViewUser).
 func viewsNeeded(h Handler) []ledger.Identifier {
+	var out []ledger.Identifier
+	for _, m := range handlersOf(h) {
+		if v, ok := m.(ViewUser); ok {
+			out = append(out, v.ViewsNeeded()...)
+		}
+	}
+	return out
+}
+
+// handlersOf returns h, or the handlers of the chains made by Handlers
+// that h is, at any depth, in order.
+func handlersOf(h Handler) []Handler {
 	c, ok := chainOf(h)
 	if !ok {
-		if v, ok := h.(ViewUser); ok {
-			return v.ViewsNeeded()
-		}
-		return nil
+		return []Handler{h}
 	}
-	var out []ledger.Identifier
+	var out []Handler
 	for _, m := range c.hs {
-		out = append(out, viewsNeeded(m)...)
+		out = append(out, handlersOf(m)...)
 	}
 	return out
 }
@@ -241,16 +251,31 @@ type SchemaWriter interface {
 // otherSchema returns a handler of h, or of a chain h is, whose Schema is
 // not want (SchemaWriter), and that schema.
 func otherSchema(h Handler, want string) (Handler, string, bool) {
-	c, ok := chainOf(h)
-	if !ok {
-		if w, ok := h.(SchemaWriter); ok && w.Schema() != want {
-			return h, w.Schema(), true
+	for _, m := range handlersOf(h) {
+		if w, ok := m.(SchemaWriter); ok && w.Schema() != want {
+			return m, w.Schema(), true
 		}
-		return nil, "", false
 	}
-	for _, m := range c.hs {
-		if h, s, ok := otherSchema(m, want); ok {
-			return h, s, true
+	return nil, "", false
+}
+
+// TreasuryKeeper is implemented by a Handler that keeps the history of a
+// party (tokenstd's History, withdrawal's Reconciler: the treasury; ""
+// for none): New refuses Config.Parties without it, in the Handler or in any Handler of
+// a chain made by Handlers. The participant would send none of its
+// transactions, and the checkpoint would move past them. A Handler of
+// your own that wraps one should implement it too, forwarding the
+// wrapped handler's: New looks no deeper than Handlers' chains.
+type TreasuryKeeper interface {
+	Treasury() string
+}
+
+// missingTreasury returns a handler of h, or of a chain h is, whose
+// Treasury is not among parties (TreasuryKeeper), and that party.
+func missingTreasury(h Handler, parties []string) (Handler, string, bool) {
+	for _, m := range handlersOf(h) {
+		if k, ok := m.(TreasuryKeeper); ok && k.Treasury() != "" && !slices.Contains(parties, k.Treasury()) {
+			return m, k.Treasury(), true
 		}
 	}
 	return nil, "", false

@@ -51,7 +51,8 @@ type Config struct {
 	// the checkpoint (as does the first Run on a checkpoint from before
 	// schema version 010, which has none recorded), and Run refuses to
 	// resume with another set of parties (ErrPartiesChanged); order and
-	// duplicates do not matter.
+	// duplicates do not matter. New refuses Parties that lack the treasury
+	// a Handler keeps the history of (TreasuryKeeper).
 	Parties []string
 	// AcceptPartiesChange makes Run go on with Parties that differ from the
 	// ones the Integration DB recorded, instead of returning
@@ -331,6 +332,9 @@ func (c Config) validate() error {
 	}
 	if h, other, ok := otherSchema(c.Handler, c.Schema); ok {
 		return fmt.Errorf("ingest: the Handler %T writes schema %q, the Ingester's is %q: give ingest.Config, tokenstd.Config and withdrawal.Config the same Schema", h, other, c.Schema)
+	}
+	if h, party, ok := missingTreasury(c.Handler, c.Parties); ok {
+		return fmt.Errorf("ingest: the Handler %T keeps the history of %s, which Config.Parties %q lacks: the participant would send none of its transactions (add it to Parties)", h, party, c.Parties)
 	}
 	return nil
 }

@@ -37,3 +37,17 @@ func TestNewRefusesPartiesWithoutTheHandlersTreasury(t *testing.T) {
 		require.NoError(t, err, name)
 	}
 }
+
+// A withdrawal store without a Treasury (optional) names no party: its
+// Reconciler is taken with any Parties.
+func TestNewTakesAReconcilerWithoutTreasury(t *testing.T) {
+	b := setup(t)
+	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Logger: quietLog})
+	require.NoError(t, err)
+	store, err := withdrawal.NewStore(b.db, withdrawal.Config{Logger: quietLog})
+	require.NoError(t, err)
+	recon, err := withdrawal.NewReconciler(store, withdrawal.ReconcilerConfig{History: history})
+	require.NoError(t, err)
+	_, err = ingest.New(b.db, b.client, ingest.Config{Parties: []string{treasury}, Handler: ingest.Handlers(history, recon), Logger: quietLog})
+	require.NoError(t, err)
+}

@@ -220,6 +220,11 @@ func NewHistory(cfg Config) (*History, error) {
 // another).
 func (h *History) Schema() string { return h.cfg.Schema }
 
+// Treasury returns the party whose history the handler keeps
+// (Config.Treasury; ingest.TreasuryKeeper: ingest.New refuses an
+// Ingester whose Parties lack it).
+func (h *History) Treasury() string { return h.cfg.Treasury }
+
 // Classifier returns the classifier the handler uses (a copy: its
 // Instruments are not the handler's).
 func (h *History) Classifier() Classifier {

@@ -229,6 +229,11 @@ func NewReconciler(s *Store, cfg ReconcilerConfig) (*Reconciler, error) {
 // (ingest.SchemaWriter: ingest.New refuses an Ingester of another).
 func (r *Reconciler) Schema() string { return r.s.cfg.Schema }
 
+// Treasury returns the party whose withdrawals the Reconciler follows, its
+// store's Config.Treasury, "" if not set (ingest.TreasuryKeeper:
+// ingest.New refuses an Ingester whose Parties lack it).
+func (r *Reconciler) Treasury() string { return r.s.cfg.Treasury }
+
 // HandleBatch implements ingest.Handler.
 func (r *Reconciler) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
 	if b == nil {
