@@ -139,4 +139,10 @@
 //     Config.Synchronizers).
 //   - Record time is the clock: trecTgt and tSafe are compared with ingested
 //     record times, never with this process's clock.
+//   - When the context of a Store method, a read (Get, ListByStatus, Gate,
+//     GateLog, IngestedTime, Reservations and their Tx forms) or a write,
+//     or of an Automation round ends while a statement runs, the error
+//     wraps the context's too: errors.Is finds context.DeadlineExceeded or
+//     context.Canceled, not only the driver's words for the cancelled
+//     statement.
 package withdrawal

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cantonx/txhistory/internal/ctxerr"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -98,7 +99,7 @@ func (s *Store) readGate(ctx context.Context, q sqlx.QueryerContext, lock bool) 
 		return Gate{}, fmt.Errorf("withdrawal: the withdrawal gate row is missing from %s (was migration 003_withdrawal applied?)", s.gate)
 	}
 	if err != nil {
-		return Gate{}, fmt.Errorf("withdrawal: reading the withdrawal gate: %w", err)
+		return Gate{}, fmt.Errorf("withdrawal: reading the withdrawal gate: %w", ctxerr.Wrap(ctx, err))
 	}
 	g := Gate{Enabled: row.Enabled, Reason: row.Reason, ChangedAt: row.ChangedAt.UTC()}
 	g.Rewound = s.sawGate(g.ChangedAt)
@@ -322,7 +323,7 @@ func (s *Store) GateLog(ctx context.Context) ([]GateChange, error) {
 	}
 	if err := s.db.SelectContext(ctx, &rows, `SELECT id, enabled, reason, changed_at, ingested_record_time, tsafe FROM `+
 		s.gateLog+` ORDER BY id`); err != nil {
-		return nil, fmt.Errorf("withdrawal: reading the gate log: %w", err)
+		return nil, fmt.Errorf("withdrawal: reading the gate log: %w", ctxerr.Wrap(ctx, err))
 	}
 	out := make([]GateChange, len(rows))
 	for i, r := range rows {

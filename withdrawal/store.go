@@ -381,7 +381,7 @@ func (s *Store) GetTx(ctx context.Context, tx *sqlx.Tx, id string) (*Withdrawal,
 func (s *Store) get(ctx context.Context, q sqlx.QueryerContext, id string) (*Withdrawal, error) {
 	w, err := selectOne(ctx, q, `SELECT `+columns+` FROM `+s.withdrawals+` WHERE id = $1`, id)
 	if err != nil {
-		return nil, fmt.Errorf("withdrawal: reading %q: %w", id, err)
+		return nil, fmt.Errorf("withdrawal: reading %q: %w", id, ctxerr.Wrap(ctx, err))
 	}
 	if w == nil {
 		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
@@ -421,7 +421,7 @@ func (s *Store) list(ctx context.Context, q sqlx.QueryerContext, limit int, stat
 	}
 	ws, err := selectWithdrawals(ctx, q, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("withdrawal: listing withdrawals %v: %w", statuses, err)
+		return nil, fmt.Errorf("withdrawal: listing withdrawals %v: %w", statuses, ctxerr.Wrap(ctx, err))
 	}
 	return ws, nil
 }
@@ -434,7 +434,7 @@ func (s *Store) Reservations(ctx context.Context) (map[string]string, error) {
 		WID string `db:"withdrawal_id"`
 	}
 	if err := s.db.SelectContext(ctx, &rows, `SELECT contract_id, withdrawal_id FROM `+s.reservations); err != nil {
-		return nil, fmt.Errorf("withdrawal: reading reservations: %w", err)
+		return nil, fmt.Errorf("withdrawal: reading reservations: %w", ctxerr.Wrap(ctx, err))
 	}
 	out := make(map[string]string, len(rows))
 	for _, r := range rows {
@@ -809,7 +809,7 @@ func (s *Store) recordTimes(ctx context.Context, q sqlx.QueryerContext) (map[str
 func (s *Store) checkpoint(ctx context.Context, q sqlx.QueryerContext) (checkpoint.Checkpoint, error) {
 	cp, _, err := s.cps.Get(ctx, q)
 	if err != nil {
-		return checkpoint.Checkpoint{}, fmt.Errorf("withdrawal: reading the ingested record time: %w", err)
+		return checkpoint.Checkpoint{}, fmt.Errorf("withdrawal: reading the ingested record time: %w", ctxerr.Wrap(ctx, err))
 	}
 	return cp, nil
 }
