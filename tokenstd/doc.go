@@ -175,7 +175,10 @@
 // after it (and RenumberAfterRestore) what was ingested since the backup
 // comes again at new Seq values, to drop by the entry's key. Readers'
 // transactions block pg_restore's DROP of these tables: end them before
-// restoring.
+// restoring. When a reader's context ends while a statement runs, the
+// error wraps the context's too: errors.Is finds context.DeadlineExceeded
+// or context.Canceled, not only the driver's words for the cancelled
+// statement.
 //
 // # Bad input
 //

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cantonx/txhistory/internal/ctxerr"
 	"github.com/cantonx/txhistory/internal/pglist"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
@@ -127,7 +128,7 @@ func (r *holdingRow) holding() (Holding, error) {
 func selectHoldings(ctx context.Context, q sqlx.QueryerContext, query string, args ...any) ([]Holding, error) {
 	var rows []holdingRow
 	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
-		return nil, err
+		return nil, ctxerr.Wrap(ctx, err)
 	}
 	out := make([]Holding, 0, len(rows))
 	for i := range rows {
@@ -193,7 +194,7 @@ func Balances(ctx context.Context, q sqlx.QueryerContext, schemaName string) (ma
 	err := sqlx.SelectContext(ctx, q, &rows, `SELECT instrument_admin, instrument_id, sum(amount)::text AS total FROM `+
 		schema.Qualify(schemaName, HoldingTable)+` WHERE archived_offset IS NULL GROUP BY instrument_admin, instrument_id`)
 	if err != nil {
-		return nil, fmt.Errorf("tokenstd: reading balances: %w", err)
+		return nil, fmt.Errorf("tokenstd: reading balances: %w", ctxerr.Wrap(ctx, err))
 	}
 	out := make(map[Instrument]decimal.Decimal, len(rows))
 	for _, r := range rows {
@@ -291,7 +292,7 @@ func (r *instructionRow) instruction() (Instruction, error) {
 func selectInstructions(ctx context.Context, q sqlx.QueryerContext, query string, args ...any) ([]Instruction, error) {
 	var rows []instructionRow
 	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
-		return nil, fmt.Errorf("tokenstd: reading transfer instructions: %w", err)
+		return nil, fmt.Errorf("tokenstd: reading transfer instructions: %w", ctxerr.Wrap(ctx, err))
 	}
 	out := make([]Instruction, 0, len(rows))
 	for i := range rows {
@@ -417,7 +418,7 @@ func ListEntries(ctx context.Context, q sqlx.QueryerContext, schemaName string, 
 	}
 	var rows []entryRow
 	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
-		return nil, fmt.Errorf("tokenstd: reading history: %w", err)
+		return nil, fmt.Errorf("tokenstd: reading history: %w", ctxerr.Wrap(ctx, err))
 	}
 	var cids, instrs []string
 	for _, r := range rows {
