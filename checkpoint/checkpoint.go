@@ -115,13 +115,16 @@ func NewStore(schemaName string) (*Store, error) {
 // It reads a schema of any version, also one from before version 010
 // (Parties nil): the withdrawal gate reads the record times of an
 // Integration DB restored from an older backup before it is migrated.
+//
+// When ctx ends while the statement runs, the error wraps ctx's too:
+// errors.Is finds context.DeadlineExceeded or context.Canceled.
 func (s *Store) Get(ctx context.Context, q sqlx.QueryerContext) (cp Checkpoint, found bool, err error) {
 	rows, err := q.QueryxContext(ctx, `SELECT c.ledger_offset, c.update_id, c.update_offset, c.record_time, c.synchronizer_id, c.updated_at, to_jsonb(c) -> 'parties',
 			t.synchronizer_id, t.record_time
 		FROM `+s.checkpoint+` AS c LEFT JOIN `+s.syncTime+` AS t ON true
 		WHERE c.id = 1`)
 	if err != nil {
-		return Checkpoint{}, false, fmt.Errorf("checkpoint: read: %w", err)
+		return Checkpoint{}, false, fmt.Errorf("checkpoint: read: %w", ctxerr.Wrap(ctx, err))
 	}
 	defer rows.Close()
 	cp = Checkpoint{RecordTimes: map[string]time.Time{}}
@@ -135,7 +138,7 @@ func (s *Store) Get(ctx context.Context, q sqlx.QueryerContext) (cp Checkpoint, 
 			syncTime     sql.NullTime
 		)
 		if err := rows.Scan(&cp.Offset, &cp.UpdateID, &updateOffset, &recordTime, &cp.SynchronizerID, &updatedAt, &parties, &syncID, &syncTime); err != nil {
-			return Checkpoint{}, false, fmt.Errorf("checkpoint: read: %w", err)
+			return Checkpoint{}, false, fmt.Errorf("checkpoint: read: %w", ctxerr.Wrap(ctx, err))
 		}
 		if !found && parties != nil { // every row repeats the checkpoint's columns
 			if err := json.Unmarshal(parties, &cp.Parties); err != nil {
@@ -153,7 +156,7 @@ func (s *Store) Get(ctx context.Context, q sqlx.QueryerContext) (cp Checkpoint, 
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return Checkpoint{}, false, fmt.Errorf("checkpoint: read: %w", err)
+		return Checkpoint{}, false, fmt.Errorf("checkpoint: read: %w", ctxerr.Wrap(ctx, err))
 	}
 	if !found {
 		return Checkpoint{RecordTimes: map[string]time.Time{}}, false, nil
@@ -201,7 +204,7 @@ func (s *Store) SetParties(ctx context.Context, db sqlx.ExecerContext, from, par
 		WHERE id = 1 AND COALESCE(parties, '{}') @> COALESCE($2::text[], '{}') AND COALESCE(parties, '{}') <@ COALESCE($2::text[], '{}')`,
 		partiesArray(parties), partiesArray(from))
 	if err != nil {
-		return fmt.Errorf("checkpoint: record parties: %w", err)
+		return fmt.Errorf("checkpoint: record parties: %w", ctxerr.Wrap(ctx, err))
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return fmt.Errorf("checkpoint: record parties %q: %w (or no checkpoint stored): they are no longer %q", NormalizeParties(parties), ErrPartiesConflict, NormalizeParties(from))
@@ -351,7 +354,7 @@ func (s *Store) Rewinds(ctx context.Context, q sqlx.QueryerContext) ([]RewindRec
 	var out []RewindRecord
 	err := sqlx.SelectContext(ctx, q, &out, `SELECT id, rewound_at, from_offset, to_offset, recovery_time, synchronizer_id, mode, note FROM `+s.rewind+` ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint: read rewinds: %w", err)
+		return nil, fmt.Errorf("checkpoint: read rewinds: %w", ctxerr.Wrap(ctx, err))
 	}
 	for i := range out { // in UTC, whatever the session's TimeZone
 		out[i].RewoundAt = out[i].RewoundAt.UTC()

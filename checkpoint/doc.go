@@ -13,6 +13,11 @@
 // Integration DB restore and tRecovery of the validator node restore are all
 // read from this store, never from a wall clock.
 //
+// When the context of a Store method ends while a statement runs (Get,
+// Rewinds, SetParties, Init), the error wraps the context's too: errors.Is
+// finds context.DeadlineExceeded or context.Canceled, not only the
+// driver's words for the cancelled statement.
+//
 //	store, _ := checkpoint.NewStore("txhistory")
 //	cp, found, err := store.Get(ctx, db)
 //	fmt.Println(found, cp.Offset, cp.UpdateID, cp.RecordTime, err)
