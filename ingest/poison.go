@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cantonx/txhistory/internal/ctxerr"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
@@ -284,13 +285,14 @@ func (ing *Ingester) eachAlone(ctx context.Context, tx *sqlx.Tx, batch *Batch, f
 // validator node restore the participant numbers transactions from lower
 // offsets than some set aside before), times in UTC. SetAsideAt is the
 // time of the row's insert, not of its batch's start (batches overlap, and
-// each writes after the one before has committed).
+// each writes after the one before has committed). When ctx ends while
+// its statement runs, the error wraps ctx's too.
 func (ing *Ingester) SetAsideTransactions(ctx context.Context) ([]SetAsideRecord, error) {
 	var out []SetAsideRecord
 	err := sqlx.SelectContext(ctx, ing.db, &out, `SELECT update_id, ledger_offset, record_time, synchronizer_id, error, coalesce(raw::text, '') AS raw, set_aside_at
 		FROM `+ing.review+` WHERE resolved_at IS NULL ORDER BY set_aside_at, ledger_offset`)
 	if err != nil {
-		return nil, fmt.Errorf("ingest: list set-aside transactions: %w", redactErr(err))
+		return nil, fmt.Errorf("ingest: list set-aside transactions: %w", redactErr(ctxerr.Wrap(ctx, err)))
 	}
 	for i := range out { // in UTC, whatever the session's TimeZone
 		if rt := out[i].RecordTime; rt != nil {
@@ -320,7 +322,11 @@ var ErrNotSetAside = errors.New("ingest: no unresolved set-aside transaction wit
 // (schema.ErrUnknownVersion, during a rolling upgrade: resolve with the
 // newer release) or one not yet migrated by this release
 // (schema.ErrNotMigrated).
-func (ing *Ingester) ResolveSetAside(ctx context.Context, updateID, resolution string) error {
+//
+// When ctx ends while a statement runs, the error wraps ctx's too:
+// errors.Is finds context.DeadlineExceeded or context.Canceled.
+func (ing *Ingester) ResolveSetAside(ctx context.Context, updateID, resolution string) (err error) {
+	defer func() { err = ctxerr.Wrap(ctx, err) }()
 	if strings.TrimSpace(resolution) == "" {
 		return errors.New("ingest: ResolveSetAside: say what was done (resolution is empty)")
 	}
