@@ -112,5 +112,10 @@
 //     quoted in SQL; Qualify builds a quoted schema.table reference.
 //
 // Errors name the schema and, where one is involved, the migration version
-// and file, and wrap the underlying driver error with %w.
+// and file, and wrap the underlying driver error with %w. When the context
+// of a call (Migrate, MigrateTx, Versions, CheckVersion, CheckCurrent,
+// CheckCurrentTx) ends while a statement runs, the error wraps the
+// context's too: errors.Is finds context.DeadlineExceeded or
+// context.Canceled, not only the driver's words for the cancelled
+// statement.
 package schema

@@ -372,13 +372,13 @@ func CheckCurrentTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) error {
 	rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT current_setting('transaction_isolation') FROM pg_advisory_xact_lock_shared(%d, hashtext(%s));
 		SELECT coalesce(max(version), 0) FROM %s`, lockClass, pq.QuoteLiteral(cfg.schema), Qualify(cfg.schema, MigrationTable)))
 	if err != nil {
-		return versionReadError(cfg.schema, err)
+		return versionReadError(cfg.schema, ctxerr.Wrap(ctx, err))
 	}
 	defer rows.Close()
 	var isolation string
 	if rows.Next() {
 		if err := rows.Scan(&isolation); err != nil {
-			return fmt.Errorf("schema: reading the version of schema %q under its migration lock: %w", cfg.schema, err)
+			return fmt.Errorf("schema: reading the version of schema %q under its migration lock: %w", cfg.schema, ctxerr.Wrap(ctx, err))
 		}
 		if isolation != "read committed" {
 			return fmt.Errorf("schema: checking the version of schema %q needs a READ COMMITTED transaction, this one is %s", cfg.schema, strings.ToUpper(isolation))
@@ -391,12 +391,12 @@ func CheckCurrentTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) error {
 	}
 	if !rows.NextResultSet() || !rows.Next() {
 		if err := rows.Err(); err != nil {
-			return versionReadError(cfg.schema, err)
+			return versionReadError(cfg.schema, ctxerr.Wrap(ctx, err))
 		}
 		return fmt.Errorf("schema: reading the version of schema %q under its migration lock: no result", cfg.schema)
 	}
 	if err := rows.Scan(&v); err != nil {
-		return fmt.Errorf("schema: reading the version of schema %q under its migration lock: %w", cfg.schema, err)
+		return fmt.Errorf("schema: reading the version of schema %q under its migration lock: %w", cfg.schema, ctxerr.Wrap(ctx, err))
 	}
 	return currentAt(cfg.schema, v)
 }
@@ -424,14 +424,14 @@ func Versions(ctx context.Context, q sqlx.QueryerContext, opts ...Option) ([]App
 
 	var exists bool
 	if err := sqlx.GetContext(ctx, q, &exists, `SELECT to_regclass($1) IS NOT NULL`, qTable); err != nil {
-		return nil, fmt.Errorf("schema: looking up %s: %w", qTable, err)
+		return nil, fmt.Errorf("schema: looking up %s: %w", qTable, ctxerr.Wrap(ctx, err))
 	}
 	if !exists {
 		return nil, nil
 	}
 	var out []Applied
 	if err := sqlx.SelectContext(ctx, q, &out, `SELECT version, name, applied_at FROM `+qTable+` ORDER BY version`); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("schema: reading %s: %w", qTable, err)
+		return nil, fmt.Errorf("schema: reading %s: %w", qTable, ctxerr.Wrap(ctx, err))
 	}
 	for i := range out {
 		out[i].AppliedAt = out[i].AppliedAt.UTC()
