@@ -144,9 +144,10 @@ func (c Config) WithDefaults() Config {
 // Store reads and writes the withdrawal tables of one schema. It is safe
 // for concurrent use. Every write has a form taking the caller's
 // transaction (XTx) and one running its own (X); when the context of one
-// running its own ends while a statement runs, its error wraps the
-// context's too (errors.Is finds context.DeadlineExceeded or
-// context.Canceled). Make one with NewStore; the zero Store is not usable.
+// running its own, or of a read (in either form), ends while a statement
+// runs, its error wraps the context's too (errors.Is finds
+// context.DeadlineExceeded or context.Canceled). Make one with NewStore;
+// the zero Store is not usable.
 type Store struct {
 	db  *sqlx.DB
 	cfg Config
