@@ -10,6 +10,11 @@
 // ClaimTx inserts a batch's update ids in the batch's SQL transaction with one
 // statement and returns the transactions that were new; the rest were
 // ingested before and must be skipped.
+//
+// When the context of a read (Contains, OffsetOf, Count, Since, At) or of
+// PruneBefore ends while its statement runs, the error wraps the context's
+// too: errors.Is finds context.DeadlineExceeded or context.Canceled, not
+// only the driver's words for the cancelled statement.
 package dedup
 
 import (
@@ -99,7 +104,7 @@ func (s *Store) ClaimTx(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Transact
 func (s *Store) Contains(ctx context.Context, q sqlx.QueryerContext, updateID string) (bool, error) {
 	var ok bool
 	if err := sqlx.GetContext(ctx, q, &ok, `SELECT EXISTS (SELECT 1 FROM `+s.table+` WHERE update_id = $1)`, updateID); err != nil {
-		return false, fmt.Errorf("dedup: look up %s: %w", updateID, err)
+		return false, fmt.Errorf("dedup: look up %s: %w", updateID, ctxerr.Wrap(ctx, err))
 	}
 	return ok, nil
 }
@@ -111,7 +116,7 @@ func (s *Store) OffsetOf(ctx context.Context, q sqlx.QueryerContext, updateID st
 		return 0, false, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("dedup: look up %s: %w", updateID, err)
+		return 0, false, fmt.Errorf("dedup: look up %s: %w", updateID, ctxerr.Wrap(ctx, err))
 	}
 	return offset, true, nil
 }
@@ -120,7 +125,7 @@ func (s *Store) OffsetOf(ctx context.Context, q sqlx.QueryerContext, updateID st
 func (s *Store) Count(ctx context.Context, q sqlx.QueryerContext) (int64, error) {
 	var n int64
 	if err := sqlx.GetContext(ctx, q, &n, `SELECT count(*) FROM `+s.table); err != nil {
-		return 0, fmt.Errorf("dedup: count: %w", err)
+		return 0, fmt.Errorf("dedup: count: %w", ctxerr.Wrap(ctx, err))
 	}
 	return n, nil
 }
@@ -140,7 +145,7 @@ func (s *Store) Since(ctx context.Context, q sqlx.QueryerContext, t time.Time) (
 	var out []Ingested
 	err := sqlx.SelectContext(ctx, q, &out, `SELECT update_id, ledger_offset, record_time, synchronizer_id FROM `+s.table+` WHERE record_time >= $1 ORDER BY record_time, ledger_offset`, t)
 	if err != nil {
-		return nil, fmt.Errorf("dedup: list since %s: %w", t.Format(time.RFC3339Nano), err)
+		return nil, fmt.Errorf("dedup: list since %s: %w", t.Format(time.RFC3339Nano), ctxerr.Wrap(ctx, err))
 	}
 	for i := range out { // in UTC, whatever the session's TimeZone
 		out[i].RecordTime = out[i].RecordTime.UTC()
@@ -154,7 +159,7 @@ func (s *Store) At(ctx context.Context, q sqlx.QueryerContext, synchronizerID st
 	var out []Ingested
 	err := sqlx.SelectContext(ctx, q, &out, `SELECT update_id, ledger_offset, record_time, synchronizer_id FROM `+s.table+` WHERE record_time = $1 AND synchronizer_id = $2 ORDER BY ledger_offset`, t, synchronizerID)
 	if err != nil {
-		return nil, fmt.Errorf("dedup: list those at %s on synchronizer %s: %w", t.Format(time.RFC3339Nano), synchronizerID, err)
+		return nil, fmt.Errorf("dedup: list those at %s on synchronizer %s: %w", t.Format(time.RFC3339Nano), synchronizerID, ctxerr.Wrap(ctx, err))
 	}
 	for i := range out {
 		out[i].RecordTime = out[i].RecordTime.UTC()
