@@ -16,19 +16,8 @@ import (
 // that correcting Parties later meets ErrPartiesChanged. Inside Handlers
 // too; with the treasury among Parties, as before.
 func TestNewRefusesPartiesWithoutTheHandlersTreasury(t *testing.T) {
-	b := setup(t)
-	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Logger: quietLog})
-	require.NoError(t, err)
-	store, err := withdrawal.NewStore(b.db, withdrawal.Config{Treasury: treasury, Logger: quietLog})
-	require.NoError(t, err)
-	recon, err := withdrawal.NewReconciler(store, withdrawal.ReconcilerConfig{History: history})
-	require.NoError(t, err)
-
-	for name, h := range map[string]ingest.Handler{
-		"History":              history,
-		"Handlers(History)":    ingest.Handlers(effectsHandler, history),
-		"Handlers(Reconciler)": ingest.Handlers(ingest.Handlers(effectsHandler), recon),
-	} {
+	b, handlers := treasuryHandlers(t)
+	for name, h := range handlers {
 		_, err := ingest.New(b.db, b.client, ingest.Config{Parties: []string{"someone-else::1220ff"}, Handler: h, Logger: quietLog})
 		require.Error(t, err, name)
 		require.ErrorContains(t, err, treasury, name)

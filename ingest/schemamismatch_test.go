@@ -17,19 +17,8 @@ import (
 // procedure's tSafe) or reconcile against a stale one. Inside Handlers,
 // and with the same schema, as before.
 func TestNewRefusesHandlersWritingAnotherSchema(t *testing.T) {
-	b := setup(t)
-	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Logger: quietLog})
-	require.NoError(t, err)
-	store, err := withdrawal.NewStore(b.db, withdrawal.Config{Treasury: treasury, Logger: quietLog})
-	require.NoError(t, err)
-	recon, err := withdrawal.NewReconciler(store, withdrawal.ReconcilerConfig{History: history})
-	require.NoError(t, err)
-
-	for name, h := range map[string]ingest.Handler{
-		"History":              history,
-		"Handlers(History)":    ingest.Handlers(effectsHandler, history),
-		"Handlers(Reconciler)": ingest.Handlers(ingest.Handlers(effectsHandler), recon),
-	} {
+	b, handlers := treasuryHandlers(t)
+	for name, h := range handlers {
 		_, err := ingest.New(b.db, b.client, ingest.Config{Parties: []string{treasury}, Schema: "exchange_history", Handler: h, Logger: quietLog})
 		require.Error(t, err, name)
 		require.ErrorContains(t, err, `"exchange_history"`, name)
@@ -37,5 +26,24 @@ func TestNewRefusesHandlersWritingAnotherSchema(t *testing.T) {
 
 		_, err = ingest.New(b.db, b.client, ingest.Config{Parties: []string{treasury}, Handler: h, Logger: quietLog})
 		require.NoError(t, err, name)
+	}
+}
+
+// treasuryHandlers returns a test bundle and the token standard's handlers
+// of the treasury in the default schema: the History, and the Reconciler of
+// a store naming the treasury, alone and inside Handlers' chains.
+func treasuryHandlers(t *testing.T) (*testBundle, map[string]ingest.Handler) {
+	t.Helper()
+	b := setup(t)
+	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Logger: quietLog})
+	require.NoError(t, err)
+	store, err := withdrawal.NewStore(b.db, withdrawal.Config{Treasury: treasury, Logger: quietLog})
+	require.NoError(t, err)
+	recon, err := withdrawal.NewReconciler(store, withdrawal.ReconcilerConfig{History: history})
+	require.NoError(t, err)
+	return b, map[string]ingest.Handler{
+		"History":              history,
+		"Handlers(History)":    ingest.Handlers(effectsHandler, history),
+		"Handlers(Reconciler)": ingest.Handlers(ingest.Handlers(effectsHandler), recon),
 	}
 }
