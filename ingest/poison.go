@@ -324,15 +324,16 @@ var ErrNotSetAside = errors.New("ingest: no unresolved set-aside transaction wit
 // (schema.ErrNotMigrated).
 //
 // When ctx ends while a statement runs, the error wraps ctx's too:
-// errors.Is finds context.DeadlineExceeded or context.Canceled.
-func (ing *Ingester) ResolveSetAside(ctx context.Context, updateID, resolution string) (err error) {
-	defer func() { err = ctxerr.Wrap(ctx, err) }()
+// errors.Is finds context.DeadlineExceeded or context.Canceled. A refusal
+// (an empty resolution, ErrNotSetAside, the schema's version) is a
+// verdict: it never wraps ctx's, even if ctx ended meanwhile.
+func (ing *Ingester) ResolveSetAside(ctx context.Context, updateID, resolution string) error {
 	if strings.TrimSpace(resolution) == "" {
 		return errors.New("ingest: ResolveSetAside: say what was done (resolution is empty)")
 	}
 	tx, err := ing.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
-		return fmt.Errorf("ingest: resolve set-aside transaction %s: %w", updateID, redactErr(err))
+		return fmt.Errorf("ingest: resolve set-aside transaction %s: %w", updateID, redactErr(ctxerr.Wrap(ctx, err)))
 	}
 	defer func() { _ = tx.Rollback() }() // no-op after Commit
 	if err := schema.CheckCurrentTx(ctx, tx, schema.WithSchema(ing.cfg.Schema)); err != nil {
@@ -341,7 +342,7 @@ func (ing *Ingester) ResolveSetAside(ctx context.Context, updateID, resolution s
 	res, err := tx.ExecContext(ctx, `UPDATE `+ing.review+` SET resolved_at = now(), resolution = $2
 		WHERE update_id = $1 AND resolved_at IS NULL`, updateID, resolution)
 	if err != nil {
-		return fmt.Errorf("ingest: resolve set-aside transaction %s: %w", updateID, redactErr(err))
+		return fmt.Errorf("ingest: resolve set-aside transaction %s: %w", updateID, redactErr(ctxerr.Wrap(ctx, err)))
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("ingest: resolve set-aside transaction %s: %w", updateID, err)
@@ -349,7 +350,7 @@ func (ing *Ingester) ResolveSetAside(ctx context.Context, updateID, resolution s
 		return fmt.Errorf("%w: %s", ErrNotSetAside, updateID)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("ingest: resolve set-aside transaction %s: commit: %w", updateID, redactErr(err))
+		return fmt.Errorf("ingest: resolve set-aside transaction %s: commit: %w", updateID, redactErr(ctxerr.Wrap(ctx, err)))
 	}
 	ing.log.Info("ingest: set-aside transaction resolved", "update_id", updateID, "resolution", resolution)
 	return nil
