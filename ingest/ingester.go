@@ -334,7 +334,7 @@ func (c Config) validate() error {
 		return fmt.Errorf("ingest: the Handler %T writes schema %q, the Ingester's is %q: give ingest.Config, tokenstd.Config and withdrawal.Config the same Schema", h, other, c.Schema)
 	}
 	if h, party, ok := missingTreasury(c.Handler, c.Parties); ok {
-		return fmt.Errorf("ingest: the Handler %T keeps the history of %s, which Config.Parties %q lacks: the participant would send none of its transactions (add it to Parties)", h, party, c.Parties)
+		return fmt.Errorf("ingest: the Handler %T keeps the history of %q, which Config.Parties %q lacks: the participant would send none of its transactions (add it to Parties)", h, party, c.Parties)
 	}
 	return nil
 }
