@@ -114,7 +114,9 @@ type ReconcilerConfig struct {
 	// under either poison policy). Without it, the entries are read from
 	// the table. A nil
 	// *tokenstd.History (of a NewHistory whose error was ignored) is
-	// refused, and so is one writing another schema than the store's.
+	// refused, and so is one writing another schema than the store's, or
+	// keeping the history of another party than the store's Treasury (if
+	// set).
 	History WrittenEntries
 	// Logger defaults to the store's.
 	Logger *slog.Logger
@@ -211,6 +213,12 @@ func NewReconciler(s *Store, cfg ReconcilerConfig) (*Reconciler, error) {
 	if h, ok := cfg.History.(interface{ Schema() string }); ok && h.Schema() != s.cfg.Schema {
 		return nil, fmt.Errorf("withdrawal: NewReconciler: the History writes schema %q, the store's is %q: give tokenstd.Config and withdrawal.Config the same Schema (Create reserves the holdings the History writes)",
 			h.Schema(), s.cfg.Schema)
+	}
+	// Create refuses holdings not of the store's Treasury, and the History
+	// fills the holding set with its own treasury's only.
+	if h, ok := cfg.History.(interface{ Treasury() string }); ok && s.cfg.Treasury != "" && h.Treasury() != s.cfg.Treasury {
+		return nil, fmt.Errorf("withdrawal: NewReconciler: the History keeps the history of %q, the store's Treasury is %q: give tokenstd.Config and withdrawal.Config the same Treasury (Create reserves the holdings the History writes)",
+			h.Treasury(), s.cfg.Treasury)
 	}
 	pure := cfg.Recovery == nil
 	if pure {
