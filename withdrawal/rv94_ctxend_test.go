@@ -21,10 +21,7 @@ import (
 // database fault or ctx's error"; it was the first. (The restore
 // procedure's, fixed alike: TestRestoreProcedureEndedMidStatementReportsTheContext.)
 func TestRV94EndedMidStatementReportsTheContext(t *testing.T) {
-	for _, c := range []struct {
-		name, table string
-		run         func(e *env, ctx context.Context, w *withdrawal.Withdrawal) error
-	}{
+	for _, c := range []midStatement{
 		{"RunOnce", withdrawal.Table, func(e *env, ctx context.Context, w *withdrawal.Withdrawal) error {
 			auto, err := withdrawal.NewAutomation(e.store, withdrawal.AutomationConfig{Logger: quietLog,
 				Submitter: withdrawal.SubmitFunc(func(context.Context, *withdrawal.Withdrawal) error { return nil })})
@@ -64,21 +61,35 @@ func TestRV94EndedMidStatementReportsTheContext(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name+"/"+c.table, func(t *testing.T) {
-			e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
-			holdings := e.mint("100")
-			w := e.create(e.request("wd-1", "40", holdings[0]))
-
-			lock, err := e.db.BeginTxx(e.ctx, nil)
-			require.NoError(t, err)
-			defer lock.Rollback()
-			_, err = lock.ExecContext(e.ctx, `LOCK TABLE `+schema.Qualify(e.store.Config().Schema, c.table)+` IN ACCESS EXCLUSIVE MODE`)
-			require.NoError(t, err)
-
-			ctx, cancel := context.WithTimeout(e.ctx, 300*time.Millisecond)
-			defer cancel()
-			err = c.run(e, ctx, w)
-			require.Error(t, err)
-			require.True(t, errors.Is(err, context.DeadlineExceeded), "the context ended mid-statement, but the error does not say so: %v", err)
+			c.check(t)
 		})
 	}
+}
+
+// midStatement is a call (run) whose context ends, under a 300 ms
+// deadline, while its statement waits for the lock another session holds
+// on table; w is a withdrawal requested before.
+type midStatement struct {
+	name, table string
+	run         func(e *env, ctx context.Context, w *withdrawal.Withdrawal) error
+}
+
+// check runs c and requires its error to say that the context ended.
+func (c midStatement) check(t *testing.T) {
+	t.Helper()
+	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	holdings := e.mint("100")
+	w := e.create(e.request("wd-1", "40", holdings[0]))
+
+	lock, err := e.db.BeginTxx(e.ctx, nil)
+	require.NoError(t, err)
+	defer lock.Rollback()
+	_, err = lock.ExecContext(e.ctx, `LOCK TABLE `+schema.Qualify(e.store.Config().Schema, c.table)+` IN ACCESS EXCLUSIVE MODE`)
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(e.ctx, 300*time.Millisecond)
+	defer cancel()
+	err = c.run(e, ctx, w)
+	require.Error(t, err)
+	require.True(t, errors.Is(err, context.DeadlineExceeded), "the context ended mid-statement, but the error does not say so: %v", err)
 }

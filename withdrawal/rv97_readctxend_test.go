@@ -2,11 +2,8 @@ package withdrawal_test
 
 import (
 	"context"
-	"errors"
 	"testing"
-	"time"
 
-	"github.com/cantonx/txhistory/schema"
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/stretchr/testify/require"
 )
@@ -18,10 +15,7 @@ import (
 // due to user request", so that a request handler under a deadline can
 // tell the end of its context from a database fault.
 func TestRV97ReadEndedMidStatementReportsTheContext(t *testing.T) {
-	for _, c := range []struct {
-		name, table string
-		run         func(e *env, ctx context.Context, w *withdrawal.Withdrawal) error
-	}{
+	for _, c := range []midStatement{
 		{"Get", withdrawal.Table, func(e *env, ctx context.Context, w *withdrawal.Withdrawal) error {
 			_, err := e.store.Get(ctx, w.ID)
 			return err
@@ -69,21 +63,7 @@ func TestRV97ReadEndedMidStatementReportsTheContext(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
-			holdings := e.mint("100")
-			w := e.create(e.request("wd-1", "40", holdings[0]))
-
-			lock, err := e.db.BeginTxx(e.ctx, nil)
-			require.NoError(t, err)
-			defer lock.Rollback()
-			_, err = lock.ExecContext(e.ctx, `LOCK TABLE `+schema.Qualify(e.store.Config().Schema, c.table)+` IN ACCESS EXCLUSIVE MODE`)
-			require.NoError(t, err)
-
-			ctx, cancel := context.WithTimeout(e.ctx, 300*time.Millisecond)
-			defer cancel()
-			err = c.run(e, ctx, w)
-			require.Error(t, err)
-			require.True(t, errors.Is(err, context.DeadlineExceeded), "the context ended mid-statement, but the error does not say so: %v", err)
+			c.check(t)
 		})
 	}
 }
