@@ -42,6 +42,31 @@ func TestRV97ReadEndedMidStatementReportsTheContext(t *testing.T) {
 		{"SetParties", "ck.checkpoint", func(ctx context.Context, db *sqlx.DB, s *checkpoint.Store) error {
 			return s.SetParties(ctx, db, []string{"treasury::1"}, []string{"treasury::2"})
 		}},
+		// The writers that run in the caller's transaction, too.
+		{"AdvanceTx", "ck.checkpoint", func(ctx context.Context, db *sqlx.DB, s *checkpoint.Store) error {
+			tx, err := db.Beginx()
+			require.NoError(t, err)
+			defer tx.Rollback()
+			return s.AdvanceTx(ctx, tx, 0, checkpoint.Checkpoint{Offset: 5})
+		}},
+		{"RewindTx", "ck.checkpoint", func(ctx context.Context, db *sqlx.DB, s *checkpoint.Store) error {
+			tx, err := db.Beginx()
+			require.NoError(t, err)
+			defer tx.Rollback()
+			return s.RewindTx(ctx, tx, checkpoint.Rewind{From: 0, To: 0, Mode: "test"})
+		}},
+		{"RewindTx/synchronizer_time", "ck.synchronizer_time", func(ctx context.Context, db *sqlx.DB, s *checkpoint.Store) error {
+			tx, err := db.Beginx()
+			require.NoError(t, err)
+			defer tx.Rollback()
+			return s.RewindTx(ctx, tx, checkpoint.Rewind{From: 0, To: 0, Mode: "test", SynchronizerID: "sync::1", RecoveryTime: time.Now()})
+		}},
+		{"RewindTx/checkpoint_rewind", "ck.checkpoint_rewind", func(ctx context.Context, db *sqlx.DB, s *checkpoint.Store) error {
+			tx, err := db.Beginx()
+			require.NoError(t, err)
+			defer tx.Rollback()
+			return s.RewindTx(ctx, tx, checkpoint.Rewind{From: 0, To: 0, Mode: "test"})
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			db, s := setup(t)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/dedup"
+	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
@@ -40,6 +41,14 @@ func TestRV97ReadEndedMidStatementReportsTheContext(t *testing.T) {
 		}},
 		{"At", func(ctx context.Context, q sqlx.QueryerContext, s *dedup.Store) error {
 			_, err := s.At(ctx, q, "sync::1", time.Now())
+			return err
+		}},
+		// The claim, which runs in the caller's transaction, too.
+		{"ClaimTx", func(ctx context.Context, _ sqlx.QueryerContext, s *dedup.Store) error {
+			tx, err := db.Beginx()
+			require.NoError(t, err)
+			defer tx.Rollback()
+			_, err = s.ClaimTx(ctx, tx, []*ledger.Transaction{{UpdateID: "tx-1", Offset: 1, RecordTime: time.Now(), SynchronizerID: "sync::1"}})
 			return err
 		}},
 	} {
