@@ -259,7 +259,7 @@ func (s *Store) AdvanceTx(ctx context.Context, tx *sqlx.Tx, prevOffset int64, ne
 		SELECT count(*) FROM advanced`,
 		prevOffset, next.Offset, next.UpdateID, rt, next.SynchronizerID, uoff, ids, ts)
 	if err != nil {
-		return fmt.Errorf("checkpoint: advance to offset %d: %w", next.Offset, err)
+		return fmt.Errorf("checkpoint: advance to offset %d: %w", next.Offset, ctxerr.Wrap(ctx, err))
 	}
 	if n != 1 {
 		return fmt.Errorf("%w: expected offset %d", ErrConflict, prevOffset)
@@ -292,7 +292,7 @@ func (s *Store) upsertTimes(ctx context.Context, tx *sqlx.Tx, times map[string]t
 		ON CONFLICT (synchronizer_id) DO UPDATE SET `+set,
 		ids, ts, offset)
 	if err != nil {
-		return fmt.Errorf("checkpoint: store synchronizer record times: %w", err)
+		return fmt.Errorf("checkpoint: store synchronizer record times: %w", ctxerr.Wrap(ctx, err))
 	}
 	return nil
 }
@@ -327,7 +327,7 @@ func (s *Store) RewindTx(ctx context.Context, tx *sqlx.Tx, r Rewind) error {
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE `+s.checkpoint+` SET ledger_offset = $2, update_offset = NULLIF($3::bigint, 0), updated_at = now() WHERE id = 1 AND ledger_offset = $1`, r.From, r.To, r.UpdateOffset)
 	if err != nil {
-		return fmt.Errorf("checkpoint: rewind from %d to %d: %w", r.From, r.To, err)
+		return fmt.Errorf("checkpoint: rewind from %d to %d: %w", r.From, r.To, ctxerr.Wrap(ctx, err))
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return fmt.Errorf("%w: expected offset %d", ErrConflict, r.From)
@@ -344,7 +344,7 @@ func (s *Store) RewindTx(ctx context.Context, tx *sqlx.Tx, r Rewind) error {
 	_, err = tx.ExecContext(ctx, `INSERT INTO `+s.rewind+` (from_offset, to_offset, recovery_time, synchronizer_id, mode, note) VALUES ($1, $2, $3, $4, $5, $6)`,
 		r.From, r.To, rt, r.SynchronizerID, r.Mode, r.Note)
 	if err != nil {
-		return fmt.Errorf("checkpoint: audit rewind: %w", err)
+		return fmt.Errorf("checkpoint: audit rewind: %w", ctxerr.Wrap(ctx, err))
 	}
 	return nil
 }

@@ -81,7 +81,7 @@ func (s *Store) ClaimTx(ctx context.Context, tx *sqlx.Tx, txs []*ledger.Transact
 		SELECT count(*), CASE WHEN count(*) < $5::int THEN array_agg(update_id) END FROM claimed`,
 		idArg, pq.Array(offs), pq.Array(rts), syncArg, len(txs)).Scan(&claimed, &freshIDs)
 	if err != nil {
-		return nil, fmt.Errorf("dedup: claim update ids (offsets %d..%d): %w", txs[0].Offset, txs[len(txs)-1].Offset, err)
+		return nil, fmt.Errorf("dedup: claim update ids (offsets %d..%d): %w", txs[0].Offset, txs[len(txs)-1].Offset, ctxerr.Wrap(ctx, err))
 	}
 	if claimed == len(txs) {
 		return slices.Clone(txs), nil
