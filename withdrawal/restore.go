@@ -328,8 +328,8 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	report := func(pr RestoreProgress) {
 		pr.TSafe = rep.TSafe
 		if pr.Step != StepWait || pr.Done || pr.Waited == 0 {
-			p.Logger.Info("withdrawal: restore procedure: "+pr.Message, "step", int(pr.Step), "tsafe", pr.TSafe,
-				"ingested_record_time", pr.Ingested)
+			args := append(knownTime("tsafe", pr.TSafe), knownTime("ingested_record_time", pr.Ingested)...)
+			p.Logger.Info("withdrawal: restore procedure: "+pr.Message, append([]any{"step", int(pr.Step)}, args...)...)
 		}
 		if p.Progress != nil {
 			p.Progress(pr)
@@ -664,11 +664,12 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 						"tsafe", rep.TSafe, "synchronizers_behind", behind, "not_moved_for", still, "waited", rep.Waited.Round(time.Millisecond))
 				} else if stuck {
 					p.Logger.Warn("withdrawal: restore procedure: still waiting for tSafe, and the ingested record time has not moved: is ingestion running?",
-						"tsafe", rep.TSafe, "ingested_record_time", ingested, "not_moved_for", still,
-						"waited", rep.Waited.Round(time.Millisecond))
+						append(append([]any{"tsafe", rep.TSafe}, knownTime("ingested_record_time", ingested)...), "not_moved_for", still,
+							"waited", rep.Waited.Round(time.Millisecond))...)
 				} else {
-					p.Logger.Info("withdrawal: restore procedure: still waiting for tSafe", "tsafe", rep.TSafe, "ingested_record_time", ingested,
-						"waited", rep.Waited.Round(time.Millisecond))
+					p.Logger.Info("withdrawal: restore procedure: still waiting for tSafe",
+						append(append([]any{"tsafe", rep.TSafe}, knownTime("ingested_record_time", ingested)...),
+							"waited", rep.Waited.Round(time.Millisecond))...)
 				}
 			}
 			if p.Progress != nil {
@@ -761,4 +762,14 @@ func fmtTime(t time.Time) string {
 		return "(nothing ingested)"
 	}
 	return t.Format(time.RFC3339Nano)
+}
+
+// knownTime returns the log attribute key=t, or none while t is unknown
+// (zero): a line reading 0001-01-01 sends an operator looking for a clock
+// fault.
+func knownTime(key string, t time.Time) []any {
+	if t.IsZero() {
+		return nil
+	}
+	return []any{key, t}
 }
