@@ -17,9 +17,9 @@ import (
 // tsafe=0001-01-01T00:00:00.000Z sends an operator looking for a clock
 // fault. Once known, they are there.
 func TestRestoreProcedureLogsNoUnknownTimes(t *testing.T) {
-	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	var buf bytes.Buffer // the procedure's lines and the store's (the gate's)
+	e := newEnv(t, withdrawal.Config{Logger: slog.New(slog.NewTextHandler(&buf, nil))}, withdrawal.ReconcilerConfig{})
 	e.mint("10")
-	var buf bytes.Buffer
 	ledgerNow := e.world.Now()
 	p := withdrawal.RestoreProcedure{
 		Store:        e.store,
