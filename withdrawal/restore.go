@@ -12,6 +12,7 @@ import (
 	"github.com/cantonx/txhistory/checkpoint"
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/internal/ctxerr"
+	"github.com/cantonx/txhistory/internal/logattr"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/jmoiron/sqlx"
@@ -328,7 +329,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	report := func(pr RestoreProgress) {
 		pr.TSafe = rep.TSafe
 		if pr.Step != StepWait || pr.Done || pr.Waited == 0 {
-			args := append(knownTime("tsafe", pr.TSafe), knownTime("ingested_record_time", pr.Ingested)...)
+			args := append(logattr.Time("tsafe", pr.TSafe), logattr.Time("ingested_record_time", pr.Ingested)...)
 			p.Logger.Info("withdrawal: restore procedure: "+pr.Message, append([]any{"step", int(pr.Step)}, args...)...)
 		}
 		if p.Progress != nil {
@@ -664,11 +665,11 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 						"tsafe", rep.TSafe, "synchronizers_behind", behind, "not_moved_for", still, "waited", rep.Waited.Round(time.Millisecond))
 				} else if stuck {
 					p.Logger.Warn("withdrawal: restore procedure: still waiting for tSafe, and the ingested record time has not moved: is ingestion running?",
-						append(append([]any{"tsafe", rep.TSafe}, knownTime("ingested_record_time", ingested)...), "not_moved_for", still,
+						append(append([]any{"tsafe", rep.TSafe}, logattr.Time("ingested_record_time", ingested)...), "not_moved_for", still,
 							"waited", rep.Waited.Round(time.Millisecond))...)
 				} else {
 					p.Logger.Info("withdrawal: restore procedure: still waiting for tSafe",
-						append(append([]any{"tsafe", rep.TSafe}, knownTime("ingested_record_time", ingested)...),
+						append(append([]any{"tsafe", rep.TSafe}, logattr.Time("ingested_record_time", ingested)...),
 							"waited", rep.Waited.Round(time.Millisecond))...)
 				}
 			}
@@ -731,7 +732,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		// past tSafe (the checkpoint went back since step 3: a rewind, or
 		// the database restored again), or a transaction was set aside
 		// meanwhile: wait again, as in step 3.
-		p.Logger.Warn("withdrawal: restore procedure: the ingested record time is no longer after tSafe, or a transaction set aside for review is unresolved; waiting again", "ingested_record_time", at)
+		p.Logger.Warn("withdrawal: restore procedure: the ingested record time is no longer after tSafe, or a transaction set aside for review is unresolved; waiting again", logattr.Time("ingested_record_time", at)...)
 		select {
 		case <-ctx.Done():
 			return fail(StepEnable, ctx.Err())
@@ -762,14 +763,4 @@ func fmtTime(t time.Time) string {
 		return "(nothing ingested)"
 	}
 	return t.Format(time.RFC3339Nano)
-}
-
-// knownTime returns the log attribute key=t, or none while t is unknown
-// (zero): a line reading 0001-01-01 sends an operator looking for a clock
-// fault.
-func knownTime(key string, t time.Time) []any {
-	if t.IsZero() {
-		return nil
-	}
-	return []any{key, t}
 }
