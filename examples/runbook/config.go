@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,6 +45,18 @@ func (e *envFlags) boolean(p *bool, name, envName, help string) {
 	e.fs.BoolVar(p, name, def, help+" ($"+envName+")")
 }
 
+func (e *envFlags) int64(p *int64, name, envName string, def int64, help string) {
+	if v := e.getenv(envName); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			e.malformed[name] = fmt.Errorf("$%s=%q: want an integer", envName, v)
+		} else {
+			def = n
+		}
+	}
+	e.fs.Int64Var(p, name, def, help+" ($"+envName+")")
+}
+
 // err reports the malformed variables whose flag was not given; call it
 // after parsing.
 func (e *envFlags) err() error {
@@ -76,6 +89,7 @@ type connSettings struct {
 	oauthAudience             string
 	oauthScopes               string
 	oauthPlainTokenURL        bool
+	maxRecvMsgSize            int64
 	dsn, dsnFile              string
 }
 
@@ -97,6 +111,7 @@ func (c *connSettings) define(e *envFlags) {
 	e.str(&c.oauthAudience, "oauth-audience", "TXHISTORY_OAUTH_AUDIENCE", "", "OAuth2 audience parameter")
 	e.str(&c.oauthScopes, "oauth-scopes", "TXHISTORY_OAUTH_SCOPES", "", "OAuth2 scopes, space-separated")
 	e.boolean(&c.oauthPlainTokenURL, "oauth-plaintext-token-url", "TXHISTORY_OAUTH_PLAINTEXT_TOKEN_URL", "allow an http:// -oauth-token-url to a host that is not loopback (the client secret crosses the network unencrypted: a trusted link only)")
+	e.int64(&c.maxRecvMsgSize, "max-recv-msg-size", "TXHISTORY_MAX_RECV_MSG_SIZE", ledger.DefaultMaxRecvMsgSize, "largest message taken from the participant, in bytes: raise it as for ingestd, above the largest transaction the treasury gets")
 	e.str(&c.dsnFile, "dsn-file", conn.EnvDSNFile, "", "file holding the PostgreSQL connection string of the Integration DB (else $"+conn.EnvDSN+")")
 	e.fs.StringVar(&c.dsn, "dsn", "", "PostgreSQL connection string of the Integration DB; wins over $"+conn.EnvDSN+" and -dsn-file, but shows its password in the process list")
 }
@@ -124,6 +139,7 @@ func (c *connSettings) commandLineWins(fs *flag.FlagSet) {
 // DSN, with every file read.
 type connection struct {
 	ledgerAPI, adminAPI ledger.Endpoint // adminAPI.Target "": none
+	maxRecvMsgSize      int
 	dsn                 string
 }
 
@@ -149,6 +165,10 @@ func (c *connSettings) resolve(ctx context.Context, getenv func(string) string) 
 	}
 
 	errs = append(errs, conn.CheckTarget("-ledger", c.ledger), conn.CheckTarget("-admin", c.admin))
+	if c.maxRecvMsgSize <= 0 || c.maxRecvMsgSize > math.MaxInt32 {
+		errs = append(errs, fmt.Errorf("-max-recv-msg-size %d: must be positive, at most %d bytes", c.maxRecvMsgSize, math.MaxInt32))
+	}
+	out.maxRecvMsgSize = int(c.maxRecvMsgSize)
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		errs = append(errs, errors.New("-tls-cert and -tls-key go together"))
 	}

@@ -45,6 +45,8 @@
 //	                  OAuth2 client credentials, as ingestd's (the secret in $TXHISTORY_OAUTH_CLIENT_SECRET)
 //	-oauth-plaintext-token-url
 //	                  allow an http:// -oauth-token-url to a host that is not loopback, a trusted link only ($TXHISTORY_OAUTH_PLAINTEXT_TOKEN_URL)
+//	-max-recv-msg-size
+//	                  largest message taken from the participant, in bytes (default 64 MiB), as ingestd's ($TXHISTORY_MAX_RECV_MSG_SIZE)
 //	-dsn-file         file holding the Integration DB's connection string ($TXHISTORY_DSN_FILE; else $TXHISTORY_DSN)
 //	-dsn              the connection string itself (wins, but shows the password in the process list)
 //	-schema           schema of txhistory's tables (default txhistory) ($TXHISTORY_SCHEMA)
@@ -77,6 +79,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -231,7 +234,7 @@ type runbookConfig struct {
 }
 
 func runRunbook(ctx context.Context, c runbookConfig, out io.Writer) error {
-	lc := ledger.Config{LedgerAPI: c.ledgerAPI}
+	lc := ledger.Config{LedgerAPI: c.ledgerAPI, MaxRecvMsgSize: c.maxRecvMsgSize}
 	if c.adminAPI.Target != "" {
 		lc.Admin = c.adminAPI
 	}
@@ -258,7 +261,7 @@ func runRunbook(ctx context.Context, c runbookConfig, out io.Writer) error {
 			if pctx.Err() != nil && ctx.Err() == nil {
 				return fmt.Errorf("the participant did not answer the look-ups within -timeout (%s): %w", timeout, err)
 			}
-			return err
+			return withMaxRecvHint(err, c.maxRecvMsgSize)
 		}
 		fmt.Fprintf(out, "%d transactions ingested since %s use %d package(s):\n", rep.Transactions, c.since.Format(time.RFC3339Nano), len(rep.Packages))
 		for _, p := range rep.Packages {
@@ -275,6 +278,15 @@ func runRunbook(ctx context.Context, c runbookConfig, out io.Writer) error {
 	_, err = rb.Run(ctx)
 	if errors.Is(err, recovery.ErrIngestionRunning) {
 		return fmt.Errorf("%w; stop the ingestion service and run again", err)
+	}
+	return withMaxRecvHint(err, c.maxRecvMsgSize)
+}
+
+// withMaxRecvHint names the setting to raise when err is a message over the
+// client's limit (a big transaction of the treasury).
+func withMaxRecvHint(err error, limit int) error {
+	if errors.Is(err, ledger.ErrMessageRejected) && strings.Contains(err.Error(), "larger than the client takes") {
+		return fmt.Errorf("%w; the runbook takes at most %d bytes: raise -max-recv-msg-size ($TXHISTORY_MAX_RECV_MSG_SIZE) above the message's size, as for ingestd", err, limit)
 	}
 	return err
 }
