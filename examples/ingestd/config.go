@@ -426,6 +426,9 @@ func (c *config) validate() error {
 	if c.demo && c.demoRate < 0 {
 		errs = append(errs, fmt.Errorf("-demo-rate must not be negative (got %d)", c.demoRate))
 	}
+	if c.demo && c.demoBacklog < 0 {
+		errs = append(errs, fmt.Errorf("-demo-backlog must not be negative (got %d)", c.demoBacklog))
+	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		errs = append(errs, errors.New("-tls-cert and -tls-key go together"))
 	}
