@@ -318,11 +318,19 @@ type gated struct {
 	roundErr   error // the automation's round during the wait
 }
 
+// findTool finds the PostgreSQL client program name: in dir (-pg-bin)
+// only, when given, else in the places -pg-bin's help lists.
 func findTool(dir, name string) (string, error) {
-	var dirs []string
 	if dir != "" {
-		dirs = append(dirs, dir)
+		// The operator chose these binaries (the server's version, say):
+		// none other may stand in for them.
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("-pg-bin %s: %s not found there: %w", dir, name, err)
+		}
+		return p, nil
 	}
+	var dirs []string
 	if d := os.Getenv("PG_BINDIR"); d != "" {
 		dirs = append(dirs, d)
 	}
