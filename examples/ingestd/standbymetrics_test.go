@@ -107,7 +107,8 @@ func TestStandbyMetricsMatchTheStoredCheckpoint(t *testing.T) {
 
 // TestStandbyProgressLineSaysStandby: the progress line of a standby
 // (waiting for the active instance's lock) says so, not "tailing" or
-// "catching up" about a checkpoint it does not move.
+// "catching up" about a checkpoint it does not move, and names no empty
+// update id while nothing is ingested.
 func TestStandbyProgressLineSaysStandby(t *testing.T) {
 	p, err := ledgertest.New()
 	require.NoError(t, err)
@@ -143,4 +144,7 @@ func TestStandbyProgressLineSaysStandby(t *testing.T) {
 	out := standby()
 	require.NotContains(t, out, `"msg":"ingestd: catching up"`, "the standby says it is catching up")
 	require.NotContains(t, out, `"msg":"ingestd: tailing"`, "the standby says it is tailing")
+	// Nothing is ingested yet: the lines name no update id rather than an
+	// empty one.
+	require.NotContains(t, out, `"update_id":""`, "a progress line names an empty update id")
 }
