@@ -523,7 +523,7 @@ func (ing *Ingester) Run(ctx context.Context) (err error) {
 		return err
 	}
 	ing.useCheckpoint(cp)
-	ing.log.Info("ingest: starting", append(append([]any{"offset", cp.Offset}, logattr.Text("update_id", cp.UpdateID)...), logattr.Time("record_time", cp.RecordTime)...)...)
+	ing.log.Info("ingest: starting", logattr.Known("offset", cp.Offset, "update_id", cp.UpdateID, "record_time", cp.RecordTime)...)
 
 	// Failures since the last progress, per kind: database faults (a
 	// commit's own retries count there too) and the rest (the stream, the

@@ -307,7 +307,7 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, c gateChange) (bool, t
 		if enabled {
 			state = "opened"
 		}
-		s.log.Info("withdrawal: gate "+state, append(append([]any{"reason", reason}, logattr.Time("ingested_record_time", ingested)...), logattr.Time("tsafe", tSafe)...)...)
+		s.log.Info("withdrawal: gate "+state, logattr.Known("reason", reason, "ingested_record_time", ingested, "tsafe", tSafe)...)
 	}
 	return out.ChangedAt.Valid, ingested, nil
 }

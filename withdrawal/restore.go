@@ -329,8 +329,8 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	report := func(pr RestoreProgress) {
 		pr.TSafe = rep.TSafe
 		if pr.Step != StepWait || pr.Done || pr.Waited == 0 {
-			args := append(logattr.Time("tsafe", pr.TSafe), logattr.Time("ingested_record_time", pr.Ingested)...)
-			p.Logger.Info("withdrawal: restore procedure: "+pr.Message, append([]any{"step", int(pr.Step)}, args...)...)
+			p.Logger.Info("withdrawal: restore procedure: "+pr.Message,
+				logattr.Known("step", int(pr.Step), "tsafe", pr.TSafe, "ingested_record_time", pr.Ingested)...)
 		}
 		if p.Progress != nil {
 			p.Progress(pr)
@@ -665,11 +665,11 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 						"tsafe", rep.TSafe, "synchronizers_behind", behind, "not_moved_for", still, "waited", rep.Waited.Round(time.Millisecond))
 				} else if stuck {
 					p.Logger.Warn("withdrawal: restore procedure: still waiting for tSafe, and the ingested record time has not moved: is ingestion running?",
-						append(append([]any{"tsafe", rep.TSafe}, logattr.Time("ingested_record_time", ingested)...), "not_moved_for", still,
+						logattr.Known("tsafe", rep.TSafe, "ingested_record_time", ingested, "not_moved_for", still,
 							"waited", rep.Waited.Round(time.Millisecond))...)
 				} else {
 					p.Logger.Info("withdrawal: restore procedure: still waiting for tSafe",
-						append(append([]any{"tsafe", rep.TSafe}, logattr.Time("ingested_record_time", ingested)...),
+						logattr.Known("tsafe", rep.TSafe, "ingested_record_time", ingested,
 							"waited", rep.Waited.Round(time.Millisecond))...)
 				}
 			}
@@ -732,7 +732,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		// past tSafe (the checkpoint went back since step 3: a rewind, or
 		// the database restored again), or a transaction was set aside
 		// meanwhile: wait again, as in step 3.
-		p.Logger.Warn("withdrawal: restore procedure: the ingested record time is no longer after tSafe, or a transaction set aside for review is unresolved; waiting again", logattr.Time("ingested_record_time", at)...)
+		p.Logger.Warn("withdrawal: restore procedure: the ingested record time is no longer after tSafe, or a transaction set aside for review is unresolved; waiting again", logattr.Known("ingested_record_time", at)...)
 		select {
 		case <-ctx.Done():
 			return fail(StepEnable, ctx.Err())

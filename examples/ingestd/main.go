@@ -54,6 +54,7 @@ import (
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/internal/logattr"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/metrics"
 	"github.com/cantonx/txhistory/schema"
@@ -282,8 +283,8 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 		Logger:              log,
 		OnCommit: func(s ingest.Stats) {
 			hist.Observe(s)
-			log.Debug("ingestd: batch committed", "offset", s.Offset, "update_id", s.UpdateID,
-				"record_time", s.RecordTime, "latency", s.LastBatchLatency)
+			log.Debug("ingestd: batch committed", logattr.Known("offset", s.Offset, "update_id", s.UpdateID,
+				"record_time", s.RecordTime, "latency", s.LastBatchLatency)...)
 		},
 	}
 	if cfg.lock == "fail" {
@@ -330,7 +331,7 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 				return err
 			}
 			s := ing.Stats()
-			log.Info("ingestd: stopped", "offset", s.Offset, "update_id", s.UpdateID, "transactions", s.Transactions)
+			log.Info("ingestd: stopped", logattr.Known("offset", s.Offset, "update_id", s.UpdateID, "transactions", s.Transactions)...)
 			return nil
 		case sig := <-sigs:
 			if shutdown != nil {
@@ -628,8 +629,8 @@ func (d *daemon) logProgress(ctx context.Context, ing *ingest.Ingester) {
 		advanced = s.Offset - d.lastOffset
 	}
 	d.progressed, d.lastOffset = true, s.Offset
-	attrs := []any{"offset", s.Offset, "update_id", s.UpdateID, "tx_per_s", round1(s.TxPerSecond),
-		"transactions", s.Transactions, "batches", s.Batches}
+	attrs := logattr.Known("offset", s.Offset, "update_id", s.UpdateID, "tx_per_s", round1(s.TxPerSecond),
+		"transactions", s.Transactions, "batches", s.Batches)
 	if !s.RecordTime.IsZero() {
 		attrs = append(attrs, "record_time", s.RecordTime)
 	}
