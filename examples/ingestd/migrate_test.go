@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"syscall"
@@ -103,6 +104,8 @@ func TestMigrateOnlyTo(t *testing.T) {
 	applied, err := schema.Versions(context.Background(), db)
 	require.NoError(t, err)
 	require.Equal(t, down, applied[len(applied)-1].Version)
+	// The job says what it left behind: a deploy's log shows the version.
+	require.Contains(t, logs.String(), fmt.Sprintf(`"msg":"ingestd: migrations done","schema":"txhistory","version":%d`, down), logs.String())
 
 	logs = &syncbuf.Buffer{}
 	require.Equal(t, 2, run([]string{"-migrate-to", "3"}, envOf(map[string]string{conn.EnvLedger: "validator:5001",
