@@ -232,7 +232,20 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 		if sig := stopWatching(); err != nil && sig != nil {
 			return fmt.Errorf("-migrate-only: stopped by %s before the migrations completed", sig)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		// The migrations are done: a signal from here on, or a failed read
+		// of the version, does not make the job fail.
+		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		v, err := schema.CheckVersion(vctx, db, schema.WithSchema(cfg.schema))
+		if err != nil {
+			log.Warn("ingestd: migrations done; reading the version back failed", "schema", cfg.schema, "err", ingest.Redact(err.Error()))
+			return nil
+		}
+		log.Info("ingestd: migrations done", "schema", cfg.schema, "version", v)
+		return nil
 	}
 	// /healthz and /metrics answer from here on, while the daemon waits
 	// for the database and the participant: a liveness probe sees it
