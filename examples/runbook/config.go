@@ -141,6 +141,9 @@ type connection struct {
 	ledgerAPI, adminAPI ledger.Endpoint // adminAPI.Target "": none
 	maxRecvMsgSize      int
 	dsn                 string
+	// tokenFrom names where the bearer token comes from, for the errors
+	// of a participant refusing it.
+	tokenFrom string
 }
 
 // resolve reads the files and secrets the settings name and checks them,
@@ -180,6 +183,7 @@ func (c *connSettings) resolve(ctx context.Context, getenv func(string) string) 
 	}
 	tokens, err := c.tokens(ctx, getenv)
 	errs = append(errs, err)
+	out.tokenFrom = c.tokenFrom(getenv)
 
 	ledgerTLS, err := c.tlsConfig(c.tlsCert, c.tlsKey)
 	errs = append(errs, err)
@@ -261,4 +265,20 @@ func (c *connSettings) tokens(ctx context.Context, getenv func(string) string) (
 		return ledger.StaticToken(getenv(conn.EnvToken)), nil
 	}
 	return nil, nil
+}
+
+// tokenFrom names the setting the bearer token comes from, in the order
+// tokens takes them.
+func (c *connSettings) tokenFrom(getenv func(string) string) string {
+	switch {
+	case c.oauthTokenURL != "":
+		return "the token OAuth2 client " + c.oauthClientID + " gets from -oauth-token-url (its audience -oauth-audience and scopes -oauth-scopes)"
+	case c.tokenFile != "":
+		return "the token in -token-file " + c.tokenFile
+	case c.tokenEnv != "":
+		return "the token of $" + c.tokenEnv + " (-token-env)"
+	case getenv(conn.EnvToken) != "":
+		return "the token of $" + conn.EnvToken
+	}
+	return ""
 }

@@ -261,7 +261,7 @@ func runRunbook(ctx context.Context, c runbookConfig, out io.Writer) error {
 			if pctx.Err() != nil && ctx.Err() == nil {
 				return fmt.Errorf("the participant did not answer the look-ups within -timeout (%s): %w", timeout, err)
 			}
-			return withMaxRecvHint(err, c.maxRecvMsgSize)
+			return withHint(err, c.connection)
 		}
 		fmt.Fprintf(out, "%d transactions ingested since %s use %d package(s):\n", rep.Transactions, c.since.Format(time.RFC3339Nano), len(rep.Packages))
 		for _, p := range rep.Packages {
@@ -279,14 +279,22 @@ func runRunbook(ctx context.Context, c runbookConfig, out io.Writer) error {
 	if errors.Is(err, recovery.ErrIngestionRunning) {
 		return fmt.Errorf("%w; stop the ingestion service and run again", err)
 	}
-	return withMaxRecvHint(err, c.maxRecvMsgSize)
+	return withHint(err, c.connection)
 }
 
-// withMaxRecvHint names the setting to raise when err is a message over the
-// client's limit (a big transaction of the treasury).
-func withMaxRecvHint(err error, limit int) error {
-	if errors.Is(err, ledger.ErrMessageRejected) && strings.Contains(err.Error(), "larger than the client takes") {
-		return fmt.Errorf("%w; the runbook takes at most %d bytes: raise -max-recv-msg-size ($TXHISTORY_MAX_RECV_MSG_SIZE) above the message's size, as for ingestd", err, limit)
+// withHint names the setting to change when err is a message over the
+// client's limit (a big transaction of the treasury), or the participant's
+// refusal of the token or of its user's rights.
+func withHint(err error, c connection) error {
+	switch {
+	case errors.Is(err, ledger.ErrMessageRejected) && strings.Contains(err.Error(), "larger than the client takes"):
+		return fmt.Errorf("%w; the runbook takes at most %d bytes: raise -max-recv-msg-size ($TXHISTORY_MAX_RECV_MSG_SIZE) above the message's size, as for ingestd", err, c.maxRecvMsgSize)
+	case errors.Is(err, ledger.ErrUnauthenticated) && c.tokenFrom == "":
+		return fmt.Errorf("%w; the participant asks for a token and none is configured: use OAuth2 (-oauth-token-url), -token-file, -token-env or $%s", err, conn.EnvToken)
+	case errors.Is(err, ledger.ErrUnauthenticated):
+		return fmt.Errorf("%w; the participant refused %s (expired?): renew it and run again", err, c.tokenFrom)
+	case errors.Is(err, ledger.ErrPermissionDenied) && c.tokenFrom != "":
+		return fmt.Errorf("%w; the participant refused the rights of the user of %s: the runbook needs a user that can read as the treasury party on the Ledger API and a token the admin API takes (an admin's: -token-env)", err, c.tokenFrom)
 	}
 	return err
 }
