@@ -67,6 +67,7 @@ type config struct {
 	demo                 bool
 	demoRate             int
 	demoBacklog          int
+	demoFlagsAlone       []string // the demo's flags given without -demo
 }
 
 // parseConfig reads args (without the program name) and the environment
@@ -200,6 +201,11 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	}
 	given := map[string]bool{} // on the command line
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true; delete(malformed, f.Name) })
+	for _, name := range []string{"demo-rate", "demo-backlog"} {
+		if given[name] && !c.demo {
+			c.demoFlagsAlone = append(c.demoFlagsAlone, name)
+		}
+	}
 	if c.demo {
 		// The host's settings the demo does not use: a malformed one does
 		// not stop it.
@@ -463,6 +469,9 @@ func (c *config) validate() error {
 	}
 	if c.migrateTo != -1 && !c.migrateOnly {
 		errs = append(errs, errors.New("-migrate-to needs -migrate-only"))
+	}
+	for _, name := range c.demoFlagsAlone {
+		errs = append(errs, fmt.Errorf("-%s needs -demo", name))
 	}
 	if c.progress <= 0 {
 		errs = append(errs, errors.New("-progress must be positive"))
