@@ -144,6 +144,9 @@ type connection struct {
 	// tokenFrom names where the bearer token comes from, for the errors
 	// of a participant refusing it.
 	tokenFrom string
+	// oauthClientID is -oauth-client-id, for the errors of the token
+	// endpoint refusing it; "" without OAuth2.
+	oauthClientID string
 }
 
 // resolve reads the files and secrets the settings name and checks them,
@@ -184,6 +187,9 @@ func (c *connSettings) resolve(ctx context.Context, getenv func(string) string) 
 	tokens, err := c.tokens(ctx, getenv)
 	errs = append(errs, err)
 	out.tokenFrom = c.tokenFrom(getenv)
+	if c.oauthTokenURL != "" {
+		out.oauthClientID = c.oauthClientID
+	}
 
 	ledgerTLS, err := c.tlsConfig(c.tlsCert, c.tlsKey)
 	errs = append(errs, err)

@@ -283,12 +283,29 @@ func runRunbook(ctx context.Context, c runbookConfig, out io.Writer) error {
 }
 
 // withHint names the setting to change when err is a message over the
-// client's limit (a big transaction of the treasury), or the participant's
-// refusal of the token or of its user's rights.
+// client's limit (a big transaction of the treasury), the OAuth2 token
+// endpoint's refusal of the client or of the token URL, or the
+// participant's refusal of the token or of its user's rights.
 func withHint(err error, c connection) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
 	switch {
-	case errors.Is(err, ledger.ErrMessageRejected) && strings.Contains(err.Error(), "larger than the client takes"):
+	case errors.Is(err, ledger.ErrMessageRejected) && strings.Contains(msg, "larger than the client takes"):
 		return fmt.Errorf("%w; the runbook takes at most %d bytes: raise -max-recv-msg-size ($TXHISTORY_MAX_RECV_MSG_SIZE) above the message's size, as for ingestd", err, c.maxRecvMsgSize)
+	case errors.Is(err, ledger.ErrUnauthenticated) && c.oauthClientID != "" && strings.Contains(msg, "OAuth2 token endpoint"):
+		// The token endpoint's refusal (ledger.TokenEndpointError.Rejected)
+		// reaches the call as UNAUTHENTICATED with its message: the
+		// participant was not asked.
+		if !strings.Contains(msg, ": HTTP 4") {
+			return err
+		}
+		if !strings.Contains(msg, ": HTTP 400 ") && !strings.Contains(msg, ": HTTP 401 ") && !strings.Contains(msg, ": HTTP 403 ") {
+			// 404, 405, 410: not the client's credentials, the URL.
+			return fmt.Errorf("%w; the identity provider does not serve its token endpoint at -oauth-token-url ($TXHISTORY_OAUTH_TOKEN_URL; a wrong path?): set the provider's token URL and run again", err)
+		}
+		return fmt.Errorf("%w; the token endpoint refused client %s (its secret, $%s or -oauth-client-secret-file, or the audience or scopes asked for): once they agree with the identity provider, run again", err, c.oauthClientID, conn.EnvClientSecret)
 	case errors.Is(err, ledger.ErrUnauthenticated) && c.tokenFrom == "":
 		return fmt.Errorf("%w; the participant asks for a token and none is configured: use OAuth2 (-oauth-token-url), -token-file, -token-env or $%s", err, conn.EnvToken)
 	case errors.Is(err, ledger.ErrUnauthenticated):
