@@ -133,19 +133,19 @@ func (c *config) explain(err error) error {
 		// The token endpoint's refusal of the client, or of the token URL
 		// (ledger.TokenEndpointError.Rejected), reaches the call as
 		// UNAUTHENTICATED with its message.
-		msg := err.Error()
-		if !strings.Contains(msg, "OAuth2 token endpoint") && !strings.Contains(msg, "the access token cannot be sent") {
+		switch conn.TokenEndpointRefusal(err) {
+		case conn.NotTheEndpoint:
+			if strings.Contains(err.Error(), "the access token cannot be sent") {
+				return err
+			}
 			// The participant refused the token the endpoint issued.
 			return fmt.Errorf("%w; the participant refused the token OAuth2 client %s got from -oauth-token-url: its audience (-oauth-audience) or scopes (-oauth-scopes) are not what the participant takes, or the participant does not trust the identity provider: once they agree, restart", err, c.oauthClientID)
-		}
-		if !strings.Contains(msg, "OAuth2 token endpoint") || !strings.Contains(msg, ": HTTP 4") {
-			return err
-		}
-		if !strings.Contains(msg, ": HTTP 400 ") && !strings.Contains(msg, ": HTTP 401 ") && !strings.Contains(msg, ": HTTP 403 ") {
-			// 404, 405, 410: not the client's credentials, the URL.
+		case conn.EndpointURL:
 			return fmt.Errorf("%w; the identity provider does not serve its token endpoint at -oauth-token-url ($TXHISTORY_OAUTH_TOKEN_URL; a wrong path?): set the provider's token URL and restart", err)
+		case conn.EndpointClient:
+			return fmt.Errorf("%w; the token endpoint refused client %s (its secret, or the audience or scopes asked for): the client secret ($%s or -oauth-client-secret-file) is read only at start: once they agree with the identity provider, restart", err, c.oauthClientID, conn.EnvClientSecret)
 		}
-		return fmt.Errorf("%w; the token endpoint refused client %s (its secret, or the audience or scopes asked for): the client secret ($%s or -oauth-client-secret-file) is read only at start: once they agree with the identity provider, restart", err, c.oauthClientID, conn.EnvClientSecret)
+		return err
 	case c.tokenFile != "":
 		return fmt.Errorf("%w; the participant refused the token in -token-file %s (expired, and not renewed in the file?): once the file holds a valid token, restart", err, c.tokenFile)
 	case c.token != "":

@@ -294,18 +294,15 @@ func withHint(err error, c connection) error {
 	switch {
 	case errors.Is(err, ledger.ErrMessageRejected) && strings.Contains(msg, "larger than the client takes"):
 		return fmt.Errorf("%w; the runbook takes at most %d bytes: raise -max-recv-msg-size ($TXHISTORY_MAX_RECV_MSG_SIZE) above the message's size, as for ingestd", err, c.maxRecvMsgSize)
-	case errors.Is(err, ledger.ErrUnauthenticated) && c.oauthClientID != "" && strings.Contains(msg, "OAuth2 token endpoint"):
-		// The token endpoint's refusal (ledger.TokenEndpointError.Rejected)
-		// reaches the call as UNAUTHENTICATED with its message: the
-		// participant was not asked.
-		if !strings.Contains(msg, ": HTTP 4") {
-			return err
-		}
-		if !strings.Contains(msg, ": HTTP 400 ") && !strings.Contains(msg, ": HTTP 401 ") && !strings.Contains(msg, ": HTTP 403 ") {
-			// 404, 405, 410: not the client's credentials, the URL.
+	case errors.Is(err, ledger.ErrUnauthenticated) && c.oauthClientID != "" && conn.TokenEndpointRefusal(err) != conn.NotTheEndpoint:
+		// The participant was not asked.
+		switch conn.TokenEndpointRefusal(err) {
+		case conn.EndpointURL:
 			return fmt.Errorf("%w; the identity provider does not serve its token endpoint at -oauth-token-url ($TXHISTORY_OAUTH_TOKEN_URL; a wrong path?): set the provider's token URL and run again", err)
+		case conn.EndpointClient:
+			return fmt.Errorf("%w; the token endpoint refused client %s (its secret, $%s or -oauth-client-secret-file, or the audience or scopes asked for): once they agree with the identity provider, run again", err, c.oauthClientID, conn.EnvClientSecret)
 		}
-		return fmt.Errorf("%w; the token endpoint refused client %s (its secret, $%s or -oauth-client-secret-file, or the audience or scopes asked for): once they agree with the identity provider, run again", err, c.oauthClientID, conn.EnvClientSecret)
+		return err
 	case errors.Is(err, ledger.ErrUnauthenticated) && c.tokenFrom == "":
 		return fmt.Errorf("%w; the participant asks for a token and none is configured: use OAuth2 (-oauth-token-url), -token-file, -token-env or $%s", err, conn.EnvToken)
 	case errors.Is(err, ledger.ErrUnauthenticated):

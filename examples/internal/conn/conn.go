@@ -210,3 +210,43 @@ func CheckTarget(flag, target string) error {
 	}
 	return nil
 }
+
+// EndpointRefusal is what an OAuth2 token endpoint's refusal blames, as
+// TokenEndpointRefusal reads it.
+type EndpointRefusal int
+
+const (
+	// NotTheEndpoint: the message is not the token endpoint's (the
+	// participant refused the token, or the call failed otherwise).
+	NotTheEndpoint EndpointRefusal = iota
+	// EndpointFault: the endpoint failed without refusing the client (a
+	// 5xx, 408, 425 or 429, a network fault): nothing of the settings to
+	// change.
+	EndpointFault
+	// EndpointURL: the endpoint is not served there (404, 405, 410...):
+	// -oauth-token-url.
+	EndpointURL
+	// EndpointClient: the endpoint refused the client (400, 401, 403):
+	// its secret, or the audience or scopes asked for.
+	EndpointClient
+)
+
+// TokenEndpointRefusal reads an error a call failed with, once a token
+// from an OAuth2 client-credentials endpoint was asked for: the endpoint's
+// refusal (ledger.TokenEndpointError) reaches the call as UNAUTHENTICATED
+// with its message only, so the message is what tells it apart from the
+// participant's refusal of the token.
+func TokenEndpointRefusal(err error) EndpointRefusal {
+	msg := err.Error()
+	switch {
+	case !strings.Contains(msg, "OAuth2 token endpoint"):
+		return NotTheEndpoint
+	case !strings.Contains(msg, ": HTTP 4"),
+		// Statuses a later attempt can pass (ledger.TokenEndpointError.Rejected).
+		strings.Contains(msg, ": HTTP 408 "), strings.Contains(msg, ": HTTP 425 "), strings.Contains(msg, ": HTTP 429 "):
+		return EndpointFault
+	case strings.Contains(msg, ": HTTP 400 "), strings.Contains(msg, ": HTTP 401 "), strings.Contains(msg, ": HTTP 403 "):
+		return EndpointClient
+	}
+	return EndpointURL
+}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/stretchr/testify/require"
 )
@@ -143,4 +146,30 @@ func TestTLSClientCertificateReadAtEachHandshake(t *testing.T) {
 
 	_, err = TLS(files.CA, files.ClientCert, files.CA, "")
 	require.ErrorContains(t, err, "load client certificate", "a pair that cannot be loaded at start is an error")
+}
+
+// TestTokenEndpointRefusal reads ledger.TokenEndpointError's messages as
+// they reach a call (wrapped in UNAUTHENTICATED's text) for what to change.
+func TestTokenEndpointRefusal(t *testing.T) {
+	wrapped := func(e *ledger.TokenEndpointError) error {
+		return fmt.Errorf("ledger: GetUpdates: %w: rpc error: code = Unauthenticated desc = %s", ledger.ErrUnauthenticated, e.Error())
+	}
+	url := "https://idp.example/oauth/token"
+	for _, c := range []struct {
+		err  error
+		want EndpointRefusal
+	}{
+		{errors.New("ledger: GetUpdates: Unauthenticated: the token expired"), NotTheEndpoint},
+		{wrapped(&ledger.TokenEndpointError{TokenURL: url, StatusCode: 401, ErrorCode: "invalid_client"}), EndpointClient},
+		{wrapped(&ledger.TokenEndpointError{TokenURL: url, StatusCode: 400, ErrorCode: "invalid_scope"}), EndpointClient},
+		{wrapped(&ledger.TokenEndpointError{TokenURL: url, StatusCode: 403}), EndpointClient},
+		{wrapped(&ledger.TokenEndpointError{TokenURL: url, StatusCode: 404}), EndpointURL},
+		{wrapped(&ledger.TokenEndpointError{TokenURL: url, StatusCode: 405}), EndpointURL},
+		{wrapped(&ledger.TokenEndpointError{TokenURL: url, StatusCode: 429}), EndpointFault},
+		{wrapped(&ledger.TokenEndpointError{TokenURL: url, StatusCode: 408}), EndpointFault},
+		{wrapped(&ledger.TokenEndpointError{TokenURL: url, StatusCode: 503}), EndpointFault},
+		{wrapped(&ledger.TokenEndpointError{TokenURL: url, Reason: "connection refused"}), EndpointFault},
+	} {
+		require.Equal(t, c.want, TokenEndpointRefusal(c.err), c.err.Error())
+	}
 }
