@@ -23,7 +23,11 @@ import (
 //	balances := set.Balances()
 //
 // The zero HoldingSet is an empty set, as NewHoldingSet() is. A
-// HoldingSet is not safe for concurrent use.
+// HoldingSet is not safe for concurrent use. It keeps every holding it is
+// given or sees created, archived ones too (a lookup must know them), and
+// so grows with the history: it suits tests, tools and bounded replays. A
+// service ingesting for months keeps the holdings in PostgreSQL with the
+// History handler instead.
 type HoldingSet struct {
 	holdings     map[string]Holding
 	instructions map[string]Instruction
