@@ -1,0 +1,42 @@
+package recovery_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/cantonx/txhistory/dedup"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/recovery"
+	"github.com/cantonx/txhistory/schema"
+	"github.com/stretchr/testify/require"
+)
+
+// A retention job pruned the dedup table with a cut later than another
+// synchronizer's ingested record time tS (a second synchronizer the
+// treasury uses seldom), but before the checkpoint's synchronizer's
+// transactions after it. The restored
+// participant recovers that synchronizer first, and the runbook's replay
+// reaches back to its transactions at tS, which are not behind the
+// ingested tS. Their ids must still be known: a silent second application
+// of each is what an operator cannot notice; an error naming the
+// transaction would at least stop ingestion.
+func TestRV105PruneLaterThanAnotherSynchronizersTime(t *testing.T) {
+	ctx := context.Background()
+	b := newBundle(t)
+	backup, ids := otherGroup(t, b, 5)
+
+	dd, err := dedup.NewStore(schema.DefaultName)
+	require.NoError(t, err)
+	_, err = dd.PruneBefore(ctx, b.db, txOn(8, ledgertest.DefaultSynchronizer).RecordTime)
+	require.NoError(t, err)
+
+	b.p.Restore(backup, ledgertest.WithSynchronizersFirst(otherSynchronizer))
+	rw, err := recovery.Plan(ctx, b.db, b.client, options(recovery.ModeNonUnique))
+	require.NoError(t, err)
+	require.NoError(t, recovery.Apply(ctx, b.db, rw))
+	err = ingestErr(t, b)
+	h := readHistory(t, b.db)
+	require.Empty(t, h.Duplicates, "applied twice after the prune (offRecovery %d, ingestion: %v)", rw.To, err)
+	require.NoError(t, err)
+	require.ElementsMatch(t, ids, updateIDs(h.Rows), "offRecovery %d (%s)", rw.To, rw)
+}
