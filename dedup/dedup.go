@@ -39,6 +39,7 @@ type Store struct {
 	schema     string
 	table      string
 	checkpoint string // the checkpoint table of the same schema
+	syncTime   string // its synchronizer_time table
 }
 
 // NewStore returns a store for the ingested_update table in schemaName.
@@ -46,7 +47,8 @@ func NewStore(schemaName string) (*Store, error) {
 	if err := schema.ValidateName(schemaName); err != nil {
 		return nil, err
 	}
-	return &Store{schema: schemaName, table: schema.Qualify(schemaName, "ingested_update"), checkpoint: schema.Qualify(schemaName, "checkpoint")}, nil
+	return &Store{schema: schemaName, table: schema.Qualify(schemaName, "ingested_update"), checkpoint: schema.Qualify(schemaName, "checkpoint"),
+		syncTime: schema.Qualify(schemaName, "synchronizer_time")}, nil
 }
 
 // ClaimTx records the update ids of txs inside tx and returns the
@@ -187,8 +189,12 @@ func (s *Store) At(ctx context.Context, q sqlx.QueryerContext, synchronizerID st
 // batch that claimed that transaction (one ingested_at, the batch's
 // transaction start) "after" is by offset in that batch. An id that a
 // restored node re-interleaved after that point though it was ingested
-// before it is kept only by the retention rule above. When the checkpoint
-// has no transaction, the ids before t are deleted.
+// before it is kept only by the retention rule above. On every
+// synchronizer it also keeps the ids at its ingested record time (table
+// synchronizer_time): a replay that reaches back to that time meets them
+// again not behind it, and only dedup keeps them from being applied
+// twice. When the checkpoint has no transaction, the other ids before t
+// are deleted.
 //
 // That protects the checkpoint as it is when the prune runs. A treasury
 // that uses a second synchronizer seldom may next be checkpointed on it,
@@ -199,9 +205,9 @@ func (s *Store) At(ctx context.Context, q sqlx.QueryerContext, synchronizerID st
 // again. The replay also reaches back before another synchronizer's
 // ingested record time when the restored participant numbered that
 // synchronizer's later transactions below the last ingested one (the
-// recovery package's Limits), and an id pruned there at exactly that
-// time is not behind it: it would be applied again. Keep t before the
-// oldest of the checkpoint's record times
+// recovery package's Limits), and ids pruned there come back behind it:
+// ingestion stops the same way (those at exactly that time are kept, see
+// above). Keep t before the oldest of the checkpoint's record times
 // (checkpoint.Checkpoint.RecordTimes, one per synchronizer) to rule both
 // out, at the cost of a seldom-used synchronizer holding pruning back.
 //
@@ -273,7 +279,9 @@ func (s *Store) pruneTx(ctx context.Context, tx *sqlx.Tx, t time.Time) (int64, e
 		DELETE FROM `+s.table+` u USING keep
 		WHERE u.record_time < $1 AND u.record_time < keep.record_time
 			AND u.ledger_offset <= keep.ledger_offset AND u.ingested_at <= keep.ingested_at
-			AND NOT (u.ingested_at = keep.ingested_at AND u.ledger_offset > keep.batch_offset)`, t)
+			AND NOT (u.ingested_at = keep.ingested_at AND u.ledger_offset > keep.batch_offset)
+			AND NOT EXISTS (SELECT FROM `+s.syncTime+` st
+				WHERE st.synchronizer_id = u.synchronizer_id AND u.record_time >= st.record_time)`, t)
 	if err != nil {
 		return 0, fmt.Errorf("dedup: prune before %s: %w", t.Format(time.RFC3339Nano), err)
 	}
