@@ -3,8 +3,10 @@ package recovery_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/cantonx/txhistory/dedup"
+	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/recovery"
 	"github.com/cantonx/txhistory/schema"
@@ -39,4 +41,33 @@ func TestRV105PruneLaterThanAnotherSynchronizersTime(t *testing.T) {
 	require.Empty(t, h.Duplicates, "applied twice after the prune (offRecovery %d, ingestion: %v)", rw.To, err)
 	require.NoError(t, err)
 	require.ElementsMatch(t, ids, updateIDs(h.Rows), "offRecovery %d (%s)", rw.To, rw)
+}
+
+// The cut is a day after everything: the checkpoint synchronizer's ids
+// before the last one before tRecovery are gone too. The runbook's replay
+// meets them behind the ingested record time and ingestion stops, as
+// PruneBefore's doc says. Its error told to run the runbook, which plans
+// the same rewind and ends the same way: it must say that dedup does not
+// know the transaction, and name the pruning as a cause.
+func TestRV105PrunedReplayNamesThePruning(t *testing.T) {
+	ctx := context.Background()
+	b := newBundle(t)
+	backup, _ := otherGroup(t, b, 5)
+
+	dd, err := dedup.NewStore(schema.DefaultName)
+	require.NoError(t, err)
+	_, err = dd.PruneBefore(ctx, b.db, ledgertest.DefaultStartTime.Add(24*time.Hour))
+	require.NoError(t, err)
+
+	b.p.Restore(backup, ledgertest.WithSynchronizersFirst(otherSynchronizer))
+	for run := 1; run <= 2; run++ {
+		rw, err := recovery.Plan(ctx, b.db, b.client, options(recovery.ModeNonUnique))
+		require.NoError(t, err)
+		require.NoError(t, recovery.Apply(ctx, b.db, rw))
+		err = ingestErr(t, b)
+		require.ErrorIs(t, err, ingest.ErrParticipantRestored, "runbook run %d", run)
+		require.ErrorContains(t, err, "tx-00008")
+		require.ErrorContains(t, err, "dedup.Store.PruneBefore", "runbook run %d: the error does not say the replayed transaction's id may have been pruned", run)
+	}
+	require.Empty(t, readHistory(t, b.db).Duplicates)
 }
