@@ -429,7 +429,14 @@ func (ing *Ingester) start(ctx context.Context, b *builder, early, split bool) (
 	if len(b.behind) > 0 {
 		for _, t := range fresh {
 			if re := b.behind[t]; re != nil {
-				return nil, re
+				// Dedup does not know it: a transaction not ingested
+				// before, or one whose id a prune deleted. The runbook
+				// run again plans the same rewind, and this again.
+				e := *re
+				e.Reason += ", in the replay after the runbook's rewind, and dedup does not know its update id: if it was ingested before, dedup.Store.PruneBefore deleted its id" +
+					" (running the runbook again plans the same rewind); restore an Integration DB backup that still holds it and run the runbook against that" +
+					" (docs/OPERATIONS.md, \"The validator node and the Integration DB both restored\")"
+				return nil, &e
 			}
 		}
 	}
