@@ -2,6 +2,7 @@ package ledgertest
 
 import (
 	"context"
+	"io"
 	"testing"
 	"time"
 
@@ -181,4 +182,32 @@ func TestNewRefusesAdminTLSWithSharedAdmin(t *testing.T) {
 		t.Fatal("New accepted WithAdminTLS with WithSharedAdmin and served the admin API without that configuration")
 	}
 	require.ErrorContains(t, err, "WithAdminTLS")
+}
+
+// A failed Append appends nothing, and must teach the participant nothing
+// either: it registered the package names of the transactions it went
+// through before the error, so that a package id the test never appended
+// got a name, and a filter by another package name then no longer selected
+// the events of that id appended later.
+func TestFailedAppendLearnsNoPackageNames(t *testing.T) {
+	f := setup(t)
+	named := created("c1", ledger.MustParseIdentifier("pkgA:M:T"), "alice")
+	named.PackageName = "name-a"
+	_, err := f.p.Append(
+		&ledger.Transaction{Events: []ledger.Event{named}, RecordTime: DefaultStartTime.Add(time.Second)},
+		&ledger.Transaction{RecordTime: DefaultStartTime}, // record time goes back: refused
+	)
+	require.ErrorContains(t, err, "is before")
+	require.Zero(t, f.p.LedgerEnd())
+
+	// The id pkgA was never appended with a name: a filter by package name
+	// cannot tell it apart, and selects its events.
+	_, err = f.p.Append(&ledger.Transaction{Events: []ledger.Event{created("c2", ledger.MustParseIdentifier("pkgA:M:T"), "alice")}})
+	require.NoError(t, err)
+	req := &lapiv2.GetUpdatesRequest{EndInclusive: proto.Int64(1), UpdateFormat: partyFormat(map[string]*lapiv2.Filters{
+		"alice": {Cumulative: []*lapiv2.CumulativeFilter{templateFilter(ledger.MustParseIdentifier("#name-b:M:T"))}},
+	})}
+	txs, err := f.open(t, req).rest()
+	require.ErrorIs(t, err, io.EOF)
+	require.Len(t, txs, 1, "the failed Append named package pkgA for the participant's filters")
 }
