@@ -474,7 +474,6 @@ func (p *Participant) Append(txs ...*ledger.Transaction) ([]*ledger.Transaction,
 			}
 		}
 		tx := cloneTx(in, 0)
-		p.pkgNames.register(tx)
 		if tx.SynchronizerID == "" {
 			tx.SynchronizerID = p.cfg.synchronizer
 		}
@@ -508,8 +507,11 @@ func (p *Participant) Append(txs ...*ledger.Transaction) ([]*ledger.Transaction,
 		}
 		entries = append(entries, &entry{sync: tx.SynchronizerID, time: tx.RecordTime, tx: tx})
 	}
+	// Only now that every transaction is accepted may their package names
+	// change what filters select: on an error nothing is appended.
 	out := make([]*ledger.Transaction, len(entries))
 	for i, e := range entries {
+		p.pkgNames.register(e.tx)
 		stored := p.sequenceLocked(e)
 		out[i] = cloneTx(stored.tx, stored.offset)
 	}
