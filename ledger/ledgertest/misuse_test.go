@@ -2,6 +2,7 @@ package ledgertest
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -210,4 +211,40 @@ func TestFailedAppendLearnsNoPackageNames(t *testing.T) {
 	txs, err := f.open(t, req).rest()
 	require.ErrorIs(t, err, io.EOF)
 	require.Len(t, txs, 1, "the failed Append named package pkgA for the participant's filters")
+}
+
+// AppendFunc's generator returning nil, or a transaction with a nil event,
+// is the same bug in the test as Append's nil event, found only when the
+// transaction is made. A nil event vanished from the transaction (the test
+// then reads one event fewer than it generated, without a word) and a nil
+// transaction or a nil *CreatedEvent crashed on a nil dereference deep in
+// the fake. Each stops the test with a message that names the generator
+// and the transaction.
+func TestAppendFuncRefusesNilFromTheGenerator(t *testing.T) {
+	var typedNil *ledger.CreatedEvent
+	for name, gen := range map[string]func(int) *ledger.Transaction{
+		"nil transaction": func(int) *ledger.Transaction { return nil },
+		"nil event": func(int) *ledger.Transaction {
+			return &ledger.Transaction{Events: []ledger.Event{created("c", amuletTemplate, "alice"), nil}}
+		},
+		"nil *CreatedEvent": func(int) *ledger.Transaction {
+			return &ledger.Transaction{Events: []ledger.Event{created("c", amuletTemplate, "alice"), typedNil}}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, err := New()
+			require.NoError(t, err)
+			defer p.Close()
+			require.NoError(t, p.AppendFunc(1, gen))
+			var got []*ledger.Transaction
+			panicked := func() (v any) {
+				defer func() { v = recover() }()
+				got = p.Transactions()
+				return nil
+			}()
+			require.NotNil(t, panicked, "Transactions served %d transactions without a word", len(got))
+			require.Contains(t, fmt.Sprint(panicked), "AppendFunc generator", "the panic does not name the generator")
+			require.Contains(t, fmt.Sprint(panicked), "upd-1")
+		})
+	}
 }
