@@ -49,7 +49,9 @@ func WithCompressedWireCache() Option {
 // gen must be safe for concurrent use and return an equal transaction every
 // time it is called with the same i. Of what it returns only the events, the
 // command id and the workflow id count: its offset, update id, synchronizer
-// and times are replaced by the assigned ones.
+// and times are replaced by the assigned ones. A nil transaction or a nil
+// event, which Append would refuse, is a bug in the test: the call that
+// reaches it panics with a message naming i and the update id.
 //
 // AppendFunc wakes tailing streams once, after all n are appended. As with
 // Append, while a Restore's recovery is pending the transactions queue
@@ -86,6 +88,14 @@ func (e *entry) transaction() *ledger.Transaction {
 		return e.tx
 	}
 	made := e.gen(e.genIdx)
+	if made == nil {
+		panic(fmt.Sprintf("ledgertest: AppendFunc generator returned a nil transaction for %d (update %s)", e.genIdx, e.tx.UpdateID))
+	}
+	for j, ev := range made.Events {
+		if nilEvent(ev) {
+			panic(fmt.Sprintf("ledgertest: AppendFunc generator returned a nil event %d in transaction %d (update %s)", j, e.genIdx, e.tx.UpdateID))
+		}
+	}
 	tx := *e.tx
 	tx.CommandID, tx.WorkflowID = made.CommandID, made.WorkflowID
 	tx.Events = made.Events
