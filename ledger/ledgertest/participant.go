@@ -674,7 +674,9 @@ type Snapshot struct {
 func (s Snapshot) LedgerEnd() int64 { return s.end }
 
 // Backup takes a backup of the participant's state: its processed ledger,
-// ledger end, pruning offset and synchronizer times.
+// ledger end, pruning offset and synchronizer times. Like a backup of a
+// running node's database it disturbs nothing: open streams go on, and see
+// only Restore (they end with UNAVAILABLE then, whatever they were sent).
 func (p *Participant) Backup() Snapshot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
