@@ -406,7 +406,15 @@ func ListEntries(ctx context.Context, q sqlx.QueryerContext, schemaName string, 
 			kinds[i] = string(k)
 		}
 		args = append(args, pq.Array(kinds))
-		query += fmt.Sprintf(` AND kind = ANY($%d)`, len(args))
+		// The bound above, which keeps no row out (the statement sees no
+		// row with a larger id), makes the planner cost the id range as a
+		// narrow one when the table has no statistics (after pg_restore,
+		// before autovacuum analyzes it): without it the range is a third
+		// of the table, the kinds' filter the default selectivity of an
+		// equality, and a page of a common kind is read by a sequential
+		// scan of the whole history and a sort instead of by the primary
+		// key from the cursor.
+		query += fmt.Sprintf(` AND kind = ANY($%d) AND id <= (SELECT max(id) FROM %s)`, len(args), schema.Qualify(schemaName, HistoryTable))
 	}
 	if f.UpdateID != "" {
 		args = append(args, f.UpdateID)
