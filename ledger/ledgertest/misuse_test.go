@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -246,5 +247,20 @@ func TestAppendFuncRefusesNilFromTheGenerator(t *testing.T) {
 			require.Contains(t, fmt.Sprint(panicked), "AppendFunc generator", "the panic does not name the generator")
 			require.Contains(t, fmt.Sprint(panicked), "upd-1")
 		})
+	}
+}
+
+// New refusing its options closes the listeners it was given, as Close
+// would have and as it does when its own admin listener cannot be made:
+// the caller, who gets no Participant, has nothing to close them with.
+func TestNewRefusingClosesTheGivenListeners(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	adminLis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	_, err = New(WithListener(lis), WithAdminListener(adminLis), WithOffsetStep(0))
+	require.Error(t, err)
+	for _, l := range []net.Listener{lis, adminLis} {
+		require.ErrorIs(t, l.Close(), net.ErrClosed, "%s is still open after New failed", l.Addr())
 	}
 }
