@@ -1,6 +1,7 @@
 package ledgertest
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -158,8 +159,11 @@ func TestAdminOnSeparateListener(t *testing.T) {
 	require.NotEqual(t, f.p.Addr(), f.p.AdminAddr())
 	shared := setup(t, WithSharedAdmin())
 	require.Equal(t, shared.p.Addr(), shared.p.AdminAddr())
-	_, err := New(WithSharedAdmin(), WithAdminListener(f.p.lis))
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	_, err = New(WithSharedAdmin(), WithAdminListener(lis))
 	require.Error(t, err)
+	require.ErrorIs(t, lis.Close(), net.ErrClosed, "New took the listener, and closed it when it refused")
 	_, err = f.p.Append(txFor("alice"))
 	require.NoError(t, err)
 	got, err := f.lookup(t, DefaultSynchronizer, DefaultStartTime, false)

@@ -171,13 +171,15 @@ func WithOffsetStep(n int64) Option {
 
 // WithListener serves the Ledger API (and the admin API with
 // WithSharedAdmin) on l instead of a new 127.0.0.1:0 listener, for example
-// an in-memory listener. Close closes it.
+// an in-memory listener. Close closes it, and so does New if it refuses
+// the options.
 func WithListener(l net.Listener) Option {
 	return optionFunc(func(c *config) { c.listener = l })
 }
 
 // WithAdminListener serves the admin API on l instead of a new 127.0.0.1:0
-// listener; New refuses it with WithSharedAdmin. Close closes it.
+// listener; New refuses it with WithSharedAdmin. Close closes it, and so
+// does New if it refuses the options.
 func WithAdminListener(l net.Listener) Option {
 	return optionFunc(func(c *config) { c.adminListener = l })
 }
@@ -284,21 +286,14 @@ func New(opts ...Option) (*Participant, error) {
 	for _, o := range opts {
 		o.apply(&cfg)
 	}
-	switch {
-	case cfg.synchronizer == "":
-		return nil, errors.New("ledgertest: synchronizer id is empty")
-	case cfg.startTime.IsZero():
-		return nil, errors.New("ledgertest: start time is the zero time")
-	case cfg.interval <= 0:
-		return nil, fmt.Errorf("ledgertest: checkpoint interval %v is not positive", cfg.interval)
-	case cfg.step <= 0:
-		return nil, fmt.Errorf("ledgertest: offset step %d is not positive", cfg.step)
-	case cfg.admin != AdminV34 && cfg.admin != AdminV35:
-		return nil, fmt.Errorf("ledgertest: unknown admin behaviour %d", cfg.admin)
-	case cfg.sharedAdmin && cfg.adminListener != nil:
-		return nil, errors.New("ledgertest: WithAdminListener and WithSharedAdmin exclude each other")
-	case cfg.sharedAdmin && cfg.adminTLS != nil:
-		return nil, errors.New("ledgertest: WithAdminTLS and WithSharedAdmin exclude each other")
+	if err := cfg.check(); err != nil {
+		// The caller gets no Participant to Close: close what it gave.
+		for _, l := range []net.Listener{cfg.listener, cfg.adminListener} {
+			if l != nil {
+				_ = l.Close()
+			}
+		}
+		return nil, err
 	}
 	cfg.startTime = normTime(cfg.startTime)
 
@@ -353,6 +348,27 @@ func New(opts ...Option) (*Participant, error) {
 		p.serve(p.adminSrv, p.adminLis)
 	}
 	return p, nil
+}
+
+// check refuses options that cannot make a participant.
+func (cfg *config) check() error {
+	switch {
+	case cfg.synchronizer == "":
+		return errors.New("ledgertest: synchronizer id is empty")
+	case cfg.startTime.IsZero():
+		return errors.New("ledgertest: start time is the zero time")
+	case cfg.interval <= 0:
+		return fmt.Errorf("ledgertest: checkpoint interval %v is not positive", cfg.interval)
+	case cfg.step <= 0:
+		return fmt.Errorf("ledgertest: offset step %d is not positive", cfg.step)
+	case cfg.admin != AdminV34 && cfg.admin != AdminV35:
+		return fmt.Errorf("ledgertest: unknown admin behaviour %d", cfg.admin)
+	case cfg.sharedAdmin && cfg.adminListener != nil:
+		return errors.New("ledgertest: WithAdminListener and WithSharedAdmin exclude each other")
+	case cfg.sharedAdmin && cfg.adminTLS != nil:
+		return errors.New("ledgertest: WithAdminTLS and WithSharedAdmin exclude each other")
+	}
+	return nil
 }
 
 // permitPings accepts a client's keepalive pings during calls as often as
