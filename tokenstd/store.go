@@ -406,7 +406,7 @@ func ListEntries(ctx context.Context, q sqlx.QueryerContext, schemaName string, 
 			kinds[i] = string(k)
 		}
 		args = append(args, pq.Array(kinds))
-		// The bound above, which keeps no row out (the statement sees no
+		// The bound on max(id) below, which keeps no row out (the statement sees no
 		// row with a larger id), makes the planner cost the id range as a
 		// narrow one when the table has no statistics (after pg_restore,
 		// before autovacuum analyzes it): without it the range is a third
