@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -499,7 +500,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 					return fmt.Errorf("withdrawal: clearing the refused submission of %q: %w", w.ID, err)
 				}
 			}
-			if _, err := a.s.markFailed(ctx, tx, w.ID, serr.Error()); err != nil {
+			if _, err := a.s.markFailed(ctx, tx, w.ID, failureReason(serr)); err != nil {
 				var te *TransitionError
 				if errors.As(err, &te) {
 					a.log.Warn("withdrawal: not marked failed", "id", w.ID, "err", ingest.Redact(err.Error()))
@@ -548,4 +549,13 @@ func (s *Store) submittable(ctx context.Context, limit int, retried, failedAt pq
 		return nil, fmt.Errorf("withdrawal: listing withdrawals to submit: %w", err)
 	}
 	return ws, nil
+}
+
+// failureReason is a Submitter's error as the failure reason of the
+// withdrawal it failed: redacted as the automation's log of it is, for the
+// exchange may show the reason to its user, and storable in a text column,
+// which refuses a NUL byte and invalid UTF-8 (a participant's status
+// message the error quotes is percent-decoded bytes).
+func failureReason(err error) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(ingest.Redact(err.Error()), "\uFFFD"), "\x00", `\x00`)
 }
