@@ -59,3 +59,45 @@ func TestClientCredentialsRefusesRedirectToPlainHTTP(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "access-1", tok)
 }
+
+// A 307 or 308 resends the form, and with it the client secret, wherever
+// it points: to another host, even over https, that is a third party the
+// exchange never configured. Refused, naming the host; a redirect on the
+// same host (a moved path) is followed.
+func TestClientCredentialsRefusesRedirectToAnotherHost(t *testing.T) {
+	ep := newTokenEndpoint(t, "ingester", "s3cr3t-client", "")
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/moved":
+			http.Redirect(w, r, "https://idp.example.com/final", http.StatusTemporaryRedirect)
+		case "/final":
+			http.NotFound(w, r)
+		default:
+			http.Redirect(w, r, "https://idp.other-company.example/oauth/token", http.StatusTemporaryRedirect)
+		}
+	}))
+	defer redirector.Close()
+	rURL, err := url.Parse(redirector.URL)
+	require.NoError(t, err)
+	eURL, err := url.Parse(ep.srv.URL)
+	require.NoError(t, err)
+	hc := &http.Client{Transport: routingTransport{
+		"https://idp.example.com":           rURL,
+		"https://idp.other-company.example": eURL,
+	}}
+
+	src := ledger.ClientCredentials(context.Background(), "https://idp.example.com/oauth/token", "ingester", "s3cr3t-client", ledger.WithHTTPClient(hc))
+	tok, err := src.Token(ctxT(t))
+	requests, _ := ep.counts()
+	require.Zero(t, requests, "the client credentials were resent to another host (token %q)", tok)
+	require.ErrorIs(t, err, ledger.ErrTokenURL)
+	require.ErrorContains(t, err, "idp.other-company.example")
+	require.NotContains(t, err.Error(), "s3cr3t-client")
+
+	// The same host, another path: followed (to a 404 of the redirector's:
+	// only the redirect's policy is checked).
+	same := &http.Client{Transport: routingTransport{"https://idp.example.com": rURL}}
+	_, err = ledger.ClientCredentials(context.Background(), "https://idp.example.com/moved", "ingester", "s3cr3t-client", ledger.WithHTTPClient(same)).Token(ctxT(t))
+	require.NotErrorIs(t, err, ledger.ErrTokenURL, "a redirect on the same host was refused: %v", err)
+	require.ErrorContains(t, err, "HTTP 404", "the redirect on the same host was not followed")
+}
