@@ -50,7 +50,8 @@ type credentialsConfig struct {
 // other than a loopback address without WithPlaintextTokenURL (the client
 // secret would cross the network in the clear). Its Token calls fail with a
 // *TokenEndpointError wrapping ErrTokenURL before any request is sent (or,
-// for a token endpoint redirecting to such a URL, before the redirect), and
+// for a token endpoint redirecting to such a URL, or resending the form
+// to another host with a 307 or 308, before the redirect), and
 // a Ledger API call needing the token fails with UNAUTHENTICATED, which
 // ingestion does not retry: no retry fixes a configuration.
 var ErrTokenURL = errors.New("ledger: unusable OAuth2 token URL")
@@ -107,7 +108,8 @@ func WithPlaintextTokenURL() CredentialsOption {
 // A client without a Timeout still has each fetch bounded by
 // TokenFetchTimeout.
 // The source uses a copy of it whose CheckRedirect first refuses a redirect
-// to a URL the token URL policy refuses (see ErrTokenURL), then asks hc's.
+// to a URL the token URL policy refuses (see ErrTokenURL), and one that
+// resends the form (307, 308) to another host, then asks hc's.
 func WithHTTPClient(hc *http.Client) CredentialsOption {
 	return credentialsOptionFunc(func(c *credentialsConfig) { c.httpClient = hc })
 }
@@ -133,7 +135,9 @@ func WithHTTPClient(hc *http.Client) CredentialsOption {
 // tokenURL must be an https URL, or plain http to a loopback host
 // (localhost, 127.0.0.0/8, ::1); other http URLs need WithPlaintextTokenURL.
 // A URL refused fails every Token call with ErrTokenURL, sending nothing;
-// a redirect to such a URL fails the fetch with ErrTokenURL, not followed.
+// a redirect to such a URL, or one resending the form (307, 308: the
+// client secret with it) to another host, fails the fetch with
+// ErrTokenURL, not followed.
 //
 // Errors never contain the client secret, a token, or the token endpoint's
 // response body: they are *TokenEndpointError values naming the endpoint,
@@ -173,14 +177,19 @@ func ClientCredentials(ctx context.Context, tokenURL, clientID, clientSecret str
 }
 
 // guardRedirects returns a copy of hc that refuses a redirect to a URL the
-// token URL policy refuses (ErrTokenURL): a 307 or 308 resends the request
-// body, and with it the client secret, wherever it points.
+// token URL policy refuses (ErrTokenURL), and one that resends the form
+// (a 307 or 308 keeps the method and body, and with them the client
+// secret) to another host than the token URL's: a third party the
+// exchange never configured, even over https.
 func guardRedirects(hc *http.Client, plaintext bool) *http.Client {
 	c := *hc
 	next := hc.CheckRedirect
 	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
 		if why := checkTokenURL(req.URL.String(), plaintext); why != "" {
 			return fmt.Errorf("%w: redirected to %s: %s", ErrTokenURL, safeURL(req.URL.String()), why)
+		}
+		if req.Method != http.MethodGet && req.Method != http.MethodHead && len(via) > 0 && !strings.EqualFold(req.URL.Host, via[0].URL.Host) {
+			return fmt.Errorf("%w: redirected to %s: another host than the token URL's, and the redirect resends the client's credentials: configure the token URL it redirects to, if that host is the identity provider's", ErrTokenURL, safeURL(req.URL.String()))
 		}
 		if next != nil {
 			return next(req, via)

@@ -26,13 +26,13 @@ func (rt routingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // An https token URL that redirects (308: method and body kept) to plain
-// http on another host must not take the client's credentials there: the
-// token URL policy (ErrTokenURL) holds for where the request goes, not
-// only for the URL configured.
+// http must not take the client's credentials there: the token URL policy
+// (ErrTokenURL) holds for where the request goes, not only for the URL
+// configured.
 func TestClientCredentialsRefusesRedirectToPlainHTTP(t *testing.T) {
 	ep := newTokenEndpoint(t, "ingester", "s3cr3t-client", "")
 	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "http://idp-legacy.example.com/oauth/token", http.StatusPermanentRedirect)
+		http.Redirect(w, r, "http://idp.example.com/oauth/token", http.StatusPermanentRedirect)
 	}))
 	defer redirector.Close()
 	rURL, err := url.Parse(redirector.URL)
@@ -40,16 +40,16 @@ func TestClientCredentialsRefusesRedirectToPlainHTTP(t *testing.T) {
 	eURL, err := url.Parse(ep.srv.URL)
 	require.NoError(t, err)
 	hc := &http.Client{Transport: routingTransport{
-		"https://idp.example.com":       rURL,
-		"http://idp-legacy.example.com": eURL,
+		"https://idp.example.com": rURL,
+		"http://idp.example.com":  eURL,
 	}}
 
 	src := ledger.ClientCredentials(context.Background(), "https://idp.example.com/oauth/token", "ingester", "s3cr3t-client", ledger.WithHTTPClient(hc))
 	tok, err := src.Token(ctxT(t))
 	requests, _ := ep.counts()
-	require.Zero(t, requests, "the client credentials were sent over plain http to another host (token %q)", tok)
+	require.Zero(t, requests, "the client credentials were sent over plain http (token %q)", tok)
 	require.ErrorIs(t, err, ledger.ErrTokenURL)
-	require.ErrorContains(t, err, "idp-legacy.example.com")
+	require.ErrorContains(t, err, "http://idp.example.com")
 	require.NotContains(t, err.Error(), "s3cr3t-client")
 
 	// With WithPlaintextTokenURL the redirect is followed.
