@@ -250,3 +250,31 @@ func TokenEndpointRefusal(err error) EndpointRefusal {
 	}
 	return EndpointURL
 }
+
+// RemoteTarget reports whether a participant endpoint (a gRPC target)
+// names a host that is not this machine's loopback: with -plaintext and a
+// bearer token, the token then crosses the network unencrypted. A unix
+// socket, localhost and 127.0.0.0/8 or ::1 are not remote; a name gRPC
+// resolves (other than localhost) is taken for remote.
+func RemoteTarget(target string) bool {
+	host := target
+	if u, err := url.Parse(target); err == nil && resolver.Get(u.Scheme) != nil {
+		if strings.HasPrefix(u.Scheme, "unix") {
+			return false
+		}
+		// dns:///host:port, passthrough:///host:port; dns:host:port.
+		host = strings.TrimPrefix(u.Path, "/")
+		if u.Opaque != "" {
+			host = u.Opaque
+		}
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
+}

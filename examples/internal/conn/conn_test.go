@@ -173,3 +173,25 @@ func TestTokenEndpointRefusal(t *testing.T) {
 		require.Equal(t, c.want, TokenEndpointRefusal(c.err), c.err.Error())
 	}
 }
+
+func TestRemoteTarget(t *testing.T) {
+	for target, remote := range map[string]bool{
+		"127.0.0.1:5001":                 false,
+		"127.0.3.4:5001":                 false,
+		"[::1]:5001":                     false,
+		"localhost:5001":                 false,
+		"LOCALHOST:5001":                 false,
+		"dns:///localhost:5001":          false,
+		"passthrough:///127.0.0.1:5001":  false,
+		"unix:///run/participant.sock":   false,
+		"unix-abstract:participant":      false,
+		"validator:5001":                 true,
+		"10.0.0.7:5001":                  true,
+		"[2001:db8::1]:5001":             true,
+		"dns:///validator.internal:5001": true,
+		"passthrough:///192.0.2.1:5001":  true,
+		"participant.example.com":        true,
+	} {
+		require.Equal(t, remote, RemoteTarget(target), target)
+	}
+}
