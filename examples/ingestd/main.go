@@ -154,6 +154,21 @@ func (c *config) explain(err error) error {
 	return fmt.Errorf("%w; the participant asks for a token and none is configured: use OAuth2 (-oauth-token-url), -token-file or $%s", err, conn.EnvToken)
 }
 
+// remotePlaintextTarget returns the participant endpoint (-ledger, else
+// -admin) that a bearer token would reach unencrypted across the network
+// (-plaintext, a token configured, a host not on the loopback), or "".
+func (c *config) remotePlaintextTarget() string {
+	if !c.plaintext || (c.oauthTokenURL == "" && c.tokenFile == "" && c.token == "") {
+		return ""
+	}
+	for _, t := range []string{c.ledger, c.admin} {
+		if t != "" && conn.RemoteTarget(t) {
+			return t
+		}
+	}
+	return ""
+}
+
 // tokenSetting names the setting the daemon's bearer token comes from.
 func (c *config) tokenSetting() string {
 	switch {
@@ -217,6 +232,9 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 			return startup(err)
 		}
 		defer stopDemo()
+	}
+	if target := cfg.remotePlaintextTarget(); target != "" {
+		log.Warn("ingestd: -plaintext to a participant that is not on this machine's loopback: its bearer token crosses the network unencrypted; use TLS (-tls-ca) unless the link is trusted", "target", target)
 	}
 
 	db, err := sqlx.Open("postgres", cfg.dsn)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"strings"
 	"syscall"
@@ -41,4 +42,38 @@ func assertEventually(cond func() bool, d time.Duration) bool {
 		}
 	}
 	return cond()
+}
+
+// The warning's rule: -plaintext, a token of any kind, and -ledger or
+// -admin off the loopback.
+func TestRemotePlaintextTarget(t *testing.T) {
+	base := map[string]string{conn.EnvParty: demoParty, conn.EnvDSN: "postgres://localhost/integration", "TXHISTORY_PLAINTEXT": "true"}
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"remote, static token", map[string]string{conn.EnvLedger: "validator:5001", conn.EnvToken: "t"}, "validator:5001"},
+		{"remote, token file", map[string]string{conn.EnvLedger: "validator:5001", "TXHISTORY_TOKEN_FILE": "/run/token"}, "validator:5001"},
+		{"remote, no token", map[string]string{conn.EnvLedger: "validator:5001"}, ""},
+		{"loopback, token", map[string]string{conn.EnvLedger: "127.0.0.1:5001", conn.EnvToken: "t"}, ""},
+		{"loopback ledger, remote admin", map[string]string{conn.EnvLedger: "localhost:5001", "TXHISTORY_ADMIN": "validator:5002", conn.EnvToken: "t"}, "validator:5002"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range base {
+				env[k] = v
+			}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			c, err := parseConfig(nil, envOf(env), io.Discard)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, c.remotePlaintextTarget())
+		})
+	}
+	withTLS := map[string]string{conn.EnvParty: demoParty, conn.EnvDSN: "postgres://localhost/integration", conn.EnvLedger: "validator:5001", conn.EnvToken: "t"}
+	c, err := parseConfig(nil, envOf(withTLS), io.Discard)
+	require.NoError(t, err)
+	require.Empty(t, c.remotePlaintextTarget(), "TLS: no warning")
 }
