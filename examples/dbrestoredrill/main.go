@@ -354,16 +354,13 @@ func findTool(dir, name string) (string, error) {
 }
 
 // tool runs pg_dump or pg_restore on the database of connStr, given as
-// --dbname=.... A URL's password goes through PGPASSWORD instead, out of
-// the process list (a key=value string is passed as it is).
+// --dbname=.... The password goes through PGPASSWORD instead, out of the
+// process list (withoutPassword).
 func tool(ctx context.Context, path, connStr string, args ...string) error {
 	cmd := exec.CommandContext(ctx, path)
-	if u, err := url.Parse(connStr); err == nil && u.User != nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		if pw, ok := u.User.Password(); ok {
-			u.User = url.User(u.User.Username())
-			connStr = u.String()
-			cmd.Env = append(os.Environ(), "PGPASSWORD="+pw)
-		}
+	if rest, pw, ok := withoutPassword(connStr); ok {
+		connStr = rest
+		cmd.Env = append(os.Environ(), "PGPASSWORD="+pw)
 	}
 	// --dbname first: options after an operand (pg_restore's file) are
 	// operands too under POSIXLY_CORRECT.
@@ -795,3 +792,61 @@ func (x *exchange) check(rep *withdrawal.RestoreReport, onLedger map[string]toke
 }
 
 func mustDecimal(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+// withoutPassword returns connStr without its password, and the password,
+// if it has one: a URL's user info or password parameter, or a key=value
+// string's password (quoted or not, as libpq reads it).
+func withoutPassword(connStr string) (rest, password string, ok bool) {
+	if u, err := url.Parse(connStr); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		if u.User != nil {
+			if pw, set := u.User.Password(); set {
+				password, ok = pw, true
+				u.User = url.User(u.User.Username())
+			}
+		}
+		if q := u.Query(); q.Has("password") {
+			password, ok = q.Get("password"), true
+			q.Del("password")
+			u.RawQuery = q.Encode()
+		}
+		return u.String(), password, ok
+	}
+	// key=value pairs separated by spaces; a value may be single-quoted,
+	// with \ and \' escapes inside.
+	var kept []string
+	for s := strings.TrimSpace(connStr); s != ""; s = strings.TrimSpace(s) {
+		eq := strings.IndexByte(s, '=')
+		if eq < 0 {
+			return connStr, "", false // not a string libpq reads: left alone
+		}
+		key := strings.TrimSpace(s[:eq])
+		s = strings.TrimLeft(s[eq+1:], " ")
+		var raw, val string
+		if strings.HasPrefix(s, "'") {
+			var b strings.Builder
+			i := 1
+			for ; i < len(s) && s[i] != '\''; i++ {
+				if s[i] == '\\' && i+1 < len(s) {
+					i++
+				}
+				b.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return connStr, "", false // an unterminated quote
+			}
+			raw, val, s = s[:i+1], b.String(), s[i+1:]
+		} else {
+			end := strings.IndexByte(s, ' ')
+			if end < 0 {
+				end = len(s)
+			}
+			raw, val, s = s[:end], s[:end], s[end:]
+		}
+		if key == "password" {
+			password, ok = val, true
+			continue
+		}
+		kept = append(kept, key+"="+raw)
+	}
+	return strings.Join(kept, " "), password, ok
+}
