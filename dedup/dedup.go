@@ -193,8 +193,14 @@ func (s *Store) At(ctx context.Context, q sqlx.QueryerContext, synchronizerID st
 // synchronizer it also keeps the ids at its ingested record time (table
 // synchronizer_time): a replay that reaches back to that time meets them
 // again not behind it, and only dedup keeps them from being applied
-// twice. When the checkpoint has no transaction, the other ids before t
-// are deleted.
+// twice. On every other synchronizer with an ingested record time tS it
+// keeps every id ingested after the last one before tS there (after the
+// last one at tS, if none is before), whatever its synchronizer: the
+// runbook looks that synchronizer up as of tS − 1µs and lowers offRecovery
+// to that point, so its replay reads them again, and those of the
+// checkpoint's synchronizer may have record times before tS (so they had
+// with the cut at the oldest of the checkpoint's record times, below). When
+// the checkpoint has no transaction, the other ids before t are deleted.
 //
 // That protects the checkpoint as it is when the prune runs. A treasury
 // that uses a second synchronizer seldom may next be checkpointed on it,
@@ -211,8 +217,9 @@ func (s *Store) At(ctx context.Context, q sqlx.QueryerContext, synchronizerID st
 // (checkpoint.Checkpoint.RecordTimes, one per synchronizer) to rule both
 // out, at the cost of a seldom-used synchronizer holding pruning back.
 //
-// Finding that last transaction reads the rows before tRecovery: a prune
-// costs a scan of the table.
+// Finding those last transactions reads the rows before tRecovery and
+// before each synchronizer's record time: a prune costs a scan of the
+// table.
 //
 // It first checks the schema's version in its transaction (db's, if db is
 // a *sqlx.Tx or *sql.Tx; else one of its own on db, a *sqlx.DB, *sqlx.Conn,
@@ -275,13 +282,23 @@ func (s *Store) pruneTx(ctx context.Context, tx *sqlx.Tx, t time.Time) (int64, e
 				CASE WHEN EXISTS (SELECT FROM c) THEN coalesce((SELECT ingested_at FROM last), '-infinity')
 					ELSE 'infinity' END AS ingested_at,
 				coalesce((SELECT ledger_offset FROM batch), 9223372036854775807) AS batch_offset
+		), others AS (
+			-- Per other synchronizer with an ingested record time tS, the
+			-- last id ingested there before tS, or at tS if none is
+			-- before: the runbook's replay reaches back to it.
+			SELECT l.ledger_offset, l.ingested_at FROM `+s.syncTime+` st JOIN c ON st.synchronizer_id <> c.synchronizer_id,
+				LATERAL (SELECT d.ledger_offset, d.ingested_at FROM `+s.table+` d
+					WHERE d.synchronizer_id = st.synchronizer_id AND d.record_time <= st.record_time
+					ORDER BY d.record_time < st.record_time DESC, d.ingested_at DESC, d.ledger_offset DESC LIMIT 1) l
 		)
 		DELETE FROM `+s.table+` u USING keep
 		WHERE u.record_time < $1 AND u.record_time < keep.record_time
 			AND u.ledger_offset <= keep.ledger_offset AND u.ingested_at <= keep.ingested_at
 			AND NOT (u.ingested_at = keep.ingested_at AND u.ledger_offset > keep.batch_offset)
 			AND NOT EXISTS (SELECT FROM `+s.syncTime+` st
-				WHERE st.synchronizer_id = u.synchronizer_id AND u.record_time >= st.record_time)`, t)
+				WHERE st.synchronizer_id = u.synchronizer_id AND u.record_time >= st.record_time)
+			AND NOT EXISTS (SELECT FROM others o
+				WHERE u.ingested_at > o.ingested_at OR u.ledger_offset > o.ledger_offset)`, t)
 	if err != nil {
 		return 0, fmt.Errorf("dedup: prune before %s: %w", t.Format(time.RFC3339Nano), err)
 	}
