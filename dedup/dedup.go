@@ -199,7 +199,9 @@ func (s *Store) At(ctx context.Context, q sqlx.QueryerContext, synchronizerID st
 // runbook looks that synchronizer up as of tS − 1µs and lowers offRecovery
 // to that point, so its replay reads them again, and those of the
 // checkpoint's synchronizer may have record times before tS (so they had
-// with the cut at the oldest of the checkpoint's record times, below). When
+// with the cut at the oldest of the checkpoint's record times, below). It
+// keeps that last id before tS too: pruned, the next prune would find none
+// before tS and keep only what was ingested after the last one at tS. When
 // the checkpoint has no transaction, the other ids before t are deleted.
 //
 // That protects the checkpoint as it is when the prune runs. A treasury
@@ -285,9 +287,11 @@ func (s *Store) pruneTx(ctx context.Context, tx *sqlx.Tx, t time.Time) (int64, e
 		), others AS (
 			-- Per other synchronizer with an ingested record time tS, the
 			-- last id ingested there before tS, or at tS if none is
-			-- before: the runbook's replay reaches back to it.
-			SELECT l.ledger_offset, l.ingested_at FROM `+s.syncTime+` st JOIN c ON st.synchronizer_id <> c.synchronizer_id,
-				LATERAL (SELECT d.ledger_offset, d.ingested_at FROM `+s.table+` d
+			-- before: the runbook's replay reaches back to it. That id is
+			-- kept too: pruned, the next prune would find none before tS
+			-- and take the last one at tS, later, instead.
+			SELECT l.update_id, l.ledger_offset, l.ingested_at FROM `+s.syncTime+` st JOIN c ON st.synchronizer_id <> c.synchronizer_id,
+				LATERAL (SELECT d.update_id, d.ledger_offset, d.ingested_at FROM `+s.table+` d
 					WHERE d.synchronizer_id = st.synchronizer_id AND d.record_time <= st.record_time
 					ORDER BY d.record_time < st.record_time DESC, d.ingested_at DESC, d.ledger_offset DESC LIMIT 1) l
 		)
@@ -298,7 +302,7 @@ func (s *Store) pruneTx(ctx context.Context, tx *sqlx.Tx, t time.Time) (int64, e
 			AND NOT EXISTS (SELECT FROM `+s.syncTime+` st
 				WHERE st.synchronizer_id = u.synchronizer_id AND u.record_time >= st.record_time)
 			AND NOT EXISTS (SELECT FROM others o
-				WHERE u.ingested_at > o.ingested_at OR u.ledger_offset > o.ledger_offset)`, t)
+				WHERE u.ingested_at > o.ingested_at OR u.ledger_offset > o.ledger_offset OR u.update_id = o.update_id)`, t)
 	if err != nil {
 		return 0, fmt.Errorf("dedup: prune before %s: %w", t.Format(time.RFC3339Nano), err)
 	}
