@@ -793,6 +793,9 @@ func (x *exchange) check(rep *withdrawal.RestoreReport, onLedger map[string]toke
 
 func mustDecimal(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
+// blanks separate a key=value string's pairs, as isspace does for libpq.
+const blanks = " \t\n\r\f\v"
+
 // withoutPassword returns connStr without its password, and the password,
 // if it has one: a URL's user info or password parameter, or a key=value
 // string's password (quoted or not, as libpq reads it).
@@ -811,8 +814,9 @@ func withoutPassword(connStr string) (rest, password string, ok bool) {
 		}
 		return u.String(), password, ok
 	}
-	// key=value pairs separated by spaces; a value may be single-quoted,
-	// with \ and \' escapes inside.
+	// key=value pairs separated by blanks (spaces, tabs, newlines); a value
+	// may be single-quoted; quoted or not, a backslash escapes the next
+	// character (\', \\, "\ ").
 	var kept []string
 	for s := strings.TrimSpace(connStr); s != ""; s = strings.TrimSpace(s) {
 		eq := strings.IndexByte(s, '=')
@@ -820,7 +824,7 @@ func withoutPassword(connStr string) (rest, password string, ok bool) {
 			return connStr, "", false // not a string libpq reads: left alone
 		}
 		key := strings.TrimSpace(s[:eq])
-		s = strings.TrimLeft(s[eq+1:], " ")
+		s = strings.TrimLeft(s[eq+1:], blanks)
 		var raw, val string
 		if strings.HasPrefix(s, "'") {
 			var b strings.Builder
@@ -836,11 +840,15 @@ func withoutPassword(connStr string) (rest, password string, ok bool) {
 			}
 			raw, val, s = s[:i+1], b.String(), s[i+1:]
 		} else {
-			end := strings.IndexByte(s, ' ')
-			if end < 0 {
-				end = len(s)
+			var b strings.Builder
+			i := 0
+			for ; i < len(s) && !strings.ContainsRune(blanks, rune(s[i])); i++ {
+				if s[i] == '\\' && i+1 < len(s) {
+					i++
+				}
+				b.WriteByte(s[i])
 			}
-			raw, val, s = s[:end], s[:end], s[end:]
+			raw, val, s = s[:i], b.String(), s[i:]
 		}
 		if key == "password" {
 			password, ok = val, true
