@@ -220,8 +220,10 @@ func (s *Store) At(ctx context.Context, q sqlx.QueryerContext, synchronizerID st
 // out, at the cost of a seldom-used synchronizer holding pruning back.
 //
 // Finding those last transactions reads the rows before tRecovery and
-// before each synchronizer's record time: a prune costs a scan of the
-// table.
+// before each synchronizer's record time (the record time index narrows
+// neither much): a prune costs a scan of the table per synchronizer, and
+// one more for the delete (about half a second for 300,000 ids on three
+// synchronizers).
 //
 // It first checks the schema's version in its transaction (db's, if db is
 // a *sqlx.Tx or *sql.Tx; else one of its own on db, a *sqlx.DB, *sqlx.Conn,
