@@ -186,10 +186,12 @@ func (s *Store) MarkFailed(ctx context.Context, id, reason string) (w *Withdrawa
 // submitted withdrawal whose command may still commit must be left to the
 // ledger (its trecTgt expires it): marking it failed refunds the user while
 // the transfer can still pay out, which the Reconciler then reports as an
-// anomaly. A requested withdrawal the Automation has handed to the
-// Submitter (Withdrawal.SubmitAttemptedAt: a Submit running now, or one
-// whose result was lost with a crash) is refused with ErrSubmitAttempted:
-// its transfer may be on the ledger, and only expiry may end it.
+// anomaly. A requested or submitted withdrawal the Automation has handed to
+// the Submitter (Withdrawal.SubmitAttemptedAt: a Submit running now, one
+// whose result was lost with a crash, or one the participant accepted) is
+// refused with ErrSubmitAttempted: its transfer may be on the ledger, and
+// only the ledger or expiry may end it. (Support cancelling a withdrawal it
+// saw requested cannot tell whether a round submitted it meanwhile.)
 //
 // Like CreateTx, it refuses a schema not at this build's version
 // (schema.ErrUnknownVersion, schema.ErrNotMigrated).
@@ -205,10 +207,12 @@ func (s *Store) MarkFailedTx(ctx context.Context, tx *sqlx.Tx, id, reason string
 func (s *Store) markFailed(ctx context.Context, tx *sqlx.Tx, id, reason string) (*Withdrawal, error) {
 	// Not from pending_acceptance: its transfer instruction is live on the
 	// ledger and can still be accepted; only the ledger's outcome ends it.
-	// Nor from requested once a submission was attempted: the attempt is
-	// committed before Submit runs, so a Submit that began is seen here (or
-	// waits for this row, and then finds it failed).
-	w, err := s.moveFrom(ctx, tx, id, StatusFailed, beforeLedger, `status <> '`+string(StatusRequested)+`' OR submit_attempted_at IS NULL`,
+	// Nor once the Automation attempted a submission, requested or
+	// submitted: the attempt is committed before Submit runs, so a Submit
+	// that began is seen here (or waits for this row, and then finds it
+	// failed), and one that returned left the withdrawal submitted with its
+	// transfer on its way.
+	w, err := s.moveFrom(ctx, tx, id, StatusFailed, beforeLedger, `submit_attempted_at IS NULL`,
 		`failure_reason = $3`, reason)
 	if err != nil || w != nil {
 		return w, err
@@ -220,7 +224,7 @@ func (s *Store) markFailed(ctx context.Context, tx *sqlx.Tx, id, reason string) 
 	switch {
 	case cur.Status == StatusFailed:
 		return cur, nil
-	case cur.Status == StatusRequested && cur.SubmitAttemptedAt != nil:
+	case (cur.Status == StatusRequested || cur.Status == StatusSubmitted) && cur.SubmitAttemptedAt != nil:
 		return nil, fmt.Errorf("%w: withdrawal %q, handed to the Submitter at %s: not marked failed (it expires at its trecTgt %s if no transfer shows up)",
 			ErrSubmitAttempted, id, cur.SubmitAttemptedAt.Format(time.RFC3339Nano), cur.TrecTgt.Format(time.RFC3339Nano))
 	}

@@ -162,9 +162,9 @@ type Withdrawal struct {
 	SubmittedAt *time.Time `json:"submitted_at,omitempty"`
 	ClosedAt    *time.Time `json:"closed_at,omitempty"`
 	// SubmitAttemptedAt is when the Automation first handed the withdrawal
-	// to the Submitter (committed before Submit runs): a requested
-	// withdrawal with it set may have a transfer on the ledger, and
-	// MarkFailed refuses it (ErrSubmitAttempted). RestoreProcedure sets it
+	// to the Submitter (committed before Submit runs): a requested or
+	// submitted withdrawal with it set may have a transfer on the ledger,
+	// and MarkFailed refuses it (ErrSubmitAttempted). RestoreProcedure sets it
 	// on the requested withdrawals a backup restores.
 	SubmitAttemptedAt *time.Time `json:"submit_attempted_at,omitempty"`
 }
