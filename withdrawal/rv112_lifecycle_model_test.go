@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,7 +35,8 @@ type rv112Model struct {
 // creates of one or two instruments for exactly, less than and more than
 // the reserved holdings, rounds (some racing ingestion), offers accepted,
 // rejected, withdrawn or expired, record time moved to a trecTgt, a
-// microsecond before or after, support's MarkFailed, the gate, merges of
+// microsecond before or after, support's MarkFailed (some racing two
+// rounds), the gate, merges of
 // reserved holdings, ingester restarts — and checks after each one
 // that every withdrawal moved only along Transitions(), was paid at most
 // once, refunded at most once and only if not paid, that the reservations
@@ -113,13 +115,21 @@ func rv112Run(t *testing.T, seed int64, steps int) {
 		}
 	}
 	mode := 0
-	auto, err := withdrawal.NewAutomation(l.store, withdrawal.AutomationConfig{Logger: quietLog, PollInterval: 20 * time.Millisecond,
-		SubmitTimeout: time.Second, Submitter: withdrawal.SubmitFunc(func(ctx context.Context, w *withdrawal.Withdrawal) error {
-			if !gateOpen {
-				t.Errorf("%s handed to the Submitter with the gate closed", w.ID)
-			}
-			return submit(mode)(ctx, w)
-		})})
+	var subMu sync.Mutex // Submit calls of racing rounds, one at a time
+	// The Submitter of both Automations: one call at a time (racing rounds
+	// share the model), never with the gate closed.
+	submitter := withdrawal.SubmitFunc(func(ctx context.Context, w *withdrawal.Withdrawal) error {
+		subMu.Lock()
+		defer subMu.Unlock()
+		if !gateOpen {
+			t.Errorf("%s handed to the Submitter with the gate closed", w.ID)
+		}
+		return submit(mode)(ctx, w)
+	})
+	acfg := withdrawal.AutomationConfig{Logger: quietLog, PollInterval: 20 * time.Millisecond, SubmitTimeout: time.Second, Submitter: submitter}
+	auto, err := withdrawal.NewAutomation(l.store, acfg)
+	require.NoError(t, err)
+	auto2, err := withdrawal.NewAutomation(l.store, acfg)
 	require.NoError(t, err)
 
 	reach := rv112Reach()
@@ -231,9 +241,39 @@ func rv112Run(t *testing.T, seed int64, steps int) {
 			check(step, "create "+id)
 		case k <= 4: // Automation round
 			mode = rng.Intn(5) // 4: commits and returns nil
-			_, err := auto.RunOnce(l.ctx)
+			if rng.Intn(2) == 0 {
+				_, err := auto.RunOnce(l.ctx)
+				require.NoError(t, err, "step %d: round", step)
+				check(step, fmt.Sprintf("round mode %d", mode))
+				continue
+			}
+			// Two rounds (a rolling deploy) and support cancelling the
+			// withdrawals it sees requested with nothing on the ledger,
+			// all at once.
+			var cancel []string
+			for _, id := range ids {
+				if m := models[id]; m.appended == 0 && !m.late && m.seen[len(m.seen)-1] == withdrawal.StatusRequested {
+					cancel = append(cancel, id)
+				}
+			}
+			errc := make(chan error, 2)
+			go func() { _, err := auto.RunOnce(l.ctx); errc <- err }()
+			go func() {
+				for _, id := range cancel {
+					_, err := l.store.MarkFailed(l.ctx, id, "cancelled by support")
+					var te *withdrawal.TransitionError
+					if err != nil && !errors.As(err, &te) && !errors.Is(err, withdrawal.ErrSubmitAttempted) {
+						errc <- fmt.Errorf("mark failed %s: %w", id, err)
+						return
+					}
+				}
+				errc <- nil
+			}()
+			_, err := auto2.RunOnce(l.ctx)
 			require.NoError(t, err, "step %d: round", step)
-			check(step, fmt.Sprintf("round mode %d", mode))
+			require.NoError(t, <-errc, "step %d", step)
+			require.NoError(t, <-errc, "step %d", step)
+			check(step, fmt.Sprintf("racing rounds mode %d", mode))
 		case k == 5: // the receiver or the treasury ends an offer
 			offers := l.world.OpenOffers()
 			if len(offers) == 0 {
