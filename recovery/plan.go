@@ -261,7 +261,12 @@ func otherSynchronizers(cp checkpoint.Checkpoint) []ledger.SynchronizerTime {
 // so tRecovery − 1µs lies strictly before what it has processed: the only
 // case in which a forced answer is the real highest offset. 3.4 ignores
 // force and answers the same; if it fails now, no transaction lies at or
-// before tRecovery − 1µs and offRecovery is 0. Either way the answer must be
+// before tRecovery − 1µs and offRecovery is 0, or, when the Integration DB
+// has record times of other synchronizers, just below where the participant
+// now has the first of the dedup table's transactions at tRecovery there
+// (the treasury's first transactions on that synchronizer: a replay of the
+// whole ledger would meet ids PruneBefore deleted within its rule). Either
+// way the answer must be
 // below the participant's offset of the last ingested transaction, or Plan
 // fails with ErrUntrustedAnswer. If the participant is pruned above that
 // answer (but below the last ingested transaction), offRecovery is its
@@ -358,6 +363,24 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 		off, err := lookupBefore(cctx, p, opts, rw, force)
 		if err != nil {
 			return nil, err
+		}
+		if l := rw.Lookups[len(rw.Lookups)-1]; l.Err != nil && len(rw.OtherSynchronizers) > 0 {
+			// Nothing of the checkpoint's synchronizer lies before
+			// tRecovery: the treasury's first transactions there. Those
+			// of it ingested at tRecovery precede the rest there (the
+			// participant keeps each synchronizer's order): resume just
+			// below where it now has the first of them, not at 0, whose
+			// replay of the whole ledger meets ids of the other
+			// synchronizers that PruneBefore deleted within its rule.
+			// The other synchronizers' look-ups below lower it further
+			// where needed.
+			first, _, ok, err := ingestedOffsetsAt(cctx, db, dd, p, opts, ledger.SynchronizerTime{SynchronizerID: rw.SynchronizerID, RecordTime: rw.RecoveryTime})
+			if err != nil {
+				return nil, err
+			}
+			if ok && first > 0 {
+				off = first - 1
+			}
 		}
 		if off >= rw.ParticipantOffset {
 			return nil, fmt.Errorf("%w: the highest offset at or before %s is %d, not below the last ingested update %s at offset %d",
@@ -695,24 +718,35 @@ func laterAtIngestedTime(ctx context.Context, db sqlx.QueryerContext, dd *dedup.
 // ingested record time; false if the table holds none there or the
 // participant does not show one of them.
 func lastIngestedAt(ctx context.Context, db sqlx.QueryerContext, dd *dedup.Store, p Participant, opts Options, o ledger.SynchronizerTime) (int64, bool, error) {
+	_, last, ok, err := ingestedOffsetsAt(ctx, db, dd, p, opts, o)
+	return last, ok, err
+}
+
+// ingestedOffsetsAt returns the lowest and the highest offset at which the
+// participant now has the transactions the dedup table holds at o's record
+// time on o's synchronizer; false if the table holds none there or the
+// participant does not show one of them.
+func ingestedOffsetsAt(ctx context.Context, db sqlx.QueryerContext, dd *dedup.Store, p Participant, opts Options, o ledger.SynchronizerTime) (first, last int64, ok bool, err error) {
 	ingested, err := dd.At(ctx, db, o.SynchronizerID, o.RecordTime)
 	if err != nil || len(ingested) == 0 {
-		return 0, false, err
+		return 0, 0, false, err
 	}
 	filter := ledger.Filter{Parties: opts.Parties, Interfaces: []ledger.Identifier{}}
-	var last int64
-	for _, in := range ingested {
+	for i, in := range ingested {
 		tx, err := updateRetrying(ctx, p, opts, in.UpdateID, filter)
 		if errors.Is(err, ledger.ErrNotFound) {
-			return 0, false, nil
+			return 0, 0, false, nil
 		}
 		if err != nil {
-			return 0, false, fmt.Errorf("recovery: look up update %s, ingested at %s on synchronizer %s: %w",
+			return 0, 0, false, fmt.Errorf("recovery: look up update %s, ingested at %s on synchronizer %s: %w",
 				in.UpdateID, o.RecordTime.Format(time.RFC3339Nano), o.SynchronizerID, err)
 		}
-		last = max(last, tx.Offset)
+		if i == 0 {
+			first = tx.Offset
+		}
+		first, last = min(first, tx.Offset), max(last, tx.Offset)
 	}
-	return last, true, nil
+	return first, last, true, nil
 }
 
 // updateRetrying reads one update by id, retrying transient failures
