@@ -293,18 +293,18 @@ func TestInstructionsInFlightBothRestored(t *testing.T) {
 	}
 }
 
-// A request lost with the Integration DB whose instruction the registry
-// advanced twice before the receiver accepted, as
-// TestRegistryChainOfLostRequestAcrossDBRestore, with the exchange's own
-// RecoveryHook (stored by a statement of its own) and with the Reconciler
-// reading the history from the table: recovered once, from the offer,
-// followed to C and paid once.
+// A withdrawal requested after the Integration DB backup whose transfer
+// the registry evolves in several steps (offer A, A advanced to B, B to C,
+// C accepted) before the restore: the catch-up recovers it from the offer,
+// follows it to C and records it paid once, nothing refunded; with the
+// default RecoveryHook, the exchange's own (stored by a statement of its
+// own), and the Reconciler reading the history from the table.
 func TestRegistryChainOfLostRequestWithHookAcrossDBRestore(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		hook    bool
 		fromTab bool
-	}{{"hook", true, false}, {"from table", false, true}, {"hook/from table", true, true}} {
+	}{{"plain", false, false}, {"hook", true, false}, {"from table", false, true}, {"hook/from table", true, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			pgDump, pgRestore := pgTool(t, "pg_dump"), pgTool(t, "pg_restore")
 			db := pgtest.NewDB(t)
@@ -354,6 +354,9 @@ func TestRegistryChainOfLostRequestWithHookAcrossDBRestore(t *testing.T) {
 			if tc.hook {
 				require.Equal(t, []withdrawal.Status{withdrawal.StatusPendingAcceptance}, hooked, "the hook is called once, for the offer")
 			}
+			var outcomes []string
+			require.NoError(t, db.Select(&outcomes, `SELECT contract_id || ' ' || COALESCE(outcome, 'open') FROM txhistory.token_instruction ORDER BY created_offset`))
+			require.Equal(t, []string{a + " replaced", "00instrB replaced", "00instrC withdrawal"}, outcomes)
 			pending, err := tokenstd.PendingInstructions(l.ctx, db, "txhistory")
 			require.NoError(t, err)
 			require.Empty(t, pending)

@@ -311,50 +311,6 @@ func TestInstructionPastDeadlineWhileGateClosed(t *testing.T) {
 	l.requireHistoryMatches()
 }
 
-// A withdrawal requested after the Integration DB backup whose transfer
-// the registry evolves in several steps (offer A, A advanced to B, B to C,
-// C accepted) before the restore: the catch-up recovers it from the offer,
-// follows it to C and records it paid once, nothing refunded.
-func TestRegistryChainOfLostRequestAcrossDBRestore(t *testing.T) {
-	pgDump, pgRestore := pgTool(t, "pg_dump"), pgTool(t, "pg_restore")
-	db := pgtest.NewDB(t)
-	var name string
-	require.NoError(t, db.Get(&name, `SELECT current_database()`))
-	dsn := pgtest.SharedServer(t).DSN(name)
-	l := newLive(t, db, withdrawal.ReconcilerConfig{})
-	cids := l.mintAndCatchUp("80")
-	backup := t.TempDir() + "/integration.dump"
-	runTool(l.ctx, t, pgDump, "--format=custom", "--file="+backup, "--dbname="+dsn)
-
-	w := l.submitted("wd-chain", "60", cids[0])
-	offer, a := l.world.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: external, Amount: "60",
-		InputHoldings: cids, Reason: w.ID, Fee: "0.5"})
-	kit := newInstrKit(t, l.world, offer, a)
-	l.append(offer)
-	l.append(kit.registryAdvance(a, "00instrB", a))
-	l.append(kit.registryAdvanceFromRules("00instrB", "00instrC", a))
-	l.append(kit.acceptOf("00instrC"))
-	l.caughtUp()
-	require.Equal(t, withdrawal.StatusCompleted, l.get(w.ID).Status)
-
-	l.stopIngester()
-	runTool(l.ctx, t, pgRestore, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--dbname="+dsn, backup)
-	require.NoError(t, tokenstd.RenumberAfterRestore(l.ctx, db, "txhistory"))
-	l.startIngester()
-	l.caughtUp()
-	got := l.get(w.ID)
-	require.True(t, got.Recovered)
-	require.Equal(t, withdrawal.StatusRecovered, got.Status)
-	require.Equal(t, "00instrC", got.InstructionCID)
-	requireDec(t, "60", got.Transferred)
-	requireDec(t, "0.5", got.Fee)
-	require.Empty(t, refunds(t, db))
-	var outcomes []string
-	require.NoError(t, db.Select(&outcomes, `SELECT contract_id || ' ' || COALESCE(outcome, 'open') FROM txhistory.token_instruction ORDER BY created_offset`))
-	require.Equal(t, []string{a + " replaced", "00instrB replaced", "00instrC withdrawal"}, outcomes)
-	l.requireBalancesMatch()
-}
-
 // The ingester replays the treasury's whole history after its dedup rows
 // and checkpoint were lost (pruned, or deleted by hand): the creations of
 // transfer instructions, their successors and outcomes come again. With
