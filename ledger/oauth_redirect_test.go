@@ -25,20 +25,29 @@ func (rt routingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
+// redirectRig starts the token endpoint of client "ingester" (secret
+// "s3cr3t-client") and a server answering with redirect, and returns the
+// endpoint and both servers' URLs, for a routingTransport.
+func redirectRig(t *testing.T, redirect http.HandlerFunc) (ep *tokenEndpoint, redirector, endpoint *url.URL) {
+	t.Helper()
+	ep = newTokenEndpoint(t, "ingester", "s3cr3t-client", "")
+	srv := httptest.NewServer(redirect)
+	t.Cleanup(srv.Close)
+	redirector, err := url.Parse(srv.URL)
+	require.NoError(t, err)
+	endpoint, err = url.Parse(ep.srv.URL)
+	require.NoError(t, err)
+	return ep, redirector, endpoint
+}
+
 // An https token URL that redirects (308: method and body kept) to plain
 // http must not take the client's credentials there: the token URL policy
 // (ErrTokenURL) holds for where the request goes, not only for the URL
 // configured.
 func TestClientCredentialsRefusesRedirectToPlainHTTP(t *testing.T) {
-	ep := newTokenEndpoint(t, "ingester", "s3cr3t-client", "")
-	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ep, rURL, eURL := redirectRig(t, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "http://idp.example.com/oauth/token", http.StatusPermanentRedirect)
-	}))
-	defer redirector.Close()
-	rURL, err := url.Parse(redirector.URL)
-	require.NoError(t, err)
-	eURL, err := url.Parse(ep.srv.URL)
-	require.NoError(t, err)
+	})
 	hc := &http.Client{Transport: routingTransport{
 		"https://idp.example.com": rURL,
 		"http://idp.example.com":  eURL,
@@ -65,8 +74,7 @@ func TestClientCredentialsRefusesRedirectToPlainHTTP(t *testing.T) {
 // exchange never configured. Refused, naming the host; a redirect on the
 // same host (a moved path) is followed.
 func TestClientCredentialsRefusesRedirectToAnotherHost(t *testing.T) {
-	ep := newTokenEndpoint(t, "ingester", "s3cr3t-client", "")
-	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	ep, rURL, eURL := redirectRig(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/moved":
 			http.Redirect(w, r, "https://idp.example.com/final", http.StatusTemporaryRedirect)
@@ -75,12 +83,7 @@ func TestClientCredentialsRefusesRedirectToAnotherHost(t *testing.T) {
 		default:
 			http.Redirect(w, r, "https://idp.other-company.example/oauth/token", http.StatusTemporaryRedirect)
 		}
-	}))
-	defer redirector.Close()
-	rURL, err := url.Parse(redirector.URL)
-	require.NoError(t, err)
-	eURL, err := url.Parse(ep.srv.URL)
-	require.NoError(t, err)
+	})
 	hc := &http.Client{Transport: routingTransport{
 		"https://idp.example.com":           rURL,
 		"https://idp.other-company.example": eURL,
