@@ -94,6 +94,11 @@ type Rewind struct {
 	LookupTime time.Time
 	// To is offRecovery: ingestion resumes after it.
 	To int64
+	// FirstAt, if not 0, is where the participant now has the first of the
+	// transactions ingested at tRecovery on SynchronizerID, in ModeNonUnique
+	// when the look-up as of LookupTime found nothing and other
+	// synchronizers are known: To was put just below it.
+	FirstAt int64
 	// LoweredBy, when its SynchronizerID is set, is the look-up of another
 	// synchronizer (as of the record time ingested there − 1µs) that put
 	// To below the answer as of LookupTime (see the package's Limits).
@@ -140,6 +145,9 @@ func (r *Rewind) String() string {
 	for _, l := range r.Lookups {
 		fmt.Fprintf(&b, "%s: %s\n", r.AdminAPI.label(), l)
 	}
+	if f := r.belowFirst(); f != "" {
+		fmt.Fprintf(&b, "%s\n", f)
+	}
 	if l := r.lowered(); l != "" {
 		fmt.Fprintf(&b, "%s\n", l)
 	}
@@ -149,6 +157,17 @@ func (r *Rewind) String() string {
 	fmt.Fprintf(&b, "mode %s: offRecovery %d (as of %s); checkpoint offset %d -> %d; ledger end %d",
 		r.Mode, r.To, r.asOf(), r.From, r.To, r.LedgerEnd)
 	return b.String()
+}
+
+// belowFirst says, if the look-up as of LookupTime found nothing and
+// offRecovery was put below the first transaction ingested at tRecovery,
+// so; else "".
+func (r *Rewind) belowFirst() string {
+	if r.FirstAt == 0 {
+		return ""
+	}
+	return fmt.Sprintf("nothing of synchronizer %s lies at or before %s: offRecovery %d, just below offset %d, where the participant now has the first transaction ingested at tRecovery on synchronizer %s",
+		r.SynchronizerID, r.LookupTime.Format(time.RFC3339Nano), r.FirstAt-1, r.FirstAt, r.SynchronizerID)
 }
 
 // lowered says which look-up of another synchronizer lowered offRecovery,
@@ -179,6 +198,9 @@ func (r *Rewind) asOf() string {
 func (r *Rewind) auditNote() string {
 	s := fmt.Sprintf("validator node restore runbook: last update %s ingested at offset %d, now at %d; offRecovery as of %s (admin API %s); ledger end %d",
 		r.LastUpdateID, r.IngestedOffset, r.ParticipantOffset, r.asOf(), r.AdminAPI, r.LedgerEnd)
+	if f := r.belowFirst(); f != "" {
+		s += "; " + f
+	}
 	if l := r.lowered(); l != "" {
 		s += "; " + l
 	}
@@ -264,7 +286,8 @@ func otherSynchronizers(cp checkpoint.Checkpoint) []ledger.SynchronizerTime {
 // before tRecovery − 1µs and offRecovery is 0, or, when the Integration DB
 // has record times of other synchronizers, just below where the participant
 // now has the first of the dedup table's transactions at tRecovery there
-// (the treasury's first transactions on that synchronizer: a replay of the
+// (Rewind.FirstAt, which String, the narration and the audit row name;
+// the treasury's first transactions on that synchronizer: a replay of the
 // whole ledger would meet ids PruneBefore deleted within its rule). Either
 // way the answer must be
 // below the participant's offset of the last ingested transaction, or Plan
@@ -379,7 +402,7 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 				return nil, err
 			}
 			if ok && first > 0 {
-				off = first - 1
+				off, rw.FirstAt = first-1, first
 			}
 		}
 		if off >= rw.ParticipantOffset {

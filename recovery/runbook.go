@@ -158,6 +158,9 @@ func (rb *Runbook) Run(ctx context.Context) (_ *Rewind, err error) {
 		detail("note: the participant still has update %s at offset %d, where it was ingested: the offsets up to it are unchanged (the node was not restored, or from a backup taken after it); those after it may have changed, which the rewind takes care of.",
 			rw.LastUpdateID, rw.ParticipantOffset)
 	}
+	if f := rw.belowFirst(); f != "" {
+		detail("%s.", f)
+	}
 	if l := rw.lowered(); l != "" {
 		detail("%s: a transaction of that synchronizer the restored node numbered below the answer is not skipped.", l)
 	}
