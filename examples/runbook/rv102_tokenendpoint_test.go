@@ -2,18 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
-	"github.com/cantonx/txhistory/checkpoint"
 	"github.com/cantonx/txhistory/examples/internal/conn"
-	"github.com/cantonx/txhistory/ledger/ledgertest"
-	"github.com/cantonx/txhistory/pgtest"
-	"github.com/cantonx/txhistory/schema"
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -23,24 +16,7 @@ import (
 // what to fix (the client secret, the token URL), as ingestd's does, not
 // that the participant refused an expired token to renew.
 func TestTokenEndpointRefusalIsNotTheParticipants(t *testing.T) {
-	p, err := ledgertest.New(ledgertest.WithSeparateAdmin(), ledgertest.WithToken("the-right-one"))
-	require.NoError(t, err)
-	t.Cleanup(p.Close)
-	dsn := pgtest.NewDSN(t)
-	db, err := sqlx.Open("postgres", dsn)
-	require.NoError(t, err)
-	defer db.Close()
-	ctx := context.Background()
-	require.NoError(t, schema.Migrate(ctx, db))
-	cps, err := checkpoint.NewStore(schema.DefaultName)
-	require.NoError(t, err)
-	_, err = cps.Init(ctx, db, 0, treasury)
-	require.NoError(t, err)
-	tx, err := db.Beginx()
-	require.NoError(t, err)
-	require.NoError(t, cps.AdvanceTx(ctx, tx, 0, checkpoint.Checkpoint{Offset: 3, UpdateID: "u-2", UpdateOffset: 3,
-		RecordTime: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), SynchronizerID: ledgertest.DefaultSynchronizer}))
-	require.NoError(t, tx.Commit())
+	p, dsn := tokenRig(t)
 
 	idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/oauth/token" {

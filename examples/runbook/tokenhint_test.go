@@ -23,26 +23,7 @@ import (
 // it again. The refusal comes from the participant; the runbook's own
 // settings are fine (exit 1, not 2).
 func TestRefusedTokenNamesItsSetting(t *testing.T) {
-	p, err := ledgertest.New(ledgertest.WithSeparateAdmin(), ledgertest.WithToken("the-right-one"))
-	require.NoError(t, err)
-	t.Cleanup(p.Close)
-	dsn := pgtest.NewDSN(t)
-	db, err := sqlx.Open("postgres", dsn)
-	require.NoError(t, err)
-	defer db.Close()
-	ctx := context.Background()
-	require.NoError(t, schema.Migrate(ctx, db))
-	// A checkpoint naming an ingested transaction: the runbook then asks
-	// the participant about it.
-	cps, err := checkpoint.NewStore(schema.DefaultName)
-	require.NoError(t, err)
-	_, err = cps.Init(ctx, db, 0, treasury)
-	require.NoError(t, err)
-	tx, err := db.Beginx()
-	require.NoError(t, err)
-	require.NoError(t, cps.AdvanceTx(ctx, tx, 0, checkpoint.Checkpoint{Offset: 3, UpdateID: "u-2", UpdateOffset: 3,
-		RecordTime: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), SynchronizerID: ledgertest.DefaultSynchronizer}))
-	require.NoError(t, tx.Commit())
+	p, dsn := tokenRig(t)
 	file := filepath.Join(t.TempDir(), "token")
 	require.NoError(t, os.WriteFile(file, []byte("stale-from-the-file"), 0o600))
 
@@ -72,4 +53,30 @@ func TestRefusedTokenNamesItsSetting(t *testing.T) {
 			require.NotContains(t, errOut.String(), "stale-from-the-file")
 		})
 	}
+}
+
+// tokenRig starts a participant that takes only the token "the-right-one"
+// on both APIs and an Integration DB whose checkpoint names an ingested
+// transaction, so that the runbook's first look-up asks the participant.
+func tokenRig(t *testing.T) (*ledgertest.Participant, string) {
+	t.Helper()
+	p, err := ledgertest.New(ledgertest.WithSeparateAdmin(), ledgertest.WithToken("the-right-one"))
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	dsn := pgtest.NewDSN(t)
+	db, err := sqlx.Open("postgres", dsn)
+	require.NoError(t, err)
+	defer db.Close()
+	ctx := context.Background()
+	require.NoError(t, schema.Migrate(ctx, db))
+	cps, err := checkpoint.NewStore(schema.DefaultName)
+	require.NoError(t, err)
+	_, err = cps.Init(ctx, db, 0, treasury)
+	require.NoError(t, err)
+	tx, err := db.Beginx()
+	require.NoError(t, err)
+	require.NoError(t, cps.AdvanceTx(ctx, tx, 0, checkpoint.Checkpoint{Offset: 3, UpdateID: "u-2", UpdateOffset: 3,
+		RecordTime: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), SynchronizerID: ledgertest.DefaultSynchronizer}))
+	require.NoError(t, tx.Commit())
+	return p, dsn
 }
