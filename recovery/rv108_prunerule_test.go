@@ -39,13 +39,8 @@ func TestPruneWithinTheRuleKeepsWhatAnotherSynchronizersReplayReads(t *testing.T
 		t.Run(shape.name, func(t *testing.T) {
 			ctx := context.Background()
 			b := newBundle(t)
-			at := func(n int, sync string, ms int) *ledger.Transaction {
-				tx := txOn(n, sync)
-				tx.RecordTime = ledgertest.DefaultStartTime.Add(time.Duration(ms) * time.Millisecond)
-				return tx
-			}
-			txs := []*ledger.Transaction{at(1, ledgertest.DefaultSynchronizer, 1), at(2, otherSynchronizer, shape.a2ms), at(3, ledgertest.DefaultSynchronizer, 3),
-				at(4, otherSynchronizer, 4), at(5, ledgertest.DefaultSynchronizer, 5)}
+			txs := []*ledger.Transaction{txAt(1, ledgertest.DefaultSynchronizer, 1), txAt(2, otherSynchronizer, shape.a2ms), txAt(3, ledgertest.DefaultSynchronizer, 3),
+				txAt(4, otherSynchronizer, 4), txAt(5, ledgertest.DefaultSynchronizer, 5)}
 			if shape.b3AfterA {
 				txs[2], txs[3] = txs[3], txs[2]
 			}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/dedup"
-	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/recovery"
 	"github.com/cantonx/txhistory/schema"
@@ -23,13 +22,8 @@ import (
 func TestPruneTwiceWithinTheRuleKeepsWhatAnotherSynchronizersReplayReads(t *testing.T) {
 	ctx := context.Background()
 	b := newBundle(t)
-	at := func(n int, sync string, ms int) *ledger.Transaction {
-		tx := txOn(n, sync)
-		tx.RecordTime = ledgertest.DefaultStartTime.Add(time.Duration(ms) * time.Millisecond)
-		return tx
-	}
-	_, err := b.p.Append(at(1, ledgertest.DefaultSynchronizer, 1), at(2, otherSynchronizer, 2), at(3, ledgertest.DefaultSynchronizer, 3),
-		at(4, otherSynchronizer, 4), at(5, ledgertest.DefaultSynchronizer, 5))
+	_, err := b.p.Append(txAt(1, ledgertest.DefaultSynchronizer, 1), txAt(2, otherSynchronizer, 2), txAt(3, ledgertest.DefaultSynchronizer, 3),
+		txAt(4, otherSynchronizer, 4), txAt(5, ledgertest.DefaultSynchronizer, 5))
 	require.NoError(t, err)
 	backup := b.p.Backup()
 	ingestTo(t, b, b.p.LedgerEnd())

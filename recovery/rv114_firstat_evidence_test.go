@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cantonx/txhistory/checkpoint"
-	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/recovery"
 	"github.com/cantonx/txhistory/schema"
@@ -25,15 +23,10 @@ import (
 func TestRV114OffRecoveryBelowTheFirstAtTRecoverySaysSo(t *testing.T) {
 	ctx := context.Background()
 	b := newBundle(t)
-	at := func(n int, sync string, ms int) *ledger.Transaction {
-		tx := txOn(n, sync)
-		tx.RecordTime = ledgertest.DefaultStartTime.Add(time.Duration(ms) * time.Millisecond)
-		return tx
-	}
-	_, err := b.p.Append(at(1, ledgertest.DefaultSynchronizer, 1), at(2, ledgertest.DefaultSynchronizer, 2))
+	_, err := b.p.Append(txAt(1, ledgertest.DefaultSynchronizer, 1), txAt(2, ledgertest.DefaultSynchronizer, 2))
 	require.NoError(t, err)
 	backup := b.p.Backup()
-	_, err = b.p.Append(at(3, ledgertest.DefaultSynchronizer, 3), at(4, otherSynchronizer, 5))
+	_, err = b.p.Append(txAt(3, ledgertest.DefaultSynchronizer, 3), txAt(4, otherSynchronizer, 5))
 	require.NoError(t, err)
 	ingestTo(t, b, b.p.LedgerEnd())
 	b.p.Restore(backup)

@@ -96,6 +96,13 @@ func txOn(n int, sync string) *ledger.Transaction {
 	return tx
 }
 
+// txAt is txOn at ms milliseconds after the fake's start time.
+func txAt(n int, sync string, ms int) *ledger.Transaction {
+	tx := txOn(n, sync)
+	tx.RecordTime = ledgertest.DefaultStartTime.Add(time.Duration(ms) * time.Millisecond)
+	return tx
+}
+
 // restoreOtherFirst ingests tx-00001..5 on the default synchronizer and
 // otherSynchronizer alternately (the backup after tx-00002), appends
 // tx-00006 on otherSynchronizer after ingestion stopped (a deposit), and
