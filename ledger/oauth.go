@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -15,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cantonx/txhistory/internal/loopback"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 	"google.golang.org/grpc/codes"
@@ -213,20 +213,10 @@ func checkTokenURL(raw string, plaintext bool) string {
 		return ""
 	case u.Scheme != "http":
 		return fmt.Sprintf("scheme %q: want https", u.Scheme)
-	case plaintext || isLoopbackHost(u.Hostname()):
+	case plaintext || loopback.Host(u.Hostname()):
 		return ""
 	}
 	return "plain http to a host that is not a loopback address would send the client secret unencrypted: use https, or WithPlaintextTokenURL"
-}
-
-// isLoopbackHost reports whether host (without port) is localhost or a
-// loopback IP address.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // credentialsSource caches one token and fetches the next when it is due.

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cantonx/txhistory/internal/loopback"
 	"github.com/cantonx/txhistory/ledger"
 	"google.golang.org/grpc/resolver"
 )
@@ -271,10 +272,5 @@ func RemoteTarget(target string) bool {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	host = strings.Trim(host, "[]")
-	if strings.EqualFold(host, "localhost") {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip == nil || !ip.IsLoopback()
+	return !loopback.Host(strings.Trim(host, "[]"))
 }
