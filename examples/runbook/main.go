@@ -290,18 +290,19 @@ func withHint(err error, c connection) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
+	endpoint := conn.NotTheEndpoint // what the OAuth2 token endpoint refused, if it did
+	if errors.Is(err, ledger.ErrUnauthenticated) && c.oauthClientID != "" {
+		endpoint = conn.TokenEndpointRefusal(err)
+	}
 	switch {
-	case errors.Is(err, ledger.ErrMessageRejected) && strings.Contains(msg, "larger than the client takes"):
+	case errors.Is(err, ledger.ErrMessageRejected) && strings.Contains(err.Error(), "larger than the client takes"):
 		return fmt.Errorf("%w; the runbook takes at most %d bytes: raise -max-recv-msg-size ($TXHISTORY_MAX_RECV_MSG_SIZE) above the message's size, as for ingestd", err, c.maxRecvMsgSize)
-	case errors.Is(err, ledger.ErrUnauthenticated) && c.oauthClientID != "" && conn.TokenEndpointRefusal(err) != conn.NotTheEndpoint:
-		// The participant was not asked.
-		switch conn.TokenEndpointRefusal(err) {
-		case conn.EndpointURL:
-			return fmt.Errorf("%w; the identity provider does not serve its token endpoint at -oauth-token-url ($TXHISTORY_OAUTH_TOKEN_URL; a wrong path?): set the provider's token URL and run again", err)
-		case conn.EndpointClient:
-			return fmt.Errorf("%w; the token endpoint refused client %s (its secret, $%s or -oauth-client-secret-file, or the audience or scopes asked for): once they agree with the identity provider, run again", err, c.oauthClientID, conn.EnvClientSecret)
-		}
+	// The token endpoint's refusals: the participant was not asked.
+	case endpoint == conn.EndpointURL:
+		return fmt.Errorf("%w; the identity provider does not serve its token endpoint at -oauth-token-url ($TXHISTORY_OAUTH_TOKEN_URL; a wrong path?): set the provider's token URL and run again", err)
+	case endpoint == conn.EndpointClient:
+		return fmt.Errorf("%w; the token endpoint refused client %s (its secret, $%s or -oauth-client-secret-file, or the audience or scopes asked for): once they agree with the identity provider, run again", err, c.oauthClientID, conn.EnvClientSecret)
+	case endpoint == conn.EndpointFault:
 		return err
 	case errors.Is(err, ledger.ErrUnauthenticated) && c.tokenFrom == "":
 		return fmt.Errorf("%w; the participant asks for a token and none is configured: use OAuth2 (-oauth-token-url), -token-file, -token-env or $%s", err, conn.EnvToken)
