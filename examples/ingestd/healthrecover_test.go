@@ -11,9 +11,6 @@ import (
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/internal/syncbuf"
-	"github.com/cantonx/txhistory/ledger/ledgertest"
-	"github.com/cantonx/txhistory/pgtest"
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -25,15 +22,7 @@ import (
 // the batch is retried whole"), not 503 until the next transaction commits
 // (txhistory_healthy == 0 pages, and a liveness probe restarts the pod).
 func TestHealthBackAfterADatabaseFaultOnAQuietLedger(t *testing.T) {
-	p, err := ledgertest.New()
-	require.NoError(t, err)
-	t.Cleanup(p.Close)
-	_, err = p.Append(demoTxs(demoParty, 0, 20)...)
-	require.NoError(t, err)
-	dsn := pgtest.NewDSN(t)
-	db, err := sqlx.Open("postgres", dsn)
-	require.NoError(t, err)
-	defer db.Close()
+	p, dsn, db := demoLedger(t, 20)
 
 	env := map[string]string{conn.EnvLedger: p.Addr(), conn.EnvParty: demoParty, conn.EnvDSN: dsn, "TXHISTORY_PLAINTEXT": "true"}
 	logs := &syncbuf.Buffer{}
@@ -55,17 +44,13 @@ func TestHealthBackAfterADatabaseFaultOnAQuietLedger(t *testing.T) {
 		require.NoError(t, json.NewDecoder(resp.Body).Decode(&h))
 		return resp.StatusCode, h.Reason
 	}
-	require.Eventually(t, func() bool {
-		var off int64
-		_ = db.Get(&off, `SELECT ledger_offset FROM txhistory.checkpoint`)
-		return off == p.LedgerEnd()
-	}, 30*time.Second, 20*time.Millisecond, logs.String())
+	waitIngested(t, db, p, logs)
 	time.Sleep(1500 * time.Millisecond) // longer than -max-silence: healthy by being caught up
 	c, reason := healthz()
 	require.Equal(t, http.StatusOK, c, reason)
 
 	// PostgreSQL drops the daemon's sessions, the ingestion lock's too.
-	_, err = db.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)
+	_, err := db.Exec(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "taking the lock again") }, 45*time.Second, 50*time.Millisecond,
 		"the lock check did not notice:\n%s", logs.String())

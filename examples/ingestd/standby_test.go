@@ -10,10 +10,7 @@ import (
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/internal/syncbuf"
-	"github.com/cantonx/txhistory/ledger/ledgertest"
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/schema"
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -27,15 +24,7 @@ import (
 // tables: the case schema/newer_test.go names ("a standby left on the
 // previous release"), which the check was added to stop.
 func TestStandbyDoesNotIngestIntoANewerSchema(t *testing.T) {
-	p, err := ledgertest.New()
-	require.NoError(t, err)
-	t.Cleanup(p.Close)
-	_, err = p.Append(demoTxs(demoParty, 0, 20)...)
-	require.NoError(t, err)
-	dsn := pgtest.NewDSN(t)
-	db, err := sqlx.Open("postgres", dsn)
-	require.NoError(t, err)
-	defer db.Close()
+	p, dsn, db := demoLedger(t, 20)
 	ctx := context.Background()
 	require.NoError(t, schema.Migrate(ctx, db))
 

@@ -13,9 +13,6 @@ import (
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/internal/syncbuf"
-	"github.com/cantonx/txhistory/ledger/ledgertest"
-	"github.com/cantonx/txhistory/pgtest"
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -46,15 +43,7 @@ func scrape(t *testing.T, addr, name string) (float64, bool) {
 // checkpoint_offset for 10m) pages for the standby while the active
 // instance catches up a backlog.
 func TestStandbyMetricsMatchTheStoredCheckpoint(t *testing.T) {
-	p, err := ledgertest.New()
-	require.NoError(t, err)
-	t.Cleanup(p.Close)
-	_, err = p.Append(demoTxs(demoParty, 0, 50)...)
-	require.NoError(t, err)
-	dsn := pgtest.NewDSN(t)
-	db, err := sqlx.Open("postgres", dsn)
-	require.NoError(t, err)
-	defer db.Close()
+	p, dsn, db := demoLedger(t, 50)
 	env := map[string]string{conn.EnvLedger: p.Addr(), conn.EnvParty: demoParty, conn.EnvDSN: dsn, "TXHISTORY_PLAINTEXT": "true"}
 
 	// A first instance ingests the ledger, then stops.
@@ -62,11 +51,7 @@ func TestStandbyMetricsMatchTheStoredCheckpoint(t *testing.T) {
 	sigs := make(chan os.Signal, 1)
 	code, ready := runDaemon([]string{"-metrics-addr", "127.0.0.1:0", "-progress", "1h"}, env, logs, sigs)
 	waitReady(t, code, ready, logs)
-	require.Eventually(t, func() bool {
-		var off int64
-		_ = db.Get(&off, `SELECT ledger_offset FROM txhistory.checkpoint`)
-		return off == p.LedgerEnd()
-	}, 30*time.Second, 20*time.Millisecond, logs.String())
+	waitIngested(t, db, p, logs)
 	sigs <- syscall.SIGTERM
 	require.Equal(t, 0, <-code, logs.String())
 	stored := p.LedgerEnd()
@@ -110,15 +95,7 @@ func TestStandbyMetricsMatchTheStoredCheckpoint(t *testing.T) {
 // "catching up" about a checkpoint it does not move, and names no empty
 // update id while nothing is ingested.
 func TestStandbyProgressLineSaysStandby(t *testing.T) {
-	p, err := ledgertest.New()
-	require.NoError(t, err)
-	t.Cleanup(p.Close)
-	_, err = p.Append(demoTxs(demoParty, 0, 20)...)
-	require.NoError(t, err)
-	dsn := pgtest.NewDSN(t)
-	db, err := sqlx.Open("postgres", dsn)
-	require.NoError(t, err)
-	defer db.Close()
+	p, dsn, db := demoLedger(t, 20)
 	ctx := context.Background()
 	active, err := db.Conn(ctx)
 	require.NoError(t, err)

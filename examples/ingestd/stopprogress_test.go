@@ -10,9 +10,6 @@ import (
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/internal/syncbuf"
-	"github.com/cantonx/txhistory/ledger/ledgertest"
-	"github.com/cantonx/txhistory/pgtest"
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -21,26 +18,14 @@ import (
 // while it commits its last batch: an operator reading the log, or a
 // supervisor watching it, would take the daemon for still ingesting.
 func TestNoProgressLineWhileStopping(t *testing.T) {
-	p, err := ledgertest.New()
-	require.NoError(t, err)
-	t.Cleanup(p.Close)
-	_, err = p.Append(demoTxs(demoParty, 0, 20)...)
-	require.NoError(t, err)
-	dsn := pgtest.NewDSN(t)
-	db, err := sqlx.Open("postgres", dsn)
-	require.NoError(t, err)
-	defer db.Close()
+	p, dsn, db := demoLedger(t, 20)
 
 	env := map[string]string{conn.EnvLedger: p.Addr(), conn.EnvParty: demoParty, conn.EnvDSN: dsn, "TXHISTORY_PLAINTEXT": "true"}
 	logs := &syncbuf.Buffer{}
 	sigs := make(chan os.Signal, 1)
 	code, ready := runDaemon([]string{"-metrics-addr", "127.0.0.1:0", "-progress", "50ms"}, env, logs, sigs)
 	waitReady(t, code, ready, logs)
-	require.Eventually(t, func() bool {
-		var off int64
-		_ = db.Get(&off, `SELECT ledger_offset FROM txhistory.checkpoint`)
-		return off == p.LedgerEnd()
-	}, 30*time.Second, 20*time.Millisecond, logs.String())
+	waitIngested(t, db, p, logs)
 
 	// The next batch's commit waits for the checkpoint's row, which a
 	// session of the test holds: the shutdown lasts until it lets go.
