@@ -243,7 +243,8 @@ func handlersOf(h Handler) []Handler {
 // store, the restore procedure) would read a checkpoint that never moves.
 // A Handler of your own that wraps one should implement it too,
 // forwarding the wrapped handler's: New looks no deeper than Handlers'
-// chains.
+// chains. An empty Schema is taken for a zero value, not made by its
+// constructor, and refused as one.
 type SchemaWriter interface {
 	Schema() string
 }

@@ -332,6 +332,11 @@ func (c Config) validate() error {
 		return err
 	}
 	if h, other, ok := otherSchema(c.Handler, c.Schema); ok {
+		if other == "" {
+			// Config.Schema is never empty here: a handler naming none
+			// was written as a zero value.
+			return fmt.Errorf("ingest: the Handler %T names no schema: a zero value? make it with its constructor (tokenstd.NewHistory, withdrawal.NewReconciler)", h)
+		}
 		return fmt.Errorf("ingest: the Handler %T writes schema %q, the Ingester's is %q: give ingest.Config, tokenstd.Config and withdrawal.Config the same Schema", h, other, c.Schema)
 	}
 	if h, party, ok := missingTreasury(c.Handler, c.Parties); ok {

@@ -234,13 +234,25 @@ func NewReconciler(s *Store, cfg ReconcilerConfig) (*Reconciler, error) {
 }
 
 // Schema returns the PostgreSQL schema the Reconciler writes, its store's
-// (ingest.SchemaWriter: ingest.New refuses an Ingester of another).
-func (r *Reconciler) Schema() string { return r.s.cfg.Schema }
+// (ingest.SchemaWriter: ingest.New refuses an Ingester of another), ""
+// for a zero Reconciler, not made by NewReconciler (which ingest.New
+// refuses too).
+func (r *Reconciler) Schema() string {
+	if r.s == nil {
+		return ""
+	}
+	return r.s.cfg.Schema
+}
 
 // Treasury returns the party whose withdrawals the Reconciler follows, its
 // store's Config.Treasury, "" if not set (ingest.TreasuryKeeper:
 // ingest.New refuses an Ingester whose Parties lack it).
-func (r *Reconciler) Treasury() string { return r.s.cfg.Treasury }
+func (r *Reconciler) Treasury() string {
+	if r.s == nil {
+		return ""
+	}
+	return r.s.cfg.Treasury
+}
 
 // HandleBatch implements ingest.Handler.
 func (r *Reconciler) HandleBatch(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
