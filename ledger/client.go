@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/cantonx/txhistory/internal/ctxerr"
 	"github.com/cantonx/txhistory/internal/nilcheck"
 	"github.com/cantonx/txhistory/proto/gen/adminv30"
 	pb "github.com/cantonx/txhistory/proto/gen/lapiv2"
@@ -562,6 +565,57 @@ func (c *Client) LedgerEnd(ctx context.Context) (int64, error) {
 		return 0, callError(&c.closed, "GetLedgerEnd", err)
 	}
 	return r.GetOffset(), nil
+}
+
+// SynchronizerTimes returns the synchronizers the participant reports,
+// each with the latest record time it names, sorted by id: those of the
+// first OffsetCheckpoint on a stream tailing from its ledger end (which
+// carries every synchronizer the participant has a record time of), and
+// those of any transaction of f's parties delivered before it. A
+// participant sends that checkpoint right after a batch of transactions,
+// or once the stream has idled (Canton: about a minute): bound ctx
+// accordingly (the error wraps its end). The Ledger API has no other call listing them (the
+// console's participant.synchronizers.list_connected() is not part of
+// it).
+func (c *Client) SynchronizerTimes(ctx context.Context, f Filter) (_ []SynchronizerTime, err error) {
+	defer func() { err = ctxerr.Wrap(ctx, err) }()
+	end, err := c.LedgerEnd(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := c.Updates(sctx, UpdatesRequest{BeginExclusive: end, Filter: f})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	latest := map[string]time.Time{}
+	note := func(id string, t time.Time) {
+		if prev, ok := latest[id]; id != "" && (!ok || t.After(prev)) {
+			latest[id] = t
+		}
+	}
+	for {
+		u, err := st.Recv()
+		if err != nil {
+			return nil, err
+		}
+		switch u.Kind {
+		case UpdateTransaction:
+			note(u.Transaction.SynchronizerID, u.Transaction.RecordTime)
+		case UpdateCheckpoint:
+			for _, s := range u.Checkpoint.SynchronizerTimes {
+				note(s.SynchronizerID, s.RecordTime)
+			}
+			out := make([]SynchronizerTime, 0, len(latest))
+			for id, t := range latest {
+				out = append(out, SynchronizerTime{SynchronizerID: id, RecordTime: t})
+			}
+			slices.SortFunc(out, func(a, b SynchronizerTime) int { return strings.Compare(a.SynchronizerID, b.SynchronizerID) })
+			return out, nil
+		}
+	}
 }
 
 // PrunedOffsets are the participant's pruning offsets.

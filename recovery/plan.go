@@ -35,6 +35,16 @@ type prunedOffsetsReader interface {
 	PrunedOffsets(ctx context.Context) (ledger.PrunedOffsets, error)
 }
 
+// synchronizerLister is the optional part of a Participant that lists the
+// synchronizers it reports (in an OffsetCheckpoint at its ledger end);
+// *ledger.Client implements it. Without it Plan cannot tell a synchronizer
+// the Integration DB never saw (Rewind.UnknownSynchronizers).
+type synchronizerLister interface {
+	SynchronizerTimes(ctx context.Context, f ledger.Filter) ([]ledger.SynchronizerTime, error)
+}
+
+var _ synchronizerLister = (*ledger.Client)(nil)
+
 // Lookup is one answer of the admin API that Plan relied on.
 type Lookup struct {
 	SynchronizerID string
@@ -85,6 +95,16 @@ type Rewind struct {
 	OtherSynchronizers []ledger.SynchronizerTime
 
 	// From the participant (runbook step 5).
+
+	// UnknownSynchronizers are the synchronizers the participant reports
+	// (the first OffsetCheckpoint on a stream at its ledger end) that the
+	// Integration DB has no record time of, sorted by id. After a restore
+	// (Restored, or IngestedOffset unknown) the participant may number
+	// their transactions, none of them ingested, below any look-up's
+	// answer, and none can be looked up as of a record time ingested
+	// there: To is then 0, a replay of the whole ledger that dedup drops
+	// the ingested transactions of (see the package's Limits).
+	UnknownSynchronizers []ledger.SynchronizerTime
 
 	// ParticipantOffset is the offset at which the participant now has
 	// LastUpdateID. It differs from IngestedOffset after a restore.
@@ -151,6 +171,9 @@ func (r *Rewind) String() string {
 	if l := r.lowered(); l != "" {
 		fmt.Fprintf(&b, "%s\n", l)
 	}
+	if u := r.unknown(); u != "" {
+		fmt.Fprintf(&b, "%s\n", u)
+	}
 	if r.PrunedUpTo != 0 {
 		fmt.Fprintf(&b, "the participant is pruned up to offset %d, above the look-up's answer: offRecovery raised to it\n", r.PrunedUpTo)
 	}
@@ -185,9 +208,34 @@ func (r *Rewind) lowered() string {
 		l.Offset, l.SynchronizerID, l.Time.Format(time.RFC3339Nano), r.LookupTime.Format(time.RFC3339Nano))
 }
 
+// unknownLowers reports whether UnknownSynchronizers put offRecovery at 0:
+// after a restore, or when the last ingested update's ingestion offset is
+// unknown.
+func (r *Rewind) unknownLowers() bool {
+	return len(r.UnknownSynchronizers) > 0 && (r.Restored() || r.IngestedOffset == 0)
+}
+
+// unknown says which synchronizers the Integration DB never saw, and what
+// Plan made of them, or "" if there are none.
+func (r *Rewind) unknown() string {
+	if len(r.UnknownSynchronizers) == 0 {
+		return ""
+	}
+	ids := unknownIDs(r)
+	if !r.unknownLowers() {
+		return fmt.Sprintf("the participant reports synchronizers the Integration DB never saw (%s): the offsets up to the last ingested transaction are unchanged, so none of their transactions lies below it",
+			strings.Join(ids, ", "))
+	}
+	return fmt.Sprintf("offRecovery lowered to 0, a replay of the whole ledger, by synchronizers the participant reports and the Integration DB never saw (%s): the restored participant may number their transactions below any look-up's answer",
+		strings.Join(ids, ", "))
+}
+
 // asOf is the look-up time offRecovery rests on: LookupTime's, or that of
 // the other synchronizer's look-up that lowered it.
 func (r *Rewind) asOf() string {
+	if r.unknownLowers() {
+		return "the start (synchronizers the Integration DB never saw)"
+	}
 	if l := r.LoweredBy; l.SynchronizerID != "" {
 		return l.Time.Format(time.RFC3339Nano) + " on synchronizer " + l.SynchronizerID
 	}
@@ -203,6 +251,9 @@ func (r *Rewind) auditNote() string {
 	}
 	if l := r.lowered(); l != "" {
 		s += "; " + l
+	}
+	if u := r.unknown(); u != "" {
+		s += "; " + u
 	}
 	if r.PrunedUpTo != 0 {
 		s += fmt.Sprintf("; the participant is pruned up to offset %d, above the look-up's answer: offRecovery raised to it", r.PrunedUpTo)
@@ -412,6 +463,9 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 		rw.To = off
 	}
 	if err := lowerForOtherSynchronizers(cctx, db, dd, p, opts, rw); err != nil {
+		return nil, err
+	}
+	if err := lowerForUnknownSynchronizers(cctx, p, opts, rw); err != nil {
 		return nil, err
 	}
 	if rw.To < rw.ParticipantOffset && !claimed {
@@ -708,6 +762,62 @@ func lowerForOtherSynchronizers(ctx context.Context, db sqlx.QueryerContext, dd 
 		}
 	}
 	return nil
+}
+
+// lowerForUnknownSynchronizers reads the synchronizers the participant
+// reports and keeps, in rw.UnknownSynchronizers, those the Integration DB
+// has no record time of (neither the checkpoint's nor another's). None of
+// the treasury's transactions on them was ingested. The participant
+// numbered those before its backup's ledger end as before, where the
+// Integration DB would have ingested them: all come after it. After a
+// restore that ledger end may lie anywhere below the last ingested
+// transaction, and no look-up tells where (there is no ingested record
+// time to look up as of): offRecovery becomes 0, a replay of the whole
+// ledger, as for a synchronizer known from OffsetCheckpoints alone. When
+// the participant has the last ingested transaction where it was
+// ingested, the offsets up to it are unchanged, and offRecovery, below
+// it, stays.
+func lowerForUnknownSynchronizers(ctx context.Context, p Participant, opts Options, rw *Rewind) error {
+	sl, ok := p.(synchronizerLister)
+	if !ok {
+		return nil
+	}
+	filter := ledger.Filter{Parties: opts.Parties, Interfaces: []ledger.Identifier{}}
+	times, err := retrying(ctx, opts, func() ([]ledger.SynchronizerTime, error) { return sl.SynchronizerTimes(ctx, filter) },
+		"recovery: reading the participant's synchronizers failed; retrying")
+	if err != nil {
+		return fmt.Errorf("recovery: read the synchronizers the participant reports (the first OffsetCheckpoint on a stream at its ledger end), to find those the Integration DB never saw: %w", err)
+	}
+	known := map[string]bool{rw.SynchronizerID: true}
+	for _, o := range rw.OtherSynchronizers {
+		known[o.SynchronizerID] = true
+	}
+	for _, t := range times {
+		if !known[t.SynchronizerID] {
+			rw.UnknownSynchronizers = append(rw.UnknownSynchronizers, t)
+		}
+	}
+	if len(rw.UnknownSynchronizers) == 0 {
+		return nil
+	}
+	if !rw.unknownLowers() {
+		opts.Logger.Info("recovery: the participant reports synchronizers the Integration DB never saw; the offsets up to the last ingested transaction are unchanged, offRecovery stays",
+			"synchronizer_ids", strings.Join(unknownIDs(rw), ","), "off_recovery", rw.To)
+		return nil
+	}
+	opts.Logger.Warn("recovery: the participant reports synchronizers the Integration DB never saw; offRecovery lowered to 0, a replay of the whole ledger",
+		"synchronizer_ids", strings.Join(unknownIDs(rw), ","), "was", rw.To)
+	rw.To, rw.LoweredBy = 0, Lookup{}
+	return nil
+}
+
+// unknownIDs returns the ids of rw.UnknownSynchronizers.
+func unknownIDs(rw *Rewind) []string {
+	var ids []string
+	for _, u := range rw.UnknownSynchronizers {
+		ids = append(ids, u.SynchronizerID)
+	}
+	return ids
 }
 
 // laterAtIngestedTime reports, for another synchronizer o whose record

@@ -164,6 +164,9 @@ func (rb *Runbook) Run(ctx context.Context) (_ *Rewind, err error) {
 	if l := rw.lowered(); l != "" {
 		detail("%s: a transaction of that synchronizer the restored node numbered below the answer is not skipped.", l)
 	}
+	if u := rw.unknown(); u != "" {
+		detail("%s.", u)
+	}
 	if rw.PrunedUpTo != 0 {
 		detail("the participant is pruned up to offset %d, above the look-up's answer: it cannot stream from below it, and what lies at or below it was ingested. offRecovery raised to it.", rw.PrunedUpTo)
 	}
