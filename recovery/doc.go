@@ -139,11 +139,20 @@
 // times are not rewound, and ingestion does not get past that
 // transaction (no way out is built). Letting it pass would be unsafe: the
 // same order is what a transaction of a synchronizer the Integration DB
-// has no record time for, numbered below offRecovery, looks like, and
-// Plan cannot look such a synchronizer up (the participant interface
-// does not list its synchronizers); with the other synchronizers' order
-// kept, such a transaction is skipped and nothing tells. Both need the
-// dedup rows: prune the dedup table no further than the oldest backup that may be restored
+// has no record time for, numbered below offRecovery, looks like. Such a
+// synchronizer cannot be looked up (no record time was ingested there),
+// so Plan lists the synchronizers the participant reports in the first
+// OffsetCheckpoint on a stream at its ledger end (ledger.Client's
+// SynchronizerTimes; Canton sends it within about a minute when the
+// ledger is quiet) and, after a restore, puts offRecovery at 0 for one
+// the Integration DB never saw (Rewind.UnknownSynchronizers): a replay of
+// the whole ledger. It sees only those the participant has a record time
+// of when Plan runs: one it has not reconnected to yet is missed, and
+// its transactions numbered below offRecovery would be skipped, so check
+// the participant's connected synchronizers before applying. When the
+// participant has the last ingested transaction where it was ingested,
+// Plan takes the offsets up to it for unchanged and keeps offRecovery.
+// Both need the dedup rows: prune the dedup table no further than the oldest backup that may be restored
 // (dedup.Store.PruneBefore). Plan lists the other synchronizers in
 // Rewind.OtherSynchronizers, String and Lookups, and logs a warning;
 // Runbook narrates it and Apply's audit row names them; the look-up that
