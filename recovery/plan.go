@@ -782,6 +782,7 @@ func lowerForUnknownSynchronizers(ctx context.Context, p Participant, opts Optio
 	if !ok {
 		return nil
 	}
+	opts.Logger.Info("recovery: reading the synchronizers the participant reports (its next OffsetCheckpoint: about a minute on a quiet ledger)")
 	filter := ledger.Filter{Parties: opts.Parties, Interfaces: []ledger.Identifier{}}
 	times, err := retrying(ctx, opts, func() ([]ledger.SynchronizerTime, error) { return sl.SynchronizerTimes(ctx, filter) },
 		"recovery: reading the participant's synchronizers failed; retrying")
