@@ -31,6 +31,8 @@ type live struct {
 	store  *withdrawal.Store
 	cps    *checkpoint.Store
 	rcfg   withdrawal.ReconcilerConfig
+	// credit, if set, is the History's deposit crediter.
+	credit tokenstd.DepositCrediter
 
 	now     time.Time // the participant's latest record time
 	stopIng context.CancelFunc
@@ -61,7 +63,7 @@ func newLive(t *testing.T, db *sqlx.DB, rcfg withdrawal.ReconcilerConfig) *live 
 // startIngester starts a tailing Ingester with History and Reconciler.
 func (l *live) startIngester() {
 	l.t.Helper()
-	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Logger: quietLog})
+	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Credit: l.credit, Logger: quietLog})
 	require.NoError(l.t, err)
 	rcfg := l.rcfg
 	rcfg.History = history
