@@ -97,8 +97,12 @@
 // checkpoint moved past the node backup by OffsetCheckpoints alone, on a
 // participant caught up past it). With an Integration DB backup older than
 // the node backup, its offsets are the node backup's too: Plan finds
-// Restored false, and the rewind only replays what dedup drops.
-// docs/OPERATIONS.md lists the steps.
+// Restored false, and the rewind only replays what dedup drops. With an
+// Integration DB backup taken before anything was ingested (its checkpoint
+// moved by OffsetCheckpoints alone) there is no tRecovery: Plan fails with
+// ErrNothingIngested, whose error gives the statements that reset the
+// checkpoint (nothing needs replaying, but its offset may be of the old
+// numbering). docs/OPERATIONS.md lists the steps.
 //
 // # Limits
 //

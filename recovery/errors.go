@@ -1,13 +1,20 @@
 package recovery
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors of the runbook. Each is returned wrapped, with the offsets, update
 // id and record times it concerns; match them with errors.Is.
 var (
 	// ErrNothingIngested: the checkpoint holds no ingested transaction, so
 	// there is no tRecovery. Nothing was ingested that offsets could have
-	// invalidated; reset the checkpoint by hand if the stored offset is wrong.
+	// invalidated, but a checkpoint moved by offset checkpoints holds an
+	// offset of the participant's numbering before its restore, which the
+	// Ingester refuses (ErrParticipantRestored) and resuming at which could
+	// skip the treasury's first transactions: the error gives the
+	// statements that reset it (see nothingIngested).
 	ErrNothingIngested = errors.New("recovery: the checkpoint names no ingested transaction (no tRecovery)")
 
 	// ErrNotCaughtUp: the participant did not process tRecovery within
@@ -47,3 +54,19 @@ var (
 	// may never show. Pass the parties ingestion reads.
 	ErrPartiesDiffer = errors.New("recovery: Options.Parties differ from the parties the Integration DB was ingested for")
 )
+
+// nothingIngested is ErrNothingIngested for the checkpoint at offset of
+// schema, saying what to do: nothing needs replaying, so ingestion may read
+// the restored participant again from an offset before the treasury's
+// first transaction. Forgetting the synchronizers' record times makes the
+// checkpoint one the Ingester starts from rather than one the participant
+// streamed before (which it takes for another restore when the ledger end
+// is below it).
+func nothingIngested(schema string, offset int64) error {
+	return fmt.Errorf("%w (checkpoint offset %d): nothing was ingested, so nothing needs replaying, but if the participant was restored "+
+		"from a backup the offset may be of its numbering before the restore, and resuming there could skip the treasury's first "+
+		"transactions: with ingestion stopped, as txhistory_ingest, read the participant again from the start "+
+		"(UPDATE %[3]s.checkpoint SET ledger_offset = 0; DELETE FROM %[3]s.synchronizer_time; an offset of the restored participant "+
+		"before the treasury's first transaction instead of 0 if it has pruned), then start ingestion",
+		ErrNothingIngested, offset, schema)
+}

@@ -373,7 +373,7 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 		return nil, fmt.Errorf("recovery: %w", err)
 	}
 	if !found || cp.UpdateID == "" || cp.RecordTime.IsZero() || cp.SynchronizerID == "" {
-		return nil, fmt.Errorf("%w (checkpoint offset %d)", ErrNothingIngested, cp.Offset)
+		return nil, nothingIngested(opts.Schema, cp.Offset)
 	}
 	if want := checkpoint.NormalizeParties(opts.Parties); cp.Parties != nil && !slices.Equal(cp.Parties, want) {
 		return nil, fmt.Errorf("%w: the checkpoint at offset %d was ingested for the parties %q, Options.Parties are %q",

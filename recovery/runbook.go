@@ -79,7 +79,7 @@ func (rb *Runbook) Run(ctx context.Context) (_ *Rewind, err error) {
 		return nil, err
 	}
 	if !found || cp.UpdateID == "" {
-		err := fmt.Errorf("%w (checkpoint offset %d)", ErrNothingIngested, cp.Offset)
+		err := nothingIngested(opts.Schema, cp.Offset)
 		detail("FAILED: %v", err)
 		return nil, err
 	}
