@@ -601,8 +601,12 @@ func waitForRecoveryTime(ctx context.Context, p Participant, opts Options, rw *R
 		prev = reason
 		waited := time.Since(start)
 		if !time.Now().Before(deadline) {
-			return 0, fmt.Errorf("%w after %s (tRecovery %s, synchronizer %s, last ingested update %s, checkpoint offset %d): %w",
-				ErrNotCaughtUp, waited.Round(time.Millisecond), at, rw.SynchronizerID, rw.LastUpdateID, rw.From, reason)
+			// Nothing was written: the operator checks the node and runs
+			// the runbook again.
+			return 0, fmt.Errorf("%w after %s (tRecovery %s, synchronizer %s, last ingested update %s, checkpoint offset %d; nothing was written: "+
+				"check that the participant is connected to synchronizer %s and recovering from it, then run the runbook again, "+
+				"with a longer Options.Timeout (-timeout) if it is still catching up): %w",
+				ErrNotCaughtUp, waited.Round(time.Millisecond), at, rw.SynchronizerID, rw.LastUpdateID, rw.From, rw.SynchronizerID, reason)
 		}
 		end, lerr := p.LedgerEnd(wctx)
 		if lerr != nil {
