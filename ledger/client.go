@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -463,6 +464,7 @@ type UpdateStream struct {
 	err    error        // a message that did not unmarshal ended the stream
 	size   int          // the size of the last message Recv returned an update of
 	dialed bool         // the Client's connection is Dial's (its MaxRecvMsgSize), not the caller's
+	req    sentRequest  // the request that opened the stream
 }
 
 // Updates opens the update stream. Errors at opening are reported by the
@@ -478,13 +480,14 @@ func (c *Client) Updates(ctx context.Context, r UpdatesRequest) (*UpdateStream, 
 		return nil, fmt.Errorf("ledger: invalid end offset %d", r.EndInclusive)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	st, err := c.updates.GetUpdates(ctx, r.Proto(), grpc.ForceCodecV2(newFrameCodec()))
+	req := r.Proto()
+	st, err := c.updates.GetUpdates(ctx, req, grpc.ForceCodecV2(newFrameCodec()))
 	if err != nil {
 		cancel()
 		return nil, streamErr(&c.closed, r.BeginExclusive, err)
 	}
 	return &UpdateStream{stream: st, cancel: cancel, closed: &c.closed, begin: r.BeginExclusive, last: r.BeginExclusive, dec: newWireDecoder(),
-		dialed: c.conn != nil}, nil
+		dialed: c.conn != nil, req: sentRequest{size: proto.Size(req), parties: len(r.Filter.Parties)}}, nil
 }
 
 func streamErr(closed *atomic.Bool, begin int64, err error) error {
@@ -508,7 +511,7 @@ func (s *UpdateStream) Recv() (Update, error) {
 		if err == io.EOF {
 			return Update{}, io.EOF
 		}
-		return Update{}, limitHint(streamErr(s.closed, s.begin, err), fmt.Sprintf("the message after offset %d", s.last), s.dialed)
+		return Update{}, limitHint(streamErr(s.closed, s.begin, err), fmt.Sprintf("the message after offset %d", s.last), s.dialed, s.req)
 	}
 	u, unmarshalErr, err := s.dec.decode(s.frame.b)
 	if unmarshalErr != nil {
@@ -639,9 +642,11 @@ func (c *Client) PrunedOffsets(ctx context.Context) (PrunedOffsets, error) {
 // UpdateByID looks up a transaction by update id. It returns an error
 // matching ErrNotFound if the participant does not know it.
 func (c *Client) UpdateByID(ctx context.Context, updateID string, f Filter) (*Transaction, error) {
-	r, err := c.updates.GetUpdateById(ctx, &pb.GetUpdateByIdRequest{UpdateId: updateID, UpdateFormat: f.UpdateFormat()})
+	req := &pb.GetUpdateByIdRequest{UpdateId: updateID, UpdateFormat: f.UpdateFormat()}
+	r, err := c.updates.GetUpdateById(ctx, req)
 	if err != nil {
-		return nil, limitHint(callError(&c.closed, "GetUpdateById", err), "update "+updateID, c.conn != nil)
+		return nil, limitHint(callError(&c.closed, "GetUpdateById", err), "update "+updateID, c.conn != nil,
+			sentRequest{size: proto.Size(req), parties: len(f.Parties)})
 	}
 	t := r.GetTransaction()
 	if t == nil {

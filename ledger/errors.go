@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -70,7 +71,9 @@ var (
 	ErrTLS = errors.New("ledger: TLS handshake refused")
 	// ErrMessageRejected: the client could not take a message the
 	// participant sent: larger than Config.MaxRecvMsgSize, or not a
-	// protobuf message it can unmarshal. Resuming from the same offset
+	// protobuf message it can unmarshal; or a participant written in Go
+	// refused the request as bigger than it takes, in the same words (the
+	// error says which). Resuming from the same offset
 	// receives the same message, so it is not retryable: raise
 	// MaxRecvMsgSize, or escalate the message to the participant's
 	// operators. A transaction that does not unmarshal but whose offset can
@@ -132,9 +135,20 @@ func (e *APIError) Error() string {
 // connection given to NewClient (dialed false). grpc-go's own words
 // ("received message larger than max", RESOURCE_EXHAUSTED, the code of a
 // participant's backpressure too) say neither.
-func limitHint(err error, what string, dialed bool) error {
+//
+// A participant (or a proxy) written in Go refuses a request bigger than
+// it takes in the same words, the size being the request's: req is the
+// call's request, so that its refusal (a filter of many parties) names the
+// participant's limit instead of the client's, which cannot help.
+func limitHint(err error, what string, dialed bool, req sentRequest) error {
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Code == codes.ResourceExhausted && ae.Is(ErrMessageRejected) {
+		if m := refusedSize.FindStringSubmatch(ae.Message); m != nil && m[1] == strconv.Itoa(req.size) {
+			ae.hint = fmt.Sprintf("the participant refused the request (%d bytes, a filter of %d parties) as larger than it takes: "+
+				"raise the participant's limit on received messages (Canton: the Ledger API's max-inbound-message-size) or ask for fewer parties",
+				req.size, req.parties)
+			return err
+		}
 		ae.hint = fmt.Sprintf("%s is larger than the client takes: raise ledger.Config.MaxRecvMsgSize", what)
 		if !dialed {
 			ae.hint = fmt.Sprintf("%s is larger than the client takes: raise the limit of the connection given to ledger.NewClient (gRPC's default is 4 MiB) with grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(n)), as ledger.Dial does with DefaultMaxRecvMsgSize", what)
@@ -142,6 +156,18 @@ func limitHint(err error, what string, dialed bool) error {
 	}
 	return err
 }
+
+// sentRequest is what limitHint knows of a call's request: its size on the
+// wire and the parties of its filter.
+type sentRequest struct {
+	size    int
+	parties int
+}
+
+// refusedSize finds the size of the refused message in grpc-go's refusal
+// ("received message larger than max (N vs. M)", or "... after
+// decompression larger than max (N vs. M)").
+var refusedSize = regexp.MustCompile(`larger than max \((\d+) vs\. \d+\)`)
 
 // Unwrap returns the underlying gRPC status error.
 func (e *APIError) Unwrap() error { return e.err }
