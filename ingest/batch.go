@@ -170,8 +170,16 @@ func (b *builder) raise(sync string, t time.Time) {
 // Under PoisonHalt a batch the Handler rejects whole but whose every
 // transaction it takes alone is handed over whole once more before Run
 // stops with its error.
-func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error {
+func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) (err error) {
 	start := time.Now()
+	// Stats.State is "retrying" while the batch backs off (below), and
+	// "streaming" again once it committed.
+	backedOff := false
+	defer func() {
+		if backedOff && err == nil {
+			ing.stats.setState(StateStreaming)
+		}
+	}()
 	attempt := 0
 	split := false
 	// unknown says that an attempt's COMMIT failed with a transient fault:
@@ -271,6 +279,8 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) error 
 			return gaveUp{fmt.Errorf("ingest: giving up on batch (offsets %d..%d) after %d attempts: %w", b.prev.Offset, b.cp.Offset, attempt, err)}
 		}
 		wait := ing.backoff(attempt)
+		backedOff = true
+		ing.stats.setState(StateRetrying)
 		ing.log.Warn("ingest: database fault, retrying batch", "from_offset", b.prev.Offset, "to_offset", b.cp.Offset, "attempt", attempt, "in", wait, "err", redactErr(err))
 		select {
 		case <-ctx.Done():
