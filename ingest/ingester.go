@@ -694,6 +694,7 @@ func (ing *Ingester) loadCheckpoint(ctx context.Context) (checkpoint.Checkpoint,
 			return cp, fmt.Errorf("ingest: load checkpoint: %w", redactErr(err))
 		}
 		wait := ing.backoff(attempt)
+		ing.stats.errorOf(err) // as acquireLock counts its attempts
 		ing.log.Warn("ingest: database unavailable, retrying", "attempt", attempt, "in", wait, "err", redactErr(err))
 		select {
 		case <-ctx.Done():

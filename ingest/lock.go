@@ -100,6 +100,9 @@ func (ing *Ingester) acquireLock(ctx context.Context) (*instanceLock, error) {
 				return nil, fmt.Errorf("ingest: take ingestion lock: giving up after %d attempts: %w", attempt, redactErr(err))
 			}
 			wait = ing.backoff(attempt)
+			// A database fault like a batch's, counted as each attempt
+			// fails: Stats.Errors moves for as long as the database is down.
+			ing.stats.errorOf(err)
 			ing.log.Warn("ingest: database unavailable while taking the lock, retrying", "attempt", attempt, "in", wait, "err", redactErr(err))
 		}
 		select {
