@@ -399,6 +399,10 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 	}
 	defer own.Close()
 	handed := false // the participant accepted w's transfer
+	// marked is the count of round that w's mark moves (Submitted or
+	// Failed), once tx committed: a mark whose COMMIT fails leaves w
+	// requested, for the next round to hand over and count.
+	var marked *int
 	err = inTxOn(ctx, own, func(tx *sqlx.Tx) error {
 		// tx sits idle while the Submitter waits for the participant: an
 		// idle_in_transaction_session_timeout of the role or database
@@ -476,7 +480,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 			if _, err := a.s.markSubmitted(ctx, tx, w.ID); err != nil {
 				return err
 			}
-			round.Submitted++
+			marked = &round.Submitted
 			a.log.Info("withdrawal: submitted", "id", w.ID, "amount", w.Amount, "instrument", w.Instrument, "receiver", w.Receiver)
 		case errors.Is(serr, ErrNoPreapproval) && cur.SubmitAttemptedAt != nil:
 			// Handed to the Submitter before without a recorded result:
@@ -513,7 +517,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 				a.setRetried(w.ID, true)
 				return err
 			}
-			round.Failed++
+			marked = &round.Failed
 			a.log.Info("withdrawal: failed: no transfer pre-approval", "id", w.ID, "receiver", w.Receiver)
 		default:
 			if ctx.Err() != nil {
@@ -524,6 +528,9 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		}
 		return nil
 	})
+	if err == nil && marked != nil {
+		*marked++
+	}
 	if err != nil && handed {
 		return fmt.Errorf("withdrawal: the transfer of %q was submitted but not recorded (still requested, it is handed to the Submitter again): %w", w.ID, err)
 	}
