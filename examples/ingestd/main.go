@@ -680,6 +680,11 @@ func (d *daemon) logProgress(ctx context.Context, ing *ingest.Ingester) {
 		d.log.Info("ingestd: standby: another ingester holds the schema's lock", attrs...)
 	case err != nil:
 		d.log.Warn("ingestd: progress (ledger end unknown)", append(attrs, "err", ingest.Redact(err.Error()))...)
+	case lag < 0:
+		// The checkpoint is beyond the ledger end: nothing is ingested
+		// until the participant reaches it (a -start-offset of another
+		// participant's numbering waits for ever). Not tailing.
+		d.log.Warn("ingestd: waiting for the participant's ledger end to reach the checkpoint", append(attrs, "ledger_end_lag", lag)...)
 	case catchingUp(lag, advanced):
 		d.log.Info("ingestd: catching up", append(attrs, "ledger_end_lag", lag)...)
 	default:
