@@ -604,7 +604,11 @@ func (ing *Ingester) Run(ctx context.Context) (err error) {
 			}
 		}
 		if !retryable(err) {
-			ing.stats.errorOf(err)
+			if !errors.As(err, new(gaveUp)) {
+				// A batch given up on counted each of its attempts
+				// where it failed (commit): not its last again.
+				ing.stats.errorOf(err)
+			}
 			return err
 		}
 		if progressed {

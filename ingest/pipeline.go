@@ -109,6 +109,11 @@ func (p *pipeline) submit(b *builder) error {
 		st, err = ing.start(p.ctx, b, false, false)
 	}
 	if err != nil {
+		if IsTransientDBError(err) {
+			// An attempt MaxAttempts counts (commit): a fault counted, as
+			// settle counts the one of a batch in flight.
+			ing.stats.errorOf(err)
+		}
 		if ferr := ing.commit(p.ctx, b, err); ferr != nil {
 			return ferr
 		}
