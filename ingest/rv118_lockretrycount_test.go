@@ -43,3 +43,22 @@ func TestDatabaseFaultsCountedWhileRetakingTheLock(t *testing.T) {
 	ing.Stop()
 	require.NoError(t, <-done)
 }
+
+// With MaxAttempts, Run gives up taking the lock again after that many
+// attempts: each is counted, the last included (Run counts no error
+// that taking the lock returns), besides the lost lock itself.
+func TestGivingUpOnTheLockCountsEachAttempt(t *testing.T) {
+	b, srv := privateBundle(t)
+	appendN(t, b.p, 0, 10)
+	ing := newIngester(t, b, ingest.Config{LockCheck: 50 * time.Millisecond, MaxAttempts: 3, MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ing.Run(ctx) }()
+	require.Eventually(t, func() bool { return ing.Stats().Offset == b.p.LedgerEnd() }, 20*time.Second, 5*time.Millisecond)
+
+	require.NoError(t, srv.Stop(context.Background()))
+	err := <-done
+	require.ErrorContains(t, err, "take ingestion lock: giving up after 3 attempts")
+	require.Equal(t, int64(1+3), ing.Stats().Errors["database"], "the lost lock and three attempts at it: %v", err)
+}
