@@ -96,13 +96,14 @@ func (ing *Ingester) acquireLock(ctx context.Context) (*instanceLock, error) {
 		}
 		wait := ing.cfg.LockPoll
 		if err != nil {
+			// A database fault like a batch's, counted as each attempt
+			// fails (the last too: Run counts none of these errors), so
+			// that Stats.Errors moves for as long as the database is down.
+			ing.stats.errorOf(err)
 			if ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts {
 				return nil, fmt.Errorf("ingest: take ingestion lock: giving up after %d attempts: %w", attempt, redactErr(err))
 			}
 			wait = ing.backoff(attempt)
-			// A database fault like a batch's, counted as each attempt
-			// fails: Stats.Errors moves for as long as the database is down.
-			ing.stats.errorOf(err)
 			ing.log.Warn("ingest: database unavailable while taking the lock, retrying", "attempt", attempt, "in", wait, "err", redactErr(err))
 		}
 		select {
