@@ -148,14 +148,15 @@
 // so Plan lists the synchronizers the participant reports in the first
 // OffsetCheckpoint on a stream at its ledger end (ledger.Client's
 // SynchronizerTimes; Canton sends it within about a minute when the
-// ledger is quiet) and, after a restore, puts offRecovery at 0 for one
-// the Integration DB never saw (Rewind.UnknownSynchronizers): a replay of
-// the whole ledger. It sees only those the participant has a record time
+// ledger is quiet) and puts offRecovery at 0 for one the Integration DB
+// never saw (Rewind.UnknownSynchronizers): a replay of the whole ledger. It sees only those the participant has a record time
 // of when Plan runs: one it has not reconnected to yet is missed, and
 // its transactions numbered below offRecovery would be skipped, so check
-// the participant's connected synchronizers before applying. When the
-// participant has the last ingested transaction where it was ingested,
-// Plan takes the offsets up to it for unchanged and keeps offRecovery.
+// the participant's connected synchronizers before applying. It does so
+// even when the participant has the last ingested transaction where it
+// was ingested: the restored participant may have moved another
+// synchronizer's transaction after it and one of the unseen
+// synchronizer's before it, leaving its offset as it was.
 // Both need the dedup rows: prune the dedup table no further than the oldest backup that may be restored
 // (dedup.Store.PruneBefore). Plan lists the other synchronizers in
 // Rewind.OtherSynchronizers, String and Lookups, and logs a warning;

@@ -98,12 +98,13 @@ type Rewind struct {
 
 	// UnknownSynchronizers are the synchronizers the participant reports
 	// (the first OffsetCheckpoint on a stream at its ledger end) that the
-	// Integration DB has no record time of, sorted by id. After a restore
-	// (Restored, or IngestedOffset unknown) the participant may number
-	// their transactions, none of them ingested, below any look-up's
-	// answer, and none can be looked up as of a record time ingested
-	// there: To is then 0, a replay of the whole ledger that dedup drops
-	// the ingested transactions of (see the package's Limits).
+	// Integration DB has no record time of, sorted by id. The restored
+	// participant may number their transactions, none of them ingested,
+	// below any look-up's answer, even with the last ingested transaction
+	// back at its ingested offset (Restored false), and none can be looked
+	// up as of a record time ingested there: To is then 0, a replay of the
+	// whole ledger that dedup drops the ingested transactions of (see the
+	// package's Limits).
 	UnknownSynchronizers []ledger.SynchronizerTime
 
 	// ParticipantOffset is the offset at which the participant now has
@@ -209,10 +210,9 @@ func (r *Rewind) lowered() string {
 }
 
 // unknownLowers reports whether UnknownSynchronizers put offRecovery at 0:
-// after a restore, or when the last ingested update's ingestion offset is
-// unknown.
+// whenever there are any.
 func (r *Rewind) unknownLowers() bool {
-	return len(r.UnknownSynchronizers) > 0 && (r.Restored() || r.IngestedOffset == 0)
+	return len(r.UnknownSynchronizers) > 0
 }
 
 // unknown says which synchronizers the Integration DB never saw, and what
@@ -222,10 +222,6 @@ func (r *Rewind) unknown() string {
 		return ""
 	}
 	ids := unknownIDs(r)
-	if !r.unknownLowers() {
-		return fmt.Sprintf("the participant reports synchronizers the Integration DB never saw (%s): the offsets up to the last ingested transaction are unchanged, so none of their transactions lies below it",
-			strings.Join(ids, ", "))
-	}
 	return fmt.Sprintf("offRecovery lowered to 0, a replay of the whole ledger, by synchronizers the participant reports and the Integration DB never saw (%s): the restored participant may number their transactions below any look-up's answer",
 		strings.Join(ids, ", "))
 }
@@ -777,10 +773,11 @@ func lowerForOtherSynchronizers(ctx context.Context, db sqlx.QueryerContext, dd 
 // restore that ledger end may lie anywhere below the last ingested
 // transaction, and no look-up tells where (there is no ingested record
 // time to look up as of): offRecovery becomes 0, a replay of the whole
-// ledger, as for a synchronizer known from OffsetCheckpoints alone. When
-// the participant has the last ingested transaction where it was
-// ingested, the offsets up to it are unchanged, and offRecovery, below
-// it, stays.
+// ledger, as for a synchronizer known from OffsetCheckpoints alone. So it
+// does when the participant has the last ingested transaction where it
+// was ingested: that does not show the offsets below it unchanged (the
+// restored participant may have moved another synchronizer's transaction
+// after it and one of these before it, into the same count of offsets).
 func lowerForUnknownSynchronizers(ctx context.Context, p Participant, opts Options, rw *Rewind) error {
 	sl, ok := p.(synchronizerLister)
 	if !ok {
@@ -803,11 +800,6 @@ func lowerForUnknownSynchronizers(ctx context.Context, p Participant, opts Optio
 		}
 	}
 	if len(rw.UnknownSynchronizers) == 0 {
-		return nil
-	}
-	if !rw.unknownLowers() {
-		opts.Logger.Info("recovery: the participant reports synchronizers the Integration DB never saw; the offsets up to the last ingested transaction are unchanged, offRecovery stays",
-			"synchronizer_ids", strings.Join(unknownIDs(rw), ","), "off_recovery", rw.To)
 		return nil
 	}
 	opts.Logger.Warn("recovery: the participant reports synchronizers the Integration DB never saw; offRecovery lowered to 0, a replay of the whole ledger",
