@@ -136,8 +136,10 @@ type Options struct {
 	// AdminAPI is the admin API behaviour. Default AdminAuto.
 	AdminAPI AdminAPI
 	// Timeout bounds the wait for the participant to process tRecovery,
-	// and each look-up after it: a call the participant does not answer
-	// is given up on at most a few seconds past it. Runbook bounds its
+	// and each look-up after it, and the read of the synchronizers the
+	// participant reports (its next OffsetCheckpoint: about a minute on a
+	// quiet ledger, so give it more): a call the participant does not
+	// answer is given up on at most a few seconds past it. Runbook bounds its
 	// step 4 (Packages) by it as well. Default TimeoutDefault (one hour).
 	Timeout time.Duration
 	// PollInterval is the pause between look-ups while waiting. Default

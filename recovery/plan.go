@@ -787,6 +787,15 @@ func lowerForUnknownSynchronizers(ctx context.Context, p Participant, opts Optio
 	filter := ledger.Filter{Parties: opts.Parties, Interfaces: []ledger.Identifier{}}
 	times, err := retrying(ctx, opts, func() ([]ledger.SynchronizerTime, error) { return sl.SynchronizerTimes(ctx, filter) },
 		"recovery: reading the participant's synchronizers failed; retrying")
+	var ae *ledger.APIError
+	if err != nil && (ctx.Err() != nil || errors.As(err, &ae) && ae.Code == codes.DeadlineExceeded) {
+		// Plan's bound (or the caller's) ended the wait: on a quiet ledger
+		// Canton sends the checkpoint only after about a minute. The
+		// participant may cut the stream at the deadline before ctx says
+		// it ended.
+		return fmt.Errorf("recovery: read the synchronizers the participant reports, to find those the Integration DB never saw: no OffsetCheckpoint arrived on a stream at its ledger end within Options.Timeout (%s) or before the caller's deadline (Canton sends one about a minute after the ledger goes quiet); nothing was written: check that the participant is connected to its synchronizers, then run the runbook again, with a longer Options.Timeout (-timeout) if it was under a minute: %w",
+			opts.Timeout, err)
+	}
 	if err != nil {
 		return fmt.Errorf("recovery: read the synchronizers the participant reports (the first OffsetCheckpoint on a stream at its ledger end), to find those the Integration DB never saw: %w", err)
 	}
