@@ -176,7 +176,7 @@ func (r *Rewind) String() string {
 		fmt.Fprintf(&b, "%s\n", u)
 	}
 	if r.PrunedUpTo != 0 {
-		fmt.Fprintf(&b, "the participant is pruned up to offset %d, above the look-up's answer: offRecovery raised to it\n", r.PrunedUpTo)
+		fmt.Fprintf(&b, "the participant is pruned up to offset %d, above %s: offRecovery raised to it\n", r.PrunedUpTo, r.raisedFrom())
 	}
 	fmt.Fprintf(&b, "mode %s: offRecovery %d (as of %s); checkpoint offset %d -> %d; ledger end %d",
 		r.Mode, r.To, r.asOf(), r.From, r.To, r.LedgerEnd)
@@ -226,6 +226,16 @@ func (r *Rewind) unknown() string {
 		strings.Join(ids, ", "))
 }
 
+// raisedFrom names what the pruning offset (PrunedUpTo) raised
+// offRecovery from: the look-up's answer, or the 0 that synchronizers the
+// Integration DB never saw put it at.
+func (r *Rewind) raisedFrom() string {
+	if r.unknownLowers() {
+		return "0, where the synchronizers the Integration DB never saw put offRecovery"
+	}
+	return "the look-up's answer"
+}
+
 // asOf is the look-up time offRecovery rests on: LookupTime's, or that of
 // the other synchronizer's look-up that lowered it.
 func (r *Rewind) asOf() string {
@@ -252,7 +262,7 @@ func (r *Rewind) auditNote() string {
 		s += "; " + u
 	}
 	if r.PrunedUpTo != 0 {
-		s += fmt.Sprintf("; the participant is pruned up to offset %d, above the look-up's answer: offRecovery raised to it", r.PrunedUpTo)
+		s += fmt.Sprintf("; the participant is pruned up to offset %d, above %s: offRecovery raised to it", r.PrunedUpTo, r.raisedFrom())
 	}
 	if ids := r.otherIDs(); len(ids) > 0 {
 		s += "; not rewound: synchronizers " + strings.Join(ids, ", ")

@@ -168,7 +168,7 @@ func (rb *Runbook) Run(ctx context.Context) (_ *Rewind, err error) {
 		detail("%s.", u)
 	}
 	if rw.PrunedUpTo != 0 {
-		detail("the participant is pruned up to offset %d, above the look-up's answer: it cannot stream from below it, and what lies at or below it was ingested. offRecovery raised to it.", rw.PrunedUpTo)
+		detail("the participant is pruned up to offset %d, above %s: it cannot stream from below it, and what lies at or below it was ingested. offRecovery raised to it.", rw.PrunedUpTo, rw.raisedFrom())
 	}
 	detail("offRecovery = %d (waited %s).", rw.To, rw.Waited.Round(time.Millisecond))
 	for _, o := range rw.OtherSynchronizers {
