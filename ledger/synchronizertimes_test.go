@@ -39,10 +39,11 @@ func TestSynchronizerTimesListsEverySynchronizer(t *testing.T) {
 	}, got)
 
 	// A participant that never sends the checkpoint: the call ends with
-	// ctx, saying so.
+	// ctx, saying so (as ctx's error, or the participant's DeadlineExceeded
+	// when its cut of the stream is seen before ctx reports its end).
 	p.StallStreams(true)
 	short, stop := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer stop()
 	_, err = c.SynchronizerTimes(short, ledger.Filter{Parties: []string{"treasury::1"}})
-	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorContains(t, err, "DeadlineExceeded")
 }
