@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -44,6 +45,26 @@ type synchronizerLister interface {
 }
 
 var _ synchronizerLister = (*ledger.Client)(nil)
+
+// updatesReader is the optional part of a Participant that streams
+// updates; *ledger.Client implements it. With it Plan reads the treasury's
+// transactions up to offRecovery for synchronizers the Integration DB
+// never saw, and lowers offRecovery only below the first on one of them,
+// rather than replay the whole ledger.
+type updatesReader interface {
+	Updates(ctx context.Context, r ledger.UpdatesRequest) (*ledger.UpdateStream, error)
+}
+
+var _ updatesReader = (*ledger.Client)(nil)
+
+// Scan is what Plan read of the treasury's transactions, for synchronizers
+// the Integration DB never saw: those after From up to To (offRecovery
+// then). First is the offset of the first on one of those synchronizers,
+// just below which offRecovery was put; 0 if there is none, and
+// offRecovery was kept.
+type Scan struct {
+	From, To, First int64
+}
 
 // Lookup is one answer of the admin API that Plan relied on.
 type Lookup struct {
@@ -106,6 +127,12 @@ type Rewind struct {
 	// whole ledger that dedup drops the ingested transactions of (see the
 	// package's Limits).
 	UnknownSynchronizers []ledger.SynchronizerTime
+	// UnknownScan, when not nil, is the read of the treasury's
+	// transactions that placed offRecovery for UnknownSynchronizers: below
+	// the first on one of them, if any lies at or below the other
+	// answers, and not at 0. Nil with UnknownSynchronizers: the participant
+	// does not stream updates (not a *ledger.Client), and To is 0.
+	UnknownScan *Scan
 
 	// ParticipantOffset is the offset at which the participant now has
 	// LastUpdateID. It differs from IngestedOffset after a restore.
@@ -209,10 +236,10 @@ func (r *Rewind) lowered() string {
 		l.Offset, l.SynchronizerID, l.Time.Format(time.RFC3339Nano), r.LookupTime.Format(time.RFC3339Nano))
 }
 
-// unknownLowers reports whether UnknownSynchronizers put offRecovery at 0:
-// whenever there are any.
+// unknownLowers reports whether UnknownSynchronizers lowered offRecovery:
+// to 0 without a scan, or below the first transaction the scan found.
 func (r *Rewind) unknownLowers() bool {
-	return len(r.UnknownSynchronizers) > 0
+	return len(r.UnknownSynchronizers) > 0 && (r.UnknownScan == nil || r.UnknownScan.First != 0)
 }
 
 // unknown says which synchronizers the Integration DB never saw, and what
@@ -221,25 +248,40 @@ func (r *Rewind) unknown() string {
 	if len(r.UnknownSynchronizers) == 0 {
 		return ""
 	}
-	ids := unknownIDs(r)
-	return fmt.Sprintf("offRecovery lowered to 0, a replay of the whole ledger, by synchronizers the participant reports and the Integration DB never saw (%s): the restored participant may number their transactions below any look-up's answer",
-		strings.Join(ids, ", "))
+	ids := strings.Join(unknownIDs(r), ", ")
+	switch sc := r.UnknownScan; {
+	case sc == nil:
+		return fmt.Sprintf("offRecovery lowered to 0, a replay of the whole ledger, by synchronizers the participant reports and the Integration DB never saw (%s): the restored participant may number their transactions below any look-up's answer",
+			ids)
+	case sc.First != 0:
+		return fmt.Sprintf("offRecovery lowered to %d, just below offset %d, where the participant has the treasury's first transaction on a synchronizer it reports and the Integration DB never saw (%s; read offsets %d to %d)",
+			sc.First-1, sc.First, ids, sc.From+1, sc.To)
+	default:
+		return fmt.Sprintf("the participant reports synchronizers the Integration DB never saw (%s), and the treasury has no transaction on them at offsets %d to %d: offRecovery kept",
+			ids, sc.From+1, sc.To)
+	}
 }
 
 // raisedFrom names what the pruning offset (PrunedUpTo) raised
-// offRecovery from: the look-up's answer, or the 0 that synchronizers the
-// Integration DB never saw put it at.
+// offRecovery from: the look-up's answer, or where synchronizers the
+// Integration DB never saw put it.
 func (r *Rewind) raisedFrom() string {
-	if r.unknownLowers() {
-		return "0, where the synchronizers the Integration DB never saw put offRecovery"
+	if !r.unknownLowers() {
+		return "the look-up's answer"
 	}
-	return "the look-up's answer"
+	if r.UnknownScan != nil {
+		return fmt.Sprintf("%d, where the synchronizers the Integration DB never saw put offRecovery", r.UnknownScan.First-1)
+	}
+	return "0, where the synchronizers the Integration DB never saw put offRecovery"
 }
 
 // asOf is the look-up time offRecovery rests on: LookupTime's, or that of
 // the other synchronizer's look-up that lowered it.
 func (r *Rewind) asOf() string {
 	if r.unknownLowers() {
+		if r.UnknownScan != nil {
+			return fmt.Sprintf("offset %d (the first transaction on a synchronizer the Integration DB never saw)", r.UnknownScan.First)
+		}
 		return "the start (synchronizers the Integration DB never saw)"
 	}
 	if l := r.LoweredBy; l.SynchronizerID != "" {
@@ -821,10 +863,74 @@ func lowerForUnknownSynchronizers(ctx context.Context, p Participant, opts Optio
 	if len(rw.UnknownSynchronizers) == 0 {
 		return nil
 	}
-	opts.Logger.Warn("recovery: the participant reports synchronizers the Integration DB never saw; offRecovery lowered to 0, a replay of the whole ledger",
-		"synchronizer_ids", strings.Join(unknownIDs(rw), ","), "was", rw.To)
-	rw.To, rw.LoweredBy = 0, Lookup{}
+	ur, ok := p.(updatesReader)
+	if !ok {
+		opts.Logger.Warn("recovery: the participant reports synchronizers the Integration DB never saw; offRecovery lowered to 0, a replay of the whole ledger",
+			"synchronizer_ids", strings.Join(unknownIDs(rw), ","), "was", rw.To)
+		rw.To, rw.LoweredBy = 0, Lookup{}
+		return nil
+	}
+	// Their transactions all lie after the node backup's ledger end, which
+	// is at or above the participant's pruning offset (pruned before the
+	// backup, as docs/OPERATIONS.md asks): read from there.
+	sc := &Scan{To: rw.To}
+	if pv, ok := p.(prunedOffsetsReader); ok {
+		po, err := prunedOffsets(ctx, pv, opts)
+		if err != nil {
+			return fmt.Errorf("recovery: read the participant's pruning offset, to read the treasury's transactions for synchronizers the Integration DB never saw: %w", err)
+		}
+		sc.From = min(po.ParticipantPrunedUpToInclusive, rw.To)
+	}
+	opts.Logger.Info("recovery: the participant reports synchronizers the Integration DB never saw; reading the treasury's transactions up to offRecovery for theirs",
+		"synchronizer_ids", strings.Join(unknownIDs(rw), ","), "from_exclusive", sc.From, "off_recovery", rw.To)
+	first, err := firstOnUnknown(ctx, ur, opts, rw, sc.From, sc.To)
+	if err != nil {
+		return fmt.Errorf("recovery: read the treasury's transactions after offset %d up to offRecovery %d, for synchronizers the Integration DB never saw (%s): %w",
+			sc.From, sc.To, strings.Join(unknownIDs(rw), ", "), err)
+	}
+	sc.First = first
+	rw.UnknownScan = sc
+	if first == 0 {
+		return nil
+	}
+	opts.Logger.Warn("recovery: the treasury has a transaction on a synchronizer the Integration DB never saw below offRecovery; offRecovery lowered below it",
+		"synchronizer_ids", strings.Join(unknownIDs(rw), ","), "first_offset", first, "off_recovery", first-1, "was", rw.To)
+	rw.To, rw.LoweredBy = first-1, Lookup{}
 	return nil
+}
+
+// firstOnUnknown reads the treasury's transactions after from up to to
+// and returns the offset of the first on a synchronizer of
+// rw.UnknownSynchronizers, 0 if there is none. Transient failures start
+// the read again, until Options.Timeout.
+func firstOnUnknown(ctx context.Context, ur updatesReader, opts Options, rw *Rewind, from, to int64) (int64, error) {
+	if from >= to {
+		return 0, nil
+	}
+	unknown := map[string]bool{}
+	for _, u := range rw.UnknownSynchronizers {
+		unknown[u.SynchronizerID] = true
+	}
+	filter := ledger.Filter{Parties: opts.Parties, Interfaces: []ledger.Identifier{}}
+	return retrying(ctx, opts, func() (int64, error) {
+		st, err := ur.Updates(ctx, ledger.UpdatesRequest{BeginExclusive: from, EndInclusive: to, Filter: filter})
+		if err != nil {
+			return 0, err
+		}
+		defer st.Close()
+		for {
+			u, err := st.Recv()
+			if errors.Is(err, io.EOF) {
+				return 0, nil
+			}
+			if err != nil {
+				return 0, err
+			}
+			if u.Kind == ledger.UpdateTransaction && unknown[u.Transaction.SynchronizerID] {
+				return u.Transaction.Offset, nil
+			}
+		}
+	}, "recovery: reading the treasury's transactions for synchronizers the Integration DB never saw failed; retrying")
 }
 
 // unknownIDs returns the ids of rw.UnknownSynchronizers.
