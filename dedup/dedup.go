@@ -221,9 +221,8 @@ func (s *Store) At(ctx context.Context, q sqlx.QueryerContext, synchronizerID st
 // case no cut rules out: the runbook replays the whole ledger, from offset
 // 0, when it cannot tell where another synchronizer's transactions lie (one
 // known from OffsetCheckpoints alone, on which the participant has no
-// update before its ingested record time, or one the restored participant
-// reports that the Integration DB never saw; the recovery package's
-// Limits), and that replay stops at the first pruned id. A treasury that has such a
+// update before its ingested record time; the recovery package's Limits),
+// and that replay stops at the first pruned id. A treasury that has such a
 // synchronizer connected and prunes needs an Integration DB backup to
 // recover from a node restore then.
 //

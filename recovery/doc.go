@@ -148,9 +148,14 @@
 // so Plan lists the synchronizers the participant reports in the first
 // OffsetCheckpoint on a stream at its ledger end (ledger.Client's
 // SynchronizerTimes; Canton sends it within about a minute when the
-// ledger is quiet) and puts offRecovery at 0 for one the Integration DB
-// never saw (Rewind.UnknownSynchronizers): a replay of the whole ledger. It sees only those the participant has a record time
-// of when Plan runs: one it has not reconnected to yet is missed, and
+// ledger is quiet). For those the Integration DB never saw
+// (Rewind.UnknownSynchronizers) it reads the treasury's transactions from
+// the participant's pruning offset up to offRecovery (their transactions
+// all lie after the node backup's ledger end, at or above that offset)
+// and puts offRecovery just below the first on one of them, if there is
+// one (Rewind.UnknownScan); with a Participant that does not stream
+// updates, at 0, a replay of the whole ledger. It sees only those the
+// participant has a record time of when Plan runs: one it has not reconnected to yet is missed, and
 // its transactions numbered below offRecovery would be skipped, so check
 // the participant's connected synchronizers before applying. It does so
 // even when the participant has the last ingested transaction where it

@@ -123,9 +123,11 @@ type Rewind struct {
 	// participant may number their transactions, none of them ingested,
 	// below any look-up's answer, even with the last ingested transaction
 	// back at its ingested offset (Restored false), and none can be looked
-	// up as of a record time ingested there: To is then 0, a replay of the
-	// whole ledger that dedup drops the ingested transactions of (see the
-	// package's Limits).
+	// up as of a record time ingested there: Plan reads the treasury's
+	// transactions up to To and puts To just below the first on one of
+	// them (UnknownScan), or, with a Participant that does not stream
+	// updates, at 0, a replay of the whole ledger that dedup drops the
+	// ingested transactions of (see the package's Limits).
 	UnknownSynchronizers []ledger.SynchronizerTime
 	// UnknownScan, when not nil, is the read of the treasury's
 	// transactions that placed offRecovery for UnknownSynchronizers: below
