@@ -173,7 +173,9 @@
 // started) has its contract id only. Paging with EntryFilter.AfterSeq sees
 // every entry once, in ingestion order, until an Integration DB restore:
 // after it (and RenumberAfterRestore) what was ingested since the backup
-// comes again at new Seq values, to drop by the entry's key. Readers'
+// comes again at new Seq values, to drop by the entry's key (a deposit
+// may come back as deposit_unassigned, or the other way round, when the
+// DepositCrediter now answers otherwise: match the two). Readers'
 // transactions block pg_restore's DROP of these tables: end them before
 // restoring. When a reader's context ends while a statement runs, the
 // error wraps the context's too: errors.Is finds context.DeadlineExceeded

@@ -34,7 +34,10 @@ const (
 //
 // A reader that keeps its cursor across the restore then sees everything
 // ingested since the backup once more, at new Seq values: it drops what it
-// has seen by the entry's key (update id, node, kind and instrument).
+// has seen by the entry's key (update id, node, kind and instrument),
+// taking deposit and deposit_unassigned as one kind: the replay calls the
+// DepositCrediter again, and a deposit it now answers otherwise (an
+// account created since, or lost with the restore) comes back as the other.
 //
 // A schema without the history table (tokenstd not used) is left alone.
 // When ctx ends while a statement runs, the error wraps ctx's too:

@@ -330,7 +330,8 @@ type EntryFilter struct {
 	// Seq). Entries of one transaction may fall on two pages. After an
 	// Integration DB restore (and RenumberAfterRestore) what was ingested
 	// since the backup comes again at new Seq values: drop what was seen by
-	// the entry's key.
+	// the entry's key, deposit and deposit_unassigned taken as one kind
+	// (see RenumberAfterRestore).
 	AfterSeq int64
 	// AfterOffset keeps entries with a larger offset. It is a filter, not a
 	// cursor: a page that ends inside a transaction would lose the rest of
