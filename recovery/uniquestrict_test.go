@@ -34,8 +34,20 @@ func TestUniqueModeChecksStrictlyAfterTheLastIngested(t *testing.T) {
 	l := func() *ledger.Transaction { return mk("l", "A", 4, t0.Add(20*time.Second)) }
 	m := func() *ledger.Transaction { return mk("m", "C", 5, t0.Add(7*time.Second)) }
 
-	for _, mode := range []recovery.Mode{recovery.ModeNonUnique, recovery.ModeUnique} {
-		t.Run(string(mode), func(t *testing.T) {
+	for _, c := range []struct {
+		mode recovery.Mode
+		// lookupsOnly hides the client's stream and synchronizer list from
+		// Plan (a Participant of the interface's methods alone), so that
+		// it cannot find m's synchronizer and ModeUnique resumes right
+		// after l: the Ingester's strict check is all that stops a skip.
+		lookupsOnly bool
+	}{{recovery.ModeNonUnique, false}, {recovery.ModeUnique, false}, {recovery.ModeUnique, true}} {
+		mode := c.mode
+		name := string(mode)
+		if c.lookupsOnly {
+			name += "/lookups-only"
+		}
+		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			// Before the restore: a1@1 k@2 b2@3 l@4 m@5; ingested up to l.
 			b := newBundle(t)
@@ -60,15 +72,22 @@ func TestUniqueModeChecksStrictlyAfterTheLastIngested(t *testing.T) {
 			t.Cleanup(func() { c2.Close() })
 			b2nd := &bundle{p: p2, db: b.db, client: c2}
 
-			rw, err := recovery.Plan(ctx, b.db, c2, options(mode))
+			var participant recovery.Participant = c2
+			if c.lookupsOnly {
+				participant = struct{ recovery.Participant }{c2}
+			}
+			rw, err := recovery.Plan(ctx, b.db, participant, options(mode))
 			require.NoError(t, err)
-			// m's synchronizer C was never ingested from: Plan reads the
-			// treasury's transactions up to offRecovery, finds m at 2 and
-			// resumes just below it (before, ModeUnique resumed right
-			// after l, where only the strict check stood between m and
-			// a silent skip).
-			require.Equal(t, int64(1), rw.To, "%s", rw)
 			require.NoError(t, recovery.Apply(ctx, b.db, rw))
+			if c.lookupsOnly {
+				require.Equal(t, rw.ParticipantOffset, readState(t, b.db).Checkpoint.UpdateOffset,
+					"resuming right after it, the checkpoint knows the last ingested transaction's new offset")
+			} else {
+				// m's synchronizer C was never ingested from: Plan reads
+				// the treasury's transactions up to offRecovery, finds m
+				// at 2 and resumes just below it.
+				require.Equal(t, int64(1), rw.To, "%s", rw)
+			}
 			err = ingestErr(t, b2nd)
 			var ingestedM int
 			require.NoError(t, b.db.Get(&ingestedM, `SELECT count(*) FROM txhistory.ingested_update WHERE update_id = 'm'`))
