@@ -596,7 +596,10 @@ func (ing *Ingester) Run(ctx context.Context) (err error) {
 					return nil
 				}
 				if lerr != nil {
-					ing.stats.errorOf(lerr)
+					if !IsTransientDBError(lerr) {
+						// A database fault loadCheckpoint counted.
+						ing.stats.errorOf(lerr)
+					}
 					return lerr
 				}
 				ing.useCheckpoint(cp)
@@ -694,11 +697,16 @@ func (ing *Ingester) loadCheckpoint(ctx context.Context) (checkpoint.Checkpoint,
 			// The fault is the shutdown's, most likely: Run returns ctx's error.
 			return cp, ctx.Err()
 		}
-		if !IsTransientDBError(err) || (ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts) {
+		if !IsTransientDBError(err) {
+			return cp, fmt.Errorf("ingest: load checkpoint: %w", redactErr(err))
+		}
+		// Counted as acquireLock counts its attempts: each that failed,
+		// the last too (Run counts none of these errors).
+		ing.stats.errorOf(err)
+		if ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts {
 			return cp, fmt.Errorf("ingest: load checkpoint: %w", redactErr(err))
 		}
 		wait := ing.backoff(attempt)
-		ing.stats.errorOf(err) // as acquireLock counts its attempts
 		ing.log.Warn("ingest: database unavailable, retrying", "attempt", attempt, "in", wait, "err", redactErr(err))
 		select {
 		case <-ctx.Done():
