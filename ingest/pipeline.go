@@ -154,12 +154,24 @@ func (p *pipeline) settle(ferr error, retry bool) (slow bool, err error) {
 		return false, ferr
 	}
 	var he *handlerError
-	if IsTransientDBError(ferr) || !errors.As(ferr, &he) {
-		ing.stats.errorOf(ferr)
+	transient := IsTransientDBError(ferr)
+	if transient || !errors.As(ferr, &he) {
+		if transient {
+			// An attempt MaxAttempts counts (commit): a fault counted
+			// as commit counts its own attempts.
+			ing.stats.errorOf(ferr)
+		}
 		ing.log.Warn("ingest: batch failed, committing it again", "from_offset", b.prev.Offset, "to_offset", b.cp.Offset, "err", redactErr(ferr))
 	}
 	if err := ing.commit(p.ctx, b, ferr); err != nil {
+		// Run counts the error it gets: a fault that is not a database
+		// one (a moved checkpoint) met again by the retry is that one.
 		return true, err
+	}
+	if !transient && !errors.As(ferr, &he) {
+		// The retry committed: the fault it recovered from is counted
+		// here, once.
+		ing.stats.errorOf(ferr)
 	}
 	p.accepted(b)
 	return true, nil
