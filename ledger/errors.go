@@ -137,13 +137,13 @@ func (e *APIError) Error() string {
 // participant's backpressure too) say neither.
 //
 // A participant (or a proxy) written in Go refuses a request bigger than
-// it takes in the same words, the size being the request's: req is the
-// call's request, so that its refusal (a filter of many parties) names the
-// participant's limit instead of the client's, which cannot help.
+// it takes in the same words: req is the call's request, so that its
+// refusal (a filter of many parties) names the participant's limit instead
+// of the client's, which cannot help (refusedRequest).
 func limitHint(err error, what string, dialed bool, req sentRequest) error {
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Code == codes.ResourceExhausted && ae.Is(ErrMessageRejected) {
-		if m := refusedSize.FindStringSubmatch(ae.Message); m != nil && m[1] == strconv.Itoa(req.size) {
+		if refusedRequest(ae.Message, req.size) {
 			ae.hint = fmt.Sprintf("the participant refused the request (%d bytes, a filter of %d parties) as larger than it takes: "+
 				"raise the participant's limit on received messages (Canton: the Ledger API's max-inbound-message-size) or ask for fewer parties",
 				req.size, req.parties)
@@ -164,10 +164,36 @@ type sentRequest struct {
 	parties int
 }
 
-// refusedSize finds the size of the refused message in grpc-go's refusal
-// ("received message larger than max (N vs. M)", or "... after
-// decompression larger than max (N vs. M)").
-var refusedSize = regexp.MustCompile(`larger than max \((\d+) vs\. \d+\)`)
+// refusedSize finds the size of the refused message and the limit in
+// grpc-go's refusal ("received message larger than max (N vs. M)", "...
+// after decompression larger than max (N vs. M)"), or the limit alone
+// ("received message after decompression larger than max M").
+var refusedSize = regexp.MustCompile(`larger than max (?:\((\d+) vs\. (\d+)\)|(\d+))`)
+
+// refusedRequest tells whether msg, grpc-go's refusal of a message larger
+// than its limit, refused the call's request of size bytes: the limit is
+// below the request's size and the size refused, if named, is not above
+// it. The size refused is not always the request's: a compressed request
+// is refused at its compressed size, or after decompression at the limit
+// plus one byte or with no size at all. The client's refusal of an answer
+// is taken for the request's only if the request too is beyond the
+// client's limit, which a participant that took it allows more than.
+func refusedRequest(msg string, size int) bool {
+	m := refusedSize.FindStringSubmatch(msg)
+	if m == nil {
+		return false
+	}
+	limit, refused := m[2], m[1]
+	if limit == "" {
+		limit = m[3]
+	}
+	max, err := strconv.Atoi(limit)
+	if err != nil || max >= size {
+		return false
+	}
+	n, err := strconv.Atoi(refused)
+	return err != nil || n <= size
+}
 
 // Unwrap returns the underlying gRPC status error.
 func (e *APIError) Unwrap() error { return e.err }
