@@ -903,8 +903,9 @@ func lowerForUnknownSynchronizers(ctx context.Context, p Participant, opts Optio
 
 // firstOnUnknown reads the treasury's transactions after from up to to
 // and returns the offset of the first on a synchronizer of
-// rw.UnknownSynchronizers, 0 if there is none. Transient failures start
-// the read again, until Options.Timeout.
+// rw.UnknownSynchronizers, 0 if there is none. Transient failures resume
+// the read after the last offset it received (a transaction or an
+// OffsetCheckpoint), not from its beginning, until Options.Timeout.
 func firstOnUnknown(ctx context.Context, ur updatesReader, opts Options, rw *Rewind, from, to int64) (int64, error) {
 	if from >= to {
 		return 0, nil
@@ -914,8 +915,12 @@ func firstOnUnknown(ctx context.Context, ur updatesReader, opts Options, rw *Rew
 		unknown[u.SynchronizerID] = true
 	}
 	filter := ledger.Filter{Parties: opts.Parties, Interfaces: []ledger.Identifier{}}
+	at := from
 	return retrying(ctx, opts, func() (int64, error) {
-		st, err := ur.Updates(ctx, ledger.UpdatesRequest{BeginExclusive: from, EndInclusive: to, Filter: filter})
+		if at >= to {
+			return 0, nil // cut after the last item, before the end of the stream
+		}
+		st, err := ur.Updates(ctx, ledger.UpdatesRequest{BeginExclusive: at, EndInclusive: to, Filter: filter})
 		if err != nil {
 			return 0, err
 		}
@@ -931,6 +936,7 @@ func firstOnUnknown(ctx context.Context, ur updatesReader, opts Options, rw *Rew
 			if u.Kind == ledger.UpdateTransaction && unknown[u.Transaction.SynchronizerID] {
 				return u.Transaction.Offset, nil
 			}
+			at = max(at, u.Offset())
 		}
 	}, "recovery: reading the treasury's transactions for synchronizers the Integration DB never saw failed; retrying")
 }
