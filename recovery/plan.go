@@ -520,10 +520,16 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 	}
 	if rw.To < rw.ParticipantOffset && !claimed {
 		// Only ModeUnique gets here (ModeNonUnique refused above): another
-		// synchronizer's look-up put offRecovery below the last ingested
-		// transaction, which would be replayed without its dedup row.
-		return nil, fmt.Errorf("%w: the last ingested update %s (record time %s) is not in the dedup table, and another synchronizer's look-up puts offRecovery %d below it (at offset %d): it would be applied again",
-			ErrDedupMissing, cp.UpdateID, cp.RecordTime.Format(time.RFC3339Nano), rw.To, rw.ParticipantOffset)
+		// synchronizer's look-up, or the treasury's transaction on a
+		// synchronizer the Integration DB never saw, put offRecovery below
+		// the last ingested transaction, which would be replayed without
+		// its dedup row.
+		by := "another synchronizer's look-up"
+		if rw.unknownLowers() {
+			by = fmt.Sprintf("the treasury's transactions on synchronizers the Integration DB never saw (%s)", strings.Join(unknownIDs(rw), ", "))
+		}
+		return nil, fmt.Errorf("%w: the last ingested update %s (record time %s) is not in the dedup table, and %s put offRecovery %d below it (at offset %d): it would be applied again",
+			ErrDedupMissing, cp.UpdateID, cp.RecordTime.Format(time.RFC3339Nano), by, rw.To, rw.ParticipantOffset)
 	}
 	if pv, ok := p.(prunedOffsetsReader); ok && rw.To < rw.ParticipantOffset {
 		// The participant cannot stream from below its pruning
