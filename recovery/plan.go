@@ -255,6 +255,9 @@ func (r *Rewind) unknown() string {
 	case sc == nil:
 		return fmt.Sprintf("offRecovery lowered to 0, a replay of the whole ledger, by synchronizers the participant reports and the Integration DB never saw (%s): the restored participant may number their transactions below any look-up's answer",
 			ids)
+	case sc.From >= sc.To:
+		return fmt.Sprintf("the participant reports synchronizers the Integration DB never saw (%s), whose transactions lie above its pruning offset, which is at or above offRecovery %d: nothing to read, offRecovery kept",
+			ids, sc.To)
 	case sc.First != 0:
 		return fmt.Sprintf("offRecovery lowered to %d, just below offset %d, where the participant has the treasury's first transaction on a synchronizer it reports and the Integration DB never saw (%s; read offsets %d to %d)",
 			sc.First-1, sc.First, ids, sc.From+1, sc.To)
