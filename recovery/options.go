@@ -138,9 +138,13 @@ type Options struct {
 	// Timeout bounds the wait for the participant to process tRecovery,
 	// and each look-up after it, and the read of the synchronizers the
 	// participant reports (its next OffsetCheckpoint: about a minute on a
-	// quiet ledger, so give it more): a call the participant does not
-	// answer is given up on at most a few seconds past it. Runbook bounds its
-	// step 4 (Packages) by it as well. Default TimeoutDefault (one hour).
+	// quiet ledger, so give it more), and, for synchronizers the
+	// Integration DB never saw, the read of the treasury's transactions
+	// from the participant's pruning offset up to offRecovery (a read of
+	// its whole history on an unpruned participant: give a long history
+	// more): a call the participant does not answer is given up on at
+	// most a few seconds past it. Runbook bounds its step 4 (Packages) by
+	// it as well. Default TimeoutDefault (one hour).
 	Timeout time.Duration
 	// PollInterval is the pause between look-ups while waiting. Default
 	// PollIntervalDefault (two seconds). Negative, as Timeout: refused.

@@ -895,6 +895,13 @@ func lowerForUnknownSynchronizers(ctx context.Context, p Participant, opts Optio
 	opts.Logger.Info("recovery: the participant reports synchronizers the Integration DB never saw; reading the treasury's transactions up to offRecovery for theirs",
 		"synchronizer_ids", strings.Join(unknownIDs(rw), ","), "from_exclusive", sc.From, "off_recovery", rw.To)
 	first, err := firstOnUnknown(ctx, ur, opts, rw, sc.From, sc.To)
+	if err != nil && (ctx.Err() != nil || errors.As(err, &ae) && ae.Code == codes.DeadlineExceeded) {
+		// Plan's bound (or the caller's) ended the read, a read of the
+		// treasury's history from the pruning offset: a long one takes
+		// longer than a short Options.Timeout.
+		return fmt.Errorf("recovery: read the treasury's transactions after offset %d up to offRecovery %d, for synchronizers the Integration DB never saw (%s): the read did not finish within Options.Timeout (%s) or before the caller's deadline; nothing was written: run the runbook again with a longer Options.Timeout (-timeout): %w",
+			sc.From, sc.To, strings.Join(unknownIDs(rw), ", "), opts.Timeout, err)
+	}
 	if err != nil {
 		return fmt.Errorf("recovery: read the treasury's transactions after offset %d up to offRecovery %d, for synchronizers the Integration DB never saw (%s): %w",
 			sc.From, sc.To, strings.Join(unknownIDs(rw), ", "), err)
