@@ -177,6 +177,11 @@ type Client struct {
 	parties   adminv30.PartyManagementServiceClient
 	// closed is set by Close: what fails after it is ErrClientClosed.
 	closed atomic.Bool
+	// recvLimit is Config.MaxRecvMsgSize of a Dial (0 for NewClient's
+	// connections, whose limit is the caller's): limitHint tells the
+	// client's refusal of a message from the participant's of a request by
+	// the limit the refusal names.
+	recvLimit int
 }
 
 // Dial creates a Client. Connections are established lazily, on the first call.
@@ -198,7 +203,7 @@ func Dial(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{conn: conn, updates: pb.NewUpdateServiceClient(conn), state: pb.NewStateServiceClient(conn)}
+	c := &Client{conn: conn, updates: pb.NewUpdateServiceClient(conn), state: pb.NewStateServiceClient(conn), recvLimit: cfg.MaxRecvMsgSize}
 	if cfg.Admin.Target != "" {
 		if c.adminConn, err = dial(cfg.Admin, cfg, "admin API"); err != nil {
 			conn.Close()
@@ -487,7 +492,7 @@ func (c *Client) Updates(ctx context.Context, r UpdatesRequest) (*UpdateStream, 
 		return nil, streamErr(&c.closed, r.BeginExclusive, err)
 	}
 	return &UpdateStream{stream: st, cancel: cancel, closed: &c.closed, begin: r.BeginExclusive, last: r.BeginExclusive, dec: newWireDecoder(),
-		dialed: c.conn != nil, req: sentRequest{size: proto.Size(req), parties: len(r.Filter.Parties)}}, nil
+		dialed: c.conn != nil, req: sentRequest{size: proto.Size(req), parties: len(r.Filter.Parties), clientLimit: c.recvLimit}}, nil
 }
 
 func streamErr(closed *atomic.Bool, begin int64, err error) error {
@@ -646,7 +651,7 @@ func (c *Client) UpdateByID(ctx context.Context, updateID string, f Filter) (*Tr
 	r, err := c.updates.GetUpdateById(ctx, req)
 	if err != nil {
 		return nil, limitHint(callError(&c.closed, "GetUpdateById", err), "update "+updateID, c.conn != nil,
-			sentRequest{size: proto.Size(req), parties: len(f.Parties)})
+			sentRequest{size: proto.Size(req), parties: len(f.Parties), clientLimit: c.recvLimit})
 	}
 	t := r.GetTransaction()
 	if t == nil {

@@ -143,7 +143,7 @@ func (e *APIError) Error() string {
 func limitHint(err error, what string, dialed bool, req sentRequest) error {
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Code == codes.ResourceExhausted && ae.Is(ErrMessageRejected) {
-		if refusedRequest(ae.Message, req.size) {
+		if refusedRequest(ae.Message, req) {
 			ae.hint = fmt.Sprintf("the participant refused the request (%d bytes, a filter of %d parties) as larger than it takes: "+
 				"raise the participant's limit on received messages (Canton: the Ledger API's max-inbound-message-size) or ask for fewer parties",
 				req.size, req.parties)
@@ -158,10 +158,12 @@ func limitHint(err error, what string, dialed bool, req sentRequest) error {
 }
 
 // sentRequest is what limitHint knows of a call's request: its size on the
-// wire and the parties of its filter.
+// wire and the parties of its filter, and the client's limit on a received
+// message (0: unknown, a connection given to NewClient).
 type sentRequest struct {
-	size    int
-	parties int
+	size        int
+	parties     int
+	clientLimit int
 }
 
 // refusedSize finds the size of the refused message and the limit in
@@ -171,14 +173,15 @@ type sentRequest struct {
 var refusedSize = regexp.MustCompile(`larger than max (?:\((\d+) vs\. (\d+)\)|(\d+))`)
 
 // refusedRequest tells whether msg, grpc-go's refusal of a message larger
-// than its limit, refused the call's request of size bytes: the limit is
-// below the request's size and the size refused, if named, is not above
-// it. The size refused is not always the request's: a compressed request
+// than its limit, refused the call's request: a limit other than the
+// client's own, when it is known; else, the limit is below the request's
+// size and the size refused, if named, is not above it. The size refused is not always the request's: a compressed request
 // is refused at its compressed size, or after decompression at the limit
 // plus one byte or with no size at all. The client's refusal of an answer
 // is taken for the request's only if the request too is beyond the
 // client's limit, which a participant that took it allows more than.
-func refusedRequest(msg string, size int) bool {
+func refusedRequest(msg string, req sentRequest) bool {
+	size := req.size
 	m := refusedSize.FindStringSubmatch(msg)
 	if m == nil {
 		return false
@@ -188,7 +191,13 @@ func refusedRequest(msg string, size int) bool {
 		limit = m[3]
 	}
 	max, err := strconv.Atoi(limit)
-	if err != nil || max >= size {
+	if err != nil {
+		return false
+	}
+	if req.clientLimit > 0 {
+		return max != req.clientLimit
+	}
+	if max >= size {
 		return false
 	}
 	n, err := strconv.Atoi(refused)
