@@ -217,14 +217,14 @@ func (s *Store) At(ctx context.Context, q sqlx.QueryerContext, synchronizerID st
 // ingestion stops the same way (those at exactly that time are kept, see
 // above). Keep t before the oldest of the checkpoint's record times
 // (checkpoint.Checkpoint.RecordTimes, one per synchronizer) to rule both
-// out, at the cost of a seldom-used synchronizer holding pruning back. One
-// case no cut rules out: the runbook replays the whole ledger, from offset
-// 0, when it cannot tell where another synchronizer's transactions lie (one
-// known from OffsetCheckpoints alone, on which the participant has no
-// update before its ingested record time; the recovery package's Limits),
-// and that replay stops at the first pruned id. A treasury that has such a
-// synchronizer connected and prunes needs an Integration DB backup to
-// recover from a node restore then.
+// out, at the cost of a seldom-used synchronizer holding pruning back.
+// Where the runbook cannot tell from the dedup table where another
+// synchronizer's transactions lie (one known from OffsetCheckpoints alone,
+// or one the Integration DB never saw), it reads the treasury's
+// transactions and replays only from below its first transaction there,
+// which lies after the node backup; given a recovery.Participant that does
+// not stream updates (not a *ledger.Client), it replays the whole ledger,
+// from offset 0, and that replay stops at the first pruned id.
 //
 // Finding those last transactions reads the rows before tRecovery and
 // before each synchronizer's record time (the record time index narrows

@@ -77,4 +77,3 @@ func tailUntilKnown(t *testing.T, b *bundle, sync string) {
 	ing.Stop()
 	require.NoError(t, <-done)
 }
-

@@ -119,11 +119,13 @@
 // that resuming skips none of them (when nothing lies at or before that
 // time there, to where the participant now has the last transaction
 // ingested at tS, in the dedup table: the participant keeps each
-// synchronizer's order; 0, a replay of the whole ledger, if it cannot
-// tell, as for a synchronizer the treasury never had a transaction on,
-// known from OffsetCheckpoints alone, where the participant has no update
-// before tS: that replay needs every dedup row, and stops with
-// ingest.ErrParticipantRestored at the first one pruned). It does so for
+// synchronizer's order; if it cannot tell, as for a synchronizer the
+// treasury never had a transaction on, known from OffsetCheckpoints alone,
+// where the participant has no update before tS, to just below the
+// treasury's first transaction there up to offRecovery, read from the
+// participant's pruning offset, and not at all if there is none; 0, a
+// replay of the whole ledger that needs every dedup row, with a
+// Participant that does not stream updates). It does so for
 // a synchronizer the participant has processed a record time after tS of, and for one it has
 // processed tS of but nothing after, if it has an update at tS after those
 // the Integration DB ingested there (the dedup table's, looked up on the

@@ -231,7 +231,7 @@ func (r *Rewind) lowered() string {
 		return ""
 	}
 	if l.Err != nil {
-		return fmt.Sprintf("offRecovery lowered to %d by the look-up of synchronizer %s as of %s (its ingested record time − 1µs), which found nothing: where the participant now has the last transaction ingested at that record time there (0 if it shows none), below the answer as of %s",
+		return fmt.Sprintf("offRecovery lowered to %d by the look-up of synchronizer %s as of %s (its ingested record time − 1µs), which found nothing: where the participant now has the last transaction ingested at that record time there (if it shows none, just below the treasury's first transaction there up to offRecovery, read from the participant's pruning offset; 0 without such a read), below the answer as of %s",
 			l.Offset, l.SynchronizerID, l.Time.Format(time.RFC3339Nano), r.LookupTime.Format(time.RFC3339Nano))
 	}
 	return fmt.Sprintf("offRecovery lowered to %d by the look-up of synchronizer %s as of %s (its ingested record time − 1µs), below the answer as of %s",
@@ -803,8 +803,11 @@ func lowerForOtherSynchronizers(ctx context.Context, db sqlx.QueryerContext, dd 
 			// synchronizer lies at tS or after, and those up to the last
 			// one ingested at tS were ingested (the participant keeps
 			// each synchronizer's order). Resume below where it now has
-			// that one, rather than replay the whole ledger; 0 if it
-			// cannot tell.
+			// that one, rather than replay the whole ledger. If it cannot
+			// tell (none ingested there: a synchronizer known from
+			// OffsetCheckpoints alone), below the treasury's first
+			// transaction there up to offRecovery, if any; 0 with a
+			// Participant that does not stream updates.
 			last, ok, lerr := lastIngestedAt(ctx, db, dd, p, opts, o)
 			if lerr != nil {
 				return lerr
@@ -812,6 +815,18 @@ func lowerForOtherSynchronizers(ctx context.Context, db sqlx.QueryerContext, dd 
 			off = 0
 			if ok {
 				off = last
+			} else if ur, ok := p.(updatesReader); ok {
+				first, serr := firstOnSynchronizer(ctx, p, ur, opts, o.SynchronizerID, rw.To)
+				if serr != nil {
+					return serr
+				}
+				if first == 0 {
+					// None of the treasury's transactions there lies at
+					// or below offRecovery: those after it are read.
+					rw.Lookups = append(rw.Lookups, Lookup{SynchronizerID: o.SynchronizerID, Time: t, Force: force, Offset: rw.To, Err: err})
+					continue
+				}
+				off = first - 1
 			}
 		default:
 			return fmt.Errorf("recovery: look up the highest offset at or before %s on synchronizer %s (force=%t): %w", t.Format(time.RFC3339Nano), o.SynchronizerID, force, err)
@@ -835,8 +850,9 @@ func lowerForOtherSynchronizers(ctx context.Context, db sqlx.QueryerContext, dd 
 // Integration DB would have ingested them: all come after it. After a
 // restore that ledger end may lie anywhere below the last ingested
 // transaction, and no look-up tells where (there is no ingested record
-// time to look up as of): offRecovery becomes 0, a replay of the whole
-// ledger, as for a synchronizer known from OffsetCheckpoints alone. So it
+// time to look up as of): Plan reads the treasury's transactions up to
+// offRecovery and puts it just below the first on one of them, as for a
+// synchronizer known from OffsetCheckpoints alone. So it
 // does when the participant has the last ingested transaction where it
 // was ingested: that does not show the offsets below it unchanged (the
 // restored participant may have moved another synchronizer's transaction
@@ -884,17 +900,14 @@ func lowerForUnknownSynchronizers(ctx context.Context, p Participant, opts Optio
 	// Their transactions all lie after the node backup's ledger end, which
 	// is at or above the participant's pruning offset (pruned before the
 	// backup, as docs/OPERATIONS.md asks): read from there.
-	sc := &Scan{To: rw.To}
-	if pv, ok := p.(prunedOffsetsReader); ok {
-		po, err := prunedOffsets(ctx, pv, opts)
-		if err != nil {
-			return fmt.Errorf("recovery: read the participant's pruning offset, to read the treasury's transactions for synchronizers the Integration DB never saw: %w", err)
-		}
-		sc.From = min(po.ParticipantPrunedUpToInclusive, rw.To)
+	from, err := scanFrom(ctx, p, opts, rw.To)
+	if err != nil {
+		return fmt.Errorf("recovery: read the participant's pruning offset, to read the treasury's transactions for synchronizers the Integration DB never saw: %w", err)
 	}
+	sc := &Scan{From: from, To: rw.To}
 	opts.Logger.Info("recovery: the participant reports synchronizers the Integration DB never saw; reading the treasury's transactions up to offRecovery for theirs",
 		"synchronizer_ids", strings.Join(unknownIDs(rw), ","), "from_exclusive", sc.From, "off_recovery", rw.To)
-	first, err := firstOnUnknown(ctx, ur, opts, rw, sc.From, sc.To)
+	first, err := firstTreasuryTxOn(ctx, ur, opts, unknownIDs(rw), sc.From, sc.To)
 	if err != nil && (ctx.Err() != nil || errors.As(err, &ae) && ae.Code == codes.DeadlineExceeded) {
 		// Plan's bound (or the caller's) ended the read, a read of the
 		// treasury's history from the pruning offset: a long one takes
@@ -917,18 +930,50 @@ func lowerForUnknownSynchronizers(ctx context.Context, p Participant, opts Optio
 	return nil
 }
 
-// firstOnUnknown reads the treasury's transactions after from up to to
-// and returns the offset of the first on a synchronizer of
-// rw.UnknownSynchronizers, 0 if there is none. Transient failures resume
+// firstOnSynchronizer returns the offset of the treasury's first
+// transaction on sync after the participant's pruning offset up to to, 0
+// if there is none.
+func firstOnSynchronizer(ctx context.Context, p Participant, ur updatesReader, opts Options, sync string, to int64) (int64, error) {
+	from, err := scanFrom(ctx, p, opts, to)
+	if err != nil {
+		return 0, fmt.Errorf("recovery: read the participant's pruning offset, to read the treasury's transactions on synchronizer %s: %w", sync, err)
+	}
+	opts.Logger.Info("recovery: no look-up places another synchronizer's transactions; reading the treasury's transactions up to offRecovery for its first",
+		"synchronizer_id", sync, "from_exclusive", from, "off_recovery", to)
+	first, err := firstTreasuryTxOn(ctx, ur, opts, []string{sync}, from, to)
+	if err != nil {
+		return 0, fmt.Errorf("recovery: read the treasury's transactions after offset %d up to offRecovery %d, for synchronizer %s, which no look-up places: %w", from, to, sync, err)
+	}
+	return first, nil
+}
+
+// scanFrom is where a read of the treasury's transactions up to to starts
+// (exclusive): the participant's pruning offset, which it cannot stream
+// from below, if it tells it; else 0.
+func scanFrom(ctx context.Context, p Participant, opts Options, to int64) (int64, error) {
+	pv, ok := p.(prunedOffsetsReader)
+	if !ok {
+		return 0, nil
+	}
+	po, err := prunedOffsets(ctx, pv, opts)
+	if err != nil {
+		return 0, err
+	}
+	return min(po.ParticipantPrunedUpToInclusive, to), nil
+}
+
+// firstTreasuryTxOn reads the treasury's transactions after from up to to
+// and returns the offset of the first on one of the synchronizers ids, 0
+// if there is none. Transient failures resume
 // the read after the last offset it received (a transaction or an
 // OffsetCheckpoint), not from its beginning, until Options.Timeout.
-func firstOnUnknown(ctx context.Context, ur updatesReader, opts Options, rw *Rewind, from, to int64) (int64, error) {
+func firstTreasuryTxOn(ctx context.Context, ur updatesReader, opts Options, ids []string, from, to int64) (int64, error) {
 	if from >= to {
 		return 0, nil
 	}
-	unknown := map[string]bool{}
-	for _, u := range rw.UnknownSynchronizers {
-		unknown[u.SynchronizerID] = true
+	wanted := map[string]bool{}
+	for _, id := range ids {
+		wanted[id] = true
 	}
 	filter := ledger.Filter{Parties: opts.Parties, Interfaces: []ledger.Identifier{}}
 	at := from
@@ -949,12 +994,12 @@ func firstOnUnknown(ctx context.Context, ur updatesReader, opts Options, rw *Rew
 			if err != nil {
 				return 0, err
 			}
-			if u.Kind == ledger.UpdateTransaction && unknown[u.Transaction.SynchronizerID] {
+			if u.Kind == ledger.UpdateTransaction && wanted[u.Transaction.SynchronizerID] {
 				return u.Transaction.Offset, nil
 			}
 			at = max(at, u.Offset())
 		}
-	}, "recovery: reading the treasury's transactions for synchronizers the Integration DB never saw failed; retrying")
+	}, "recovery: reading the treasury's transactions for synchronizers whose transactions no look-up places failed; retrying", "synchronizer_ids", strings.Join(ids, ","))
 }
 
 // unknownIDs returns the ids of rw.UnknownSynchronizers.
