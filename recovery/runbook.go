@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/cantonx/txhistory/checkpoint"
@@ -174,6 +175,15 @@ func (rb *Runbook) Run(ctx context.Context) (_ *Rewind, err error) {
 	for _, o := range rw.OtherSynchronizers {
 		detail("warning: synchronizer %s (ingested to record time %s) is looked up, so that offRecovery lies below what came after it, but not rewound: a transaction of the treasury on it ingested before that the node's new offsets place after the last ingested transaction stops ingestion with ErrParticipantRestored (the recovery package's Limits).",
 			o.SynchronizerID, o.RecordTime.UTC().Format(time.RFC3339Nano))
+	}
+	if _, ok := rb.Participant.(synchronizerLister); ok {
+		// The one check Plan leaves to the operator (the package's
+		// Limits): it saw only the synchronizers the participant had
+		// reconnected to.
+		ids := append([]string{rw.SynchronizerID}, rw.otherIDs()...)
+		ids = append(ids, unknownIDs(rw)...)
+		detail("before applying, check that participant.synchronizers.list_connected() in the participant's console lists no synchronizer but %s: this run saw only those the participant had reconnected to, and one it had not is missed, its transactions numbered below offRecovery skipped; if one is missing, wait until the participant has reconnected to it and run the runbook again (the recovery package's Limits).",
+			strings.Join(ids, ", "))
 	}
 
 	step(6, "Configure Tx History Ingestion to start from offRecovery.")
