@@ -159,7 +159,8 @@
 // updates, at 0, a replay of the whole ledger. It sees only those the
 // participant has a record time of when Plan runs: one it has not reconnected to yet is missed, and
 // its transactions numbered below offRecovery would be skipped, so check
-// the participant's connected synchronizers before applying. It does so
+// the participant's connected synchronizers before applying (Runbook's
+// step 5 asks for it, naming the synchronizers to compare). It does so
 // even when the participant has the last ingested transaction where it
 // was ingested: the restored participant may have moved another
 // synchronizer's transaction after it and one of the unseen
