@@ -407,6 +407,9 @@ type started struct {
 // rejections are, instead of failing the batch again.
 func (ing *Ingester) start(ctx context.Context, b *builder, early, split bool) (st *started, err error) {
 	begun := time.Now()
+	if err := ing.awaitPoolConn(ctx); err != nil {
+		return nil, fmt.Errorf("ingest: begin batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
+	}
 	// READ COMMITTED whatever the database's default: a batch begun before
 	// the one before it commits must see that commit once it has.
 	tx, err := ing.db.BeginTxx(ctx, readCommitted)

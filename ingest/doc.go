@@ -67,7 +67,12 @@
 // and the next one started again after it. The overlap needs a third
 // connection (the ingestion lock holds one): with sql.DB.SetMaxOpenConns(2)
 // batches are committed one after the other; a pool of one connection is
-// refused (ErrPoolTooSmall) unless Config.Lock is LockNone. Memory: up to two
+// refused (ErrPoolTooSmall) unless Config.Lock is LockNone. Ingesters
+// sharing one pool (one per schema) each hold a connection for their lock:
+// allow each 2 (3 to overlap) beside what else uses the pool. While the lock
+// holds one, the checkpoint's load or a batch that finds no other free
+// within Config.LockCheck fails Run with ErrPoolExhausted rather than wait
+// for ever. Memory: up to two
 // batches and the buffer are decoded at once, within StreamBufferBytes.
 //
 // # Restored participants

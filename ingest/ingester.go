@@ -214,7 +214,8 @@ type Config struct {
 	// keeps the two from applying anything twice); the ingester that took
 	// the lock, if its commit meets a checkpoint moved that way, reloads the
 	// checkpoint and resumes from it. Default 30s; negative: only between
-	// streams.
+	// streams. It also bounds the wait for a connection of a pool with a
+	// limit (the default when negative): see ErrPoolExhausted.
 	LockCheck time.Duration
 	// Logger receives progress and retry logs. Default: slog.Default().
 	Logger *slog.Logger
@@ -520,6 +521,9 @@ func (ing *Ingester) Run(ctx context.Context) (err error) {
 	}
 	ing.lock = lock
 	defer func() { ing.lock.release() }()
+	if err := ing.awaitPoolConn(ctx); err != nil {
+		return err
+	}
 	cp, err := ing.loadCheckpoint(ctx)
 	if errors.Is(err, errStopped) {
 		return nil
@@ -557,6 +561,9 @@ func (ing *Ingester) Run(ctx context.Context) (err error) {
 				return err
 			}
 			ing.lock = lock
+			if err := ing.awaitPoolConn(ctx); err != nil {
+				return err
+			}
 			cp, err := ing.loadCheckpoint(ctx)
 			if errors.Is(err, errStopped) {
 				return nil

@@ -160,3 +160,42 @@ func (l *instanceLock) release() {
 func discardConn(conn *sql.Conn) {
 	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 }
+
+// ErrPoolExhausted: while the ingestion lock held one of the pool's
+// connections, no other came free within Config.LockCheck (LockCheckDefault
+// if it is negative) of the limit the pool allows. Other holders keep the
+// rest for good: most often the locks of other Ingesters sharing the pool
+// (one per schema), each of which holds a connection for as long as it
+// runs, so that none has one for its batches. Run fails with it rather than
+// wait for ever; not retried.
+var ErrPoolExhausted = errors.New("ingest: no database connection came free while the ingestion lock holds one")
+
+// awaitPoolConn waits until a connection of a pool with a limit is free
+// for what the Ingester does beside its lock (the checkpoint's load, a
+// batch), no longer than Config.LockCheck: every other connection may be
+// held for good, by the locks of other Ingesters on the same pool. The
+// connection goes back to the pool at once; the caller takes one the
+// usual way, which another user may take first, making it wait as any
+// pool does.
+func (ing *Ingester) awaitPoolConn(ctx context.Context) error {
+	max := ing.db.Stats().MaxOpenConnections
+	if ing.lock == nil || max == 0 {
+		return nil
+	}
+	wait := ing.cfg.LockCheck
+	if wait <= 0 {
+		wait = LockCheckDefault
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	conn, err := ing.db.Conn(wctx)
+	if err == nil {
+		return conn.Close()
+	}
+	if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w: none of the %d the pool allows came free within %v (schema %s): the lock holds one for as long as Run runs, and "+
+		"every Ingester sharing the pool holds one the same way; give each Ingester a pool of its own, or allow 2 connections per "+
+		"Ingester (3 to overlap batches) beside what else uses the pool", ErrPoolExhausted, max, wait, ing.cfg.Schema)
+}

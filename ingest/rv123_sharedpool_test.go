@@ -40,7 +40,7 @@ func TestRV123TwoIngestersSharingAPoolOfTwo(t *testing.T) {
 		err := <-errs
 		require.NotErrorIs(t, err, context.DeadlineExceeded, "an Ingester stood still until its context ended: %v", err)
 		if err != nil {
-			t.Log(err)
+			require.ErrorIs(t, err, ingest.ErrPoolExhausted)
 			require.ErrorContains(t, err, "none of the 2 the pool allows came free within 1s")
 		}
 	}
