@@ -202,6 +202,14 @@ type RestoreReport struct {
 //
 // Progress is reported to Progress and logged. Run the procedure with the
 // Reconciler and the History handler running in the ingestion service.
+//
+// The procedure restores and guards one schema (Store's). A database of
+// several treasuries, a schema each, restored from one backup loses the
+// requests of every schema: run one procedure per schema, all at once,
+// whose Restore steps meet, so that every gate is closed before the one
+// restore (docs/OPERATIONS.md, "Several treasuries in one Integration
+// DB"). One started after the restore leaves its schema's gate the
+// backup's until its step 1.
 type RestoreProcedure struct {
 	// Store is the Integration DB's withdrawal store. Required. The
 	// database is restored in place: Store keeps using the same
