@@ -71,8 +71,9 @@
 // sharing one pool (one per schema) each hold a connection for their lock:
 // allow each 2 (3 to overlap) beside what else uses the pool. While the lock
 // holds one, the checkpoint's load or a batch that finds no other free
-// within Config.LockCheck fails Run with ErrPoolExhausted rather than wait
-// for ever. Memory: up to two
+// within Config.LockCheck, the ingestion locks of the process holding all
+// the pool allows, fails Run with ErrPoolExhausted rather than wait for
+// ever (one the application holds is waited for). Memory: up to two
 // batches and the buffer are decoded at once, within StreamBufferBytes.
 //
 // # Restored participants

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -41,6 +42,22 @@ const lockClass = 0x74786967 // "txig"
 type instanceLock struct {
 	conn   *sql.Conn
 	schema string
+	pool   *sql.DB
+}
+
+// poolLocks counts, per pool, the ingestion locks of this process that
+// hold one of its connections (Ingesters sharing a pool, one per schema).
+var poolLocks = struct {
+	sync.Mutex
+	n map[*sql.DB]int
+}{n: map[*sql.DB]int{}}
+
+// locksOn returns how many ingestion locks of this process hold a
+// connection of pool.
+func locksOn(pool *sql.DB) int {
+	poolLocks.Lock()
+	defer poolLocks.Unlock()
+	return poolLocks.n[pool]
 }
 
 func (ing *Ingester) acquireLock(ctx context.Context) (*instanceLock, error) {
@@ -68,7 +85,10 @@ func (ing *Ingester) acquireLock(ctx context.Context) (*instanceLock, error) {
 				if logged {
 					ing.log.Info("ingest: took over the ingestion lock", "schema", ing.cfg.Schema)
 				}
-				return &instanceLock{conn: conn, schema: ing.cfg.Schema}, nil
+				poolLocks.Lock()
+				poolLocks.n[ing.db.DB]++
+				poolLocks.Unlock()
+				return &instanceLock{conn: conn, schema: ing.cfg.Schema, pool: ing.db.DB}, nil
 			}
 			if err != nil {
 				// The lock may have been granted before the reply was
@@ -153,6 +173,11 @@ func (l *instanceLock) release() {
 	// (acquireLock) whether or not: end the session.
 	discardConn(l.conn)
 	l.conn.Close()
+	poolLocks.Lock()
+	if poolLocks.n[l.pool]--; poolLocks.n[l.pool] <= 0 {
+		delete(poolLocks.n, l.pool)
+	}
+	poolLocks.Unlock()
 }
 
 // discardConn marks conn bad, so that closing it ends its session instead
@@ -167,7 +192,10 @@ func discardConn(conn *sql.Conn) {
 // rest for good: most often the locks of other Ingesters sharing the pool
 // (one per schema), each of which holds a connection for as long as it
 // runs, so that none has one for its batches. Run fails with it rather than
-// wait for ever; not retried.
+// wait for ever, but only while the ingestion locks of this process hold
+// every connection the pool allows: a connection another user of the pool
+// (the application) holds comes back, and is waited for as any pool user
+// does. Not retried.
 var ErrPoolExhausted = errors.New("ingest: no database connection came free while the ingestion lock holds one")
 
 // awaitPoolConn waits until a connection of a pool with a limit is free
@@ -176,7 +204,9 @@ var ErrPoolExhausted = errors.New("ingest: no database connection came free whil
 // held for good, by the locks of other Ingesters on the same pool. The
 // connection goes back to the pool at once; the caller takes one the
 // usual way, which another user may take first, making it wait as any
-// pool does.
+// pool does. At the end of the wait, if the ingestion locks of this
+// process on the pool leave one of its connections to others, that one
+// comes free once its holder is done: wait on, without bound.
 func (ing *Ingester) awaitPoolConn(ctx context.Context) error {
 	max := ing.db.Stats().MaxOpenConnections
 	if ing.lock == nil || max == 0 {
@@ -195,7 +225,12 @@ func (ing *Ingester) awaitPoolConn(ctx context.Context) error {
 	if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
-	return fmt.Errorf("%w: none of the %d the pool allows came free within %v (schema %s): the lock holds one for as long as Run runs, and "+
+	locks := locksOn(ing.db.DB)
+	if locks < max {
+		ing.log.Warn("ingest: waiting for a database connection; the pool's other users hold them", "pool_max", max, "ingestion_locks", locks, "waited", wait, "schema", ing.cfg.Schema)
+		return nil
+	}
+	return fmt.Errorf("%w: none of the %d the pool allows came free within %v, %d of them held by ingestion locks (schema %s): the lock holds one for as long as Run runs, and "+
 		"every Ingester sharing the pool holds one the same way; give each Ingester a pool of its own, or allow 2 connections per "+
-		"Ingester (3 to overlap batches) beside what else uses the pool", ErrPoolExhausted, max, wait, ing.cfg.Schema)
+		"Ingester (3 to overlap batches) beside what else uses the pool", ErrPoolExhausted, max, wait, locks, ing.cfg.Schema)
 }
