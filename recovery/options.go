@@ -139,7 +139,8 @@ type Options struct {
 	// and each look-up after it, and the read of the synchronizers the
 	// participant reports (its next OffsetCheckpoint: about a minute on a
 	// quiet ledger, so give it more), and, for synchronizers the
-	// Integration DB never saw, the read of the treasury's transactions
+	// Integration DB never saw or knows from OffsetCheckpoints alone, the
+	// read of the treasury's transactions
 	// from the participant's pruning offset up to offRecovery (a read of
 	// its whole history on an unpruned participant: give a long history
 	// more): a call the participant does not answer is given up on at

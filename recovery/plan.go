@@ -941,6 +941,14 @@ func firstOnSynchronizer(ctx context.Context, p Participant, ur updatesReader, o
 	opts.Logger.Info("recovery: no look-up places another synchronizer's transactions; reading the treasury's transactions up to offRecovery for its first",
 		"synchronizer_id", sync, "from_exclusive", from, "off_recovery", to)
 	first, err := firstTreasuryTxOn(ctx, ur, opts, []string{sync}, from, to)
+	var ae *ledger.APIError
+	if err != nil && (ctx.Err() != nil || errors.As(err, &ae) && ae.Code == codes.DeadlineExceeded) {
+		// Plan's bound (or the caller's) ended the read, a read of the
+		// treasury's history from the pruning offset, as for the
+		// synchronizers the Integration DB never saw.
+		return 0, fmt.Errorf("recovery: read the treasury's transactions after offset %d up to offRecovery %d, for synchronizer %s, which no look-up places: the read did not finish within Options.Timeout (%s) or before the caller's deadline; nothing was written: run the runbook again with a longer Options.Timeout (-timeout): %w",
+			from, to, sync, opts.Timeout, err)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("recovery: read the treasury's transactions after offset %d up to offRecovery %d, for synchronizer %s, which no look-up places: %w", from, to, sync, err)
 	}

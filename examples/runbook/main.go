@@ -57,8 +57,8 @@
 //	-packages-only    only list the packages used since -since (run before restoring the node; -admin not needed)
 //	-timeout          how long to wait for the participant to process tRecovery, then for the synchronizers it reports
 //	                  (its next OffsetCheckpoint: about a minute on a quiet ledger) and for the read of the treasury's
-//	                  transactions for synchronizers the Integration DB never saw (from the pruning offset: give a long
-//	                  history more), and for the package listing (default 1h)
+//	                  transactions for synchronizers the Integration DB never saw or knows from OffsetCheckpoints
+//	                  alone (from the pruning offset: give a long history more), and for the package listing (default 1h)
 //	-poll             pause between look-ups while waiting (default 2s)
 //	-note             text for the audit row (who, ticket)
 //	-yes              rewrite the checkpoint (step 6)
@@ -117,7 +117,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		modeFlag  = fs.String("mode", string(recovery.ModeNonUnique), "unique or non-unique")
 		adminAPI  = fs.String("admin-api", "auto", "admin API behaviour: auto, 3.4 or 3.5")
 		sinceFlag = fs.String("since", "", "time of the backup (RFC 3339): list the packages used since")
-		timeout   = fs.Duration("timeout", recovery.TimeoutDefault, "how long to wait for the participant to process tRecovery, then for the synchronizers it reports (its next OffsetCheckpoint: about a minute on a quiet ledger) and for the read of the treasury's transactions for synchronizers the Integration DB never saw (from the pruning offset: give a long history more), and for the package listing (-since)")
+		timeout   = fs.Duration("timeout", recovery.TimeoutDefault, "how long to wait for the participant to process tRecovery, then for the synchronizers it reports (its next OffsetCheckpoint: about a minute on a quiet ledger) and for the read of the treasury's transactions for synchronizers the Integration DB never saw or knows from OffsetCheckpoints alone (from the pruning offset: give a long history more), and for the package listing (-since)")
 		poll      = fs.Duration("poll", recovery.PollIntervalDefault, "pause between look-ups while waiting")
 		note      = fs.String("note", "", "text for the audit row")
 		pkgsOnly  = fs.Bool("packages-only", false, "only list the packages used since -since (run before restoring the node)")
