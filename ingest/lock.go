@@ -220,10 +220,17 @@ func (ing *Ingester) awaitPoolConn(ctx context.Context) error {
 	defer cancel()
 	conn, err := ing.db.Conn(wctx)
 	if err == nil {
-		return conn.Close()
+		_ = conn.Close() // back to the pool
+		return nil
 	}
-	if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+	if ctx.Err() != nil {
 		return err
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		// Not the pool's limit but a database fault (one gone down
+		// since the lock was taken): the caller's statements meet it
+		// and retry it as they retry any (loadCheckpoint, commit).
+		return nil
 	}
 	locks := locksOn(ing.db.DB)
 	if locks < max {
