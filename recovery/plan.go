@@ -974,8 +974,11 @@ func scanFrom(ctx context.Context, p Participant, opts Options, to int64) (int64
 // and returns the offset of the first on one of the synchronizers ids, 0
 // if there is none. Transient failures resume
 // the read after the last offset it received (a transaction or an
-// OffsetCheckpoint), not from its beginning, until Options.Timeout.
-func firstTreasuryTxOn(ctx context.Context, ur updatesReader, opts Options, ids []string, from, to int64) (int64, error) {
+// OffsetCheckpoint), not from its beginning, until Options.Timeout. A read
+// that ctx cuts short fails with an error wrapping ctx's, as the other
+// reads after the wait do.
+func firstTreasuryTxOn(ctx context.Context, ur updatesReader, opts Options, ids []string, from, to int64) (_ int64, err error) {
+	defer func() { err = ctxerr.Wrap(ctx, err) }()
 	if from >= to {
 		return 0, nil
 	}
