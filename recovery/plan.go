@@ -988,27 +988,41 @@ func firstTreasuryTxOn(ctx context.Context, ur updatesReader, opts Options, ids 
 	}
 	filter := ledger.Filter{Parties: opts.Parties, Interfaces: []ledger.Identifier{}}
 	at := from
-	return retrying(ctx, opts, func() (int64, error) {
-		if at >= to {
-			return 0, nil // cut after the last item, before the end of the stream
-		}
+	// read reads one stream after at; ended says it ended with status OK.
+	read := func() (first int64, ended bool, err error) {
 		st, err := ur.Updates(ctx, ledger.UpdatesRequest{BeginExclusive: at, EndInclusive: to, Filter: filter})
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		defer st.Close()
 		for {
 			u, err := st.Recv()
 			if errors.Is(err, io.EOF) {
-				return 0, nil
+				return 0, true, nil
 			}
 			if err != nil {
-				return 0, err
+				return 0, false, err
 			}
 			if u.Kind == ledger.UpdateTransaction && wanted[u.Transaction.SynchronizerID] {
-				return u.Transaction.Offset, nil
+				return u.Transaction.Offset, false, nil
 			}
 			at = max(at, u.Offset())
+		}
+	}
+	return retrying(ctx, opts, func() (int64, error) {
+		for {
+			if at >= to {
+				return 0, nil // cut after the last item, before the end of the stream
+			}
+			begun := at
+			first, ended, err := read()
+			if err != nil || !ended || at == begun {
+				return first, err
+			}
+			// A stream that ends with status OK before its end offset (a
+			// proxy closing it cleanly) proves nothing of what it did not
+			// deliver: only one that delivers nothing shows that the
+			// treasury has no transaction after at up to to. Read on.
 		}
 	}, "recovery: reading the treasury's transactions for synchronizers whose transactions no look-up places failed; retrying", "synchronizer_ids", strings.Join(ids, ","))
 }
