@@ -582,7 +582,8 @@ func (c *Client) LedgerEnd(ctx context.Context) (int64, error) {
 // those of any transaction of f's parties delivered before it. A
 // participant sends that checkpoint right after a batch of transactions,
 // or once the stream has idled (Canton: about a minute): bound ctx
-// accordingly (the error wraps its end). The Ledger API has no other call listing them (the
+// accordingly (the error wraps its end). A stream ended before it fails
+// with an error matching ErrStreamBroken (retryable). The Ledger API has no other call listing them (the
 // console's participant.synchronizers.list_connected() is not part of
 // it).
 func (c *Client) SynchronizerTimes(ctx context.Context, f Filter) (_ []SynchronizerTime, err error) {
@@ -606,6 +607,11 @@ func (c *Client) SynchronizerTimes(ctx context.Context, f Filter) (_ []Synchroni
 	}
 	for {
 		u, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			// A tailing stream ended with status OK (a proxy closing an
+			// idle stream): no answer, to ask again like a broken one.
+			return nil, fmt.Errorf("ledger: the participant ended the stream from its ledger end %d (status OK) before an OffsetCheckpoint: %w", end, ErrStreamBroken)
+		}
 		if err != nil {
 			return nil, err
 		}

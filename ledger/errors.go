@@ -297,7 +297,8 @@ func (e *PrunedError) Unwrap() error { return e.API }
 func (e *PrunedError) Is(target error) bool { return target == ErrPruned }
 
 // ErrStreamBroken wraps a stream that ended without a status (a reset
-// connection, an unexpected EOF). Retryable.
+// connection, an unexpected EOF), or, for SynchronizerTimes, with status OK
+// before its answer. Retryable.
 var ErrStreamBroken = errors.New("ledger: update stream broken")
 
 // ErrClientClosed is the error of a call made through a Client after its
