@@ -195,7 +195,7 @@ func discardConn(conn *sql.Conn) {
 // wait for ever, but only while the ingestion locks of this process hold
 // every connection the pool allows: a connection another user of the pool
 // (the application) holds comes back, and is waited for as any pool user
-// does. Not retried.
+// does. Not retried; Run's error wraps it, to match with errors.Is.
 var ErrPoolExhausted = errors.New("ingest: no database connection came free while the ingestion lock holds one")
 
 // awaitPoolConn waits until a connection of a pool with a limit is free

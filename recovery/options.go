@@ -136,7 +136,8 @@ type Options struct {
 	// AdminAPI is the admin API behaviour. Default AdminAuto.
 	AdminAPI AdminAPI
 	// Timeout bounds the wait for the participant to process tRecovery,
-	// and each look-up after it, and the read of the synchronizers the
+	// and, once more, all that follows it together: the look-ups, the
+	// read of the synchronizers the
 	// participant reports (its next OffsetCheckpoint: about a minute on a
 	// quiet ledger, so give it more), and, for synchronizers the
 	// Integration DB never saw or knows from OffsetCheckpoints alone, the

@@ -21,6 +21,16 @@ import (
 // Participant is what the runbook asks of the restored participant: the
 // admin API look-up, the ledger end and look-ups by update id.
 // *ledger.Client implements it (with an admin endpoint configured).
+//
+// Plan uses three more methods of *ledger.Client when the Participant has them:
+// PrunedOffsets (a pruned last ingested transaction, Rewind.PrunedUpTo),
+// SynchronizerTimes (the synchronizers the Integration DB never saw,
+// Rewind.UnknownSynchronizers) and Updates (the read that places
+// offRecovery for them, Rewind.UnknownScan). A Participant of your own
+// that wraps a *ledger.Client should have them too, forwarding them: without
+// SynchronizerTimes Plan does not look for such synchronizers, and nothing
+// says so; without Updates it puts offRecovery at 0 for them, a replay of
+// the whole ledger.
 type Participant interface {
 	HighestOffsetByTimestamp(ctx context.Context, synchronizerID string, t time.Time, force bool) (int64, error)
 	LedgerEnd(ctx context.Context) (int64, error)
@@ -59,9 +69,10 @@ var _ updatesReader = (*ledger.Client)(nil)
 
 // Scan is what Plan read of the treasury's transactions, for synchronizers
 // the Integration DB never saw: those after From up to To (offRecovery
-// then). First is the offset of the first on one of those synchronizers,
-// just below which offRecovery was put; 0 if there is none, and
-// offRecovery was kept.
+// then). From is the participant's pruning offset (0 if the Participant
+// does not tell it), at most To: equal to To, nothing was read. First is
+// the offset of the first on one of those synchronizers, just below which
+// offRecovery was put; 0 if there is none, and offRecovery was kept.
 type Scan struct {
 	From, To, First int64
 }
@@ -133,7 +144,8 @@ type Rewind struct {
 	// transactions that placed offRecovery for UnknownSynchronizers: below
 	// the first on one of them, if any lies at or below the other
 	// answers, and not at 0. Nil with UnknownSynchronizers: the participant
-	// does not stream updates (not a *ledger.Client), and To is 0.
+	// does not stream updates (not a *ledger.Client), and To was put at 0
+	// (raised to PrunedUpTo if the participant is pruned above it).
 	UnknownScan *Scan
 
 	// ParticipantOffset is the offset at which the participant now has
@@ -402,6 +414,15 @@ func otherSynchronizers(cp checkpoint.Checkpoint) []ledger.SynchronizerTime {
 //
 // The admin API behaviour (Options.AdminAPI) is told from the error ids by
 // default; with Admin34 Plan never sends force.
+//
+// Last, with a Participant that lists its synchronizers (see Participant),
+// Plan reads those the participant reports, waiting for its next
+// OffsetCheckpoint (about a minute on a quiet ledger), and keeps
+// offRecovery below the treasury's first transaction on any the
+// Integration DB never saw (Rewind.UnknownSynchronizers, Rewind.UnknownScan,
+// the package's Limits). The calls after the wait share one
+// Options.Timeout: should it end them, Plan fails, having written nothing;
+// run it again with a longer one.
 func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Options) (_ *Rewind, err error) {
 	defer func() { err = ctxerr.Wrap(ctx, err) }()
 	opts = opts.WithDefaults()

@@ -139,8 +139,9 @@ type Round struct {
 	// change that closed it, or that it was rewound: see Gate.Rewound).
 	Paused     bool
 	GateReason string
-	// Submitted and Failed count withdrawals marked submitted and failed
-	// (no pre-approval); Errors the Submit calls that failed otherwise.
+	// Submitted and Failed count withdrawals whose mark as submitted or as
+	// failed (no pre-approval) committed in the round; Errors the Submit
+	// calls that failed otherwise.
 	Submitted, Failed, Errors int
 }
 
