@@ -12,9 +12,9 @@ var (
 	// there is no tRecovery. Nothing was ingested that offsets could have
 	// invalidated, but a checkpoint moved by offset checkpoints holds an
 	// offset of the participant's numbering before its restore, which the
-	// Ingester refuses (ErrParticipantRestored) and resuming at which could
+	// Ingester refuses (ingest.ErrParticipantRestored) and resuming at which could
 	// skip the treasury's first transactions: the error gives the
-	// statements that reset it (see nothingIngested).
+	// statements that reset it.
 	ErrNothingIngested = errors.New("recovery: the checkpoint names no ingested transaction (no tRecovery)")
 
 	// ErrNotCaughtUp: the participant did not process tRecovery within
