@@ -333,12 +333,23 @@ func (r *Rewind) auditNote() string {
 }
 
 // otherIDs returns the ids of r.OtherSynchronizers.
-func (r *Rewind) otherIDs() []string {
+func (r *Rewind) otherIDs() []string { return synchronizerIDs(r.OtherSynchronizers) }
+
+// synchronizerIDs returns the ids of ts.
+func synchronizerIDs(ts []ledger.SynchronizerTime) []string {
 	var ids []string
-	for _, o := range r.OtherSynchronizers {
-		ids = append(ids, o.SynchronizerID)
+	for _, t := range ts {
+		ids = append(ids, t.SynchronizerID)
 	}
 	return ids
+}
+
+// endedByDeadline reports whether a failed read of the participant was
+// ended by Options.Timeout or the caller's deadline: ctx ended, or the
+// participant cut the stream at the deadline before ctx said it ended.
+func endedByDeadline(ctx context.Context, err error) bool {
+	var ae *ledger.APIError
+	return err != nil && (ctx.Err() != nil || errors.As(err, &ae) && ae.Code == codes.DeadlineExceeded)
 }
 
 // otherSynchronizers returns cp's record times of the synchronizers other
@@ -887,8 +898,7 @@ func lowerForUnknownSynchronizers(ctx context.Context, p Participant, opts Optio
 	filter := ledger.Filter{Parties: opts.Parties, Interfaces: []ledger.Identifier{}}
 	times, err := retrying(ctx, opts, func() ([]ledger.SynchronizerTime, error) { return sl.SynchronizerTimes(ctx, filter) },
 		"recovery: reading the participant's synchronizers failed; retrying")
-	var ae *ledger.APIError
-	if err != nil && (ctx.Err() != nil || errors.As(err, &ae) && ae.Code == codes.DeadlineExceeded) {
+	if endedByDeadline(ctx, err) {
 		// Plan's bound (or the caller's) ended the wait: on a quiet ledger
 		// Canton sends the checkpoint only after about a minute. The
 		// participant may cut the stream at the deadline before ctx says
@@ -929,7 +939,7 @@ func lowerForUnknownSynchronizers(ctx context.Context, p Participant, opts Optio
 	opts.Logger.Info("recovery: the participant reports synchronizers the Integration DB never saw; reading the treasury's transactions up to offRecovery for theirs",
 		"synchronizer_ids", strings.Join(unknownIDs(rw), ","), "from_exclusive", sc.From, "off_recovery", rw.To)
 	first, err := firstTreasuryTxOn(ctx, ur, opts, unknownIDs(rw), sc.From, sc.To)
-	if err != nil && (ctx.Err() != nil || errors.As(err, &ae) && ae.Code == codes.DeadlineExceeded) {
+	if endedByDeadline(ctx, err) {
 		// Plan's bound (or the caller's) ended the read, a read of the
 		// treasury's history from the pruning offset: a long one takes
 		// longer than a short Options.Timeout.
@@ -962,8 +972,7 @@ func firstOnSynchronizer(ctx context.Context, p Participant, ur updatesReader, o
 	opts.Logger.Info("recovery: no look-up places another synchronizer's transactions; reading the treasury's transactions up to offRecovery for its first",
 		"synchronizer_id", sync, "from_exclusive", from, "off_recovery", to)
 	first, err := firstTreasuryTxOn(ctx, ur, opts, []string{sync}, from, to)
-	var ae *ledger.APIError
-	if err != nil && (ctx.Err() != nil || errors.As(err, &ae) && ae.Code == codes.DeadlineExceeded) {
+	if endedByDeadline(ctx, err) {
 		// Plan's bound (or the caller's) ended the read, a read of the
 		// treasury's history from the pruning offset, as for the
 		// synchronizers the Integration DB never saw.
@@ -1049,13 +1058,7 @@ func firstTreasuryTxOn(ctx context.Context, ur updatesReader, opts Options, ids 
 }
 
 // unknownIDs returns the ids of rw.UnknownSynchronizers.
-func unknownIDs(rw *Rewind) []string {
-	var ids []string
-	for _, u := range rw.UnknownSynchronizers {
-		ids = append(ids, u.SynchronizerID)
-	}
-	return ids
-}
+func unknownIDs(rw *Rewind) []string { return synchronizerIDs(rw.UnknownSynchronizers) }
 
 // laterAtIngestedTime reports, for another synchronizer o whose record
 // time tS the participant has processed nothing after, whether it has an
