@@ -344,6 +344,20 @@ func synchronizerIDs(ts []ledger.SynchronizerTime) []string {
 	return ids
 }
 
+// deadlineErr is err, a failure endedByDeadline reports, wrapping
+// context.DeadlineExceeded when ctx has not said yet that it ended: the
+// participant's DeadlineExceeded is ctx's deadline, sent with the call, and
+// may arrive just before ctx's own timer fires.
+func deadlineErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctxerr.Wrap(ctx, err)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", err, context.DeadlineExceeded)
+}
+
 // endedByDeadline reports whether a failed read of the participant was
 // ended by Options.Timeout or the caller's deadline: ctx ended, or the
 // participant cut the stream at the deadline before ctx said it ended.
@@ -904,7 +918,7 @@ func lowerForUnknownSynchronizers(ctx context.Context, p Participant, opts Optio
 		// participant may cut the stream at the deadline before ctx says
 		// it ended.
 		return fmt.Errorf("recovery: read the synchronizers the participant reports, to find those the Integration DB never saw: no OffsetCheckpoint arrived on a stream at its ledger end within Options.Timeout (%s) or before the caller's deadline (Canton sends one about a minute after the ledger goes quiet); nothing was written: check that the participant is connected to its synchronizers, then run the runbook again, with a longer Options.Timeout (-timeout) if it was under a minute: %w",
-			opts.Timeout, err)
+			opts.Timeout, deadlineErr(ctx, err))
 	}
 	if err != nil {
 		return fmt.Errorf("recovery: read the synchronizers the participant reports (the first OffsetCheckpoint on a stream at its ledger end), to find those the Integration DB never saw: %w", err)
@@ -944,7 +958,7 @@ func lowerForUnknownSynchronizers(ctx context.Context, p Participant, opts Optio
 		// treasury's history from the pruning offset: a long one takes
 		// longer than a short Options.Timeout.
 		return fmt.Errorf("recovery: read the treasury's transactions after offset %d up to offRecovery %d, for synchronizers the Integration DB never saw (%s): the read did not finish within Options.Timeout (%s) or before the caller's deadline; nothing was written: run the runbook again with a longer Options.Timeout (-timeout): %w",
-			sc.From, sc.To, strings.Join(unknownIDs(rw), ", "), opts.Timeout, err)
+			sc.From, sc.To, strings.Join(unknownIDs(rw), ", "), opts.Timeout, deadlineErr(ctx, err))
 	}
 	if err != nil {
 		return fmt.Errorf("recovery: read the treasury's transactions after offset %d up to offRecovery %d, for synchronizers the Integration DB never saw (%s): %w",
@@ -977,7 +991,7 @@ func firstOnSynchronizer(ctx context.Context, p Participant, ur updatesReader, o
 		// treasury's history from the pruning offset, as for the
 		// synchronizers the Integration DB never saw.
 		return 0, fmt.Errorf("recovery: read the treasury's transactions after offset %d up to offRecovery %d, for synchronizer %s, which no look-up places: the read did not finish within Options.Timeout (%s) or before the caller's deadline; nothing was written: run the runbook again with a longer Options.Timeout (-timeout): %w",
-			from, to, sync, opts.Timeout, err)
+			from, to, sync, opts.Timeout, deadlineErr(ctx, err))
 	}
 	if err != nil {
 		return 0, fmt.Errorf("recovery: read the treasury's transactions after offset %d up to offRecovery %d, for synchronizer %s, which no look-up places: %w", from, to, sync, err)
