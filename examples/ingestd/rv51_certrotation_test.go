@@ -27,6 +27,9 @@ type cutProxy struct {
 	lis   net.Listener
 	mu    sync.Mutex
 	conns []net.Conn
+	// down, while true, closes new connections at once (the target is
+	// down; cut closes those open).
+	down atomic.Bool
 }
 
 func newCutProxy(t *testing.T, target string) *cutProxy {
@@ -40,6 +43,10 @@ func newCutProxy(t *testing.T, target string) *cutProxy {
 			c, err := lis.Accept()
 			if err != nil {
 				return
+			}
+			if cp.down.Load() {
+				c.Close()
+				continue
 			}
 			up, err := net.Dial("tcp", target)
 			if err != nil {
