@@ -24,8 +24,9 @@
 //	go run ./examples/ingestd -demo -log-level debug -progress 2s
 //
 // Logs are JSON (log/slog) on stderr and carry the offset and update id; a
-// progress line every -progress ("catching up" or "tailing") gives the
-// offset, the ledger end lag and the rate. /metrics and /healthz are served on
+// progress line every -progress ("catching up" or "tailing"; "retrying"
+// at WARN while a fault is retried) gives the offset, the ledger end lag
+// and the rate. /metrics and /healthz are served on
 // -metrics-addr (package metrics). SIGTERM or SIGINT stops it gracefully:
 // the batch in hand is committed (no progress line after "stopping") and it
 // exits 0; a second signal, or
@@ -678,6 +679,14 @@ func (d *daemon) logProgress(ctx context.Context, ing *ingest.Ingester) {
 			attrs = append(attrs, "ledger_end_lag", lag)
 		}
 		d.log.Info("ingestd: standby: another ingester holds the schema's lock", attrs...)
+	case s.State == ingest.StateRetrying:
+		// A fault is being retried (the database or the participant away):
+		// nothing commits until it clears, whatever the lag says. The
+		// retries log their own lines with the error.
+		if err == nil {
+			attrs = append(attrs, "ledger_end_lag", lag)
+		}
+		d.log.Warn("ingestd: retrying after a fault: nothing commits until it clears", attrs...)
 	case err != nil:
 		d.log.Warn("ingestd: progress (ledger end unknown)", append(attrs, "err", ingest.Redact(err.Error()))...)
 	case lag < 0:
