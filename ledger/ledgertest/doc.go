@@ -11,7 +11,13 @@
 //	p, err := ledgertest.New()
 //	if err != nil { t.Fatal(err) }
 //	t.Cleanup(p.Close)
-//	conn, err := grpc.NewClient(p.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+//	client, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}})
+//	if err != nil { t.Fatal(err) }
+//	defer client.Close()
+//
+// The *ledger.Client is the ingest.Source to give ingest.New, as for a real
+// participant; a test of the gRPC services themselves may instead dial
+// p.Addr() with grpc.NewClient and insecure credentials.
 //
 // Options set the default synchronizer, the start of record time, the
 // checkpoint interval, a required bearer token, the offset step (to create
