@@ -15,7 +15,11 @@ import (
 
 // Gate is the state of the withdrawal gate. While it is closed, or
 // rewound, Create refuses with ErrWithdrawalsDisabled and the Automation
-// submits nothing.
+// submits nothing. Migration 003_withdrawal creates it open ("opened by
+// migration 003_withdrawal"): a new Integration DB takes withdrawals at
+// once, of the holdings ingested so far. A deployment that wants none
+// before ingestion has caught up closes it (Disable) right after
+// schema.Migrate, and opens it (Enable, or EnableAfter) once caught up.
 type Gate struct {
 	Enabled bool
 	// Reason is what the last change said, ChangedAt when it happened
