@@ -105,6 +105,10 @@ type Request struct {
 	// ReservedFunds is the amount of the user's funds the exchange reserved
 	// for the withdrawal (typically Amount plus the expected fee); the
 	// Refunder gets it back to the user if the withdrawal does not happen.
+	// A withdrawal that completes gives nothing back: what it reserved
+	// beyond Transferred + Fee (the fee the ledger charged, known once it
+	// is completed) is the exchange's to settle, say from a Handler
+	// chained after the Reconciler or from ListByStatus(StatusCompleted).
 	ReservedFunds decimal.Decimal `json:"reserved_funds"`
 	// TrecTgt is the target record time: the transfer must not commit at
 	// or after it (the automation's Submit derives the transfer's deadline
