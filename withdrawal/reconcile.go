@@ -112,7 +112,10 @@ type ReconcilerConfig struct {
 	// History handler has not handled first: a chain in the wrong order
 	// (an error wrapping ingest.ErrDeploymentFault, which stops ingestion
 	// under either poison policy). Without it, the entries are read from
-	// the table. A nil
+	// the table, and a chain in the wrong order goes unnoticed: the
+	// Reconciler reads before History has written the batch's entries, and
+	// the withdrawals they pay or end stay requested or submitted,
+	// unrefunded (not expired: their transfer is in token_history). A nil
 	// *tokenstd.History (of a NewHistory whose error was ignored) is
 	// refused, and so is one writing another schema than the store's, or
 	// keeping the history of another party than the store's Treasury (if
