@@ -1722,6 +1722,12 @@ func (r *run) txKindOp(e *ledger.ExercisedEvent, i int, meta Metadata) error {
 				// the transfer's inputs): it sent got what got received;
 				// its gain is a negative fee.
 				r.completed(&en, T, got, cs.otherAmount(got, inst), got)
+			case sender != T && sender != "" && en.Amount.IsNegative():
+				// The treasury lost funds in a transfer whose metadata
+				// names another party as its sender (a registry's
+				// settlement of a trade): no transfer to itself, and its
+				// loss no fee. Recorded, never credited.
+				en.Sender = sender
 			default:
 				r.completed(&en, T, T, decimal.Decimal{}, "")
 			}
