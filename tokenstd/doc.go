@@ -91,8 +91,9 @@
 // gave no one else a holding, or that names no sender and gave no one else
 // a holding, is a transfer to itself: merge_split, as through
 // TransferFactory_Transfer; one whose metadata names another sender and
-// that cost the treasury funds is neither (an other entry). Named or not, the treasury is the sender of a
-// tx-kind transfer that spent its holdings, unless one of its instructions
+// that cost the treasury funds is neither (an other entry). Named or not,
+// the treasury is the sender of a tx-kind transfer that spent its
+// holdings, unless one of its instructions
 // closed there, only if it acts in it (the exercise's or one below it):
 // a holding its instrument's admin alone signed is the admin's to
 // archive, and such a loss is no withdrawal (an other entry).
