@@ -435,7 +435,8 @@ func (ing *Ingester) checkPool() error {
 // Stop asks Run to commit what it has received and return nil. It does not
 // wait; Run's return says when it is done. Calls to the participant that a
 // session makes before its stream opens (nothing received yet) are cut
-// short, as is the look-up that words an ErrParticipantRestored; an
+// short, as are the look-up that words an ErrParticipantRestored and the
+// wait for a pool connection to load the checkpoint (ErrPoolExhausted); an
 // answer that came first stands (a restored participant: Run returns
 // ErrParticipantRestored). A batch the database refuses (down, or a transient fault) is not
 // retried after Stop: Run returns nil without it, and the next Run ingests
@@ -521,7 +522,9 @@ func (ing *Ingester) Run(ctx context.Context) (err error) {
 	}
 	ing.lock = lock
 	defer func() { ing.lock.release() }()
-	if err := ing.awaitPoolConn(ctx); err != nil {
+	if err := ing.awaitPoolConnBeforeLoad(ctx); errors.Is(err, errStopped) {
+		return nil
+	} else if err != nil {
 		return err
 	}
 	cp, err := ing.loadCheckpoint(ctx)
@@ -561,7 +564,9 @@ func (ing *Ingester) Run(ctx context.Context) (err error) {
 				return err
 			}
 			ing.lock = lock
-			if err := ing.awaitPoolConn(ctx); err != nil {
+			if err := ing.awaitPoolConnBeforeLoad(ctx); errors.Is(err, errStopped) {
+				return nil
+			} else if err != nil {
 				return err
 			}
 			cp, err := ing.loadCheckpoint(ctx)

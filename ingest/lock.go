@@ -235,9 +235,32 @@ func (ing *Ingester) awaitPoolConn(ctx context.Context) error {
 	locks := locksOn(ing.db.DB)
 	if locks < max {
 		ing.log.Warn("ingest: waiting for a database connection; the pool's other users hold them", "pool_max", max, "ingestion_locks", locks, "waited", wait, "schema", ing.cfg.Schema)
-		return nil
+		// Wait on here, under ctx: before the checkpoint's load it ends
+		// at Stop (awaitPoolConnBeforeLoad).
+		conn, err := ing.db.Conn(ctx)
+		if err == nil {
+			_ = conn.Close() // back to the pool
+			return nil
+		}
+		if ctx.Err() != nil {
+			return err
+		}
+		return nil // a database fault, as above
 	}
 	return fmt.Errorf("%w: none of the %d the pool allows came free within %v, %d of them held by ingestion locks (schema %s): the lock holds one for as long as Run runs, and "+
 		"every Ingester sharing the pool holds one the same way; give each Ingester a pool of its own, or allow 2 connections per "+
 		"Ingester (3 to overlap batches) beside what else uses the pool", ErrPoolExhausted, max, wait, locks, ing.cfg.Schema)
+}
+
+// awaitPoolConnBeforeLoad is awaitPoolConn before the checkpoint's load:
+// nothing is received yet, so Stop ends the wait (errStopped), as it ends
+// the calls to the participant before the stream opens (session).
+func (ing *Ingester) awaitPoolConnBeforeLoad(ctx context.Context) error {
+	sctx, cancelAtStop := ing.untilStop(ctx)
+	defer cancelAtStop()
+	err := ing.awaitPoolConn(sctx)
+	if err != nil && sctx.Err() != nil && ctx.Err() == nil {
+		return errStopped
+	}
+	return err
 }
