@@ -359,11 +359,13 @@ func deadlineErr(ctx context.Context, err error) error {
 }
 
 // endedByDeadline reports whether a failed read of the participant was
-// ended by Options.Timeout or the caller's deadline: ctx ended, or the
-// participant cut the stream at the deadline before ctx said it ended.
+// ended by Options.Timeout or the caller's deadline: ctx's deadline
+// passed, or the participant cut the stream at the deadline before ctx
+// said it ended. A caller that cancelled ctx did not run out of time: its
+// error says neither Options.Timeout nor a longer -timeout.
 func endedByDeadline(ctx context.Context, err error) bool {
 	var ae *ledger.APIError
-	return err != nil && (ctx.Err() != nil || errors.As(err, &ae) && ae.Code == codes.DeadlineExceeded)
+	return err != nil && (errors.Is(ctx.Err(), context.DeadlineExceeded) || ctx.Err() == nil && errors.As(err, &ae) && ae.Code == codes.DeadlineExceeded)
 }
 
 // otherSynchronizers returns cp's record times of the synchronizers other
