@@ -219,9 +219,15 @@ func (ing *Ingester) awaitPoolConn(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	conn, err := ing.db.Conn(wctx)
-	if err == nil {
+	for err == nil {
 		_ = conn.Close() // back to the pool
-		return nil
+		if m := ing.db.Stats().MaxOpenConnections; m == 0 || locksOn(ing.db.DB) < m {
+			return nil
+		}
+		// The locks hold every connection the pool allows: this one was
+		// above a limit lowered since it was opened (SetMaxOpenConns),
+		// and the pool closed it as it came back. Wait on for another.
+		conn, err = ing.db.Conn(wctx)
 	}
 	if ctx.Err() != nil {
 		return err
