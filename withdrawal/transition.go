@@ -188,9 +188,11 @@ func (s *Store) MarkFailed(ctx context.Context, id, reason string) (w *Withdrawa
 // the transfer can still pay out, which the Reconciler then reports as an
 // anomaly. A requested or submitted withdrawal the Automation has handed to
 // the Submitter (Withdrawal.SubmitAttemptedAt: a Submit running now, one
-// whose result was lost with a crash, or one the participant accepted) is
-// refused with ErrSubmitAttempted: its transfer may be on the ledger, and
-// only the ledger or expiry may end it. (Support cancelling a withdrawal it
+// whose result was lost with a crash, or one the participant accepted), and
+// a withdrawal marked submitted (Withdrawal.SubmittedAt: MarkSubmitted says
+// the participant accepted its command), is refused with
+// ErrSubmitAttempted: its transfer may be on the ledger, and only the
+// ledger or expiry may end it. (Support cancelling a withdrawal it
 // saw requested cannot tell whether a round submitted it meanwhile.)
 //
 // Like CreateTx, it refuses a schema not at this build's version
@@ -211,8 +213,11 @@ func (s *Store) markFailed(ctx context.Context, tx *sqlx.Tx, id, reason string) 
 	// submitted: the attempt is committed before Submit runs, so a Submit
 	// that began is seen here (or waits for this row, and then finds it
 	// failed), and one that returned left the withdrawal submitted with its
-	// transfer on its way.
-	w, err := s.moveFrom(ctx, tx, id, StatusFailed, beforeLedger, `submit_attempted_at IS NULL`,
+	// transfer on its way. Nor once it was marked submitted (submitted_at)
+	// with no attempt recorded: by the exchange's own submission loop
+	// (MarkSubmitted), or before migration 008 recorded attempts; the
+	// participant accepted its command, which may still commit.
+	w, err := s.moveFrom(ctx, tx, id, StatusFailed, beforeLedger, `submit_attempted_at IS NULL AND submitted_at IS NULL`,
 		`failure_reason = $3`, reason)
 	if err != nil || w != nil {
 		return w, err
@@ -227,6 +232,9 @@ func (s *Store) markFailed(ctx context.Context, tx *sqlx.Tx, id, reason string) 
 	case (cur.Status == StatusRequested || cur.Status == StatusSubmitted) && cur.SubmitAttemptedAt != nil:
 		return nil, fmt.Errorf("%w: withdrawal %q, handed to the Submitter at %s: not marked failed (it expires at its trecTgt %s if no transfer shows up)",
 			ErrSubmitAttempted, id, cur.SubmitAttemptedAt.Format(time.RFC3339Nano), cur.TrecTgt.Format(time.RFC3339Nano))
+	case (cur.Status == StatusRequested || cur.Status == StatusSubmitted) && cur.SubmittedAt != nil:
+		return nil, fmt.Errorf("%w: withdrawal %q, marked submitted at %s: not marked failed (it expires at its trecTgt %s if no transfer shows up)",
+			ErrSubmitAttempted, id, cur.SubmittedAt.Format(time.RFC3339Nano), cur.TrecTgt.Format(time.RFC3339Nano))
 	}
 	return nil, &TransitionError{ID: id, From: cur.Status, To: StatusFailed}
 }
