@@ -921,7 +921,8 @@ func (w *TokenWorld) transferOffer(s TransferSpec, what string) (*TransferOffer,
 }
 
 // factoryExercise wraps children into the TransferFactory_Transfer exercise
-// of the sender, seen by the receiver as a choice observer.
+// of the sender, seen by the receiver as a choice observer (which a real
+// participant does not show it: see TransferOp).
 func (w *TokenWorld) factoryExercise(o *TransferOffer, inputs []string, extraMeta map[string]string, result ledger.Value, children ...*tokenNode) *tokenNode {
 	impl := w.impl(o.Instrument)
 	arg := ledger.Record(&tokenFactoryArgType,
@@ -955,6 +956,18 @@ func (w *TokenWorld) rulesExercise(inst TokenInstrument, actors []string, summar
 // TransferInstructionResult_Completed with tx-kind transfer, the sender and
 // the burned fee in its metadata. A transfer to oneself is how wallets
 // merge holdings.
+//
+// The receiver is made a choice observer of TransferFactory_Transfer, so
+// that TokenProjection shows it the whole exercise. A real participant does
+// not: the token standard's TransferFactory_Transfer has no observers, and
+// the receiver of an Amulet 1-step transfer sees only what it is an
+// informee of, the exercise of TransferPreapproval_Send on its preapproval
+// (a contract it signs) with its subtree, at the node ids of the whole
+// transaction. That exercise's result carries the metadata (tx-kind
+// transfer, the sender, the burned fee and the reason); the factory's,
+// which Amulet reduces to the burned fee, is out of the receiver's view. A
+// test of a receiver's history that must match a real participant's builds
+// that shape itself (tokenstd's rv131_realprojection_test.go does).
 func (w *TokenWorld) TransferOp(s TransferSpec) TokenOp {
 	o, resMeta := w.transferOffer(s, "Transfer")
 	resMeta[tokenMetaTxKind] = "transfer"
