@@ -436,3 +436,58 @@ func TestRV131AcceptedWithdrawalAndDepositInOneTransaction(t *testing.T) {
 	require.Equal(t, withdrawal.StatusCompleted, r.withdrawalStatus("wd-1"))
 	require.Equal(t, "94", rvBalance(t, r))
 }
+
+// An external-party treasury pays wd-1 (5 to bob) through a TransferCommand
+// it signed: the DSO's delegate exercises TransferCommand_Send (no
+// metadata), which bumps the treasury's command counter and exercises
+// TransferPreapproval_Send on bob's preapproval as the treasury, with the
+// command's description, wd-1, as the reason. The withdrawal wd-1,
+// completed. A command that fails (bob has no preapproval) merges the
+// treasury's inputs in a self-transfer (tx-kind merge-split): a
+// merge_split, and wd-1 still in flight.
+func TestRV131WithdrawalThroughTransferCommand(t *testing.T) {
+	counter := func(cid string, consuming bool) *rvNode {
+		tmpl := ledger.Identifier{PackageID: rvAmuletPkg, ModuleName: "Splice.ExternalPartyAmuletRules", EntityName: "TransferCommandCounter"}
+		if consuming {
+			return rvExercise(tmpl, cid, "Archive", []string{rvDSO}, true, nil)
+		}
+		return &rvNode{ev: &ledger.CreatedEvent{ContractID: cid, TemplateID: tmpl, PackageName: "splice-amulet",
+			CreateArguments: ledger.Record(&tmpl, ledger.F("sender", ledger.Party(treasury))), Signatories: []string{rvDSO}}}
+	}
+	command := ledger.Identifier{PackageID: rvAmuletPkg, ModuleName: "Splice.ExternalPartyAmuletRules", EntityName: "TransferCommand"}
+	setup := func(t *testing.T) (*rig, string) {
+		r := newRig(t)
+		w := &ledgertest.TokenWorld{}
+		mint := w.MintOp(treasury, "100")
+		r.append(w.Tx(mint))
+		require.NoError(t, r.run(ingest.PoisonHalt))
+		r.submitWithdrawal("wd-1", "5", amulet, mint.Created[0].ContractID, w)
+		return r, mint.Created[0].ContractID
+	}
+	t.Run("sent", func(t *testing.T) {
+		r, in := setup(t)
+		send := rvSendTo("w1", treasury, bob, map[string]string{in: "100"}, "5", "94.5", "0.5", "wd-1")
+		send.ev.(*ledger.ExercisedEvent).ActingParties = []string{treasury}
+		root := rvExercise(command, "cmd-1", "TransferCommand_Send", []string{"delegate::1220dd"}, true, nil,
+			counter("counter-0", true), counter("counter-1", false), send)
+		r.append(rvTx("cmd-tx", 1, root))
+		require.NoError(t, r.run(ingest.PoisonHalt))
+		require.Equal(t, withdrawal.StatusCompleted, r.withdrawalStatus("wd-1"))
+		require.Equal(t, "94.5", rvBalance(t, r))
+	})
+	t.Run("merged", func(t *testing.T) {
+		r, in := setup(t)
+		merge := rvExercise(rvRules, "amulet-rules", "AmuletRules_Transfer", []string{treasury, "delegate::1220dd"}, false,
+			map[string]string{tokenstd.MetaTxKind: tokenstd.TxKindMergeSplit, tokenstd.MetaBurned: "0.1"},
+			rvArchive(in, treasury), rvAmuletCreate("merged", treasury, "99.9"))
+		root := rvExercise(command, "cmd-1", "TransferCommand_Send", []string{"delegate::1220dd"}, true, nil,
+			counter("counter-0", true), counter("counter-1", false), merge)
+		r.append(rvTx("cmd-tx", 1, root))
+		require.NoError(t, r.run(ingest.PoisonHalt))
+		es, err := tokenstd.ListEntries(r.b.ctx, r.b.db, testSchema, tokenstd.EntryFilter{})
+		require.NoError(t, err)
+		require.Equal(t, tokenstd.KindMergeSplit, es[len(es)-1].Kind, "%+v", es[len(es)-1])
+		require.Equal(t, withdrawal.StatusSubmitted, r.withdrawalStatus("wd-1"))
+		require.Equal(t, "99.9", rvBalance(t, r))
+	})
+}
