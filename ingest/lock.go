@@ -206,16 +206,51 @@ var ErrPoolExhausted = errors.New("ingest: no database connection came free whil
 // usual way, which another user may take first, making it wait as any
 // pool does. At the end of the wait, if the ingestion locks of this
 // process on the pool leave one of its connections to others, that one
-// comes free once its holder is done: wait on, without bound.
+// comes free once its holder is done: wait on, without bound, looking at
+// the limit and the locks again every Config.LockCheck (the application
+// may lower the limit, another Ingester take a lock, meanwhile).
 func (ing *Ingester) awaitPoolConn(ctx context.Context) error {
-	max := ing.db.Stats().MaxOpenConnections
-	if ing.lock == nil || max == 0 {
+	if ing.lock == nil || ing.db.Stats().MaxOpenConnections == 0 {
 		return nil
 	}
 	wait := ing.cfg.LockCheck
 	if wait <= 0 {
 		wait = LockCheckDefault
 	}
+	for warned := false; ; warned = true {
+		err := ing.freeConnWithin(ctx, wait)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			// Before the checkpoint's load, ctx ends at Stop too
+			// (awaitPoolConnBeforeLoad).
+			return err
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			// Not the pool's limit but a database fault (one gone down
+			// since the lock was taken): the caller's statements meet it
+			// and retry it as they retry any (loadCheckpoint, commit).
+			return nil
+		}
+		max, locks := ing.db.Stats().MaxOpenConnections, locksOn(ing.db.DB)
+		if max == 0 {
+			return nil // the limit lifted meanwhile
+		}
+		if locks >= max {
+			return fmt.Errorf("%w: none of the %d the pool allows came free within %v, %d of them held by ingestion locks (schema %s): the lock holds one for as long as Run runs, and "+
+				"every Ingester sharing the pool holds one the same way; give each Ingester a pool of its own, or allow 2 connections per "+
+				"Ingester (3 to overlap batches) beside what else uses the pool", ErrPoolExhausted, max, wait, locks, ing.cfg.Schema)
+		}
+		if !warned {
+			ing.log.Warn("ingest: waiting for a database connection; the pool's other users hold them", "pool_max", max, "ingestion_locks", locks, "waited", wait, "schema", ing.cfg.Schema)
+		}
+	}
+}
+
+// freeConnWithin waits no longer than wait for a connection of the pool
+// that is free for the Ingester, and gives it back at once.
+func (ing *Ingester) freeConnWithin(ctx context.Context, wait time.Duration) error {
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	conn, err := ing.db.Conn(wctx)
@@ -229,33 +264,7 @@ func (ing *Ingester) awaitPoolConn(ctx context.Context) error {
 		// and the pool closed it as it came back. Wait on for another.
 		conn, err = ing.db.Conn(wctx)
 	}
-	if ctx.Err() != nil {
-		return err
-	}
-	if !errors.Is(err, context.DeadlineExceeded) {
-		// Not the pool's limit but a database fault (one gone down
-		// since the lock was taken): the caller's statements meet it
-		// and retry it as they retry any (loadCheckpoint, commit).
-		return nil
-	}
-	locks := locksOn(ing.db.DB)
-	if locks < max {
-		ing.log.Warn("ingest: waiting for a database connection; the pool's other users hold them", "pool_max", max, "ingestion_locks", locks, "waited", wait, "schema", ing.cfg.Schema)
-		// Wait on here, under ctx: before the checkpoint's load it ends
-		// at Stop (awaitPoolConnBeforeLoad).
-		conn, err := ing.db.Conn(ctx)
-		if err == nil {
-			_ = conn.Close() // back to the pool
-			return nil
-		}
-		if ctx.Err() != nil {
-			return err
-		}
-		return nil // a database fault, as above
-	}
-	return fmt.Errorf("%w: none of the %d the pool allows came free within %v, %d of them held by ingestion locks (schema %s): the lock holds one for as long as Run runs, and "+
-		"every Ingester sharing the pool holds one the same way; give each Ingester a pool of its own, or allow 2 connections per "+
-		"Ingester (3 to overlap batches) beside what else uses the pool", ErrPoolExhausted, max, wait, locks, ing.cfg.Schema)
+	return err
 }
 
 // awaitPoolConnBeforeLoad is awaitPoolConn before the checkpoint's load:
