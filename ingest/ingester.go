@@ -436,7 +436,8 @@ func (ing *Ingester) checkPool() error {
 // wait; Run's return says when it is done. Calls to the participant that a
 // session makes before its stream opens (nothing received yet) are cut
 // short, as are the look-up that words an ErrParticipantRestored and the
-// wait for a pool connection to load the checkpoint (ErrPoolExhausted); an
+// checkpoint's load (its statements and the wait for a pool connection
+// before them, ErrPoolExhausted); an
 // answer that came first stands (a restored participant: Run returns
 // ErrParticipantRestored). A batch the database refuses (down, or a transient fault) is not
 // retried after Stop: Run returns nil without it, and the next Run ingests
@@ -522,12 +523,7 @@ func (ing *Ingester) Run(ctx context.Context) (err error) {
 	}
 	ing.lock = lock
 	defer func() { ing.lock.release() }()
-	if err := ing.awaitPoolConnBeforeLoad(ctx); errors.Is(err, errStopped) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	cp, err := ing.loadCheckpoint(ctx)
+	cp, err := ing.loadCheckpointBeforeStream(ctx)
 	if errors.Is(err, errStopped) {
 		return nil
 	}
@@ -564,12 +560,7 @@ func (ing *Ingester) Run(ctx context.Context) (err error) {
 				return err
 			}
 			ing.lock = lock
-			if err := ing.awaitPoolConnBeforeLoad(ctx); errors.Is(err, errStopped) {
-				return nil
-			} else if err != nil {
-				return err
-			}
-			cp, err := ing.loadCheckpoint(ctx)
+			cp, err := ing.loadCheckpointBeforeStream(ctx)
 			if errors.Is(err, errStopped) {
 				return nil
 			}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/cantonx/txhistory/checkpoint"
 )
 
 // LockPolicy says what an Ingester does when another one already ingests
@@ -224,7 +226,7 @@ func (ing *Ingester) awaitPoolConn(ctx context.Context) error {
 		}
 		if ctx.Err() != nil {
 			// Before the checkpoint's load, ctx ends at Stop too
-			// (awaitPoolConnBeforeLoad).
+			// (loadCheckpointBeforeStream).
 			return err
 		}
 		if !errors.Is(err, context.DeadlineExceeded) {
@@ -267,15 +269,22 @@ func (ing *Ingester) freeConnWithin(ctx context.Context, wait time.Duration) err
 	return err
 }
 
-// awaitPoolConnBeforeLoad is awaitPoolConn before the checkpoint's load:
-// nothing is received yet, so Stop ends the wait (errStopped), as it ends
-// the calls to the participant before the stream opens (session).
-func (ing *Ingester) awaitPoolConnBeforeLoad(ctx context.Context) error {
+// loadCheckpointBeforeStream waits for a pool connection (awaitPoolConn)
+// and loads the checkpoint under a context that ends at Stop too: nothing
+// is received yet, so Stop ends both (errStopped), as it ends the calls to
+// the participant before the stream opens (session). The load's own
+// statements may wait for a connection as well: another user of the pool
+// may take the one awaitPoolConn gave back.
+func (ing *Ingester) loadCheckpointBeforeStream(ctx context.Context) (checkpoint.Checkpoint, error) {
 	sctx, cancelAtStop := ing.untilStop(ctx)
 	defer cancelAtStop()
 	err := ing.awaitPoolConn(sctx)
-	if err != nil && sctx.Err() != nil && ctx.Err() == nil {
-		return errStopped
+	var cp checkpoint.Checkpoint
+	if err == nil {
+		cp, err = ing.loadCheckpoint(sctx)
 	}
-	return err
+	if err != nil && sctx.Err() != nil && ctx.Err() == nil {
+		return cp, errStopped
+	}
+	return cp, err
 }
