@@ -1242,10 +1242,10 @@ func (ing *Ingester) LedgerEndLag(ctx context.Context) (int64, error) {
 			return 0, fmt.Errorf("ingest: reading the checkpoint: %w", redactErr(err))
 		}
 		offset = cp.Offset
-		// Stats says so too, so that the checkpoint offset and the lag
-		// an exporter shows agree (and the offset moves with the active
-		// ingester's commits).
-		ing.stats.setStoredOffset(offset)
+		// Stats says so too, so that the checkpoint offset, its record
+		// times and the lag an exporter shows agree (and move with the
+		// active ingester's commits).
+		ing.stats.setStored(cp)
 	}
 	asked := time.Now()
 	end, err := ing.src.LedgerEnd(ctx)

@@ -31,7 +31,8 @@ type Stats struct {
 	// Offset is the committed checkpoint offset. An Ingester that has not
 	// loaded the checkpoint (not run yet, or a standby waiting for the
 	// lock) reports the stored one as its last LedgerEndLag call read it,
-	// which another ingester may be moving.
+	// which another ingester may be moving, and UpdateID, RecordTime and
+	// RecordTimes of that one too.
 	Offset int64
 	// UpdateID and RecordTime are those of the last ingested transaction,
 	// as the checkpoint names it: in the replay after a runbook's rewind,
@@ -151,14 +152,17 @@ func (r *statsRecorder) checkpointsSeen(n int) {
 	r.s.Checkpoints += int64(n)
 }
 
-// setStoredOffset makes Offset the stored checkpoint's, read by an
-// Ingester that has not loaded it (a standby), unless it loaded it
-// meanwhile.
-func (r *statsRecorder) setStoredOffset(offset int64) {
+// setStored makes Offset, UpdateID and the record times the stored
+// checkpoint's, read by an Ingester that has not loaded it (a standby),
+// unless it loaded it meanwhile. A standby that ingested before (it lost
+// the lock) would otherwise show its own old record times beside the
+// stored offset.
+func (r *statsRecorder) setStored(cp checkpoint.Checkpoint) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.loaded.Load() {
-		r.s.Offset = offset
+		r.s.Offset, r.s.UpdateID, r.s.RecordTime = cp.Offset, cp.UpdateID, cp.RecordTime
+		r.s.RecordTimes = maps.Clone(cp.RecordTimes)
 	}
 }
 
