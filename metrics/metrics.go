@@ -90,10 +90,14 @@ type Options struct {
 	// MaxSilence is how old the last commit may be for /healthz to stay
 	// healthy while the checkpoint is behind the ledger end. Default 5m.
 	MaxSilence time.Duration
-	// StartupGrace is how long after Handler is created /healthz stays
-	// healthy without any commit (taking the lock, connecting, the first
-	// batch). Default MaxSilence.
+	// StartupGrace is how long after Started /healthz stays healthy
+	// without any commit (taking the lock, connecting, the first batch).
+	// Default MaxSilence.
 	StartupGrace time.Duration
+	// Started is when the service started, from which StartupGrace and
+	// the "since start" of /healthz's reasons count. Default when Handler
+	// is created.
+	Started time.Time
 	// LedgerEndLag, if set, is called at every scrape and health check to
 	// refresh the ledger-end lag, usually Ingester.LedgerEndLag. Without it
 	// the lag is whatever the last call of Ingester.LedgerEndLag found, and
@@ -128,6 +132,9 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Started.IsZero() {
+		o.Started = o.Now()
+	}
 	return o
 }
 
@@ -152,7 +159,7 @@ func Handler(src func() ingest.Stats, opts Options) http.Handler {
 	if !validNamespace(opts.Namespace) {
 		panic(fmt.Sprintf("metrics: Options.Namespace %q is not a Prometheus metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)", opts.Namespace))
 	}
-	e := &exporter{src: src, opts: opts, started: opts.Now()}
+	e := &exporter{src: src, opts: opts, started: opts.Started}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", e.serveMetrics)
 	mux.HandleFunc("GET /healthz", e.serveHealth)

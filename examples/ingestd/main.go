@@ -574,17 +574,14 @@ func (d *daemon) serveMetrics() (string, *startingGate, func(), error) {
 
 // metricsHandler is /metrics and /healthz of the running Ingester. The
 // first -max-silence counts from the daemon's start (started), not from
-// when the database answered: what is left of it is the startup grace.
+// when the database answered, as the starting gate's did; so does the
+// "since start" of the reasons.
 func (d *daemon) metricsHandler(ing *ingest.Ingester, hist *metrics.LatencyHistogram, started time.Time) http.Handler {
-	grace := d.cfg.maxSilence - time.Since(started)
-	if grace <= 0 {
-		grace = time.Nanosecond // none left (zero would be the default, MaxSilence)
-	}
 	return metrics.Handler(ing.Stats, metrics.Options{
 		LedgerEndLag: ing.LedgerEndLag,
 		Latency:      hist,
 		MaxSilence:   d.cfg.maxSilence,
-		StartupGrace: grace,
+		Started:      started,
 		Check: func() error {
 			d.mu.Lock()
 			defer d.mu.Unlock()
