@@ -42,7 +42,8 @@
 //
 // /healthz is healthy (200) when the last commit, of transactions or of an
 // OffsetCheckpoint, is at most MaxSilence old; or when the checkpoint is at
-// the participant's ledger end (the ingester is waiting for new updates)
+// the participant's ledger end as Options.LedgerEndLag, which it needs for
+// this, finds (the ingester is waiting for new updates)
 // and no database error was counted since the last commit (or since the
 // Ingester last read the checkpoint, which it does after taking the lock
 // again once the database is back);
@@ -101,7 +102,10 @@ type Options struct {
 	// LedgerEndLag, if set, is called at every scrape and health check to
 	// refresh the ledger-end lag, usually Ingester.LedgerEndLag. Without it
 	// the lag is whatever the last call of Ingester.LedgerEndLag found, and
-	// is left out (unknown) before one succeeded.
+	// is left out (unknown) before one succeeded; and /healthz, which
+	// cannot trust a lag of 0 measured who knows when, never counts the
+	// ingester caught up: on a ledger with nothing new for it, it answers
+	// 503 once MaxSilence passes without a commit.
 	LedgerEndLag func(ctx context.Context) (int64, error)
 	// LagTimeout bounds a LedgerEndLag call. Default 5s.
 	LagTimeout time.Duration
