@@ -32,7 +32,7 @@
 //	txhistory_batches_total                     counter  SQL transactions committed
 //	txhistory_offset_checkpoints_total          counter  OffsetCheckpoints received
 //	txhistory_errors_total{kind}                counter  faults by kind: stream, auth, database, handler, decode, other
-//	txhistory_ledger_reachable                  gauge    1 if the last ledger-end query succeeded (with Options.LedgerEndLag)
+//	txhistory_ledger_reachable                  gauge    1 if the last ledger-end query succeeded (with Options.LedgerEndLag; a standby's also reads the stored checkpoint)
 //	txhistory_healthy                           gauge    1 if /healthz would answer 200
 //
 // Counters count from the start of the Ingester, as Prometheus expects of a
