@@ -545,12 +545,14 @@ func (s *UpdateStream) Recv() (Update, error) {
 		// An OffsetCheckpoint may repeat the offset of the item before it
 		// ("everything up to here was delivered"); nothing else may.
 		if off < s.last || (off == s.last && u.Kind != UpdateCheckpoint) {
-			id := ""
+			id, what := "", "offset"
 			if u.Transaction != nil {
 				id = u.Transaction.UpdateID
+			} else {
+				what = "offset checkpoint at offset" // no update id to tell it by
 			}
 			return Update{}, &DecodeError{Offset: off, UpdateID: id, NodeID: -1,
-				Err: fmt.Errorf("offset %d does not increase (previous %d)", off, s.last)}
+				Err: fmt.Errorf("%s %d does not increase (previous %d)", what, off, s.last)}
 		}
 		s.last = off
 	}

@@ -268,10 +268,15 @@ func (e *DecodeError) Error() string {
 	if !StorableUpdateID(id) && id != "" {
 		id = strconv.Quote(id) // a NUL or other control characters
 	}
-	if e.NodeID >= 0 {
-		return fmt.Sprintf("ledger: decode update %s at offset %d, node %d: %v", id, e.Offset, e.NodeID, e.Err)
+	if id != "" {
+		// Without one (a transaction that has none, an OffsetCheckpoint)
+		// the message goes straight on to the offset.
+		id += " "
 	}
-	return fmt.Sprintf("ledger: decode update %s at offset %d: %v", id, e.Offset, e.Err)
+	if e.NodeID >= 0 {
+		return fmt.Sprintf("ledger: decode update %sat offset %d, node %d: %v", id, e.Offset, e.NodeID, e.Err)
+	}
+	return fmt.Sprintf("ledger: decode update %sat offset %d: %v", id, e.Offset, e.Err)
 }
 
 // MaxUpdateIDLength is the longest update id accepted, in bytes. Canton's
