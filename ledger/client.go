@@ -463,6 +463,7 @@ type UpdateStream struct {
 	cancel context.CancelFunc
 	closed *atomic.Bool // the Client's
 	begin  int64
+	end    int64 // the request's EndInclusive, 0 when it tails
 	last   int64
 	frame  wireFrame    // the last message's bytes (frameCodec)
 	dec    *wireDecoder // decodes them (wire.go)
@@ -491,7 +492,7 @@ func (c *Client) Updates(ctx context.Context, r UpdatesRequest) (*UpdateStream, 
 		cancel()
 		return nil, streamErr(&c.closed, r.BeginExclusive, err)
 	}
-	return &UpdateStream{stream: st, cancel: cancel, closed: &c.closed, begin: r.BeginExclusive, last: r.BeginExclusive, dec: newWireDecoder(),
+	return &UpdateStream{stream: st, cancel: cancel, closed: &c.closed, begin: r.BeginExclusive, end: r.EndInclusive, last: r.BeginExclusive, dec: newWireDecoder(),
 		dialed: c.conn != nil, req: sentRequest{size: proto.Size(req), parties: len(r.Filter.Parties), clientLimit: c.recvLimit}}, nil
 }
 
@@ -507,7 +508,8 @@ func streamErr(closed *atomic.Bool, begin int64, err error) error {
 // Recv returns the next update. It returns io.EOF after the end offset of a
 // bounded stream. Updates arrive in strictly increasing offset order (an
 // OffsetCheckpoint may repeat the offset of the item before it); an offset
-// that does not increase is reported as an error.
+// that does not increase, or one past the end offset of a bounded stream,
+// is reported as an error.
 func (s *UpdateStream) Recv() (Update, error) {
 	if s.err != nil {
 		return Update{}, s.err
@@ -553,6 +555,17 @@ func (s *UpdateStream) Recv() (Update, error) {
 			}
 			return Update{}, &DecodeError{Offset: off, UpdateID: id, NodeID: -1,
 				Err: fmt.Errorf("%s %d does not increase (previous %d)", what, off, s.last)}
+		}
+		if s.end > 0 && off > s.end {
+			// Past what was asked for: the participant never sends it, and
+			// the checkpoint must not move past the end of a bounded
+			// catch-up on its word.
+			id := ""
+			if u.Transaction != nil {
+				id = u.Transaction.UpdateID
+			}
+			return Update{}, &DecodeError{Offset: off, UpdateID: id, NodeID: -1,
+				Err: fmt.Errorf("offset %d is past the end offset %d the stream was asked to stop at", off, s.end)}
 		}
 		s.last = off
 	}
