@@ -540,17 +540,26 @@ func (s *UpdateStream) Recv() (Update, error) {
 		s.cancel()
 		return Update{}, s.err
 	}
-	if err != nil {
+	// A malformed transaction is checked by its offset too, all that may
+	// be known of it: one set aside must not move the checkpoint where the
+	// stream never goes.
+	var malformed *DecodeError
+	if err != nil && (!errors.As(err, &malformed) || malformed.Offset <= 0) {
 		return Update{}, err
 	}
-	if off := u.Offset(); off != 0 {
+	off, id, kind := u.Offset(), "", u.Kind
+	switch {
+	case malformed != nil:
+		off, id, kind = malformed.Offset, malformed.UpdateID, UpdateTransaction
+	case u.Transaction != nil:
+		id = u.Transaction.UpdateID
+	}
+	if off != 0 {
 		// An OffsetCheckpoint may repeat the offset of the item before it
 		// ("everything up to here was delivered"); nothing else may.
-		if off < s.last || (off == s.last && u.Kind != UpdateCheckpoint) {
-			id, what := "", "offset"
-			if u.Transaction != nil {
-				id = u.Transaction.UpdateID
-			} else {
+		if off < s.last || (off == s.last && kind != UpdateCheckpoint) {
+			what := "offset"
+			if kind == UpdateCheckpoint {
 				what = "offset checkpoint at offset" // no update id to tell it by
 			}
 			return Update{}, &DecodeError{Offset: off, UpdateID: id, NodeID: -1,
@@ -560,14 +569,13 @@ func (s *UpdateStream) Recv() (Update, error) {
 			// Past what was asked for: the participant never sends it, and
 			// the checkpoint must not move past the end of a bounded
 			// catch-up on its word.
-			id := ""
-			if u.Transaction != nil {
-				id = u.Transaction.UpdateID
-			}
 			return Update{}, &DecodeError{Offset: off, UpdateID: id, NodeID: -1,
 				Err: fmt.Errorf("offset %d is past the end offset %d the stream was asked to stop at", off, s.end)}
 		}
 		s.last = off
+	}
+	if malformed != nil {
+		return Update{}, err
 	}
 	s.size = size
 	return u, nil
