@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
@@ -164,4 +165,50 @@ func treasuryCreated(tx *ledger.Transaction) *ledger.CreatedEvent {
 		}
 	}
 	panic("no treasury holding")
+}
+
+// A record time going back on one synchronizer, behind a transaction's or
+// an OffsetCheckpoint's, in the stream itself (TestRecordTimeBackwardsStops
+// moves the stored one): ErrParticipantRestored naming the offset and
+// update id under either policy, nothing of its batch committed, and (for
+// a transaction's) a restart against the participant put right books
+// every deposit once.
+func TestRV134RecordTimeGoingBackInTheStream(t *testing.T) {
+	for _, viaCheckpoint := range []bool{false, true} {
+		for _, policy := range []ingest.PoisonPolicy{ingest.PoisonHalt, ingest.PoisonSetAside} {
+			t.Run(fmt.Sprintf("checkpoint %v/policy %d", viaCheckpoint, policy), func(t *testing.T) {
+				r := newBrokenRig(t)
+				d1, d2, d3, d4 := r.deposit(1, "1"), r.deposit(2, "2"), r.deposit(3, "3"), r.deposit(4, "4")
+				good := []*lapiv2.GetUpdatesResponse{txItem(d1), txItem(d2), txItem(d3), txItem(d4)}
+				r.s.script(2, good[:2]...)
+				require.NoError(t, r.runTo(policy, 2, 1))
+
+				bad := copyTx(d3)
+				items := []*lapiv2.GetUpdatesResponse{txItem(d1), txItem(d2)}
+				if viaCheckpoint {
+					bad.Offset = 4
+					items = append(items, cpItem(3, ledger.SynchronizerTime{SynchronizerID: r.sync, RecordTime: bad.RecordTime.Add(time.Microsecond)}))
+				} else {
+					bad.RecordTime = d2.RecordTime.Add(-time.Microsecond)
+				}
+				r.s.script(9, append(items, txItem(bad))...)
+				err := r.runTo(policy, 9, 0)
+				require.ErrorIs(t, err, ingest.ErrParticipantRestored)
+				require.Contains(t, err.Error(), fmt.Sprintf("offset %d, update %s", bad.Offset, bad.UpdateID))
+				require.Equal(t, 2, r.deposits())
+				if viaCheckpoint {
+					// The OffsetCheckpoint may have committed alone before
+					// the transaction came: the record time it brought
+					// stays, and the participant's history must go past it.
+					require.Contains(t, []int64{2, 3}, r.checkpoint())
+					return
+				}
+				require.Equal(t, int64(2), r.checkpoint())
+
+				r.s.script(4, good...)
+				require.NoError(t, r.runTo(policy, 4, 0))
+				require.Equal(t, 4, r.deposits())
+			})
+		}
+	}
 }
