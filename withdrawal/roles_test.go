@@ -460,6 +460,41 @@ func TestOperationsRolesAsDocumented(t *testing.T) {
 	_, err = svc.MarkSubmitted(ctx, "wd-7")
 	require.NoError(t, err, "MarkSubmitted as a txhistory_withdrawals member")
 	require.Contains(t, refunds(t, admin), "wd-6")
+
+	// The manual escape of docs/OPERATIONS.md's ErrSubmitAttempted row, as
+	// written, as a txhistory_withdrawals member: for one marked submitted
+	// through MarkSubmitted (wd-7) and one the Automation submitted (wd-8),
+	// the UPDATE and MarkFailedTx in one transaction fail it, refunded once.
+	_, err = svc.Create(ctx, l.request("wd-8", "1", cids[3]))
+	require.NoError(t, err)
+	round, err = auto.RunOnce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, round.Submitted)
+	escape := manualEscape(t)
+	for _, id := range []string{"wd-7", "wd-8"} {
+		_, err = svc.MarkFailed(ctx, id, "roles test")
+		require.ErrorIs(t, err, withdrawal.ErrSubmitAttempted, id)
+		tx, err := svcDB.BeginTxx(ctx, nil)
+		require.NoError(t, err)
+		_, err = tx.ExecContext(ctx, escape, id)
+		require.NoError(t, err, "the manual escape as a txhistory_withdrawals member: %s", escape)
+		w, err := svc.MarkFailedTx(ctx, tx, id, "roles test: escape")
+		require.NoError(t, err, "MarkFailedTx after the manual escape, %s", id)
+		require.Equal(t, withdrawal.StatusFailed, w.Status)
+		require.NoError(t, tx.Commit())
+		require.Equal(t, "2", refunds(t, admin)[id], id)
+	}
+}
+
+// manualEscape returns the UPDATE that docs/OPERATIONS.md's
+// ErrSubmitAttempted row runs before MarkFailedTx, as written.
+func manualEscape(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "docs", "OPERATIONS.md"))
+	require.NoError(t, err)
+	m := regexp.MustCompile("`(UPDATE txhistory\\.withdrawal SET submit_attempted_at = NULL[^`]*)`").FindStringSubmatch(string(b))
+	require.NotNil(t, m, "docs/OPERATIONS.md has no manual escape for ErrSubmitAttempted")
+	return m[1]
 }
 
 // grantsDocumented is what each role of docs/OPERATIONS.md may do on
