@@ -141,7 +141,13 @@ func (s *Store) MarkSubmitted(ctx context.Context, id string) (w *Withdrawal, er
 // statement inside the caller's transaction, and returns it. A withdrawal
 // that is past requested already (the ledger was faster, or it was marked
 // before) is left as it is and returned without error: the mark only says
-// the transfer is on its way. An unknown id is ErrNotFound. Like CreateTx, it
+// the transfer is on its way. Once marked, MarkFailed refuses it
+// (ErrSubmitAttempted): only the ledger's outcome or expiry at its trecTgt
+// ends it. A submission loop of the exchange's own that may still learn of
+// a definite failure after the participant took its command (an
+// asynchronous submission's completion) waits for that before marking it
+// submitted, and on a failure marks it failed instead; else the withdrawal
+// expires at its trecTgt. An unknown id is ErrNotFound. Like CreateTx, it
 // refuses a schema not at this build's version
 // (schema.ErrUnknownVersion, schema.ErrNotMigrated).
 func (s *Store) MarkSubmittedTx(ctx context.Context, tx *sqlx.Tx, id string) (*Withdrawal, error) {
@@ -183,12 +189,15 @@ func (s *Store) MarkFailed(ctx context.Context, id, reason string) (w *Withdrawa
 //
 // Only mark failed a withdrawal whose transfer cannot commit any more: the
 // Automation does so when the participant refused the submission. A
-// submitted withdrawal whose command may still commit must be left to the
-// ledger (its trecTgt expires it): marking it failed refunds the user while
-// the transfer can still pay out, which the Reconciler then reports as an
-// anomaly. A requested or submitted withdrawal the Automation has handed to
-// the Submitter (Withdrawal.SubmitAttemptedAt: a Submit running now, one
-// whose result was lost with a crash, or one the participant accepted), and
+// withdrawal whose command may still commit must be left to the ledger
+// (its trecTgt expires it): marking it failed refunds the user while the
+// transfer can still pay out, which the Reconciler then reports as an
+// anomaly. So one marked submitted is refused here (below) even where the
+// participant reported a definite failure after MarkSubmitted: it expires,
+// refunded, at its trecTgt. A requested or submitted withdrawal the
+// Automation has handed to the Submitter (Withdrawal.SubmitAttemptedAt: a
+// Submit running now, one whose result was lost with a crash, or one the
+// participant accepted), and
 // a withdrawal marked submitted (Withdrawal.SubmittedAt: MarkSubmitted says
 // the participant accepted its command), is refused with
 // ErrSubmitAttempted: its transfer may be on the ledger, and only the

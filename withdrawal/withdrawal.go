@@ -160,7 +160,8 @@ type Withdrawal struct {
 	// FailureReason says why a failed withdrawal failed.
 	FailureReason string `json:"failure_reason,omitempty"`
 	// CreatedAt and UpdatedAt are database times; SubmittedAt is set by
-	// MarkSubmitted, ClosedAt when a final status was reached.
+	// MarkSubmitted (MarkFailed then refuses the withdrawal:
+	// ErrSubmitAttempted), ClosedAt when a final status was reached.
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
 	SubmittedAt *time.Time `json:"submitted_at,omitempty"`
