@@ -33,7 +33,7 @@ var ErrIDConflict = errors.New("withdrawal: a different withdrawal with this id 
 // ledger, or still be accepted, so marking it failed could refund a user
 // who is paid as well. It ends by the ledger's outcome, or by expiry once
 // the ingested record time passes its trecTgt with no transfer seen.
-var ErrSubmitAttempted = errors.New("withdrawal: the Automation has handed the withdrawal to the Submitter: its transfer may be on the ledger")
+var ErrSubmitAttempted = errors.New("withdrawal: the withdrawal was handed to the Submitter or marked submitted: its transfer may be on the ledger")
 
 // ErrHoldingUnavailable is matched by a *HoldingError about a holding that
 // cannot be reserved: unknown to the holding set, archived, locked, of
