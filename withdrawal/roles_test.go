@@ -352,6 +352,19 @@ func TestOperationsRolesAsDocumented(t *testing.T) {
 			`DELETE FROM txhistory.withdrawal`,
 			`DELETE FROM txhistory.txhistory_migration`,
 			`UPDATE txhistory.checkpoint_rewind SET note = ''`,
+			// The books: ingestion appends to them and closes what the
+			// ledger closed; it never deletes, nor rewrites an amount or
+			// what a set-aside transaction was.
+			`DELETE FROM txhistory.token_history`,
+			`UPDATE txhistory.token_history SET amount = 0`,
+			`DELETE FROM txhistory.token_holding`,
+			`UPDATE txhistory.token_holding SET amount = 0`,
+			`DELETE FROM txhistory.token_instruction`,
+			`UPDATE txhistory.token_instruction SET amount = 0`,
+			`DELETE FROM txhistory.review_transaction`,
+			`UPDATE txhistory.review_transaction SET error = ''`,
+			`UPDATE txhistory.ingested_update SET ledger_offset = 0`,
+			`DELETE FROM txhistory.checkpoint`,
 		}},
 		{"txhistory_withdrawals", svcDB, []string{
 			`UPDATE txhistory.withdrawal_gate SET enabled = true`,
@@ -387,6 +400,16 @@ func TestOperationsRolesAsDocumented(t *testing.T) {
 			_, err := c.db.ExecContext(ctx, q)
 			requireDenied(t, err, c.who+": "+q)
 		}
+	}
+	// What the History handler updates that this run did not: a deposit
+	// to an unknown account becomes deposit_unassigned, and so does the
+	// outcome of the instruction it accepted (no row matches here).
+	for _, q := range []string{
+		`UPDATE txhistory.token_history SET kind = 'deposit_unassigned', account = '' WHERE update_id = 'none'`,
+		`UPDATE txhistory.token_instruction SET outcome = 'deposit_unassigned' WHERE contract_id = 'none'`,
+	} {
+		_, err := ingestDB.ExecContext(ctx, q)
+		require.NoError(t, err, "txhistory_ingest: %s", q)
 	}
 
 	// The validator node restore runbook's rewind (recovery.Apply, what
@@ -502,14 +525,16 @@ func manualEscape(t *testing.T) string {
 // column by column where only some columns are granted.
 var grantsDocumented = map[string][]string{
 	"txhistory_ingest": {
-		"checkpoint DELETE", "checkpoint INSERT", "checkpoint SELECT", "checkpoint UPDATE",
+		"checkpoint INSERT", "checkpoint SELECT", "checkpoint UPDATE",
 		"checkpoint_rewind INSERT", "checkpoint_rewind SELECT",
-		"ingested_update DELETE", "ingested_update INSERT", "ingested_update SELECT", "ingested_update UPDATE",
-		"review_transaction DELETE", "review_transaction INSERT", "review_transaction SELECT", "review_transaction UPDATE",
+		"ingested_update DELETE", "ingested_update INSERT", "ingested_update SELECT",
+		"review_transaction INSERT", "review_transaction SELECT", "review_transaction UPDATE(resolution)", "review_transaction UPDATE(resolved_at)",
 		"synchronizer_time DELETE", "synchronizer_time INSERT", "synchronizer_time SELECT", "synchronizer_time UPDATE",
-		"token_history DELETE", "token_history INSERT", "token_history SELECT", "token_history UPDATE",
-		"token_holding DELETE", "token_holding INSERT", "token_holding SELECT", "token_holding UPDATE",
-		"token_instruction DELETE", "token_instruction INSERT", "token_instruction SELECT", "token_instruction UPDATE",
+		"token_history INSERT", "token_history SELECT", "token_history UPDATE(account)", "token_history UPDATE(kind)",
+		"token_holding INSERT", "token_holding SELECT",
+		"token_holding UPDATE(archived_node_id)", "token_holding UPDATE(archived_offset)", "token_holding UPDATE(archived_record_time)", "token_holding UPDATE(archived_update_id)",
+		"token_instruction INSERT", "token_instruction SELECT",
+		"token_instruction UPDATE(closed_offset)", "token_instruction UPDATE(closed_record_time)", "token_instruction UPDATE(closed_update_id)", "token_instruction UPDATE(outcome)",
 		"txhistory_migration SELECT",
 		"withdrawal INSERT", "withdrawal SELECT", "withdrawal UPDATE",
 		"withdrawal_gate SELECT",
