@@ -71,6 +71,10 @@
 //     parties, the treasury parties ingested for (NULL until an Ingester
 //     records them), so that a change of ingest.Config.Parties is refused
 //     rather than skipping an added party's earlier transactions.
+//   - 011_review_resolution_check (package ingest): review_transaction
+//     refuses a row resolved (resolved_at) without a resolution, as
+//     Ingester.ResolveSetAside does; rows resolved so before it get one
+//     saying so.
 //
 // # Guarantees
 //

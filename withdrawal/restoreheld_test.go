@@ -50,7 +50,7 @@ func TestRestoreWaitsForTransactionsSetAside(t *testing.T) {
 				_, err = e.store.Create(e.ctx, e.request("wd-again", "5", cids[0]))
 				require.ErrorIs(t, err, withdrawal.ErrWithdrawalsDisabled)
 				held = true
-				_, err = e.db.Exec(`UPDATE txhistory.review_transaction SET resolved_at = now()`)
+				_, err = e.db.Exec(`UPDATE txhistory.review_transaction SET resolved_at = now(), resolution = 'restore test'`)
 				require.NoError(t, err)
 			default:
 				e.tick(e.times[e.world.SynchronizerID].Add(ttl / 4))
