@@ -76,6 +76,18 @@
 //     Ingester.ResolveSetAside does; rows resolved so before it get one
 //     saying so.
 //
+// One foreign key links the tables: withdrawal_reservation.withdrawal_id
+// references withdrawal (ON DELETE CASCADE). The other references are by
+// contract or withdrawal id, without a key, on purpose:
+// token_history.withdrawal_id is the transfer's reason as the ledger gave
+// it, for a withdrawal this Integration DB may never have had (tokenstd
+// runs without package withdrawal; the Reconciler records a lost one after
+// the entry); token_instruction.input_holding_cids of an offer to the
+// treasury names the sender's holdings, never stored;
+// withdrawal_reservation.contract_id names a token_holding
+// that withdrawal.Store.Create checked, under FOR SHARE, to be stored, live
+// and the treasury's (holdings are never deleted).
+//
 // # Guarantees
 //
 //   - All-or-nothing: Migrate applies every pending migration in one
