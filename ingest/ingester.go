@@ -593,8 +593,10 @@ func (ing *Ingester) Run(ctx context.Context) (err error) {
 				// we took it from committed before its next check noticed
 				// that it had lost it. It stops committing at that check,
 				// or at its first commit that meets one of ours; resume
-				// from what it committed.
-				cp, lerr := ing.loadCheckpoint(ctx)
+				// from what it committed. Nothing is received since: the
+				// read, and its wait for a pool connection, end at Stop
+				// as the checkpoint's load does when Run starts.
+				cp, lerr := ing.loadCheckpointBeforeStream(ctx)
 				if errors.Is(lerr, errStopped) {
 					return nil
 				}
