@@ -1,0 +1,49 @@
+package ingest_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/stretchr/testify/require"
+)
+
+// One Ingester on a pool of two connections whose application holds both
+// (a burst of reports): Run waits for one to take the ingestion lock.
+// Nothing is received yet, so Stop must end Run with nil at once, as it
+// ends the wait for the lock itself (LockWait) and the wait for a
+// connection to load the checkpoint right after
+// (TestRV127StopEndsTheWaitForAPoolConnection): it waited under Run's
+// context alone, until the application gave a connection back.
+func TestRV138StopEndsTheWaitForAPoolConnectionToTakeTheLock(t *testing.T) {
+	ctx, db, p, client := embedRig(t)
+	var w ledgertest.TokenWorld
+	_, err := p.Append(w.Mint("hot::1", "10"))
+	require.NoError(t, err)
+	db.SetMaxOpenConns(2)
+
+	app1, err := db.Conn(ctx)
+	require.NoError(t, err)
+	defer app1.Close()
+	app2, err := db.Conn(ctx)
+	require.NoError(t, err)
+	defer app2.Close()
+	ing, err := ingest.New(db, client, ingest.Config{Parties: []string{"hot::1"}, Logger: quietLog})
+	require.NoError(t, err)
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- ing.Run(rctx) }()
+	require.Eventually(t, func() bool { return db.Stats().WaitCount > 0 }, 10*time.Second, 10*time.Millisecond,
+		"Run waits for a pool connection to take the lock")
+	ing.Stop()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(3 * time.Second):
+		app1.Close() // let Run go on, to end the test
+		t.Fatalf("Run did not return within 3s of Stop while it waited for a pool connection to take the lock (returned %v once the application gave a connection back)", <-done)
+	}
+}
