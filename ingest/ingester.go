@@ -435,7 +435,8 @@ func (ing *Ingester) checkPool() error {
 // Stop asks Run to commit what it has received and return nil. It does not
 // wait; Run's return says when it is done. Calls to the participant that a
 // session makes before its stream opens (nothing received yet) are cut
-// short, as are the look-up that words an ErrParticipantRestored and the
+// short, as are the wait for a pool connection to take the ingestion
+// lock, the look-up that words an ErrParticipantRestored and the
 // checkpoint's load (its statements and the wait for a pool connection
 // before them, ErrPoolExhausted); an
 // answer that came first stands (a restored participant: Run returns

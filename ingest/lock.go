@@ -68,7 +68,16 @@ func (ing *Ingester) acquireLock(ctx context.Context) (*instanceLock, error) {
 	}
 	logged := false
 	for attempt := 1; ; attempt++ {
-		conn, err := ing.db.Conn(ctx)
+		// Nothing is received yet: Stop ends the wait for a pool
+		// connection (the application may hold every one), as it ends
+		// the wait for the lock below.
+		cctx, cancelAtStop := ing.untilStop(ctx)
+		conn, err := ing.db.Conn(cctx)
+		stopped := err != nil && cctx.Err() != nil && ctx.Err() == nil
+		cancelAtStop()
+		if stopped {
+			return nil, errStopped
+		}
 		if err == nil {
 			var got bool
 			// Not under ctx (lockSessionCtx): the lock may be granted as
