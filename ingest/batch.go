@@ -188,6 +188,11 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) (err e
 	if errors.Is(prior, errHandlerEndedTx) {
 		return prior
 	}
+	if errors.Is(prior, ErrPoolExhausted) {
+		// The pipeline's start of b waited out Config.LockCheck already:
+		// not retried (ErrPoolExhausted), nor waited out again.
+		return prior
+	}
 	if IsTransientDBError(prior) {
 		attempt = 1
 		if ing.cfg.MaxAttempts > 0 && attempt >= ing.cfg.MaxAttempts {
