@@ -324,7 +324,14 @@ func (ing *Ingester) splitAfter(b *builder, err error) bool {
 // at b whose COMMIT reached the server but whose reply was lost with the
 // connection committed it.
 func (ing *Ingester) committedBefore(ctx context.Context, b *builder) (bool, error) {
-	cp, found, err := ing.cps.Get(ctx, ing.db)
+	// A read beside the lock: it waits for a pool connection as the
+	// batch's start does, ErrPoolExhausted included.
+	err := ing.awaitPoolConn(ctx)
+	var cp checkpoint.Checkpoint
+	var found bool
+	if err == nil {
+		cp, found, err = ing.cps.Get(ctx, ing.db)
+	}
 	if err != nil {
 		return false, fmt.Errorf("ingest: read the checkpoint after a conflict on batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
 	}
