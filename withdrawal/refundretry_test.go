@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/jmoiron/sqlx"
@@ -60,6 +61,18 @@ func noPreapprovalAfterALostMark(t *testing.T, crash bool) {
 	require.Equal(t, withdrawal.StatusRequested, e.get("wd-1").Status)
 
 	if crash { // restarted
+		// A crashed process's transaction ends with its session. Here
+		// database/sql rolls the cancelled one back on its own goroutine,
+		// and until it has, its lock on wd-1 (pg_try_advisory_xact_lock)
+		// keeps the next round out of wd-1, as it keeps out a round
+		// running beside it: wait for the rollback, as for the session's
+		// end.
+		require.Eventually(t, func() bool {
+			var n int
+			err := e.db.Get(&n, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+				AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
+			return err == nil && n == 0
+		}, 10*time.Second, 5*time.Millisecond, "the cancelled round's transaction still holds its lock")
 		auto, err = withdrawal.NewAutomation(e.store, withdrawal.AutomationConfig{Submitter: noPreapproval, Logger: quietLog})
 		require.NoError(t, err)
 	}
