@@ -7,6 +7,9 @@ import (
 	"errors"
 	"io"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -29,9 +32,10 @@ import (
 
 // documentedRoles sets up docs/OPERATIONS.md's "Database roles" section
 // as TestOperationsRolesAsDocumented does (its SQL as the superuser, the
-// migration as txhistory_owner) and returns the superuser's connection and
-// a function connecting as one of the documented login roles.
-func documentedRoles(t *testing.T, ctx context.Context) (*sqlx.DB, func(string) *sqlx.DB) {
+// migration as txhistory_owner) and returns the superuser's connection, a
+// function connecting as one of the documented login roles and one
+// returning that role's connection string.
+func documentedRoles(t *testing.T, ctx context.Context) (*sqlx.DB, func(string) *sqlx.DB, func(string) string) {
 	t.Helper()
 	dsn := pgtest.NewDSN(t)
 	admin, err := sqlx.Open("postgres", dsn)
@@ -69,21 +73,23 @@ func documentedRoles(t *testing.T, ctx context.Context) (*sqlx.DB, func(string) 
 			_, _ = admin.Exec(`DROP ROLE IF EXISTS ` + r)
 		}
 	})
-	as := func(name string) *sqlx.DB {
+	dsnOf := func(name string) string {
 		t.Helper()
 		r, ok := renamed[name]
 		require.True(t, ok, "docs/OPERATIONS.md no longer creates role %s", name)
-		var conn string
 		if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
 			u.User = url.UserPassword(r, password)
-			conn = u.String()
-		} else {
-			conn = dsn + " user=" + r + " password=" + password
+			return u.String()
 		}
+		return dsn + " user=" + r + " password=" + password
+	}
+	as := func(name string) *sqlx.DB {
+		t.Helper()
+		conn := dsnOf(name)
 		db, err := sqlx.Open("postgres", conn)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = db.Close() })
-		require.NoError(t, db.PingContext(ctx), "connecting as %s", r)
+		require.NoError(t, db.PingContext(ctx), "connecting as %s", name)
 		return db
 	}
 	for i, b := range blocks {
@@ -109,7 +115,7 @@ func documentedRoles(t *testing.T, ctx context.Context) (*sqlx.DB, func(string) 
 	_, err = admin.ExecContext(ctx, `GRANT INSERT ON public.refund TO `+renamed["txhistory_ingest"]+`, `+renamed["txhistory_withdrawals"]+`;
 		GRANT INSERT ON public.credit TO `+renamed["txhistory_ingest"])
 	require.NoError(t, err)
-	return admin, as
+	return admin, as, dsnOf
 }
 
 // Every History path that writes, run as txhistory_ingest with the grants
@@ -124,7 +130,7 @@ func documentedRoles(t *testing.T, ctx context.Context) (*sqlx.DB, func(string) 
 func TestDocumentedRolesRunEveryWritePath(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	admin, as := documentedRoles(t, ctx)
+	admin, as, _ := documentedRoles(t, ctx)
 	ingestDB, svcDB, opsDB := as("txhistory_ingest"), as("withdrawal_service"), as("alice")
 	newStore := func(db *sqlx.DB) *withdrawal.Store {
 		s, err := withdrawal.NewStore(db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
@@ -335,4 +341,83 @@ func TestDocumentedRolesRunEveryWritePath(t *testing.T) {
 	require.True(t, attempted, "step 2 records the restored request as attempted")
 	require.Equal(t, withdrawal.StatusExpired, l.get("wd-requested").Status)
 	require.Contains(t, refunds(t, admin), "wd-requested")
+}
+
+// docs/OPERATIONS.md: the Integration DB restore itself (pg_restore into
+// the database) needs txhistory_owner or a superuser. Restored as
+// txhistory_owner, the way examples/dbrestoredrill restores (a pg_dump
+// --schema backup, pg_restore --clean --if-exists --single-transaction
+// --exit-on-error), into the database set up as the section says; then the
+// roles do their jobs on the restored schema: ingestion as txhistory_ingest
+// (with the narrowed grants the backup held), the procedure's renumbering
+// as an operator.
+func TestIntegrationDBRestoreAsTxhistoryOwner(t *testing.T) {
+	pgDump, err1 := exec.LookPath("pg_dump")
+	pgRestore, err2 := exec.LookPath("pg_restore")
+	if err1 != nil || err2 != nil {
+		t.Skip("pg_dump / pg_restore not installed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	admin, as, dsnOf := documentedRoles(t, ctx)
+	ingestDB, opsDB := as("txhistory_ingest"), as("alice")
+	store, err := withdrawal.NewStore(ingestDB, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
+	require.NoError(t, err)
+	p, err := ledgertest.New(ledgertest.WithCheckpointInterval(10 * time.Millisecond))
+	require.NoError(t, err)
+	t.Cleanup(p.Close)
+	client, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = client.Close() })
+	cps, err := checkpoint.NewStore(schema.DefaultName)
+	require.NoError(t, err)
+	l := &live{t: t, ctx: ctx, db: ingestDB, p: p, client: client, world: &ledgertest.TokenWorld{}, store: store, cps: cps}
+	t.Cleanup(l.stopIngester)
+	l.startIngester()
+	l.mint("10", "20")
+	l.caughtUp()
+	l.stopIngester()
+
+	// tool runs pg_dump or pg_restore as txhistory_owner, its password in
+	// PGPASSWORD as examples/dbrestoredrill passes it.
+	owner := dsnOf("txhistory_owner")
+	tool := func(path string, args ...string) {
+		t.Helper()
+		conn, pw := owner, ""
+		if u, err := url.Parse(owner); err == nil && u.User != nil {
+			pw, _ = u.User.Password()
+			u.User = url.User(u.User.Username())
+			conn = u.String()
+		}
+		cmd := exec.CommandContext(ctx, path, append([]string{"--dbname=" + conn}, args...)...)
+		cmd.Env = append(os.Environ(), "PGPASSWORD="+pw)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s as txhistory_owner: %s", filepath.Base(path), out)
+	}
+	backup := filepath.Join(t.TempDir(), "integration.dump")
+	tool(pgDump, "--format=custom", "--schema="+schema.DefaultName, "--file="+backup)
+	l.mint("30")
+	l.startIngester()
+	l.caughtUp()
+	l.stopIngester()
+	for _, db := range []*sqlx.DB{ingestDB, opsDB} {
+		db.SetMaxIdleConns(0) // pg_restore --clean waits for sessions that read the tables
+	}
+	tool(pgRestore, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", backup)
+	require.NoError(t, tokenstd.RenumberAfterRestore(ctx, opsDB, schema.DefaultName), "RenumberAfterRestore as a txhistory_operator member")
+	requireGrants(ctx, t, admin, map[string]string{"txhistory_ingest": dsnRole(t, dsnOf("txhistory_ingest"))})
+	l.startIngester()
+	l.caughtUp()
+	l.stopIngester()
+}
+
+// dsnRole is the user a connection string names.
+func dsnRole(t *testing.T, dsn string) string {
+	t.Helper()
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		return u.User.Username()
+	}
+	m := regexp.MustCompile(`user=(\S+)`).FindAllStringSubmatch(dsn, -1)
+	require.NotEmpty(t, m)
+	return m[len(m)-1][1]
 }
