@@ -238,15 +238,18 @@ func (ing *Ingester) awaitPoolConn(ctx context.Context) error {
 			// (loadCheckpointBeforeStream).
 			return err
 		}
-		if !errors.Is(err, context.DeadlineExceeded) {
-			// Not the pool's limit but a database fault (one gone down
-			// since the lock was taken): the caller's statements meet it
-			// and retry it as they retry any (loadCheckpoint, commit).
-			return nil
-		}
-		max, locks := ing.db.Stats().MaxOpenConnections, locksOn(ing.db.DB)
+		st := ing.db.Stats()
+		max, locks := st.MaxOpenConnections, locksOn(ing.db.DB)
 		if max == 0 {
 			return nil // the limit lifted meanwhile
+		}
+		if !errors.Is(err, context.DeadlineExceeded) || st.OpenConnections < max {
+			// Not the pool's limit but a database fault: one gone down
+			// since the lock was taken, or one that does not answer (a
+			// dial timing out matches DeadlineExceeded too, but the pool
+			// had room for it). The caller's statements meet it and
+			// retry it as they retry any (loadCheckpoint, commit).
+			return nil
 		}
 		if locks >= max {
 			return fmt.Errorf("%w: none of the %d the pool allows came free within %v, %d of them held by ingestion locks (schema %s): the lock holds one for as long as Run runs, and "+
