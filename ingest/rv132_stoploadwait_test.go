@@ -1,7 +1,6 @@
 package ingest_test
 
 import (
-	"context"
 	"database/sql"
 	"testing"
 	"time"
@@ -32,10 +31,7 @@ func TestRV132StopEndsTheCheckpointLoadsWaitForAPoolConnection(t *testing.T) {
 	ing, err := ingest.New(db, client, ingest.Config{Parties: []string{"hot::1"},
 		LockCheck: 10 * time.Second, Logger: quietLog})
 	require.NoError(t, err)
-	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- ing.Run(rctx) }()
+	done := runInBackground(t, ctx, ing)
 	// The lock taken, Run waits for the pool.
 	require.Eventually(t, func() bool { return db.Stats().WaitCount > 0 }, 10*time.Second, 10*time.Millisecond)
 	waits := db.Stats().WaitCount
@@ -47,12 +43,5 @@ func TestRV132StopEndsTheCheckpointLoadsWaitForAPoolConnection(t *testing.T) {
 	defer func(app *sql.Conn) { app.Close() }(app)
 	require.Eventually(t, func() bool { return db.Stats().WaitCount > waits }, 10*time.Second, 10*time.Millisecond,
 		"the application waits for a connection, or the checkpoint's load")
-	ing.Stop()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(3 * time.Second):
-		app.Close() // let Run go on, to end the test
-		t.Fatalf("Run did not return within 3s of Stop while the checkpoint's load waited for a pool connection (returned %v once the application gave its connection back)", <-done)
-	}
+	requireStopEndsRun(t, ing, done, "the checkpoint's load waited for a pool connection", func() { app.Close() })
 }

@@ -1,7 +1,6 @@
 package ingest_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -32,18 +31,8 @@ func TestRV138StopEndsTheWaitForAPoolConnectionToTakeTheLock(t *testing.T) {
 	defer app2.Close()
 	ing, err := ingest.New(db, client, ingest.Config{Parties: []string{"hot::1"}, Logger: quietLog})
 	require.NoError(t, err)
-	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- ing.Run(rctx) }()
+	done := runInBackground(t, ctx, ing)
 	require.Eventually(t, func() bool { return db.Stats().WaitCount > 0 }, 10*time.Second, 10*time.Millisecond,
 		"Run waits for a pool connection to take the lock")
-	ing.Stop()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(3 * time.Second):
-		app1.Close() // let Run go on, to end the test
-		t.Fatalf("Run did not return within 3s of Stop while it waited for a pool connection to take the lock (returned %v once the application gave a connection back)", <-done)
-	}
+	requireStopEndsRun(t, ing, done, "it waited for a pool connection to take the lock", func() { app1.Close() })
 }

@@ -45,10 +45,7 @@ func TestRV138StopEndsTheReadOfAMovedCheckpointWaitingForAPoolConnection(t *test
 	ing, err := ingest.New(db, client, ingest.Config{Parties: []string{"hot::1"}, Handler: h,
 		LockCheck: 10 * time.Second, Logger: quietLog})
 	require.NoError(t, err)
-	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- ing.Run(rctx) }()
+	done := runInBackground(t, ctx, ing)
 	require.Eventually(t, func() bool { return ing.Stats().Offset == p.LedgerEnd() }, 10*time.Second, 10*time.Millisecond)
 
 	armed.Store(true)
@@ -74,12 +71,5 @@ func TestRV138StopEndsTheReadOfAMovedCheckpointWaitingForAPoolConnection(t *test
 	defer app.Close()
 	require.Eventually(t, func() bool { return db.Stats().WaitCount > waits }, 10*time.Second, 10*time.Millisecond,
 		"the read of the moved checkpoint waits for a pool connection")
-	ing.Stop()
-	select {
-	case err := <-done:
-		require.NoError(t, err)
-	case <-time.After(3 * time.Second):
-		app.Close() // let Run go on, to end the test
-		t.Fatalf("Run did not return within 3s of Stop while the read of the moved checkpoint waited for a pool connection (returned %v once the application gave its connection back)", <-done)
-	}
+	requireStopEndsRun(t, ing, done, "the read of the moved checkpoint waited for a pool connection", func() { app.Close() })
 }
