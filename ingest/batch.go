@@ -225,8 +225,15 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) (err e
 		if attempt > 0 && b.cp.Offset == b.prev.Offset {
 			// An attempt before may have committed with its reply lost. A
 			// batch that does not move the offset meets no conflict on its
-			// retry: only the stored record times tell.
-			if ours, err := ing.committedBefore(ctx, b); err == nil && ours {
+			// retry: only the stored record times tell. A read that
+			// cannot tell is left to the attempt below, but not one that
+			// waited out Config.LockCheck already (ErrPoolExhausted, not
+			// retried, nor waited out again).
+			ours, err := ing.committedBefore(ctx, b)
+			if errors.Is(err, ErrPoolExhausted) {
+				return err
+			}
+			if err == nil && ours {
 				ing.committed(b, b.skipped, time.Since(start))
 				ing.noteSetAside(b.notes)
 				return nil
