@@ -74,9 +74,12 @@ func TestDatabaseDownAtEachPoolWait(t *testing.T) {
 	}
 }
 
-func testDatabaseDownAt(t *testing.T, fault int32, place string) {
+// faultRig is a migrated database on a pool of 3 connections, each dialled
+// anew through a faultDialer (connect_timeout 1 s), and a participant.
+func faultRig(t *testing.T) (context.Context, *sqlx.DB, *faultDialer, *ledgertest.Participant, *ledger.Client) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	conn, err := pq.NewConnector(pgtest.NewDSN(t) + "&connect_timeout=1")
 	require.NoError(t, err)
 	dialer := &faultDialer{}
@@ -93,8 +96,13 @@ func testDatabaseDownAt(t *testing.T, fault int32, place string) {
 	client, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}})
 	require.NoError(t, err)
 	t.Cleanup(func() { client.Close() })
+	return ctx, db, dialer, p, client
+}
+
+func testDatabaseDownAt(t *testing.T, fault int32, place string) {
+	ctx, db, dialer, p, client := faultRig(t)
 	var w ledgertest.TokenWorld
-	_, err = p.Append(w.Mint("hot::1", "10"))
+	_, err := p.Append(w.Mint("hot::1", "10"))
 	require.NoError(t, err)
 
 	logs := &syncbuf.Buffer{}
@@ -170,4 +178,78 @@ func testDatabaseDownAt(t *testing.T, fault int32, place string) {
 	st := ing.Stats()
 	require.Equal(t, int64(mints), st.Transactions, "every transaction committed once:\n%s", logs.String())
 	require.Zero(t, st.Skipped)
+}
+
+// The third wait for a pool connection, committedBefore's: a batch retried
+// after a serialization failure meets the checkpoint moved (as in
+// TestRV138CommittedBeforeReadFailsWhenTheLockHoldsThePool), and the
+// database stops answering new connections, or refuses them, as the
+// Ingester reads the stored checkpoint to tell whether its attempt before
+// committed. The read's fault is a database fault: counted, retried,
+// state retrying; the batch commits once the database answers again, and
+// Stop while it does not ends Run.
+func TestDatabaseDownAtCommittedBefore(t *testing.T) {
+	for _, fault := range []struct {
+		name string
+		code int32
+	}{{"no answer", 1}, {"refused", 2}} {
+		for _, stop := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, stop %v", fault.name, stop), func(t *testing.T) {
+				ctx, db, dialer, p, client := faultRig(t)
+				var w ledgertest.TokenWorld
+				_, err := p.Append(w.Mint("hot::1", "10"))
+				require.NoError(t, err)
+
+				var armed atomic.Bool
+				var calls atomic.Int32
+				h := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
+					if !armed.Load() {
+						return nil
+					}
+					switch calls.Add(1) {
+					case 1:
+						return &pq.Error{Code: "40001", Message: "could not serialize access"} // retried
+					case 2:
+						// The retry: the checkpoint moved, the database
+						// down for the next sessions.
+						dialer.arm(fault.code, 0)
+						_, err := tx.ExecContext(ctx, `UPDATE txhistory.checkpoint SET ledger_offset = ledger_offset + 1`)
+						return err
+					}
+					return nil
+				})
+				logs := &syncbuf.Buffer{}
+				ing, err := ingest.New(db, client, ingest.Config{Parties: []string{"hot::1"}, Handler: h, LockCheck: 2 * time.Second,
+					MinBackoff: 10 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+				require.NoError(t, err)
+				done := runInBackground(t, ctx, ing)
+				require.Eventually(t, func() bool { return ing.Stats().Offset == p.LedgerEnd() }, 10*time.Second, 10*time.Millisecond)
+				armed.Store(true)
+				_, err = p.Append(w.Mint("hot::1", "11"))
+				require.NoError(t, err)
+				// The serialization failure, then the read's fault.
+				if !assert.Eventually(t, func() bool { return ing.Stats().Errors["database"] >= 2 && calls.Load() >= 2 }, 15*time.Second, 10*time.Millisecond) {
+					t.Fatalf("the read of the checkpoint's fault not counted while the database was down (state %s, %d calls):\n%s", ing.Stats().State, calls.Load(), logs.String())
+				}
+				require.Eventually(t, func() bool { return ing.Stats().State == ingest.StateRetrying }, 5*time.Second, 10*time.Millisecond)
+				if stop {
+					ing.Stop()
+					select {
+					case err := <-done:
+						require.NoError(t, err)
+					case <-time.After(10 * time.Second):
+						dialer.arm(0, 0)
+						t.Fatalf("Run did not return within 10s of Stop while the database was down (state %s):\n%s", ing.Stats().State, logs.String())
+					}
+					dialer.arm(0, 0)
+					done = runInBackground(t, ctx, ing)
+				} else {
+					dialer.arm(0, 0)
+				}
+				require.Eventually(t, func() bool { return ing.Stats().Offset == p.LedgerEnd() }, 15*time.Second, 10*time.Millisecond)
+				requireStopEndsRun(t, ing, done, "streaming", func() {})
+				require.Equal(t, int64(2), ing.Stats().Transactions, "every transaction committed once:\n%s", logs.String())
+			})
+		}
+	}
 }
