@@ -2,51 +2,17 @@ package ingest_test
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
-	"net"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/internal/syncbuf"
-	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
-	"github.com/cantonx/txhistory/pgtest"
-	"github.com/cantonx/txhistory/schema"
-	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// blackholeDialer dials PostgreSQL normally until down is set; then a
-// dial waits until its context ends, as a connection to a host that drops
-// packets does (a failover whose address is not up yet, a partition).
-type blackholeDialer struct {
-	d    net.Dialer
-	down atomic.Bool
-}
-
-func (b *blackholeDialer) Dial(network, address string) (net.Conn, error) {
-	return b.DialContext(context.Background(), network, address)
-}
-
-func (b *blackholeDialer) DialTimeout(network, address string, timeout time.Duration) (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	return b.DialContext(ctx, network, address)
-}
-
-func (b *blackholeDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	if b.down.Load() {
-		<-ctx.Done()
-		return nil, &net.OpError{Op: "dial", Net: network, Err: ctx.Err()}
-	}
-	return b.d.DialContext(ctx, network, address)
-}
 
 // The database stops answering new connections (its host drops packets)
 // while the Ingester, on a pool with a limit, holds its lock's connection:
@@ -59,26 +25,9 @@ func (b *blackholeDialer) DialContext(ctx context.Context, network, address stri
 // answered again. With connections to spare in the pool, a dial that
 // fails is a database fault, whatever its error.
 func TestDialTimeoutIsADatabaseFaultNotAFullPool(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := pq.NewConnector(pgtest.NewDSN(t) + "&connect_timeout=1")
-	require.NoError(t, err)
-	dialer := &blackholeDialer{}
-	conn.Dialer(dialer)
-	db := sqlx.NewDb(sql.OpenDB(conn), "postgres")
-	t.Cleanup(func() { db.Close() })
-	require.NoError(t, schema.Migrate(ctx, db))
-	db.SetMaxOpenConns(3)
-	db.SetMaxIdleConns(0) // every connection dialled anew
-
-	p, err := ledgertest.New(ledgertest.WithCheckpointInterval(10 * time.Millisecond))
-	require.NoError(t, err)
-	t.Cleanup(p.Close)
-	client, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}})
-	require.NoError(t, err)
-	t.Cleanup(func() { client.Close() })
+	ctx, db, dialer, p, client := faultRig(t)
 	var w ledgertest.TokenWorld
-	_, err = p.Append(w.Mint("hot::1", "10"))
+	_, err := p.Append(w.Mint("hot::1", "10"))
 	require.NoError(t, err)
 
 	logs := &syncbuf.Buffer{}
@@ -91,7 +40,7 @@ func TestDialTimeoutIsADatabaseFaultNotAFullPool(t *testing.T) {
 	go func() { done <- ing.Run(rctx) }()
 	require.Eventually(t, func() bool { return ing.Stats().Offset == p.LedgerEnd() }, 10*time.Second, 10*time.Millisecond)
 
-	dialer.down.Store(true)
+	dialer.arm(1, 0) // no answer
 	_, err = p.Append(w.Mint("hot::1", "11"))
 	require.NoError(t, err)
 	if !assert.Eventually(t, func() bool { return ing.Stats().Errors["database"] > 0 }, 15*time.Second, 20*time.Millisecond) {
