@@ -51,72 +51,14 @@ func rolesSection(t *testing.T) []docBlock {
 	return out
 }
 
-var (
-	createRole  = regexp.MustCompile(`(?i)\bCREATE\s+ROLE\s+(\w+)`)
-	psqlVar     = regexp.MustCompile(`:'\w+'`)
-	onDatabase  = regexp.MustCompile(`(?i)(\bDATABASE\s+)integration\b`)
-	sqlComment  = regexp.MustCompile(`--.*`)
-	permission  = pq.ErrorCode("42501") // insufficient_privilege
-	docDatabase = "integration"
-)
-
-// docStatements turns a ```sql block into statements to run: comments
-// dropped, `\connect integration` dropped (the test runs everything in its
-// own database), psql's :'password' variables replaced by password, the
-// database name by dbname, and role names renamed.
-func docStatements(t *testing.T, block, dbname, password string, rename func(string) string) []string {
+// documentedRoles sets up docs/OPERATIONS.md's section "Database roles" as
+// written (its SQL as the superuser, its migration job as txhistory_owner),
+// with the exchange's refund table granted as the section says, and
+// returns the superuser's connection and the roles' connections. Roles are
+// cluster-wide: the documented names get a suffix of this run and are
+// dropped when the test ends.
+func documentedRoles(t *testing.T, ctx context.Context) docRoles {
 	t.Helper()
-	var b strings.Builder
-	for _, line := range strings.Split(block, "\n") {
-		line = sqlComment.ReplaceAllString(line, "")
-		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], `\`) {
-			require.Equal(t, []string{`\connect`, docDatabase}, f, "a psql meta-command the test does not know")
-			continue
-		}
-		b.WriteString(line + "\n")
-	}
-	s := psqlVar.ReplaceAllString(b.String(), pq.QuoteLiteral(password))
-	s = onDatabase.ReplaceAllString(s, "${1}"+pq.QuoteIdentifier(dbname))
-	s = rename(s)
-	require.NotContains(t, s, ":'", "a psql variable the test does not replace")
-	var out []string
-	for _, stmt := range strings.Split(s, ";") {
-		if stmt = strings.TrimSpace(stmt); stmt != "" {
-			out = append(out, stmt)
-		}
-	}
-	return out
-}
-
-// requireDenied requires err to be PostgreSQL's permission denied; what
-// says who tried what.
-func requireDenied(t *testing.T, err error, what string) {
-	t.Helper()
-	var pe *pq.Error
-	require.True(t, errors.As(err, &pe), "%s: want permission denied, got %v", what, err)
-	require.Equal(t, permission, pe.Code, "%s: want permission denied, got %v", what, err)
-}
-
-// docs/OPERATIONS.md, "Database roles: least privilege", as written: its SQL
-// run against a fresh database (role names made unique to the run, the
-// database name and passwords filled in), the migrations run as
-// txhistory_owner as its shell block says, and then each role doing its
-// job, and nothing else:
-//   - txhistory_ingest runs the Ingester with the History handler and the
-//     Reconciler (completion, recovery, expiry with a refund), and applies
-//     a rewind (the validator node restore runbook with the daemon's
-//     environment), after which ingestion replays, but cannot change the
-//     gate;
-//   - a txhistory_withdrawals member creates withdrawals and runs an
-//     Automation round (one submitted, one failed with a refund), but cannot
-//     change the gate nor what the ledger wrote;
-//   - a txhistory_operator member runs RestoreProcedure (database restored
-//     already, tSafe past), Disable and EnableAfter, and resolves set-aside
-//     transactions, but cannot write the checkpoint (nor move the clock);
-//   - a txhistory_reader member reads and cannot write.
-func TestOperationsRolesAsDocumented(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
 	dsn := pgtest.NewDSN(t)
 	admin, err := sqlx.Open("postgres", dsn)
 	require.NoError(t, err)
@@ -183,20 +125,21 @@ func TestOperationsRolesAsDocumented(t *testing.T) {
 		}
 	})
 
-	as := func(name string) *sqlx.DB {
+	dsnOf := func(name string) string {
 		t.Helper()
 		r := role(name)
-		var conn string
 		if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
 			u.User = url.UserPassword(r, password)
-			conn = u.String()
-		} else {
-			conn = dsn + " user=" + r + " password=" + password
+			return u.String()
 		}
-		db, err := sqlx.Open("postgres", conn)
+		return dsn + " user=" + r + " password=" + password
+	}
+	as := func(name string) *sqlx.DB {
+		t.Helper()
+		db, err := sqlx.Open("postgres", dsnOf(name))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = db.Close() })
-		require.NoError(t, db.PingContext(ctx), "connecting as %s", r)
+		require.NoError(t, db.PingContext(ctx), "connecting as %s", role(name))
 		return db
 	}
 
@@ -231,6 +174,85 @@ func TestOperationsRolesAsDocumented(t *testing.T) {
 	require.NoError(t, createExchangeTables(ctx, admin))
 	_, err = admin.ExecContext(ctx, `GRANT INSERT ON public.refund TO `+role("txhistory_ingest")+`, `+role("txhistory_withdrawals"))
 	require.NoError(t, err)
+	return docRoles{admin: admin, as: as, dsnOf: dsnOf, role: role}
+}
+
+// docRoles is what documentedRoles set up.
+type docRoles struct {
+	admin *sqlx.DB
+	as    func(name string) *sqlx.DB // a connection as the documented role name
+	dsnOf func(name string) string   // its connection string
+	role  func(name string) string   // its name in this run
+}
+
+var (
+	createRole  = regexp.MustCompile(`(?i)\bCREATE\s+ROLE\s+(\w+)`)
+	psqlVar     = regexp.MustCompile(`:'\w+'`)
+	onDatabase  = regexp.MustCompile(`(?i)(\bDATABASE\s+)integration\b`)
+	sqlComment  = regexp.MustCompile(`--.*`)
+	permission  = pq.ErrorCode("42501") // insufficient_privilege
+	docDatabase = "integration"
+)
+
+// docStatements turns a ```sql block into statements to run: comments
+// dropped, `\connect integration` dropped (the test runs everything in its
+// own database), psql's :'password' variables replaced by password, the
+// database name by dbname, and role names renamed.
+func docStatements(t *testing.T, block, dbname, password string, rename func(string) string) []string {
+	t.Helper()
+	var b strings.Builder
+	for _, line := range strings.Split(block, "\n") {
+		line = sqlComment.ReplaceAllString(line, "")
+		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], `\`) {
+			require.Equal(t, []string{`\connect`, docDatabase}, f, "a psql meta-command the test does not know")
+			continue
+		}
+		b.WriteString(line + "\n")
+	}
+	s := psqlVar.ReplaceAllString(b.String(), pq.QuoteLiteral(password))
+	s = onDatabase.ReplaceAllString(s, "${1}"+pq.QuoteIdentifier(dbname))
+	s = rename(s)
+	require.NotContains(t, s, ":'", "a psql variable the test does not replace")
+	var out []string
+	for _, stmt := range strings.Split(s, ";") {
+		if stmt = strings.TrimSpace(stmt); stmt != "" {
+			out = append(out, stmt)
+		}
+	}
+	return out
+}
+
+// requireDenied requires err to be PostgreSQL's permission denied; what
+// says who tried what.
+func requireDenied(t *testing.T, err error, what string) {
+	t.Helper()
+	var pe *pq.Error
+	require.True(t, errors.As(err, &pe), "%s: want permission denied, got %v", what, err)
+	require.Equal(t, permission, pe.Code, "%s: want permission denied, got %v", what, err)
+}
+
+// docs/OPERATIONS.md, "Database roles: least privilege", as written: its SQL
+// run against a fresh database (role names made unique to the run, the
+// database name and passwords filled in), the migrations run as
+// txhistory_owner as its shell block says, and then each role doing its
+// job, and nothing else:
+//   - txhistory_ingest runs the Ingester with the History handler and the
+//     Reconciler (completion, recovery, expiry with a refund), and applies
+//     a rewind (the validator node restore runbook with the daemon's
+//     environment), after which ingestion replays, but cannot change the
+//     gate;
+//   - a txhistory_withdrawals member creates withdrawals and runs an
+//     Automation round (one submitted, one failed with a refund), but cannot
+//     change the gate nor what the ledger wrote;
+//   - a txhistory_operator member runs RestoreProcedure (database restored
+//     already, tSafe past), Disable and EnableAfter, and resolves set-aside
+//     transactions, but cannot write the checkpoint (nor move the clock);
+//   - a txhistory_reader member reads and cannot write.
+func TestOperationsRolesAsDocumented(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	r := documentedRoles(t, ctx)
+	admin, as, role := r.admin, r.as, r.role
 
 	ingestDB, svcDB, opsDB, readerDB := as("txhistory_ingest"), as("withdrawal_service"), as("alice"), as("backoffice")
 	newStore := func(db *sqlx.DB) *withdrawal.Store {

@@ -2,16 +2,12 @@ package withdrawal_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"io"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -20,103 +16,13 @@ import (
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/recovery"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 )
-
-// documentedRoles sets up docs/OPERATIONS.md's "Database roles" section
-// as TestOperationsRolesAsDocumented does (its SQL as the superuser, the
-// migration as txhistory_owner) and returns the superuser's connection, a
-// function connecting as one of the documented login roles and one
-// returning that role's connection string.
-func documentedRoles(t *testing.T, ctx context.Context) (*sqlx.DB, func(string) *sqlx.DB, func(string) string) {
-	t.Helper()
-	dsn := pgtest.NewDSN(t)
-	admin, err := sqlx.Open("postgres", dsn)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = admin.Close() })
-	var dbname string
-	require.NoError(t, admin.GetContext(ctx, &dbname, `SELECT current_database()`))
-	blocks := rolesSection(t)
-	var sfxb [4]byte
-	_, _ = rand.Read(sfxb[:])
-	sfx := hex.EncodeToString(sfxb[:])
-	password := "pw-" + sfx
-	renamed := map[string]string{}
-	var names []string
-	for _, b := range blocks {
-		if b.lang != "sql" {
-			continue
-		}
-		for _, m := range createRole.FindAllStringSubmatch(sqlComment.ReplaceAllString(b.text, ""), -1) {
-			if _, ok := renamed[m[1]]; !ok {
-				renamed[m[1]] = m[1] + "_" + sfx
-				names = append(names, m[1])
-			}
-		}
-	}
-	nameRe := regexp.MustCompile(`\b(` + strings.Join(names, "|") + `)\b`)
-	rename := func(s string) string {
-		return nameRe.ReplaceAllStringFunc(s, func(n string) string { return renamed[n] })
-	}
-	t.Cleanup(func() {
-		for _, r := range renamed {
-			_, _ = admin.Exec(`DROP OWNED BY ` + r)
-		}
-		for _, r := range renamed {
-			_, _ = admin.Exec(`DROP ROLE IF EXISTS ` + r)
-		}
-	})
-	dsnOf := func(name string) string {
-		t.Helper()
-		r, ok := renamed[name]
-		require.True(t, ok, "docs/OPERATIONS.md no longer creates role %s", name)
-		if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-			u.User = url.UserPassword(r, password)
-			return u.String()
-		}
-		return dsn + " user=" + r + " password=" + password
-	}
-	as := func(name string) *sqlx.DB {
-		t.Helper()
-		conn := dsnOf(name)
-		db, err := sqlx.Open("postgres", conn)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = db.Close() })
-		require.NoError(t, db.PingContext(ctx), "connecting as %s", name)
-		return db
-	}
-	for i, b := range blocks {
-		switch b.lang {
-		case "sql":
-			for j, q := range docStatements(t, b.text, dbname, password, rename) {
-				if _, err := admin.ExecContext(ctx, q); err != nil {
-					var pe *pq.Error
-					if i == 0 && j == 0 && errors.As(err, &pe) && pe.Code == permission {
-						skipUnlessCI(t, "the test server's role cannot create roles: %v", err)
-					}
-					require.NoError(t, err, q)
-				}
-			}
-		case "sh":
-			require.NoError(t, schema.Migrate(ctx, as("txhistory_owner")), "migrating as txhistory_owner")
-		}
-	}
-	require.NoError(t, createExchangeTables(ctx, admin))
-	_, err = admin.ExecContext(ctx, `CREATE TABLE public.credit (update_id text, node_id int, account text NOT NULL,
-		amount numeric NOT NULL, PRIMARY KEY (update_id, node_id))`)
-	require.NoError(t, err)
-	_, err = admin.ExecContext(ctx, `GRANT INSERT ON public.refund TO `+renamed["txhistory_ingest"]+`, `+renamed["txhistory_withdrawals"]+`;
-		GRANT INSERT ON public.credit TO `+renamed["txhistory_ingest"])
-	require.NoError(t, err)
-	return admin, as, dsnOf
-}
 
 // Every History path that writes, run as txhistory_ingest with the grants
 // docs/OPERATIONS.md gives it (the narrowing block of 22ab154 included):
@@ -130,7 +36,14 @@ func documentedRoles(t *testing.T, ctx context.Context) (*sqlx.DB, func(string) 
 func TestDocumentedRolesRunEveryWritePath(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	admin, as, _ := documentedRoles(t, ctx)
+	r := documentedRoles(t, ctx)
+	admin, as := r.admin, r.as
+	// The exchange's balances, written by its DepositCrediter in the
+	// ingestion's transactions.
+	_, err := admin.ExecContext(ctx, `CREATE TABLE public.credit (update_id text, node_id int, account text NOT NULL,
+		amount numeric NOT NULL, PRIMARY KEY (update_id, node_id));
+		GRANT INSERT ON public.credit TO `+r.role("txhistory_ingest"))
+	require.NoError(t, err)
 	ingestDB, svcDB, opsDB := as("txhistory_ingest"), as("withdrawal_service"), as("alice")
 	newStore := func(db *sqlx.DB) *withdrawal.Store {
 		s, err := withdrawal.NewStore(db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
@@ -359,7 +272,8 @@ func TestIntegrationDBRestoreAsTxhistoryOwner(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	admin, as, dsnOf := documentedRoles(t, ctx)
+	r := documentedRoles(t, ctx)
+	admin, as, dsnOf := r.admin, r.as, r.dsnOf
 	ingestDB, opsDB := as("txhistory_ingest"), as("alice")
 	store, err := withdrawal.NewStore(ingestDB, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
 	require.NoError(t, err)
