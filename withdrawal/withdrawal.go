@@ -114,7 +114,10 @@ type Request struct {
 	// or after it (the automation's Submit derives the transfer's deadline
 	// from it; see Submitter). Once
 	// the ingested record time is past it with no transfer seen, the
-	// withdrawal is expired. Usually now + ttl.
+	// withdrawal is expired: strictly past, so that a transfer committed
+	// at exactly TrecTgt (which the integration guide allows: "cannot
+	// commit after trecTgt") still completes it, and is never refunded.
+	// Usually now + ttl.
 	TrecTgt time.Time `json:"trec_tgt"`
 	// SynchronizerID, if set, names the synchronizer whose record time
 	// TrecTgt is compared with. Empty: the store's clock (Config.Synchronizer,
