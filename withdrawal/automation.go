@@ -50,8 +50,10 @@ var ErrNoPreapproval = errors.New("withdrawal: the receiver has no transfer pre-
 //   - set the reason metadata to w.ID, and send w.Amount of w.Instrument
 //     to w.Receiver;
 //   - set the deadline (executeBefore) so that the transfer cannot commit
-//     with a record time at or after w.TrecTgt, when the withdrawal may be
-//     expired and refunded. Daml checks executeBefore against the
+//     with a record time after w.TrecTgt, when the withdrawal may be
+//     expired and refunded (a record time of exactly w.TrecTgt still
+//     completes it: expiry needs the ingested record time strictly past
+//     w.TrecTgt; a margin of a microsecond or more costs nothing). Daml checks executeBefore against the
 //     transaction's ledger time, and the synchronizer accepts a record
 //     time up to its ledgerTimeRecordTimeTolerance (a dynamic synchronizer
 //     parameter) after the ledger time: executeBefore = w.TrecTgt minus
