@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/internal/ctxerr"
+	"github.com/cantonx/txhistory/internal/nilcheck"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
@@ -66,7 +67,10 @@ func WithTargetVersion(v int) Option {
 
 func newConfig(opts []Option) (config, error) {
 	c := config{schema: DefaultName}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return c, fmt.Errorf("schema: option %d is nil", i)
+		}
 		o.apply(&c)
 	}
 	if err := ValidateName(c.schema); err != nil {
@@ -117,6 +121,9 @@ func Migrate(ctx context.Context, db *sqlx.DB, opts ...Option) (err error) {
 	if err != nil {
 		return err
 	}
+	if db == nil {
+		return fmt.Errorf("schema: migrating schema %q: nil database", cfg.schema)
+	}
 	// READ COMMITTED whatever the database's default, so that a migrator
 	// that waited for the lock sees the work of the one before (MigrateTx).
 	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
@@ -158,6 +165,9 @@ func MigrateTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) (err error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return err
+	}
+	if tx == nil {
+		return fmt.Errorf("schema: migrating schema %q: nil transaction", cfg.schema)
 	}
 	name := cfg.schema
 	qSchema := pq.QuoteIdentifier(name)
@@ -361,6 +371,9 @@ func CheckCurrentTx(ctx context.Context, tx *sqlx.Tx, opts ...Option) error {
 	if err != nil {
 		return err
 	}
+	if tx == nil {
+		return fmt.Errorf("schema: checking the version of schema %q: nil transaction", cfg.schema)
+	}
 	// One round trip (every ingestion batch runs this): the lock, then the
 	// version, as two statements of one simple query, each with a snapshot
 	// of its own at READ COMMITTED, so that the version read is the one a
@@ -419,6 +432,9 @@ func Versions(ctx context.Context, q sqlx.QueryerContext, opts ...Option) ([]App
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err
+	}
+	if q == nil || nilcheck.Holds(q) {
+		return nil, fmt.Errorf("schema: reading the versions of schema %q: nil database (%T)", cfg.schema, q)
 	}
 	qTable := Qualify(cfg.schema, MigrationTable)
 
