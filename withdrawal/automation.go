@@ -229,6 +229,9 @@ func (a *Automation) checkPool() error {
 // faults, and a schema not at this build's version, are logged and retried
 // after PollInterval.
 func (a *Automation) Run(ctx context.Context) error {
+	if err := a.made(); err != nil {
+		return err
+	}
 	paused := false
 	for {
 		round, err := a.RunOnce(ctx)
@@ -262,6 +265,16 @@ func (a *Automation) Run(ctx context.Context) error {
 	}
 }
 
+// made refuses an Automation not made by NewAutomation: its round slot
+// does not exist, and waiting for it would wait until ctx ends, submitting
+// nothing and saying nothing.
+func (a *Automation) made() error {
+	if a == nil || a.round == nil {
+		return errors.New("withdrawal: Automation not made by NewAutomation (the zero Automation is not usable)")
+	}
+	return nil
+}
+
 // RunOnce runs one round: if the gate is open, it submits up to BatchSize
 // requested withdrawals, oldest first (those whose last Submit in this
 // Automation failed after the others, least recently failed first), whose trecTgt the ingested record
@@ -281,6 +294,9 @@ func (a *Automation) RunOnce(ctx context.Context) (round Round, err error) {
 	// A statement ctx cut short fails with the driver's words: say that
 	// ctx ended, so that errors.Is finds it.
 	defer func() { err = ctxerr.Wrap(ctx, err) }()
+	if err := a.made(); err != nil {
+		return round, err
+	}
 	select {
 	case a.round <- struct{}{}:
 		defer func() { <-a.round }()
