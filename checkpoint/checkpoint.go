@@ -167,10 +167,14 @@ func (s *Store) Get(ctx context.Context, q sqlx.QueryerContext) (cp Checkpoint, 
 // InitTx writes the first checkpoint at offset if none exists yet (ingestion
 // will begin after that offset), recording parties, if any, as its Parties.
 // It returns the stored checkpoint either way: one that existed keeps its
-// parties (compare them, and record others with SetParties).
+// parties (compare them, and record others with SetParties). An empty
+// party id is refused.
 func (s *Store) InitTx(ctx context.Context, tx *sqlx.Tx, offset int64, parties ...string) (Checkpoint, error) {
 	if offset < 0 {
 		return Checkpoint{}, fmt.Errorf("checkpoint: invalid initial offset %d", offset)
+	}
+	if err := checkParties(parties); err != nil {
+		return Checkpoint{}, fmt.Errorf("checkpoint: init: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO `+s.checkpoint+` (id, ledger_offset, parties) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING`,
 		offset, partiesArray(parties)); err != nil {
@@ -198,8 +202,12 @@ func (s *Store) Init(ctx context.Context, db *sqlx.DB, offset int64, parties ...
 // offset, nor UpdatedAt. It fails if there is no checkpoint, and with
 // ErrPartiesConflict if another writer recorded other parties since from
 // was read. The stored parties are compared with from as Get reads them:
-// as a set, an empty array as none.
+// as a set, an empty array as none. An empty party id in parties is
+// refused.
 func (s *Store) SetParties(ctx context.Context, db sqlx.ExecerContext, from, parties []string) error {
+	if err := checkParties(parties); err != nil {
+		return fmt.Errorf("checkpoint: record parties: %w", err)
+	}
 	res, err := db.ExecContext(ctx, `UPDATE `+s.checkpoint+` SET parties = $1
 		WHERE id = 1 AND COALESCE(parties, '{}') @> COALESCE($2::text[], '{}') AND COALESCE(parties, '{}') <@ COALESCE($2::text[], '{}')`,
 		partiesArray(parties), partiesArray(from))
@@ -216,6 +224,16 @@ func (s *Store) SetParties(ctx context.Context, db sqlx.ExecerContext, from, par
 // the ones the writer read (SetParties): another ingester recorded its own
 // meanwhile.
 var ErrPartiesConflict = errors.New("checkpoint: the recorded parties changed underneath (another ingester recorded its own?)")
+
+// checkParties refuses an empty party id, which ingest.Config and
+// recovery.Options refuse too: recorded, it would be compared with every
+// later ingester's parties.
+func checkParties(parties []string) error {
+	if slices.Contains(parties, "") {
+		return fmt.Errorf("parties %q hold an empty party id", parties)
+	}
+	return nil
+}
 
 // partiesArray is parties as stored: normalised, NULL for none.
 func partiesArray(parties []string) any {
