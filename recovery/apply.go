@@ -127,6 +127,9 @@ func lockIngestion(ctx context.Context, tx sqlx.QueryerContext, schemaName strin
 // ("" for schema.DefaultName). An Ingester configured with ingest.LockNone
 // takes no lock and cannot be seen.
 func CheckStopped(ctx context.Context, db *sqlx.DB, schemaName string) error {
+	if db == nil {
+		return errors.New("recovery: nil database")
+	}
 	if schemaName == "" {
 		schemaName = schema.DefaultName
 	}
