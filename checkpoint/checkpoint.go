@@ -188,6 +188,9 @@ func (s *Store) InitTx(ctx context.Context, tx *sqlx.Tx, offset int64, parties .
 // runs, the error wraps ctx's too: errors.Is finds context.DeadlineExceeded
 // or context.Canceled.
 func (s *Store) Init(ctx context.Context, db *sqlx.DB, offset int64, parties ...string) (cp Checkpoint, err error) {
+	if db == nil {
+		return Checkpoint{}, errors.New("checkpoint: init: nil database")
+	}
 	err = inTx(ctx, db, func(tx *sqlx.Tx) error {
 		cp, err = s.InitTx(ctx, tx, offset, parties...)
 		return err
