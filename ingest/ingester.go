@@ -172,8 +172,11 @@ type Config struct {
 	// MaxAttempts, if positive, makes Run fail after this many failed
 	// attempts of one kind without progress in between: database faults
 	// (a batch's commit, the checkpoint's load, the lock), or the rest
-	// (reaching the participant, the stream). Default 0: retry transient
-	// faults forever.
+	// (reaching the participant, the stream). Progress is a commit, an
+	// OffsetCheckpoint received, or a stream that ran for MaxBackoff
+	// before it broke or ended (a proxy's maximum connection age or idle
+	// timeout cutting a quiet stream is churn, not a failure; a stall is
+	// one). Default 0: retry transient faults forever.
 	MaxAttempts int
 	// Poison says what to do with a transaction that cannot be ingested (the
 	// participant sent it malformed, or the Handler rejects it). Default
@@ -839,6 +842,7 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 		return false, ing.annotate(err)
 	}
 	defer stream.Close()
+	opened := time.Now()
 
 	items := make(chan item, ing.cfg.StreamBuffer)
 	budget := newByteBudget(ing.cfg.StreamBufferBytes)
@@ -1031,7 +1035,7 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 					// A tailing stream has no end: one closed with status
 					// OK was ended by the participant or a proxy, and Run
 					// must not take it for Stop.
-					return progressed, errStreamEnded
+					return progressed || ing.servedLong(opened), errStreamEnded
 				}
 				if ing.cp.Offset < ing.cfg.EndOffset {
 					if progressed || pipe.progressed {
@@ -1048,7 +1052,7 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 				}
 				return progressed, nil
 			}
-			return progressed, ing.annotate(it.err)
+			return progressed || ing.servedLong(opened), ing.annotate(it.err)
 		}
 		if stall != nil {
 			stall.Reset(ing.cfg.StallTimeout)
@@ -1077,6 +1081,19 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 			return progressed, nil
 		}
 	}
+}
+
+// servedLong reports whether a stream opened at opened ran for at least
+// MaxBackoff, the longest wait between two attempts, before the participant
+// or something in between ended it: progress for MaxAttempts. A proxy or
+// load balancer ends connections at a maximum age or an idle timeout, or
+// restarts, which is normal churn, not a participant failing; a quiet
+// stream cut so brings no commit or OffsetCheckpoint to show it worked, and
+// counted as failures in a row it would end Run after MaxAttempts cuts and
+// make every reconnect wait MaxBackoff. A stream refused or broken sooner
+// counts as a failure; so does a stall, which is the Ingester's own verdict.
+func (ing *Ingester) servedLong(opened time.Time) bool {
+	return time.Since(opened) >= ing.cfg.MaxBackoff
 }
 
 // beforeStream checks, before a session opens its stream, that the
