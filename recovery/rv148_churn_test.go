@@ -2,91 +2,14 @@ package recovery_test
 
 import (
 	"context"
-	"io"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/cantonx/txhistory/internal/cutproxy"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/recovery"
 	"github.com/stretchr/testify/require"
 )
-
-// cuttingProxy forwards TCP connections to target and closes all of them
-// every period: a proxy or load balancer ending connections at a maximum
-// age, or restarting. It returns the proxy's address and its cut count.
-func cuttingProxy(t *testing.T, target string, period time.Duration) (string, func() int) {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var mu sync.Mutex
-	conns := map[net.Conn]bool{}
-	n := 0
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	cutAll := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(conns) > 0 {
-			n++
-		}
-		for c := range conns {
-			c.Close()
-		}
-	}
-	pipe := func(dst, src net.Conn) {
-		defer wg.Done()
-		_, _ = io.Copy(dst, src)
-		dst.Close()
-		src.Close()
-		mu.Lock()
-		delete(conns, dst)
-		delete(conns, src)
-		mu.Unlock()
-	}
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			mu.Lock()
-			conns[c], conns[up] = true, true
-			mu.Unlock()
-			wg.Add(2)
-			go pipe(up, c)
-			go pipe(c, up)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(period)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				cutAll()
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		close(stop)
-		lis.Close()
-		cutAll()
-		wg.Wait()
-	})
-	return lis.Addr().String(), func() int { mu.Lock(); defer mu.Unlock(); return n }
-}
 
 // The recovery runbook's Plan, and the client's unary calls it makes on
 // both APIs, through proxies that end every connection every few
@@ -105,8 +28,8 @@ func TestRV148PlanAcrossConnectionCuts(t *testing.T) {
 	direct, err := recovery.Plan(ctx, b.db, b.client, options(recovery.ModeNonUnique))
 	require.NoError(t, err)
 
-	api, apiCuts := cuttingProxy(t, b.p.Addr(), 7*time.Millisecond)
-	admin, adminCuts := cuttingProxy(t, b.p.AdminAddr(), 5*time.Millisecond)
+	api, apiCuts := cutproxy.Every(t, b.p.Addr(), 7*time.Millisecond)
+	admin, adminCuts := cutproxy.Every(t, b.p.AdminAddr(), 5*time.Millisecond)
 	c, err := ledger.Dial(ledger.Config{
 		LedgerAPI: ledger.Endpoint{Target: api, Insecure: true},
 		Admin:     ledger.Endpoint{Target: admin, Insecure: true},

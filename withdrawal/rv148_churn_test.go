@@ -3,93 +3,17 @@ package withdrawal_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cantonx/txhistory/internal/cutproxy"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/stretchr/testify/require"
 )
-
-// cuttingProxy forwards TCP connections to target and closes all of them
-// every period: a proxy or load balancer ending HTTP/2 connections at a
-// maximum age, or restarting (normal churn, not a fault).
-func cuttingProxy(t *testing.T, target string, period time.Duration) (addr string, cuts func() int) {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var mu sync.Mutex
-	conns := map[net.Conn]bool{}
-	n := 0
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	cutAll := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if len(conns) > 0 {
-			n++
-		}
-		for c := range conns {
-			c.Close()
-		}
-	}
-	pipe := func(dst, src net.Conn) {
-		defer wg.Done()
-		_, _ = io.Copy(dst, src)
-		dst.Close()
-		src.Close()
-		mu.Lock()
-		delete(conns, dst)
-		delete(conns, src)
-		mu.Unlock()
-	}
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			mu.Lock()
-			conns[c], conns[up] = true, true
-			mu.Unlock()
-			wg.Add(2)
-			go pipe(up, c)
-			go pipe(c, up)
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(period)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				cutAll()
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		close(stop)
-		lis.Close()
-		cutAll()
-		wg.Wait()
-	})
-	return lis.Addr().String(), func() int { mu.Lock(); defer mu.Unlock(); return n }
-}
 
 // The whole integration behind a proxy that ends the Ingester's connection
 // every 250ms: catching up on a backlog of mints, then tailing while mints
@@ -99,7 +23,7 @@ func cuttingProxy(t *testing.T, target string, period time.Duration) (addr strin
 // completes, and the balances match the ledger's.
 func TestRV148ChurnWhileCatchingUpAndTailing(t *testing.T) {
 	l := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
-	addr, cuts := cuttingProxy(t, l.p.Addr(), 250*time.Millisecond)
+	addr, cuts := cutproxy.Every(t, l.p.Addr(), 250*time.Millisecond)
 	client, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: addr, Insecure: true}})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = client.Close() })
