@@ -487,6 +487,21 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 			a.setRetried(w.ID, false)
 			return nil
 		}
+		// rec waits with the Submitter, for the clearing below: idle
+		// outside a transaction, an idle_session_timeout of the role or
+		// database (PostgreSQL 14 and later) shorter than the wait would
+		// end its session. In a transaction of its own, with
+		// idle_in_transaction_session_timeout off for it alone, the
+		// session stays; READ COMMITTED, it holds no lock, nor a snapshot
+		// while it waits.
+		held, err := rec.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+		if err != nil {
+			return fmt.Errorf("withdrawal: submitting %q: %w", w.ID, err)
+		}
+		defer func() { _ = held.Rollback() }()
+		if _, err := held.ExecContext(ctx, `SELECT set_config('idle_in_transaction_session_timeout', '0', true)`); err != nil {
+			return fmt.Errorf("withdrawal: submitting %q: %w", w.ID, err)
+		}
 		sctx, cancel := context.WithTimeout(ctx, a.cfg.SubmitTimeout)
 		serr := a.cfg.Submitter.Submit(sctx, cur)
 		cancel()
@@ -515,12 +530,13 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 			// error, a crash), the next round fails the withdrawal rather
 			// than leave it to expire, its user funds reserved.
 			if attempted.Valid {
-				if err := inTxOn(ctx, rec, func(rtx *sqlx.Tx) error {
-					_, err := rtx.ExecContext(ctx, `UPDATE `+a.s.withdrawals+` SET submit_attempted_at = NULL
-						WHERE id = $1 AND status = $2 AND submit_attempted_at = $3`, w.ID, string(StatusRequested), attempted.Time)
-					return err
-				}); err != nil {
-					return fmt.Errorf("withdrawal: clearing the refused submission of %q: %w", w.ID, err)
+				_, err := held.ExecContext(ctx, `UPDATE `+a.s.withdrawals+` SET submit_attempted_at = NULL
+					WHERE id = $1 AND status = $2 AND submit_attempted_at = $3`, w.ID, string(StatusRequested), attempted.Time)
+				if err == nil {
+					err = held.Commit()
+				}
+				if err != nil {
+					return fmt.Errorf("withdrawal: clearing the refused submission of %q: %w", w.ID, ctxerr.Wrap(ctx, err))
 				}
 			}
 			if _, err := a.s.markFailed(ctx, tx, w.ID, failureReason(serr)); err != nil {
