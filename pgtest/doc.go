@@ -24,6 +24,10 @@
 // and drops it in t.Cleanup. NewDSN does the same but returns the
 // connection string, for tests that start a child process.
 //
+// Code without a testing.TB, such as a runnable Example checked against its
+// "// Output:" comment, uses Open instead: the same kind of database, with
+// a function that drops it, and an error where NewDB would skip.
+//
 // # Where the server comes from
 //
 //   - If $TXHISTORY_TEST_DSN is set, databases are created on that server

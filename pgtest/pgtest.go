@@ -163,12 +163,55 @@ func NewDSN(tb testing.TB) string {
 		}
 		unavailable(tb, err)
 	}
-	name := databaseName(tb.Name())
+	dsn, drop, err := createDatabase(tb.Name())
+	if err != nil {
+		tb.Fatalf("%v", err)
+	}
+	tb.Cleanup(func() {
+		if err := drop(); err != nil {
+			tb.Errorf("%v", err)
+		}
+	})
+	return dsn
+}
+
+// Open is NewDB for code without a testing.TB, such as a runnable Example
+// (func ExampleX, checked against its "// Output:" comment) or an
+// application's own TestMain: it creates a new, empty database, named
+// after name, on the same server NewDB uses, and returns a pool to it and
+// a function that closes the pool and drops the database, cutting any
+// session still using it. Where NewDB would skip for want of a PostgreSQL,
+// Open returns the error. Main still stops the shared server at the end.
+func Open(ctx context.Context, name string) (*sqlx.DB, func() error, error) {
+	if err := setup(); err != nil {
+		return nil, nil, err
+	}
+	dsn, drop, err := createDatabase(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := sqlx.Open("postgres", dsn)
+	if err == nil {
+		err = db.PingContext(ctx)
+	}
+	if err != nil {
+		if db != nil {
+			_ = db.Close()
+		}
+		return nil, nil, errors.Join(fmt.Errorf("pgtest: connecting to %s: %w", name, err), drop())
+	}
+	return db, func() error { return errors.Join(db.Close(), drop()) }, nil
+}
+
+// createDatabase creates a database for testName (see databaseName) on
+// the shared server, which setup has connected to, and returns its
+// connection string and the function that drops it WITH (FORCE).
+func createDatabase(testName string) (string, func() error, error) {
+	name := databaseName(testName)
 	dsn, err := withDBName(shared.baseDSN, name)
 	if err != nil {
-		tb.Fatalf("pgtest: %s: %v", EnvDSN, err)
+		return "", nil, fmt.Errorf("pgtest: %s: %w", EnvDSN, err)
 	}
-
 	create := "CREATE DATABASE " + pq.QuoteIdentifier(name)
 	if shared.fileCopy {
 		// Copies template1's files instead of WAL-logging every block:
@@ -178,16 +221,17 @@ func NewDSN(tb testing.TB) string {
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
 	if _, err := shared.admin.ExecContext(ctx, create); err != nil {
-		tb.Fatalf("pgtest: creating test database %s: %v", name, err)
+		return "", nil, fmt.Errorf("pgtest: creating test database %s: %w", name, err)
 	}
-	tb.Cleanup(func() {
+	drop := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 		defer cancel()
 		if _, err := shared.admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+pq.QuoteIdentifier(name)+" WITH (FORCE)"); err != nil {
-			tb.Errorf("pgtest: dropping test database %s: %v", name, err)
+			return fmt.Errorf("pgtest: dropping test database %s: %w", name, err)
 		}
-	})
-	return dsn
+		return nil
+	}
+	return dsn, drop, nil
 }
 
 // SharedServer returns the server NewDB creates databases on in this test
