@@ -264,8 +264,9 @@ type RestoreProcedure struct {
 	// which moves it, about once a minute while the treasury is idle.
 	// Negative: never ask.
 	StillAfter time.Duration
-	// Reason is written to the gate log with each change. Default
-	// "Integration DB restore".
+	// Reason starts the reason written to the gate log with each change,
+	// followed by the step (for example "Integration DB restore: step 1,
+	// before the restore"). Default "Integration DB restore".
 	Reason string
 	// Progress, if set, receives the progress reports.
 	Progress func(RestoreProgress)
