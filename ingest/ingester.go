@@ -168,6 +168,10 @@ type Config struct {
 	// time the largest transaction takes to arrive (its size over the
 	// link's rate), or the stream is reconnected in the middle of it, and
 	// again each time.
+	// A stall counts as a failed attempt without progress for MaxAttempts,
+	// however long the stream ran before it: on a ledger quiet for
+	// MaxAttempts times StallTimeout, with no OffsetCheckpoint either, Run
+	// gives up.
 	StallTimeout time.Duration
 	// MaxAttempts, if positive, makes Run fail after this many failed
 	// attempts of one kind without progress in between: database faults
