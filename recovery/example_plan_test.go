@@ -47,7 +47,10 @@ func ExamplePlan() {
 	defer client.Close()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ingestAll := func() ingest.Stats { // a bounded catch-up to the ledger end
-		h, _ := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Logger: quiet})
+		h, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Logger: quiet})
+		if err != nil {
+			panic(err)
+		}
 		ing, err := ingest.New(db, client, ingest.Config{Parties: []string{treasury}, Handler: h, EndOffset: p.LedgerEnd(), Logger: quiet})
 		if err != nil {
 			panic(err)
