@@ -164,6 +164,13 @@
 //
 // # Reading while ingestion runs
 //
+// The read functions (Balances, LiveHoldings, HoldingsByID,
+// PendingInstructions, ListEntries) and RenumberAfterRestore take the
+// schema by name and refuse an empty one, where Config.Schema and the other
+// packages' options default to schema.DefaultName: with several treasuries
+// in one database (one schema each), a name left unset would read another
+// treasury's books. Pass Config.Schema's value, or schema.DefaultName.
+//
 // Each batch's rows commit at once, so a reader never sees part of a
 // batch. Balances, LiveHoldings and PendingInstructions read in one
 // statement each; ListEntries in three (the entries, then their holdings
