@@ -26,7 +26,9 @@
 //
 // Code without a testing.TB, such as a runnable Example checked against its
 // "// Output:" comment, uses Open instead: the same kind of database, with
-// a function that drops it, and an error where NewDB would skip.
+// a function that drops it, and an error where NewDB would skip. An
+// example cannot skip itself: where NewDB would skip for want of a
+// PostgreSQL, Main leaves the package's examples out.
 //
 // # Where the server comes from
 //

@@ -2,6 +2,8 @@ package pgtest
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,6 +14,9 @@ import (
 func TestOpenDropsItsDatabase(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
+	if err := setup(); err != nil {
+		unavailable(t, err)
+	}
 	db, drop, err := Open(ctx, "ExampleOpen")
 	if err != nil {
 		t.Fatal(err)
@@ -58,4 +63,53 @@ func ExampleOpen() {
 	}
 	fmt.Println(sum)
 	// Output: 42
+}
+
+// Without a PostgreSQL to expect, Main leaves the examples out, which
+// cannot skip themselves; with one (binaries, $TXHISTORY_TEST_DSN or $CI)
+// it does not.
+func TestMainSkipsExamplesOnlyWithoutAServer(t *testing.T) {
+	found := func(string) (string, error) { return "/usr/lib/postgresql/15/bin", nil }
+	missing := func(string) (string, error) { return "", errors.New("no initdb") }
+	t.Setenv(EnvDSN, "")
+	t.Setenv(EnvCI, "")
+	if !serverExpected(found) {
+		t.Error("binaries found: want a server expected")
+	}
+	if serverExpected(missing) {
+		t.Error("no binaries, no DSN, no CI: want no server expected")
+	}
+	t.Setenv(EnvCI, "true")
+	if !serverExpected(missing) {
+		t.Error("$CI true: want a server expected (a missing one fails)")
+	}
+	t.Setenv(EnvCI, "")
+	t.Setenv(EnvDSN, "postgres://localhost/x")
+	if !serverExpected(missing) {
+		t.Error("$TXHISTORY_TEST_DSN set: want a server expected")
+	}
+
+	skip := flag.Lookup("test.skip")
+	if skip == nil {
+		t.Fatal("no test.skip flag")
+	}
+	saved := skip.Value.String()
+	t.Cleanup(func() { _ = skip.Value.Set(saved) })
+	for _, c := range []struct{ before, after string }{
+		{"", "^Example"},
+		{"TestSlow", "TestSlow|^Example"},
+		{"TestA/sub", "TestA/sub"},
+	} {
+		if err := skip.Value.Set(c.before); err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		skipExamples(&out)
+		if got := skip.Value.String(); got != c.after {
+			t.Errorf("-skip %q: became %q, want %q", c.before, got, c.after)
+		}
+		if c.before != c.after && !strings.Contains(out.String(), "skipping this package's runnable examples") {
+			t.Errorf("-skip %q: said %q", c.before, out.String())
+		}
+	}
 }

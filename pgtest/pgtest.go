@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strconv"
@@ -289,7 +291,18 @@ func NewServer(tb testing.TB, opts ServerOptions) *Server {
 //
 // Without it the server still dies with the test binary on Linux (see
 // Server), but its temporary directory is only removed by a later run.
+//
+// Runnable examples (Open) cannot skip themselves: where NewDB would skip
+// every test for want of a PostgreSQL (no $TXHISTORY_TEST_DSN, no server
+// binaries found, $CI not true), Main leaves the package's examples out
+// too, as -skip '^Example' would, and says so on stderr.
 func Main(m *testing.M) {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	if !serverExpected(findBinDir) {
+		skipExamples(os.Stderr)
+	}
 	code := m.Run()
 	if err := closeShared(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -298,6 +311,39 @@ func Main(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// serverExpected reports whether NewDB can expect a PostgreSQL: one named
+// by $TXHISTORY_TEST_DSN, server binaries that find locates, or $CI true
+// (where a missing one is a failure, not a skip).
+func serverExpected(find func(explicit string) (string, error)) bool {
+	if os.Getenv(EnvDSN) != "" {
+		return true
+	}
+	if ci, _ := strconv.ParseBool(os.Getenv(EnvCI)); ci {
+		return true
+	}
+	_, err := find("")
+	return err == nil
+}
+
+// skipExamples adds the package's examples to the test binary's -skip
+// pattern, which M.Run reads when it runs them.
+func skipExamples(w io.Writer) {
+	f := flag.Lookup("test.skip")
+	if f == nil {
+		return
+	}
+	pattern := "^Example"
+	if cur := f.Value.String(); strings.Contains(cur, "/") {
+		return // a pattern per subtest level: not to be extended by guesswork
+	} else if cur != "" {
+		pattern = cur + "|" + pattern
+	}
+	if err := f.Value.Set(pattern); err != nil {
+		return
+	}
+	fmt.Fprintf(w, "pgtest: no PostgreSQL available (no server binaries found, $%s unset): skipping this package's runnable examples\n", EnvDSN)
 }
 
 func closeShared() error {
