@@ -336,6 +336,31 @@ func (ing *Ingester) ResolveSetAside(ctx context.Context, updateID, resolution s
 		return fmt.Errorf("ingest: resolve set-aside transaction %s: %w", updateID, redactErr(ctxerr.Wrap(ctx, err)))
 	}
 	defer func() { _ = tx.Rollback() }() // no-op after Commit
+	if err := ing.ResolveSetAsideTx(ctx, tx, updateID, resolution); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("ingest: resolve set-aside transaction %s: commit: %w", updateID, redactErr(ctxerr.Wrap(ctx, err)))
+	}
+	ing.log.Info("ingest: set-aside transaction resolved", "update_id", updateID, "resolution", resolution)
+	return nil
+}
+
+// ResolveSetAsideTx is ResolveSetAside inside the caller's transaction tx,
+// for an operator who deals with the set-aside transaction's effects (a
+// deposit credited, a withdrawal's outcome applied by hand) and resolves
+// it at once: the resolution is kept if tx commits, and rolled back with
+// it. It checks the schema's version in tx as ResolveSetAside does
+// (schema.CheckCurrentTx: tx must be READ COMMITTED), and logs nothing (it
+// cannot know whether tx commits). On error, roll tx back: it may be in an
+// aborted state.
+func (ing *Ingester) ResolveSetAsideTx(ctx context.Context, tx *sqlx.Tx, updateID, resolution string) error {
+	if strings.TrimSpace(resolution) == "" {
+		return errors.New("ingest: ResolveSetAside: say what was done (resolution is empty)")
+	}
+	if tx == nil {
+		return fmt.Errorf("ingest: resolve set-aside transaction %s: nil transaction", updateID)
+	}
 	if err := schema.CheckCurrentTx(ctx, tx, schema.WithSchema(ing.cfg.Schema)); err != nil {
 		return fmt.Errorf("ingest: resolve set-aside transaction %s: %w", updateID, redactErr(err))
 	}
@@ -349,9 +374,5 @@ func (ing *Ingester) ResolveSetAside(ctx context.Context, updateID, resolution s
 	} else if n == 0 {
 		return fmt.Errorf("%w: %s", ErrNotSetAside, updateID)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("ingest: resolve set-aside transaction %s: commit: %w", updateID, redactErr(ctxerr.Wrap(ctx, err)))
-	}
-	ing.log.Info("ingest: set-aside transaction resolved", "update_id", updateID, "resolution", resolution)
 	return nil
 }
