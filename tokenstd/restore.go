@@ -39,6 +39,11 @@ const (
 // DepositCrediter again, and a deposit it now answers otherwise (an
 // account created since, or lost with the restore) comes back as the other.
 //
+// q may be the caller's transaction, but the sequence's move is not
+// rolled back with it: PostgreSQL's setval is not transactional. That is
+// harmless, for the sequence only ever moves forward and a reader relies
+// on nothing it changes (as above).
+//
 // A schema without the history table (tokenstd not used) is left alone.
 // When ctx ends while a statement runs, the error wraps ctx's too:
 // errors.Is finds context.DeadlineExceeded or context.Canceled.
