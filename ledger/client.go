@@ -118,7 +118,8 @@ func (f TokenFunc) Token(ctx context.Context) (string, error) { return f(ctx) }
 
 // Endpoint says how to reach one gRPC endpoint.
 type Endpoint struct {
-	// Target is the gRPC target, usually "host:port".
+	// Target is the gRPC target, usually "host:port". Empty: Dial refuses
+	// the endpoint (for Config.Admin, the admin API is off instead).
 	Target string
 	// TLS configures TLS (set Certificates for mutual TLS, or
 	// GetClientCertificate to read a client certificate rotated in its
@@ -126,7 +127,8 @@ type Endpoint struct {
 	// plaintext, which is refused unless Insecure is set.
 	TLS *tls.Config
 	// Insecure allows plaintext, for loopback and tests. Tokens are then sent
-	// in clear text.
+	// in clear text. Default false: plaintext is refused. Ignored when TLS is
+	// set.
 	Insecure bool
 	// Tokens, if set, supplies a bearer token for every call. One holding
 	// a nil func or pointer is refused.

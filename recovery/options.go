@@ -156,7 +156,8 @@ type Options struct {
 	Progress func(Progress)
 	// Logger receives the same progress at Info level. Default slog.Default().
 	Logger *slog.Logger
-	// Note is added to the audit row of the rewind (who, ticket, ...).
+	// Note is added to the audit row of the rewind (who, ticket, ...),
+	// after the runbook's own account of it. Default empty: the account only.
 	Note string
 }
 
