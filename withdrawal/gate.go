@@ -316,7 +316,10 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, c gateChange) (bool, t
 	return out.ChangedAt.Valid, ingested, nil
 }
 
-// GateLog returns the audit trail of the gate, oldest first.
+// GateLog returns the audit trail of the gate, oldest first: every
+// change by Disable, Enable and the restore procedure. The gate's state
+// before the first change, open as migration 003 created it, has no row;
+// an empty log means the gate was never changed.
 func (s *Store) GateLog(ctx context.Context) ([]GateChange, error) {
 	var rows []struct {
 		ID        int64        `db:"id"`
