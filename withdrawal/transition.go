@@ -266,7 +266,21 @@ type Outcome struct {
 	RecordTime     time.Time
 	SynchronizerID string
 	NodeID         int32
-	// Instrument, Receiver, Transferred and Fee describe the transfer.
+	// Instrument, Receiver, Transferred and Fee describe the transfer, as
+	// this transaction's history entry does. Transferred is the transfer's
+	// amount as the ledger states it, whatever the status: for an offer
+	// (pending_acceptance) the amount offered, and for an instruction
+	// ended without paying out (rejected, withdrawn, expired, failed) the
+	// amount it was for, though the withdrawal's Transferred stays zero in
+	// both cases (see Withdrawal.Transferred). Fee is what this one
+	// transaction cost the treasury beyond what it moved: for an offer,
+	// what locking the funds burned (zero with a registry that burns only
+	// on acceptance, as ledgertest's OfferOp does; Amulet burns the lock's
+	// fee here), not what its acceptance will burn, which is not known
+	// yet; for the acceptance (completed), what the acceptance burned; for
+	// an instruction ended without paying out, usually zero. The store
+	// adds the Fee of each step to the withdrawal's, so that once it is
+	// completed its Transferred + Fee is what the transfer cost in all.
 	Instrument  tokenstd.Instrument
 	Receiver    string
 	Transferred decimal.Decimal
