@@ -210,7 +210,9 @@ type TransferSpec struct {
 	// ExtraMeta is the metadata of the choice's extra arguments.
 	ExtraMeta map[string]string
 	// Fee is burned from the sender's inputs and reported as burned
-	// metadata; empty is zero.
+	// metadata; empty is zero. For an Offer it is locked with Amount and
+	// burned by the Accept (in its result's metadata), not by the offer:
+	// the offer burns nothing, and a Reject, Withdraw or Expire returns it.
 	Fee string
 }
 
@@ -995,8 +997,16 @@ func (w *TokenWorld) TransferOp(s TransferSpec) TokenOp {
 // transfer instruction (signed by admin and sender, observed by the
 // receiver) with the TransferInstruction view, status
 // TransferPendingReceiverAcceptance. The result is
-// TransferInstructionResult_Pending. op.InstructionCID names the
-// instruction.
+// TransferInstructionResult_Pending, with no burned metadata: the Fee is
+// burned by AcceptOp. op.InstructionCID names the instruction.
+//
+// A real Amulet registry charges at both steps: the lock is itself a
+// transfer (to the sender), whose fee it burns and names in this result's
+// metadata, and it locks the amount plus a reserve for the second step's
+// fee; its acceptance burns that step's fee and returns the rest of the
+// reserve to the sender as change. A test of fees at the offer edits the
+// transaction this builds (withdrawal's rv50_stepfees_test.go and
+// rv151_amuletreserve_test.go do).
 func (w *TokenWorld) OfferOp(s TransferSpec) TokenOp {
 	o, resMeta := w.transferOffer(s, "Offer")
 	delete(resMeta, tokenMetaBurned) // burned on acceptance
