@@ -24,6 +24,10 @@ import (
 // recorded; its balance table lives in the Integration DB for that reason.
 // A reason that names no user is answered with ErrUnknownAccount: the deposit
 // is kept as deposit_unassigned, for the operators, and ingestion goes on.
+// The History lists the one instrument the exchange credits: anyone can
+// create a token of its own, even one named Amulet, and send it to the
+// treasury with a user's account as reason; left unlisted, its deposits
+// would reach the crediter, which credits amounts whatever their instrument.
 func ExampleCreditFunc() {
 	ctx := context.Background()
 	db, drop, err := pgtest.Open(ctx, "ExampleCreditFunc")
@@ -63,8 +67,13 @@ func ExampleCreditFunc() {
 	deposit := func(reason, amount string) *ledger.Transaction {
 		return w.Transfer(ledgertest.TransferSpec{Sender: "alice::1220a1", Receiver: treasury, Amount: amount, Reason: reason})
 	}
+	// A token of mallory's own, with the same id as Amulet.
+	forged := ledgertest.TokenInstrument{Admin: "mallory::1220ff", ID: w.Instrument().ID}
 	if _, err := p.Append(w.Mint("alice::1220a1", "100"),
-		deposit("acct-42", "60"), deposit("acct-7", "12.5"), deposit("acct-42", "5"), deposit("acct-999", "1")); err != nil {
+		deposit("acct-42", "60"), deposit("acct-7", "12.5"), deposit("acct-42", "5"), deposit("acct-999", "1"),
+		w.Mint("mallory::1220ff", "1000", forged),
+		w.Transfer(ledgertest.TransferSpec{Sender: "mallory::1220ff", Receiver: treasury, Amount: "1000", Reason: "acct-42", Instrument: forged}),
+	); err != nil {
 		panic(err)
 	}
 	client, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}})
@@ -72,7 +81,9 @@ func ExampleCreditFunc() {
 		panic(err)
 	}
 	defer client.Close()
-	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Credit: credit})
+	amulet := tokenstd.Instrument{Admin: w.Instrument().Admin, ID: w.Instrument().ID}
+	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Credit: credit,
+		Instruments: []tokenstd.Instrument{amulet}}) // the forged token's deposit is ignored
 	if err != nil {
 		panic(err)
 	}
