@@ -69,8 +69,18 @@ func ExampleRecoveryFunc() {
 		// offered. ReservedFunds is what the Refunder gives back if the
 		// withdrawal ends without paying out.
 		w.ReservedFunds = o.Transferred.Add(o.Fee)
-		_, err = tx.ExecContext(ctx, `UPDATE exchange_balance SET amount = amount - $1 WHERE account = $2`, w.ReservedFunds, w.UserAccount)
-		return w, err
+		res, err := tx.ExecContext(ctx, `UPDATE exchange_balance SET amount = amount - $1 WHERE account = $2`, w.ReservedFunds, w.UserAccount)
+		if err != nil {
+			return nil, err
+		}
+		// No account on the transfer, or one the exchange does not know,
+		// must not pass unnoticed: the payout would be debited to nobody.
+		// The error fails the batch, and ingestion stops for an operator.
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return nil, fmt.Errorf("withdrawal %s (update %s at offset %d): no user account %q to debit %s (%d rows, %v)",
+				o.ID, o.UpdateID, o.Offset, w.UserAccount, w.ReservedFunds, n, err)
+		}
+		return w, nil
 	})
 
 	quiet := slog.New(slog.DiscardHandler)
