@@ -15,7 +15,8 @@ import (
 // serves the transactions after the backup again, recovered from the
 // synchronizer with the same update ids and record times but new offsets, so
 // that an exchange must recognise them by update id, not by offset (as
-// ingest's dedup and the restore runbook in package withdrawal do).
+// ingest's dedup and the validator node restore runbook in package recovery
+// do).
 func ExampleParticipant_Restore() {
 	const treasury = "treasury::1220ex"
 	h := ledgertest.TransferHistory{Treasury: treasury}
