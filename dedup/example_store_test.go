@@ -15,10 +15,13 @@ import (
 	"github.com/cantonx/txhistory/schema"
 )
 
-// What the dedup table answers after ingestion. Record times are not unique
-// on Canton: here the last three deposits share one. The checkpoint names
-// only the last of them (tRecovery), so the validator node restore runbook
-// resumes a little before it (tRecovery − 1µs) and streams all three again;
+// What the dedup table answers after ingestion. Record times are unique
+// per synchronizer unless participant-local operations (ACS imports, party
+// migration or replication, repair commands) rewrote the history: here the
+// last three deposits share one. The checkpoint names only the last of them
+// (tRecovery), so the validator node restore runbook (package recovery, in
+// its default ModeNonUnique) resumes a little before it (tRecovery − 1µs)
+// and streams all three again;
 // the dedup table, which the Ingester writes in each batch, knows them, and
 // they are skipped. At lists exactly the transactions such a replay meets
 // again.
