@@ -57,7 +57,10 @@ func Example() {
 
 	// The History handler writes the treasury's holdings and history in
 	// each batch's SQL transaction, with the dedup rows and the checkpoint.
-	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury})
+	// It counts only the instruments listed: anyone can send the treasury a
+	// token of their own making.
+	amulet := tokenstd.Instrument{Admin: w.Instrument().Admin, ID: w.Instrument().ID}
+	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Instruments: []tokenstd.Instrument{amulet}})
 	if err != nil {
 		panic(err)
 	}

@@ -51,7 +51,10 @@ func ExampleHistory() {
 		panic(err)
 	}
 	defer client.Close()
-	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury})
+	// The History counts only the instruments the exchange lists (see
+	// Config.Instruments): anyone can send the treasury a token of their own.
+	amulet := tokenstd.Instrument{Admin: w.Instrument().Admin, ID: w.Instrument().ID}
+	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Instruments: []tokenstd.Instrument{amulet}})
 	if err != nil {
 		panic(err)
 	}
