@@ -95,8 +95,10 @@ func ExampleAutomation() {
 	fmt.Println(w.ID, w.Status)
 
 	// The exchange's Submitter would submit TransferFactory_Transfer on its
-	// own Ledger API client; here it appends that transfer to the fake
-	// ledger: exactly the reserved holdings, the withdrawal id as reason.
+	// own Ledger API client, with w.ID as the command id and an
+	// executeBefore that lets it commit by w.TrecTgt (see Submitter); here
+	// it appends that transfer to the fake ledger: exactly the reserved
+	// holdings, the withdrawal id as reason.
 	submit := withdrawal.SubmitFunc(func(ctx context.Context, w *withdrawal.Withdrawal) error {
 		_, err := p.Append(world.Transfer(ledgertest.TransferSpec{Sender: treasury, Receiver: w.Receiver,
 			Amount: w.Amount.String(), InputHoldings: w.ReservedHoldings, Reason: w.ID, Fee: "0.5"}))
