@@ -18,8 +18,8 @@ import (
 
 // A unit test of an exchange's ingestion against a participant that
 // misbehaves: its update streams break every two transactions, as behind a
-// flaky load balancer, and its first two calls are refused as by a
-// participant still starting. The Ingester retries, each time from the offset
+// flaky load balancer, and its next two GetUpdates calls are refused as by
+// a participant still starting. The Ingester retries, each time from the offset
 // it committed, and the exchange's table ends up with every transaction exactly
 // once.
 func ExampleParticipant_DropStreamsAfter() {
@@ -60,7 +60,7 @@ func ExampleParticipant_DropStreamsAfter() {
 		Handler: ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
 			for _, t := range b.Transactions {
 				if _, err := tx.ExecContext(ctx, `INSERT INTO seen VALUES ($1, $2)`, t.UpdateID, t.Offset); err != nil {
-					return err
+					return fmt.Errorf("recording %s at offset %d: %w", t.UpdateID, t.Offset, err)
 				}
 			}
 			return nil
