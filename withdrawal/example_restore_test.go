@@ -96,11 +96,17 @@ func ExampleRestoreProcedure() {
 	var once sync.Once
 	proc := withdrawal.RestoreProcedure{
 		Store: store,
-		TTL:   10 * time.Minute,                               // the longest trecTgt - creation time the exchange gives
-		Now:   func() time.Time { return paid[0].RecordTime }, // tSafe = Now() + TTL
+		// TTL is the longest trecTgt - creation time the exchange gives, plus
+		// a margin for the skew between its clock and record time (none
+		// here). Now defaults to time.Now; it is fixed here for the output.
+		TTL: 10 * time.Minute,
+		Now: func() time.Time { return paid[0].RecordTime }, // tSafe = Now() + TTL
 		Restore: func(ctx context.Context) error {
 			// Stands in for pg_restore of the backup: wd-lost (and its
 			// reservation) is gone, and the gate is open, as it was then.
+			// A real Restore also stops ingestion first, calls
+			// tokenstd.RenumberAfterRestore and starts ingestion again
+			// (see RestoreProcedure.Restore); here ingestion is not running.
 			_, err := db.ExecContext(ctx, `DELETE FROM txhistory.withdrawal WHERE id = 'wd-lost';
 				UPDATE txhistory.withdrawal_gate SET enabled = true, reason = 'from the backup'`)
 			return err
