@@ -83,8 +83,15 @@ func ExampleRecoveryFunc() {
 		return w, nil
 	})
 
+	// What the hook debits for an offer (pending_acceptance) comes back
+	// through the Refunder if the offer ends without paying out: the store
+	// needs one that credits the same balances, or that user loses it.
+	refund := withdrawal.RefundFunc(func(ctx context.Context, tx *sqlx.Tx, w *withdrawal.Withdrawal) error {
+		_, err := tx.ExecContext(ctx, `UPDATE exchange_balance SET amount = amount + $1 WHERE account = $2`, w.ReservedFunds, w.UserAccount)
+		return err
+	})
 	quiet := slog.New(slog.DiscardHandler)
-	store, err := withdrawal.NewStore(db, withdrawal.Config{Treasury: treasury, Logger: quiet})
+	store, err := withdrawal.NewStore(db, withdrawal.Config{Treasury: treasury, Refunder: refund, Logger: quiet})
 	if err != nil {
 		panic(err)
 	}
