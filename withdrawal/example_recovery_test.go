@@ -66,7 +66,9 @@ func ExampleRecoveryFunc() {
 		}
 		w.UserAccount = o.Meta[accountKey]
 		// For an offer (pending_acceptance) Transferred is the amount
-		// offered. ReservedFunds is what the Refunder gives back if the
+		// offered and Fee what the offer itself burned: the acceptance's
+		// fee, burned later, is not known yet and is the exchange's to
+		// settle. ReservedFunds is what the Refunder gives back if the
 		// withdrawal ends without paying out.
 		w.ReservedFunds = o.Transferred.Add(o.Fee)
 		res, err := tx.ExecContext(ctx, `UPDATE exchange_balance SET amount = amount - $1 WHERE account = $2`, w.ReservedFunds, w.UserAccount)
