@@ -77,6 +77,13 @@ var ErrUnknownAccount = errors.New("tokenstd: unknown deposit account")
 // also listed as unassigned, is credited a second time by whoever handles
 // those), and a statement that failed (a foreign key violation) aborts tx,
 // so the batch fails whatever it returns.
+//
+// e.Instrument says which token arrived, by its admin and id. With
+// Config.Instruments empty, deposits of every instrument reach
+// CreditDeposit, including tokens that anyone can create under the id of
+// a real one ("Amulet") with an admin of their own: list the supported
+// instruments in Config.Instruments, or credit by e.Instrument, never by
+// e.Amount alone.
 type DepositCrediter interface {
 	CreditDeposit(ctx context.Context, tx *sqlx.Tx, e *Entry) error
 }
