@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -111,5 +113,35 @@ func TestMainSkipsExamplesOnlyWithoutAServer(t *testing.T) {
 		if c.before != c.after && !strings.Contains(out.String(), "skipping this package's runnable examples") {
 			t.Errorf("-skip %q: said %q", c.before, out.String())
 		}
+	}
+}
+
+// The test binary itself, run as an embedder's `go test -skip …` would run
+// it on a machine without PostgreSQL ($PG_BINDIR naming nothing): whatever
+// the -skip pattern, a subtest's included, the examples are left out and
+// the package passes, as its tests skip. A pattern that does not compile
+// is left for M.Run to report, as before.
+func TestMainSkipsExamplesWhateverTheSkipPattern(t *testing.T) {
+	for _, c := range []struct {
+		skip string
+		fail bool
+	}{{"", false}, {"TestSlow", false}, {"TestA/sub", false}, {"TestA/sub|TestB", false}, {`TestA\`, true}} {
+		t.Run(c.skip, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^ExampleOpen$", "-test.skip="+c.skip, "-test.count=1", "-test.v")
+			cmd.Env = append(os.Environ(), EnvBinDir+"=/nonexistent", EnvDSN+"=", EnvCI+"=")
+			out, err := cmd.CombinedOutput()
+			if c.fail {
+				if err == nil || !strings.Contains(string(out), "invalid regexp") {
+					t.Fatalf("-skip %q: want M.Run to refuse it, got %v:\n%s", c.skip, err, out)
+				}
+				return
+			}
+			if err != nil || strings.Contains(string(out), "ExampleOpen") {
+				t.Fatalf("-skip %q without PostgreSQL: want the example left out and a pass, got %v:\n%s", c.skip, err, out)
+			}
+			if !strings.Contains(string(out), "skipping this package's runnable examples") {
+				t.Fatalf("-skip %q: did not say the examples were left out:\n%s", c.skip, out)
+			}
+		})
 	}
 }
