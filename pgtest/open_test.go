@@ -100,7 +100,8 @@ func TestMainSkipsExamplesOnlyWithoutAServer(t *testing.T) {
 	for _, c := range []struct{ before, after string }{
 		{"", "^Example"},
 		{"TestSlow", "TestSlow|^Example"},
-		{"TestA/sub", "TestA/sub"},
+		{"TestA/sub", "TestA/sub|^Example"},
+		{`TestA\`, `TestA\`},
 	} {
 		if err := skip.Value.Set(c.before); err != nil {
 			t.Fatal(err)
