@@ -224,7 +224,8 @@ func (a *Automation) checkPool() error {
 	return nil
 }
 
-// Run runs rounds until ctx ends, and returns ctx's error. A full round is
+// Run runs rounds until ctx ends, and returns ctx's error (at once, an
+// error for an Automation not made by NewAutomation). A full round is
 // followed by the next at once; otherwise Run waits PollInterval. Database
 // faults, and a schema not at this build's version, are logged and retried
 // after PollInterval.
@@ -287,7 +288,8 @@ func (a *Automation) made() error {
 // anything is submitted, and again before each submission
 // (schema.CheckCurrentTx, which a migration waits for): a newer release
 // migrating during a round stops it. The error is that refusal, a
-// database fault or ctx's error; Submit errors are counted in the Round
+// database fault, ctx's error, or the refusal of an Automation not made
+// by NewAutomation; Submit errors are counted in the Round
 // and logged. Rounds of one Automation run one at a
 // time: RunOnce called beside Run waits for Run's round to end.
 func (a *Automation) RunOnce(ctx context.Context) (round Round, err error) {
