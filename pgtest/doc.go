@@ -27,8 +27,12 @@
 // Code without a testing.TB, such as a runnable Example checked against its
 // "// Output:" comment, uses Open instead: the same kind of database, with
 // a function that drops it, and an error where NewDB would skip. An
-// example cannot skip itself: where NewDB would skip for want of a
-// PostgreSQL, Main leaves the package's examples out.
+// example cannot skip itself: where there is no PostgreSQL to find (no
+// server binaries, no $TXHISTORY_TEST_DSN, $CI not true), Main leaves the
+// package's examples out. Server binaries that are found but cannot start
+// a server (say, as root with no user to run them as) still skip the
+// tests, but fail the examples with Open's error: fix the setup, or leave
+// them out with -skip '^Example'.
 //
 // # Where the server comes from
 //

@@ -296,7 +296,9 @@ func NewServer(tb testing.TB, opts ServerOptions) *Server {
 // Runnable examples (Open) cannot skip themselves: where NewDB would skip
 // every test for want of a PostgreSQL (no $TXHISTORY_TEST_DSN, no server
 // binaries found, $CI not true), Main leaves the package's examples out
-// too, as -skip '^Example' would, and says so on stderr.
+// too, as -skip '^Example' would, and says so on stderr. Main does not
+// start the server to find out: binaries that are found but cannot start
+// one skip the tests and fail the examples, with the server's error.
 func Main(m *testing.M) {
 	if !flag.Parsed() {
 		flag.Parse()
