@@ -364,7 +364,10 @@ func (ing *Ingester) ResolveSetAsideTx(ctx context.Context, tx *sqlx.Tx, updateI
 	if err := schema.CheckCurrentTx(ctx, tx, schema.WithSchema(ing.cfg.Schema)); err != nil {
 		return fmt.Errorf("ingest: resolve set-aside transaction %s: %w", updateID, redactErr(err))
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE `+ing.review+` SET resolved_at = now(), resolution = $2
+	// The time of the resolution itself, as set_aside_at is of the insert:
+	// now() is the start of tx, which the caller may have begun before the
+	// transaction was set aside.
+	res, err := tx.ExecContext(ctx, `UPDATE `+ing.review+` SET resolved_at = clock_timestamp(), resolution = $2
 		WHERE update_id = $1 AND resolved_at IS NULL`, updateID, resolution)
 	if err != nil {
 		return fmt.Errorf("ingest: resolve set-aside transaction %s: %w", updateID, redactErr(ctxerr.Wrap(ctx, err)))
