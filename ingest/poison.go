@@ -354,6 +354,23 @@ func (ing *Ingester) ResolveSetAside(ctx context.Context, updateID, resolution s
 // (schema.CheckCurrentTx: tx must be READ COMMITTED), and logs nothing (it
 // cannot know whether tx commits). On error, roll tx back: it may be in an
 // aborted state.
+//
+// The version check holds the schema's migration lock shared until tx
+// ends: a migration (the migration job of a rolling upgrade) waits for tx,
+// and while it waits every later ingestion batch, withdrawal Create and
+// Automation submission waits behind it. Keep tx short: deal with the
+// effects, resolve and commit, rather than leave it open while looking
+// into the transaction.
+//
+// Which effects to apply by hand depends on why the transaction was set
+// aside (see PoisonSetAside). One a Handler rejected counts as ingested:
+// a replay (a rewind) skips it, so nothing applies it but the operator.
+// One that could not be decoded is offered again by a replay of its
+// offset, and applied if it then decodes (a release that reads it),
+// whatever its row says: do not also apply by hand what a Handler would
+// apply then, or let the replay apply it and resolve the row afterwards.
+// Effects written in tx go back with the resolution when an Integration
+// DB restore goes back before tx; the row is then unresolved again.
 func (ing *Ingester) ResolveSetAsideTx(ctx context.Context, tx *sqlx.Tx, updateID, resolution string) error {
 	if strings.TrimSpace(resolution) == "" {
 		return errors.New("ingest: ResolveSetAside: say what was done (resolution is empty)")
