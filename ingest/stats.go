@@ -50,7 +50,10 @@ type Stats struct {
 	// SetAside counts transactions set aside for review (PoisonSetAside)
 	// in batches this Ingester committed: a batch retried after a failed
 	// commit counts its transactions once, and one already in the review
-	// table (set aside before a restart) is not counted again.
+	// table (set aside before a restart) is not counted again. Those a
+	// Handler records in the review table itself (tokenstd.History with
+	// its SetAside policy) are not counted: the review table lists them
+	// (SetAsideTransactions).
 	SetAside int64
 	// TxPerSecond is the rate of new transactions over the last committed
 	// batches (a moving average over about ten seconds); 0 once nothing
