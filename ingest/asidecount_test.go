@@ -82,3 +82,27 @@ func TestSetAsideAgainKeepsTheFirstRecord(t *testing.T) {
 	require.Equal(t, "first", aside[0].Error)
 	require.Equal(t, b.p.LedgerEnd(), readState(t, b.db).Checkpoint.Offset)
 }
+
+// The same replay after an operator resolved the transaction: the log says
+// it was resolved already and asks nothing of anyone (Info, not the
+// "set aside for review again" warning), and the resolution is kept.
+func TestSetAsideAgainAfterResolutionSaysResolved(t *testing.T) {
+	b := setup(t)
+	malformed := appendAroundMalformed(t, b.p, 5, 500)
+	_, err := b.db.Exec(`INSERT INTO txhistory.review_transaction (update_id, ledger_offset, error, resolved_at, resolution)
+		VALUES ($1, $2, 'first', now(), 'skipped: a test transaction')`, malformed.UpdateID, malformed.Offset)
+	require.NoError(t, err)
+
+	var logs syncbuf.Buffer
+	ing := newIngester(t, b, ingest.Config{Poison: ingest.PoisonSetAside, EndOffset: b.p.LedgerEnd(),
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, ing.Run(context.Background()))
+	require.Equal(t, int64(0), ing.Stats().SetAside)
+	require.NotContains(t, logs.String(), "set aside for review again", logs.String())
+	require.Equal(t, 1, strings.Count(logs.String(), "it was resolved already"), logs.String())
+	require.Contains(t, logs.String(), "level=INFO msg=\"ingest: transaction set aside again on a replay")
+	var resolution string
+	require.NoError(t, b.db.Get(&resolution, `SELECT resolution FROM txhistory.review_transaction WHERE update_id = $1`, malformed.UpdateID))
+	require.Equal(t, "skipped: a test transaction", resolution)
+	require.Equal(t, b.p.LedgerEnd(), readState(t, b.db).Checkpoint.Offset)
+}

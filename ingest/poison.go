@@ -99,6 +99,7 @@ type asideNote struct {
 	updateID string
 	cause    error
 	again    bool // the review table held it already
+	resolved bool // and an operator had resolved it
 }
 
 // setAside records a transaction in the review table inside tx (keeping
@@ -125,7 +126,15 @@ func (ing *Ingester) setAside(ctx context.Context, tx *sqlx.Tx, updateID string,
 		return fmt.Errorf("ingest: set aside update %s at offset %d: %w", updateID, offset, err)
 	}
 	n, err := res.RowsAffected()
-	*notes = append(*notes, asideNote{offset: offset, updateID: updateID, cause: cause, again: err == nil && n == 0})
+	note := asideNote{offset: offset, updateID: updateID, cause: cause, again: err == nil && n == 0}
+	if note.again {
+		// A replay (after a rewind): the log says whether an operator has
+		// resolved it already, so that nobody takes it for new work.
+		if err := tx.GetContext(ctx, &note.resolved, `SELECT resolved_at IS NOT NULL FROM `+ing.review+` WHERE update_id = $1`, updateID); err != nil {
+			return fmt.Errorf("ingest: set aside update %s at offset %d: reading its review row: %w", updateID, offset, err)
+		}
+	}
+	*notes = append(*notes, note)
 	return nil
 }
 
@@ -133,6 +142,11 @@ func (ing *Ingester) setAside(ctx context.Context, tx *sqlx.Tx, updateID string,
 // aside.
 func (ing *Ingester) noteSetAside(notes []asideNote) {
 	for _, n := range notes {
+		if n.again && n.resolved {
+			ing.log.Info("ingest: transaction set aside again on a replay; it was resolved already, and its row and resolution are kept: nothing to do",
+				"offset", n.offset, "update_id", n.updateID, "err", redactErr(n.cause))
+			continue
+		}
 		if n.again {
 			ing.log.Warn("ingest: transaction set aside for review again; the review table keeps its first record",
 				"offset", n.offset, "update_id", n.updateID, "err", redactErr(n.cause))
