@@ -83,7 +83,8 @@ func (c Checkpoint) Clone() Checkpoint {
 // Integration DB are a misconfiguration; the second one stops.
 var ErrConflict = errors.New("checkpoint: stored offset changed underneath (another ingester running, or a rewind?)")
 
-// Store reads and writes the checkpoint tables of one schema.
+// Store reads and writes the checkpoint tables of one schema. Make one with
+// NewStore: the zero Store names no schema, and its statements fail.
 type Store struct {
 	schema     string
 	checkpoint string

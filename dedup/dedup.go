@@ -34,7 +34,8 @@ import (
 	"github.com/lib/pq"
 )
 
-// Store is the set of ingested update ids of one schema.
+// Store is the set of ingested update ids of one schema. Make one with
+// NewStore: the zero Store names no schema, and its statements fail.
 type Store struct {
 	schema     string
 	table      string

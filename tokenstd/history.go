@@ -150,7 +150,8 @@ type Config struct {
 // calls the DepositCrediter for each new deposit.
 //
 // History is idempotent: a transaction whose entries are already stored is
-// skipped, so handing it the same transactions twice changes nothing.
+// skipped, so handing it the same transactions twice changes nothing. Make
+// one with NewHistory: the zero History names no schema nor treasury.
 type History struct {
 	cfg        Config
 	classifier Classifier
