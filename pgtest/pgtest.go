@@ -52,6 +52,10 @@ var shared struct {
 
 	mu     sync.Mutex
 	closed bool
+	// opened holds, for each pool Open returned whose database has not
+	// been dropped yet, the function that closes it and drops it; Main
+	// calls those that are left.
+	opened map[*sqlx.DB]func() error
 }
 
 func setup() error {
@@ -184,7 +188,10 @@ func NewDSN(tb testing.TB) string {
 // after name, on the same server NewDB uses, and returns a pool to it and
 // a function that closes the pool and drops the database, cutting any
 // session still using it. Where NewDB would skip for want of a PostgreSQL,
-// Open returns the error. Main still stops the shared server at the end.
+// Open returns the error. Main still stops the shared server at the end,
+// and first drops the databases Open created that were not dropped yet,
+// such as one an application's TestMain opened for all its tests before
+// calling Main (which exits, leaving no place to call the function).
 func Open(ctx context.Context, name string) (*sqlx.DB, func() error, error) {
 	if err := setup(); err != nil {
 		return nil, nil, err
@@ -203,7 +210,23 @@ func Open(ctx context.Context, name string) (*sqlx.DB, func() error, error) {
 		}
 		return nil, nil, errors.Join(fmt.Errorf("pgtest: connecting to %s: %w", name, err), drop())
 	}
-	return db, func() error { return errors.Join(db.Close(), drop()) }, nil
+	release := func() error { return errors.Join(db.Close(), drop()) }
+	shared.mu.Lock()
+	if shared.opened == nil {
+		shared.opened = make(map[*sqlx.DB]func() error)
+	}
+	shared.opened[db] = release
+	shared.mu.Unlock()
+	return db, func() error {
+		shared.mu.Lock()
+		_, open := shared.opened[db]
+		delete(shared.opened, db)
+		shared.mu.Unlock()
+		if !open {
+			return nil // dropped already, by an earlier call or by Main
+		}
+		return release()
+	}, nil
 }
 
 // createDatabase creates a database for testName (see databaseName) on
@@ -363,6 +386,13 @@ func closeShared() error {
 	}
 	shared.closed = true
 	var errs []error
+	// Databases Open created and nobody dropped, such as one an
+	// application's TestMain opened before calling Main, which exits: on
+	// the server of $TXHISTORY_TEST_DSN they would stay behind.
+	for db, release := range shared.opened {
+		errs = append(errs, release())
+		delete(shared.opened, db)
+	}
 	if shared.admin != nil {
 		errs = append(errs, shared.admin.Close())
 	}
