@@ -247,6 +247,15 @@ func createDatabase(testName string) (string, func() error, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
 	if _, err := shared.admin.ExecContext(ctx, create); err != nil {
+		var pqe *pq.Error
+		if errors.As(err, &pqe) && pqe.Code == "42501" { // insufficient_privilege
+			// PostgreSQL's message names neither the role nor the
+			// privilege it lacks.
+			var role string
+			_ = shared.admin.GetContext(ctx, &role, `SELECT current_user`)
+			err = fmt.Errorf("%w; the role %q of $%s needs CREATEDB (ALTER ROLE %s CREATEDB)",
+				err, role, EnvDSN, pq.QuoteIdentifier(role))
+		}
 		return "", nil, fmt.Errorf("pgtest: creating test database %s: %w", name, err)
 	}
 	drop := func() error {
