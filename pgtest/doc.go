@@ -68,7 +68,10 @@
 // # Guarantees
 //
 //   - Databases of different tests are isolated and always dropped, even
-//     when the test fails.
+//     when the test fails or panics. A test binary that is killed or times
+//     out (-timeout) drops nothing: on a private server they go with it,
+//     but on the server of $TXHISTORY_TEST_DSN they stay, named DBPrefix
+//     and the test's name, for whoever runs that server to drop.
 //   - No server outlives the test binary that started it: Main closes the
 //     shared one, and on Linux every server also gets a parent-death signal
 //     (immediate shutdown) in case the binary is killed or times out.
