@@ -191,7 +191,10 @@ func NewDSN(tb testing.TB) string {
 // Open returns the error. Main still stops the shared server at the end,
 // and first drops the databases Open created that were not dropped yet,
 // such as one an application's TestMain opened for all its tests before
-// calling Main (which exits, leaving no place to call the function).
+// calling Main (which exits, leaving no place to call the function). Not
+// when a test panics or the binary times out (-timeout) or is killed: the
+// test binary then exits inside M.Run, and on the server of
+// $TXHISTORY_TEST_DSN such a database stays behind, named as NewDB's are.
 func Open(ctx context.Context, name string) (*sqlx.DB, func() error, error) {
 	if err := setup(); err != nil {
 		return nil, nil, err
