@@ -255,9 +255,12 @@ func createDatabase(testName string) (string, func() error, error) {
 			// PostgreSQL's message names neither the role nor the
 			// privilege it lacks.
 			var role string
-			_ = shared.admin.GetContext(ctx, &role, `SELECT current_user`)
-			err = fmt.Errorf("%w; the role %q of $%s needs CREATEDB (ALTER ROLE %s CREATEDB)",
-				err, role, EnvDSN, pq.QuoteIdentifier(role))
+			if rerr := shared.admin.GetContext(ctx, &role, `SELECT current_user`); rerr != nil || role == "" {
+				err = fmt.Errorf("%w; the role of $%s needs CREATEDB", err, EnvDSN)
+			} else {
+				err = fmt.Errorf("%w; the role %q of $%s needs CREATEDB (ALTER ROLE %s CREATEDB)",
+					err, role, EnvDSN, pq.QuoteIdentifier(role))
+			}
 		}
 		return "", nil, fmt.Errorf("pgtest: creating test database %s: %w", name, err)
 	}
