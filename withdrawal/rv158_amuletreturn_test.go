@@ -53,7 +53,26 @@ func TestInstructionReserveReturnedWhenNotAccepted(t *testing.T) {
 			r.apply(offer)
 			require.Equal(t, withdrawal.StatusPendingAcceptance, r.get(w.ID).Status)
 
-			r.apply(tc.outcome(r, icid, op.Created[0].ContractID)...)
+			txs := tc.outcome(r, icid, op.Created[0].ContractID)
+			for _, tx := range txs[:len(txs)-1] {
+				// The lock released apart from the instruction: the funds
+				// are back, but the withdrawal stays pending, its user not
+				// credited, its instruction listed for the treasury to
+				// withdraw.
+				r.apply(tx)
+				require.Equal(t, withdrawal.StatusPendingAcceptance, r.get(w.ID).Status)
+				require.NotContains(t, refunds(t, r.db), w.ID)
+				pending, err := tokenstd.PendingInstructions(r.ctx, r.db, schema.DefaultName)
+				require.NoError(t, err)
+				require.Len(t, pending, 1)
+				require.Equal(t, icid, pending[0].ContractID)
+				now, err := tokenstd.Balances(r.ctx, r.db, schema.DefaultName)
+				require.NoError(t, err)
+				for inst, b := range now {
+					requireDec(t, "-0.1", b.Sub(before[inst]), "the treasury's holdings of ", inst)
+				}
+			}
+			r.apply(txs[len(txs)-1])
 			got := r.get(w.ID)
 			require.Equal(t, tc.status, got.Status)
 			var outflow string
