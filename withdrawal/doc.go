@@ -71,6 +71,10 @@
 // ExecuteBefore and their reason, the withdrawal id (in
 // Transfer.Meta[tokenstd.MetaReason], or in Instruction.Reason when the
 // transfer's metadata has none); have the treasury withdraw those past it.
+// The same when the lock, expired, is released apart from the instruction
+// (Amulet's owner may unlock an expired LockedAmulet): the funds are back
+// in the treasury's holdings, but the withdrawal stays pending_acceptance,
+// its user not credited back, until the instruction is withdrawn too.
 // Transitions() lists the allowed moves.
 //
 // Every move is one SQL statement — an UPDATE guarded by the allowed
