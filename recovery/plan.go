@@ -383,7 +383,10 @@ func otherSynchronizers(cp checkpoint.Checkpoint) []ledger.SynchronizerTime {
 
 // Plan carries out steps 2 and 5 of the validator node restore runbook
 // against a restored participant, and returns the rewind that step 6
-// (Apply) writes. It changes nothing. db may be a *sqlx.DB or a *sqlx.Tx.
+// (Apply) writes. It changes nothing. db may be a *sqlx.DB or a *sqlx.Tx;
+// a *sqlx.Tx sits idle during the waits below, so Plan turns
+// idle_in_transaction_session_timeout off for it (statement_timeout and
+// lock_timeout do not apply to an idle transaction).
 //
 // Step 2: it reads tRecovery, the synchronizer id and the update id of the
 // last ingested transaction from the checkpoint in db.
@@ -468,6 +471,17 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 		return nil, err
 	}
 
+	if tx, ok := db.(*sqlx.Tx); ok {
+		// The caller's transaction sits idle while Plan waits for the
+		// participant (up to Options.Timeout): an
+		// idle_in_transaction_session_timeout of the role or database
+		// would end its session, and the caller's ApplyTx would then fail
+		// with no more than "driver: bad connection". Off for this
+		// transaction only, as ingestion's batches and the Automation do.
+		if _, err := tx.ExecContext(ctx, `SELECT set_config('idle_in_transaction_session_timeout', '0', true)`); err != nil {
+			return nil, fmt.Errorf("recovery: turning idle_in_transaction_session_timeout off for the transaction: %w", err)
+		}
+	}
 	// Step 2: tRecovery and the synchronizer id from the Integration DB.
 	cp, found, err := cps.Get(ctx, db)
 	if err != nil {
