@@ -136,7 +136,9 @@ func (s *Store) Disable(ctx context.Context, reason string) error {
 // version: it closes the gate of a schema a newer release migrated (an
 // operator's brake, whatever release its tool is of) and of one this
 // release has not migrated yet (an older backup restored, which
-// RestoreProcedure closes before its migration).
+// RestoreProcedure closes before its migration). Its wait is bounded by
+// ctx only: it turns a lock_timeout and statement_timeout of the role or
+// database off for the wait, and sets them back in tx after it.
 func (s *Store) DisableTx(ctx context.Context, tx *sqlx.Tx, reason string) error {
 	_, _, err := s.setGate(ctx, tx, gateChange{reason: reason})
 	return err
@@ -259,8 +261,33 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, c gateChange) (bool, t
 		// locks alone would let them overtake it indefinitely).
 		lock = `LOCK TABLE ` + s.gate + ` IN EXCLUSIVE MODE`
 	}
+	var bounds struct {
+		Lock      string `db:"lock_timeout"`
+		Statement string `db:"statement_timeout"`
+	}
+	if !enabled {
+		// The closing waits for the creates and submissions in flight,
+		// bounded by ctx only: a DBA's lock_timeout or statement_timeout
+		// of the role or database would end the wait after a submission
+		// outlasting it, and the brake (the restore procedure's closing of
+		// a restored gate among them) would fail. Off for the lock
+		// statement only, then set back for the rest of tx.
+		if err := tx.GetContext(ctx, &bounds, `SELECT current_setting('lock_timeout') AS lock_timeout,
+			current_setting('statement_timeout') AS statement_timeout`); err != nil {
+			return false, time.Time{}, fmt.Errorf("withdrawal: locking the withdrawal gate: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `SELECT set_config('lock_timeout', '0', true), set_config('statement_timeout', '0', true)`); err != nil {
+			return false, time.Time{}, fmt.Errorf("withdrawal: locking the withdrawal gate: %w", err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, lock); err != nil {
 		return false, time.Time{}, fmt.Errorf("withdrawal: locking the withdrawal gate: %w", err)
+	}
+	if !enabled {
+		if _, err := tx.ExecContext(ctx, `SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)`,
+			bounds.Lock, bounds.Statement); err != nil {
+			return false, time.Time{}, fmt.Errorf("withdrawal: locking the withdrawal gate: %w", err)
+		}
 	}
 	// The store's clock, read in the change's transaction once the gate
 	// is locked (Store.clock is the one rule for it).

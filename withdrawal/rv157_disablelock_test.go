@@ -51,6 +51,16 @@ func testDisableWaitsPast(t *testing.T, name string) {
 	require.NoError(t, err)
 	require.False(t, g.Enabled)
 
+	// DisableTx sets the caller's bound back for the rest of its
+	// transaction.
+	tx, err := e.db.BeginTxx(e.ctx, nil)
+	require.NoError(t, err)
+	require.NoError(t, e.store.DisableTx(e.ctx, tx, "brake"))
+	var got string
+	require.NoError(t, tx.GetContext(e.ctx, &got, `SELECT current_setting($1)`, name))
+	require.Equal(t, "300ms", got)
+	require.NoError(t, tx.Commit())
+
 	// The restore procedure: the restored database's gate is open, and a
 	// create is in flight on it when step 2 closes it.
 	require.NoError(t, e.store.Enable(e.ctx, "test"))
