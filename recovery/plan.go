@@ -385,7 +385,8 @@ func otherSynchronizers(cp checkpoint.Checkpoint) []ledger.SynchronizerTime {
 // against a restored participant, and returns the rewind that step 6
 // (Apply) writes. It changes nothing. db may be a *sqlx.DB or a *sqlx.Tx;
 // a *sqlx.Tx sits idle during the waits below, so Plan turns
-// idle_in_transaction_session_timeout off for it (statement_timeout and
+// idle_in_transaction_session_timeout off for it until it returns the
+// rewind, and then sets the transaction's value back (statement_timeout and
 // lock_timeout do not apply to an idle transaction).
 //
 // Step 2: it reads tRecovery, the synchronizer id and the update id of the
@@ -453,7 +454,7 @@ func otherSynchronizers(cp checkpoint.Checkpoint) []ledger.SynchronizerTime {
 // the package's Limits). The calls after the wait share one
 // Options.Timeout: should it end them, Plan fails, having written nothing;
 // run it again with a longer one.
-func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Options) (_ *Rewind, err error) {
+func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Options) (out *Rewind, err error) {
 	defer func() { err = ctxerr.Wrap(ctx, err) }()
 	opts = opts.WithDefaults()
 	if err := opts.validate(); err != nil {
@@ -476,11 +477,25 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 		// participant (up to Options.Timeout): an
 		// idle_in_transaction_session_timeout of the role or database
 		// would end its session, and the caller's ApplyTx would then fail
-		// with no more than "driver: bad connection". Off for this
-		// transaction only, as ingestion's batches and the Automation do.
+		// with no more than "driver: bad connection". Off for Plan's waits
+		// only: set back once Plan returns the rewind, so that the caller's
+		// transaction, open until its ApplyTx, is again under the DBA's
+		// timeout or the caller's own.
+		var idle string
+		if err := tx.GetContext(ctx, &idle, `SELECT current_setting('idle_in_transaction_session_timeout')`); err != nil {
+			return nil, fmt.Errorf("recovery: reading idle_in_transaction_session_timeout in the transaction: %w", err)
+		}
 		if _, err := tx.ExecContext(ctx, `SELECT set_config('idle_in_transaction_session_timeout', '0', true)`); err != nil {
 			return nil, fmt.Errorf("recovery: turning idle_in_transaction_session_timeout off for the transaction: %w", err)
 		}
+		defer func() {
+			if err != nil {
+				return // The caller rolls tx back.
+			}
+			if _, serr := tx.ExecContext(ctx, `SELECT set_config('idle_in_transaction_session_timeout', $1, true)`, idle); serr != nil {
+				out, err = nil, fmt.Errorf("recovery: setting idle_in_transaction_session_timeout back to %s in the transaction: %w", idle, serr)
+			}
+		}()
 	}
 	// Step 2: tRecovery and the synchronizer id from the Integration DB.
 	cp, found, err := cps.Get(ctx, db)
