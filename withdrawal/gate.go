@@ -138,7 +138,9 @@ func (s *Store) Disable(ctx context.Context, reason string) error {
 // release has not migrated yet (an older backup restored, which
 // RestoreProcedure closes before its migration). Its wait is bounded by
 // ctx only: it turns a lock_timeout and statement_timeout of the role or
-// database off for the wait, and sets them back in tx after it.
+// database off for the wait, and sets them back in tx after it. On an
+// error, roll tx back: it may be aborted, or, should ctx end between the
+// wait and the setting back, left with both still off.
 func (s *Store) DisableTx(ctx context.Context, tx *sqlx.Tx, reason string) error {
 	_, _, err := s.setGate(ctx, tx, gateChange{reason: reason})
 	return err
