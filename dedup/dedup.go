@@ -231,7 +231,11 @@ func (s *Store) At(ctx context.Context, q sqlx.QueryerContext, synchronizerID st
 // before each synchronizer's record time (the record time index narrows
 // neither much): a prune costs a scan of the table per synchronizer, and
 // one more for the delete (about half a second for 300,000 ids on three
-// synchronizers).
+// synchronizers). That statement runs with statement_timeout off (a DBA's
+// shorter one would fail every prune, and every retry, while the table
+// grows); ctx bounds it, and the transaction's value is set back after
+// it. On an error, roll the transaction back (one given as db: its
+// statement_timeout may still be off). lock_timeout still applies.
 //
 // It first checks the schema's version in its transaction (db's, if db is
 // a *sqlx.Tx or *sql.Tx; else one of its own on db, a *sqlx.DB, *sqlx.Conn,
@@ -279,6 +283,17 @@ func (s *Store) pruneTx(ctx context.Context, tx *sqlx.Tx, t time.Time) (int64, e
 	if err := schema.CheckCurrentTx(ctx, tx, schema.WithSchema(s.schema)); err != nil {
 		return 0, fmt.Errorf("dedup: prune before %s: %w", t.Format(time.RFC3339Nano), err)
 	}
+	// The statement below scans the table, so its time grows with it: a
+	// DBA's statement_timeout shorter than that would fail every prune, and
+	// every retry, while the table grows. It is off for that statement
+	// alone (ctx bounds it) and set back in tx after it.
+	var timeout string
+	if err := tx.GetContext(ctx, &timeout, `SELECT current_setting('statement_timeout')`); err != nil {
+		return 0, fmt.Errorf("dedup: prune before %s: reading statement_timeout: %w", t.Format(time.RFC3339Nano), err)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('statement_timeout', '0', true)`); err != nil {
+		return 0, fmt.Errorf("dedup: prune before %s: turning statement_timeout off: %w", t.Format(time.RFC3339Nano), err)
+	}
 	res, err := tx.ExecContext(ctx, `WITH c AS (
 			SELECT record_time, synchronizer_id FROM `+s.checkpoint+` WHERE id = 1 AND record_time IS NOT NULL
 		), last AS (
@@ -315,6 +330,9 @@ func (s *Store) pruneTx(ctx context.Context, tx *sqlx.Tx, t time.Time) (int64, e
 				WHERE u.ingested_at > o.ingested_at OR u.ledger_offset > o.ledger_offset OR u.update_id = o.update_id)`, t)
 	if err != nil {
 		return 0, fmt.Errorf("dedup: prune before %s: %w", t.Format(time.RFC3339Nano), err)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT set_config('statement_timeout', $1, true)`, timeout); err != nil {
+		return 0, fmt.Errorf("dedup: prune before %s: setting statement_timeout back: %w", t.Format(time.RFC3339Nano), err)
 	}
 	return res.RowsAffected()
 }
