@@ -27,6 +27,7 @@ import (
 
 	"github.com/cantonx/txhistory/internal/ctxerr"
 	"github.com/cantonx/txhistory/internal/pglist"
+	"github.com/cantonx/txhistory/internal/pgsetting"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
@@ -287,12 +288,9 @@ func (s *Store) pruneTx(ctx context.Context, tx *sqlx.Tx, t time.Time) (int64, e
 	// DBA's statement_timeout shorter than that would fail every prune, and
 	// every retry, while the table grows. It is off for that statement
 	// alone (ctx bounds it) and set back in tx after it.
-	var timeout string
-	if err := tx.GetContext(ctx, &timeout, `SELECT current_setting('statement_timeout')`); err != nil {
-		return 0, fmt.Errorf("dedup: prune before %s: reading statement_timeout: %w", t.Format(time.RFC3339Nano), err)
-	}
-	if _, err := tx.ExecContext(ctx, `SELECT set_config('statement_timeout', '0', true)`); err != nil {
-		return 0, fmt.Errorf("dedup: prune before %s: turning statement_timeout off: %w", t.Format(time.RFC3339Nano), err)
+	restore, err := pgsetting.Off(ctx, tx, "statement_timeout")
+	if err != nil {
+		return 0, fmt.Errorf("dedup: prune before %s: %w", t.Format(time.RFC3339Nano), err)
 	}
 	res, err := tx.ExecContext(ctx, `WITH c AS (
 			SELECT record_time, synchronizer_id FROM `+s.checkpoint+` WHERE id = 1 AND record_time IS NOT NULL
@@ -331,8 +329,8 @@ func (s *Store) pruneTx(ctx context.Context, tx *sqlx.Tx, t time.Time) (int64, e
 	if err != nil {
 		return 0, fmt.Errorf("dedup: prune before %s: %w", t.Format(time.RFC3339Nano), err)
 	}
-	if _, err := tx.ExecContext(ctx, `SELECT set_config('statement_timeout', $1, true)`, timeout); err != nil {
-		return 0, fmt.Errorf("dedup: prune before %s: setting statement_timeout back: %w", t.Format(time.RFC3339Nano), err)
+	if err := restore(ctx); err != nil {
+		return 0, fmt.Errorf("dedup: prune before %s: %w", t.Format(time.RFC3339Nano), err)
 	}
 	return res.RowsAffected()
 }

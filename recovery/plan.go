@@ -13,6 +13,7 @@ import (
 	"github.com/cantonx/txhistory/dedup"
 	"github.com/cantonx/txhistory/internal/ctxerr"
 	"github.com/cantonx/txhistory/internal/nilcheck"
+	"github.com/cantonx/txhistory/internal/pgsetting"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/jmoiron/sqlx"
 	"google.golang.org/grpc/codes"
@@ -481,19 +482,19 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 		// only: set back once Plan returns the rewind, so that the caller's
 		// transaction, open until its ApplyTx, is again under the DBA's
 		// timeout or the caller's own.
-		var idle string
-		if err := tx.GetContext(ctx, &idle, `SELECT current_setting('idle_in_transaction_session_timeout')`); err != nil {
-			return nil, fmt.Errorf("recovery: reading idle_in_transaction_session_timeout in the transaction: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `SELECT set_config('idle_in_transaction_session_timeout', '0', true)`); err != nil {
-			return nil, fmt.Errorf("recovery: turning idle_in_transaction_session_timeout off for the transaction: %w", err)
+		// err and out are Plan's results, which the deferred function reads
+		// and sets.
+		var restore func(context.Context) error
+		restore, err = pgsetting.Off(ctx, tx, "idle_in_transaction_session_timeout")
+		if err != nil {
+			return nil, fmt.Errorf("recovery: in the transaction, %w", err)
 		}
 		defer func() {
 			if err != nil {
 				return // The caller rolls tx back.
 			}
-			if _, serr := tx.ExecContext(ctx, `SELECT set_config('idle_in_transaction_session_timeout', $1, true)`, idle); serr != nil {
-				out, err = nil, fmt.Errorf("recovery: setting idle_in_transaction_session_timeout back to %s in the transaction: %w", idle, serr)
+			if serr := restore(ctx); serr != nil {
+				out, err = nil, fmt.Errorf("recovery: in the transaction, %w", serr)
 			}
 		}()
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cantonx/txhistory/internal/ctxerr"
 	"github.com/cantonx/txhistory/internal/logattr"
+	"github.com/cantonx/txhistory/internal/pgsetting"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -263,10 +264,7 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, c gateChange) (bool, t
 		// locks alone would let them overtake it indefinitely).
 		lock = `LOCK TABLE ` + s.gate + ` IN EXCLUSIVE MODE`
 	}
-	var bounds struct {
-		Lock      string `db:"lock_timeout"`
-		Statement string `db:"statement_timeout"`
-	}
+	restore := func(context.Context) error { return nil }
 	if !enabled {
 		// The closing waits for the creates and submissions in flight,
 		// bounded by ctx only: a DBA's lock_timeout or statement_timeout
@@ -274,22 +272,16 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, c gateChange) (bool, t
 		// outlasting it, and the brake (the restore procedure's closing of
 		// a restored gate among them) would fail. Off for the lock
 		// statement only, then set back for the rest of tx.
-		if err := tx.GetContext(ctx, &bounds, `SELECT current_setting('lock_timeout') AS lock_timeout,
-			current_setting('statement_timeout') AS statement_timeout`); err != nil {
-			return false, time.Time{}, fmt.Errorf("withdrawal: locking the withdrawal gate: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `SELECT set_config('lock_timeout', '0', true), set_config('statement_timeout', '0', true)`); err != nil {
+		var err error
+		if restore, err = pgsetting.Off(ctx, tx, "lock_timeout", "statement_timeout"); err != nil {
 			return false, time.Time{}, fmt.Errorf("withdrawal: locking the withdrawal gate: %w", err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, lock); err != nil {
 		return false, time.Time{}, fmt.Errorf("withdrawal: locking the withdrawal gate: %w", err)
 	}
-	if !enabled {
-		if _, err := tx.ExecContext(ctx, `SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true)`,
-			bounds.Lock, bounds.Statement); err != nil {
-			return false, time.Time{}, fmt.Errorf("withdrawal: locking the withdrawal gate: %w", err)
-		}
+	if err := restore(ctx); err != nil {
+		return false, time.Time{}, fmt.Errorf("withdrawal: locking the withdrawal gate: %w", err)
 	}
 	// The store's clock, read in the change's transaction once the gate
 	// is locked (Store.clock is the one rule for it).
