@@ -2,13 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -16,7 +12,6 @@ import (
 	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/cantonx/txhistory/metrics"
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -27,42 +22,10 @@ import (
 // daemon's did a moment before ("not ingesting after 2s"), not "no commit
 // in the 0s since start", which contradicts the 503 it comes with.
 func TestRV135UnhealthyReasonCountsFromTheDaemonsStart(t *testing.T) {
-	dsn := pgtest.NewDSN(t)
-	u, err := url.Parse(dsn)
-	require.NoError(t, err, "pgtest DSN not a URL")
-	pgAddr := u.Host
-
-	// A database port that refuses sessions until open.
-	var open atomic.Bool
-	proxy, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = proxy.Close() })
-	go func() {
-		for {
-			c, err := proxy.Accept()
-			if err != nil {
-				return
-			}
-			if !open.Load() {
-				_ = c.Close()
-				continue
-			}
-			go func() {
-				defer c.Close()
-				s, err := net.Dial("tcp", pgAddr)
-				if err != nil {
-					return
-				}
-				defer s.Close()
-				go func() { _, _ = io.Copy(s, c) }()
-				_, _ = io.Copy(c, s)
-			}()
-		}
-	}()
-	u.Host = proxy.Addr().String()
+	dsn, open := closedDatabase(t)
 
 	env := map[string]string{conn.EnvLedger: "127.0.0.1:1", conn.EnvParty: demoParty,
-		conn.EnvDSN: u.String(), "TXHISTORY_PLAINTEXT": "true"}
+		conn.EnvDSN: dsn, "TXHISTORY_PLAINTEXT": "true"}
 	logs := &syncbuf.Buffer{}
 	sigs := make(chan os.Signal, 1)
 	started := time.Now()

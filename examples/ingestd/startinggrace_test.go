@@ -24,39 +24,7 @@ import (
 // -max-silence. It used to answer 503 while waiting, then 200 "starting:
 // no commit yet (0s since start)" once the database answered.
 func TestStartupGraceCountsFromTheDaemonsStart(t *testing.T) {
-	dsn := pgtest.NewDSN(t)
-	u, err := url.Parse(dsn)
-	require.NoError(t, err, "pgtest DSN not a URL")
-	pgAddr := u.Host
-
-	// A database port that refuses sessions until open.
-	var open atomic.Bool
-	proxy, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = proxy.Close() })
-	go func() {
-		for {
-			c, err := proxy.Accept()
-			if err != nil {
-				return
-			}
-			if !open.Load() {
-				_ = c.Close()
-				continue
-			}
-			go func() {
-				defer c.Close()
-				s, err := net.Dial("tcp", pgAddr)
-				if err != nil {
-					return
-				}
-				defer s.Close()
-				go func() { _, _ = io.Copy(s, c) }()
-				_, _ = io.Copy(c, s)
-			}()
-		}
-	}()
-	u.Host = proxy.Addr().String()
+	dsn, open := closedDatabase(t)
 
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -64,7 +32,7 @@ func TestStartupGraceCountsFromTheDaemonsStart(t *testing.T) {
 	require.NoError(t, lis.Close())
 
 	env := map[string]string{conn.EnvLedger: "127.0.0.1:1", conn.EnvParty: demoParty,
-		conn.EnvDSN: u.String(), "TXHISTORY_PLAINTEXT": "true"}
+		conn.EnvDSN: dsn, "TXHISTORY_PLAINTEXT": "true"}
 	logs := &syncbuf.Buffer{}
 	sigs := make(chan os.Signal, 1)
 	code, ready := runDaemon([]string{"-migrate", "-metrics-addr", addr, "-max-silence", "1500ms"}, env, logs, sigs)
@@ -99,4 +67,42 @@ func TestStartupGraceCountsFromTheDaemonsStart(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("no exit after SIGTERM:\n%s", logs.String())
 	}
+}
+
+// closedDatabase gives a test database's DSN through a port that refuses
+// sessions until open is set: a database not answering yet when the
+// daemon starts.
+func closedDatabase(t *testing.T) (dsn string, open *atomic.Bool) {
+	t.Helper()
+	u, err := url.Parse(pgtest.NewDSN(t))
+	require.NoError(t, err, "pgtest DSN not a URL")
+	pgAddr := u.Host
+	open = new(atomic.Bool)
+	proxy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = proxy.Close() })
+	go func() {
+		for {
+			c, err := proxy.Accept()
+			if err != nil {
+				return
+			}
+			if !open.Load() {
+				_ = c.Close()
+				continue
+			}
+			go func() {
+				defer c.Close()
+				s, err := net.Dial("tcp", pgAddr)
+				if err != nil {
+					return
+				}
+				defer s.Close()
+				go func() { _, _ = io.Copy(s, c) }()
+				_, _ = io.Copy(c, s)
+			}()
+		}
+	}()
+	u.Host = proxy.Addr().String()
+	return u.String(), open
 }
