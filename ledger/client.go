@@ -166,6 +166,22 @@ type Config struct {
 	DialOptions []grpc.DialOption
 }
 
+// WithDefaults returns a copy of c with its zero sizes filled:
+// MaxRecvMsgSize with DefaultMaxRecvMsgSize and ReceiveWindow with
+// DefaultReceiveWindow. Negative values are kept (Dial refuses a negative
+// MaxRecvMsgSize and takes a negative ReceiveWindow for gRPC's dynamic
+// window). Dial applies it; call it to log or check the configuration a
+// Dial will use.
+func (c Config) WithDefaults() Config {
+	if c.MaxRecvMsgSize == 0 {
+		c.MaxRecvMsgSize = DefaultMaxRecvMsgSize
+	}
+	if c.ReceiveWindow == 0 {
+		c.ReceiveWindow = DefaultReceiveWindow
+	}
+	return c
+}
+
 // ErrNoAdminAPI is returned by admin calls of a Client without an admin endpoint.
 var ErrNoAdminAPI = errors.New("ledger: no admin API endpoint configured")
 
@@ -191,13 +207,8 @@ func Dial(cfg Config) (*Client, error) {
 	if cfg.MaxRecvMsgSize < 0 {
 		return nil, fmt.Errorf("ledger: Config.MaxRecvMsgSize is negative (%d): zero gives the default, DefaultMaxRecvMsgSize", cfg.MaxRecvMsgSize)
 	}
-	if cfg.MaxRecvMsgSize == 0 {
-		cfg.MaxRecvMsgSize = DefaultMaxRecvMsgSize
-	}
-	switch {
-	case cfg.ReceiveWindow == 0:
-		cfg.ReceiveWindow = DefaultReceiveWindow
-	case cfg.ReceiveWindow > 0 && (cfg.ReceiveWindow < MinReceiveWindow || cfg.ReceiveWindow > math.MaxInt32):
+	cfg = cfg.WithDefaults()
+	if cfg.ReceiveWindow > 0 && (cfg.ReceiveWindow < MinReceiveWindow || cfg.ReceiveWindow > math.MaxInt32) {
 		return nil, fmt.Errorf("ledger: ReceiveWindow %d is outside %d..%d bytes (negative: gRPC's dynamic window)",
 			cfg.ReceiveWindow, MinReceiveWindow, math.MaxInt32)
 	}

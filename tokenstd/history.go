@@ -143,6 +143,24 @@ type Config struct {
 	Instruments []Instrument
 }
 
+// WithDefaults returns a copy of c with empty fields filled: Schema with
+// schema.DefaultName, Account with DefaultAccount and Logger with
+// slog.Default(). OnError's zero value is Halt already; Treasury, Credit
+// and Instruments have no default. NewHistory applies it; call it to log
+// or check the configuration a History will use.
+func (c Config) WithDefaults() Config {
+	if c.Schema == "" {
+		c.Schema = schema.DefaultName
+	}
+	if c.Account == nil {
+		c.Account = DefaultAccount
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
 // History is the ingest.Handler that keeps the treasury's token standard
 // history: it classifies each transaction of a batch and writes, in the
 // batch's SQL transaction, the holdings it created and archived, the
@@ -194,9 +212,7 @@ func NewHistory(cfg Config) (*History, error) {
 	if cfg.Treasury == "" {
 		return nil, errors.New("tokenstd: Config.Treasury is required")
 	}
-	if cfg.Schema == "" {
-		cfg.Schema = schema.DefaultName
-	}
+	cfg = cfg.WithDefaults()
 	if err := schema.ValidateName(cfg.Schema); err != nil {
 		return nil, fmt.Errorf("tokenstd: Config.Schema: %w", err)
 	}
@@ -210,9 +226,6 @@ func NewHistory(cfg Config) (*History, error) {
 		return nil, fmt.Errorf("tokenstd: %w", err)
 	}
 	cfg.Instruments = slices.Clone(cfg.Instruments)
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
 	return &History{
 		cfg:        cfg,
 		classifier: Classifier{Treasury: cfg.Treasury, Account: cfg.Account, Instruments: cfg.Instruments},

@@ -88,7 +88,10 @@ func RecoverFromLedger(_ context.Context, _ *sqlx.Tx, o *Outcome) (*Withdrawal, 
 }
 
 // ReconcilerConfig configures a Reconciler. Zero fields take the documented
-// defaults.
+// defaults. Unlike the other Configs it has no WithDefaults: its Logger's
+// default is the Store's, known only to NewReconciler, and a nil Recovery
+// is a default no hook can stand for (RecoverFromLedger set as the hook
+// takes a statement more per batch, see Recovery).
 type ReconcilerConfig struct {
 	// Recovery re-creates withdrawals whose request is unknown. Default
 	// (nil): RecoverFromLedger, whose withdrawals the Reconciler stores in
