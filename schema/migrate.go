@@ -102,11 +102,13 @@ type Applied struct {
 // pre-create the schema for a less privileged role. Concurrent calls for the
 // same schema, from any number of processes, are serialised with a
 // transaction-scoped advisory lock; the second caller finds the work done and
-// changes nothing. Migrate also waits for the transactions that hold the
-// schema's version with CheckCurrentTx (an ingest.Ingester's batch in
-// flight, a withdrawal Automation's submission, up to its SubmitTimeout, a
-// transaction of the exchange's that called a withdrawal.Store write such
-// as CreateTx). Running Migrate on an up-to-date schema is a cheap no-op.
+// changes nothing. With migrations to apply, Migrate also waits for the
+// transactions that hold the schema's version with CheckCurrentTx (an
+// ingest.Ingester's batch in flight, a withdrawal Automation's submission,
+// up to its SubmitTimeout, a transaction of the exchange's that called a
+// withdrawal.Store write such as CreateTx). Running Migrate on an
+// up-to-date schema is a cheap no-op: it reads the versions without the
+// lock, and neither waits for those transactions nor holds up their checks.
 //
 // When ctx ends while a statement runs (the lock's wait, say), the error
 // wraps ctx's too: errors.Is finds context.DeadlineExceeded or
@@ -123,6 +125,22 @@ func Migrate(ctx context.Context, db *sqlx.DB, opts ...Option) (err error) {
 	}
 	if db == nil {
 		return fmt.Errorf("schema: migrating schema %q: nil database", cfg.schema)
+	}
+	// Most calls find nothing to do (every start migrates). The lock would
+	// wait for the transactions holding the version (CheckCurrentTx: a
+	// submission in flight, up to its SubmitTimeout) while every later
+	// check queued behind it; so read the versions without it first. A
+	// schema found at the target needs nothing, and this call, which
+	// commits nothing then, holds nothing after it returns either; anything
+	// else, a failed read included, goes through the lock as before.
+	if applied, err := Versions(ctx, db, opts...); err == nil {
+		versions := make([]int, len(applied))
+		for i, a := range applied {
+			versions[i] = a.Version
+		}
+		if plan, err := planSteps(cfg, versions); err == nil && len(plan) == 0 {
+			return nil
+		}
 	}
 	// READ COMMITTED whatever the database's default, so that a migrator
 	// that waited for the lock sees the work of the one before (MigrateTx).

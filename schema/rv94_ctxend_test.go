@@ -11,9 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Migrate waits for the transactions holding the schema's version
-// (CheckCurrentTx: an ingestion batch, a withdrawal submission). A deploy
-// step running it under a deadline that passes meanwhile must be told so:
+// Migrate with migrations to apply (here a rollback's, down one version)
+// waits for the transactions holding the schema's version (CheckCurrentTx:
+// an ingestion batch, a withdrawal submission). A deploy step running it
+// under a deadline that passes meanwhile must be told so:
 // errors.Is finds context.DeadlineExceeded, not only lib/pq's "canceling
 // statement due to user request" for the cancelled lock's wait, which
 // reads as a database fault.
@@ -28,7 +29,7 @@ func TestRV94MigrateEndedMidStatementReportsTheContext(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	err = schema.Migrate(ctx, db)
+	err = schema.Migrate(ctx, db, schema.WithTargetVersion(schema.Latest()-1))
 	require.Error(t, err)
 	require.True(t, errors.Is(err, context.DeadlineExceeded), "Migrate's context ended mid-statement, but its error does not say so: %v", err)
 }
