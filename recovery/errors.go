@@ -3,6 +3,8 @@ package recovery
 import (
 	"errors"
 	"fmt"
+
+	"github.com/cantonx/txhistory/schema"
 )
 
 // Errors of the runbook. Each is returned wrapped, with the offsets, update
@@ -62,11 +64,11 @@ var (
 // checkpoint one the Ingester starts from rather than one the participant
 // streamed before (which it takes for another restore when the ledger end
 // is below it).
-func nothingIngested(schema string, offset int64) error {
+func nothingIngested(schemaName string, offset int64) error {
 	return fmt.Errorf("%w (checkpoint offset %d): nothing was ingested, so nothing needs replaying, but if the participant was restored "+
 		"from a backup the offset may be of its numbering before the restore, and resuming there could skip the treasury's first "+
 		"transactions: with ingestion stopped, as txhistory_ingest, read the participant again from the start "+
-		"(UPDATE %[3]s.checkpoint SET ledger_offset = 0; DELETE FROM %[3]s.synchronizer_time; an offset of the restored participant "+
+		"(UPDATE %[3]s SET ledger_offset = 0; DELETE FROM %[4]s; an offset of the restored participant "+
 		"before the treasury's first transaction instead of 0 if it has pruned), then start ingestion",
-		ErrNothingIngested, offset, schema)
+		ErrNothingIngested, offset, schema.Qualify(schemaName, "checkpoint"), schema.Qualify(schemaName, "synchronizer_time"))
 }

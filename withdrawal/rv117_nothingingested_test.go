@@ -2,7 +2,6 @@ package withdrawal_test
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -84,7 +83,7 @@ func TestBothRestoredNothingIngested(t *testing.T) {
 				_, runbookErr = rb.Run(ctx)
 				require.ErrorIs(t, runbookErr, recovery.ErrNothingIngested)
 				// What the error says to do, as txhistory_ingest.
-				reset := fmt.Sprintf(`UPDATE %[1]s.checkpoint SET ledger_offset = 0; DELETE FROM %[1]s.synchronizer_time`, "txhistory")
+				reset := `UPDATE "txhistory"."checkpoint" SET ledger_offset = 0; DELETE FROM "txhistory"."synchronizer_time"`
 				require.Contains(t, runbookErr.Error(), reset, "the runbook's error names what to do next")
 				_, err = l.db.ExecContext(ctx, reset)
 				require.NoError(t, err)
