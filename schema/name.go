@@ -38,9 +38,12 @@ func (e *NameError) Error() string {
 
 // ValidateName reports whether name may be used as a txhistory schema name.
 // A valid name is 1 to 63 bytes of lower-case ASCII letters, digits and
-// underscores, and does not start with a digit, so it means the same thing
-// quoted or unquoted and is never truncated by the server. Names starting
-// with "pg_" are reserved by PostgreSQL and rejected too.
+// underscores, and does not start with a digit, so it is never folded to
+// another case nor truncated by the server. Names starting with "pg_" are
+// reserved by PostgreSQL and rejected too. SQL key words (order, user,
+// select) are valid: txhistory quotes the name wherever it writes it
+// (Qualify), and so must SQL of yours that names it (SELECT … FROM
+// "order".token_history).
 //
 // The error, if any, is a *NameError.
 func ValidateName(name string) error {
