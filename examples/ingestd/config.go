@@ -185,7 +185,7 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	fs.Int64Var(&maxRecvMsgSize, "max-recv-msg-size", envInt("max-recv-msg-size", "TXHISTORY_MAX_RECV_MSG_SIZE", ledger.DefaultMaxRecvMsgSize),
 		"largest message taken from the participant, in bytes: a transaction over it stops ingestion; raise it above the largest transaction the treasury gets ($TXHISTORY_MAX_RECV_MSG_SIZE)")
 	fs.BoolVar(&c.migrate, "migrate", envBool("migrate", "TXHISTORY_MIGRATE", true), "apply schema migrations at start (needs a role that may create tables) ($TXHISTORY_MIGRATE)")
-	fs.BoolVar(&c.migrateOnly, "migrate-only", false, "apply schema migrations and exit")
+	fs.BoolVar(&c.migrateOnly, "migrate-only", false, "apply schema migrations to -schema and exit (once per schema of the database)")
 	fs.IntVar(&c.migrateTo, "migrate-to", -1, "with -migrate-only: migrate to exactly this version, undoing later ones (to roll back to an older release; 0 drops every table but txhistory_migration); -1: this build's latest")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDur("shutdown-timeout", "TXHISTORY_SHUTDOWN_TIMEOUT", 30*time.Second), "after SIGTERM, how long to wait for the last commit ($TXHISTORY_SHUTDOWN_TIMEOUT)")
 	fs.BoolVar(&c.demo, "demo", false, "run against an in-process fake participant that keeps appending, and a local PostgreSQL of its own; the host's database, party, participant, credentials, start offset, synchronizers, instruments and -migrate=false are not used, nor $TXHISTORY_METRICS_ADDR (only -metrics-addr on the command line is)")

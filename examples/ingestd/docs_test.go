@@ -293,6 +293,8 @@ func TestOperationsQuotesMessages(t *testing.T) {
 		{`"ingestd: catching up"`, goSource(t, "examples/ingestd")},
 		{`"ingestd: tailing"`, goSource(t, "examples/ingestd")},
 		{"PostgreSQL refused the DSN's password", goSource(t, "examples/ingestd")},
+		{"this build needs 011: run ingestd -migrate-only (as the owner role) first, or start with -migrate", strings.ReplaceAll(goSource(t, "examples/ingestd"), "%03d", "011")},
+		{"is at version 010, this build needs 011", strings.ReplaceAll(goSource(t, "schema"), "is at version %03d, this build needs %03d", "is at version 010, this build needs 011")},
 	} {
 		q := strings.Trim(c.quote, `"`)
 		require.True(t, strings.Contains(doc, q) || strings.Contains(doc, "`"+strings.TrimPrefix(q, "ingest: ")+"`") ||
