@@ -184,7 +184,7 @@ func parseConfig(args []string, lookupEnv func(string) (string, bool), usage io.
 	maxRecvMsgSize := int64(0)
 	fs.Int64Var(&maxRecvMsgSize, "max-recv-msg-size", envInt("max-recv-msg-size", "TXHISTORY_MAX_RECV_MSG_SIZE", ledger.DefaultMaxRecvMsgSize),
 		"largest message taken from the participant, in bytes: a transaction over it stops ingestion; raise it above the largest transaction the treasury gets ($TXHISTORY_MAX_RECV_MSG_SIZE)")
-	fs.BoolVar(&c.migrate, "migrate", envBool("migrate", "TXHISTORY_MIGRATE", true), "apply schema migrations at start (needs a role that may create tables) ($TXHISTORY_MIGRATE)")
+	fs.BoolVar(&c.migrate, "migrate", envBool("migrate", "TXHISTORY_MIGRATE", true), "apply schema migrations at start (needs a role that may create tables; pods starting at once under a lock_timeout wait for each other's and may exit 1 with 55P03: run -migrate-only as a job first) ($TXHISTORY_MIGRATE)")
 	fs.BoolVar(&c.migrateOnly, "migrate-only", false, "apply schema migrations to -schema and exit (once per schema of the database)")
 	fs.IntVar(&c.migrateTo, "migrate-to", -1, "with -migrate-only: migrate to exactly this version, undoing later ones (to roll back to an older release; 0 drops every table but txhistory_migration); -1: this build's latest")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", envDur("shutdown-timeout", "TXHISTORY_SHUTDOWN_TIMEOUT", 30*time.Second), "after SIGTERM, how long to wait for the last commit ($TXHISTORY_SHUTDOWN_TIMEOUT)")

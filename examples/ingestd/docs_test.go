@@ -294,6 +294,7 @@ func TestOperationsQuotesMessages(t *testing.T) {
 		{`"ingestd: tailing"`, goSource(t, "examples/ingestd")},
 		{"PostgreSQL refused the DSN's password", goSource(t, "examples/ingestd")},
 		{"this build needs 011: run ingestd -migrate-only (as the owner role) first, or start with -migrate", strings.ReplaceAll(goSource(t, "examples/ingestd"), "%03d", "011")},
+		{"taking migration lock for schema", goSource(t, "schema")},
 		{"is at version 010, this build needs 011", strings.ReplaceAll(goSource(t, "schema"), "is at version %03d, this build needs %03d", "is at version 010, this build needs 011")},
 	} {
 		q := strings.Trim(c.quote, `"`)
