@@ -66,7 +66,10 @@
 //   - 009_token_instruction_original (package tokenstd):
 //     token_instruction's original_instruction_cid, the view's
 //     originalInstructionCid, so that a later step of a transfer a registry
-//     evolves in several steps is recognised across batches.
+//     evolves in several steps is recognised across batches. Its backfill
+//     takes the first stored instruction of a chain of replaces as the
+//     original: an instruction with no stored predecessor gets none
+//     (docs/OPERATIONS.md says what to check after migrating).
 //   - 010_checkpoint_parties (packages checkpoint, ingest): checkpoint's
 //     parties, the treasury parties ingested for (NULL until an Ingester
 //     records them), so that a change of ingest.Config.Parties is refused

@@ -296,6 +296,7 @@ func TestOperationsQuotesMessages(t *testing.T) {
 		{"this build needs 011: run ingestd -migrate-only (as the owner role) first, or start with -migrate", strings.ReplaceAll(goSource(t, "examples/ingestd"), "%03d", "011")},
 		{"taking migration lock for schema", goSource(t, "schema")},
 		{"is at version 010, this build needs 011", strings.ReplaceAll(goSource(t, "schema"), "is at version %03d, this build needs %03d", "is at version 010, this build needs 011")},
+		{"it cannot become pending_acceptance", strings.ReplaceAll(goSource(t, "withdrawal"), "%s", "pending_acceptance")},
 	} {
 		q := strings.Trim(c.quote, `"`)
 		require.True(t, strings.Contains(doc, q) || strings.Contains(doc, "`"+strings.TrimPrefix(q, "ingest: ")+"`") ||
