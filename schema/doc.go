@@ -105,8 +105,10 @@
 //     the schema name; migrators of different schemas do not wait for each
 //     other.
 //   - Forward only by default: without WithTargetVersion nothing is ever
-//     undone. Going down is explicit, and migrating to version 0 drops
-//     every table except txhistory_migration.
+//     undone. Going down is explicit, and drops what the undone
+//     migrations recorded (010 the checkpoint's parties, 009 the
+//     instructions' originals: docs/OPERATIONS.md); migrating to version 0
+//     drops every table except txhistory_migration.
 //   - No older binary on a newer schema: a schema with a version this build
 //     does not embed (a newer release applied it) is refused with
 //     ErrUnknownVersion; roll back by migrating down with the newer
