@@ -387,8 +387,10 @@ func otherSynchronizers(cp checkpoint.Checkpoint) []ledger.SynchronizerTime {
 // (Apply) writes. It changes nothing. db may be a *sqlx.DB or a *sqlx.Tx;
 // a *sqlx.Tx sits idle during the waits below, so Plan turns
 // idle_in_transaction_session_timeout off for it until it returns the
-// rewind, and then sets the transaction's value back (statement_timeout and
-// lock_timeout do not apply to an idle transaction).
+// rewind, and then sets the transaction's value back, as it does when it
+// fails on the participant's side (the transaction is then still usable:
+// Plan may be run again in it). After a database error, roll it back.
+// (statement_timeout and lock_timeout do not apply to an idle transaction.)
 //
 // Step 2: it reads tRecovery, the synchronizer id and the update id of the
 // last ingested transaction from the checkpoint in db.
@@ -482,6 +484,11 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 		// only: set back once Plan returns the rewind, so that the caller's
 		// transaction, open until its ApplyTx, is again under the DBA's
 		// timeout or the caller's own.
+		// Set back on an error too: a participant's error (ErrNotCaughtUp,
+		// Options.Timeout ending the calls) leaves tx usable, and the
+		// caller may run Plan again in it, which would read "0" as tx's
+		// value. After a database error tx is aborted and the setting back
+		// fails as well; the caller rolls tx back.
 		// err and out are Plan's results, which the deferred function reads
 		// and sets.
 		var restore func(context.Context) error
@@ -490,10 +497,8 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 			return nil, fmt.Errorf("recovery: in the transaction, %w", err)
 		}
 		defer func() {
-			if err != nil {
-				return // The caller rolls tx back.
-			}
-			if serr := restore(ctx); serr != nil {
+			serr := restore(ctx)
+			if err == nil && serr != nil {
 				out, err = nil, fmt.Errorf("recovery: in the transaction, %w", serr)
 			}
 		}()
