@@ -55,3 +55,42 @@ func TestRV161PlanRunAgainInTxSetsIdleTimeoutBack(t *testing.T) {
 	require.NoError(t, tx.Commit())
 	require.Len(t, rewinds(t, b), 1)
 }
+
+// The same when Plan's own context, a bound of the caller's for this call
+// only, ends while Plan waits for the participant: the transaction, begun
+// with a context of its own and idle meanwhile, is still usable, and Plan
+// run again in it must not find the timeout off.
+func TestRV161PlanCtxEndedInTxSetsIdleTimeoutBack(t *testing.T) {
+	ctx := context.Background()
+	b := newBundle(t, ledgertest.WithCheckpointInterval(2*time.Second))
+	restoredAfter(t, b, script(60), 20, "")
+
+	tx, err := b.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback() }()
+	_, err = tx.Exec(`SET LOCAL idle_in_transaction_session_timeout = '5min'`)
+	require.NoError(t, err)
+	idle := func() string {
+		var v string
+		require.NoError(t, tx.Get(&v, `SHOW idle_in_transaction_session_timeout`))
+		return v
+	}
+
+	b.p.Intercept(ledgertest.MethodGetHighestOffsetByTimestamp, func(ctx context.Context, _ proto.Message) error {
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	pctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err = recovery.Plan(pctx, tx, b.client, options(recovery.ModeNonUnique))
+	cancel()
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Equal(t, "5min", idle(), "Plan whose context ended left the caller's transaction without its idle timeout")
+
+	b.p.Intercept(ledgertest.MethodGetHighestOffsetByTimestamp, nil)
+	rw, err := recovery.Plan(ctx, tx, b.client, options(recovery.ModeNonUnique))
+	require.NoError(t, err)
+	require.Equal(t, "5min", idle(), "Plan run again left the caller's transaction without its idle timeout")
+	require.NoError(t, recovery.ApplyTx(ctx, tx, rw))
+	require.NoError(t, tx.Commit())
+	require.Len(t, rewinds(t, b), 1)
+}
