@@ -382,14 +382,19 @@ func otherSynchronizers(cp checkpoint.Checkpoint) []ledger.SynchronizerTime {
 	return out
 }
 
+// restoreTimeout bounds Plan's setting back of a caller's transaction's
+// idle_in_transaction_session_timeout, which runs even when ctx has ended.
+const restoreTimeout = 10 * time.Second
+
 // Plan carries out steps 2 and 5 of the validator node restore runbook
 // against a restored participant, and returns the rewind that step 6
 // (Apply) writes. It changes nothing. db may be a *sqlx.DB or a *sqlx.Tx;
 // a *sqlx.Tx sits idle during the waits below, so Plan turns
 // idle_in_transaction_session_timeout off for it until it returns the
 // rewind, and then sets the transaction's value back, as it does when it
-// fails on the participant's side (the transaction is then still usable:
-// Plan may be run again in it). After a database error, roll it back.
+// fails on the participant's side or ctx ends during a wait (the
+// transaction is then still usable: Plan may be run again in it). After a
+// database error, roll it back.
 // (statement_timeout and lock_timeout do not apply to an idle transaction.)
 //
 // Step 2: it reads tRecovery, the synchronizer id and the update id of the
@@ -485,10 +490,13 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 		// transaction, open until its ApplyTx, is again under the DBA's
 		// timeout or the caller's own.
 		// Set back on an error too: a participant's error (ErrNotCaughtUp,
-		// Options.Timeout ending the calls) leaves tx usable, and the
-		// caller may run Plan again in it, which would read "0" as tx's
-		// value. After a database error tx is aborted and the setting back
-		// fails as well; the caller rolls tx back.
+		// Options.Timeout ending the calls) or ctx ending while tx is idle
+		// (tx has a context of its own) leaves tx usable, and the caller
+		// may run Plan again in it, which would read "0" as tx's value.
+		// Hence a context that has not ended, bounded on its own. After a
+		// database error tx is aborted (or, ctx ending during a statement,
+		// its connection closed) and the setting back fails as well; the
+		// caller rolls tx back.
 		// err and out are Plan's results, which the deferred function reads
 		// and sets.
 		var restore func(context.Context) error
@@ -497,7 +505,9 @@ func Plan(ctx context.Context, db sqlx.QueryerContext, p Participant, opts Optio
 			return nil, fmt.Errorf("recovery: in the transaction, %w", err)
 		}
 		defer func() {
-			serr := restore(ctx)
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), restoreTimeout)
+			serr := restore(rctx)
+			cancel()
 			if err == nil && serr != nil {
 				out, err = nil, fmt.Errorf("recovery: in the transaction, %w", serr)
 			}
