@@ -137,11 +137,13 @@ func (s *Store) Disable(ctx context.Context, reason string) error {
 // version: it closes the gate of a schema a newer release migrated (an
 // operator's brake, whatever release its tool is of) and of one this
 // release has not migrated yet (an older backup restored, which
-// RestoreProcedure closes before its migration). Its wait is bounded by
+// RestoreProcedure closes before its migration). Its waits are bounded by
 // ctx only: it turns a lock_timeout and statement_timeout of the role or
-// database off for the wait, and sets them back in tx after it. On an
-// error, roll tx back: it may be aborted, or, should ctx end between the
-// wait and the setting back, left with both still off.
+// database off for the change (the wait for the gate, and for the
+// checkpoint table a migration running meanwhile may hold), and sets them
+// back in tx after it. On an error, roll tx back: it may be aborted, or,
+// should ctx end between the change and the setting back, left with both
+// still off.
 func (s *Store) DisableTx(ctx context.Context, tx *sqlx.Tx, reason string) error {
 	_, _, err := s.setGate(ctx, tx, gateChange{reason: reason})
 	return err
@@ -270,17 +272,17 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, c gateChange) (bool, t
 		// bounded by ctx only: a DBA's lock_timeout or statement_timeout
 		// of the role or database would end the wait after a submission
 		// outlasting it, and the brake (the restore procedure's closing of
-		// a restored gate among them) would fail. Off for the lock
-		// statement only, then set back for the rest of tx.
+		// a restored gate among them) would fail. Off for the change's
+		// statements (the lock, the clock's read and the update, which a
+		// migration altering the checkpoint table holds up as well: the
+		// closing takes no migration lock), then set back for the rest of
+		// tx.
 		var err error
 		if restore, err = pgsetting.Off(ctx, tx, "lock_timeout", "statement_timeout"); err != nil {
 			return false, time.Time{}, fmt.Errorf("withdrawal: locking the withdrawal gate: %w", err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, lock); err != nil {
-		return false, time.Time{}, fmt.Errorf("withdrawal: locking the withdrawal gate: %w", err)
-	}
-	if err := restore(ctx); err != nil {
 		return false, time.Time{}, fmt.Errorf("withdrawal: locking the withdrawal gate: %w", err)
 	}
 	// The store's clock, read in the change's transaction once the gate
@@ -321,6 +323,9 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, c gateChange) (bool, t
 		SELECT (SELECT changed_at FROM moved) AS changed_at, (SELECT t FROM clock) AS ingested`,
 		enabled, reason, ts, clock, since)
 	if err != nil {
+		return false, time.Time{}, fmt.Errorf("withdrawal: setting the withdrawal gate to enabled=%t: %w", enabled, err)
+	}
+	if err := restore(ctx); err != nil {
 		return false, time.Time{}, fmt.Errorf("withdrawal: setting the withdrawal gate to enabled=%t: %w", enabled, err)
 	}
 	var ingested time.Time
