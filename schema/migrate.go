@@ -132,8 +132,10 @@ func Migrate(ctx context.Context, db *sqlx.DB, opts ...Option) (err error) {
 	// check queued behind it; so read the versions without it first. A
 	// schema found at the target needs nothing, and this call, which
 	// commits nothing then, holds nothing after it returns either; anything
-	// else, a failed read included, goes through the lock as before.
-	if applied, err := Versions(ctx, db, opts...); err == nil {
+	// else, a failed read included, goes through the lock as before. So
+	// does a schema with no version recorded: Versions lists none for a
+	// missing migration table too, which Migrate creates even at target 0.
+	if applied, err := Versions(ctx, db, opts...); err == nil && len(applied) > 0 {
 		versions := make([]int, len(applied))
 		for i, a := range applied {
 			versions[i] = a.Version
