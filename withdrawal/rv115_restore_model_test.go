@@ -127,6 +127,13 @@ func rv115Run(t *testing.T, seed int64) {
 		case planLater:
 			m.queued = true
 		case planOfferOK:
+			// The registry creates the instruction only before its
+			// executeBefore, as the ledger commits a transfer (commit):
+			// the Automation submits by the ingested record time, which
+			// may lag the ledger's past trecTgt.
+			if !l.now.Add(time.Second).Before(m.trecTgt) {
+				return nil // accepted by the participant, refused by the registry
+			}
 			tx, icid := l.world.Offer(m.spec)
 			l.append(tx)
 			m.offer = icid
