@@ -1,0 +1,102 @@
+package withdrawal_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/pgtest"
+	"github.com/cantonx/txhistory/withdrawal"
+	"github.com/stretchr/testify/require"
+)
+
+// rv166State is what an undisturbed run and a disturbed one are compared
+// on: the history's entries, the deposits credited and the withdrawals.
+func rv166State(t *testing.T, l *live) (history, credits, withdrawals []string) {
+	t.Helper()
+	require.NoError(t, l.db.Select(&history, `SELECT update_id || '/' || node_id || '/' || kind || '/' || amount::text
+		FROM txhistory.token_history ORDER BY update_id, node_id, kind`))
+	require.NoError(t, l.db.Select(&credits, `SELECT update_id || '/' || node_id || '/' || account || '/' || amount::text
+		FROM public.credit ORDER BY update_id, node_id`))
+	require.NoError(t, l.db.Select(&withdrawals, `SELECT id || '/' || status || '/' || coalesce(update_id, '')
+		FROM txhistory.withdrawal ORDER BY id`))
+	return
+}
+
+// TestRV166IngesterLeftRunningAcrossTheRestore restores the Integration DB
+// (pg_restore --clean --if-exists --single-transaction) from an older
+// backup underneath an Ingester (History, with a deposit crediter, and the
+// Reconciler) that nobody stopped. Its next commit meets the restored
+// checkpoint: it must not write its in-memory state on top of the
+// restored one, and once ingestion has caught up again nothing is written
+// twice nor lost: the history, the credits and the withdrawals are those
+// of an undisturbed run.
+func TestRV166IngesterLeftRunningAcrossTheRestore(t *testing.T) {
+	pgDump, pgRestore := pgTool(t, "pg_dump"), pgTool(t, "pg_restore")
+	db := pgtest.NewDB(t)
+	var name string
+	require.NoError(t, db.Get(&name, `SELECT current_database()`))
+	dsn := pgtest.SharedServer(t).DSN(name)
+	l := newLive(t, db, withdrawal.ReconcilerConfig{})
+	ctx := l.ctx
+	const alice = "alice::1220wd"
+	l.append(l.world.Mint(alice, "1000"))
+	holdings := l.mint("50", "50", "50", "50")
+	l.startCrediting()
+	l.caughtUp()
+	deposit := func(acct, amount string) {
+		l.append(l.world.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: amount, Reason: acct}))
+	}
+	pay := func(w *withdrawal.Withdrawal) {
+		l.append(l.world.Transfer(ledgertest.TransferSpec{Sender: treasury, Receiver: w.Receiver, Amount: w.Amount.String(),
+			InputHoldings: w.ReservedHoldings, Reason: w.ID, Fee: "0.1"}))
+	}
+	deposit("acct-1", "3")
+	w1 := l.submitted("wd-1", "10", holdings[0])
+	l.caughtUp()
+	backup := filepath.Join(t.TempDir(), "integration.dump")
+	runTool(ctx, t, pgDump, "--format=custom", "--file="+backup, "--dbname="+dsn)
+
+	// After the backup: a deposit, wd-1 paid, wd-2 created and paid.
+	deposit("acct-2", "4")
+	pay(w1)
+	w2 := l.submitted("wd-2", "20", holdings[1])
+	pay(w2)
+	for i := 0; i < 20; i++ {
+		deposit(fmt.Sprintf("acct-%d", 3+i%3), fmt.Sprint(1+i))
+	}
+	l.caughtUp()
+
+	// The restore, the Ingester still running (tailing, with offset
+	// checkpoints every 10ms).
+	runTool(ctx, t, pgRestore, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--dbname="+dsn, backup)
+	// More activity after the restore.
+	deposit("acct-9", "5")
+	w3 := l.submitted("wd-3", "30", holdings[2])
+	pay(w3)
+	l.advance(time.Second)
+	l.caughtUp()
+	select {
+	case err := <-l.ingDone:
+		l.stopIng = nil
+		t.Fatalf("the Ingester stopped: %v", err)
+	default:
+	}
+	gotH, gotC, gotW := rv166State(t, l)
+
+	// The undisturbed run: the same ledger ingested into a fresh
+	// Integration DB.
+	l2 := newLive(t, pgtest.NewDB(t), withdrawal.ReconcilerConfig{})
+	l2.p, l2.client, l2.world, l2.now = l.p, l.client, l.world, l.now
+	l2.startCrediting()
+	l2.caughtUp()
+	wantH, wantC, _ := rv166State(t, l2)
+	require.Equal(t, wantH, gotH, "history")
+	require.Equal(t, wantC, gotC, "credits")
+	// wd-2's request, lost with the restore, is recovered from the ledger.
+	require.Equal(t, []string{"wd-1/completed/" + l.get("wd-1").UpdateID, "wd-2/recovered/" + l.get("wd-2").UpdateID,
+		"wd-3/completed/" + l.get("wd-3").UpdateID}, gotW, "withdrawals")
+	require.NotEmpty(t, l.get("wd-2").UpdateID)
+}
