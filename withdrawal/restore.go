@@ -229,7 +229,14 @@ type RestoreProcedure struct {
 	// after step 1 treats it as closed meanwhile (Gate.Rewound), one that
 	// did not cannot tell. Stop the Automation and the creation of
 	// withdrawals before the restore (the runbook's step 1), or give them
-	// a poll interval to see the gate closed.
+	// a poll interval to see the gate closed. A Store reads the gate only
+	// when it is used: an API server's that served no Create since step 1
+	// has not seen it closed (call Store.Gate in it before the restore),
+	// and a Create or an Automation round sent during pg_restore waits for
+	// it and goes through on the restored database: the Create commits,
+	// the round hands the backup's requested withdrawals, perhaps paid
+	// already, to the Submitter again (its contract, spending exactly
+	// ReservedHoldings, keeps them from paying out twice).
 	Restore func(ctx context.Context) error
 	// TSafe is the record time after which no withdrawal in flight can
 	// still commit: later than the trecTgt of every withdrawal created
