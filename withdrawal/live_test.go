@@ -3,6 +3,7 @@ package withdrawal_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -33,6 +34,9 @@ type live struct {
 	rcfg   withdrawal.ReconcilerConfig
 	// credit, if set, is the History's deposit crediter.
 	credit tokenstd.DepositCrediter
+	// ingLog, if set, is startCrediting's Ingester's logger (default
+	// quietLog).
+	ingLog *slog.Logger
 
 	now     time.Time // the participant's latest record time
 	stopIng context.CancelFunc

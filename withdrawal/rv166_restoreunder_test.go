@@ -1,8 +1,12 @@
 package withdrawal_test
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +15,24 @@ import (
 	"github.com/cantonx/txhistory/withdrawal"
 	"github.com/stretchr/testify/require"
 )
+
+// rv166Log is a log the Ingester's goroutines write to and the test reads.
+type rv166Log struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *rv166Log) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *rv166Log) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
 
 // rv166State is what an undisturbed run and a disturbed one are compared
 // on: the history's entries, the deposits credited and the withdrawals.
@@ -32,7 +54,9 @@ func rv166State(t *testing.T, l *live) (history, credits, withdrawals []string) 
 // checkpoint: it must not write its in-memory state on top of the
 // restored one, and once ingestion has caught up again nothing is written
 // twice nor lost: the history, the credits and the withdrawals are those
-// of an undisturbed run.
+// of an undisturbed run. Its log says that the checkpoint went back, the
+// Integration DB restored underneath it, and what to do; not that the
+// ingester it took the lock from committed, which moves it forward.
 func TestRV166IngesterLeftRunningAcrossTheRestore(t *testing.T) {
 	pgDump, pgRestore := pgTool(t, "pg_dump"), pgTool(t, "pg_restore")
 	db := pgtest.NewDB(t)
@@ -44,6 +68,8 @@ func TestRV166IngesterLeftRunningAcrossTheRestore(t *testing.T) {
 	const alice = "alice::1220wd"
 	l.append(l.world.Mint(alice, "1000"))
 	holdings := l.mint("50", "50", "50", "50")
+	logged := &rv166Log{}
+	l.ingLog = slog.New(slog.NewTextHandler(logged, nil))
 	l.startCrediting()
 	l.caughtUp()
 	deposit := func(acct, amount string) {
@@ -85,6 +111,16 @@ func TestRV166IngesterLeftRunningAcrossTheRestore(t *testing.T) {
 	default:
 	}
 	gotH, gotC, gotW := rv166State(t, l)
+	var retried string
+	for _, line := range strings.Split(logged.String(), "\n") {
+		if strings.Contains(line, "checkpoint: stored offset changed underneath") {
+			retried = line
+		}
+	}
+	require.NotEmpty(t, retried, "no retry logged for the restored checkpoint:\n%s", logged)
+	require.Contains(t, retried, "the stored checkpoint went back", "the retry's line")
+	require.Contains(t, retried, "withdrawal.RestoreProcedure", "the retry's line")
+	require.NotContains(t, retried, "the ingester that had it before committed", "the retry's line")
 
 	// The undisturbed run: the same ledger ingested into a fresh
 	// Integration DB.

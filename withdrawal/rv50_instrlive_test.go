@@ -35,8 +35,12 @@ func (l *live) startCrediting() {
 	rcfg.History = history
 	rec, err := withdrawal.NewReconciler(l.store, rcfg)
 	require.NoError(l.t, err)
+	log := l.ingLog
+	if log == nil {
+		log = quietLog
+	}
 	ing, err := ingest.New(l.db, l.client, ingest.Config{
-		Parties: []string{treasury}, Handler: ingest.Handlers(history, rec), Logger: quietLog,
+		Parties: []string{treasury}, Handler: ingest.Handlers(history, rec), Logger: log,
 		MaxBatchSize: 2, MaxBatchDelay: time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
 		LockPoll: 20 * time.Millisecond,
 	})
