@@ -615,8 +615,14 @@ func (ing *Ingester) Run(ctx context.Context) (err error) {
 					}
 					return lerr
 				}
+				if cp.Offset < ing.cp.Offset {
+					// A lost lock's race only moves the checkpoint
+					// forward: this one went back.
+					err = fmt.Errorf("%w (from offset %d to %d): %w", errCheckpointBack, ing.cp.Offset, cp.Offset, err)
+				} else {
+					err = fmt.Errorf("%w (now offset %d): %w", errCheckpointMoved, cp.Offset, err)
+				}
 				ing.useCheckpoint(cp)
-				err = fmt.Errorf("%w (now offset %d): %w", errCheckpointMoved, cp.Offset, err)
 			}
 		}
 		if !retryable(err) {
@@ -1169,6 +1175,14 @@ var errLockLost = errors.New("ingest: the connection holding the ingestion lock 
 // resumes from the stored checkpoint.
 var errCheckpointMoved = errors.New("ingest: the checkpoint moved while this ingester held the lock (the ingester that had it before committed before noticing it had lost it); resuming from the stored checkpoint")
 
+// errCheckpointBack ends a session whose commit met a checkpoint behind the
+// one this Ingester committed last while it held the lock: the Integration
+// DB was restored from a backup underneath it (or rewound by hand). Run
+// resumes from the stored checkpoint, as a restart would; the withdrawal
+// gate restored with it is the backup's, which the restore procedure
+// closes.
+var errCheckpointBack = errors.New("ingest: the stored checkpoint went back while this ingester held the lock: the Integration DB was restored from a backup underneath it; resuming from the stored checkpoint. Stop ingestion (standby instances too) for a restore, and run the Integration DB restore procedure (withdrawal.RestoreProcedure) if no one is running it")
+
 // byteBudget bounds the bytes of the updates a session has read and not
 // yet committed (Config.StreamBufferBytes). The stream's reader acquires an
 // update's size before handing it on; the size is released when its batch
@@ -1428,7 +1442,7 @@ func retryable(err error) bool {
 	if errors.As(err, new(gaveUp)) {
 		return false
 	}
-	if errors.Is(err, errStalled) || errors.Is(err, errStreamEnded) || errors.Is(err, errLockLost) || errors.Is(err, errCheckpointMoved) || ledger.IsRetryable(err) || IsTransientDBError(err) {
+	if errors.Is(err, errStalled) || errors.Is(err, errStreamEnded) || errors.Is(err, errLockLost) || errors.Is(err, errCheckpointMoved) || errors.Is(err, errCheckpointBack) || ledger.IsRetryable(err) || IsTransientDBError(err) {
 		return true
 	}
 	return false

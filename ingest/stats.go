@@ -192,7 +192,7 @@ func (r *statsRecorder) errorOf(err error) {
 		kind = "decode"
 	case ledger.IsAuth(err):
 		kind = "auth"
-	case IsTransientDBError(err), errors.Is(err, errLockLost), errors.Is(err, errCheckpointMoved):
+	case IsTransientDBError(err), errors.Is(err, errLockLost), errors.Is(err, errCheckpointMoved), errors.Is(err, errCheckpointBack):
 		// A handler's statement too: the batch is retried as for any
 		// database fault (and a handler's retryable ledger error, below,
 		// as a stream fault is).
@@ -206,7 +206,7 @@ func (r *statsRecorder) errorOf(err error) {
 		r.s.Errors = map[string]int64{}
 	}
 	r.s.Errors[kind]++
-	if kind == "database" && !errors.Is(err, errCheckpointMoved) {
+	if kind == "database" && !errors.Is(err, errCheckpointMoved) && !errors.Is(err, errCheckpointBack) {
 		// Not a checkpoint that moved: Run counts it once it has read the
 		// checkpoint again, the database answering.
 		r.s.DatabaseErrorAt = time.Now()

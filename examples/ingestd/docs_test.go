@@ -284,6 +284,7 @@ func TestOperationsQuotesMessages(t *testing.T) {
 		{"TLS handshake refused", ledger.ErrTLS.Error()},
 		{"TLS handshake refused (Unavailable)", strings.ReplaceAll(goSource(t, "ledger"), "TLS handshake refused (%s)", "TLS handshake refused (Unavailable)")},
 		{"the checkpoint moved while this ingester held the lock", goSource(t, "ingest")},
+		{"the stored checkpoint went back while this ingester held the lock", goSource(t, "ingest")},
 		{"another ingester holds the lock of this schema; waiting", goSource(t, "ingest")},
 		{`"ingest: retrying"`, goSource(t, "ingest")},
 		{"database fault, retrying batch", goSource(t, "ingest")},
