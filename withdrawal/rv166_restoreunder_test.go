@@ -118,6 +118,7 @@ func TestRV166IngesterLeftRunningAcrossTheRestore(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, retried, "no retry logged for the restored checkpoint:\n%s", logged)
+	t.Log(retried)
 	require.Contains(t, retried, "the stored checkpoint went back", "the retry's line")
 	require.Contains(t, retried, "withdrawal.RestoreProcedure", "the retry's line")
 	require.NotContains(t, retried, "the ingester that had it before committed", "the retry's line")
