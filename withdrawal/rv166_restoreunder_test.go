@@ -2,6 +2,7 @@ package withdrawal_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -58,6 +59,17 @@ func rv166State(t *testing.T, l *live) (history, credits, withdrawals []string) 
 // Integration DB restored underneath it, and what to do; not that the
 // ingester it took the lock from committed, which moves it forward.
 func TestRV166IngesterLeftRunningAcrossTheRestore(t *testing.T) {
+	rv166AcrossTheRestore(t, false)
+}
+
+// TestRV166StandbyLeftRunningAcrossTheRestore is the same with the
+// primary stopped for the restore and its standby, waiting for the lock,
+// forgotten: it takes over, and the restore happens underneath it.
+func TestRV166StandbyLeftRunningAcrossTheRestore(t *testing.T) {
+	rv166AcrossTheRestore(t, true)
+}
+
+func rv166AcrossTheRestore(t *testing.T, standby bool) {
 	pgDump, pgRestore := pgTool(t, "pg_dump"), pgTool(t, "pg_restore")
 	db := pgtest.NewDB(t)
 	var name string
@@ -95,6 +107,19 @@ func TestRV166IngesterLeftRunningAcrossTheRestore(t *testing.T) {
 	}
 	l.caughtUp()
 
+	if standby {
+		// The standby waits for the lock; the primary is stopped for the
+		// restore, and the standby takes over (and commits the
+		// participant's offset checkpoints) before pg_restore runs.
+		stopPrimary := l.stopIng
+		l.startCrediting()
+		time.Sleep(100 * time.Millisecond)
+		stopPrimary()
+		// The primary's goroutine sends its result to l.ingDone as it is
+		// when Run returns: the standby's channel, now.
+		require.ErrorIs(t, <-l.ingDone, context.Canceled)
+		time.Sleep(200 * time.Millisecond)
+	}
 	// The restore, the Ingester still running (tailing, with offset
 	// checkpoints every 10ms).
 	runTool(ctx, t, pgRestore, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--dbname="+dsn, backup)
