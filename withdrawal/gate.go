@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/cantonx/txhistory/internal/ctxerr"
@@ -34,7 +35,8 @@ type Gate struct {
 	// until it changes again (step 2 of RestoreProcedure closes it, step 4
 	// opens it past tSafe): a request restored as requested may be one
 	// whose transfer is already in flight. A Store that has not read the
-	// gate since before step 1 cannot tell; stop the Automation and the
+	// gate since before step 1 cannot tell, and relies on the procedure's
+	// restore lock (Restoring) up to step 2; stop the Automation and the
 	// creation of withdrawals during the restore, as the runbook says. (If
 	// the database clock goes back, as on a restore onto a server whose
 	// clock is behind the old one's, or a transaction that changed the gate
@@ -43,15 +45,26 @@ type Gate struct {
 	// clock an hour behind, for an hour. That fails safe; a new Store, in a
 	// restarted process, forgets what the old one read.)
 	Rewound bool
+	// Restoring is true when a RestoreProcedure is between its step 1 and
+	// its closing of the restored gate in step 2, the span of the restore
+	// itself: Create and the Automation's submissions, which read the gate
+	// with it, count the gate as closed then, whatever its row says (the
+	// backup's, open, once pg_restore has committed). The other fields
+	// are then zero: the row is not read, as pg_restore may hold its
+	// table. Gate and GateTx do not look (always false).
+	Restoring bool
 }
 
 // Open reports whether withdrawals may be created and submitted: the gate
-// is enabled and not rewound.
-func (g Gate) Open() bool { return g.Enabled && !g.Rewound }
+// is enabled, not rewound, and no restore is under way.
+func (g Gate) Open() bool { return g.Enabled && !g.Rewound && !g.Restoring }
 
 // why says why a gate is not open: the reason of the change that closed
 // it, or that it was rewound.
 func (g Gate) why() string {
+	if g.Restoring {
+		return "the Integration DB restore procedure is restoring the database (between its step 1 and its closing of the restored gate)"
+	}
 	if g.Enabled && g.Rewound {
 		return fmt.Sprintf("the gate is open as of %s, but this process saw it change later: the Integration DB was restored from a backup; waiting for the restore procedure to close and reopen it",
 			g.ChangedAt.Format(time.RFC3339Nano))
@@ -90,7 +103,33 @@ type GateChange struct {
 	TSafe time.Time
 }
 
+// restoreLockClass is the first key of the advisory lock a
+// RestoreProcedure holds, exclusively, from before its step 1 closes the
+// gate until step 2 has closed the restored gate (holdRestoreLock).
+// readGate with lock, for Create and the Automation's submissions, tries
+// it in share mode in their transaction. Unlike the gate's row it survives
+// pg_restore, which gives the database the backup's gate (open) until step
+// 2: without it, a Store that had not read the gate since step 1 could
+// not tell (Gate.Rewound) and would create and submit on the restored
+// database, handing over again requests the backup holds but whose
+// transfers were submitted after it. The second key is hashtext of the
+// gate table's qualified name, one lock per schema.
+const restoreLockClass = 0x74787273 // "txrs"
+
 func (s *Store) readGate(ctx context.Context, q sqlx.QueryerContext, lock bool) (Gate, error) {
+	if lock {
+		// Held in share mode until the transaction ends, so that the
+		// procedure's taking it waits for creates and submissions in
+		// flight, as its Disable does. Not free: a restore is under way,
+		// and the row may be pg_restore's to drop and create again.
+		var free bool
+		if err := sqlx.GetContext(ctx, q, &free, `SELECT pg_try_advisory_xact_lock_shared($1, hashtext($2))`, restoreLockClass, s.gate); err != nil {
+			return Gate{}, fmt.Errorf("withdrawal: reading the withdrawal gate: %w", ctxerr.Wrap(ctx, err))
+		}
+		if !free {
+			return Gate{Restoring: true}, nil
+		}
+	}
 	var row struct {
 		Enabled   bool      `db:"enabled"`
 		Reason    string    `db:"reason"`
@@ -387,4 +426,38 @@ func (s *Store) unresolvedReview(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("withdrawal: counting the transactions set aside for review: %w", err)
 	}
 	return n, nil
+}
+
+// holdRestoreLock takes the restore lock (restoreLockClass) exclusively in
+// a transaction of its own, on a connection of its own, and returns what
+// releases it. It waits, bounded by ctx only (a DBA's lock_timeout and
+// statement_timeout are off for it), for the creates and submissions in
+// flight, as Disable does. The transaction is READ COMMITTED and idle
+// between its statements, so it holds no snapshot back from VACUUM; its
+// idle_in_transaction_session_timeout is off, for a restore may take
+// hours. It ends when ctx does (database/sql rolls it back), and with the
+// session: a Restore that terminates the database's sessions ends it too,
+// and the procedure is then as safe as without it (Gate.Rewound).
+//
+// With a pool of one connection (SetMaxOpenConns(1)) the procedure's own
+// statements would wait for the held one forever: it goes without the
+// lock and says so (ok false).
+func (s *Store) holdRestoreLock(ctx context.Context) (release func(), ok bool, err error) {
+	if n := s.db.Stats().MaxOpenConnections; n == 1 {
+		return func() {}, false, nil
+	}
+	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err != nil {
+		return nil, false, fmt.Errorf("withdrawal: taking the restore lock: %w", ctxerr.Wrap(ctx, err))
+	}
+	if _, err := pgsetting.Off(ctx, tx, "lock_timeout", "statement_timeout", "idle_in_transaction_session_timeout"); err != nil {
+		_ = tx.Rollback()
+		return nil, false, fmt.Errorf("withdrawal: taking the restore lock: %w", ctxerr.Wrap(ctx, err))
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, restoreLockClass, s.gate); err != nil {
+		_ = tx.Rollback()
+		return nil, false, fmt.Errorf("withdrawal: taking the restore lock (waiting for the creates and submissions in flight): %w", ctxerr.Wrap(ctx, err))
+	}
+	var once sync.Once
+	return func() { once.Do(func() { _ = tx.Rollback() }) }, true, nil
 }

@@ -225,18 +225,25 @@ type RestoreProcedure struct {
 	// It runs after the gate is closed. Nil means the database was restored
 	// before Run was called: the procedure then only closes the restored
 	// gate and goes on. The restored gate is the backup's, open most
-	// likely, until step 2 closes it again: a Store that read the gate
-	// after step 1 treats it as closed meanwhile (Gate.Rewound), one that
-	// did not cannot tell. Stop the Automation and the creation of
-	// withdrawals before the restore (the runbook's step 1), or give them
-	// a poll interval to see the gate closed. A Store reads the gate only
-	// when it is used: an API server's that served no Create since step 1
-	// has not seen it closed (call Store.Gate in it before the restore),
-	// and a Create or an Automation round sent during pg_restore waits for
-	// it and goes through on the restored database: the Create commits,
-	// the round hands the backup's requested withdrawals, perhaps paid
-	// already, to the Submitter again (its contract, spending exactly
-	// ReservedHoldings, keeps them from paying out twice).
+	// likely, until step 2 closes it again. Meanwhile the procedure holds
+	// an advisory lock (on a connection of the Store's pool of its own,
+	// from before step 1's closing until step 2's), which pg_restore does
+	// not undo: Create and the Automation's submissions of every Store of
+	// this release on the same PostgreSQL server find it taken and refuse
+	// (ErrWithdrawalsDisabled; the round pauses), whatever gate they read
+	// last. It does not hold back an older release's processes, a restore
+	// onto another server the processes then reach, or, if Restore ends
+	// the database's sessions (pg_terminate_backend), what comes after
+	// that: a Store that read the gate after step 1 still treats the
+	// restored gate as closed (Gate.Rewound), one that did not cannot tell,
+	// and a Create or an Automation round would go through on the restored
+	// database: the Create commits, the round hands the backup's requested
+	// withdrawals, perhaps paid already, to the Submitter again (its
+	// contract, spending exactly ReservedHoldings, keeps them from paying
+	// out twice). Nor with a Store on a pool of one connection, which the
+	// lock would take from the procedure: it goes without and warns. So
+	// stop the Automation and the creation of withdrawals before the
+	// restore all the same (the runbook's step 1).
 	Restore func(ctx context.Context) error
 	// TSafe is the record time after which no withdrawal in flight can
 	// still commit: later than the trecTgt of every withdrawal created
@@ -378,6 +385,17 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		} else {
 			restoredOpen = g.Enabled
 		}
+	}
+	// Until step 2 has closed the restored gate, Create and the
+	// Automation's submissions find the restore lock taken and refuse,
+	// whatever gate they read last (holdRestoreLock).
+	release, held, err := s.holdRestoreLock(ctx)
+	if err != nil {
+		return fail(StepDisable, err)
+	}
+	defer release()
+	if !held {
+		p.Logger.Warn("withdrawal: restore procedure: the Store's pool has one connection, so the restore lock is not held: a Store that has not read the gate since step 1 may create and submit on the restored database until step 2 closes its gate; stop them for the restore")
 	}
 	if err := s.Disable(ctx, p.Reason+": step 1, before the restore"); err != nil {
 		return fail(StepDisable, err)
@@ -548,6 +566,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	if err := closeRestored(StepRestore, false); err != nil {
 		return failOpen(StepRestore, err)
 	}
+	release() // The restored gate is closed: it speaks for itself now.
 	// restoredAgain reports whether the gate went back to before the
 	// closure of step 2: the database was restored once more. Step 3 and
 	// 4 then close it again and wait for tSafe anew.

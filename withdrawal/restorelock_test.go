@@ -2,7 +2,9 @@ package withdrawal_test
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -96,4 +98,45 @@ func TestRestoreHoldsStoresThatDidNotSeeStepOne(t *testing.T) {
 	require.NoError(t, roundErr)
 	require.True(t, round.Paused, "the Automation's round during pg_restore")
 	require.Equal(t, 1, handed["wd-1"], "wd-1, paid after the backup, handed to the Submitter again")
+}
+
+// A Store on a pool of one connection: the restore lock would take the
+// procedure's only connection, so the procedure goes without it, warns,
+// and runs to the end as before; a Create during the restore then reads
+// the restored gate (here, open) and is not held back by the lock.
+func TestRestoreProcedureOnAPoolOfOne(t *testing.T) {
+	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	cids := e.mint("10", "10")
+	e.db.SetMaxOpenConns(1)
+	var logs strings.Builder
+	var created error
+	p := withdrawal.RestoreProcedure{
+		Store: e.store, TSafe: time.Now(), PollInterval: 10 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Restore: func(ctx context.Context) error {
+			_, err := e.db.ExecContext(ctx, `UPDATE txhistory.withdrawal_gate SET enabled = true, reason = 'from the backup', changed_at = changed_at - interval '1 hour'`)
+			if err == nil {
+				_, created = e.store.Create(ctx, e.request("wd-1", "5", cids[0]))
+			}
+			return err
+		},
+		Progress: func(pr withdrawal.RestoreProgress) {
+			if pr.Step == withdrawal.StepWait && !pr.Done {
+				e.tick(time.Now().Add(time.Hour))
+			}
+		},
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
+	defer cancel()
+	rep, err := p.Run(ctx)
+	require.NoError(t, err)
+	require.True(t, rep.RestoredGateOpen)
+	require.Contains(t, logs.String(), "the restore lock is not held")
+	// The Store saw step 1 close the gate: the restored one, older, is
+	// rewound for it, and the Create refused all the same.
+	require.ErrorIs(t, created, withdrawal.ErrWithdrawalsDisabled)
+	require.NotContains(t, created.Error(), "restoring the database")
+	g, err := e.store.Gate(e.ctx)
+	require.NoError(t, err)
+	require.True(t, g.Open(), "step 4 opened the gate")
 }

@@ -62,15 +62,38 @@ func testDisableWaitsPast(t *testing.T, name string) {
 	require.NoError(t, tx.Commit())
 
 	// The restore procedure: the restored database's gate is open, and a
-	// create is in flight on it when step 2 closes it.
+	// create is in flight on it when step 2 closes it. Not one of this
+	// release's, which finds the procedure's restore lock taken and
+	// refuses until step 2 has closed the gate: one of an older release
+	// in a rolling deploy, say, which holds the gate row in share mode
+	// alone.
+	holdOlderCreate := func(hold time.Duration) chan error {
+		done := make(chan error, 1)
+		tx, err := e.db.BeginTxx(e.ctx, nil)
+		require.NoError(t, err)
+		_, err = tx.ExecContext(e.ctx, `SELECT enabled FROM txhistory.withdrawal_gate WHERE id = 1 FOR SHARE`)
+		require.NoError(t, err)
+		go func() {
+			time.Sleep(hold)
+			done <- tx.Commit()
+		}()
+		return done
+	}
+	_, err = e.store.Create(e.ctx, e.request("wd-3", "5", cids[2]))
+	require.ErrorIs(t, err, withdrawal.ErrWithdrawalsDisabled, "the brake above is on")
 	require.NoError(t, e.store.Enable(e.ctx, "test"))
+	// This release's create in flight at step 1: the procedure's restore
+	// lock waits for it past the timeout, as Disable does.
+	stepOne := holdCreate("wd-3", cids[2], time.Second)
 	var inFlight chan error
 	p := withdrawal.RestoreProcedure{
 		Store: e.store, TSafe: time.Now(), PollInterval: 10 * time.Millisecond, Logger: quietLog,
 		Restore: func(ctx context.Context) error {
 			_, err := e.db.ExecContext(ctx, `UPDATE txhistory.withdrawal_gate SET enabled = true, reason = 'from the backup'`)
 			if err == nil {
-				inFlight = holdCreate("wd-2", cids[1], time.Second)
+				_, cerr := e.store.Create(ctx, e.request("wd-2", "5", cids[1]))
+				require.ErrorIs(t, cerr, withdrawal.ErrWithdrawalsDisabled, "a create during the restore")
+				inFlight = holdOlderCreate(time.Second)
 			}
 			return err
 		},
@@ -81,6 +104,7 @@ func testDisableWaitsPast(t *testing.T, name string) {
 		},
 	}
 	_, err = p.Run(e.ctx)
+	require.NoError(t, <-stepOne)
 	require.NoError(t, <-inFlight)
 	g, gerr := e.store.Gate(e.ctx)
 	require.NoError(t, gerr)

@@ -472,7 +472,10 @@ const createSavepoint = "txhistory_withdrawal_create"
 //     until tx ends, so a migration waits for tx (see schema.CheckCurrentTx);
 //   - a new request while the withdrawal gate is closed:
 //     ErrWithdrawalsDisabled (a request stored already is returned, as
-//     below);
+//     below); and any request while a RestoreProcedure restores the
+//     database (from before its step 1 closes the gate until step 2
+//     closes the restored one: see RestoreProcedure.Restore), even one
+//     stored already, for its table may be pg_restore's then;
 //   - an invalid request (ErrInvalidRequest);
 //   - a request whose id is taken by a different withdrawal (ErrIDConflict);
 //   - a holding that is not a live, unlocked treasury holding of the
@@ -531,8 +534,14 @@ func (s *Store) create(ctx context.Context, tx *sqlx.Tx, r Request) (*Withdrawal
 	if err != nil {
 		return nil, err
 	}
-	// A request stored already is answered whatever the gate: a caller
-	// retrying after a lost reply must learn that it exists.
+	if g.Restoring {
+		// The table may be pg_restore's: not even a stored request is
+		// looked up until the restored gate is closed.
+		return nil, fmt.Errorf("%w (%s): withdrawal %q not created", ErrWithdrawalsDisabled, g.why(), r.ID)
+	}
+	// A request stored already is answered whatever the gate (but during a
+	// restore, above): a caller retrying after a lost reply must learn
+	// that it exists.
 	if existing, err := selectOne(ctx, tx, `SELECT `+columns+` FROM `+s.withdrawals+` WHERE id = $1`, r.ID); err != nil {
 		return nil, fmt.Errorf("withdrawal: creating %q: %w", r.ID, err)
 	} else if existing != nil {
