@@ -439,11 +439,14 @@ func (s *Store) unresolvedReview(ctx context.Context) (int, error) {
 // session: a Restore that terminates the database's sessions ends it too,
 // and the procedure is then as safe as without it (Gate.Rewound).
 //
-// With a pool of one connection (SetMaxOpenConns(1)) the procedure's own
-// statements would wait for the held one forever: it goes without the
-// lock and says so (ok false).
+// The lock holds one of the pool's connections for the whole restore. With
+// a pool of one connection (SetMaxOpenConns(1)) the procedure's own
+// statements would wait for it forever, and with two so would they and
+// the batches of an Ingester on the same pool (started again by Restore,
+// or left running), whose lock holds the other (ingest allows a pool of
+// two): it goes without the lock and says so (ok false).
 func (s *Store) holdRestoreLock(ctx context.Context) (release func(), ok bool, err error) {
-	if n := s.db.Stats().MaxOpenConnections; n == 1 {
+	if n := s.db.Stats().MaxOpenConnections; n > 0 && n <= 2 {
 		return func() {}, false, nil
 	}
 	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})

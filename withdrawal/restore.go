@@ -240,8 +240,9 @@ type RestoreProcedure struct {
 	// database: the Create commits, the round hands the backup's requested
 	// withdrawals, perhaps paid already, to the Submitter again (its
 	// contract, spending exactly ReservedHoldings, keeps them from paying
-	// out twice). Nor with a Store on a pool of one connection, which the
-	// lock would take from the procedure: it goes without and warns. So
+	// out twice). Nor with a Store on a pool of one or two connections,
+	// whose last the lock would take from the procedure (and from an
+	// Ingester's batches on the same pool): it goes without and warns. So
 	// stop the Automation and the creation of withdrawals before the
 	// restore all the same (the runbook's step 1).
 	Restore func(ctx context.Context) error
@@ -395,7 +396,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	}
 	defer release()
 	if !held {
-		p.Logger.Warn("withdrawal: restore procedure: the Store's pool has one connection, so the restore lock is not held: a Store that has not read the gate since step 1 may create and submit on the restored database until step 2 closes its gate; stop them for the restore")
+		p.Logger.Warn("withdrawal: restore procedure: the Store's pool allows two connections or fewer, so the restore lock is not held (it would keep one for the whole restore, and an Ingester's lock on the same pool another): a Store that has not read the gate since step 1 may create and submit on the restored database until step 2 closes its gate; stop them for the restore")
 	}
 	if err := s.Disable(ctx, p.Reason+": step 1, before the restore"); err != nil {
 		return fail(StepDisable, err)
