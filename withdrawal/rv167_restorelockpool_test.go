@@ -7,6 +7,7 @@ import (
 
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/withdrawal"
+	"github.com/stretchr/testify/require"
 )
 
 // A pool of two connections is enough for an Ingester (its lock holds one,
@@ -54,4 +55,44 @@ func TestRV167RestoreLockOnAPoolOfTwoWithIngestion(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// ctx ending during Restore (an operator's interrupt, a deadline) must not
+// release the restore lock before the procedure has closed the gate again:
+// a Restore that is still winding down (a restore tool that does not stop
+// at once, a partial restore left behind) may have given the database the
+// backup's gate, open, and a Store that did not see step 1 would create on
+// it until closeAgain closes it.
+func TestRV167RestoreLockHeldUntilTheGateIsClosedAgainAfterCtxEnds(t *testing.T) {
+	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	cids := e.mint("10")
+	api, err := withdrawal.NewStore(e.db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
+	require.NoError(t, err)
+	g, err := api.Gate(e.ctx)
+	require.NoError(t, err)
+	require.True(t, g.Open(), "the API server's Store read the gate open before step 1")
+	backup := g
+
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	var created error
+	p := withdrawal.RestoreProcedure{
+		Store: e.store, TSafe: time.Now(), PollInterval: 10 * time.Millisecond, Logger: quietLog,
+		Restore: func(context.Context) error {
+			// The backup's gate, open, restored; then the operator
+			// interrupts, and the restore takes a while to stop.
+			_, err := e.db.ExecContext(e.ctx, `UPDATE txhistory.withdrawal_gate SET enabled = true, reason = 'from the backup', changed_at = $1`, backup.ChangedAt)
+			require.NoError(t, err)
+			cancel()
+			time.Sleep(200 * time.Millisecond)
+			_, created = api.Create(e.ctx, e.request("wd-1", "5", cids[0]))
+			return context.Canceled
+		},
+	}
+	_, err = p.Run(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, created, withdrawal.ErrWithdrawalsDisabled, "a Create after ctx ended, before the procedure closed the gate again")
+	g, err = e.store.Gate(e.ctx)
+	require.NoError(t, err)
+	require.False(t, g.Enabled, "closed again")
 }
