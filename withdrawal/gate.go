@@ -435,9 +435,12 @@ func (s *Store) unresolvedReview(ctx context.Context) (int, error) {
 // flight, as Disable does. The transaction is READ COMMITTED and idle
 // between its statements, so it holds no snapshot back from VACUUM; its
 // idle_in_transaction_session_timeout is off, for a restore may take
-// hours. It ends when ctx does (database/sql rolls it back), and with the
-// session: a Restore that terminates the database's sessions ends it too,
-// and the procedure is then as safe as without it (Gate.Rewound).
+// hours. It ends when release is called, not when ctx ends: the procedure
+// releases it once the gate is closed, after a failure too (ctx ended
+// while Restore winds down, perhaps on the backup's open gate, is such a
+// failure). It also ends with the session: a Restore that terminates the
+// database's sessions ends it too, and the procedure is then as safe as
+// without it (Gate.Rewound).
 //
 // The lock holds one of the pool's connections for the whole restore. With
 // a pool of one connection (SetMaxOpenConns(1)) the procedure's own
@@ -449,7 +452,9 @@ func (s *Store) holdRestoreLock(ctx context.Context) (release func(), ok bool, e
 	if n := s.db.Stats().MaxOpenConnections; n > 0 && n <= 2 {
 		return func() {}, false, nil
 	}
-	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	// database/sql rolls a transaction back when the context it began
+	// with ends: not ctx, which bounds the statements below only.
+	tx, err := s.db.BeginTxx(context.WithoutCancel(ctx), &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return nil, false, fmt.Errorf("withdrawal: taking the restore lock: %w", ctxerr.Wrap(ctx, err))
 	}
