@@ -2,6 +2,7 @@ package withdrawal_test
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 	"time"
 
@@ -95,4 +96,28 @@ func TestRV167RestoreLockHeldUntilTheGateIsClosedAgainAfterCtxEnds(t *testing.T)
 	g, err = e.store.Gate(e.ctx)
 	require.NoError(t, err)
 	require.False(t, g.Enabled, "closed again")
+}
+
+// The restore lock's transaction sits idle for the whole restore (hours,
+// perhaps): it must not hold a snapshot's xmin back from VACUUM meanwhile,
+// as holdRestoreLock says. Its last statement, parameterised (the extended
+// protocol), left the session's backend_xmin set until the next one.
+func TestRV167RestoreLockHoldsNoXmin(t *testing.T) {
+	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	var held []sql.NullString
+	ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
+	defer cancel()
+	_, _ = withdrawal.RestoreProcedure{Store: e.store, TSafe: time.Now(), Logger: quietLog, PollInterval: 10 * time.Millisecond,
+		Restore: func(ctx context.Context) error {
+			return e.db.SelectContext(ctx, &held, `SELECT a.backend_xmin::text FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid
+				WHERE l.locktype = 'advisory' AND l.classid = $1 AND l.mode = 'ExclusiveLock' AND l.granted`, 0x74787273)
+		},
+		Progress: func(pr withdrawal.RestoreProgress) {
+			if pr.Step == withdrawal.StepWait {
+				cancel()
+			}
+		},
+	}.Run(ctx)
+	require.Len(t, held, 1, "the restore lock held during Restore")
+	require.False(t, held[0].Valid, "the restore lock's session holds backend_xmin %s during the restore", held[0].String)
 }
