@@ -466,6 +466,14 @@ func (s *Store) holdRestoreLock(ctx context.Context) (release func(), ok bool, e
 		_ = tx.Rollback()
 		return nil, false, fmt.Errorf("withdrawal: taking the restore lock (waiting for the creates and submissions in flight): %w", ctxerr.Wrap(ctx, err))
 	}
+	// A parameterised statement (the extended protocol) leaves the
+	// session's xmin set until its next statement: one without parameters
+	// (the simple protocol), which clears it, so that the transaction
+	// idles without one.
+	if _, err := tx.ExecContext(ctx, `SELECT 1`); err != nil {
+		_ = tx.Rollback()
+		return nil, false, fmt.Errorf("withdrawal: taking the restore lock: %w", ctxerr.Wrap(ctx, err))
+	}
 	var once sync.Once
 	return func() { once.Do(func() { _ = tx.Rollback() }) }, true, nil
 }
