@@ -229,12 +229,13 @@ type RestoreProcedure struct {
 	// an advisory lock (on a connection of the Store's pool of its own,
 	// from before step 1's closing until step 2's), which pg_restore does
 	// not undo: Create and the Automation's submissions of every Store of
-	// this release on the same PostgreSQL server find it taken and refuse
+	// this release on the same database find it taken and refuse
 	// (ErrWithdrawalsDisabled; the round pauses), whatever gate they read
 	// last. It does not hold back an older release's processes, a restore
-	// onto another server the processes then reach, or, if Restore ends
-	// the database's sessions (pg_terminate_backend), what comes after
-	// that: a Store that read the gate after step 1 still treats the
+	// into another database or onto another server the processes then
+	// reach (PostgreSQL's advisory locks are per database), or, if
+	// Restore ends the database's sessions (pg_terminate_backend), what
+	// comes after that: a Store that read the gate after step 1 still treats the
 	// restored gate as closed (Gate.Rewound), one that did not cannot tell,
 	// and a Create or an Automation round would go through on the restored
 	// database: the Create commits, the round hands the backup's requested
