@@ -3,6 +3,9 @@ package withdrawal_test
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -120,4 +123,42 @@ func TestRV167RestoreLockHoldsNoXmin(t *testing.T) {
 	}.Run(ctx)
 	require.Len(t, held, 1, "the restore lock held during Restore")
 	require.False(t, held[0].Valid, "the restore lock's session holds backend_xmin %s during the restore", held[0].String)
+}
+
+// A second RestoreProcedure on the schema while the first is between its
+// step 1 and step 2 (a rerun "after a failure" of a run that is in fact
+// still restoring, in a process the operator lost sight of) waits for the
+// first's restore lock, hours perhaps: it must say so, not stand silent
+// after "closing the withdrawal gate".
+func TestRV167SecondProcedureSaysItWaitsForTheRestoreLock(t *testing.T) {
+	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	inRestore, finish := make(chan struct{}), make(chan struct{})
+	first := withdrawal.RestoreProcedure{Store: e.store, TSafe: time.Now(), Logger: quietLog, PollInterval: 10 * time.Millisecond,
+		Restore: func(context.Context) error {
+			close(inRestore)
+			<-finish
+			return errors.New("the first run's restore failed")
+		},
+	}
+	firstDone := make(chan error, 1)
+	go func() { _, err := first.Run(e.ctx); firstDone <- err }()
+	<-inRestore
+
+	var mu sync.Mutex
+	var msgs []string
+	ctx, cancel := context.WithTimeout(e.ctx, 2*time.Second)
+	defer cancel()
+	_, err := withdrawal.RestoreProcedure{Store: e.store, TSafe: time.Now(), Logger: quietLog, PollInterval: 10 * time.Millisecond,
+		Progress: func(pr withdrawal.RestoreProgress) {
+			mu.Lock()
+			defer mu.Unlock()
+			msgs = append(msgs, pr.Message)
+		},
+	}.Run(ctx)
+	close(finish)
+	require.Error(t, <-firstDone)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the second run waits for the first's restore lock")
+	mu.Lock()
+	defer mu.Unlock()
+	require.Contains(t, strings.Join(msgs, "\n"), "another RestoreProcedure", "what the second run said: %q", msgs)
 }
