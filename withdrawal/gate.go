@@ -447,8 +447,11 @@ func (s *Store) unresolvedReview(ctx context.Context) (int, error) {
 // statements would wait for it forever, and with two so would they and
 // the batches of an Ingester on the same pool (started again by Restore,
 // or left running), whose lock holds the other (ingest allows a pool of
-// two): it goes without the lock and says so (ok false).
-func (s *Store) holdRestoreLock(ctx context.Context) (release func(), ok bool, err error) {
+// two): it goes without the lock and says so (ok false). It calls waiting
+// before it waits for the lock, if it is taken: by creates and submissions
+// in flight for a moment, or by another RestoreProcedure on the schema for
+// its whole restore.
+func (s *Store) holdRestoreLock(ctx context.Context, waiting func()) (release func(), ok bool, err error) {
 	if n := s.db.Stats().MaxOpenConnections; n > 0 && n <= 2 {
 		return func() {}, false, nil
 	}
@@ -462,9 +465,17 @@ func (s *Store) holdRestoreLock(ctx context.Context) (release func(), ok bool, e
 		_ = tx.Rollback()
 		return nil, false, fmt.Errorf("withdrawal: taking the restore lock: %w", ctxerr.Wrap(ctx, err))
 	}
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, restoreLockClass, s.gate); err != nil {
+	var free bool
+	if err := tx.GetContext(ctx, &free, `SELECT pg_try_advisory_xact_lock($1, hashtext($2))`, restoreLockClass, s.gate); err != nil {
 		_ = tx.Rollback()
-		return nil, false, fmt.Errorf("withdrawal: taking the restore lock (waiting for the creates and submissions in flight): %w", ctxerr.Wrap(ctx, err))
+		return nil, false, fmt.Errorf("withdrawal: taking the restore lock: %w", ctxerr.Wrap(ctx, err))
+	}
+	if !free {
+		waiting()
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, restoreLockClass, s.gate); err != nil {
+			_ = tx.Rollback()
+			return nil, false, fmt.Errorf("withdrawal: taking the restore lock (waiting for the creates and submissions in flight, or another RestoreProcedure's restore): %w", ctxerr.Wrap(ctx, err))
+		}
 	}
 	// A parameterised statement (the extended protocol) leaves the
 	// session's xmin set until its next statement: one without parameters

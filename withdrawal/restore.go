@@ -391,7 +391,10 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	// Until step 2 has closed the restored gate, Create and the
 	// Automation's submissions find the restore lock taken and refuse,
 	// whatever gate they read last (holdRestoreLock).
-	release, held, err := s.holdRestoreLock(ctx)
+	release, held, err := s.holdRestoreLock(ctx, func() {
+		report(RestoreProgress{Step: StepDisable, Message: "waiting for the restore lock: creates and submissions in flight hold it for a moment, " +
+			"another RestoreProcedure on this schema from its step 1 until its step 2 (its whole restore)"})
+	})
 	if err != nil {
 		return fail(StepDisable, err)
 	}
