@@ -24,8 +24,14 @@ import (
 // paused, and wd-1, requested in the backup and handed to the Submitter
 // after it, is not handed over again. (Without that read, both went
 // through: the Create committed on the restored database and wd-1 was
-// handed over a second time before step 2 closed the gate.)
-func TestRV166GateWindowDuringTheRestore(t *testing.T) {
+// handed over a second time before step 2 closed the gate; the
+// procedure's restore lock now refuses them too:
+// TestRestoreHoldsStoresThatDidNotSeeStepOne.)
+func TestRV166GateWindowDuringTheRestore(t *testing.T) { gateWindowDuringTheRestore(t, true) }
+
+// gateWindowDuringTheRestore is TestRV166GateWindowDuringTheRestore, with
+// or without the services' reads of the gate after step 1.
+func gateWindowDuringTheRestore(t *testing.T, readAfterStepOne bool) {
 	pgDump, pgRestore := pgTool(t, "pg_dump"), pgTool(t, "pg_restore")
 	db := pgtest.NewDB(t)
 	var name string
@@ -59,6 +65,9 @@ func TestRV166GateWindowDuringTheRestore(t *testing.T) {
 	_, err = auto.RunOnce(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, handed["wd-1"])
+	g, err := api.Gate(ctx)
+	require.NoError(t, err)
+	require.True(t, g.Open())
 	l.stopIngester()
 
 	var created error
@@ -67,14 +76,16 @@ func TestRV166GateWindowDuringTheRestore(t *testing.T) {
 	proc := withdrawal.RestoreProcedure{
 		Store: l.store, TTL: ttl, Now: func() time.Time { return l.now }, PollInterval: 5 * time.Millisecond, Logger: quietLog,
 		Restore: func(ctx context.Context) error {
-			// Both services read the gate after step 1, before the
-			// restore.
-			g, err := api.Gate(ctx)
-			require.NoError(t, err)
-			require.False(t, g.Open())
-			r, err := auto.RunOnce(ctx)
-			require.NoError(t, err)
-			require.True(t, r.Paused)
+			if readAfterStepOne {
+				// Both services read the gate after step 1, before
+				// the restore.
+				g, err := api.Gate(ctx)
+				require.NoError(t, err)
+				require.False(t, g.Open())
+				r, err := auto.RunOnce(ctx)
+				require.NoError(t, err)
+				require.True(t, r.Paused)
+			}
 			// pg_restore holds the gate's table from its DROP to its
 			// commit: a Create and a round sent meanwhile wait for it.
 			var wg sync.WaitGroup
