@@ -8,6 +8,7 @@ import (
 	"github.com/cantonx/txhistory/schema"
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/cantonx/txhistory/withdrawal"
+	"github.com/shopspring/decimal"
 	"github.com/stretchr/testify/require"
 )
 
@@ -67,15 +68,8 @@ func TestInstructionFeeWithReserveReturned(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRestorable(t, withdrawal.ReconcilerConfig{})
-			holding := r.world.Holdings(treasury)[1].ContractID
-			before, err := tokenstd.Balances(r.ctx, r.db, schema.DefaultName)
-			require.NoError(t, err)
-			w := r.create(r.request("wd-2", "30", holding))
-			op := r.world.OfferOp(ledgertest.TransferSpec{Sender: treasury, Receiver: external, Amount: "30",
-				InputHoldings: w.ReservedHoldings, Reason: w.ID, Fee: "2"}) // locks 32 (a reserve of 2), change 68
-			offer, icid := r.world.Tx(op), op.InstructionCID
-			lockFee(t, offer, op.Created[1].ContractID, "0.1") // change 67.9
-			r.apply(offer)
+			before, w, op := reserveOffer(t, r)
+			icid := op.InstructionCID
 			got := r.get(w.ID)
 			require.Equal(t, withdrawal.StatusPendingAcceptance, got.Status)
 			require.True(t, got.Transferred.IsZero())
@@ -96,4 +90,22 @@ func TestInstructionFeeWithReserveReturned(t *testing.T) {
 			requireDec(t, tc.fee, got.Fee)
 		})
 	}
+}
+
+// reserveOffer creates wd-2 of 30 and applies its offer in Amulet's shape:
+// 32 locked (the amount and a reserve of 2), a fee of 0.1 burnt from the
+// change (67.9). It returns the treasury's balances before, the withdrawal
+// and the offer's operation.
+func reserveOffer(t *testing.T, r *restorable) (map[tokenstd.Instrument]decimal.Decimal, *withdrawal.Withdrawal, ledgertest.TokenOp) {
+	t.Helper()
+	holding := r.world.Holdings(treasury)[1].ContractID
+	before, err := tokenstd.Balances(r.ctx, r.db, schema.DefaultName)
+	require.NoError(t, err)
+	w := r.create(r.request("wd-2", "30", holding))
+	op := r.world.OfferOp(ledgertest.TransferSpec{Sender: treasury, Receiver: external, Amount: "30",
+		InputHoldings: w.ReservedHoldings, Reason: w.ID, Fee: "2"}) // locks 32 (a reserve of 2), change 68
+	offer := r.world.Tx(op)
+	lockFee(t, offer, op.Created[1].ContractID, "0.1") // change 67.9
+	r.apply(offer)
+	return before, w, op
 }

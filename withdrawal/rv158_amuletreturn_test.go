@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/cantonx/txhistory/ledger"
-	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/cantonx/txhistory/withdrawal"
@@ -42,15 +41,8 @@ func TestInstructionReserveReturnedWhenNotAccepted(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRestorable(t, withdrawal.ReconcilerConfig{})
-			holding := r.world.Holdings(treasury)[1].ContractID
-			before, err := tokenstd.Balances(r.ctx, r.db, schema.DefaultName)
-			require.NoError(t, err)
-			w := r.create(r.request("wd-2", "30", holding))
-			op := r.world.OfferOp(ledgertest.TransferSpec{Sender: treasury, Receiver: external, Amount: "30",
-				InputHoldings: w.ReservedHoldings, Reason: w.ID, Fee: "2"}) // locks 32 (a reserve of 2), change 68
-			offer, icid := r.world.Tx(op), op.InstructionCID
-			lockFee(t, offer, op.Created[1].ContractID, "0.1") // change 67.9
-			r.apply(offer)
+			before, w, op := reserveOffer(t, r)
+			icid := op.InstructionCID
 			require.Equal(t, withdrawal.StatusPendingAcceptance, r.get(w.ID).Status)
 
 			txs := tc.outcome(r, icid, op.Created[0].ContractID)
