@@ -23,6 +23,10 @@
 // checkpoint interval, a required bearer token, the offset step (to create
 // offset gaps), the admin API's behaviour (Canton 3.4 or 3.5) and whether
 // the admin API has its own listener (AdminAddr).
+// WithServerOptions adds the exchange's own gRPC server options to both
+// servers: interceptors (for auth checks or logging, which see each call
+// before the fake's token check and fault switches), message size limits,
+// keepalive enforcement; not TLS, which stays WithTLS's.
 //
 // # Scripting the ledger
 //

@@ -77,3 +77,30 @@ func ExampleNew() {
 	// received: 1 upd-1 00c1
 	// offset at its record time: 1
 }
+
+// An exchange's own interceptor on the fake's servers, as on its gateway in
+// front of a participant: it sees each call before the fake handles it.
+func ExampleWithServerOptions() {
+	logMethods := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		fmt.Println("intercepted:", info.FullMethod)
+		return handler(ctx, req)
+	}
+	p, err := ledgertest.New(ledgertest.WithServerOptions(grpc.ChainUnaryInterceptor(logMethods)))
+	if err != nil {
+		panic(err)
+	}
+	defer p.Close()
+	client, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}})
+	if err != nil {
+		panic(err)
+	}
+	defer client.Close()
+	end, err := client.LedgerEnd(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("ledger end:", end)
+	// Output:
+	// intercepted: /com.daml.ledger.api.v2.StateService/GetLedgerEnd
+	// ledger end: 0
+}

@@ -98,6 +98,7 @@ type config struct {
 	wireCompress  bool
 	cantonIDs     bool
 	tls, adminTLS *tls.Config // nil: plaintext (tls.go)
+	serverOpts    []grpc.ServerOption
 }
 
 // WithCantonUpdateIDs makes the update ids the participant assigns as long
@@ -182,6 +183,34 @@ func WithListener(l net.Listener) Option {
 // does New if it refuses the options.
 func WithAdminListener(l net.Listener) Option {
 	return optionFunc(func(c *config) { c.adminListener = l })
+}
+
+// WithServerOptions adds gRPC server options, such as the exchange's own
+// interceptors (grpc.ChainUnaryInterceptor, grpc.ChainStreamInterceptor),
+// message size limits or a keepalive enforcement policy, to the Ledger
+// API's server and the admin API's (with WithSharedAdmin they are one
+// server). Each use adds to the options of the previous ones.
+//
+// They apply after the fake's keepalive enforcement (pings every 10s on the
+// Ledger API, 20s on the admin API, as Canton permits), so they can change
+// it, and before the fake's own options, which they cannot change: the
+// credentials of WithTLS and WithAdminTLS (a grpc.Creds among them is
+// ignored when TLS is configured) and waiting for the handlers on Close.
+// The fake has no interceptors of its own: its token check, injected
+// faults and Intercept hooks run in the handlers, after every interceptor
+// given here, and Calls counts only the calls the interceptors pass on.
+func WithServerOptions(opts ...grpc.ServerOption) Option {
+	return optionFunc(func(c *config) { c.serverOpts = append(c.serverOpts, opts...) })
+}
+
+// serverOptions returns the options of one of the fake's servers: its
+// keepalive enforcement, then WithServerOptions', then those the caller
+// must not change (see WithServerOptions).
+func (cfg *config) serverOptions(permitPingsEvery time.Duration, tlsCfg *tls.Config) []grpc.ServerOption {
+	opts := []grpc.ServerOption{permitPings(permitPingsEvery)}
+	opts = append(opts, cfg.serverOpts...)
+	opts = append(opts, grpc.WaitForHandlers(true))
+	return append(opts, serverCreds(tlsCfg)...)
 }
 
 // Participant is a fake Canton participant: an in-process gRPC server with
@@ -321,7 +350,7 @@ func New(opts ...Option) (*Participant, error) {
 		failNext:   map[string]injectedFault{},
 		intercepts: map[string]func(context.Context, proto.Message) error{},
 	}
-	p.srv = grpc.NewServer(append([]grpc.ServerOption{grpc.WaitForHandlers(true), permitPings(10 * time.Second)}, serverCreds(cfg.tls)...)...)
+	p.srv = grpc.NewServer(cfg.serverOptions(10*time.Second, cfg.tls)...)
 	lapiv2.RegisterUpdateServiceServer(p.srv, updateService{p: p})
 	lapiv2.RegisterStateServiceServer(p.srv, stateService{p: p})
 	if !cfg.sharedAdmin {
@@ -338,7 +367,7 @@ func New(opts ...Option) (*Participant, error) {
 		if adminTLS == nil {
 			adminTLS = cfg.tls
 		}
-		p.adminSrv = grpc.NewServer(append([]grpc.ServerOption{grpc.WaitForHandlers(true), permitPings(20 * time.Second)}, serverCreds(adminTLS)...)...)
+		p.adminSrv = grpc.NewServer(cfg.serverOptions(20*time.Second, adminTLS)...)
 		adminv30.RegisterPartyManagementServiceServer(p.adminSrv, adminService{p: p})
 	} else {
 		adminv30.RegisterPartyManagementServiceServer(p.srv, adminService{p: p})
