@@ -505,14 +505,26 @@ func (d *daemon) checkSchema(ctx context.Context, db *sqlx.DB) error {
 		want := schema.Latest()
 		switch {
 		case errors.Is(err, schema.ErrUnknownVersion):
-			return fmt.Errorf("%w; with that release: ingestd -migrate-only -migrate-to %d", err, want)
+			return fmt.Errorf("%w; with that release: %s -migrate-to %d", err, d.migrateOnlyCommand(), want)
 		case err != nil:
 			return fmt.Errorf("check schema %s: %w", d.cfg.schema, err)
 		case have < want:
-			return fmt.Errorf("schema %s is at version %03d, this build needs %03d: run ingestd -migrate-only (as the owner role) first, or start with -migrate", d.cfg.schema, have, want)
+			return fmt.Errorf("schema %s is at version %03d, this build needs %03d: run %s (as the owner role) first, or start with -migrate", d.cfg.schema, have, want, d.migrateOnlyCommand())
 		}
 		return nil
 	})
+}
+
+// migrateOnlyCommand is the migration job's command line for this daemon's
+// schema, for hints to paste: without -schema, -migrate-only would migrate
+// the default schema. It names no DSN (the job runs as the owner role, with
+// its own) and needs no shell quoting: ValidateName admits only lower-case
+// letters, digits and underscores.
+func (d *daemon) migrateOnlyCommand() string {
+	if d.cfg.schema == schema.DefaultName {
+		return "ingestd -migrate-only"
+	}
+	return "ingestd -migrate-only -schema " + d.cfg.schema
 }
 
 // waitForDatabase runs f until it succeeds or fails for a reason other
