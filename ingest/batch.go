@@ -208,15 +208,18 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) (err e
 	// wholeAgain says that the Handler rejected b whole but took each of
 	// its transactions alone: b goes to it whole once more (the rejection
 	// may have been a fluke), and a second rejection stops Run.
-	wholeAgain := false
+	// eachAlone says that it took each of two or more alone, for the
+	// error of that second rejection, which names no transaction.
+	wholeAgain, eachAlone := false, false
 	if errors.As(prior, new(*handlerError)) && !transientHandlerError(prior) && ctx.Err() == nil {
 		// The Handler rejected b already (the pipeline's attempt): hand it
 		// over one transaction at a time straight away, not whole again.
 		if ing.cfg.Poison != PoisonSetAside {
-			if err := ing.locate(ctx, b, prior); err != prior {
+			err, alone := ing.locate(ctx, b, prior)
+			if err != prior {
 				return err
 			}
-			wholeAgain = true
+			wholeAgain, eachAlone = true, alone
 		} else {
 			split = true
 		}
@@ -251,14 +254,18 @@ func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) (err e
 				continue
 			}
 			if wholeAgain {
+				if eachAlone {
+					return &handlerError{fmt.Errorf("%w (the handler took each of its transactions alone, handed over one at a time in a transaction rolled back: it rejects them only together)", err)}
+				}
 				return err
 			}
 			// Name the transaction in the error (a database's refusal
 			// names none).
-			if lerr := ing.locate(ctx, b, err); lerr != err {
+			lerr, alone := ing.locate(ctx, b, err)
+			if lerr != err {
 				return lerr
 			}
-			wholeAgain = true
+			wholeAgain, eachAlone = true, alone
 			continue
 		}
 		if err == nil {

@@ -107,7 +107,8 @@ func (b *Batch) WithRead(v any, early bool) *Batch {
 // A transaction may be handed to HandleBatch more than once: a batch is
 // handed over again after a fault, and, once rejected, one transaction at
 // a time (to name or set aside the one rejected; under PoisonHalt, when
-// none is rejected alone, whole once more before Run stops); only what it
+// none is rejected alone, whole once more before Run stops, with an error
+// saying that it took each alone); only what it
 // writes with tx happens once. Calls it makes to other services should be idempotent,
 // keyed on the update id.
 // A panic in HandleBatch (or ReadBatch) is recovered and taken as such an

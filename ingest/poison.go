@@ -185,11 +185,12 @@ func (ing *Ingester) handleSplit(ctx context.Context, tx *sqlx.Tx, batch *Batch,
 // under PoisonHalt: it hands b's transactions over one at a time, as
 // handleSplit does, in a transaction it rolls back, and returns the first
 // rejection, naming the transaction's offset and update id. If the
-// handler takes every one alone, or locating fails, it returns batchErr.
-func (ing *Ingester) locate(ctx context.Context, b *builder, batchErr error) error {
+// handler takes every one alone, or locating fails, it returns batchErr;
+// alone says that it took each of two or more transactions alone.
+func (ing *Ingester) locate(ctx context.Context, b *builder, batchErr error) (_ error, alone bool) {
 	st, err := ing.start(ctx, b, false, true)
 	if err != nil {
-		return batchErr
+		return batchErr, false
 	}
 	defer func() { _ = st.tx.Rollback() }()
 	var located error
@@ -199,14 +200,17 @@ func (ing *Ingester) locate(ctx context.Context, b *builder, batchErr error) err
 		return located
 	})
 	if located != nil && errors.Is(err, located) {
-		return located
+		return located, false
 	}
-	if r, ok := ing.cfg.Handler.(Reader); ok && err == nil {
+	if err != nil {
+		return batchErr, false
+	}
+	if r, ok := ing.cfg.Handler.(Reader); ok {
 		// HandleBatch took every one alone: ReadBatch may be what rejects
 		// the batch. Read for each transaction alone, as the batch would.
 		for _, t := range st.batch.Transactions {
 			if _, err := st.tx.ExecContext(ctx, `SAVEPOINT txhistory_locate`); err != nil {
-				return batchErr
+				return batchErr, false
 			}
 			one := *st.batch
 			one.Transactions = []*ledger.Transaction{t}
@@ -214,14 +218,17 @@ func (ing *Ingester) locate(ctx context.Context, b *builder, batchErr error) err
 			_, rerr := ing.readBatch(ctx, r, st.tx, &one)
 			if rerr != nil && !transientHandlerError(rerr) && ctx.Err() == nil {
 				return &handlerError{fmt.Errorf("ingest: handler failed to read for transaction %s at offset %d (batch offsets %d..%d): %w",
-					t.UpdateID, t.Offset, b.prev.Offset, b.cp.Offset, rerr)}
+					t.UpdateID, t.Offset, b.prev.Offset, b.cp.Offset, rerr)}, false
+			}
+			if rerr != nil {
+				return batchErr, false
 			}
 			if _, err := st.tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT txhistory_locate`); err != nil {
-				return batchErr
+				return batchErr, false
 			}
 		}
 	}
-	return batchErr
+	return batchErr, len(st.batch.Transactions) > 1
 }
 
 // eachAlone runs the handler on batch one transaction at a time, each under
