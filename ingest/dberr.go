@@ -35,6 +35,14 @@ import (
 // than the alert: transient, until an attempt reads the alert. A
 // statement cancelled because the caller's context ended is reported as
 // cancelled too (57014): check the context first.
+//
+// Any network error (net.Error) counts, a timeout included, whatever it
+// came from: context.DeadlineExceeded is one, so a Handler's error that
+// wraps it (a statement or a call to another service under a deadline of
+// the Handler's own) is retried as a fault (counted by MaxAttempts), under
+// either poison policy, and neither stops Run nor is set aside; one that
+// wraps context.Canceled while Run's context is alive is the Handler's
+// rejection.
 func IsTransientDBError(err error) bool {
 	if err == nil || tlsRefused(err) {
 		return false
