@@ -119,7 +119,12 @@ type Config struct {
 	// 20ms.
 	MaxBatchDelay time.Duration
 	// MinBackoff and MaxBackoff bound the exponential backoff (with jitter)
-	// between reconnects and database retries. Defaults 100ms and 30s.
+	// between reconnects and database retries: the step doubles from
+	// MinBackoff up to MaxBackoff, and each wait is drawn between half the
+	// step and the step (the first from MinBackoff/2). Defaults 100ms and
+	// 30s. A MaxBackoff below MinBackoff (the default one included) is
+	// raised to it: the step stays MinBackoff, and a stream counts as
+	// progress for MaxAttempts once it ran that long.
 	MinBackoff, MaxBackoff time.Duration
 	// LedgerEndPoll is how often to look again while the checkpoint is beyond
 	// the participant's ledger end. Default 1s.
