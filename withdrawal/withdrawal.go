@@ -110,8 +110,8 @@ type Request struct {
 	// is completed) is the exchange's to settle, say from a Handler
 	// chained after the Reconciler or from ListByStatus(StatusCompleted).
 	ReservedFunds decimal.Decimal `json:"reserved_funds"`
-	// TrecTgt is the target record time: the transfer must not commit at
-	// or after it (the automation's Submit derives the transfer's deadline
+	// TrecTgt is the target record time: the transfer must not commit
+	// after it (the automation's Submit derives the transfer's deadline
 	// from it; see Submitter). Once
 	// the ingested record time is past it with no transfer seen, the
 	// withdrawal is expired: strictly past, so that a transfer committed
