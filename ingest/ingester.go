@@ -444,8 +444,11 @@ func (ing *Ingester) checkPool() error {
 	return nil
 }
 
-// Stop asks Run to commit what it has received and return nil. It does not
-// wait; Run's return says when it is done. Calls to the participant that a
+// Stop asks Run to commit what it has received and return nil: the batch
+// being built and the one committing, not the updates still waiting in the
+// StreamBuffer (the next Run streams them again): with a slow Handler,
+// Run returns once it has handled those two batches, of up to MaxBatchSize
+// transactions each. It does not wait; Run's return says when it is done. Calls to the participant that a
 // session makes before its stream opens (nothing received yet) are cut
 // short, as are the wait for a pool connection to take the ingestion
 // lock, the look-up that words an ErrParticipantRestored and the
