@@ -475,8 +475,10 @@ type UpdateStream struct {
 	stream grpc.ServerStreamingClient[pb.GetUpdatesResponse]
 	cancel context.CancelFunc
 	closed *atomic.Bool // the Client's
-	begin  int64
-	end    int64 // the request's EndInclusive, 0 when it tails
+	end    int64        // the request's EndInclusive, 0 when it tails
+	// last is the offset of the last item received, or the request's
+	// BeginExclusive: where the stream resumes, and the offset a
+	// PrunedError names when pruning overtakes the stream while it is open.
 	last   int64
 	frame  wireFrame    // the last message's bytes (frameCodec)
 	dec    *wireDecoder // decodes them (wire.go)
@@ -505,7 +507,7 @@ func (c *Client) Updates(ctx context.Context, r UpdatesRequest) (*UpdateStream, 
 		cancel()
 		return nil, streamErr(&c.closed, r.BeginExclusive, err)
 	}
-	return &UpdateStream{stream: st, cancel: cancel, closed: &c.closed, begin: r.BeginExclusive, end: r.EndInclusive, last: r.BeginExclusive, dec: newWireDecoder(),
+	return &UpdateStream{stream: st, cancel: cancel, closed: &c.closed, end: r.EndInclusive, last: r.BeginExclusive, dec: newWireDecoder(),
 		dialed: c.conn != nil, req: sentRequest{size: proto.Size(req), parties: len(r.Filter.Parties), clientLimit: c.recvLimit}}, nil
 }
 
@@ -531,7 +533,7 @@ func (s *UpdateStream) Recv() (Update, error) {
 		if err == io.EOF {
 			return Update{}, io.EOF
 		}
-		return Update{}, limitHint(streamErr(s.closed, s.begin, err), fmt.Sprintf("the message after offset %d", s.last), s.dialed, s.req)
+		return Update{}, limitHint(streamErr(s.closed, s.last, err), fmt.Sprintf("the message after offset %d", s.last), s.dialed, s.req)
 	}
 	u, unmarshalErr, err := s.dec.decode(s.frame.b)
 	if unmarshalErr != nil {
@@ -544,7 +546,7 @@ func (s *UpdateStream) Recv() (Update, error) {
 	s.frame.release()
 	if unmarshalErr != nil {
 		// As gRPC does when its codec fails: the stream ends with the error.
-		s.err = streamErr(nil, s.begin, unmarshalErr)
+		s.err = streamErr(nil, s.last, unmarshalErr)
 		s.cancel()
 		return Update{}, s.err
 	}

@@ -277,7 +277,10 @@ func tlsRefusal(msg string) bool {
 // PrunedError says that the requested begin offset lies below the
 // participant's pruning offset. errors.Is(err, ErrPruned) holds for it.
 type PrunedError struct {
-	Requested int64 // the begin offset that was asked for
+	// Requested is the begin offset that was asked for or, when pruning
+	// ran while the stream was open, the offset of the last item the
+	// stream delivered: where it would resume.
+	Requested int64
 	// EarliestOffset is the earliest offset that can still be read from
 	// (the pruning offset, exclusive begin); 0 if the participant did not say.
 	EarliestOffset int64
