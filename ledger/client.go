@@ -709,13 +709,15 @@ func (c *Client) UpdateByID(ctx context.Context, updateID string, f Filter) (*Tr
 // find_highest_offset_by_timestamp). Without force, Canton 3.5+ answers only
 // once it has processed t, and only for an exact record-time match. With
 // force it answers its ledger end for a time it has not processed yet:
-// callers must make sure the participant has caught up first.
+// callers must make sure the participant has caught up first. t is sent
+// truncated to its microsecond, the precision of Canton's record times (the
+// same answer for "at or before t").
 func (c *Client) HighestOffsetByTimestamp(ctx context.Context, synchronizerID string, t time.Time, force bool) (int64, error) {
 	if c.parties == nil {
 		return 0, ErrNoAdminAPI
 	}
 	r, err := c.parties.GetHighestOffsetByTimestamp(ctx, &adminv30.GetHighestOffsetByTimestampRequest{
-		SynchronizerId: synchronizerID, Timestamp: timestamppb.New(t), Force: force,
+		SynchronizerId: synchronizerID, Timestamp: timestamppb.New(t.Truncate(time.Microsecond)), Force: force,
 	})
 	if err != nil {
 		return 0, callError(&c.closed, "GetHighestOffsetByTimestamp", err)
