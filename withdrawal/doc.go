@@ -118,7 +118,10 @@
 // fee) and marks them recovered; an exchange that puts the user account on
 // the transfer's metadata can read it back in its own hook (Outcome.Meta).
 // If the database is restored again before the gate opens, the procedure
-// closes the restored gate again and goes on waiting. With the validator
+// closes the restored gate again and goes on waiting; until it has, Create
+// and the Automation count that gate (the backup's, open most likely) as
+// closed all the same, as the procedure holds a lock until it returns
+// (Gate.RestoreWaiting). With the validator
 // node restored in the same incident, run the node runbook (package
 // recovery) inside the procedure, after both restores and before
 // ingestion starts again (docs/OPERATIONS.md).

@@ -36,8 +36,9 @@ type Gate struct {
 	// opens it past tSafe): a request restored as requested may be one
 	// whose transfer is already in flight. A Store that has not read the
 	// gate since before step 1 cannot tell, and relies on the procedure's
-	// restore lock (Restoring) up to step 2; stop the Automation and the
-	// creation of withdrawals during the restore, as the runbook says. (If
+	// locks (Restoring, RestoreWaiting) until it returns; stop the
+	// Automation and the creation of withdrawals during the restore, as
+	// the runbook says. (If
 	// the database clock goes back, as on a restore onto a server whose
 	// clock is behind the old one's, or a transaction that changed the gate
 	// and read it rolls back, the gate counts as closed until a change
@@ -53,17 +54,32 @@ type Gate struct {
 	// are then zero: the row is not read, as pg_restore may hold its
 	// table. Gate and GateTx do not look (always false).
 	Restoring bool
+	// RestoreWaiting is true when a RestoreProcedure has closed the
+	// restored gate in step 2 and has not returned yet (step 3's wait for
+	// tSafe, step 4's opening): Create and the Automation's submissions,
+	// which read the gate with it, count the gate as closed then, whatever
+	// its row says. Its row is the procedure's closure, unless the
+	// database was restored again meanwhile: then it is the backup's
+	// (open, most likely) until the procedure's next read of it closes it
+	// again, and a Store that has not read the gate since step 1 could not
+	// tell (Rewound). The other fields are read as usual. Gate and GateTx do
+	// not look (always false).
+	RestoreWaiting bool
 }
 
 // Open reports whether withdrawals may be created and submitted: the gate
 // is enabled, not rewound, and no restore is under way.
-func (g Gate) Open() bool { return g.Enabled && !g.Rewound && !g.Restoring }
+func (g Gate) Open() bool { return g.Enabled && !g.Rewound && !g.Restoring && !g.RestoreWaiting }
 
 // why says why a gate is not open: the reason of the change that closed
 // it, or that it was rewound.
 func (g Gate) why() string {
 	if g.Restoring {
 		return "the Integration DB restore procedure is restoring the database (between its step 1 and its closing of the restored gate)"
+	}
+	if g.Enabled && g.RestoreWaiting && !g.Rewound {
+		return fmt.Sprintf("the gate is open as of %s, but the Integration DB restore procedure, which closed it, has not opened it: the database was restored again; waiting for the procedure to close and reopen it",
+			g.ChangedAt.Format(time.RFC3339Nano))
 	}
 	if g.Enabled && g.Rewound {
 		return fmt.Sprintf("the gate is open as of %s, but this process saw it change later: the Integration DB was restored from a backup; waiting for the restore procedure to close and reopen it",
@@ -105,30 +121,45 @@ type GateChange struct {
 
 // restoreLockClass is the first key of the advisory lock a
 // RestoreProcedure holds, exclusively, from before its step 1 closes the
-// gate until step 2 has closed the restored gate (holdRestoreLock).
-// readGate with lock, for Create and the Automation's submissions, tries
-// it in share mode in their transaction. Unlike the gate's row it survives
-// pg_restore, which gives the database the backup's gate (open) until step
-// 2: without it, a Store that had not read the gate since step 1 could
-// not tell (Gate.Rewound) and would create and submit on the restored
-// database, handing over again requests the backup holds but whose
-// transfers were submitted after it. The second key is hashtext of the
-// gate table's qualified name, one lock per schema.
-const restoreLockClass = 0x74787273 // "txrs"
+// gate until step 2 has closed the restored gate (holdRestoreLock), and
+// restoreWaitClass that of the lock it holds from before its step 1 until
+// it returns (the gate opened by step 4, or closed again after a
+// failure). readGate with lock, for Create and the Automation's
+// submissions, tries both in share mode in their transaction. Unlike the
+// gate's row they survive pg_restore, which gives the database the
+// backup's gate (open) until step 2, or, restored again during step 3 or
+// 4, until the procedure's next read of the gate: without them, a Store
+// that had not read the gate since step 1 could not tell (Gate.Rewound)
+// and would create and submit on the restored database, handing over
+// again requests the backup holds but whose transfers were submitted
+// after it. The second key is hashtext of the gate table's qualified name,
+// one lock per schema.
+const (
+	restoreLockClass = 0x74787273 // "txrs"
+	restoreWaitClass = 0x74787277 // "txrw"
+)
 
 func (s *Store) readGate(ctx context.Context, q sqlx.QueryerContext, lock bool) (Gate, error) {
+	waiting := false
 	if lock {
 		// Held in share mode until the transaction ends, so that the
-		// procedure's taking it waits for creates and submissions in
-		// flight, as its Disable does. Not free: a restore is under way,
-		// and the row may be pg_restore's to drop and create again.
-		var free bool
-		if err := sqlx.GetContext(ctx, q, &free, `SELECT pg_try_advisory_xact_lock_shared($1, hashtext($2))`, restoreLockClass, s.gate); err != nil {
+		// procedure's taking them waits for creates and submissions in
+		// flight, as its Disable does. The restore lock not free: a
+		// restore is under way, and the row may be pg_restore's to drop
+		// and create again. The wait lock not free: the procedure has
+		// closed the restored gate but not opened it yet.
+		var free struct {
+			Restore bool `db:"restore"`
+			Wait    bool `db:"wait"`
+		}
+		if err := sqlx.GetContext(ctx, q, &free, `SELECT pg_try_advisory_xact_lock_shared($1, hashtext($3)) AS restore,
+			pg_try_advisory_xact_lock_shared($2, hashtext($3)) AS wait`, restoreLockClass, restoreWaitClass, s.gate); err != nil {
 			return Gate{}, fmt.Errorf("withdrawal: reading the withdrawal gate: %w", ctxerr.Wrap(ctx, err))
 		}
-		if !free {
+		if !free.Restore {
 			return Gate{Restoring: true}, nil
 		}
+		waiting = !free.Wait
 	}
 	var row struct {
 		Enabled   bool      `db:"enabled"`
@@ -146,7 +177,7 @@ func (s *Store) readGate(ctx context.Context, q sqlx.QueryerContext, lock bool) 
 	if err != nil {
 		return Gate{}, fmt.Errorf("withdrawal: reading the withdrawal gate: %w", ctxerr.Wrap(ctx, err))
 	}
-	g := Gate{Enabled: row.Enabled, Reason: row.Reason, ChangedAt: row.ChangedAt.UTC()}
+	g := Gate{Enabled: row.Enabled, Reason: row.Reason, ChangedAt: row.ChangedAt.UTC(), RestoreWaiting: waiting}
 	g.Rewound = s.sawGate(g.ChangedAt)
 	return g, nil
 }
@@ -428,63 +459,82 @@ func (s *Store) unresolvedReview(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// holdRestoreLock takes the restore lock (restoreLockClass) exclusively in
-// a transaction of its own, on a connection of its own, and returns what
-// releases it. It waits, bounded by ctx only (a DBA's lock_timeout and
+// holdRestoreLock takes the restore locks (restoreWaitClass, then
+// restoreLockClass) exclusively in a transaction of its own, on a
+// connection of its own, and returns what releases them: restored
+// releases the restore lock (restoreLockClass) alone, once the restored
+// gate is closed (the wait lock stays held: Gate.RestoreWaiting), release
+// both. It waits, bounded by ctx only (a DBA's lock_timeout and
 // statement_timeout are off for it), for the creates and submissions in
 // flight, as Disable does. The transaction is READ COMMITTED and idle
 // between its statements, so it holds no snapshot back from VACUUM; its
-// idle_in_transaction_session_timeout is off, for a restore may take
-// hours. It ends when release is called, not when ctx ends: the procedure
-// releases it once the gate is closed, after a failure too (ctx ended
-// while Restore winds down, perhaps on the backup's open gate, is such a
-// failure). It also ends with the session: a Restore that terminates the
-// database's sessions ends it too, and the procedure is then as safe as
-// without it (Gate.Rewound).
+// idle_in_transaction_session_timeout is off, for a restore and the wait
+// for tSafe may take hours. It ends when release is called, not when ctx
+// ends: the procedure releases it when it returns, the gate opened or
+// closed again, after a failure too (ctx ended while Restore winds down,
+// perhaps on the backup's open gate, is such a failure). It also ends with
+// the session: a Restore that terminates the database's sessions ends it
+// too, and the procedure is then as safe as without it (Gate.Rewound).
 //
-// The lock holds one of the pool's connections for the whole restore. With
-// a pool of one connection (SetMaxOpenConns(1)) the procedure's own
-// statements would wait for it forever, and with two so would they and
-// the batches of an Ingester on the same pool (started again by Restore,
-// or left running), whose lock holds the other (ingest allows a pool of
-// two): it goes without the lock and says so (ok false). It calls waiting
-// before it waits for the lock, if it is taken: by creates and submissions
-// in flight for a moment, or by another RestoreProcedure on the schema for
-// its whole restore.
-func (s *Store) holdRestoreLock(ctx context.Context, waiting func()) (release func(), ok bool, err error) {
+// The locks hold one of the pool's connections until the procedure
+// returns (with an Ingester on a pool of three, its batches no longer
+// overlap meanwhile). With a pool of one connection (SetMaxOpenConns(1))
+// the procedure's own statements would wait for it forever, and with two
+// so would they and the batches of an Ingester on the same pool (started
+// again by Restore, or left running), whose lock holds the other (ingest
+// allows a pool of two): it goes without the locks and says so (ok
+// false). It calls waiting before it waits for the wait lock, if it is
+// taken: by creates and submissions in flight for a moment, or by another
+// RestoreProcedure on the schema until it returns.
+func (s *Store) holdRestoreLock(ctx context.Context, waiting func()) (release, restored func(), ok bool, err error) {
 	if n := s.db.Stats().MaxOpenConnections; n > 0 && n <= 2 {
-		return func() {}, false, nil
+		return func() {}, func() {}, false, nil
 	}
 	// database/sql rolls a transaction back when the context it began
 	// with ends: not ctx, which bounds the statements below only.
 	tx, err := s.db.BeginTxx(context.WithoutCancel(ctx), &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
-		return nil, false, fmt.Errorf("withdrawal: taking the restore lock: %w", ctxerr.Wrap(ctx, err))
+		return nil, nil, false, fmt.Errorf("withdrawal: taking the restore lock: %w", ctxerr.Wrap(ctx, err))
+	}
+	fail := func(what string, err error) (func(), func(), bool, error) {
+		_ = tx.Rollback()
+		return nil, nil, false, fmt.Errorf("withdrawal: taking the restore lock%s: %w", what, ctxerr.Wrap(ctx, err))
 	}
 	if _, err := pgsetting.Off(ctx, tx, "lock_timeout", "statement_timeout", "idle_in_transaction_session_timeout"); err != nil {
-		_ = tx.Rollback()
-		return nil, false, fmt.Errorf("withdrawal: taking the restore lock: %w", ctxerr.Wrap(ctx, err))
+		return fail("", err)
 	}
 	var free bool
-	if err := tx.GetContext(ctx, &free, `SELECT pg_try_advisory_xact_lock($1, hashtext($2))`, restoreLockClass, s.gate); err != nil {
-		_ = tx.Rollback()
-		return nil, false, fmt.Errorf("withdrawal: taking the restore lock: %w", ctxerr.Wrap(ctx, err))
+	if err := tx.GetContext(ctx, &free, `SELECT pg_try_advisory_xact_lock($1, hashtext($2))`, restoreWaitClass, s.gate); err != nil {
+		return fail("", err)
 	}
 	if !free {
 		waiting()
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, restoreLockClass, s.gate); err != nil {
-			_ = tx.Rollback()
-			return nil, false, fmt.Errorf("withdrawal: taking the restore lock (waiting for the creates and submissions in flight, or another RestoreProcedure's restore): %w", ctxerr.Wrap(ctx, err))
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, restoreWaitClass, s.gate); err != nil {
+			return fail(" (waiting for the creates and submissions in flight, or another RestoreProcedure)", err)
 		}
+	}
+	// The restore lock is taken in a savepoint, so that rolling back to
+	// it releases that lock alone (and the settings above stay). Creates
+	// and submissions in flight hold it only with the wait lock, which is
+	// ours now: the wait is theirs, a moment.
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT txhistory_restore_lock`); err != nil {
+		return fail("", err)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, restoreLockClass, s.gate); err != nil {
+		return fail(" (waiting for the creates and submissions in flight)", err)
 	}
 	// A parameterised statement (the extended protocol) leaves the
 	// session's xmin set until its next statement: one without parameters
 	// (the simple protocol), which clears it, so that the transaction
 	// idles without one.
 	if _, err := tx.ExecContext(ctx, `SELECT 1`); err != nil {
-		_ = tx.Rollback()
-		return nil, false, fmt.Errorf("withdrawal: taking the restore lock: %w", ctxerr.Wrap(ctx, err))
+		return fail("", err)
 	}
 	var once sync.Once
-	return func() { once.Do(func() { _ = tx.Rollback() }) }, true, nil
+	release = func() { once.Do(func() { _ = tx.Rollback() }) }
+	// Without parameters too. Should it fail, the restore lock stays held
+	// until release (Create refuses a moment longer) or is gone with the
+	// session: nothing to undo either way.
+	restored = func() { _, _ = tx.Exec(`ROLLBACK TO SAVEPOINT txhistory_restore_lock`) }
+	return release, restored, true, nil
 }

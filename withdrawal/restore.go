@@ -159,7 +159,9 @@ type RestoreReport struct {
 //     is running: an Ingester stopped with an error would otherwise be
 //     waited for in silence. If the
 //     database is restored again meanwhile (a second restore: its gate went
-//     back to before the closure of step 2, open most likely), the
+//     back to before the closure of step 2, open most likely), Create
+//     and the Automation's submissions count it as closed all the same
+//     (the procedure's lock, see Restore), the
 //     procedure closes the gate again at once, raises tSafe to the trecTgt
 //     of the withdrawals in flight in that restore, as in step 2, and goes
 //     on waiting; step 4 does the same.
@@ -231,11 +233,21 @@ type RestoreProcedure struct {
 	// not undo: Create and the Automation's submissions of every Store of
 	// this release on the same database find it taken and refuse
 	// (ErrWithdrawalsDisabled; the round pauses), whatever gate they read
-	// last. It does not hold back an older release's processes, a restore
-	// into another database or onto another server the processes then
-	// reach (PostgreSQL's advisory locks are per database), or, if
+	// last. A second one, on the same connection, it holds until Run
+	// returns: should the database be restored again during step 3 or 4,
+	// they count its gate (the backup's, open most likely) as closed until
+	// the procedure closes it again (Gate.RestoreWaiting), and a second
+	// RestoreProcedure on the schema waits for the first to return (cancel
+	// the first to restore again with it). The connection is held for the
+	// whole procedure, its transaction idle without a snapshot (nothing
+	// held back from VACUUM); with an Ingester on a pool of three shared
+	// with the Store, its batches do not overlap meanwhile. They do not
+	// hold back an older release's processes, a restore into another
+	// database or onto another server the processes then reach
+	// (PostgreSQL's advisory locks are per database), or, if
 	// Restore ends the database's sessions (pg_terminate_backend), what
-	// comes after that: a Store that read the gate after step 1 still treats the
+	// comes after that (until the procedure has closed the restored gate):
+	// a Store that read the gate after step 1 still treats the
 	// restored gate as closed (Gate.Rewound), one that did not cannot tell,
 	// and a Create or an Automation round would go through on the restored
 	// database: the Create commits, the round hands the backup's requested
@@ -243,7 +255,7 @@ type RestoreProcedure struct {
 	// contract, spending exactly ReservedHoldings, keeps them from paying
 	// out twice). Nor with a Store on a pool of one or two connections,
 	// whose last the lock would take from the procedure (and from an
-	// Ingester's batches on the same pool): it goes without and warns. So
+	// Ingester's batches on the same pool): it goes without them and warns. So
 	// stop the Automation and the creation of withdrawals before the
 	// restore all the same (the runbook's step 1).
 	Restore func(ctx context.Context) error
@@ -390,17 +402,19 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	}
 	// Until step 2 has closed the restored gate, Create and the
 	// Automation's submissions find the restore lock taken and refuse,
-	// whatever gate they read last (holdRestoreLock).
-	release, held, err := s.holdRestoreLock(ctx, func() {
+	// whatever gate they read last; until Run returns (the gate opened by
+	// step 4, or closed after a failure), they find the wait lock taken
+	// and count the gate as closed (holdRestoreLock).
+	release, restored, held, err := s.holdRestoreLock(ctx, func() {
 		report(RestoreProgress{Step: StepDisable, Message: "waiting for the restore lock: creates and submissions in flight hold it for a moment, " +
-			"another RestoreProcedure on this schema from its step 1 until its step 2 (its whole restore)"})
+			"another RestoreProcedure on this schema from its step 1 until it returns (its restore and its wait for tSafe: cancel it to restore again with this one)"})
 	})
 	if err != nil {
 		return fail(StepDisable, err)
 	}
 	defer release()
 	if !held {
-		p.Logger.Warn("withdrawal: restore procedure: the Store's pool allows two connections or fewer, so the restore lock is not held (it would keep one for the whole restore, and an Ingester's lock on the same pool another): a Store that has not read the gate since step 1 may create and submit on the restored database until step 2 closes its gate; stop them for the restore")
+		p.Logger.Warn("withdrawal: restore procedure: the Store's pool allows two connections or fewer, so the restore lock is not held (it would keep one until the procedure returns, and an Ingester's lock on the same pool another): a Store that has not read the gate since step 1 may create and submit on the restored database until the procedure closes its gate (step 2, or, restored again, step 3 or 4); stop them for the restore")
 	}
 	if err := s.Disable(ctx, p.Reason+": step 1, before the restore"); err != nil {
 		return fail(StepDisable, err)
@@ -571,7 +585,14 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	if err := closeRestored(StepRestore, false); err != nil {
 		return failOpen(StepRestore, err)
 	}
-	release() // The restored gate is closed: it speaks for itself now.
+	// The restored gate is closed: Create and the Automation may read it
+	// again (a stored request is answered). The wait lock stays held until
+	// Run returns, the gate opened or closed again: should the database be
+	// restored again meanwhile, its gate is the backup's (open, most
+	// likely) until the procedure's next read of it closes it, and a Store
+	// that has not read the gate since step 1 could not tell
+	// (Gate.RestoreWaiting).
+	restored()
 	// restoredAgain reports whether the gate went back to before the
 	// closure of step 2: the database was restored once more. Step 3 and
 	// 4 then close it again and wait for tSafe anew.

@@ -472,7 +472,9 @@ const createSavepoint = "txhistory_withdrawal_create"
 //     until tx ends, so a migration waits for tx (see schema.CheckCurrentTx);
 //   - a new request while the withdrawal gate is closed:
 //     ErrWithdrawalsDisabled (a request stored already is returned, as
-//     below); and any request while a RestoreProcedure restores the
+//     below), or while a RestoreProcedure has closed the restored gate
+//     and not opened it yet, whatever its row says (Gate.RestoreWaiting);
+//     and any request while a RestoreProcedure restores the
 //     database (from before its step 1 closes the gate until step 2
 //     closes the restored one: see RestoreProcedure.Restore), even one
 //     stored already, for its table may be pg_restore's then;

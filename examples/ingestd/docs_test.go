@@ -300,6 +300,7 @@ func TestOperationsQuotesMessages(t *testing.T) {
 		{"is at version 010, this build needs 011", strings.ReplaceAll(goSource(t, "schema"), "is at version %03d, this build needs %03d", "is at version 010, this build needs 011")},
 		{"it cannot become pending_acceptance", strings.ReplaceAll(goSource(t, "withdrawal"), "%s", "pending_acceptance")},
 		{"the Integration DB restore procedure is restoring the database", goSource(t, "withdrawal")},
+		{"but the Integration DB restore procedure, which closed it, has not opened it", goSource(t, "withdrawal")},
 	} {
 		q := strings.Trim(c.quote, `"`)
 		require.True(t, strings.Contains(doc, q) || strings.Contains(doc, "`"+strings.TrimPrefix(q, "ingest: ")+"`") ||
