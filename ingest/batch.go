@@ -63,6 +63,10 @@ type builder struct {
 	// start) may have claimed an id that the committed one found taken.
 	skipped int
 	notes   []asideNote
+	// begun is when the last attempt at the batch began (start): for a
+	// batch committed again after a failed attempt, where its latency
+	// counts from.
+	begun time.Time
 }
 
 func newBuilder(committed checkpoint.Checkpoint, replayUntil string) *builder {
@@ -172,6 +176,11 @@ func (b *builder) raise(sync string, t time.Time) {
 // stops with its error.
 func (ing *Ingester) commit(ctx context.Context, b *builder, prior error) (err error) {
 	start := time.Now()
+	if prior != nil && !b.begun.IsZero() {
+		// Stats.LastBatchLatency includes the retries: the failed attempt
+		// (the pipeline's) too, from when it began.
+		start = b.begun
+	}
 	// Stats.State is "retrying" while the batch backs off (below), and
 	// "streaming" again once it committed.
 	backedOff := false
@@ -433,6 +442,7 @@ type started struct {
 // rejections are, instead of failing the batch again.
 func (ing *Ingester) start(ctx context.Context, b *builder, early, split bool) (st *started, err error) {
 	begun := time.Now()
+	b.begun = begun
 	if err := ing.awaitPoolConn(ctx); err != nil {
 		return nil, fmt.Errorf("ingest: begin batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
 	}
