@@ -67,7 +67,11 @@ type Stats struct {
 	LedgerEndLag   int64
 	LedgerEndLagAt time.Time
 	// Errors counts faults by kind: "stream", "auth", "database", "handler",
-	// "decode", "other".
+	// "decode", "other". A Handler's error that is retried counts as the
+	// fault it is taken for, once per failed attempt: "database" for one
+	// IsTransientDBError takes (a network error or a deadline of the
+	// Handler's own, from a call to another service too), "stream" for a
+	// retryable Ledger API error; "handler" counts its rejections.
 	Errors map[string]int64
 	// DatabaseErrorAt is when the last "database" fault was counted (a
 	// checkpoint moved by another ingester aside: the database answered);
