@@ -42,7 +42,9 @@ type Stats struct {
 	// RecordTimes is the record time reached per synchronizer.
 	RecordTimes map[string]time.Time
 	// Transactions counts new transactions committed since the Ingester was
-	// made (New), over all its Runs, as the counters below do;
+	// made (New), over all its Runs, as the counters below do (those set
+	// aside for review included, which SetAside counts too: their update
+	// ids are committed, and they are not streamed again);
 	// Skipped those dedup dropped; Checkpoints the OffsetCheckpoints seen
 	// (those that changed nothing included: they make no batch); Batches
 	// the SQL transactions committed.
