@@ -1,0 +1,60 @@
+package withdrawal_test
+
+import (
+	"context"
+	"maps"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/withdrawal"
+	"github.com/stretchr/testify/require"
+)
+
+// The Integration DB is restored again during step 3 and the procedure's
+// ctx ends before its next read of the gate (an operator who cancels it,
+// to run it again on the database restored once more). Run returns, and
+// with it the wait lock is released; the gate is the backup's, open. An
+// API server's Store that last read the gate open before step 1 cannot
+// tell (not rewound for it): the procedure must not return leaving that
+// gate open, as it closes the gate again after every other failure on a
+// database perhaps restored.
+func TestRV173RestoredAgainThenCtxEndedLeavesTheGateClosed(t *testing.T) {
+	pgDump, pgRestore, e, dsn, holdings := dumpableEnv(t) // wd-1 requested at backup time
+	ctx := e.ctx
+	backup := filepath.Join(t.TempDir(), "integration.dump")
+	runTool(ctx, t, pgDump, "--format=custom", "--file="+backup, "--dbname="+dsn)
+	backupOffset, backupTimes := e.offset, maps.Clone(e.times)
+	restore := func(ctx context.Context) {
+		runTool(ctx, t, pgRestore, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--dbname="+dsn, backup)
+		e.offset, e.times = backupOffset, maps.Clone(backupTimes)
+	}
+	api, err := withdrawal.NewStore(e.db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
+	require.NoError(t, err)
+	g, err := api.Gate(ctx)
+	require.NoError(t, err)
+	require.True(t, g.Open())
+
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	waits := 0
+	_, err = withdrawal.RestoreProcedure{
+		Store: e.store, TTL: ttl, Now: e.world.Now, PollInterval: 50 * time.Millisecond, Logger: quietLog,
+		Restore: func(ctx context.Context) error { restore(ctx); return nil },
+		Progress: func(pr withdrawal.RestoreProgress) {
+			if pr.Step != withdrawal.StepWait || pr.Done || pr.Waited == 0 {
+				return
+			}
+			if waits++; waits == 2 {
+				restore(ctx) // the second restore, then the operator cancels
+				cancel()
+			}
+		},
+	}.Run(rctx)
+	require.ErrorIs(t, err, context.Canceled)
+	g, err = e.store.Gate(ctx)
+	require.NoError(t, err)
+	require.False(t, g.Enabled, "Run returned after its ctx ended, the database restored again during step 3: its gate (the backup's) left open, the procedure's locks released")
+	_, err = api.Create(ctx, e.request("wd-again", "10", holdings[1]))
+	require.ErrorIs(t, err, withdrawal.ErrWithdrawalsDisabled, "a Create committed on the database restored again, after the procedure returned")
+}
