@@ -597,6 +597,22 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	// closure of step 2: the database was restored once more. Step 3 and
 	// 4 then close it again and wait for tSafe anew.
 	restoredAgain := func(g Gate) bool { return g.ChangedAt.Before(closedAt) }
+	// failWaiting reports a failure of step 3 or 4. The database may have
+	// been restored again since the procedure last read its gate (an
+	// operator who cancels the procedure to run it again on it): its gate,
+	// the backup's (open, most likely), is closed again, with a context of
+	// its own, before the locks are released, unless the gate is still
+	// this run's closure or changed since by someone else.
+	failWaiting := func(step RestoreStep, err error) (*RestoreReport, error) {
+		err = ctxEnded(err)
+		gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		g, gerr := s.Gate(gctx)
+		cancel()
+		if gerr == nil && !restoredAgain(g) {
+			return failed(step, err)
+		}
+		return closeAgain(step, err)
+	}
 	// readClock reads the ingested record time the gate waits on. Once it
 	// is past tSafe, the synchronizers of the withdrawals recovered since
 	// step 1 (lost requests went there) are waited for too: read after the
@@ -644,14 +660,14 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			readBefore := lastTx
 			if ingested, read, err = readClock(); err != nil {
 				if ctx.Err() != nil {
-					return fail(StepWait, ctx.Err())
+					return failWaiting(StepWait, ctx.Err())
 				}
 				p.Logger.Warn("withdrawal: restore procedure: reading the ingested record time failed, retrying", "err", ingest.Redact(err.Error()))
 				ingested = seen // not a move: the last one read stands
 			} else if times, lastTx = read.RecordTimes, read.UpdateID; ingested.After(rep.TSafe) {
 				if unresolved, err = s.unresolvedReview(ctx); err != nil {
 					if ctx.Err() != nil {
-						return fail(StepWait, ctx.Err())
+						return failWaiting(StepWait, ctx.Err())
 					}
 					p.Logger.Warn("withdrawal: restore procedure: counting the transactions set aside for review failed, retrying", "err", ingest.Redact(err.Error()))
 				} else if unresolved == 0 {
@@ -740,7 +756,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			}
 			select {
 			case <-ctx.Done():
-				return fail(StepWait, ctx.Err())
+				return failWaiting(StepWait, ctx.Err())
 			case <-time.After(p.PollInterval):
 			}
 		}
@@ -774,7 +790,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		}
 		g, err := s.Gate(ctx)
 		if err != nil {
-			return fail(StepEnable, err)
+			return failWaiting(StepEnable, err)
 		}
 		if restoredAgain(g) {
 			if err := closeRestored(StepEnable, true); err != nil {
@@ -796,7 +812,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		p.Logger.Warn("withdrawal: restore procedure: the ingested record time is no longer after tSafe, or a transaction set aside for review is unresolved; waiting again", logattr.Known("ingested_record_time", at)...)
 		select {
 		case <-ctx.Done():
-			return fail(StepEnable, ctx.Err())
+			return failWaiting(StepEnable, ctx.Err())
 		case <-time.After(p.PollInterval):
 		}
 	}
