@@ -78,8 +78,11 @@ func (g Gate) why() string {
 		return "the Integration DB restore procedure is restoring the database (between its step 1 and its closing of the restored gate)"
 	}
 	if g.Enabled && g.RestoreWaiting && !g.Rewound {
-		return fmt.Sprintf("the gate is open as of %s, but the Integration DB restore procedure, which closed it, has not opened it: the database was restored again; waiting for the procedure to close and reopen it",
-			g.ChangedAt.Format(time.RFC3339Nano))
+		// The Store cannot tell which: the gate's row and its log are the
+		// backup's after a restore.
+		return fmt.Sprintf("the gate is open as of %s (%q), but the Integration DB restore procedure, which closed it, has not opened it: "+
+			"the database was restored again since its step 2, or the gate was opened by hand meanwhile (cancel the procedure first); "+
+			"waiting for the procedure to close it again, or to return", g.ChangedAt.Format(time.RFC3339Nano), g.Reason)
 	}
 	if g.Enabled && g.Rewound {
 		return fmt.Sprintf("the gate is open as of %s, but this process saw it change later: the Integration DB was restored from a backup; waiting for the restore procedure to close and reopen it",

@@ -816,7 +816,10 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		case <-time.After(p.PollInterval):
 		}
 	}
-	// Nothing after the opening can fail: the gate is open.
+	// Nothing after the opening can fail: the gate is open. The locks go
+	// before the report (Progress may take a while), so that Create and
+	// the Automation go on at once.
+	release()
 	report(RestoreProgress{Step: StepEnable, Done: true, Ingested: rep.Ingested,
 		Message: fmt.Sprintf("gate open at ingested record time %s: withdrawals are enabled, the automation resumes", rep.Ingested.Format(time.RFC3339Nano))})
 	return rep, nil
