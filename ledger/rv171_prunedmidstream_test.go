@@ -9,7 +9,9 @@ import (
 
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/proto/gen/lapiv2"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
 )
 
 // Reference, errors table: pruning that runs while a stream is open ends
@@ -19,7 +21,14 @@ import (
 // the ingestion's error must name the offset that was pruned.
 func TestPrunedMidStreamNamesTheStreamsPosition(t *testing.T) {
 	ctx := context.Background()
-	p, err := ledgertest.New(ledgertest.WithCheckpointInterval(time.Hour))
+	// The stream is mid-range when pruning runs: the participant holds
+	// offset 3 back until the test has pruned (a delay between the items
+	// would count on the test pruning within it).
+	pruned := make(chan struct{})
+	holdBack := grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		return h(srv, &holdingStream{ServerStream: ss, offset: 3, until: pruned})
+	})
+	p, err := ledgertest.New(ledgertest.WithCheckpointInterval(time.Hour), ledgertest.WithServerOptions(holdBack))
 	require.NoError(t, err)
 	defer p.Close()
 	for range 5 {
@@ -27,7 +36,6 @@ func TestPrunedMidStreamNamesTheStreamsPosition(t *testing.T) {
 		require.NoError(t, err)
 	}
 	c := newClient(t, p)
-	p.SetDelay(100 * time.Millisecond) // the stream is mid-range when pruning runs
 	s, err := c.Updates(ctx, ledger.UpdatesRequest{EndInclusive: 5, Filter: ledger.Filter{Parties: []string{treasury}}})
 	require.NoError(t, err)
 	defer s.Close()
@@ -38,6 +46,7 @@ func TestPrunedMidStreamNamesTheStreamsPosition(t *testing.T) {
 		last = u.Offset()
 	}
 	require.NoError(t, p.Prune(4))
+	close(pruned)
 	for {
 		u, err := s.Recv()
 		if err != nil {
@@ -51,4 +60,22 @@ func TestPrunedMidStreamNamesTheStreamsPosition(t *testing.T) {
 		}
 		last = u.Offset()
 	}
+}
+
+// holdingStream holds the transaction at offset back until until is
+// closed or the stream ends.
+type holdingStream struct {
+	grpc.ServerStream
+	offset int64
+	until  <-chan struct{}
+}
+
+func (s *holdingStream) SendMsg(m any) error {
+	if r, ok := m.(*lapiv2.GetUpdatesResponse); ok && r.GetTransaction().GetOffset() == s.offset {
+		select {
+		case <-s.until:
+		case <-s.Context().Done(): // the client went away, or the fake closed
+		}
+	}
+	return s.ServerStream.SendMsg(m)
 }
