@@ -307,7 +307,9 @@ type RestoreProcedure struct {
 // step 2 fails before it has closed the restored gate, Restore's error or
 // one after it, the gate is closed again, as the database may be the
 // backup's already; if that fails too, the error says so; a panic in
-// Restore goes on once the gate is closed again); when
+// Restore goes on once the gate is closed again, and one in Progress or
+// the Logger during step 3 or 4 once a gate restored again meanwhile is
+// closed again, before the locks are released); when
 // ctx ends during the wait it returns ctx's error, the gate still closed;
 // when it ends in another step before that step fails, the error wraps
 // ctx's too (errors.Is finds context.DeadlineExceeded or
@@ -377,8 +379,13 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	// Call it when the step fails, not after a closing of the gate on a
 	// context of its own, during which ctx may end.
 	ctxEnded := func(err error) error { return ctxerr.Wrap(ctx, err) }
+	// settled is set once Run returns through failed or step 4 has opened
+	// the gate: from step 3 on, Run leaving otherwise (a panic) closes a
+	// gate restored again first (see below).
+	settled := false
 	// failed reports err, ctxEnded already applied, as step's failure.
 	failed := func(step RestoreStep, err error) (*RestoreReport, error) {
+		settled = true
 		err = fmt.Errorf("withdrawal: restore procedure step %d (%s): %w", int(step), step, err)
 		// Logged and shown: withhold a password the error may quote (a
 		// connection string net/url cannot parse), as ingest's lines do.
@@ -613,6 +620,19 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		}
 		return closeAgain(step, err)
 	}
+	// A panic or runtime.Goexit during step 3 or 4 (in Progress or the
+	// Logger, say) releases the locks on the way out (the deferred
+	// release), perhaps over a database restored again since the procedure
+	// last read its gate: close that gate again first, as failWaiting does,
+	// and let the panic go on. Progress, most likely what panicked, is not
+	// called again.
+	waitStep := StepWait
+	defer func() {
+		if !settled {
+			p.Progress = nil
+			_, _ = failWaiting(waitStep, errors.New("Run did not return (a panic or runtime.Goexit, in Progress or the Logger perhaps)"))
+		}
+	}()
 	// readClock reads the ingested record time the gate waits on. Once it
 	// is past tSafe, the synchronizers of the withdrawals recovered since
 	// step 1 (lost requests went there) are waited for too: read after the
@@ -647,6 +667,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	clockMovedAt := start
 	unresolved := 0
 	for {
+		waitStep = StepWait
 		report(RestoreProgress{Step: StepWait, Message: "waiting for ingestion to ingest a record time after tSafe"})
 		for {
 			if g, err := s.Gate(ctx); err == nil && restoredAgain(g) {
@@ -765,6 +786,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			Message: fmt.Sprintf("ingested record time %s is after tSafe (waited %s)", ingested.Format(time.RFC3339Nano), rep.Waited.Round(time.Millisecond))})
 
 		// 4. Enable.
+		waitStep = StepEnable
 		report(RestoreProgress{Step: StepEnable, Ingested: ingested, Message: "opening the withdrawal gate"})
 		opened, at, enabledAt, err := s.enableAfterUnchanged(ctx, rep.TSafe, closedAt, rep.Synchronizers, rep.DisabledAt, fmt.Sprintf("%s: step 4, ingested record time past tSafe %s",
 			p.Reason, rep.TSafe.Format(time.RFC3339Nano)))
@@ -819,6 +841,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	// Nothing after the opening can fail: the gate is open. The locks go
 	// before the report (Progress may take a while), so that Create and
 	// the Automation go on at once.
+	settled = true
 	release()
 	report(RestoreProgress{Step: StepEnable, Done: true, Ingested: rep.Ingested,
 		Message: fmt.Sprintf("gate open at ingested record time %s: withdrawals are enabled, the automation resumes", rep.Ingested.Format(time.RFC3339Nano))})
