@@ -499,6 +499,16 @@ func (s *Store) holdRestoreLock(ctx context.Context, waiting func()) (release, r
 	if err != nil {
 		return nil, nil, false, fmt.Errorf("withdrawal: taking the restore lock: %w", ctxerr.Wrap(ctx, err))
 	}
+	// waiting reports to the caller (a RestoreProcedure's Progress and
+	// Logger, the exchange's code), which may panic: tx, its timeouts off,
+	// would then stay open for good, a connection of the pool idle in
+	// transaction holding a snapshot back from VACUUM. Unless the lock is
+	// handed over, it is rolled back on the way out.
+	defer func() {
+		if !ok {
+			_ = tx.Rollback()
+		}
+	}()
 	fail := func(what string, err error) (func(), func(), bool, error) {
 		_ = tx.Rollback()
 		return nil, nil, false, fmt.Errorf("withdrawal: taking the restore lock%s: %w", what, ctxerr.Wrap(ctx, err))
