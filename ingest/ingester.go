@@ -231,7 +231,9 @@ type Config struct {
 	LockCheck time.Duration
 	// Logger receives progress and retry logs. Default: slog.Default().
 	Logger *slog.Logger
-	// OnCommit, if set, is called after each committed batch with the stats.
+	// OnCommit, if set, is called after each committed batch with the stats,
+	// from Run's goroutine. A panic in it reaches Run's caller, the next
+	// batch's transaction rolled back and the ingestion lock released.
 	OnCommit func(Stats)
 }
 

@@ -78,6 +78,17 @@ func (p *pipeline) submit(b *builder) error {
 		return nil
 	}
 	st, err := ing.start(p.ctx, b, p.fly != nil, false)
+	// Settling the batch in flight calls OnCommit, the caller's code:
+	// should it panic (or call runtime.Goexit), st's transaction must not
+	// stay open on the pool, its claims of b's update ids holding back
+	// every ingester after this Run (a standby's too) for as long as the
+	// process lives.
+	settling := true
+	defer func() {
+		if settling && st != nil {
+			_ = st.tx.Rollback()
+		}
+	}()
 	// On an error the database may be down: settle the batch in flight,
 	// then take the slow path, which counts this attempt (MaxAttempts).
 	var slow bool
@@ -94,6 +105,7 @@ func (p *pipeline) submit(b *builder) error {
 		}
 		slow, serr = p.settle(ferr, true)
 	}
+	settling = false
 	if serr != nil {
 		if st != nil {
 			_ = st.tx.Rollback()
