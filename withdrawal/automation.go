@@ -84,6 +84,10 @@ var ErrNoPreapproval = errors.New("withdrawal: the receiver has no transfer pre-
 // a time per Automation (its rounds run one at a time; two Automations
 // sharing a Submitter call it concurrently). A panic in Submit rolls the
 // round's transaction back and reaches the caller of RunOnce (or Run).
+// Submit must return once ctx ends: one that does not (a client call
+// without ctx) keeps the gate's share lock, and Disable, step 1 of every
+// runbook (RestoreProcedure's too), waits for it until it returns or the
+// process ends.
 type Submitter interface {
 	Submit(ctx context.Context, w *Withdrawal) error
 }

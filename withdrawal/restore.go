@@ -296,7 +296,10 @@ type RestoreProcedure struct {
 	// followed by the step (for example "Integration DB restore: step 1,
 	// before the restore"). Default "Integration DB restore".
 	Reason string
-	// Progress, if set, receives the progress reports.
+	// Progress, if set, receives the progress reports, on Run's goroutine,
+	// from step 1's locking until the gate opens with the procedure's locks
+	// held: one that blocks holds Run and them (Create refuses meanwhile).
+	// A panic in it goes on as Run says.
 	Progress func(RestoreProgress)
 	// Logger defaults to the store's.
 	Logger *slog.Logger
