@@ -22,7 +22,13 @@
 // (pending, completed, failed) — with amounts as exact decimals parsed by
 // ledger.ParseDecimal, never floats. Records must have exactly the fields of
 // their v1 type: a missing field, a field of the wrong type or a malformed
-// numeric is a *ledger.ValueError naming the path ("transfer.amount"); a
+// numeric is a *ledger.ValueError naming the path ("transfer.amount"). A
+// numeric is malformed when it is not plain decimal text ("", "1e5" and
+// "+1" are not) or has more than 38 significant digits or more than 37
+// after the point (ledger.ParseDecimal); an amount is refused when
+// negative too. Its scale is not checked against the field's Daml type:
+// an amount of 11 decimals in a Decimal (Numeric 10) field is stored
+// exactly as sent, not rounded. A
 // field v1 does not have, a record typed by another version's module, or a
 // view of a HoldingV2 interface wraps ErrUnsupportedVersion. MergedMetadata
 // merges an exercise's metadata in the documented order, later wins:
