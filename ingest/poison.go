@@ -186,11 +186,21 @@ func (ing *Ingester) handleSplit(ctx context.Context, tx *sqlx.Tx, batch *Batch,
 // handleSplit does, in a transaction it rolls back, and returns the first
 // rejection, naming the transaction's offset and update id. If the
 // handler takes every one alone, or locating fails, it returns batchErr;
-// alone says that it took each of two or more transactions alone.
+// alone says that it took each of two or more transactions alone. A
+// transient fault that ends locating (PostgreSQL restarted during the
+// pass) is returned instead, for Run to retry the batch and locate again:
+// batchErr would stop Run naming no transaction.
 func (ing *Ingester) locate(ctx context.Context, b *builder, batchErr error) (_ error, alone bool) {
+	// failed is what locate returns when it cannot finish because of err.
+	failed := func(err error) error {
+		if transientHandlerError(err) && ctx.Err() == nil {
+			return fmt.Errorf("ingest: locating the transaction the handler rejects in batch (offsets %d..%d): %w", b.prev.Offset, b.cp.Offset, err)
+		}
+		return batchErr
+	}
 	st, err := ing.start(ctx, b, false, true)
 	if err != nil {
-		return batchErr, false
+		return failed(err), false
 	}
 	defer func() { _ = st.tx.Rollback() }()
 	var located error
@@ -203,14 +213,14 @@ func (ing *Ingester) locate(ctx context.Context, b *builder, batchErr error) (_ 
 		return located, false
 	}
 	if err != nil {
-		return batchErr, false
+		return failed(err), false
 	}
 	if r, ok := ing.cfg.Handler.(Reader); ok {
 		// HandleBatch took every one alone: ReadBatch may be what rejects
 		// the batch. Read for each transaction alone, as the batch would.
 		for _, t := range st.batch.Transactions {
 			if _, err := st.tx.ExecContext(ctx, `SAVEPOINT txhistory_locate`); err != nil {
-				return batchErr, false
+				return failed(err), false
 			}
 			one := *st.batch
 			one.Transactions = []*ledger.Transaction{t}
@@ -221,10 +231,10 @@ func (ing *Ingester) locate(ctx context.Context, b *builder, batchErr error) (_ 
 					t.UpdateID, t.Offset, b.prev.Offset, b.cp.Offset, rerr)}, false
 			}
 			if rerr != nil {
-				return batchErr, false
+				return failed(rerr), false
 			}
 			if _, err := st.tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT txhistory_locate`); err != nil {
-				return batchErr, false
+				return failed(err), false
 			}
 		}
 	}
