@@ -62,8 +62,11 @@ type Gate struct {
 	// database was restored again meanwhile: then it is the backup's
 	// (open, most likely) until the procedure's next read of it closes it
 	// again, and a Store that has not read the gate since step 1 could not
-	// tell (Rewound). The other fields are read as usual. Gate and GateTx do
-	// not look (always false).
+	// tell (Rewound). Or someone opened it by hand meanwhile (Enable,
+	// EnableAfter): it still counts as closed until the procedure returns,
+	// which its step 4 does with an error, leaving the gate open; cancel
+	// the procedure before opening the gate by hand. The other fields are
+	// read as usual. Gate and GateTx do not look (always false).
 	RestoreWaiting bool
 }
 
@@ -231,7 +234,10 @@ func (s *Store) Enable(ctx context.Context, reason string) error {
 // EnableTx opens the withdrawal gate inside the caller's transaction, in
 // one statement that also writes the audit row, whatever the ingested
 // record time. After restoring the Integration DB use EnableAfter (or
-// RestoreProcedure), which opens only once tSafe has passed. Like CreateTx, it
+// RestoreProcedure), which opens only once tSafe has passed. While a
+// RestoreProcedure runs on the schema, Create and the Automation count a
+// gate opened so as closed until the procedure returns
+// (Gate.RestoreWaiting): cancel it first. Like CreateTx, it
 // refuses a schema not at this build's version
 // (schema.ErrUnknownVersion, schema.ErrNotMigrated).
 func (s *Store) EnableTx(ctx context.Context, tx *sqlx.Tx, reason string) error {
@@ -262,8 +268,10 @@ func (s *Store) EnableAfter(ctx context.Context, tSafe time.Time, reason string)
 // tSafe) are one statement after that read, so that a rewind of the
 // checkpoint, or a transaction set aside, that commits while it waits is
 // seen. It reports whether it opened the gate and the ingested record time
-// it compared. Like CreateTx, it refuses a schema not at this
-// build's version (schema.ErrUnknownVersion, schema.ErrNotMigrated).
+// it compared. As for EnableTx, a RestoreProcedure running on the schema
+// keeps the gate counted as closed until it returns. Like CreateTx, it
+// refuses a schema not at this build's version (schema.ErrUnknownVersion,
+// schema.ErrNotMigrated).
 func (s *Store) EnableAfterTx(ctx context.Context, tx *sqlx.Tx, tSafe time.Time, reason string) (bool, time.Time, error) {
 	if tSafe.IsZero() {
 		return false, time.Time{}, errors.New("withdrawal: EnableAfter: tSafe is zero")
