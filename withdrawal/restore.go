@@ -42,7 +42,10 @@ const (
 	// clock and on each synchronizer the restored withdrawals in flight
 	// name), and no transaction set aside for review is unresolved.
 	StepWait RestoreStep = 3
-	// StepEnable: enable withdrawals again (open the gate).
+	// StepEnable: enable withdrawals again (open the gate). An Automation
+	// left running resumes by itself; the runbook's step 4 also starts
+	// again the Automation and the creation of withdrawals stopped for the
+	// restore, which is the operator's to do once Run returns.
 	StepEnable RestoreStep = 4
 )
 
