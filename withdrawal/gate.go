@@ -481,9 +481,10 @@ func (s *Store) unresolvedReview(ctx context.Context) (int, error) {
 // between its statements, so it holds no snapshot back from VACUUM; its
 // idle_in_transaction_session_timeout is off, for a restore and the wait
 // for tSafe may take hours. It ends when release is called, not when ctx
-// ends: the procedure releases it when it returns, the gate opened or
-// closed again, after a failure too (ctx ended while Restore winds down,
-// perhaps on the backup's open gate, is such a failure). It also ends with
+// ends: the procedure releases it once step 4 has opened the gate (before
+// reporting it), or when it returns after a failure (ctx ended while
+// Restore winds down, perhaps on the backup's open gate, is such a
+// failure). It also ends with
 // the session: a Restore that terminates the database's sessions ends it
 // too, and the procedure is then as safe as without it (Gate.Rewound).
 //

@@ -236,12 +236,14 @@ type RestoreProcedure struct {
 	// not undo: Create and the Automation's submissions of every Store of
 	// this release on the same database find it taken and refuse
 	// (ErrWithdrawalsDisabled; the round pauses), whatever gate they read
-	// last. A second one, on the same connection, it holds until Run
-	// returns: should the database be restored again during step 3 or 4,
-	// they count its gate (the backup's, open most likely) as closed until
-	// the procedure closes it again (Gate.RestoreWaiting), and a second
-	// RestoreProcedure on the schema waits for the first to return (cancel
-	// the first to restore again with it). The connection is held for the
+	// last. A second one, on the same connection, it holds until step 4
+	// has opened the gate (before its last report to Progress), or until
+	// Run returns otherwise: should the database be restored again during
+	// step 3 or 4, they count its gate (the backup's, open most likely) as
+	// closed until the procedure closes it again (Gate.RestoreWaiting), and
+	// a second RestoreProcedure on the schema waits for the first to open
+	// the gate or return (cancel the first to restore again with the
+	// second). The connection is held for the
 	// whole procedure, its transaction idle without a snapshot (nothing
 	// held back from VACUUM); with an Ingester on a pool of three shared
 	// with the Store, its batches do not overlap meanwhile. They do not
