@@ -184,12 +184,13 @@ func (ing *Ingester) handleSplit(ctx context.Context, tx *sqlx.Tx, batch *Batch,
 // locate names the transaction of b that the handler rejects, for an error
 // under PoisonHalt: it hands b's transactions over one at a time, as
 // handleSplit does, in a transaction it rolls back, and returns the first
-// rejection, naming the transaction's offset and update id. If the
-// handler takes every one alone, or locating fails, it returns batchErr;
-// alone says that it took each of two or more transactions alone. A
-// transient fault that ends locating (PostgreSQL restarted during the
-// pass) is returned instead, for Run to retry the batch and locate again:
-// batchErr would stop Run naming no transaction.
+// rejection, naming the transaction's offset and update id. A transient
+// fault that ends locating (PostgreSQL restarted during the pass) it
+// returns, naming the batch's offsets, for Run to retry the batch and
+// locate again: batchErr would stop Run naming no transaction. If the
+// handler takes every one alone, or locating fails otherwise, it returns
+// batchErr; alone says that it took each of two or more transactions
+// alone.
 func (ing *Ingester) locate(ctx context.Context, b *builder, batchErr error) (_ error, alone bool) {
 	// failed is what locate returns when it cannot finish because of err.
 	failed := func(err error) error {
