@@ -66,11 +66,53 @@ func TestRV115RestoreModel(t *testing.T) {
 		first = v
 	}
 	for seed := first; seed < first+int64(n); seed++ {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { rv115Run(t, seed) })
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { rv115Run(t, seed, false) })
 	}
 }
 
-func rv115Run(t *testing.T, seed int64) {
+// TestRV178RestoreLockModel is TestRV115RestoreModel with the events the
+// procedure's restore locks are for, chosen by a second random source (the
+// histories are TestRV115RestoreModel's of the same seed): the second
+// restore at a random poll of step 3; Stores (and their Automations) that
+// read the gate, open, before step 1 calling Create and RunOnce in step 2
+// after pg_restore, at every poll of step 3, right after the second
+// restore, in step 4 and after Run returns; and, at a random poll, the
+// procedure's ctx cancelled, or an operator opening the gate by hand
+// (closing it again at the next poll, or not). A procedure that failed is
+// run again, with Restore nil and the first run's TSafe and
+// Synchronizers, as Run says. Besides TestRV115RestoreModel's checks: none
+// of those Stores creates or submits while the procedure holds its locks
+// (nor after it returned with the gate closed), and the gate is closed
+// after a cancelled procedure, the database restored again or not.
+//
+// TXHISTORY_RV178_SEEDS=n runs n seeds (default 2), from
+// TXHISTORY_RV178_SEED (default 1) on.
+func TestRV178RestoreLockModel(t *testing.T) {
+	n, first := 2, int64(1)
+	if s := os.Getenv("TXHISTORY_RV178_SEEDS"); s != "" {
+		v, err := strconv.Atoi(s)
+		require.NoError(t, err)
+		n = v
+	}
+	if s := os.Getenv("TXHISTORY_RV178_SEED"); s != "" {
+		v, err := strconv.ParseInt(s, 10, 64)
+		require.NoError(t, err)
+		first = v
+	}
+	for seed := first; seed < first+int64(n); seed++ {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { rv115Run(t, seed, true) })
+	}
+}
+
+// The events of TestRV178RestoreLockModel at a poll of step 3.
+const (
+	rv178None         = iota
+	rv178Cancel       // the procedure's ctx cancelled
+	rv178Enable       // the gate opened by hand
+	rv178EnableUndone // the gate opened by hand, closed again at the next poll
+)
+
+func rv115Run(t *testing.T, seed int64, ext bool) {
 	pgDump, pgRestore := pgTool(t, "pg_dump"), pgTool(t, "pg_restore")
 	rng := rand.New(rand.NewSource(seed))
 	db := pgtest.NewDB(t)
@@ -262,6 +304,7 @@ func rv115Run(t *testing.T, seed int64) {
 		require.NoError(t, tokenstd.RenumberAfterRestore(ctx, db, "txhistory"))
 		restored = file
 	}
+	waits, restarted := 0, false
 	again := ""
 	switch rng.Intn(3) {
 	case 1:
@@ -269,9 +312,58 @@ func rv115Run(t *testing.T, seed int64) {
 	case 2:
 		again = older
 	}
+	// TestRV178RestoreLockModel's events (ext), from a source of their own.
+	againAt, didAgain := 2, false
+	op, opAt, handOpen := rv178None, 0, false
+	var stale []*withdrawal.Store // Stores that read the gate before step 1
+	staleN := 0
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if ext {
+		xr := rand.New(rand.NewSource(seed*7919 + 178))
+		againAt, op, opAt = 1+xr.Intn(4), xr.Intn(4), 1+xr.Intn(4)
+		for i := 0; i < 24; i++ {
+			s, err := withdrawal.NewStore(db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
+			require.NoError(t, err)
+			g, err := s.Gate(ctx)
+			require.NoError(t, err)
+			require.True(t, g.Open())
+			stale = append(stale, s)
+		}
+	}
+	// staleCheck has a Store that read the gate (open) before step 1, and
+	// has not read it since if there are enough of them, try a Create and
+	// an Automation round: refused, nothing submitted.
+	staleCheck := func(where string) {
+		s := stale[staleN%len(stale)]
+		staleN++
+		_, err := s.Create(ctx, l.request(fmt.Sprintf("wd-stale-%d", staleN), "1", free[0]))
+		require.ErrorIs(t, err, withdrawal.ErrWithdrawalsDisabled, "seed %d, %s: a Store that read the gate before step 1 created a withdrawal", seed, where)
+		a, err := withdrawal.NewAutomation(s, withdrawal.AutomationConfig{Submitter: submitter, Logger: quietLog})
+		require.NoError(t, err)
+		r, err := a.RunOnce(ctx)
+		require.NoError(t, err, "seed %d, %s", seed, where)
+		// Paused when it found a withdrawal to submit (its first read of
+		// the gate takes no lock); the Submitter fails the test if called.
+		require.Zero(t, r.Submitted+r.Failed, "seed %d, %s: the Automation of a Store that read the gate before step 1 submitted: %+v", seed, where, r)
+	}
+	// opEvent is the operator's event at a poll of step 3.
+	opEvent := func() {
+		switch {
+		case op == rv178Cancel && waits == opAt:
+			cancel()
+		case (op == rv178Enable || op == rv178EnableUndone) && waits == opAt:
+			require.NoError(t, l.store.Enable(ctx, "operator: opened by hand during the restore procedure"))
+			handOpen = true
+			staleCheck(fmt.Sprintf("poll %d, the gate opened by hand", waits))
+		case op == rv178EnableUndone && waits == opAt+1 && handOpen:
+			require.NoError(t, l.store.Disable(ctx, "operator: closed again"))
+			handOpen = false
+			staleCheck(fmt.Sprintf("poll %d, the gate closed again by hand", waits))
+		}
+	}
 	// The operator starts ingestion again at the end of Restore, as the
 	// runbook says, or once the procedure waits for tSafe.
-	waits, restarted := 0, false
 	inRestore := rng.Intn(2) == 0
 	// Sometimes the withdrawal service's Automation keeps running, with its
 	// own Store, polling the gate.
@@ -286,6 +378,9 @@ func rv115Run(t *testing.T, seed int64) {
 				time.Sleep(20 * time.Millisecond) // the running Automation's poll interval, to see the gate closed
 			}
 			restore(ctx, backup)
+			if ext {
+				staleCheck("step 2, restored")
+			}
 			if inRestore {
 				restarted = true
 				l.startCrediting()
@@ -293,6 +388,14 @@ func rv115Run(t *testing.T, seed int64) {
 			return nil
 		},
 		Progress: func(pr withdrawal.RestoreProgress) {
+			if ext && pr.Step == withdrawal.StepDisable && pr.Done {
+				mu.Lock()
+				gateClosed = true
+				mu.Unlock()
+			}
+			if ext && pr.Step == withdrawal.StepEnable && !pr.Done {
+				staleCheck("step 4")
+			}
 			if pr.Step != withdrawal.StepWait || pr.Done {
 				return
 			}
@@ -304,10 +407,16 @@ func rv115Run(t *testing.T, seed int64) {
 			waits++
 			g, err := l.store.Gate(ctx)
 			require.NoError(t, err)
-			require.False(t, g.Open(), "poll %d: the gate is open before tSafe", waits)
+			require.Equal(t, handOpen, g.Open(), "poll %d: the gate is open before tSafe (opened by hand: %t)", waits, handOpen)
 			r, err := auto.RunOnce(ctx)
 			require.NoError(t, err)
-			require.True(t, r.Paused, "poll %d: the Automation ran with the gate closed", waits)
+			if handOpen {
+				// Its first read of the gate takes no lock: paused only if
+				// it found a withdrawal to submit.
+				require.Zero(t, r.Submitted+r.Failed, "poll %d: the Automation submitted with the gate opened by hand during the procedure", waits)
+			} else {
+				require.True(t, r.Paused, "poll %d: the Automation ran with the gate closed", waits)
+			}
 			// Neither this Store nor one of a service started meanwhile
 			// creates a withdrawal.
 			service, err := withdrawal.NewStore(db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
@@ -317,10 +426,22 @@ func rv115Run(t *testing.T, seed int64) {
 				require.ErrorIs(t, err, withdrawal.ErrWithdrawalsDisabled, "poll %d", waits)
 			}
 			readHistory()
-			if waits == 2 && again != "" {
+			if ext {
+				staleCheck(fmt.Sprintf("poll %d", waits))
+			}
+			if waits == againAt && again != "" && !didAgain {
+				didAgain = true
 				restore(ctx, again)
 				l.startCrediting()
+				if ext {
+					handOpen = false // the backup's gate, until the procedure closes it again
+					staleCheck(fmt.Sprintf("poll %d, restored again", waits))
+					opEvent()
+				}
 				return
+			}
+			if ext {
+				opEvent()
 			}
 			pending(false)
 			if waits%2 == 0 {
@@ -340,7 +461,34 @@ func rv115Run(t *testing.T, seed int64) {
 	} else {
 		autoDone <- nil
 	}
-	rep, err := proc.Run(ctx)
+	rep, err := proc.Run(rctx)
+	runs := 1
+	for ; ext && err != nil && runs < 3; runs++ {
+		// A run that failed: cancelled, or refused to open over the
+		// operator's change.
+		g, gerr := l.store.Gate(ctx)
+		require.NoError(t, gerr)
+		switch op {
+		case rv178Cancel:
+			require.ErrorIs(t, err, context.Canceled, "seed %d", seed)
+			require.False(t, g.Enabled, "seed %d: the gate open after a cancelled procedure (restored again: %t)", seed, didAgain)
+		default:
+			require.ErrorContains(t, err, "step 4", "seed %d", seed)
+		}
+		require.Equal(t, handOpen, g.Enabled, "seed %d: after the failed run", seed)
+		mu.Lock()
+		gateClosed = !g.Enabled
+		mu.Unlock()
+		if !g.Enabled {
+			staleCheck("after the failed run")
+		}
+		handOpen = false
+		// Run again, on the database restored, with what the first run
+		// found.
+		again2 := proc
+		again2.Restore, again2.TSafe, again2.Synchronizers = nil, rep.TSafe, rep.Synchronizers
+		rep, err = again2.Run(ctx)
+	}
 	require.NoError(t, err, "seed %d: procedure", seed)
 	stopAuto()
 	if err := <-autoDone; err != nil && !errors.Is(err, context.Canceled) {
@@ -388,9 +536,9 @@ func rv115Run(t *testing.T, seed int64) {
 	refunded := refunds(t, db)
 	var recovered, completed, absent, ended int
 	defer func() {
-		t.Logf("seed %d: %d withdrawals, %d in the backup restored last (%s, restored again: %t); "+
-			"ingestion restarted in Restore: %t; Automation running: %t; after %d polls %d completed, %d recovered, %d lost and absent, %d failed or expired",
-			seed, len(ids), len(backups[restored]), filepath.Base(restored), again != "", inRestore, running, waits, completed, recovered, absent, ended)
+		t.Logf("seed %d: %d withdrawals, %d in the backup restored last (%s, restored again: %t, at poll %d); "+
+			"ingestion restarted in Restore: %t; Automation running: %t; event %d at poll %d; %d runs; after %d polls %d completed, %d recovered, %d lost and absent, %d failed or expired",
+			seed, len(ids), len(backups[restored]), filepath.Base(restored), again != "", againAt, inRestore, running, op, opAt, runs, waits, completed, recovered, absent, ended)
 	}()
 	for _, id := range ids {
 		m, w := models[id], got[id]
