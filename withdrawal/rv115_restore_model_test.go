@@ -78,7 +78,8 @@ func TestRV115RestoreModel(t *testing.T) {
 // after pg_restore, at every poll of step 3, right after the second
 // restore, in step 4 and after Run returns; and, at a random poll, the
 // procedure's ctx cancelled, or an operator opening the gate by hand
-// (closing it again at the next poll, or not). A procedure that failed is
+// (closing it again at the next poll, or not); sometimes the second
+// restore, or the cancel, as step 4 begins instead. A procedure that failed is
 // run again, with Restore nil and the first run's TSafe and
 // Synchronizers, as Run says. Besides TestRV115RestoreModel's checks: none
 // of those Stores creates or submits while the procedure holds its locks
@@ -110,6 +111,7 @@ const (
 	rv178Cancel       // the procedure's ctx cancelled
 	rv178Enable       // the gate opened by hand
 	rv178EnableUndone // the gate opened by hand, closed again at the next poll
+	rv178CancelStep4  // the procedure's ctx cancelled as step 4 begins
 )
 
 func rv115Run(t *testing.T, seed int64, ext bool) {
@@ -314,6 +316,7 @@ func rv115Run(t *testing.T, seed int64, ext bool) {
 	}
 	// TestRV178RestoreLockModel's events (ext), from a source of their own.
 	againAt, didAgain := 2, false
+	step4Again := false // the second restore as step 4 begins instead
 	op, opAt, handOpen := rv178None, 0, false
 	var stale []*withdrawal.Store // Stores that read the gate before step 1
 	staleN := 0
@@ -322,6 +325,10 @@ func rv115Run(t *testing.T, seed int64, ext bool) {
 	if ext {
 		xr := rand.New(rand.NewSource(seed*7919 + 178))
 		againAt, op, opAt = 1+xr.Intn(4), xr.Intn(4), 1+xr.Intn(4)
+		step4Again = xr.Intn(3) == 0
+		if xr.Intn(3) == 0 && op == rv178None {
+			op = rv178CancelStep4
+		}
 		for i := 0; i < 24; i++ {
 			s, err := withdrawal.NewStore(db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
 			require.NoError(t, err)
@@ -395,6 +402,16 @@ func rv115Run(t *testing.T, seed int64, ext bool) {
 			}
 			if ext && pr.Step == withdrawal.StepEnable && !pr.Done {
 				staleCheck("step 4")
+				if step4Again && again != "" && !didAgain {
+					didAgain = true
+					restore(ctx, again)
+					l.startCrediting()
+					handOpen = false // the backup's gate, until the procedure closes it again
+					staleCheck("step 4, restored again")
+				}
+				if op == rv178CancelStep4 {
+					cancel()
+				}
 			}
 			if pr.Step != withdrawal.StepWait || pr.Done {
 				return
@@ -429,7 +446,7 @@ func rv115Run(t *testing.T, seed int64, ext bool) {
 			if ext {
 				staleCheck(fmt.Sprintf("poll %d", waits))
 			}
-			if waits == againAt && again != "" && !didAgain {
+			if waits == againAt && again != "" && !didAgain && !step4Again {
 				didAgain = true
 				restore(ctx, again)
 				l.startCrediting()
@@ -469,7 +486,7 @@ func rv115Run(t *testing.T, seed int64, ext bool) {
 		g, gerr := l.store.Gate(ctx)
 		require.NoError(t, gerr)
 		switch op {
-		case rv178Cancel:
+		case rv178Cancel, rv178CancelStep4:
 			require.ErrorIs(t, err, context.Canceled, "seed %d", seed)
 			require.False(t, g.Enabled, "seed %d: the gate open after a cancelled procedure (restored again: %t)", seed, didAgain)
 		default:
