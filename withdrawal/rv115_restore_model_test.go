@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -317,6 +318,54 @@ func rv115Run(t *testing.T, seed int64, ext bool) {
 	// TestRV178RestoreLockModel's events (ext), from a source of their own.
 	againAt, didAgain := 2, false
 	step4Again := false // the second restore as step 4 begins instead
+	// hammer: from step 1's closing until step 4 begins (or the run
+	// fails), new Stores, which have read no gate, call Create without
+	// pause, pg_restore and the second restore included.
+	hammer, hammerStop, hammerDone, hammered := false, make(chan struct{}), make(chan struct{}), 0
+	// againRestoring is held by the second restore's pg_restore, which
+	// the hammer waits for: a Create then reads the gate's row and the
+	// withdrawal table (RestoreWaiting), and may deadlock with pg_restore
+	// (40P01, the Create's error or pg_restore's), not a lock's defect.
+	var againRestoring sync.RWMutex
+	startHammer := func() {
+		req := l.request("wd-hammer", "1", free[0])
+		go func() {
+			defer close(hammerDone)
+			for i := 0; ; i++ {
+				select {
+				case <-hammerStop:
+					return
+				default:
+				}
+				s, err := withdrawal.NewStore(db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
+				if err != nil {
+					t.Errorf("seed %d: %v", seed, err)
+					return
+				}
+				r := req
+				r.ID, r.UserAccount = fmt.Sprintf("wd-hammer-%d", i), fmt.Sprintf("user-wd-hammer-%d", i)
+				againRestoring.RLock()
+				_, err = s.Create(ctx, r)
+				againRestoring.RUnlock()
+				if !errors.Is(err, withdrawal.ErrWithdrawalsDisabled) {
+					t.Errorf("seed %d: a Create while the procedure holds its locks: %v (nil: created)", seed, err)
+					return
+				}
+				hammered++
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
+	var stopOnce sync.Once
+	stopHammer := func() {
+		stopOnce.Do(func() {
+			if hammer {
+				close(hammerStop)
+				<-hammerDone
+			}
+		})
+	}
+	defer stopHammer()
 	op, opAt, handOpen := rv178None, 0, false
 	var stale []*withdrawal.Store // Stores that read the gate before step 1
 	staleN := 0
@@ -329,6 +378,7 @@ func rv115Run(t *testing.T, seed int64, ext bool) {
 		if xr.Intn(3) == 0 && op == rv178None {
 			op = rv178CancelStep4
 		}
+		hammer = xr.Intn(2) == 0
 		for i := 0; i < 24; i++ {
 			s, err := withdrawal.NewStore(db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
 			require.NoError(t, err)
@@ -399,12 +449,21 @@ func rv115Run(t *testing.T, seed int64, ext bool) {
 				mu.Lock()
 				gateClosed = true
 				mu.Unlock()
+				if hammer && hammered == 0 {
+					startHammer()
+				}
+			}
+			if ext && pr.Done && strings.HasPrefix(pr.Message, "FAILED") {
+				stopHammer()
 			}
 			if ext && pr.Step == withdrawal.StepEnable && !pr.Done {
+				stopHammer()
 				staleCheck("step 4")
 				if step4Again && again != "" && !didAgain {
 					didAgain = true
+					againRestoring.Lock()
 					restore(ctx, again)
+					againRestoring.Unlock()
 					l.startCrediting()
 					handOpen = false // the backup's gate, until the procedure closes it again
 					staleCheck("step 4, restored again")
@@ -448,7 +507,9 @@ func rv115Run(t *testing.T, seed int64, ext bool) {
 			}
 			if waits == againAt && again != "" && !didAgain && !step4Again {
 				didAgain = true
+				againRestoring.Lock()
 				restore(ctx, again)
+				againRestoring.Unlock()
 				l.startCrediting()
 				if ext {
 					handOpen = false // the backup's gate, until the procedure closes it again
@@ -554,8 +615,8 @@ func rv115Run(t *testing.T, seed int64, ext bool) {
 	var recovered, completed, absent, ended int
 	defer func() {
 		t.Logf("seed %d: %d withdrawals, %d in the backup restored last (%s, restored again: %t, at poll %d); "+
-			"ingestion restarted in Restore: %t; Automation running: %t; event %d at poll %d; %d runs; after %d polls %d completed, %d recovered, %d lost and absent, %d failed or expired",
-			seed, len(ids), len(backups[restored]), filepath.Base(restored), again != "", againAt, inRestore, running, op, opAt, runs, waits, completed, recovered, absent, ended)
+			"ingestion restarted in Restore: %t; Automation running: %t; event %d at poll %d; %d runs; %d Creates refused meanwhile; after %d polls %d completed, %d recovered, %d lost and absent, %d failed or expired",
+			seed, len(ids), len(backups[restored]), filepath.Base(restored), again != "", againAt, inRestore, running, op, opAt, runs, hammered, waits, completed, recovered, absent, ended)
 	}()
 	for _, id := range ids {
 		m, w := models[id], got[id]
