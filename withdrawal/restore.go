@@ -243,7 +243,12 @@ type RestoreProcedure struct {
 	// closed until the procedure closes it again (Gate.RestoreWaiting), and
 	// a second RestoreProcedure on the schema waits for the first to open
 	// the gate or return (cancel the first to restore again with the
-	// second). The connection is held for the
+	// second). Unlike the first, it does not keep them off the tables: a
+	// Create or submission during such a second pg_restore reads the
+	// gate's row (Create the withdrawal table too) and may deadlock with it
+	// (SQLSTATE 40P01: the Create fails, or pg_restore, which then
+	// restores nothing); a restore again through a new procedure holds
+	// them off as step 2 does. The connection is held for the
 	// whole procedure, its transaction idle without a snapshot (nothing
 	// held back from VACUUM); with an Ingester on a pool of three shared
 	// with the Store, its batches do not overlap meanwhile. They do not
