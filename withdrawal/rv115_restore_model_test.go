@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -321,7 +322,9 @@ func rv115Run(t *testing.T, seed int64, ext bool) {
 	// hammer: from step 1's closing until step 4 begins (or the run
 	// fails), new Stores, which have read no gate, call Create without
 	// pause, pg_restore and the second restore included.
-	hammer, hammerStop, hammerDone, hammered := false, make(chan struct{}), make(chan struct{}), 0
+	hammer, hammerStop, hammerDone := false, make(chan struct{}), make(chan struct{})
+	var hammered atomic.Int64
+	hammerStarted := false // once, in the first run
 	// againRestoring is held by the second restore's pg_restore, which
 	// the hammer waits for: a Create then reads the gate's row and the
 	// withdrawal table (RestoreWaiting), and may deadlock with pg_restore
@@ -351,7 +354,7 @@ func rv115Run(t *testing.T, seed int64, ext bool) {
 					t.Errorf("seed %d: a Create while the procedure holds its locks: %v (nil: created)", seed, err)
 					return
 				}
-				hammered++
+				hammered.Add(1)
 				time.Sleep(time.Millisecond)
 			}
 		}()
@@ -449,7 +452,8 @@ func rv115Run(t *testing.T, seed int64, ext bool) {
 				mu.Lock()
 				gateClosed = true
 				mu.Unlock()
-				if hammer && hammered == 0 {
+				if hammer && !hammerStarted {
+					hammerStarted = true
 					startHammer()
 				}
 			}
@@ -616,7 +620,7 @@ func rv115Run(t *testing.T, seed int64, ext bool) {
 	defer func() {
 		t.Logf("seed %d: %d withdrawals, %d in the backup restored last (%s, restored again: %t, at poll %d); "+
 			"ingestion restarted in Restore: %t; Automation running: %t; event %d at poll %d; %d runs; %d Creates refused meanwhile; after %d polls %d completed, %d recovered, %d lost and absent, %d failed or expired",
-			seed, len(ids), len(backups[restored]), filepath.Base(restored), again != "", againAt, inRestore, running, op, opAt, runs, hammered, waits, completed, recovered, absent, ended)
+			seed, len(ids), len(backups[restored]), filepath.Base(restored), again != "", againAt, inRestore, running, op, opAt, runs, hammered.Load(), waits, completed, recovered, absent, ended)
 	}()
 	for _, id := range ids {
 		m, w := models[id], got[id]
