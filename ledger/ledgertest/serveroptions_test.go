@@ -12,6 +12,7 @@ import (
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/pgtest"
+	"github.com/cantonx/txhistory/proto/gen/lapiv2"
 	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
@@ -114,4 +115,75 @@ func TestWithServerOptionsInterceptorsSeeTheIngestersCalls(t *testing.T) {
 	require.Equal(t, codes.Unauthenticated, status.Code(err))
 	unarySeen, _ = log.counts()
 	require.Equal(t, p.Calls(ledgertest.MethodGetLedgerEnd), unarySeen[ledgertest.MethodGetLedgerEnd])
+}
+
+// An exchange's interceptor given WithServerOptions runs before the fake's
+// Intercept hooks, so a test may simulate a participant crash there as it
+// does in a hook: Close called from it must return, as from a hook, and so
+// must a second Close (the test's cleanup) once the call has ended. Unary
+// and stream calls, chained interceptors and the single one of
+// grpc.UnaryInterceptor (which grpc-go runs before the chained ones).
+func TestCloseFromAnInterceptorReturns(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  func(closeP func()) grpc.ServerOption
+		call func(ctx context.Context, conn *grpc.ClientConn) error
+	}{
+		{"chained unary", func(closeP func()) grpc.ServerOption {
+			return grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+				closeP()
+				return h(ctx, req)
+			})
+		}, ledgerEnd},
+		{"single unary", func(closeP func()) grpc.ServerOption {
+			return grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+				closeP()
+				return h(ctx, req)
+			})
+		}, ledgerEnd},
+		{"chained stream", func(closeP func()) grpc.ServerOption {
+			return grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+				closeP()
+				return h(srv, ss)
+			})
+		}, func(ctx context.Context, conn *grpc.ClientConn) error {
+			s, err := lapiv2.NewUpdateServiceClient(conn).GetUpdates(ctx, &lapiv2.GetUpdatesRequest{})
+			if err == nil {
+				_, err = s.Recv()
+			}
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// No t.Cleanup(p.Close): on the old code it would never return.
+			var p *ledgertest.Participant
+			returned := make(chan struct{})
+			closeP := func() { p.Close(); close(returned) }
+			p, err := ledgertest.New(ledgertest.WithServerOptions(tc.opt(closeP)))
+			require.NoError(t, err)
+			conn, err := grpc.NewClient(p.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+			require.NoError(t, err)
+			defer conn.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			go tc.call(ctx, conn) //nolint:errcheck
+			select {
+			case <-returned:
+			case <-time.After(3 * time.Second):
+				t.Fatal("Close called from an interceptor did not return: it waits for the interceptor's own call")
+			}
+			again := make(chan struct{})
+			go func() { p.Close(); close(again) }()
+			select {
+			case <-again:
+			case <-time.After(3 * time.Second):
+				t.Fatal("a second Close did not return")
+			}
+		})
+	}
+}
+
+func ledgerEnd(ctx context.Context, conn *grpc.ClientConn) error {
+	_, err := lapiv2.NewStateServiceClient(conn).GetLedgerEnd(ctx, &lapiv2.GetLedgerEndRequest{})
+	return err
 }
