@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
@@ -195,22 +196,55 @@ func WithAdminListener(l net.Listener) Option {
 // Ledger API, 20s on the admin API, as Canton permits), so they can change
 // it, and before the fake's own options, which they cannot change: the
 // credentials of WithTLS and WithAdminTLS (a grpc.Creds among them is
-// ignored when TLS is configured) and waiting for the handlers on Close.
+// ignored when TLS is configured), waiting for the handlers on Close, and
+// a stats handler (beside any given here) that lets Close be called from
+// within a call.
 // The fake has no interceptors of its own: its token check, injected
 // faults and Intercept hooks run in the handlers, after every interceptor
 // given here, and Calls counts only the calls the interceptors pass on.
+// An interceptor may call Close, as an Intercept hook may.
 func WithServerOptions(opts ...grpc.ServerOption) Option {
 	return optionFunc(func(c *config) { c.serverOpts = append(c.serverOpts, opts...) })
 }
 
-// serverOptions returns the options of one of the fake's servers: its
-// keepalive enforcement, then WithServerOptions', then those the caller
-// must not change (see WithServerOptions).
-func (cfg *config) serverOptions(permitPingsEvery time.Duration, tlsCfg *tls.Config) []grpc.ServerOption {
+// serverOptions returns the options of one of p's servers: its keepalive
+// enforcement, then WithServerOptions', then those the caller must not
+// change (see WithServerOptions).
+func (p *Participant) serverOptions(permitPingsEvery time.Duration, tlsCfg *tls.Config) []grpc.ServerOption {
 	opts := []grpc.ServerOption{permitPings(permitPingsEvery)}
-	opts = append(opts, cfg.serverOpts...)
-	opts = append(opts, grpc.WaitForHandlers(true))
+	opts = append(opts, p.cfg.serverOpts...)
+	opts = append(opts, grpc.WaitForHandlers(true), grpc.StatsHandler(callGoroutines{p}))
 	return append(opts, serverCreds(tlsCfg)...)
+}
+
+// callGoroutines is a gRPC stats handler that notes, per goroutine, the
+// calls it serves, from a call's beginning (before every interceptor) to its
+// end: Close called from within a call must not wait for that call.
+type callGoroutines struct{ p *Participant }
+
+func (callGoroutines) TagRPC(ctx context.Context, _ *stats.RPCTagInfo) context.Context   { return ctx }
+func (callGoroutines) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+func (callGoroutines) HandleConn(context.Context, stats.ConnStats)                       {}
+
+// HandleRPC is called with Begin and End on the goroutine that serves the
+// call (with other events, which do not matter here, on any goroutine).
+func (c callGoroutines) HandleRPC(_ context.Context, s stats.RPCStats) {
+	switch s.(type) {
+	case *stats.Begin:
+		c.p.noteCall(1)
+	case *stats.End:
+		c.p.noteCall(-1)
+	}
+}
+
+// noteCall adds d to the calls the calling goroutine is serving.
+func (p *Participant) noteCall(d int) {
+	id := goroutineID()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.inCall[id] += d; p.inCall[id] <= 0 {
+		delete(p.inCall, id)
+	}
 }
 
 // Participant is a fake Canton participant: an in-process gRPC server with
@@ -262,9 +296,10 @@ type Participant struct {
 
 	pkgNames packageNames // package names learnt from appended events
 
-	// inHook counts, per goroutine, the Intercept hooks it is running:
-	// Close called from a hook must not wait for the hook's own call.
-	inHook map[uint64]int
+	// inCall counts, per goroutine, the calls it is serving (interceptors
+	// and Intercept hooks included): Close called from one must not wait
+	// for its own call.
+	inCall map[uint64]int
 
 	token      string
 	tokenEpoch uint64
@@ -338,7 +373,7 @@ func New(opts ...Option) (*Participant, error) {
 		lis:        lis,
 		done:       make(chan struct{}),
 		stopped:    make(chan struct{}),
-		inHook:     map[uint64]int{},
+		inCall:     map[uint64]int{},
 		changed:    make(chan struct{}),
 		byID:       map[string]*entry{},
 		processed:  map[string]time.Time{},
@@ -350,7 +385,7 @@ func New(opts ...Option) (*Participant, error) {
 		failNext:   map[string]injectedFault{},
 		intercepts: map[string]func(context.Context, proto.Message) error{},
 	}
-	p.srv = grpc.NewServer(cfg.serverOptions(10*time.Second, cfg.tls)...)
+	p.srv = grpc.NewServer(p.serverOptions(10*time.Second, cfg.tls)...)
 	lapiv2.RegisterUpdateServiceServer(p.srv, updateService{p: p})
 	lapiv2.RegisterStateServiceServer(p.srv, stateService{p: p})
 	if !cfg.sharedAdmin {
@@ -367,7 +402,7 @@ func New(opts ...Option) (*Participant, error) {
 		if adminTLS == nil {
 			adminTLS = cfg.tls
 		}
-		p.adminSrv = grpc.NewServer(cfg.serverOptions(20*time.Second, adminTLS)...)
+		p.adminSrv = grpc.NewServer(p.serverOptions(20*time.Second, adminTLS)...)
 		adminv30.RegisterPartyManagementServiceServer(p.adminSrv, adminService{p: p})
 	} else {
 		adminv30.RegisterPartyManagementServiceServer(p.srv, adminService{p: p})
@@ -430,12 +465,13 @@ func (p *Participant) AdminAddr() string {
 
 // Close stops the servers and ends open streams (clients see UNAVAILABLE). It
 // returns once every handler and server goroutine has returned; calling it
-// again waits for the same. Called from an Intercept hook (to simulate a
-// crash), it returns at once instead, as the hook's own call cannot end
-// before it does; the participant finishes closing when the hook returns.
+// again waits for the same. Called from within a call (to simulate a
+// crash), from an Intercept hook or from an interceptor given
+// WithServerOptions, it returns at once instead, as that call cannot end
+// before it does; the participant finishes closing when the call returns.
 func (p *Participant) Close() {
 	p.mu.Lock()
-	fromHook := p.inHook[goroutineID()] > 0
+	fromCall := p.inCall[goroutineID()] > 0
 	p.mu.Unlock()
 	p.closeOnce.Do(func() {
 		p.mu.Lock()
@@ -452,7 +488,7 @@ func (p *Participant) Close() {
 			close(p.stopped)
 		}()
 	})
-	if !fromHook {
+	if !fromCall {
 		<-p.stopped
 	}
 }
@@ -1017,7 +1053,7 @@ func (p *Participant) enter(ctx context.Context, method string, req proto.Messag
 		return at, injected
 	}
 	if hook != nil {
-		if err := p.runHook(hook, ctx, req); err != nil {
+		if err := hook(ctx, req); err != nil {
 			return at, err
 		}
 	}
@@ -1025,23 +1061,6 @@ func (p *Participant) enter(ctx context.Context, method string, req proto.Messag
 		return at, unauthenticated()
 	}
 	return at, nil
-}
-
-// runHook runs an Intercept hook, noting that the calling goroutine is in
-// one (see Close).
-func (p *Participant) runHook(hook func(context.Context, proto.Message) error, ctx context.Context, req proto.Message) error {
-	id := goroutineID()
-	p.mu.Lock()
-	p.inHook[id]++
-	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		if p.inHook[id]--; p.inHook[id] <= 0 {
-			delete(p.inHook, id)
-		}
-		p.mu.Unlock()
-	}()
-	return hook(ctx, req)
 }
 
 func hasBearer(ctx context.Context, token string) bool {
