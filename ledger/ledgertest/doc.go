@@ -172,7 +172,11 @@
 //
 // # Guarantees
 //
-// Every method is safe for concurrent use. Close ends all streams and
-// returns after every goroutine of the participant has ended; streams also
-// end when the client cancels.
+// Every method of a Participant is safe for concurrent use (a TokenWorld's
+// are not). Close ends all streams and returns after every goroutine of the
+// participant has ended, promptly even with a client's stream open; called
+// from within a call (an Intercept hook, an interceptor) it returns at
+// once. After Close, Append and AppendFunc fail; the other methods still
+// work on a ledger no client can reach. Streams also end when the client
+// cancels. Participants share no state: several can run in one test.
 package ledgertest

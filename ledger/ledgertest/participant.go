@@ -469,6 +469,11 @@ func (p *Participant) AdminAddr() string {
 // crash), from an Intercept hook or from an interceptor given
 // WithServerOptions, it returns at once instead, as that call cannot end
 // before it does; the participant finishes closing when the call returns.
+//
+// After Close, Append and AppendFunc return an error. The other methods
+// neither fail nor panic: they go on changing and reporting the ledger and
+// the switches, which no client can reach any more (Addr and AdminAddr
+// name the closed listeners).
 func (p *Participant) Close() {
 	p.mu.Lock()
 	fromCall := p.inCall[goroutineID()] > 0
@@ -779,9 +784,11 @@ type restoreConfig struct {
 
 // WithOffsetShift sets how far the offsets of recovered updates move compared
 // with the first time round: the first recovered update gets the snapshot's
-// ledger end plus n plus the offset step. Default DefaultOffsetShift. Zero
-// keeps the old offsets; a negative n gives smaller ones (with an offset step
-// above 1), but an offset is always above the previous one.
+// ledger end plus n plus the offset step. If the backup lacks no update,
+// the first update after the Restore (appended, or a time advance) gets
+// that offset instead. Default DefaultOffsetShift. Zero keeps the old
+// offsets; a negative n gives smaller ones (with an offset step above 1),
+// but an offset is always above the previous one.
 func WithOffsetShift(n int64) RestoreOption {
 	return restoreOptionFunc(func(c *restoreConfig) { c.shift = n })
 }
