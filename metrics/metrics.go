@@ -275,6 +275,11 @@ func (e *exporter) health(o observation) Health {
 	silence := o.now.Sub(s.LastCommit)
 	switch {
 	case s.State == ingest.StateWaitingForLock:
+		// Live whatever its participant, but a standby that could not
+		// take over usefully says why (txhistory_ledger_reachable is 0).
+		if o.lagErr != nil {
+			return ok(fmt.Sprintf("standby: another ingester holds the schema's lock; the lag behind the participant's ledger end is unknown: %v", o.lagErr))
+		}
 		return ok("standby: another ingester holds the schema's lock")
 	case !s.LastCommit.IsZero() && silence <= e.opts.MaxSilence:
 		return ok(fmt.Sprintf("last commit %s ago at offset %d", round(silence), s.Offset))
