@@ -89,7 +89,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "fake participant on %s: %d transactions, ledger end %d\n", p.Addr(), *n, p.LedgerEnd())
 	} else {
 		if *tokenEnv != "" {
-			endpoint.Tokens = ledger.StaticToken(os.Getenv(*tokenEnv))
+			// An unset or empty variable (a typo, an export forgotten)
+			// would send no token, and the participant's refusal would
+			// name neither.
+			token := os.Getenv(*tokenEnv)
+			if token == "" {
+				return fmt.Errorf("-token-env %s: $%s is unset or empty", *tokenEnv, *tokenEnv)
+			}
+			endpoint.Tokens = ledger.StaticToken(token)
 		}
 		if !*plaintext {
 			endpoint.TLS = defaultTLS()
