@@ -2,6 +2,7 @@ package withdrawal_test
 
 import (
 	"context"
+	"maps"
 	"path/filepath"
 	"testing"
 	"time"
@@ -91,6 +92,21 @@ func TestGateChangeInALongTransactionIsNotRewound(t *testing.T) {
 // dumpableEnv is a test environment on the shared server, whose database
 // pg_dump and pg_restore (returned) can reach at dsn, with two holdings of
 // 100 and withdrawal wd-1 of 40 requested from the first.
+// backUp dumps e's database now (pg_dump) and returns what restores that
+// backup: pg_restore --clean in one transaction, and e's ingested offset and
+// record times set back with it, as ingestion resumes from the backup's
+// checkpoint.
+func backUp(t *testing.T, e *env, pgDump, pgRestore, dsn string) (restore func(ctx context.Context)) {
+	t.Helper()
+	backup := filepath.Join(t.TempDir(), "integration.dump")
+	runTool(e.ctx, t, pgDump, "--format=custom", "--file="+backup, "--dbname="+dsn)
+	offset, times := e.offset, maps.Clone(e.times)
+	return func(ctx context.Context) {
+		runTool(ctx, t, pgRestore, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--dbname="+dsn, backup)
+		e.offset, e.times = offset, maps.Clone(times)
+	}
+}
+
 func dumpableEnv(t *testing.T) (pgDump, pgRestore string, e *env, dsn string, holdings []string) {
 	t.Helper()
 	pgDump, pgRestore = pgTool(t, "pg_dump"), pgTool(t, "pg_restore")

@@ -2,8 +2,6 @@ package withdrawal_test
 
 import (
 	"context"
-	"maps"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -22,13 +20,7 @@ import (
 func TestRV173RestoredAgainThenCtxEndedLeavesTheGateClosed(t *testing.T) {
 	pgDump, pgRestore, e, dsn, holdings := dumpableEnv(t) // wd-1 requested at backup time
 	ctx := e.ctx
-	backup := filepath.Join(t.TempDir(), "integration.dump")
-	runTool(ctx, t, pgDump, "--format=custom", "--file="+backup, "--dbname="+dsn)
-	backupOffset, backupTimes := e.offset, maps.Clone(e.times)
-	restore := func(ctx context.Context) {
-		runTool(ctx, t, pgRestore, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--dbname="+dsn, backup)
-		e.offset, e.times = backupOffset, maps.Clone(backupTimes)
-	}
+	restore := backUp(t, e, pgDump, pgRestore, dsn)
 	api, err := withdrawal.NewStore(e.db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
 	require.NoError(t, err)
 	g, err := api.Gate(ctx)

@@ -3,8 +3,6 @@ package withdrawal_test
 import (
 	"context"
 	"log/slog"
-	"maps"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -26,13 +24,7 @@ func TestRestoredAgainWhileWaitingForTSafe(t *testing.T) {
 	pgDump, pgRestore, e, dsn, holdings := dumpableEnv(t) // wd-1 in flight at backup time
 	ctx := e.ctx
 
-	backup := filepath.Join(t.TempDir(), "integration.dump")
-	runTool(ctx, t, pgDump, "--format=custom", "--file="+backup, "--dbname="+dsn)
-	backupOffset, backupTimes := e.offset, maps.Clone(e.times)
-	restore := func(ctx context.Context) {
-		runTool(ctx, t, pgRestore, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--dbname="+dsn, backup)
-		e.offset, e.times = backupOffset, maps.Clone(backupTimes) // ingestion resumes from the backup's checkpoint
-	}
+	restore := backUp(t, e, pgDump, pgRestore, dsn)
 
 	// The exchange's withdrawal service, restarted after the second restore.
 	db, err := sqlx.Open("postgres", dsn)
@@ -86,13 +78,7 @@ func TestRestoredAgainBeforeTheOpening(t *testing.T) {
 	pgDump, pgRestore, e, dsn, _ := dumpableEnv(t) // wd-1 in flight at backup time
 	ctx := e.ctx
 
-	backup := filepath.Join(t.TempDir(), "integration.dump")
-	runTool(ctx, t, pgDump, "--format=custom", "--file="+backup, "--dbname="+dsn)
-	backupOffset, backupTimes := e.offset, maps.Clone(e.times)
-	restore := func(ctx context.Context) {
-		runTool(ctx, t, pgRestore, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--dbname="+dsn, backup)
-		e.offset, e.times = backupOffset, maps.Clone(backupTimes)
-	}
+	restore := backUp(t, e, pgDump, pgRestore, dsn)
 	tSafe := e.world.Now().Add(ttl)
 	restoredAgain := false
 	rep, err := withdrawal.RestoreProcedure{
@@ -142,13 +128,7 @@ func (h warnCounter) WithGroup(string) slog.Handler      { return h }
 // warning in the log at every poll and no progress at all.
 func TestRestoredAgainBeforeTheOpeningWaitsAsStep3(t *testing.T) {
 	pgDump, pgRestore, e, dsn, _ := dumpableEnv(t) // wd-1 in flight at backup time
-	backup := filepath.Join(t.TempDir(), "integration.dump")
-	runTool(e.ctx, t, pgDump, "--format=custom", "--file="+backup, "--dbname="+dsn)
-	backupOffset, backupTimes := e.offset, maps.Clone(e.times)
-	restore := func(ctx context.Context) {
-		runTool(ctx, t, pgRestore, "--clean", "--if-exists", "--single-transaction", "--exit-on-error", "--dbname="+dsn, backup)
-		e.offset, e.times = backupOffset, maps.Clone(backupTimes)
-	}
+	restore := backUp(t, e, pgDump, pgRestore, dsn)
 	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
 	defer cancel()
 	tSafe := e.world.Now().Add(ttl)
