@@ -80,11 +80,17 @@ func (r *rig) append(txs ...*ledger.Transaction) []*ledger.Transaction {
 // a hang.
 func (r *rig) run(policy ingest.PoisonPolicy) error {
 	r.t.Helper()
+	return r.runAttempts(policy, 2)
+}
+
+// runAttempts is run giving up after attempts tries of a batch.
+func (r *rig) runAttempts(policy ingest.PoisonPolicy, attempts int) error {
+	r.t.Helper()
 	ctx, cancel := context.WithTimeout(r.b.ctx, 20*time.Second)
 	defer cancel()
 	ing, err := ingest.New(r.b.db, r.client, ingest.Config{
 		Parties: []string{treasury}, Schema: testSchema, Handler: r.handler, EndOffset: r.p.LedgerEnd(),
-		Poison: policy, MaxAttempts: 2, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
+		Poison: policy, MaxAttempts: attempts, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	require.NoError(r.t, err)

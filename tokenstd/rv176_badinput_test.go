@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
@@ -149,13 +148,7 @@ func TestRV176DatabaseGoneMidBatch(t *testing.T) {
 				for i := range 6 {
 					r.append(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: fmt.Sprint(i + 1), Reason: "acct-1"}))
 				}
-				log := slog.New(slog.NewTextHandler(io.Discard, nil))
-				history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Schema: testSchema, Logger: log})
-				require.NoError(t, err)
-				store, err := withdrawal.NewStore(r.b.db, withdrawal.Config{Schema: testSchema, Treasury: treasury, Logger: log})
-				require.NoError(t, err)
-				rec, err := withdrawal.NewReconciler(store, withdrawal.ReconcilerConfig{Logger: log, History: history})
-				require.NoError(t, err)
+				history, rec := chained(t, r)
 				var kills atomic.Int32
 				kill := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
 					if len(b.Transactions) == 0 || b.ToOffset < 4 || !kills.CompareAndSwap(0, 1) {
@@ -200,13 +193,7 @@ func TestRV176DatabaseGoneWhileSettingAside(t *testing.T) {
 	for i := range 3 {
 		r.append(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: fmt.Sprint(i + 3), Reason: "acct-1"}))
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Schema: testSchema, Logger: log})
-	require.NoError(t, err)
-	store, err := withdrawal.NewStore(r.b.db, withdrawal.Config{Schema: testSchema, Treasury: treasury, Logger: log})
-	require.NoError(t, err)
-	rec, err := withdrawal.NewReconciler(store, withdrawal.ReconcilerConfig{Logger: log, History: history})
-	require.NoError(t, err)
+	history, rec := chained(t, r)
 	var kills atomic.Int32
 	kill := ingest.HandlerFunc(func(ctx context.Context, tx *sqlx.Tx, b *ingest.Batch) error {
 		// The first batch after the bad transaction: the split's turn of
@@ -234,15 +221,19 @@ func TestRV176DatabaseGoneWhileSettingAside(t *testing.T) {
 // (rig.run gives up after two attempts).
 func runAfterRestart(r *rig, policy ingest.PoisonPolicy) error {
 	r.t.Helper()
-	ctx, cancel := context.WithTimeout(r.b.ctx, 20*time.Second)
-	defer cancel()
-	ing, err := ingest.New(r.b.db, r.client, ingest.Config{
-		Parties: []string{treasury}, Schema: testSchema, Handler: r.handler, EndOffset: r.p.LedgerEnd(),
-		Poison: policy, MaxAttempts: 10, MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	require.NoError(r.t, err)
-	err = ing.Run(ctx)
-	require.NoError(r.t, ctx.Err(), "Run hung (returned %v)", err)
-	return err
+	return r.runAttempts(policy, 10)
+}
+
+// chained returns the History and the Reconciler chained to it, as
+// examples/ingestd runs them, on r's schema, logging nowhere.
+func chained(t *testing.T, r *rig) (*tokenstd.History, *withdrawal.Reconciler) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	history, err := tokenstd.NewHistory(tokenstd.Config{Treasury: treasury, Schema: testSchema, Logger: log})
+	require.NoError(t, err)
+	store, err := withdrawal.NewStore(r.b.db, withdrawal.Config{Schema: testSchema, Treasury: treasury, Logger: log})
+	require.NoError(t, err)
+	rec, err := withdrawal.NewReconciler(store, withdrawal.ReconcilerConfig{Logger: log, History: history})
+	require.NoError(t, err)
+	return history, rec
 }
