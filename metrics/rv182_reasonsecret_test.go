@@ -1,0 +1,48 @@
+package metrics_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/metrics"
+	"github.com/stretchr/testify/require"
+)
+
+// TestRV182HealthReasonRedactsTheLedgerEndError: a participant's address
+// given as a URL with credentials (ingestd -ledger
+// https://user:password@host:port) is refused by gRPC in words that quote
+// it, password and all. ingestd's logs redact that error (ingest.Redact);
+// the /healthz reason, which quotes it whenever the ledger end is
+// unknown (a standby's 200 as an unhealthy 503), must too: the metrics
+// address is served to whoever can reach it, without authentication.
+func TestRV182HealthReasonRedactsTheLedgerEndError(t *testing.T) {
+	const secret = "s3cret-rv182"
+	c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: "https://treasury:" + secret + "@127.0.0.1:1", Insecure: true}})
+	require.NoError(t, err)
+	defer c.Close()
+	_, lagErr := c.LedgerEnd(context.Background())
+	require.ErrorContains(t, lagErr, secret, "gRPC's refusal quotes the target (else this test proves nothing)")
+
+	clk := &clock{t: t0}
+	stats := sampleStats()
+	h := metrics.Handler(func() ingest.Stats { return stats }, metrics.Options{
+		Now:          clk.Now,
+		LedgerEndLag: c.LedgerEnd,
+	})
+	for _, tc := range []struct {
+		state ingest.State
+		code  int
+	}{{ingest.StateWaitingForLock, http.StatusOK}, {ingest.StateStreaming, http.StatusServiceUnavailable}} {
+		stats.State = tc.state
+		stats.LastCommit = t0.Add(-time.Hour)
+		code, got := health(t, h)
+		require.Equal(t, tc.code, code, got.Reason)
+		require.Contains(t, got.Reason, "ledger end is unknown", "the reason still says why")
+		require.Contains(t, got.Reason, "127.0.0.1:1", "and names the address")
+		require.NotContains(t, got.Reason, secret, tc.state)
+	}
+}
