@@ -278,7 +278,7 @@ func (e *exporter) health(o observation) Health {
 		// Live whatever its participant, but a standby that could not
 		// take over usefully says why (txhistory_ledger_reachable is 0).
 		if o.lagErr != nil {
-			return ok(fmt.Sprintf("standby: another ingester holds the schema's lock; the lag behind the participant's ledger end is unknown: %v", o.lagErr))
+			return ok(fmt.Sprintf("standby: another ingester holds the schema's lock; the lag behind the participant's ledger end is unknown: %s", redactedLagErr(o)))
 		}
 		return ok("standby: another ingester holds the schema's lock")
 	case !s.LastCommit.IsZero() && silence <= e.opts.MaxSilence:
@@ -300,7 +300,7 @@ func (e *exporter) health(o observation) Health {
 	}
 	switch {
 	case o.lagErr != nil:
-		fmt.Fprintf(&why, "; the participant's ledger end is unknown: %v", o.lagErr)
+		fmt.Fprintf(&why, "; the participant's ledger end is unknown: %s", redactedLagErr(o))
 	case o.lagOK && o.lag > 0:
 		fmt.Fprintf(&why, "; %d offsets behind the ledger end", o.lag)
 	case o.lagOK && o.lag < 0:
@@ -317,6 +317,12 @@ func (e *exporter) health(o observation) Health {
 	}
 	return bad(why.String())
 }
+
+// redactedLagErr is o's LedgerEndLag error without the secrets it may
+// quote (gRPC's refusal of a target such as https://user:password@host
+// quotes it whole), as ingestd logs it: /healthz is served without
+// authentication.
+func redactedLagErr(o observation) string { return ingest.Redact(o.lagErr.Error()) }
 
 func round(d time.Duration) time.Duration {
 	if d > time.Second {
