@@ -67,6 +67,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cantonx/txhistory/ingest"
 )
@@ -318,11 +319,25 @@ func (e *exporter) health(o observation) Health {
 	return bad(why.String())
 }
 
+// maxLagErr bounds the bytes of a LedgerEndLag error that /healthz quotes:
+// a participant, or a proxy before it, may refuse in megabytes.
+const maxLagErr = 1000
+
 // redactedLagErr is o's LedgerEndLag error without the secrets it may
 // quote (gRPC's refusal of a target such as https://user:password@host
 // quotes it whole), as ingestd logs it: /healthz is served without
-// authentication.
-func redactedLagErr(o observation) string { return ingest.Redact(o.lagErr.Error()) }
+// authentication. Its start only, if it is longer than maxLagErr.
+func redactedLagErr(o observation) string {
+	msg := ingest.Redact(o.lagErr.Error())
+	if len(msg) <= maxLagErr {
+		return msg
+	}
+	cut := maxLagErr
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d more bytes)", msg[:cut], len(msg)-cut)
+}
 
 func round(d time.Duration) time.Duration {
 	if d > time.Second {
