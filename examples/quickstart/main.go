@@ -23,11 +23,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/cantonx/txhistory/checkpoint"
+	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/examples/internal/exampledb"
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
@@ -95,10 +95,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			// name neither.
 			token := os.Getenv(*tokenEnv)
 			if token == "" {
-				if !isVariableName(*tokenEnv) || isVariableValue(*tokenEnv) {
+				if conn.MayBeToken(*tokenEnv) {
 					// "-token-env $LEDGER_TOKEN" gives the token itself:
 					// it is not printed.
-					return errors.New("-token-env takes the name of an environment variable holding the token, and was given something else (not printed: it may be the token itself)")
+					return conn.ErrTokenEnvNotAName
 				}
 				return fmt.Errorf("-token-env %s: $%s is unset or empty", *tokenEnv, *tokenEnv)
 			}
@@ -183,26 +183,4 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "ingested %d transactions in %d batches in %s\n", s.Transactions, s.Batches, time.Since(start).Round(time.Millisecond))
 	fmt.Fprintf(out, "checkpoint: offset %d, update id %s, record time %s\n", s.Offset, s.UpdateID, s.RecordTime.Format(time.RFC3339Nano))
 	return report(ctx, db)
-}
-
-// isVariableName says whether s is a shell variable's name, as a JWT (with
-// its dots) is not.
-func isVariableName(s string) bool {
-	for i, r := range s {
-		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// isVariableValue says whether s is the value of an environment variable:
-// an opaque token given as "-token-env $VAR" looks like a name.
-func isVariableValue(s string) bool {
-	for _, kv := range os.Environ() {
-		if _, v, _ := strings.Cut(kv, "="); v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -263,6 +263,9 @@ func (c *connSettings) tokens(ctx context.Context, getenv func(string) string) (
 		return f, nil
 	case c.tokenEnv != "":
 		tok := getenv(c.tokenEnv)
+		if tok == "" && conn.MayBeToken(c.tokenEnv) {
+			return nil, conn.ErrTokenEnvNotAName
+		}
 		if tok == "" {
 			return nil, fmt.Errorf("-token-env %s: $%s is empty", c.tokenEnv, c.tokenEnv)
 		}

@@ -274,3 +274,29 @@ func RemoteTarget(target string) bool {
 	}
 	return !loopback.Host(strings.Trim(host, "[]"))
 }
+
+// MayBeToken reports whether s, given to -token-env as a variable's name,
+// may be the token itself ("-token-env $LEDGER_TOKEN", the shell expanding
+// it): it is not a shell variable's name (a JWT has dots), or it is the
+// value of one of the process's variables (an opaque token may look like a
+// name). What it reports true for must not be printed.
+func MayBeToken(s string) bool {
+	for i, r := range s {
+		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			return true
+		}
+	}
+	if s == "" {
+		return false
+	}
+	for _, kv := range os.Environ() {
+		if _, v, _ := strings.Cut(kv, "="); v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ErrTokenEnvNotAName is the refusal of a -token-env value MayBeToken
+// reports true for; it does not quote the value.
+var ErrTokenEnvNotAName = errors.New("-token-env takes the name of an environment variable holding the token, and was given something else (not printed: it may be the token itself)")
