@@ -147,6 +147,14 @@ func tlsRefused(err error) bool {
 // before the host counts).
 var dsnUserPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^\s/]*@`)
 
+// targetUserPassword finds the password in the user information of a gRPC
+// target, which has no scheme by default ("user:password@host:port") or
+// one without an authority ("dns:///user:password@host:port"), where gRPC
+// quotes it. The user name starts a word and may be empty; a user name of
+// digits alone is a time ("12:34:56@"), and a "password" starting with
+// "/" a URL's path. The last "@" before a blank or quote counts.
+var targetUserPassword = regexp.MustCompile(`((?:^|[\s"'(=,]|[A-Za-z][\w+.-]*:///)(?:[^:/@\s"']*[^:/@\s"'0-9][^:/@\s"']*)?:)[^/\s"'][^\s"']*@`)
+
 // urlParseError finds net/url's error for a URL that does not parse
 // (`parse "<URL, Go-quoted>": <reason>`), and invalidPort the reason that
 // quotes what it took for the port: both may hold a password with a
@@ -203,7 +211,8 @@ func keyName(k string) string {
 
 // Redact removes secrets from a connection string, or from an error
 // message that may contain one, in the forms lib/pq accepts: a URL's
-// password, and the values of password, sslpassword (the client key's
+// password (and a gRPC target's, "user:password@host:port" without a
+// scheme), and the values of password, sslpassword (the client key's
 // passphrase) and, with sslinline, sslkey (the key itself; otherwise a
 // file's path), whether key=value pairs (quoted with backslash escapes, or
 // unquoted with backslash-escaped blanks; an unterminated quote runs to
@@ -225,6 +234,7 @@ func Redact(s string) string {
 	s = missingEquals.ReplaceAllString(s, `missing "=" after "REDACTED" in connection info string`)
 	s = serviceLine.ReplaceAllString(s, `${1}"REDACTED"`)
 	s = dsnUserPassword.ReplaceAllString(s, "${1}REDACTED@")
+	s = targetUserPassword.ReplaceAllString(s, "${1}REDACTED@")
 	inline := false
 	for _, m := range dsnKey.FindAllStringSubmatch(s, -1) {
 		if keyName(m[1]) == "sslinline" {

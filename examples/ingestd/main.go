@@ -235,7 +235,7 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 		defer stopDemo()
 	}
 	if target := cfg.remotePlaintextTarget(); target != "" {
-		log.Warn("ingestd: -plaintext to a participant that is not on this machine's loopback: its bearer token crosses the network unencrypted; use TLS (-tls-ca) unless the link is trusted", "target", target)
+		log.Warn("ingestd: -plaintext to a participant that is not on this machine's loopback: its bearer token crosses the network unencrypted; use TLS (-tls-ca) unless the link is trusted", "target", ingest.Redact(target))
 	}
 
 	db, err := sqlx.Open("postgres", cfg.dsn)
@@ -337,7 +337,7 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 
 	done := make(chan error, 1)
 	go func() { done <- ing.Run(ctx) }()
-	log.Info("ingestd: started", "party", cfg.party, "schema", cfg.schema, "ledger", cfg.ledger,
+	log.Info("ingestd: started", "party", cfg.party, "schema", cfg.schema, "ledger", ingest.Redact(cfg.ledger),
 		"tls", tlsMode(cfg), "auth", authMode(cfg), "dsn", ingest.Redact(cfg.dsn), "metrics", metricsAddr)
 	if d.ready != nil {
 		d.ready <- metricsAddr
