@@ -152,8 +152,9 @@ var dsnUserPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^\s/]*@`)
 // one without an authority ("dns:///user:password@host:port"), where gRPC
 // quotes it. The user name starts a word and may be empty; a user name of
 // digits alone is a time ("12:34:56@"), and a "password" starting with
-// "/" a URL's path. The last "@" before a blank or quote counts.
-var targetUserPassword = regexp.MustCompile(`((?:^|[\s"'(=,]|[A-Za-z][\w+.-]*:///)(?:[^:/@\s"']*[^:/@\s"'0-9][^:/@\s"']*)?:)[^/\s"'][^\s"']*@`)
+// "/" a URL's path. The last "@" before a blank counts: gRPC quotes a
+// target raw, so a quote in the password does not end it.
+var targetUserPassword = regexp.MustCompile(`((?:^|[\s"'(=,]|[A-Za-z][\w+.-]*:///)(?:[^:/@\s"']*[^:/@\s"'0-9][^:/@\s"']*)?:)[^/\s]\S*@`)
 
 // urlParseError finds net/url's error for a URL that does not parse
 // (`parse "<URL, Go-quoted>": <reason>`), and invalidPort the reason that
