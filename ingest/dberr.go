@@ -149,12 +149,13 @@ var dsnUserPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^\s/]*@`)
 
 // targetUserPassword finds the password in the user information of a gRPC
 // target, which has no scheme by default ("user:password@host:port") or
-// one without an authority ("dns:///user:password@host:port"), where gRPC
-// quotes it. The user name starts a word and may be empty; a user name of
-// digits alone is a time ("12:34:56@"), and a "password" starting with
-// "/" a URL's path. The last "@" before a blank counts: gRPC quotes a
+// one with the resolver's authority before the endpoint, empty or not
+// ("dns:///user:password@host:port", "dns://8.8.8.8/user:password@…"),
+// where gRPC quotes it. The user name starts a word and may be empty; a
+// user name of digits alone is a time ("12:34:56@"), and a "password"
+// starting with "/" a URL's path. The last "@" before a blank counts: gRPC quotes a
 // target raw, so a quote in the password does not end it.
-var targetUserPassword = regexp.MustCompile(`((?:^|[\s"'(=,]|[A-Za-z][\w+.-]*:///)(?:[^:/@\s"']*[^:/@\s"'0-9][^:/@\s"']*)?:)[^/\s]\S*@`)
+var targetUserPassword = regexp.MustCompile(`((?:^|[\s"'(=,]|[A-Za-z][\w+.-]*://[^/\s"']*/)(?:[^:/@\s"']*[^:/@\s"'0-9][^:/@\s"']*)?:)[^/\s]\S*@`)
 
 // urlParseError finds net/url's error for a URL that does not parse
 // (`parse "<URL, Go-quoted>": <reason>`), and invalidPort the reason that
