@@ -151,11 +151,33 @@ var dsnUserPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^\s/]*@`)
 // target, which has no scheme by default ("user:password@host:port") or
 // one with the resolver's authority before the endpoint, empty or not
 // ("dns:///user:password@host:port", "dns://8.8.8.8/user:password@…"),
-// where gRPC quotes it. The user name starts a word and may be empty; a
-// user name of digits alone is a time ("12:34:56@"), and a "password"
-// starting with "/" a URL's path. The last "@" before a blank counts: gRPC quotes a
-// target raw, so a quote in the password does not end it.
-var targetUserPassword = regexp.MustCompile(`((?:^|[\s"'(=,]|[A-Za-z][\w+.-]*://[^/\s"']*/)(?:[^:/@\s"']*[^:/@\s"'0-9][^:/@\s"']*)?:)[^/\s]\S*@`)
+// where gRPC quotes it. The user name (submatch 2) starts a word (after
+// the characters that start one) and may be empty; a "password" (submatch
+// 3) starting with "/" is a URL's path. The last "@" before a blank
+// counts: gRPC quotes a target raw, so a quote in the password does not
+// end it. A match that is a time of day (clockTime) is no user information.
+var targetUserPassword = regexp.MustCompile(`((?:^|[\s"'(=,]|[A-Za-z][\w+.-]*://[^/\s"']*/)([^:/@\s"'(=,]*):)([^/\s]\S*)@`)
+
+// clockTime finds a time of day that targetUserPassword takes for user
+// information ("12:34:56@"): hours, then minutes, seconds and a fraction.
+var clockTime = regexp.MustCompile(`^\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$`)
+
+// redactTargetPasswords withholds the password of each targetUserPassword
+// match in s that is not a time of day.
+func redactTargetPasswords(s string) string {
+	var b strings.Builder
+	last := 0
+	for _, m := range targetUserPassword.FindAllStringSubmatchIndex(s, -1) {
+		if clockTime.MatchString(s[m[4]:m[7]]) {
+			continue
+		}
+		b.WriteString(s[last:m[3]])
+		b.WriteString("REDACTED@")
+		last = m[1]
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
 
 // urlParseError finds net/url's error for a URL that does not parse
 // (`parse "<URL, Go-quoted>": <reason>`), and invalidPort the reason that
@@ -236,7 +258,7 @@ func Redact(s string) string {
 	s = missingEquals.ReplaceAllString(s, `missing "=" after "REDACTED" in connection info string`)
 	s = serviceLine.ReplaceAllString(s, `${1}"REDACTED"`)
 	s = dsnUserPassword.ReplaceAllString(s, "${1}REDACTED@")
-	s = targetUserPassword.ReplaceAllString(s, "${1}REDACTED@")
+	s = redactTargetPasswords(s)
 	inline := false
 	for _, m := range dsnKey.FindAllStringSubmatch(s, -1) {
 		if keyName(m[1]) == "sslinline" {

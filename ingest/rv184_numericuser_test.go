@@ -21,6 +21,8 @@ func TestRV184RedactTargetWithANumericUserName(t *testing.T) {
 		{"ledger end at 12:34:56@offset 42 unknown", "ledger end at 12:34:56@offset 42 unknown"},
 		{"at 12:34@node-1", "at 12:34@node-1"},
 		{"at 2:34:56.789@node-1", "at 2:34:56.789@node-1"},
+		{"(12:34@node-1) =12:34:56@node-2", "(12:34@node-1) =12:34:56@node-2"},
+		{"(7:S3cret@h:1) 12:34@x u:S3cret@h:2", "(7:REDACTED@h:1) 12:34@x u:REDACTED@h:2"},
 	} {
 		require.Equal(t, c.want, Redact(c.in), c.in)
 	}
