@@ -162,13 +162,20 @@ var targetUserPassword = regexp.MustCompile(`((?:^|[\s"'(=,]|[A-Za-z][\w+.-]*://
 // information ("12:34:56@"): hours, then minutes, seconds and a fraction.
 var clockTime = regexp.MustCompile(`^\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?$`)
 
+// partyAfter finds a party id ("DSO::1220…", its namespace a fingerprint)
+// where a targetUserPassword match's host starts: "Instrument:Amulet@DSO::
+// 1220…" is an instrument (id@admin) after a struct's field name, printed
+// with %+v. A name of hex digits alone may be an IPv6 address
+// ("u:password@fe80::1220").
+var partyAfter = regexp.MustCompile(`^[^\s:@/\[\]]*[^\s:@/\[\]0-9A-Fa-f][^\s:@/\[\]]*::1220`)
+
 // redactTargetPasswords withholds the password of each targetUserPassword
-// match in s that is not a time of day.
+// match in s that is not a time of day nor an instrument.
 func redactTargetPasswords(s string) string {
 	var b strings.Builder
 	last := 0
 	for _, m := range targetUserPassword.FindAllStringSubmatchIndex(s, -1) {
-		if clockTime.MatchString(s[m[4]:m[7]]) {
+		if clockTime.MatchString(s[m[4]:m[7]]) || partyAfter.MatchString(s[m[1]:]) {
 			continue
 		}
 		b.WriteString(s[last:m[3]])

@@ -11,7 +11,8 @@ import (
 // printed with %+v (dbrestoredrill's FAIL line, which it passes through
 // Redact) names it after its field, "Instrument:Amulet@DSO::1220…": that
 // is no target's user information, and stays. A target whose host is an
-// unbracketed IPv6 address ("u:password@fe80::1") is still redacted.
+// unbracketed IPv6 address ("u:password@fe80::1") or a doubled colon
+// ("u:password@localhost::5001") is still redacted.
 func TestRV184RedactKeepsAnInstrumentField(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{
@@ -21,6 +22,8 @@ func TestRV184RedactKeepsAnInstrumentField(t *testing.T) {
 		{"{Instrument:Amulet@dso-1::1220d50a}", "{Instrument:Amulet@dso-1::1220d50a}"},
 		{"invalid target address u:S3cret@fe80::1:5001", "invalid target address u:REDACTED@fe80::1:5001"},
 		{"invalid target address u:S3cret@::1:5001", "invalid target address u:REDACTED@::1:5001"},
+		{"invalid target address u:S3cret@fe80::1220:5001", "invalid target address u:REDACTED@fe80::1220:5001"},
+		{"invalid target address u:S3cret@localhost::5001", "invalid target address u:REDACTED@localhost::5001"},
 	} {
 		require.Equal(t, c.want, Redact(c.in), c.in)
 	}
