@@ -20,7 +20,7 @@ func TestTokenEnvGivenTheTokenIsNotEchoed(t *testing.T) {
 		"-token-env", tok}
 	var out, errOut bytes.Buffer
 	require.NotEqual(t, 0, run(args, envOf(env), &out, &errOut))
-	require.Contains(t, errOut.String(), "-token-env")
+	require.Contains(t, errOut.String(), conn.ErrTokenEnvNotAName.Error())
 	require.NotContains(t, errOut.String(), tok)
 	require.NotContains(t, out.String(), tok)
 }
