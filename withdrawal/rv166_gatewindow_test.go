@@ -10,6 +10,7 @@ import (
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/tokenstd"
 	"github.com/cantonx/txhistory/withdrawal"
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -41,24 +42,11 @@ func gateWindowDuringTheRestore(t *testing.T, readAfterStepOne bool) {
 	ctx := l.ctx
 	holdings := l.mintAndCatchUp("50", "50", "50")
 
-	api, err := withdrawal.NewStore(db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
-	require.NoError(t, err)
-	svc, err := withdrawal.NewStore(db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
-	require.NoError(t, err)
-	var mu sync.Mutex
-	handed := map[string]int{}
-	auto, err := withdrawal.NewAutomation(svc, withdrawal.AutomationConfig{Submitter: withdrawal.SubmitFunc(
-		func(_ context.Context, w *withdrawal.Withdrawal) error {
-			mu.Lock()
-			defer mu.Unlock()
-			handed[w.ID]++
-			return nil
-		}), Logger: quietLog})
-	require.NoError(t, err)
+	api, auto, handed := apiAndCountingAutomation(t, db)
 
 	// wd-1 is requested in the backup; the Automation hands it over (its
 	// transfer paid) after the backup.
-	_, err = api.Create(ctx, l.request("wd-1", "10", holdings[0]))
+	_, err := api.Create(ctx, l.request("wd-1", "10", holdings[0]))
 	require.NoError(t, err)
 	backup := filepath.Join(t.TempDir(), "integration.dump")
 	runTool(ctx, t, pgDump, "--format=custom", "--file="+backup, "--dbname="+dsn)
@@ -115,4 +103,27 @@ func gateWindowDuringTheRestore(t *testing.T, readAfterStepOne bool) {
 	require.NoError(t, roundErr)
 	require.True(t, round.Paused, "the Automation's round during pg_restore")
 	require.Equal(t, 1, handed["wd-1"], "wd-1, paid after the backup, handed to the Submitter again")
+}
+
+// apiAndCountingAutomation returns an API server's Store and an Automation
+// on a Store of its own, both on db, as two services of an exchange would
+// run them; the Automation's Submitter counts, in handed, how often it was
+// given each withdrawal (read it once the rounds are done).
+func apiAndCountingAutomation(t *testing.T, db *sqlx.DB) (api *withdrawal.Store, auto *withdrawal.Automation, handed map[string]int) {
+	t.Helper()
+	api, err := withdrawal.NewStore(db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
+	require.NoError(t, err)
+	svc, err := withdrawal.NewStore(db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
+	require.NoError(t, err)
+	var mu sync.Mutex
+	handed = map[string]int{}
+	auto, err = withdrawal.NewAutomation(svc, withdrawal.AutomationConfig{Submitter: withdrawal.SubmitFunc(
+		func(_ context.Context, w *withdrawal.Withdrawal) error {
+			mu.Lock()
+			defer mu.Unlock()
+			handed[w.ID]++
+			return nil
+		}), Logger: quietLog})
+	require.NoError(t, err)
+	return api, auto, handed
 }

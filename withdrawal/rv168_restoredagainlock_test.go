@@ -3,7 +3,6 @@ package withdrawal_test
 import (
 	"context"
 	"database/sql"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,23 +25,10 @@ func TestRV168RestoredAgainDuringStep3HoldsStoresThatReadTheOpenGate(t *testing.
 	ctx := e.ctx
 	restore := backUp(t, e, pgDump, pgRestore, dsn)
 
-	api, err := withdrawal.NewStore(e.db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
-	require.NoError(t, err)
-	svc, err := withdrawal.NewStore(e.db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
-	require.NoError(t, err)
-	var mu sync.Mutex
-	handed := map[string]int{}
-	auto, err := withdrawal.NewAutomation(svc, withdrawal.AutomationConfig{Submitter: withdrawal.SubmitFunc(
-		func(_ context.Context, w *withdrawal.Withdrawal) error {
-			mu.Lock()
-			defer mu.Unlock()
-			handed[w.ID]++
-			return nil
-		}), Logger: quietLog})
-	require.NoError(t, err)
+	api, auto, handed := apiAndCountingAutomation(t, e.db)
 	// wd-1 is handed over (its transfer paid) after the backup; both
 	// services read the gate open then, before the procedure.
-	_, err = auto.RunOnce(ctx)
+	_, err := auto.RunOnce(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, handed["wd-1"])
 	g, err := api.Gate(ctx)
