@@ -2,10 +2,8 @@ package metrics_test
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
@@ -34,18 +32,8 @@ func TestRV182HealthReasonBoundsTheLedgerEndError(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 
-	clk := &clock{t: t0}
-	stats := sampleStats()
-	h := metrics.Handler(func() ingest.Stats { return stats }, metrics.Options{Now: clk.Now, LedgerEndLag: c.LedgerEnd})
-	for _, tc := range []struct {
-		state ingest.State
-		code  int
-	}{{ingest.StateWaitingForLock, http.StatusOK}, {ingest.StateStreaming, http.StatusServiceUnavailable}} {
-		stats.State = tc.state
-		stats.LastCommit = t0.Add(-time.Hour)
-		code, got := health(t, h)
-		require.Equal(t, tc.code, code)
-		require.Contains(t, got.Reason, "ledger: GetLedgerEnd: Unavailable: PROXY_REFUSED(1,0): éé", tc.state)
-		require.Less(t, len(got.Reason), 2000, tc.state)
-	}
+	healthWithLedgerEnd(t, c.LedgerEnd, func(state ingest.State, got metrics.Health) {
+		require.Contains(t, got.Reason, "ledger: GetLedgerEnd: Unavailable: PROXY_REFUSED(1,0): éé", state)
+		require.Less(t, len(got.Reason), 2000, state)
+	})
 }
