@@ -107,7 +107,7 @@ func run() error {
 	defer stop()
 
 	// The Integration DB, in a schema of its own.
-	db, connStr, closeDB, err := exampledb.Open(ctx, *dsn, os.Stdout)
+	db, connStr, closeDB, err := exampledb.Open(ctx, *dsn, "txhistory-dbrestoredrill", os.Stdout)
 	if err != nil {
 		return err
 	}

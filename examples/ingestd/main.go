@@ -54,6 +54,7 @@ import (
 	"time"
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
+	"github.com/cantonx/txhistory/examples/internal/exampledb"
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/internal/logattr"
 	"github.com/cantonx/txhistory/ledger"
@@ -238,7 +239,7 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 		log.Warn("ingestd: -plaintext to a participant that is not on this machine's loopback: its bearer token crosses the network unencrypted; use TLS (-tls-ca) unless the link is trusted", "target", ingest.Redact(target))
 	}
 
-	db, err := sqlx.Open("postgres", cfg.dsn)
+	db, err := exampledb.Pool(cfg.dsn, "txhistory-ingestd")
 	if err != nil {
 		return startup(fmt.Errorf("open database: %w", err))
 	}

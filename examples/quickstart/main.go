@@ -119,7 +119,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	// 2. The Integration DB.
-	db, _, closeDB, err := exampledb.Open(ctx, *dsn, out)
+	db, _, closeDB, err := exampledb.Open(ctx, *dsn, "txhistory-quickstart", out)
 	if err != nil {
 		return err
 	}

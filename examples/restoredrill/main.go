@@ -89,7 +89,7 @@ func run() error {
 	defer stop()
 
 	// The Integration DB: two schemas, the drill's and an undisturbed reference.
-	db, _, closeDB, err := exampledb.Open(ctx, *dsn, os.Stdout)
+	db, _, closeDB, err := exampledb.Open(ctx, *dsn, "txhistory-restoredrill", os.Stdout)
 	if err != nil {
 		return err
 	}

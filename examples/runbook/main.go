@@ -78,6 +78,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/cantonx/txhistory/examples/internal/conn"
+	"github.com/cantonx/txhistory/examples/internal/exampledb"
 	"io"
 	"log/slog"
 	"os"
@@ -90,7 +91,6 @@ import (
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/recovery"
 	"github.com/cantonx/txhistory/schema"
-	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq"
 )
 
@@ -246,7 +246,7 @@ func runRunbook(ctx context.Context, c runbookConfig, out io.Writer) error {
 		return err
 	}
 	defer client.Close()
-	db, err := sqlx.Open("postgres", c.dsn)
+	db, err := exampledb.Pool(c.dsn, "txhistory-runbook")
 	if err != nil {
 		return err
 	}

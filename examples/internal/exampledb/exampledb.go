@@ -5,6 +5,7 @@ package exampledb
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -15,10 +16,10 @@ import (
 )
 
 // Open connects to dsn or, when dsn is empty, starts a local PostgreSQL
-// (announced on out) and connects to it. It returns the pool, the
+// (announced on out) and connects to it, naming its sessions app (see Pool). It returns the pool, the
 // connection string it used (for client programs such as pg_dump), and a
 // function that closes the pool and stops that server, removing its data.
-func Open(ctx context.Context, dsn string, out io.Writer) (*sqlx.DB, string, func(), error) {
+func Open(ctx context.Context, dsn, app string, out io.Writer) (*sqlx.DB, string, func(), error) {
 	stop := func() {}
 	if dsn != "" {
 		if _, err := pq.NewConnector(dsn); err != nil {
@@ -37,10 +38,32 @@ func Open(ctx context.Context, dsn string, out io.Writer) (*sqlx.DB, string, fun
 		dsn = srv.DSN("postgres")
 		fmt.Fprintf(out, "local PostgreSQL on 127.0.0.1:%d (data in %s, removed on exit)\n", srv.Port(), srv.Dir())
 	}
-	db, err := sqlx.Open("postgres", dsn)
+	db, err := Pool(dsn, app)
 	if err != nil {
 		stop()
 		return nil, "", nil, err
 	}
 	return db, dsn, func() { db.Close(); stop() }, nil
+}
+
+// Pool opens a pool on dsn whose sessions show app as their
+// application_name (in pg_stat_activity, and in the server's log lines
+// that print %a), so that an operator can tell the example's sessions, and
+// the locks they hold, from the exchange's own. An application_name in the
+// DSN, or in $PGAPPNAME, is kept. Like lib/pq, it reads $PGAPPNAME and the
+// other PG* variables once, here.
+func Pool(dsn, app string) (*sqlx.DB, error) {
+	cfg, err := pq.NewConfig(dsn)
+	if err != nil {
+		// Its message may quote a piece of the password: see Open.
+		return nil, errors.New("the DSN is not a PostgreSQL connection string that lib/pq accepts (its message is withheld: it may quote the password)")
+	}
+	if cfg.ApplicationName == "" {
+		cfg.ApplicationName = app
+	}
+	c, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return sqlx.NewDb(sql.OpenDB(c), "postgres"), nil
 }
