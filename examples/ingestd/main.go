@@ -488,12 +488,28 @@ func (d *daemon) migrate(ctx context.Context, db *sqlx.DB) error {
 	if d.cfg.migrateOnly && d.cfg.migrateTo >= 0 {
 		opts = append(opts, schema.WithTargetVersion(d.cfg.migrateTo))
 	}
+	// A newer release migrated the schema (a rollback that redeployed
+	// this release without migrating down first): the hint names the
+	// version to migrate down to, this build's, or -migrate-to's.
+	to := schema.Latest()
+	if d.cfg.migrateOnly && d.cfg.migrateTo >= 0 {
+		to = d.cfg.migrateTo
+	}
 	return d.waitForDatabase(ctx, "migrations", func() error {
 		if err := schema.Migrate(ctx, db, opts...); err != nil {
+			if errors.Is(err, schema.ErrUnknownVersion) {
+				return d.newerSchemaError(err, to)
+			}
 			return fmt.Errorf("migrate schema %s: %w", d.cfg.schema, err)
 		}
 		return nil
 	})
+}
+
+// newerSchemaError is err, schema.ErrUnknownVersion, with the command that
+// takes the schema down to version to, to run with the newer release.
+func (d *daemon) newerSchemaError(err error, to int) error {
+	return fmt.Errorf("%w; with that release: %s -migrate-to %d", err, d.migrateOnlyCommand(), to)
 }
 
 // checkSchema makes sure, without -migrate, that the schema is at this
@@ -506,7 +522,7 @@ func (d *daemon) checkSchema(ctx context.Context, db *sqlx.DB) error {
 		want := schema.Latest()
 		switch {
 		case errors.Is(err, schema.ErrUnknownVersion):
-			return fmt.Errorf("%w; with that release: %s -migrate-to %d", err, d.migrateOnlyCommand(), want)
+			return d.newerSchemaError(err, want)
 		case err != nil:
 			return fmt.Errorf("check schema %s: %w", d.cfg.schema, err)
 		case have < want:
