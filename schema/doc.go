@@ -107,8 +107,11 @@
 //   - Forward only by default: without WithTargetVersion nothing is ever
 //     undone. Going down is explicit, and drops what the undone
 //     migrations recorded (010 the checkpoint's parties, 009 the
-//     instructions' originals: docs/OPERATIONS.md); migrating to version 0
-//     drops every table except txhistory_migration.
+//     instructions' originals, 008 the submission attempts, 007 the
+//     withdrawals' ledger node and synchronizer, 003 the withdrawals and
+//     002 the token standard tables while the checkpoint stays:
+//     docs/OPERATIONS.md); migrating to version 0 drops every table
+//     except txhistory_migration.
 //   - No older binary on a newer schema: a schema with a version this build
 //     does not embed (a newer release applied it) is refused with
 //     ErrUnknownVersion; roll back by migrating down with the newer
