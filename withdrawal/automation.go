@@ -428,7 +428,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 	// Failed), once tx committed: a mark whose COMMIT fails leaves w
 	// requested, for the next round to hand over and count.
 	var marked *int
-	err = inTxOn(ctx, own, func(tx *sqlx.Tx) error {
+	err = inTxOn(ctx, own, fmt.Sprintf("submitting %q", w.ID), func(tx *sqlx.Tx) error {
 		// tx sits idle while the Submitter waits for the participant: an
 		// idle_in_transaction_session_timeout of the role or database
 		// would end its session, and the gate's share lock with it
@@ -444,7 +444,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		}
 		g, err := a.s.readGate(ctx, tx, true)
 		if err != nil {
-			return err
+			return fmt.Errorf("withdrawal: submitting %q: %w", w.ID, err)
 		}
 		if !g.Open() {
 			round.Paused, round.GateReason = true, g.why()
@@ -477,7 +477,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		// the database's default: the guard re-reads a row another writer
 		// changed meanwhile, where REPEATABLE READ or SERIALIZABLE fail.
 		var attempted sql.NullTime // the attempt recorded, if still requested
-		if err := inTxOn(ctx, rec, func(rtx *sqlx.Tx) error {
+		if err := inTxOn(ctx, rec, "", func(rtx *sqlx.Tx) error {
 			err := rtx.QueryRowContext(ctx, `UPDATE `+a.s.withdrawals+` SET submit_attempted_at = COALESCE(submit_attempted_at, now())
 				WHERE id = $1 AND status = $2 RETURNING submit_attempted_at`, w.ID, string(StatusRequested)).Scan(&attempted)
 			if errors.Is(err, sql.ErrNoRows) {

@@ -199,7 +199,7 @@ func (s *Store) GateTx(ctx context.Context, tx *sqlx.Tx) (Gate, error) {
 // Disable closes the withdrawal gate, in a transaction of its own. See
 // DisableTx.
 func (s *Store) Disable(ctx context.Context, reason string) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error { return s.DisableTx(ctx, tx, reason) })
+	return s.inTx(ctx, "", func(tx *sqlx.Tx) error { return s.DisableTx(ctx, tx, reason) })
 }
 
 // DisableTx closes the withdrawal gate inside the caller's transaction,
@@ -228,7 +228,7 @@ func (s *Store) DisableTx(ctx context.Context, tx *sqlx.Tx, reason string) error
 // Enable opens the withdrawal gate, in a transaction of its own. See
 // EnableTx.
 func (s *Store) Enable(ctx context.Context, reason string) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error { return s.EnableTx(ctx, tx, reason) })
+	return s.inTx(ctx, "", func(tx *sqlx.Tx) error { return s.EnableTx(ctx, tx, reason) })
 }
 
 // EnableTx opens the withdrawal gate inside the caller's transaction, in
@@ -250,7 +250,7 @@ func (s *Store) EnableTx(ctx context.Context, tx *sqlx.Tx, reason string) error 
 // tSafe and no transaction set aside for review is unresolved, in a
 // transaction of its own. See EnableAfterTx.
 func (s *Store) EnableAfter(ctx context.Context, tSafe time.Time, reason string) (opened bool, ingested time.Time, err error) {
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inTx(ctx, "", func(tx *sqlx.Tx) error {
 		opened, ingested, err = s.EnableAfterTx(ctx, tx, tSafe, reason)
 		return err
 	})
@@ -286,7 +286,7 @@ func (s *Store) EnableAfterTx(ctx context.Context, tx *sqlx.Tx, tSafe time.Time,
 // recovered since recoveredSince (see restoreClock). If it opened the
 // gate, enabledAt is the time of the opening, read in its transaction.
 func (s *Store) enableAfterUnchanged(ctx context.Context, tSafe, changedAt time.Time, also []string, recoveredSince time.Time, reason string) (opened bool, ingested, enabledAt time.Time, err error) {
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inTx(ctx, "", func(tx *sqlx.Tx) error {
 		opened, ingested, err = s.setGate(ctx, tx, gateChange{enabled: true, reason: reason, tSafe: tSafe,
 			unchanged: changedAt, also: also, recoveredSince: recoveredSince})
 		if err != nil || !opened {

@@ -520,7 +520,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		if again {
 			why = fmt.Sprintf("step %d, the gate restored again (as of %s)", int(step), g.ChangedAt.Format(time.RFC3339Nano))
 		}
-		if err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.inTx(ctx, "", func(tx *sqlx.Tx) error {
 			if err := s.DisableTx(ctx, tx, p.Reason+": "+why); err != nil {
 				return err
 			}
@@ -555,7 +555,7 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		// restore: record one (as migration 008 does), so that MarkFailed
 		// refuses it (ErrSubmitAttempted) until the ledger's outcome or its
 		// expiry, which step 3 waits for, ends it.
-		if err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.inTx(ctx, "", func(tx *sqlx.Tx) error {
 			if err := s.checkSchema(ctx, tx, "recording the restored requests as attempted"); err != nil {
 				return err
 			}

@@ -211,8 +211,8 @@ func (s *Store) Config() Config { return s.cfg }
 
 // inTx runs fn in a transaction of its own: committed if fn returns nil,
 // rolled back otherwise (a panic or runtime.Goexit in fn included).
-func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	return inTxOn(ctx, s.db, fn)
+func (s *Store) inTx(ctx context.Context, what string, fn func(tx *sqlx.Tx) error) error {
+	return inTxOn(ctx, s.db, what, fn)
 }
 
 // checkSchema is schema.CheckCurrentTx in tx, the writers' first
@@ -228,14 +228,20 @@ func (s *Store) checkSchema(ctx context.Context, tx *sqlx.Tx, what string) error
 }
 
 // inTxOn is inTx on db: the store's pool, or a connection taken from it.
-// An error after ctx ended wraps ctx's error too (ctxerr.Wrap).
+// An error after ctx ended wraps ctx's error too (ctxerr.Wrap). what, if
+// not empty, says what the transaction does (`creating "wd-1"`): the
+// errors of its BEGIN and COMMIT name it, as fn's errors name what they
+// concern.
 func inTxOn(ctx context.Context, db interface {
 	BeginTxx(context.Context, *sql.TxOptions) (*sqlx.Tx, error)
-}, fn func(tx *sqlx.Tx) error) (err error) {
+}, what string, fn func(tx *sqlx.Tx) error) (err error) {
 	defer func() { err = ctxerr.Wrap(ctx, err) }()
+	if what != "" {
+		what += ": "
+	}
 	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
-		return fmt.Errorf("withdrawal: begin: %w", err)
+		return fmt.Errorf("withdrawal: %sbegin: %w", what, err)
 	}
 	// fn may call the exchange's code (a Submitter, a Refunder): a panic
 	// or runtime.Goexit there must not leave tx, and the locks it holds
@@ -253,7 +259,7 @@ func inTxOn(ctx context.Context, db interface {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("withdrawal: commit: %w", err)
+		return fmt.Errorf("withdrawal: %scommit: %w", what, err)
 	}
 	return nil
 }
@@ -447,7 +453,7 @@ func (s *Store) Reservations(ctx context.Context) (map[string]string, error) {
 // Create stores a withdrawal request in status requested and reserves its
 // holdings, in a transaction of its own. See CreateTx.
 func (s *Store) Create(ctx context.Context, r Request) (w *Withdrawal, err error) {
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inTx(ctx, fmt.Sprintf("creating %q", r.ID), func(tx *sqlx.Tx) error {
 		w, err = s.CreateTx(ctx, tx, r)
 		return err
 	})
@@ -534,7 +540,7 @@ func (s *Store) create(ctx context.Context, tx *sqlx.Tx, r Request) (*Withdrawal
 	// after it see the gate closed.
 	g, err := s.readGate(ctx, tx, true)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("withdrawal: creating %q: %w", r.ID, err)
 	}
 	if g.Restoring {
 		// The table may be pg_restore's: not even a stored request is

@@ -130,7 +130,7 @@ func (s *Store) refund(ctx context.Context, tx *sqlx.Tx, w *Withdrawal) error {
 // MarkSubmitted records that the automation submitted the withdrawal's
 // transfer, in a transaction of its own. See MarkSubmittedTx.
 func (s *Store) MarkSubmitted(ctx context.Context, id string) (w *Withdrawal, err error) {
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inTx(ctx, fmt.Sprintf("marking %q submitted", id), func(tx *sqlx.Tx) error {
 		w, err = s.MarkSubmittedTx(ctx, tx, id)
 		return err
 	})
@@ -170,7 +170,7 @@ func (s *Store) markSubmitted(ctx context.Context, tx *sqlx.Tx, id string) (*Wit
 // MarkFailed marks a withdrawal failed, in a transaction of its own. See
 // MarkFailedTx.
 func (s *Store) MarkFailed(ctx context.Context, id, reason string) (w *Withdrawal, err error) {
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inTx(ctx, fmt.Sprintf("marking %q failed", id), func(tx *sqlx.Tx) error {
 		w, err = s.MarkFailedTx(ctx, tx, id, reason)
 		return err
 	})
@@ -344,7 +344,7 @@ func (o *Outcome) failureReason() string {
 // ApplyOutcome applies what the ledger shows, in a transaction of its own.
 // See ApplyOutcomeTx.
 func (s *Store) ApplyOutcome(ctx context.Context, o Outcome) (w *Withdrawal, err error) {
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inTx(ctx, fmt.Sprintf("applying update %s at offset %d to withdrawal %q", o.UpdateID, o.Offset, o.ID), func(tx *sqlx.Tx) error {
 		w, err = s.ApplyOutcomeTx(ctx, tx, o)
 		return err
 	})
@@ -458,7 +458,7 @@ func applied(w *Withdrawal, o Outcome) bool {
 // ExpireDue expires the withdrawals whose trecTgt has passed, in a
 // transaction of its own. See ExpireDueTx.
 func (s *Store) ExpireDue(ctx context.Context, recordTimes map[string]time.Time) (ws []*Withdrawal, err error) {
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inTx(ctx, "", func(tx *sqlx.Tx) error {
 		ws, err = s.ExpireDueTx(ctx, tx, recordTimes)
 		return err
 	})
