@@ -153,7 +153,7 @@ type Round struct {
 
 // Automation is the Withdrawal Automation loop: it hands requested
 // withdrawals to the Submitter, oldest first (those whose last Submit
-// failed after the others), and stops submitting while the withdrawal gate
+// failed, or whose mark did not commit, after the others), and stops submitting while the withdrawal gate
 // is closed. Run one Automation per Integration DB; a second one (a
 // rolling deploy) does not submit a withdrawal the first is submitting (a
 // transaction-level advisory lock per withdrawal), but each keeps its own
@@ -165,7 +165,8 @@ type Automation struct {
 	log *slog.Logger
 
 	// retried holds, for the requested withdrawals whose last Submit in
-	// this process failed (and left them requested), when it failed: a
+	// this process failed (and left them requested), or whose mark as
+	// submitted or failed did not commit, when it failed: a
 	// round lists them after those not failed, least recently failed
 	// first, so that a head of withdrawals that keep failing cannot hold
 	// the newer ones back until they expire.
@@ -282,7 +283,8 @@ func (a *Automation) made() error {
 
 // RunOnce runs one round: if the gate is open, it submits up to BatchSize
 // requested withdrawals, oldest first (those whose last Submit in this
-// Automation failed after the others, least recently failed first), whose trecTgt the ingested record
+// Automation failed, or whose mark did not commit, after the others, least
+// recently failed first), whose trecTgt the ingested record
 // time has not reached (those it has reached are left for the reconciler to
 // expire, once it passes them: their transfer could not commit any more,
 // Submit's deadline being before trecTgt), marking each
@@ -571,6 +573,14 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 	})
 	if err == nil && marked != nil {
 		*marked++
+	}
+	if err != nil && marked != nil {
+		// The mark was made but its COMMIT failed (a deferred constraint
+		// of the Refunder's tables refusing the credit, a lost
+		// connection): w stays requested, its refused attempt cleared.
+		// Retry it after the others, as for a Refunder's error: a COMMIT
+		// refused for good must not stop every round before them.
+		a.setRetried(w.ID, true)
 	}
 	if err != nil && handed {
 		return fmt.Errorf("withdrawal: the transfer of %q was submitted but not recorded (still requested, it is handed to the Submitter again): %w", w.ID, err)
