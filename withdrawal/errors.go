@@ -8,7 +8,10 @@ import (
 
 // ErrWithdrawalsDisabled is returned (wrapped, with the reason the gate was
 // closed) by Create while the withdrawal gate is closed, for instance during
-// the Integration DB restore procedure. Try again once it is open.
+// the Integration DB restore procedure. Try again once it is open. MarkFailed
+// returns it (naming the withdrawal) while that procedure restores the
+// database, and for a withdrawal it may not judge until it returns (see
+// MarkFailedTx).
 var ErrWithdrawalsDisabled = errors.New("withdrawal: withdrawals are disabled")
 
 // ErrNotFound is returned (wrapped, naming the id) for a withdrawal id the

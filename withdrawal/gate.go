@@ -131,7 +131,8 @@ type GateChange struct {
 // restoreWaitClass that of the lock it holds from before its step 1 until
 // it returns (the gate opened by step 4, or closed again after a
 // failure). readGate with lock, for Create and the Automation's
-// submissions, tries both in share mode in their transaction. Unlike the
+// submissions, and MarkFailedTx try both in share mode in their
+// transaction (restoreLocks). Unlike the
 // gate's row they survive pg_restore, which gives the database the
 // backup's gate (open) until step 2, or, restored again during step 3 or
 // 4, until the procedure's next read of the gate: without them, a Store
@@ -148,24 +149,14 @@ const (
 func (s *Store) readGate(ctx context.Context, q sqlx.QueryerContext, lock bool) (Gate, error) {
 	waiting := false
 	if lock {
-		// Held in share mode until the transaction ends, so that the
-		// procedure's taking them waits for creates and submissions in
-		// flight, as its Disable does. The restore lock not free: a
-		// restore is under way, and the row may be pg_restore's to drop
-		// and create again. The wait lock not free: the procedure has
-		// closed the restored gate but not opened it yet.
-		var free struct {
-			Restore bool `db:"restore"`
-			Wait    bool `db:"wait"`
+		restoring, w, err := s.restoreLocks(ctx, q)
+		if err != nil {
+			return Gate{}, fmt.Errorf("withdrawal: reading the withdrawal gate: %w", err)
 		}
-		if err := sqlx.GetContext(ctx, q, &free, `SELECT pg_try_advisory_xact_lock_shared($1, hashtext($3)) AS restore,
-			pg_try_advisory_xact_lock_shared($2, hashtext($3)) AS wait`, restoreLockClass, restoreWaitClass, s.gate); err != nil {
-			return Gate{}, fmt.Errorf("withdrawal: reading the withdrawal gate: %w", ctxerr.Wrap(ctx, err))
-		}
-		if !free.Restore {
+		if restoring {
 			return Gate{Restoring: true}, nil
 		}
-		waiting = !free.Wait
+		waiting = w
 	}
 	var row struct {
 		Enabled   bool      `db:"enabled"`
@@ -186,6 +177,25 @@ func (s *Store) readGate(ctx context.Context, q sqlx.QueryerContext, lock bool) 
 	g := Gate{Enabled: row.Enabled, Reason: row.Reason, ChangedAt: row.ChangedAt.UTC(), RestoreWaiting: waiting}
 	g.Rewound = s.sawGate(g.ChangedAt)
 	return g, nil
+}
+
+// restoreLocks tries the RestoreProcedure's locks in share mode, held
+// until the transaction of q ends, so that the procedure's taking them
+// waits for the writes in flight, as its Disable does: restoring, the
+// restore lock is taken (a restore is under way, and the tables may be
+// pg_restore's to drop and create again); waiting, the wait lock is (the
+// procedure has closed the restored gate but not opened it yet). A lock
+// not free is not held.
+func (s *Store) restoreLocks(ctx context.Context, q sqlx.QueryerContext) (restoring, waiting bool, err error) {
+	var free struct {
+		Restore bool `db:"restore"`
+		Wait    bool `db:"wait"`
+	}
+	if err := sqlx.GetContext(ctx, q, &free, `SELECT pg_try_advisory_xact_lock_shared($1, hashtext($3)) AS restore,
+		pg_try_advisory_xact_lock_shared($2, hashtext($3)) AS wait`, restoreLockClass, restoreWaitClass, s.gate); err != nil {
+		return false, false, ctxerr.Wrap(ctx, err)
+	}
+	return !free.Restore, !free.Wait, nil
 }
 
 // Gate returns the state of the withdrawal gate.

@@ -233,10 +233,10 @@ type RestoreProcedure struct {
 	// likely, until step 2 closes it again. Meanwhile the procedure holds
 	// an advisory lock (on a connection of the Store's pool of its own,
 	// from before step 1's closing until step 2's), which pg_restore does
-	// not undo: Create and the Automation's submissions of every Store of
-	// this release on the same database find it taken and refuse
-	// (ErrWithdrawalsDisabled; the round pauses), whatever gate they read
-	// last. A second one, on the same connection, it holds until step 4
+	// not undo: Create, MarkFailed and the Automation's submissions of
+	// every Store of this release on the same database find it taken and
+	// refuse (ErrWithdrawalsDisabled; the round pauses), whatever gate they
+	// read last. A second one, on the same connection, it holds until step 4
 	// has opened the gate (before its last report to Progress), or until
 	// Run returns otherwise: should the database be restored again during
 	// step 3 or 4, they count its gate (the backup's, open most likely) as

@@ -204,13 +204,61 @@ func (s *Store) MarkFailed(ctx context.Context, id, reason string) (w *Withdrawa
 // ledger or expiry may end it. (Support cancelling a withdrawal it
 // saw requested cannot tell whether a round submitted it meanwhile.)
 //
+// While a RestoreProcedure restores the database (from before its step 1
+// closes the gate until step 2 has closed the restored one and recorded
+// the restored requests as attempted: see RestoreProcedure.Restore), it
+// refuses every withdrawal with ErrWithdrawalsDisabled, as Create does: a
+// request the backup holds requested may have been handed to the
+// Submitter after the backup, its attempt lost with the restore. Until the
+// procedure returns (Gate.RestoreWaiting) it moves nothing: a withdrawal
+// failed already is returned, and one requested or submitted with no
+// attempt recorded (given back so by a restore again) is refused with
+// ErrWithdrawalsDisabled until the procedure records it. It takes the
+// procedure's locks in share mode until tx ends, as Create does: keep tx
+// short.
+//
 // Like CreateTx, it refuses a schema not at this build's version
 // (schema.ErrUnknownVersion, schema.ErrNotMigrated).
 func (s *Store) MarkFailedTx(ctx context.Context, tx *sqlx.Tx, id, reason string) (*Withdrawal, error) {
 	if err := s.checkSchema(ctx, tx, fmt.Sprintf("marking %q failed", id)); err != nil {
 		return nil, err
 	}
+	// A restore under way: the table may be pg_restore's, and the
+	// requests it restores requested have no attempt recorded until step
+	// 2 records them, though they may have been handed to the Submitter
+	// after the backup. The procedure waiting for tSafe: its database may
+	// have been restored again, with the same requests not recorded yet.
+	restoring, waiting, err := s.restoreLocks(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("withdrawal: marking %q failed: %w", id, err)
+	}
+	if restoring {
+		return nil, fmt.Errorf("%w (%s): withdrawal %q not marked failed", ErrWithdrawalsDisabled, Gate{Restoring: true}.why(), id)
+	}
+	if waiting {
+		return s.markFailedWaiting(ctx, tx, id)
+	}
 	return s.markFailed(ctx, tx, id, reason)
+}
+
+// markFailedWaiting is MarkFailedTx while a RestoreProcedure waits for
+// tSafe (Gate.RestoreWaiting): it moves nothing. It answers as markFailed
+// for a withdrawal failed already, or refused (ErrSubmitAttempted, or not
+// requested nor submitted); one requested or submitted with no attempt
+// recorded is one a restore again has given back as the backup had it
+// (step 2 recorded the others, and nothing creates or submits meanwhile):
+// it may have been handed to the Submitter after the backup, and is
+// refused with ErrWithdrawalsDisabled until the procedure has recorded it.
+func (s *Store) markFailedWaiting(ctx context.Context, tx *sqlx.Tx, id string) (*Withdrawal, error) {
+	cur, err := s.get(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if (cur.Status == StatusRequested || cur.Status == StatusSubmitted) && cur.SubmitAttemptedAt == nil && cur.SubmittedAt == nil {
+		return nil, fmt.Errorf("%w (the Integration DB restore procedure has not opened the gate: the database may have been restored again, "+
+			"and the withdrawal handed to the Submitter after its backup): withdrawal %q not marked failed", ErrWithdrawalsDisabled, id)
+	}
+	return refuseFailed(cur)
 }
 
 // markFailed is MarkFailedTx in a transaction that checked the schema's
@@ -235,6 +283,13 @@ func (s *Store) markFailed(ctx context.Context, tx *sqlx.Tx, id, reason string) 
 	if err != nil {
 		return nil, err
 	}
+	return refuseFailed(cur)
+}
+
+// refuseFailed answers markFailed for cur, the withdrawal it did not
+// move: cur itself if it is failed already, else why it was refused.
+func refuseFailed(cur *Withdrawal) (*Withdrawal, error) {
+	id := cur.ID
 	switch {
 	case cur.Status == StatusFailed:
 		return cur, nil
