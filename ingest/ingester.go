@@ -839,10 +839,17 @@ func (ing *Ingester) session(ctx context.Context) (progressed bool, err error) {
 	// that wait for the participant until then. A call it cut short fails
 	// as cancelled (grpc-go's CANCELED is ledger.ErrStreamBroken); an
 	// answer that came with the Stop (a restored participant) stands.
-	pctx, cancelAtStop := ing.untilStop(ctx)
-	err = ing.beforeStream(pctx)
-	stopped := pctx.Err() != nil && ctx.Err() == nil
-	cancelAtStop()
+	// The Source is the exchange's code, which may panic: cancelAtStop is
+	// deferred, or its goroutine would wait for a Stop or the end of ctx
+	// after the panic reached Run's caller.
+	var stopped bool
+	err = func() error {
+		pctx, cancelAtStop := ing.untilStop(ctx)
+		defer cancelAtStop()
+		err := ing.beforeStream(pctx)
+		stopped = pctx.Err() != nil && ctx.Err() == nil
+		return err
+	}()
 	if err != nil {
 		if stopped && (errors.Is(err, context.Canceled) || errors.Is(err, ledger.ErrStreamBroken)) {
 			return false, errStopped
