@@ -530,6 +530,11 @@ func (s *UpdateStream) Recv() (Update, error) {
 		return Update{}, s.err
 	}
 	if err := s.stream.RecvMsg(&s.frame); err != nil {
+		// The stream is over, as gRPC's is once RecvMsg fails: so is its
+		// context, which would otherwise stay until Close or the end of
+		// the caller's (a caller that reads to io.EOF, as gRPC's streams
+		// are read, need not Close).
+		s.cancel()
 		if err == io.EOF {
 			return Update{}, io.EOF
 		}
@@ -601,7 +606,10 @@ func (s *UpdateStream) Recv() (Update, error) {
 // (a decoded token transfer takes about one and a half times its size).
 func (s *UpdateStream) WireSize() int { return s.size }
 
-// Close cancels the stream.
+// Close cancels the stream and releases it: call it when done with a
+// stream that Recv did not end. One whose Recv returned an error, io.EOF
+// included, is released already; closing it, or closing again, does
+// nothing.
 func (s *UpdateStream) Close() { s.cancel() }
 
 // LedgerEnd returns the participant's ledger end offset (0 for an empty ledger).
