@@ -103,7 +103,9 @@ func (r *PackageReport) Coverage() string {
 // dedup table by retention (dedup.Store.PruneBefore) are not seen. Of each
 // transaction it keeps only the template and interface ids its events use,
 // so memory grows with the number of transactions since, not with their
-// size.
+// size. The look-ups run in goroutines of its own
+// (PackageOptions.Concurrency): a panic of p's UpdateByID reaches the
+// caller of Packages, once every look-up has returned.
 func Packages(ctx context.Context, db sqlx.QueryerContext, p Participant, since time.Time, opts PackageOptions) (_ *PackageReport, err error) {
 	defer func() { err = ctxerr.Wrap(ctx, err) }()
 	if opts.Schema == "" {
@@ -156,10 +158,32 @@ func Packages(ctx context.Context, db sqlx.QueryerContext, p Participant, since 
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var firstErr error
+	// The Participant may be the exchange's code (a wrapper of a
+	// *ledger.Client), and the look-ups run in goroutines of their own,
+	// where a panic would end the process: the first is re-raised in the
+	// caller's goroutine once every look-up has returned, as a sequential
+	// call's would reach it. One that ends its goroutine with
+	// runtime.Goexit (t.FailNow in a test's) fails Packages.
+	var panicked any
 	for range min(opts.Concurrency, max(len(ingested), 1)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			returned := false
+			defer func() {
+				if returned {
+					return
+				}
+				r := recover()
+				mu.Lock()
+				if r != nil && panicked == nil {
+					panicked = r
+				} else if r == nil && firstErr == nil {
+					firstErr = errors.New("recovery: a look-up by update id called runtime.Goexit (t.FailNow, or testify's require, in the Participant?)")
+				}
+				mu.Unlock()
+				cancel()
+			}()
 			for i := range next {
 				var tx *ledger.Transaction
 				tx, errs[i] = updateByIDRetrying(lctx, p, ingested[i].UpdateID, filter)
@@ -175,6 +199,7 @@ func Packages(ctx context.Context, db sqlx.QueryerContext, p Participant, since 
 					cancel()
 				}
 			}
+			returned = true
 		}()
 	}
 feed:
@@ -187,6 +212,9 @@ feed:
 	}
 	close(next)
 	wg.Wait()
+	if panicked != nil {
+		panic(panicked)
+	}
 	if firstErr != nil {
 		return nil, firstErr
 	}
