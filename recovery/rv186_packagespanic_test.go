@@ -53,3 +53,33 @@ func TestRV186PackagesParticipantPanicReachesTheCaller(t *testing.T) {
 		t.Fatalf("goroutines %d > %d after the panic\n%s", g, base, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// goexitLookup ends its goroutine with runtime.Goexit: t.FailNow, or
+// testify's require, in a test's Participant.
+type goexitLookup struct{ *ledger.Client }
+
+func (goexitLookup) UpdateByID(context.Context, string, ledger.Filter) (*ledger.Transaction, error) {
+	runtime.Goexit()
+	return nil, nil
+}
+
+// A look-up that ends its goroutine with runtime.Goexit fails Packages,
+// rather than leave it feeding look-up goroutines that are gone until ctx
+// ends (for ever under the process's context).
+func TestRV186PackagesParticipantGoexitFailsPackages(t *testing.T) {
+	b := newBundle(t)
+	play(t, b.p, script(8))
+	ingestTo(t, b, b.p.LedgerEnd())
+	done := make(chan error, 1)
+	go func() {
+		_, err := recovery.Packages(context.Background(), b.db, goexitLookup{b.client}, ledgertest.DefaultStartTime,
+			recovery.PackageOptions{Parties: []string{treasury}, Concurrency: 2})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		require.ErrorContains(t, err, "runtime.Goexit")
+	case <-time.After(10 * time.Second):
+		t.Fatal("Packages did not return after its look-ups ended their goroutines with runtime.Goexit")
+	}
+}
