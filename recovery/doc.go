@@ -182,4 +182,17 @@
 // saying so). Redo the operation on the restored node before resuming;
 // the runbook's rewind for that case (from the −1µs look-up, trusting it
 // once the participant has processed a later record time) is not built.
+//
+// Any participant-local operation made after the node backup is lost with
+// the restore, not only a last ingested one: what the Integration DB took
+// from it stays (the holdings an ACS import brought, say), which the
+// restored node no longer has until the operation is redone. Redone, it
+// is a new update (another update id, at a record time the node has now)
+// that creates the contracts again under their old contract ids: package
+// tokenstd's History refuses a treasury holding the Integration DB holds
+// already ("one is stored already", naming the contract), so ingestion
+// halts on that update, naming it, or, under ingest.PoisonSetAside, sets
+// it aside for review (which holds withdrawal expiry and the Integration
+// DB restore gate until it is resolved). Its holdings are stored: resolve
+// it with nothing to apply.
 package recovery

@@ -942,7 +942,10 @@ func endCopy(ctx context.Context, stmt *sql.Stmt) error {
 
 // copyErr wraps an error of copyIn that wrote n rows of what, for the
 // transactions at offsets from..to, naming the key when a row was stored
-// already (a unique violation, which only a bug or a foreign writer causes).
+// already (a unique violation: a bug, a foreign writer, or a participant-local
+// operation redone on a restored validator node, an ACS import or repair
+// creating a contract the Integration DB took from the lost original; see
+// package recovery's Limits).
 func copyErr(what string, n int, from, to int64, err error) error {
 	var pqe *pq.Error
 	if errors.As(err, &pqe) && pqe.Code == "23505" { // unique_violation
