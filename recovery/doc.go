@@ -193,6 +193,7 @@
 // already ("one is stored already", naming the contract), so ingestion
 // halts on that update, naming it, or, under ingest.PoisonSetAside, sets
 // it aside for review (which holds withdrawal expiry and the Integration
-// DB restore gate until it is resolved). Its holdings are stored: resolve
-// it with nothing to apply.
+// DB restore gate until it is resolved). What the lost original brought
+// is stored already: resolve it once you have checked that the redone
+// operation brings nothing else.
 package recovery
