@@ -2,6 +2,7 @@ package tokenstd
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/cantonx/txhistory/internal/ctxerr"
@@ -42,7 +43,10 @@ const (
 // q may be the caller's transaction, but the sequence's move is not
 // rolled back with it: PostgreSQL's setval is not transactional. That is
 // harmless, for the sequence only ever moves forward and a reader relies
-// on nothing it changes (as above).
+// on nothing it changes (as above). Given a pool or a connection
+// (*sqlx.DB, *sqlx.Conn), it runs in a transaction of its own, which
+// lib/pq begins READ WRITE: outside one, a DBA's
+// default_transaction_read_only = on would refuse the setval.
 //
 // A schema without the history table (tokenstd not used) is left alone.
 // When ctx ends while a statement runs, the error wraps ctx's too:
@@ -52,6 +56,27 @@ func RenumberAfterRestore(ctx context.Context, q sqlx.ExtContext, schemaName str
 	if err := schema.ValidateName(schemaName); err != nil {
 		return fmt.Errorf("tokenstd: %w", err)
 	}
+	if b, ok := q.(interface {
+		BeginTxx(context.Context, *sql.TxOptions) (*sqlx.Tx, error)
+	}); ok {
+		tx, err := b.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+		if err != nil {
+			return fmt.Errorf("tokenstd: renumbering after a restore: %w", err)
+		}
+		defer func() { _ = tx.Rollback() }() // no-op after Commit
+		if err := renumber(ctx, tx, schemaName); err != nil {
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("tokenstd: renumbering after a restore: %w", err)
+		}
+		return nil
+	}
+	return renumber(ctx, q, schemaName)
+}
+
+// renumber is RenumberAfterRestore in q.
+func renumber(ctx context.Context, q sqlx.ExtContext, schemaName string) error {
 	table := schema.Qualify(schemaName, HistoryTable)
 	var exists bool
 	if err := sqlx.GetContext(ctx, q, &exists, `SELECT to_regclass($1) IS NOT NULL`, table); err != nil {
@@ -67,7 +92,7 @@ func RenumberAfterRestore(ctx context.Context, q sqlx.ExtContext, schemaName str
 	// Never lower: the sequence's own value, the largest Seq stored, and
 	// the value of this instant (clock_timestamp, not the transaction's
 	// start: q may be a transaction).
-	_, err = q.ExecContext(ctx, fmt.Sprintf(`SELECT setval($1, greatest(
+	_, err := q.ExecContext(ctx, fmt.Sprintf(`SELECT setval($1, greatest(
 			(SELECT last_value FROM %s), (SELECT coalesce(max(id), 0) FROM %s),
 			((extract(epoch FROM clock_timestamp())::numeric - %d) * %d)::bigint))`, seq, table, seqEpochBase, int64(1)<<seqEpochShift), seq)
 	if err != nil {
