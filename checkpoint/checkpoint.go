@@ -207,11 +207,35 @@ func (s *Store) Init(ctx context.Context, db *sqlx.DB, offset int64, parties ...
 // ErrPartiesConflict if another writer recorded other parties since from
 // was read. The stored parties are compared with from as Get reads them:
 // as a set, an empty array as none. An empty party id in parties is
-// refused.
+// refused. Given a pool or a connection (*sqlx.DB, *sqlx.Conn), it runs
+// in a transaction of its own, which lib/pq begins READ WRITE: outside
+// one, a DBA's default_transaction_read_only = on would refuse the
+// update.
 func (s *Store) SetParties(ctx context.Context, db sqlx.ExecerContext, from, parties []string) error {
 	if err := checkParties(parties); err != nil {
 		return fmt.Errorf("checkpoint: record parties: %w", err)
 	}
+	if b, ok := db.(interface {
+		BeginTxx(context.Context, *sql.TxOptions) (*sqlx.Tx, error)
+	}); ok {
+		tx, err := b.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+		if err != nil {
+			return fmt.Errorf("checkpoint: record parties: %w", ctxerr.Wrap(ctx, err))
+		}
+		defer func() { _ = tx.Rollback() }() // no-op after Commit
+		if err := s.setParties(ctx, tx, from, parties); err != nil {
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("checkpoint: record parties: %w", ctxerr.Wrap(ctx, err))
+		}
+		return nil
+	}
+	return s.setParties(ctx, db, from, parties)
+}
+
+// setParties is SetParties in db.
+func (s *Store) setParties(ctx context.Context, db sqlx.ExecerContext, from, parties []string) error {
 	res, err := db.ExecContext(ctx, `UPDATE `+s.checkpoint+` SET parties = $1
 		WHERE id = 1 AND COALESCE(parties, '{}') @> COALESCE($2::text[], '{}') AND COALESCE(parties, '{}') <@ COALESCE($2::text[], '{}')`,
 		partiesArray(parties), partiesArray(from))
