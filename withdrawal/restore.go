@@ -322,7 +322,11 @@ type RestoreProcedure struct {
 // backup's already; if that fails too, the error says so; a panic in
 // Restore goes on once the gate is closed again, and one in Progress or
 // the Logger during step 3 or 4 once a gate restored again meanwhile is
-// closed again, before the locks are released); when
+// closed again, before the locks are released; a gate so closed again,
+// the requested withdrawals with no attempt recorded are recorded as
+// attempted, as step 2 does, so that MarkFailed refuses them
+// (ErrSubmitAttempted) before the procedure runs again: restored, one
+// may have been handed to the Submitter after the backup); when
 // ctx ends during the wait it returns ctx's error, the gate still closed;
 // when it ends in another step before that step fails, the error wraps
 // ctx's too (errors.Is finds context.DeadlineExceeded or
@@ -464,6 +468,18 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	closeAgain := func(step RestoreStep, err error) (*RestoreReport, error) {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		derr := s.Disable(cctx, fmt.Sprintf("%s: step %d failed, the gate closed again", p.Reason, int(step)))
+		// The database may be the backup's, its requests not recorded as
+		// attempted yet (a Restore that failed after pg_restore, a
+		// restore again during step 3 or 4 that the procedure had not
+		// read): record them as step 2 does, before the locks go, or
+		// MarkFailed would fail and refund one handed to the Submitter
+		// after the backup until the procedure runs again. Recorded
+		// already, or never restored, only requests never handed over
+		// are, which then expire (as the run again would record them).
+		var rerr error
+		if derr == nil {
+			rerr = s.recordRestoredAttempts(cctx)
+		}
 		cancel()
 		switch {
 		case errors.Is(derr, context.DeadlineExceeded):
@@ -474,6 +490,9 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			err = errors.Join(err, fmt.Errorf("closing the gate after the failure: not closed within 30 s: %v", derr))
 		case derr != nil:
 			err = errors.Join(err, fmt.Errorf("closing the gate after the failure: %w", derr))
+		case rerr != nil:
+			// Its words only, as above: cctx's end is not ctx's.
+			err = errors.Join(err, fmt.Errorf("after the failure (run the procedure again before MarkFailed): %v", rerr))
 		}
 		return failed(step, err)
 	}
@@ -555,15 +574,8 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		// restore: record one (as migration 008 does), so that MarkFailed
 		// refuses it (ErrSubmitAttempted) until the ledger's outcome or its
 		// expiry, which step 3 waits for, ends it.
-		if err := s.inTx(ctx, "", func(tx *sqlx.Tx) error {
-			if err := s.checkSchema(ctx, tx, "recording the restored requests as attempted"); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, `UPDATE `+s.withdrawals+` SET submit_attempted_at = now()
-				WHERE status = $1 AND submit_attempted_at IS NULL`, string(StatusRequested))
+		if err := s.recordRestoredAttempts(ctx); err != nil {
 			return err
-		}); err != nil {
-			return fmt.Errorf("withdrawal: recording the restored requests as attempted: %w", err)
 		}
 		// In flight in the restored database: still requested or submitted,
 		// or moved since step 1 (by ingestion, started again by Restore:
@@ -859,6 +871,25 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 	report(RestoreProgress{Step: StepEnable, Done: true, Ingested: rep.Ingested,
 		Message: fmt.Sprintf("gate open at ingested record time %s: withdrawals are enabled, the automation resumes", rep.Ingested.Format(time.RFC3339Nano))})
 	return rep, nil
+}
+
+// recordRestoredAttempts records an attempt for every requested
+// withdrawal with none (as migration 008 does): restored from a backup,
+// one may have been handed to the Submitter after the backup was taken,
+// its attempt lost with the restore, and MarkFailed then refuses it
+// (ErrSubmitAttempted) until the ledger's outcome or its expiry ends it.
+func (s *Store) recordRestoredAttempts(ctx context.Context) error {
+	if err := s.inTx(ctx, "", func(tx *sqlx.Tx) error {
+		if err := s.checkSchema(ctx, tx, "recording the restored requests as attempted"); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE `+s.withdrawals+` SET submit_attempted_at = now()
+			WHERE status = $1 AND submit_attempted_at IS NULL`, string(StatusRequested))
+		return err
+	}); err != nil {
+		return fmt.Errorf("withdrawal: recording the restored requests as attempted: %w", err)
+	}
+	return nil
 }
 
 // addSynchronizers adds those of syncs not listed yet to r.Synchronizers,

@@ -213,7 +213,9 @@ func (s *Store) MarkFailed(ctx context.Context, id, reason string) (w *Withdrawa
 // procedure returns (Gate.RestoreWaiting) it moves nothing: a withdrawal
 // failed already is returned, and one requested or submitted with no
 // attempt recorded (given back so by a restore again) is refused with
-// ErrWithdrawalsDisabled until the procedure records it. It takes the
+// ErrWithdrawalsDisabled until the procedure records it (it does so too
+// when it fails, with the gate closed again: see RestoreProcedure.Run).
+// It takes the
 // procedure's locks in share mode until tx ends, as Create does: keep tx
 // short.
 //
