@@ -430,6 +430,8 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 	// Failed), once tx committed: a mark whose COMMIT fails leaves w
 	// requested, for the next round to hand over and count.
 	var marked *int
+	// failedLog logs w's failed mark, once it committed.
+	var failedLog func()
 	err = inTxOn(ctx, own, fmt.Sprintf("submitting %q", w.ID), func(tx *sqlx.Tx) error {
 		// tx sits idle while the Submitter waits for the participant: an
 		// idle_in_transaction_session_timeout of the role or database
@@ -561,7 +563,10 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 				return err
 			}
 			marked = &round.Failed
-			a.log.Info("withdrawal: failed: no transfer pre-approval", "id", w.ID, "receiver", w.Receiver)
+			// Logged once tx commits: a COMMIT refusing the mark (a
+			// deferred constraint of the Refunder's tables) leaves w
+			// requested, unrefunded.
+			failedLog = func() { a.log.Info("withdrawal: failed: no transfer pre-approval", "id", w.ID, "receiver", w.Receiver) }
 		default:
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -573,6 +578,9 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 	})
 	if err == nil && marked != nil {
 		*marked++
+		if failedLog != nil {
+			failedLog()
+		}
 	}
 	if err != nil && marked != nil {
 		// The mark was made but its COMMIT failed (a deferred constraint
