@@ -207,18 +207,18 @@ func (s *Store) Init(ctx context.Context, db *sqlx.DB, offset int64, parties ...
 // ErrPartiesConflict if another writer recorded other parties since from
 // was read. The stored parties are compared with from as Get reads them:
 // as a set, an empty array as none. An empty party id in parties is
-// refused. Given a pool or a connection (*sqlx.DB, *sqlx.Conn), it runs
-// in a transaction of its own, which lib/pq begins READ WRITE: outside
-// one, a DBA's default_transaction_read_only = on would refuse the
-// update.
+// refused. Given a pool or a connection (*sqlx.DB, *sqlx.Conn, or
+// database/sql's *sql.DB, *sql.Conn), it runs in a transaction of its
+// own, which lib/pq begins READ WRITE: outside one, a DBA's
+// default_transaction_read_only = on would refuse the update.
 func (s *Store) SetParties(ctx context.Context, db sqlx.ExecerContext, from, parties []string) error {
 	if err := checkParties(parties); err != nil {
 		return fmt.Errorf("checkpoint: record parties: %w", err)
 	}
 	if b, ok := db.(interface {
-		BeginTxx(context.Context, *sql.TxOptions) (*sqlx.Tx, error)
-	}); ok {
-		tx, err := b.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+		BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+	}); ok { // *sql.DB, *sql.Conn, and sqlx's, which embed them
+		tx, err := b.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 		if err != nil {
 			return fmt.Errorf("checkpoint: record parties: %w", ctxerr.Wrap(ctx, err))
 		}
