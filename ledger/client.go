@@ -607,9 +607,12 @@ func (s *UpdateStream) Recv() (Update, error) {
 func (s *UpdateStream) WireSize() int { return s.size }
 
 // Close cancels the stream and releases it: call it when done with a
-// stream that Recv did not end. One whose Recv returned an error, io.EOF
-// included, is released already; closing it, or closing again, does
-// nothing.
+// stream that Recv did not end. One whose Recv returned io.EOF, or an
+// error that ended the stream (any but a *DecodeError), is released
+// already; closing it, or closing again, does nothing. A *DecodeError (a
+// malformed transaction, an offset that does not increase or is past the
+// end offset) leaves the stream open, for Recv to read on: one given up
+// there is released by Close alone (or the end of Updates' ctx).
 func (s *UpdateStream) Close() { s.cancel() }
 
 // LedgerEnd returns the participant's ledger end offset (0 for an empty ledger).
