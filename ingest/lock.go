@@ -70,11 +70,19 @@ func (ing *Ingester) acquireLock(ctx context.Context) (*instanceLock, error) {
 	for attempt := 1; ; attempt++ {
 		// Nothing is received yet: Stop ends the wait for a pool
 		// connection (the application may hold every one), as it ends
-		// the wait for the lock below.
-		cctx, cancelAtStop := ing.untilStop(ctx)
-		conn, err := ing.db.Conn(cctx)
-		stopped := err != nil && cctx.Err() != nil && ctx.Err() == nil
-		cancelAtStop()
+		// the wait for the lock below. The pool's connector may be the
+		// exchange's (a wrapper of lib/pq's), which may panic:
+		// cancelAtStop is deferred, or its goroutine would wait for a
+		// Stop or the end of ctx after the panic reached Run's caller.
+		var conn *sql.Conn
+		var stopped bool
+		err := func() (err error) {
+			cctx, cancelAtStop := ing.untilStop(ctx)
+			defer cancelAtStop()
+			conn, err = ing.db.Conn(cctx)
+			stopped = err != nil && cctx.Err() != nil && ctx.Err() == nil
+			return err
+		}()
 		if stopped {
 			return nil, errStopped
 		}
