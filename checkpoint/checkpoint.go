@@ -210,7 +210,11 @@ func (s *Store) Init(ctx context.Context, db *sqlx.DB, offset int64, parties ...
 // refused. Given a pool or a connection (*sqlx.DB, *sqlx.Conn, or
 // database/sql's *sql.DB, *sql.Conn), it runs in a transaction of its
 // own, which lib/pq begins READ WRITE: outside one, a DBA's
-// default_transaction_read_only = on would refuse the update.
+// default_transaction_read_only = on would refuse the update. So a
+// connection must not be in a transaction begun with a BEGIN statement:
+// lib/pq refuses to begin another on it ("unexpected transaction status
+// idle in transaction") and ends its session, that transaction and the
+// session's advisory locks with it; use a *sqlx.Tx or *sql.Tx instead.
 func (s *Store) SetParties(ctx context.Context, db sqlx.ExecerContext, from, parties []string) error {
 	if err := checkParties(parties); err != nil {
 		return fmt.Errorf("checkpoint: record parties: %w", err)

@@ -43,10 +43,10 @@ const (
 // q may be the caller's transaction, but the sequence's move is not
 // rolled back with it: PostgreSQL's setval is not transactional. That is
 // harmless, for the sequence only ever moves forward and a reader relies
-// on nothing it changes (as above). Given a pool or a connection
-// (*sqlx.DB, *sqlx.Conn), it runs in a transaction of its own, which
-// lib/pq begins READ WRITE: outside one, a DBA's
-// default_transaction_read_only = on would refuse the setval.
+// on nothing it changes (as above). Given the pool (*sqlx.DB), it runs
+// in a transaction of its own, which lib/pq begins READ WRITE: outside
+// one, a DBA's default_transaction_read_only = on would refuse the
+// setval. (A *sqlx.Conn is no sqlx.ExtContext: it lacks BindNamed.)
 //
 // A schema without the history table (tokenstd not used) is left alone.
 // When ctx ends while a statement runs, the error wraps ctx's too:
