@@ -440,13 +440,24 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		if _, err := tx.ExecContext(ctx, `SELECT set_config('idle_in_transaction_session_timeout', '0', true)`); err != nil {
 			return fmt.Errorf("withdrawal: submitting %q: %w", w.ID, err)
 		}
+		// The restore locks first, before the schema's version is read: a
+		// restore under way pauses the round at once, not behind
+		// pg_restore, which holds the migration table (restoreLocks).
+		restoring, waiting, err := a.s.restoreLocks(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("withdrawal: submitting %q: withdrawal: reading the withdrawal gate: %w", w.ID, err)
+		}
+		if restoring {
+			round.Paused, round.GateReason = true, Gate{Restoring: true}.why()
+			return nil
+		}
 		// Every submission: a newer release may migrate the schema during
 		// the round. Its migration waits for tx; a submission after it is
 		// refused.
 		if err := schema.CheckCurrentTx(ctx, tx, schema.WithSchema(a.s.cfg.Schema)); err != nil {
 			return fmt.Errorf("withdrawal: automation: submitting %q: %w", w.ID, err)
 		}
-		g, err := a.s.readGate(ctx, tx, true)
+		g, err := a.s.readGate(ctx, tx, true, waiting)
 		if err != nil {
 			return fmt.Errorf("withdrawal: submitting %q: %w", w.ID, err)
 		}

@@ -130,9 +130,9 @@ type GateChange struct {
 // gate until step 2 has closed the restored gate (holdRestoreLock), and
 // restoreWaitClass that of the lock it holds from before its step 1 until
 // it returns (the gate opened by step 4, or closed again after a
-// failure). readGate with lock, for Create and the Automation's
-// submissions, and MarkFailedTx try both in share mode in their
-// transaction (restoreLocks). Unlike the
+// failure). Create, the Automation's submissions and MarkFailedTx try
+// both in share mode in their transaction, before anything else they
+// read (restoreLocks). Unlike the
 // gate's row they survive pg_restore, which gives the database the
 // backup's gate (open) until step 2, or, restored again during step 3 or
 // 4, until the procedure's next read of the gate: without them, a Store
@@ -146,18 +146,13 @@ const (
 	restoreWaitClass = 0x74787277 // "txrw"
 )
 
-func (s *Store) readGate(ctx context.Context, q sqlx.QueryerContext, lock bool) (Gate, error) {
-	waiting := false
-	if lock {
-		restoring, w, err := s.restoreLocks(ctx, q)
-		if err != nil {
-			return Gate{}, fmt.Errorf("withdrawal: reading the withdrawal gate: %w", err)
-		}
-		if restoring {
-			return Gate{Restoring: true}, nil
-		}
-		waiting = w
-	}
+// readGate reads the gate's row; lock, for a writer (Create and the
+// Automation's submissions), in share mode until the transaction of q
+// ends, with waiting the wait lock its restoreLocks found taken
+// (Gate.RestoreWaiting). Such a writer tries the restore locks first
+// (restoreLocks), before its check of the schema's version, and reads the
+// gate only if no restore is under way (Gate.Restoring).
+func (s *Store) readGate(ctx context.Context, q sqlx.QueryerContext, lock, waiting bool) (Gate, error) {
 	var row struct {
 		Enabled   bool      `db:"enabled"`
 		Reason    string    `db:"reason"`
@@ -185,7 +180,15 @@ func (s *Store) readGate(ctx context.Context, q sqlx.QueryerContext, lock bool) 
 // restore lock is taken (a restore is under way, and the tables may be
 // pg_restore's to drop and create again); waiting, the wait lock is (the
 // procedure has closed the restored gate but not opened it yet). A lock
-// not free is not held.
+// not free is not held. It reads no table: the writers (Create, the
+// Automation's submissions, MarkFailedTx) try the locks first, before
+// their check of the schema's version, which reads the migration table,
+// so that a restore under way refuses them at once. After that check
+// they would wait behind pg_restore, which holds the tables it drops
+// (the migration table among them) until it commits, and a transaction
+// of the exchange holding a table pg_restore drops (it read the
+// withdrawal table, say) would deadlock with it (SQLSTATE 40P01: the
+// exchange's call fails, or pg_restore).
 func (s *Store) restoreLocks(ctx context.Context, q sqlx.QueryerContext) (restoring, waiting bool, err error) {
 	var free struct {
 		Restore bool `db:"restore"`
@@ -199,11 +202,11 @@ func (s *Store) restoreLocks(ctx context.Context, q sqlx.QueryerContext) (restor
 }
 
 // Gate returns the state of the withdrawal gate.
-func (s *Store) Gate(ctx context.Context) (Gate, error) { return s.readGate(ctx, s.db, false) }
+func (s *Store) Gate(ctx context.Context) (Gate, error) { return s.readGate(ctx, s.db, false, false) }
 
 // GateTx is Gate inside the caller's transaction.
 func (s *Store) GateTx(ctx context.Context, tx *sqlx.Tx) (Gate, error) {
-	return s.readGate(ctx, tx, false)
+	return s.readGate(ctx, tx, false, false)
 }
 
 // Disable closes the withdrawal gate, in a transaction of its own. See

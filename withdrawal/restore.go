@@ -236,7 +236,9 @@ type RestoreProcedure struct {
 	// not undo: Create, MarkFailed and the Automation's submissions of
 	// every Store of this release on the same database find it taken and
 	// refuse (ErrWithdrawalsDisabled; the round pauses), whatever gate they
-	// read last. A second one, on the same connection, it holds until step 4
+	// read last: at once, before they read any table (the schema's
+	// version included), so that they neither wait behind pg_restore nor
+	// deadlock with it. A second one, on the same connection, it holds until step 4
 	// has opened the gate (before its last report to Progress), or until
 	// Run returns otherwise: should the database be restored again during
 	// step 3 or 4, they count its gate (the backup's, open most likely) as
@@ -245,7 +247,8 @@ type RestoreProcedure struct {
 	// the gate or return (cancel the first to restore again with the
 	// second). Unlike the first, it does not keep them off the tables: a
 	// Create or submission during such a second pg_restore reads the
-	// gate's row (Create the withdrawal table too) and may deadlock with it
+	// schema's version and the gate's row (Create the withdrawal table
+	// too) and may deadlock with it
 	// (SQLSTATE 40P01: the Create fails, or pg_restore, which then
 	// restores nothing); a restore again through a new procedure holds
 	// them off as step 2 does. The connection is held for the

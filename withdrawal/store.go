@@ -483,7 +483,10 @@ const createSavepoint = "txhistory_withdrawal_create"
 //     and any request while a RestoreProcedure restores the
 //     database (from before its step 1 closes the gate until step 2
 //     closes the restored one: see RestoreProcedure.Restore), even one
-//     stored already, for its table may be pg_restore's then;
+//     stored already, for its table may be pg_restore's then: this
+//     refusal comes first, before the schema's version is read (the
+//     migration table may be pg_restore's too), so the call neither
+//     waits behind pg_restore nor deadlocks with it;
 //   - an invalid request (ErrInvalidRequest);
 //   - a request whose id is taken by a different withdrawal (ErrIDConflict);
 //   - a holding that is not a live, unlocked treasury holding of the
@@ -532,20 +535,26 @@ func (s *Store) CreateTx(ctx context.Context, tx *sqlx.Tx, r Request) (*Withdraw
 }
 
 func (s *Store) create(ctx context.Context, tx *sqlx.Tx, r Request) (*Withdrawal, error) {
+	// The restore locks first, before the schema's version is read: the
+	// tables may be pg_restore's (the migration table among them), and
+	// neither the version nor a stored request is looked up until the
+	// restored gate is closed (restoreLocks).
+	restoring, waiting, err := s.restoreLocks(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("withdrawal: creating %q: withdrawal: reading the withdrawal gate: %w", r.ID, err)
+	}
+	if restoring {
+		return nil, fmt.Errorf("%w (%s): withdrawal %q not created", ErrWithdrawalsDisabled, Gate{Restoring: true}.why(), r.ID)
+	}
 	if err := s.checkSchema(ctx, tx, fmt.Sprintf("creating %q", r.ID)); err != nil {
 		return nil, err
 	}
 	// The gate row is locked in share mode until the transaction ends, so
 	// Disable (an UPDATE of it) waits for creates in flight, and creates
 	// after it see the gate closed.
-	g, err := s.readGate(ctx, tx, true)
+	g, err := s.readGate(ctx, tx, true, waiting)
 	if err != nil {
 		return nil, fmt.Errorf("withdrawal: creating %q: %w", r.ID, err)
-	}
-	if g.Restoring {
-		// The table may be pg_restore's: not even a stored request is
-		// looked up until the restored gate is closed.
-		return nil, fmt.Errorf("%w (%s): withdrawal %q not created", ErrWithdrawalsDisabled, g.why(), r.ID)
 	}
 	// A request stored already is answered whatever the gate (but during a
 	// restore, above): a caller retrying after a lost reply must learn

@@ -207,7 +207,8 @@ func (s *Store) MarkFailed(ctx context.Context, id, reason string) (w *Withdrawa
 // While a RestoreProcedure restores the database (from before its step 1
 // closes the gate until step 2 has closed the restored one and recorded
 // the restored requests as attempted: see RestoreProcedure.Restore), it
-// refuses every withdrawal with ErrWithdrawalsDisabled, as Create does: a
+// refuses every withdrawal with ErrWithdrawalsDisabled, as Create does,
+// before it reads any table (the schema's version included): a
 // request the backup holds requested may have been handed to the
 // Submitter after the backup, its attempt lost with the restore. Until the
 // procedure returns (Gate.RestoreWaiting) it moves nothing: a withdrawal
@@ -222,20 +223,22 @@ func (s *Store) MarkFailed(ctx context.Context, id, reason string) (w *Withdrawa
 // Like CreateTx, it refuses a schema not at this build's version
 // (schema.ErrUnknownVersion, schema.ErrNotMigrated).
 func (s *Store) MarkFailedTx(ctx context.Context, tx *sqlx.Tx, id, reason string) (*Withdrawal, error) {
-	if err := s.checkSchema(ctx, tx, fmt.Sprintf("marking %q failed", id)); err != nil {
-		return nil, err
-	}
-	// A restore under way: the table may be pg_restore's, and the
-	// requests it restores requested have no attempt recorded until step
-	// 2 records them, though they may have been handed to the Submitter
-	// after the backup. The procedure waiting for tSafe: its database may
-	// have been restored again, with the same requests not recorded yet.
+	// A restore under way: the tables may be pg_restore's (the migration
+	// table among them: tried before the schema's version is read, see
+	// restoreLocks), and the requests it restores requested have no
+	// attempt recorded until step 2 records them, though they may have
+	// been handed to the Submitter after the backup. The procedure waiting
+	// for tSafe: its database may have been restored again, with the same
+	// requests not recorded yet.
 	restoring, waiting, err := s.restoreLocks(ctx, tx)
 	if err != nil {
 		return nil, fmt.Errorf("withdrawal: marking %q failed: %w", id, err)
 	}
 	if restoring {
 		return nil, fmt.Errorf("%w (%s): withdrawal %q not marked failed", ErrWithdrawalsDisabled, Gate{Restoring: true}.why(), id)
+	}
+	if err := s.checkSchema(ctx, tx, fmt.Sprintf("marking %q failed", id)); err != nil {
+		return nil, err
 	}
 	if waiting {
 		return s.markFailedWaiting(ctx, tx, id)
