@@ -20,11 +20,14 @@ import (
 
 // ErrNoPreapproval is what a Submitter returns (wrapped or not) when the
 // receiver has no transfer pre-approval for a 1-step transfer: the
-// Automation then marks the withdrawal failed (MarkFailedTx, which credits
-// the user back), unless it was handed to the Submitter before
-// (Withdrawal.SubmitAttemptedAt) without a recorded result: that earlier
-// submission may have committed, so the withdrawal is left to expire at
-// its trecTgt if no transfer shows up.
+// Automation then clears the attempt it recorded for that Submit and marks
+// the withdrawal failed in the submission's transaction, which checked the
+// schema's version and the gate (not through MarkFailedTx, whose checks
+// the submission made already): its reservations are released and the
+// Refunder credits the user back, as MarkFailedTx does. Unless it was
+// handed to the Submitter before (Withdrawal.SubmitAttemptedAt) without a
+// recorded result: that earlier submission may have committed, so the
+// withdrawal is left to expire at its trecTgt if no transfer shows up.
 var ErrNoPreapproval = errors.New("withdrawal: the receiver has no transfer pre-approval")
 
 // Submitter is the exchange's Withdrawal Automation step that puts a
