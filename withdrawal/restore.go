@@ -325,11 +325,12 @@ type RestoreProcedure struct {
 // backup's already; if that fails too, the error says so; a panic in
 // Restore goes on once the gate is closed again, and one in Progress or
 // the Logger during step 3 or 4 once a gate restored again meanwhile is
-// closed again, before the locks are released; a gate so closed again,
-// the requested withdrawals with no attempt recorded are recorded as
-// attempted, as step 2 does, so that MarkFailed refuses them
-// (ErrSubmitAttempted) before the procedure runs again: restored, one
-// may have been handed to the Submitter after the backup); when
+// closed again, before the locks are released; closing a gate again,
+// it also records the requested withdrawals with no attempt recorded as
+// attempted, as step 2 does, whether the closing worked or not, so that
+// MarkFailed refuses them (ErrSubmitAttempted) before the procedure runs
+// again: restored, one may have been handed to the Submitter after the
+// backup; if that fails, the error says so); when
 // ctx ends during the wait it returns ctx's error, the gate still closed;
 // when it ends in another step before that step fails, the error wraps
 // ctx's too (errors.Is finds context.DeadlineExceeded or
@@ -478,11 +479,12 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		// MarkFailed would fail and refund one handed to the Submitter
 		// after the backup until the procedure runs again. Recorded
 		// already, or never restored, only requests never handed over
-		// are, which then expire (as the run again would record them).
-		var rerr error
-		if derr == nil {
-			rerr = s.recordRestoredAttempts(cctx)
-		}
+		// are, which the Automation then still submits once the gate
+		// opens (as the run again would record them). Whether the
+		// closing worked or not: MarkFailed reads no gate, and a
+		// pg_restore that failed part way may have restored the
+		// withdrawals but not the gate's table.
+		rerr := s.recordRestoredAttempts(cctx)
 		cancel()
 		switch {
 		case errors.Is(derr, context.DeadlineExceeded):
@@ -493,9 +495,13 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 			err = errors.Join(err, fmt.Errorf("closing the gate after the failure: not closed within 30 s: %v", derr))
 		case derr != nil:
 			err = errors.Join(err, fmt.Errorf("closing the gate after the failure: %w", derr))
+		}
+		switch {
 		case rerr != nil:
 			// Its words only, as above: cctx's end is not ctx's.
-			err = errors.Join(err, fmt.Errorf("after the failure (run the procedure again before MarkFailed): %v", rerr))
+			err = errors.Join(err, fmt.Errorf("after the failure, the requested withdrawals not recorded as attempted (run the procedure again before MarkFailed): %v", rerr))
+		case derr != nil:
+			err = errors.Join(err, errors.New("after the failure, the requested withdrawals with no attempt recorded were recorded as attempted (MarkFailed refuses them)"))
 		}
 		return failed(step, err)
 	}
