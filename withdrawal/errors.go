@@ -31,7 +31,8 @@ var ErrIDConflict = errors.New("withdrawal: a different withdrawal with this id 
 // ErrSubmitAttempted is returned (wrapped, naming the withdrawal) by
 // MarkFailed for a requested or submitted withdrawal that the Automation
 // has handed to the Submitter (Withdrawal.SubmitAttemptedAt; RestoreProcedure sets it on
-// those a backup restores requested), or that was marked submitted
+// those a backup restores requested, and, when it fails, on every one
+// requested, the database restored or not), or that was marked submitted
 // (Withdrawal.SubmittedAt, MarkSubmitted): its transfer may be on the
 // ledger, or still be accepted, so marking it failed could refund a user
 // who is paid as well. It ends by the ledger's outcome, or by expiry once

@@ -173,7 +173,12 @@ type Withdrawal struct {
 	// to the Submitter (committed before Submit runs): a requested or
 	// submitted withdrawal with it set may have a transfer on the ledger,
 	// and MarkFailed refuses it (ErrSubmitAttempted). RestoreProcedure sets it
-	// on the requested withdrawals a backup restores.
+	// on the requested withdrawals a backup restores, and, when it fails
+	// (with the gate closed again), on every requested withdrawal with none,
+	// even if its Restore step failed before touching the database: those
+	// are still submitted once the gate opens, but, the participant refusing
+	// one (ErrNoPreapproval), it is left to expire at its trecTgt rather
+	// than failed at once.
 	SubmitAttemptedAt *time.Time `json:"submit_attempted_at,omitempty"`
 }
 
