@@ -126,7 +126,16 @@
 //     stored events: creates and archives of contracts that outlive the
 //     transaction, consuming exercises turned into archives, everything else
 //     dropped; a created event that names its signatories is visible only to
-//     its stakeholders (signatories and observers), not to mere witnesses.
+//     its stakeholders (signatories and observers), not to mere witnesses,
+//     and so is the archive of a contract whose create (naming its
+//     signatories) was appended with Append: the receiver of a transfer
+//     does not see the sender's spent holding archived;
+//   - on TRANSACTION_SHAPE_LEDGER_EFFECTS the acs_delta flag of a created
+//     event or consuming exercise says, as Canton's does, whether the event
+//     is in the requesting parties' ACS_DELTA stream: the stored flag, kept
+//     only if a witness left is a stakeholder of the contract (known as
+//     above; a contract whose stakeholders the fake does not know, such as
+//     one AppendFunc's generator created, keeps the stored flag).
 //
 // GetUpdateById applies the same format, and answers NOT_FOUND
 // UPDATE_NOT_FOUND for an unknown, pruned, not yet recovered or filtered out

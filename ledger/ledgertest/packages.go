@@ -1,6 +1,7 @@
 package ledgertest
 
 import (
+	"slices"
 	"strings"
 	"sync"
 
@@ -88,4 +89,32 @@ func (n *packageNames) samePackage(filter, event string) bool {
 func (n *packageNames) sameID(filter, event *lapiv2.Identifier) bool {
 	return filter.GetModuleName() == event.GetModuleName() && filter.GetEntityName() == event.GetEntityName() &&
 		n.samePackage(filter.GetPackageId(), event.GetPackageId())
+}
+
+// contractParties maps the contracts one Participant was given the create
+// of (Append's created events that name their signatories) to their
+// stakeholders, signatories and observers: the parties whose ACS a
+// contract's archive changes, which an exercise or archive event does not
+// name.
+type contractParties struct{ m sync.Map } // contract id → []string
+
+// register records the stakeholders of the contracts tx creates.
+func (c *contractParties) register(tx *ledger.Transaction) {
+	for _, ev := range tx.Events {
+		if e, ok := ev.(*ledger.CreatedEvent); ok && e.ContractID != "" && len(e.Signatories) > 0 {
+			c.m.Store(e.ContractID, slices.Concat(e.Signatories, e.Observers))
+		}
+	}
+}
+
+// stakeholders returns the stakeholders of contract cid, if known.
+func (c *contractParties) stakeholders(cid string) ([]string, bool) {
+	if c == nil {
+		return nil, false
+	}
+	v, ok := c.m.Load(cid)
+	if !ok {
+		return nil, false
+	}
+	return v.([]string), true
 }

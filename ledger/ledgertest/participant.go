@@ -294,7 +294,8 @@ type Participant struct {
 	pending   []*entry             // sequenced but not processed yet (catch-up)
 	autoID    int
 
-	pkgNames packageNames // package names learnt from appended events
+	pkgNames  packageNames    // package names learnt from appended events
+	contracts contractParties // stakeholders of the contracts appended events create
 
 	// inCall counts, per goroutine, the calls it is serving (interceptors
 	// and Intercept hooks included): Close called from one must not wait
@@ -598,6 +599,7 @@ func (p *Participant) Append(txs ...*ledger.Transaction) ([]*ledger.Transaction,
 	out := make([]*ledger.Transaction, len(entries))
 	for i, e := range entries {
 		p.pkgNames.register(e.tx)
+		p.contracts.register(e.tx)
 		stored := p.sequenceLocked(e)
 		out[i] = cloneTx(stored.tx, stored.offset)
 	}
@@ -1122,7 +1124,7 @@ func (s updateService) GetUpdateById(ctx context.Context, req *lapiv2.GetUpdateB
 	if req.GetUpdateId() == "" {
 		return nil, StatusError(codes.InvalidArgument, ErrorIDMissingField, "The submitted command is missing a mandatory field: update_id", map[string]string{"field_name": "update_id"})
 	}
-	format, err := parseUpdateFormat(req.GetUpdateFormat(), &p.pkgNames)
+	format, err := parseUpdateFormat(req.GetUpdateFormat(), &p.pkgNames, &p.contracts)
 	if err != nil {
 		return nil, err
 	}
@@ -1172,7 +1174,7 @@ func (s updateService) GetUpdates(req *lapiv2.GetUpdatesRequest, stream grpc.Ser
 	case bounded && endIncl > ledgerEnd:
 		return StatusError(codes.OutOfRange, ErrorIDOffsetAfterLedgerEnd, fmt.Sprintf("End offset (%d) is after ledger end (%d)", endIncl, ledgerEnd), nil)
 	}
-	format, err := parseUpdateFormat(req.GetUpdateFormat(), &p.pkgNames)
+	format, err := parseUpdateFormat(req.GetUpdateFormat(), &p.pkgNames, &p.contracts)
 	if err != nil {
 		return err
 	}
@@ -1455,6 +1457,9 @@ type txFormat struct {
 	anyParty *partyFilter
 	byParty  map[string]*partyFilter
 	names    *packageNames // tells packages apart (packages.go)
+	// contracts knows the stakeholders of the contracts created on the
+	// ledger (packages.go): whose ACS an archive changes.
+	contracts *contractParties
 }
 
 type partyFilter struct {
@@ -1497,7 +1502,7 @@ func checkIdentifier(id *lapiv2.Identifier) error {
 
 // parseUpdateFormat validates the request's update format. It returns nil
 // (and no error) when the format asks for no transactions.
-func parseUpdateFormat(uf *lapiv2.UpdateFormat, names *packageNames) (*txFormat, error) {
+func parseUpdateFormat(uf *lapiv2.UpdateFormat, names *packageNames, contracts *contractParties) (*txFormat, error) {
 	if uf == nil {
 		return nil, missingField("update_format")
 	}
@@ -1512,7 +1517,7 @@ func parseUpdateFormat(uf *lapiv2.UpdateFormat, names *packageNames) (*txFormat,
 	if ef == nil {
 		return nil, missingField("event_format")
 	}
-	f := &txFormat{verbose: ef.GetVerbose(), byParty: map[string]*partyFilter{}, names: names}
+	f := &txFormat{verbose: ef.GetVerbose(), byParty: map[string]*partyFilter{}, names: names, contracts: contracts}
 	switch tf.GetTransactionShape() {
 	case lapiv2.TransactionShape_TRANSACTION_SHAPE_ACS_DELTA:
 		f.acsDelta = true
@@ -1646,7 +1651,7 @@ func (f *txFormat) apply(tx *ledger.Transaction) *lapiv2.Transaction {
 // it. ev is a fresh wire event, but its slices may share storage with the
 // stored transaction: they are replaced, never modified.
 func (f *txFormat) filterEvent(ev *lapiv2.Event) *lapiv2.Event {
-	if f.acsDelta && !stakeholderWitnesses(ev) {
+	if f.acsDelta && !f.stakeholderWitnesses(ev) {
 		return nil
 	}
 	info := infoOf(ev)
@@ -1725,6 +1730,9 @@ func (f *txFormat) filterEvent(ev *lapiv2.Event) *lapiv2.Event {
 			x.Exercised.ImplementedInterfaces = nil
 		}
 	}
+	if !f.acsDelta {
+		f.acsDeltaFlag(ev)
+	}
 	if !f.verbose {
 		stripEvent(ev)
 	}
@@ -1732,23 +1740,66 @@ func (f *txFormat) filterEvent(ev *lapiv2.Event) *lapiv2.Event {
 }
 
 // stakeholderWitnesses narrows the witnesses of a created event to its
-// stakeholders (signatories and observers), when it names them: in the
-// ACS_DELTA shape a party sees a contract's create only as a stakeholder,
-// not as a mere witness of the transaction that created it. It reports
-// false when no witness is left.
-func stakeholderWitnesses(ev *lapiv2.Event) bool {
-	c := ev.GetCreated()
-	if c == nil || len(c.GetSignatories()) == 0 {
-		return true
+// stakeholders (signatories and observers), when it names them, and those
+// of an archived event to the stakeholders of its contract, when the
+// participant was given its create: in the ACS_DELTA shape a party sees a
+// contract's create and archive only as a stakeholder, not as a mere
+// witness of the transaction that created or consumed it. It reports false
+// when no witness is left.
+func (f *txFormat) stakeholderWitnesses(ev *lapiv2.Event) bool {
+	switch x := ev.GetEvent().(type) {
+	case *lapiv2.Event_Created:
+		c := x.Created
+		if len(c.GetSignatories()) == 0 {
+			return true
+		}
+		c.WitnessParties = onlyStakeholders(c.GetWitnessParties(), slices.Concat(c.GetSignatories(), c.GetObservers()))
+		return len(c.WitnessParties) > 0
+	case *lapiv2.Event_Archived:
+		a := x.Archived
+		sh, ok := f.contracts.stakeholders(a.GetContractId())
+		if !ok {
+			return true
+		}
+		a.WitnessParties = onlyStakeholders(a.GetWitnessParties(), sh)
+		return len(a.WitnessParties) > 0
 	}
+	return true
+}
+
+// onlyStakeholders returns the witnesses that are stakeholders, in a new
+// slice (witnesses may share storage with a stored transaction).
+func onlyStakeholders(witnesses, stakeholders []string) []string {
 	var ws []string
-	for _, w := range c.GetWitnessParties() {
-		if slices.Contains(c.GetSignatories(), w) || slices.Contains(c.GetObservers(), w) {
+	for _, w := range witnesses {
+		if slices.Contains(stakeholders, w) {
 			ws = append(ws, w)
 		}
 	}
-	c.WitnessParties = ws
-	return len(ws) > 0
+	return ws
+}
+
+// acsDeltaFlag narrows the acs_delta flag of a created event or consuming
+// exercise on the LEDGER_EFFECTS shape to the requesting parties: true only
+// if the stored event changes the active contract set and one of its
+// witnesses left (the requesting parties') is a stakeholder of the
+// contract, as then the event is in their ACS_DELTA stream. An event whose
+// contract's stakeholders are unknown (a created event without
+// signatories, an exercise of a contract created by no Append) keeps the
+// stored flag.
+func (f *txFormat) acsDeltaFlag(ev *lapiv2.Event) {
+	switch x := ev.GetEvent().(type) {
+	case *lapiv2.Event_Created:
+		c := x.Created
+		if c.GetAcsDelta() && len(c.GetSignatories()) > 0 {
+			c.AcsDelta = len(onlyStakeholders(c.GetWitnessParties(), slices.Concat(c.GetSignatories(), c.GetObservers()))) > 0
+		}
+	case *lapiv2.Event_Exercised:
+		e := x.Exercised
+		if sh, ok := f.contracts.stakeholders(e.GetContractId()); ok && e.GetAcsDelta() {
+			e.AcsDelta = len(onlyStakeholders(e.GetWitnessParties(), sh)) > 0
+		}
+	}
 }
 
 // acsDelta approximates the ACS_DELTA shape from a ledger-effects event

@@ -539,6 +539,14 @@ func tokenParties(lists ...[]string) []string {
 // delivers it: only the events one of them witnesses, with witness parties
 // narrowed to them, node ids unchanged. It returns nil when they witness
 // nothing. The fake Participant applies the same rule to party filters.
+//
+// A created event's acs_delta stays set only if one of the parties left
+// is a stakeholder of the contract (a signatory or observer), as a
+// participant sets it: the receiver's new holding is no change to the
+// sender's active contract set. A consuming exercise keeps its acs_delta:
+// the stakeholders of the contract it consumes are in the transaction
+// that created it, not in tx, where the fake Participant, which has that
+// transaction, clears it for parties that are no stakeholders.
 func TokenProjection(tx *ledger.Transaction, parties ...string) *ledger.Transaction {
 	out := *tx
 	out.Events = nil
@@ -557,6 +565,9 @@ func TokenProjection(tx *ledger.Transaction, parties ...string) *ledger.Transact
 			if ws := keep(e.WitnessParties); len(ws) > 0 {
 				c := *e
 				c.WitnessParties = ws
+				if c.ACSDelta && len(c.Signatories) > 0 {
+					c.ACSDelta = len(onlyStakeholders(ws, slices.Concat(c.Signatories, c.Observers))) > 0
+				}
 				out.Events = append(out.Events, &c)
 			}
 		case *ledger.ExercisedEvent:
