@@ -36,9 +36,9 @@ const (
 	//     current ledger end. This is the documented trap of the restore
 	//     runbook: a participant still catching up answers with an offset
 	//     that is far too low;
-	//   - otherwise, without force: the offset of the highest transaction
-	//     with exactly that record time, or NOT_FOUND
-	//     EXACT_RECORD_TIME_MATCH_NOT_FOUND if there is none;
+	//   - otherwise, without force: the offset of the highest update
+	//     (transaction or time advance) with exactly that record time, or
+	//     NOT_FOUND EXACT_RECORD_TIME_MATCH_NOT_FOUND if there is none;
 	//   - otherwise, with force: the highest offset of an update with
 	//     record time ≤ the timestamp.
 	AdminV35

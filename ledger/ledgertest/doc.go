@@ -135,7 +135,14 @@
 //     is in the requesting parties' ACS_DELTA stream: the stored flag, kept
 //     only if a witness left is a stakeholder of the contract (known as
 //     above; a contract whose stakeholders the fake does not know, such as
-//     one AppendFunc's generator created, keeps the stored flag).
+//     one AppendFunc's generator created, keeps the stored flag);
+//   - events are sent as appended otherwise: a participant's LEDGER_EFFECTS
+//     stream carries created and exercised events only (an archive is a
+//     consuming ExercisedEvent; ArchivedEvent belongs to the ACS_DELTA
+//     shape), but an ArchivedEvent given to Append goes out on
+//     LEDGER_EFFECTS as it is. Code that reads LEDGER_EFFECTS and passes
+//     its tests on such archives alone misses every archive in production:
+//     script archives as consuming exercises, as TokenWorld does.
 //
 // GetUpdateById applies the same format, and answers NOT_FOUND
 // UPDATE_NOT_FOUND for an unknown, pruned, not yet recovered or filtered out
@@ -147,7 +154,12 @@
 // A missing or wrong token is UNAUTHENTICATED with a redacted message and no
 // ErrorInfo, as Canton hides the cause of security-sensitive failures; so
 // are all UNAUTHENTICATED, PERMISSION_DENIED, INTERNAL and UNKNOWN errors
-// StatusError builds.
+// StatusError builds. The fake has no users and no rights: the token it
+// takes reads every party, filters_for_any_party included, where a
+// participant answers PERMISSION_DENIED for a party the token's user may
+// not read as (or for filters_for_any_party without can_read_as_any_party).
+// It never answers PERMISSION_DENIED by itself: a test of that path
+// injects it (FailNext, or an Intercept hook returning StatusError).
 //
 // # The admin API
 //

@@ -46,7 +46,8 @@ const (
 	// participant has not processed yet (FAILED_PRECONDITION, AdminV35).
 	ErrorIDUnprocessedRequestedTimestamp = "UNPROCESSED_REQUESTED_TIMESTAMP"
 	// ErrorIDExactRecordTimeMatchNotFound: admin lookup without force and no
-	// transaction has exactly the requested record time (NOT_FOUND, AdminV35).
+	// update (transaction or time advance) of the synchronizer has exactly
+	// the requested record time (NOT_FOUND, AdminV35).
 	ErrorIDExactRecordTimeMatchNotFound = "EXACT_RECORD_TIME_MATCH_NOT_FOUND"
 	// ErrorIDInvalidTimestampPartyManagement: any failure of the admin lookup
 	// on AdminV34; on AdminV35, no update of the synchronizer at or before
