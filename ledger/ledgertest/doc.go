@@ -142,7 +142,14 @@
 //     shape), but an ArchivedEvent given to Append goes out on
 //     LEDGER_EFFECTS as it is. Code that reads LEDGER_EFFECTS and passes
 //     its tests on such archives alone misses every archive in production:
-//     script archives as consuming exercises, as TokenWorld does.
+//     script archives as consuming exercises, as TokenWorld does;
+//   - the ledger holds transactions only: an update format's
+//     include_reassignments and include_topology_events are accepted but
+//     select nothing (a tailing stream asking for nothing else carries
+//     checkpoints only), where a participant on several synchronizers
+//     streams reassignments and shows party allocations as topology
+//     transactions. A test cannot script them, so code that handles them
+//     goes untested here.
 //
 // GetUpdateById applies the same format, and answers NOT_FOUND
 // UPDATE_NOT_FOUND for an unknown, pruned, not yet recovered or filtered out
