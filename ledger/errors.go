@@ -71,9 +71,10 @@ var (
 	ErrTLS = errors.New("ledger: TLS handshake refused")
 	// ErrMessageRejected: the client could not take a message the
 	// participant sent: larger than Config.MaxRecvMsgSize, or not a
-	// protobuf message it can unmarshal; or a participant written in Go
-	// refused the request as bigger than it takes, in the same words (the
-	// error says which). Resuming from the same offset
+	// protobuf message it can unmarshal; or the participant refused the
+	// request as bigger than it takes (the error says which): in the same
+	// words if it is written in Go, in grpc-java's ("gRPC message exceeds
+	// maximum size") if it is Canton. Resuming from the same offset
 	// receives the same message, so it is not retryable: raise
 	// MaxRecvMsgSize, or escalate the message to the participant's
 	// operators. A transaction that does not unmarshal but whose offset can
@@ -92,7 +93,8 @@ var (
 )
 
 // rejectedMessage reports whether a status without a Canton error id is
-// grpc-go's own refusal of a received message.
+// grpc-go's own refusal of a received message, or a grpc-java
+// participant's refusal of the request (javaRefusal).
 func rejectedMessage(code codes.Code, msg string) bool {
 	switch code {
 	case codes.ResourceExhausted:
@@ -100,7 +102,8 @@ func rejectedMessage(code codes.Code, msg string) bool {
 		// received message after decompression larger than max" (or
 		// "grpc: message after decompression larger than max").
 		return strings.Contains(msg, "grpc: received message larger than max") ||
-			strings.Contains(msg, "after decompression larger than max")
+			strings.Contains(msg, "after decompression larger than max") ||
+			javaRefusal(msg)
 	case codes.Internal:
 		return strings.Contains(msg, "grpc: failed to unmarshal the received message")
 	}
@@ -137,9 +140,10 @@ func (e *APIError) Error() string {
 // participant's backpressure too) say neither.
 //
 // A participant (or a proxy) written in Go refuses a request bigger than
-// it takes in the same words: req is the call's request, so that its
-// refusal (a filter of many parties) names the participant's limit instead
-// of the client's, which cannot help (refusedRequest).
+// it takes in the same words, and Canton (grpc-java) in its own: req is
+// the call's request, so that its refusal (a filter of many parties) names
+// the participant's limit instead of the client's, which cannot help
+// (refusedRequest).
 func limitHint(err error, what string, dialed bool, req sentRequest) error {
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Code == codes.ResourceExhausted && ae.Is(ErrMessageRejected) {
@@ -166,14 +170,27 @@ type sentRequest struct {
 	clientLimit int
 }
 
+// javaRefusal reports whether msg is grpc-java's refusal of a received
+// message over its limit (io.grpc.internal.MessageDeframer: "gRPC message
+// exceeds maximum size <limit>: <size>", and "Compressed gRPC message
+// exceeds maximum size <limit>: <n> bytes read" or "Decompressed gRPC
+// message exceeds maximum size <limit>" for a compressed one). Canton
+// serves its Ledger API with grpc-java, so these are the words of a
+// participant that refuses the request as bigger than its
+// max-inbound-message-size; the client, written in Go, never says them.
+func javaRefusal(msg string) bool {
+	return strings.Contains(msg, "gRPC message exceeds maximum size")
+}
+
 // refusedSize finds the size of the refused message and the limit in
 // grpc-go's refusal ("received message larger than max (N vs. M)", "...
 // after decompression larger than max (N vs. M)"), or the limit alone
 // ("received message after decompression larger than max M").
 var refusedSize = regexp.MustCompile(`larger than max (?:\((\d+) vs\. (\d+)\)|(\d+))`)
 
-// refusedRequest tells whether msg, grpc-go's refusal of a message larger
-// than its limit, refused the call's request: a limit other than the
+// refusedRequest tells whether msg, a refusal of a message larger than a
+// limit, refused the call's request. grpc-java's words (javaRefusal) are
+// always the participant's. For grpc-go's: a limit other than the
 // client's own, when it is known; else, the limit is below the request's
 // size and the size refused, if named, is not above it. The size refused is not always the request's: a compressed request
 // is refused at its compressed size, or after decompression at the limit
@@ -181,6 +198,9 @@ var refusedSize = regexp.MustCompile(`larger than max (?:\((\d+) vs\. (\d+)\)|(\
 // is taken for the request's only if the request too is beyond the
 // client's limit, which a participant that took it allows more than.
 func refusedRequest(msg string, req sentRequest) bool {
+	if javaRefusal(msg) {
+		return true // only a participant (or a proxy) in Java says it: the request's
+	}
 	size := req.size
 	m := refusedSize.FindStringSubmatch(msg)
 	if m == nil {

@@ -168,6 +168,14 @@
 // It never answers PERMISSION_DENIED by itself: a test of that path
 // injects it (FailNext, or an Intercept hook returning StatusError).
 //
+// The fake is a grpc-go server: a request over its limit on received
+// messages (grpc-go's 4 MiB, or a grpc.MaxRecvMsgSize given
+// WithServerOptions) is refused RESOURCE_EXHAUSTED in grpc-go's words,
+// "grpc: received message larger than max (N vs. M)". Canton serves with
+// grpc-java and refuses a request over its max-inbound-message-size as
+// "gRPC message exceeds maximum size M: N". A test of that refusal raises
+// the fake's limit and refuses in an Intercept hook with Canton's words.
+//
 // # The admin API
 //
 // GetHighestOffsetByTimestamp looks at all processed updates of the
