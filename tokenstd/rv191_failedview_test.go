@@ -1,0 +1,97 @@
+package tokenstd_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/cantonx/txhistory/ingest"
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/tokenstd"
+	"github.com/stretchr/testify/require"
+)
+
+// adminSignedDeposit is alice's 1-step deposit of 40 USDX for acct-1 to
+// the treasury, of a registry whose owners do not sign their holdings:
+// the treasury's new holding is signed by the instrument's admin alone,
+// the treasury its observer. failView makes the participant report that it
+// could not compute that holding's Holding view (after a package upgrade,
+// or on a restored node lacking the implementation's .dar), as the
+// InterfaceView's view_status does. It returns the transaction and the
+// holding's created event.
+func adminSignedDeposit(t *testing.T, w *ledgertest.TokenWorld, failView bool) (*ledger.Transaction, *ledger.CreatedEvent) {
+	t.Helper()
+	inst := w.Instrument("USDX")
+	tx := w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "40", Reason: "acct-1", Instrument: inst})
+	var got *ledger.CreatedEvent
+	for _, ev := range tx.Events {
+		c, ok := ev.(*ledger.CreatedEvent)
+		if !ok || !slices.Contains(c.Signatories, treasury) {
+			continue
+		}
+		require.Nil(t, got, "two holdings of the treasury")
+		got = c
+		c.Signatories = []string{inst.Admin}
+		c.Observers = append(slices.Clone(c.Observers), treasury)
+		if failView {
+			v := &c.InterfaceViews[0]
+			require.True(t, v.InterfaceID.SameEntity(ledger.HoldingInterface))
+			v.Value, v.StatusCode, v.StatusMessage = ledger.Value{}, 9, "UNHANDLED_EXCEPTION: the implementation's view failed"
+			v.ImplementationPackageID = ""
+		}
+	}
+	require.NotNil(t, got, "no holding of the treasury in the deposit")
+	return tx, got
+}
+
+// The treasury's deposit in a registry whose owners do not sign their
+// holdings is read from the Holding view, signed by the instrument's
+// admin: credited (the baseline the next test departs from).
+func TestRV191AdminSignedDepositIsCredited(t *testing.T) {
+	r := newRig(t)
+	w := &ledgertest.TokenWorld{CantonIDs: true}
+	r.append(w.Mint(alice, "100", w.Instrument("USDX")))
+	tx, _ := adminSignedDeposit(t, w, false)
+	r.append(tx)
+	require.NoError(t, r.run(ingest.PoisonHalt))
+	require.Equal(t, 1, r.count(`SELECT count(*) FROM tokens.token_history WHERE kind = 'deposit' AND account = 'acct-1' AND amount = 40`))
+}
+
+// The same deposit, the participant reporting that it could not compute
+// the treasury's new holding's Holding view. The transfer is the standard
+// TransferFactory_Transfer to the treasury, its result naming that
+// contract as the receiver's holding, signed by the transfer's instrument
+// admin: a deposit whose amount cannot be read. It must stop ingestion
+// (PoisonHalt) naming the offset, the update id and the contract, as a
+// failed view of a holding the treasury signed does, not be booked as
+// an "other" entry of 0 with nothing credited and the holding missing from
+// the holding set.
+func TestRV191FailedViewOfTheTreasurysReceivedHoldingHalts(t *testing.T) {
+	// The classifier alone.
+	w := &ledgertest.TokenWorld{Sequence: true, CantonIDs: true}
+	w.Mint(alice, "100", w.Instrument("USDX"))
+	tx, h := adminSignedDeposit(t, w, true)
+	entries, err := tokenstd.Classify(ledgertest.TokenProjection(tx, treasury), treasury, nil)
+	var pe *tokenstd.ParseError
+	require.True(t, errors.As(err, &pe), "no ParseError for the failed view of the treasury's received holding; entries: %+v", entries)
+	require.Equal(t, tx.UpdateID, pe.UpdateID)
+	require.Equal(t, tx.Offset, pe.Offset)
+	require.Contains(t, err.Error(), h.ContractID)
+	require.Contains(t, err.Error(), "UNHANDLED_EXCEPTION")
+
+	// Through the Ingester with History and the Reconciler.
+	r := newRig(t)
+	w = &ledgertest.TokenWorld{CantonIDs: true}
+	r.append(w.Mint(alice, "100", w.Instrument("USDX")))
+	require.NoError(t, r.run(ingest.PoisonHalt))
+	cp := r.checkpoint()
+	tx, h = adminSignedDeposit(t, w, true)
+	bad := r.append(tx)[0]
+	err = r.run(ingest.PoisonHalt)
+	require.Error(t, err, "the deposit whose holding's view failed was ingested")
+	requireNamesTx(t, err, bad)
+	require.Contains(t, err.Error(), h.ContractID)
+	require.Equal(t, cp, r.checkpoint(), "checkpoint moved past the unread deposit")
+	require.Equal(t, 0, r.count(`SELECT count(*) FROM tokens.token_history WHERE update_id = '`+bad.UpdateID+`'`))
+}
