@@ -95,3 +95,42 @@ func TestRV191FailedViewOfTheTreasurysReceivedHoldingHalts(t *testing.T) {
 	require.Equal(t, cp, r.checkpoint(), "checkpoint moved past the unread deposit")
 	require.Equal(t, 0, r.count(`SELECT count(*) FROM tokens.token_history WHERE update_id = '`+bad.UpdateID+`'`))
 }
+
+// The multi-step form: alice offers the treasury 40 USDX for acct-1 (the
+// offer read, pending); the treasury accepts, and the participant could
+// not compute the Holding view of the holding the accept gives it, signed
+// by the instrument's admin alone. The accept's result names it as the
+// receiver's holding: a deposit whose amount cannot be read, a ParseError
+// naming the contract, not an instruction closed with nothing credited.
+func TestRV191FailedViewOfTheHoldingAnAcceptGivesHalts(t *testing.T) {
+	w := &ledgertest.TokenWorld{Sequence: true, CantonIDs: true}
+	inst := w.Instrument("USDX")
+	w.Mint(alice, "100", inst)
+	offer, cid := w.Offer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "40", Reason: "acct-1", Instrument: inst})
+	accept := ledgertest.TokenProjection(w.Accept(cid), treasury)
+	var h *ledger.CreatedEvent
+	for _, ev := range accept.Events {
+		c, ok := ev.(*ledger.CreatedEvent)
+		if !ok || !slices.Contains(c.Signatories, treasury) {
+			continue
+		}
+		require.Nil(t, h, "two holdings of the treasury")
+		h = c
+		c.Signatories = []string{inst.Admin}
+		c.Observers = append(slices.Clone(c.Observers), treasury)
+		v := &c.InterfaceViews[0]
+		v.Value, v.StatusCode, v.StatusMessage = ledger.Value{}, 9, "UNHANDLED_EXCEPTION: the implementation's view failed"
+	}
+	require.NotNil(t, h, "no holding of the treasury in the accept")
+
+	set := tokenstd.NewHoldingSet()
+	entries, err := tokenstd.Classify(ledgertest.TokenProjection(offer, treasury), treasury, set)
+	require.NoError(t, err)
+	set.Apply(entries)
+	entries, err = tokenstd.Classify(accept, treasury, set)
+	var pe *tokenstd.ParseError
+	require.True(t, errors.As(err, &pe), "no ParseError for the failed view of the holding the accept gave the treasury; entries: %+v", entries)
+	require.Equal(t, accept.UpdateID, pe.UpdateID)
+	require.Equal(t, accept.Offset, pe.Offset)
+	require.Contains(t, err.Error(), h.ContractID)
+}
