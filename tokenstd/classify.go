@@ -129,9 +129,10 @@ type run struct {
 
 	// The maps are nil until their first entry (put): most transactions
 	// leave some of them empty.
-	created      map[string]*Holding    // treasury holdings created in tx (pointers: a Holding is 160 bytes, and a map stores its values eight to a group)
-	createdInstr map[string]Instruction // instructions concerning the treasury created in tx
-	consumed     map[string]int32       // contracts consumed in tx → node
+	created      map[string]*Holding      // treasury holdings created in tx (pointers: a Holding is 160 bytes, and a map stores its values eight to a group)
+	createdInstr map[string]Instruction   // instructions concerning the treasury created in tx
+	consumed     map[string]int32         // contracts consumed in tx → node
+	unread       map[string]unreadHolding // contracts created in tx whose Holding view failed or could not be read, ignored (see receivedUnread)
 
 	entries    []Entry
 	loose      map[looseKey]*change
@@ -150,6 +151,14 @@ func put[K comparable, V any](m *map[K]V, k K, v V) {
 		*m = make(map[K]V)
 	}
 	(*m)[k] = v
+}
+
+// unreadHolding is a contract created in the transaction whose Holding
+// view failed or could not be read and that was ignored as not the
+// treasury's (mayBeTreasurys), and why its view was not read.
+type unreadHolding struct {
+	ev  *ledger.CreatedEvent
+	why string
 }
 
 type looseKey struct {
@@ -898,6 +907,10 @@ func (r *run) views(e *ledger.CreatedEvent, hv *HoldingView, iv *TransferInstruc
 		}
 		if v.StatusCode != 0 {
 			if !r.mayBeTreasurys(e, v.Value, holding) {
+				if holding {
+					put(&r.unread, e.ContractID, unreadHolding{e, fmt.Sprintf("the participant could not compute the view of %s: code %d: %s",
+						v.InterfaceID, v.StatusCode, v.StatusMessage)})
+				}
 				continue
 			}
 			return false, false, r.fail(e.NodeID, "contract %s: the participant could not compute the view of %s: code %d: %s",
@@ -910,6 +923,7 @@ func (r *run) views(e *ledger.CreatedEvent, hv *HoldingView, iv *TransferInstruc
 			h, err := DecodeHoldingView(v.Value)
 			if err != nil {
 				if !r.mayBeTreasurys(e, v.Value, holding) {
+					put(&r.unread, e.ContractID, unreadHolding{e, fmt.Sprintf("holding view: %v", err)})
 					continue
 				}
 				return false, false, r.fail(e.NodeID, "contract %s: holding view: %w", e.ContractID, err)
@@ -940,7 +954,9 @@ func (r *run) views(e *ledger.CreatedEvent, hv *HoldingView, iv *TransferInstruc
 // treasury's until the treasury accepts it (and an accept of an
 // instruction not known is read from the choice). A contract whose view's
 // instrument, as far as it can be read, is not among the Instruments
-// counted is ignored too, whoever signed it.
+// counted is ignored too, whoever signed it. views notes an ignored
+// holding (run.unread): a standard transfer to the treasury whose result
+// names it as the receiver's fails (receivedUnread).
 func (r *run) mayBeTreasurys(e *ledger.CreatedEvent, view ledger.Value, holding bool) bool {
 	var inst ledger.Value
 	if holding {
@@ -1339,6 +1355,11 @@ func (r *run) transferOp(e *ledger.ExercisedEvent, i int, a standardArgs) error 
 			return err
 		}
 	}
+	if res.Output == OutputCompleted {
+		if err := r.receivedUnread(e, t, res.ReceiverHoldingCIDs); err != nil {
+			return err
+		}
+	}
 	main := cs.take(t.Instrument)
 	if t.Sender != T && t.Receiver != T && main == nil {
 		r.finish(nil, cs)
@@ -1364,6 +1385,31 @@ func (r *run) transferOp(e *ledger.ExercisedEvent, i int, a standardArgs) error 
 		}
 	}
 	r.finish(&en, cs)
+	return nil
+}
+
+// receivedUnread fails a standard transfer to the treasury (e: a
+// TransferFactory_Transfer, or the accept of an instruction whose transfer
+// is known) that completed, when a contract its result names as a holding
+// the receiver got was created inside it, signed by the transfer's
+// instrument admin, but its Holding view failed or could not be read.
+// mayBeTreasurys ignores such a view when the treasury did not sign the
+// contract (a registry whose owners do not sign their holdings makes the
+// treasury only an observer), but the registry's result says that it is
+// the treasury's: ignored, the deposit would be booked as nothing, and the
+// holding missing from the holding set.
+func (r *run) receivedUnread(e *ledger.ExercisedEvent, t Transfer, cids []string) error {
+	if len(r.unread) == 0 || t.Receiver != r.c.Treasury || t.Instrument.Admin == "" || !r.c.counts(t.Instrument) {
+		return nil
+	}
+	for _, cid := range cids {
+		u, ok := r.unread[cid]
+		if !ok || u.ev.NodeID <= e.NodeID || u.ev.NodeID > e.LastDescendantNodeID || !slices.Contains(u.ev.Signatories, t.Instrument.Admin) {
+			continue
+		}
+		return r.fail(u.ev.NodeID, "contract %s, which the result of %s (node %d) names as a holding the treasury received, signed by %s's admin: %s",
+			cid, e.Choice, e.NodeID, t.Instrument, u.why)
+	}
 	return nil
 }
 
@@ -1539,6 +1585,11 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, a *standardArgs) er
 	// the registry's is checked only for the treasury's own transfer.
 	if t.Sender == T {
 		if _, err := r.burned(e.NodeID, own); err != nil {
+			return err
+		}
+	}
+	if std && res.Output == OutputCompleted {
+		if err := r.receivedUnread(e, t, res.ReceiverHoldingCIDs); err != nil {
 			return err
 		}
 	}
