@@ -134,3 +134,56 @@ func TestRV191FailedViewOfTheHoldingAnAcceptGivesHalts(t *testing.T) {
 	require.Equal(t, accept.Offset, pe.Offset)
 	require.Contains(t, err.Error(), h.ContractID)
 }
+
+// adminSigned makes the treasury's holdings created in tx signed by the
+// instrument's admin alone, the treasury their observer (a registry whose
+// owners do not sign their holdings), the Holding view of the one whose
+// contract id fail names failed on the participant. It returns the
+// treasury's holdings it changed.
+func adminSigned(t *testing.T, tx *ledger.Transaction, admin string, fail func(cid string) bool) []*ledger.CreatedEvent {
+	t.Helper()
+	var out []*ledger.CreatedEvent
+	for _, ev := range tx.Events {
+		c, ok := ev.(*ledger.CreatedEvent)
+		if !ok || !slices.Contains(c.Signatories, treasury) {
+			continue
+		}
+		out = append(out, c)
+		c.Signatories = []string{admin}
+		c.Observers = append(slices.Clone(c.Observers), treasury)
+		if fail(c.ContractID) {
+			v := &c.InterfaceViews[0]
+			v.Value, v.StatusCode, v.StatusMessage = ledger.Value{}, 9, "UNHANDLED_EXCEPTION: the implementation's view failed"
+		}
+	}
+	return out
+}
+
+// The outgoing side: the treasury holds 100 USDX of such a registry and
+// sends bob 30 (withdrawal wd-1, 1-step); the participant could not
+// compute the Holding view of its change of 70, which the result names as
+// the sender's change. Ignored, the withdrawal would be booked as costing
+// the treasury 100, 70 of it a fee, and the change left out of the holding
+// set: a ParseError naming the change's contract instead.
+func TestRV191FailedViewOfTheTreasurysChangeHalts(t *testing.T) {
+	w := &ledgertest.TokenWorld{Sequence: true, CantonIDs: true}
+	inst := w.Instrument("USDX")
+	mint := ledgertest.TokenProjection(w.Mint(treasury, "100", inst), treasury)
+	require.Len(t, adminSigned(t, mint, inst.Admin, func(string) bool { return false }), 1)
+	set := tokenstd.NewHoldingSet()
+	entries, err := tokenstd.Classify(mint, treasury, set)
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	require.Equal(t, "100", entries[0].Amount.String(), "the admin-signed mint: %+v", entries)
+	set.Apply(entries)
+
+	send := ledgertest.TokenProjection(w.Transfer(ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "30", Reason: "wd-1", Instrument: inst}), treasury)
+	changed := adminSigned(t, send, inst.Admin, func(string) bool { return true })
+	require.Len(t, changed, 1, "the treasury's change")
+	entries, err = tokenstd.Classify(send, treasury, set)
+	var pe *tokenstd.ParseError
+	require.True(t, errors.As(err, &pe), "no ParseError for the failed view of the treasury's change; entries: %+v", entries)
+	require.Equal(t, send.UpdateID, pe.UpdateID)
+	require.Equal(t, send.Offset, pe.Offset)
+	require.Contains(t, err.Error(), changed[0].ContractID)
+}
