@@ -132,7 +132,7 @@ type run struct {
 	created      map[string]*Holding      // treasury holdings created in tx (pointers: a Holding is 160 bytes, and a map stores its values eight to a group)
 	createdInstr map[string]Instruction   // instructions concerning the treasury created in tx
 	consumed     map[string]int32         // contracts consumed in tx → node
-	unread       map[string]unreadHolding // contracts created in tx whose Holding view failed or could not be read, ignored (see receivedUnread)
+	unread       map[string]unreadHolding // contracts created in tx whose Holding view failed or could not be read, ignored (see unreadNamed)
 
 	entries    []Entry
 	loose      map[looseKey]*change
@@ -955,8 +955,8 @@ func (r *run) views(e *ledger.CreatedEvent, hv *HoldingView, iv *TransferInstruc
 // instruction not known is read from the choice). A contract whose view's
 // instrument, as far as it can be read, is not among the Instruments
 // counted is ignored too, whoever signed it. views notes an ignored
-// holding (run.unread): a standard transfer to the treasury whose result
-// names it as the receiver's fails (receivedUnread).
+// holding (run.unread): a standard transfer whose result names it as the
+// treasury's (its receiver's holding, or its change) fails (unreadNamed).
 func (r *run) mayBeTreasurys(e *ledger.CreatedEvent, view ledger.Value, holding bool) bool {
 	var inst ledger.Value
 	if holding {
@@ -1355,10 +1355,8 @@ func (r *run) transferOp(e *ledger.ExercisedEvent, i int, a standardArgs) error 
 			return err
 		}
 	}
-	if res.Output == OutputCompleted {
-		if err := r.receivedUnread(e, t, res.ReceiverHoldingCIDs); err != nil {
-			return err
-		}
+	if err := r.unreadNamed(e, t, res); err != nil {
+		return err
 	}
 	main := cs.take(t.Instrument)
 	if t.Sender != T && t.Receiver != T && main == nil {
@@ -1388,27 +1386,43 @@ func (r *run) transferOp(e *ledger.ExercisedEvent, i int, a standardArgs) error 
 	return nil
 }
 
-// receivedUnread fails a standard transfer to the treasury (e: a
-// TransferFactory_Transfer, or the accept of an instruction whose transfer
-// is known) that completed, when a contract its result names as a holding
-// the receiver got was created inside it, signed by the transfer's
-// instrument admin, but its Holding view failed or could not be read.
-// mayBeTreasurys ignores such a view when the treasury did not sign the
-// contract (a registry whose owners do not sign their holdings makes the
-// treasury only an observer), but the registry's result says that it is
-// the treasury's: ignored, the deposit would be booked as nothing, and the
-// holding missing from the holding set.
-func (r *run) receivedUnread(e *ledger.ExercisedEvent, t Transfer, cids []string) error {
-	if len(r.unread) == 0 || t.Receiver != r.c.Treasury || t.Instrument.Admin == "" || !r.c.counts(t.Instrument) {
+// unreadNamed fails a standard transfer choice (e) of transfer t when its
+// result names, as a holding the treasury got, a contract created inside
+// it, signed by t's instrument admin, whose Holding view failed or could
+// not be read: a holding the receiver got, of a completed transfer to the
+// treasury, or the sender's change, of the treasury's own transfer (a
+// TransferFactory_Transfer, or a choice on an instruction whose transfer
+// is known). mayBeTreasurys ignores such a view when the treasury did not
+// sign the contract (a registry whose owners do not sign their holdings
+// makes the treasury only an observer), but the registry's result says it
+// is the treasury's: ignored, a deposit would be booked as nothing, a
+// withdrawal's change as a fee, and the holding missing from the holding
+// set.
+func (r *run) unreadNamed(e *ledger.ExercisedEvent, t Transfer, res TransferInstructionResult) error {
+	if len(r.unread) == 0 || t.Instrument.Admin == "" || !r.c.counts(t.Instrument) {
 		return nil
 	}
+	T := r.c.Treasury
+	if t.Receiver == T && res.Output == OutputCompleted {
+		if err := r.unreadAmong(e, t, res.ReceiverHoldingCIDs, "a holding the treasury received"); err != nil {
+			return err
+		}
+	}
+	if t.Sender == T {
+		return r.unreadAmong(e, t, res.SenderChangeCIDs, "the treasury's change")
+	}
+	return nil
+}
+
+// unreadAmong is unreadNamed for the contracts cids, named as what.
+func (r *run) unreadAmong(e *ledger.ExercisedEvent, t Transfer, cids []string, what string) error {
 	for _, cid := range cids {
 		u, ok := r.unread[cid]
 		if !ok || u.ev.NodeID <= e.NodeID || u.ev.NodeID > e.LastDescendantNodeID || !slices.Contains(u.ev.Signatories, t.Instrument.Admin) {
 			continue
 		}
-		return r.fail(u.ev.NodeID, "contract %s, which the result of %s (node %d) names as a holding the treasury received, signed by %s's admin: %s",
-			cid, e.Choice, e.NodeID, t.Instrument, u.why)
+		return r.fail(u.ev.NodeID, "contract %s, which the result of %s (node %d) names as %s, signed by %s's admin: %s",
+			cid, e.Choice, e.NodeID, what, t.Instrument, u.why)
 	}
 	return nil
 }
@@ -1588,8 +1602,8 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, a *standardArgs) er
 			return err
 		}
 	}
-	if std && res.Output == OutputCompleted {
-		if err := r.receivedUnread(e, t, res.ReceiverHoldingCIDs); err != nil {
+	if std {
+		if err := r.unreadNamed(e, t, res); err != nil {
 			return err
 		}
 	}

@@ -212,12 +212,13 @@
 //     read). Such a view is its template's code: it is ignored, as the
 //     contract would be if read. (A holding of a registry whose owners do
 //     not sign their holdings, with a view that failed outright, is
-//     ignored too: nothing in it can be read. Unless a standard transfer
-//     to the treasury that completed — TransferFactory_Transfer, or the
-//     accept of an instruction whose transfer is known — names it in its
-//     result as a holding the receiver got, and the transfer's instrument
-//     admin signed it: that is the treasury's deposit, whose amount cannot
-//     be read, and a ParseError.)
+//     ignored too: nothing in it can be read. Unless the result of a
+//     standard transfer choice — TransferFactory_Transfer, or a choice on
+//     an instruction whose transfer is known — names it as the treasury's,
+//     a holding the receiver got of a completed transfer to the treasury
+//     or the sender's change of the treasury's own, and the transfer's
+//     instrument admin signed it: a holding of the treasury's whose amount
+//     cannot be read, and a ParseError.)
 //   - A choice of an interface named as a token standard one (module names
 //     are not reserved) whose version this package does not read, or whose
 //     argument or result is not of the standard's types, in whose subtree
