@@ -187,3 +187,24 @@ func TestRV191FailedViewOfTheTreasurysChangeHalts(t *testing.T) {
 	require.Equal(t, send.Offset, pe.Offset)
 	require.Contains(t, err.Error(), changed[0].ContractID)
 }
+
+// The boundary of the check: mallory pays the treasury 5 of her own
+// instrument through her TransferFactory, the holding she names in the
+// result as the treasury's signed by her alone (its admin), its Holding
+// view failing. With Config.Instruments listing Amulet only, her
+// instrument is not counted: ignored, and ingestion goes on (with the
+// default empty list such malformed data of any instrument halts, as
+// doc.go says).
+func TestRV191MallorysFailedViewInHerOwnInstrumentIsIgnoredWhenInstrumentsAreListed(t *testing.T) {
+	r := newRig(t)
+	w, _ := committedDeposit(t, r, ingest.PoisonHalt)
+	r.configure([]tokenstd.Instrument{{Admin: w.Instrument().Admin, ID: w.Instrument().ID}})
+	r.append(w.Mint(forger, "100", malloryInstrument))
+	pay := w.Transfer(ledgertest.TransferSpec{Sender: forger, Receiver: treasury, Amount: "5", Reason: "acct-9", Instrument: malloryInstrument})
+	require.Len(t, adminSigned(t, pay, forger, func(string) bool { return true }), 1)
+	r.append(pay)
+	r.append(w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "7", Reason: "acct-3"}))
+	require.NoError(t, r.run(ingest.PoisonHalt))
+	require.Equal(t, r.p.LedgerEnd(), r.checkpoint())
+	require.Equal(t, 1, r.count(`SELECT count(*) FROM tokens.token_history WHERE kind = 'deposit' AND account = 'acct-3' AND amount = 7`))
+}
