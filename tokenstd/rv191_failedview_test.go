@@ -208,3 +208,37 @@ func TestRV191MallorysFailedViewInHerOwnInstrumentIsIgnoredWhenInstrumentsAreLis
 	require.Equal(t, r.p.LedgerEnd(), r.checkpoint())
 	require.Equal(t, 1, r.count(`SELECT count(*) FROM tokens.token_history WHERE kind = 'deposit' AND account = 'acct-3' AND amount = 7`))
 }
+
+// The treasury's own offer (a 2-step withdrawal: 30 USDX to bob, wd-2) in
+// such a registry locks 30 in a holding of its own, signed by the
+// instrument's admin, that no result names (senderChangeCids names the
+// unlocked change). The participant could not compute that locked
+// holding's Holding view: ignored, the offer would be booked as costing
+// the treasury its whole input and the locked funds left out of the
+// holding set. A contract created inside the treasury's own transfer,
+// signed by the instrument's admin with the treasury a stakeholder, whose
+// Holding view failed, is a ParseError naming it.
+func TestRV191FailedViewOfTheTreasurysLockedHoldingHalts(t *testing.T) {
+	w := &ledgertest.TokenWorld{Sequence: true, CantonIDs: true}
+	inst := w.Instrument("USDX")
+	mint := ledgertest.TokenProjection(w.Mint(treasury, "100", inst), treasury)
+	require.Len(t, adminSigned(t, mint, inst.Admin, func(string) bool { return false }), 1)
+	set := tokenstd.NewHoldingSet()
+	entries, err := tokenstd.Classify(mint, treasury, set)
+	require.NoError(t, err)
+	set.Apply(entries)
+
+	offerTx, cid := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "30", Reason: "wd-2", Instrument: inst})
+	offer, ok := w.TransferOffer(cid)
+	require.True(t, ok)
+	require.NotEmpty(t, offer.Locked)
+	tx := ledgertest.TokenProjection(offerTx, treasury)
+	changed := adminSigned(t, tx, inst.Admin, func(c string) bool { return c == offer.Locked })
+	require.True(t, slices.ContainsFunc(changed, func(c *ledger.CreatedEvent) bool { return c.ContractID == offer.Locked }),
+		"the locked holding is not the treasury's (signed by it) in the builder's offer")
+	entries, err = tokenstd.Classify(tx, treasury, set)
+	var pe *tokenstd.ParseError
+	require.True(t, errors.As(err, &pe), "no ParseError for the failed view of the treasury's locked holding; entries: %+v", entries)
+	require.Equal(t, tx.UpdateID, pe.UpdateID)
+	require.Contains(t, err.Error(), offer.Locked)
+}
