@@ -955,8 +955,8 @@ func (r *run) views(e *ledger.CreatedEvent, hv *HoldingView, iv *TransferInstruc
 // instruction not known is read from the choice). A contract whose view's
 // instrument, as far as it can be read, is not among the Instruments
 // counted is ignored too, whoever signed it. views notes an ignored
-// holding (run.unread): a standard transfer whose result names it as the
-// treasury's (its receiver's holding, or its change) fails (unreadNamed).
+// holding (run.unread): a standard transfer in which the registry says it
+// is the treasury's fails (unreadNamed).
 func (r *run) mayBeTreasurys(e *ledger.CreatedEvent, view ledger.Value, holding bool) bool {
 	var inst ledger.Value
 	if holding {
@@ -1355,7 +1355,7 @@ func (r *run) transferOp(e *ledger.ExercisedEvent, i int, a standardArgs) error 
 			return err
 		}
 	}
-	if err := r.unreadNamed(e, t, res); err != nil {
+	if err := r.unreadNamed(e, i, t, res); err != nil {
 		return err
 	}
 	main := cs.take(t.Instrument)
@@ -1386,19 +1386,21 @@ func (r *run) transferOp(e *ledger.ExercisedEvent, i int, a standardArgs) error 
 	return nil
 }
 
-// unreadNamed fails a standard transfer choice (e) of transfer t when its
-// result names, as a holding the treasury got, a contract created inside
-// it, signed by t's instrument admin, whose Holding view failed or could
-// not be read: a holding the receiver got, of a completed transfer to the
-// treasury, or the sender's change, of the treasury's own transfer (a
-// TransferFactory_Transfer, or a choice on an instruction whose transfer
-// is known). mayBeTreasurys ignores such a view when the treasury did not
-// sign the contract (a registry whose owners do not sign their holdings
-// makes the treasury only an observer), but the registry's result says it
-// is the treasury's: ignored, a deposit would be booked as nothing, a
-// withdrawal's change as a fee, and the holding missing from the holding
-// set.
-func (r *run) unreadNamed(e *ledger.ExercisedEvent, t Transfer, res TransferInstructionResult) error {
+// unreadNamed fails a standard transfer choice (e, at index i) of
+// transfer t when a contract created inside it, signed by t's instrument
+// admin, whose Holding view failed or could not be read, is the
+// treasury's by the registry's word: its result names it as a holding the
+// receiver got, of a completed transfer to the treasury, or as the
+// sender's change, of the treasury's own transfer; or, in the treasury's
+// own transfer, the treasury is one of its stakeholders (the funds it
+// locks for an offer, which no result names). mayBeTreasurys ignores such
+// a view when the treasury did not sign the contract (a registry whose
+// owners do not sign their holdings makes the treasury only an
+// observer): ignored, a deposit would be booked as nothing, a
+// withdrawal's change or locked funds as a fee, and the holding missing
+// from the holding set. The choice is a TransferFactory_Transfer, or a
+// choice on an instruction whose transfer is known.
+func (r *run) unreadNamed(e *ledger.ExercisedEvent, i int, t Transfer, res TransferInstructionResult) error {
 	if len(r.unread) == 0 || t.Instrument.Admin == "" || !r.c.counts(t.Instrument) {
 		return nil
 	}
@@ -1408,8 +1410,24 @@ func (r *run) unreadNamed(e *ledger.ExercisedEvent, t Transfer, res TransferInst
 			return err
 		}
 	}
-	if t.Sender == T {
-		return r.unreadAmong(e, t, res.SenderChangeCIDs, "the treasury's change")
+	if t.Sender != T {
+		return nil
+	}
+	if err := r.unreadAmong(e, t, res.SenderChangeCIDs, "the treasury's change"); err != nil {
+		return err
+	}
+	for _, ev := range r.events[i+1 : r.subtreeEnd(i)] {
+		c, ok := ev.(*ledger.CreatedEvent)
+		if !ok {
+			continue
+		}
+		u, ok := r.unread[c.ContractID]
+		if !ok || u.ev != c || !slices.Contains(c.Signatories, t.Instrument.Admin) ||
+			!slices.Contains(c.Observers, T) && !slices.Contains(c.Signatories, T) {
+			continue
+		}
+		return r.fail(c.NodeID, "contract %s, created in the treasury's %s (node %d) with the treasury a stakeholder, signed by %s's admin: %s",
+			c.ContractID, e.Choice, e.NodeID, t.Instrument, u.why)
 	}
 	return nil
 }
@@ -1603,7 +1621,7 @@ func (r *run) instructionOp(e *ledger.ExercisedEvent, i int, a *standardArgs) er
 		}
 	}
 	if std {
-		if err := r.unreadNamed(e, t, res); err != nil {
+		if err := r.unreadNamed(e, i, t, res); err != nil {
 			return err
 		}
 	}

@@ -212,13 +212,15 @@
 //     read). Such a view is its template's code: it is ignored, as the
 //     contract would be if read. (A holding of a registry whose owners do
 //     not sign their holdings, with a view that failed outright, is
-//     ignored too: nothing in it can be read. Unless the result of a
+//     ignored too: nothing in it can be read. Unless it was created in a
 //     standard transfer choice — TransferFactory_Transfer, or a choice on
-//     an instruction whose transfer is known — names it as the treasury's,
-//     a holding the receiver got of a completed transfer to the treasury
-//     or the sender's change of the treasury's own, and the transfer's
-//     instrument admin signed it: a holding of the treasury's whose amount
-//     cannot be read, and a ParseError.)
+//     an instruction whose transfer is known — signed by the transfer's
+//     instrument admin, and the registry says it is the treasury's: the
+//     result names it as a holding the receiver got, of a completed
+//     transfer to the treasury, or as the sender's change, of the
+//     treasury's own transfer; or the treasury is its stakeholder in its
+//     own transfer (the funds it locks for an offer). That is a holding
+//     of the treasury's whose amount cannot be read, and a ParseError.)
 //   - A choice of an interface named as a token standard one (module names
 //     are not reserved) whose version this package does not read, or whose
 //     argument or result is not of the standard's types, in whose subtree
