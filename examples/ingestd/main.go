@@ -544,16 +544,29 @@ func (d *daemon) migrateOnlyCommand() string {
 	return "ingestd -migrate-only -schema " + d.cfg.schema
 }
 
+// startupWaitLogEvery is how often, at most, waitForDatabase logs that the
+// database is still not reachable: it tries every second, and a line per
+// attempt would be 3,600 identical lines over an hour's outage.
+const startupWaitLogEvery = 30 * time.Second
+
 // waitForDatabase runs f until it succeeds or fails for a reason other
 // than the database not being reachable yet: it waits for the database as
-// ingestion would (SIGTERM stops the wait), however long it takes.
+// ingestion would (SIGTERM stops the wait), however long it takes. It
+// tries every second, and logs the first failure, then one line per
+// startupWaitLogEvery at most, with the attempts and the time waited so far.
 func (d *daemon) waitForDatabase(ctx context.Context, what string, f func() error) error {
+	began := time.Now()
+	var logged time.Time
 	for attempt := 1; ; attempt++ {
 		err := f()
 		if err == nil || !unreachable(err) {
 			return err
 		}
-		d.log.Warn("ingestd: database not reachable for "+what+", retrying", "attempt", attempt, "err", ingest.Redact(err.Error()))
+		if attempt == 1 || time.Since(logged) >= startupWaitLogEvery {
+			logged = time.Now()
+			d.log.Warn("ingestd: database not reachable for "+what+", retrying", "attempt", attempt,
+				"waiting_s", int64(time.Since(began).Seconds()), "err", ingest.Redact(err.Error()))
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
