@@ -547,7 +547,7 @@ func (d *daemon) migrateOnlyCommand() string {
 // startupWaitLogEvery is how often, at most, waitForDatabase logs that the
 // database is still not reachable: it tries every second, and a line per
 // attempt would be 3,600 identical lines over an hour's outage.
-const startupWaitLogEvery = 30 * time.Second
+var startupWaitLogEvery = 30 * time.Second
 
 // waitForDatabase runs f until it succeeds or fails for a reason other
 // than the database not being reachable yet: it waits for the database as

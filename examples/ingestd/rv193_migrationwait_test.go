@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/examples/internal/conn"
+	"github.com/cantonx/txhistory/internal/syncbuf"
+	"github.com/stretchr/testify/require"
+)
+
+// TestMigrationWaitingForALockIsLogged: ingestd starting with -migrate (or
+// the migration job, -migrate-only) while the schema's migration lock is
+// held (another instance's migrations, or the job's, themselves waiting
+// behind a report's open transaction for a table lock) waits for as long
+// as the lock is held. The database answers, so nothing was logged: an
+// hour of such a wait showed no line after the start, and /healthz's
+// "waiting for the database (migrations)" sent the operator to check the
+// network. It logs, every startupWaitLogEvery, that the migrations are
+// still waiting and for what they likely wait.
+func TestMigrationWaitingForALockIsLogged(t *testing.T) {
+	every := startupWaitLogEvery
+	startupWaitLogEvery = 500 * time.Millisecond
+	t.Cleanup(func() { startupWaitLogEvery = every })
+
+	p, dsn, db := demoLedger(t, 5)
+	ctx := context.Background()
+	holder, err := db.Connx(ctx)
+	require.NoError(t, err)
+	defer holder.Close()
+	// The schema's migration lock, as a migrator of another instance holds it.
+	_, err = holder.ExecContext(ctx, `SELECT pg_advisory_lock($1, hashtext('txhistory'))`, 0x74786d67)
+	require.NoError(t, err)
+
+	env := map[string]string{conn.EnvLedger: p.Addr(), conn.EnvParty: demoParty, conn.EnvDSN: dsn, "TXHISTORY_PLAINTEXT": "true"}
+	logs := &syncbuf.Buffer{}
+	sigs := make(chan os.Signal, 1)
+	code, ready := runDaemon([]string{"-migrate", "-metrics-addr", "127.0.0.1:0"}, env, logs, sigs)
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "migration lock") }, 10*time.Second, 20*time.Millisecond,
+		"nothing logged while the migrations wait for the schema's migration lock:\n%s", logs.String())
+
+	// Released: it migrates and starts.
+	_, err = holder.ExecContext(ctx, `SELECT pg_advisory_unlock($1, hashtext('txhistory'))`, 0x74786d67)
+	require.NoError(t, err)
+	waitReady(t, code, ready, logs)
+	waitIngested(t, db, p, logs)
+	mark := len(logs.String())
+	time.Sleep(time.Second)
+	require.NotContains(t, logs.String()[mark:], "still waiting", "still logging the wait once the migrations are done")
+	sigs <- syscall.SIGTERM
+	require.Equal(t, 0, <-code, logs.String())
+}
