@@ -496,6 +496,10 @@ func (d *daemon) migrate(ctx context.Context, db *sqlx.DB) error {
 		to = d.cfg.migrateTo
 	}
 	return d.waitForDatabase(ctx, "migrations", func() error {
+		// The database answers, but the migrations wait for a lock, as
+		// long as it is held: say so, or nothing is logged meanwhile.
+		stop := d.logWhileWaiting("the migrations", "they wait for a lock: the schema's migration lock, which another instance's migrations or the migration job (-migrate-only) hold, or a lock on a table they alter, held by an open transaction that read it (pg_stat_activity, pg_locks); a lock_timeout in the DSN bounds the wait")
+		defer stop()
 		if err := schema.Migrate(ctx, db, opts...); err != nil {
 			if errors.Is(err, schema.ErrUnknownVersion) {
 				return d.newerSchemaError(err, to)
@@ -573,6 +577,29 @@ func (d *daemon) waitForDatabase(ctx context.Context, what string, f func() erro
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// logWhileWaiting logs at WARN, every startupWaitLogEvery until the
+// returned func is called, that what has not completed yet and why, as far
+// as the daemon can tell (likely).
+func (d *daemon) logWhileWaiting(what, likely string) (stop func()) {
+	began := time.Now()
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(startupWaitLogEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				d.log.Warn("ingestd: still waiting for "+what+" to complete", "waiting_s", int64(time.Since(began).Seconds()), "likely", likely)
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // unreachable reports whether err says the database cannot be reached
