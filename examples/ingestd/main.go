@@ -194,6 +194,8 @@ type daemon struct {
 
 	progressed bool  // a progress line was logged (their loop only)
 	lastOffset int64 // the checkpoint offset at the previous progress line
+
+	started time.Time // when /healthz began counting (the daemon's start)
 }
 
 func (d *daemon) run(sigs <-chan os.Signal) error {
@@ -275,6 +277,7 @@ func (d *daemon) run(sigs <-chan os.Signal) error {
 		return startup(err)
 	}
 	defer stopMetrics()
+	d.started = gate.start
 	if cfg.migrate {
 		gate.setPhase("waiting for the database (migrations)")
 		if err := d.migrate(ctx, db); err != nil {
@@ -760,11 +763,28 @@ func (d *daemon) logProgress(ctx context.Context, ing *ingest.Ingester) {
 		// until the participant reaches it (a -start-offset of another
 		// participant's numbering waits for ever). Not tailing.
 		d.log.Warn("ingestd: waiting for the participant's ledger end to reach the checkpoint", append(attrs, "ledger_end_lag", lag)...)
+	case lag > 0 && d.noCommitFor(s) > d.cfg.maxSilence:
+		// Behind, nothing retried, yet nothing committed for longer than
+		// /healthz allows: a batch that waits in the database (a lock
+		// another session holds: a migration's, an operator's), or a
+		// stream that sends nothing. Not "catching up".
+		d.log.Warn("ingestd: no commit for longer than -max-silence while behind the ledger end, and nothing is retried: a batch may be waiting for a lock in the database (pg_stat_activity, pg_locks), or the stream be silent (-stall-timeout)",
+			append(attrs, "ledger_end_lag", lag, "no_commit_for_s", int64(d.noCommitFor(s).Seconds()))...)
 	case catchingUp(lag, advanced):
 		d.log.Info("ingestd: catching up", append(attrs, "ledger_end_lag", lag)...)
 	default:
 		d.log.Info("ingestd: tailing", append(attrs, "ledger_end_lag", lag)...)
 	}
+}
+
+// noCommitFor is how long s has committed nothing: since its last commit,
+// or since the daemon started if none, as /healthz counts.
+func (d *daemon) noCommitFor(s ingest.Stats) time.Duration {
+	since := s.LastCommit
+	if since.IsZero() {
+		since = d.started
+	}
+	return time.Since(since)
 }
 
 // catchingUp tells whether the ingester, lag offsets behind the ledger end,
