@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"net"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -53,4 +55,62 @@ func TestMigrationWaitingForALockIsLogged(t *testing.T) {
 	require.NotContains(t, logs.String()[mark:], "still waiting", "still logging the wait once the migrations are done")
 	sigs <- syscall.SIGTERM
 	require.Equal(t, 0, <-code, logs.String())
+}
+
+// TestMigrationWaitingForAHungDatabaseIsNotBlamedOnALock: a database host
+// that takes connections but answers nothing (hung, or a proxy in front of
+// one that is gone; without connect_timeout in the DSN each attempt waits
+// for ever) holds the migrations' attempt as a lock would. The line saying
+// they are still waiting must not send the operator looking for a lock in
+// a database that does not answer.
+func TestMigrationWaitingForAHungDatabaseIsNotBlamedOnALock(t *testing.T) {
+	every := startupWaitLogEvery
+	startupWaitLogEvery = 500 * time.Millisecond
+	t.Cleanup(func() { startupWaitLogEvery = every })
+
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var held []net.Conn
+	t.Cleanup(func() {
+		lis.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	env := map[string]string{conn.EnvLedger: "127.0.0.1:1", conn.EnvParty: demoParty, "TXHISTORY_PLAINTEXT": "true",
+		conn.EnvDSN: "postgres://u:pw@" + lis.Addr().String() + "/x?sslmode=disable"}
+	logs := &syncbuf.Buffer{}
+	sigs := make(chan os.Signal, 1)
+	code, _ := runDaemon([]string{"-migrate", "-metrics-addr", "127.0.0.1:0"}, env, logs, sigs)
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "still waiting for the migrations") }, 15*time.Second, 20*time.Millisecond,
+		"nothing logged while the migrations wait for a database that does not answer:\n%s", logs.String())
+	var line string
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "still waiting for the migrations") {
+			line = l
+			break
+		}
+	}
+	require.Contains(t, line, "does not answer", "the line does not say that the database does not answer: %s", line)
+	require.NotContains(t, line, "wait for a lock", "a database that does not answer is blamed on a lock: %s", line)
+	sigs <- syscall.SIGTERM
+	select {
+	case <-code:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no exit after SIGTERM:\n%s", logs.String())
+	}
 }
