@@ -196,6 +196,8 @@ type daemon struct {
 	lastOffset int64 // the checkpoint offset at the previous progress line
 
 	started time.Time // when /healthz began counting (the daemon's start)
+
+	pinging atomic.Bool // a pingDatabase's ping is in flight
 }
 
 func (d *daemon) run(sigs <-chan os.Signal) error {
@@ -501,7 +503,12 @@ func (d *daemon) migrate(ctx context.Context, db *sqlx.DB) error {
 	return d.waitForDatabase(ctx, "migrations", func() error {
 		// The database answers, but the migrations wait for a lock, as
 		// long as it is held: say so, or nothing is logged meanwhile.
-		stop := d.logWhileWaiting("the migrations", "they wait for a lock: the schema's migration lock, which another instance's migrations or the migration job (-migrate-only) hold, or a lock on a table they alter, held by an open transaction that read it (pg_stat_activity, pg_locks); a lock_timeout in the DSN bounds the wait")
+		stop := d.logWhileWaiting("the migrations", func() string {
+			if err := d.pingDatabase(ctx, db); err != nil {
+				return "the database does not answer (" + ingest.Redact(err.Error()) + "): without connect_timeout in the DSN, an attempt to a host that drops packets, or takes connections and answers nothing, waits for minutes or for ever"
+			}
+			return "the database answers: they wait for a lock: the schema's migration lock, which another instance's migrations or the migration job (-migrate-only) hold, or a lock on a table they alter, held by an open transaction that read it (pg_stat_activity, pg_locks); a lock_timeout in the DSN bounds the wait"
+		})
 		defer stop()
 		if err := schema.Migrate(ctx, db, opts...); err != nil {
 			if errors.Is(err, schema.ErrUnknownVersion) {
@@ -584,13 +591,15 @@ func (d *daemon) waitForDatabase(ctx context.Context, what string, f func() erro
 
 // logWhileWaiting logs at WARN, every startupWaitLogEvery until the
 // returned func is called, that what has not completed yet and why, as far
-// as the daemon can tell (likely).
-func (d *daemon) logWhileWaiting(what, likely string) (stop func()) {
+// as likely, asked each time, can tell. Stopping does not wait for a
+// likely in progress (it may wait for the database); nothing is logged
+// after it.
+func (d *daemon) logWhileWaiting(what string, likely func() string) (stop func()) {
 	began := time.Now()
 	done := make(chan struct{})
-	finished := make(chan struct{})
+	var mu sync.Mutex // held while logging, and by stop
+	stopped := false
 	go func() {
-		defer close(finished)
 		t := time.NewTicker(startupWaitLogEvery)
 		defer t.Stop()
 		for {
@@ -598,11 +607,45 @@ func (d *daemon) logWhileWaiting(what, likely string) (stop func()) {
 			case <-done:
 				return
 			case <-t.C:
-				d.log.Warn("ingestd: still waiting for "+what+" to complete", "waiting_s", int64(time.Since(began).Seconds()), "likely", likely)
+				why := likely()
+				mu.Lock()
+				if !stopped {
+					d.log.Warn("ingestd: still waiting for "+what+" to complete", "waiting_s", int64(time.Since(began).Seconds()), "likely", why)
+				}
+				mu.Unlock()
 			}
 		}
 	}()
-	return func() { close(done); <-finished }
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		close(done)
+	}
+}
+
+// pingDatabase asks the database for an answer, waiting 2 s at most. A
+// ping lib/pq cannot cut short (a connection's start-up without
+// connect_timeout waits for ever for a host that answers nothing) is left
+// to finish in the background, and until it does the next ping reports
+// the database silent without asking again.
+func (d *daemon) pingDatabase(ctx context.Context, db *sqlx.DB) error {
+	if !d.pinging.CompareAndSwap(false, true) {
+		return errors.New("no answer to the ping before, still waiting for it")
+	}
+	res := make(chan error, 1)
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	go func() {
+		defer d.pinging.Store(false)
+		defer cancel()
+		res <- db.PingContext(pctx)
+	}()
+	select {
+	case err := <-res:
+		return err
+	case <-time.After(2 * time.Second):
+		return errors.New("no answer to a ping within 2 s")
+	}
 }
 
 // unreachable reports whether err says the database cannot be reached
