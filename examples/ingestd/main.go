@@ -809,9 +809,10 @@ func (d *daemon) logProgress(ctx context.Context, ing *ingest.Ingester) {
 	case lag > 0 && d.noCommitFor(s) > d.cfg.maxSilence:
 		// Behind, nothing retried, yet nothing committed for longer than
 		// /healthz allows: a batch that waits in the database (a lock
-		// another session holds: a migration's, an operator's), or a
-		// stream that sends nothing. Not "catching up".
-		d.log.Warn("ingestd: no commit for longer than -max-silence while behind the ledger end, and nothing is retried: a batch may be waiting for a lock in the database (pg_stat_activity, pg_locks), or the stream be silent (-stall-timeout)",
+		// another session holds: a migration's, an operator's; or a
+		// database that answers nothing), or a stream that sends nothing.
+		// Not "catching up".
+		d.log.Warn("ingestd: no commit for longer than -max-silence while behind the ledger end, and nothing is retried: a batch may be waiting for a lock in the database (pg_stat_activity, pg_locks) or for a database that answers nothing (connect_timeout in the DSN bounds a new session's wait), or the stream be silent (-stall-timeout)",
 			append(attrs, "ledger_end_lag", lag, "no_commit_for_s", int64(d.noCommitFor(s).Seconds()))...)
 	case catchingUp(lag, advanced):
 		d.log.Info("ingestd: catching up", append(attrs, "ledger_end_lag", lag)...)
