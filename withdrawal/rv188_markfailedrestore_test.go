@@ -5,9 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/withdrawal"
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -32,36 +30,14 @@ func TestRV188MarkFailedDuringTheRestoreIsRefused(t *testing.T) {
 }
 
 func markFailedDuringTheRestore(t *testing.T, again bool) {
-	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
-	cids := e.mint("10")
-	e.tick(e.world.Now())
-	w := e.create(e.request("wd-1", "5", cids[0]))
-	_, err := e.db.ExecContext(e.ctx, `UPDATE txhistory.withdrawal SET submit_attempted_at = now() WHERE id = 'wd-1'`)
-	require.NoError(t, err)
-	_, err = e.store.MarkSubmitted(e.ctx, "wd-1") // the Automation handed it over, after the backup
-	require.NoError(t, err)
-
-	var dbName string
-	require.NoError(t, e.db.GetContext(e.ctx, &dbName, `SELECT current_database()`))
-	db2, err := sqlx.Open("postgres", pgtest.SharedServer(t).DSN(dbName))
-	require.NoError(t, err)
-	defer db2.Close()
-	other, err := withdrawal.NewStore(db2, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
-	require.NoError(t, err)
+	e, w, other := handedOverBeforeARestore(t)
 
 	// restore is pg_restore: wd-1 as the backup has it, requested, never
 	// handed over (and, restoring again, the backup's gate, open); then
 	// support, on the other instance, cancels wd-1.
 	cancelErr := error(nil)
 	restore := func(ctx context.Context, gate bool) error {
-		if gate {
-			if _, err := e.db.ExecContext(ctx, `UPDATE txhistory.withdrawal_gate
-				SET enabled = true, reason = 'the backup''s', changed_at = '2026-01-01T00:00:00Z'`); err != nil {
-				return err
-			}
-		}
-		if _, err := e.db.ExecContext(ctx, `UPDATE txhistory.withdrawal
-			SET status = 'requested', submitted_at = NULL, submit_attempted_at = NULL WHERE id = 'wd-1'`); err != nil {
+		if err := e.restoreWD1(ctx, gate); err != nil {
 			return err
 		}
 		_, cancelErr = other.MarkFailed(ctx, "wd-1", "support: the user asked to cancel")
@@ -95,7 +71,7 @@ func markFailedDuringTheRestore(t *testing.T, again bool) {
 			}
 		},
 	}
-	_, err = p.Run(ctx)
+	_, err := p.Run(ctx)
 	require.Error(t, cancelErr, "support failed wd-1 during the restore: its transfer may be on the ledger")
 	require.ErrorIs(t, cancelErr, withdrawal.ErrWithdrawalsDisabled)
 	require.Contains(t, cancelErr.Error(), `"wd-1"`)

@@ -6,9 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/withdrawal"
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -25,30 +23,14 @@ import (
 // ledger. The requests are recorded whether the closing worked or not, and
 // the error says whether they were.
 func TestRV195CloseAgainFailureStillRecordsTheRestoredRequests(t *testing.T) {
-	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
-	cids := e.mint("10")
-	e.tick(e.world.Now())
-	e.create(e.request("wd-1", "5", cids[0]))
-	_, err := e.db.ExecContext(e.ctx, `UPDATE txhistory.withdrawal SET submit_attempted_at = now() WHERE id = 'wd-1'`)
-	require.NoError(t, err)
-	_, err = e.store.MarkSubmitted(e.ctx, "wd-1") // the Automation handed it over, after the backup
-	require.NoError(t, err)
-
-	var dbName string
-	require.NoError(t, e.db.GetContext(e.ctx, &dbName, `SELECT current_database()`))
-	db2, err := sqlx.Open("postgres", pgtest.SharedServer(t).DSN(dbName))
-	require.NoError(t, err)
-	defer db2.Close()
-	other, err := withdrawal.NewStore(db2, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
-	require.NoError(t, err)
+	e, _, other := handedOverBeforeARestore(t)
 
 	p := withdrawal.RestoreProcedure{
 		Store: e.store, TSafe: e.world.Now().Add(ttl), PollInterval: 10 * time.Millisecond, Logger: quietLog,
 		Restore: func(ctx context.Context) error {
 			// pg_restore --clean, part of it failing: the withdrawal
 			// table as the backup has it, the gate's table not created.
-			if _, err := e.db.ExecContext(ctx, `UPDATE txhistory.withdrawal
-				SET status = 'requested', submitted_at = NULL, submit_attempted_at = NULL WHERE id = 'wd-1'`); err != nil {
+			if err := e.restoreWD1(ctx, false); err != nil {
 				return err
 			}
 			if _, err := e.db.ExecContext(ctx, `DROP TABLE txhistory.withdrawal_gate`); err != nil {
@@ -57,7 +39,7 @@ func TestRV195CloseAgainFailureStillRecordsTheRestoredRequests(t *testing.T) {
 			return errors.New("pg_restore: warning: errors ignored on restore: 1")
 		},
 	}
-	_, err = p.Run(e.ctx)
+	_, err := p.Run(e.ctx)
 	require.Error(t, err, "the procedure failed")
 	require.Contains(t, err.Error(), "closing the gate after the failure", "the closing failed and says so")
 	require.Contains(t, err.Error(), "recorded as attempted", "the error says what became of the restored requests: %v", err)
