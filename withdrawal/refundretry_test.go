@@ -103,25 +103,11 @@ func TestARefundRefusedForOneWithdrawalDoesNotStopTheOthers(t *testing.T) {
 		return refunder(ctx, tx, w)
 	})
 	e := newEnv(t, withdrawal.Config{Refunder: refusing}, withdrawal.ReconcilerConfig{})
-	cids := e.mint("10", "10")
-	e.create(e.request("wd-1", "5", cids[0]))
-	e.create(e.request("wd-2", "5", cids[1]))
-	e.tick(e.world.Now())
+	e.requestTwo()
 
-	sub := withdrawal.SubmitFunc(func(ctx context.Context, w *withdrawal.Withdrawal) error {
-		if w.ID == "wd-1" {
-			return fmt.Errorf("receiver %s: %w", w.Receiver, withdrawal.ErrNoPreapproval)
-		}
-		return nil
-	})
-	auto, err := withdrawal.NewAutomation(e.store, withdrawal.AutomationConfig{Submitter: sub, Logger: quietLog})
+	auto, err := withdrawal.NewAutomation(e.store, withdrawal.AutomationConfig{Submitter: noPreapprovalFor("wd-1"), Logger: quietLog})
 	require.NoError(t, err)
-	var errs []error
-	for range 4 {
-		if _, err := auto.RunOnce(e.ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs := e.runRounds(auto, 4)
 	require.Equal(t, withdrawal.StatusSubmitted, e.get("wd-2").Status,
 		"wd-2 never submitted: every round stopped at wd-1's refused refund (%d of 4 rounds failed: %v)", len(errs), errors.Join(errs...))
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/cantonx/txhistory/withdrawal"
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -20,16 +19,7 @@ import (
 // support tool's error could not tell which one keeps failing.
 func TestRV188CommitFailureNamesTheWithdrawal(t *testing.T) {
 	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
-	_, err := e.db.ExecContext(e.ctx, `CREATE TABLE public.account (name text PRIMARY KEY);
-		CREATE TABLE public.credit (account text REFERENCES public.account (name) DEFERRABLE INITIALLY DEFERRED,
-			amount numeric NOT NULL)`)
-	require.NoError(t, err)
-	credit := withdrawal.RefundFunc(func(ctx context.Context, tx *sqlx.Tx, w *withdrawal.Withdrawal) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO public.credit VALUES ($1, $2)`, w.UserAccount, w.ReservedFunds.String())
-		return err
-	})
-	store, err := withdrawal.NewStore(e.db, withdrawal.Config{Treasury: treasury, Refunder: credit, Logger: quietLog})
-	require.NoError(t, err)
+	store := e.deferredCreditStore()
 	cids := e.mint("10")
 	e.tick(e.world.Now())
 	e.create(e.request("wd-auto", "5", cids[0]))

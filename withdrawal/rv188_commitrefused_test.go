@@ -1,13 +1,10 @@
 package withdrawal_test
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"testing"
 
 	"github.com/cantonx/txhistory/withdrawal"
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -24,36 +21,12 @@ import (
 // books refuse.
 func TestRV188ARefundRefusedAtCommitDoesNotStopTheOthers(t *testing.T) {
 	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
-	_, err := e.db.ExecContext(e.ctx, `CREATE TABLE public.account (name text PRIMARY KEY);
-		INSERT INTO public.account VALUES ('user-wd-2');
-		CREATE TABLE public.credit (account text REFERENCES public.account (name) DEFERRABLE INITIALLY DEFERRED,
-			amount numeric NOT NULL)`)
-	require.NoError(t, err)
-	credit := withdrawal.RefundFunc(func(ctx context.Context, tx *sqlx.Tx, w *withdrawal.Withdrawal) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO public.credit VALUES ($1, $2)`, w.UserAccount, w.ReservedFunds.String())
-		return err
-	})
-	store, err := withdrawal.NewStore(e.db, withdrawal.Config{Treasury: treasury, Refunder: credit, Logger: quietLog})
-	require.NoError(t, err)
-	cids := e.mint("10", "10")
-	e.create(e.request("wd-1", "5", cids[0]))
-	e.create(e.request("wd-2", "5", cids[1]))
-	e.tick(e.world.Now())
+	store := e.deferredCreditStore("user-wd-2")
+	e.requestTwo()
 
-	sub := withdrawal.SubmitFunc(func(ctx context.Context, w *withdrawal.Withdrawal) error {
-		if w.ID == "wd-1" {
-			return fmt.Errorf("receiver %s: %w", w.Receiver, withdrawal.ErrNoPreapproval)
-		}
-		return nil
-	})
-	auto, err := withdrawal.NewAutomation(store, withdrawal.AutomationConfig{Submitter: sub, Logger: quietLog})
+	auto, err := withdrawal.NewAutomation(store, withdrawal.AutomationConfig{Submitter: noPreapprovalFor("wd-1"), Logger: quietLog})
 	require.NoError(t, err)
-	var errs []error
-	for range 4 {
-		if _, err := auto.RunOnce(e.ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs := e.runRounds(auto, 4)
 	require.NotEmpty(t, errs, "wd-1's mark never commits")
 	require.Equal(t, withdrawal.StatusRequested, e.get("wd-1").Status)
 	require.Equal(t, withdrawal.StatusSubmitted, e.get("wd-2").Status,

@@ -9,7 +9,6 @@ import (
 
 	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/cantonx/txhistory/withdrawal"
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -24,21 +23,8 @@ import (
 // wd-1 and the COMMIT's error.
 func TestRV190AMarkRefusedAtCommitIsNotLoggedAsMade(t *testing.T) {
 	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
-	_, err := e.db.ExecContext(e.ctx, `CREATE TABLE public.account (name text PRIMARY KEY);
-		INSERT INTO public.account VALUES ('user-wd-2');
-		CREATE TABLE public.credit (account text REFERENCES public.account (name) DEFERRABLE INITIALLY DEFERRED,
-			amount numeric NOT NULL)`)
-	require.NoError(t, err)
-	credit := withdrawal.RefundFunc(func(ctx context.Context, tx *sqlx.Tx, w *withdrawal.Withdrawal) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO public.credit VALUES ($1, $2)`, w.UserAccount, w.ReservedFunds.String())
-		return err
-	})
-	store, err := withdrawal.NewStore(e.db, withdrawal.Config{Treasury: treasury, Refunder: credit, Logger: quietLog})
-	require.NoError(t, err)
-	cids := e.mint("10", "10")
-	e.create(e.request("wd-1", "5", cids[0]))
-	e.create(e.request("wd-2", "5", cids[1]))
-	e.tick(e.world.Now())
+	store := e.deferredCreditStore("user-wd-2")
+	e.requestTwo()
 
 	sub := withdrawal.SubmitFunc(func(ctx context.Context, w *withdrawal.Withdrawal) error {
 		return fmt.Errorf("receiver %s: %w", w.Receiver, withdrawal.ErrNoPreapproval)
