@@ -3,6 +3,7 @@ package withdrawal_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/withdrawal"
@@ -51,4 +52,35 @@ func (e *env) restoreWD1(ctx context.Context, gate bool) error {
 	_, err := e.db.ExecContext(ctx, `UPDATE txhistory.withdrawal
 		SET status = 'requested', submitted_at = NULL, submit_attempted_at = NULL WHERE id = 'wd-1'`)
 	return err
+}
+
+// passTSafe, as a RestoreProcedure's Progress, moves the ingested record
+// time an hour past now once the procedure waits for tSafe (step 3).
+func (e *env) passTSafe(pr withdrawal.RestoreProgress) {
+	if pr.Step == withdrawal.StepWait && !pr.Done {
+		e.tick(time.Now().Add(time.Hour))
+	}
+}
+
+// lockTable begins a transaction of db holding table in ACCESS EXCLUSIVE
+// mode, as pg_restore --single-transaction's DROP of it does; the caller
+// rolls it back.
+func lockTable(ctx context.Context, db *sqlx.DB, table string) (*sqlx.Tx, error) {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `LOCK TABLE `+table+` IN ACCESS EXCLUSIVE MODE`); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
+}
+
+// lockAwaited reports whether a session of db waits for a lock on table.
+func lockAwaited(ctx context.Context, db *sqlx.DB, table string) (bool, error) {
+	var waits bool
+	err := db.GetContext(ctx, &waits, `SELECT EXISTS (SELECT 1 FROM pg_locks
+		WHERE NOT granted AND relation = $1::regclass)`, table)
+	return waits, err
 }

@@ -41,11 +41,7 @@ func TestRestoreProcedureOnAPoolOfOne(t *testing.T) {
 			}
 			return err
 		},
-		Progress: func(pr withdrawal.RestoreProgress) {
-			if pr.Step == withdrawal.StepWait && !pr.Done {
-				e.tick(time.Now().Add(time.Hour))
-			}
-		},
+		Progress: e.passTSafe,
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, 20*time.Second)
 	defer cancel()

@@ -50,14 +50,11 @@ func TestRV194RestoreLockTriedBeforeTheVersionCheck(t *testing.T) {
 				Restore: func(ctx context.Context) error {
 					// pg_restore --single-transaction: the migration
 					// table first (its DROP takes ACCESS EXCLUSIVE).
-					pg, err := e.db.BeginTxx(ctx, nil)
+					pg, err := lockTable(ctx, e.db, "txhistory.txhistory_migration")
 					if err != nil {
 						return err
 					}
 					defer func() { _ = pg.Rollback() }()
-					if _, err := pg.ExecContext(ctx, `LOCK TABLE txhistory.txhistory_migration IN ACCESS EXCLUSIVE MODE`); err != nil {
-						return err
-					}
 					// The exchange's transaction: it read the withdrawal
 					// table, then calls txhistory.
 					done := make(chan error, 1)
@@ -87,9 +84,8 @@ func TestRV194RestoreLockTriedBeforeTheVersionCheck(t *testing.T) {
 							continue
 						default:
 						}
-						var waits bool
-						if err := e.db.GetContext(ctx, &waits, `SELECT EXISTS (SELECT 1 FROM pg_locks
-							WHERE NOT granted AND relation = 'txhistory.txhistory_migration'::regclass)`); err != nil {
+						waits, err := lockAwaited(ctx, e.db, "txhistory.txhistory_migration")
+						if err != nil {
 							return err
 						}
 						if waits {
@@ -109,11 +105,7 @@ func TestRV194RestoreLockTriedBeforeTheVersionCheck(t *testing.T) {
 					}
 					return nil
 				},
-				Progress: func(pr withdrawal.RestoreProgress) {
-					if pr.Step == withdrawal.StepWait && !pr.Done {
-						e.tick(time.Now().Add(time.Hour))
-					}
-				},
+				Progress: e.passTSafe,
 			}
 			ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
 			defer cancel()
@@ -168,14 +160,11 @@ func TestRV194AutomationRefusesAtOnceDuringTheRestore(t *testing.T) {
 			// The round is held at its listing of the withdrawals (a
 			// lock on their table), while the migration table is taken
 			// as pg_restore's DROP takes it; then the listing goes on.
-			list, err := e.db.BeginTxx(ctx, nil)
+			list, err := lockTable(ctx, e.db, "txhistory.withdrawal")
 			if err != nil {
 				return err
 			}
 			defer func() { _ = list.Rollback() }()
-			if _, err := list.ExecContext(ctx, `LOCK TABLE txhistory.withdrawal IN ACCESS EXCLUSIVE MODE`); err != nil {
-				return err
-			}
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
@@ -184,9 +173,8 @@ func TestRV194AutomationRefusesAtOnceDuringTheRestore(t *testing.T) {
 				round, roundErr = auto.RunOnce(rctx)
 			}()
 			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-				var waits bool
-				if err := e.db.GetContext(ctx, &waits, `SELECT EXISTS (SELECT 1 FROM pg_locks
-					WHERE NOT granted AND relation = 'txhistory.withdrawal'::regclass)`); err != nil {
+				waits, err := lockAwaited(ctx, e.db, "txhistory.withdrawal")
+				if err != nil {
 					return err
 				}
 				if waits {
@@ -201,23 +189,16 @@ func TestRV194AutomationRefusesAtOnceDuringTheRestore(t *testing.T) {
 					return errors.New("the round did not list the withdrawals")
 				}
 			}
-			pg, err := e.db.BeginTxx(ctx, nil)
+			pg, err := lockTable(ctx, e.db, "txhistory.txhistory_migration")
 			if err != nil {
 				return err
 			}
 			defer func() { _ = pg.Rollback() }()
-			if _, err := pg.ExecContext(ctx, `LOCK TABLE txhistory.txhistory_migration IN ACCESS EXCLUSIVE MODE`); err != nil {
-				return err
-			}
 			_ = list.Rollback()
 			<-done
 			return nil
 		},
-		Progress: func(pr withdrawal.RestoreProgress) {
-			if pr.Step == withdrawal.StepWait && !pr.Done {
-				e.tick(time.Now().Add(time.Hour))
-			}
-		},
+		Progress: e.passTSafe,
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, 30*time.Second)
 	defer cancel()
