@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -37,4 +38,22 @@ func waitIngested(t *testing.T, db *sqlx.DB, p *ledgertest.Participant, logs *sy
 		_ = db.Get(&off, `SELECT ledger_offset FROM txhistory.checkpoint`)
 		return off == p.LedgerEnd()
 	}, 30*time.Second, 20*time.Millisecond, logs.String())
+}
+
+// holdMigrationLock takes the schema's migration lock on a session of db of
+// its own, as another instance's migrator (or the migration job) holds it;
+// release unlocks it, and the session is closed at the test's end.
+func holdMigrationLock(t *testing.T, db *sqlx.DB) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	holder, err := db.Connx(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { holder.Close() })
+	_, err = holder.ExecContext(ctx, `SELECT pg_advisory_lock($1, hashtext('txhistory'))`, 0x74786d67)
+	require.NoError(t, err)
+	return func() {
+		t.Helper()
+		_, err := holder.ExecContext(ctx, `SELECT pg_advisory_unlock($1, hashtext('txhistory'))`, 0x74786d67)
+		require.NoError(t, err)
+	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net"
 	"os"
 	"strings"
@@ -30,13 +29,8 @@ func TestMigrationWaitingForALockIsLogged(t *testing.T) {
 	t.Cleanup(func() { startupWaitLogEvery = every })
 
 	p, dsn, db := demoLedger(t, 5)
-	ctx := context.Background()
-	holder, err := db.Connx(ctx)
-	require.NoError(t, err)
-	defer holder.Close()
 	// The schema's migration lock, as a migrator of another instance holds it.
-	_, err = holder.ExecContext(ctx, `SELECT pg_advisory_lock($1, hashtext('txhistory'))`, 0x74786d67)
-	require.NoError(t, err)
+	release := holdMigrationLock(t, db)
 
 	env := map[string]string{conn.EnvLedger: p.Addr(), conn.EnvParty: demoParty, conn.EnvDSN: dsn, "TXHISTORY_PLAINTEXT": "true"}
 	logs := &syncbuf.Buffer{}
@@ -46,8 +40,7 @@ func TestMigrationWaitingForALockIsLogged(t *testing.T) {
 		"nothing logged while the migrations wait for the schema's migration lock:\n%s", logs.String())
 
 	// Released: it migrates and starts.
-	_, err = holder.ExecContext(ctx, `SELECT pg_advisory_unlock($1, hashtext('txhistory'))`, 0x74786d67)
-	require.NoError(t, err)
+	release()
 	waitReady(t, code, ready, logs)
 	waitIngested(t, db, p, logs)
 	mark := len(logs.String())

@@ -28,12 +28,7 @@ import (
 func TestProgressWhileABatchWaitsForALockIsNotCatchingUp(t *testing.T) {
 	p, dsn, db := demoLedger(t, 5)
 	require.NoError(t, schema.Migrate(context.Background(), db))
-	ctx := context.Background()
-	holder, err := db.Connx(ctx)
-	require.NoError(t, err)
-	defer holder.Close()
-	_, err = holder.ExecContext(ctx, `SELECT pg_advisory_lock($1, hashtext('txhistory'))`, 0x74786d67)
-	require.NoError(t, err)
+	release := holdMigrationLock(t, db)
 
 	env := map[string]string{conn.EnvLedger: p.Addr(), conn.EnvParty: demoParty, conn.EnvDSN: dsn, "TXHISTORY_PLAINTEXT": "true"}
 	logs := &syncbuf.Buffer{}
@@ -66,8 +61,7 @@ func TestProgressWhileABatchWaitsForALockIsNotCatchingUp(t *testing.T) {
 	require.LessOrEqual(t, len(claims), 6, "%d lines say catching up or tailing while nothing commits:\n%s", len(claims), logs.String())
 
 	// The lock released: it commits, and the lines say so again.
-	_, err = holder.ExecContext(ctx, `SELECT pg_advisory_unlock($1, hashtext('txhistory'))`, 0x74786d67)
-	require.NoError(t, err)
+	release()
 	waitIngested(t, db, p, logs)
 	mark := len(logs.String())
 	require.Eventually(t, func() bool {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"syscall"
 	"testing"
@@ -36,12 +35,7 @@ func TestMigrateOnlyFailsOnAStatementTimeout(t *testing.T) {
 	require.NoError(t, err)
 
 	// A migrator that hangs holding the migration lock of the schema.
-	ctx := context.Background()
-	holder, err := db.Connx(ctx)
-	require.NoError(t, err)
-	defer holder.Close()
-	_, err = holder.ExecContext(ctx, `SELECT pg_advisory_lock($1, hashtext('txhistory'))`, 0x74786d67)
-	require.NoError(t, err)
+	holdMigrationLock(t, db)
 
 	logs := &syncbuf.Buffer{}
 	sigs := make(chan os.Signal, 1)
