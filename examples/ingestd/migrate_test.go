@@ -57,32 +57,17 @@ func TestMigrateFalseChecksTheSchemaVersion(t *testing.T) {
 		want  string
 	}{
 		{"unmigrated", func(t *testing.T, db *sqlx.DB) {}, "run ingestd -migrate-only"},
-		{"newer", func(t *testing.T, db *sqlx.DB) {
-			require.NoError(t, schema.Migrate(context.Background(), db))
-			_, err := db.Exec(`INSERT INTO txhistory.txhistory_migration (version, name) VALUES ($1, 'from_a_newer_release')`, schema.Latest()+1)
-			require.NoError(t, err)
-		}, "newer than this build"},
+		{"newer", func(t *testing.T, db *sqlx.DB) { migratedByANewerRelease(t, db, schema.DefaultName) }, "newer than this build"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			dsn := pgtest.NewDSN(t)
-			db, err := sqlx.Open("postgres", dsn)
-			require.NoError(t, err)
-			defer db.Close()
+			dsn, db := emptyDB(t)
 			c.setup(t, db)
 			env := map[string]string{conn.EnvLedger: "127.0.0.1:1", conn.EnvParty: "treasury::1", conn.EnvDSN: dsn,
 				"TXHISTORY_PLAINTEXT": "true", "TXHISTORY_METRICS_ADDR": "", "TXHISTORY_MIGRATE": "false"}
 			logs := &syncbuf.Buffer{}
 			sigs := make(chan os.Signal, 1)
 			code, _ := runDaemon(nil, env, logs, sigs)
-			select {
-			case got := <-code:
-				require.Equal(t, 1, got, logs.String())
-				require.Contains(t, logs.String(), c.want)
-			case <-time.After(10 * time.Second):
-				sigs <- syscall.SIGTERM
-				<-code
-				t.Fatalf("ingestd ran on the %s schema:\n%s", c.name, logs.String())
-			}
+			requireRefusal(t, code, sigs, logs, c.want, "the "+c.name+" schema")
 		})
 	}
 }

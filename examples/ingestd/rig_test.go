@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/pgtest"
+	"github.com/cantonx/txhistory/schema"
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
@@ -55,5 +59,43 @@ func holdMigrationLock(t *testing.T, db *sqlx.DB) (release func()) {
 		t.Helper()
 		_, err := holder.ExecContext(ctx, `SELECT pg_advisory_unlock($1, hashtext('txhistory'))`, 0x74786d67)
 		require.NoError(t, err)
+	}
+}
+
+// emptyDB makes an empty Integration DB; it returns the database's DSN and
+// a connection to it, closed at the test's end.
+func emptyDB(t *testing.T) (string, *sqlx.DB) {
+	t.Helper()
+	dsn := pgtest.NewDSN(t)
+	db, err := sqlx.Open("postgres", dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return dsn, db
+}
+
+// migratedByANewerRelease migrates schema s of db to this build's version
+// and records in it a migration of a newer release, as an older release
+// rolled back to finds it.
+func migratedByANewerRelease(t *testing.T, db *sqlx.DB, s string) {
+	t.Helper()
+	require.NoError(t, schema.Migrate(context.Background(), db, schema.WithSchema(s)))
+	_, err := db.Exec(fmt.Sprintf(`INSERT INTO %s (version, name) VALUES ($1, 'from_a_newer_release')`,
+		schema.Qualify(s, "txhistory_migration")), schema.Latest()+1)
+	require.NoError(t, err)
+}
+
+// requireRefusal waits up to 10 s for the daemon to exit 1 with want in its
+// log; a daemon still running then is stopped, and the test fails saying
+// it ran on ranOn.
+func requireRefusal(t *testing.T, code <-chan int, sigs chan os.Signal, logs *syncbuf.Buffer, want, ranOn string) {
+	t.Helper()
+	select {
+	case got := <-code:
+		require.Equal(t, 1, got, logs.String())
+		require.Contains(t, logs.String(), want)
+	case <-time.After(10 * time.Second):
+		sigs <- syscall.SIGTERM
+		<-code
+		t.Fatalf("ingestd ran on %s:\n%s", ranOn, logs.String())
 	}
 }

@@ -1,19 +1,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/internal/syncbuf"
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/schema"
-	"github.com/jmoiron/sqlx"
-	"github.com/stretchr/testify/require"
 )
 
 // TestSchemaVersionHintsNameTheSchema: with -migrate=false, the command
@@ -45,15 +39,9 @@ func TestSchemaVersionHintsNameTheSchema(t *testing.T) {
 				name, want = c.name+"/newer", c.newer
 			}
 			t.Run(name, func(t *testing.T) {
-				dsn := pgtest.NewDSN(t)
-				db, err := sqlx.Open("postgres", dsn)
-				require.NoError(t, err)
-				defer db.Close()
+				dsn, db := emptyDB(t)
 				if newer {
-					require.NoError(t, schema.Migrate(context.Background(), db, schema.WithSchema(c.schema)))
-					_, err := db.Exec(fmt.Sprintf(`INSERT INTO %s (version, name) VALUES ($1, 'from_a_newer_release')`,
-						schema.Qualify(c.schema, "txhistory_migration")), schema.Latest()+1)
-					require.NoError(t, err)
+					migratedByANewerRelease(t, db, c.schema)
 				}
 				env := map[string]string{conn.EnvLedger: "127.0.0.1:1", conn.EnvParty: "treasury::1", conn.EnvDSN: dsn,
 					"TXHISTORY_PLAINTEXT": "true", "TXHISTORY_METRICS_ADDR": "", "TXHISTORY_MIGRATE": "false"}
@@ -63,15 +51,7 @@ func TestSchemaVersionHintsNameTheSchema(t *testing.T) {
 				logs := &syncbuf.Buffer{}
 				sigs := make(chan os.Signal, 1)
 				code, _ := runDaemon(c.args, env, logs, sigs)
-				select {
-				case got := <-code:
-					require.Equal(t, 1, got, logs.String())
-					require.Contains(t, logs.String(), want)
-				case <-time.After(10 * time.Second):
-					sigs <- syscall.SIGTERM
-					<-code
-					t.Fatalf("ingestd ran on schema %s:\n%s", c.schema, logs.String())
-				}
+				requireRefusal(t, code, sigs, logs, want, "schema "+c.schema)
 			})
 		}
 	}

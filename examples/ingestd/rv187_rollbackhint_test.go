@@ -1,19 +1,13 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/internal/syncbuf"
-	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/schema"
-	"github.com/jmoiron/sqlx"
-	"github.com/stretchr/testify/require"
 )
 
 // TestRV187RolledBackBinaryWithMigrateSaysHowToMigrateDown: an exchange
@@ -38,28 +32,15 @@ func TestRV187RolledBackBinaryWithMigrateSaysHowToMigrateDown(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			want := fmt.Sprintf("with that release: ingestd -migrate-only -schema cold -migrate-to %d", c.to)
-			dsn := pgtest.NewDSN(t)
-			db, err := sqlx.Open("postgres", dsn)
-			require.NoError(t, err)
-			defer db.Close()
-			require.NoError(t, schema.Migrate(context.Background(), db, schema.WithSchema("cold")))
-			_, err = db.Exec(`INSERT INTO cold.txhistory_migration (version, name) VALUES ($1, 'from_a_newer_release')`, schema.Latest()+1)
-			require.NoError(t, err)
+			dsn, db := emptyDB(t)
+			migratedByANewerRelease(t, db, "cold")
 
 			env := map[string]string{conn.EnvLedger: "127.0.0.1:1", conn.EnvParty: "treasury::1", conn.EnvDSN: dsn,
 				"TXHISTORY_PLAINTEXT": "true", "TXHISTORY_METRICS_ADDR": ""}
 			logs := &syncbuf.Buffer{}
 			sigs := make(chan os.Signal, 1)
 			code, _ := runDaemon(c.args, env, logs, sigs)
-			select {
-			case got := <-code:
-				require.Equal(t, 1, got, logs.String())
-				require.Contains(t, logs.String(), want)
-			case <-time.After(10 * time.Second):
-				sigs <- syscall.SIGTERM
-				<-code
-				t.Fatalf("ingestd ran on a newer schema:\n%s", logs.String())
-			}
+			requireRefusal(t, code, sigs, logs, want, "a newer schema")
 		})
 	}
 }
