@@ -74,12 +74,15 @@ var (
 	// protobuf message it can unmarshal; or the participant refused the
 	// request as bigger than it takes (the error says which): in the same
 	// words if it is written in Go, in grpc-java's ("gRPC message exceeds
-	// maximum size") if it is Canton. Resuming from the same offset
-	// receives the same message, so it is not retryable: raise
-	// MaxRecvMsgSize, or escalate the message to the participant's
-	// operators. A transaction that does not unmarshal but whose offset can
-	// be read (a text that is not UTF-8) is a *DecodeError naming it
-	// instead, and the stream goes on.
+	// maximum size") if it is Canton; or a proxy in front of the
+	// participant refused the answer at a limit of its own, in the words
+	// of its gRPC library, Go's or Java's (the error says so, and names
+	// the limit). Resuming from the same offset receives the same message,
+	// so it is not retryable: raise MaxRecvMsgSize (or the proxy's limit),
+	// or escalate the message to the participant's operators. A
+	// transaction that does not unmarshal but whose offset can be read (a
+	// text that is not UTF-8) is a *DecodeError naming it instead, and the
+	// stream goes on.
 	ErrMessageRejected = errors.New("ledger: message from the participant rejected by the client")
 	// ErrUnknownUpdateKind: an item of the update stream is none of the
 	// kinds the reference lists (a transaction, a reassignment, an
@@ -142,15 +145,30 @@ func (e *APIError) Error() string {
 // A participant (or a proxy) written in Go refuses a request bigger than
 // it takes in the same words, and Canton (grpc-java) in its own: req is
 // the call's request, so that its refusal (a filter of many parties) names
-// the participant's limit instead of the client's, which cannot help
-// (refusedRequest).
+// the participant's limit instead of the client's, which cannot help. A
+// proxy in front of the participant refuses an answer bigger than it takes
+// in the words of its gRPC library too, Go's or Java's, and passes that on:
+// its limit is neither the client's nor the participant's (whatRefused).
 func limitHint(err error, what string, dialed bool, req sentRequest) error {
 	var ae *APIError
 	if errors.As(err, &ae) && ae.Code == codes.ResourceExhausted && ae.Is(ErrMessageRejected) {
-		if refusedRequest(ae.Message, req) {
+		switch r := whatRefused(ae.Message, req); r.by {
+		case byPeer:
 			ae.hint = fmt.Sprintf("the participant refused the request (%d bytes, a filter of %d parties) as larger than it takes: "+
 				"raise the participant's limit on received messages (Canton: the Ledger API's max-inbound-message-size) or ask for fewer parties",
 				req.size, req.parties)
+			return err
+		case byProxy:
+			client := fmt.Sprintf("the client's (ledger.Config.MaxRecvMsgSize, %d)", req.clientLimit)
+			if req.clientLimit <= 0 {
+				client = "the client's (gRPC in Java says it)"
+			}
+			ae.hint = fmt.Sprintf("%s (%d bytes) was refused on its way from the participant, which took the request (%d bytes), by a limit of %d bytes that is not %s: "+
+				"a proxy in front of the participant refused it; raise that proxy's limit on the messages it receives from the participant",
+				what, r.size, req.size, r.limit, client)
+			if !r.java {
+				ae.hint += " (or a grpc.MaxCallRecvMsgSize in ledger.Config.DialOptions overrides MaxRecvMsgSize: raise or remove it)"
+			}
 			return err
 		}
 		ae.hint = fmt.Sprintf("%s is larger than the client takes: raise ledger.Config.MaxRecvMsgSize", what)
@@ -177,7 +195,8 @@ type sentRequest struct {
 // message exceeds maximum size <limit>" for a compressed one). Canton
 // serves its Ledger API with grpc-java, so these are the words of a
 // participant that refuses the request as bigger than its
-// max-inbound-message-size; the client, written in Go, never says them.
+// max-inbound-message-size, or of a proxy in Java that refuses the
+// answer; the client, written in Go, never says them.
 func javaRefusal(msg string) bool {
 	return strings.Contains(msg, "gRPC message exceeds maximum size")
 }
@@ -188,40 +207,87 @@ func javaRefusal(msg string) bool {
 // ("received message after decompression larger than max M").
 var refusedSize = regexp.MustCompile(`larger than max (?:\((\d+) vs\. (\d+)\)|(\d+))`)
 
-// refusedRequest tells whether msg, a refusal of a message larger than a
-// limit, refused the call's request. grpc-java's words (javaRefusal) are
-// always the participant's. For grpc-go's: a limit other than the
-// client's own, when it is known; else, the limit is below the request's
-// size and the size refused, if named, is not above it. The size refused is not always the request's: a compressed request
-// is refused at its compressed size, or after decompression at the limit
-// plus one byte or with no size at all. The client's refusal of an answer
-// is taken for the request's only if the request too is beyond the
-// client's limit, which a participant that took it allows more than.
-func refusedRequest(msg string, req sentRequest) bool {
-	if javaRefusal(msg) {
-		return true // only a participant (or a proxy) in Java says it: the request's
+// javaSize finds the limit and, if named, the size of the refused message
+// in grpc-java's refusal (javaRefusal).
+var javaSize = regexp.MustCompile(`exceeds maximum size (\d+)(?:: (\d+))?`)
+
+// refuser says who refused a message larger than a limit.
+type refuser int
+
+const (
+	byClient refuser = iota // the client refused an answer (its own limit)
+	byPeer                  // the participant (or a proxy) refused the request
+	byProxy                 // a proxy refused an answer on its way
+)
+
+// refusal is what whatRefused makes of a refusal: who, and the limit and
+// the size of the refused message as far as its words name them (-1: not
+// named).
+type refusal struct {
+	by          refuser
+	limit, size int
+	java        bool // in grpc-java's words
+}
+
+// whatRefused tells who refused a message larger than a limit, from msg's
+// words and the call's request. A refused message bigger than the request
+// is an answer: a request sent compressed is refused at its compressed
+// size, or after decompression at the limit plus one byte or with no size
+// at all, none of them above the request's. grpc-java's words are never
+// the client's: the request's, refused by the participant (Canton) or a
+// proxy in Java; or an answer, which the participant does not receive, so
+// a proxy's. For grpc-go's: a limit other than the client's own, when it
+// is known, is a proxy's refusal of an answer, or else the refusal of the
+// request; with the client's limit unknown, the limit is below the
+// request's size and the size refused, if named, is not above it. The
+// client's refusal of an answer is taken for the request's only if the
+// request too is beyond the client's limit, which a participant that took
+// it allows more than.
+func whatRefused(msg string, req sentRequest) refusal {
+	r := refusal{by: byClient, limit: -1, size: -1, java: javaRefusal(msg)}
+	if r.java {
+		if m := javaSize.FindStringSubmatch(msg); m != nil {
+			r.limit = atoiOr(m[1], -1)
+			r.size = atoiOr(m[2], -1)
+		}
+		r.by = byPeer
+		if r.size > req.size {
+			r.by = byProxy
+		}
+		return r
 	}
-	size := req.size
 	m := refusedSize.FindStringSubmatch(msg)
 	if m == nil {
-		return false
+		return r
 	}
-	limit, refused := m[2], m[1]
+	limit := m[2]
 	if limit == "" {
 		limit = m[3]
 	}
-	max, err := strconv.Atoi(limit)
+	if r.limit = atoiOr(limit, -1); r.limit < 0 {
+		return r
+	}
+	r.size = atoiOr(m[1], -1)
+	switch {
+	case req.clientLimit > 0 && r.limit == req.clientLimit:
+		// The client's own limit.
+	case req.clientLimit > 0 && r.size > req.size:
+		r.by = byProxy
+	case req.clientLimit > 0:
+		r.by = byPeer
+	case r.limit < req.size && r.size <= req.size:
+		r.by = byPeer // r.size -1 (not named) included
+	}
+	return r
+}
+
+// atoiOr returns s as a number, or or if s is not one.
+func atoiOr(s string, or int) int {
+	n, err := strconv.Atoi(s)
 	if err != nil {
-		return false
+		return or
 	}
-	if req.clientLimit > 0 {
-		return max != req.clientLimit
-	}
-	if max >= size {
-		return false
-	}
-	n, err := strconv.Atoi(refused)
-	return err != nil || n <= size
+	return n
 }
 
 // Unwrap returns the underlying gRPC status error.

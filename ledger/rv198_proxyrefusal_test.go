@@ -167,5 +167,16 @@ func TestRV198ProxyRefusesTheAnswer(t *testing.T) {
 		require.Error(t, err)
 		t.Logf("UpdateByID: %v", err)
 		requireAnswerRefusedOnTheWay(t, err, big.UpdateID, javaLimit)
+
+		// A connection of the caller's, whose limit the client does not
+		// know: grpc-java's words are still not the client's.
+		conn, err := grpc.NewClient(p.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		require.NoError(t, err)
+		defer conn.Close()
+		_, err = ledger.NewClient(conn, nil).UpdateByID(context.Background(), big.UpdateID, f)
+		require.Error(t, err)
+		t.Logf("UpdateByID (NewClient): %v", err)
+		requireAnswerRefusedOnTheWay(t, err, big.UpdateID, javaLimit)
+		require.NotContains(t, err.Error(), "MaxRecvMsgSize, 0)")
 	})
 }

@@ -289,6 +289,7 @@ func TestOperationsQuotesMessages(t *testing.T) {
 		{`"ingest: retrying"`, goSource(t, "ingest")},
 		{"database fault, retrying batch", goSource(t, "ingest")},
 		{"is larger than the client takes", goSource(t, "ledger")},
+		{"was refused on its way from the participant", goSource(t, "ledger")},
 		{"update stream stalled", goSource(t, "ingest")},
 		{"standby: another ingester holds the schema's lock", goSource(t, "metrics")},
 		{`"ingestd: catching up"`, goSource(t, "examples/ingestd")},
