@@ -1,0 +1,153 @@
+package tokenstd_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/cantonx/txhistory/ledger"
+	"github.com/cantonx/txhistory/ledger/ledgertest"
+	"github.com/cantonx/txhistory/tokenstd"
+	"github.com/stretchr/testify/require"
+)
+
+// rv197Failed is a view the participant could not compute.
+func rv197Failed(id ledger.Identifier) ledger.InterfaceView {
+	return ledger.InterfaceView{InterfaceID: id, StatusCode: 9, StatusMessage: "UNHANDLED_EXCEPTION: the implementation's view failed"}
+}
+
+// rv197Summary is what the books take of entries.
+func rv197Summary(entries []tokenstd.Entry) []string {
+	var out []string
+	for _, e := range entries {
+		out = append(out, fmt.Sprintf("%s %s amount=%s transferred=%s fee=%s wd=%s created=%d archived=%d",
+			e.Kind, e.Instrument, e.Amount, e.Transferred, e.Fee, e.WithdrawalID, len(e.Created), len(e.Archived)))
+	}
+	return out
+}
+
+// rv197Treasurys builds, in a registry whose owners do not sign their
+// holdings (the treasury's holdings signed by the instrument's admin
+// alone, the treasury their observer), the treasury's mint of 100 USDX
+// (classified into a holding set) and then its own transfer of 30 to bob:
+// an offer (2-step) or a 1-step withdrawal. It returns the transfer
+// projected for the treasury, the holding set and the instrument.
+func rv197Treasurys(t *testing.T, offer bool) (*ledger.Transaction, *tokenstd.HoldingSet, ledgertest.TokenInstrument) {
+	t.Helper()
+	w := &ledgertest.TokenWorld{Sequence: true, CantonIDs: true}
+	inst := w.Instrument("USDX")
+	mint := ledgertest.TokenProjection(w.Mint(treasury, "100", inst), treasury)
+	require.Len(t, adminSigned(t, mint, inst.Admin, func(string) bool { return false }), 1)
+	set := tokenstd.NewHoldingSet()
+	entries, err := tokenstd.Classify(mint, treasury, set)
+	require.NoError(t, err)
+	set.Apply(entries)
+	spec := ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "30", Reason: "wd-1", Instrument: inst}
+	var tx *ledger.Transaction
+	if offer {
+		tx, _ = w.Offer(spec)
+	} else {
+		tx = w.Transfer(spec)
+	}
+	tx = ledgertest.TokenProjection(tx, treasury)
+	adminSigned(t, tx, inst.Admin, func(string) bool { return false })
+	return tx, set, inst
+}
+
+// rv197With is record v with its field label set to x.
+func rv197With(t *testing.T, v ledger.Value, label string, x ledger.Value) ledger.Value {
+	t.Helper()
+	fs, err := v.AsRecord()
+	require.NoError(t, err)
+	fs = slices.Clone(fs)
+	found := false
+	for i := range fs {
+		if fs[i].Label == label {
+			fs[i].Value, found = x, true
+		}
+	}
+	require.True(t, found, label)
+	id, _ := v.TypeID()
+	return ledger.Record(&id, fs...)
+}
+
+// rv197Add appends c as the last node of the transaction's root exercise
+// (the treasury's TransferFactory_Transfer).
+func rv197Add(tx *ledger.Transaction, c *ledger.CreatedEvent) {
+	root := tx.Events[0].(*ledger.ExercisedEvent)
+	c.NodeID = root.LastDescendantNodeID + 1
+	c.Offset = tx.Offset
+	root.LastDescendantNodeID = c.NodeID
+	tx.Events = append(tx.Events, c)
+}
+
+// The view check of 581bd9f, f1b51ef and 6cbbfbb is limited to contracts
+// whose Holding view failed or could not be read: a contract created in
+// the treasury's own transfer, signed by the instrument's admin with the
+// treasury a stakeholder, that is no holding — a registry's helper
+// contract with no view at all, one whose TransferInstruction or
+// Allocation view failed, one whose Holding view names bob and whose
+// TransferInstruction view failed — or a holding whose view failed of
+// which the treasury is no stakeholder, changes nothing: no error, the
+// entries those of the transfer without it. Likewise the treasury's own
+// change with a second view (TransferInstruction, Allocation) failed.
+func TestRV197FailedViewsOfNonHoldingsInTheTreasurysTransferAreIgnored(t *testing.T) {
+	allocation := ledger.MustParseIdentifier("#splice-api-token-allocation-v1:Splice.Api.Token.AllocationV1:Allocation")
+	helper := ledger.MustParseIdentifier("#registry-impl:Registry.Impl:Receipt")
+	for _, offer := range []bool{false, true} {
+		base, set, inst := rv197Treasurys(t, offer)
+		want, err := tokenstd.Classify(base, treasury, set)
+		require.NoError(t, err)
+		require.NotEmpty(t, want)
+		var bobsView ledger.Value
+		for _, ev := range base.Events {
+			if c, ok := ev.(*ledger.CreatedEvent); ok && len(c.InterfaceViews) > 0 && c.InterfaceViews[0].InterfaceID.SameEntity(ledger.HoldingInterface) {
+				bobsView = c.InterfaceViews[0].Value
+			}
+		}
+		require.True(t, bobsView.IsValid())
+		bobsView = rv197With(t, bobsView, "owner", ledger.Party(bob))
+		cases := map[string]func(tx *ledger.Transaction){
+			"helper without views": func(tx *ledger.Transaction) {
+				rv197Add(tx, &ledger.CreatedEvent{ContractID: "00helper1", TemplateID: helper, Signatories: []string{inst.Admin}, Observers: []string{treasury}, WitnessParties: []string{treasury}})
+			},
+			"failed TransferInstruction view": func(tx *ledger.Transaction) {
+				rv197Add(tx, &ledger.CreatedEvent{ContractID: "00helper2", TemplateID: helper, Signatories: []string{inst.Admin}, Observers: []string{treasury}, WitnessParties: []string{treasury},
+					InterfaceViews: []ledger.InterfaceView{rv197Failed(ledger.TransferInstructionInterface)}})
+			},
+			"failed Allocation view": func(tx *ledger.Transaction) {
+				rv197Add(tx, &ledger.CreatedEvent{ContractID: "00helper3", TemplateID: helper, Signatories: []string{inst.Admin}, Observers: []string{treasury}, WitnessParties: []string{treasury},
+					InterfaceViews: []ledger.InterfaceView{rv197Failed(allocation)}})
+			},
+			"failed Holding view, treasury no stakeholder": func(tx *ledger.Transaction) {
+				rv197Add(tx, &ledger.CreatedEvent{ContractID: "00helper4", TemplateID: helper, Signatories: []string{inst.Admin, bob}, WitnessParties: []string{treasury},
+					InterfaceViews: []ledger.InterfaceView{rv197Failed(ledger.HoldingInterface)}})
+			},
+			"bob's Holding view read, TransferInstruction view failed": func(tx *ledger.Transaction) {
+				rv197Add(tx, &ledger.CreatedEvent{ContractID: "00helper5", TemplateID: helper, Signatories: []string{inst.Admin}, Observers: []string{treasury, bob}, WitnessParties: []string{treasury},
+					InterfaceViews: []ledger.InterfaceView{{InterfaceID: ledger.HoldingInterface, Value: bobsView}, rv197Failed(ledger.TransferInstructionInterface)}})
+			},
+			"the treasury's change with more views failed": func(tx *ledger.Transaction) {
+				n := 0
+				for _, ev := range tx.Events {
+					c, ok := ev.(*ledger.CreatedEvent)
+					if !ok || !slices.Contains(c.Observers, treasury) || c.TemplateID.EntityName != "Holding" {
+						continue
+					}
+					c.InterfaceViews = append(c.InterfaceViews, rv197Failed(ledger.TransferInstructionInterface), rv197Failed(allocation))
+					n++
+				}
+				require.Equal(t, 1, n)
+			},
+		}
+		for name, mutate := range cases {
+			t.Run(fmt.Sprintf("offer=%v/%s", offer, name), func(t *testing.T) {
+				tx, set2, _ := rv197Treasurys(t, offer)
+				mutate(tx)
+				got, err := tokenstd.Classify(tx, treasury, set2)
+				require.NoError(t, err)
+				require.Equal(t, rv197Summary(want), rv197Summary(got))
+			})
+		}
+	}
+}
