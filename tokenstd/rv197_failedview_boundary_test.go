@@ -151,3 +151,55 @@ func TestRV197FailedViewsOfNonHoldingsInTheTreasurysTransferAreIgnored(t *testin
 		}
 	}
 }
+
+// doc.go's bad-input exceptions: anything of an instrument not listed in
+// Config.Instruments — its holdings — is ignored, "however malformed". A
+// contract the treasury observes, signed by the admin of USDX (the one
+// instrument listed), whose Holding view names as its instrument EURX, of
+// the same admin, not listed, and cannot be read otherwise (its amount
+// not a decimal): ignored where it is created on its own, it must be
+// ignored too when created inside the treasury's own USDX transfer, where
+// 6cbbfbb's check of the treasury's stakeholdings halted ingestion on it
+// as a holding of the treasury's whose amount cannot be read.
+func TestRV197MalformedHoldingOfAnUnlistedInstrumentInTheTreasurysTransferIsIgnored(t *testing.T) {
+	for _, offer := range []bool{false, true} {
+		t.Run(fmt.Sprintf("offer=%v", offer), func(t *testing.T) {
+			tx, set, inst := rv197Treasurys(t, offer)
+			c := tokenstd.Classifier{Treasury: treasury, Instruments: []tokenstd.Instrument{{Admin: inst.Admin, ID: inst.ID}}}
+			want, err := c.Classify(tx, set)
+			require.NoError(t, err)
+			require.NotEmpty(t, want)
+
+			var view ledger.Value
+			for _, ev := range tx.Events {
+				if e, ok := ev.(*ledger.CreatedEvent); ok && len(e.InterfaceViews) > 0 && e.InterfaceViews[0].InterfaceID.SameEntity(ledger.HoldingInterface) {
+					view = e.InterfaceViews[0].Value
+				}
+			}
+			require.True(t, view.IsValid())
+			iv, ok := view.Field("instrumentId")
+			require.True(t, ok)
+			view = rv197With(t, view, "instrumentId", rv197With(t, iv, "id", ledger.Text("EURX")))
+			view = rv197With(t, view, "amount", ledger.Numeric("1e5"))
+			_, err = tokenstd.DecodeHoldingView(view)
+			require.Error(t, err, "the view must be malformed")
+			eurx := func() *ledger.CreatedEvent {
+				return &ledger.CreatedEvent{ContractID: "00eurx", TemplateID: ledger.MustParseIdentifier("#registry-impl:Registry.Impl:Holding"),
+					Signatories: []string{inst.Admin}, Observers: []string{treasury}, WitnessParties: []string{treasury},
+					InterfaceViews: []ledger.InterfaceView{{InterfaceID: ledger.HoldingInterface, Value: view}}}
+			}
+
+			// On its own (the admin's create), ignored.
+			alone := &ledger.Transaction{UpdateID: "upd-eurx", Offset: tx.Offset + 1, RecordTime: tx.RecordTime, Events: []ledger.Event{eurx()}}
+			got, err := c.Classify(alone, set)
+			require.NoError(t, err)
+			require.Empty(t, got)
+
+			// Inside the treasury's own USDX transfer, ignored too.
+			rv197Add(tx, eurx())
+			got, err = c.Classify(tx, set)
+			require.NoError(t, err, "a malformed holding of an instrument not listed halts the treasury's transfer")
+			require.Equal(t, rv197Summary(want), rv197Summary(got))
+		})
+	}
+}
