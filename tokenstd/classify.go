@@ -907,7 +907,7 @@ func (r *run) views(e *ledger.CreatedEvent, hv *HoldingView, iv *TransferInstruc
 		}
 		if v.StatusCode != 0 {
 			if !r.mayBeTreasurys(e, v.Value, holding) {
-				if holding {
+				if holding && r.mayCountHolding(v.Value) {
 					put(&r.unread, e.ContractID, unreadHolding{e, fmt.Sprintf("the participant could not compute the view of %s: code %d: %s",
 						v.InterfaceID, v.StatusCode, v.StatusMessage)})
 				}
@@ -923,7 +923,9 @@ func (r *run) views(e *ledger.CreatedEvent, hv *HoldingView, iv *TransferInstruc
 			h, err := DecodeHoldingView(v.Value)
 			if err != nil {
 				if !r.mayBeTreasurys(e, v.Value, holding) {
-					put(&r.unread, e.ContractID, unreadHolding{e, fmt.Sprintf("holding view: %v", err)})
+					if r.mayCountHolding(v.Value) {
+						put(&r.unread, e.ContractID, unreadHolding{e, fmt.Sprintf("holding view: %v", err)})
+					}
 					continue
 				}
 				return false, false, r.fail(e.NodeID, "contract %s: holding view: %w", e.ContractID, err)
@@ -955,8 +957,9 @@ func (r *run) views(e *ledger.CreatedEvent, hv *HoldingView, iv *TransferInstruc
 // instruction not known is read from the choice). A contract whose view's
 // instrument, as far as it can be read, is not among the Instruments
 // counted is ignored too, whoever signed it. views notes an ignored
-// holding (run.unread): a standard transfer in which the registry says it
-// is the treasury's fails (unreadNamed).
+// holding (run.unread) unless its view names an instrument not counted
+// (mayCountHolding): a standard transfer in which the registry says it is
+// the treasury's fails (unreadNamed).
 func (r *run) mayBeTreasurys(e *ledger.CreatedEvent, view ledger.Value, holding bool) bool {
 	var inst ledger.Value
 	if holding {
@@ -979,6 +982,18 @@ func (r *run) mayBeTreasurys(e *ledger.CreatedEvent, view ledger.Value, holding 
 	o, _ := owner.AsParty()
 	a, _ := admin.AsParty()
 	return o == r.c.Treasury && a != "" && slices.Contains(e.Signatories, a)
+}
+
+// mayCountHolding reports whether a Holding view that failed or cannot be
+// read may be of an instrument counted (Classifier.mayCount of its
+// instrumentId, as far as it can be read: a failed view has none). views
+// notes only such a holding as unread: a holding whose view names an
+// instrument not listed is ignored however malformed, even where a
+// standard transfer of a listed one would make it the treasury's
+// (unreadNamed).
+func (r *run) mayCountHolding(view ledger.Value) bool {
+	inst, _ := view.Field("instrumentId")
+	return r.c.mayCount(inst)
 }
 
 func (r *run) pos(node int32) Position {
