@@ -203,3 +203,33 @@ func TestRV197MalformedHoldingOfAnUnlistedInstrumentInTheTreasurysTransferIsIgno
 		})
 	}
 }
+
+// The treasury's own 1-step withdrawal (30 of 100 USDX to bob) in a
+// registry whose holdings name the sender as an observer of the holdings
+// a transfer gives the receiver: bob's new holding, signed by the admin,
+// has the treasury a stakeholder, and its Holding view failed. The
+// result names it as the receiver's, bob's: the registry says it is not
+// the treasury's, and the treasury's change (read) is what it keeps.
+// 6cbbfbb's check of the treasury's stakeholdings (meant for the funds
+// locked for an offer, which no result names) halted ingestion on it.
+func TestRV197FailedViewOfTheReceiversHoldingTheTreasuryObservesIsIgnored(t *testing.T) {
+	tx, set, inst := rv197Treasurys(t, false)
+	want, err := tokenstd.Classify(tx, treasury, set)
+	require.NoError(t, err)
+	require.Equal(t, []string{"withdrawal " + inst.ID + "@" + inst.Admin + " amount=-30 transferred=30 fee=0 wd=wd-1 created=1 archived=1"}, rv197Summary(want))
+	n := 0
+	for _, ev := range tx.Events {
+		c, ok := ev.(*ledger.CreatedEvent)
+		if !ok || !slices.Contains(c.Signatories, bob) {
+			continue
+		}
+		n++
+		c.Signatories = []string{inst.Admin}
+		c.Observers = []string{bob, treasury}
+		c.InterfaceViews[0] = rv197Failed(ledger.HoldingInterface)
+	}
+	require.Equal(t, 1, n, "bob's holding")
+	got, err := tokenstd.Classify(tx, treasury, set)
+	require.NoError(t, err, "a failed view of the holding the result names as bob's halts the treasury's withdrawal")
+	require.Equal(t, rv197Summary(want), rv197Summary(got))
+}
