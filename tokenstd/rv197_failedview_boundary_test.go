@@ -233,3 +233,50 @@ func TestRV197FailedViewOfTheReceiversHoldingTheTreasuryObservesIsIgnored(t *tes
 	require.NoError(t, err, "a failed view of the holding the result names as bob's halts the treasury's withdrawal")
 	require.Equal(t, rv197Summary(want), rv197Summary(got))
 }
+
+// The 2-step form: bob accepts the treasury's offer (a choice on its
+// known instruction, the treasury the sender); the holding the accept
+// gives bob, named by the result as the receiver's, has the treasury an
+// observer and a failed Holding view. Not the treasury's: the accept is
+// booked as it is when the view is read.
+func TestRV197FailedViewOfTheHoldingBobsAcceptGivesHimIsIgnored(t *testing.T) {
+	build := func(fail bool) ([]tokenstd.Entry, error) {
+		w := &ledgertest.TokenWorld{Sequence: true, CantonIDs: true}
+		inst := w.Instrument("USDX")
+		mint := ledgertest.TokenProjection(w.Mint(treasury, "100", inst), treasury)
+		adminSigned(t, mint, inst.Admin, func(string) bool { return false })
+		set := tokenstd.NewHoldingSet()
+		entries, err := tokenstd.Classify(mint, treasury, set)
+		require.NoError(t, err)
+		set.Apply(entries)
+		offerTx, cid := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "30", Reason: "wd-2", Instrument: inst})
+		offer := ledgertest.TokenProjection(offerTx, treasury)
+		adminSigned(t, offer, inst.Admin, func(string) bool { return false })
+		entries, err = tokenstd.Classify(offer, treasury, set)
+		require.NoError(t, err)
+		set.Apply(entries)
+		accept := ledgertest.TokenProjection(w.Accept(cid), treasury)
+		adminSigned(t, accept, inst.Admin, func(string) bool { return false })
+		n := 0
+		for _, ev := range accept.Events {
+			c, ok := ev.(*ledger.CreatedEvent)
+			if !ok || !slices.Contains(c.Signatories, bob) {
+				continue
+			}
+			n++
+			c.Signatories = []string{inst.Admin}
+			c.Observers = []string{bob, treasury}
+			if fail {
+				c.InterfaceViews[0] = rv197Failed(ledger.HoldingInterface)
+			}
+		}
+		require.Equal(t, 1, n, "bob's holding in the accept")
+		return tokenstd.Classify(accept, treasury, set)
+	}
+	want, err := build(false)
+	require.NoError(t, err)
+	require.NotEmpty(t, want)
+	got, err := build(true)
+	require.NoError(t, err)
+	require.Equal(t, rv197Summary(want), rv197Summary(got))
+}
