@@ -301,3 +301,34 @@ func TestRV197FailedViewDepositIsSetAsideUnderSetAside(t *testing.T) {
 	require.Equal(t, 0, r.count(`SELECT count(*) FROM tokens.token_history WHERE update_id = '`+bad.UpdateID+`'`))
 	require.Equal(t, 1, r.count(`SELECT count(*) FROM tokens.token_history WHERE kind = 'deposit' AND account = 'acct-1' AND amount = 40`))
 }
+
+// A holding the registry creates and archives inside the treasury's own
+// transfer (a merge of the inputs before the split, say), signed by the
+// admin with the treasury an observer, its Holding view failed: whatever
+// its amount, it adds nothing to the treasury's books (created and
+// archived in the one operation). It must not halt ingestion, where
+// 6cbbfbb's check of the treasury's stakeholdings (meant for the locked
+// funds, which outlive the transfer) did: the entries are those of the
+// transfer without it.
+func TestRV197FailedViewOfATransientHoldingInTheTreasurysTransferIsIgnored(t *testing.T) {
+	for _, offer := range []bool{false, true} {
+		t.Run(fmt.Sprintf("offer=%v", offer), func(t *testing.T) {
+			tx, set, inst := rv197Treasurys(t, offer)
+			want, err := tokenstd.Classify(tx, treasury, set)
+			require.NoError(t, err)
+			require.NotEmpty(t, want)
+			tmpl := ledger.MustParseIdentifier("#registry-impl:Registry.Impl:Holding")
+			rv197Add(tx, &ledger.CreatedEvent{ContractID: "00transient", TemplateID: tmpl, Signatories: []string{inst.Admin}, Observers: []string{treasury},
+				WitnessParties: []string{treasury}, InterfaceViews: []ledger.InterfaceView{rv197Failed(ledger.HoldingInterface)}})
+			root := tx.Events[0].(*ledger.ExercisedEvent)
+			x := &ledger.ExercisedEvent{Offset: tx.Offset, NodeID: root.LastDescendantNodeID + 1, ContractID: "00transient", TemplateID: tmpl, Choice: "Archive",
+				ChoiceArgument: ledger.Record(nil), ActingParties: []string{inst.Admin}, Consuming: true, WitnessParties: []string{treasury}, ExerciseResult: ledger.Unit()}
+			x.LastDescendantNodeID = x.NodeID
+			root.LastDescendantNodeID = x.NodeID
+			tx.Events = append(tx.Events, x)
+			got, err := tokenstd.Classify(tx, treasury, set)
+			require.NoError(t, err, "a transient holding's failed view halts the treasury's transfer")
+			require.Equal(t, rv197Summary(want), rv197Summary(got))
+		})
+	}
+}
