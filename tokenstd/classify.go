@@ -1408,8 +1408,9 @@ func (r *run) transferOp(e *ledger.ExercisedEvent, i int, a standardArgs) error 
 // receiver got, of a completed transfer to the treasury, or as the
 // sender's change, of the treasury's own transfer; or, in the treasury's
 // own transfer, the treasury is one of its stakeholders (the funds it
-// locks for an offer, which no result names) and the result does not name
-// it as the holding of a receiver other than the treasury. mayBeTreasurys ignores such
+// locks for an offer, which no result names), the result does not name
+// it as the holding of a receiver other than the treasury, and it is not
+// archived inside the transfer. mayBeTreasurys ignores such
 // a view when the treasury did not sign the contract (a registry whose
 // owners do not sign their holdings makes the treasury only an
 // observer): ignored, a deposit would be booked as nothing, a
@@ -1445,6 +1446,11 @@ func (r *run) unreadNamed(e *ledger.ExercisedEvent, i int, t Transfer, res Trans
 		if t.Receiver != T && slices.Contains(res.ReceiverHoldingCIDs, c.ContractID) {
 			// The registry names it as the receiver's: a holding of
 			// another party, the treasury only its observer.
+			continue
+		}
+		if node, gone := r.consumed[c.ContractID]; gone && node > c.NodeID && node <= e.LastDescendantNodeID {
+			// Archived inside the transfer too: whatever its amount,
+			// it adds nothing to the treasury's books.
 			continue
 		}
 		return r.fail(c.NodeID, "contract %s, created in the treasury's %s (node %d) with the treasury a stakeholder, signed by %s's admin: %s",

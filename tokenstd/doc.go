@@ -219,9 +219,10 @@
 //     result names it as a holding the receiver got, of a completed
 //     transfer to the treasury, or as the sender's change, of the
 //     treasury's own transfer; or the treasury is its stakeholder in its
-//     own transfer (the funds it locks for an offer) and the result does
-//     not name it as another receiver's holding. That is a holding of the
-//     treasury's whose amount cannot be read, and a ParseError.)
+//     own transfer (the funds it locks for an offer), the result does not
+//     name it as another receiver's holding, and the transfer does not
+//     archive it. That is a holding of the treasury's whose amount cannot
+//     be read, and a ParseError.)
 //   - A choice of an interface named as a token standard one (module names
 //     are not reserved) whose version this package does not read, or whose
 //     argument or result is not of the standard's types, in whose subtree
