@@ -504,10 +504,23 @@ func (d *daemon) migrate(ctx context.Context, db *sqlx.DB) error {
 		// The database answers, but the migrations wait for a lock, as
 		// long as it is held: say so, or nothing is logged meanwhile.
 		stop := d.logWhileWaiting("the migrations", func() string {
-			if err := d.pingDatabase(ctx, db); err != nil {
+			holders, err := d.askDatabase(ctx, func(ctx context.Context) (string, error) {
+				if err := db.PingContext(ctx); err != nil {
+					return "", err
+				}
+				// The database answers: who holds the lock, if it can
+				// tell (not knowing is no reason to say it does not answer).
+				h, _ := migrationLockHolders(ctx, db, d.cfg.schema)
+				return h, nil
+			})
+			if err != nil {
 				return "the database does not answer (" + ingest.Redact(err.Error()) + "): without connect_timeout in the DSN, an attempt to a host that drops packets, or takes connections and answers nothing, waits for minutes or for ever"
 			}
-			return "the database answers: they wait for a lock: the schema's migration lock, which another instance's migrations or the migration job (-migrate-only) hold, or a lock on a table they alter, held by an open transaction that read it (pg_stat_activity, pg_locks); a lock_timeout in the DSN bounds the wait"
+			const who = "the schema's migration lock, held exclusive by another instance's migrations or the migration job (-migrate-only), or shared by a transaction of the running release that checked the schema's version (an Ingester's batch, a withdrawal Automation's submission, or an exchange's transaction left open after a txhistory write such as withdrawal.Store.CreateTx), or a lock on a table they alter, held by an open transaction that read it (pg_stat_activity, pg_locks); a lock_timeout in the DSN bounds the wait"
+			if holders != "" {
+				return "the database answers: they wait for a lock: " + who + "; the migration lock is held by " + holders
+			}
+			return "the database answers: they wait for a lock: " + who
 		})
 		defer stop()
 		if err := schema.Migrate(ctx, db, opts...); err != nil {
@@ -624,28 +637,86 @@ func (d *daemon) logWhileWaiting(what string, likely func() string) (stop func()
 	}
 }
 
-// pingDatabase asks the database for an answer, waiting 2 s at most. A
-// ping lib/pq cannot cut short (a connection's start-up without
-// connect_timeout waits for ever for a host that answers nothing) is left
-// to finish in the background, and until it does the next ping reports
-// the database silent without asking again.
-func (d *daemon) pingDatabase(ctx context.Context, db *sqlx.DB) error {
+// askDatabase runs ask, waiting 2 s at most. An ask lib/pq cannot cut
+// short (a connection's start-up without connect_timeout waits for ever
+// for a host that answers nothing) is left to finish in the background,
+// and until it does the next ask reports the database silent without
+// asking again.
+func (d *daemon) askDatabase(ctx context.Context, ask func(context.Context) (string, error)) (string, error) {
 	if !d.pinging.CompareAndSwap(false, true) {
-		return errors.New("no answer to the ping before, still waiting for it")
+		return "", errors.New("no answer to the ping before, still waiting for it")
 	}
-	res := make(chan error, 1)
+	type answer struct {
+		s   string
+		err error
+	}
+	res := make(chan answer, 1)
 	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	go func() {
 		defer d.pinging.Store(false)
 		defer cancel()
-		res <- db.PingContext(pctx)
+		s, err := ask(pctx)
+		res <- answer{s, err}
 	}()
 	select {
-	case err := <-res:
-		return err
+	case a := <-res:
+		return a.s, a.err
 	case <-time.After(2 * time.Second):
-		return errors.New("no answer to a ping within 2 s")
+		return "", errors.New("no answer to a ping within 2 s")
 	}
+}
+
+// migrationLockClass is schema's lockClass: the first half of the key of
+// a schema's migration lock, an advisory lock whose second half is
+// hashtext of the schema's name.
+const migrationLockClass = 0x74786d67
+
+// migrationLockHolders names the sessions holding the migration lock of
+// schema schemaName (at most five): pid, application_name, the lock's
+// mode, the session's state and how long its transaction has been open
+// (when the role may see them: pg_stat_activity shows another role's
+// sessions' state only to pg_read_all_stats), and the sessions it waits
+// for itself, if any. "" if none holds it.
+func migrationLockHolders(ctx context.Context, db *sqlx.DB, schemaName string) (string, error) {
+	var rows []struct {
+		PID       int    `db:"pid"`
+		Shared    bool   `db:"shared"`
+		App       string `db:"app"`
+		State     string `db:"state"`
+		XactS     int64  `db:"xact_s"`
+		BlockedBy string `db:"blocked_by"`
+	}
+	err := db.SelectContext(ctx, &rows, `
+		SELECT l.pid, l.mode = 'ShareLock' AS shared, coalesce(a.application_name, '') AS app,
+			coalesce(a.state, '') AS state, coalesce(extract(epoch FROM now() - a.xact_start)::bigint, -1) AS xact_s,
+			coalesce((SELECT string_agg(format('pid %s "%s"', b.pid, replace(coalesce(b.application_name, ''), '"', '\"')), ', ' ORDER BY b.pid)
+				FROM pg_stat_activity b WHERE b.pid = ANY (pg_blocking_pids(l.pid))), '') AS blocked_by
+		FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1 AND l.objid = hashtext($2)::oid AND l.objsubid = 2
+			AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+		ORDER BY l.pid LIMIT 5`, migrationLockClass, schemaName)
+	if err != nil {
+		return "", err
+	}
+	var out []string
+	for _, r := range rows {
+		mode := "exclusive"
+		if r.Shared {
+			mode = "shared"
+		}
+		h := fmt.Sprintf("pid %d %q %s", r.PID, r.App, mode)
+		if r.State != "" {
+			h += ", " + r.State
+		}
+		if r.XactS >= 0 {
+			h += fmt.Sprintf(", its transaction open %d s", r.XactS)
+		}
+		if r.BlockedBy != "" {
+			h += ", itself waiting for " + r.BlockedBy
+		}
+		out = append(out, h)
+	}
+	return strings.Join(out, "; "), nil
 }
 
 // unreachable reports whether err says the database cannot be reached
