@@ -37,6 +37,7 @@ package main
 
 import (
 	"context"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -580,17 +581,29 @@ var startupWaitLogEvery = 30 * time.Second
 // than the database not being reachable yet: it waits for the database as
 // ingestion would (SIGTERM stops the wait), however long it takes. It
 // tries every second, and logs the first failure, then one line per
-// startupWaitLogEvery at most, with the attempts and the time waited so far.
+// startupWaitLogEvery at most, with the attempts and the time waited so far;
+// a failure of a kind not seen before in this wait (the database back, but
+// refusing sessions for another reason) is logged at once, so that the
+// log does not say for up to startupWaitLogEvery what was just fixed.
 func (d *daemon) waitForDatabase(ctx context.Context, what string, f func() error) error {
 	began := time.Now()
+	every := startupWaitLogEvery
 	var logged time.Time
+	seen := map[string]bool{}
 	for attempt := 1; ; attempt++ {
 		err := f()
 		if err == nil || !unreachable(err) {
 			return err
 		}
-		if attempt == 1 || time.Since(logged) >= startupWaitLogEvery {
+		// At most 16 kinds logged at once: should they vary without end,
+		// the rest wait for the throttle.
+		kind := failureKind(err)
+		newKind := !seen[kind] && len(seen) < 16
+		if attempt == 1 || newKind || time.Since(logged) >= every {
 			logged = time.Now()
+			if newKind || attempt == 1 {
+				seen[kind] = true
+			}
 			d.log.Warn("ingestd: database not reachable for "+what+", retrying", "attempt", attempt,
 				"waiting_s", int64(time.Since(began).Seconds()), "err", ingest.Redact(err.Error()))
 		}
@@ -602,6 +615,43 @@ func (d *daemon) waitForDatabase(ctx context.Context, what string, f func() erro
 	}
 }
 
+// failureKind is what kind of failure err is, for waitForDatabase to tell
+// a new cause from the same again: the SQLSTATE of the server's refusal,
+// the connection closed by the other end, the system call's error
+// (connection refused, a timeout), a name the resolver does not know, or
+// else the message without its digits
+// (ports and addresses that change with every attempt).
+func failureKind(err error) string {
+	var pqe *pq.Error
+	if errors.As(err, &pqe) {
+		return "sqlstate " + string(pqe.Code)
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return "dns " + dns.Err
+	}
+	// The connection closed by the other end: read as EOF, a reset or a
+	// broken pipe as the timing has it, one cause for the operator.
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, driver.ErrBadConn) {
+		return "closed"
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return "errno " + errno.Error()
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return "timeout"
+	}
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return -1
+		}
+		return r
+	}, err.Error())
+}
+
 // logWhileWaiting logs at WARN, every startupWaitLogEvery until the
 // returned func is called, that what has not completed yet and why, as far
 // as likely, asked each time, can tell. Stopping does not wait for a
@@ -609,11 +659,12 @@ func (d *daemon) waitForDatabase(ctx context.Context, what string, f func() erro
 // after it.
 func (d *daemon) logWhileWaiting(what string, likely func() string) (stop func()) {
 	began := time.Now()
+	every := startupWaitLogEvery // read here: the goroutine may outlive stop
 	done := make(chan struct{})
 	var mu sync.Mutex // held while logging, and by stop
 	stopped := false
 	go func() {
-		t := time.NewTicker(startupWaitLogEvery)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
