@@ -1,6 +1,8 @@
 package exampledb_test
 
 import (
+	"context"
+	"io"
 	"strings"
 	"testing"
 
@@ -55,4 +57,25 @@ func withAppName(dsn, name string) string {
 		return dsn + "&application_name=" + name
 	}
 	return dsn + "?application_name=" + name
+}
+
+// TestPoolNamesAnUnsupportedPGVariable: an unsupported libpq variable in
+// the environment (PGGSSENCMODE=disable) makes lib/pq refuse every DSN;
+// the refusal names it instead of blaming the DSN with the message
+// withheld.
+func TestPoolNamesAnUnsupportedPGVariable(t *testing.T) {
+	t.Setenv("PGGSSENCMODE", "disable")
+	for _, open := range []func() error{
+		func() error { _, err := exampledb.Pool("postgres://u:pw-S3CRET@host/db", "txhistory-test"); return err },
+		func() error {
+			_, _, _, err := exampledb.Open(context.Background(), "postgres://u:pw-S3CRET@host/db", "txhistory-test", io.Discard)
+			return err
+		},
+	} {
+		err := open()
+		require.Error(t, err)
+		require.Contains(t, err.Error(), "PGGSSENCMODE")
+		require.NotContains(t, err.Error(), "not a PostgreSQL connection string")
+		require.NotContains(t, err.Error(), "pw-S3CRET")
+	}
 }
