@@ -16,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
+	"github.com/cantonx/txhistory/examples/internal/exampledb"
 	"github.com/cantonx/txhistory/ingest"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/schema"
@@ -386,8 +387,12 @@ func (c *config) validate() error {
 	}
 	if c.dsn != "" && !c.demo {
 		if _, err := pq.NewConnector(c.dsn); err != nil {
-			// lib/pq's message may quote a piece of the password.
-			errs = append(errs, fmt.Errorf("$%s (or -dsn-file) is not a PostgreSQL connection string that lib/pq accepts (its message is withheld: it may quote the password)", conn.EnvDSN))
+			if err := exampledb.EnvRefusal(); err != nil {
+				errs = append(errs, err)
+			} else {
+				// lib/pq's message may quote a piece of the password.
+				errs = append(errs, fmt.Errorf("$%s (or -dsn-file) is not a PostgreSQL connection string that lib/pq accepts (its message is withheld: it may quote the password)", conn.EnvDSN))
+			}
 		}
 	}
 	if c.startOffset < 0 {

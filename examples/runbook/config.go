@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
+	"github.com/cantonx/txhistory/examples/internal/exampledb"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/lib/pq"
 )
@@ -165,8 +166,12 @@ func (c *connSettings) resolve(ctx context.Context, getenv func(string) string) 
 		errs = append(errs, fmt.Errorf("the Integration DB's connection string is required: $%s or -dsn-file (or -dsn)", conn.EnvDSN))
 	default:
 		if _, err := pq.NewConnector(out.dsn); err != nil {
-			// lib/pq's message may quote a piece of the password.
-			errs = append(errs, errors.New("the DSN is not a PostgreSQL connection string that lib/pq accepts (its message is withheld: it may quote the password)"))
+			if err := exampledb.EnvRefusal(); err != nil {
+				errs = append(errs, err)
+			} else {
+				// lib/pq's message may quote a piece of the password.
+				errs = append(errs, errors.New("the DSN is not a PostgreSQL connection string that lib/pq accepts (its message is withheld: it may quote the password)"))
+			}
 		}
 	}
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 
 	"github.com/cantonx/txhistory/pgtest"
 	"github.com/jmoiron/sqlx"
@@ -23,6 +24,9 @@ func Open(ctx context.Context, dsn, app string, out io.Writer) (*sqlx.DB, string
 	stop := func() {}
 	if dsn != "" {
 		if _, err := pq.NewConnector(dsn); err != nil {
+			if err := EnvRefusal(); err != nil {
+				return nil, "", nil, err
+			}
 			// lib/pq's message may quote a piece of the password (a URL
 			// whose password holds an unencoded "/", "#" or "?"), which
 			// ingest.Redact cannot find: withhold it, as ingestd does.
@@ -55,6 +59,9 @@ func Open(ctx context.Context, dsn, app string, out io.Writer) (*sqlx.DB, string
 func Pool(dsn, app string) (*sqlx.DB, error) {
 	cfg, err := pq.NewConfig(dsn)
 	if err != nil {
+		if err := EnvRefusal(); err != nil {
+			return nil, err
+		}
 		// Its message may quote a piece of the password: see Open.
 		return nil, errors.New("the DSN is not a PostgreSQL connection string that lib/pq accepts (its message is withheld: it may quote the password)")
 	}
@@ -66,4 +73,27 @@ func Pool(dsn, app string) (*sqlx.DB, error) {
 		return nil, err
 	}
 	return sqlx.NewDb(sql.OpenDB(c), "postgres"), nil
+}
+
+// envRefused is lib/pq's refusal of a libpq variable it does not support
+// (PGGSSENCMODE, PGCHANNELBINDING, PGREQUIREAUTH, PGSSLCRL, …): it names
+// the variable and quotes no value.
+var envRefused = regexp.MustCompile(`environment variable \$[A-Z0-9_]+ is not supported( as Kerberos is not enabled)?`)
+
+// EnvRefusal is nil if lib/pq accepts this process's PG* environment
+// variables, or else the error to show instead of blaming the DSN: lib/pq
+// reads them for every connection string and refuses them all while one
+// is not acceptable (PGGSSENCMODE=disable, a common setting for psql, is
+// one it does not support). A variable it does not support is named;
+// another refusal's message is withheld, as the DSN's is (a service file
+// that $PGSERVICE names may hold a password).
+func EnvRefusal() error {
+	_, err := pq.NewConfig("")
+	if err == nil {
+		return nil
+	}
+	if m := envRefused.FindString(err.Error()); m != "" {
+		return fmt.Errorf("lib/pq refuses this environment, not the DSN: %s (a libpq setting lib/pq lacks): unset it for this program", m)
+	}
+	return errors.New("lib/pq refuses this environment's PG* variables (or the service file $PGSERVICE names), not the DSN (its message is withheld: it may quote a secret)")
 }
