@@ -505,6 +505,13 @@ func (d *daemon) migrate(ctx context.Context, db *sqlx.DB) error {
 		// The database answers, but the migrations wait for a lock, as
 		// long as it is held: say so, or nothing is logged meanwhile.
 		stop := d.logWhileWaiting("the migrations", func() string {
+			if ctx.Err() != nil {
+				// Stopped (a signal), yet the attempt has not returned:
+				// a statement sees the stop, a connection's start-up to
+				// a host that answers nothing does not. A ping asked now
+				// would fail for the stop, not for the database.
+				return "stopping (a signal was received), but the migrations' attempt has not returned: it waits for a connection to a database that does not answer, which lib/pq's start-up does not give up for a stop; connect_timeout in the DSN bounds it, or the orchestrator's kill ends it"
+			}
 			holders, err := d.askDatabase(ctx, func(ctx context.Context) (string, error) {
 				if err := db.PingContext(ctx); err != nil {
 					return "", err
