@@ -553,6 +553,18 @@ func (d *daemon) newerSchemaError(err error, to int) error {
 // build's to write). It waits for the database as migrate does.
 func (d *daemon) checkSchema(ctx context.Context, db *sqlx.DB) error {
 	return d.waitForDatabase(ctx, "the schema version check", func() error {
+		// A read no migration holds up (none alters the version table):
+		// what holds it is most likely a database that does not answer.
+		stop := d.logWhileWaiting("the schema version check", func() string {
+			if ctx.Err() != nil {
+				return "stopping (a signal was received), but the version check has not returned: it waits for a connection to a database that does not answer, which lib/pq's start-up does not give up for a stop; connect_timeout in the DSN bounds it, or the orchestrator's kill ends it"
+			}
+			if _, err := d.askDatabase(ctx, func(ctx context.Context) (string, error) { return "", db.PingContext(ctx) }); err != nil {
+				return "the database does not answer (" + ingest.Redact(err.Error()) + "): without connect_timeout in the DSN, an attempt to a host that drops packets, or takes connections and answers nothing, waits for minutes or for ever"
+			}
+			return "the database answers: the check waits for a lock on the schema's migration table (no migration alters it: an operator's LOCK TABLE or DDL; pg_stat_activity, pg_locks), or its session is one opened before to a host that stopped answering (TCP keepalive ends it in minutes)"
+		})
+		defer stop()
 		have, err := schema.CheckVersion(ctx, db, schema.WithSchema(d.cfg.schema))
 		want := schema.Latest()
 		switch {
