@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
 	"github.com/cantonx/txhistory/pgtest"
@@ -98,4 +101,63 @@ func requireRefusal(t *testing.T, code <-chan int, sigs chan os.Signal, logs *sy
 		<-code
 		t.Fatalf("ingestd ran on %s:\n%s", ranOn, logs.String())
 	}
+}
+
+// logStartupWaitEvery sets startupWaitLogEvery to d for the test, restored
+// at its end (after the cleanups registered later, which may stop a daemon
+// reading it).
+func logStartupWaitEvery(t *testing.T, d time.Duration) {
+	t.Helper()
+	every := startupWaitLogEvery
+	startupWaitLogEvery = d
+	t.Cleanup(func() { startupWaitLogEvery = every })
+}
+
+// hungHost listens on loopback, takes connections and answers nothing (a
+// hung database host, or a proxy in front of one that is gone); close
+// closes it and the connections it took.
+func hungHost(t *testing.T) (addr string, close func()) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var held []net.Conn
+	var once sync.Once
+	close = func() {
+		once.Do(func() {
+			lis.Close()
+			mu.Lock()
+			defer mu.Unlock()
+			for _, c := range held {
+				c.Close()
+			}
+		})
+	}
+	t.Cleanup(close)
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	return lis.Addr().String(), close
+}
+
+// daemonOnHungHost starts ingestd with args (and -metrics-addr
+// 127.0.0.1:0) on a database at a hungHost, as user u with password pw,
+// and a ledger address nothing listens on; closeHost closes the host.
+func daemonOnHungHost(t *testing.T, pw string, args ...string) (code <-chan int, sigs chan os.Signal, logs *syncbuf.Buffer, closeHost func()) {
+	t.Helper()
+	addr, closeHost := hungHost(t)
+	env := map[string]string{conn.EnvLedger: "127.0.0.1:1", conn.EnvParty: demoParty, "TXHISTORY_PLAINTEXT": "true",
+		conn.EnvDSN: "postgres://u:" + pw + "@" + addr + "/x?sslmode=disable"}
+	logs = &syncbuf.Buffer{}
+	sigs = make(chan os.Signal, 1)
+	code, _ = runDaemon(append(args, "-metrics-addr", "127.0.0.1:0"), env, logs, sigs)
+	return code, sigs, logs, closeHost
 }

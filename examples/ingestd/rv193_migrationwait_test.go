@@ -1,10 +1,8 @@
 package main
 
 import (
-	"net"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,9 +22,7 @@ import (
 // network. It logs, every startupWaitLogEvery, that the migrations are
 // still waiting and for what they likely wait.
 func TestMigrationWaitingForALockIsLogged(t *testing.T) {
-	every := startupWaitLogEvery
-	startupWaitLogEvery = 500 * time.Millisecond
-	t.Cleanup(func() { startupWaitLogEvery = every })
+	logStartupWaitEvery(t, 500*time.Millisecond)
 
 	p, dsn, db := demoLedger(t, 5)
 	// The schema's migration lock, as a migrator of another instance holds it.
@@ -57,38 +53,9 @@ func TestMigrationWaitingForALockIsLogged(t *testing.T) {
 // they are still waiting must not send the operator looking for a lock in
 // a database that does not answer.
 func TestMigrationWaitingForAHungDatabaseIsNotBlamedOnALock(t *testing.T) {
-	every := startupWaitLogEvery
-	startupWaitLogEvery = 500 * time.Millisecond
-	t.Cleanup(func() { startupWaitLogEvery = every })
+	logStartupWaitEvery(t, 500*time.Millisecond)
 
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var mu sync.Mutex
-	var held []net.Conn
-	t.Cleanup(func() {
-		lis.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			c.Close()
-		}
-	})
-	go func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c) // read nothing, answer nothing
-			mu.Unlock()
-		}
-	}()
-	env := map[string]string{conn.EnvLedger: "127.0.0.1:1", conn.EnvParty: demoParty, "TXHISTORY_PLAINTEXT": "true",
-		conn.EnvDSN: "postgres://u:pw@" + lis.Addr().String() + "/x?sslmode=disable"}
-	logs := &syncbuf.Buffer{}
-	sigs := make(chan os.Signal, 1)
-	code, _ := runDaemon([]string{"-migrate", "-metrics-addr", "127.0.0.1:0"}, env, logs, sigs)
+	code, sigs, logs, closeHost := daemonOnHungHost(t, "pw", "-migrate")
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "still waiting for the migrations") }, 15*time.Second, 20*time.Millisecond,
 		"nothing logged while the migrations wait for a database that does not answer:\n%s", logs.String())
 	var line string
@@ -103,12 +70,7 @@ func TestMigrationWaitingForAHungDatabaseIsNotBlamedOnALock(t *testing.T) {
 	// lib/pq's start-up does not see the stop while the host answers
 	// nothing (OPERATIONS.md: bound it with connect_timeout): the host goes.
 	sigs <- syscall.SIGTERM
-	lis.Close()
-	mu.Lock()
-	for _, c := range held {
-		c.Close()
-	}
-	mu.Unlock()
+	closeHost()
 	select {
 	case <-code:
 	case <-time.After(20 * time.Second):

@@ -1,16 +1,11 @@
 package main
 
 import (
-	"net"
-	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/cantonx/txhistory/examples/internal/conn"
-	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/stretchr/testify/require"
 )
 
@@ -25,38 +20,9 @@ import (
 // waits for; a ping asked with the stop's cancelled context is not taken
 // for the database's answer.
 func TestMigrationWaitingForAHungDatabaseAfterSIGTERM(t *testing.T) {
-	every := startupWaitLogEvery
-	startupWaitLogEvery = 300 * time.Millisecond
-	t.Cleanup(func() { startupWaitLogEvery = every })
+	logStartupWaitEvery(t, 300*time.Millisecond)
 
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var mu sync.Mutex
-	var held []net.Conn
-	closeHost := func() {
-		lis.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range held {
-			c.Close()
-		}
-	}
-	go func() {
-		for {
-			c, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			held = append(held, c) // read nothing, answer nothing
-			mu.Unlock()
-		}
-	}()
-	env := map[string]string{conn.EnvLedger: "127.0.0.1:1", conn.EnvParty: demoParty, "TXHISTORY_PLAINTEXT": "true",
-		conn.EnvDSN: "postgres://u:pw@" + lis.Addr().String() + "/x?sslmode=disable"}
-	logs := &syncbuf.Buffer{}
-	sigs := make(chan os.Signal, 1)
-	code, _ := runDaemon([]string{"-migrate", "-metrics-addr", "127.0.0.1:0"}, env, logs, sigs)
+	code, sigs, logs, closeHost := daemonOnHungHost(t, "pw", "-migrate")
 	t.Cleanup(func() {
 		closeHost()
 		select {

@@ -27,9 +27,7 @@ import (
 // names the session holding the lock (its pid, application_name and
 // mode), found in pg_locks when the database answers.
 func TestMigrationWaitingForASharedHolderNamesIt(t *testing.T) {
-	every := startupWaitLogEvery
-	startupWaitLogEvery = 500 * time.Millisecond
-	t.Cleanup(func() { startupWaitLogEvery = every })
+	logStartupWaitEvery(t, 500*time.Millisecond)
 
 	p, dsn, _ := demoLedger(t, 5)
 	// The exchange's API server: its own application_name, a transaction
@@ -78,9 +76,7 @@ func TestMigrationWaitingForASharedHolderNamesIt(t *testing.T) {
 // report's open transaction has read. The line names the migrating
 // session and the one it waits for, by its application_name.
 func TestMigrationWaitingForATableLockNamesTheBlocker(t *testing.T) {
-	every := startupWaitLogEvery
-	startupWaitLogEvery = 500 * time.Millisecond
-	t.Cleanup(func() { startupWaitLogEvery = every })
+	logStartupWaitEvery(t, 500*time.Millisecond)
 
 	p, dsn, db := demoLedger(t, 5)
 	ctx := context.Background()

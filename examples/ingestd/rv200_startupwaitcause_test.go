@@ -27,9 +27,7 @@ import (
 // before in the wait is logged at once; the same kind still at most once
 // per startupWaitLogEvery.
 func TestStartupWaitLogsANewCauseAtOnce(t *testing.T) {
-	every := startupWaitLogEvery
-	startupWaitLogEvery = time.Hour
-	t.Cleanup(func() { startupWaitLogEvery = every })
+	logStartupWaitEvery(t, time.Hour)
 
 	dsn, open := closedDatabase(t)
 	admin, err := sqlx.Open("postgres", dsn)
