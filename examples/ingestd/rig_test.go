@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -160,4 +162,30 @@ func daemonOnHungHost(t *testing.T, pw string, args ...string) (code <-chan int,
 	sigs = make(chan os.Signal, 1)
 	code, _ = runDaemon(append(args, "-metrics-addr", "127.0.0.1:0"), env, logs, sigs)
 	return code, sigs, logs, closeHost
+}
+
+// firstLogLine is the first line of logs containing substr, "" if none.
+func firstLogLine(logs *syncbuf.Buffer, substr string) string {
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, substr) {
+			return l
+		}
+	}
+	return ""
+}
+
+// openAs opens the database of dsn (a URL) with its sessions' application_name
+// set to app, as another program of the exchange connects; it is closed at
+// the test's end.
+func openAs(t *testing.T, dsn, app string) *sqlx.DB {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	require.NoError(t, err, "pgtest DSN not a URL")
+	q := u.Query()
+	q.Set("application_name", app)
+	u.RawQuery = q.Encode()
+	db, err := sqlx.Open("postgres", u.String())
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -58,13 +58,7 @@ func TestMigrationWaitingForAHungDatabaseIsNotBlamedOnALock(t *testing.T) {
 	code, sigs, logs, closeHost := daemonOnHungHost(t, "pw", "-migrate")
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "still waiting for the migrations") }, 15*time.Second, 20*time.Millisecond,
 		"nothing logged while the migrations wait for a database that does not answer:\n%s", logs.String())
-	var line string
-	for _, l := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(l, "still waiting for the migrations") {
-			line = l
-			break
-		}
-	}
+	line := firstLogLine(logs, "still waiting for the migrations")
 	require.Contains(t, line, "does not answer", "the line does not say that the database does not answer: %s", line)
 	require.NotContains(t, line, "wait for a lock", "a database that does not answer is blamed on a lock: %s", line)
 	// lib/pq's start-up does not see the stop while the host answers

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/cantonx/txhistory/schema"
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -32,14 +30,7 @@ func TestMigrationWaitingForASharedHolderNamesIt(t *testing.T) {
 	p, dsn, _ := demoLedger(t, 5)
 	// The exchange's API server: its own application_name, a transaction
 	// left open after a txhistory write checked the schema's version.
-	u, err := url.Parse(dsn)
-	require.NoError(t, err, "pgtest DSN not a URL")
-	q := u.Query()
-	q.Set("application_name", "exchange-api")
-	u.RawQuery = q.Encode()
-	exch, err := sqlx.Open("postgres", u.String())
-	require.NoError(t, err)
-	t.Cleanup(func() { exch.Close() })
+	exch := openAs(t, dsn, "exchange-api")
 	ctx := context.Background()
 	tx, err := exch.BeginTxx(ctx, nil)
 	require.NoError(t, err)
@@ -53,13 +44,7 @@ func TestMigrationWaitingForASharedHolderNamesIt(t *testing.T) {
 	code, ready := runDaemon([]string{"-migrate", "-metrics-addr", "127.0.0.1:0"}, env, logs, sigs)
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "still waiting for the migrations") }, 10*time.Second, 20*time.Millisecond,
 		"nothing logged while the migrations wait for the schema's migration lock:\n%s", logs.String())
-	var line string
-	for _, l := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(l, "still waiting for the migrations") {
-			line = l
-			break
-		}
-	}
+	line := firstLogLine(logs, "still waiting for the migrations")
 	require.Contains(t, line, "exchange-api", "the line does not name the session holding the migration lock: %s", line)
 	require.Contains(t, line, "shared", "the line does not say the lock is held shared (a transaction that checked the version): %s", line)
 	require.Regexp(t, `\b`+strconv.Itoa(pid)+`\b`, line, "the line does not name the holder's pid %d: %s", pid, line)
@@ -83,14 +68,7 @@ func TestMigrationWaitingForATableLockNamesTheBlocker(t *testing.T) {
 	// The schema one version behind: the latest migration alters
 	// review_transaction.
 	require.NoError(t, schema.Migrate(ctx, db, schema.WithTargetVersion(schema.Latest()-1)))
-	u, err := url.Parse(dsn)
-	require.NoError(t, err, "pgtest DSN not a URL")
-	q := u.Query()
-	q.Set("application_name", "nightly-report")
-	u.RawQuery = q.Encode()
-	report, err := sqlx.Open("postgres", u.String())
-	require.NoError(t, err)
-	t.Cleanup(func() { report.Close() })
+	report := openAs(t, dsn, "nightly-report")
 	tx, err := report.BeginTxx(ctx, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tx.Rollback() })
@@ -103,13 +81,7 @@ func TestMigrationWaitingForATableLockNamesTheBlocker(t *testing.T) {
 	code, ready := runDaemon([]string{"-migrate", "-metrics-addr", "127.0.0.1:0"}, env, logs, sigs)
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "still waiting for the migrations") }, 10*time.Second, 20*time.Millisecond,
 		"nothing logged while the migrations wait for a table lock:\n%s", logs.String())
-	var line string
-	for _, l := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(l, "still waiting for the migrations") {
-			line = l
-			break
-		}
-	}
+	line := firstLogLine(logs, "still waiting for the migrations")
 	require.Contains(t, line, `txhistory-ingestd\" exclusive`, "the line does not name the migrating session: %s", line)
 	require.Contains(t, line, `itself waiting for pid`, "the line does not say the migrating session waits: %s", line)
 	require.Contains(t, line, `\"nightly-report\"`, "the line does not name the session it waits for: %s", line)
