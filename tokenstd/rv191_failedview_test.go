@@ -25,19 +25,12 @@ func adminSignedDeposit(t *testing.T, w *ledgertest.TokenWorld, failView bool) (
 	inst := w.Instrument("USDX")
 	tx := w.Transfer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "40", Reason: "acct-1", Instrument: inst})
 	var got *ledger.CreatedEvent
-	for _, ev := range tx.Events {
-		c, ok := ev.(*ledger.CreatedEvent)
-		if !ok || !slices.Contains(c.Signatories, treasury) {
-			continue
-		}
+	for _, c := range adminSigned(t, tx, inst.Admin, func(string) bool { return failView }) {
 		require.Nil(t, got, "two holdings of the treasury")
 		got = c
-		c.Signatories = []string{inst.Admin}
-		c.Observers = append(slices.Clone(c.Observers), treasury)
 		if failView {
 			v := &c.InterfaceViews[0]
 			require.True(t, v.InterfaceID.SameEntity(ledger.HoldingInterface))
-			v.Value, v.StatusCode, v.StatusMessage = ledger.Value{}, 9, "UNHANDLED_EXCEPTION: the implementation's view failed"
 			v.ImplementationPackageID = ""
 		}
 	}
@@ -109,17 +102,9 @@ func TestRV191FailedViewOfTheHoldingAnAcceptGivesHalts(t *testing.T) {
 	offer, cid := w.Offer(ledgertest.TransferSpec{Sender: alice, Receiver: treasury, Amount: "40", Reason: "acct-1", Instrument: inst})
 	accept := ledgertest.TokenProjection(w.Accept(cid), treasury)
 	var h *ledger.CreatedEvent
-	for _, ev := range accept.Events {
-		c, ok := ev.(*ledger.CreatedEvent)
-		if !ok || !slices.Contains(c.Signatories, treasury) {
-			continue
-		}
+	for _, c := range adminSigned(t, accept, inst.Admin, func(string) bool { return true }) {
 		require.Nil(t, h, "two holdings of the treasury")
 		h = c
-		c.Signatories = []string{inst.Admin}
-		c.Observers = append(slices.Clone(c.Observers), treasury)
-		v := &c.InterfaceViews[0]
-		v.Value, v.StatusCode, v.StatusMessage = ledger.Value{}, 9, "UNHANDLED_EXCEPTION: the implementation's view failed"
 	}
 	require.NotNil(t, h, "no holding of the treasury in the accept")
 
@@ -159,6 +144,21 @@ func adminSigned(t *testing.T, tx *ledger.Transaction, admin string, fail func(c
 	return out
 }
 
+// adminSignedMint is the treasury's mint of 100 of inst in w, its holding
+// signed by the instrument's admin alone (adminSigned), classified into a
+// new holding set; it returns the set and the mint's entries, applied to
+// it.
+func adminSignedMint(t *testing.T, w *ledgertest.TokenWorld, inst ledgertest.TokenInstrument) (*tokenstd.HoldingSet, []tokenstd.Entry) {
+	t.Helper()
+	mint := ledgertest.TokenProjection(w.Mint(treasury, "100", inst), treasury)
+	require.Len(t, adminSigned(t, mint, inst.Admin, func(string) bool { return false }), 1)
+	set := tokenstd.NewHoldingSet()
+	entries, err := tokenstd.Classify(mint, treasury, set)
+	require.NoError(t, err)
+	set.Apply(entries)
+	return set, entries
+}
+
 // The outgoing side: the treasury holds 100 USDX of such a registry and
 // sends bob 30 (withdrawal wd-1, 1-step); the participant could not
 // compute the Holding view of its change of 70, which the result names as
@@ -168,19 +168,14 @@ func adminSigned(t *testing.T, tx *ledger.Transaction, admin string, fail func(c
 func TestRV191FailedViewOfTheTreasurysChangeHalts(t *testing.T) {
 	w := &ledgertest.TokenWorld{Sequence: true, CantonIDs: true}
 	inst := w.Instrument("USDX")
-	mint := ledgertest.TokenProjection(w.Mint(treasury, "100", inst), treasury)
-	require.Len(t, adminSigned(t, mint, inst.Admin, func(string) bool { return false }), 1)
-	set := tokenstd.NewHoldingSet()
-	entries, err := tokenstd.Classify(mint, treasury, set)
-	require.NoError(t, err)
+	set, entries := adminSignedMint(t, w, inst)
 	require.Len(t, entries, 1)
 	require.Equal(t, "100", entries[0].Amount.String(), "the admin-signed mint: %+v", entries)
-	set.Apply(entries)
 
 	send := ledgertest.TokenProjection(w.Transfer(ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "30", Reason: "wd-1", Instrument: inst}), treasury)
 	changed := adminSigned(t, send, inst.Admin, func(string) bool { return true })
 	require.Len(t, changed, 1, "the treasury's change")
-	entries, err = tokenstd.Classify(send, treasury, set)
+	entries, err := tokenstd.Classify(send, treasury, set)
 	var pe *tokenstd.ParseError
 	require.True(t, errors.As(err, &pe), "no ParseError for the failed view of the treasury's change; entries: %+v", entries)
 	require.Equal(t, send.UpdateID, pe.UpdateID)
@@ -221,12 +216,7 @@ func TestRV191MallorysFailedViewInHerOwnInstrumentIsIgnoredWhenInstrumentsAreLis
 func TestRV191FailedViewOfTheTreasurysLockedHoldingHalts(t *testing.T) {
 	w := &ledgertest.TokenWorld{Sequence: true, CantonIDs: true}
 	inst := w.Instrument("USDX")
-	mint := ledgertest.TokenProjection(w.Mint(treasury, "100", inst), treasury)
-	require.Len(t, adminSigned(t, mint, inst.Admin, func(string) bool { return false }), 1)
-	set := tokenstd.NewHoldingSet()
-	entries, err := tokenstd.Classify(mint, treasury, set)
-	require.NoError(t, err)
-	set.Apply(entries)
+	set, _ := adminSignedMint(t, w, inst)
 
 	offerTx, cid := w.Offer(ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "30", Reason: "wd-2", Instrument: inst})
 	offer, ok := w.TransferOffer(cid)
@@ -236,7 +226,7 @@ func TestRV191FailedViewOfTheTreasurysLockedHoldingHalts(t *testing.T) {
 	changed := adminSigned(t, tx, inst.Admin, func(c string) bool { return c == offer.Locked })
 	require.True(t, slices.ContainsFunc(changed, func(c *ledger.CreatedEvent) bool { return c.ContractID == offer.Locked }),
 		"the locked holding is not the treasury's (signed by it) in the builder's offer")
-	entries, err = tokenstd.Classify(tx, treasury, set)
+	entries, err := tokenstd.Classify(tx, treasury, set)
 	var pe *tokenstd.ParseError
 	require.True(t, errors.As(err, &pe), "no ParseError for the failed view of the treasury's locked holding; entries: %+v", entries)
 	require.Equal(t, tx.UpdateID, pe.UpdateID)

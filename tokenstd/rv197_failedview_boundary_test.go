@@ -37,12 +37,7 @@ func rv197Treasurys(t *testing.T, offer bool) (*ledger.Transaction, *tokenstd.Ho
 	t.Helper()
 	w := &ledgertest.TokenWorld{Sequence: true, CantonIDs: true}
 	inst := w.Instrument("USDX")
-	mint := ledgertest.TokenProjection(w.Mint(treasury, "100", inst), treasury)
-	require.Len(t, adminSigned(t, mint, inst.Admin, func(string) bool { return false }), 1)
-	set := tokenstd.NewHoldingSet()
-	entries, err := tokenstd.Classify(mint, treasury, set)
-	require.NoError(t, err)
-	set.Apply(entries)
+	set, _ := adminSignedMint(t, w, inst)
 	spec := ledgertest.TransferSpec{Sender: treasury, Receiver: bob, Amount: "30", Reason: "wd-1", Instrument: inst}
 	var tx *ledger.Transaction
 	if offer {
@@ -70,6 +65,18 @@ func rv197With(t *testing.T, v ledger.Value, label string, x ledger.Value) ledge
 	require.True(t, found, label)
 	id, _ := v.TypeID()
 	return ledger.Record(&id, fs...)
+}
+
+// rv197LastHoldingView is the Holding view (its first view) of the last
+// contract created in tx that has one; the zero Value if none.
+func rv197LastHoldingView(tx *ledger.Transaction) ledger.Value {
+	var view ledger.Value
+	for _, ev := range tx.Events {
+		if c, ok := ev.(*ledger.CreatedEvent); ok && len(c.InterfaceViews) > 0 && c.InterfaceViews[0].InterfaceID.SameEntity(ledger.HoldingInterface) {
+			view = c.InterfaceViews[0].Value
+		}
+	}
+	return view
 }
 
 // rv197Add appends c as the last node of the transaction's root exercise
@@ -100,12 +107,7 @@ func TestRV197FailedViewsOfNonHoldingsInTheTreasurysTransferAreIgnored(t *testin
 		want, err := tokenstd.Classify(base, treasury, set)
 		require.NoError(t, err)
 		require.NotEmpty(t, want)
-		var bobsView ledger.Value
-		for _, ev := range base.Events {
-			if c, ok := ev.(*ledger.CreatedEvent); ok && len(c.InterfaceViews) > 0 && c.InterfaceViews[0].InterfaceID.SameEntity(ledger.HoldingInterface) {
-				bobsView = c.InterfaceViews[0].Value
-			}
-		}
+		bobsView := rv197LastHoldingView(base)
 		require.True(t, bobsView.IsValid())
 		bobsView = rv197With(t, bobsView, "owner", ledger.Party(bob))
 		cases := map[string]func(tx *ledger.Transaction){
@@ -171,12 +173,7 @@ func TestRV197MalformedHoldingOfAnUnlistedInstrumentInTheTreasurysTransferIsIgno
 			require.NoError(t, err)
 			require.NotEmpty(t, want)
 
-			var view ledger.Value
-			for _, ev := range tx.Events {
-				if e, ok := ev.(*ledger.CreatedEvent); ok && len(e.InterfaceViews) > 0 && e.InterfaceViews[0].InterfaceID.SameEntity(ledger.HoldingInterface) {
-					view = e.InterfaceViews[0].Value
-				}
-			}
+			view := rv197LastHoldingView(tx)
 			require.True(t, view.IsValid())
 			iv, ok := view.Field("instrumentId")
 			require.True(t, ok)
