@@ -79,6 +79,27 @@ func rv197LastHoldingView(tx *ledger.Transaction) ledger.Value {
 	return view
 }
 
+// rv197BobsHoldingObserved makes bob's holdings created in tx signed by
+// admin alone, bob and the treasury their observers (a registry whose
+// holdings name the sender an observer of the receiver's), their Holding
+// view failed if fail. It returns how many it changed.
+func rv197BobsHoldingObserved(tx *ledger.Transaction, admin string, fail bool) int {
+	n := 0
+	for _, ev := range tx.Events {
+		c, ok := ev.(*ledger.CreatedEvent)
+		if !ok || !slices.Contains(c.Signatories, bob) {
+			continue
+		}
+		n++
+		c.Signatories = []string{admin}
+		c.Observers = []string{bob, treasury}
+		if fail {
+			c.InterfaceViews[0] = rv197Failed(ledger.HoldingInterface)
+		}
+	}
+	return n
+}
+
 // rv197Add appends c as the last node of the transaction's root exercise
 // (the treasury's TransferFactory_Transfer).
 func rv197Add(tx *ledger.Transaction, c *ledger.CreatedEvent) {
@@ -215,17 +236,7 @@ func TestRV197FailedViewOfTheReceiversHoldingTheTreasuryObservesIsIgnored(t *tes
 	want, err := tokenstd.Classify(tx, treasury, set)
 	require.NoError(t, err)
 	require.Equal(t, []string{"withdrawal " + inst.ID + "@" + inst.Admin + " amount=-30 transferred=30 fee=0 wd=wd-1 created=1 archived=1"}, rv197Summary(want))
-	n := 0
-	for _, ev := range tx.Events {
-		c, ok := ev.(*ledger.CreatedEvent)
-		if !ok || !slices.Contains(c.Signatories, bob) {
-			continue
-		}
-		n++
-		c.Signatories = []string{inst.Admin}
-		c.Observers = []string{bob, treasury}
-		c.InterfaceViews[0] = rv197Failed(ledger.HoldingInterface)
-	}
+	n := rv197BobsHoldingObserved(tx, inst.Admin, true)
 	require.Equal(t, 1, n, "bob's holding")
 	got, err := tokenstd.Classify(tx, treasury, set)
 	require.NoError(t, err, "a failed view of the holding the result names as bob's halts the treasury's withdrawal")
@@ -255,19 +266,7 @@ func TestRV197FailedViewOfTheHoldingBobsAcceptGivesHimIsIgnored(t *testing.T) {
 		set.Apply(entries)
 		accept := ledgertest.TokenProjection(w.Accept(cid), treasury)
 		adminSigned(t, accept, inst.Admin, func(string) bool { return false })
-		n := 0
-		for _, ev := range accept.Events {
-			c, ok := ev.(*ledger.CreatedEvent)
-			if !ok || !slices.Contains(c.Signatories, bob) {
-				continue
-			}
-			n++
-			c.Signatories = []string{inst.Admin}
-			c.Observers = []string{bob, treasury}
-			if fail {
-				c.InterfaceViews[0] = rv197Failed(ledger.HoldingInterface)
-			}
-		}
+		n := rv197BobsHoldingObserved(accept, inst.Admin, fail)
 		require.Equal(t, 1, n, "bob's holding in the accept")
 		return tokenstd.Classify(accept, treasury, set)
 	}
