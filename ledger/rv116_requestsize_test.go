@@ -25,11 +25,7 @@ func TestRV116OversizedRequestIsNotTheClientsLimit(t *testing.T) {
 	c, err := ledger.Dial(ledger.Config{LedgerAPI: ledger.Endpoint{Target: p.Addr(), Insecure: true}})
 	require.NoError(t, err)
 	defer c.Close()
-	parties := []string{treasury}
-	for i := 1; i < 20_000; i++ {
-		parties = append(parties, ledgertest.CantonID(fmt.Sprintf("customer-%06d", i), fmt.Sprint(i)))
-	}
-	f := ledger.Filter{Parties: parties}
+	f := manyParties()
 
 	s, err := c.Updates(context.Background(), ledger.UpdatesRequest{EndInclusive: 1, Filter: f})
 	require.NoError(t, err)
@@ -51,4 +47,14 @@ func requireRequestRefused(t *testing.T, err error) {
 	require.ErrorContains(t, err, "the participant refused the request")
 	require.ErrorContains(t, err, "20000 parties")
 	require.False(t, ledger.IsRetryable(err), "the same request is refused again")
+}
+
+// manyParties is a filter of the treasury and 19,999 customers with
+// Canton-length ids: a request bigger than a participant takes.
+func manyParties() ledger.Filter {
+	parties := []string{treasury}
+	for i := 1; i < 20_000; i++ {
+		parties = append(parties, ledgertest.CantonID(fmt.Sprintf("customer-%06d", i), fmt.Sprint(i)))
+	}
+	return ledger.Filter{Parties: parties}
 }

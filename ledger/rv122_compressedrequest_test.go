@@ -2,7 +2,6 @@ package ledger_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 
 	"github.com/cantonx/txhistory/ledger"
@@ -30,11 +29,7 @@ func TestCompressedOversizedRequestIsNotTheClientsLimit(t *testing.T) {
 	require.NoError(t, err)
 	defer conn.Close()
 	c := ledger.NewClient(conn, nil)
-	parties := []string{treasury}
-	for i := 1; i < 20_000; i++ {
-		parties = append(parties, ledgertest.CantonID(fmt.Sprintf("customer-%06d", i), fmt.Sprint(i)))
-	}
-	f := ledger.Filter{Parties: parties}
+	f := manyParties()
 
 	s, err := c.Updates(context.Background(), ledger.UpdatesRequest{EndInclusive: 1, Filter: f})
 	require.NoError(t, err)
