@@ -130,6 +130,15 @@ func (l *live) caughtUp() {
 		default:
 		}
 		cp, _, err := l.cps.Get(l.ctx, l.db)
+		if err != nil && ingest.IsTransientDBError(err) && time.Now().Before(deadline) {
+			// A poll is a read an exchange would retry: under a DBA's
+			// idle_session_timeout, a statement that reaches the server
+			// as it ends the idle session fails with "connection reset
+			// by peer", which database/sql cannot retry for lib/pq.
+			l.t.Logf("caughtUp: checkpoint read failed, polling again: %v", err)
+			time.Sleep(5 * time.Millisecond)
+			continue
+		}
 		require.NoError(l.t, err)
 		if cp.Offset >= end && !cp.MaxRecordTime().Before(l.now) {
 			return
