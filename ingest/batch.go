@@ -411,11 +411,23 @@ type commitFailed struct{ err error }
 func (e *commitFailed) Error() string { return e.err.Error() }
 func (e *commitFailed) Unwrap() error { return e.err }
 
+// ErrHandlerRejected matches (errors.Is) an error Run stops with because
+// the Handler rejected a transaction, or a batch whole, for good: under
+// PoisonHalt, the error names the transaction (its offset and update id)
+// when the Handler rejects one alone. An error of the Handler's that Run
+// retries (a database fault) does not stop Run. A fault of the deployment
+// (ErrDeploymentFault: a table or grant missing, a credential refused)
+// matches too, under PoisonSetAside as well: Run sets no transaction
+// aside for it. A transaction that could not be decoded stops Run with a
+// *ledger.DecodeError instead.
+var ErrHandlerRejected = errors.New("ingest: the handler rejected the batch")
+
 // handlerError marks a batch that the Handler rejected.
 type handlerError struct{ err error }
 
-func (e *handlerError) Error() string { return e.err.Error() }
-func (e *handlerError) Unwrap() error { return e.err }
+func (e *handlerError) Error() string        { return e.err.Error() }
+func (e *handlerError) Unwrap() error        { return e.err }
+func (e *handlerError) Is(target error) bool { return target == ErrHandlerRejected }
 
 func (ing *Ingester) commitOnce(ctx context.Context, b *builder, split bool) (skipped int, err error) {
 	st, err := ing.start(ctx, b, false, split)

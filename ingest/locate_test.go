@@ -28,6 +28,7 @@ func TestHaltNamesTheRejectedTransaction(t *testing.T) {
 	requireNamesTransaction(t, err, bad.UpdateID, bad.Offset)
 	require.ErrorContains(t, err, "handler failed on transaction "+bad.UpdateID)
 	require.ErrorContains(t, err, "division by zero")
+	require.ErrorIs(t, err, ingest.ErrHandlerRejected)
 	st := readState(t, b.db)
 	require.Less(t, st.Checkpoint.Offset, bad.Offset)
 	for _, e := range st.Effects {

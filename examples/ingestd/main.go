@@ -129,6 +129,14 @@ func (c *config) explain(err error) error {
 		return fmt.Errorf("%w; the participant refused the rights of the user of %s: it needs CanReadAs the treasury party %s (-party): grant it, or configure a token of a user that has it, and restart", err, c.tokenSetting(), c.party)
 	}
 	if !errors.Is(err, ledger.ErrUnauthenticated) {
+		if c.poison == "halt" && !errors.Is(err, ingest.ErrDeploymentFault) &&
+			(errors.Is(err, ingest.ErrHandlerRejected) || errors.As(err, new(*ledger.DecodeError))) {
+			// The error names the transaction and what is wrong with
+			// it, not what to do; the Runbook pointers say which faults
+			// are the deployment's or the participant's to fix, and
+			// which transactions to set aside.
+			return fmt.Errorf("%w; ingestd halts on a transaction it cannot ingest (-poison halt): fix what the error names and restart (ingestion resumes at the checkpoint), or, for a transaction malformed as it stands, restart with -poison set-aside ($TXHISTORY_POISON) to record it for review and go on: docs/OPERATIONS.md, Runbook pointers, says which", err)
+		}
 		return err
 	}
 	switch {
