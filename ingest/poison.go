@@ -21,7 +21,9 @@ type PoisonPolicy int
 
 const (
 	// PoisonHalt (the default) stops Run with an error naming the
-	// transaction's offset and update id. Nothing of its batch is committed;
+	// transaction's offset and update id (errors.Is ErrHandlerRejected for
+	// the Handler's rejection; a *ledger.DecodeError for a transaction that
+	// could not be decoded). Nothing of its batch is committed;
 	// fix the cause and restart. To name it when the Handler's error does
 	// not (a database's refusal), a rejected batch is handed over again one
 	// transaction at a time, in a transaction rolled back afterwards.
