@@ -202,7 +202,9 @@ type Config struct {
 	// message the client cannot take at all (ledger.ErrMessageRejected:
 	// larger than the client's MaxRecvMsgSize, or not a protobuf message)
 	// stops Run under either policy, naming the checkpoint: there is no
-	// transaction to set aside. A transaction that does not unmarshal but
+	// transaction to set aside; so does an item of the stream of a kind
+	// this release does not know (ledger.ErrUnknownUpdateKind: upgrade
+	// txhistory). A transaction that does not unmarshal but
 	// whose offset can be read (a text that is not UTF-8) is malformed, as
 	// above.
 	Poison PoisonPolicy

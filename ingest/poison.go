@@ -42,6 +42,8 @@ const (
 	// ToOffset and RecordTimes are those reached there. A last batch
 	// without transactions then brings the batch's checkpoints and record
 	// times, if they go further.
+	//
+	// What it does not set aside, Config.Poison lists.
 	PoisonSetAside
 )
 
