@@ -2,16 +2,12 @@ package main
 
 import (
 	"os"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/cantonx/txhistory/examples/internal/conn"
 	"github.com/cantonx/txhistory/internal/syncbuf"
 	"github.com/cantonx/txhistory/ledger"
 	"github.com/cantonx/txhistory/ledger/ledgertest"
-	"github.com/cantonx/txhistory/pgtest"
-	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -54,7 +50,7 @@ func TestPoisonHaltSaysHowToGoOn(t *testing.T) {
 	require.NoError(t, err)
 	poison := txs[2]
 
-	dsn := pgtest.NewDSN(t)
+	dsn, db := emptyDB(t)
 	env := map[string]string{conn.EnvLedger: p.Addr(), conn.EnvParty: demoParty, conn.EnvDSN: dsn, "TXHISTORY_PLAINTEXT": "true"}
 	logs := &syncbuf.Buffer{}
 	code, _ := runDaemon([]string{"-metrics-addr", "127.0.0.1:0", "-progress", "100ms"}, env, logs, make(chan os.Signal, 1))
@@ -69,33 +65,11 @@ func TestPoisonHaltSaysHowToGoOn(t *testing.T) {
 	sigs := make(chan os.Signal, 1)
 	code, ready := runDaemon([]string{"-metrics-addr", "127.0.0.1:0", "-progress", "100ms", "-poison", "set-aside"}, env, logs, sigs)
 	waitReady(t, code, ready, logs)
-	db, err := sqlx.Open("postgres", dsn)
-	require.NoError(t, err)
-	defer db.Close()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var off int64
-		_ = db.Get(&off, `SELECT ledger_offset FROM txhistory.checkpoint`)
-		if off >= p.LedgerEnd() {
-			break
-		}
-		select {
-		case c := <-code:
-			t.Fatalf("exited %d under -poison set-aside:\n%s", c, logs.String())
-		default:
-		}
-		require.True(t, time.Now().Before(deadline), "not caught up under -poison set-aside:\n%s", logs.String())
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitIngested(t, db, p, logs)
 	var aside []string
 	require.NoError(t, db.Select(&aside, `SELECT update_id FROM txhistory.review_transaction`))
 	require.Equal(t, []string{poison.UpdateID}, aside)
 	sigs <- os.Interrupt
-	select {
-	case c := <-code:
-		require.Equal(t, 0, c, logs.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("did not stop:\n%s", logs.String())
-	}
-	require.False(t, strings.Contains(logs.String(), "-poison set-aside"), "a hint logged while nothing halted:\n%s", logs.String())
+	require.Equal(t, 0, <-code, logs.String())
+	require.NotContains(t, logs.String(), "-poison set-aside", "a hint logged while nothing halted")
 }
