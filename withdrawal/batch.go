@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -331,8 +333,18 @@ func (s *Store) moveMany(ctx context.Context, tx *sqlx.Tx, moves []Outcome, stor
 func (s *Store) insertRecovered(ctx context.Context, tx *sqlx.Tx, outcomes []Outcome, hooked []*Withdrawal) (map[string]*Withdrawal, error) {
 	ws, err := selectWithdrawals(ctx, tx, s.recoveredInsert(1)+` RETURNING `+columns, recoveredArgs(outcomes, hooked)...)
 	if err != nil {
-		return nil, fmt.Errorf("withdrawal: storing %d recovered withdrawals (offsets %d..%d): %w", len(outcomes),
-			outcomes[0].Offset, outcomes[len(outcomes)-1].Offset, err)
+		// Named, as the hook's errors are: the operator reads it when
+		// ingestion halts on it.
+		const most = 5
+		ids := make([]string, 0, min(len(outcomes), most))
+		for _, o := range outcomes[:min(len(outcomes), most)] {
+			ids = append(ids, strconv.Quote(o.ID))
+		}
+		if len(outcomes) > most {
+			ids = append(ids, fmt.Sprintf("and %d more", len(outcomes)-most))
+		}
+		return nil, fmt.Errorf("withdrawal: storing %d recovered withdrawals (%s; offsets %d..%d): %w", len(outcomes),
+			strings.Join(ids, ", "), outcomes[0].Offset, outcomes[len(outcomes)-1].Offset, err)
 	}
 	return byID(ws), nil
 }
