@@ -412,9 +412,10 @@ func (e *commitFailed) Error() string { return e.err.Error() }
 func (e *commitFailed) Unwrap() error { return e.err }
 
 // ErrHandlerRejected matches (errors.Is) an error Run stops with because
-// the Handler rejected a transaction, or a batch whole, for good: under
-// PoisonHalt, the error names the transaction (its offset and update id)
-// when the Handler rejects one alone. An error of the Handler's that Run
+// the Handler rejected a transaction, or a batch whole, for good (a
+// panic of the Handler's too, which also matches ErrHandlerPanicked):
+// under PoisonHalt, the error names the transaction (its offset and update
+// id) when the Handler rejects one alone. An error of the Handler's that Run
 // retries (a database fault) does not stop Run. A fault of the deployment
 // (ErrDeploymentFault: a table or grant missing, a credential refused)
 // matches too, under PoisonSetAside as well: Run sets no transaction

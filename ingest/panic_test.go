@@ -45,6 +45,7 @@ func TestHandlerPanicStopsRunNamingTheTransaction(t *testing.T) {
 	require.NotContains(t, err.Error(), "Run panicked")
 	requireNamesTransaction(t, err, bad.UpdateID, bad.Offset)
 	require.ErrorIs(t, err, ingest.ErrHandlerPanicked)
+	require.ErrorIs(t, err, ingest.ErrHandlerRejected)
 	st := readState(t, b.db)
 	require.Less(t, st.Checkpoint.Offset, bad.Offset)
 	for _, e := range st.Effects {
