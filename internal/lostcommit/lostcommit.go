@@ -1,0 +1,179 @@
+// Package lostcommit is a TCP proxy for tests, between lib/pq and a
+// PostgreSQL server without TLS, that makes the outcome of a COMMIT
+// unknown to the client: once armed, it forwards the next COMMIT sent on a
+// connection that has sent the armed marker (a text the transaction's
+// statements or parameters hold), waits for the server's reply, which says
+// the transaction committed, drops it and closes the connection. lib/pq
+// then returns a network error (driver.ErrBadConn for the close), as for a
+// connection lost after the COMMIT reached the server, and database/sql
+// does not retry it: the caller cannot tell whether it committed.
+package lostcommit
+
+import (
+	"bytes"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+)
+
+// Proxy forwards each connection made to Addr to its target.
+type Proxy struct {
+	lis net.Listener
+	dsn string
+
+	mu     sync.Mutex
+	marker []byte // armed, if not nil
+	lost   int
+	conns  map[net.Conn]bool
+	wg     sync.WaitGroup
+}
+
+// commit is lib/pq's COMMIT, a simple query: its text, NUL-terminated.
+var commit = []byte("COMMIT\x00")
+
+// New starts a proxy on a loopback port to the server of dsn (a
+// postgres:// URL, without TLS); it stops, closing every connection, when
+// the test ends. DSN is dsn through the proxy.
+func New(t testing.TB, dsn string) *Proxy {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("lostcommit: %v", err)
+	}
+	target := u.Host
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("lostcommit: %v", err)
+	}
+	u.Host = lis.Addr().String()
+	p := &Proxy{lis: lis, dsn: u.String(), conns: map[net.Conn]bool{}}
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns[c], p.conns[up] = true, true
+			p.mu.Unlock()
+			p.wg.Add(1)
+			go p.serve(c, up)
+		}
+	}()
+	t.Cleanup(func() {
+		lis.Close()
+		<-accepted
+		p.mu.Lock()
+		for c := range p.conns {
+			c.Close()
+		}
+		p.mu.Unlock()
+		p.wg.Wait()
+	})
+	return p
+}
+
+// DSN is the connection string through the proxy.
+func (p *Proxy) DSN() string { return p.dsn }
+
+// Arm makes the proxy lose the reply to the next COMMIT sent on a
+// connection that has sent marker since Arm (in the same write as the
+// COMMIT, or before it).
+func (p *Proxy) Arm(marker string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.marker = []byte(marker)
+}
+
+// Lost counts the COMMITs whose reply the proxy dropped.
+func (p *Proxy) Lost() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lost
+}
+
+func (p *Proxy) serve(c, up net.Conn) {
+	defer p.wg.Done()
+	defer func() {
+		c.Close()
+		up.Close()
+		p.mu.Lock()
+		delete(p.conns, c)
+		delete(p.conns, up)
+		p.mu.Unlock()
+	}()
+	// swallow is closed once this connection's COMMIT was forwarded: the
+	// server's next bytes are its reply, read and dropped.
+	swallow := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := up.Read(buf)
+			select {
+			case <-swallow:
+				// The reply to the COMMIT (CommandComplete): the server
+				// committed. Drop it and the connection.
+				c.Close()
+				return
+			default:
+			}
+			if n > 0 {
+				if _, werr := c.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var seen []byte // what this connection sent since Arm, while armed
+	var armedAt []byte
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			chunk := buf[:n]
+			p.mu.Lock()
+			marker := p.marker
+			if marker != nil && !bytes.Equal(marker, armedAt) {
+				armedAt, seen = marker, nil
+			}
+			fire := false
+			if marker != nil {
+				seen = append(seen, chunk...)
+				if i := bytes.Index(seen, marker); i >= 0 && bytes.Contains(seen[i:], commit) {
+					fire = true
+					p.marker = nil
+					p.lost++
+				}
+			}
+			p.mu.Unlock()
+			if fire {
+				close(swallow)
+			}
+			if _, werr := up.Write(chunk); werr != nil {
+				break
+			}
+			if fire {
+				<-done
+				return
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	up.Close()
+	<-done
+}

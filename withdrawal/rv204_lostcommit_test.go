@@ -1,0 +1,65 @@
+package withdrawal_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/cantonx/txhistory/internal/lostcommit"
+	"github.com/cantonx/txhistory/pgtest"
+	"github.com/cantonx/txhistory/withdrawal"
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+)
+
+// lostCommitStore returns a Store of e's database, with e's configuration,
+// whose connections go through a proxy that loses the reply to the COMMIT
+// it is armed for: the transaction commits, and the Store cannot tell.
+func (e *env) lostCommitStore(cfg withdrawal.Config) (*withdrawal.Store, *lostcommit.Proxy) {
+	e.t.Helper()
+	var name string
+	require.NoError(e.t, e.db.GetContext(e.ctx, &name, `SELECT current_database()`))
+	p := lostcommit.New(e.t, pgtest.SharedServer(e.t).DSN(name))
+	db, err := sqlx.Open("postgres", p.DSN())
+	require.NoError(e.t, err)
+	e.t.Cleanup(func() { _ = db.Close() })
+	if cfg.Treasury == "" {
+		cfg.Treasury = treasury
+	}
+	if cfg.Refunder == nil {
+		cfg.Refunder = refunder
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = quietLog
+	}
+	s, err := withdrawal.NewStore(db, cfg)
+	require.NoError(e.t, err)
+	return s, p
+}
+
+// Step 4's opening commits, and the connection drops before its reply:
+// the gate is open, by the procedure, past tSafe. Run must not report a
+// failed step 4 (RestoreProcedure says a failed Run leaves the gate closed,
+// or as someone else set it): the operator would take withdrawals for
+// disabled while the Automation resumes, and run the procedure again,
+// closing the gate for another wait.
+func TestRV204LostReplyToTheOpeningOfStep4(t *testing.T) {
+	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	e.mint("10")
+	tSafe := e.world.Now()
+	e.tick(tSafe.Add(time.Minute))
+	store, proxy := e.lostCommitStore(withdrawal.Config{})
+
+	proxy.Arm("step 4")
+	rep, err := withdrawal.RestoreProcedure{Store: store, TSafe: tSafe, PollInterval: time.Millisecond, Logger: quietLog}.Run(e.ctx)
+	require.Equal(t, 1, proxy.Lost(), "the reply to the opening's COMMIT was not lost")
+	g, gerr := e.store.Gate(e.ctx)
+	require.NoError(t, gerr)
+	require.True(t, g.Enabled, "the opening committed")
+	require.NoError(t, err, "Run reports a failure, though its own opening committed and the gate is open")
+	require.Equal(t, g.ChangedAt, rep.EnabledAt)
+	require.True(t, rep.Ingested.After(tSafe))
+	log, err := e.store.GateLog(e.ctx)
+	require.NoError(t, err)
+	require.True(t, log[len(log)-1].Enabled)
+	require.Equal(t, rep.Ingested, log[len(log)-1].IngestedRecordTime)
+}
