@@ -441,6 +441,12 @@ func (s *Store) setGate(ctx context.Context, tx *sqlx.Tx, c gateChange) (bool, t
 // before the first change, open as migration 003 created it, has no row;
 // an empty log means the gate was never changed.
 func (s *Store) GateLog(ctx context.Context) ([]GateChange, error) {
+	return s.gateLogRows(ctx, ` ORDER BY id`)
+}
+
+// gateLogRows reads the rows of the gate's audit trail in the order (and
+// limit) order says.
+func (s *Store) gateLogRows(ctx context.Context, order string) ([]GateChange, error) {
 	var rows []struct {
 		ID        int64        `db:"id"`
 		Enabled   bool         `db:"enabled"`
@@ -450,7 +456,7 @@ func (s *Store) GateLog(ctx context.Context) ([]GateChange, error) {
 		TSafe     sql.NullTime `db:"tsafe"`
 	}
 	if err := s.db.SelectContext(ctx, &rows, `SELECT id, enabled, reason, changed_at, ingested_record_time, tsafe FROM `+
-		s.gateLog+` ORDER BY id`); err != nil {
+		s.gateLog+order); err != nil {
 		return nil, fmt.Errorf("withdrawal: reading the gate log: %w", ctxerr.Wrap(ctx, err))
 	}
 	out := make([]GateChange, len(rows))
@@ -464,6 +470,16 @@ func (s *Store) GateLog(ctx context.Context) ([]GateChange, error) {
 		}
 	}
 	return out, nil
+}
+
+// lastGateChange returns the latest row of the gate's audit trail, or nil
+// if there is none.
+func (s *Store) lastGateChange(ctx context.Context) (*GateChange, error) {
+	rows, err := s.gateLogRows(ctx, ` ORDER BY id DESC LIMIT 1`)
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	return &rows[0], nil
 }
 
 // reviewHeld is the SQL condition that a transaction set aside for review

@@ -180,7 +180,10 @@ type RestoreReport struct {
 //     from a backup older than this release's migrations, or migrated by
 //     a newer release), Run fails with the gate closed again, unless
 //     someone else changed it since step 2 (opened it by hand, say): it
-//     is left as they set it.
+//     is left as they set it. An opening that committed though its reply
+//     was lost (a connection dropped at its COMMIT) is told apart by the
+//     gate's last change, this opening with its reason and tSafe: Run
+//     then returns as when the opening reported itself.
 //
 // A lost request's synchronizer is not known: step 3 waits on the store's
 // clock and on the synchronizers the restored withdrawals in flight name
@@ -822,19 +825,32 @@ func (p RestoreProcedure) Run(ctx context.Context) (*RestoreReport, error) {
 		// 4. Enable.
 		waitStep = StepEnable
 		report(RestoreProgress{Step: StepEnable, Ingested: ingested, Message: "opening the withdrawal gate"})
-		opened, at, enabledAt, err := s.enableAfterUnchanged(ctx, rep.TSafe, closedAt, rep.Synchronizers, rep.DisabledAt, fmt.Sprintf("%s: step 4, ingested record time past tSafe %s",
-			p.Reason, rep.TSafe.Format(time.RFC3339Nano)))
+		reason := fmt.Sprintf("%s: step 4, ingested record time past tSafe %s", p.Reason, rep.TSafe.Format(time.RFC3339Nano))
+		opened, at, enabledAt, err := s.enableAfterUnchanged(ctx, rep.TSafe, closedAt, rep.Synchronizers, rep.DisabledAt, reason)
 		if err != nil {
 			// Perhaps over a database restored again, from a backup older
 			// than this release's migrations (the opening refuses its
 			// schema before it sees the gate gone back), whose gate is
 			// open: close it again. Not over a change of someone else's
 			// since step 2 (an operator who opened it by hand): leave it
-			// as they set it.
+			// as they set it. Nor over the opening itself, committed
+			// though its reply was lost (a connection dropped at its
+			// COMMIT): the gate's last change is then this opening, with
+			// its reason and tSafe, and the procedure has done its work.
 			err = ctxEnded(err)
 			gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			g, gerr := s.Gate(gctx)
+			var last *GateChange
+			if gerr == nil && g.Enabled && g.ChangedAt.After(closedAt) && g.Reason == reason {
+				last, gerr = s.lastGateChange(gctx)
+			}
 			cancel()
+			if last != nil && last.Enabled && last.ChangedAt.Equal(g.ChangedAt) && last.Reason == reason && last.TSafe.Equal(rep.TSafe) {
+				p.Logger.Warn("withdrawal: restore procedure: the opening of the gate committed, though its reply was lost",
+					"err", ingest.Redact(err.Error()), "enabled_at", last.ChangedAt)
+				rep.Ingested, rep.EnabledAt = last.IngestedRecordTime, last.ChangedAt
+				break
+			}
 			if gerr == nil && g.ChangedAt.After(closedAt) {
 				return failed(StepEnable, err)
 			}
