@@ -1,6 +1,7 @@
 package withdrawal_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -62,4 +63,62 @@ func TestRV204LostReplyToTheOpeningOfStep4(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, log[len(log)-1].Enabled)
 	require.Equal(t, rep.Ingested, log[len(log)-1].IngestedRecordTime)
+}
+
+// The participant took the withdrawal's transfer, the Automation marks it
+// submitted, and its COMMIT goes through while the connection drops
+// before the reply. The round must not say that the transfer is
+// unrecorded, the withdrawal still requested and to be handed to the
+// Submitter again: it is submitted, and no round hands it over again. It
+// counts the submission, as for a mark that reported its commit.
+func TestRV204LostReplyToTheSubmittedMark(t *testing.T) {
+	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	w := e.create(e.request("wd-1", "60", e.mint("80")...))
+	e.tick(e.world.Now())
+	store, proxy := e.lostCommitStore(withdrawal.Config{})
+	submitted := 0
+	auto, err := withdrawal.NewAutomation(store, withdrawal.AutomationConfig{Logger: quietLog,
+		Submitter: withdrawal.SubmitFunc(func(ctx context.Context, w *withdrawal.Withdrawal) error {
+			submitted++
+			return nil
+		})})
+	require.NoError(t, err)
+
+	proxy.Arm("submitted_at = now()")
+	round, err := auto.RunOnce(e.ctx)
+	require.Equal(t, 1, proxy.Lost(), "the reply to the mark's COMMIT was not lost")
+	require.Equal(t, withdrawal.StatusSubmitted, e.get(w.ID).Status, "the mark committed")
+	require.NoError(t, err, "the round says the transfer is unrecorded, though its mark committed")
+	require.Equal(t, 1, round.Submitted)
+	round, err = auto.RunOnce(e.ctx)
+	require.NoError(t, err)
+	require.Zero(t, round.Submitted)
+	require.Equal(t, 1, submitted)
+}
+
+// The participant refused the withdrawal's only submission (no transfer
+// pre-approval), the Automation marks it failed, refunding the user, and
+// its COMMIT goes through while the connection drops before the reply:
+// the withdrawal is failed, refunded once. The round counts it failed,
+// and fails no more than the mark did.
+func TestRV204LostReplyToTheFailedMark(t *testing.T) {
+	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	w := e.create(e.request("wd-1", "60", e.mint("80")...))
+	e.tick(e.world.Now())
+	store, proxy := e.lostCommitStore(withdrawal.Config{})
+	auto, err := withdrawal.NewAutomation(store, withdrawal.AutomationConfig{Logger: quietLog,
+		Submitter: withdrawal.SubmitFunc(func(ctx context.Context, w *withdrawal.Withdrawal) error {
+			return withdrawal.ErrNoPreapproval
+		})})
+	require.NoError(t, err)
+
+	proxy.Arm("failure_reason = $3")
+	round, err := auto.RunOnce(e.ctx)
+	require.Equal(t, 1, proxy.Lost(), "the reply to the mark's COMMIT was not lost")
+	require.Equal(t, withdrawal.StatusFailed, e.get(w.ID).Status, "the mark committed")
+	var refunds int
+	require.NoError(t, e.db.GetContext(e.ctx, &refunds, `SELECT count(*) FROM public.refund WHERE withdrawal_id = 'wd-1'`))
+	require.Equal(t, 1, refunds)
+	require.NoError(t, err, "the round fails, though its mark committed")
+	require.Equal(t, 1, round.Failed)
 }
