@@ -149,8 +149,10 @@ type Round struct {
 	Paused     bool
 	GateReason string
 	// Submitted and Failed count withdrawals whose mark as submitted or as
-	// failed (no pre-approval) committed in the round; Errors the Submit
-	// calls that failed otherwise.
+	// failed (no pre-approval) committed in the round (a mark whose COMMIT
+	// failed is read back: one that committed though the connection was
+	// lost before its reply counts, logged at WARN, and fails nothing);
+	// Errors the Submit calls that failed otherwise.
 	Submitted, Failed, Errors int
 }
 
@@ -430,9 +432,11 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 	defer own.Close()
 	handed := false // the participant accepted w's transfer
 	// marked is the count of round that w's mark moves (Submitted or
-	// Failed), once tx committed: a mark whose COMMIT fails leaves w
-	// requested, for the next round to hand over and count.
+	// Failed), once tx committed, and markedTo the status it moves w to:
+	// a mark whose COMMIT fails leaves w requested, for the next round to
+	// hand over and count.
 	var marked *int
+	var markedTo Status
 	// failedLog logs w's failed mark, once it committed.
 	var failedLog func()
 	err = inTxOn(ctx, own, fmt.Sprintf("submitting %q", w.ID), func(tx *sqlx.Tx) error {
@@ -538,7 +542,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 			if _, err := a.s.markSubmitted(ctx, tx, w.ID); err != nil {
 				return err
 			}
-			marked = &round.Submitted
+			marked, markedTo = &round.Submitted, StatusSubmitted
 			a.log.Info("withdrawal: submitted", "id", w.ID, "amount", w.Amount, "instrument", w.Instrument, "receiver", w.Receiver)
 		case errors.Is(serr, ErrNoPreapproval) && cur.SubmitAttemptedAt != nil:
 			// Handed to the Submitter before without a recorded result:
@@ -576,7 +580,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 				a.setRetried(w.ID, true)
 				return err
 			}
-			marked = &round.Failed
+			marked, markedTo = &round.Failed, StatusFailed
 			// Logged once tx commits: a COMMIT refusing the mark (a
 			// deferred constraint of the Refunder's tables) leaves w
 			// requested, unrefunded.
@@ -590,6 +594,27 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		}
 		return nil
 	})
+	still := "still requested, it is handed to the Submitter again"
+	if err != nil && marked != nil {
+		// The mark was made but its COMMIT failed (nothing in the
+		// transaction fails after it): refused (a deferred constraint of
+		// the Refunder's tables refusing the credit), or lost with the
+		// connection, perhaps after the server committed it (lib/pq cannot
+		// tell, and database/sql does not retry a COMMIT). Whether it
+		// committed is read back: a mark seen made is counted as one that
+		// reported its commit.
+		cur, rerr := a.s.get(ctx, a.s.db, w.ID)
+		switch {
+		case rerr == nil && cur.Status == markedTo:
+			a.log.Warn("withdrawal: the mark committed, though its reply was lost", "id", w.ID, "status", markedTo,
+				"err", ingest.Redact(err.Error()))
+			err = nil
+		case rerr != nil:
+			still = fmt.Sprintf("whether the mark committed is unknown (reading it: %v); if still requested, it is handed to the Submitter again", rerr)
+		case cur.Status != StatusRequested:
+			still = fmt.Sprintf("now %s, moved by another writer: not handed to the Submitter again", cur.Status)
+		}
+	}
 	if err == nil && marked != nil {
 		*marked++
 		if failedLog != nil {
@@ -597,15 +622,13 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		}
 	}
 	if err != nil && marked != nil {
-		// The mark was made but its COMMIT failed (a deferred constraint
-		// of the Refunder's tables refusing the credit, a lost
-		// connection): w stays requested, its refused attempt cleared.
-		// Retry it after the others, as for a Refunder's error: a COMMIT
-		// refused for good must not stop every round before them.
+		// w stays requested, its refused attempt cleared. Retry it after
+		// the others, as for a Refunder's error: a COMMIT refused for good
+		// must not stop every round before them.
 		a.setRetried(w.ID, true)
 	}
 	if err != nil && handed {
-		return fmt.Errorf("withdrawal: the transfer of %q was submitted but not recorded (still requested, it is handed to the Submitter again): %w", w.ID, err)
+		return fmt.Errorf("withdrawal: the transfer of %q was submitted but not recorded (%s): %w", w.ID, still, err)
 	}
 	return err
 }
