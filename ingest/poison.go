@@ -341,7 +341,11 @@ func (ing *Ingester) SetAsideTransactions(ctx context.Context) ([]SetAsideRecord
 }
 
 // ErrNotSetAside is returned (wrapped) by ResolveSetAside for an update id
-// that has no unresolved row in the review table.
+// that has no unresolved row in the review table. For one resolved
+// already the error says when and with what resolution: tried again after
+// an unknown outcome (a connection lost at the COMMIT), it means the
+// first call committed (and so did the effects a ResolveSetAsideTx
+// transaction wrote with it: roll the retried transaction back).
 var ErrNotSetAside = errors.New("ingest: no unresolved set-aside transaction with this update id")
 
 // ResolveSetAside marks the set-aside transaction updateID (as
@@ -428,6 +432,17 @@ func (ing *Ingester) ResolveSetAsideTx(ctx context.Context, tx *sqlx.Tx, updateI
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("ingest: resolve set-aside transaction %s: %w", updateID, err)
 	} else if n == 0 {
+		// Resolved already, perhaps by a call that committed though its
+		// reply was lost (a connection dropped at its COMMIT), tried
+		// again: say when and how, unlike for an id never set aside.
+		var done []struct {
+			At         time.Time `db:"resolved_at"`
+			Resolution string    `db:"resolution"`
+		}
+		if err := sqlx.SelectContext(ctx, tx, &done, `SELECT resolved_at, coalesce(resolution, '') AS resolution FROM `+ing.review+`
+			WHERE update_id = $1 AND resolved_at IS NOT NULL ORDER BY resolved_at DESC LIMIT 1`, updateID); err == nil && len(done) == 1 {
+			return fmt.Errorf("%w: %s: resolved at %s (%q)", ErrNotSetAside, updateID, done[0].At.UTC().Format(time.RFC3339Nano), done[0].Resolution)
+		}
 		return fmt.Errorf("%w: %s", ErrNotSetAside, updateID)
 	}
 	return nil
