@@ -202,10 +202,11 @@ func (s *Store) Init(ctx context.Context, db *sqlx.DB, offset int64, parties ...
 // SetParties records parties (normalised, see NormalizeParties) as the
 // stored checkpoint's Parties, for a checkpoint that has none recorded or
 // an accepted change of them, if its Parties are still from (those the
-// caller read; nil: none recorded). It changes nothing else: not the
-// offset, nor UpdatedAt. It fails if there is no checkpoint, and with
-// ErrPartiesConflict if another writer recorded other parties since from
-// was read. The stored parties are compared with from as Get reads them:
+// caller read; nil: none recorded), or are parties already (the call
+// committed though its reply was lost, and is made again: it changes
+// nothing then). It changes nothing else: not the offset, nor UpdatedAt.
+// It fails if there is no checkpoint, and with ErrPartiesConflict if
+// another writer recorded other parties since from was read. The stored parties are compared with from as Get reads them:
 // as a set, an empty array as none. An empty party id in parties is
 // refused. Given a pool or a connection (*sqlx.DB, *sqlx.Conn, or
 // database/sql's *sql.DB, *sql.Conn), it runs in a transaction of its
@@ -240,8 +241,12 @@ func (s *Store) SetParties(ctx context.Context, db sqlx.ExecerContext, from, par
 
 // setParties is SetParties in db.
 func (s *Store) setParties(ctx context.Context, db sqlx.ExecerContext, from, parties []string) error {
+	// Parties recorded already (the same call again, after an unknown
+	// outcome of its COMMIT: a connection lost before its reply) are no
+	// conflict: the update changes nothing then.
 	res, err := db.ExecContext(ctx, `UPDATE `+s.checkpoint+` SET parties = $1
-		WHERE id = 1 AND COALESCE(parties, '{}') @> COALESCE($2::text[], '{}') AND COALESCE(parties, '{}') <@ COALESCE($2::text[], '{}')`,
+		WHERE id = 1 AND (COALESCE(parties, '{}') @> COALESCE($2::text[], '{}') AND COALESCE(parties, '{}') <@ COALESCE($2::text[], '{}')
+			OR COALESCE(parties, '{}') @> COALESCE($1::text[], '{}') AND COALESCE(parties, '{}') <@ COALESCE($1::text[], '{}'))`,
 		partiesArray(parties), partiesArray(from))
 	if err != nil {
 		return fmt.Errorf("checkpoint: record parties: %w", ctxerr.Wrap(ctx, err))
