@@ -185,7 +185,11 @@ func (s *Store) MarkFailed(ctx context.Context, id, reason string) (w *Withdrawa
 // Integration DB restore); any other status, pending_acceptance included
 // (its transfer instruction is live on the ledger and only the ledger's
 // outcome ends it), is a *TransitionError. An unknown id is ErrNotFound. On
-// a database or Refunder error, roll tx back.
+// a database or Refunder error, roll tx back. A failed withdrawal is
+// returned as one failed now is: the Refunder runs only when it moves, so
+// credit the user through it. A credit of the caller's own in tx, retried
+// with tx after an unknown outcome of its commit (a connection lost at
+// COMMIT), would be made twice, unless keyed by the withdrawal id.
 //
 // Only mark failed a withdrawal whose transfer cannot commit any more: the
 // Automation does so when the participant refused the submission. A

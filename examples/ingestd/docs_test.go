@@ -302,6 +302,8 @@ func TestOperationsQuotesMessages(t *testing.T) {
 		{"it cannot become pending_acceptance", strings.ReplaceAll(goSource(t, "withdrawal"), "%s", "pending_acceptance")},
 		{"the Integration DB restore procedure is restoring the database", goSource(t, "withdrawal")},
 		{"but the Integration DB restore procedure, which closed it, has not opened it", goSource(t, "withdrawal")},
+		{"the mark committed, though its reply was lost", goSource(t, "withdrawal")},
+		{"resolved at", goSource(t, "ingest")},
 	} {
 		q := strings.Trim(c.quote, `"`)
 		require.True(t, strings.Contains(doc, q) || strings.Contains(doc, "`"+strings.TrimPrefix(q, "ingest: ")+"`") ||
