@@ -122,3 +122,38 @@ func TestRV204LostReplyToTheFailedMark(t *testing.T) {
 	require.NoError(t, err, "the round fails, though its mark committed")
 	require.Equal(t, 1, round.Failed)
 }
+
+// The Automation records its attempt before the Submitter runs; that
+// record commits, and the connection drops before its reply: the round
+// fails before handing the withdrawal over. Nothing was submitted, yet the
+// withdrawal now shows an attempt. The next round's Submit is the only
+// one, and the participant refuses it (no transfer pre-approval): the
+// withdrawal must be failed and its user refunded, as for any first
+// refusal, not left requested to expire at its trecTgt as one an earlier
+// submission of which may have committed; nor may support's MarkFailed be
+// refused meanwhile for a submission that never was.
+func TestRV204LostReplyToTheAttemptRecord(t *testing.T) {
+	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	w := e.create(e.request("wd-1", "60", e.mint("80")...))
+	e.tick(e.world.Now())
+	store, proxy := e.lostCommitStore(withdrawal.Config{})
+	submits := 0
+	auto, err := withdrawal.NewAutomation(store, withdrawal.AutomationConfig{Logger: quietLog,
+		Submitter: withdrawal.SubmitFunc(func(ctx context.Context, w *withdrawal.Withdrawal) error {
+			submits++
+			return withdrawal.ErrNoPreapproval
+		})})
+	require.NoError(t, err)
+
+	proxy.Arm("COALESCE(submit_attempted_at")
+	_, _ = auto.RunOnce(e.ctx)
+	require.Equal(t, 1, proxy.Lost(), "the reply to the attempt's COMMIT was not lost")
+	require.Zero(t, submits)
+	require.Nil(t, e.get(w.ID).SubmitAttemptedAt, "an attempt is recorded though nothing was handed to the Submitter")
+
+	round, err := auto.RunOnce(e.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, submits)
+	require.Equal(t, 1, round.Failed)
+	require.Equal(t, withdrawal.StatusFailed, e.get(w.ID).Status)
+}
