@@ -439,6 +439,9 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 	var markedTo Status
 	// failedLog logs w's failed mark, once it committed.
 	var failedLog func()
+	// recErr is the failure of the record of the attempt, which fails the
+	// submission once tx has committed the undoing of the record.
+	var recErr error
 	err = inTxOn(ctx, own, fmt.Sprintf("submitting %q", w.ID), func(tx *sqlx.Tx) error {
 		// tx sits idle while the Submitter waits for the participant: an
 		// idle_in_transaction_session_timeout of the role or database
@@ -507,7 +510,23 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 			}
 			return err
 		}); err != nil {
-			return fmt.Errorf("withdrawal: recording the submission of %q: %w", w.ID, err)
+			recErr = fmt.Errorf("withdrawal: recording the submission of %q: %w", w.ID, err)
+			if cur.SubmitAttemptedAt != nil {
+				return recErr // recorded before: the record changed nothing
+			}
+			// Its COMMIT may have gone through though its reply was lost
+			// (a connection dropped): nothing is handed to the Submitter,
+			// so an attempt that shows now is this record's (tx holds the
+			// submission's lock, and the gate and restore locks the other
+			// writers of an attempt wait for), and is undone in tx, which
+			// commits the undoing, the round failing all the same.
+			// Otherwise MarkFailed would refuse the withdrawal, and a
+			// refusal of its first real submission leave it to expire.
+			if _, uerr := tx.ExecContext(ctx, `UPDATE `+a.s.withdrawals+` SET submit_attempted_at = NULL
+				WHERE id = $1 AND status = $2 AND submit_attempted_at IS NOT NULL`, w.ID, string(StatusRequested)); uerr != nil {
+				return errors.Join(recErr, fmt.Errorf("withdrawal: undoing the record of the submission of %q, perhaps committed: %w", w.ID, uerr))
+			}
+			return nil
 		}
 		if !attempted.Valid {
 			// Moved since the read above (failed by the exchange, expired
@@ -594,6 +613,9 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		}
 		return nil
 	})
+	if err == nil && recErr != nil {
+		return recErr
+	}
 	still := "still requested, it is handed to the Submitter again"
 	if err != nil && marked != nil {
 		// The mark was made but its COMMIT failed (nothing in the
