@@ -99,8 +99,8 @@ func TestOperationsFlagsExist(t *testing.T) {
 	text := string(b)
 	// Flags named in prose about another program than ingestd.
 	elsewhere := map[string]string{
-		"canton-ids":  "bench",                                // "the bench's `-canton-ids`"
-		"fault-every": "soak", "rate": "soak", "seed": "soak", // the soak test's section
+		"canton-ids":  "bench",                                                                         // "the bench's `-canton-ids`"
+		"fault-every": "soak", "rate": "soak", "seed": "soak", "faults": "soak", "stats-every": "soak", // the soak test's section
 		"nocrypt": "", "topk8": "", // openssl's
 		"h": "", // ingestd -h, the flag package's
 	}

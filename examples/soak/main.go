@@ -15,17 +15,38 @@
 //   - token-expiry: open streams end with ABORTED ACCESS_TOKEN_EXPIRED;
 //   - stall: streams send nothing, not even checkpoints, for longer than the
 //     ingester's stall timeout;
+//   - participant-restart: every connection to the participant breaks and
+//     new ones are refused for up to two seconds (the ingester reaches it
+//     through a proxy);
 //   - pg-restart: PostgreSQL is stopped (fast shutdown) and started again
 //     after up to two seconds;
+//   - pg-terminate: the ingester's PostgreSQL sessions are ended
+//     (pg_terminate_backend);
 //   - sigkill: the ingester process is killed with SIGKILL and restarted.
+//
+// -faults picks the kinds. The ingester runs the handler chain of
+// examples/ingestd (the token standard History and the withdrawal
+// Reconciler) after a table of its own, and two in five of the appended
+// transactions are token standard transfers (deposits and withdrawals).
+//
+// Before each fault, soak records the ingester's resources: goroutines,
+// the heap in use after a GC, open file descriptors and sockets, its pool's
+// connections and its sessions in pg_stat_activity (-stats-every prints
+// them). After the catch-up and a settle period (-settle), what the last
+// ingester process holds must not exceed what it held after its first few
+// faults, plus a small margin: a goroutine, connection or buffer left
+// behind per fault fails the soak. That verdict needs one process to see
+// many faults: run without sigkill for it, e.g.
+//
+//	go run ./examples/soak -duration 15m -fault-every 1s -faults stream-drop,unavailable,token-expiry,stall,participant-restart,pg-restart,pg-terminate
 //
 // At the end appending stops, the ingester catches up to the ledger end and
 // is stopped with SIGTERM (it must exit 0), and the same history is
 // ingested again, without faults, into a second database. The two must hold
 // the same effects (update id, offset and record time of every
 // transaction, each once), the same dedup rows (every column but
-// ingested_at), the same per-synchronizer record times and checkpoint, and
-// none set aside for review. soak prints a summary and exits 1 on any
+// ingested_at), the same per-synchronizer record times and checkpoint, the
+// same token history and withdrawals, and none set aside for review. soak prints a summary and exits 1 on any
 // mismatch or unexpected ingester failure.
 //
 // It is not part of the test suite: it runs for minutes.
@@ -70,6 +91,11 @@ const (
 	childDSNEnv    = "TXHISTORY_SOAK_DSN"
 	childLedgerEnv = "TXHISTORY_SOAK_LEDGER"
 	childTokenEnv  = "TXHISTORY_SOAK_TOKEN"
+	childStatsEnv  = "TXHISTORY_SOAK_STATS"
+
+	// childAppName is the application_name of the ingester's PostgreSQL
+	// sessions, by which the parent counts them in pg_stat_activity.
+	childAppName = "txhistory-soak-ingester"
 
 	stallTimeout = time.Second
 )
@@ -100,9 +126,17 @@ func childMain() int {
 		return 2
 	}
 	defer client.Close()
+	handler, err := handlerChain(db)
+	if err != nil {
+		log("handlers: %v", err)
+		return 2
+	}
+	if path := os.Getenv(childStatsEnv); path != "" {
+		go writeStats(path, db)
+	}
 	ing, err := ingest.New(db, client, ingest.Config{
 		Parties:      []string{treasury},
-		Handler:      effectsHandler,
+		Handler:      handler,
 		MaxBatchSize: 100,
 		StallTimeout: stallTimeout,
 		MinBackoff:   10 * time.Millisecond,
@@ -171,8 +205,25 @@ type soak struct {
 	logFile *os.File
 
 	faults   map[string]int
+	faultsMu sync.Mutex
+	kinds    []string     // the fault kinds to inject
 	appended atomic.Int64 // treasury transactions appended
+	tokenTxs atomic.Int64 // of which token standard transfers (TransferHistory)
 	child    *supervisor
+	proxy    *proxy
+
+	leaks  *leakRecorder
+	settle time.Duration
+}
+
+func (s *soak) totalFaults() int {
+	s.faultsMu.Lock()
+	defer s.faultsMu.Unlock()
+	var n int
+	for _, k := range s.faults {
+		n += k
+	}
+	return n
 }
 
 func parentMain() int {
@@ -182,12 +233,30 @@ func parentMain() int {
 	flag.DurationVar(&s.faultEvery, "fault-every", 3*time.Second, "mean interval between faults")
 	flag.IntVar(&s.rate, "rate", 300, "transactions appended per second")
 	flag.BoolVar(&s.verbose, "v", false, "print every fault as it happens")
+	kinds := flag.String("faults", strings.Join(faultKinds, ","), "comma-separated fault kinds to inject")
+	statsEvery := flag.Duration("stats-every", time.Minute, "how often to print the ingester's resources (goroutines, heap, sessions, fds)")
+	flag.DurationVar(&s.settle, "settle", 5*time.Second, "how long the ingester idles after catching up before its resources are compared with those after its first faults")
 	flag.Parse()
+	for k := range strings.SplitSeq(*kinds, ",") {
+		if k = strings.TrimSpace(k); k == "" {
+			continue
+		}
+		if !slices.Contains(faultKinds, k) {
+			fmt.Fprintf(os.Stderr, "soak: -faults: unknown kind %q (known: %s)\n", k, strings.Join(faultKinds, ", "))
+			return 2
+		}
+		s.kinds = append(s.kinds, k)
+	}
+	if len(s.kinds) == 0 {
+		fmt.Fprintln(os.Stderr, "soak: -faults: none")
+		return 2
+	}
+	s.leaks = &leakRecorder{s: s, every: *statsEvery, sinceOf: map[int]int{}}
 	if *seed == 0 {
 		*seed = uint64(time.Now().UnixNano())
 	}
 	s.rng = rand.New(rand.NewPCG(*seed, 0x50a4))
-	fmt.Printf("soak: duration %s, a fault every ~%s, %d tx/s, seed %d\n", s.duration, s.faultEvery, s.rate, *seed)
+	fmt.Printf("soak: duration %s, a fault every ~%s, %d tx/s, seed %d, faults %s\n", s.duration, s.faultEvery, s.rate, *seed, strings.Join(s.kinds, ","))
 
 	ok, err := s.run()
 	if err != nil {
@@ -221,7 +290,13 @@ func (s *soak) run() (bool, error) {
 		return false, err
 	}
 	defer faultyDB.Close()
-	s.dsn = s.srv.DSN("soak")
+	s.dsn = s.srv.DSN("soak") + "&application_name=" + childAppName
+	if s.leaks.monitor, err = sqlx.Open("postgres", s.srv.DSN("postgres")); err != nil {
+		return false, err
+	}
+	defer s.leaks.monitor.Close()
+	s.leaks.monitor.SetMaxOpenConns(1)
+	s.leaks.path = filepath.Join(tmp, "stats.json")
 
 	s.token = fmt.Sprintf("soak-token-%d", s.rng.Uint64())
 	s.p, err = ledgertest.New(ledgertest.WithCheckpointInterval(50*time.Millisecond), ledgertest.WithToken(s.token))
@@ -230,7 +305,13 @@ func (s *soak) run() (bool, error) {
 	}
 	defer s.p.Close()
 
-	s.child = &supervisor{dsn: s.dsn, ledger: s.p.Addr(), token: s.token, log: s.logFile}
+	// The ingester reaches the participant through a proxy that the
+	// participant-restart fault cuts.
+	if s.proxy, err = newProxy(s.p.Addr()); err != nil {
+		return false, err
+	}
+	defer s.proxy.Close()
+	s.child = &supervisor{dsn: s.dsn, ledger: s.proxy.Addr(), token: s.token, log: s.logFile, stats: s.leaks.path}
 	if err := s.child.start(); err != nil {
 		return false, err
 	}
@@ -238,11 +319,15 @@ func (s *soak) run() (bool, error) {
 
 	// Append and inject faults for the duration.
 	start := time.Now()
+	s.leaks.start = start
+	if _, err := s.leaks.take(ctx, true); err != nil {
+		return false, err
+	}
 	stopAppend := make(chan struct{})
 	var appender sync.WaitGroup
 	var appendErr error
 	appender.Go(func() { appendErr = s.appendLoop(stopAppend) })
-	s.faultLoop(start.Add(s.duration))
+	leakErr := s.faultLoop(start.Add(s.duration))
 	close(stopAppend)
 	appender.Wait()
 	if appendErr != nil {
@@ -268,6 +353,22 @@ func (s *soak) run() (bool, error) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	catchUp := time.Since(caughtUp)
+	// Let the caught-up ingester idle, then record what it holds.
+	var settled []sample
+	if leakErr == nil {
+		time.Sleep(s.settle)
+		for i := range 5 {
+			if i > 0 {
+				time.Sleep(time.Second)
+			}
+			smp, err := s.leaks.take(ctx, i == 4)
+			if err != nil {
+				leakErr = err
+				break
+			}
+			settled = append(settled, smp)
+		}
+	}
 	exit, err := s.child.terminate(30 * time.Second)
 	if err != nil {
 		return false, err
@@ -288,7 +389,11 @@ func (s *soak) run() (bool, error) {
 	// OffsetCheckpoint at the ledger end (a bounded stream has none, and
 	// would leave the per-synchronizer record time at the last treasury
 	// transaction).
-	ing, err := ingest.New(cleanDB, client, ingest.Config{Parties: []string{treasury}, Handler: effectsHandler, MaxBatchSize: 500,
+	cleanHandler, err := handlerChain(cleanDB)
+	if err != nil {
+		return false, err
+	}
+	ing, err := ingest.New(cleanDB, client, ingest.Config{Parties: []string{treasury}, Handler: cleanHandler, MaxBatchSize: 500,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return false, err
@@ -337,6 +442,15 @@ func (s *soak) run() (bool, error) {
 	if len(got.review) > 0 || len(want.review) > 0 {
 		problems = append(problems, fmt.Sprintf("transactions set aside for review: %v (undisturbed: %v)", got.review, want.review))
 	}
+	if !slices.Equal(want.tokens, got.tokens) {
+		problems = append(problems, fmt.Sprintf("token_history differs: %d rows vs %d undisturbed; first difference: %s", len(got.tokens), len(want.tokens), firstDiff(want.tokens, got.tokens)))
+	}
+	if !slices.Equal(want.withdrawals, got.withdrawals) {
+		problems = append(problems, fmt.Sprintf("withdrawals differ: %d rows vs %d undisturbed; first difference: %s", len(got.withdrawals), len(want.withdrawals), firstDiff(want.withdrawals, got.withdrawals)))
+	}
+	if n := s.tokenTxs.Load(); int64(len(want.tokens)) < n {
+		problems = append(problems, fmt.Sprintf("the undisturbed run has %d token_history rows for %d token standard transfers appended", len(want.tokens), n))
+	}
 	if !sameCheckpoint(want.cp, got.cp) {
 		problems = append(problems, fmt.Sprintf("checkpoints differ: %+v vs %+v undisturbed", got.cp, want.cp))
 	}
@@ -345,6 +459,14 @@ func (s *soak) run() (bool, error) {
 	}
 	if n := s.child.failures(); n > 0 {
 		problems = append(problems, fmt.Sprintf("the ingester failed %d times on its own (not killed); see its log", n))
+	}
+	var leakReport []string
+	if leakErr != nil {
+		problems = append(problems, fmt.Sprintf("resources not recorded: %v", leakErr))
+	} else {
+		var leaks []string
+		leakReport, leaks = s.leaks.check(settled)
+		problems = append(problems, leaks...)
 	}
 
 	fmt.Println()
@@ -360,8 +482,13 @@ func (s *soak) run() (bool, error) {
 	fmt.Printf("  ledger end           %d\n", end)
 	fmt.Printf("  transactions         %d appended for the treasury, %d ingested under faults, %d in the undisturbed run (%s)\n",
 		s.appended.Load(), len(got.effects), len(want.effects), cleanTook.Round(time.Millisecond))
+	fmt.Printf("  token standard       %d transfers appended, %d token_history rows, %d withdrawals (undisturbed: %d, %d)\n",
+		s.tokenTxs.Load(), len(got.tokens), len(got.withdrawals), len(want.tokens), len(want.withdrawals))
 	fmt.Printf("  checkpoint           offset %d, update %s (undisturbed: offset %d, update %s)\n", got.cp.Offset, got.cp.UpdateID, want.cp.Offset, want.cp.UpdateID)
 	fmt.Printf("  duplicates           %d\n", len(got.duplicates))
+	for _, l := range leakReport {
+		fmt.Printf("  resources            %s\n", l)
+	}
 	if len(problems) == 0 {
 		fmt.Println("  result               OK: the database equals the undisturbed run")
 		return true, nil
@@ -400,12 +527,16 @@ func (s *soak) newDB(ctx context.Context, name string) (*sqlx.DB, error) {
 }
 
 // appendLoop appends about rate transactions a second, in small batches,
-// one in five for another party (offset gaps for the treasury).
+// one in five for another party (offset gaps for the treasury) and two in
+// five token standard transfers of the treasury (a ledgertest
+// TransferHistory: deposits, and now and then a withdrawal).
 func (s *soak) appendLoop(stop <-chan struct{}) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	start := time.Now()
 	n := 0
+	transfers := ledgertest.TransferHistory{Treasury: treasury}
+	nextTransfer := 0
 	for {
 		select {
 		case <-stop:
@@ -422,6 +553,13 @@ func (s *soak) appendLoop(stop <-chan struct{}) error {
 				owner = other
 			} else {
 				s.appended.Add(1)
+			}
+			if n%5 == 1 || n%5 == 3 {
+				txs = append(txs, transfers.Tx(nextTransfer))
+				nextTransfer++
+				s.tokenTxs.Add(1)
+				n++
+				continue
 			}
 			txs = append(txs, &ledger.Transaction{
 				CommandID: fmt.Sprintf("soak-%d", n),
@@ -448,22 +586,29 @@ func (s *soak) appendLoop(stop <-chan struct{}) error {
 	}
 }
 
-var faultKinds = []string{"stream-drop", "unavailable", "token-expiry", "stall", "pg-restart", "sigkill"}
+var faultKinds = []string{"stream-drop", "unavailable", "token-expiry", "stall", "participant-restart", "pg-restart", "pg-terminate", "sigkill"}
 
 // faultLoop injects a random fault every faultEvery (±50%) until the
 // deadline. Each fault is over (the participant healthy, PostgreSQL up)
-// before the next one.
-func (s *soak) faultLoop(deadline time.Time) {
+// before the next one. Before each, it records the ingester's resources;
+// an error is that it could not.
+func (s *soak) faultLoop(deadline time.Time) error {
 	ctx := context.Background()
+	var leakErr error
 	for {
 		wait := time.Duration(float64(s.faultEvery) * (0.5 + s.rng.Float64()))
 		if time.Now().Add(wait).After(deadline) {
 			time.Sleep(time.Until(deadline))
-			return
+			return leakErr
 		}
 		time.Sleep(wait)
-		kind := faultKinds[s.rng.IntN(len(faultKinds))]
+		if leakErr == nil {
+			_, leakErr = s.leaks.take(ctx, false)
+		}
+		kind := s.kinds[s.rng.IntN(len(s.kinds))]
+		s.faultsMu.Lock()
 		s.faults[kind]++
+		s.faultsMu.Unlock()
 		detail := ""
 		switch kind {
 		case "stream-drop":
@@ -484,6 +629,14 @@ func (s *soak) faultLoop(deadline time.Time) {
 			time.Sleep(d)
 			s.p.StallStreams(false)
 			detail = d.Round(time.Millisecond).String()
+		case "participant-restart":
+			// Every connection to the participant breaks, and new ones
+			// are refused for a moment.
+			down := time.Duration(100+s.rng.IntN(1900)) * time.Millisecond
+			s.proxy.cut(true)
+			time.Sleep(down)
+			s.proxy.cut(false)
+			detail = "down " + down.Round(time.Millisecond).String()
 		case "pg-restart":
 			down := time.Duration(200+s.rng.IntN(1800)) * time.Millisecond
 			if err := s.srv.Stop(ctx); err != nil {
@@ -495,6 +648,14 @@ func (s *soak) faultLoop(deadline time.Time) {
 				time.Sleep(time.Second)
 			}
 			detail = "down " + down.Round(time.Millisecond).String()
+		case "pg-terminate":
+			// The ingester's sessions end under it (pg_terminate_backend,
+			// as an idle-session killer or a failover proxy does).
+			var n int
+			if err := s.leaks.monitor.GetContext(ctx, &n, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1`, childAppName); err != nil {
+				fmt.Fprintln(os.Stderr, "soak: terminate the ingester's sessions:", err)
+			}
+			detail = fmt.Sprintf("%d sessions", n)
 		case "sigkill":
 			s.child.kill()
 			time.Sleep(time.Duration(s.rng.IntN(500)) * time.Millisecond)
@@ -511,6 +672,7 @@ func (s *soak) faultLoop(deadline time.Time) {
 // supervisor runs the ingester child process.
 type supervisor struct {
 	dsn, ledger, token string
+	stats              string // the file the child reports its resources in
 	log                *os.File
 
 	mu      sync.Mutex
@@ -530,7 +692,7 @@ func (c *supervisor) start() error {
 		return err
 	}
 	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), childEnv+"=1", childDSNEnv+"="+c.dsn, childLedgerEnv+"="+c.ledger, childTokenEnv+"="+c.token)
+	cmd.Env = append(os.Environ(), childEnv+"=1", childDSNEnv+"="+c.dsn, childLedgerEnv+"="+c.ledger, childTokenEnv+"="+c.token, childStatsEnv+"="+c.stats)
 	cmd.Stdout, cmd.Stderr = c.log, c.log
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start the ingester: %w", err)
@@ -597,6 +759,16 @@ func (c *supervisor) terminate(timeout time.Duration) (int, error) {
 	return cmd.ProcessState.ExitCode(), nil
 }
 
+// pid is the process id of the current child.
+func (c *supervisor) pid() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cmd == nil || c.cmd.Process == nil {
+		return 0
+	}
+	return c.cmd.Process.Pid
+}
+
 func (c *supervisor) started() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -624,12 +796,14 @@ func (c *supervisor) tail() string {
 // Reading and comparing databases.
 
 type dbState struct {
-	effects    []string // update_id@offset@record time, in offset order
-	duplicates []string
-	ingested   []string // the dedup rows: update id, offset, record time, synchronizer, by update id
-	syncTimes  []string // synchronizer_time: synchronizer, record time, offset
-	review     []string // review_transaction: update id, offset (none expected)
-	cp         checkpoint.Checkpoint
+	effects     []string // update_id@offset@record time, in offset order
+	duplicates  []string
+	ingested    []string // the dedup rows: update id, offset, record time, synchronizer, by update id
+	syncTimes   []string // synchronizer_time: synchronizer, record time, offset
+	review      []string // review_transaction: update id, offset (none expected)
+	tokens      []string // token_history, but for ids and wall-clock times
+	withdrawals []string // withdrawal (all recovered), but for wall-clock times
+	cp          checkpoint.Checkpoint
 }
 
 func readCheckpoint(ctx context.Context, db *sqlx.DB) (checkpoint.Checkpoint, error) {
@@ -658,6 +832,8 @@ func readState(ctx context.Context, db *sqlx.DB) (dbState, error) {
 		{&s.ingested, `SELECT concat_ws(' ', update_id, ledger_offset, record_time::text, synchronizer_id) FROM txhistory.ingested_update ORDER BY update_id`},
 		{&s.syncTimes, `SELECT concat_ws(' ', synchronizer_id, record_time::text, ledger_offset) FROM txhistory.synchronizer_time ORDER BY synchronizer_id`},
 		{&s.review, `SELECT concat_ws(' ', update_id, ledger_offset) FROM txhistory.review_transaction ORDER BY ledger_offset, update_id`},
+		{&s.tokens, `SELECT concat_ws(' ', update_id, node_id, kind, ledger_offset, record_time::text, amount, transferred, fee, sender, receiver, account, withdrawal_id) FROM txhistory.token_history ORDER BY ledger_offset, node_id, kind, instrument_admin, instrument_id`},
+		{&s.withdrawals, `SELECT concat_ws(' ', id, status, recovered, amount, receiver, update_id, ledger_offset, record_time::text, transferred, fee) FROM txhistory.withdrawal ORDER BY id`},
 	} {
 		if err := db.SelectContext(ctx, q.dst, q.query); err != nil {
 			return s, err
