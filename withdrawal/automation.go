@@ -410,26 +410,35 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 	// the gate would deadlock with a Disable (or creates queued behind
 	// one) holding the pool's other connections while it waits for the
 	// gate.
-	rec, err := a.s.db.Connx(ctx)
-	if err != nil {
-		return fmt.Errorf("withdrawal: a connection to record the submission of %q: %w", w.ID, err)
+	// Its first transaction, which records the attempt, begins at once:
+	// idle outside a transaction while tx's statements run (or wait for
+	// the gate), an idle_session_timeout of the role or database would
+	// end its session. READ COMMITTED, with
+	// idle_in_transaction_session_timeout off for it alone, it holds no
+	// lock, nor a snapshot, until the record's UPDATE.
+	rec := &pinnedConn{db: a.s.db}
+	defer rec.close()
+	recTx, err := rec.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	if err == nil {
+		defer func() { _ = recTx.Rollback() }()
+		_, err = recTx.ExecContext(ctx, `SELECT set_config('idle_in_transaction_session_timeout', '0', true)`)
 	}
-	defer rec.Close()
+	if err != nil {
+		return fmt.Errorf("withdrawal: a connection to record the submission of %q: %w", w.ID, ctxerr.Wrap(ctx, err))
+	}
 	// The transaction's connection, waited for no longer than PollInterval:
 	// holding rec meanwhile, the round would keep the pool's last
 	// connection for as long as ctx lives when nothing gives one back (a
 	// pool of two shared with an Ingester, whose lock holds the other).
-	wctx, cancel := context.WithTimeout(ctx, a.cfg.PollInterval)
-	own, err := a.s.db.Connx(wctx)
-	cancel()
-	if err != nil {
+	own := &pinnedConn{db: a.s.db, wait: a.cfg.PollInterval}
+	defer own.close()
+	if err := own.take(ctx); err != nil {
 		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("none free within %v of the %d the pool allows: the Automation needs two beside what else uses the pool (an Ingester's lock and batches)",
 				a.cfg.PollInterval, a.s.db.Stats().MaxOpenConnections)
 		}
 		return fmt.Errorf("withdrawal: a second connection to submit %q: %w", w.ID, err)
 	}
-	defer own.Close()
 	handed := false // the participant accepted w's transfer
 	// marked is the count of round that w's mark moves (Submitted or
 	// Failed), once tx committed, and markedTo the status it moves w to:
@@ -502,7 +511,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		// the database's default: the guard re-reads a row another writer
 		// changed meanwhile, where REPEATABLE READ or SERIALIZABLE fail.
 		var attempted sql.NullTime // the attempt recorded, if still requested
-		if err := inTxOn(ctx, rec, "", func(rtx *sqlx.Tx) error {
+		if err := inTxOn(ctx, begunTx{recTx}, "", func(rtx *sqlx.Tx) error {
 			err := rtx.QueryRowContext(ctx, `UPDATE `+a.s.withdrawals+` SET submit_attempted_at = COALESCE(submit_attempted_at, now())
 				WHERE id = $1 AND status = $2 RETURNING submit_attempted_at`, w.ID, string(StatusRequested)).Scan(&attempted)
 			if errors.Is(err, sql.ErrNoRows) {
@@ -541,7 +550,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		// idle_in_transaction_session_timeout off for it alone, the
 		// session stays; READ COMMITTED, it holds no lock, nor a snapshot
 		// while it waits.
-		held, err := rec.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+		held, err := rec.conn.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 		if err != nil {
 			return fmt.Errorf("withdrawal: submitting %q: %w", w.ID, err)
 		}

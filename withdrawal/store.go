@@ -3,12 +3,15 @@ package withdrawal
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"slices"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cantonx/txhistory/checkpoint"
@@ -263,6 +266,78 @@ func inTxOn(ctx context.Context, db interface {
 	}
 	return nil
 }
+
+// pinnedConn is a connection of the pool that a caller holds for itself
+// (Connx). database/sql retries a statement of the pool's own on another
+// session when lib/pq finds its session ended, but hands a connection out
+// of the pool as it is, and retries nothing on it: a DBA's
+// idle_session_timeout ends the pool's idle sessions, which lib/pq notices
+// only at their next use ("driver: bad connection"), and a statement that
+// reaches the server as it ends one fails with "connection reset by peer".
+// BeginTxx, whose BEGIN has no effect, takes another connection for such
+// a session and begins again.
+type pinnedConn struct {
+	db   *sqlx.DB
+	wait time.Duration // for a connection of the pool; zero: as long as ctx lives
+	conn *sqlx.Conn
+}
+
+// take takes a connection of the pool, unless one is held.
+func (p *pinnedConn) take(ctx context.Context) error {
+	if p.conn != nil {
+		return nil
+	}
+	wctx, cancel := ctx, context.CancelFunc(func() {})
+	if p.wait > 0 {
+		wctx, cancel = context.WithTimeout(ctx, p.wait)
+	}
+	defer cancel()
+	c, err := p.db.Connx(wctx)
+	if err != nil {
+		return err
+	}
+	p.conn = c
+	return nil
+}
+
+// BeginTxx begins a transaction on the connection held, taken first if
+// none is; on another connection if its session turns out ended: each of
+// the pool's idle connections may be, a new one should not.
+func (p *pinnedConn) BeginTxx(ctx context.Context, opts *sql.TxOptions) (*sqlx.Tx, error) {
+	attempts := p.db.Stats().Idle + 2
+	for attempt := 1; ; attempt++ {
+		if err := p.take(ctx); err != nil {
+			return nil, err
+		}
+		tx, err := p.conn.BeginTxx(ctx, opts)
+		if err == nil || attempt >= attempts || ctx.Err() != nil || !sessionEnded(err) {
+			return tx, err
+		}
+		// Ended: not back to the pool.
+		_ = p.conn.Raw(func(any) error { return driver.ErrBadConn })
+		p.close()
+	}
+}
+
+// close gives the connection held back to the pool.
+func (p *pinnedConn) close() {
+	if p.conn != nil {
+		_ = p.conn.Close()
+		p.conn = nil
+	}
+}
+
+// sessionEnded reports whether err is a statement's failure on a session
+// that the server ended, or that ended under it.
+func sessionEnded(err error) bool {
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// begunTx hands inTxOn a transaction already begun.
+type begunTx struct{ tx *sqlx.Tx }
+
+func (b begunTx) BeginTxx(context.Context, *sql.TxOptions) (*sqlx.Tx, error) { return b.tx, nil }
 
 // row is a withdrawal as stored.
 type row struct {
