@@ -6,7 +6,9 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/cantonx/txhistory/checkpoint"
@@ -79,7 +81,7 @@ func (ing *Ingester) acquireLock(ctx context.Context) (*instanceLock, error) {
 		err := func() (err error) {
 			cctx, cancelAtStop := ing.untilStop(ctx)
 			defer cancelAtStop()
-			conn, err = ing.db.Conn(cctx)
+			conn, err = liveConn(cctx, ing.db.DB)
 			stopped = err != nil && cctx.Err() != nil && ctx.Err() == nil
 			return err
 		}()
@@ -203,6 +205,37 @@ func (l *instanceLock) release() {
 // of returning it to the pool (a driver.ErrBadConn from Raw does that).
 func discardConn(conn *sql.Conn) {
 	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+}
+
+// liveConn takes a connection of db whose session is there. database/sql
+// retries a statement of the pool's own on another session when lib/pq
+// finds its session ended, but hands a connection out of the pool as it
+// is: a DBA's idle_session_timeout ends the pool's idle sessions, which
+// lib/pq notices only at their next use ("driver: bad connection"), or as
+// the statement reaches the server ("connection reset by peer"). A ping
+// finds such a session, as each of the pool's idle connections may be,
+// and another is taken, as database/sql would, rather than the lock's
+// attempt failing as a database fault.
+func liveConn(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
+	for retries := db.Stats().Idle + 1; ; retries-- {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		err = conn.PingContext(ctx)
+		if err == nil {
+			return conn, nil
+		}
+		ended := errors.Is(err, driver.ErrBadConn) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+			errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+		if ended {
+			discardConn(conn)
+		}
+		_ = conn.Close()
+		if !ended || retries <= 0 || ctx.Err() != nil {
+			return nil, err
+		}
+	}
 }
 
 // ErrPoolExhausted: while the ingestion lock held one of the pool's
