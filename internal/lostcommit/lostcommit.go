@@ -6,7 +6,10 @@
 // the transaction committed, drops it and closes the connection. lib/pq
 // then returns a network error (driver.ErrBadConn for the close), as for a
 // connection lost after the COMMIT reached the server, and database/sql
-// does not retry it: the caller cannot tell whether it committed.
+// does not retry it: the caller cannot tell whether it committed. Cut
+// instead drops the COMMIT itself, so that the transaction rolls back,
+// and runs a function (another writer's change) before the client sees
+// its connection gone.
 package lostcommit
 
 import (
@@ -24,6 +27,7 @@ type Proxy struct {
 
 	mu     sync.Mutex
 	marker []byte // armed, if not nil
+	cut    func() // for a Cut: run once the COMMIT was dropped
 	lost   int
 	conns  map[net.Conn]bool
 	wg     sync.WaitGroup
@@ -90,7 +94,20 @@ func (p *Proxy) DSN() string { return p.dsn }
 func (p *Proxy) Arm(marker string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.marker = []byte(marker)
+	p.marker, p.cut = []byte(marker), nil
+}
+
+// Cut makes the proxy drop the next COMMIT sent (in a write of its own)
+// on a connection that has sent marker since Cut: it closes the
+// connection to the server instead, so that the transaction rolls back,
+// runs then (another writer's change, made before the client can read
+// back what it did), and closes the client's connection. lib/pq returns a
+// network error, as for a COMMIT lost before it reached the server. Lost
+// counts it.
+func (p *Proxy) Cut(marker string, then func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.marker, p.cut = []byte(marker), then
 }
 
 // Lost counts the COMMITs whose reply the proxy dropped.
@@ -150,15 +167,29 @@ func (p *Proxy) serve(c, up net.Conn) {
 				armedAt, seen = marker, nil
 			}
 			fire := false
+			var cut func()
 			if marker != nil {
 				seen = append(seen, chunk...)
 				if i := bytes.Index(seen, marker); i >= 0 && bytes.Contains(seen[i:], commit) {
-					fire = true
-					p.marker = nil
-					p.lost++
+					j := bytes.Index(chunk, commit)
+					if p.cut == nil || j >= 5 && chunk[j-5] == 'Q' {
+						fire, cut = true, p.cut
+						p.marker, p.cut = nil, nil
+						p.lost++
+					}
 				}
 			}
 			p.mu.Unlock()
+			if cut != nil {
+				// What came before the COMMIT's message goes on; the
+				// COMMIT does not, nor does the connection: the server
+				// rolls the transaction back.
+				_, _ = up.Write(chunk[:bytes.Index(chunk, commit)-5])
+				up.Close()
+				<-done
+				cut()
+				return
+			}
 			if fire {
 				close(swallow)
 			}
