@@ -151,7 +151,9 @@ type Round struct {
 	// Submitted and Failed count withdrawals whose mark as submitted or as
 	// failed (no pre-approval) committed in the round (a mark whose COMMIT
 	// failed is read back: one that committed though the connection was
-	// lost before its reply counts, logged at WARN, and fails nothing);
+	// lost before its reply counts, logged at WARN, and fails nothing; the
+	// same status set by another writer meanwhile, its mark rolled back,
+	// does not);
 	// Errors the Submit calls that failed otherwise.
 	Submitted, Failed, Errors int
 }
@@ -451,12 +453,17 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 	// recErr is the failure of the record of the attempt, which fails the
 	// submission once tx has committed the undoing of the record.
 	var recErr error
+	// stamp is tx's time, which its mark writes (submitted_at, or a
+	// failed withdrawal's updated_at).
+	var stamp time.Time
 	err = inTxOn(ctx, own, fmt.Sprintf("submitting %q", w.ID), func(tx *sqlx.Tx) error {
 		// tx sits idle while the Submitter waits for the participant: an
 		// idle_in_transaction_session_timeout of the role or database
 		// would end its session, and the gate's share lock with it
 		// (Disable would not wait for the submission). Off for tx only.
-		if _, err := tx.ExecContext(ctx, `SELECT set_config('idle_in_transaction_session_timeout', '0', true)`); err != nil {
+		// Its time (now(), which a mark writes) tells its mark apart from
+		// another writer's when its COMMIT fails (read back below).
+		if err := tx.QueryRowContext(ctx, `SELECT set_config('idle_in_transaction_session_timeout', '0', true), now()`).Scan(new(string), &stamp); err != nil {
 			return fmt.Errorf("withdrawal: submitting %q: %w", w.ID, err)
 		}
 		// The restore locks first, before the schema's version is read: a
@@ -632,11 +639,15 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		// the Refunder's tables refusing the credit), or lost with the
 		// connection, perhaps after the server committed it (lib/pq cannot
 		// tell, and database/sql does not retry a COMMIT). Whether it
-		// committed is read back: a mark seen made is counted as one that
-		// reported its commit.
+		// committed is read back: a mark seen made, with tx's time, is
+		// counted as one that reported its commit. Not one of another
+		// writer's, made once tx rolled back (a second Automation's,
+		// support's MarkFailed): its time is its own transaction's.
 		cur, rerr := a.s.get(ctx, a.s.db, w.ID)
+		mine := rerr == nil && (markedTo == StatusSubmitted && cur.SubmittedAt != nil && cur.SubmittedAt.Equal(stamp) ||
+			markedTo == StatusFailed && cur.Status == StatusFailed && cur.UpdatedAt.Equal(stamp))
 		switch {
-		case rerr == nil && cur.Status == markedTo:
+		case mine:
 			a.log.Warn("withdrawal: the mark committed, though its reply was lost", "id", w.ID, "status", markedTo,
 				"err", ingest.Redact(err.Error()))
 			err = nil
