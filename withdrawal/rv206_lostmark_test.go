@@ -5,7 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cantonx/txhistory/internal/lostcommit"
+	"github.com/cantonx/txhistory/pgtest"
 	"github.com/cantonx/txhistory/withdrawal"
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -98,4 +101,41 @@ func TestRV206ReadBackOfALostFailedMarkIsNotSupports(t *testing.T) {
 	require.Equal(t, 1, refunds)
 	require.Zero(t, round.Failed, "the round counts support's failure as its own mark, whose COMMIT never reached the server")
 	require.Error(t, err, "the round's mark did not commit")
+}
+
+// The Automation's own pool, of the two connections it needs (its
+// record's and its submission's), through the proxy. Its mark of the
+// withdrawal submitted commits, and the connection is reset before the
+// reply (connection reset by peer, which lib/pq does not turn into
+// driver.ErrBadConn: database/sql keeps the connection with the round's
+// *sql.Conn). The read-back of the mark must not wait for a third
+// connection the pool never gives while the round holds both: the round
+// counts its mark, committed, as for a reply that was closed (EOF).
+func TestRV206ReadBackOfAMarkLostToAResetInAPoolOfTwo(t *testing.T) {
+	e := newEnv(t, withdrawal.Config{}, withdrawal.ReconcilerConfig{})
+	w := e.create(e.request("wd-1", "60", e.mint("80")...))
+	e.tick(e.world.Now())
+	var name string
+	require.NoError(t, e.db.GetContext(e.ctx, &name, `SELECT current_database()`))
+	proxy := lostcommit.New(t, pgtest.SharedServer(t).DSN(name))
+	db, err := sqlx.Open("postgres", proxy.DSN())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	db.SetMaxOpenConns(2)
+	store, err := withdrawal.NewStore(db, withdrawal.Config{Treasury: treasury, Refunder: refunder, Logger: quietLog})
+	require.NoError(t, err)
+	auto, err := withdrawal.NewAutomation(store, withdrawal.AutomationConfig{Logger: quietLog,
+		Submitter: withdrawal.SubmitFunc(func(ctx context.Context, w *withdrawal.Withdrawal) error { return nil })})
+	require.NoError(t, err)
+
+	// A bound for the test only: the exchange's Run lives as long as
+	// its process.
+	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
+	defer cancel()
+	proxy.ArmReset("submitted_at = now()")
+	round, err := auto.RunOnce(ctx)
+	require.Equal(t, 1, proxy.Lost(), "the reply to the mark's COMMIT was not lost")
+	require.Equal(t, withdrawal.StatusSubmitted, e.get(w.ID).Status, "the mark committed")
+	require.NoError(t, err, "the round waited for a connection its pool of two cannot give while it holds both")
+	require.Equal(t, 1, round.Submitted)
 }

@@ -28,6 +28,7 @@ type Proxy struct {
 	mu     sync.Mutex
 	marker []byte // armed, if not nil
 	cut    func() // for a Cut: run once the COMMIT was dropped
+	reset  bool   // for an ArmReset: the client's connection is reset
 	lost   int
 	conns  map[net.Conn]bool
 	wg     sync.WaitGroup
@@ -94,7 +95,18 @@ func (p *Proxy) DSN() string { return p.dsn }
 func (p *Proxy) Arm(marker string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.marker, p.cut = []byte(marker), nil
+	p.marker, p.cut, p.reset = []byte(marker), nil, false
+}
+
+// ArmReset is Arm, the client's connection then reset (a TCP RST, as a
+// middlebox or a server host gone sends) rather than closed: lib/pq
+// returns "connection reset by peer", a *net.OpError, not
+// driver.ErrBadConn, and database/sql keeps the connection (a *sql.Conn
+// holds it until closed).
+func (p *Proxy) ArmReset(marker string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.marker, p.cut, p.reset = []byte(marker), nil, true
 }
 
 // Cut makes the proxy drop the next COMMIT sent (in a write of its own)
@@ -107,7 +119,7 @@ func (p *Proxy) Arm(marker string) {
 func (p *Proxy) Cut(marker string, then func()) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.marker, p.cut = []byte(marker), then
+	p.marker, p.cut, p.reset = []byte(marker), then, false
 }
 
 // Lost counts the COMMITs whose reply the proxy dropped.
@@ -130,6 +142,7 @@ func (p *Proxy) serve(c, up net.Conn) {
 	// swallow is closed once this connection's COMMIT was forwarded: the
 	// server's next bytes are its reply, read and dropped.
 	swallow := make(chan struct{})
+	reset := false // set before swallow is closed
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -140,6 +153,9 @@ func (p *Proxy) serve(c, up net.Conn) {
 			case <-swallow:
 				// The reply to the COMMIT (CommandComplete): the server
 				// committed. Drop it and the connection.
+				if tc, ok := c.(*net.TCPConn); ok && reset {
+					_ = tc.SetLinger(0)
+				}
 				c.Close()
 				return
 			default:
@@ -173,8 +189,8 @@ func (p *Proxy) serve(c, up net.Conn) {
 				if i := bytes.Index(seen, marker); i >= 0 && bytes.Contains(seen[i:], commit) {
 					j := bytes.Index(chunk, commit)
 					if p.cut == nil || j >= 5 && chunk[j-5] == 'Q' {
-						fire, cut = true, p.cut
-						p.marker, p.cut = nil, nil
+						fire, cut, reset = true, p.cut, p.reset
+						p.marker, p.cut, p.reset = nil, nil, false
 						p.lost++
 					}
 				}
