@@ -629,6 +629,11 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 		}
 		return nil
 	})
+	// tx is over: own goes back, so that the read below has a connection
+	// in a pool of the two the round needs (one lost with a reset, which
+	// lib/pq does not report as driver.ErrBadConn, stays with own until
+	// closed, and rec is held until submit returns).
+	_ = own.Close()
 	if err == nil && recErr != nil {
 		return recErr
 	}
