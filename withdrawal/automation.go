@@ -633,7 +633,7 @@ func (a *Automation) submit(ctx context.Context, w *Withdrawal, round *Round) er
 	// in a pool of the two the round needs (one lost with a reset, which
 	// lib/pq does not report as driver.ErrBadConn, stays with own until
 	// closed, and rec is held until submit returns).
-	_ = own.Close()
+	own.close()
 	if err == nil && recErr != nil {
 		return recErr
 	}
