@@ -41,7 +41,11 @@ func healthWithLedgerEnd(t *testing.T, ledgerEnd func(context.Context) (int64, e
 	t.Helper()
 	clk := &clock{t: t0}
 	stats := sampleStats()
-	h := metrics.Handler(func() ingest.Stats { return stats }, metrics.Options{Now: clk.Now, LedgerEndLag: ledgerEnd})
+	// A LagTimeout well past the default: the reason under test is the
+	// participant's answer, and a refusal of a megabyte takes gRPC seconds
+	// to encode and decode under -race on a busy machine (past the default
+	// 5s, the reason would be the deadline instead).
+	h := metrics.Handler(func() ingest.Stats { return stats }, metrics.Options{Now: clk.Now, LedgerEndLag: ledgerEnd, LagTimeout: time.Minute})
 	for _, tc := range []struct {
 		state ingest.State
 		code  int
