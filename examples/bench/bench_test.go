@@ -29,11 +29,19 @@ func TestMain(m *testing.M) {
 	pgtest.Main(m)
 }
 
+// benchTestTimeout bounds a test's bench runs, against a hang only: under
+// -race on CI's two shared cores a run of a few hundred transactions takes
+// from seconds to well over a minute (TestBenchBatchSettings' three runs
+// took 121s, past the two minutes it had, with a busy machine; its third
+// run's fake participant was then killed by the context before it said
+// "ready").
+const benchTestTimeout = 10 * time.Minute
+
 // TestBenchSmall runs every phase with small counts, so that CI exercises
 // the bench's logic: the child participant, the phases' bookkeeping and the
 // JSON result. It checks what was measured, never how fast.
 func TestBenchSmall(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), benchTestTimeout)
 	defer cancel()
 	var out strings.Builder
 	res, err := run(ctx, options{
@@ -88,7 +96,7 @@ func TestBenchSmall(t *testing.T) {
 // Ingester of the e2e phase (its batches are no bigger than asked) and the
 // result says what they were.
 func TestBenchBatchSettings(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), benchTestTimeout)
 	defer cancel()
 	var out strings.Builder
 	res, err := run(ctx, options{
