@@ -493,10 +493,13 @@ func (ing *Ingester) start(ctx context.Context, b *builder, early, split bool) (
 			if re := b.behind[t]; re != nil {
 				// Dedup does not know it: a transaction not ingested
 				// before, or one whose id a prune deleted. The runbook
-				// run again plans the same rewind, and this again.
+				// run again plans the same rewind, and this again,
+				// unless the replay has committed since what the plan
+				// had to reach back for (then a shorter one).
 				e := *re
-				e.Reason += ", in the replay after the runbook's rewind, and dedup does not know its update id: if it was ingested before, dedup.Store.PruneBefore deleted its id" +
-					" (running the runbook again plans the same rewind); restore an Integration DB backup that still holds it and run the runbook against that" +
+				e.Reason += ", in the replay after the runbook's rewind, and dedup does not know its update id: if it was ingested before, dedup.Store.PruneBefore deleted its id:" +
+					" run the runbook once more (it plans the same rewind, unless this replay has committed since what made the plan reach back this far);" +
+					" if it stops here again, restore an Integration DB backup that still holds it and run the runbook against that" +
 					" (docs/OPERATIONS.md, \"The validator node and the Integration DB both restored\")"
 				return nil, &e
 			}

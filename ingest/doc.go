@@ -95,7 +95,9 @@
 // synchronizer whose record time is after it. Until then the checkpoint
 // keeps naming the last transaction ingested before the rewind, with its
 // offset unknown, so a process restarted in the middle of the replay
-// resumes it, and the runbook run again plans the same rewind. Such a
+// resumes it, and the runbook run again plans the same rewind (or a
+// shorter one, if the replay committed since what the plan had to reach
+// back for: another synchronizer's late transactions). Such a
 // process first checks that the participant has that transaction after
 // the checkpoint offset: one restored again since the rewind stops Run with
 // ErrParticipantRestored.
