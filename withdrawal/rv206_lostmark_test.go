@@ -78,10 +78,7 @@ func TestRV206ReadBackOfALostFailedMarkIsNotSupports(t *testing.T) {
 	w := e.create(e.request("wd-1", "60", e.mint("80")...))
 	e.tick(e.world.Now())
 	store, proxy := e.lostCommitStore(withdrawal.Config{})
-	auto, err := withdrawal.NewAutomation(store, withdrawal.AutomationConfig{Logger: quietLog,
-		Submitter: withdrawal.SubmitFunc(func(ctx context.Context, w *withdrawal.Withdrawal) error {
-			return withdrawal.ErrNoPreapproval
-		})})
+	auto, err := withdrawal.NewAutomation(store, withdrawal.AutomationConfig{Logger: quietLog, Submitter: noPreapprovalFor("wd-1")})
 	require.NoError(t, err)
 
 	var errS error
