@@ -206,9 +206,9 @@ func (s *Store) Init(ctx context.Context, db *sqlx.DB, offset int64, parties ...
 // committed though its reply was lost, and is made again: it changes
 // nothing then). It changes nothing else: not the offset, nor UpdatedAt.
 // It fails if there is no checkpoint, and with ErrPartiesConflict if
-// another writer recorded other parties since from was read. The stored parties are compared with from as Get reads them:
-// as a set, an empty array as none. An empty party id in parties is
-// refused. Given a pool or a connection (*sqlx.DB, *sqlx.Conn, or
+// another writer recorded other parties since from was read. The stored
+// parties are compared with from as Get reads them: as a set, an empty
+// array as none. An empty party id in parties is refused. Given a pool or a connection (*sqlx.DB, *sqlx.Conn, or
 // database/sql's *sql.DB, *sql.Conn), it runs in a transaction of its
 // own, which lib/pq begins READ WRITE: outside one, a DBA's
 // default_transaction_read_only = on would refuse the update. So a
