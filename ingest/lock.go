@@ -81,7 +81,7 @@ func (ing *Ingester) acquireLock(ctx context.Context) (*instanceLock, error) {
 		err := func() (err error) {
 			cctx, cancelAtStop := ing.untilStop(ctx)
 			defer cancelAtStop()
-			conn, err = liveConn(cctx, ing.db.DB)
+			conn, err = liveConn(cctx, ctx, ing.db.DB)
 			stopped = err != nil && cctx.Err() != nil && ctx.Err() == nil
 			return err
 		}()
@@ -215,14 +215,22 @@ func discardConn(conn *sql.Conn) {
 // the statement reaches the server ("connection reset by peer"). A ping
 // finds such a session, as each of the pool's idle connections may be,
 // and another is taken, as database/sql would, rather than the lock's
-// attempt failing as a database fault.
-func liveConn(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
+// attempt failing as a database fault. wait bounds the wait for a pool
+// connection (Stop ends it); the ping is a statement on the lock's
+// session, under lockSessionCtx(ctx): a Stop that cut it short would
+// make lib/pq report the session bad (its Ping says "bad connection"
+// whatever failed), and a pending Stop end the attempt that fails first
+// (LockFail's ErrAnotherIngester), which is to leave the Stop for the
+// next Run.
+func liveConn(wait, ctx context.Context, db *sql.DB) (*sql.Conn, error) {
 	for retries := db.Stats().Idle + 1; ; retries-- {
-		conn, err := db.Conn(ctx)
+		conn, err := db.Conn(wait)
 		if err != nil {
 			return nil, err
 		}
-		err = conn.PingContext(ctx)
+		pctx, cancel := lockSessionCtx(ctx)
+		err = conn.PingContext(pctx)
+		cancel()
 		if err == nil {
 			return conn, nil
 		}
@@ -232,7 +240,7 @@ func liveConn(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
 			discardConn(conn)
 		}
 		_ = conn.Close()
-		if !ended || retries <= 0 || ctx.Err() != nil {
+		if !ended || retries <= 0 || wait.Err() != nil {
 			return nil, err
 		}
 	}
