@@ -69,6 +69,7 @@ type fake struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	out   *bufio.Scanner
+	outR  *os.File // the read end of the child's stdout, closed by Close
 	Addr  string
 	End   int64
 	// ctx is the context of startFake, cancelled if the child exits before
@@ -97,15 +98,22 @@ func startFake(ctx context.Context, cfg childConfig) (*fake, error) {
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
+	// A pipe of our own rather than StdoutPipe, which Wait closes as soon
+	// as the child exits: a read racing with f.wait then failed with "file
+	// already closed" instead of reaching the end of what the child wrote.
+	outR, outW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout = outW
+	err = cmd.Start()
+	outW.Close() // the child holds its copy
+	if err != nil {
+		outR.Close()
 		return nil, fmt.Errorf("start the fake participant: %w", err)
 	}
 	fctx, cancel := context.WithCancelCause(ctx)
-	f := &fake{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout), ctx: fctx, cancel: cancel, exited: make(chan struct{})}
+	f := &fake{cmd: cmd, stdin: stdin, out: bufio.NewScanner(outR), outR: outR, ctx: fctx, cancel: cancel, exited: make(chan struct{})}
 	go f.wait(ctx)
 	line, err := f.readLine("ready")
 	if err != nil {
@@ -124,7 +132,22 @@ func startFake(ctx context.Context, cfg childConfig) (*fake, error) {
 // readLine reads the child's next line, which must start with word.
 func (f *fake) readLine(word string) (string, error) {
 	if !f.out.Scan() {
-		return "", fmt.Errorf("fake participant exited before saying %q: %v", word, f.out.Err())
+		// The end of the child's output: it exited, or is exiting. Once
+		// it is reaped, f.ctx's cause says why: the context of startFake
+		// ended (exec.CommandContext killed it), or it died on its own
+		// (f.wait). Otherwise the read's error, or EOF.
+		err := f.out.Err()
+		select {
+		case <-f.exited:
+			if cause := context.Cause(f.ctx); cause != nil {
+				err = cause
+			}
+		case <-time.After(5 * time.Second):
+		}
+		if err == nil {
+			err = io.EOF
+		}
+		return "", fmt.Errorf("fake participant exited before saying %q: %w", word, err)
 	}
 	rest, ok := strings.CutPrefix(f.out.Text(), word+" ")
 	if !ok {
@@ -188,6 +211,7 @@ func (f *fake) Close() error {
 		<-f.exited
 	}
 	f.cancel(nil)
+	f.outR.Close()
 	return f.died
 }
 
@@ -195,7 +219,7 @@ func (f *fake) Close() error {
 // the child's exit if it exited before (an Ingester's error then says only
 // that its context was cancelled).
 func phaseErr(phase string, err error, f *fake) error {
-	if died := f.Close(); died != nil {
+	if died := f.Close(); died != nil && !errors.Is(err, died) {
 		return fmt.Errorf("%s phase: %w (%w)", phase, err, died)
 	}
 	return fmt.Errorf("%s phase: %w", phase, err)
